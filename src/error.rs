@@ -1,0 +1,321 @@
+//! Typed errors, one enum per operation, plus an umbrella [`Error`].
+//!
+//! Every error can be put in one of a few [`ErrorKind`]s so that an app can decide what to do
+//! (drop the message, ask for a reset, show a warning) without matching every variant.
+
+use thiserror::Error;
+
+/// The broad class of a failure: what a caller usually needs to decide what to do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The bytes are not a well-formed hushwire structure (truncated, trailing bytes, unknown
+    /// version or type, out-of-range field). Nothing cryptographic was attempted.
+    Malformed,
+    /// The bytes are well formed but failed authentication: forged, tampered with, or encrypted
+    /// under keys this state does not have.
+    Tampered,
+    /// The message belongs to a session (or a prekey) this state does not know.
+    UnknownSession,
+    /// The message was already processed (a replay or a duplicate delivery).
+    Replay,
+    /// A configured or protocol limit was hit (message too large, counter jump too far, keys
+    /// evicted or expired).
+    LimitExceeded,
+    /// A caller-supplied argument is invalid (for example an out-of-range configuration).
+    InvalidInput,
+}
+
+/// Which signed key failed its signature check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SignedKeyKind {
+    /// The X25519 signed prekey.
+    SignedPreKey,
+    /// An ML-KEM-768 prekey (one-time or last-resort).
+    KemPreKey,
+}
+
+/// Errors from decoding bytes received from the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The input ended before the structure was complete.
+    #[error("truncated input: needed {needed} more bytes")]
+    Truncated {
+        /// How many more bytes the decoder needed at the point it stopped.
+        needed: usize,
+    },
+    /// Bytes were left over after a complete structure.
+    #[error("{count} unexpected trailing bytes after a complete structure")]
+    TrailingBytes {
+        /// Number of bytes left over.
+        count: usize,
+    },
+    /// The version byte names a format this build does not understand.
+    #[error("unknown format version {0}: the peer may run a newer hushwire")]
+    UnknownVersion(u8),
+    /// The type byte names no known structure.
+    #[error("unknown message type {0:#04x}")]
+    UnknownType(u8),
+    /// The type byte names a structure other than the one the caller asked for.
+    #[error("expected message type {expected:#04x}, found {found:#04x}")]
+    WrongType {
+        /// The type the caller asked to decode.
+        expected: u8,
+        /// The type found in the input.
+        found: u8,
+    },
+    /// The input is longer than the named maximum for this structure.
+    #[error("input of {len} bytes exceeds the maximum of {max}")]
+    TooLarge {
+        /// Length of the input.
+        len: usize,
+        /// The maximum allowed.
+        max: usize,
+    },
+    /// A field holds a value outside its allowed range (for example a flag byte other than 0 or 1).
+    #[error("field `{field}` holds an invalid value")]
+    InvalidField {
+        /// Name of the field, as in SPEC.md.
+        field: &'static str,
+    },
+}
+
+impl DecodeError {
+    /// The broad class of this error (always [`ErrorKind::Malformed`], except oversize input).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            DecodeError::TooLarge { .. } => ErrorKind::LimitExceeded,
+            _ => ErrorKind::Malformed,
+        }
+    }
+}
+
+/// Errors from checking a public key received from someone else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The bytes are not a valid, strong Ed25519 identity key (not a curve point, or of small order).
+    #[error("invalid or weak Ed25519 identity key")]
+    InvalidIdentityKey,
+    /// The bytes are not a valid ML-KEM-768 encapsulation key.
+    #[error("invalid ML-KEM-768 encapsulation key")]
+    InvalidKemKey,
+    /// A signature over a prekey did not verify under the identity key.
+    #[error("bad signature on the {0:?}")]
+    InvalidSignature(SignedKeyKind),
+}
+
+/// Errors from encrypting a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum EncryptError {
+    /// The plaintext is longer than [`crate::MAX_PLAINTEXT_LEN`].
+    #[error("plaintext of {len} bytes exceeds the maximum of {max}")]
+    PlaintextTooLarge {
+        /// Length of the plaintext.
+        len: usize,
+        /// The maximum allowed.
+        max: usize,
+    },
+    /// The sending chain has sent `u32::MAX` messages; wait for the peer's reply to ratchet.
+    #[error("sending chain exhausted: the peer must reply before more messages can be sent")]
+    ChainExhausted,
+}
+
+impl EncryptError {
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::LimitExceeded
+    }
+}
+
+/// Errors from decrypting a message on an established session.
+///
+/// On every one of these the session is left exactly as it was before the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum DecryptError {
+    /// The bytes are not a well-formed message.
+    #[error("malformed message: {0}")]
+    Malformed(#[from] DecodeError),
+    /// No header key of this session authenticates the header: the message was tampered with,
+    /// or it belongs to another session.
+    #[error("no key of this session opens the message header (tampered, or for another session)")]
+    Undecryptable,
+    /// The header authenticated but the body did not: the message was tampered with.
+    #[error("message body failed authentication (tampered)")]
+    Tampered,
+    /// A prekey message that starts a different session than this one (different base key).
+    #[error("prekey message starts a different session; create an inbound session for it")]
+    OtherSession,
+    /// The message was already decrypted on this session.
+    #[error("message {counter} was already decrypted (replay or duplicate delivery)")]
+    Duplicate {
+        /// The message's position in its chain.
+        counter: u32,
+    },
+    /// The key for this old message is no longer held: it was evicted at the skipped-key limit
+    /// or expired after too many ratchet steps.
+    #[error("the key for delayed message {counter} was evicted or expired")]
+    KeyExpired {
+        /// The message's position in its chain.
+        counter: u32,
+    },
+    /// The message is further ahead in its chain than the configured jump limit allows.
+    #[error("message is {gap} messages ahead of the chain; the limit is {max}")]
+    TooFarAhead {
+        /// How many message keys would have to be skipped.
+        gap: u64,
+        /// The configured limit.
+        max: u32,
+    },
+    /// The header names a counter that cannot belong to the chain it was found in.
+    #[error("header counter is inconsistent with its chain")]
+    InvalidCounter,
+    /// A Diffie-Hellman output was all zeros (the peer sent a low-order key).
+    #[error("non-contributory Diffie-Hellman output (low-order ratchet key)")]
+    NonContributory,
+}
+
+impl DecryptError {
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            DecryptError::Malformed(e) => e.kind(),
+            DecryptError::Undecryptable
+            | DecryptError::Tampered
+            | DecryptError::NonContributory => ErrorKind::Tampered,
+            DecryptError::InvalidCounter => ErrorKind::Tampered,
+            DecryptError::OtherSession => ErrorKind::UnknownSession,
+            DecryptError::Duplicate { .. } => ErrorKind::Replay,
+            DecryptError::KeyExpired { .. } | DecryptError::TooFarAhead { .. } => {
+                ErrorKind::LimitExceeded
+            }
+        }
+    }
+}
+
+/// Errors from building a session: either side of the key agreement.
+///
+/// On every one of these the [`crate::Account`] (responder) is left exactly as it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The prekey bundle or prekey message is malformed.
+    #[error("malformed handshake data: {0}")]
+    Malformed(#[from] DecodeError),
+    /// A key in the bundle or message is invalid, or a signature did not verify.
+    #[error("invalid key material: {0}")]
+    Key(#[from] KeyError),
+    /// A Diffie-Hellman output was all zeros (a low-order public key was supplied).
+    #[error("non-contributory Diffie-Hellman output (low-order public key)")]
+    NonContributory,
+    /// The message names a signed prekey this account never had or has already deleted.
+    #[error("unknown signed prekey {0}")]
+    UnknownSignedPreKey(u32),
+    /// The message names a one-time prekey id this account never issued.
+    #[error("unknown one-time prekey {0}")]
+    UnknownOneTimePreKey(u32),
+    /// The message names a one-time prekey that was already used by an earlier session.
+    #[error("one-time prekey {0} was already used (replayed or duplicated prekey message)")]
+    OneTimePreKeyReused(u32),
+    /// The message names an ML-KEM prekey id this account never issued.
+    #[error("unknown ML-KEM prekey {0}")]
+    UnknownKemPreKey(u32),
+    /// The message names a one-time ML-KEM prekey that was already used.
+    #[error("one-time ML-KEM prekey {0} was already used (replayed prekey message)")]
+    KemPreKeyReused(u32),
+    /// The same initial message was already accepted on last-resort keys.
+    #[error("initial message already seen on last-resort keys (replay)")]
+    ReplayedInitialMessage,
+    /// The initiator named our own identity key as theirs.
+    #[error("the initiator's identity key is our own")]
+    OwnIdentity,
+    /// The embedded first message did not decrypt with the agreed keys.
+    #[error("first message failed: {0}")]
+    FirstMessage(DecryptError),
+}
+
+impl HandshakeError {
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            HandshakeError::Malformed(e) => e.kind(),
+            HandshakeError::Key(_)
+            | HandshakeError::NonContributory
+            | HandshakeError::OwnIdentity => ErrorKind::Tampered,
+            HandshakeError::UnknownSignedPreKey(_)
+            | HandshakeError::UnknownOneTimePreKey(_)
+            | HandshakeError::UnknownKemPreKey(_) => ErrorKind::UnknownSession,
+            HandshakeError::OneTimePreKeyReused(_)
+            | HandshakeError::KemPreKeyReused(_)
+            | HandshakeError::ReplayedInitialMessage => ErrorKind::Replay,
+            HandshakeError::FirstMessage(e) => e.kind(),
+        }
+    }
+}
+
+/// Errors from a caller-supplied configuration or argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A limit is outside its allowed range.
+    #[error("`{name}` = {value} is outside the allowed range {min}..={max}")]
+    OutOfRange {
+        /// Name of the setting.
+        name: &'static str,
+        /// The value supplied.
+        value: u64,
+        /// Smallest allowed value.
+        min: u64,
+        /// Largest allowed value.
+        max: u64,
+    },
+}
+
+impl ConfigError {
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::InvalidInput
+    }
+}
+
+/// Any hushwire error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// See [`DecodeError`].
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// See [`KeyError`].
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// See [`EncryptError`].
+    #[error(transparent)]
+    Encrypt(#[from] EncryptError),
+    /// See [`DecryptError`].
+    #[error(transparent)]
+    Decrypt(#[from] DecryptError),
+    /// See [`HandshakeError`].
+    #[error(transparent)]
+    Handshake(#[from] HandshakeError),
+    /// See [`ConfigError`].
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl Error {
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Decode(e) => e.kind(),
+            Error::Key(_) => ErrorKind::Tampered,
+            Error::Encrypt(e) => e.kind(),
+            Error::Decrypt(e) => e.kind(),
+            Error::Handshake(e) => e.kind(),
+            Error::Config(e) => e.kind(),
+        }
+    }
+}

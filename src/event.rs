@@ -1,0 +1,45 @@
+//! Security events: what an app should log or show, returned alongside each result.
+//!
+//! hushwire has one mechanism for events: every operation that can raise one returns them in
+//! its outcome (`events: Vec<Event>`). Nothing is buffered inside the library. Events carry
+//! ids and counts, never key material.
+
+/// Something an app should log, act on, or show to the user.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Event {
+    /// A one-time X25519 prekey was used and deleted: the app should persist the account.
+    OneTimePreKeyConsumed {
+        /// Its id.
+        id: u32,
+    },
+    /// A one-time ML-KEM prekey was used and deleted: the app should persist the account.
+    KemPreKeyConsumed {
+        /// Its id.
+        id: u32,
+    },
+    /// A session was built on the last-resort ML-KEM prekey: one-time ML-KEM prekeys ran out
+    /// on the server. Upload more.
+    LastResortKemPreKeyUsed {
+        /// Its id.
+        id: u32,
+    },
+    /// Fewer than [`crate::ONE_TIME_PREKEYS_LOW`] unused one-time prekeys of a kind are left.
+    OneTimePreKeysLow {
+        /// Unused one-time X25519 prekeys left.
+        x25519_remaining: u32,
+        /// Unused one-time ML-KEM prekeys left.
+        kem_remaining: u32,
+    },
+    /// Stored keys for delayed messages were dropped because the store was full: those
+    /// messages, if they ever arrive, will fail with `KeyExpired`.
+    SkippedKeysEvicted {
+        /// How many keys were dropped.
+        count: u32,
+    },
+    /// Stored keys for delayed messages were dropped because their chain grew too old.
+    SkippedKeysExpired {
+        /// How many keys were dropped.
+        count: u32,
+    },
+}

@@ -1,0 +1,157 @@
+//! Every key derivation of the protocol, with its domain-separation label.
+//!
+//! SPEC.md §4 lists the same labels and inputs; a change here is a wire change.
+
+use hkdf::Hkdf;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey, SharedSecret};
+
+/// Signature context for an X25519 signed prekey.
+pub(crate) const LABEL_SIG_SIGNED_PREKEY: &[u8] = b"hushwire/v1/sig/signed-prekey";
+/// Signature context for an ML-KEM-768 prekey.
+pub(crate) const LABEL_SIG_KEM_PREKEY: &[u8] = b"hushwire/v1/sig/kem-prekey";
+/// HKDF info prefix of the hybrid key agreement.
+pub(crate) const LABEL_PQXDH: &[u8] = b"hushwire/v1/pqxdh";
+/// HKDF info of the root-chain step.
+pub(crate) const LABEL_ROOT: &[u8] = b"hushwire/v1/ratchet/root";
+/// HMAC input that derives a message key from a chain key.
+const CHAIN_MESSAGE_KEY: u8 = 0x01;
+/// HMAC input that derives the next chain key.
+const CHAIN_NEXT_KEY: u8 = 0x02;
+
+/// 32 bytes of 0xFF prefixed to the key-agreement input, as in X3DH, so the first bytes
+/// of the IKM can never be a valid X25519 output from another protocol.
+const PQXDH_IKM_PREFIX: [u8; 32] = [0xff; 32];
+
+/// HKDF-SHA256 expand into a fixed-size array.
+fn hkdf_expand<const N: usize>(salt: &[u8], ikm: &[u8], info: &[&[u8]]) -> Zeroizing<[u8; N]> {
+    const { assert!(N <= 255 * 32) };
+    let hk = Hkdf::<Sha256>::new(Some(salt), ikm);
+    let mut out = Zeroizing::new([0u8; N]);
+    // Cannot fail: N is at most 255 hash lengths, checked at compile time above.
+    let _ = hk.expand_multi_info(info, out.as_mut());
+    out
+}
+
+fn split32<const N: usize>(bytes: &[u8; N], index: usize) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    if let Some(part) = bytes.get(index * 32..index * 32 + 32) {
+        out.copy_from_slice(part);
+    }
+    out
+}
+
+/// What the hybrid key agreement produces for both sides.
+pub(crate) struct AgreedKeys {
+    pub(crate) root: RootKey,
+    /// The initiator's first sending header key.
+    pub(crate) initiator_header: HeaderKey,
+    /// The responder's first sending header key.
+    pub(crate) responder_header: HeaderKey,
+    /// A public, unique name for the session (both sides compute it).
+    pub(crate) session_id: [u8; 32],
+}
+
+/// The transcript of the key agreement, bound into the HKDF info.
+pub(crate) struct Transcript<'a> {
+    pub(crate) initiator_identity: &'a [u8; 32],
+    pub(crate) responder_identity: &'a [u8; 32],
+    pub(crate) base_key: &'a [u8; 32],
+    pub(crate) signed_prekey: &'a [u8; 32],
+    pub(crate) one_time_prekey: Option<&'a [u8; 32]>,
+    pub(crate) kem_public_key: &'a [u8],
+    pub(crate) kem_ciphertext: &'a [u8],
+}
+
+/// Derives the session keys from DH1..DH4 and the ML-KEM shared secret (SPEC.md §4.2).
+pub(crate) fn pqxdh(dh: &[&SharedSecret], kem: &SharedSecret, t: &Transcript<'_>) -> AgreedKeys {
+    let mut ikm = Zeroizing::new(Vec::with_capacity(32 * (dh.len() + 2)));
+    ikm.extend_from_slice(&PQXDH_IKM_PREFIX);
+    for part in dh {
+        ikm.extend_from_slice(part.as_bytes());
+    }
+    ikm.extend_from_slice(kem.as_bytes());
+
+    let kem_pk_hash: [u8; 32] = Sha256::digest(t.kem_public_key).into();
+    let kem_ct_hash: [u8; 32] = Sha256::digest(t.kem_ciphertext).into();
+    let (otk_flag, otk): (&[u8], &[u8]) = match t.one_time_prekey {
+        Some(k) => (&[1], k),
+        None => (&[0], &[]),
+    };
+    let info: [&[u8]; 9] = [
+        LABEL_PQXDH,
+        t.initiator_identity,
+        t.responder_identity,
+        t.base_key,
+        t.signed_prekey,
+        otk_flag,
+        otk,
+        &kem_pk_hash,
+        &kem_ct_hash,
+    ];
+    let okm = hkdf_expand::<128>(&[0u8; 32], &ikm, &info);
+    AgreedKeys {
+        root: RootKey::from_bytes(split32(&okm, 0)),
+        initiator_header: HeaderKey::from_bytes(split32(&okm, 1)),
+        responder_header: HeaderKey::from_bytes(split32(&okm, 2)),
+        session_id: split32(&okm, 3),
+    }
+}
+
+/// The root-chain step: mixes a DH ratchet output into the root key (SPEC.md §5.2).
+pub(crate) fn root_step(root: &RootKey, dh: &SharedSecret) -> (RootKey, ChainKey, HeaderKey) {
+    let okm = hkdf_expand::<96>(root.as_bytes(), dh.as_bytes(), &[LABEL_ROOT]);
+    (
+        RootKey::from_bytes(split32(&okm, 0)),
+        ChainKey::from_bytes(split32(&okm, 1)),
+        HeaderKey::from_bytes(split32(&okm, 2)),
+    )
+}
+
+/// The symmetric chain step: one message key and the next chain key (SPEC.md §5.3).
+pub(crate) fn chain_step(chain: &ChainKey) -> (ChainKey, MessageKey) {
+    // HMAC pads keys shorter than the 64-byte block with zeros, so keying with the padded
+    // block is the same function as keying with the 32 bytes, and it cannot fail.
+    let mut block = Zeroizing::new([0u8; 64]);
+    if let Some(head) = block.get_mut(..32) {
+        head.copy_from_slice(chain.as_bytes());
+    }
+    let keyed = <Hmac<Sha256> as KeyInit>::new(&(*block).into());
+    let mut for_message = keyed.clone();
+    for_message.update(&[CHAIN_MESSAGE_KEY]);
+    let mut for_next = keyed;
+    for_next.update(&[CHAIN_NEXT_KEY]);
+    let mk: [u8; 32] = for_message.finalize().into_bytes().into();
+    let ck: [u8; 32] = for_next.finalize().into_bytes().into();
+    (ChainKey::from_bytes(ck), MessageKey::from_bytes(mk))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_step_matches_hmac_keyed_with_the_32_bytes() {
+        let ck = ChainKey::from_bytes([7u8; 32]);
+        let (next, mk) = chain_step(&ck);
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&[7u8; 32]).unwrap();
+        mac.update(&[1]);
+        let expected: [u8; 32] = mac.finalize().into_bytes().into();
+        assert_eq!(mk.as_bytes(), &expected);
+        assert_ne!(next.as_bytes(), mk.as_bytes());
+    }
+
+    #[test]
+    fn root_step_outputs_are_distinct_and_deterministic() {
+        let rk = RootKey::from_bytes([1u8; 32]);
+        let dh = SharedSecret::from_bytes([2u8; 32]);
+        let (r1, c1, h1) = root_step(&rk, &dh);
+        let (r2, c2, h2) = root_step(&rk, &dh);
+        assert!(r1 == r2 && c1 == c2 && h1 == h2);
+        assert_ne!(r1.as_bytes(), c1.as_bytes());
+        assert_ne!(c1.as_bytes(), h1.as_bytes());
+    }
+}

@@ -1,0 +1,87 @@
+//! # hushwire
+//!
+//! End-to-end encryption for chat products, as a library with no I/O: you pass in bytes,
+//! randomness and the current time; you get bytes, typed errors and security events back.
+//!
+//! - **Post-quantum hybrid key agreement** (PQXDH-style): X25519 signed and one-time
+//!   prekeys plus an ML-KEM-768 encapsulation, all signed by one Ed25519 identity key.
+//! - **Double Ratchet with header encryption**: forward secrecy and post-compromise
+//!   security, with bounded, configurable out-of-order delivery and replay rejection.
+//! - **Transactional decrypt**: a message that fails for any reason changes nothing.
+//!
+//! The protocol is specified byte for byte in `SPEC.md`, with test vectors in
+//! `tests/vectors/`.
+//!
+//! ```text
+//!  Alice                     server (sees only this)                Bob
+//!  Account::create_outbound_session(bundle) <-- PreKeyBundle <-- Account::published_prekeys
+//!  Session::encrypt ----------> PreKeyMessage ------------> Account::create_inbound_session
+//!  Session::decrypt <---------- RatchetMessage <----------- Session::encrypt
+//! ```
+//!
+//! ```
+//! use hushwire::{Account, Timestamp};
+//! use rand_core::SeedableRng;
+//! # fn main() -> Result<(), hushwire::Error> {
+//! // Use the OS RNG in an app; a seeded one makes this example deterministic.
+//! let mut rng = chacha20::ChaCha20Rng::seed_from_u64(7);
+//! let now = Timestamp::from_unix_secs(1_700_000_000);
+//!
+//! let alice = Account::new(now, &mut rng);
+//! let mut bob = Account::new(now, &mut rng);
+//! bob.generate_one_time_prekeys(10, 10, now, &mut rng)?;
+//!
+//! // The server stores Bob's published keys and hands Alice one bundle.
+//! let bundle = bob.published_prekeys().take_bundle();
+//! let mut to_bob = alice.create_outbound_session(&bundle, &mut rng)?;
+//! let first = to_bob.encrypt(b"hi Bob, is my order shipped?", &mut rng)?;
+//!
+//! // Bob builds his side from Alice's first message.
+//! let inbound = bob.create_inbound_session(&first, now)?;
+//! assert_eq!(inbound.plaintext, b"hi Bob, is my order shipped?");
+//! let mut to_alice = inbound.session;
+//!
+//! let reply = to_alice.encrypt(b"yes, it left this morning", &mut rng)?;
+//! let read = to_bob.decrypt(&reply)?;
+//! assert_eq!(read.plaintext, b"yes, it left this morning");
+//! assert_eq!(to_bob.session_id(), to_alice.session_id());
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod account;
+mod aead;
+mod error;
+mod event;
+mod kdf;
+mod keys;
+mod ratchet;
+mod session;
+mod time;
+pub mod wire;
+mod x3dh;
+
+pub use account::{
+    Account, InboundSession, MAX_ONE_TIME_KEM_PREKEYS, MAX_ONE_TIME_PREKEYS, MAX_REPLAY_RECORDS,
+    ONE_TIME_PREKEYS_LOW, PREKEY_GRACE_SECS, PREKEY_ROTATION_SECS, PublishedPreKeys,
+};
+pub use error::{
+    ConfigError, DecodeError, DecryptError, EncryptError, Error, ErrorKind, HandshakeError,
+    KeyError, SignedKeyKind,
+};
+pub use event::Event;
+pub use keys::{IdentityKey, IdentityKeyPair, KemPreKeyKind};
+pub use ratchet::{
+    DEFAULT_MAX_JUMP, DEFAULT_MAX_RECEIVING_CHAINS, DEFAULT_MAX_SKIPPED_KEYS,
+    DEFAULT_SKIPPED_KEY_MAX_AGE, HARD_MAX_JUMP, HARD_MAX_RECEIVING_CHAINS,
+    HARD_MAX_SKIPPED_KEY_MAX_AGE, HARD_MAX_SKIPPED_KEYS, RatchetConfig, SKIPPED_KEY_MEMORY_BYTES,
+};
+pub use session::{Decrypted, Role, Session, SessionId};
+pub use time::Timestamp;
+pub use wire::{MAX_MESSAGE_LEN, MAX_PLAINTEXT_LEN, RATCHET_MESSAGE_OVERHEAD, WIRE_VERSION};
+pub use x3dh::{
+    BUNDLE_LEN_WITHOUT_ONE_TIME, KemPreKeyPublic, OneTimePreKeyPublic, PreKeyBundle,
+    SignedPreKeyPublic,
+};

@@ -1,0 +1,141 @@
+//! The configurable limits of the ratchet, with safe defaults and hard ceilings.
+
+use crate::error::ConfigError;
+
+/// Default: how far ahead in one chain a message may be (keys derived and skipped).
+pub const DEFAULT_MAX_JUMP: u32 = 25_000;
+/// Ceiling for [`RatchetConfig::max_jump`].
+pub const HARD_MAX_JUMP: u32 = 1_000_000;
+/// Default: total message keys stored for delayed messages, across all chains.
+pub const DEFAULT_MAX_SKIPPED_KEYS: u32 = 2_000;
+/// Ceiling for [`RatchetConfig::max_skipped_keys`].
+pub const HARD_MAX_SKIPPED_KEYS: u32 = 100_000;
+/// Default: receiving chains remembered after the peer ratcheted away from them.
+pub const DEFAULT_MAX_RECEIVING_CHAINS: u32 = 10;
+/// Ceiling for [`RatchetConfig::max_receiving_chains`].
+pub const HARD_MAX_RECEIVING_CHAINS: u32 = 100;
+/// Default: after this many receiving ratchet steps, stored keys of an old chain expire.
+pub const DEFAULT_SKIPPED_KEY_MAX_AGE: u32 = 5;
+/// Ceiling for [`RatchetConfig::skipped_key_max_age`].
+pub const HARD_MAX_SKIPPED_KEY_MAX_AGE: u32 = 1_000;
+
+/// Bytes one stored skipped key costs in memory (counter, key, and queue slot), used for the
+/// worst-case figures in SPEC.md.
+pub const SKIPPED_KEY_MEMORY_BYTES: usize = 36;
+
+/// Limits that bound what a peer (or an attacker holding a header key) can make a session
+/// compute and store. They are stored in the session, so a restored session keeps them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RatchetConfig {
+    max_jump: u32,
+    max_skipped_keys: u32,
+    max_receiving_chains: u32,
+    skipped_key_max_age: u32,
+}
+
+impl Default for RatchetConfig {
+    fn default() -> Self {
+        RatchetConfig {
+            max_jump: DEFAULT_MAX_JUMP,
+            max_skipped_keys: DEFAULT_MAX_SKIPPED_KEYS,
+            max_receiving_chains: DEFAULT_MAX_RECEIVING_CHAINS,
+            skipped_key_max_age: DEFAULT_SKIPPED_KEY_MAX_AGE,
+        }
+    }
+}
+
+fn check(name: &'static str, value: u32, max: u32) -> Result<u32, ConfigError> {
+    if (1..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::OutOfRange {
+            name,
+            value: u64::from(value),
+            min: 1,
+            max: u64::from(max),
+        })
+    }
+}
+
+impl RatchetConfig {
+    /// Builds a configuration, checking every limit against its ceiling.
+    ///
+    /// # Errors
+    /// [`ConfigError::OutOfRange`] if any value is zero or above its `HARD_MAX_*` ceiling.
+    pub fn new(
+        max_jump: u32,
+        max_skipped_keys: u32,
+        max_receiving_chains: u32,
+        skipped_key_max_age: u32,
+    ) -> Result<Self, ConfigError> {
+        Ok(RatchetConfig {
+            max_jump: check("max_jump", max_jump, HARD_MAX_JUMP)?,
+            max_skipped_keys: check("max_skipped_keys", max_skipped_keys, HARD_MAX_SKIPPED_KEYS)?,
+            max_receiving_chains: check(
+                "max_receiving_chains",
+                max_receiving_chains,
+                HARD_MAX_RECEIVING_CHAINS,
+            )?,
+            skipped_key_max_age: check(
+                "skipped_key_max_age",
+                skipped_key_max_age,
+                HARD_MAX_SKIPPED_KEY_MAX_AGE,
+            )?,
+        })
+    }
+
+    /// How many message keys one chain may be skipped ahead by a single message.
+    pub fn max_jump(&self) -> u32 {
+        self.max_jump
+    }
+
+    /// How many skipped message keys are stored in total; the oldest are evicted first.
+    pub fn max_skipped_keys(&self) -> u32 {
+        self.max_skipped_keys
+    }
+
+    /// How many past receiving chains are remembered (for late messages and replay detection).
+    pub fn max_receiving_chains(&self) -> u32 {
+        self.max_receiving_chains
+    }
+
+    /// After how many receiving ratchet steps the stored keys of a past chain expire.
+    pub fn skipped_key_max_age(&self) -> u32 {
+        self.skipped_key_max_age
+    }
+
+    /// Worst-case bytes of stored skipped keys under this configuration.
+    pub fn worst_case_skipped_bytes(&self) -> usize {
+        usize::try_from(self.max_skipped_keys)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(SKIPPED_KEY_MEMORY_BYTES)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_checked_at_and_past_their_edges() {
+        assert!(RatchetConfig::new(HARD_MAX_JUMP, 1, 1, 1).is_ok());
+        assert!(matches!(
+            RatchetConfig::new(HARD_MAX_JUMP + 1, 1, 1, 1),
+            Err(ConfigError::OutOfRange {
+                name: "max_jump",
+                ..
+            })
+        ));
+        assert!(RatchetConfig::new(1, HARD_MAX_SKIPPED_KEYS, 1, 1).is_ok());
+        assert!(RatchetConfig::new(1, HARD_MAX_SKIPPED_KEYS + 1, 1, 1).is_err());
+        assert!(RatchetConfig::new(1, 1, HARD_MAX_RECEIVING_CHAINS + 1, 1).is_err());
+        assert!(RatchetConfig::new(1, 1, 1, HARD_MAX_SKIPPED_KEY_MAX_AGE + 1).is_err());
+        assert!(RatchetConfig::new(0, 1, 1, 1).is_err());
+    }
+
+    #[test]
+    fn default_worst_case_memory_is_documented_figure() {
+        // SPEC.md §5.5 states 72,000 bytes for the default skipped-key store.
+        assert_eq!(RatchetConfig::default().worst_case_skipped_bytes(), 72_000);
+    }
+}

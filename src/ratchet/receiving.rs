@@ -1,0 +1,107 @@
+//! Receiving chains: the current one, the past ones still remembered, and the bounded store
+//! of message keys skipped over for delayed messages.
+
+use std::collections::VecDeque;
+
+use crate::error::DecryptError;
+use crate::kdf::chain_step;
+use crate::keys::secret::{ChainKey, HeaderKey, MessageKey};
+
+/// Skipped message keys of one chain, in increasing counter order.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct StoredKeys {
+    pub(crate) keys: VecDeque<(u32, MessageKey)>,
+    /// A counter below this with no stored key was evicted or expired, not decrypted.
+    pub(crate) expired_below: u32,
+}
+
+impl StoredKeys {
+    pub(crate) fn position(&self, counter: u32) -> Option<usize> {
+        self.keys.binary_search_by_key(&counter, |(n, _)| *n).ok()
+    }
+
+    pub(crate) fn key(&self, index: usize) -> Option<&MessageKey> {
+        self.keys.get(index).map(|(_, k)| k)
+    }
+
+    /// The error for a counter below the chain's position that has no stored key.
+    pub(crate) fn missing(&self, counter: u32) -> DecryptError {
+        if counter < self.expired_below {
+            DecryptError::KeyExpired { counter }
+        } else {
+            DecryptError::Duplicate { counter }
+        }
+    }
+
+    /// Drops the oldest stored key; returns whether there was one.
+    pub(crate) fn evict_oldest(&mut self) -> bool {
+        match self.keys.pop_front() {
+            Some((n, _)) => {
+                self.expired_below = self.expired_below.max(n.saturating_add(1));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Drops every stored key (they expired); returns how many.
+    pub(crate) fn expire_all(&mut self, end: u32) -> usize {
+        let count = self.keys.len();
+        self.keys.clear();
+        self.expired_below = self.expired_below.max(end);
+        count
+    }
+}
+
+/// The chain the peer is currently sending on.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct CurrentChain {
+    pub(crate) header_key: HeaderKey,
+    pub(crate) chain_key: ChainKey,
+    /// The counter of the next message expected in order.
+    pub(crate) next: u32,
+    pub(crate) stored: StoredKeys,
+}
+
+/// A chain the peer has ratcheted away from.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct PastChain {
+    pub(crate) header_key: HeaderKey,
+    /// The chain's length as announced by the peer: no counter at or above it is valid.
+    pub(crate) end: u32,
+    /// The receiving step at which this chain was current (for expiry).
+    pub(crate) step: u64,
+    pub(crate) stored: StoredKeys,
+}
+
+/// Message keys derived on a copy of a chain, not yet committed.
+pub(crate) struct Derived {
+    pub(crate) chain_key: ChainKey,
+    pub(crate) skipped: VecDeque<(u32, MessageKey)>,
+    /// Keys derived but dropped at once because more were skipped than may be stored.
+    pub(crate) dropped: u32,
+}
+
+/// Steps a copy of `chain_key` from counter `from` up to (not including) `to`, keeping at
+/// most `cap` of the skipped keys (the newest ones).
+pub(crate) fn skip_to(chain_key: &ChainKey, from: u32, to: u32, cap: usize) -> Derived {
+    let mut ck = chain_key.clone();
+    let mut skipped = VecDeque::new();
+    let mut dropped = 0u32;
+    let mut n = from;
+    while n < to {
+        let (next, mk) = chain_step(&ck);
+        ck = next;
+        skipped.push_back((n, mk));
+        if skipped.len() > cap {
+            skipped.pop_front();
+            dropped = dropped.saturating_add(1);
+        }
+        n += 1;
+    }
+    Derived {
+        chain_key: ck,
+        skipped,
+        dropped,
+    }
+}

@@ -1,0 +1,269 @@
+//! A 1:1 session: the Double Ratchet plus what identifies the conversation.
+
+use core::fmt;
+
+use rand_core::CryptoRng;
+
+use crate::error::{DecryptError, EncryptError};
+use crate::event::Event;
+use crate::keys::IdentityKey;
+use crate::ratchet::{DecryptReport, RatchetConfig, RatchetState, SessionAd};
+use crate::wire::{
+    MAX_PLAINTEXT_LEN, MessageKind, PreKeyFields, PreKeyMessage, RatchetMessage, message_kind,
+};
+
+/// A public, unique name for a session, computed identically by both sides from the key
+/// agreement. It is not secret.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId([u8; 32]);
+
+impl SessionId {
+    pub(crate) fn from_bytes(bytes: [u8; 32]) -> Self {
+        SessionId(bytes)
+    }
+
+    /// The 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId(")?;
+        for b in self.0.iter().take(8) {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, "..)")
+    }
+}
+
+/// Which side of the key agreement this session was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Role {
+    /// Built the session from the peer's prekey bundle.
+    Initiator,
+    /// Built the session from the peer's first (prekey) message.
+    Responder,
+}
+
+/// The result of a successful decrypt.
+#[derive(Clone, PartialEq, Eq)]
+#[must_use]
+#[non_exhaustive]
+pub struct Decrypted {
+    /// The message as the peer wrote it.
+    pub plaintext: Vec<u8>,
+    /// Security events raised by this decrypt (see [`Event`]).
+    pub events: Vec<Event>,
+}
+
+impl fmt::Debug for Decrypted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decrypted")
+            .field("plaintext_len", &self.plaintext.len())
+            .field("events", &self.events)
+            .finish()
+    }
+}
+
+pub(crate) fn report_events(report: DecryptReport, events: &mut Vec<Event>) {
+    if report.evicted > 0 {
+        events.push(Event::SkippedKeysEvicted {
+            count: report.evicted,
+        });
+    }
+    if report.expired > 0 {
+        events.push(Event::SkippedKeysExpired {
+            count: report.expired,
+        });
+    }
+}
+
+/// An end-to-end encrypted 1:1 session with one peer device.
+///
+/// Until the initiator has decrypted a reply, its messages are prekey messages that carry
+/// what the responder needs to build the session. Every decrypt is transactional: on error
+/// the session is unchanged and the next genuine message still decrypts.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Session {
+    ratchet: RatchetState,
+    ad: SessionAd,
+    local_identity: IdentityKey,
+    remote_identity: IdentityKey,
+    session_id: SessionId,
+    role: Role,
+    /// The initiator's base key: names this session attempt in prekey messages.
+    base_key: [u8; 32],
+    /// Responder only: SHA-256 of the prekey fields that created the session, so a later
+    /// prekey message with any field altered is rejected.
+    prekey_digest: Option<[u8; 32]>,
+    /// Initiator only, until the first reply decrypts.
+    pending_prekey: Option<PreKeyFields>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("session_id", &self.session_id)
+            .field("role", &self.role)
+            .field("remote_identity", &self.remote_identity)
+            .field("received_reply", &self.ratchet.has_received())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The associated data of a session: initiator identity, then responder identity.
+pub(crate) fn session_ad(initiator: &IdentityKey, responder: &IdentityKey) -> SessionAd {
+    let mut ad = [0u8; 64];
+    let (a, b) = ad.split_at_mut(32);
+    a.copy_from_slice(initiator.as_bytes());
+    b.copy_from_slice(responder.as_bytes());
+    ad
+}
+
+/// SHA-256 over the fields of a prekey message (everything before the ratchet message).
+pub(crate) fn prekey_fields_digest(message: &PreKeyMessage<'_>) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(message.fields_bytes()).into()
+}
+
+impl Session {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        ratchet: RatchetState,
+        local_identity: IdentityKey,
+        remote_identity: IdentityKey,
+        session_id: SessionId,
+        role: Role,
+        base_key: [u8; 32],
+        prekey_digest: Option<[u8; 32]>,
+        pending_prekey: Option<PreKeyFields>,
+    ) -> Self {
+        let ad = match role {
+            Role::Initiator => session_ad(&local_identity, &remote_identity),
+            Role::Responder => session_ad(&remote_identity, &local_identity),
+        };
+        Session {
+            ratchet,
+            ad,
+            local_identity,
+            remote_identity,
+            session_id,
+            role,
+            base_key,
+            prekey_digest,
+            pending_prekey,
+        }
+    }
+
+    /// Encrypts a message for the peer and returns its wire bytes.
+    ///
+    /// # Errors
+    /// [`EncryptError::PlaintextTooLarge`] above [`MAX_PLAINTEXT_LEN`];
+    /// [`EncryptError::ChainExhausted`] after `u32::MAX` messages without a reply.
+    /// The session is unchanged on error.
+    pub fn encrypt<R: CryptoRng + ?Sized>(
+        &mut self,
+        plaintext: &[u8],
+        rng: &mut R,
+    ) -> Result<Vec<u8>, EncryptError> {
+        if plaintext.len() > MAX_PLAINTEXT_LEN {
+            return Err(EncryptError::PlaintextTooLarge {
+                len: plaintext.len(),
+                max: MAX_PLAINTEXT_LEN,
+            });
+        }
+        let mut message = Vec::new();
+        self.ratchet
+            .encrypt(&self.ad, plaintext, rng, &mut message)?;
+        match &self.pending_prekey {
+            Some(fields) => {
+                let mut out = Vec::new();
+                PreKeyMessage::encode(&mut out, fields, &message);
+                Ok(out)
+            }
+            None => Ok(message),
+        }
+    }
+
+    /// Decrypts a message from the peer (a ratchet message, or a prekey message of this same
+    /// session while the initiator has not yet heard back).
+    ///
+    /// # Errors
+    /// See [`DecryptError`]. The session is unchanged on every error.
+    pub fn decrypt(&mut self, message: &[u8]) -> Result<Decrypted, DecryptError> {
+        let ratchet_message = match message_kind(message)? {
+            MessageKind::Ratchet => RatchetMessage::decode(message)?,
+            MessageKind::PreKey => {
+                let prekey = PreKeyMessage::decode(message)?;
+                if self.role != Role::Responder
+                    || prekey.base_key() != &self.base_key
+                    || prekey.identity_key_bytes() != self.remote_identity.as_bytes()
+                {
+                    return Err(DecryptError::OtherSession);
+                }
+                if Some(prekey_fields_digest(&prekey)) != self.prekey_digest {
+                    return Err(DecryptError::Tampered);
+                }
+                *prekey.message()
+            }
+        };
+        let (plaintext, report) = self.ratchet.decrypt(&self.ad, &ratchet_message)?;
+        self.pending_prekey = None;
+        let mut events = Vec::new();
+        report_events(report, &mut events);
+        Ok(Decrypted { plaintext, events })
+    }
+
+    /// Decrypts the embedded message of the prekey message that created this session.
+    pub(crate) fn decrypt_first(
+        &mut self,
+        message: &RatchetMessage<'_>,
+    ) -> Result<(Vec<u8>, DecryptReport), DecryptError> {
+        self.ratchet.decrypt(&self.ad, message)
+    }
+
+    /// The session's public id (both sides compute the same one).
+    pub fn session_id(&self) -> SessionId {
+        self.session_id
+    }
+
+    /// The peer's identity key.
+    pub fn remote_identity(&self) -> &IdentityKey {
+        &self.remote_identity
+    }
+
+    /// Our identity key.
+    pub fn local_identity(&self) -> &IdentityKey {
+        &self.local_identity
+    }
+
+    /// Which side of the key agreement we were.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Whether the peer has proven it holds the session (we decrypted a message from it).
+    /// Until then an initiator's messages are prekey messages.
+    pub fn has_received_message(&self) -> bool {
+        self.ratchet.has_received()
+    }
+
+    /// The limits this session enforces.
+    pub fn config(&self) -> &RatchetConfig {
+        self.ratchet.config()
+    }
+
+    /// Changes the limits for future messages. Keys already stored stay until the new limits
+    /// evict them on the next decrypt.
+    pub fn set_config(&mut self, config: RatchetConfig) {
+        self.ratchet.set_config(config);
+    }
+
+    /// Number of message keys stored for delayed messages.
+    pub fn stored_skipped_keys(&self) -> usize {
+        self.ratchet.stored_key_count()
+    }
+}

@@ -1,0 +1,300 @@
+//! The wire format: version byte, type byte, fixed-size fields (SPEC.md §6).
+//!
+//! Decoding is strict and never panics: truncated input, trailing bytes, unknown versions or
+//! types and oversize input each give their own [`DecodeError`].
+
+mod reader;
+
+pub(crate) use reader::Reader;
+
+use crate::aead::{NONCE_LEN, TAG_LEN};
+use crate::error::DecodeError;
+use crate::keys::KEM_CIPHERTEXT_LEN;
+
+/// The wire format version this build writes and reads.
+pub const WIRE_VERSION: u8 = 1;
+
+/// Type byte of a [`RatchetMessage`].
+pub(crate) const TYPE_RATCHET: u8 = 0x01;
+/// Type byte of a [`PreKeyMessage`].
+pub(crate) const TYPE_PREKEY: u8 = 0x02;
+/// Type byte of an encoded [`crate::PreKeyBundle`].
+pub(crate) const TYPE_BUNDLE: u8 = 0x10;
+
+/// The largest plaintext one message may carry (256 KiB). Larger payloads belong in
+/// attachments.
+pub const MAX_PLAINTEXT_LEN: usize = 256 * 1024;
+
+/// The largest encoded message any decoder accepts: the largest plaintext plus the largest
+/// fixed overhead (a prekey message), rounded up.
+pub const MAX_MESSAGE_LEN: usize = MAX_PLAINTEXT_LEN + 2048;
+
+/// Length of the decrypted header: ratchet key (32), previous chain length (4), counter (4).
+pub(crate) const HEADER_PLAINTEXT_LEN: usize = 40;
+/// Length of the encrypted header including its tag.
+pub(crate) const ENCRYPTED_HEADER_LEN: usize = HEADER_PLAINTEXT_LEN + TAG_LEN;
+/// Bytes before the body of a ratchet message: version, type, header nonce, encrypted header.
+pub(crate) const RATCHET_PREFIX_LEN: usize = 2 + NONCE_LEN + ENCRYPTED_HEADER_LEN;
+/// Total bytes a ratchet message adds to its plaintext.
+pub const RATCHET_MESSAGE_OVERHEAD: usize = RATCHET_PREFIX_LEN + TAG_LEN;
+
+/// What kind of hushwire message some bytes hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MessageKind {
+    /// A message on an established session.
+    Ratchet,
+    /// A session-starting message: carries what the responder needs to build the session.
+    PreKey,
+}
+
+/// Reads the version and type bytes without decoding the rest.
+///
+/// # Errors
+/// [`DecodeError`] if the input is empty, too large, or names an unknown version or type.
+pub fn message_kind(bytes: &[u8]) -> Result<MessageKind, DecodeError> {
+    if bytes.len() > MAX_MESSAGE_LEN {
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            max: MAX_MESSAGE_LEN,
+        });
+    }
+    let mut r = Reader::new(bytes);
+    let version = r.u8()?;
+    if version != WIRE_VERSION {
+        return Err(DecodeError::UnknownVersion(version));
+    }
+    match r.u8()? {
+        TYPE_RATCHET => Ok(MessageKind::Ratchet),
+        TYPE_PREKEY => Ok(MessageKind::PreKey),
+        other => Err(DecodeError::UnknownType(other)),
+    }
+}
+
+fn expect_header(r: &mut Reader<'_>, expected: u8) -> Result<(), DecodeError> {
+    let version = r.u8()?;
+    if version != WIRE_VERSION {
+        return Err(DecodeError::UnknownVersion(version));
+    }
+    let found = r.u8()?;
+    if found != expected {
+        return Err(match found {
+            TYPE_RATCHET | TYPE_PREKEY | TYPE_BUNDLE => DecodeError::WrongType { expected, found },
+            other => DecodeError::UnknownType(other),
+        });
+    }
+    Ok(())
+}
+
+/// A decoded message on an established session, borrowing the input.
+///
+/// Layout (SPEC.md §6.2): `version(1) type(1)=0x01 header_nonce(12) encrypted_header(56) body(n+16)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RatchetMessage<'a> {
+    bytes: &'a [u8],
+    header_nonce: [u8; NONCE_LEN],
+    encrypted_header: &'a [u8],
+    body: &'a [u8],
+}
+
+impl<'a> RatchetMessage<'a> {
+    /// Decodes strictly.
+    ///
+    /// # Errors
+    /// [`DecodeError`] on any deviation from the layout.
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        if bytes.len() > MAX_MESSAGE_LEN {
+            return Err(DecodeError::TooLarge {
+                len: bytes.len(),
+                max: MAX_MESSAGE_LEN,
+            });
+        }
+        let mut r = Reader::new(bytes);
+        expect_header(&mut r, TYPE_RATCHET)?;
+        let header_nonce = r.array::<NONCE_LEN>()?;
+        let encrypted_header = r.take(ENCRYPTED_HEADER_LEN)?;
+        let body = r.rest();
+        if body.len() < TAG_LEN {
+            return Err(DecodeError::Truncated {
+                needed: TAG_LEN - body.len(),
+            });
+        }
+        Ok(RatchetMessage {
+            bytes,
+            header_nonce,
+            encrypted_header,
+            body,
+        })
+    }
+
+    /// The encoded bytes (decoding borrows them, so this is exactly the input).
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    pub(crate) fn header_nonce(&self) -> &[u8; NONCE_LEN] {
+        &self.header_nonce
+    }
+
+    pub(crate) fn encrypted_header(&self) -> &'a [u8] {
+        self.encrypted_header
+    }
+
+    /// Everything the body's AEAD authenticates besides the session's associated data.
+    pub(crate) fn prefix(&self) -> &'a [u8] {
+        self.bytes.get(..RATCHET_PREFIX_LEN).unwrap_or_default()
+    }
+
+    pub(crate) fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// Length of the plaintext this message carries.
+    pub fn plaintext_len(&self) -> usize {
+        self.body.len().saturating_sub(TAG_LEN)
+    }
+}
+
+/// A decoded session-starting message, borrowing the input.
+///
+/// Layout (SPEC.md §6.3): `version(1) type(1)=0x02 identity_key(32) base_key(32)
+/// signed_prekey_id(4) one_time_flag(1) [one_time_prekey_id(4)] kem_prekey_id(4)
+/// kem_ciphertext(1088) ratchet_message(rest)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PreKeyMessage<'a> {
+    bytes: &'a [u8],
+    identity_key: [u8; 32],
+    base_key: [u8; 32],
+    signed_prekey_id: u32,
+    one_time_prekey_id: Option<u32>,
+    kem_prekey_id: u32,
+    kem_ciphertext: &'a [u8],
+    message: RatchetMessage<'a>,
+}
+
+impl<'a> PreKeyMessage<'a> {
+    /// Decodes strictly, including the embedded ratchet message.
+    ///
+    /// # Errors
+    /// [`DecodeError`] on any deviation from the layout.
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        if bytes.len() > MAX_MESSAGE_LEN {
+            return Err(DecodeError::TooLarge {
+                len: bytes.len(),
+                max: MAX_MESSAGE_LEN,
+            });
+        }
+        let mut r = Reader::new(bytes);
+        expect_header(&mut r, TYPE_PREKEY)?;
+        let identity_key = r.array::<32>()?;
+        let base_key = r.array::<32>()?;
+        let signed_prekey_id = r.u32()?;
+        let one_time_prekey_id = if r.flag("one_time_flag")? {
+            Some(r.u32()?)
+        } else {
+            None
+        };
+        let kem_prekey_id = r.u32()?;
+        let kem_ciphertext = r.take(KEM_CIPHERTEXT_LEN)?;
+        let message = RatchetMessage::decode(r.rest())?;
+        Ok(PreKeyMessage {
+            bytes,
+            identity_key,
+            base_key,
+            signed_prekey_id,
+            one_time_prekey_id,
+            kem_prekey_id,
+            kem_ciphertext,
+            message,
+        })
+    }
+
+    /// Encodes the fields around an already-encoded ratchet message.
+    pub(crate) fn encode(out: &mut Vec<u8>, fields: &PreKeyFields, ratchet_message: &[u8]) {
+        out.reserve(2 + 32 + 32 + 4 + 5 + 4 + KEM_CIPHERTEXT_LEN + ratchet_message.len());
+        out.push(WIRE_VERSION);
+        out.push(TYPE_PREKEY);
+        out.extend_from_slice(&fields.identity_key);
+        out.extend_from_slice(&fields.base_key);
+        out.extend_from_slice(&fields.signed_prekey_id.to_be_bytes());
+        match fields.one_time_prekey_id {
+            Some(id) => {
+                out.push(1);
+                out.extend_from_slice(&id.to_be_bytes());
+            }
+            None => out.push(0),
+        }
+        out.extend_from_slice(&fields.kem_prekey_id.to_be_bytes());
+        out.extend_from_slice(fields.kem_ciphertext.as_slice());
+        out.extend_from_slice(ratchet_message);
+    }
+
+    /// The encoded bytes (exactly the input).
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The initiator's identity key as sent (not yet checked: see [`crate::IdentityKey::from_bytes`]).
+    pub fn identity_key_bytes(&self) -> &[u8; 32] {
+        &self.identity_key
+    }
+
+    /// The initiator's ephemeral base key: with the identity key, it names the session attempt.
+    pub fn base_key(&self) -> &[u8; 32] {
+        &self.base_key
+    }
+
+    /// Id of the responder's signed prekey used.
+    pub fn signed_prekey_id(&self) -> u32 {
+        self.signed_prekey_id
+    }
+
+    /// Id of the responder's one-time X25519 prekey used, if any.
+    pub fn one_time_prekey_id(&self) -> Option<u32> {
+        self.one_time_prekey_id
+    }
+
+    /// Id of the responder's ML-KEM prekey used.
+    pub fn kem_prekey_id(&self) -> u32 {
+        self.kem_prekey_id
+    }
+
+    /// Everything before the embedded ratchet message.
+    pub(crate) fn fields_bytes(&self) -> &'a [u8] {
+        let end = self
+            .bytes
+            .len()
+            .saturating_sub(self.message.as_bytes().len());
+        self.bytes.get(..end).unwrap_or_default()
+    }
+
+    pub(crate) fn kem_ciphertext(&self) -> &'a [u8] {
+        self.kem_ciphertext
+    }
+
+    /// The embedded ratchet message.
+    pub fn message(&self) -> &RatchetMessage<'a> {
+        &self.message
+    }
+}
+
+/// What an initiator repeats in every prekey message until it hears back.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct PreKeyFields {
+    pub(crate) identity_key: [u8; 32],
+    pub(crate) base_key: [u8; 32],
+    pub(crate) signed_prekey_id: u32,
+    pub(crate) one_time_prekey_id: Option<u32>,
+    pub(crate) kem_prekey_id: u32,
+    pub(crate) kem_ciphertext: Box<[u8; KEM_CIPHERTEXT_LEN]>,
+}
+
+impl core::fmt::Debug for PreKeyFields {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PreKeyFields")
+            .field("signed_prekey_id", &self.signed_prekey_id)
+            .field("one_time_prekey_id", &self.one_time_prekey_id)
+            .field("kem_prekey_id", &self.kem_prekey_id)
+            .finish_non_exhaustive()
+    }
+}
