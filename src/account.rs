@@ -34,9 +34,9 @@ pub const MAX_REPLAY_RECORDS: usize = 4_096;
 
 /// A key that is replaced periodically but stays usable for a grace window.
 #[derive(Clone)]
-struct Rotating<T> {
-    current: T,
-    previous: Option<(T, Timestamp)>,
+pub(crate) struct Rotating<T> {
+    pub(crate) current: T,
+    pub(crate) previous: Option<(T, Timestamp)>,
 }
 
 impl<T> Rotating<T> {
@@ -119,17 +119,17 @@ impl PublishedPreKeys {
 /// its last-resort keys. Sessions are separate values ([`Session`]).
 #[derive(Clone)]
 pub struct Account {
-    identity: IdentityKeyPair,
-    signed_prekey: Rotating<SignedPreKey>,
-    last_resort_kem: Rotating<KemPreKey>,
-    one_time: BTreeMap<u32, OneTimePreKey>,
-    one_time_kem: BTreeMap<u32, KemPreKey>,
-    next_signed_id: u32,
-    next_one_time_id: u32,
-    next_kem_id: u32,
+    pub(crate) identity: IdentityKeyPair,
+    pub(crate) signed_prekey: Rotating<SignedPreKey>,
+    pub(crate) last_resort_kem: Rotating<KemPreKey>,
+    pub(crate) one_time: BTreeMap<u32, OneTimePreKey>,
+    pub(crate) one_time_kem: BTreeMap<u32, KemPreKey>,
+    pub(crate) next_signed_id: u32,
+    pub(crate) next_one_time_id: u32,
+    pub(crate) next_kem_id: u32,
     /// (signed prekey id, base key) of initial messages accepted on reusable prekeys only.
-    replay_records: VecDeque<(u32, [u8; 32])>,
-    config: RatchetConfig,
+    pub(crate) replay_records: VecDeque<(u32, [u8; 32])>,
+    pub(crate) config: RatchetConfig,
 }
 
 impl fmt::Debug for Account {

@@ -304,6 +304,9 @@ pub enum Error {
     /// See [`ConfigError`].
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// See [`RestoreError`].
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
 }
 
 impl Error {
@@ -316,6 +319,61 @@ impl Error {
             Error::Decrypt(e) => e.kind(),
             Error::Handshake(e) => e.kind(),
             Error::Config(e) => e.kind(),
+            Error::Restore(e) => e.kind(),
+        }
+    }
+}
+
+/// Errors from restoring state exported with `to_encrypted`.
+///
+/// Restoring never changes anything: on error the caller still has whatever it had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum RestoreError {
+    /// The blob is shorter than its fixed header and tag.
+    #[error("state blob truncated")]
+    Truncated,
+    /// The blob does not start with the hushwire state magic.
+    #[error("not a hushwire state blob")]
+    NotStateBlob,
+    /// The blob's format version is newer than this build understands.
+    #[error("unknown state format version {0}: written by a newer hushwire")]
+    UnknownVersion(u16),
+    /// The blob holds another kind of state than the one asked for.
+    #[error("blob holds state type {found}, expected {expected}")]
+    WrongType {
+        /// The type tag asked for.
+        expected: u8,
+        /// The type tag found.
+        found: u8,
+    },
+    /// Wrong storage key, or the blob was altered.
+    #[error("state blob failed authentication (wrong storage key or tampered)")]
+    Authentication,
+    /// The blob authenticated but its content is not valid state of this version.
+    #[error("state blob content is invalid for its version")]
+    Corrupt,
+    /// The blob is older than the generation the app says it last stored.
+    #[error("state blob is generation {found}, older than the required {minimum} (rolled back)")]
+    RolledBack {
+        /// The generation in the blob.
+        found: u64,
+        /// The minimum the caller required.
+        minimum: u64,
+    },
+}
+
+impl RestoreError {
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            RestoreError::Truncated
+            | RestoreError::NotStateBlob
+            | RestoreError::UnknownVersion(_)
+            | RestoreError::WrongType { .. }
+            | RestoreError::Corrupt => ErrorKind::Malformed,
+            RestoreError::Authentication => ErrorKind::Tampered,
+            RestoreError::RolledBack { .. } => ErrorKind::Replay,
         }
     }
 }

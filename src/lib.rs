@@ -57,6 +57,7 @@ mod error;
 mod event;
 mod kdf;
 mod keys;
+pub mod persist;
 mod ratchet;
 mod session;
 mod time;
@@ -69,10 +70,11 @@ pub use account::{
 };
 pub use error::{
     ConfigError, DecodeError, DecryptError, EncryptError, Error, ErrorKind, HandshakeError,
-    KeyError, SignedKeyKind,
+    KeyError, RestoreError, SignedKeyKind,
 };
 pub use event::Event;
 pub use keys::{IdentityKey, IdentityKeyPair, KemPreKeyKind};
+pub use persist::StorageKey;
 pub use ratchet::{
     DEFAULT_MAX_JUMP, DEFAULT_MAX_RECEIVING_CHAINS, DEFAULT_MAX_SKIPPED_KEYS,
     DEFAULT_SKIPPED_KEY_MAX_AGE, HARD_MAX_JUMP, HARD_MAX_RECEIVING_CHAINS,

@@ -42,6 +42,10 @@ impl KemKeyPair {
         }
     }
 
+    pub(crate) fn seed(&self) -> &[u8; 64] {
+        &self.seed
+    }
+
     pub(crate) fn public(&self) -> &[u8; KEM_PUBLIC_KEY_LEN] {
         &self.public
     }

@@ -6,7 +6,7 @@ mod prekey;
 pub(crate) mod secret;
 
 pub use identity::{IdentityKey, IdentityKeyPair};
-pub(crate) use kem::{KEM_CIPHERTEXT_LEN, KEM_PUBLIC_KEY_LEN, kem_encapsulate};
+pub(crate) use kem::{KEM_CIPHERTEXT_LEN, KEM_PUBLIC_KEY_LEN, KemKeyPair, kem_encapsulate};
 pub use prekey::KemPreKeyKind;
 pub(crate) use prekey::{
     KemPreKey, OneTimePreKey, SignedPreKey, dh_checked, verify_kem_prekey, verify_signed_prekey,

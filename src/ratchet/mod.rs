@@ -6,7 +6,7 @@
 //! exists only once it is used.
 
 mod config;
-mod receiving;
+pub(crate) mod receiving;
 
 pub use config::{
     DEFAULT_MAX_JUMP, DEFAULT_MAX_RECEIVING_CHAINS, DEFAULT_MAX_SKIPPED_KEYS,
@@ -41,7 +41,7 @@ const BODY_NONCE: [u8; NONCE_LEN] = [0u8; NONCE_LEN];
 /// Our current ratchet key pair.
 #[derive(Clone)]
 pub(crate) struct RatchetKeyPair {
-    secret: StaticSecret,
+    pub(crate) secret: StaticSecret,
     public: [u8; 32],
 }
 
@@ -75,12 +75,12 @@ impl Eq for RatchetKeyPair {}
 
 /// Our sending chain.
 #[derive(Clone, PartialEq, Eq)]
-struct SendChain {
-    header_key: HeaderKey,
-    chain_key: ChainKey,
-    next: u32,
+pub(crate) struct SendChain {
+    pub(crate) header_key: HeaderKey,
+    pub(crate) chain_key: ChainKey,
+    pub(crate) next: u32,
     /// Length of our previous sending chain (PN in the header).
-    previous_len: u32,
+    pub(crate) previous_len: u32,
 }
 
 /// A decrypted header.
@@ -102,18 +102,18 @@ pub(crate) struct DecryptReport {
 /// The complete Double Ratchet state of one session.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct RatchetState {
-    root: RootKey,
+    pub(crate) root: RootKey,
     /// `None` between receiving a new peer ratchet key and our next send.
-    our_ratchet: Option<RatchetKeyPair>,
-    their_ratchet: Option<[u8; 32]>,
-    sending: Option<SendChain>,
-    next_send_header: HeaderKey,
-    receiving: Option<CurrentChain>,
-    next_receive_header: HeaderKey,
+    pub(crate) our_ratchet: Option<RatchetKeyPair>,
+    pub(crate) their_ratchet: Option<[u8; 32]>,
+    pub(crate) sending: Option<SendChain>,
+    pub(crate) next_send_header: HeaderKey,
+    pub(crate) receiving: Option<CurrentChain>,
+    pub(crate) next_receive_header: HeaderKey,
     /// Past receiving chains, newest first.
-    past: VecDeque<PastChain>,
-    receive_steps: u64,
-    config: RatchetConfig,
+    pub(crate) past: VecDeque<PastChain>,
+    pub(crate) receive_steps: u64,
+    pub(crate) config: RatchetConfig,
 }
 
 fn header_ad(session_ad: &SessionAd) -> [u8; 66] {

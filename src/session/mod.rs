@@ -88,19 +88,19 @@ pub(crate) fn report_events(report: DecryptReport, events: &mut Vec<Event>) {
 /// the session is unchanged and the next genuine message still decrypts.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Session {
-    ratchet: RatchetState,
-    ad: SessionAd,
-    local_identity: IdentityKey,
-    remote_identity: IdentityKey,
-    session_id: SessionId,
-    role: Role,
+    pub(crate) ratchet: RatchetState,
+    pub(crate) ad: SessionAd,
+    pub(crate) local_identity: IdentityKey,
+    pub(crate) remote_identity: IdentityKey,
+    pub(crate) session_id: SessionId,
+    pub(crate) role: Role,
     /// The initiator's base key: names this session attempt in prekey messages.
-    base_key: [u8; 32],
+    pub(crate) base_key: [u8; 32],
     /// Responder only: SHA-256 of the prekey fields that created the session, so a later
     /// prekey message with any field altered is rejected.
-    prekey_digest: Option<[u8; 32]>,
+    pub(crate) prekey_digest: Option<[u8; 32]>,
     /// Initiator only, until the first reply decrypts.
-    pending_prekey: Option<PreKeyFields>,
+    pub(crate) pending_prekey: Option<PreKeyFields>,
 }
 
 impl fmt::Debug for Session {

@@ -1,0 +1,181 @@
+//! Encrypted, versioned export and import of every stateful type (SPEC.md §11).
+//!
+//! The core does no I/O: it turns state into an encrypted blob and back; the app decides
+//! where the bytes live. A blob names its type, format version and a caller-chosen
+//! generation number in its authenticated header, so a session blob cannot be loaded as an
+//! account and an older copy cannot pass for the latest without the app noticing.
+
+mod snapshot;
+
+use core::fmt;
+
+use hkdf::Hkdf;
+use rand_core::CryptoRng;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::Sha256;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::aead::{NONCE_LEN, TAG_LEN, open_into, seal_into};
+use crate::error::RestoreError;
+
+/// The first four bytes of every state blob.
+pub const STATE_MAGIC: [u8; 4] = *b"HWST";
+/// The state format version this build writes. It reads every version up to this one.
+pub const STATE_FORMAT_VERSION: u16 = 1;
+/// Bytes of the authenticated blob header: magic, version, type, generation.
+pub const STATE_HEADER_LEN: usize = 4 + 2 + 1 + 8;
+/// Total bytes a blob adds to its encoded state: header, nonce and tag.
+pub const STATE_OVERHEAD: usize = STATE_HEADER_LEN + NONCE_LEN + TAG_LEN;
+
+/// HKDF info deriving the blob key from the app's storage key.
+const LABEL_STATE_KEY: &[u8] = b"hushwire/v1/state-key";
+
+/// What kind of state a blob holds (its type tag).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StateType {
+    /// An [`crate::Account`].
+    Account,
+    /// A [`crate::Session`].
+    Session,
+}
+
+impl StateType {
+    /// The tag byte in the blob header.
+    pub fn tag(self) -> u8 {
+        match self {
+            StateType::Account => 1,
+            StateType::Session => 2,
+        }
+    }
+}
+
+/// The 32-byte key an app supplies to encrypt hushwire state at rest. Zeroized on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct StorageKey([u8; 32]);
+
+impl StorageKey {
+    /// Wraps 32 bytes from the app's keystore.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        StorageKey(bytes)
+    }
+
+    fn blob_key(&self) -> Zeroizing<[u8; 32]> {
+        let hk = Hkdf::<Sha256>::new(None, &self.0);
+        let mut out = Zeroizing::new([0u8; 32]);
+        // Cannot fail: 32 bytes is far below HKDF's output limit.
+        let _ = hk.expand(LABEL_STATE_KEY, out.as_mut());
+        out
+    }
+}
+
+impl fmt::Debug for StorageKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StorageKey(..)")
+    }
+}
+
+/// The unauthenticated header of a blob, readable without the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BlobInfo {
+    /// Format version.
+    pub version: u16,
+    /// Type tag (see [`StateType::tag`]).
+    pub type_tag: u8,
+    /// The generation the exporter gave it.
+    pub generation: u64,
+}
+
+/// Reads a blob's header without decrypting it (for routing and rollback bookkeeping).
+///
+/// # Errors
+/// [`RestoreError::Truncated`] or [`RestoreError::NotStateBlob`].
+pub fn peek_blob(bytes: &[u8]) -> Result<BlobInfo, RestoreError> {
+    let header = bytes
+        .get(..STATE_HEADER_LEN)
+        .ok_or(RestoreError::Truncated)?;
+    let (magic, rest) = header.split_at(4);
+    if magic != STATE_MAGIC {
+        return Err(RestoreError::NotStateBlob);
+    }
+    let (version, rest) = rest.split_at(2);
+    let (type_tag, generation) = rest.split_at(1);
+    Ok(BlobInfo {
+        version: u16::from_be_bytes(version.try_into().map_err(|_| RestoreError::Truncated)?),
+        type_tag: type_tag.first().copied().ok_or(RestoreError::Truncated)?,
+        generation: u64::from_be_bytes(generation.try_into().map_err(|_| RestoreError::Truncated)?),
+    })
+}
+
+/// Encodes `snapshot` with postcard and encrypts it into a blob.
+pub(crate) fn seal_state<T: Serialize, R: CryptoRng + ?Sized>(
+    snapshot: &T,
+    state_type: StateType,
+    generation: u64,
+    key: &StorageKey,
+    rng: &mut R,
+) -> Vec<u8> {
+    // Serializing plain structs of integers and byte vectors into a Vec cannot fail.
+    let plain = Zeroizing::new(postcard::to_allocvec(snapshot).unwrap_or_default());
+    let mut out = Vec::with_capacity(STATE_OVERHEAD + plain.len());
+    out.extend_from_slice(&STATE_MAGIC);
+    out.extend_from_slice(&STATE_FORMAT_VERSION.to_be_bytes());
+    out.push(state_type.tag());
+    out.extend_from_slice(&generation.to_be_bytes());
+    let mut nonce = [0u8; NONCE_LEN];
+    rng.fill_bytes(&mut nonce);
+    out.extend_from_slice(&nonce);
+    let ad: [u8; STATE_HEADER_LEN] = out
+        .get(..STATE_HEADER_LEN)
+        .and_then(|h| h.try_into().ok())
+        .unwrap_or([0u8; STATE_HEADER_LEN]);
+    seal_into(&key.blob_key(), &nonce, &ad, &plain, &mut out);
+    out
+}
+
+/// Decrypts a blob of the given type and decodes its snapshot. Returns the snapshot, the
+/// blob's format version and its generation.
+pub(crate) fn open_state<T: DeserializeOwned>(
+    bytes: &[u8],
+    state_type: StateType,
+    key: &StorageKey,
+    min_generation: u64,
+) -> Result<(T, u16, u64), RestoreError> {
+    let info = peek_blob(bytes)?;
+    if info.version == 0 || info.version > STATE_FORMAT_VERSION {
+        return Err(RestoreError::UnknownVersion(info.version));
+    }
+    if info.type_tag != state_type.tag() {
+        return Err(RestoreError::WrongType {
+            expected: state_type.tag(),
+            found: info.type_tag,
+        });
+    }
+    let (ad, rest) = bytes.split_at(STATE_HEADER_LEN);
+    let nonce: [u8; NONCE_LEN] = rest
+        .get(..NONCE_LEN)
+        .and_then(|n| n.try_into().ok())
+        .ok_or(RestoreError::Truncated)?;
+    let sealed = rest.get(NONCE_LEN..).ok_or(RestoreError::Truncated)?;
+    if sealed.len() < TAG_LEN {
+        return Err(RestoreError::Truncated);
+    }
+    let mut plain = Zeroizing::new(Vec::new());
+    if !open_into(&key.blob_key(), &nonce, ad, sealed, &mut plain) {
+        return Err(RestoreError::Authentication);
+    }
+    if info.generation < min_generation {
+        return Err(RestoreError::RolledBack {
+            found: info.generation,
+            minimum: min_generation,
+        });
+    }
+    let (snapshot, rest) =
+        postcard::take_from_bytes::<T>(&plain).map_err(|_| RestoreError::Corrupt)?;
+    if !rest.is_empty() {
+        return Err(RestoreError::Corrupt);
+    }
+    Ok((snapshot, info.version, info.generation))
+}
