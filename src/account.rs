@@ -10,6 +10,7 @@ use crate::event::Event;
 use crate::keys::{
     IdentityKey, IdentityKeyPair, KemPreKey, KemPreKeyKind, OneTimePreKey, SignedPreKey,
 };
+use crate::peer::PeerRecord;
 use crate::ratchet::{RatchetConfig, RatchetKeyPair, RatchetState};
 use crate::session::{Role, Session, SessionId, prekey_fields_digest, report_events};
 use crate::time::Timestamp;
@@ -130,6 +131,8 @@ pub struct Account {
     /// (signed prekey id, base key) of initial messages accepted on reusable prekeys only.
     pub(crate) replay_records: VecDeque<(u32, [u8; 32])>,
     pub(crate) config: RatchetConfig,
+    /// Sessions with each peer device, keyed by its identity key.
+    pub(crate) peers: BTreeMap<IdentityKey, PeerRecord>,
 }
 
 impl fmt::Debug for Account {
@@ -139,6 +142,7 @@ impl fmt::Debug for Account {
             .field("signed_prekey_id", &self.signed_prekey.current.id)
             .field("one_time_prekeys", &self.one_time.len())
             .field("one_time_kem_prekeys", &self.one_time_kem.len())
+            .field("peers", &self.peers.len())
             .finish_non_exhaustive()
     }
 }
@@ -176,6 +180,7 @@ impl Account {
             next_kem_id: 2,
             replay_records: VecDeque::new(),
             config: RatchetConfig::default(),
+            peers: BTreeMap::new(),
         }
     }
 
@@ -459,6 +464,24 @@ impl Account {
             plaintext,
             events,
         })
+    }
+
+    /// Housekeeping events for `now`: prekeys due for rotation, one-time prekeys running low.
+    /// Call it when the app wakes up or after publishing keys.
+    pub fn maintenance_events(&self, now: Timestamp) -> Vec<Event> {
+        let mut events = Vec::new();
+        if self.prekeys_due_for_rotation(now) {
+            events.push(Event::PreKeyRotationDue);
+        }
+        let x25519_remaining = u32::try_from(self.one_time.len()).unwrap_or(u32::MAX);
+        let kem_remaining = u32::try_from(self.one_time_kem.len()).unwrap_or(u32::MAX);
+        if x25519_remaining < ONE_TIME_PREKEYS_LOW || kem_remaining < ONE_TIME_PREKEYS_LOW {
+            events.push(Event::OneTimePreKeysLow {
+                x25519_remaining,
+                kem_remaining,
+            });
+        }
+        events
     }
 
     /// Number of unused one-time X25519 and ML-KEM prekeys held.

@@ -307,6 +307,9 @@ pub enum Error {
     /// See [`RestoreError`].
     #[error(transparent)]
     Restore(#[from] RestoreError),
+    /// See [`crate::PeerError`].
+    #[error(transparent)]
+    Peer(#[from] crate::PeerError),
 }
 
 impl Error {
@@ -320,6 +323,7 @@ impl Error {
             Error::Handshake(e) => e.kind(),
             Error::Config(e) => e.kind(),
             Error::Restore(e) => e.kind(),
+            Error::Peer(e) => e.kind(),
         }
     }
 }

@@ -37,6 +37,19 @@ pub enum Event {
         /// How many keys were dropped.
         count: u32,
     },
+    /// A new session with a peer was built from its prekey message and is now active.
+    SessionEstablished {
+        /// The new session.
+        session_id: crate::SessionId,
+    },
+    /// An older session with a peer decrypted a message and became the active one.
+    ActiveSessionChanged {
+        /// The session now active.
+        session_id: crate::SessionId,
+    },
+    /// The signed prekey or last-resort ML-KEM prekey is older than
+    /// [`crate::PREKEY_ROTATION_SECS`]: call [`crate::Account::rotate_prekeys`] and publish.
+    PreKeyRotationDue,
     /// Stored keys for delayed messages were dropped because their chain grew too old.
     SkippedKeysExpired {
         /// How many keys were dropped.

@@ -57,6 +57,7 @@ mod error;
 mod event;
 mod kdf;
 mod keys;
+mod peer;
 pub mod persist;
 mod ratchet;
 mod session;
@@ -74,6 +75,7 @@ pub use error::{
 };
 pub use event::Event;
 pub use keys::{IdentityKey, IdentityKeyPair, KemPreKeyKind};
+pub use peer::{MAX_SESSIONS_PER_PEER, PeerDecrypted, PeerError};
 pub use persist::StorageKey;
 pub use ratchet::{
     DEFAULT_MAX_JUMP, DEFAULT_MAX_RECEIVING_CHAINS, DEFAULT_MAX_SKIPPED_KEYS,

@@ -17,6 +17,7 @@ use crate::keys::{
     IdentityKey, IdentityKeyPair, KEM_CIPHERTEXT_LEN, KemKeyPair, KemPreKey, KemPreKeyKind,
     OneTimePreKey, SignedPreKey,
 };
+use crate::peer::{MAX_SESSIONS_PER_PEER, PeerRecord};
 use crate::ratchet::receiving::{CurrentChain, PastChain, StoredKeys};
 use crate::ratchet::{RatchetConfig, RatchetKeyPair, RatchetState, SendChain};
 use crate::session::{Role, Session, SessionId};
@@ -148,6 +149,8 @@ pub(crate) struct AccountSnapshotV1 {
     next_kem_id: u32,
     replay_records: Vec<(u32, [u8; 32])>,
     config: ConfigV1,
+    /// Per peer identity key: its sessions, active first.
+    peers: Vec<([u8; 32], Vec<SessionSnapshotV1>)>,
 }
 
 impl AccountSnapshotV1 {
@@ -181,6 +184,20 @@ impl AccountSnapshotV1 {
             next_kem_id: a.next_kem_id,
             replay_records: a.replay_records.iter().copied().collect(),
             config: ConfigV1::from_live(&a.config),
+            peers: a
+                .peers
+                .iter()
+                .map(|(id, record)| {
+                    (
+                        id.to_bytes(),
+                        record
+                            .sessions
+                            .iter()
+                            .map(SessionSnapshotV1::from_live)
+                            .collect(),
+                    )
+                })
+                .collect(),
         }
     }
 
@@ -207,6 +224,24 @@ impl AccountSnapshotV1 {
         if last_resort.kind != KemPreKeyKind::LastResort {
             return Err(RestoreError::Corrupt);
         }
+        let mut peers = BTreeMap::new();
+        for (id, sessions) in &self.peers {
+            let identity = IdentityKey::from_bytes(id).map_err(|_| RestoreError::Corrupt)?;
+            if sessions.is_empty() || sessions.len() > MAX_SESSIONS_PER_PEER {
+                return Err(RestoreError::Corrupt);
+            }
+            let mut record = PeerRecord::default();
+            for s in sessions {
+                let session = s.to_live()?;
+                if session.remote_identity() != &identity {
+                    return Err(RestoreError::Corrupt);
+                }
+                record.sessions.push_back(session);
+            }
+            if peers.insert(identity, record).is_some() {
+                return Err(RestoreError::Corrupt);
+            }
+        }
         Ok(Account {
             identity: IdentityKeyPair::dangerous_from_seed(&self.identity_seed),
             signed_prekey: Rotating {
@@ -230,6 +265,7 @@ impl AccountSnapshotV1 {
             next_kem_id: self.next_kem_id,
             replay_records: self.replay_records.iter().copied().collect::<VecDeque<_>>(),
             config: self.config.to_live()?,
+            peers,
         })
     }
 }

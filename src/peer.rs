@@ -1,0 +1,246 @@
+//! Per-peer session records held by the [`Account`]: an active session plus a bounded number
+//! of older ones, so a conversation survives a peer's reinstall or two sessions started at
+//! once (SPEC.md §12).
+
+use std::collections::VecDeque;
+
+use rand_core::CryptoRng;
+use thiserror::Error;
+
+use crate::account::Account;
+use crate::error::{DecryptError, EncryptError, ErrorKind, HandshakeError};
+use crate::event::Event;
+use crate::keys::IdentityKey;
+use crate::session::{Role, Session, SessionId};
+use crate::time::Timestamp;
+use crate::wire::{MessageKind, PreKeyMessage, message_kind};
+use crate::x3dh::PreKeyBundle;
+
+/// Most sessions kept per peer device: the active one and older ones still accepted.
+pub const MAX_SESSIONS_PER_PEER: usize = 5;
+
+/// Errors from the account-level session API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum PeerError {
+    /// There is no session with this peer: start one from its prekey bundle.
+    #[error("no session with this peer; start one from its prekey bundle")]
+    UnknownPeer,
+    /// No session with this peer opens the message: state was lost or restored from an older
+    /// copy on one side, or the message was forged.
+    #[error("no session with this peer opens the message (lost or restored state, or forged)")]
+    NoMatchingSession,
+    /// A prekey message names another identity than the peer it was attributed to.
+    #[error("the prekey message was sent by another identity than the expected peer")]
+    SenderMismatch,
+    /// See [`EncryptError`].
+    #[error(transparent)]
+    Encrypt(#[from] EncryptError),
+    /// See [`DecryptError`].
+    #[error(transparent)]
+    Decrypt(#[from] DecryptError),
+    /// See [`HandshakeError`].
+    #[error(transparent)]
+    Handshake(#[from] HandshakeError),
+}
+
+impl PeerError {
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            PeerError::UnknownPeer | PeerError::NoMatchingSession => ErrorKind::UnknownSession,
+            PeerError::SenderMismatch => ErrorKind::Tampered,
+            PeerError::Encrypt(e) => e.kind(),
+            PeerError::Decrypt(e) => e.kind(),
+            PeerError::Handshake(e) => e.kind(),
+        }
+    }
+}
+
+/// The sessions held for one peer device, active first.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub(crate) struct PeerRecord {
+    pub(crate) sessions: VecDeque<Session>,
+}
+
+impl PeerRecord {
+    /// Puts a session in front (active), dropping the oldest beyond the limit.
+    fn activate_new(&mut self, session: Session) {
+        self.sessions.push_front(session);
+        self.sessions.truncate(MAX_SESSIONS_PER_PEER);
+    }
+}
+
+/// The result of [`Account::decrypt_from`].
+#[derive(Clone, PartialEq, Eq)]
+#[must_use]
+#[non_exhaustive]
+pub struct PeerDecrypted {
+    /// The message as the peer wrote it.
+    pub plaintext: Vec<u8>,
+    /// The session that decrypted it.
+    pub session_id: SessionId,
+    /// Events: session created or promoted, prekeys consumed, skipped keys dropped.
+    pub events: Vec<Event>,
+}
+
+impl core::fmt::Debug for PeerDecrypted {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PeerDecrypted")
+            .field("plaintext_len", &self.plaintext.len())
+            .field("session_id", &self.session_id)
+            .field("events", &self.events)
+            .finish()
+    }
+}
+
+impl Account {
+    /// Starts a session with the owner of `bundle` and makes it the active session for that
+    /// peer. Returns its id.
+    ///
+    /// # Errors
+    /// [`HandshakeError`]; the account is unchanged on error.
+    pub fn start_session<R: CryptoRng + ?Sized>(
+        &mut self,
+        bundle: &PreKeyBundle,
+        rng: &mut R,
+    ) -> Result<SessionId, HandshakeError> {
+        let session = self.create_outbound_session(bundle, rng)?;
+        let id = session.session_id();
+        self.peers
+            .entry(bundle.identity_key)
+            .or_default()
+            .activate_new(session);
+        Ok(id)
+    }
+
+    /// Encrypts for `peer` on its active session.
+    ///
+    /// # Errors
+    /// [`PeerError::UnknownPeer`] without a session; [`PeerError::Encrypt`] as
+    /// [`Session::encrypt`]. The account is unchanged on error.
+    pub fn encrypt_for<R: CryptoRng + ?Sized>(
+        &mut self,
+        peer: &IdentityKey,
+        plaintext: &[u8],
+        rng: &mut R,
+    ) -> Result<Vec<u8>, PeerError> {
+        let session = self
+            .peers
+            .get_mut(peer)
+            .and_then(|r| r.sessions.front_mut())
+            .ok_or(PeerError::UnknownPeer)?;
+        Ok(session.encrypt(plaintext, rng)?)
+    }
+
+    /// Decrypts a message from `peer` (as named by the transport or a sealed envelope): a
+    /// prekey message of a new session creates that session; otherwise the active session is
+    /// tried, then the older ones, and one that decrypts becomes active.
+    ///
+    /// # Errors
+    /// [`PeerError`]. The account, its prekeys and every session are unchanged on error.
+    pub fn decrypt_from(
+        &mut self,
+        peer: &IdentityKey,
+        message: &[u8],
+        now: Timestamp,
+    ) -> Result<PeerDecrypted, PeerError> {
+        let is_ratchet = message_kind(message).map_err(DecryptError::from)? == MessageKind::Ratchet;
+        if !is_ratchet {
+            let prekey = PreKeyMessage::decode(message).map_err(DecryptError::from)?;
+            if prekey.identity_key_bytes() != peer.as_bytes() {
+                return Err(PeerError::SenderMismatch);
+            }
+            let known = self.peers.get(peer).and_then(|r| {
+                r.sessions
+                    .iter()
+                    .position(|s| s.role() == Role::Responder && s.base_key == *prekey.base_key())
+            });
+            if known.is_none() {
+                let inbound = self.create_inbound_session(message, now)?;
+                let session_id = inbound.session.session_id();
+                let mut events = inbound.events;
+                events.push(Event::SessionEstablished { session_id });
+                let record = self.peers.entry(*peer).or_default();
+                // Simultaneous initiation: our own active session is an unanswered outbound
+                // one. Both sides see the same two sessions; both keep the one with the
+                // smaller id active, so they converge without another message.
+                let simultaneous = record
+                    .sessions
+                    .front()
+                    .is_some_and(|s| s.role() == Role::Initiator && !s.has_received_message());
+                record.activate_new(inbound.session);
+                if simultaneous && record.sessions.len() >= 2 {
+                    let ours = record.sessions.get(1).map(Session::session_id);
+                    if ours.is_some_and(|ours| ours < session_id) {
+                        record.sessions.swap(0, 1);
+                    }
+                }
+                return Ok(PeerDecrypted {
+                    plaintext: inbound.plaintext,
+                    session_id,
+                    events,
+                });
+            }
+        }
+        let record = self.peers.get_mut(peer).ok_or(PeerError::UnknownPeer)?;
+        let mut first_error: Option<DecryptError> = None;
+        for index in 0..record.sessions.len() {
+            let Some(session) = record.sessions.get_mut(index) else {
+                break;
+            };
+            match session.decrypt(message) {
+                Ok(out) => {
+                    let session_id = session.session_id();
+                    let mut events = out.events;
+                    // Only a ratchet message promotes: it proves the peer has heard from us on
+                    // that session and is using it. A late prekey message does not.
+                    if index > 0
+                        && is_ratchet
+                        && let Some(promoted) = record.sessions.remove(index)
+                    {
+                        record.sessions.push_front(promoted);
+                        events.push(Event::ActiveSessionChanged { session_id });
+                    }
+                    return Ok(PeerDecrypted {
+                        plaintext: out.plaintext,
+                        session_id,
+                        events,
+                    });
+                }
+                Err(DecryptError::Undecryptable | DecryptError::OtherSession) => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(PeerError::Decrypt(e)),
+            None => Err(PeerError::NoMatchingSession),
+        }
+    }
+
+    /// Ids of the sessions held for `peer`, active first.
+    pub fn sessions_with(&self, peer: &IdentityKey) -> Vec<SessionId> {
+        self.peers
+            .get(peer)
+            .map(|r| r.sessions.iter().map(Session::session_id).collect())
+            .unwrap_or_default()
+    }
+
+    /// The active session with `peer`, for inspection.
+    pub fn active_session(&self, peer: &IdentityKey) -> Option<&Session> {
+        self.peers.get(peer).and_then(|r| r.sessions.front())
+    }
+
+    /// Forgets everything about `peer` in one call: all its sessions are dropped and their
+    /// keys zeroized. Returns whether anything was held. Persist the account afterwards.
+    pub fn forget_peer(&mut self, peer: &IdentityKey) -> bool {
+        self.peers.remove(peer).is_some()
+    }
+
+    /// The peers this account holds sessions with.
+    pub fn peers(&self) -> Vec<IdentityKey> {
+        self.peers.keys().copied().collect()
+    }
+}
