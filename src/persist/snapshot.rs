@@ -572,3 +572,75 @@ impl Session {
         snapshot.to_live()
     }
 }
+
+/// Plain serde for apps that encrypt state themselves: the same versioned snapshot as the
+/// encrypted blob, prefixed by the format version. Secret fields appear only here.
+#[cfg(feature = "serde")]
+mod plain_serde {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{AccountSnapshotV1, SessionSnapshotV1};
+    use crate::account::Account;
+    use crate::persist::STATE_FORMAT_VERSION;
+    use crate::session::Session;
+
+    impl Serialize for Account {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            (STATE_FORMAT_VERSION, AccountSnapshotV1::from_live(self)).serialize(serializer)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Account {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let (version, snapshot) = <(u16, AccountSnapshotV1)>::deserialize(deserializer)?;
+            if version != STATE_FORMAT_VERSION {
+                return Err(D::Error::custom("unknown hushwire state format version"));
+            }
+            snapshot.to_live().map_err(D::Error::custom)
+        }
+    }
+
+    impl Serialize for Session {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            (STATE_FORMAT_VERSION, SessionSnapshotV1::from_live(self)).serialize(serializer)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Session {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let (version, snapshot) = <(u16, SessionSnapshotV1)>::deserialize(deserializer)?;
+            if version != STATE_FORMAT_VERSION {
+                return Err(D::Error::custom("unknown hushwire state format version"));
+            }
+            snapshot.to_live().map_err(D::Error::custom)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use chacha20::ChaCha20Rng;
+        use rand_core::SeedableRng;
+
+        use crate::{Account, Session, Timestamp};
+
+        #[test]
+        fn plain_serde_round_trips_account_and_session() {
+            let now = Timestamp::from_unix_secs(1);
+            let mut rng = ChaCha20Rng::seed_from_u64(1);
+            let alice = Account::new(now, &mut rng);
+            let mut bob = Account::new(now, &mut rng);
+            let mut s = alice
+                .create_outbound_session(&bob.published_prekeys().take_bundle(), &mut rng)
+                .unwrap();
+            let m = s.encrypt(b"x", &mut rng).unwrap();
+            let _ = bob.create_inbound_session(&m, now).unwrap();
+            let json = serde_json::to_string(&s).unwrap();
+            let back: Session = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, s);
+            let json = serde_json::to_string(&bob).unwrap();
+            let back: Account = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.published_prekeys(), bob.published_prekeys());
+        }
+    }
+}
