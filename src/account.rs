@@ -323,6 +323,7 @@ impl Account {
             bundle.signed_prekey.key,
             initiated.keys.initiator_header,
             initiated.keys.responder_header,
+            initiated.keys.tag_key,
             self.config,
             rng,
         )
@@ -415,6 +416,7 @@ impl Account {
             RatchetKeyPair::from_secret(signed.secret.clone()),
             keys.responder_header,
             keys.initiator_header,
+            keys.tag_key,
             self.config,
         );
         let mut session = Session::new(

@@ -24,6 +24,9 @@ pub enum ErrorKind {
     LimitExceeded,
     /// A caller-supplied argument is invalid (for example an out-of-range configuration).
     InvalidInput,
+    /// Our state or the peer's is out of step (restored from an older copy, or lost): the
+    /// message is authentic but cannot be read. Reset the session.
+    StateOutOfSync,
 }
 
 /// Which signed key failed its signature check.
@@ -177,6 +180,26 @@ pub enum DecryptError {
     /// A Diffie-Hellman output was all zeros (the peer sent a low-order key).
     #[error("non-contributory Diffie-Hellman output (low-order ratchet key)")]
     NonContributory,
+    /// The message is genuinely from this session (its session tag verifies) but from a
+    /// ratchet step this state never reached: this state was restored from an older copy or
+    /// lost messages. Start a reset.
+    #[error(
+        "message is from sender epoch {their_epoch} but this state only reached {our_epoch}: state is behind (restored from an older copy?); reset the session"
+    )]
+    StateBehind {
+        /// The sender's epoch (sending chains started) from the session tag.
+        their_epoch: u32,
+        /// How many of the peer's chains this state has received.
+        our_epoch: u64,
+    },
+    /// The peer sent on a chain we know but with another ratchet key: the peer's state was
+    /// restored from an older copy and forked. Start a reset.
+    #[error("the peer's state forked (restored from an older copy?); reset the session")]
+    PeerStateForked,
+    /// The message is genuinely from this session but from a chain older than the chains
+    /// this state still remembers.
+    #[error("message is from a chain older than this session remembers")]
+    ChainForgotten,
 }
 
 impl DecryptError {
@@ -190,8 +213,11 @@ impl DecryptError {
             DecryptError::InvalidCounter => ErrorKind::Tampered,
             DecryptError::OtherSession => ErrorKind::UnknownSession,
             DecryptError::Duplicate { .. } => ErrorKind::Replay,
-            DecryptError::KeyExpired { .. } | DecryptError::TooFarAhead { .. } => {
-                ErrorKind::LimitExceeded
+            DecryptError::KeyExpired { .. }
+            | DecryptError::TooFarAhead { .. }
+            | DecryptError::ChainForgotten => ErrorKind::LimitExceeded,
+            DecryptError::StateBehind { .. } | DecryptError::PeerStateForked => {
+                ErrorKind::StateOutOfSync
             }
         }
     }

@@ -7,7 +7,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey, SharedSecret};
+use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey, SessionTagKey, SharedSecret};
 
 /// Signature context for an X25519 signed prekey.
 pub(crate) const LABEL_SIG_SIGNED_PREKEY: &[u8] = b"hushwire/v1/sig/signed-prekey";
@@ -17,6 +17,13 @@ pub(crate) const LABEL_SIG_KEM_PREKEY: &[u8] = b"hushwire/v1/sig/kem-prekey";
 pub(crate) const LABEL_PQXDH: &[u8] = b"hushwire/v1/pqxdh";
 /// HKDF info of the root-chain step.
 pub(crate) const LABEL_ROOT: &[u8] = b"hushwire/v1/ratchet/root";
+/// HMAC prefix of the session tag's epoch mask.
+const TAG_MASK: u8 = 0x01;
+/// HMAC prefix of the session tag's MAC.
+const TAG_MAC: u8 = 0x02;
+/// Bytes of the session tag: masked epoch (4) and truncated MAC (8).
+pub(crate) const SESSION_TAG_LEN: usize = 12;
+
 /// HMAC input that derives a message key from a chain key.
 const CHAIN_MESSAGE_KEY: u8 = 0x01;
 /// HMAC input that derives the next chain key.
@@ -53,6 +60,8 @@ pub(crate) struct AgreedKeys {
     pub(crate) responder_header: HeaderKey,
     /// A public, unique name for the session (both sides compute it).
     pub(crate) session_id: [u8; 32],
+    /// The session-constant key of the session tag (SPEC.md §5.6).
+    pub(crate) tag_key: SessionTagKey,
 }
 
 /// The transcript of the key agreement, bound into the HKDF info.
@@ -92,12 +101,13 @@ pub(crate) fn pqxdh(dh: &[&SharedSecret], kem: &SharedSecret, t: &Transcript<'_>
         &kem_pk_hash,
         &kem_ct_hash,
     ];
-    let okm = hkdf_expand::<128>(&[0u8; 32], &ikm, &info);
+    let okm = hkdf_expand::<160>(&[0u8; 32], &ikm, &info);
     AgreedKeys {
         root: RootKey::from_bytes(split32(&okm, 0)),
         initiator_header: HeaderKey::from_bytes(split32(&okm, 1)),
         responder_header: HeaderKey::from_bytes(split32(&okm, 2)),
         session_id: split32(&okm, 3),
+        tag_key: SessionTagKey::from_bytes(split32(&okm, 4)),
     }
 }
 
@@ -113,13 +123,7 @@ pub(crate) fn root_step(root: &RootKey, dh: &SharedSecret) -> (RootKey, ChainKey
 
 /// The symmetric chain step: one message key and the next chain key (SPEC.md §5.3).
 pub(crate) fn chain_step(chain: &ChainKey) -> (ChainKey, MessageKey) {
-    // HMAC pads keys shorter than the 64-byte block with zeros, so keying with the padded
-    // block is the same function as keying with the 32 bytes, and it cannot fail.
-    let mut block = Zeroizing::new([0u8; 64]);
-    if let Some(head) = block.get_mut(..32) {
-        head.copy_from_slice(chain.as_bytes());
-    }
-    let keyed = <Hmac<Sha256> as KeyInit>::new(&(*block).into());
+    let keyed = hmac_keyed(chain.as_bytes());
     let mut for_message = keyed.clone();
     for_message.update(&[CHAIN_MESSAGE_KEY]);
     let mut for_next = keyed;
@@ -127,6 +131,73 @@ pub(crate) fn chain_step(chain: &ChainKey) -> (ChainKey, MessageKey) {
     let mk: [u8; 32] = for_message.finalize().into_bytes().into();
     let ck: [u8; 32] = for_next.finalize().into_bytes().into();
     (ChainKey::from_bytes(ck), MessageKey::from_bytes(mk))
+}
+
+/// HMAC-SHA256 keyed by 32 bytes. HMAC pads keys shorter than the 64-byte block with zeros,
+/// so keying with the padded block is the same function, and it cannot fail.
+fn hmac_keyed(key: &[u8; 32]) -> Hmac<Sha256> {
+    let mut block = Zeroizing::new([0u8; 64]);
+    if let Some(head) = block.get_mut(..32) {
+        head.copy_from_slice(key);
+    }
+    <Hmac<Sha256> as KeyInit>::new(&(*block).into())
+}
+
+/// The session tag of a ratchet message (SPEC.md §5.6): the sender's epoch, masked, and a
+/// MAC over the nonce, encrypted header and epoch under a key constant for the session. It
+/// lets a receiver whose state is behind recognise a genuine message of its session.
+pub(crate) fn session_tag(
+    key: &SessionTagKey,
+    nonce: &[u8],
+    encrypted_header: &[u8],
+    epoch: u32,
+) -> [u8; SESSION_TAG_LEN] {
+    let keyed = hmac_keyed(key.as_bytes());
+    let mut mask = keyed.clone();
+    mask.update(&[TAG_MASK]);
+    mask.update(nonce);
+    let mask = mask.finalize().into_bytes();
+    let mut mac = keyed;
+    mac.update(&[TAG_MAC]);
+    mac.update(nonce);
+    mac.update(encrypted_header);
+    mac.update(&epoch.to_be_bytes());
+    let mac = mac.finalize().into_bytes();
+    let mut out = [0u8; SESSION_TAG_LEN];
+    for (i, (o, m)) in out.iter_mut().zip(mask.iter()).take(4).enumerate() {
+        *o = epoch.to_be_bytes().get(i).copied().unwrap_or(0) ^ m;
+    }
+    if let (Some(dst), Some(src)) = (out.get_mut(4..), mac.get(..8)) {
+        dst.copy_from_slice(src);
+    }
+    out
+}
+
+/// Checks a session tag; returns the sender's epoch if the MAC verifies.
+pub(crate) fn open_session_tag(
+    key: &SessionTagKey,
+    nonce: &[u8],
+    encrypted_header: &[u8],
+    tag: &[u8],
+) -> Option<u32> {
+    let keyed = hmac_keyed(key.as_bytes());
+    let mut mask = keyed.clone();
+    mask.update(&[TAG_MASK]);
+    mask.update(nonce);
+    let mask = mask.finalize().into_bytes();
+    let masked = tag.get(..4)?;
+    let mut epoch_bytes = [0u8; 4];
+    for ((e, t), m) in epoch_bytes.iter_mut().zip(masked).zip(mask.iter()) {
+        *e = t ^ m;
+    }
+    let epoch = u32::from_be_bytes(epoch_bytes);
+    let expected = session_tag(key, nonce, encrypted_header, epoch);
+    use subtle::ConstantTimeEq;
+    if bool::from(expected.ct_eq(tag)) {
+        Some(epoch)
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -57,3 +57,7 @@ secret_bytes!(
     /// The output of a Diffie-Hellman or KEM operation, or a KDF input made from them.
     SharedSecret, 32
 );
+secret_bytes!(
+    /// The session-constant key of the session tag: lets a receiver recognise its session.
+    SessionTagKey, 32
+);

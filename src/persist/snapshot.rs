@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 use super::{StateType, StorageKey, open_state, seal_state};
 use crate::account::{Account, Rotating};
 use crate::error::RestoreError;
-use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey};
+use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey, SessionTagKey};
 use crate::keys::{
     IdentityKey, IdentityKeyPair, KEM_CIPHERTEXT_LEN, KemKeyPair, KemPreKey, KemPreKeyKind,
     OneTimePreKey, SignedPreKey,
@@ -316,6 +316,7 @@ struct SendChainV1 {
 #[derive(Serialize, Deserialize)]
 struct CurrentChainV1 {
     header_key: Secret32,
+    ratchet_key: [u8; 32],
     chain_key: Secret32,
     next: u32,
     stored: StoredKeysV1,
@@ -324,6 +325,7 @@ struct CurrentChainV1 {
 #[derive(Serialize, Deserialize)]
 struct PastChainV1 {
     header_key: Secret32,
+    ratchet_key: [u8; 32],
     end: u32,
     step: u64,
     stored: StoredKeysV1,
@@ -340,6 +342,8 @@ struct RatchetV1 {
     next_receive_header: Secret32,
     past: Vec<PastChainV1>,
     receive_steps: u64,
+    send_steps: u32,
+    tag_key: Secret32,
     config: ConfigV1,
 }
 
@@ -358,6 +362,7 @@ impl RatchetV1 {
             next_send_header: secret(r.next_send_header.as_bytes()),
             receiving: r.receiving.as_ref().map(|c| CurrentChainV1 {
                 header_key: secret(c.header_key.as_bytes()),
+                ratchet_key: c.ratchet_key,
                 chain_key: secret(c.chain_key.as_bytes()),
                 next: c.next,
                 stored: StoredKeysV1::from_live(&c.stored),
@@ -368,12 +373,15 @@ impl RatchetV1 {
                 .iter()
                 .map(|p| PastChainV1 {
                     header_key: secret(p.header_key.as_bytes()),
+                    ratchet_key: p.ratchet_key,
                     end: p.end,
                     step: p.step,
                     stored: StoredKeysV1::from_live(&p.stored),
                 })
                 .collect(),
             receive_steps: r.receive_steps,
+            send_steps: r.send_steps,
+            tag_key: secret(r.tag_key.as_bytes()),
             config: ConfigV1::from_live(&r.config),
         }
     }
@@ -383,6 +391,7 @@ impl RatchetV1 {
         for p in &self.past {
             past.push_back(PastChain {
                 header_key: HeaderKey::from_bytes(*p.header_key),
+                ratchet_key: p.ratchet_key,
                 end: p.end,
                 step: p.step,
                 stored: p.stored.to_live()?,
@@ -405,6 +414,7 @@ impl RatchetV1 {
             receiving: match &self.receiving {
                 Some(c) => Some(CurrentChain {
                     header_key: HeaderKey::from_bytes(*c.header_key),
+                    ratchet_key: c.ratchet_key,
                     chain_key: ChainKey::from_bytes(*c.chain_key),
                     next: c.next,
                     stored: c.stored.to_live()?,
@@ -414,6 +424,8 @@ impl RatchetV1 {
             next_receive_header: HeaderKey::from_bytes(*self.next_receive_header),
             past,
             receive_steps: self.receive_steps,
+            send_steps: self.send_steps,
+            tag_key: SessionTagKey::from_bytes(*self.tag_key),
             config: self.config.to_live()?,
         })
     }

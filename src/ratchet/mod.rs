@@ -22,9 +22,9 @@ use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 
 use crate::aead::{NONCE_LEN, open_into, seal_into};
 use crate::error::{DecryptError, EncryptError};
-use crate::kdf::{chain_step, root_step};
+use crate::kdf::{chain_step, open_session_tag, root_step, session_tag};
 use crate::keys::dh_checked;
-use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey, SharedSecret};
+use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey, SessionTagKey, SharedSecret};
 use crate::wire::{
     ENCRYPTED_HEADER_LEN, HEADER_PLAINTEXT_LEN, RATCHET_PREFIX_LEN, RatchetMessage, TYPE_RATCHET,
     WIRE_VERSION,
@@ -34,9 +34,6 @@ use receiving::{CurrentChain, Derived, PastChain, StoredKeys, skip_to};
 /// The associated data every message of a session authenticates: both identity keys,
 /// initiator first (SPEC.md §5.1).
 pub(crate) type SessionAd = [u8; 64];
-
-/// The body nonce: each message key encrypts exactly one body, so a fixed nonce is safe.
-const BODY_NONCE: [u8; NONCE_LEN] = [0u8; NONCE_LEN];
 
 /// Our current ratchet key pair.
 #[derive(Clone)]
@@ -113,6 +110,10 @@ pub(crate) struct RatchetState {
     /// Past receiving chains, newest first.
     pub(crate) past: VecDeque<PastChain>,
     pub(crate) receive_steps: u64,
+    /// How many sending chains we have started: the epoch in our session tags.
+    pub(crate) send_steps: u32,
+    /// Session-constant key of the session tag.
+    pub(crate) tag_key: SessionTagKey,
     pub(crate) config: RatchetConfig,
 }
 
@@ -163,7 +164,7 @@ fn open_body(
     let mut out = Vec::new();
     if open_into(
         mk.as_bytes(),
-        &BODY_NONCE,
+        msg.header_nonce(),
         &body_ad(ad, msg.prefix()),
         msg.body(),
         &mut out,
@@ -185,6 +186,7 @@ impl RatchetState {
         their_signed_prekey: [u8; 32],
         send_header: HeaderKey,
         receive_header: HeaderKey,
+        tag_key: SessionTagKey,
         config: RatchetConfig,
         rng: &mut R,
     ) -> Result<Self, DecryptError> {
@@ -208,6 +210,8 @@ impl RatchetState {
             next_receive_header: receive_header,
             past: VecDeque::new(),
             receive_steps: 0,
+            send_steps: 1,
+            tag_key,
             config,
         })
     }
@@ -218,6 +222,7 @@ impl RatchetState {
         our_signed_prekey: RatchetKeyPair,
         send_header: HeaderKey,
         receive_header: HeaderKey,
+        tag_key: SessionTagKey,
         config: RatchetConfig,
     ) -> Self {
         RatchetState {
@@ -230,6 +235,8 @@ impl RatchetState {
             next_receive_header: receive_header,
             past: VecDeque::new(),
             receive_steps: 0,
+            send_steps: 0,
+            tag_key,
             config,
         }
     }
@@ -297,9 +304,18 @@ impl RatchetState {
             &header,
             out,
         );
+        let tag = session_tag(
+            &self.tag_key,
+            &nonce,
+            out.get(start + 2 + NONCE_LEN..).unwrap_or_default(),
+            self.send_steps,
+        );
+        out.extend_from_slice(&tag);
         let prefix = out.get(start..).unwrap_or_default();
         let bad = body_ad(ad, prefix);
-        seal_into(mk.as_bytes(), &BODY_NONCE, &bad, plaintext, out);
+        // The body nonce is the header nonce: fresh per message, so even a message key
+        // re-derived after a restore from backup never meets the same nonce twice.
+        seal_into(mk.as_bytes(), &nonce, &bad, plaintext, out);
 
         sending.chain_key = next_chain;
         sending.next += 1;
@@ -326,6 +342,7 @@ impl RatchetState {
         self.next_send_header = next_header;
         self.root = root;
         self.our_ratchet = Some(ours);
+        self.send_steps = self.send_steps.saturating_add(1);
         Ok(())
     }
 
@@ -342,7 +359,7 @@ impl RatchetState {
             && let Some(header) = open_header(&current.header_key, msg, &had)
         {
             if Some(header.ratchet_key) != self.their_ratchet {
-                return Err(DecryptError::InvalidCounter);
+                return Err(DecryptError::PeerStateForked);
             }
             return self.decrypt_current(ad, msg, &header);
         }
@@ -358,6 +375,9 @@ impl RatchetState {
                 break;
             };
             if let Some(header) = open_header(&chain.header_key, msg, &had) {
+                if header.ratchet_key != chain.ratchet_key {
+                    return Err(DecryptError::PeerStateForked);
+                }
                 if header.counter >= chain.end {
                     return Err(DecryptError::InvalidCounter);
                 }
@@ -374,7 +394,25 @@ impl RatchetState {
                 return Ok((plaintext, DecryptReport::default()));
             }
         }
-        Err(DecryptError::Undecryptable)
+
+        // 4. No key opens the header. A valid session tag still proves the message belongs to
+        // this session: our state is behind (restored from an older copy), or the chain is
+        // older than the chains we remember.
+        match open_session_tag(
+            &self.tag_key,
+            msg.header_nonce(),
+            msg.encrypted_header(),
+            msg.session_tag(),
+        ) {
+            Some(epoch) if u64::from(epoch) > self.receive_steps => {
+                Err(DecryptError::StateBehind {
+                    their_epoch: epoch,
+                    our_epoch: self.receive_steps,
+                })
+            }
+            Some(_) => Err(DecryptError::ChainForgotten),
+            None => Err(DecryptError::Undecryptable),
+        }
     }
 
     fn decrypt_current(
@@ -507,6 +545,7 @@ impl RatchetState {
             stored.keys.extend(finished.skipped);
             self.past.push_front(PastChain {
                 header_key: old.header_key,
+                ratchet_key: old.ratchet_key,
                 end: header.previous_len,
                 step: self.receive_steps,
                 stored,
@@ -524,6 +563,7 @@ impl RatchetState {
         let header_key = core::mem::replace(&mut self.next_receive_header, next_receive_header);
         self.receiving = Some(CurrentChain {
             header_key,
+            ratchet_key: header.ratchet_key,
             chain_key: next_chain,
             next: header.counter + 1,
             stored,

@@ -57,6 +57,8 @@ impl StoredKeys {
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct CurrentChain {
     pub(crate) header_key: HeaderKey,
+    /// The peer's ratchet public key for this chain.
+    pub(crate) ratchet_key: [u8; 32],
     pub(crate) chain_key: ChainKey,
     /// The counter of the next message expected in order.
     pub(crate) next: u32,
@@ -67,6 +69,9 @@ pub(crate) struct CurrentChain {
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct PastChain {
     pub(crate) header_key: HeaderKey,
+    /// The peer's ratchet public key for this chain: a header under this chain's key with
+    /// another ratchet key means the peer's state forked (restored from an older copy).
+    pub(crate) ratchet_key: [u8; 32],
     /// The chain's length as announced by the peer: no counter at or above it is valid.
     pub(crate) end: u32,
     /// The receiving step at which this chain was current (for expiry).

@@ -33,8 +33,11 @@ pub const MAX_MESSAGE_LEN: usize = MAX_PLAINTEXT_LEN + 2048;
 pub(crate) const HEADER_PLAINTEXT_LEN: usize = 40;
 /// Length of the encrypted header including its tag.
 pub(crate) const ENCRYPTED_HEADER_LEN: usize = HEADER_PLAINTEXT_LEN + TAG_LEN;
-/// Bytes before the body of a ratchet message: version, type, header nonce, encrypted header.
-pub(crate) const RATCHET_PREFIX_LEN: usize = 2 + NONCE_LEN + ENCRYPTED_HEADER_LEN;
+/// Bytes of the session tag: masked sender epoch (4) and truncated MAC (8).
+pub(crate) const SESSION_TAG_LEN: usize = crate::kdf::SESSION_TAG_LEN;
+/// Bytes before the body of a ratchet message: version, type, header nonce, encrypted header,
+/// session tag.
+pub(crate) const RATCHET_PREFIX_LEN: usize = 2 + NONCE_LEN + ENCRYPTED_HEADER_LEN + SESSION_TAG_LEN;
 /// Total bytes a ratchet message adds to its plaintext.
 pub const RATCHET_MESSAGE_OVERHEAD: usize = RATCHET_PREFIX_LEN + TAG_LEN;
 
@@ -88,12 +91,14 @@ fn expect_header(r: &mut Reader<'_>, expected: u8) -> Result<(), DecodeError> {
 
 /// A decoded message on an established session, borrowing the input.
 ///
-/// Layout (SPEC.md §6.2): `version(1) type(1)=0x01 header_nonce(12) encrypted_header(56) body(n+16)`.
+/// Layout (SPEC.md §6.2): `version(1) type(1)=0x01 header_nonce(12) encrypted_header(56)
+/// session_tag(12) body(n+16)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RatchetMessage<'a> {
     bytes: &'a [u8],
     header_nonce: [u8; NONCE_LEN],
     encrypted_header: &'a [u8],
+    session_tag: &'a [u8],
     body: &'a [u8],
 }
 
@@ -113,6 +118,7 @@ impl<'a> RatchetMessage<'a> {
         expect_header(&mut r, TYPE_RATCHET)?;
         let header_nonce = r.array::<NONCE_LEN>()?;
         let encrypted_header = r.take(ENCRYPTED_HEADER_LEN)?;
+        let session_tag = r.take(SESSION_TAG_LEN)?;
         let body = r.rest();
         if body.len() < TAG_LEN {
             return Err(DecodeError::Truncated {
@@ -123,6 +129,7 @@ impl<'a> RatchetMessage<'a> {
             bytes,
             header_nonce,
             encrypted_header,
+            session_tag,
             body,
         })
     }
@@ -138,6 +145,10 @@ impl<'a> RatchetMessage<'a> {
 
     pub(crate) fn encrypted_header(&self) -> &'a [u8] {
         self.encrypted_header
+    }
+
+    pub(crate) fn session_tag(&self) -> &'a [u8] {
+        self.session_tag
     }
 
     /// Everything the body's AEAD authenticates besides the session's associated data.
