@@ -12,6 +12,7 @@ use crate::keys::{
 };
 use crate::peer::PeerRecord;
 use crate::ratchet::{RatchetConfig, RatchetKeyPair, RatchetState};
+use crate::reset::ResetLog;
 use crate::session::{Role, Session, SessionId, prekey_fields_digest, report_events};
 use crate::time::Timestamp;
 use crate::wire::PreKeyMessage;
@@ -133,6 +134,8 @@ pub struct Account {
     pub(crate) config: RatchetConfig,
     /// Sessions with each peer device, keyed by its identity key.
     pub(crate) peers: BTreeMap<IdentityKey, PeerRecord>,
+    /// Reset-protocol bookkeeping per peer (rate limits, replays).
+    pub(crate) resets: BTreeMap<IdentityKey, ResetLog>,
 }
 
 impl fmt::Debug for Account {
@@ -181,6 +184,7 @@ impl Account {
             replay_records: VecDeque::new(),
             config: RatchetConfig::default(),
             peers: BTreeMap::new(),
+            resets: BTreeMap::new(),
         }
     }
 

@@ -336,6 +336,9 @@ pub enum Error {
     /// See [`crate::PeerError`].
     #[error(transparent)]
     Peer(#[from] crate::PeerError),
+    /// See [`crate::ResetError`].
+    #[error(transparent)]
+    Reset(#[from] crate::ResetError),
 }
 
 impl Error {
@@ -350,6 +353,7 @@ impl Error {
             Error::Config(e) => e.kind(),
             Error::Restore(e) => e.kind(),
             Error::Peer(e) => e.kind(),
+            Error::Reset(e) => e.kind(),
         }
     }
 }

@@ -47,6 +47,14 @@ pub enum Event {
         /// The session now active.
         session_id: crate::SessionId,
     },
+    /// The conversation with `peer` was re-secured by the reset protocol: a fresh session
+    /// replaced one that could no longer decrypt. Show it to the user.
+    SessionReset {
+        /// The peer.
+        peer: crate::IdentityKey,
+        /// The fresh session.
+        session_id: crate::SessionId,
+    },
     /// The signed prekey or last-resort ML-KEM prekey is older than
     /// [`crate::PREKEY_ROTATION_SECS`]: call [`crate::Account::rotate_prekeys`] and publish.
     PreKeyRotationDue,

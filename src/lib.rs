@@ -60,6 +60,7 @@ mod keys;
 mod peer;
 pub mod persist;
 mod ratchet;
+mod reset;
 mod session;
 mod time;
 pub mod wire;
@@ -81,6 +82,10 @@ pub use ratchet::{
     DEFAULT_MAX_JUMP, DEFAULT_MAX_RECEIVING_CHAINS, DEFAULT_MAX_SKIPPED_KEYS,
     DEFAULT_SKIPPED_KEY_MAX_AGE, HARD_MAX_JUMP, HARD_MAX_RECEIVING_CHAINS,
     HARD_MAX_SKIPPED_KEY_MAX_AGE, HARD_MAX_SKIPPED_KEYS, RatchetConfig, SKIPPED_KEY_MEMORY_BYTES,
+};
+pub use reset::{
+    RESET_MAX_AGE_SECS, RESET_MIN_INTERVAL_SECS, RESET_REQUEST_LEN, ResetAnswered, ResetError,
+    ResetReason, ResetRequest,
 };
 pub use session::{Decrypted, Role, Session, SessionId};
 pub use time::Timestamp;

@@ -45,6 +45,22 @@ pub enum PeerError {
 }
 
 impl PeerError {
+    /// Whether this failure should be answered with a reset request (see
+    /// [`Account::reset_request`]), and with which reason. Forgeries and replays never are.
+    pub fn reset_reason(&self) -> Option<crate::ResetReason> {
+        use crate::ResetReason;
+        match self {
+            PeerError::UnknownPeer | PeerError::NoMatchingSession => Some(ResetReason::NoSession),
+            PeerError::Decrypt(DecryptError::StateBehind { .. }) => Some(ResetReason::StateBehind),
+            PeerError::Decrypt(DecryptError::PeerStateForked) => Some(ResetReason::PeerForked),
+            PeerError::Decrypt(DecryptError::TooFarAhead { .. }) => Some(ResetReason::TooFarBehind),
+            PeerError::Handshake(HandshakeError::UnknownSignedPreKey(_)) => {
+                Some(ResetReason::NoSession)
+            }
+            _ => None,
+        }
+    }
+
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -161,6 +177,7 @@ impl Account {
                 let session_id = inbound.session.session_id();
                 let mut events = inbound.events;
                 events.push(Event::SessionEstablished { session_id });
+                self.note_new_session(peer, session_id, &mut events);
                 let record = self.peers.entry(*peer).or_default();
                 // Simultaneous initiation: our own active session is an unanswered outbound
                 // one. Both sides see the same two sessions; both keep the one with the

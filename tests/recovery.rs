@@ -94,3 +94,213 @@ fn message_from_a_forgotten_chain_is_recognised_as_this_sessions() {
     turns(&mut rng, &mut a, &mut b, 15);
     assert_eq!(b.decrypt(&old).unwrap_err(), DecryptError::ChainForgotten);
 }
+
+mod reset {
+    use super::*;
+    use hushwire::{
+        Event, PeerError, RESET_MIN_INTERVAL_SECS, ResetError, ResetReason, ResetRequest,
+    };
+
+    fn accounts(seed: u64) -> (ChaCha20Rng, Account, Account) {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let mut alice = Account::new(NOW, &mut rng);
+        let mut bob = Account::new(NOW, &mut rng);
+        alice
+            .generate_one_time_prekeys(20, 20, NOW, &mut rng)
+            .unwrap();
+        bob.generate_one_time_prekeys(20, 20, NOW, &mut rng)
+            .unwrap();
+        (rng, alice, bob)
+    }
+
+    fn chat(rng: &mut ChaCha20Rng, alice: &mut Account, bob: &mut Account, n: usize) {
+        let a = *alice.identity_key();
+        let b = *bob.identity_key();
+        for i in 0..n {
+            let m = alice.encrypt_for(&b, &[i as u8], rng).unwrap();
+            assert_eq!(bob.decrypt_from(&a, &m, NOW).unwrap().plaintext, [i as u8]);
+            let m = bob.encrypt_for(&a, &[i as u8], rng).unwrap();
+            assert_eq!(
+                alice.decrypt_from(&b, &m, NOW).unwrap().plaintext,
+                [i as u8]
+            );
+        }
+    }
+
+    /// Runs the reset from `bob` (who cannot read) to `alice`; returns the round trips used.
+    fn recover(
+        rng: &mut ChaCha20Rng,
+        alice: &mut Account,
+        bob: &mut Account,
+        failure: &PeerError,
+        now: Timestamp,
+    ) -> usize {
+        let a = *alice.identity_key();
+        let b = *bob.identity_key();
+        let reason = failure
+            .reset_reason()
+            .expect("this failure leads into a reset");
+        let request = bob.reset_request(&a, reason, NOW, now, rng).unwrap();
+        // Round trip 1: the request goes to Alice, her fresh session's first message comes back.
+        let bundle = bob.published_prekeys().take_bundle();
+        let answered = alice.answer_reset(&request, &bundle, now, rng).unwrap();
+        assert!(matches!(answered.events[0], Event::SessionReset { .. }));
+        let m = alice.encrypt_for(&b, b"re-secured", rng).unwrap();
+        let got = bob.decrypt_from(&a, &m, now).unwrap();
+        assert_eq!(got.plaintext, b"re-secured");
+        assert!(got
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::SessionReset { session_id, .. } if *session_id == answered.session_id)));
+        chat(rng, alice, bob, 2);
+        1
+    }
+
+    #[test]
+    fn lost_state_recovers_in_one_round_trip() {
+        let (mut rng, mut alice, mut bob) = accounts(10);
+        alice
+            .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
+            .unwrap();
+        chat(&mut rng, &mut alice, &mut bob, 3);
+        assert!(bob.forget_peer(alice.identity_key()));
+        let m = alice
+            .encrypt_for(bob.identity_key(), b"lost", &mut rng)
+            .unwrap();
+        let err = bob.decrypt_from(alice.identity_key(), &m, NOW).unwrap_err();
+        assert_eq!(err.reset_reason(), Some(ResetReason::NoSession));
+        assert_eq!(recover(&mut rng, &mut alice, &mut bob, &err, NOW), 1);
+    }
+
+    #[test]
+    fn account_restored_from_a_blob_50_messages_old_recovers() {
+        let (mut rng, mut alice, mut bob) = accounts(11);
+        alice
+            .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
+            .unwrap();
+        chat(&mut rng, &mut alice, &mut bob, 2);
+        let key = StorageKey::from_bytes([8; 32]);
+        let backup = bob.to_encrypted(&key, 1, &mut rng);
+        chat(&mut rng, &mut alice, &mut bob, 25);
+        let mut bob = Account::from_encrypted(&backup, &key, 1).unwrap();
+        let m = alice
+            .encrypt_for(bob.identity_key(), b"after restore", &mut rng)
+            .unwrap();
+        let err = bob.decrypt_from(alice.identity_key(), &m, NOW).unwrap_err();
+        assert!(
+            matches!(err, PeerError::Decrypt(DecryptError::StateBehind { .. })),
+            "{err:?}"
+        );
+        assert_eq!(err.reset_reason(), Some(ResetReason::StateBehind));
+        assert_eq!(recover(&mut rng, &mut alice, &mut bob, &err, NOW), 1);
+    }
+
+    #[test]
+    fn long_offline_recovers_up_to_the_limit_and_resets_past_it() {
+        let (mut rng, mut alice, mut bob) = accounts(12);
+        alice
+            .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
+            .unwrap();
+        chat(&mut rng, &mut alice, &mut bob, 1);
+        let a = *alice.identity_key();
+        let b = *bob.identity_key();
+        let limit = hushwire::DEFAULT_MAX_JUMP as usize;
+        // Bob is offline while Alice sends `limit` messages; the last is exactly at the limit.
+        let mut last = Vec::new();
+        for _ in 0..=limit {
+            last = alice.encrypt_for(&b, b"x", &mut rng).unwrap();
+        }
+        assert_eq!(bob.decrypt_from(&a, &last, NOW).unwrap().plaintext, b"x");
+        // One more than the limit ahead: a typed error that leads into the reset protocol.
+        for _ in 0..=limit + 1 {
+            last = alice.encrypt_for(&b, b"y", &mut rng).unwrap();
+        }
+        let err = bob.decrypt_from(&a, &last, NOW).unwrap_err();
+        assert!(
+            matches!(err, PeerError::Decrypt(DecryptError::TooFarAhead { .. })),
+            "{err:?}"
+        );
+        assert_eq!(err.reset_reason(), Some(ResetReason::TooFarBehind));
+        assert_eq!(recover(&mut rng, &mut alice, &mut bob, &err, NOW), 1);
+    }
+
+    #[test]
+    fn reset_requests_are_rate_limited_authenticated_and_not_replayable() {
+        let (mut rng, mut alice, mut bob) = accounts(13);
+        let a = *alice.identity_key();
+        let request = bob
+            .reset_request(&a, ResetReason::NoSession, NOW, NOW, &mut rng)
+            .unwrap();
+        assert_eq!(
+            bob.reset_request(&a, ResetReason::NoSession, NOW, NOW.plus_secs(10), &mut rng)
+                .unwrap_err(),
+            ResetError::RateLimited {
+                retry_after_secs: RESET_MIN_INTERVAL_SECS - 10
+            }
+        );
+        let bundle = bob.published_prekeys().take_bundle();
+        let mut forged = request.clone();
+        forged[70] ^= 1; // inside the timestamp
+        assert_eq!(
+            alice
+                .answer_reset(&forged, &bundle, NOW, &mut rng)
+                .unwrap_err(),
+            ResetError::BadSignature
+        );
+        let carol = Account::new(NOW, &mut rng);
+        let carol_bundle = carol.published_prekeys().take_bundle();
+        assert_eq!(
+            alice
+                .answer_reset(&request, &carol_bundle, NOW, &mut rng)
+                .unwrap_err(),
+            ResetError::BundleMismatch
+        );
+        let mut carol = carol;
+        assert_eq!(
+            carol
+                .answer_reset(&request, &bundle, NOW, &mut rng)
+                .unwrap_err(),
+            ResetError::NotForUs
+        );
+        assert!(alice.sessions_with(bob.identity_key()).is_empty());
+        let _ = alice
+            .answer_reset(&request, &bundle, NOW, &mut rng)
+            .unwrap();
+        assert_eq!(
+            alice
+                .answer_reset(&request, &bundle, NOW.plus_secs(3600), &mut rng)
+                .unwrap_err(),
+            ResetError::Stale
+        );
+        // A fresh request inside the interval is rate-limited on the answering side too.
+        let later = NOW.plus_secs(RESET_MIN_INTERVAL_SECS);
+        let second = bob
+            .reset_request(&a, ResetReason::NoSession, NOW, later, &mut rng)
+            .unwrap();
+        assert_eq!(
+            alice
+                .answer_reset(&second, &bundle, NOW.plus_secs(1), &mut rng)
+                .unwrap_err(),
+            ResetError::RateLimited {
+                retry_after_secs: RESET_MIN_INTERVAL_SECS - 1
+            }
+        );
+        assert_eq!(alice.sessions_with(bob.identity_key()).len(), 1);
+        // Too old.
+        assert_eq!(
+            alice
+                .answer_reset(
+                    &second,
+                    &bundle,
+                    later.plus_secs(hushwire::RESET_MAX_AGE_SECS + 1),
+                    &mut rng
+                )
+                .unwrap_err(),
+            ResetError::Stale
+        );
+        let decoded = ResetRequest::from_bytes(&second).unwrap();
+        assert_eq!(decoded.requester(), bob.identity_key());
+        assert_eq!(decoded.to_bytes(), second);
+        assert_eq!(second.len(), hushwire::RESET_REQUEST_LEN);
+    }
+}

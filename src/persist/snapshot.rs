@@ -20,6 +20,7 @@ use crate::keys::{
 use crate::peer::{MAX_SESSIONS_PER_PEER, PeerRecord};
 use crate::ratchet::receiving::{CurrentChain, PastChain, StoredKeys};
 use crate::ratchet::{RatchetConfig, RatchetKeyPair, RatchetState, SendChain};
+use crate::reset::ResetLog;
 use crate::session::{Role, Session, SessionId};
 use crate::time::Timestamp;
 use crate::wire::PreKeyFields;
@@ -151,6 +152,16 @@ pub(crate) struct AccountSnapshotV1 {
     config: ConfigV1,
     /// Per peer identity key: its sessions, active first.
     peers: Vec<([u8; 32], Vec<SessionSnapshotV1>)>,
+    /// Per peer identity key: reset bookkeeping.
+    resets: Vec<([u8; 32], ResetLogV1)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ResetLogV1 {
+    last_requested: Option<u64>,
+    last_answered: Option<u64>,
+    newest_answered_request: Option<u64>,
+    awaiting_new_session: bool,
 }
 
 impl AccountSnapshotV1 {
@@ -198,6 +209,23 @@ impl AccountSnapshotV1 {
                     )
                 })
                 .collect(),
+            resets: a
+                .resets
+                .iter()
+                .map(|(id, log)| {
+                    (
+                        id.to_bytes(),
+                        ResetLogV1 {
+                            last_requested: log.last_requested.map(Timestamp::as_unix_secs),
+                            last_answered: log.last_answered.map(Timestamp::as_unix_secs),
+                            newest_answered_request: log
+                                .newest_answered_request
+                                .map(Timestamp::as_unix_secs),
+                            awaiting_new_session: log.awaiting_new_session,
+                        },
+                    )
+                })
+                .collect(),
         }
     }
 
@@ -242,6 +270,19 @@ impl AccountSnapshotV1 {
                 return Err(RestoreError::Corrupt);
             }
         }
+        let mut resets = BTreeMap::new();
+        for (id, log) in &self.resets {
+            let identity = IdentityKey::from_bytes(id).map_err(|_| RestoreError::Corrupt)?;
+            let live = ResetLog {
+                last_requested: log.last_requested.map(Timestamp::from_unix_secs),
+                last_answered: log.last_answered.map(Timestamp::from_unix_secs),
+                newest_answered_request: log.newest_answered_request.map(Timestamp::from_unix_secs),
+                awaiting_new_session: log.awaiting_new_session,
+            };
+            if resets.insert(identity, live).is_some() {
+                return Err(RestoreError::Corrupt);
+            }
+        }
         Ok(Account {
             identity: IdentityKeyPair::dangerous_from_seed(&self.identity_seed),
             signed_prekey: Rotating {
@@ -266,6 +307,7 @@ impl AccountSnapshotV1 {
             replay_records: self.replay_records.iter().copied().collect::<VecDeque<_>>(),
             config: self.config.to_live()?,
             peers,
+            resets,
         })
     }
 }

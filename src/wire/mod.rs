@@ -18,6 +18,8 @@ pub const WIRE_VERSION: u8 = 1;
 pub(crate) const TYPE_RATCHET: u8 = 0x01;
 /// Type byte of a [`PreKeyMessage`].
 pub(crate) const TYPE_PREKEY: u8 = 0x02;
+/// Type byte of a [`crate::ResetRequest`].
+pub(crate) const TYPE_RESET_REQUEST: u8 = 0x03;
 /// Type byte of an encoded [`crate::PreKeyBundle`].
 pub(crate) const TYPE_BUNDLE: u8 = 0x10;
 

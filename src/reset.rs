@@ -1,0 +1,367 @@
+//! The reset protocol: when a device cannot decrypt a peer's messages (lost or restored state,
+//! a chain too far ahead), it sends a small signed reset request; the peer answers by starting
+//! a fresh session. Both directions are rate-limited (SPEC.md §12.4).
+
+use core::fmt;
+
+use rand_core::CryptoRng;
+use thiserror::Error;
+
+use crate::account::Account;
+use crate::error::{DecodeError, ErrorKind, HandshakeError};
+use crate::event::Event;
+use crate::keys::IdentityKey;
+use crate::session::SessionId;
+use crate::time::Timestamp;
+use crate::wire::{Reader, TYPE_RESET_REQUEST, WIRE_VERSION};
+use crate::x3dh::PreKeyBundle;
+
+/// Least time between two reset requests sent to, or answered for, the same peer: 60 s.
+/// An attacker replaying or forging requests cannot force more handshakes than this.
+pub const RESET_MIN_INTERVAL_SECS: u64 = 60;
+/// A reset request older than this (by its own timestamp) is refused: 24 hours.
+pub const RESET_MAX_AGE_SECS: u64 = 24 * 3600;
+/// Encoded length of a reset request.
+pub const RESET_REQUEST_LEN: usize = 2 + 32 + 32 + 8 + 8 + 1 + 16 + 64;
+
+/// Signature context of a reset request.
+const LABEL_SIG_RESET: &[u8] = b"hushwire/v1/sig/reset-request";
+
+/// Why a device asks for a reset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ResetReason {
+    /// No session with the peer opens its messages (state lost, or never had one).
+    NoSession,
+    /// Our state is behind the peer's (restored from an older copy).
+    StateBehind,
+    /// The peer's state forked (it was restored from an older copy).
+    PeerForked,
+    /// A chain jumped further ahead than the configured limit (long offline period).
+    TooFarBehind,
+}
+
+impl ResetReason {
+    fn to_byte(self) -> u8 {
+        match self {
+            ResetReason::NoSession => 1,
+            ResetReason::StateBehind => 2,
+            ResetReason::PeerForked => 3,
+            ResetReason::TooFarBehind => 4,
+        }
+    }
+
+    fn from_byte(b: u8) -> Option<Self> {
+        match b {
+            1 => Some(ResetReason::NoSession),
+            2 => Some(ResetReason::StateBehind),
+            3 => Some(ResetReason::PeerForked),
+            4 => Some(ResetReason::TooFarBehind),
+            _ => None,
+        }
+    }
+}
+
+/// Errors of the reset protocol. The account is unchanged on every one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ResetError {
+    /// The request is not well formed.
+    #[error("malformed reset request: {0}")]
+    Malformed(#[from] DecodeError),
+    /// The request's signature does not verify under the requester's identity key.
+    #[error("reset request signature is invalid (forged or tampered)")]
+    BadSignature,
+    /// The request is addressed to another device.
+    #[error("reset request is addressed to another device")]
+    NotForUs,
+    /// The request is older than [`RESET_MAX_AGE_SECS`], from the future, or not newer than
+    /// one already answered (a replay).
+    #[error("reset request is stale or replayed")]
+    Stale,
+    /// A reset with this peer happened less than [`RESET_MIN_INTERVAL_SECS`] ago.
+    #[error("reset rate limit: retry in {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until a reset with this peer is allowed again.
+        retry_after_secs: u64,
+    },
+    /// The prekey bundle given to answer the request belongs to another identity.
+    #[error("the prekey bundle is not the requester's")]
+    BundleMismatch,
+    /// Starting the fresh session failed.
+    #[error(transparent)]
+    Handshake(#[from] HandshakeError),
+}
+
+impl ResetError {
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ResetError::Malformed(e) => e.kind(),
+            ResetError::BadSignature | ResetError::NotForUs | ResetError::BundleMismatch => {
+                ErrorKind::Tampered
+            }
+            ResetError::Stale => ErrorKind::Replay,
+            ResetError::RateLimited { .. } => ErrorKind::LimitExceeded,
+            ResetError::Handshake(e) => e.kind(),
+        }
+    }
+}
+
+/// A signed request to start a fresh session (SPEC.md §12.4).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ResetRequest {
+    requester: IdentityKey,
+    target: IdentityKey,
+    created_at: Timestamp,
+    since: Timestamp,
+    reason: ResetReason,
+    nonce: [u8; 16],
+    signature: [u8; 64],
+}
+
+impl fmt::Debug for ResetRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResetRequest")
+            .field("requester", &self.requester)
+            .field("target", &self.target)
+            .field("created_at", &self.created_at)
+            .field("since", &self.since)
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResetRequest {
+    fn signed_part(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(RESET_REQUEST_LEN);
+        out.push(WIRE_VERSION);
+        out.push(TYPE_RESET_REQUEST);
+        out.extend_from_slice(self.requester.as_bytes());
+        out.extend_from_slice(self.target.as_bytes());
+        out.extend_from_slice(&self.created_at.as_unix_secs().to_be_bytes());
+        out.extend_from_slice(&self.since.as_unix_secs().to_be_bytes());
+        out.push(self.reason.to_byte());
+        out.extend_from_slice(&self.nonce);
+        out
+    }
+
+    fn signature_message(&self) -> Vec<u8> {
+        let mut m = LABEL_SIG_RESET.to_vec();
+        m.extend_from_slice(&self.signed_part());
+        m
+    }
+
+    /// The wire encoding.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.signed_part();
+        out.extend_from_slice(&self.signature);
+        out
+    }
+
+    /// Decodes strictly (the signature is checked by [`Account::answer_reset`]).
+    ///
+    /// # Errors
+    /// [`DecodeError`] on any deviation from the layout.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        if bytes.len() > RESET_REQUEST_LEN {
+            return Err(DecodeError::TooLarge {
+                len: bytes.len(),
+                max: RESET_REQUEST_LEN,
+            });
+        }
+        let mut r = Reader::new(bytes);
+        let version = r.u8()?;
+        if version != WIRE_VERSION {
+            return Err(DecodeError::UnknownVersion(version));
+        }
+        let kind = r.u8()?;
+        if kind != TYPE_RESET_REQUEST {
+            return Err(DecodeError::WrongType {
+                expected: TYPE_RESET_REQUEST,
+                found: kind,
+            });
+        }
+        let requester = IdentityKey::from_bytes(&r.array::<32>()?)
+            .map_err(|_| DecodeError::InvalidField { field: "requester" })?;
+        let target = IdentityKey::from_bytes(&r.array::<32>()?)
+            .map_err(|_| DecodeError::InvalidField { field: "target" })?;
+        let created_at = Timestamp::from_unix_secs(u64::from_be_bytes(r.array::<8>()?));
+        let since = Timestamp::from_unix_secs(u64::from_be_bytes(r.array::<8>()?));
+        let reason =
+            ResetReason::from_byte(r.u8()?).ok_or(DecodeError::InvalidField { field: "reason" })?;
+        let nonce = r.array::<16>()?;
+        let signature = r.array::<64>()?;
+        r.finish()?;
+        Ok(ResetRequest {
+            requester,
+            target,
+            created_at,
+            since,
+            reason,
+            nonce,
+            signature,
+        })
+    }
+
+    /// Who asks for the reset.
+    pub fn requester(&self) -> &IdentityKey {
+        &self.requester
+    }
+
+    /// Why.
+    pub fn reason(&self) -> ResetReason {
+        self.reason
+    }
+
+    /// The last time the requester read a message from us: re-send what came after, if the
+    /// app keeps it.
+    pub fn since(&self) -> Timestamp {
+        self.since
+    }
+}
+
+/// Reset bookkeeping per peer, for the rate limit and replay checks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ResetLog {
+    pub(crate) last_requested: Option<Timestamp>,
+    pub(crate) last_answered: Option<Timestamp>,
+    /// The `created_at` of the newest request answered: older ones are replays.
+    pub(crate) newest_answered_request: Option<Timestamp>,
+    /// We sent a request and have not yet seen a fresh session from the peer.
+    pub(crate) awaiting_new_session: bool,
+}
+
+fn retry_after(last: Option<Timestamp>, now: Timestamp) -> Option<u64> {
+    let next = last?.plus_secs(RESET_MIN_INTERVAL_SECS);
+    (now < next).then(|| next.as_unix_secs() - now.as_unix_secs())
+}
+
+/// The outcome of answering a reset request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
+#[non_exhaustive]
+pub struct ResetAnswered {
+    /// The fresh session, now active: send the next message (and any re-sends) on it.
+    pub session_id: SessionId,
+    /// Re-send what was sent after this time, if the app keeps it.
+    pub resend_since: Timestamp,
+    /// Events, including [`Event::SessionReset`].
+    pub events: Vec<Event>,
+}
+
+impl Account {
+    /// Builds a signed reset request for `peer`, to send back (sealed, like any message)
+    /// when its messages cannot be decrypted. `since` is the last time a message from the
+    /// peer was read.
+    ///
+    /// # Errors
+    /// [`ResetError::RateLimited`] within [`RESET_MIN_INTERVAL_SECS`] of the previous request
+    /// to this peer; nothing changes then.
+    pub fn reset_request<R: CryptoRng + ?Sized>(
+        &mut self,
+        peer: &IdentityKey,
+        reason: ResetReason,
+        since: Timestamp,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Result<Vec<u8>, ResetError> {
+        let log = self.resets.get(peer).copied().unwrap_or_default();
+        if let Some(retry_after_secs) = retry_after(log.last_requested, now) {
+            return Err(ResetError::RateLimited { retry_after_secs });
+        }
+        let mut nonce = [0u8; 16];
+        rng.fill_bytes(&mut nonce);
+        let mut request = ResetRequest {
+            requester: *self.identity_key(),
+            target: *peer,
+            created_at: now,
+            since,
+            reason,
+            nonce,
+            signature: [0u8; 64],
+        };
+        request.signature = self.identity.sign(&request.signature_message());
+        let entry = self.resets.entry(*peer).or_default();
+        entry.last_requested = Some(now);
+        entry.awaiting_new_session = true;
+        Ok(request.to_bytes())
+    }
+
+    /// Answers a reset request: checks it, then starts a fresh session with the requester from
+    /// `bundle` (fetched from the server as for any new session) and makes it active.
+    ///
+    /// # Errors
+    /// [`ResetError`]; the account is unchanged on every error.
+    pub fn answer_reset<R: CryptoRng + ?Sized>(
+        &mut self,
+        request: &[u8],
+        bundle: &PreKeyBundle,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Result<ResetAnswered, ResetError> {
+        let request = ResetRequest::from_bytes(request)?;
+        if request.target != *self.identity_key() {
+            return Err(ResetError::NotForUs);
+        }
+        if !request
+            .requester
+            .verify(&request.signature_message(), &request.signature)
+        {
+            return Err(ResetError::BadSignature);
+        }
+        if request.created_at.plus_secs(RESET_MAX_AGE_SECS) < now
+            || request.created_at > now.plus_secs(RESET_MAX_AGE_SECS)
+        {
+            return Err(ResetError::Stale);
+        }
+        let log = self
+            .resets
+            .get(&request.requester)
+            .copied()
+            .unwrap_or_default();
+        if log
+            .newest_answered_request
+            .is_some_and(|t| request.created_at <= t)
+        {
+            return Err(ResetError::Stale);
+        }
+        if let Some(retry_after_secs) = retry_after(log.last_answered, now) {
+            return Err(ResetError::RateLimited { retry_after_secs });
+        }
+        if bundle.identity_key != request.requester {
+            return Err(ResetError::BundleMismatch);
+        }
+        let session_id = self.start_session(bundle, rng)?;
+        let entry = self.resets.entry(request.requester).or_default();
+        entry.last_answered = Some(now);
+        entry.newest_answered_request = Some(request.created_at);
+        Ok(ResetAnswered {
+            session_id,
+            resend_since: request.since,
+            events: vec![Event::SessionReset {
+                peer: request.requester,
+                session_id,
+            }],
+        })
+    }
+
+    /// Called when a new inbound session from `peer` is established: completes a reset we
+    /// asked for, if any.
+    pub(crate) fn note_new_session(
+        &mut self,
+        peer: &IdentityKey,
+        session_id: SessionId,
+        events: &mut Vec<Event>,
+    ) {
+        if let Some(log) = self.resets.get_mut(peer)
+            && log.awaiting_new_session
+        {
+            log.awaiting_new_session = false;
+            events.push(Event::SessionReset {
+                peer: *peer,
+                session_id,
+            });
+        }
+    }
+}
