@@ -47,11 +47,9 @@ pub enum Event {
         /// The session now active.
         session_id: crate::SessionId,
     },
-    /// The conversation with `peer` was re-secured by the reset protocol: a fresh session
-    /// replaced one that could no longer decrypt. Show it to the user.
+    /// The conversation was re-secured by the reset protocol: a fresh session replaced one
+    /// that could no longer decrypt. Show it to the user.
     SessionReset {
-        /// The peer.
-        peer: crate::IdentityKey,
         /// The fresh session.
         session_id: crate::SessionId,
     },

@@ -339,10 +339,7 @@ impl Account {
         Ok(ResetAnswered {
             session_id,
             resend_since: request.since,
-            events: vec![Event::SessionReset {
-                peer: request.requester,
-                session_id,
-            }],
+            events: vec![Event::SessionReset { session_id }],
         })
     }
 
@@ -358,10 +355,7 @@ impl Account {
             && log.awaiting_new_session
         {
             log.awaiting_new_session = false;
-            events.push(Event::SessionReset {
-                peer: *peer,
-                session_id,
-            });
+            events.push(Event::SessionReset { session_id });
         }
     }
 }
