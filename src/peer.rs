@@ -54,9 +54,17 @@ impl PeerError {
             PeerError::Decrypt(DecryptError::StateBehind { .. }) => Some(ResetReason::StateBehind),
             PeerError::Decrypt(DecryptError::PeerStateForked) => Some(ResetReason::PeerForked),
             PeerError::Decrypt(DecryptError::TooFarAhead { .. }) => Some(ResetReason::TooFarBehind),
-            PeerError::Handshake(HandshakeError::UnknownSignedPreKey(_)) => {
-                Some(ResetReason::NoSession)
-            }
+            // A session-starting message we can no longer accept (its prekeys are gone, or it
+            // starts a session we have since dropped): ask the peer for a fresh one. A
+            // replayed message can trigger this too, which the reset rate limit bounds.
+            PeerError::Handshake(
+                HandshakeError::UnknownSignedPreKey(_)
+                | HandshakeError::UnknownOneTimePreKey(_)
+                | HandshakeError::OneTimePreKeyReused(_)
+                | HandshakeError::UnknownKemPreKey(_)
+                | HandshakeError::KemPreKeyReused(_)
+                | HandshakeError::ReplayedInitialMessage,
+            ) => Some(ResetReason::NoSession),
             _ => None,
         }
     }

@@ -379,7 +379,9 @@ impl RatchetState {
                     return Err(DecryptError::PeerStateForked);
                 }
                 if header.counter >= chain.end {
-                    return Err(DecryptError::InvalidCounter);
+                    // An honest peer never sends past the length it announced for a chain
+                    // it left: its state was restored and continued on the old chain.
+                    return Err(DecryptError::PeerStateForked);
                 }
                 let Some(pos) = chain.stored.position(header.counter) else {
                     return Err(chain.stored.missing(header.counter));
@@ -485,15 +487,28 @@ impl RatchetState {
             return Err(DecryptError::InvalidCounter);
         }
         let Some(ours) = self.our_ratchet.as_ref() else {
-            // The peer cannot have a new ratchet key before it has seen ours.
-            return Err(DecryptError::InvalidCounter);
+            // The peer answers a ratchet key we no longer know we sent: our state was
+            // restored from a copy taken before that send.
+            let their_epoch = open_session_tag(
+                &self.tag_key,
+                msg.header_nonce(),
+                msg.encrypted_header(),
+                msg.session_tag(),
+            )
+            .unwrap_or(0);
+            return Err(DecryptError::StateBehind {
+                their_epoch,
+                our_epoch: self.receive_steps,
+            });
         };
 
         // Finish the current chain up to the length the peer announces.
         let finished: Option<Derived> = match self.receiving.as_ref() {
             Some(current) => {
                 if header.previous_len < current.next {
-                    return Err(DecryptError::InvalidCounter);
+                    // The peer announces a shorter chain than we received from it: its state
+                    // was restored from an older copy.
+                    return Err(DecryptError::PeerStateForked);
                 }
                 let gap = header.previous_len - current.next;
                 if gap > max_jump {

@@ -1,0 +1,247 @@
+//! Property: whatever happens — losses, reorders, duplicates, simultaneous starts, crashes that
+//! roll a device back to an earlier snapshot — once the schedule quiesces, the two devices can
+//! exchange messages again within a bounded number of round trips, using the reset protocol.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use chacha20::ChaCha20Rng;
+use hushwire::{Account, IdentityKey, PeerError, RESET_MIN_INTERVAL_SECS, StorageKey, Timestamp};
+use proptest::prelude::*;
+use rand_core::SeedableRng;
+
+/// Most round trips recovery may take after the schedule quiesces.
+const MAX_RECOVERY_ROUND_TRIPS: usize = 3;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Send(usize),
+    Deliver(usize, usize),
+    Drop(usize, usize),
+    Duplicate(usize, usize),
+    Snapshot(usize),
+    Crash(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..2usize).prop_map(Op::Send),
+        4 => (0..2usize, 0..8usize).prop_map(|(d, i)| Op::Deliver(d, i)),
+        1 => (0..2usize, 0..8usize).prop_map(|(d, i)| Op::Drop(d, i)),
+        1 => (0..2usize, 0..8usize).prop_map(|(d, i)| Op::Duplicate(d, i)),
+        1 => (0..2usize).prop_map(Op::Snapshot),
+        1 => (0..2usize).prop_map(Op::Crash),
+    ]
+}
+
+enum Packet {
+    Message(Vec<u8>),
+    Reset(Vec<u8>),
+}
+
+struct Device {
+    account: Account,
+    snapshot: Vec<u8>,
+}
+
+struct World {
+    rng: ChaCha20Rng,
+    now: Timestamp,
+    devices: [Device; 2],
+    ids: [IdentityKey; 2],
+    /// In flight towards device `d`.
+    inbox: [Vec<Packet>; 2],
+    key: StorageKey,
+}
+
+impl World {
+    fn new(seed: u64) -> Self {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let now = Timestamp::from_unix_secs(1_700_000_000);
+        let key = StorageKey::from_bytes([1; 32]);
+        let mut make = |rng: &mut ChaCha20Rng| {
+            let mut account = Account::new(now, rng);
+            account.generate_one_time_prekeys(50, 50, now, rng).unwrap();
+            let snapshot = account.to_encrypted(&key, 0, rng);
+            Device { account, snapshot }
+        };
+        let a = make(&mut rng);
+        let b = make(&mut rng);
+        let ids = [*a.account.identity_key(), *b.account.identity_key()];
+        World {
+            rng,
+            now,
+            devices: [a, b],
+            ids,
+            inbox: [Vec::new(), Vec::new()],
+            key,
+        }
+    }
+
+    fn tick(&mut self) {
+        self.now = self.now.plus_secs(RESET_MIN_INTERVAL_SECS);
+    }
+
+    fn send(&mut self, from: usize, text: &[u8]) {
+        let to = 1 - from;
+        let peer = self.ids[to];
+        if self.devices[from].account.active_session(&peer).is_none() {
+            let bundle = self.devices[to].account.published_prekeys().take_bundle();
+            self.devices[from]
+                .account
+                .start_session(&bundle, &mut self.rng)
+                .unwrap();
+        }
+        let m = self.devices[from]
+            .account
+            .encrypt_for(&peer, text, &mut self.rng)
+            .unwrap();
+        self.inbox[to].push(Packet::Message(m));
+    }
+
+    /// Delivers one packet to `to`; answers failures with a reset request and requests with a
+    /// fresh session. Returns the plaintext if a message was read.
+    fn deliver(&mut self, to: usize, packet: Packet) -> Option<Vec<u8>> {
+        let from = 1 - to;
+        let peer = self.ids[from];
+        match packet {
+            Packet::Message(m) => {
+                match self.devices[to].account.decrypt_from(&peer, &m, self.now) {
+                    Ok(out) => Some(out.plaintext),
+                    Err(e) => {
+                        if let Some(reason) = e.reset_reason() {
+                            if let Ok(req) = self.devices[to].account.reset_request(
+                                &peer,
+                                reason,
+                                self.now,
+                                self.now,
+                                &mut self.rng,
+                            ) {
+                                self.inbox[from].push(Packet::Reset(req));
+                            }
+                        } else {
+                            // Duplicates, expired keys and forgeries are never a reason to reset.
+                            assert!(!matches!(e, PeerError::SenderMismatch), "{e:?}");
+                        }
+                        None
+                    }
+                }
+            }
+            Packet::Reset(req) => {
+                let bundle = self.devices[from].account.published_prekeys().take_bundle();
+                if self.devices[to]
+                    .account
+                    .answer_reset(&req, &bundle, self.now, &mut self.rng)
+                    .is_ok()
+                {
+                    // The fresh session announces itself with a first message.
+                    self.send(to, b"re-secured");
+                }
+                None
+            }
+        }
+    }
+
+    fn apply(&mut self, op: &Op) {
+        self.tick();
+        match *op {
+            Op::Send(from) => self.send(from, b"hello"),
+            Op::Deliver(to, i) => {
+                if !self.inbox[to].is_empty() {
+                    let p = self.inbox[to].remove(i % self.inbox[to].len());
+                    let _ = self.deliver(to, p);
+                }
+            }
+            Op::Drop(to, i) => {
+                if !self.inbox[to].is_empty() {
+                    let n = self.inbox[to].len();
+                    self.inbox[to].remove(i % n);
+                }
+            }
+            Op::Duplicate(to, i) => {
+                if !self.inbox[to].is_empty() {
+                    let n = self.inbox[to].len();
+                    let copy = match &self.inbox[to][i % n] {
+                        Packet::Message(m) => Packet::Message(m.clone()),
+                        Packet::Reset(r) => Packet::Reset(r.clone()),
+                    };
+                    self.inbox[to].push(copy);
+                }
+            }
+            Op::Snapshot(d) => {
+                self.devices[d].snapshot =
+                    self.devices[d]
+                        .account
+                        .to_encrypted(&self.key, 0, &mut self.rng);
+            }
+            Op::Crash(d) => {
+                self.devices[d].account =
+                    Account::from_encrypted(&self.devices[d].snapshot, &self.key, 0).unwrap();
+            }
+        }
+    }
+
+    /// Delivers everything in flight, in order, until nothing is left (bounded).
+    fn drain(&mut self) {
+        for _ in 0..64 {
+            let mut moved = false;
+            for to in 0..2 {
+                while !self.inbox[to].is_empty() {
+                    let p = self.inbox[to].remove(0);
+                    let _ = self.deliver(to, p);
+                    moved = true;
+                }
+            }
+            if !moved {
+                return;
+            }
+            self.tick();
+        }
+    }
+
+    /// One round trip: A sends, B reads; B sends, A reads. True if both directions worked.
+    fn round_trip(&mut self) -> bool {
+        let mut ok = [false; 2];
+        for from in 0..2 {
+            let to = 1 - from;
+            self.send(from, b"ping");
+            let inbound: Vec<_> = self.inbox[to].drain(..).collect();
+            for p in inbound {
+                if self.deliver(to, p).as_deref() == Some(b"ping".as_slice()) {
+                    ok[from] = true;
+                }
+            }
+            // Let any reset traffic settle before the other direction.
+            self.tick();
+            self.drain();
+        }
+        ok[0] && ok[1]
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn conversation_always_recovers(seed in any::<u64>(), ops in proptest::collection::vec(op(), 1..40)) {
+        let mut world = World::new(seed);
+        for op in &ops {
+            world.apply(op);
+        }
+        world.tick();
+        world.drain();
+        let mut recovered = false;
+        for _ in 0..MAX_RECOVERY_ROUND_TRIPS {
+            world.tick();
+            if world.round_trip() {
+                recovered = true;
+                break;
+            }
+        }
+        prop_assert!(recovered, "no two-way exchange within {} round trips", MAX_RECOVERY_ROUND_TRIPS);
+    }
+}
