@@ -63,7 +63,7 @@ impl World {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         let now = Timestamp::from_unix_secs(1_700_000_000);
         let key = StorageKey::from_bytes([1; 32]);
-        let mut make = |rng: &mut ChaCha20Rng| {
+        let make = |rng: &mut ChaCha20Rng| {
             let mut account = Account::new(now, rng);
             account.generate_one_time_prekeys(50, 50, now, rng).unwrap();
             let snapshot = account.to_encrypted(&key, 0, rng);
