@@ -32,32 +32,43 @@ pub const PREKEY_GRACE_SECS: u64 = 30 * 24 * 3600;
 /// How often the signed prekey and last-resort ML-KEM prekey should be rotated: 7 days.
 pub const PREKEY_ROTATION_SECS: u64 = 7 * 24 * 3600;
 /// How many initial messages built only on reusable prekeys are remembered to reject replays.
+/// When full, further such sessions are refused ([`HandshakeError::ReplayRecordsFull`]) until
+/// [`Account::rotate_prekeys`] retires the keys they were built on: evicting records would let
+/// an old first message be replayed.
 pub const MAX_REPLAY_RECORDS: usize = 4_096;
+/// Most retired signed prekeys (and last-resort ML-KEM prekeys) kept for their grace window;
+/// the oldest go first if keys are rotated faster than weekly.
+pub const MAX_RETIRED_PREKEYS: usize = 8;
 
-/// A key that is replaced periodically but stays usable for a grace window.
+/// A key that is replaced periodically; retired keys stay usable for a grace window.
 #[derive(Clone)]
 pub(crate) struct Rotating<T> {
     pub(crate) current: T,
-    pub(crate) previous: Option<(T, Timestamp)>,
+    /// Retired keys with the time they were retired, oldest first, at most
+    /// [`MAX_RETIRED_PREKEYS`].
+    pub(crate) retired: Vec<(T, Timestamp)>,
 }
 
 impl<T> Rotating<T> {
     fn rotate(&mut self, next: T, now: Timestamp) {
         let old = core::mem::replace(&mut self.current, next);
-        self.previous = Some((old, now));
+        self.retired.push((old, now));
+        self.retired
+            .retain(|(_, retired)| now < retired.plus_secs(PREKEY_GRACE_SECS));
+        while self.retired.len() > MAX_RETIRED_PREKEYS {
+            self.retired.remove(0);
+        }
     }
 
-    /// The current key if `matches` it, else the previous one while within its grace window.
+    /// The current key if `matches` it, else a retired one still within its grace window.
     fn find(&self, now: Timestamp, matches: impl Fn(&T) -> bool) -> Option<&T> {
         if matches(&self.current) {
             return Some(&self.current);
         }
-        match &self.previous {
-            Some((key, retired)) if matches(key) && now < retired.plus_secs(PREKEY_GRACE_SECS) => {
-                Some(key)
-            }
-            _ => None,
-        }
+        self.retired
+            .iter()
+            .find(|(key, retired)| matches(key) && now < retired.plus_secs(PREKEY_GRACE_SECS))
+            .map(|(key, _)| key)
     }
 }
 
@@ -170,11 +181,11 @@ impl Account {
             identity,
             signed_prekey: Rotating {
                 current: signed,
-                previous: None,
+                retired: Vec::new(),
             },
             last_resort_kem: Rotating {
                 current: last_resort,
-                previous: None,
+                retired: Vec::new(),
             },
             one_time: BTreeMap::new(),
             one_time_kem: BTreeMap::new(),
@@ -266,7 +277,7 @@ impl Account {
             KemPreKey::generate(kem_id, KemPreKeyKind::LastResort, &self.identity, now, rng);
         self.last_resort_kem.rotate(last_resort, now);
         let live: Vec<u32> = core::iter::once(self.signed_prekey.current.id)
-            .chain(self.signed_prekey.previous.as_ref().map(|(k, _)| k.id))
+            .chain(self.signed_prekey.retired.iter().map(|(k, _)| k.id))
             .collect();
         self.replay_records.retain(|(id, _)| live.contains(id));
     }
@@ -370,7 +381,7 @@ impl Account {
                 id,
                 self.one_time
                     .get(&id)
-                    .ok_or(if id < self.next_one_time_id {
+                    .ok_or(if (1..self.next_one_time_id).contains(&id) {
                         HandshakeError::OneTimePreKeyReused(id)
                     } else {
                         HandshakeError::UnknownOneTimePreKey(id)
@@ -383,7 +394,7 @@ impl Account {
         let kem = match self.one_time_kem.get(&kem_id) {
             Some(k) => k,
             None => self.last_resort_kem.find(now, |k| k.id == kem_id).ok_or(
-                if kem_id < self.next_kem_id {
+                if (1..self.next_kem_id).contains(&kem_id) {
                     HandshakeError::KemPreKeyReused(kem_id)
                 } else {
                     HandshakeError::UnknownKemPreKey(kem_id)
@@ -398,6 +409,9 @@ impl Account {
                 .any(|(id, base)| *id == spk_id && base == prekey.base_key())
         {
             return Err(HandshakeError::ReplayedInitialMessage);
+        }
+        if reusable_only && self.replay_records.len() >= MAX_REPLAY_RECORDS {
+            return Err(HandshakeError::ReplayRecordsFull);
         }
 
         let ciphertext: &[u8; crate::keys::KEM_CIPHERTEXT_LEN] =
@@ -451,9 +465,6 @@ impl Account {
             events.push(Event::LastResortKemPreKeyUsed { id: kem_id });
         }
         if reusable_only {
-            if self.replay_records.len() >= MAX_REPLAY_RECORDS {
-                self.replay_records.pop_front();
-            }
             self.replay_records.push_back((spk_id, *prekey.base_key()));
         }
         let x25519_remaining = u32::try_from(self.one_time.len()).unwrap_or(u32::MAX);
@@ -476,7 +487,9 @@ impl Account {
     /// Call it when the app wakes up or after publishing keys.
     pub fn maintenance_events(&self, now: Timestamp) -> Vec<Event> {
         let mut events = Vec::new();
-        if self.prekeys_due_for_rotation(now) {
+        if self.prekeys_due_for_rotation(now)
+            || self.replay_records.len() >= MAX_REPLAY_RECORDS / 10 * 9
+        {
             events.push(Event::PreKeyRotationDue);
         }
         let x25519_remaining = u32::try_from(self.one_time.len()).unwrap_or(u32::MAX);

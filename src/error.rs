@@ -110,6 +110,13 @@ pub enum KeyError {
     InvalidSignature(SignedKeyKind),
 }
 
+impl KeyError {
+    /// The broad class of this error (a key or signature that fails its check).
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Tampered
+    }
+}
+
 /// Errors from encrypting a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
@@ -256,6 +263,10 @@ pub enum HandshakeError {
     /// The same initial message was already accepted on last-resort keys.
     #[error("initial message already seen on last-resort keys (replay)")]
     ReplayedInitialMessage,
+    /// The replay records of last-resort keys are full: rotate prekeys
+    /// ([`crate::Account::rotate_prekeys`]) before more sessions can start without one-time keys.
+    #[error("replay records full: rotate prekeys before accepting more last-resort sessions")]
+    ReplayRecordsFull,
     /// The initiator named our own identity key as theirs.
     #[error("the initiator's identity key is our own")]
     OwnIdentity,
@@ -278,6 +289,7 @@ impl HandshakeError {
             HandshakeError::OneTimePreKeyReused(_)
             | HandshakeError::KemPreKeyReused(_)
             | HandshakeError::ReplayedInitialMessage => ErrorKind::Replay,
+            HandshakeError::ReplayRecordsFull => ErrorKind::LimitExceeded,
             HandshakeError::FirstMessage(e) => e.kind(),
         }
     }

@@ -37,7 +37,8 @@ pub enum Event {
         /// How many keys were dropped.
         count: u32,
     },
-    /// A new session with a peer was built from its prekey message and is now active.
+    /// A new session with a peer was built from its prekey message. It is now active, except
+    /// after simultaneous initiation, where the session with the smaller id stays active.
     SessionEstablished {
         /// The new session.
         session_id: crate::SessionId,

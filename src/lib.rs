@@ -68,7 +68,8 @@ mod x3dh;
 
 pub use account::{
     Account, InboundSession, MAX_ONE_TIME_KEM_PREKEYS, MAX_ONE_TIME_PREKEYS, MAX_REPLAY_RECORDS,
-    ONE_TIME_PREKEYS_LOW, PREKEY_GRACE_SECS, PREKEY_ROTATION_SECS, PublishedPreKeys,
+    MAX_RETIRED_PREKEYS, ONE_TIME_PREKEYS_LOW, PREKEY_GRACE_SECS, PREKEY_ROTATION_SECS,
+    PublishedPreKeys,
 };
 pub use error::{
     ConfigError, DecodeError, DecryptError, EncryptError, Error, ErrorKind, HandshakeError,

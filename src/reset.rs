@@ -13,7 +13,7 @@ use crate::event::Event;
 use crate::keys::IdentityKey;
 use crate::session::SessionId;
 use crate::time::Timestamp;
-use crate::wire::{Reader, TYPE_RESET_REQUEST, WIRE_VERSION};
+use crate::wire::{Reader, TYPE_RESET_REQUEST, WIRE_VERSION, expect_header};
 use crate::x3dh::PreKeyBundle;
 
 /// Least time between two reset requests sent to, or answered for, the same peer: 60 s.
@@ -164,24 +164,8 @@ impl ResetRequest {
     /// # Errors
     /// [`DecodeError`] on any deviation from the layout.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > RESET_REQUEST_LEN {
-            return Err(DecodeError::TooLarge {
-                len: bytes.len(),
-                max: RESET_REQUEST_LEN,
-            });
-        }
         let mut r = Reader::new(bytes);
-        let version = r.u8()?;
-        if version != WIRE_VERSION {
-            return Err(DecodeError::UnknownVersion(version));
-        }
-        let kind = r.u8()?;
-        if kind != TYPE_RESET_REQUEST {
-            return Err(DecodeError::WrongType {
-                expected: TYPE_RESET_REQUEST,
-                found: kind,
-            });
-        }
+        expect_header(&mut r, bytes.len(), TYPE_RESET_REQUEST, RESET_REQUEST_LEN)?;
         let requester = IdentityKey::from_bytes(&r.array::<32>()?)
             .map_err(|_| DecodeError::InvalidField { field: "requester" })?;
         let target = IdentityKey::from_bytes(&r.array::<32>()?)

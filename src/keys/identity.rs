@@ -28,12 +28,18 @@ impl IdentityKey {
     /// Parses and checks an encoded identity key.
     ///
     /// # Errors
-    /// [`KeyError::InvalidIdentityKey`] if the bytes are not a canonical Ed25519 point or the point
-    /// has small order (such a key would make every Diffie-Hellman output predictable).
+    /// [`KeyError::InvalidIdentityKey`] if the bytes are not the canonical encoding of an
+    /// Ed25519 point in the prime-order subgroup (a small-order key would make every
+    /// Diffie-Hellman output predictable; a torsion component would give one key several
+    /// encodings).
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
         let verifying =
             VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::InvalidIdentityKey)?;
-        if verifying.is_weak() || verifying.as_bytes() != bytes {
+        let point = verifying.to_edwards();
+        // Reject small-order points, points with a small-order component, and non-canonical
+        // encodings (which would give one key several byte strings).
+        if verifying.is_weak() || !point.is_torsion_free() || point.compress().to_bytes() != *bytes
+        {
             return Err(KeyError::InvalidIdentityKey);
         }
         let dh = verifying.to_montgomery().to_bytes();

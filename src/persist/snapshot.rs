@@ -140,9 +140,9 @@ impl KemPreKeyV1 {
 pub(crate) struct AccountSnapshotV1 {
     identity_seed: Secret32,
     signed_prekey: SignedPreKeyV1,
-    previous_signed_prekey: Option<(SignedPreKeyV1, u64)>,
+    retired_signed_prekeys: Vec<(SignedPreKeyV1, u64)>,
     last_resort_kem: KemPreKeyV1,
-    previous_last_resort_kem: Option<(KemPreKeyV1, u64)>,
+    retired_last_resort_kem: Vec<(KemPreKeyV1, u64)>,
     one_time: Vec<(u32, Secret32)>,
     one_time_kem: Vec<KemPreKeyV1>,
     next_signed_id: u32,
@@ -169,17 +169,19 @@ impl AccountSnapshotV1 {
         AccountSnapshotV1 {
             identity_seed: a.identity.dangerous_to_seed(),
             signed_prekey: SignedPreKeyV1::from_live(&a.signed_prekey.current),
-            previous_signed_prekey: a
+            retired_signed_prekeys: a
                 .signed_prekey
-                .previous
-                .as_ref()
-                .map(|(k, t)| (SignedPreKeyV1::from_live(k), t.as_unix_secs())),
+                .retired
+                .iter()
+                .map(|(k, t)| (SignedPreKeyV1::from_live(k), t.as_unix_secs()))
+                .collect(),
             last_resort_kem: KemPreKeyV1::from_live(&a.last_resort_kem.current),
-            previous_last_resort_kem: a
+            retired_last_resort_kem: a
                 .last_resort_kem
-                .previous
-                .as_ref()
-                .map(|(k, t)| (KemPreKeyV1::from_live(k), t.as_unix_secs())),
+                .retired
+                .iter()
+                .map(|(k, t)| (KemPreKeyV1::from_live(k), t.as_unix_secs()))
+                .collect(),
             one_time: a
                 .one_time
                 .iter()
@@ -287,17 +289,19 @@ impl AccountSnapshotV1 {
             identity: IdentityKeyPair::dangerous_from_seed(&self.identity_seed),
             signed_prekey: Rotating {
                 current: self.signed_prekey.to_live()?,
-                previous: match &self.previous_signed_prekey {
-                    Some((k, t)) => Some((k.to_live()?, Timestamp::from_unix_secs(*t))),
-                    None => None,
-                },
+                retired: self
+                    .retired_signed_prekeys
+                    .iter()
+                    .map(|(k, t)| Ok((k.to_live()?, Timestamp::from_unix_secs(*t))))
+                    .collect::<Result<_, RestoreError>>()?,
             },
             last_resort_kem: Rotating {
                 current: last_resort,
-                previous: match &self.previous_last_resort_kem {
-                    Some((k, t)) => Some((k.to_live()?, Timestamp::from_unix_secs(*t))),
-                    None => None,
-                },
+                retired: self
+                    .retired_last_resort_kem
+                    .iter()
+                    .map(|(k, t)| Ok((k.to_live()?, Timestamp::from_unix_secs(*t))))
+                    .collect::<Result<_, RestoreError>>()?,
             },
             one_time,
             one_time_kem,

@@ -14,10 +14,11 @@ pub const HARD_MAX_SKIPPED_KEYS: u32 = 100_000;
 pub const DEFAULT_MAX_RECEIVING_CHAINS: u32 = 10;
 /// Ceiling for [`RatchetConfig::max_receiving_chains`].
 pub const HARD_MAX_RECEIVING_CHAINS: u32 = 100;
-/// Default: after this many receiving ratchet steps, stored keys of an old chain expire.
+/// Default: the stored keys of a past chain are dropped once more than this many newer
+/// receiving chains exist (with 5, on the 6th receiving ratchet step after the chain ended).
 pub const DEFAULT_SKIPPED_KEY_MAX_AGE: u32 = 5;
-/// Ceiling for [`RatchetConfig::skipped_key_max_age`].
-pub const HARD_MAX_SKIPPED_KEY_MAX_AGE: u32 = 1_000;
+/// Ceiling for [`RatchetConfig::skipped_key_max_age`] (no use exceeding the chains kept).
+pub const HARD_MAX_SKIPPED_KEY_MAX_AGE: u32 = HARD_MAX_RECEIVING_CHAINS;
 
 /// Bytes one stored skipped key costs in memory (counter, key, and queue slot), used for the
 /// worst-case figures in SPEC.md.
@@ -99,7 +100,8 @@ impl RatchetConfig {
         self.max_receiving_chains
     }
 
-    /// After how many receiving ratchet steps the stored keys of a past chain expire.
+    /// The stored keys of a past chain are dropped once more than this many newer receiving
+    /// chains exist.
     pub fn skipped_key_max_age(&self) -> u32 {
         self.skipped_key_max_age
     }

@@ -489,17 +489,18 @@ impl RatchetState {
         let Some(ours) = self.our_ratchet.as_ref() else {
             // The peer answers a ratchet key we no longer know we sent: our state was
             // restored from a copy taken before that send.
-            let their_epoch = open_session_tag(
+            return match open_session_tag(
                 &self.tag_key,
                 msg.header_nonce(),
                 msg.encrypted_header(),
                 msg.session_tag(),
-            )
-            .unwrap_or(0);
-            return Err(DecryptError::StateBehind {
-                their_epoch,
-                our_epoch: self.receive_steps,
-            });
+            ) {
+                Some(their_epoch) => Err(DecryptError::StateBehind {
+                    their_epoch,
+                    our_epoch: self.receive_steps,
+                }),
+                None => Err(DecryptError::Tampered),
+            };
         };
 
         // Finish the current chain up to the length the peer announces.

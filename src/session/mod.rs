@@ -256,8 +256,8 @@ impl Session {
         self.ratchet.config()
     }
 
-    /// Changes the limits for future messages. Keys already stored stay until the new limits
-    /// evict them on the next decrypt.
+    /// Changes the limits for future messages. Keys already stored above a lowered cap stay
+    /// until the next decrypt that stores keys or steps the ratchet.
     pub fn set_config(&mut self, config: RatchetConfig) {
         self.ratchet.set_config(config);
     }

@@ -58,25 +58,33 @@ pub enum MessageKind {
 /// # Errors
 /// [`DecodeError`] if the input is empty, too large, or names an unknown version or type.
 pub fn message_kind(bytes: &[u8]) -> Result<MessageKind, DecodeError> {
+    let mut r = Reader::new(bytes);
+    let version = r.u8()?;
+    if version != WIRE_VERSION {
+        return Err(DecodeError::UnknownVersion(version));
+    }
+    let kind = match r.u8()? {
+        TYPE_RATCHET => MessageKind::Ratchet,
+        TYPE_PREKEY => MessageKind::PreKey,
+        other => return Err(DecodeError::UnknownType(other)),
+    };
     if bytes.len() > MAX_MESSAGE_LEN {
         return Err(DecodeError::TooLarge {
             len: bytes.len(),
             max: MAX_MESSAGE_LEN,
         });
     }
-    let mut r = Reader::new(bytes);
-    let version = r.u8()?;
-    if version != WIRE_VERSION {
-        return Err(DecodeError::UnknownVersion(version));
-    }
-    match r.u8()? {
-        TYPE_RATCHET => Ok(MessageKind::Ratchet),
-        TYPE_PREKEY => Ok(MessageKind::PreKey),
-        other => Err(DecodeError::UnknownType(other)),
-    }
+    Ok(kind)
 }
 
-fn expect_header(r: &mut Reader<'_>, expected: u8) -> Result<(), DecodeError> {
+/// Checks the version and type bytes, then the total length against `max` (in that order, so
+/// a newer peer's message is reported as an unknown version, not as oversize).
+pub(crate) fn expect_header(
+    r: &mut Reader<'_>,
+    total_len: usize,
+    expected: u8,
+    max: usize,
+) -> Result<(), DecodeError> {
     let version = r.u8()?;
     if version != WIRE_VERSION {
         return Err(DecodeError::UnknownVersion(version));
@@ -84,8 +92,16 @@ fn expect_header(r: &mut Reader<'_>, expected: u8) -> Result<(), DecodeError> {
     let found = r.u8()?;
     if found != expected {
         return Err(match found {
-            TYPE_RATCHET | TYPE_PREKEY | TYPE_BUNDLE => DecodeError::WrongType { expected, found },
+            TYPE_RATCHET | TYPE_PREKEY | TYPE_RESET_REQUEST | TYPE_BUNDLE => {
+                DecodeError::WrongType { expected, found }
+            }
             other => DecodeError::UnknownType(other),
+        });
+    }
+    if total_len > max {
+        return Err(DecodeError::TooLarge {
+            len: total_len,
+            max,
         });
     }
     Ok(())
@@ -110,14 +126,8 @@ impl<'a> RatchetMessage<'a> {
     /// # Errors
     /// [`DecodeError`] on any deviation from the layout.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_MESSAGE_LEN {
-            return Err(DecodeError::TooLarge {
-                len: bytes.len(),
-                max: MAX_MESSAGE_LEN,
-            });
-        }
         let mut r = Reader::new(bytes);
-        expect_header(&mut r, TYPE_RATCHET)?;
+        expect_header(&mut r, bytes.len(), TYPE_RATCHET, MAX_MESSAGE_LEN)?;
         let header_nonce = r.array::<NONCE_LEN>()?;
         let encrypted_header = r.take(ENCRYPTED_HEADER_LEN)?;
         let session_tag = r.take(SESSION_TAG_LEN)?;
@@ -125,6 +135,12 @@ impl<'a> RatchetMessage<'a> {
         if body.len() < TAG_LEN {
             return Err(DecodeError::Truncated {
                 needed: TAG_LEN - body.len(),
+            });
+        }
+        if body.len() > MAX_PLAINTEXT_LEN + TAG_LEN {
+            return Err(DecodeError::TooLarge {
+                len: bytes.len(),
+                max: RATCHET_MESSAGE_OVERHEAD + MAX_PLAINTEXT_LEN,
             });
         }
         Ok(RatchetMessage {
@@ -191,14 +207,8 @@ impl<'a> PreKeyMessage<'a> {
     /// # Errors
     /// [`DecodeError`] on any deviation from the layout.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_MESSAGE_LEN {
-            return Err(DecodeError::TooLarge {
-                len: bytes.len(),
-                max: MAX_MESSAGE_LEN,
-            });
-        }
         let mut r = Reader::new(bytes);
-        expect_header(&mut r, TYPE_PREKEY)?;
+        expect_header(&mut r, bytes.len(), TYPE_PREKEY, MAX_MESSAGE_LEN)?;
         let identity_key = r.array::<32>()?;
         let base_key = r.array::<32>()?;
         let signed_prekey_id = r.u32()?;

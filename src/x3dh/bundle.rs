@@ -6,7 +6,7 @@ use crate::error::{DecodeError, KeyError, SignedKeyKind};
 use crate::keys::{
     IdentityKey, KEM_PUBLIC_KEY_LEN, KemPreKeyKind, verify_kem_prekey, verify_signed_prekey,
 };
-use crate::wire::{Reader, TYPE_BUNDLE, WIRE_VERSION};
+use crate::wire::{Reader, TYPE_BUNDLE, WIRE_VERSION, expect_header};
 
 /// The public half of a signed X25519 prekey.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -152,25 +152,13 @@ impl PreKeyBundle {
     /// [`DecodeError`] on any deviation from the layout, including an identity key that is not
     /// a valid Ed25519 point (`InvalidField { field: "identity_key" }`).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let max = BUNDLE_LEN_WITHOUT_ONE_TIME + 36;
-        if bytes.len() > max {
-            return Err(DecodeError::TooLarge {
-                len: bytes.len(),
-                max,
-            });
-        }
         let mut r = Reader::new(bytes);
-        let version = r.u8()?;
-        if version != WIRE_VERSION {
-            return Err(DecodeError::UnknownVersion(version));
-        }
-        let kind = r.u8()?;
-        if kind != TYPE_BUNDLE {
-            return Err(DecodeError::WrongType {
-                expected: TYPE_BUNDLE,
-                found: kind,
-            });
-        }
+        expect_header(
+            &mut r,
+            bytes.len(),
+            TYPE_BUNDLE,
+            BUNDLE_LEN_WITHOUT_ONE_TIME + 36,
+        )?;
         let identity_key =
             IdentityKey::from_bytes(&r.array::<32>()?).map_err(|_| DecodeError::InvalidField {
                 field: "identity_key",
