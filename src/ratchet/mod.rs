@@ -503,31 +503,21 @@ impl RatchetState {
             };
         };
 
-        // Finish the current chain up to the length the peer announces.
-        let finished: Option<Derived> = match self.receiving.as_ref() {
-            Some(current) => {
-                if header.previous_len < current.next {
-                    // The peer announces a shorter chain than we received from it: its state
-                    // was restored from an older copy.
-                    return Err(DecryptError::PeerStateForked);
-                }
-                let gap = header.previous_len - current.next;
-                if gap > max_jump {
-                    return Err(DecryptError::TooFarAhead {
-                        gap: u64::from(gap),
-                        max: max_jump,
-                    });
-                }
-                Some(skip_to(
-                    &current.chain_key,
-                    current.next,
-                    header.previous_len,
-                    cap,
-                ))
+        // Check the announced length of the chain the peer left before any work.
+        if let Some(current) = self.receiving.as_ref() {
+            if header.previous_len < current.next {
+                // The peer announces a shorter chain than we received from it: its state was
+                // restored from an older copy.
+                return Err(DecryptError::PeerStateForked);
             }
-            None => None,
-        };
-
+            let gap = header.previous_len - current.next;
+            if gap > max_jump {
+                return Err(DecryptError::TooFarAhead {
+                    gap: u64::from(gap),
+                    max: max_jump,
+                });
+            }
+        }
         if header.counter > max_jump {
             return Err(DecryptError::TooFarAhead {
                 gap: u64::from(header.counter),
@@ -545,7 +535,18 @@ impl RatchetState {
         let (next_chain, mk) = chain_step(&derived.chain_key);
         let plaintext = open_body(&mk, msg, ad)?;
 
-        // Authenticated: commit.
+        // Authenticated. Finish the chain the peer left up to the length it announces,
+        // keeping only what still fits beside the new chain's keys (older keys go first).
+        let finished: Option<Derived> = self.receiving.as_ref().map(|current| {
+            skip_to(
+                &current.chain_key,
+                current.next,
+                header.previous_len,
+                cap.saturating_sub(derived.skipped.len()),
+            )
+        });
+
+        // Commit.
         let mut report = DecryptReport::default();
         if let (Some(old), Some(finished)) = (self.receiving.take(), finished) {
             let mut stored = old.stored;
