@@ -12,11 +12,12 @@ use std::hint::black_box;
 
 use chacha20::ChaCha20Rng;
 use chacha20poly1305::aead::AeadInOut;
-use chacha20poly1305::{ChaCha20Poly1305, Nonce, Tag};
+use chacha20poly1305::ChaCha20Poly1305;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
 use hushwire::{Account, Session, Timestamp};
 use rand_core::{Rng, SeedableRng};
+use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, Tag, UnboundKey};
 use sha2::Sha256;
 use x25519_dalek::{PublicKey, StaticSecret};
 
@@ -49,32 +50,45 @@ fn floor_chain_step(ck: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
     )
 }
 
+fn ring_key(key: &[u8; 32]) -> LessSafeKey {
+    LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, key).unwrap())
+}
+
+/// The AEAD as hushwire uses it (ring), with a fresh key per call.
 fn floor_seal(key: &[u8; 32], nonce: &[u8; 12], ad: &[u8], buf: &mut [u8]) -> Tag {
-    ChaCha20Poly1305::new(&(*key).into())
-        .encrypt_inout_detached(&Nonce::from(*nonce), ad, buf.into())
+    ring_key(key)
+        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*nonce), Aad::from(ad), buf)
         .unwrap()
 }
 
-fn floor_open(key: &[u8; 32], nonce: &[u8; 12], ad: &[u8], buf: &mut [u8], tag: &Tag) {
-    ChaCha20Poly1305::new(&(*key).into())
-        .decrypt_inout_detached(&Nonce::from(*nonce), ad, buf.into(), tag)
+fn floor_open(key: &[u8; 32], nonce: &[u8; 12], ad: &[u8], buf: &mut [u8], tag: Tag) {
+    ring_key(key)
+        .open_in_place_separate_tag(
+            Nonce::assume_unique_for_key(*nonce),
+            Aad::from(ad),
+            tag,
+            buf,
+            0..,
+        )
         .unwrap();
 }
 
 /// The primitive work of one same-chain message, both sides: two chain steps, header AEAD
-/// seal + open (40 bytes), body AEAD seal + open, and the 12-byte header nonce.
+/// seal + open (40 bytes), body AEAD seal + open, the 12-byte header nonce, and the session
+/// tag (two HMAC-SHA256 over a few dozen bytes) on the sending side.
 fn floor_round_trip(rng: &mut ChaCha20Rng, ck: &[u8; 32], hk: &[u8; 32], body: &mut [u8]) {
     let (_, mk) = floor_chain_step(ck);
+    let _ = floor_chain_step(hk);
     let mut nonce = [0u8; 12];
     rng.fill_bytes(&mut nonce);
     let mut header = [7u8; 40];
     let ad = [3u8; 66];
     let htag = floor_seal(hk, &nonce, &ad, &mut header);
-    let bad = [5u8; 134];
-    let btag = floor_seal(&mk, &[0; 12], &bad, body);
+    let bad = [5u8; 64 + 82];
+    let btag = floor_seal(&mk, &nonce, &bad, body);
     let (_, mk2) = floor_chain_step(ck);
-    floor_open(hk, &nonce, &ad, &mut header, &htag);
-    floor_open(&mk2, &[0; 12], &bad, body, &btag);
+    floor_open(hk, &nonce, &ad, &mut header, htag);
+    floor_open(&mk2, &nonce, &bad, body, btag);
 }
 
 fn same_chain(c: &mut Criterion) {
@@ -94,6 +108,27 @@ fn same_chain(c: &mut Criterion) {
             bench.iter(|| floor_round_trip(&mut rng, black_box(&ck), &hk, &mut body))
         });
     }
+}
+
+/// The fixed cost of one 256-byte AEAD call: ring (what hushwire uses) beside RustCrypto's
+/// `chacha20poly1305` in the same build (see BENCHMARKS.md for why they differ).
+fn aead_implementations(c: &mut Criterion) {
+    let key = [7u8; 32];
+    let nonce = [1u8; 12];
+    let mut buf = [0u8; 256];
+    c.bench_function("aead_256B/ring", |bench| {
+        bench.iter(|| black_box(floor_seal(&key, &nonce, b"ad", &mut buf)))
+    });
+    c.bench_function("aead_256B/rustcrypto", |bench| {
+        bench.iter(|| {
+            let cipher = ChaCha20Poly1305::new(&key.into());
+            black_box(
+                cipher
+                    .encrypt_inout_detached(&nonce.into(), b"ad", (&mut buf[..]).into())
+                    .unwrap(),
+            )
+        })
+    });
 }
 
 fn ping_pong(c: &mut Criterion) {
@@ -185,5 +220,12 @@ fn setup(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, same_chain, ping_pong, out_of_order, setup);
+criterion_group!(
+    benches,
+    aead_implementations,
+    same_chain,
+    ping_pong,
+    out_of_order,
+    setup
+);
 criterion_main!(benches);
