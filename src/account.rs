@@ -31,10 +31,12 @@ pub const ONE_TIME_PREKEYS_LOW: u32 = 10;
 pub const PREKEY_GRACE_SECS: u64 = 30 * 24 * 3600;
 /// How often the signed prekey and last-resort ML-KEM prekey should be rotated: 7 days.
 pub const PREKEY_ROTATION_SECS: u64 = 7 * 24 * 3600;
-/// How many initial messages built only on reusable prekeys are remembered to reject replays.
-/// When full, further such sessions are refused ([`HandshakeError::ReplayRecordsFull`]) until
-/// [`Account::rotate_prekeys`] retires the keys they were built on: evicting records would let
-/// an old first message be replayed.
+/// How many initial messages built only on reusable prekeys are remembered, per signed
+/// prekey, to reject replays. When a signed prekey's records are full, further such sessions
+/// on it are refused ([`HandshakeError::ReplayRecordsFull`]); after
+/// [`Account::rotate_prekeys`] new sessions use the new key, and the old key's records go when
+/// its grace window ends. Evicting records instead would let an old first message be replayed.
+/// At most `MAX_REPLAY_RECORDS * (1 + MAX_RETIRED_PREKEYS)` records (36 bytes each) are held.
 pub const MAX_REPLAY_RECORDS: usize = 4_096;
 /// Most retired signed prekeys (and last-resort ML-KEM prekeys) kept for their grace window;
 /// the oldest go first if keys are rotated faster than weekly.
@@ -410,7 +412,14 @@ impl Account {
         {
             return Err(HandshakeError::ReplayedInitialMessage);
         }
-        if reusable_only && self.replay_records.len() >= MAX_REPLAY_RECORDS {
+        if reusable_only
+            && self
+                .replay_records
+                .iter()
+                .filter(|(id, _)| *id == spk_id)
+                .count()
+                >= MAX_REPLAY_RECORDS
+        {
             return Err(HandshakeError::ReplayRecordsFull);
         }
 
@@ -487,9 +496,13 @@ impl Account {
     /// Call it when the app wakes up or after publishing keys.
     pub fn maintenance_events(&self, now: Timestamp) -> Vec<Event> {
         let mut events = Vec::new();
-        if self.prekeys_due_for_rotation(now)
-            || self.replay_records.len() >= MAX_REPLAY_RECORDS / 10 * 9
-        {
+        let current = self.signed_prekey.current.id;
+        let current_records = self
+            .replay_records
+            .iter()
+            .filter(|(id, _)| *id == current)
+            .count();
+        if self.prekeys_due_for_rotation(now) || current_records >= MAX_REPLAY_RECORDS / 10 * 9 {
             events.push(Event::PreKeyRotationDue);
         }
         let x25519_remaining = u32::try_from(self.one_time.len()).unwrap_or(u32::MAX);

@@ -17,6 +17,30 @@ pub(crate) const LABEL_SIG_KEM_PREKEY: &[u8] = b"hushwire/v1/sig/kem-prekey";
 pub(crate) const LABEL_PQXDH: &[u8] = b"hushwire/v1/pqxdh";
 /// HKDF info of the root-chain step.
 pub(crate) const LABEL_ROOT: &[u8] = b"hushwire/v1/ratchet/root";
+/// Which side of a session sent a message: bound into the session tag, so a message
+/// reflected back to its sender is not taken for the peer's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SenderRole {
+    Initiator,
+    Responder,
+}
+
+impl SenderRole {
+    fn byte(self) -> u8 {
+        match self {
+            SenderRole::Initiator => 0x01,
+            SenderRole::Responder => 0x02,
+        }
+    }
+
+    pub(crate) fn other(self) -> Self {
+        match self {
+            SenderRole::Initiator => SenderRole::Responder,
+            SenderRole::Responder => SenderRole::Initiator,
+        }
+    }
+}
+
 /// HMAC prefix of the session tag's epoch mask.
 const TAG_MASK: u8 = 0x01;
 /// HMAC prefix of the session tag's MAC.
@@ -148,17 +172,18 @@ fn hmac_keyed(key: &[u8; 32]) -> Hmac<Sha256> {
 /// lets a receiver whose state is behind recognise a genuine message of its session.
 pub(crate) fn session_tag(
     key: &SessionTagKey,
+    sender: SenderRole,
     nonce: &[u8],
     encrypted_header: &[u8],
     epoch: u32,
 ) -> [u8; SESSION_TAG_LEN] {
     let keyed = hmac_keyed(key.as_bytes());
     let mut mask = keyed.clone();
-    mask.update(&[TAG_MASK]);
+    mask.update(&[TAG_MASK, sender.byte()]);
     mask.update(nonce);
     let mask = mask.finalize().into_bytes();
     let mut mac = keyed;
-    mac.update(&[TAG_MAC]);
+    mac.update(&[TAG_MAC, sender.byte()]);
     mac.update(nonce);
     mac.update(encrypted_header);
     mac.update(&epoch.to_be_bytes());
@@ -176,13 +201,14 @@ pub(crate) fn session_tag(
 /// Checks a session tag; returns the sender's epoch if the MAC verifies.
 pub(crate) fn open_session_tag(
     key: &SessionTagKey,
+    sender: SenderRole,
     nonce: &[u8],
     encrypted_header: &[u8],
     tag: &[u8],
 ) -> Option<u32> {
     let keyed = hmac_keyed(key.as_bytes());
     let mut mask = keyed.clone();
-    mask.update(&[TAG_MASK]);
+    mask.update(&[TAG_MASK, sender.byte()]);
     mask.update(nonce);
     let mask = mask.finalize().into_bytes();
     let masked = tag.get(..4)?;
@@ -191,7 +217,7 @@ pub(crate) fn open_session_tag(
         *e = t ^ m;
     }
     let epoch = u32::from_be_bytes(epoch_bytes);
-    let expected = session_tag(key, nonce, encrypted_header, epoch);
+    let expected = session_tag(key, sender, nonce, encrypted_header, epoch);
     use subtle::ConstantTimeEq;
     if bool::from(expected.ct_eq(tag)) {
         Some(epoch)

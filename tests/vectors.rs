@@ -239,18 +239,26 @@ fn kem_prekey_message(id: u32, kind: u8, public: &[u8]) -> Vec<u8> {
     [LABEL_SIG_KEM_PREKEY, &[kind], &id.to_be_bytes(), public].concat()
 }
 
-/// SPEC.md §5.6: the session tag, `u32be(epoch) XOR HMAC(tk, 0x01 || nonce)[..4]` followed by
-/// `HMAC(tk, 0x02 || nonce || encrypted_header || u32be(epoch))[..8]`.
+/// SPEC.md §5.6: the session tag, `u32be(epoch) XOR HMAC(tk, 0x01 || role || nonce)[..4]`
+/// followed by `HMAC(tk, 0x02 || role || nonce || encrypted_header || u32be(epoch))[..8]`,
+/// where `role` is the sender's side: 0x01 initiator, 0x02 responder.
 fn session_tag(
     tag_key: &[u8; 32],
+    role: u8,
     nonce: &[u8; 12],
     encrypted_header: &[u8],
     epoch: u32,
 ) -> Vec<u8> {
-    let mask = hmac_sha256(tag_key, &[&[0x01u8][..], nonce].concat());
+    let mask = hmac_sha256(tag_key, &[&[0x01u8, role][..], nonce].concat());
     let mac = hmac_sha256(
         tag_key,
-        &[&[0x02u8][..], nonce, encrypted_header, &epoch.to_be_bytes()].concat(),
+        &[
+            &[0x02u8, role][..],
+            nonce,
+            encrypted_header,
+            &epoch.to_be_bytes(),
+        ]
+        .concat(),
     );
     let mut out: Vec<u8> = epoch
         .to_be_bytes()
@@ -1674,8 +1682,10 @@ impl Reference {
             &header_ad,
             &header_plaintext,
         );
+        let role = if sender == session.initiator { 1 } else { 2 };
         let session_tag = session_tag(
             &session.tag_key,
+            role,
             &header_nonce,
             &encrypted_header,
             chain.epoch,
@@ -2259,7 +2269,13 @@ fn check_message(lib_wire: &[u8], m: &RefMessage, s: &RefSession, index: usize) 
         .unwrap_or_else(|| panic!("message {index}: the reference header key does not open it"));
     assert_eq!(header, m.header_plaintext);
     assert_eq!(
-        session_tag(tag_key, &nonce, &ratchet[14..70], m.epoch),
+        session_tag(
+            tag_key,
+            if m.sender == s.initiator { 1 } else { 2 },
+            &nonce,
+            &ratchet[14..70],
+            m.epoch
+        ),
         &ratchet[70..82],
         "message {index}: session tag"
     );

@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 use super::{StateType, StorageKey, open_state, seal_state};
 use crate::account::{Account, Rotating};
 use crate::error::RestoreError;
+use crate::kdf::SenderRole;
 use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey, SessionTagKey};
 use crate::keys::{
     IdentityKey, IdentityKeyPair, KEM_CIPHERTEXT_LEN, KemKeyPair, KemPreKey, KemPreKeyKind,
@@ -390,6 +391,8 @@ struct RatchetV1 {
     receive_steps: u64,
     send_steps: u32,
     tag_key: Secret32,
+    /// 1 = initiator, 2 = responder (the role this state tags its messages with).
+    role: u8,
     config: ConfigV1,
 }
 
@@ -428,6 +431,10 @@ impl RatchetV1 {
             receive_steps: r.receive_steps,
             send_steps: r.send_steps,
             tag_key: secret(r.tag_key.as_bytes()),
+            role: match r.role {
+                SenderRole::Initiator => 1,
+                SenderRole::Responder => 2,
+            },
             config: ConfigV1::from_live(&r.config),
         }
     }
@@ -472,6 +479,11 @@ impl RatchetV1 {
             receive_steps: self.receive_steps,
             send_steps: self.send_steps,
             tag_key: SessionTagKey::from_bytes(*self.tag_key),
+            role: match self.role {
+                1 => SenderRole::Initiator,
+                2 => SenderRole::Responder,
+                _ => return Err(RestoreError::Corrupt),
+            },
             config: self.config.to_live()?,
         })
     }

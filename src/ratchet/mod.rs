@@ -22,7 +22,7 @@ use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 
 use crate::aead::{NONCE_LEN, open_into, seal_into};
 use crate::error::{DecryptError, EncryptError};
-use crate::kdf::{chain_step, open_session_tag, root_step, session_tag};
+use crate::kdf::{SenderRole, chain_step, open_session_tag, root_step, session_tag};
 use crate::keys::dh_checked;
 use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey, SessionTagKey, SharedSecret};
 use crate::wire::{
@@ -114,6 +114,8 @@ pub(crate) struct RatchetState {
     pub(crate) send_steps: u32,
     /// Session-constant key of the session tag.
     pub(crate) tag_key: SessionTagKey,
+    /// Our side of the session: we tag as this role and verify the other.
+    pub(crate) role: SenderRole,
     pub(crate) config: RatchetConfig,
 }
 
@@ -212,6 +214,7 @@ impl RatchetState {
             receive_steps: 0,
             send_steps: 1,
             tag_key,
+            role: SenderRole::Initiator,
             config,
         })
     }
@@ -237,6 +240,7 @@ impl RatchetState {
             receive_steps: 0,
             send_steps: 0,
             tag_key,
+            role: SenderRole::Responder,
             config,
         }
     }
@@ -306,6 +310,7 @@ impl RatchetState {
         );
         let tag = session_tag(
             &self.tag_key,
+            self.role,
             &nonce,
             out.get(start + 2 + NONCE_LEN..).unwrap_or_default(),
             self.send_steps,
@@ -402,6 +407,7 @@ impl RatchetState {
         // older than the chains we remember.
         match open_session_tag(
             &self.tag_key,
+            self.role.other(),
             msg.header_nonce(),
             msg.encrypted_header(),
             msg.session_tag(),
@@ -491,6 +497,7 @@ impl RatchetState {
             // restored from a copy taken before that send.
             return match open_session_tag(
                 &self.tag_key,
+                self.role.other(),
                 msg.header_nonce(),
                 msg.encrypted_header(),
                 msg.session_tag(),
