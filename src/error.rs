@@ -27,6 +27,10 @@ pub enum ErrorKind {
     /// Our state or the peer's is out of step (restored from an older copy, or lost): the
     /// message is authentic but cannot be read. Reset the session.
     StateOutOfSync,
+    /// The data is authentic as far as it can be checked, but the credential behind it is not
+    /// trusted now: a certificate that expired, is not yet valid, was revoked, or chains to a
+    /// trust root that is not pinned.
+    Untrusted,
 }
 
 /// Which signed key failed its signature check.
@@ -351,6 +355,18 @@ pub enum Error {
     /// See [`crate::ResetError`].
     #[error(transparent)]
     Reset(#[from] crate::ResetError),
+    /// See [`crate::CertificateError`].
+    #[error(transparent)]
+    Certificate(#[from] crate::CertificateError),
+    /// See [`crate::SealError`].
+    #[error(transparent)]
+    Seal(#[from] crate::SealError),
+    /// See [`crate::OpenError`].
+    #[error(transparent)]
+    Open(#[from] crate::OpenError),
+    /// See [`crate::SealedSessionError`].
+    #[error(transparent)]
+    SealedSession(#[from] crate::SealedSessionError),
 }
 
 impl Error {
@@ -366,6 +382,10 @@ impl Error {
             Error::Restore(e) => e.kind(),
             Error::Peer(e) => e.kind(),
             Error::Reset(e) => e.kind(),
+            Error::Certificate(e) => e.kind(),
+            Error::Seal(e) => e.kind(),
+            Error::Open(e) => e.kind(),
+            Error::SealedSession(e) => e.kind(),
         }
     }
 }

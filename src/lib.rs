@@ -53,6 +53,7 @@
 
 mod account;
 mod aead;
+pub mod certificate;
 mod error;
 mod event;
 mod kdf;
@@ -61,6 +62,7 @@ mod peer;
 pub mod persist;
 mod ratchet;
 mod reset;
+pub mod sealed;
 mod session;
 mod time;
 pub mod wire;
@@ -70,6 +72,10 @@ pub use account::{
     Account, InboundSession, MAX_ONE_TIME_KEM_PREKEYS, MAX_ONE_TIME_PREKEYS, MAX_REPLAY_RECORDS,
     MAX_RETIRED_PREKEYS, ONE_TIME_PREKEYS_LOW, PREKEY_GRACE_SECS, PREKEY_ROTATION_SECS,
     PublishedPreKeys,
+};
+pub use certificate::{
+    CertificateError, IssuerKey, IssuerKeyPair, SenderCertificate, ServerCertificate, TrustStore,
+    Validity,
 };
 pub use error::{
     ConfigError, DecodeError, DecryptError, EncryptError, Error, ErrorKind, HandshakeError,
@@ -85,9 +91,10 @@ pub use ratchet::{
     HARD_MAX_SKIPPED_KEY_MAX_AGE, HARD_MAX_SKIPPED_KEYS, RatchetConfig, SKIPPED_KEY_MEMORY_BYTES,
 };
 pub use reset::{
-    RESET_MAX_AGE_SECS, RESET_MIN_INTERVAL_SECS, RESET_REQUEST_LEN, ResetAnswered, ResetError,
+    RESET_MAX_AGE_SECS, RESET_MAX_FUTURE_SKEW_SECS, RESET_MIN_INTERVAL_SECS, RESET_REQUEST_LEN, ResetAnswered, ResetError,
     ResetReason, ResetRequest,
 };
+pub use sealed::{ContentType, Metadata, OpenError, Opened, SealError, SealedSessionError};
 pub use session::{Decrypted, Role, Session, SessionId};
 pub use time::Timestamp;
 pub use wire::{MAX_MESSAGE_LEN, MAX_PLAINTEXT_LEN, RATCHET_MESSAGE_OVERHEAD, WIRE_VERSION};

@@ -46,7 +46,10 @@ pub enum PeerError {
 
 impl PeerError {
     /// Whether this failure should be answered with a reset request (see
-    /// [`Account::reset_request`]), and with which reason. Forgeries and replays never are.
+    /// [`Account::reset_request`]), and with which reason. Duplicates and tampered messages
+    /// of a known session never are; a message no session opens is, so whoever can inject
+    /// messages attributed to a peer can cause at most one reset per
+    /// [`crate::RESET_MIN_INTERVAL_SECS`]. Attribute senders with sealed envelopes to avoid it.
     pub fn reset_reason(&self) -> Option<crate::ResetReason> {
         use crate::ResetReason;
         match self {
@@ -259,9 +262,12 @@ impl Account {
     }
 
     /// Forgets everything about `peer` in one call: all its sessions are dropped and their
-    /// keys zeroized. Returns whether anything was held. Persist the account afterwards.
+    /// keys zeroized, and its reset bookkeeping is erased. Returns whether anything was held.
+    /// Persist the account afterwards.
     pub fn forget_peer(&mut self, peer: &IdentityKey) -> bool {
-        self.peers.remove(peer).is_some()
+        let had_sessions = self.peers.remove(peer).is_some();
+        let had_resets = self.resets.remove(peer).is_some();
+        had_sessions || had_resets
     }
 
     /// The peers this account holds sessions with.

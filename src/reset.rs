@@ -10,7 +10,13 @@ use thiserror::Error;
 use crate::account::Account;
 use crate::error::{DecodeError, ErrorKind, HandshakeError};
 use crate::event::Event;
-use crate::keys::IdentityKey;
+use hkdf::Hkdf;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::keys::{IdentityKey, IdentityKeyPair, dh_checked};
 use crate::session::SessionId;
 use crate::time::Timestamp;
 use crate::wire::{Reader, TYPE_RESET_REQUEST, WIRE_VERSION, expect_header};
@@ -22,10 +28,14 @@ pub const RESET_MIN_INTERVAL_SECS: u64 = 60;
 /// A reset request older than this (by its own timestamp) is refused: 24 hours.
 pub const RESET_MAX_AGE_SECS: u64 = 24 * 3600;
 /// Encoded length of a reset request.
-pub const RESET_REQUEST_LEN: usize = 2 + 32 + 32 + 8 + 8 + 1 + 16 + 64;
+pub const RESET_REQUEST_LEN: usize = 2 + 32 + 32 + 8 + 8 + 1 + 16 + 32;
+/// How far in the future (by our clock) a reset request's timestamp may be: 5 minutes.
+pub const RESET_MAX_FUTURE_SKEW_SECS: u64 = 300;
 
-/// Signature context of a reset request.
-const LABEL_SIG_RESET: &[u8] = b"hushwire/v1/sig/reset-request";
+/// HKDF info of the reset-request MAC key, derived from the two identities' static-static
+/// X25519 agreement: only the two devices can compute it, and either could have, so a request
+/// authenticates the requester to the target without being proof to anyone else.
+const LABEL_RESET_MAC: &[u8] = b"hushwire/v1/reset-request-mac";
 
 /// Why a device asks for a reset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -69,14 +79,15 @@ pub enum ResetError {
     /// The request is not well formed.
     #[error("malformed reset request: {0}")]
     Malformed(#[from] DecodeError),
-    /// The request's signature does not verify under the requester's identity key.
-    #[error("reset request signature is invalid (forged or tampered)")]
+    /// The request's MAC does not verify: forged, tampered, or not from the named requester.
+    #[error("reset request authentication failed (forged or tampered)")]
     BadSignature,
     /// The request is addressed to another device.
     #[error("reset request is addressed to another device")]
     NotForUs,
-    /// The request is older than [`RESET_MAX_AGE_SECS`], from the future, or not newer than
-    /// one already answered (a replay).
+    /// The request is older than [`RESET_MAX_AGE_SECS`], more than
+    /// [`RESET_MAX_FUTURE_SKEW_SECS`] in the future, or not newer than one already answered
+    /// (a replay).
     #[error("reset request is stale or replayed")]
     Stale,
     /// A reset with this peer happened less than [`RESET_MIN_INTERVAL_SECS`] ago.
@@ -108,7 +119,7 @@ impl ResetError {
     }
 }
 
-/// A signed request to start a fresh session (SPEC.md §12.4).
+/// An authenticated request to start a fresh session (SPEC.md §12.4).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ResetRequest {
     requester: IdentityKey,
@@ -117,7 +128,7 @@ pub struct ResetRequest {
     since: Timestamp,
     reason: ResetReason,
     nonce: [u8; 16],
-    signature: [u8; 64],
+    mac: [u8; 32],
 }
 
 impl fmt::Debug for ResetRequest {
@@ -146,20 +157,26 @@ impl ResetRequest {
         out
     }
 
-    fn signature_message(&self) -> Vec<u8> {
-        let mut m = LABEL_SIG_RESET.to_vec();
-        m.extend_from_slice(&self.signed_part());
-        m
+    /// HMAC-SHA256 over the request under the pair's reset key (SPEC.md §12.4).
+    fn compute_mac(&self, ours: &IdentityKeyPair, theirs: &IdentityKey) -> Option<[u8; 32]> {
+        let shared = dh_checked(ours.dh_secret(), &theirs.dh_public())?;
+        let hk = Hkdf::<Sha256>::new(None, shared.as_bytes());
+        let mut key = Zeroizing::new([0u8; 32]);
+        // Cannot fail: 32 bytes is far below HKDF's output limit.
+        let _ = hk.expand(LABEL_RESET_MAC, key.as_mut());
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_ref()).ok()?;
+        mac.update(&self.signed_part());
+        Some(mac.finalize().into_bytes().into())
     }
 
     /// The wire encoding.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = self.signed_part();
-        out.extend_from_slice(&self.signature);
+        out.extend_from_slice(&self.mac);
         out
     }
 
-    /// Decodes strictly (the signature is checked by [`Account::answer_reset`]).
+    /// Decodes strictly (the MAC is checked by [`Account::answer_reset`]).
     ///
     /// # Errors
     /// [`DecodeError`] on any deviation from the layout.
@@ -175,7 +192,7 @@ impl ResetRequest {
         let reason =
             ResetReason::from_byte(r.u8()?).ok_or(DecodeError::InvalidField { field: "reason" })?;
         let nonce = r.array::<16>()?;
-        let signature = r.array::<64>()?;
+        let mac = r.array::<32>()?;
         r.finish()?;
         Ok(ResetRequest {
             requester,
@@ -184,7 +201,7 @@ impl ResetRequest {
             since,
             reason,
             nonce,
-            signature,
+            mac,
         })
     }
 
@@ -235,7 +252,7 @@ pub struct ResetAnswered {
 }
 
 impl Account {
-    /// Builds a signed reset request for `peer`, to send back (sealed, like any message)
+    /// Builds an authenticated reset request for `peer`, to send back (sealed, like any message)
     /// when its messages cannot be decrypted. `since` is the last time a message from the
     /// peer was read.
     ///
@@ -263,9 +280,11 @@ impl Account {
             since,
             reason,
             nonce,
-            signature: [0u8; 64],
+            mac: [0u8; 32],
         };
-        request.signature = self.identity.sign(&request.signature_message());
+        request.mac = request
+            .compute_mac(&self.identity, peer)
+            .ok_or(ResetError::BadSignature)?;
         let entry = self.resets.entry(*peer).or_default();
         entry.last_requested = Some(now);
         entry.awaiting_new_session = true;
@@ -288,14 +307,14 @@ impl Account {
         if request.target != *self.identity_key() {
             return Err(ResetError::NotForUs);
         }
-        if !request
-            .requester
-            .verify(&request.signature_message(), &request.signature)
-        {
+        let expected = request
+            .compute_mac(&self.identity, &request.requester)
+            .ok_or(ResetError::BadSignature)?;
+        if !bool::from(expected.ct_eq(&request.mac)) {
             return Err(ResetError::BadSignature);
         }
         if request.created_at.plus_secs(RESET_MAX_AGE_SECS) < now
-            || request.created_at > now.plus_secs(RESET_MAX_AGE_SECS)
+            || request.created_at > now.plus_secs(RESET_MAX_FUTURE_SKEW_SECS)
         {
             return Err(ResetError::Stale);
         }

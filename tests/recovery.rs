@@ -298,6 +298,27 @@ mod reset {
                 .unwrap_err(),
             ResetError::Stale
         );
+        // Dated too far in the future by the answerer's clock.
+        let mut dave = Account::new(NOW, &mut rng);
+        let future = dave
+            .reset_request(
+                &a,
+                ResetReason::NoSession,
+                NOW,
+                NOW.plus_secs(hushwire::RESET_MAX_FUTURE_SKEW_SECS + 1),
+                &mut rng,
+            )
+            .unwrap();
+        let dave_bundle = dave.published_prekeys().take_bundle();
+        assert_eq!(
+            alice
+                .answer_reset(&future, &dave_bundle, NOW, &mut rng)
+                .unwrap_err(),
+            ResetError::Stale
+        );
+        // Forgetting the peer erases its reset bookkeeping too.
+        assert!(dave.forget_peer(&a));
+        assert!(!dave.forget_peer(&a));
         let decoded = ResetRequest::from_bytes(&second).unwrap();
         assert_eq!(decoded.requester(), bob.identity_key());
         assert_eq!(decoded.to_bytes(), second);

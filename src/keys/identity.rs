@@ -116,7 +116,8 @@ impl fmt::Debug for IdentityKey {
 #[cfg(feature = "serde")]
 impl serde::Serialize for IdentityKey {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(self.as_bytes())
+        // The same form both ways: a fixed 32-byte array.
+        serde::Serialize::serialize(self.as_bytes(), serializer)
     }
 }
 

@@ -109,6 +109,36 @@ pub fn peek_blob(bytes: &[u8]) -> Result<BlobInfo, RestoreError> {
     })
 }
 
+/// A growable buffer that wipes every buffer it outgrows, so no copy of the encoded secrets
+/// is left behind in freed memory.
+struct ZeroizingBuf(Vec<u8>);
+
+impl ZeroizingBuf {
+    fn take(mut self) -> Vec<u8> {
+        core::mem::take(&mut self.0)
+    }
+}
+
+impl Extend<u8> for ZeroizingBuf {
+    fn extend<I: IntoIterator<Item = u8>>(&mut self, iter: I) {
+        for byte in iter {
+            if self.0.len() == self.0.capacity() {
+                let mut bigger = Vec::with_capacity(self.0.capacity().saturating_mul(2).max(64));
+                bigger.extend_from_slice(&self.0);
+                self.0.zeroize();
+                self.0 = bigger;
+            }
+            self.0.push(byte);
+        }
+    }
+}
+
+impl Drop for ZeroizingBuf {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
 /// Encodes `snapshot` with postcard and encrypts it into a blob.
 pub(crate) fn seal_state<T: Serialize, R: CryptoRng + ?Sized>(
     snapshot: &T,
@@ -117,8 +147,10 @@ pub(crate) fn seal_state<T: Serialize, R: CryptoRng + ?Sized>(
     key: &StorageKey,
     rng: &mut R,
 ) -> Vec<u8> {
-    // Serializing plain structs of integers and byte vectors into a Vec cannot fail.
-    let plain = Zeroizing::new(postcard::to_allocvec(snapshot).unwrap_or_default());
+    // Serializing plain structs of integers and byte vectors cannot fail.
+    let plain = postcard::to_extend(snapshot, ZeroizingBuf(Vec::with_capacity(1024)))
+        .map(|b| Zeroizing::new(b.take()))
+        .unwrap_or_default();
     let mut out = Vec::with_capacity(STATE_OVERHEAD + plain.len());
     out.extend_from_slice(&STATE_MAGIC);
     out.extend_from_slice(&STATE_FORMAT_VERSION.to_be_bytes());

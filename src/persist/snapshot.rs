@@ -50,12 +50,18 @@ impl ConfigV1 {
         }
     }
 
+    /// Values above a ceiling that a later version lowered are clamped, so older blobs keep
+    /// restoring; zero is never valid.
     fn to_live(&self) -> Result<RatchetConfig, RestoreError> {
+        use crate::ratchet::{
+            HARD_MAX_JUMP, HARD_MAX_RECEIVING_CHAINS, HARD_MAX_SKIPPED_KEY_MAX_AGE,
+            HARD_MAX_SKIPPED_KEYS,
+        };
         RatchetConfig::new(
-            self.max_jump,
-            self.max_skipped_keys,
-            self.max_receiving_chains,
-            self.skipped_key_max_age,
+            self.max_jump.min(HARD_MAX_JUMP),
+            self.max_skipped_keys.min(HARD_MAX_SKIPPED_KEYS),
+            self.max_receiving_chains.min(HARD_MAX_RECEIVING_CHAINS),
+            self.skipped_key_max_age.min(HARD_MAX_SKIPPED_KEY_MAX_AGE),
         )
         .map_err(|_| RestoreError::Corrupt)
     }

@@ -1,0 +1,579 @@
+//! Sealed envelopes: the relay learns who receives, never who sends, what kind of message it
+//! is, or how long it is (spec/sealed.md).
+//!
+//! The sender encrypts its message as usual (for a 1:1 conversation, the bytes of
+//! [`crate::Session::encrypt`]), then [`seal`]s it for the recipient's identity key together
+//! with authenticated [`Metadata`] (content type, sender timestamp, optional expiry for
+//! disappearing messages) and its [`SenderCertificate`]. The content is padded to a size
+//! bucket ([`padding`]) before encryption.
+//!
+//! - **Single recipient** ([`seal`], type `0x30`): an ephemeral-static X25519 agreement hides
+//!   the sender's identity key; a static-static agreement, chained from the first one's
+//!   transcript, authenticates it (the structure of Signal's sealed sender v1).
+//! - **Many recipients** ([`seal_multi`], type `0x31`): the content is encrypted once under a
+//!   key derived from a fresh random secret `M`; each recipient gets an 80-byte header holding
+//!   `M` wrapped under `DH(e, recipient)` and a tag from `DH(sender, recipient)` (the
+//!   structure of Signal's sealed sender v2). The ephemeral key is derived from `M`, so every
+//!   recipient can check it got the same content as the others. The relay turns it into
+//!   per-recipient envelopes (type `0x32`) with [`MultiRecipientMessage::split`].
+//!
+//! The recipient calls [`open`] with its identity key pair and [`TrustStore`]: it decrypts,
+//! validates the certificate at `now`, checks that the certificate's identity key is the key
+//! that authenticated the envelope, and returns an [`Opened`] value. [`Opened::decrypt`],
+//! [`Opened::create_inbound_session`] and [`Opened::decrypt_with_account`] then read the inner
+//! session message. Opening never changes any state; the session conveniences are as
+//! transactional as the calls they wrap.
+//!
+//! The expiry of a disappearing message is reported ([`Metadata::expires_at`]); deleting the
+//! message when it expires is the app's job.
+
+mod content;
+mod envelope;
+mod kdf;
+mod multi;
+pub mod padding;
+#[cfg(test)]
+mod tests;
+
+use core::fmt;
+use core::num::NonZeroU32;
+
+use rand_core::CryptoRng;
+use thiserror::Error;
+
+pub use multi::MultiRecipientMessage;
+
+use crate::account::{Account, InboundSession};
+use crate::aead::TAG_LEN;
+use crate::certificate::{
+    CertificateError, MAX_SENDER_CERTIFICATE_LEN, SenderCertificate, TrustStore,
+};
+use crate::error::{DecodeError, DecryptError, ErrorKind, HandshakeError};
+use crate::keys::{IdentityKey, IdentityKeyPair};
+use crate::peer::{PeerDecrypted, PeerError};
+use crate::session::{Decrypted, Session};
+use crate::time::Timestamp;
+use crate::wire::{MAX_MESSAGE_LEN, PreKeyMessage};
+
+use padding::{PaddingError, padded_len};
+
+/// Type byte of a single-recipient sealed envelope.
+pub(crate) const TYPE_SEALED_ENVELOPE: u8 = 0x30;
+/// Type byte of a multi-recipient message (sent to the relay, never to a recipient).
+pub(crate) const TYPE_MULTI_RECIPIENT: u8 = 0x31;
+/// Type byte of a per-recipient envelope split from a multi-recipient message.
+pub(crate) const TYPE_RECIPIENT_ENVELOPE: u8 = 0x32;
+
+/// The largest inner message a sealed envelope carries: any hushwire session message.
+pub const MAX_SEALED_MESSAGE_LEN: usize = MAX_MESSAGE_LEN;
+/// The largest unpadded content: metadata with an expiry, the largest sender certificate
+/// and the largest inner message.
+pub const MAX_CONTENT_LEN: usize = content::CONTENT_FIXED_LEN
+    + content::EXPIRY_LEN
+    + MAX_SENDER_CERTIFICATE_LEN
+    + MAX_SEALED_MESSAGE_LEN;
+/// The largest padded content.
+pub const MAX_PADDED_LEN: usize = padded_len(MAX_CONTENT_LEN);
+/// Bytes before the encrypted content of an envelope (both types `0x30` and `0x32`):
+/// version, type, recipient identity key, ephemeral key, and 48 bytes of sender key material
+/// (the encrypted sender identity key, or the wrapped key and the authentication tag).
+pub const ENVELOPE_PREFIX_LEN: usize = 2 + 32 + 32 + 48;
+/// Bytes an envelope adds to its padded content: [`ENVELOPE_PREFIX_LEN`] plus the AEAD tag.
+pub const ENVELOPE_OVERHEAD: usize = ENVELOPE_PREFIX_LEN + TAG_LEN;
+/// The largest envelope any decoder accepts.
+pub const MAX_ENVELOPE_LEN: usize = ENVELOPE_OVERHEAD + MAX_PADDED_LEN;
+/// Bytes each recipient adds to a multi-recipient message: identity key (32), wrapped key
+/// (32) and authentication tag (16).
+pub const RECIPIENT_HEADER_LEN: usize = 32 + 32 + kdf::AUTH_TAG_LEN;
+/// Bytes a multi-recipient message adds to its padded content besides the recipient headers:
+/// version, type, ephemeral key, recipient count (2) and the AEAD tag.
+pub const MULTI_RECIPIENT_OVERHEAD: usize = 2 + 32 + 2 + TAG_LEN;
+/// Most recipients of one multi-recipient message (a 1,000-member group with two devices
+/// each, with room to spare). Larger audiences are sealed in several calls.
+pub const MAX_RECIPIENTS: usize = 2_048;
+/// The largest multi-recipient message any decoder accepts.
+pub const MAX_MULTI_RECIPIENT_LEN: usize =
+    MULTI_RECIPIENT_OVERHEAD + RECIPIENT_HEADER_LEN * MAX_RECIPIENTS + MAX_PADDED_LEN;
+
+/// What the sealed message is, authenticated and hidden from the relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContentType(u8);
+
+impl ContentType {
+    /// A 1:1 session message (ratchet or prekey message): read it with [`Opened::decrypt`],
+    /// [`Opened::create_inbound_session`] or [`Opened::decrypt_with_account`].
+    pub const SESSION: ContentType = ContentType(0x01);
+    /// A group message (defined by the group layer).
+    pub const GROUP: ContentType = ContentType(0x02);
+
+    /// The content type for `byte`. `0x00` is not a content type; `0x03..=0x7F` are reserved
+    /// for hushwire, `0x80..=0xFF` are application-defined.
+    pub const fn from_byte(byte: u8) -> Option<Self> {
+        if byte == 0 {
+            None
+        } else {
+            Some(ContentType(byte))
+        }
+    }
+
+    /// The byte on the wire.
+    pub const fn to_byte(self) -> u8 {
+        self.0
+    }
+
+    /// Whether the application defines this type (`0x80..=0xFF`).
+    pub const fn is_application_defined(self) -> bool {
+        self.0 >= 0x80
+    }
+}
+
+/// The authenticated metadata of a sealed message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Metadata {
+    content_type: ContentType,
+    sent_at: Timestamp,
+    expires_after_secs: Option<NonZeroU32>,
+}
+
+impl Metadata {
+    /// Metadata for a message of `content_type` sent at `sent_at` (the sender's clock).
+    pub const fn new(content_type: ContentType, sent_at: Timestamp) -> Self {
+        Metadata {
+            content_type,
+            sent_at,
+            expires_after_secs: None,
+        }
+    }
+
+    /// The same, for a disappearing message that expires `secs` seconds after `sent_at`.
+    pub const fn with_expiry(self, secs: NonZeroU32) -> Self {
+        Metadata {
+            expires_after_secs: Some(secs),
+            ..self
+        }
+    }
+
+    /// What the message is.
+    pub const fn content_type(&self) -> ContentType {
+        self.content_type
+    }
+
+    /// When the sender says it sent the message (its own clock).
+    pub const fn sent_at(&self) -> Timestamp {
+        self.sent_at
+    }
+
+    /// The disappearing-message timer, if any.
+    pub const fn expires_after_secs(&self) -> Option<NonZeroU32> {
+        self.expires_after_secs
+    }
+
+    /// When the message expires (`sent_at` plus the timer, by the sender's clock). hushwire
+    /// only reports it: deleting the message is the app's job.
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        self.expires_after_secs
+            .map(|secs| self.sent_at.plus_secs(u64::from(secs.get())))
+    }
+}
+
+/// Which kind of envelope a message came in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EnvelopeKind {
+    /// A single-recipient envelope (type `0x30`).
+    Single,
+    /// An envelope split from a multi-recipient message (type `0x32`).
+    MultiRecipient,
+}
+
+/// An opened envelope: the validated sender, the metadata and the inner message.
+#[derive(Clone, PartialEq, Eq)]
+#[must_use]
+pub struct Opened {
+    sender: SenderCertificate,
+    metadata: Metadata,
+    message: Vec<u8>,
+    kind: EnvelopeKind,
+}
+
+impl fmt::Debug for Opened {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Opened")
+            .field("sender", &self.sender)
+            .field("metadata", &self.metadata)
+            .field("message_len", &self.message.len())
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+impl Opened {
+    /// The sender's certificate, validated: its user id, device id and identity key are the
+    /// sender's, and the identity key authenticated the envelope.
+    pub fn sender(&self) -> &SenderCertificate {
+        &self.sender
+    }
+
+    /// The sender's identity key.
+    pub fn sender_identity(&self) -> &IdentityKey {
+        self.sender.identity_key()
+    }
+
+    /// The authenticated metadata.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// The inner message.
+    pub fn message(&self) -> &[u8] {
+        &self.message
+    }
+
+    /// The inner message, by value.
+    pub fn into_message(self) -> Vec<u8> {
+        self.message
+    }
+
+    /// Which kind of envelope it came in.
+    pub fn kind(&self) -> EnvelopeKind {
+        self.kind
+    }
+
+    fn session_message(&self) -> Result<&[u8], SealedSessionError> {
+        if self.metadata.content_type == ContentType::SESSION {
+            Ok(&self.message)
+        } else {
+            Err(SealedSessionError::NotSessionContent {
+                content_type: self.metadata.content_type,
+            })
+        }
+    }
+
+    /// Decrypts the inner session message with the session with the sender.
+    ///
+    /// # Errors
+    /// [`SealedSessionError::NotSessionContent`] unless the content type is
+    /// [`ContentType::SESSION`]; [`SealedSessionError::WrongSession`] if `session` is not
+    /// with the sender's identity key; [`SealedSessionError::Decrypt`] as
+    /// [`Session::decrypt`]. The session is unchanged on every error.
+    pub fn decrypt(&self, session: &mut Session) -> Result<Decrypted, SealedSessionError> {
+        let message = self.session_message()?;
+        if session.remote_identity() != self.sender_identity() {
+            return Err(SealedSessionError::WrongSession);
+        }
+        Ok(session.decrypt(message)?)
+    }
+
+    /// Builds the session a sealed prekey message starts (see
+    /// [`Account::create_inbound_session`]).
+    ///
+    /// # Errors
+    /// [`SealedSessionError::NotSessionContent`] unless the content type is
+    /// [`ContentType::SESSION`]; [`SealedSessionError::SenderMismatch`] if the prekey message
+    /// names another identity key than the envelope's sender;
+    /// [`SealedSessionError::Handshake`] as [`Account::create_inbound_session`]. The account
+    /// is unchanged on every error.
+    pub fn create_inbound_session(
+        &self,
+        account: &mut Account,
+        now: Timestamp,
+    ) -> Result<InboundSession, SealedSessionError> {
+        let message = self.session_message()?;
+        let prekey = PreKeyMessage::decode(message).map_err(HandshakeError::from)?;
+        if prekey.identity_key_bytes() != self.sender_identity().as_bytes() {
+            return Err(SealedSessionError::SenderMismatch);
+        }
+        Ok(account.create_inbound_session(message, now)?)
+    }
+
+    /// Decrypts the inner session message with the sessions the account holds for the
+    /// sender, creating one from a prekey message (see [`Account::decrypt_from`]).
+    ///
+    /// # Errors
+    /// [`SealedSessionError::NotSessionContent`] unless the content type is
+    /// [`ContentType::SESSION`]; [`SealedSessionError::Peer`] as [`Account::decrypt_from`]
+    /// (which refuses a prekey message from another identity than the sender). The account
+    /// is unchanged on every error.
+    pub fn decrypt_with_account(
+        &self,
+        account: &mut Account,
+        now: Timestamp,
+    ) -> Result<PeerDecrypted, SealedSessionError> {
+        let message = self.session_message()?;
+        Ok(account.decrypt_from(self.sender_identity(), message, now)?)
+    }
+}
+
+/// Errors from sealing. Nothing is drawn from the RNG when the inputs are refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// The inner message is longer than [`MAX_SEALED_MESSAGE_LEN`].
+    #[error("message of {len} bytes exceeds the maximum of {max}")]
+    MessageTooLarge {
+        /// Length of the message.
+        len: usize,
+        /// The maximum allowed.
+        max: usize,
+    },
+    /// The sender certificate certifies another identity key than the sender's.
+    #[error("the sender certificate is for another identity key")]
+    CertificateMismatch,
+    /// A multi-recipient seal was given no recipient.
+    #[error("no recipients")]
+    NoRecipients,
+    /// A multi-recipient seal was given more than [`MAX_RECIPIENTS`] recipients.
+    #[error("{count} recipients exceed the maximum of {max}")]
+    TooManyRecipients {
+        /// Number of recipients given.
+        count: usize,
+        /// The maximum allowed.
+        max: usize,
+    },
+    /// A recipient appears twice in a multi-recipient seal.
+    #[error("recipient {index} appears twice")]
+    DuplicateRecipient {
+        /// Position of the second occurrence.
+        index: usize,
+    },
+    /// A Diffie-Hellman output was all zeros.
+    #[error("non-contributory Diffie-Hellman output")]
+    NonContributory,
+}
+
+impl SealError {
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SealError::MessageTooLarge { .. } | SealError::TooManyRecipients { .. } => {
+                ErrorKind::LimitExceeded
+            }
+            SealError::CertificateMismatch
+            | SealError::NoRecipients
+            | SealError::DuplicateRecipient { .. } => ErrorKind::InvalidInput,
+            SealError::NonContributory => ErrorKind::Tampered,
+        }
+    }
+}
+
+/// Errors from opening an envelope. Opening changes no state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The envelope is not well formed (nothing cryptographic was attempted), or the
+    /// encrypted sender identity key is not a valid key.
+    #[error("malformed envelope: {0}")]
+    Malformed(#[from] DecodeError),
+    /// The envelope is addressed to another identity key.
+    #[error("the envelope is addressed to another recipient")]
+    NotForUs,
+    /// A Diffie-Hellman output was all zeros (a low-order ephemeral key).
+    #[error("non-contributory Diffie-Hellman output (low-order ephemeral key)")]
+    NonContributory,
+    /// Decryption failed: the envelope was altered, or not made for our key.
+    #[error("envelope failed authentication (tampered)")]
+    Tampered,
+    /// The decrypted content is not correctly padded.
+    #[error("bad padding: {0}")]
+    BadPadding(PaddingError),
+    /// The decrypted, unpadded content is not well formed.
+    #[error("malformed content: {0}")]
+    MalformedContent(DecodeError),
+    /// The envelope is not authenticated by the identity key its certificate names: a
+    /// certificate copied from another sender, or (multi-recipient) an altered tag.
+    #[error("the envelope was not authenticated by the certificate's identity key")]
+    SenderNotAuthenticated,
+    /// The sender certificate failed validation (or is malformed).
+    #[error("sender certificate: {0}")]
+    Certificate(#[from] CertificateError),
+}
+
+impl OpenError {
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            OpenError::Malformed(e) | OpenError::MalformedContent(e) => e.kind(),
+            OpenError::BadPadding(e) => e.kind(),
+            OpenError::NotForUs
+            | OpenError::NonContributory
+            | OpenError::Tampered
+            | OpenError::SenderNotAuthenticated => ErrorKind::Tampered,
+            OpenError::Certificate(e) => e.kind(),
+        }
+    }
+}
+
+/// Errors from reading the inner session message of an opened envelope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SealedSessionError {
+    /// The content type is not [`ContentType::SESSION`].
+    #[error("content type {content_type:?} is not a session message")]
+    NotSessionContent {
+        /// The content type found.
+        content_type: ContentType,
+    },
+    /// The session given is not with the envelope's sender.
+    #[error("the session is not with the envelope's sender")]
+    WrongSession,
+    /// The inner prekey message names another identity key than the envelope's sender.
+    #[error("the inner prekey message is from another identity than the envelope's sender")]
+    SenderMismatch,
+    /// See [`DecryptError`].
+    #[error(transparent)]
+    Decrypt(#[from] DecryptError),
+    /// See [`HandshakeError`].
+    #[error(transparent)]
+    Handshake(#[from] HandshakeError),
+    /// See [`PeerError`].
+    #[error(transparent)]
+    Peer(#[from] PeerError),
+}
+
+impl SealedSessionError {
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SealedSessionError::NotSessionContent { .. } | SealedSessionError::WrongSession => {
+                ErrorKind::InvalidInput
+            }
+            SealedSessionError::SenderMismatch => ErrorKind::Tampered,
+            SealedSessionError::Decrypt(e) => e.kind(),
+            SealedSessionError::Handshake(e) => e.kind(),
+            SealedSessionError::Peer(e) => e.kind(),
+        }
+    }
+}
+
+/// Length of the unpadded content for this metadata, certificate and message length.
+pub fn content_len(
+    metadata: &Metadata,
+    certificate: &SenderCertificate,
+    message_len: usize,
+) -> usize {
+    content::content_len(metadata, certificate.as_bytes().len(), message_len)
+}
+
+/// Length of the envelope [`seal`] produces (and of each envelope split from a
+/// multi-recipient message) for this metadata, certificate and message length:
+/// [`ENVELOPE_OVERHEAD`] plus the padded content.
+pub fn envelope_len(
+    metadata: &Metadata,
+    certificate: &SenderCertificate,
+    message_len: usize,
+) -> usize {
+    ENVELOPE_OVERHEAD + padded_len(content_len(metadata, certificate, message_len))
+}
+
+/// Length of the message [`seal_multi`] produces for `recipients` recipients:
+/// [`MULTI_RECIPIENT_OVERHEAD`] plus [`RECIPIENT_HEADER_LEN`] per recipient plus the padded
+/// content.
+pub fn multi_recipient_len(
+    metadata: &Metadata,
+    certificate: &SenderCertificate,
+    message_len: usize,
+    recipients: usize,
+) -> usize {
+    MULTI_RECIPIENT_OVERHEAD
+        + RECIPIENT_HEADER_LEN.saturating_mul(recipients)
+        + padded_len(content_len(metadata, certificate, message_len))
+}
+
+/// Refuses a message that is too long or a certificate that is not the sender's.
+fn check_sender(
+    sender: &IdentityKeyPair,
+    certificate: &SenderCertificate,
+    message: &[u8],
+) -> Result<(), SealError> {
+    if message.len() > MAX_SEALED_MESSAGE_LEN {
+        return Err(SealError::MessageTooLarge {
+            len: message.len(),
+            max: MAX_SEALED_MESSAGE_LEN,
+        });
+    }
+    if certificate.identity_key() != sender.public() {
+        return Err(SealError::CertificateMismatch);
+    }
+    Ok(())
+}
+
+/// Seals `message` for `recipient` (type `0x30`). Draws 32 bytes (the ephemeral secret).
+///
+/// The certificate is not validated here (the sender may not hold a trust store); the
+/// recipient validates it when opening.
+///
+/// # Errors
+/// [`SealError::MessageTooLarge`] above [`MAX_SEALED_MESSAGE_LEN`];
+/// [`SealError::CertificateMismatch`] if `certificate` is not for `sender`'s identity key.
+pub fn seal<R: CryptoRng + ?Sized>(
+    sender: &IdentityKeyPair,
+    certificate: &SenderCertificate,
+    recipient: &IdentityKey,
+    metadata: &Metadata,
+    message: &[u8],
+    rng: &mut R,
+) -> Result<Vec<u8>, SealError> {
+    check_sender(sender, certificate, message)?;
+    let padded = content::encode_padded(metadata, certificate, message);
+    envelope::seal(sender, recipient, &padded, rng)
+}
+
+/// Seals `message` once for every identity key in `recipients` (type `0x31`), for the relay
+/// to split with [`MultiRecipientMessage::split`]. Draws 32 bytes (the message secret `M`).
+///
+/// # Errors
+/// [`SealError::NoRecipients`], [`SealError::TooManyRecipients`] above [`MAX_RECIPIENTS`],
+/// [`SealError::DuplicateRecipient`], and the errors of [`seal`].
+pub fn seal_multi<R: CryptoRng + ?Sized>(
+    sender: &IdentityKeyPair,
+    certificate: &SenderCertificate,
+    recipients: &[IdentityKey],
+    metadata: &Metadata,
+    message: &[u8],
+    rng: &mut R,
+) -> Result<Vec<u8>, SealError> {
+    check_sender(sender, certificate, message)?;
+    multi::check_recipients(recipients)?;
+    let padded = content::encode_padded(metadata, certificate, message);
+    multi::seal(sender, recipients, &padded, rng)
+}
+
+/// Opens an envelope (type `0x30`, or `0x32` split from a multi-recipient message) addressed
+/// to `recipient`, and validates the sender certificate against `trust` at `now`.
+///
+/// # Errors
+/// See [`OpenError`]; checks run in the order of spec/sealed.md. Nothing changes on error
+/// (nothing changes on success either: opening is a pure function).
+pub fn open(
+    recipient: &IdentityKeyPair,
+    envelope: &[u8],
+    trust: &TrustStore,
+    now: Timestamp,
+) -> Result<Opened, OpenError> {
+    let view = envelope::EnvelopeView::decode(envelope)?;
+    if view.recipient() != recipient.public().as_bytes() {
+        return Err(OpenError::NotForUs);
+    }
+    let (content, kind) = match view.kind() {
+        EnvelopeKind::Single => (envelope::open(recipient, &view)?, EnvelopeKind::Single),
+        _ => (multi::open(recipient, &view)?, EnvelopeKind::MultiRecipient),
+    };
+    content.certificate.validate(trust, now)?;
+    Ok(Opened {
+        sender: content.certificate,
+        metadata: content.metadata,
+        message: content.message,
+        kind,
+    })
+}
+
+/// The recipient an envelope (type `0x30` or `0x32`) is addressed to, for routing.
+///
+/// # Errors
+/// [`DecodeError`] if the envelope is malformed or the recipient is not a valid identity key
+/// (`InvalidField("recipient")`).
+pub fn envelope_recipient(envelope: &[u8]) -> Result<IdentityKey, DecodeError> {
+    let view = envelope::EnvelopeView::decode(envelope)?;
+    IdentityKey::from_bytes(view.recipient())
+        .map_err(|_| DecodeError::InvalidField { field: "recipient" })
+}
