@@ -149,6 +149,9 @@ pub struct Account {
     pub(crate) peers: BTreeMap<IdentityKey, PeerRecord>,
     /// Reset-protocol bookkeeping per peer (rate limits, replays).
     pub(crate) resets: BTreeMap<IdentityKey, ResetLog>,
+    /// The identity key recorded for each of the app's users, and its verification state
+    /// (src/verify).
+    pub(crate) identities: crate::verify::IdentityBook,
 }
 
 impl fmt::Debug for Account {
@@ -198,6 +201,7 @@ impl Account {
             config: RatchetConfig::default(),
             peers: BTreeMap::new(),
             resets: BTreeMap::new(),
+            identities: crate::verify::IdentityBook::default(),
         }
     }
 

@@ -367,6 +367,15 @@ pub enum Error {
     /// See [`crate::SealedSessionError`].
     #[error(transparent)]
     SealedSession(#[from] crate::SealedSessionError),
+    /// See [`crate::group::GroupError`].
+    #[error(transparent)]
+    Group(#[from] crate::group::GroupError),
+    /// See [`crate::group::RosterError`].
+    #[error(transparent)]
+    Roster(#[from] crate::group::RosterError),
+    /// See [`crate::verify::VerifyError`].
+    #[error(transparent)]
+    Verify(#[from] crate::verify::VerifyError),
 }
 
 impl Error {
@@ -386,6 +395,9 @@ impl Error {
             Error::Seal(e) => e.kind(),
             Error::Open(e) => e.kind(),
             Error::SealedSession(e) => e.kind(),
+            Error::Group(e) => e.kind(),
+            Error::Roster(e) => e.kind(),
+            Error::Verify(e) => e.kind(),
         }
     }
 }

@@ -62,4 +62,17 @@ pub enum Event {
         /// How many keys were dropped.
         count: u32,
     },
+    /// The identity key recorded for a user ([`crate::Account::record_identity`]) is not the
+    /// one recorded before: the user reinstalled, changed device, or someone is in the middle.
+    /// Raised once per change. If the user had verified a key (`was_verified`),
+    /// [`crate::Account::encrypt_for`] refuses the new key until the app calls
+    /// [`crate::Account::accept_identity_change`] or the user verifies the new key. Show it to
+    /// the user.
+    IdentityChanged {
+        /// The user whose key changed.
+        user_id: crate::verify::UserId,
+        /// Whether the user had verified a previous key (encryption to the new key is now
+        /// refused).
+        was_verified: bool,
+    },
 }

@@ -56,6 +56,7 @@ mod aead;
 pub mod certificate;
 mod error;
 mod event;
+pub mod group;
 mod kdf;
 mod keys;
 mod peer;
@@ -65,6 +66,7 @@ mod reset;
 pub mod sealed;
 mod session;
 mod time;
+pub mod verify;
 pub mod wire;
 mod x3dh;
 
@@ -82,6 +84,7 @@ pub use error::{
     KeyError, RestoreError, SignedKeyKind,
 };
 pub use event::Event;
+pub use group::{GroupError, GroupSession, RosterError};
 pub use keys::{IdentityKey, IdentityKeyPair, KemPreKeyKind};
 pub use peer::{MAX_SESSIONS_PER_PEER, PeerDecrypted, PeerError};
 pub use persist::StorageKey;
@@ -91,12 +94,16 @@ pub use ratchet::{
     HARD_MAX_SKIPPED_KEY_MAX_AGE, HARD_MAX_SKIPPED_KEYS, RatchetConfig, SKIPPED_KEY_MEMORY_BYTES,
 };
 pub use reset::{
-    RESET_MAX_AGE_SECS, RESET_MAX_FUTURE_SKEW_SECS, RESET_MIN_INTERVAL_SECS, RESET_REQUEST_LEN, ResetAnswered, ResetError,
-    ResetReason, ResetRequest,
+    RESET_MAX_AGE_SECS, RESET_MAX_FUTURE_SKEW_SECS, RESET_MIN_INTERVAL_SECS, RESET_REQUEST_LEN,
+    ResetAnswered, ResetError, ResetReason, ResetRequest,
 };
 pub use sealed::{ContentType, Metadata, OpenError, Opened, SealError, SealedSessionError};
 pub use session::{Decrypted, Role, Session, SessionId};
 pub use time::Timestamp;
+pub use verify::{
+    BusinessIdentity, IdentityCertificate, OrganizationRoots, SafetyNumber, ShortAuthString,
+    UserId, VerificationState, VerifyError,
+};
 pub use wire::{MAX_MESSAGE_LEN, MAX_PLAINTEXT_LEN, RATCHET_MESSAGE_OVERHEAD, WIRE_VERSION};
 pub use x3dh::{
     BUNDLE_LEN_WITHOUT_ONE_TIME, KemPreKeyPublic, OneTimePreKeyPublic, PreKeyBundle,

@@ -33,6 +33,11 @@ pub enum PeerError {
     /// A prekey message names another identity than the peer it was attributed to.
     #[error("the prekey message was sent by another identity than the expected peer")]
     SenderMismatch,
+    /// The peer's identity key replaced a key the user had verified, and the change was not
+    /// accepted yet ([`Account::accept_identity_change`], or verify the new key with
+    /// [`Account::mark_verified`]). Nothing was encrypted.
+    #[error("the peer's identity key changed since it was verified; accept or verify it first")]
+    IdentityChanged,
     /// See [`EncryptError`].
     #[error(transparent)]
     Encrypt(#[from] EncryptError),
@@ -77,6 +82,7 @@ impl PeerError {
         match self {
             PeerError::UnknownPeer | PeerError::NoMatchingSession => ErrorKind::UnknownSession,
             PeerError::SenderMismatch => ErrorKind::Tampered,
+            PeerError::IdentityChanged => ErrorKind::Untrusted,
             PeerError::Encrypt(e) => e.kind(),
             PeerError::Decrypt(e) => e.kind(),
             PeerError::Handshake(e) => e.kind(),
@@ -144,6 +150,8 @@ impl Account {
     /// Encrypts for `peer` on its active session.
     ///
     /// # Errors
+    /// [`PeerError::IdentityChanged`] if `peer` is the new key of a user whose key changed
+    /// since verification and the change was not accepted (see [`Account::record_identity`]);
     /// [`PeerError::UnknownPeer`] without a session; [`PeerError::Encrypt`] as
     /// [`Session::encrypt`]. The account is unchanged on error.
     pub fn encrypt_for<R: CryptoRng + ?Sized>(
@@ -152,6 +160,9 @@ impl Account {
         plaintext: &[u8],
         rng: &mut R,
     ) -> Result<Vec<u8>, PeerError> {
+        if self.identities.is_blocked(peer) {
+            return Err(PeerError::IdentityChanged);
+        }
         let session = self
             .peers
             .get_mut(peer)

@@ -39,6 +39,8 @@ pub enum StateType {
     Account,
     /// A [`crate::Session`].
     Session,
+    /// A [`crate::group::GroupSession`].
+    GroupSession,
 }
 
 impl StateType {
@@ -47,6 +49,7 @@ impl StateType {
         match self {
             StateType::Account => 1,
             StateType::Session => 2,
+            StateType::GroupSession => 3,
         }
     }
 }

@@ -24,6 +24,7 @@ use crate::ratchet::{RatchetConfig, RatchetKeyPair, RatchetState, SendChain};
 use crate::reset::ResetLog;
 use crate::session::{Role, Session, SessionId};
 use crate::time::Timestamp;
+use crate::verify::{IdentityBook, IdentityRecordV1};
 use crate::wire::PreKeyFields;
 
 type Secret32 = Zeroizing<[u8; 32]>;
@@ -161,6 +162,9 @@ pub(crate) struct AccountSnapshotV1 {
     peers: Vec<([u8; 32], Vec<SessionSnapshotV1>)>,
     /// Per peer identity key: reset bookkeeping.
     resets: Vec<([u8; 32], ResetLogV1)>,
+    /// Per user id, by increasing id: the recorded identity key and its verification
+    /// (spec/verify.md §5.4).
+    identities: Vec<IdentityRecordV1>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -235,6 +239,7 @@ impl AccountSnapshotV1 {
                     )
                 })
                 .collect(),
+            identities: a.identities.to_snapshot(),
         }
     }
 
@@ -319,6 +324,7 @@ impl AccountSnapshotV1 {
             config: self.config.to_live()?,
             peers,
             resets,
+            identities: IdentityBook::from_snapshot(&self.identities)?,
         })
     }
 }

@@ -1,0 +1,302 @@
+//! Errors of group messaging ([`GroupError`]) and of roster changes ([`RosterError`]).
+//!
+//! On every one of them the [`super::GroupSession`] is left exactly as it was.
+
+use thiserror::Error;
+
+use crate::error::{DecodeError, ErrorKind};
+
+/// Errors from group messages and distribution messages: encrypting, decrypting, accepting
+/// or rotating sender keys. The group session is unchanged on every one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum GroupError {
+    /// The bytes are not a well-formed group structure.
+    #[error("malformed group message: {0}")]
+    Malformed(#[from] DecodeError),
+    /// The message belongs to another group.
+    #[error("the message belongs to another group")]
+    WrongGroup,
+    /// We were removed from (or left) this group: the session reads and sends nothing more.
+    #[error("this device is no longer a member of the group")]
+    Removed,
+    /// The message or distribution message is our own (a server echo).
+    #[error("the message was sent by this device")]
+    OwnMessage,
+    /// The sender is not a member of the current roster (never was, or was removed).
+    #[error("the sender is not a member of the group")]
+    UnknownSender,
+    /// We hold no sender key with this id for the sender: its distribution message has not
+    /// arrived (or was refused), or the key was replaced twice since
+    /// ([`super::MAX_SENDER_KEYS_PER_MEMBER`]).
+    #[error("no sender key {key_id} held for this sender")]
+    UnknownSenderKey {
+        /// The sender-key id the message names.
+        key_id: u32,
+    },
+    /// A distribution message arrived from another identity than the one it names: sender
+    /// keys are accepted first-hand only.
+    #[error("the distribution message names another sender than the one it came from")]
+    SenderMismatch,
+    /// The signature does not verify (forged or tampered).
+    #[error("bad signature (forged or tampered)")]
+    BadSignature,
+    /// The body failed authentication.
+    #[error("message body failed authentication (tampered)")]
+    Tampered,
+    /// The message claims an epoch before its sender key existed.
+    #[error("the message's epoch precedes its sender key")]
+    InvalidEpoch,
+    /// The message is stamped at or after the last removal but uses a sender key from before
+    /// it, which the removed member knew: the sender failed to rotate.
+    #[error("sender key {key_id} was retired by a removal and may not be used after it")]
+    SenderKeyRetired {
+        /// The sender-key id.
+        key_id: u32,
+    },
+    /// A distribution message for a key older than one already accepted from this member, or
+    /// from before the member (re)joined or the last removal: a replay of an old key.
+    #[error("sender key {key_id} is older than what this session accepts (replayed?)")]
+    StaleSenderKey {
+        /// The sender-key id.
+        key_id: u32,
+    },
+    /// This distribution message was already accepted.
+    #[error("sender key {key_id} was already received")]
+    DuplicateDistribution {
+        /// The sender-key id.
+        key_id: u32,
+    },
+    /// The sender was at a later roster epoch than we are: apply the pending roster changes
+    /// first, then retry.
+    #[error("message from roster epoch {message_epoch}, but this session is at {our_epoch}")]
+    FutureEpoch {
+        /// The epoch in the message.
+        message_epoch: u64,
+        /// Our roster epoch.
+        our_epoch: u64,
+    },
+    /// The message was already decrypted (a replay or duplicate delivery).
+    #[error("message {index} was already decrypted (replay or duplicate delivery)")]
+    Duplicate {
+        /// The message's chain position.
+        index: u32,
+    },
+    /// The key for this delayed message was evicted at [`super::MAX_GROUP_SKIPPED_KEYS`].
+    #[error("the key for delayed message {index} was evicted")]
+    KeyEvicted {
+        /// The message's chain position.
+        index: u32,
+    },
+    /// The message precedes the chain position at which we received the sender key: it was
+    /// sent before we joined (or before the key reached us).
+    #[error("message {index} precedes position {first}, where this sender key reached us")]
+    BeforeSenderKey {
+        /// The message's chain position.
+        index: u32,
+        /// The first position we hold a key for.
+        first: u32,
+    },
+    /// The message is further ahead in its chain than [`super::MAX_GROUP_JUMP`] allows.
+    #[error("message is {gap} messages ahead of its chain; the limit is {max}")]
+    TooFarAhead {
+        /// How many message keys would have to be skipped.
+        gap: u32,
+        /// The limit.
+        max: u32,
+    },
+    /// The plaintext is longer than [`crate::MAX_PLAINTEXT_LEN`].
+    #[error("plaintext of {len} bytes exceeds the maximum of {max}")]
+    PlaintextTooLarge {
+        /// Length of the plaintext.
+        len: usize,
+        /// The maximum allowed.
+        max: usize,
+    },
+    /// Our sending chain is at its last position: rotate the sender key.
+    #[error("sending chain exhausted: rotate the sender key")]
+    ChainExhausted,
+    /// The identity key pair passed is not this session's.
+    #[error("the identity key pair is not this group session's")]
+    WrongIdentity,
+}
+
+impl GroupError {
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            GroupError::Malformed(e) => e.kind(),
+            GroupError::WrongGroup
+            | GroupError::Removed
+            | GroupError::OwnMessage
+            | GroupError::UnknownSender
+            | GroupError::UnknownSenderKey { .. }
+            | GroupError::BeforeSenderKey { .. } => ErrorKind::UnknownSession,
+            GroupError::SenderMismatch
+            | GroupError::BadSignature
+            | GroupError::Tampered
+            | GroupError::InvalidEpoch
+            | GroupError::SenderKeyRetired { .. } => ErrorKind::Tampered,
+            GroupError::StaleSenderKey { .. }
+            | GroupError::DuplicateDistribution { .. }
+            | GroupError::Duplicate { .. } => ErrorKind::Replay,
+            GroupError::FutureEpoch { .. } => ErrorKind::StateOutOfSync,
+            GroupError::KeyEvicted { .. }
+            | GroupError::TooFarAhead { .. }
+            | GroupError::PlaintextTooLarge { .. }
+            | GroupError::ChainExhausted => ErrorKind::LimitExceeded,
+            GroupError::WrongIdentity => ErrorKind::InvalidInput,
+        }
+    }
+}
+
+/// Errors from creating or joining a group and from roster changes (made here or received).
+/// The group session is unchanged on every one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum RosterError {
+    /// The bytes are not a well-formed roster or roster change.
+    #[error("malformed roster data: {0}")]
+    Malformed(#[from] DecodeError),
+    /// The change belongs to another group.
+    #[error("the roster change belongs to another group")]
+    WrongGroup,
+    /// The signature does not verify under the signer's identity key (forged or tampered).
+    #[error("bad roster signature (forged or tampered)")]
+    BadSignature,
+    /// The signer is not an admin of the roster it changes (or of the roster it signs). Only
+    /// a member's own removal (leaving) may be signed by a non-admin.
+    #[error("the roster data is signed by an identity that is not an admin")]
+    NotAdmin {
+        /// The signer's identity key (its 32 bytes, see [`crate::IdentityKey::from_bytes`]).
+        signer: [u8; 32],
+    },
+    /// The change is for a later epoch than the next one: changes in between are missing.
+    #[error(
+        "roster change for epoch {found}, but this roster is at {current}: changes are missing"
+    )]
+    SkippedEpoch {
+        /// Our roster epoch.
+        current: u64,
+        /// The epoch the change creates.
+        found: u64,
+    },
+    /// The change chains to another history: it names the next epoch but another previous
+    /// roster, or it is a different change for the epoch we are at (two admins changed the
+    /// roster at once, or an admin equivocates).
+    #[error("roster change for epoch {epoch} forks the roster history")]
+    ForkedEpoch {
+        /// The epoch the change creates.
+        epoch: u64,
+    },
+    /// The change is for an epoch this roster has already passed (a replay).
+    #[error("roster change for epoch {found}, but this roster is already at {current}")]
+    StaleEpoch {
+        /// Our roster epoch.
+        current: u64,
+        /// The epoch the change creates.
+        found: u64,
+    },
+    /// This exact change was already applied.
+    #[error("roster change for epoch {epoch} was already applied")]
+    DuplicateChange {
+        /// Its epoch.
+        epoch: u64,
+    },
+    /// The roster would exceed [`super::MAX_GROUP_MEMBERS`].
+    #[error("the roster would exceed {max} members")]
+    TooManyMembers {
+        /// The limit.
+        max: usize,
+    },
+    /// The identity to add is already a member.
+    #[error("the identity to add is already a member")]
+    AlreadyMember {
+        /// The identity key's 32 bytes.
+        member: [u8; 32],
+    },
+    /// The identity to remove or change is not a member.
+    #[error("the identity to remove or change is not a member")]
+    NotAMember {
+        /// The identity key's 32 bytes.
+        member: [u8; 32],
+    },
+    /// The change would leave the group without an admin.
+    #[error("the change would leave the group without an admin")]
+    LastAdmin,
+    /// The welcome roster was signed by someone else than the inviter it was expected from.
+    #[error("the roster is not signed by the inviter")]
+    InviterMismatch,
+    /// The welcome roster does not list this device.
+    #[error("this device is not in the roster")]
+    NotInRoster,
+    /// We were removed from (or left) this group.
+    #[error("this device is no longer a member of the group")]
+    Removed,
+    /// The epoch counter is at its maximum.
+    #[error("the roster epoch cannot advance further")]
+    EpochExhausted,
+    /// The identity key pair passed is not this session's.
+    #[error("the identity key pair is not this group session's")]
+    WrongIdentity,
+}
+
+impl RosterError {
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            RosterError::Malformed(e) => e.kind(),
+            RosterError::WrongGroup | RosterError::Removed => ErrorKind::UnknownSession,
+            RosterError::BadSignature
+            | RosterError::NotAdmin { .. }
+            | RosterError::InviterMismatch => ErrorKind::Tampered,
+            RosterError::SkippedEpoch { .. } | RosterError::ForkedEpoch { .. } => {
+                ErrorKind::StateOutOfSync
+            }
+            RosterError::StaleEpoch { .. } | RosterError::DuplicateChange { .. } => {
+                ErrorKind::Replay
+            }
+            RosterError::TooManyMembers { .. } | RosterError::EpochExhausted => {
+                ErrorKind::LimitExceeded
+            }
+            RosterError::AlreadyMember { .. }
+            | RosterError::NotAMember { .. }
+            | RosterError::LastAdmin
+            | RosterError::NotInRoster
+            | RosterError::WrongIdentity => ErrorKind::InvalidInput,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_the_documented_kind() {
+        assert_eq!(GroupError::Duplicate { index: 1 }.kind(), ErrorKind::Replay);
+        assert_eq!(GroupError::BadSignature.kind(), ErrorKind::Tampered);
+        assert_eq!(GroupError::WrongGroup.kind(), ErrorKind::UnknownSession);
+        assert_eq!(
+            GroupError::TooFarAhead { gap: 3, max: 2 }.kind(),
+            ErrorKind::LimitExceeded
+        );
+        assert_eq!(
+            GroupError::Malformed(DecodeError::TooLarge { len: 2, max: 1 }).kind(),
+            ErrorKind::LimitExceeded
+        );
+        assert_eq!(RosterError::LastAdmin.kind(), ErrorKind::InvalidInput);
+        assert_eq!(
+            RosterError::SkippedEpoch {
+                current: 1,
+                found: 3
+            }
+            .kind(),
+            ErrorKind::StateOutOfSync
+        );
+        assert_eq!(
+            RosterError::DuplicateChange { epoch: 1 }.kind(),
+            ErrorKind::Replay
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! The group protocol's labels, its sender-chain step, signature inputs and the roster hash
+//! (spec/group.md §2). A change here is a wire change.
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::keys::secret::{ChainKey, MessageKey};
+
+/// Signature context of a group message (signed by the sender key).
+pub(crate) const LABEL_SIG_GROUP_MESSAGE: &[u8] = b"hushwire/v1/sig/group-message";
+/// Signature context of a distribution message (signed by the identity key).
+pub(crate) const LABEL_SIG_DISTRIBUTION: &[u8] = b"hushwire/v1/sig/group-distribution";
+/// Signature context of a roster (welcome), signed by an admin's identity key.
+pub(crate) const LABEL_SIG_ROSTER: &[u8] = b"hushwire/v1/sig/group-roster-snapshot";
+/// Signature context of a roster change, signed by an admin's identity key.
+pub(crate) const LABEL_SIG_ROSTER_CHANGE: &[u8] = b"hushwire/v1/sig/group-roster-change";
+/// Hash context of the roster hash that chains epochs.
+pub(crate) const LABEL_ROSTER_HASH: &[u8] = b"hushwire/v1/group/roster-hash";
+
+/// HMAC input that derives a group message key from a sender chain key. Distinct from the
+/// 1:1 chain's 0x01 and 0x02.
+pub(crate) const SENDER_CHAIN_MESSAGE_KEY: u8 = 0x03;
+/// HMAC input that derives the next sender chain key.
+pub(crate) const SENDER_CHAIN_NEXT_KEY: u8 = 0x04;
+
+/// HMAC-SHA256 keyed by 32 bytes (keying with the zero-padded 64-byte block is the same
+/// function and cannot fail).
+fn hmac_keyed(key: &[u8; 32]) -> Hmac<Sha256> {
+    let mut block = Zeroizing::new([0u8; 64]);
+    if let Some(head) = block.get_mut(..32) {
+        head.copy_from_slice(key);
+    }
+    <Hmac<Sha256> as KeyInit>::new(&(*block).into())
+}
+
+/// One step of a sender chain: the message key for the current position, then the chain key
+/// of the next position. The old chain key cannot be recomputed from either.
+pub(crate) fn sender_chain_step(chain: &ChainKey) -> (ChainKey, MessageKey) {
+    let keyed = hmac_keyed(chain.as_bytes());
+    let mut for_message = keyed.clone();
+    for_message.update(&[SENDER_CHAIN_MESSAGE_KEY]);
+    let mut for_next = keyed;
+    for_next.update(&[SENDER_CHAIN_NEXT_KEY]);
+    let mk: [u8; 32] = for_message.finalize().into_bytes().into();
+    let ck: [u8; 32] = for_next.finalize().into_bytes().into();
+    (ChainKey::from_bytes(ck), MessageKey::from_bytes(mk))
+}
+
+/// What an Ed25519 key signs: the label, then the encoded structure up to its signature.
+pub(crate) fn signature_input(label: &[u8], signed: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(label.len() + signed.len());
+    m.extend_from_slice(label);
+    m.extend_from_slice(signed);
+    m
+}
+
+/// The roster hash: SHA-256 over the label and the roster body (spec/group.md §5.2).
+pub(crate) fn roster_hash(body: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(LABEL_ROSTER_HASH);
+    h.update(body);
+    h.finalize().into()
+}
+
+/// A local digest of a roster change's bytes, to tell a duplicate from a fork.
+pub(crate) fn change_digest(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_step_is_hmac_with_bytes_3_and_4() {
+        let ck = ChainKey::from_bytes([5u8; 32]);
+        let (next, mk) = sender_chain_step(&ck);
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&[5u8; 32]).unwrap();
+        mac.update(&[3]);
+        let expected_mk: [u8; 32] = mac.finalize().into_bytes().into();
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&[5u8; 32]).unwrap();
+        mac.update(&[4]);
+        let expected_ck: [u8; 32] = mac.finalize().into_bytes().into();
+        assert_eq!(mk.as_bytes(), &expected_mk);
+        assert_eq!(next.as_bytes(), &expected_ck);
+    }
+
+    #[test]
+    fn chain_step_differs_from_the_one_to_one_chain() {
+        let ck = ChainKey::from_bytes([5u8; 32]);
+        let (n1, m1) = sender_chain_step(&ck);
+        let (n2, m2) = crate::kdf::chain_step(&ck);
+        assert_ne!(n1.as_bytes(), n2.as_bytes());
+        assert_ne!(m1.as_bytes(), m2.as_bytes());
+    }
+
+    #[test]
+    fn no_signature_label_is_a_prefix_of_another() {
+        let labels: [&[u8]; 7] = [
+            LABEL_SIG_GROUP_MESSAGE,
+            LABEL_SIG_DISTRIBUTION,
+            LABEL_SIG_ROSTER,
+            LABEL_SIG_ROSTER_CHANGE,
+            crate::kdf::LABEL_SIG_SIGNED_PREKEY,
+            crate::kdf::LABEL_SIG_KEM_PREKEY,
+            b"hushwire/v1/sig/reset-request",
+        ];
+        for (i, a) in labels.iter().enumerate() {
+            for (j, b) in labels.iter().enumerate() {
+                if i != j {
+                    assert!(!b.starts_with(a), "{i} is a prefix of {j}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Sender keys: our outbound chain and signing key, the inbound chains of the other members,
+//! and the bounded store of skipped message keys (spec/group.md §3 and §4).
+
+use std::collections::VecDeque;
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use rand_core::CryptoRng;
+use zeroize::Zeroizing;
+
+use super::kdf::sender_chain_step;
+use crate::keys::secret::{ChainKey, MessageKey};
+
+/// Our sending chain in one group, with the signing key of this sender key.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct OutboundSenderKey {
+    pub(crate) key_id: u32,
+    /// The roster epoch at which this key was created.
+    pub(crate) key_epoch: u64,
+    /// The chain key of position `index`.
+    pub(crate) chain_key: ChainKey,
+    /// The position of the next message.
+    pub(crate) index: u32,
+    /// Compared in constant time (ed25519-dalek's `PartialEq`), zeroized on drop.
+    pub(crate) signing: SigningKey,
+}
+
+impl OutboundSenderKey {
+    /// A fresh sender key: draws the chain key (32 bytes), then the signing seed (32 bytes).
+    pub(crate) fn generate<R: CryptoRng + ?Sized>(
+        key_id: u32,
+        key_epoch: u64,
+        rng: &mut R,
+    ) -> Self {
+        let mut chain = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(chain.as_mut());
+        let mut seed = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(seed.as_mut());
+        OutboundSenderKey {
+            key_id,
+            key_epoch,
+            chain_key: ChainKey::from_bytes(*chain),
+            index: 0,
+            signing: SigningKey::from_bytes(&seed),
+        }
+    }
+
+    pub(crate) fn signing_public(&self) -> [u8; 32] {
+        self.signing.verifying_key().to_bytes()
+    }
+
+    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.signing.sign(message).to_bytes()
+    }
+
+    /// The message key of the current position and the chain key of the next (not committed).
+    pub(crate) fn step(&self) -> (ChainKey, MessageKey) {
+        sender_chain_step(&self.chain_key)
+    }
+}
+
+/// A member's sender key as we received it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct InboundChain {
+    pub(crate) key_id: u32,
+    pub(crate) key_epoch: u64,
+    /// The sender key's public signing key (a valid point, not of small order).
+    pub(crate) signing: VerifyingKey,
+    /// The chain key of position `next`.
+    pub(crate) chain_key: ChainKey,
+    /// The next position expected in order.
+    pub(crate) next: u32,
+    /// The position at which the key reached us: earlier messages cannot be read.
+    pub(crate) first: u32,
+    /// A position below this with no stored key had its key evicted.
+    pub(crate) expired_below: u32,
+}
+
+/// The sender keys held for one member, newest first.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub(crate) struct MemberKeys {
+    /// At most [`super::MAX_SENDER_KEYS_PER_MEMBER`].
+    pub(crate) chains: VecDeque<InboundChain>,
+    /// A new distribution message must name at least this id (one more than the newest
+    /// accepted), so an old key cannot be replayed in.
+    pub(crate) next_key_id: u32,
+}
+
+/// Parses a sender key's public signing key: a curve point that is not of small order.
+/// (Unlike an identity key it is never used for Diffie-Hellman, and only ever verifies its
+/// owner's own signatures, so the costlier subgroup check of identity keys is not needed.)
+pub(crate) fn signing_key_from_bytes(bytes: &[u8; 32]) -> Option<VerifyingKey> {
+    VerifyingKey::from_bytes(bytes)
+        .ok()
+        .filter(|k| !k.is_weak())
+}
+
+impl InboundChain {
+    /// Strict Ed25519 verification under the sender key (as identity keys use).
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        self.signing
+            .verify_strict(message, &Signature::from_bytes(signature))
+            .is_ok()
+    }
+}
+
+impl MemberKeys {
+    pub(crate) fn chain(&self, key_id: u32) -> Option<&InboundChain> {
+        self.chains.iter().find(|c| c.key_id == key_id)
+    }
+
+    pub(crate) fn chain_mut(&mut self, key_id: u32) -> Option<&mut InboundChain> {
+        self.chains.iter_mut().find(|c| c.key_id == key_id)
+    }
+}
+
+/// One stored message key for a message skipped over.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct SkippedKey {
+    /// The sender's identity key bytes.
+    pub(crate) sender: [u8; 32],
+    pub(crate) key_id: u32,
+    pub(crate) index: u32,
+    pub(crate) key: MessageKey,
+}
+
+/// Message keys derived on a copy of a chain, not yet committed.
+pub(crate) struct Derived {
+    /// The chain key after the message's position.
+    pub(crate) chain_key: ChainKey,
+    /// The message's key.
+    pub(crate) message_key: MessageKey,
+    /// Keys of the positions skipped over, in order.
+    pub(crate) skipped: Vec<(u32, MessageKey)>,
+}
+
+/// Steps a copy of `chain` from position `from` to `to` (inclusive): the keys of `from..to`
+/// are kept as skipped, `to`'s is the message key. The caller bounds `to - from`.
+pub(crate) fn derive_to(chain: &ChainKey, from: u32, to: u32) -> Derived {
+    let mut ck = chain.clone();
+    let mut skipped = Vec::with_capacity(usize::try_from(to.saturating_sub(from)).unwrap_or(0));
+    let mut n = from;
+    while n < to {
+        let (next, mk) = sender_chain_step(&ck);
+        skipped.push((n, mk));
+        ck = next;
+        n += 1;
+    }
+    let (chain_key, message_key) = sender_chain_step(&ck);
+    Derived {
+        chain_key,
+        message_key,
+        skipped,
+    }
+}
+
+/// Skipped keys across all senders, oldest first, at most [`super::MAX_GROUP_SKIPPED_KEYS`].
+pub(crate) type SkippedStore = VecDeque<SkippedKey>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derive_to_matches_stepping_one_by_one() {
+        let ck = ChainKey::from_bytes([3; 32]);
+        let d = derive_to(&ck, 5, 8);
+        let mut c = ck.clone();
+        let mut keys = Vec::new();
+        for _ in 0..4 {
+            let (next, mk) = sender_chain_step(&c);
+            keys.push(mk);
+            c = next;
+        }
+        assert_eq!(d.skipped.len(), 3);
+        assert_eq!(d.skipped[0].0, 5);
+        assert_eq!(d.skipped[2].0, 7);
+        assert!(d.skipped.iter().zip(&keys).all(|((_, a), b)| a == b));
+        assert_eq!(d.message_key, keys[3]);
+        assert_eq!(d.chain_key, c);
+    }
+}

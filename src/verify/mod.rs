@@ -1,0 +1,240 @@
+//! Who am I talking to? Identity verification (spec/verify.md).
+//!
+//! End-to-end encryption is only as good as the check that the key at the other end belongs to
+//! the person (or business) the user thinks it does. This module gives an app four tools:
+//!
+//! - **Safety numbers** ([`SafetyNumber`]): a 60-digit code, in 12 groups of 5, computed from
+//!   both identity keys and the app's stable user ids. Both sides compute the same code, so
+//!   users can compare it on screen or read it out. Each half is the output of a deliberately
+//!   slow hash ([`FINGERPRINT_ITERATIONS`] rounds of SHA-512), which makes it costly to search
+//!   for a key whose code matches on the digits a hurried user compares. The same numbers
+//!   travel as a 67-byte QR payload ([`SafetyNumber::to_qr_payload`]) that one side scans from
+//!   the other's screen and checks in one call ([`SafetyNumber::verify_scanned`]).
+//! - **Short authentication strings** ([`ShortAuthString`]): 7 emoji from a fixed table of 64
+//!   (or three 4-digit numbers) bound to an established [`Session`](crate::Session): to its
+//!   id, both identity keys, and a secret that only the two ends hold. For reading aloud on a
+//!   call.
+//! - **Verification state** in the [`Account`](crate::Account), per user: unverified,
+//!   verified, or *changed since verification*. A changed key raises
+//!   [`Event::IdentityChanged`](crate::Event::IdentityChanged), and
+//!   [`Account::encrypt_for`](crate::Account::encrypt_for) refuses to encrypt to the new key
+//!   until the app accepts it ([`Account::accept_identity_change`](crate::Account::accept_identity_change))
+//!   or the user verifies it.
+//! - **Certified business identities** ([`IdentityCertificate`]): an organization certifies its
+//!   operators' device identity keys (organization, name, role, a validity of at most
+//!   [`MAX_IDENTITY_CERTIFICATE_LIFETIME_SECS`]) with the certificate machinery of
+//!   [`crate::certificate`]. A customer's app pins the organization's root
+//!   ([`OrganizationRoots`]) and [`verify_business_identity`] reports
+//!   `verified as <Org>, <name>, <role>`, or a typed reason it is not.
+//!
+//! ```
+//! use hushwire::verify::{SafetyNumber, UserId};
+//! use hushwire::{IdentityKeyPair, Timestamp};
+//! use rand_core::SeedableRng;
+//! # fn main() -> Result<(), hushwire::Error> {
+//! let mut rng = chacha20::ChaCha20Rng::seed_from_u64(7);
+//! let alice = IdentityKeyPair::generate(&mut rng);
+//! let bob = IdentityKeyPair::generate(&mut rng);
+//! let (alice_id, bob_id) = (UserId::new(b"alice")?, UserId::new(b"bob")?);
+//!
+//! let on_alices_phone = SafetyNumber::new(&alice_id, alice.public(), &bob_id, bob.public());
+//! let on_bobs_phone = SafetyNumber::new(&bob_id, bob.public(), &alice_id, alice.public());
+//! assert_eq!(on_alices_phone.to_string(), on_bobs_phone.to_string());
+//!
+//! // Bob shows a QR code; Alice scans it.
+//! on_alices_phone.verify_scanned(&on_bobs_phone.to_qr_payload())?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod business;
+mod safety;
+mod sas;
+mod state;
+mod user;
+
+pub use business::{
+    BusinessIdentity, IDENTITY_CERTIFICATE_BASE_LEN, IdentityCertificate,
+    MAX_IDENTITY_CERTIFICATE_LEN, MAX_IDENTITY_CERTIFICATE_LIFETIME_SECS, MAX_OPERATOR_NAME_LEN,
+    MAX_ORGANIZATION_LEN, MAX_ROLE_LEN, OperatorInfo, OrganizationRoots, verify_business_identity,
+};
+pub use safety::{
+    FINGERPRINT_ITERATIONS, FINGERPRINT_LEN, Fingerprint, QR_PAYLOAD_LEN, SAFETY_NUMBER_DIGITS,
+    SAFETY_NUMBER_GROUPS, SAFETY_NUMBER_VERSION, SafetyNumber,
+};
+pub use sas::{
+    SAS_DECIMAL_COUNT, SAS_EMOJI_COUNT, SAS_EMOJI_TABLE, SAS_LEN, SasEmoji, ShortAuthString,
+};
+pub use state::{MAX_IDENTITY_RECORDS, VerificationState};
+pub use user::{MAX_USER_ID_LEN, UserId};
+
+pub(crate) use sas::derive_verification_key;
+pub(crate) use state::{IdentityBook, IdentityRecordV1};
+
+use thiserror::Error;
+
+use crate::certificate::CertificateError;
+use crate::error::{DecodeError, ErrorKind};
+use crate::time::Timestamp;
+
+/// Errors of identity verification: safety numbers and their QR payload, short
+/// authentication strings, the account's verification state, and business identity
+/// certificates. On every error nothing changes: the account, the trust roots and every
+/// session are left as they were.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The bytes (a scanned QR payload, an identity certificate) are not well formed: truncated,
+    /// trailing bytes, an unknown wire version, another structure's type byte, or a field out
+    /// of range.
+    #[error("malformed verification data: {0}")]
+    Malformed(#[from] DecodeError),
+    /// The scanned QR payload was made with another safety-number version than this build's
+    /// ([`SAFETY_NUMBER_VERSION`]): both apps must run a version that shares one.
+    #[error("safety number version {theirs} scanned, this build computes version {ours}")]
+    SafetyNumberVersion {
+        /// The version this build computes.
+        ours: u8,
+        /// The version in the scanned payload.
+        theirs: u8,
+    },
+    /// The scanned code belongs to another pair of identities: the other phone sees another
+    /// key for one of the two users (a key change, or someone in the middle), or it is the
+    /// code of another conversation. Do not mark the contact verified.
+    #[error("the scanned code is for another pair of identities (key changed or intercepted)")]
+    OtherPair,
+    /// The scanned code names this pair the other way round: it was made on this side (a
+    /// screenshot of our own code, or a code reflected back). Scan the other phone's screen.
+    #[error("the scanned code was made by this side; scan the other phone's code")]
+    Swapped,
+    /// A user id is empty or longer than [`MAX_USER_ID_LEN`].
+    #[error("user id of {len} bytes is outside 1..={max}")]
+    UserIdLength {
+        /// Length of the user id given.
+        len: usize,
+        /// The maximum, [`MAX_USER_ID_LEN`].
+        max: usize,
+    },
+    /// The session has not been confirmed by the peer yet (no message from it was decrypted),
+    /// so there is nothing to compare a short authentication string with.
+    #[error("the session has not received a message from the peer yet")]
+    SessionNotEstablished,
+    /// The account holds no identity for this user: call
+    /// [`Account::record_identity`](crate::Account::record_identity) first.
+    #[error("no identity is recorded for this user")]
+    UnknownUser,
+    /// The identity key given is not the one recorded for this user.
+    #[error("the identity key is not the one recorded for this user")]
+    IdentityMismatch,
+    /// The identity key given is this account's own.
+    #[error("the identity key is this account's own")]
+    OwnIdentity,
+    /// The account already holds [`MAX_IDENTITY_RECORDS`] users: forget some first
+    /// ([`Account::forget_identity`](crate::Account::forget_identity)).
+    #[error("the account already holds {max} user identities")]
+    TooManyIdentities {
+        /// The limit, [`MAX_IDENTITY_RECORDS`].
+        max: usize,
+    },
+    /// A text field (organization, operator name, role) is empty or too long.
+    #[error("`{field}` of {len} bytes is outside 1..={max}")]
+    TextLength {
+        /// Name of the field.
+        field: &'static str,
+        /// Its length in bytes.
+        len: usize,
+        /// The maximum for this field.
+        max: usize,
+    },
+    /// A text field is not valid for display: it holds a control character or a
+    /// bidirectional-override character, or starts or ends with white space.
+    #[error("`{field}` holds characters that are not allowed")]
+    InvalidText {
+        /// Name of the field.
+        field: &'static str,
+    },
+    /// Issuing: the signing key is not the key the issuer certificate certifies.
+    #[error("the signing key is not the key certified by the issuer certificate")]
+    IssuerMismatch,
+    /// The certificate's validity window is longer than
+    /// [`MAX_IDENTITY_CERTIFICATE_LIFETIME_SECS`]: it is refused (when issuing and when
+    /// verifying), so that a certificate the organization stops renewing lapses soon.
+    #[error("certificate valid for {lifetime_secs} s, the maximum is {max_secs} s")]
+    LifetimeTooLong {
+        /// The window's length in seconds.
+        lifetime_secs: u64,
+        /// The maximum, [`MAX_IDENTITY_CERTIFICATE_LIFETIME_SECS`].
+        max_secs: u64,
+    },
+    /// A signature in the certificate chain does not verify: forged or altered.
+    #[error("the identity certificate is forged or altered")]
+    Forged,
+    /// The certificate chains to an organization root that is not pinned.
+    #[error("the certificate is from organization root {root_id}, which is not pinned")]
+    ForeignOrganization {
+        /// The root id named by the certificate.
+        root_id: u32,
+    },
+    /// The certificate chains to a pinned root, but names another organization than the one
+    /// pinned under that root.
+    #[error("the certificate names another organization than the one pinned as root {root_id}")]
+    OrganizationMismatch {
+        /// The root that signed the chain.
+        root_id: u32,
+    },
+    /// The current time is at or past the expiry of the certificate or of the organization
+    /// key that signed it.
+    #[error("the certificate expired at {}", .expires_at.as_unix_secs())]
+    Expired {
+        /// When it expired.
+        expires_at: Timestamp,
+    },
+    /// The current time is before the validity window of the certificate or of the
+    /// organization key that signed it.
+    #[error("the certificate is not valid before {}", .not_before.as_unix_secs())]
+    NotYetValid {
+        /// When it becomes valid.
+        not_before: Timestamp,
+    },
+    /// The certificate, or the organization key that signed it, was revoked.
+    #[error("the certificate or its organization key is revoked")]
+    Revoked,
+    /// The certificate is valid but certifies another identity key than the one the session
+    /// is with: it belongs to another operator (or another device of theirs).
+    #[error("the certificate is for another identity key than the session's")]
+    OperatorKeyMismatch,
+    /// Pinning an organization root failed (root id taken by another key, or the store is
+    /// full); see [`CertificateError`].
+    #[error(transparent)]
+    Certificate(CertificateError),
+}
+
+impl VerifyError {
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            VerifyError::Malformed(e) => e.kind(),
+            VerifyError::SafetyNumberVersion { .. } => ErrorKind::Malformed,
+            VerifyError::OtherPair
+            | VerifyError::Forged
+            | VerifyError::OperatorKeyMismatch
+            | VerifyError::OwnIdentity => ErrorKind::Tampered,
+            VerifyError::Swapped
+            | VerifyError::UserIdLength { .. }
+            | VerifyError::SessionNotEstablished
+            | VerifyError::UnknownUser
+            | VerifyError::IdentityMismatch
+            | VerifyError::TextLength { .. }
+            | VerifyError::InvalidText { .. }
+            | VerifyError::IssuerMismatch => ErrorKind::InvalidInput,
+            VerifyError::TooManyIdentities { .. } => ErrorKind::LimitExceeded,
+            VerifyError::LifetimeTooLong { .. }
+            | VerifyError::ForeignOrganization { .. }
+            | VerifyError::OrganizationMismatch { .. }
+            | VerifyError::Expired { .. }
+            | VerifyError::NotYetValid { .. }
+            | VerifyError::Revoked => ErrorKind::Untrusted,
+            VerifyError::Certificate(e) => e.kind(),
+        }
+    }
+}
