@@ -11,8 +11,8 @@
 use std::hint::black_box;
 
 use chacha20::ChaCha20Rng;
-use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::ChaCha20Poly1305;
+use chacha20poly1305::aead::AeadInOut;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
 use hushwire::{Account, Session, Timestamp};

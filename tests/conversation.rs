@@ -1,7 +1,12 @@
 //! Whole conversations between two accounts: setup, ratchet turns, out-of-order delivery,
 //! limits, and transactional failure.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use chacha20::ChaCha20Rng;
 use hushwire::{
