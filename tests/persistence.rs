@@ -11,9 +11,13 @@
 use std::path::PathBuf;
 
 use chacha20::ChaCha20Rng;
+use hushwire::group::{GroupRole, GroupSession};
 use hushwire::persist::{STATE_FORMAT_VERSION, STATE_OVERHEAD, peek_blob};
-use hushwire::{Account, RatchetConfig, RestoreError, Session, StorageKey, Timestamp};
+use hushwire::{
+    Account, IdentityKeyPair, RatchetConfig, RestoreError, Session, StorageKey, Timestamp,
+};
 use rand_core::SeedableRng;
+use sha2::{Digest, Sha256};
 
 const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
 
@@ -207,29 +211,113 @@ fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state_v1")
 }
 
-/// Writes the v1 fixtures. Run once with HUSHWIRE_WRITE_FIXTURES=1; the files are then frozen
-/// forever: every later format version must keep reading them.
+/// The v1 fixtures and the SHA-256 of each. They were written once by `write_fixtures` and are
+/// frozen: a later format version must keep reading these exact bytes, so the hashes are
+/// pinned here and the writer refuses to overwrite files that exist.
+const FIXTURES: [(&str, &str); 7] = [
+    (
+        "account.bin",
+        "9aaea98b1f4c017b923d7b056ef24558b697462ce92c990541c55e811f2c70e9",
+    ),
+    (
+        "session_bob.bin",
+        "7a867166b339cbcf22d95997ffce73ac5d14d36c387ee2addaa2ab4217d1a65b",
+    ),
+    (
+        "message_delayed.bin",
+        "3e03428b858951c47dd81d92525e88456ff7febe48effe2932f47dc6b94bbe11",
+    ),
+    (
+        "message_next.bin",
+        "8df69d1cc4cbad32fbaf61995731de8ebadedf9e6bf3a69c174a9e1b4d284e33",
+    ),
+    (
+        "group_member.bin",
+        "ad634fe74f129ea97ac5f13a6d430530572c62057101732d78ec6fedc5983ca6",
+    ),
+    (
+        "group_message_1.bin",
+        "426dee5e75beaaedb61f30a2947e845e4f890b5ad265c8eefb9eb654589c6ee4",
+    ),
+    (
+        "group_message_2.bin",
+        "b8962a77555abb4d1d5d73edffdc836dc15f7f533c6b30e356458175e4c92460",
+    ),
+];
+
+/// Writes the v1 fixtures that do not exist yet (HUSHWIRE_WRITE_FIXTURES=1). Existing files
+/// are never overwritten: they are the published format.
 fn write_fixtures() {
+    let dir = fixture_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        if !path.exists() {
+            std::fs::write(path, bytes).unwrap();
+        }
+    };
     let mut w = world(42);
     let r = w.bob.encrypt(b"r", &mut w.rng).unwrap();
     let _ = w.alice.decrypt(&r).unwrap();
     let skipped = w.alice.encrypt(b"delayed message", &mut w.rng).unwrap();
     let next = w.alice.encrypt(b"next message", &mut w.rng).unwrap();
-    let dir = fixture_dir();
-    std::fs::create_dir_all(&dir).unwrap();
     let k = key();
-    std::fs::write(
-        dir.join("account.bin"),
-        w.bob_account.to_encrypted(&k, 3, &mut w.rng),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("session_bob.bin"),
-        w.bob.to_encrypted(&k, 3, &mut w.rng),
-    )
-    .unwrap();
-    std::fs::write(dir.join("message_delayed.bin"), skipped).unwrap();
-    std::fs::write(dir.join("message_next.bin"), next).unwrap();
+    write(
+        "account.bin",
+        &w.bob_account.to_encrypted(&k, 3, &mut w.rng),
+    );
+    write("session_bob.bin", &w.bob.to_encrypted(&k, 3, &mut w.rng));
+    write("message_delayed.bin", &skipped);
+    write("message_next.bin", &next);
+
+    // A two-member group: the member's state is saved before either message arrives.
+    let (mut admin, member) = group_pair(44);
+    write("group_member.bin", &member.to_encrypted(&k, 3, &mut w.rng));
+    write(
+        "group_message_1.bin",
+        &admin.encrypt(b"group one", &mut w.rng).unwrap(),
+    );
+    write(
+        "group_message_2.bin",
+        &admin.encrypt(b"group two", &mut w.rng).unwrap(),
+    );
+}
+
+/// An admin's new group and the member who joined it from the welcome and holds the admin's
+/// sender key.
+fn group_pair(seed: u64) -> (GroupSession, GroupSession) {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let admin = IdentityKeyPair::generate(&mut rng);
+    let member = IdentityKeyPair::generate(&mut rng);
+    let created =
+        GroupSession::create(&admin, &[(*member.public(), GroupRole::Member)], &mut rng).unwrap();
+    let mut joined =
+        GroupSession::join(&member, &created.welcome.bytes, admin.public(), &mut rng).unwrap();
+    joined
+        .session
+        .receive_distribution(admin.public(), &created.distribution.bytes)
+        .unwrap();
+    (created.session, joined.session)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn frozen_v1_fixtures_are_byte_identical() {
+    for (name, pinned) in FIXTURES {
+        let bytes = std::fs::read(fixture_dir().join(name))
+            .unwrap_or_else(|e| panic!("fixture {name} is missing ({e})"));
+        assert_eq!(
+            sha256_hex(&bytes),
+            pinned,
+            "fixture {name} changed: published state must never be rewritten"
+        );
+    }
 }
 
 #[test]
@@ -251,4 +339,12 @@ fn frozen_v1_fixtures_still_restore_and_work() {
     assert_eq!(bob.decrypt(&delayed).unwrap().plaintext, b"delayed message");
     assert_ne!(bob.remote_identity(), account.identity_key());
     assert_eq!(bob.local_identity(), account.identity_key());
+
+    let mut member =
+        GroupSession::from_encrypted(&std::fs::read(dir.join("group_member.bin")).unwrap(), &k, 3)
+            .expect("v1 group session fixture must restore");
+    let second = std::fs::read(dir.join("group_message_2.bin")).unwrap();
+    let first = std::fs::read(dir.join("group_message_1.bin")).unwrap();
+    assert_eq!(member.decrypt(&second).unwrap().plaintext, b"group two");
+    assert_eq!(member.decrypt(&first).unwrap().plaintext, b"group one");
 }
