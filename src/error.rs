@@ -271,6 +271,13 @@ pub enum HandshakeError {
     /// ([`crate::Account::rotate_prekeys`]) before more sessions can start without one-time keys.
     #[error("replay records full: rotate prekeys before accepting more last-resort sessions")]
     ReplayRecordsFull,
+    /// The account already holds sessions with [`crate::MAX_PEERS`] peer devices and this
+    /// handshake would add another: forget idle peers ([`crate::Account::forget_peer`]).
+    #[error("the account holds sessions with {limit} peers already; forget idle peers first")]
+    TooManyPeers {
+        /// The limit, [`crate::MAX_PEERS`].
+        limit: usize,
+    },
     /// The initiator named our own identity key as theirs.
     #[error("the initiator's identity key is our own")]
     OwnIdentity,
@@ -293,7 +300,9 @@ impl HandshakeError {
             HandshakeError::OneTimePreKeyReused(_)
             | HandshakeError::KemPreKeyReused(_)
             | HandshakeError::ReplayedInitialMessage => ErrorKind::Replay,
-            HandshakeError::ReplayRecordsFull => ErrorKind::LimitExceeded,
+            HandshakeError::ReplayRecordsFull | HandshakeError::TooManyPeers { .. } => {
+                ErrorKind::LimitExceeded
+            }
             HandshakeError::FirstMessage(e) => e.kind(),
         }
     }

@@ -19,6 +19,11 @@ use crate::x3dh::PreKeyBundle;
 /// Most sessions kept per peer device: the active one and older ones still accepted.
 pub const MAX_SESSIONS_PER_PEER: usize = 5;
 
+/// Most peer devices an account holds sessions with. Every record costs memory and bytes in the
+/// persisted account, and a stranger holding a last-resort prekey could otherwise grow it
+/// without end; an app that talks to more devices forgets idle ones ([`Account::forget_peer`]).
+pub const MAX_PEERS: usize = 10_000;
+
 /// Errors from the account-level session API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
@@ -132,12 +137,14 @@ impl Account {
     /// peer. Returns its id.
     ///
     /// # Errors
-    /// [`HandshakeError`]; the account is unchanged on error.
+    /// [`HandshakeError`], including [`HandshakeError::TooManyPeers`] when `bundle` names a
+    /// new peer and the account holds [`MAX_PEERS`] already. The account is unchanged on error.
     pub fn start_session<R: CryptoRng + ?Sized>(
         &mut self,
         bundle: &PreKeyBundle,
         rng: &mut R,
     ) -> Result<SessionId, HandshakeError> {
+        self.check_room_for(&bundle.identity_key)?;
         let session = self.create_outbound_session(bundle, rng)?;
         let id = session.session_id();
         self.peers
@@ -195,6 +202,7 @@ impl Account {
                     .position(|s| s.role() == Role::Responder && s.base_key == *prekey.base_key())
             });
             if known.is_none() {
+                self.check_room_for(peer)?;
                 let inbound = self.create_inbound_session(message, now)?;
                 let session_id = inbound.session.session_id();
                 let mut events = inbound.events;
@@ -257,6 +265,14 @@ impl Account {
             Some(e) => Err(PeerError::Decrypt(e)),
             None => Err(PeerError::NoMatchingSession),
         }
+    }
+
+    /// Refuses a record for a new peer once [`MAX_PEERS`] are held.
+    fn check_room_for(&self, peer: &IdentityKey) -> Result<(), HandshakeError> {
+        if self.peers.len() >= MAX_PEERS && !self.peers.contains_key(peer) {
+            return Err(HandshakeError::TooManyPeers { limit: MAX_PEERS });
+        }
+        Ok(())
     }
 
     /// Ids of the sessions held for `peer`, active first.

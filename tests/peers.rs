@@ -10,7 +10,8 @@
 
 use chacha20::ChaCha20Rng;
 use hushwire::{
-    Account, DecryptError, Event, MAX_SESSIONS_PER_PEER, PeerError, StorageKey, Timestamp,
+    Account, DecryptError, Event, HandshakeError, MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerError,
+    StorageKey, Timestamp,
 };
 use rand_core::SeedableRng;
 
@@ -159,6 +160,72 @@ fn sessions_per_peer_are_bounded() {
         alice.sessions_with(bob.identity_key()).len(),
         MAX_SESSIONS_PER_PEER
     );
+}
+
+#[test]
+fn peers_per_account_are_bounded_at_and_past_the_limit() {
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let mut operator = Account::new(NOW, &mut rng);
+    // One bundle per peer device; each device is a fresh account.
+    let first = Account::new(NOW, &mut rng);
+    operator
+        .start_session(&first.published_prekeys().take_bundle(), &mut rng)
+        .unwrap();
+    for _ in 1..MAX_PEERS {
+        let customer = Account::new(NOW, &mut rng);
+        operator
+            .start_session(&customer.published_prekeys().take_bundle(), &mut rng)
+            .unwrap();
+    }
+    assert_eq!(operator.peers().len(), MAX_PEERS);
+    let full = operator.to_encrypted(&StorageKey::from_bytes([1; 32]), 0, &mut rng);
+
+    // Past the limit, outbound: refused, nothing added.
+    let mut newcomer = Account::new(NOW, &mut rng);
+    newcomer
+        .generate_one_time_prekeys(1, 1, NOW, &mut rng)
+        .unwrap();
+    let refused = operator
+        .start_session(&newcomer.published_prekeys().take_bundle(), &mut rng)
+        .unwrap_err();
+    assert_eq!(refused, HandshakeError::TooManyPeers { limit: MAX_PEERS });
+    assert_eq!(refused.kind(), hushwire::ErrorKind::LimitExceeded);
+    assert_eq!(operator.peers().len(), MAX_PEERS);
+
+    // Past the limit, inbound: a new peer's prekey message is refused, prekeys untouched.
+    let mut operator_prekeys = operator.published_prekeys();
+    let mut session = newcomer
+        .create_outbound_session(&operator_prekeys.take_bundle(), &mut rng)
+        .unwrap();
+    let hello = session.encrypt(b"hello", &mut rng).unwrap();
+    let counts = operator.one_time_prekey_counts();
+    assert_eq!(
+        operator
+            .decrypt_from(newcomer.identity_key(), &hello, NOW)
+            .unwrap_err(),
+        PeerError::Handshake(HandshakeError::TooManyPeers { limit: MAX_PEERS })
+    );
+    assert_eq!(operator.one_time_prekey_counts(), counts);
+    assert_eq!(operator.peers().len(), MAX_PEERS);
+
+    // At the limit, a peer already held may still start over.
+    let known = *first.identity_key();
+    operator
+        .start_session(&first.published_prekeys().take_bundle(), &mut rng)
+        .unwrap();
+    assert_eq!(operator.sessions_with(&known).len(), 2);
+
+    // Forgetting one makes room for the newcomer.
+    assert!(operator.forget_peer(&known));
+    let got = operator
+        .decrypt_from(newcomer.identity_key(), &hello, NOW)
+        .unwrap();
+    assert_eq!(got.plaintext, b"hello");
+    assert_eq!(operator.peers().len(), MAX_PEERS);
+
+    // A full account round-trips through persistence.
+    let restored = Account::from_encrypted(&full, &StorageKey::from_bytes([1; 32]), 0).unwrap();
+    assert_eq!(restored.peers().len(), MAX_PEERS);
 }
 
 #[test]

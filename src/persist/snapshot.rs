@@ -18,7 +18,7 @@ use crate::keys::{
     IdentityKey, IdentityKeyPair, KEM_CIPHERTEXT_LEN, KemKeyPair, KemPreKey, KemPreKeyKind,
     OneTimePreKey, SignedPreKey,
 };
-use crate::peer::{MAX_SESSIONS_PER_PEER, PeerRecord};
+use crate::peer::{MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerRecord};
 use crate::ratchet::receiving::{CurrentChain, PastChain, StoredKeys};
 use crate::ratchet::{RatchetConfig, RatchetKeyPair, RatchetState, SendChain};
 use crate::reset::ResetLog;
@@ -264,6 +264,9 @@ impl AccountSnapshotV1 {
         }
         let last_resort = self.last_resort_kem.to_live()?;
         if last_resort.kind != KemPreKeyKind::LastResort {
+            return Err(RestoreError::Corrupt);
+        }
+        if self.peers.len() > MAX_PEERS {
             return Err(RestoreError::Corrupt);
         }
         let mut peers = BTreeMap::new();
