@@ -11,7 +11,7 @@ use crate::keys::{IdentityKey, IdentityKeyPair};
 /// The public key of a certificate issuer: a trust root or a server (organization) key.
 ///
 /// An Ed25519 public key, checked on parsing exactly like an identity key: the canonical
-/// encoding of a point in the prime-order subgroup (spec/sealed.md, "Certificates").
+/// encoding of a point in the prime-order subgroup (SPEC.md §13.1).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IssuerKey(IdentityKey);
 

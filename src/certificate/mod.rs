@@ -1,5 +1,5 @@
 //! Certificates: trust roots, server (or organization) certificates and sender certificates
-//! (spec/sealed.md, "Certificates").
+//! (SPEC.md §13.1).
 //!
 //! A client pins one or more **trust roots** (Ed25519 public keys, each under a `u32` root id)
 //! in a [`TrustStore`]. A trust root certifies **server keys** with a [`ServerCertificate`]

@@ -115,7 +115,7 @@ impl LeafBody for SenderBody {
     }
 }
 
-/// A device certified by a server key (spec/sealed.md, "Certificates"):
+/// A device certified by a server key (SPEC.md §13.1):
 /// `version(1) type(1)=0x41 serial(8) device_id(4) identity_key(32) not_before(8)
 /// expires_at(8) server_certificate(122) user_id_len(1) user_id(n) signature(64)`.
 ///

@@ -55,8 +55,8 @@ impl CertificateBody for ServerBody {
     }
 }
 
-/// A server (or organization) key certified by a trust root (spec/sealed.md,
-/// "Certificates"): `version(1) type(1)=0x40 root_id(4) key_id(4) key(32) not_before(8)
+/// A server (or organization) key certified by a trust root (SPEC.md
+/// §13.1.2): `version(1) type(1)=0x40 root_id(4) key_id(4) key(32) not_before(8)
 /// expires_at(8) signature(64)`.
 ///
 /// Key ids are unique within a deployment (across all of its roots): revocation names them.

@@ -1,5 +1,5 @@
 //! The group protocol's labels, its sender-chain step, signature inputs and the roster hash
-//! (spec/group.md §2). A change here is a wire change.
+//! (SPEC.md §14.2). A change here is a wire change.
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
@@ -55,7 +55,7 @@ pub(crate) fn signature_input(label: &[u8], signed: &[u8]) -> Vec<u8> {
     m
 }
 
-/// The roster hash: SHA-256 over the label and the roster body (spec/group.md §5.2).
+/// The roster hash: SHA-256 over the label and the roster body (SPEC.md §14.2.4).
 pub(crate) fn roster_hash(body: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(LABEL_ROSTER_HASH);

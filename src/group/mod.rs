@@ -1,4 +1,4 @@
-//! Group messaging with sender keys and an authenticated roster (spec/group.md).
+//! Group messaging with sender keys and an authenticated roster (SPEC.md §14).
 //!
 //! A group is a [`GroupSession`] per member. Its membership is a versioned [`Roster`]: an
 //! epoch number, the members' identity keys, each with a role ([`GroupRole::Admin`] or

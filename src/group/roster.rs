@@ -1,5 +1,5 @@
 //! The authenticated roster: who is in a group, with which role, at which epoch
-//! (spec/group.md §5).
+//! (SPEC.md §14.5).
 
 use core::fmt;
 
@@ -193,7 +193,7 @@ impl Roster {
             .is_some_and(|m| m.role == GroupRole::Admin)
     }
 
-    /// This roster's hash (spec/group.md §5.2): the next epoch's change names it.
+    /// This roster's hash (SPEC.md §14.2.4): the next epoch's change names it.
     pub fn hash(&self) -> [u8; 32] {
         roster_hash(&self.body_bytes())
     }

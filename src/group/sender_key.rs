@@ -1,5 +1,5 @@
 //! Sender keys: our outbound chain and signing key, the inbound chains of the other members,
-//! and the bounded store of skipped message keys (spec/group.md §3 and §4).
+//! and the bounded store of skipped message keys (SPEC.md §14.3 and §14.4).
 
 use std::collections::VecDeque;
 

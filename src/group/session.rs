@@ -1,5 +1,5 @@
 //! A member's state in one group: the roster, our sender key, the other members' sender keys
-//! and the skipped-key store (spec/group.md §4 and §5).
+//! and the skipped-key store (SPEC.md §14.4 and §14.5).
 
 use core::fmt;
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! Wire formats of the group protocol (spec/group.md §6): group message, distribution
+//! Wire formats of the group protocol (SPEC.md §14.6): group message, distribution
 //! message, roster (welcome) and roster change. Decoding is strict and never panics.
 
 use zeroize::Zeroizing;

@@ -163,7 +163,7 @@ pub(crate) struct AccountSnapshotV1 {
     /// Per peer identity key: reset bookkeeping.
     resets: Vec<([u8; 32], ResetLogV1)>,
     /// Per user id, by increasing id: the recorded identity key and its verification
-    /// (spec/verify.md §5.4).
+    /// (SPEC.md §15.5.4).
     identities: Vec<IdentityRecordV1>,
 }
 

@@ -1,5 +1,5 @@
 //! The sealed content: authenticated metadata, the sender certificate and the inner message,
-//! encoded and then padded (spec/sealed.md, "Sealed envelopes").
+//! encoded and then padded (SPEC.md §13.2).
 //!
 //! `content_type(1) sent_at(8) expiry_flag(1) [expires_after_secs(4)]
 //! certificate_len(2) sender_certificate(certificate_len) message(rest)`

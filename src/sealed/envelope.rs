@@ -1,5 +1,5 @@
 //! The envelope layout shared by types `0x30` and `0x32`, and single-recipient sealing
-//! (spec/sealed.md, "Sealed envelopes").
+//! (SPEC.md §13.2).
 //!
 //! `version(1) type(1) recipient(32) ephemeral(32) sender_part(48) ciphertext(padded+16)`,
 //! where `sender_part` is the encrypted sender identity key (type `0x30`) or the wrapped

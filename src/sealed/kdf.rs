@@ -1,4 +1,4 @@
-//! Key derivations of sealed envelopes, with their labels (spec/sealed.md).
+//! Key derivations of sealed envelopes, with their labels (SPEC.md §13).
 
 use hkdf::Hkdf;
 use sha2::Sha256;

@@ -1,5 +1,5 @@
 //! Sealed envelopes: the relay learns who receives, never who sends, what kind of message it
-//! is, or how long it is (spec/sealed.md).
+//! is, or how long it is (SPEC.md §13).
 //!
 //! The sender encrypts its message as usual (for a 1:1 conversation, the bytes of
 //! [`crate::Session::encrypt`]), then [`seal`]s it for the recipient's identity key together
@@ -542,8 +542,8 @@ pub fn seal_multi<R: CryptoRng + ?Sized>(
 /// to `recipient`, and validates the sender certificate against `trust` at `now`.
 ///
 /// # Errors
-/// See [`OpenError`]; checks run in the order of spec/sealed.md. Nothing changes on error
-/// (nothing changes on success either: opening is a pure function).
+/// See [`OpenError`]; checks run in the order of SPEC.md §13.2.4 and §13.3.4. Nothing changes
+/// on error (nothing changes on success either: opening is a pure function).
 pub fn open(
     recipient: &IdentityKeyPair,
     envelope: &[u8],

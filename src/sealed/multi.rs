@@ -1,5 +1,5 @@
 //! Multi-recipient sealing, splitting by the relay, and opening a split envelope
-//! (spec/sealed.md, "Multi-recipient").
+//! (SPEC.md §13.3).
 //!
 //! Multi-recipient message (type `0x31`):
 //! `version(1) type(1) ephemeral(32) count(2) [recipient(32) wrapped(32) tag(16)]*count

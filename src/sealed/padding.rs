@@ -1,4 +1,4 @@
-//! Padding of sealed content to size buckets (spec/sealed.md, "Padding").
+//! Padding of sealed content to size buckets (SPEC.md §13.4).
 //!
 //! The content is followed by one `0x80` byte and then zero bytes up to the bucket size
 //! (ISO/IEC 7816-4 padding), so every padded plaintext ends in `0x80 0x00*`. For a content of

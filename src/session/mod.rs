@@ -268,7 +268,7 @@ impl Session {
     }
 
     /// A secret both ends of this session share, for short authentication strings
-    /// (spec/verify.md §4.1): HKDF of the session-constant tag key under its own label, so it
+    /// (SPEC.md §15.4.1): HKDF of the session-constant tag key under its own label, so it
     /// reveals nothing about the tag key. It never leaves the crate.
     pub(crate) fn verification_key(&self) -> zeroize::Zeroizing<[u8; 32]> {
         crate::verify::derive_verification_key(&self.ratchet.tag_key, &self.session_id)

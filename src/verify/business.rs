@@ -1,4 +1,4 @@
-//! Certified business identities (spec/verify.md §6): an organization certifies the identity
+//! Certified business identities (SPEC.md §15.6): an organization certifies the identity
 //! keys of its operators' devices; a customer's app pins the organization's root.
 //!
 //! The chain is the one of [`crate::certificate`]: the organization's **root** (pinned by
@@ -225,7 +225,7 @@ impl LeafBody for IdentityBody {
     }
 }
 
-/// An operator device's identity key certified by its organization (spec/verify.md §6.2):
+/// An operator device's identity key certified by its organization (SPEC.md §15.6.2):
 /// `version(1) type(1)=0x42 serial(8) identity_key(32) not_before(8) expires_at(8)
 /// organization_key_certificate(122) organization_len(1) organization(n)
 /// operator_name_len(1) operator_name(n) role_len(1) role(n) signature(64)`.

@@ -1,4 +1,4 @@
-//! Who am I talking to? Identity verification (spec/verify.md).
+//! Who am I talking to? Identity verification (SPEC.md §15).
 //!
 //! End-to-end encryption is only as good as the check that the key at the other end belongs to
 //! the person (or business) the user thinks it does. This module gives an app four tools:

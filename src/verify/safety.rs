@@ -1,4 +1,4 @@
-//! Safety numbers and their QR payload (spec/verify.md §2 and §3).
+//! Safety numbers and their QR payload (SPEC.md §15.2 and §15.3).
 
 use core::fmt;
 
@@ -178,7 +178,7 @@ impl SafetyNumber {
         })
     }
 
-    /// The bytes to show as a QR code for the peer to scan (spec/verify.md §3):
+    /// The bytes to show as a QR code for the peer to scan (SPEC.md §15.3):
     /// `version(1)=0x01 type(1)=0x50 safety_number_version(1) our_fingerprint(32)
     /// their_fingerprint(32)`.
     pub fn to_qr_payload(&self) -> [u8; QR_PAYLOAD_LEN] {

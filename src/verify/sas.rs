@@ -1,4 +1,4 @@
-//! Short authentication strings bound to a session (spec/verify.md §4).
+//! Short authentication strings bound to a session (SPEC.md §15.4).
 
 use core::fmt;
 
@@ -87,7 +87,7 @@ const fn e(index: u8, symbol: &'static str, name: &'static str) -> SasEmoji {
     }
 }
 
-/// The 64 emoji of short authentication strings, by 6-bit value (spec/verify.md §4.3). It is
+/// The 64 emoji of short authentication strings, by 6-bit value (SPEC.md §15.4.3). It is
 /// the table of Matrix's SAS verification, chosen there for emoji that look different on every
 /// platform and have unambiguous names; reusing it lets apps reuse its translations.
 pub const SAS_EMOJI_TABLE: [SasEmoji; 64] = [
@@ -166,7 +166,7 @@ pub const SAS_EMOJI_TABLE: [SasEmoji; 64] = [
 ///
 /// 42 bits (emoji) or 39 bits (numbers): enough against someone who must guess, not against
 /// an attacker in the middle who can try about 2^41 key agreements while the call is being
-/// set up (spec/verify.md §4.4). Safety numbers compare 256-bit fingerprints.
+/// set up (SPEC.md §15.4.4). Safety numbers compare 256-bit fingerprints.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ShortAuthString {
     bytes: [u8; SAS_LEN],

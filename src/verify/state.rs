@@ -1,4 +1,4 @@
-//! The account's verification state per user (spec/verify.md §5).
+//! The account's verification state per user (SPEC.md §15.5).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -184,7 +184,7 @@ impl IdentityBook {
 }
 
 /// Version 1 of one user's record in the persisted account (`AccountSnapshotV1.identities`,
-/// spec/verify.md §5.4).
+/// SPEC.md §15.5.4).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct IdentityRecordV1 {
     user_id: Vec<u8>,

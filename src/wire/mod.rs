@@ -22,13 +22,13 @@ pub(crate) const TYPE_PREKEY: u8 = 0x02;
 pub(crate) const TYPE_RESET_REQUEST: u8 = 0x03;
 /// Type byte of an encoded [`crate::PreKeyBundle`].
 pub(crate) const TYPE_BUNDLE: u8 = 0x10;
-/// Type byte of a group message (spec/group.md §6.2).
+/// Type byte of a group message (SPEC.md §14.6.2).
 pub(crate) const TYPE_GROUP_MESSAGE: u8 = 0x20;
-/// Type byte of a group sender-key distribution message (spec/group.md §6.3).
+/// Type byte of a group sender-key distribution message (SPEC.md §14.6.3).
 pub(crate) const TYPE_GROUP_DISTRIBUTION: u8 = 0x21;
-/// Type byte of a signed group roster, sent as a welcome (spec/group.md §6.4).
+/// Type byte of a signed group roster, sent as a welcome (SPEC.md §14.6.4).
 pub(crate) const TYPE_GROUP_ROSTER: u8 = 0x22;
-/// Type byte of a signed group roster change (spec/group.md §6.5).
+/// Type byte of a signed group roster change (SPEC.md §14.6.5).
 pub(crate) const TYPE_GROUP_ROSTER_CHANGE: u8 = 0x23;
 
 /// The largest plaintext one message may carry (256 KiB). Larger payloads belong in

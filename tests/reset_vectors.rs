@@ -1,0 +1,319 @@
+//! Fixed test vectors of reset requests (`tests/vectors/reset/reset_request.json`, SPEC.md
+//! §12.4).
+//!
+//! Each request is built twice: by hushwire's public API (`Account::reset_request`, its nonce
+//! drawn from a fixed tape) and by an independent reference below written from the spec with
+//! the primitive crates only (the X25519 form of both identity keys, static-static DH,
+//! HKDF-SHA256, HMAC-SHA256). The bytes must agree, the target must accept them, and every
+//! invalid case must be refused with the error written here by hand. The file built from
+//! all of it is compared with the committed one.
+//!
+//! Set `HUSHWIRE_REGENERATE_VECTORS=1` to rewrite the file instead of comparing.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "vectors/sealed/reference.rs"]
+mod reference;
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+
+use chacha20::ChaCha20Rng;
+use hmac::{Hmac, KeyInit, Mac};
+use hushwire::{
+    Account, IdentityKeyPair, RESET_MAX_AGE_SECS, RESET_MAX_FUTURE_SKEW_SECS, RESET_REQUEST_LEN,
+    ResetError, ResetReason, Timestamp,
+};
+use rand_core::{SeedableRng, TryCryptoRng, TryRng};
+use reference::{Key, cat, hkdf, sha256, x25519_dh};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+const NOW: u64 = 1_700_000_000;
+const REGENERATE_ENV: &str = "HUSHWIRE_REGENERATE_VECTORS";
+const LABEL_RESET_MAC: &[u8] = b"hushwire/v1/reset-request-mac";
+const WIRE_VERSION: u8 = 0x01;
+const TYPE_RESET_REQUEST: u8 = 0x03;
+
+fn ts(secs: u64) -> Timestamp {
+    Timestamp::from_unix_secs(secs)
+}
+
+/// A 32-byte value named in the vectors: SHA-256 of a fixed label.
+fn fixed(label: &str) -> [u8; 32] {
+    sha256(format!("hushwire/v1/test-vectors/reset/{label}").as_bytes())
+}
+
+/// Hands out fixed bytes (the request nonce) and nothing else.
+struct NonceRng(Vec<u8>);
+
+impl TryRng for NonceRng {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        panic!("a reset request draws only its nonce")
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        panic!("a reset request draws only its nonce")
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        assert!(dst.len() <= self.0.len(), "nonce tape exhausted");
+        let rest = self.0.split_off(dst.len());
+        dst.copy_from_slice(&self.0);
+        self.0 = rest;
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for NonceRng {}
+
+fn reason_byte(reason: ResetReason) -> u8 {
+    match reason {
+        ResetReason::NoSession => 1,
+        ResetReason::StateBehind => 2,
+        ResetReason::PeerForked => 3,
+        ResetReason::TooFarBehind => 4,
+        _ => panic!("a reason this test does not know"),
+    }
+}
+
+/// The reference: the request bytes and the MAC key, from the two identity seeds.
+fn reference_request(
+    requester: &Key,
+    target: &Key,
+    created_at: u64,
+    since: u64,
+    reason: u8,
+    nonce: &[u8; 16],
+) -> (Vec<u8>, [u8; 32]) {
+    let shared = x25519_dh(&requester.x_secret, &target.x_public);
+    // The other side computes the same secret from its own key.
+    assert_eq!(shared, x25519_dh(&target.x_secret, &requester.x_public));
+    // HKDF without a salt is HKDF with 32 zero bytes of salt (RFC 5869 §2.2).
+    let key: [u8; 32] = reference::arr(&hkdf(&[0u8; 32], &shared, LABEL_RESET_MAC, 32));
+    let signed = cat(&[
+        &[WIRE_VERSION, TYPE_RESET_REQUEST],
+        &requester.ed_public,
+        &target.ed_public,
+        &created_at.to_be_bytes(),
+        &since.to_be_bytes(),
+        &[reason],
+        nonce,
+    ]);
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).unwrap();
+    mac.update(&signed);
+    let tag = mac.finalize().into_bytes();
+    (cat(&[&signed, &tag]), key)
+}
+
+fn account(seed: &[u8; 32], rng: &mut ChaCha20Rng) -> Account {
+    Account::from_identity(IdentityKeyPair::dangerous_from_seed(seed), ts(NOW), rng)
+}
+
+/// An invalid case: the bytes to answer, when, and the error hushwire must give.
+fn invalid(name: &str, bytes: &[u8], now: u64, error: &str) -> Value {
+    json!({ "name": name, "request": hex::encode(bytes), "now": now, "error": error })
+}
+
+fn build() -> Value {
+    let requester_seed = fixed("requester-identity-seed");
+    let target_seed = fixed("target-identity-seed");
+    let stranger_seed = fixed("stranger-identity-seed");
+    let requester_ref = Key::from_seed(requester_seed);
+    let target_ref = Key::from_seed(target_seed);
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    let mut target = account(&target_seed, &mut rng);
+    let target_id = *target.identity_key();
+
+    let mut valid = Vec::new();
+    let mut first_request = Vec::new();
+    let reasons = [
+        ResetReason::NoSession,
+        ResetReason::StateBehind,
+        ResetReason::PeerForked,
+        ResetReason::TooFarBehind,
+    ];
+    for (i, reason) in reasons.into_iter().enumerate() {
+        let created_at = NOW + 3_600 * i as u64;
+        let since = NOW - 86_400;
+        let nonce: [u8; 16] = reference::arr(&fixed(&format!("nonce-{i}"))[..16]);
+        // A fresh requester each time: the rate limit is per pair and tested elsewhere.
+        let mut requester = account(&requester_seed, &mut rng);
+        let bytes = requester
+            .reset_request(
+                &target_id,
+                reason,
+                ts(since),
+                ts(created_at),
+                &mut NonceRng(nonce.to_vec()),
+            )
+            .unwrap();
+        let (expected, key) = reference_request(
+            &requester_ref,
+            &target_ref,
+            created_at,
+            since,
+            reason_byte(reason),
+            &nonce,
+        );
+        assert_eq!(bytes, expected, "request {i} differs from the reference");
+        assert_eq!(bytes.len(), RESET_REQUEST_LEN);
+        // The target accepts it (a bundle of the requester answers it).
+        let bundle = requester.published_prekeys().take_bundle();
+        let answered = target
+            .answer_reset(&bytes, &bundle, ts(created_at), &mut rng)
+            .unwrap();
+        assert_eq!(answered.resend_since, ts(since));
+        if i == 0 {
+            first_request = bytes.clone();
+        }
+        valid.push(json!({
+            "reason": reason_byte(reason),
+            "created_at": created_at,
+            "since": since,
+            "nonce": hex::encode(nonce),
+            "mac_key": hex::encode(key),
+            "request": hex::encode(&bytes),
+        }));
+    }
+
+    // Invalid cases, each answered by a fresh target (no rate limit or replay record).
+    let base = first_request;
+    let mut cases = Vec::new();
+    let mut flipped_mac = base.clone();
+    *flipped_mac.last_mut().unwrap() ^= 0x01;
+    cases.push(invalid(
+        "mac-bit-flipped",
+        &flipped_mac,
+        NOW,
+        "BadSignature",
+    ));
+    let mut flipped_since = base.clone();
+    flipped_since[2 + 32 + 32 + 8] ^= 0x80;
+    cases.push(invalid(
+        "since-changed",
+        &flipped_since,
+        NOW,
+        "BadSignature",
+    ));
+    cases.push(invalid(
+        "too-old",
+        &base,
+        NOW + RESET_MAX_AGE_SECS + 1,
+        "Stale",
+    ));
+    cases.push(invalid(
+        "oldest-accepted",
+        &base,
+        NOW + RESET_MAX_AGE_SECS,
+        "ok",
+    ));
+    cases.push(invalid(
+        "too-far-in-the-future",
+        &base,
+        NOW - RESET_MAX_FUTURE_SKEW_SECS - 1,
+        "Stale",
+    ));
+    cases.push(invalid(
+        "furthest-future-accepted",
+        &base,
+        NOW - RESET_MAX_FUTURE_SKEW_SECS,
+        "ok",
+    ));
+    let mut reason_zero = base.clone();
+    reason_zero[2 + 32 + 32 + 8 + 8] = 0;
+    cases.push(invalid("unknown-reason", &reason_zero, NOW, "Malformed"));
+    cases.push(invalid(
+        "truncated",
+        &base[..base.len() - 1],
+        NOW,
+        "Malformed",
+    ));
+    let mut longer = base.clone();
+    longer.push(0);
+    cases.push(invalid("trailing-byte", &longer, NOW, "Malformed"));
+    let mut future_version = base.clone();
+    future_version[0] = 0x02;
+    cases.push(invalid(
+        "unknown-version",
+        &future_version,
+        NOW,
+        "Malformed",
+    ));
+    let mut other_type = base.clone();
+    other_type[1] = 0x01;
+    cases.push(invalid("wrong-type", &other_type, NOW, "Malformed"));
+
+    let requester_bundle = account(&requester_seed, &mut rng)
+        .published_prekeys()
+        .take_bundle();
+    for case in &cases {
+        let bytes = hex::decode(case["request"].as_str().unwrap()).unwrap();
+        let now = case["now"].as_u64().unwrap();
+        let mut fresh = account(&target_seed, &mut rng);
+        let got = fresh.answer_reset(&bytes, &requester_bundle, ts(now), &mut rng);
+        let name = match got {
+            Ok(_) => "ok",
+            Err(ResetError::BadSignature) => "BadSignature",
+            Err(ResetError::Stale) => "Stale",
+            Err(ResetError::Malformed(_)) => "Malformed",
+            Err(ResetError::NotForUs) => "NotForUs",
+            Err(e) => panic!("unexpected error {e:?}"),
+        };
+        assert_eq!(name, case["error"], "case {}", case["name"]);
+    }
+    // A request for someone else is refused by whoever receives it.
+    let mut stranger = account(&stranger_seed, &mut rng);
+    assert_eq!(
+        stranger
+            .answer_reset(&base, &requester_bundle, ts(NOW), &mut rng)
+            .unwrap_err(),
+        ResetError::NotForUs
+    );
+
+    json!({
+        "description": "Reset requests (SPEC.md §12.4): the requester's and target's identity \
+            seeds, each request's fields, the HMAC key HKDF-SHA256(salt = none, ikm = \
+            X25519(requester, target), info = label, 32 bytes) and the request bytes; then \
+            invalid requests with the error the target must give when answering at `now`.",
+        "label": String::from_utf8(LABEL_RESET_MAC.to_vec()).unwrap(),
+        "requester_identity_seed": hex::encode(requester_seed),
+        "target_identity_seed": hex::encode(target_seed),
+        "stranger_identity_seed": hex::encode(stranger_seed),
+        "max_age_secs": RESET_MAX_AGE_SECS,
+        "max_future_skew_secs": RESET_MAX_FUTURE_SKEW_SECS,
+        "valid": valid,
+        "invalid": cases,
+    })
+}
+
+#[test]
+fn reset_request_vectors_match_the_reference_and_the_committed_file() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/reset/reset_request.json");
+    let built = build();
+    let text = serde_json::to_string_pretty(&built).unwrap() + "\n";
+    if std::env::var_os(REGENERATE_ENV).is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{} is missing ({e}); regenerate with {REGENERATE_ENV}=1",
+            path.display()
+        )
+    });
+    let committed: Value = serde_json::from_str(&committed).unwrap();
+    assert!(
+        committed == built,
+        "tests/vectors/reset/reset_request.json differs from what the code produces"
+    );
+}
