@@ -55,9 +55,7 @@ use thiserror::Error;
 
 use crate::error::{DecodeError, ErrorKind};
 use crate::time::Timestamp;
-use crate::wire::{
-    Reader, TYPE_BUNDLE, TYPE_PREKEY, TYPE_RATCHET, TYPE_RESET_REQUEST, WIRE_VERSION,
-};
+use crate::wire::{Reader, WIRE_VERSION};
 
 /// Which certificate of a chain an error is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -249,20 +247,6 @@ impl CertificateError {
     }
 }
 
-/// Every type byte this build knows: a structure of another known type is `WrongType`, any
-/// other byte is `UnknownType`.
-const KNOWN_TYPES: &[u8] = &[
-    TYPE_RATCHET,
-    TYPE_PREKEY,
-    TYPE_RESET_REQUEST,
-    TYPE_BUNDLE,
-    crate::sealed::TYPE_SEALED_ENVELOPE,
-    crate::sealed::TYPE_MULTI_RECIPIENT,
-    crate::sealed::TYPE_RECIPIENT_ENVELOPE,
-    TYPE_SERVER_CERTIFICATE,
-    TYPE_SENDER_CERTIFICATE,
-];
-
 /// Checks the version byte, the type byte (one of `accepted`) and the total length, in that
 /// order (as `src/wire` does). Returns the type byte found.
 pub(crate) fn expect_header(
@@ -278,11 +262,7 @@ pub(crate) fn expect_header(
     let found = r.u8()?;
     if !accepted.contains(&found) {
         let expected = accepted.first().copied().unwrap_or_default();
-        return Err(if KNOWN_TYPES.contains(&found) {
-            DecodeError::WrongType { expected, found }
-        } else {
-            DecodeError::UnknownType(found)
-        });
+        return Err(crate::wire::type_mismatch(expected, found));
     }
     if total_len > max {
         return Err(DecodeError::TooLarge {

@@ -10,8 +10,8 @@ use crate::aead::{NONCE_LEN, TAG_LEN};
 use crate::error::DecodeError;
 use crate::keys::{IdentityKey, IdentityKeyPair};
 use crate::wire::{
-    Reader, TYPE_BUNDLE, TYPE_GROUP_DISTRIBUTION, TYPE_GROUP_MESSAGE, TYPE_GROUP_ROSTER,
-    TYPE_GROUP_ROSTER_CHANGE, TYPE_PREKEY, TYPE_RATCHET, TYPE_RESET_REQUEST, WIRE_VERSION,
+    Reader, TYPE_GROUP_DISTRIBUTION, TYPE_GROUP_MESSAGE, TYPE_GROUP_ROSTER,
+    TYPE_GROUP_ROSTER_CHANGE, WIRE_VERSION,
 };
 
 /// Length of an Ed25519 signature.
@@ -49,20 +49,6 @@ pub enum GroupWireKind {
     RosterChange,
 }
 
-fn is_known_type(t: u8) -> bool {
-    matches!(
-        t,
-        TYPE_RATCHET
-            | TYPE_PREKEY
-            | TYPE_RESET_REQUEST
-            | TYPE_BUNDLE
-            | TYPE_GROUP_MESSAGE
-            | TYPE_GROUP_DISTRIBUTION
-            | TYPE_GROUP_ROSTER
-            | TYPE_GROUP_ROSTER_CHANGE
-    )
-}
-
 /// Checks version, type, then total length (in that order, as every hushwire decoder).
 fn expect_header(
     r: &mut Reader<'_>,
@@ -76,11 +62,7 @@ fn expect_header(
     }
     let found = r.u8()?;
     if found != expected {
-        return Err(if is_known_type(found) {
-            DecodeError::WrongType { expected, found }
-        } else {
-            DecodeError::UnknownType(found)
-        });
+        return Err(crate::wire::type_mismatch(expected, found));
     }
     if total_len > max {
         return Err(DecodeError::TooLarge {
@@ -524,6 +506,7 @@ pub(crate) fn encode_change(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::TYPE_RATCHET;
 
     #[test]
     fn lengths_are_the_documented_figures() {

@@ -68,6 +68,8 @@ pub use sas::{
 pub use state::{MAX_IDENTITY_RECORDS, VerificationState};
 pub use user::{MAX_USER_ID_LEN, UserId};
 
+pub(crate) use business::TYPE_IDENTITY_CERTIFICATE;
+pub(crate) use safety::TYPE_SAFETY_NUMBER_QR;
 pub(crate) use sas::derive_verification_key;
 pub(crate) use state::{IdentityBook, IdentityRecordV1};
 

@@ -31,6 +31,35 @@ pub(crate) const TYPE_GROUP_ROSTER: u8 = 0x22;
 /// Type byte of a signed group roster change (SPEC.md §14.6.5).
 pub(crate) const TYPE_GROUP_ROSTER_CHANGE: u8 = 0x23;
 
+/// Every type byte this build knows, across all decoders (SPEC.md §1.4.1): a structure of
+/// another known type is reported as `WrongType`, any other byte as `UnknownType`.
+pub(crate) const KNOWN_TYPES: &[u8] = &[
+    TYPE_RATCHET,
+    TYPE_PREKEY,
+    TYPE_RESET_REQUEST,
+    TYPE_BUNDLE,
+    TYPE_GROUP_MESSAGE,
+    TYPE_GROUP_DISTRIBUTION,
+    TYPE_GROUP_ROSTER,
+    TYPE_GROUP_ROSTER_CHANGE,
+    crate::sealed::TYPE_SEALED_ENVELOPE,
+    crate::sealed::TYPE_MULTI_RECIPIENT,
+    crate::sealed::TYPE_RECIPIENT_ENVELOPE,
+    crate::certificate::TYPE_SERVER_CERTIFICATE,
+    crate::certificate::TYPE_SENDER_CERTIFICATE,
+    crate::verify::TYPE_IDENTITY_CERTIFICATE,
+    crate::verify::TYPE_SAFETY_NUMBER_QR,
+];
+
+/// The error for a structure whose type byte `found` is not the `expected` one.
+pub(crate) fn type_mismatch(expected: u8, found: u8) -> DecodeError {
+    if KNOWN_TYPES.contains(&found) {
+        DecodeError::WrongType { expected, found }
+    } else {
+        DecodeError::UnknownType(found)
+    }
+}
+
 /// The largest plaintext one message may carry (256 KiB). Larger payloads belong in
 /// attachments.
 pub const MAX_PLAINTEXT_LEN: usize = 256 * 1024;
@@ -99,12 +128,7 @@ pub(crate) fn expect_header(
     }
     let found = r.u8()?;
     if found != expected {
-        return Err(match found {
-            TYPE_RATCHET | TYPE_PREKEY | TYPE_RESET_REQUEST | TYPE_BUNDLE => {
-                DecodeError::WrongType { expected, found }
-            }
-            other => DecodeError::UnknownType(other),
-        });
+        return Err(type_mismatch(expected, found));
     }
     if total_len > max {
         return Err(DecodeError::TooLarge {
@@ -327,5 +351,51 @@ impl core::fmt::Debug for PreKeyFields {
             .field("one_time_prekey_id", &self.one_time_prekey_id)
             .field("kem_prekey_id", &self.kem_prekey_id)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every structure of another family is named as such, whichever decoder meets it.
+    #[test]
+    fn each_known_type_is_a_wrong_type_for_every_other_decoder() {
+        for &found in KNOWN_TYPES {
+            let mut bytes = vec![WIRE_VERSION, found];
+            bytes.resize(200, 0);
+            if found != TYPE_RATCHET {
+                assert_eq!(
+                    RatchetMessage::decode(&bytes).err(),
+                    Some(DecodeError::WrongType {
+                        expected: TYPE_RATCHET,
+                        found
+                    })
+                );
+            }
+            if found != TYPE_PREKEY {
+                assert_eq!(
+                    PreKeyMessage::decode(&bytes).err(),
+                    Some(DecodeError::WrongType {
+                        expected: TYPE_PREKEY,
+                        found
+                    })
+                );
+            }
+        }
+        let mut unknown = vec![WIRE_VERSION, 0x7f];
+        unknown.resize(200, 0);
+        assert_eq!(
+            RatchetMessage::decode(&unknown).err(),
+            Some(DecodeError::UnknownType(0x7f))
+        );
+        let mut sorted = KNOWN_TYPES.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(
+            sorted.len(),
+            KNOWN_TYPES.len(),
+            "a type byte is listed twice"
+        );
     }
 }
