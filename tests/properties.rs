@@ -370,7 +370,11 @@ enum TamperExpect {
 const HEADER_END: usize = 70;
 const PREFIX_LEN: usize = RATCHET_MESSAGE_OVERHEAD - 16;
 /// Type bytes with a meaning (SPEC.md §6): ratchet, prekey, reset request, bundle.
-const KNOWN_TYPES: [u8; 4] = [0x01, 0x02, 0x03, 0x10];
+/// Every type byte of SPEC.md §1.4.1: another known type is `WrongType`, anything else
+/// `UnknownType`.
+const KNOWN_TYPES: [u8; 15] = [
+    0x01, 0x02, 0x03, 0x10, 0x20, 0x21, 0x22, 0x23, 0x30, 0x31, 0x32, 0x40, 0x41, 0x42, 0x50,
+];
 
 /// `genuine` is what the untouched message would get now.
 fn tamper_expectation(
