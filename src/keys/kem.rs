@@ -16,10 +16,15 @@ pub(crate) const KEM_PUBLIC_KEY_LEN: usize = 1184;
 /// Length of an ML-KEM-768 ciphertext.
 pub(crate) const KEM_CIPHERTEXT_LEN: usize = 1088;
 
-/// An ML-KEM-768 key pair. Only the 64-byte seed is secret; the public key is cached.
+/// An ML-KEM-768 key pair. The 64-byte seed is what is persisted; the expanded decapsulation
+/// key is kept beside it so that a decapsulation does not redo the key generation (the
+/// expansion costs as much as a decapsulation), and the public key is cached.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub(crate) struct KemKeyPair {
     seed: [u8; 64],
+    /// Expanded from `seed`; ml-kem wipes it on drop itself.
+    #[zeroize(skip)]
+    expanded: Box<DecapsulationKey>,
     #[zeroize(skip)]
     public: Box<[u8; KEM_PUBLIC_KEY_LEN]>,
 }
@@ -38,6 +43,7 @@ impl KemKeyPair {
         public.copy_from_slice(encoded.as_slice());
         KemKeyPair {
             seed: *seed,
+            expanded: Box::new(dk),
             public,
         }
     }
@@ -53,9 +59,8 @@ impl KemKeyPair {
     /// Decapsulates. ML-KEM never fails here: a forged ciphertext yields an unrelated secret
     /// (implicit rejection), which then fails authentication of the first message.
     pub(crate) fn decapsulate(&self, ciphertext: &[u8; KEM_CIPHERTEXT_LEN]) -> SharedSecret {
-        let dk = DecapsulationKey::from_seed(Array::from(self.seed));
         let ct = Ciphertext::from(*ciphertext);
-        let shared = dk.decapsulate(&ct);
+        let shared = self.expanded.decapsulate(&ct);
         let mut out = [0u8; 32];
         out.copy_from_slice(shared.as_slice());
         SharedSecret::from_bytes(out)
