@@ -1,229 +1,538 @@
-//! A customer and a support operator talk through an in-memory relay.
+//! A customer, a bank's support operator and her supervisor talk through a real relay.
 //!
-//! The left column is everything the relay (and the prekey server) ever handles: message kind,
-//! the first bytes in hex, and the length. The right column is what each person reads after
-//! decrypting. Along the way the relay delivers two messages out of order, flips one bit of a
-//! message (rejected with a typed error, the session unchanged), and replays a message
-//! (rejected as a duplicate).
+//! The demo starts the example relay (`examples/transport/relay.rs`: TCP on a free loopback
+//! port, SQLite in a temporary directory) inside this process and runs three peers against
+//! it. The left column is what the relay stored, read back from its database (who receives,
+//! the first bytes in hex, the length: sealed envelopes hide the sender and the message kind).
+//! The right column is what each person reads after decrypting. Along the way:
+//!
+//! - the operator presents a certificate from her bank, and the customer's app, which pins
+//!   the bank's root key, shows "verified as Acme Bank, Dana Smith, Card support";
+//! - a message waits in the relay for a supervisor who is offline, the relay restarts, and
+//!   the message is still delivered;
+//! - a tampered envelope and a replayed one are rejected with typed errors, changing nothing.
 //!
 //! ```text
-//! cargo run --release --example demo            # seeded from the OS
-//! cargo run --release --example demo -- --seed 7  # same keys and bytes every run
+//! cargo run --release --example demo              # seeded from the OS
+//! cargo run --release --example demo -- --seed 7  # same peer keys every run
 //! ```
 //!
-//! All I/O (clock, OS randomness, printing) lives here; the library only sees bytes.
+//! All I/O (sockets, SQLite, clock, OS randomness, printing) lives in the examples; the library
+//! only sees bytes.
+
+#[path = "transport/mod.rs"]
+mod transport;
 
 use std::error::Error;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chacha20::ChaCha20Rng;
-use hushwire::wire::{MessageKind, message_kind};
-use hushwire::{Account, DecryptError, Event, PreKeyBundle, Session, Timestamp};
+use hushwire::certificate::ServerCertificate;
+use hushwire::sealed;
+use hushwire::verify::OperatorInfo;
+use hushwire::{
+    IdentityCertificate, IssuerKeyPair, OrganizationRoots, SafetyNumber, Timestamp, UserId,
+    Validity,
+};
 use rand_core::SeedableRng;
 
-type DemoResult<T> = Result<T, Box<dyn Error>>;
+use transport::chat::{Incoming, Peer};
+use transport::client::RelayClient;
+use transport::relay::{self, RelayConfig, RelayHandle};
+
+type DemoResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
 const CUSTOMER: &str = "customer";
-const SUPPORT: &str = "support";
-/// Bytes of each message shown in hex: enough to see they look random, no more.
+const OPERATOR: &str = "dana";
+const SUPERVISOR: &str = "supervisor";
+const ORGANIZATION: &str = "Acme Bank";
+const ORG_ROOT_ID: u32 = 100;
+/// Bytes of each envelope shown in hex: enough to see they look random, no more.
 const HEX_PREFIX: usize = 8;
+/// Bytes before an envelope's ciphertext that the demo skips: version, type, recipient key.
+const ENVELOPE_HEADER: usize = 2 + 32;
 /// Width of the relay column, so the two sides line up.
-const LEFT: usize = 56;
+const LEFT: usize = 50;
+const WAIT: Duration = Duration::from_secs(5);
 
-fn main() -> DemoResult<()> {
+fn main() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("demo: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = runtime.block_on(run()) {
+        eprintln!("demo failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_unix_secs(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    )
+}
+
+/// A temporary directory for the relay's database, removed at the end.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> DemoResult<Self> {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH)?.subsec_nanos();
+        let dir =
+            std::env::temp_dir().join(format!("hushwire-demo-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        Ok(TempDir(dir))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn start_relay(listen: SocketAddr, db: &Path) -> DemoResult<RelayHandle> {
+    let mut config = RelayConfig::new(listen, db.to_path_buf());
+    config.log = false;
+    Ok(relay::start(config).await?)
+}
+
+/// A person in the demo: their device and its connection (none while offline).
+struct Person {
+    peer: Peer,
+    client: Option<RelayClient>,
+}
+
+impl Person {
+    fn client(&mut self) -> DemoResult<(&mut Peer, &mut RelayClient)> {
+        match self.client.as_mut() {
+            Some(client) => Ok((&mut self.peer, client)),
+            None => Err(format!("{} is offline", self.peer.name).into()),
+        }
+    }
+}
+
+/// Everything the demo tracks: the relay, what was sent (to check the relay never held a
+/// plaintext) and the rejection count.
+struct Stage {
+    relay: RelayHandle,
+    stored: Vec<Vec<u8>>,
+    plaintexts: Vec<String>,
+    rng: ChaCha20Rng,
+}
+
+impl Stage {
+    /// `from` sends `text` to `to`; prints the relay's row for it.
+    async fn send(&mut self, from: &mut Person, to: &str, text: &str) -> DemoResult<u64> {
+        let (peer, client) = from.client()?;
+        let sent = peer
+            .send_text(client, to, text, now(), &mut self.rng)
+            .await?;
+        self.plaintexts.push(text.to_owned());
+        self.show_stored(sent.relay_id, to, &format!("{} sends", from.peer.name))?;
+        Ok(sent.relay_id)
+    }
+
+    /// Prints the relay's stored copy of envelope `id` (read back from SQLite).
+    fn show_stored(&mut self, id: u64, to: &str, note: &str) -> DemoResult<()> {
+        let stored = self.relay.stored(1_000)?;
+        let envelope = stored
+            .iter()
+            .find(|e| e.id == id)
+            .ok_or_else(|| format!("the relay has no envelope #{id}"))?;
+        self.stored.push(envelope.envelope.clone());
+        row(&envelope_line(id, to, &envelope.envelope), note);
+        Ok(())
+    }
+
+    /// `reader` takes the next delivery and prints what it reads.
+    async fn receive(&mut self, reader: &mut Person) -> DemoResult<Incoming> {
+        let (peer, client) = reader.client()?;
+        let delivery = client
+            .next_delivery(WAIT)
+            .await?
+            .ok_or_else(|| format!("nothing arrived for {}", peer.name))?;
+        let incoming = peer.open(&delivery.envelope, now());
+        client.ack(delivery.id).await?;
+        let name = peer.name.clone();
+        match &incoming {
+            Incoming::Text { from, text, .. } => {
+                row("", &format!("{name} reads “{text}” (from {from})"));
+            }
+            Incoming::Business { from, result } => match result {
+                Ok(identity) => row("", &format!("{name}'s app: {from} is ✔ {identity}")),
+                Err(e) => row("", &format!("{name}'s app: {from} NOT verified: {e}")),
+            },
+            Incoming::Duplicate => row("", &format!("{name} drops a message read before")),
+            Incoming::Rejected(reason) => row("", &format!("{name} rejects: {reason}")),
+        }
+        Ok(incoming)
+    }
+}
+
+async fn run() -> DemoResult<()> {
     let started = Instant::now();
     let (mut rng, seed_note) = rng_from_args()?;
-    let now = Timestamp::from_unix_secs(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs());
+    let dir = TempDir::new()?;
+    let db = dir.path().join("relay.sqlite");
 
-    println!("hushwire demo: a customer and a support operator, end-to-end encrypted");
+    println!("hushwire demo: a customer and a bank's support team, end-to-end encrypted");
     println!(
-        "wire v{} · X25519 + ML-KEM-768 prekeys signed by Ed25519 · header-encrypted Double Ratchet",
+        "wire v{} · X25519 + ML-KEM-768 prekeys signed by Ed25519 · header-encrypted Double \
+         Ratchet · sealed sender",
         hushwire::WIRE_VERSION
     );
-    println!("rng: ChaCha20 {seed_note}");
+    println!("peer keys: ChaCha20 {seed_note}");
 
-    // ── Setup: the operator publishes prekeys, the server hands the customer one bundle. ──
+    // ── Setup ──
     section("setup");
-    let mut support_account = Account::new(now, &mut rng);
-    support_account.generate_one_time_prekeys(20, 20, now, &mut rng)?;
-    let mut server = support_account.published_prekeys();
+    let relay = start_relay(([127, 0, 0, 1], 0).into(), &db).await?;
+    let addr = relay.addr();
     note(&format!(
-        "support uploads identity key {}…, signed prekey #{},",
-        short_hex(support_account.identity_key().as_bytes()),
-        server.signed_prekey.id,
-    ));
-    note(&format!(
-        "  {} one-time X25519 and {} one-time ML-KEM prekeys to the server",
-        server.one_time_prekeys.len(),
-        server.one_time_kem_prekeys.len(),
+        "relay (TCP, SQLite) listening on {addr}, store {}",
+        db.display()
     ));
 
-    let customer_account = Account::new(now, &mut rng);
-    let bundle_bytes = server.take_bundle().to_bytes();
-    row(
-        &format!("server → {CUSTOMER}  bundle  {}", sample(&bundle_bytes)),
-        "(public keys only: nothing secret leaves a device)",
+    // The bank: an offline root key certifies an organization key, which certifies the
+    // operator's device identity for a few days at a time.
+    let t = now();
+    let org_root = IssuerKeyPair::generate(&mut rng);
+    let org_key = IssuerKeyPair::generate(&mut rng);
+    let org_key_cert = ServerCertificate::issue(
+        &org_root,
+        ORG_ROOT_ID,
+        1,
+        &org_key.public(),
+        Validity::new(
+            Timestamp::from_unix_secs(t.as_unix_secs().saturating_sub(3_600)),
+            t.plus_secs(365 * 24 * 3_600),
+        )?,
     );
-    let bundle = PreKeyBundle::from_bytes(&bundle_bytes)?;
-    bundle.verify()?;
-    let mut customer = customer_account.create_outbound_session(&bundle, &mut rng)?;
-    note("customer checks both prekey signatures and starts a session on");
-    note(&format!(
-        "  signed prekey #{}, one-time prekey #{} and ML-KEM prekey #{}",
-        bundle.signed_prekey.id,
-        bundle.one_time_prekey.map_or(0, |k| k.id),
-        bundle.kem_prekey.id,
-    ));
 
-    let mut relay = Relay::default();
+    let mut people = Vec::new();
+    for name in [CUSTOMER, OPERATOR, SUPERVISOR] {
+        let mut peer = Peer::new(name, now(), &mut rng)?;
+        let mut client = peer.connect(addr, WAIT, false, now()).await?;
+        let bundles = peer.register(&mut client, now(), &mut rng).await?;
+        note(&format!(
+            "{name:<10} registers, uploads {bundles} prekey bundles (public keys only), gets a \
+             sender certificate"
+        ));
+        people.push(Person {
+            peer,
+            client: Some(client),
+        });
+    }
+    let [mut customer, mut dana, mut supervisor]: [Person; 3] =
+        people.try_into().map_err(|_| "three people expected")?;
+
+    let dana_certificate = IdentityCertificate::issue(
+        &org_key,
+        &org_key_cert,
+        OperatorInfo {
+            serial: 4_471,
+            organization: ORGANIZATION.into(),
+            operator_name: "Dana Smith".into(),
+            role: "Card support".into(),
+            identity_key: *dana.peer.account.identity_key(),
+            validity: Validity::new(
+                Timestamp::from_unix_secs(t.as_unix_secs().saturating_sub(3_600)),
+                t.plus_secs(5 * 24 * 3_600),
+            )?,
+        },
+    )?;
+    note(&format!(
+        "{ORGANIZATION} certifies Dana's device key (certificate #{}, valid 5 days); the",
+        dana_certificate.serial()
+    ));
+    note(&format!(
+        "  customer's app pins {ORGANIZATION}'s root key (id {ORG_ROOT_ID})"
+    ));
+    let mut roots = OrganizationRoots::new();
+    roots.pin(ORG_ROOT_ID, org_root.public(), ORGANIZATION)?;
+    customer.peer.org_roots = roots;
+
+    let mut stage = Stage {
+        relay,
+        stored: Vec::new(),
+        plaintexts: Vec::new(),
+        rng,
+    };
 
     // ── Conversation ──
     section("conversation");
-    row("relay sees (ciphertext only)", "who reads what");
-    println!("{}┼{}", "─".repeat(LEFT + 1), "─".repeat(52));
+    row(
+        "relay stored: recipient, ciphertext, length",
+        "who reads what",
+    );
+    println!("{}┼{}", "─".repeat(LEFT + 1), "─".repeat(56));
 
-    // 1. The first message carries the key agreement: the operator builds a session from it.
-    let first = relay.send(
-        &mut customer,
-        CUSTOMER,
-        SUPPORT,
-        "Hi! Order #4471 still hasn't arrived.",
-        &mut rng,
-    )?;
-    let inbound = support_account.create_inbound_session(&first.bytes, now)?;
-    relay.show(&first, SUPPORT, &inbound.plaintext);
-    events(&inbound.events);
-    let mut support = inbound.session;
+    // 1. The customer's first message carries the key agreement, inside a sealed envelope.
+    stage
+        .send(
+            &mut customer,
+            OPERATOR,
+            "Hi! Order #4471 still hasn't arrived.",
+        )
+        .await?;
+    stage.receive(&mut dana).await?;
 
-    // 2. Until the operator replies, the customer keeps sending prekey messages.
-    let m = relay.send(
-        &mut customer,
-        CUSTOMER,
-        SUPPORT,
-        "It was due last Tuesday.",
-        &mut rng,
-    )?;
-    relay.deliver(&m, &mut support, SUPPORT)?;
-    aside("prekey messages start with the customer's public identity key, so the relay can");
-    aside("link them; wrap messages in sealed envelopes (hushwire::sealed) to hide the sender");
+    // 2. Dana presents her bank certificate; the customer's app checks it against the pin.
+    let (peer, client) = dana.client()?;
+    let sent = peer
+        .send_identity_certificate(
+            client,
+            CUSTOMER,
+            dana_certificate.as_bytes(),
+            now(),
+            &mut stage.rng,
+        )
+        .await?;
+    stage.show_stored(sent.relay_id, CUSTOMER, "dana sends her certificate")?;
+    match stage.receive(&mut customer).await? {
+        Incoming::Business { result: Ok(_), .. } => {}
+        _ => return Err("the operator's certificate did not verify".into()),
+    }
 
-    // 3. The first reply completes the handshake for the customer.
-    let m = relay.send(
-        &mut support,
-        SUPPORT,
-        CUSTOMER,
-        "Sorry about that! Let me check.",
-        &mut rng,
-    )?;
-    relay.deliver(&m, &mut customer, CUSTOMER)?;
+    // 3. Dana answers; the conversation ratchets with each change of direction.
+    stage
+        .send(&mut dana, CUSTOMER, "Sorry about that! Let me check.")
+        .await?;
+    stage.receive(&mut customer).await?;
 
-    // 4. Out-of-order delivery: the relay holds back one message and delivers the next first.
-    let delayed = relay.send(
-        &mut support,
-        SUPPORT,
-        CUSTOMER,
-        "It's sitting at your local depot.",
-        &mut rng,
-    )?;
-    let overtaking = relay.send(
-        &mut support,
-        SUPPORT,
-        CUSTOMER,
-        "Courier delivers tomorrow by noon.",
-        &mut rng,
-    )?;
+    // 4. The supervisor is offline: Dana's message waits in the relay's database.
+    if let Some(client) = supervisor.client.take() {
+        client.close().await;
+    }
+    aside("the supervisor goes offline");
+    stage
+        .send(
+            &mut dana,
+            SUPERVISOR,
+            "Order 4471: courier lost it. OK to refund $89?",
+        )
+        .await?;
+    stage
+        .send(
+            &mut dana,
+            CUSTOMER,
+            "The courier lost it; I'm asking for a refund.",
+        )
+        .await?;
+    stage.receive(&mut customer).await?;
+
+    // 5. The relay restarts: its process stops, the queue stays in SQLite.
+    for person in [&mut customer, &mut dana] {
+        if let Some(client) = person.client.take() {
+            client.close().await;
+        }
+    }
+    let root_before = stage.relay.root();
+    let old = stage.relay;
+    old.shutdown().await;
+    stage.relay = start_relay(addr, &db).await?;
+    if stage.relay.root() != root_before {
+        return Err("the relay's keys changed across the restart".into());
+    }
+    let queued = stage.relay.stored(100)?;
     aside(&format!(
-        "the relay holds message {} back and delivers {} first",
-        delayed.number, overtaking.number
+        "the relay restarts: {} envelope still queued in its database:",
+        queued.len()
     ));
-    relay.deliver(&overtaking, &mut customer, CUSTOMER)?;
-    aside(&format!(
-        "customer keeps {} key for the missing message",
-        customer.stored_skipped_keys()
-    ));
-    relay.deliver(&delayed, &mut customer, CUSTOMER)?;
+    for e in &queued {
+        let to = stage
+            .relay
+            .name_of(&e.recipient)
+            .unwrap_or_else(|| "?".into());
+        row(
+            &envelope_line(e.id, &to, &e.envelope),
+            "(waiting for its recipient)",
+        );
+    }
+    for person in [&mut customer, &mut dana, &mut supervisor] {
+        person.client = Some(person.peer.connect(addr, WAIT, true, now()).await?);
+    }
+    aside("everyone reconnects; the supervisor gets the message queued while offline");
+    stage.receive(&mut supervisor).await?;
+    stage
+        .send(&mut supervisor, OPERATOR, "Approved. Refund it.")
+        .await?;
+    stage.receive(&mut dana).await?;
 
-    // 5. A tampered message: one flipped bit is rejected and changes nothing.
-    let genuine = relay.send(
-        &mut customer,
-        CUSTOMER,
-        SUPPORT,
-        "Great, I'll be home. Thanks!",
-        &mut rng,
-    )?;
+    // 6. A tampered envelope: the relay flips one bit of a message for the customer.
+    let id = stage
+        .send(&mut dana, CUSTOMER, "Done: $89 refunded to your card.")
+        .await?;
+    let genuine = stage
+        .relay
+        .stored(100)?
+        .into_iter()
+        .find(|e| e.id == id)
+        .map(|e| e.envelope)
+        .ok_or("the relay lost an envelope")?;
+    let (peer, client) = customer.client()?;
+    let delivery = client
+        .next_delivery(WAIT)
+        .await?
+        .ok_or("the refund message did not arrive")?;
     let mut forged = genuine.clone();
-    if let Some(byte) = forged.bytes.last_mut() {
+    if let Some(byte) = forged.last_mut() {
         *byte ^= 0x01;
     }
     aside(&format!(
-        "an attacker on the relay flips one bit (in the body's tag) of message {}",
-        genuine.number
+        "a compromised relay flips one bit of envelope #{id} before delivering it"
     ));
-    relay.deliver_expecting_rejection(&forged, &mut support, SUPPORT)?;
-    aside("the untouched original arrives afterwards");
-    relay.deliver(&genuine, &mut support, SUPPORT)?;
+    let before = peer
+        .account
+        .to_encrypted(&state_key(), 0, &mut ChaCha20Rng::seed_from_u64(0));
+    match sealed::open(
+        peer.account.identity_key_pair(),
+        &forged,
+        &trust_of(peer)?,
+        now(),
+    ) {
+        Ok(_) => return Err("a tampered envelope was accepted".into()),
+        Err(e) => row(
+            "",
+            &format!(
+                "customer rejects it: OpenError::{e:?} (kind {:?})",
+                e.kind()
+            ),
+        ),
+    }
+    let after = peer
+        .account
+        .to_encrypted(&state_key(), 0, &mut ChaCha20Rng::seed_from_u64(0));
+    row(
+        "",
+        &format!("  ↳ customer's account unchanged: {}", before == after),
+    );
+    aside("the genuine envelope arrives");
+    match peer.open(&delivery.envelope, now()) {
+        Incoming::Text { text, .. } => row("", &format!("customer reads “{text}”")),
+        _ => return Err("the genuine refund message was not read".into()),
+    }
+    client.ack(delivery.id).await?;
 
-    // 6. A replay: the relay re-sends a message the operator already read.
-    aside(&format!(
-        "the relay replays message {} a second time",
-        genuine.number
-    ));
-    relay.deliver_expecting_rejection(&genuine, &mut support, SUPPORT)?;
+    // 7. A replay: the same envelope again.
+    aside(&format!("the relay replays envelope #{id}"));
+    let opened = sealed::open(
+        peer.account.identity_key_pair(),
+        &genuine,
+        &trust_of(peer)?,
+        now(),
+    )?;
+    match opened.decrypt_with_account(&mut peer.account, now()) {
+        Ok(_) => return Err("a replayed message was accepted".into()),
+        Err(e) => row(
+            "",
+            &format!(
+                "customer rejects it: {} (kind {:?})",
+                describe(&e),
+                e.kind()
+            ),
+        ),
+    }
 
-    // 7. The conversation goes on, ratcheting with every change of direction.
-    let m = relay.send(
-        &mut support,
-        SUPPORT,
-        CUSTOMER,
-        "Anything else I can help with?",
-        &mut rng,
-    )?;
-    relay.deliver(&m, &mut customer, CUSTOMER)?;
-    let m = relay.send(
-        &mut customer,
-        CUSTOMER,
-        SUPPORT,
-        "No, that's all. Have a nice day!",
-        &mut rng,
-    )?;
-    relay.deliver(&m, &mut support, SUPPORT)?;
+    stage
+        .send(&mut customer, OPERATOR, "Great, thanks Dana!")
+        .await?;
+    stage.receive(&mut dana).await?;
 
     // ── Summary ──
     section("summary");
-    if customer.session_id() != support.session_id() {
-        return Err("the two sides disagree on the session id".into());
-    }
+    let customer_id = UserId::new(CUSTOMER.as_bytes())?;
+    let dana_id = UserId::new(OPERATOR.as_bytes())?;
+    let on_customer = SafetyNumber::new(
+        &customer_id,
+        customer.peer.account.identity_key(),
+        &dana_id,
+        dana.peer.account.identity_key(),
+    );
+    let on_dana = SafetyNumber::new(
+        &dana_id,
+        dana.peer.account.identity_key(),
+        &customer_id,
+        customer.peer.account.identity_key(),
+    );
+    on_customer.verify_scanned(&on_dana.to_qr_payload())?;
+    note(&format!("safety number on both phones: {on_customer}"));
+    note("  (the customer's phone scanned Dana's QR code: it matches)");
+    let total: usize = stage.stored.iter().map(Vec::len).sum();
     note(&format!(
-        "both sides hold session {}… ({:?} and {:?})",
-        short_hex(customer.session_id().as_bytes()),
-        customer.role(),
-        support.role(),
+        "relay stored {} envelopes, {total} bytes; 2 rejected (1 tampered, 1 replayed)",
+        stage.stored.len()
     ));
     note(&format!(
-        "relay carried {} messages, {} bytes; rejected {} (1 tampered, 1 replayed)",
-        relay.sent,
-        relay.traffic.iter().map(Vec::len).sum::<usize>(),
-        relay.rejected,
+        "relay queue now: {} envelopes (each deleted once its recipient acknowledged it)",
+        stage.relay.queued()?
     ));
-    let leaked = relay.plaintext_visible_in_traffic();
+    let leaked = plaintext_visible(&stage.plaintexts, &stage.stored);
     note(&format!(
-        "plaintext found anywhere in relay traffic: {}",
+        "plaintext found anywhere in what the relay stored: {}",
         if leaked { "YES" } else { "none" }
     ));
     if leaked {
         return Err("plaintext visible to the relay".into());
     }
+    for person in [customer, dana, supervisor] {
+        if let Some(client) = person.client {
+            client.close().await;
+        }
+    }
+    stage.relay.shutdown().await;
     note(&format!("done in {:.1?}", started.elapsed()));
     Ok(())
 }
 
-/// ChaCha20 seeded from the OS, or from `--seed N` for a reproducible run.
+fn state_key() -> hushwire::StorageKey {
+    hushwire::StorageKey::from_bytes([7; 32])
+}
+
+/// The trust store a peer uses to open envelopes (its pinned relay root).
+fn trust_of(peer: &Peer) -> DemoResult<hushwire::TrustStore> {
+    let root = peer.relay_root.ok_or("not signed in")?;
+    let mut trust = hushwire::TrustStore::new();
+    trust.add_root(
+        transport::relay::RELAY_ROOT_ID,
+        hushwire::IssuerKey::from_bytes(&root)?,
+    )?;
+    Ok(trust)
+}
+
+fn describe(error: &hushwire::SealedSessionError) -> String {
+    match error {
+        hushwire::SealedSessionError::Peer(hushwire::PeerError::Decrypt(e)) => {
+            format!("DecryptError::{e:?}")
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// ChaCha20 seeded from the OS, or from `--seed N` for reproducible peer keys.
 fn rng_from_args() -> DemoResult<(ChaCha20Rng, String)> {
     let mut args = std::env::args().skip(1);
     match (args.next().as_deref(), args.next()) {
         (None, _) => {
             let mut seed = [0u8; 32];
-            getrandom::fill(&mut seed)?;
+            getrandom::fill(&mut seed).map_err(|e| format!("OS randomness: {e}"))?;
             Ok((ChaCha20Rng::from_seed(seed), "seeded from the OS".into()))
         }
         (Some("--seed"), Some(n)) => {
@@ -234,149 +543,30 @@ fn rng_from_args() -> DemoResult<(ChaCha20Rng, String)> {
     }
 }
 
-/// One message as the relay holds it.
-#[derive(Clone)]
-struct Envelope {
-    number: usize,
-    from: &'static str,
-    to: &'static str,
-    bytes: Vec<u8>,
-}
-
-/// The in-memory relay: it moves bytes, and remembers them so we can check what it saw.
-#[derive(Default)]
-struct Relay {
-    sent: usize,
-    rejected: usize,
-    traffic: Vec<Vec<u8>>,
-    plaintexts: Vec<Vec<u8>>,
-}
-
-impl Relay {
-    /// `sender` encrypts `text`; the relay takes the bytes.
-    fn send(
-        &mut self,
-        sender: &mut Session,
-        from: &'static str,
-        to: &'static str,
-        text: &str,
-        rng: &mut ChaCha20Rng,
-    ) -> DemoResult<Envelope> {
-        let bytes = sender.encrypt(text.as_bytes(), rng)?;
-        self.sent += 1;
-        self.traffic.push(bytes.clone());
-        self.plaintexts.push(text.as_bytes().to_vec());
-        Ok(Envelope {
-            number: self.sent,
-            from,
-            to,
-            bytes,
+/// Whether any plaintext (or any 8-byte piece of one) appears in the bytes the relay stored.
+fn plaintext_visible(plaintexts: &[String], stored: &[Vec<u8>]) -> bool {
+    plaintexts.iter().any(|text| {
+        text.as_bytes().windows(8).any(|piece| {
+            stored
+                .iter()
+                .any(|envelope| envelope.windows(piece.len()).any(|w| w == piece))
         })
-    }
-
-    /// Delivers `envelope` to `reader`, who must be able to read it.
-    fn deliver(&mut self, envelope: &Envelope, reader: &mut Session, name: &str) -> DemoResult<()> {
-        let read = reader.decrypt(&envelope.bytes)?;
-        self.show(envelope, name, &read.plaintext);
-        events(&read.events);
-        Ok(())
-    }
-
-    /// Delivers `envelope` to `reader`, who must reject it and keep its session as it was.
-    fn deliver_expecting_rejection(
-        &mut self,
-        envelope: &Envelope,
-        reader: &mut Session,
-        name: &str,
-    ) -> DemoResult<()> {
-        let before = reader.clone();
-        match reader.decrypt(&envelope.bytes) {
-            Ok(_) => Err(format!("{name} accepted message {}", envelope.number).into()),
-            Err(error) => {
-                self.rejected += 1;
-                row(
-                    &envelope_line(envelope),
-                    &format!("{name} rejects it: {}", describe(&error)),
-                );
-                let unchanged = *reader == before;
-                row(
-                    "",
-                    &format!(
-                        "  ↳ kind {:?}; session unchanged: {unchanged}",
-                        error.kind()
-                    ),
-                );
-                if unchanged {
-                    Ok(())
-                } else {
-                    Err("a rejected message changed the session".into())
-                }
-            }
-        }
-    }
-
-    fn show(&self, envelope: &Envelope, reader: &str, plaintext: &[u8]) {
-        row(
-            &envelope_line(envelope),
-            &format!("{reader} reads “{}”", String::from_utf8_lossy(plaintext)),
-        );
-    }
-
-    /// Whether any plaintext (or any 8-byte piece of one) appears in the bytes relayed.
-    fn plaintext_visible_in_traffic(&self) -> bool {
-        self.plaintexts.iter().any(|text| {
-            text.windows(8).any(|piece| {
-                self.traffic
-                    .iter()
-                    .any(|message| message.windows(piece.len()).any(|w| w == piece))
-            })
-        })
-    }
+    })
 }
 
-fn describe(error: &DecryptError) -> String {
-    format!("DecryptError::{error:?}")
+fn envelope_line(id: u64, to: &str, envelope: &[u8]) -> String {
+    format!("#{id:<2} → {to:<10} {}", sample(envelope))
 }
 
-fn envelope_line(envelope: &Envelope) -> String {
-    let kind = match message_kind(&envelope.bytes) {
-        Ok(MessageKind::PreKey) => "PreKey",
-        Ok(MessageKind::Ratchet) => "Ratchet",
-        Ok(_) => "other",
-        Err(_) => "invalid",
-    };
-    format!(
-        "{:>2} {:>8} → {:<8} {kind:<7} {}",
-        envelope.number,
-        envelope.from,
-        envelope.to,
-        sample(&envelope.bytes)
-    )
-}
-
-/// A short hex prefix and the length: all a relay needs to see of a message.
+/// The first bytes after the envelope's header (version, type, recipient key) and the length:
+/// all the relay keeps besides the recipient.
 fn sample(bytes: &[u8]) -> String {
-    format!("{}… {:>5} B", short_hex(bytes), bytes.len())
-}
-
-fn short_hex(bytes: &[u8]) -> String {
-    hex::encode(bytes.get(..HEX_PREFIX).unwrap_or(bytes))
-}
-
-/// Security events, as an app would log them (ids and counts, never key material).
-fn events(events: &[Event]) {
-    if events.is_empty() {
-        return;
-    }
-    let list: Vec<String> = events
-        .iter()
-        .map(|event| match event {
-            Event::OneTimePreKeyConsumed { id } => format!("OneTimePreKeyConsumed #{id}"),
-            Event::KemPreKeyConsumed { id } => format!("KemPreKeyConsumed #{id}"),
-            other => format!("{other:?}"),
-        })
-        .collect();
-    row("", &format!("  ↳ events: {}", list.join(", ")));
+    let body = bytes.get(ENVELOPE_HEADER..).unwrap_or(bytes);
+    format!(
+        "{}… {:>5} B",
+        hex::encode(body.get(..HEX_PREFIX).unwrap_or(body)),
+        bytes.len()
+    )
 }
 
 fn row(left: &str, right: &str) {
@@ -394,6 +584,6 @@ fn note(text: &str) {
 fn section(title: &str) {
     println!(
         "\n── {title} {}",
-        "─".repeat(96_usize.saturating_sub(title.len()))
+        "─".repeat(104_usize.saturating_sub(title.len()))
     );
 }

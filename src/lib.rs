@@ -68,6 +68,8 @@ mod session;
 mod time;
 pub mod verify;
 pub mod wire;
+#[cfg(test)]
+mod wycheproof_tests;
 mod x3dh;
 
 pub use account::{

@@ -1853,3 +1853,394 @@ fn debug_output_contains_no_secrets() {
     assert!(shown[2].contains("IdentityKeyPair"));
     still_talking(&mut p);
 }
+
+// ---------------------------------------------------------------------------------------
+// Sealed envelopes and groups (P2, P3)
+// ---------------------------------------------------------------------------------------
+
+#[path = "vectors/sealed/reference.rs"]
+mod reference;
+
+/// A relay operator's trust root and server key, and the trust store clients ship with.
+struct Relay {
+    server: hushwire::IssuerKeyPair,
+    server_cert: hushwire::ServerCertificate,
+    trust: hushwire::TrustStore,
+}
+
+impl Relay {
+    fn new(rng: &mut chacha20::ChaCha20Rng) -> Relay {
+        let root = hushwire::IssuerKeyPair::generate(rng);
+        let server = hushwire::IssuerKeyPair::generate(rng);
+        let year =
+            hushwire::Validity::new(Timestamp::from_unix_secs(0), NOW.plus_secs(365 * 86_400))
+                .unwrap();
+        let server_cert = hushwire::ServerCertificate::issue(&root, 1, 7, &server.public(), year);
+        let mut trust = hushwire::TrustStore::new();
+        trust.add_root(1, root.public()).unwrap();
+        Relay {
+            server,
+            server_cert,
+            trust,
+        }
+    }
+
+    fn certify(&self, key: &IdentityKey, serial: u64) -> hushwire::SenderCertificate {
+        let validity = hushwire::Validity::new(
+            Timestamp::from_unix_secs(NOW.as_unix_secs() - 60),
+            NOW.plus_secs(86_400),
+        )
+        .unwrap();
+        hushwire::SenderCertificate::issue(
+            &self.server,
+            &self.server_cert,
+            hushwire::certificate::SenderCertificateInfo {
+                serial,
+                user_id: format!("user-{serial}").into_bytes(),
+                device_id: 1,
+                identity_key: *key,
+                validity,
+            },
+        )
+        .unwrap()
+    }
+}
+
+#[test]
+fn sealed_envelope_with_another_senders_certificate_is_rejected() {
+    use hushwire::sealed::{self, MultiRecipientMessage};
+    use hushwire::{ContentType, Metadata, OpenError, SealError, SealedSessionError};
+
+    let mut rng = rng(140);
+    let relay = Relay::new(&mut rng);
+    let mut accounts = Accounts::new(&mut rng);
+    let alice_cert = relay.certify(accounts.alice.identity_key(), 1);
+    let mallory = hushwire::IdentityKeyPair::generate(&mut rng);
+    let mallory_cert = relay.certify(mallory.public(), 2);
+    let mut p = establish(&mut accounts, rng);
+    let bob_id = accounts.bob.identity_key_pair().clone();
+    let meta = Metadata::new(ContentType::SESSION, NOW);
+    let genuine = p.alice.encrypt(b"sealed hello", &mut p.rng).unwrap();
+
+    // The library refuses to seal under a certificate that is not the sender's.
+    assert_eq!(
+        sealed::seal(
+            &mallory,
+            &alice_cert,
+            bob_id.public(),
+            &meta,
+            b"x",
+            &mut p.rng
+        ),
+        Err(SealError::CertificateMismatch)
+    );
+    // Mallory builds one anyway (with the independent reference): Alice's certificate in an
+    // envelope authenticated by Mallory's key, single and multi-recipient.
+    let mallory_key = reference::Key::from_seed(*mallory.dangerous_to_seed());
+    let bob_key = reference::Key::from_seed(*bob_id.dangerous_to_seed());
+    let content = reference::content(1, NOW.as_unix_secs(), None, alice_cert.as_bytes(), &genuine);
+    let padded = reference::pad(&content);
+    let single = reference::seal_single(&mallory_key, &bob_key, [5u8; 32], &padded).envelope;
+    let multi = reference::seal_multi(&mallory_key, &[bob_key], [6u8; 32], &padded);
+    let split = &multi.recipients[0].envelope;
+    assert_eq!(
+        MultiRecipientMessage::decode(&multi.message)
+            .unwrap()
+            .envelope(0)
+            .unwrap(),
+        *split
+    );
+    for envelope in [&single, split] {
+        assert_eq!(
+            sealed::open(&bob_id, envelope, &relay.trust, NOW).unwrap_err(),
+            OpenError::SenderNotAuthenticated
+        );
+    }
+
+    // With her own certificate she can open the envelope, but not pass Alice's session
+    // message off as hers: it is refused and Bob's session is unchanged.
+    let own = sealed::seal(
+        &mallory,
+        &mallory_cert,
+        bob_id.public(),
+        &meta,
+        &genuine,
+        &mut p.rng,
+    )
+    .unwrap();
+    let opened = sealed::open(&bob_id, &own, &relay.trust, NOW).unwrap();
+    assert_eq!(opened.sender_identity(), mallory.public());
+    let before = p.bob.clone();
+    assert_eq!(
+        opened.decrypt(&mut p.bob).unwrap_err(),
+        SealedSessionError::WrongSession
+    );
+    assert_eq!(p.bob, before);
+
+    // The genuine envelope opens and the conversation goes on.
+    let real = sealed::seal(
+        accounts.alice.identity_key_pair(),
+        &alice_cert,
+        bob_id.public(),
+        &meta,
+        &genuine,
+        &mut p.rng,
+    )
+    .unwrap();
+    let opened = sealed::open(&bob_id, &real, &relay.trust, NOW).unwrap();
+    assert_eq!(
+        opened.decrypt(&mut p.bob).unwrap().plaintext,
+        b"sealed hello"
+    );
+    still_talking(&mut p);
+}
+
+/// A group of four: 0 = admin (creator), 1 = the member under test, 2 and 3 = members; every
+/// sender key delivered.
+struct Group {
+    ids: Vec<hushwire::IdentityKeyPair>,
+    g: Vec<hushwire::GroupSession>,
+    rng: chacha20::ChaCha20Rng,
+}
+
+impl Group {
+    fn new(seed: u64) -> Group {
+        use hushwire::group::{GroupRole, GroupSession};
+        let mut rng = rng(seed);
+        let ids: Vec<_> = (0..4)
+            .map(|_| hushwire::IdentityKeyPair::generate(&mut rng))
+            .collect();
+        let others: Vec<_> = ids[1..]
+            .iter()
+            .map(|k| (*k.public(), GroupRole::Member))
+            .collect();
+        let created = GroupSession::create(&ids[0], &others, &mut rng).unwrap();
+        let mut g = vec![created.session];
+        let mut dists = vec![(0, created.distribution)];
+        for (i, id) in ids.iter().enumerate().skip(1) {
+            let joined =
+                GroupSession::join(id, &created.welcome.bytes, ids[0].public(), &mut rng).unwrap();
+            g.push(joined.session);
+            dists.push((i, joined.distribution));
+        }
+        let mut group = Group { ids, g, rng };
+        for (from, d) in dists {
+            group.distribute(from, &d);
+        }
+        group
+    }
+
+    fn idx(&self, key: &IdentityKey) -> usize {
+        self.ids.iter().position(|k| k.public() == key).unwrap()
+    }
+
+    fn distribute(&mut self, from: usize, d: &hushwire::group::Outgoing) {
+        for r in &d.recipients {
+            let i = self.idx(r);
+            let sender = *self.ids[from].public();
+            self.g[i].receive_distribution(&sender, &d.bytes).unwrap();
+        }
+    }
+
+    fn send(&mut self, from: usize, text: &[u8]) -> Vec<u8> {
+        self.g[from].encrypt(text, &mut self.rng).unwrap()
+    }
+}
+
+/// `bytes` is refused by group member `i` with exactly `expected`, its session unchanged.
+#[track_caller]
+fn group_rejects(group: &mut Group, i: usize, bytes: &[u8], expected: hushwire::GroupError) {
+    let before = group.g[i].clone();
+    assert_eq!(
+        group.g[i].decrypt(bytes).map(|d| d.plaintext),
+        Err(expected)
+    );
+    assert!(
+        group.g[i] == before,
+        "a rejected group message changed the session"
+    );
+}
+
+#[test]
+fn group_message_with_forged_signature_is_rejected() {
+    use hushwire::GroupError;
+    let mut group = Group::new(141);
+    let genuine = group.send(2, b"from member 2");
+    let n = genuine.len();
+    let signed = &genuine[..n - 64];
+
+    // Re-signed by another member (who holds the same sender key), by a stranger, and with
+    // the signature malleated (S + L) or zeroed: all refused, nothing changes.
+    let mut forgeries = Vec::new();
+    for seed in [
+        *group.ids[3].dangerous_to_seed(),
+        *hushwire::IdentityKeyPair::generate(&mut group.rng).dangerous_to_seed(),
+    ] {
+        let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+        let mut message = b"hushwire/v1/sig/group-message".to_vec();
+        message.extend_from_slice(signed);
+        let mut f = signed.to_vec();
+        f.extend_from_slice(&key.sign(&message).to_bytes());
+        forgeries.push(f);
+    }
+    let mut malleated = genuine.clone();
+    let mut carry = 0u16;
+    const L: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    for (b, l) in malleated[n - 32..].iter_mut().zip(L) {
+        let sum = u16::from(*b) + u16::from(l) + carry;
+        *b = u8::try_from(sum & 0xff).unwrap();
+        carry = sum >> 8;
+    }
+    forgeries.push(malleated);
+    let mut zeroed = genuine.clone();
+    zeroed[n - 64..].fill(0);
+    forgeries.push(zeroed);
+    for f in &forgeries {
+        for receiver in [0, 1, 3] {
+            group_rejects(&mut group, receiver, f, GroupError::BadSignature);
+        }
+    }
+    // A forged sender field (member 3's key on member 2's message) is refused too.
+    let mut spoofed = genuine.clone();
+    let at = spoofed
+        .windows(32)
+        .position(|w| w == group.ids[2].public().as_bytes())
+        .unwrap();
+    spoofed[at..at + 32].copy_from_slice(group.ids[3].public().as_bytes());
+    let before = group.g[1].clone();
+    assert!(group.g[1].decrypt(&spoofed).is_err());
+    assert!(group.g[1] == before);
+
+    // The genuine message is still read by everyone, and the group goes on.
+    for receiver in [0, 1, 3] {
+        assert_eq!(
+            group.g[receiver].decrypt(&genuine).unwrap().plaintext,
+            b"from member 2"
+        );
+    }
+    let next = group.send(1, b"next");
+    assert_eq!(group.g[2].decrypt(&next).unwrap().plaintext, b"next");
+}
+
+#[test]
+fn group_message_from_removed_member_is_rejected() {
+    use hushwire::GroupError;
+    let mut group = Group::new(142);
+    let removed = *group.ids[3].public();
+    let before_removal = group.send(3, b"sent before the removal");
+
+    // The admin removes member 3; members 1 and 2 apply it (member 3 does not yet know).
+    let admin = group.ids[0].clone();
+    let update = group.g[0]
+        .remove_member(&admin, removed, &mut group.rng)
+        .unwrap();
+    let change = update.change.unwrap();
+    let mut dists = vec![(0, update.distribution.unwrap())];
+    for i in [1, 2] {
+        let id = group.ids[i].clone();
+        let u = group.g[i]
+            .apply_roster_change(&id, &change.bytes, &mut group.rng)
+            .unwrap();
+        dists.push((i, u.distribution.unwrap()));
+    }
+    for (from, d) in dists {
+        assert!(
+            !d.recipients.contains(&removed),
+            "the removed member gets no new key"
+        );
+        group.distribute(from, &d);
+    }
+
+    // Member 3 still sends on its old key, at the old epoch: refused by every remaining
+    // member with a typed error and no state change, whether sent before or after.
+    let after_removal = group.send(3, b"sent after the removal");
+    for receiver in [0, 1, 2] {
+        for m in [&before_removal, &after_removal] {
+            group_rejects(&mut group, receiver, m, GroupError::UnknownSender);
+        }
+    }
+    // The remaining members go on; the removed member cannot read them.
+    let next = group.send(1, b"without member 3");
+    for receiver in [0, 2] {
+        assert_eq!(
+            group.g[receiver].decrypt(&next).unwrap().plaintext,
+            b"without member 3"
+        );
+    }
+    assert!(group.g[3].decrypt(&next).is_err());
+}
+
+#[test]
+fn downgraded_version_of_sealed_group_and_certificate_encodings_is_rejected() {
+    use hushwire::group::{RosterError, peek};
+    use hushwire::sealed::{self, MultiRecipientMessage};
+    use hushwire::{ContentType, GroupError, Metadata, OpenError};
+
+    let mut rng = rng(143);
+    let relay = Relay::new(&mut rng);
+    let accounts = Accounts::new(&mut rng);
+    let alice = accounts.alice.identity_key_pair();
+    let bob = accounts.bob.identity_key_pair();
+    let cert = relay.certify(alice.public(), 1);
+    let meta = Metadata::new(ContentType::SESSION, NOW);
+    let envelope = sealed::seal(alice, &cert, bob.public(), &meta, b"x", &mut rng).unwrap();
+    let multi = sealed::seal_multi(alice, &cert, &[*bob.public()], &meta, b"x", &mut rng).unwrap();
+    let mut group = Group::new(144);
+    let message = group.send(2, b"group");
+    let admin = group.ids[0].clone();
+    let update = group.g[0]
+        .set_role(
+            &admin,
+            *group.ids[1].public(),
+            hushwire::group::GroupRole::Admin,
+            &mut group.rng,
+        )
+        .unwrap();
+    let change = update.change.unwrap().bytes.to_vec();
+
+    for version in [0u8, 2] {
+        let e = DecodeError::UnknownVersion(version);
+        let with = |bytes: &[u8]| {
+            let mut b = bytes.to_vec();
+            b[0] = version;
+            b
+        };
+        assert_eq!(
+            sealed::open(bob, &with(&envelope), &relay.trust, NOW).unwrap_err(),
+            OpenError::Malformed(e)
+        );
+        assert_eq!(MultiRecipientMessage::decode(&with(&multi)).unwrap_err(), e);
+        assert_eq!(
+            hushwire::SenderCertificate::from_bytes(&with(cert.as_bytes())).unwrap_err(),
+            e
+        );
+        assert_eq!(
+            hushwire::ServerCertificate::from_bytes(&with(relay.server_cert.as_bytes()))
+                .unwrap_err(),
+            e
+        );
+        assert_eq!(peek(&with(&message)).unwrap_err(), e);
+        group_rejects(&mut group, 1, &with(&message), GroupError::Malformed(e));
+        let before = group.g[1].clone();
+        let id = group.ids[1].clone();
+        assert_eq!(
+            group.g[1]
+                .apply_roster_change(&id, &with(&change), &mut group.rng)
+                .unwrap_err(),
+            RosterError::Malformed(e)
+        );
+        assert!(group.g[1] == before);
+    }
+    // The genuine encodings still work.
+    assert!(sealed::open(bob, &envelope, &relay.trust, NOW).is_ok());
+    assert_eq!(group.g[1].decrypt(&message).unwrap().plaintext, b"group");
+    let id = group.ids[1].clone();
+    assert!(
+        group.g[1]
+            .apply_roster_change(&id, &change, &mut group.rng)
+            .is_ok()
+    );
+}

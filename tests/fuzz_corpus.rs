@@ -89,6 +89,52 @@ fn corpus_inbound_session() {
 }
 
 #[test]
+fn corpus_unseal() {
+    assert!(replay("corpus", "unseal") > 0);
+}
+
+#[test]
+fn corpus_group_decrypt() {
+    assert!(replay("corpus", "group_decrypt") > 0);
+}
+
+#[test]
+fn corpus_restore() {
+    assert!(replay("corpus", "restore") > 0);
+}
+
+#[test]
+fn corpus_certificate() {
+    assert!(replay("corpus", "certificate") > 0);
+}
+
+#[test]
+fn corpus_conversation() {
+    assert!(replay("corpus", "conversation") > 0);
+}
+
+/// Every target in `fuzz/Cargo.toml` is replayed here or by the test named below (a new target
+/// cannot be forgotten).
+#[test]
+fn every_fuzz_target_is_replayed() {
+    // The example relay's frame parser: `tests/transport.rs` replays its corpus.
+    const REPLAYED_ELSEWHERE: [&str; 1] = ["relay_frame"];
+    let manifest = std::fs::read_to_string(fuzz_dir().join("Cargo.toml")).unwrap();
+    for line in manifest.lines() {
+        if let Some(name) = line.strip_prefix("name = \"") {
+            let name = name.trim_end_matches('"');
+            if name == "hushwire-fuzz" {
+                continue;
+            }
+            assert!(
+                checks::TARGETS.contains(&name) || REPLAYED_ELSEWHERE.contains(&name),
+                "fuzz target {name} is not in checks::TARGETS"
+            );
+        }
+    }
+}
+
+#[test]
 fn regressions() {
     for target in checks::TARGETS {
         replay("regressions", target);

@@ -10,6 +10,19 @@ use zeroize::Zeroizing;
 
 use crate::error::KeyError;
 
+/// Signature context of a relay authentication challenge: see
+/// [`IdentityKeyPair::sign_relay_challenge`]. No other hushwire signature label is a prefix of
+/// it or has it as a prefix, so such a signature is never valid as any other signature.
+const LABEL_SIG_RELAY_CHALLENGE: &[u8] = b"hushwire/v1/sig/relay-challenge";
+
+/// What the identity key signs for a relay challenge: the label, then the challenge.
+fn relay_challenge_message(challenge: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(LABEL_SIG_RELAY_CHALLENGE.len() + challenge.len());
+    m.extend_from_slice(LABEL_SIG_RELAY_CHALLENGE);
+    m.extend_from_slice(challenge);
+    m
+}
+
 /// A device's public identity key (Ed25519, 32 bytes).
 ///
 /// The X25519 key used in key agreement is derived from it with the birational map from
@@ -59,6 +72,14 @@ impl IdentityKey {
     /// The X25519 public key used for Diffie-Hellman.
     pub(crate) fn dh_public(&self) -> XPublicKey {
         XPublicKey::from(self.dh)
+    }
+
+    /// Checks a signature made by [`IdentityKeyPair::sign_relay_challenge`] over `challenge`
+    /// (strict Ed25519 verification, under the relay-challenge label only). A relay calls this
+    /// to check that a client holds this identity key before it lets the client publish
+    /// prekeys or fetch the messages queued for this device.
+    pub fn verify_relay_challenge(&self, challenge: &[u8], signature: &[u8; 64]) -> bool {
+        self.verify(&relay_challenge_message(challenge), signature)
     }
 
     /// Verifies an Ed25519 signature (strict: rejects malleable and small-order forms).
@@ -177,6 +198,21 @@ impl IdentityKeyPair {
         &self.public
     }
 
+    /// Signs a relay's authentication challenge, to prove to the relay that this device
+    /// holds the identity key (the relay checks it with
+    /// [`IdentityKey::verify_relay_challenge`]).
+    ///
+    /// The Ed25519 signature covers `"hushwire/v1/sig/relay-challenge" || challenge`. The
+    /// label separates it from every other signature the identity key makes (prekeys, group
+    /// key distributions and rosters): whatever bytes a relay sends as a challenge, the
+    /// signature is never valid as one of those. The relay should choose a fresh random challenge (at least
+    /// 16 bytes) for every connection, so that a signature cannot be replayed on another one;
+    /// including its own name or key in the challenge also stops another relay from
+    /// forwarding it.
+    pub fn sign_relay_challenge(&self, challenge: &[u8]) -> [u8; 64] {
+        self.sign(&relay_challenge_message(challenge))
+    }
+
     pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.signing.sign(message).to_bytes()
     }
@@ -225,6 +261,37 @@ mod tests {
             IdentityKey::from_bytes(&order_two),
             Err(KeyError::InvalidIdentityKey)
         );
+    }
+
+    #[test]
+    fn relay_challenge_signatures_are_bound_to_key_challenge_and_label() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let pair = IdentityKeyPair::generate(&mut rng);
+        let other = IdentityKeyPair::generate(&mut rng);
+        let challenge = [7u8; 32];
+        let sig = pair.sign_relay_challenge(&challenge);
+        assert!(pair.public().verify_relay_challenge(&challenge, &sig));
+        assert!(!other.public().verify_relay_challenge(&challenge, &sig));
+        assert!(!pair.public().verify_relay_challenge(&[8u8; 32], &sig));
+        // Not a plain signature over the challenge, nor valid under any other label.
+        assert!(!pair.public().verify(&challenge, &sig));
+        assert_eq!(sig, pair.sign(&relay_challenge_message(&challenge)));
+        let others: &[&[u8]] = &[
+            b"hushwire/v1/sig/signed-prekey",
+            b"hushwire/v1/sig/kem-prekey",
+            b"hushwire/v1/sig/server-certificate",
+            b"hushwire/v1/sig/sender-certificate",
+            b"hushwire/v1/sig/identity-certificate",
+            b"hushwire/v1/sig/reset-request",
+            b"hushwire/v1/sig/group-message",
+            b"hushwire/v1/sig/group-distribution",
+            b"hushwire/v1/sig/group-roster-snapshot",
+            b"hushwire/v1/sig/group-roster-change",
+        ];
+        for label in others {
+            assert!(!label.starts_with(LABEL_SIG_RELAY_CHALLENGE));
+            assert!(!LABEL_SIG_RELAY_CHALLENGE.starts_with(label));
+        }
     }
 
     #[test]

@@ -1,0 +1,378 @@
+//! A chat peer on top of the relay client: the glue between hushwire's no-I/O calls and the
+//! relay's frames, shared by `peer.rs`, `demo.rs` and `tests/transport.rs`.
+//!
+//! Sending: look the name up on the relay (recording the identity in the account, which
+//! reports a changed key), start a session from a fetched bundle if there is none, encrypt with
+//! the account, seal the result under the relay-issued sender certificate, hand it to the
+//! relay. Receiving: open the envelope (validating the sender certificate under the pinned
+//! relay root), decrypt with the account. The relay sees the recipient and the envelope's
+//! padded size, nothing else.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hushwire::sealed::{self, ContentType, Metadata};
+use hushwire::verify::verify_business_identity;
+use hushwire::{
+    Account, BusinessIdentity, DecryptError, Event, HandshakeError, IdentityKey, IssuerKey,
+    KemPreKeyKind, OrganizationRoots, PeerError, PreKeyBundle, SealedSessionError,
+    SenderCertificate, Timestamp, TrustStore, UserId, VerificationState, VerifyError,
+};
+use rand_core::CryptoRng;
+
+use super::client::{ClientError, RelayClient};
+use super::frame::valid_name;
+use super::relay::RELAY_ROOT_ID;
+
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Application-defined content type of a sealed envelope carrying the sender's
+/// [`hushwire::IdentityCertificate`] (how an operator presents its organization certificate).
+pub(crate) const IDENTITY_CERTIFICATE: u8 = 0x80;
+/// One-time prekeys of each kind a peer keeps on the relay.
+pub(crate) const ONE_TIME_PREKEYS: u32 = 20;
+/// Below this many left, a peer generates and publishes more.
+const ONE_TIME_PREKEYS_REFILL: usize = 5;
+
+/// A device: its account, its name on the relay, and what it pins.
+pub(crate) struct Peer {
+    pub(crate) name: String,
+    pub(crate) account: Account,
+    /// The relay's root key, pinned when the peer first signed in.
+    pub(crate) relay_root: Option<[u8; 32]>,
+    /// Organization roots whose certified operators are reported as verified.
+    pub(crate) org_roots: OrganizationRoots,
+    trust: TrustStore,
+    certificate: Option<SenderCertificate>,
+}
+
+/// What an envelope turned out to be.
+pub(crate) enum Incoming {
+    /// A message, decrypted.
+    Text {
+        from: String,
+        identity: IdentityKey,
+        text: String,
+        events: Vec<Event>,
+    },
+    /// An operator's organization certificate, checked against the pinned roots.
+    Business {
+        from: String,
+        result: Result<BusinessIdentity, VerifyError>,
+    },
+    /// A message already read (redelivered after a reconnect): drop it.
+    Duplicate,
+    /// Anything else that fails: tampered, not for us, untrusted sender, unknown session.
+    Rejected(String),
+}
+
+/// A message handed to the relay.
+pub(crate) struct Sent {
+    pub(crate) relay_id: u64,
+    pub(crate) envelope: Vec<u8>,
+    pub(crate) to: IdentityKey,
+}
+
+impl Peer {
+    /// A new device named `name`, with one-time prekeys ready to publish.
+    pub(crate) fn new<R: CryptoRng + ?Sized>(
+        name: &str,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Result<Peer, BoxError> {
+        let mut account = Account::new(now, rng);
+        account.generate_one_time_prekeys(ONE_TIME_PREKEYS, ONE_TIME_PREKEYS, now, rng)?;
+        Ok(Peer::from_parts(name, account, None))
+    }
+
+    /// A device restored from its parts.
+    pub(crate) fn from_parts(name: &str, account: Account, relay_root: Option<[u8; 32]>) -> Peer {
+        Peer {
+            name: name.to_owned(),
+            account,
+            relay_root,
+            org_roots: OrganizationRoots::new(),
+            trust: TrustStore::new(),
+            certificate: None,
+        }
+    }
+
+    /// Connects and signs in. Pins the relay's root at the first sign-in and refuses a relay
+    /// that presents another one afterwards. Fetches a sender certificate if the device is
+    /// registered (`registered`).
+    pub(crate) async fn connect(
+        &mut self,
+        addr: SocketAddr,
+        wait: Duration,
+        registered: bool,
+        now: Timestamp,
+    ) -> Result<RelayClient, BoxError> {
+        let mut client = RelayClient::connect(addr, self.account.identity_key_pair(), wait).await?;
+        let welcome = client.welcome();
+        match self.relay_root {
+            Some(pinned) if pinned != welcome.root || welcome.root_id != RELAY_ROOT_ID => {
+                return Err(format!(
+                    "the relay at {addr} presents another root key than the one pinned when \
+                     {} registered: refusing (another relay, or its database was reset)",
+                    self.name
+                )
+                .into());
+            }
+            _ => {}
+        }
+        let root = IssuerKey::from_bytes(&welcome.root)?;
+        let mut trust = TrustStore::new();
+        trust.add_root(welcome.root_id, root)?;
+        self.trust = trust;
+        self.relay_root = Some(welcome.root);
+        if registered {
+            self.refresh_certificate(&mut client, now).await?;
+        }
+        Ok(client)
+    }
+
+    /// Registers the name, publishes prekeys and fetches a sender certificate.
+    pub(crate) async fn register<R: CryptoRng + ?Sized>(
+        &mut self,
+        client: &mut RelayClient,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Result<usize, BoxError> {
+        client.register(&self.name).await.map_err(|e| match e {
+            ClientError::Relay(code) => format!("cannot register `{}`: {code}", self.name).into(),
+            other => BoxError::from(other),
+        })?;
+        let published = self.publish_prekeys(client, now, rng).await?;
+        self.refresh_certificate(client, now).await?;
+        Ok(published)
+    }
+
+    /// Rotates the signed prekey if due, tops up one-time prekeys, and publishes every unused
+    /// one (the relay ignores those it already has, and never hands one out twice). Returns
+    /// how many bundles were published.
+    pub(crate) async fn publish_prekeys<R: CryptoRng + ?Sized>(
+        &mut self,
+        client: &mut RelayClient,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Result<usize, BoxError> {
+        if self.account.prekeys_due_for_rotation(now) {
+            self.account.rotate_prekeys(now, rng);
+        }
+        let (x25519, kem) = self.account.one_time_prekey_counts();
+        if x25519 < ONE_TIME_PREKEYS_REFILL || kem < ONE_TIME_PREKEYS_REFILL {
+            let want = |held: usize| {
+                ONE_TIME_PREKEYS.saturating_sub(u32::try_from(held).unwrap_or(u32::MAX))
+            };
+            self.account
+                .generate_one_time_prekeys(want(x25519), want(kem), now, rng)?;
+        }
+        let mut published = self.account.published_prekeys();
+        let most = published.one_time_prekeys.len() + published.one_time_kem_prekeys.len() + 1;
+        let mut count = 0;
+        for _ in 0..most {
+            let bundle = published.take_bundle();
+            let last = bundle.one_time_prekey.is_none()
+                && bundle.kem_prekey.kind == KemPreKeyKind::LastResort;
+            client.publish_bundle(bundle.to_bytes()).await?;
+            count += 1;
+            if last {
+                break;
+            }
+        }
+        Ok(count)
+    }
+
+    /// Gets a fresh sender certificate and checks it chains to the pinned relay root.
+    pub(crate) async fn refresh_certificate(
+        &mut self,
+        client: &mut RelayClient,
+        now: Timestamp,
+    ) -> Result<(), BoxError> {
+        let bytes = client.certificate().await.map_err(|e| match e {
+            ClientError::Relay(_) => BoxError::from(format!(
+                "`{}` is not registered with this relay: run `register` first",
+                self.name
+            )),
+            other => BoxError::from(other),
+        })?;
+        let certificate = SenderCertificate::from_bytes(&bytes)?;
+        certificate.validate(&self.trust, now)?;
+        if certificate.identity_key() != self.account.identity_key() {
+            return Err("the relay certified another identity key than this device's".into());
+        }
+        self.certificate = Some(certificate);
+        Ok(())
+    }
+
+    /// The identity key registered under `name`, recorded in the account (which reports a
+    /// changed key as [`Event::IdentityChanged`]).
+    pub(crate) async fn resolve(
+        &mut self,
+        client: &mut RelayClient,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<(IdentityKey, Vec<Event>), BoxError> {
+        if !valid_name(name) {
+            return Err(format!("`{name}` is not a valid peer name").into());
+        }
+        let user = UserId::new(name.as_bytes())?;
+        let key = match client.lookup(name).await {
+            Ok(key) => IdentityKey::from_bytes(&key)?,
+            Err(ClientError::Relay(_)) => {
+                return Err(format!(
+                    "unknown peer `{name}`: nobody registered that name on this relay"
+                )
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let events = if &key == self.account.identity_key() {
+            Vec::new()
+        } else {
+            self.account.record_identity(&user, &key, now)?
+        };
+        Ok((key, events))
+    }
+
+    /// The identity key the account has on record for `name`, without asking the relay.
+    pub(crate) fn known_identity(&self, name: &str) -> Option<IdentityKey> {
+        let user = UserId::new(name.as_bytes()).ok()?;
+        match self.account.verification_state(&user)? {
+            VerificationState::Unverified { identity_key }
+            | VerificationState::Verified { identity_key, .. } => Some(identity_key),
+            VerificationState::ChangedSinceVerification { current_key, .. } => Some(current_key),
+            _ => None,
+        }
+    }
+
+    /// Encrypts `text` for `to` (starting a session from a fetched bundle if needed), seals
+    /// it and hands it to the relay.
+    pub(crate) async fn send_text<R: CryptoRng + ?Sized>(
+        &mut self,
+        client: &mut RelayClient,
+        to: &str,
+        text: &str,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Result<Sent, BoxError> {
+        let (key, _events) = self.resolve(client, to, now).await?;
+        if self.account.active_session(&key).is_none() {
+            let bytes = client
+                .fetch_bundle(key.to_bytes())
+                .await
+                .map_err(|e| match e {
+                    ClientError::Relay(code) => {
+                        format!("cannot start a session with `{to}`: {code}").into()
+                    }
+                    other => BoxError::from(other),
+                })?;
+            let bundle = PreKeyBundle::from_bytes(&bytes)?;
+            if bundle.identity_key != key {
+                return Err(format!("the relay sent a bundle of another device for `{to}`").into());
+            }
+            bundle.verify()?;
+            self.account.start_session(&bundle, rng)?;
+        }
+        let message = self
+            .account
+            .encrypt_for(&key, text.as_bytes(), rng)
+            .map_err(|e| match e {
+                PeerError::IdentityChanged => BoxError::from(format!(
+                    "`{to}`'s identity key changed since you verified it: compare safety \
+                     numbers again before sending"
+                )),
+                other => BoxError::from(other),
+            })?;
+        let envelope = self.seal(&key, ContentType::SESSION, &message, now, rng)?;
+        let relay_id = client.send(envelope.clone()).await?;
+        Ok(Sent {
+            relay_id,
+            envelope,
+            to: key,
+        })
+    }
+
+    /// Sends this operator's organization certificate to `to`, sealed.
+    pub(crate) async fn send_identity_certificate<R: CryptoRng + ?Sized>(
+        &mut self,
+        client: &mut RelayClient,
+        to: &str,
+        certificate: &[u8],
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Result<Sent, BoxError> {
+        let (key, _) = self.resolve(client, to, now).await?;
+        let content = ContentType::from_byte(IDENTITY_CERTIFICATE).ok_or("content type")?;
+        let envelope = self.seal(&key, content, certificate, now, rng)?;
+        let relay_id = client.send(envelope.clone()).await?;
+        Ok(Sent {
+            relay_id,
+            envelope,
+            to: key,
+        })
+    }
+
+    fn seal<R: CryptoRng + ?Sized>(
+        &self,
+        to: &IdentityKey,
+        content: ContentType,
+        message: &[u8],
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Result<Vec<u8>, BoxError> {
+        let certificate = self
+            .certificate
+            .as_ref()
+            .ok_or("no sender certificate: sign in as a registered device first")?;
+        Ok(sealed::seal(
+            self.account.identity_key_pair(),
+            certificate,
+            to,
+            &Metadata::new(content, now),
+            message,
+            rng,
+        )?)
+    }
+
+    /// Opens and reads one delivered envelope. The account changes only if a message was
+    /// read.
+    pub(crate) fn open(&mut self, envelope: &[u8], now: Timestamp) -> Incoming {
+        let opened =
+            match sealed::open(self.account.identity_key_pair(), envelope, &self.trust, now) {
+                Ok(opened) => opened,
+                Err(e) => return Incoming::Rejected(format!("envelope rejected: {e}")),
+            };
+        let from = String::from_utf8_lossy(opened.sender().user_id()).into_owned();
+        let sender = *opened.sender_identity();
+        if opened.metadata().content_type().to_byte() == IDENTITY_CERTIFICATE {
+            let result = verify_business_identity(opened.message(), &sender, &self.org_roots, now);
+            return Incoming::Business { from, result };
+        }
+        match opened.decrypt_with_account(&mut self.account, now) {
+            Ok(read) => {
+                let mut events = read.events;
+                if let Ok(user) = UserId::new(from.as_bytes())
+                    && let Ok(more) = self.account.record_identity(&user, &sender, now)
+                {
+                    events.extend(more);
+                }
+                Incoming::Text {
+                    from,
+                    identity: sender,
+                    text: String::from_utf8_lossy(&read.plaintext).into_owned(),
+                    events,
+                }
+            }
+            Err(SealedSessionError::Peer(
+                PeerError::Decrypt(DecryptError::Duplicate { .. })
+                | PeerError::Handshake(
+                    HandshakeError::ReplayedInitialMessage
+                    | HandshakeError::OneTimePreKeyReused(_)
+                    | HandshakeError::KemPreKeyReused(_),
+                ),
+            )) => Incoming::Duplicate,
+            Err(e) => Incoming::Rejected(format!("message from `{from}` rejected: {e}")),
+        }
+    }
+}

@@ -1,0 +1,491 @@
+//! The relay protocol's frames: a 4-byte big-endian length, then a body of at most
+//! [`MAX_FRAME_LEN`] bytes that starts with a tag byte.
+//!
+//! This module uses only `std` (no tokio, no hushwire), so the fuzz target
+//! `fuzz/fuzz_targets/relay_frame.rs` includes it as it is. Decoding is strict: every body has
+//! exactly one encoding, so `decode` then `encode` gives back the same bytes, and no input
+//! makes it panic.
+//!
+//! ```text
+//! frame      = length(4, big endian, 1..=MAX_FRAME_LEN) body(length)
+//! body       = tag(1) fields
+//! relay → client                          client → relay
+//! 0x01 Challenge  nonce(32)               0x81 Auth          identity(32) signature(64)
+//! 0x02 Welcome    root_id(4) root(32)     0x82 Register      name(rest, UTF-8, 1..=64 bytes)
+//!                 queued(4)               0x83 PublishBundle bundle(rest)
+//! 0x03 Ok                                 0x84 FetchBundle   identity(32)
+//! 0x04 Error      code(1)                 0x85 Lookup        name(rest)
+//! 0x05 Bundle     bundle(rest)            0x86 GetCertificate
+//! 0x06 Identity   identity(32)            0x87 Send          envelope(rest)
+//! 0x07 Certificate certificate(rest)      0x88 Ack           id(8)
+//! 0x08 Deliver    id(8) envelope(rest)    0x89 Ping
+//! 0x09 Accepted   id(8)
+//! 0x0A Pong
+//! ```
+//!
+//! `rest` fields run to the end of the body and must not be empty.
+
+use std::fmt;
+
+/// Largest frame body: room for the largest sealed envelope (about 260 KiB) with margin.
+pub(crate) const MAX_FRAME_LEN: usize = 1 << 20;
+/// Bytes of the length prefix.
+pub(crate) const HEADER_LEN: usize = 4;
+/// Longest user name a relay registers, in UTF-8 bytes.
+pub(crate) const MAX_NAME_LEN: usize = 64;
+
+/// Why the relay refused a request. Sent as one byte; the connection stays open unless the
+/// code says otherwise (see [`ErrorCode::closes_connection`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ErrorCode {
+    /// The frame is not allowed here (for example before authentication). Closes.
+    BadRequest,
+    /// The challenge signature did not verify. Closes.
+    Unauthorized,
+    /// No device with that identity key is registered with this relay.
+    UnknownRecipient,
+    /// The name is registered to another device.
+    NameTaken,
+    /// No device registered that name.
+    UnknownName,
+    /// The device has not published prekeys (or they are all gone).
+    NoBundle,
+    /// The bundle, envelope or name is malformed or not for this device.
+    Invalid,
+    /// The recipient's queue (or the device's prekey store) is full.
+    Full,
+    /// The relay failed (its database); try again later.
+    Internal,
+    /// Another connection authenticated as the same device. Closes.
+    Replaced,
+    /// The relay is shutting down. Closes.
+    ShuttingDown,
+}
+
+impl ErrorCode {
+    const ALL: [ErrorCode; 11] = [
+        ErrorCode::BadRequest,
+        ErrorCode::Unauthorized,
+        ErrorCode::UnknownRecipient,
+        ErrorCode::NameTaken,
+        ErrorCode::UnknownName,
+        ErrorCode::NoBundle,
+        ErrorCode::Invalid,
+        ErrorCode::Full,
+        ErrorCode::Internal,
+        ErrorCode::Replaced,
+        ErrorCode::ShuttingDown,
+    ];
+
+    pub(crate) fn to_byte(self) -> u8 {
+        match self {
+            ErrorCode::BadRequest => 1,
+            ErrorCode::Unauthorized => 2,
+            ErrorCode::UnknownRecipient => 3,
+            ErrorCode::NameTaken => 4,
+            ErrorCode::UnknownName => 5,
+            ErrorCode::NoBundle => 6,
+            ErrorCode::Invalid => 7,
+            ErrorCode::Full => 8,
+            ErrorCode::Internal => 9,
+            ErrorCode::Replaced => 10,
+            ErrorCode::ShuttingDown => 11,
+        }
+    }
+
+    pub(crate) fn from_byte(byte: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.to_byte() == byte)
+    }
+
+    /// Whether the relay closes the connection after sending this error.
+    pub(crate) fn closes_connection(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::BadRequest
+                | ErrorCode::Unauthorized
+                | ErrorCode::Replaced
+                | ErrorCode::ShuttingDown
+        )
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorCode::BadRequest => "request not allowed here",
+            ErrorCode::Unauthorized => "authentication failed",
+            ErrorCode::UnknownRecipient => "no such device on this relay",
+            ErrorCode::NameTaken => "name already registered by another device",
+            ErrorCode::UnknownName => "no device registered that name",
+            ErrorCode::NoBundle => "the device has no prekeys on the relay",
+            ErrorCode::Invalid => "malformed or foreign data",
+            ErrorCode::Full => "queue or prekey store full",
+            ErrorCode::Internal => "relay storage failure",
+            ErrorCode::Replaced => "another connection signed in as this device",
+            ErrorCode::ShuttingDown => "relay shutting down",
+        })
+    }
+}
+
+/// One frame body.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Frame {
+    Challenge {
+        nonce: [u8; 32],
+    },
+    Welcome {
+        root_id: u32,
+        root: [u8; 32],
+        queued: u32,
+    },
+    Ok,
+    Error(ErrorCode),
+    Bundle(Vec<u8>),
+    Identity([u8; 32]),
+    Certificate(Vec<u8>),
+    Deliver {
+        id: u64,
+        envelope: Vec<u8>,
+    },
+    Accepted {
+        id: u64,
+    },
+    Pong,
+    Auth {
+        identity: [u8; 32],
+        signature: [u8; 64],
+    },
+    Register(String),
+    PublishBundle(Vec<u8>),
+    FetchBundle([u8; 32]),
+    Lookup(String),
+    GetCertificate,
+    Send(Vec<u8>),
+    Ack {
+        id: u64,
+    },
+    Ping,
+}
+
+/// Shows tags and lengths only: frames carry keys and ciphertext, which logs never show.
+impl fmt::Debug for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Frame::Error(code) => write!(f, "Error({code:?})"),
+            Frame::Deliver { id, envelope } => write!(f, "Deliver(#{id}, {} B)", envelope.len()),
+            Frame::Accepted { id } => write!(f, "Accepted(#{id})"),
+            Frame::Ack { id } => write!(f, "Ack(#{id})"),
+            Frame::Bundle(b) | Frame::PublishBundle(b) => {
+                write!(f, "{}({} B)", self.name(), b.len())
+            }
+            Frame::Certificate(b) | Frame::Send(b) => write!(f, "{}({} B)", self.name(), b.len()),
+            Frame::Register(n) | Frame::Lookup(n) => write!(f, "{}({} B)", self.name(), n.len()),
+            _ => f.write_str(self.name()),
+        }
+    }
+}
+
+/// Why bytes are not a frame. Any of these closes the connection that sent them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FrameError {
+    /// The length prefix is 0 or above [`MAX_FRAME_LEN`].
+    BadLength(u32),
+    /// The tag byte is not a known frame.
+    UnknownTag(u8),
+    /// The body is shorter or longer than its frame needs.
+    WrongSize { tag: u8, len: usize },
+    /// A field's value is invalid (error code, name).
+    BadField(&'static str),
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::BadLength(len) => {
+                write!(f, "frame length {len} outside 1..={MAX_FRAME_LEN}")
+            }
+            FrameError::UnknownTag(tag) => write!(f, "unknown frame tag {tag:#04x}"),
+            FrameError::WrongSize { tag, len } => {
+                write!(f, "frame {tag:#04x} with a body of {len} bytes")
+            }
+            FrameError::BadField(field) => write!(f, "invalid field `{field}`"),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+const T_CHALLENGE: u8 = 0x01;
+const T_WELCOME: u8 = 0x02;
+const T_OK: u8 = 0x03;
+const T_ERROR: u8 = 0x04;
+const T_BUNDLE: u8 = 0x05;
+const T_IDENTITY: u8 = 0x06;
+const T_CERTIFICATE: u8 = 0x07;
+const T_DELIVER: u8 = 0x08;
+const T_ACCEPTED: u8 = 0x09;
+const T_PONG: u8 = 0x0A;
+const T_AUTH: u8 = 0x81;
+const T_REGISTER: u8 = 0x82;
+const T_PUBLISH_BUNDLE: u8 = 0x83;
+const T_FETCH_BUNDLE: u8 = 0x84;
+const T_LOOKUP: u8 = 0x85;
+const T_GET_CERTIFICATE: u8 = 0x86;
+const T_SEND: u8 = 0x87;
+const T_ACK: u8 = 0x88;
+const T_PING: u8 = 0x89;
+
+/// Parses a length prefix.
+///
+/// # Errors
+/// [`FrameError::BadLength`] for 0 or more than [`MAX_FRAME_LEN`].
+pub(crate) fn body_len(header: [u8; HEADER_LEN]) -> Result<usize, FrameError> {
+    let len = u32::from_be_bytes(header);
+    match usize::try_from(len) {
+        Ok(n) if (1..=MAX_FRAME_LEN).contains(&n) => Ok(n),
+        _ => Err(FrameError::BadLength(len)),
+    }
+}
+
+/// Whether `name` may be registered: 1..=[`MAX_NAME_LEN`] bytes of ASCII letters, digits and
+/// `.-_@`. (Narrow on purpose: names are shown to users, so no look-alike characters.)
+pub(crate) fn valid_name(name: &str) -> bool {
+    (1..=MAX_NAME_LEN).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_@".contains(&b))
+}
+
+fn array<const N: usize>(bytes: &[u8]) -> Option<[u8; N]> {
+    bytes.try_into().ok()
+}
+
+fn name(bytes: &[u8]) -> Result<String, FrameError> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) if valid_name(s) => Ok(s.to_owned()),
+        _ => Err(FrameError::BadField("name")),
+    }
+}
+
+fn rest(bytes: &[u8]) -> Option<Vec<u8>> {
+    (!bytes.is_empty()).then(|| bytes.to_vec())
+}
+
+impl Frame {
+    fn name(&self) -> &'static str {
+        match self {
+            Frame::Challenge { .. } => "Challenge",
+            Frame::Welcome { .. } => "Welcome",
+            Frame::Ok => "Ok",
+            Frame::Error(_) => "Error",
+            Frame::Bundle(_) => "Bundle",
+            Frame::Identity(_) => "Identity",
+            Frame::Certificate(_) => "Certificate",
+            Frame::Deliver { .. } => "Deliver",
+            Frame::Accepted { .. } => "Accepted",
+            Frame::Pong => "Pong",
+            Frame::Auth { .. } => "Auth",
+            Frame::Register(_) => "Register",
+            Frame::PublishBundle(_) => "PublishBundle",
+            Frame::FetchBundle(_) => "FetchBundle",
+            Frame::Lookup(_) => "Lookup",
+            Frame::GetCertificate => "GetCertificate",
+            Frame::Send(_) => "Send",
+            Frame::Ack { .. } => "Ack",
+            Frame::Ping => "Ping",
+        }
+    }
+
+    /// Decodes one frame body (without its length prefix).
+    ///
+    /// # Errors
+    /// [`FrameError`] for an empty or oversized body, an unknown tag, a wrong size or an
+    /// invalid field. Never panics.
+    pub(crate) fn decode(body: &[u8]) -> Result<Frame, FrameError> {
+        let Some((&tag, fields)) = body.split_first() else {
+            return Err(FrameError::BadLength(0));
+        };
+        if body.len() > MAX_FRAME_LEN {
+            return Err(FrameError::BadLength(
+                u32::try_from(body.len()).unwrap_or(u32::MAX),
+            ));
+        }
+        let wrong = FrameError::WrongSize {
+            tag,
+            len: body.len(),
+        };
+        let frame = match tag {
+            T_CHALLENGE => Frame::Challenge {
+                nonce: array(fields).ok_or(wrong)?,
+            },
+            T_WELCOME => {
+                let f: [u8; 40] = array(fields).ok_or(wrong)?;
+                let (id, rest) = f.split_at(4);
+                let (root, queued) = rest.split_at(32);
+                Frame::Welcome {
+                    root_id: u32::from_be_bytes(array(id).ok_or(wrong)?),
+                    root: array(root).ok_or(wrong)?,
+                    queued: u32::from_be_bytes(array(queued).ok_or(wrong)?),
+                }
+            }
+            T_OK if fields.is_empty() => Frame::Ok,
+            T_ERROR => {
+                let [code]: [u8; 1] = array(fields).ok_or(wrong)?;
+                Frame::Error(ErrorCode::from_byte(code).ok_or(FrameError::BadField("code"))?)
+            }
+            T_BUNDLE => Frame::Bundle(rest(fields).ok_or(wrong)?),
+            T_IDENTITY => Frame::Identity(array(fields).ok_or(wrong)?),
+            T_CERTIFICATE => Frame::Certificate(rest(fields).ok_or(wrong)?),
+            T_DELIVER => {
+                if fields.len() <= 8 {
+                    return Err(wrong);
+                }
+                let (id, envelope) = fields.split_at(8);
+                Frame::Deliver {
+                    id: u64::from_be_bytes(array(id).ok_or(wrong)?),
+                    envelope: envelope.to_vec(),
+                }
+            }
+            T_ACCEPTED => Frame::Accepted {
+                id: u64::from_be_bytes(array(fields).ok_or(wrong)?),
+            },
+            T_PONG if fields.is_empty() => Frame::Pong,
+            T_AUTH => {
+                let f: [u8; 96] = array(fields).ok_or(wrong)?;
+                let (identity, signature) = f.split_at(32);
+                Frame::Auth {
+                    identity: array(identity).ok_or(wrong)?,
+                    signature: array(signature).ok_or(wrong)?,
+                }
+            }
+            T_REGISTER => Frame::Register(name(fields)?),
+            T_PUBLISH_BUNDLE => Frame::PublishBundle(rest(fields).ok_or(wrong)?),
+            T_FETCH_BUNDLE => Frame::FetchBundle(array(fields).ok_or(wrong)?),
+            T_LOOKUP => Frame::Lookup(name(fields)?),
+            T_GET_CERTIFICATE if fields.is_empty() => Frame::GetCertificate,
+            T_SEND => Frame::Send(rest(fields).ok_or(wrong)?),
+            T_ACK => Frame::Ack {
+                id: u64::from_be_bytes(array(fields).ok_or(wrong)?),
+            },
+            T_PING if fields.is_empty() => Frame::Ping,
+            T_OK | T_PONG | T_GET_CERTIFICATE | T_PING => return Err(wrong),
+            other => return Err(FrameError::UnknownTag(other)),
+        };
+        Ok(frame)
+    }
+
+    /// The body (tag and fields), without the length prefix.
+    pub(crate) fn encode_body(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            Frame::Challenge { nonce } => {
+                out.push(T_CHALLENGE);
+                out.extend_from_slice(nonce);
+            }
+            Frame::Welcome {
+                root_id,
+                root,
+                queued,
+            } => {
+                out.push(T_WELCOME);
+                out.extend_from_slice(&root_id.to_be_bytes());
+                out.extend_from_slice(root);
+                out.extend_from_slice(&queued.to_be_bytes());
+            }
+            Frame::Ok => out.push(T_OK),
+            Frame::Error(code) => out.extend_from_slice(&[T_ERROR, code.to_byte()]),
+            Frame::Bundle(b) => {
+                out.push(T_BUNDLE);
+                out.extend_from_slice(b);
+            }
+            Frame::Identity(key) => {
+                out.push(T_IDENTITY);
+                out.extend_from_slice(key);
+            }
+            Frame::Certificate(c) => {
+                out.push(T_CERTIFICATE);
+                out.extend_from_slice(c);
+            }
+            Frame::Deliver { id, envelope } => {
+                out.push(T_DELIVER);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(envelope);
+            }
+            Frame::Accepted { id } => {
+                out.push(T_ACCEPTED);
+                out.extend_from_slice(&id.to_be_bytes());
+            }
+            Frame::Pong => out.push(T_PONG),
+            Frame::Auth {
+                identity,
+                signature,
+            } => {
+                out.push(T_AUTH);
+                out.extend_from_slice(identity);
+                out.extend_from_slice(signature);
+            }
+            Frame::Register(n) => {
+                out.push(T_REGISTER);
+                out.extend_from_slice(n.as_bytes());
+            }
+            Frame::PublishBundle(b) => {
+                out.push(T_PUBLISH_BUNDLE);
+                out.extend_from_slice(b);
+            }
+            Frame::FetchBundle(key) => {
+                out.push(T_FETCH_BUNDLE);
+                out.extend_from_slice(key);
+            }
+            Frame::Lookup(n) => {
+                out.push(T_LOOKUP);
+                out.extend_from_slice(n.as_bytes());
+            }
+            Frame::GetCertificate => out.push(T_GET_CERTIFICATE),
+            Frame::Send(e) => {
+                out.push(T_SEND);
+                out.extend_from_slice(e);
+            }
+            Frame::Ack { id } => {
+                out.push(T_ACK);
+                out.extend_from_slice(&id.to_be_bytes());
+            }
+            Frame::Ping => out.push(T_PING),
+        }
+        out
+    }
+
+    /// The whole frame: length prefix and body.
+    ///
+    /// # Errors
+    /// [`FrameError::BadLength`] if the body is longer than [`MAX_FRAME_LEN`] (an envelope or
+    /// bundle too large to send).
+    pub(crate) fn encode(&self) -> Result<Vec<u8>, FrameError> {
+        let body = self.encode_body();
+        let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
+        if body.len() > MAX_FRAME_LEN {
+            return Err(FrameError::BadLength(len));
+        }
+        let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+}
+
+/// Splits the first whole frame off `buf`: `Ok(None)` if more bytes are needed, else the
+/// frame and how many bytes it used (header and body). A synchronous parser for any byte
+/// stream; the relay reads frames the same way with [`body_len`] and [`Frame::decode`].
+///
+/// # Errors
+/// [`FrameError`] as soon as the bytes cannot start a valid frame.
+pub(crate) fn split_frame(buf: &[u8]) -> Result<Option<(Frame, usize)>, FrameError> {
+    let Some(header) = buf.get(..HEADER_LEN) else {
+        return Ok(None);
+    };
+    let header: [u8; HEADER_LEN] = array(header).ok_or(FrameError::BadLength(0))?;
+    let len = body_len(header)?;
+    let Some(body) = buf.get(HEADER_LEN..HEADER_LEN + len) else {
+        return Ok(None);
+    };
+    Ok(Some((Frame::decode(body)?, HEADER_LEN + len)))
+}

@@ -1,0 +1,13 @@
+//! Sealed envelopes (single, split and multi-recipient) into open and the recipient's session:
+//! only genuine envelopes open, and a failed decrypt leaves the session unchanged.
+//!
+//! The check lives in `fuzz/checks/` (via `fuzz/checks.rs`), shared with `tests/fuzz_corpus.rs`.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../checks.rs"]
+mod checks;
+
+fuzz_target!(|data: &[u8]| checks::check_unseal(data));
