@@ -2,13 +2,25 @@
 //! (`0x31`) into [`sealed::open`], [`MultiRecipientMessage::decode`] and, for what opens, the
 //! recipient's session.
 //!
-//! Input: mode byte. Bit 0 clear: the rest is the envelope or message. Bit 0 set: the next
-//! byte picks a genuine input (see [`UnsealFixture::inputs`]) and the rest are edits.
+//! Input: mode byte. Bit 1 clear, the envelope comes from the fuzzer: bit 0 clear, the rest
+//! is the envelope or message; bit 0 set, the next byte picks a genuine input (see
+//! [`UnsealFixture::inputs`]) and the rest are edits.
+//!
+//! Bit 1 set, a *certified* sender seals what the fuzzer gives it: the next byte picks the
+//! sender (bit 0: Alice or Carol) and the content type (bit 1: session or group); then, as
+//! above, bit 0 of the mode picks raw bytes or an edited genuine inner message (see
+//! [`UnsealFixture::inner`]). The opened content goes to [`Opened::decrypt`] on Bob's
+//! session, [`Opened::create_inbound_session`] on Bob's account before any session, and
+//! [`Opened::decrypt_with_account`] on Bob's account that already talks to Alice.
 //!
 //! Properties: whatever decodes re-encodes (a multi-recipient message reassembles from its
 //! split envelopes byte for byte); only a genuine envelope for Bob opens, to exactly what its
 //! sender sealed; an opened session message decrypts only if it is genuine and unread, and
-//! every failed decrypt leaves Bob's session unchanged.
+//! every failed decrypt leaves Bob's session unchanged. A certified sender's content is
+//! accepted by the session and account paths only if it is a genuine message of that
+//! sender's, with the result the genuine message gets; every failure leaves the session or
+//! account (compared by its encrypted export under a fixed key and nonce) unchanged, and what
+//! is accepted once is refused the second time.
 
 use std::sync::OnceLock;
 
@@ -17,9 +29,10 @@ use hushwire::certificate::SenderCertificateInfo;
 use hushwire::sealed::{
     self, EnvelopeKind, MultiRecipientMessage, RECIPIENT_HEADER_LEN, envelope_recipient,
 };
+use hushwire::wire::PreKeyMessage;
 use hushwire::{
     Account, ContentType, IdentityKey, IdentityKeyPair, IssuerKeyPair, Metadata, Opened,
-    SenderCertificate, ServerCertificate, Session, Timestamp, TrustStore, Validity,
+    SenderCertificate, ServerCertificate, Session, StorageKey, Timestamp, TrustStore, Validity,
 };
 use rand_core::SeedableRng;
 
@@ -37,11 +50,49 @@ pub(crate) struct SealedInput {
     pub(crate) plaintext: Option<Vec<u8>>,
 }
 
+/// The three ways Bob's app can consume an opened session message.
+#[derive(Clone, Copy, Debug)]
+enum Consume {
+    /// [`Opened::decrypt`] on [`UnsealFixture::bob_session`].
+    Session,
+    /// [`Opened::create_inbound_session`] on [`UnsealFixture::bob_fresh`].
+    Inbound,
+    /// [`Opened::decrypt_with_account`] on [`UnsealFixture::bob_peered`].
+    Account,
+}
+
+const CONSUME: [Consume; 3] = [Consume::Session, Consume::Inbound, Consume::Account];
+
+/// A certified sender: its key pair and certificate.
+pub(crate) struct Certified {
+    pub(crate) name: &'static str,
+    pub(crate) keys: IdentityKeyPair,
+    pub(crate) certificate: SenderCertificate,
+}
+
+/// A genuine session message a certified sender may seal, and what each way of consuming
+/// it gives when sealed by each sender (`expected[sender][consume]`, `None`: refused).
+pub(crate) struct InnerMessage {
+    pub(crate) name: &'static str,
+    pub(crate) bytes: Vec<u8>,
+    expected: [[Option<Vec<u8>>; 3]; 2],
+}
+
 pub(crate) struct UnsealFixture {
     pub(crate) bob: IdentityKeyPair,
     pub(crate) bob_session: Session,
+    /// Bob's account with its prekeys and no session yet.
+    pub(crate) bob_fresh: Account,
+    /// Bob's account after reading Alice's first message and replying (holds `bob_session`).
+    pub(crate) bob_peered: Account,
+    /// [`account_state`] of `bob_fresh` and `bob_peered`.
+    fresh_state: Vec<u8>,
+    peered_state: Vec<u8>,
     pub(crate) trust: TrustStore,
     pub(crate) inputs: Vec<SealedInput>,
+    /// Alice and Carol, both certified by the trusted server.
+    pub(crate) senders: [Certified; 2],
+    pub(crate) inner: Vec<InnerMessage>,
 }
 
 pub(crate) fn fixture() -> &'static UnsealFixture {
@@ -107,16 +158,24 @@ fn build() -> UnsealFixture {
     let alice_expired = certify(&server, &server_cert, alice.public(), 2, expired);
     let carol_cert = certify(&server, &server_cert, carol.public(), 3, valid);
 
-    let bundle = bob_account.published_prekeys().take_bundle();
+    let mut published = bob_account.published_prekeys();
+    let bundle = published.take_bundle();
     let mut to_bob = alice_account
         .create_outbound_session(&bundle, rng)
         .expect("outbound");
     let first = to_bob.encrypt(b"first", rng).expect("encrypt");
-    let mut bob_session = bob_account
-        .create_inbound_session(&first, NOW)
-        .expect("inbound")
-        .session;
-    let reply = bob_session.encrypt(b"reply", rng).expect("encrypt");
+    let bob_fresh = bob_account.clone();
+    let mut bob_peered = bob_account.clone();
+    let _ = bob_peered
+        .decrypt_from(alice.public(), &first, NOW)
+        .expect("bob reads the first message");
+    let reply = bob_peered
+        .encrypt_for(alice.public(), b"reply", rng)
+        .expect("encrypt");
+    let bob_session = bob_peered
+        .active_session(alice.public())
+        .expect("session with alice")
+        .clone();
     let _ = to_bob.decrypt(&reply).expect("alice reads");
     let m1 = to_bob.encrypt(b"sealed m1", rng).expect("encrypt");
     let m2 = to_bob.encrypt(b"sealed m2 (multi)", rng).expect("encrypt");
@@ -192,11 +251,227 @@ fn build() -> UnsealFixture {
             }
         })
         .collect();
-    UnsealFixture {
+    // What a certified sender may seal: Alice's messages (a prekey message, its embedded
+    // ratchet message, two ratchet messages, a restart with the other one-time prekey) and
+    // Carol's first message to Bob.
+    let embedded = PreKeyMessage::decode(&first)
+        .expect("prekey message")
+        .message()
+        .as_bytes()
+        .to_vec();
+    let restart = alice_account
+        .create_outbound_session(&published.take_bundle(), rng)
+        .expect("outbound")
+        .encrypt(b"restart", rng)
+        .expect("encrypt");
+    let carol_account = Account::from_identity(carol.clone(), NOW, rng);
+    let carol_first = carol_account
+        .create_outbound_session(&published.take_bundle(), rng)
+        .expect("outbound")
+        .encrypt(b"carol first", rng)
+        .expect("encrypt");
+    let senders = [
+        Certified {
+            name: "alice",
+            keys: alice.clone(),
+            certificate: alice_cert,
+        },
+        Certified {
+            name: "carol",
+            keys: carol,
+            certificate: carol_cert,
+        },
+    ];
+    let mut fixture = UnsealFixture {
         bob,
         bob_session,
+        fresh_state: account_state(&bob_fresh),
+        peered_state: account_state(&bob_peered),
+        bob_fresh,
+        bob_peered,
         trust,
         inputs,
+        senders,
+        inner: Vec::new(),
+    };
+    let raw_inner = [
+        ("first", first),
+        ("first-embedded", embedded),
+        ("m1", m1),
+        ("m2", m2),
+        ("restart", restart),
+        ("carol-first", carol_first),
+    ];
+    for (name, bytes) in raw_inner {
+        let expected = [0, 1].map(|sender| {
+            let opened = seal_inner(&fixture, sender, ContentType::SESSION, &bytes);
+            CONSUME.map(|how| consume(&fixture, &opened, how).ok())
+        });
+        fixture.inner.push(InnerMessage {
+            name,
+            bytes,
+            expected,
+        });
+    }
+    // Which (sender, way of consuming) pairs accept each genuine message: a message is read
+    // once, and only from its own sender.
+    let accepted: Vec<[[bool; 3]; 2]> = fixture
+        .inner
+        .iter()
+        .map(|g| {
+            g.expected
+                .each_ref()
+                .map(|by| by.each_ref().map(Option::is_some))
+        })
+        .collect();
+    let none = [false; 3];
+    assert_eq!(
+        accepted,
+        [
+            [[false, true, false], none], // first: already read, except by a fresh account
+            [none, none],                 // first-embedded: already read
+            [[true, false, true], none],  // m1
+            [[true, false, true], none],  // m2
+            [[false, true, true], none],  // restart: a new session
+            [none, [false, true, true]],  // carol-first: only from Carol
+        ]
+    );
+    fixture
+}
+
+/// Seals `message` from certified sender `sender` to Bob and opens it (a genuine sender's
+/// envelope always opens).
+fn seal_inner(
+    fixture: &UnsealFixture,
+    sender: usize,
+    content_type: ContentType,
+    message: &[u8],
+) -> Opened {
+    let mut rng = ChaCha20Rng::seed_from_u64(SEED ^ 0x5e);
+    let sender = &fixture.senders[sender];
+    let envelope = sealed::seal(
+        &sender.keys,
+        &sender.certificate,
+        fixture.bob.public(),
+        &Metadata::new(content_type, NOW),
+        message,
+        &mut rng,
+    )
+    .expect("a certified sender seals");
+    let opened = sealed::open(&fixture.bob, &envelope, &fixture.trust, NOW)
+        .expect("a certified sender's envelope opens");
+    assert_eq!(opened.message(), message);
+    assert_eq!(opened.sender_identity(), sender.keys.public());
+    opened
+}
+
+/// Bob's account as exported under a fixed key, generation and nonce: equal bytes, equal
+/// state.
+fn account_state(account: &Account) -> Vec<u8> {
+    let mut rng = ChaCha20Rng::seed_from_u64(SEED);
+    account.to_encrypted(&StorageKey::from_bytes([7; 32]), 1, &mut rng)
+}
+
+/// Consumes `opened` on a copy of Bob's state the way `how` says; on an error, asserts that
+/// the state is unchanged; on success, that the same content is refused a second time and
+/// that refusal changes nothing either.
+fn consume(fixture: &UnsealFixture, opened: &Opened, how: Consume) -> Result<Vec<u8>, String> {
+    match how {
+        Consume::Session => {
+            let mut session = fixture.bob_session.clone();
+            match opened.decrypt(&mut session) {
+                Ok(read) => {
+                    let after = session.clone();
+                    assert!(opened.decrypt(&mut session).is_err(), "replay accepted");
+                    assert!(session == after, "refused replay changed the session");
+                    Ok(read.plaintext)
+                }
+                Err(e) => {
+                    assert!(session == fixture.bob_session, "{e:?} changed the session");
+                    Err(format!("{e:?}"))
+                }
+            }
+        }
+        Consume::Inbound | Consume::Account => {
+            let (original, original_state) = if matches!(how, Consume::Inbound) {
+                (&fixture.bob_fresh, &fixture.fresh_state)
+            } else {
+                (&fixture.bob_peered, &fixture.peered_state)
+            };
+            let mut account = original.clone();
+            let attempt = |account: &mut Account| match how {
+                Consume::Inbound => opened
+                    .create_inbound_session(account, NOW)
+                    .map(|inbound| inbound.plaintext)
+                    .map_err(|e| format!("{e:?}")),
+                _ => opened
+                    .decrypt_with_account(account, NOW)
+                    .map(|read| read.plaintext)
+                    .map_err(|e| format!("{e:?}")),
+            };
+            match attempt(&mut account) {
+                Ok(plaintext) => {
+                    // `create_inbound_session` hands the session to the caller: the account
+                    // keeps only the spent one-time prekey and the replay record.
+                    let after = account_state(&account);
+                    assert!(attempt(&mut account).is_err(), "{how:?}: replay accepted");
+                    assert_eq!(account_state(&account), after, "refused replay changed it");
+                    Ok(plaintext)
+                }
+                Err(e) => {
+                    assert!(
+                        account_state(&account) == *original_state,
+                        "{how:?}: {e} changed the account"
+                    );
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// Mode bit 1: a certified sender seals fuzzer-chosen content to Bob.
+fn check_certified_content(mode: u8, rest: &[u8]) {
+    let fixture = fixture();
+    let Some((&select, rest)) = rest.split_first() else {
+        return;
+    };
+    let sender = usize::from(select & 1);
+    let content_type = if select & 2 == 0 {
+        ContentType::SESSION
+    } else {
+        ContentType::GROUP
+    };
+    let message = if mode & 1 == 0 {
+        rest.to_vec()
+    } else {
+        let Some((&pick, edits)) = rest.split_first() else {
+            return;
+        };
+        let inner = &fixture.inner;
+        mutate(&inner[usize::from(pick) % inner.len()].bytes, edits)
+    };
+    if message.len() > sealed::MAX_SEALED_MESSAGE_LEN {
+        return;
+    }
+    let opened = seal_inner(fixture, sender, content_type, &message);
+    let genuine = fixture.inner.iter().find(|g| g.bytes == message);
+    for (index, how) in CONSUME.into_iter().enumerate() {
+        let result = consume(fixture, &opened, how);
+        match (genuine, content_type == ContentType::SESSION) {
+            (Some(genuine), true) => assert_eq!(
+                result.as_ref().ok(),
+                genuine.expected[sender][index].as_ref(),
+                "{} sealed by {}, {how:?}: {result:?}",
+                genuine.name,
+                fixture.senders[sender].name
+            ),
+            _ => assert!(
+                result.is_err(),
+                "{how:?} accepts content that is not a genuine session message of {}",
+                fixture.senders[sender].name
+            ),
+        }
     }
 }
 
@@ -225,6 +500,10 @@ pub(crate) fn check_unseal(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
+    if mode & 2 != 0 {
+        check_certified_content(mode, rest);
+        return;
+    }
     let message = if mode & 1 == 0 {
         rest.to_vec()
     } else {
@@ -335,6 +614,20 @@ pub(crate) fn seeds() -> Vec<(String, Vec<u8>)> {
         out.push((
             format!("mutate-{}-flips", g.name),
             vec![1, pick, 0, 0, 40, 0x01, 0, hi, lo, 0x80],
+        ));
+    }
+    for (i, g) in fixture().inner.iter().enumerate() {
+        let pick = u8::try_from(i).expect("few inner messages");
+        for (select, sender) in [(0u8, "alice"), (1, "carol"), (2, "alice-group")] {
+            let mut raw = vec![2, select];
+            raw.extend_from_slice(&g.bytes);
+            out.push((format!("certified-{sender}-raw-{}", g.name), raw));
+        }
+        let last = u16::try_from(g.bytes.len() - 1).expect("short");
+        let [hi, lo] = last.to_be_bytes();
+        out.push((
+            format!("certified-alice-mutate-{}-tag", g.name),
+            vec![3, 0, pick, 0, hi, lo, 0x01],
         ));
     }
     out
