@@ -386,6 +386,24 @@ pub(crate) fn mutate(original: &[u8], edits: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The input a check works on, from the bytes after the mode byte. Bit 0 of `mode` clear:
+/// `rest` itself. Set: `rest[0]` picks one of `originals` (modulo their number) and the
+/// remaining bytes are edits applied to a copy of it (see [`mutate`]); `None` if there is no
+/// byte to pick with.
+pub(crate) fn raw_or_edited<T>(
+    mode: u8,
+    rest: &[u8],
+    originals: &[T],
+    bytes: impl Fn(&T) -> &[u8],
+) -> Option<Vec<u8>> {
+    if mode & 1 == 0 {
+        return Some(rest.to_vec());
+    }
+    let (&pick, edits) = rest.split_first()?;
+    let original = originals.get(usize::from(pick).checked_rem(originals.len())?)?;
+    Some(mutate(bytes(original), edits))
+}
+
 /// Whether `message` is, byte for byte, a genuine message or the ratchet message embedded in
 /// a genuine prekey message.
 fn genuine_encoding<'a>(message: &[u8], genuine: &'a [Genuine]) -> Option<&'a Genuine> {
@@ -410,13 +428,8 @@ pub(crate) fn check_session_decrypt(data: &[u8]) {
     } else {
         (&fixture.alice, &fixture.to_alice)
     };
-    let message = if mode & 1 == 0 {
-        rest.to_vec()
-    } else {
-        let Some((&pick, edits)) = rest.split_first() else {
-            return;
-        };
-        mutate(&genuine[usize::from(pick) % genuine.len()].bytes, edits)
+    let Some(message) = raw_or_edited(mode, rest, genuine, |g| &g.bytes) else {
+        return;
     };
 
     let mut live = session.clone();
@@ -472,14 +485,8 @@ pub(crate) fn check_inbound_session(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let message = if mode & 1 == 0 {
-        rest.to_vec()
-    } else {
-        let Some((&pick, edits)) = rest.split_first() else {
-            return;
-        };
-        let messages = &fixture.messages;
-        mutate(&messages[usize::from(pick) % messages.len()].bytes, edits)
+    let Some(message) = raw_or_edited(mode, rest, &fixture.messages, |g| &g.bytes) else {
+        return;
     };
 
     let mut account = fixture.account.clone();

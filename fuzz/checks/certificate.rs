@@ -20,7 +20,7 @@ use hushwire::{
 };
 use rand_core::SeedableRng;
 
-use super::{NOW, SEED, mutate};
+use super::{NOW, SEED, raw_or_edited};
 
 const DAY: u64 = 86_400;
 
@@ -216,16 +216,8 @@ pub(crate) fn check_certificate(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let bytes = if mode & 1 == 0 {
-        rest.to_vec()
-    } else {
-        let Some((&pick, edits)) = rest.split_first() else {
-            return;
-        };
-        mutate(
-            &fixture.inputs[usize::from(pick) % fixture.inputs.len()].bytes,
-            edits,
-        )
+    let Some(bytes) = raw_or_edited(mode, rest, &fixture.inputs, |g| &g.bytes) else {
+        return;
     };
     let bytes = bytes.as_slice();
 

@@ -36,7 +36,7 @@ use hushwire::{
 };
 use rand_core::SeedableRng;
 
-use super::{NOW, SEED, mutate};
+use super::{NOW, SEED, raw_or_edited};
 
 const DAY: u64 = 86_400;
 
@@ -442,14 +442,8 @@ fn check_certified_content(mode: u8, rest: &[u8]) {
     } else {
         ContentType::GROUP
     };
-    let message = if mode & 1 == 0 {
-        rest.to_vec()
-    } else {
-        let Some((&pick, edits)) = rest.split_first() else {
-            return;
-        };
-        let inner = &fixture.inner;
-        mutate(&inner[usize::from(pick) % inner.len()].bytes, edits)
+    let Some(message) = raw_or_edited(mode, rest, &fixture.inner, |g| &g.bytes) else {
+        return;
     };
     if message.len() > sealed::MAX_SEALED_MESSAGE_LEN {
         return;
@@ -504,14 +498,8 @@ pub(crate) fn check_unseal(data: &[u8]) {
         check_certified_content(mode, rest);
         return;
     }
-    let message = if mode & 1 == 0 {
-        rest.to_vec()
-    } else {
-        let Some((&pick, edits)) = rest.split_first() else {
-            return;
-        };
-        let inputs = &fixture.inputs;
-        mutate(&inputs[usize::from(pick) % inputs.len()].bytes, edits)
+    let Some(message) = raw_or_edited(mode, rest, &fixture.inputs, |g| &g.bytes) else {
+        return;
     };
     let genuine = fixture.inputs.iter().find(|g| g.bytes == message);
 
