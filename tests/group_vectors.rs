@@ -20,7 +20,6 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::path::PathBuf;
 
 use chacha20::ChaCha20Rng;
 use chacha20poly1305::aead::AeadInOut;
@@ -35,8 +34,12 @@ use rand_core::{Rng, SeedableRng, TryCryptoRng, TryRng};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+#[path = "common/vector_file.rs"]
+mod vector_file;
+
+use vector_file::{canonical_text, check_vector_file, vectors_dir};
+
 const GROUP_VECTOR_SEED: u64 = 0x6875_7368_6772_6f75;
-const REGENERATE_ENV: &str = "HUSHWIRE_REGENERATE_VECTORS";
 
 // Protocol constants, written out again (not taken from the library).
 const VERSION: u8 = 0x01;
@@ -1360,73 +1363,14 @@ fn scenario() -> [(&'static str, Value); 3] {
 // Files.
 // ---------------------------------------------------------------------------------------
 
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("vectors")
-        .join("group")
-}
-
-fn first_difference(path: &str, a: &Value, b: &Value) -> Option<String> {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            for (k, v) in x {
-                match y.get(k) {
-                    Some(w) => {
-                        if let Some(d) = first_difference(&format!("{path}.{k}"), v, w) {
-                            return Some(d);
-                        }
-                    }
-                    None => return Some(format!("{path}.{k} (missing in regenerated)")),
-                }
-            }
-            y.keys()
-                .find(|k| !x.contains_key(*k))
-                .map(|k| format!("{path}.{k} (new in regenerated)"))
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            for (i, (v, w)) in x.iter().zip(y).enumerate() {
-                if let Some(d) = first_difference(&format!("{path}[{i}]"), v, w) {
-                    return Some(d);
-                }
-            }
-            (x.len() != y.len()).then(|| format!("{path} (length {} vs {})", x.len(), y.len()))
-        }
-        _ => (a != b).then(|| format!("{path}: committed {a}, regenerated {b}")),
-    }
-}
-
 #[test]
 fn group_vectors_match_the_committed_files() {
     let files = scenario();
-    let regenerate = std::env::var_os(REGENERATE_ENV).is_some_and(|v| v == "1");
     for (name, value) in files {
-        let text = serde_json::to_string_pretty(&value).unwrap() + "\n";
-        let path = dir().join(format!("{name}.json"));
-        if regenerate {
-            std::fs::create_dir_all(dir()).unwrap();
-            std::fs::write(&path, text).unwrap();
-            continue;
-        }
-        let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!(
-                "cannot read {}: {e}; run with {REGENERATE_ENV}=1 to create it",
-                path.display()
-            )
-        });
-        if committed != text {
-            let old: Value = serde_json::from_str(&committed).unwrap();
-            let diff =
-                first_difference("$", &old, &value).unwrap_or_else(|| "formatting only".to_owned());
-            panic!(
-                "{} differs from the regenerated vectors at {diff}. If the change is intended \
-                 (a wire or KDF change), rerun with {REGENERATE_ENV}=1 and review the diff.",
-                path.display()
-            );
-        }
+        check_vector_file("group", name, &canonical_text(&value));
     }
     // Every file in the directory is one this test writes (or its LAYOUT.md).
-    let mut found: Vec<String> = std::fs::read_dir(dir())
+    let mut found: Vec<String> = std::fs::read_dir(vectors_dir("group"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();

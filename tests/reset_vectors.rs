@@ -21,7 +21,6 @@
 mod reference;
 
 use std::convert::Infallible;
-use std::path::PathBuf;
 
 use chacha20::ChaCha20Rng;
 use hmac::{Hmac, KeyInit, Mac};
@@ -34,8 +33,12 @@ use reference::{Key, cat, hkdf, sha256, x25519_dh};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+#[path = "common/vector_file.rs"]
+mod vector_file;
+
+use vector_file::{canonical_text, check_vector_file};
+
 const NOW: u64 = 1_700_000_000;
-const REGENERATE_ENV: &str = "HUSHWIRE_REGENERATE_VECTORS";
 const LABEL_RESET_MAC: &[u8] = b"hushwire/v1/reset-request-mac";
 const WIRE_VERSION: u8 = 0x01;
 const TYPE_RESET_REQUEST: u8 = 0x03;
@@ -296,24 +299,5 @@ fn build() -> Value {
 
 #[test]
 fn reset_request_vectors_match_the_reference_and_the_committed_file() {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/reset/reset_request.json");
-    let built = build();
-    let text = serde_json::to_string_pretty(&built).unwrap() + "\n";
-    if std::env::var_os(REGENERATE_ENV).is_some_and(|v| v == "1") {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, text).unwrap();
-        return;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{} is missing ({e}); regenerate with {REGENERATE_ENV}=1",
-            path.display()
-        )
-    });
-    let committed: Value = serde_json::from_str(&committed).unwrap();
-    assert!(
-        committed == built,
-        "tests/vectors/reset/reset_request.json differs from what the code produces"
-    );
+    check_vector_file("reset", "reset_request", &canonical_text(&build()));
 }

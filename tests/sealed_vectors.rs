@@ -22,7 +22,6 @@ mod reference;
 
 use std::convert::Infallible;
 use std::num::NonZeroU32;
-use std::path::PathBuf;
 
 use hushwire::certificate::{CertificateKind, SenderCertificateInfo};
 use hushwire::sealed::padding::PaddingError;
@@ -36,10 +35,14 @@ use reference::{Key, cat};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+#[path = "common/vector_file.rs"]
+mod vector_file;
+
+use vector_file::{canonical_text, check_vector_file, json_file_names, regenerating};
+
 const NOW: u64 = 1_700_000_000;
 const HOUR: u64 = 3_600;
 const DAY: u64 = 86_400;
-const REGENERATE_ENV: &str = "HUSHWIRE_REGENERATE_VECTORS";
 const TAPE_GENERATION: &str =
     "SHA-256(utf8(seed) || u32_be(i)) for i = 0, 1, 2, ..., concatenated and cut to `length` bytes";
 const ROOT_ID: u32 = 1;
@@ -1318,95 +1321,8 @@ fn rejections() -> Value {
 // ---------------------------------------------------------------------------------------------
 // Files.
 
-fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("vectors")
-        .join("sealed")
-}
-
-fn regenerating() -> bool {
-    std::env::var_os(REGENERATE_ENV).is_some_and(|v| v == "1")
-}
-
-fn first_difference(path: &str, a: &Value, b: &Value) -> Option<(String, String, String)> {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            for (k, v) in x {
-                let p = format!("{path}.{k}");
-                match y.get(k) {
-                    Some(w) => {
-                        if let Some(d) = first_difference(&p, v, w) {
-                            return Some(d);
-                        }
-                    }
-                    None => return Some((p, "present".into(), "missing".into())),
-                }
-            }
-            y.keys()
-                .find(|k| !x.contains_key(*k))
-                .map(|k| (format!("{path}.{k}"), "missing".into(), "present".into()))
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            for (i, (v, w)) in x.iter().zip(y).enumerate() {
-                if let Some(d) = first_difference(&format!("{path}[{i}]"), v, w) {
-                    return Some(d);
-                }
-            }
-            (x.len() != y.len()).then(|| {
-                (
-                    format!("{path} (length)"),
-                    x.len().to_string(),
-                    y.len().to_string(),
-                )
-            })
-        }
-        _ => (a != b).then(|| {
-            let short = |v: &Value| {
-                let s = v.to_string();
-                if s.len() > 200 {
-                    format!("{}...", &s[..200])
-                } else {
-                    s
-                }
-            };
-            (path.to_owned(), short(a), short(b))
-        }),
-    }
-}
-
 fn check_file(name: &str, value: &Value) {
-    let mut text = serde_json::to_string_pretty(value).unwrap();
-    text.push('\n');
-    let path = vectors_dir().join(format!("{name}.json"));
-    if regenerating() {
-        std::fs::create_dir_all(vectors_dir()).unwrap();
-        std::fs::write(&path, text).unwrap();
-        return;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {}: {e}; run with {REGENERATE_ENV}=1 to create it",
-            path.display()
-        )
-    });
-    if committed == text {
-        return;
-    }
-    let parsed: Value = serde_json::from_str(&committed)
-        .unwrap_or_else(|e| panic!("{} is not valid JSON: {e}", path.display()));
-    match first_difference("$", &parsed, value) {
-        Some((at, old, new)) => panic!(
-            "{} differs from the regenerated vectors at {at}:\n  committed:   {old}\n  regenerated: {new}\n\
-             If the change is intended (a wire or KDF change), rerun with {REGENERATE_ENV}=1 and \
-             review the diff.",
-            path.display()
-        ),
-        None => panic!(
-            "{} has the same content but not the canonical formatting; rerun with {REGENERATE_ENV}=1",
-            path.display()
-        ),
-    }
+    check_vector_file("sealed", name, &canonical_text(value));
 }
 
 const FILES: [&str; 4] = [
@@ -1441,12 +1357,7 @@ fn every_sealed_vector_file_is_checked_here() {
     if regenerating() {
         return;
     }
-    let mut found: Vec<String> = std::fs::read_dir(vectors_dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".json"))
-        .collect();
-    found.sort();
+    let found = json_file_names("sealed");
     let mut expected: Vec<String> = FILES.iter().map(|f| format!("{f}.json")).collect();
     expected.sort();
     assert_eq!(

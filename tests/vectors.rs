@@ -20,7 +20,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
-use std::path::PathBuf;
 
 use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{ChaCha20Poly1305, Nonce, Tag};
@@ -39,8 +38,12 @@ use serde::Serialize;
 use sha2::{Digest, Sha256, Sha512};
 use x25519_dalek::{X25519_BASEPOINT_BYTES, x25519};
 
+#[path = "common/vector_file.rs"]
+mod vector_file;
+
+use vector_file::{check_vector_file, json_file_names, regenerating};
+
 const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
-const REGENERATE_ENV: &str = "HUSHWIRE_REGENERATE_VECTORS";
 /// Upper bound on the tape a scenario may use; the files record only the bytes drawn.
 const TAPE_MAX: usize = 1 << 16;
 const TAPE_GENERATION: &str =
@@ -2709,101 +2712,8 @@ fn session_json(index: usize, s: &RefSession) -> SessionJson {
 // ---------------------------------------------------------------------------------------------
 // Comparing with (or rewriting) the committed files.
 
-fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("vectors")
-}
-
-fn regenerating() -> bool {
-    std::env::var_os(REGENERATE_ENV).is_some_and(|v| v == "1")
-}
-
-/// The path and values at the first place two JSON documents differ.
-fn first_difference(
-    path: &str,
-    a: &serde_json::Value,
-    b: &serde_json::Value,
-) -> Option<(String, String, String)> {
-    use serde_json::Value;
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            for (k, v) in x {
-                let p = format!("{path}.{k}");
-                match y.get(k) {
-                    Some(w) => {
-                        if let Some(d) = first_difference(&p, v, w) {
-                            return Some(d);
-                        }
-                    }
-                    None => return Some((p, "present".into(), "missing".into())),
-                }
-            }
-            y.keys()
-                .find(|k| !x.contains_key(*k))
-                .map(|k| (format!("{path}.{k}"), "missing".into(), "present".into()))
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            for (i, (v, w)) in x.iter().zip(y).enumerate() {
-                if let Some(d) = first_difference(&format!("{path}[{i}]"), v, w) {
-                    return Some(d);
-                }
-            }
-            (x.len() != y.len()).then(|| {
-                (
-                    format!("{path} (length)"),
-                    x.len().to_string(),
-                    y.len().to_string(),
-                )
-            })
-        }
-        _ => (a != b).then(|| {
-            let short = |v: &Value| {
-                let s = v.to_string();
-                if s.len() > 200 {
-                    format!("{}...", &s[..200])
-                } else {
-                    s
-                }
-            };
-            (path.to_owned(), short(a), short(b))
-        }),
-    }
-}
-
 fn check_file(scenario: &Scenario) {
-    let text = build(scenario);
-    let path = vectors_dir().join(format!("{}.json", scenario.file));
-    if regenerating() {
-        std::fs::create_dir_all(vectors_dir()).unwrap();
-        std::fs::write(&path, text).unwrap();
-        return;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {}: {e}; run with {REGENERATE_ENV}=1 to create it",
-            path.display()
-        )
-    });
-    if committed == text {
-        return;
-    }
-    let parsed: serde_json::Value = serde_json::from_str(&committed)
-        .unwrap_or_else(|e| panic!("{} is not valid JSON: {e}", path.display()));
-    let fresh: serde_json::Value = serde_json::from_str(&text).unwrap();
-    match first_difference("$", &parsed, &fresh) {
-        Some((at, old, new)) => panic!(
-            "{} differs from the regenerated vectors at {at}:\n  committed:   {old}\n  regenerated: {new}\n\
-             If the change is intended (a wire or KDF change), rerun with {REGENERATE_ENV}=1 and \
-             review the diff.",
-            path.display()
-        ),
-        None => panic!(
-            "{} has the same content but not the canonical formatting; rerun with \
-             {REGENERATE_ENV}=1",
-            path.display()
-        ),
-    }
+    check_vector_file("", scenario.file, &build(scenario));
 }
 
 const FILES: [&str; 5] = [
@@ -2844,12 +2754,7 @@ fn every_vector_file_is_checked_here() {
     if regenerating() {
         return;
     }
-    let mut found: Vec<String> = std::fs::read_dir(vectors_dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".json"))
-        .collect();
-    found.sort();
+    let found = json_file_names("");
     let mut expected: Vec<String> = FILES.iter().map(|f| format!("{f}.json")).collect();
     expected.sort();
     assert_eq!(

@@ -18,8 +18,6 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
-
 use chacha20::ChaCha20Rng;
 use ed25519_dalek::{Signer, SigningKey};
 use hkdf::Hkdf;
@@ -36,7 +34,11 @@ use rand_core::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
 
-const REGENERATE_ENV: &str = "HUSHWIRE_REGENERATE_VECTORS";
+#[path = "common/vector_file.rs"]
+mod vector_file;
+
+use vector_file::{canonical_text, check_vector_file, json_file_names, regenerating};
+
 const NOW: u64 = 1_700_000_000;
 const DAY: u64 = 86_400;
 const RNG: &str = "chacha20::ChaCha20Rng::seed_from_u64(seed); each identity or issuer key pair \
@@ -855,62 +857,8 @@ fn identity_certificates() -> Value {
 // ---------------------------------------------------------------------------------------------
 // Files
 
-fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/verify")
-}
-
-fn regenerating() -> bool {
-    std::env::var_os(REGENERATE_ENV).is_some_and(|v| v == "1")
-}
-
-fn first_difference(path: &str, a: &Value, b: &Value) -> Option<String> {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => x
-            .iter()
-            .find_map(|(k, v)| match y.get(k) {
-                Some(w) => first_difference(&format!("{path}.{k}"), v, w),
-                None => Some(format!("{path}.{k}")),
-            })
-            .or_else(|| {
-                y.keys()
-                    .find(|k| !x.contains_key(*k))
-                    .map(|k| format!("{path}.{k}"))
-            }),
-        (Value::Array(x), Value::Array(y)) => x
-            .iter()
-            .zip(y)
-            .enumerate()
-            .find_map(|(i, (v, w))| first_difference(&format!("{path}[{i}]"), v, w))
-            .or_else(|| (x.len() != y.len()).then(|| format!("{path} (length)"))),
-        _ => (a != b).then(|| format!("{path}: committed {a}, regenerated {b}")),
-    }
-}
-
 fn check_file(name: &str, value: &Value) {
-    let mut text = serde_json::to_string_pretty(value).unwrap();
-    text.push('\n');
-    let path = vectors_dir().join(format!("{name}.json"));
-    if regenerating() {
-        std::fs::create_dir_all(vectors_dir()).unwrap();
-        std::fs::write(&path, text).unwrap();
-        return;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {}: {e}; run with {REGENERATE_ENV}=1 to create it",
-            path.display()
-        )
-    });
-    if committed == text {
-        return;
-    }
-    let parsed: Value = serde_json::from_str(&committed).unwrap();
-    panic!(
-        "{} differs from the regenerated vectors at {}. If the change is intended, rerun with \
-         {REGENERATE_ENV}=1 and review the diff.",
-        path.display(),
-        first_difference("$", &parsed, value).unwrap_or_else(|| "(formatting only)".into())
-    );
+    check_vector_file("verify", name, &canonical_text(value));
 }
 
 #[test]
@@ -933,12 +881,7 @@ fn every_vector_file_is_checked_here() {
     if regenerating() {
         return; // the other tests are writing the files right now
     }
-    let mut names: Vec<String> = std::fs::read_dir(vectors_dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".json"))
-        .collect();
-    names.sort();
+    let names = json_file_names("verify");
     assert_eq!(
         names,
         [
