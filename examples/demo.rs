@@ -41,6 +41,7 @@ use rand_core::SeedableRng;
 use transport::chat::{Incoming, Peer};
 use transport::client::RelayClient;
 use transport::relay::{self, RelayConfig, RelayHandle};
+use transport::unix_now;
 
 type DemoResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
@@ -58,30 +59,7 @@ const LEFT: usize = 50;
 const WAIT: Duration = Duration::from_secs(5);
 
 fn main() {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("demo: cannot start the async runtime: {e}");
-            std::process::exit(1);
-        }
-    };
-    if let Err(e) = runtime.block_on(run()) {
-        eprintln!("demo failed: {e}");
-        std::process::exit(1);
-    }
-}
-
-fn now() -> Timestamp {
-    Timestamp::from_unix_secs(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    )
+    transport::run_main("demo", run());
 }
 
 /// A temporary directory for the relay's database, removed at the end.
@@ -143,7 +121,7 @@ impl Stage {
     async fn send(&mut self, from: &mut Person, to: &str, text: &str) -> DemoResult<u64> {
         let (peer, client) = from.client()?;
         let sent = peer
-            .send_text(client, to, text, now(), &mut self.rng)
+            .send_text(client, to, text, unix_now(), &mut self.rng)
             .await?;
         self.plaintexts.push(text.to_owned());
         self.show_stored(sent.relay_id, to, &format!("{} sends", from.peer.name))?;
@@ -169,7 +147,7 @@ impl Stage {
             .next_delivery(WAIT)
             .await?
             .ok_or_else(|| format!("nothing arrived for {}", peer.name))?;
-        let incoming = peer.open(&delivery.envelope, now());
+        let incoming = peer.open(&delivery.envelope, unix_now());
         client.ack(delivery.id).await?;
         let name = peer.name.clone();
         match &incoming {
@@ -212,7 +190,7 @@ async fn run() -> DemoResult<()> {
 
     // The bank: an offline root key certifies an organization key, which certifies the
     // operator's device identity for a few days at a time.
-    let t = now();
+    let t = unix_now();
     let org_root = IssuerKeyPair::generate(&mut rng);
     let org_key = IssuerKeyPair::generate(&mut rng);
     let org_key_cert = ServerCertificate::issue(
@@ -228,9 +206,9 @@ async fn run() -> DemoResult<()> {
 
     let mut people = Vec::new();
     for name in [CUSTOMER, OPERATOR, SUPERVISOR] {
-        let mut peer = Peer::new(name, now(), &mut rng)?;
-        let mut client = peer.connect(addr, WAIT, false, now()).await?;
-        let bundles = peer.register(&mut client, now(), &mut rng).await?;
+        let mut peer = Peer::new(name, unix_now(), &mut rng)?;
+        let mut client = peer.connect(addr, WAIT, false, unix_now()).await?;
+        let bundles = peer.register(&mut client, unix_now(), &mut rng).await?;
         note(&format!(
             "{name:<10} registers, uploads {bundles} prekey bundles (public keys only), gets a \
              sender certificate"
@@ -301,7 +279,7 @@ async fn run() -> DemoResult<()> {
             client,
             CUSTOMER,
             dana_certificate.as_bytes(),
-            now(),
+            unix_now(),
             &mut stage.rng,
         )
         .await?;
@@ -367,7 +345,7 @@ async fn run() -> DemoResult<()> {
         );
     }
     for person in [&mut customer, &mut dana, &mut supervisor] {
-        person.client = Some(person.peer.connect(addr, WAIT, true, now()).await?);
+        person.client = Some(person.peer.connect(addr, WAIT, true, unix_now()).await?);
     }
     aside("everyone reconnects; the supervisor gets the message queued while offline");
     stage.receive(&mut supervisor).await?;
@@ -406,7 +384,7 @@ async fn run() -> DemoResult<()> {
         peer.account.identity_key_pair(),
         &forged,
         &trust_of(peer)?,
-        now(),
+        unix_now(),
     ) {
         Ok(_) => return Err("a tampered envelope was accepted".into()),
         Err(e) => row(
@@ -425,7 +403,7 @@ async fn run() -> DemoResult<()> {
         &format!("  ↳ customer's account unchanged: {}", before == after),
     );
     aside("the genuine envelope arrives");
-    match peer.open(&delivery.envelope, now()) {
+    match peer.open(&delivery.envelope, unix_now()) {
         Incoming::Text { text, .. } => row("", &format!("customer reads “{text}”")),
         _ => return Err("the genuine refund message was not read".into()),
     }
@@ -437,9 +415,9 @@ async fn run() -> DemoResult<()> {
         peer.account.identity_key_pair(),
         &genuine,
         &trust_of(peer)?,
-        now(),
+        unix_now(),
     )?;
-    match opened.decrypt_with_account(&mut peer.account, now()) {
+    match opened.decrypt_with_account(&mut peer.account, unix_now()) {
         Ok(_) => return Err("a replayed message was accepted".into()),
         Err(e) => row(
             "",

@@ -24,12 +24,12 @@ use std::error::Error;
 use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use chacha20::ChaCha20Rng;
 use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, Tag};
-use hushwire::{Account, Event, IdentityKey, SafetyNumber, StorageKey, Timestamp, UserId};
+use hushwire::{Account, Event, IdentityKey, SafetyNumber, StorageKey, UserId};
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 use rand_core::{Rng, SeedableRng};
@@ -39,6 +39,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use transport::chat::{Incoming, Peer};
 use transport::client::RelayClient;
 use transport::frame::valid_name;
+use transport::unix_now;
 
 /// `println!` that ignores a closed stdout (`peer … | head`) instead of panicking.
 macro_rules! out {
@@ -70,30 +71,7 @@ const TAG_LEN: usize = 16;
 const NONCE_LEN: usize = 12;
 
 fn main() {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("peer: cannot start the async runtime: {e}");
-            std::process::exit(1);
-        }
-    };
-    if let Err(e) = runtime.block_on(run()) {
-        eprintln!("peer: {e}");
-        std::process::exit(1);
-    }
-}
-
-fn now() -> Timestamp {
-    Timestamp::from_unix_secs(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    )
+    transport::run_main("peer", run());
 }
 
 fn os_rng() -> CliResult<ChaCha20Rng> {
@@ -344,7 +322,9 @@ impl Device {
             )
             .into());
         }
-        self.peer.connect(options.relay()?, WAIT, true, now()).await
+        self.peer
+            .connect(options.relay()?, WAIT, true, unix_now())
+            .await
     }
 }
 
@@ -374,7 +354,7 @@ fn init(options: &Options, name: &str) -> CliResult<()> {
         dir: dir.clone(),
         key,
         generation: 0,
-        peer: Peer::new(name, now(), &mut rng)?,
+        peer: Peer::new(name, unix_now(), &mut rng)?,
     };
     device.save()?;
     out!(
@@ -409,8 +389,11 @@ async fn register(options: &Options) -> CliResult<()> {
     let mut device = Device::load(&options.state)?;
     let addr = options.relay()?;
     let mut rng = os_rng()?;
-    let mut client = device.peer.connect(addr, WAIT, false, now()).await?;
-    let bundles = device.peer.register(&mut client, now(), &mut rng).await?;
+    let mut client = device.peer.connect(addr, WAIT, false, unix_now()).await?;
+    let bundles = device
+        .peer
+        .register(&mut client, unix_now(), &mut rng)
+        .await?;
     device.save()?;
     out!(
         "registered `{}` with the relay at {addr}; uploaded {bundles} prekey bundles",
@@ -425,7 +408,7 @@ async fn send(options: &Options, to: &str, text: &str) -> CliResult<()> {
     let mut rng = os_rng()?;
     let result = device
         .peer
-        .send_text(&mut client, to, text, now(), &mut rng)
+        .send_text(&mut client, to, text, unix_now(), &mut rng)
         .await;
     // The session may have advanced (or a new contact been recorded) even if the relay
     // refused: save either way.
@@ -447,7 +430,7 @@ async fn handle_delivery(
     id: u64,
     envelope: &[u8],
 ) -> CliResult<()> {
-    match device.peer.open(envelope, now()) {
+    match device.peer.open(envelope, unix_now()) {
         Incoming::Text {
             from, text, events, ..
         } => {
@@ -485,7 +468,7 @@ async fn handle_delivery(
 /// Tops up and republishes prekeys if this device is running low.
 async fn refill_prekeys(device: &mut Device, client: &mut RelayClient) -> CliResult<()> {
     let (x25519, kem) = device.peer.account.one_time_prekey_counts();
-    let t = now();
+    let t = unix_now();
     if x25519 < 5 || kem < 5 || device.peer.account.prekeys_due_for_rotation(t) {
         let mut rng = os_rng()?;
         device.peer.publish_prekeys(client, t, &mut rng).await?;
@@ -519,7 +502,7 @@ async fn chat(options: &Options, to: &str) -> CliResult<()> {
     let mut device = Device::load(&options.state)?;
     let mut client = device.connect(options).await?;
     let mut rng = os_rng()?;
-    if let Err(e) = device.peer.resolve(&mut client, to, now()).await {
+    if let Err(e) = device.peer.resolve(&mut client, to, unix_now()).await {
         out!("note: {e}; lines you type fail until `{to}` registers");
     }
     device.save()?;
@@ -543,7 +526,7 @@ async fn chat(options: &Options, to: &str) -> CliResult<()> {
                 if text.is_empty() {
                     continue;
                 }
-                let result = device.peer.send_text(&mut client, to, text, now(), &mut rng).await;
+                let result = device.peer.send_text(&mut client, to, text, unix_now(), &mut rng).await;
                 device.save()?;
                 if let Err(e) = result {
                     eprintln!("  ! not sent: {e}");
@@ -568,7 +551,7 @@ async fn identity_of(device: &mut Device, options: &Options, name: &str) -> CliR
         return Ok(key);
     }
     let mut client = device.connect(options).await?;
-    let (key, _) = device.peer.resolve(&mut client, name, now()).await?;
+    let (key, _) = device.peer.resolve(&mut client, name, unix_now()).await?;
     device.save()?;
     Ok(key)
 }
@@ -637,7 +620,7 @@ async fn verify(options: &Options, name: &str, payload_hex: &str) -> CliResult<(
         .verify_scanned(&payload)
         .map_err(|e| format!("NOT verified: {e}"))?;
     let user = UserId::new(name.as_bytes())?;
-    device.peer.account.mark_verified(&user, &key, now())?;
+    device.peer.account.mark_verified(&user, &key, unix_now())?;
     device.save()?;
     out!("`{name}` verified: the codes match");
     Ok(())

@@ -17,3 +17,39 @@ pub(crate) mod chat;
 pub(crate) mod client;
 pub(crate) mod frame;
 pub(crate) mod relay;
+
+use std::fmt::Display;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hushwire::Timestamp;
+
+/// The wall clock as a hushwire [`Timestamp`]: hushwire never reads the clock itself, the
+/// programs around it pass the time in.
+pub(crate) fn unix_now() -> Timestamp {
+    Timestamp::from_unix_secs(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    )
+}
+
+/// Runs an example program's async body on a two-thread tokio runtime; on an error, prints
+/// `program: error` and exits with status 1.
+pub(crate) fn run_main<E: Display>(program: &str, body: impl Future<Output = Result<(), E>>) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("{program}: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = runtime.block_on(body) {
+        eprintln!("{program}: {e}");
+        std::process::exit(1);
+    }
+}

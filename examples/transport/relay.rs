@@ -51,6 +51,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{sleep, timeout};
 
 use super::frame::{ErrorCode, Frame, FrameError, HEADER_LEN, MAX_FRAME_LEN, body_len};
+use super::unix_now;
 
 /// The root id under which clients pin this relay's root key.
 pub(crate) const RELAY_ROOT_ID: u32 = 1;
@@ -308,15 +309,6 @@ impl Shared {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
-
-fn unix_now() -> Timestamp {
-    Timestamp::from_unix_secs(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    )
 }
 
 fn os_rng() -> Result<ChaCha20Rng, RelayError> {
