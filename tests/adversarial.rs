@@ -1854,6 +1854,45 @@ fn debug_output_contains_no_secrets() {
     still_talking(&mut p);
 }
 
+/// Hiding secrets must not hide everything: a vendor's logs still say which session, which
+/// role, how long the plaintext was and which prekey ids a bundle carries.
+#[test]
+fn debug_output_still_identifies_sessions_and_prekeys() {
+    let mut rng = rng(134);
+    let mut accounts = Accounts::new(&mut rng);
+    let bundle = accounts.bob.published_prekeys().take_bundle();
+    let mut p = establish_from(&mut accounts, &bundle, rng);
+    let m = p.alice.encrypt(b"twelve bytes", &mut p.rng).unwrap();
+    let decrypted = p.bob.decrypt(&m).unwrap();
+
+    let id = p.alice.session_id();
+    let id_prefix = hex::encode(&id.as_bytes()[..8]);
+    assert_eq!(format!("{id:?}"), format!("SessionId({id_prefix}..)"));
+    let session = format!("{:?}", p.alice);
+    for part in [
+        "Session {",
+        &id_prefix,
+        "role: Initiator",
+        "remote_identity",
+    ] {
+        assert!(session.contains(part), "{session} lacks {part}");
+    }
+    let read = format!("{decrypted:?}");
+    assert!(read.starts_with("Decrypted {"), "{read}");
+    assert!(read.contains("plaintext_len: 12"), "{read}");
+
+    let shown = format!("{bundle:?}");
+    let one_time = bundle.one_time_prekey.as_ref().unwrap();
+    for part in [
+        "PreKeyBundle {".to_owned(),
+        format!("SignedPreKeyPublic {{ id: {}", bundle.signed_prekey.id),
+        format!("OneTimePreKeyPublic {{ id: {}", one_time.id),
+        format!("KemPreKeyPublic {{ id: {}", bundle.kem_prekey.id),
+    ] {
+        assert!(shown.contains(&part), "{shown} lacks {part}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Sealed envelopes and groups (P2, P3)
 // ---------------------------------------------------------------------------------------

@@ -648,3 +648,30 @@ impl RatchetState {
         evicted
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(seed: u8) -> RatchetKeyPair {
+        RatchetKeyPair::from_secret(StaticSecret::from([seed; 32]))
+    }
+
+    /// Session equality (what "a failed decrypt leaves the session unchanged" is checked
+    /// with) must see a changed ratchet key pair: both the secret and the public half count.
+    #[test]
+    fn ratchet_key_pairs_are_equal_only_when_both_halves_are() {
+        assert!(pair(1) == pair(1));
+        assert!(pair(1) != pair(2));
+        let mismatched = RatchetKeyPair {
+            secret: pair(1).secret,
+            public: *pair(2).public(),
+        };
+        assert!(mismatched != pair(1), "same secret, other public key");
+        let other_secret = RatchetKeyPair {
+            secret: pair(2).secret,
+            public: *pair(1).public(),
+        };
+        assert!(other_secret != pair(1), "same public key, other secret");
+    }
+}
