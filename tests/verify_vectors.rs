@@ -4,10 +4,13 @@
 //!
 //! Every value the library computes is recomputed here by an independent reference built from
 //! the primitive crates only (`sha2`, `hkdf`, `ed25519-dalek`), written from the specification:
-//! fingerprints and digits, QR payloads, the SAS derivation and its emoji and numbers, and the
+//! fingerprints and digits, QR payloads, the SAS run (binding, commitment, messages, SAS bytes)
+//! and its emoji and numbers, and the
 //! byte-exact certificate encodings and signatures (Ed25519 is deterministic). Every expected
 //! rejection is written here by hand. The files built from them are then compared with the
-//! committed ones; keys come from `ChaCha20Rng::seed_from_u64`.
+//! committed ones. Keys of the safety-number and certificate files come from
+//! `ChaCha20Rng::seed_from_u64`; every random value of `sas.json` comes from the tape of
+//! SPEC.md §10.4, recorded in the file.
 //!
 //! Set `HUSHWIRE_REGENERATE_VECTORS=1` to rewrite the files instead of comparing.
 
@@ -24,15 +27,17 @@ use hkdf::Hkdf;
 use hushwire::certificate::ServerCertificate;
 use hushwire::verify::{
     FINGERPRINT_ITERATIONS, MAX_IDENTITY_CERTIFICATE_LIFETIME_SECS, OperatorInfo,
-    SAFETY_NUMBER_VERSION, SAS_EMOJI_TABLE, verify_business_identity,
+    SAFETY_NUMBER_VERSION, SAS_EMOJI_TABLE, SAS_MESSAGE_LEN, SAS_RUN_TIMEOUT_SECS, SasReady,
+    accept_sas, start_sas, verify_business_identity,
 };
 use hushwire::{
     Account, DecodeError, IdentityCertificate, IdentityKeyPair, IssuerKeyPair, OrganizationRoots,
-    SafetyNumber, ShortAuthString, Timestamp, UserId, Validity, VerifyError,
+    SafetyNumber, Session, ShortAuthString, Timestamp, UserId, Validity, VerifyError,
 };
-use rand_core::{Rng, SeedableRng};
+use rand_core::{SeedableRng, TryCryptoRng, TryRng};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
+use std::convert::Infallible;
 
 #[path = "common/vector_file.rs"]
 mod vector_file;
@@ -48,7 +53,6 @@ const RNG: &str = "chacha20::ChaCha20Rng::seed_from_u64(seed); each identity or 
 // Constants of the specification, written out again (not taken from the library).
 const LABEL_SAFETY_NUMBER: &[u8] = b"hushwire/v1/safety-number";
 const LABEL_VERIFICATION_KEY: &[u8] = b"hushwire/v1/verification-key";
-const LABEL_SAS: &[u8] = b"hushwire/v1/sas";
 const LABEL_SIG_SERVER_CERTIFICATE: &[u8] = b"hushwire/v1/sig/server-certificate";
 const LABEL_SIG_IDENTITY_CERTIFICATE: &[u8] = b"hushwire/v1/sig/identity-certificate";
 const ITERATIONS: usize = 5_200;
@@ -121,12 +125,6 @@ fn ref_verification_key(tag_key: &[u8; 32], session_id: &[u8; 32]) -> [u8; 32] {
         &[LABEL_VERIFICATION_KEY, session_id].concat(),
         &mut out,
     );
-    out
-}
-
-fn ref_sas(vk: &[u8; 32], session_id: &[u8; 32], init: &[u8; 32], resp: &[u8; 32]) -> [u8; 6] {
-    let mut out = [0u8; 6];
-    hkdf_sha256(vk, &[LABEL_SAS, init, resp, session_id].concat(), &mut out);
     out
 }
 
@@ -380,7 +378,180 @@ fn safety_numbers() -> Value {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Short authentication strings
+// Short authentication strings: the tape RNG (SPEC.md §10.4), the reference, the vectors
+
+const TAPE_GENERATION: &str =
+    "SHA-256(utf8(seed) || u32_be(i)) for i = 0, 1, 2, ..., concatenated and cut to `length` bytes";
+
+fn tape_stream(seed: &str, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 32);
+    let mut i: u32 = 0;
+    while out.len() < len {
+        let mut h = Sha256::new();
+        h.update(seed.as_bytes());
+        h.update(i.to_be_bytes());
+        out.extend_from_slice(&h.finalize());
+        i += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+struct Draw {
+    purpose: String,
+    offset: usize,
+    length: usize,
+}
+
+/// Hands out the bytes of a tape in order, recording every draw. Panics when it runs out.
+struct TapeRng {
+    seed: String,
+    tape: Vec<u8>,
+    pos: usize,
+    draws: Vec<Draw>,
+}
+
+impl TapeRng {
+    fn new(seed: &str) -> Self {
+        TapeRng {
+            seed: seed.to_owned(),
+            tape: tape_stream(seed, 1 << 13),
+            pos: 0,
+            draws: Vec::new(),
+        }
+    }
+
+    fn take(&mut self, dst: &mut [u8]) {
+        let end = self.pos + dst.len();
+        assert!(end <= self.tape.len(), "randomness tape exhausted");
+        dst.copy_from_slice(&self.tape[self.pos..end]);
+        self.draws.push(Draw {
+            purpose: String::new(),
+            offset: self.pos,
+            length: dst.len(),
+        });
+        self.pos = end;
+    }
+
+    /// Names the draws made since the last call (one name and length per draw, in order) and
+    /// returns their bytes.
+    fn label(&mut self, names: &[(&str, usize)]) -> Vec<Vec<u8>> {
+        let fresh: Vec<&mut Draw> = self
+            .draws
+            .iter_mut()
+            .filter(|d| d.purpose.is_empty())
+            .collect();
+        let got: Vec<usize> = fresh.iter().map(|d| d.length).collect();
+        let expected: Vec<usize> = names.iter().map(|(_, len)| *len).collect();
+        assert_eq!(got, expected, "draws of {names:?}");
+        let mut out = Vec::new();
+        for (d, (name, _)) in fresh.into_iter().zip(names) {
+            d.purpose = (*name).to_owned();
+            out.push(self.tape[d.offset..d.offset + d.length].to_vec());
+        }
+        out
+    }
+
+    /// One draw made by the test itself.
+    fn draw<const N: usize>(&mut self, purpose: &str) -> [u8; N] {
+        let mut b = [0u8; N];
+        self.take(&mut b);
+        self.label(&[(purpose, N)]);
+        b
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "generation": TAPE_GENERATION,
+            "seed": self.seed,
+            "length": self.pos,
+            "bytes": hx(&self.tape[..self.pos]),
+            "draws": self.draws.iter().enumerate().map(|(i, d)| json!({
+                "index": i,
+                "purpose": d.purpose,
+                "offset": d.offset,
+                "length": d.length,
+                "value": hx(&self.tape[d.offset..d.offset + d.length]),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+impl TryRng for TapeRng {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        let mut b = [0u8; 4];
+        self.take(&mut b);
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        let mut b = [0u8; 8];
+        self.take(&mut b);
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        self.take(dst);
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for TapeRng {}
+
+const LABEL_SAS_COMMITMENT: &[u8] = b"hushwire/v1/verification/sas-commitment";
+const LABEL_SAS_BYTES: &[u8] = b"hushwire/v1/verification/sas-bytes";
+const TYPE_SAS_START: u8 = 0x51;
+const TYPE_SAS_ACCEPT: u8 = 0x52;
+const TYPE_SAS_REVEAL: u8 = 0x53;
+const ROLE_INITIATOR: u8 = 0x01;
+const ROLE_RESPONDER: u8 = 0x02;
+
+fn ref_binding(
+    session_id: &[u8; 32],
+    initiator: &[u8; 32],
+    responder: &[u8; 32],
+    starter_role: u8,
+    run_id: &[u8; 16],
+) -> Vec<u8> {
+    [
+        &session_id[..],
+        initiator,
+        responder,
+        &[starter_role],
+        run_id,
+    ]
+    .concat()
+}
+
+fn ref_commitment(binding: &[u8], starter_nonce: &[u8; 32]) -> [u8; 32] {
+    Sha256::digest([LABEL_SAS_COMMITMENT, binding, starter_nonce].concat()).into()
+}
+
+fn ref_sas(
+    vk: &[u8; 32],
+    binding: &[u8],
+    commitment: &[u8; 32],
+    starter_nonce: &[u8; 32],
+    accepter_nonce: &[u8; 32],
+) -> [u8; 6] {
+    let mut out = [0u8; 6];
+    let info = [
+        LABEL_SAS_BYTES,
+        binding,
+        commitment,
+        starter_nonce,
+        accepter_nonce,
+    ]
+    .concat();
+    hkdf_sha256(vk, &info, &mut out);
+    out
+}
+
+fn ref_message(kind: u8, run_id: &[u8; 16], field: &[u8; 32]) -> Vec<u8> {
+    [&[1u8, kind][..], run_id, field].concat()
+}
 
 fn sas_json(sas: &[u8; 6]) -> Value {
     let emoji = ref_emoji(sas);
@@ -402,6 +573,104 @@ fn check_library_sas(lib: &ShortAuthString, sas: &[u8; 6]) {
     assert_eq!(lib.decimal().to_vec(), ref_decimal(sas));
 }
 
+fn merge(mut entry: Value, more: Value) -> Value {
+    entry
+        .as_object_mut()
+        .unwrap()
+        .extend(more.as_object().unwrap().clone());
+    entry
+}
+
+fn role_name(role: u8) -> &'static str {
+    if role == ROLE_INITIATOR {
+        "initiator"
+    } else {
+        "responder"
+    }
+}
+
+/// The derivation from inputs drawn from the tape (the library's side is checked by the unit
+/// test `verify::sas_exchange::tests::derivation_vectors`, which reads this file).
+fn sas_derivation(tape: &mut TapeRng, index: usize, starter_role: u8) -> Value {
+    let p = |what: &str| format!("derivations[{index}].{what}");
+    let tag_key: [u8; 32] = tape.draw(&p("tag_key"));
+    let session_id: [u8; 32] = tape.draw(&p("session_id"));
+    let init = IdentityKeyPair::generate(tape).public().to_bytes();
+    tape.label(&[(&p("initiator_identity_seed"), 32)]);
+    let resp = IdentityKeyPair::generate(tape).public().to_bytes();
+    tape.label(&[(&p("responder_identity_seed"), 32)]);
+    let run_id: [u8; 16] = tape.draw(&p("run_id"));
+    let starter_nonce: [u8; 32] = tape.draw(&p("starter_nonce"));
+    let accepter_nonce: [u8; 32] = tape.draw(&p("accepter_nonce"));
+    let vk = ref_verification_key(&tag_key, &session_id);
+    let binding = ref_binding(&session_id, &init, &resp, starter_role, &run_id);
+    let commitment = ref_commitment(&binding, &starter_nonce);
+    let sas = ref_sas(&vk, &binding, &commitment, &starter_nonce, &accepter_nonce);
+    merge(
+        json!({
+            "tag_key": hx(&tag_key),
+            "session_id": hx(&session_id),
+            "initiator_identity": hx(&init),
+            "responder_identity": hx(&resp),
+            "starter": role_name(starter_role),
+            "run_id": hx(&run_id),
+            "starter_nonce": hx(&starter_nonce),
+            "accepter_nonce": hx(&accepter_nonce),
+            "verification_key": hx(&vk),
+            "binding": hx(&binding),
+            "commitment": hx(&commitment),
+            "start": hx(&ref_message(TYPE_SAS_START, &run_id, &commitment)),
+            "accept": hx(&ref_message(TYPE_SAS_ACCEPT, &run_id, &accepter_nonce)),
+            "reveal": hx(&ref_message(TYPE_SAS_REVEAL, &run_id, &starter_nonce)),
+        }),
+        sas_json(&sas),
+    )
+}
+
+/// Times of the steps of every session run: start, accept, the starter reading the accept,
+/// the accepter reading the reveal.
+const T_START: u64 = NOW;
+const T_ACCEPT: u64 = NOW + 10;
+const T_READ_ACCEPT: u64 = NOW + 20;
+const T_READ_REVEAL: u64 = NOW + 30;
+
+fn result_text<T>(r: &Result<T, VerifyError>) -> String {
+    match r {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => format!("{e:?}"),
+    }
+}
+
+/// Records one refused step: the state it was fed to, the session passed, the message and
+/// the time, and the error.
+fn rejection(
+    name: &str,
+    state: &str,
+    session: &str,
+    message: &[u8],
+    now: u64,
+    result: &Result<(), VerifyError>,
+) -> Value {
+    assert!(result.is_err(), "{name}");
+    json!({
+        "name": name,
+        "state": state,
+        "session": session,
+        "message": hx(message),
+        "now": now,
+        "result": result_text(result),
+    })
+}
+
+/// A step fed a message it refuses: name, message, session name, session, `now`, the error.
+type RefusedStep<'a> = (&'a str, Vec<u8>, &'a str, &'a Session, u64, VerifyError);
+
+fn with_byte(bytes: &[u8], at: usize, value: u8) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    out[at] = value;
+    out
+}
+
 fn sas() -> Value {
     let table: Vec<Value> = SAS_EMOJI_TABLE
         .iter()
@@ -420,78 +689,337 @@ fn sas() -> Value {
         })
         .collect();
 
-    // The derivation from fixed inputs (the library's side is checked by the unit test
-    // `verify::sas::tests::derivation_vectors`, which reads this file).
-    let mut derivations = Vec::new();
-    for seed in [100u64, 101] {
-        let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let mut tag_key = [0u8; 32];
-        rng.fill_bytes(&mut tag_key);
-        let mut session_id = [0u8; 32];
-        rng.fill_bytes(&mut session_id);
-        let init = IdentityKeyPair::generate(&mut rng).public().to_bytes();
-        let resp = IdentityKeyPair::generate(&mut rng).public().to_bytes();
-        let vk = ref_verification_key(&tag_key, &session_id);
-        let sas = ref_sas(&vk, &session_id, &init, &resp);
-        let mut entry = json!({
-            "seed": seed,
-            "tag_key": hx(&tag_key),
-            "session_id": hx(&session_id),
-            "initiator_identity": hx(&init),
-            "responder_identity": hx(&resp),
-            "verification_key": hx(&vk),
-        });
-        entry
-            .as_object_mut()
-            .unwrap()
-            .extend(sas_json(&sas).as_object().unwrap().clone());
-        derivations.push(entry);
+    let mut tape = TapeRng::new("hushwire/v1/test-vectors/verify/sas");
+    let derivations = vec![
+        sas_derivation(&mut tape, 0, ROLE_INITIATOR),
+        sas_derivation(&mut tape, 1, ROLE_RESPONDER),
+    ];
+
+    // Two real sessions between Alice and Bob, built from the tape.
+    let mut accounts = Vec::new();
+    for party in ["alice", "bob"] {
+        accounts.push(Account::new(ts(NOW), &mut tape));
+        tape.label(&[
+            (&format!("{party}.identity_seed"), 32),
+            (&format!("{party}.signed_prekey[1].private"), 32),
+            (&format!("{party}.last_resort_kem_prekey[1].seed"), 64),
+        ]);
+    }
+    let mut bob = accounts.pop().unwrap();
+    let alice = accounts.pop().unwrap();
+    bob.generate_one_time_prekeys(2, 2, ts(NOW), &mut tape)
+        .unwrap();
+    tape.label(&[
+        ("bob.one_time_prekey[1].private", 32),
+        ("bob.one_time_prekey[2].private", 32),
+        ("bob.one_time_kem_prekey[2].seed", 64),
+        ("bob.one_time_kem_prekey[3].seed", 64),
+    ]);
+    let mut pairs = Vec::new();
+    for s in 0..2u32 {
+        let mut a = alice
+            .create_outbound_session(&bob.published_prekeys().take_bundle(), &mut tape)
+            .unwrap();
+        let first = a.encrypt(b"hello", &mut tape).unwrap();
+        tape.label(&[
+            (&format!("session{s}.alice.base_key"), 32),
+            (&format!("session{s}.kem_encaps_m"), 32),
+            (&format!("session{s}.alice.ratchet_key[chain 0]"), 32),
+            (&format!("session{s}.header_nonce[message 0]"), 12),
+        ]);
+        // The bundles hand out the one-time keys named above, the newest first.
+        let prekey_message = hushwire::wire::PreKeyMessage::decode(&first).unwrap();
+        assert_eq!(prekey_message.one_time_prekey_id(), Some(2 - s));
+        assert_eq!(prekey_message.kem_prekey_id(), 3 - s);
+
+        let mut b = bob.create_inbound_session(&first, ts(NOW)).unwrap().session;
+        let reply = b.encrypt(b"hi", &mut tape).unwrap();
+        tape.label(&[
+            (&format!("session{s}.bob.ratchet_key[chain 1]"), 32),
+            (&format!("session{s}.header_nonce[message 1]"), 12),
+        ]);
+        assert_eq!(a.decrypt(&reply).unwrap().plaintext, b"hi");
+        pairs.push((a, b));
     }
 
-    // Real sessions: both ends compute the same string.
     let mut sessions = Vec::new();
-    for seed in [200u64, 201] {
-        let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let alice = Account::new(ts(NOW), &mut rng);
-        let mut bob = Account::new(ts(NOW), &mut rng);
-        bob.generate_one_time_prekeys(1, 1, ts(NOW), &mut rng)
+    let mut rejections = Vec::new();
+    for (s, (a, b)) in pairs.iter().enumerate() {
+        // Alice starts on session 0, Bob on session 1.
+        let (starter, accepter, starter_name, accepter_name) = if s == 0 {
+            (a, b, "alice", "bob")
+        } else {
+            (b, a, "bob", "alice")
+        };
+        let starter_role = if s == 0 {
+            ROLE_INITIATOR
+        } else {
+            ROLE_RESPONDER
+        };
+        let (waiting, start) = start_sas(starter, ts(T_START), &mut tape).unwrap();
+        let drawn = tape.label(&[
+            (&format!("session{s}.{starter_name}.sas_run_id"), 16),
+            (&format!("session{s}.{starter_name}.sas_starter_nonce"), 32),
+        ]);
+        let run_id: [u8; 16] = arr(&drawn[0]);
+        let starter_nonce: [u8; 32] = arr(&drawn[1]);
+        let (answering, accept) = accept_sas(accepter, &start, ts(T_ACCEPT), &mut tape).unwrap();
+        let drawn = tape.label(&[(
+            &format!("session{s}.{accepter_name}.sas_accepter_nonce"),
+            32,
+        )]);
+        let accepter_nonce: [u8; 32] = arr(&drawn[0]);
+
+        let binding = ref_binding(
+            a.session_id().as_bytes(),
+            alice.identity_key().as_bytes(),
+            bob.identity_key().as_bytes(),
+            starter_role,
+            &run_id,
+        );
+        let commitment = ref_commitment(&binding, &starter_nonce);
+        assert_eq!(
+            start.to_vec(),
+            ref_message(TYPE_SAS_START, &run_id, &commitment)
+        );
+        assert_eq!(
+            accept.to_vec(),
+            ref_message(TYPE_SAS_ACCEPT, &run_id, &accepter_nonce)
+        );
+        let reveal_ref = ref_message(TYPE_SAS_REVEAL, &run_id, &starter_nonce);
+
+        // Session 0: every refusal first, each handing the state back; then the genuine
+        // messages complete the run.
+        let mut waiting = waiting;
+        let mut answering = answering;
+        if s == 0 {
+            let starter_state = "sessions[0].alice awaiting accept";
+            let accepter_state = "sessions[0].bob awaiting reveal";
+            let here_alice = "sessions[0].alice";
+            let here_bob = "sessions[0].bob";
+            let other_alice = "sessions[1].alice";
+            let deadline_starter = T_START + SAS_RUN_TIMEOUT_SECS;
+            let deadline_accepter = T_ACCEPT + SAS_RUN_TIMEOUT_SECS;
+            let bad_accepts: Vec<RefusedStep<'_>> = vec![
+                (
+                    "accept_of_another_run",
+                    with_byte(&accept, 2, accept[2] ^ 0x01),
+                    here_alice,
+                    a,
+                    T_READ_ACCEPT,
+                    VerifyError::SasOtherRun,
+                ),
+                (
+                    "start_instead_of_accept",
+                    start.to_vec(),
+                    here_alice,
+                    a,
+                    T_READ_ACCEPT,
+                    VerifyError::Malformed(DecodeError::WrongType {
+                        expected: 0x52,
+                        found: 0x51,
+                    }),
+                ),
+                (
+                    "accept_truncated",
+                    accept[..SAS_MESSAGE_LEN - 1].to_vec(),
+                    here_alice,
+                    a,
+                    T_READ_ACCEPT,
+                    VerifyError::Malformed(DecodeError::Truncated { needed: 1 }),
+                ),
+                (
+                    "accept_with_a_trailing_byte",
+                    [&accept[..], &[0]].concat(),
+                    here_alice,
+                    a,
+                    T_READ_ACCEPT,
+                    VerifyError::Malformed(DecodeError::TooLarge { len: 51, max: 50 }),
+                ),
+                (
+                    "accept_of_another_wire_version",
+                    with_byte(&accept, 0, 2),
+                    here_alice,
+                    a,
+                    T_READ_ACCEPT,
+                    VerifyError::Malformed(DecodeError::UnknownVersion(2)),
+                ),
+                (
+                    "accept_on_another_session",
+                    accept.to_vec(),
+                    other_alice,
+                    &pairs[1].0,
+                    T_READ_ACCEPT,
+                    VerifyError::SasOtherSession,
+                ),
+                (
+                    "accept_at_the_deadline",
+                    accept.to_vec(),
+                    here_alice,
+                    a,
+                    deadline_starter,
+                    VerifyError::SasExpired {
+                        expired_at: ts(deadline_starter),
+                    },
+                ),
+            ];
+            for (name, message, session_name, session, now, expected) in bad_accepts {
+                let (back, e) = waiting
+                    .receive_accept(session, &message, ts(now))
+                    .unwrap_err();
+                assert_eq!(e, expected, "{name}");
+                rejections.push(rejection(
+                    name,
+                    starter_state,
+                    session_name,
+                    &message,
+                    now,
+                    &Err(e),
+                ));
+                waiting = back;
+            }
+            let mut other_nonce = reveal_ref.clone();
+            other_nonce[SAS_MESSAGE_LEN - 1] ^= 0x01;
+            let bad_reveals: Vec<RefusedStep<'_>> = vec![
+                (
+                    "reveal_that_does_not_open_the_commitment",
+                    other_nonce,
+                    here_bob,
+                    b,
+                    T_READ_REVEAL,
+                    VerifyError::SasCommitmentMismatch,
+                ),
+                (
+                    "reveal_of_another_run",
+                    with_byte(&reveal_ref, 17, reveal_ref[17] ^ 0x80),
+                    here_bob,
+                    b,
+                    T_READ_REVEAL,
+                    VerifyError::SasOtherRun,
+                ),
+                (
+                    "accept_instead_of_reveal",
+                    accept.to_vec(),
+                    here_bob,
+                    b,
+                    T_READ_REVEAL,
+                    VerifyError::Malformed(DecodeError::WrongType {
+                        expected: 0x53,
+                        found: 0x52,
+                    }),
+                ),
+                (
+                    "reveal_of_an_unknown_type",
+                    with_byte(&reveal_ref, 1, 0x5f),
+                    here_bob,
+                    b,
+                    T_READ_REVEAL,
+                    VerifyError::Malformed(DecodeError::UnknownType(0x5f)),
+                ),
+                (
+                    "reveal_on_the_peer_s_end_of_the_session",
+                    reveal_ref.clone(),
+                    here_alice,
+                    a,
+                    T_READ_REVEAL,
+                    VerifyError::SasOtherSession,
+                ),
+                (
+                    "reveal_at_the_deadline",
+                    reveal_ref.clone(),
+                    here_bob,
+                    b,
+                    deadline_accepter,
+                    VerifyError::SasExpired {
+                        expired_at: ts(deadline_accepter),
+                    },
+                ),
+            ];
+            for (name, message, session_name, session, now, expected) in bad_reveals {
+                let (back, e) = answering
+                    .receive_reveal(session, &message, ts(now))
+                    .unwrap_err();
+                assert_eq!(e, expected, "{name}");
+                rejections.push(rejection(
+                    name,
+                    accepter_state,
+                    session_name,
+                    &message,
+                    now,
+                    &Err(e),
+                ));
+                answering = back;
+            }
+            let truncated = &start[..20];
+            let e = accept_sas(b, truncated, ts(T_ACCEPT), &mut tape).map(|_| ());
+            assert_eq!(
+                e,
+                Err(VerifyError::Malformed(DecodeError::Truncated {
+                    needed: 30
+                }))
+            );
+            rejections.push(rejection(
+                "start_truncated",
+                "accept_sas",
+                here_bob,
+                truncated,
+                T_ACCEPT,
+                &e,
+            ));
+        }
+
+        let (on_starter, reveal) = waiting
+            .receive_accept(starter, &accept, ts(T_READ_ACCEPT))
             .unwrap();
-        let mut a = alice
-            .create_outbound_session(&bob.published_prekeys().take_bundle(), &mut rng)
+        assert_eq!(reveal.to_vec(), reveal_ref);
+        let on_accepter = answering
+            .receive_reveal(accepter, &reveal, ts(T_READ_REVEAL))
             .unwrap();
-        let first = a.encrypt(b"hello", &mut rng).unwrap();
-        let mut b = bob.create_inbound_session(&first, ts(NOW)).unwrap().session;
-        let reply = b.encrypt(b"hi", &mut rng).unwrap();
-        assert_eq!(a.decrypt(&reply).unwrap().plaintext, b"hi");
-        let on_alice = ShortAuthString::from_session(&a).unwrap();
-        let on_bob = ShortAuthString::from_session(&b).unwrap();
-        assert_eq!(on_alice, on_bob);
-        let bytes = *on_alice.as_bytes();
-        check_library_sas(&on_alice, &bytes);
-        let mut entry = json!({
-            "seed": seed,
-            "initiator_identity": hx(alice.identity_key().as_bytes()),
-            "responder_identity": hx(bob.identity_key().as_bytes()),
-            "session_id": hx(a.session_id().as_bytes()),
-            "display": on_alice.to_string(),
-        });
-        entry
-            .as_object_mut()
-            .unwrap()
-            .extend(sas_json(&bytes).as_object().unwrap().clone());
-        sessions.push(entry);
+        assert_eq!(on_starter.sas(), on_accepter.sas());
+        let bytes = *on_starter.sas().as_bytes();
+        check_library_sas(on_starter.sas(), &bytes);
+        let ready = |r: &SasReady| r.remote_identity().to_bytes();
+        assert_eq!(ready(&on_starter), accepter.local_identity().to_bytes());
+        assert_eq!(ready(&on_accepter), starter.local_identity().to_bytes());
+        sessions.push(merge(
+            json!({
+                "initiator_identity": hx(alice.identity_key().as_bytes()),
+                "responder_identity": hx(bob.identity_key().as_bytes()),
+                "session_id": hx(a.session_id().as_bytes()),
+                "starter": starter_name,
+                "starter_role": role_name(starter_role),
+                "run_id": hx(&run_id),
+                "starter_nonce": hx(&starter_nonce),
+                "accepter_nonce": hx(&accepter_nonce),
+                "binding": hx(&binding),
+                "commitment": hx(&commitment),
+                "start": { "message": hx(&start), "now": T_START },
+                "accept": { "message": hx(&accept), "now": T_ACCEPT },
+                "starter_reads_accept_at": T_READ_ACCEPT,
+                "reveal": { "message": hx(&reveal), "now": T_READ_REVEAL },
+                "display": on_starter.sas().to_string(),
+            }),
+            sas_json(&bytes),
+        ));
     }
 
     json!({
         "vector": "sas",
-        "description": "The 64-emoji table; the SAS derivation from fixed inputs (tag key, session id, identities); and the SAS of two real sessions, equal on both ends.",
+        "description": "Interactive SAS verification: the 64-emoji table; the derivation from inputs drawn from the tape (tag key, session id, identities, run id, nonces); two runs on real sessions built from the tape (Alice starts on the first, Bob on the second), equal on both ends; and the refused steps of the first run, each handing its state back unchanged before the genuine messages complete it.",
         "protocol": "hushwire/v1",
         "label_verification_key": hx(LABEL_VERIFICATION_KEY),
-        "label_sas": hx(LABEL_SAS),
-        "rng": RNG,
+        "label_sas_commitment": hx(LABEL_SAS_COMMITMENT),
+        "label_sas_bytes": hx(LABEL_SAS_BYTES),
+        "type_sas_start": TYPE_SAS_START,
+        "type_sas_accept": TYPE_SAS_ACCEPT,
+        "type_sas_reveal": TYPE_SAS_REVEAL,
+        "message_len": SAS_MESSAGE_LEN,
+        "run_timeout_secs": SAS_RUN_TIMEOUT_SECS,
+        "tape": tape.to_json(),
         "emoji_table": table,
         "derivations": derivations,
         "sessions": sessions,
+        "rejections": rejections,
     })
 }
 

@@ -1,26 +1,33 @@
 //! `certificate`: server certificates, sender certificates, identity (business) certificates,
-//! issuer keys and safety-number QR payloads, decoded and verified against a fixture's trust
-//! store, organization roots and safety number.
+//! issuer keys, safety-number QR payloads and the three SAS messages, decoded and verified
+//! against a fixture's trust store, organization roots and safety number, and fed to the steps
+//! of a SAS run on the session fixture's established sessions.
 //!
 //! Input: mode byte. Bit 0 clear: the rest goes to every decoder and verifier. Bit 0 set: the
 //! next byte picks a genuine input (see [`CertificateFixture::inputs`]) and the rest are edits.
 //!
 //! Properties: whatever decodes re-encodes to exactly the input and decodes again to an equal
 //! value; only a genuine certificate (or the peer's QR payload) verifies, and only if it does
-//! in the fixture; `verify_business_identity` agrees with decode-then-verify.
+//! in the fixture; `verify_business_identity` agrees with decode-then-verify. SAS runs: no step
+//! panics; a refused step hands back a state that the genuine message still completes; only
+//! the genuine reveal completes the accepter's run; an accept that completes the starter's run
+//! names the run, and gives the honest string only if it is the genuine accept.
 
 use std::sync::OnceLock;
 
 use chacha20::ChaCha20Rng;
 use hushwire::certificate::SenderCertificateInfo;
-use hushwire::verify::{OperatorInfo, verify_business_identity};
+use hushwire::verify::{
+    OperatorInfo, SAS_MESSAGE_LEN, SasAccept, SasAwaitingAccept, SasAwaitingReveal, SasMessage,
+    SasReady, SasReveal, SasStart, accept_sas, start_sas, verify_business_identity,
+};
 use hushwire::{
     IdentityCertificate, IdentityKey, IdentityKeyPair, IssuerKey, IssuerKeyPair, OrganizationRoots,
     SafetyNumber, SenderCertificate, ServerCertificate, Timestamp, TrustStore, UserId, Validity,
 };
 use rand_core::SeedableRng;
 
-use super::{NOW, SEED, raw_or_edited};
+use super::{NOW, SEED, raw_or_edited, session_fixture};
 
 const DAY: u64 = 86_400;
 
@@ -31,6 +38,9 @@ pub(crate) enum Kind {
     Sender,
     Identity,
     Qr,
+    SasStart,
+    SasAccept,
+    SasReveal,
 }
 
 pub(crate) struct CertInput {
@@ -162,6 +172,9 @@ fn build() -> CertificateFixture {
         ),
         ("qr-peer", Kind::Qr, peer.to_qr_payload().to_vec()),
         ("qr-own", Kind::Qr, safety.to_qr_payload().to_vec()),
+        ("sas-start", Kind::SasStart, sas_run().start.to_vec()),
+        ("sas-accept", Kind::SasAccept, sas_run().accept.to_vec()),
+        ("sas-reveal", Kind::SasReveal, sas_run().reveal.to_vec()),
     ];
     let mut fixture = CertificateFixture {
         trust,
@@ -196,6 +209,140 @@ fn verifies(fixture: &CertificateFixture, kind: Kind, bytes: &[u8]) -> bool {
             verify_business_identity(bytes, &fixture.operator, &fixture.roots, NOW).is_ok()
         }
         Kind::Qr => fixture.safety.verify_scanned(bytes).is_ok(),
+        Kind::SasStart => {
+            let s = session_fixture();
+            accept_sas(&s.bob, bytes, NOW, &mut sas_rng()).is_ok()
+        }
+        Kind::SasAccept => {
+            let s = session_fixture();
+            starter().receive_accept(&s.alice, bytes, NOW).is_ok()
+        }
+        Kind::SasReveal => {
+            let s = session_fixture();
+            accepter().receive_reveal(&s.bob, bytes, NOW).is_ok()
+        }
+    }
+}
+
+// ─── SAS runs ───────────────────────────────────────────────────────────────────────────────
+
+/// The genuine messages of one SAS run on the session fixture (Alice starts), and the string
+/// both ends show.
+pub(crate) struct SasRun {
+    pub(crate) start: [u8; SAS_MESSAGE_LEN],
+    pub(crate) accept: [u8; SAS_MESSAGE_LEN],
+    pub(crate) reveal: [u8; SAS_MESSAGE_LEN],
+    pub(crate) ready: SasReady,
+}
+
+/// The RNG of every SAS state: the same draws each time, so every state rebuilt from it is
+/// the run of [`sas_run`].
+fn sas_rng() -> ChaCha20Rng {
+    ChaCha20Rng::seed_from_u64(SEED ^ 0x5a5)
+}
+
+/// Alice's run waiting for the accept (the same run each call).
+fn starter() -> SasAwaitingAccept {
+    start_sas(&session_fixture().alice, NOW, &mut sas_rng())
+        .expect("start")
+        .0
+}
+
+/// Bob's run waiting for the reveal (the same run each call).
+fn accepter() -> SasAwaitingReveal {
+    accept_sas(
+        &session_fixture().bob,
+        &sas_run().start,
+        NOW,
+        &mut sas_rng(),
+    )
+    .expect("accept")
+    .0
+}
+
+pub(crate) fn sas_run() -> &'static SasRun {
+    static RUN: OnceLock<SasRun> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let s = session_fixture();
+        let (waiting, start) = start_sas(&s.alice, NOW, &mut sas_rng()).expect("start");
+        let (answering, accept) = accept_sas(&s.bob, &start, NOW, &mut sas_rng()).expect("accept");
+        let (ready, reveal) = waiting
+            .receive_accept(&s.alice, &accept, NOW)
+            .expect("read accept");
+        let on_bob = answering
+            .receive_reveal(&s.bob, &reveal, NOW)
+            .expect("read reveal");
+        assert_eq!(ready.sas(), on_bob.sas());
+        SasRun {
+            start,
+            accept,
+            reveal,
+            ready,
+        }
+    })
+}
+
+/// The SAS decoders and the three steps of a run on `bytes`.
+fn check_sas(bytes: &[u8]) {
+    let run = sas_run();
+    let sessions = session_fixture();
+
+    let decoded = SasMessage::from_bytes(bytes);
+    let (start, accept, reveal) = (
+        SasStart::from_bytes(bytes),
+        SasAccept::from_bytes(bytes),
+        SasReveal::from_bytes(bytes),
+    );
+    match decoded {
+        Ok(m) => {
+            assert_eq!(bytes.len(), SAS_MESSAGE_LEN);
+            assert_eq!(m.to_bytes(), bytes);
+            assert_eq!(SasMessage::from_bytes(&m.to_bytes()), Ok(m));
+            match m {
+                SasMessage::Start(x) => assert_eq!(start, Ok(x)),
+                SasMessage::Accept(x) => assert_eq!(accept, Ok(x)),
+                SasMessage::Reveal(x) => assert_eq!(reveal, Ok(x)),
+                _ => unreachable!("three kinds"),
+            }
+        }
+        Err(_) => assert!(start.is_err() && accept.is_err() && reveal.is_err()),
+    }
+
+    // Bob answers anything that decodes as a start; nothing else.
+    assert_eq!(
+        accept_sas(&sessions.bob, bytes, NOW, &mut sas_rng()).is_ok(),
+        start.is_ok()
+    );
+
+    // Alice's run reads the bytes as the accept.
+    match starter().receive_accept(&sessions.alice, bytes, NOW) {
+        Ok((ready, reveal_bytes)) => {
+            let a = accept.expect("only an accept completes the starter's run");
+            assert_eq!(a.run_id(), ready.run_id());
+            assert_eq!(reveal_bytes, run.reveal);
+            assert_eq!(ready.sas() == run.ready.sas(), bytes == run.accept);
+        }
+        Err((back, _)) => {
+            assert_ne!(bytes, run.accept);
+            let (ready, _) = back
+                .receive_accept(&sessions.alice, &run.accept, NOW)
+                .expect("the genuine accept after a refusal");
+            assert_eq!(ready.sas(), run.ready.sas());
+        }
+    }
+
+    // Bob's run reads the bytes as the reveal: only the genuine one completes it.
+    match accepter().receive_reveal(&sessions.bob, bytes, NOW) {
+        Ok(ready) => {
+            assert_genuine(fixture(), Kind::SasReveal, bytes);
+            assert_eq!(ready.sas(), run.ready.sas());
+        }
+        Err((back, _)) => {
+            let ready = back
+                .receive_reveal(&sessions.bob, &run.reveal, NOW)
+                .expect("the genuine reveal after a refusal");
+            assert_eq!(ready.sas(), run.ready.sas());
+        }
     }
 }
 
@@ -284,6 +431,7 @@ pub(crate) fn check_certificate(data: &[u8]) {
     if let Ok(user) = UserId::new(bytes) {
         assert_eq!(user.as_bytes(), bytes);
     }
+    check_sas(bytes);
 }
 
 pub(crate) fn seeds() -> Vec<(String, Vec<u8>)> {

@@ -1,5 +1,6 @@
-//! Server, sender and identity certificates, issuer keys and safety-number QR payloads:
-//! strict round-trip decoding, and only genuine certificates verify.
+//! Server, sender and identity certificates, issuer keys, safety-number QR payloads and SAS
+//! messages: strict round-trip decoding, only genuine certificates verify, and only genuine
+//! messages complete a SAS run.
 //!
 //! The check lives in `fuzz/checks/` (via `fuzz/checks.rs`), shared with `tests/fuzz_corpus.rs`.
 

@@ -11,9 +11,10 @@
 //!   travel as a 67-byte QR payload ([`SafetyNumber::to_qr_payload`]) that one side scans from
 //!   the other's screen and checks in one call ([`SafetyNumber::verify_scanned`]).
 //! - **Short authentication strings** ([`ShortAuthString`]): 7 emoji from a fixed table of 64
-//!   (or three 4-digit numbers) bound to an established [`Session`](crate::Session): to its
-//!   id, both identity keys, and a secret that only the two ends hold. For reading aloud on a
-//!   call.
+//!   (or three 4-digit numbers), for reading aloud on a call. They come out of a three-message
+//!   commit-then-reveal run inside an established [`Session`](crate::Session)
+//!   ([`start_sas`], [`accept_sas`]): bound to the session and to a fresh nonce from each
+//!   side, so that someone in the middle gets one guess per run, not a search.
 //! - **Verification state** in the [`Account`](crate::Account), per user: unverified,
 //!   verified, or *changed since verification*. A changed key raises
 //!   [`Event::IdentityChanged`](crate::Event::IdentityChanged), and
@@ -50,6 +51,8 @@
 mod business;
 mod safety;
 mod sas;
+mod sas_exchange;
+mod sas_messages;
 mod state;
 mod user;
 
@@ -65,12 +68,20 @@ pub use safety::{
 pub use sas::{
     SAS_DECIMAL_COUNT, SAS_EMOJI_COUNT, SAS_EMOJI_TABLE, SAS_LEN, SasEmoji, ShortAuthString,
 };
+pub use sas_exchange::{
+    SAS_RUN_TIMEOUT_SECS, SasAwaitingAccept, SasAwaitingReveal, SasReady, accept_sas, start_sas,
+};
+pub use sas_messages::{
+    SAS_COMMITMENT_LEN, SAS_MESSAGE_LEN, SAS_NONCE_LEN, SAS_RUN_ID_LEN, SasAccept, SasMessage,
+    SasReveal, SasRunId, SasStart,
+};
 pub use state::{MAX_IDENTITY_RECORDS, VerificationState};
 pub use user::{MAX_USER_ID_LEN, UserId};
 
 pub(crate) use business::TYPE_IDENTITY_CERTIFICATE;
 pub(crate) use safety::TYPE_SAFETY_NUMBER_QR;
 pub(crate) use sas::derive_verification_key;
+pub(crate) use sas_messages::{TYPE_SAS_ACCEPT, TYPE_SAS_REVEAL, TYPE_SAS_START};
 pub(crate) use state::{IdentityBook, IdentityRecordV1};
 
 use thiserror::Error;
@@ -80,9 +91,9 @@ use crate::error::{DecodeError, ErrorKind};
 use crate::time::Timestamp;
 
 /// Errors of identity verification: safety numbers and their QR payload, short
-/// authentication strings, the account's verification state, and business identity
+/// authentication string runs, the account's verification state, and business identity
 /// certificates. On every error nothing changes: the account, the trust roots and every
-/// session are left as they were.
+/// session are left as they were, and a SAS run's state is handed back unchanged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum VerifyError {
@@ -117,10 +128,29 @@ pub enum VerifyError {
         /// The maximum, [`MAX_USER_ID_LEN`].
         max: usize,
     },
-    /// The session has not been confirmed by the peer yet (no message from it was decrypted),
-    /// so there is nothing to compare a short authentication string with.
+    /// The session has not been confirmed by the peer yet (no message from it was decrypted):
+    /// a SAS run needs a session both ends hold.
     #[error("the session has not received a message from the peer yet")]
     SessionNotEstablished,
+    /// A SAS message of another run than this one: an older run, a replay, or a run the peer
+    /// started at the same time. The run continues; drop the message.
+    #[error("the SAS message belongs to another verification run")]
+    SasOtherRun,
+    /// A SAS step was given another session than the one its run started on.
+    #[error("the SAS run belongs to another session")]
+    SasOtherSession,
+    /// The peer's reveal does not open the commitment it sent first: the peer, or whoever
+    /// holds the session's keys, tried to change its contribution after seeing ours. Treat
+    /// the verification as failed and warn the user.
+    #[error("the SAS reveal does not match its commitment")]
+    SasCommitmentMismatch,
+    /// The run is older than [`SAS_RUN_TIMEOUT_SECS`]: start a new one (a run that does not
+    /// complete is a warning sign too, SPEC.md §15.4.7).
+    #[error("the SAS run expired at {}", .expired_at.as_unix_secs())]
+    SasExpired {
+        /// When the run expired.
+        expired_at: Timestamp,
+    },
     /// The account holds no identity for this user: call
     /// [`Account::record_identity`](crate::Account::record_identity) first.
     #[error("no identity is recorded for this user")]
@@ -218,18 +248,23 @@ impl VerifyError {
             VerifyError::Malformed(e) => e.kind(),
             VerifyError::SafetyNumberVersion { .. } => ErrorKind::Malformed,
             VerifyError::OtherPair
+            | VerifyError::SasCommitmentMismatch
             | VerifyError::Forged
             | VerifyError::OperatorKeyMismatch
             | VerifyError::OwnIdentity => ErrorKind::Tampered,
             VerifyError::Swapped
             | VerifyError::UserIdLength { .. }
             | VerifyError::SessionNotEstablished
+            | VerifyError::SasOtherSession
             | VerifyError::UnknownUser
             | VerifyError::IdentityMismatch
             | VerifyError::TextLength { .. }
             | VerifyError::InvalidText { .. }
             | VerifyError::IssuerMismatch => ErrorKind::InvalidInput,
-            VerifyError::TooManyIdentities { .. } => ErrorKind::LimitExceeded,
+            VerifyError::SasOtherRun => ErrorKind::UnknownSession,
+            VerifyError::TooManyIdentities { .. } | VerifyError::SasExpired { .. } => {
+                ErrorKind::LimitExceeded
+            }
             VerifyError::LifetimeTooLong { .. }
             | VerifyError::ForeignOrganization { .. }
             | VerifyError::OrganizationMismatch { .. }

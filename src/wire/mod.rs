@@ -49,6 +49,9 @@ pub(crate) const KNOWN_TYPES: &[u8] = &[
     crate::certificate::TYPE_SENDER_CERTIFICATE,
     crate::verify::TYPE_IDENTITY_CERTIFICATE,
     crate::verify::TYPE_SAFETY_NUMBER_QR,
+    crate::verify::TYPE_SAS_START,
+    crate::verify::TYPE_SAS_ACCEPT,
+    crate::verify::TYPE_SAS_REVEAL,
 ];
 
 /// The error for a structure whose type byte `found` is not the `expected` one.
