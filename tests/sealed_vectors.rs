@@ -40,6 +40,11 @@ mod vector_file;
 
 use vector_file::{canonical_text, check_vector_file, json_file_names, regenerating};
 
+#[path = "common/vector_json.rs"]
+mod vector_json;
+
+use vector_json::outcome_json;
+
 const NOW: u64 = 1_700_000_000;
 const HOUR: u64 = 3_600;
 const DAY: u64 = 86_400;
@@ -363,13 +368,6 @@ impl Trust {
     }
 }
 
-fn result_json<T>(r: &Result<T, impl std::fmt::Debug>) -> Value {
-    match r {
-        Ok(_) => json!("ok"),
-        Err(e) => json!(format!("{e:?}")),
-    }
-}
-
 fn file(
     name: &str,
     description: &str,
@@ -552,7 +550,7 @@ fn certificates() -> Value {
             "now": now,
             "trust_store": trust.to_json(),
             "certificate": hx(&bytes),
-            "expected": result_json(&got),
+            "expected": outcome_json(&got),
         }));
     }
     let mut body = serde_json::Map::new();
@@ -1233,7 +1231,7 @@ fn rejections() -> Value {
             "now": case.now,
             "trust_store": case.trust.to_json(),
             "envelope": hx(&case.envelope),
-            "expected": result_json(&got),
+            "expected": outcome_json(&got),
         }));
     }
 
@@ -1286,7 +1284,7 @@ fn rejections() -> Value {
             "name": name,
             "description": description,
             "multi_recipient_message": hx(&bytes),
-            "expected": result_json(&got),
+            "expected": outcome_json(&got),
         }));
     }
 
@@ -1312,7 +1310,7 @@ fn rejections() -> Value {
     file(
         "rejections",
         "Envelopes that must be refused, each with the trust store, the time and the exact \
-         error (Rust Debug form of hushwire::OpenError or DecodeError).",
+         error (SPEC.md §8.4).",
         &rng,
         body,
     )

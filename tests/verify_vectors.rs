@@ -39,6 +39,11 @@ mod vector_file;
 
 use vector_file::{canonical_text, check_vector_file, json_file_names, regenerating};
 
+#[path = "common/vector_json.rs"]
+mod vector_json;
+
+use vector_json::{error_json, outcome_json};
+
 const NOW: u64 = 1_700_000_000;
 const DAY: u64 = 86_400;
 const RNG: &str = "chacha20::ChaCha20Rng::seed_from_u64(seed); each identity or issuer key pair \
@@ -358,10 +363,7 @@ fn safety_numbers() -> Value {
                 "name": name,
                 "scanner": "cases[0].local",
                 "payload": hx(&payload),
-                "result": match got {
-                    Ok(()) => "ok".to_owned(),
-                    Err(e) => format!("{e:?}"),
-                },
+                "result": outcome_json(&got),
             })
         })
         .collect();
@@ -812,8 +814,8 @@ fn identity_certificates() -> Value {
                     .map(|(k, s)| json!({"organization_key_id": k, "serial": s}))
                     .collect::<Vec<_>>(),
                 "result": match got {
-                    Ok(text) => text,
-                    Err(e) => format!("{e:?}"),
+                    Ok(text) => json!(text),
+                    Err(e) => error_json(e),
                 },
             })
         })
