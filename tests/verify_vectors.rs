@@ -341,6 +341,19 @@ fn safety_numbers() -> Value {
             })),
         ),
         (
+            "ratchet_message_type",
+            with(1, 0x01),
+            Err(VerifyError::Malformed(DecodeError::WrongType {
+                expected: 0x50,
+                found: 0x01,
+            })),
+        ),
+        (
+            "unknown_type",
+            with(1, 0x5f),
+            Err(VerifyError::Malformed(DecodeError::UnknownType(0x5f))),
+        ),
+        (
             "truncated",
             good[..66].to_vec(),
             Err(VerifyError::Malformed(DecodeError::Truncated { needed: 1 })),
@@ -702,6 +715,11 @@ fn identity_certificates() -> Value {
             specs[c].organization, specs[c].operator_name, specs[c].role
         ))
     };
+    let with_type = |bytes: &[u8], t: u8| {
+        let mut b = bytes.to_vec();
+        b[1] = t;
+        b
+    };
     type Check<'a> = (
         &'a str,
         Vec<u8>,
@@ -785,6 +803,23 @@ fn identity_certificates() -> Value {
             // 200 bytes end inside the operator name (offset 191, 10 bytes).
             Err(VerifyError::Malformed(DecodeError::Truncated { needed: 1 })),
         ),
+        (
+            "sender_certificate_type",
+            with_type(&certs[0].to_bytes(), 0x41),
+            &acme_only,
+            vec![],
+            Err(VerifyError::Malformed(DecodeError::WrongType {
+                expected: 0x42,
+                found: 0x41,
+            })),
+        ),
+        (
+            "unknown_type",
+            with_type(&certs[0].to_bytes(), 0x4f),
+            &acme_only,
+            vec![],
+            Err(VerifyError::Malformed(DecodeError::UnknownType(0x4f))),
+        ),
     ];
     let check_json: Vec<Value> = checks
         .into_iter()
@@ -823,7 +858,7 @@ fn identity_certificates() -> Value {
 
     json!({
         "vector": "identity_certificates",
-        "description": "Two organizations (root, organization key and its certificate), two operators, seven identity certificates encoded and signed byte for byte, and ten checks of a certificate for a session with Dana's device at `now`.",
+        "description": "Two organizations (root, organization key and its certificate), two operators, seven identity certificates encoded and signed byte for byte, and twelve checks of a certificate for a session with Dana's device at `now`.",
         "protocol": "hushwire/v1",
         "label_sig_identity_certificate": hx(LABEL_SIG_IDENTITY_CERTIFICATE),
         "label_sig_server_certificate": hx(LABEL_SIG_SERVER_CERTIFICATE),
