@@ -500,59 +500,8 @@ struct Case {
     config: Option<[u32; 4]>,
     source: Source,
     mutation: Mutation,
-    expected: Expected,
-}
-
-/// The error an invalid input must give, from the call its target makes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Expected {
-    Decrypt(DecryptError),
-    Handshake(HandshakeError),
-    Decode(DecodeError),
-    Key(KeyError),
-    Peer(PeerError),
-}
-
-impl Expected {
-    fn json(self) -> Value {
-        match self {
-            Expected::Decrypt(e) => error_json(e),
-            Expected::Handshake(e) => error_json(e),
-            Expected::Decode(e) => error_json(e),
-            Expected::Key(e) => error_json(e),
-            Expected::Peer(e) => error_json(e),
-        }
-    }
-}
-
-impl From<PeerError> for Expected {
-    fn from(e: PeerError) -> Self {
-        Expected::Peer(e)
-    }
-}
-
-impl From<DecryptError> for Expected {
-    fn from(e: DecryptError) -> Self {
-        Expected::Decrypt(e)
-    }
-}
-
-impl From<HandshakeError> for Expected {
-    fn from(e: HandshakeError) -> Self {
-        Expected::Handshake(e)
-    }
-}
-
-impl From<DecodeError> for Expected {
-    fn from(e: DecodeError) -> Self {
-        Expected::Decode(e)
-    }
-}
-
-impl From<KeyError> for Expected {
-    fn from(e: KeyError) -> Self {
-        Expected::Key(e)
-    }
+    /// The error the input must give, from the call its target makes.
+    expected: hushwire::Error,
 }
 
 struct Scenario {
@@ -779,7 +728,7 @@ fn case(
     target: Target,
     source: Source,
     mutation: Mutation,
-    expected: impl Into<Expected>,
+    expected: impl Into<hushwire::Error>,
 ) -> Case {
     Case {
         name,
@@ -3216,7 +3165,7 @@ fn account_state(account: &Account) -> Vec<u8> {
 /// did not change.
 fn run_case(case: &Case, (accounts, sessions, now): &Snapshot, input: &[u8]) {
     let now = *now;
-    let got: Expected = match case.target {
+    let got: hushwire::Error = match case.target {
         Target::Session { party, session } => {
             let mut state = sessions[session][party.idx()].clone().unwrap();
             if let Some([a, b, c, d]) = case.config {
@@ -3619,7 +3568,7 @@ fn build(scenario: &Scenario) -> String {
             source,
             mutation: case.mutation.describe(),
             input: hx(&input),
-            error: case.expected.json(),
+            error: error_json(case.expected),
         });
     }
     assert_eq!(lib.rng.pos, reference.pos);
