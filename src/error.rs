@@ -33,6 +33,23 @@ pub enum ErrorKind {
     Untrusted,
 }
 
+impl ErrorKind {
+    /// A stable, language-neutral name of this kind, in snake_case (SPEC.md §8.4): for example
+    /// `"state_out_of_sync"`. It never changes once released.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ErrorKind::Malformed => "malformed",
+            ErrorKind::Tampered => "tampered",
+            ErrorKind::UnknownSession => "unknown_session",
+            ErrorKind::Replay => "replay",
+            ErrorKind::LimitExceeded => "limit_exceeded",
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::StateOutOfSync => "state_out_of_sync",
+            ErrorKind::Untrusted => "untrusted",
+        }
+    }
+}
+
 /// Which signed key failed its signature check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -90,6 +107,20 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// A stable, language-neutral name of this error, `"decode.<variant>"` in snake_case
+    /// (SPEC.md §8.4). It never changes once released; bindings and the test vectors use it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DecodeError::Truncated { .. } => "decode.truncated",
+            DecodeError::TrailingBytes { .. } => "decode.trailing_bytes",
+            DecodeError::UnknownVersion(_) => "decode.unknown_version",
+            DecodeError::UnknownType(_) => "decode.unknown_type",
+            DecodeError::WrongType { .. } => "decode.wrong_type",
+            DecodeError::TooLarge { .. } => "decode.too_large",
+            DecodeError::InvalidField { .. } => "decode.invalid_field",
+        }
+    }
+
     /// The broad class of this error (always [`ErrorKind::Malformed`], except oversize input).
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -115,6 +146,16 @@ pub enum KeyError {
 }
 
 impl KeyError {
+    /// A stable, language-neutral name of this error, `"key.<variant>"` in snake_case
+    /// (SPEC.md §8.4). It never changes once released; bindings and the test vectors use it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            KeyError::InvalidIdentityKey => "key.invalid_identity_key",
+            KeyError::InvalidKemKey => "key.invalid_kem_key",
+            KeyError::InvalidSignature(_) => "key.invalid_signature",
+        }
+    }
+
     /// The broad class of this error (a key or signature that fails its check).
     pub fn kind(&self) -> ErrorKind {
         ErrorKind::Tampered
@@ -139,6 +180,15 @@ pub enum EncryptError {
 }
 
 impl EncryptError {
+    /// A stable, language-neutral name of this error, `"encrypt.<variant>"` in snake_case
+    /// (SPEC.md §8.4). It never changes once released; bindings and the test vectors use it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EncryptError::PlaintextTooLarge { .. } => "encrypt.plaintext_too_large",
+            EncryptError::ChainExhausted => "encrypt.chain_exhausted",
+        }
+    }
+
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         ErrorKind::LimitExceeded
@@ -214,6 +264,25 @@ pub enum DecryptError {
 }
 
 impl DecryptError {
+    /// A stable, language-neutral name of this error, `"decrypt.<variant>"` in snake_case
+    /// (SPEC.md §8.4). It never changes once released; bindings and the test vectors use it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DecryptError::Malformed(_) => "decrypt.malformed",
+            DecryptError::Undecryptable => "decrypt.undecryptable",
+            DecryptError::Tampered => "decrypt.tampered",
+            DecryptError::OtherSession => "decrypt.other_session",
+            DecryptError::Duplicate { .. } => "decrypt.duplicate",
+            DecryptError::KeyExpired { .. } => "decrypt.key_expired",
+            DecryptError::TooFarAhead { .. } => "decrypt.too_far_ahead",
+            DecryptError::InvalidCounter => "decrypt.invalid_counter",
+            DecryptError::NonContributory => "decrypt.non_contributory",
+            DecryptError::StateBehind { .. } => "decrypt.state_behind",
+            DecryptError::PeerStateForked => "decrypt.peer_state_forked",
+            DecryptError::ChainForgotten => "decrypt.chain_forgotten",
+        }
+    }
+
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -287,6 +356,26 @@ pub enum HandshakeError {
 }
 
 impl HandshakeError {
+    /// A stable, language-neutral name of this error, `"handshake.<variant>"` in snake_case
+    /// (SPEC.md §8.4). It never changes once released; bindings and the test vectors use it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            HandshakeError::Malformed(_) => "handshake.malformed",
+            HandshakeError::Key(_) => "handshake.key",
+            HandshakeError::NonContributory => "handshake.non_contributory",
+            HandshakeError::UnknownSignedPreKey(_) => "handshake.unknown_signed_prekey",
+            HandshakeError::UnknownOneTimePreKey(_) => "handshake.unknown_one_time_prekey",
+            HandshakeError::OneTimePreKeyReused(_) => "handshake.one_time_prekey_reused",
+            HandshakeError::UnknownKemPreKey(_) => "handshake.unknown_kem_prekey",
+            HandshakeError::KemPreKeyReused(_) => "handshake.kem_prekey_reused",
+            HandshakeError::ReplayedInitialMessage => "handshake.replayed_initial_message",
+            HandshakeError::ReplayRecordsFull => "handshake.replay_records_full",
+            HandshakeError::TooManyPeers { .. } => "handshake.too_many_peers",
+            HandshakeError::OwnIdentity => "handshake.own_identity",
+            HandshakeError::FirstMessage(_) => "handshake.first_message",
+        }
+    }
+
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -327,6 +416,14 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// A stable, language-neutral name of this error, `"config.<variant>"` in snake_case
+    /// (SPEC.md §8.4). It never changes once released; bindings and the test vectors use it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConfigError::OutOfRange { .. } => "config.out_of_range",
+        }
+    }
+
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         ErrorKind::InvalidInput
@@ -388,6 +485,29 @@ pub enum Error {
 }
 
 impl Error {
+    /// The stable, language-neutral code of the error inside (SPEC.md §8.4): every code names
+    /// its family, so `Error::from(e).code() == e.code()` for every error `e`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Decode(e) => e.code(),
+            Error::Key(e) => e.code(),
+            Error::Encrypt(e) => e.code(),
+            Error::Decrypt(e) => e.code(),
+            Error::Handshake(e) => e.code(),
+            Error::Config(e) => e.code(),
+            Error::Restore(e) => e.code(),
+            Error::Peer(e) => e.code(),
+            Error::Reset(e) => e.code(),
+            Error::Certificate(e) => e.code(),
+            Error::Seal(e) => e.code(),
+            Error::Open(e) => e.code(),
+            Error::SealedSession(e) => e.code(),
+            Error::Group(e) => e.code(),
+            Error::Roster(e) => e.code(),
+            Error::Verify(e) => e.code(),
+        }
+    }
+
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -451,6 +571,20 @@ pub enum RestoreError {
 }
 
 impl RestoreError {
+    /// A stable, language-neutral name of this error, `"restore.<variant>"` in snake_case
+    /// (SPEC.md §8.4). It never changes once released; bindings and the test vectors use it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RestoreError::Truncated => "restore.truncated",
+            RestoreError::NotStateBlob => "restore.not_state_blob",
+            RestoreError::UnknownVersion(_) => "restore.unknown_version",
+            RestoreError::WrongType { .. } => "restore.wrong_type",
+            RestoreError::Authentication => "restore.authentication",
+            RestoreError::Corrupt => "restore.corrupt",
+            RestoreError::RolledBack { .. } => "restore.rolled_back",
+        }
+    }
+
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -462,5 +596,625 @@ impl RestoreError {
             RestoreError::Authentication => ErrorKind::Tampered,
             RestoreError::RolledBack { .. } => ErrorKind::Replay,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::certificate::{CertificateError, CertificateKind};
+    use crate::event::Event;
+    use crate::group::{GroupError, GroupEvent, GroupRole, RosterError};
+    use crate::keys::IdentityKeyPair;
+    use crate::sealed::padding::PaddingError;
+    use crate::sealed::{ContentType, OpenError, SealError, SealedSessionError};
+    use crate::session::SessionId;
+    use crate::time::Timestamp;
+    use crate::verify::{UserId, VerifyError};
+    use crate::{PeerError, ResetError};
+    use chacha20::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    /// Every code of the crate, in SPEC.md §8.4 order. A renamed code breaks bindings and
+    /// vectors: change this list only for a new variant (and add it to SPEC.md §8.4).
+    const CODES: &[&str] = &[
+        "decode.truncated",
+        "decode.trailing_bytes",
+        "decode.unknown_version",
+        "decode.unknown_type",
+        "decode.wrong_type",
+        "decode.too_large",
+        "decode.invalid_field",
+        "key.invalid_identity_key",
+        "key.invalid_kem_key",
+        "key.invalid_signature",
+        "encrypt.plaintext_too_large",
+        "encrypt.chain_exhausted",
+        "decrypt.malformed",
+        "decrypt.undecryptable",
+        "decrypt.tampered",
+        "decrypt.other_session",
+        "decrypt.duplicate",
+        "decrypt.key_expired",
+        "decrypt.too_far_ahead",
+        "decrypt.invalid_counter",
+        "decrypt.non_contributory",
+        "decrypt.state_behind",
+        "decrypt.peer_state_forked",
+        "decrypt.chain_forgotten",
+        "handshake.malformed",
+        "handshake.key",
+        "handshake.non_contributory",
+        "handshake.unknown_signed_prekey",
+        "handshake.unknown_one_time_prekey",
+        "handshake.one_time_prekey_reused",
+        "handshake.unknown_kem_prekey",
+        "handshake.kem_prekey_reused",
+        "handshake.replayed_initial_message",
+        "handshake.replay_records_full",
+        "handshake.too_many_peers",
+        "handshake.own_identity",
+        "handshake.first_message",
+        "config.out_of_range",
+        "restore.truncated",
+        "restore.not_state_blob",
+        "restore.unknown_version",
+        "restore.wrong_type",
+        "restore.authentication",
+        "restore.corrupt",
+        "restore.rolled_back",
+        "peer.unknown_peer",
+        "peer.no_matching_session",
+        "peer.sender_mismatch",
+        "peer.identity_changed",
+        "peer.encrypt",
+        "peer.decrypt",
+        "peer.handshake",
+        "reset.malformed",
+        "reset.bad_signature",
+        "reset.not_for_us",
+        "reset.stale",
+        "reset.rate_limited",
+        "reset.bundle_mismatch",
+        "reset.handshake",
+        "certificate.malformed",
+        "certificate.unknown_root",
+        "certificate.bad_signature",
+        "certificate.expired",
+        "certificate.not_yet_valid",
+        "certificate.server_key_revoked",
+        "certificate.certificate_revoked",
+        "certificate.invalid_key",
+        "certificate.invalid_validity",
+        "certificate.user_id_length",
+        "certificate.issuer_mismatch",
+        "certificate.duplicate_root",
+        "certificate.trust_store_full",
+        "seal.message_too_large",
+        "seal.certificate_mismatch",
+        "seal.no_recipients",
+        "seal.too_many_recipients",
+        "seal.duplicate_recipient",
+        "seal.non_contributory",
+        "open.malformed",
+        "open.not_for_us",
+        "open.non_contributory",
+        "open.tampered",
+        "open.bad_padding",
+        "open.malformed_content",
+        "open.sender_not_authenticated",
+        "open.certificate",
+        "padding.missing_marker",
+        "padding.wrong_length",
+        "sealed_session.not_session_content",
+        "sealed_session.wrong_session",
+        "sealed_session.sender_mismatch",
+        "sealed_session.decrypt",
+        "sealed_session.handshake",
+        "sealed_session.peer",
+        "group.malformed",
+        "group.wrong_group",
+        "group.removed",
+        "group.own_message",
+        "group.unknown_sender",
+        "group.unknown_sender_key",
+        "group.sender_mismatch",
+        "group.bad_signature",
+        "group.tampered",
+        "group.invalid_epoch",
+        "group.sender_key_retired",
+        "group.stale_sender_key",
+        "group.duplicate_distribution",
+        "group.future_epoch",
+        "group.duplicate",
+        "group.key_evicted",
+        "group.before_sender_key",
+        "group.too_far_ahead",
+        "group.plaintext_too_large",
+        "group.chain_exhausted",
+        "group.wrong_identity",
+        "roster.malformed",
+        "roster.wrong_group",
+        "roster.bad_signature",
+        "roster.not_admin",
+        "roster.skipped_epoch",
+        "roster.forked_epoch",
+        "roster.stale_epoch",
+        "roster.duplicate_change",
+        "roster.too_many_members",
+        "roster.already_member",
+        "roster.not_a_member",
+        "roster.last_admin",
+        "roster.inviter_mismatch",
+        "roster.not_in_roster",
+        "roster.removed",
+        "roster.epoch_exhausted",
+        "roster.wrong_identity",
+        "verify.malformed",
+        "verify.safety_number_version",
+        "verify.other_pair",
+        "verify.swapped",
+        "verify.user_id_length",
+        "verify.session_not_established",
+        "verify.sas_other_run",
+        "verify.sas_other_session",
+        "verify.sas_commitment_mismatch",
+        "verify.sas_expired",
+        "verify.unknown_user",
+        "verify.identity_mismatch",
+        "verify.own_identity",
+        "verify.too_many_identities",
+        "verify.text_length",
+        "verify.invalid_text",
+        "verify.issuer_mismatch",
+        "verify.lifetime_too_long",
+        "verify.forged",
+        "verify.foreign_organization",
+        "verify.organization_mismatch",
+        "verify.expired",
+        "verify.not_yet_valid",
+        "verify.revoked",
+        "verify.operator_key_mismatch",
+        "verify.certificate",
+        "event.one_time_prekey_consumed",
+        "event.kem_prekey_consumed",
+        "event.last_resort_kem_prekey_used",
+        "event.one_time_prekeys_low",
+        "event.skipped_keys_evicted",
+        "event.session_established",
+        "event.active_session_changed",
+        "event.session_reset",
+        "event.prekey_rotation_due",
+        "event.skipped_keys_expired",
+        "event.identity_changed",
+        "group_event.member_added",
+        "group_event.member_removed",
+        "group_event.role_changed",
+        "group_event.removed_from_group",
+        "group_event.sender_key_rotated",
+        "group_event.sender_key_received",
+        "group_event.skipped_keys_evicted",
+    ];
+
+    /// The code of one value of every error variant and event of the crate, in SPEC.md §8.4
+    /// order: each variant maps to its own code.
+    fn every_code() -> Vec<&'static str> {
+        let d = DecodeError::Truncated { needed: 1 };
+        let decode = [
+            d,
+            DecodeError::TrailingBytes { count: 1 },
+            DecodeError::UnknownVersion(2),
+            DecodeError::UnknownType(0x7f),
+            DecodeError::WrongType {
+                expected: 1,
+                found: 2,
+            },
+            DecodeError::TooLarge { len: 2, max: 1 },
+            DecodeError::InvalidField { field: "f" },
+        ];
+        let key = [
+            KeyError::InvalidIdentityKey,
+            KeyError::InvalidKemKey,
+            KeyError::InvalidSignature(SignedKeyKind::SignedPreKey),
+        ];
+        let encrypt = [
+            EncryptError::PlaintextTooLarge { len: 2, max: 1 },
+            EncryptError::ChainExhausted,
+        ];
+        let decrypt = [
+            DecryptError::Malformed(d),
+            DecryptError::Undecryptable,
+            DecryptError::Tampered,
+            DecryptError::OtherSession,
+            DecryptError::Duplicate { counter: 0 },
+            DecryptError::KeyExpired { counter: 0 },
+            DecryptError::TooFarAhead { gap: 2, max: 1 },
+            DecryptError::InvalidCounter,
+            DecryptError::NonContributory,
+            DecryptError::StateBehind {
+                their_epoch: 2,
+                our_epoch: 1,
+            },
+            DecryptError::PeerStateForked,
+            DecryptError::ChainForgotten,
+        ];
+        let handshake = [
+            HandshakeError::Malformed(d),
+            HandshakeError::Key(KeyError::InvalidKemKey),
+            HandshakeError::NonContributory,
+            HandshakeError::UnknownSignedPreKey(1),
+            HandshakeError::UnknownOneTimePreKey(1),
+            HandshakeError::OneTimePreKeyReused(1),
+            HandshakeError::UnknownKemPreKey(1),
+            HandshakeError::KemPreKeyReused(1),
+            HandshakeError::ReplayedInitialMessage,
+            HandshakeError::ReplayRecordsFull,
+            HandshakeError::TooManyPeers { limit: 1 },
+            HandshakeError::OwnIdentity,
+            HandshakeError::FirstMessage(DecryptError::Tampered),
+        ];
+        let config = [ConfigError::OutOfRange {
+            name: "n",
+            value: 0,
+            min: 1,
+            max: 2,
+        }];
+        let restore = [
+            RestoreError::Truncated,
+            RestoreError::NotStateBlob,
+            RestoreError::UnknownVersion(2),
+            RestoreError::WrongType {
+                expected: 1,
+                found: 2,
+            },
+            RestoreError::Authentication,
+            RestoreError::Corrupt,
+            RestoreError::RolledBack {
+                found: 1,
+                minimum: 2,
+            },
+        ];
+        let peer = [
+            PeerError::UnknownPeer,
+            PeerError::NoMatchingSession,
+            PeerError::SenderMismatch,
+            PeerError::IdentityChanged,
+            PeerError::Encrypt(EncryptError::ChainExhausted),
+            PeerError::Decrypt(DecryptError::Tampered),
+            PeerError::Handshake(HandshakeError::OwnIdentity),
+        ];
+        let reset = [
+            ResetError::Malformed(d),
+            ResetError::BadSignature,
+            ResetError::NotForUs,
+            ResetError::Stale,
+            ResetError::RateLimited {
+                retry_after_secs: 1,
+            },
+            ResetError::BundleMismatch,
+            ResetError::Handshake(HandshakeError::OwnIdentity),
+        ];
+        let t = Timestamp::from_unix_secs(1);
+        let k = CertificateKind::Sender;
+        let certificate = [
+            CertificateError::Malformed(d),
+            CertificateError::UnknownRoot { root_id: 1 },
+            CertificateError::BadSignature(k),
+            CertificateError::Expired {
+                kind: k,
+                expires_at: t,
+            },
+            CertificateError::NotYetValid {
+                kind: k,
+                not_before: t,
+            },
+            CertificateError::ServerKeyRevoked { key_id: 1 },
+            CertificateError::CertificateRevoked {
+                kind: k,
+                server_key_id: 1,
+                serial: 1,
+            },
+            CertificateError::InvalidKey,
+            CertificateError::InvalidValidity,
+            CertificateError::UserIdLength { len: 0, max: 1 },
+            CertificateError::IssuerMismatch,
+            CertificateError::DuplicateRoot { root_id: 1 },
+            CertificateError::TrustStoreFull { max: 1 },
+        ];
+        let seal = [
+            SealError::MessageTooLarge { len: 2, max: 1 },
+            SealError::CertificateMismatch,
+            SealError::NoRecipients,
+            SealError::TooManyRecipients { count: 2, max: 1 },
+            SealError::DuplicateRecipient { index: 1 },
+            SealError::NonContributory,
+        ];
+        let open = [
+            OpenError::Malformed(d),
+            OpenError::NotForUs,
+            OpenError::NonContributory,
+            OpenError::Tampered,
+            OpenError::BadPadding(PaddingError::MissingMarker),
+            OpenError::MalformedContent(d),
+            OpenError::SenderNotAuthenticated,
+            OpenError::Certificate(CertificateError::InvalidKey),
+        ];
+        let padding = [
+            PaddingError::MissingMarker,
+            PaddingError::WrongLength {
+                len: 1,
+                expected: 2,
+            },
+        ];
+        let sealed_session = [
+            SealedSessionError::NotSessionContent {
+                content_type: ContentType::GROUP,
+            },
+            SealedSessionError::WrongSession,
+            SealedSessionError::SenderMismatch,
+            SealedSessionError::Decrypt(DecryptError::Tampered),
+            SealedSessionError::Handshake(HandshakeError::OwnIdentity),
+            SealedSessionError::Peer(PeerError::UnknownPeer),
+        ];
+        let group = [
+            GroupError::Malformed(d),
+            GroupError::WrongGroup,
+            GroupError::Removed,
+            GroupError::OwnMessage,
+            GroupError::UnknownSender,
+            GroupError::UnknownSenderKey { key_id: 1 },
+            GroupError::SenderMismatch,
+            GroupError::BadSignature,
+            GroupError::Tampered,
+            GroupError::InvalidEpoch,
+            GroupError::SenderKeyRetired { key_id: 1 },
+            GroupError::StaleSenderKey { key_id: 1 },
+            GroupError::DuplicateDistribution { key_id: 1 },
+            GroupError::FutureEpoch {
+                message_epoch: 2,
+                our_epoch: 1,
+            },
+            GroupError::Duplicate { index: 1 },
+            GroupError::KeyEvicted { index: 1 },
+            GroupError::BeforeSenderKey { index: 1, first: 2 },
+            GroupError::TooFarAhead { gap: 2, max: 1 },
+            GroupError::PlaintextTooLarge { len: 2, max: 1 },
+            GroupError::ChainExhausted,
+            GroupError::WrongIdentity,
+        ];
+        let roster = [
+            RosterError::Malformed(d),
+            RosterError::WrongGroup,
+            RosterError::BadSignature,
+            RosterError::NotAdmin { signer: [0; 32] },
+            RosterError::SkippedEpoch {
+                current: 1,
+                found: 3,
+            },
+            RosterError::ForkedEpoch { epoch: 1 },
+            RosterError::StaleEpoch {
+                current: 2,
+                found: 1,
+            },
+            RosterError::DuplicateChange { epoch: 1 },
+            RosterError::TooManyMembers { max: 1 },
+            RosterError::AlreadyMember { member: [0; 32] },
+            RosterError::NotAMember { member: [0; 32] },
+            RosterError::LastAdmin,
+            RosterError::InviterMismatch,
+            RosterError::NotInRoster,
+            RosterError::Removed,
+            RosterError::EpochExhausted,
+            RosterError::WrongIdentity,
+        ];
+        let verify = [
+            VerifyError::Malformed(d),
+            VerifyError::SafetyNumberVersion { ours: 1, theirs: 2 },
+            VerifyError::OtherPair,
+            VerifyError::Swapped,
+            VerifyError::UserIdLength { len: 0, max: 1 },
+            VerifyError::SessionNotEstablished,
+            VerifyError::SasOtherRun,
+            VerifyError::SasOtherSession,
+            VerifyError::SasCommitmentMismatch,
+            VerifyError::SasExpired {
+                expired_at: Timestamp::from_unix_secs(0),
+            },
+            VerifyError::UnknownUser,
+            VerifyError::IdentityMismatch,
+            VerifyError::OwnIdentity,
+            VerifyError::TooManyIdentities { max: 1 },
+            VerifyError::TextLength {
+                field: "f",
+                len: 0,
+                max: 1,
+            },
+            VerifyError::InvalidText { field: "f" },
+            VerifyError::IssuerMismatch,
+            VerifyError::LifetimeTooLong {
+                lifetime_secs: 2,
+                max_secs: 1,
+            },
+            VerifyError::Forged,
+            VerifyError::ForeignOrganization { root_id: 1 },
+            VerifyError::OrganizationMismatch { root_id: 1 },
+            VerifyError::Expired { expires_at: t },
+            VerifyError::NotYetValid { not_before: t },
+            VerifyError::Revoked,
+            VerifyError::OperatorKeyMismatch,
+            VerifyError::Certificate(CertificateError::InvalidKey),
+        ];
+        let id = SessionId::from_bytes([0; 32]);
+        let events = [
+            Event::OneTimePreKeyConsumed { id: 1 },
+            Event::KemPreKeyConsumed { id: 1 },
+            Event::LastResortKemPreKeyUsed { id: 1 },
+            Event::OneTimePreKeysLow {
+                x25519_remaining: 0,
+                kem_remaining: 0,
+            },
+            Event::SkippedKeysEvicted { count: 1 },
+            Event::SessionEstablished { session_id: id },
+            Event::ActiveSessionChanged { session_id: id },
+            Event::SessionReset { session_id: id },
+            Event::PreKeyRotationDue,
+            Event::SkippedKeysExpired { count: 1 },
+            Event::IdentityChanged {
+                user_id: UserId::new(b"u").unwrap(),
+                was_verified: true,
+            },
+        ];
+        let member = *IdentityKeyPair::generate(&mut ChaCha20Rng::seed_from_u64(1)).public();
+        let group_events = [
+            GroupEvent::MemberAdded {
+                member,
+                role: GroupRole::Member,
+                by: member,
+                epoch: 1,
+            },
+            GroupEvent::MemberRemoved {
+                member,
+                by: member,
+                epoch: 1,
+            },
+            GroupEvent::RoleChanged {
+                member,
+                role: GroupRole::Admin,
+                by: member,
+                epoch: 1,
+            },
+            GroupEvent::RemovedFromGroup {
+                by: member,
+                epoch: 1,
+            },
+            GroupEvent::SenderKeyRotated { key_id: 1 },
+            GroupEvent::SenderKeyReceived { member, key_id: 1 },
+            GroupEvent::SkippedKeysEvicted { count: 1 },
+        ];
+
+        let mut errors: Vec<Error> = Vec::new();
+        errors.extend(decode.map(Error::from));
+        errors.extend(key.map(Error::from));
+        errors.extend(encrypt.map(Error::from));
+        errors.extend(decrypt.map(Error::from));
+        errors.extend(handshake.map(Error::from));
+        errors.extend(config.map(Error::from));
+        errors.extend(restore.map(Error::from));
+        errors.extend(peer.map(Error::from));
+        errors.extend(reset.map(Error::from));
+        errors.extend(certificate.map(Error::from));
+        errors.extend(seal.map(Error::from));
+        errors.extend(open.map(Error::from));
+        let mut codes: Vec<&'static str> = errors.iter().map(Error::code).collect();
+        // `PaddingError` has no umbrella variant: it reaches callers inside `OpenError`.
+        codes.extend(padding.iter().map(PaddingError::code));
+        let mut rest: Vec<Error> = Vec::new();
+        rest.extend(sealed_session.map(Error::from));
+        rest.extend(group.map(Error::from));
+        rest.extend(roster.map(Error::from));
+        rest.extend(verify.map(Error::from));
+        codes.extend(rest.iter().map(Error::code));
+        codes.extend(events.iter().map(Event::code));
+        codes.extend(group_events.iter().map(GroupEvent::code));
+
+        // The umbrella's code is the inner error's, and so is its kind.
+        for e in errors.iter().chain(&rest) {
+            assert!(e.code().contains('.'), "{e:?}");
+        }
+        for e in decrypt {
+            assert_eq!(Error::from(e).code(), e.code());
+        }
+        codes
+    }
+
+    #[test]
+    fn codes_are_unique_and_match_the_fixed_list() {
+        let codes = every_code();
+        assert_eq!(codes, CODES);
+        let mut sorted = codes.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), codes.len(), "a code is used twice");
+        for code in codes {
+            let (family, variant) = code.split_once('.').unwrap();
+            for part in [family, variant] {
+                assert!(
+                    !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                    "{code} is not dotted snake_case"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn spec_lists_every_code_and_kind() {
+        let spec = include_str!("../SPEC.md");
+        let start = spec.find("### 8.4 Codes").expect("SPEC.md has §8.4");
+        let end = start + spec[start..].find("\n## ").expect("§8.4 ends");
+        let section = &spec[start..end];
+        let listed: Vec<&str> = section
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .filter(|c| c.contains('.'))
+            .collect();
+        assert_eq!(listed, CODES, "SPEC.md §8.4 lists other codes");
+        for kind in [
+            ErrorKind::Malformed,
+            ErrorKind::Tampered,
+            ErrorKind::UnknownSession,
+            ErrorKind::Replay,
+            ErrorKind::LimitExceeded,
+            ErrorKind::InvalidInput,
+            ErrorKind::StateOutOfSync,
+            ErrorKind::Untrusted,
+        ] {
+            let row = format!("| `{kind:?}` | `{}` |", kind.code());
+            assert!(spec.contains(&row), "SPEC.md §8.1 lacks {row}");
+        }
+    }
+
+    /// Every code string in the `code()` methods of the crate's source is in [`CODES`], once:
+    /// a new variant's code, or a renamed one, fails here until the list (and SPEC.md §8.4)
+    /// has it.
+    #[test]
+    fn every_code_in_the_source_is_listed() {
+        let sources = [
+            include_str!("error.rs"),
+            include_str!("event.rs"),
+            include_str!("peer.rs"),
+            include_str!("reset.rs"),
+            include_str!("certificate/mod.rs"),
+            include_str!("sealed/mod.rs"),
+            include_str!("sealed/padding.rs"),
+            include_str!("group/error.rs"),
+            include_str!("group/mod.rs"),
+            include_str!("verify/mod.rs"),
+        ];
+        let mut found = Vec::new();
+        for source in sources {
+            // Only the library code: a test module's list is not a source of codes.
+            let code = source.split("#[cfg(test)]\nmod tests {").next().unwrap();
+            // Every text between two quotes that is a dotted snake_case word (whatever the
+            // quotes' parity: nothing else in the source has that shape).
+            let pieces: Vec<&str> = code.split('"').collect();
+            for literal in pieces.iter().skip(1).take(pieces.len().saturating_sub(2)) {
+                let dotted = literal.split_once('.').is_some_and(|(f, v)| {
+                    !f.is_empty()
+                        && !v.is_empty()
+                        && !v.contains('.')
+                        && literal
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.')
+                });
+                if dotted {
+                    found.push(*literal);
+                }
+            }
+        }
+        let mut listed = CODES.to_vec();
+        listed.sort_unstable();
+        found.sort_unstable();
+        assert_eq!(found, listed, "the codes in the source differ from CODES");
     }
 }

@@ -76,3 +76,24 @@ pub enum Event {
         was_verified: bool,
     },
 }
+
+impl Event {
+    /// A stable, language-neutral name of this event, `"event.<variant>"` in snake_case
+    /// (SPEC.md §8.4), such as `event.session_established`. It never changes once released;
+    /// bindings and the test vectors use it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Event::OneTimePreKeyConsumed { .. } => "event.one_time_prekey_consumed",
+            Event::KemPreKeyConsumed { .. } => "event.kem_prekey_consumed",
+            Event::LastResortKemPreKeyUsed { .. } => "event.last_resort_kem_prekey_used",
+            Event::OneTimePreKeysLow { .. } => "event.one_time_prekeys_low",
+            Event::SkippedKeysEvicted { .. } => "event.skipped_keys_evicted",
+            Event::SessionEstablished { .. } => "event.session_established",
+            Event::ActiveSessionChanged { .. } => "event.active_session_changed",
+            Event::SessionReset { .. } => "event.session_reset",
+            Event::PreKeyRotationDue => "event.prekey_rotation_due",
+            Event::SkippedKeysExpired { .. } => "event.skipped_keys_expired",
+            Event::IdentityChanged { .. } => "event.identity_changed",
+        }
+    }
+}

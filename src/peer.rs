@@ -55,6 +55,20 @@ pub enum PeerError {
 }
 
 impl PeerError {
+    /// A stable, language-neutral name of this error, `"peer.<variant>"` in snake_case
+    /// (SPEC.md §8.4). It never changes once released; bindings and the test vectors use it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PeerError::UnknownPeer => "peer.unknown_peer",
+            PeerError::NoMatchingSession => "peer.no_matching_session",
+            PeerError::SenderMismatch => "peer.sender_mismatch",
+            PeerError::IdentityChanged => "peer.identity_changed",
+            PeerError::Encrypt(_) => "peer.encrypt",
+            PeerError::Decrypt(_) => "peer.decrypt",
+            PeerError::Handshake(_) => "peer.handshake",
+        }
+    }
+
     /// Whether this failure should be answered with a reset request (see
     /// [`Account::reset_request`]), and with which reason. Duplicates and tampered messages
     /// of a known session never are; a message no session opens is, so whoever can inject

@@ -105,6 +105,20 @@ pub enum ResetError {
 }
 
 impl ResetError {
+    /// A stable, language-neutral name of this error, `"reset.<variant>"` in snake_case
+    /// (SPEC.md §8.4). It never changes once released; bindings and the test vectors use it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ResetError::Malformed(_) => "reset.malformed",
+            ResetError::BadSignature => "reset.bad_signature",
+            ResetError::NotForUs => "reset.not_for_us",
+            ResetError::Stale => "reset.stale",
+            ResetError::RateLimited { .. } => "reset.rate_limited",
+            ResetError::BundleMismatch => "reset.bundle_mismatch",
+            ResetError::Handshake(_) => "reset.handshake",
+        }
+    }
+
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {

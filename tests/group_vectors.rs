@@ -39,6 +39,11 @@ mod vector_file;
 
 use vector_file::{canonical_text, check_vector_file, vectors_dir};
 
+#[path = "common/vector_json.rs"]
+mod vector_json;
+
+use vector_json::{error_json, group_events_json};
+
 const GROUP_VECTOR_SEED: u64 = 0x6875_7368_6772_6f75;
 
 // Protocol constants, written out again (not taken from the library).
@@ -336,7 +341,7 @@ impl Run {
             "kind": "distribution",
             "distribution": index,
             "to": NAMES[to],
-            "events": events.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>(),
+            "events": group_events_json(&events),
         }));
     }
 
@@ -547,7 +552,7 @@ impl Run {
             "role_byte": b[107],
             "signer": NAMES[signer],
             "recipients": recipients,
-            "events": update.events.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>(),
+            "events": group_events_json(&update.events),
             "signature_input": hx(&[LABEL_SIG_CHANGE, &b[..140]].concat()),
             "signature": hx(&b[140..]),
             "bytes": hx(&b),
@@ -568,7 +573,7 @@ impl Run {
             "kind": "roster_change",
             "change": change,
             "to": NAMES[to],
-            "events": u.events.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>(),
+            "events": group_events_json(&u.events),
         }));
         u
     }
@@ -590,7 +595,6 @@ impl Run {
         let got = f(state, input);
         assert_eq!(got, Err(expected), "{name}");
         assert!(*state == before, "{name}: state changed");
-        let error_type = std::any::type_name::<E>().rsplit("::").next().unwrap();
         self.rejected.push(json!({
             "index": self.rejected.len(),
             "name": name,
@@ -598,9 +602,7 @@ impl Run {
             "target": target,
             "call": call,
             "input": hx(input),
-            "error_type": error_type,
-            "error": format!("{expected:?}"),
-            "error_kind": format!("{:?}", expected.into().kind()),
+            "error": error_json(expected),
         }));
     }
 }

@@ -6,7 +6,8 @@
 //! the primitive crates only (the X25519 form of both identity keys, static-static DH,
 //! HKDF-SHA256, HMAC-SHA256). The bytes must agree, the target must accept them, and every
 //! invalid case must be refused with the error written here by hand. The file built from
-//! all of it is compared with the committed one.
+//! all of it is compared with the committed one. The refused requests cover every `ResetError`
+//! the answerer can give without a failing handshake, each with its inner error.
 //!
 //! Set `HUSHWIRE_REGENERATE_VECTORS=1` to rewrite the file instead of comparing.
 
@@ -25,8 +26,9 @@ use std::convert::Infallible;
 use chacha20::ChaCha20Rng;
 use hmac::{Hmac, KeyInit, Mac};
 use hushwire::{
-    Account, IdentityKeyPair, RESET_MAX_AGE_SECS, RESET_MAX_FUTURE_SKEW_SECS, RESET_REQUEST_LEN,
-    ResetError, ResetReason, Timestamp,
+    Account, DecodeError, IdentityKey, IdentityKeyPair, RESET_MAX_AGE_SECS,
+    RESET_MAX_FUTURE_SKEW_SECS, RESET_MIN_INTERVAL_SECS, RESET_REQUEST_LEN, ResetError,
+    ResetReason, Timestamp,
 };
 use rand_core::{SeedableRng, TryCryptoRng, TryRng};
 use reference::{Key, cat, hkdf, sha256, x25519_dh};
@@ -37,6 +39,11 @@ use sha2::Sha256;
 mod vector_file;
 
 use vector_file::{canonical_text, check_vector_file};
+
+#[path = "common/vector_json.rs"]
+mod vector_json;
+
+use vector_json::outcome_json;
 
 const NOW: u64 = 1_700_000_000;
 const LABEL_RESET_MAC: &[u8] = b"hushwire/v1/reset-request-mac";
@@ -120,16 +127,98 @@ fn account(seed: &[u8; 32], rng: &mut ChaCha20Rng) -> Account {
     Account::from_identity(IdentityKeyPair::dangerous_from_seed(seed), ts(NOW), rng)
 }
 
-/// An invalid case: the bytes to answer, when, and the error hushwire must give.
-fn invalid(name: &str, bytes: &[u8], now: u64, error: &str) -> Value {
-    json!({ "name": name, "request": hex::encode(bytes), "now": now, "error": error })
+/// Whose account answers, or whose bundle is given.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Requester,
+    Target,
+    Stranger,
+}
+
+impl Who {
+    fn name(self) -> &'static str {
+        match self {
+            Who::Requester => "requester",
+            Who::Target => "target",
+            Who::Stranger => "stranger",
+        }
+    }
+}
+
+/// An invalid case: the bytes to answer, when, by whom, with whose bundle, after which requests
+/// were answered, and the outcome hushwire must give (written by hand; `Ok` for the accepted
+/// edges).
+struct Invalid {
+    name: &'static str,
+    request: Vec<u8>,
+    now: u64,
+    answerer: Who,
+    bundle: Who,
+    answered_before: Vec<(Vec<u8>, u64)>,
+    expected: Result<(), ResetError>,
+}
+
+fn invalid(
+    name: &'static str,
+    request: &[u8],
+    now: u64,
+    expected: Result<(), ResetError>,
+) -> Invalid {
+    Invalid {
+        name,
+        request: request.to_vec(),
+        now,
+        answerer: Who::Target,
+        bundle: Who::Requester,
+        answered_before: Vec::new(),
+        expected,
+    }
+}
+
+/// A request made by the library (its nonce from a fixed tape) and checked against the
+/// reference; returns its bytes and MAC key.
+fn make_request(
+    requester_seed: &[u8; 32],
+    target: &Key,
+    created_at: u64,
+    reason: ResetReason,
+    nonce_label: &str,
+    rng: &mut ChaCha20Rng,
+) -> (Vec<u8>, [u8; 32], [u8; 16]) {
+    let since = NOW - 86_400;
+    let nonce: [u8; 16] = reference::arr(&fixed(nonce_label)[..16]);
+    // A fresh requester each time: its own rate limit is checked in `requesting`.
+    let mut requester = account(requester_seed, rng);
+    let target_id = IdentityKey::from_bytes(&target.ed_public).unwrap();
+    let bytes = requester
+        .reset_request(
+            &target_id,
+            reason,
+            ts(since),
+            ts(created_at),
+            &mut NonceRng(nonce.to_vec()),
+        )
+        .unwrap();
+    let (expected, key) = reference_request(
+        &Key::from_seed(*requester_seed),
+        target,
+        created_at,
+        since,
+        reason_byte(reason),
+        &nonce,
+    );
+    assert_eq!(
+        bytes, expected,
+        "request {nonce_label} differs from the reference"
+    );
+    assert_eq!(bytes.len(), RESET_REQUEST_LEN);
+    (bytes, key, nonce)
 }
 
 fn build() -> Value {
     let requester_seed = fixed("requester-identity-seed");
     let target_seed = fixed("target-identity-seed");
     let stranger_seed = fixed("stranger-identity-seed");
-    let requester_ref = Key::from_seed(requester_seed);
     let target_ref = Key::from_seed(target_seed);
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     let mut target = account(&target_seed, &mut rng);
@@ -145,49 +234,37 @@ fn build() -> Value {
     ];
     for (i, reason) in reasons.into_iter().enumerate() {
         let created_at = NOW + 3_600 * i as u64;
-        let since = NOW - 86_400;
-        let nonce: [u8; 16] = reference::arr(&fixed(&format!("nonce-{i}"))[..16]);
-        // A fresh requester each time: the rate limit is per pair and tested elsewhere.
-        let mut requester = account(&requester_seed, &mut rng);
-        let bytes = requester
-            .reset_request(
-                &target_id,
-                reason,
-                ts(since),
-                ts(created_at),
-                &mut NonceRng(nonce.to_vec()),
-            )
-            .unwrap();
-        let (expected, key) = reference_request(
-            &requester_ref,
+        let (bytes, key, nonce) = make_request(
+            &requester_seed,
             &target_ref,
             created_at,
-            since,
-            reason_byte(reason),
-            &nonce,
+            reason,
+            &format!("nonce-{i}"),
+            &mut rng,
         );
-        assert_eq!(bytes, expected, "request {i} differs from the reference");
-        assert_eq!(bytes.len(), RESET_REQUEST_LEN);
         // The target accepts it (a bundle of the requester answers it).
-        let bundle = requester.published_prekeys().take_bundle();
+        let bundle = account(&requester_seed, &mut rng)
+            .published_prekeys()
+            .take_bundle();
         let answered = target
             .answer_reset(&bytes, &bundle, ts(created_at), &mut rng)
             .unwrap();
-        assert_eq!(answered.resend_since, ts(since));
+        assert_eq!(answered.resend_since, ts(NOW - 86_400));
         if i == 0 {
             first_request = bytes.clone();
         }
         valid.push(json!({
             "reason": reason_byte(reason),
             "created_at": created_at,
-            "since": since,
+            "since": NOW - 86_400,
             "nonce": hex::encode(nonce),
             "mac_key": hex::encode(key),
             "request": hex::encode(&bytes),
         }));
     }
 
-    // Invalid cases, each answered by a fresh target (no rate limit or replay record).
+    // Refused requests, each answered by a fresh account (no rate limit or replay record but
+    // the requests it answers first).
     let base = first_request;
     let mut cases = Vec::new();
     let mut flipped_mac = base.clone();
@@ -196,7 +273,7 @@ fn build() -> Value {
         "mac-bit-flipped",
         &flipped_mac,
         NOW,
-        "BadSignature",
+        Err(ResetError::BadSignature),
     ));
     let mut flipped_since = base.clone();
     flipped_since[2 + 32 + 32 + 8] ^= 0x80;
@@ -204,88 +281,236 @@ fn build() -> Value {
         "since-changed",
         &flipped_since,
         NOW,
-        "BadSignature",
+        Err(ResetError::BadSignature),
     ));
     cases.push(invalid(
         "too-old",
         &base,
         NOW + RESET_MAX_AGE_SECS + 1,
-        "Stale",
+        Err(ResetError::Stale),
     ));
     cases.push(invalid(
         "oldest-accepted",
         &base,
         NOW + RESET_MAX_AGE_SECS,
-        "ok",
+        Ok(()),
     ));
     cases.push(invalid(
         "too-far-in-the-future",
         &base,
         NOW - RESET_MAX_FUTURE_SKEW_SECS - 1,
-        "Stale",
+        Err(ResetError::Stale),
     ));
     cases.push(invalid(
         "furthest-future-accepted",
         &base,
         NOW - RESET_MAX_FUTURE_SKEW_SECS,
-        "ok",
+        Ok(()),
     ));
     let mut reason_zero = base.clone();
     reason_zero[2 + 32 + 32 + 8 + 8] = 0;
-    cases.push(invalid("unknown-reason", &reason_zero, NOW, "Malformed"));
+    cases.push(invalid(
+        "unknown-reason",
+        &reason_zero,
+        NOW,
+        Err(ResetError::Malformed(DecodeError::InvalidField {
+            field: "reason",
+        })),
+    ));
     cases.push(invalid(
         "truncated",
         &base[..base.len() - 1],
         NOW,
-        "Malformed",
+        Err(ResetError::Malformed(DecodeError::Truncated { needed: 1 })),
     ));
     let mut longer = base.clone();
     longer.push(0);
-    cases.push(invalid("trailing-byte", &longer, NOW, "Malformed"));
+    cases.push(invalid(
+        "trailing-byte",
+        &longer,
+        NOW,
+        Err(ResetError::Malformed(DecodeError::TooLarge {
+            len: RESET_REQUEST_LEN + 1,
+            max: RESET_REQUEST_LEN,
+        })),
+    ));
     let mut future_version = base.clone();
     future_version[0] = 0x02;
     cases.push(invalid(
         "unknown-version",
         &future_version,
         NOW,
-        "Malformed",
+        Err(ResetError::Malformed(DecodeError::UnknownVersion(2))),
     ));
     let mut other_type = base.clone();
     other_type[1] = 0x01;
-    cases.push(invalid("wrong-type", &other_type, NOW, "Malformed"));
+    cases.push(invalid(
+        "wrong-type",
+        &other_type,
+        NOW,
+        Err(ResetError::Malformed(DecodeError::WrongType {
+            expected: TYPE_RESET_REQUEST,
+            found: 0x01,
+        })),
+    ));
 
-    let requester_bundle = account(&requester_seed, &mut rng)
-        .published_prekeys()
-        .take_bundle();
-    for case in &cases {
-        let bytes = hex::decode(case["request"].as_str().unwrap()).unwrap();
-        let now = case["now"].as_u64().unwrap();
-        let mut fresh = account(&target_seed, &mut rng);
-        let got = fresh.answer_reset(&bytes, &requester_bundle, ts(now), &mut rng);
-        let name = match got {
-            Ok(_) => "ok",
-            Err(ResetError::BadSignature) => "BadSignature",
-            Err(ResetError::Stale) => "Stale",
-            Err(ResetError::Malformed(_)) => "Malformed",
-            Err(ResetError::NotForUs) => "NotForUs",
-            Err(e) => panic!("unexpected error {e:?}"),
-        };
-        assert_eq!(name, case["error"], "case {}", case["name"]);
-    }
-    // A request for someone else is refused by whoever receives it.
-    let mut stranger = account(&stranger_seed, &mut rng);
-    assert_eq!(
-        stranger
-            .answer_reset(&base, &requester_bundle, ts(NOW), &mut rng)
-            .unwrap_err(),
-        ResetError::NotForUs
+    let mut unknown_type = base.clone();
+    unknown_type[1] = 0x7f;
+    cases.push(invalid(
+        "unknown-type",
+        &unknown_type,
+        NOW,
+        Err(ResetError::Malformed(DecodeError::UnknownType(0x7f))),
+    ));
+    cases.push(Invalid {
+        answerer: Who::Stranger,
+        ..invalid("not-for-us", &base, NOW, Err(ResetError::NotForUs))
+    });
+    cases.push(Invalid {
+        bundle: Who::Stranger,
+        ..invalid(
+            "bundle-of-another-identity",
+            &base,
+            NOW,
+            Err(ResetError::BundleMismatch),
+        )
+    });
+    // After the target answered `base` (made at NOW) at NOW: a newer request of the same
+    // requester within RESET_MIN_INTERVAL_SECS, at its end, and `base` again once the interval
+    // has passed (a replay of an answered request).
+    let (newer, _, _) = make_request(
+        &requester_seed,
+        &target_ref,
+        NOW + 20,
+        ResetReason::StateBehind,
+        "nonce-newer",
+        &mut rng,
     );
+    cases.push(Invalid {
+        answered_before: vec![(base.clone(), NOW)],
+        ..invalid(
+            "rate-limited",
+            &newer,
+            NOW + 30,
+            Err(ResetError::RateLimited {
+                retry_after_secs: 30,
+            }),
+        )
+    });
+    cases.push(Invalid {
+        answered_before: vec![(base.clone(), NOW)],
+        ..invalid(
+            "rate-limit-over",
+            &newer,
+            NOW + RESET_MIN_INTERVAL_SECS,
+            Ok(()),
+        )
+    });
+    cases.push(Invalid {
+        answered_before: vec![(base.clone(), NOW)],
+        ..invalid(
+            "replay-of-answered-request",
+            &base,
+            NOW + RESET_MIN_INTERVAL_SECS + 1,
+            Err(ResetError::Stale),
+        )
+    });
+
+    let bundle_of = |who: Who, rng: &mut ChaCha20Rng| {
+        let seed = match who {
+            Who::Requester => requester_seed,
+            Who::Target => target_seed,
+            Who::Stranger => stranger_seed,
+        };
+        account(&seed, rng).published_prekeys().take_bundle()
+    };
+    let mut invalid_json = Vec::new();
+    for case in &cases {
+        let seed = match case.answerer {
+            Who::Target => target_seed,
+            Who::Stranger => stranger_seed,
+            Who::Requester => requester_seed,
+        };
+        let mut answerer = account(&seed, &mut rng);
+        for (request, now) in &case.answered_before {
+            let bundle = bundle_of(Who::Requester, &mut rng);
+            let _ = answerer
+                .answer_reset(request, &bundle, ts(*now), &mut rng)
+                .unwrap();
+        }
+        let bundle = bundle_of(case.bundle, &mut rng);
+        let got = answerer
+            .answer_reset(&case.request, &bundle, ts(case.now), &mut rng)
+            .map(|_| ());
+        assert_eq!(got, case.expected, "case {}", case.name);
+        invalid_json.push(json!({
+            "name": case.name,
+            "answerer": case.answerer.name(),
+            "bundle": case.bundle.name(),
+            "answered_before": case
+                .answered_before
+                .iter()
+                .map(|(r, now)| json!({ "request": hex::encode(r), "now": now }))
+                .collect::<Vec<_>>(),
+            "request": hex::encode(&case.request),
+            "now": case.now,
+            "error": outcome_json(&case.expected),
+        }));
+    }
+
+    // The requester's side: a second request to the same peer within RESET_MIN_INTERVAL_SECS
+    // is refused, one at its end is made.
+    let mut requesting = Vec::new();
+    for (name, second_at, expected) in [
+        (
+            "second-request-too-soon",
+            NOW + RESET_MIN_INTERVAL_SECS - 1,
+            Err(ResetError::RateLimited {
+                retry_after_secs: 1,
+            }),
+        ),
+        (
+            "second-request-at-the-limit",
+            NOW + RESET_MIN_INTERVAL_SECS,
+            Ok(()),
+        ),
+    ] {
+        let mut requester = account(&requester_seed, &mut rng);
+        let mut nonces = NonceRng([[0u8; 16], [1u8; 16]].concat());
+        requester
+            .reset_request(
+                &target_id,
+                ResetReason::NoSession,
+                ts(NOW - 86_400),
+                ts(NOW),
+                &mut nonces,
+            )
+            .unwrap();
+        let got = requester
+            .reset_request(
+                &target_id,
+                ResetReason::NoSession,
+                ts(NOW - 86_400),
+                ts(second_at),
+                &mut nonces,
+            )
+            .map(|_| ());
+        assert_eq!(got, expected, "{name}");
+        requesting.push(json!({
+            "name": name,
+            "first_at": NOW,
+            "second_at": second_at,
+            "error": outcome_json(&expected),
+        }));
+    }
 
     json!({
         "description": "Reset requests (SPEC.md §12.4): the requester's and target's identity \
             seeds, each request's fields, the HMAC key HKDF-SHA256(salt = none, ikm = \
             X25519(requester, target), info = label, 32 bytes) and the request bytes; then \
-            invalid requests with the error the target must give when answering at `now`.",
+            requests that must be refused, each with who answers it (a fresh account of \
+            `answerer`, which first answers `answered_before`), whose bundle it is given, and \
+            the outcome at `now`; then the requester's own rate limit.",
         "label": String::from_utf8(LABEL_RESET_MAC.to_vec()).unwrap(),
         "requester_identity_seed": hex::encode(requester_seed),
         "target_identity_seed": hex::encode(target_seed),
@@ -293,7 +518,8 @@ fn build() -> Value {
         "max_age_secs": RESET_MAX_AGE_SECS,
         "max_future_skew_secs": RESET_MAX_FUTURE_SKEW_SECS,
         "valid": valid,
-        "invalid": cases,
+        "requesting": requesting,
+        "invalid": invalid_json,
     })
 }
 

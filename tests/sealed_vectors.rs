@@ -40,6 +40,11 @@ mod vector_file;
 
 use vector_file::{canonical_text, check_vector_file, json_file_names, regenerating};
 
+#[path = "common/vector_json.rs"]
+mod vector_json;
+
+use vector_json::outcome_json;
+
 const NOW: u64 = 1_700_000_000;
 const HOUR: u64 = 3_600;
 const DAY: u64 = 86_400;
@@ -363,13 +368,6 @@ impl Trust {
     }
 }
 
-fn result_json<T>(r: &Result<T, impl std::fmt::Debug>) -> Value {
-    match r {
-        Ok(_) => json!("ok"),
-        Err(e) => json!(format!("{e:?}")),
-    }
-}
-
 fn file(
     name: &str,
     description: &str,
@@ -552,7 +550,7 @@ fn certificates() -> Value {
             "now": now,
             "trust_store": trust.to_json(),
             "certificate": hx(&bytes),
-            "expected": result_json(&got),
+            "expected": outcome_json(&got),
         }));
     }
     let mut body = serde_json::Map::new();
@@ -563,6 +561,69 @@ fn certificates() -> Value {
         sender_cert_json(&cert, &signed_message),
     );
     body.insert("validations".into(), json!(validations));
+
+    // Decoding: the type byte of each certificate decoder, and of the server certificate
+    // embedded in a sender certificate (SPEC.md §1.4.1: another known type is WrongType,
+    // anything else UnknownType).
+    let sender_bytes = cert.to_bytes();
+    let server_bytes = sender_bytes[62..184].to_vec();
+    let with = |bytes: &[u8], at: usize, t: u8| {
+        let mut b = bytes.to_vec();
+        b[at] = t;
+        b
+    };
+    let decodings: Vec<(&str, &str, Vec<u8>, DecodeError)> = vec![
+        (
+            "server_certificate_with_sender_type",
+            "server_certificate",
+            with(&server_bytes, 1, 0x41),
+            DecodeError::WrongType {
+                expected: 0x40,
+                found: 0x41,
+            },
+        ),
+        (
+            "server_certificate_with_unknown_type",
+            "server_certificate",
+            with(&server_bytes, 1, 0x4f),
+            DecodeError::UnknownType(0x4f),
+        ),
+        (
+            "sender_certificate_with_identity_certificate_type",
+            "sender_certificate",
+            with(&sender_bytes, 1, 0x42),
+            DecodeError::WrongType {
+                expected: 0x41,
+                found: 0x42,
+            },
+        ),
+        (
+            "embedded_server_certificate_with_sender_type",
+            "sender_certificate",
+            with(&sender_bytes, 62 + 1, 0x41),
+            DecodeError::WrongType {
+                expected: 0x40,
+                found: 0x41,
+            },
+        ),
+    ];
+    let decodings: Vec<Value> = decodings
+        .into_iter()
+        .map(|(name, structure, bytes, expected)| {
+            let got = match structure {
+                "server_certificate" => ServerCertificate::from_bytes(&bytes).map(|_| ()),
+                _ => SenderCertificate::from_bytes(&bytes).map(|_| ()),
+            };
+            assert_eq!(got, Err(expected), "decoding case {name}");
+            json!({
+                "name": name,
+                "structure": structure,
+                "bytes": hx(&bytes),
+                "expected": outcome_json(&got),
+            })
+        })
+        .collect();
+    body.insert("decodings".into(), json!(decodings));
     file(
         "certificates",
         "A trust root certifies server key 7; server key 7 certifies a device. The encodings, \
@@ -931,6 +992,8 @@ fn rejections() -> Value {
     version[0] = 2;
     let mut unknown_type = genuine.clone();
     unknown_type[1] = 0x3f;
+    let mut other_structure = genuine.clone();
+    other_structure[1] = 0x10;
 
     let cases = vec![
         Rejection {
@@ -1004,6 +1067,30 @@ fn rejections() -> Value {
             trust: pinned(),
             envelope: unknown_type,
             expected: OpenError::Malformed(DecodeError::UnknownType(0x3f)),
+        },
+        Rejection {
+            name: "other_structure",
+            description: "type byte 0x10 (a prekey bundle's): a known type of another family",
+            recipient: "bob",
+            now: NOW,
+            trust: pinned(),
+            envelope: other_structure,
+            expected: OpenError::Malformed(DecodeError::WrongType {
+                expected: 0x30,
+                found: 0x10,
+            }),
+        },
+        Rejection {
+            name: "multi_recipient_message_to_open",
+            description: "the whole multi-recipient message (type 0x31) given to a recipient",
+            recipient: "bob",
+            now: NOW,
+            trust: pinned(),
+            envelope: multi.message.clone(),
+            expected: OpenError::Malformed(DecodeError::WrongType {
+                expected: 0x30,
+                found: 0x31,
+            }),
         },
         Rejection {
             name: "truncated",
@@ -1233,7 +1320,7 @@ fn rejections() -> Value {
             "now": case.now,
             "trust_store": case.trust.to_json(),
             "envelope": hx(&case.envelope),
-            "expected": result_json(&got),
+            "expected": outcome_json(&got),
         }));
     }
 
@@ -1277,6 +1364,25 @@ fn rejections() -> Value {
                 field: "ciphertext_len",
             },
         ),
+        (
+            "envelope_to_relay",
+            "a single-recipient envelope (type 0x30) given to the relay's decoder",
+            genuine.clone(),
+            DecodeError::WrongType {
+                expected: 0x31,
+                found: 0x30,
+            },
+        ),
+        (
+            "unknown_type",
+            "type byte 0x3f, reserved and not assigned",
+            {
+                let mut m = multi.message.clone();
+                m[1] = 0x3f;
+                m
+            },
+            DecodeError::UnknownType(0x3f),
+        ),
     ];
     let mut relay = Vec::new();
     for (name, description, bytes, expected) in relay_cases {
@@ -1286,7 +1392,7 @@ fn rejections() -> Value {
             "name": name,
             "description": description,
             "multi_recipient_message": hx(&bytes),
-            "expected": result_json(&got),
+            "expected": outcome_json(&got),
         }));
     }
 
@@ -1312,7 +1418,7 @@ fn rejections() -> Value {
     file(
         "rejections",
         "Envelopes that must be refused, each with the trust store, the time and the exact \
-         error (Rust Debug form of hushwire::OpenError or DecodeError).",
+         error (SPEC.md §8.4).",
         &rng,
         body,
     )

@@ -1,4 +1,4 @@
-//! Fixed test vectors (`tests/vectors/*.json`, described in `tests/vectors/LAYOUT.md`).
+//! Fixed test vectors of the 1:1 core (`tests/vectors/*.json`, specified in SPEC.md §10).
 //!
 //! This is the one test file that loads every vector file. Each scenario is run twice from the
 //! same randomness tape: once through hushwire's public API, and once through an independent
@@ -6,8 +6,10 @@
 //! HKDF/HMAC-SHA-256, ChaCha20-Poly1305). The reference derives every intermediate secret and
 //! the exact bytes every message must have; the test checks that the library drew randomness in
 //! the same order, produced byte-identical bundles and messages, that the reference keys open
-//! the library's headers and bodies, and that every delivery gave the expected result. The
-//! files built from both are then compared with the committed ones.
+//! the library's headers and bodies, and that every delivery gave the expected result and events
+//! (for the sessions an account holds: which session read it, and which is active). The
+//! invalid inputs' errors are written here by hand. The files built from both are then
+//! compared with the committed ones.
 //!
 //! Set `HUSHWIRE_REGENERATE_VECTORS=1` to rewrite the files instead of comparing.
 
@@ -27,14 +29,16 @@ use ed25519_dalek::{Signer, SigningKey};
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
 use hushwire::{
-    Account, DEFAULT_MAX_JUMP, DEFAULT_MAX_SKIPPED_KEYS, DEFAULT_SKIPPED_KEY_MAX_AGE, PreKeyBundle,
-    PublishedPreKeys, RatchetConfig, Session, Timestamp,
+    Account, DEFAULT_MAX_JUMP, DEFAULT_MAX_SKIPPED_KEYS, DEFAULT_SKIPPED_KEY_MAX_AGE, DecodeError,
+    DecryptError, HandshakeError, KeyError, PeerError, PreKeyBundle, PublishedPreKeys,
+    RatchetConfig, Session, SignedKeyKind, Timestamp,
 };
 use ml_kem::array::Array;
 use ml_kem::kem::{Decapsulate, KeyExport};
 use ml_kem::ml_kem_768::{Ciphertext, DecapsulationKey, EncapsulationKey};
 use rand_core::{TryCryptoRng, TryRng};
 use serde::Serialize;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
 use x25519_dalek::{X25519_BASEPOINT_BYTES, x25519};
 
@@ -42,6 +46,11 @@ use x25519_dalek::{X25519_BASEPOINT_BYTES, x25519};
 mod vector_file;
 
 use vector_file::{check_vector_file, json_file_names, regenerating};
+
+#[path = "common/vector_json.rs"]
+mod vector_json;
+
+use vector_json::{error_json, events_json};
 
 const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
 /// Upper bound on the tape a scenario may use; the files record only the bytes drawn.
@@ -353,6 +362,26 @@ enum Op {
         session: usize,
         config: [u32; 4],
     },
+    /// The `now` passed to every later call, in Unix seconds.
+    SetClock(u64),
+    /// `Account::rotate_prekeys(now, rng)`; then the account re-uploads its published keys.
+    RotatePreKeys(Party),
+    /// `Account::maintenance_events(now)`.
+    MaintenanceEvents(Party),
+    /// `Account::start_session(bundle, rng)`: a session held by the account.
+    StartSession {
+        party: Party,
+        bundle: usize,
+    },
+    /// `Account::encrypt_for(other party, plaintext, rng)` on the active session.
+    EncryptFor {
+        party: Party,
+        plaintext: String,
+    },
+    /// `Account::decrypt_from(sender, message, now)` by the message's recipient.
+    DecryptFrom {
+        message: usize,
+    },
 }
 
 /// What an invalid input is fed to.
@@ -365,12 +394,45 @@ enum Target {
     Account(Party),
     /// `PreKeyBundle::from_bytes`, then `PreKeyBundle::verify`.
     Bundle,
+    /// `Account::create_outbound_session(input, rng)` on `party`'s account.
+    Outbound(Party),
+    /// `Account::decrypt_from(claimed's identity key, input, now)` on `party`'s account.
+    Peer {
+        party: Party,
+        claimed: Party,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
 enum Source {
     Message(usize),
     Bundle(usize),
+    /// A ratchet message the reference builds (see [`Forge`]).
+    Forged(Forge),
+}
+
+/// A ratchet message forged with the keys of a session (SPEC.md §5.7): a header
+/// `ratchet_key || u32be(pn) || u32be(n)` sealed under the header key of `header_chain`, the
+/// sender's session tag for that chain's epoch, and a body of 16 zero bytes. The receiver
+/// fails on the header, before the body is ever checked. It stands for what a peer restored
+/// from an older copy, or an attacker holding the session's keys, could send.
+#[derive(Clone, Copy, Debug)]
+struct Forge {
+    session: usize,
+    header_chain: usize,
+    ratchet_key: ForgedKey,
+    pn: u32,
+    n: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum ForgedKey {
+    /// The ratchet public key of this chain.
+    Chain(usize),
+    /// A key no chain uses: `X25519(SHA-256("hushwire/v1/test-vectors/forged-ratchet-key"), 9)`.
+    Fresh,
+    /// 32 zero bytes, a point of small order.
+    Zero,
 }
 
 #[derive(Clone, Debug)]
@@ -394,6 +456,9 @@ enum Mutation {
     },
     /// The ratchet message embedded at the end of a prekey message.
     EmbeddedRatchetMessage,
+    /// A bundle's signed prekey replaced by 32 zero bytes (a point of small order) and its
+    /// signature made again by the owner's identity key, so that the bundle verifies.
+    ZeroSignedPreKeyResigned,
 }
 
 impl Mutation {
@@ -416,6 +481,11 @@ impl Mutation {
             Mutation::EmbeddedRatchetMessage => {
                 "only the ratchet message embedded at its end".into()
             }
+            Mutation::ZeroSignedPreKeyResigned => {
+                "bytes 38..70 (signed prekey) replaced by zeros and bytes 70..134 by the \
+                 owner's signature over them"
+                    .into()
+            }
         }
     }
 }
@@ -430,8 +500,8 @@ struct Case {
     config: Option<[u32; 4]>,
     source: Source,
     mutation: Mutation,
-    error_type: &'static str,
-    error: &'static str,
+    /// The error the input must give, from the call its target makes.
+    expected: hushwire::Error,
 }
 
 struct Scenario {
@@ -439,6 +509,9 @@ struct Scenario {
     description: &'static str,
     ops: Vec<Op>,
     cases: Vec<Case>,
+    /// A `decrypt_from` of a late prekey message that must have landed on a held session that
+    /// is not active (checked after the run: which session is kept depends on the ids).
+    late_prekey_event: Option<usize>,
     bundles: usize,
     sessions: usize,
     messages: usize,
@@ -451,6 +524,7 @@ impl Scenario {
             description,
             ops: Vec::new(),
             cases: Vec::new(),
+            late_prekey_event: None,
             bundles: 0,
             sessions: 0,
             messages: 0,
@@ -461,8 +535,8 @@ impl Scenario {
     fn op(&mut self, op: Op) -> usize {
         match &op {
             Op::TakeBundle(_) => self.bundles += 1,
-            Op::CreateOutboundSession { .. } => self.sessions += 1,
-            Op::Encrypt { .. } => self.messages += 1,
+            Op::CreateOutboundSession { .. } | Op::StartSession { .. } => self.sessions += 1,
+            Op::Encrypt { .. } | Op::EncryptFor { .. } => self.messages += 1,
             _ => {}
         }
         self.ops.push(op);
@@ -503,6 +577,41 @@ impl Scenario {
 
     fn deliver(&mut self, message: usize) -> usize {
         self.op(Op::Deliver { message })
+    }
+
+    /// Takes a bundle of `party`'s keys and returns its index.
+    fn take_bundle(&mut self, party: Party) -> usize {
+        self.op(Op::TakeBundle(party));
+        self.bundles - 1
+    }
+
+    /// `create_outbound_session` by `party` on a bundle; returns the session index.
+    fn outbound(&mut self, party: Party, bundle: usize) -> usize {
+        self.op(Op::CreateOutboundSession { party, bundle });
+        self.sessions - 1
+    }
+
+    /// `start_session` by `party` on a bundle; returns the session index.
+    fn start_session(&mut self, party: Party, bundle: usize) -> usize {
+        self.op(Op::StartSession { party, bundle });
+        self.sessions - 1
+    }
+
+    /// `encrypt_for` by `party` to the other party; returns the message index.
+    fn send_for(&mut self, party: Party, plaintext: &str) -> usize {
+        self.op(Op::EncryptFor {
+            party,
+            plaintext: plaintext.to_owned(),
+        });
+        self.messages - 1
+    }
+
+    fn decrypt_from(&mut self, message: usize) -> usize {
+        self.op(Op::DecryptFrom { message })
+    }
+
+    fn clock(&mut self, now: u64) -> usize {
+        self.op(Op::SetClock(now))
     }
 }
 
@@ -619,8 +728,7 @@ fn case(
     target: Target,
     source: Source,
     mutation: Mutation,
-    error_type: &'static str,
-    error: &'static str,
+    expected: impl Into<hushwire::Error>,
 ) -> Case {
     Case {
         name,
@@ -630,8 +738,7 @@ fn case(
         config: None,
         source,
         mutation,
-        error_type,
-        error,
+        expected: expected.into(),
     }
 }
 
@@ -657,7 +764,7 @@ fn invalid_scenario() -> Scenario {
     let burst = s.last_event();
     // The conversation goes on: Bob replies on chain 3, Alice answers on chain 4, and Bob, who
     // now remembers only one past chain, receives it.
-    s.deliver(m2);
+    let bob_on_chain_2 = s.deliver(m2);
     let m6 = s.send(0, Bob, "reply 2");
     s.deliver(m6);
     let m7 = s.send(0, Alice, "on chain 4");
@@ -690,31 +797,28 @@ fn invalid_scenario() -> Scenario {
         session: 0,
     };
     let account = Target::Account(Bob);
-    let c = case;
     use Mutation as M;
     use Source::{Bundle as B, Message as Msg};
     let mut cases = vec![
-        c(
+        case(
             "truncated_in_header",
             "A ratchet message cut inside its encrypted header.",
             established,
             bob,
             Msg(m2),
             M::TruncateTo(40),
-            "DecryptError",
-            "Malformed(Truncated { needed: 30 })",
+            DecryptError::Malformed(DecodeError::Truncated { needed: 30 }),
         ),
-        c(
+        case(
             "truncated_body",
             "A ratchet message missing its last byte: the header opens, the body does not.",
             established,
             bob,
             Msg(m2),
             M::DropLast,
-            "DecryptError",
-            "Tampered",
+            DecryptError::Tampered,
         ),
-        c(
+        case(
             "trailing_byte",
             "A ratchet message with one byte appended: the body (everything after the header) \
              no longer authenticates.",
@@ -722,10 +826,9 @@ fn invalid_scenario() -> Scenario {
             bob,
             Msg(m2),
             M::Append(0),
-            "DecryptError",
-            "Tampered",
+            DecryptError::Tampered,
         ),
-        c(
+        case(
             "unknown_version",
             "Version byte 2.",
             established,
@@ -735,10 +838,9 @@ fn invalid_scenario() -> Scenario {
                 offset: 0,
                 value: 2,
             },
-            "DecryptError",
-            "Malformed(UnknownVersion(2))",
+            DecryptError::Malformed(DecodeError::UnknownVersion(2)),
         ),
-        c(
+        case(
             "unknown_type",
             "Type byte 0x03.",
             established,
@@ -748,20 +850,18 @@ fn invalid_scenario() -> Scenario {
                 offset: 1,
                 value: 3,
             },
-            "DecryptError",
-            "Malformed(UnknownType(3))",
+            DecryptError::Malformed(DecodeError::UnknownType(0x03)),
         ),
-        c(
+        case(
             "bundle_as_message",
             "A prekey bundle fed to decrypt: type 0x10 is not a message type.",
             established,
             bob,
             B(0),
             M::Unchanged,
-            "DecryptError",
-            "Malformed(UnknownType(16))",
+            DecryptError::Malformed(DecodeError::UnknownType(0x10)),
         ),
-        c(
+        case(
             "flipped_header_nonce_byte",
             "First byte of the header nonce flipped.",
             established,
@@ -771,10 +871,9 @@ fn invalid_scenario() -> Scenario {
                 offset: 2,
                 mask: 0x01,
             },
-            "DecryptError",
-            "Undecryptable",
+            DecryptError::Undecryptable,
         ),
-        c(
+        case(
             "flipped_header_byte",
             "First byte of the encrypted header flipped.",
             established,
@@ -784,10 +883,9 @@ fn invalid_scenario() -> Scenario {
                 offset: 14,
                 mask: 0x01,
             },
-            "DecryptError",
-            "Undecryptable",
+            DecryptError::Undecryptable,
         ),
-        c(
+        case(
             "flipped_header_tag_byte",
             "Last byte of the header's tag flipped.",
             established,
@@ -797,10 +895,9 @@ fn invalid_scenario() -> Scenario {
                 offset: 69,
                 mask: 0x80,
             },
-            "DecryptError",
-            "Undecryptable",
+            DecryptError::Undecryptable,
         ),
-        c(
+        case(
             "flipped_body_byte",
             "First byte of the body ciphertext flipped.",
             established,
@@ -810,40 +907,36 @@ fn invalid_scenario() -> Scenario {
                 offset: 82,
                 mask: 0x01,
             },
-            "DecryptError",
-            "Tampered",
+            DecryptError::Tampered,
         ),
-        c(
+        case(
             "flipped_body_tag_byte",
             "Last byte of the body tag flipped.",
             established,
             bob,
             Msg(m2),
             M::XorLast(0x01),
-            "DecryptError",
-            "Tampered",
+            DecryptError::Tampered,
         ),
-        c(
+        case(
             "replay_ratchet_message",
             "Bob's reply delivered to Alice a second time.",
             established,
             alice,
             Msg(m1),
             M::Unchanged,
-            "DecryptError",
-            "Duplicate { counter: 0 }",
+            DecryptError::Duplicate { counter: 0 },
         ),
-        c(
+        case(
             "replay_prekey_message_on_session",
             "Alice's prekey message delivered to Bob's session a second time.",
             established,
             bob,
             Msg(m0),
             M::Unchanged,
-            "DecryptError",
-            "Duplicate { counter: 0 }",
+            DecryptError::Duplicate { counter: 0 },
         ),
-        c(
+        case(
             "prekey_message_with_altered_field",
             "Alice's prekey message with a byte of its ML-KEM ciphertext flipped, fed to the \
              session it created: its fields no longer match the ones that created the session.",
@@ -854,10 +947,9 @@ fn invalid_scenario() -> Scenario {
                 offset: 100,
                 mask: 0x01,
             },
-            "DecryptError",
-            "Tampered",
+            DecryptError::Tampered,
         ),
-        c(
+        case(
             "bad_flag_byte_on_session",
             "Alice's prekey message with one_time_flag = 2.",
             established,
@@ -867,10 +959,11 @@ fn invalid_scenario() -> Scenario {
                 offset: 70,
                 value: 2,
             },
-            "DecryptError",
-            "Malformed(InvalidField { field: \"one_time_flag\" })",
+            DecryptError::Malformed(DecodeError::InvalidField {
+                field: "one_time_flag",
+            }),
         ),
-        c(
+        case(
             "other_session_prekey_message",
             "A prekey message of Alice's second session (another base key) fed to Bob's first \
              session.",
@@ -878,10 +971,9 @@ fn invalid_scenario() -> Scenario {
             bob,
             Msg(x0),
             M::Unchanged,
-            "DecryptError",
-            "OtherSession",
+            DecryptError::OtherSession,
         ),
-        c(
+        case(
             "other_session_ratchet_message",
             "The ratchet message embedded in a prekey message of Alice's second session, fed to \
              Bob's first session: no header key of that session opens it.",
@@ -889,10 +981,9 @@ fn invalid_scenario() -> Scenario {
             bob,
             Msg(x0),
             M::EmbeddedRatchetMessage,
-            "DecryptError",
-            "Undecryptable",
+            DecryptError::Undecryptable,
         ),
-        c(
+        case(
             "replay_prekey_message_on_account",
             "Alice's first prekey message fed to Bob's account again, after it created a \
              session: its one-time prekey is gone.",
@@ -900,10 +991,9 @@ fn invalid_scenario() -> Scenario {
             account,
             Msg(m0),
             M::Unchanged,
-            "HandshakeError",
-            "OneTimePreKeyReused(1)",
+            HandshakeError::OneTimePreKeyReused(1),
         ),
-        c(
+        case(
             "bad_flag_byte_on_account",
             "Alice's prekey message with one_time_flag = 2, fed to Bob's account.",
             before_inbound,
@@ -913,10 +1003,11 @@ fn invalid_scenario() -> Scenario {
                 offset: 70,
                 value: 2,
             },
-            "HandshakeError",
-            "Malformed(InvalidField { field: \"one_time_flag\" })",
+            HandshakeError::Malformed(DecodeError::InvalidField {
+                field: "one_time_flag",
+            }),
         ),
-        c(
+        case(
             "unknown_signed_prekey",
             "Alice's prekey message naming signed prekey 7.",
             before_inbound,
@@ -926,10 +1017,9 @@ fn invalid_scenario() -> Scenario {
                 offset: 69,
                 value: 7,
             },
-            "HandshakeError",
-            "UnknownSignedPreKey(7)",
+            HandshakeError::UnknownSignedPreKey(7),
         ),
-        c(
+        case(
             "flipped_kem_ciphertext_on_account",
             "Alice's prekey message with a byte of its ML-KEM ciphertext flipped: decapsulation \
              gives an unrelated secret (implicit rejection), so the first message's header does \
@@ -941,10 +1031,9 @@ fn invalid_scenario() -> Scenario {
                 offset: 100,
                 mask: 0x01,
             },
-            "HandshakeError",
-            "FirstMessage(Undecryptable)",
+            HandshakeError::FirstMessage(DecryptError::Undecryptable),
         ),
-        c(
+        case(
             "flipped_first_message_body_on_account",
             "A prekey message of Alice's second session with the last byte of its body tag \
              flipped, fed to Bob's account.",
@@ -952,20 +1041,18 @@ fn invalid_scenario() -> Scenario {
             account,
             Msg(x0),
             M::XorLast(0x01),
-            "HandshakeError",
-            "FirstMessage(Tampered)",
+            HandshakeError::FirstMessage(DecryptError::Tampered),
         ),
-        c(
+        case(
             "bundle_trailing_byte",
             "A bundle without a one-time prekey, with one byte appended.",
             second_bundle,
             Target::Bundle,
             B(1),
             M::Append(0),
-            "DecodeError",
-            "TrailingBytes { count: 1 }",
+            DecodeError::TrailingBytes { count: 1 },
         ),
-        c(
+        case(
             "bundle_too_large",
             "A bundle with a one-time prekey (the longest kind), with one byte appended: the \
              size check comes first.",
@@ -973,20 +1060,21 @@ fn invalid_scenario() -> Scenario {
             Target::Bundle,
             B(0),
             M::Append(0),
-            "DecodeError",
-            "TooLarge { len: 1425, max: 1424 }",
+            DecodeError::TooLarge {
+                len: 1425,
+                max: 1424,
+            },
         ),
-        c(
+        case(
             "bundle_truncated",
             "A bundle missing its last byte.",
             bundle_event,
             Target::Bundle,
             B(0),
             M::DropLast,
-            "DecodeError",
-            "Truncated { needed: 1 }",
+            DecodeError::Truncated { needed: 1 },
         ),
-        c(
+        case(
             "bundle_unknown_version",
             "A bundle with version byte 2.",
             bundle_event,
@@ -996,10 +1084,9 @@ fn invalid_scenario() -> Scenario {
                 offset: 0,
                 value: 2,
             },
-            "DecodeError",
-            "UnknownVersion(2)",
+            DecodeError::UnknownVersion(2),
         ),
-        c(
+        case(
             "bundle_bad_flag_byte",
             "A bundle with one_time_flag = 2.",
             bundle_event,
@@ -1009,10 +1096,11 @@ fn invalid_scenario() -> Scenario {
                 offset: 134,
                 value: 2,
             },
-            "DecodeError",
-            "InvalidField { field: \"one_time_flag\" }",
+            DecodeError::InvalidField {
+                field: "one_time_flag",
+            },
         ),
-        c(
+        case(
             "bundle_bad_kem_kind",
             "A bundle with kem_kind = 3.",
             bundle_event,
@@ -1022,10 +1110,9 @@ fn invalid_scenario() -> Scenario {
                 offset: 175,
                 value: 3,
             },
-            "DecodeError",
-            "InvalidField { field: \"kem_kind\" }",
+            DecodeError::InvalidField { field: "kem_kind" },
         ),
-        c(
+        case(
             "bundle_small_order_identity",
             "A bundle whose identity key is the Ed25519 identity point (small order).",
             bundle_event,
@@ -1035,10 +1122,11 @@ fn invalid_scenario() -> Scenario {
                 offset: 2,
                 bytes: [&[1u8][..], &[0u8; 31]].concat(),
             },
-            "DecodeError",
-            "InvalidField { field: \"identity_key\" }",
+            DecodeError::InvalidField {
+                field: "identity_key",
+            },
         ),
-        c(
+        case(
             "bundle_bad_signed_prekey_signature",
             "A bundle with the first byte of the signed prekey's signature flipped.",
             bundle_event,
@@ -1048,10 +1136,9 @@ fn invalid_scenario() -> Scenario {
                 offset: 70,
                 mask: 0x01,
             },
-            "KeyError",
-            "InvalidSignature(SignedPreKey)",
+            KeyError::InvalidSignature(SignedKeyKind::SignedPreKey),
         ),
-        c(
+        case(
             "bundle_bad_kem_prekey_signature",
             "A bundle with the first byte of the ML-KEM prekey's signature flipped.",
             bundle_event,
@@ -1061,12 +1148,11 @@ fn invalid_scenario() -> Scenario {
                 offset: 176 + 1184,
                 mask: 0x01,
             },
-            "KeyError",
-            "InvalidSignature(KemPreKey)",
+            KeyError::InvalidSignature(SignedKeyKind::KemPreKey),
         ),
     ];
     cases.extend([
-        c(
+        case(
             "flipped_session_tag_byte",
             "First byte of the session tag (masked epoch) flipped: the header opens, and the \
              body's associated data covers the tag.",
@@ -1077,10 +1163,9 @@ fn invalid_scenario() -> Scenario {
                 offset: 70,
                 mask: 0x01,
             },
-            "DecryptError",
-            "Tampered",
+            DecryptError::Tampered,
         ),
-        c(
+        case(
             "state_behind",
             "Bob's state from just after he accepted the session (an older copy) gets Alice's \
              message on her third chain (epoch 3): no header key of that state opens it, but the \
@@ -1089,10 +1174,12 @@ fn invalid_scenario() -> Scenario {
             bob,
             Msg(m7),
             M::Unchanged,
-            "DecryptError",
-            "StateBehind { their_epoch: 3, our_epoch: 1 }",
+            DecryptError::StateBehind {
+                their_epoch: 3,
+                our_epoch: 1,
+            },
         ),
-        c(
+        case(
             "state_behind_by_one_chain",
             "Bob's state from just after he accepted the session (an older copy, before he \
              replied) gets Alice's message on her second chain: its next-chain header key opens \
@@ -1101,10 +1188,12 @@ fn invalid_scenario() -> Scenario {
             bob,
             Msg(m2),
             M::Unchanged,
-            "DecryptError",
-            "StateBehind { their_epoch: 2, our_epoch: 1 }",
+            DecryptError::StateBehind {
+                their_epoch: 2,
+                our_epoch: 1,
+            },
         ),
-        c(
+        case(
             "chain_forgotten",
             "Alice's first message again, after Bob ratcheted twice while remembering only one \
              past chain: the session tag verifies, but the chain is no longer remembered.",
@@ -1112,23 +1201,444 @@ fn invalid_scenario() -> Scenario {
             bob,
             Msg(m0),
             M::Unchanged,
-            "DecryptError",
-            "ChainForgotten",
+            DecryptError::ChainForgotten,
+        ),
+    ]);
+    let forged = |header_chain, ratchet_key, pn, n| {
+        Source::Forged(Forge {
+            session: 0,
+            header_chain,
+            ratchet_key,
+            pn,
+            n,
+        })
+    };
+    // A peer restored from an older copy (SPEC.md §5.7, §12.2), low-order keys (§2.4), and
+    // one type-byte rule for every decoder (§1.4.1).
+    cases.extend([
+        case(
+            "forked_peer_known_chain_new_key",
+            "Alice's chain-0 header key, the chain Bob's state is on, opens the header, but it \
+             names a ratchet key that chain does not have: Alice's state was restored and took \
+             another sending step (C.1).",
+            established,
+            bob,
+            forged(0, ForgedKey::Fresh, 0, 1),
+            M::Unchanged,
+            DecryptError::PeerStateForked,
+        ),
+        case(
+            "forked_peer_shorter_previous_chain",
+            "The next-chain header key opens a header announcing a previous chain of 0 \
+             messages, but Bob has received 1 on it (N.3).",
+            established,
+            bob,
+            forged(2, ForgedKey::Fresh, 0, 0),
+            M::Unchanged,
+            DecryptError::PeerStateForked,
+        ),
+        case(
+            "forked_peer_past_chain_new_key",
+            "After Bob moved on to Alice's chain 2, a header under her chain-0 header key with \
+             another ratchet key (P.1).",
+            bob_on_chain_2,
+            bob,
+            forged(0, ForgedKey::Fresh, 0, 0),
+            M::Unchanged,
+            DecryptError::PeerStateForked,
+        ),
+        case(
+            "forked_peer_past_chain_end",
+            "After Bob moved on to Alice's chain 2, whose header announced 1 message on chain 0, \
+             a header of chain 0 with counter 1 (P.2).",
+            bob_on_chain_2,
+            bob,
+            forged(0, ForgedKey::Chain(0), 0, 1),
+            M::Unchanged,
+            DecryptError::PeerStateForked,
+        ),
+        case(
+            "new_chain_with_current_ratchet_key",
+            "The next-chain header key opens a header that names the ratchet key of the chain \
+             Bob is on (N.1).",
+            established,
+            bob,
+            forged(2, ForgedKey::Chain(0), 1, 0),
+            M::Unchanged,
+            DecryptError::InvalidCounter,
+        ),
+        case(
+            "new_chain_low_order_ratchet_key",
+            "The next-chain header key opens a header whose ratchet key is 32 zero bytes: the \
+             DH of the ratchet step is all zero (N.5).",
+            established,
+            bob,
+            forged(2, ForgedKey::Zero, 1, 0),
+            M::Unchanged,
+            DecryptError::NonContributory,
+        ),
+        case(
+            "low_order_base_key_on_account",
+            "Alice's first prekey message with its base key replaced by 32 zero bytes: DH2 is \
+             all zero (SPEC.md §4.3 step 7).",
+            before_inbound,
+            account,
+            Msg(m0),
+            M::Splice {
+                offset: 34,
+                bytes: vec![0; 32],
+            },
+            HandshakeError::NonContributory,
+        ),
+        case(
+            "low_order_signed_prekey_in_bundle",
+            "Bob's bundle with its signed prekey replaced by 32 zero bytes and signed again, \
+             used by Alice: both signatures verify, DH1 is all zero (SPEC.md §4.1 step 5).",
+            bundle_event,
+            Target::Outbound(Alice),
+            B(0),
+            M::ZeroSignedPreKeyResigned,
+            HandshakeError::NonContributory,
+        ),
+        case(
+            "ratchet_message_to_account",
+            "Bob's ratchet message fed to Bob's account as a prekey message: type 0x01 is a known \
+             type, so the prekey decoder reports it as the wrong one.",
+            before_inbound,
+            account,
+            Msg(m1),
+            M::Unchanged,
+            HandshakeError::Malformed(DecodeError::WrongType {
+                expected: 0x02,
+                found: 0x01,
+            }),
+        ),
+        case(
+            "unknown_type_to_account",
+            "Alice's prekey message with type byte 0x7f, which no structure has.",
+            before_inbound,
+            account,
+            Msg(m0),
+            M::Set {
+                offset: 1,
+                value: 0x7f,
+            },
+            HandshakeError::Malformed(DecodeError::UnknownType(0x7f)),
+        ),
+        case(
+            "embedded_message_wrong_type",
+            "Alice's prekey message whose embedded ratchet message has type byte 0x02: the \
+             decoder of the embedded message reports a known type in the wrong place.",
+            established,
+            bob,
+            Msg(m0),
+            M::Set {
+                offset: 1168,
+                value: 0x02,
+            },
+            DecryptError::Malformed(DecodeError::WrongType {
+                expected: 0x01,
+                found: 0x02,
+            }),
+        ),
+        case(
+            "bundle_wrong_type",
+            "A bundle with type byte 0x50 (a QR payload's): a known type of another family.",
+            bundle_event,
+            Target::Bundle,
+            B(0),
+            M::Set {
+                offset: 1,
+                value: 0x50,
+            },
+            DecodeError::WrongType {
+                expected: 0x10,
+                found: 0x50,
+            },
+        ),
+        case(
+            "bundle_unknown_type",
+            "A bundle with type byte 0x7f, which no structure has.",
+            bundle_event,
+            Target::Bundle,
+            B(0),
+            M::Set {
+                offset: 1,
+                value: 0x7f,
+            },
+            DecodeError::UnknownType(0x7f),
         ),
     ]);
     cases.push(Case {
         config: Some([2, 2_000, 10, 5]),
-        ..c(
+        ..case(
             "too_far_ahead",
             "Alice's fourth message on her second chain (counter 3) fed to Bob with max_jump = 2.",
             burst,
             bob,
             Msg(m5),
             M::Unchanged,
-            "DecryptError",
-            "TooFarAhead { gap: 3, max: 2 }",
+            DecryptError::TooFarAhead { gap: 3, max: 2 },
         )
     });
+    cases.sort_by_key(|c| c.after_event);
+    s.cases = cases;
+    s
+}
+
+/// Signed-prekey and last-resort rotation, retired-key lookup at the ends of the grace window
+/// and past the cap of retired keys, and the replay records of sessions built on reusable keys
+/// only (SPEC.md §3.5–§3.7). Bob publishes no one-time prekeys.
+fn rotation_scenario() -> Scenario {
+    let mut s = Scenario::new(
+        "prekey_rotation",
+        "Bob publishes no one-time prekeys, so every session is built on reusable keys only. He \
+         rotates his prekeys after 7 days; messages on the retired keys are accepted until the \
+         grace window ends, and replays are refused by the replay records. Then nine rotations \
+         at once push the oldest retired key out, inside its grace window.",
+    );
+    s.op(Op::CreateAccount(Alice));
+    s.op(Op::CreateAccount(Bob));
+    let old: Vec<usize> = (0..3)
+        .map(|i| {
+            let b = s.take_bundle(Bob);
+            let session = s.outbound(Alice, b);
+            s.send(session, Alice, &format!("on signed prekey 1, session {i}"))
+        })
+        .collect();
+    let rotated_at = NOW.as_unix_secs() + PREKEY_ROTATION_SECS;
+    s.clock(rotated_at);
+    s.op(Op::MaintenanceEvents(Bob));
+    s.op(Op::RotatePreKeys(Bob));
+    s.op(Op::MaintenanceEvents(Bob));
+    let b = s.take_bundle(Bob);
+    let session = s.outbound(Alice, b);
+    let current = s.send(session, Alice, "on signed prekey 2");
+    s.deliver(old[0]);
+    let accepted = s.deliver(current);
+    s.clock(rotated_at + PREKEY_GRACE_SECS - 1);
+    s.deliver(old[1]);
+    let grace_over = s.clock(rotated_at + PREKEY_GRACE_SECS);
+    let b = s.take_bundle(Bob);
+    let session = s.outbound(Alice, b);
+    let on_2 = s.send(session, Alice, "on signed prekey 2, to be pushed out");
+    s.op(Op::RotatePreKeys(Bob));
+    let b = s.take_bundle(Bob);
+    let session = s.outbound(Alice, b);
+    let on_3 = s.send(session, Alice, "on signed prekey 3");
+    for _ in 0..8 {
+        s.op(Op::RotatePreKeys(Bob));
+    }
+    s.deliver(on_3);
+    let capped = s.op(Op::MaintenanceEvents(Bob));
+
+    let account = Target::Account(Bob);
+    use Mutation as M;
+    use Source::Message as Msg;
+    let mut cases = vec![
+        case(
+            "replayed_on_retired_keys",
+            "Alice's first message again, built on the retired signed prekey 1 and last-resort \
+             key 1: its replay record (signed prekey 1, base key) refuses it (SPEC.md §3.7).",
+            accepted,
+            account,
+            Msg(old[0]),
+            M::Unchanged,
+            HandshakeError::ReplayedInitialMessage,
+        ),
+        case(
+            "replayed_on_current_keys",
+            "The message on the current keys again.",
+            accepted,
+            account,
+            Msg(current),
+            M::Unchanged,
+            HandshakeError::ReplayedInitialMessage,
+        ),
+        case(
+            "signed_prekey_not_issued",
+            "The message on the current keys, naming signed prekey 3, which is not issued yet.",
+            accepted,
+            account,
+            Msg(current),
+            M::Set {
+                offset: 69,
+                value: 3,
+            },
+            HandshakeError::UnknownSignedPreKey(3),
+        ),
+        case(
+            "retired_signed_prekey_after_grace",
+            "A message on the retired signed prekey 1 at the first second after its grace window \
+             (retired_at + PREKEY_GRACE_SECS): the key is no longer accepted, although it is \
+             still held until the next rotation.",
+            grace_over,
+            account,
+            Msg(old[2]),
+            M::Unchanged,
+            HandshakeError::UnknownSignedPreKey(1),
+        ),
+        case(
+            "retired_last_resort_after_grace",
+            "The message on the current signed prekey, naming the retired last-resort key 1 after \
+             its grace window: an expired last-resort id counts as reused (SPEC.md §3.6).",
+            grace_over,
+            account,
+            Msg(current),
+            M::Splice {
+                offset: 71,
+                bytes: 1u32.to_be_bytes().to_vec(),
+            },
+            HandshakeError::KemPreKeyReused(1),
+        ),
+        case(
+            "kem_prekey_not_issued",
+            "The message on the current signed prekey, naming ML-KEM prekey 9, not issued yet.",
+            grace_over,
+            account,
+            Msg(current),
+            M::Splice {
+                offset: 71,
+                bytes: 9u32.to_be_bytes().to_vec(),
+            },
+            HandshakeError::UnknownKemPreKey(9),
+        ),
+        case(
+            "retired_signed_prekey_past_the_cap",
+            "A message on signed prekey 2, retired inside its grace window but pushed out by \
+             nine rotations at once (MAX_RETIRED_PREKEYS = 8).",
+            capped,
+            account,
+            Msg(on_2),
+            M::Unchanged,
+            HandshakeError::UnknownSignedPreKey(2),
+        ),
+    ];
+    cases.sort_by_key(|c| c.after_event);
+    s.cases = cases;
+    s
+}
+
+/// Sessions held by the account (SPEC.md §12.1): simultaneous initiation, a second session
+/// started while the first is in use, promotion by ratchet messages, and the account-level
+/// errors.
+fn account_scenario() -> Scenario {
+    let mut s = Scenario::new(
+        "account_sessions",
+        "Alice and Bob start sessions with each other at the same time; both keep the one with \
+         the smaller id active. Later Bob starts a third session while Alice still writes on \
+         the active one: ratchet messages on a held session that is not active make it active, \
+         a late prekey message does not. All through Account::start_session, encrypt_for and \
+         decrypt_from.",
+    );
+    s.op(Op::CreateAccount(Alice));
+    s.op(Op::CreateAccount(Bob));
+    s.op(Op::GenerateOneTimePreKeys {
+        party: Alice,
+        x25519: 2,
+        kem: 2,
+    });
+    let before_sessions = s.op(Op::GenerateOneTimePreKeys {
+        party: Bob,
+        x25519: 2,
+        kem: 2,
+    });
+    // Simultaneous initiation.
+    let to_bob = s.take_bundle(Bob);
+    let to_alice = s.take_bundle(Alice);
+    s.start_session(Alice, to_bob);
+    s.start_session(Bob, to_alice);
+    let a0 = s.send_for(Alice, "alice starts");
+    let a0_again = s.send_for(Alice, "alice again, before any reply");
+    let b0 = s.send_for(Bob, "bob starts");
+    let b1 = s.send_for(Bob, "bob again, before any reply");
+    s.decrypt_from(a0);
+    s.decrypt_from(b0);
+    s.decrypt_from(b1);
+    let a1 = s.send_for(Alice, "alice on the kept session");
+    s.decrypt_from(a1);
+    // Alice's second prekey message arrives late, on the session Bob did not keep active: it
+    // decrypts there, and the active session stays.
+    let late = s.decrypt_from(a0_again);
+    let b2 = s.send_for(Bob, "bob on the kept session");
+    s.decrypt_from(b2);
+    // Bob starts another session; Alice's messages on the old one still arrive.
+    let to_alice = s.take_bundle(Alice);
+    s.start_session(Bob, to_alice);
+    let b3 = s.send_for(Bob, "bob on a new session");
+    let a2 = s.send_for(Alice, "alice still on the old session");
+    s.decrypt_from(b3);
+    s.decrypt_from(a2);
+    let a3 = s.send_for(Alice, "alice on the new session");
+    s.decrypt_from(a3);
+    let b4 = s.send_for(Bob, "bob on the new session");
+    let last = s.decrypt_from(b4);
+    s.late_prekey_event = Some(late);
+
+    use Mutation as M;
+    use Source::Message as Msg;
+    let alice_from_bob = Target::Peer {
+        party: Alice,
+        claimed: Bob,
+    };
+    let mut cases = vec![
+        case(
+            "unknown_peer",
+            "A ratchet message from Bob to Alice's account before she holds any session with him.",
+            before_sessions,
+            alice_from_bob,
+            Msg(b2),
+            M::Unchanged,
+            PeerError::UnknownPeer,
+        ),
+        case(
+            "no_matching_session",
+            "Alice's own message handed back to her as Bob's: no held session opens it (the \
+             session tag is checked with the peer's role).",
+            last,
+            alice_from_bob,
+            Msg(a3),
+            M::Unchanged,
+            PeerError::NoMatchingSession,
+        ),
+        case(
+            "duplicate_on_held_session",
+            "Bob's last message delivered again: the session that read it reports the duplicate.",
+            last,
+            alice_from_bob,
+            Msg(b4),
+            M::Unchanged,
+            PeerError::Decrypt(DecryptError::Duplicate { counter: 0 }),
+        ),
+        case(
+            "sender_mismatch",
+            "Bob's prekey message handed to Alice as if Alice had sent it.",
+            last,
+            Target::Peer {
+                party: Alice,
+                claimed: Alice,
+            },
+            Msg(b3),
+            M::Unchanged,
+            PeerError::SenderMismatch,
+        ),
+        case(
+            "prekey_message_with_another_base_key",
+            "Alice's first prekey message with another base key: it names no held session, so it \
+             would start one, but its one-time prekey is used.",
+            last,
+            Target::Peer {
+                party: Bob,
+                claimed: Alice,
+            },
+            Msg(a0),
+            M::Splice {
+                offset: 34,
+                bytes: x25519_public(&[1; 32]).to_vec(),
+            },
+            PeerError::Handshake(HandshakeError::OneTimePreKeyReused(2)),
+        ),
+    ];
     cases.sort_by_key(|c| c.after_event);
     s.cases = cases;
     s
@@ -1142,6 +1652,7 @@ struct RefX25519 {
     private: [u8; 32],
     public: [u8; 32],
     signature: Option<[u8; 64]>,
+    created_at: u64,
 }
 
 struct RefKem {
@@ -1150,20 +1661,108 @@ struct RefKem {
     seed: [u8; 64],
     public: Vec<u8>,
     signature: [u8; 64],
+    created_at: u64,
 }
+
+/// SPEC.md §3.5, written out again.
+const PREKEY_ROTATION_SECS: u64 = 604_800;
+const PREKEY_GRACE_SECS: u64 = 2_592_000;
+const MAX_RETIRED_PREKEYS: usize = 8;
+const ONE_TIME_PREKEYS_LOW: usize = 10;
+const MAX_SESSIONS_PER_PEER: usize = 5;
 
 struct RefAccount {
     identity_seed: [u8; 32],
     identity_key: [u8; 32],
     dh_private: [u8; 32],
     dh_public: [u8; 32],
-    signed_prekey: RefX25519,
-    last_resort_kem: RefKem,
+    /// Every signed prekey made, in order; the last one is current (SPEC.md §3.5).
+    signed_prekeys: Vec<RefX25519>,
+    /// Every last-resort ML-KEM prekey made, in order; the last one is current.
+    last_resort_kems: Vec<RefKem>,
+    /// `(id, retired_at)` of the retired keys of each kind, oldest first.
+    retired_signed: Vec<(u32, u64)>,
+    retired_last_resort: Vec<(u32, u64)>,
     one_time: Vec<RefX25519>,
     one_time_kem: Vec<RefKem>,
     consumed: BTreeSet<(bool, u32)>,
+    next_signed_id: u32,
     next_one_time_id: u32,
     next_kem_id: u32,
+}
+
+impl RefAccount {
+    fn signed_prekey(&self) -> &RefX25519 {
+        self.signed_prekeys.last().unwrap()
+    }
+
+    fn last_resort_kem(&self) -> &RefKem {
+        self.last_resort_kems.last().unwrap()
+    }
+
+    /// SPEC.md §3.5: the current key whatever its age, else a retired one within its grace
+    /// window, oldest first.
+    fn accepted_signed_prekey(&self, id: u32, now: u64) -> Option<&RefX25519> {
+        let current = self.signed_prekey();
+        if current.id == id {
+            return Some(current);
+        }
+        let (id, _) = self
+            .retired_signed
+            .iter()
+            .find(|(r, at)| *r == id && now < at + PREKEY_GRACE_SECS)?;
+        self.signed_prekeys.iter().find(|k| k.id == *id)
+    }
+
+    /// SPEC.md §3.6: held one-time ML-KEM keys, then the current last-resort key, then the
+    /// retired ones within their grace window.
+    fn accepted_kem_prekey(&self, id: u32, now: u64) -> Option<&RefKem> {
+        if let Some(k) = self
+            .one_time_kem
+            .iter()
+            .find(|k| k.id == id && !self.consumed.contains(&(true, id)))
+        {
+            return Some(k);
+        }
+        let current = self.last_resort_kem();
+        if current.id == id {
+            return Some(current);
+        }
+        let (id, _) = self
+            .retired_last_resort
+            .iter()
+            .find(|(r, at)| *r == id && now < at + PREKEY_GRACE_SECS)?;
+        self.last_resort_kems.iter().find(|k| k.id == *id)
+    }
+
+    fn unused_one_time(&self) -> (usize, usize) {
+        let x = self
+            .one_time
+            .iter()
+            .filter(|k| !self.consumed.contains(&(false, k.id)))
+            .count();
+        let kem = self
+            .one_time_kem
+            .iter()
+            .filter(|k| !self.consumed.contains(&(true, k.id)))
+            .count();
+        (x, kem)
+    }
+}
+
+/// SPEC.md §3.5 "Retiring": the old current key becomes the newest retired key, expired ones
+/// are dropped, then the oldest beyond `MAX_RETIRED_PREKEYS`.
+fn retire(retired: &mut Vec<(u32, u64)>, old: u32, now: u64) {
+    retired.push((old, now));
+    retired.retain(|(_, at)| now < at + PREKEY_GRACE_SECS);
+    while retired.len() > MAX_RETIRED_PREKEYS {
+        retired.remove(0);
+    }
+}
+
+/// What the reference writes for an event (SPEC.md §8.4), by hand.
+fn ref_event(code: &str, fields: Value) -> Value {
+    json!({ "code": code, "fields": fields })
 }
 
 /// What the server holds for an account: ids of unused one-time keys, handed out newest first.
@@ -1175,6 +1774,8 @@ struct RefServer {
 
 struct RefBundle {
     party: Party,
+    signed_prekey_id: u32,
+    signed_prekey_public: [u8; 32],
     one_time_prekey_id: Option<u32>,
     kem_prekey_id: u32,
     kem_kind: u8,
@@ -1279,18 +1880,32 @@ struct RefDraw {
     length: usize,
 }
 
-/// What the reference expects from a delivery.
+/// What the reference expects from a delivery: the plaintext, or the error in its JSON
+/// encoding (SPEC.md §8.4), and the events, written here by hand.
 struct RefDelivery {
     inbound: bool,
-    result: Result<Vec<u8>, String>,
+    result: Result<Vec<u8>, Value>,
+    events: Vec<Value>,
     stored_after: usize,
+    /// For `decrypt_from`: the sessions the recipient holds with the sender, active first.
+    held: Option<Vec<usize>>,
+}
+
+/// What the reference expects from an op.
+enum RefOut {
+    Nothing,
+    Delivery(RefDelivery),
+    Events(Vec<Value>),
 }
 
 struct Reference {
     tape: Vec<u8>,
     pos: usize,
+    now: u64,
     draws: Vec<RefDraw>,
     accounts: [Option<RefAccount>; 2],
+    /// The sessions each party's account holds with the other (SPEC.md §12.1), active first.
+    held: [Vec<usize>; 2],
     servers: [RefServer; 2],
     bundles: Vec<RefBundle>,
     sessions: Vec<RefSession>,
@@ -1302,8 +1917,10 @@ impl Reference {
         Reference {
             tape,
             pos: 0,
+            now: NOW.as_unix_secs(),
             draws: Vec::new(),
             accounts: [None, None],
+            held: [Vec::new(), Vec::new()],
             servers: [RefServer::default(), RefServer::default()],
             bundles: Vec::new(),
             sessions: Vec::new(),
@@ -1361,10 +1978,15 @@ impl Reference {
             seed,
             public,
             signature,
+            created_at: self.now,
         }
     }
 
-    fn apply(&mut self, op: &Op) -> Option<RefDelivery> {
+    fn account_mut(&mut self, party: Party) -> &mut RefAccount {
+        self.accounts[party.idx()].as_mut().unwrap()
+    }
+
+    fn apply(&mut self, op: &Op) -> RefOut {
         match op {
             Op::CreateAccount(party) => {
                 let p = *party;
@@ -1380,6 +2002,7 @@ impl Reference {
                         &identity_seed,
                         &signed_prekey_message(1, &public),
                     )),
+                    created_at: self.now,
                 };
                 let last_resort_kem = self.kem_key(p, 1, KEM_KIND_LAST_RESORT, &identity_seed);
                 self.accounts[p.idx()] = Some(RefAccount {
@@ -1387,16 +2010,19 @@ impl Reference {
                     identity_key,
                     dh_private,
                     dh_public,
-                    signed_prekey,
-                    last_resort_kem,
+                    signed_prekeys: vec![signed_prekey],
+                    last_resort_kems: vec![last_resort_kem],
+                    retired_signed: Vec::new(),
+                    retired_last_resort: Vec::new(),
                     one_time: Vec::new(),
                     one_time_kem: Vec::new(),
                     consumed: BTreeSet::new(),
+                    next_signed_id: 2,
                     next_one_time_id: 1,
                     next_kem_id: 2,
                 });
                 self.upload(p);
-                None
+                RefOut::Nothing
             }
             Op::GenerateOneTimePreKeys { party, x25519, kem } => {
                 let p = *party;
@@ -1409,6 +2035,7 @@ impl Reference {
                         private,
                         public: x25519_public(&private),
                         signature: None,
+                        created_at: self.now,
                     };
                     let acct = self.accounts[p.idx()].as_mut().unwrap();
                     acct.one_time.push(key);
@@ -1425,7 +2052,7 @@ impl Reference {
                     acct.next_kem_id += 1;
                 }
                 self.upload(p);
-                None
+                RefOut::Nothing
             }
             Op::TakeBundle(party) => {
                 let p = *party;
@@ -1435,9 +2062,9 @@ impl Reference {
                 let acct = self.account(p);
                 let kem = match kem_id {
                     Some(id) => acct.one_time_kem.iter().find(|k| k.id == id).unwrap(),
-                    None => &acct.last_resort_kem,
+                    None => acct.last_resort_kem(),
                 };
-                let spk = &acct.signed_prekey;
+                let spk = acct.signed_prekey();
                 let mut bytes = vec![VERSION, TYPE_BUNDLE];
                 bytes.extend_from_slice(&acct.identity_key);
                 bytes.extend_from_slice(&spk.id.to_be_bytes());
@@ -1458,16 +2085,18 @@ impl Reference {
                 bytes.extend_from_slice(&kem.signature);
                 self.bundles.push(RefBundle {
                     party: p,
+                    signed_prekey_id: spk.id,
+                    signed_prekey_public: spk.public,
                     one_time_prekey_id: otk,
                     kem_prekey_id: kem.id,
                     kem_kind: kem.kind,
                     bytes,
                 });
-                None
+                RefOut::Nothing
             }
             Op::CreateOutboundSession { party, bundle } => {
                 self.create_outbound(*party, *bundle);
-                None
+                RefOut::Nothing
             }
             Op::Encrypt {
                 session,
@@ -1475,23 +2104,227 @@ impl Reference {
                 plaintext,
             } => {
                 self.encrypt(*session, *party, plaintext.as_bytes());
-                None
+                RefOut::Nothing
             }
-            Op::Deliver { message } => Some(self.deliver(*message)),
+            Op::Deliver { message } => RefOut::Delivery(self.deliver(*message)),
             // Limits are local policy; the scenarios that lower them store no skipped keys.
-            Op::SetConfig { .. } => None,
+            Op::SetConfig { .. } => RefOut::Nothing,
+            Op::SetClock(now) => {
+                self.now = *now;
+                RefOut::Nothing
+            }
+            Op::RotatePreKeys(party) => {
+                self.rotate(*party);
+                RefOut::Nothing
+            }
+            Op::MaintenanceEvents(party) => RefOut::Events(self.maintenance_events(*party)),
+            Op::StartSession { party, bundle } => {
+                let s = self.create_outbound(*party, *bundle);
+                let held = &mut self.held[party.idx()];
+                held.insert(0, s);
+                held.truncate(MAX_SESSIONS_PER_PEER);
+                RefOut::Nothing
+            }
+            Op::EncryptFor { party, plaintext } => {
+                let s = self.held[party.idx()][0];
+                self.encrypt(s, *party, plaintext.as_bytes());
+                RefOut::Nothing
+            }
+            Op::DecryptFrom { message } => RefOut::Delivery(self.decrypt_from(*message)),
         }
     }
 
-    fn create_outbound(&mut self, initiator: Party, bundle_index: usize) {
+    /// Builds the ratchet message a [`Forge`] describes, with the keys of its session, and
+    /// says how (the `source` of the case).
+    fn forge(&self, f: &Forge, name: &str) -> (Vec<u8>, String) {
+        let session = &self.sessions[f.session];
+        let g = f.header_chain;
+        let header_key = match session.chains.get(g) {
+            Some(chain) => chain.header_key,
+            None => session.chains[g - 2].next_header_key,
+        };
+        let ratchet_key = match f.ratchet_key {
+            ForgedKey::Chain(c) => session.chains[c].ratchet_public,
+            ForgedKey::Fresh => {
+                x25519_public(&sha256(b"hushwire/v1/test-vectors/forged-ratchet-key"))
+            }
+            ForgedKey::Zero => [0u8; 32],
+        };
+        let nonce: [u8; 12] =
+            arr(&sha256(format!("hushwire/v1/test-vectors/forged/{name}").as_bytes())[..12]);
+        let header = [&ratchet_key[..], &f.pn.to_be_bytes(), &f.n.to_be_bytes()].concat();
+        let header_ad = [&[VERSION, TYPE_RATCHET][..], &session.ad].concat();
+        let encrypted_header = aead_seal(&header_key, &nonce, &header_ad, &header);
+        // Chains alternate, the initiator's first: the sender's role and epoch follow from g.
+        let (role, epoch) = (
+            if g.is_multiple_of(2) { 1 } else { 2 },
+            u32::try_from(g / 2 + 1).unwrap(),
+        );
+        let tag = session_tag(&session.tag_key, role, &nonce, &encrypted_header, epoch);
+        let message = [
+            &[VERSION, TYPE_RATCHET][..],
+            &nonce,
+            &encrypted_header,
+            &tag,
+            &[0u8; 16],
+        ]
+        .concat();
+        let source = format!(
+            "forged in session {}: header {} (ratchet key {}, PN {}, N {}) sealed under the \
+             header key of chain {g} with nonce {} (SHA-256(\"hushwire/v1/test-vectors/forged/\
+             {name}\")[0..12]), the sender's session tag for epoch {epoch}, and a body of 16 \
+             zero bytes",
+            f.session,
+            hx(&header),
+            hx(&ratchet_key),
+            f.pn,
+            f.n,
+            hx(&nonce),
+        );
+        (message, source)
+    }
+
+    /// SPEC.md §3.5 `rotate_prekeys`: a new signed prekey, then a new last-resort ML-KEM
+    /// prekey, each retiring the current one.
+    fn rotate(&mut self, p: Party) {
+        let (id, seed) = {
+            let a = self.account(p);
+            (a.next_signed_id, a.identity_seed)
+        };
+        let private: [u8; 32] = self.draw(format!("{}.signed_prekey[{id}].private", p.name()));
+        let public = x25519_public(&private);
+        let key = RefX25519 {
+            id,
+            private,
+            public,
+            signature: Some(ed25519_sign(&seed, &signed_prekey_message(id, &public))),
+            created_at: self.now,
+        };
+        let now = self.now;
+        let a = self.account_mut(p);
+        let old = a.signed_prekey().id;
+        a.signed_prekeys.push(key);
+        a.next_signed_id += 1;
+        retire(&mut a.retired_signed, old, now);
+        let kem_id = a.next_kem_id;
+        a.next_kem_id += 1;
+        let kem = self.kem_key(p, kem_id, KEM_KIND_LAST_RESORT, &seed);
+        let a = self.account_mut(p);
+        let old = a.last_resort_kem().id;
+        a.last_resort_kems.push(kem);
+        retire(&mut a.retired_last_resort, old, now);
+        self.upload(p);
+    }
+
+    /// SPEC.md §8.3: `PreKeyRotationDue` once the older of the current keys is
+    /// `PREKEY_ROTATION_SECS` old, then `OneTimePreKeysLow`. (The replay-record threshold
+    /// cannot be reached in a vector.)
+    fn maintenance_events(&self, p: Party) -> Vec<Value> {
+        let a = self.account(p);
+        let oldest = a
+            .signed_prekey()
+            .created_at
+            .min(a.last_resort_kem().created_at);
+        let mut events = Vec::new();
+        if self.now >= oldest + PREKEY_ROTATION_SECS {
+            events.push(ref_event("event.prekey_rotation_due", json!({})));
+        }
+        events.extend(low_event(a));
+        events
+    }
+
+    /// SPEC.md §12.1 `decrypt_from`, by the recipient of message `index`.
+    fn decrypt_from(&mut self, index: usize) -> RefDelivery {
+        let (s, receiver, prekey) = {
+            let m = &self.messages[index];
+            (m.session, m.sender.other(), m.prekey)
+        };
+        let known = self.sessions[s].views[receiver.idx()].has_session;
+        if prekey && !known {
+            // A new session: §4.3, then the simultaneous-initiation rule.
+            let mut d = self.deliver(index);
+            let id = self.sessions[s].session_id;
+            d.events.push(ref_event(
+                "event.session_established",
+                json!({ "session_id": hx(&id) }),
+            ));
+            let held = &mut self.held[receiver.idx()];
+            let simultaneous = held.first().is_some_and(|&t| {
+                let t = &self.sessions[t];
+                t.initiator == receiver && !t.views[receiver.idx()].received_any
+            });
+            held.insert(0, s);
+            held.truncate(MAX_SESSIONS_PER_PEER);
+            if simultaneous && held.len() >= 2 && self.sessions[held[1]].session_id < id {
+                held.swap(0, 1);
+            }
+            d.held = Some(held.clone());
+            return d;
+        }
+        let held = self.held[receiver.idx()].clone();
+        let error = |code: &str, kind: &str, fields: Value| json!({ "code": code, "kind": kind, "fields": fields });
+        let mut d = if held.is_empty() {
+            RefDelivery {
+                inbound: false,
+                result: Err(error("peer.unknown_peer", "unknown_session", json!({}))),
+                events: Vec::new(),
+                stored_after: 0,
+                held: None,
+            }
+        } else if let Some(position) = held.iter().position(|&t| t == s) {
+            // Every other held session gives Undecryptable or OtherSession: only `s` opens it.
+            let mut d = self.deliver(index);
+            match &mut d.result {
+                Ok(_) => {
+                    if position > 0 && !prekey {
+                        let held = &mut self.held[receiver.idx()];
+                        held.remove(position);
+                        held.insert(0, s);
+                        d.events.push(ref_event(
+                            "event.active_session_changed",
+                            json!({ "session_id": hx(&self.sessions[s].session_id) }),
+                        ));
+                    }
+                }
+                Err(e) => {
+                    let inner = e.take();
+                    let kind = inner["kind"].clone();
+                    *e = json!({
+                        "code": "peer.decrypt",
+                        "kind": kind,
+                        "fields": { "error": inner },
+                    });
+                }
+            }
+            d
+        } else {
+            RefDelivery {
+                inbound: false,
+                result: Err(error(
+                    "peer.no_matching_session",
+                    "unknown_session",
+                    json!({}),
+                )),
+                events: Vec::new(),
+                stored_after: 0,
+                held: None,
+            }
+        };
+        d.held = Some(self.held[receiver.idx()].clone());
+        d
+    }
+
+    fn create_outbound(&mut self, initiator: Party, bundle_index: usize) -> usize {
         let index = self.sessions.len();
         let bundle = &self.bundles[bundle_index];
         let responder = bundle.party;
         assert_eq!(responder, initiator.other());
-        let (otk_id, kem_id, kem_kind) = (
+        let (otk_id, kem_id, kem_kind, spk_id, spk) = (
             bundle.one_time_prekey_id,
             bundle.kem_prekey_id,
             bundle.kem_kind,
+            bundle.signed_prekey_id,
+            bundle.signed_prekey_public,
         );
         let base_private: [u8; 32] =
             self.draw(format!("session{index}.{}.base_key", initiator.name()));
@@ -1500,7 +2333,6 @@ impl Reference {
         let me = self.account(initiator);
         let them = self.account(responder);
         let base_public = x25519_public(&base_private);
-        let spk = them.signed_prekey.public;
         let otk = otk_id.map(|id| them.one_time.iter().find(|k| k.id == id).unwrap().public);
         let kem_public = if kem_kind == KEM_KIND_ONE_TIME {
             &them
@@ -1510,7 +2342,12 @@ impl Reference {
                 .unwrap()
                 .public
         } else {
-            &them.last_resort_kem.public
+            &them
+                .last_resort_kems
+                .iter()
+                .find(|k| k.id == kem_id)
+                .unwrap()
+                .public
         };
         let (kem_ciphertext, kem_shared_secret) = kem_encapsulate(kem_public, &kem_m);
 
@@ -1551,7 +2388,7 @@ impl Reference {
         let mut prekey_fields = vec![VERSION, TYPE_PREKEY];
         prekey_fields.extend_from_slice(&me.identity_key);
         prekey_fields.extend_from_slice(&base_public);
-        prekey_fields.extend_from_slice(&them.signed_prekey.id.to_be_bytes());
+        prekey_fields.extend_from_slice(&spk_id.to_be_bytes());
         match otk_id {
             Some(id) => {
                 prekey_fields.push(1);
@@ -1590,6 +2427,7 @@ impl Reference {
         });
         // The initiator's first sending chain (SPEC.md §5.2).
         self.new_chain(index, initiator);
+        index
     }
 
     /// Draws a ratchet key and performs the root step that starts the next chain of `sender`.
@@ -1739,13 +2577,15 @@ impl Reference {
             (m.session, m.sender.other())
         };
         let inbound = !self.sessions[s].views[receiver.idx()].has_session;
-        if inbound {
-            self.respond(s);
-        }
+        let events = if inbound { self.respond(s) } else { Vec::new() };
         let m = &self.messages[index];
         let view = &mut self.sessions[s].views[receiver.idx()];
         let result = if view.delivered.contains(&index) {
-            Err(format!("Duplicate {{ counter: {} }}", m.counter))
+            Err(json!({
+                "code": "decrypt.duplicate",
+                "kind": "replay",
+                "fields": { "counter": m.counter },
+            }))
         } else {
             if view.newest_other.is_none_or(|n| m.chain > n) {
                 // A new chain of the sender: the receiver finishes the sender's previous chain
@@ -1766,18 +2606,25 @@ impl Reference {
         RefDelivery {
             inbound,
             result,
+            events,
             stored_after: view.stored_keys(),
+            held: None,
         }
     }
 
     /// The responder's side of the key agreement, from its own secrets: must agree with the
-    /// initiator's.
-    fn respond(&mut self, s: usize) {
+    /// initiator's. Returns the events of SPEC.md §4.3 step 12.
+    fn respond(&mut self, s: usize) -> Vec<Value> {
         let session = &self.sessions[s];
         let bundle = &self.bundles[session.bundle];
         let me = self.account(session.responder);
         let them = self.account(session.initiator);
-        let spk = &me.signed_prekey;
+        let spk = me
+            .accepted_signed_prekey(bundle.signed_prekey_id, self.now)
+            .expect("the scenario delivers only messages whose signed prekey is accepted");
+        let kem = me
+            .accepted_kem_prekey(bundle.kem_prekey_id, self.now)
+            .expect("the scenario delivers only messages whose ML-KEM prekey is accepted");
         let base = session.base_public;
         let mut dh = vec![
             x25519_dh(&spk.private, &them.dh_public),
@@ -1788,18 +2635,10 @@ impl Reference {
             let otk = me.one_time.iter().find(|k| k.id == id).unwrap();
             dh.push(x25519_dh(&otk.private, &base));
         }
-        let kem_seed = if bundle.kem_kind == KEM_KIND_ONE_TIME {
-            me.one_time_kem
-                .iter()
-                .find(|k| k.id == bundle.kem_prekey_id)
-                .unwrap()
-                .seed
-        } else {
-            me.last_resort_kem.seed
-        };
+        assert_eq!(kem.kind, bundle.kem_kind);
         assert_eq!(dh, session.dh, "responder and initiator DH outputs differ");
         assert_eq!(
-            kem_decapsulate(&kem_seed, &session.kem_ciphertext),
+            kem_decapsulate(&kem.seed, &session.kem_ciphertext),
             session.kem_shared_secret,
             "ML-KEM decapsulation disagrees with encapsulation"
         );
@@ -1817,7 +2656,32 @@ impl Reference {
             acct.consumed.insert((true, kem_id));
         }
         self.sessions[s].views[responder.idx()].has_session = true;
+        let mut events = Vec::new();
+        if let Some(id) = otk {
+            events.push(ref_event(
+                "event.one_time_prekey_consumed",
+                json!({ "id": id }),
+            ));
+        }
+        events.push(if kem_kind == KEM_KIND_ONE_TIME {
+            ref_event("event.kem_prekey_consumed", json!({ "id": kem_id }))
+        } else {
+            ref_event("event.last_resort_kem_prekey_used", json!({ "id": kem_id }))
+        });
+        events.extend(low_event(self.account(responder)));
+        events
     }
+}
+
+/// `OneTimePreKeysLow` if fewer than `ONE_TIME_PREKEYS_LOW` unused keys of either kind are left.
+fn low_event(a: &RefAccount) -> Option<Value> {
+    let (x, kem) = a.unused_one_time();
+    (x < ONE_TIME_PREKEYS_LOW || kem < ONE_TIME_PREKEYS_LOW).then(|| {
+        ref_event(
+            "event.one_time_prekeys_low",
+            json!({ "x25519_remaining": x, "kem_remaining": kem }),
+        )
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1825,22 +2689,31 @@ impl Reference {
 
 struct Library {
     rng: TapeRng,
+    now: Timestamp,
     accounts: [Option<Account>; 2],
     servers: [Option<PublishedPreKeys>; 2],
     bundles: Vec<PreKeyBundle>,
+    /// The `Session` values of `create_outbound_session` and `create_inbound_session`; sessions
+    /// held by an account (`start_session`, `decrypt_from`) stay inside it.
     sessions: Vec<[Option<Session>; 2]>,
-    messages: Vec<(usize, Party, Vec<u8>)>,
-    /// Accounts and sessions after each event, for the invalid inputs.
+    /// The session ids, by session index (both kinds).
+    session_ids: Vec<[u8; 32]>,
+    /// (session, sender, wire) of every message; the session is `None` for `encrypt_for`.
+    messages: Vec<(Option<usize>, Party, Vec<u8>)>,
+    /// Accounts, sessions and clock after each event, for the invalid inputs.
     snapshots: Vec<Snapshot>,
 }
 
-type Snapshot = ([Option<Account>; 2], Vec<[Option<Session>; 2]>);
+type Snapshot = ([Option<Account>; 2], Vec<[Option<Session>; 2]>, Timestamp);
 
+/// What the library gave for a delivery or an account call.
 struct LibDelivery {
-    result: Result<Vec<u8>, String>,
-    events: Vec<String>,
-    stored_after: usize,
-    session_id: [u8; 32],
+    result: Result<Vec<u8>, Value>,
+    events: Vec<Value>,
+    stored_after: Option<usize>,
+    session_id: Option<[u8; 32]>,
+    /// For `decrypt_from`: the ids of the sessions held with the sender, active first.
+    held: Option<Vec<[u8; 32]>>,
 }
 
 impl Library {
@@ -1848,16 +2721,20 @@ impl Library {
         self.accounts[party.idx()].as_mut().unwrap()
     }
 
+    fn identity(&self, party: Party) -> hushwire::IdentityKey {
+        *self.accounts[party.idx()].as_ref().unwrap().identity_key()
+    }
+
     fn apply(&mut self, op: &Op) -> Option<LibDelivery> {
         match op {
             Op::CreateAccount(p) => {
-                let acct = Account::new(NOW, &mut self.rng);
+                let acct = Account::new(self.now, &mut self.rng);
                 self.servers[p.idx()] = Some(acct.published_prekeys());
                 self.accounts[p.idx()] = Some(acct);
             }
             Op::GenerateOneTimePreKeys { party, x25519, kem } => {
-                let acct = self.accounts[party.idx()].as_mut().unwrap();
-                acct.generate_one_time_prekeys(*x25519, *kem, NOW, &mut self.rng)
+                let (now, acct) = (self.now, self.accounts[party.idx()].as_mut().unwrap());
+                acct.generate_one_time_prekeys(*x25519, *kem, now, &mut self.rng)
                     .unwrap();
                 self.servers[party.idx()] = Some(acct.published_prekeys());
             }
@@ -1870,6 +2747,7 @@ impl Library {
                 let session = acct
                     .create_outbound_session(&self.bundles[*bundle], &mut self.rng)
                     .unwrap();
+                self.session_ids.push(*session.session_id().as_bytes());
                 let mut slots = [None, None];
                 slots[party.idx()] = Some(session);
                 self.sessions.push(slots);
@@ -1884,38 +2762,39 @@ impl Library {
                     .unwrap()
                     .encrypt(plaintext.as_bytes(), &mut self.rng)
                     .unwrap();
-                self.messages.push((*session, *party, wire));
+                self.messages.push((Some(*session), *party, wire));
             }
             Op::Deliver { message } => {
                 let (s, sender, wire) = self.messages[*message].clone();
+                let s = s.expect("deliver is for messages of Session values");
                 let receiver = sender.other();
+                let now = self.now;
                 let delivery = match self.sessions[s][receiver.idx()].as_mut() {
                     Some(session) => {
                         let result = session.decrypt(&wire);
                         let (result, events) = match result {
-                            Ok(d) => (
-                                Ok(d.plaintext),
-                                d.events.iter().map(|e| format!("{e:?}")).collect(),
-                            ),
-                            Err(e) => (Err(format!("{e:?}")), Vec::new()),
+                            Ok(d) => (Ok(d.plaintext), events_json(&d.events)),
+                            Err(e) => (Err(error_json(e)), Vec::new()),
                         };
                         LibDelivery {
                             result,
                             events,
-                            stored_after: session.stored_skipped_keys(),
-                            session_id: *session.session_id().as_bytes(),
+                            stored_after: Some(session.stored_skipped_keys()),
+                            session_id: Some(*session.session_id().as_bytes()),
+                            held: None,
                         }
                     }
                     None => {
                         let inbound = self
                             .account(receiver)
-                            .create_inbound_session(&wire, NOW)
+                            .create_inbound_session(&wire, now)
                             .unwrap();
                         let delivery = LibDelivery {
                             result: Ok(inbound.plaintext),
-                            events: inbound.events.iter().map(|e| format!("{e:?}")).collect(),
-                            stored_after: inbound.session.stored_skipped_keys(),
-                            session_id: *inbound.session.session_id().as_bytes(),
+                            events: events_json(&inbound.events),
+                            stored_after: Some(inbound.session.stored_skipped_keys()),
+                            session_id: Some(*inbound.session.session_id().as_bytes()),
+                            held: None,
                         };
                         self.sessions[s][receiver.idx()] = Some(inbound.session);
                         delivery
@@ -1932,6 +2811,72 @@ impl Library {
                     .as_mut()
                     .unwrap()
                     .set_config(RatchetConfig::new(*a, *b, *c, *d).unwrap());
+            }
+            Op::SetClock(now) => self.now = Timestamp::from_unix_secs(*now),
+            Op::RotatePreKeys(p) => {
+                let (now, acct) = (self.now, self.accounts[p.idx()].as_mut().unwrap());
+                acct.rotate_prekeys(now, &mut self.rng);
+                self.servers[p.idx()] = Some(acct.published_prekeys());
+            }
+            Op::MaintenanceEvents(p) => {
+                let now = self.now;
+                let events = self.account(*p).maintenance_events(now);
+                return Some(LibDelivery {
+                    result: Ok(Vec::new()),
+                    events: events_json(&events),
+                    stored_after: None,
+                    session_id: None,
+                    held: None,
+                });
+            }
+            Op::StartSession { party, bundle } => {
+                let bundle = self.bundles[*bundle].clone();
+                let id = self.accounts[party.idx()]
+                    .as_mut()
+                    .unwrap()
+                    .start_session(&bundle, &mut self.rng)
+                    .unwrap();
+                self.session_ids.push(*id.as_bytes());
+                self.sessions.push([None, None]);
+            }
+            Op::EncryptFor { party, plaintext } => {
+                let peer = self.identity(party.other());
+                let acct = self.accounts[party.idx()].as_mut().unwrap();
+                let wire = acct
+                    .encrypt_for(&peer, plaintext.as_bytes(), &mut self.rng)
+                    .unwrap();
+                self.messages.push((None, *party, wire));
+            }
+            Op::DecryptFrom { message } => {
+                let (_, sender, wire) = self.messages[*message].clone();
+                let peer = self.identity(sender);
+                let now = self.now;
+                let acct = self.account(sender.other());
+                let delivery = match acct.decrypt_from(&peer, &wire, now) {
+                    Ok(d) => LibDelivery {
+                        result: Ok(d.plaintext),
+                        events: events_json(&d.events),
+                        stored_after: None,
+                        session_id: Some(*d.session_id.as_bytes()),
+                        held: None,
+                    },
+                    Err(e) => LibDelivery {
+                        result: Err(error_json(e)),
+                        events: Vec::new(),
+                        stored_after: None,
+                        session_id: None,
+                        held: None,
+                    },
+                };
+                let held = acct
+                    .sessions_with(&peer)
+                    .iter()
+                    .map(|id| *id.as_bytes())
+                    .collect();
+                return Some(LibDelivery {
+                    held: Some(held),
+                    ..delivery
+                });
             }
         }
         None
@@ -1987,6 +2932,16 @@ struct AccountJson {
     last_resort_kem_prekey: KemPreKeyJson,
     one_time_prekeys: Vec<OneTimePreKeyJson>,
     one_time_kem_prekeys: Vec<KemPreKeyJson>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    rotated_prekeys: Vec<RotatedJson>,
+}
+
+/// The keys one `rotate_prekeys` made.
+#[derive(Serialize)]
+struct RotatedJson {
+    at: u64,
+    signed_prekey: SignedPreKeyJson,
+    last_resort_kem_prekey: KemPreKeyJson,
 }
 
 #[derive(Serialize)]
@@ -2101,7 +3056,10 @@ struct MessageJson {
 struct EventJson {
     index: usize,
     op: &'static str,
-    party: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    party: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    now: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     x25519: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -2118,11 +3076,13 @@ struct EventJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     plaintext: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
+    error: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    library_events: Option<Vec<String>>,
+    library_events: Option<Vec<Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stored_skipped_keys: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    held_sessions: Option<Vec<usize>>,
 }
 
 #[derive(Serialize)]
@@ -2142,15 +3102,16 @@ struct CaseJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     party: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    claimed_sender: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     session: Option<usize>,
     after_event: usize,
+    now: u64,
     config: Option<ConfigJson>,
     source: String,
     mutation: String,
     input: String,
-    error_type: &'static str,
-    error: &'static str,
-    error_kind: String,
+    error: Value,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2180,19 +3141,31 @@ fn mutate(bytes: &[u8], mutation: &Mutation, reference: &Reference, source: Sour
             out = m.ratchet_message.clone();
             assert!(bytes.ends_with(&out));
         }
+        Mutation::ZeroSignedPreKeyResigned => {
+            let Source::Bundle(i) = source else {
+                panic!("only bundles hold a signed prekey")
+            };
+            let seed = reference.account(reference.bundles[i].party).identity_seed;
+            let id = u32::from_be_bytes(arr(&out[34..38]));
+            out[38..70].copy_from_slice(&[0u8; 32]);
+            out[70..134]
+                .copy_from_slice(&ed25519_sign(&seed, &signed_prekey_message(id, &[0u8; 32])));
+        }
     }
     out
 }
 
+/// A state blob of an account, with a fixed nonce: equal blobs mean equal accounts.
+fn account_state(account: &Account) -> Vec<u8> {
+    let key = hushwire::StorageKey::from_bytes([7; 32]);
+    account.to_encrypted(&key, 0, &mut TapeRng::new(tape_stream("state blob", 64)))
+}
+
 /// Feeds one invalid input to a copy of its target state; checks the error and that the state
-/// did not change. Returns the error kind.
-fn run_case(
-    case: &Case,
-    accounts: &[Option<Account>; 2],
-    sessions: &[[Option<Session>; 2]],
-    input: &[u8],
-) -> String {
-    let (error_type, error, kind) = match case.target {
+/// did not change.
+fn run_case(case: &Case, (accounts, sessions, now): &Snapshot, input: &[u8]) {
+    let now = *now;
+    let got: hushwire::Error = match case.target {
         Target::Session { party, session } => {
             let mut state = sessions[session][party.idx()].clone().unwrap();
             if let Some([a, b, c, d]) = case.config {
@@ -2207,48 +3180,80 @@ fn run_case(
                 "{}: a failed decrypt changed the session",
                 case.name
             );
-            (
-                "DecryptError",
-                format!("{err:?}"),
-                hushwire::Error::from(err).kind(),
-            )
+            err.into()
         }
         Target::Account(party) => {
             let mut state = accounts[party.idx()].clone().unwrap();
-            let counts = state.one_time_prekey_counts();
+            let before = account_state(&state);
             let err = state
-                .create_inbound_session(input, NOW)
+                .create_inbound_session(input, now)
                 .expect_err("invalid input was accepted");
-            assert_eq!(state.one_time_prekey_counts(), counts);
-            (
-                "HandshakeError",
-                format!("{err:?}"),
-                hushwire::Error::from(err).kind(),
-            )
+            assert_eq!(
+                account_state(&state),
+                before,
+                "{}: account changed",
+                case.name
+            );
+            err.into()
+        }
+        Target::Outbound(party) => {
+            let state = accounts[party.idx()].clone().unwrap();
+            let bundle = PreKeyBundle::from_bytes(input).unwrap();
+            // The base key is drawn before the DH values are checked; any bytes will do.
+            let mut rng = TapeRng::new(tape_stream("outbound", 64));
+            state
+                .create_outbound_session(&bundle, &mut rng)
+                .expect_err("invalid bundle was accepted")
+                .into()
+        }
+        Target::Peer { party, claimed } => {
+            let mut state = accounts[party.idx()].clone().unwrap();
+            let before = account_state(&state);
+            let claimed = *accounts[claimed.idx()].as_ref().unwrap().identity_key();
+            let err = state
+                .decrypt_from(&claimed, input, now)
+                .expect_err("invalid input was accepted");
+            assert_eq!(
+                account_state(&state),
+                before,
+                "{}: account changed",
+                case.name
+            );
+            err.into()
         }
         Target::Bundle => match PreKeyBundle::from_bytes(input) {
-            Err(err) => (
-                "DecodeError",
-                format!("{err:?}"),
-                hushwire::Error::from(err).kind(),
-            ),
-            Ok(bundle) => {
-                let err = bundle.verify().expect_err("invalid bundle was accepted");
-                (
-                    "KeyError",
-                    format!("{err:?}"),
-                    hushwire::Error::from(err).kind(),
-                )
-            }
+            Err(err) => err.into(),
+            Ok(bundle) => bundle
+                .verify()
+                .expect_err("invalid bundle was accepted")
+                .into(),
         },
     };
     assert_eq!(
-        (error_type, error.as_str()),
-        (case.error_type, case.error),
+        got, case.expected,
         "invalid input `{}` gave an unexpected error",
         case.name
     );
-    format!("{kind:?}")
+}
+
+/// The library publishes the reference's current signed prekey and last-resort ML-KEM prekey.
+fn check_published(account: &Account, r: &RefAccount) {
+    let published = account.published_prekeys();
+    assert_eq!(published.signed_prekey.id, r.signed_prekey().id);
+    assert_eq!(published.signed_prekey.key, r.signed_prekey().public);
+    assert_eq!(
+        published.signed_prekey.signature,
+        r.signed_prekey().signature.unwrap()
+    );
+    assert_eq!(published.last_resort_kem_prekey.id, r.last_resort_kem().id);
+    assert_eq!(
+        published.last_resort_kem_prekey.key.as_slice(),
+        &r.last_resort_kem().public[..]
+    );
+    assert_eq!(
+        published.last_resort_kem_prekey.signature,
+        r.last_resort_kem().signature
+    );
 }
 
 /// Checks a library message against the reference: identical bytes, and the reference keys
@@ -2302,10 +3307,12 @@ fn build(scenario: &Scenario) -> String {
     let stream = tape_stream(&seed, TAPE_MAX);
     let mut lib = Library {
         rng: TapeRng::new(stream.clone()),
+        now: NOW,
         accounts: [None, None],
         servers: [None, None],
         bundles: Vec::new(),
         sessions: Vec::new(),
+        session_ids: Vec::new(),
         messages: Vec::new(),
         snapshots: Vec::new(),
     };
@@ -2315,8 +3322,8 @@ fn build(scenario: &Scenario) -> String {
 
     for (index, op) in scenario.ops.iter().enumerate() {
         let first_draw = reference.draws.len();
-        let lib_delivery = lib.apply(op);
-        let ref_delivery = reference.apply(op);
+        let lib_out = lib.apply(op);
+        let ref_out = reference.apply(op);
         let lib_draws = &lib.rng.draws[first_draw..];
         let ref_draws: Vec<(usize, usize)> = reference.draws[first_draw..]
             .iter()
@@ -2332,7 +3339,8 @@ fn build(scenario: &Scenario) -> String {
         let mut event = EventJson {
             index,
             op: "",
-            party: "",
+            party: None,
+            now: None,
             x25519: None,
             kem: None,
             bundle: None,
@@ -2344,32 +3352,20 @@ fn build(scenario: &Scenario) -> String {
             error: None,
             library_events: None,
             stored_skipped_keys: None,
+            held_sessions: None,
         };
         match op {
             Op::CreateAccount(p) => {
                 event.op = "create_account";
-                event.party = p.name();
+                event.party = Some(p.name());
                 let lib_acct = lib.accounts[p.idx()].as_ref().unwrap();
                 let r = reference.account(*p);
                 assert_eq!(lib_acct.identity_key().as_bytes(), &r.identity_key);
-                let published = lib_acct.published_prekeys();
-                assert_eq!(published.signed_prekey.key, r.signed_prekey.public);
-                assert_eq!(
-                    published.signed_prekey.signature,
-                    r.signed_prekey.signature.unwrap()
-                );
-                assert_eq!(
-                    published.last_resort_kem_prekey.key.as_slice(),
-                    &r.last_resort_kem.public[..]
-                );
-                assert_eq!(
-                    published.last_resort_kem_prekey.signature,
-                    r.last_resort_kem.signature
-                );
+                check_published(lib_acct, r);
             }
             Op::GenerateOneTimePreKeys { party, x25519, kem } => {
                 event.op = "generate_one_time_prekeys";
-                event.party = party.name();
+                event.party = Some(party.name());
                 event.x25519 = Some(*x25519);
                 event.kem = Some(*kem);
                 let published = lib.accounts[party.idx()]
@@ -2398,7 +3394,7 @@ fn build(scenario: &Scenario) -> String {
             }
             Op::TakeBundle(p) => {
                 event.op = "take_bundle";
-                event.party = p.name();
+                event.party = Some(p.name());
                 let b = lib.bundles.len() - 1;
                 event.bundle = Some(b);
                 let bytes = &reference.bundles[b].bytes;
@@ -2410,21 +3406,21 @@ fn build(scenario: &Scenario) -> String {
                 assert_eq!(PreKeyBundle::from_bytes(bytes).unwrap(), lib.bundles[b]);
                 lib.bundles[b].verify().unwrap();
             }
-            Op::CreateOutboundSession { party, bundle } => {
-                event.op = "create_outbound_session";
-                event.party = party.name();
+            Op::CreateOutboundSession { party, bundle } | Op::StartSession { party, bundle } => {
+                event.op = if matches!(op, Op::StartSession { .. }) {
+                    "start_session"
+                } else {
+                    "create_outbound_session"
+                };
+                event.party = Some(party.name());
                 event.bundle = Some(*bundle);
-                let s = lib.sessions.len() - 1;
+                let s = lib.session_ids.len() - 1;
                 event.session = Some(s);
-                let session = lib.sessions[s][party.idx()].as_ref().unwrap();
-                assert_eq!(
-                    session.session_id().as_bytes(),
-                    &reference.sessions[s].session_id
-                );
+                assert_eq!(lib.session_ids[s], reference.sessions[s].session_id);
             }
             Op::Encrypt { session, party, .. } => {
                 event.op = "encrypt";
-                event.party = party.name();
+                event.party = Some(party.name());
                 event.session = Some(*session);
                 let i = lib.messages.len() - 1;
                 event.message = Some(i);
@@ -2435,16 +3431,32 @@ fn build(scenario: &Scenario) -> String {
                     i,
                 );
             }
-            Op::Deliver { message } => {
-                let lib_d = lib_delivery.unwrap();
-                let ref_d = ref_delivery.unwrap();
-                let m = &reference.messages[*message];
-                event.op = if ref_d.inbound {
-                    "create_inbound_session"
-                } else {
-                    "decrypt"
+            Op::EncryptFor { party, .. } => {
+                event.op = "encrypt_for";
+                event.party = Some(party.name());
+                let i = lib.messages.len() - 1;
+                let s = reference.messages[i].session;
+                event.session = Some(s);
+                event.message = Some(i);
+                check_message(
+                    &lib.messages[i].2,
+                    &reference.messages[i],
+                    &reference.sessions[s],
+                    i,
+                );
+            }
+            Op::Deliver { message } | Op::DecryptFrom { message } => {
+                let lib_d = lib_out.unwrap();
+                let RefOut::Delivery(ref_d) = ref_out else {
+                    panic!("a delivery")
                 };
-                event.party = m.sender.other().name();
+                let m = &reference.messages[*message];
+                event.op = match op {
+                    Op::DecryptFrom { .. } => "decrypt_from",
+                    _ if ref_d.inbound => "create_inbound_session",
+                    _ => "decrypt",
+                };
+                event.party = Some(m.sender.other().name());
                 event.session = Some(m.session);
                 event.message = Some(*message);
                 assert_eq!(
@@ -2452,16 +3464,36 @@ fn build(scenario: &Scenario) -> String {
                     "event {index}: delivery of message {message} gave an unexpected result"
                 );
                 assert_eq!(
-                    lib_d.stored_after, ref_d.stored_after,
-                    "event {index}: stored skipped keys after delivering message {message}"
+                    lib_d.events, ref_d.events,
+                    "event {index}: delivery of message {message} gave other events"
                 );
-                assert_eq!(lib_d.session_id, reference.sessions[m.session].session_id);
+                if let Some(stored) = lib_d.stored_after {
+                    assert_eq!(
+                        stored, ref_d.stored_after,
+                        "event {index}: stored skipped keys after delivering message {message}"
+                    );
+                    event.stored_skipped_keys = Some(stored);
+                }
+                if let Some(id) = lib_d.session_id {
+                    assert_eq!(id, reference.sessions[m.session].session_id);
+                }
+                if let Some(held) = lib_d.held {
+                    let held: Vec<usize> = held
+                        .iter()
+                        .map(|id| lib.session_ids.iter().position(|s| s == id).unwrap())
+                        .collect();
+                    assert_eq!(
+                        Some(&held),
+                        ref_d.held.as_ref(),
+                        "event {index}: sessions held after decrypt_from"
+                    );
+                    event.held_sessions = Some(held);
+                }
                 match lib_d.result {
                     Ok(p) => event.plaintext = Some(hx(&p)),
                     Err(e) => event.error = Some(e),
                 }
                 event.library_events = Some(lib_d.events);
-                event.stored_skipped_keys = Some(lib_d.stored_after);
             }
             Op::SetConfig {
                 party,
@@ -2469,29 +3501,58 @@ fn build(scenario: &Scenario) -> String {
                 config,
             } => {
                 event.op = "set_config";
-                event.party = party.name();
+                event.party = Some(party.name());
                 event.session = Some(*session);
                 event.config = Some(config_json(*config));
+            }
+            Op::SetClock(now) => {
+                event.op = "set_clock";
+                event.now = Some(*now);
+            }
+            Op::RotatePreKeys(p) => {
+                event.op = "rotate_prekeys";
+                event.party = Some(p.name());
+                check_published(
+                    lib.accounts[p.idx()].as_ref().unwrap(),
+                    reference.account(*p),
+                );
+            }
+            Op::MaintenanceEvents(p) => {
+                event.op = "maintenance_events";
+                event.party = Some(p.name());
+                let RefOut::Events(expected) = ref_out else {
+                    panic!("events")
+                };
+                let got = lib_out.unwrap().events;
+                assert_eq!(got, expected, "event {index}: maintenance events");
+                event.library_events = Some(got);
             }
         }
         events.push(event);
 
         lib.snapshots
-            .push((lib.accounts.clone(), lib.sessions.clone()));
+            .push((lib.accounts.clone(), lib.sessions.clone(), lib.now));
     }
 
     for case in &scenario.cases {
         let (bytes, source) = match case.source {
-            Source::Message(i) => (&reference.messages[i].wire, format!("message {i}")),
-            Source::Bundle(i) => (&reference.bundles[i].bytes, format!("bundle {i}")),
+            Source::Message(i) => (reference.messages[i].wire.clone(), format!("message {i}")),
+            Source::Bundle(i) => (reference.bundles[i].bytes.clone(), format!("bundle {i}")),
+            Source::Forged(f) => reference.forge(&f, case.name),
         };
-        let input = mutate(bytes, &case.mutation, &reference, case.source);
-        let (accounts, sessions) = &lib.snapshots[case.after_event];
-        let error_kind = run_case(case, accounts, sessions, &input);
-        let (target, party, session) = match case.target {
-            Target::Session { party, session } => ("session", Some(party.name()), Some(session)),
-            Target::Account(party) => ("account", Some(party.name()), None),
-            Target::Bundle => ("bundle", None, None),
+        let input = mutate(&bytes, &case.mutation, &reference, case.source);
+        let snapshot = &lib.snapshots[case.after_event];
+        run_case(case, snapshot, &input);
+        let (target, party, claimed, session) = match case.target {
+            Target::Session { party, session } => {
+                ("session", Some(party.name()), None, Some(session))
+            }
+            Target::Account(party) => ("account", Some(party.name()), None, None),
+            Target::Bundle => ("bundle", None, None, None),
+            Target::Outbound(party) => ("outbound", Some(party.name()), None, None),
+            Target::Peer { party, claimed } => {
+                ("peer", Some(party.name()), Some(claimed.name()), None)
+            }
         };
         cases.push(CaseJson {
             index: cases.len(),
@@ -2499,15 +3560,15 @@ fn build(scenario: &Scenario) -> String {
             description: case.description,
             target,
             party,
+            claimed_sender: claimed,
             session,
             after_event: case.after_event,
+            now: snapshot.2.as_unix_secs(),
             config: case.config.map(config_json),
             source,
             mutation: case.mutation.describe(),
             input: hx(&input),
-            error_type: case.error_type,
-            error: case.error,
-            error_kind,
+            error: error_json(case.expected),
         });
     }
     assert_eq!(lib.rng.pos, reference.pos);
@@ -2555,7 +3616,7 @@ fn build(scenario: &Scenario) -> String {
             .map(|(index, b)| BundleJson {
                 index,
                 party: b.party.name(),
-                signed_prekey_id: reference.account(b.party).signed_prekey.id,
+                signed_prekey_id: b.signed_prekey_id,
                 one_time_prekey_id: b.one_time_prekey_id,
                 kem_prekey_id: b.kem_prekey_id,
                 kem_prekey_kind: kem_kind_name(b.kem_kind),
@@ -2634,6 +3695,15 @@ fn kem_json(k: &RefKem) -> KemPreKeyJson {
     }
 }
 
+fn signed_prekey_json(k: &RefX25519) -> SignedPreKeyJson {
+    SignedPreKeyJson {
+        id: k.id,
+        private: hx(&k.private),
+        public: hx(&k.public),
+        signature: hx(&k.signature.unwrap()),
+    }
+}
+
 fn account_json(party: Party, a: &RefAccount) -> AccountJson {
     AccountJson {
         party: party.name(),
@@ -2641,13 +3711,8 @@ fn account_json(party: Party, a: &RefAccount) -> AccountJson {
         identity_key: hx(&a.identity_key),
         identity_dh_private: hx(&a.dh_private),
         identity_dh_public: hx(&a.dh_public),
-        signed_prekey: SignedPreKeyJson {
-            id: a.signed_prekey.id,
-            private: hx(&a.signed_prekey.private),
-            public: hx(&a.signed_prekey.public),
-            signature: hx(&a.signed_prekey.signature.unwrap()),
-        },
-        last_resort_kem_prekey: kem_json(&a.last_resort_kem),
+        signed_prekey: signed_prekey_json(&a.signed_prekeys[0]),
+        last_resort_kem_prekey: kem_json(&a.last_resort_kems[0]),
         one_time_prekeys: a
             .one_time
             .iter()
@@ -2658,6 +3723,17 @@ fn account_json(party: Party, a: &RefAccount) -> AccountJson {
             })
             .collect(),
         one_time_kem_prekeys: a.one_time_kem.iter().map(kem_json).collect(),
+        rotated_prekeys: a
+            .signed_prekeys
+            .iter()
+            .zip(&a.last_resort_kems)
+            .skip(1)
+            .map(|(spk, kem)| RotatedJson {
+                at: spk.created_at,
+                signed_prekey: signed_prekey_json(spk),
+                last_resort_kem_prekey: kem_json(kem),
+            })
+            .collect(),
     }
 }
 
@@ -2716,12 +3792,14 @@ fn check_file(scenario: &Scenario) {
     check_vector_file("", scenario.file, &build(scenario));
 }
 
-const FILES: [&str; 5] = [
+const FILES: [&str; 7] = [
     "pqxdh_with_one_time_prekey",
     "pqxdh_without_one_time_prekey",
     "conversation",
     "out_of_order",
     "invalid_messages",
+    "prekey_rotation",
+    "account_sessions",
 ];
 
 #[test]
@@ -2747,6 +3825,24 @@ fn out_of_order() {
 #[test]
 fn invalid_messages() {
     check_file(&invalid_scenario());
+}
+
+#[test]
+fn prekey_rotation() {
+    check_file(&rotation_scenario());
+}
+
+#[test]
+fn account_sessions() {
+    let scenario = account_scenario();
+    let text = build(&scenario);
+    // The scenario means what it says: the late prekey message was read by a session that
+    // is not the active one, and no event promoted it.
+    let file: Value = serde_json::from_str(&text).unwrap();
+    let late = &file["events"][scenario.late_prekey_event.unwrap()];
+    assert_ne!(late["held_sessions"][0], late["session"]);
+    assert_eq!(late["library_events"], json!([]));
+    check_vector_file("", scenario.file, &text);
 }
 
 #[test]

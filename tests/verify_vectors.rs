@@ -44,6 +44,11 @@ mod vector_file;
 
 use vector_file::{canonical_text, check_vector_file, json_file_names, regenerating};
 
+#[path = "common/vector_json.rs"]
+mod vector_json;
+
+use vector_json::{error_json, outcome_json};
+
 const NOW: u64 = 1_700_000_000;
 const DAY: u64 = 86_400;
 const RNG: &str = "chacha20::ChaCha20Rng::seed_from_u64(seed); each identity or issuer key pair \
@@ -334,6 +339,19 @@ fn safety_numbers() -> Value {
             })),
         ),
         (
+            "ratchet_message_type",
+            with(1, 0x01),
+            Err(VerifyError::Malformed(DecodeError::WrongType {
+                expected: 0x50,
+                found: 0x01,
+            })),
+        ),
+        (
+            "unknown_type",
+            with(1, 0x5f),
+            Err(VerifyError::Malformed(DecodeError::UnknownType(0x5f))),
+        ),
+        (
             "truncated",
             good[..66].to_vec(),
             Err(VerifyError::Malformed(DecodeError::Truncated { needed: 1 })),
@@ -356,10 +374,7 @@ fn safety_numbers() -> Value {
                 "name": name,
                 "scanner": "cases[0].local",
                 "payload": hx(&payload),
-                "result": match got {
-                    Ok(()) => "ok".to_owned(),
-                    Err(e) => format!("{e:?}"),
-                },
+                "result": outcome_json(&got),
             })
         })
         .collect();
@@ -634,13 +649,6 @@ const T_ACCEPT: u64 = NOW + 10;
 const T_READ_ACCEPT: u64 = NOW + 20;
 const T_READ_REVEAL: u64 = NOW + 30;
 
-fn result_text<T>(r: &Result<T, VerifyError>) -> String {
-    match r {
-        Ok(_) => "ok".to_owned(),
-        Err(e) => format!("{e:?}"),
-    }
-}
-
 /// Records one refused step: the state it was fed to, the session passed, the message and
 /// the time, and the error.
 fn rejection(
@@ -658,7 +666,7 @@ fn rejection(
         "session": session,
         "message": hx(message),
         "now": now,
-        "result": result_text(result),
+        "result": outcome_json(result),
     })
 }
 
@@ -1228,6 +1236,11 @@ fn identity_certificates() -> Value {
             specs[c].organization, specs[c].operator_name, specs[c].role
         ))
     };
+    let with_type = |bytes: &[u8], t: u8| {
+        let mut b = bytes.to_vec();
+        b[1] = t;
+        b
+    };
     type Check<'a> = (
         &'a str,
         Vec<u8>,
@@ -1311,6 +1324,23 @@ fn identity_certificates() -> Value {
             // 200 bytes end inside the operator name (offset 191, 10 bytes).
             Err(VerifyError::Malformed(DecodeError::Truncated { needed: 1 })),
         ),
+        (
+            "sender_certificate_type",
+            with_type(&certs[0].to_bytes(), 0x41),
+            &acme_only,
+            vec![],
+            Err(VerifyError::Malformed(DecodeError::WrongType {
+                expected: 0x42,
+                found: 0x41,
+            })),
+        ),
+        (
+            "unknown_type",
+            with_type(&certs[0].to_bytes(), 0x4f),
+            &acme_only,
+            vec![],
+            Err(VerifyError::Malformed(DecodeError::UnknownType(0x4f))),
+        ),
     ];
     let check_json: Vec<Value> = checks
         .into_iter()
@@ -1340,8 +1370,8 @@ fn identity_certificates() -> Value {
                     .map(|(k, s)| json!({"organization_key_id": k, "serial": s}))
                     .collect::<Vec<_>>(),
                 "result": match got {
-                    Ok(text) => text,
-                    Err(e) => format!("{e:?}"),
+                    Ok(text) => json!(text),
+                    Err(e) => error_json(e),
                 },
             })
         })
@@ -1349,7 +1379,7 @@ fn identity_certificates() -> Value {
 
     json!({
         "vector": "identity_certificates",
-        "description": "Two organizations (root, organization key and its certificate), two operators, seven identity certificates encoded and signed byte for byte, and ten checks of a certificate for a session with Dana's device at `now`.",
+        "description": "Two organizations (root, organization key and its certificate), two operators, seven identity certificates encoded and signed byte for byte, and twelve checks of a certificate for a session with Dana's device at `now`.",
         "protocol": "hushwire/v1",
         "label_sig_identity_certificate": hx(LABEL_SIG_IDENTITY_CERTIFICATE),
         "label_sig_server_certificate": hx(LABEL_SIG_SERVER_CERTIFICATE),

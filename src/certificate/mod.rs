@@ -227,6 +227,26 @@ pub enum CertificateError {
 }
 
 impl CertificateError {
+    /// A stable, language-neutral name of this error, `"certificate.<variant>"` in snake_case
+    /// (SPEC.md §8.4). It never changes once released; bindings and the test vectors use it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CertificateError::Malformed(_) => "certificate.malformed",
+            CertificateError::UnknownRoot { .. } => "certificate.unknown_root",
+            CertificateError::BadSignature(_) => "certificate.bad_signature",
+            CertificateError::Expired { .. } => "certificate.expired",
+            CertificateError::NotYetValid { .. } => "certificate.not_yet_valid",
+            CertificateError::ServerKeyRevoked { .. } => "certificate.server_key_revoked",
+            CertificateError::CertificateRevoked { .. } => "certificate.certificate_revoked",
+            CertificateError::InvalidKey => "certificate.invalid_key",
+            CertificateError::InvalidValidity => "certificate.invalid_validity",
+            CertificateError::UserIdLength { .. } => "certificate.user_id_length",
+            CertificateError::IssuerMismatch => "certificate.issuer_mismatch",
+            CertificateError::DuplicateRoot { .. } => "certificate.duplicate_root",
+            CertificateError::TrustStoreFull { .. } => "certificate.trust_store_full",
+        }
+    }
+
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {

@@ -122,6 +122,34 @@ pub enum GroupError {
 }
 
 impl GroupError {
+    /// A stable, language-neutral name of this error, `"group.<variant>"` in snake_case
+    /// (SPEC.md §8.4). It never changes once released; bindings and the test vectors use it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            GroupError::Malformed(_) => "group.malformed",
+            GroupError::WrongGroup => "group.wrong_group",
+            GroupError::Removed => "group.removed",
+            GroupError::OwnMessage => "group.own_message",
+            GroupError::UnknownSender => "group.unknown_sender",
+            GroupError::UnknownSenderKey { .. } => "group.unknown_sender_key",
+            GroupError::SenderMismatch => "group.sender_mismatch",
+            GroupError::BadSignature => "group.bad_signature",
+            GroupError::Tampered => "group.tampered",
+            GroupError::InvalidEpoch => "group.invalid_epoch",
+            GroupError::SenderKeyRetired { .. } => "group.sender_key_retired",
+            GroupError::StaleSenderKey { .. } => "group.stale_sender_key",
+            GroupError::DuplicateDistribution { .. } => "group.duplicate_distribution",
+            GroupError::FutureEpoch { .. } => "group.future_epoch",
+            GroupError::Duplicate { .. } => "group.duplicate",
+            GroupError::KeyEvicted { .. } => "group.key_evicted",
+            GroupError::BeforeSenderKey { .. } => "group.before_sender_key",
+            GroupError::TooFarAhead { .. } => "group.too_far_ahead",
+            GroupError::PlaintextTooLarge { .. } => "group.plaintext_too_large",
+            GroupError::ChainExhausted => "group.chain_exhausted",
+            GroupError::WrongIdentity => "group.wrong_identity",
+        }
+    }
+
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -242,6 +270,30 @@ pub enum RosterError {
 }
 
 impl RosterError {
+    /// A stable, language-neutral name of this error, `"roster.<variant>"` in snake_case
+    /// (SPEC.md §8.4). It never changes once released; bindings and the test vectors use it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RosterError::Malformed(_) => "roster.malformed",
+            RosterError::WrongGroup => "roster.wrong_group",
+            RosterError::BadSignature => "roster.bad_signature",
+            RosterError::NotAdmin { .. } => "roster.not_admin",
+            RosterError::SkippedEpoch { .. } => "roster.skipped_epoch",
+            RosterError::ForkedEpoch { .. } => "roster.forked_epoch",
+            RosterError::StaleEpoch { .. } => "roster.stale_epoch",
+            RosterError::DuplicateChange { .. } => "roster.duplicate_change",
+            RosterError::TooManyMembers { .. } => "roster.too_many_members",
+            RosterError::AlreadyMember { .. } => "roster.already_member",
+            RosterError::NotAMember { .. } => "roster.not_a_member",
+            RosterError::LastAdmin => "roster.last_admin",
+            RosterError::InviterMismatch => "roster.inviter_mismatch",
+            RosterError::NotInRoster => "roster.not_in_roster",
+            RosterError::Removed => "roster.removed",
+            RosterError::EpochExhausted => "roster.epoch_exhausted",
+            RosterError::WrongIdentity => "roster.wrong_identity",
+        }
+    }
+
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {

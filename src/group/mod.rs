@@ -208,6 +208,22 @@ pub enum GroupEvent {
     },
 }
 
+impl GroupEvent {
+    /// A stable, language-neutral name of this event, `"group_event.<variant>"` in snake_case
+    /// (SPEC.md §8.4). It never changes once released; bindings and the test vectors use it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            GroupEvent::MemberAdded { .. } => "group_event.member_added",
+            GroupEvent::MemberRemoved { .. } => "group_event.member_removed",
+            GroupEvent::RoleChanged { .. } => "group_event.role_changed",
+            GroupEvent::RemovedFromGroup { .. } => "group_event.removed_from_group",
+            GroupEvent::SenderKeyRotated { .. } => "group_event.sender_key_rotated",
+            GroupEvent::SenderKeyReceived { .. } => "group_event.sender_key_received",
+            GroupEvent::SkippedKeysEvicted { .. } => "group_event.skipped_keys_evicted",
+        }
+    }
+}
+
 /// The result of [`GroupSession::create`].
 #[must_use]
 #[non_exhaustive]

@@ -342,6 +342,19 @@ pub enum SealError {
 }
 
 impl SealError {
+    /// A stable, language-neutral name of this error, `"seal.<variant>"` in snake_case
+    /// (SPEC.md §8.4). It never changes once released; bindings and the test vectors use it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SealError::MessageTooLarge { .. } => "seal.message_too_large",
+            SealError::CertificateMismatch => "seal.certificate_mismatch",
+            SealError::NoRecipients => "seal.no_recipients",
+            SealError::TooManyRecipients { .. } => "seal.too_many_recipients",
+            SealError::DuplicateRecipient { .. } => "seal.duplicate_recipient",
+            SealError::NonContributory => "seal.non_contributory",
+        }
+    }
+
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -389,6 +402,21 @@ pub enum OpenError {
 }
 
 impl OpenError {
+    /// A stable, language-neutral name of this error, `"open.<variant>"` in snake_case
+    /// (SPEC.md §8.4). It never changes once released; bindings and the test vectors use it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            OpenError::Malformed(_) => "open.malformed",
+            OpenError::NotForUs => "open.not_for_us",
+            OpenError::NonContributory => "open.non_contributory",
+            OpenError::Tampered => "open.tampered",
+            OpenError::BadPadding(_) => "open.bad_padding",
+            OpenError::MalformedContent(_) => "open.malformed_content",
+            OpenError::SenderNotAuthenticated => "open.sender_not_authenticated",
+            OpenError::Certificate(_) => "open.certificate",
+        }
+    }
+
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -431,6 +459,19 @@ pub enum SealedSessionError {
 }
 
 impl SealedSessionError {
+    /// A stable, language-neutral name of this error, `"sealed_session.<variant>"` in snake_case
+    /// (SPEC.md §8.4). It never changes once released; bindings and the test vectors use it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SealedSessionError::NotSessionContent { .. } => "sealed_session.not_session_content",
+            SealedSessionError::WrongSession => "sealed_session.wrong_session",
+            SealedSessionError::SenderMismatch => "sealed_session.sender_mismatch",
+            SealedSessionError::Decrypt(_) => "sealed_session.decrypt",
+            SealedSessionError::Handshake(_) => "sealed_session.handshake",
+            SealedSessionError::Peer(_) => "sealed_session.peer",
+        }
+    }
+
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {

@@ -50,6 +50,15 @@ pub enum PaddingError {
 }
 
 impl PaddingError {
+    /// A stable, language-neutral name of this error, `"padding.<variant>"` in snake_case
+    /// (SPEC.md §8.4). It never changes once released; bindings and the test vectors use it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PaddingError::MissingMarker => "padding.missing_marker",
+            PaddingError::WrongLength { .. } => "padding.wrong_length",
+        }
+    }
+
     /// The broad class of this error (always [`ErrorKind::Malformed`]).
     pub fn kind(&self) -> ErrorKind {
         ErrorKind::Malformed

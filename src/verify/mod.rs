@@ -242,6 +242,39 @@ pub enum VerifyError {
 }
 
 impl VerifyError {
+    /// A stable, language-neutral name of this error, `"verify.<variant>"` in snake_case
+    /// (SPEC.md §8.4). It never changes once released; bindings and the test vectors use it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            VerifyError::Malformed(_) => "verify.malformed",
+            VerifyError::SafetyNumberVersion { .. } => "verify.safety_number_version",
+            VerifyError::OtherPair => "verify.other_pair",
+            VerifyError::Swapped => "verify.swapped",
+            VerifyError::UserIdLength { .. } => "verify.user_id_length",
+            VerifyError::SessionNotEstablished => "verify.session_not_established",
+            VerifyError::SasOtherRun => "verify.sas_other_run",
+            VerifyError::SasOtherSession => "verify.sas_other_session",
+            VerifyError::SasCommitmentMismatch => "verify.sas_commitment_mismatch",
+            VerifyError::SasExpired { .. } => "verify.sas_expired",
+            VerifyError::UnknownUser => "verify.unknown_user",
+            VerifyError::IdentityMismatch => "verify.identity_mismatch",
+            VerifyError::OwnIdentity => "verify.own_identity",
+            VerifyError::TooManyIdentities { .. } => "verify.too_many_identities",
+            VerifyError::TextLength { .. } => "verify.text_length",
+            VerifyError::InvalidText { .. } => "verify.invalid_text",
+            VerifyError::IssuerMismatch => "verify.issuer_mismatch",
+            VerifyError::LifetimeTooLong { .. } => "verify.lifetime_too_long",
+            VerifyError::Forged => "verify.forged",
+            VerifyError::ForeignOrganization { .. } => "verify.foreign_organization",
+            VerifyError::OrganizationMismatch { .. } => "verify.organization_mismatch",
+            VerifyError::Expired { .. } => "verify.expired",
+            VerifyError::NotYetValid { .. } => "verify.not_yet_valid",
+            VerifyError::Revoked => "verify.revoked",
+            VerifyError::OperatorKeyMismatch => "verify.operator_key_mismatch",
+            VerifyError::Certificate(_) => "verify.certificate",
+        }
+    }
+
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {

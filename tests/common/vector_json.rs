@@ -1,0 +1,468 @@
+//! The language-neutral JSON encoding of errors and events in every vector file (SPEC.md
+//! §8.4): an error is `{"code", "kind", "fields"}`, an event `{"code", "fields"}`; integers are
+//! JSON numbers, type bytes `"0x21"`, keys and ids lowercase hex, times Unix seconds, a wrapped
+//! error the field `error`. Codes and kinds come from the library's `code()` methods; the
+//! field names and value encodings are written here, once, from SPEC.md §8.4.
+//!
+//! Included with `#[path]` by the `*vectors.rs` test files.
+
+#![allow(dead_code, unreachable_pub, clippy::panic)]
+
+use hushwire::certificate::CertificateKind;
+use hushwire::group::{GroupError, GroupEvent, GroupRole, RosterError};
+use hushwire::sealed::padding::PaddingError;
+use hushwire::verify::VerifyError;
+use hushwire::{
+    CertificateError, ConfigError, DecodeError, DecryptError, EncryptError, Error, ErrorKind,
+    Event, HandshakeError, KeyError, OpenError, PeerError, ResetError, RestoreError, SealError,
+    SealedSessionError, SignedKeyKind,
+};
+use serde_json::{Value, json};
+
+/// A type byte: `"0x"` and two lowercase hex digits.
+pub fn type_byte(b: u8) -> String {
+    format!("0x{b:02x}")
+}
+
+/// The JSON object of an error (SPEC.md §8.4).
+pub fn error_json(error: impl Into<Error>) -> Value {
+    let e: Error = error.into();
+    let fields = match e {
+        Error::Decode(e) => decode_fields(e),
+        Error::Key(e) => key_fields(e),
+        Error::Encrypt(e) => encrypt_fields(e),
+        Error::Decrypt(e) => decrypt_fields(e),
+        Error::Handshake(e) => handshake_fields(e),
+        Error::Config(e) => config_fields(e),
+        Error::Restore(e) => restore_fields(e),
+        Error::Peer(e) => peer_fields(e),
+        Error::Reset(e) => reset_fields(e),
+        Error::Certificate(e) => certificate_fields(e),
+        Error::Seal(e) => seal_fields(e),
+        Error::Open(e) => open_fields(e),
+        Error::SealedSession(e) => sealed_session_fields(e),
+        Error::Group(e) => group_fields(e),
+        Error::Roster(e) => roster_fields(e),
+        Error::Verify(e) => verify_fields(e),
+        other => panic!("no vector encoding for {other:?}: add it to tests/common/vector_json.rs"),
+    };
+    object(e.code(), e.kind(), fields)
+}
+
+/// `"ok"` for a success, the error's object for a failure: the encoding of an expected
+/// outcome that may be either.
+pub fn outcome_json<T, E: Into<Error> + Copy>(outcome: &Result<T, E>) -> Value {
+    match outcome {
+        Ok(_) => json!("ok"),
+        Err(e) => error_json(*e),
+    }
+}
+
+/// The JSON object of an event of the 1:1 core and the account (SPEC.md §8.4).
+pub fn event_json(event: &Event) -> Value {
+    let fields = match event {
+        Event::OneTimePreKeyConsumed { id }
+        | Event::KemPreKeyConsumed { id }
+        | Event::LastResortKemPreKeyUsed { id } => json!({ "id": id }),
+        Event::OneTimePreKeysLow {
+            x25519_remaining,
+            kem_remaining,
+        } => json!({ "x25519_remaining": x25519_remaining, "kem_remaining": kem_remaining }),
+        Event::SkippedKeysEvicted { count } | Event::SkippedKeysExpired { count } => {
+            json!({ "count": count })
+        }
+        Event::SessionEstablished { session_id }
+        | Event::ActiveSessionChanged { session_id }
+        | Event::SessionReset { session_id } => {
+            json!({ "session_id": hex::encode(session_id.as_bytes()) })
+        }
+        Event::PreKeyRotationDue => json!({}),
+        Event::IdentityChanged {
+            user_id,
+            was_verified,
+        } => json!({ "user_id": hex::encode(user_id.as_bytes()), "was_verified": was_verified }),
+        other => panic!("no vector encoding for {other:?}: add it to tests/common/vector_json.rs"),
+    };
+    json!({ "code": event.code(), "fields": fields })
+}
+
+/// The JSON objects of a list of events.
+pub fn events_json(events: &[Event]) -> Vec<Value> {
+    events.iter().map(event_json).collect()
+}
+
+/// The JSON object of a group event (SPEC.md §8.4).
+pub fn group_event_json(event: &GroupEvent) -> Value {
+    let key = |k: &hushwire::IdentityKey| hex::encode(k.as_bytes());
+    let fields = match event {
+        GroupEvent::MemberAdded {
+            member,
+            role,
+            by,
+            epoch,
+        }
+        | GroupEvent::RoleChanged {
+            member,
+            role,
+            by,
+            epoch,
+        } => {
+            json!({ "member": key(member), "role": role_name(*role), "by": key(by), "epoch": epoch })
+        }
+        GroupEvent::MemberRemoved { member, by, epoch } => {
+            json!({ "member": key(member), "by": key(by), "epoch": epoch })
+        }
+        GroupEvent::RemovedFromGroup { by, epoch } => json!({ "by": key(by), "epoch": epoch }),
+        GroupEvent::SenderKeyRotated { key_id } => json!({ "key_id": key_id }),
+        GroupEvent::SenderKeyReceived { member, key_id } => {
+            json!({ "member": key(member), "key_id": key_id })
+        }
+        GroupEvent::SkippedKeysEvicted { count } => json!({ "count": count }),
+        other => panic!("no vector encoding for {other:?}: add it to tests/common/vector_json.rs"),
+    };
+    json!({ "code": event.code(), "fields": fields })
+}
+
+/// The JSON objects of a list of group events.
+pub fn group_events_json(events: &[GroupEvent]) -> Vec<Value> {
+    events.iter().map(group_event_json).collect()
+}
+
+fn object(code: &str, kind: ErrorKind, fields: Value) -> Value {
+    json!({ "code": code, "kind": kind.code(), "fields": fields })
+}
+
+fn nested(error: impl Into<Error>) -> Value {
+    json!({ "error": error_json(error) })
+}
+
+fn padding_json(e: PaddingError) -> Value {
+    let fields = match e {
+        PaddingError::MissingMarker => json!({}),
+        PaddingError::WrongLength { len, expected } => json!({ "len": len, "expected": expected }),
+        other => panic!("no vector encoding for {other:?}"),
+    };
+    object(e.code(), e.kind(), fields)
+}
+
+fn role_name(role: GroupRole) -> &'static str {
+    match role {
+        GroupRole::Admin => "admin",
+        GroupRole::Member => "member",
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+fn certificate_kind(kind: CertificateKind) -> &'static str {
+    match kind {
+        CertificateKind::Server => "server",
+        CertificateKind::Sender => "sender",
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+fn decode_fields(e: DecodeError) -> Value {
+    match e {
+        DecodeError::Truncated { needed } => json!({ "needed": needed }),
+        DecodeError::TrailingBytes { count } => json!({ "count": count }),
+        DecodeError::UnknownVersion(v) => json!({ "version": v }),
+        DecodeError::UnknownType(t) => json!({ "type": type_byte(t) }),
+        DecodeError::WrongType { expected, found } => {
+            json!({ "expected": type_byte(expected), "found": type_byte(found) })
+        }
+        DecodeError::TooLarge { len, max } => json!({ "len": len, "max": max }),
+        DecodeError::InvalidField { field } => json!({ "field": field }),
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+fn key_fields(e: KeyError) -> Value {
+    match e {
+        KeyError::InvalidIdentityKey | KeyError::InvalidKemKey => json!({}),
+        KeyError::InvalidSignature(kind) => json!({ "key": match kind {
+            SignedKeyKind::SignedPreKey => "signed_prekey",
+            SignedKeyKind::KemPreKey => "kem_prekey",
+            other => panic!("no vector encoding for {other:?}"),
+        } }),
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+fn encrypt_fields(e: EncryptError) -> Value {
+    match e {
+        EncryptError::PlaintextTooLarge { len, max } => json!({ "len": len, "max": max }),
+        EncryptError::ChainExhausted => json!({}),
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+fn decrypt_fields(e: DecryptError) -> Value {
+    match e {
+        DecryptError::Malformed(inner) => nested(inner),
+        DecryptError::Duplicate { counter } | DecryptError::KeyExpired { counter } => {
+            json!({ "counter": counter })
+        }
+        DecryptError::TooFarAhead { gap, max } => json!({ "gap": gap, "max": max }),
+        DecryptError::StateBehind {
+            their_epoch,
+            our_epoch,
+        } => json!({ "their_epoch": their_epoch, "our_epoch": our_epoch }),
+        DecryptError::Undecryptable
+        | DecryptError::Tampered
+        | DecryptError::OtherSession
+        | DecryptError::InvalidCounter
+        | DecryptError::NonContributory
+        | DecryptError::PeerStateForked
+        | DecryptError::ChainForgotten => json!({}),
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+fn handshake_fields(e: HandshakeError) -> Value {
+    match e {
+        HandshakeError::Malformed(inner) => nested(inner),
+        HandshakeError::Key(inner) => nested(inner),
+        HandshakeError::FirstMessage(inner) => nested(inner),
+        HandshakeError::UnknownSignedPreKey(id)
+        | HandshakeError::UnknownOneTimePreKey(id)
+        | HandshakeError::OneTimePreKeyReused(id)
+        | HandshakeError::UnknownKemPreKey(id)
+        | HandshakeError::KemPreKeyReused(id) => json!({ "id": id }),
+        HandshakeError::TooManyPeers { limit } => json!({ "limit": limit }),
+        HandshakeError::NonContributory
+        | HandshakeError::ReplayedInitialMessage
+        | HandshakeError::ReplayRecordsFull
+        | HandshakeError::OwnIdentity => json!({}),
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+fn config_fields(e: ConfigError) -> Value {
+    match e {
+        ConfigError::OutOfRange {
+            name,
+            value,
+            min,
+            max,
+        } => json!({ "name": name, "value": value, "min": min, "max": max }),
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+fn restore_fields(e: RestoreError) -> Value {
+    match e {
+        RestoreError::UnknownVersion(v) => json!({ "version": v }),
+        RestoreError::WrongType { expected, found } => {
+            json!({ "expected": type_byte(expected), "found": type_byte(found) })
+        }
+        RestoreError::RolledBack { found, minimum } => {
+            json!({ "found": found, "minimum": minimum })
+        }
+        RestoreError::Truncated
+        | RestoreError::NotStateBlob
+        | RestoreError::Authentication
+        | RestoreError::Corrupt => json!({}),
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+fn peer_fields(e: PeerError) -> Value {
+    match e {
+        PeerError::Encrypt(inner) => nested(inner),
+        PeerError::Decrypt(inner) => nested(inner),
+        PeerError::Handshake(inner) => nested(inner),
+        PeerError::UnknownPeer
+        | PeerError::NoMatchingSession
+        | PeerError::SenderMismatch
+        | PeerError::IdentityChanged => json!({}),
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+fn reset_fields(e: ResetError) -> Value {
+    match e {
+        ResetError::Malformed(inner) => nested(inner),
+        ResetError::Handshake(inner) => nested(inner),
+        ResetError::RateLimited { retry_after_secs } => {
+            json!({ "retry_after_secs": retry_after_secs })
+        }
+        ResetError::BadSignature
+        | ResetError::NotForUs
+        | ResetError::Stale
+        | ResetError::BundleMismatch => json!({}),
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+fn certificate_fields(e: CertificateError) -> Value {
+    match e {
+        CertificateError::Malformed(inner) => nested(inner),
+        CertificateError::UnknownRoot { root_id } | CertificateError::DuplicateRoot { root_id } => {
+            json!({ "root_id": root_id })
+        }
+        CertificateError::BadSignature(kind) => json!({ "kind": certificate_kind(kind) }),
+        CertificateError::Expired { kind, expires_at } => json!({
+            "kind": certificate_kind(kind),
+            "expires_at": expires_at.as_unix_secs(),
+        }),
+        CertificateError::NotYetValid { kind, not_before } => json!({
+            "kind": certificate_kind(kind),
+            "not_before": not_before.as_unix_secs(),
+        }),
+        CertificateError::ServerKeyRevoked { key_id } => json!({ "key_id": key_id }),
+        CertificateError::CertificateRevoked {
+            kind,
+            server_key_id,
+            serial,
+        } => json!({
+            "kind": certificate_kind(kind),
+            "server_key_id": server_key_id,
+            "serial": serial,
+        }),
+        CertificateError::UserIdLength { len, max } => json!({ "len": len, "max": max }),
+        CertificateError::TrustStoreFull { max } => json!({ "max": max }),
+        CertificateError::InvalidKey
+        | CertificateError::InvalidValidity
+        | CertificateError::IssuerMismatch => json!({}),
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+fn seal_fields(e: SealError) -> Value {
+    match e {
+        SealError::MessageTooLarge { len, max } => json!({ "len": len, "max": max }),
+        SealError::TooManyRecipients { count, max } => json!({ "count": count, "max": max }),
+        SealError::DuplicateRecipient { index } => json!({ "index": index }),
+        SealError::CertificateMismatch | SealError::NoRecipients | SealError::NonContributory => {
+            json!({})
+        }
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+fn open_fields(e: OpenError) -> Value {
+    match e {
+        OpenError::Malformed(inner) | OpenError::MalformedContent(inner) => nested(inner),
+        OpenError::Certificate(inner) => nested(inner),
+        OpenError::BadPadding(inner) => json!({ "error": padding_json(inner) }),
+        OpenError::NotForUs
+        | OpenError::NonContributory
+        | OpenError::Tampered
+        | OpenError::SenderNotAuthenticated => json!({}),
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+fn sealed_session_fields(e: SealedSessionError) -> Value {
+    match e {
+        SealedSessionError::NotSessionContent { content_type } => {
+            json!({ "content_type": type_byte(content_type.to_byte()) })
+        }
+        SealedSessionError::Decrypt(inner) => nested(inner),
+        SealedSessionError::Handshake(inner) => nested(inner),
+        SealedSessionError::Peer(inner) => nested(inner),
+        SealedSessionError::WrongSession | SealedSessionError::SenderMismatch => json!({}),
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+fn group_fields(e: GroupError) -> Value {
+    match e {
+        GroupError::Malformed(inner) => nested(inner),
+        GroupError::UnknownSenderKey { key_id }
+        | GroupError::SenderKeyRetired { key_id }
+        | GroupError::StaleSenderKey { key_id }
+        | GroupError::DuplicateDistribution { key_id } => json!({ "key_id": key_id }),
+        GroupError::FutureEpoch {
+            message_epoch,
+            our_epoch,
+        } => json!({ "message_epoch": message_epoch, "our_epoch": our_epoch }),
+        GroupError::Duplicate { index } | GroupError::KeyEvicted { index } => {
+            json!({ "index": index })
+        }
+        GroupError::BeforeSenderKey { index, first } => json!({ "index": index, "first": first }),
+        GroupError::TooFarAhead { gap, max } => json!({ "gap": gap, "max": max }),
+        GroupError::PlaintextTooLarge { len, max } => json!({ "len": len, "max": max }),
+        GroupError::WrongGroup
+        | GroupError::Removed
+        | GroupError::OwnMessage
+        | GroupError::UnknownSender
+        | GroupError::SenderMismatch
+        | GroupError::BadSignature
+        | GroupError::Tampered
+        | GroupError::InvalidEpoch
+        | GroupError::ChainExhausted
+        | GroupError::WrongIdentity => json!({}),
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+fn roster_fields(e: RosterError) -> Value {
+    match e {
+        RosterError::Malformed(inner) => nested(inner),
+        RosterError::NotAdmin { signer } => json!({ "signer": hex::encode(signer) }),
+        RosterError::SkippedEpoch { current, found }
+        | RosterError::StaleEpoch { current, found } => {
+            json!({ "current": current, "found": found })
+        }
+        RosterError::ForkedEpoch { epoch } | RosterError::DuplicateChange { epoch } => {
+            json!({ "epoch": epoch })
+        }
+        RosterError::TooManyMembers { max } => json!({ "max": max }),
+        RosterError::AlreadyMember { member } | RosterError::NotAMember { member } => {
+            json!({ "member": hex::encode(member) })
+        }
+        RosterError::WrongGroup
+        | RosterError::BadSignature
+        | RosterError::LastAdmin
+        | RosterError::InviterMismatch
+        | RosterError::NotInRoster
+        | RosterError::Removed
+        | RosterError::EpochExhausted
+        | RosterError::WrongIdentity => json!({}),
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+fn verify_fields(e: VerifyError) -> Value {
+    match e {
+        VerifyError::Malformed(inner) => nested(inner),
+        VerifyError::Certificate(inner) => nested(inner),
+        VerifyError::SafetyNumberVersion { ours, theirs } => {
+            json!({ "ours": ours, "theirs": theirs })
+        }
+        VerifyError::UserIdLength { len, max } => json!({ "len": len, "max": max }),
+        VerifyError::TooManyIdentities { max } => json!({ "max": max }),
+        VerifyError::TextLength { field, len, max } => {
+            json!({ "field": field, "len": len, "max": max })
+        }
+        VerifyError::InvalidText { field } => json!({ "field": field }),
+        VerifyError::LifetimeTooLong {
+            lifetime_secs,
+            max_secs,
+        } => json!({ "lifetime_secs": lifetime_secs, "max_secs": max_secs }),
+        VerifyError::ForeignOrganization { root_id }
+        | VerifyError::OrganizationMismatch { root_id } => json!({ "root_id": root_id }),
+        VerifyError::Expired { expires_at } => json!({ "expires_at": expires_at.as_unix_secs() }),
+        VerifyError::NotYetValid { not_before } => {
+            json!({ "not_before": not_before.as_unix_secs() })
+        }
+        VerifyError::SasExpired { expired_at } => {
+            json!({ "expired_at": expired_at.as_unix_secs() })
+        }
+        VerifyError::OtherPair
+        | VerifyError::SasOtherRun
+        | VerifyError::SasOtherSession
+        | VerifyError::SasCommitmentMismatch
+        | VerifyError::Swapped
+        | VerifyError::SessionNotEstablished
+        | VerifyError::UnknownUser
+        | VerifyError::IdentityMismatch
+        | VerifyError::OwnIdentity
+        | VerifyError::IssuerMismatch
+        | VerifyError::Forged
+        | VerifyError::Revoked
+        | VerifyError::OperatorKeyMismatch => json!({}),
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
