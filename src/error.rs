@@ -448,6 +448,14 @@ pub enum RestoreError {
         /// The minimum the caller required.
         minimum: u64,
     },
+    /// The blob authenticated but holds more than a documented limit allows.
+    #[error("restored state exceeds the limit `{limit}` of {max}")]
+    LimitExceeded {
+        /// The name of the limit (its constant).
+        limit: &'static str,
+        /// Its value.
+        max: u64,
+    },
 }
 
 impl RestoreError {
@@ -461,6 +469,7 @@ impl RestoreError {
             | RestoreError::Corrupt => ErrorKind::Malformed,
             RestoreError::Authentication => ErrorKind::Tampered,
             RestoreError::RolledBack { .. } => ErrorKind::Replay,
+            RestoreError::LimitExceeded { .. } => ErrorKind::LimitExceeded,
         }
     }
 }
