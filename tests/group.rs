@@ -1917,3 +1917,30 @@ fn version_1_group_state_restores_with_the_grace_window_closed() {
     assert!(GroupSession::from_encrypted(&again, &key, 4).unwrap() == member);
     assert!(again.len() > blob.len());
 }
+
+#[test]
+fn a_member_removed_and_added_again_starts_afresh() {
+    let mut sim = Sim::new(3, 40);
+    let k2 = sim.key(2);
+    let before = sim.send(2, b"first membership");
+    sim.all_read(2, &before, b"first membership");
+    let _ = sim.change(0, RosterOp::Remove { member: k2 });
+    // Its keys and its next key id are gone: a second membership starts again at key 0.
+    assert!(sim.members[1].g.held_sender_keys(&k2).is_empty());
+    let _ = sim.change(
+        0,
+        RosterOp::Add {
+            member: k2,
+            role: GroupRole::Member,
+        },
+    );
+    assert_eq!(sim.members[2].g.sender_key_id(), Some(0));
+    assert_eq!(sim.members[1].g.held_sender_keys(&k2), vec![0]);
+    let again = sim.send(2, b"second membership");
+    sim.all_read(2, &again, b"second membership");
+    // What it sent in its first membership names key 0 too, but not this key 0: its
+    // signature does not verify under the new signing key.
+    rejects(&mut sim.members[1].g, GroupError::BadSignature, |g| {
+        g.decrypt(&before, NOW)
+    });
+}
