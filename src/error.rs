@@ -568,6 +568,14 @@ pub enum RestoreError {
         /// The minimum the caller required.
         minimum: u64,
     },
+    /// The blob authenticated but holds more than a documented limit allows.
+    #[error("restored state exceeds the limit `{limit}` of {max}")]
+    LimitExceeded {
+        /// The name of the limit (its constant).
+        limit: &'static str,
+        /// Its value.
+        max: u64,
+    },
 }
 
 impl RestoreError {
@@ -582,6 +590,7 @@ impl RestoreError {
             RestoreError::Authentication => "restore.authentication",
             RestoreError::Corrupt => "restore.corrupt",
             RestoreError::RolledBack { .. } => "restore.rolled_back",
+            RestoreError::LimitExceeded { .. } => "restore.limit_exceeded",
         }
     }
 
@@ -595,6 +604,7 @@ impl RestoreError {
             | RestoreError::Corrupt => ErrorKind::Malformed,
             RestoreError::Authentication => ErrorKind::Tampered,
             RestoreError::RolledBack { .. } => ErrorKind::Replay,
+            RestoreError::LimitExceeded { .. } => ErrorKind::LimitExceeded,
         }
     }
 }
@@ -663,6 +673,7 @@ mod tests {
         "restore.authentication",
         "restore.corrupt",
         "restore.rolled_back",
+        "restore.limit_exceeded",
         "peer.unknown_peer",
         "peer.no_matching_session",
         "peer.sender_mismatch",
@@ -726,6 +737,7 @@ mod tests {
         "group.stale_sender_key",
         "group.duplicate_distribution",
         "group.future_epoch",
+        "group.old_epoch_refused",
         "group.duplicate",
         "group.key_evicted",
         "group.before_sender_key",
@@ -794,6 +806,7 @@ mod tests {
         "group_event.sender_key_rotated",
         "group_event.sender_key_received",
         "group_event.skipped_keys_evicted",
+        "group_event.old_epoch_message",
     ];
 
     /// The code of one value of every error variant and event of the crate, in SPEC.md §8.4
@@ -872,6 +885,10 @@ mod tests {
             RestoreError::RolledBack {
                 found: 1,
                 minimum: 2,
+            },
+            RestoreError::LimitExceeded {
+                limit: "members",
+                max: 1,
             },
         ];
         let peer = [
@@ -973,6 +990,10 @@ mod tests {
             GroupError::FutureEpoch {
                 message_epoch: 2,
                 our_epoch: 1,
+            },
+            GroupError::OldEpochRefused {
+                key_id: 1,
+                rekey_epoch: 2,
             },
             GroupError::Duplicate { index: 1 },
             GroupError::KeyEvicted { index: 1 },
@@ -1090,6 +1111,12 @@ mod tests {
             GroupEvent::SenderKeyRotated { key_id: 1 },
             GroupEvent::SenderKeyReceived { member, key_id: 1 },
             GroupEvent::SkippedKeysEvicted { count: 1 },
+            GroupEvent::OldEpochMessage {
+                member,
+                key_id: 1,
+                message_epoch: 1,
+                rekey_epoch: 2,
+            },
         ];
 
         let mut errors: Vec<Error> = Vec::new();

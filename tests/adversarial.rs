@@ -2077,7 +2077,8 @@ impl Group {
         for r in &d.recipients {
             let i = self.idx(r);
             let sender = *self.ids[from].public();
-            self.g[i].receive_distribution(&sender, &d.bytes).unwrap();
+            let from = hushwire::group::AuthenticatedSender::assume_authenticated(sender);
+            self.g[i].receive_distribution(from, &d.bytes).unwrap();
         }
     }
 
@@ -2091,7 +2092,7 @@ impl Group {
 fn group_rejects(group: &mut Group, i: usize, bytes: &[u8], expected: hushwire::GroupError) {
     let before = group.g[i].clone();
     assert_eq!(
-        group.g[i].decrypt(bytes).map(|d| d.plaintext),
+        group.g[i].decrypt(bytes, NOW).map(|d| d.plaintext),
         Err(expected)
     );
     assert!(
@@ -2150,18 +2151,18 @@ fn group_message_with_forged_signature_is_rejected() {
         .unwrap();
     spoofed[at..at + 32].copy_from_slice(group.ids[3].public().as_bytes());
     let before = group.g[1].clone();
-    assert!(group.g[1].decrypt(&spoofed).is_err());
+    assert!(group.g[1].decrypt(&spoofed, NOW).is_err());
     assert!(group.g[1] == before);
 
     // The genuine message is still read by everyone, and the group goes on.
     for receiver in [0, 1, 3] {
         assert_eq!(
-            group.g[receiver].decrypt(&genuine).unwrap().plaintext,
+            group.g[receiver].decrypt(&genuine, NOW).unwrap().plaintext,
             b"from member 2"
         );
     }
     let next = group.send(1, b"next");
-    assert_eq!(group.g[2].decrypt(&next).unwrap().plaintext, b"next");
+    assert_eq!(group.g[2].decrypt(&next, NOW).unwrap().plaintext, b"next");
 }
 
 #[test]
@@ -2174,14 +2175,14 @@ fn group_message_from_removed_member_is_rejected() {
     // The admin removes member 3; members 1 and 2 apply it (member 3 does not yet know).
     let admin = group.ids[0].clone();
     let update = group.g[0]
-        .remove_member(&admin, removed, &mut group.rng)
+        .remove_member(&admin, removed, NOW, &mut group.rng)
         .unwrap();
     let change = update.change.unwrap();
     let mut dists = vec![(0, update.distribution.unwrap())];
     for i in [1, 2] {
         let id = group.ids[i].clone();
         let u = group.g[i]
-            .apply_roster_change(&id, &change.bytes, &mut group.rng)
+            .apply_roster_change(&id, &change.bytes, NOW, &mut group.rng)
             .unwrap();
         dists.push((i, u.distribution.unwrap()));
     }
@@ -2205,11 +2206,11 @@ fn group_message_from_removed_member_is_rejected() {
     let next = group.send(1, b"without member 3");
     for receiver in [0, 2] {
         assert_eq!(
-            group.g[receiver].decrypt(&next).unwrap().plaintext,
+            group.g[receiver].decrypt(&next, NOW).unwrap().plaintext,
             b"without member 3"
         );
     }
-    assert!(group.g[3].decrypt(&next).is_err());
+    assert!(group.g[3].decrypt(&next, NOW).is_err());
 }
 
 #[test]
@@ -2267,7 +2268,7 @@ fn downgraded_version_of_sealed_group_and_certificate_encodings_is_rejected() {
         let id = group.ids[1].clone();
         assert_eq!(
             group.g[1]
-                .apply_roster_change(&id, &with(&change), &mut group.rng)
+                .apply_roster_change(&id, &with(&change), NOW, &mut group.rng)
                 .unwrap_err(),
             RosterError::Malformed(e)
         );
@@ -2275,11 +2276,14 @@ fn downgraded_version_of_sealed_group_and_certificate_encodings_is_rejected() {
     }
     // The genuine encodings still work.
     assert!(sealed::open(bob, &envelope, &relay.trust, NOW).is_ok());
-    assert_eq!(group.g[1].decrypt(&message).unwrap().plaintext, b"group");
+    assert_eq!(
+        group.g[1].decrypt(&message, NOW).unwrap().plaintext,
+        b"group"
+    );
     let id = group.ids[1].clone();
     assert!(
         group.g[1]
-            .apply_roster_change(&id, &change, &mut group.rng)
+            .apply_roster_change(&id, &change, NOW, &mut group.rng)
             .is_ok()
     );
 }

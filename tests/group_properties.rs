@@ -3,11 +3,15 @@
 //! tampered and wrong-group messages and forged roster changes.
 //!
 //! A model predicts the outcome of every delivery from who was a member when the message was
-//! sent, who is a member now, and how many times the sender rotated since: the exact
-//! plaintext, or the exact error (`Removed`, `UnknownSender`, `UnknownSenderKey`,
-//! `Duplicate`), or "any error" for a member who joined after the message was sent.
-//! Invariants:
-//! - members read exactly what was sent while they were members (each message once);
+//! sent, who is a member now, how many times the sender rotated since, and for a message sent
+//! before the last removal, the time since that removal and how many such messages the
+//! receiver already took from that sender: the exact plaintext, or the exact error
+//! (`Removed`, `UnknownSender`, `UnknownSenderKey`, `OldEpochRefused`, `Duplicate`), or "any
+//! error" for a member who joined after the message was sent. Invariants:
+//! - members read exactly what was sent while they were members (each message once), except
+//!   messages sent before a removal and delivered after the grace window closed;
+//! - every message sent before a removal and read after it comes with its
+//!   `OldEpochMessage` event, and none other does;
 //! - nobody else reads anything: removed members (their live state, and a copy frozen just
 //!   before the removal, as a member who ignores it would keep) and members who joined later;
 //! - no tampered, replayed or wrong-group message is accepted, and a rejection changes nothing;
@@ -29,10 +33,23 @@ use std::sync::OnceLock;
 
 use chacha20::ChaCha20Rng;
 use ed25519_dalek::{Signer, SigningKey};
-use hushwire::group::{GroupError, GroupRole, GroupSession, Outgoing, RosterError, RosterOp};
-use hushwire::{IdentityKey, IdentityKeyPair};
+use std::collections::BTreeMap;
+
+use hushwire::group::{
+    AuthenticatedSender, GroupError, GroupEvent, GroupRole, GroupSession, MAX_OLD_EPOCH_MESSAGES,
+    OLD_EPOCH_GRACE_SECS, Outgoing, RosterError, RosterOp,
+};
+use hushwire::{IdentityKey, IdentityKeyPair, Timestamp};
 use proptest::prelude::*;
 use rand_core::{Rng, SeedableRng};
+
+const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+
+/// The sender of a distribution message carried by hand (standing for the 1:1 session that
+/// would authenticate it).
+fn auth(k: &IdentityKey) -> AuthenticatedSender {
+    AuthenticatedSender::assume_authenticated(*k)
+}
 
 /// Members at the start of every case (the admin included).
 const GROUP_SIZE: usize = 50;
@@ -55,6 +72,10 @@ struct Msg {
     text: Vec<u8>,
     key_id: u32,
     index: u32,
+    /// The sender's roster epoch.
+    epoch: u64,
+    /// Removals made before it was sent.
+    removals_before: usize,
     /// Members when it was sent, the sender excepted.
     recipients: BTreeSet<usize>,
 }
@@ -74,6 +95,15 @@ struct World {
     delivered: BTreeSet<(usize, usize)>,
     /// Messages of another group (same admin, other members).
     foreign: Vec<Vec<u8>>,
+    /// The clock every call gets.
+    now: Timestamp,
+    /// Removals (and leaves) so far, and when the last was applied (by every member at once).
+    removals: usize,
+    removal_at: Timestamp,
+    /// Per (receiver, sender): messages from before the last removal read since it.
+    old_epoch_read: BTreeMap<(usize, usize), u32>,
+    /// (message, recipient) refused because the grace window had closed.
+    refused_late: BTreeSet<(usize, usize)>,
 }
 
 fn key_of(ids: &[IdentityKeyPair], k: &IdentityKey) -> usize {
@@ -110,6 +140,11 @@ fn base_world() -> &'static World {
             pending: vec![],
             delivered: BTreeSet::new(),
             foreign: vec![],
+            now: NOW,
+            removals: 0,
+            removal_at: NOW,
+            old_epoch_read: BTreeMap::new(),
+            refused_late: BTreeSet::new(),
         };
         for (from, d) in dists {
             w.distribute(from, &d);
@@ -143,6 +178,11 @@ impl World {
             pending: self.pending.clone(),
             delivered: self.delivered.clone(),
             foreign: self.foreign.clone(),
+            now: self.now,
+            removals: self.removals,
+            removal_at: self.removal_at,
+            old_epoch_read: self.old_epoch_read.clone(),
+            refused_late: self.refused_late.clone(),
         }
     }
 
@@ -165,7 +205,7 @@ impl World {
             let i = key_of(&self.ids, r);
             assert!(self.member[i], "distribution addressed to a non-member");
             self.states[i]
-                .receive_distribution(&sender, &d.bytes)
+                .receive_distribution(auth(&sender), &d.bytes)
                 .unwrap();
         }
     }
@@ -176,6 +216,7 @@ impl World {
         let bytes = self.states[sender].encrypt(&text, &mut self.rng).unwrap();
         let key_id = u32::from_be_bytes(bytes[74..78].try_into().unwrap());
         let index = u32::from_be_bytes(bytes[78..82].try_into().unwrap());
+        let epoch = self.states[sender].epoch();
         let recipients: BTreeSet<usize> = self
             .current_members()
             .into_iter()
@@ -188,13 +229,16 @@ impl World {
         // it had before its removal.
         for f in &mut self.frozen {
             assert!(
-                f.decrypt(&bytes).is_err(),
+                f.decrypt(&bytes, self.now).is_err(),
                 "a removed member read message {n}"
             );
         }
         for i in 0..self.ids.len() {
             if !self.member[i] {
-                assert_eq!(self.states[i].decrypt(&bytes), Err(GroupError::Removed));
+                assert_eq!(
+                    self.states[i].decrypt(&bytes, self.now),
+                    Err(GroupError::Removed)
+                );
             }
         }
         self.msgs.push(Msg {
@@ -203,8 +247,15 @@ impl World {
             text,
             key_id,
             index,
+            epoch,
+            removals_before: self.removals,
             recipients,
         });
+    }
+
+    /// Whether message `m` was sent on a key from before the last removal.
+    fn old_epoch(&self, m: usize) -> bool {
+        self.msgs[m].removals_before < self.removals
     }
 
     /// What delivering message `m` to `r` must give now.
@@ -223,6 +274,20 @@ impl World {
         if current >= msg.key_id + 2 {
             return Some(Err(GroupError::UnknownSenderKey { key_id: msg.key_id }));
         }
+        if self.old_epoch(m) {
+            let read = self
+                .old_epoch_read
+                .get(&(r, msg.sender))
+                .copied()
+                .unwrap_or(0);
+            let late = self.now.as_unix_secs() - self.removal_at.as_unix_secs();
+            if late > OLD_EPOCH_GRACE_SECS || read >= MAX_OLD_EPOCH_MESSAGES {
+                return Some(Err(GroupError::OldEpochRefused {
+                    key_id: msg.key_id,
+                    rekey_epoch: self.states[r].roster().rekey_epoch(),
+                }));
+            }
+        }
         if self.delivered.contains(&(m, r)) {
             return Some(Err(GroupError::Duplicate { index: msg.index }));
         }
@@ -232,16 +297,31 @@ impl World {
     fn deliver(&mut self, m: usize, r: usize) {
         let expected = self.expected(m, r);
         let before = self.states[r].clone();
-        let got = self.states[r].decrypt(&self.msgs[m].bytes);
+        let got = self.states[r].decrypt(&self.msgs[m].bytes, self.now);
         match (expected, got) {
             (Some(Ok(text)), Ok(read)) => {
+                let msg = &self.msgs[m];
                 assert_eq!(read.plaintext, text);
-                assert_eq!(read.sender, *self.ids[self.msgs[m].sender].public());
+                assert_eq!(read.sender, *self.ids[msg.sender].public());
+                let warned = read.events.first()
+                    == Some(&GroupEvent::OldEpochMessage {
+                        member: read.sender,
+                        key_id: msg.key_id,
+                        message_epoch: msg.epoch,
+                        rekey_epoch: self.states[r].roster().rekey_epoch(),
+                    });
+                assert_eq!(warned, self.old_epoch(m), "message {m} to {r}: {read:?}");
+                if warned {
+                    *self.old_epoch_read.entry((r, msg.sender)).or_default() += 1;
+                }
                 assert!(self.delivered.insert((m, r)));
             }
             (Some(Err(e)), Err(got)) => {
                 assert_eq!(got, e, "message {m} to {r}");
                 assert!(self.states[r] == before, "a rejection changed the state");
+                if matches!(e, GroupError::OldEpochRefused { .. }) {
+                    self.refused_late.insert((m, r));
+                }
             }
             (None, Err(_)) => assert!(self.states[r] == before),
             (expected, got) => panic!("message {m} to {r}: expected {expected:?}, got {got:?}"),
@@ -277,8 +357,13 @@ impl World {
             self.frozen.push(copy);
         }
         let update = self.states[author]
-            .change_roster(&self.ids[author], op, &mut self.rng)
+            .change_roster(&self.ids[author], op, self.now, &mut self.rng)
             .unwrap();
+        if removed.is_some() {
+            self.removals += 1;
+            self.removal_at = self.now;
+            self.old_epoch_read.clear();
+        }
         let mut dists = vec![];
         if let Some(d) = update.distribution {
             dists.push((author, d));
@@ -287,7 +372,7 @@ impl World {
         for r in &change.recipients {
             let i = key_of(&self.ids, r);
             let u = self.states[i]
-                .apply_roster_change(&self.ids[i], &change.bytes, &mut self.rng)
+                .apply_roster_change(&self.ids[i], &change.bytes, self.now, &mut self.rng)
                 .unwrap();
             if let Some(d) = u.distribution {
                 dists.push((i, d));
@@ -343,7 +428,11 @@ impl World {
         let start = self.msgs.len().saturating_sub(HISTORY_SHOWN_TO_JOINER);
         for m in start..self.msgs.len() {
             let before = self.states[i].clone();
-            assert!(self.states[i].decrypt(&self.msgs[m].bytes).is_err());
+            assert!(
+                self.states[i]
+                    .decrypt(&self.msgs[m].bytes, self.now)
+                    .is_err()
+            );
             assert!(self.states[i] == before);
         }
     }
@@ -386,7 +475,7 @@ impl World {
         bad[at] ^= 1 << (bit % 8);
         let before = self.states[r].clone();
         assert!(
-            self.states[r].decrypt(&bad).is_err(),
+            self.states[r].decrypt(&bad, self.now).is_err(),
             "tampered message accepted"
         );
         assert!(self.states[r] == before);
@@ -399,14 +488,17 @@ impl World {
         };
         for bytes in &foreign[..foreign.len() - 1] {
             let before = self.states[r].clone();
-            assert_eq!(self.states[r].decrypt(bytes), Err(GroupError::WrongGroup));
+            assert_eq!(
+                self.states[r].decrypt(bytes, self.now),
+                Err(GroupError::WrongGroup)
+            );
             assert!(self.states[r] == before);
         }
         let from = *self.ids[0].public();
         let before = self.states[r].clone();
         if r != 0 {
             assert_eq!(
-                self.states[r].receive_distribution(&from, &foreign[foreign.len() - 1]),
+                self.states[r].receive_distribution(auth(&from), &foreign[foreign.len() - 1]),
                 Err(GroupError::WrongGroup)
             );
         }
@@ -483,14 +575,19 @@ impl World {
             }
         };
         let before = self.states[target].clone();
-        let got =
-            self.states[target].apply_roster_change(&self.ids[target], &change, &mut self.rng);
+        let got = self.states[target].apply_roster_change(
+            &self.ids[target],
+            &change,
+            self.now,
+            &mut self.rng,
+        );
         assert_eq!(got.unwrap_err(), expected);
         assert!(self.states[target] == before);
     }
 
     /// Delivers everything still pending and checks that every member read exactly the
-    /// messages sent while it was a member (from senders still present, on keys still held).
+    /// messages sent while it was a member (from senders still present, on keys still held,
+    /// within the grace window of a removal made after them).
     fn finish(&mut self) {
         while !self.pending.is_empty() {
             self.deliver_some(self.pending.len());
@@ -500,7 +597,8 @@ impl World {
                 let should_read = self.member[r]
                     && msg.recipients.contains(&r)
                     && self.member[msg.sender]
-                    && self.states[msg.sender].sender_key_id().unwrap() < msg.key_id + 2;
+                    && self.states[msg.sender].sender_key_id().unwrap() < msg.key_id + 2
+                    && !self.refused_late.contains(&(m, r));
                 let read = self.delivered.contains(&(m, r));
                 if read {
                     assert!(
@@ -555,6 +653,8 @@ enum Op {
     Tamper(u16, u8),
     WrongGroup,
     Forge(u8),
+    /// The clock moves on by this many minutes.
+    Wait(u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -569,6 +669,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (any::<u16>(), any::<u8>()).prop_map(|(p, b)| Op::Tamper(p, b)),
         1 => Just(Op::WrongGroup),
         2 => any::<u8>().prop_map(Op::Forge),
+        2 => any::<u8>().prop_map(Op::Wait),
     ]
 }
 
@@ -594,6 +695,7 @@ fn run(seed: u64, ops: &[Op]) {
             Op::Tamper(p, b) => w.tamper(usize::from(p), b),
             Op::WrongGroup => w.wrong_group(),
             Op::Forge(k) => w.forge(k),
+            Op::Wait(minutes) => w.now = w.now.plus_secs(u64::from(minutes) * 60),
         }
     }
     w.finish();
@@ -635,7 +737,9 @@ fn fixed_busy_schedule() {
             Op::Rotate(round + 3),
             Op::Rotate(round + 3),
             Op::WrongGroup,
-            Op::Deliver(60),
+            Op::Deliver(20),
+            Op::Wait(40 * round),
+            Op::Deliver(40),
         ]);
     }
     run(7, &ops);

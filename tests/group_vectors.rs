@@ -1,5 +1,5 @@
 //! Fixed test vectors of the group protocol (`tests/vectors/group/*.json`, described in
-//! `tests/vectors/group/LAYOUT.md` and spec/group.md §9).
+//! `tests/vectors/group/LAYOUT.md` and SPEC.md §14.9).
 //!
 //! One deterministic scenario (`ChaCha20Rng::seed_from_u64(GROUP_VECTOR_SEED)`, every draw
 //! recorded with its purpose) is run through hushwire's public API. Every value in the files
@@ -27,9 +27,10 @@ use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, Tag};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use hmac::{Hmac, Mac};
 use hushwire::group::{
-    GroupError, GroupRole, GroupSession, Outgoing, Roster, RosterError, RosterUpdate,
+    AuthenticatedSender, GroupError, GroupRole, GroupSession, Outgoing, Roster, RosterError,
+    RosterUpdate,
 };
-use hushwire::{DecodeError, Error, IdentityKey, IdentityKeyPair};
+use hushwire::{DecodeError, Error, IdentityKey, IdentityKeyPair, Timestamp};
 use rand_core::{Rng, SeedableRng, TryCryptoRng, TryRng};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -46,10 +47,19 @@ use vector_json::{error_json, group_events_json};
 
 const GROUP_VECTOR_SEED: u64 = 0x6875_7368_6772_6f75;
 
+/// The time every call of the scenario is made at (seconds since the Unix epoch).
+const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+
+/// The sender of a distribution message, as the 1:1 session carrying it would authenticate it.
+fn auth(k: &IdentityKey) -> AuthenticatedSender {
+    AuthenticatedSender::assume_authenticated(*k)
+}
+
 // Protocol constants, written out again (not taken from the library).
 const VERSION: u8 = 0x01;
 const TYPE_MESSAGE: u8 = 0x20;
-const TYPE_DISTRIBUTION: u8 = 0x21;
+const TYPE_DISTRIBUTION: u8 = 0x24;
+const TYPE_DISTRIBUTION_V1: u8 = 0x21;
 const TYPE_ROSTER: u8 = 0x22;
 const TYPE_CHANGE: u8 = 0x23;
 const LABEL_SIG_MESSAGE: &[u8] = b"hushwire/v1/sig/group-message";
@@ -169,7 +179,7 @@ fn role_name(r: GroupRole) -> &'static str {
     }
 }
 
-/// The roster body (spec/group.md §5.1), encoded from the roster's public fields.
+/// The roster body (SPEC.md §14.5.1), encoded from the roster's public fields.
 fn ref_roster_body(r: &Roster) -> Vec<u8> {
     let mut b = r.group_id().as_bytes().to_vec();
     b.extend_from_slice(&r.epoch().to_be_bytes());
@@ -225,6 +235,8 @@ struct Run {
     rejected: Vec<Value>,
     /// Group states saved by name, for rejected inputs fed to earlier states.
     saved: BTreeMap<&'static str, GroupSession>,
+    /// The time a rejected input is fed at (recorded with it).
+    now: Timestamp,
 }
 
 impl Run {
@@ -290,7 +302,7 @@ impl Run {
     /// Checks a distribution message against the reference and records it.
     fn record_distribution(&mut self, sender: usize, out: &Outgoing, why: &str) -> usize {
         let b = out.bytes.to_vec();
-        assert_eq!(b.len(), 218);
+        assert_eq!(b.len(), 154);
         assert_eq!(&b[..2], &[VERSION, TYPE_DISTRIBUTION]);
         assert_eq!(&b[42..74], self.key(sender).as_bytes());
         let key_id = u32::from_be_bytes(arr(&b[74..78]));
@@ -300,12 +312,6 @@ impl Run {
         assert_eq!(sk.key_epoch, key_epoch);
         assert_eq!(&b[90..122], &ref_chain_at(&sk.chain_key, 0, chain_index));
         assert_eq!(&b[122..154], &ed_public(&sk.signing_seed));
-        assert!(ed_verify(
-            self.key(sender).as_bytes(),
-            LABEL_SIG_DISTRIBUTION,
-            &b[..154],
-            &b[154..]
-        ));
         let mut recipients: Vec<&str> = out
             .recipients
             .iter()
@@ -325,8 +331,6 @@ impl Run {
             "chain_index": chain_index,
             "chain_key": hx(&b[90..122]),
             "signing_public": hx(&b[122..154]),
-            "signature_input": hx(&[LABEL_SIG_DISTRIBUTION, &b[..154]].concat()),
-            "signature": hx(&b[154..]),
             "bytes": hx(&b),
         }));
         self.distribution_bytes.push(b);
@@ -336,7 +340,10 @@ impl Run {
     fn deliver_distribution(&mut self, index: usize, from: usize, to: usize) {
         let bytes = self.distribution_bytes[index].clone();
         let sender = self.key(from);
-        let events = self.g(to).receive_distribution(&sender, &bytes).unwrap();
+        let events = self
+            .g(to)
+            .receive_distribution(auth(&sender), &bytes)
+            .unwrap();
         self.deliveries.push(json!({
             "kind": "distribution",
             "distribution": index,
@@ -438,7 +445,7 @@ impl Run {
 
     fn read(&mut self, message: usize, to: usize) {
         let bytes = self.message_bytes[message].clone();
-        let read = self.g(to).decrypt(&bytes).unwrap();
+        let read = self.g(to).decrypt(&bytes, NOW).unwrap();
         let expected = hex::decode(self.messages[message]["plaintext"].as_str().unwrap()).unwrap();
         assert_eq!(read.plaintext, expected);
         let stored = self.g(to).stored_skipped_keys();
@@ -446,8 +453,10 @@ impl Run {
             "kind": "message",
             "message": message,
             "to": NAMES[to],
+            "now": NOW.as_unix_secs(),
             "plaintext": hx(&read.plaintext),
             "stored_skipped_keys": stored,
+            "events": group_events_json(&read.events),
         }));
     }
 
@@ -567,12 +576,13 @@ impl Run {
         let u =
             p.g.as_mut()
                 .unwrap()
-                .apply_roster_change(&p.id, &bytes, rng)
+                .apply_roster_change(&p.id, &bytes, NOW, rng)
                 .unwrap();
         self.deliveries.push(json!({
             "kind": "roster_change",
             "change": change,
             "to": NAMES[to],
+            "now": NOW.as_unix_secs(),
             "events": group_events_json(&u.events),
         }));
         u
@@ -601,6 +611,7 @@ impl Run {
             "description": description,
             "target": target,
             "call": call,
+            "now": self.now.as_unix_secs(),
             "input": hx(input),
             "error": error_json(expected),
         }));
@@ -630,7 +641,28 @@ fn forge_change(
 }
 
 fn decrypt_call(g: &mut GroupSession, input: &[u8]) -> Result<(), GroupError> {
-    g.decrypt(input).map(|_| ())
+    g.decrypt(input, NOW).map(|_| ())
+}
+
+/// A version-1 distribution message (type `0x21`) with the fields of the version-2 `v2`,
+/// signed by `signer_seed` as older builds signed it.
+fn legacy_distribution(v2: &[u8], signer_seed: &[u8; 32]) -> Vec<u8> {
+    let mut b = v2.to_vec();
+    b[1] = TYPE_DISTRIBUTION_V1;
+    let sig = ed_sign(signer_seed, LABEL_SIG_DISTRIBUTION, &b);
+    b.extend_from_slice(&sig);
+    b
+}
+
+/// `honest` plus the point of order 2 `(0, -1)`: a curve point of mixed order.
+fn mixed_order(honest: &[u8]) -> [u8; 32] {
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    let mut t = [0xffu8; 32];
+    t[0] = 0xec;
+    t[31] = 0x7f;
+    let torsion = CompressedEdwardsY(t).decompress().unwrap();
+    let point = CompressedEdwardsY(arr(honest)).decompress().unwrap();
+    (point + torsion).compress().to_bytes()
 }
 
 #[allow(clippy::too_many_lines)]
@@ -655,6 +687,7 @@ fn scenario() -> [(&'static str, Value); 3] {
         change_bytes: vec![],
         rejected: vec![],
         saved: BTreeMap::new(),
+        now: NOW,
     };
     const ALICE: usize = 0;
     const BOB: usize = 1;
@@ -713,6 +746,8 @@ fn scenario() -> [(&'static str, Value); 3] {
     .unwrap();
     run.new_sender_key("GroupSession::join", BOB, 0, 0);
     run.parties[BOB].g = Some(joined.session);
+    run.saved
+        .insert("bob@joined", run.parties[BOB].g.clone().unwrap());
     let d_bob0 = run.record_distribution(BOB, &joined.distribution, "join");
     run.distribute(d_alice0, ALICE);
     run.distribute(d_bob0, BOB);
@@ -791,7 +826,7 @@ fn scenario() -> [(&'static str, Value); 3] {
     let remove =
         p.g.as_mut()
             .unwrap()
-            .remove_member(&p.id, bob, rng)
+            .remove_member(&p.id, bob, NOW, rng)
             .unwrap();
     run.new_sender_key("GroupSession::remove_member", CAROL, 1, 3);
     run.record_change(CAROL, &remove, hash2);
@@ -921,6 +956,16 @@ fn scenario() -> [(&'static str, Value); 3] {
         decrypt_call,
     );
     run.reject(
+        "truncated_header",
+        "message 1 cut after 50 bytes, inside its sender field (bytes 42..74)",
+        "bob after epoch 0 deliveries",
+        "decrypt",
+        &mut bob0,
+        &m1b[..50],
+        GroupError::Malformed(DecodeError::Truncated { needed: 24 }),
+        decrypt_call,
+    );
+    run.reject(
         "unknown_version",
         "message 1 with version byte 0x02",
         "bob after epoch 0 deliveries",
@@ -932,14 +977,14 @@ fn scenario() -> [(&'static str, Value); 3] {
     );
     run.reject(
         "wrong_type",
-        "message 1 with the type byte of a distribution message",
+        "message 1 with the type byte of a version-1 distribution message",
         "bob after epoch 0 deliveries",
         "decrypt",
         &mut bob0,
         &flip(m1b.clone(), 1, 0x01),
         GroupError::Malformed(DecodeError::WrongType {
             expected: TYPE_MESSAGE,
-            found: TYPE_DISTRIBUTION,
+            found: TYPE_DISTRIBUTION_V1,
         }),
         decrypt_call,
     );
@@ -1024,7 +1069,7 @@ fn scenario() -> [(&'static str, Value); 3] {
         &mut bob0,
         &dist(&run, d_alice0),
         GroupError::DuplicateDistribution { key_id: 0 },
-        |g, b| g.receive_distribution(&from_alice, b).map(|_| ()),
+        |g, b| g.receive_distribution(auth(&from_alice), b).map(|_| ()),
     );
     run.reject(
         "stale_distribution",
@@ -1034,7 +1079,7 @@ fn scenario() -> [(&'static str, Value); 3] {
         &mut carol_g,
         &dist(&run, d_alice0),
         GroupError::StaleSenderKey { key_id: 0 },
-        |g, b| g.receive_distribution(&from_alice, b).map(|_| ()),
+        |g, b| g.receive_distribution(auth(&from_alice), b).map(|_| ()),
     );
     run.reject(
         "distribution_not_first_hand",
@@ -1044,17 +1089,77 @@ fn scenario() -> [(&'static str, Value); 3] {
         &mut alice2,
         &dist(&run, d_bob0),
         GroupError::SenderMismatch,
-        |g, b| g.receive_distribution(&from_alice, b).map(|_| ()),
+        |g, b| g.receive_distribution(auth(&from_alice), b).map(|_| ()),
     );
+    let alice_seed: [u8; 32] = *run.parties[ALICE].id.dangerous_to_seed();
+    let bob_seed: [u8; 32] = *run.parties[BOB].id.dangerous_to_seed();
     run.reject(
-        "distribution_bad_signature",
-        "bob's distribution message with its chain key altered",
+        "legacy_distribution_bad_signature",
+        "bob's distribution message as version 1 (0x21, signed by bob), chain key altered",
         "alice at epoch 2",
         "receive_distribution(from bob)",
         &mut alice2,
-        &flip(dist(&run, d_bob0), 100, 0x01),
+        &flip(
+            legacy_distribution(&dist(&run, d_bob0), &bob_seed),
+            100,
+            0x01,
+        ),
         GroupError::BadSignature,
-        |g, b| g.receive_distribution(&from_bob, b).map(|_| ()),
+        |g, b| g.receive_distribution(auth(&from_bob), b).map(|_| ()),
+    );
+    run.reject(
+        "legacy_distribution_signed_by_another",
+        "bob's distribution message as version 1, signed by alice",
+        "alice at epoch 2",
+        "receive_distribution(from bob)",
+        &mut alice2,
+        &legacy_distribution(&dist(&run, d_bob0), &alice_seed),
+        GroupError::BadSignature,
+        |g, b| g.receive_distribution(auth(&from_bob), b).map(|_| ()),
+    );
+    let with_signing_key = |run: &Run, i: usize, key: &[u8; 32]| {
+        let mut b = dist(run, i);
+        b[122..154].copy_from_slice(key);
+        b
+    };
+    let honest = dist(&run, d_alice0)[122..154].to_vec();
+    run.reject(
+        "distribution_mixed_order_signing_key",
+        "alice's first distribution message with the point of order 2 added to its signing key",
+        "bob right after joining",
+        "receive_distribution(from alice)",
+        &mut run.saved["bob@joined"].clone(),
+        &with_signing_key(&run, d_alice0, &mixed_order(&honest)),
+        GroupError::Malformed(DecodeError::InvalidField {
+            field: "signing_key",
+        }),
+        |g, b| g.receive_distribution(auth(&from_alice), b).map(|_| ()),
+    );
+    // The curve point with the smallest y >= 2, encoded with y + p (non-canonical).
+    let non_canonical = (2u8..19)
+        .map(|y| {
+            let mut b = [0xffu8; 32];
+            b[0] = 0xed + y;
+            b[31] = 0x7f;
+            b
+        })
+        .find(|b| {
+            curve25519_dalek::edwards::CompressedEdwardsY(*b)
+                .decompress()
+                .is_some()
+        })
+        .unwrap();
+    run.reject(
+        "distribution_non_canonical_signing_key",
+        "alice's first distribution message whose signing key is a point encoded with y >= p",
+        "bob right after joining",
+        "receive_distribution(from alice)",
+        &mut run.saved["bob@joined"].clone(),
+        &with_signing_key(&run, d_alice0, &non_canonical),
+        GroupError::Malformed(DecodeError::InvalidField {
+            field: "signing_key",
+        }),
+        |g, b| g.receive_distribution(auth(&from_alice), b).map(|_| ()),
     );
     run.reject(
         "distribution_wrong_group",
@@ -1064,7 +1169,7 @@ fn scenario() -> [(&'static str, Value); 3] {
         &mut bob0,
         &foreign_distribution,
         GroupError::WrongGroup,
-        |g, b| g.receive_distribution(&from_alice, b).map(|_| ()),
+        |g, b| g.receive_distribution(auth(&from_alice), b).map(|_| ()),
     );
     run.reject(
         "distribution_trailing_byte",
@@ -1073,21 +1178,19 @@ fn scenario() -> [(&'static str, Value); 3] {
         "receive_distribution(from alice)",
         &mut bob0,
         &[dist(&run, d_alice0), vec![0]].concat(),
-        GroupError::Malformed(DecodeError::TooLarge { len: 219, max: 218 }),
-        |g, b| g.receive_distribution(&from_alice, b).map(|_| ()),
+        GroupError::Malformed(DecodeError::TooLarge { len: 155, max: 154 }),
+        |g, b| g.receive_distribution(auth(&from_alice), b).map(|_| ()),
     );
 
     // Roster changes: forged, skipping, forking, replayed.
     let gid = alice.group_id();
     let hash3 = alice.roster().hash();
     let dave = run.key(DAVE);
-    let alice_seed = *run.parties[ALICE].id.dangerous_to_seed();
-    let bob_seed = *run.parties[BOB].id.dangerous_to_seed();
     let alice_id = run.parties[ALICE].id.clone();
     let apply = |id: IdentityKeyPair| {
         move |g: &mut GroupSession, b: &[u8]| {
             let mut r = ChaCha20Rng::seed_from_u64(2);
-            g.apply_roster_change(&id, b, &mut r).map(|_| ())
+            g.apply_roster_change(&id, b, NOW, &mut r).map(|_| ())
         }
     };
     let bob_key_bytes = run.key(BOB).to_bytes();
@@ -1254,6 +1357,59 @@ fn scenario() -> [(&'static str, Value); 3] {
             0x05,
         ),
         RosterError::Malformed(DecodeError::InvalidField { field: "role" }),
+        apply(carol_id.clone()),
+    );
+    let carol_key = run.key(CAROL);
+    run.reject(
+        "change_adds_a_member",
+        "alice signs adding carol (already a member) at epoch 4",
+        "carol at the end (epoch 3)",
+        "apply_roster_change",
+        &mut carol_g,
+        &forge_change(
+            gid.as_bytes(),
+            4,
+            &hash3,
+            OP_ADD,
+            &carol_key,
+            ROLE_MEMBER,
+            &alice_seed,
+        ),
+        RosterError::AlreadyMember {
+            member: carol_key.to_bytes(),
+        },
+        apply(carol_id.clone()),
+    );
+    run.reject(
+        "change_removes_a_non_member",
+        "alice signs removing dave (never a member) at epoch 4",
+        "carol at the end (epoch 3)",
+        "apply_roster_change",
+        &mut carol_g,
+        &forge_change(gid.as_bytes(), 4, &hash3, OP_REMOVE, &dave, 0, &alice_seed),
+        RosterError::NotAMember {
+            member: dave.to_bytes(),
+        },
+        apply(carol_id.clone()),
+    );
+    run.reject(
+        "change_sets_role_of_a_non_member",
+        "alice signs making dave (never a member) an admin at epoch 4",
+        "carol at the end (epoch 3)",
+        "apply_roster_change",
+        &mut carol_g,
+        &forge_change(
+            gid.as_bytes(),
+            4,
+            &hash3,
+            OP_SET_ROLE,
+            &dave,
+            ROLE_ADMIN,
+            &alice_seed,
+        ),
+        RosterError::NotAMember {
+            member: dave.to_bytes(),
+        },
         apply(carol_id),
     );
 
@@ -1287,6 +1443,72 @@ fn scenario() -> [(&'static str, Value); 3] {
                 .map(|_| ())
         },
     );
+    // The per-member checks of a welcome, in their order (SPEC.md §14.6.4): identity, role,
+    // added epoch, then the order of identities. Entries start at byte 84, 41 bytes each.
+    let entry = |k: usize| 84 + 41 * k;
+    let swapped = {
+        let mut b = welcome1.clone();
+        let (a, c) = (entry(0), entry(1));
+        let first = b[a..c].to_vec();
+        let second = b[c..c + 41].to_vec();
+        b[a..c].copy_from_slice(&second);
+        b[c..c + 41].copy_from_slice(&first);
+        b
+    };
+    let join_as_carol = |carol: IdentityKeyPair, inviter: IdentityKey| {
+        move |_: &mut GroupSession, b: &[u8]| {
+            GroupSession::join(&carol, b, &inviter, &mut ChaCha20Rng::seed_from_u64(3)).map(|_| ())
+        }
+    };
+    run.reject(
+        "welcome_members_out_of_order",
+        "the epoch-1 welcome with its first two members swapped",
+        "(no state: GroupSession::join by carol, inviter alice)",
+        "join",
+        &mut nobody,
+        &swapped,
+        RosterError::Malformed(DecodeError::InvalidField { field: "members" }),
+        join_as_carol(carol_id.clone(), from_alice),
+    );
+    let mut bad_role = swapped.clone();
+    bad_role[entry(1) + 32] = 7;
+    run.reject(
+        "welcome_role_checked_before_order",
+        "the swapped welcome, the second member's role byte also 7",
+        "(no state: GroupSession::join by carol, inviter alice)",
+        "join",
+        &mut nobody,
+        &bad_role,
+        RosterError::Malformed(DecodeError::InvalidField { field: "role" }),
+        join_as_carol(carol_id.clone(), from_alice),
+    );
+    let mut late_added = swapped.clone();
+    late_added[entry(1) + 33..entry(1) + 41].copy_from_slice(&2u64.to_be_bytes());
+    run.reject(
+        "welcome_added_epoch_checked_before_order",
+        "the swapped welcome, the second member's added epoch also 2 (above the epoch, 1)",
+        "(no state: GroupSession::join by carol, inviter alice)",
+        "join",
+        &mut nobody,
+        &late_added,
+        RosterError::Malformed(DecodeError::InvalidField {
+            field: "added_epoch",
+        }),
+        join_as_carol(carol_id.clone(), from_alice),
+    );
+    let mut bad_identity = bad_role.clone();
+    bad_identity[entry(1)..entry(1) + 32]
+        .copy_from_slice(&mixed_order(&welcome1[entry(1)..entry(1) + 32]));
+    run.reject(
+        "welcome_identity_checked_first",
+        "the swapped welcome with the bad role, the second member's identity key also of mixed order",
+        "(no state: GroupSession::join by carol, inviter alice)",
+        "join",
+        &mut nobody,
+        &bad_identity,
+        RosterError::Malformed(DecodeError::InvalidField { field: "member" }),
+        join_as_carol(carol_id.clone(), from_alice),
+    );
     let tampered_welcome = flip(welcome1.clone(), 124, 0x01);
     run.reject(
         "welcome_tampered",
@@ -1307,20 +1529,90 @@ fn scenario() -> [(&'static str, Value); 3] {
         },
     );
 
+    // 8. A removal withheld from a member. Alice's epoch-2 state (as if carol's removal of bob
+    // had not reached her) sends two messages on her key 0; carol, who applied the removal
+    // at NOW, reads the second within the grace window (with an OldEpochMessage event),
+    // storing the key of the first.
+    let alice_current = run.parties[ALICE].g.take();
+    run.parties[ALICE].g = Some(run.saved["alice@epoch2"].clone());
+    let m7 = run.send(ALICE, "sent before seeing the removal");
+    let m8 = run.send(ALICE, "still before seeing it");
+    run.parties[ALICE].g = alice_current;
+    run.read(m8, CAROL);
+    let mut carol_after_m8 = run.parties[CAROL].g.clone().unwrap();
+    // Alice rotates; carol's third key of alice evicts key 0 with its stored key.
+    let Run { rng, parties, .. } = &mut run;
+    let p = &mut parties[ALICE];
+    let rotated = p.g.as_mut().unwrap().rotate_sender_key(&p.id, rng).unwrap();
+    run.new_sender_key("GroupSession::rotate_sender_key", ALICE, 2, 3);
+    let d_alice2 = run.record_distribution(ALICE, &rotated, "rotate");
+    run.distribute(d_alice2, ALICE);
+    let mut carol_end = run.parties[CAROL].g.clone().unwrap();
+    run.now = NOW.plus_secs(3_601);
+    let late = run.now;
+    run.reject(
+        "old_epoch_after_the_window",
+        "message 7 (alice's key 0, epoch 2, after carol applied the removal at epoch 3 at NOW) one hour and one second later",
+        "carol after reading message 8",
+        "decrypt",
+        &mut carol_after_m8,
+        &msg(&run, m7),
+        GroupError::OldEpochRefused {
+            key_id: 0,
+            rekey_epoch: 3,
+        },
+        |g, b| g.decrypt(b, late).map(|_| ()),
+    );
+    run.now = NOW;
+    run.reject(
+        "old_epoch_key_evicted",
+        "message 7 after alice's third key evicted key 0",
+        "carol after alice's rotation",
+        "decrypt",
+        &mut carol_end,
+        &msg(&run, m7),
+        GroupError::UnknownSenderKey { key_id: 0 },
+        decrypt_call,
+    );
+
+    // Version-1 distribution messages, as older peers send them, are still accepted.
+    let (index, from, to, state) = (d_alice0, ALICE, BOB, "bob@joined");
+    let seed: [u8; 32] = *run.parties[from].id.dangerous_to_seed();
+    let b = legacy_distribution(&run.distribution_bytes[index], &seed);
+    assert_eq!(b.len(), 218);
+    assert!(ed_verify(
+        run.key(from).as_bytes(),
+        LABEL_SIG_DISTRIBUTION,
+        &b[..154],
+        &b[154..]
+    ));
+    let mut g = run.saved[state].clone();
+    let events = g.receive_distribution(auth(&run.key(from)), &b).unwrap();
+    let legacy = vec![json!({
+        "distribution": index,
+        "from": NAMES[from],
+        "to": NAMES[to],
+        "state": "bob right after joining (before any distribution message)",
+        "signature_input": hx(&[LABEL_SIG_DISTRIBUTION, &b[..154]].concat()),
+        "signature": hx(&b[154..]),
+        "bytes": hx(&b),
+        "events": group_events_json(&events),
+    })];
+
     assert!(run.rng.unclaimed.is_empty());
 
     let head = |name: &str, description: &str| {
         json!({
             "vector": name,
             "description": description,
-            "protocol": "hushwire/v1 groups (spec/group.md)",
+            "protocol": "hushwire/v1 groups (SPEC.md §14)",
             "wire_version": VERSION,
             "rng": format!("ChaCha20Rng::seed_from_u64({GROUP_VECTOR_SEED:#x}) (chacha20 0.10); every draw is listed with its purpose"),
         })
     };
     let mut sender_keys = head(
         "sender_keys",
-        "Identities, every sender key (chain key and signing seed as drawn), every distribution message and group message with all its keys and parts, and every delivery in order.",
+        "Identities, every sender key (chain key and signing seed as drawn), every distribution message and group message with all its keys and parts, every delivery in order, and version-1 (signed) distribution messages as older peers send them.",
     );
     sender_keys["draws"] = Value::Array(run.draws.clone());
     sender_keys["identities"] = Value::Array(run.identities.clone());
@@ -1342,6 +1634,7 @@ fn scenario() -> [(&'static str, Value); 3] {
     sender_keys["distributions"] = Value::Array(run.distributions.clone());
     sender_keys["messages"] = Value::Array(run.messages.clone());
     sender_keys["deliveries"] = Value::Array(run.deliveries.clone());
+    sender_keys["legacy_distributions"] = Value::Array(legacy);
     let mut roster = head(
         "roster",
         "The roster at every epoch (body, hash input, hash), every welcome and every roster change of the scenario: genesis with alice and bob, alice adds carol (1), promotes her (2), carol removes bob (3).",

@@ -295,7 +295,10 @@ fn group_pair(seed: u64) -> (GroupSession, GroupSession) {
         GroupSession::join(&member, &created.welcome.bytes, admin.public(), &mut rng).unwrap();
     joined
         .session
-        .receive_distribution(admin.public(), &created.distribution.bytes)
+        .receive_distribution(
+            hushwire::group::AuthenticatedSender::assume_authenticated(*admin.public()),
+            &created.distribution.bytes,
+        )
         .unwrap();
     (created.session, joined.session)
 }
@@ -345,6 +348,9 @@ fn frozen_v1_fixtures_still_restore_and_work() {
             .expect("v1 group session fixture must restore");
     let second = std::fs::read(dir.join("group_message_2.bin")).unwrap();
     let first = std::fs::read(dir.join("group_message_1.bin")).unwrap();
-    assert_eq!(member.decrypt(&second).unwrap().plaintext, b"group two");
-    assert_eq!(member.decrypt(&first).unwrap().plaintext, b"group one");
+    assert_eq!(
+        member.decrypt(&second, NOW).unwrap().plaintext,
+        b"group two"
+    );
+    assert_eq!(member.decrypt(&first, NOW).unwrap().plaintext, b"group one");
 }

@@ -6,7 +6,7 @@
 
 use chacha20::ChaCha20Rng;
 use hushwire::certificate::SenderCertificateInfo;
-use hushwire::group::{GroupRole, GroupSession};
+use hushwire::group::{AuthenticatedSender, GroupRole, GroupSession};
 use hushwire::{
     Account, IdentityKey, IdentityKeyPair, IssuerKeyPair, SenderCertificate, ServerCertificate,
     Session, Timestamp, TrustStore, Validity,
@@ -84,10 +84,17 @@ pub(crate) fn group_setup(
         GroupSession::join(bob_id, &created.welcome.bytes, alice_id.public(), rng).unwrap();
     let mut alice = created.session;
     let mut bob = joined.session;
-    bob.receive_distribution(alice_id.public(), &created.distribution.bytes)
-        .unwrap();
+    // Carried by hand: the 1:1 sessions that would authenticate them are not part of this.
+    bob.receive_distribution(
+        AuthenticatedSender::assume_authenticated(*alice_id.public()),
+        &created.distribution.bytes,
+    )
+    .unwrap();
     alice
-        .receive_distribution(bob_id.public(), &joined.distribution.bytes)
+        .receive_distribution(
+            AuthenticatedSender::assume_authenticated(*bob_id.public()),
+            &joined.distribution.bytes,
+        )
         .unwrap();
     (alice, bob)
 }

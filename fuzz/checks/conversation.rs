@@ -116,7 +116,12 @@ fn fixture() -> &'static Fixture {
             for r in &d.recipients {
                 let to = ids.iter().position(|k| k.public() == r).expect("member");
                 let _ = group[to]
-                    .receive_distribution(ids[from].public(), &d.bytes)
+                    .receive_distribution(
+                        hushwire::group::AuthenticatedSender::assume_authenticated(
+                            *ids[from].public(),
+                        ),
+                        &d.bytes,
+                    )
                     .expect("distribution");
             }
         }
@@ -374,7 +379,7 @@ impl Conversation {
 
     fn group_deliver(&mut self, to: usize, i: usize) {
         let m = &mut self.group_messages[i];
-        match self.group[to].decrypt(&m.bytes) {
+        match self.group[to].decrypt(&m.bytes, NOW) {
             Ok(read) => {
                 assert_eq!(
                     read.plaintext, m.plaintext,
@@ -397,7 +402,7 @@ impl Conversation {
             return;
         }
         let before = self.group[to].clone();
-        match self.group[to].decrypt(bytes) {
+        match self.group[to].decrypt(bytes, NOW) {
             Ok(read) => panic!("{what} accepted by member {to}: {:?}", read.plaintext),
             Err(e) => assert!(
                 self.group[to] == before,

@@ -186,7 +186,7 @@ fn exercise(restored: &Restored) {
         Restored::Group(g) => {
             let mut g = (**g).clone();
             for m in &super::group::fixture().inputs {
-                let _ = g.decrypt(&m.bytes);
+                let _ = g.decrypt(&m.bytes, NOW);
             }
             let _ = g.encrypt(b"after restore", &mut rng);
         }

@@ -34,11 +34,12 @@ pub enum GroupError {
         /// The sender-key id the message names.
         key_id: u32,
     },
-    /// A distribution message arrived from another identity than the one it names: sender
-    /// keys are accepted first-hand only.
+    /// A distribution message arrived from another identity than the one it names (the one
+    /// the 1:1 channel authenticated): sender keys are accepted first-hand only.
     #[error("the distribution message names another sender than the one it came from")]
     SenderMismatch,
-    /// The signature does not verify (forged or tampered).
+    /// The signature does not verify (forged or tampered): a group message's under its
+    /// sender key, or a version-1 distribution message's under the sender's identity key.
     #[error("bad signature (forged or tampered)")]
     BadSignature,
     /// The body failed authentication.
@@ -53,6 +54,20 @@ pub enum GroupError {
     SenderKeyRetired {
         /// The sender-key id.
         key_id: u32,
+    },
+    /// The message uses a sender key from before the last removal (sent before its sender
+    /// applied the removal, so the removed member may read it) and arrived after the grace
+    /// window: more than [`super::OLD_EPOCH_GRACE_SECS`] after this session applied the
+    /// removal, or after [`super::MAX_OLD_EPOCH_MESSAGES`] such messages from this sender. Its
+    /// sender is behind the roster (or the server withholds the removal from it).
+    #[error(
+        "message on sender key {key_id}, from before the removal at epoch {rekey_epoch}, arrived after the grace window"
+    )]
+    OldEpochRefused {
+        /// The sender-key id the message names.
+        key_id: u32,
+        /// The epoch of the last removal.
+        rekey_epoch: u64,
     },
     /// A distribution message for a key older than one already accepted from this member, or
     /// from before the member (re)joined or the last removal: a replay of an old key.
@@ -140,6 +155,7 @@ impl GroupError {
             GroupError::StaleSenderKey { .. } => "group.stale_sender_key",
             GroupError::DuplicateDistribution { .. } => "group.duplicate_distribution",
             GroupError::FutureEpoch { .. } => "group.future_epoch",
+            GroupError::OldEpochRefused { .. } => "group.old_epoch_refused",
             GroupError::Duplicate { .. } => "group.duplicate",
             GroupError::KeyEvicted { .. } => "group.key_evicted",
             GroupError::BeforeSenderKey { .. } => "group.before_sender_key",
@@ -168,7 +184,9 @@ impl GroupError {
             GroupError::StaleSenderKey { .. }
             | GroupError::DuplicateDistribution { .. }
             | GroupError::Duplicate { .. } => ErrorKind::Replay,
-            GroupError::FutureEpoch { .. } => ErrorKind::StateOutOfSync,
+            GroupError::FutureEpoch { .. } | GroupError::OldEpochRefused { .. } => {
+                ErrorKind::StateOutOfSync
+            }
             GroupError::KeyEvicted { .. }
             | GroupError::TooFarAhead { .. }
             | GroupError::PlaintextTooLarge { .. }
@@ -336,6 +354,14 @@ mod tests {
         assert_eq!(
             GroupError::Malformed(DecodeError::TooLarge { len: 2, max: 1 }).kind(),
             ErrorKind::LimitExceeded
+        );
+        assert_eq!(
+            GroupError::OldEpochRefused {
+                key_id: 0,
+                rekey_epoch: 1
+            }
+            .kind(),
+            ErrorKind::StateOutOfSync
         );
         assert_eq!(RosterError::LastAdmin.kind(), ErrorKind::InvalidInput);
         assert_eq!(

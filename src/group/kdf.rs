@@ -9,7 +9,8 @@ use crate::keys::secret::{ChainKey, MessageKey};
 
 /// Signature context of a group message (signed by the sender key).
 pub(crate) const LABEL_SIG_GROUP_MESSAGE: &[u8] = b"hushwire/v1/sig/group-message";
-/// Signature context of a distribution message (signed by the identity key).
+/// Signature context of a version-1 distribution message, signed by the identity key: only
+/// verified (on messages from older peers), never signed with.
 pub(crate) const LABEL_SIG_DISTRIBUTION: &[u8] = b"hushwire/v1/sig/group-distribution";
 /// Signature context of a roster (welcome), signed by an admin's identity key.
 pub(crate) const LABEL_SIG_ROSTER: &[u8] = b"hushwire/v1/sig/group-roster-snapshot";

@@ -11,15 +11,21 @@
 //! HMAC ratchet: each message key is derived and then the chain key is replaced, so old keys
 //! cannot be recomputed) and an Ed25519 signing key of its own. It hands both (the chain key
 //! at its current position and the public signing key) to the others in a *distribution
-//! message*, signed by its identity key, that the app carries over the existing 1:1 sessions
-//! ([`crate::Session::encrypt`]) or sealed envelopes. A group message is encrypted once for
-//! everyone and signed by the sender key, bound to the group id, the sender, the roster epoch,
+//! message* that the app carries over the existing 1:1 sessions ([`crate::Session::encrypt`])
+//! or sealed envelopes. The distribution message is not signed: the 1:1 session that delivers
+//! it authenticates it ([`AuthenticatedSender`]), so no member can show an outsider a proof
+//! that a given person owns a sender key, and hence wrote a given message (SPEC.md §14.11.3).
+//! A group message is encrypted once for everyone and signed by the sender key (so members
+//! cannot forge each other's messages), bound to the group id, the sender, the roster epoch,
 //! the sender-key id and the chain position.
 //!
 //! - **Removal means rekey.** When a member is removed (or leaves), every remaining member's
 //!   [`GroupSession::apply_roster_change`] rotates its sender key and returns the new
 //!   distribution message addressed only to the remaining members. Receivers refuse a message
-//!   stamped at or after the removal under a key from before it.
+//!   stamped at or after the removal under a key from before it, and accept messages sent on
+//!   such a key before the sender learnt of the removal only within a grace window
+//!   ([`OLD_EPOCH_GRACE_SECS`], [`MAX_OLD_EPOCH_MESSAGES`]), each with a
+//!   [`GroupEvent::OldEpochMessage`].
 //! - **Joining gives only current keys.** Existing members send a new member their chain at
 //!   its current position, from which earlier message keys cannot be derived.
 //! - **Transactional.** A rejected message, distribution message or roster change leaves the
@@ -29,31 +35,54 @@
 //!
 //! ```
 //! use hushwire::group::{GroupRole, GroupSession};
-//! use hushwire::IdentityKeyPair;
+//! use hushwire::{Account, Timestamp};
 //! use rand_core::SeedableRng;
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut rng = chacha20::ChaCha20Rng::seed_from_u64(1);
-//! let operator = IdentityKeyPair::generate(&mut rng);
-//! let customer = IdentityKeyPair::generate(&mut rng);
+//! let now = Timestamp::from_unix_secs(1_700_000_000);
+//! let operator = Account::new(now, &mut rng);
+//! let mut customer = Account::new(now, &mut rng);
 //!
-//! // The operator creates the group; the welcome and the distribution message go to the
-//! // customer over their 1:1 session.
-//! let created = GroupSession::create(&operator, &[(*customer.public(), GroupRole::Member)], &mut rng)?;
+//! // The operator creates the group. The welcome and the distribution message go to the
+//! // customer over their 1:1 session, which authenticates them.
+//! let created = GroupSession::create(
+//!     operator.identity_key_pair(),
+//!     &[(*customer.identity_key(), GroupRole::Member)],
+//!     &mut rng,
+//! )?;
 //! let mut op_group = created.session;
-//! let joined = GroupSession::join(&customer, &created.welcome.bytes, operator.public(), &mut rng)?;
+//! let bundle = customer.published_prekeys().take_bundle();
+//! let mut to_customer = operator.create_outbound_session(&bundle, &mut rng)?;
+//! let first = to_customer.encrypt(&created.welcome.bytes, &mut rng)?;
+//! let inbound = customer.create_inbound_session(&first, now)?;
+//! let mut to_operator = inbound.session;
+//! let joined = GroupSession::join(
+//!     customer.identity_key_pair(),
+//!     &inbound.plaintext,
+//!     operator.identity_key(),
+//!     &mut rng,
+//! )?;
 //! let mut cust_group = joined.session;
-//! let _ = cust_group.receive_distribution(operator.public(), &created.distribution.bytes)?;
-//! let _ = op_group.receive_distribution(customer.public(), &joined.distribution.bytes)?;
 //!
+//! // Each sender key is accepted from the session that decrypted it.
+//! let wire = to_customer.encrypt(&created.distribution.bytes, &mut rng)?;
+//! let read = to_operator.decrypt(&wire)?;
+//! let _events = cust_group.receive_distribution(&to_operator, &read.plaintext)?;
+//! let wire = to_operator.encrypt(&joined.distribution.bytes, &mut rng)?;
+//! let read = to_customer.decrypt(&wire)?;
+//! let _events = op_group.receive_distribution(&to_customer, &read.plaintext)?;
+//!
+//! // Group messages are encrypted once and fanned out by the server.
 //! let message = op_group.encrypt(b"how can I help?", &mut rng)?;
-//! let read = cust_group.decrypt(&message)?;
+//! let read = cust_group.decrypt(&message, now)?;
 //! assert_eq!(read.plaintext, b"how can I help?");
-//! assert_eq!(read.sender, *operator.public());
+//! assert_eq!(read.sender, *operator.identity_key());
 //! assert_eq!(cust_group.roster().members().len(), 2);
 //! # Ok(())
 //! # }
 //! ```
 
+mod channel;
 mod error;
 mod kdf;
 mod roster;
@@ -66,6 +95,7 @@ use core::fmt;
 
 use zeroize::Zeroizing;
 
+pub use channel::AuthenticatedSender;
 pub use error::{GroupError, RosterError};
 pub use roster::{GroupId, GroupRole, Roster, RosterMember, RosterOp};
 pub use session::GroupSession;
@@ -92,6 +122,18 @@ pub const MAX_GROUP_SKIPPED_KEYS: usize = 2_000;
 /// skipped keys); its messages then fail with [`GroupError::UnknownSenderKey`].
 pub const MAX_SENDER_KEYS_PER_MEMBER: usize = 2;
 
+/// Most messages per sender accepted on sender keys from before the last removal, after this
+/// session applied it ([`GroupError::OldEpochRefused`] past it). Such a message was sent
+/// before its sender learnt of the removal, so the removed member may read it; a server that
+/// withholds the removal from a member would otherwise let the removed member read that
+/// member indefinitely. Counted per sender from each removal.
+pub const MAX_OLD_EPOCH_MESSAGES: u32 = 50;
+
+/// How long, in seconds after this session applied the last removal, messages on sender keys
+/// from before it are accepted ([`GroupError::OldEpochRefused`] later): one hour, for messages
+/// in flight when the removal happened.
+pub const OLD_EPOCH_GRACE_SECS: u64 = 3_600;
+
 /// Bytes a group message adds to its plaintext: the 94-byte header, the 16-byte AEAD tag and
 /// the 64-byte signature.
 pub const GROUP_MESSAGE_OVERHEAD: usize = wire::MESSAGE_HEADER_LEN + 16 + 64;
@@ -99,8 +141,12 @@ pub const GROUP_MESSAGE_OVERHEAD: usize = wire::MESSAGE_HEADER_LEN + 16 + 64;
 /// The largest encoded group message: [`MAX_PLAINTEXT_LEN`] plus [`GROUP_MESSAGE_OVERHEAD`].
 pub const MAX_GROUP_MESSAGE_LEN: usize = MAX_PLAINTEXT_LEN + GROUP_MESSAGE_OVERHEAD;
 
-/// Length of a distribution message.
+/// Length of a distribution message (version 2, type `0x24`: the one this build sends).
 pub const DISTRIBUTION_LEN: usize = wire::DISTRIBUTION_LEN;
+
+/// Length of a version-1 distribution message (type `0x21`, signed by the sender's identity
+/// key), as older builds send it; still accepted.
+pub const DISTRIBUTION_V1_LEN: usize = wire::DISTRIBUTION_V1_LEN;
 
 /// Length of a roster change.
 pub const ROSTER_CHANGE_LEN: usize = wire::ROSTER_CHANGE_LEN;
@@ -206,6 +252,21 @@ pub enum GroupEvent {
         /// How many keys were dropped.
         count: u32,
     },
+    /// A message was accepted on a sender key from before the last removal: its sender had
+    /// not yet applied the removal, so the removed member may have read it too. Warn the user
+    /// ("sent before X was removed"); if it keeps happening after the removal, the server may
+    /// be withholding the removal from that sender. Accepted only within the grace window
+    /// ([`OLD_EPOCH_GRACE_SECS`], [`MAX_OLD_EPOCH_MESSAGES`]).
+    OldEpochMessage {
+        /// The sender.
+        member: IdentityKey,
+        /// The retired sender-key id the message used.
+        key_id: u32,
+        /// The roster epoch the sender had (before `rekey_epoch`).
+        message_epoch: u64,
+        /// The epoch of the last removal.
+        rekey_epoch: u64,
+    },
 }
 
 impl GroupEvent {
@@ -220,6 +281,7 @@ impl GroupEvent {
             GroupEvent::SenderKeyRotated { .. } => "group_event.sender_key_rotated",
             GroupEvent::SenderKeyReceived { .. } => "group_event.sender_key_received",
             GroupEvent::SkippedKeysEvicted { .. } => "group_event.skipped_keys_evicted",
+            GroupEvent::OldEpochMessage { .. } => "group_event.old_epoch_message",
         }
     }
 }
@@ -300,13 +362,14 @@ impl fmt::Debug for RosterUpdate {
 #[must_use]
 #[non_exhaustive]
 pub struct GroupDecrypted {
-    /// Who sent it (authenticated by its sender key, which its identity key signed).
+    /// Who sent it (authenticated by its sender key, which reached us first-hand over the 1:1
+    /// session with this member).
     pub sender: IdentityKey,
     /// The roster epoch the sender had when it sent the message.
     pub epoch: u64,
     /// The message as the sender wrote it.
     pub plaintext: Vec<u8>,
-    /// Events (stored keys evicted).
+    /// Events: [`GroupEvent::OldEpochMessage`], then [`GroupEvent::SkippedKeysEvicted`].
     pub events: Vec<GroupEvent>,
 }
 

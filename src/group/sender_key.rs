@@ -63,7 +63,7 @@ impl OutboundSenderKey {
 pub(crate) struct InboundChain {
     pub(crate) key_id: u32,
     pub(crate) key_epoch: u64,
-    /// The sender key's public signing key (a valid point, not of small order).
+    /// The sender key's public signing key (checked by [`signing_key_from_bytes`]).
     pub(crate) signing: VerifyingKey,
     /// The chain key of position `next`.
     pub(crate) chain_key: ChainKey,
@@ -83,15 +83,20 @@ pub(crate) struct MemberKeys {
     /// A new distribution message must name at least this id (one more than the newest
     /// accepted), so an old key cannot be replayed in.
     pub(crate) next_key_id: u32,
+    /// Messages accepted on this member's keys from before the last removal, since that
+    /// removal: at most [`super::MAX_OLD_EPOCH_MESSAGES`].
+    pub(crate) old_epoch_accepted: u32,
 }
 
-/// Parses a sender key's public signing key: a curve point that is not of small order.
-/// (Unlike an identity key it is never used for Diffie-Hellman, and only ever verifies its
-/// owner's own signatures, so the costlier subgroup check of identity keys is not needed.)
+/// Parses a sender key's public signing key with the rules of identity keys (SPEC.md §2.3):
+/// a canonical encoding of a curve point that is neither of small order nor has a
+/// small-order component. One key thus has one encoding, and every strict verifier accepts
+/// the same signatures under it.
 pub(crate) fn signing_key_from_bytes(bytes: &[u8; 32]) -> Option<VerifyingKey> {
-    VerifyingKey::from_bytes(bytes)
-        .ok()
-        .filter(|k| !k.is_weak())
+    let key = VerifyingKey::from_bytes(bytes).ok()?;
+    let point = key.to_edwards();
+    (!key.is_weak() && point.is_torsion_free() && point.compress().to_bytes() == *bytes)
+        .then_some(key)
 }
 
 impl InboundChain {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use rand_core::CryptoRng;
 
+use super::channel::AuthenticatedSender;
 use super::error::{GroupError, RosterError};
 use super::kdf::{
     LABEL_SIG_DISTRIBUTION, LABEL_SIG_GROUP_MESSAGE, LABEL_SIG_ROSTER, LABEL_SIG_ROSTER_CHANGE,
@@ -21,11 +22,13 @@ use super::wire::{
 };
 use super::{
     GROUP_MESSAGE_OVERHEAD, GroupCreated, GroupDecrypted, GroupEvent, GroupJoined, MAX_GROUP_JUMP,
-    MAX_GROUP_MEMBERS, MAX_GROUP_SKIPPED_KEYS, MAX_SENDER_KEYS_PER_MEMBER, Outgoing, RosterUpdate,
+    MAX_GROUP_MEMBERS, MAX_GROUP_SKIPPED_KEYS, MAX_OLD_EPOCH_MESSAGES, MAX_SENDER_KEYS_PER_MEMBER,
+    OLD_EPOCH_GRACE_SECS, Outgoing, RosterUpdate,
 };
 use crate::aead::{NONCE_LEN, open_into, seal_into};
 use crate::keys::secret::{ChainKey, MessageKey};
 use crate::keys::{IdentityKey, IdentityKeyPair};
+use crate::time::Timestamp;
 use crate::wire::MAX_PLAINTEXT_LEN;
 
 /// One member's state in one group.
@@ -46,6 +49,10 @@ pub struct GroupSession {
     /// Digest of the roster change that created the current epoch (`None` at the epoch we
     /// joined), to tell a duplicate from a fork.
     pub(crate) last_change: Option<[u8; 32]>,
+    /// When this session applied the last removal: it opens the grace window for messages
+    /// on sender keys from before it ([`OLD_EPOCH_GRACE_SECS`]). `None` if it applied none,
+    /// or was restored from a version-1 snapshot (the window is then closed).
+    pub(crate) removal_applied_at: Option<Timestamp>,
 }
 
 impl fmt::Debug for GroupSession {
@@ -133,7 +140,7 @@ impl GroupSession {
         let welcome = Outgoing::new(recipients.clone(), encode_roster(&roster, identity));
         let distribution = Outgoing::new(
             recipients,
-            encode_distribution(&roster.group_id, 0, identity, &outbound),
+            encode_distribution(&roster.group_id, 0, &own, &outbound),
         );
         Ok(GroupCreated {
             session: GroupSession {
@@ -143,6 +150,7 @@ impl GroupSession {
                 inbound: BTreeMap::new(),
                 skipped: SkippedStore::new(),
                 last_change: None,
+                removal_applied_at: None,
             },
             welcome,
             distribution,
@@ -190,7 +198,7 @@ impl GroupSession {
         let outbound = OutboundSenderKey::generate(0, roster.epoch, rng);
         let distribution = Outgoing::new(
             others(&roster, &own),
-            encode_distribution(&roster.group_id, roster.epoch, identity, &outbound),
+            encode_distribution(&roster.group_id, roster.epoch, &own, &outbound),
         );
         Ok(GroupJoined {
             session: GroupSession {
@@ -200,6 +208,7 @@ impl GroupSession {
                 inbound: BTreeMap::new(),
                 skipped: SkippedStore::new(),
                 last_change: None,
+                removal_applied_at: None,
             },
             distribution,
         })
@@ -318,13 +327,25 @@ impl GroupSession {
 
     /// Decrypts a group message from another member. Checks, in order: the group, that we are
     /// a member, the sender (a current member, not us), the epoch, the sender key, the
-    /// signature, the key's epoch against the last removal, the chain position (before the
-    /// key reached us, replayed, evicted, too far ahead), then the body. Only then are the
-    /// chain advanced and skipped keys stored.
+    /// signature, the key's epoch against the last removal, the grace window for keys from
+    /// before that removal, the chain position (before the key reached us, replayed, evicted,
+    /// too far ahead), then the body. Only then are the chain advanced and skipped keys
+    /// stored.
+    ///
+    /// `now` bounds the grace window: a message on a sender key from before the last removal
+    /// (its sender had not yet applied the removal, so the removed member may read it) is
+    /// accepted, with a [`GroupEvent::OldEpochMessage`], only within [`OLD_EPOCH_GRACE_SECS`]
+    /// of when this session applied the removal and for at most [`MAX_OLD_EPOCH_MESSAGES`]
+    /// messages per sender.
     ///
     /// # Errors
-    /// See [`GroupError`]. The session is unchanged on every error.
-    pub fn decrypt(&mut self, message: &[u8]) -> Result<GroupDecrypted, GroupError> {
+    /// See [`GroupError`]; [`GroupError::OldEpochRefused`] past the grace window. The session
+    /// is unchanged on every error.
+    pub fn decrypt(
+        &mut self,
+        message: &[u8],
+        now: Timestamp,
+    ) -> Result<GroupDecrypted, GroupError> {
         let m = decode_message(message)?;
         if m.group_id != self.roster.group_id {
             return Err(GroupError::WrongGroup);
@@ -363,6 +384,30 @@ impl GroupSession {
         if chain.key_epoch < self.roster.rekey_epoch && m.epoch >= self.roster.rekey_epoch {
             return Err(GroupError::SenderKeyRetired { key_id: m.key_id });
         }
+        // A key from before the last removal: its sender had not applied the removal when it
+        // sent this (the check above), so the removed member may read it too.
+        let old_epoch = chain.key_epoch < self.roster.rekey_epoch;
+        if old_epoch {
+            let accepted = self
+                .inbound
+                .get(&sender_bytes)
+                .map_or(0, |k| k.old_epoch_accepted);
+            let in_window = self.removal_applied_at.is_some_and(|at| {
+                now.as_unix_secs().saturating_sub(at.as_unix_secs()) <= OLD_EPOCH_GRACE_SECS
+            });
+            if !in_window || accepted >= MAX_OLD_EPOCH_MESSAGES {
+                return Err(GroupError::OldEpochRefused {
+                    key_id: m.key_id,
+                    rekey_epoch: self.roster.rekey_epoch,
+                });
+            }
+        }
+        let old_epoch_event = old_epoch.then_some(GroupEvent::OldEpochMessage {
+            member: sender,
+            key_id: m.key_id,
+            message_epoch: m.epoch,
+            rekey_epoch: self.roster.rekey_epoch,
+        });
         if m.index < chain.first {
             return Err(GroupError::BeforeSenderKey {
                 index: m.index,
@@ -386,11 +431,12 @@ impl GroupSession {
             };
             // Authenticated: commit.
             self.skipped.remove(pos);
+            self.count_old_epoch(&sender_bytes, old_epoch_event.is_some());
             return Ok(GroupDecrypted {
                 sender,
                 epoch,
                 plaintext,
-                events: Vec::new(),
+                events: old_epoch_event.into_iter().collect(),
             });
         }
         let gap = m.index - chain.next;
@@ -422,8 +468,9 @@ impl GroupSession {
                 key,
             });
         }
+        self.count_old_epoch(&sender_bytes, old_epoch_event.is_some());
         let evicted = self.enforce_skipped_cap();
-        let mut events = Vec::new();
+        let mut events: Vec<GroupEvent> = old_epoch_event.into_iter().collect();
         if evicted > 0 {
             events.push(GroupEvent::SkippedKeysEvicted { count: evicted });
         }
@@ -433,6 +480,13 @@ impl GroupSession {
             plaintext,
             events,
         })
+    }
+
+    /// Counts one accepted message on a key from before the last removal (when `old_epoch`).
+    fn count_old_epoch(&mut self, sender: &[u8; 32], old_epoch: bool) {
+        if let (true, Some(keys)) = (old_epoch, self.inbound.get_mut(sender)) {
+            keys.old_epoch_accepted = keys.old_epoch_accepted.saturating_add(1);
+        }
     }
 
     /// Evicts the oldest stored keys beyond [`MAX_GROUP_SKIPPED_KEYS`]; returns how many.
@@ -458,23 +512,29 @@ impl GroupSession {
     // Sender keys
     // -----------------------------------------------------------------------------------
 
-    /// Accepts a member's sender key from its distribution message, received over the 1:1
-    /// session (or sealed envelope) with `from`. Sender keys are accepted first-hand only:
-    /// the message must name `from` as its sender and carry `from`'s identity signature.
+    /// Accepts a member's sender key from its distribution message. `from` is who the 1:1
+    /// channel that delivered the bytes authenticated them as coming from: pass the
+    /// [`crate::Session`] that decrypted them (`&session`). Sender keys are accepted first-hand
+    /// only: the message must name `from` as its sender. The message itself carries no
+    /// signature (SPEC.md §14.11.3: nothing a member holds proves to an outsider who owns a
+    /// sender key); a version-1 message from an older peer must also carry `from`'s identity
+    /// signature.
     ///
     /// # Errors
     /// [`GroupError::Malformed`], [`GroupError::WrongGroup`], [`GroupError::Removed`],
     /// [`GroupError::OwnMessage`], [`GroupError::SenderMismatch`],
-    /// [`GroupError::BadSignature`], [`GroupError::FutureEpoch`] (apply pending roster
-    /// changes, then retry), [`GroupError::UnknownSender`] (not a member),
+    /// [`GroupError::BadSignature`] (version 1 only), [`GroupError::FutureEpoch`] (apply
+    /// pending roster changes, then retry), [`GroupError::UnknownSender`] (not a member),
     /// [`GroupError::StaleSenderKey`] (older than a key already accepted, than the member's
     /// joining, or than the last removal), [`GroupError::DuplicateDistribution`]. The session
     /// is unchanged on every error.
     pub fn receive_distribution(
         &mut self,
-        from: &IdentityKey,
+        from: impl Into<AuthenticatedSender>,
         bytes: &[u8],
     ) -> Result<Vec<GroupEvent>, GroupError> {
+        let from = from.into();
+        let from = from.identity();
         let d = decode_distribution(bytes)?;
         if d.group_id != self.roster.group_id {
             return Err(GroupError::WrongGroup);
@@ -489,10 +549,9 @@ impl GroupSession {
             return Err(GroupError::SenderMismatch);
         }
         let sender = *from;
-        if !sender.verify(
-            &signature_input(LABEL_SIG_DISTRIBUTION, d.signed),
-            &d.signature,
-        ) {
+        if let Some((signed, signature)) = &d.legacy_signature
+            && !sender.verify(&signature_input(LABEL_SIG_DISTRIBUTION, signed), signature)
+        {
             return Err(GroupError::BadSignature);
         }
         if d.epoch > self.roster.epoch {
@@ -570,7 +629,8 @@ impl GroupSession {
             .checked_add(1)
             .ok_or(GroupError::ChainExhausted)?;
         let fresh = OutboundSenderKey::generate(key_id, self.roster.epoch, rng);
-        let bytes = encode_distribution(&self.roster.group_id, self.roster.epoch, identity, &fresh);
+        let bytes =
+            encode_distribution(&self.roster.group_id, self.roster.epoch, &self.own, &fresh);
         self.outbound = Some(fresh);
         Ok(Outgoing::new(others(&self.roster, &self.own), bytes))
     }
@@ -588,6 +648,9 @@ impl GroupSession {
     /// change for the same epoch wins, this session gets [`RosterError::ForkedEpoch`] for it
     /// and must be replaced by joining again from a current welcome.
     ///
+    /// `now` is recorded when `op` removes another member: it opens the grace window of
+    /// [`GroupSession::decrypt`] for messages on sender keys from before the removal.
+    ///
     /// # Errors
     /// [`RosterError::WrongIdentity`], [`RosterError::Removed`], [`RosterError::NotAdmin`]
     /// (only an admin may change the roster, except to leave), [`RosterError::AlreadyMember`],
@@ -598,6 +661,19 @@ impl GroupSession {
         &mut self,
         identity: &IdentityKeyPair,
         op: RosterOp,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Result<RosterUpdate, RosterError> {
+        self.make_change(identity, op, Some(now), rng)
+    }
+
+    /// [`GroupSession::change_roster`], with `now` only where a removal of another member
+    /// needs it (without it, the grace window of that removal is closed at once).
+    fn make_change<R: CryptoRng + ?Sized>(
+        &mut self,
+        identity: &IdentityKeyPair,
+        op: RosterOp,
+        now: Option<Timestamp>,
         rng: &mut R,
     ) -> Result<RosterUpdate, RosterError> {
         self.check_identity(identity, RosterError::WrongIdentity)?;
@@ -615,7 +691,7 @@ impl GroupSession {
             _ => None,
         };
         let by = self.own;
-        let mut update = self.commit_change(identity, next, op, by, digest, rng);
+        let mut update = self.commit_change(next, op, by, digest, now, rng);
         update.change = Some(change_out);
         update.welcome = welcome;
         Ok(update)
@@ -632,10 +708,11 @@ impl GroupSession {
         role: GroupRole,
         rng: &mut R,
     ) -> Result<RosterUpdate, RosterError> {
-        self.change_roster(identity, RosterOp::Add { member, role }, rng)
+        self.make_change(identity, RosterOp::Add { member, role }, None, rng)
     }
 
-    /// Removes `member` (we must be an admin) and rotates our sender key. See
+    /// Removes `member` (we must be an admin) and rotates our sender key. `now` opens the
+    /// grace window for messages on the others' keys from before the removal. See
     /// [`GroupSession::change_roster`].
     ///
     /// # Errors
@@ -644,9 +721,10 @@ impl GroupSession {
         &mut self,
         identity: &IdentityKeyPair,
         member: IdentityKey,
+        now: Timestamp,
         rng: &mut R,
     ) -> Result<RosterUpdate, RosterError> {
-        self.change_roster(identity, RosterOp::Remove { member }, rng)
+        self.make_change(identity, RosterOp::Remove { member }, Some(now), rng)
     }
 
     /// Changes `member`'s role (we must be an admin). See [`GroupSession::change_roster`].
@@ -660,7 +738,7 @@ impl GroupSession {
         role: GroupRole,
         rng: &mut R,
     ) -> Result<RosterUpdate, RosterError> {
-        self.change_roster(identity, RosterOp::SetRole { member, role }, rng)
+        self.make_change(identity, RosterOp::SetRole { member, role }, None, rng)
     }
 
     /// Leaves the group: signs our own removal (any member may) and erases every key here.
@@ -675,7 +753,7 @@ impl GroupSession {
         rng: &mut R,
     ) -> Result<RosterUpdate, RosterError> {
         let member = self.own;
-        self.change_roster(identity, RosterOp::Remove { member }, rng)
+        self.make_change(identity, RosterOp::Remove { member }, None, rng)
     }
 
     /// Applies a roster change received from another member. The change must be signed by an
@@ -685,7 +763,8 @@ impl GroupSession {
     /// The outcome's `distribution` must be sent: after an addition, our current sender key
     /// for the new member; after a removal, our fresh sender key for every remaining member
     /// (the removed member never gets it). If we were the one removed, every key here is
-    /// erased.
+    /// erased. After a removal of another member, `now` opens the grace window of
+    /// [`GroupSession::decrypt`] for messages on sender keys from before it.
     ///
     /// # Errors
     /// In order of checking: [`RosterError::WrongIdentity`], [`RosterError::Malformed`],
@@ -698,6 +777,7 @@ impl GroupSession {
         &mut self,
         identity: &IdentityKeyPair,
         change: &[u8],
+        now: Timestamp,
         rng: &mut R,
     ) -> Result<RosterUpdate, RosterError> {
         self.check_identity(identity, RosterError::WrongIdentity)?;
@@ -742,17 +822,18 @@ impl GroupSession {
             return Err(RosterError::ForkedEpoch { epoch: c.epoch });
         }
         let next = self.roster.apply(&op, &signer)?;
-        Ok(self.commit_change(identity, next, op, signer, digest, rng))
+        Ok(self.commit_change(next, op, signer, digest, Some(now), rng))
     }
 
-    /// Moves to `next` after `op` (checked by the caller; nothing here can fail).
+    /// Moves to `next` after `op` (checked by the caller; nothing here can fail). Both the
+    /// change's author and every member applying it record its digest as `last_change`.
     fn commit_change<R: CryptoRng + ?Sized>(
         &mut self,
-        identity: &IdentityKeyPair,
         next: Roster,
         op: RosterOp,
         by: IdentityKey,
         digest: [u8; 32],
+        now: Option<Timestamp>,
         rng: &mut R,
     ) -> RosterUpdate {
         let epoch = next.epoch;
@@ -764,7 +845,7 @@ impl GroupSession {
                 if let Some(out) = self.outbound.as_ref() {
                     update.distribution = Some(Outgoing::new(
                         vec![member],
-                        encode_distribution(&group_id, epoch, identity, out),
+                        encode_distribution(&group_id, epoch, &self.own, out),
                     ));
                 }
                 update.events.push(GroupEvent::MemberAdded {
@@ -778,6 +859,7 @@ impl GroupSession {
                 self.outbound = None;
                 self.inbound.clear();
                 self.skipped.clear();
+                self.removal_applied_at = None;
                 update
                     .events
                     .push(GroupEvent::RemovedFromGroup { by, epoch });
@@ -793,9 +875,14 @@ impl GroupSession {
                 let fresh = OutboundSenderKey::generate(key_id, epoch, rng);
                 update.distribution = Some(Outgoing::new(
                     others(&next, &self.own),
-                    encode_distribution(&group_id, epoch, identity, &fresh),
+                    encode_distribution(&group_id, epoch, &self.own, &fresh),
                 ));
                 self.outbound = Some(fresh);
+                // A new grace window for the keys this removal retires.
+                self.removal_applied_at = now;
+                for keys in self.inbound.values_mut() {
+                    keys.old_epoch_accepted = 0;
+                }
                 update
                     .events
                     .push(GroupEvent::MemberRemoved { member, by, epoch });
@@ -815,7 +902,8 @@ impl GroupSession {
         update
     }
 
-    /// Forgets a member's sender keys and stored keys.
+    /// Forgets a member's sender keys, stored keys and `next_key_id` (a member added again
+    /// starts afresh; its old keys stay refused by their epoch, SPEC.md §14.4.2 step 9).
     fn drop_member(&mut self, member: &IdentityKey) {
         self.inbound.remove(member.as_bytes());
         self.skipped.retain(|k| k.sender != *member.as_bytes());
@@ -828,6 +916,12 @@ mod tests {
     use rand_core::SeedableRng;
 
     use super::*;
+
+    const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+
+    fn auth(k: &IdentityKey) -> AuthenticatedSender {
+        AuthenticatedSender::assume_authenticated(*k)
+    }
 
     struct Three {
         rng: ChaCha20Rng,
@@ -858,7 +952,7 @@ mod tests {
             for r in &d.recipients {
                 let at = ids.iter().position(|k| k.public() == r).unwrap();
                 let _ = s[at]
-                    .receive_distribution(ids[from].public(), &d.bytes)
+                    .receive_distribution(auth(ids[from].public()), &d.bytes)
                     .unwrap();
             }
         }
@@ -871,14 +965,14 @@ mod tests {
         let before = t.s[0].clone();
         let removed = *t.ids[2].public();
         let u = t.s[0]
-            .remove_member(&t.ids[0], removed, &mut t.rng)
+            .remove_member(&t.ids[0], removed, NOW, &mut t.rng)
             .unwrap();
         let _ = t.s[1]
-            .apply_roster_change(&t.ids[1], &u.change.unwrap().bytes, &mut t.rng)
+            .apply_roster_change(&t.ids[1], &u.change.unwrap().bytes, NOW, &mut t.rng)
             .unwrap();
         let d = u.distribution.unwrap();
         let _ = t.s[1]
-            .receive_distribution(t.ids[0].public(), &d.bytes)
+            .receive_distribution(auth(t.ids[0].public()), &d.bytes)
             .unwrap();
         // A misbehaving admin keeps sending on its old key, stamped with the new epoch.
         let mut cheat = t.s[0].clone();
@@ -888,13 +982,13 @@ mod tests {
             .unwrap();
         let snapshot = t.s[1].clone();
         assert_eq!(
-            t.s[1].decrypt(&m).unwrap_err(),
+            t.s[1].decrypt(&m, NOW).unwrap_err(),
             GroupError::SenderKeyRetired { key_id: 0 }
         );
         assert!(t.s[1] == snapshot);
         // An honest message on the fresh key reads.
         let ok = t.s[0].encrypt(b"fine", &mut t.rng).unwrap();
-        assert_eq!(t.s[1].decrypt(&ok).unwrap().plaintext, b"fine");
+        assert_eq!(t.s[1].decrypt(&ok, NOW).unwrap().plaintext, b"fine");
     }
 
     #[test]
@@ -903,19 +997,22 @@ mod tests {
         let old_roster = t.s[0].roster.clone();
         let removed = *t.ids[2].public();
         let u = t.s[0]
-            .remove_member(&t.ids[0], removed, &mut t.rng)
+            .remove_member(&t.ids[0], removed, NOW, &mut t.rng)
             .unwrap();
         let _ = t.s[1]
-            .apply_roster_change(&t.ids[1], &u.change.unwrap().bytes, &mut t.rng)
+            .apply_roster_change(&t.ids[1], &u.change.unwrap().bytes, NOW, &mut t.rng)
             .unwrap();
         let _ = t.s[1]
-            .receive_distribution(t.ids[0].public(), &u.distribution.unwrap().bytes)
+            .receive_distribution(auth(t.ids[0].public()), &u.distribution.unwrap().bytes)
             .unwrap();
         let mut cheat = t.s[0].clone();
         cheat.roster = old_roster;
         let m = cheat.encrypt(b"backdated", &mut t.rng).unwrap();
         let snapshot = t.s[1].clone();
-        assert_eq!(t.s[1].decrypt(&m).unwrap_err(), GroupError::InvalidEpoch);
+        assert_eq!(
+            t.s[1].decrypt(&m, NOW).unwrap_err(),
+            GroupError::InvalidEpoch
+        );
         assert!(t.s[1] == snapshot);
     }
 
@@ -929,12 +1026,12 @@ mod tests {
         }
         let m = cheat.encrypt(b"garbage", &mut t.rng).unwrap();
         let snapshot = t.s[1].clone();
-        assert_eq!(t.s[1].decrypt(&m).unwrap_err(), GroupError::Tampered);
+        assert_eq!(t.s[1].decrypt(&m, NOW).unwrap_err(), GroupError::Tampered);
         assert!(t.s[1] == snapshot);
         assert_eq!(t.s[1].stored_skipped_keys(), 0);
         // The genuine chain is untouched.
         let ok = t.s[0].encrypt(b"real", &mut t.rng).unwrap();
-        assert_eq!(t.s[1].decrypt(&ok).unwrap().plaintext, b"real");
+        assert_eq!(t.s[1].decrypt(&ok, NOW).unwrap().plaintext, b"real");
     }
 
     #[test]
@@ -943,7 +1040,7 @@ mod tests {
         let msgs: Vec<Vec<u8>> = (0..4)
             .map(|_| t.s[0].encrypt(b"m", &mut t.rng).unwrap())
             .collect();
-        let _ = t.s[1].decrypt(&msgs[3]).unwrap();
+        let _ = t.s[1].decrypt(&msgs[3], NOW).unwrap();
         assert_eq!(t.s[1].skipped.len(), 3);
         // Force one eviction by shrinking the store by hand through the cap logic.
         let extra: Vec<SkippedKey> = (0..MAX_GROUP_SKIPPED_KEYS - 2)
@@ -961,12 +1058,12 @@ mod tests {
             .unwrap();
         assert_eq!(chain.expired_below, 1);
         assert_eq!(
-            t.s[1].decrypt(&msgs[0]).unwrap_err(),
+            t.s[1].decrypt(&msgs[0], NOW).unwrap_err(),
             GroupError::KeyEvicted { index: 0 }
         );
-        let _ = t.s[1].decrypt(&msgs[1]).unwrap();
+        let _ = t.s[1].decrypt(&msgs[1], NOW).unwrap();
         assert_eq!(
-            t.s[1].decrypt(&msgs[1]).unwrap_err(),
+            t.s[1].decrypt(&msgs[1], NOW).unwrap_err(),
             GroupError::Duplicate { index: 1 }
         );
     }
@@ -976,20 +1073,20 @@ mod tests {
         let mut t = three(5);
         let _ = t.s[2].encrypt(b"x", &mut t.rng).unwrap();
         let m = t.s[2].encrypt(b"y", &mut t.rng).unwrap();
-        let _ = t.s[1].decrypt(&m).unwrap();
+        let _ = t.s[1].decrypt(&m, NOW).unwrap();
         assert_eq!(t.s[1].skipped.len(), 1);
         let removed = *t.ids[2].public();
         let u = t.s[0]
-            .remove_member(&t.ids[0], removed, &mut t.rng)
+            .remove_member(&t.ids[0], removed, NOW, &mut t.rng)
             .unwrap();
         let change = u.change.unwrap();
         let _ = t.s[1]
-            .apply_roster_change(&t.ids[1], &change.bytes, &mut t.rng)
+            .apply_roster_change(&t.ids[1], &change.bytes, NOW, &mut t.rng)
             .unwrap();
         assert!(t.s[1].skipped.is_empty());
         assert!(!t.s[1].inbound.contains_key(removed.as_bytes()));
         let out = t.s[2]
-            .apply_roster_change(&t.ids[2], &change.bytes, &mut t.rng)
+            .apply_roster_change(&t.ids[2], &change.bytes, NOW, &mut t.rng)
             .unwrap();
         assert!(out.distribution.is_none());
         assert!(t.s[2].outbound.is_none() && t.s[2].inbound.is_empty());

@@ -1,7 +1,11 @@
-//! Version 1 snapshot of a [`GroupSession`]: plain serde structs mirroring the live state,
-//! encoded with postcard and encrypted as the other state blobs are (SPEC.md §11; type tag
+//! Snapshots of a [`GroupSession`]: plain serde structs mirroring the live state, encoded
+//! with postcard and encrypted as the other state blobs are (SPEC.md §11, §14.10; type tag
 //! [`StateType::GroupSession`]). Live types never derive serde; secret fields are
 //! `Zeroizing`.
+//!
+//! Version 2 is version 1 followed by one field, the grace window of removals
+//! ([`OldEpochWindowV2`]). Both are read: a plaintext that ends after the version-1 fields is
+//! a version-1 snapshot and is migrated; only version 2 is written.
 
 use std::collections::BTreeMap;
 
@@ -15,16 +19,30 @@ use super::sender_key::{
     InboundChain, MemberKeys, OutboundSenderKey, SkippedKey, SkippedStore, signing_key_from_bytes,
 };
 use super::session::GroupSession;
-use super::{MAX_GROUP_MEMBERS, MAX_GROUP_SKIPPED_KEYS, MAX_SENDER_KEYS_PER_MEMBER};
+use super::{
+    MAX_GROUP_MEMBERS, MAX_GROUP_SKIPPED_KEYS, MAX_OLD_EPOCH_MESSAGES, MAX_SENDER_KEYS_PER_MEMBER,
+};
 use crate::error::RestoreError;
 use crate::keys::IdentityKey;
 use crate::keys::secret::{ChainKey, MessageKey};
 use crate::persist::{StateType, StorageKey, open_state, seal_state};
+use crate::time::Timestamp;
 
 type Secret32 = Zeroizing<[u8; 32]>;
 
 fn identity(bytes: &[u8; 32]) -> Result<IdentityKey, RestoreError> {
     IdentityKey::from_bytes(bytes).map_err(|_| RestoreError::Corrupt)
+}
+
+/// Refuses `len` above the limit `name` of value `max` (checked before the list is read).
+fn within(len: usize, name: &'static str, max: usize) -> Result<(), RestoreError> {
+    if len > max {
+        return Err(RestoreError::LimitExceeded {
+            limit: name,
+            max: u64::try_from(max).unwrap_or(u64::MAX),
+        });
+    }
+    Ok(())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -65,7 +83,7 @@ impl RosterV1 {
     }
 
     fn to_live(&self) -> Result<Roster, RestoreError> {
-        if self.members.len() > MAX_GROUP_MEMBERS || self.rekey_epoch > self.epoch {
+        if self.rekey_epoch > self.epoch {
             return Err(RestoreError::Corrupt);
         }
         let mut members: Vec<RosterMember> = Vec::with_capacity(self.members.len());
@@ -132,7 +150,7 @@ struct SkippedKeyV1 {
     key: Secret32,
 }
 
-/// Version 1 of the persisted [`GroupSession`].
+/// Version 1 of the persisted [`GroupSession`] (and the first six fields of version 2).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct GroupSessionSnapshotV1 {
     own: [u8; 32],
@@ -143,6 +161,78 @@ pub(crate) struct GroupSessionSnapshotV1 {
     /// Oldest first.
     skipped: Vec<SkippedKeyV1>,
     last_change: Option<[u8; 32]>,
+}
+
+/// One member's count of messages accepted on keys from before the last removal.
+#[derive(Serialize, Deserialize)]
+struct OldEpochCountV2 {
+    member: [u8; 32],
+    accepted: u32,
+}
+
+/// The grace window of the last removal (SPEC.md §14.4.3 step 11).
+#[derive(Serialize, Deserialize)]
+struct OldEpochWindowV2 {
+    /// When this session applied the last removal, in seconds since the Unix epoch.
+    removal_applied_at: Option<u64>,
+    /// Members with a count above zero, by increasing member bytes.
+    accepted: Vec<OldEpochCountV2>,
+}
+
+/// Version 2 of the persisted [`GroupSession`]: version 1, then the grace window.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct GroupSessionSnapshotV2 {
+    base: GroupSessionSnapshotV1,
+    old_epoch: OldEpochWindowV2,
+}
+
+impl GroupSessionSnapshotV2 {
+    fn from_live(s: &GroupSession) -> Self {
+        GroupSessionSnapshotV2 {
+            base: GroupSessionSnapshotV1::from_live(s),
+            old_epoch: OldEpochWindowV2 {
+                removal_applied_at: s.removal_applied_at.map(Timestamp::as_unix_secs),
+                accepted: s
+                    .inbound
+                    .iter()
+                    .filter(|(_, keys)| keys.old_epoch_accepted > 0)
+                    .map(|(member, keys)| OldEpochCountV2 {
+                        member: *member,
+                        accepted: keys.old_epoch_accepted,
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    fn to_live(&self) -> Result<GroupSession, RestoreError> {
+        self.base.check_limits()?;
+        for c in &self.old_epoch.accepted {
+            within(
+                usize::try_from(c.accepted).unwrap_or(usize::MAX),
+                "MAX_OLD_EPOCH_MESSAGES",
+                usize::try_from(MAX_OLD_EPOCH_MESSAGES).unwrap_or(usize::MAX),
+            )?;
+        }
+        let mut session = self.base.restore(false)?;
+        let mut previous: Option<[u8; 32]> = None;
+        for c in &self.old_epoch.accepted {
+            if previous.is_some_and(|p| p >= c.member) {
+                return Err(RestoreError::Corrupt);
+            }
+            previous = Some(c.member);
+            let keys = session
+                .inbound
+                .get_mut(&c.member)
+                .ok_or(RestoreError::Corrupt)?;
+            keys.old_epoch_accepted = c.accepted;
+        }
+        session.removal_applied_at = self
+            .old_epoch
+            .removal_applied_at
+            .map(Timestamp::from_unix_secs);
+        Ok(session)
+    }
 }
 
 impl GroupSessionSnapshotV1 {
@@ -192,7 +282,40 @@ impl GroupSessionSnapshotV1 {
         }
     }
 
-    fn to_live(&self) -> Result<GroupSession, RestoreError> {
+    /// The live session of a version-1 snapshot: the grace window of its last removal is
+    /// closed (the snapshot does not say when the removal was applied), and a sender key
+    /// whose signing key breaks the rules this build applies on the wire is dropped with its
+    /// stored keys, as if never received (older builds accepted such keys).
+    fn migrate(&self) -> Result<GroupSession, RestoreError> {
+        self.restore(true)
+    }
+
+    /// The documented limits (SPEC.md §14.10), checked before any content is: roster
+    /// members, each member's chains, skipped keys.
+    fn check_limits(&self) -> Result<(), RestoreError> {
+        within(
+            self.roster.members.len(),
+            "MAX_GROUP_MEMBERS",
+            MAX_GROUP_MEMBERS,
+        )?;
+        for m in &self.inbound {
+            within(
+                m.chains.len(),
+                "MAX_SENDER_KEYS_PER_MEMBER",
+                MAX_SENDER_KEYS_PER_MEMBER,
+            )?;
+        }
+        within(
+            self.skipped.len(),
+            "MAX_GROUP_SKIPPED_KEYS",
+            MAX_GROUP_SKIPPED_KEYS,
+        )
+    }
+
+    /// The fields common to both versions. `migrating` (version 1): drop chains whose
+    /// signing key fails [`signing_key_from_bytes`] instead of refusing the snapshot.
+    fn restore(&self, migrating: bool) -> Result<GroupSession, RestoreError> {
+        self.check_limits()?;
         let own = identity(&self.own)?;
         let roster = self.roster.to_live()?;
         let outbound = self.outbound.as_ref().map(|o| OutboundSenderKey {
@@ -209,26 +332,37 @@ impl GroupSessionSnapshotV1 {
             return Err(RestoreError::Corrupt);
         }
         let mut inbound = BTreeMap::new();
+        // Chains dropped by the migration: (member, key id).
+        let mut dropped: Vec<([u8; 32], u32)> = Vec::new();
         for m in &self.inbound {
             let member = identity(&m.member)?;
-            if member == own
-                || roster.member(&member).is_none()
-                || m.chains.len() > MAX_SENDER_KEYS_PER_MEMBER
-            {
+            if member == own || roster.member(&member).is_none() {
                 return Err(RestoreError::Corrupt);
             }
             let mut keys = MemberKeys {
                 chains: Default::default(),
                 next_key_id: m.next_key_id,
+                old_epoch_accepted: 0,
             };
             for c in &m.chains {
-                if c.first > c.next || c.expired_below > c.next || keys.chain(c.key_id).is_some() {
+                if c.first > c.next
+                    || c.expired_below > c.next
+                    || keys.chain(c.key_id).is_some()
+                    || dropped.contains(&(m.member, c.key_id))
+                {
                     return Err(RestoreError::Corrupt);
                 }
+                let Some(signing) = signing_key_from_bytes(&c.signing_key) else {
+                    if migrating {
+                        dropped.push((m.member, c.key_id));
+                        continue;
+                    }
+                    return Err(RestoreError::Corrupt);
+                };
                 keys.chains.push_back(InboundChain {
                     key_id: c.key_id,
                     key_epoch: c.key_epoch,
-                    signing: signing_key_from_bytes(&c.signing_key).ok_or(RestoreError::Corrupt)?,
+                    signing,
                     chain_key: ChainKey::from_bytes(*c.chain_key),
                     next: c.next,
                     first: c.first,
@@ -239,11 +373,11 @@ impl GroupSessionSnapshotV1 {
                 return Err(RestoreError::Corrupt);
             }
         }
-        if self.skipped.len() > MAX_GROUP_SKIPPED_KEYS {
-            return Err(RestoreError::Corrupt);
-        }
         let mut skipped = SkippedStore::with_capacity(self.skipped.len());
         for k in &self.skipped {
+            if dropped.contains(&(k.sender, k.key_id)) {
+                continue;
+            }
             let known = inbound
                 .get(&k.sender)
                 .and_then(|keys: &MemberKeys| keys.chain(k.key_id))
@@ -265,13 +399,15 @@ impl GroupSessionSnapshotV1 {
             inbound,
             skipped,
             last_change: self.last_change,
+            removal_applied_at: None,
         })
     }
 }
 
 impl GroupSession {
     /// Exports the group session as an encrypted blob (SPEC.md §11, type tag
-    /// [`StateType::GroupSession`]); see [`crate::Account::to_encrypted`] for `generation`.
+    /// [`StateType::GroupSession`], group snapshot version 2, §14.10); see
+    /// [`crate::Account::to_encrypted`] for `generation`.
     pub fn to_encrypted<R: CryptoRng + ?Sized>(
         &self,
         key: &StorageKey,
@@ -279,7 +415,7 @@ impl GroupSession {
         rng: &mut R,
     ) -> Vec<u8> {
         seal_state(
-            &GroupSessionSnapshotV1::from_live(self),
+            &GroupSessionSnapshotV2::from_live(self),
             StateType::GroupSession,
             generation,
             key,
@@ -287,55 +423,101 @@ impl GroupSession {
         )
     }
 
-    /// Restores a group session exported with [`GroupSession::to_encrypted`], rejecting
-    /// blobs whose generation is below `min_generation` (pass 0 to accept any).
+    /// Restores a group session exported with [`GroupSession::to_encrypted`] (by this build,
+    /// or by an older one: version-1 snapshots are migrated, SPEC.md §14.10), rejecting blobs
+    /// whose generation is below `min_generation` (pass 0 to accept any).
     ///
     /// # Errors
-    /// [`RestoreError`], as for [`crate::Account::from_encrypted`]; [`RestoreError::Corrupt`]
-    /// also when the content breaks an invariant of the group state (unsorted roster,
-    /// limits exceeded, keys for non-members).
+    /// [`RestoreError`], as for [`crate::Account::from_encrypted`];
+    /// [`RestoreError::LimitExceeded`] when the content holds more than a documented limit
+    /// (members, sender keys per member, stored skipped keys, grace-window counts);
+    /// [`RestoreError::Corrupt`] when it breaks another invariant of the group state (unsorted
+    /// roster, keys for non-members, invalid keys). Nothing changes on error.
     pub fn from_encrypted(
         bytes: &[u8],
         key: &StorageKey,
         min_generation: u64,
     ) -> Result<GroupSession, RestoreError> {
-        let (snapshot, _version, _generation) = open_state::<GroupSessionSnapshotV1>(
+        match open_state::<GroupSessionSnapshotV2>(
             bytes,
             StateType::GroupSession,
             key,
             min_generation,
-        )?;
-        snapshot.to_live()
+        ) {
+            Ok((snapshot, _version, _generation)) => snapshot.to_live(),
+            // A plaintext that ends after the version-1 fields.
+            Err(RestoreError::Corrupt) => {
+                let (snapshot, _version, _generation) = open_state::<GroupSessionSnapshotV1>(
+                    bytes,
+                    StateType::GroupSession,
+                    key,
+                    min_generation,
+                )?;
+                snapshot.migrate()
+            }
+            Err(other) => Err(other),
+        }
     }
 }
 
-/// Plain serde for apps that encrypt state themselves: the same versioned snapshot as the
-/// encrypted blob, prefixed by the format version.
+/// Plain serde for apps that encrypt state themselves: the versioned snapshot, prefixed by
+/// the group snapshot version (SPEC.md §14.10).
 #[cfg(feature = "serde")]
 mod plain_serde {
-    use serde::de::Error as _;
+    use core::fmt;
+
+    use serde::de::{Error as _, SeqAccess, Visitor};
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    use super::{GroupSession, GroupSessionSnapshotV1};
-    use crate::persist::STATE_FORMAT_VERSION;
+    use super::{GroupSession, GroupSessionSnapshotV1, GroupSessionSnapshotV2};
+
+    /// The group snapshot version this build writes (SPEC.md §14.10). It reads 1 and 2.
+    const GROUP_SNAPSHOT_VERSION: u16 = 2;
 
     impl Serialize for GroupSession {
         fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
             (
-                STATE_FORMAT_VERSION,
-                GroupSessionSnapshotV1::from_live(self),
+                GROUP_SNAPSHOT_VERSION,
+                GroupSessionSnapshotV2::from_live(self),
             )
                 .serialize(serializer)
         }
     }
 
+    /// Reads `(version, snapshot)`: version 1 or 2, the snapshot of that version.
+    struct VersionedSnapshot;
+
+    impl<'de> Visitor<'de> for VersionedSnapshot {
+        type Value = GroupSession;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a (version, group session snapshot) pair")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<GroupSession, A::Error> {
+            let version: u16 = seq
+                .next_element()?
+                .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+            let restored = match version {
+                1 => seq
+                    .next_element::<GroupSessionSnapshotV1>()?
+                    .ok_or_else(|| A::Error::invalid_length(1, &self))?
+                    .migrate(),
+                2 => seq
+                    .next_element::<GroupSessionSnapshotV2>()?
+                    .ok_or_else(|| A::Error::invalid_length(1, &self))?
+                    .to_live(),
+                _ => {
+                    return Err(A::Error::custom("unknown hushwire state format version"));
+                }
+            };
+            restored.map_err(A::Error::custom)
+        }
+    }
+
     impl<'de> Deserialize<'de> for GroupSession {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            let (version, snapshot) = <(u16, GroupSessionSnapshotV1)>::deserialize(deserializer)?;
-            if version != STATE_FORMAT_VERSION {
-                return Err(D::Error::custom("unknown hushwire state format version"));
-            }
-            snapshot.to_live().map_err(D::Error::custom)
+            deserializer.deserialize_tuple(2, VersionedSnapshot)
         }
     }
 }
@@ -346,8 +528,14 @@ mod tests {
     use rand_core::SeedableRng;
 
     use super::*;
-    use crate::group::GroupRole;
+    use crate::group::{AuthenticatedSender, GroupRole};
     use crate::keys::IdentityKeyPair;
+
+    const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+
+    fn auth(k: &IdentityKey) -> AuthenticatedSender {
+        AuthenticatedSender::assume_authenticated(*k)
+    }
 
     fn key() -> StorageKey {
         StorageKey::from_bytes([7; 32])
@@ -365,21 +553,21 @@ mod tests {
             .unwrap()
             .session;
         let _ = gb
-            .receive_distribution(a.public(), &created.distribution.bytes)
+            .receive_distribution(auth(a.public()), &created.distribution.bytes)
             .unwrap();
         let msgs: Vec<_> = (0..5)
             .map(|i| ga.encrypt(&[i], &mut rng).unwrap())
             .collect();
-        assert_eq!(gb.decrypt(&msgs[3]).unwrap().plaintext, [3]);
+        assert_eq!(gb.decrypt(&msgs[3], NOW).unwrap().plaintext, [3]);
         assert_eq!(gb.stored_skipped_keys(), 3);
 
         let blob = gb.to_encrypted(&key(), 4, &mut rng);
         let mut restored = GroupSession::from_encrypted(&blob, &key(), 4).unwrap();
         assert!(restored == gb);
-        assert_eq!(restored.decrypt(&msgs[1]).unwrap().plaintext, [1]);
-        assert_eq!(restored.decrypt(&msgs[4]).unwrap().plaintext, [4]);
+        assert_eq!(restored.decrypt(&msgs[1], NOW).unwrap().plaintext, [1]);
+        assert_eq!(restored.decrypt(&msgs[4], NOW).unwrap().plaintext, [4]);
         assert!(matches!(
-            restored.decrypt(&msgs[3]),
+            restored.decrypt(&msgs[3], NOW),
             Err(crate::group::GroupError::Duplicate { index: 3 })
         ));
 
@@ -387,7 +575,10 @@ mod tests {
         let mut ga2 = GroupSession::from_encrypted(&blob, &key(), 0).unwrap();
         assert!(ga2 == ga);
         let m = ga2.encrypt(b"after restore", &mut rng).unwrap();
-        assert_eq!(restored.decrypt(&m).unwrap().plaintext, b"after restore");
+        assert_eq!(
+            restored.decrypt(&m, NOW).unwrap().plaintext,
+            b"after restore"
+        );
 
         assert_eq!(
             GroupSession::from_encrypted(&blob, &key(), 2),
@@ -399,6 +590,301 @@ mod tests {
         assert_eq!(
             GroupSession::from_encrypted(&blob, &StorageKey::from_bytes([8; 32]), 0),
             Err(RestoreError::Authentication)
+        );
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Limits and key checks on restore
+    // -----------------------------------------------------------------------------------
+
+    /// Member B (index 1) of a group of `n`, holding the sender keys of A (0) and C (2),
+    /// with stored skipped keys for A's chain.
+    fn member_b(n: usize, seed: u64) -> (Vec<IdentityKeyPair>, GroupSession, GroupSession) {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let ids: Vec<IdentityKeyPair> = (0..n)
+            .map(|_| IdentityKeyPair::generate(&mut rng))
+            .collect();
+        let others: Vec<_> = ids
+            .iter()
+            .skip(1)
+            .map(|k| (*k.public(), GroupRole::Member))
+            .collect();
+        let created = GroupSession::create(&ids[0], &others, &mut rng).unwrap();
+        let mut ga = created.session;
+        let mut gb = GroupSession::join(&ids[1], &created.welcome.bytes, ids[0].public(), &mut rng)
+            .unwrap()
+            .session;
+        let jc =
+            GroupSession::join(&ids[2], &created.welcome.bytes, ids[0].public(), &mut rng).unwrap();
+        let _ = gb
+            .receive_distribution(auth(ids[0].public()), &created.distribution.bytes)
+            .unwrap();
+        let _ = gb
+            .receive_distribution(auth(ids[2].public()), &jc.distribution.bytes)
+            .unwrap();
+        let msgs: Vec<_> = (0..3u8)
+            .map(|i| ga.encrypt(&[i], &mut rng).unwrap())
+            .collect();
+        let _ = gb.decrypt(&msgs[2], NOW).unwrap();
+        assert_eq!(gb.stored_skipped_keys(), 2);
+        (ids, ga, gb)
+    }
+
+    fn seal<T: Serialize>(snapshot: &T) -> Vec<u8> {
+        let mut rng = ChaCha20Rng::seed_from_u64(99);
+        seal_state(snapshot, StateType::GroupSession, 0, &key(), &mut rng)
+    }
+
+    fn restore(blob: &[u8]) -> Result<GroupSession, RestoreError> {
+        GroupSession::from_encrypted(blob, &key(), 0)
+    }
+
+    fn limit(name: &'static str, max: usize) -> RestoreError {
+        RestoreError::LimitExceeded {
+            limit: name,
+            max: u64::try_from(max).unwrap(),
+        }
+    }
+
+    fn some_chain(v: &GroupSessionSnapshotV1) -> InboundChainV1 {
+        let c = &v.inbound[0].chains[0];
+        InboundChainV1 {
+            key_id: c.key_id,
+            key_epoch: c.key_epoch,
+            signing_key: c.signing_key,
+            chain_key: c.chain_key.clone(),
+            next: c.next,
+            first: c.first,
+            expired_below: c.expired_below,
+        }
+    }
+
+    #[test]
+    fn restore_enforces_the_member_limit_at_and_past_its_edge() {
+        use crate::group::MAX_GROUP_MEMBERS;
+        let (_, _, gb) = member_b(3, 20);
+        let mut rng = ChaCha20Rng::seed_from_u64(21);
+        let mut v = GroupSessionSnapshotV2::from_live(&gb);
+        while v.base.roster.members.len() < MAX_GROUP_MEMBERS {
+            v.base.roster.members.push(RosterMemberV1 {
+                identity: IdentityKeyPair::generate(&mut rng).public().to_bytes(),
+                role: 2,
+                added_epoch: 0,
+            });
+        }
+        v.base.roster.members.sort_by_key(|m| m.identity);
+        let at = restore(&seal(&v)).unwrap();
+        assert_eq!(at.roster().members().len(), MAX_GROUP_MEMBERS);
+        v.base.roster.members.push(RosterMemberV1 {
+            identity: [0xff; 32],
+            role: 2,
+            added_epoch: 0,
+        });
+        let err = restore(&seal(&v)).unwrap_err();
+        assert_eq!(err, limit("MAX_GROUP_MEMBERS", MAX_GROUP_MEMBERS));
+        assert_eq!(err.kind(), crate::ErrorKind::LimitExceeded);
+        assert_eq!(
+            err.to_string(),
+            "restored state exceeds the limit `MAX_GROUP_MEMBERS` of 1000"
+        );
+        // The same in a version-1 snapshot.
+        assert_eq!(
+            restore(&seal(&v.base)).unwrap_err(),
+            limit("MAX_GROUP_MEMBERS", MAX_GROUP_MEMBERS)
+        );
+        // Limits come before every other check (here: our own key is not a valid key).
+        v.base.own = [0xff; 32];
+        assert_eq!(
+            restore(&seal(&v)).unwrap_err(),
+            limit("MAX_GROUP_MEMBERS", MAX_GROUP_MEMBERS)
+        );
+        v.base.roster.members.pop();
+        assert_eq!(restore(&seal(&v)).unwrap_err(), RestoreError::Corrupt);
+    }
+
+    #[test]
+    fn restore_enforces_the_sender_key_limit_at_and_past_its_edge() {
+        let (_, _, gb) = member_b(3, 22);
+        let mut v = GroupSessionSnapshotV2::from_live(&gb);
+        let mut second = some_chain(&v.base);
+        second.key_id = 9;
+        v.base.inbound[0].chains.push(second);
+        let at = restore(&seal(&v)).unwrap();
+        assert_eq!(at.inbound.values().map(|k| k.chains.len()).max(), Some(2));
+        let mut third = some_chain(&v.base);
+        third.key_id = 10;
+        v.base.inbound[0].chains.push(third);
+        let expected = limit("MAX_SENDER_KEYS_PER_MEMBER", MAX_SENDER_KEYS_PER_MEMBER);
+        assert_eq!(restore(&seal(&v)).unwrap_err(), expected);
+        assert_eq!(restore(&seal(&v.base)).unwrap_err(), expected);
+    }
+
+    #[test]
+    fn restore_enforces_the_skipped_key_limit_at_and_past_its_edge() {
+        let (ids, _, gb) = member_b(3, 23);
+        let mut v = GroupSessionSnapshotV2::from_live(&gb);
+        let a = ids[0].public().to_bytes();
+        let chain = v.base.inbound.iter_mut().find(|m| m.member == a).unwrap();
+        chain.chains[0].next = 5_000;
+        let key_id = chain.chains[0].key_id;
+        v.base.skipped = (0..MAX_GROUP_SKIPPED_KEYS)
+            .map(|i| SkippedKeyV1 {
+                sender: a,
+                key_id,
+                index: u32::try_from(i).unwrap(),
+                key: Zeroizing::new([1; 32]),
+            })
+            .collect();
+        let at = restore(&seal(&v)).unwrap();
+        assert_eq!(at.stored_skipped_keys(), MAX_GROUP_SKIPPED_KEYS);
+        v.base.skipped.push(SkippedKeyV1 {
+            sender: a,
+            key_id,
+            index: 4_000,
+            key: Zeroizing::new([1; 32]),
+        });
+        let expected = limit("MAX_GROUP_SKIPPED_KEYS", MAX_GROUP_SKIPPED_KEYS);
+        assert_eq!(restore(&seal(&v)).unwrap_err(), expected);
+        assert_eq!(restore(&seal(&v.base)).unwrap_err(), expected);
+    }
+
+    #[test]
+    fn restore_enforces_the_old_epoch_count_at_and_past_its_edge() {
+        let (ids, _, gb) = member_b(3, 24);
+        let mut v = GroupSessionSnapshotV2::from_live(&gb);
+        v.old_epoch.removal_applied_at = Some(NOW.as_unix_secs());
+        v.old_epoch.accepted = vec![OldEpochCountV2 {
+            member: ids[0].public().to_bytes(),
+            accepted: MAX_OLD_EPOCH_MESSAGES,
+        }];
+        let at = restore(&seal(&v)).unwrap();
+        assert_eq!(
+            at.inbound[ids[0].public().as_bytes()].old_epoch_accepted,
+            MAX_OLD_EPOCH_MESSAGES
+        );
+        assert_eq!(at.removal_applied_at, Some(NOW));
+        v.old_epoch.accepted[0].accepted = MAX_OLD_EPOCH_MESSAGES + 1;
+        assert_eq!(
+            restore(&seal(&v)).unwrap_err(),
+            limit(
+                "MAX_OLD_EPOCH_MESSAGES",
+                usize::try_from(MAX_OLD_EPOCH_MESSAGES).unwrap()
+            )
+        );
+        // Counts only for members whose keys are held, in increasing order, each once.
+        v.old_epoch.accepted = vec![OldEpochCountV2 {
+            member: ids[2].public().to_bytes(),
+            accepted: 1,
+        }];
+        assert!(restore(&seal(&v)).is_ok());
+        v.old_epoch.accepted[0].member = ids[1].public().to_bytes();
+        assert_eq!(restore(&seal(&v)).unwrap_err(), RestoreError::Corrupt);
+        let (x, y) = (ids[0].public().to_bytes(), ids[2].public().to_bytes());
+        let (lo, hi) = if x < y { (x, y) } else { (y, x) };
+        v.old_epoch.accepted = [hi, lo]
+            .map(|member| OldEpochCountV2 {
+                member,
+                accepted: 1,
+            })
+            .into();
+        assert_eq!(restore(&seal(&v)).unwrap_err(), RestoreError::Corrupt);
+    }
+
+    /// `honest` plus the point of order 2: on the curve, not of small order, not torsion-free.
+    fn mixed_order(honest: &[u8; 32]) -> [u8; 32] {
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        let mut t = [0xffu8; 32];
+        t[0] = 0xec;
+        t[31] = 0x7f;
+        let torsion = CompressedEdwardsY(t).decompress().unwrap();
+        let point = CompressedEdwardsY(*honest).decompress().unwrap();
+        (point + torsion).compress().to_bytes()
+    }
+
+    #[test]
+    fn signing_keys_are_restored_with_the_wire_checks() {
+        let (ids, mut ga, gb) = member_b(3, 25);
+        let a = ids[0].public().to_bytes();
+        let mut v = GroupSessionSnapshotV2::from_live(&gb);
+        let at = v.base.inbound.iter().position(|m| m.member == a).unwrap();
+        let honest = v.base.inbound[at].chains[0].signing_key;
+        v.base.inbound[at].chains[0].signing_key = mixed_order(&honest);
+        assert!(
+            VerifyingKeyProbe::accepts_loosely(&v.base.inbound[at].chains[0].signing_key),
+            "the key is one an older build accepted"
+        );
+        // Version 2 is written only by builds that check keys on the wire: corrupt.
+        assert_eq!(restore(&seal(&v)).unwrap_err(), RestoreError::Corrupt);
+        // Version 1 may hold such a key from an older build: the chain and its stored keys
+        // are dropped, the rest is kept.
+        let migrated = restore(&seal(&v.base)).unwrap();
+        assert_eq!(
+            migrated.held_sender_keys(ids[0].public()),
+            Vec::<u32>::new()
+        );
+        assert_eq!(migrated.held_sender_keys(ids[2].public()), vec![0]);
+        assert_eq!(migrated.stored_skipped_keys(), 0);
+        let mut m = migrated.clone();
+        let next = ga
+            .encrypt(b"x", &mut ChaCha20Rng::seed_from_u64(1))
+            .unwrap();
+        assert_eq!(
+            m.decrypt(&next, NOW).unwrap_err(),
+            crate::group::GroupError::UnknownSenderKey { key_id: 0 }
+        );
+        // The sender's next key id stays required: its old key cannot be re-sent.
+        assert_eq!(migrated.inbound[&a].next_key_id, 1);
+    }
+
+    /// What older builds checked of a signing key: a point, not of small order.
+    struct VerifyingKeyProbe;
+
+    impl VerifyingKeyProbe {
+        fn accepts_loosely(bytes: &[u8; 32]) -> bool {
+            ed25519_dalek::VerifyingKey::from_bytes(bytes).is_ok_and(|k| !k.is_weak())
+        }
+    }
+
+    #[test]
+    fn version_1_and_2_snapshots_restore_the_same_state() {
+        let (_, _, gb) = member_b(3, 26);
+        let v1 = seal(&GroupSessionSnapshotV1::from_live(&gb));
+        let v2 = seal(&GroupSessionSnapshotV2::from_live(&gb));
+        assert!(restore(&v1).unwrap() == gb);
+        assert!(restore(&v2).unwrap() == gb);
+        // A version-2 plaintext is version 1's, then the window (here: no removal, no count).
+        assert_eq!(v2.len(), v1.len() + 2);
+        // Anything else after the version-1 fields is not a snapshot.
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let junk = (GroupSessionSnapshotV1::from_live(&gb), 7u8, 7u8, 7u8);
+        let blob = seal_state(&junk, StateType::GroupSession, 0, &key(), &mut rng);
+        assert_eq!(restore(&blob).unwrap_err(), RestoreError::Corrupt);
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn the_serde_path_reads_both_versions_and_enforces_the_limits() {
+        let (_, _, gb) = member_b(3, 27);
+        let written = postcard::to_allocvec(&gb).unwrap();
+        assert_eq!(written.first(), Some(&2));
+        assert!(postcard::from_bytes::<GroupSession>(&written).unwrap() == gb);
+        let v1 = postcard::to_allocvec(&(1u16, GroupSessionSnapshotV1::from_live(&gb))).unwrap();
+        assert!(postcard::from_bytes::<GroupSession>(&v1).unwrap() == gb);
+        let v3 = postcard::to_allocvec(&(3u16, GroupSessionSnapshotV2::from_live(&gb))).unwrap();
+        assert!(postcard::from_bytes::<GroupSession>(&v3).is_err());
+        let mut v = GroupSessionSnapshotV2::from_live(&gb);
+        let mut extra = some_chain(&v.base);
+        extra.key_id = 9;
+        v.base.inbound[0].chains.push(extra);
+        let mut extra = some_chain(&v.base);
+        extra.key_id = 10;
+        v.base.inbound[0].chains.push(extra);
+        let over = serde_json::to_string(&(2u16, &v)).unwrap();
+        let err = serde_json::from_str::<GroupSession>(&over).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("exceeds the limit `MAX_SENDER_KEYS_PER_MEMBER` of 2"),
+            "{err}"
         );
     }
 }

@@ -10,8 +10,8 @@ use crate::aead::{NONCE_LEN, TAG_LEN};
 use crate::error::DecodeError;
 use crate::keys::{IdentityKey, IdentityKeyPair};
 use crate::wire::{
-    Reader, TYPE_GROUP_DISTRIBUTION, TYPE_GROUP_MESSAGE, TYPE_GROUP_ROSTER,
-    TYPE_GROUP_ROSTER_CHANGE, WIRE_VERSION,
+    Reader, TYPE_GROUP_DISTRIBUTION, TYPE_GROUP_DISTRIBUTION_V2, TYPE_GROUP_MESSAGE,
+    TYPE_GROUP_ROSTER, TYPE_GROUP_ROSTER_CHANGE, WIRE_VERSION,
 };
 
 /// Length of an Ed25519 signature.
@@ -19,10 +19,13 @@ pub(crate) const SIGNATURE_LEN: usize = 64;
 /// Bytes of a group message before its body: version, type, group id, epoch, sender,
 /// sender-key id, chain index, nonce.
 pub(crate) const MESSAGE_HEADER_LEN: usize = 2 + 32 + 8 + 32 + 4 + 4 + NONCE_LEN;
-/// Bytes of a distribution message before its signature.
-pub(crate) const DISTRIBUTION_SIGNED_LEN: usize = 2 + 32 + 8 + 32 + 4 + 8 + 4 + 32 + 32;
-/// Length of a distribution message.
-pub(crate) const DISTRIBUTION_LEN: usize = DISTRIBUTION_SIGNED_LEN + SIGNATURE_LEN;
+/// Length of a (version 2) distribution message: version, type, group id, epoch, sender,
+/// sender-key id, sender-key epoch, chain index, chain key, signing key.
+pub(crate) const DISTRIBUTION_LEN: usize = 2 + 32 + 8 + 32 + 4 + 8 + 4 + 32 + 32;
+/// Bytes of a version-1 distribution message before its signature: the same fields.
+pub(crate) const DISTRIBUTION_V1_SIGNED_LEN: usize = DISTRIBUTION_LEN;
+/// Length of a version-1 distribution message (signed by the sender's identity key).
+pub(crate) const DISTRIBUTION_V1_LEN: usize = DISTRIBUTION_V1_SIGNED_LEN + SIGNATURE_LEN;
 /// Bytes of a roster change before its signature.
 pub(crate) const ROSTER_CHANGE_SIGNED_LEN: usize = 2 + 32 + 8 + 32 + 1 + 32 + 1 + 32;
 /// Length of a roster change.
@@ -41,7 +44,7 @@ pub(crate) const ROSTER_FIXED_LEN: usize = 2 + ROSTER_BODY_FIXED_LEN + 32 + SIGN
 pub enum GroupWireKind {
     /// A group message (type 0x20).
     Message,
-    /// A sender-key distribution message (type 0x21).
+    /// A sender-key distribution message (type 0x24, or 0x21 from an older peer).
     Distribution,
     /// A signed roster, sent as a welcome (type 0x22).
     Roster,
@@ -105,7 +108,7 @@ pub fn peek(bytes: &[u8]) -> Result<(GroupWireKind, GroupId), DecodeError> {
     }
     let kind = match r.u8()? {
         TYPE_GROUP_MESSAGE => GroupWireKind::Message,
-        TYPE_GROUP_DISTRIBUTION => GroupWireKind::Distribution,
+        TYPE_GROUP_DISTRIBUTION | TYPE_GROUP_DISTRIBUTION_V2 => GroupWireKind::Distribution,
         TYPE_GROUP_ROSTER => GroupWireKind::Roster,
         TYPE_GROUP_ROSTER_CHANGE => GroupWireKind::RosterChange,
         other => return Err(DecodeError::UnknownType(other)),
@@ -210,30 +213,45 @@ pub(crate) fn encode_message_header(
 // Distribution message
 // ---------------------------------------------------------------------------------------
 
-/// A decoded distribution message. The chain key is copied into a zeroizing buffer.
+/// A decoded distribution message (either version). The chain key is copied into a
+/// zeroizing buffer.
 pub(crate) struct DistributionWire<'a> {
     pub(crate) group_id: GroupId,
     pub(crate) epoch: u64,
-    /// The sender's identity key as sent: it must equal the identity the message came from.
+    /// The sender's identity key as sent: it must equal the identity the 1:1 channel
+    /// authenticated (and is thereby checked as an identity key).
     pub(crate) sender: [u8; 32],
     pub(crate) key_id: u32,
     pub(crate) key_epoch: u64,
     pub(crate) index: u32,
     pub(crate) chain_key: Zeroizing<[u8; 32]>,
-    /// The sender key's public signing key (a valid point, not of small order).
+    /// The sender key's public signing key (checked as identity keys are, SPEC.md §2.3).
     pub(crate) signing: ed25519_dalek::VerifyingKey,
-    pub(crate) signed: &'a [u8],
-    pub(crate) signature: [u8; SIGNATURE_LEN],
+    /// Version 1 (`0x21`) only: the signed bytes and the sender's identity signature.
+    pub(crate) legacy_signature: Option<(&'a [u8], [u8; SIGNATURE_LEN])>,
 }
 
+/// Decodes a distribution message: version 2 (`0x24`, what this build sends) or version 1
+/// (`0x21`, signed by the sender's identity key, from older peers). Any other type is
+/// reported against version 2.
 pub(crate) fn decode_distribution(bytes: &[u8]) -> Result<DistributionWire<'_>, DecodeError> {
+    let legacy = bytes.get(..2) == Some(&[WIRE_VERSION, TYPE_GROUP_DISTRIBUTION][..]);
     let mut r = Reader::new(bytes);
-    expect_header(
-        &mut r,
-        bytes.len(),
-        TYPE_GROUP_DISTRIBUTION,
-        DISTRIBUTION_LEN,
-    )?;
+    if legacy {
+        expect_header(
+            &mut r,
+            bytes.len(),
+            TYPE_GROUP_DISTRIBUTION,
+            DISTRIBUTION_V1_LEN,
+        )?;
+    } else {
+        expect_header(
+            &mut r,
+            bytes.len(),
+            TYPE_GROUP_DISTRIBUTION_V2,
+            DISTRIBUTION_LEN,
+        )?;
+    }
     let group_id = GroupId::from_bytes(r.array::<32>()?);
     let epoch = u64_field(&mut r)?;
     let sender = r.array::<32>()?;
@@ -247,13 +265,18 @@ pub(crate) fn decode_distribution(bytes: &[u8]) -> Result<DistributionWire<'_>, 
     let signing = signing_key_from_bytes(&r.array::<32>()?).ok_or(DecodeError::InvalidField {
         field: "signing_key",
     })?;
-    let signature = r.array::<SIGNATURE_LEN>()?;
+    let legacy_signature = if legacy {
+        let signature = r.array::<SIGNATURE_LEN>()?;
+        let signed = bytes
+            .get(..DISTRIBUTION_V1_SIGNED_LEN)
+            .ok_or(DecodeError::Truncated {
+                needed: DISTRIBUTION_V1_LEN,
+            })?;
+        Some((signed, signature))
+    } else {
+        None
+    };
     r.finish()?;
-    let signed = bytes
-        .get(..DISTRIBUTION_SIGNED_LEN)
-        .ok_or(DecodeError::Truncated {
-            needed: DISTRIBUTION_LEN,
-        })?;
     Ok(DistributionWire {
         group_id,
         epoch,
@@ -263,31 +286,29 @@ pub(crate) fn decode_distribution(bytes: &[u8]) -> Result<DistributionWire<'_>, 
         index,
         chain_key,
         signing,
-        signed,
-        signature,
+        legacy_signature,
     })
 }
 
-/// Encodes and signs a distribution message for `key` at its current position.
+/// Encodes a version-2 distribution message for `key` at its current position, from
+/// `sender`. It carries no signature: the 1:1 session that delivers it authenticates it.
 pub(crate) fn encode_distribution(
     group_id: &GroupId,
     epoch: u64,
-    identity: &IdentityKeyPair,
+    sender: &IdentityKey,
     key: &OutboundSenderKey,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(DISTRIBUTION_LEN);
     out.push(WIRE_VERSION);
-    out.push(TYPE_GROUP_DISTRIBUTION);
+    out.push(TYPE_GROUP_DISTRIBUTION_V2);
     out.extend_from_slice(group_id.as_bytes());
     out.extend_from_slice(&epoch.to_be_bytes());
-    out.extend_from_slice(identity.public().as_bytes());
+    out.extend_from_slice(sender.as_bytes());
     out.extend_from_slice(&key.key_id.to_be_bytes());
     out.extend_from_slice(&key.key_epoch.to_be_bytes());
     out.extend_from_slice(&key.index.to_be_bytes());
     out.extend_from_slice(key.chain_key.as_bytes());
     out.extend_from_slice(&key.signing_public());
-    let signature = identity.sign(&kdf::signature_input(kdf::LABEL_SIG_DISTRIBUTION, &out));
-    out.extend_from_slice(&signature);
     out
 }
 
@@ -512,7 +533,8 @@ mod tests {
     fn lengths_are_the_documented_figures() {
         assert_eq!(MESSAGE_HEADER_LEN, 94);
         assert_eq!(super::super::GROUP_MESSAGE_OVERHEAD, 174);
-        assert_eq!(DISTRIBUTION_LEN, 218);
+        assert_eq!(DISTRIBUTION_LEN, 154);
+        assert_eq!(DISTRIBUTION_V1_LEN, 218);
         assert_eq!(ROSTER_CHANGE_LEN, 204);
         assert_eq!(ROSTER_FIXED_LEN, 180);
         assert_eq!(ROSTER_MEMBER_LEN, 41);

@@ -24,12 +24,16 @@ pub(crate) const TYPE_RESET_REQUEST: u8 = 0x03;
 pub(crate) const TYPE_BUNDLE: u8 = 0x10;
 /// Type byte of a group message (SPEC.md §14.6.2).
 pub(crate) const TYPE_GROUP_MESSAGE: u8 = 0x20;
-/// Type byte of a group sender-key distribution message (SPEC.md §14.6.3).
+/// Type byte of a version-1 group sender-key distribution message, signed by the sender's
+/// identity key; accepted from older peers, never sent (SPEC.md §14.6.3).
 pub(crate) const TYPE_GROUP_DISTRIBUTION: u8 = 0x21;
 /// Type byte of a signed group roster, sent as a welcome (SPEC.md §14.6.4).
 pub(crate) const TYPE_GROUP_ROSTER: u8 = 0x22;
 /// Type byte of a signed group roster change (SPEC.md §14.6.5).
 pub(crate) const TYPE_GROUP_ROSTER_CHANGE: u8 = 0x23;
+/// Type byte of a version-2 group sender-key distribution message, unsigned: authenticated
+/// by the 1:1 channel that carries it (SPEC.md §14.6.3).
+pub(crate) const TYPE_GROUP_DISTRIBUTION_V2: u8 = 0x24;
 
 /// Every type byte this build knows, across all decoders (SPEC.md §1.4.1): a structure of
 /// another known type is reported as `WrongType`, any other byte as `UnknownType`.
@@ -42,6 +46,7 @@ pub(crate) const KNOWN_TYPES: &[u8] = &[
     TYPE_GROUP_DISTRIBUTION,
     TYPE_GROUP_ROSTER,
     TYPE_GROUP_ROSTER_CHANGE,
+    TYPE_GROUP_DISTRIBUTION_V2,
     crate::sealed::TYPE_SEALED_ENVELOPE,
     crate::sealed::TYPE_MULTI_RECIPIENT,
     crate::sealed::TYPE_RECIPIENT_ENVELOPE,

@@ -118,6 +118,17 @@ pub fn group_event_json(event: &GroupEvent) -> Value {
             json!({ "member": key(member), "key_id": key_id })
         }
         GroupEvent::SkippedKeysEvicted { count } => json!({ "count": count }),
+        GroupEvent::OldEpochMessage {
+            member,
+            key_id,
+            message_epoch,
+            rekey_epoch,
+        } => json!({
+            "member": key(member),
+            "key_id": key_id,
+            "message_epoch": message_epoch,
+            "rekey_epoch": rekey_epoch,
+        }),
         other => panic!("no vector encoding for {other:?}: add it to tests/common/vector_json.rs"),
     };
     json!({ "code": event.code(), "fields": fields })
@@ -258,6 +269,7 @@ fn restore_fields(e: RestoreError) -> Value {
         RestoreError::RolledBack { found, minimum } => {
             json!({ "found": found, "minimum": minimum })
         }
+        RestoreError::LimitExceeded { limit, max } => json!({ "limit": limit, "max": max }),
         RestoreError::Truncated
         | RestoreError::NotStateBlob
         | RestoreError::Authentication
@@ -377,6 +389,10 @@ fn group_fields(e: GroupError) -> Value {
             message_epoch,
             our_epoch,
         } => json!({ "message_epoch": message_epoch, "our_epoch": our_epoch }),
+        GroupError::OldEpochRefused {
+            key_id,
+            rekey_epoch,
+        } => json!({ "key_id": key_id, "rekey_epoch": rekey_epoch }),
         GroupError::Duplicate { index } | GroupError::KeyEvicted { index } => {
             json!({ "index": index })
         }

@@ -192,7 +192,7 @@ fn groups(c: &mut Criterion) {
     group.bench_function("hushwire", |b| {
         b.iter_batched_ref(
             || alice.encrypt(&plaintext, &mut rng).unwrap(),
-            |m| bob.decrypt(black_box(m)).unwrap(),
+            |m| bob.decrypt(black_box(m), NOW).unwrap(),
             BatchSize::SmallInput,
         )
     });

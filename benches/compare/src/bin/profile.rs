@@ -136,7 +136,7 @@ fn main() {
             for _ in 0..n {
                 let m = pair.alice.encrypt(&[0x42u8; 256], &mut rng).unwrap();
                 if scenario == "group_decrypt" {
-                    let _ = black_box(pair.bob.decrypt(&m).unwrap());
+                    let _ = black_box(pair.bob.decrypt(&m, NOW).unwrap());
                 }
             }
         }
