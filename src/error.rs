@@ -385,6 +385,9 @@ pub enum Error {
     /// See [`crate::verify::VerifyError`].
     #[error(transparent)]
     Verify(#[from] crate::verify::VerifyError),
+    /// See [`crate::attachment::AttachmentError`].
+    #[error(transparent)]
+    Attachment(#[from] crate::attachment::AttachmentError),
 }
 
 impl Error {
@@ -407,6 +410,7 @@ impl Error {
             Error::Group(e) => e.kind(),
             Error::Roster(e) => e.kind(),
             Error::Verify(e) => e.kind(),
+            Error::Attachment(e) => e.kind(),
         }
     }
 }

@@ -49,6 +49,7 @@ pub(crate) const KNOWN_TYPES: &[u8] = &[
     crate::certificate::TYPE_SENDER_CERTIFICATE,
     crate::verify::TYPE_IDENTITY_CERTIFICATE,
     crate::verify::TYPE_SAFETY_NUMBER_QR,
+    crate::attachment::TYPE_ATTACHMENT_POINTER,
 ];
 
 /// The error for a structure whose type byte `found` is not the `expected` one.
