@@ -250,6 +250,15 @@ mod tests {
     }
 
     #[test]
+    fn label_is_the_spec_s() {
+        assert_eq!(
+            hex::encode(LABEL_ATTACHMENT_STREAM),
+            "68757368776972652f76312f6174746163686d656e742f73747265616d"
+        );
+        assert_eq!(LABEL_ATTACHMENT_STREAM.len(), 29);
+    }
+
+    #[test]
     fn key_debug_is_redacted() {
         assert_eq!(
             format!("{:?}", AttachmentKey::from_bytes([0xab; 32])),

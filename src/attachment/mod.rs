@@ -76,9 +76,6 @@ pub use stream::{
     AttachmentDecryptor, AttachmentEncryptor, AttachmentReader, REORDER_SEARCH_WINDOW,
 };
 
-#[cfg(test)]
-pub(crate) use header::LABEL_ATTACHMENT_STREAM;
-
 use rand_core::CryptoRng;
 
 /// Encrypts a whole file held in memory, with the default chunk size: returns the object to

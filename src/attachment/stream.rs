@@ -11,7 +11,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::AttachmentError;
 use super::header::{ATTACHMENT_HEADER_LEN, ChunkCipher, ChunkSize, FileSecrets, parse_header};
-use super::padding::{Layout, MAX_ATTACHMENT_LEN, TRAILER_LEN};
+use super::padding::{CHUNK_TAG_LEN, Layout, MAX_ATTACHMENT_LEN, TRAILER_LEN};
 use super::pointer::AttachmentPointer;
 
 /// How many positions before and after a chunk that fails authentication are tried, to tell
@@ -25,6 +25,18 @@ fn to_usize(n: u64) -> usize {
 
 fn to_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// Empties a plaintext buffer, zeroizing its bytes but keeping its allocation.
+trait ClearZeroized {
+    fn clear_zeroized(&mut self);
+}
+
+impl ClearZeroized for Vec<u8> {
+    fn clear_zeroized(&mut self) {
+        self.as_mut_slice().zeroize();
+        self.clear();
+    }
 }
 
 /// Zeroizes and removes everything of `out` from `start` on.
@@ -117,7 +129,8 @@ impl AttachmentEncryptor {
             header: secrets.header(),
             cipher: secrets.cipher(),
             secrets,
-            pending: Zeroizing::new(Vec::new()),
+            // Never longer than a chunk less one byte: allocated once.
+            pending: Zeroizing::new(Vec::with_capacity(chunk_size.bytes())),
             plaintext_len: 0,
             next_chunk: 0,
             header_written: false,
@@ -169,15 +182,17 @@ impl AttachmentEncryptor {
             }
             let (head, tail) = rest.split_at(need);
             let start = out.len();
+            out.reserve(size.saturating_add(CHUNK_TAG_LEN));
             out.extend_from_slice(&self.pending);
             out.extend_from_slice(head);
-            self.pending.zeroize();
+            self.pending.clear_zeroized();
             self.seal_next(false, out, start);
             rest = tail;
         }
         while rest.len() >= size {
             let (head, tail) = rest.split_at(size);
             let start = out.len();
+            out.reserve(size.saturating_add(CHUNK_TAG_LEN));
             out.extend_from_slice(head);
             self.seal_next(false, out, start);
             rest = tail;
@@ -209,8 +224,9 @@ impl AttachmentEncryptor {
         let plain_len = to_usize(layout.plain_len(index));
         let last = layout.is_last(index);
         let start = out.len();
+        out.reserve(plain_len.saturating_add(CHUNK_TAG_LEN));
         out.extend_from_slice(&self.pending);
-        self.pending.zeroize();
+        self.pending.clear_zeroized();
         out.resize(start.saturating_add(plain_len), 0);
         if last {
             let at = out.len().saturating_sub(TRAILER_LEN);
@@ -523,8 +539,9 @@ impl AttachmentDecryptor {
     /// The decryptor of the file `pointer` names.
     pub fn new(pointer: &AttachmentPointer) -> Self {
         AttachmentDecryptor {
+            // Never longer than a sealed chunk less one byte: allocated once.
+            pending: Vec::with_capacity(pointer.chunk_size().bytes().saturating_add(CHUNK_TAG_LEN)),
             reader: Box::new(AttachmentReader::new(pointer)),
-            pending: Vec::new(),
             received: 0,
             next_chunk: 0,
         }
@@ -607,9 +624,10 @@ impl AttachmentDecryptor {
                 return Ok(());
             }
             let (head, tail) = rest.split_at(need);
-            let mut header = Vec::with_capacity(ATTACHMENT_HEADER_LEN);
-            header.extend_from_slice(&self.pending);
-            header.extend_from_slice(head);
+            let mut header = [0u8; ATTACHMENT_HEADER_LEN];
+            let (front, back) = header.split_at_mut(carried.min(ATTACHMENT_HEADER_LEN));
+            front.copy_from_slice(self.pending.get(..front.len()).unwrap_or_default());
+            back.copy_from_slice(head.get(..back.len()).unwrap_or_default());
             self.reader.check_header(&header)?;
             received = to_u64(ATTACHMENT_HEADER_LEN);
             rest = tail;
@@ -622,6 +640,7 @@ impl AttachmentDecryptor {
             }
             let (head, tail) = rest.split_at(need);
             let start = out.len();
+            out.reserve(need.saturating_add(carried));
             if carried > 0 {
                 out.extend_from_slice(&self.pending);
             }
@@ -650,5 +669,41 @@ impl core::fmt::Debug for AttachmentDecryptor {
             .field("chunks_verified", &self.next_chunk)
             .field("position", &self.position())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The length limit, at and one past its edge (a 64 GiB file is not pushed for real).
+    #[test]
+    fn push_refuses_more_than_the_maximum_and_changes_nothing() {
+        let mut rng = <chacha20::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(1);
+        let mut encryptor = AttachmentEncryptor::with_chunk_size(ChunkSize::DEFAULT, &mut rng);
+        let mut out = Vec::new();
+        encryptor.push(b"abc", &mut out).unwrap();
+        // As if the file had reached 3 bytes short of the limit.
+        encryptor.plaintext_len = MAX_ATTACHMENT_LEN - 3;
+        let before = format!("{encryptor:?}");
+        let out_before = out.clone();
+        assert_eq!(
+            encryptor.push(b"four", &mut out),
+            Err(AttachmentError::TooLarge {
+                len: MAX_ATTACHMENT_LEN + 1,
+                max: MAX_ATTACHMENT_LEN
+            })
+        );
+        assert_eq!(format!("{encryptor:?}"), before);
+        assert_eq!(out, out_before);
+        encryptor.push(b"end", &mut out).unwrap();
+        assert_eq!(encryptor.plaintext_len(), MAX_ATTACHMENT_LEN);
+        assert_eq!(
+            encryptor.push(b"x", &mut out),
+            Err(AttachmentError::TooLarge {
+                len: MAX_ATTACHMENT_LEN + 1,
+                max: MAX_ATTACHMENT_LEN
+            })
+        );
     }
 }
