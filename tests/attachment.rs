@@ -857,6 +857,42 @@ fn debug_output_names_lengths_never_keys_or_names() {
     assert!(!shown.contains("ab, ab") && !shown.contains("jane"));
 }
 
+/// README.md's file-transfer example is the doctest of `src/attachment/mod.rs`.
+#[test]
+fn readme_file_transfer_example_is_the_module_doctest() {
+    let readme = include_str!("../README.md");
+    let module = include_str!("../src/attachment/mod.rs");
+    let block = |lines: Vec<&str>, fence: &str| -> Vec<String> {
+        let start = (0..lines.len() - 1)
+            .find(|&i| {
+                lines[i].trim() == fence && lines[i + 1].starts_with("use hushwire::attachment")
+            })
+            .unwrap()
+            + 1;
+        let end = start
+            + lines[start..]
+                .iter()
+                .position(|l| l.trim() == "```")
+                .unwrap();
+        lines[start..end]
+            .iter()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .map(|l| (*l).to_owned())
+            .collect()
+    };
+    let doc: Vec<&str> = module
+        .lines()
+        .filter_map(|l| l.strip_prefix("//!"))
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect();
+    let readme_lines: Vec<&str> = readme.lines().collect();
+    assert_eq!(
+        block(readme_lines, "```rust,ignore"),
+        block(doc, "```"),
+        "README.md's file-transfer example differs from src/attachment/mod.rs's doctest"
+    );
+}
+
 // ─── properties ───────────────────────────────────────────────────────────────────────────────
 
 proptest! {
