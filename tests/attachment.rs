@@ -438,6 +438,51 @@ fn swapped_duplicated_dropped_and_flipped_chunks_are_refused_with_their_error() 
     }
 }
 
+/// A misplaced chunk is named as such up to `REORDER_SEARCH_WINDOW` positions away, and as
+/// tampering beyond.
+#[test]
+fn the_reorder_search_window_at_its_edge() {
+    let window = attachment::REORDER_SEARCH_WINDOW as usize;
+    assert_eq!(window, 8);
+    let plain = file(12 * 4_096, 16);
+    let (object, pointer) = encrypt(&plain, cs(12), 16);
+    let c = chunks_of(&pointer, &object);
+    let header = &object[..HEADER];
+    let moved = |from: usize| {
+        let mut order = c.clone();
+        order[0] = c[from];
+        stream_decrypt(&pointer, &reassemble(header, &order))
+            .unwrap_err()
+            .0
+    };
+    assert_eq!(
+        moved(window),
+        AttachmentError::ChunkReordered {
+            index: 0,
+            found: window as u64
+        }
+    );
+    assert_eq!(
+        moved(window + 1),
+        AttachmentError::ChunkTampered { index: 0 }
+    );
+    let reader = AttachmentReader::new(&pointer);
+    let mut out = Vec::new();
+    assert_eq!(
+        reader.decrypt_chunk(window as u64 + 1, c[1], &mut out),
+        Err(AttachmentError::ChunkDuplicated {
+            index: window as u64 + 1,
+            found: 1
+        })
+    );
+    assert_eq!(
+        reader.decrypt_chunk(window as u64 + 2, c[1], &mut out),
+        Err(AttachmentError::ChunkTampered {
+            index: window as u64 + 2
+        })
+    );
+}
+
 #[test]
 fn an_altered_header_is_refused_before_any_chunk() {
     let plain = file(10_000, 7);

@@ -525,6 +525,21 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_file_decodes_and_one_byte_more_is_refused() {
+        let mut p = pointer();
+        p.plaintext_len = MAX_ATTACHMENT_LEN;
+        let bytes = p.to_bytes();
+        assert_eq!(AttachmentPointer::from_bytes(&bytes), Ok(p.clone()));
+        p.plaintext_len = MAX_ATTACHMENT_LEN + 1;
+        assert_eq!(
+            AttachmentPointer::from_bytes(&p.to_bytes()),
+            Err(AttachmentError::Malformed(DecodeError::InvalidField {
+                field: "plaintext_len"
+            }))
+        );
+    }
+
+    #[test]
     fn strict_decoding() {
         let good = pointer().to_bytes().to_vec();
         let field = |field| {
