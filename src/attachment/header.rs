@@ -184,15 +184,24 @@ pub(crate) fn parse_header(
     if r.array::<4>()? != ATTACHMENT_MAGIC {
         return Err(DecodeError::InvalidField { field: "magic" });
     }
+    let chunk_size = read_format_and_chunk_size(&mut r)?;
+    let salt = r.array::<ATTACHMENT_SALT_LEN>()?;
+    Ok((chunk_size, salt))
+}
+
+/// Reads the format byte and the chunk size exponent, as the header and the pointer hold
+/// them side by side.
+///
+/// # Errors
+/// `UnknownVersion(format)`, `InvalidField { field: "chunk_size_log2" }`, `Truncated`.
+pub(crate) fn read_format_and_chunk_size(r: &mut Reader<'_>) -> Result<ChunkSize, DecodeError> {
     let format = r.u8()?;
     if format != ATTACHMENT_FORMAT_VERSION {
         return Err(DecodeError::UnknownVersion(format));
     }
-    let chunk_size = ChunkSize::from_log2(r.u8()?).map_err(|_| DecodeError::InvalidField {
+    ChunkSize::from_log2(r.u8()?).map_err(|_| DecodeError::InvalidField {
         field: "chunk_size_log2",
-    })?;
-    let salt = r.array::<ATTACHMENT_SALT_LEN>()?;
-    Ok((chunk_size, salt))
+    })
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use super::AttachmentError;
 use super::header::{
     ATTACHMENT_FORMAT_VERSION, ATTACHMENT_KEY_LEN, ATTACHMENT_SALT_LEN, AttachmentKey, ChunkSize,
-    FileSecrets,
+    FileSecrets, read_format_and_chunk_size,
 };
 use super::padding::{Layout, MAX_ATTACHMENT_LEN};
 use crate::error::DecodeError;
@@ -254,13 +254,7 @@ fn decode(bytes: &[u8]) -> Result<AttachmentPointer, DecodeError> {
         TYPE_ATTACHMENT_POINTER,
         MAX_POINTER_LEN,
     )?;
-    let format = r.u8()?;
-    if format != ATTACHMENT_FORMAT_VERSION {
-        return Err(DecodeError::UnknownVersion(format));
-    }
-    let chunk_size = ChunkSize::from_log2(r.u8()?).map_err(|_| DecodeError::InvalidField {
-        field: "chunk_size_log2",
-    })?;
+    let chunk_size = read_format_and_chunk_size(&mut r)?;
     let key = Zeroizing::new(r.array::<ATTACHMENT_KEY_LEN>()?);
     let salt = r.array::<ATTACHMENT_SALT_LEN>()?;
     let ciphertext_sha256 = r.array::<32>()?;
