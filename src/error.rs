@@ -482,6 +482,9 @@ pub enum Error {
     /// See [`crate::verify::VerifyError`].
     #[error(transparent)]
     Verify(#[from] crate::verify::VerifyError),
+    /// See [`crate::attachment::AttachmentError`].
+    #[error(transparent)]
+    Attachment(#[from] crate::attachment::AttachmentError),
 }
 
 impl Error {
@@ -505,6 +508,7 @@ impl Error {
             Error::Group(e) => e.code(),
             Error::Roster(e) => e.code(),
             Error::Verify(e) => e.code(),
+            Error::Attachment(e) => e.code(),
         }
     }
 
@@ -527,6 +531,7 @@ impl Error {
             Error::Group(e) => e.kind(),
             Error::Roster(e) => e.kind(),
             Error::Verify(e) => e.kind(),
+            Error::Attachment(e) => e.kind(),
         }
     }
 }
@@ -612,6 +617,7 @@ impl RestoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attachment::AttachmentError;
     use crate::certificate::{CertificateError, CertificateKind};
     use crate::event::Event;
     use crate::group::{GroupError, GroupEvent, GroupRole, RosterError};
@@ -788,6 +794,25 @@ mod tests {
         "verify.revoked",
         "verify.operator_key_mismatch",
         "verify.certificate",
+        "attachment.malformed",
+        "attachment.invalid_chunk_size",
+        "attachment.too_large",
+        "attachment.field_too_long",
+        "attachment.invalid_text",
+        "attachment.finished",
+        "attachment.header_mismatch",
+        "attachment.chunk_tampered",
+        "attachment.chunk_reordered",
+        "attachment.chunk_duplicated",
+        "attachment.truncated",
+        "attachment.missing_final_chunk",
+        "attachment.trailing_data",
+        "attachment.invalid_padding",
+        "attachment.length_mismatch",
+        "attachment.digest_mismatch",
+        "attachment.chunk_out_of_range",
+        "attachment.range_out_of_bounds",
+        "attachment.ciphertext_length",
         "event.one_time_prekey_consumed",
         "event.kem_prekey_consumed",
         "event.last_resort_kem_prekey_used",
@@ -1140,6 +1165,55 @@ mod tests {
         rest.extend(group.map(Error::from));
         rest.extend(roster.map(Error::from));
         rest.extend(verify.map(Error::from));
+        let attachment = [
+            AttachmentError::Malformed(DecodeError::Truncated { needed: 1 }),
+            AttachmentError::InvalidChunkSize {
+                log2: 1,
+                min: 1,
+                max: 1,
+            },
+            AttachmentError::TooLarge { len: 1, max: 1 },
+            AttachmentError::FieldTooLong {
+                field: "f",
+                len: 1,
+                max: 1,
+            },
+            AttachmentError::InvalidText { field: "f" },
+            AttachmentError::Finished,
+            AttachmentError::HeaderMismatch,
+            AttachmentError::ChunkTampered { index: 1 },
+            AttachmentError::ChunkReordered { index: 1, found: 1 },
+            AttachmentError::ChunkDuplicated { index: 1, found: 1 },
+            AttachmentError::Truncated {
+                len: 1,
+                expected: 1,
+            },
+            AttachmentError::MissingFinalChunk { chunks: 1 },
+            AttachmentError::TrailingData {
+                len: 1,
+                expected: 1,
+            },
+            AttachmentError::InvalidPadding { index: 1 },
+            AttachmentError::LengthMismatch {
+                pointer: 1,
+                stream: 1,
+            },
+            AttachmentError::DigestMismatch,
+            AttachmentError::ChunkOutOfRange {
+                index: 1,
+                chunks: 1,
+            },
+            AttachmentError::RangeOutOfBounds {
+                start: 1,
+                end: 1,
+                len: 1,
+            },
+            AttachmentError::CiphertextLength {
+                len: 1,
+                expected: 1,
+            },
+        ];
+        rest.extend(attachment.map(Error::from));
         codes.extend(rest.iter().map(Error::code));
         codes.extend(events.iter().map(Event::code));
         codes.extend(group_events.iter().map(GroupEvent::code));
@@ -1206,20 +1280,24 @@ mod tests {
     /// has it.
     #[test]
     fn every_code_in_the_source_is_listed() {
-        let sources = [
-            include_str!("error.rs"),
-            include_str!("event.rs"),
-            include_str!("peer.rs"),
-            include_str!("reset.rs"),
-            include_str!("certificate/mod.rs"),
-            include_str!("sealed/mod.rs"),
-            include_str!("sealed/padding.rs"),
-            include_str!("group/error.rs"),
-            include_str!("group/mod.rs"),
-            include_str!("verify/mod.rs"),
-        ];
+        // Every file under src/ (a file's `mod tests` block is skipped below).
+        fn rust_files(dir: &std::path::Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    rust_files(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+        let mut sources = Vec::new();
+        rust_files(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut sources,
+        );
         let mut found = Vec::new();
-        for source in sources {
+        for source in &sources {
             // Only the library code: a test module's list is not a source of codes.
             let code = source.split("#[cfg(test)]\nmod tests {").next().unwrap();
             // Every text between two quotes that is a dotted snake_case word (whatever the

@@ -53,6 +53,7 @@
 
 mod account;
 mod aead;
+pub mod attachment;
 pub mod certificate;
 mod error;
 mod event;
@@ -77,6 +78,7 @@ pub use account::{
     MAX_RETIRED_PREKEYS, ONE_TIME_PREKEYS_LOW, PREKEY_GRACE_SECS, PREKEY_ROTATION_SECS,
     PublishedPreKeys,
 };
+pub use attachment::{AttachmentError, AttachmentPointer};
 pub use certificate::{
     CertificateError, IssuerKey, IssuerKeyPair, SenderCertificate, ServerCertificate, TrustStore,
     Validity,

@@ -57,6 +57,7 @@ pub(crate) const KNOWN_TYPES: &[u8] = &[
     crate::verify::TYPE_SAS_START,
     crate::verify::TYPE_SAS_ACCEPT,
     crate::verify::TYPE_SAS_REVEAL,
+    crate::attachment::TYPE_ATTACHMENT_POINTER,
 ];
 
 /// The error for a structure whose type byte `found` is not the `expected` one.

@@ -8,6 +8,7 @@
 
 #![allow(dead_code, unreachable_pub, clippy::panic)]
 
+use hushwire::attachment::AttachmentError;
 use hushwire::certificate::CertificateKind;
 use hushwire::group::{GroupError, GroupEvent, GroupRole, RosterError};
 use hushwire::sealed::padding::PaddingError;
@@ -44,6 +45,7 @@ pub fn error_json(error: impl Into<Error>) -> Value {
         Error::Group(e) => group_fields(e),
         Error::Roster(e) => roster_fields(e),
         Error::Verify(e) => verify_fields(e),
+        Error::Attachment(e) => attachment_fields(e),
         other => panic!("no vector encoding for {other:?}: add it to tests/common/vector_json.rs"),
     };
     object(e.code(), e.kind(), fields)
@@ -479,6 +481,61 @@ fn verify_fields(e: VerifyError) -> Value {
         | VerifyError::Forged
         | VerifyError::Revoked
         | VerifyError::OperatorKeyMismatch => json!({}),
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+fn attachment_fields(e: AttachmentError) -> Value {
+    match e {
+        AttachmentError::Malformed(inner) => nested(inner),
+        AttachmentError::InvalidChunkSize { log2, min, max } => {
+            json!({ "log2": log2, "min": min, "max": max })
+        }
+        AttachmentError::TooLarge { len, max } => {
+            json!({ "len": len, "max": max })
+        }
+        AttachmentError::FieldTooLong { field, len, max } => {
+            json!({ "field": field, "len": len, "max": max })
+        }
+        AttachmentError::InvalidText { field } => {
+            json!({ "field": field })
+        }
+        AttachmentError::ChunkTampered { index } => {
+            json!({ "index": index })
+        }
+        AttachmentError::ChunkReordered { index, found } => {
+            json!({ "index": index, "found": found })
+        }
+        AttachmentError::ChunkDuplicated { index, found } => {
+            json!({ "index": index, "found": found })
+        }
+        AttachmentError::Truncated { len, expected } => {
+            json!({ "len": len, "expected": expected })
+        }
+        AttachmentError::MissingFinalChunk { chunks } => {
+            json!({ "chunks": chunks })
+        }
+        AttachmentError::TrailingData { len, expected } => {
+            json!({ "len": len, "expected": expected })
+        }
+        AttachmentError::InvalidPadding { index } => {
+            json!({ "index": index })
+        }
+        AttachmentError::LengthMismatch { pointer, stream } => {
+            json!({ "pointer": pointer, "stream": stream })
+        }
+        AttachmentError::ChunkOutOfRange { index, chunks } => {
+            json!({ "index": index, "chunks": chunks })
+        }
+        AttachmentError::RangeOutOfBounds { start, end, len } => {
+            json!({ "start": start, "end": end, "len": len })
+        }
+        AttachmentError::CiphertextLength { len, expected } => {
+            json!({ "len": len, "expected": expected })
+        }
+        AttachmentError::Finished
+        | AttachmentError::HeaderMismatch
+        | AttachmentError::DigestMismatch => json!({}),
         other => panic!("no vector encoding for {other:?}"),
     }
 }
