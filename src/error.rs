@@ -324,12 +324,23 @@ pub enum ConfigError {
         /// Largest allowed value.
         max: u64,
     },
+    /// Every prekey id of this kind is held by a live key: no id is free for a new one.
+    /// Unreachable under the prekey caps (SPEC.md §3.1), kept so a wrapped counter can never
+    /// replace a live key.
+    #[error("no free `{name}` id is left")]
+    IdsExhausted {
+        /// Which prekeys: `"one-time prekeys"` or `"one-time ML-KEM prekeys"`.
+        name: &'static str,
+    },
 }
 
 impl ConfigError {
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
-        ErrorKind::InvalidInput
+        match self {
+            ConfigError::OutOfRange { .. } => ErrorKind::InvalidInput,
+            ConfigError::IdsExhausted { .. } => ErrorKind::LimitExceeded,
+        }
     }
 }
 
