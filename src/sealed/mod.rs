@@ -386,6 +386,10 @@ pub enum OpenError {
     /// The sender certificate failed validation (or is malformed).
     #[error("sender certificate: {0}")]
     Certificate(#[from] CertificateError),
+    /// The envelope is authentic but was sealed by the recipient's own identity key: our own
+    /// envelope echoed back (a relay reflecting it). Its content is not passed on.
+    #[error("the envelope was sealed by our own identity (echoed back)")]
+    SelfSend,
 }
 
 impl OpenError {
@@ -399,6 +403,7 @@ impl OpenError {
             | OpenError::Tampered
             | OpenError::SenderNotAuthenticated => ErrorKind::Tampered,
             OpenError::Certificate(e) => e.kind(),
+            OpenError::SelfSend => ErrorKind::UnknownSession,
         }
     }
 }
@@ -559,6 +564,9 @@ pub fn open(
         _ => (multi::open(recipient, &view)?, EnvelopeKind::MultiRecipient),
     };
     content.certificate.validate(trust, now)?;
+    if content.certificate.identity_key() == recipient.public() {
+        return Err(OpenError::SelfSend);
+    }
     Ok(Opened {
         sender: content.certificate,
         metadata: content.metadata,
