@@ -31,10 +31,18 @@ pub enum PeerError {
     /// There is no session with this peer: start one from its prekey bundle.
     #[error("no session with this peer; start one from its prekey bundle")]
     UnknownPeer,
-    /// No session with this peer opens the message: state was lost or restored from an older
-    /// copy on one side, or the message was forged.
-    #[error("no session with this peer opens the message (lost or restored state, or forged)")]
+    /// No session with this peer opens the message, and the peer has answered on one of
+    /// them: the conversation is established, so the message is junk attributed to the peer
+    /// (or of a session lost on both sides). Not a reason to reset
+    /// ([`PeerError::reset_reason`]): resetting on it would let anyone who can inject traffic
+    /// replace the real session.
+    #[error("no session with this peer opens the message (forged, or of a session we lost)")]
     NoMatchingSession,
+    /// No session with this peer opens the message, and the peer has answered on none of
+    /// them: it may be sending on a session we lost (a restored older copy, or both sides'
+    /// first messages crossed a crash). Leads into a reset, like [`PeerError::UnknownPeer`].
+    #[error("no session with this peer opens the message, and the peer never answered on one")]
+    NoAnsweredSession,
     /// A prekey message names another identity than the peer it was attributed to.
     #[error("the prekey message was sent by another identity than the expected peer")]
     SenderMismatch,
@@ -56,14 +64,17 @@ pub enum PeerError {
 
 impl PeerError {
     /// Whether this failure should be answered with a reset request (see
-    /// [`Account::reset_request`]), and with which reason. Duplicates and tampered messages
-    /// of a known session never are; a message no session opens is, so whoever can inject
-    /// messages attributed to a peer can cause at most one reset per
-    /// [`crate::RESET_MIN_INTERVAL_SECS`]. Attribute senders with sealed envelopes to avoid it.
+    /// [`Account::reset_request`]), and with which reason (SPEC.md §12.4). Only failures a
+    /// genuine peer can cause lead into a reset: messages of a peer we hold no record of, or
+    /// no answered session with (our state was lost), authenticated signs of state out of
+    /// step (the session tag), a chain too far ahead, and prekey messages whose prekeys are
+    /// gone. A ratchet message that no session of an established conversation opens
+    /// ([`PeerError::NoMatchingSession`]) never does: it is indistinguishable from junk
+    /// attributed to the peer. Duplicates and tampered messages never do either.
     pub fn reset_reason(&self) -> Option<crate::ResetReason> {
         use crate::ResetReason;
         match self {
-            PeerError::UnknownPeer | PeerError::NoMatchingSession => Some(ResetReason::NoSession),
+            PeerError::UnknownPeer | PeerError::NoAnsweredSession => Some(ResetReason::NoSession),
             PeerError::Decrypt(DecryptError::StateBehind { .. }) => Some(ResetReason::StateBehind),
             PeerError::Decrypt(DecryptError::PeerStateForked) => Some(ResetReason::PeerForked),
             PeerError::Decrypt(DecryptError::TooFarAhead { .. }) => Some(ResetReason::TooFarBehind),
@@ -85,7 +96,9 @@ impl PeerError {
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            PeerError::UnknownPeer | PeerError::NoMatchingSession => ErrorKind::UnknownSession,
+            PeerError::UnknownPeer
+            | PeerError::NoMatchingSession
+            | PeerError::NoAnsweredSession => ErrorKind::UnknownSession,
             PeerError::SenderMismatch => ErrorKind::Tampered,
             PeerError::IdentityChanged => ErrorKind::Untrusted,
             PeerError::Encrypt(e) => e.kind(),
@@ -263,7 +276,10 @@ impl Account {
         }
         match first_error {
             Some(e) => Err(PeerError::Decrypt(e)),
-            None => Err(PeerError::NoMatchingSession),
+            None if record.sessions.iter().any(Session::peer_answered) => {
+                Err(PeerError::NoMatchingSession)
+            }
+            None => Err(PeerError::NoAnsweredSession),
         }
     }
 

@@ -41,7 +41,8 @@ const LABEL_RESET_MAC: &[u8] = b"hushwire/v1/reset-request-mac";
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ResetReason {
-    /// No session with the peer opens its messages (state lost, or never had one).
+    /// We hold no session with the peer (state lost, or never had one), or its prekey message
+    /// can no longer be accepted.
     NoSession,
     /// Our state is behind the peer's (restored from an older copy).
     StateBehind,

@@ -255,11 +255,18 @@ fn wrong_sender_and_garbage_are_rejected_without_change() {
     );
     let mut bad_header = r.clone();
     bad_header[20] ^= 1;
+    // Alice has not read a reply yet: the peer may be on a session she lost, so it is a
+    // reason to reset; once Bob's reply is read, the same junk is not.
+    let unanswered = alice.decrypt_from(&b_id, &bad_header, NOW).unwrap_err();
+    assert_eq!(unanswered, PeerError::NoAnsweredSession);
     assert_eq!(
-        alice.decrypt_from(&b_id, &bad_header, NOW).unwrap_err(),
-        PeerError::NoMatchingSession
+        unanswered.reset_reason(),
+        Some(hushwire::ResetReason::NoSession)
     );
     assert_eq!(alice.decrypt_from(&b_id, &r, NOW).unwrap().plaintext, b"2");
+    let junk = alice.decrypt_from(&b_id, &bad_header, NOW).unwrap_err();
+    assert_eq!(junk, PeerError::NoMatchingSession);
+    assert_eq!(junk.reset_reason(), None);
     assert_eq!(
         alice.decrypt_from(&b_id, &r, NOW).unwrap_err(),
         PeerError::Decrypt(DecryptError::Duplicate { counter: 0 })
