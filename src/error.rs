@@ -459,6 +459,15 @@ pub enum RestoreError {
         /// The minimum the caller required.
         minimum: u64,
     },
+    /// The blob authenticated but holds more than a documented limit allows (SPEC.md §11.3):
+    /// the library never writes such state.
+    #[error("restored state exceeds the limit `{limit}` of {max}")]
+    LimitExceeded {
+        /// The limit, by the name of its constant (for example `"MAX_ONE_TIME_PREKEYS"`).
+        limit: &'static str,
+        /// Its value.
+        max: u64,
+    },
 }
 
 impl RestoreError {
@@ -472,6 +481,7 @@ impl RestoreError {
             | RestoreError::Corrupt => ErrorKind::Malformed,
             RestoreError::Authentication => ErrorKind::Tampered,
             RestoreError::RolledBack { .. } => ErrorKind::Replay,
+            RestoreError::LimitExceeded { .. } => ErrorKind::LimitExceeded,
         }
     }
 }

@@ -7,6 +7,8 @@
 
 mod snapshot;
 
+pub(crate) use snapshot::within_limit;
+
 use core::fmt;
 
 use hkdf::Hkdf;

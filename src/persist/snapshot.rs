@@ -33,6 +33,21 @@ fn secret(bytes: &[u8; 32]) -> Secret32 {
     Zeroizing::new(*bytes)
 }
 
+/// Refuses `count` items where the limit named `limit` allows at most `max` (SPEC.md §11.3).
+pub(crate) fn within_limit(
+    limit: &'static str,
+    count: usize,
+    max: usize,
+) -> Result<(), RestoreError> {
+    if count > max {
+        return Err(RestoreError::LimitExceeded {
+            limit,
+            max: u64::try_from(max).unwrap_or(u64::MAX),
+        });
+    }
+    Ok(())
+}
+
 #[derive(Serialize, Deserialize)]
 pub(crate) struct ConfigV1 {
     max_jump: u32,
@@ -51,18 +66,50 @@ impl ConfigV1 {
         }
     }
 
-    /// Values above a ceiling that a later version lowered are clamped, so older blobs keep
-    /// restoring; zero is never valid.
-    fn to_live(&self) -> Result<RatchetConfig, RestoreError> {
+    /// A value above its `HARD_MAX_*` ceiling was never written (SPEC.md §11.3). Should a
+    /// later version lower a ceiling, it clamps older blobs' values in its migration instead
+    /// (§11.4).
+    fn check_limits(&self) -> Result<(), RestoreError> {
         use crate::ratchet::{
             HARD_MAX_JUMP, HARD_MAX_RECEIVING_CHAINS, HARD_MAX_SKIPPED_KEY_MAX_AGE,
             HARD_MAX_SKIPPED_KEYS,
         };
+        for (limit, value, max) in [
+            ("HARD_MAX_JUMP", self.max_jump, HARD_MAX_JUMP),
+            (
+                "HARD_MAX_SKIPPED_KEYS",
+                self.max_skipped_keys,
+                HARD_MAX_SKIPPED_KEYS,
+            ),
+            (
+                "HARD_MAX_RECEIVING_CHAINS",
+                self.max_receiving_chains,
+                HARD_MAX_RECEIVING_CHAINS,
+            ),
+            (
+                "HARD_MAX_SKIPPED_KEY_MAX_AGE",
+                self.skipped_key_max_age,
+                HARD_MAX_SKIPPED_KEY_MAX_AGE,
+            ),
+        ] {
+            if value > max {
+                return Err(RestoreError::LimitExceeded {
+                    limit,
+                    max: u64::from(max),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Zero is never valid (limits are checked before, [`ConfigV1::check_limits`]).
+    fn to_live(&self) -> Result<RatchetConfig, RestoreError> {
+        self.check_limits()?;
         RatchetConfig::new(
-            self.max_jump.min(HARD_MAX_JUMP),
-            self.max_skipped_keys.min(HARD_MAX_SKIPPED_KEYS),
-            self.max_receiving_chains.min(HARD_MAX_RECEIVING_CHAINS),
-            self.skipped_key_max_age.min(HARD_MAX_SKIPPED_KEY_MAX_AGE),
+            self.max_jump,
+            self.max_skipped_keys,
+            self.max_receiving_chains,
+            self.skipped_key_max_age,
         )
         .map_err(|_| RestoreError::Corrupt)
     }
@@ -243,7 +290,71 @@ impl AccountSnapshotV1 {
         }
     }
 
+    /// Every count limit of the account, checked before anything is parsed (SPEC.md §11.3).
+    fn check_limits(&self) -> Result<(), RestoreError> {
+        use crate::account::{
+            MAX_ONE_TIME_KEM_PREKEYS, MAX_ONE_TIME_PREKEYS, MAX_REPLAY_RECORDS, MAX_RETIRED_PREKEYS,
+        };
+        let as_usize = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+        within_limit(
+            "MAX_ONE_TIME_PREKEYS",
+            self.one_time.len(),
+            as_usize(MAX_ONE_TIME_PREKEYS),
+        )?;
+        within_limit(
+            "MAX_ONE_TIME_KEM_PREKEYS",
+            self.one_time_kem.len(),
+            as_usize(MAX_ONE_TIME_KEM_PREKEYS),
+        )?;
+        within_limit(
+            "MAX_RETIRED_PREKEYS",
+            self.retired_signed_prekeys.len(),
+            MAX_RETIRED_PREKEYS,
+        )?;
+        within_limit(
+            "MAX_RETIRED_PREKEYS",
+            self.retired_last_resort_kem.len(),
+            MAX_RETIRED_PREKEYS,
+        )?;
+        // Records are kept per signed prekey, for the current and each retired one.
+        within_limit(
+            "MAX_REPLAY_RECORDS * (1 + MAX_RETIRED_PREKEYS)",
+            self.replay_records.len(),
+            MAX_REPLAY_RECORDS * (1 + MAX_RETIRED_PREKEYS),
+        )?;
+        let mut per_key: BTreeMap<u32, usize> = BTreeMap::new();
+        for (id, _) in &self.replay_records {
+            let count = per_key.entry(*id).or_default();
+            *count += 1;
+            within_limit("MAX_REPLAY_RECORDS", *count, MAX_REPLAY_RECORDS)?;
+        }
+        within_limit("MAX_PEERS", self.peers.len(), MAX_PEERS)?;
+        for (_, sessions) in &self.peers {
+            within_limit(
+                "MAX_SESSIONS_PER_PEER",
+                sessions.len(),
+                MAX_SESSIONS_PER_PEER,
+            )?;
+        }
+        within_limit(
+            "MAX_IDENTITY_RECORDS",
+            self.identities.len(),
+            crate::verify::MAX_IDENTITY_RECORDS,
+        )?;
+        for record in &self.identities {
+            record.check_limits()?;
+        }
+        self.config.check_limits()?;
+        for (_, sessions) in &self.peers {
+            for session in sessions {
+                session.ratchet.check_limits()?;
+            }
+        }
+        Ok(())
+    }
+
     fn to_live(&self) -> Result<Account, RestoreError> {
+        self.check_limits()?;
         let mut one_time = BTreeMap::new();
         for (id, s) in &self.one_time {
             let secret = StaticSecret::from(**s);
@@ -266,13 +377,10 @@ impl AccountSnapshotV1 {
         if last_resort.kind != KemPreKeyKind::LastResort {
             return Err(RestoreError::Corrupt);
         }
-        if self.peers.len() > MAX_PEERS {
-            return Err(RestoreError::Corrupt);
-        }
         let mut peers = BTreeMap::new();
         for (id, sessions) in &self.peers {
             let identity = IdentityKey::from_bytes(id).map_err(|_| RestoreError::Corrupt)?;
-            if sessions.is_empty() || sessions.len() > MAX_SESSIONS_PER_PEER {
+            if sessions.is_empty() {
                 return Err(RestoreError::Corrupt);
             }
             let mut record = PeerRecord::default();
@@ -454,7 +562,33 @@ impl RatchetV1 {
         }
     }
 
+    /// The hard caps of the ratchet (SPEC.md §5.5): a session never holds more past chains
+    /// or stored keys, whatever its configuration (a lowered configured cap may leave more
+    /// than the configured number until the next decrypt, never more than the hard cap).
+    fn check_limits(&self) -> Result<(), RestoreError> {
+        use crate::ratchet::{HARD_MAX_RECEIVING_CHAINS, HARD_MAX_SKIPPED_KEYS};
+        self.config.check_limits()?;
+        let as_usize = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+        within_limit(
+            "HARD_MAX_RECEIVING_CHAINS",
+            self.past.len(),
+            as_usize(HARD_MAX_RECEIVING_CHAINS),
+        )?;
+        let stored = self
+            .past
+            .iter()
+            .map(|p| p.stored.keys.len())
+            .chain(self.receiving.iter().map(|c| c.stored.keys.len()))
+            .fold(0usize, usize::saturating_add);
+        within_limit(
+            "HARD_MAX_SKIPPED_KEYS",
+            stored,
+            as_usize(HARD_MAX_SKIPPED_KEYS),
+        )
+    }
+
     fn to_live(&self) -> Result<RatchetState, RestoreError> {
+        self.check_limits()?;
         let mut past = VecDeque::with_capacity(self.past.len());
         for p in &self.past {
             past.push_back(PastChain {
@@ -553,6 +687,7 @@ impl SessionSnapshotV1 {
     }
 
     fn to_live(&self) -> Result<Session, RestoreError> {
+        self.ratchet.check_limits()?;
         let role = match self.role {
             1 => Role::Initiator,
             2 => Role::Responder,
@@ -707,6 +842,7 @@ mod plain_serde {
         use chacha20::ChaCha20Rng;
         use rand_core::SeedableRng;
 
+        use crate::persist::STATE_FORMAT_VERSION;
         use crate::{Account, Session, Timestamp};
 
         #[test]
@@ -727,5 +863,313 @@ mod plain_serde {
             let back: Account = serde_json::from_str(&json).unwrap();
             assert_eq!(back.published_prekeys(), bob.published_prekeys());
         }
+
+        /// The serde path runs the same limit checks as the blob path.
+        #[test]
+        fn plain_serde_enforces_the_limits() {
+            use super::super::{SessionSnapshotV1, StoredKeysV1, secret};
+            let now = Timestamp::from_unix_secs(1);
+            let mut rng = ChaCha20Rng::seed_from_u64(2);
+            let alice = Account::new(now, &mut rng);
+            let mut bob = Account::new(now, &mut rng);
+            bob.generate_one_time_prekeys(2, 0, now, &mut rng).unwrap();
+            let mut s = alice
+                .create_outbound_session(&bob.published_prekeys().take_bundle(), &mut rng)
+                .unwrap();
+            let m = s.encrypt(b"x", &mut rng).unwrap();
+            let session = bob.create_inbound_session(&m, now).unwrap().session;
+            let mut snapshot = SessionSnapshotV1::from_live(&session);
+            let cap = crate::HARD_MAX_SKIPPED_KEYS;
+            snapshot.ratchet.receiving.as_mut().unwrap().stored = StoredKeysV1 {
+                keys: (0..=cap).map(|n| (n, secret(&[7; 32]))).collect(),
+                expired_below: 0,
+            };
+            let json = serde_json::to_string(&(STATE_FORMAT_VERSION, snapshot)).unwrap();
+            let err = serde_json::from_str::<Session>(&json).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("exceeds the limit `HARD_MAX_SKIPPED_KEYS` of 100000"),
+                "{err}"
+            );
+            let mut account = serde_json::to_value(&bob).unwrap();
+            let one_time = &mut account[1]["one_time"];
+            let entry = one_time[0].clone();
+            for _ in 0..=crate::MAX_ONE_TIME_PREKEYS {
+                one_time.as_array_mut().unwrap().push(entry.clone());
+            }
+            let err = serde_json::from_value::<Account>(account).unwrap_err();
+            assert!(err.to_string().contains("MAX_ONE_TIME_PREKEYS"), "{err}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chacha20::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use super::*;
+    use crate::account::{
+        MAX_ONE_TIME_KEM_PREKEYS, MAX_ONE_TIME_PREKEYS, MAX_REPLAY_RECORDS, MAX_RETIRED_PREKEYS,
+    };
+    use crate::ratchet::{
+        HARD_MAX_JUMP, HARD_MAX_RECEIVING_CHAINS, HARD_MAX_SKIPPED_KEY_MAX_AGE,
+        HARD_MAX_SKIPPED_KEYS,
+    };
+
+    const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+
+    fn limit(limit: &'static str, max: usize) -> RestoreError {
+        RestoreError::LimitExceeded {
+            limit,
+            max: max as u64,
+        }
+    }
+
+    fn account_error(snapshot: &AccountSnapshotV1) -> Option<RestoreError> {
+        snapshot.to_live().err()
+    }
+
+    /// Bob with one session with Alice that has stored skipped keys.
+    fn bob_with_session(rng: &mut ChaCha20Rng) -> (Account, Session) {
+        let alice = Account::new(NOW, rng);
+        let mut bob = Account::new(NOW, rng);
+        bob.generate_one_time_prekeys(1, 1, NOW, rng).unwrap();
+        let mut s = alice
+            .create_outbound_session(&bob.published_prekeys().take_bundle(), rng)
+            .unwrap();
+        let first = s.encrypt(b"1", rng).unwrap();
+        let _ = bob.decrypt_from(alice.identity_key(), &first, NOW).unwrap();
+        let session = bob.active_session(alice.identity_key()).unwrap().clone();
+        (bob, session)
+    }
+
+    #[test]
+    fn account_prekey_counts_at_and_past_their_limits() {
+        let mut rng = ChaCha20Rng::seed_from_u64(301);
+        let mut account = Account::new(NOW, &mut rng);
+        account
+            .generate_one_time_prekeys(
+                MAX_ONE_TIME_PREKEYS,
+                MAX_ONE_TIME_KEM_PREKEYS,
+                NOW,
+                &mut rng,
+            )
+            .unwrap();
+        for _ in 0..=MAX_RETIRED_PREKEYS {
+            account.rotate_prekeys(NOW, &mut rng);
+        }
+        let full = AccountSnapshotV1::from_live(&account);
+        assert_eq!(full.retired_signed_prekeys.len(), MAX_RETIRED_PREKEYS);
+        assert_eq!(account_error(&full), None, "at every limit");
+
+        let mut more = AccountSnapshotV1::from_live(&account);
+        more.one_time.push((u32::MAX, secret(&[1; 32])));
+        assert_eq!(
+            account_error(&more),
+            Some(limit("MAX_ONE_TIME_PREKEYS", MAX_ONE_TIME_PREKEYS as usize))
+        );
+        let mut more = AccountSnapshotV1::from_live(&account);
+        more.one_time_kem
+            .push(KemPreKeyV1::from_live(&account.last_resort_kem.current));
+        assert_eq!(
+            account_error(&more),
+            Some(limit(
+                "MAX_ONE_TIME_KEM_PREKEYS",
+                MAX_ONE_TIME_KEM_PREKEYS as usize
+            ))
+        );
+        let mut more = AccountSnapshotV1::from_live(&account);
+        more.retired_signed_prekeys
+            .push((SignedPreKeyV1::from_live(&account.signed_prekey.current), 0));
+        assert_eq!(
+            account_error(&more),
+            Some(limit("MAX_RETIRED_PREKEYS", MAX_RETIRED_PREKEYS))
+        );
+        let mut more = AccountSnapshotV1::from_live(&account);
+        more.retired_last_resort_kem
+            .push((KemPreKeyV1::from_live(&account.last_resort_kem.current), 0));
+        assert_eq!(
+            account_error(&more),
+            Some(limit("MAX_RETIRED_PREKEYS", MAX_RETIRED_PREKEYS))
+        );
+    }
+
+    #[test]
+    fn replay_records_at_and_past_their_limits() {
+        let mut rng = ChaCha20Rng::seed_from_u64(302);
+        let account = Account::new(NOW, &mut rng);
+        let record = |id: u32, n: usize| {
+            let mut base = [0u8; 32];
+            base[..8].copy_from_slice(&(n as u64).to_be_bytes());
+            (id, base)
+        };
+        // Per signed prekey: exactly MAX_REPLAY_RECORDS, for the current and every retired id.
+        let mut snapshot = AccountSnapshotV1::from_live(&account);
+        for id in 1..=(1 + MAX_RETIRED_PREKEYS as u32) {
+            snapshot
+                .replay_records
+                .extend((0..MAX_REPLAY_RECORDS).map(|n| record(id, n)));
+        }
+        assert_eq!(account_error(&snapshot), None);
+        let mut one_more_key = AccountSnapshotV1::from_live(&account);
+        one_more_key.replay_records = snapshot.replay_records.clone();
+        one_more_key.replay_records.push(record(99, 0));
+        assert_eq!(
+            account_error(&one_more_key),
+            Some(limit(
+                "MAX_REPLAY_RECORDS * (1 + MAX_RETIRED_PREKEYS)",
+                MAX_REPLAY_RECORDS * (1 + MAX_RETIRED_PREKEYS)
+            ))
+        );
+        let mut one_more = AccountSnapshotV1::from_live(&account);
+        one_more
+            .replay_records
+            .extend((0..=MAX_REPLAY_RECORDS).map(|n| record(1, n)));
+        assert_eq!(
+            account_error(&one_more),
+            Some(limit("MAX_REPLAY_RECORDS", MAX_REPLAY_RECORDS))
+        );
+    }
+
+    #[test]
+    fn peers_and_sessions_per_peer_past_their_limits() {
+        let mut rng = ChaCha20Rng::seed_from_u64(303);
+        let (bob, session) = bob_with_session(&mut rng);
+        let peer = session.remote_identity().to_bytes();
+        let mut snapshot = AccountSnapshotV1::from_live(&bob);
+        snapshot.peers = vec![(
+            peer,
+            (0..MAX_SESSIONS_PER_PEER)
+                .map(|_| SessionSnapshotV1::from_live(&session))
+                .collect(),
+        )];
+        assert_eq!(account_error(&snapshot), None);
+        snapshot
+            .peers
+            .iter_mut()
+            .for_each(|(_, s)| s.push(SessionSnapshotV1::from_live(&session)));
+        assert_eq!(
+            account_error(&snapshot),
+            Some(limit("MAX_SESSIONS_PER_PEER", MAX_SESSIONS_PER_PEER))
+        );
+        // Refused on the count alone, before any record is parsed (the round trip of exactly
+        // MAX_PEERS peers is in tests/peers.rs).
+        let mut snapshot = AccountSnapshotV1::from_live(&bob);
+        snapshot.peers = (0..=MAX_PEERS).map(|_| ([0u8; 32], Vec::new())).collect();
+        assert_eq!(
+            account_error(&snapshot),
+            Some(limit("MAX_PEERS", MAX_PEERS))
+        );
+    }
+
+    fn stored(count: usize) -> StoredKeysV1 {
+        StoredKeysV1 {
+            keys: (0..count).map(|n| (n as u32, secret(&[7; 32]))).collect(),
+            expired_below: 0,
+        }
+    }
+
+    #[test]
+    fn session_hard_caps_at_and_past_their_edges() {
+        let mut rng = ChaCha20Rng::seed_from_u64(304);
+        let (_, session) = bob_with_session(&mut rng);
+        let hard_keys = HARD_MAX_SKIPPED_KEYS as usize;
+        let with_keys = |current: usize, past: usize| {
+            let mut s = SessionSnapshotV1::from_live(&session);
+            s.ratchet.receiving.as_mut().unwrap().stored = stored(current);
+            let template = PastChainV1 {
+                header_key: secret(&[1; 32]),
+                ratchet_key: [2; 32],
+                end: u32::MAX,
+                step: 0,
+                stored: stored(past),
+            };
+            s.ratchet.past = vec![template];
+            s
+        };
+        // The total over the current and past chains counts.
+        assert!(with_keys(hard_keys - 10, 10).to_live().is_ok());
+        assert_eq!(
+            with_keys(hard_keys - 10, 11).to_live().err(),
+            Some(limit("HARD_MAX_SKIPPED_KEYS", hard_keys))
+        );
+        // 10^6 keys, far past the cap.
+        assert_eq!(
+            with_keys(1_000_000, 0).to_live().err(),
+            Some(limit("HARD_MAX_SKIPPED_KEYS", hard_keys))
+        );
+
+        let with_chains = |n: usize| {
+            let mut s = SessionSnapshotV1::from_live(&session);
+            s.ratchet.past = (0..n)
+                .map(|i| PastChainV1 {
+                    header_key: secret(&[1; 32]),
+                    ratchet_key: [i as u8; 32],
+                    end: 1,
+                    step: 0,
+                    stored: stored(0),
+                })
+                .collect();
+            s
+        };
+        let hard_chains = HARD_MAX_RECEIVING_CHAINS as usize;
+        assert!(with_chains(hard_chains).to_live().is_ok());
+        assert_eq!(
+            with_chains(hard_chains + 1).to_live().err(),
+            Some(limit("HARD_MAX_RECEIVING_CHAINS", hard_chains))
+        );
+    }
+
+    #[test]
+    fn configurations_at_and_past_their_ceilings() {
+        let ceilings = [
+            HARD_MAX_JUMP,
+            HARD_MAX_SKIPPED_KEYS,
+            HARD_MAX_RECEIVING_CHAINS,
+            HARD_MAX_SKIPPED_KEY_MAX_AGE,
+        ];
+        let config = |v: [u32; 4]| ConfigV1 {
+            max_jump: v[0],
+            max_skipped_keys: v[1],
+            max_receiving_chains: v[2],
+            skipped_key_max_age: v[3],
+        };
+        assert!(config(ceilings).to_live().is_ok());
+        let names = [
+            "HARD_MAX_JUMP",
+            "HARD_MAX_SKIPPED_KEYS",
+            "HARD_MAX_RECEIVING_CHAINS",
+            "HARD_MAX_SKIPPED_KEY_MAX_AGE",
+        ];
+        for i in 0..4 {
+            let mut past = ceilings;
+            past[i] += 1;
+            assert_eq!(
+                config(past).to_live().err(),
+                Some(limit(names[i], ceilings[i] as usize))
+            );
+            let mut zero = ceilings;
+            zero[i] = 0;
+            assert_eq!(config(zero).to_live().err(), Some(RestoreError::Corrupt));
+        }
+    }
+
+    /// End to end: a validly sealed blob past a limit is refused by `from_encrypted`.
+    #[test]
+    fn a_sealed_blob_past_a_limit_is_refused_with_its_limit() {
+        let mut rng = ChaCha20Rng::seed_from_u64(305);
+        let (_, session) = bob_with_session(&mut rng);
+        let key = StorageKey::from_bytes([3; 32]);
+        let mut snapshot = SessionSnapshotV1::from_live(&session);
+        snapshot.ratchet.receiving.as_mut().unwrap().stored =
+            stored(HARD_MAX_SKIPPED_KEYS as usize + 1);
+        let blob = seal_state(&snapshot, StateType::Session, 1, &key, &mut rng);
+        let err = Session::from_encrypted(&blob, &key, 0).unwrap_err();
+        assert_eq!(
+            err,
+            limit("HARD_MAX_SKIPPED_KEYS", HARD_MAX_SKIPPED_KEYS as usize)
+        );
+        assert_eq!(err.kind(), crate::ErrorKind::LimitExceeded);
     }
 }
