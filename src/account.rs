@@ -180,6 +180,9 @@ pub struct Account {
     pub(crate) config: RatchetConfig,
     /// Sessions with each peer device, keyed by its identity key.
     pub(crate) peers: BTreeMap<IdentityKey, PeerRecord>,
+    /// The logical clock of peer use: the `last_used` of the most recently used record. Not
+    /// persisted; a restore sets it to the largest `last_used` held.
+    pub(crate) peer_clock: u64,
     /// Reset-protocol bookkeeping per peer (rate limits, replays).
     pub(crate) resets: BTreeMap<IdentityKey, ResetLog>,
     /// The identity key recorded for each of the app's users, and its verification state
@@ -233,6 +236,7 @@ impl Account {
             replay_records: VecDeque::new(),
             config: RatchetConfig::default(),
             peers: BTreeMap::new(),
+            peer_clock: 0,
             resets: BTreeMap::new(),
             identities: crate::verify::IdentityBook::default(),
         }

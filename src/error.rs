@@ -271,9 +271,10 @@ pub enum HandshakeError {
     /// ([`crate::Account::rotate_prekeys`]) before more sessions can start without one-time keys.
     #[error("replay records full: rotate prekeys before accepting more last-resort sessions")]
     ReplayRecordsFull,
-    /// The account already holds sessions with [`crate::MAX_PEERS`] peer devices and this
-    /// handshake would add another: forget idle peers ([`crate::Account::forget_peer`]).
-    #[error("the account holds sessions with {limit} peers already; forget idle peers first")]
+    /// The account already holds sessions with [`crate::MAX_PEERS`] peer devices, every one
+    /// of them verified (none can be evicted), and this handshake would add another: forget
+    /// peers ([`crate::Account::forget_peer`]).
+    #[error("the account holds sessions with {limit} verified peers already; forget some first")]
     TooManyPeers {
         /// The limit, [`crate::MAX_PEERS`].
         limit: usize,
@@ -459,6 +460,15 @@ pub enum RestoreError {
         /// The minimum the caller required.
         minimum: u64,
     },
+    /// The blob is authentic but holds another object than the caller expects (SPEC.md
+    /// §11.7): another peer's session, another device's account, another group, or another
+    /// slot's label. Its storage was swapped, or the app looked in the wrong slot.
+    #[error("the blob holds another object than expected (its `{field}` differs)")]
+    WrongObject {
+        /// The first part that differs: `"label"`, `"identity"`, `"peer"`, `"session_id"` or
+        /// `"group_id"`.
+        field: &'static str,
+    },
     /// The blob authenticated but holds more than a documented limit allows (SPEC.md §11.3):
     /// the library never writes such state.
     #[error("restored state exceeds the limit `{limit}` of {max}")]
@@ -479,7 +489,7 @@ impl RestoreError {
             | RestoreError::UnknownVersion(_)
             | RestoreError::WrongType { .. }
             | RestoreError::Corrupt => ErrorKind::Malformed,
-            RestoreError::Authentication => ErrorKind::Tampered,
+            RestoreError::Authentication | RestoreError::WrongObject { .. } => ErrorKind::Tampered,
             RestoreError::RolledBack { .. } => ErrorKind::Replay,
             RestoreError::LimitExceeded { .. } => ErrorKind::LimitExceeded,
         }

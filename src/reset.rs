@@ -248,7 +248,8 @@ pub struct ResetAnswered {
     pub session_id: SessionId,
     /// Re-send what was sent after this time, if the app keeps it.
     pub resend_since: Timestamp,
-    /// Events, including [`Event::SessionReset`].
+    /// Events: [`Event::SessionReset`], then [`Event::PeerEvicted`] if a peer was evicted to
+    /// make room for the requester (SPEC.md §12.1).
     pub events: Vec<Event>,
 }
 
@@ -336,14 +337,17 @@ impl Account {
         if bundle.identity_key != request.requester {
             return Err(ResetError::BundleMismatch);
         }
-        let session_id = self.start_session(bundle, rng)?;
+        let started = self.start_session(bundle, rng)?;
+        let session_id = started.session_id;
         let entry = self.resets.entry(request.requester).or_default();
         entry.last_answered = Some(now);
         entry.newest_answered_request = Some(request.created_at);
+        let mut events = vec![Event::SessionReset { session_id }];
+        events.extend(started.events);
         Ok(ResetAnswered {
             session_id,
             resend_since: request.since,
-            events: vec![Event::SessionReset { session_id }],
+            events,
         })
     }
 

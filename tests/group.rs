@@ -261,7 +261,7 @@ impl Net {
         let from_key = *self.accounts[from].identity_key();
         if self.accounts[from].sessions_with(&to_key).is_empty() {
             let bundle = self.accounts[to].published_prekeys().take_bundle();
-            self.accounts[from]
+            let _ = self.accounts[from]
                 .start_session(&bundle, &mut self.rng)
                 .unwrap();
         }
@@ -1261,7 +1261,8 @@ fn persistence_round_trips_and_rejects_bad_blobs() {
     let _ = sim.change(0, RosterOp::Remove { member: sim.key(2) });
     let Sim { rng, members } = &mut sim;
     let blob = members[1].g.to_encrypted(&key, 5, rng);
-    let mut restored = GroupSession::from_encrypted(&blob, &key, 5).unwrap();
+    let mut restored =
+        GroupSession::from_encrypted(&blob, &key, 5, &hushwire::persist::Expected::any()).unwrap();
     assert!(restored == members[1].g);
     assert_eq!(restored.roster(), members[1].g.roster());
     // Mid-chain with skipped keys stored: the conversation continues.
@@ -1271,13 +1272,24 @@ fn persistence_round_trips_and_rejects_bad_blobs() {
     assert_eq!(restored.decrypt(&next).unwrap().plaintext, b"after reload");
     // A removed member's (keyless) state round-trips too.
     let removed_blob = members[2].g.to_encrypted(&key, 1, rng);
-    let removed = GroupSession::from_encrypted(&removed_blob, &key, 0).unwrap();
+    let removed =
+        GroupSession::from_encrypted(&removed_blob, &key, 0, &hushwire::persist::Expected::any())
+            .unwrap();
     assert!(!removed.is_member());
     assert!(removed == members[2].g);
 
-    let err = |bytes: &[u8]| GroupSession::from_encrypted(bytes, &key, 0).unwrap_err();
+    let err = |bytes: &[u8]| {
+        GroupSession::from_encrypted(bytes, &key, 0, &hushwire::persist::Expected::any())
+            .unwrap_err()
+    };
     assert_eq!(
-        GroupSession::from_encrypted(&blob, &StorageKey::from_bytes([0x34; 32]), 0).unwrap_err(),
+        GroupSession::from_encrypted(
+            &blob,
+            &StorageKey::from_bytes([0x34; 32]),
+            0,
+            &hushwire::persist::Expected::any()
+        )
+        .unwrap_err(),
         RestoreError::Authentication
     );
     assert_eq!(err(&blob[..20]), RestoreError::Truncated);
@@ -1297,7 +1309,8 @@ fn persistence_round_trips_and_rejects_bad_blobs() {
         }
     );
     assert_eq!(
-        GroupSession::from_encrypted(&blob, &key, 6).unwrap_err(),
+        GroupSession::from_encrypted(&blob, &key, 6, &hushwire::persist::Expected::any())
+            .unwrap_err(),
         RestoreError::RolledBack {
             found: 5,
             minimum: 6

@@ -9,6 +9,7 @@
 )]
 
 use chacha20::ChaCha20Rng;
+use hushwire::persist::Expected;
 use hushwire::{Account, DecryptError, ErrorKind, Session, StorageKey, Timestamp};
 use rand_core::SeedableRng;
 
@@ -42,7 +43,7 @@ fn restored_receiver_reports_state_behind_not_forgery() {
     let backup = b.to_encrypted(&key, 1, &mut rng);
     // 50 more messages (25 round trips) happen after the backup.
     turns(&mut rng, &mut a, &mut b, 25);
-    let mut restored = Session::from_encrypted(&backup, &key, 0).unwrap();
+    let mut restored = Session::from_encrypted(&backup, &key, 0, &Expected::any()).unwrap();
     let m = a.encrypt(b"after the restore", &mut rng).unwrap();
     let before = restored.clone();
     let err = restored.decrypt(&m).unwrap_err();
@@ -159,7 +160,7 @@ mod reset {
     #[test]
     fn lost_state_recovers_in_one_round_trip() {
         let (mut rng, mut alice, mut bob) = accounts(10);
-        alice
+        let _ = alice
             .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
             .unwrap();
         chat(&mut rng, &mut alice, &mut bob, 3);
@@ -183,7 +184,7 @@ mod reset {
         let (mut rng, mut alice, mut bob) = accounts(14);
         let a = *alice.identity_key();
         let b = *bob.identity_key();
-        alice
+        let _ = alice
             .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
             .unwrap();
         chat(&mut rng, &mut alice, &mut bob, 2);
@@ -235,11 +236,12 @@ mod reset {
         let (mut rng, mut alice, mut bob) = accounts(15);
         let a = *alice.identity_key();
         let b = *bob.identity_key();
-        alice
+        let _ = alice
             .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
             .unwrap();
         let from_alice = alice.encrypt_for(&b, b"a", &mut rng).unwrap();
-        bob.start_session(&alice.published_prekeys().take_bundle(), &mut rng)
+        let _ = bob
+            .start_session(&alice.published_prekeys().take_bundle(), &mut rng)
             .unwrap();
         let from_bob = bob.encrypt_for(&a, b"b", &mut rng).unwrap();
         assert!(alice.forget_peer(&b));
@@ -262,14 +264,14 @@ mod reset {
     #[test]
     fn account_restored_from_a_blob_50_messages_old_recovers() {
         let (mut rng, mut alice, mut bob) = accounts(11);
-        alice
+        let _ = alice
             .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
             .unwrap();
         chat(&mut rng, &mut alice, &mut bob, 2);
         let key = StorageKey::from_bytes([8; 32]);
         let backup = bob.to_encrypted(&key, 1, &mut rng);
         chat(&mut rng, &mut alice, &mut bob, 25);
-        let mut bob = Account::from_encrypted(&backup, &key, 1).unwrap();
+        let mut bob = Account::from_encrypted(&backup, &key, 1, &Expected::any()).unwrap();
         let m = alice
             .encrypt_for(bob.identity_key(), b"after restore", &mut rng)
             .unwrap();
@@ -285,7 +287,7 @@ mod reset {
     #[test]
     fn long_offline_recovers_up_to_the_limit_and_resets_past_it() {
         let (mut rng, mut alice, mut bob) = accounts(12);
-        alice
+        let _ = alice
             .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
             .unwrap();
         chat(&mut rng, &mut alice, &mut bob, 1);

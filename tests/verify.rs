@@ -222,7 +222,13 @@ fn sas_is_equal_on_both_ends_and_differs_across_sessions() {
     }
     assert_eq!(ShortAuthString::from_session(&a1).unwrap(), sas_a);
     let key = StorageKey::from_bytes([3; 32]);
-    let restored = Session::from_encrypted(&b1.to_encrypted(&key, 1, &mut c.rng), &key, 1).unwrap();
+    let restored = Session::from_encrypted(
+        &b1.to_encrypted(&key, 1, &mut c.rng),
+        &key,
+        1,
+        &hushwire::persist::Expected::any(),
+    )
+    .unwrap();
     assert_eq!(ShortAuthString::from_session(&restored).unwrap(), sas_a);
 
     // Another pair of devices.
@@ -248,10 +254,10 @@ fn reinstall(seed: u64) -> Reinstall {
     let mut alice = Account::new(NOW, &mut rng);
     let bob1 = Account::new(NOW, &mut rng);
     let bob2 = Account::new(NOW, &mut rng);
-    alice
+    let _ = alice
         .start_session(&bob1.published_prekeys().take_bundle(), &mut rng)
         .unwrap();
-    alice
+    let _ = alice
         .start_session(&bob2.published_prekeys().take_bundle(), &mut rng)
         .unwrap();
     Reinstall {
@@ -439,7 +445,8 @@ fn verification_state_survives_persistence() {
     r.alice.record_identity(&dave, &r.k1, NOW).unwrap();
     let key = StorageKey::from_bytes([9; 32]);
     let blob = r.alice.to_encrypted(&key, 7, &mut r.rng);
-    let mut restored = Account::from_encrypted(&blob, &key, 7).unwrap();
+    let mut restored =
+        Account::from_encrypted(&blob, &key, 7, &hushwire::persist::Expected::any()).unwrap();
     for u in [&bob, &dave] {
         assert_eq!(
             restored.verification_state(u),

@@ -19,7 +19,9 @@ use super::{MAX_GROUP_MEMBERS, MAX_GROUP_SKIPPED_KEYS, MAX_SENDER_KEYS_PER_MEMBE
 use crate::error::RestoreError;
 use crate::keys::IdentityKey;
 use crate::keys::secret::{ChainKey, MessageKey};
-use crate::persist::{StateType, StorageKey, open_state, seal_state};
+use crate::persist::{
+    Binding, BlobLabel, Expected, StateType, StorageKey, decode_exact, restore_state, seal_state,
+};
 
 type Secret32 = Zeroizing<[u8; 32]>;
 
@@ -269,18 +271,38 @@ impl GroupSessionSnapshotV1 {
     }
 }
 
+/// The binding of a group session blob (SPEC.md §11.7): our identity and the group id.
+fn group_binding(s: &GroupSession) -> Binding {
+    Binding::group(&s.own, s.roster.group_id.as_bytes())
+}
+
 impl GroupSession {
     /// Exports the group session as an encrypted blob (SPEC.md §11, type tag
-    /// [`StateType::GroupSession`]); see [`crate::Account::to_encrypted`] for `generation`.
+    /// [`StateType::GroupSession`]), bound to our identity and the group id; see
+    /// [`crate::Account::to_encrypted`] for `generation`.
     pub fn to_encrypted<R: CryptoRng + ?Sized>(
         &self,
         key: &StorageKey,
         generation: u64,
         rng: &mut R,
     ) -> Vec<u8> {
+        self.to_encrypted_labeled(key, &BlobLabel::default(), generation, rng)
+    }
+
+    /// As [`GroupSession::to_encrypted`], and binds the app's `label` for the slot into the
+    /// blob (SPEC.md §11.7).
+    pub fn to_encrypted_labeled<R: CryptoRng + ?Sized>(
+        &self,
+        key: &StorageKey,
+        label: &BlobLabel,
+        generation: u64,
+        rng: &mut R,
+    ) -> Vec<u8> {
         seal_state(
             &GroupSessionSnapshotV1::from_live(self),
             StateType::GroupSession,
+            &group_binding(self),
+            label,
             generation,
             key,
             rng,
@@ -288,7 +310,8 @@ impl GroupSession {
     }
 
     /// Restores a group session exported with [`GroupSession::to_encrypted`], rejecting
-    /// blobs whose generation is below `min_generation` (pass 0 to accept any).
+    /// blobs whose generation is below `min_generation` (pass 0 to accept any) and blobs of
+    /// another object than `expected` (usually [`Expected::group`] with the group's id).
     ///
     /// # Errors
     /// [`RestoreError`], as for [`crate::Account::from_encrypted`]; [`RestoreError::Corrupt`]
@@ -298,14 +321,18 @@ impl GroupSession {
         bytes: &[u8],
         key: &StorageKey,
         min_generation: u64,
+        expected: &Expected,
     ) -> Result<GroupSession, RestoreError> {
-        let (snapshot, _version, _generation) = open_state::<GroupSessionSnapshotV1>(
+        // The snapshot is the same struct in format versions 1 and 2.
+        restore_state(
             bytes,
             StateType::GroupSession,
             key,
             min_generation,
-        )?;
-        snapshot.to_live()
+            expected,
+            |_version, snapshot| decode_exact::<GroupSessionSnapshotV1>(snapshot)?.to_live(),
+            group_binding,
+        )
     }
 }
 
@@ -332,7 +359,8 @@ mod plain_serde {
     impl<'de> Deserialize<'de> for GroupSession {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
             let (version, snapshot) = <(u16, GroupSessionSnapshotV1)>::deserialize(deserializer)?;
-            if version != STATE_FORMAT_VERSION {
+            // The snapshot is the same struct in format versions 1 and 2.
+            if version == 0 || version > STATE_FORMAT_VERSION {
                 return Err(D::Error::custom("unknown hushwire state format version"));
             }
             snapshot.to_live().map_err(D::Error::custom)
@@ -374,7 +402,8 @@ mod tests {
         assert_eq!(gb.stored_skipped_keys(), 3);
 
         let blob = gb.to_encrypted(&key(), 4, &mut rng);
-        let mut restored = GroupSession::from_encrypted(&blob, &key(), 4).unwrap();
+        let mut restored =
+            GroupSession::from_encrypted(&blob, &key(), 4, &Expected::any()).unwrap();
         assert!(restored == gb);
         assert_eq!(restored.decrypt(&msgs[1]).unwrap().plaintext, [1]);
         assert_eq!(restored.decrypt(&msgs[4]).unwrap().plaintext, [4]);
@@ -384,20 +413,25 @@ mod tests {
         ));
 
         let blob = ga.to_encrypted(&key(), 1, &mut rng);
-        let mut ga2 = GroupSession::from_encrypted(&blob, &key(), 0).unwrap();
+        let mut ga2 = GroupSession::from_encrypted(&blob, &key(), 0, &Expected::any()).unwrap();
         assert!(ga2 == ga);
         let m = ga2.encrypt(b"after restore", &mut rng).unwrap();
         assert_eq!(restored.decrypt(&m).unwrap().plaintext, b"after restore");
 
         assert_eq!(
-            GroupSession::from_encrypted(&blob, &key(), 2),
+            GroupSession::from_encrypted(&blob, &key(), 2, &Expected::any()),
             Err(RestoreError::RolledBack {
                 found: 1,
                 minimum: 2
             })
         );
         assert_eq!(
-            GroupSession::from_encrypted(&blob, &StorageKey::from_bytes([8; 32]), 0),
+            GroupSession::from_encrypted(
+                &blob,
+                &StorageKey::from_bytes([8; 32]),
+                0,
+                &Expected::any()
+            ),
             Err(RestoreError::Authentication)
         );
     }

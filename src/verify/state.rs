@@ -107,6 +107,15 @@ impl IdentityBook {
         self.users.len()
     }
 
+    /// Every identity key a user verified, whether or not it is still the user's current
+    /// key: such peers are never evicted (SPEC.md §12.1).
+    pub(crate) fn verified_keys(&self) -> BTreeSet<IdentityKey> {
+        self.users
+            .values()
+            .filter_map(|r| r.verified.map(|(key, _)| key))
+            .collect()
+    }
+
     /// Replaces a user's record (or removes it with `None`) and keeps `blocked` in step.
     fn put(&mut self, user: &UserId, record: Option<IdentityRecord>) {
         let old_blocked = self.users.get(user).and_then(|r| r.blocked_key().copied());
