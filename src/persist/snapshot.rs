@@ -1061,6 +1061,39 @@ mod plain_serde {
             assert_eq!(back.published_prekeys(), bob.published_prekeys());
         }
 
+        /// Version 1 values (the frozen fixtures' snapshots) still deserialize, migrated;
+        /// an unknown version is refused.
+        #[test]
+        fn plain_serde_reads_version_1() {
+            use super::super::super::open_state;
+            use super::super::{AccountSnapshotV1, SessionSnapshotV1, decode_exact};
+            use crate::persist::{Expected, StateType, StorageKey};
+            let key = StorageKey::from_bytes([0x5a; 32]);
+            let blob = include_bytes!("../../tests/fixtures/state_v1/account.bin");
+            let (plain, version) = open_state(blob, StateType::Account, &key, 0).unwrap();
+            assert_eq!(version, 1);
+            let v1: AccountSnapshotV1 = decode_exact(&plain).unwrap();
+            let json = serde_json::to_string(&(1u16, v1)).unwrap();
+            let account: Account = serde_json::from_str(&json).unwrap();
+            let from_blob = Account::from_encrypted(blob, &key, 0, &Expected::any()).unwrap();
+            assert_eq!(account.published_prekeys(), from_blob.published_prekeys());
+
+            let blob = include_bytes!("../../tests/fixtures/state_v1/session_bob.bin");
+            let (plain, _) = open_state(blob, StateType::Session, &key, 0).unwrap();
+            let v1: SessionSnapshotV1 = decode_exact(&plain).unwrap();
+            let json = serde_json::to_string(&(1u16, &v1)).unwrap();
+            let session: Session = serde_json::from_str(&json).unwrap();
+            let from_blob = Session::from_encrypted(blob, &key, 0, &Expected::any()).unwrap();
+            assert_eq!(session, from_blob);
+            let json = serde_json::to_string(&(3u16, &v1)).unwrap();
+            let err = serde_json::from_str::<Session>(&json).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("unknown hushwire state format version"),
+                "{err}"
+            );
+        }
+
         /// The serde path runs the same limit checks as the blob path.
         #[test]
         fn plain_serde_enforces_the_limits() {
