@@ -43,7 +43,8 @@ fn persist(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("session_import");
     group.bench_function("hushwire", |bench| {
-        bench.iter(|| Session::from_encrypted(black_box(&blob), &key, 0).unwrap())
+        let expected = hushwire::persist::Expected::any();
+        bench.iter(|| Session::from_encrypted(black_box(&blob), &key, 0, &expected).unwrap())
     });
     let identities = [
         a.local_identity().to_bytes(),

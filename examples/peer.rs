@@ -293,8 +293,13 @@ impl Device {
             )
             .map_err(|_| corrupted("authentication failed"))?;
         // The account blob carries its own generation; it must be this file's.
-        let account = Account::from_encrypted(blob, &StorageKey::from_bytes(key), generation)
-            .map_err(|e| corrupted(&e.to_string()))?;
+        let account = Account::from_encrypted(
+            blob,
+            &StorageKey::from_bytes(key),
+            generation,
+            &hushwire::persist::Expected::any(),
+        )
+        .map_err(|e| corrupted(&e.to_string()))?;
         let (&name_len, meta) = meta.split_first().ok_or_else(|| corrupted("metadata"))?;
         let (name, meta) = meta
             .split_at_checked(usize::from(name_len))

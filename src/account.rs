@@ -74,6 +74,39 @@ impl<T> Rotating<T> {
     }
 }
 
+/// Takes `count` ids from the id counter `counter` (SPEC.md §3.1): each new key takes the
+/// counter's value unless `in_use` holds it, in which case that id is skipped; the counter
+/// then advances to `max(counter + 1 mod 2^32, 1)`, so 0 is never issued. Returns the ids and
+/// the counter after them, or `None` when fewer than `count` ids are free.
+///
+/// `held` is how many ids `in_use` holds: after `held + count` candidates every id has been
+/// tried once, since `held + count` is far below the 2^32 - 1 ids (the caps keep it so).
+fn allocate_ids(
+    counter: u32,
+    count: u32,
+    in_use: impl Fn(u32) -> bool,
+    held: usize,
+) -> Option<(Vec<u32>, u32)> {
+    if count == 0 {
+        return Some((Vec::new(), counter));
+    }
+    let wanted = usize::try_from(count).ok()?;
+    let mut ids = Vec::with_capacity(wanted);
+    let mut candidate = counter.max(1);
+    let budget = held.checked_add(wanted)?;
+    let space = usize::try_from(u32::MAX).unwrap_or(usize::MAX);
+    for _ in 0..budget.min(space) {
+        if ids.len() == wanted {
+            break;
+        }
+        if !in_use(candidate) {
+            ids.push(candidate);
+        }
+        candidate = candidate.wrapping_add(1).max(1);
+    }
+    (ids.len() == wanted).then_some((ids, candidate))
+}
+
 /// The outcome of accepting a session from a prekey message.
 #[must_use]
 #[non_exhaustive]
@@ -147,6 +180,9 @@ pub struct Account {
     pub(crate) config: RatchetConfig,
     /// Sessions with each peer device, keyed by its identity key.
     pub(crate) peers: BTreeMap<IdentityKey, PeerRecord>,
+    /// The logical clock of peer use: the `last_used` of the most recently used record. Not
+    /// persisted; a restore sets it to the largest `last_used` held.
+    pub(crate) peer_clock: u64,
     /// Reset-protocol bookkeeping per peer (rate limits, replays).
     pub(crate) resets: BTreeMap<IdentityKey, ResetLog>,
     /// The identity key recorded for each of the app's users, and its verification state
@@ -200,6 +236,7 @@ impl Account {
             replay_records: VecDeque::new(),
             config: RatchetConfig::default(),
             peers: BTreeMap::new(),
+            peer_clock: 0,
             resets: BTreeMap::new(),
             identities: crate::verify::IdentityBook::default(),
         }
@@ -227,9 +264,14 @@ impl Account {
 
     /// Generates `x25519` one-time X25519 prekeys and `kem` one-time ML-KEM prekeys.
     ///
+    /// Ids are taken from the id counters, skipping ids still held (SPEC.md §3.1), so a
+    /// counter that wrapped never replaces a live key.
+    ///
     /// # Errors
     /// [`ConfigError::OutOfRange`] if the account would then hold more than
-    /// [`MAX_ONE_TIME_PREKEYS`] or [`MAX_ONE_TIME_KEM_PREKEYS`]; nothing is generated then.
+    /// [`MAX_ONE_TIME_PREKEYS`] or [`MAX_ONE_TIME_KEM_PREKEYS`];
+    /// [`ConfigError::IdsExhausted`] if no free id is left. Nothing is generated and the
+    /// account is unchanged on error.
     pub fn generate_one_time_prekeys<R: CryptoRng + ?Sized>(
         &mut self,
         x25519: u32,
@@ -257,28 +299,78 @@ impl Account {
                 max: u64::from(room_kem),
             });
         }
-        for _ in 0..x25519 {
-            let id = self.next_one_time_id;
-            self.next_one_time_id = self.next_one_time_id.wrapping_add(1).max(1);
+        let (x25519_ids, next_one_time_id) = allocate_ids(
+            self.next_one_time_id,
+            x25519,
+            |id| self.one_time.contains_key(&id),
+            self.one_time.len(),
+        )
+        .ok_or(ConfigError::IdsExhausted {
+            name: "one-time prekeys",
+        })?;
+        let (kem_ids, next_kem_id) = allocate_ids(
+            self.next_kem_id,
+            kem,
+            |id| self.kem_id_in_use(id),
+            self.kem_ids_held(),
+        )
+        .ok_or(ConfigError::IdsExhausted {
+            name: "one-time ML-KEM prekeys",
+        })?;
+        for id in x25519_ids {
             self.one_time.insert(id, OneTimePreKey::generate(rng));
         }
-        for _ in 0..kem {
-            let id = self.next_kem_id;
-            self.next_kem_id = self.next_kem_id.wrapping_add(1).max(1);
+        for id in kem_ids {
             let key = KemPreKey::generate(id, KemPreKeyKind::OneTime, &self.identity, now, rng);
             self.one_time_kem.insert(id, key);
         }
+        self.next_one_time_id = next_one_time_id;
+        self.next_kem_id = next_kem_id;
         Ok(())
+    }
+
+    /// Whether an ML-KEM prekey (one-time, or last-resort current or retired) holds `id`.
+    fn kem_id_in_use(&self, id: u32) -> bool {
+        self.one_time_kem.contains_key(&id)
+            || self.last_resort_kem.current.id == id
+            || self.last_resort_kem.retired.iter().any(|(k, _)| k.id == id)
+    }
+
+    /// How many ML-KEM prekey ids are held (they share one id space).
+    fn kem_ids_held(&self) -> usize {
+        self.one_time_kem.len() + 1 + self.last_resort_kem.retired.len()
     }
 
     /// Replaces the signed prekey and the last-resort ML-KEM prekey. The previous ones keep
     /// accepting new sessions for [`PREKEY_GRACE_SECS`]. Publish the result.
     pub fn rotate_prekeys<R: CryptoRng + ?Sized>(&mut self, now: Timestamp, rng: &mut R) {
-        let signed = SignedPreKey::generate(self.next_signed_id, &self.identity, now, rng);
-        self.next_signed_id = self.next_signed_id.wrapping_add(1).max(1);
+        // At most 1 + MAX_RETIRED_PREKEYS signed prekey ids and
+        // 1 + MAX_RETIRED_PREKEYS + MAX_ONE_TIME_KEM_PREKEYS ML-KEM ids are held, far fewer
+        // than the 2^32 - 1 ids, so a free id always exists; the fallbacks are unreachable.
+        let signed_held = 1 + self.signed_prekey.retired.len();
+        let (signed_id, next_signed_id) = allocate_ids(
+            self.next_signed_id,
+            1,
+            |id| {
+                self.signed_prekey.current.id == id
+                    || self.signed_prekey.retired.iter().any(|(k, _)| k.id == id)
+            },
+            signed_held,
+        )
+        .and_then(|(ids, next)| Some((*ids.first()?, next)))
+        .unwrap_or((self.next_signed_id, self.next_signed_id));
+        let (kem_id, next_kem_id) = allocate_ids(
+            self.next_kem_id,
+            1,
+            |id| self.kem_id_in_use(id),
+            self.kem_ids_held(),
+        )
+        .and_then(|(ids, next)| Some((*ids.first()?, next)))
+        .unwrap_or((self.next_kem_id, self.next_kem_id));
+        let signed = SignedPreKey::generate(signed_id, &self.identity, now, rng);
+        self.next_signed_id = next_signed_id;
         self.signed_prekey.rotate(signed, now);
-        let kem_id = self.next_kem_id;
-        self.next_kem_id = self.next_kem_id.wrapping_add(1).max(1);
+        self.next_kem_id = next_kem_id;
         let last_resort =
             KemPreKey::generate(kem_id, KemPreKeyKind::LastResort, &self.identity, now, rng);
         self.last_resort_kem.rotate(last_resort, now);
@@ -523,5 +615,134 @@ impl Account {
     /// Number of unused one-time X25519 and ML-KEM prekeys held.
     pub fn one_time_prekey_counts(&self) -> (usize, usize) {
         (self.one_time.len(), self.one_time_kem.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chacha20::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+
+    fn publics(account: &Account) -> BTreeMap<u32, [u8; 32]> {
+        account
+            .one_time
+            .iter()
+            .map(|(id, k)| (*id, k.public))
+            .collect()
+    }
+
+    fn kem_publics(account: &Account) -> BTreeMap<u32, Vec<u8>> {
+        account
+            .one_time_kem
+            .iter()
+            .map(|(id, k)| (*id, k.pair.public().to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn wrapped_one_time_counters_skip_live_ids() {
+        let mut rng = ChaCha20Rng::seed_from_u64(91);
+        let mut account = Account::new(NOW, &mut rng);
+        account
+            .generate_one_time_prekeys(3, 2, NOW, &mut rng)
+            .unwrap();
+        assert_eq!(
+            account.one_time.keys().copied().collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        assert_eq!(
+            account.one_time_kem.keys().copied().collect::<Vec<_>>(),
+            [2, 3]
+        );
+        let before = publics(&account);
+        let kem_before = kem_publics(&account);
+
+        account.next_one_time_id = u32::MAX - 1;
+        account.next_kem_id = u32::MAX;
+        account
+            .generate_one_time_prekeys(4, 2, NOW, &mut rng)
+            .unwrap();
+        // The counters wrapped past 0 and skipped the ids still held: 1, 2, 3 for X25519;
+        // 1 (the last-resort key), 2 and 3 for ML-KEM.
+        assert_eq!(
+            account.one_time.keys().copied().collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5, u32::MAX - 1, u32::MAX]
+        );
+        assert_eq!(
+            account.one_time_kem.keys().copied().collect::<Vec<_>>(),
+            [2, 3, 4, u32::MAX]
+        );
+        assert_eq!((account.next_one_time_id, account.next_kem_id), (6, 5));
+        let after = publics(&account);
+        let kem_after = kem_publics(&account);
+        for (id, public) in &before {
+            assert_eq!(
+                after.get(id),
+                Some(public),
+                "live one-time prekey {id} replaced"
+            );
+        }
+        for (id, public) in &kem_before {
+            assert_eq!(
+                kem_after.get(id),
+                Some(public),
+                "live ML-KEM prekey {id} replaced"
+            );
+        }
+        // What is published is one key per id, each signed for the id it carries.
+        let published = account.published_prekeys();
+        assert_eq!(published.one_time_prekeys.len(), 7);
+        for k in &published.one_time_kem_prekeys {
+            assert!(crate::keys::verify_kem_prekey(
+                account.identity_key(),
+                k.id,
+                k.kind,
+                &k.key,
+                &k.signature
+            ));
+        }
+    }
+
+    #[test]
+    fn rotation_skips_ids_still_held() {
+        let mut rng = ChaCha20Rng::seed_from_u64(92);
+        let mut account = Account::new(NOW, &mut rng);
+        account
+            .generate_one_time_prekeys(0, 2, NOW, &mut rng)
+            .unwrap();
+        let kem_before = kem_publics(&account);
+        // Counters pointing at held ids: the signed prekey 1, the ML-KEM ids 1 (last resort),
+        // 2 and 3 (one-time).
+        account.next_signed_id = 1;
+        account.next_kem_id = 1;
+        account.rotate_prekeys(NOW.plus_secs(1), &mut rng);
+        assert_eq!(account.signed_prekey.current.id, 2);
+        assert_eq!(
+            account.signed_prekey.retired.first().map(|(k, _)| k.id),
+            Some(1)
+        );
+        assert_eq!(account.last_resort_kem.current.id, 4);
+        assert_eq!(kem_publics(&account), kem_before);
+        assert_eq!((account.next_signed_id, account.next_kem_id), (3, 5));
+    }
+
+    #[test]
+    fn allocation_refuses_when_every_id_is_held() {
+        assert_eq!(allocate_ids(7, 1, |_| true, 3), None);
+        assert_eq!(allocate_ids(7, 2, |id| id != 8, 3), None);
+        assert_eq!(allocate_ids(7, 1, |id| id != 8, 3), Some((vec![8], 9)));
+        assert_eq!(
+            allocate_ids(u32::MAX, 2, |_| false, 0),
+            Some((vec![u32::MAX, 1], 2))
+        );
+        assert_eq!(allocate_ids(0, 0, |_| true, 5), Some((Vec::new(), 0)));
+        let err = ConfigError::IdsExhausted {
+            name: "one-time prekeys",
+        };
+        assert_eq!(err.kind(), crate::ErrorKind::LimitExceeded);
     }
 }

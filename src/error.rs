@@ -340,9 +340,10 @@ pub enum HandshakeError {
     /// ([`crate::Account::rotate_prekeys`]) before more sessions can start without one-time keys.
     #[error("replay records full: rotate prekeys before accepting more last-resort sessions")]
     ReplayRecordsFull,
-    /// The account already holds sessions with [`crate::MAX_PEERS`] peer devices and this
-    /// handshake would add another: forget idle peers ([`crate::Account::forget_peer`]).
-    #[error("the account holds sessions with {limit} peers already; forget idle peers first")]
+    /// The account already holds sessions with [`crate::MAX_PEERS`] peer devices, every one
+    /// of them verified (none can be evicted), and this handshake would add another: forget
+    /// peers ([`crate::Account::forget_peer`]).
+    #[error("the account holds sessions with {limit} verified peers already; forget some first")]
     TooManyPeers {
         /// The limit, [`crate::MAX_PEERS`].
         limit: usize,
@@ -413,6 +414,14 @@ pub enum ConfigError {
         /// Largest allowed value.
         max: u64,
     },
+    /// Every prekey id of this kind is held by a live key: no id is free for a new one.
+    /// Unreachable under the prekey caps (SPEC.md §3.1), kept so a wrapped counter can never
+    /// replace a live key.
+    #[error("no free `{name}` id is left")]
+    IdsExhausted {
+        /// Which prekeys: `"one-time prekeys"` or `"one-time ML-KEM prekeys"`.
+        name: &'static str,
+    },
 }
 
 impl ConfigError {
@@ -421,12 +430,16 @@ impl ConfigError {
     pub fn code(&self) -> &'static str {
         match self {
             ConfigError::OutOfRange { .. } => "config.out_of_range",
+            ConfigError::IdsExhausted { .. } => "config.ids_exhausted",
         }
     }
 
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
-        ErrorKind::InvalidInput
+        match self {
+            ConfigError::OutOfRange { .. } => ErrorKind::InvalidInput,
+            ConfigError::IdsExhausted { .. } => ErrorKind::LimitExceeded,
+        }
     }
 }
 
@@ -573,10 +586,20 @@ pub enum RestoreError {
         /// The minimum the caller required.
         minimum: u64,
     },
-    /// The blob authenticated but holds more than a documented limit allows.
+    /// The blob is authentic but holds another object than the caller expects (SPEC.md
+    /// §11.7): another peer's session, another device's account, another group, or another
+    /// slot's label. Its storage was swapped, or the app looked in the wrong slot.
+    #[error("the blob holds another object than expected (its `{field}` differs)")]
+    WrongObject {
+        /// The first part that differs: `"label"`, `"identity"`, `"peer"`, `"session_id"` or
+        /// `"group_id"`.
+        field: &'static str,
+    },
+    /// The blob authenticated but holds more than a documented limit allows (SPEC.md §11.3):
+    /// the library never writes such state.
     #[error("restored state exceeds the limit `{limit}` of {max}")]
     LimitExceeded {
-        /// The name of the limit (its constant).
+        /// The limit, by the name of its constant (for example `"MAX_ONE_TIME_PREKEYS"`).
         limit: &'static str,
         /// Its value.
         max: u64,
@@ -596,6 +619,7 @@ impl RestoreError {
             RestoreError::Corrupt => "restore.corrupt",
             RestoreError::RolledBack { .. } => "restore.rolled_back",
             RestoreError::LimitExceeded { .. } => "restore.limit_exceeded",
+            RestoreError::WrongObject { .. } => "restore.wrong_object",
         }
     }
 
@@ -607,7 +631,7 @@ impl RestoreError {
             | RestoreError::UnknownVersion(_)
             | RestoreError::WrongType { .. }
             | RestoreError::Corrupt => ErrorKind::Malformed,
-            RestoreError::Authentication => ErrorKind::Tampered,
+            RestoreError::Authentication | RestoreError::WrongObject { .. } => ErrorKind::Tampered,
             RestoreError::RolledBack { .. } => ErrorKind::Replay,
             RestoreError::LimitExceeded { .. } => ErrorKind::LimitExceeded,
         }
@@ -672,6 +696,7 @@ mod tests {
         "handshake.own_identity",
         "handshake.first_message",
         "config.out_of_range",
+        "config.ids_exhausted",
         "restore.truncated",
         "restore.not_state_blob",
         "restore.unknown_version",
@@ -680,8 +705,10 @@ mod tests {
         "restore.corrupt",
         "restore.rolled_back",
         "restore.limit_exceeded",
+        "restore.wrong_object",
         "peer.unknown_peer",
         "peer.no_matching_session",
+        "peer.no_answered_session",
         "peer.sender_mismatch",
         "peer.identity_changed",
         "peer.encrypt",
@@ -720,6 +747,7 @@ mod tests {
         "open.bad_padding",
         "open.malformed_content",
         "open.sender_not_authenticated",
+        "open.self_send",
         "open.certificate",
         "padding.missing_marker",
         "padding.wrong_length",
@@ -824,6 +852,7 @@ mod tests {
         "event.prekey_rotation_due",
         "event.skipped_keys_expired",
         "event.identity_changed",
+        "event.peer_evicted",
         "group_event.member_added",
         "group_event.member_removed",
         "group_event.role_changed",
@@ -891,12 +920,15 @@ mod tests {
             HandshakeError::OwnIdentity,
             HandshakeError::FirstMessage(DecryptError::Tampered),
         ];
-        let config = [ConfigError::OutOfRange {
-            name: "n",
-            value: 0,
-            min: 1,
-            max: 2,
-        }];
+        let config = [
+            ConfigError::OutOfRange {
+                name: "n",
+                value: 0,
+                min: 1,
+                max: 2,
+            },
+            ConfigError::IdsExhausted { name: "n" },
+        ];
         let restore = [
             RestoreError::Truncated,
             RestoreError::NotStateBlob,
@@ -915,10 +947,12 @@ mod tests {
                 limit: "members",
                 max: 1,
             },
+            RestoreError::WrongObject { field: "peer" },
         ];
         let peer = [
             PeerError::UnknownPeer,
             PeerError::NoMatchingSession,
+            PeerError::NoAnsweredSession,
             PeerError::SenderMismatch,
             PeerError::IdentityChanged,
             PeerError::Encrypt(EncryptError::ChainExhausted),
@@ -979,6 +1013,7 @@ mod tests {
             OpenError::BadPadding(PaddingError::MissingMarker),
             OpenError::MalformedContent(d),
             OpenError::SenderNotAuthenticated,
+            OpenError::SelfSend,
             OpenError::Certificate(CertificateError::InvalidKey),
         ];
         let padding = [
@@ -1091,6 +1126,7 @@ mod tests {
             VerifyError::Certificate(CertificateError::InvalidKey),
         ];
         let id = SessionId::from_bytes([0; 32]);
+        let member = *IdentityKeyPair::generate(&mut ChaCha20Rng::seed_from_u64(1)).public();
         let events = [
             Event::OneTimePreKeyConsumed { id: 1 },
             Event::KemPreKeyConsumed { id: 1 },
@@ -1109,8 +1145,8 @@ mod tests {
                 user_id: UserId::new(b"u").unwrap(),
                 was_verified: true,
             },
+            Event::PeerEvicted { peer: member },
         ];
-        let member = *IdentityKeyPair::generate(&mut ChaCha20Rng::seed_from_u64(1)).public();
         let group_events = [
             GroupEvent::MemberAdded {
                 member,

@@ -75,6 +75,15 @@ pub enum Event {
         /// refused).
         was_verified: bool,
     },
+    /// The account was full ([`crate::MAX_PEERS`]) when a new peer needed a record, and this
+    /// peer's record was evicted to make room: its sessions are dropped and their keys wiped.
+    /// It was the least recently used unverified peer, one that never answered if any
+    /// (SPEC.md §12.1). Persist the account. If the peer writes again, its messages give
+    /// [`crate::PeerError::UnknownPeer`], which leads into a reset.
+    PeerEvicted {
+        /// The evicted peer's identity key.
+        peer: crate::IdentityKey,
+    },
 }
 
 impl Event {
@@ -94,6 +103,7 @@ impl Event {
             Event::PreKeyRotationDue => "event.prekey_rotation_due",
             Event::SkippedKeysExpired { .. } => "event.skipped_keys_expired",
             Event::IdentityChanged { .. } => "event.identity_changed",
+            Event::PeerEvicted { .. } => "event.peer_evicted",
         }
     }
 }

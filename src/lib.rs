@@ -90,7 +90,7 @@ pub use error::{
 pub use event::Event;
 pub use group::{GroupError, GroupSession, RosterError};
 pub use keys::{IdentityKey, IdentityKeyPair, KemPreKeyKind};
-pub use peer::{MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerDecrypted, PeerError};
+pub use peer::{MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerDecrypted, PeerError, SessionStarted};
 pub use persist::StorageKey;
 pub use ratchet::{
     DEFAULT_MAX_JUMP, DEFAULT_MAX_RECEIVING_CHAINS, DEFAULT_MAX_SKIPPED_KEYS,

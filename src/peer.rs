@@ -2,7 +2,7 @@
 //! of older ones, so a conversation survives a peer's reinstall or two sessions started at
 //! once (SPEC.md §12).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use rand_core::CryptoRng;
 use thiserror::Error;
@@ -21,7 +21,9 @@ pub const MAX_SESSIONS_PER_PEER: usize = 5;
 
 /// Most peer devices an account holds sessions with. Every record costs memory and bytes in the
 /// persisted account, and a stranger holding a last-resort prekey could otherwise grow it
-/// without end; an app that talks to more devices forgets idle ones ([`Account::forget_peer`]).
+/// without end. When a new peer needs a record and the account is full, the least recently
+/// used unverified peer is evicted, one that never answered first ([`Event::PeerEvicted`]);
+/// a peer whose identity the user verified never is (SPEC.md §12.1).
 pub const MAX_PEERS: usize = 10_000;
 
 /// Errors from the account-level session API.
@@ -31,10 +33,18 @@ pub enum PeerError {
     /// There is no session with this peer: start one from its prekey bundle.
     #[error("no session with this peer; start one from its prekey bundle")]
     UnknownPeer,
-    /// No session with this peer opens the message: state was lost or restored from an older
-    /// copy on one side, or the message was forged.
-    #[error("no session with this peer opens the message (lost or restored state, or forged)")]
+    /// No session with this peer opens the message, and the peer has answered on one of
+    /// them: the conversation is established, so the message is junk attributed to the peer
+    /// (or of a session lost on both sides). Not a reason to reset
+    /// ([`PeerError::reset_reason`]): resetting on it would let anyone who can inject traffic
+    /// replace the real session.
+    #[error("no session with this peer opens the message (forged, or of a session we lost)")]
     NoMatchingSession,
+    /// No session with this peer opens the message, and the peer has answered on none of
+    /// them: it may be sending on a session we lost (a restored older copy, or both sides'
+    /// first messages crossed a crash). Leads into a reset, like [`PeerError::UnknownPeer`].
+    #[error("no session with this peer opens the message, and the peer never answered on one")]
+    NoAnsweredSession,
     /// A prekey message names another identity than the peer it was attributed to.
     #[error("the prekey message was sent by another identity than the expected peer")]
     SenderMismatch,
@@ -61,6 +71,7 @@ impl PeerError {
         match self {
             PeerError::UnknownPeer => "peer.unknown_peer",
             PeerError::NoMatchingSession => "peer.no_matching_session",
+            PeerError::NoAnsweredSession => "peer.no_answered_session",
             PeerError::SenderMismatch => "peer.sender_mismatch",
             PeerError::IdentityChanged => "peer.identity_changed",
             PeerError::Encrypt(_) => "peer.encrypt",
@@ -70,14 +81,17 @@ impl PeerError {
     }
 
     /// Whether this failure should be answered with a reset request (see
-    /// [`Account::reset_request`]), and with which reason. Duplicates and tampered messages
-    /// of a known session never are; a message no session opens is, so whoever can inject
-    /// messages attributed to a peer can cause at most one reset per
-    /// [`crate::RESET_MIN_INTERVAL_SECS`]. Attribute senders with sealed envelopes to avoid it.
+    /// [`Account::reset_request`]), and with which reason (SPEC.md §12.4). Only failures a
+    /// genuine peer can cause lead into a reset: messages of a peer we hold no record of, or
+    /// no answered session with (our state was lost), authenticated signs of state out of
+    /// step (the session tag), a chain too far ahead, and prekey messages whose prekeys are
+    /// gone. A ratchet message that no session of an established conversation opens
+    /// ([`PeerError::NoMatchingSession`]) never does: it is indistinguishable from junk
+    /// attributed to the peer. Duplicates and tampered messages never do either.
     pub fn reset_reason(&self) -> Option<crate::ResetReason> {
         use crate::ResetReason;
         match self {
-            PeerError::UnknownPeer | PeerError::NoMatchingSession => Some(ResetReason::NoSession),
+            PeerError::UnknownPeer | PeerError::NoAnsweredSession => Some(ResetReason::NoSession),
             PeerError::Decrypt(DecryptError::StateBehind { .. }) => Some(ResetReason::StateBehind),
             PeerError::Decrypt(DecryptError::PeerStateForked) => Some(ResetReason::PeerForked),
             PeerError::Decrypt(DecryptError::TooFarAhead { .. }) => Some(ResetReason::TooFarBehind),
@@ -99,7 +113,9 @@ impl PeerError {
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            PeerError::UnknownPeer | PeerError::NoMatchingSession => ErrorKind::UnknownSession,
+            PeerError::UnknownPeer
+            | PeerError::NoMatchingSession
+            | PeerError::NoAnsweredSession => ErrorKind::UnknownSession,
             PeerError::SenderMismatch => ErrorKind::Tampered,
             PeerError::IdentityChanged => ErrorKind::Untrusted,
             PeerError::Encrypt(e) => e.kind(),
@@ -113,6 +129,10 @@ impl PeerError {
 #[derive(Clone, PartialEq, Eq, Default)]
 pub(crate) struct PeerRecord {
     pub(crate) sessions: VecDeque<Session>,
+    /// When the account last used this record (a session started, a message encrypted or
+    /// decrypted), on the account's logical clock [`Account::peer_clock`]: the least recently
+    /// used peer is evicted first.
+    pub(crate) last_used: u64,
 }
 
 impl PeerRecord {
@@ -121,6 +141,35 @@ impl PeerRecord {
         self.sessions.push_front(session);
         self.sessions.truncate(MAX_SESSIONS_PER_PEER);
     }
+
+    /// Whether the peer has answered on a held session (SPEC.md §12.1).
+    pub(crate) fn answered(&self) -> bool {
+        self.sessions.iter().any(Session::peer_answered)
+    }
+}
+
+/// The peer to evict to make room for a new one (SPEC.md §12.1): among the unverified peers,
+/// one that never answered before one that did, then the least recently used, then the
+/// smallest key. `None` when every peer is verified.
+fn eviction_candidate<'a>(
+    peers: impl Iterator<Item = (&'a IdentityKey, &'a PeerRecord)>,
+    verified: &BTreeSet<IdentityKey>,
+) -> Option<IdentityKey> {
+    peers
+        .filter(|(key, _)| !verified.contains(key))
+        .min_by_key(|(key, record)| (record.answered(), record.last_used, key.to_bytes()))
+        .map(|(key, _)| *key)
+}
+
+/// The result of [`Account::start_session`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
+#[non_exhaustive]
+pub struct SessionStarted {
+    /// The new session, now active for the peer.
+    pub session_id: SessionId,
+    /// Events: [`Event::PeerEvicted`] if a peer was evicted to make room.
+    pub events: Vec<Event>,
 }
 
 /// The result of [`Account::decrypt_from`].
@@ -148,24 +197,31 @@ impl core::fmt::Debug for PeerDecrypted {
 
 impl Account {
     /// Starts a session with the owner of `bundle` and makes it the active session for that
-    /// peer. Returns its id.
+    /// peer.
+    ///
+    /// If `bundle` names a new peer and the account holds [`MAX_PEERS`] already, the least
+    /// recently used unverified peer is evicted, one that never answered first
+    /// ([`Event::PeerEvicted`] in the outcome; persist the account).
     ///
     /// # Errors
-    /// [`HandshakeError`], including [`HandshakeError::TooManyPeers`] when `bundle` names a
-    /// new peer and the account holds [`MAX_PEERS`] already. The account is unchanged on error.
+    /// [`HandshakeError`], including [`HandshakeError::TooManyPeers`] when the account is full
+    /// and every peer it holds is verified. The account is unchanged on error.
     pub fn start_session<R: CryptoRng + ?Sized>(
         &mut self,
         bundle: &PreKeyBundle,
         rng: &mut R,
-    ) -> Result<SessionId, HandshakeError> {
-        self.check_room_for(&bundle.identity_key)?;
+    ) -> Result<SessionStarted, HandshakeError> {
+        let evict = self.room_for(&bundle.identity_key)?;
         let session = self.create_outbound_session(bundle, rng)?;
-        let id = session.session_id();
+        let session_id = session.session_id();
+        let mut events = Vec::new();
+        self.evict(evict, &mut events);
         self.peers
             .entry(bundle.identity_key)
             .or_default()
             .activate_new(session);
-        Ok(id)
+        self.touch(&bundle.identity_key);
+        Ok(SessionStarted { session_id, events })
     }
 
     /// Encrypts for `peer` on its active session.
@@ -189,7 +245,9 @@ impl Account {
             .get_mut(peer)
             .and_then(|r| r.sessions.front_mut())
             .ok_or(PeerError::UnknownPeer)?;
-        Ok(session.encrypt(plaintext, rng)?)
+        let message = session.encrypt(plaintext, rng)?;
+        self.touch(peer);
+        Ok(message)
     }
 
     /// Decrypts a message from `peer` (as named by the transport or a sealed envelope): a
@@ -216,13 +274,17 @@ impl Account {
                     .position(|s| s.role() == Role::Responder && s.base_key == *prekey.base_key())
             });
             if known.is_none() {
-                self.check_room_for(peer)?;
+                let evict = self.room_for(peer)?;
                 let inbound = self.create_inbound_session(message, now)?;
                 let session_id = inbound.session.session_id();
                 let mut events = inbound.events;
                 events.push(Event::SessionEstablished { session_id });
                 self.note_new_session(peer, session_id, &mut events);
+                self.evict(evict, &mut events);
+                self.peer_clock = self.peer_clock.saturating_add(1);
+                let last_used = self.peer_clock;
                 let record = self.peers.entry(*peer).or_default();
+                record.last_used = last_used;
                 // Simultaneous initiation: our own active session is an unanswered outbound
                 // one. Both sides see the same two sessions; both keep the one with the
                 // smaller id active, so they converge without another message.
@@ -244,6 +306,7 @@ impl Account {
                 });
             }
         }
+        let tick = self.peer_clock.saturating_add(1);
         let record = self.peers.get_mut(peer).ok_or(PeerError::UnknownPeer)?;
         let mut first_error: Option<DecryptError> = None;
         for index in 0..record.sessions.len() {
@@ -263,6 +326,8 @@ impl Account {
                         record.sessions.push_front(promoted);
                         events.push(Event::ActiveSessionChanged { session_id });
                     }
+                    record.last_used = tick;
+                    self.peer_clock = tick;
                     return Ok(PeerDecrypted {
                         plaintext: out.plaintext,
                         session_id,
@@ -277,16 +342,44 @@ impl Account {
         }
         match first_error {
             Some(e) => Err(PeerError::Decrypt(e)),
-            None => Err(PeerError::NoMatchingSession),
+            None if record.sessions.iter().any(Session::peer_answered) => {
+                Err(PeerError::NoMatchingSession)
+            }
+            None => Err(PeerError::NoAnsweredSession),
         }
     }
 
-    /// Refuses a record for a new peer once [`MAX_PEERS`] are held.
-    fn check_room_for(&self, peer: &IdentityKey) -> Result<(), HandshakeError> {
-        if self.peers.len() >= MAX_PEERS && !self.peers.contains_key(peer) {
-            return Err(HandshakeError::TooManyPeers { limit: MAX_PEERS });
+    /// Whether `peer` can get a record: `Some(victim)` if another peer must be evicted first
+    /// (the account is full), `None` if there is room or `peer` is held already.
+    ///
+    /// # Errors
+    /// [`HandshakeError::TooManyPeers`] if the account is full of verified peers.
+    fn room_for(&self, peer: &IdentityKey) -> Result<Option<IdentityKey>, HandshakeError> {
+        if self.peers.len() < MAX_PEERS || self.peers.contains_key(peer) {
+            return Ok(None);
         }
-        Ok(())
+        let verified = self.identities.verified_keys();
+        eviction_candidate(self.peers.iter(), &verified)
+            .map(Some)
+            .ok_or(HandshakeError::TooManyPeers { limit: MAX_PEERS })
+    }
+
+    /// Drops the record [`Account::room_for`] chose, once the new session is built. Its reset
+    /// log stays: it still guards against replayed and too frequent reset requests.
+    fn evict(&mut self, victim: Option<IdentityKey>, events: &mut Vec<Event>) {
+        if let Some(peer) = victim
+            && self.peers.remove(&peer).is_some()
+        {
+            events.push(Event::PeerEvicted { peer });
+        }
+    }
+
+    /// Marks `peer`'s record as used now.
+    fn touch(&mut self, peer: &IdentityKey) {
+        self.peer_clock = self.peer_clock.saturating_add(1);
+        if let Some(record) = self.peers.get_mut(peer) {
+            record.last_used = self.peer_clock;
+        }
     }
 
     /// Ids of the sessions held for `peer`, active first.
@@ -314,5 +407,72 @@ impl Account {
     /// The peers this account holds sessions with.
     pub fn peers(&self) -> Vec<IdentityKey> {
         self.peers.keys().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chacha20::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use super::*;
+    use crate::keys::IdentityKeyPair;
+
+    const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+
+    /// A record with one outbound session that the peer answered on, or not.
+    fn record(rng: &mut ChaCha20Rng, answered: bool, last_used: u64) -> (IdentityKey, PeerRecord) {
+        let mut us = Account::new(NOW, rng);
+        let mut peer = Account::new(NOW, rng);
+        let _ = us
+            .start_session(&peer.published_prekeys().take_bundle(), rng)
+            .unwrap();
+        let key = *peer.identity_key();
+        if answered {
+            let m = us.encrypt_for(&key, b"hello", rng).unwrap();
+            let _ = peer.decrypt_from(us.identity_key(), &m, NOW).unwrap();
+            let r = peer.encrypt_for(us.identity_key(), b"hi", rng).unwrap();
+            let _ = us.decrypt_from(&key, &r, NOW).unwrap();
+        }
+        let mut record = us.peers.remove(&key).unwrap();
+        assert_eq!(record.answered(), answered);
+        record.last_used = last_used;
+        (key, record)
+    }
+
+    #[test]
+    fn eviction_order_never_answered_then_least_recently_used_never_verified() {
+        let mut rng = ChaCha20Rng::seed_from_u64(61);
+        let peers: Vec<(IdentityKey, PeerRecord)> = vec![
+            record(&mut rng, true, 1),  // 0: answered, oldest
+            record(&mut rng, false, 5), // 1: never answered, recent
+            record(&mut rng, false, 3), // 2: never answered, older
+            record(&mut rng, false, 0), // 3: never answered, oldest of all: verified
+            record(&mut rng, true, 4),  // 4: answered, recent
+        ];
+        let verified: BTreeSet<IdentityKey> = [peers[3].0].into_iter().collect();
+        let mut held: BTreeMap<IdentityKey, PeerRecord> = peers.iter().cloned().collect();
+        let mut order = Vec::new();
+        while let Some(victim) = eviction_candidate(held.iter(), &verified) {
+            order.push(peers.iter().position(|(k, _)| *k == victim).unwrap());
+            held.remove(&victim);
+        }
+        assert_eq!(order, [2, 1, 0, 4], "the verified peer 3 is never chosen");
+        assert_eq!(held.len(), 1);
+        // Equal standing: the smaller key goes first.
+        let (a, b) = (
+            *IdentityKeyPair::generate(&mut rng).public(),
+            *IdentityKeyPair::generate(&mut rng).public(),
+        );
+        let same = PeerRecord::default();
+        let tied: BTreeMap<IdentityKey, PeerRecord> =
+            [(a, same.clone()), (b, same)].into_iter().collect();
+        let smaller = if a.to_bytes() < b.to_bytes() { a } else { b };
+        assert_eq!(
+            eviction_candidate(tied.iter(), &BTreeSet::new()),
+            Some(smaller)
+        );
     }
 }

@@ -41,7 +41,8 @@ const LABEL_RESET_MAC: &[u8] = b"hushwire/v1/reset-request-mac";
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ResetReason {
-    /// No session with the peer opens its messages (state lost, or never had one).
+    /// We hold no session with the peer (state lost, or never had one), or its prekey message
+    /// can no longer be accepted.
     NoSession,
     /// Our state is behind the peer's (restored from an older copy).
     StateBehind,
@@ -261,7 +262,8 @@ pub struct ResetAnswered {
     pub session_id: SessionId,
     /// Re-send what was sent after this time, if the app keeps it.
     pub resend_since: Timestamp,
-    /// Events, including [`Event::SessionReset`].
+    /// Events: [`Event::SessionReset`], then [`Event::PeerEvicted`] if a peer was evicted to
+    /// make room for the requester (SPEC.md §12.1).
     pub events: Vec<Event>,
 }
 
@@ -349,14 +351,17 @@ impl Account {
         if bundle.identity_key != request.requester {
             return Err(ResetError::BundleMismatch);
         }
-        let session_id = self.start_session(bundle, rng)?;
+        let started = self.start_session(bundle, rng)?;
+        let session_id = started.session_id;
         let entry = self.resets.entry(request.requester).or_default();
         entry.last_answered = Some(now);
         entry.newest_answered_request = Some(request.created_at);
+        let mut events = vec![Event::SessionReset { session_id }];
+        events.extend(started.events);
         Ok(ResetAnswered {
             session_id,
             resend_since: request.since,
-            events: vec![Event::SessionReset { session_id }],
+            events,
         })
     }
 

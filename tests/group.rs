@@ -270,7 +270,7 @@ impl Net {
         let from_key = *self.accounts[from].identity_key();
         if self.accounts[from].sessions_with(&to_key).is_empty() {
             let bundle = self.accounts[to].published_prekeys().take_bundle();
-            self.accounts[from]
+            let _ = self.accounts[from]
                 .start_session(&bundle, &mut self.rng)
                 .unwrap();
         }
@@ -1316,7 +1316,8 @@ fn persistence_round_trips_and_rejects_bad_blobs() {
     let _ = sim.change(0, RosterOp::Remove { member: sim.key(2) });
     let Sim { rng, members } = &mut sim;
     let blob = members[1].g.to_encrypted(&key, 5, rng);
-    let mut restored = GroupSession::from_encrypted(&blob, &key, 5).unwrap();
+    let mut restored =
+        GroupSession::from_encrypted(&blob, &key, 5, &hushwire::persist::Expected::any()).unwrap();
     assert!(restored == members[1].g);
     assert_eq!(restored.roster(), members[1].g.roster());
     // Mid-chain with skipped keys stored: the conversation continues.
@@ -1329,13 +1330,24 @@ fn persistence_round_trips_and_rejects_bad_blobs() {
     );
     // A removed member's (keyless) state round-trips too.
     let removed_blob = members[2].g.to_encrypted(&key, 1, rng);
-    let removed = GroupSession::from_encrypted(&removed_blob, &key, 0).unwrap();
+    let removed =
+        GroupSession::from_encrypted(&removed_blob, &key, 0, &hushwire::persist::Expected::any())
+            .unwrap();
     assert!(!removed.is_member());
     assert!(removed == members[2].g);
 
-    let err = |bytes: &[u8]| GroupSession::from_encrypted(bytes, &key, 0).unwrap_err();
+    let err = |bytes: &[u8]| {
+        GroupSession::from_encrypted(bytes, &key, 0, &hushwire::persist::Expected::any())
+            .unwrap_err()
+    };
     assert_eq!(
-        GroupSession::from_encrypted(&blob, &StorageKey::from_bytes([0x34; 32]), 0).unwrap_err(),
+        GroupSession::from_encrypted(
+            &blob,
+            &StorageKey::from_bytes([0x34; 32]),
+            0,
+            &hushwire::persist::Expected::any()
+        )
+        .unwrap_err(),
         RestoreError::Authentication
     );
     assert_eq!(err(&blob[..20]), RestoreError::Truncated);
@@ -1355,7 +1367,8 @@ fn persistence_round_trips_and_rejects_bad_blobs() {
         }
     );
     assert_eq!(
-        GroupSession::from_encrypted(&blob, &key, 6).unwrap_err(),
+        GroupSession::from_encrypted(&blob, &key, 6, &hushwire::persist::Expected::any())
+            .unwrap_err(),
         RestoreError::RolledBack {
             found: 5,
             minimum: 6
@@ -1844,7 +1857,8 @@ fn the_grace_window_survives_persistence() {
     }
     let mut r = rng(38);
     let blob = g.to_encrypted(&key, 1, &mut r);
-    let mut restored = GroupSession::from_encrypted(&blob, &key, 0).unwrap();
+    let mut restored =
+        GroupSession::from_encrypted(&blob, &key, 0, &hushwire::persist::Expected::any()).unwrap();
     assert!(restored == *g);
     // The count was kept: one more is read, then the limit holds.
     assert!(restored.decrypt(&msgs[last - 1], NOW).is_ok());
@@ -1852,7 +1866,8 @@ fn the_grace_window_survives_persistence() {
         g.decrypt(&msgs[last], NOW)
     });
     // So was the time.
-    let mut restored = GroupSession::from_encrypted(&blob, &key, 0).unwrap();
+    let mut restored =
+        GroupSession::from_encrypted(&blob, &key, 0, &hushwire::persist::Expected::any()).unwrap();
     rejects(&mut restored, old_epoch_refused(0, 1), |g| {
         g.decrypt(&msgs[last - 1], NOW.plus_secs(OLD_EPOCH_GRACE_SECS + 1))
     });
@@ -1896,7 +1911,8 @@ fn version_1_group_state_restores_with_the_grace_window_closed() {
     }
     let key = StorageKey::from_bytes([0x5a; 32]);
     let blob = group_v1_fixture("removal_pending_member.bin");
-    let mut member = GroupSession::from_encrypted(&blob, &key, 3).unwrap();
+    let mut member =
+        GroupSession::from_encrypted(&blob, &key, 3, &hushwire::persist::Expected::any()).unwrap();
     assert_eq!(member.epoch(), 1);
     assert_eq!(member.roster().rekey_epoch(), 1);
     // A message on the admin's fresh key reads as before.
@@ -1914,7 +1930,10 @@ fn version_1_group_state_restores_with_the_grace_window_closed() {
     // Written again, it is a version-2 snapshot that restores to the same state.
     let mut r = rng(39);
     let again = member.to_encrypted(&key, 4, &mut r);
-    assert!(GroupSession::from_encrypted(&again, &key, 4).unwrap() == member);
+    assert!(
+        GroupSession::from_encrypted(&again, &key, 4, &hushwire::persist::Expected::any()).unwrap()
+            == member
+    );
     assert!(again.len() > blob.len());
 }
 

@@ -9,9 +9,10 @@
 )]
 
 use chacha20::ChaCha20Rng;
+use hushwire::persist::Expected;
 use hushwire::{
     Account, DecryptError, Event, HandshakeError, MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerError,
-    StorageKey, Timestamp,
+    StorageKey, Timestamp, UserId,
 };
 use rand_core::SeedableRng;
 
@@ -38,7 +39,7 @@ fn account_level_conversation() {
         alice.encrypt_for(&b_id, b"x", &mut rng).unwrap_err(),
         PeerError::UnknownPeer
     );
-    alice
+    let _ = alice
         .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
         .unwrap();
     for round in 0..5u8 {
@@ -62,10 +63,12 @@ fn simultaneous_initiation_converges_on_the_smaller_session_id() {
     let b_id = *bob.identity_key();
     let sa = alice
         .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
-        .unwrap();
+        .unwrap()
+        .session_id;
     let sb = bob
         .start_session(&alice.published_prekeys().take_bundle(), &mut rng)
-        .unwrap();
+        .unwrap()
+        .session_id;
     // Both send before hearing from the other.
     let from_a: Vec<_> = (0..3)
         .map(|i| alice.encrypt_for(&b_id, &[b'a', i], &mut rng).unwrap())
@@ -107,7 +110,7 @@ fn a_peer_that_lost_its_sessions_starts_over_and_the_new_session_takes_over() {
     let (mut rng, mut alice, mut bob) = accounts(3);
     let a_id = *alice.identity_key();
     let b_id = *bob.identity_key();
-    alice
+    let _ = alice
         .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
         .unwrap();
     let m = alice.encrypt_for(&b_id, b"1", &mut rng).unwrap();
@@ -128,7 +131,8 @@ fn a_peer_that_lost_its_sessions_starts_over_and_the_new_session_takes_over() {
     );
     let new_id = bob
         .start_session(&alice.published_prekeys().take_bundle(), &mut rng)
-        .unwrap();
+        .unwrap()
+        .session_id;
     let hello = bob.encrypt_for(&a_id, b"back again", &mut rng).unwrap();
     let got = alice.decrypt_from(&b_id, &hello, NOW).unwrap();
     assert_eq!(got.plaintext, b"back again");
@@ -151,7 +155,8 @@ fn sessions_per_peer_are_bounded() {
     let a_id = *alice.identity_key();
     for _ in 0..MAX_SESSIONS_PER_PEER + 2 {
         bob.forget_peer(&a_id);
-        bob.start_session(&alice.published_prekeys().take_bundle(), &mut rng)
+        let _ = bob
+            .start_session(&alice.published_prekeys().take_bundle(), &mut rng)
             .unwrap();
         let m = bob.encrypt_for(&a_id, b"hi", &mut rng).unwrap();
         let _ = alice.decrypt_from(bob.identity_key(), &m, NOW).unwrap();
@@ -162,70 +167,162 @@ fn sessions_per_peer_are_bounded() {
     );
 }
 
+/// A stranger's first message to `operator` from a fresh throwaway identity, on whatever
+/// prekeys the operator publishes. Returns the identity and the message.
+fn throwaway_hello(
+    rng: &mut ChaCha20Rng,
+    bundle: &hushwire::PreKeyBundle,
+) -> (hushwire::IdentityKey, Vec<u8>) {
+    let stranger = Account::new(NOW, rng);
+    let mut session = stranger.create_outbound_session(bundle, rng).unwrap();
+    (
+        *stranger.identity_key(),
+        session.encrypt(b"hi", rng).unwrap(),
+    )
+}
+
+fn evicted(events: &[Event]) -> Vec<hushwire::IdentityKey> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::PeerEvicted { peer } => Some(*peer),
+            _ => None,
+        })
+        .collect()
+}
+
+/// MAX_PEERS throwaway identities used to fill the account and lock out every new contact
+/// with TooManyPeers. Now the least recently used unverified peer that never answered makes
+/// room; a verified peer is never evicted, and only an account full of verified peers
+/// refuses a new one.
 #[test]
-fn peers_per_account_are_bounded_at_and_past_the_limit() {
+fn a_flood_of_throwaway_identities_does_not_lock_out_new_contacts() {
     let mut rng = ChaCha20Rng::seed_from_u64(9);
     let mut operator = Account::new(NOW, &mut rng);
-    // One bundle per peer device; each device is a fresh account.
-    let first = Account::new(NOW, &mut rng);
-    operator
-        .start_session(&first.published_prekeys().take_bundle(), &mut rng)
+    let op = *operator.identity_key();
+    // The oldest record: a contact the user verified.
+    let verified = Account::new(NOW, &mut rng);
+    let _ = operator
+        .start_session(&verified.published_prekeys().take_bundle(), &mut rng)
         .unwrap();
-    for _ in 1..MAX_PEERS {
-        let customer = Account::new(NOW, &mut rng);
-        operator
-            .start_session(&customer.published_prekeys().take_bundle(), &mut rng)
-            .unwrap();
+    let verified_user = UserId::new(b"verified contact").unwrap();
+    operator
+        .mark_verified(&verified_user, verified.identity_key(), NOW)
+        .unwrap();
+    // A contact who answered.
+    let mut friend = Account::new(NOW, &mut rng);
+    let _ = operator
+        .start_session(&friend.published_prekeys().take_bundle(), &mut rng)
+        .unwrap();
+    let m = operator
+        .encrypt_for(friend.identity_key(), b"hello", &mut rng)
+        .unwrap();
+    let _ = friend.decrypt_from(&op, &m, NOW).unwrap();
+    let r = friend.encrypt_for(&op, b"hi!", &mut rng).unwrap();
+    let _ = operator
+        .decrypt_from(friend.identity_key(), &r, NOW)
+        .unwrap();
+
+    // The flood: first messages from throwaway identities, on the operator's last-resort
+    // keys (rotated when their replay records fill, as maintenance_events asks).
+    let mut bundle = operator.published_prekeys().take_bundle();
+    let mut strangers = Vec::new();
+    for _ in 2..MAX_PEERS {
+        if strangers.len() % 4_000 == 3_999 {
+            operator.rotate_prekeys(NOW, &mut rng);
+            bundle = operator.published_prekeys().take_bundle();
+        }
+        let (stranger, hello) = throwaway_hello(&mut rng, &bundle);
+        let got = operator.decrypt_from(&stranger, &hello, NOW).unwrap();
+        assert!(evicted(&got.events).is_empty());
+        strangers.push(stranger);
     }
     assert_eq!(operator.peers().len(), MAX_PEERS);
-    let full = operator.to_encrypted(&StorageKey::from_bytes([1; 32]), 0, &mut rng);
+    let key = StorageKey::from_bytes([1; 32]);
+    let full = operator.to_encrypted(&key, 0, &mut rng);
 
-    // Past the limit, outbound: refused, nothing added.
-    let mut newcomer = Account::new(NOW, &mut rng);
-    newcomer
+    // More strangers: each is accepted, evicting the least recently used stranger, never the
+    // verified contact (older still) nor the friend who answered.
+    for oldest in strangers.iter().take(3) {
+        let (stranger, hello) = throwaway_hello(&mut rng, &bundle);
+        let got = operator.decrypt_from(&stranger, &hello, NOW).unwrap();
+        assert_eq!(got.plaintext, b"hi");
+        assert_eq!(evicted(&got.events), [*oldest]);
+        assert_eq!(operator.peers().len(), MAX_PEERS);
+    }
+    // A genuine new contact the operator writes to is not locked out either.
+    let newcomer = Account::new(NOW, &mut rng);
+    let started = operator
+        .start_session(&newcomer.published_prekeys().take_bundle(), &mut rng)
+        .unwrap();
+    assert_eq!(evicted(&started.events), [strangers[3]]);
+    assert_eq!(
+        operator
+            .active_session(newcomer.identity_key())
+            .unwrap()
+            .session_id(),
+        started.session_id
+    );
+    for kept in [verified.identity_key(), friend.identity_key()] {
+        assert_eq!(operator.sessions_with(kept).len(), 1);
+    }
+    // The friend's conversation goes on.
+    let m = operator
+        .encrypt_for(friend.identity_key(), b"still here", &mut rng)
+        .unwrap();
+    assert_eq!(
+        friend.decrypt_from(&op, &m, NOW).unwrap().plaintext,
+        b"still here"
+    );
+
+    // Recency is persisted: a restored full account evicts what the live one would have.
+    let mut restored = Account::from_encrypted(&full, &key, 0, &Expected::any()).unwrap();
+    assert_eq!(restored.peers().len(), MAX_PEERS);
+    let other = Account::new(NOW, &mut rng);
+    let started = restored
+        .start_session(&other.published_prekeys().take_bundle(), &mut rng)
+        .unwrap();
+    assert_eq!(evicted(&started.events), [strangers[0]]);
+
+    // Full of verified peers: a new peer is refused, in both directions, nothing changed.
+    for (i, peer) in operator.peers().iter().enumerate() {
+        let user = UserId::new(format!("user {i}").as_bytes()).unwrap();
+        operator.mark_verified(&user, peer, NOW).unwrap();
+    }
+    let mut outsider = Account::new(NOW, &mut rng);
+    outsider
         .generate_one_time_prekeys(1, 1, NOW, &mut rng)
         .unwrap();
     let refused = operator
-        .start_session(&newcomer.published_prekeys().take_bundle(), &mut rng)
+        .start_session(&outsider.published_prekeys().take_bundle(), &mut rng)
         .unwrap_err();
     assert_eq!(refused, HandshakeError::TooManyPeers { limit: MAX_PEERS });
     assert_eq!(refused.kind(), hushwire::ErrorKind::LimitExceeded);
-    assert_eq!(operator.peers().len(), MAX_PEERS);
-
-    // Past the limit, inbound: a new peer's prekey message is refused, prekeys untouched.
-    let mut operator_prekeys = operator.published_prekeys();
-    let mut session = newcomer
-        .create_outbound_session(&operator_prekeys.take_bundle(), &mut rng)
+    let mut prekeys = operator.published_prekeys();
+    let mut session = outsider
+        .create_outbound_session(&prekeys.take_bundle(), &mut rng)
         .unwrap();
     let hello = session.encrypt(b"hello", &mut rng).unwrap();
     let counts = operator.one_time_prekey_counts();
     assert_eq!(
         operator
-            .decrypt_from(newcomer.identity_key(), &hello, NOW)
+            .decrypt_from(outsider.identity_key(), &hello, NOW)
             .unwrap_err(),
         PeerError::Handshake(HandshakeError::TooManyPeers { limit: MAX_PEERS })
     );
     assert_eq!(operator.one_time_prekey_counts(), counts);
     assert_eq!(operator.peers().len(), MAX_PEERS);
-
-    // At the limit, a peer already held may still start over.
-    let known = *first.identity_key();
-    operator
-        .start_session(&first.published_prekeys().take_bundle(), &mut rng)
+    // A peer already held may still start over; forgetting one makes room.
+    let _ = operator
+        .start_session(&friend.published_prekeys().take_bundle(), &mut rng)
         .unwrap();
-    assert_eq!(operator.sessions_with(&known).len(), 2);
-
-    // Forgetting one makes room for the newcomer.
-    assert!(operator.forget_peer(&known));
+    assert_eq!(operator.sessions_with(friend.identity_key()).len(), 2);
+    assert!(operator.forget_peer(friend.identity_key()));
     let got = operator
-        .decrypt_from(newcomer.identity_key(), &hello, NOW)
+        .decrypt_from(outsider.identity_key(), &hello, NOW)
         .unwrap();
     assert_eq!(got.plaintext, b"hello");
-    assert_eq!(operator.peers().len(), MAX_PEERS);
-
-    // A full account round-trips through persistence.
-    let restored = Account::from_encrypted(&full, &StorageKey::from_bytes([1; 32]), 0).unwrap();
-    assert_eq!(restored.peers().len(), MAX_PEERS);
+    assert!(evicted(&got.events).is_empty());
 }
 
 #[test]
@@ -233,7 +330,7 @@ fn wrong_sender_and_garbage_are_rejected_without_change() {
     let (mut rng, mut alice, mut bob) = accounts(5);
     let a_id = *alice.identity_key();
     let b_id = *bob.identity_key();
-    alice
+    let _ = alice
         .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
         .unwrap();
     let m = alice.encrypt_for(&b_id, b"1", &mut rng).unwrap();
@@ -255,11 +352,18 @@ fn wrong_sender_and_garbage_are_rejected_without_change() {
     );
     let mut bad_header = r.clone();
     bad_header[20] ^= 1;
+    // Alice has not read a reply yet: the peer may be on a session she lost, so it is a
+    // reason to reset; once Bob's reply is read, the same junk is not.
+    let unanswered = alice.decrypt_from(&b_id, &bad_header, NOW).unwrap_err();
+    assert_eq!(unanswered, PeerError::NoAnsweredSession);
     assert_eq!(
-        alice.decrypt_from(&b_id, &bad_header, NOW).unwrap_err(),
-        PeerError::NoMatchingSession
+        unanswered.reset_reason(),
+        Some(hushwire::ResetReason::NoSession)
     );
     assert_eq!(alice.decrypt_from(&b_id, &r, NOW).unwrap().plaintext, b"2");
+    let junk = alice.decrypt_from(&b_id, &bad_header, NOW).unwrap_err();
+    assert_eq!(junk, PeerError::NoMatchingSession);
+    assert_eq!(junk.reset_reason(), None);
     assert_eq!(
         alice.decrypt_from(&b_id, &r, NOW).unwrap_err(),
         PeerError::Decrypt(DecryptError::Duplicate { counter: 0 })
@@ -271,14 +375,14 @@ fn whole_account_with_sessions_survives_export_and_import() {
     let (mut rng, mut alice, mut bob) = accounts(6);
     let a_id = *alice.identity_key();
     let b_id = *bob.identity_key();
-    alice
+    let _ = alice
         .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
         .unwrap();
     let m = alice.encrypt_for(&b_id, b"1", &mut rng).unwrap();
     let _ = bob.decrypt_from(&a_id, &m, NOW).unwrap();
     let key = StorageKey::from_bytes([9; 32]);
     let blob = bob.to_encrypted(&key, 1, &mut rng);
-    let mut bob = Account::from_encrypted(&blob, &key, 1).unwrap();
+    let mut bob = Account::from_encrypted(&blob, &key, 1, &Expected::any()).unwrap();
     let r = bob.encrypt_for(&a_id, b"after reload", &mut rng).unwrap();
     assert_eq!(
         alice.decrypt_from(&b_id, &r, NOW).unwrap().plaintext,
@@ -313,7 +417,7 @@ fn maintenance_events_fire_exactly_when_due() {
     assert!(account.maintenance_events(due).is_empty());
     // One session consumes one key of each kind: now below the threshold.
     let mut other = Account::new(NOW, &mut rng);
-    other
+    let _ = other
         .start_session(&account.published_prekeys().take_bundle(), &mut rng)
         .unwrap();
     let m = other

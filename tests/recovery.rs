@@ -9,6 +9,7 @@
 )]
 
 use chacha20::ChaCha20Rng;
+use hushwire::persist::Expected;
 use hushwire::{Account, DecryptError, ErrorKind, Session, StorageKey, Timestamp};
 use rand_core::SeedableRng;
 
@@ -42,7 +43,7 @@ fn restored_receiver_reports_state_behind_not_forgery() {
     let backup = b.to_encrypted(&key, 1, &mut rng);
     // 50 more messages (25 round trips) happen after the backup.
     turns(&mut rng, &mut a, &mut b, 25);
-    let mut restored = Session::from_encrypted(&backup, &key, 0).unwrap();
+    let mut restored = Session::from_encrypted(&backup, &key, 0, &Expected::any()).unwrap();
     let m = a.encrypt(b"after the restore", &mut rng).unwrap();
     let before = restored.clone();
     let err = restored.decrypt(&m).unwrap_err();
@@ -159,7 +160,7 @@ mod reset {
     #[test]
     fn lost_state_recovers_in_one_round_trip() {
         let (mut rng, mut alice, mut bob) = accounts(10);
-        alice
+        let _ = alice
             .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
             .unwrap();
         chat(&mut rng, &mut alice, &mut bob, 3);
@@ -172,17 +173,105 @@ mod reset {
         assert_eq!(recover(&mut rng, &mut alice, &mut bob, &err, NOW), 1);
     }
 
+    /// Junk that looks like a ratchet message, attributed to a peer by the transport (which
+    /// anyone who can inject traffic can do), must not lead into a reset: before, each junk
+    /// message past the rate limit made the victim ask for a reset, the peer answered with a
+    /// fresh session (one of the victim's one-time prekeys each), and after
+    /// MAX_SESSIONS_PER_PEER of them the real session was dropped with mail in flight.
+    #[test]
+    fn ratchet_junk_attributed_to_a_peer_never_leads_into_a_reset() {
+        use rand_core::Rng;
+        let (mut rng, mut alice, mut bob) = accounts(14);
+        let a = *alice.identity_key();
+        let b = *bob.identity_key();
+        let _ = alice
+            .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
+            .unwrap();
+        chat(&mut rng, &mut alice, &mut bob, 2);
+        let in_flight = alice.encrypt_for(&b, b"in flight", &mut rng).unwrap();
+        let sessions = bob.sessions_with(&a);
+        let prekeys = bob.one_time_prekey_counts();
+        let mut now = NOW;
+        for _ in 0..2 * hushwire::MAX_SESSIONS_PER_PEER {
+            now = now.plus_secs(RESET_MIN_INTERVAL_SECS + 1);
+            // Version 1, type ratchet message, then random header, tag and body.
+            let mut junk = vec![1u8, 1];
+            let mut body = [0u8; 120];
+            rng.fill_bytes(&mut body);
+            junk.extend_from_slice(&body);
+            let err = bob.decrypt_from(&a, &junk, now).unwrap_err();
+            assert_eq!(err, PeerError::NoMatchingSession);
+            assert_eq!(err.reset_reason(), None);
+            // What an app does with a failure: reset only if told to.
+            if let Some(reason) = err.reset_reason() {
+                let request = bob.reset_request(&a, reason, NOW, now, &mut rng).unwrap();
+                let bundle = bob.published_prekeys().take_bundle();
+                let _ = alice
+                    .answer_reset(&request, &bundle, now, &mut rng)
+                    .unwrap();
+                let m = alice.encrypt_for(&b, b"re-secured", &mut rng).unwrap();
+                let _ = bob.decrypt_from(&a, &m, now).unwrap();
+            }
+        }
+        assert_eq!(bob.sessions_with(&a), sessions);
+        assert_eq!(bob.one_time_prekey_counts(), prekeys);
+        assert_eq!(
+            bob.decrypt_from(&a, &in_flight, now).unwrap().plaintext,
+            b"in flight"
+        );
+        // A peer whose record we lost still gets a reset: its messages name an unknown peer.
+        assert!(bob.forget_peer(&a));
+        let m = alice.encrypt_for(&b, b"lost", &mut rng).unwrap();
+        let err = bob.decrypt_from(&a, &m, now).unwrap_err();
+        assert_eq!(err, PeerError::UnknownPeer);
+        assert_eq!(err.reset_reason(), Some(ResetReason::NoSession));
+    }
+
+    /// Both devices started a session at once and then both lost it (each crashed back to
+    /// before its own start): each now holds only the session the other started, and each
+    /// replies on a session the other no longer has. Neither peer has answered on a held
+    /// session, so the failure is `NoAnsweredSession`, which leads into a reset.
+    #[test]
+    fn sessions_lost_on_both_sides_still_recover() {
+        let (mut rng, mut alice, mut bob) = accounts(15);
+        let a = *alice.identity_key();
+        let b = *bob.identity_key();
+        let _ = alice
+            .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
+            .unwrap();
+        let from_alice = alice.encrypt_for(&b, b"a", &mut rng).unwrap();
+        let _ = bob
+            .start_session(&alice.published_prekeys().take_bundle(), &mut rng)
+            .unwrap();
+        let from_bob = bob.encrypt_for(&a, b"b", &mut rng).unwrap();
+        assert!(alice.forget_peer(&b));
+        assert!(bob.forget_peer(&a));
+        assert_eq!(
+            alice.decrypt_from(&b, &from_bob, NOW).unwrap().plaintext,
+            b"b"
+        );
+        assert_eq!(
+            bob.decrypt_from(&a, &from_alice, NOW).unwrap().plaintext,
+            b"a"
+        );
+        let reply = alice.encrypt_for(&b, b"reply", &mut rng).unwrap();
+        let err = bob.decrypt_from(&a, &reply, NOW).unwrap_err();
+        assert_eq!(err, PeerError::NoAnsweredSession);
+        assert_eq!(err.reset_reason(), Some(ResetReason::NoSession));
+        assert_eq!(recover(&mut rng, &mut alice, &mut bob, &err, NOW), 1);
+    }
+
     #[test]
     fn account_restored_from_a_blob_50_messages_old_recovers() {
         let (mut rng, mut alice, mut bob) = accounts(11);
-        alice
+        let _ = alice
             .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
             .unwrap();
         chat(&mut rng, &mut alice, &mut bob, 2);
         let key = StorageKey::from_bytes([8; 32]);
         let backup = bob.to_encrypted(&key, 1, &mut rng);
         chat(&mut rng, &mut alice, &mut bob, 25);
-        let mut bob = Account::from_encrypted(&backup, &key, 1).unwrap();
+        let mut bob = Account::from_encrypted(&backup, &key, 1, &Expected::any()).unwrap();
         let m = alice
             .encrypt_for(bob.identity_key(), b"after restore", &mut rng)
             .unwrap();
@@ -198,7 +287,7 @@ mod reset {
     #[test]
     fn long_offline_recovers_up_to_the_limit_and_resets_past_it() {
         let (mut rng, mut alice, mut bob) = accounts(12);
-        alice
+        let _ = alice
             .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
             .unwrap();
         chat(&mut rng, &mut alice, &mut bob, 1);

@@ -11,6 +11,7 @@
 )]
 
 use chacha20::ChaCha20Rng;
+use hushwire::persist::Expected;
 use hushwire::{Account, IdentityKey, PeerError, RESET_MIN_INTERVAL_SECS, StorageKey, Timestamp};
 use proptest::prelude::*;
 use rand_core::SeedableRng;
@@ -92,7 +93,7 @@ impl World {
         let peer = self.ids[to];
         if self.devices[from].account.active_session(&peer).is_none() {
             let bundle = self.devices[to].account.published_prekeys().take_bundle();
-            self.devices[from]
+            let _ = self.devices[from]
                 .account
                 .start_session(&bundle, &mut self.rng)
                 .unwrap();
@@ -180,8 +181,13 @@ impl World {
                         .to_encrypted(&self.key, 0, &mut self.rng);
             }
             Op::Crash(d) => {
-                self.devices[d].account =
-                    Account::from_encrypted(&self.devices[d].snapshot, &self.key, 0).unwrap();
+                self.devices[d].account = Account::from_encrypted(
+                    &self.devices[d].snapshot,
+                    &self.key,
+                    0,
+                    &Expected::any(),
+                )
+                .unwrap();
             }
         }
     }

@@ -2836,7 +2836,7 @@ impl Library {
                     .unwrap()
                     .start_session(&bundle, &mut self.rng)
                     .unwrap();
-                self.session_ids.push(*id.as_bytes());
+                self.session_ids.push(*id.session_id.as_bytes());
                 self.sessions.push([None, None]);
             }
             Op::EncryptFor { party, plaintext } => {

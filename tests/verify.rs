@@ -170,10 +170,10 @@ fn reinstall(seed: u64) -> Reinstall {
     let mut alice = Account::new(NOW, &mut rng);
     let bob1 = Account::new(NOW, &mut rng);
     let bob2 = Account::new(NOW, &mut rng);
-    alice
+    let _ = alice
         .start_session(&bob1.published_prekeys().take_bundle(), &mut rng)
         .unwrap();
-    alice
+    let _ = alice
         .start_session(&bob2.published_prekeys().take_bundle(), &mut rng)
         .unwrap();
     Reinstall {
@@ -361,7 +361,8 @@ fn verification_state_survives_persistence() {
     r.alice.record_identity(&dave, &r.k1, NOW).unwrap();
     let key = StorageKey::from_bytes([9; 32]);
     let blob = r.alice.to_encrypted(&key, 7, &mut r.rng);
-    let mut restored = Account::from_encrypted(&blob, &key, 7).unwrap();
+    let mut restored =
+        Account::from_encrypted(&blob, &key, 7, &hushwire::persist::Expected::any()).unwrap();
     for u in [&bob, &dave] {
         assert_eq!(
             restored.verification_state(u),

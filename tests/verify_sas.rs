@@ -183,8 +183,20 @@ fn a_run_survives_restoring_the_session_between_steps() {
     let (mut rng, a, b) = alice_and_bob(3);
     let p = pending(&a, &b, &mut rng);
     let key = StorageKey::from_bytes([3; 32]);
-    let a2 = Session::from_encrypted(&a.to_encrypted(&key, 1, &mut rng), &key, 1).unwrap();
-    let b2 = Session::from_encrypted(&b.to_encrypted(&key, 1, &mut rng), &key, 1).unwrap();
+    let a2 = Session::from_encrypted(
+        &a.to_encrypted(&key, 1, &mut rng),
+        &key,
+        1,
+        &hushwire::persist::Expected::any(),
+    )
+    .unwrap();
+    let b2 = Session::from_encrypted(
+        &b.to_encrypted(&key, 1, &mut rng),
+        &key,
+        1,
+        &hushwire::persist::Expected::any(),
+    )
+    .unwrap();
     let (on_alice, reveal) = p.starter.receive_accept(&a2, &p.accept, NOW).unwrap();
     let on_bob = p.accepter.receive_reveal(&b2, &reveal, NOW).unwrap();
     assert_eq!(on_alice.sas(), on_bob.sas());

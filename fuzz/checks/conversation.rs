@@ -313,7 +313,9 @@ impl Conversation {
                     &mut self.alice
                 };
                 let blob = session.to_encrypted(&key, 1, &mut self.rng);
-                let restored = Session::from_encrypted(&blob, &key, 1).expect("restore");
+                let restored =
+                    Session::from_encrypted(&blob, &key, 1, &hushwire::persist::Expected::any())
+                        .expect("restore");
                 assert!(restored == *session, "restored session differs");
                 *session = restored;
             }

@@ -4,17 +4,23 @@
 //! SPEC.md §11 is rebuilt here, so the fuzzer reaches the snapshot decoder and its invariant
 //! checks past the AEAD).
 //!
-//! Input: mode byte, `mode % 4`:
+//! Input: mode byte, `mode % 6`:
 //! - 0: the rest is a blob, restored as each type (and peeked);
 //! - 1: the next byte picks a genuine blob, the rest are edits; restored as each type;
-//! - 2: the next byte picks a type, the rest is the snapshot plaintext, sealed validly;
-//! - 3: the next byte picks a type, the rest are edits to its genuine snapshot plaintext,
-//!   sealed validly.
+//! - 2: the next byte picks a type, the rest is the format 2 plaintext (binding, then
+//!   snapshot), sealed validly as format version 2;
+//! - 3: the next byte picks a type, the rest are edits to its genuine format 2 plaintext,
+//!   sealed validly;
+//! - 4: as 2, sealed as format version 1 (no binding: the plaintext is the snapshot);
+//! - 5: as 3, with edits to the genuine version 1 plaintext of the frozen fixtures in
+//!   `tests/fixtures/state_v1/` (migration from version 1).
 //!
-//! Properties: a blob whose bytes are not genuine never restores; whatever restores re-exports
-//! to a snapshot that restores to an equal state and re-exports to the same bytes (a fixed
-//! point; a genuine snapshot re-exports to exactly itself); restored state works (encrypt,
-//! decrypt, prekeys) without panicking.
+//! Properties: a blob whose bytes are not genuine never restores; a validly sealed plaintext
+//! is refused only as `Corrupt`, `LimitExceeded` or `WrongObject` (an edited label); whatever
+//! restores re-exports to a snapshot that restores to an equal state and re-exports to the
+//! same bytes (a fixed point; a genuine format 2 snapshot re-exports to exactly itself), is
+//! restored again when the app expects exactly its own ids and is refused as `WrongObject`
+//! under another label; restored state works (encrypt, decrypt, prekeys) without panicking.
 
 use std::sync::OnceLock;
 
@@ -23,7 +29,7 @@ use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, Tag};
 use hkdf::Hkdf;
 use hushwire::group::GroupSession;
-use hushwire::persist::{StateType, peek_blob};
+use hushwire::persist::{BlobLabel, Expected, StateType, peek_blob};
 use hushwire::{Account, RestoreError, Session, StorageKey};
 use rand_core::SeedableRng;
 use sha2::Sha256;
@@ -39,10 +45,21 @@ const TYPES: [StateType; 3] = [
 ];
 
 pub(crate) struct RestoreFixture {
-    /// Per type (in [`TYPES`] order): the genuine blob and its plaintext snapshot.
+    /// Per type (in [`TYPES`] order): the genuine blob and its format 2 plaintext (binding,
+    /// then snapshot).
     pub(crate) blobs: Vec<Vec<u8>>,
     pub(crate) plaintexts: Vec<Vec<u8>>,
+    /// Per type: the version 1 plaintext of the frozen fixture (snapshot only).
+    pub(crate) v1_plaintexts: Vec<Vec<u8>>,
 }
+
+/// The frozen version 1 fixtures (SPEC.md §11.4), under their storage key `0x5A * 32`.
+const V1_FIXTURES: [&[u8]; 3] = [
+    include_bytes!("../../tests/fixtures/state_v1/account.bin"),
+    include_bytes!("../../tests/fixtures/state_v1/session_bob.bin"),
+    include_bytes!("../../tests/fixtures/state_v1/group_member.bin"),
+];
+const V1_FIXTURE_KEY: [u8; 32] = [0x5a; 32];
 
 pub(crate) fn fixture() -> &'static RestoreFixture {
     static FIXTURE: OnceLock<RestoreFixture> = OnceLock::new();
@@ -53,21 +70,25 @@ fn storage_key() -> StorageKey {
     StorageKey::from_bytes(KEY)
 }
 
-fn blob_key() -> [u8; 32] {
+fn blob_key_of(storage_key: &[u8; 32]) -> [u8; 32] {
     let mut out = [0u8; 32];
-    Hkdf::<Sha256>::new(None, &KEY)
+    Hkdf::<Sha256>::new(None, storage_key)
         .expand(b"hushwire/v1/state-key", &mut out)
         .expect("hkdf");
     out
+}
+
+fn blob_key() -> [u8; 32] {
+    blob_key_of(&KEY)
 }
 
 const HEADER_LEN: usize = 4 + 2 + 1 + 8;
 
 /// SPEC.md §11: `"HWST" || version u16 || type u8 || generation u64 || nonce || ct || tag`,
 /// the 15-byte header as associated data.
-fn seal_blob(state_type: StateType, generation: u64, plaintext: &[u8]) -> Vec<u8> {
+fn seal_blob(state_type: StateType, version: u16, generation: u64, plaintext: &[u8]) -> Vec<u8> {
     let mut out = b"HWST".to_vec();
-    out.extend_from_slice(&1u16.to_be_bytes());
+    out.extend_from_slice(&version.to_be_bytes());
     out.push(state_type.tag());
     out.extend_from_slice(&generation.to_be_bytes());
     let nonce = [7u8; 12];
@@ -87,10 +108,14 @@ fn seal_blob(state_type: StateType, generation: u64, plaintext: &[u8]) -> Vec<u8
 }
 
 fn open_blob(blob: &[u8]) -> Vec<u8> {
+    open_blob_with(&blob_key(), blob)
+}
+
+fn open_blob_with(blob_key: &[u8; 32], blob: &[u8]) -> Vec<u8> {
     let (header, rest) = blob.split_at(HEADER_LEN);
     let (nonce, sealed) = rest.split_at(12);
     let (body, tag) = sealed.split_at(sealed.len() - 16);
-    let cipher = ChaCha20Poly1305::new(&blob_key().into());
+    let cipher = ChaCha20Poly1305::new(&(*blob_key).into());
     let mut buf = body.to_vec();
     cipher
         .decrypt_inout_detached(
@@ -115,24 +140,47 @@ fn restore(
     blob: &[u8],
     min_generation: u64,
 ) -> Result<Restored, RestoreError> {
+    restore_expecting(state_type, blob, min_generation, &Expected::any())
+}
+
+fn restore_expecting(
+    state_type: StateType,
+    blob: &[u8],
+    min_generation: u64,
+    expected: &Expected,
+) -> Result<Restored, RestoreError> {
     let key = storage_key();
     Ok(match state_type {
         StateType::Account => Restored::Account(Box::new(Account::from_encrypted(
             blob,
             &key,
             min_generation,
+            expected,
         )?)),
         StateType::Session => Restored::Session(Box::new(Session::from_encrypted(
             blob,
             &key,
             min_generation,
+            expected,
         )?)),
         _ => Restored::Group(Box::new(GroupSession::from_encrypted(
             blob,
             &key,
             min_generation,
+            expected,
         )?)),
     })
+}
+
+/// Exactly the ids a restored object is bound to (SPEC.md §11.7).
+fn own_ids(restored: &Restored) -> Expected {
+    match restored {
+        Restored::Account(a) => Expected::identity(a.identity_key()),
+        Restored::Session(s) => Expected::peer(s.remote_identity())
+            .with_identity(s.local_identity())
+            .with_session_id(&s.session_id()),
+        Restored::Group(g) => Expected::group(g.group_id().as_bytes()),
+    }
 }
 
 /// Re-exports under the fixture key with a fixed nonce source.
@@ -158,7 +206,16 @@ fn build() -> RestoreFixture {
         group.to_encrypted(&key, GENERATION, &mut rng),
     ];
     let plaintexts = blobs.iter().map(|b| open_blob(b)).collect();
-    RestoreFixture { blobs, plaintexts }
+    let v1_key = blob_key_of(&V1_FIXTURE_KEY);
+    let v1_plaintexts = V1_FIXTURES
+        .iter()
+        .map(|b| open_blob_with(&v1_key, b))
+        .collect();
+    RestoreFixture {
+        blobs,
+        plaintexts,
+        v1_plaintexts,
+    }
 }
 
 /// Uses a restored object: nothing may panic.
@@ -193,11 +250,28 @@ fn exercise(restored: &Restored) {
     }
 }
 
-/// Whatever restored is a fixed point of export → restore → export.
+/// Whatever restored is a fixed point of export → restore → export, and is bound to its own
+/// ids and to no label.
 fn check_restored(state_type: StateType, restored: &Restored) {
-    let p1 = open_blob(&export(restored));
-    let again = restore(state_type, &seal_blob(state_type, GENERATION, &p1), 0)
+    let exported = export(restored);
+    let p1 = open_blob(&exported);
+    let again = restore(state_type, &seal_blob(state_type, 2, GENERATION, &p1), 0)
         .expect("a re-exported state restores");
+    assert!(
+        restore_expecting(state_type, &exported, 0, &own_ids(restored)).is_ok(),
+        "a re-exported state is not bound to its own ids"
+    );
+    let label = BlobLabel::new(b"another slot").expect("short label");
+    assert_eq!(
+        restore_expecting(
+            state_type,
+            &exported,
+            0,
+            &own_ids(restored).with_label(&label)
+        )
+        .err(),
+        Some(RestoreError::WrongObject { field: "label" })
+    );
     match (restored, &again) {
         (Restored::Session(a), Restored::Session(b)) => assert!(a == b, "session changed"),
         (Restored::Group(a), Restored::Group(b)) => assert!(a == b, "group session changed"),
@@ -213,9 +287,9 @@ pub(crate) fn check_restore(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    match mode % 4 {
+    match mode % 6 {
         0 | 1 => {
-            let blob = if mode % 4 == 0 {
+            let blob = if mode % 6 == 0 {
                 let _ = peek_blob(rest);
                 rest.to_vec()
             } else {
@@ -229,7 +303,7 @@ pub(crate) fn check_restore(data: &[u8]) {
                     Ok(restored) => {
                         // Raw bytes may be a blob an older build of the fixture sealed under
                         // the same key; an edited genuine blob must never restore.
-                        if mode % 4 == 1 {
+                        if mode % 6 == 1 {
                             assert_eq!(blob, fixture.blobs[i], "an edited blob restores");
                         }
                         check_restored(state_type, &restored);
@@ -256,27 +330,40 @@ pub(crate) fn check_restore(data: &[u8]) {
             };
             let i = usize::from(pick) % TYPES.len();
             let state_type = TYPES[i];
-            let plaintext = if mode % 4 == 2 {
+            let (version, genuine) = if mode % 6 < 4 {
+                (2, &fixture.plaintexts[i])
+            } else {
+                (1, &fixture.v1_plaintexts[i])
+            };
+            let plaintext = if mode % 2 == 0 {
                 rest.to_vec()
             } else {
-                mutate(&fixture.plaintexts[i], rest)
+                mutate(genuine, rest)
             };
             match restore(
                 state_type,
-                &seal_blob(state_type, GENERATION, &plaintext),
+                &seal_blob(state_type, version, GENERATION, &plaintext),
                 0,
             ) {
                 Ok(restored) => {
-                    if plaintext == fixture.plaintexts[i] {
+                    if version == 2 && plaintext == *genuine {
                         assert_eq!(open_blob(&export(&restored)), plaintext);
                     }
                     check_restored(state_type, &restored);
                 }
                 Err(e) => {
-                    assert_eq!(e, RestoreError::Corrupt, "{state_type:?}");
                     assert!(
-                        plaintext != fixture.plaintexts[i],
-                        "genuine {state_type:?} snapshot refused"
+                        matches!(
+                            e,
+                            RestoreError::Corrupt
+                                | RestoreError::LimitExceeded { .. }
+                                | RestoreError::WrongObject { field: "label" }
+                        ),
+                        "{state_type:?} version {version}: {e:?}"
+                    );
+                    assert!(
+                        plaintext != *genuine,
+                        "genuine {state_type:?} version {version} snapshot refused"
                     );
                 }
             }
@@ -301,6 +388,14 @@ pub(crate) fn seeds() -> Vec<(String, Vec<u8>)> {
         out.push((
             format!("snapshot-{name}-flip"),
             vec![3, pick, 0, 0, 3, 0x01],
+        ));
+        let mut v1 = vec![4u8, pick];
+        v1.extend_from_slice(&fixture.v1_plaintexts[i]);
+        out.push((format!("snapshot-v1-{name}"), v1));
+        out.push((format!("snapshot-v1-{name}-none"), vec![5, pick]));
+        out.push((
+            format!("snapshot-v1-{name}-flip"),
+            vec![5, pick, 0, 0, 3, 0x01],
         ));
     }
     out

@@ -25,7 +25,9 @@ use super::{
 use crate::error::RestoreError;
 use crate::keys::IdentityKey;
 use crate::keys::secret::{ChainKey, MessageKey};
-use crate::persist::{StateType, StorageKey, open_state, seal_state};
+use crate::persist::{
+    Binding, BlobLabel, Expected, StateType, StorageKey, decode_exact, restore_state, seal_state,
+};
 use crate::time::Timestamp;
 
 type Secret32 = Zeroizing<[u8; 32]>;
@@ -404,9 +406,15 @@ impl GroupSessionSnapshotV1 {
     }
 }
 
+/// The binding of a group session blob (SPEC.md §11.7): our identity and the group id.
+fn group_binding(s: &GroupSession) -> Binding {
+    Binding::group(&s.own, s.roster.group_id.as_bytes())
+}
+
 impl GroupSession {
     /// Exports the group session as an encrypted blob (SPEC.md §11, type tag
-    /// [`StateType::GroupSession`], group snapshot version 2, §14.10); see
+    /// [`StateType::GroupSession`], group snapshot version 2, §14.10), bound to our identity
+    /// and the group id; see
     /// [`crate::Account::to_encrypted`] for `generation`.
     pub fn to_encrypted<R: CryptoRng + ?Sized>(
         &self,
@@ -414,9 +422,23 @@ impl GroupSession {
         generation: u64,
         rng: &mut R,
     ) -> Vec<u8> {
+        self.to_encrypted_labeled(key, &BlobLabel::default(), generation, rng)
+    }
+
+    /// As [`GroupSession::to_encrypted`], and binds the app's `label` for the slot into the
+    /// blob (SPEC.md §11.7).
+    pub fn to_encrypted_labeled<R: CryptoRng + ?Sized>(
+        &self,
+        key: &StorageKey,
+        label: &BlobLabel,
+        generation: u64,
+        rng: &mut R,
+    ) -> Vec<u8> {
         seal_state(
             &GroupSessionSnapshotV2::from_live(self),
             StateType::GroupSession,
+            &group_binding(self),
+            label,
             generation,
             key,
             rng,
@@ -425,7 +447,8 @@ impl GroupSession {
 
     /// Restores a group session exported with [`GroupSession::to_encrypted`] (by this build,
     /// or by an older one: version-1 snapshots are migrated, SPEC.md §14.10), rejecting blobs
-    /// whose generation is below `min_generation` (pass 0 to accept any).
+    /// whose generation is below `min_generation` (pass 0 to accept any) and blobs of
+    /// another object than `expected` (usually [`Expected::group`] with the group's id).
     ///
     /// # Errors
     /// [`RestoreError`], as for [`crate::Account::from_encrypted`];
@@ -437,26 +460,21 @@ impl GroupSession {
         bytes: &[u8],
         key: &StorageKey,
         min_generation: u64,
+        expected: &Expected,
     ) -> Result<GroupSession, RestoreError> {
-        match open_state::<GroupSessionSnapshotV2>(
+        // Format version 1 holds a version-1 snapshot, format version 2 a version-2 one.
+        restore_state(
             bytes,
             StateType::GroupSession,
             key,
             min_generation,
-        ) {
-            Ok((snapshot, _version, _generation)) => snapshot.to_live(),
-            // A plaintext that ends after the version-1 fields.
-            Err(RestoreError::Corrupt) => {
-                let (snapshot, _version, _generation) = open_state::<GroupSessionSnapshotV1>(
-                    bytes,
-                    StateType::GroupSession,
-                    key,
-                    min_generation,
-                )?;
-                snapshot.migrate()
-            }
-            Err(other) => Err(other),
-        }
+            expected,
+            |version, snapshot| match version {
+                1 => decode_exact::<GroupSessionSnapshotV1>(snapshot)?.migrate(),
+                _ => decode_exact::<GroupSessionSnapshotV2>(snapshot)?.to_live(),
+            },
+            group_binding,
+        )
     }
 }
 
@@ -562,7 +580,8 @@ mod tests {
         assert_eq!(gb.stored_skipped_keys(), 3);
 
         let blob = gb.to_encrypted(&key(), 4, &mut rng);
-        let mut restored = GroupSession::from_encrypted(&blob, &key(), 4).unwrap();
+        let mut restored =
+            GroupSession::from_encrypted(&blob, &key(), 4, &Expected::any()).unwrap();
         assert!(restored == gb);
         assert_eq!(restored.decrypt(&msgs[1], NOW).unwrap().plaintext, [1]);
         assert_eq!(restored.decrypt(&msgs[4], NOW).unwrap().plaintext, [4]);
@@ -572,7 +591,7 @@ mod tests {
         ));
 
         let blob = ga.to_encrypted(&key(), 1, &mut rng);
-        let mut ga2 = GroupSession::from_encrypted(&blob, &key(), 0).unwrap();
+        let mut ga2 = GroupSession::from_encrypted(&blob, &key(), 0, &Expected::any()).unwrap();
         assert!(ga2 == ga);
         let m = ga2.encrypt(b"after restore", &mut rng).unwrap();
         assert_eq!(
@@ -581,14 +600,19 @@ mod tests {
         );
 
         assert_eq!(
-            GroupSession::from_encrypted(&blob, &key(), 2),
+            GroupSession::from_encrypted(&blob, &key(), 2, &Expected::any()),
             Err(RestoreError::RolledBack {
                 found: 1,
                 minimum: 2
             })
         );
         assert_eq!(
-            GroupSession::from_encrypted(&blob, &StorageKey::from_bytes([8; 32]), 0),
+            GroupSession::from_encrypted(
+                &blob,
+                &StorageKey::from_bytes([8; 32]),
+                0,
+                &Expected::any()
+            ),
             Err(RestoreError::Authentication)
         );
     }
@@ -630,13 +654,46 @@ mod tests {
         (ids, ga, gb)
     }
 
-    fn seal<T: Serialize>(snapshot: &T) -> Vec<u8> {
-        let mut rng = ChaCha20Rng::seed_from_u64(99);
-        seal_state(snapshot, StateType::GroupSession, 0, &key(), &mut rng)
+    /// A blob of the format version that holds this snapshot version.
+    trait Sealable {
+        fn sealed(&self) -> Vec<u8>;
+    }
+
+    impl Sealable for GroupSessionSnapshotV2 {
+        fn sealed(&self) -> Vec<u8> {
+            let mut rng = ChaCha20Rng::seed_from_u64(99);
+            // Built from the raw bytes: some tests store an invalid `own` on purpose.
+            let binding = Binding {
+                identity: self.base.own,
+                peer: None,
+                session_id: None,
+                group_id: Some(self.base.roster.group_id),
+            };
+            let label = BlobLabel::default();
+            seal_state(
+                self,
+                StateType::GroupSession,
+                &binding,
+                &label,
+                0,
+                &key(),
+                &mut rng,
+            )
+        }
+    }
+
+    impl Sealable for GroupSessionSnapshotV1 {
+        fn sealed(&self) -> Vec<u8> {
+            crate::persist::seal_v1_for_tests(self, StateType::GroupSession, &key())
+        }
+    }
+
+    fn seal<T: Sealable>(snapshot: &T) -> Vec<u8> {
+        snapshot.sealed()
     }
 
     fn restore(blob: &[u8]) -> Result<GroupSession, RestoreError> {
-        GroupSession::from_encrypted(blob, &key(), 0)
+        GroupSession::from_encrypted(blob, &key(), 0, &Expected::any())
     }
 
     fn limit(name: &'static str, max: usize) -> RestoreError {
@@ -852,12 +909,13 @@ mod tests {
         let v2 = seal(&GroupSessionSnapshotV2::from_live(&gb));
         assert!(restore(&v1).unwrap() == gb);
         assert!(restore(&v2).unwrap() == gb);
-        // A version-2 plaintext is version 1's, then the window (here: no removal, no count).
-        assert_eq!(v2.len(), v1.len() + 2);
+        // A version-2 snapshot is version 1's, then the window (here: no removal, no count).
+        let v1_len = postcard::to_allocvec(&GroupSessionSnapshotV1::from_live(&gb)).unwrap();
+        let v2_len = postcard::to_allocvec(&GroupSessionSnapshotV2::from_live(&gb)).unwrap();
+        assert_eq!(v2_len.len(), v1_len.len() + 2);
         // Anything else after the version-1 fields is not a snapshot.
-        let mut rng = ChaCha20Rng::seed_from_u64(1);
         let junk = (GroupSessionSnapshotV1::from_live(&gb), 7u8, 7u8, 7u8);
-        let blob = seal_state(&junk, StateType::GroupSession, 0, &key(), &mut rng);
+        let blob = crate::persist::seal_v1_for_tests(&junk, StateType::GroupSession, &key());
         assert_eq!(restore(&blob).unwrap_err(), RestoreError::Corrupt);
     }
 

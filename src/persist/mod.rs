@@ -3,9 +3,16 @@
 //! The core does no I/O: it turns state into an encrypted blob and back; the app decides
 //! where the bytes live. A blob names its type, format version and a caller-chosen
 //! generation number in its authenticated header, so a session blob cannot be loaded as an
-//! account and an older copy cannot pass for the latest without the app noticing.
+//! account and an older copy cannot pass for the latest without the app noticing. Inside the
+//! ciphertext it is bound to the object it holds ([`Expected`], SPEC.md §11.7), so another
+//! peer's session cannot pass for the one the app keeps for this peer.
 
+mod binding;
 mod snapshot;
+
+pub(crate) use binding::{Binding, BindingV2};
+pub use binding::{BlobLabel, Expected, MAX_BLOB_LABEL_LEN};
+pub(crate) use snapshot::within_limit;
 
 use core::fmt;
 
@@ -21,8 +28,9 @@ use crate::error::RestoreError;
 
 /// The first four bytes of every state blob.
 pub const STATE_MAGIC: [u8; 4] = *b"HWST";
-/// The state format version this build writes. It reads every version up to this one.
-pub const STATE_FORMAT_VERSION: u16 = 1;
+/// The state format version this build writes. It reads every version up to this one: 1 (no
+/// binding) and 2 (SPEC.md §11.3, §11.7).
+pub const STATE_FORMAT_VERSION: u16 = 2;
 /// Bytes of the authenticated blob header: magic, version, type, generation.
 pub const STATE_HEADER_LEN: usize = 4 + 2 + 1 + 8;
 /// Total bytes a blob adds to its encoded state: header, nonce and tag.
@@ -142,21 +150,44 @@ impl Drop for ZeroizingBuf {
     }
 }
 
-/// Encodes `snapshot` with postcard and encrypts it into a blob.
+/// Encodes the binding of the object and its `snapshot` with postcard (SPEC.md §11.3, §11.7)
+/// and encrypts them into a blob of the current format version.
 pub(crate) fn seal_state<T: Serialize, R: CryptoRng + ?Sized>(
     snapshot: &T,
     state_type: StateType,
+    binding: &Binding,
+    label: &BlobLabel,
     generation: u64,
     key: &StorageKey,
     rng: &mut R,
 ) -> Vec<u8> {
+    let plaintext = (BindingV2::new(binding, label), snapshot);
     // Serializing plain structs of integers and byte vectors cannot fail.
-    let plain = postcard::to_extend(snapshot, ZeroizingBuf(Vec::with_capacity(1024)))
+    let plain = postcard::to_extend(&plaintext, ZeroizingBuf(Vec::with_capacity(1024)))
         .map(|b| Zeroizing::new(b.take()))
         .unwrap_or_default();
+    seal_plaintext(
+        &plain,
+        state_type,
+        STATE_FORMAT_VERSION,
+        generation,
+        key,
+        rng,
+    )
+}
+
+/// Encrypts a plaintext into a blob with the given header.
+fn seal_plaintext<R: CryptoRng + ?Sized>(
+    plain: &[u8],
+    state_type: StateType,
+    version: u16,
+    generation: u64,
+    key: &StorageKey,
+    rng: &mut R,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(STATE_OVERHEAD + plain.len());
     out.extend_from_slice(&STATE_MAGIC);
-    out.extend_from_slice(&STATE_FORMAT_VERSION.to_be_bytes());
+    out.extend_from_slice(&version.to_be_bytes());
     out.push(state_type.tag());
     out.extend_from_slice(&generation.to_be_bytes());
     let mut nonce = [0u8; NONCE_LEN];
@@ -166,18 +197,43 @@ pub(crate) fn seal_state<T: Serialize, R: CryptoRng + ?Sized>(
         .get(..STATE_HEADER_LEN)
         .and_then(|h| h.try_into().ok())
         .unwrap_or([0u8; STATE_HEADER_LEN]);
-    seal_into(&key.blob_key(), &nonce, &ad, &plain, &mut out);
+    seal_into(&key.blob_key(), &nonce, &ad, plain, &mut out);
     out
 }
 
-/// Decrypts a blob of the given type and decodes its snapshot. Returns the snapshot, the
-/// blob's format version and its generation.
-pub(crate) fn open_state<T: DeserializeOwned>(
+/// Seals a hand-made plaintext as a current-version blob, generation 1 (tests of invalid
+/// content).
+#[cfg(test)]
+pub(crate) fn seal_plaintext_for_tests(
+    plain: &[u8],
+    state_type: StateType,
+    key: &StorageKey,
+) -> Vec<u8> {
+    let mut rng = <chacha20::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(1);
+    seal_plaintext(plain, state_type, STATE_FORMAT_VERSION, 1, key, &mut rng)
+}
+
+/// Seals a snapshot as a format-version-1 blob (no binding), generation 1: what builds before
+/// format version 2 wrote (tests of migration).
+#[cfg(test)]
+pub(crate) fn seal_v1_for_tests<T: Serialize>(
+    snapshot: &T,
+    state_type: StateType,
+    key: &StorageKey,
+) -> Vec<u8> {
+    let mut rng = <chacha20::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(1);
+    let plain = postcard::to_allocvec(snapshot).unwrap_or_default();
+    seal_plaintext(&plain, state_type, 1, 1, key, &mut rng)
+}
+
+/// Checks a blob's header, decrypts it and checks its generation (SPEC.md §11.1 steps 1–7).
+/// Returns the plaintext and the format version.
+fn open_state(
     bytes: &[u8],
     state_type: StateType,
     key: &StorageKey,
     min_generation: u64,
-) -> Result<(T, u16, u64), RestoreError> {
+) -> Result<(Zeroizing<Vec<u8>>, u16), RestoreError> {
     let info = peek_blob(bytes)?;
     if info.version == 0 || info.version > STATE_FORMAT_VERSION {
         return Err(RestoreError::UnknownVersion(info.version));
@@ -207,10 +263,46 @@ pub(crate) fn open_state<T: DeserializeOwned>(
             minimum: min_generation,
         });
     }
-    let (snapshot, rest) =
-        postcard::take_from_bytes::<T>(&plain).map_err(|_| RestoreError::Corrupt)?;
+    Ok((plain, info.version))
+}
+
+/// Decodes exactly one `T` from `bytes`: [`RestoreError::Corrupt`] if it does not decode or
+/// bytes are left after it.
+pub(crate) fn decode_exact<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RestoreError> {
+    let (value, rest) = postcard::take_from_bytes::<T>(bytes).map_err(|_| RestoreError::Corrupt)?;
     if !rest.is_empty() {
         return Err(RestoreError::Corrupt);
     }
-    Ok((snapshot, info.version, info.generation))
+    Ok(value)
+}
+
+/// Restores a blob of `state_type` (SPEC.md §11.1, §11.7): opens it, then for version 2
+/// decodes the binding and checks it against `expected` before decoding the snapshot with
+/// `decode(version, snapshot_bytes)` (which checks limits and validates), and finally checks
+/// that the binding names the restored object (`binding_of`). A version 1 blob has no
+/// binding: the object's own ids, with an empty label, are checked against `expected`.
+pub(crate) fn restore_state<L>(
+    bytes: &[u8],
+    state_type: StateType,
+    key: &StorageKey,
+    min_generation: u64,
+    expected: &Expected,
+    decode: impl FnOnce(u16, &[u8]) -> Result<L, RestoreError>,
+    binding_of: impl FnOnce(&L) -> Binding,
+) -> Result<L, RestoreError> {
+    let (plain, version) = open_state(bytes, state_type, key, min_generation)?;
+    if version == 1 {
+        let live = decode(version, &plain)?;
+        expected.check(&binding_of(&live), &BlobLabel::default())?;
+        return Ok(live);
+    }
+    let (stored, snapshot) =
+        postcard::take_from_bytes::<BindingV2>(&plain).map_err(|_| RestoreError::Corrupt)?;
+    let (binding, label) = stored.to_live()?;
+    expected.check(&binding, &label)?;
+    let live = decode(version, snapshot)?;
+    if binding_of(&live) != binding {
+        return Err(RestoreError::Corrupt);
+    }
+    Ok(live)
 }

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
-use super::{StateType, StorageKey, open_state, seal_state};
+use super::{
+    Binding, BlobLabel, Expected, StateType, StorageKey, decode_exact, restore_state, seal_state,
+};
 use crate::account::{Account, Rotating};
 use crate::error::RestoreError;
 use crate::kdf::SenderRole;
@@ -33,6 +35,21 @@ fn secret(bytes: &[u8; 32]) -> Secret32 {
     Zeroizing::new(*bytes)
 }
 
+/// Refuses `count` items where the limit named `limit` allows at most `max` (SPEC.md §11.3).
+pub(crate) fn within_limit(
+    limit: &'static str,
+    count: usize,
+    max: usize,
+) -> Result<(), RestoreError> {
+    if count > max {
+        return Err(RestoreError::LimitExceeded {
+            limit,
+            max: u64::try_from(max).unwrap_or(u64::MAX),
+        });
+    }
+    Ok(())
+}
+
 #[derive(Serialize, Deserialize)]
 pub(crate) struct ConfigV1 {
     max_jump: u32,
@@ -51,18 +68,50 @@ impl ConfigV1 {
         }
     }
 
-    /// Values above a ceiling that a later version lowered are clamped, so older blobs keep
-    /// restoring; zero is never valid.
-    fn to_live(&self) -> Result<RatchetConfig, RestoreError> {
+    /// A value above its `HARD_MAX_*` ceiling was never written (SPEC.md §11.3). Should a
+    /// later version lower a ceiling, it clamps older blobs' values in its migration instead
+    /// (§11.4).
+    fn check_limits(&self) -> Result<(), RestoreError> {
         use crate::ratchet::{
             HARD_MAX_JUMP, HARD_MAX_RECEIVING_CHAINS, HARD_MAX_SKIPPED_KEY_MAX_AGE,
             HARD_MAX_SKIPPED_KEYS,
         };
+        for (limit, value, max) in [
+            ("HARD_MAX_JUMP", self.max_jump, HARD_MAX_JUMP),
+            (
+                "HARD_MAX_SKIPPED_KEYS",
+                self.max_skipped_keys,
+                HARD_MAX_SKIPPED_KEYS,
+            ),
+            (
+                "HARD_MAX_RECEIVING_CHAINS",
+                self.max_receiving_chains,
+                HARD_MAX_RECEIVING_CHAINS,
+            ),
+            (
+                "HARD_MAX_SKIPPED_KEY_MAX_AGE",
+                self.skipped_key_max_age,
+                HARD_MAX_SKIPPED_KEY_MAX_AGE,
+            ),
+        ] {
+            if value > max {
+                return Err(RestoreError::LimitExceeded {
+                    limit,
+                    max: u64::from(max),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Zero is never valid (limits are checked before, [`ConfigV1::check_limits`]).
+    fn to_live(&self) -> Result<RatchetConfig, RestoreError> {
+        self.check_limits()?;
         RatchetConfig::new(
-            self.max_jump.min(HARD_MAX_JUMP),
-            self.max_skipped_keys.min(HARD_MAX_SKIPPED_KEYS),
-            self.max_receiving_chains.min(HARD_MAX_RECEIVING_CHAINS),
-            self.skipped_key_max_age.min(HARD_MAX_SKIPPED_KEY_MAX_AGE),
+            self.max_jump,
+            self.max_skipped_keys,
+            self.max_receiving_chains,
+            self.skipped_key_max_age,
         )
         .map_err(|_| RestoreError::Corrupt)
     }
@@ -175,9 +224,76 @@ struct ResetLogV1 {
     awaiting_new_session: bool,
 }
 
-impl AccountSnapshotV1 {
+/// Version 2 of the persisted [`Account`]: version 1 with, per peer, when it was last used
+/// (for eviction, SPEC.md §12.1).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct AccountSnapshotV2 {
+    identity_seed: Secret32,
+    signed_prekey: SignedPreKeyV1,
+    retired_signed_prekeys: Vec<(SignedPreKeyV1, u64)>,
+    last_resort_kem: KemPreKeyV1,
+    retired_last_resort_kem: Vec<(KemPreKeyV1, u64)>,
+    one_time: Vec<(u32, Secret32)>,
+    one_time_kem: Vec<KemPreKeyV1>,
+    next_signed_id: u32,
+    next_one_time_id: u32,
+    next_kem_id: u32,
+    replay_records: Vec<(u32, [u8; 32])>,
+    config: ConfigV1,
+    /// By increasing identity key bytes.
+    peers: Vec<PeerRecordV2>,
+    /// Per peer identity key: reset bookkeeping.
+    resets: Vec<([u8; 32], ResetLogV1)>,
+    /// Per user id, by increasing id: the recorded identity key and its verification
+    /// (SPEC.md §15.5.4).
+    identities: Vec<IdentityRecordV1>,
+}
+
+/// One peer's record (SPEC.md §12.1).
+#[derive(Serialize, Deserialize)]
+struct PeerRecordV2 {
+    identity: [u8; 32],
+    /// The account's logical clock when the record was last used.
+    last_used: u64,
+    /// Active first.
+    sessions: Vec<SessionSnapshotV1>,
+}
+
+/// Version 1 had no recency: every peer migrates as last used at 0, so until they are used
+/// again ties are broken by key bytes.
+impl From<AccountSnapshotV1> for AccountSnapshotV2 {
+    fn from(v1: AccountSnapshotV1) -> Self {
+        AccountSnapshotV2 {
+            identity_seed: v1.identity_seed,
+            signed_prekey: v1.signed_prekey,
+            retired_signed_prekeys: v1.retired_signed_prekeys,
+            last_resort_kem: v1.last_resort_kem,
+            retired_last_resort_kem: v1.retired_last_resort_kem,
+            one_time: v1.one_time,
+            one_time_kem: v1.one_time_kem,
+            next_signed_id: v1.next_signed_id,
+            next_one_time_id: v1.next_one_time_id,
+            next_kem_id: v1.next_kem_id,
+            replay_records: v1.replay_records,
+            config: v1.config,
+            peers: v1
+                .peers
+                .into_iter()
+                .map(|(identity, sessions)| PeerRecordV2 {
+                    identity,
+                    last_used: 0,
+                    sessions,
+                })
+                .collect(),
+            resets: v1.resets,
+            identities: v1.identities,
+        }
+    }
+}
+
+impl AccountSnapshotV2 {
     fn from_live(a: &Account) -> Self {
-        AccountSnapshotV1 {
+        AccountSnapshotV2 {
             identity_seed: a.identity.dangerous_to_seed(),
             signed_prekey: SignedPreKeyV1::from_live(&a.signed_prekey.current),
             retired_signed_prekeys: a
@@ -211,15 +327,14 @@ impl AccountSnapshotV1 {
             peers: a
                 .peers
                 .iter()
-                .map(|(id, record)| {
-                    (
-                        id.to_bytes(),
-                        record
-                            .sessions
-                            .iter()
-                            .map(SessionSnapshotV1::from_live)
-                            .collect(),
-                    )
+                .map(|(id, record)| PeerRecordV2 {
+                    identity: id.to_bytes(),
+                    last_used: record.last_used,
+                    sessions: record
+                        .sessions
+                        .iter()
+                        .map(SessionSnapshotV1::from_live)
+                        .collect(),
                 })
                 .collect(),
             resets: a
@@ -243,7 +358,71 @@ impl AccountSnapshotV1 {
         }
     }
 
+    /// Every count limit of the account, checked before anything is parsed (SPEC.md §11.3).
+    fn check_limits(&self) -> Result<(), RestoreError> {
+        use crate::account::{
+            MAX_ONE_TIME_KEM_PREKEYS, MAX_ONE_TIME_PREKEYS, MAX_REPLAY_RECORDS, MAX_RETIRED_PREKEYS,
+        };
+        let as_usize = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+        within_limit(
+            "MAX_ONE_TIME_PREKEYS",
+            self.one_time.len(),
+            as_usize(MAX_ONE_TIME_PREKEYS),
+        )?;
+        within_limit(
+            "MAX_ONE_TIME_KEM_PREKEYS",
+            self.one_time_kem.len(),
+            as_usize(MAX_ONE_TIME_KEM_PREKEYS),
+        )?;
+        within_limit(
+            "MAX_RETIRED_PREKEYS",
+            self.retired_signed_prekeys.len(),
+            MAX_RETIRED_PREKEYS,
+        )?;
+        within_limit(
+            "MAX_RETIRED_PREKEYS",
+            self.retired_last_resort_kem.len(),
+            MAX_RETIRED_PREKEYS,
+        )?;
+        // Records are kept per signed prekey, for the current and each retired one.
+        within_limit(
+            "MAX_REPLAY_RECORDS * (1 + MAX_RETIRED_PREKEYS)",
+            self.replay_records.len(),
+            MAX_REPLAY_RECORDS * (1 + MAX_RETIRED_PREKEYS),
+        )?;
+        let mut per_key: BTreeMap<u32, usize> = BTreeMap::new();
+        for (id, _) in &self.replay_records {
+            let count = per_key.entry(*id).or_default();
+            *count += 1;
+            within_limit("MAX_REPLAY_RECORDS", *count, MAX_REPLAY_RECORDS)?;
+        }
+        within_limit("MAX_PEERS", self.peers.len(), MAX_PEERS)?;
+        for peer in &self.peers {
+            within_limit(
+                "MAX_SESSIONS_PER_PEER",
+                peer.sessions.len(),
+                MAX_SESSIONS_PER_PEER,
+            )?;
+        }
+        within_limit(
+            "MAX_IDENTITY_RECORDS",
+            self.identities.len(),
+            crate::verify::MAX_IDENTITY_RECORDS,
+        )?;
+        for record in &self.identities {
+            record.check_limits()?;
+        }
+        self.config.check_limits()?;
+        for peer in &self.peers {
+            for session in &peer.sessions {
+                session.ratchet.check_limits()?;
+            }
+        }
+        Ok(())
+    }
+
     fn to_live(&self) -> Result<Account, RestoreError> {
+        self.check_limits()?;
         let mut one_time = BTreeMap::new();
         for (id, s) in &self.one_time {
             let secret = StaticSecret::from(**s);
@@ -266,17 +445,20 @@ impl AccountSnapshotV1 {
         if last_resort.kind != KemPreKeyKind::LastResort {
             return Err(RestoreError::Corrupt);
         }
-        if self.peers.len() > MAX_PEERS {
-            return Err(RestoreError::Corrupt);
-        }
         let mut peers = BTreeMap::new();
-        for (id, sessions) in &self.peers {
-            let identity = IdentityKey::from_bytes(id).map_err(|_| RestoreError::Corrupt)?;
-            if sessions.is_empty() || sessions.len() > MAX_SESSIONS_PER_PEER {
+        let mut peer_clock = 0;
+        for peer in &self.peers {
+            let identity =
+                IdentityKey::from_bytes(&peer.identity).map_err(|_| RestoreError::Corrupt)?;
+            if peer.sessions.is_empty() {
                 return Err(RestoreError::Corrupt);
             }
-            let mut record = PeerRecord::default();
-            for s in sessions {
+            let mut record = PeerRecord {
+                sessions: VecDeque::new(),
+                last_used: peer.last_used,
+            };
+            peer_clock = peer_clock.max(peer.last_used);
+            for s in &peer.sessions {
                 let session = s.to_live()?;
                 if session.remote_identity() != &identity {
                     return Err(RestoreError::Corrupt);
@@ -326,6 +508,7 @@ impl AccountSnapshotV1 {
             replay_records: self.replay_records.iter().copied().collect::<VecDeque<_>>(),
             config: self.config.to_live()?,
             peers,
+            peer_clock,
             resets,
             identities: IdentityBook::from_snapshot(&self.identities)?,
         })
@@ -454,7 +637,33 @@ impl RatchetV1 {
         }
     }
 
+    /// The hard caps of the ratchet (SPEC.md §5.5): a session never holds more past chains
+    /// or stored keys, whatever its configuration (a lowered configured cap may leave more
+    /// than the configured number until the next decrypt, never more than the hard cap).
+    fn check_limits(&self) -> Result<(), RestoreError> {
+        use crate::ratchet::{HARD_MAX_RECEIVING_CHAINS, HARD_MAX_SKIPPED_KEYS};
+        self.config.check_limits()?;
+        let as_usize = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+        within_limit(
+            "HARD_MAX_RECEIVING_CHAINS",
+            self.past.len(),
+            as_usize(HARD_MAX_RECEIVING_CHAINS),
+        )?;
+        let stored = self
+            .past
+            .iter()
+            .map(|p| p.stored.keys.len())
+            .chain(self.receiving.iter().map(|c| c.stored.keys.len()))
+            .fold(0usize, usize::saturating_add);
+        within_limit(
+            "HARD_MAX_SKIPPED_KEYS",
+            stored,
+            as_usize(HARD_MAX_SKIPPED_KEYS),
+        )
+    }
+
     fn to_live(&self) -> Result<RatchetState, RestoreError> {
+        self.check_limits()?;
         let mut past = VecDeque::with_capacity(self.past.len());
         for p in &self.past {
             past.push_back(PastChain {
@@ -553,6 +762,7 @@ impl SessionSnapshotV1 {
     }
 
     fn to_live(&self) -> Result<Session, RestoreError> {
+        self.ratchet.check_limits()?;
         let role = match self.role {
             1 => Role::Initiator,
             2 => Role::Responder,
@@ -589,19 +799,52 @@ impl SessionSnapshotV1 {
     }
 }
 
+/// Decodes an account snapshot of format `version` and migrates it to the live state.
+fn account_from_version(version: u16, bytes: &[u8]) -> Result<Account, RestoreError> {
+    let snapshot = match version {
+        1 => AccountSnapshotV2::from(decode_exact::<AccountSnapshotV1>(bytes)?),
+        _ => decode_exact::<AccountSnapshotV2>(bytes)?,
+    };
+    snapshot.to_live()
+}
+
+/// Decodes a session snapshot (the same struct in versions 1 and 2).
+fn session_from_version(_version: u16, bytes: &[u8]) -> Result<Session, RestoreError> {
+    decode_exact::<SessionSnapshotV1>(bytes)?.to_live()
+}
+
+fn session_binding(s: &Session) -> Binding {
+    Binding::session(&s.local_identity, &s.remote_identity, &s.session_id)
+}
+
 impl Account {
-    /// Exports the account as an encrypted blob (SPEC.md §11). `generation` is the app's
-    /// monotonic counter for this object: store the latest one outside the blob and pass it
-    /// to [`Account::from_encrypted`] to detect a rolled-back copy.
+    /// Exports the account as an encrypted blob (SPEC.md §11), bound to this account's
+    /// identity key. `generation` is the app's monotonic counter for this object: store the
+    /// latest one outside the blob and pass it to [`Account::from_encrypted`] to detect a
+    /// rolled-back copy.
     pub fn to_encrypted<R: CryptoRng + ?Sized>(
         &self,
         key: &StorageKey,
         generation: u64,
         rng: &mut R,
     ) -> Vec<u8> {
+        self.to_encrypted_labeled(key, &BlobLabel::default(), generation, rng)
+    }
+
+    /// As [`Account::to_encrypted`], and binds the app's `label` for the slot into the blob
+    /// (SPEC.md §11.7): restoring then needs [`Expected::with_label`].
+    pub fn to_encrypted_labeled<R: CryptoRng + ?Sized>(
+        &self,
+        key: &StorageKey,
+        label: &BlobLabel,
+        generation: u64,
+        rng: &mut R,
+    ) -> Vec<u8> {
         seal_state(
-            &AccountSnapshotV1::from_live(self),
+            &AccountSnapshotV2::from_live(self),
             StateType::Account,
+            &Binding::account(self.identity_key()),
+            label,
             generation,
             key,
             rng,
@@ -609,52 +852,104 @@ impl Account {
     }
 
     /// Restores an account exported with [`Account::to_encrypted`], rejecting blobs whose
-    /// generation is below `min_generation` (pass 0 to accept any).
+    /// generation is below `min_generation` (pass 0 to accept any) and blobs of another object
+    /// than `expected` (usually [`Expected::any`], or [`Expected::identity`] when the app
+    /// keeps the account's identity key elsewhere; add the slot's label if it gave one).
     ///
     /// # Errors
     /// [`RestoreError`]: each cause (truncated, foreign, future version, other type, wrong key
-    /// or tampered, invalid content, rolled back) has its own variant.
+    /// or tampered, rolled back, another object, a limit exceeded, invalid content) has its own
+    /// variant. Nothing changes on error.
     pub fn from_encrypted(
         bytes: &[u8],
         key: &StorageKey,
         min_generation: u64,
+        expected: &Expected,
     ) -> Result<Account, RestoreError> {
-        let (snapshot, _version, _generation) =
-            open_state::<AccountSnapshotV1>(bytes, StateType::Account, key, min_generation)?;
-        snapshot.to_live()
+        restore_state(
+            bytes,
+            StateType::Account,
+            key,
+            min_generation,
+            expected,
+            account_from_version,
+            |a: &Account| Binding::account(a.identity_key()),
+        )
     }
 }
 
 impl Session {
-    /// Exports the session as an encrypted blob (SPEC.md §11); see
-    /// [`Account::to_encrypted`] for `generation`.
+    /// Exports the session as an encrypted blob (SPEC.md §11), bound to our identity, the
+    /// peer's and the session id; see [`Account::to_encrypted`] for `generation`.
     pub fn to_encrypted<R: CryptoRng + ?Sized>(
         &self,
         key: &StorageKey,
         generation: u64,
         rng: &mut R,
     ) -> Vec<u8> {
+        self.to_encrypted_labeled(key, &BlobLabel::default(), generation, rng)
+    }
+
+    /// As [`Session::to_encrypted`], and binds the app's `label` for the slot into the blob
+    /// (SPEC.md §11.7): restoring then needs [`Expected::with_label`].
+    pub fn to_encrypted_labeled<R: CryptoRng + ?Sized>(
+        &self,
+        key: &StorageKey,
+        label: &BlobLabel,
+        generation: u64,
+        rng: &mut R,
+    ) -> Vec<u8> {
         seal_state(
             &SessionSnapshotV1::from_live(self),
             StateType::Session,
+            &session_binding(self),
+            label,
             generation,
             key,
             rng,
         )
     }
 
-    /// Restores a session exported with [`Session::to_encrypted`].
+    /// Restores a session exported with [`Session::to_encrypted`]. Pass what the slot is for,
+    /// usually [`Expected::peer`]: Carol's session is then refused in the slot kept for Bob.
+    ///
+    /// ```
+    /// # use hushwire::{Account, Session, StorageKey, Timestamp};
+    /// # use hushwire::persist::Expected;
+    /// # use rand_core::SeedableRng;
+    /// # let mut rng = chacha20::ChaCha20Rng::seed_from_u64(1);
+    /// # let now = Timestamp::from_unix_secs(1);
+    /// # let alice = Account::new(now, &mut rng);
+    /// # let (bob, carol) = (Account::new(now, &mut rng), Account::new(now, &mut rng));
+    /// let with_carol =
+    ///     alice.create_outbound_session(&carol.published_prekeys().take_bundle(), &mut rng)?;
+    /// let key = StorageKey::from_bytes([7; 32]);
+    /// let blob = with_carol.to_encrypted(&key, 1, &mut rng);
+    /// // The app restores the slot it keeps for Bob, but the storage holds Carol's blob.
+    /// let refused = Session::from_encrypted(&blob, &key, 1, &Expected::peer(bob.identity_key()));
+    /// assert_eq!(refused, Err(hushwire::RestoreError::WrongObject { field: "peer" }));
+    /// let back = Session::from_encrypted(&blob, &key, 1, &Expected::peer(carol.identity_key()))?;
+    /// assert_eq!(back, with_carol);
+    /// # Ok::<(), hushwire::Error>(())
+    /// ```
     ///
     /// # Errors
-    /// [`RestoreError`], as for [`Account::from_encrypted`].
+    /// [`RestoreError`], as for [`Account::from_encrypted`]. Nothing changes on error.
     pub fn from_encrypted(
         bytes: &[u8],
         key: &StorageKey,
         min_generation: u64,
+        expected: &Expected,
     ) -> Result<Session, RestoreError> {
-        let (snapshot, _version, _generation) =
-            open_state::<SessionSnapshotV1>(bytes, StateType::Session, key, min_generation)?;
-        snapshot.to_live()
+        restore_state(
+            bytes,
+            StateType::Session,
+            key,
+            min_generation,
+            expected,
+            session_from_version,
+            session_binding,
+        )
     }
 }
 
@@ -662,27 +957,65 @@ impl Session {
 /// encrypted blob, prefixed by the format version. Secret fields appear only here.
 #[cfg(feature = "serde")]
 mod plain_serde {
-    use serde::de::Error as _;
+    use core::fmt;
+    use core::marker::PhantomData;
+
+    use serde::de::{DeserializeOwned, Error as _, SeqAccess, Visitor};
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    use super::{AccountSnapshotV1, SessionSnapshotV1};
+    use super::{AccountSnapshotV1, AccountSnapshotV2, SessionSnapshotV1};
     use crate::account::Account;
     use crate::persist::STATE_FORMAT_VERSION;
     use crate::session::Session;
 
+    /// Reads `(version, snapshot)`, decoding the snapshot with the struct of its version
+    /// (`V1` for version 1, `V2` for the current one) and migrating it to `V2`.
+    struct Versioned<V1, V2>(PhantomData<(V1, V2)>);
+
+    impl<'de, V1: DeserializeOwned + Into<V2>, V2: DeserializeOwned> Visitor<'de>
+        for Versioned<V1, V2>
+    {
+        type Value = V2;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a hushwire state format version and snapshot")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<V2, A::Error> {
+            let version: u16 = seq
+                .next_element()?
+                .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+            let snapshot = match version {
+                1 => seq.next_element::<V1>()?.map(Into::into),
+                v if v == STATE_FORMAT_VERSION => seq.next_element::<V2>()?,
+                _ => return Err(A::Error::custom("unknown hushwire state format version")),
+            };
+            snapshot.ok_or_else(|| A::Error::invalid_length(1, &self))
+        }
+    }
+
+    /// Deserializes `(version, snapshot)` for the versions `V1` (1) and `V2` (current).
+    pub(crate) fn versioned<'de, D: Deserializer<'de>, V1, V2>(
+        deserializer: D,
+    ) -> Result<V2, D::Error>
+    where
+        V1: DeserializeOwned + Into<V2>,
+        V2: DeserializeOwned,
+    {
+        deserializer.deserialize_tuple(2, Versioned::<V1, V2>(PhantomData))
+    }
+
     impl Serialize for Account {
         fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            (STATE_FORMAT_VERSION, AccountSnapshotV1::from_live(self)).serialize(serializer)
+            (STATE_FORMAT_VERSION, AccountSnapshotV2::from_live(self)).serialize(serializer)
         }
     }
 
     impl<'de> Deserialize<'de> for Account {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            let (version, snapshot) = <(u16, AccountSnapshotV1)>::deserialize(deserializer)?;
-            if version != STATE_FORMAT_VERSION {
-                return Err(D::Error::custom("unknown hushwire state format version"));
-            }
-            snapshot.to_live().map_err(D::Error::custom)
+            versioned::<D, AccountSnapshotV1, AccountSnapshotV2>(deserializer)?
+                .to_live()
+                .map_err(D::Error::custom)
         }
     }
 
@@ -694,11 +1027,10 @@ mod plain_serde {
 
     impl<'de> Deserialize<'de> for Session {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            let (version, snapshot) = <(u16, SessionSnapshotV1)>::deserialize(deserializer)?;
-            if version != STATE_FORMAT_VERSION {
-                return Err(D::Error::custom("unknown hushwire state format version"));
-            }
-            snapshot.to_live().map_err(D::Error::custom)
+            // The session snapshot is the same struct in versions 1 and 2.
+            versioned::<D, SessionSnapshotV1, SessionSnapshotV1>(deserializer)?
+                .to_live()
+                .map_err(D::Error::custom)
         }
     }
 
@@ -707,6 +1039,7 @@ mod plain_serde {
         use chacha20::ChaCha20Rng;
         use rand_core::SeedableRng;
 
+        use crate::persist::STATE_FORMAT_VERSION;
         use crate::{Account, Session, Timestamp};
 
         #[test]
@@ -727,5 +1060,432 @@ mod plain_serde {
             let back: Account = serde_json::from_str(&json).unwrap();
             assert_eq!(back.published_prekeys(), bob.published_prekeys());
         }
+
+        /// Version 1 values (the frozen fixtures' snapshots) still deserialize, migrated;
+        /// an unknown version is refused.
+        #[test]
+        fn plain_serde_reads_version_1() {
+            use super::super::super::open_state;
+            use super::super::{AccountSnapshotV1, SessionSnapshotV1, decode_exact};
+            use crate::persist::{Expected, StateType, StorageKey};
+            let key = StorageKey::from_bytes([0x5a; 32]);
+            let blob = include_bytes!("../../tests/fixtures/state_v1/account.bin");
+            let (plain, version) = open_state(blob, StateType::Account, &key, 0).unwrap();
+            assert_eq!(version, 1);
+            let v1: AccountSnapshotV1 = decode_exact(&plain).unwrap();
+            let json = serde_json::to_string(&(1u16, v1)).unwrap();
+            let account: Account = serde_json::from_str(&json).unwrap();
+            let from_blob = Account::from_encrypted(blob, &key, 0, &Expected::any()).unwrap();
+            assert_eq!(account.published_prekeys(), from_blob.published_prekeys());
+
+            let blob = include_bytes!("../../tests/fixtures/state_v1/session_bob.bin");
+            let (plain, _) = open_state(blob, StateType::Session, &key, 0).unwrap();
+            let v1: SessionSnapshotV1 = decode_exact(&plain).unwrap();
+            let json = serde_json::to_string(&(1u16, &v1)).unwrap();
+            let session: Session = serde_json::from_str(&json).unwrap();
+            let from_blob = Session::from_encrypted(blob, &key, 0, &Expected::any()).unwrap();
+            assert_eq!(session, from_blob);
+            let json = serde_json::to_string(&(3u16, &v1)).unwrap();
+            let err = serde_json::from_str::<Session>(&json).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("unknown hushwire state format version"),
+                "{err}"
+            );
+        }
+
+        /// The serde path runs the same limit checks as the blob path.
+        #[test]
+        fn plain_serde_enforces_the_limits() {
+            use super::super::{SessionSnapshotV1, StoredKeysV1, secret};
+            let now = Timestamp::from_unix_secs(1);
+            let mut rng = ChaCha20Rng::seed_from_u64(2);
+            let alice = Account::new(now, &mut rng);
+            let mut bob = Account::new(now, &mut rng);
+            bob.generate_one_time_prekeys(2, 0, now, &mut rng).unwrap();
+            let mut s = alice
+                .create_outbound_session(&bob.published_prekeys().take_bundle(), &mut rng)
+                .unwrap();
+            let m = s.encrypt(b"x", &mut rng).unwrap();
+            let session = bob.create_inbound_session(&m, now).unwrap().session;
+            let mut snapshot = SessionSnapshotV1::from_live(&session);
+            let cap = crate::HARD_MAX_SKIPPED_KEYS;
+            snapshot.ratchet.receiving.as_mut().unwrap().stored = StoredKeysV1 {
+                keys: (0..=cap).map(|n| (n, secret(&[7; 32]))).collect(),
+                expired_below: 0,
+            };
+            let json = serde_json::to_string(&(STATE_FORMAT_VERSION, snapshot)).unwrap();
+            let err = serde_json::from_str::<Session>(&json).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("exceeds the limit `HARD_MAX_SKIPPED_KEYS` of 100000"),
+                "{err}"
+            );
+            let mut account = serde_json::to_value(&bob).unwrap();
+            let one_time = &mut account[1]["one_time"];
+            let entry = one_time[0].clone();
+            for _ in 0..=crate::MAX_ONE_TIME_PREKEYS {
+                one_time.as_array_mut().unwrap().push(entry.clone());
+            }
+            let err = serde_json::from_value::<Account>(account).unwrap_err();
+            assert!(err.to_string().contains("MAX_ONE_TIME_PREKEYS"), "{err}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chacha20::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use super::*;
+    use crate::account::{
+        MAX_ONE_TIME_KEM_PREKEYS, MAX_ONE_TIME_PREKEYS, MAX_REPLAY_RECORDS, MAX_RETIRED_PREKEYS,
+    };
+    use crate::ratchet::{
+        HARD_MAX_JUMP, HARD_MAX_RECEIVING_CHAINS, HARD_MAX_SKIPPED_KEY_MAX_AGE,
+        HARD_MAX_SKIPPED_KEYS,
+    };
+
+    const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+
+    fn limit(limit: &'static str, max: usize) -> RestoreError {
+        RestoreError::LimitExceeded {
+            limit,
+            max: max as u64,
+        }
+    }
+
+    fn account_error(snapshot: &AccountSnapshotV2) -> Option<RestoreError> {
+        snapshot.to_live().err()
+    }
+
+    /// Bob with one session with Alice that has stored skipped keys.
+    fn bob_with_session(rng: &mut ChaCha20Rng) -> (Account, Session) {
+        let alice = Account::new(NOW, rng);
+        let mut bob = Account::new(NOW, rng);
+        bob.generate_one_time_prekeys(1, 1, NOW, rng).unwrap();
+        let mut s = alice
+            .create_outbound_session(&bob.published_prekeys().take_bundle(), rng)
+            .unwrap();
+        let first = s.encrypt(b"1", rng).unwrap();
+        let _ = bob.decrypt_from(alice.identity_key(), &first, NOW).unwrap();
+        let session = bob.active_session(alice.identity_key()).unwrap().clone();
+        (bob, session)
+    }
+
+    #[test]
+    fn account_prekey_counts_at_and_past_their_limits() {
+        let mut rng = ChaCha20Rng::seed_from_u64(301);
+        let mut account = Account::new(NOW, &mut rng);
+        account
+            .generate_one_time_prekeys(
+                MAX_ONE_TIME_PREKEYS,
+                MAX_ONE_TIME_KEM_PREKEYS,
+                NOW,
+                &mut rng,
+            )
+            .unwrap();
+        for _ in 0..=MAX_RETIRED_PREKEYS {
+            account.rotate_prekeys(NOW, &mut rng);
+        }
+        let full = AccountSnapshotV2::from_live(&account);
+        assert_eq!(full.retired_signed_prekeys.len(), MAX_RETIRED_PREKEYS);
+        assert_eq!(account_error(&full), None, "at every limit");
+
+        let mut more = AccountSnapshotV2::from_live(&account);
+        more.one_time.push((u32::MAX, secret(&[1; 32])));
+        assert_eq!(
+            account_error(&more),
+            Some(limit("MAX_ONE_TIME_PREKEYS", MAX_ONE_TIME_PREKEYS as usize))
+        );
+        let mut more = AccountSnapshotV2::from_live(&account);
+        more.one_time_kem
+            .push(KemPreKeyV1::from_live(&account.last_resort_kem.current));
+        assert_eq!(
+            account_error(&more),
+            Some(limit(
+                "MAX_ONE_TIME_KEM_PREKEYS",
+                MAX_ONE_TIME_KEM_PREKEYS as usize
+            ))
+        );
+        let mut more = AccountSnapshotV2::from_live(&account);
+        more.retired_signed_prekeys
+            .push((SignedPreKeyV1::from_live(&account.signed_prekey.current), 0));
+        assert_eq!(
+            account_error(&more),
+            Some(limit("MAX_RETIRED_PREKEYS", MAX_RETIRED_PREKEYS))
+        );
+        let mut more = AccountSnapshotV2::from_live(&account);
+        more.retired_last_resort_kem
+            .push((KemPreKeyV1::from_live(&account.last_resort_kem.current), 0));
+        assert_eq!(
+            account_error(&more),
+            Some(limit("MAX_RETIRED_PREKEYS", MAX_RETIRED_PREKEYS))
+        );
+    }
+
+    #[test]
+    fn replay_records_at_and_past_their_limits() {
+        let mut rng = ChaCha20Rng::seed_from_u64(302);
+        let account = Account::new(NOW, &mut rng);
+        let record = |id: u32, n: usize| {
+            let mut base = [0u8; 32];
+            base[..8].copy_from_slice(&(n as u64).to_be_bytes());
+            (id, base)
+        };
+        // Per signed prekey: exactly MAX_REPLAY_RECORDS, for the current and every retired id.
+        let mut snapshot = AccountSnapshotV2::from_live(&account);
+        for id in 1..=(1 + MAX_RETIRED_PREKEYS as u32) {
+            snapshot
+                .replay_records
+                .extend((0..MAX_REPLAY_RECORDS).map(|n| record(id, n)));
+        }
+        assert_eq!(account_error(&snapshot), None);
+        let mut one_more_key = AccountSnapshotV2::from_live(&account);
+        one_more_key.replay_records = snapshot.replay_records.clone();
+        one_more_key.replay_records.push(record(99, 0));
+        assert_eq!(
+            account_error(&one_more_key),
+            Some(limit(
+                "MAX_REPLAY_RECORDS * (1 + MAX_RETIRED_PREKEYS)",
+                MAX_REPLAY_RECORDS * (1 + MAX_RETIRED_PREKEYS)
+            ))
+        );
+        let mut one_more = AccountSnapshotV2::from_live(&account);
+        one_more
+            .replay_records
+            .extend((0..=MAX_REPLAY_RECORDS).map(|n| record(1, n)));
+        assert_eq!(
+            account_error(&one_more),
+            Some(limit("MAX_REPLAY_RECORDS", MAX_REPLAY_RECORDS))
+        );
+    }
+
+    #[test]
+    fn peers_and_sessions_per_peer_past_their_limits() {
+        let mut rng = ChaCha20Rng::seed_from_u64(303);
+        let (bob, session) = bob_with_session(&mut rng);
+        let peer = session.remote_identity().to_bytes();
+        let mut snapshot = AccountSnapshotV2::from_live(&bob);
+        snapshot.peers = vec![PeerRecordV2 {
+            identity: peer,
+            last_used: 1,
+            sessions: (0..MAX_SESSIONS_PER_PEER)
+                .map(|_| SessionSnapshotV1::from_live(&session))
+                .collect(),
+        }];
+        assert_eq!(account_error(&snapshot), None);
+        snapshot
+            .peers
+            .iter_mut()
+            .for_each(|p| p.sessions.push(SessionSnapshotV1::from_live(&session)));
+        assert_eq!(
+            account_error(&snapshot),
+            Some(limit("MAX_SESSIONS_PER_PEER", MAX_SESSIONS_PER_PEER))
+        );
+        // Refused on the count alone, before any record is parsed (the round trip of exactly
+        // MAX_PEERS peers is in tests/peers.rs).
+        let mut snapshot = AccountSnapshotV2::from_live(&bob);
+        snapshot.peers = (0..=MAX_PEERS)
+            .map(|_| PeerRecordV2 {
+                identity: [0; 32],
+                last_used: 0,
+                sessions: Vec::new(),
+            })
+            .collect();
+        assert_eq!(
+            account_error(&snapshot),
+            Some(limit("MAX_PEERS", MAX_PEERS))
+        );
+    }
+
+    fn stored(count: usize) -> StoredKeysV1 {
+        StoredKeysV1 {
+            keys: (0..count).map(|n| (n as u32, secret(&[7; 32]))).collect(),
+            expired_below: 0,
+        }
+    }
+
+    #[test]
+    fn session_hard_caps_at_and_past_their_edges() {
+        let mut rng = ChaCha20Rng::seed_from_u64(304);
+        let (_, session) = bob_with_session(&mut rng);
+        let hard_keys = HARD_MAX_SKIPPED_KEYS as usize;
+        let with_keys = |current: usize, past: usize| {
+            let mut s = SessionSnapshotV1::from_live(&session);
+            s.ratchet.receiving.as_mut().unwrap().stored = stored(current);
+            let template = PastChainV1 {
+                header_key: secret(&[1; 32]),
+                ratchet_key: [2; 32],
+                end: u32::MAX,
+                step: 0,
+                stored: stored(past),
+            };
+            s.ratchet.past = vec![template];
+            s
+        };
+        // The total over the current and past chains counts.
+        assert!(with_keys(hard_keys - 10, 10).to_live().is_ok());
+        assert_eq!(
+            with_keys(hard_keys - 10, 11).to_live().err(),
+            Some(limit("HARD_MAX_SKIPPED_KEYS", hard_keys))
+        );
+        // 10^6 keys, far past the cap.
+        assert_eq!(
+            with_keys(1_000_000, 0).to_live().err(),
+            Some(limit("HARD_MAX_SKIPPED_KEYS", hard_keys))
+        );
+
+        let with_chains = |n: usize| {
+            let mut s = SessionSnapshotV1::from_live(&session);
+            s.ratchet.past = (0..n)
+                .map(|i| PastChainV1 {
+                    header_key: secret(&[1; 32]),
+                    ratchet_key: [i as u8; 32],
+                    end: 1,
+                    step: 0,
+                    stored: stored(0),
+                })
+                .collect();
+            s
+        };
+        let hard_chains = HARD_MAX_RECEIVING_CHAINS as usize;
+        assert!(with_chains(hard_chains).to_live().is_ok());
+        assert_eq!(
+            with_chains(hard_chains + 1).to_live().err(),
+            Some(limit("HARD_MAX_RECEIVING_CHAINS", hard_chains))
+        );
+    }
+
+    #[test]
+    fn configurations_at_and_past_their_ceilings() {
+        let ceilings = [
+            HARD_MAX_JUMP,
+            HARD_MAX_SKIPPED_KEYS,
+            HARD_MAX_RECEIVING_CHAINS,
+            HARD_MAX_SKIPPED_KEY_MAX_AGE,
+        ];
+        let config = |v: [u32; 4]| ConfigV1 {
+            max_jump: v[0],
+            max_skipped_keys: v[1],
+            max_receiving_chains: v[2],
+            skipped_key_max_age: v[3],
+        };
+        assert!(config(ceilings).to_live().is_ok());
+        let names = [
+            "HARD_MAX_JUMP",
+            "HARD_MAX_SKIPPED_KEYS",
+            "HARD_MAX_RECEIVING_CHAINS",
+            "HARD_MAX_SKIPPED_KEY_MAX_AGE",
+        ];
+        for i in 0..4 {
+            let mut past = ceilings;
+            past[i] += 1;
+            assert_eq!(
+                config(past).to_live().err(),
+                Some(limit(names[i], ceilings[i] as usize))
+            );
+            let mut zero = ceilings;
+            zero[i] = 0;
+            assert_eq!(config(zero).to_live().err(), Some(RestoreError::Corrupt));
+        }
+    }
+
+    /// End to end: a validly sealed blob past a limit is refused by `from_encrypted`.
+    #[test]
+    fn a_sealed_blob_past_a_limit_is_refused_with_its_limit() {
+        let mut rng = ChaCha20Rng::seed_from_u64(305);
+        let (_, session) = bob_with_session(&mut rng);
+        let key = StorageKey::from_bytes([3; 32]);
+        let mut snapshot = SessionSnapshotV1::from_live(&session);
+        snapshot.ratchet.receiving.as_mut().unwrap().stored =
+            stored(HARD_MAX_SKIPPED_KEYS as usize + 1);
+        let blob = seal_state(
+            &snapshot,
+            StateType::Session,
+            &session_binding(&session),
+            &BlobLabel::default(),
+            1,
+            &key,
+            &mut rng,
+        );
+        let err = Session::from_encrypted(&blob, &key, 0, &Expected::any()).unwrap_err();
+        assert_eq!(
+            err,
+            limit("HARD_MAX_SKIPPED_KEYS", HARD_MAX_SKIPPED_KEYS as usize)
+        );
+        assert_eq!(err.kind(), crate::ErrorKind::LimitExceeded);
+    }
+}
+
+#[cfg(test)]
+mod binding_tests {
+    use chacha20::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use super::*;
+    use crate::persist::BindingV2;
+
+    const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+
+    /// A binding that names another object than the content (a blob made with the storage
+    /// key, never by the library) is refused as `Corrupt`, even when the app expects what the
+    /// binding names.
+    #[test]
+    fn a_binding_that_does_not_name_the_content_is_corrupt() {
+        let mut rng = ChaCha20Rng::seed_from_u64(311);
+        let alice = Account::new(NOW, &mut rng);
+        let (bob, carol) = (Account::new(NOW, &mut rng), Account::new(NOW, &mut rng));
+        let with_carol = alice
+            .create_outbound_session(&carol.published_prekeys().take_bundle(), &mut rng)
+            .unwrap();
+        let with_bob = alice
+            .create_outbound_session(&bob.published_prekeys().take_bundle(), &mut rng)
+            .unwrap();
+        let key = StorageKey::from_bytes([4; 32]);
+        let lying = seal_state(
+            &SessionSnapshotV1::from_live(&with_carol),
+            StateType::Session,
+            &session_binding(&with_bob),
+            &BlobLabel::default(),
+            1,
+            &key,
+            &mut rng,
+        );
+        for expected in [Expected::any(), Expected::peer(bob.identity_key())] {
+            assert_eq!(
+                Session::from_encrypted(&lying, &key, 0, &expected),
+                Err(RestoreError::Corrupt)
+            );
+        }
+        // An account blob bound to another identity.
+        let lying = seal_state(
+            &AccountSnapshotV2::from_live(&bob),
+            StateType::Account,
+            &Binding::account(carol.identity_key()),
+            &BlobLabel::default(),
+            1,
+            &key,
+            &mut rng,
+        );
+        assert_eq!(
+            Account::from_encrypted(&lying, &key, 0, &Expected::any()).err(),
+            Some(RestoreError::Corrupt)
+        );
+        // A label past its limit.
+        let long = BindingV2 {
+            label: vec![b'x'; crate::persist::MAX_BLOB_LABEL_LEN + 1],
+            ..BindingV2::new(&Binding::account(bob.identity_key()), &BlobLabel::default())
+        };
+        let plain = postcard::to_allocvec(&(long, AccountSnapshotV2::from_live(&bob))).unwrap();
+        let blob = super::super::seal_plaintext_for_tests(&plain, StateType::Account, &key);
+        assert_eq!(
+            Account::from_encrypted(&blob, &key, 0, &Expected::any()).err(),
+            Some(RestoreError::LimitExceeded {
+                limit: "MAX_BLOB_LABEL_LEN",
+                max: crate::persist::MAX_BLOB_LABEL_LEN as u64
+            })
+        );
     }
 }

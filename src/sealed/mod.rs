@@ -399,6 +399,10 @@ pub enum OpenError {
     /// The sender certificate failed validation (or is malformed).
     #[error("sender certificate: {0}")]
     Certificate(#[from] CertificateError),
+    /// The envelope is authentic but was sealed by the recipient's own identity key: our own
+    /// envelope echoed back (a relay reflecting it). Its content is not passed on.
+    #[error("the envelope was sealed by our own identity (echoed back)")]
+    SelfSend,
 }
 
 impl OpenError {
@@ -413,6 +417,7 @@ impl OpenError {
             OpenError::BadPadding(_) => "open.bad_padding",
             OpenError::MalformedContent(_) => "open.malformed_content",
             OpenError::SenderNotAuthenticated => "open.sender_not_authenticated",
+            OpenError::SelfSend => "open.self_send",
             OpenError::Certificate(_) => "open.certificate",
         }
     }
@@ -427,6 +432,7 @@ impl OpenError {
             | OpenError::Tampered
             | OpenError::SenderNotAuthenticated => ErrorKind::Tampered,
             OpenError::Certificate(e) => e.kind(),
+            OpenError::SelfSend => ErrorKind::UnknownSession,
         }
     }
 }
@@ -600,6 +606,9 @@ pub fn open(
         _ => (multi::open(recipient, &view)?, EnvelopeKind::MultiRecipient),
     };
     content.certificate.validate(trust, now)?;
+    if content.certificate.identity_key() == recipient.public() {
+        return Err(OpenError::SelfSend);
+    }
     Ok(Opened {
         sender: content.certificate,
         metadata: content.metadata,

@@ -473,3 +473,46 @@ fn opened_debug_hides_the_message() {
     assert!(!shown.contains("116, 111, 112"));
     assert!(shown.starts_with("Opened { sender: SenderCertificate { serial: 1, user_id_len: 4,"));
 }
+
+/// An envelope the recipient sealed itself (echoed back by a relay) authenticates, but is
+/// refused: its content must not reach the app as a message from a peer (SPEC.md §13.2.4).
+#[test]
+fn an_envelope_sealed_by_our_own_identity_is_refused() {
+    let mut f = fixture(14);
+    let meta = metadata();
+    let single = seal(
+        &f.alice,
+        &f.alice_cert,
+        f.alice.public(),
+        &meta,
+        b"to myself",
+        &mut f.rng,
+    )
+    .unwrap();
+    assert_eq!(
+        open(&f.alice, &single, &f.trust, NOW),
+        Err(OpenError::SelfSend)
+    );
+    assert_eq!(OpenError::SelfSend.kind(), ErrorKind::UnknownSession);
+    let multi = seal_multi(
+        &f.alice,
+        &f.alice_cert,
+        &[*f.bob.public(), *f.alice.public()],
+        &meta,
+        b"to us all",
+        &mut f.rng,
+    )
+    .unwrap();
+    let parsed = MultiRecipientMessage::decode(&multi).unwrap();
+    let ours = parsed.envelope_for(f.alice.public()).unwrap();
+    assert_eq!(
+        open(&f.alice, &ours, &f.trust, NOW),
+        Err(OpenError::SelfSend)
+    );
+    // The other recipient still opens its copy.
+    let theirs = parsed.envelope_for(f.bob.public()).unwrap();
+    assert_eq!(
+        open(&f.bob, &theirs, &f.trust, NOW).unwrap().message(),
+        b"to us all"
+    );
+}

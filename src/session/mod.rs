@@ -251,6 +251,19 @@ impl Session {
         self.ratchet.has_received()
     }
 
+    /// Whether the peer has answered on this session: it decrypted a message of ours and
+    /// replied. For the initiator, any decrypted message is a reply; the responder needs a
+    /// message on a second receiving chain, which the initiator starts only after decrypting
+    /// the responder's reply (its first messages are all on one chain). A session the peer
+    /// answered on is one the peer held after we did (SPEC.md §12.1).
+    pub(crate) fn peer_answered(&self) -> bool {
+        let chains_needed = match self.role {
+            Role::Initiator => 1,
+            Role::Responder => 2,
+        };
+        self.ratchet.receive_steps >= chains_needed
+    }
+
     /// The limits this session enforces.
     pub fn config(&self) -> &RatchetConfig {
         self.ratchet.config()

@@ -107,6 +107,15 @@ impl IdentityBook {
         self.users.len()
     }
 
+    /// Every identity key a user verified, whether or not it is still the user's current
+    /// key: such peers are never evicted (SPEC.md §12.1).
+    pub(crate) fn verified_keys(&self) -> BTreeSet<IdentityKey> {
+        self.users
+            .values()
+            .filter_map(|r| r.verified.map(|(key, _)| key))
+            .collect()
+    }
+
     /// Replaces a user's record (or removes it with `None`) and keeps `blocked` in step.
     fn put(&mut self, user: &UserId, record: Option<IdentityRecord>) {
         let old_blocked = self.users.get(user).and_then(|r| r.blocked_key().copied());
@@ -154,14 +163,13 @@ impl IdentityBook {
     }
 
     pub(crate) fn from_snapshot(records: &[IdentityRecordV1]) -> Result<Self, RestoreError> {
-        if records.len() > MAX_IDENTITY_RECORDS {
-            return Err(RestoreError::Corrupt);
-        }
+        crate::persist::within_limit("MAX_IDENTITY_RECORDS", records.len(), MAX_IDENTITY_RECORDS)?;
         let key =
             |bytes: &[u8; 32]| IdentityKey::from_bytes(bytes).map_err(|_| RestoreError::Corrupt);
         let mut book = IdentityBook::default();
         for r in records {
-            if r.user_id.is_empty() || r.user_id.len() > MAX_USER_ID_LEN {
+            r.check_limits()?;
+            if r.user_id.is_empty() {
                 return Err(RestoreError::Corrupt);
             }
             let user = UserId::new(&r.user_id).map_err(|_| RestoreError::Corrupt)?;
@@ -191,6 +199,13 @@ pub(crate) struct IdentityRecordV1 {
     current: [u8; 32],
     seen_at: u64,
     verified: Option<([u8; 32], u64)>,
+}
+
+impl IdentityRecordV1 {
+    /// The user id's length limit (SPEC.md §11.3).
+    pub(crate) fn check_limits(&self) -> Result<(), RestoreError> {
+        crate::persist::within_limit("MAX_USER_ID_LEN", self.user_id.len(), MAX_USER_ID_LEN)
+    }
 }
 
 impl Account {
@@ -430,10 +445,13 @@ mod tests {
             seen_at: 1,
             verified: None,
         });
-        assert!(matches!(
-            IdentityBook::from_snapshot(&snapshot),
-            Err(RestoreError::Corrupt)
-        ));
+        assert_eq!(
+            IdentityBook::from_snapshot(&snapshot).err(),
+            Some(RestoreError::LimitExceeded {
+                limit: "MAX_IDENTITY_RECORDS",
+                max: MAX_IDENTITY_RECORDS as u64
+            })
+        );
         assert!(account.forget_identity(&first));
         account.record_identity(&extra, &key, t(5)).unwrap();
     }
@@ -467,9 +485,16 @@ mod tests {
         let mut rng = ChaCha20Rng::seed_from_u64(812);
         let key = IdentityKeyPair::generate(&mut rng).public().to_bytes();
         assert!(IdentityBook::from_snapshot(&[good(b"u", key)]).is_ok());
+        assert!(IdentityBook::from_snapshot(&[good(&[0; MAX_USER_ID_LEN], key)]).is_ok());
+        assert_eq!(
+            IdentityBook::from_snapshot(&[good(&[0; MAX_USER_ID_LEN + 1], key)]).err(),
+            Some(RestoreError::LimitExceeded {
+                limit: "MAX_USER_ID_LEN",
+                max: MAX_USER_ID_LEN as u64
+            })
+        );
         for bad in [
             vec![good(b"", key)],
-            vec![good(&[0; MAX_USER_ID_LEN + 1], key)],
             vec![good(b"u", key), good(b"u", key)],
             vec![good(b"u", [0; 32])],
             vec![IdentityRecordV1 {

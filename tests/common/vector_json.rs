@@ -83,6 +83,7 @@ pub fn event_json(event: &Event) -> Value {
             user_id,
             was_verified,
         } => json!({ "user_id": hex::encode(user_id.as_bytes()), "was_verified": was_verified }),
+        Event::PeerEvicted { peer } => json!({ "peer": hex::encode(peer.as_bytes()) }),
         other => panic!("no vector encoding for {other:?}: add it to tests/common/vector_json.rs"),
     };
     json!({ "code": event.code(), "fields": fields })
@@ -258,6 +259,7 @@ fn config_fields(e: ConfigError) -> Value {
             min,
             max,
         } => json!({ "name": name, "value": value, "min": min, "max": max }),
+        ConfigError::IdsExhausted { name } => json!({ "name": name }),
         other => panic!("no vector encoding for {other:?}"),
     }
 }
@@ -272,6 +274,7 @@ fn restore_fields(e: RestoreError) -> Value {
             json!({ "found": found, "minimum": minimum })
         }
         RestoreError::LimitExceeded { limit, max } => json!({ "limit": limit, "max": max }),
+        RestoreError::WrongObject { field } => json!({ "field": field }),
         RestoreError::Truncated
         | RestoreError::NotStateBlob
         | RestoreError::Authentication
@@ -287,6 +290,7 @@ fn peer_fields(e: PeerError) -> Value {
         PeerError::Handshake(inner) => nested(inner),
         PeerError::UnknownPeer
         | PeerError::NoMatchingSession
+        | PeerError::NoAnsweredSession
         | PeerError::SenderMismatch
         | PeerError::IdentityChanged => json!({}),
         other => panic!("no vector encoding for {other:?}"),
@@ -362,7 +366,8 @@ fn open_fields(e: OpenError) -> Value {
         OpenError::NotForUs
         | OpenError::NonContributory
         | OpenError::Tampered
-        | OpenError::SenderNotAuthenticated => json!({}),
+        | OpenError::SenderNotAuthenticated
+        | OpenError::SelfSend => json!({}),
         other => panic!("no vector encoding for {other:?}"),
     }
 }

@@ -228,7 +228,7 @@ fn persistence(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("vs_session_import");
     group.bench_function("hushwire", |b| {
-        b.iter(|| Session::from_encrypted(black_box(&blob), &key, 0).unwrap())
+        b.iter(|| Session::from_encrypted(black_box(&blob), &key, 0, &hushwire::persist::Expected::any()).unwrap())
     });
     group.bench_function("vodozemac", |b| {
         b.iter(|| {

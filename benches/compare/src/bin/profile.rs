@@ -201,7 +201,7 @@ fn main() {
                 if scenario == "session_export" {
                     let _ = black_box(a.to_encrypted(&key, 1, &mut rng));
                 } else {
-                    let _ = black_box(Session::from_encrypted(&blob, &key, 0).unwrap());
+                    let _ = black_box(Session::from_encrypted(&blob, &key, 0, &hushwire::persist::Expected::any()).unwrap());
                 }
             }
         }
