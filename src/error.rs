@@ -385,6 +385,14 @@ pub enum Error {
     /// See [`crate::verify::VerifyError`].
     #[error(transparent)]
     Verify(#[from] crate::verify::VerifyError),
+    /// See [`crate::mask::MaskCheckError`].
+    #[cfg(feature = "mask")]
+    #[error(transparent)]
+    MaskCheck(#[from] crate::mask::MaskCheckError),
+    /// See [`crate::mask::SecureFieldError`].
+    #[cfg(feature = "mask")]
+    #[error(transparent)]
+    SecureField(#[from] crate::mask::SecureFieldError),
 }
 
 impl Error {
@@ -407,6 +415,10 @@ impl Error {
             Error::Group(e) => e.kind(),
             Error::Roster(e) => e.kind(),
             Error::Verify(e) => e.kind(),
+            #[cfg(feature = "mask")]
+            Error::MaskCheck(e) => e.kind(),
+            #[cfg(feature = "mask")]
+            Error::SecureField(e) => e.kind(),
         }
     }
 }

@@ -59,6 +59,8 @@ mod event;
 pub mod group;
 mod kdf;
 mod keys;
+#[cfg(feature = "mask")]
+pub mod mask;
 mod peer;
 pub mod persist;
 mod ratchet;
@@ -88,6 +90,11 @@ pub use error::{
 pub use event::Event;
 pub use group::{GroupError, GroupSession, RosterError};
 pub use keys::{IdentityKey, IdentityKeyPair, KemPreKeyKind};
+#[cfg(feature = "mask")]
+pub use mask::{
+    MaskCheckError, Masked, MaskedField, Masker, Policy, SecureField, SecureFieldError,
+    SensitiveKind, VaultedField,
+};
 pub use peer::{MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerDecrypted, PeerError};
 pub use persist::StorageKey;
 pub use ratchet::{

@@ -30,6 +30,11 @@ pub(crate) const TYPE_GROUP_DISTRIBUTION: u8 = 0x21;
 pub(crate) const TYPE_GROUP_ROSTER: u8 = 0x22;
 /// Type byte of a signed group roster change (SPEC.md §14.6.5).
 pub(crate) const TYPE_GROUP_ROSTER_CHANGE: u8 = 0x23;
+/// Type byte of a secure field's operator copy: masked form and reference (SPEC.md §17.5.2).
+/// Defined whatever the features, so every build reports it the same way.
+pub(crate) const TYPE_SECURE_FIELD_MASKED: u8 = 0x70;
+/// Type byte of a secure field's vaulted value, inside a sealed envelope (SPEC.md §17.5.3).
+pub(crate) const TYPE_SECURE_FIELD_VALUE: u8 = 0x71;
 
 /// Every type byte this build knows, across all decoders (SPEC.md §1.4.1): a structure of
 /// another known type is reported as `WrongType`, any other byte as `UnknownType`.
@@ -49,6 +54,8 @@ pub(crate) const KNOWN_TYPES: &[u8] = &[
     crate::certificate::TYPE_SENDER_CERTIFICATE,
     crate::verify::TYPE_IDENTITY_CERTIFICATE,
     crate::verify::TYPE_SAFETY_NUMBER_QR,
+    TYPE_SECURE_FIELD_MASKED,
+    TYPE_SECURE_FIELD_VALUE,
 ];
 
 /// The error for a structure whose type byte `found` is not the `expected` one.
