@@ -12,7 +12,7 @@ use zeroize::Zeroize;
 use super::detector::{Detector, SensitiveKind};
 use super::scan::{
     Steps, UrlTracker, at, before, digit_at, masked_after, masked_before, next_digit, space_len_at,
-    word_at,
+    word_at, word_before,
 };
 
 /// Fewest digits of a card number.
@@ -247,10 +247,12 @@ fn read_run(
 /// (phone numbers), a `-` that follows a word character (hyphenated identifiers, UUIDs) or a
 /// masked character, and not inside a URL.
 fn run_start_ok(bytes: &[u8], i: usize, url: &mut UrlTracker, steps: &mut Steps) -> bool {
-    match before(bytes, i) {
-        Some(b) if super::scan::is_word(b) || b == b'+' => return false,
-        Some(b'-') if word_at(bytes, i.wrapping_sub(2)) => return false,
-        _ => {}
+    let prev = before(bytes, i);
+    if word_before(bytes, i)
+        || prev == Some(b'+')
+        || (prev == Some(b'-') && word_before(bytes, i - 1))
+    {
+        return false;
     }
     !masked_before(bytes, i) && !url.in_url(bytes, i, steps)
 }

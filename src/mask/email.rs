@@ -70,6 +70,11 @@ pub(crate) fn scan(text: &str, found: &mut Vec<Range<usize>>, steps: &mut Steps)
         if at_sign - start > EMAIL_MAX_LOCAL_LEN || before(bytes, start) == Some(b'@') {
             continue;
         }
+        // A local part cut short by a masking character would not have been cut there before
+        // masking (SPEC.md §17.1): refuse it.
+        if masked_before(bytes, start) {
+            continue;
+        }
         while start < at_sign && at(bytes, start) == Some(b'.') {
             start += 1;
         }
@@ -87,7 +92,7 @@ pub(crate) fn scan(text: &str, found: &mut Vec<Range<usize>>, steps: &mut Steps)
             end += 1;
         }
         steps.add(end - from);
-        if end - from > EMAIL_MAX_DOMAIN_LEN {
+        if end - from > EMAIL_MAX_DOMAIN_LEN || masked_after(bytes, end) {
             continue;
         }
         while end > from && matches!(at(bytes, end - 1), Some(b'.' | b'-')) {
@@ -169,6 +174,8 @@ mod tests {
             "\u{2022}\u{2022}@example.com",
             "x \u{2022} 4242@example.com",
             "user@example.com\u{2022}",
+            "user@example.com.\u{2022}\u{2022}",
+            "\u{2022}.user@example.com",
         ] {
             assert!(emails(text).is_empty(), "{text:?}");
         }

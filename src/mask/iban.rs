@@ -6,8 +6,8 @@ use core::ops::Range;
 
 use super::detector::{Detector, SensitiveKind};
 use super::scan::{
-    Steps, at, before, digit_at, is_word, masked_after, masked_before, next_digit, space_len_at,
-    word_at,
+    Steps, at, digit_at, masked_after, masked_before, next_digit, space_len_at, word_at,
+    word_before,
 };
 
 /// Longest IBAN of any country (Saint Lucia, 32; the standard allows 34).
@@ -188,7 +188,7 @@ pub(crate) fn scan(text: &str, found: &mut Vec<Range<usize>>, steps: &mut Steps)
         if !c1.is_ascii_alphabetic() || !c2.is_ascii_alphabetic() || !digit_at(bytes, d + 1) {
             continue;
         }
-        if before(bytes, start).is_some_and(is_word) || masked_before(bytes, start) {
+        if word_before(bytes, start) || masked_before(bytes, start) {
             continue;
         }
         let code = [c1.to_ascii_uppercase(), c2.to_ascii_uppercase()];

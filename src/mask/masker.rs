@@ -66,8 +66,9 @@ struct Entry {
 /// | phone numbers | off |
 ///
 /// Detectors run in that order, then the vendor's own in the order they were added. Where
-/// matches overlap, the earlier detector's match is kept (IBANs come first: their check is
-/// stronger than the Luhn check of a card number that might lie among their digits). Masking does no I/O, needs no
+/// matches overlap, the earlier detector's match is kept whole and the later one is cut to
+/// its parts outside it (IBANs come first: their check is stronger than the Luhn check of a
+/// card number that might lie among their digits). Masking does no I/O, needs no
 /// randomness, and takes time linear in the length of the text.
 ///
 /// ```
@@ -336,9 +337,42 @@ fn keep_valid(text: &str, found: &mut Vec<Range<usize>>) {
     });
 }
 
-/// Adds the matches of entry `entry` to the accepted ones, except those that overlap an
-/// accepted match. Both lists are sorted; the result is too.
+/// The part of `range` left after cutting: non-significant characters are removed from the
+/// ends that were cut (`cut_start`, `cut_end`). `None` if no significant character is left.
+fn trim_cut(
+    text: &str,
+    mut range: Range<usize>,
+    cut_start: bool,
+    cut_end: bool,
+) -> Option<Range<usize>> {
+    let piece = text.get(range.clone())?;
+    if cut_start {
+        let skipped: usize = piece
+            .chars()
+            .take_while(|c| !c.is_alphanumeric())
+            .map(char::len_utf8)
+            .sum();
+        range.start += skipped;
+    }
+    if cut_end {
+        let piece = text.get(range.clone())?;
+        let skipped: usize = piece
+            .chars()
+            .rev()
+            .take_while(|c| !c.is_alphanumeric())
+            .map(char::len_utf8)
+            .sum();
+        range.end -= skipped;
+    }
+    (range.start < range.end).then_some(range)
+}
+
+/// Adds the matches of entry `entry` to the accepted ones. A match that overlaps accepted
+/// matches is cut: its parts outside them are kept, trimmed at the cut ends (SPEC.md §17.4),
+/// so that nothing a detector found is left in clear. Both lists are sorted and
+/// non-overlapping; the result is too.
 fn merge(
+    text: &str,
     accepted: &mut Vec<(Range<usize>, usize)>,
     found: &[Range<usize>],
     entry: usize,
@@ -346,28 +380,30 @@ fn merge(
 ) {
     scratch.clear();
     let mut old = accepted.drain(..).peekable();
-    let mut new = found.iter().peekable();
-    loop {
-        match (old.peek(), new.peek()) {
-            (Some((a, _)), Some(b)) => {
-                if a.end <= b.start {
-                    scratch.extend(old.next());
-                } else if b.end <= a.start {
-                    scratch.push(((*b).clone(), entry));
-                    new.next();
-                } else {
-                    new.next();
-                }
+    let mut last_end = 0;
+    for b in found {
+        let mut cursor = b.start.max(last_end);
+        while let Some((a, _)) = old.peek() {
+            if a.start >= b.end {
+                break;
             }
-            (Some(_), None) => scratch.extend(old.next()),
-            (None, Some(b)) => {
-                scratch.push(((*b).clone(), entry));
-                new.next();
+            if a.start > cursor
+                && let Some(piece) = trim_cut(text, cursor..a.start, cursor > b.start, true)
+            {
+                scratch.push((piece, entry));
             }
-            (None, None) => break,
+            cursor = cursor.max(a.end);
+            last_end = a.end;
+            scratch.extend(old.next());
+        }
+        if cursor < b.end
+            && let Some(piece) = trim_cut(text, cursor..b.end, cursor > b.start, false)
+        {
+            last_end = piece.end;
+            scratch.push((piece, entry));
         }
     }
-    drop(old);
+    scratch.extend(old);
     core::mem::swap(accepted, scratch);
 }
 
@@ -392,7 +428,7 @@ impl Masker {
             entry.source.find(text, &mut found, steps);
             keep_valid(text, &mut found);
             if !found.is_empty() {
-                merge(&mut accepted, &found, index, &mut scratch);
+                merge(text, &mut accepted, &found, index, &mut scratch);
             }
         }
         accepted
@@ -544,19 +580,53 @@ mod tests {
     }
 
     #[test]
-    fn merge_keeps_order() {
-        let mut accepted = vec![(5..8, 0), (20..25, 0)];
+    fn merge_cuts_overlapping_matches() {
+        //          0         1         2         3         4
+        //          0123456789012345678901234567890123456789012
+        let text = "ab 1234 xy-zz 5678 qq.rr 9999 tt uu vv w ok";
+        let mut accepted = vec![(3..7, 0), (14..18, 0), (25..29, 0)];
         let mut scratch = Vec::new();
         merge(
+            text,
             &mut accepted,
-            &[0..2, 6..9, 9..12, 24..30, 40..41],
+            &[0..2, 5..13, 13..24, 27..33, 40..42],
             1,
             &mut scratch,
         );
+        // 5..13 loses 5..7 and keeps "xy-zz" (8..13, the space trimmed); 13..24 loses 14..18
+        // and keeps "qq.rr" (19..24); 27..33 keeps "tt " (its own end is not trimmed).
         assert_eq!(
             accepted,
-            [(0..2, 1), (5..8, 0), (9..12, 1), (20..25, 0), (40..41, 1)]
+            [
+                (0..2, 1),
+                (3..7, 0),
+                (8..13, 1),
+                (14..18, 0),
+                (19..24, 1),
+                (25..29, 0),
+                (30..33, 1),
+                (40..42, 1)
+            ]
         );
+        assert_eq!(trim_cut(text, 29..30, true, true), None);
+    }
+
+    #[test]
+    fn glued_matches_are_cut_not_dropped() {
+        let masker = Masker::builder().email(Policy::MaskAll).build();
+        let text = "4242 4242 4242 4242-ana@example.com";
+        let masked = masker.mask(text);
+        assert_eq!(masked.text(), "•••• •••• •••• 4242-•••@•••••••.•••");
+        let spans: Vec<_> = masked
+            .spans()
+            .iter()
+            .map(|s| (s.kind(), s.original()))
+            .collect();
+        assert_eq!(
+            spans,
+            [(SensitiveKind::CARD, 0..19), (SensitiveKind::EMAIL, 20..35)]
+        );
+        assert_eq!(masker.mask(masked.text()).text(), masked.text());
     }
 
     #[test]

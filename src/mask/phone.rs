@@ -6,9 +6,10 @@
 use core::ops::Range;
 
 use super::detector::{Detector, SensitiveKind};
+use super::policy::MASK_CHAR;
 use super::scan::{
-    Steps, UrlTracker, at, before, digit_at, is_word, masked_after, masked_before, space_len_at,
-    word_at,
+    Steps, UrlTracker, at, before, digit_at, digit_or_mask_at, digit_or_mask_before, masked_after,
+    masked_before, space_len_at, word_at, word_before,
 };
 
 /// Most digits of a telephone number (ITU-T E.164).
@@ -102,7 +103,9 @@ fn read(bytes: &[u8], start: usize, steps: &mut Steps) -> Candidate {
     loop {
         steps.add(1);
         match at(bytes, i) {
-            Some(b) if b.is_ascii_digit() => {
+            // Reading stops at one digit past the longest number, so a rejected candidate
+            // never covers more than that.
+            Some(b) if b.is_ascii_digit() && c.digits <= PHONE_MAX_DIGITS => {
                 if c.digits == 0 {
                     c.leading_zero = b == b'0';
                 }
@@ -148,11 +151,12 @@ fn read(bytes: &[u8], start: usize, steps: &mut Steps) -> Candidate {
 /// Whether a number may start at `start` (its `+`, `(` or first digit).
 fn start_ok(bytes: &[u8], start: usize) -> bool {
     let prev = before(bytes, start);
-    let prev2 = start.checked_sub(2).and_then(|j| at(bytes, j));
+    if word_before(bytes, start) || prev == Some(b'+') {
+        return false;
+    }
     match prev {
-        Some(b) if is_word(b) || b == b'+' => false,
-        Some(b'-' | b'/' | b'.') => !prev2.is_some_and(is_word),
-        Some(b',' | b':') => !prev2.is_some_and(|b| b.is_ascii_digit()),
+        Some(b'-' | b'/' | b'.') => !word_before(bytes, start - 1),
+        Some(b',' | b':') => !digit_or_mask_before(bytes, start - 1),
         _ => true,
     }
 }
@@ -160,8 +164,15 @@ fn start_ok(bytes: &[u8], start: usize) -> bool {
 /// Whether a number may end at `end`.
 fn end_ok(bytes: &[u8], end: usize) -> bool {
     let continues = matches!(at(bytes, end), Some(b'-' | b'/' | b'.' | b',' | b':'))
-        && digit_at(bytes, end + 1);
+        && digit_or_mask_at(bytes, end + 1);
     !word_at(bytes, end) && !continues
+}
+
+/// Whether U+2022 is one of the three characters from `i`: reading stopped at or just before
+/// masked text, where it would have read further before masking.
+fn masked_within(text: &str, i: usize) -> bool {
+    text.get(i..)
+        .is_some_and(|rest| rest.chars().take(3).any(|c| c == MASK_CHAR))
 }
 
 /// Finds telephone numbers, appending their byte ranges to `found`.
@@ -192,6 +203,7 @@ pub(crate) fn scan(text: &str, found: &mut Vec<Range<usize>>, steps: &mut Steps)
         };
         if count_ok
             && c.balanced
+            && !masked_within(text, c.read_to)
             && start_ok(bytes, start)
             && end_ok(bytes, c.end)
             && !masked_before(bytes, start)
@@ -267,6 +279,8 @@ mod tests {
             "2024-0042-1234",
             "4242-4242-42",
             "2024-556677",
+            "415 555 2671 (\u{2022}\u{2022}",
+            "+44 20 7946 0958 1234 5678 4242",
         ] {
             assert!(phones(text).is_empty(), "{text:?}: {:?}", phones(text));
         }

@@ -43,10 +43,30 @@ pub(crate) fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-/// Whether `i` holds a word character.
+/// Whether a word character starts at `i`: an ASCII word character, or U+2022. Masking turns
+/// letters and digits into U+2022, so counting it as a word character keeps every boundary
+/// decision the same before and after masking (SPEC.md §17.1).
 #[inline]
 pub(crate) fn word_at(bytes: &[u8], i: usize) -> bool {
-    at(bytes, i).is_some_and(is_word)
+    at(bytes, i).is_some_and(is_word) || bullet_at(bytes, i)
+}
+
+/// Whether a word character (ASCII word character or U+2022) ends just before `i`.
+#[inline]
+pub(crate) fn word_before(bytes: &[u8], i: usize) -> bool {
+    before(bytes, i).is_some_and(is_word) || bullet_before(bytes, i)
+}
+
+/// Whether a digit or U+2022 (a masked digit) starts at `i`.
+#[inline]
+pub(crate) fn digit_or_mask_at(bytes: &[u8], i: usize) -> bool {
+    digit_at(bytes, i) || bullet_at(bytes, i)
+}
+
+/// Whether a digit or U+2022 (a masked digit) ends just before `i`.
+#[inline]
+pub(crate) fn digit_or_mask_before(bytes: &[u8], i: usize) -> bool {
+    before(bytes, i).is_some_and(|b| b.is_ascii_digit()) || bullet_before(bytes, i)
 }
 
 /// Length of the space-class gap character at `i` (U+0020, U+00A0, U+2007 or U+202F), or 0.
