@@ -95,12 +95,19 @@ const PREFIXES: &[Prefix] = &[
 /// Whether the digits (values 0–9) start with an issuer prefix allowed at their length.
 fn issuer_prefix_ok(digits: &[u8]) -> bool {
     let len = digits.len();
+    // The values of the first 1, 2, 3 and 4 digits.
+    let mut heads = [u32::MAX; 4];
+    let mut value = 0u32;
+    for (head, d) in heads.iter_mut().zip(digits) {
+        value = value * 10 + u32::from(*d);
+        *head = value;
+    }
     PREFIXES.iter().any(|row| {
-        let Some(head) = digits.get(..row.digits as usize) else {
-            return false;
-        };
-        let value = head.iter().fold(0u32, |v, d| v * 10 + u32::from(*d));
-        (row.lo..=row.hi).contains(&value) && row.lengths & (1 << len) != 0
+        let head = heads
+            .get(row.digits as usize - 1)
+            .copied()
+            .unwrap_or(u32::MAX);
+        row.lo <= head && head <= row.hi && row.lengths & (1 << len) != 0
     })
 }
 
@@ -132,45 +139,9 @@ fn grouping_ok(groups: &[Range<usize>]) -> bool {
     }
     match groups {
         [_] => true,
-        [init @ .., last] => {
-            let fours = init.iter().all(|g| g.len() == 4) && (1..=4).contains(&last.len());
-            let amex_diners = matches!(
-                groups
-                    .iter()
-                    .map(|g| g.len())
-                    .collect::<GroupLens>()
-                    .as_slice(),
-                [4, 6, 5] | [4, 6, 4]
-            );
-            fours || amex_diners
-        }
+        [a, b, c] if a.len() == 4 && b.len() == 6 && matches!(c.len(), 4 | 5) => true,
+        [init @ .., last] => init.iter().all(|g| g.len() == 4) && (1..=4).contains(&last.len()),
         [] => false,
-    }
-}
-
-/// Up to [`CARD_MAX_GROUPS`] group lengths, without allocating.
-#[derive(Default)]
-struct GroupLens {
-    lens: [usize; CARD_MAX_GROUPS],
-    n: usize,
-}
-
-impl GroupLens {
-    fn as_slice(&self) -> &[usize] {
-        self.lens.get(..self.n).unwrap_or_default()
-    }
-}
-
-impl FromIterator<usize> for GroupLens {
-    fn from_iter<I: IntoIterator<Item = usize>>(iter: I) -> Self {
-        let mut out = GroupLens::default();
-        for len in iter {
-            if let Some(slot) = out.lens.get_mut(out.n) {
-                *slot = len;
-                out.n += 1;
-            }
-        }
-        out
     }
 }
 
@@ -246,7 +217,8 @@ fn read_run(
 /// Whether a run may start at `i` (its first digit): not after a word character, a `+`
 /// (phone numbers), a `-` that follows a word character (hyphenated identifiers, UUIDs) or a
 /// masked character, and not inside a URL.
-fn run_start_ok(bytes: &[u8], i: usize, url: &mut UrlTracker, steps: &mut Steps) -> bool {
+fn run_start_ok(text: &str, i: usize, url: &mut UrlTracker, steps: &mut Steps) -> bool {
+    let bytes = text.as_bytes();
     let prev = before(bytes, i);
     if word_before(bytes, i)
         || prev == Some(b'+')
@@ -254,7 +226,7 @@ fn run_start_ok(bytes: &[u8], i: usize, url: &mut UrlTracker, steps: &mut Steps)
     {
         return false;
     }
-    !masked_before(bytes, i) && !url.in_url(bytes, i, steps)
+    !masked_before(bytes, i) && !url.in_url(text, i, steps)
 }
 
 /// Finds card numbers, appending their byte ranges to `found`.
@@ -264,7 +236,7 @@ pub(crate) fn scan(text: &str, found: &mut Vec<Range<usize>>, steps: &mut Steps)
     let mut groups: Vec<Range<usize>> = Vec::new();
     let mut i = 0;
     while let Some(start) = next_digit(bytes, i, steps) {
-        let start_ok = run_start_ok(bytes, start, &mut url, steps);
+        let start_ok = run_start_ok(text, start, &mut url, steps);
         let end = read_run(bytes, start, &mut groups, steps);
         i = end;
         // A run glued to a word or to masked text is rejected whole.

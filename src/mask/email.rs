@@ -48,8 +48,8 @@ pub(crate) fn scan(text: &str, found: &mut Vec<Range<usize>>, steps: &mut Steps)
     let mut from = 0;
     // End of the last match: a local part never reaches back into it.
     let mut last_end = 0;
-    while let Some(rest) = bytes.get(from..) {
-        let Some(offset) = rest.iter().position(|&b| b == b'@') else {
+    while let Some(rest) = text.get(from..) {
+        let Some(offset) = rest.find('@') else {
             steps.add(rest.len());
             break;
         };

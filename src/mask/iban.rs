@@ -178,7 +178,13 @@ pub(crate) fn scan(text: &str, found: &mut Vec<Range<usize>>, steps: &mut Steps)
     let mut i = 0;
     // Keyed on the first check digit: two letters before it, a digit after it.
     while let Some(d) = next_digit(bytes, i, steps) {
+        // Only the first digit of a run can be a check digit after two letters: the next
+        // search starts after this run of digits.
         i = d + 1;
+        while digit_at(bytes, i) {
+            i += 1;
+        }
+        steps.add(i - d);
         let Some(start) = d.checked_sub(2) else {
             continue;
         };

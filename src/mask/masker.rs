@@ -427,7 +427,9 @@ impl Masker {
             found.clear();
             entry.source.find(text, &mut found, steps);
             keep_valid(text, &mut found);
-            if !found.is_empty() {
+            if accepted.is_empty() {
+                accepted.extend(found.iter().map(|r| (r.clone(), index)));
+            } else if !found.is_empty() {
                 merge(text, &mut accepted, &found, index, &mut scratch);
             }
         }

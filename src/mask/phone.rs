@@ -8,8 +8,8 @@ use core::ops::Range;
 use super::detector::{Detector, SensitiveKind};
 use super::policy::MASK_CHAR;
 use super::scan::{
-    Steps, UrlTracker, at, before, digit_at, digit_or_mask_at, digit_or_mask_before, masked_after,
-    masked_before, space_len_at, word_at, word_before,
+    Steps, UrlTracker, at, before, digit_at, digit_or_mask_at, digit_or_mask_before, find_byte,
+    masked_after, masked_before, space_len_at, word_at, word_before,
 };
 
 /// Most digits of a telephone number (ITU-T E.164).
@@ -180,16 +180,9 @@ pub(crate) fn scan(text: &str, found: &mut Vec<Range<usize>>, steps: &mut Steps)
     let bytes = text.as_bytes();
     let mut url = UrlTracker::default();
     let mut i = 0;
-    while let Some(rest) = bytes.get(i..) {
-        let Some(offset) = rest
-            .iter()
-            .position(|&b| b.is_ascii_digit() || b == b'+' || b == b'(')
-        else {
-            steps.add(rest.len());
-            break;
-        };
-        steps.add(offset + 1);
-        let start = i + offset;
+    while let Some(start) = find_byte(bytes, i, steps, |b| {
+        b.wrapping_sub(b'0') < 10 || b == b'+' || b == b'('
+    }) {
         if at(bytes, start) == Some(b'+') && !digit_at(bytes, start + 1) {
             i = start + 1;
             continue;
@@ -208,7 +201,7 @@ pub(crate) fn scan(text: &str, found: &mut Vec<Range<usize>>, steps: &mut Steps)
             && end_ok(bytes, c.end)
             && !masked_before(bytes, start)
             && !masked_after(bytes, c.end)
-            && !url.in_url(bytes, start, steps)
+            && !url.in_url(text, start, steps)
         {
             found.push(start..c.end);
         }

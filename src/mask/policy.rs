@@ -63,16 +63,42 @@ impl Policy {
             out.push_str(original);
             return;
         }
-        let significant = original.chars().filter(|c| c.is_alphanumeric()).count();
+        let ascii = original.is_ascii();
+        let significant = if ascii {
+            original.bytes().filter(u8::is_ascii_alphanumeric).count()
+        } else {
+            original.chars().filter(|c| c.is_alphanumeric()).count()
+        };
         let (first, last) = match self.kept() {
             (first, last) if first.saturating_add(last) < significant => (first, last),
             _ => (0, 0),
         };
+        let masked = first..significant - last;
         let mut index = 0;
+        if ascii {
+            // Every character is one byte: the common case, without decoding.
+            out.reserve(original.len() * 3);
+            for b in original.bytes() {
+                if b.is_ascii_alphanumeric() {
+                    if masked.contains(&index) {
+                        out.push(MASK_CHAR);
+                    } else {
+                        out.push(char::from(b));
+                    }
+                    index += 1;
+                } else {
+                    out.push(char::from(b));
+                }
+            }
+            return;
+        }
         for c in original.chars() {
             if c.is_alphanumeric() {
-                let kept = index < first || index >= significant - last;
-                out.push(if kept { c } else { MASK_CHAR });
+                out.push(if masked.contains(&index) {
+                    MASK_CHAR
+                } else {
+                    c
+                });
                 index += 1;
             } else {
                 out.push(c);
