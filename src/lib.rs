@@ -91,10 +91,7 @@ pub use event::Event;
 pub use group::{GroupError, GroupSession, RosterError};
 pub use keys::{IdentityKey, IdentityKeyPair, KemPreKeyKind};
 #[cfg(feature = "mask")]
-pub use mask::{
-    MaskCheckError, Masked, MaskedField, Masker, Policy, SecureField, SecureFieldError,
-    SensitiveKind, VaultedField,
-};
+pub use mask::{MaskCheckError, Masker, SecureFieldError};
 pub use peer::{MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerDecrypted, PeerError};
 pub use persist::StorageKey;
 pub use ratchet::{

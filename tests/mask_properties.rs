@@ -126,7 +126,7 @@ fn luhn(s: &str) -> bool {
             }
         })
         .sum();
-    (12..=19).contains(&digits.len()) && sum % 10 == 0
+    (12..=19).contains(&digits.len()) && sum.is_multiple_of(10)
 }
 
 /// Every structural property of one masking result.
