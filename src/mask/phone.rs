@@ -9,7 +9,7 @@ use super::detector::{Detector, SensitiveKind};
 use super::policy::MASK_CHAR;
 use super::scan::{
     Steps, UrlTracker, at, before, digit_at, digit_or_mask_at, digit_or_mask_before, find_byte,
-    masked_after, masked_before, space_len_at, word_at, word_before,
+    masked_after, masked_before, space_len_at, space_len_before, word_at, word_before,
 };
 
 /// Most digits of a telephone number (ITU-T E.164).
@@ -81,6 +81,15 @@ fn separator_len(bytes: &[u8], i: usize) -> usize {
     }
 }
 
+/// Length of a phone separator ending just before `i`.
+fn separator_len_before(bytes: &[u8], i: usize) -> usize {
+    if before(bytes, i) == Some(b'-') {
+        1
+    } else {
+        space_len_before(bytes, i)
+    }
+}
+
 fn read(bytes: &[u8], start: usize, steps: &mut Steps) -> Candidate {
     let mut c = Candidate {
         end: start,
@@ -103,9 +112,7 @@ fn read(bytes: &[u8], start: usize, steps: &mut Steps) -> Candidate {
     loop {
         steps.add(1);
         match at(bytes, i) {
-            // Reading stops at one digit past the longest number, so a rejected candidate
-            // never covers more than that.
-            Some(b) if b.is_ascii_digit() && c.digits <= PHONE_MAX_DIGITS => {
+            Some(b) if b.is_ascii_digit() => {
                 if c.digits == 0 {
                     c.leading_zero = b == b'0';
                 }
@@ -155,10 +162,31 @@ fn start_ok(bytes: &[u8], start: usize) -> bool {
         return false;
     }
     match prev {
-        Some(b'-' | b'/' | b'.') => !word_before(bytes, start - 1),
-        Some(b',' | b':') => !digit_or_mask_before(bytes, start - 1),
-        _ => true,
+        Some(b'-' | b'/' | b'.') if word_before(bytes, start - 1) => return false,
+        Some(b',' | b':') if digit_or_mask_before(bytes, start - 1) => return false,
+        _ => {}
     }
+    !continues_number(bytes, start)
+}
+
+/// Whether the characters just before `start` join it to an earlier number: going back over
+/// at most a `(`, then a separator, then a `)`, a digit (or U+2022, a masked one) comes next.
+/// Reading a number never stops there, so only masked text leaves such a position to start
+/// from; refusing it keeps masking idempotent.
+fn continues_number(bytes: &[u8], start: usize) -> bool {
+    let mut i = start;
+    if before(bytes, i) == Some(b'(') {
+        i -= 1;
+    }
+    let sep = separator_len_before(bytes, i);
+    if sep == 0 {
+        return false;
+    }
+    i -= sep;
+    if before(bytes, i) == Some(b')') {
+        i -= 1;
+    }
+    digit_or_mask_before(bytes, i)
 }
 
 /// Whether a number may end at `end`.
@@ -273,6 +301,9 @@ mod tests {
             "4242-4242-42",
             "2024-556677",
             "415 555 2671 (\u{2022}\u{2022}",
+            // The rest of a number whose start was masked.
+            "(\u{2022}\u{2022}\u{2022}\u{2022}4242) 030 1234 5678",
+            "\u{2022}\u{2022}42 (030) 1234 5678",
             "+44 20 7946 0958 1234 5678 4242",
         ] {
             assert!(phones(text).is_empty(), "{text:?}: {:?}", phones(text));
