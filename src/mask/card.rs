@@ -371,6 +371,23 @@ mod tests {
     }
 
     #[test]
+    fn limits_at_and_past_their_edges() {
+        // CARD_MIN_DIGITS and CARD_MAX_DIGITS (Luhn-valid Maestro and Visa numbers).
+        assert_eq!(cards("630400000000"), ["630400000000"]);
+        assert!(cards("63040000000").is_empty());
+        assert_eq!(cards("4000000000000000006"), ["4000000000000000006"]);
+        assert!(cards("60000000000000000007").is_empty());
+        // CARD_MAX_GROUPS: five groups make a card, six never do.
+        assert_eq!(
+            cards("4000 0000 0000 0000 006"),
+            ["4000 0000 0000 0000 006"]
+        );
+        assert!(cards("6 0 0 0 0 0 0 0 0 0 0 0 4").is_empty());
+        assert!(cards("6000 0000 0000 4").len() == 1);
+        assert!(cards("600 0 000 000 000 4").is_empty());
+    }
+
+    #[test]
     fn cards_are_cut_from_the_start_of_a_run() {
         assert_eq!(
             cards("4242 4242 4242 4242 123 and"),

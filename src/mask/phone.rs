@@ -281,6 +281,19 @@ mod tests {
     }
 
     #[test]
+    fn limits_at_and_past_their_edges() {
+        // PHONE_MIN_INTERNATIONAL_DIGITS, PHONE_MIN_NATIONAL_DIGITS, PHONE_MAX_DIGITS.
+        assert_eq!(phones("+1234 5678"), ["+1234 5678"]);
+        assert!(phones("+123 4567").is_empty());
+        assert_eq!(phones("0123 456789"), ["0123 456789"]);
+        assert!(phones("0123 45678").is_empty());
+        assert_eq!(phones("+12 345 678 901 2345"), ["+12 345 678 901 2345"]);
+        assert!(phones("+12 345 678 901 23456").is_empty());
+        assert_eq!(phones("0123 456 789 012 34"), ["0123 456 789 012 34"]);
+        assert!(phones("0123 456 789 012 345").is_empty());
+    }
+
+    #[test]
     fn not_numbers() {
         for text in [
             "4155552671",
