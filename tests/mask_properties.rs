@@ -12,10 +12,15 @@
     clippy::indexing_slicing
 )]
 
-use hushwire::mask::{
-    MAX_SCAN_STEPS_BASE, MAX_SCAN_STEPS_PER_BYTE, Masked, Masker, Policy, SensitiveKind,
-};
+use hushwire::mask::{MAX_SCAN_STEPS_PER_BYTE, Masker, Policy, SensitiveKind};
 use proptest::prelude::*;
+
+/// The fuzz target's checks (`fuzz/checks/mask.rs`): one definition of the properties.
+#[path = "../fuzz/checks/mask.rs"]
+#[allow(dead_code)]
+mod mask_checks;
+
+use mask_checks::check_structure;
 
 /// Fragments that exercise the detectors' edges.
 const FRAGMENTS: &[&str] = &[
@@ -110,87 +115,18 @@ fn masker() -> impl Strategy<Value = Masker> {
     })
 }
 
-/// Luhn over the digits of `s`.
-fn luhn(s: &str) -> bool {
-    let digits: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, d)| {
-            if i % 2 == 1 {
-                let x = d * 2;
-                if x > 9 { x - 9 } else { x }
-            } else {
-                *d
-            }
-        })
-        .sum();
-    (12..=19).contains(&digits.len()) && sum.is_multiple_of(10)
-}
-
-/// Every structural property of one masking result.
-fn check_structure(text: &str, masked: &Masked) {
-    let out = masked.text();
-    let mut prev_original = 0;
-    let mut prev_masked = 0;
-    for span in masked.spans() {
-        let (o, m) = (span.original(), span.masked());
-        assert!(o.start >= prev_original && o.start < o.end && o.end <= text.len());
-        assert!(m.start >= prev_masked && m.start < m.end && m.end <= out.len());
-        assert!(text.is_char_boundary(o.start) && text.is_char_boundary(o.end));
-        assert!(out.is_char_boundary(m.start) && out.is_char_boundary(m.end));
-        // Bytes between spans are copied unchanged.
-        assert_eq!(text[prev_original..o.start], out[prev_masked..m.start]);
-        // The masked form is the policy applied to exactly the original span.
-        let original = &text[o.clone()];
-        assert_eq!(masked.masked_form(span), span.policy().mask(original));
-        assert_eq!(masked.masked_form(span), &out[m.clone()]);
-        // Built-in matches hold no masking character and keep to their kind's characters (a
-        // match cut by an earlier detector's may be a part of one, SPEC.md §17.4).
-        assert!(!original.contains('\u{2022}'));
-        match span.kind() {
-            SensitiveKind::CARD => assert!(
-                original
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c == '-' || c.is_whitespace()),
-                "{original:?}"
-            ),
-            SensitiveKind::IBAN => assert!(original.is_ascii()),
-            SensitiveKind::EMAIL => assert!(original.matches('@').count() <= 1),
-            SensitiveKind::PHONE => assert!(original.chars().any(|c| c.is_ascii_digit())),
-            other => panic!("unexpected kind {other:?}"),
-        }
-        prev_original = o.end;
-        prev_masked = m.end;
-    }
-    assert_eq!(text[prev_original..], out[prev_masked..]);
-    let bound = MAX_SCAN_STEPS_PER_BYTE * text.len() as u64 + MAX_SCAN_STEPS_BASE;
-    assert!(
-        masked.scan_steps() <= bound,
-        "{} > {bound}",
-        masked.scan_steps()
-    );
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2_000))]
 
     #[test]
     fn masking_is_exact_idempotent_and_bounded(masker in masker(), text in text()) {
-        let masked = masker.mask(&text);
-        check_structure(&text, &masked);
-
-        let again = masker.mask(masked.text());
-        prop_assert_eq!(again.text(), masked.text());
-        check_structure(masked.text(), &again);
+        // Exact spans in both texts, untouched bytes outside them, the step bound, and
+        // `find` agreeing with `mask`.
+        let masked = check_structure(&masker, &text);
+        let again = check_structure(&masker, &masked);
+        prop_assert_eq!(again, masked.clone());
         // Everything left is flag-only: the receiver-side check accepts the masked text.
-        prop_assert_eq!(masker.check(masked.text()), Ok(()));
-
-        // `find` reports the spans `mask` masks.
-        let found: Vec<_> = masker.find(&text).into_iter().map(|f| (f.kind(), f.range())).collect();
-        let spans: Vec<_> = masked.spans().iter().map(|s| (s.kind(), s.original())).collect();
-        prop_assert_eq!(found, spans);
+        prop_assert_eq!(masker.check(&masked), Ok(()));
     }
 
     #[test]
@@ -206,11 +142,7 @@ proptest! {
         let text = format!("{before} {value} {after}");
         let masked = Masker::new().mask(&text);
         let start = before.len() + 1;
-        let span = masked.spans().iter().find(|s| s.original() == (start..start + value.len()));
-        prop_assert!(span.is_some());
-        if span.map(|s| s.kind()) == Some(SensitiveKind::CARD) {
-            prop_assert!(luhn(value));
-        }
+        prop_assert!(masked.spans().iter().any(|s| s.original() == (start..start + value.len())));
         prop_assert!(!masked.text().contains(value));
     }
 }
@@ -238,9 +170,9 @@ fn adversarial_inputs_stay_within_the_step_bound() {
         "@bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
     ] {
         let text = pattern.repeat(64 * 1024 / pattern.len() + 1);
-        let masked = masker.mask(&text);
-        check_structure(&text, &masked);
-        worst = worst.max(masked.scan_steps() as f64 / text.len() as f64);
+        check_structure(&masker, &text);
+        let steps = masker.mask(&text).scan_steps();
+        worst = worst.max(steps as f64 / text.len() as f64);
     }
     println!("worst case: {worst:.2} steps per byte (bound {MAX_SCAN_STEPS_PER_BYTE})");
 }

@@ -86,26 +86,91 @@ fn commitment(
         .into()
 }
 
-/// Reads the kind and policy bytes.
-fn kind_and_policy(r: &mut Reader<'_>) -> Result<(SensitiveKind, Policy), DecodeError> {
-    let kind =
-        SensitiveKind::from_byte(r.u8()?).ok_or(DecodeError::InvalidField { field: "kind" })?;
-    let policy = Policy::from_byte(r.u8()?).ok_or(DecodeError::InvalidField { field: "policy" })?;
-    Ok((kind, policy))
+/// The shared layout of both secure-field structures (SPEC.md §17.5.2, §17.5.3):
+/// `version(1) type(1) kind(1) policy(1) reference(16) secret(32) text_len(2) text`, where
+/// the 32 bytes are the commitment (`0x70`) or the blinding (`0x71`) and the text is the
+/// masked form or the value.
+struct Layout {
+    ty: u8,
+    max_text: usize,
+    len_field: &'static str,
+    text_field: &'static str,
 }
 
-/// Reads a `u16` length in `1..=max` and that many bytes of UTF-8.
-fn text_field<'a>(
-    r: &mut Reader<'a>,
-    max: usize,
-    len_field: &'static str,
-    field: &'static str,
-) -> Result<&'a str, DecodeError> {
-    let len = usize::from(u16::from_be_bytes(r.array::<2>()?));
-    if len == 0 || len > max {
-        return Err(DecodeError::InvalidField { field: len_field });
+const MASKED_LAYOUT: Layout = Layout {
+    ty: TYPE_SECURE_FIELD_MASKED,
+    max_text: MAX_SECURE_FIELD_MASKED_LEN,
+    len_field: "masked_len",
+    text_field: "masked",
+};
+
+const VAULTED_LAYOUT: Layout = Layout {
+    ty: TYPE_SECURE_FIELD_VALUE,
+    max_text: MAX_SECURE_FIELD_VALUE_LEN,
+    len_field: "value_len",
+    text_field: "value",
+};
+
+/// The fields of a decoded structure, borrowing its text.
+struct Fields<'a> {
+    kind: SensitiveKind,
+    policy: Policy,
+    reference: [u8; SECURE_FIELD_REFERENCE_LEN],
+    /// The commitment (not secret) or the blinding (secret): wiped either way.
+    secret: Zeroizing<[u8; 32]>,
+    text: &'a str,
+}
+
+impl Layout {
+    /// Appends the encoding to `out` (the text is at most `max_text` bytes, checked by the
+    /// callers).
+    fn encode(
+        &self,
+        kind: SensitiveKind,
+        policy: Policy,
+        reference: &[u8; SECURE_FIELD_REFERENCE_LEN],
+        secret: &[u8; 32],
+        text: &str,
+        out: &mut Vec<u8>,
+    ) {
+        let policy = policy.to_byte().unwrap_or_default();
+        out.extend_from_slice(&[WIRE_VERSION, self.ty, kind.to_byte(), policy]);
+        out.extend_from_slice(reference);
+        out.extend_from_slice(secret);
+        let len = u16::try_from(text.len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(text.as_bytes());
     }
-    core::str::from_utf8(r.take(len)?).map_err(|_| DecodeError::InvalidField { field })
+
+    /// Decodes strictly: version, type, length limit, then the fields in order.
+    fn decode<'a>(&self, bytes: &'a [u8]) -> Result<Fields<'a>, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let max = 4 + SECURE_FIELD_REFERENCE_LEN + 32 + 2 + self.max_text;
+        expect_header(&mut r, bytes.len(), self.ty, max)?;
+        let kind =
+            SensitiveKind::from_byte(r.u8()?).ok_or(DecodeError::InvalidField { field: "kind" })?;
+        let policy =
+            Policy::from_byte(r.u8()?).ok_or(DecodeError::InvalidField { field: "policy" })?;
+        let reference = r.array::<SECURE_FIELD_REFERENCE_LEN>()?;
+        let secret = Zeroizing::new(r.array::<32>()?);
+        let len = usize::from(u16::from_be_bytes(r.array::<2>()?));
+        if len == 0 || len > self.max_text {
+            return Err(DecodeError::InvalidField {
+                field: self.len_field,
+            });
+        }
+        let text = core::str::from_utf8(r.take(len)?).map_err(|_| DecodeError::InvalidField {
+            field: self.text_field,
+        })?;
+        r.finish()?;
+        Ok(Fields {
+            kind,
+            policy,
+            reference,
+            secret,
+            text,
+        })
+    }
 }
 
 /// The operator's copy of a secure field (type `0x70`): what was there, how it was masked,
@@ -151,17 +216,14 @@ impl MaskedField {
     /// The encoding.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(MASKED_FIELD_FIXED_LEN + self.masked.len());
-        out.extend_from_slice(&[
-            WIRE_VERSION,
-            TYPE_SECURE_FIELD_MASKED,
-            self.kind.to_byte(),
-            self.policy.to_byte().unwrap_or_default(),
-        ]);
-        out.extend_from_slice(&self.reference);
-        out.extend_from_slice(&self.commitment);
-        let len = u16::try_from(self.masked.len()).unwrap_or(u16::MAX);
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(self.masked.as_bytes());
+        MASKED_LAYOUT.encode(
+            self.kind,
+            self.policy,
+            &self.reference,
+            &self.commitment,
+            &self.masked,
+            &mut out,
+        );
         out
     }
 
@@ -173,25 +235,13 @@ impl MaskedField {
     /// `InvalidField` (`kind`, `policy`, `masked_len` outside
     /// `1..=`[`MAX_SECURE_FIELD_MASKED_LEN`], `masked` not UTF-8) and `TrailingBytes`.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(bytes);
-        expect_header(
-            &mut r,
-            bytes.len(),
-            TYPE_SECURE_FIELD_MASKED,
-            MAX_MASKED_FIELD_LEN,
-        )?;
-        let (kind, policy) = kind_and_policy(&mut r)?;
-        let reference = r.array::<SECURE_FIELD_REFERENCE_LEN>()?;
-        let commitment = r.array::<32>()?;
-        let masked = text_field(&mut r, MAX_SECURE_FIELD_MASKED_LEN, "masked_len", "masked")?;
-        let masked = masked.to_owned();
-        r.finish()?;
+        let fields = MASKED_LAYOUT.decode(bytes)?;
         Ok(MaskedField {
-            kind,
-            policy,
-            reference,
-            commitment,
-            masked,
+            kind: fields.kind,
+            policy: fields.policy,
+            reference: fields.reference,
+            commitment: *fields.secret,
+            masked: fields.text.to_owned(),
         })
     }
 }
@@ -309,17 +359,7 @@ impl SecureField {
         rng.fill_bytes(&mut *blinding);
 
         let mut content = Zeroizing::new(Vec::with_capacity(VAULTED_FIELD_FIXED_LEN + value.len()));
-        content.extend_from_slice(&[
-            WIRE_VERSION,
-            TYPE_SECURE_FIELD_VALUE,
-            kind.to_byte(),
-            policy_byte,
-        ]);
-        content.extend_from_slice(&reference);
-        content.extend_from_slice(&*blinding);
-        let len = u16::try_from(value.len()).unwrap_or(u16::MAX);
-        content.extend_from_slice(&len.to_be_bytes());
-        content.extend_from_slice(value.as_bytes());
+        VAULTED_LAYOUT.encode(kind, policy, &reference, &blinding, value, &mut content);
 
         let metadata = Metadata::new(SECURE_FIELD_CONTENT_TYPE, now);
         let envelope = sealed::seal(sender, certificate, vault, &metadata, &content, rng)?;
@@ -396,27 +436,14 @@ impl VaultedField {
         }
         let sender = opened.sender().clone();
         let content = Zeroizing::new(opened.into_message());
-        let mut r = Reader::new(&content);
-        expect_header(
-            &mut r,
-            content.len(),
-            TYPE_SECURE_FIELD_VALUE,
-            MAX_VAULTED_FIELD_LEN,
-        )?;
-        let (kind, policy) = kind_and_policy(&mut r)?;
-        let reference = r.array::<SECURE_FIELD_REFERENCE_LEN>()?;
-        let blinding = Zeroizing::new(r.array::<32>()?);
-        let value = Zeroizing::new(
-            text_field(&mut r, MAX_SECURE_FIELD_VALUE_LEN, "value_len", "value")?.to_owned(),
-        );
-        r.finish()?;
+        let fields = VAULTED_LAYOUT.decode(&content)?;
         Ok(VaultedField {
             sender,
-            kind,
-            policy,
-            reference,
-            blinding,
-            value,
+            kind: fields.kind,
+            policy: fields.policy,
+            reference: fields.reference,
+            blinding: fields.secret,
+            value: Zeroizing::new(fields.text.to_owned()),
         })
     }
 
