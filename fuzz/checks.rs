@@ -14,9 +14,9 @@
 //!   of 4-byte edits applied to it (see [`mutate`]).
 //! - `inbound_session`: bit 0 clear: the rest is the message; set: the next byte picks a
 //!   genuine prekey message and the rest are edits.
-//! - `unseal`, `group_decrypt`, `restore`, `certificate`, `conversation`, `attachment`: see
-//!   the modules in `checks/` (the same mode-byte scheme; `conversation` reads a schedule with
-//!   `arbitrary`).
+//! - `unseal`, `group_decrypt`, `restore`, `certificate`, `conversation`, `attachment`, `mask`:
+//!   see the modules in `checks/` (the same mode-byte scheme; `conversation` reads a schedule
+//!   with `arbitrary`; `mask` reads two mode bytes and a text).
 
 #![allow(
     dead_code,
@@ -45,6 +45,8 @@ mod certificate;
 mod conversation;
 #[path = "checks/group.rs"]
 mod group;
+#[path = "checks/mask.rs"]
+mod mask;
 #[path = "checks/restore.rs"]
 mod restore;
 #[path = "checks/unseal.rs"]
@@ -54,11 +56,12 @@ pub(crate) use attachment::check_attachment;
 pub(crate) use certificate::check_certificate;
 pub(crate) use conversation::check_conversation;
 pub(crate) use group::check_group_decrypt;
+pub(crate) use mask::check_mask;
 pub(crate) use restore::check_restore;
 pub(crate) use unseal::check_unseal;
 
 /// The fuzz targets, by name (as in `fuzz/Cargo.toml` and `fuzz/corpus/<target>/`).
-pub(crate) const TARGETS: [&str; 9] = [
+pub(crate) const TARGETS: [&str; 10] = [
     "decode",
     "session_decrypt",
     "inbound_session",
@@ -68,6 +71,7 @@ pub(crate) const TARGETS: [&str; 9] = [
     "certificate",
     "conversation",
     "attachment",
+    "mask",
 ];
 
 /// Runs the check of fuzz target `target` on `data`.
@@ -82,6 +86,7 @@ pub(crate) fn check(target: &str, data: &[u8]) {
         "certificate" => check_certificate(data),
         "conversation" => check_conversation(data),
         "attachment" => check_attachment(data),
+        "mask" => check_mask(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -612,6 +617,7 @@ pub(crate) fn seed_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
         "certificate" => out = certificate::seeds(),
         "conversation" => out = conversation::seeds(),
         "attachment" => out = attachment::seeds(),
+        "mask" => out = mask::seeds(),
         other => panic!("unknown fuzz target {other}"),
     }
     out

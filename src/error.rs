@@ -498,6 +498,14 @@ pub enum Error {
     /// See [`crate::attachment::AttachmentError`].
     #[error(transparent)]
     Attachment(#[from] crate::attachment::AttachmentError),
+    /// See [`crate::mask::MaskCheckError`].
+    #[cfg(feature = "mask")]
+    #[error(transparent)]
+    MaskCheck(#[from] crate::mask::MaskCheckError),
+    /// See [`crate::mask::SecureFieldError`].
+    #[cfg(feature = "mask")]
+    #[error(transparent)]
+    SecureField(#[from] crate::mask::SecureFieldError),
 }
 
 impl Error {
@@ -522,6 +530,10 @@ impl Error {
             Error::Roster(e) => e.code(),
             Error::Verify(e) => e.code(),
             Error::Attachment(e) => e.code(),
+            #[cfg(feature = "mask")]
+            Error::MaskCheck(e) => e.code(),
+            #[cfg(feature = "mask")]
+            Error::SecureField(e) => e.code(),
         }
     }
 
@@ -545,6 +557,10 @@ impl Error {
             Error::Roster(e) => e.kind(),
             Error::Verify(e) => e.kind(),
             Error::Attachment(e) => e.kind(),
+            #[cfg(feature = "mask")]
+            Error::MaskCheck(e) => e.kind(),
+            #[cfg(feature = "mask")]
+            Error::SecureField(e) => e.kind(),
         }
     }
 }
@@ -841,6 +857,15 @@ mod tests {
         "attachment.chunk_out_of_range",
         "attachment.range_out_of_bounds",
         "attachment.ciphertext_length",
+        "mask_check.unmasked",
+        "secure_field.empty_value",
+        "secure_field.value_too_long",
+        "secure_field.flag_only_policy",
+        "secure_field.seal",
+        "secure_field.open",
+        "secure_field.not_secure_field",
+        "secure_field.malformed",
+        "secure_field.mismatch",
         "event.one_time_prekey_consumed",
         "event.kem_prekey_consumed",
         "event.last_resort_kem_prekey_used",
@@ -1250,6 +1275,28 @@ mod tests {
             },
         ];
         rest.extend(attachment.map(Error::from));
+        #[cfg(feature = "mask")]
+        {
+            use crate::mask::{MaskCheckError, SecureFieldError, SensitiveKind};
+            rest.push(Error::from(MaskCheckError::Unmasked {
+                kind: SensitiveKind::CARD,
+                start: 0,
+                end: 1,
+            }));
+            let secure_field = [
+                SecureFieldError::EmptyValue,
+                SecureFieldError::ValueTooLong { len: 2, max: 1 },
+                SecureFieldError::FlagOnlyPolicy,
+                SecureFieldError::Seal(SealError::NoRecipients),
+                SecureFieldError::Open(OpenError::Tampered),
+                SecureFieldError::NotSecureField {
+                    content_type: ContentType::SESSION,
+                },
+                SecureFieldError::Malformed(DecodeError::Truncated { needed: 1 }),
+                SecureFieldError::Mismatch,
+            ];
+            rest.extend(secure_field.map(Error::from));
+        }
         codes.extend(rest.iter().map(Error::code));
         codes.extend(events.iter().map(Event::code));
         codes.extend(group_events.iter().map(GroupEvent::code));

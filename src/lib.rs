@@ -60,6 +60,8 @@ mod event;
 pub mod group;
 mod kdf;
 mod keys;
+#[cfg(feature = "mask")]
+pub mod mask;
 mod peer;
 pub mod persist;
 mod ratchet;
@@ -90,6 +92,8 @@ pub use error::{
 pub use event::Event;
 pub use group::{GroupError, GroupSession, RosterError};
 pub use keys::{IdentityKey, IdentityKeyPair, KemPreKeyKind};
+#[cfg(feature = "mask")]
+pub use mask::{MaskCheckError, Masker, SecureFieldError};
 pub use peer::{MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerDecrypted, PeerError, SessionStarted};
 pub use persist::StorageKey;
 pub use ratchet::{

@@ -34,6 +34,11 @@ pub(crate) const TYPE_GROUP_ROSTER_CHANGE: u8 = 0x23;
 /// Type byte of a version-2 group sender-key distribution message, unsigned: authenticated
 /// by the 1:1 channel that carries it (SPEC.md §14.6.3).
 pub(crate) const TYPE_GROUP_DISTRIBUTION_V2: u8 = 0x24;
+/// Type byte of a secure field's operator copy: masked form and reference (SPEC.md §17.5.2).
+/// Defined whatever the features, so every build reports it the same way.
+pub(crate) const TYPE_SECURE_FIELD_MASKED: u8 = 0x70;
+/// Type byte of a secure field's vaulted value, inside a sealed envelope (SPEC.md §17.5.3).
+pub(crate) const TYPE_SECURE_FIELD_VALUE: u8 = 0x71;
 
 /// Every type byte this build knows, across all decoders (SPEC.md §1.4.1): a structure of
 /// another known type is reported as `WrongType`, any other byte as `UnknownType`.
@@ -58,6 +63,8 @@ pub(crate) const KNOWN_TYPES: &[u8] = &[
     crate::verify::TYPE_SAS_ACCEPT,
     crate::verify::TYPE_SAS_REVEAL,
     crate::attachment::TYPE_ATTACHMENT_POINTER,
+    TYPE_SECURE_FIELD_MASKED,
+    TYPE_SECURE_FIELD_VALUE,
 ];
 
 /// The error for a structure whose type byte `found` is not the `expected` one.

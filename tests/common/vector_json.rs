@@ -46,6 +46,12 @@ pub fn error_json(error: impl Into<Error>) -> Value {
         Error::Roster(e) => roster_fields(e),
         Error::Verify(e) => verify_fields(e),
         Error::Attachment(e) => attachment_fields(e),
+        #[cfg(feature = "mask")]
+        Error::MaskCheck(hushwire::MaskCheckError::Unmasked { kind, start, end }) => {
+            json!({ "kind": type_byte(kind.to_byte()), "start": start, "end": end })
+        }
+        #[cfg(feature = "mask")]
+        Error::SecureField(e) => secure_field_fields(e),
         other => panic!("no vector encoding for {other:?}: add it to tests/common/vector_json.rs"),
     };
     object(e.code(), e.kind(), fields)
@@ -541,6 +547,24 @@ fn attachment_fields(e: AttachmentError) -> Value {
         AttachmentError::Finished
         | AttachmentError::HeaderMismatch
         | AttachmentError::DigestMismatch => json!({}),
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+#[cfg(feature = "mask")]
+fn secure_field_fields(e: hushwire::SecureFieldError) -> Value {
+    use hushwire::SecureFieldError;
+    match e {
+        SecureFieldError::ValueTooLong { len, max } => json!({ "len": len, "max": max }),
+        SecureFieldError::Seal(inner) => nested(inner),
+        SecureFieldError::Open(inner) => nested(inner),
+        SecureFieldError::Malformed(inner) => nested(inner),
+        SecureFieldError::NotSecureField { content_type } => {
+            json!({ "content_type": type_byte(content_type.to_byte()) })
+        }
+        SecureFieldError::EmptyValue
+        | SecureFieldError::FlagOnlyPolicy
+        | SecureFieldError::Mismatch => json!({}),
         other => panic!("no vector encoding for {other:?}"),
     }
 }
