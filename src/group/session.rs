@@ -5,6 +5,7 @@ use core::fmt;
 use std::collections::BTreeMap;
 
 use rand_core::CryptoRng;
+use zeroize::Zeroize;
 
 use super::error::{GroupError, RosterError};
 use super::kdf::{
@@ -24,7 +25,7 @@ use super::{
     MAX_GROUP_MEMBERS, MAX_GROUP_SKIPPED_KEYS, MAX_SENDER_KEYS_PER_MEMBER, Outgoing, RosterUpdate,
 };
 use crate::aead::{NONCE_LEN, open_into, seal_into};
-use crate::keys::secret::{ChainKey, MessageKey};
+use crate::keys::secret::{ChainKey, MessageKey, remove_wiping, reserve_wiping, retain_wiping};
 use crate::keys::{IdentityKey, IdentityKeyPair};
 use crate::wire::MAX_PLAINTEXT_LEN;
 
@@ -385,7 +386,7 @@ impl GroupSession {
                 None => return Err(GroupError::Duplicate { index: m.index }),
             };
             // Authenticated: commit.
-            self.skipped.remove(pos);
+            remove_wiping(&mut self.skipped, pos, |k| k.key.zeroize());
             return Ok(GroupDecrypted {
                 sender,
                 epoch,
@@ -414,12 +415,15 @@ impl GroupSession {
             // `index < u32::MAX`: the decoder refuses u32::MAX.
             chain.next = index.saturating_add(1);
         }
-        for (skipped_index, key) in derived.skipped {
+        // Copied, not moved, so `derived` wipes its keys when dropped; the store grows
+        // without leaving its old buffer unwiped.
+        reserve_wiping(&mut self.skipped, derived.skipped.len());
+        for (skipped_index, key) in &derived.skipped {
             self.skipped.push_back(SkippedKey {
                 sender: sender_bytes,
                 key_id,
-                index: skipped_index,
-                key,
+                index: *skipped_index,
+                key: key.clone(),
             });
         }
         let evicted = self.enforce_skipped_cap();
@@ -439,7 +443,7 @@ impl GroupSession {
     fn enforce_skipped_cap(&mut self) -> u32 {
         let mut evicted = 0u32;
         while self.skipped.len() > MAX_GROUP_SKIPPED_KEYS {
-            let Some(old) = self.skipped.pop_front() else {
+            let Some(old) = remove_wiping(&mut self.skipped, 0, |k| k.key.zeroize()) else {
                 break;
             };
             if let Some(chain) = self
@@ -535,8 +539,9 @@ impl GroupSession {
             }
         }
         let before = self.skipped.len();
-        self.skipped
-            .retain(|k| !(k.sender == *sender.as_bytes() && retired.contains(&k.key_id)));
+        retain_wiping(&mut self.skipped, |k| {
+            !(k.sender == *sender.as_bytes() && retired.contains(&k.key_id))
+        });
         let dropped = u32::try_from(before - self.skipped.len()).unwrap_or(u32::MAX);
         let mut events = vec![GroupEvent::SenderKeyReceived {
             member: sender,
@@ -818,7 +823,7 @@ impl GroupSession {
     /// Forgets a member's sender keys and stored keys.
     fn drop_member(&mut self, member: &IdentityKey) {
         self.inbound.remove(member.as_bytes());
-        self.skipped.retain(|k| k.sender != *member.as_bytes());
+        retain_wiping(&mut self.skipped, |k| k.sender != *member.as_bytes());
     }
 }
 

@@ -24,7 +24,9 @@ use crate::aead::{NONCE_LEN, open_into, seal_into};
 use crate::error::{DecryptError, EncryptError};
 use crate::kdf::{SenderRole, chain_step, open_session_tag, root_step, session_tag};
 use crate::keys::dh_checked;
-use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey, SessionTagKey, SharedSecret};
+use crate::keys::secret::{
+    ChainKey, HeaderKey, MessageKey, RootKey, SessionTagKey, SharedSecret, reserve_wiping,
+};
 use crate::wire::{
     ENCRYPTED_HEADER_LEN, HEADER_PLAINTEXT_LEN, RATCHET_PREFIX_LEN, RatchetMessage, TYPE_RATCHET,
     WIRE_VERSION,
@@ -396,7 +398,7 @@ impl RatchetState {
                 };
                 let plaintext = open_body(mk, msg, ad)?;
                 if let Some(chain) = self.past.get_mut(index) {
-                    chain.stored.keys.remove(pos);
+                    chain.stored.take(pos);
                 }
                 return Ok((plaintext, DecryptReport::default()));
             }
@@ -442,7 +444,7 @@ impl RatchetState {
             };
             let plaintext = open_body(mk, msg, ad)?;
             if let Some(current) = self.receiving.as_mut() {
-                current.stored.keys.remove(pos);
+                current.stored.take(pos);
             }
             return Ok((plaintext, DecryptReport::default()));
         }
@@ -475,7 +477,7 @@ impl RatchetState {
                     .expired_below
                     .max(derived.skipped.front().map_or(n, |(first, _)| *first));
             }
-            current.stored.keys.extend(derived.skipped);
+            current.stored.append(derived.skipped);
         }
         report.evicted = report.evicted.saturating_add(self.enforce_key_cap());
         Ok((plaintext, report))
@@ -566,7 +568,9 @@ impl RatchetState {
                 );
             }
             report.evicted = report.evicted.saturating_add(finished.dropped);
-            stored.keys.extend(finished.skipped);
+            stored.append(finished.skipped);
+            // Past chains hold header keys: grow their list without leaving a copy behind.
+            reserve_wiping(&mut self.past, 1);
             self.past.push_front(PastChain {
                 header_key: old.header_key,
                 ratchet_key: old.ratchet_key,
