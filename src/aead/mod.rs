@@ -61,6 +61,30 @@ type Active = rustcrypto::RustCrypto;
 #[cfg(feature = "ring")]
 type Active = ring::Ring;
 
+/// Seals and opens made on this thread (tests only): the protocol's call sites are checked
+/// to make no more AEAD calls than the protocol needs.
+#[cfg(test)]
+pub(crate) mod count {
+    use std::cell::Cell;
+
+    thread_local! {
+        static CALLS: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
+    }
+
+    pub(crate) fn seal() {
+        CALLS.with(|c| c.set((c.get().0 + 1, c.get().1)));
+    }
+
+    pub(crate) fn open() {
+        CALLS.with(|c| c.set((c.get().0, c.get().1 + 1)));
+    }
+
+    /// `(seals, opens)` since the last call, and resets the count.
+    pub(crate) fn take() -> (u32, u32) {
+        CALLS.with(|c| c.replace((0, 0)))
+    }
+}
+
 /// A ChaCha20-Poly1305 key prepared once for several calls (for example a header key tried on
 /// several messages). Dropped as soon as the caller is done with it; the default backend
 /// wipes it then.
@@ -79,6 +103,8 @@ impl AeadKey {
         plaintext: &[u8],
         out: &mut Vec<u8>,
     ) {
+        #[cfg(test)]
+        count::seal();
         // Cannot fail: ChaCha20-Poly1305 only refuses inputs over 256 GiB, and callers cap
         // plaintexts at MAX_PLAINTEXT_LEN.
         let _ = Active::seal_append(&self.0, nonce, ad, plaintext, out);
@@ -93,6 +119,8 @@ impl AeadKey {
         ciphertext_and_tag: &[u8],
         out: &mut Vec<u8>,
     ) -> bool {
+        #[cfg(test)]
+        count::open();
         out.clear();
         let Some(split) = ciphertext_and_tag.len().checked_sub(TAG_LEN) else {
             return false;

@@ -678,4 +678,85 @@ mod tests {
         };
         assert!(other_secret != pair(1), "same public key, other secret");
     }
+
+    /// Every message costs the AEAD calls the protocol needs and no more: a same-chain
+    /// message one header seal and one body seal, then one header open and one body open; a
+    /// message that starts a chain one failed header open more (the current chain's key is
+    /// tried first); a delayed message from a past chain one failed open per newer chain.
+    #[test]
+    fn aead_calls_per_message_are_the_protocol_minimum() {
+        use crate::aead::count;
+        use crate::kdf::SenderRole;
+        use chacha20::ChaCha20Rng;
+        use rand_core::SeedableRng;
+
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let (root, tag) = (
+            RootKey::from_bytes([1; 32]),
+            SessionTagKey::from_bytes([4; 32]),
+        );
+        let (to_bob, to_alice) = (
+            HeaderKey::from_bytes([2; 32]),
+            HeaderKey::from_bytes([3; 32]),
+        );
+        let mut alice = RatchetState::new_initiator(
+            root.clone(),
+            *pair(9).public(),
+            to_bob.clone(),
+            to_alice.clone(),
+            tag.clone(),
+            RatchetConfig::default(),
+            &mut rng,
+        )
+        .unwrap();
+        let mut bob = RatchetState::new_responder(
+            root,
+            pair(9),
+            to_alice,
+            to_bob,
+            tag,
+            RatchetConfig::default(),
+        );
+        assert_eq!(bob.role, SenderRole::Responder);
+        let ad = [7u8; 64];
+        let send = |s: &mut RatchetState, rng: &mut ChaCha20Rng| {
+            let mut out = Vec::new();
+            s.encrypt(&ad, b"hi", rng, &mut out).unwrap();
+            out
+        };
+        let recv = |s: &mut RatchetState, m: &[u8]| {
+            s.decrypt(&ad, &RatchetMessage::decode(m).unwrap()).unwrap();
+        };
+
+        let first = send(&mut alice, &mut rng);
+        assert_eq!(count::take(), (2, 0));
+        recv(&mut bob, &first);
+        assert_eq!(
+            count::take(),
+            (0, 2),
+            "first message: no current chain to try"
+        );
+        let late = send(&mut alice, &mut rng);
+        let same_chain = send(&mut alice, &mut rng);
+        count::take();
+        recv(&mut bob, &same_chain);
+        assert_eq!(count::take(), (0, 2), "same chain");
+        let reply = send(&mut bob, &mut rng);
+        recv(&mut alice, &reply);
+        assert_eq!(count::take(), (2, 2));
+        let next_chain = send(&mut alice, &mut rng);
+        count::take();
+        recv(&mut bob, &next_chain);
+        assert_eq!(
+            count::take(),
+            (0, 3),
+            "new chain: the current chain's key fails first"
+        );
+        recv(&mut bob, &late);
+        assert_eq!(
+            count::take(),
+            (0, 4),
+            "past chain: current and next keys fail first"
+        );
+    }
 }
