@@ -141,7 +141,21 @@ SIZE_LABELS = [("32B", 32), ("256B", 256), ("4KiB", 4096), ("64KiB", 65536)]
 # ─── the document ────────────────────────────────────────────────────────────────────────
 
 
-def machine_info() -> list[str]:
+def source() -> str:
+    """The commit the working tree is at, and whether tracked files differ from it."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True, capture_output=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+    ).stdout.strip()
+    return f"commit {head or 'unknown'}{' with uncommitted changes' if dirty else ''}"
+
+
+def machine_info(measured: list[str]) -> list[str]:
     model, cpus, flags = "unknown", str(os.cpu_count()), ""
     try:
         lscpu = subprocess.run(["lscpu"], text=True, capture_output=True, check=True).stdout
@@ -157,19 +171,11 @@ def machine_info() -> list[str]:
         pass
     simd = ", ".join(f for f in ["avx2", "avx512f", "sha_ni", "aes"] if f" {f}" in f" {flags} ")
     rustc = subprocess.run(["rustc", "-V"], text=True, capture_output=True).stdout.strip()
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True, capture_output=True
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=ROOT,
-        text=True,
-        capture_output=True,
-    ).stdout.strip()
+    sources = sorted(set(measured)) or ["unknown (not run by report.py)"]
     return [
         f"- CPU: {model}, {cpus} CPUs ({simd or 'no AVX2'}); {platform.system()} {platform.release()}",
         f"- Toolchain: {rustc}; default release profile, no RUSTFLAGS, no `target-cpu`",
-        f"- Source: commit {head or 'unknown'}{' with uncommitted changes' if dirty else ''}",
+        f"- Source measured: {', '.join(sources)}; this file written at {source()}",
     ]
 
 
@@ -556,7 +562,7 @@ def build(all_results: dict, sz: dict, infos: dict) -> str:
     w("")
     w("## Run")
     w("")
-    out.extend(machine_info())
+    out.extend(machine_info([i["source"] for i in infos.values() if i.get("source")]))
     w(f"- Criterion settings: `{' '.join(CRITERION_ARGS)}`")
     for name, _, label in BUILDS:
         info = infos.get(name)
@@ -728,7 +734,7 @@ def main() -> int:
         env["CRITERION_HOME"] = str(criterion_dir)
         state_path = criterion_dir / "report-run.json"
         if args.run:
-            info = {"load_before": loadavg(), "start": time.time()}
+            info = {"load_before": loadavg(), "start": time.time(), "source": source()}
             run(["cargo", "bench", *feats, *MAIN_BENCH_ARGS, "--", *CRITERION_ARGS], env)
             run(
                 ["cargo", "bench", *feats, "--manifest-path", COMPARE_MANIFEST, *COMPARE_BENCH_ARGS,
