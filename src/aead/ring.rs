@@ -1,5 +1,5 @@
 //! The `ring` backend (cargo feature `ring`): ring's ChaCha20-Poly1305, hand-written assembly
-//! chosen at run time, for native apps and servers that want the last factor of two on small
+//! chosen at run time, for native apps and servers that want the cheapest AEAD call on small
 //! messages (BENCHMARKS.md).
 //!
 //! ring does not wipe its key objects: a `LessSafeKey` keeps the 32 key bytes until its memory
