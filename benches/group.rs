@@ -52,7 +52,7 @@ fn floor_decrypt(chain_key: &[u8; 32], verifying: &VerifyingKey, m: &mut (Vec<u8
     let (_, mk) = floor::chain_step(chain_key);
     let (head, rest) = m.0.split_at_mut(SIG_MESSAGE.len() + HEADER_LEN);
     let (body, tag) = rest.split_at_mut(PLAINTEXT.len());
-    let tag = ring::aead::Tag::try_from(&tag[..]).unwrap();
+    let tag: floor::Tag = (&tag[..]).try_into().unwrap();
     floor::open(&mk, &[0u8; 12], &head[SIG_MESSAGE.len()..], body, tag);
 }
 

@@ -53,7 +53,7 @@ fn persist(c: &mut Criterion) {
     group.bench_function("floor", |bench| {
         bench.iter(|| {
             let k = floor::hkdf::<32>(&[0u8; 32], &[9u8; 32], &[b"hushwire/v1/state-key"]);
-            let tag = ring::aead::Tag::from([0u8; 16]);
+            let tag: floor::Tag = [0u8; 16];
             floor::open_fails(&k, &[0u8; 12], &header, &mut plain, tag);
             for key in &identities {
                 black_box(floor::identity_key_from_bytes(key));

@@ -1,21 +1,24 @@
 #!/usr/bin/env python3
-"""Turns a criterion run into BENCHMARKS.md. The numbers in that file come from here only.
+"""Turns criterion runs into BENCHMARKS.md. The numbers in that file come from here only.
 
-    python3 benches/report.py --run      # run every bench (~10 min on 2 cores), then write
+    python3 benches/report.py --run      # run every bench in both builds (~20 min on 2 cores), then write
     python3 benches/report.py            # write from the results of the last run
 
-With --run it runs, in this order and with the same criterion settings:
+hushwire has two AEAD backends (README "AEAD backends"): the default build uses RustCrypto's
+`chacha20poly1305`, the `ring` feature ring's. Every figure is measured in both builds, one
+after the other. With --run, for each build (default, then `--features ring`), in this order
+and with the same criterion settings:
 
-    cargo bench --bench group --bench persist ... (every benches/*.rs) -- --warm-up-time 1 --measurement-time 2
-    cargo bench --manifest-path benches/compare/Cargo.toml --bench compare -- (the same)
+    cargo bench [--features ring] --bench group --bench persist ... (every benches/*.rs) -- --warm-up-time 1 --measurement-time 2
+    cargo bench [--features ring] --manifest-path benches/compare/Cargo.toml --bench compare -- (the same)
 
-with CRITERION_HOME pointing both at one results folder (default: $CARGO_TARGET_DIR/criterion,
-or target/criterion; both crates build into that target folder), then
-`cargo run --release --manifest-path benches/compare/Cargo.toml`
-for the state and wire sizes. It reads the median of each benchmark from
-<results>/**/new/estimates.json (and its name from benchmark.json beside it), and writes the
-tables, the targets of issue P7 (met or missed), the machine and the load while it ran.
-Standard library only (Python 3.8+).
+with CRITERION_HOME pointing both at that build's results folder (default:
+$CARGO_TARGET_DIR/criterion/<build>, or target/criterion/<build>; both crates build into that
+target folder), then `cargo run --release --manifest-path benches/compare/Cargo.toml` for the
+state and wire sizes (the same in both builds). It reads the median of each benchmark from
+<results>/<build>/**/new/estimates.json (and its name from benchmark.json beside it), and writes
+the tables of both builds, the targets of issues P7 and P20 (met or missed), the machine and the
+load while each build ran. Standard library only (Python 3.8+).
 """
 
 from __future__ import annotations
@@ -39,6 +42,11 @@ CRITERION_ARGS = ["--warm-up-time", "1", "--measurement-time", "2"]
 MAIN_BENCHES = sorted(p.stem for p in (ROOT / "benches").glob("*.rs"))
 MAIN_BENCH_ARGS = [a for name in MAIN_BENCHES for a in ("--bench", name)]
 COMPARE_BENCH_ARGS = ["--bench", "compare"]
+# (name, cargo feature arguments, label) of each build, in the order they run.
+BUILDS = [
+    ("default", [], "default build: RustCrypto `chacha20poly1305`"),
+    ("ring", ["--features", "ring"], "`--features ring` build: ring's ChaCha20-Poly1305"),
+]
 
 
 # ─── running ─────────────────────────────────────────────────────────────────────────────
@@ -133,7 +141,21 @@ SIZE_LABELS = [("32B", 32), ("256B", 256), ("4KiB", 4096), ("64KiB", 65536)]
 # ─── the document ────────────────────────────────────────────────────────────────────────
 
 
-def machine_info() -> list[str]:
+def source() -> str:
+    """The commit the working tree is at, and whether tracked files differ from it."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True, capture_output=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+    ).stdout.strip()
+    return f"commit {head or 'unknown'}{' with uncommitted changes' if dirty else ''}"
+
+
+def machine_info(measured: list[str]) -> list[str]:
     model, cpus, flags = "unknown", str(os.cpu_count()), ""
     try:
         lscpu = subprocess.run(["lscpu"], text=True, capture_output=True, check=True).stdout
@@ -149,148 +171,84 @@ def machine_info() -> list[str]:
         pass
     simd = ", ".join(f for f in ["avx2", "avx512f", "sha_ni", "aes"] if f" {f}" in f" {flags} ")
     rustc = subprocess.run(["rustc", "-V"], text=True, capture_output=True).stdout.strip()
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True, capture_output=True
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=ROOT,
-        text=True,
-        capture_output=True,
-    ).stdout.strip()
+    sources = sorted(set(measured)) or ["unknown (not run by report.py)"]
     return [
         f"- CPU: {model}, {cpus} CPUs ({simd or 'no AVX2'}); {platform.system()} {platform.release()}",
         f"- Toolchain: {rustc}; default release profile, no RUSTFLAGS, no `target-cpu`",
-        f"- Source: commit {head or 'unknown'}{' with uncommitted changes' if dirty else ''}",
+        f"- Source measured: {', '.join(sources)}; this file written at {source()}",
     ]
 
 
-def build(results: dict, sz: dict, run_info: dict) -> str:
-    def get(group: str, function: str, value: str = "") -> float | None:
-        return results.get((group, function, value))
+def targets_for(get, hw: dict, build_name: str) -> dict[str, tuple[str, bool | None]]:
+    """{target name: (value, met)} for one build."""
+    out: dict[str, tuple[str, bool | None]] = {}
 
-    out: list[str] = []
-    w = out.append
-    w("# Benchmarks")
-    w("")
-    w(
-        "Generated by `benches/report.py` from one criterion run; do not edit the numbers by hand. "
-        "Every figure is a criterion **median**. Each hushwire operation is measured beside its "
-        "**floor** (the primitive work the design must do for it, written directly against the "
-        "same primitive crates, on preallocated buffers: `benches/common/floor.rs` and each "
-        "bench's floor functions) and, where vodozemac can do the same, beside **vodozemac** "
-        "(`benches/compare`), all in the same run."
-    )
-    w("")
-    w("## Run")
-    w("")
-    w(f"- Date: {run_info['date']}")
-    out.extend(machine_info())
-    w(
-        f"- Load average (1, 5, 15 min) before the run: {run_info['load_before']}; after: "
-        f"{run_info['load_after']}"
-    )
-    if run_info.get("busy"):
-        w(
-            "- **The machine was busy during this run** (load above its CPU count), so absolute "
-            "times are inflated and ratios noisier than on an idle machine. Re-run the command "
-            "below on an idle machine for clean numbers."
-        )
-    w(f"- Criterion settings: `{' '.join(CRITERION_ARGS)}`")
-    if run_info.get("stale"):
-        w(f"- Ignored {len(run_info['stale'])} stale result(s) from earlier runs.")
-    w("")
-    w("Reproduce (from the repository root; about 10 minutes on 2 cores):")
-    w("")
-    w("```sh")
-    w("python3 benches/report.py --run        # runs both crates' benches, writes BENCHMARKS.md")
-    w("# or by hand, then regenerate from the results:")
-    w("cargo bench " + " ".join(MAIN_BENCH_ARGS) + " -- " + " ".join(CRITERION_ARGS))
-    w(
-        "CARGO_TARGET_DIR=target cargo bench --manifest-path benches/compare/Cargo.toml "
-        + " ".join(COMPARE_BENCH_ARGS)
-        + " -- "
-        + " ".join(CRITERION_ARGS)
-    )
-    w("python3 benches/report.py")
-    w("```")
-    w("")
-    w(
-        "(`report.py` reads `$CARGO_TARGET_DIR/criterion`, else `target/criterion`; with "
-        "`--run` it points both crates there through `CRITERION_HOME`; pass "
-        "`--criterion-dir` to read another folder.)"
-    )
-    w("")
-
-    # Targets.
-    hw = sz.get("hushwire", {})
-    vz = sz.get("vodozemac", {})
-    targets: list[list[str]] = []
-
-    def target(name: str, goal: str, value: str, ok: bool | None) -> None:
-        status = "–" if ok is None else ("met" if ok else "**missed**")
-        targets.append([name, goal, value, status])
+    def target(name: str, value: str, ok) -> None:
+        out[name] = (value, None if ok is None else bool(ok))
 
     r256 = ratio(get("round_trip", "hushwire", "256B"), get("round_trip", "floor", "256B"))
-    target("Same-chain 256 B round trip vs floor", "≤ 1.3×", fmt_ratio(r256), r256 and r256 <= 1.3)
+    target("p7_floor", fmt_ratio(r256), None if r256 is None else r256 <= 1.3)
     v256 = ratio(get("vs_round_trip", "vodozemac", "256B"), get("vs_round_trip", "hushwire", "256B"))
-    target(
-        "Same-chain 256 B round trip vs vodozemac",
-        "≥ 2.5× faster",
-        "–" if v256 is None else f"{v256:.2f}× faster",
-        v256 and v256 >= 2.5,
-    )
+    vz_text = "–" if v256 is None else f"{v256:.2f}× faster"
+    target("p7_vodozemac", vz_text, None if v256 is None else v256 >= 2.5)
     f64 = ratio(get("round_trip", "floor", "64KiB"), get("round_trip", "hushwire", "64KiB"))
-    target(
-        "64 KiB round trip, share of bare AEAD throughput",
-        "≥ 90 %",
-        "–" if f64 is None else f"{f64 * 100:.0f} %",
-        f64 and f64 >= 0.9,
-    )
+    target("aead_share", "–" if f64 is None else f"{f64 * 100:.1f} %", None if f64 is None else f64 >= 0.9)
     pp = ratio(get("ping_pong", "hushwire"), get("ping_pong", "floor"))
-    target("Ping-pong vs floor", "≤ 1.1×", fmt_ratio(pp), pp and pp <= 1.1)
+    target("ping_pong", fmt_ratio(pp), None if pp is None else pp <= 1.1)
     ooo = ratio(
         get("out_of_order", "hushwire_newest_first", "1000"),
         get("out_of_order", "hushwire_in_order", "1000"),
     )
-    target(
-        "Out-of-order: 1,000 newest first, per message vs in order",
-        "all decrypt; ≤ 1.5×",
-        "–" if ooo is None else f"all 1,000 decrypt; {ooo:.2f}×",
-        ooo and ooo <= 1.5,
-    )
+    target("ooo", "–" if ooo is None else f"all 1,000 decrypt; {ooo:.2f}×", None if ooo is None else ooo <= 1.5)
     ge = ratio(get("group_encrypt", "hushwire"), get("group_encrypt", "floor"))
-    target("Group encrypt vs floor", "≤ 1.1×", fmt_ratio(ge), ge and ge <= 1.1)
+    target("group_encrypt", fmt_ratio(ge), None if ge is None else ge <= 1.1)
     gd = ratio(get("group_decrypt", "hushwire"), get("group_decrypt", "floor"))
-    target("Group decrypt vs floor", "≤ 1.1×", fmt_ratio(gd), gd and gd <= 1.1)
+    target("group_decrypt", fmt_ratio(gd), None if gd is None else gd <= 1.1)
     su = ratio(get("setup_full", "hushwire"), get("setup_full", "floor"))
-    target("PQ session setup vs its primitives", "≤ 1.2×", fmt_ratio(su), su and su <= 1.2)
+    target("setup", fmt_ratio(su), None if su is None else su <= 1.2)
     export = max(
         hw.get("session_export_initiator_bytes", 0), hw.get("session_export_responder_bytes", 0)
     )
-    target(
-        "Established session export",
-        "≤ 1 KiB",
-        f"{export} B" if export else "–",
-        (export <= 1024) if export else None,
-    )
-    ring_256 = get("aead", "ring", "256B")
-    rc_256 = get("aead", "rustcrypto", "256B")
-    target(
-        "AEAD fixed cost in a default build",
-        "fast path without RUSTFLAGS",
-        "–"
-        if ring_256 is None
-        else f"ring {fmt_time(ring_256)} vs RustCrypto {fmt_time(rc_256)} per 256 B seal",
-        (ring_256 < rc_256) if ring_256 and rc_256 else None,
-    )
-    w("## Targets (issue P7)")
-    w("")
-    w(table(["Target", "Goal", "This run", "Status"], targets))
-    w("")
+    target("export", f"{export} B" if export else "–", (export <= 1024) if export else None)
+    if build_name == "default":
+        target("p20_vodozemac", vz_text, None if v256 is None else v256 >= 2.0)
+    else:
+        target("p20_floor", fmt_ratio(r256), None if r256 is None else r256 <= 1.2)
+    return out
 
+
+TARGETS = [
+    ("p20_vodozemac", "P20", "Same-chain 256 B round trip vs vodozemac, default build", "≥ 2× faster"),
+    ("p20_floor", "P20", "Same-chain 256 B round trip vs its floor, `ring` build", "≤ 1.2×"),
+    ("aead_share", "P7, P20", "64 KiB round trip, share of the bare AEAD of the same backend", "≥ 90 %"),
+    ("p7_floor", "P7", "Same-chain 256 B round trip vs floor", "≤ 1.3×"),
+    ("p7_vodozemac", "P7", "Same-chain 256 B round trip vs vodozemac", "≥ 2.5× faster"),
+    ("ping_pong", "P7", "Ping-pong vs floor", "≤ 1.1×"),
+    ("ooo", "P7", "Out-of-order: 1,000 newest first, per message vs in order", "all decrypt; ≤ 1.5×"),
+    ("group_encrypt", "P7", "Group encrypt vs floor", "≤ 1.1×"),
+    ("group_decrypt", "P7", "Group decrypt vs floor", "≤ 1.1×"),
+    ("setup", "P7", "PQ session setup vs its primitives", "≤ 1.2×"),
+    ("export", "P7", "Established session export", "≤ 1 KiB"),
+]
+
+
+def per_build(results: dict, sz: dict, build_name: str, label: str) -> list[str]:
+    """The tables and notes of one build."""
+
+    def get(group: str, function: str, value: str = "") -> float | None:
+        return results.get((group, function, value))
+
+    hw = sz.get("hushwire", {})
+    vz = sz.get("vodozemac", {})
+    short = "default build" if build_name == "default" else "`ring` build"
+    aead_id = "rustcrypto" if build_name == "default" else "ring"
+    aead_name = "RustCrypto" if build_name == "default" else "ring"
+    out: list[str] = []
+    w = out.append
+    w(f"## {label[0].upper()}{label[1:]}")
+    w("")
     # Session.
-    w("## 1:1 sessions (Double Ratchet with encrypted headers)")
+    w(f"### 1:1 sessions (Double Ratchet with encrypted headers), {short}")
     w("")
     w(
         "Same chain: one side sends, the other receives, no ratchet turn. Floor per message: two "
@@ -341,7 +299,7 @@ def build(results: dict, sz: dict, run_info: dict) -> str:
     w("")
 
     # Setup.
-    w("## Session setup (PQXDH-style: X25519 + ML-KEM-768, Ed25519-signed prekeys)")
+    w(f"### Session setup (PQXDH-style: X25519 + ML-KEM-768, Ed25519-signed prekeys), {short}")
     w("")
     rows = []
     for group, name in [
@@ -356,7 +314,7 @@ def build(results: dict, sz: dict, run_info: dict) -> str:
     w("")
 
     # Groups, sealed, persistence.
-    w("## Groups, sealed envelopes, persistence")
+    w(f"### Groups, sealed envelopes, persistence, {short}")
     w("")
     rows = []
     for group, name in [
@@ -384,7 +342,7 @@ def build(results: dict, sz: dict, run_info: dict) -> str:
     w("")
 
     # vodozemac.
-    w(f"## Beside vodozemac {vz.get('version', '')} (same run)")
+    w(f"### Beside vodozemac {vz.get('version', '')} (same run), {short}")
     w("")
     w(
         "vodozemac's Olm is X3DH without post-quantum keys or prekey signatures (Matrix signs keys "
@@ -421,7 +379,7 @@ def build(results: dict, sz: dict, run_info: dict) -> str:
     w("")
 
     # Primitives.
-    w("## The primitives themselves")
+    w(f"### The primitives themselves, {short}")
     w("")
     rows = []
     for fn, name in [
@@ -436,39 +394,40 @@ def build(results: dict, sz: dict, run_info: dict) -> str:
         ("mlkem768_decapsulate", "ML-KEM-768 decapsulation"),
         ("hmac_sha256_chain_step", "chain step (2 × HMAC-SHA256)"),
         ("hkdf_sha256_96B", "root step (HKDF-SHA256, 96 B)"),
-        ("chacha20poly1305_seal_256B", "ChaCha20-Poly1305 seal 256 B (ring)"),
-        ("chacha20poly1305_seal_64KiB", "ChaCha20-Poly1305 seal 64 KiB (ring)"),
+        ("chacha20poly1305_seal_256B", f"ChaCha20-Poly1305 seal 256 B ({aead_name})"),
+        ("chacha20poly1305_seal_64KiB", f"ChaCha20-Poly1305 seal 64 KiB ({aead_name})"),
     ]:
         rows.append([name, fmt_time(get("primitive", fn))])
     w(table(["Primitive", "median"], rows))
     w("")
-    w("### The AEAD's fixed cost")
+    w(f"#### The AEAD, {short}")
     w("")
     rows = []
     for label, size in [("256B", 256), ("64KiB", 65536)]:
-        a, b = get("aead", "ring", label), get("aead", "rustcrypto", label)
-        rows.append([label, fmt_time(a), fmt_time(b), fmt_ratio(ratio(b, a))])
-    w(table(["ChaCha20-Poly1305 seal", "ring (hushwire)", "RustCrypto `chacha20poly1305` 0.11", "RustCrypto / ring"], rows))
+        a, b = get("aead", "rustcrypto", label), get("aead", "ring", label)
+        rows.append([label, fmt_time(a), fmt_time(b) if build_name == "ring" else "not in this build",
+                     fmt_ratio(ratio(a, b))])
+    w(table(["ChaCha20-Poly1305 seal, fresh key", "RustCrypto `chacha20poly1305` 0.11", "ring 0.17", "RustCrypto / ring"], rows))
     w("")
     w(
-        "Both pick their AVX2 code at run time. In RustCrypto's `poly1305` 0.9 (under "
-        "`chacha20poly1305` 0.11), the block functions of the AVX2 backend carry "
-        "`#[target_feature(enable = \"avx2\")]`, but the per-message key setup does not: "
-        "`backend::avx2::State::new` and the `Mul`, `reduce` and `From` helpers it calls to "
-        "precompute r² (`backend/avx2/helpers.rs`) are plain functions full of AVX2 intrinsics. "
-        "In a default build (baseline x86-64, no `-C target-cpu`) the AVX2 intrinsics "
-        "cannot be inlined into functions compiled without AVX2, so each becomes an "
-        "out-of-line call: a fixed cost on every message that "
-        "`-C target-cpu=native` removes (the whole crate is then compiled with AVX2). ring "
-        "dispatches at run time to hand-written assembly for the whole ChaCha20-Poly1305 "
-        "operation, so its default build already has the fast path. hushwire uses ring's "
-        "ChaCha20-Poly1305 (`src/aead.rs`); the wire is the same RFC 8439 construction, the test "
-        "vectors cross-check it against RustCrypto's, and users set no RUSTFLAGS."
+        "RustCrypto's fixed cost per call is mostly `poly1305` 0.9's AVX2 key setup and "
+        "finalization, which are compiled without the AVX2 target feature in a default build: "
+        "`docs/poly1305-avx2-target-feature.md` has the functions, a patch for upstream and its "
+        "measurement, and README (\"AEAD backends\") how an application can build around it."
+    )
+    w("")
+    fresh = get("aead_header_key", aead_id, "fresh")
+    prepared = get("aead_header_key", aead_id, "prepared")
+    w(
+        f"A 40-byte header opened under a key prepared for that call: {fmt_time(fresh)}; under a "
+        f"key prepared once and reused: {fmt_time(prepared)} ({aead_name}). Neither backend has "
+        "a key schedule worth keeping (ChaCha20 uses the key as it is; the Poly1305 key is new "
+        "for every nonce), so hushwire prepares a key per call and keeps no extra copy of it."
     )
     w("")
 
     # Where the time goes (computed from this run's primitive medians).
-    w("## Where the time goes")
+    w(f"### Where the time goes, {short}")
     w("")
     prim = {k[1]: v for k, v in results.items() if k[0] == "primitive"}
     dh, kg = prim.get("x25519_dh"), prim.get("x25519_keygen")
@@ -485,17 +444,34 @@ def build(results: dict, sz: dict, run_info: dict) -> str:
         notes.append(
             f"**Same chain, 256 B**: hushwire spends {fmt_time(h - f)} per round trip beyond the floor: "
             "wire encoding and parsing, the output allocations, the copies into them, and the "
-            "transactional bookkeeping. The floor itself is four AEAD calls and six HMAC-SHA256."
+            "transactional bookkeeping. The floor itself is four AEAD calls and six HMAC-SHA256 "
+            "(a unit test, `aead_calls_per_message_are_the_protocol_minimum`, checks that a "
+            "same-chain message costs exactly two seals and two opens)."
         )
     h, a = get("round_trip", "hushwire", "64KiB"), get("round_trip", "floor", "64KiB")
     if h and a:
-        notes.append(
-            f"**64 KiB**: the bare AEAD seal and open (the floor, {fmt_time(a)}) are "
-            f"{share(a, h)} of the round trip; the rest is the two 64 KiB copies ring's in-place "
-            "API requires (the plaintext into the outgoing message, the ciphertext into the "
-            "returned plaintext) and their allocations. A perf profile of this scenario shows "
-            "only ring's `chacha20_poly1305_seal_avx2`/`open_avx2` and `memmove` as significant."
-        )
+        if build_name == "ring":
+            rest = (
+                "the two 64 KiB copies ring's in-place API requires, the plaintext into the "
+                "outgoing message and the ciphertext into the returned plaintext, and their "
+                "allocations"
+            )
+        else:
+            rest = (
+                "zero-filling the two 64 KiB outputs, which RustCrypto then encrypts or decrypts "
+                "into straight from the input, and their allocations"
+            )
+        if a >= h:
+            notes.append(
+                f"**64 KiB**: the bare AEAD seal and open (the floor, {fmt_time(a)}) measured "
+                f"{share(a, h)} of the round trip: the round trip's own work ({rest}) is within "
+                "this run's noise."
+            )
+        else:
+            notes.append(
+                f"**64 KiB**: the bare AEAD seal and open (the floor, {fmt_time(a)}) are "
+                f"{share(a, h)} of the round trip; the rest is {rest}."
+            )
     h = get("ping_pong", "hushwire")
     if h and dh and kg:
         notes.append(
@@ -559,8 +535,148 @@ def build(results: dict, sz: dict, run_info: dict) -> str:
         w(f"- {n}")
     w("")
 
+    return out
+
+
+def build(all_results: dict, sz: dict, infos: dict) -> str:
+    out: list[str] = []
+    w = out.append
+    w("# Benchmarks")
+    w("")
+    w(
+        "Generated by `benches/report.py` from criterion runs; do not edit the numbers by hand. "
+        "Every figure is a criterion **median**. Each hushwire operation is measured beside its "
+        "**floor** (the primitive work the design must do for it, written directly against the "
+        "same primitive crates, on preallocated buffers: `benches/common/floor.rs` and each "
+        "bench's floor functions) and, where vodozemac can do the same, beside **vodozemac** "
+        "(`benches/compare`), all in the same run."
+    )
+    w("")
+    w(
+        "hushwire has two AEAD backends with the same wire (README, \"AEAD backends\"), so every "
+        "figure is given twice: for the **default build** (RustCrypto `chacha20poly1305`, pure "
+        "Rust, what `cargo add hushwire` gives) and for the **`ring` build** (`--features ring`, "
+        "ring's ChaCha20-Poly1305). Each build's floors use that build's AEAD. The two builds run "
+        "one after the other, so compare figures within a build first."
+    )
+    w("")
+    w("## Run")
+    w("")
+    out.extend(machine_info([i["source"] for i in infos.values() if i.get("source")]))
+    w(f"- Criterion settings: `{' '.join(CRITERION_ARGS)}`")
+    for name, _, label in BUILDS:
+        info = infos.get(name)
+        if not info:
+            w(f"- {label}: not run")
+            continue
+        w(
+            f"- {label[0].upper()}{label[1:]}: {info['date']}; load average (1, 5, 15 min) before: "
+            f"{info['load_before']}, after: {info['load_after']}"
+            + (f"; ignored {len(info['stale'])} stale result(s)" if info.get("stale") else "")
+        )
+    if any(i.get("busy") for i in infos.values()):
+        w(
+            "- **The machine was busy during this run** (load above its CPU count), so absolute "
+            "times are inflated and ratios noisier than on an idle machine. Re-run the command "
+            "below on an idle machine for clean numbers."
+        )
+    w("")
+    w("Reproduce (from the repository root; about 20 minutes on 2 cores):")
+    w("")
+    w("```sh")
+    w("python3 benches/report.py --run        # runs both crates' benches in both builds, writes BENCHMARKS.md")
+    w("# or by hand, then regenerate from the results:")
+    for name, feats, _ in BUILDS:
+        f = (" " + " ".join(feats)) if feats else ""
+        w(
+            f"CRITERION_HOME=target/criterion/{name} cargo bench{f} "
+            + " ".join(MAIN_BENCH_ARGS) + " -- " + " ".join(CRITERION_ARGS)
+        )
+        w(
+            f"CRITERION_HOME=target/criterion/{name} CARGO_TARGET_DIR=target cargo bench{f} "
+            "--manifest-path benches/compare/Cargo.toml "
+            + " ".join(COMPARE_BENCH_ARGS) + " -- " + " ".join(CRITERION_ARGS)
+        )
+    w("python3 benches/report.py")
+    w("```")
+    w("")
+    w(
+        "(`report.py` reads `$CARGO_TARGET_DIR/criterion/<build>`, else `target/criterion/<build>`; "
+        "with `--run` it points both crates there through `CRITERION_HOME`; pass "
+        "`--criterion-dir` to read another folder, `--builds default` to run or read one build.)"
+    )
+    w("")
+
+    gets = {
+        name: (lambda r: (lambda g, f, v="": r.get((g, f, v))))(all_results.get(name, {}))
+        for name, _, _ in BUILDS
+    }
+    hw = sz.get("hushwire", {})
+    vz = sz.get("vodozemac", {})
+
+    # Headline figures side by side.
+    w("## Headline figures, both builds")
+    w("")
+    rows = []
+    for group, fn, value, name in [
+        ("vs_round_trip", "hushwire", "256B", "same-chain round trip, 256 B"),
+        ("vs_round_trip", "vodozemac", "256B", "vodozemac, same-chain round trip, 256 B (same run)"),
+        ("round_trip", "floor", "256B", "its floor (4 AEAD calls, 6 HMAC-SHA256)"),
+        ("round_trip", "hushwire", "64KiB", "same-chain round trip, 64 KiB"),
+        ("round_trip", "floor", "64KiB", "its floor (the bare AEAD seal and open)"),
+        ("aead", "rustcrypto", "256B", "RustCrypto ChaCha20-Poly1305 seal, 256 B"),
+        ("aead", "ring", "256B", "ring ChaCha20-Poly1305 seal, 256 B"),
+        ("ping_pong", "hushwire", "", "ping-pong (2 messages, 2 ratchet turns)"),
+        ("setup_full", "hushwire", "", "full PQ session setup"),
+    ]:
+        rows.append([name] + [fmt_time(gets[b](group, fn, value)) for b, _, _ in BUILDS])
+    for name, (a, b) in [
+        ("hushwire vs vodozemac, 256 B round trip", ("vs_round_trip", "256B")),
+    ]:
+        cells = []
+        for bname, _, _ in BUILDS:
+            g = gets[bname]
+            r = ratio(g(a, "vodozemac", b), g(a, "hushwire", b))
+            cells.append("–" if r is None else f"{r:.2f}× faster")
+        rows.append([name] + cells)
+    w(table(["Figure", "default build (RustCrypto)", "`ring` build"], rows))
+    w("")
+    w(
+        "README's headline numbers are the default build's. The `ring` build's RustCrypto row is "
+        "the same code measured again in the second run."
+    )
+    w("")
+
+    # Targets.
+    w("## Targets (issues P7 and P20)")
+    w("")
+    per = {name: targets_for(gets[name], hw, name) for name, _, _ in BUILDS}
+    rows = []
+    for key, issue, name, goal in TARGETS:
+        cells = []
+        for bname, _, _ in BUILDS:
+            got = per[bname].get(key)
+            if got is None:
+                cells.append("n/a")
+            else:
+                value, ok = got
+                status = "" if ok is None else (" (met)" if ok else " (**missed**)")
+                cells.append(f"{value}{status}")
+        rows.append([name, issue, goal] + cells)
+    w(table(["Target", "Issue", "Goal", "default build", "`ring` build"], rows))
+    w("")
+
+    for name, _, label in BUILDS:
+        if all_results.get(name):
+            out.extend(per_build(all_results[name], sz, name, label))
+        else:
+            w(f"## {label[0].upper()}{label[1:]}")
+            w("")
+            w("Not run.")
+            w("")
+
     # Sizes.
-    w("## State and wire sizes")
+    w("## State and wire sizes (both builds)")
     w("")
     rows = [
         ["established session, exported (encrypted blob), initiator / responder",
@@ -599,45 +715,59 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", action="store_true", help="run the benches first")
     p.add_argument("--criterion-dir", type=Path, default=None)
+    p.add_argument("--builds", default=",".join(b[0] for b in BUILDS), help="builds to run (default,ring)")
     p.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     p.add_argument("--sizes", type=Path, help="read sizes from this JSON instead of running the sizes binary")
     args = p.parse_args()
-    criterion_dir = (args.criterion_dir or default_criterion_dir()).resolve()
-    env = dict(os.environ)
+    criterion_root = (args.criterion_dir or default_criterion_dir()).resolve()
+    wanted = [b for b in BUILDS if b[0] in args.builds.split(",")]
+    base_env = dict(os.environ)
     # Both crates build into one target folder (shared dependencies are built once).
-    env.setdefault("CARGO_TARGET_DIR", str(ROOT / "target"))
-    env["CRITERION_HOME"] = str(criterion_dir)
-    state_path = criterion_dir / "report-run.json"
-
-    if args.run:
-        info = {"load_before": loadavg(), "start": time.time()}
-        run(["cargo", "bench", *MAIN_BENCH_ARGS, "--", *CRITERION_ARGS], env)
-        run(
-            ["cargo", "bench", "--manifest-path", COMPARE_MANIFEST, *COMPARE_BENCH_ARGS, "--", *CRITERION_ARGS],
-            env,
-        )
-        info["load_after"] = loadavg()
-        info["date"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        criterion_dir.mkdir(parents=True, exist_ok=True)
-        state_path.write_text(json.dumps(info))
-    if state_path.exists():
-        info = json.loads(state_path.read_text())
-    else:
-        info = {"load_before": "unknown (not run by report.py)", "load_after": loadavg(), "start": None,
-                "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
-    results, stale = read_results(criterion_dir, info.get("start"))
-    if not results:
-        print(f"no criterion results under {criterion_dir}", file=sys.stderr)
-        return 1
-    info["stale"] = stale
+    base_env.setdefault("CARGO_TARGET_DIR", str(ROOT / "target"))
     cpus = os.cpu_count() or 1
-    try:
-        info["busy"] = any(float(x) > cpus for x in (info["load_before"].split()[:1] + info["load_after"].split()[:1]))
-    except ValueError:
-        info["busy"] = False
-    sz = json.loads(args.sizes.read_text()) if args.sizes else sizes(env)
-    args.out.write_text(build(results, sz, info) + "\n")
-    print(f"wrote {args.out} from {len(results)} results in {criterion_dir}", file=sys.stderr)
+
+    all_results: dict[str, dict] = {}
+    infos: dict[str, dict] = {}
+    for name, feats, _ in wanted:
+        criterion_dir = criterion_root / name
+        env = dict(base_env)
+        env["CRITERION_HOME"] = str(criterion_dir)
+        state_path = criterion_dir / "report-run.json"
+        if args.run:
+            info = {"load_before": loadavg(), "start": time.time(), "source": source()}
+            run(["cargo", "bench", *feats, *MAIN_BENCH_ARGS, "--", *CRITERION_ARGS], env)
+            run(
+                ["cargo", "bench", *feats, "--manifest-path", COMPARE_MANIFEST, *COMPARE_BENCH_ARGS,
+                 "--", *CRITERION_ARGS],
+                env,
+            )
+            info["load_after"] = loadavg()
+            info["date"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            criterion_dir.mkdir(parents=True, exist_ok=True)
+            state_path.write_text(json.dumps(info))
+        if state_path.exists():
+            info = json.loads(state_path.read_text())
+        else:
+            info = {"load_before": "unknown (not run by report.py)", "load_after": loadavg(), "start": None,
+                    "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+        results, stale = read_results(criterion_dir, info.get("start"))
+        if not results:
+            print(f"no criterion results under {criterion_dir}", file=sys.stderr)
+            continue
+        info["stale"] = stale
+        try:
+            info["busy"] = any(
+                float(x) > cpus for x in (info["load_before"].split()[:1] + info["load_after"].split()[:1])
+            )
+        except ValueError:
+            info["busy"] = False
+        all_results[name] = results
+        infos[name] = info
+    if not all_results:
+        return 1
+    sz = json.loads(args.sizes.read_text()) if args.sizes else sizes(base_env)
+    args.out.write_text(build(all_results, sz, infos) + "\n")
+    print(f"wrote {args.out} from {sum(len(r) for r in all_results.values())} results in {criterion_root}", file=sys.stderr)
     return 0
 
 

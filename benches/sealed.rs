@@ -89,7 +89,7 @@ fn floor_open(
         ],
     );
     let mut sender_part = [0u8; 32];
-    let tag = ring::aead::Tag::from([0u8; 16]);
+    let tag: floor::Tag = [0u8; 16];
     let key: &[u8; 32] = keys[32..].try_into().unwrap();
     floor::open_fails(key, &[0u8; 12], &[1u8; 66], &mut sender_part, tag);
     let sender_dh = floor::identity_key_from_bytes(sender_identity);

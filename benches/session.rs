@@ -5,7 +5,8 @@
 //! - `encrypt`, `decrypt`, `round_trip` (same chain) at 32 B, 256 B, 4 KiB and 64 KiB;
 //! - `ping_pong`: a ratchet turn on every message (two messages per iteration);
 //! - `out_of_order`: N messages decrypted newest first, beside the same N in order;
-//! - `aead`: one AEAD seal, ring against RustCrypto (fixed cost at 256 B, throughput at 64 KiB).
+//! - `aead`: one AEAD seal, RustCrypto (and ring in a `ring` build) (fixed cost at 256 B,
+//!   throughput at 64 KiB); `aead_header_key`: a header open with a fresh against a prepared key.
 
 #![allow(
     clippy::unwrap_used,
@@ -81,8 +82,11 @@ fn same_chain(c: &mut Criterion) {
     }
 }
 
-/// The cost of one AEAD call (256 B: mostly fixed cost; 64 KiB: throughput): ring (what hushwire uses) beside RustCrypto's
-/// `chacha20poly1305` in the same build (BENCHMARKS.md explains the difference).
+/// The cost of one AEAD seal (256 B: mostly fixed cost; 64 KiB: throughput) with a fresh key,
+/// as hushwire calls it: RustCrypto's `chacha20poly1305` in every build, ring's too in a
+/// `ring` build (BENCHMARKS.md explains the difference). And a 40-byte header opened under
+/// a key prepared once against a key prepared per call: what reusing a header key's setup
+/// across messages would save.
 fn aead_implementations(c: &mut Criterion) {
     let key = [7u8; 32];
     let nonce = [1u8; 12];
@@ -91,6 +95,7 @@ fn aead_implementations(c: &mut Criterion) {
         let mut buf = vec![0u8; size];
         let label = size_label(size);
         group.throughput(Throughput::Bytes(size as u64));
+        #[cfg(feature = "ring")]
         group.bench_function(BenchmarkId::new("ring", &label), |bench| {
             bench.iter(|| floor::seal(&key, &nonce, b"ad", black_box(&mut buf)))
         });
@@ -103,6 +108,27 @@ fn aead_implementations(c: &mut Criterion) {
             })
         });
     }
+    group.finish();
+
+    let mut group = c.benchmark_group("aead_header_key");
+    let ad = [3u8; floor::HEADER_AD_LEN];
+    let mut header = [7u8; floor::HEADER_LEN];
+    let tag = floor::seal(&key, &nonce, &ad, &mut header);
+    let prepared = floor::prepare(&key);
+    group.bench_function(BenchmarkId::new(floor::AEAD_BACKEND, "fresh"), |bench| {
+        bench.iter_batched_ref(
+            || header,
+            |h| floor::open(black_box(&key), &nonce, &ad, h, tag),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function(BenchmarkId::new(floor::AEAD_BACKEND, "prepared"), |bench| {
+        bench.iter_batched_ref(
+            || header,
+            |h| floor::open_prepared(black_box(&prepared), &nonce, &ad, h, tag),
+            BatchSize::SmallInput,
+        )
+    });
     group.finish();
 }
 

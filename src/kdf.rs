@@ -3,9 +3,10 @@
 //! SPEC.md §1.3.2 lists the same labels, and §4–§5 the inputs; a change here is a wire change.
 
 use hkdf::Hkdf;
+use hmac::digest::{FixedOutput, Key};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey, SessionTagKey, SharedSecret};
 
@@ -67,10 +68,16 @@ fn hkdf_expand<const N: usize>(salt: &[u8], ikm: &[u8], info: &[&[u8]]) -> Zeroi
     out
 }
 
+/// The `index`-th 32 bytes of `bytes` (empty past the end).
+fn part32<const N: usize>(bytes: &[u8; N], index: usize) -> &[u8] {
+    bytes.get(index * 32..index * 32 + 32).unwrap_or_default()
+}
+
+/// The `index`-th 32 bytes of `bytes`, for a public value.
 fn split32<const N: usize>(bytes: &[u8; N], index: usize) -> [u8; 32] {
     let mut out = [0u8; 32];
-    if let Some(part) = bytes.get(index * 32..index * 32 + 32) {
-        out.copy_from_slice(part);
+    if let Ok(part) = <[u8; 32]>::try_from(part32(bytes, index)) {
+        out = part;
     }
     out
 }
@@ -127,11 +134,11 @@ pub(crate) fn pqxdh(dh: &[&SharedSecret], kem: &SharedSecret, t: &Transcript<'_>
     ];
     let okm = hkdf_expand::<160>(&[0u8; 32], &ikm, &info);
     AgreedKeys {
-        root: RootKey::from_bytes(split32(&okm, 0)),
-        initiator_header: HeaderKey::from_bytes(split32(&okm, 1)),
-        responder_header: HeaderKey::from_bytes(split32(&okm, 2)),
+        root: RootKey::copy_from(part32(&okm, 0)),
+        initiator_header: HeaderKey::copy_from(part32(&okm, 1)),
+        responder_header: HeaderKey::copy_from(part32(&okm, 2)),
         session_id: split32(&okm, 3),
-        tag_key: SessionTagKey::from_bytes(split32(&okm, 4)),
+        tag_key: SessionTagKey::copy_from(part32(&okm, 4)),
     }
 }
 
@@ -139,9 +146,9 @@ pub(crate) fn pqxdh(dh: &[&SharedSecret], kem: &SharedSecret, t: &Transcript<'_>
 pub(crate) fn root_step(root: &RootKey, dh: &SharedSecret) -> (RootKey, ChainKey, HeaderKey) {
     let okm = hkdf_expand::<96>(root.as_bytes(), dh.as_bytes(), &[LABEL_ROOT]);
     (
-        RootKey::from_bytes(split32(&okm, 0)),
-        ChainKey::from_bytes(split32(&okm, 1)),
-        HeaderKey::from_bytes(split32(&okm, 2)),
+        RootKey::copy_from(part32(&okm, 0)),
+        ChainKey::copy_from(part32(&okm, 1)),
+        HeaderKey::copy_from(part32(&okm, 2)),
     )
 }
 
@@ -152,19 +159,26 @@ pub(crate) fn chain_step(chain: &ChainKey) -> (ChainKey, MessageKey) {
     for_message.update(&[CHAIN_MESSAGE_KEY]);
     let mut for_next = keyed;
     for_next.update(&[CHAIN_NEXT_KEY]);
-    let mk: [u8; 32] = for_message.finalize().into_bytes().into();
-    let ck: [u8; 32] = for_next.finalize().into_bytes().into();
-    (ChainKey::from_bytes(ck), MessageKey::from_bytes(mk))
+    // Each MAC writes its output straight into the key that holds it (no bare copy).
+    let mut mk = MessageKey::from_bytes([0u8; 32]);
+    FixedOutput::finalize_into(for_message, mk.as_mut_bytes().into());
+    let mut ck = ChainKey::from_bytes([0u8; 32]);
+    FixedOutput::finalize_into(for_next, ck.as_mut_bytes().into());
+    (ck, mk)
 }
 
 /// HMAC-SHA256 keyed by 32 bytes. HMAC pads keys shorter than the 64-byte block with zeros,
-/// so keying with the padded block is the same function, and it cannot fail.
-fn hmac_keyed(key: &[u8; 32]) -> Hmac<Sha256> {
-    let mut block = Zeroizing::new([0u8; 64]);
+/// so keying with the padded block is the same function, and it cannot fail. The padded
+/// block is wiped once the key is absorbed; the keyed state wipes itself on drop (hmac's
+/// `zeroize` feature).
+pub(crate) fn hmac_keyed(key: &[u8; 32]) -> Hmac<Sha256> {
+    let mut block = Key::<Hmac<Sha256>>::default();
     if let Some(head) = block.get_mut(..32) {
         head.copy_from_slice(key);
     }
-    <Hmac<Sha256> as KeyInit>::new(&(*block).into())
+    let keyed = <Hmac<Sha256> as KeyInit>::new(&block);
+    block.as_mut_slice().zeroize();
+    keyed
 }
 
 /// The session tag of a ratchet message (SPEC.md §5.6): the sender's epoch, masked, and a

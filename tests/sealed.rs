@@ -495,7 +495,7 @@ fn a_certificate_under_another_root_is_rejected() {
 fn a_revoked_certificate_or_server_key_is_rejected() {
     let mut w = world(16);
     let mut trust = w.dep.trust.clone();
-    trust.revoke_certificate(SERVER_KEY_ID, 1).unwrap();
+    trust.revoke_certificate(ROOT_ID, SERVER_KEY_ID, 1).unwrap();
     w.rejected_then_genuine(
         &w.sealed_first.clone(),
         &trust,
@@ -507,7 +507,7 @@ fn a_revoked_certificate_or_server_key_is_rejected() {
     );
     let mut w = world(17);
     let mut trust = w.dep.trust.clone();
-    trust.revoke_server_key(SERVER_KEY_ID).unwrap();
+    trust.revoke_server_key(ROOT_ID, SERVER_KEY_ID).unwrap();
     w.rejected_then_genuine(
         &w.sealed_first.clone(),
         &trust,

@@ -331,8 +331,10 @@ fn sender_cert_json(cert: &SenderCertificate, signed_message: &[u8]) -> Value {
 /// A trust store as JSON, with the library value it describes.
 struct Trust {
     roots: Vec<(u32, [u8; 32])>,
-    revoked_server_keys: Vec<u32>,
-    revoked_certificates: Vec<(u32, u64)>,
+    /// `(root_id, key_id)`.
+    revoked_server_keys: Vec<(u32, u32)>,
+    /// `(root_id, server_key_id, serial)`.
+    revoked_certificates: Vec<(u32, u32, u64)>,
 }
 
 impl Trust {
@@ -350,11 +352,11 @@ impl Trust {
             t.add_root(*id, IssuerKey::from_bytes(key).unwrap())
                 .unwrap();
         }
-        for id in &self.revoked_server_keys {
-            t.revoke_server_key(*id).unwrap();
+        for (root, id) in &self.revoked_server_keys {
+            t.revoke_server_key(*root, *id).unwrap();
         }
-        for (id, serial) in &self.revoked_certificates {
-            t.revoke_certificate(*id, *serial).unwrap();
+        for (root, id, serial) in &self.revoked_certificates {
+            t.revoke_certificate(*root, *id, *serial).unwrap();
         }
         t
     }
@@ -362,8 +364,8 @@ impl Trust {
     fn to_json(&self) -> Value {
         json!({
             "roots": self.roots.iter().map(|(id, k)| json!({"root_id": id, "key": hx(k)})).collect::<Vec<_>>(),
-            "revoked_server_keys": self.revoked_server_keys,
-            "revoked_certificates": self.revoked_certificates.iter().map(|(id, s)| json!({"server_key_id": id, "serial": s})).collect::<Vec<_>>(),
+            "revoked_server_keys": self.revoked_server_keys.iter().map(|(root, id)| json!({"root_id": root, "key_id": id})).collect::<Vec<_>>(),
+            "revoked_certificates": self.revoked_certificates.iter().map(|(root, id, s)| json!({"root_id": root, "server_key_id": id, "serial": s})).collect::<Vec<_>>(),
         })
     }
 }
@@ -407,14 +409,18 @@ fn certificates() -> Value {
     let mut wrong_root = Trust::pinned(&c);
     wrong_root.roots = vec![(ROOT_ID, c.server_ref.ed_public)];
     let mut revoked_key = Trust::pinned(&c);
-    revoked_key.revoked_server_keys = vec![SERVER_KEY_ID];
+    revoked_key.revoked_server_keys = vec![(ROOT_ID, SERVER_KEY_ID)];
     let mut revoked_cert = Trust::pinned(&c);
-    revoked_cert.revoked_certificates = vec![(SERVER_KEY_ID, SERIAL)];
+    revoked_cert.revoked_certificates = vec![(ROOT_ID, SERVER_KEY_ID, SERIAL)];
     let other_root = Trust {
         roots: vec![(2, c.root_ref.ed_public)],
         revoked_server_keys: vec![],
         revoked_certificates: vec![],
     };
+    // Key 7 and its serial 42 revoked under root 2: other keys than root 1's key 7.
+    let mut revoked_elsewhere = Trust::pinned(&c);
+    revoked_elsewhere.revoked_server_keys = vec![(2, SERVER_KEY_ID)];
+    revoked_elsewhere.revoked_certificates = vec![(2, SERVER_KEY_ID, SERIAL)];
     type Case = (
         &'static str,
         &'static str,
@@ -537,6 +543,14 @@ fn certificates() -> Value {
                 server_key_id: SERVER_KEY_ID,
                 serial: SERIAL,
             }),
+        ),
+        (
+            "revoked_under_another_root",
+            "server key 7 and its serial 42 revoked under root 2, the chain is under root 1",
+            NOW,
+            revoked_elsewhere,
+            cert.to_bytes(),
+            Ok(()),
         ),
     ];
     let mut validations = Vec::new();
@@ -974,9 +988,9 @@ fn rejections() -> Value {
 
     let pinned = || Trust::pinned(&c);
     let mut revoked_key = pinned();
-    revoked_key.revoked_server_keys = vec![SERVER_KEY_ID];
+    revoked_key.revoked_server_keys = vec![(ROOT_ID, SERVER_KEY_ID)];
     let mut revoked_cert = pinned();
-    revoked_cert.revoked_certificates = vec![(SERVER_KEY_ID, SERIAL)];
+    revoked_cert.revoked_certificates = vec![(ROOT_ID, SERVER_KEY_ID, SERIAL)];
     let mut wrong_root = pinned();
     wrong_root.roots = vec![(ROOT_ID, carol_ref.ed_public)];
     let unknown_root = Trust {

@@ -426,6 +426,60 @@ fn operator_info(name: &str, key: &IdentityKey, from: u64, days: u64) -> Operato
     }
 }
 
+/// Organizations pinned side by side number their keys and serials independently: revoking
+/// one organization's key 7, or its certificate 1234, must leave another organization's key 7
+/// and certificate 1234 trusted.
+#[test]
+fn revocations_are_scoped_by_root() {
+    let mut rng = ChaCha20Rng::seed_from_u64(31);
+    let bank = org(&mut rng, ORG_ROOT_ID, "Acme Bank");
+    let shop = org(&mut rng, 200, "Acme Shop");
+    let mut roots = bank.roots.clone();
+    roots.pin(200, shop.root.public(), "Acme Shop").unwrap();
+    let operator = *IdentityKeyPair::generate(&mut rng).public();
+    let bank_cert = IdentityCertificate::issue(
+        &bank.key,
+        &bank.key_cert,
+        operator_info("Dana Smith", &operator, 1, 7),
+    )
+    .unwrap();
+    let mut shop_info = operator_info("Dana Smith", &operator, 1, 7);
+    shop_info.organization = "Acme Shop".into();
+    let shop_cert = IdentityCertificate::issue(&shop.key, &shop.key_cert, shop_info).unwrap();
+    assert_eq!(bank_cert.serial(), shop_cert.serial());
+    let now = NOW.plus_secs(2 * DAY);
+    assert!(bank_cert.verify(&operator, &roots, now).is_ok());
+    assert!(shop_cert.verify(&operator, &roots, now).is_ok());
+
+    // The shop's organization key is revoked: only the shop's certificate stops verifying.
+    let mut revoked = roots.clone();
+    revoked.revoke_organization_key(200, ORG_KEY_ID).unwrap();
+    assert_eq!(
+        shop_cert.verify(&operator, &revoked, now),
+        Err(VerifyError::Revoked)
+    );
+    assert_eq!(
+        bank_cert
+            .verify(&operator, &revoked, now)
+            .map(|b| b.organization),
+        Ok("Acme Bank".to_string())
+    );
+
+    // The shop's certificate 1234 is revoked: the bank's certificate 1234 still verifies.
+    let mut revoked = roots.clone();
+    revoked.revoke_certificate(200, ORG_KEY_ID, 1234).unwrap();
+    assert_eq!(
+        shop_cert.verify(&operator, &revoked, now),
+        Err(VerifyError::Revoked)
+    );
+    assert_eq!(
+        bank_cert
+            .verify(&operator, &revoked, now)
+            .map(|b| b.organization),
+        Ok("Acme Bank".to_string())
+    );
+}
+
 #[test]
 fn business_identity_cases() {
     let mut rng = ChaCha20Rng::seed_from_u64(30);
@@ -569,13 +623,17 @@ fn business_identity_cases() {
 
     // Revoked, by serial and by organization key.
     let mut revoked = bank.roots.clone();
-    revoked.revoke_certificate(ORG_KEY_ID, 1234).unwrap();
+    revoked
+        .revoke_certificate(ORG_ROOT_ID, ORG_KEY_ID, 1234)
+        .unwrap();
     assert_eq!(
         check(cert.as_bytes(), &revoked, now),
         Err(VerifyError::Revoked)
     );
     let mut revoked = bank.roots.clone();
-    revoked.revoke_organization_key(ORG_KEY_ID).unwrap();
+    revoked
+        .revoke_organization_key(ORG_ROOT_ID, ORG_KEY_ID)
+        .unwrap();
     assert_eq!(
         check(cert.as_bytes(), &revoked, now),
         Err(VerifyError::Revoked)

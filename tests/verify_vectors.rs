@@ -1245,7 +1245,8 @@ fn identity_certificates() -> Value {
         &'a str,
         Vec<u8>,
         &'a [usize],
-        Vec<(u32, u64)>,
+        // Revoked certificates: (root_id, organization_key_id, serial).
+        Vec<(u32, u32, u64)>,
         Result<String, VerifyError>,
     );
     let checks: Vec<Check<'_>> = vec![
@@ -1313,8 +1314,16 @@ fn identity_certificates() -> Value {
             "revoked",
             certs[0].to_bytes(),
             &acme_only,
-            vec![(7, 1001)],
+            vec![(100, 7, 1001)],
             Err(VerifyError::Revoked),
+        ),
+        (
+            // Another organization's key 7, certificate 1001: not Acme's.
+            "revoked_under_another_root",
+            certs[0].to_bytes(),
+            &both,
+            vec![(200, 7, 1001)],
+            verified(0),
         ),
         (
             "truncated",
@@ -1350,8 +1359,10 @@ fn identity_certificates() -> Value {
                 let o = &orgs[*i];
                 roots.pin(o.root_id, o.root.public(), o.name).unwrap();
             }
-            for (key_id, serial) in &revoked {
-                roots.revoke_certificate(*key_id, *serial).unwrap();
+            for (root_id, key_id, serial) in &revoked {
+                roots
+                    .revoke_certificate(*root_id, *key_id, *serial)
+                    .unwrap();
             }
             let got =
                 verify_business_identity(&bytes, &dana, &roots, ts(NOW)).map(|b| b.to_string());
@@ -1367,7 +1378,7 @@ fn identity_certificates() -> Value {
                     .collect::<Vec<_>>(),
                 "revoked_certificates": revoked
                     .iter()
-                    .map(|(k, s)| json!({"organization_key_id": k, "serial": s}))
+                    .map(|(r, k, s)| json!({"root_id": r, "organization_key_id": k, "serial": s}))
                     .collect::<Vec<_>>(),
                 "result": match got {
                     Ok(text) => json!(text),

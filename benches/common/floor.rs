@@ -1,8 +1,9 @@
 //! The floor: the raw primitive work the design must do for an operation, written directly
-//! against the primitive crates hushwire itself uses (ring's ChaCha20-Poly1305, RustCrypto
+//! against the primitive crates hushwire itself uses (the ChaCha20-Poly1305 of the build's
+//! AEAD backend: RustCrypto's by default, ring's with the `ring` feature; RustCrypto
 //! HMAC/HKDF/SHA-2, dalek X25519/Ed25519, RustCrypto ML-KEM), on preallocated buffers, with
 //! no encoding, no state and no checks beyond what the primitives do. A hushwire result is
-//! reported as its ratio to the floor measured in the same run.
+//! reported as its ratio to the floor measured in the same run and build.
 
 #![allow(dead_code)]
 
@@ -10,7 +11,6 @@ use chacha20::ChaCha20Rng;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use hmac::{Hmac, KeyInit, Mac};
 use rand_core::Rng;
-use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, Tag, UnboundKey};
 use sha2::Sha256;
 use x25519_dalek::{PublicKey, StaticSecret};
 
@@ -41,40 +41,148 @@ pub(crate) fn hkdf<const N: usize>(salt: &[u8], ikm: &[u8], info: &[&[u8]]) -> [
     out
 }
 
-fn ring_key(key: &[u8; 32]) -> LessSafeKey {
-    LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, key).unwrap())
-}
+/// A Poly1305 tag.
+pub(crate) type Tag = [u8; 16];
 
-/// ChaCha20-Poly1305 seal in place (ring, the implementation hushwire uses), fresh key.
-pub(crate) fn seal(key: &[u8; 32], nonce: &[u8; 12], ad: &[u8], buf: &mut [u8]) -> Tag {
-    ring_key(key)
-        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*nonce), Aad::from(ad), buf)
-        .unwrap()
-}
+/// The AEAD backend these floors use: the one hushwire is built with.
+#[cfg(feature = "ring")]
+pub(crate) const AEAD_BACKEND: &str = "ring";
+/// The AEAD backend these floors use: the one hushwire is built with.
+#[cfg(not(feature = "ring"))]
+pub(crate) const AEAD_BACKEND: &str = "rustcrypto";
 
-/// ChaCha20-Poly1305 open in place (ring), fresh key.
-pub(crate) fn open(key: &[u8; 32], nonce: &[u8; 12], ad: &[u8], buf: &mut [u8], tag: Tag) {
-    ring_key(key)
-        .open_in_place_separate_tag(
+#[cfg(feature = "ring")]
+mod aead_impl {
+    use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
+
+    pub(crate) type Prepared = LessSafeKey;
+
+    pub(crate) fn key(key: &[u8; 32]) -> LessSafeKey {
+        LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, key).unwrap())
+    }
+
+    pub(crate) fn open_prepared(
+        key: &Prepared,
+        nonce: &[u8; 12],
+        ad: &[u8],
+        buf: &mut [u8],
+        tag: super::Tag,
+    ) -> bool {
+        key.open_in_place_separate_tag(
             Nonce::assume_unique_for_key(*nonce),
             Aad::from(ad),
-            tag,
+            ring::aead::Tag::from(tag),
             buf,
             0..,
         )
-        .unwrap();
+        .is_ok()
+    }
+
+    pub(crate) fn seal(
+        key_bytes: &[u8; 32],
+        nonce: &[u8; 12],
+        ad: &[u8],
+        buf: &mut [u8],
+    ) -> super::Tag {
+        let tag = key(key_bytes)
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*nonce), Aad::from(ad), buf)
+            .unwrap();
+        tag.as_ref().try_into().unwrap()
+    }
+
+    pub(crate) fn open(
+        key_bytes: &[u8; 32],
+        nonce: &[u8; 12],
+        ad: &[u8],
+        buf: &mut [u8],
+        tag: super::Tag,
+    ) -> bool {
+        key(key_bytes)
+            .open_in_place_separate_tag(
+                Nonce::assume_unique_for_key(*nonce),
+                Aad::from(ad),
+                ring::aead::Tag::from(tag),
+                buf,
+                0..,
+            )
+            .is_ok()
+    }
+}
+
+#[cfg(not(feature = "ring"))]
+mod aead_impl {
+    use chacha20poly1305::ChaCha20Poly1305;
+    use chacha20poly1305::aead::{AeadInOut, KeyInit};
+
+    pub(crate) type Prepared = ChaCha20Poly1305;
+
+    pub(crate) fn key(key: &[u8; 32]) -> ChaCha20Poly1305 {
+        ChaCha20Poly1305::new(&(*key).into())
+    }
+
+    pub(crate) fn open_prepared(
+        key: &Prepared,
+        nonce: &[u8; 12],
+        ad: &[u8],
+        buf: &mut [u8],
+        tag: super::Tag,
+    ) -> bool {
+        key.decrypt_inout_detached(&(*nonce).into(), ad, buf.into(), &tag.into())
+            .is_ok()
+    }
+
+    pub(crate) fn seal(key: &[u8; 32], nonce: &[u8; 12], ad: &[u8], buf: &mut [u8]) -> super::Tag {
+        ChaCha20Poly1305::new(&(*key).into())
+            .encrypt_inout_detached(&(*nonce).into(), ad, buf.into())
+            .unwrap()
+            .into()
+    }
+
+    pub(crate) fn open(
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        ad: &[u8],
+        buf: &mut [u8],
+        tag: super::Tag,
+    ) -> bool {
+        ChaCha20Poly1305::new(&(*key).into())
+            .decrypt_inout_detached(&(*nonce).into(), ad, buf.into(), &tag.into())
+            .is_ok()
+    }
+}
+
+/// ChaCha20-Poly1305 seal in place (the build's backend, as hushwire uses it), fresh key.
+pub(crate) fn seal(key: &[u8; 32], nonce: &[u8; 12], ad: &[u8], buf: &mut [u8]) -> Tag {
+    aead_impl::seal(key, nonce, ad, buf)
+}
+
+/// ChaCha20-Poly1305 open in place (the build's backend), fresh key.
+pub(crate) fn open(key: &[u8; 32], nonce: &[u8; 12], ad: &[u8], buf: &mut [u8], tag: Tag) {
+    assert!(aead_impl::open(key, nonce, ad, buf, tag));
+}
+
+/// A key prepared once (the backend's key object), for measuring key reuse.
+pub(crate) type PreparedKey = aead_impl::Prepared;
+
+/// Prepares `key` once.
+pub(crate) fn prepare(key: &[u8; 32]) -> PreparedKey {
+    aead_impl::key(key)
+}
+
+/// Open in place under a prepared key.
+pub(crate) fn open_prepared(
+    key: &PreparedKey,
+    nonce: &[u8; 12],
+    ad: &[u8],
+    buf: &mut [u8],
+    tag: Tag,
+) {
+    assert!(aead_impl::open_prepared(key, nonce, ad, buf, tag));
 }
 
 /// An open that fails authentication (a header tried under the wrong key).
 pub(crate) fn open_fails(key: &[u8; 32], nonce: &[u8; 12], ad: &[u8], buf: &mut [u8], tag: Tag) {
-    let r = ring_key(key).open_in_place_separate_tag(
-        Nonce::assume_unique_for_key(*nonce),
-        Aad::from(ad),
-        tag,
-        buf,
-        0..,
-    );
-    assert!(r.is_err());
+    assert!(!aead_impl::open(key, nonce, ad, buf, tag));
 }
 
 /// X25519 key generation: a random scalar and one fixed-base multiplication.

@@ -84,7 +84,7 @@ fn build() -> CertificateFixture {
     let foreign_cert = ServerCertificate::issue(&stranger, 9, 8, &server.public(), year);
     let mut trust = TrustStore::new();
     trust.add_root(1, root.public()).expect("root");
-    trust.revoke_certificate(7, 99).expect("revoke");
+    trust.revoke_certificate(1, 7, 99).expect("revoke");
 
     let alice = IdentityKeyPair::generate(rng);
     let bob = IdentityKeyPair::generate(rng);

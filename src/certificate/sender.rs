@@ -401,8 +401,13 @@ mod tests {
                 expires_at: secs(1_000)
             })
         );
+        // Server key 10 of another root, and its certificate 77, are other ones.
+        let mut other_root = c.trust.clone();
+        other_root.revoke_certificate(2, 10, 77).unwrap();
+        other_root.revoke_server_key(2, 10).unwrap();
+        assert_eq!(cert.validate(&other_root, now), Ok(()));
         let mut revoked = c.trust.clone();
-        revoked.revoke_certificate(10, 77).unwrap();
+        revoked.revoke_certificate(1, 10, 77).unwrap();
         assert_eq!(
             cert.validate(&revoked, now),
             Err(CertificateError::CertificateRevoked {
@@ -412,7 +417,7 @@ mod tests {
             })
         );
         let mut revoked = c.trust.clone();
-        revoked.revoke_server_key(10).unwrap();
+        revoked.revoke_server_key(1, 10).unwrap();
         assert_eq!(
             cert.validate(&revoked, now),
             Err(CertificateError::ServerKeyRevoked { key_id: 10 })
@@ -470,7 +475,7 @@ mod tests {
         bytes[last] ^= 1;
         let forged = SenderCertificate::from_bytes(&bytes).unwrap();
         let mut revoked = c.trust.clone();
-        revoked.revoke_certificate(10, 77).unwrap();
+        revoked.revoke_certificate(1, 10, 77).unwrap();
         assert_eq!(
             forged.validate(&revoked, secs(5_000)),
             Err(CertificateError::BadSignature(CertificateKind::Sender))

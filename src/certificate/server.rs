@@ -150,7 +150,7 @@ impl ServerCertificate {
     }
 
     pub(crate) fn check_revocation(&self, trust: &TrustStore) -> Result<(), CertificateError> {
-        if trust.is_server_key_revoked(self.key_id()) {
+        if trust.is_server_key_revoked(self.root_id(), self.key_id()) {
             Err(CertificateError::ServerKeyRevoked {
                 key_id: self.key_id(),
             })
@@ -220,7 +220,13 @@ mod tests {
                 expires_at: Timestamp::from_unix_secs(200)
             })
         );
-        trust.revoke_server_key(9).unwrap();
+        // Key 9 of another root is another key.
+        trust.revoke_server_key(8, 9).unwrap();
+        assert_eq!(
+            cert.validate(&trust, Timestamp::from_unix_secs(150)),
+            Ok(())
+        );
+        trust.revoke_server_key(7, 9).unwrap();
         assert_eq!(
             cert.validate(&trust, Timestamp::from_unix_secs(150)),
             Err(CertificateError::ServerKeyRevoked { key_id: 9 })

@@ -129,7 +129,7 @@ pub(crate) fn validate_leaf<B: LeafBody>(
     issuer.verify_signature(trust)?;
     leaf.verify(issuer.key())?;
     issuer.check_revocation(trust)?;
-    if trust.is_certificate_revoked(issuer.key_id(), leaf.body().serial()) {
+    if trust.is_certificate_revoked(issuer.root_id(), issuer.key_id(), leaf.body().serial()) {
         return Err(CertificateError::CertificateRevoked {
             kind: B::KIND,
             server_key_id: issuer.key_id(),

@@ -7,21 +7,27 @@ use super::{CertificateError, IssuerKey};
 
 /// Most trust roots a store pins.
 pub const MAX_TRUST_ROOTS: usize = 16;
-/// Most revoked server key ids a store holds.
+/// Most revoked server keys a store holds (each named by its root id and key id).
 pub const MAX_REVOKED_SERVER_KEYS: usize = 1_024;
-/// Most revoked certificate serials a store holds. Sender certificates are short-lived, so
-/// a revocation can be dropped ([`TrustStore::unrevoke_certificate`]) once the certificate it
-/// names has expired.
+/// Most revoked certificates a store holds (each named by root id, server key id and serial).
+/// Sender certificates are short-lived, so a revocation can be dropped
+/// ([`TrustStore::unrevoke_certificate`]) once the certificate it names has expired.
 pub const MAX_REVOKED_CERTIFICATES: usize = 65_536;
 
 /// What a client trusts: pinned trust roots (by root id) and revoked server keys and
 /// certificates. Filled by the app from its configuration and the server's revocation list;
 /// hushwire only reads it.
+///
+/// Revocations are scoped by root: key ids are chosen by each root's operator, so key 7 under
+/// root 1 and key 7 under root 2 are different keys, and revoking one leaves the other
+/// trusted. Serials are likewise scoped by root and server key.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct TrustStore {
     roots: BTreeMap<u32, IssuerKey>,
-    revoked_server_keys: BTreeSet<u32>,
-    revoked_certificates: BTreeSet<(u32, u64)>,
+    /// `(root_id, key_id)`.
+    revoked_server_keys: BTreeSet<(u32, u32)>,
+    /// `(root_id, server_key_id, serial)`.
+    revoked_certificates: BTreeSet<(u32, u32, u64)>,
 }
 
 impl TrustStore {
@@ -51,7 +57,8 @@ impl TrustStore {
         Ok(())
     }
 
-    /// Unpins trust root `root_id`. Returns whether it was pinned.
+    /// Unpins trust root `root_id`. Returns whether it was pinned. Its revocations are kept
+    /// (they still apply if the root is pinned again).
     pub fn remove_root(&mut self, root_id: u32) -> bool {
         self.roots.remove(&root_id).is_some()
     }
@@ -61,34 +68,39 @@ impl TrustStore {
         self.roots.get(&root_id)
     }
 
-    /// Revokes every certificate of server key `key_id` (and everything it signed).
+    /// Revokes server key `key_id` of root `root_id`: every certificate of that key (and
+    /// everything it signed) stops validating. The same key id under another root is not
+    /// affected.
     ///
     /// # Errors
-    /// [`CertificateError::TrustStoreFull`] past [`MAX_REVOKED_SERVER_KEYS`] (revoking an
-    /// id already revoked always succeeds). The store is unchanged on error.
-    pub fn revoke_server_key(&mut self, key_id: u32) -> Result<(), CertificateError> {
-        if !self.revoked_server_keys.contains(&key_id)
+    /// [`CertificateError::TrustStoreFull`] past [`MAX_REVOKED_SERVER_KEYS`] (revoking a key
+    /// already revoked always succeeds). The store is unchanged on error.
+    pub fn revoke_server_key(&mut self, root_id: u32, key_id: u32) -> Result<(), CertificateError> {
+        let entry = (root_id, key_id);
+        if !self.revoked_server_keys.contains(&entry)
             && self.revoked_server_keys.len() >= MAX_REVOKED_SERVER_KEYS
         {
             return Err(CertificateError::TrustStoreFull {
                 max: MAX_REVOKED_SERVER_KEYS,
             });
         }
-        self.revoked_server_keys.insert(key_id);
+        self.revoked_server_keys.insert(entry);
         Ok(())
     }
 
-    /// Revokes the certificate with `serial` issued by server key `server_key_id`.
+    /// Revokes the certificate with `serial` issued by server key `server_key_id` of root
+    /// `root_id`.
     ///
     /// # Errors
     /// [`CertificateError::TrustStoreFull`] past [`MAX_REVOKED_CERTIFICATES`] (revoking a
-    /// serial already revoked always succeeds). The store is unchanged on error.
+    /// certificate already revoked always succeeds). The store is unchanged on error.
     pub fn revoke_certificate(
         &mut self,
+        root_id: u32,
         server_key_id: u32,
         serial: u64,
     ) -> Result<(), CertificateError> {
-        let entry = (server_key_id, serial);
+        let entry = (root_id, server_key_id, serial);
         if !self.revoked_certificates.contains(&entry)
             && self.revoked_certificates.len() >= MAX_REVOKED_CERTIFICATES
         {
@@ -102,18 +114,21 @@ impl TrustStore {
 
     /// Drops a certificate revocation (for example once the certificate has expired).
     /// Returns whether it was held.
-    pub fn unrevoke_certificate(&mut self, server_key_id: u32, serial: u64) -> bool {
-        self.revoked_certificates.remove(&(server_key_id, serial))
+    pub fn unrevoke_certificate(&mut self, root_id: u32, server_key_id: u32, serial: u64) -> bool {
+        self.revoked_certificates
+            .remove(&(root_id, server_key_id, serial))
     }
 
-    /// Whether server key `key_id` is revoked.
-    pub fn is_server_key_revoked(&self, key_id: u32) -> bool {
-        self.revoked_server_keys.contains(&key_id)
+    /// Whether server key `key_id` of root `root_id` is revoked.
+    pub fn is_server_key_revoked(&self, root_id: u32, key_id: u32) -> bool {
+        self.revoked_server_keys.contains(&(root_id, key_id))
     }
 
-    /// Whether the certificate with `serial` of server key `server_key_id` is revoked.
-    pub fn is_certificate_revoked(&self, server_key_id: u32, serial: u64) -> bool {
-        self.revoked_certificates.contains(&(server_key_id, serial))
+    /// Whether the certificate with `serial` of server key `server_key_id` of root `root_id`
+    /// is revoked.
+    pub fn is_certificate_revoked(&self, root_id: u32, server_key_id: u32, serial: u64) -> bool {
+        self.revoked_certificates
+            .contains(&(root_id, server_key_id, serial))
     }
 }
 
@@ -171,30 +186,45 @@ mod tests {
     fn revocations_at_and_past_the_limits() {
         let mut store = TrustStore::new();
         for id in 0..MAX_REVOKED_SERVER_KEYS as u32 {
-            store.revoke_server_key(id).unwrap();
+            store.revoke_server_key(1, id).unwrap();
         }
-        store.revoke_server_key(0).unwrap();
+        store.revoke_server_key(1, 0).unwrap();
+        let before = store.clone();
         assert_eq!(
-            store.revoke_server_key(u32::MAX),
+            store.revoke_server_key(1, u32::MAX),
             Err(CertificateError::TrustStoreFull {
                 max: MAX_REVOKED_SERVER_KEYS
             })
         );
-        assert!(!store.is_server_key_revoked(u32::MAX));
-        for serial in 0..MAX_REVOKED_CERTIFICATES as u64 {
-            store.revoke_certificate(1, serial).unwrap();
-        }
-        store.revoke_certificate(1, 0).unwrap();
+        // Another root's key 0 is another key: not revoked, and it counts against the limit.
         assert_eq!(
-            store.revoke_certificate(2, 0),
+            store.revoke_server_key(2, 0),
+            Err(CertificateError::TrustStoreFull {
+                max: MAX_REVOKED_SERVER_KEYS
+            })
+        );
+        assert_eq!(store, before);
+        assert!(store.is_server_key_revoked(1, 0));
+        assert!(!store.is_server_key_revoked(2, 0));
+        assert!(!store.is_server_key_revoked(1, u32::MAX));
+        for serial in 0..MAX_REVOKED_CERTIFICATES as u64 {
+            store.revoke_certificate(1, 1, serial).unwrap();
+        }
+        store.revoke_certificate(1, 1, 0).unwrap();
+        assert_eq!(
+            store.revoke_certificate(1, 2, 0),
             Err(CertificateError::TrustStoreFull {
                 max: MAX_REVOKED_CERTIFICATES
             })
         );
-        assert!(store.is_certificate_revoked(1, 5));
-        assert!(!store.is_certificate_revoked(2, 5));
-        assert!(store.unrevoke_certificate(1, 5));
-        store.revoke_certificate(2, 0).unwrap();
+        assert!(store.is_certificate_revoked(1, 1, 5));
+        assert!(!store.is_certificate_revoked(1, 2, 5));
+        assert!(!store.is_certificate_revoked(2, 1, 5));
+        assert!(!store.unrevoke_certificate(2, 1, 5));
+        assert!(store.unrevoke_certificate(1, 1, 5));
+        store.revoke_certificate(2, 1, 5).unwrap();
+        assert!(store.is_certificate_revoked(2, 1, 5));
+        assert!(!store.is_certificate_revoked(1, 1, 5));
         let shown = format!("{store:?}");
         assert_eq!(
             shown,

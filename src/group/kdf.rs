@@ -1,10 +1,11 @@
 //! The group protocol's labels, its sender-chain step, signature inputs and the roster hash
 //! (SPEC.md §14.2). A change here is a wire change.
 
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::Mac;
+use hmac::digest::FixedOutput;
 use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
 
+use crate::kdf::hmac_keyed;
 use crate::keys::secret::{ChainKey, MessageKey};
 
 /// Signature context of a group message (signed by the sender key).
@@ -25,16 +26,6 @@ pub(crate) const SENDER_CHAIN_MESSAGE_KEY: u8 = 0x03;
 /// HMAC input that derives the next sender chain key.
 pub(crate) const SENDER_CHAIN_NEXT_KEY: u8 = 0x04;
 
-/// HMAC-SHA256 keyed by 32 bytes (keying with the zero-padded 64-byte block is the same
-/// function and cannot fail).
-fn hmac_keyed(key: &[u8; 32]) -> Hmac<Sha256> {
-    let mut block = Zeroizing::new([0u8; 64]);
-    if let Some(head) = block.get_mut(..32) {
-        head.copy_from_slice(key);
-    }
-    <Hmac<Sha256> as KeyInit>::new(&(*block).into())
-}
-
 /// One step of a sender chain: the message key for the current position, then the chain key
 /// of the next position. The old chain key cannot be recomputed from either.
 pub(crate) fn sender_chain_step(chain: &ChainKey) -> (ChainKey, MessageKey) {
@@ -43,9 +34,12 @@ pub(crate) fn sender_chain_step(chain: &ChainKey) -> (ChainKey, MessageKey) {
     for_message.update(&[SENDER_CHAIN_MESSAGE_KEY]);
     let mut for_next = keyed;
     for_next.update(&[SENDER_CHAIN_NEXT_KEY]);
-    let mk: [u8; 32] = for_message.finalize().into_bytes().into();
-    let ck: [u8; 32] = for_next.finalize().into_bytes().into();
-    (ChainKey::from_bytes(ck), MessageKey::from_bytes(mk))
+    // Each MAC writes its output straight into the key that holds it (no bare copy).
+    let mut mk = MessageKey::from_bytes([0u8; 32]);
+    FixedOutput::finalize_into(for_message, mk.as_mut_bytes().into());
+    let mut ck = ChainKey::from_bytes([0u8; 32]);
+    FixedOutput::finalize_into(for_next, ck.as_mut_bytes().into());
+    (ck, mk)
 }
 
 /// What an Ed25519 key signs: the label, then the encoded structure up to its signature.
@@ -72,6 +66,7 @@ pub(crate) fn change_digest(bytes: &[u8]) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hmac::{Hmac, KeyInit};
 
     #[test]
     fn chain_step_is_hmac_with_bytes_3_and_4() {

@@ -5,6 +5,7 @@ use core::fmt;
 use std::collections::BTreeMap;
 
 use rand_core::CryptoRng;
+use zeroize::Zeroize;
 
 use super::channel::AuthenticatedSender;
 use super::error::{GroupError, RosterError};
@@ -26,7 +27,7 @@ use super::{
     OLD_EPOCH_GRACE_SECS, Outgoing, RosterUpdate,
 };
 use crate::aead::{NONCE_LEN, open_into, seal_into};
-use crate::keys::secret::{ChainKey, MessageKey};
+use crate::keys::secret::{ChainKey, MessageKey, remove_wiping, reserve_wiping, retain_wiping};
 use crate::keys::{IdentityKey, IdentityKeyPair};
 use crate::time::Timestamp;
 use crate::wire::MAX_PLAINTEXT_LEN;
@@ -430,8 +431,9 @@ impl GroupSession {
                 None => return Err(GroupError::Duplicate { index: m.index }),
             };
             // Authenticated: commit.
-            self.skipped.remove(pos);
+            remove_wiping(&mut self.skipped, pos, |k| k.key.zeroize());
             self.count_old_epoch(&sender_bytes, old_epoch_event.is_some());
+
             return Ok(GroupDecrypted {
                 sender,
                 epoch,
@@ -460,12 +462,15 @@ impl GroupSession {
             // `index < u32::MAX`: the decoder refuses u32::MAX.
             chain.next = index.saturating_add(1);
         }
-        for (skipped_index, key) in derived.skipped {
+        // Copied, not moved, so `derived` wipes its keys when dropped; the store grows
+        // without leaving its old buffer unwiped.
+        reserve_wiping(&mut self.skipped, derived.skipped.len());
+        for (skipped_index, key) in &derived.skipped {
             self.skipped.push_back(SkippedKey {
                 sender: sender_bytes,
                 key_id,
-                index: skipped_index,
-                key,
+                index: *skipped_index,
+                key: key.clone(),
             });
         }
         self.count_old_epoch(&sender_bytes, old_epoch_event.is_some());
@@ -493,7 +498,7 @@ impl GroupSession {
     fn enforce_skipped_cap(&mut self) -> u32 {
         let mut evicted = 0u32;
         while self.skipped.len() > MAX_GROUP_SKIPPED_KEYS {
-            let Some(old) = self.skipped.pop_front() else {
+            let Some(old) = remove_wiping(&mut self.skipped, 0, |k| k.key.zeroize()) else {
                 break;
             };
             if let Some(chain) = self
@@ -594,8 +599,9 @@ impl GroupSession {
             }
         }
         let before = self.skipped.len();
-        self.skipped
-            .retain(|k| !(k.sender == *sender.as_bytes() && retired.contains(&k.key_id)));
+        retain_wiping(&mut self.skipped, |k| {
+            !(k.sender == *sender.as_bytes() && retired.contains(&k.key_id))
+        });
         let dropped = u32::try_from(before - self.skipped.len()).unwrap_or(u32::MAX);
         let mut events = vec![GroupEvent::SenderKeyReceived {
             member: sender,
@@ -906,7 +912,7 @@ impl GroupSession {
     /// starts afresh; its old keys stay refused by their epoch, SPEC.md §14.4.2 step 9).
     fn drop_member(&mut self, member: &IdentityKey) {
         self.inbound.remove(member.as_bytes());
-        self.skipped.retain(|k| k.sender != *member.as_bytes());
+        retain_wiping(&mut self.skipped, |k| k.sender != *member.as_bytes());
     }
 }
 

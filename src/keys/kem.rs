@@ -37,6 +37,8 @@ impl KemKeyPair {
     }
 
     pub(crate) fn from_seed(seed: &[u8; 64]) -> Self {
+        // ml-kem takes the seed by value and does not wipe that copy: a stack temporary we
+        // cannot reach (SPEC.md §9.3, "Copies on the stack").
         let dk = DecapsulationKey::from_seed(Array::from(*seed));
         let encoded = dk.encapsulation_key().to_bytes();
         let mut public = Box::new([0u8; KEM_PUBLIC_KEY_LEN]);
@@ -60,10 +62,11 @@ impl KemKeyPair {
     /// (implicit rejection), which then fails authentication of the first message.
     pub(crate) fn decapsulate(&self, ciphertext: &[u8; KEM_CIPHERTEXT_LEN]) -> SharedSecret {
         let ct = Ciphertext::from(*ciphertext);
-        let shared = self.expanded.decapsulate(&ct);
-        let mut out = [0u8; 32];
-        out.copy_from_slice(shared.as_slice());
-        SharedSecret::from_bytes(out)
+        let mut shared = self.expanded.decapsulate(&ct);
+        let secret = SharedSecret::copy_from(shared.as_slice());
+        // ml-kem's shared key is a plain array: wipe it here.
+        shared.as_mut_slice().zeroize();
+        secret
     }
 }
 
@@ -83,12 +86,13 @@ pub(crate) fn kem_encapsulate<R: CryptoRng + ?Sized>(
 ) -> Result<([u8; KEM_CIPHERTEXT_LEN], SharedSecret), KeyError> {
     let key = Array::from(*public);
     let ek = EncapsulationKey::new(&key).map_err(|_| KeyError::InvalidKemKey)?;
-    let (ct, shared) = ek.encapsulate_with_rng(rng);
+    let (ct, mut shared) = ek.encapsulate_with_rng(rng);
     let mut ct_out = [0u8; KEM_CIPHERTEXT_LEN];
     ct_out.copy_from_slice(ct.as_slice());
-    let mut ss = [0u8; 32];
-    ss.copy_from_slice(shared.as_slice());
-    Ok((ct_out, SharedSecret::from_bytes(ss)))
+    let secret = SharedSecret::copy_from(shared.as_slice());
+    // ml-kem's shared key is a plain array: wipe it here.
+    shared.as_mut_slice().zeroize();
+    Ok((ct_out, secret))
 }
 
 #[cfg(test)]

@@ -42,7 +42,8 @@ impl KemPreKeyKind {
 pub(crate) fn dh_checked(secret: &StaticSecret, public: &XPublicKey) -> Option<SharedSecret> {
     let shared = secret.diffie_hellman(public);
     if shared.was_contributory() {
-        Some(SharedSecret::from_bytes(shared.to_bytes()))
+        // Copied from the borrowed bytes: x25519-dalek wipes its value on drop.
+        Some(SharedSecret::copy_from(shared.as_bytes()))
     } else {
         None
     }

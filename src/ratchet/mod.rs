@@ -24,7 +24,9 @@ use crate::aead::{NONCE_LEN, open_into, seal_into};
 use crate::error::{DecryptError, EncryptError};
 use crate::kdf::{SenderRole, chain_step, open_session_tag, root_step, session_tag};
 use crate::keys::dh_checked;
-use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey, SessionTagKey, SharedSecret};
+use crate::keys::secret::{
+    ChainKey, HeaderKey, MessageKey, RootKey, SessionTagKey, SharedSecret, reserve_wiping,
+};
 use crate::wire::{
     ENCRYPTED_HEADER_LEN, HEADER_PLAINTEXT_LEN, RATCHET_PREFIX_LEN, RatchetMessage, TYPE_RATCHET,
     WIRE_VERSION,
@@ -396,7 +398,7 @@ impl RatchetState {
                 };
                 let plaintext = open_body(mk, msg, ad)?;
                 if let Some(chain) = self.past.get_mut(index) {
-                    chain.stored.keys.remove(pos);
+                    chain.stored.take(pos);
                 }
                 return Ok((plaintext, DecryptReport::default()));
             }
@@ -442,7 +444,7 @@ impl RatchetState {
             };
             let plaintext = open_body(mk, msg, ad)?;
             if let Some(current) = self.receiving.as_mut() {
-                current.stored.keys.remove(pos);
+                current.stored.take(pos);
             }
             return Ok((plaintext, DecryptReport::default()));
         }
@@ -475,7 +477,7 @@ impl RatchetState {
                     .expired_below
                     .max(derived.skipped.front().map_or(n, |(first, _)| *first));
             }
-            current.stored.keys.extend(derived.skipped);
+            current.stored.append(derived.skipped);
         }
         report.evicted = report.evicted.saturating_add(self.enforce_key_cap());
         Ok((plaintext, report))
@@ -566,7 +568,9 @@ impl RatchetState {
                 );
             }
             report.evicted = report.evicted.saturating_add(finished.dropped);
-            stored.keys.extend(finished.skipped);
+            stored.append(finished.skipped);
+            // Past chains hold header keys: grow their list without leaving a copy behind.
+            reserve_wiping(&mut self.past, 1);
             self.past.push_front(PastChain {
                 header_key: old.header_key,
                 ratchet_key: old.ratchet_key,
@@ -673,5 +677,86 @@ mod tests {
             public: *pair(1).public(),
         };
         assert!(other_secret != pair(1), "same public key, other secret");
+    }
+
+    /// Every message costs the AEAD calls the protocol needs and no more: a same-chain
+    /// message one header seal and one body seal, then one header open and one body open; a
+    /// message that starts a chain one failed header open more (the current chain's key is
+    /// tried first); a delayed message from a past chain one failed open per newer chain.
+    #[test]
+    fn aead_calls_per_message_are_the_protocol_minimum() {
+        use crate::aead::count;
+        use crate::kdf::SenderRole;
+        use chacha20::ChaCha20Rng;
+        use rand_core::SeedableRng;
+
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let (root, tag) = (
+            RootKey::from_bytes([1; 32]),
+            SessionTagKey::from_bytes([4; 32]),
+        );
+        let (to_bob, to_alice) = (
+            HeaderKey::from_bytes([2; 32]),
+            HeaderKey::from_bytes([3; 32]),
+        );
+        let mut alice = RatchetState::new_initiator(
+            root.clone(),
+            *pair(9).public(),
+            to_bob.clone(),
+            to_alice.clone(),
+            tag.clone(),
+            RatchetConfig::default(),
+            &mut rng,
+        )
+        .unwrap();
+        let mut bob = RatchetState::new_responder(
+            root,
+            pair(9),
+            to_alice,
+            to_bob,
+            tag,
+            RatchetConfig::default(),
+        );
+        assert_eq!(bob.role, SenderRole::Responder);
+        let ad = [7u8; 64];
+        let send = |s: &mut RatchetState, rng: &mut ChaCha20Rng| {
+            let mut out = Vec::new();
+            s.encrypt(&ad, b"hi", rng, &mut out).unwrap();
+            out
+        };
+        let recv = |s: &mut RatchetState, m: &[u8]| {
+            s.decrypt(&ad, &RatchetMessage::decode(m).unwrap()).unwrap();
+        };
+
+        let first = send(&mut alice, &mut rng);
+        assert_eq!(count::take(), (2, 0));
+        recv(&mut bob, &first);
+        assert_eq!(
+            count::take(),
+            (0, 2),
+            "first message: no current chain to try"
+        );
+        let late = send(&mut alice, &mut rng);
+        let same_chain = send(&mut alice, &mut rng);
+        count::take();
+        recv(&mut bob, &same_chain);
+        assert_eq!(count::take(), (0, 2), "same chain");
+        let reply = send(&mut bob, &mut rng);
+        recv(&mut alice, &reply);
+        assert_eq!(count::take(), (2, 2));
+        let next_chain = send(&mut alice, &mut rng);
+        count::take();
+        recv(&mut bob, &next_chain);
+        assert_eq!(
+            count::take(),
+            (0, 3),
+            "new chain: the current chain's key fails first"
+        );
+        recv(&mut bob, &late);
+        assert_eq!(
+            count::take(),
+            (0, 4),
+            "past chain: current and next keys fail first"
+        );
     }
 }

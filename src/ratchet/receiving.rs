@@ -1,11 +1,18 @@
 //! Receiving chains: the current one, the past ones still remembered, and the bounded store
 //! of message keys skipped over for delayed messages.
+//!
+//! The store never hands a buffer holding keys back to the allocator unwiped: a key is wiped
+//! where it lies before it leaves the store, and the store grows by copying into a larger
+//! buffer and dropping the old one, whose keys wipe themselves (the helpers in
+//! [`crate::keys::secret`]).
 
 use std::collections::VecDeque;
 
+use zeroize::Zeroize;
+
 use crate::error::DecryptError;
 use crate::kdf::chain_step;
-use crate::keys::secret::{ChainKey, HeaderKey, MessageKey};
+use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, remove_wiping, reserve_wiping};
 
 /// Skipped message keys of one chain, in increasing counter order.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -35,13 +42,26 @@ impl StoredKeys {
 
     /// Drops the oldest stored key; returns whether there was one.
     pub(crate) fn evict_oldest(&mut self) -> bool {
-        match self.keys.pop_front() {
-            Some((n, _)) => {
+        match pop_front_wiped(&mut self.keys) {
+            Some(n) => {
                 self.expired_below = self.expired_below.max(n.saturating_add(1));
                 true
             }
             None => false,
         }
+    }
+
+    /// Removes the key at `index` (its message was decrypted), keeping the others in order,
+    /// and leaving no copy of it or of a neighbour in the buffer.
+    pub(crate) fn take(&mut self, index: usize) {
+        remove_wiping(&mut self.keys, index, |(_, key)| key.zeroize());
+    }
+
+    /// Appends keys of later counters than any stored (the buffer grows without leaving a
+    /// copy behind; `more`'s keys are wiped when it is dropped).
+    pub(crate) fn append(&mut self, more: VecDeque<(u32, MessageKey)>) {
+        reserve_wiping(&mut self.keys, more.len());
+        self.keys.extend(more.iter().cloned());
     }
 
     /// Drops every stored key (they expired); returns how many.
@@ -87,20 +107,32 @@ pub(crate) struct Derived {
     pub(crate) dropped: u32,
 }
 
+/// Removes the front entry of `keys`, wiping its key where it lies first (a popped value is
+/// moved out, which would leave the bytes in the buffer). Returns its counter.
+fn pop_front_wiped(keys: &mut VecDeque<(u32, MessageKey)>) -> Option<u32> {
+    remove_wiping(keys, 0, |(_, key)| key.zeroize()).map(|(n, _)| n)
+}
+
 /// Steps a copy of `chain_key` from counter `from` up to (not including) `to`, keeping at
 /// most `cap` of the skipped keys (the newest ones).
 pub(crate) fn skip_to(chain_key: &ChainKey, from: u32, to: u32, cap: usize) -> Derived {
     let mut ck = chain_key.clone();
-    let mut skipped = VecDeque::new();
+    // Sized once: the store never grows (a grown buffer would be freed holding keys).
+    let count = usize::try_from(to.saturating_sub(from)).unwrap_or(usize::MAX);
+    let mut skipped = VecDeque::with_capacity(count.min(cap));
     let mut dropped = 0u32;
     let mut n = from;
     while n < to {
         let (next, mk) = chain_step(&ck);
         ck = next;
-        skipped.push_back((n, mk));
-        if skipped.len() > cap {
-            skipped.pop_front();
+        if cap == 0 {
             dropped = dropped.saturating_add(1);
+        } else {
+            if skipped.len() == cap {
+                pop_front_wiped(&mut skipped);
+                dropped = dropped.saturating_add(1);
+            }
+            skipped.push_back((n, mk));
         }
         n += 1;
     }

@@ -88,6 +88,7 @@ pub(crate) fn content_key(
 /// X25519) and the body key (second half) of a multi-recipient message.
 pub(crate) fn multi_keys(message_key: &[u8; 32]) -> (StaticSecret, Zeroizing<[u8; 32]>) {
     let okm = hkdf::<64>(&ZERO_SALT, message_key, &[LABEL_MULTI_KEYS]);
+    // x25519-dalek takes the scalar by value: that stack copy is not wiped (SPEC.md §9.3).
     let ephemeral = StaticSecret::from(*half(&okm, false));
     (ephemeral, half(&okm, true))
 }

@@ -15,7 +15,8 @@
 //! together and an operator who is off for a long weekend or a holiday week does not come back
 //! unverified. For faster removal, customers' apps that fetch a revocation list feed it to
 //! [`OrganizationRoots::revoke_certificate`] (one certificate, by serial) or
-//! [`OrganizationRoots::revoke_organization_key`] (everything an organization key signed).
+//! [`OrganizationRoots::revoke_organization_key`] (everything an organization key signed),
+//! each scoped by the organization's root id.
 
 use core::fmt;
 use std::collections::BTreeMap;
@@ -500,25 +501,37 @@ impl OrganizationRoots {
         self.names.get(&root_id).map(String::as_str)
     }
 
-    /// Revokes every certificate signed by organization key `key_id`.
+    /// Revokes every certificate signed by organization key `key_id` of the organization
+    /// pinned under `root_id`. Organizations number their keys independently: another
+    /// organization's key with the same id stays trusted.
     ///
     /// # Errors
     /// [`VerifyError::Certificate`] with [`CertificateError::TrustStoreFull`] past
     /// [`crate::certificate::MAX_REVOKED_SERVER_KEYS`]. Unchanged on error.
-    pub fn revoke_organization_key(&mut self, key_id: u32) -> Result<(), VerifyError> {
+    pub fn revoke_organization_key(
+        &mut self,
+        root_id: u32,
+        key_id: u32,
+    ) -> Result<(), VerifyError> {
         self.trust
-            .revoke_server_key(key_id)
+            .revoke_server_key(root_id, key_id)
             .map_err(VerifyError::Certificate)
     }
 
-    /// Revokes the identity certificate with `serial` of organization key `key_id`.
+    /// Revokes the identity certificate with `serial` of organization key `key_id` of the
+    /// organization pinned under `root_id`.
     ///
     /// # Errors
     /// [`VerifyError::Certificate`] with [`CertificateError::TrustStoreFull`] past
     /// [`crate::certificate::MAX_REVOKED_CERTIFICATES`]. Unchanged on error.
-    pub fn revoke_certificate(&mut self, key_id: u32, serial: u64) -> Result<(), VerifyError> {
+    pub fn revoke_certificate(
+        &mut self,
+        root_id: u32,
+        key_id: u32,
+        serial: u64,
+    ) -> Result<(), VerifyError> {
         self.trust
-            .revoke_certificate(key_id, serial)
+            .revoke_certificate(root_id, key_id, serial)
             .map_err(VerifyError::Certificate)
     }
 }
