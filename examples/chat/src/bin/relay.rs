@@ -1,17 +1,16 @@
 //! A store-and-forward relay for hushwire peers, on TCP with a SQLite store.
 //!
 //! ```text
-//! cargo run --release --example relay                                   # 127.0.0.1:7070, ./hushwire-relay.sqlite
-//! cargo run --release --example relay -- --listen 0.0.0.0:7070 --db /var/lib/relay.sqlite
+//! cargo run --release --bin relay                                       # 127.0.0.1:7070, ./hushwire-relay.sqlite
+//! cargo run --release --bin relay -- --listen 0.0.0.0:7070 --db /var/lib/relay.sqlite
 //! ```
 //!
 //! It stores each device's prekeys and hands out one-time prekeys once each, queues sealed
 //! envelopes for devices that are offline, and deletes each one when its recipient
-//! acknowledges it. The queue survives a restart. See `examples/transport/relay.rs` for what
-//! it checks and limits, and `examples/peer.rs` for a client. Stop it with Ctrl-C.
+//! acknowledges it. The queue survives a restart. See `src/relay.rs` for what
+//! it checks and limits, and `src/bin/peer.rs` for a client. Stop it with Ctrl-C.
 
-#[path = "transport/mod.rs"]
-mod transport;
+use hushwire_examples as transport;
 
 use std::error::Error;
 use std::net::SocketAddr;

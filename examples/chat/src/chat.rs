@@ -20,34 +20,34 @@ use hushwire::{
 };
 use rand_core::CryptoRng;
 
-use super::client::{ClientError, RelayClient};
-use super::frame::valid_name;
-use super::relay::RELAY_ROOT_ID;
+use crate::client::{ClientError, RelayClient};
+use crate::frame::valid_name;
+use crate::relay::RELAY_ROOT_ID;
 
-pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Application-defined content type of a sealed envelope carrying the sender's
 /// [`hushwire::IdentityCertificate`] (how an operator presents its organization certificate).
-pub(crate) const IDENTITY_CERTIFICATE: u8 = 0x80;
+pub const IDENTITY_CERTIFICATE: u8 = 0x80;
 /// One-time prekeys of each kind a peer keeps on the relay.
-pub(crate) const ONE_TIME_PREKEYS: u32 = 20;
+pub const ONE_TIME_PREKEYS: u32 = 20;
 /// Below this many left, a peer generates and publishes more.
 const ONE_TIME_PREKEYS_REFILL: usize = 5;
 
 /// A device: its account, its name on the relay, and what it pins.
-pub(crate) struct Peer {
-    pub(crate) name: String,
-    pub(crate) account: Account,
+pub struct Peer {
+    pub name: String,
+    pub account: Account,
     /// The relay's root key, pinned when the peer first signed in.
-    pub(crate) relay_root: Option<[u8; 32]>,
+    pub relay_root: Option<[u8; 32]>,
     /// Organization roots whose certified operators are reported as verified.
-    pub(crate) org_roots: OrganizationRoots,
+    pub org_roots: OrganizationRoots,
     trust: TrustStore,
     certificate: Option<SenderCertificate>,
 }
 
 /// What an envelope turned out to be.
-pub(crate) enum Incoming {
+pub enum Incoming {
     /// A message, decrypted.
     Text {
         from: String,
@@ -67,15 +67,15 @@ pub(crate) enum Incoming {
 }
 
 /// A message handed to the relay.
-pub(crate) struct Sent {
-    pub(crate) relay_id: u64,
-    pub(crate) envelope: Vec<u8>,
-    pub(crate) to: IdentityKey,
+pub struct Sent {
+    pub relay_id: u64,
+    pub envelope: Vec<u8>,
+    pub to: IdentityKey,
 }
 
 impl Peer {
     /// A new device named `name`, with one-time prekeys ready to publish.
-    pub(crate) fn new<R: CryptoRng + ?Sized>(
+    pub fn new<R: CryptoRng + ?Sized>(
         name: &str,
         now: Timestamp,
         rng: &mut R,
@@ -86,7 +86,7 @@ impl Peer {
     }
 
     /// A device restored from its parts.
-    pub(crate) fn from_parts(name: &str, account: Account, relay_root: Option<[u8; 32]>) -> Peer {
+    pub fn from_parts(name: &str, account: Account, relay_root: Option<[u8; 32]>) -> Peer {
         Peer {
             name: name.to_owned(),
             account,
@@ -100,7 +100,7 @@ impl Peer {
     /// Connects and signs in. Pins the relay's root at the first sign-in and refuses a relay
     /// that presents another one afterwards. Fetches a sender certificate if the device is
     /// registered (`registered`).
-    pub(crate) async fn connect(
+    pub async fn connect(
         &mut self,
         addr: SocketAddr,
         wait: Duration,
@@ -132,7 +132,7 @@ impl Peer {
     }
 
     /// Registers the name, publishes prekeys and fetches a sender certificate.
-    pub(crate) async fn register<R: CryptoRng + ?Sized>(
+    pub async fn register<R: CryptoRng + ?Sized>(
         &mut self,
         client: &mut RelayClient,
         now: Timestamp,
@@ -150,7 +150,7 @@ impl Peer {
     /// Rotates the signed prekey if due, tops up one-time prekeys, and publishes every unused
     /// one (the relay ignores those it already has, and never hands one out twice). Returns
     /// how many bundles were published.
-    pub(crate) async fn publish_prekeys<R: CryptoRng + ?Sized>(
+    pub async fn publish_prekeys<R: CryptoRng + ?Sized>(
         &mut self,
         client: &mut RelayClient,
         now: Timestamp,
@@ -184,7 +184,7 @@ impl Peer {
     }
 
     /// Gets a fresh sender certificate and checks it chains to the pinned relay root.
-    pub(crate) async fn refresh_certificate(
+    pub async fn refresh_certificate(
         &mut self,
         client: &mut RelayClient,
         now: Timestamp,
@@ -207,7 +207,7 @@ impl Peer {
 
     /// The identity key registered under `name`, recorded in the account (which reports a
     /// changed key as [`Event::IdentityChanged`]).
-    pub(crate) async fn resolve(
+    pub async fn resolve(
         &mut self,
         client: &mut RelayClient,
         name: &str,
@@ -236,7 +236,7 @@ impl Peer {
     }
 
     /// The identity key the account has on record for `name`, without asking the relay.
-    pub(crate) fn known_identity(&self, name: &str) -> Option<IdentityKey> {
+    pub fn known_identity(&self, name: &str) -> Option<IdentityKey> {
         let user = UserId::new(name.as_bytes()).ok()?;
         match self.account.verification_state(&user)? {
             VerificationState::Unverified { identity_key }
@@ -248,7 +248,7 @@ impl Peer {
 
     /// Encrypts `text` for `to` (starting a session from a fetched bundle if needed), seals
     /// it and hands it to the relay.
-    pub(crate) async fn send_text<R: CryptoRng + ?Sized>(
+    pub async fn send_text<R: CryptoRng + ?Sized>(
         &mut self,
         client: &mut RelayClient,
         to: &str,
@@ -294,7 +294,7 @@ impl Peer {
     }
 
     /// Sends this operator's organization certificate to `to`, sealed.
-    pub(crate) async fn send_identity_certificate<R: CryptoRng + ?Sized>(
+    pub async fn send_identity_certificate<R: CryptoRng + ?Sized>(
         &mut self,
         client: &mut RelayClient,
         to: &str,
@@ -337,7 +337,7 @@ impl Peer {
 
     /// Opens and reads one delivered envelope. The account changes only if a message was
     /// read.
-    pub(crate) fn open(&mut self, envelope: &[u8], now: Timestamp) -> Incoming {
+    pub fn open(&mut self, envelope: &[u8], now: Timestamp) -> Incoming {
         let opened =
             match sealed::open(self.account.identity_key_pair(), envelope, &self.trust, now) {
                 Ok(opened) => opened,

@@ -14,11 +14,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
-use super::frame::{ErrorCode, Frame, FrameError, HEADER_LEN, body_len};
+use crate::frame::{ErrorCode, Frame, FrameError, HEADER_LEN, body_len};
 
 /// Why a relay operation failed, worded for the person at the keyboard.
 #[derive(Debug)]
-pub(crate) enum ClientError {
+pub enum ClientError {
     /// The TCP connection could not be made.
     Connect(SocketAddr, std::io::Error),
     /// The relay did not answer in time.
@@ -41,7 +41,7 @@ impl fmt::Display for ClientError {
             ClientError::Connect(addr, e) => write!(
                 f,
                 "cannot reach the relay at {addr} ({e}); is it running? \
-                 start one with `cargo run --release --example relay`"
+                 start one with `cargo run --release --bin relay`"
             ),
             ClientError::Timeout(what) => write!(f, "the relay did not answer in time ({what})"),
             ClientError::Io(e) => write!(f, "connection to the relay failed: {e}"),
@@ -57,22 +57,22 @@ impl std::error::Error for ClientError {}
 
 /// What the relay said when the device signed in.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Welcome {
+pub struct Welcome {
     /// The root (id and key) the relay's sender certificates chain to.
-    pub(crate) root_id: u32,
-    pub(crate) root: [u8; 32],
+    pub root_id: u32,
+    pub root: [u8; 32],
     /// Envelopes waiting for this device.
-    pub(crate) queued: u32,
+    pub queued: u32,
 }
 
 /// An envelope the relay delivered; acknowledge it with [`RelayClient::ack`] once handled.
-pub(crate) struct Delivery {
-    pub(crate) id: u64,
-    pub(crate) envelope: Vec<u8>,
+pub struct Delivery {
+    pub id: u64,
+    pub envelope: Vec<u8>,
 }
 
 /// A signed-in connection to a relay.
-pub(crate) struct RelayClient {
+pub struct RelayClient {
     writer: OwnedWriteHalf,
     responses: mpsc::Receiver<Frame>,
     deliveries: mpsc::Receiver<Delivery>,
@@ -116,7 +116,7 @@ impl RelayClient {
     /// # Errors
     /// [`ClientError::Connect`] if nothing listens there, [`ClientError::Relay`] with
     /// `Unauthorized` if the relay refuses the signature, and the other variants.
-    pub(crate) async fn connect(
+    pub async fn connect(
         addr: SocketAddr,
         identity: &IdentityKeyPair,
         wait: Duration,
@@ -183,7 +183,7 @@ impl RelayClient {
         })
     }
 
-    pub(crate) fn welcome(&self) -> Welcome {
+    pub fn welcome(&self) -> Welcome {
         self.welcome
     }
 
@@ -206,20 +206,17 @@ impl RelayClient {
     }
 
     /// Registers this device under `name`.
-    pub(crate) async fn register(&mut self, name: &str) -> Result<(), ClientError> {
+    pub async fn register(&mut self, name: &str) -> Result<(), ClientError> {
         self.expect_ok(Frame::Register(name.to_owned())).await
     }
 
     /// Publishes one prekey bundle (the relay keeps its parts).
-    pub(crate) async fn publish_bundle(&mut self, bundle: Vec<u8>) -> Result<(), ClientError> {
+    pub async fn publish_bundle(&mut self, bundle: Vec<u8>) -> Result<(), ClientError> {
         self.expect_ok(Frame::PublishBundle(bundle)).await
     }
 
     /// A prekey bundle of the device `identity` (its one-time prekeys are handed out once).
-    pub(crate) async fn fetch_bundle(
-        &mut self,
-        identity: [u8; 32],
-    ) -> Result<Vec<u8>, ClientError> {
+    pub async fn fetch_bundle(&mut self, identity: [u8; 32]) -> Result<Vec<u8>, ClientError> {
         match self.request(Frame::FetchBundle(identity)).await? {
             Frame::Bundle(bytes) => Ok(bytes),
             _ => Err(ClientError::Protocol("expected a bundle")),
@@ -227,7 +224,7 @@ impl RelayClient {
     }
 
     /// The identity key registered under `name`.
-    pub(crate) async fn lookup(&mut self, name: &str) -> Result<[u8; 32], ClientError> {
+    pub async fn lookup(&mut self, name: &str) -> Result<[u8; 32], ClientError> {
         match self.request(Frame::Lookup(name.to_owned())).await? {
             Frame::Identity(key) => Ok(key),
             _ => Err(ClientError::Protocol("expected an identity")),
@@ -235,7 +232,7 @@ impl RelayClient {
     }
 
     /// A fresh sender certificate for this device.
-    pub(crate) async fn certificate(&mut self) -> Result<Vec<u8>, ClientError> {
+    pub async fn certificate(&mut self) -> Result<Vec<u8>, ClientError> {
         match self.request(Frame::GetCertificate).await? {
             Frame::Certificate(bytes) => Ok(bytes),
             _ => Err(ClientError::Protocol("expected a certificate")),
@@ -243,7 +240,7 @@ impl RelayClient {
     }
 
     /// Hands a sealed envelope to the relay; returns the id the relay stored it under.
-    pub(crate) async fn send(&mut self, envelope: Vec<u8>) -> Result<u64, ClientError> {
+    pub async fn send(&mut self, envelope: Vec<u8>) -> Result<u64, ClientError> {
         match self.request(Frame::Send(envelope)).await? {
             Frame::Accepted { id } => Ok(id),
             _ => Err(ClientError::Protocol("expected an acceptance")),
@@ -251,7 +248,7 @@ impl RelayClient {
     }
 
     /// Round trip, to keep the connection from idling out.
-    pub(crate) async fn ping(&mut self) -> Result<(), ClientError> {
+    pub async fn ping(&mut self) -> Result<(), ClientError> {
         match self.request(Frame::Ping).await? {
             Frame::Pong => Ok(()),
             _ => Err(ClientError::Protocol("expected a pong")),
@@ -259,7 +256,7 @@ impl RelayClient {
     }
 
     /// Tells the relay a delivery was handled: it deletes the envelope.
-    pub(crate) async fn ack(&mut self, id: u64) -> Result<(), ClientError> {
+    pub async fn ack(&mut self, id: u64) -> Result<(), ClientError> {
         write_frame(&mut self.writer, &Frame::Ack { id }).await
     }
 
@@ -268,10 +265,7 @@ impl RelayClient {
     /// # Errors
     /// [`ClientError::Closed`] once the connection is gone and every delivery was taken.
     /// Cancel-safe (usable in `tokio::select!`).
-    pub(crate) async fn next_delivery(
-        &mut self,
-        wait: Duration,
-    ) -> Result<Option<Delivery>, ClientError> {
+    pub async fn next_delivery(&mut self, wait: Duration) -> Result<Option<Delivery>, ClientError> {
         match timeout(wait, self.deliveries.recv()).await {
             Err(_) => Ok(None),
             Ok(None) => Err(ClientError::Closed),
@@ -280,7 +274,7 @@ impl RelayClient {
     }
 
     /// A delivery that already arrived, without waiting.
-    pub(crate) fn try_delivery(&mut self) -> Result<Option<Delivery>, ClientError> {
+    pub fn try_delivery(&mut self) -> Result<Option<Delivery>, ClientError> {
         match self.deliveries.try_recv() {
             Ok(d) => Ok(Some(d)),
             Err(mpsc::error::TryRecvError::Empty) => Ok(None),
@@ -289,7 +283,7 @@ impl RelayClient {
     }
 
     /// Closes the connection.
-    pub(crate) async fn close(mut self) {
+    pub async fn close(mut self) {
         let _ = self.writer.shutdown().await;
     }
 }

@@ -1,5 +1,5 @@
-//! The example transport, shared by `examples/relay.rs`, `examples/peer.rs`,
-//! `examples/demo.rs` and `tests/transport.rs` (each includes it with `#[path]`):
+//! hushwire's example transport: what the relay (`src/bin/relay.rs`), the peer
+//! (`src/bin/peer.rs`), the demo (`examples/demo.rs`) and `tests/transport.rs` share.
 //!
 //! - [`frame`]: the length-prefixed frame codec (std only; also used by the fuzz target
 //!   `relay_frame`);
@@ -10,13 +10,10 @@
 //! Everything that touches a socket, a clock or a file is here or in the example binaries;
 //! hushwire itself does no I/O.
 
-// Each program that includes this module uses a different part of it.
-#![allow(dead_code)]
-
-pub(crate) mod chat;
-pub(crate) mod client;
-pub(crate) mod frame;
-pub(crate) mod relay;
+pub mod chat;
+pub mod client;
+pub mod frame;
+pub mod relay;
 
 use std::fmt::Display;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -25,7 +22,7 @@ use hushwire::Timestamp;
 
 /// The wall clock as a hushwire [`Timestamp`]: hushwire never reads the clock itself, the
 /// programs around it pass the time in.
-pub(crate) fn unix_now() -> Timestamp {
+pub fn unix_now() -> Timestamp {
     Timestamp::from_unix_secs(
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -36,7 +33,7 @@ pub(crate) fn unix_now() -> Timestamp {
 
 /// Runs an example program's async body on a two-thread tokio runtime; on an error, prints
 /// `program: error` and exits with status 1.
-pub(crate) fn run_main<E: Display>(program: &str, body: impl Future<Output = Result<(), E>>) {
+pub fn run_main<E: Display>(program: &str, body: impl Future<Output = Result<(), E>>) {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -1,13 +1,13 @@
 //! A command-line chat peer for the example relay.
 //!
 //! ```text
-//! cargo run --release --example peer -- --state alice init alice
-//! cargo run --release --example peer -- --state alice register
-//! cargo run --release --example peer -- --state alice send bob "hi Bob"
-//! cargo run --release --example peer -- --state alice recv
-//! cargo run --release --example peer -- --state alice chat bob
-//! cargo run --release --example peer -- --state alice safety-number bob
-//! cargo run --release --example peer -- --state alice verify bob <payload hex from Bob's screen>
+//! cargo run --release --bin peer -- --state alice init alice
+//! cargo run --release --bin peer -- --state alice register
+//! cargo run --release --bin peer -- --state alice send bob "hi Bob"
+//! cargo run --release --bin peer -- --state alice recv
+//! cargo run --release --bin peer -- --state alice chat bob
+//! cargo run --release --bin peer -- --state alice safety-number bob
+//! cargo run --release --bin peer -- --state alice verify bob <payload hex from Bob's screen>
 //! ```
 //!
 //! The state directory holds `key` (32 random bytes: keep it apart from backups of the state)
@@ -17,8 +17,7 @@
 //! account saves it before it acknowledges anything to the relay, so a restart resumes the
 //! conversation. The relay address comes from `--relay` (default 127.0.0.1:7070).
 
-#[path = "transport/mod.rs"]
-mod transport;
+use hushwire_examples as transport;
 
 use std::error::Error;
 use std::io::Write as _;

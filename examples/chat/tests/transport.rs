@@ -1,4 +1,4 @@
-//! The example transport (`examples/transport/`) over loopback: the SQLite relay and chat
+//! The example transport (`examples/chat/src/`) over loopback: the SQLite relay and chat
 //! peers in-process on 127.0.0.1. Every loop is bounded in count and in time.
 //!
 //! - 1,000 messages among 20 peers that go offline and come back at random, with one relay
@@ -15,8 +15,7 @@
     clippy::indexing_slicing
 )]
 
-#[path = "../examples/transport/mod.rs"]
-mod transport;
+use hushwire_examples as transport;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -821,7 +820,7 @@ fn check_frame_bytes(data: &[u8]) {
 
 #[test]
 fn relay_frame_fuzz_corpus_round_trips() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/relay_frame");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/relay_frame");
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         check_frame_bytes(&std::fs::read(entry.unwrap().path()).unwrap());

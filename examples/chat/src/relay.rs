@@ -50,11 +50,11 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{sleep, timeout};
 
-use super::frame::{ErrorCode, Frame, FrameError, HEADER_LEN, MAX_FRAME_LEN, body_len};
-use super::unix_now;
+use crate::frame::{ErrorCode, Frame, FrameError, HEADER_LEN, MAX_FRAME_LEN, body_len};
+use crate::unix_now;
 
 /// The root id under which clients pin this relay's root key.
-pub(crate) const RELAY_ROOT_ID: u32 = 1;
+pub const RELAY_ROOT_ID: u32 = 1;
 const SERVER_KEY_ID: u32 = 1;
 /// How long a sender certificate the relay issues is valid.
 const SENDER_CERTIFICATE_SECS: u64 = 24 * 3600;
@@ -65,35 +65,35 @@ const _: () = assert!(MAX_FRAME_LEN > hushwire::sealed::MAX_ENVELOPE_LEN + 16);
 
 /// Limits and paths; [`RelayConfig::new`] gives the defaults.
 #[derive(Clone, Debug)]
-pub(crate) struct RelayConfig {
+pub struct RelayConfig {
     /// Where to listen (port 0 picks a free one).
-    pub(crate) listen: SocketAddr,
+    pub listen: SocketAddr,
     /// The SQLite file (created if missing).
-    pub(crate) db_path: PathBuf,
+    pub db_path: PathBuf,
     /// Sustained frames per second a connection may send; above it the relay stops reading
     /// from that connection until the bucket refills.
-    pub(crate) frames_per_sec: u32,
+    pub frames_per_sec: u32,
     /// Burst size of the token bucket.
-    pub(crate) burst: u32,
+    pub burst: u32,
     /// A connection that sends nothing for this long is closed (clients ping to stay on).
-    pub(crate) idle_timeout: Duration,
+    pub idle_timeout: Duration,
     /// Once the first byte of a frame arrived, the whole frame must arrive within this.
-    pub(crate) frame_timeout: Duration,
+    pub frame_timeout: Duration,
     /// A write to a client that does not read is abandoned (and the connection closed) after
     /// this.
-    pub(crate) write_timeout: Duration,
+    pub write_timeout: Duration,
     /// Most envelopes queued for one recipient.
-    pub(crate) max_queue: u32,
+    pub max_queue: u32,
     /// Most simultaneous connections.
-    pub(crate) max_connections: usize,
+    pub max_connections: usize,
     /// Most envelopes delivered to a connection and not yet acknowledged.
-    pub(crate) window: usize,
+    pub window: usize,
     /// Log connections and errors to stderr.
-    pub(crate) log: bool,
+    pub log: bool,
 }
 
 impl RelayConfig {
-    pub(crate) fn new(listen: SocketAddr, db_path: PathBuf) -> Self {
+    pub fn new(listen: SocketAddr, db_path: PathBuf) -> Self {
         RelayConfig {
             listen,
             db_path,
@@ -112,7 +112,7 @@ impl RelayConfig {
 
 /// A relay failure at startup or in its store.
 #[derive(Debug)]
-pub(crate) enum RelayError {
+pub enum RelayError {
     Io(std::io::Error),
     Db(rusqlite::Error),
     Random,
@@ -147,15 +147,15 @@ impl From<std::io::Error> for RelayError {
 }
 
 /// One envelope as stored, for inspection (the demo prints these).
-pub(crate) struct StoredEnvelope {
-    pub(crate) id: u64,
-    pub(crate) recipient: [u8; 32],
-    pub(crate) envelope: Vec<u8>,
+pub struct StoredEnvelope {
+    pub id: u64,
+    pub recipient: [u8; 32],
+    pub envelope: Vec<u8>,
 }
 
 /// A running relay. Dropping it without [`RelayHandle::shutdown`] leaves the tasks running
 /// until the runtime stops.
-pub(crate) struct RelayHandle {
+pub struct RelayHandle {
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
@@ -164,25 +164,25 @@ pub(crate) struct RelayHandle {
 
 impl RelayHandle {
     /// The address it listens on.
-    pub(crate) fn addr(&self) -> SocketAddr {
+    pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// The root key clients pin (id [`RELAY_ROOT_ID`]).
-    pub(crate) fn root(&self) -> [u8; 32] {
+    pub fn root(&self) -> [u8; 32] {
         self.shared.keys.root
     }
 
     /// Stops accepting, tells every connection to close, waits for them, and closes the
     /// database. Queued envelopes stay in the file.
-    pub(crate) async fn shutdown(self) {
+    pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
         self.shared.log(format_args!("stopped"));
     }
 
     /// Envelopes waiting in the queue, oldest first (at most `limit`).
-    pub(crate) fn stored(&self, limit: u32) -> Result<Vec<StoredEnvelope>, RelayError> {
+    pub fn stored(&self, limit: u32) -> Result<Vec<StoredEnvelope>, RelayError> {
         let db = self.shared.db()?;
         let mut stmt =
             db.prepare_cached("SELECT id, recipient, envelope FROM queue ORDER BY id LIMIT ?1")?;
@@ -208,7 +208,7 @@ impl RelayHandle {
     }
 
     /// How many envelopes are queued.
-    pub(crate) fn queued(&self) -> Result<u64, RelayError> {
+    pub fn queued(&self) -> Result<u64, RelayError> {
         let n: i64 = self
             .shared
             .db()?
@@ -217,7 +217,7 @@ impl RelayHandle {
     }
 
     /// The name `identity` registered, if any.
-    pub(crate) fn name_of(&self, identity: &[u8; 32]) -> Option<String> {
+    pub fn name_of(&self, identity: &[u8; 32]) -> Option<String> {
         let db = self.shared.db().ok()?;
         db.query_row(
             "SELECT name FROM devices WHERE identity = ?1",
@@ -234,7 +234,7 @@ impl RelayHandle {
 ///
 /// # Errors
 /// [`RelayError`] if the database cannot be opened or the address cannot be bound.
-pub(crate) async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
+pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
     let db = open_db(&config)?;
     let keys = relay_keys(&db)?;
     let listener = TcpListener::bind(config.listen).await?;

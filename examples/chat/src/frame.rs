@@ -28,16 +28,16 @@
 use std::fmt;
 
 /// Largest frame body: room for the largest sealed envelope (about 260 KiB) with margin.
-pub(crate) const MAX_FRAME_LEN: usize = 1 << 20;
+pub const MAX_FRAME_LEN: usize = 1 << 20;
 /// Bytes of the length prefix.
-pub(crate) const HEADER_LEN: usize = 4;
+pub const HEADER_LEN: usize = 4;
 /// Longest user name a relay registers, in UTF-8 bytes.
-pub(crate) const MAX_NAME_LEN: usize = 64;
+pub const MAX_NAME_LEN: usize = 64;
 
 /// Why the relay refused a request. Sent as one byte; the connection stays open unless the
 /// code says otherwise (see [`ErrorCode::closes_connection`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ErrorCode {
+pub enum ErrorCode {
     /// The frame is not allowed here (for example before authentication). Closes.
     BadRequest,
     /// The challenge signature did not verify. Closes.
@@ -77,7 +77,7 @@ impl ErrorCode {
         ErrorCode::ShuttingDown,
     ];
 
-    pub(crate) fn to_byte(self) -> u8 {
+    pub fn to_byte(self) -> u8 {
         match self {
             ErrorCode::BadRequest => 1,
             ErrorCode::Unauthorized => 2,
@@ -93,12 +93,12 @@ impl ErrorCode {
         }
     }
 
-    pub(crate) fn from_byte(byte: u8) -> Option<Self> {
+    pub fn from_byte(byte: u8) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.to_byte() == byte)
     }
 
     /// Whether the relay closes the connection after sending this error.
-    pub(crate) fn closes_connection(self) -> bool {
+    pub fn closes_connection(self) -> bool {
         matches!(
             self,
             ErrorCode::BadRequest
@@ -129,7 +129,7 @@ impl fmt::Display for ErrorCode {
 
 /// One frame body.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) enum Frame {
+pub enum Frame {
     Challenge {
         nonce: [u8; 32],
     },
@@ -187,7 +187,7 @@ impl fmt::Debug for Frame {
 
 /// Why bytes are not a frame. Any of these closes the connection that sent them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FrameError {
+pub enum FrameError {
     /// The length prefix is 0 or above [`MAX_FRAME_LEN`].
     BadLength(u32),
     /// The tag byte is not a known frame.
@@ -239,7 +239,7 @@ const T_PING: u8 = 0x89;
 ///
 /// # Errors
 /// [`FrameError::BadLength`] for 0 or more than [`MAX_FRAME_LEN`].
-pub(crate) fn body_len(header: [u8; HEADER_LEN]) -> Result<usize, FrameError> {
+pub fn body_len(header: [u8; HEADER_LEN]) -> Result<usize, FrameError> {
     let len = u32::from_be_bytes(header);
     match usize::try_from(len) {
         Ok(n) if (1..=MAX_FRAME_LEN).contains(&n) => Ok(n),
@@ -249,7 +249,7 @@ pub(crate) fn body_len(header: [u8; HEADER_LEN]) -> Result<usize, FrameError> {
 
 /// Whether `name` may be registered: 1..=[`MAX_NAME_LEN`] bytes of ASCII letters, digits and
 /// `.-_@`. (Narrow on purpose: names are shown to users, so no look-alike characters.)
-pub(crate) fn valid_name(name: &str) -> bool {
+pub fn valid_name(name: &str) -> bool {
     (1..=MAX_NAME_LEN).contains(&name.len())
         && name
             .bytes()
@@ -301,7 +301,7 @@ impl Frame {
     /// # Errors
     /// [`FrameError`] for an empty or oversized body, an unknown tag, a wrong size or an
     /// invalid field. Never panics.
-    pub(crate) fn decode(body: &[u8]) -> Result<Frame, FrameError> {
+    pub fn decode(body: &[u8]) -> Result<Frame, FrameError> {
         let Some((&tag, fields)) = body.split_first() else {
             return Err(FrameError::BadLength(0));
         };
@@ -375,7 +375,7 @@ impl Frame {
     }
 
     /// The body (tag and fields), without the length prefix.
-    pub(crate) fn encode_body(&self) -> Vec<u8> {
+    pub fn encode_body(&self) -> Vec<u8> {
         let mut out = Vec::new();
         match self {
             Frame::Challenge { nonce } => {
@@ -459,7 +459,7 @@ impl Frame {
     /// # Errors
     /// [`FrameError::BadLength`] if the body is longer than [`MAX_FRAME_LEN`] (an envelope or
     /// bundle too large to send).
-    pub(crate) fn encode(&self) -> Result<Vec<u8>, FrameError> {
+    pub fn encode(&self) -> Result<Vec<u8>, FrameError> {
         let body = self.encode_body();
         let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
         if body.len() > MAX_FRAME_LEN {
@@ -478,7 +478,7 @@ impl Frame {
 ///
 /// # Errors
 /// [`FrameError`] as soon as the bytes cannot start a valid frame.
-pub(crate) fn split_frame(buf: &[u8]) -> Result<Option<(Frame, usize)>, FrameError> {
+pub fn split_frame(buf: &[u8]) -> Result<Option<(Frame, usize)>, FrameError> {
     let Some(header) = buf.get(..HEADER_LEN) else {
         return Ok(None);
     };
