@@ -179,7 +179,7 @@ async fn run() -> DemoResult<()> {
     let started = Instant::now();
     let (mut rng, seed_note) = rng_from_args()?;
     let dir = TempDir::new()?;
-    let db = dir.path().join("relay.sqlite");
+    let db = dir.path().to_path_buf();
 
     println!("hushwire demo: a customer and a bank's support team, end-to-end encrypted");
     println!(
@@ -194,7 +194,7 @@ async fn run() -> DemoResult<()> {
     let relay = start_relay(([127, 0, 0, 1], 0).into(), &db).await?;
     let addr = relay.addr();
     note(&format!(
-        "relay (TCP, SQLite) listening on {addr}, store {}",
+        "relay (TLS, SQLite) listening on {addr}, data in {}",
         db.display()
     ));
 
@@ -217,7 +217,9 @@ async fn run() -> DemoResult<()> {
     let mut people = Vec::new();
     for name in [CUSTOMER, OPERATOR, SUPERVISOR] {
         let mut peer = Peer::new(name, unix_now(), &mut rng)?;
-        let mut client = peer.connect(addr, WAIT, false, unix_now()).await?;
+        let link = peer.link(WAIT, false);
+        let mut client = peer.connect(addr, &link, false, unix_now()).await?;
+        client.receive().await?;
         let bundles = peer.register(&mut client, unix_now(), &mut rng).await?;
         note(&format!(
             "{name:<10} registers, uploads {bundles} prekey bundles (public keys only), gets a \
@@ -355,7 +357,10 @@ async fn run() -> DemoResult<()> {
         );
     }
     for person in [&mut customer, &mut dana, &mut supervisor] {
-        person.client = Some(person.peer.connect(addr, WAIT, true, unix_now()).await?);
+        let link = person.peer.link(WAIT, false);
+        let mut client = person.peer.connect(addr, &link, true, unix_now()).await?;
+        client.receive().await?;
+        person.client = Some(client);
     }
     aside("everyone reconnects; the supervisor gets the message queued while offline");
     stage.receive(&mut supervisor).await?;

@@ -20,9 +20,10 @@ use hushwire::{
 };
 use rand_core::CryptoRng;
 
-use crate::client::{ClientError, RelayClient};
+use crate::client::{ClientError, Link, RelayClient};
 use crate::frame::valid_name;
 use crate::relay::RELAY_ROOT_ID;
+use crate::tls::{Fingerprint, Pin, show_fingerprint};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -40,6 +41,8 @@ pub struct Peer {
     pub account: Account,
     /// The relay's root key, pinned when the peer first signed in.
     pub relay_root: Option<[u8; 32]>,
+    /// The relay's TLS certificate (SHA-256), pinned with the root.
+    pub relay_cert: Option<Fingerprint>,
     /// Organization roots whose certified operators are reported as verified.
     pub org_roots: OrganizationRoots,
     trust: TrustStore,
@@ -82,49 +85,73 @@ impl Peer {
     ) -> Result<Peer, BoxError> {
         let mut account = Account::new(now, rng);
         account.generate_one_time_prekeys(ONE_TIME_PREKEYS, ONE_TIME_PREKEYS, now, rng)?;
-        Ok(Peer::from_parts(name, account, None))
+        Ok(Peer::from_parts(name, account, None, None))
     }
 
     /// A device restored from its parts.
-    pub fn from_parts(name: &str, account: Account, relay_root: Option<[u8; 32]>) -> Peer {
+    pub fn from_parts(
+        name: &str,
+        account: Account,
+        relay_root: Option<[u8; 32]>,
+        relay_cert: Option<Fingerprint>,
+    ) -> Peer {
         Peer {
             name: name.to_owned(),
             account,
             relay_root,
+            relay_cert,
             org_roots: OrganizationRoots::new(),
             trust: TrustStore::new(),
             certificate: None,
         }
     }
 
-    /// Connects and signs in. Pins the relay's root at the first sign-in and refuses a relay
-    /// that presents another one afterwards. Fetches a sender certificate if the device is
-    /// registered (`registered`).
+    /// How to reach the relay: TLS with this device's pin (first use if none yet), or plain
+    /// TCP when `insecure`.
+    pub fn link(&self, wait: Duration, insecure: bool) -> Link {
+        if insecure {
+            Link::insecure(wait)
+        } else {
+            Link::tls(self.relay_cert.map_or(Pin::FirstUse, Pin::Pinned), wait)
+        }
+    }
+
+    /// Connects and signs in. Pins the relay's root key and TLS certificate at the first
+    /// sign-in and refuses a relay that presents others afterwards ([`RelayChanged`], or
+    /// [`ClientError::CertificateChanged`] from the handshake). Fetches a sender certificate
+    /// if the device is registered (`registered`).
     pub async fn connect(
         &mut self,
         addr: SocketAddr,
-        wait: Duration,
+        link: &Link,
         registered: bool,
         now: Timestamp,
     ) -> Result<RelayClient, BoxError> {
-        let mut client = RelayClient::connect(addr, self.account.identity_key_pair(), wait).await?;
+        let mut client = RelayClient::connect(addr, self.account.identity_key_pair(), link).await?;
         let welcome = client.welcome();
-        match self.relay_root {
-            Some(pinned) if pinned != welcome.root || welcome.root_id != RELAY_ROOT_ID => {
-                return Err(format!(
-                    "the relay at {addr} presents another root key than the one pinned when \
-                     {} registered: refusing (another relay, or its database was reset)",
-                    self.name
-                )
-                .into());
-            }
-            _ => {}
+        let root_changed = self
+            .relay_root
+            .is_some_and(|pinned| pinned != welcome.root || welcome.root_id != RELAY_ROOT_ID);
+        let cert_changed = matches!(
+            (self.relay_cert, welcome.tls_fingerprint),
+            (Some(pinned), Some(now)) if pinned != now
+        );
+        if root_changed || cert_changed {
+            return Err(Box::new(RelayChanged {
+                pinned_root: self.relay_root,
+                root: welcome.root,
+                pinned_cert: self.relay_cert,
+                cert: welcome.tls_fingerprint,
+            }));
         }
         let root = IssuerKey::from_bytes(&welcome.root)?;
         let mut trust = TrustStore::new();
         trust.add_root(welcome.root_id, root)?;
         self.trust = trust;
         self.relay_root = Some(welcome.root);
+        if welcome.tls_fingerprint.is_some() {
+            self.relay_cert = welcome.tls_fingerprint;
+        }
         if registered {
             self.refresh_certificate(&mut client, now).await?;
         }
@@ -138,13 +165,27 @@ impl Peer {
         now: Timestamp,
         rng: &mut R,
     ) -> Result<usize, BoxError> {
-        client.register(&self.name).await.map_err(|e| match e {
-            ClientError::Relay(code) => format!("cannot register `{}`: {code}", self.name).into(),
-            other => BoxError::from(other),
-        })?;
+        self.register_name(client, false).await?;
         let published = self.publish_prekeys(client, now, rng).await?;
         self.refresh_certificate(client, now).await?;
         Ok(published)
+    }
+
+    /// Registers the name only: with `replace`, takes it from the device that holds it.
+    pub async fn register_name(
+        &mut self,
+        client: &mut RelayClient,
+        replace: bool,
+    ) -> Result<(), BoxError> {
+        let result = if replace {
+            client.reregister(&self.name).await
+        } else {
+            client.register(&self.name).await
+        };
+        result.map_err(|e| match e {
+            ClientError::Relay(code) => format!("cannot register `{}`: {code}", self.name).into(),
+            other => BoxError::from(other),
+        })
     }
 
     /// Rotates the signed prekey if due, tops up one-time prekeys, and publishes every unused
@@ -219,12 +260,7 @@ impl Peer {
         let user = UserId::new(name.as_bytes())?;
         let key = match client.lookup(name).await {
             Ok(key) => IdentityKey::from_bytes(&key)?,
-            Err(ClientError::Relay(_)) => {
-                return Err(format!(
-                    "unknown peer `{name}`: nobody registered that name on this relay"
-                )
-                .into());
-            }
+            Err(ClientError::Relay(_)) => return Err(Box::new(UnknownPeer(name.to_owned()))),
             Err(e) => return Err(e.into()),
         };
         let events = if &key == self.account.identity_key() {
@@ -376,3 +412,46 @@ impl Peer {
         }
     }
 }
+
+/// The relay presents another root key or certificate than the ones this device pinned.
+#[derive(Debug)]
+pub struct RelayChanged {
+    pub pinned_root: Option<[u8; 32]>,
+    pub root: [u8; 32],
+    pub pinned_cert: Option<Fingerprint>,
+    pub cert: Option<Fingerprint>,
+}
+
+impl std::fmt::Display for RelayChanged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let root = |r: Option<[u8; 32]>| r.map_or_else(|| "-".into(), hex::encode);
+        let cert = |c: Option<Fingerprint>| c.map_or_else(|| "-".into(), |c| show_fingerprint(&c));
+        write!(
+            f,
+            "the relay presents another identity than the one pinned at registration\n  \
+             pinned:    root key {}, TLS certificate {}\n  presented: root key {}, TLS certificate {}",
+            root(self.pinned_root),
+            cert(self.pinned_cert),
+            root(Some(self.root)),
+            cert(self.cert),
+        )
+    }
+}
+
+impl std::error::Error for RelayChanged {}
+
+/// Nobody registered this name on the relay (yet).
+#[derive(Debug)]
+pub struct UnknownPeer(pub String);
+
+impl std::fmt::Display for UnknownPeer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "unknown peer `{}`: nobody registered that name on this relay (yet)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownPeer {}

@@ -5,7 +5,8 @@
 //!   `relay_frame`);
 //! - [`relay`]: the store-and-forward relay (tokio, SQLite);
 //! - [`client`]: the relay protocol's client side;
-//! - [`chat`]: a chat peer on top of the client and hushwire.
+//! - [`chat`]: a chat peer on top of the client and hushwire;
+//! - [`tls`]: TLS set-up, certificate pinning and the sign-in channel binding.
 //!
 //! Everything that touches a socket, a clock or a file is here or in the example binaries;
 //! hushwire itself does no I/O.
@@ -14,6 +15,7 @@ pub mod chat;
 pub mod client;
 pub mod frame;
 pub mod relay;
+pub mod tls;
 
 use std::fmt::Display;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -29,6 +31,23 @@ pub fn unix_now() -> Timestamp {
             .map(|d| d.as_secs())
             .unwrap_or(0),
     )
+}
+
+/// The local wall-clock time of day, for logs (`14:03:07.250`).
+pub fn local_time() -> String {
+    chrono::Local::now().format("%H:%M:%S%.3f").to_string()
+}
+
+/// A unix time as local date and time (`2026-05-01 14:03`).
+pub fn local_date_time(unix_secs: u64) -> String {
+    use chrono::TimeZone as _;
+    i64::try_from(unix_secs)
+        .ok()
+        .and_then(|secs| chrono::Local.timestamp_opt(secs, 0).single())
+        .map_or_else(
+            || format!("unix time {unix_secs}"),
+            |t| t.format("%Y-%m-%d %H:%M").to_string(),
+        )
 }
 
 /// Runs an example program's async body on a two-thread tokio runtime; on an error, prints

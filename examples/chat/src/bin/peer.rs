@@ -8,37 +8,43 @@
 //! cargo run --release --bin peer -- --state alice chat bob
 //! cargo run --release --bin peer -- --state alice safety-number bob
 //! cargo run --release --bin peer -- --state alice verify bob <payload hex from Bob's screen>
+//! cargo run --release --bin peer -- --state alice repin-relay          # after a relay change
 //! ```
 //!
 //! The state directory holds `key` (32 random bytes: keep it apart from backups of the state)
 //! and `state`: the account encrypted with hushwire's state blobs (`Account::to_encrypted`,
-//! SPEC.md §11) under that key, plus the peer's name and the relay root it pinned at
-//! registration, encrypted and bound to the account blob. Every command that changes the
-//! account saves it before it acknowledges anything to the relay, so a restart resumes the
-//! conversation. The relay address comes from `--relay` (default 127.0.0.1:7070).
+//! SPEC.md §11) under that key, plus the peer's name and the relay root key and TLS
+//! certificate it pinned at registration, encrypted and bound to the account blob. Every
+//! command that changes the account saves it before it acknowledges anything to the relay, so
+//! a restart resumes the conversation. Commands take `state.lock` while they read and write
+//! the state, and `chat` re-reads the state under it for every message, so a `verify` run
+//! beside an open chat is never overwritten.
 
-use hushwire_examples as transport;
-
+use std::collections::VecDeque;
 use std::error::Error;
-use std::io::Write as _;
+use std::fs::File;
+use std::io::{Read as _, Seek as _, Write as _};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use chacha20::ChaCha20Rng;
 use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, Tag};
+use clap::{Parser, Subcommand};
 use hushwire::{Account, Event, IdentityKey, SafetyNumber, StorageKey, UserId};
+use hushwire_examples::chat::{Incoming, Peer, RelayChanged, UnknownPeer};
+use hushwire_examples::client::{ClientError, Event as LinkEvent, RelayClient};
+use hushwire_examples::frame::{ErrorCode, valid_name};
+use hushwire_examples::tls::{Pin, parse_fingerprint, show_fingerprint};
+use hushwire_examples::{local_date_time, local_time, unix_now};
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 use rand_core::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-use transport::chat::{Incoming, Peer};
-use transport::client::RelayClient;
-use transport::frame::valid_name;
-use transport::unix_now;
+use tokio::time::{Instant, sleep, sleep_until};
 
 /// `println!` that ignores a closed stdout (`peer … | head`) instead of panicking.
 macro_rules! out {
@@ -49,28 +55,111 @@ macro_rules! out {
 
 type CliResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
-const USAGE: &str = "usage: peer [--state DIR] [--relay ADDR] COMMAND
-commands:
-  init NAME               create an identity named NAME in DIR
-  register                register NAME with the relay and upload prekeys
-  send PEER MESSAGE...    send one message to PEER
-  recv [--wait SECS]      print the messages waiting (and any arriving within SECS, default 2)
-  chat PEER               interactive: type lines to PEER, see messages arrive (Ctrl-D quits)
-  safety-number PEER      show the safety number with PEER, and its QR code
-  verify PEER HEX         check the payload shown under PEER's QR code; mark PEER verified
-options:
-  --state DIR             state directory (default ./hushwire-peer)
-  --relay ADDR            relay address (default 127.0.0.1:7070)";
+/// A command-line chat peer for the example relay (end-to-end encrypted with hushwire).
+#[derive(Parser, Debug)]
+#[command(name = "peer", version)]
+struct Cli {
+    /// State directory of this identity.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "hushwire-peer"
+    )]
+    state: PathBuf,
+    /// Relay address.
+    #[arg(long, global = true, value_name = "ADDR", default_value = DEFAULT_RELAY)]
+    relay: String,
+    /// Plain TCP to a relay started with --insecure (no TLS: anyone on the path sees who
+    /// signs in and who receives what, when).
+    #[arg(long, global = true)]
+    insecure: bool,
+    #[command(subcommand)]
+    command: Command,
+}
 
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create an identity named NAME in the state directory.
+    Init {
+        /// 1 to 64 ASCII letters, digits or . - _ @ (not case-sensitive).
+        name: String,
+    },
+    /// Register the name with the relay, upload prekeys, and pin the relay's TLS certificate
+    /// and root key.
+    Register {
+        /// Take the name from the device that registered it (a reinstall, a new device): every
+        /// peer sees a changed identity key and must verify it again.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Send one message to PEER.
+    Send {
+        peer: String,
+        #[arg(required = true, num_args = 1..)]
+        message: Vec<String>,
+    },
+    /// Print the messages waiting (and any arriving within --wait seconds).
+    Recv {
+        #[arg(long, default_value_t = 2, value_name = "SECS")]
+        wait: u64,
+    },
+    /// Chat with PEER: type lines to send, see messages arrive (Ctrl-D quits).
+    Chat { peer: String },
+    /// Show the safety number with PEER, and its QR code.
+    SafetyNumber { peer: String },
+    /// Check the payload shown under PEER's QR code; mark PEER verified.
+    Verify {
+        peer: String,
+        /// The hex line printed under the QR code on PEER's screen.
+        payload: String,
+    },
+    /// After the relay was replaced on purpose (new data directory): show the pinned and the
+    /// presented keys; with --confirm, pin the new ones and register again.
+    RepinRelay {
+        /// The new TLS certificate's SHA-256 as shown (with --insecure: the new root key).
+        #[arg(long, value_name = "FINGERPRINT")]
+        confirm: Option<String>,
+    },
+}
+
+const DEFAULT_RELAY: &str = "127.0.0.1:7070";
 /// How long to wait for the relay to connect or answer.
 const WAIT: Duration = Duration::from_secs(5);
+/// How long a command waits for another one to release the state directory.
+const LOCK_WAIT: Duration = Duration::from_secs(15);
+/// Longest pause between two reconnection attempts of `chat`.
+const MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// How often `chat` retries lines queued for a peer that has not registered yet.
+const QUEUE_RETRY: Duration = Duration::from_secs(3);
 const STATE_MAGIC: &[u8; 8] = b"HWPEER01";
 const META_KEY_LABEL: &[u8] = b"hushwire-example/peer/state-meta";
 const TAG_LEN: usize = 16;
 const NONCE_LEN: usize = 12;
 
+/// The options a printed hint repeats (relay address, --insecure), set once in `main`.
+static HINT_OPTIONS: OnceLock<String> = OnceLock::new();
+
+/// The full command a person types to run `rest` on the state directory `dir`.
+fn peer_command(dir: &Path, rest: &str) -> String {
+    format!(
+        "cargo run --release --bin peer -- --state {}{} {rest}",
+        dir.display(),
+        HINT_OPTIONS.get().map_or("", String::as_str)
+    )
+}
+
 fn main() {
-    transport::run_main("peer", run());
+    let cli = Cli::parse();
+    let mut hint = String::new();
+    if cli.relay != DEFAULT_RELAY {
+        hint.push_str(&format!(" --relay {}", cli.relay));
+    }
+    if cli.insecure {
+        hint.push_str(" --insecure");
+    }
+    let _ = HINT_OPTIONS.set(hint);
+    hushwire_examples::run_main("peer", run(cli));
 }
 
 fn os_rng() -> CliResult<ChaCha20Rng> {
@@ -83,6 +172,7 @@ fn os_rng() -> CliResult<ChaCha20Rng> {
 struct Options {
     state: PathBuf,
     relay: String,
+    insecure: bool,
 }
 
 impl Options {
@@ -95,50 +185,99 @@ impl Options {
     }
 }
 
-async fn run() -> CliResult<()> {
-    let mut options = Options {
-        state: PathBuf::from("hushwire-peer"),
-        relay: "127.0.0.1:7070".into(),
+/// A peer name as the relay knows it: names are not case-sensitive, and stored lower-case.
+fn peer_name(name: &str) -> CliResult<String> {
+    let lower = name.to_ascii_lowercase();
+    if !valid_name(&lower) {
+        return Err(format!(
+            "`{name}` is not a valid name: 1 to 64 ASCII letters, digits or . - _ @"
+        )
+        .into());
+    }
+    if lower != name {
+        eprintln!("(names are not case-sensitive: `{name}` is `{lower}`)");
+    }
+    Ok(lower)
+}
+
+async fn run(cli: Cli) -> CliResult<()> {
+    let options = Options {
+        state: cli.state,
+        relay: cli.relay,
+        insecure: cli.insecure,
     };
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    match cli.command {
+        Command::Init { name } => init(&options, &peer_name(&name)?).await,
+        Command::Register { replace } => register(&options, replace).await,
+        Command::Send { peer, message } => {
+            send(&options, &peer_name(&peer)?, &message.join(" ")).await
+        }
+        Command::Recv { wait } => recv(&options, Duration::from_secs(wait.min(3_600))).await,
+        Command::Chat { peer } => chat(&options, &peer_name(&peer)?).await,
+        Command::SafetyNumber { peer } => safety_number(&options, &peer_name(&peer)?).await,
+        Command::Verify { peer, payload } => verify(&options, &peer_name(&peer)?, &payload).await,
+        Command::RepinRelay { confirm } => repin_relay(&options, confirm.as_deref()).await,
+    }
+}
+
+// ── The state directory's lock ───────────────────────────────────────────────────────────────
+
+/// One writer at a time in a state directory: an advisory lock on `state.lock`, which also
+/// says who holds it (for the person whose command waits).
+struct StateLock {
+    _file: File,
+}
+
+fn lock_path(dir: &Path) -> PathBuf {
+    dir.join("state.lock")
+}
+
+/// Takes the state directory's lock, waiting up to [`LOCK_WAIT`] (and saying for whom).
+async fn lock_state(dir: &Path, command: &str) -> CliResult<StateLock> {
+    let path = lock_path(dir);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let start = Instant::now();
+    let mut told = false;
     loop {
-        match args.first().map(String::as_str) {
-            Some("--state") if args.len() >= 2 => {
-                options.state = args.remove(1).into();
-                args.remove(0);
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = File::open(&path).and_then(|mut f| f.read_to_string(&mut holder));
+                let holder = holder.trim();
+                let holder = if holder.is_empty() {
+                    "another command"
+                } else {
+                    holder
+                };
+                if start.elapsed() >= LOCK_WAIT {
+                    return Err(format!(
+                        "{} is in use by {holder}; try again when it is done",
+                        dir.display()
+                    )
+                    .into());
+                }
+                if !told && start.elapsed() >= Duration::from_millis(500) {
+                    eprintln!("(waiting for {holder} to finish with {})", dir.display());
+                    told = true;
+                }
+                sleep(Duration::from_millis(20)).await;
             }
-            Some("--relay") if args.len() >= 2 => {
-                options.relay = args.remove(1);
-                args.remove(0);
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(format!("cannot lock {}: {e}", path.display()).into());
             }
-            Some("-h" | "--help") => {
-                out!("{USAGE}");
-                return Ok(());
-            }
-            _ => break,
         }
     }
-    let Some((command, rest)) = args.split_first() else {
-        return Err(USAGE.into());
-    };
-    match (command.as_str(), rest) {
-        ("init", [name]) => init(&options, name),
-        ("register", []) => register(&options).await,
-        ("send", [to, words @ ..]) if !words.is_empty() => {
-            send(&options, to, &words.join(" ")).await
-        }
-        ("recv", []) => recv(&options, Duration::from_secs(2)).await,
-        ("recv", [flag, secs]) if flag == "--wait" => {
-            let secs: u64 = secs
-                .parse()
-                .map_err(|_| format!("`{secs}` is not a number of seconds"))?;
-            recv(&options, Duration::from_secs(secs.min(3_600))).await
-        }
-        ("chat", [to]) => chat(&options, to).await,
-        ("safety-number", [to]) => safety_number(&options, to).await,
-        ("verify", [to, payload]) => verify(&options, to, payload).await,
-        _ => Err(format!("unknown command or wrong arguments\n{USAGE}").into()),
-    }
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(file, "`{command}` (process {})", std::process::id());
+    Ok(StateLock { _file: file })
 }
 
 // ── State on disk ────────────────────────────────────────────────────────────────────────────
@@ -191,12 +330,17 @@ impl Device {
         let name = self.peer.name.as_bytes();
         meta.push(u8::try_from(name.len()).map_err(|_| "name too long")?);
         meta.extend_from_slice(name);
-        match self.peer.relay_root {
-            Some(root) => {
+        match (self.peer.relay_root, self.peer.relay_cert) {
+            (Some(root), Some(cert)) => {
+                meta.push(2);
+                meta.extend_from_slice(&root);
+                meta.extend_from_slice(&cert);
+            }
+            (Some(root), None) => {
                 meta.push(1);
                 meta.extend_from_slice(&root);
             }
-            None => meta.push(0),
+            (None, _) => meta.push(0),
         }
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill_bytes(&mut nonce);
@@ -231,9 +375,9 @@ impl Device {
         let path = state_path(dir);
         if !path.exists() {
             return Err(format!(
-                "no identity in {}: create one with `peer --state {} init NAME`",
+                "no identity in {}: create one with `{}`",
                 dir.display(),
-                dir.display()
+                peer_command(dir, "init NAME")
             )
             .into());
         }
@@ -299,43 +443,82 @@ impl Device {
             .split_at_checked(usize::from(name_len))
             .ok_or_else(|| corrupted("metadata"))?;
         let name = std::str::from_utf8(name).map_err(|_| corrupted("metadata"))?;
-        let relay_root = match meta {
-            [0] => None,
-            [1, root @ ..] => Some(<[u8; 32]>::try_from(root).map_err(|_| corrupted("metadata"))?),
+        let pin = |bytes: &[u8]| <[u8; 32]>::try_from(bytes).map_err(|_| corrupted("metadata"));
+        let (relay_root, relay_cert) = match meta {
+            [0] => (None, None),
+            [1, root @ ..] => (Some(pin(root)?), None),
+            [2, pins @ ..] if pins.len() == 64 => {
+                let (root, cert) = pins.split_at(32);
+                (Some(pin(root)?), Some(pin(cert)?))
+            }
             _ => return Err(corrupted("metadata").into()),
         };
         Ok(Device {
             dir: dir.to_path_buf(),
             key,
             generation,
-            peer: Peer::from_parts(name, account, relay_root),
+            peer: Peer::from_parts(name, account, relay_root, relay_cert),
         })
     }
 
-    async fn connect(&mut self, options: &Options) -> CliResult<RelayClient> {
+    /// Reads the state again (under the lock, before changing it): what another command
+    /// saved meanwhile is kept. The connection-related parts (trust, certificate) stay.
+    fn reload(&mut self) -> CliResult<()> {
+        let fresh = Device::load(&self.dir)?;
+        self.generation = fresh.generation;
+        self.peer.account = fresh.peer.account;
+        self.peer.relay_root = fresh.peer.relay_root;
+        self.peer.relay_cert = fresh.peer.relay_cert;
+        Ok(())
+    }
+
+    fn require_registered(&self) -> CliResult<()> {
         if self.peer.relay_root.is_none() {
             return Err(format!(
-                "`{}` is not registered yet: run `peer --state {} register` first",
+                "`{}` is not registered yet: run `{}` first",
                 self.peer.name,
-                self.dir.display()
+                peer_command(&self.dir, "register")
             )
             .into());
         }
-        self.peer
-            .connect(options.relay()?, WAIT, true, unix_now())
-            .await
+        Ok(())
     }
+
+    async fn connect(&mut self, options: &Options) -> CliResult<RelayClient> {
+        self.require_registered()?;
+        let link = self.peer.link(WAIT, options.insecure);
+        self.peer
+            .connect(options.relay()?, &link, true, unix_now())
+            .await
+            .map_err(|e| explain_relay_change(e, &self.dir))
+    }
+}
+
+/// Adds what to do to a refusal of a changed relay.
+fn explain_relay_change(
+    e: Box<dyn Error + Send + Sync>,
+    dir: &Path,
+) -> Box<dyn Error + Send + Sync> {
+    let changed = e.downcast_ref::<RelayChanged>().is_some()
+        || matches!(
+            e.downcast_ref::<ClientError>(),
+            Some(ClientError::CertificateChanged { .. })
+        );
+    if !changed {
+        return e;
+    }
+    format!(
+        "{e}\nrefusing: this is another relay, or someone in between. If the relay was replaced \
+         on purpose (a new data directory), compare the new keys with what the relay printed \
+         and re-pin with:\n  {}",
+        peer_command(dir, "repin-relay")
+    )
+    .into()
 }
 
 // ── Commands ─────────────────────────────────────────────────────────────────────────────────
 
-fn init(options: &Options, name: &str) -> CliResult<()> {
-    if !valid_name(name) {
-        return Err(format!(
-            "`{name}` is not a valid name: 1 to 64 ASCII letters, digits or . - _ @"
-        )
-        .into());
-    }
+async fn init(options: &Options, name: &str) -> CliResult<()> {
     let dir = &options.state;
     if state_path(dir).exists() {
         return Err(format!(
@@ -345,6 +528,7 @@ fn init(options: &Options, name: &str) -> CliResult<()> {
         .into());
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let _lock = lock_state(dir, "init").await?;
     let mut rng = os_rng()?;
     let mut key = [0u8; 32];
     rng.fill_bytes(&mut key);
@@ -362,46 +546,73 @@ fn init(options: &Options, name: &str) -> CliResult<()> {
         short(device.peer.account.identity_key())
     );
     out!(
-        "next: start a relay and run `peer --state {} register`",
-        dir.display()
+        "next: start a relay (`cargo run --release --bin relay`) and run `{}`",
+        peer_command(dir, "register")
     );
     Ok(())
 }
 
-fn write_key_file(path: &Path, key: &[u8; 32]) -> CliResult<()> {
-    let mut open = std::fs::OpenOptions::new();
-    open.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        open.mode(0o600);
-    }
-    let mut file = open
-        .open(path)
-        .map_err(|e| format!("cannot create the key file {}: {e}", path.display()))?;
-    file.write_all(key)
-        .map_err(|e| format!("cannot write the key file {}: {e}", path.display()))?;
-    Ok(())
-}
-
-async fn register(options: &Options) -> CliResult<()> {
+async fn register(options: &Options, replace: bool) -> CliResult<()> {
+    let _lock = lock_state(&options.state, "register").await?;
     let mut device = Device::load(&options.state)?;
     let addr = options.relay()?;
     let mut rng = os_rng()?;
-    let mut client = device.peer.connect(addr, WAIT, false, unix_now()).await?;
+    let first = device.peer.relay_root.is_none();
+    let link = device.peer.link(WAIT, options.insecure);
+    let mut client = device
+        .peer
+        .connect(addr, &link, false, unix_now())
+        .await
+        .map_err(|e| explain_relay_change(e, &device.dir))?;
+    let now = unix_now();
+    device
+        .peer
+        .register_name(&mut client, replace)
+        .await
+        .map_err(|e| {
+            if !replace && e.to_string().contains("already registered") {
+                format!(
+                    "{e}\nIf that name is yours on another device or an earlier install, take it \
+                     over with `{}`: everyone who talks to `{}` then sees a new identity key \
+                     and must compare safety numbers again.",
+                    peer_command(&device.dir, "register --replace"),
+                    device.peer.name
+                )
+                .into()
+            } else {
+                e
+            }
+        })?;
     let bundles = device
         .peer
-        .register(&mut client, unix_now(), &mut rng)
+        .publish_prekeys(&mut client, now, &mut rng)
         .await?;
+    device.peer.refresh_certificate(&mut client, now).await?;
     device.save()?;
     out!(
-        "registered `{}` with the relay at {addr}; uploaded {bundles} prekey bundles",
-        device.peer.name
+        "registered `{}` with the relay at {addr}{}; uploaded {bundles} prekey bundles",
+        device.peer.name,
+        if replace {
+            " (taken over: peers see a new identity key)"
+        } else {
+            ""
+        }
     );
+    if first {
+        match device.peer.relay_cert {
+            Some(cert) => out!(
+                "pinned the relay's TLS certificate {}\n  (it should match the SHA-256 the relay printed)",
+                show_fingerprint(&cert)
+            ),
+            None => out!("no TLS (--insecure): pinned only the relay's root key"),
+        }
+    }
+    out!("next: `{}`", peer_command(&device.dir, "chat PEER"));
     Ok(())
 }
 
 async fn send(options: &Options, to: &str, text: &str) -> CliResult<()> {
+    let _lock = lock_state(&options.state, "send").await?;
     let mut device = Device::load(&options.state)?;
     let mut client = device.connect(options).await?;
     let mut rng = os_rng()?;
@@ -422,7 +633,7 @@ async fn send(options: &Options, to: &str, text: &str) -> CliResult<()> {
 }
 
 /// Handles one delivery: read, print, save, then acknowledge (so a crash before saving
-/// means the relay delivers it again).
+/// means the relay delivers it again). The caller holds the state lock.
 async fn handle_delivery(
     device: &mut Device,
     client: &mut RelayClient,
@@ -433,7 +644,7 @@ async fn handle_delivery(
         Incoming::Text {
             from, text, events, ..
         } => {
-            out!("[{from}] {text}");
+            out!("[{}] [{from}] {text}", local_time());
             for event in events {
                 if let Event::IdentityChanged {
                     user_id,
@@ -444,7 +655,7 @@ async fn handle_delivery(
                         "  ! {}'s identity key changed{}: compare safety numbers again",
                         String::from_utf8_lossy(user_id.as_bytes()),
                         if was_verified {
-                            " since you verified it"
+                            " since you verified it (sending is blocked until you do)"
                         } else {
                             ""
                         }
@@ -464,7 +675,7 @@ async fn handle_delivery(
     Ok(())
 }
 
-/// Tops up and republishes prekeys if this device is running low.
+/// Tops up and republishes prekeys if this device is running low. The caller holds the lock.
 async fn refill_prekeys(device: &mut Device, client: &mut RelayClient) -> CliResult<()> {
     let (x25519, kem) = device.peer.account.one_time_prekey_counts();
     let t = unix_now();
@@ -477,8 +688,10 @@ async fn refill_prekeys(device: &mut Device, client: &mut RelayClient) -> CliRes
 }
 
 async fn recv(options: &Options, wait: Duration) -> CliResult<()> {
+    let _lock = lock_state(&options.state, "recv").await?;
     let mut device = Device::load(&options.state)?;
     let mut client = device.connect(options).await?;
+    client.receive().await?;
     let queued = client.welcome().queued;
     let mut count = 0u32;
     // Bounded: what was queued, plus whatever arrives while we wait.
@@ -497,54 +710,220 @@ async fn recv(options: &Options, wait: Duration) -> CliResult<()> {
     Ok(())
 }
 
-async fn chat(options: &Options, to: &str) -> CliResult<()> {
-    let mut device = Device::load(&options.state)?;
-    let mut client = device.connect(options).await?;
-    let mut rng = os_rng()?;
-    if let Err(e) = device.peer.resolve(&mut client, to, unix_now()).await {
-        out!("note: {e}; lines you type fail until `{to}` registers");
+/// Sends the first queued line. `Ok(true)`: sent (or dropped with a message, e.g. a refused
+/// key); `Ok(false)`: keep it queued (the peer has not registered yet). `Err`: the connection
+/// is gone (the line stays queued).
+async fn send_queued(
+    device: &mut Device,
+    client: &mut RelayClient,
+    to: &str,
+    text: &str,
+    told_unknown: &mut bool,
+) -> Result<bool, ClientError> {
+    let mut rng = match os_rng() {
+        Ok(rng) => rng,
+        Err(e) => {
+            eprintln!("  ! not sent: {e}");
+            return Ok(true);
+        }
+    };
+    let Ok(_lock) = lock_state(&device.dir, "chat").await else {
+        eprintln!("  ! the state directory is busy: kept in the queue");
+        return Ok(false);
+    };
+    if let Err(e) = device.reload() {
+        eprintln!("  ! not sent: {e}");
+        return Ok(true);
     }
-    device.save()?;
+    let result = device
+        .peer
+        .send_text(client, to, text, unix_now(), &mut rng)
+        .await;
+    if let Err(e) = device.save() {
+        eprintln!("  ! {e}");
+    }
+    match result {
+        Ok(_) => {
+            *told_unknown = false;
+            Ok(true)
+        }
+        Err(e) if e.downcast_ref::<UnknownPeer>().is_some() => {
+            if !*told_unknown {
+                out!(
+                    "  (`{to}` has not registered with the relay yet: what you type waits here \
+                     and goes out when they do)"
+                );
+                *told_unknown = true;
+            }
+            Ok(false)
+        }
+        Err(e) => match e.downcast::<ClientError>() {
+            Ok(e) if e.is_disconnect() => Err(*e),
+            Ok(e) => {
+                eprintln!("  ! not sent: {e}");
+                Ok(true)
+            }
+            Err(e) => {
+                eprintln!("  ! not sent: {e}");
+                Ok(true)
+            }
+        },
+    }
+}
+
+/// Connects for `chat`: signs in, fetches a certificate, asks for deliveries.
+async fn chat_connect(device: &mut Device, options: &Options) -> CliResult<RelayClient> {
+    let _lock = lock_state(&device.dir, "chat").await?;
+    device.reload()?;
+    let mut client = device.connect(options).await?;
+    client.receive().await?;
+    Ok(client)
+}
+
+async fn chat(options: &Options, to: &str) -> CliResult<()> {
+    let mut device = {
+        let _lock = lock_state(&options.state, "chat").await?;
+        Device::load(&options.state)?
+    };
+    device.require_registered()?;
     out!(
         "chatting with `{to}` as `{}` (type a line and press Enter; Ctrl-D to quit)",
         device.peer.name
     );
     out!(
-        "compare safety numbers with `peer --state {} safety-number {to}`",
-        device.dir.display()
+        "compare safety numbers with `{}`",
+        peer_command(&device.dir, &format!("safety-number {to}"))
     );
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut keepalive = tokio::time::interval(Duration::from_secs(30));
-    loop {
+    let mut client: Option<RelayClient> = None;
+    let mut queue: VecDeque<String> = VecDeque::new();
+    let mut told_unknown = false;
+    let mut backoff = Duration::from_millis(250);
+    let mut reconnect_at = Instant::now();
+    let mut ever_connected = false;
+    let mut stdin_open = true;
+    while stdin_open || !queue.is_empty() && client.is_some() {
+        // Send what is queued while connected (new lines, and lines for a peer that had not
+        // registered, retried every few seconds).
+        if let Some(c) = client.as_mut() {
+            while let Some(text) = queue.front().cloned() {
+                match send_queued(&mut device, c, to, &text, &mut told_unknown).await {
+                    Ok(true) => {
+                        queue.pop_front();
+                    }
+                    Ok(false) => break,
+                    Err(e) => {
+                        out!("  ! {e}; reconnecting…");
+                        client = None;
+                        reconnect_at = Instant::now() + backoff;
+                        break;
+                    }
+                }
+            }
+            if !stdin_open {
+                break;
+            }
+        }
+        let retry_queue = !queue.is_empty() && client.is_some();
         tokio::select! {
-            line = lines.next_line() => {
-                let Some(line) = line.map_err(|e| format!("reading the terminal: {e}"))? else {
-                    break;
-                };
-                let text = line.trim();
-                if text.is_empty() {
-                    continue;
-                }
-                let result = device.peer.send_text(&mut client, to, text, unix_now(), &mut rng).await;
-                device.save()?;
-                if let Err(e) = result {
-                    eprintln!("  ! not sent: {e}");
-                }
-            }
-            delivery = client.next_delivery(Duration::from_secs(3_600)) => {
-                if let Some(delivery) = delivery? {
-                    handle_delivery(&mut device, &mut client, delivery.id, &delivery.envelope).await?;
-                    refill_prekeys(&mut device, &mut client).await?;
+            line = lines.next_line(), if stdin_open => {
+                match line.map_err(|e| format!("reading the terminal: {e}"))? {
+                    None => stdin_open = false,
+                    Some(line) => {
+                        let text = line.trim();
+                        if !text.is_empty() {
+                            queue.push_back(text.to_owned());
+                            if client.is_none() {
+                                out!("  (not connected: sent when the relay is back)");
+                            }
+                        }
+                    }
                 }
             }
-            _ = keepalive.tick() => client.ping().await?,
+            event = async {
+                match client.as_mut() {
+                    Some(c) => c.next_event().await,
+                    None => std::future::pending().await,
+                }
+            } => match event {
+                LinkEvent::Delivery(d) => {
+                    let Some(c) = client.as_mut() else { continue };
+                    let handled = async {
+                        let _lock = lock_state(&device.dir, "chat").await?;
+                        device.reload()?;
+                        handle_delivery(&mut device, c, d.id, &d.envelope).await?;
+                        refill_prekeys(&mut device, c).await
+                    }
+                    .await;
+                    if let Err(e) = handled {
+                        out!("  ! {e}");
+                    }
+                }
+                LinkEvent::Notice(ErrorCode::Replaced) => out!(
+                    "  ! another session of `{}` (a second chat or recv) receives the messages now; \
+                     this one still sends, and gets them back when that one ends",
+                    device.peer.name
+                ),
+                LinkEvent::Notice(ErrorCode::Receiving) => out!("  (messages arrive here again)"),
+                // A closing notice: the connection ends next, with this reason.
+                LinkEvent::Notice(_) => {}
+                LinkEvent::Lost(e) => {
+                    out!("  ! {e}; reconnecting…");
+                    client = None;
+                    backoff = Duration::from_millis(250);
+                    reconnect_at = Instant::now() + backoff;
+                }
+            },
+            () = sleep_until(reconnect_at), if client.is_none() => {
+                match chat_connect(&mut device, options).await {
+                    Ok(c) => {
+                        if ever_connected {
+                            out!("  (reconnected)");
+                        }
+                        ever_connected = true;
+                        backoff = Duration::from_millis(250);
+                        told_unknown = false;
+                        client = Some(c);
+                    }
+                    Err(e) => {
+                        let transient = e
+                            .downcast_ref::<ClientError>()
+                            .is_some_and(ClientError::is_disconnect);
+                        if !transient {
+                            return Err(e);
+                        }
+                        if backoff <= Duration::from_millis(250) {
+                            out!("  ! {e}; reconnecting…");
+                        }
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        reconnect_at = Instant::now() + backoff;
+                    }
+                }
+            }
+            _ = keepalive.tick(), if client.is_some() => {
+                if let Some(c) = client.as_mut()
+                    && let Err(e) = c.ping().await
+                {
+                    out!("  ! {e}; reconnecting…");
+                    client = None;
+                    reconnect_at = Instant::now() + backoff;
+                }
+            }
+            () = sleep(QUEUE_RETRY), if retry_queue => {}
         }
     }
-    client.close().await;
+    if !queue.is_empty() {
+        out!("  ! {} line(s) not sent", queue.len());
+    }
+    if let Some(c) = client {
+        c.close().await;
+    }
     Ok(())
 }
 
-/// The identity key of `name`: the one on record, else the relay's (recorded now).
+/// The identity key of `name`: the one on record, else the relay's (recorded now). The
+/// caller holds the lock.
 async fn identity_of(device: &mut Device, options: &Options, name: &str) -> CliResult<IdentityKey> {
     if let Some(key) = device.peer.known_identity(name) {
         return Ok(key);
@@ -553,6 +932,22 @@ async fn identity_of(device: &mut Device, options: &Options, name: &str) -> CliR
     let (key, _) = device.peer.resolve(&mut client, name, unix_now()).await?;
     device.save()?;
     Ok(key)
+}
+
+fn write_key_file(path: &Path, key: &[u8; 32]) -> CliResult<()> {
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.mode(0o600);
+    }
+    let mut file = open
+        .open(path)
+        .map_err(|e| format!("cannot create the key file {}: {e}", path.display()))?;
+    file.write_all(key)
+        .map_err(|e| format!("cannot write the key file {}: {e}", path.display()))?;
+    Ok(())
 }
 
 fn safety(device: &Device, name: &str, key: &IdentityKey) -> CliResult<SafetyNumber> {
@@ -565,6 +960,7 @@ fn safety(device: &Device, name: &str, key: &IdentityKey) -> CliResult<SafetyNum
 }
 
 async fn safety_number(options: &Options, name: &str) -> CliResult<()> {
+    let _lock = lock_state(&options.state, "safety-number").await?;
     let mut device = Device::load(&options.state)?;
     let key = identity_of(&mut device, options, name).await?;
     let number = safety(&device, name, &key)?;
@@ -600,7 +996,7 @@ fn describe_state(state: Option<&hushwire::VerificationState>) -> String {
         None => "not on record".into(),
         Some(S::Unverified { .. }) => "not verified yet".into(),
         Some(S::Verified { verified_at, .. }) => {
-            format!("verified (at unix time {})", verified_at.as_unix_secs())
+            format!("verified ({})", local_date_time(verified_at.as_unix_secs()))
         }
         Some(S::ChangedSinceVerification { .. }) => {
             "KEY CHANGED since you verified it: sending is blocked until you verify again".into()
@@ -610,6 +1006,7 @@ fn describe_state(state: Option<&hushwire::VerificationState>) -> String {
 }
 
 async fn verify(options: &Options, name: &str, payload_hex: &str) -> CliResult<()> {
+    let _lock = lock_state(&options.state, "verify").await?;
     let mut device = Device::load(&options.state)?;
     let key = identity_of(&mut device, options, name).await?;
     let payload = hex::decode(payload_hex.trim())
@@ -622,6 +1019,88 @@ async fn verify(options: &Options, name: &str, payload_hex: &str) -> CliResult<(
     device.peer.account.mark_verified(&user, &key, unix_now())?;
     device.save()?;
     out!("`{name}` verified: the codes match");
+    Ok(())
+}
+
+/// Shows the pinned and the presented relay keys; with `confirm` matching what the relay
+/// presents, pins the new keys and registers again there.
+async fn repin_relay(options: &Options, confirm: Option<&str>) -> CliResult<()> {
+    let _lock = lock_state(&options.state, "repin-relay").await?;
+    let mut device = Device::load(&options.state)?;
+    let addr = options.relay()?;
+    let confirmed = match confirm {
+        Some(text) => Some(parse_fingerprint(text).ok_or(
+            "--confirm takes the 64 hex digits shown as the new certificate (or, with \
+             --insecure, the new root key)",
+        )?),
+        None => None,
+    };
+    // See what the relay presents, accepting any certificate for now (nothing is sent but a
+    // sign-in).
+    let pin = match confirmed {
+        Some(fp) if !options.insecure => Pin::Pinned(fp),
+        _ => Pin::FirstUse,
+    };
+    let link = if options.insecure {
+        hushwire_examples::client::Link::insecure(WAIT)
+    } else {
+        hushwire_examples::client::Link::tls(pin, WAIT)
+    };
+    let client = RelayClient::connect(addr, device.peer.account.identity_key_pair(), &link).await?;
+    let welcome = client.welcome();
+    client.close().await;
+    let show_root = |r: Option<[u8; 32]>| r.map_or_else(|| "-".into(), hex::encode);
+    let show_cert = |c: Option<[u8; 32]>| c.map_or_else(|| "-".into(), |c| show_fingerprint(&c));
+    out!("relay at {addr}:");
+    out!(
+        "  pinned:    root key {}\n             TLS certificate {}",
+        show_root(device.peer.relay_root),
+        show_cert(device.peer.relay_cert)
+    );
+    out!(
+        "  presented: root key {}\n             TLS certificate {}",
+        show_root(Some(welcome.root)),
+        show_cert(welcome.tls_fingerprint)
+    );
+    if device.peer.relay_root == Some(welcome.root)
+        && (welcome.tls_fingerprint.is_none() || device.peer.relay_cert == welcome.tls_fingerprint)
+    {
+        out!("nothing to do: the relay presents the keys pinned");
+        return Ok(());
+    }
+    let new_id = welcome.tls_fingerprint.unwrap_or(welcome.root);
+    if confirmed != Some(new_id) {
+        out!(
+            "Check the new keys against what the relay printed at start. If they match and the \
+             change is expected, pin them with:\n  {}",
+            peer_command(
+                &device.dir,
+                &format!("repin-relay --confirm {}", hex::encode(new_id))
+            )
+        );
+        return Err("relay not re-pinned".into());
+    }
+    device.peer.relay_root = None;
+    device.peer.relay_cert = None;
+    let link = device.peer.link(WAIT, options.insecure);
+    let link = match link.tls {
+        Some(_) => hushwire_examples::client::Link::tls(Pin::Pinned(new_id), WAIT),
+        None => link,
+    };
+    let mut client = device.peer.connect(addr, &link, false, unix_now()).await?;
+    let mut rng = os_rng()?;
+    let now = unix_now();
+    device.peer.register_name(&mut client, false).await?;
+    device
+        .peer
+        .publish_prekeys(&mut client, now, &mut rng)
+        .await?;
+    device.peer.refresh_certificate(&mut client, now).await?;
+    device.save()?;
+    out!(
+        "re-pinned the relay at {addr} and registered `{}` there",
+        device.peer.name
+    );
     Ok(())
 }
 
