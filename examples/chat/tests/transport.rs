@@ -31,7 +31,7 @@ use tokio::time::{sleep, timeout};
 use tokio_rustls::TlsConnector;
 
 use transport::chat::{Incoming, Peer};
-use transport::client::{ClientError, Event, RelayClient};
+use transport::client::{ClientError, Event, Link, RelayClient};
 use transport::frame::{ErrorCode, Frame, HEADER_LEN, MAX_FRAME_LEN, split_frame};
 use transport::relay::{self, RelayConfig, Stream};
 use transport::tls::{self, Pin};
@@ -943,4 +943,156 @@ fn every_frame_round_trips_and_a_partial_frame_waits_for_more() {
     assert!(Frame::decode(&[0x87]).is_err());
     assert!(Frame::decode(&[0x03, 0]).is_err());
     assert!(Frame::decode(&[0x04, 0xee]).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_refuses_plain_clients_other_relays_and_signatures_from_other_connections() {
+    let dir = TempDir::new("tls");
+    let other_dir = TempDir::new("tls-other");
+    let mut rng = ChaCha20Rng::seed_from_u64(21);
+    let relay = relay::start(config(&dir, loopback())).await.unwrap();
+    let addr = relay.addr();
+    let (mut alice, _alice_client) = registered("alice", addr, &mut rng).await;
+    assert_eq!(
+        alice.relay_cert,
+        relay.identity().tls_fingerprint,
+        "pinned at registration"
+    );
+
+    // A plain-TCP client is refused, and told why.
+    let plain = RelayClient::connect(
+        addr,
+        alice.account.identity_key_pair(),
+        &Link::insecure(WAIT),
+    )
+    .await;
+    assert!(
+        matches!(
+            plain,
+            Err(ClientError::Closed(Some(ErrorCode::TlsRequired)))
+        ),
+        "{:?}",
+        plain.err()
+    );
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(
+        read_frames(&mut tcp, 1, WAIT).await,
+        vec![Frame::Notice(ErrorCode::TlsRequired)]
+    );
+
+    // A relay with another certificate (and root) is refused by the registered peer.
+    let other = relay::start(config(&other_dir, loopback())).await.unwrap();
+    let link = alice.link(WAIT, false);
+    let refused = alice.connect(other.addr(), &link, true, now()).await;
+    let error = refused.err().unwrap();
+    assert!(
+        matches!(
+            error.downcast_ref::<ClientError>(),
+            Some(ClientError::CertificateChanged { .. })
+        ),
+        "{error}"
+    );
+    other.shutdown().await;
+
+    // A sign-in signature made for one TLS connection fails on another, even over the
+    // right nonce (a man in the middle relaying the challenge to its victim).
+    let key = alice.account.identity_key().to_bytes();
+    let (_victim, victim_binding) = tls_stream(addr).await;
+    let (mut relayed, _) = tls_stream(addr).await;
+    let frames = read_frames(&mut relayed, 1, WAIT).await;
+    let Some(Frame::Challenge { nonce }) = frames.first() else {
+        panic!("no challenge: {frames:?}");
+    };
+    for challenge in [
+        tls::sign_in_challenge(nonce, &victim_binding),
+        nonce.to_vec(),
+    ] {
+        let (mut stream, own) = raw(addr).await;
+        let _ = own;
+        let auth = Frame::Auth {
+            identity: key,
+            signature: alice
+                .account
+                .identity_key_pair()
+                .sign_relay_challenge(&challenge),
+        };
+        stream.write_all(&auth.encode().unwrap()).await.unwrap();
+        assert_eq!(
+            read_frames(&mut stream, 1, WAIT).await,
+            vec![Frame::Error(ErrorCode::Unauthorized)]
+        );
+    }
+    let auth = Frame::Auth {
+        identity: key,
+        signature: alice
+            .account
+            .identity_key_pair()
+            .sign_relay_challenge(&tls::sign_in_challenge(nonce, &victim_binding)),
+    };
+    relayed.write_all(&auth.encode().unwrap()).await.unwrap();
+    assert_eq!(
+        read_frames(&mut relayed, 1, WAIT).await,
+        vec![Frame::Error(ErrorCode::Unauthorized)]
+    );
+    relay.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reinstall_takes_the_name_only_when_asked_and_peers_see_a_changed_key() {
+    let dir = TempDir::new("reinstall");
+    let mut rng = ChaCha20Rng::seed_from_u64(22);
+    let relay = relay::start(config(&dir, loopback())).await.unwrap();
+    let addr = relay.addr();
+    let (mut alice, mut alice_client) = registered("alice", addr, &mut rng).await;
+    let (bob, _bob_client) = registered("bob", addr, &mut rng).await;
+    alice
+        .send_text(&mut alice_client, "bob", "hi", now(), &mut rng)
+        .await
+        .unwrap();
+    let bob_user = hushwire::UserId::new(b"bob").unwrap();
+    alice
+        .account
+        .mark_verified(&bob_user, bob.account.identity_key(), now())
+        .unwrap();
+
+    // Bob reinstalls: a new identity under the same name. Plain registration is refused.
+    let mut reinstalled = Peer::new("BOB", now(), &mut rng).unwrap();
+    reinstalled.name = "bob".into();
+    let mut client = signed_in(&mut reinstalled, addr, false).await;
+    let refused = reinstalled.register(&mut client, now(), &mut rng).await;
+    assert!(
+        refused
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("already registered")
+    );
+    // Lookups ignore case.
+    assert_eq!(
+        alice_client.lookup("Bob").await.unwrap(),
+        bob.account.identity_key().to_bytes()
+    );
+
+    // Asked explicitly, the name moves; Alice's next lookup sees a changed key, and sending
+    // is blocked until she verifies again.
+    reinstalled.register_name(&mut client, true).await.unwrap();
+    reinstalled
+        .publish_prekeys(&mut client, now(), &mut rng)
+        .await
+        .unwrap();
+    let blocked = alice
+        .send_text(&mut alice_client, "bob", "still you?", now(), &mut rng)
+        .await;
+    assert!(
+        blocked
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("identity key changed"),
+    );
+    assert!(matches!(
+        alice.account.verification_state(&bob_user),
+        Some(hushwire::VerificationState::ChangedSinceVerification { .. })
+    ));
+    relay.shutdown().await;
 }
