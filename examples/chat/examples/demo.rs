@@ -1,6 +1,6 @@
 //! A customer, a bank's support operator and her supervisor talk through a real relay.
 //!
-//! The demo starts the example relay (`src/relay.rs`: TCP on a free loopback
+//! The demo starts the example relay (`src/relay.rs`: TLS on a free loopback
 //! port, SQLite in a temporary directory) inside this process and runs three peers against
 //! it. The left column is what the relay stored, read back from its database (who receives,
 //! the first bytes in hex, the length: sealed envelopes hide the sender and the message kind).

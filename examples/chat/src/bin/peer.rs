@@ -802,6 +802,8 @@ async fn chat(options: &Options, to: &str) -> CliResult<()> {
     let mut backoff = Duration::from_millis(250);
     let mut reconnect_at = Instant::now();
     let mut ever_connected = false;
+    // Whether "reconnecting…" was said since the connection was lost (said once, not per try).
+    let mut announced = false;
     let mut stdin_open = true;
     while stdin_open || !queue.is_empty() && client.is_some() {
         // Send what is queued while connected (new lines, and lines for a peer that had not
@@ -815,6 +817,7 @@ async fn chat(options: &Options, to: &str) -> CliResult<()> {
                     Ok(false) => break,
                     Err(e) => {
                         out!("  ! {e}; reconnecting…");
+                        announced = true;
                         client = None;
                         reconnect_at = Instant::now() + backoff;
                         break;
@@ -870,6 +873,7 @@ async fn chat(options: &Options, to: &str) -> CliResult<()> {
                 LinkEvent::Notice(_) => {}
                 LinkEvent::Lost(e) => {
                     out!("  ! {e}; reconnecting…");
+                    announced = true;
                     client = None;
                     backoff = Duration::from_millis(250);
                     reconnect_at = Instant::now() + backoff;
@@ -882,6 +886,7 @@ async fn chat(options: &Options, to: &str) -> CliResult<()> {
                             out!("  (reconnected)");
                         }
                         ever_connected = true;
+                        announced = false;
                         backoff = Duration::from_millis(250);
                         told_unknown = false;
                         client = Some(c);
@@ -893,8 +898,9 @@ async fn chat(options: &Options, to: &str) -> CliResult<()> {
                         if !transient {
                             return Err(e);
                         }
-                        if backoff <= Duration::from_millis(250) {
+                        if !announced {
                             out!("  ! {e}; reconnecting…");
+                            announced = true;
                         }
                         backoff = (backoff * 2).min(MAX_BACKOFF);
                         reconnect_at = Instant::now() + backoff;
@@ -906,6 +912,7 @@ async fn chat(options: &Options, to: &str) -> CliResult<()> {
                     && let Err(e) = c.ping().await
                 {
                     out!("  ! {e}; reconnecting…");
+                    announced = true;
                     client = None;
                     reconnect_at = Instant::now() + backoff;
                 }
