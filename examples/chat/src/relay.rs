@@ -81,6 +81,9 @@ const MAX_STORED_ONE_TIME: i64 = 1_000;
 /// Most refusals (a TLS handshake and a `Notice`) under way at once; past it, a refused
 /// connection is closed without a word.
 pub const MAX_REFUSALS_IN_FLIGHT: usize = 32;
+/// How long a TLS relay waits for a new connection's first byte (a TLS client sends its
+/// hello at once) before telling it, in plain, that the relay speaks TLS only.
+pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a refusal may take (handshake and notice).
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
 /// The SQLite file in the data directory.
@@ -722,9 +725,11 @@ async fn establish(
     let Some(acceptor) = &shared.acceptor else {
         return Ok((Box::new(stream), Vec::new()));
     };
-    // A TLS client speaks first, at once; a plain client waits for a challenge.
+    // A TLS client speaks first, at once; a plain client waits for a challenge, so silence
+    // for FIRST_BYTE_TIMEOUT means plain TCP (or an idle socket): either way, say so.
     let mut first = [0u8; 1];
-    let peeked = timeout_at(deadline, stream.peek(&mut first)).await;
+    let first_byte_deadline = deadline.min(Deadline::now() + FIRST_BYTE_TIMEOUT);
+    let peeked = timeout_at(first_byte_deadline, stream.peek(&mut first)).await;
     match peeked {
         Ok(Ok(1..)) if first == [TLS_HANDSHAKE_RECORD] => {}
         Ok(Ok(0)) => return Err(Closed::ByPeer),

@@ -397,7 +397,7 @@ async fn idle_unauthenticated_sockets_do_not_lock_out_an_honest_client() {
     }
     assert!(
         idle.len() >= IDLE_SOCKETS * 9 / 10,
-        "{} connected",
+        "only {} sockets connected (is `ulimit -n` below 4,500?)",
         idle.len()
     );
     let rss_idle = rss(relay.pid());
