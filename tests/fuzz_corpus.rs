@@ -127,7 +127,7 @@ fn corpus_mask() {
 /// cannot be forgotten).
 #[test]
 fn every_fuzz_target_is_replayed() {
-    // The example relay's frame parser: `tests/transport.rs` replays its corpus.
+    // The example relay's frame parser: `examples/chat/tests/transport.rs` replays its corpus.
     const REPLAYED_ELSEWHERE: [&str; 1] = ["relay_frame"];
     let manifest = std::fs::read_to_string(fuzz_dir().join("Cargo.toml")).unwrap();
     for line in manifest.lines() {

@@ -1,15 +1,15 @@
-//! The example relay's frame parser (`examples/transport/frame.rs`) on arbitrary bytes, as a
+//! The example relay's frame parser (`examples/chat/src/frame.rs`) on arbitrary bytes, as a
 //! stream and as a single body: no panic, and every frame that decodes re-encodes to exactly
 //! the bytes it came from (one encoding per frame).
 //!
-//! `tests/transport.rs` replays `fuzz/corpus/relay_frame/` through the same check on stable.
+//! `examples/chat/tests/transport.rs` replays `fuzz/corpus/relay_frame/` through the same check on stable.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 #[allow(dead_code, unreachable_pub)]
-#[path = "../../examples/transport/frame.rs"]
+#[path = "../../examples/chat/src/frame.rs"]
 mod frame;
 
 fuzz_target!(|data: &[u8]| check(data));

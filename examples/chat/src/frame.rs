@@ -19,25 +19,35 @@
 //! 0x06 Identity   identity(32)            0x87 Send          envelope(rest)
 //! 0x07 Certificate certificate(rest)      0x88 Ack           id(8)
 //! 0x08 Deliver    id(8) envelope(rest)    0x89 Ping
-//! 0x09 Accepted   id(8)
-//! 0x0A Pong
+//! 0x09 Accepted   id(8)                  0x8A Receive
+//! 0x0A Pong                               0x8B Reregister    name(rest)
+//! 0x0B Notice     code(1)
 //! ```
+//!
+//! Before the client signed in, the only frame the relay accepts is `Auth`, and no frame may
+//! be longer than [`MAX_SIGN_IN_FRAME_LEN`]. `Notice` is the relay speaking unprompted (why it
+//! closes a connection, or that deliveries moved to another connection); `Error` answers a
+//! request.
 //!
 //! `rest` fields run to the end of the body and must not be empty.
 
 use std::fmt;
 
 /// Largest frame body: room for the largest sealed envelope (about 260 KiB) with margin.
-pub(crate) const MAX_FRAME_LEN: usize = 1 << 20;
+pub const MAX_FRAME_LEN: usize = 1 << 20;
 /// Bytes of the length prefix.
-pub(crate) const HEADER_LEN: usize = 4;
+pub const HEADER_LEN: usize = 4;
+/// Largest frame body a relay reads before the client signed in: an `Auth` frame (97 bytes)
+/// with a little room. A longer length prefix closes the connection before anything is
+/// allocated for it.
+pub const MAX_SIGN_IN_FRAME_LEN: usize = 128;
 /// Longest user name a relay registers, in UTF-8 bytes.
-pub(crate) const MAX_NAME_LEN: usize = 64;
+pub const MAX_NAME_LEN: usize = 64;
 
 /// Why the relay refused a request. Sent as one byte; the connection stays open unless the
 /// code says otherwise (see [`ErrorCode::closes_connection`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ErrorCode {
+pub enum ErrorCode {
     /// The frame is not allowed here (for example before authentication). Closes.
     BadRequest,
     /// The challenge signature did not verify. Closes.
@@ -56,14 +66,27 @@ pub(crate) enum ErrorCode {
     Full,
     /// The relay failed (its database); try again later.
     Internal,
-    /// Another connection authenticated as the same device. Closes.
+    /// Another connection of the same device asked for the deliveries: they go there now.
+    /// The connection stays open for requests.
     Replaced,
-    /// The relay is shutting down. Closes.
+    /// The relay is shutting down (a restart, usually). Closes.
     ShuttingDown,
+    /// The client did not sign in within the relay's sign-in deadline. Closes.
+    SignInTimeout,
+    /// The relay has no room for another connection now; try again later. Closes.
+    Busy,
+    /// Too many connections from this address are still signing in. Closes.
+    TooManyFromAddress,
+    /// This relay speaks TLS only (the client connected with plain TCP). Closes.
+    TlsRequired,
+    /// The connection sent nothing for the idle timeout. Closes.
+    Idle,
+    /// The deliveries are back on this connection (the session that took them over ended).
+    Receiving,
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 11] = [
+    const ALL: [ErrorCode; 17] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
         ErrorCode::UnknownRecipient,
@@ -75,9 +98,15 @@ impl ErrorCode {
         ErrorCode::Internal,
         ErrorCode::Replaced,
         ErrorCode::ShuttingDown,
+        ErrorCode::SignInTimeout,
+        ErrorCode::Busy,
+        ErrorCode::TooManyFromAddress,
+        ErrorCode::TlsRequired,
+        ErrorCode::Idle,
+        ErrorCode::Receiving,
     ];
 
-    pub(crate) fn to_byte(self) -> u8 {
+    pub fn to_byte(self) -> u8 {
         match self {
             ErrorCode::BadRequest => 1,
             ErrorCode::Unauthorized => 2,
@@ -90,21 +119,31 @@ impl ErrorCode {
             ErrorCode::Internal => 9,
             ErrorCode::Replaced => 10,
             ErrorCode::ShuttingDown => 11,
+            ErrorCode::SignInTimeout => 12,
+            ErrorCode::Busy => 13,
+            ErrorCode::TooManyFromAddress => 14,
+            ErrorCode::TlsRequired => 15,
+            ErrorCode::Idle => 16,
+            ErrorCode::Receiving => 17,
         }
     }
 
-    pub(crate) fn from_byte(byte: u8) -> Option<Self> {
+    pub fn from_byte(byte: u8) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.to_byte() == byte)
     }
 
     /// Whether the relay closes the connection after sending this error.
-    pub(crate) fn closes_connection(self) -> bool {
+    pub fn closes_connection(self) -> bool {
         matches!(
             self,
             ErrorCode::BadRequest
                 | ErrorCode::Unauthorized
-                | ErrorCode::Replaced
                 | ErrorCode::ShuttingDown
+                | ErrorCode::SignInTimeout
+                | ErrorCode::Busy
+                | ErrorCode::TooManyFromAddress
+                | ErrorCode::TlsRequired
+                | ErrorCode::Idle
         )
     }
 }
@@ -121,15 +160,23 @@ impl fmt::Display for ErrorCode {
             ErrorCode::Invalid => "malformed or foreign data",
             ErrorCode::Full => "queue or prekey store full",
             ErrorCode::Internal => "relay storage failure",
-            ErrorCode::Replaced => "another connection signed in as this device",
-            ErrorCode::ShuttingDown => "relay shutting down",
+            ErrorCode::Replaced => {
+                "another session of this device (a second `chat` or `recv`) now receives the messages"
+            }
+            ErrorCode::ShuttingDown => "the relay is shutting down (restarting?)",
+            ErrorCode::SignInTimeout => "no sign-in within the relay's deadline",
+            ErrorCode::Busy => "the relay is full; try again shortly",
+            ErrorCode::TooManyFromAddress => "too many connections from your address are signing in",
+            ErrorCode::TlsRequired => "this relay speaks TLS only (drop --insecure)",
+            ErrorCode::Idle => "idle for too long",
+            ErrorCode::Receiving => "messages arrive in this session again",
         })
     }
 }
 
 /// One frame body.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) enum Frame {
+pub enum Frame {
     Challenge {
         nonce: [u8; 32],
     },
@@ -151,6 +198,7 @@ pub(crate) enum Frame {
         id: u64,
     },
     Pong,
+    Notice(ErrorCode),
     Auth {
         identity: [u8; 32],
         signature: [u8; 64],
@@ -165,6 +213,8 @@ pub(crate) enum Frame {
         id: u64,
     },
     Ping,
+    Receive,
+    Reregister(String),
 }
 
 /// Shows tags and lengths only: frames carry keys and ciphertext, which logs never show.
@@ -172,6 +222,7 @@ impl fmt::Debug for Frame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Frame::Error(code) => write!(f, "Error({code:?})"),
+            Frame::Notice(code) => write!(f, "Notice({code:?})"),
             Frame::Deliver { id, envelope } => write!(f, "Deliver(#{id}, {} B)", envelope.len()),
             Frame::Accepted { id } => write!(f, "Accepted(#{id})"),
             Frame::Ack { id } => write!(f, "Ack(#{id})"),
@@ -179,7 +230,9 @@ impl fmt::Debug for Frame {
                 write!(f, "{}({} B)", self.name(), b.len())
             }
             Frame::Certificate(b) | Frame::Send(b) => write!(f, "{}({} B)", self.name(), b.len()),
-            Frame::Register(n) | Frame::Lookup(n) => write!(f, "{}({} B)", self.name(), n.len()),
+            Frame::Register(n) | Frame::Lookup(n) | Frame::Reregister(n) => {
+                write!(f, "{}({} B)", self.name(), n.len())
+            }
             _ => f.write_str(self.name()),
         }
     }
@@ -187,7 +240,7 @@ impl fmt::Debug for Frame {
 
 /// Why bytes are not a frame. Any of these closes the connection that sent them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FrameError {
+pub enum FrameError {
     /// The length prefix is 0 or above [`MAX_FRAME_LEN`].
     BadLength(u32),
     /// The tag byte is not a known frame.
@@ -225,6 +278,7 @@ const T_CERTIFICATE: u8 = 0x07;
 const T_DELIVER: u8 = 0x08;
 const T_ACCEPTED: u8 = 0x09;
 const T_PONG: u8 = 0x0A;
+const T_NOTICE: u8 = 0x0B;
 const T_AUTH: u8 = 0x81;
 const T_REGISTER: u8 = 0x82;
 const T_PUBLISH_BUNDLE: u8 = 0x83;
@@ -234,12 +288,14 @@ const T_GET_CERTIFICATE: u8 = 0x86;
 const T_SEND: u8 = 0x87;
 const T_ACK: u8 = 0x88;
 const T_PING: u8 = 0x89;
+const T_RECEIVE: u8 = 0x8A;
+const T_REREGISTER: u8 = 0x8B;
 
 /// Parses a length prefix.
 ///
 /// # Errors
 /// [`FrameError::BadLength`] for 0 or more than [`MAX_FRAME_LEN`].
-pub(crate) fn body_len(header: [u8; HEADER_LEN]) -> Result<usize, FrameError> {
+pub fn body_len(header: [u8; HEADER_LEN]) -> Result<usize, FrameError> {
     let len = u32::from_be_bytes(header);
     match usize::try_from(len) {
         Ok(n) if (1..=MAX_FRAME_LEN).contains(&n) => Ok(n),
@@ -249,7 +305,7 @@ pub(crate) fn body_len(header: [u8; HEADER_LEN]) -> Result<usize, FrameError> {
 
 /// Whether `name` may be registered: 1..=[`MAX_NAME_LEN`] bytes of ASCII letters, digits and
 /// `.-_@`. (Narrow on purpose: names are shown to users, so no look-alike characters.)
-pub(crate) fn valid_name(name: &str) -> bool {
+pub fn valid_name(name: &str) -> bool {
     (1..=MAX_NAME_LEN).contains(&name.len())
         && name
             .bytes()
@@ -284,6 +340,7 @@ impl Frame {
             Frame::Deliver { .. } => "Deliver",
             Frame::Accepted { .. } => "Accepted",
             Frame::Pong => "Pong",
+            Frame::Notice(_) => "Notice",
             Frame::Auth { .. } => "Auth",
             Frame::Register(_) => "Register",
             Frame::PublishBundle(_) => "PublishBundle",
@@ -293,6 +350,8 @@ impl Frame {
             Frame::Send(_) => "Send",
             Frame::Ack { .. } => "Ack",
             Frame::Ping => "Ping",
+            Frame::Receive => "Receive",
+            Frame::Reregister(_) => "Reregister",
         }
     }
 
@@ -301,7 +360,7 @@ impl Frame {
     /// # Errors
     /// [`FrameError`] for an empty or oversized body, an unknown tag, a wrong size or an
     /// invalid field. Never panics.
-    pub(crate) fn decode(body: &[u8]) -> Result<Frame, FrameError> {
+    pub fn decode(body: &[u8]) -> Result<Frame, FrameError> {
         let Some((&tag, fields)) = body.split_first() else {
             return Err(FrameError::BadLength(0));
         };
@@ -350,6 +409,10 @@ impl Frame {
                 id: u64::from_be_bytes(array(fields).ok_or(wrong)?),
             },
             T_PONG if fields.is_empty() => Frame::Pong,
+            T_NOTICE => {
+                let [code]: [u8; 1] = array(fields).ok_or(wrong)?;
+                Frame::Notice(ErrorCode::from_byte(code).ok_or(FrameError::BadField("code"))?)
+            }
             T_AUTH => {
                 let f: [u8; 96] = array(fields).ok_or(wrong)?;
                 let (identity, signature) = f.split_at(32);
@@ -368,14 +431,16 @@ impl Frame {
                 id: u64::from_be_bytes(array(fields).ok_or(wrong)?),
             },
             T_PING if fields.is_empty() => Frame::Ping,
-            T_OK | T_PONG | T_GET_CERTIFICATE | T_PING => return Err(wrong),
+            T_RECEIVE if fields.is_empty() => Frame::Receive,
+            T_REREGISTER => Frame::Reregister(name(fields)?),
+            T_OK | T_PONG | T_GET_CERTIFICATE | T_PING | T_RECEIVE => return Err(wrong),
             other => return Err(FrameError::UnknownTag(other)),
         };
         Ok(frame)
     }
 
     /// The body (tag and fields), without the length prefix.
-    pub(crate) fn encode_body(&self) -> Vec<u8> {
+    pub fn encode_body(&self) -> Vec<u8> {
         let mut out = Vec::new();
         match self {
             Frame::Challenge { nonce } => {
@@ -416,6 +481,7 @@ impl Frame {
                 out.extend_from_slice(&id.to_be_bytes());
             }
             Frame::Pong => out.push(T_PONG),
+            Frame::Notice(code) => out.extend_from_slice(&[T_NOTICE, code.to_byte()]),
             Frame::Auth {
                 identity,
                 signature,
@@ -450,6 +516,11 @@ impl Frame {
                 out.extend_from_slice(&id.to_be_bytes());
             }
             Frame::Ping => out.push(T_PING),
+            Frame::Receive => out.push(T_RECEIVE),
+            Frame::Reregister(n) => {
+                out.push(T_REREGISTER);
+                out.extend_from_slice(n.as_bytes());
+            }
         }
         out
     }
@@ -459,7 +530,7 @@ impl Frame {
     /// # Errors
     /// [`FrameError::BadLength`] if the body is longer than [`MAX_FRAME_LEN`] (an envelope or
     /// bundle too large to send).
-    pub(crate) fn encode(&self) -> Result<Vec<u8>, FrameError> {
+    pub fn encode(&self) -> Result<Vec<u8>, FrameError> {
         let body = self.encode_body();
         let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
         if body.len() > MAX_FRAME_LEN {
@@ -478,7 +549,7 @@ impl Frame {
 ///
 /// # Errors
 /// [`FrameError`] as soon as the bytes cannot start a valid frame.
-pub(crate) fn split_frame(buf: &[u8]) -> Result<Option<(Frame, usize)>, FrameError> {
+pub fn split_frame(buf: &[u8]) -> Result<Option<(Frame, usize)>, FrameError> {
     let Some(header) = buf.get(..HEADER_LEN) else {
         return Ok(None);
     };

@@ -20,34 +20,37 @@ use hushwire::{
 };
 use rand_core::CryptoRng;
 
-use super::client::{ClientError, RelayClient};
-use super::frame::valid_name;
-use super::relay::RELAY_ROOT_ID;
+use crate::client::{ClientError, Link, RelayClient};
+use crate::frame::valid_name;
+use crate::relay::RELAY_ROOT_ID;
+use crate::tls::{Fingerprint, Pin, show_fingerprint};
 
-pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Application-defined content type of a sealed envelope carrying the sender's
 /// [`hushwire::IdentityCertificate`] (how an operator presents its organization certificate).
-pub(crate) const IDENTITY_CERTIFICATE: u8 = 0x80;
+pub const IDENTITY_CERTIFICATE: u8 = 0x80;
 /// One-time prekeys of each kind a peer keeps on the relay.
-pub(crate) const ONE_TIME_PREKEYS: u32 = 20;
+pub const ONE_TIME_PREKEYS: u32 = 20;
 /// Below this many left, a peer generates and publishes more.
 const ONE_TIME_PREKEYS_REFILL: usize = 5;
 
 /// A device: its account, its name on the relay, and what it pins.
-pub(crate) struct Peer {
-    pub(crate) name: String,
-    pub(crate) account: Account,
+pub struct Peer {
+    pub name: String,
+    pub account: Account,
     /// The relay's root key, pinned when the peer first signed in.
-    pub(crate) relay_root: Option<[u8; 32]>,
+    pub relay_root: Option<[u8; 32]>,
+    /// The relay's TLS certificate (SHA-256), pinned with the root.
+    pub relay_cert: Option<Fingerprint>,
     /// Organization roots whose certified operators are reported as verified.
-    pub(crate) org_roots: OrganizationRoots,
+    pub org_roots: OrganizationRoots,
     trust: TrustStore,
     certificate: Option<SenderCertificate>,
 }
 
 /// What an envelope turned out to be.
-pub(crate) enum Incoming {
+pub enum Incoming {
     /// A message, decrypted.
     Text {
         from: String,
@@ -67,64 +70,88 @@ pub(crate) enum Incoming {
 }
 
 /// A message handed to the relay.
-pub(crate) struct Sent {
-    pub(crate) relay_id: u64,
-    pub(crate) envelope: Vec<u8>,
-    pub(crate) to: IdentityKey,
+pub struct Sent {
+    pub relay_id: u64,
+    pub envelope: Vec<u8>,
+    pub to: IdentityKey,
 }
 
 impl Peer {
     /// A new device named `name`, with one-time prekeys ready to publish.
-    pub(crate) fn new<R: CryptoRng + ?Sized>(
+    pub fn new<R: CryptoRng + ?Sized>(
         name: &str,
         now: Timestamp,
         rng: &mut R,
     ) -> Result<Peer, BoxError> {
         let mut account = Account::new(now, rng);
         account.generate_one_time_prekeys(ONE_TIME_PREKEYS, ONE_TIME_PREKEYS, now, rng)?;
-        Ok(Peer::from_parts(name, account, None))
+        Ok(Peer::from_parts(name, account, None, None))
     }
 
     /// A device restored from its parts.
-    pub(crate) fn from_parts(name: &str, account: Account, relay_root: Option<[u8; 32]>) -> Peer {
+    pub fn from_parts(
+        name: &str,
+        account: Account,
+        relay_root: Option<[u8; 32]>,
+        relay_cert: Option<Fingerprint>,
+    ) -> Peer {
         Peer {
             name: name.to_owned(),
             account,
             relay_root,
+            relay_cert,
             org_roots: OrganizationRoots::new(),
             trust: TrustStore::new(),
             certificate: None,
         }
     }
 
-    /// Connects and signs in. Pins the relay's root at the first sign-in and refuses a relay
-    /// that presents another one afterwards. Fetches a sender certificate if the device is
-    /// registered (`registered`).
-    pub(crate) async fn connect(
+    /// How to reach the relay: TLS with this device's pin (first use if none yet), or plain
+    /// TCP when `insecure`.
+    pub fn link(&self, wait: Duration, insecure: bool) -> Link {
+        if insecure {
+            Link::insecure(wait)
+        } else {
+            Link::tls(self.relay_cert.map_or(Pin::FirstUse, Pin::Pinned), wait)
+        }
+    }
+
+    /// Connects and signs in. Pins the relay's root key and TLS certificate at the first
+    /// sign-in and refuses a relay that presents others afterwards ([`RelayChanged`], or
+    /// [`ClientError::CertificateChanged`] from the handshake). Fetches a sender certificate
+    /// if the device is registered (`registered`).
+    pub async fn connect(
         &mut self,
         addr: SocketAddr,
-        wait: Duration,
+        link: &Link,
         registered: bool,
         now: Timestamp,
     ) -> Result<RelayClient, BoxError> {
-        let mut client = RelayClient::connect(addr, self.account.identity_key_pair(), wait).await?;
+        let mut client = RelayClient::connect(addr, self.account.identity_key_pair(), link).await?;
         let welcome = client.welcome();
-        match self.relay_root {
-            Some(pinned) if pinned != welcome.root || welcome.root_id != RELAY_ROOT_ID => {
-                return Err(format!(
-                    "the relay at {addr} presents another root key than the one pinned when \
-                     {} registered: refusing (another relay, or its database was reset)",
-                    self.name
-                )
-                .into());
-            }
-            _ => {}
+        let root_changed = self
+            .relay_root
+            .is_some_and(|pinned| pinned != welcome.root || welcome.root_id != RELAY_ROOT_ID);
+        let cert_changed = matches!(
+            (self.relay_cert, welcome.tls_fingerprint),
+            (Some(pinned), Some(now)) if pinned != now
+        );
+        if root_changed || cert_changed {
+            return Err(Box::new(RelayChanged {
+                pinned_root: self.relay_root,
+                root: welcome.root,
+                pinned_cert: self.relay_cert,
+                cert: welcome.tls_fingerprint,
+            }));
         }
         let root = IssuerKey::from_bytes(&welcome.root)?;
         let mut trust = TrustStore::new();
         trust.add_root(welcome.root_id, root)?;
         self.trust = trust;
         self.relay_root = Some(welcome.root);
+        if welcome.tls_fingerprint.is_some() {
+            self.relay_cert = welcome.tls_fingerprint;
+        }
         if registered {
             self.refresh_certificate(&mut client, now).await?;
         }
@@ -132,25 +159,39 @@ impl Peer {
     }
 
     /// Registers the name, publishes prekeys and fetches a sender certificate.
-    pub(crate) async fn register<R: CryptoRng + ?Sized>(
+    pub async fn register<R: CryptoRng + ?Sized>(
         &mut self,
         client: &mut RelayClient,
         now: Timestamp,
         rng: &mut R,
     ) -> Result<usize, BoxError> {
-        client.register(&self.name).await.map_err(|e| match e {
-            ClientError::Relay(code) => format!("cannot register `{}`: {code}", self.name).into(),
-            other => BoxError::from(other),
-        })?;
+        self.register_name(client, false).await?;
         let published = self.publish_prekeys(client, now, rng).await?;
         self.refresh_certificate(client, now).await?;
         Ok(published)
     }
 
+    /// Registers the name only: with `replace`, takes it from the device that holds it.
+    pub async fn register_name(
+        &mut self,
+        client: &mut RelayClient,
+        replace: bool,
+    ) -> Result<(), BoxError> {
+        let result = if replace {
+            client.reregister(&self.name).await
+        } else {
+            client.register(&self.name).await
+        };
+        result.map_err(|e| match e {
+            ClientError::Relay(code) => format!("cannot register `{}`: {code}", self.name).into(),
+            other => BoxError::from(other),
+        })
+    }
+
     /// Rotates the signed prekey if due, tops up one-time prekeys, and publishes every unused
     /// one (the relay ignores those it already has, and never hands one out twice). Returns
     /// how many bundles were published.
-    pub(crate) async fn publish_prekeys<R: CryptoRng + ?Sized>(
+    pub async fn publish_prekeys<R: CryptoRng + ?Sized>(
         &mut self,
         client: &mut RelayClient,
         now: Timestamp,
@@ -184,7 +225,7 @@ impl Peer {
     }
 
     /// Gets a fresh sender certificate and checks it chains to the pinned relay root.
-    pub(crate) async fn refresh_certificate(
+    pub async fn refresh_certificate(
         &mut self,
         client: &mut RelayClient,
         now: Timestamp,
@@ -207,7 +248,7 @@ impl Peer {
 
     /// The identity key registered under `name`, recorded in the account (which reports a
     /// changed key as [`Event::IdentityChanged`]).
-    pub(crate) async fn resolve(
+    pub async fn resolve(
         &mut self,
         client: &mut RelayClient,
         name: &str,
@@ -219,12 +260,7 @@ impl Peer {
         let user = UserId::new(name.as_bytes())?;
         let key = match client.lookup(name).await {
             Ok(key) => IdentityKey::from_bytes(&key)?,
-            Err(ClientError::Relay(_)) => {
-                return Err(format!(
-                    "unknown peer `{name}`: nobody registered that name on this relay"
-                )
-                .into());
-            }
+            Err(ClientError::Relay(_)) => return Err(Box::new(UnknownPeer(name.to_owned()))),
             Err(e) => return Err(e.into()),
         };
         let events = if &key == self.account.identity_key() {
@@ -236,7 +272,7 @@ impl Peer {
     }
 
     /// The identity key the account has on record for `name`, without asking the relay.
-    pub(crate) fn known_identity(&self, name: &str) -> Option<IdentityKey> {
+    pub fn known_identity(&self, name: &str) -> Option<IdentityKey> {
         let user = UserId::new(name.as_bytes()).ok()?;
         match self.account.verification_state(&user)? {
             VerificationState::Unverified { identity_key }
@@ -248,7 +284,7 @@ impl Peer {
 
     /// Encrypts `text` for `to` (starting a session from a fetched bundle if needed), seals
     /// it and hands it to the relay.
-    pub(crate) async fn send_text<R: CryptoRng + ?Sized>(
+    pub async fn send_text<R: CryptoRng + ?Sized>(
         &mut self,
         client: &mut RelayClient,
         to: &str,
@@ -296,7 +332,7 @@ impl Peer {
     }
 
     /// Sends this operator's organization certificate to `to`, sealed.
-    pub(crate) async fn send_identity_certificate<R: CryptoRng + ?Sized>(
+    pub async fn send_identity_certificate<R: CryptoRng + ?Sized>(
         &mut self,
         client: &mut RelayClient,
         to: &str,
@@ -339,7 +375,7 @@ impl Peer {
 
     /// Opens and reads one delivered envelope. The account changes only if a message was
     /// read.
-    pub(crate) fn open(&mut self, envelope: &[u8], now: Timestamp) -> Incoming {
+    pub fn open(&mut self, envelope: &[u8], now: Timestamp) -> Incoming {
         let opened =
             match sealed::open(self.account.identity_key_pair(), envelope, &self.trust, now) {
                 Ok(opened) => opened,
@@ -378,3 +414,46 @@ impl Peer {
         }
     }
 }
+
+/// The relay presents another root key or certificate than the ones this device pinned.
+#[derive(Debug)]
+pub struct RelayChanged {
+    pub pinned_root: Option<[u8; 32]>,
+    pub root: [u8; 32],
+    pub pinned_cert: Option<Fingerprint>,
+    pub cert: Option<Fingerprint>,
+}
+
+impl std::fmt::Display for RelayChanged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let root = |r: Option<[u8; 32]>| r.map_or_else(|| "-".into(), hex::encode);
+        let cert = |c: Option<Fingerprint>| c.map_or_else(|| "-".into(), |c| show_fingerprint(&c));
+        write!(
+            f,
+            "the relay presents another identity than the one pinned at registration\n  \
+             pinned:    root key {}, TLS certificate {}\n  presented: root key {}, TLS certificate {}",
+            root(self.pinned_root),
+            cert(self.pinned_cert),
+            root(Some(self.root)),
+            cert(self.cert),
+        )
+    }
+}
+
+impl std::error::Error for RelayChanged {}
+
+/// Nobody registered this name on the relay (yet).
+#[derive(Debug)]
+pub struct UnknownPeer(pub String);
+
+impl std::fmt::Display for UnknownPeer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "unknown peer `{}`: nobody registered that name on this relay (yet)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownPeer {}

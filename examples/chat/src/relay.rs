@@ -1,38 +1,53 @@
-//! A store-and-forward relay over TCP (tokio) with a SQLite store (rusqlite).
+//! A store-and-forward relay over TLS (tokio-rustls) with a SQLite store (rusqlite).
 //!
 //! What it does, and nothing more:
-//! - sends every new connection a fresh 32-byte challenge; the client proves it holds a device
-//!   identity key by signing it ([`hushwire::IdentityKeyPair::sign_relay_challenge`]). Until
-//!   then the only frame accepted is `Auth`;
-//! - registers a name per device (first come, first served), stores the prekeys the device
-//!   publishes (each bundle's signatures checked against the device's key) and hands out each
-//!   one-time prekey once, then the last-resort ML-KEM prekey;
+//! - serves TLS 1.3 with a self-signed certificate made at first start (see [`crate::tls`]);
+//!   plain TCP only when started with `--insecure`;
+//! - sends every new connection a fresh 32-byte nonce; the client proves it holds a device
+//!   identity key by signing the nonce and the connection's TLS exporter value
+//!   ([`hushwire::IdentityKeyPair::sign_relay_challenge`] over [`crate::tls::sign_in_challenge`]),
+//!   so a signature is valid on its own connection only. Until then the only frame accepted
+//!   is `Auth`, of at most [`MAX_SIGN_IN_FRAME_LEN`] bytes, within `sign_in_timeout`;
+//! - registers a name per device (first come, first served, not case-sensitive; `Reregister`
+//!   moves a name to a new device, which every peer then sees as a changed identity key),
+//!   stores the prekeys the device publishes (each bundle's signatures checked against the
+//!   device's key) and hands out each one-time prekey once, then the last-resort ML-KEM prekey;
 //! - issues the device a short-lived sender certificate (for sealed envelopes), under a server
 //!   key certified by the relay's root, which clients pin;
 //! - queues sealed envelopes per recipient (it reads only the recipient from them), pushes them
-//!   to the recipient when it is online, a bounded window at a time, and deletes each one when
-//!   the recipient acknowledges it. The queue is in SQLite, so it survives a restart.
+//!   to the one connection of that device that asked to `Receive`, a bounded window at a time,
+//!   and deletes each one when the recipient acknowledges it. The queue is in SQLite, so it
+//!   survives a restart.
 //!
-//! Robustness: frames have a maximum size; each connection has a token-bucket rate limit; a
-//! connection that sends nothing for `idle_timeout`, takes longer than `frame_timeout` to send
-//! a frame it started, or does not read what it is sent within `write_timeout` is closed; a
-//! malformed frame closes that connection only. Every connection is its own task, and the
-//! relay never waits on one connection to serve another.
+//! The relay's identity (root key, server key and certificate) is in `identity.key` and its TLS
+//! certificate in `tls.crt`/`tls.key`, beside `relay.sqlite` in its data directory: starting it
+//! from another folder changes nothing, and the start-up line says where they are.
+//!
+//! Robustness: a connection that has not signed in may send one small frame and has
+//! `sign_in_timeout` to do it; at most `max_signing_in` such connections exist at once (the
+//! oldest makes room for a new one) and `max_signing_in_per_address` per address, apart from
+//! the `max_connections` signed-in ones, so idle sockets cannot lock honest clients out.
+//! Signed-in connections read frame bodies as they arrive (no allocation ahead of the bytes),
+//! have a token-bucket rate limit, and are closed when idle for `idle_timeout`, slower than
+//! `frame_timeout` to finish a frame, or not reading within `write_timeout`. A refused or
+//! closed connection is told why in a `Notice` frame. A malformed frame closes that connection
+//! only. Every connection is its own task; the relay never waits on one connection to serve
+//! another.
 //!
 //! Logs (to stderr, when enabled) name connections by number, address and registered name,
 //! and frames by type and length: never key material, never envelope bytes.
 //!
-//! Example-grade shortcuts: the relay's root key is generated at first start and only its
-//! public half is kept (so the server key cannot be renewed without a new root); a real
-//! deployment would also run TLS, so that the challenge signature is bound to the channel.
+//! Example-grade shortcut: the relay's root key is generated at first start and only its
+//! public half is kept (so the server key cannot be renewed without a new root).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use chacha20::ChaCha20Rng;
 use hushwire::certificate::SenderCertificateInfo;
@@ -43,67 +58,105 @@ use hushwire::{
 };
 use rand_core::SeedableRng;
 use rusqlite::{Connection, OptionalExtension, params};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
-use tokio::time::{sleep, timeout};
+use tokio::time::{Instant as Deadline, sleep, sleep_until, timeout, timeout_at};
+use tokio_rustls::TlsAcceptor;
 
-use super::frame::{ErrorCode, Frame, FrameError, HEADER_LEN, MAX_FRAME_LEN, body_len};
-use super::unix_now;
+use crate::frame::{
+    ErrorCode, Frame, FrameError, HEADER_LEN, MAX_FRAME_LEN, MAX_SIGN_IN_FRAME_LEN, body_len,
+};
+use crate::tls::{self, Fingerprint, TLS_HANDSHAKE_RECORD};
+use crate::{local_time, unix_now};
 
 /// The root id under which clients pin this relay's root key.
-pub(crate) const RELAY_ROOT_ID: u32 = 1;
+pub const RELAY_ROOT_ID: u32 = 1;
 const SERVER_KEY_ID: u32 = 1;
 /// How long a sender certificate the relay issues is valid.
 const SENDER_CERTIFICATE_SECS: u64 = 24 * 3600;
 /// Most unused one-time prekeys (of each kind) stored per device.
 const MAX_STORED_ONE_TIME: i64 = 1_000;
+/// Most refusals (a TLS handshake and a `Notice`) under way at once; past it, a refused
+/// connection is closed without a word.
+pub const MAX_REFUSALS_IN_FLIGHT: usize = 32;
+/// How long a TLS relay waits for a new connection's first byte (a TLS client sends its
+/// hello at once) before telling it, in plain, that the relay speaks TLS only.
+pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a refusal may take (handshake and notice).
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
+/// The SQLite file in the data directory.
+pub const DB_FILE: &str = "relay.sqlite";
+/// The relay's root and server keys, in the data directory.
+pub const IDENTITY_FILE: &str = "identity.key";
+/// The relay's TLS certificate (PEM), in the data directory: what peers pin.
+pub const TLS_CERT_FILE: &str = "tls.crt";
+/// The TLS private key (PEM), in the data directory.
+pub const TLS_KEY_FILE: &str = "tls.key";
+const IDENTITY_MAGIC: &[u8; 8] = b"HWRELAY1";
 
 const _: () = assert!(MAX_FRAME_LEN > hushwire::sealed::MAX_ENVELOPE_LEN + 16);
+const _: () = assert!(MAX_SIGN_IN_FRAME_LEN >= 1 + 32 + 64);
 
 /// Limits and paths; [`RelayConfig::new`] gives the defaults.
 #[derive(Clone, Debug)]
-pub(crate) struct RelayConfig {
+pub struct RelayConfig {
     /// Where to listen (port 0 picks a free one).
-    pub(crate) listen: SocketAddr,
-    /// The SQLite file (created if missing).
-    pub(crate) db_path: PathBuf,
+    pub listen: SocketAddr,
+    /// The data directory: database, identity, TLS certificate (created if missing).
+    pub data_dir: PathBuf,
+    /// Serve TLS (the default); `false` is plain TCP (`--insecure`).
+    pub tls: bool,
     /// Sustained frames per second a connection may send; above it the relay stops reading
     /// from that connection until the bucket refills.
-    pub(crate) frames_per_sec: u32,
+    pub frames_per_sec: u32,
     /// Burst size of the token bucket.
-    pub(crate) burst: u32,
-    /// A connection that sends nothing for this long is closed (clients ping to stay on).
-    pub(crate) idle_timeout: Duration,
+    pub burst: u32,
+    /// A signed-in connection that sends nothing for this long is closed (clients ping).
+    pub idle_timeout: Duration,
+    /// A new connection must complete TLS and sign in within this.
+    pub sign_in_timeout: Duration,
     /// Once the first byte of a frame arrived, the whole frame must arrive within this.
-    pub(crate) frame_timeout: Duration,
+    pub frame_timeout: Duration,
     /// A write to a client that does not read is abandoned (and the connection closed) after
     /// this.
-    pub(crate) write_timeout: Duration,
+    pub write_timeout: Duration,
     /// Most envelopes queued for one recipient.
-    pub(crate) max_queue: u32,
-    /// Most simultaneous connections.
-    pub(crate) max_connections: usize,
+    pub max_queue: u32,
+    /// Most signed-in connections.
+    pub max_connections: usize,
+    /// Most connections still signing in (TLS handshake, challenge); when full, the oldest
+    /// is closed to make room. Counted apart from `max_connections`: that is the reserve
+    /// signed-in clients keep whatever idle sockets do.
+    pub max_signing_in: usize,
+    /// Most connections signing in from one IP address.
+    pub max_signing_in_per_address: usize,
+    /// Most connections (signing in or signed in) from one IP address.
+    pub max_per_address: usize,
     /// Most envelopes delivered to a connection and not yet acknowledged.
-    pub(crate) window: usize,
+    pub window: usize,
     /// Log connections and errors to stderr.
-    pub(crate) log: bool,
+    pub log: bool,
 }
 
 impl RelayConfig {
-    pub(crate) fn new(listen: SocketAddr, db_path: PathBuf) -> Self {
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
         RelayConfig {
             listen,
-            db_path,
+            data_dir,
+            tls: true,
             frames_per_sec: 500,
             burst: 1_000,
             idle_timeout: Duration::from_secs(120),
+            sign_in_timeout: Duration::from_secs(5),
             frame_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
             max_queue: 10_000,
             max_connections: 1_024,
+            max_signing_in: 256,
+            max_signing_in_per_address: 16,
+            max_per_address: 128,
             window: 64,
             log: true,
         }
@@ -112,9 +165,12 @@ impl RelayConfig {
 
 /// A relay failure at startup or in its store.
 #[derive(Debug)]
-pub(crate) enum RelayError {
+pub enum RelayError {
     Io(std::io::Error),
+    Bind(SocketAddr, std::io::Error),
+    File(PathBuf, std::io::Error),
     Db(rusqlite::Error),
+    Tls(tls::TlsSetupError),
     Random,
     Corrupt(&'static str),
     Poisoned,
@@ -124,9 +180,15 @@ impl fmt::Display for RelayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RelayError::Io(e) => write!(f, "network: {e}"),
+            RelayError::Bind(addr, e) => write!(
+                f,
+                "cannot listen on {addr}: {e} (another relay running? pick another port with --listen)"
+            ),
+            RelayError::File(path, e) => write!(f, "{}: {e}", path.display()),
             RelayError::Db(e) => write!(f, "database: {e}"),
+            RelayError::Tls(e) => write!(f, "TLS certificate: {e}"),
             RelayError::Random => write!(f, "the OS random number generator failed"),
-            RelayError::Corrupt(what) => write!(f, "database holds an invalid {what}"),
+            RelayError::Corrupt(what) => write!(f, "invalid {what} in the data directory"),
             RelayError::Poisoned => write!(f, "database lock poisoned by a crashed task"),
         }
     }
@@ -147,42 +209,62 @@ impl From<std::io::Error> for RelayError {
 }
 
 /// One envelope as stored, for inspection (the demo prints these).
-pub(crate) struct StoredEnvelope {
-    pub(crate) id: u64,
-    pub(crate) recipient: [u8; 32],
-    pub(crate) envelope: Vec<u8>,
+pub struct StoredEnvelope {
+    pub id: u64,
+    pub recipient: [u8; 32],
+    pub envelope: Vec<u8>,
+}
+
+/// What a peer pins, and where the relay keeps it.
+#[derive(Clone, Debug)]
+pub struct RelayIdentity {
+    /// The root key sender certificates chain to.
+    pub root: [u8; 32],
+    /// SHA-256 of the TLS certificate (`None` with `--insecure`).
+    pub tls_fingerprint: Option<Fingerprint>,
+    /// The identity file.
+    pub identity_file: PathBuf,
+    /// The certificate file (TLS only).
+    pub tls_cert_file: Option<PathBuf>,
+    /// Whether the identity was made at this start (a new data directory).
+    pub created: bool,
 }
 
 /// A running relay. Dropping it without [`RelayHandle::shutdown`] leaves the tasks running
 /// until the runtime stops.
-pub(crate) struct RelayHandle {
+pub struct RelayHandle {
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
     shared: Arc<Shared>,
+    identity: RelayIdentity,
 }
 
 impl RelayHandle {
     /// The address it listens on.
-    pub(crate) fn addr(&self) -> SocketAddr {
+    pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// The root key clients pin (id [`RELAY_ROOT_ID`]).
-    pub(crate) fn root(&self) -> [u8; 32] {
+    pub fn root(&self) -> [u8; 32] {
         self.shared.keys.root
+    }
+
+    /// The relay's identity: keys, certificate fingerprint and where they are kept.
+    pub fn identity(&self) -> &RelayIdentity {
+        &self.identity
     }
 
     /// Stops accepting, tells every connection to close, waits for them, and closes the
     /// database. Queued envelopes stay in the file.
-    pub(crate) async fn shutdown(self) {
+    pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
         self.shared.log(format_args!("stopped"));
     }
-
     /// Envelopes waiting in the queue, oldest first (at most `limit`).
-    pub(crate) fn stored(&self, limit: u32) -> Result<Vec<StoredEnvelope>, RelayError> {
+    pub fn stored(&self, limit: u32) -> Result<Vec<StoredEnvelope>, RelayError> {
         let db = self.shared.db()?;
         let mut stmt =
             db.prepare_cached("SELECT id, recipient, envelope FROM queue ORDER BY id LIMIT ?1")?;
@@ -208,7 +290,7 @@ impl RelayHandle {
     }
 
     /// How many envelopes are queued.
-    pub(crate) fn queued(&self) -> Result<u64, RelayError> {
+    pub fn queued(&self) -> Result<u64, RelayError> {
         let n: i64 = self
             .shared
             .db()?
@@ -217,7 +299,7 @@ impl RelayHandle {
     }
 
     /// The name `identity` registered, if any.
-    pub(crate) fn name_of(&self, identity: &[u8; 32]) -> Option<String> {
+    pub fn name_of(&self, identity: &[u8; 32]) -> Option<String> {
         let db = self.shared.db().ok()?;
         db.query_row(
             "SELECT name FROM devices WHERE identity = ?1",
@@ -230,26 +312,59 @@ impl RelayHandle {
     }
 }
 
-/// Starts a relay: opens (or creates) the database, binds, and serves in the background.
+/// Starts a relay: binds, opens (or creates) its data directory, and serves in the
+/// background. Binding comes first, so a busy port leaves no new files behind.
 ///
 /// # Errors
-/// [`RelayError`] if the database cannot be opened or the address cannot be bound.
-pub(crate) async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
-    let db = open_db(&config)?;
-    let keys = relay_keys(&db)?;
-    let listener = TcpListener::bind(config.listen).await?;
+/// [`RelayError`] if the address cannot be bound or the data directory cannot be used.
+pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| RelayError::Bind(config.listen, e))?;
     let addr = listener.local_addr()?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| RelayError::File(config.data_dir.clone(), e))?;
+    let identity_file = config.data_dir.join(IDENTITY_FILE);
+    let (keys, created) = relay_keys(&identity_file)?;
+    let (acceptor, tls_fingerprint, tls_cert_file) = if config.tls {
+        let cert = config.data_dir.join(TLS_CERT_FILE);
+        let server = tls::server_identity(&cert, &config.data_dir.join(TLS_KEY_FILE))
+            .map_err(RelayError::Tls)?;
+        (
+            Some(TlsAcceptor::from(server.config)),
+            Some(server.fingerprint),
+            Some(cert),
+        )
+    } else {
+        (None, None, None)
+    };
+    let db = open_db(&config.data_dir.join(DB_FILE))?;
+    let identity = RelayIdentity {
+        root: keys.root,
+        tls_fingerprint,
+        identity_file,
+        tls_cert_file,
+        created,
+    };
     let shared = Arc::new(Shared {
         config,
         db: Mutex::new(db),
         keys,
+        acceptor,
         online: Mutex::new(HashMap::new()),
+        admission: Mutex::new(Admission::default()),
+        refusals: Arc::new(Semaphore::new(MAX_REFUSALS_IN_FLIGHT)),
         next_conn: AtomicU64::new(1),
         next_serial: AtomicU64::new(unix_now().as_unix_secs().saturating_mul(1_000)),
     });
     shared.log(format_args!(
-        "listening on {addr}, store {}",
-        shared.config.db_path.display()
+        "listening on {addr} ({}), data in {}",
+        if shared.acceptor.is_some() {
+            "TLS"
+        } else {
+            "plain TCP, --insecure"
+        },
+        shared.config.data_dir.display()
     ));
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared), shutdown_rx));
@@ -258,6 +373,7 @@ pub(crate) async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError
         shutdown,
         task,
         shared,
+        identity,
     })
 }
 
@@ -267,18 +383,129 @@ struct RelayKeys {
     server_cert: ServerCertificate,
 }
 
-/// A connected, authenticated device: how to wake its connection and how to close it.
+/// A connection of a device that asked to receive its deliveries: how to wake it, tell it
+/// another connection took over, and tell it the deliveries came back to it.
 struct Mailbox {
     conn: u64,
     wake: Arc<Notify>,
-    kick: Arc<Notify>,
+    moved: Arc<Notify>,
+    resumed: Arc<Notify>,
+}
+
+/// Who is connected: connections signing in (oldest first, for eviction) and the counts the
+/// limits apply to.
+#[derive(Default)]
+struct Admission {
+    signing_in: BTreeMap<u64, (IpAddr, Arc<Notify>)>,
+    per_address: HashMap<IpAddr, AddressCount>,
+    signed_in: usize,
+}
+
+#[derive(Default, Clone, Copy)]
+struct AddressCount {
+    signing_in: usize,
+    total: usize,
+}
+
+/// Where a connection stands in [`Admission`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    SigningIn,
+    SignedIn,
+    Released,
+}
+
+impl Admission {
+    fn count(&mut self, ip: IpAddr) -> &mut AddressCount {
+        self.per_address.entry(ip).or_default()
+    }
+
+    fn forget_if_empty(&mut self, ip: IpAddr) {
+        if self.per_address.get(&ip).is_some_and(|c| c.total == 0) {
+            self.per_address.remove(&ip);
+        }
+    }
+
+    /// Admits a new connection as signing in, or says why not. When all signing-in slots are
+    /// taken, the oldest is evicted (returned, to be told) to make room.
+    fn admit(
+        &mut self,
+        config: &RelayConfig,
+        id: u64,
+        ip: IpAddr,
+        evict: Arc<Notify>,
+    ) -> Result<Option<Arc<Notify>>, ErrorCode> {
+        let count = *self.count(ip);
+        if count.signing_in >= config.max_signing_in_per_address
+            || count.total >= config.max_per_address
+        {
+            self.forget_if_empty(ip);
+            return Err(ErrorCode::TooManyFromAddress);
+        }
+        let mut evicted = None;
+        if self.signing_in.len() >= config.max_signing_in.max(1)
+            && let Some((_, (old_ip, notify))) = self.signing_in.pop_first()
+        {
+            let old = self.count(old_ip);
+            old.signing_in = old.signing_in.saturating_sub(1);
+            old.total = old.total.saturating_sub(1);
+            self.forget_if_empty(old_ip);
+            evicted = Some(notify);
+        }
+        self.signing_in.insert(id, (ip, evict));
+        let count = self.count(ip);
+        count.signing_in += 1;
+        count.total += 1;
+        Ok(evicted)
+    }
+
+    /// Moves a connection from signing in to signed in; `Err` if it was evicted meanwhile
+    /// or the signed-in connections are at their limit (its slot is released either way).
+    fn sign_in(&mut self, config: &RelayConfig, id: u64) -> Result<(), ErrorCode> {
+        let Some((ip, _)) = self.signing_in.remove(&id) else {
+            return Err(ErrorCode::Busy);
+        };
+        let count = self.count(ip);
+        count.signing_in = count.signing_in.saturating_sub(1);
+        if self.signed_in >= config.max_connections {
+            let count = self.count(ip);
+            count.total = count.total.saturating_sub(1);
+            self.forget_if_empty(ip);
+            return Err(ErrorCode::Busy);
+        }
+        self.signed_in += 1;
+        Ok(())
+    }
+
+    fn release(&mut self, id: u64, ip: IpAddr, slot: Slot) {
+        match slot {
+            Slot::SigningIn => {
+                // Not there if it was evicted (its counts went then).
+                if self.signing_in.remove(&id).is_none() {
+                    return;
+                }
+                let count = self.count(ip);
+                count.signing_in = count.signing_in.saturating_sub(1);
+            }
+            Slot::SignedIn => self.signed_in = self.signed_in.saturating_sub(1),
+            Slot::Released => return,
+        }
+        let count = self.count(ip);
+        count.total = count.total.saturating_sub(1);
+        self.forget_if_empty(ip);
+    }
 }
 
 struct Shared {
     config: RelayConfig,
     db: Mutex<Connection>,
     keys: RelayKeys,
-    online: Mutex<HashMap<[u8; 32], Mailbox>>,
+    acceptor: Option<TlsAcceptor>,
+    /// Per device, the connections that asked to receive, latest last: the last one receives
+    /// the deliveries; when it closes, the one before it gets them back.
+    online: Mutex<HashMap<[u8; 32], Vec<Mailbox>>>,
+    admission: Mutex<Admission>,
+    refusals: Arc<Semaphore>,
     next_conn: AtomicU64,
     next_serial: AtomicU64,
 }
@@ -286,14 +513,7 @@ struct Shared {
 impl Shared {
     fn log(&self, args: fmt::Arguments<'_>) {
         if self.config.log {
-            let t = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default();
-            eprintln!(
-                "[relay {}.{:03}] {args}",
-                t.as_secs() % 100_000,
-                t.subsec_millis()
-            );
+            eprintln!("[relay {}] {args}", local_time());
         }
     }
 
@@ -303,9 +523,15 @@ impl Shared {
         self.db.lock().map_err(|_| RelayError::Poisoned)
     }
 
-    fn online(&self) -> MutexGuard<'_, HashMap<[u8; 32], Mailbox>> {
+    fn online(&self) -> MutexGuard<'_, HashMap<[u8; 32], Vec<Mailbox>>> {
         // A poisoned map is still a valid map: keep serving.
         self.online
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn admission(&self) -> MutexGuard<'_, Admission> {
+        self.admission
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -317,20 +543,31 @@ fn os_rng() -> Result<ChaCha20Rng, RelayError> {
     Ok(ChaCha20Rng::from_seed(seed))
 }
 
-fn open_db(config: &RelayConfig) -> Result<Connection, RelayError> {
-    let db = Connection::open(&config.db_path)?;
+/// Writes a file only its owner can read, through a temporary file and a rename.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.mode(0o600);
+    }
+    let mut file = open.open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+fn open_db(path: &Path) -> Result<Connection, RelayError> {
+    let db = Connection::open(path)?;
     db.busy_timeout(Duration::from_secs(5))?;
     // WAL with synchronous=NORMAL: a commit survives a crash of the relay process (not of the
     // OS), and costs no fsync.
     db.pragma_update(None, "journal_mode", "WAL")?;
     db.pragma_update(None, "synchronous", "NORMAL")?;
     db.execute_batch(
-        "CREATE TABLE IF NOT EXISTS relay_keys (
-             id INTEGER PRIMARY KEY CHECK (id = 1),
-             root BLOB NOT NULL,
-             server_seed BLOB NOT NULL,
-             server_cert BLOB NOT NULL);
-         CREATE TABLE IF NOT EXISTS devices (
+        "CREATE TABLE IF NOT EXISTS devices (
              identity BLOB PRIMARY KEY,
              name TEXT NOT NULL UNIQUE,
              registered_at INTEGER NOT NULL);
@@ -362,38 +599,40 @@ fn open_db(config: &RelayConfig) -> Result<Connection, RelayError> {
              recipient BLOB NOT NULL,
              envelope BLOB NOT NULL,
              received_at INTEGER NOT NULL);
-         CREATE INDEX IF NOT EXISTS queue_by_recipient ON queue (recipient, id);",
+         CREATE INDEX IF NOT EXISTS queue_by_recipient ON queue (recipient, id);
+         -- Names are ASCII (frame::valid_name) and compared without case: `Bob` is `bob`.
+         CREATE UNIQUE INDEX IF NOT EXISTS devices_by_name ON devices (name COLLATE NOCASE);",
     )?;
     Ok(db)
 }
 
-/// Loads the relay's keys, or makes them at first start.
-fn relay_keys(db: &Connection) -> Result<RelayKeys, RelayError> {
-    let row: Option<(Vec<u8>, Vec<u8>, Vec<u8>)> = db
-        .query_row(
-            "SELECT root, server_seed, server_cert FROM relay_keys WHERE id = 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    if let Some((root, seed, cert)) = row {
-        let root: [u8; 32] = root
-            .try_into()
-            .map_err(|_| RelayError::Corrupt("root key"))?;
-        let seed: [u8; 32] = seed
-            .try_into()
-            .map_err(|_| RelayError::Corrupt("server key"))?;
-        let server = IssuerKeyPair::dangerous_from_seed(&seed);
-        let server_cert = ServerCertificate::from_bytes(&cert)
+/// Loads the relay's keys from its identity file, or makes them at first start (`true`).
+/// The file holds `magic(8) root(32) server_seed(32) server_certificate(rest)`.
+fn relay_keys(path: &Path) -> Result<(RelayKeys, bool), RelayError> {
+    if path.exists() {
+        let bytes = std::fs::read(path).map_err(|e| RelayError::File(path.to_path_buf(), e))?;
+        let corrupt = RelayError::Corrupt("identity file");
+        let rest = bytes
+            .strip_prefix(IDENTITY_MAGIC.as_slice())
+            .ok_or(corrupt)?;
+        let (root, rest) = rest
+            .split_first_chunk::<32>()
+            .ok_or(RelayError::Corrupt("identity file"))?;
+        let (seed, cert) = rest
+            .split_first_chunk::<32>()
+            .ok_or(RelayError::Corrupt("identity file"))?;
+        let server = IssuerKeyPair::dangerous_from_seed(seed);
+        let server_cert = ServerCertificate::from_bytes(cert)
             .map_err(|_| RelayError::Corrupt("server certificate"))?;
         if server_cert.key() != &server.public() {
             return Err(RelayError::Corrupt("server certificate"));
         }
-        return Ok(RelayKeys {
-            root,
+        let keys = RelayKeys {
+            root: *root,
             server,
             server_cert,
-        });
+        };
+        return Ok((keys, false));
     }
     let mut rng = os_rng()?;
     let root = IssuerKeyPair::generate(&mut rng);
@@ -417,15 +656,12 @@ fn relay_keys(db: &Connection) -> Result<RelayKeys, RelayError> {
         server_cert,
     };
     // The root's secret half is dropped here: it signed the one server certificate needed.
-    db.execute(
-        "INSERT INTO relay_keys (id, root, server_seed, server_cert) VALUES (1, ?1, ?2, ?3)",
-        params![
-            keys.root.as_slice(),
-            keys.server.dangerous_to_seed().as_slice(),
-            keys.server_cert.as_bytes()
-        ],
-    )?;
-    Ok(keys)
+    let mut file = IDENTITY_MAGIC.to_vec();
+    file.extend_from_slice(&keys.root);
+    file.extend_from_slice(keys.server.dangerous_to_seed().as_slice());
+    file.extend_from_slice(keys.server_cert.as_bytes());
+    write_private(path, &file).map_err(|e| RelayError::File(path.to_path_buf(), e))?;
+    Ok((keys, true))
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
@@ -436,12 +672,30 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-                    if tasks.len() >= shared.config.max_connections {
-                        shared.log(format_args!("conn #{id} {peer}: refused, too many connections"));
-                        continue;
-                    }
+                    let evict = Arc::new(Notify::new());
+                    let admitted = shared.admission().admit(&shared.config, id, peer.ip(), Arc::clone(&evict));
                     let _ = stream.set_nodelay(true);
-                    tasks.spawn(connection(stream, peer, id, Arc::clone(&shared), stop.clone()));
+                    match admitted {
+                        Ok(evicted) => {
+                            if let Some(evicted) = evicted {
+                                evicted.notify_one();
+                            }
+                            tasks.spawn(connection(stream, peer, id, Arc::clone(&shared), evict, stop.clone()));
+                        }
+                        Err(code) => match Arc::clone(&shared.refusals).try_acquire_owned() {
+                            Ok(permit) => {
+                                let shared = Arc::clone(&shared);
+                                tasks.spawn(async move {
+                                    refuse_connection(stream, &shared, code).await;
+                                    shared.log(format_args!("conn #{id} {peer}: refused: {code}"));
+                                    drop(permit);
+                                });
+                            }
+                            Err(_) => shared.log(format_args!(
+                                "conn #{id} {peer}: refused without notice (too many refusals at once): {code}"
+                            )),
+                        },
+                    }
                 }
                 Err(e) => {
                     shared.log(format_args!("accept failed: {e}"));
@@ -456,6 +710,66 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
     while tasks.join_next().await.is_some() {}
 }
 
+/// A connection's byte stream: TLS or, with `--insecure`, plain TCP.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// Sets up the connection's stream before `deadline`: for TLS, checks the first byte is a
+/// TLS record (a plain client is told `TlsRequired` in a plain frame) and completes the
+/// handshake. Returns the stream and its channel binding (empty on plain TCP).
+async fn establish(
+    mut stream: TcpStream,
+    shared: &Shared,
+    deadline: Deadline,
+) -> Result<(Box<dyn Stream>, Vec<u8>), Closed> {
+    let Some(acceptor) = &shared.acceptor else {
+        return Ok((Box::new(stream), Vec::new()));
+    };
+    // A TLS client speaks first, at once; a plain client waits for a challenge, so silence
+    // for FIRST_BYTE_TIMEOUT means plain TCP (or an idle socket): either way, say so.
+    let mut first = [0u8; 1];
+    let first_byte_deadline = deadline.min(Deadline::now() + FIRST_BYTE_TIMEOUT);
+    let peeked = timeout_at(first_byte_deadline, stream.peek(&mut first)).await;
+    match peeked {
+        Ok(Ok(1..)) if first == [TLS_HANDSHAKE_RECORD] => {}
+        Ok(Ok(0)) => return Err(Closed::ByPeer),
+        Ok(Err(e)) => return Err(Closed::Io(e)),
+        _ => {
+            let notice = Frame::Notice(ErrorCode::TlsRequired).encode_body();
+            let mut bytes = u32::try_from(notice.len())
+                .unwrap_or(0)
+                .to_be_bytes()
+                .to_vec();
+            bytes.extend_from_slice(&notice);
+            let _ = timeout(Duration::from_millis(200), stream.write_all(&bytes)).await;
+            return Err(Closed::Refused(ErrorCode::TlsRequired));
+        }
+    }
+    let tls = match timeout_at(deadline, acceptor.accept(stream)).await {
+        Err(_) => return Err(Closed::SignInTimeout),
+        Ok(Err(e)) => return Err(Closed::Tls(e)),
+        Ok(Ok(tls)) => tls,
+    };
+    let binding =
+        tls::channel_binding(tls.get_ref().1).map_err(|e| Closed::Tls(std::io::Error::other(e)))?;
+    Ok((Box::new(tls), binding.to_vec()))
+}
+
+/// Tells a connection the relay will not serve it why, in a `Notice` (after the TLS
+/// handshake, so the client can read it), within [`REFUSAL_TIMEOUT`].
+async fn refuse_connection(stream: TcpStream, shared: &Shared, code: ErrorCode) {
+    let deadline = Deadline::now() + REFUSAL_TIMEOUT;
+    if let Ok((mut stream, _)) = establish(stream, shared, deadline).await
+        && let Ok(bytes) = Frame::Notice(code).encode()
+    {
+        let _ = timeout_at(deadline, async {
+            stream.write_all(&bytes).await?;
+            stream.shutdown().await
+        })
+        .await;
+    }
+}
+
 /// Why a connection ended.
 enum Closed {
     ByPeer,
@@ -463,8 +777,11 @@ enum Closed {
     SlowFrame,
     Truncated,
     Io(std::io::Error),
+    Tls(std::io::Error),
     Malformed(FrameError),
     Refused(ErrorCode),
+    SignInTimeout,
+    Evicted,
     SlowReader,
     Stopped,
     Db(RelayError),
@@ -478,11 +795,29 @@ impl fmt::Display for Closed {
             Closed::SlowFrame => write!(f, "frame not completed in time (slow client)"),
             Closed::Truncated => write!(f, "hung up in the middle of a frame (truncated)"),
             Closed::Io(e) => write!(f, "network error: {e}"),
+            Closed::Tls(e) => write!(f, "TLS handshake failed: {e}"),
             Closed::Malformed(e) => write!(f, "malformed frame: {e}"),
             Closed::Refused(code) => write!(f, "refused: {code}"),
+            Closed::SignInTimeout => write!(f, "did not sign in within the deadline"),
+            Closed::Evicted => write!(f, "closed to make room for a newer connection signing in"),
             Closed::SlowReader => write!(f, "client does not read (write timeout)"),
             Closed::Stopped => write!(f, "relay stopping"),
             Closed::Db(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl Closed {
+    /// The notice a client gets for this, if it can still read one.
+    fn notice(&self) -> Option<ErrorCode> {
+        match self {
+            Closed::Idle => Some(ErrorCode::Idle),
+            Closed::Malformed(_) => Some(ErrorCode::Invalid),
+            Closed::SignInTimeout => Some(ErrorCode::SignInTimeout),
+            Closed::Evicted => Some(ErrorCode::Busy),
+            Closed::Stopped => Some(ErrorCode::ShuttingDown),
+            Closed::Db(_) => Some(ErrorCode::Internal),
+            _ => None,
         }
     }
 }
@@ -495,46 +830,103 @@ async fn connection(
     peer: SocketAddr,
     id: u64,
     shared: Arc<Shared>,
+    evict: Arc<Notify>,
     stop: watch::Receiver<bool>,
 ) {
-    shared.log(format_args!("conn #{id} {peer}: connected"));
-    let (read, write) = stream.into_split();
+    let deadline = Deadline::now() + shared.config.sign_in_timeout;
+    let established = tokio::select! {
+        established = establish(stream, &shared, deadline) => established,
+        () = evict.notified() => Err(Closed::Evicted),
+    };
+    let (stream, binding) = match established {
+        Ok(ok) => ok,
+        Err(closed) => {
+            shared.admission().release(id, peer.ip(), Slot::SigningIn);
+            if shared.config.log && !matches!(closed, Closed::Evicted) {
+                shared.log(format_args!("conn #{id} {peer}: {closed}"));
+            }
+            return;
+        }
+    };
+    let (read, write) = tokio::io::split(stream);
     let (tx, rx) = mpsc::channel(4);
-    let reader = tokio::spawn(read_frames(read, tx, shared.config.clone()));
+    let (signed_in_tx, signed_in_rx) = watch::channel(false);
+    let reader = tokio::spawn(read_frames(read, tx, shared.config.clone(), signed_in_rx));
     let mut conn = Conn {
         id,
         shared: Arc::clone(&shared),
         writer: write,
+        slot: Slot::SigningIn,
+        signed_in: signed_in_tx,
         device: None,
         name: None,
+        receiving: false,
         in_flight: HashSet::new(),
         last_delivered: 0,
         maybe_more: true,
         wake: Arc::new(Notify::new()),
-        kick: Arc::new(Notify::new()),
+        moved: Arc::new(Notify::new()),
+        resumed: Arc::new(Notify::new()),
     };
-    let closed = conn.run(rx, stop).await;
+    let closed = conn.run(rx, stop, &binding, deadline, &evict).await;
     reader.abort();
+    if let Some(code) = closed.notice() {
+        let _ = timeout(Duration::from_millis(200), conn.write(&Frame::Notice(code))).await;
+    }
     if let Some(device) = conn.device {
         let mut online = shared.online();
-        if online.get(&device).is_some_and(|m| m.conn == id) {
-            online.remove(&device);
+        if let Some(receivers) = online.get_mut(&device) {
+            let was_receiving = receivers.last().is_some_and(|m| m.conn == id);
+            receivers.retain(|m| m.conn != id);
+            match receivers.last() {
+                None => {
+                    online.remove(&device);
+                }
+                Some(next) if was_receiving => next.resumed.notify_one(),
+                Some(_) => {}
+            }
         }
     }
-    let _ = conn.writer.shutdown().await;
-    let who = conn.name.as_deref().unwrap_or("-");
-    shared.log(format_args!("conn #{id} {peer} ({who}): {closed}"));
+    shared.admission().release(id, peer.ip(), conn.slot);
+    let _ = timeout(Duration::from_millis(200), conn.writer.shutdown()).await;
+    // Idle sockets that never signed in are not worth a line each.
+    if conn.device.is_some() || !matches!(closed, Closed::SignInTimeout | Closed::Evicted) {
+        let who = conn.name.as_deref().unwrap_or("-");
+        shared.log(format_args!("conn #{id} {peer} ({who}): {closed}"));
+    }
 }
 
-/// Reads frames: waits up to `idle_timeout` for a frame to start, then up to `frame_timeout`
-/// for the rest of it; applies the rate limit; stops at the first bad frame.
-async fn read_frames(mut read: OwnedReadHalf, tx: mpsc::Sender<Inbound>, config: RelayConfig) {
+/// Reads frames. Before sign-in: one frame of at most [`MAX_SIGN_IN_FRAME_LEN`], then waits
+/// until the connection task accepted the sign-in. After: waits up to `idle_timeout` for a
+/// frame to start and up to `frame_timeout` for the rest, reading the body as it arrives
+/// (memory follows the bytes received, not the length announced); applies the rate limit;
+/// stops at the first bad frame.
+async fn read_frames(
+    mut read: ReadHalf<Box<dyn Stream>>,
+    tx: mpsc::Sender<Inbound>,
+    config: RelayConfig,
+    mut signed_in: watch::Receiver<bool>,
+) {
     let mut bucket = TokenBucket::new(config.frames_per_sec, config.burst);
     loop {
+        let authenticated = *signed_in.borrow();
+        let max_len = if authenticated {
+            MAX_FRAME_LEN
+        } else {
+            MAX_SIGN_IN_FRAME_LEN
+        };
         let mut first = [0u8; 1];
-        let item = match timeout(config.idle_timeout, read.read(&mut first)).await {
+        // Before sign-in the connection task's deadline applies instead.
+        let idle = if authenticated {
+            config.idle_timeout
+        } else {
+            Duration::from_secs(3_600)
+        };
+        let item = match timeout(idle, read.read(&mut first)).await {
             Err(_) => Err(Closed::Idle),
+            // Between frames, a hang-up without TLS close_notify is still a hang-up.
             Ok(Ok(0)) => Err(Closed::ByPeer),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Closed::ByPeer),
             Ok(Err(e)) => Err(Closed::Io(e)),
             Ok(Ok(_)) => {
                 let body = timeout(config.frame_timeout, async {
@@ -542,8 +934,21 @@ async fn read_frames(mut read: OwnedReadHalf, tx: mpsc::Sender<Inbound>, config:
                     read.read_exact(&mut rest).await.map_err(eof_or_io)?;
                     let ([b0], [b1, b2, b3]) = (first, rest);
                     let len = body_len([b0, b1, b2, b3]).map_err(Closed::Malformed)?;
-                    let mut body = vec![0u8; len];
-                    read.read_exact(&mut body).await.map_err(eof_or_io)?;
+                    if len > max_len {
+                        return Err(Closed::Malformed(FrameError::BadLength(
+                            u32::try_from(len).unwrap_or(u32::MAX),
+                        )));
+                    }
+                    let mut body = Vec::with_capacity(len.min(16 * 1024));
+                    let wanted = u64::try_from(len).unwrap_or(0);
+                    (&mut read)
+                        .take(wanted)
+                        .read_to_end(&mut body)
+                        .await
+                        .map_err(eof_or_io)?;
+                    if body.len() < len {
+                        return Err(Closed::Truncated);
+                    }
                     Ok::<_, Closed>(body)
                 })
                 .await;
@@ -556,6 +961,9 @@ async fn read_frames(mut read: OwnedReadHalf, tx: mpsc::Sender<Inbound>, config:
         };
         let last = item.is_err();
         if tx.send(item).await.is_err() || last {
+            return;
+        }
+        if !authenticated && signed_in.wait_for(|yes| *yes).await.is_err() {
             return;
         }
         bucket.take().await;
@@ -607,9 +1015,14 @@ impl TokenBucket {
 struct Conn {
     id: u64,
     shared: Arc<Shared>,
-    writer: OwnedWriteHalf,
+    writer: WriteHalf<Box<dyn Stream>>,
+    slot: Slot,
+    signed_in: watch::Sender<bool>,
     device: Option<[u8; 32]>,
     name: Option<String>,
+    /// Whether this connection receives the device's deliveries (it sent `Receive` and no
+    /// later connection of the device took over).
+    receiving: bool,
     /// Envelopes delivered on this connection and not acknowledged yet.
     in_flight: HashSet<u64>,
     /// The highest envelope id delivered on this connection.
@@ -618,7 +1031,8 @@ struct Conn {
     /// a batch came back short, true again when woken).
     maybe_more: bool,
     wake: Arc<Notify>,
-    kick: Arc<Notify>,
+    moved: Arc<Notify>,
+    resumed: Arc<Notify>,
 }
 
 impl Conn {
@@ -626,6 +1040,9 @@ impl Conn {
         &mut self,
         mut rx: mpsc::Receiver<Inbound>,
         mut stop: watch::Receiver<bool>,
+        binding: &[u8],
+        deadline: Deadline,
+        evict: &Notify,
     ) -> Closed {
         let mut nonce = [0u8; 32];
         if getrandom::fill(&mut nonce).is_err() {
@@ -634,16 +1051,31 @@ impl Conn {
         if let Err(closed) = self.write(&Frame::Challenge { nonce }).await {
             return closed;
         }
-        let (wake, kick) = (Arc::clone(&self.wake), Arc::clone(&self.kick));
+        let challenge = tls::sign_in_challenge(&nonce, binding);
+        let (wake, moved, resumed) = (
+            Arc::clone(&self.wake),
+            Arc::clone(&self.moved),
+            Arc::clone(&self.resumed),
+        );
         loop {
+            let signing_in = self.device.is_none();
             let step = tokio::select! {
-                _ = stop.changed() => {
-                    let _ = timeout(Duration::from_millis(200), self.write(&Frame::Error(ErrorCode::ShuttingDown))).await;
-                    return Closed::Stopped;
+                _ = stop.changed() => return Closed::Stopped,
+                () = sleep_until(deadline), if signing_in => return Closed::SignInTimeout,
+                () = evict.notified(), if signing_in => return Closed::Evicted,
+                () = moved.notified() => {
+                    self.receiving = false;
+                    self.maybe_more = false;
+                    self.write(&Frame::Notice(ErrorCode::Replaced)).await
                 }
-                () = kick.notified() => {
-                    let _ = self.write(&Frame::Error(ErrorCode::Replaced)).await;
-                    return Closed::Refused(ErrorCode::Replaced);
+                () = resumed.notified() => {
+                    self.receiving = true;
+                    self.maybe_more = true;
+                    self.last_delivered = 0;
+                    match self.write(&Frame::Notice(ErrorCode::Receiving)).await {
+                        Ok(()) => self.deliver().await,
+                        Err(closed) => Err(closed),
+                    }
                 }
                 () = wake.notified() => {
                     self.maybe_more = true;
@@ -651,13 +1083,8 @@ impl Conn {
                 }
                 inbound = rx.recv() => match inbound {
                     None => return Closed::ByPeer,
-                    Some(Err(closed)) => {
-                        if matches!(closed, Closed::Malformed(_)) {
-                            let _ = timeout(Duration::from_millis(200), self.write(&Frame::Error(ErrorCode::Invalid))).await;
-                        }
-                        return closed;
-                    }
-                    Some(Ok(frame)) => self.handle(frame, &nonce).await,
+                    Some(Err(closed)) => return closed,
+                    Some(Ok(frame)) => self.handle(frame, &challenge).await,
                 },
             };
             if let Err(closed) = step {
@@ -668,10 +1095,11 @@ impl Conn {
 
     async fn write(&mut self, frame: &Frame) -> Result<(), Closed> {
         let bytes = frame.encode().map_err(Closed::Malformed)?;
-        match timeout(
-            self.shared.config.write_timeout,
-            self.writer.write_all(&bytes),
-        )
+        let write_timeout = self.shared.config.write_timeout;
+        match timeout(write_timeout, async {
+            self.writer.write_all(&bytes).await?;
+            self.writer.flush().await
+        })
         .await
         {
             Err(_) => Err(Closed::SlowReader),
@@ -690,23 +1118,29 @@ impl Conn {
         }
     }
 
-    async fn handle(&mut self, frame: Frame, nonce: &[u8; 32]) -> Result<(), Closed> {
+    async fn handle(&mut self, frame: Frame, challenge: &[u8]) -> Result<(), Closed> {
         let Some(device) = self.device else {
             return match frame {
                 Frame::Auth {
                     identity,
                     signature,
-                } => self.authenticate(identity, &signature, nonce).await,
+                } => self.authenticate(identity, &signature, challenge).await,
                 _ => self.refuse(ErrorCode::BadRequest).await,
             };
         };
         let answer = match frame {
-            Frame::Register(name) => self.register(device, name),
+            Frame::Register(name) => self.register(device, name, false),
+            Frame::Reregister(name) => self.register(device, name, true),
             Frame::PublishBundle(bytes) => self.publish(device, &bytes),
             Frame::FetchBundle(identity) => self.fetch_bundle(&identity),
             Frame::Lookup(name) => self.lookup(&name),
             Frame::GetCertificate => self.certificate(device),
             Frame::Send(envelope) => self.enqueue(envelope),
+            Frame::Receive => {
+                self.start_receiving(device);
+                self.write(&Frame::Ok).await?;
+                return self.deliver().await;
+            }
             Frame::Ack { id } => {
                 self.ack(device, id).map_err(Closed::Db)?;
                 return self.deliver().await;
@@ -726,18 +1160,55 @@ impl Conn {
         }
     }
 
+    /// Makes this connection the one that receives the device's deliveries; the one that did
+    /// until now is told (and keeps serving requests).
+    fn start_receiving(&mut self, device: [u8; 32]) {
+        let mut online = self.shared.online();
+        let receivers = online.entry(device).or_default();
+        if let Some(before) = receivers.last().filter(|m| m.conn != self.id) {
+            before.moved.notify_one();
+            self.shared.log(format_args!(
+                "conn #{}: receives now (instead of conn #{})",
+                self.id, before.conn
+            ));
+        }
+        receivers.retain(|m| m.conn != self.id);
+        receivers.push(Mailbox {
+            conn: self.id,
+            wake: Arc::clone(&self.wake),
+            moved: Arc::clone(&self.moved),
+            resumed: Arc::clone(&self.resumed),
+        });
+        drop(online);
+        self.receiving = true;
+        self.maybe_more = true;
+        self.last_delivered = 0;
+    }
+
     async fn authenticate(
         &mut self,
         identity: [u8; 32],
         signature: &[u8; 64],
-        nonce: &[u8; 32],
+        challenge: &[u8],
     ) -> Result<(), Closed> {
         let ok = IdentityKey::from_bytes(&identity)
-            .is_ok_and(|key| key.verify_relay_challenge(nonce, signature));
+            .is_ok_and(|key| key.verify_relay_challenge(challenge, signature));
         if !ok {
             return self.refuse(ErrorCode::Unauthorized).await;
         }
+        let admitted = self
+            .shared
+            .admission()
+            .sign_in(&self.shared.config, self.id);
+        if let Err(code) = admitted {
+            // Its slot is gone either way.
+            self.slot = Slot::Released;
+            self.write(&Frame::Notice(code)).await?;
+            return Err(Closed::Refused(code));
+        }
+        self.slot = Slot::SignedIn;
         self.device = Some(identity);
+        let _ = self.signed_in.send(true);
         self.name = self.shared.db().ok().and_then(|db| {
             db.query_row(
                 "SELECT name FROM devices WHERE identity = ?1",
@@ -748,20 +1219,9 @@ impl Conn {
             .ok()
             .flatten()
         });
-        let replaced = self.shared.online().insert(
-            identity,
-            Mailbox {
-                conn: self.id,
-                wake: Arc::clone(&self.wake),
-                kick: Arc::clone(&self.kick),
-            },
-        );
-        if let Some(old) = replaced {
-            old.kick.notify_one();
-        }
         let queued = self.queued(&identity).map_err(Closed::Db)?;
         self.shared.log(format_args!(
-            "conn #{}: authenticated ({}), {queued} queued",
+            "conn #{}: signed in ({}), {queued} queued",
             self.id,
             self.name.as_deref().unwrap_or("not registered")
         ));
@@ -770,8 +1230,7 @@ impl Conn {
             root: self.shared.keys.root,
             queued,
         })
-        .await?;
-        self.deliver().await
+        .await
     }
 
     fn queued(&self, identity: &[u8; 32]) -> Result<u32, RelayError> {
@@ -783,31 +1242,65 @@ impl Conn {
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
-    fn register(&mut self, device: [u8; 32], name: String) -> Result<Frame, ErrorCode> {
-        let db = self.shared.db().map_err(|_| ErrorCode::Internal)?;
-        let owner: Option<Vec<u8>> = db
+    /// Registers `name` for this device. With `replace`, a name held by another device moves
+    /// to this one (a reinstall): the old device's prekeys and queue go, and every peer that
+    /// looks the name up sees a changed identity key (and must verify it again).
+    fn register(
+        &mut self,
+        device: [u8; 32],
+        name: String,
+        replace: bool,
+    ) -> Result<Frame, ErrorCode> {
+        let mut db = self.shared.db().map_err(|_| ErrorCode::Internal)?;
+        let tx = db.transaction().map_err(|_| ErrorCode::Internal)?;
+        let owner: Option<Vec<u8>> = tx
             .query_row(
-                "SELECT identity FROM devices WHERE name = ?1",
+                "SELECT identity FROM devices WHERE name = ?1 COLLATE NOCASE",
                 params![name],
                 |r| r.get(0),
             )
             .optional()
             .map_err(|_| ErrorCode::Internal)?;
-        match owner {
-            Some(owner) if owner != device => return Err(ErrorCode::NameTaken),
-            Some(_) => {}
-            None => {
-                db.execute(
-                    "INSERT INTO devices (identity, name, registered_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (identity) DO UPDATE SET name = excluded.name",
-                    params![device.as_slice(), name, unix_secs_i64()],
-                )
-                .map_err(|_| ErrorCode::Internal)?;
-                drop(db);
-                self.shared
-                    .log(format_args!("conn #{}: registered as {name}", self.id));
+        let moved = match owner {
+            Some(owner) if owner == device => false,
+            Some(_) if !replace => return Err(ErrorCode::NameTaken),
+            Some(owner) => {
+                for table in [
+                    "devices",
+                    "signed_prekeys",
+                    "last_resort_kem_prekeys",
+                    "one_time_prekeys",
+                    "one_time_kem_prekeys",
+                ] {
+                    tx.execute(
+                        &format!("DELETE FROM {table} WHERE identity = ?1"),
+                        params![owner],
+                    )
+                    .map_err(|_| ErrorCode::Internal)?;
+                }
+                tx.execute("DELETE FROM queue WHERE recipient = ?1", params![owner])
+                    .map_err(|_| ErrorCode::Internal)?;
+                true
             }
-        }
+            None => false,
+        };
+        tx.execute(
+            "INSERT INTO devices (identity, name, registered_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (identity) DO UPDATE SET name = excluded.name",
+            params![device.as_slice(), name, unix_secs_i64()],
+        )
+        .map_err(|_| ErrorCode::Internal)?;
+        tx.commit().map_err(|_| ErrorCode::Internal)?;
+        drop(db);
+        self.shared.log(format_args!(
+            "conn #{}: registered as {name}{}",
+            self.id,
+            if moved {
+                " (moved from another device: peers will see a changed key)"
+            } else {
+                ""
+            }
+        ));
         self.name = Some(name);
         Ok(Frame::Ok)
     }
@@ -849,7 +1342,7 @@ impl Conn {
         let db = self.shared.db().map_err(|_| ErrorCode::Internal)?;
         let identity: Option<Vec<u8>> = db
             .query_row(
-                "SELECT identity FROM devices WHERE name = ?1",
+                "SELECT identity FROM devices WHERE name = ?1 COLLATE NOCASE",
                 params![name],
                 |r| r.get(0),
             )
@@ -915,7 +1408,7 @@ impl Conn {
             .map_err(|_| ErrorCode::Internal)?;
             u64::try_from(db.last_insert_rowid()).map_err(|_| ErrorCode::Internal)?
         };
-        if let Some(mailbox) = self.shared.online().get(&recipient) {
+        if let Some(mailbox) = self.shared.online().get(&recipient).and_then(|r| r.last()) {
             mailbox.wake.notify_one();
         }
         Ok(Frame::Accepted { id })
@@ -936,7 +1429,7 @@ impl Conn {
 
     /// Sends queued envelopes up to the window.
     async fn deliver(&mut self) -> Result<(), Closed> {
-        let Some(device) = self.device else {
+        let Some(device) = self.device.filter(|_| self.receiving) else {
             return Ok(());
         };
         while self.maybe_more {

@@ -1,6 +1,6 @@
 //! A customer, a bank's support operator and her supervisor talk through a real relay.
 //!
-//! The demo starts the example relay (`examples/transport/relay.rs`: TCP on a free loopback
+//! The demo starts the example relay (`src/relay.rs`: TLS on a free loopback
 //! port, SQLite in a temporary directory) inside this process and runs three peers against
 //! it. The left column is what the relay stored, read back from its database (who receives,
 //! the first bytes in hex, the length: sealed envelopes hide the sender and the message kind).
@@ -20,8 +20,7 @@
 //! All I/O (sockets, SQLite, clock, OS randomness, printing) lives in the examples; the library
 //! only sees bytes.
 
-#[path = "transport/mod.rs"]
-mod transport;
+use hushwire_examples as transport;
 
 use std::error::Error;
 use std::net::SocketAddr;
@@ -180,7 +179,7 @@ async fn run() -> DemoResult<()> {
     let started = Instant::now();
     let (mut rng, seed_note) = rng_from_args()?;
     let dir = TempDir::new()?;
-    let db = dir.path().join("relay.sqlite");
+    let db = dir.path().to_path_buf();
 
     println!("hushwire demo: a customer and a bank's support team, end-to-end encrypted");
     println!(
@@ -195,7 +194,7 @@ async fn run() -> DemoResult<()> {
     let relay = start_relay(([127, 0, 0, 1], 0).into(), &db).await?;
     let addr = relay.addr();
     note(&format!(
-        "relay (TCP, SQLite) listening on {addr}, store {}",
+        "relay (TLS, SQLite) listening on {addr}, data in {}",
         db.display()
     ));
 
@@ -218,7 +217,9 @@ async fn run() -> DemoResult<()> {
     let mut people = Vec::new();
     for name in [CUSTOMER, OPERATOR, SUPERVISOR] {
         let mut peer = Peer::new(name, unix_now(), &mut rng)?;
-        let mut client = peer.connect(addr, WAIT, false, unix_now()).await?;
+        let link = peer.link(WAIT, false);
+        let mut client = peer.connect(addr, &link, false, unix_now()).await?;
+        client.receive().await?;
         let bundles = peer.register(&mut client, unix_now(), &mut rng).await?;
         note(&format!(
             "{name:<10} registers, uploads {bundles} prekey bundles (public keys only), gets a \
@@ -356,7 +357,10 @@ async fn run() -> DemoResult<()> {
         );
     }
     for person in [&mut customer, &mut dana, &mut supervisor] {
-        person.client = Some(person.peer.connect(addr, WAIT, true, unix_now()).await?);
+        let link = person.peer.link(WAIT, false);
+        let mut client = person.peer.connect(addr, &link, true, unix_now()).await?;
+        client.receive().await?;
+        person.client = Some(client);
     }
     aside("everyone reconnects; the supervisor gets the message queued while offline");
     stage.receive(&mut supervisor).await?;

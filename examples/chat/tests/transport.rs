@@ -1,4 +1,4 @@
-//! The example transport (`examples/transport/`) over loopback: the SQLite relay and chat
+//! The example transport (`examples/chat/src/`) over loopback: the SQLite relay and chat
 //! peers in-process on 127.0.0.1. Every loop is bounded in count and in time.
 //!
 //! - 1,000 messages among 20 peers that go offline and come back at random, with one relay
@@ -15,8 +15,7 @@
     clippy::indexing_slicing
 )]
 
-#[path = "../examples/transport/mod.rs"]
-mod transport;
+use hushwire_examples as transport;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -29,11 +28,13 @@ use rand_core::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout};
+use tokio_rustls::TlsConnector;
 
 use transport::chat::{Incoming, Peer};
-use transport::client::{ClientError, RelayClient};
+use transport::client::{ClientError, Event, Link, RelayClient};
 use transport::frame::{ErrorCode, Frame, HEADER_LEN, MAX_FRAME_LEN, split_frame};
-use transport::relay::{self, RelayConfig};
+use transport::relay::{self, RelayConfig, Stream};
+use transport::tls::{self, Pin};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -63,8 +64,8 @@ impl TempDir {
         TempDir(dir)
     }
 
-    fn db(&self) -> PathBuf {
-        self.0.join("relay.sqlite")
+    fn path(&self) -> PathBuf {
+        self.0.clone()
     }
 }
 
@@ -75,13 +76,14 @@ impl Drop for TempDir {
 }
 
 fn config(dir: &TempDir, listen: SocketAddr) -> RelayConfig {
-    let mut config = RelayConfig::new(listen, dir.db());
+    let mut config = RelayConfig::new(listen, dir.path());
     config.log = std::env::var_os("HUSHWIRE_RELAY_LOG").is_some();
     config.frames_per_sec = 20_000;
     config.burst = 20_000;
     config.idle_timeout = Duration::from_secs(20);
     config.frame_timeout = Duration::from_secs(2);
     config.write_timeout = Duration::from_secs(2);
+    config.sign_in_timeout = Duration::from_secs(2);
     config
 }
 
@@ -89,10 +91,18 @@ fn loopback() -> SocketAddr {
     ([127, 0, 0, 1], 0).into()
 }
 
-/// A registered peer, signed in.
+/// Signs `peer` in over TLS (pinning the relay at first use) and asks for its deliveries.
+async fn signed_in(peer: &mut Peer, addr: SocketAddr, registered: bool) -> RelayClient {
+    let link = peer.link(WAIT, false);
+    let mut client = peer.connect(addr, &link, registered, now()).await.unwrap();
+    client.receive().await.unwrap();
+    client
+}
+
+/// A registered peer, signed in and receiving.
 async fn registered(name: &str, addr: SocketAddr, rng: &mut ChaCha20Rng) -> (Peer, RelayClient) {
     let mut peer = Peer::new(name, now(), rng).unwrap();
-    let mut client = peer.connect(addr, WAIT, false, now()).await.unwrap();
+    let mut client = signed_in(&mut peer, addr, false).await;
     peer.register(&mut client, now(), rng).await.unwrap();
     (peer, client)
 }
@@ -205,7 +215,7 @@ async fn thousand_messages_among_twenty_peers_with_churn_and_a_restart() {
             assert_eq!(relay.addr(), addr);
             for (m, was_online) in members.iter_mut().zip(online) {
                 if was_online {
-                    m.client = Some(m.peer.connect(addr, WAIT, true, now()).await.unwrap());
+                    m.client = Some(signed_in(&mut m.peer, addr, true).await);
                 }
             }
             restarted = true;
@@ -219,7 +229,7 @@ async fn thousand_messages_among_twenty_peers_with_churn_and_a_restart() {
             if m.client.is_some() {
                 m.client = None;
             } else {
-                m.client = Some(m.peer.connect(addr, WAIT, true, now()).await.unwrap());
+                m.client = Some(signed_in(&mut m.peer, addr, true).await);
             }
             toggles += 1;
         } else {
@@ -253,7 +263,7 @@ async fn thousand_messages_among_twenty_peers_with_churn_and_a_restart() {
     // Everyone comes back online and reads what is left.
     for m in &mut members {
         if m.client.is_none() {
-            m.client = Some(m.peer.connect(addr, WAIT, true, now()).await.unwrap());
+            m.client = Some(signed_in(&mut m.peer, addr, true).await);
         }
     }
     for _ in 0..1_000 {
@@ -300,18 +310,36 @@ async fn thousand_messages_among_twenty_peers_with_churn_and_a_restart() {
 
 // ---------------------------------------------------------------------------------------------
 
-/// Connects without signing in; returns the stream and the relay's challenge nonce.
-async fn raw(addr: SocketAddr) -> (TcpStream, [u8; 32]) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
+type Raw = Box<dyn Stream>;
+
+/// Opens TLS to the relay (any certificate) without signing in; returns the stream and its
+/// channel binding.
+async fn tls_stream(addr: SocketAddr) -> (Raw, Vec<u8>) {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (config, _) = tls::client_config(Pin::FirstUse).unwrap();
+    let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+    let stream = TlsConnector::from(config).connect(name, tcp).await.unwrap();
+    let binding = tls::channel_binding(stream.get_ref().1).unwrap().to_vec();
+    (Box::new(stream), binding)
+}
+
+/// Connects over TLS without signing in; returns the stream and the bytes to sign to sign in
+/// (the relay's nonce and the channel binding).
+async fn raw(addr: SocketAddr) -> (Raw, Vec<u8>) {
+    let (mut stream, binding) = tls_stream(addr).await;
     let frames = read_frames(&mut stream, 1, WAIT).await;
     let Some(Frame::Challenge { nonce }) = frames.first() else {
         panic!("no challenge: {frames:?}");
     };
-    (stream, *nonce)
+    (stream, tls::sign_in_challenge(nonce, &binding))
 }
 
 /// Reads up to `n` frames, or until the relay closes the connection or `wait` passes.
-async fn read_frames(stream: &mut TcpStream, n: usize, wait: Duration) -> Vec<Frame> {
+async fn read_frames(
+    stream: &mut (impl AsyncReadExt + Unpin),
+    n: usize,
+    wait: Duration,
+) -> Vec<Frame> {
     let mut frames = Vec::new();
     let mut buf = Vec::new();
     let deadline = Instant::now() + wait;
@@ -334,7 +362,7 @@ async fn read_frames(stream: &mut TcpStream, n: usize, wait: Duration) -> Vec<Fr
 }
 
 /// Whether the relay closes `stream` within `wait` (reads whatever it sends first).
-async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+async fn closed_within(stream: &mut (impl AsyncReadExt + Unpin), wait: Duration) -> bool {
     let deadline = Instant::now() + wait;
     let mut chunk = [0u8; 4096];
     loop {
@@ -464,7 +492,7 @@ async fn a_client_cannot_drain_or_sign_in_as_another_device() {
     assert_eq!(relay.queued().unwrap(), 3);
 
     // Bob, signed in for real, gets all three.
-    let mut bob_client = bob.connect(addr, WAIT, true, now()).await.unwrap();
+    let mut bob_client = signed_in(&mut bob, addr, true).await;
     assert_eq!(bob_client.welcome().queued, 3);
     let read = drain(&mut bob, &mut bob_client, Duration::from_millis(500))
         .await
@@ -474,11 +502,39 @@ async fn a_client_cannot_drain_or_sign_in_as_another_device() {
     bob_client.ping().await.unwrap();
     assert_eq!(relay.queued().unwrap(), 0);
 
-    // A second sign-in as Bob replaces the first connection.
-    let _again = bob.connect(addr, WAIT, true, now()).await.unwrap();
+    // A second session of Bob's that asks for the deliveries takes them over: the first is
+    // told, keeps serving requests, and gets them back when the second ends.
+    let mut again = signed_in(&mut bob, addr, true).await;
     assert!(matches!(
-        bob_client.ping().await,
-        Err(ClientError::Relay(ErrorCode::Replaced) | ClientError::Closed)
+        timeout(WAIT, bob_client.next_event()).await.unwrap(),
+        Event::Notice(ErrorCode::Replaced)
+    ));
+    bob_client.ping().await.unwrap();
+    alice
+        .send_text(
+            &mut alice_client,
+            "bob",
+            "to the second session",
+            now(),
+            &mut rng,
+        )
+        .await
+        .unwrap();
+    let read = drain(&mut bob, &mut again, Duration::from_millis(500))
+        .await
+        .unwrap();
+    assert_eq!(read.len(), 1);
+    assert!(
+        bob_client
+            .next_delivery(Duration::from_millis(100))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    again.close().await;
+    assert!(matches!(
+        timeout(WAIT, bob_client.next_event()).await.unwrap(),
+        Event::Notice(ErrorCode::Receiving)
     ));
     relay.shutdown().await;
 }
@@ -566,7 +622,7 @@ async fn malformed_frames_close_only_their_connection() {
     // An envelope for nobody registered is refused; the sender stays connected.
     let stranger = Peer::new("stranger", now(), &mut rng).unwrap();
     let _ = stranger;
-    carol_client = carol.connect(addr, WAIT, true, now()).await.unwrap();
+    carol_client = signed_in(&mut carol, addr, true).await;
     assert!(matches!(
         carol.send_text(&mut carol_client, "nobody", "hello?", now(), &mut rng).await,
         Err(e) if e.to_string().contains("unknown peer")
@@ -821,7 +877,7 @@ fn check_frame_bytes(data: &[u8]) {
 
 #[test]
 fn relay_frame_fuzz_corpus_round_trips() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/relay_frame");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/relay_frame");
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         check_frame_bytes(&std::fs::read(entry.unwrap().path()).unwrap());
@@ -862,6 +918,9 @@ fn every_frame_round_trips_and_a_partial_frame_waits_for_more() {
         Frame::Send(vec![13; 10]),
         Frame::Ack { id: 14 },
         Frame::Ping,
+        Frame::Notice(ErrorCode::TlsRequired),
+        Frame::Receive,
+        Frame::Reregister("bob".into()),
     ];
     let mut stream = Vec::new();
     for frame in &frames {
@@ -884,4 +943,156 @@ fn every_frame_round_trips_and_a_partial_frame_waits_for_more() {
     assert!(Frame::decode(&[0x87]).is_err());
     assert!(Frame::decode(&[0x03, 0]).is_err());
     assert!(Frame::decode(&[0x04, 0xee]).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_refuses_plain_clients_other_relays_and_signatures_from_other_connections() {
+    let dir = TempDir::new("tls");
+    let other_dir = TempDir::new("tls-other");
+    let mut rng = ChaCha20Rng::seed_from_u64(21);
+    let relay = relay::start(config(&dir, loopback())).await.unwrap();
+    let addr = relay.addr();
+    let (mut alice, _alice_client) = registered("alice", addr, &mut rng).await;
+    assert_eq!(
+        alice.relay_cert,
+        relay.identity().tls_fingerprint,
+        "pinned at registration"
+    );
+
+    // A plain-TCP client is refused, and told why.
+    let plain = RelayClient::connect(
+        addr,
+        alice.account.identity_key_pair(),
+        &Link::insecure(WAIT),
+    )
+    .await;
+    assert!(
+        matches!(
+            plain,
+            Err(ClientError::Closed(Some(ErrorCode::TlsRequired)))
+        ),
+        "{:?}",
+        plain.err()
+    );
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(
+        read_frames(&mut tcp, 1, WAIT).await,
+        vec![Frame::Notice(ErrorCode::TlsRequired)]
+    );
+
+    // A relay with another certificate (and root) is refused by the registered peer.
+    let other = relay::start(config(&other_dir, loopback())).await.unwrap();
+    let link = alice.link(WAIT, false);
+    let refused = alice.connect(other.addr(), &link, true, now()).await;
+    let error = refused.err().unwrap();
+    assert!(
+        matches!(
+            error.downcast_ref::<ClientError>(),
+            Some(ClientError::CertificateChanged { .. })
+        ),
+        "{error}"
+    );
+    other.shutdown().await;
+
+    // A sign-in signature made for one TLS connection fails on another, even over the
+    // right nonce (a man in the middle relaying the challenge to its victim).
+    let key = alice.account.identity_key().to_bytes();
+    let (_victim, victim_binding) = tls_stream(addr).await;
+    let (mut relayed, _) = tls_stream(addr).await;
+    let frames = read_frames(&mut relayed, 1, WAIT).await;
+    let Some(Frame::Challenge { nonce }) = frames.first() else {
+        panic!("no challenge: {frames:?}");
+    };
+    for challenge in [
+        tls::sign_in_challenge(nonce, &victim_binding),
+        nonce.to_vec(),
+    ] {
+        let (mut stream, own) = raw(addr).await;
+        let _ = own;
+        let auth = Frame::Auth {
+            identity: key,
+            signature: alice
+                .account
+                .identity_key_pair()
+                .sign_relay_challenge(&challenge),
+        };
+        stream.write_all(&auth.encode().unwrap()).await.unwrap();
+        assert_eq!(
+            read_frames(&mut stream, 1, WAIT).await,
+            vec![Frame::Error(ErrorCode::Unauthorized)]
+        );
+    }
+    let auth = Frame::Auth {
+        identity: key,
+        signature: alice
+            .account
+            .identity_key_pair()
+            .sign_relay_challenge(&tls::sign_in_challenge(nonce, &victim_binding)),
+    };
+    relayed.write_all(&auth.encode().unwrap()).await.unwrap();
+    assert_eq!(
+        read_frames(&mut relayed, 1, WAIT).await,
+        vec![Frame::Error(ErrorCode::Unauthorized)]
+    );
+    relay.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reinstall_takes_the_name_only_when_asked_and_peers_see_a_changed_key() {
+    let dir = TempDir::new("reinstall");
+    let mut rng = ChaCha20Rng::seed_from_u64(22);
+    let relay = relay::start(config(&dir, loopback())).await.unwrap();
+    let addr = relay.addr();
+    let (mut alice, mut alice_client) = registered("alice", addr, &mut rng).await;
+    let (bob, _bob_client) = registered("bob", addr, &mut rng).await;
+    alice
+        .send_text(&mut alice_client, "bob", "hi", now(), &mut rng)
+        .await
+        .unwrap();
+    let bob_user = hushwire::UserId::new(b"bob").unwrap();
+    alice
+        .account
+        .mark_verified(&bob_user, bob.account.identity_key(), now())
+        .unwrap();
+
+    // Bob reinstalls: a new identity under the same name. Plain registration is refused.
+    let mut reinstalled = Peer::new("BOB", now(), &mut rng).unwrap();
+    reinstalled.name = "bob".into();
+    let mut client = signed_in(&mut reinstalled, addr, false).await;
+    let refused = reinstalled.register(&mut client, now(), &mut rng).await;
+    assert!(
+        refused
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("already registered")
+    );
+    // Lookups ignore case.
+    assert_eq!(
+        alice_client.lookup("Bob").await.unwrap(),
+        bob.account.identity_key().to_bytes()
+    );
+
+    // Asked explicitly, the name moves; Alice's next lookup sees a changed key, and sending
+    // is blocked until she verifies again.
+    reinstalled.register_name(&mut client, true).await.unwrap();
+    reinstalled
+        .publish_prekeys(&mut client, now(), &mut rng)
+        .await
+        .unwrap();
+    let blocked = alice
+        .send_text(&mut alice_client, "bob", "still you?", now(), &mut rng)
+        .await;
+    assert!(
+        blocked
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("identity key changed"),
+    );
+    assert!(matches!(
+        alice.account.verification_state(&bob_user),
+        Some(hushwire::VerificationState::ChangedSinceVerification { .. })
+    ));
+    relay.shutdown().await;
 }

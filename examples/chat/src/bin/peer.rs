@@ -1,0 +1,1121 @@
+//! A command-line chat peer for the example relay.
+//!
+//! ```text
+//! cargo run --release --bin peer -- --state alice init alice
+//! cargo run --release --bin peer -- --state alice register
+//! cargo run --release --bin peer -- --state alice send bob "hi Bob"
+//! cargo run --release --bin peer -- --state alice recv
+//! cargo run --release --bin peer -- --state alice chat bob
+//! cargo run --release --bin peer -- --state alice safety-number bob
+//! cargo run --release --bin peer -- --state alice verify bob <payload hex from Bob's screen>
+//! cargo run --release --bin peer -- --state alice repin-relay          # after a relay change
+//! ```
+//!
+//! The state directory holds `key` (32 random bytes: keep it apart from backups of the state)
+//! and `state`: the account encrypted with hushwire's state blobs (`Account::to_encrypted`,
+//! SPEC.md §11) under that key, plus the peer's name and the relay root key and TLS
+//! certificate it pinned at registration, encrypted and bound to the account blob. Every
+//! command that changes the account saves it before it acknowledges anything to the relay, so
+//! a restart resumes the conversation. Commands take `state.lock` while they read and write
+//! the state, and `chat` re-reads the state under it for every message, so a `verify` run
+//! beside an open chat is never overwritten.
+
+use std::collections::VecDeque;
+use std::error::Error;
+use std::fs::File;
+use std::io::{Read as _, Seek as _, Write as _};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use chacha20::ChaCha20Rng;
+use chacha20poly1305::aead::AeadInOut;
+use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, Tag};
+use clap::{Parser, Subcommand};
+use hushwire::{Account, Event, IdentityKey, SafetyNumber, StorageKey, UserId};
+use hushwire_examples::chat::{Incoming, Peer, RelayChanged, UnknownPeer};
+use hushwire_examples::client::{ClientError, Event as LinkEvent, RelayClient};
+use hushwire_examples::frame::{ErrorCode, valid_name};
+use hushwire_examples::tls::{Pin, parse_fingerprint, show_fingerprint};
+use hushwire_examples::{local_date_time, local_time, unix_now};
+use qrcode::QrCode;
+use qrcode::render::unicode::Dense1x2;
+use rand_core::{Rng, SeedableRng};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::time::{Instant, sleep, sleep_until};
+
+/// `println!` that ignores a closed stdout (`peer … | head`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+type CliResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
+
+/// A command-line chat peer for the example relay (end-to-end encrypted with hushwire).
+#[derive(Parser, Debug)]
+#[command(name = "peer", version)]
+struct Cli {
+    /// State directory of this identity.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "hushwire-peer"
+    )]
+    state: PathBuf,
+    /// Relay address.
+    #[arg(long, global = true, value_name = "ADDR", default_value = DEFAULT_RELAY)]
+    relay: String,
+    /// Plain TCP to a relay started with --insecure (no TLS: anyone on the path sees who
+    /// signs in and who receives what, when).
+    #[arg(long, global = true)]
+    insecure: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create an identity named NAME in the state directory.
+    Init {
+        /// 1 to 64 ASCII letters, digits or . - _ @ (not case-sensitive).
+        name: String,
+    },
+    /// Register the name with the relay, upload prekeys, and pin the relay's TLS certificate
+    /// and root key.
+    Register {
+        /// Take the name from the device that registered it (a reinstall, a new device): every
+        /// peer sees a changed identity key and must verify it again.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Send one message to PEER.
+    Send {
+        peer: String,
+        #[arg(required = true, num_args = 1..)]
+        message: Vec<String>,
+    },
+    /// Print the messages waiting (and any arriving within --wait seconds).
+    Recv {
+        #[arg(long, default_value_t = 2, value_name = "SECS")]
+        wait: u64,
+    },
+    /// Chat with PEER: type lines to send, see messages arrive (Ctrl-D quits).
+    Chat { peer: String },
+    /// Show the safety number with PEER, and its QR code.
+    SafetyNumber { peer: String },
+    /// Check the payload shown under PEER's QR code; mark PEER verified.
+    Verify {
+        peer: String,
+        /// The hex line printed under the QR code on PEER's screen.
+        payload: String,
+    },
+    /// After the relay was replaced on purpose (new data directory): show the pinned and the
+    /// presented keys; with --confirm, pin the new ones and register again.
+    RepinRelay {
+        /// The new TLS certificate's SHA-256 as shown (with --insecure: the new root key).
+        #[arg(long, value_name = "FINGERPRINT")]
+        confirm: Option<String>,
+    },
+}
+
+const DEFAULT_RELAY: &str = "127.0.0.1:7070";
+/// How long to wait for the relay to connect or answer.
+const WAIT: Duration = Duration::from_secs(5);
+/// How long a command waits for another one to release the state directory.
+const LOCK_WAIT: Duration = Duration::from_secs(15);
+/// Longest pause between two reconnection attempts of `chat`.
+const MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// How often `chat` retries lines queued for a peer that has not registered yet.
+const QUEUE_RETRY: Duration = Duration::from_secs(3);
+const STATE_MAGIC: &[u8; 8] = b"HWPEER01";
+const META_KEY_LABEL: &[u8] = b"hushwire-example/peer/state-meta";
+const TAG_LEN: usize = 16;
+const NONCE_LEN: usize = 12;
+
+/// The options a printed hint repeats (relay address, --insecure), set once in `main`.
+static HINT_OPTIONS: OnceLock<String> = OnceLock::new();
+
+/// The full command a person types to run `rest` on the state directory `dir`.
+fn peer_command(dir: &Path, rest: &str) -> String {
+    format!(
+        "cargo run --release --bin peer -- --state {}{} {rest}",
+        dir.display(),
+        HINT_OPTIONS.get().map_or("", String::as_str)
+    )
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let mut hint = String::new();
+    if cli.relay != DEFAULT_RELAY {
+        hint.push_str(&format!(" --relay {}", cli.relay));
+    }
+    if cli.insecure {
+        hint.push_str(" --insecure");
+    }
+    let _ = HINT_OPTIONS.set(hint);
+    hushwire_examples::run_main("peer", run(cli));
+}
+
+fn os_rng() -> CliResult<ChaCha20Rng> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed)
+        .map_err(|e| format!("the OS random number generator failed: {e}"))?;
+    Ok(ChaCha20Rng::from_seed(seed))
+}
+
+struct Options {
+    state: PathBuf,
+    relay: String,
+    insecure: bool,
+}
+
+impl Options {
+    fn relay(&self) -> CliResult<SocketAddr> {
+        self.relay
+            .to_socket_addrs()
+            .map_err(|e| format!("bad relay address `{}`: {e}", self.relay))?
+            .next()
+            .ok_or_else(|| format!("the relay address `{}` resolves to nothing", self.relay).into())
+    }
+}
+
+/// A peer name as the relay knows it: names are not case-sensitive, and stored lower-case.
+fn peer_name(name: &str) -> CliResult<String> {
+    let lower = name.to_ascii_lowercase();
+    if !valid_name(&lower) {
+        return Err(format!(
+            "`{name}` is not a valid name: 1 to 64 ASCII letters, digits or . - _ @"
+        )
+        .into());
+    }
+    if lower != name {
+        eprintln!("(names are not case-sensitive: `{name}` is `{lower}`)");
+    }
+    Ok(lower)
+}
+
+async fn run(cli: Cli) -> CliResult<()> {
+    let options = Options {
+        state: cli.state,
+        relay: cli.relay,
+        insecure: cli.insecure,
+    };
+    match cli.command {
+        Command::Init { name } => init(&options, &peer_name(&name)?).await,
+        Command::Register { replace } => register(&options, replace).await,
+        Command::Send { peer, message } => {
+            send(&options, &peer_name(&peer)?, &message.join(" ")).await
+        }
+        Command::Recv { wait } => recv(&options, Duration::from_secs(wait.min(3_600))).await,
+        Command::Chat { peer } => chat(&options, &peer_name(&peer)?).await,
+        Command::SafetyNumber { peer } => safety_number(&options, &peer_name(&peer)?).await,
+        Command::Verify { peer, payload } => verify(&options, &peer_name(&peer)?, &payload).await,
+        Command::RepinRelay { confirm } => repin_relay(&options, confirm.as_deref()).await,
+    }
+}
+
+// ── The state directory's lock ───────────────────────────────────────────────────────────────
+
+/// One writer at a time in a state directory: an advisory lock on `state.lock`, which also
+/// says who holds it (for the person whose command waits).
+struct StateLock {
+    _file: File,
+}
+
+fn lock_path(dir: &Path) -> PathBuf {
+    dir.join("state.lock")
+}
+
+/// Takes the state directory's lock, waiting up to [`LOCK_WAIT`] (and saying for whom).
+async fn lock_state(dir: &Path, command: &str) -> CliResult<StateLock> {
+    let path = lock_path(dir);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let start = Instant::now();
+    let mut told = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = File::open(&path).and_then(|mut f| f.read_to_string(&mut holder));
+                let holder = holder.trim();
+                let holder = if holder.is_empty() {
+                    "another command"
+                } else {
+                    holder
+                };
+                if start.elapsed() >= LOCK_WAIT {
+                    return Err(format!(
+                        "{} is in use by {holder}; try again when it is done",
+                        dir.display()
+                    )
+                    .into());
+                }
+                if !told && start.elapsed() >= Duration::from_millis(500) {
+                    eprintln!("(waiting for {holder} to finish with {})", dir.display());
+                    told = true;
+                }
+                sleep(Duration::from_millis(20)).await;
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(format!("cannot lock {}: {e}", path.display()).into());
+            }
+        }
+    }
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(file, "`{command}` (process {})", std::process::id());
+    Ok(StateLock { _file: file })
+}
+
+// ── State on disk ────────────────────────────────────────────────────────────────────────────
+
+/// The peer and where it is stored.
+struct Device {
+    dir: PathBuf,
+    key: [u8; 32],
+    generation: u64,
+    peer: Peer,
+}
+
+fn key_path(dir: &Path) -> PathBuf {
+    dir.join("key")
+}
+
+fn state_path(dir: &Path) -> PathBuf {
+    dir.join("state")
+}
+
+fn meta_cipher(key: &[u8; 32]) -> ChaCha20Poly1305 {
+    let mut h = Sha256::new();
+    h.update(META_KEY_LABEL);
+    h.update(key);
+    let derived: [u8; 32] = h.finalize().into();
+    ChaCha20Poly1305::new(&derived.into())
+}
+
+/// The associated data of the metadata: the header and the account blob it goes with.
+fn meta_ad(generation: u64, account_blob: &[u8]) -> Vec<u8> {
+    let mut ad = STATE_MAGIC.to_vec();
+    ad.extend_from_slice(&generation.to_be_bytes());
+    ad.extend_from_slice(&Sha256::digest(account_blob));
+    ad
+}
+
+impl Device {
+    /// Writes the state: `magic(8) generation(8) meta_len(2) nonce(12) meta(meta_len)
+    /// account_blob`, through a temporary file and a rename, so a crash leaves the old or the
+    /// new state, never half of one.
+    fn save(&mut self) -> CliResult<()> {
+        let mut rng = os_rng()?;
+        self.generation += 1;
+        let blob = self.peer.account.to_encrypted(
+            &StorageKey::from_bytes(self.key),
+            self.generation,
+            &mut rng,
+        );
+        let mut meta = Vec::new();
+        let name = self.peer.name.as_bytes();
+        meta.push(u8::try_from(name.len()).map_err(|_| "name too long")?);
+        meta.extend_from_slice(name);
+        match (self.peer.relay_root, self.peer.relay_cert) {
+            (Some(root), Some(cert)) => {
+                meta.push(2);
+                meta.extend_from_slice(&root);
+                meta.extend_from_slice(&cert);
+            }
+            (Some(root), None) => {
+                meta.push(1);
+                meta.extend_from_slice(&root);
+            }
+            (None, _) => meta.push(0),
+        }
+        let mut nonce = [0u8; NONCE_LEN];
+        rng.fill_bytes(&mut nonce);
+        let tag = meta_cipher(&self.key)
+            .encrypt_inout_detached(
+                &Nonce::from(nonce),
+                &meta_ad(self.generation, &blob),
+                meta.as_mut_slice().into(),
+            )
+            .map_err(|_| "cannot encrypt the state")?;
+        meta.extend_from_slice(&tag);
+        let mut out = STATE_MAGIC.to_vec();
+        out.extend_from_slice(&self.generation.to_be_bytes());
+        out.extend_from_slice(
+            &u16::try_from(meta.len())
+                .map_err(|_| "state too large")?
+                .to_be_bytes(),
+        );
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&meta);
+        out.extend_from_slice(&blob);
+        let path = state_path(&self.dir);
+        let tmp = self.dir.join("state.tmp");
+        std::fs::write(&tmp, &out)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| format!("cannot save {}: {e}", path.display()))?;
+        Ok(())
+    }
+
+    fn load(dir: &Path) -> CliResult<Device> {
+        let key_file = key_path(dir);
+        let path = state_path(dir);
+        if !path.exists() {
+            return Err(format!(
+                "no identity in {}: create one with `{}`",
+                dir.display(),
+                peer_command(dir, "init NAME")
+            )
+            .into());
+        }
+        let key: [u8; 32] = std::fs::read(&key_file)
+            .map_err(|e| format!("cannot read the key file {}: {e}", key_file.display()))?
+            .try_into()
+            .map_err(|_| format!("the key file {} is not 32 bytes", key_file.display()))?;
+        let bytes =
+            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let corrupted = |why: &str| {
+            format!(
+                "the state file {} is corrupted or belongs to another key file ({why}); restore \
+                 it from a backup, or start over with `init` in a new directory",
+                path.display()
+            )
+        };
+        let (magic, rest) = bytes
+            .split_at_checked(8)
+            .ok_or_else(|| corrupted("truncated"))?;
+        if magic != STATE_MAGIC {
+            return Err(corrupted("not a peer state file").into());
+        }
+        let (generation, rest) = rest
+            .split_at_checked(8)
+            .ok_or_else(|| corrupted("truncated"))?;
+        let generation =
+            u64::from_be_bytes(generation.try_into().map_err(|_| corrupted("header"))?);
+        let (meta_len, rest) = rest
+            .split_at_checked(2)
+            .ok_or_else(|| corrupted("truncated"))?;
+        let meta_len = usize::from(u16::from_be_bytes(
+            meta_len.try_into().map_err(|_| corrupted("header"))?,
+        ));
+        let (nonce, rest) = rest
+            .split_at_checked(NONCE_LEN)
+            .ok_or_else(|| corrupted("truncated"))?;
+        let (meta, blob) = rest
+            .split_at_checked(meta_len)
+            .ok_or_else(|| corrupted("truncated"))?;
+        let (meta, tag) = meta
+            .split_at_checked(
+                meta_len
+                    .checked_sub(TAG_LEN)
+                    .ok_or_else(|| corrupted("header"))?,
+            )
+            .ok_or_else(|| corrupted("truncated"))?;
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| corrupted("header"))?;
+        let tag = Tag::try_from(tag).map_err(|_| corrupted("header"))?;
+        let mut meta = meta.to_vec();
+        meta_cipher(&key)
+            .decrypt_inout_detached(
+                &Nonce::from(nonce),
+                &meta_ad(generation, blob),
+                meta.as_mut_slice().into(),
+                &tag,
+            )
+            .map_err(|_| corrupted("authentication failed"))?;
+        // The account blob carries its own generation; it must be this file's.
+        let account = Account::from_encrypted(
+            blob,
+            &StorageKey::from_bytes(key),
+            generation,
+            &hushwire::persist::Expected::any(),
+        )
+        .map_err(|e| corrupted(&e.to_string()))?;
+        let (&name_len, meta) = meta.split_first().ok_or_else(|| corrupted("metadata"))?;
+        let (name, meta) = meta
+            .split_at_checked(usize::from(name_len))
+            .ok_or_else(|| corrupted("metadata"))?;
+        let name = std::str::from_utf8(name).map_err(|_| corrupted("metadata"))?;
+        let pin = |bytes: &[u8]| <[u8; 32]>::try_from(bytes).map_err(|_| corrupted("metadata"));
+        let (relay_root, relay_cert) = match meta {
+            [0] => (None, None),
+            [1, root @ ..] => (Some(pin(root)?), None),
+            [2, pins @ ..] if pins.len() == 64 => {
+                let (root, cert) = pins.split_at(32);
+                (Some(pin(root)?), Some(pin(cert)?))
+            }
+            _ => return Err(corrupted("metadata").into()),
+        };
+        Ok(Device {
+            dir: dir.to_path_buf(),
+            key,
+            generation,
+            peer: Peer::from_parts(name, account, relay_root, relay_cert),
+        })
+    }
+
+    /// Reads the state again (under the lock, before changing it): what another command
+    /// saved meanwhile is kept. The connection-related parts (trust, certificate) stay.
+    fn reload(&mut self) -> CliResult<()> {
+        let fresh = Device::load(&self.dir)?;
+        self.generation = fresh.generation;
+        self.peer.account = fresh.peer.account;
+        self.peer.relay_root = fresh.peer.relay_root;
+        self.peer.relay_cert = fresh.peer.relay_cert;
+        Ok(())
+    }
+
+    fn require_registered(&self) -> CliResult<()> {
+        if self.peer.relay_root.is_none() {
+            return Err(format!(
+                "`{}` is not registered yet: run `{}` first",
+                self.peer.name,
+                peer_command(&self.dir, "register")
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    async fn connect(&mut self, options: &Options) -> CliResult<RelayClient> {
+        self.require_registered()?;
+        let link = self.peer.link(WAIT, options.insecure);
+        self.peer
+            .connect(options.relay()?, &link, true, unix_now())
+            .await
+            .map_err(|e| explain_relay_change(e, &self.dir))
+    }
+}
+
+/// Adds what to do to a refusal of a changed relay.
+fn explain_relay_change(
+    e: Box<dyn Error + Send + Sync>,
+    dir: &Path,
+) -> Box<dyn Error + Send + Sync> {
+    let changed = e.downcast_ref::<RelayChanged>().is_some()
+        || matches!(
+            e.downcast_ref::<ClientError>(),
+            Some(ClientError::CertificateChanged { .. })
+        );
+    if !changed {
+        return e;
+    }
+    format!(
+        "{e}\nrefusing: this is another relay, or someone in between. If the relay was replaced \
+         on purpose (a new data directory), compare the new keys with what the relay printed \
+         and re-pin with:\n  {}",
+        peer_command(dir, "repin-relay")
+    )
+    .into()
+}
+
+// ── Commands ─────────────────────────────────────────────────────────────────────────────────
+
+async fn init(options: &Options, name: &str) -> CliResult<()> {
+    let dir = &options.state;
+    if state_path(dir).exists() {
+        return Err(format!(
+            "{} already holds an identity; use another --state directory",
+            dir.display()
+        )
+        .into());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let _lock = lock_state(dir, "init").await?;
+    let mut rng = os_rng()?;
+    let mut key = [0u8; 32];
+    rng.fill_bytes(&mut key);
+    write_key_file(&key_path(dir), &key)?;
+    let mut device = Device {
+        dir: dir.clone(),
+        key,
+        generation: 0,
+        peer: Peer::new(name, unix_now(), &mut rng)?,
+    };
+    device.save()?;
+    out!(
+        "created identity `{name}` in {} (identity key {}…)",
+        dir.display(),
+        short(device.peer.account.identity_key())
+    );
+    out!(
+        "next: start a relay (`cargo run --release --bin relay`) and run `{}`",
+        peer_command(dir, "register")
+    );
+    Ok(())
+}
+
+async fn register(options: &Options, replace: bool) -> CliResult<()> {
+    let _lock = lock_state(&options.state, "register").await?;
+    let mut device = Device::load(&options.state)?;
+    let addr = options.relay()?;
+    let mut rng = os_rng()?;
+    let first = device.peer.relay_root.is_none();
+    let link = device.peer.link(WAIT, options.insecure);
+    let mut client = device
+        .peer
+        .connect(addr, &link, false, unix_now())
+        .await
+        .map_err(|e| explain_relay_change(e, &device.dir))?;
+    let now = unix_now();
+    device
+        .peer
+        .register_name(&mut client, replace)
+        .await
+        .map_err(|e| {
+            if !replace && e.to_string().contains("already registered") {
+                format!(
+                    "{e}\nIf that name is yours on another device or an earlier install, take it \
+                     over with `{}`: everyone who talks to `{}` then sees a new identity key \
+                     and must compare safety numbers again.",
+                    peer_command(&device.dir, "register --replace"),
+                    device.peer.name
+                )
+                .into()
+            } else {
+                e
+            }
+        })?;
+    let bundles = device
+        .peer
+        .publish_prekeys(&mut client, now, &mut rng)
+        .await?;
+    device.peer.refresh_certificate(&mut client, now).await?;
+    device.save()?;
+    out!(
+        "registered `{}` with the relay at {addr}{}; uploaded {bundles} prekey bundles",
+        device.peer.name,
+        if replace {
+            " (taken over: peers see a new identity key)"
+        } else {
+            ""
+        }
+    );
+    if first {
+        match device.peer.relay_cert {
+            Some(cert) => out!(
+                "pinned the relay's TLS certificate {}\n  (it should match the SHA-256 the relay printed)",
+                show_fingerprint(&cert)
+            ),
+            None => out!("no TLS (--insecure): pinned only the relay's root key"),
+        }
+    }
+    out!("next: `{}`", peer_command(&device.dir, "chat PEER"));
+    Ok(())
+}
+
+async fn send(options: &Options, to: &str, text: &str) -> CliResult<()> {
+    let _lock = lock_state(&options.state, "send").await?;
+    let mut device = Device::load(&options.state)?;
+    let mut client = device.connect(options).await?;
+    let mut rng = os_rng()?;
+    let result = device
+        .peer
+        .send_text(&mut client, to, text, unix_now(), &mut rng)
+        .await;
+    // The session may have advanced (or a new contact been recorded) even if the relay
+    // refused: save either way.
+    device.save()?;
+    let sent = result?;
+    out!(
+        "sent to `{to}` (sealed envelope of {} bytes, relay id #{})",
+        sent.envelope.len(),
+        sent.relay_id
+    );
+    Ok(())
+}
+
+/// Handles one delivery: read, print, save, then acknowledge (so a crash before saving
+/// means the relay delivers it again). The caller holds the state lock.
+async fn handle_delivery(
+    device: &mut Device,
+    client: &mut RelayClient,
+    id: u64,
+    envelope: &[u8],
+) -> CliResult<()> {
+    match device.peer.open(envelope, unix_now()) {
+        Incoming::Text {
+            from, text, events, ..
+        } => {
+            out!("[{}] [{from}] {text}", local_time());
+            for event in events {
+                if let Event::IdentityChanged {
+                    user_id,
+                    was_verified,
+                } = event
+                {
+                    out!(
+                        "  ! {}'s identity key changed{}: compare safety numbers again",
+                        String::from_utf8_lossy(user_id.as_bytes()),
+                        if was_verified {
+                            " since you verified it (sending is blocked until you do)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+            }
+        }
+        Incoming::Business { from, result } => match result {
+            Ok(identity) => out!("  {from} is {identity}"),
+            Err(e) => out!("  ! {from} presented an organization certificate that fails: {e}"),
+        },
+        Incoming::Duplicate => {}
+        Incoming::Rejected(reason) => eprintln!("  ! dropped a message: {reason}"),
+    }
+    device.save()?;
+    client.ack(id).await?;
+    Ok(())
+}
+
+/// Tops up and republishes prekeys if this device is running low. The caller holds the lock.
+async fn refill_prekeys(device: &mut Device, client: &mut RelayClient) -> CliResult<()> {
+    let (x25519, kem) = device.peer.account.one_time_prekey_counts();
+    let t = unix_now();
+    if x25519 < 5 || kem < 5 || device.peer.account.prekeys_due_for_rotation(t) {
+        let mut rng = os_rng()?;
+        device.peer.publish_prekeys(client, t, &mut rng).await?;
+        device.save()?;
+    }
+    Ok(())
+}
+
+async fn recv(options: &Options, wait: Duration) -> CliResult<()> {
+    let _lock = lock_state(&options.state, "recv").await?;
+    let mut device = Device::load(&options.state)?;
+    let mut client = device.connect(options).await?;
+    client.receive().await?;
+    let queued = client.welcome().queued;
+    let mut count = 0u32;
+    // Bounded: what was queued, plus whatever arrives while we wait.
+    for _ in 0..100_000 {
+        let Some(delivery) = client.next_delivery(wait).await? else {
+            break;
+        };
+        handle_delivery(&mut device, &mut client, delivery.id, &delivery.envelope).await?;
+        count += 1;
+    }
+    client.ping().await?;
+    refill_prekeys(&mut device, &mut client).await?;
+    if count == 0 {
+        out!("no messages (relay had {queued} queued)");
+    }
+    Ok(())
+}
+
+/// Sends the first queued line. `Ok(true)`: sent (or dropped with a message, e.g. a refused
+/// key); `Ok(false)`: keep it queued (the peer has not registered yet). `Err`: the connection
+/// is gone (the line stays queued).
+async fn send_queued(
+    device: &mut Device,
+    client: &mut RelayClient,
+    to: &str,
+    text: &str,
+    told_unknown: &mut bool,
+) -> Result<bool, ClientError> {
+    let mut rng = match os_rng() {
+        Ok(rng) => rng,
+        Err(e) => {
+            eprintln!("  ! not sent: {e}");
+            return Ok(true);
+        }
+    };
+    let Ok(_lock) = lock_state(&device.dir, "chat").await else {
+        eprintln!("  ! the state directory is busy: kept in the queue");
+        return Ok(false);
+    };
+    if let Err(e) = device.reload() {
+        eprintln!("  ! not sent: {e}");
+        return Ok(true);
+    }
+    let result = device
+        .peer
+        .send_text(client, to, text, unix_now(), &mut rng)
+        .await;
+    if let Err(e) = device.save() {
+        eprintln!("  ! {e}");
+    }
+    match result {
+        Ok(_) => {
+            *told_unknown = false;
+            Ok(true)
+        }
+        Err(e) if e.downcast_ref::<UnknownPeer>().is_some() => {
+            if !*told_unknown {
+                out!(
+                    "  (`{to}` has not registered with the relay yet: what you type waits here \
+                     and goes out when they do)"
+                );
+                *told_unknown = true;
+            }
+            Ok(false)
+        }
+        Err(e) => match e.downcast::<ClientError>() {
+            Ok(e) if e.is_disconnect() => Err(*e),
+            Ok(e) => {
+                eprintln!("  ! not sent: {e}");
+                Ok(true)
+            }
+            Err(e) => {
+                eprintln!("  ! not sent: {e}");
+                Ok(true)
+            }
+        },
+    }
+}
+
+/// Connects for `chat`: signs in, fetches a certificate, asks for deliveries.
+async fn chat_connect(device: &mut Device, options: &Options) -> CliResult<RelayClient> {
+    let _lock = lock_state(&device.dir, "chat").await?;
+    device.reload()?;
+    let mut client = device.connect(options).await?;
+    client.receive().await?;
+    Ok(client)
+}
+
+async fn chat(options: &Options, to: &str) -> CliResult<()> {
+    let mut device = {
+        let _lock = lock_state(&options.state, "chat").await?;
+        Device::load(&options.state)?
+    };
+    device.require_registered()?;
+    out!(
+        "chatting with `{to}` as `{}` (type a line and press Enter; Ctrl-D to quit)",
+        device.peer.name
+    );
+    out!(
+        "compare safety numbers with `{}`",
+        peer_command(&device.dir, &format!("safety-number {to}"))
+    );
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut keepalive = tokio::time::interval(Duration::from_secs(30));
+    let mut client: Option<RelayClient> = None;
+    let mut queue: VecDeque<String> = VecDeque::new();
+    let mut told_unknown = false;
+    let mut backoff = Duration::from_millis(250);
+    let mut reconnect_at = Instant::now();
+    let mut ever_connected = false;
+    // Whether "reconnecting…" was said since the connection was lost (said once, not per try).
+    let mut announced = false;
+    let mut stdin_open = true;
+    while stdin_open || !queue.is_empty() && client.is_some() {
+        // Send what is queued while connected (new lines, and lines for a peer that had not
+        // registered, retried every few seconds).
+        if let Some(c) = client.as_mut() {
+            while let Some(text) = queue.front().cloned() {
+                match send_queued(&mut device, c, to, &text, &mut told_unknown).await {
+                    Ok(true) => {
+                        queue.pop_front();
+                    }
+                    Ok(false) => break,
+                    Err(e) => {
+                        out!("  ! {e}; reconnecting…");
+                        announced = true;
+                        client = None;
+                        reconnect_at = Instant::now() + backoff;
+                        break;
+                    }
+                }
+            }
+            if !stdin_open {
+                break;
+            }
+        }
+        let retry_queue = !queue.is_empty() && client.is_some();
+        tokio::select! {
+            line = lines.next_line(), if stdin_open => {
+                match line.map_err(|e| format!("reading the terminal: {e}"))? {
+                    None => stdin_open = false,
+                    Some(line) => {
+                        let text = line.trim();
+                        if !text.is_empty() {
+                            queue.push_back(text.to_owned());
+                            if client.is_none() {
+                                out!("  (not connected: sent when the relay is back)");
+                            }
+                        }
+                    }
+                }
+            }
+            event = async {
+                match client.as_mut() {
+                    Some(c) => c.next_event().await,
+                    None => std::future::pending().await,
+                }
+            } => match event {
+                LinkEvent::Delivery(d) => {
+                    let Some(c) = client.as_mut() else { continue };
+                    let handled = async {
+                        let _lock = lock_state(&device.dir, "chat").await?;
+                        device.reload()?;
+                        handle_delivery(&mut device, c, d.id, &d.envelope).await?;
+                        refill_prekeys(&mut device, c).await
+                    }
+                    .await;
+                    if let Err(e) = handled {
+                        out!("  ! {e}");
+                    }
+                }
+                LinkEvent::Notice(ErrorCode::Replaced) => out!(
+                    "  ! another session of `{}` (a second chat or recv) receives the messages now; \
+                     this one still sends, and gets them back when that one ends",
+                    device.peer.name
+                ),
+                LinkEvent::Notice(ErrorCode::Receiving) => out!("  (messages arrive here again)"),
+                // A closing notice: the connection ends next, with this reason.
+                LinkEvent::Notice(_) => {}
+                LinkEvent::Lost(e) => {
+                    out!("  ! {e}; reconnecting…");
+                    announced = true;
+                    client = None;
+                    backoff = Duration::from_millis(250);
+                    reconnect_at = Instant::now() + backoff;
+                }
+            },
+            () = sleep_until(reconnect_at), if client.is_none() => {
+                match chat_connect(&mut device, options).await {
+                    Ok(c) => {
+                        if ever_connected {
+                            out!("  (reconnected)");
+                        }
+                        ever_connected = true;
+                        announced = false;
+                        backoff = Duration::from_millis(250);
+                        told_unknown = false;
+                        client = Some(c);
+                    }
+                    Err(e) => {
+                        let transient = e
+                            .downcast_ref::<ClientError>()
+                            .is_some_and(ClientError::is_disconnect);
+                        if !transient {
+                            return Err(e);
+                        }
+                        if !announced {
+                            out!("  ! {e}; reconnecting…");
+                            announced = true;
+                        }
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        reconnect_at = Instant::now() + backoff;
+                    }
+                }
+            }
+            _ = keepalive.tick(), if client.is_some() => {
+                if let Some(c) = client.as_mut()
+                    && let Err(e) = c.ping().await
+                {
+                    out!("  ! {e}; reconnecting…");
+                    announced = true;
+                    client = None;
+                    reconnect_at = Instant::now() + backoff;
+                }
+            }
+            () = sleep(QUEUE_RETRY), if retry_queue => {}
+        }
+    }
+    if !queue.is_empty() {
+        out!("  ! {} line(s) not sent", queue.len());
+    }
+    if let Some(c) = client {
+        c.close().await;
+    }
+    Ok(())
+}
+
+/// The identity key of `name`: the one on record, else the relay's (recorded now). The
+/// caller holds the lock.
+async fn identity_of(device: &mut Device, options: &Options, name: &str) -> CliResult<IdentityKey> {
+    if let Some(key) = device.peer.known_identity(name) {
+        return Ok(key);
+    }
+    let mut client = device.connect(options).await?;
+    let (key, _) = device.peer.resolve(&mut client, name, unix_now()).await?;
+    device.save()?;
+    Ok(key)
+}
+
+fn write_key_file(path: &Path, key: &[u8; 32]) -> CliResult<()> {
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.mode(0o600);
+    }
+    let mut file = open
+        .open(path)
+        .map_err(|e| format!("cannot create the key file {}: {e}", path.display()))?;
+    file.write_all(key)
+        .map_err(|e| format!("cannot write the key file {}: {e}", path.display()))?;
+    Ok(())
+}
+
+fn safety(device: &Device, name: &str, key: &IdentityKey) -> CliResult<SafetyNumber> {
+    Ok(SafetyNumber::new(
+        &UserId::new(device.peer.name.as_bytes())?,
+        device.peer.account.identity_key(),
+        &UserId::new(name.as_bytes())?,
+        key,
+    ))
+}
+
+async fn safety_number(options: &Options, name: &str) -> CliResult<()> {
+    let _lock = lock_state(&options.state, "safety-number").await?;
+    let mut device = Device::load(&options.state)?;
+    let key = identity_of(&mut device, options, name).await?;
+    let number = safety(&device, name, &key)?;
+    let groups = number.groups();
+    out!("safety number of `{}` and `{name}`:", device.peer.name);
+    for line in groups.chunks(4) {
+        out!("    {}", line.join(" "));
+    }
+    let payload = number.to_qr_payload();
+    let code = QrCode::new(payload).map_err(|e| format!("cannot draw the QR code: {e}"))?;
+    let picture = code
+        .render::<Dense1x2>()
+        .dark_color(Dense1x2::Light)
+        .light_color(Dense1x2::Dark)
+        .quiet_zone(true)
+        .build();
+    out!("{picture}");
+    out!(
+        "QR payload (for `verify {} <hex>` on the other side):",
+        device.peer.name
+    );
+    out!("    {}", hex::encode(payload));
+    let state = UserId::new(name.as_bytes())
+        .ok()
+        .and_then(|u| device.peer.account.verification_state(&u));
+    out!("state: {}", describe_state(state.as_ref()));
+    Ok(())
+}
+
+fn describe_state(state: Option<&hushwire::VerificationState>) -> String {
+    use hushwire::VerificationState as S;
+    match state {
+        None => "not on record".into(),
+        Some(S::Unverified { .. }) => "not verified yet".into(),
+        Some(S::Verified { verified_at, .. }) => {
+            format!("verified ({})", local_date_time(verified_at.as_unix_secs()))
+        }
+        Some(S::ChangedSinceVerification { .. }) => {
+            "KEY CHANGED since you verified it: sending is blocked until you verify again".into()
+        }
+        Some(_) => "unknown".into(),
+    }
+}
+
+async fn verify(options: &Options, name: &str, payload_hex: &str) -> CliResult<()> {
+    let _lock = lock_state(&options.state, "verify").await?;
+    let mut device = Device::load(&options.state)?;
+    let key = identity_of(&mut device, options, name).await?;
+    let payload = hex::decode(payload_hex.trim())
+        .map_err(|_| "the payload must be the hex string printed under the other side's QR code")?;
+    let number = safety(&device, name, &key)?;
+    number
+        .verify_scanned(&payload)
+        .map_err(|e| format!("NOT verified: {e}"))?;
+    let user = UserId::new(name.as_bytes())?;
+    device.peer.account.mark_verified(&user, &key, unix_now())?;
+    device.save()?;
+    out!("`{name}` verified: the codes match");
+    Ok(())
+}
+
+/// Shows the pinned and the presented relay keys; with `confirm` matching what the relay
+/// presents, pins the new keys and registers again there.
+async fn repin_relay(options: &Options, confirm: Option<&str>) -> CliResult<()> {
+    let _lock = lock_state(&options.state, "repin-relay").await?;
+    let mut device = Device::load(&options.state)?;
+    let addr = options.relay()?;
+    let confirmed = match confirm {
+        Some(text) => Some(parse_fingerprint(text).ok_or(
+            "--confirm takes the 64 hex digits shown as the new certificate (or, with \
+             --insecure, the new root key)",
+        )?),
+        None => None,
+    };
+    // See what the relay presents, accepting any certificate for now (nothing is sent but a
+    // sign-in).
+    let pin = match confirmed {
+        Some(fp) if !options.insecure => Pin::Pinned(fp),
+        _ => Pin::FirstUse,
+    };
+    let link = if options.insecure {
+        hushwire_examples::client::Link::insecure(WAIT)
+    } else {
+        hushwire_examples::client::Link::tls(pin, WAIT)
+    };
+    let client = RelayClient::connect(addr, device.peer.account.identity_key_pair(), &link).await?;
+    let welcome = client.welcome();
+    client.close().await;
+    let show_root = |r: Option<[u8; 32]>| r.map_or_else(|| "-".into(), hex::encode);
+    let show_cert = |c: Option<[u8; 32]>| c.map_or_else(|| "-".into(), |c| show_fingerprint(&c));
+    out!("relay at {addr}:");
+    out!(
+        "  pinned:    root key {}\n             TLS certificate {}",
+        show_root(device.peer.relay_root),
+        show_cert(device.peer.relay_cert)
+    );
+    out!(
+        "  presented: root key {}\n             TLS certificate {}",
+        show_root(Some(welcome.root)),
+        show_cert(welcome.tls_fingerprint)
+    );
+    if device.peer.relay_root == Some(welcome.root)
+        && (welcome.tls_fingerprint.is_none() || device.peer.relay_cert == welcome.tls_fingerprint)
+    {
+        out!("nothing to do: the relay presents the keys pinned");
+        return Ok(());
+    }
+    let new_id = welcome.tls_fingerprint.unwrap_or(welcome.root);
+    if confirmed != Some(new_id) {
+        out!(
+            "Check the new keys against what the relay printed at start. If they match and the \
+             change is expected, pin them with:\n  {}",
+            peer_command(
+                &device.dir,
+                &format!("repin-relay --confirm {}", hex::encode(new_id))
+            )
+        );
+        return Err("relay not re-pinned".into());
+    }
+    device.peer.relay_root = None;
+    device.peer.relay_cert = None;
+    let link = device.peer.link(WAIT, options.insecure);
+    let link = match link.tls {
+        Some(_) => hushwire_examples::client::Link::tls(Pin::Pinned(new_id), WAIT),
+        None => link,
+    };
+    let mut client = device.peer.connect(addr, &link, false, unix_now()).await?;
+    let mut rng = os_rng()?;
+    let now = unix_now();
+    device.peer.register_name(&mut client, false).await?;
+    device
+        .peer
+        .publish_prekeys(&mut client, now, &mut rng)
+        .await?;
+    device.peer.refresh_certificate(&mut client, now).await?;
+    device.save()?;
+    out!(
+        "re-pinned the relay at {addr} and registered `{}` there",
+        device.peer.name
+    );
+    Ok(())
+}
+
+fn short(key: &IdentityKey) -> String {
+    hex::encode(key.as_bytes().get(..6).unwrap_or_default())
+}

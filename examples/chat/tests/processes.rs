@@ -1,0 +1,681 @@
+//! The relay and peer binaries run as a person runs them (separate processes, loopback only),
+//! and attacked the way an attacker starts: every loop bounded in count and time.
+//!
+//! - a flood of maximum-length frame headers before sign-in keeps the relay's memory under
+//!   [`PRE_AUTH_FLOOD_GROWTH_BOUND`];
+//! - 2,000 idle sockets that never sign in do not stop an honest client from signing in
+//!   within a second;
+//! - `verify` run beside an open `chat` is not lost;
+//! - a chat survives a relay restart and delivers what was typed while the relay was down;
+//! - the relay restarted from another working directory keeps its identity;
+//! - lines typed for a peer that has not registered yet wait and go out when it does;
+//! - a `recv` beside an open chat does not end it;
+//! - a busy port creates no database.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use chacha20::ChaCha20Rng;
+use hushwire::IdentityKeyPair;
+use hushwire_examples::client::{Link, RelayClient};
+use hushwire_examples::frame::MAX_FRAME_LEN;
+use hushwire_examples::tls::{self, Pin};
+use rand_core::SeedableRng;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_rustls::TlsConnector;
+
+/// How much the relay's resident memory may grow while 256 connections that never signed in
+/// each announce a maximum-length frame (1 MiB) and send most of it. Before the sign-in cap
+/// the relay allocated the announced length: about 256 MiB.
+const PRE_AUTH_FLOOD_GROWTH_BOUND: u64 = 48 * 1024 * 1024;
+/// Connections in the flood.
+const FLOOD_CONNECTIONS: usize = 256;
+/// Idle sockets in the lockout test.
+const IDLE_SOCKETS: usize = 2_000;
+
+fn relay_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_relay")
+}
+
+fn peer_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_peer")
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let dir = std::env::temp_dir().join(format!(
+            "hushwire-processes-{name}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A relay process, killed on drop.
+struct Relay {
+    child: Child,
+    addr: SocketAddr,
+    output: Vec<String>,
+}
+
+impl Relay {
+    /// Starts the relay binary in `cwd` with `args`, listening on `listen`; waits for its
+    /// start-up lines.
+    fn start(cwd: &Path, listen: SocketAddr, args: &[&str], envs: &[(&str, &Path)]) -> Relay {
+        let log = std::fs::File::create(cwd.join(format!("relay-{}.log", listen.port()))).unwrap();
+        let mut command = Command::new(relay_bin());
+        command
+            .current_dir(cwd)
+            .arg("--listen")
+            .arg(listen.to_string())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log);
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut output = Vec::new();
+        let mut addr = None;
+        for _ in 0..8 {
+            let mut line = String::new();
+            if stdout.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            if let Some(rest) = line.strip_prefix("relay listening on ") {
+                addr = rest.split_whitespace().next().and_then(|a| a.parse().ok());
+            }
+            let done = line.contains("peers pin these");
+            output.push(line);
+            if done {
+                break;
+            }
+        }
+        // Keep draining stdout so the relay never blocks on it.
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = stdout.read_to_end(&mut sink);
+        });
+        let addr = addr.unwrap_or_else(|| panic!("relay did not start: {output:?}"));
+        Relay {
+            child,
+            addr,
+            output,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn identity_lines(&self) -> Vec<String> {
+        self.output
+            .iter()
+            .filter(|l| l.contains("root key") || l.contains("SHA-256"))
+            .cloned()
+            .collect()
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_loopback() -> SocketAddr {
+    ([127, 0, 0, 1], 0).into()
+}
+
+/// Runs the peer binary to completion (at most 30 s); returns (success, stdout + stderr).
+fn peer(cwd: &Path, args: &[&str]) -> (bool, String) {
+    let mut child = Command::new(peer_bin())
+        .current_dir(cwd)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// Runs the peer binary and asserts it succeeded.
+fn peer_ok(cwd: &Path, args: &[&str]) -> String {
+    let (ok, text) = peer(cwd, args);
+    assert!(ok, "peer {args:?} failed:\n{text}");
+    text
+}
+
+/// `init` and `register` for `name` (state directory `name` in `cwd`), options after the
+/// subcommand as a person may type them.
+fn new_peer(cwd: &Path, relay: SocketAddr, name: &str) {
+    let relay = relay.to_string();
+    peer_ok(cwd, &["init", name, "--state", name]);
+    let out = peer_ok(cwd, &["register", "--state", name, "--relay", &relay]);
+    assert!(out.contains("pinned the relay's TLS certificate"), "{out}");
+}
+
+/// An interactive `chat`: stdin to type into, every output line collected.
+struct Chat {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Chat {
+    fn start(cwd: &Path, relay: SocketAddr, state: &str, with: &str) -> Chat {
+        let mut child = Command::new(peer_bin())
+            .current_dir(cwd)
+            .args([
+                "--state",
+                state,
+                "--relay",
+                &relay.to_string(),
+                "chat",
+                with,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let lines = Arc::clone(&lines);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        }
+        let stdin = child.stdin.take();
+        let chat = Chat {
+            child,
+            stdin,
+            lines,
+        };
+        chat.wait_for("chatting with", Duration::from_secs(10));
+        chat
+    }
+
+    fn type_line(&mut self, text: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{text}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn output(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    /// Waits until a line contains `text`; panics with the output after `wait`.
+    fn wait_for(&self, text: &str, wait: Duration) {
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if self.lines.lock().unwrap().iter().any(|l| l.contains(text)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("chat never printed `{text}`:\n{}", self.output());
+    }
+
+    /// Ctrl-D, then waits for the process to end (at most 10 s).
+    fn quit(mut self) -> String {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(Duration::from_millis(50));
+        self.output()
+    }
+}
+
+impl Drop for Chat {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The QR payload `state` shows for `with` (the hex line under the QR code).
+fn payload(cwd: &Path, relay: SocketAddr, state: &str, with: &str) -> String {
+    let out = peer_ok(
+        cwd,
+        &[
+            "--state",
+            state,
+            "--relay",
+            &relay.to_string(),
+            "safety-number",
+            with,
+        ],
+    );
+    let mut lines = out.lines();
+    lines.find(|l| l.starts_with("QR payload"));
+    lines.next().unwrap().trim().to_owned()
+}
+
+/// Resident memory of a process, in bytes.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb * 1024
+}
+
+/// A TCP connection from `source` (any address in 127.0.0.0/8 is this machine).
+async fn connect_from(source: Ipv4Addr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(IpAddr::V4(source), 0))?;
+    socket.connect(to).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_auth_flood_of_max_length_headers_keeps_relay_memory_bounded() {
+    let dir = TempDir::new("flood");
+    let relay = Relay::start(&dir.0, free_loopback(), &["--data", "data", "--quiet"], &[]);
+    let addr = relay.addr;
+    let before = rss(relay.pid());
+    let (config, _) = tls::client_config(Pin::FirstUse).unwrap();
+    let connector = TlsConnector::from(config);
+    let mut streams = Vec::new();
+    let mut peak = before;
+    let body = vec![0x87u8; MAX_FRAME_LEN - 1];
+    for i in 0..FLOOD_CONNECTIONS {
+        // 16 per source address: the per-address limit is not what stops them.
+        let source = Ipv4Addr::new(127, 0, 1, u8::try_from(1 + i / 16).unwrap());
+        let tcp = connect_from(source, addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+        let Ok(Ok(mut tls)) =
+            tokio::time::timeout(Duration::from_secs(5), connector.connect(name, tcp)).await
+        else {
+            continue;
+        };
+        let header = u32::try_from(MAX_FRAME_LEN).unwrap().to_be_bytes();
+        let _ = tls.write_all(&header).await;
+        // Most of the body, never all of it: a relay that allocated the announced length
+        // would now hold it.
+        let _ = tokio::time::timeout(Duration::from_millis(50), tls.write_all(&body)).await;
+        streams.push(tls);
+        if i % 32 == 31 {
+            peak = peak.max(rss(relay.pid()));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    peak = peak.max(rss(relay.pid()));
+    let growth = peak.saturating_sub(before);
+    println!(
+        "pre-auth flood: {} connections, relay RSS {:.1} MiB before, {:.1} MiB at most during \
+         (growth {:.1} MiB, bound {} MiB)",
+        streams.len(),
+        before as f64 / 1048576.0,
+        peak as f64 / 1048576.0,
+        growth as f64 / 1048576.0,
+        PRE_AUTH_FLOOD_GROWTH_BOUND / 1048576
+    );
+    assert!(
+        growth < PRE_AUTH_FLOOD_GROWTH_BOUND,
+        "relay memory grew by {growth} bytes"
+    );
+    drop(streams);
+    relay.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_unauthenticated_sockets_do_not_lock_out_an_honest_client() {
+    let dir = TempDir::new("lockout");
+    let relay = Relay::start(&dir.0, free_loopback(), &["--data", "data", "--quiet"], &[]);
+    let addr = relay.addr;
+    // 2,000 sockets that connect and say nothing, 16 from each of 125 addresses (so the
+    // per-address limit does not refuse them: the relay's total limits are what is tested).
+    let mut idle = Vec::with_capacity(IDLE_SOCKETS);
+    for i in 0..IDLE_SOCKETS {
+        let source = Ipv4Addr::new(127, 0, 2, u8::try_from(1 + i / 16).unwrap());
+        if let Ok(stream) = connect_from(source, addr).await {
+            idle.push(stream);
+        }
+    }
+    assert!(
+        idle.len() >= IDLE_SOCKETS * 9 / 10,
+        "only {} sockets connected (is `ulimit -n` below 4,500?)",
+        idle.len()
+    );
+    let rss_idle = rss(relay.pid());
+    let identity = IdentityKeyPair::generate(&mut ChaCha20Rng::seed_from_u64(1));
+    let started = Instant::now();
+    let client = RelayClient::connect(
+        addr,
+        &identity,
+        &Link::tls(Pin::FirstUse, Duration::from_secs(5)),
+    )
+    .await;
+    let took = started.elapsed();
+    println!(
+        "{} idle sockets open: an honest client signed in after {took:.1?} (relay RSS {:.1} MiB)",
+        idle.len(),
+        rss_idle as f64 / 1048576.0
+    );
+    let client = client.unwrap();
+    assert!(took < Duration::from_secs(1), "sign-in took {took:?}");
+    client.close().await;
+    drop(idle);
+    relay.stop();
+}
+
+#[test]
+fn verify_beside_an_open_chat_is_not_lost() {
+    let dir = TempDir::new("verify");
+    let relay = Relay::start(&dir.0, free_loopback(), &["--data", "data", "--quiet"], &[]);
+    let addr = relay.addr;
+    let r = addr.to_string();
+    new_peer(&dir.0, addr, "alice");
+    new_peer(&dir.0, addr, "bob");
+    peer_ok(
+        &dir.0,
+        &["send", "alice", "hi", "--state", "bob", "--relay", &r],
+    );
+    let chat = Chat::start(&dir.0, addr, "alice", "bob");
+    chat.wait_for("[bob] hi", Duration::from_secs(10));
+    // In another terminal, Alice verifies Bob while the chat stays open.
+    let code = payload(&dir.0, addr, "bob", "alice");
+    let out = peer_ok(
+        &dir.0,
+        &["verify", "bob", &code, "--state", "alice", "--relay", &r],
+    );
+    assert!(out.contains("verified"), "{out}");
+    // The chat then reads (and saves) more messages.
+    for i in 0..3 {
+        peer_ok(
+            &dir.0,
+            &[
+                "send",
+                "alice",
+                &format!("after {i}"),
+                "--state",
+                "bob",
+                "--relay",
+                &r,
+            ],
+        );
+    }
+    chat.wait_for("[bob] after 2", Duration::from_secs(10));
+    chat.quit();
+    let state = peer_ok(
+        &dir.0,
+        &["safety-number", "bob", "--state", "alice", "--relay", &r],
+    );
+    assert!(
+        state.contains("state: verified"),
+        "verification lost:\n{state}"
+    );
+    relay.stop();
+}
+
+#[test]
+fn a_chat_survives_a_relay_restart_and_delivers_what_was_typed() {
+    let dir = TempDir::new("restart");
+    let relay = Relay::start(&dir.0, free_loopback(), &["--data", "data", "--quiet"], &[]);
+    let addr = relay.addr;
+    let r = addr.to_string();
+    new_peer(&dir.0, addr, "alice");
+    new_peer(&dir.0, addr, "bob");
+    let mut chat = Chat::start(&dir.0, addr, "bob", "alice");
+    chat.type_line("before the restart");
+    std::thread::sleep(Duration::from_millis(300));
+    relay.stop();
+    chat.wait_for("reconnecting", Duration::from_secs(10));
+    chat.type_line("typed while the relay was down");
+    std::thread::sleep(Duration::from_millis(300));
+    let relay = Relay::start(&dir.0, addr, &["--data", "data", "--quiet"], &[]);
+    chat.wait_for("reconnected", Duration::from_secs(15));
+    chat.type_line("after the restart");
+    let out = peer_ok(
+        &dir.0,
+        &["recv", "--wait", "3", "--state", "alice", "--relay", &r],
+    );
+    for line in [
+        "before the restart",
+        "typed while the relay was down",
+        "after the restart",
+    ] {
+        assert!(
+            out.contains(&format!("[bob] {line}")),
+            "{line} missing:\n{out}"
+        );
+    }
+    // And the other way: the chat still receives.
+    peer_ok(
+        &dir.0,
+        &[
+            "send",
+            "bob",
+            "welcome back",
+            "--state",
+            "alice",
+            "--relay",
+            &r,
+        ],
+    );
+    chat.wait_for("[alice] welcome back", Duration::from_secs(10));
+    let output = chat.quit();
+    assert!(!output.contains("not sent"), "{output}");
+    relay.stop();
+}
+
+#[test]
+fn the_relay_restarted_from_another_directory_keeps_its_identity() {
+    let dir = TempDir::new("identity");
+    let (here, there) = (dir.join("here"), dir.join("there"));
+    std::fs::create_dir_all(&here).unwrap();
+    std::fs::create_dir_all(&there).unwrap();
+    // No --data: the default data directory, under XDG_DATA_HOME, whatever the working
+    // directory.
+    let data_home = dir.join("xdg");
+    let envs: [(&str, &Path); 1] = [("XDG_DATA_HOME", &data_home)];
+    let relay = Relay::start(&here, free_loopback(), &["--quiet"], &envs);
+    let addr = relay.addr;
+    let first = relay.identity_lines();
+    new_peer(&dir.0, addr, "alice");
+    new_peer(&dir.0, addr, "bob");
+    relay.stop();
+    assert!(data_home.join("hushwire-relay/identity.key").exists());
+
+    let relay = Relay::start(&there, addr, &["--quiet"], &envs);
+    assert_eq!(relay.identity_lines(), first);
+    let r = addr.to_string();
+    peer_ok(
+        &dir.0,
+        &[
+            "send",
+            "bob",
+            "same relay",
+            "--state",
+            "alice",
+            "--relay",
+            &r,
+        ],
+    );
+    let out = peer_ok(&dir.0, &["recv", "--state", "bob", "--relay", &r]);
+    assert!(out.contains("[alice] same relay"), "{out}");
+    relay.stop();
+
+    // A relay with a new identity (another data directory) is refused, with both keys shown
+    // and the way to re-pin.
+    let relay = Relay::start(&there, addr, &["--data", "other", "--quiet"], &[]);
+    let (ok, out) = peer(
+        &dir.0,
+        &["send", "bob", "hello?", "--state", "alice", "--relay", &r],
+    );
+    assert!(!ok);
+    assert!(
+        out.contains("pinned:") && out.contains("presented:"),
+        "{out}"
+    );
+    assert!(out.contains("repin-relay"), "{out}");
+    let (ok, out) = peer(&dir.0, &["repin-relay", "--state", "alice", "--relay", &r]);
+    assert!(!ok, "re-pinned without confirmation:\n{out}");
+    let confirm = out
+        .split("--confirm ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let out = peer_ok(
+        &dir.0,
+        &[
+            "repin-relay",
+            "--confirm",
+            &confirm,
+            "--state",
+            "alice",
+            "--relay",
+            &r,
+        ],
+    );
+    assert!(out.contains("re-pinned"), "{out}");
+    relay.stop();
+}
+
+#[test]
+fn lines_for_a_peer_not_registered_yet_wait_and_go_out() {
+    let dir = TempDir::new("queue");
+    let relay = Relay::start(&dir.0, free_loopback(), &["--data", "data", "--quiet"], &[]);
+    let addr = relay.addr;
+    let r = addr.to_string();
+    new_peer(&dir.0, addr, "alice");
+    let mut chat = Chat::start(&dir.0, addr, "alice", "carol");
+    chat.type_line("are you there yet?");
+    chat.wait_for("has not registered", Duration::from_secs(10));
+    new_peer(&dir.0, addr, "carol");
+    // The chat retries every few seconds.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut read = String::new();
+    while Instant::now() < deadline && !read.contains("are you there yet?") {
+        read = peer_ok(
+            &dir.0,
+            &["recv", "--wait", "1", "--state", "carol", "--relay", &r],
+        );
+    }
+    assert!(read.contains("[alice] are you there yet?"), "{read}");
+    chat.quit();
+    relay.stop();
+}
+
+#[test]
+fn recv_beside_an_open_chat_does_not_end_it() {
+    let dir = TempDir::new("second");
+    let relay = Relay::start(&dir.0, free_loopback(), &["--data", "data", "--quiet"], &[]);
+    let addr = relay.addr;
+    let r = addr.to_string();
+    new_peer(&dir.0, addr, "alice");
+    new_peer(&dir.0, addr, "bob");
+    let mut chat = Chat::start(&dir.0, addr, "alice", "bob");
+    peer_ok(
+        &dir.0,
+        &["recv", "--wait", "1", "--state", "alice", "--relay", &r],
+    );
+    chat.wait_for("receives the messages now", Duration::from_secs(5));
+    chat.wait_for("messages arrive here again", Duration::from_secs(5));
+    peer_ok(
+        &dir.0,
+        &[
+            "send",
+            "alice",
+            "still here?",
+            "--state",
+            "bob",
+            "--relay",
+            &r,
+        ],
+    );
+    chat.wait_for("[bob] still here?", Duration::from_secs(10));
+    chat.type_line("yes");
+    let out = peer_ok(
+        &dir.0,
+        &["recv", "--wait", "2", "--state", "bob", "--relay", &r],
+    );
+    assert!(out.contains("[alice] yes"), "{out}");
+    chat.quit();
+    relay.stop();
+}
+
+#[test]
+fn a_busy_port_creates_no_database() {
+    let dir = TempDir::new("busy");
+    let relay = Relay::start(
+        &dir.0,
+        free_loopback(),
+        &["--data", "first", "--quiet"],
+        &[],
+    );
+    let output = Command::new(relay_bin())
+        .current_dir(&dir.0)
+        .args(["--listen", &relay.addr.to_string(), "--data", "second"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot listen"), "{stderr}");
+    assert!(!dir.join("second").exists());
+    relay.stop();
+}
