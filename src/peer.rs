@@ -279,7 +279,7 @@ impl Account {
                 let session_id = inbound.session.session_id();
                 let mut events = inbound.events;
                 events.push(Event::SessionEstablished { session_id });
-                self.note_new_session(peer, session_id, &mut events);
+                let answers_our_reset = self.note_new_session(peer, session_id, &mut events);
                 self.evict(evict, &mut events);
                 self.peer_clock = self.peer_clock.saturating_add(1);
                 let last_used = self.peer_clock;
@@ -287,11 +287,14 @@ impl Account {
                 record.last_used = last_used;
                 // Simultaneous initiation: our own active session is an unanswered outbound
                 // one. Both sides see the same two sessions; both keep the one with the
-                // smaller id active, so they converge without another message.
-                let simultaneous = record
-                    .sessions
-                    .front()
-                    .is_some_and(|s| s.role() == Role::Initiator && !s.has_received_message());
+                // smaller id active, so they converge without another message. Not when the
+                // new session answers our reset request: then our session is the broken one
+                // (a copy restored from before the peer's reply looks unanswered too).
+                let simultaneous = !answers_our_reset
+                    && record
+                        .sessions
+                        .front()
+                        .is_some_and(|s| s.role() == Role::Initiator && !s.has_received_message());
                 record.activate_new(inbound.session);
                 if simultaneous && record.sessions.len() >= 2 {
                     let ours = record.sessions.get(1).map(Session::session_id);

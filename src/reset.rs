@@ -366,18 +366,30 @@ impl Account {
     }
 
     /// Called when a new inbound session from `peer` is established: completes a reset we
-    /// asked for, if any.
+    /// asked for, if any. Returns true when the new session is the answer to our request and
+    /// our sessions are the broken ones: we asked, and have not since answered a request of the
+    /// peer's with a fresh session of our own. Such a session becomes active whatever the
+    /// simultaneous-initiation rule would say (SPEC.md §12.1, §12.4).
     pub(crate) fn note_new_session(
         &mut self,
         peer: &IdentityKey,
         session_id: SessionId,
         events: &mut Vec<Event>,
-    ) {
-        if let Some(log) = self.resets.get_mut(peer)
-            && log.awaiting_new_session
-        {
-            log.awaiting_new_session = false;
-            events.push(Event::SessionReset { session_id });
+    ) -> bool {
+        let Some(log) = self.resets.get_mut(peer) else {
+            return false;
+        };
+        if !log.awaiting_new_session {
+            return false;
         }
+        log.awaiting_new_session = false;
+        events.push(Event::SessionReset { session_id });
+        // Both asked and both answered: each holds its own answer in front, and the
+        // simultaneous-initiation rule makes them converge.
+        let answered_since = log
+            .last_answered
+            .zip(log.last_requested)
+            .is_some_and(|(answered, requested)| answered >= requested);
+        !answered_since
     }
 }
