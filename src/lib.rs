@@ -102,8 +102,8 @@ pub use ratchet::{
     HARD_MAX_SKIPPED_KEY_MAX_AGE, HARD_MAX_SKIPPED_KEYS, RatchetConfig, SKIPPED_KEY_MEMORY_BYTES,
 };
 pub use reset::{
-    RESET_MAX_AGE_SECS, RESET_MAX_FUTURE_SKEW_SECS, RESET_MIN_INTERVAL_SECS, RESET_REQUEST_LEN,
-    ResetAnswered, ResetError, ResetReason, ResetRequest,
+    MAX_RESET_LOGS, RESET_MAX_AGE_SECS, RESET_MAX_FUTURE_SKEW_SECS, RESET_MIN_INTERVAL_SECS,
+    RESET_REQUEST_LEN, ResetAnswered, ResetError, ResetReason, ResetRequest,
 };
 pub use sealed::{ContentType, Metadata, OpenError, Opened, SealError, SealedSessionError};
 pub use session::{Decrypted, Role, Session, SessionId};

@@ -32,6 +32,11 @@ pub const RESET_REQUEST_LEN: usize = 2 + 32 + 32 + 8 + 8 + 1 + 16 + 32;
 /// How far in the future (by our clock) a reset request's timestamp may be: 5 minutes.
 pub const RESET_MAX_FUTURE_SKEW_SECS: u64 = 300;
 
+/// Most reset logs an account keeps: twice [`crate::MAX_PEERS`], so the peers held never fill
+/// it. Requests from throwaway identities cannot grow the account without bound: when full, a
+/// log is made room for only by forgetting one that no longer guards anything (SPEC.md §12.4).
+pub const MAX_RESET_LOGS: usize = 2 * crate::peer::MAX_PEERS;
+
 /// HKDF info of the reset-request MAC key, derived from the two identities' static-static
 /// X25519 agreement: only the two devices can compute it, and either could have, so a request
 /// authenticates the requester to the target without being proof to anyone else.
@@ -91,7 +96,8 @@ pub enum ResetError {
     /// (a replay).
     #[error("reset request is stale or replayed")]
     Stale,
-    /// A reset with this peer happened less than [`RESET_MIN_INTERVAL_SECS`] ago.
+    /// A reset with this peer happened less than [`RESET_MIN_INTERVAL_SECS`] ago, or the
+    /// account keeps [`MAX_RESET_LOGS`] reset logs and none can be forgotten yet.
     #[error("reset rate limit: retry in {retry_after_secs} s")]
     RateLimited {
         /// Seconds until a reset with this peer is allowed again.
@@ -248,6 +254,22 @@ pub(crate) struct ResetLog {
     pub(crate) awaiting_new_session: bool,
 }
 
+impl ResetLog {
+    /// When this log stops guarding anything: no rate limit runs, and every request it has
+    /// answered (or an older one) would be refused as too old anyway.
+    fn spent_at(&self) -> u64 {
+        let after = |t: Option<Timestamp>, secs: u64| {
+            t.map_or(0, |t| t.as_unix_secs().saturating_add(secs))
+        };
+        after(self.last_requested, RESET_MIN_INTERVAL_SECS)
+            .max(after(self.last_answered, RESET_MIN_INTERVAL_SECS))
+            .max(after(
+                self.newest_answered_request,
+                RESET_MAX_AGE_SECS.saturating_add(1),
+            ))
+    }
+}
+
 fn retry_after(last: Option<Timestamp>, now: Timestamp) -> Option<u64> {
     let next = last?.plus_secs(RESET_MIN_INTERVAL_SECS);
     (now < next).then(|| next.as_unix_secs() - now.as_unix_secs())
@@ -287,6 +309,7 @@ impl Account {
         if let Some(retry_after_secs) = retry_after(log.last_requested, now) {
             return Err(ResetError::RateLimited { retry_after_secs });
         }
+        let spent = self.reset_log_room(peer, now)?;
         let mut nonce = [0u8; 16];
         rng.fill_bytes(&mut nonce);
         let mut request = ResetRequest {
@@ -301,6 +324,9 @@ impl Account {
         request.mac = request
             .compute_mac(&self.identity, peer)
             .ok_or(ResetError::BadSignature)?;
+        if let Some(spent) = spent {
+            self.resets.remove(&spent);
+        }
         let entry = self.resets.entry(*peer).or_default();
         entry.last_requested = Some(now);
         entry.awaiting_new_session = true;
@@ -351,8 +377,12 @@ impl Account {
         if bundle.identity_key != request.requester {
             return Err(ResetError::BundleMismatch);
         }
+        let spent = self.reset_log_room(&request.requester, now)?;
         let started = self.start_session(bundle, rng)?;
         let session_id = started.session_id;
+        if let Some(spent) = spent {
+            self.resets.remove(&spent);
+        }
         let entry = self.resets.entry(request.requester).or_default();
         entry.last_answered = Some(now);
         entry.newest_answered_request = Some(request.created_at);
@@ -363,6 +393,41 @@ impl Account {
             resend_since: request.since,
             events,
         })
+    }
+
+    /// Whether `peer` can get a reset log: `Ok(None)` if it has one or there is room,
+    /// `Ok(Some(spent))` if the spent log of another peer must be forgotten first (the first,
+    /// by key order, of a peer not held whose log no longer guards anything).
+    ///
+    /// # Errors
+    /// [`ResetError::RateLimited`] when [`MAX_RESET_LOGS`] logs are kept and none is spent,
+    /// with the time until the first one is.
+    fn reset_log_room(
+        &self,
+        peer: &IdentityKey,
+        now: Timestamp,
+    ) -> Result<Option<IdentityKey>, ResetError> {
+        if self.resets.len() < MAX_RESET_LOGS || self.resets.contains_key(peer) {
+            return Ok(None);
+        }
+        let now = now.as_unix_secs();
+        let mut first_spent_at = u64::MAX;
+        for (key, log) in &self.resets {
+            if self.peers.contains_key(key) {
+                continue;
+            }
+            let spent_at = log.spent_at();
+            if spent_at <= now {
+                return Ok(Some(*key));
+            }
+            first_spent_at = first_spent_at.min(spent_at);
+        }
+        let retry_after_secs = if first_spent_at == u64::MAX {
+            RESET_MIN_INTERVAL_SECS
+        } else {
+            first_spent_at - now
+        };
+        Err(ResetError::RateLimited { retry_after_secs })
     }
 
     /// Called when a new inbound session from `peer` is established: completes a reset we
@@ -391,5 +456,136 @@ impl Account {
             .zip(log.last_requested)
             .is_some_and(|(answered, requested)| answered >= requested);
         !answered_since
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use chacha20::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use super::*;
+    use crate::persist::{Expected, StorageKey};
+
+    const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+
+    /// Bob keeping `count` reset logs of strangers, each answered at `NOW` (spent only after
+    /// `NOW + RESET_MAX_AGE_SECS`).
+    fn bob_with_logs(count: usize, rng: &mut ChaCha20Rng) -> Account {
+        let mut bob = Account::new(NOW, rng);
+        bob.generate_one_time_prekeys(4, 4, NOW, rng).unwrap();
+        let log = ResetLog {
+            last_answered: Some(NOW),
+            newest_answered_request: Some(NOW),
+            ..ResetLog::default()
+        };
+        while bob.resets.len() < count {
+            let stranger = IdentityKeyPair::generate(rng);
+            bob.resets.insert(*stranger.public(), log);
+        }
+        bob
+    }
+
+    fn request_to(bob: &Account, now: Timestamp, rng: &mut ChaCha20Rng) -> (Account, Vec<u8>) {
+        let mut requester = Account::new(NOW, rng);
+        requester.generate_one_time_prekeys(1, 1, NOW, rng).unwrap();
+        let request = requester
+            .reset_request(bob.identity_key(), ResetReason::NoSession, now, now, rng)
+            .unwrap();
+        (requester, request)
+    }
+
+    #[test]
+    fn reset_logs_at_their_limit_forget_only_spent_logs() {
+        let mut rng = ChaCha20Rng::seed_from_u64(401);
+        let mut bob = bob_with_logs(MAX_RESET_LOGS - 1, &mut rng);
+
+        // One short of the limit: a new requester gets a log.
+        let (alice, request) = request_to(&bob, NOW, &mut rng);
+        let bundle = alice.published_prekeys().take_bundle();
+        let _ = bob.answer_reset(&request, &bundle, NOW, &mut rng).unwrap();
+        assert_eq!(bob.resets.len(), MAX_RESET_LOGS);
+
+        // At the limit, while no stranger's log is spent: refused, nothing changes.
+        let later = NOW.plus_secs(RESET_MAX_AGE_SECS);
+        let (carol, request) = request_to(&bob, later, &mut rng);
+        let bundle = carol.published_prekeys().take_bundle();
+        let logs = bob.resets.clone();
+        assert_eq!(
+            bob.answer_reset(&request, &bundle, later, &mut rng).err(),
+            Some(ResetError::RateLimited {
+                retry_after_secs: 1
+            })
+        );
+        assert_eq!(bob.resets, logs);
+        assert!(bob.sessions_with(carol.identity_key()).is_empty());
+        // Bob cannot ask a new peer for a reset either.
+        assert_eq!(
+            bob.reset_request(
+                carol.identity_key(),
+                ResetReason::NoSession,
+                later,
+                later,
+                &mut rng
+            )
+            .err(),
+            Some(ResetError::RateLimited {
+                retry_after_secs: 1
+            })
+        );
+        assert_eq!(bob.resets, logs);
+
+        // One second later the strangers' logs are spent: the first by key order is forgotten.
+        let spent = NOW.plus_secs(RESET_MAX_AGE_SECS + 1);
+        let (carol, request) = request_to(&bob, spent, &mut rng);
+        let bundle = carol.published_prekeys().take_bundle();
+        let _ = bob
+            .answer_reset(&request, &bundle, spent, &mut rng)
+            .unwrap();
+        assert_eq!(bob.resets.len(), MAX_RESET_LOGS);
+        let forgotten = logs.keys().find(|k| *k != alice.identity_key()).unwrap();
+        assert!(!bob.resets.contains_key(forgotten));
+        assert!(bob.resets.contains_key(alice.identity_key()));
+        assert!(bob.resets.contains_key(carol.identity_key()));
+
+        // An account at the limit restores.
+        let key = StorageKey::from_bytes([7; 32]);
+        let blob = bob.to_encrypted(&key, 0, &mut rng);
+        let restored = Account::from_encrypted(&blob, &key, 0, &Expected::any()).unwrap();
+        assert_eq!(restored.resets, bob.resets);
+    }
+
+    #[test]
+    fn a_held_peers_log_is_never_forgotten_to_make_room() {
+        let mut rng = ChaCha20Rng::seed_from_u64(402);
+        let mut bob = bob_with_logs(MAX_RESET_LOGS - 1, &mut rng);
+        let (alice, request) = request_to(&bob, NOW, &mut rng);
+        let bundle = alice.published_prekeys().take_bundle();
+        let _ = bob.answer_reset(&request, &bundle, NOW, &mut rng).unwrap();
+        // Every stranger's log is now younger than Alice's and not yet spent; Alice's is
+        // spent but she is held, so there is no room.
+        let young = ResetLog {
+            last_answered: Some(NOW.plus_secs(RESET_MAX_AGE_SECS)),
+            newest_answered_request: Some(NOW.plus_secs(RESET_MAX_AGE_SECS)),
+            ..ResetLog::default()
+        };
+        let alice_key = *alice.identity_key();
+        for (key, log) in &mut bob.resets {
+            if *key != alice_key {
+                *log = young;
+            }
+        }
+        let spent = NOW.plus_secs(RESET_MAX_AGE_SECS + 1);
+        let (carol, request) = request_to(&bob, spent, &mut rng);
+        let bundle = carol.published_prekeys().take_bundle();
+        assert_eq!(
+            bob.answer_reset(&request, &bundle, spent, &mut rng).err(),
+            Some(ResetError::RateLimited {
+                retry_after_secs: RESET_MAX_AGE_SECS
+            })
+        );
+        assert!(bob.resets.contains_key(&alice_key));
     }
 }

@@ -405,6 +405,11 @@ impl AccountSnapshotV2 {
             )?;
         }
         within_limit(
+            "MAX_RESET_LOGS",
+            self.resets.len(),
+            crate::reset::MAX_RESET_LOGS,
+        )?;
+        within_limit(
             "MAX_IDENTITY_RECORDS",
             self.identities.len(),
             crate::verify::MAX_IDENTITY_RECORDS,
@@ -1222,6 +1227,31 @@ mod tests {
         assert_eq!(
             account_error(&more),
             Some(limit("MAX_RETIRED_PREKEYS", MAX_RETIRED_PREKEYS))
+        );
+    }
+
+    /// At the limit is `reset::tests`' account; past it is refused before any key is read.
+    #[test]
+    fn reset_logs_past_their_limit() {
+        let mut rng = ChaCha20Rng::seed_from_u64(303);
+        let account = Account::new(NOW, &mut rng);
+        let mut snapshot = AccountSnapshotV2::from_live(&account);
+        let log = || ResetLogV1 {
+            last_requested: None,
+            last_answered: Some(NOW.as_unix_secs()),
+            newest_answered_request: Some(NOW.as_unix_secs()),
+            awaiting_new_session: false,
+        };
+        snapshot.resets = (0..=crate::reset::MAX_RESET_LOGS)
+            .map(|n| {
+                let mut id = [0u8; 32];
+                id[..8].copy_from_slice(&(n as u64).to_be_bytes());
+                (id, log())
+            })
+            .collect();
+        assert_eq!(
+            account_error(&snapshot),
+            Some(limit("MAX_RESET_LOGS", crate::reset::MAX_RESET_LOGS))
         );
     }
 
