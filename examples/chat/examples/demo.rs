@@ -10,7 +10,13 @@
 //!   the bank's root key, shows "verified as Acme Bank, Dana Smith, Card support";
 //! - a message waits in the relay for a supervisor who is offline, the relay restarts, and
 //!   the message is still delivered;
-//! - a tampered envelope and a replayed one are rejected with typed errors, changing nothing.
+//! - a tampered envelope and a replayed one are rejected with typed errors, changing nothing;
+//! - the customer types a card number: their app masks it before encrypting, so Dana reads
+//!   `•••• •••• •••• 4242`, while the number itself goes sealed to the bank's payment vault
+//!   (a separate identity), which checks Dana's copy against it; the relay sees ciphertext;
+//! - Dana sends an invoice PDF: encrypted on her device, uploaded to the relay's blob store,
+//!   its key sent end-to-end. The relay's blob is ciphertext; one flipped bit in a chunk makes
+//!   the customer's app refuse the file.
 //!
 //! ```text
 //! cargo run --release --example demo              # seeded from the OS
@@ -28,7 +34,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chacha20::ChaCha20Rng;
+use hushwire::attachment::AttachmentError;
 use hushwire::certificate::ServerCertificate;
+use hushwire::mask::Masker;
 use hushwire::sealed;
 use hushwire::verify::OperatorInfo;
 use hushwire::{
@@ -37,7 +45,7 @@ use hushwire::{
 };
 use rand_core::SeedableRng;
 
-use transport::chat::{Incoming, Peer};
+use transport::chat::{Incoming, Peer, kind_name};
 use transport::client::RelayClient;
 use transport::relay::{self, RelayConfig, RelayHandle};
 use transport::unix_now;
@@ -47,6 +55,15 @@ type DemoResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 const CUSTOMER: &str = "customer";
 const OPERATOR: &str = "dana";
 const SUPERVISOR: &str = "supervisor";
+/// The bank's payment vault: a separate identity that receives card numbers sealed to it.
+const VAULT: &str = "vault";
+/// What the customer types: the published test card number of the card networks.
+const CARD_MESSAGE: &str = "Please charge the re-delivery fee to my card 4242 4242 4242 4242.";
+/// The invoice Dana sends: about the size of a one-page PDF invoice.
+const INVOICE_LEN: usize = 180_000;
+const INVOICE_NAME: &str = "invoice-4471.pdf";
+/// The chunk of the invoice's object the compromised relay flips a bit in.
+const TAMPERED_CHUNK: u64 = 1;
 const ORGANIZATION: &str = "Acme Bank";
 const ORG_ROOT_ID: u32 = 100;
 /// Bytes of each envelope shown in hex: enough to see they look random, no more.
@@ -168,6 +185,34 @@ impl Stage {
                 Ok(identity) => row("", &format!("{name}'s app: {from} is ✔ {identity}")),
                 Err(e) => row("", &format!("{name}'s app: {from} NOT verified: {e}")),
             },
+            Incoming::File { from, pointer, .. } => row(
+                "",
+                &format!(
+                    "{name}'s app: {from} sends {} ({} B, {})",
+                    pointer.file_name(),
+                    pointer.plaintext_len(),
+                    pointer.content_type()
+                ),
+            ),
+            Incoming::MaskedField { from, field, .. } => row(
+                "",
+                &format!(
+                    "{name}'s app: secure field from {from}: {} {}",
+                    kind_name(field.kind()),
+                    field.masked()
+                ),
+            ),
+            Incoming::Vaulted { from, result } => match result {
+                Ok(value) => row(
+                    "",
+                    &format!(
+                        "{name} reads the {} {} (from {from})",
+                        kind_name(value.kind()),
+                        value.dangerous_value()
+                    ),
+                ),
+                Err(e) => row("", &format!("{name} rejects a secure field: {e}")),
+            },
             Incoming::Duplicate => row("", &format!("{name} drops a message read before")),
             Incoming::Rejected(reason) => row("", &format!("{name} rejects: {reason}")),
         }
@@ -215,7 +260,7 @@ async fn run() -> DemoResult<()> {
     );
 
     let mut people = Vec::new();
-    for name in [CUSTOMER, OPERATOR, SUPERVISOR] {
+    for name in [CUSTOMER, OPERATOR, SUPERVISOR, VAULT] {
         let mut peer = Peer::new(name, unix_now(), &mut rng)?;
         let link = peer.link(WAIT, false);
         let mut client = peer.connect(addr, &link, false, unix_now()).await?;
@@ -230,8 +275,8 @@ async fn run() -> DemoResult<()> {
             client: Some(client),
         });
     }
-    let [mut customer, mut dana, mut supervisor]: [Person; 3] =
-        people.try_into().map_err(|_| "three people expected")?;
+    let [mut customer, mut dana, mut supervisor, mut vault]: [Person; 4] =
+        people.try_into().map_err(|_| "four identities expected")?;
 
     let dana_certificate = IdentityCertificate::issue(
         &org_key,
@@ -329,7 +374,7 @@ async fn run() -> DemoResult<()> {
     stage.receive(&mut customer).await?;
 
     // 5. The relay restarts: its process stops, the queue stays in SQLite.
-    for person in [&mut customer, &mut dana] {
+    for person in [&mut customer, &mut dana, &mut vault] {
         if let Some(client) = person.client.take() {
             client.close().await;
         }
@@ -356,7 +401,7 @@ async fn run() -> DemoResult<()> {
             "(waiting for its recipient)",
         );
     }
-    for person in [&mut customer, &mut dana, &mut supervisor] {
+    for person in [&mut customer, &mut dana, &mut supervisor, &mut vault] {
         let link = person.peer.link(WAIT, false);
         let mut client = person.peer.connect(addr, &link, true, unix_now()).await?;
         client.receive().await?;
@@ -455,6 +500,13 @@ async fn run() -> DemoResult<()> {
         ),
     }
 
+    // 8. The customer types a card number: masked on their device before encryption, the
+    //    number itself sealed to the bank's vault.
+    card_number(&mut stage, &mut customer, &mut dana, &mut vault).await?;
+
+    // 9. Dana sends the invoice as an encrypted file through the relay's blob store.
+    let invoice_blob = invoice(&mut stage, &mut dana, &mut customer).await?;
+
     stage
         .send(&mut customer, OPERATOR, "Great, thanks Dana!")
         .await?;
@@ -496,7 +548,13 @@ async fn run() -> DemoResult<()> {
     if leaked {
         return Err("plaintext visible to the relay".into());
     }
-    for person in [customer, dana, supervisor] {
+    let blob = stage.relay.blob(&invoice_blob)?.unwrap_or_default();
+    note(&format!(
+        "relay blob store: {} blob(s); the invoice is {} bytes of ciphertext, expires in 7 days",
+        stage.relay.blob_count()?,
+        blob.len()
+    ));
+    for person in [customer, dana, supervisor, vault] {
         if let Some(client) = person.client {
             client.close().await;
         }
@@ -504,6 +562,207 @@ async fn run() -> DemoResult<()> {
     stage.relay.shutdown().await;
     note(&format!("done in {:.1?}", started.elapsed()));
     Ok(())
+}
+
+/// The customer types a card number; Dana reads it masked, the vault reads it, the relay
+/// stores ciphertext.
+async fn card_number(
+    stage: &mut Stage,
+    customer: &mut Person,
+    dana: &mut Person,
+    vault: &mut Person,
+) -> DemoResult<()> {
+    aside(&format!("the customer types: “{CARD_MESSAGE}”"));
+    let (peer, client) = customer.client()?;
+    let done = peer
+        .send_masked(
+            client,
+            OPERATOR,
+            CARD_MESSAGE,
+            &Masker::new(),
+            Some(VAULT),
+            &mut stage.rng,
+        )
+        .await?;
+    stage.plaintexts.push(CARD_MESSAGE.to_owned());
+    for span in done.masked.spans() {
+        row(
+            "",
+            &format!(
+                "customer's app masks the {} before encrypting: {}",
+                kind_name(span.kind()),
+                done.masked.masked_form(span)
+            ),
+        );
+    }
+    for (_, relay_id) in &done.vaulted {
+        stage.show_stored(*relay_id, VAULT, "the number, sealed to the vault")?;
+    }
+    stage.show_stored(done.sent.relay_id, OPERATOR, "the masked text")?;
+    for sent in &done.fields_sent {
+        stage.show_stored(sent.relay_id, OPERATOR, "the masked copy and a reference")?;
+    }
+    stage.receive(dana).await?;
+    let copy = match stage.receive(dana).await? {
+        Incoming::MaskedField { field, .. } => field,
+        _ => return Err("Dana did not get the secure field".into()),
+    };
+    let vaulted = match stage.receive(vault).await? {
+        Incoming::Vaulted { result, .. } => result?,
+        _ => return Err("the vault did not get the card number".into()),
+    };
+    vaulted.verify(&copy)?;
+    row(
+        "",
+        "Dana hands her copy (reference) to the vault: it matches",
+    );
+    row(
+        "",
+        "  ↳ the vault charges the card; Dana never held the number",
+    );
+    Ok(())
+}
+
+/// Dana sends an invoice as an encrypted file; a compromised relay flips a bit in one chunk
+/// and the customer's app refuses it; with the relay's copy intact, the file arrives whole.
+/// Returns the blob id.
+async fn invoice(
+    stage: &mut Stage,
+    dana: &mut Person,
+    customer: &mut Person,
+) -> DemoResult<transport::client::BlobId> {
+    let invoice = invoice_pdf();
+    let (peer, client) = dana.client()?;
+    let started = Instant::now();
+    let sent = peer
+        .send_file(
+            client,
+            CUSTOMER,
+            &mut invoice.as_slice(),
+            u64::try_from(invoice.len())?,
+            INVOICE_NAME,
+            &mut |_, _| {},
+            &mut stage.rng,
+        )
+        .await?;
+    let stored = stage
+        .relay
+        .blob(&sent.blob)?
+        .ok_or("the relay has no blob for the invoice")?;
+    aside(&format!(
+        "Dana sends {INVOICE_NAME} ({} B): encrypted on her device in 64 KiB chunks, uploaded in \
+         {:.0?}",
+        invoice.len(),
+        started.elapsed()
+    ));
+    row(
+        &format!(
+            "blob {}…  {}… {:>6} B",
+            hex::encode(sent.blob.get(..4).unwrap_or_default()),
+            hex::encode(
+                stored
+                    .get(hushwire::attachment::ATTACHMENT_HEADER_LEN..)
+                    .and_then(|b| b.get(..HEX_PREFIX))
+                    .unwrap_or_default()
+            ),
+            stored.len()
+        ),
+        "the relay's blob: ciphertext, padded to its size bucket",
+    );
+    stage.show_stored(sent.sent.relay_id, CUSTOMER, "the file's key and pointer")?;
+    let readable = [b"%PDF".as_slice(), b"INVOICE", b"Total due"]
+        .iter()
+        .any(|needle| stored.windows(needle.len()).any(|w| w == *needle));
+    row(
+        "",
+        &format!(
+            "  ↳ plaintext in the relay's blob: {}",
+            if readable { "YES" } else { "none" }
+        ),
+    );
+    if readable {
+        return Err("the relay can read the invoice".into());
+    }
+    let (blob, pointer) = match stage.receive(customer).await? {
+        Incoming::File { blob, pointer, .. } => (blob, pointer),
+        _ => return Err("the invoice did not arrive".into()),
+    };
+
+    // The relay flips one bit in a chunk of the stored object.
+    let at = pointer.chunk_range(TAMPERED_CHUNK)?.start + 100;
+    if !stage.relay.dangerous_flip_blob_bit(&blob, at)? {
+        return Err("the blob is shorter than the demo expects".into());
+    }
+    aside(&format!(
+        "a compromised relay flips one bit in chunk {TAMPERED_CHUNK} of the blob"
+    ));
+    let (peer, client) = customer.client()?;
+    let mut file = Vec::new();
+    match peer
+        .fetch_file(client, blob, &pointer, &mut file, &mut |_, _| {})
+        .await
+    {
+        Ok(_) => return Err("a tampered file was accepted".into()),
+        Err(e) => match e.downcast_ref::<AttachmentError>() {
+            Some(e) => row(
+                "",
+                &format!(
+                    "customer's app refuses the file: AttachmentError::{e:?} (kind {:?})",
+                    e.kind()
+                ),
+            ),
+            None => return Err(e),
+        },
+    }
+    row(
+        "",
+        &if file.is_empty() {
+            "  ↳ no byte of the file released (a range is all or nothing)".to_owned()
+        } else {
+            format!(
+                "  ↳ {} B released from verified chunks before it; the app deletes them",
+                file.len()
+            )
+        },
+    );
+    stage.relay.dangerous_flip_blob_bit(&blob, at)?;
+    aside("the relay's copy is intact again; the customer's app fetches it once more");
+    let mut file = Vec::new();
+    let started = Instant::now();
+    peer.fetch_file(client, blob, &pointer, &mut file, &mut |_, _| {})
+        .await?;
+    if file != invoice {
+        return Err("the invoice arrived changed".into());
+    }
+    row(
+        "",
+        &format!(
+            "customer saves {}: {} B, every chunk verified, identical ({:.0?})",
+            pointer.file_name(),
+            file.len(),
+            started.elapsed()
+        ),
+    );
+    Ok(sent.blob)
+}
+
+/// A PDF-shaped invoice of [`INVOICE_LEN`] bytes.
+fn invoice_pdf() -> Vec<u8> {
+    let mut pdf = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n".to_vec();
+    let mut line = 0u32;
+    while pdf.len() < INVOICE_LEN {
+        line += 1;
+        pdf.extend_from_slice(
+            format!(
+                "BT /F1 10 Tf 72 {} Td (INVOICE 4471 line {line}: courier re-delivery, Total due \
+                 EUR 12.00) Tj ET\n",
+                800 - line % 700
+            )
+            .as_bytes(),
+        );
+    }
+    pdf.truncate(INVOICE_LEN);
+    pdf
 }
 
 fn state_key() -> hushwire::StorageKey {

@@ -7,10 +7,16 @@
 //! relay. Receiving: open the envelope (validating the sender certificate under the pinned
 //! relay root), decrypt with the account. The relay sees the recipient and the envelope's
 //! padded size, nothing else.
+//!
+//! A message's plaintext is a [`crate::body`]: text, a file's pointer (files travel through
+//! the relay's blob store, see `files`), or the masked copy of a secure field (masking before
+//! encryption and the payment vault, see `masking`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use hushwire::attachment::AttachmentPointer;
+use hushwire::mask::{MaskedField, SECURE_FIELD_CONTENT_TYPE, SecureFieldError, VaultedField};
 use hushwire::sealed::{self, ContentType, Metadata};
 use hushwire::verify::verify_business_identity;
 use hushwire::{
@@ -20,10 +26,16 @@ use hushwire::{
 };
 use rand_core::CryptoRng;
 
-use crate::client::{ClientError, Link, RelayClient};
+use crate::body::{self, Body};
+use crate::client::{BlobId, ClientError, Link, RelayClient};
 use crate::frame::valid_name;
 use crate::relay::RELAY_ROOT_ID;
 use crate::tls::{Fingerprint, Pin, show_fingerprint};
+
+mod files;
+mod masking;
+pub use files::{Progress, SentFile, content_type_for};
+pub use masking::{MaskedSend, kind_name};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -62,6 +74,28 @@ pub enum Incoming {
     Business {
         from: String,
         result: Result<BusinessIdentity, VerifyError>,
+    },
+    /// A file: where it is on the relay, and the pointer that decrypts it (fetch it with
+    /// [`Peer::fetch_file`]).
+    File {
+        from: String,
+        identity: IdentityKey,
+        blob: BlobId,
+        pointer: Box<AttachmentPointer>,
+        events: Vec<Event>,
+    },
+    /// The operator's copy of a secure field: the masked form and a reference; the value went
+    /// to the vault.
+    MaskedField {
+        from: String,
+        identity: IdentityKey,
+        field: Box<MaskedField>,
+        events: Vec<Event>,
+    },
+    /// A secure field's raw value, sealed to this device as the vault (content type `0x03`).
+    Vaulted {
+        from: String,
+        result: Result<Box<VaultedField>, SecureFieldError>,
     },
     /// A message already read (redelivered after a reconnect): drop it.
     Duplicate,
@@ -292,6 +326,20 @@ impl Peer {
         now: Timestamp,
         rng: &mut R,
     ) -> Result<Sent, BoxError> {
+        let bytes = body::text(text).ok_or("a message may not start with U+0000")?;
+        self.send_body(client, to, &bytes, now, rng).await
+    }
+
+    /// Encrypts a message body (see [`crate::body`]) for `to`, starting a session from a
+    /// fetched bundle if needed, seals it and hands it to the relay.
+    pub async fn send_body<R: CryptoRng + ?Sized>(
+        &mut self,
+        client: &mut RelayClient,
+        to: &str,
+        body: &[u8],
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Result<Sent, BoxError> {
         let (key, _events) = self.resolve(client, to, now).await?;
         if self.account.active_session(&key).is_none() {
             let bytes = client
@@ -314,7 +362,7 @@ impl Peer {
         }
         let message = self
             .account
-            .encrypt_for(&key, text.as_bytes(), rng)
+            .encrypt_for(&key, body, rng)
             .map_err(|e| match e {
                 PeerError::IdentityChanged => BoxError::from(format!(
                     "`{to}`'s identity key changed since you verified it: compare safety \
@@ -387,6 +435,12 @@ impl Peer {
             let result = verify_business_identity(opened.message(), &sender, &self.org_roots, now);
             return Incoming::Business { from, result };
         }
+        if opened.metadata().content_type() == SECURE_FIELD_CONTENT_TYPE {
+            let result =
+                VaultedField::open(self.account.identity_key_pair(), envelope, &self.trust, now)
+                    .map(Box::new);
+            return Incoming::Vaulted { from, result };
+        }
         match opened.decrypt_with_account(&mut self.account, now) {
             Ok(read) => {
                 let mut events = read.events;
@@ -395,11 +449,29 @@ impl Peer {
                 {
                     events.extend(more);
                 }
-                Incoming::Text {
-                    from,
-                    identity: sender,
-                    text: String::from_utf8_lossy(&read.plaintext).into_owned(),
-                    events,
+                match body::decode(&read.plaintext) {
+                    Ok(Body::Text(text)) => Incoming::Text {
+                        from,
+                        identity: sender,
+                        text,
+                        events,
+                    },
+                    Ok(Body::File { blob, pointer }) => Incoming::File {
+                        from,
+                        identity: sender,
+                        blob,
+                        pointer: Box::new(pointer),
+                        events,
+                    },
+                    Ok(Body::MaskedField(field)) => Incoming::MaskedField {
+                        from,
+                        identity: sender,
+                        field: Box::new(field),
+                        events,
+                    },
+                    // The session advanced (the message was authentic): only its body is
+                    // unreadable.
+                    Err(e) => Incoming::Rejected(format!("message from `{from}` unreadable: {e}")),
                 }
             }
             Err(SealedSessionError::Peer(

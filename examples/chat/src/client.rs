@@ -20,6 +20,9 @@ use crate::frame::{ErrorCode, Frame, FrameError, HEADER_LEN, body_len};
 use crate::relay::Stream;
 use crate::tls::{self, Fingerprint, Pin};
 
+mod blobs;
+pub use blobs::BlobId;
+
 /// How a client reaches the relay.
 #[derive(Clone, Copy, Debug)]
 pub struct Link {

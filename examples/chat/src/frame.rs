@@ -21,8 +21,16 @@
 //! 0x08 Deliver    id(8) envelope(rest)    0x89 Ping
 //! 0x09 Accepted   id(8)                  0x8A Receive
 //! 0x0A Pong                               0x8B Reregister    name(rest)
-//! 0x0B Notice     code(1)
+//! 0x0B Notice     code(1)                 0x8C BlobBegin     len(8)
+//! 0x0C BlobId     id(16)                  0x8D BlobPut       id(16) offset(8) data(rest)
+//! 0x0D BlobData   data(rest)              0x8E BlobEnd       id(16) sha256(32)
+//!                                         0x8F BlobGet       id(16) offset(8) len(4)
 //! ```
+//!
+//! The `Blob*` frames are the relay's blob store (`relay::blobs`): an encrypted attachment
+//! object is uploaded in parts (`BlobBegin` reserves its length against the uploader's quota
+//! and returns a random id, `BlobPut` appends the next part, `BlobEnd` checks the SHA-256 and
+//! makes it downloadable) and downloaded by id and range (`BlobGet`, answered by `BlobData`).
 //!
 //! Before the client signed in, the only frame the relay accepts is `Auth`, and no frame may
 //! be longer than [`MAX_SIGN_IN_FRAME_LEN`]. `Notice` is the relay speaking unprompted (why it
@@ -43,6 +51,9 @@ pub const HEADER_LEN: usize = 4;
 pub const MAX_SIGN_IN_FRAME_LEN: usize = 128;
 /// Longest user name a relay registers, in UTF-8 bytes.
 pub const MAX_NAME_LEN: usize = 64;
+/// Bytes of a blob id (random, drawn by the relay: knowing the id is what lets a device
+/// download a blob).
+pub const BLOB_ID_LEN: usize = 16;
 
 /// Why the relay refused a request. Sent as one byte; the connection stays open unless the
 /// code says otherwise (see [`ErrorCode::closes_connection`]).
@@ -83,10 +94,20 @@ pub enum ErrorCode {
     Idle,
     /// The deliveries are back on this connection (the session that took them over ended).
     Receiving,
+    /// The blob is larger than the relay stores, or a part or range larger than a frame
+    /// carries.
+    BlobTooLarge,
+    /// The upload would take the device over its blob quota (until some of its blobs expire).
+    QuotaExceeded,
+    /// No blob with that id: never created, expired, or not completely uploaded yet.
+    NoSuchBlob,
+    /// A part not at the end of the upload so far, past the announced length, or a range
+    /// outside the blob; or an upload that ended short of its length or with another SHA-256.
+    BadRange,
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 17] = [
+    const ALL: [ErrorCode; 21] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
         ErrorCode::UnknownRecipient,
@@ -104,6 +125,10 @@ impl ErrorCode {
         ErrorCode::TlsRequired,
         ErrorCode::Idle,
         ErrorCode::Receiving,
+        ErrorCode::BlobTooLarge,
+        ErrorCode::QuotaExceeded,
+        ErrorCode::NoSuchBlob,
+        ErrorCode::BadRange,
     ];
 
     pub fn to_byte(self) -> u8 {
@@ -125,6 +150,10 @@ impl ErrorCode {
             ErrorCode::TlsRequired => 15,
             ErrorCode::Idle => 16,
             ErrorCode::Receiving => 17,
+            ErrorCode::BlobTooLarge => 18,
+            ErrorCode::QuotaExceeded => 19,
+            ErrorCode::NoSuchBlob => 20,
+            ErrorCode::BadRange => 21,
         }
     }
 
@@ -170,6 +199,12 @@ impl fmt::Display for ErrorCode {
             ErrorCode::TlsRequired => "this relay speaks TLS only (drop --insecure)",
             ErrorCode::Idle => "idle for too long",
             ErrorCode::Receiving => "messages arrive in this session again",
+            ErrorCode::BlobTooLarge => "the file is larger than the relay stores",
+            ErrorCode::QuotaExceeded => {
+                "your storage quota on the relay is used up (files expire after a while)"
+            }
+            ErrorCode::NoSuchBlob => "the relay has no such file (expired, or never uploaded)",
+            ErrorCode::BadRange => "upload or download outside the file's bytes, or corrupted",
         })
     }
 }
@@ -215,6 +250,25 @@ pub enum Frame {
     Ping,
     Receive,
     Reregister(String),
+    BlobId([u8; BLOB_ID_LEN]),
+    BlobData(Vec<u8>),
+    BlobBegin {
+        len: u64,
+    },
+    BlobPut {
+        id: [u8; BLOB_ID_LEN],
+        offset: u64,
+        data: Vec<u8>,
+    },
+    BlobEnd {
+        id: [u8; BLOB_ID_LEN],
+        sha256: [u8; 32],
+    },
+    BlobGet {
+        id: [u8; BLOB_ID_LEN],
+        offset: u64,
+        len: u32,
+    },
 }
 
 /// Shows tags and lengths only: frames carry keys and ciphertext, which logs never show.
@@ -233,6 +287,12 @@ impl fmt::Debug for Frame {
             Frame::Register(n) | Frame::Lookup(n) | Frame::Reregister(n) => {
                 write!(f, "{}({} B)", self.name(), n.len())
             }
+            Frame::BlobData(b) => write!(f, "BlobData({} B)", b.len()),
+            Frame::BlobBegin { len } => write!(f, "BlobBegin({len} B)"),
+            Frame::BlobPut { offset, data, .. } => {
+                write!(f, "BlobPut(@{offset}, {} B)", data.len())
+            }
+            Frame::BlobGet { offset, len, .. } => write!(f, "BlobGet(@{offset}, {len} B)"),
             _ => f.write_str(self.name()),
         }
     }
@@ -279,6 +339,8 @@ const T_DELIVER: u8 = 0x08;
 const T_ACCEPTED: u8 = 0x09;
 const T_PONG: u8 = 0x0A;
 const T_NOTICE: u8 = 0x0B;
+const T_BLOB_ID: u8 = 0x0C;
+const T_BLOB_DATA: u8 = 0x0D;
 const T_AUTH: u8 = 0x81;
 const T_REGISTER: u8 = 0x82;
 const T_PUBLISH_BUNDLE: u8 = 0x83;
@@ -290,6 +352,10 @@ const T_ACK: u8 = 0x88;
 const T_PING: u8 = 0x89;
 const T_RECEIVE: u8 = 0x8A;
 const T_REREGISTER: u8 = 0x8B;
+const T_BLOB_BEGIN: u8 = 0x8C;
+const T_BLOB_PUT: u8 = 0x8D;
+const T_BLOB_END: u8 = 0x8E;
+const T_BLOB_GET: u8 = 0x8F;
 
 /// Parses a length prefix.
 ///
@@ -352,6 +418,12 @@ impl Frame {
             Frame::Ping => "Ping",
             Frame::Receive => "Receive",
             Frame::Reregister(_) => "Reregister",
+            Frame::BlobId(_) => "BlobId",
+            Frame::BlobData(_) => "BlobData",
+            Frame::BlobBegin { .. } => "BlobBegin",
+            Frame::BlobPut { .. } => "BlobPut",
+            Frame::BlobEnd { .. } => "BlobEnd",
+            Frame::BlobGet { .. } => "BlobGet",
         }
     }
 
@@ -433,6 +505,38 @@ impl Frame {
             T_PING if fields.is_empty() => Frame::Ping,
             T_RECEIVE if fields.is_empty() => Frame::Receive,
             T_REREGISTER => Frame::Reregister(name(fields)?),
+            T_BLOB_ID => Frame::BlobId(array(fields).ok_or(wrong)?),
+            T_BLOB_DATA => Frame::BlobData(rest(fields).ok_or(wrong)?),
+            T_BLOB_BEGIN => Frame::BlobBegin {
+                len: u64::from_be_bytes(array(fields).ok_or(wrong)?),
+            },
+            T_BLOB_PUT => {
+                let (id, rest_fields) = fields.split_first_chunk::<BLOB_ID_LEN>().ok_or(wrong)?;
+                let (offset, data) = rest_fields.split_first_chunk::<8>().ok_or(wrong)?;
+                Frame::BlobPut {
+                    id: *id,
+                    offset: u64::from_be_bytes(*offset),
+                    data: rest(data).ok_or(wrong)?,
+                }
+            }
+            T_BLOB_END => {
+                let f: [u8; BLOB_ID_LEN + 32] = array(fields).ok_or(wrong)?;
+                let (id, sha256) = f.split_at(BLOB_ID_LEN);
+                Frame::BlobEnd {
+                    id: array(id).ok_or(wrong)?,
+                    sha256: array(sha256).ok_or(wrong)?,
+                }
+            }
+            T_BLOB_GET => {
+                let f: [u8; BLOB_ID_LEN + 12] = array(fields).ok_or(wrong)?;
+                let (id, rest_fields) = f.split_at(BLOB_ID_LEN);
+                let (offset, len) = rest_fields.split_at(8);
+                Frame::BlobGet {
+                    id: array(id).ok_or(wrong)?,
+                    offset: u64::from_be_bytes(array(offset).ok_or(wrong)?),
+                    len: u32::from_be_bytes(array(len).ok_or(wrong)?),
+                }
+            }
             T_OK | T_PONG | T_GET_CERTIFICATE | T_PING | T_RECEIVE => return Err(wrong),
             other => return Err(FrameError::UnknownTag(other)),
         };
@@ -520,6 +624,35 @@ impl Frame {
             Frame::Reregister(n) => {
                 out.push(T_REREGISTER);
                 out.extend_from_slice(n.as_bytes());
+            }
+            Frame::BlobId(id) => {
+                out.push(T_BLOB_ID);
+                out.extend_from_slice(id);
+            }
+            Frame::BlobData(data) => {
+                out.push(T_BLOB_DATA);
+                out.extend_from_slice(data);
+            }
+            Frame::BlobBegin { len } => {
+                out.push(T_BLOB_BEGIN);
+                out.extend_from_slice(&len.to_be_bytes());
+            }
+            Frame::BlobPut { id, offset, data } => {
+                out.push(T_BLOB_PUT);
+                out.extend_from_slice(id);
+                out.extend_from_slice(&offset.to_be_bytes());
+                out.extend_from_slice(data);
+            }
+            Frame::BlobEnd { id, sha256 } => {
+                out.push(T_BLOB_END);
+                out.extend_from_slice(id);
+                out.extend_from_slice(sha256);
+            }
+            Frame::BlobGet { id, offset, len } => {
+                out.push(T_BLOB_GET);
+                out.extend_from_slice(id);
+                out.extend_from_slice(&offset.to_be_bytes());
+                out.extend_from_slice(&len.to_be_bytes());
             }
         }
         out

@@ -5,12 +5,15 @@
 //!   `relay_frame`);
 //! - [`relay`]: the store-and-forward relay (tokio, SQLite);
 //! - [`client`]: the relay protocol's client side;
-//! - [`chat`]: a chat peer on top of the client and hushwire;
+//! - [`chat`]: a chat peer on top of the client and hushwire (text, files, masked text and
+//!   secure fields for a payment vault);
+//! - [`body`]: what a 1:1 message carries (text, a file's pointer, a masked field);
 //! - [`tls`]: TLS set-up, certificate pinning and the sign-in channel binding.
 //!
 //! Everything that touches a socket, a clock or a file is here or in the example binaries;
 //! hushwire itself does no I/O.
 
+pub mod body;
 pub mod chat;
 pub mod client;
 pub mod frame;

@@ -37,6 +37,9 @@
 //! Logs (to stderr, when enabled) name connections by number, address and registered name,
 //! and frames by type and length: never key material, never envelope bytes.
 //!
+//! It also keeps a blob store for encrypted attachments (uploaded in parts, downloaded by id
+//! and range, with a size limit, a per-device quota and expiry): see [`blobs`].
+//!
 //! Example-grade shortcut: the relay's root key is generated at first start and only its
 //! public half is kept (so the server key cannot be renewed without a new root).
 
@@ -70,6 +73,9 @@ use crate::frame::{
 };
 use crate::tls::{self, Fingerprint, TLS_HANDSHAKE_RECORD};
 use crate::{local_time, unix_now};
+
+pub mod blobs;
+use blobs::{BlobLimits, Uploads};
 
 /// The root id under which clients pin this relay's root key.
 pub const RELAY_ROOT_ID: u32 = 1;
@@ -138,6 +144,8 @@ pub struct RelayConfig {
     pub window: usize,
     /// Log connections and errors to stderr.
     pub log: bool,
+    /// The blob store's limits (size, quota, expiry).
+    pub blobs: BlobLimits,
 }
 
 impl RelayConfig {
@@ -159,6 +167,7 @@ impl RelayConfig {
             max_per_address: 128,
             window: 64,
             log: true,
+            blobs: BlobLimits::default(),
         }
     }
 }
@@ -367,6 +376,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         shared.config.data_dir.display()
     ));
     let (shutdown, shutdown_rx) = watch::channel(false);
+    tokio::spawn(blobs::sweeper(Arc::clone(&shared), shutdown_rx.clone()));
     let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared), shutdown_rx));
     Ok(RelayHandle {
         addr,
@@ -603,6 +613,7 @@ fn open_db(path: &Path) -> Result<Connection, RelayError> {
          -- Names are ASCII (frame::valid_name) and compared without case: `Bob` is `bob`.
          CREATE UNIQUE INDEX IF NOT EXISTS devices_by_name ON devices (name COLLATE NOCASE);",
     )?;
+    blobs::create_tables(&db)?;
     Ok(db)
 }
 
@@ -867,6 +878,7 @@ async fn connection(
         wake: Arc::new(Notify::new()),
         moved: Arc::new(Notify::new()),
         resumed: Arc::new(Notify::new()),
+        uploads: Uploads::default(),
     };
     let closed = conn.run(rx, stop, &binding, deadline, &evict).await;
     reader.abort();
@@ -1033,6 +1045,8 @@ struct Conn {
     wake: Arc<Notify>,
     moved: Arc<Notify>,
     resumed: Arc<Notify>,
+    /// Blob uploads under way on this connection.
+    uploads: Uploads,
 }
 
 impl Conn {
@@ -1146,6 +1160,10 @@ impl Conn {
                 return self.deliver().await;
             }
             Frame::Ping => Ok(Frame::Pong),
+            Frame::BlobBegin { len } => self.blob_begin(device, len),
+            Frame::BlobPut { id, offset, data } => self.blob_put(device, id, offset, &data),
+            Frame::BlobEnd { id, sha256 } => self.blob_end(device, id, &sha256),
+            Frame::BlobGet { id, offset, len } => self.blob_get(&id, offset, len),
             // Auth again, or a relay-to-client frame.
             _ => Err(ErrorCode::BadRequest),
         };

@@ -10,7 +10,10 @@
 //! - the relay restarted from another working directory keeps its identity;
 //! - lines typed for a peer that has not registered yet wait and go out when it does;
 //! - a `recv` beside an open chat does not end it;
-//! - a busy port creates no database.
+//! - a busy port creates no database;
+//! - `send-file` then `recv` saves a byte-identical file (the relay holding only ciphertext);
+//! - `send` masks a card number by default and says so, `--no-mask` sends it as typed (and
+//!   the receiver warns), `--vault` seals it to the vault.
 
 #![allow(
     clippy::unwrap_used,
@@ -677,5 +680,172 @@ fn a_busy_port_creates_no_database() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot listen"), "{stderr}");
     assert!(!dir.join("second").exists());
+    relay.stop();
+}
+
+/// Bytes that do not repeat (a counter through SHA-256), so a misplaced chunk shows.
+fn file_bytes(len: usize) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut out = Vec::with_capacity(len + 32);
+    let mut i = 0u64;
+    while out.len() < len {
+        out.extend_from_slice(&Sha256::digest(i.to_be_bytes()));
+        i += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+#[test]
+fn send_file_then_recv_saves_an_identical_file() {
+    let dir = TempDir::new("file");
+    let relay = Relay::start(&dir.0, free_loopback(), &["--data", "data", "--quiet"], &[]);
+    let addr = relay.addr;
+    let r = addr.to_string();
+    new_peer(&dir.0, addr, "alice");
+    new_peer(&dir.0, addr, "bob");
+    // Three 512 KiB upload parts and a bit, 21 chunks of 64 KiB: not a multiple of either.
+    let contents = file_bytes(1_300_001);
+    std::fs::write(dir.join("report.bin"), &contents).unwrap();
+    let sent = peer_ok(
+        &dir.0,
+        &[
+            "send-file",
+            "bob",
+            "report.bin",
+            "--state",
+            "alice",
+            "--relay",
+            &r,
+        ],
+    );
+    assert!(
+        sent.contains("sent `report.bin` (1300001 bytes) to `bob`"),
+        "{sent}"
+    );
+    assert!(
+        sent.contains("uploading report.bin"),
+        "progress shown: {sent}"
+    );
+    let read = peer_ok(
+        &dir.0,
+        &["recv", "--wait", "1", "--state", "bob", "--relay", &r],
+    );
+    assert!(
+        read.contains("[alice] sends a file: report.bin (1300001 bytes"),
+        "{read}"
+    );
+    assert!(read.contains("every chunk verified"), "{read}");
+    let saved = dir.join("bob").join("files").join("report.bin");
+    assert_eq!(std::fs::read(&saved).unwrap(), contents, "byte-identical");
+    // The same name again goes beside it, never over it.
+    peer_ok(
+        &dir.0,
+        &[
+            "send-file",
+            "bob",
+            "report.bin",
+            "--state",
+            "alice",
+            "--relay",
+            &r,
+        ],
+    );
+    let read = peer_ok(
+        &dir.0,
+        &["recv", "--wait", "1", "--state", "bob", "--relay", &r],
+    );
+    assert!(read.contains("report (1).bin"), "{read}");
+    assert_eq!(
+        std::fs::read(dir.join("bob").join("files").join("report (1).bin")).unwrap(),
+        contents
+    );
+    // The relay's database holds no 32-byte run of the file.
+    relay.stop();
+    let db = std::fs::read(dir.join("data").join("relay.sqlite")).unwrap();
+    let wal = std::fs::read(dir.join("data").join("relay.sqlite-wal")).unwrap_or_default();
+    for piece in contents.chunks(100_003).map(|c| &c[..32]) {
+        assert!(!db.windows(32).any(|w| w == piece));
+        assert!(!wal.windows(32).any(|w| w == piece));
+    }
+}
+
+#[test]
+fn send_masks_card_numbers_by_default_and_says_so() {
+    let dir = TempDir::new("mask");
+    let relay = Relay::start(&dir.0, free_loopback(), &["--data", "data", "--quiet"], &[]);
+    let addr = relay.addr;
+    let r = addr.to_string();
+    new_peer(&dir.0, addr, "alice");
+    new_peer(&dir.0, addr, "bob");
+    new_peer(&dir.0, addr, "vault");
+    let card = "my card is 4242 4242 4242 4242 thanks";
+    let sent = peer_ok(
+        &dir.0,
+        &["send", "bob", card, "--state", "alice", "--relay", &r],
+    );
+    assert!(
+        sent.contains("masked a card number before encrypting: •••• •••• •••• 4242"),
+        "{sent}"
+    );
+    let read = peer_ok(
+        &dir.0,
+        &["recv", "--wait", "1", "--state", "bob", "--relay", &r],
+    );
+    assert!(
+        read.contains("[alice] my card is •••• •••• •••• 4242 thanks"),
+        "{read}"
+    );
+    assert!(!read.contains("4242 4242"), "{read}");
+
+    // --no-mask: sent as typed; the receiver's check warns.
+    peer_ok(
+        &dir.0,
+        &[
+            "send",
+            "bob",
+            card,
+            "--no-mask",
+            "--state",
+            "alice",
+            "--relay",
+            &r,
+        ],
+    );
+    let read = peer_ok(
+        &dir.0,
+        &["recv", "--wait", "1", "--state", "bob", "--relay", &r],
+    );
+    assert!(read.contains(card), "{read}");
+    assert!(read.contains("sent an unmasked card number"), "{read}");
+
+    // --vault: the vault reads the number, bob a secure field with the masked form.
+    let sent = peer_ok(
+        &dir.0,
+        &[
+            "send", "bob", card, "--vault", "vault", "--state", "alice", "--relay", &r,
+        ],
+    );
+    assert!(
+        sent.contains("sealed the card number to the vault `vault`"),
+        "{sent}"
+    );
+    let read = peer_ok(
+        &dir.0,
+        &["recv", "--wait", "1", "--state", "bob", "--relay", &r],
+    );
+    assert!(
+        read.contains("[alice] secure field: card number •••• •••• •••• 4242"),
+        "{read}"
+    );
+    assert!(!read.contains("4242 4242"), "{read}");
+    let vaulted = peer_ok(
+        &dir.0,
+        &["recv", "--wait", "1", "--state", "vault", "--relay", &r],
+    );
+    assert!(
+        vaulted.contains("[alice] vault: card number 4242 4242 4242 4242"),
+        "{vaulted}"
+    );
     relay.stop();
 }

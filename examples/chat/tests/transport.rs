@@ -123,8 +123,8 @@ async fn drain(
         match peer.open(&delivery.envelope, now()) {
             Incoming::Text { from, text, .. } => read.push((from, text)),
             Incoming::Duplicate => {}
-            Incoming::Business { .. } => panic!("unexpected certificate"),
             Incoming::Rejected(reason) => panic!("{} rejected a delivery: {reason}", peer.name),
+            _ => panic!("unexpected message kind"),
         }
         client.ack(delivery.id).await?;
     }
@@ -155,8 +155,8 @@ async fn take_ready(m: &mut Member, index: usize, got: &mut HashMap<String, Vec<
                         got.entry(text).or_default().push((index, from));
                     }
                     Incoming::Duplicate => {}
-                    Incoming::Business { .. } => panic!("unexpected certificate"),
                     Incoming::Rejected(reason) => panic!("{}: {reason}", m.peer.name),
+                    _ => panic!("unexpected message kind"),
                 }
                 if client.ack(delivery.id).await.is_err() {
                     m.client = None;
@@ -921,6 +921,24 @@ fn every_frame_round_trips_and_a_partial_frame_waits_for_more() {
         Frame::Notice(ErrorCode::TlsRequired),
         Frame::Receive,
         Frame::Reregister("bob".into()),
+        Frame::BlobId([15; 16]),
+        Frame::BlobData(vec![16; 20]),
+        Frame::BlobBegin { len: u64::MAX },
+        Frame::BlobPut {
+            id: [17; 16],
+            offset: 18,
+            data: vec![19; 7],
+        },
+        Frame::BlobEnd {
+            id: [20; 16],
+            sha256: [21; 32],
+        },
+        Frame::BlobGet {
+            id: [22; 16],
+            offset: 23,
+            len: 24,
+        },
+        Frame::Error(ErrorCode::QuotaExceeded),
     ];
     let mut stream = Vec::new();
     for frame in &frames {
@@ -943,6 +961,12 @@ fn every_frame_round_trips_and_a_partial_frame_waits_for_more() {
     assert!(Frame::decode(&[0x87]).is_err());
     assert!(Frame::decode(&[0x03, 0]).is_err());
     assert!(Frame::decode(&[0x04, 0xee]).is_err());
+    // A part and a data frame carry at least one byte; fixed frames have their exact size.
+    assert!(Frame::decode(&[&[0x8D][..], &[0; 24]].concat()).is_err());
+    assert!(Frame::decode(&[0x0D]).is_err());
+    assert!(Frame::decode(&[&[0x8F][..], &[0; 27]].concat()).is_err());
+    assert!(Frame::decode(&[&[0x8E][..], &[0; 49]].concat()).is_err());
+    assert!(Frame::decode(&[0x04, 22]).is_err(), "no error code 22 yet");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

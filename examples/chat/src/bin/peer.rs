@@ -4,7 +4,8 @@
 //! cargo run --release --bin peer -- --state alice init alice
 //! cargo run --release --bin peer -- --state alice register
 //! cargo run --release --bin peer -- --state alice send bob "hi Bob"
-//! cargo run --release --bin peer -- --state alice recv
+//! cargo run --release --bin peer -- --state alice send-file bob invoice.pdf
+//! cargo run --release --bin peer -- --state alice recv                 # saves files too
 //! cargo run --release --bin peer -- --state alice chat bob
 //! cargo run --release --bin peer -- --state alice safety-number bob
 //! cargo run --release --bin peer -- --state alice verify bob <payload hex from Bob's screen>
@@ -19,6 +20,12 @@
 //! a restart resumes the conversation. Commands take `state.lock` while they read and write
 //! the state, and `chat` re-reads the state under it for every message, so a `verify` run
 //! beside an open chat is never overwritten.
+//!
+//! What is typed is masked before it is encrypted (card numbers and IBANs keep their last four
+//! characters; `--no-mask` turns it off), and the peer says what it masked. With `--vault
+//! NAME`, each masked value is sealed to that identity (a payment vault) and the recipient gets
+//! the masked form and a reference. Files go to the relay's blob store encrypted (hushwire
+//! attachments); `recv` and `chat` fetch, verify and save them in `--files DIR`.
 
 use std::collections::VecDeque;
 use std::error::Error;
@@ -33,8 +40,11 @@ use chacha20::ChaCha20Rng;
 use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, Tag};
 use clap::{Parser, Subcommand};
+use hushwire::attachment::AttachmentPointer;
+use hushwire::mask::{MaskCheckError, Masker};
 use hushwire::{Account, Event, IdentityKey, SafetyNumber, StorageKey, UserId};
-use hushwire_examples::chat::{Incoming, Peer, RelayChanged, UnknownPeer};
+use hushwire_examples::chat::{Incoming, Peer, RelayChanged, UnknownPeer, kind_name};
+use hushwire_examples::client::BlobId;
 use hushwire_examples::client::{ClientError, Event as LinkEvent, RelayClient};
 use hushwire_examples::frame::{ErrorCode, valid_name};
 use hushwire_examples::tls::{Pin, parse_fingerprint, show_fingerprint};
@@ -74,6 +84,16 @@ struct Cli {
     /// signs in and who receives what, when).
     #[arg(long, global = true)]
     insecure: bool,
+    /// Send text as typed: do not mask card numbers and IBANs before encrypting.
+    #[arg(long, global = true)]
+    no_mask: bool,
+    /// Seal each masked value to this identity (a payment vault); the recipient gets the
+    /// masked form and a reference.
+    #[arg(long, global = true, value_name = "NAME")]
+    vault: Option<String>,
+    /// Where received files are saved (default: `files` in the state directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    files: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -99,7 +119,10 @@ enum Command {
         #[arg(required = true, num_args = 1..)]
         message: Vec<String>,
     },
-    /// Print the messages waiting (and any arriving within --wait seconds).
+    /// Send the file at PATH to PEER: encrypted on this device, uploaded to the relay's blob
+    /// store, the key sent to PEER end-to-end.
+    SendFile { peer: String, path: PathBuf },
+    /// Print the messages waiting (and any arriving within --wait seconds); save files.
     Recv {
         #[arg(long, default_value_t = 2, value_name = "SECS")]
         wait: u64,
@@ -126,6 +149,8 @@ enum Command {
 const DEFAULT_RELAY: &str = "127.0.0.1:7070";
 /// How long to wait for the relay to connect or answer.
 const WAIT: Duration = Duration::from_secs(5);
+/// Transfers of at least this many bytes show their progress.
+const PROGRESS_MIN: u64 = 1024 * 1024;
 /// How long a command waits for another one to release the state directory.
 const LOCK_WAIT: Duration = Duration::from_secs(15);
 /// Longest pause between two reconnection attempts of `chat`.
@@ -173,6 +198,10 @@ struct Options {
     state: PathBuf,
     relay: String,
     insecure: bool,
+    /// `None` with `--no-mask`.
+    masker: Option<Masker>,
+    vault: Option<String>,
+    files: PathBuf,
 }
 
 impl Options {
@@ -201,10 +230,17 @@ fn peer_name(name: &str) -> CliResult<String> {
 }
 
 async fn run(cli: Cli) -> CliResult<()> {
+    let vault = cli.vault.as_deref().map(peer_name).transpose()?;
+    if cli.no_mask && vault.is_some() {
+        return Err("--vault seals what masking finds: it cannot go with --no-mask".into());
+    }
     let options = Options {
+        files: cli.files.unwrap_or_else(|| cli.state.join("files")),
         state: cli.state,
         relay: cli.relay,
         insecure: cli.insecure,
+        masker: (!cli.no_mask).then(Masker::new),
+        vault,
     };
     match cli.command {
         Command::Init { name } => init(&options, &peer_name(&name)?).await,
@@ -212,6 +248,7 @@ async fn run(cli: Cli) -> CliResult<()> {
         Command::Send { peer, message } => {
             send(&options, &peer_name(&peer)?, &message.join(" ")).await
         }
+        Command::SendFile { peer, path } => send_file(&options, &peer_name(&peer)?, &path).await,
         Command::Recv { wait } => recv(&options, Duration::from_secs(wait.min(3_600))).await,
         Command::Chat { peer } => chat(&options, &peer_name(&peer)?).await,
         Command::SafetyNumber { peer } => safety_number(&options, &peer_name(&peer)?).await,
@@ -621,10 +658,7 @@ async fn send(options: &Options, to: &str, text: &str) -> CliResult<()> {
     let mut device = Device::load(&options.state)?;
     let mut client = device.connect(options).await?;
     let mut rng = os_rng()?;
-    let result = device
-        .peer
-        .send_text(&mut client, to, text, unix_now(), &mut rng)
-        .await;
+    let result = send_line(&mut device, &mut client, options, to, text, &mut rng).await;
     // The session may have advanced (or a new contact been recorded) even if the relay
     // refused: save either way.
     device.save()?;
@@ -637,43 +671,311 @@ async fn send(options: &Options, to: &str, text: &str) -> CliResult<()> {
     Ok(())
 }
 
+/// Sends one line of text: masked unless `--no-mask` (saying what was masked), with masked
+/// values sealed to `--vault`.
+async fn send_line(
+    device: &mut Device,
+    client: &mut RelayClient,
+    options: &Options,
+    to: &str,
+    text: &str,
+    rng: &mut ChaCha20Rng,
+) -> CliResult<hushwire_examples::chat::Sent> {
+    let Some(masker) = &options.masker else {
+        return device
+            .peer
+            .send_text(client, to, text, unix_now(), rng)
+            .await;
+    };
+    let done = device
+        .peer
+        .send_masked(client, to, text, masker, options.vault.as_deref(), rng)
+        .await?;
+    for span in done.masked.spans() {
+        if span.is_masked() {
+            out!(
+                "  masked a {} before encrypting: {}",
+                kind_name(span.kind()),
+                done.masked.masked_form(span)
+            );
+        } else {
+            out!(
+                "  (sent as typed: looks like an {}: {})",
+                kind_name(span.kind()),
+                done.masked.masked_form(span)
+            );
+        }
+    }
+    for (field, relay_id) in &done.vaulted {
+        out!(
+            "  sealed the {} to the vault `{}` (reference {}…, relay id #{relay_id}); `{to}` gets \
+             only the masked form",
+            kind_name(field.kind()),
+            options.vault.as_deref().unwrap_or("?"),
+            hex::encode(field.reference().get(..4).unwrap_or_default())
+        );
+    }
+    Ok(done.sent)
+}
+
+/// Prints transfer progress on stderr for objects of at least [`PROGRESS_MIN`] bytes.
+fn progress_printer(what: &str, name: &str) -> impl FnMut(u64, u64) + use<> {
+    let label = format!("{what} {name}");
+    let mut last_percent = u64::MAX;
+    move |done, total| {
+        if total < PROGRESS_MIN {
+            return;
+        }
+        let percent = done.saturating_mul(100) / total.max(1);
+        if percent == last_percent {
+            return;
+        }
+        last_percent = percent;
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        let mut err = std::io::stderr();
+        let _ = write!(
+            err,
+            "\r  {label}: {:.1} / {:.1} MiB ({percent} %)",
+            mib(done),
+            mib(total)
+        );
+        if done >= total {
+            let _ = writeln!(err);
+        }
+        let _ = err.flush();
+    }
+}
+
+/// MiB per second, for what the commands print.
+fn rate(bytes: u64, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(1e-6);
+    format!("{:.1} MiB/s", bytes as f64 / (1024.0 * 1024.0) / secs)
+}
+
+async fn send_file(options: &Options, to: &str, path: &Path) -> CliResult<()> {
+    let _lock = lock_state(&options.state, "send-file").await?;
+    let mut device = Device::load(&options.state)?;
+    let mut file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let len = file
+        .metadata()
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .len();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "attachment".into());
+    let mut client = device.connect(options).await?;
+    let mut rng = os_rng()?;
+    let mut progress = progress_printer("uploading", &name);
+    let started = Instant::now();
+    let result = device
+        .peer
+        .send_file(
+            &mut client,
+            to,
+            &mut file,
+            len,
+            &name,
+            &mut progress,
+            &mut rng,
+        )
+        .await;
+    device.save()?;
+    let sent = result?;
+    let elapsed = started.elapsed();
+    out!(
+        "sent `{name}` ({len} bytes) to `{to}`: encrypted on this device, {} bytes uploaded to \
+         the relay (blob {}…) in {elapsed:.2?} ({}); its key went to `{to}` end-to-end \
+         (relay id #{})",
+        sent.object_len,
+        hex::encode(sent.blob.get(..4).unwrap_or_default()),
+        rate(sent.object_len, elapsed),
+        sent.sent.relay_id
+    );
+    Ok(())
+}
+
+/// Where a received file named `name` is saved in `dir`: the name as sent (hushwire refuses
+/// path separators and invisible or bidirectional controls in it), with ` (1)`, ` (2)`, ...
+/// added before the extension rather than overwriting a file.
+fn save_path(dir: &Path, name: &str) -> CliResult<PathBuf> {
+    let single = Path::new(name).file_name().and_then(|n| n.to_str()) == Some(name);
+    let name = if single && !name.starts_with('.') {
+        name
+    } else {
+        "attachment"
+    };
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => (stem, format!(".{ext}")),
+        _ => (name, String::new()),
+    };
+    for n in 0..1_000u32 {
+        let candidate = if n == 0 {
+            dir.join(name)
+        } else {
+            dir.join(format!("{stem} ({n}){ext}"))
+        };
+        if !candidate.exists() {
+            return Ok(candidate);
+        }
+    }
+    Err(format!("too many files named `{name}` in {}", dir.display()).into())
+}
+
+/// Downloads, verifies and saves a received file; returns where it went. A file that fails
+/// verification is deleted (only verified chunks were ever written).
+async fn save_file(
+    device: &Device,
+    client: &mut RelayClient,
+    dir: &Path,
+    blob: BlobId,
+    pointer: &AttachmentPointer,
+) -> CliResult<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let target = save_path(dir, pointer.file_name())?;
+    let partial = dir.join(format!(".{}.part", hex::encode(blob)));
+    let mut file = std::io::BufWriter::new(
+        File::create(&partial).map_err(|e| format!("cannot create {}: {e}", partial.display()))?,
+    );
+    let mut progress = progress_printer("downloading", pointer.file_name());
+    let started = Instant::now();
+    let fetched = device
+        .peer
+        .fetch_file(client, blob, pointer, &mut file, &mut progress)
+        .await;
+    drop(file);
+    match fetched {
+        Ok(_) => {
+            std::fs::rename(&partial, &target)
+                .map_err(|e| format!("cannot save {}: {e}", target.display()))?;
+            out!(
+                "  saved {} ({} bytes, every chunk verified; {} from the relay in {:.2?}, {})",
+                target.display(),
+                pointer.plaintext_len(),
+                pointer.ciphertext_len(),
+                started.elapsed(),
+                rate(pointer.ciphertext_len(), started.elapsed())
+            );
+            Ok(target)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
+
 /// Handles one delivery: read, print, save, then acknowledge (so a crash before saving
 /// means the relay delivers it again). The caller holds the state lock.
 async fn handle_delivery(
     device: &mut Device,
     client: &mut RelayClient,
+    files: &Path,
     id: u64,
     envelope: &[u8],
 ) -> CliResult<()> {
-    match device.peer.open(envelope, unix_now()) {
+    let incoming = device.peer.open(envelope, unix_now());
+    let events = match incoming {
         Incoming::Text {
             from, text, events, ..
         } => {
             out!("[{}] [{from}] {text}", local_time());
-            for event in events {
-                if let Event::IdentityChanged {
-                    user_id,
-                    was_verified,
-                } = event
-                {
-                    out!(
-                        "  ! {}'s identity key changed{}: compare safety numbers again",
-                        String::from_utf8_lossy(user_id.as_bytes()),
-                        if was_verified {
-                            " since you verified it (sending is blocked until you do)"
-                        } else {
-                            ""
-                        }
-                    );
+            // The receiver-side check: a card number from a client that does not mask.
+            if let Err(MaskCheckError::Unmasked { kind, .. }) = Masker::new().check(&text) {
+                out!(
+                    "  ! `{from}` sent an unmasked {} (an old client, or --no-mask): do not \
+                     store this message in a transcript",
+                    kind_name(kind)
+                );
+            }
+            events
+        }
+        Incoming::File {
+            from,
+            blob,
+            pointer,
+            events,
+            ..
+        } => {
+            out!(
+                "[{}] [{from}] sends a file: {} ({} bytes, {})",
+                local_time(),
+                if pointer.file_name().is_empty() {
+                    "(no name)"
+                } else {
+                    pointer.file_name()
+                },
+                pointer.plaintext_len(),
+                if pointer.content_type().is_empty() {
+                    "no type given"
+                } else {
+                    pointer.content_type()
+                }
+            );
+            if let Err(e) = save_file(device, client, files, blob, &pointer).await {
+                out!("  ! file not saved: {e}");
+            }
+            events
+        }
+        Incoming::MaskedField {
+            from,
+            field,
+            events,
+            ..
+        } => {
+            out!(
+                "[{}] [{from}] secure field: {} {} (reference {}…; the value went to the vault)",
+                local_time(),
+                kind_name(field.kind()),
+                field.masked(),
+                hex::encode(field.reference().get(..4).unwrap_or_default())
+            );
+            events
+        }
+        Incoming::Vaulted { from, result } => {
+            match result {
+                Ok(value) => out!(
+                    "[{}] [{from}] vault: {} {} (reference {}…)",
+                    local_time(),
+                    kind_name(value.kind()),
+                    value.dangerous_value(),
+                    hex::encode(value.reference().get(..4).unwrap_or_default())
+                ),
+                Err(e) => out!("  ! a secure field from `{from}` fails: {e}"),
+            }
+            Vec::new()
+        }
+        Incoming::Business { from, result } => {
+            match result {
+                Ok(identity) => out!("  {from} is {identity}"),
+                Err(e) => {
+                    out!("  ! {from} presented an organization certificate that fails: {e}")
                 }
             }
+            Vec::new()
         }
-        Incoming::Business { from, result } => match result {
-            Ok(identity) => out!("  {from} is {identity}"),
-            Err(e) => out!("  ! {from} presented an organization certificate that fails: {e}"),
-        },
-        Incoming::Duplicate => {}
-        Incoming::Rejected(reason) => eprintln!("  ! dropped a message: {reason}"),
+        Incoming::Duplicate => Vec::new(),
+        Incoming::Rejected(reason) => {
+            eprintln!("  ! dropped a message: {reason}");
+            Vec::new()
+        }
+    };
+    for event in events {
+        if let Event::IdentityChanged {
+            user_id,
+            was_verified,
+        } = event
+        {
+            out!(
+                "  ! {}'s identity key changed{}: compare safety numbers again",
+                String::from_utf8_lossy(user_id.as_bytes()),
+                if was_verified {
+                    " since you verified it (sending is blocked until you do)"
+                } else {
+                    ""
+                }
+            );
+        }
     }
     device.save()?;
     client.ack(id).await?;
@@ -704,7 +1006,14 @@ async fn recv(options: &Options, wait: Duration) -> CliResult<()> {
         let Some(delivery) = client.next_delivery(wait).await? else {
             break;
         };
-        handle_delivery(&mut device, &mut client, delivery.id, &delivery.envelope).await?;
+        handle_delivery(
+            &mut device,
+            &mut client,
+            &options.files,
+            delivery.id,
+            &delivery.envelope,
+        )
+        .await?;
         count += 1;
     }
     client.ping().await?;
@@ -721,6 +1030,7 @@ async fn recv(options: &Options, wait: Duration) -> CliResult<()> {
 async fn send_queued(
     device: &mut Device,
     client: &mut RelayClient,
+    options: &Options,
     to: &str,
     text: &str,
     told_unknown: &mut bool,
@@ -740,10 +1050,7 @@ async fn send_queued(
         eprintln!("  ! not sent: {e}");
         return Ok(true);
     }
-    let result = device
-        .peer
-        .send_text(client, to, text, unix_now(), &mut rng)
-        .await;
+    let result = send_line(device, client, options, to, text, &mut rng).await;
     if let Err(e) = device.save() {
         eprintln!("  ! {e}");
     }
@@ -815,7 +1122,7 @@ async fn chat(options: &Options, to: &str) -> CliResult<()> {
         // registered, retried every few seconds).
         if let Some(c) = client.as_mut() {
             while let Some(text) = queue.front().cloned() {
-                match send_queued(&mut device, c, to, &text, &mut told_unknown).await {
+                match send_queued(&mut device, c, options, to, &text, &mut told_unknown).await {
                     Ok(true) => {
                         queue.pop_front();
                     }
@@ -860,7 +1167,7 @@ async fn chat(options: &Options, to: &str) -> CliResult<()> {
                     let handled = async {
                         let _lock = lock_state(&device.dir, "chat").await?;
                         device.reload()?;
-                        handle_delivery(&mut device, c, d.id, &d.envelope).await?;
+                        handle_delivery(&mut device, c, &options.files, d.id, &d.envelope).await?;
                         refill_prekeys(&mut device, c).await
                     }
                     .await;
