@@ -14,7 +14,8 @@
 //!   of 4-byte edits applied to it (see [`mutate`]).
 //! - `inbound_session`: bit 0 clear: the rest is the message; set: the next byte picks a
 //!   genuine prekey message and the rest are edits.
-//! - `unseal`, `group_decrypt`, `restore`, `certificate`, `conversation`, `attachment`, `mask`:
+//! - `unseal`, `group_decrypt`, `restore`, `certificate`, `conversation`, `attachment`, `mask`,
+//!   `backup`:
 //!   see the modules in `checks/` (the same mode-byte scheme; `conversation` reads a schedule
 //!   with `arbitrary`; `mask` reads two mode bytes and a text).
 
@@ -39,6 +40,8 @@ use rand_core::SeedableRng;
 
 #[path = "checks/attachment.rs"]
 mod attachment;
+#[path = "checks/backup.rs"]
+mod backup;
 #[path = "checks/certificate.rs"]
 mod certificate;
 #[path = "checks/conversation.rs"]
@@ -53,6 +56,7 @@ mod restore;
 mod unseal;
 
 pub(crate) use attachment::check_attachment;
+pub(crate) use backup::check_backup;
 pub(crate) use certificate::check_certificate;
 pub(crate) use conversation::check_conversation;
 pub(crate) use group::check_group_decrypt;
@@ -61,7 +65,7 @@ pub(crate) use restore::check_restore;
 pub(crate) use unseal::check_unseal;
 
 /// The fuzz targets, by name (as in `fuzz/Cargo.toml` and `fuzz/corpus/<target>/`).
-pub(crate) const TARGETS: [&str; 10] = [
+pub(crate) const TARGETS: [&str; 11] = [
     "decode",
     "session_decrypt",
     "inbound_session",
@@ -72,6 +76,7 @@ pub(crate) const TARGETS: [&str; 10] = [
     "conversation",
     "attachment",
     "mask",
+    "backup",
 ];
 
 /// Runs the check of fuzz target `target` on `data`.
@@ -87,6 +92,7 @@ pub(crate) fn check(target: &str, data: &[u8]) {
         "conversation" => check_conversation(data),
         "attachment" => check_attachment(data),
         "mask" => check_mask(data),
+        "backup" => check_backup(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -618,6 +624,7 @@ pub(crate) fn seed_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
         "conversation" => out = conversation::seeds(),
         "attachment" => out = attachment::seeds(),
         "mask" => out = mask::seeds(),
+        "backup" => out = backup::seeds(),
         other => panic!("unknown fuzz target {other}"),
     }
     out

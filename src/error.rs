@@ -498,6 +498,9 @@ pub enum Error {
     /// See [`crate::attachment::AttachmentError`].
     #[error(transparent)]
     Attachment(#[from] crate::attachment::AttachmentError),
+    /// See [`crate::backup::BackupError`].
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
     /// See [`crate::mask::MaskCheckError`].
     #[cfg(feature = "mask")]
     #[error(transparent)]
@@ -530,6 +533,7 @@ impl Error {
             Error::Roster(e) => e.code(),
             Error::Verify(e) => e.code(),
             Error::Attachment(e) => e.code(),
+            Error::Backup(e) => e.code(),
             #[cfg(feature = "mask")]
             Error::MaskCheck(e) => e.code(),
             #[cfg(feature = "mask")]
@@ -557,6 +561,7 @@ impl Error {
             Error::Roster(e) => e.kind(),
             Error::Verify(e) => e.kind(),
             Error::Attachment(e) => e.kind(),
+            Error::Backup(e) => e.kind(),
             #[cfg(feature = "mask")]
             Error::MaskCheck(e) => e.kind(),
             #[cfg(feature = "mask")]
@@ -857,6 +862,26 @@ mod tests {
         "attachment.chunk_out_of_range",
         "attachment.range_out_of_bounds",
         "attachment.ciphertext_length",
+        "backup.malformed",
+        "backup.recovery_key_format",
+        "backup.recovery_key_mistyped",
+        "backup.wrong_recovery_key",
+        "backup.wrong_passphrase",
+        "backup.not_passphrase_protected",
+        "backup.kdf_params_out_of_range",
+        "backup.bad_signature",
+        "backup.unknown_signer",
+        "backup.rolled_back",
+        "backup.entry_missing",
+        "backup.entry_unlisted",
+        "backup.entry_out_of_order",
+        "backup.wrapped_key_mismatch",
+        "backup.entry_tampered",
+        "backup.entry_content",
+        "backup.manifest_forked",
+        "backup.backup_full",
+        "backup.payload_too_large",
+        "backup.invalid_public_key",
         "mask_check.unmasked",
         "secure_field.empty_value",
         "secure_field.value_too_long",
@@ -1275,6 +1300,43 @@ mod tests {
             },
         ];
         rest.extend(attachment.map(Error::from));
+        {
+            use crate::backup::BackupError;
+            let backup = [
+                BackupError::Malformed(DecodeError::Truncated { needed: 1 }),
+                BackupError::RecoveryKeyFormat,
+                BackupError::RecoveryKeyMistyped,
+                BackupError::WrongRecoveryKey,
+                BackupError::WrongPassphrase,
+                BackupError::NotPassphraseProtected,
+                BackupError::KdfParamsOutOfRange {
+                    name: "lanes",
+                    value: 5,
+                    min: 1,
+                    max: 4,
+                },
+                BackupError::BadSignature,
+                BackupError::UnknownSigner,
+                BackupError::RolledBack {
+                    found: 1,
+                    minimum: 2,
+                },
+                BackupError::EntryMissing { seq: 1 },
+                BackupError::EntryUnlisted { seq: 1 },
+                BackupError::EntryOutOfOrder {
+                    position: 1,
+                    seq: 2,
+                },
+                BackupError::WrappedKeyMismatch,
+                BackupError::EntryTampered { seq: 1 },
+                BackupError::EntryContent(RestoreError::Corrupt),
+                BackupError::ManifestForked,
+                BackupError::BackupFull { max: 1 },
+                BackupError::PayloadTooLarge { len: 2, max: 1 },
+                BackupError::InvalidPublicKey,
+            ];
+            rest.extend(backup.map(Error::from));
+        }
         #[cfg(feature = "mask")]
         {
             use crate::mask::{MaskCheckError, SecureFieldError, SensitiveKind};

@@ -54,6 +54,7 @@
 mod account;
 mod aead;
 pub mod attachment;
+pub mod backup;
 pub mod certificate;
 mod error;
 mod event;
@@ -81,6 +82,7 @@ pub use account::{
     PublishedPreKeys,
 };
 pub use attachment::{AttachmentError, AttachmentPointer};
+pub use backup::{BackupError, RecoveryKey};
 pub use certificate::{
     CertificateError, IssuerKey, IssuerKeyPair, SenderCertificate, ServerCertificate, TrustStore,
     Validity,

@@ -123,6 +123,11 @@ fn corpus_mask() {
     assert!(replay("corpus", "mask") > 0);
 }
 
+#[test]
+fn corpus_backup() {
+    assert!(replay("corpus", "backup") > 0);
+}
+
 /// Every target in `fuzz/Cargo.toml` is replayed here or by the test named below (a new target
 /// cannot be forgotten).
 #[test]

@@ -372,8 +372,11 @@ const PREFIX_LEN: usize = RATCHET_MESSAGE_OVERHEAD - 16;
 /// Type bytes with a meaning (SPEC.md §6): ratchet, prekey, reset request, bundle.
 /// Every type byte of SPEC.md §1.4.1: another known type is `WrongType`, anything else
 /// `UnknownType`.
-const KNOWN_TYPES: [u8; 16] = [
+/// (Those a one-bit flip of `0x01` or `0x02` can reach are what matters here: `0x81` is the
+/// backup public key, SPEC.md §18.3.)
+const KNOWN_TYPES: [u8; 17] = [
     0x01, 0x02, 0x03, 0x10, 0x20, 0x21, 0x22, 0x23, 0x24, 0x30, 0x31, 0x32, 0x40, 0x41, 0x42, 0x50,
+    0x81,
 ];
 
 /// `genuine` is what the untouched message would get now.

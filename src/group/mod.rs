@@ -99,6 +99,7 @@ pub use channel::AuthenticatedSender;
 pub use error::{GroupError, RosterError};
 pub use roster::{GroupId, GroupRole, Roster, RosterMember, RosterOp};
 pub use session::GroupSession;
+pub(crate) use snapshot::{decode_snapshot, encode_snapshot};
 pub use wire::{GroupWireKind, peek};
 
 use crate::keys::IdentityKey;

@@ -406,6 +406,17 @@ impl GroupSessionSnapshotV1 {
     }
 }
 
+/// A group session's version-2 snapshot, encoded with postcard: the payload of a backup
+/// entry (SPEC.md §18.4.1).
+pub(crate) fn encode_snapshot(s: &GroupSession) -> Zeroizing<Vec<u8>> {
+    crate::persist::encode_wiping(&GroupSessionSnapshotV2::from_live(s))
+}
+
+/// Decodes [`encode_snapshot`], with every limit and invariant checked as on restore.
+pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<GroupSession, RestoreError> {
+    decode_exact::<GroupSessionSnapshotV2>(bytes)?.to_live()
+}
+
 /// The binding of a group session blob (SPEC.md §11.7): our identity and the group id.
 fn group_binding(s: &GroupSession) -> Binding {
     Binding::group(&s.own, s.roster.group_id.as_bytes())

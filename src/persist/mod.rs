@@ -150,6 +150,14 @@ impl Drop for ZeroizingBuf {
     }
 }
 
+/// Encodes `value` with postcard into a buffer that wipes every buffer it outgrows.
+pub(crate) fn encode_wiping<T: Serialize>(value: &T) -> Zeroizing<Vec<u8>> {
+    // Serializing plain structs of integers and byte vectors cannot fail.
+    postcard::to_extend(value, ZeroizingBuf(Vec::with_capacity(1024)))
+        .map(|b| Zeroizing::new(b.take()))
+        .unwrap_or_default()
+}
+
 /// Encodes the binding of the object and its `snapshot` with postcard (SPEC.md §11.3, §11.7)
 /// and encrypts them into a blob of the current format version.
 pub(crate) fn seal_state<T: Serialize, R: CryptoRng + ?Sized>(

@@ -107,6 +107,11 @@ impl IdentityBook {
         self.users.len()
     }
 
+    /// The identity key recorded now for each user.
+    pub(crate) fn current_keys(&self) -> impl Iterator<Item = IdentityKey> + '_ {
+        self.users.values().map(|r| r.current)
+    }
+
     /// Every identity key a user verified, whether or not it is still the user's current
     /// key: such peers are never evicted (SPEC.md §12.1).
     pub(crate) fn verified_keys(&self) -> BTreeSet<IdentityKey> {

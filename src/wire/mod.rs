@@ -65,6 +65,11 @@ pub(crate) const KNOWN_TYPES: &[u8] = &[
     crate::attachment::TYPE_ATTACHMENT_POINTER,
     TYPE_SECURE_FIELD_MASKED,
     TYPE_SECURE_FIELD_VALUE,
+    crate::backup::TYPE_WRAPPED_RECOVERY_KEY,
+    crate::backup::TYPE_BACKUP_PUBLIC_KEY,
+    crate::backup::TYPE_BACKUP_ENTRY,
+    crate::backup::TYPE_BACKUP_MANIFEST,
+    crate::backup::TYPE_BACKUP,
 ];
 
 /// The error for a structure whose type byte `found` is not the `expected` one.

@@ -9,6 +9,7 @@
 #![allow(dead_code, unreachable_pub, clippy::panic)]
 
 use hushwire::attachment::AttachmentError;
+use hushwire::backup::BackupError;
 use hushwire::certificate::CertificateKind;
 use hushwire::group::{GroupError, GroupEvent, GroupRole, RosterError};
 use hushwire::sealed::padding::PaddingError;
@@ -46,6 +47,7 @@ pub fn error_json(error: impl Into<Error>) -> Value {
         Error::Roster(e) => roster_fields(e),
         Error::Verify(e) => verify_fields(e),
         Error::Attachment(e) => attachment_fields(e),
+        Error::Backup(e) => backup_fields(e),
         #[cfg(feature = "mask")]
         Error::MaskCheck(hushwire::MaskCheckError::Unmasked { kind, start, end }) => {
             json!({ "kind": type_byte(kind.to_byte()), "start": start, "end": end })
@@ -492,6 +494,41 @@ fn verify_fields(e: VerifyError) -> Value {
         | VerifyError::Forged
         | VerifyError::Revoked
         | VerifyError::OperatorKeyMismatch => json!({}),
+        other => panic!("no vector encoding for {other:?}"),
+    }
+}
+
+fn backup_fields(e: BackupError) -> Value {
+    match e {
+        BackupError::Malformed(inner) => nested(inner),
+        BackupError::EntryContent(inner) => nested(inner),
+        BackupError::KdfParamsOutOfRange {
+            name,
+            value,
+            min,
+            max,
+        } => json!({ "name": name, "value": value, "min": min, "max": max }),
+        BackupError::RolledBack { found, minimum } => {
+            json!({ "found": found, "minimum": minimum })
+        }
+        BackupError::EntryMissing { seq }
+        | BackupError::EntryUnlisted { seq }
+        | BackupError::EntryTampered { seq } => json!({ "seq": seq }),
+        BackupError::EntryOutOfOrder { position, seq } => {
+            json!({ "position": position, "seq": seq })
+        }
+        BackupError::BackupFull { max } => json!({ "max": max }),
+        BackupError::PayloadTooLarge { len, max } => json!({ "len": len, "max": max }),
+        BackupError::RecoveryKeyFormat
+        | BackupError::RecoveryKeyMistyped
+        | BackupError::WrongRecoveryKey
+        | BackupError::WrongPassphrase
+        | BackupError::NotPassphraseProtected
+        | BackupError::BadSignature
+        | BackupError::UnknownSigner
+        | BackupError::ManifestForked
+        | BackupError::WrappedKeyMismatch
+        | BackupError::InvalidPublicKey => json!({}),
         other => panic!("no vector encoding for {other:?}"),
     }
 }
