@@ -6,7 +6,8 @@
 //! - [`relay`]: the store-and-forward relay (tokio, SQLite);
 //! - [`client`]: the relay protocol's client side;
 //! - [`chat`]: a chat peer on top of the client and hushwire;
-//! - [`tls`]: TLS set-up, certificate pinning and the sign-in channel binding.
+//! - [`tls`]: TLS set-up, certificate pinning and the sign-in channel binding;
+//! - [`websocket`]: a WebSocket endpoint in front of the relay, for the browser widget.
 //!
 //! Everything that touches a socket, a clock or a file is here or in the example binaries;
 //! hushwire itself does no I/O.
@@ -16,6 +17,7 @@ pub mod client;
 pub mod frame;
 pub mod relay;
 pub mod tls;
+pub mod websocket;
 
 use std::fmt::Display;
 use std::time::{SystemTime, UNIX_EPOCH};
