@@ -8,7 +8,8 @@
 //! - [`chat`]: a chat peer on top of the client and hushwire (text, files, masked text and
 //!   secure fields for a payment vault);
 //! - [`body`]: what a 1:1 message carries (text, a file's pointer, a masked field);
-//! - [`tls`]: TLS set-up, certificate pinning and the sign-in channel binding.
+//! - [`tls`]: TLS set-up, certificate pinning and the sign-in channel binding;
+//! - [`websocket`]: a WebSocket endpoint in front of the relay, for the browser widget.
 //!
 //! Everything that touches a socket, a clock or a file is here or in the example binaries;
 //! hushwire itself does no I/O.
@@ -19,6 +20,7 @@ pub mod client;
 pub mod frame;
 pub mod relay;
 pub mod tls;
+pub mod websocket;
 
 use std::fmt::Display;
 use std::time::{SystemTime, UNIX_EPOCH};

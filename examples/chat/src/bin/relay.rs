@@ -39,6 +39,10 @@ struct Args {
     /// Do not log connections.
     #[arg(long)]
     quiet: bool,
+    /// Also accept WebSocket connections (plain ws://) here, for the browser widget
+    /// (examples/widget); needs --insecure. See src/websocket.rs.
+    #[arg(long, value_name = "ADDR", requires = "insecure")]
+    websocket: Option<SocketAddr>,
 }
 
 fn default_data_dir() -> Result<PathBuf, String> {
@@ -88,7 +92,18 @@ async fn run(args: Args) -> Result<(), Box<dyn Error + Send + Sync>> {
         println!("  SHA-256:     {}", show_fingerprint(&fingerprint));
         println!("  (peers pin these when they register: they should see the same)");
     }
+    let bridge = match args.websocket {
+        Some(listen) => {
+            let bridge = hushwire_examples::websocket::start(listen, handle.addr()).await?;
+            println!("  websocket:   ws://{}/", bridge.addr());
+            Some(bridge)
+        }
+        None => None,
+    };
     tokio::signal::ctrl_c().await?;
+    if let Some(bridge) = bridge {
+        bridge.shutdown().await;
+    }
     handle.shutdown().await;
     Ok(())
 }
