@@ -48,22 +48,37 @@ fn take(mut b: hw_bytes) {
 }
 
 /// The same through the C ABI.
-fn ffi_pair() -> (*mut hw_account, *mut hw_account, *mut hw_session, *mut hw_session) {
+fn ffi_pair() -> (
+    *mut hw_account,
+    *mut hw_account,
+    *mut hw_session,
+    *mut hw_session,
+) {
     unsafe {
         let (mut alice, mut bob, mut a, mut b) = (null_mut(), null_mut(), null_mut(), null_mut());
-        assert_eq!(hw_account_new(NOW, &mut alice, null_mut()), hw_status::HW_OK);
+        assert_eq!(
+            hw_account_new(NOW, &mut alice, null_mut()),
+            hw_status::HW_OK
+        );
         assert_eq!(hw_account_new(NOW, &mut bob, null_mut()), hw_status::HW_OK);
         hw_account_generate_one_time_prekeys(bob, 1, 1, NOW, null_mut());
         let mut bundle = hw_bytes::EMPTY;
         hw_account_prekey_bundle(bob, &mut bundle, null_mut());
-        let s = hw_account_create_outbound_session(alice, bundle.data, bundle.len, &mut a, null_mut());
+        let s =
+            hw_account_create_outbound_session(alice, bundle.data, bundle.len, &mut a, null_mut());
         assert_eq!(s, hw_status::HW_OK);
         take(bundle);
         let mut first = hw_bytes::EMPTY;
         hw_session_encrypt(a, b"hi".as_ptr(), 2, &mut first, null_mut());
         let mut plain = hw_bytes::EMPTY;
         let s = hw_account_create_inbound_session(
-            bob, first.data, first.len, NOW, &mut b, &mut plain, null_mut(),
+            bob,
+            first.data,
+            first.len,
+            NOW,
+            &mut b,
+            &mut plain,
+            null_mut(),
         );
         assert_eq!(s, hw_status::HW_OK);
         take(first);

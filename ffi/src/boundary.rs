@@ -268,7 +268,9 @@ pub(crate) fn input<'a>(ptr: *const u8, len: usize, what: &str) -> Result<&'a [u
         return Err(Failure::null(what));
     }
     if isize::try_from(len).is_err() {
-        return Err(Failure::invalid(format!("`{what}` length {len} is too large")));
+        return Err(Failure::invalid(format!(
+            "`{what}` length {len} is too large"
+        )));
     }
     // SAFETY: `ptr` is not NULL, `len` fits `isize`, and the caller guarantees (the contract
     // of every exported function) that `ptr` points to `len` initialized bytes that stay
@@ -303,7 +305,9 @@ pub(crate) struct Out<T>(NonNull<T>);
 impl<T> Out<T> {
     /// A required output.
     pub(crate) fn new(ptr: *mut T, what: &str) -> Result<Self, Failure> {
-        NonNull::new(ptr).map(Out).ok_or_else(|| Failure::null(what))
+        NonNull::new(ptr)
+            .map(Out)
+            .ok_or_else(|| Failure::null(what))
     }
 
     /// An optional output: NULL means the caller does not want it.

@@ -44,11 +44,11 @@ use hushwire::{
     SenderCertificate, ServerCertificate, Session, StorageKey, Timestamp, TrustStore, Validity,
 };
 
-pub use boundary::{hw_bytes, hw_error, hw_status};
 use boundary::{
     Failure, Out, call, call_value, free_handle, handle, input, into_handle, key32, lock,
     optional_key32, static_cstr,
 };
+pub use boundary::{hw_bytes, hw_error, hw_status};
 
 /// The version of this ABI: it changes whenever a function, type or status changes meaning.
 pub const HW_ABI_VERSION: u32 = 1;
@@ -822,7 +822,9 @@ pub unsafe extern "C" fn hw_group_create(
         let mut rng = rng::for_call()?;
         let mut created =
             GroupSession::create(lock(&account.0)?.identity_key_pair(), &members, &mut rng)?;
-        welcome.write(hw_bytes::from_vec(std::mem::take(&mut *created.welcome.bytes)));
+        welcome.write(hw_bytes::from_vec(std::mem::take(
+            &mut *created.welcome.bytes,
+        )));
         distribution.write(hw_bytes::from_vec(std::mem::take(
             &mut *created.distribution.bytes,
         )));

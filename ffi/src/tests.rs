@@ -24,13 +24,24 @@ fn take(mut b: hw_bytes) -> Vec<u8> {
 }
 
 /// Alice and Bob with a session each way (Bob's built from Alice's first message).
-fn pair() -> (*mut hw_account, *mut hw_account, *mut hw_session, *mut hw_session) {
+fn pair() -> (
+    *mut hw_account,
+    *mut hw_account,
+    *mut hw_session,
+    *mut hw_session,
+) {
     // SAFETY: every pointer is valid or NULL as the functions allow.
     unsafe {
         let (mut alice, mut bob) = (null_mut(), null_mut());
         ok(hw_account_new(NOW, &mut alice, null_mut()));
         ok(hw_account_new(NOW, &mut bob, null_mut()));
-        ok(hw_account_generate_one_time_prekeys(bob, 2, 2, NOW, null_mut()));
+        ok(hw_account_generate_one_time_prekeys(
+            bob,
+            2,
+            2,
+            NOW,
+            null_mut(),
+        ));
         let mut bundle = hw_bytes::EMPTY;
         ok(hw_account_prekey_bundle(bob, &mut bundle, null_mut()));
         let bundle = take(bundle);
@@ -43,7 +54,13 @@ fn pair() -> (*mut hw_account, *mut hw_account, *mut hw_session, *mut hw_session
             null_mut(),
         ));
         let mut first = hw_bytes::EMPTY;
-        ok(hw_session_encrypt(a2b, b"hi".as_ptr(), 2, &mut first, null_mut()));
+        ok(hw_session_encrypt(
+            a2b,
+            b"hi".as_ptr(),
+            2,
+            &mut first,
+            null_mut(),
+        ));
         let first = take(first);
         let (mut b2a, mut plaintext) = (null_mut(), hw_bytes::EMPTY);
         ok(hw_account_create_inbound_session(
@@ -60,7 +77,14 @@ fn pair() -> (*mut hw_account, *mut hw_account, *mut hw_session, *mut hw_session
     }
 }
 
-fn free_pair(p: (*mut hw_account, *mut hw_account, *mut hw_session, *mut hw_session)) {
+fn free_pair(
+    p: (
+        *mut hw_account,
+        *mut hw_account,
+        *mut hw_session,
+        *mut hw_session,
+    ),
+) {
     // SAFETY: handles from `pair`, freed once.
     unsafe {
         hw_session_free(p.2);
@@ -76,7 +100,13 @@ fn a_tampered_message_has_its_status_and_code_and_the_session_goes_on() {
     // SAFETY: valid handles and buffers.
     unsafe {
         let mut m = hw_bytes::EMPTY;
-        ok(hw_session_encrypt(p.3, b"reply".as_ptr(), 5, &mut m, null_mut()));
+        ok(hw_session_encrypt(
+            p.3,
+            b"reply".as_ptr(),
+            5,
+            &mut m,
+            null_mut(),
+        ));
         let mut m = take(m);
         let last = m.len() - 1;
         m[last] ^= 1;
@@ -92,7 +122,13 @@ fn a_tampered_message_has_its_status_and_code_and_the_session_goes_on() {
         assert!(out.data.is_null());
 
         m[last] ^= 1;
-        ok(hw_session_decrypt(p.2, m.as_ptr(), m.len(), &mut out, null_mut()));
+        ok(hw_session_decrypt(
+            p.2,
+            m.as_ptr(),
+            m.len(),
+            &mut out,
+            null_mut(),
+        ));
         assert_eq!(take(out), b"reply");
     }
     free_pair(p);
@@ -128,7 +164,13 @@ fn null_arguments_return_their_status_and_change_nothing() {
         ok(hw_session_encrypt(p.3, null(), 0, &mut m, null_mut()));
         let m = take(m);
         let mut out = hw_bytes::EMPTY;
-        ok(hw_session_decrypt(p.2, m.as_ptr(), m.len(), &mut out, null_mut()));
+        ok(hw_session_decrypt(
+            p.2,
+            m.as_ptr(),
+            m.len(),
+            &mut out,
+            null_mut(),
+        ));
         assert!(take(out).is_empty());
     }
     free_pair(p);
