@@ -161,6 +161,35 @@ hw_status hw_account_generate_one_time_prekeys(hw_account *account,
                                                uint64_t now,
                                                hw_error **err);
 
+// Writes the numbers of unused one-time X25519 and ML-KEM prekeys to `x25519` and `kem`
+// (either may be NULL): replenish with `hw_account_generate_one_time_prekeys` when low.
+//
+// # Safety
+// `account` is an account handle; `x25519` and `kem` are NULL or point to a writable
+// `size_t`; `err` as usual.
+hw_status hw_account_one_time_prekey_counts(const hw_account *account,
+                                            size_t *x25519,
+                                            size_t *kem,
+                                            hw_error **err);
+
+// Writes 1 to `due` if the signed prekey or the last-resort KEM prekey is older than the
+// rotation period at `now`, else 0.
+//
+// # Safety
+// `account` is an account handle; `due` points to a writable `uint8_t`; `err` as usual.
+hw_status hw_account_prekeys_due_for_rotation(const hw_account *account,
+                                              uint64_t now,
+                                              uint8_t *due,
+                                              hw_error **err);
+
+// Replaces the signed prekey and the last-resort KEM prekey (the previous ones keep
+// accepting new sessions for a grace period). Publish the new bundle and persist the
+// account afterwards.
+//
+// # Safety
+// `account` is an account handle; `err` as usual.
+hw_status hw_account_rotate_prekeys(hw_account *account, uint64_t now, hw_error **err);
+
 // Writes a prekey bundle of the account to `out` (what a server hands to whoever starts a
 // session): the identity key, the signed prekey, the newest unused one-time prekeys if any,
 // else the last-resort KEM prekey. A server hands each one-time prekey out once.
@@ -408,6 +437,17 @@ hw_status hw_open(const hw_account *account,
                   uint8_t *content_type,
                   uint64_t *sent_at,
                   hw_error **err);
+
+// Writes the identity key (32 bytes) an envelope is addressed to, for a relay's routing.
+// Decodes only: nothing is decrypted or checked beyond the layout.
+//
+// # Safety
+// `envelope` points to `envelope_len` readable bytes; `out` to 32 writable bytes; `err` as
+// usual.
+hw_status hw_envelope_recipient(const uint8_t *envelope,
+                                size_t envelope_len,
+                                uint8_t (*out)[32],
+                                hw_error **err);
 
 // Creates a group with the account as its admin and the `member_count` identity keys at
 // `members` (32 bytes each, back to back) as members. Send `welcome` and then

@@ -242,6 +242,74 @@ pub unsafe extern "C" fn hw_account_generate_one_time_prekeys(
     })
 }
 
+/// Writes the numbers of unused one-time X25519 and ML-KEM prekeys to `x25519` and `kem`
+/// (either may be NULL): replenish with `hw_account_generate_one_time_prekeys` when low.
+///
+/// # Safety
+/// `account` is an account handle; `x25519` and `kem` are NULL or point to a writable
+/// `size_t`; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_account_one_time_prekey_counts(
+    account: *const hw_account,
+    x25519: *mut usize,
+    kem: *mut usize,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let account = handle(account, "account")?;
+        let (x, k) = lock(&account.0)?.one_time_prekey_counts();
+        if let Some(out) = Out::optional(x25519) {
+            out.write(x);
+        }
+        if let Some(out) = Out::optional(kem) {
+            out.write(k);
+        }
+        Ok(())
+    })
+}
+
+/// Writes 1 to `due` if the signed prekey or the last-resort KEM prekey is older than the
+/// rotation period at `now`, else 0.
+///
+/// # Safety
+/// `account` is an account handle; `due` points to a writable `uint8_t`; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_account_prekeys_due_for_rotation(
+    account: *const hw_account,
+    now: u64,
+    due: *mut u8,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let account = handle(account, "account")?;
+        let due = Out::new(due, "due")?;
+        due.write(u8::from(
+            lock(&account.0)?.prekeys_due_for_rotation(time(now)),
+        ));
+        Ok(())
+    })
+}
+
+/// Replaces the signed prekey and the last-resort KEM prekey (the previous ones keep
+/// accepting new sessions for a grace period). Publish the new bundle and persist the
+/// account afterwards.
+///
+/// # Safety
+/// `account` is an account handle; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_account_rotate_prekeys(
+    account: *mut hw_account,
+    now: u64,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let account = handle(account, "account")?;
+        let mut rng = rng::for_call()?;
+        lock(&account.0)?.rotate_prekeys(time(now), &mut rng);
+        Ok(())
+    })
+}
+
 /// Writes a prekey bundle of the account to `out` (what a server hands to whoever starts a
 /// session): the identity key, the signed prekey, the newest unused one-time prekeys if any,
 /// else the last-resort KEM prekey. A server hands each one-time prekey out once.
@@ -778,6 +846,27 @@ pub unsafe extern "C" fn hw_open(
             out.write(opened.metadata().sent_at().as_unix_secs());
         }
         message.write(hw_bytes::from_vec(opened.into_message()));
+        Ok(())
+    })
+}
+
+/// Writes the identity key (32 bytes) an envelope is addressed to, for a relay's routing.
+/// Decodes only: nothing is decrypted or checked beyond the layout.
+///
+/// # Safety
+/// `envelope` points to `envelope_len` readable bytes; `out` to 32 writable bytes; `err` as
+/// usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_envelope_recipient(
+    envelope: *const u8,
+    envelope_len: usize,
+    out: *mut [u8; 32],
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let envelope = input(envelope, envelope_len, "envelope")?;
+        let out = Out::new(out, "out")?;
+        out.write(hushwire::sealed::envelope_recipient(envelope)?.to_bytes());
         Ok(())
     })
 }

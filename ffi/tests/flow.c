@@ -83,6 +83,16 @@ int main(void) {
     MUST(hw_account_identity_key(bob, &bob_id, ERR));
     CHECK(memcmp(alice_id, bob_id, 32) != 0);
     MUST(hw_account_generate_one_time_prekeys(bob, 5, 5, NOW, ERR));
+    {
+        size_t x25519 = 0, kem = 0;
+        uint8_t due = 1;
+        MUST(hw_account_one_time_prekey_counts(bob, &x25519, &kem, ERR));
+        CHECK(x25519 == 5 && kem == 5);
+        MUST(hw_account_prekeys_due_for_rotation(bob, NOW, &due, ERR));
+        CHECK(due == 0);
+        MUST(hw_account_prekeys_due_for_rotation(bob, NOW + 365 * DAY, &due, ERR));
+        CHECK(due == 1);
+    }
 
     hw_bytes bundle = {0};
     MUST(hw_account_prekey_bundle(bob, &bundle, ERR));
@@ -199,6 +209,9 @@ int main(void) {
         MUST(hw_session_encrypt(a2b, (const uint8_t *)text, strlen(text), &wire, ERR));
         MUST(hw_seal(alice, alice_cert.data, alice_cert.len, bob_id, 1, NOW, 0, wire.data,
                      wire.len, &envelope, ERR));
+        uint8_t routed_to[32];
+        MUST(hw_envelope_recipient(envelope.data, envelope.len, &routed_to, ERR));
+        CHECK(memcmp(routed_to, bob_id, 32) == 0);
         MUST(hw_open(bob, trust, envelope.data, envelope.len, NOW + 5, &inner, &sender,
                      &content_type, &sent_at, ERR));
         CHECK(memcmp(sender, alice_id, 32) == 0);

@@ -55,6 +55,7 @@ __all__ = [
     "UntrustedError",
     "seal",
     "open_envelope",
+    "envelope_recipient",
     "server_certificate",
     "sender_certificate",
 ]
@@ -188,6 +189,10 @@ _SIGNATURES = {
     "hw_account_identity_key": ([_P, _OUT_KEY, _ERR], c_int),
     "hw_account_generate_one_time_prekeys": ([_P, c_uint32, c_uint32, c_uint64, _ERR], c_int),
     "hw_account_prekey_bundle": ([_P, _BUF, _ERR], c_int),
+    "hw_account_one_time_prekey_counts": ([_P, POINTER(c_size_t), POINTER(c_size_t), _ERR], c_int),
+    "hw_account_prekeys_due_for_rotation": ([_P, c_uint64, POINTER(c_uint8), _ERR], c_int),
+    "hw_account_rotate_prekeys": ([_P, c_uint64, _ERR], c_int),
+    "hw_envelope_recipient": ([_IN, c_size_t, _OUT_KEY, _ERR], c_int),
     "hw_account_create_outbound_session": ([_P, _IN, c_size_t, POINTER(_P), _ERR], c_int),
     "hw_account_create_inbound_session": (
         [_P, _IN, c_size_t, c_uint64, POINTER(_P), _BUF, _ERR],
@@ -412,6 +417,20 @@ class Account(_Handle):
     def generate_one_time_prekeys(self, x25519: int, kem: int, now: int) -> None:
         _call(_lib.hw_account_generate_one_time_prekeys, self._p, x25519, kem, now)
 
+    def one_time_prekey_counts(self) -> Tuple[int, int]:
+        """Unused one-time (X25519, ML-KEM) prekeys held."""
+        x, k = c_size_t(), c_size_t()
+        _call(_lib.hw_account_one_time_prekey_counts, self._p, byref(x), byref(k))
+        return x.value, k.value
+
+    def prekeys_due_for_rotation(self, now: int) -> bool:
+        due = c_uint8()
+        _call(_lib.hw_account_prekeys_due_for_rotation, self._p, now, byref(due))
+        return bool(due.value)
+
+    def rotate_prekeys(self, now: int) -> None:
+        _call(_lib.hw_account_rotate_prekeys, self._p, now)
+
     def prekey_bundle(self) -> bytes:
         out = _Bytes()
         _call(_lib.hw_account_prekey_bundle, self._p, byref(out))
@@ -565,6 +584,14 @@ def seal(
         byref(out),
     )
     return _take(out)
+
+
+def envelope_recipient(envelope: bytes) -> bytes:
+    """The identity key an envelope is addressed to (for a relay's routing)."""
+    p, n, _keep = _in(envelope)
+    out = (c_uint8 * 32)()
+    _call(_lib.hw_envelope_recipient, p, n, byref(out))
+    return bytes(out)
 
 
 class Opened:

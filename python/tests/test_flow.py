@@ -96,6 +96,7 @@ def test_sealed_envelope(pair):
         trust.add_root(1, root.public_key)
         wire = a2b.encrypt(b"sealed hello")
         envelope = hushwire.seal(alice, cert, bob.identity_key, wire, NOW)
+        assert hushwire.envelope_recipient(envelope) == bob.identity_key
         opened = hushwire.open_envelope(bob, trust, envelope, NOW + 5)
         assert opened.sender == alice.identity_key
         assert opened.content_type == hushwire.CONTENT_SESSION
@@ -149,6 +150,19 @@ def test_group_and_persistence(pair):
             assert a2b.decrypt(b2a2.encrypt(b"restored")) == b"restored"
             sender, text = group2.decrypt(alice_group.encrypt(b"group after restore"), NOW)
             assert (sender, text) == (alice.identity_key, b"group after restore")
+
+
+def test_prekey_maintenance():
+    with Account.create(NOW) as bob:
+        assert bob.one_time_prekey_counts() == (0, 0)
+        bob.generate_one_time_prekeys(4, 2, NOW)
+        assert bob.one_time_prekey_counts() == (4, 2)
+        assert not bob.prekeys_due_for_rotation(NOW)
+        assert bob.prekeys_due_for_rotation(NOW + 365 * DAY)
+        bundle = bob.prekey_bundle()
+        bob.rotate_prekeys(NOW + 365 * DAY)
+        assert not bob.prekeys_due_for_rotation(NOW + 365 * DAY)
+        assert bob.prekey_bundle() != bundle
 
 
 def test_wrong_key_length_is_a_value_error(pair):
