@@ -21,8 +21,9 @@
 //! - **Panics** never unwind into C: the call returns `HW_PANIC`, and a handle that was in use
 //!   is poisoned (`HW_POISONED` from then on). The library must be built with `panic =
 //!   "unwind"` (the default).
-//! - **Randomness** comes from the operating system inside each call; **time** is passed in
-//!   as Unix seconds (`now`), as in the Rust API.
+//! - **Randomness** comes from the operating system inside the library (see `rng.rs`: a
+//!   per-thread generator seeded by `getrandom`, reseeded periodically and after `fork`);
+//!   **time** is passed in as Unix seconds (`now`), as in the Rust API.
 //! - **Failures leave state unchanged**, as in the Rust API: a tampered message returns
 //!   `HW_TAMPERED` and the session goes on.
 
