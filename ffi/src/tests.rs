@@ -225,3 +225,38 @@ fn a_session_handle_may_be_shared_between_threads() {
 fn the_abi_version_is_the_header_constant() {
     assert_eq!(hw_abi_version(), HW_ABI_VERSION);
 }
+
+/// A panic while a session is in use poisons that session: every later call on it is
+/// refused with `HW_POISONED` (and freeing it still works); other handles are unaffected.
+#[test]
+fn a_panic_during_a_call_poisons_the_session_it_used() {
+    let p = pair();
+    let session = boundary::handle(p.2, "session").unwrap();
+    let status = boundary::call(null_mut(), || {
+        let _in_use = boundary::lock(&session.0)?;
+        #[allow(clippy::panic)]
+        {
+            panic!("a bug while the session is locked")
+        }
+    });
+    assert_eq!(status, hw_status::HW_PANIC);
+    // SAFETY: live handles and valid buffers.
+    unsafe {
+        let (mut m, mut err) = (hw_bytes::EMPTY, null_mut());
+        let s = hw_session_encrypt(p.2, b"x".as_ptr(), 1, &mut m, &mut err);
+        assert_eq!(s, hw_status::HW_POISONED);
+        let code = std::ffi::CStr::from_ptr(hw_error_code(err));
+        assert_eq!(code.to_str().unwrap(), "ffi.poisoned");
+        hw_error_free(err);
+        assert!(m.data.is_null());
+        ok(hw_session_encrypt(
+            p.3,
+            b"x".as_ptr(),
+            1,
+            &mut m,
+            null_mut(),
+        ));
+        take(m);
+    }
+    free_pair(p);
+}
