@@ -1,0 +1,721 @@
+"""hushwire for Python: a ctypes binding of the C ABI (``ffi/include/hushwire.h``).
+
+It builds nothing: it loads ``libhushwire_ffi`` from ``$HUSHWIRE_LIB`` (a path to the
+library), or else from the repository's ``target/release`` (``cargo build -p hushwire-ffi
+--release``).
+
+Every handle (:class:`Account`, :class:`Session`, :class:`Group`, :class:`Issuer`,
+:class:`TrustStore`) frees its native state on ``close()``, at the end of a ``with`` block, or
+when it is garbage collected. Failures raise :class:`HushwireError` subclasses carrying the
+status, the kind (``"tampered"``, ``"replay"``, ...) and the stable code of the Rust error
+(``"decrypt.tampered"``, ...). Time is passed in as Unix seconds; randomness comes from the OS
+inside the library. Returned buffers are copied into ``bytes`` and the native copy is wiped.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from ctypes import (
+    POINTER,
+    byref,
+    c_char_p,
+    c_int,
+    c_size_t,
+    c_uint8,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+from pathlib import Path
+from typing import Iterable, Optional, Tuple
+
+__all__ = [
+    "ABI_VERSION",
+    "Account",
+    "Session",
+    "Group",
+    "Issuer",
+    "TrustStore",
+    "Opened",
+    "HushwireError",
+    "NullArgumentError",
+    "InvalidArgumentError",
+    "PanicError",
+    "PoisonedError",
+    "RngFailureError",
+    "MalformedError",
+    "TamperedError",
+    "UnknownSessionError",
+    "ReplayError",
+    "LimitExceededError",
+    "InvalidInputError",
+    "StateOutOfSyncError",
+    "UntrustedError",
+    "seal",
+    "open_envelope",
+    "envelope_recipient",
+    "server_certificate",
+    "sender_certificate",
+]
+
+#: The ABI version this binding was written for (``HW_ABI_VERSION``).
+ABI_VERSION = 1
+KEY_LEN = 32
+CONTENT_SESSION = 1
+CONTENT_GROUP = 2
+
+
+# ─── errors ──────────────────────────────────────────────────────────────────────────────────
+
+
+class HushwireError(Exception):
+    """A failed call: ``status`` (the ``hw_status`` value), ``kind`` and ``code`` (stable
+    names), and a log ``message``. State is unchanged after every failure."""
+
+    def __init__(self, status: int, kind: str, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.kind = kind
+        self.code = code
+        self.message = message
+
+
+class NullArgumentError(HushwireError):
+    """A required argument was missing (NULL)."""
+
+
+class InvalidArgumentError(HushwireError):
+    """An argument is out of range."""
+
+
+class PanicError(HushwireError):
+    """The library panicked (a bug); the handle in use is poisoned."""
+
+
+class PoisonedError(HushwireError):
+    """The handle was poisoned by an earlier panic."""
+
+
+class RngFailureError(HushwireError):
+    """The operating system's random number generator failed."""
+
+
+class MalformedError(HushwireError):
+    """Not a well-formed hushwire structure."""
+
+
+class TamperedError(HushwireError):
+    """Authentication failed (forged, tampered, wrong key)."""
+
+
+class UnknownSessionError(HushwireError):
+    """The message belongs to a session this state does not know."""
+
+
+class ReplayError(HushwireError):
+    """Already processed (a replay or duplicate), or a rolled-back blob."""
+
+
+class LimitExceededError(HushwireError):
+    """A configured or protocol limit was hit."""
+
+
+class InvalidInputError(HushwireError):
+    """A caller-supplied value is invalid."""
+
+
+class StateOutOfSyncError(HushwireError):
+    """Our state or the peer's is out of step: reset the session."""
+
+
+class UntrustedError(HushwireError):
+    """The credential behind the data is not trusted now."""
+
+
+_BY_STATUS = {
+    1: NullArgumentError,
+    2: InvalidArgumentError,
+    3: PanicError,
+    4: PoisonedError,
+    5: RngFailureError,
+    10: MalformedError,
+    11: TamperedError,
+    12: UnknownSessionError,
+    13: ReplayError,
+    14: LimitExceededError,
+    15: InvalidInputError,
+    16: StateOutOfSyncError,
+    17: UntrustedError,
+}
+
+
+# ─── loading ─────────────────────────────────────────────────────────────────────────────────
+
+
+class _Bytes(ctypes.Structure):
+    _fields_ = [("data", POINTER(c_uint8)), ("len", c_size_t), ("capacity", c_size_t)]
+
+
+def _library_path() -> str:
+    env = os.environ.get("HUSHWIRE_LIB")
+    if env:
+        return env
+    names = {"darwin": "libhushwire_ffi.dylib", "win32": "hushwire_ffi.dll"}
+    name = names.get(sys.platform, "libhushwire_ffi.so")
+    root = Path(__file__).resolve().parents[2]
+    return str(root / "target" / "release" / name)
+
+
+_lib = ctypes.CDLL(_library_path())
+
+_P = c_void_p
+_ERR = POINTER(c_void_p)
+_OUT_KEY = POINTER(c_uint8 * 32)
+_BUF = POINTER(_Bytes)
+_IN = POINTER(c_uint8)
+
+_SIGNATURES = {
+    "hw_abi_version": ([], c_uint32),
+    "hw_bytes_free": ([_BUF], None),
+    "hw_error_status": ([_P], c_int),
+    "hw_error_kind": ([_P], c_char_p),
+    "hw_error_code": ([_P], c_char_p),
+    "hw_error_message": ([_P], c_char_p),
+    "hw_error_free": ([_P], None),
+    "hw_account_new": ([c_uint64, POINTER(_P), _ERR], c_int),
+    "hw_account_free": ([_P], None),
+    "hw_account_identity_key": ([_P, _OUT_KEY, _ERR], c_int),
+    "hw_account_generate_one_time_prekeys": ([_P, c_uint32, c_uint32, c_uint64, _ERR], c_int),
+    "hw_account_prekey_bundle": ([_P, _BUF, _ERR], c_int),
+    "hw_account_one_time_prekey_counts": ([_P, POINTER(c_size_t), POINTER(c_size_t), _ERR], c_int),
+    "hw_account_prekeys_due_for_rotation": ([_P, c_uint64, POINTER(c_uint8), _ERR], c_int),
+    "hw_account_rotate_prekeys": ([_P, c_uint64, _ERR], c_int),
+    "hw_envelope_recipient": ([_IN, c_size_t, _OUT_KEY, _ERR], c_int),
+    "hw_account_create_outbound_session": ([_P, _IN, c_size_t, POINTER(_P), _ERR], c_int),
+    "hw_account_create_inbound_session": (
+        [_P, _IN, c_size_t, c_uint64, POINTER(_P), _BUF, _ERR],
+        c_int,
+    ),
+    "hw_account_to_encrypted": ([_P, _IN, c_uint64, _BUF, _ERR], c_int),
+    "hw_account_from_encrypted": ([_IN, c_size_t, _IN, c_uint64, POINTER(_P), _ERR], c_int),
+    "hw_session_free": ([_P], None),
+    "hw_session_encrypt": ([_P, _IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_session_decrypt": ([_P, _IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_session_id": ([_P, _OUT_KEY, _ERR], c_int),
+    "hw_session_remote_identity": ([_P, _OUT_KEY, _ERR], c_int),
+    "hw_session_to_encrypted": ([_P, _IN, c_uint64, _BUF, _ERR], c_int),
+    "hw_session_from_encrypted": (
+        [_IN, c_size_t, _IN, c_uint64, _IN, POINTER(_P), _ERR],
+        c_int,
+    ),
+    "hw_issuer_new": ([POINTER(_P), _ERR], c_int),
+    "hw_issuer_free": ([_P], None),
+    "hw_issuer_public_key": ([_P, _OUT_KEY, _ERR], c_int),
+    "hw_server_certificate_issue": (
+        [_P, c_uint32, c_uint32, _IN, c_uint64, c_uint64, _BUF, _ERR],
+        c_int,
+    ),
+    "hw_sender_certificate_issue": (
+        [_P, _IN, c_size_t, c_uint64, _IN, c_size_t, c_uint32, _IN, c_uint64, c_uint64, _BUF,
+         _ERR],
+        c_int,
+    ),
+    "hw_trust_store_new": ([POINTER(_P), _ERR], c_int),
+    "hw_trust_store_free": ([_P], None),
+    "hw_trust_store_add_root": ([_P, c_uint32, _IN, _ERR], c_int),
+    "hw_seal": (
+        [_P, _IN, c_size_t, _IN, c_uint8, c_uint64, c_uint32, _IN, c_size_t, _BUF, _ERR],
+        c_int,
+    ),
+    "hw_open": (
+        [_P, _P, _IN, c_size_t, c_uint64, _BUF, _OUT_KEY, POINTER(c_uint8), POINTER(c_uint64),
+         _ERR],
+        c_int,
+    ),
+    "hw_group_create": ([_P, _IN, c_size_t, POINTER(_P), _BUF, _BUF, _ERR], c_int),
+    "hw_group_join": ([_P, _IN, c_size_t, _IN, POINTER(_P), _BUF, _ERR], c_int),
+    "hw_group_receive_distribution": ([_P, _P, _IN, c_size_t, _ERR], c_int),
+    "hw_group_encrypt": ([_P, _IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_group_decrypt": ([_P, _IN, c_size_t, c_uint64, _BUF, _OUT_KEY, _ERR], c_int),
+    "hw_group_id": ([_P, _OUT_KEY, _ERR], c_int),
+    "hw_group_to_encrypted": ([_P, _IN, c_uint64, _BUF, _ERR], c_int),
+    "hw_group_from_encrypted": ([_IN, c_size_t, _IN, c_uint64, _IN, POINTER(_P), _ERR], c_int),
+    "hw_group_free": ([_P], None),
+}
+
+for _name, (_args, _ret) in _SIGNATURES.items():
+    _fn = getattr(_lib, _name)
+    _fn.argtypes = _args
+    _fn.restype = _ret
+
+if _lib.hw_abi_version() != ABI_VERSION:
+    raise ImportError(
+        f"libhushwire_ffi ABI version {_lib.hw_abi_version()}, this binding needs {ABI_VERSION}"
+    )
+
+
+# ─── helpers ─────────────────────────────────────────────────────────────────────────────────
+
+
+def _in(data: Optional[bytes]):
+    """A borrowed (pointer, length) pair for `data` (bytes-like)."""
+    if data is None:
+        return None, 0, None
+    data = bytes(data)
+    buf = (c_uint8 * len(data)).from_buffer_copy(data) if data else None
+    return (ctypes.cast(buf, _IN) if buf is not None else None), len(data), buf
+
+
+def _key(data: Optional[bytes], what: str):
+    if data is None:
+        return None
+    if len(data) != KEY_LEN:
+        raise ValueError(f"{what} must be {KEY_LEN} bytes, got {len(data)}")
+    return (c_uint8 * KEY_LEN).from_buffer_copy(bytes(data))
+
+
+def _call(fn, *args) -> None:
+    err = c_void_p()
+    status = fn(*args, byref(err))
+    if status != 0:
+        try:
+            kind = (_lib.hw_error_kind(err) or b"").decode()
+            code = (_lib.hw_error_code(err) or b"").decode()
+            message = (_lib.hw_error_message(err) or b"").decode()
+        finally:
+            _lib.hw_error_free(err)
+        raise _BY_STATUS.get(status, HushwireError)(status, kind, code, message)
+
+
+def _take(buf: _Bytes) -> bytes:
+    """Copies a returned buffer into `bytes` and frees (wipes) the native one."""
+    try:
+        return ctypes.string_at(buf.data, buf.len) if buf.data else b""
+    finally:
+        _lib.hw_bytes_free(byref(buf))
+
+
+class _Handle:
+    _free = None
+
+    def __init__(self, ptr: c_void_p):
+        self._ptr = ptr
+
+    @property
+    def _p(self) -> c_void_p:
+        if not self._ptr:
+            raise ValueError(f"{type(self).__name__} is closed")
+        return self._ptr
+
+    def close(self) -> None:
+        """Frees the native state (its secrets are wiped). Idempotent."""
+        if getattr(self, "_ptr", None):
+            type(self)._free(self._ptr)
+            self._ptr = c_void_p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may already be unloaded
+            pass
+
+
+def _new(cls, fn, *args):
+    out = c_void_p()
+    _call(fn, *args, byref(out))
+    return cls(out)
+
+
+# ─── account and sessions ────────────────────────────────────────────────────────────────────
+
+
+class Session(_Handle):
+    """A 1:1 session with one peer."""
+
+    _free = _lib.hw_session_free
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        p, n, _keep = _in(plaintext)
+        out = _Bytes()
+        _call(_lib.hw_session_encrypt, self._p, p, n, byref(out))
+        return _take(out)
+
+    def decrypt(self, message: bytes) -> bytes:
+        """Decrypts a message; raises (e.g. :class:`TamperedError`) and changes nothing on
+        failure."""
+        p, n, _keep = _in(message)
+        out = _Bytes()
+        _call(_lib.hw_session_decrypt, self._p, p, n, byref(out))
+        return _take(out)
+
+    @property
+    def session_id(self) -> bytes:
+        out = (c_uint8 * 32)()
+        _call(_lib.hw_session_id, self._p, byref(out))
+        return bytes(out)
+
+    @property
+    def remote_identity(self) -> bytes:
+        out = (c_uint8 * 32)()
+        _call(_lib.hw_session_remote_identity, self._p, byref(out))
+        return bytes(out)
+
+    def to_encrypted(self, storage_key: bytes, generation: int) -> bytes:
+        out = _Bytes()
+        _call(
+            _lib.hw_session_to_encrypted,
+            self._p,
+            _key(storage_key, "storage_key"),
+            generation,
+            byref(out),
+        )
+        return _take(out)
+
+    @classmethod
+    def from_encrypted(
+        cls,
+        blob: bytes,
+        storage_key: bytes,
+        min_generation: int = 0,
+        expected_peer: Optional[bytes] = None,
+    ) -> "Session":
+        p, n, _keep = _in(blob)
+        return _new(
+            cls,
+            _lib.hw_session_from_encrypted,
+            p,
+            n,
+            _key(storage_key, "storage_key"),
+            min_generation,
+            _key(expected_peer, "expected_peer"),
+        )
+
+
+class Account(_Handle):
+    """A device's account: identity key and prekeys."""
+
+    _free = _lib.hw_account_free
+
+    @classmethod
+    def create(cls, now: int) -> "Account":
+        return _new(cls, _lib.hw_account_new, now)
+
+    @property
+    def identity_key(self) -> bytes:
+        out = (c_uint8 * 32)()
+        _call(_lib.hw_account_identity_key, self._p, byref(out))
+        return bytes(out)
+
+    def generate_one_time_prekeys(self, x25519: int, kem: int, now: int) -> None:
+        _call(_lib.hw_account_generate_one_time_prekeys, self._p, x25519, kem, now)
+
+    def one_time_prekey_counts(self) -> Tuple[int, int]:
+        """Unused one-time (X25519, ML-KEM) prekeys held."""
+        x, k = c_size_t(), c_size_t()
+        _call(_lib.hw_account_one_time_prekey_counts, self._p, byref(x), byref(k))
+        return x.value, k.value
+
+    def prekeys_due_for_rotation(self, now: int) -> bool:
+        due = c_uint8()
+        _call(_lib.hw_account_prekeys_due_for_rotation, self._p, now, byref(due))
+        return bool(due.value)
+
+    def rotate_prekeys(self, now: int) -> None:
+        _call(_lib.hw_account_rotate_prekeys, self._p, now)
+
+    def prekey_bundle(self) -> bytes:
+        out = _Bytes()
+        _call(_lib.hw_account_prekey_bundle, self._p, byref(out))
+        return _take(out)
+
+    def create_outbound_session(self, bundle: bytes) -> Session:
+        p, n, _keep = _in(bundle)
+        return _new(Session, _lib.hw_account_create_outbound_session, self._p, p, n)
+
+    def create_inbound_session(self, message: bytes, now: int) -> Tuple[Session, bytes]:
+        p, n, _keep = _in(message)
+        out, plaintext = c_void_p(), _Bytes()
+        _call(
+            _lib.hw_account_create_inbound_session,
+            self._p,
+            p,
+            n,
+            now,
+            byref(out),
+            byref(plaintext),
+        )
+        return Session(out), _take(plaintext)
+
+    def to_encrypted(self, storage_key: bytes, generation: int) -> bytes:
+        out = _Bytes()
+        _call(
+            _lib.hw_account_to_encrypted,
+            self._p,
+            _key(storage_key, "storage_key"),
+            generation,
+            byref(out),
+        )
+        return _take(out)
+
+    @classmethod
+    def from_encrypted(cls, blob: bytes, storage_key: bytes, min_generation: int = 0) -> "Account":
+        p, n, _keep = _in(blob)
+        return _new(
+            cls,
+            _lib.hw_account_from_encrypted,
+            p,
+            n,
+            _key(storage_key, "storage_key"),
+            min_generation,
+        )
+
+
+# ─── certificates and sealed envelopes ───────────────────────────────────────────────────────
+
+
+class Issuer(_Handle):
+    """A certificate issuer key (a trust root or a server key)."""
+
+    _free = _lib.hw_issuer_free
+
+    @classmethod
+    def generate(cls) -> "Issuer":
+        return _new(cls, _lib.hw_issuer_new)
+
+    @property
+    def public_key(self) -> bytes:
+        out = (c_uint8 * 32)()
+        _call(_lib.hw_issuer_public_key, self._p, byref(out))
+        return bytes(out)
+
+
+class TrustStore(_Handle):
+    """The trust roots sender certificates are checked against."""
+
+    _free = _lib.hw_trust_store_free
+
+    @classmethod
+    def create(cls) -> "TrustStore":
+        return _new(cls, _lib.hw_trust_store_new)
+
+    def add_root(self, root_id: int, key: bytes) -> None:
+        _call(_lib.hw_trust_store_add_root, self._p, root_id, _key(key, "key"))
+
+
+def server_certificate(
+    root: Issuer, root_id: int, key_id: int, server_key: bytes, not_before: int, expires_at: int
+) -> bytes:
+    out = _Bytes()
+    _call(
+        _lib.hw_server_certificate_issue,
+        root._p,
+        root_id,
+        key_id,
+        _key(server_key, "server_key"),
+        not_before,
+        expires_at,
+        byref(out),
+    )
+    return _take(out)
+
+
+def sender_certificate(
+    server: Issuer,
+    server_cert: bytes,
+    serial: int,
+    user_id: bytes,
+    device_id: int,
+    identity_key: bytes,
+    not_before: int,
+    expires_at: int,
+) -> bytes:
+    cp, cn, _k1 = _in(server_cert)
+    up, un, _k2 = _in(user_id)
+    out = _Bytes()
+    _call(
+        _lib.hw_sender_certificate_issue,
+        server._p,
+        cp,
+        cn,
+        serial,
+        up,
+        un,
+        device_id,
+        _key(identity_key, "identity_key"),
+        not_before,
+        expires_at,
+        byref(out),
+    )
+    return _take(out)
+
+
+def seal(
+    sender: Account,
+    certificate: bytes,
+    recipient: bytes,
+    message: bytes,
+    sent_at: int,
+    content_type: int = CONTENT_SESSION,
+    expires_after_secs: int = 0,
+) -> bytes:
+    """Seals `message` for the identity key `recipient`, hiding the sender from the relay."""
+    cp, cn, _k1 = _in(certificate)
+    mp, mn, _k2 = _in(message)
+    out = _Bytes()
+    _call(
+        _lib.hw_seal,
+        sender._p,
+        cp,
+        cn,
+        _key(recipient, "recipient"),
+        content_type,
+        sent_at,
+        expires_after_secs,
+        mp,
+        mn,
+        byref(out),
+    )
+    return _take(out)
+
+
+def envelope_recipient(envelope: bytes) -> bytes:
+    """The identity key an envelope is addressed to (for a relay's routing)."""
+    p, n, _keep = _in(envelope)
+    out = (c_uint8 * 32)()
+    _call(_lib.hw_envelope_recipient, p, n, byref(out))
+    return bytes(out)
+
+
+class Opened:
+    """An opened envelope: the validated sender, the metadata and the inner message."""
+
+    def __init__(self, sender: bytes, content_type: int, sent_at: int, message: bytes):
+        self.sender = sender
+        self.content_type = content_type
+        self.sent_at = sent_at
+        self.message = message
+
+
+def open_envelope(recipient: Account, trust: TrustStore, envelope: bytes, now: int) -> Opened:
+    p, n, _keep = _in(envelope)
+    message, sender = _Bytes(), (c_uint8 * 32)()
+    content_type, sent_at = c_uint8(), c_uint64()
+    _call(
+        _lib.hw_open,
+        recipient._p,
+        trust._p,
+        p,
+        n,
+        now,
+        byref(message),
+        byref(sender),
+        byref(content_type),
+        byref(sent_at),
+    )
+    return Opened(bytes(sender), content_type.value, sent_at.value, _take(message))
+
+
+# ─── groups ──────────────────────────────────────────────────────────────────────────────────
+
+
+class Group(_Handle):
+    """A group session: sender keys and the roster."""
+
+    _free = _lib.hw_group_free
+
+    @classmethod
+    def create(cls, account: Account, members: Iterable[bytes]) -> Tuple["Group", bytes, bytes]:
+        """Creates a group; returns it, the welcome and the distribution message (send both to
+        every member over its 1:1 session)."""
+        members = [bytes(m) for m in members]
+        for m in members:
+            _key(m, "member")
+        p, n, _keep = _in(b"".join(members))
+        out, welcome, distribution = c_void_p(), _Bytes(), _Bytes()
+        _call(
+            _lib.hw_group_create,
+            account._p,
+            p,
+            len(members),
+            byref(out),
+            byref(welcome),
+            byref(distribution),
+        )
+        return cls(out), _take(welcome), _take(distribution)
+
+    @classmethod
+    def join(cls, account: Account, welcome: bytes, inviter: bytes) -> Tuple["Group", bytes]:
+        p, n, _keep = _in(welcome)
+        out, distribution = c_void_p(), _Bytes()
+        _call(
+            _lib.hw_group_join,
+            account._p,
+            p,
+            n,
+            _key(inviter, "inviter"),
+            byref(out),
+            byref(distribution),
+        )
+        return cls(out), _take(distribution)
+
+    def receive_distribution(self, session: Session, distribution: bytes) -> None:
+        """Accepts a sender key that `session` (with its sender) decrypted."""
+        p, n, _keep = _in(distribution)
+        _call(_lib.hw_group_receive_distribution, self._p, session._p, p, n)
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        p, n, _keep = _in(plaintext)
+        out = _Bytes()
+        _call(_lib.hw_group_encrypt, self._p, p, n, byref(out))
+        return _take(out)
+
+    def decrypt(self, message: bytes, now: int) -> Tuple[bytes, bytes]:
+        """Returns (sender identity key, plaintext)."""
+        p, n, _keep = _in(message)
+        out, sender = _Bytes(), (c_uint8 * 32)()
+        _call(_lib.hw_group_decrypt, self._p, p, n, now, byref(out), byref(sender))
+        return bytes(sender), _take(out)
+
+    @property
+    def group_id(self) -> bytes:
+        out = (c_uint8 * 32)()
+        _call(_lib.hw_group_id, self._p, byref(out))
+        return bytes(out)
+
+    def to_encrypted(self, storage_key: bytes, generation: int) -> bytes:
+        out = _Bytes()
+        _call(
+            _lib.hw_group_to_encrypted,
+            self._p,
+            _key(storage_key, "storage_key"),
+            generation,
+            byref(out),
+        )
+        return _take(out)
+
+    @classmethod
+    def from_encrypted(
+        cls,
+        blob: bytes,
+        storage_key: bytes,
+        min_generation: int = 0,
+        expected_group: Optional[bytes] = None,
+    ) -> "Group":
+        p, n, _keep = _in(blob)
+        return _new(
+            cls,
+            _lib.hw_group_from_encrypted,
+            p,
+            n,
+            _key(storage_key, "storage_key"),
+            min_generation,
+            _key(expected_group, "expected_group"),
+        )
