@@ -939,6 +939,11 @@ fn every_frame_round_trips_and_a_partial_frame_waits_for_more() {
             len: 24,
         },
         Frame::Error(ErrorCode::QuotaExceeded),
+        Frame::Backup(vec![25; 9]),
+        Frame::PutBackup(vec![26; 9]),
+        Frame::GetBackup,
+        Frame::Error(ErrorCode::BackupTooLarge),
+        Frame::Error(ErrorCode::NoBackup),
     ];
     let mut stream = Vec::new();
     for frame in &frames {
@@ -966,7 +971,11 @@ fn every_frame_round_trips_and_a_partial_frame_waits_for_more() {
     assert!(Frame::decode(&[0x0D]).is_err());
     assert!(Frame::decode(&[&[0x8F][..], &[0; 27]].concat()).is_err());
     assert!(Frame::decode(&[&[0x8E][..], &[0; 49]].concat()).is_err());
-    assert!(Frame::decode(&[0x04, 22]).is_err(), "no error code 22 yet");
+    // A backup frame carries at least one byte; `GetBackup` carries none.
+    assert!(Frame::decode(&[0x90]).is_err());
+    assert!(Frame::decode(&[0x0E]).is_err());
+    assert!(Frame::decode(&[0x91, 0]).is_err());
+    assert!(Frame::decode(&[0x04, 24]).is_err(), "no error code 24 yet");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1118,5 +1127,86 @@ async fn a_reinstall_takes_the_name_only_when_asked_and_peers_see_a_changed_key(
         alice.account.verification_state(&bob_user),
         Some(hushwire::VerificationState::ChangedSinceVerification { .. })
     ));
+    relay.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_keeps_one_backup_per_name_for_its_current_device_only() {
+    use transport::frame::MAX_STORED_BACKUP_LEN;
+    let dir = TempDir::new("backups");
+    let mut rng = ChaCha20Rng::seed_from_u64(23);
+    let relay = relay::start(config(&dir, loopback())).await.unwrap();
+    let addr = relay.addr();
+    let (_alice, mut alice_client) = registered("alice", addr, &mut rng).await;
+    let (_bob, mut bob_client) = registered("bob", addr, &mut rng).await;
+
+    // Nothing stored yet.
+    assert!(matches!(
+        alice_client.get_backup().await,
+        Err(ClientError::Relay(ErrorCode::NoBackup))
+    ));
+    // Round trip, then a replacement.
+    alice_client.put_backup(vec![1; 1_000]).await.unwrap();
+    assert_eq!(alice_client.get_backup().await.unwrap(), vec![1; 1_000]);
+    alice_client.put_backup(vec![2; 10]).await.unwrap();
+    assert_eq!(alice_client.get_backup().await.unwrap(), vec![2; 10]);
+    assert_eq!(relay.backup_of("ALICE").unwrap(), Some(vec![2; 10]));
+
+    // At the limit it is stored; one byte past it is refused and the stored one stays.
+    let at_limit = vec![3; MAX_STORED_BACKUP_LEN];
+    alice_client.put_backup(at_limit.clone()).await.unwrap();
+    assert_eq!(alice_client.get_backup().await.unwrap(), at_limit);
+    assert!(matches!(
+        alice_client
+            .put_backup(vec![4; MAX_STORED_BACKUP_LEN + 1])
+            .await,
+        Err(ClientError::Relay(ErrorCode::BackupTooLarge))
+    ));
+    assert_eq!(alice_client.get_backup().await.unwrap(), at_limit);
+
+    // Bob's requests act on Bob's name: he reads none of Alice's and cannot overwrite it.
+    assert!(matches!(
+        bob_client.get_backup().await,
+        Err(ClientError::Relay(ErrorCode::NoBackup))
+    ));
+    bob_client.put_backup(vec![5; 5]).await.unwrap();
+    assert_eq!(alice_client.get_backup().await.unwrap(), at_limit);
+    assert_eq!(relay.backup_of("bob").unwrap(), Some(vec![5; 5]));
+
+    // A device with no name has no backup to read or write.
+    let mut stranger = Peer::new("stranger", now(), &mut rng).unwrap();
+    let mut stranger_client = signed_in(&mut stranger, addr, false).await;
+    assert!(matches!(
+        stranger_client.get_backup().await,
+        Err(ClientError::Relay(ErrorCode::Invalid))
+    ));
+    assert!(matches!(
+        stranger_client.put_backup(vec![6; 5]).await,
+        Err(ClientError::Relay(ErrorCode::Invalid))
+    ));
+
+    // A new device that takes the name over reads the backup (the restore path); the old
+    // device, still connected, can no longer read or replace it.
+    let mut restored = Peer::new("alice", now(), &mut rng).unwrap();
+    let mut restored_client = signed_in(&mut restored, addr, false).await;
+    restored
+        .register_name(&mut restored_client, true)
+        .await
+        .unwrap();
+    assert_eq!(restored_client.get_backup().await.unwrap(), at_limit);
+    assert!(matches!(
+        alice_client.get_backup().await,
+        Err(ClientError::Relay(ErrorCode::Invalid))
+    ));
+    assert!(matches!(
+        alice_client.put_backup(vec![7; 5]).await,
+        Err(ClientError::Relay(ErrorCode::Invalid))
+    ));
+    assert_eq!(restored_client.get_backup().await.unwrap(), at_limit);
+
+    // The backup survives a relay restart.
+    relay.shutdown().await;
+    let relay = relay::start(config(&dir, loopback())).await.unwrap();
+    assert_eq!(relay.backup_of("alice").unwrap(), Some(at_limit));
     relay.shutdown().await;
 }
