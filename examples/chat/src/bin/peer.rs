@@ -954,6 +954,46 @@ async fn handle_delivery(
             }
             Vec::new()
         }
+        Incoming::ResetRequested {
+            from,
+            identity,
+            request,
+        } => {
+            let mut rng = os_rng()?;
+            match device
+                .peer
+                .answer_reset(client, &identity, &request, unix_now(), &mut rng)
+                .await
+            {
+                Ok(events) => {
+                    out!(
+                        "[{}] `{from}` lost its session with you (restored from a backup?): \
+                         started a fresh one",
+                        local_time()
+                    );
+                    events
+                }
+                Err(e) => {
+                    out!("  ! a reset request from `{from}` was refused: {e}");
+                    Vec::new()
+                }
+            }
+        }
+        // This command-line peer keeps no groups (the demo does): it says what arrived.
+        Incoming::GroupJoined { group, from, .. } => {
+            out!("[{}] [{from}] invites you to the group `{group}` (groups are not kept by this peer)", local_time());
+            Vec::new()
+        }
+        Incoming::GroupKey { group, from } => {
+            out!("  ({from}'s key for the group `{group}`)");
+            Vec::new()
+        }
+        Incoming::GroupText {
+            group, from, text, ..
+        } => {
+            out!("[{}] [{group}] [{from}] {text}", local_time());
+            Vec::new()
+        }
         Incoming::Duplicate => Vec::new(),
         Incoming::Rejected(reason) => {
             eprintln!("  ! dropped a message: {reason}");
