@@ -981,7 +981,10 @@ async fn handle_delivery(
         }
         // This command-line peer keeps no groups (the demo does): it says what arrived.
         Incoming::GroupJoined { group, from, .. } => {
-            out!("[{}] [{from}] invites you to the group `{group}` (groups are not kept by this peer)", local_time());
+            out!(
+                "[{}] [{from}] invites you to the group `{group}` (groups are not kept by this peer)",
+                local_time()
+            );
             Vec::new()
         }
         Incoming::GroupKey { group, from } => {

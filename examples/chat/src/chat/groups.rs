@@ -143,15 +143,14 @@ impl Peer {
         client: &mut RelayClient,
         now: Timestamp,
         rng: &mut R,
-    ) -> Result<usize, BoxError> {
-        let mut count = 0;
+    ) -> Result<Vec<Sent>, BoxError> {
+        let mut sent = Vec::new();
         while let Some((to, bytes)) = self.pending_keys.first() {
             let (to, message) = (to.clone(), body::group_key(bytes));
-            self.send_body(client, &to, &message, now, rng).await?;
+            sent.push(self.send_body(client, &to, &message, now, rng).await?);
             self.pending_keys.remove(0);
-            count += 1;
         }
-        Ok(count)
+        Ok(sent)
     }
 
     /// Encrypts `text` once for the group `group` and seals it to each other member's current
@@ -199,7 +198,8 @@ impl Peer {
         welcome: &[u8],
         rng: &mut R,
     ) -> Incoming {
-        if !names.members.iter().any(|m| *m == self.name) || !names.members.iter().any(|m| m == from)
+        if !names.members.iter().any(|m| *m == self.name)
+            || !names.members.iter().any(|m| m == from)
         {
             return Incoming::Rejected(format!(
                 "a group invitation from `{from}` that does not name both of you"
@@ -211,11 +211,13 @@ impl Peer {
                 names.group
             ));
         }
-        let joined = match GroupSession::join(self.account.identity_key_pair(), welcome, sender, rng)
-        {
-            Ok(joined) => joined,
-            Err(e) => return Incoming::Rejected(format!("group invitation from `{from}`: {e}")),
-        };
+        let joined =
+            match GroupSession::join(self.account.identity_key_pair(), welcome, sender, rng) {
+                Ok(joined) => joined,
+                Err(e) => {
+                    return Incoming::Rejected(format!("group invitation from `{from}`: {e}"));
+                }
+            };
         let chat = ChatGroup {
             names,
             session: joined.session,
@@ -250,10 +252,10 @@ impl Peer {
         let Some(group) = group else {
             return Incoming::Rejected(format!("a sender key from `{from}` for no group of ours"));
         };
-        match group
-            .session
-            .receive_distribution(AuthenticatedSender::assume_authenticated(*sender), distribution)
-        {
+        match group.session.receive_distribution(
+            AuthenticatedSender::assume_authenticated(*sender),
+            distribution,
+        ) {
             Ok(_) => Incoming::GroupKey {
                 group: group.names.group.clone(),
                 from: from.to_owned(),
@@ -275,7 +277,9 @@ impl Peer {
             Err(_) => None,
         };
         let Some(group) = group else {
-            return Incoming::Rejected(format!("a group message from `{from}` for no group of ours"));
+            return Incoming::Rejected(format!(
+                "a group message from `{from}` for no group of ours"
+            ));
         };
         // Decrypt works on a copy and commits only what it accepts; a message signed by
         // another member than the envelope's sender is refused without changing the session.
@@ -386,8 +390,11 @@ impl Peer {
         let restart = restart_keys
             .into_iter()
             .map(|identity| {
-                let user: Option<UserId> =
-                    peer.account.users_with_identity(&identity).into_iter().next();
+                let user: Option<UserId> = peer
+                    .account
+                    .users_with_identity(&identity)
+                    .into_iter()
+                    .next();
                 let verified = user.as_ref().is_some_and(|u| {
                     matches!(
                         peer.account.verification_state(u),
