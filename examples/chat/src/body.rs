@@ -144,7 +144,7 @@ pub fn encode_group_names(names: &GroupNames) -> Result<Vec<u8>, BodyError> {
     Ok(out)
 }
 
-fn take_name<'a>(bytes: &'a [u8]) -> Result<(String, &'a [u8]), BodyError> {
+fn take_name(bytes: &[u8]) -> Result<(String, &[u8]), BodyError> {
     let (&len, rest) = bytes.split_first().ok_or(BodyError::Truncated)?;
     let (name, rest) = rest
         .split_at_checked(usize::from(len))

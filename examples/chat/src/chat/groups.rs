@@ -198,9 +198,7 @@ impl Peer {
         welcome: &[u8],
         rng: &mut R,
     ) -> Incoming {
-        if !names.members.iter().any(|m| *m == self.name)
-            || !names.members.iter().any(|m| m == from)
-        {
+        if !names.members.contains(&self.name) || !names.members.iter().any(|m| m == from) {
             return Incoming::Rejected(format!(
                 "a group invitation from `{from}` that does not name both of you"
             ));
