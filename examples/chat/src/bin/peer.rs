@@ -1701,10 +1701,16 @@ async fn backup_command(options: &Options, include_identity: bool) -> CliResult<
         .put_backup(stored.clone())
         .await
         .map_err(|e| format!("the backup was not stored on the relay: {e}"))?;
-    let added: usize = state.entries.iter().map(Vec::len).sum::<usize>() - before;
+    let added = state
+        .entries
+        .iter()
+        .map(Vec::len)
+        .sum::<usize>()
+        .saturating_sub(before);
+    let plural = |n: usize| if n == 1 { "entry" } else { "entries" };
     out!(
-        "{} `{}`: appended {} entries ({added} bytes{}); the relay now keeps {} bytes \
-         ({} entries, manifest #{})",
+        "{} `{}`: appended {} {} ({added} bytes{}); the relay now keeps {} bytes \
+         ({} {}, manifest #{})",
         if first {
             "backed up"
         } else {
@@ -1712,6 +1718,7 @@ async fn backup_command(options: &Options, include_identity: bool) -> CliResult<
         },
         device.peer.name,
         appended.entries.len(),
+        plural(appended.entries.len()),
         if include_identity {
             ", with the identity key"
         } else {
@@ -1719,6 +1726,7 @@ async fn backup_command(options: &Options, include_identity: bool) -> CliResult<
         },
         stored.len(),
         state.entries.len(),
+        plural(state.entries.len()),
         state.writer.counter()
     );
     out!("1:1 sessions are never backed up: a restored device starts fresh ones");
