@@ -6,7 +6,10 @@
 //!   the signed genesis roster) and its sender key (the distribution message).
 //! - **Join**: a member who reads an invitation joins (the roster must be signed by the
 //!   member who sent it) and queues its own sender key for every other member:
-//!   [`Peer::send_group_keys`] sends what is queued.
+//!   [`Peer::send_group_keys`] sends what is queued. The member names are the inviter's word
+//!   (hushwire checks the roster's keys, not names): a wrong name only sends envelopes to
+//!   someone who holds no sender key, and a group message is read only if its sender key is
+//!   the envelope sender's.
 //! - **Send**: a group text is encrypted once with the sender key and sealed (content type
 //!   [`ContentType::GROUP`]) to each member's *current* identity, looked up by name on the
 //!   relay, so a member who restored from a backup on a new device still gets it.
