@@ -953,6 +953,15 @@ fn backup_then_restore_on_a_new_device_and_talk_again() {
     );
     assert!(!ok, "{out}");
     assert!(out.contains("that is not a recovery key"), "{out}");
+    // Without --recovery-key it is asked for on stdin (closed here: refused, nothing changed).
+    let (ok, out) = peer(
+        &dir.0,
+        &["restore", "alice", "--state", "alice2", "--relay", &r],
+    );
+    assert!(!ok, "{out}");
+    assert!(out.contains("recovery key (55 characters"), "{out}");
+    assert!(out.contains("no recovery key given"), "{out}");
+    assert!(!dir.join("alice2").join("state").exists());
     peer_ok(
         &dir.0,
         &[
