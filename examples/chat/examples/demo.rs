@@ -17,6 +17,11 @@
 //! - Dana sends an invoice PDF: encrypted on her device, uploaded to the relay's blob store,
 //!   its key sent end-to-end. The relay's blob is ciphertext; one flipped bit in a chunk makes
 //!   the customer's app refuse the file.
+//! - Dana and the supervisor share a group, "card-support" (sender keys, each group message
+//!   sealed to each member). The supervisor backs up his keys to the relay under a recovery
+//!   key, loses his laptop, and restores on a new one: Dana's next group message decrypts at
+//!   once, his 1:1 session with Dana restarts through a reset request, and Dana is still
+//!   verified on his screen.
 //!
 //! ```text
 //! cargo run --release --example demo              # seeded from the OS
@@ -35,13 +40,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chacha20::ChaCha20Rng;
 use hushwire::attachment::AttachmentError;
+use hushwire::backup::{self, BackupOptions, BackupWriter, RecoveryKey};
 use hushwire::certificate::ServerCertificate;
 use hushwire::mask::Masker;
 use hushwire::sealed;
 use hushwire::verify::OperatorInfo;
 use hushwire::{
     IdentityCertificate, IssuerKeyPair, OrganizationRoots, SafetyNumber, Timestamp, UserId,
-    Validity,
+    Validity, VerificationState,
 };
 use rand_core::SeedableRng;
 
@@ -57,6 +63,8 @@ const OPERATOR: &str = "dana";
 const SUPERVISOR: &str = "supervisor";
 /// The bank's payment vault: a separate identity that receives card numbers sealed to it.
 const VAULT: &str = "vault";
+/// The support team's group: Dana and the supervisor.
+const GROUP: &str = "card-support";
 /// What the customer types: the published test card number of the card networks.
 const CARD_MESSAGE: &str = "Please charge the re-delivery fee to my card 4242 4242 4242 4242.";
 /// The invoice Dana sends: about the size of a one-page PDF invoice.
@@ -144,6 +152,21 @@ impl Stage {
         Ok(sent.relay_id)
     }
 
+    /// `from` sends `text` to the group: encrypted once, sealed to each member.
+    async fn send_group(&mut self, from: &mut Person, text: &str) -> DemoResult<()> {
+        let (peer, client) = from.client()?;
+        let sent = peer
+            .send_group_text(client, GROUP, text, unix_now(), &mut self.rng)
+            .await?;
+        let name = peer.name.clone();
+        self.plaintexts.push(text.to_owned());
+        for s in sent {
+            let to = self.relay.name_of(&s.to.to_bytes()).unwrap_or_default();
+            self.show_stored(s.relay_id, &to, &format!("{name} sends to {GROUP}"))?;
+        }
+        Ok(())
+    }
+
     /// Prints the relay's stored copy of envelope `id` (read back from SQLite).
     fn show_stored(&mut self, id: u64, to: &str, note: &str) -> DemoResult<()> {
         let stored = self.relay.stored(1_000)?;
@@ -213,6 +236,25 @@ impl Stage {
                 ),
                 Err(e) => row("", &format!("{name} rejects a secure field: {e}")),
             },
+            Incoming::GroupJoined { group, from, .. } => {
+                row(
+                    "",
+                    &format!("{name} joins the group {group} (invited by {from})"),
+                );
+            }
+            Incoming::GroupKey { group, from } => {
+                row("", &format!("{name} gets {from}'s sender key for {group}"));
+            }
+            Incoming::GroupText {
+                group, from, text, ..
+            } => row(
+                "",
+                &format!("{name} reads in {group}: “{text}” (from {from})"),
+            ),
+            Incoming::ResetRequested { from, .. } => row(
+                "",
+                &format!("{name}'s app: {from} lost its session and asks for a fresh one"),
+            ),
             Incoming::Duplicate => row("", &format!("{name} drops a message read before")),
             Incoming::Rejected(reason) => row("", &format!("{name} rejects: {reason}")),
         }
@@ -413,6 +455,7 @@ async fn run() -> DemoResult<()> {
         .send(&mut supervisor, OPERATOR, "Approved. Refund it.")
         .await?;
     stage.receive(&mut dana).await?;
+    team_group(&mut stage, &mut dana, &mut supervisor).await?;
 
     // 6. A tampered envelope: the relay flips one bit of a message for the customer.
     let id = stage
@@ -512,6 +555,9 @@ async fn run() -> DemoResult<()> {
         .await?;
     stage.receive(&mut dana).await?;
 
+    // 10. The supervisor backs up, loses his laptop, and restores from the relay's copy.
+    let restore_time = backup_and_restore(&mut stage, &mut dana, &mut supervisor, addr).await?;
+
     // ── Summary ──
     section("summary");
     let customer_id = UserId::new(CUSTOMER.as_bytes())?;
@@ -560,8 +606,248 @@ async fn run() -> DemoResult<()> {
         }
     }
     stage.relay.shutdown().await;
-    note(&format!("done in {:.1?}", started.elapsed()));
+    note(&format!(
+        "done in {:.1?} (the supervisor's restore: {restore_time:.1?})",
+        started.elapsed()
+    ));
     Ok(())
+}
+
+/// Dana creates the team's group with the supervisor; each hands the other its sender key
+/// over their 1:1 session; one group message each way. The supervisor, who met Dana at the
+/// office, marks her verified.
+async fn team_group(
+    stage: &mut Stage,
+    dana: &mut Person,
+    supervisor: &mut Person,
+) -> DemoResult<()> {
+    let dana_key = *dana.peer.account.identity_key();
+    supervisor.peer.account.mark_verified(
+        &UserId::new(OPERATOR.as_bytes())?,
+        &dana_key,
+        unix_now(),
+    )?;
+    aside("the supervisor compared safety numbers with Dana at the office: Dana ✔ verified");
+    aside(&format!(
+        "Dana creates the group {GROUP} with the supervisor"
+    ));
+    let (peer, client) = dana.client()?;
+    let sent = peer
+        .create_group(client, GROUP, &[SUPERVISOR], unix_now(), &mut stage.rng)
+        .await?;
+    for (s, what) in sent
+        .iter()
+        .zip(["the invitation (signed roster)", "Dana's sender key"])
+    {
+        stage.show_stored(s.relay_id, SUPERVISOR, what)?;
+    }
+    stage.receive(supervisor).await?;
+    stage.receive(supervisor).await?;
+    let (peer, client) = supervisor.client()?;
+    let keys = peer
+        .send_group_keys(client, unix_now(), &mut stage.rng)
+        .await?;
+    let [key] = keys.as_slice() else {
+        return Err("the supervisor should owe Dana one sender key".into());
+    };
+    stage.show_stored(key.relay_id, OPERATOR, "the supervisor's sender key")?;
+    stage.receive(dana).await?;
+    stage
+        .send_group(dana, "Team: order 4471 refunded, courier claim filed.")
+        .await?;
+    match stage.receive(supervisor).await? {
+        Incoming::GroupText { .. } => {}
+        _ => return Err("the supervisor did not read the group message".into()),
+    }
+    stage.send_group(supervisor, "Noted, thanks.").await?;
+    match stage.receive(dana).await? {
+        Incoming::GroupText { .. } => Ok(()),
+        _ => Err("Dana did not read the supervisor's group message".into()),
+    }
+}
+
+/// The supervisor backs up to the relay, loses his laptop and restores on a new one. Returns
+/// how long the restore took (take the name over, download, check and open the backup).
+async fn backup_and_restore(
+    stage: &mut Stage,
+    dana: &mut Person,
+    supervisor: &mut Person,
+    addr: SocketAddr,
+) -> DemoResult<Duration> {
+    section("key backup and restore");
+    // Once: the recovery key, shown to the supervisor to write down, and the backup writer
+    // his app keeps (it appends without the recovery key and reads nothing).
+    let key = RecoveryKey::generate(&mut stage.rng);
+    let (mut writer, _manifest) = BackupWriter::create(&key, None, unix_now(), &mut stage.rng);
+    let appended = supervisor.peer.append_backup(
+        &mut writer,
+        &BackupOptions::default(),
+        unix_now(),
+        &mut stage.rng,
+    )?;
+    let stored = backup::encode_backup(None, &appended.manifest, &appended.entries)?;
+    let (_, client) = supervisor.client()?;
+    client.put_backup(stored.clone()).await?;
+    let on_relay = stage
+        .relay
+        .backup_of(SUPERVISOR)?
+        .ok_or("the relay holds no backup")?;
+    row("relay stored: name, ciphertext, length", "who sees what");
+    println!("{}┼{}", "─".repeat(LEFT + 1), "─".repeat(56));
+    row(
+        &format!(
+            "backup of {SUPERVISOR:<10} {}… {:>5} B",
+            hex::encode(
+                on_relay
+                    .get(on_relay.len().saturating_sub(HEX_PREFIX)..)
+                    .unwrap_or_default()
+            ),
+            on_relay.len()
+        ),
+        &format!(
+            "supervisor's app backs up {} entries: contacts, {GROUP}",
+            appended.entries.len()
+        ),
+    );
+    row(
+        "",
+        "  (never 1:1 sessions; the identity key only if he opts in)",
+    );
+    let shown = key.to_display();
+    row("", "supervisor's app, once: “write down your recovery key”");
+    row("", &format!("  {}", shown.as_str()));
+    let backed_up_texts = stage.plaintexts.clone();
+    if plaintext_visible(&backed_up_texts, std::slice::from_ref(&on_relay)) {
+        return Err("plaintext visible in the backup".into());
+    }
+
+    let old_key = *supervisor.peer.account.identity_key();
+    aside("the supervisor's laptop is lost: his device state is gone");
+    if let Some(client) = supervisor.client.take() {
+        client.close().await;
+    }
+
+    // A new laptop: a new device takes the name over, downloads the backup, and opens it
+    // with the recovery key he typed.
+    let started = Instant::now();
+    let mut fresh = Peer::new(SUPERVISOR, unix_now(), &mut stage.rng)?;
+    let link = fresh.link(WAIT, false);
+    let mut client = fresh.connect(addr, &link, false, unix_now()).await?;
+    fresh.register_name(&mut client, true).await?;
+    let downloaded = client.get_backup().await?;
+    let typed = RecoveryKey::from_display(&shown)?;
+    let restored = backup::restore(&typed, &downloaded, 0)?;
+    let report = fresh.apply_backup(restored, unix_now(), &mut stage.rng)?;
+    fresh
+        .publish_prekeys(&mut client, unix_now(), &mut stage.rng)
+        .await?;
+    fresh.refresh_certificate(&mut client, unix_now()).await?;
+    client.receive().await?;
+    let restore_time = started.elapsed();
+    *supervisor = Person {
+        peer: fresh,
+        client: Some(client),
+    };
+    row(
+        &format!("name {SUPERVISOR:<10} → the new laptop's key"),
+        &format!(
+            "new laptop: takes the name over, downloads {} B, restores ({restore_time:.1?})",
+            downloaded.len()
+        ),
+    );
+    row(
+        "",
+        &format!(
+            "  ↳ groups back: {}; 1:1 sessions to restart: {}",
+            report.groups.join(", "),
+            report
+                .restart
+                .iter()
+                .map(|p| p.name.clone().unwrap_or_else(|| "?".into()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    let dana_user = UserId::new(OPERATOR.as_bytes())?;
+    let verified = matches!(
+        supervisor.peer.account.verification_state(&dana_user),
+        Some(VerificationState::Verified { .. })
+    );
+    row(
+        "",
+        &format!(
+            "  ↳ Dana on the new laptop: {}",
+            if verified {
+                "✔ verified (from the backup)"
+            } else {
+                "NOT verified"
+            }
+        ),
+    );
+    if !verified {
+        return Err("Dana's verification was not restored".into());
+    }
+
+    // Dana's next group message decrypts at once on the new laptop.
+    stage
+        .send_group(dana, "Welcome back! Order 4472 needs a look too.")
+        .await?;
+    match stage.receive(supervisor).await? {
+        Incoming::GroupText { .. } => {}
+        _ => return Err("the restored laptop did not read Dana's group message".into()),
+    }
+    row(
+        "",
+        "  ↳ at once, with the restored sender key: no new key exchange",
+    );
+
+    // The 1:1 session restarts: the new laptop asks Dana for a fresh one.
+    for restart in &report.restart {
+        let (peer, client) = supervisor.client()?;
+        let sent = peer
+            .request_reset(client, &restart.identity, unix_now(), &mut stage.rng)
+            .await?;
+        let to = restart.name.clone().unwrap_or_default();
+        stage.show_stored(sent.relay_id, &to, "supervisor asks for a fresh session")?;
+    }
+    let (identity, request) = match stage.receive(dana).await? {
+        Incoming::ResetRequested {
+            identity, request, ..
+        } => (identity, request),
+        _ => return Err("Dana did not get the reset request".into()),
+    };
+    let (peer, client) = dana.client()?;
+    peer.answer_reset(client, &identity, &request, unix_now(), &mut stage.rng)
+        .await?;
+    row("", "Dana's app starts a fresh session with the new laptop");
+    stage
+        .send(dana, SUPERVISOR, "Your new laptop works: session reset.")
+        .await?;
+    match stage.receive(supervisor).await? {
+        Incoming::Text { .. } => {}
+        _ => return Err("the restored laptop did not read Dana's 1:1 message".into()),
+    }
+    stage
+        .send(supervisor, OPERATOR, "Great, I'm back on the 4472 case.")
+        .await?;
+    match stage.receive(dana).await? {
+        Incoming::Text { .. } => {}
+        _ => return Err("Dana did not read the restored laptop's 1:1 message".into()),
+    }
+    row("", "  ↳ the 1:1 session with Dana restarted cleanly");
+    let new_key = *supervisor.peer.account.identity_key();
+    if dana.peer.known_identity(SUPERVISOR) != Some(new_key) || new_key == old_key {
+        return Err("Dana's app did not record the new laptop's key".into());
+    }
+    row(
+        "",
+        &format!(
+            "  ↳ Dana's app: the supervisor's key changed ({}… → {}…): compare safety numbers",
+            hex::encode(old_key.to_bytes().get(..4).unwrap_or_default()),
+            hex::encode(new_key.to_bytes().get(..4).unwrap_or_default())
+        ),
+    );
+    Ok(restore_time)
 }
 
 /// The customer types a card number; Dana reads it masked, the vault reads it, the relay

@@ -9,11 +9,20 @@
 //! padded size, nothing else.
 //!
 //! A message's plaintext is a [`crate::body`]: text, a file's pointer (files travel through
-//! the relay's blob store, see `files`), or the masked copy of a secure field (masking before
-//! encryption and the payment vault, see `masking`).
+//! the relay's blob store, see `files`), the masked copy of a secure field (masking before
+//! encryption and the payment vault, see `masking`), or a group's invitation or sender key
+//! (groups, their messages and the key backup: see `groups`).
+//!
+//! A device that lost its sessions (restored from a backup) asks each peer for a fresh one
+//! with a reset request (SPEC.md §12.4), sealed as content type [`RESET_REQUEST`]:
+//! [`Peer::request_reset`] sends one, [`Peer::answer_reset`] answers it.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
+
+use chacha20::ChaCha20Rng;
+use zeroize::Zeroizing;
 
 use hushwire::attachment::AttachmentPointer;
 use hushwire::mask::{MaskedField, SECURE_FIELD_CONTENT_TYPE, SecureFieldError, VaultedField};
@@ -21,10 +30,10 @@ use hushwire::sealed::{self, ContentType, Metadata};
 use hushwire::verify::verify_business_identity;
 use hushwire::{
     Account, BusinessIdentity, DecryptError, Event, HandshakeError, IdentityKey, IssuerKey,
-    KemPreKeyKind, OrganizationRoots, PeerError, PreKeyBundle, SealedSessionError,
+    KemPreKeyKind, OrganizationRoots, PeerError, PreKeyBundle, ResetReason, SealedSessionError,
     SenderCertificate, Timestamp, TrustStore, UserId, VerificationState, VerifyError,
 };
-use rand_core::CryptoRng;
+use rand_core::{CryptoRng, SeedableRng};
 
 use crate::body::{self, Body};
 use crate::client::{BlobId, ClientError, Link, RelayClient};
@@ -33,8 +42,10 @@ use crate::relay::RELAY_ROOT_ID;
 use crate::tls::{Fingerprint, Pin, show_fingerprint};
 
 mod files;
+mod groups;
 mod masking;
 pub use files::{Progress, SentFile, content_type_for};
+pub use groups::{ChatGroup, RestartPeer, RestoreReport};
 pub use masking::{MaskedSend, kind_name};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -42,6 +53,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Application-defined content type of a sealed envelope carrying the sender's
 /// [`hushwire::IdentityCertificate`] (how an operator presents its organization certificate).
 pub const IDENTITY_CERTIFICATE: u8 = 0x80;
+/// Application-defined content type of a sealed envelope carrying a reset request
+/// (SPEC.md §12.4): the sender lost its session with us and asks for a fresh one.
+pub const RESET_REQUEST: u8 = 0x81;
 /// One-time prekeys of each kind a peer keeps on the relay.
 pub const ONE_TIME_PREKEYS: u32 = 20;
 /// Below this many left, a peer generates and publishes more.
@@ -59,6 +73,13 @@ pub struct Peer {
     pub org_roots: OrganizationRoots,
     trust: TrustStore,
     certificate: Option<SenderCertificate>,
+    /// The groups this device is in, by name (see `groups`).
+    groups: BTreeMap<String, ChatGroup>,
+    /// Sender keys to send after joining a group: (member, distribution message).
+    pending_keys: Vec<(String, Zeroizing<Vec<u8>>)>,
+    /// Draws this device's sender key when it joins a group while reading (seeded from the
+    /// caller's RNG in [`Peer::new`], else from the OS at the first join).
+    group_rng: Option<ChaCha20Rng>,
 }
 
 /// What an envelope turned out to be.
@@ -92,6 +113,29 @@ pub enum Incoming {
         field: Box<MaskedField>,
         events: Vec<Event>,
     },
+    /// An invitation to a group, read and accepted: this device joined `group`. Its own
+    /// sender key is queued for the other members: send it with [`Peer::send_group_keys`].
+    GroupJoined {
+        group: String,
+        from: String,
+        members: Vec<String>,
+    },
+    /// A member's sender key for `group`, accepted: its group messages now decrypt.
+    GroupKey { group: String, from: String },
+    /// A group message, decrypted (signed by `from`'s sender key).
+    GroupText {
+        group: String,
+        from: String,
+        identity: IdentityKey,
+        text: String,
+    },
+    /// `from` lost its session with us (a restored device, say) and asks for a fresh one:
+    /// answer with [`Peer::answer_reset`].
+    ResetRequested {
+        from: String,
+        identity: IdentityKey,
+        request: Vec<u8>,
+    },
     /// A secure field's raw value, sealed to this device as the vault (content type `0x03`).
     Vaulted {
         from: String,
@@ -119,7 +163,11 @@ impl Peer {
     ) -> Result<Peer, BoxError> {
         let mut account = Account::new(now, rng);
         account.generate_one_time_prekeys(ONE_TIME_PREKEYS, ONE_TIME_PREKEYS, now, rng)?;
-        Ok(Peer::from_parts(name, account, None, None))
+        let mut peer = Peer::from_parts(name, account, None, None);
+        let mut seed = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(seed.as_mut());
+        peer.group_rng = Some(ChaCha20Rng::from_seed(*seed));
+        Ok(peer)
     }
 
     /// A device restored from its parts.
@@ -137,6 +185,9 @@ impl Peer {
             org_roots: OrganizationRoots::new(),
             trust: TrustStore::new(),
             certificate: None,
+            groups: BTreeMap::new(),
+            pending_keys: Vec::new(),
+            group_rng: None,
         }
     }
 
@@ -435,6 +486,16 @@ impl Peer {
             let result = verify_business_identity(opened.message(), &sender, &self.org_roots, now);
             return Incoming::Business { from, result };
         }
+        if opened.metadata().content_type().to_byte() == RESET_REQUEST {
+            return Incoming::ResetRequested {
+                from,
+                identity: sender,
+                request: opened.into_message(),
+            };
+        }
+        if opened.metadata().content_type() == ContentType::GROUP {
+            return self.read_group_message(from, sender, opened.message(), now);
+        }
         if opened.metadata().content_type() == SECURE_FIELD_CONTENT_TYPE {
             let result =
                 VaultedField::open(self.account.identity_key_pair(), envelope, &self.trust, now)
@@ -469,6 +530,25 @@ impl Peer {
                         field: Box::new(field),
                         events,
                     },
+                    Ok(Body::GroupInvite { names, welcome }) => {
+                        let mut rng = match self.group_rng.take() {
+                            Some(rng) => rng,
+                            None => match os_seeded() {
+                                Some(rng) => rng,
+                                None => {
+                                    return Incoming::Rejected(
+                                        "the OS random number generator failed".into(),
+                                    );
+                                }
+                            },
+                        };
+                        let incoming = self.join_group(&from, &sender, names, &welcome, &mut rng);
+                        self.group_rng = Some(rng);
+                        incoming
+                    }
+                    Ok(Body::GroupKey(distribution)) => {
+                        self.accept_group_key(&from, &sender, &distribution)
+                    }
                     // The session advanced (the message was authentic): only its body is
                     // unreadable.
                     Err(e) => Incoming::Rejected(format!("message from `{from}` unreadable: {e}")),
@@ -484,6 +564,60 @@ impl Peer {
             )) => Incoming::Duplicate,
             Err(e) => Incoming::Rejected(format!("message from `{from}` rejected: {e}")),
         }
+    }
+}
+
+fn os_seeded() -> Option<ChaCha20Rng> {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    getrandom::fill(seed.as_mut()).ok()?;
+    Some(ChaCha20Rng::from_seed(*seed))
+}
+
+impl Peer {
+    /// Asks `to` (whose session this device lost: restored from a backup) for a fresh
+    /// session, with a reset request sealed to `identity`.
+    ///
+    /// # Errors
+    /// Rate-limited (one request per peer per minute), no sender certificate, a failed send.
+    pub async fn request_reset<R: CryptoRng + ?Sized>(
+        &mut self,
+        client: &mut RelayClient,
+        identity: &IdentityKey,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Result<Sent, BoxError> {
+        let request =
+            self.account
+                .reset_request(identity, ResetReason::NoSession, now, now, rng)?;
+        let content = ContentType::from_byte(RESET_REQUEST).ok_or("content type")?;
+        let envelope = self.seal(identity, content, &request, now, rng)?;
+        let relay_id = client.send(envelope.clone()).await?;
+        Ok(Sent {
+            relay_id,
+            envelope,
+            to: *identity,
+        })
+    }
+
+    /// Answers a reset request from `from`: fetches its bundle and starts a fresh session,
+    /// now the active one (send the next message on it). Returns the account's events
+    /// ([`Event::SessionReset`] first).
+    ///
+    /// # Errors
+    /// The request is refused (forged, stale, rate-limited, not for us) or no bundle.
+    pub async fn answer_reset<R: CryptoRng + ?Sized>(
+        &mut self,
+        client: &mut RelayClient,
+        identity: &IdentityKey,
+        request: &[u8],
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Result<Vec<Event>, BoxError> {
+        let bytes = client.fetch_bundle(identity.to_bytes()).await?;
+        let bundle = PreKeyBundle::from_bytes(&bytes)?;
+        bundle.verify()?;
+        let answered = self.account.answer_reset(request, &bundle, now, rng)?;
+        Ok(answered.events)
     }
 }
 

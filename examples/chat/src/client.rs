@@ -423,6 +423,22 @@ impl RelayClient {
         }
     }
 
+    /// Stores `backup` on the relay as the backup of this device's name, replacing the one
+    /// stored (the relay refuses one above [`crate::frame::MAX_STORED_BACKUP_LEN`] with
+    /// [`ErrorCode::BackupTooLarge`](crate::frame::ErrorCode::BackupTooLarge)).
+    pub async fn put_backup(&mut self, backup: Vec<u8>) -> Result<(), ClientError> {
+        self.expect_ok(Frame::PutBackup(backup)).await
+    }
+
+    /// The backup the relay stores for this device's name
+    /// ([`ErrorCode::NoBackup`](crate::frame::ErrorCode::NoBackup) if none).
+    pub async fn get_backup(&mut self) -> Result<Vec<u8>, ClientError> {
+        match self.request(Frame::GetBackup).await? {
+            Frame::Backup(bytes) => Ok(bytes),
+            _ => Err(ClientError::Protocol("expected a backup")),
+        }
+    }
+
     /// Hands a sealed envelope to the relay; returns the id the relay stored it under.
     pub async fn send(&mut self, envelope: Vec<u8>) -> Result<u64, ClientError> {
         match self.request(Frame::Send(envelope)).await? {

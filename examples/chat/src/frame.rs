@@ -24,13 +24,22 @@
 //! 0x0B Notice     code(1)                 0x8C BlobBegin     len(8)
 //! 0x0C BlobId     id(16)                  0x8D BlobPut       id(16) offset(8) data(rest)
 //! 0x0D BlobData   data(rest)              0x8E BlobEnd       id(16) sha256(32)
-//!                                         0x8F BlobGet       id(16) offset(8) len(4)
+//! 0x0E Backup     backup(rest)            0x8F BlobGet       id(16) offset(8) len(4)
+//!                                         0x90 PutBackup     backup(rest)
+//!                                         0x91 GetBackup
 //! ```
 //!
 //! The `Blob*` frames are the relay's blob store (`relay::blobs`): an encrypted attachment
 //! object is uploaded in parts (`BlobBegin` reserves its length against the uploader's quota
 //! and returns a random id, `BlobPut` appends the next part, `BlobEnd` checks the SHA-256 and
 //! makes it downloadable) and downloaded by id and range (`BlobGet`, answered by `BlobData`).
+//!
+//! `PutBackup` and `GetBackup` keep one opaque backup per registered name (`relay`'s
+//! `backups` table): the encrypted key backup of hushwire's `backup` module, which only the
+//! user's recovery key opens. `PutBackup` replaces the stored one in one step (answered by
+//! `Ok`, or `Error(BackupTooLarge)` above [`MAX_STORED_BACKUP_LEN`]); `GetBackup` is answered
+//! by `Backup`, or `Error(NoBackup)`. Both act on the name the signed-in device holds now: a
+//! device that holds no name, or another name, cannot read or replace it.
 //!
 //! Before the client signed in, the only frame the relay accepts is `Auth`, and no frame may
 //! be longer than [`MAX_SIGN_IN_FRAME_LEN`]. `Notice` is the relay speaking unprompted (why it
@@ -54,6 +63,12 @@ pub const MAX_NAME_LEN: usize = 64;
 /// Bytes of a blob id (random, drawn by the relay: knowing the id is what lets a device
 /// download a blob).
 pub const BLOB_ID_LEN: usize = 16;
+/// Most bytes of the backup a relay keeps per name (`PutBackup`): a hushwire key backup of a
+/// device in a few hundred conversations and groups, appended to for a long while, with room.
+/// Below [`MAX_FRAME_LEN`], so one frame carries it.
+pub const MAX_STORED_BACKUP_LEN: usize = 512 * 1024;
+
+const _: () = assert!(MAX_STORED_BACKUP_LEN + 1 < MAX_FRAME_LEN);
 
 /// Why the relay refused a request. Sent as one byte; the connection stays open unless the
 /// code says otherwise (see [`ErrorCode::closes_connection`]).
@@ -104,10 +119,15 @@ pub enum ErrorCode {
     /// A part not at the end of the upload so far, past the announced length, or a range
     /// outside the blob; or an upload that ended short of its length or with another SHA-256.
     BadRange,
+    /// The backup is larger than [`MAX_STORED_BACKUP_LEN`]: nothing was stored, the previous
+    /// backup stays.
+    BackupTooLarge,
+    /// The relay holds no backup for this device's name.
+    NoBackup,
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 21] = [
+    const ALL: [ErrorCode; 23] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
         ErrorCode::UnknownRecipient,
@@ -129,6 +149,8 @@ impl ErrorCode {
         ErrorCode::QuotaExceeded,
         ErrorCode::NoSuchBlob,
         ErrorCode::BadRange,
+        ErrorCode::BackupTooLarge,
+        ErrorCode::NoBackup,
     ];
 
     pub fn to_byte(self) -> u8 {
@@ -154,6 +176,8 @@ impl ErrorCode {
             ErrorCode::QuotaExceeded => 19,
             ErrorCode::NoSuchBlob => 20,
             ErrorCode::BadRange => 21,
+            ErrorCode::BackupTooLarge => 22,
+            ErrorCode::NoBackup => 23,
         }
     }
 
@@ -205,6 +229,8 @@ impl fmt::Display for ErrorCode {
             }
             ErrorCode::NoSuchBlob => "the relay has no such file (expired, or never uploaded)",
             ErrorCode::BadRange => "upload or download outside the file's bytes, or corrupted",
+            ErrorCode::BackupTooLarge => "the backup is larger than the relay keeps",
+            ErrorCode::NoBackup => "the relay holds no backup for this name",
         })
     }
 }
@@ -269,6 +295,9 @@ pub enum Frame {
         offset: u64,
         len: u32,
     },
+    Backup(Vec<u8>),
+    PutBackup(Vec<u8>),
+    GetBackup,
 }
 
 /// Shows tags and lengths only: frames carry keys and ciphertext, which logs never show.
@@ -287,7 +316,9 @@ impl fmt::Debug for Frame {
             Frame::Register(n) | Frame::Lookup(n) | Frame::Reregister(n) => {
                 write!(f, "{}({} B)", self.name(), n.len())
             }
-            Frame::BlobData(b) => write!(f, "BlobData({} B)", b.len()),
+            Frame::BlobData(b) | Frame::Backup(b) | Frame::PutBackup(b) => {
+                write!(f, "{}({} B)", self.name(), b.len())
+            }
             Frame::BlobBegin { len } => write!(f, "BlobBegin({len} B)"),
             Frame::BlobPut { offset, data, .. } => {
                 write!(f, "BlobPut(@{offset}, {} B)", data.len())
@@ -341,6 +372,7 @@ const T_PONG: u8 = 0x0A;
 const T_NOTICE: u8 = 0x0B;
 const T_BLOB_ID: u8 = 0x0C;
 const T_BLOB_DATA: u8 = 0x0D;
+const T_BACKUP: u8 = 0x0E;
 const T_AUTH: u8 = 0x81;
 const T_REGISTER: u8 = 0x82;
 const T_PUBLISH_BUNDLE: u8 = 0x83;
@@ -356,6 +388,8 @@ const T_BLOB_BEGIN: u8 = 0x8C;
 const T_BLOB_PUT: u8 = 0x8D;
 const T_BLOB_END: u8 = 0x8E;
 const T_BLOB_GET: u8 = 0x8F;
+const T_PUT_BACKUP: u8 = 0x90;
+const T_GET_BACKUP: u8 = 0x91;
 
 /// Parses a length prefix.
 ///
@@ -424,6 +458,9 @@ impl Frame {
             Frame::BlobPut { .. } => "BlobPut",
             Frame::BlobEnd { .. } => "BlobEnd",
             Frame::BlobGet { .. } => "BlobGet",
+            Frame::Backup(_) => "Backup",
+            Frame::PutBackup(_) => "PutBackup",
+            Frame::GetBackup => "GetBackup",
         }
     }
 
@@ -537,7 +574,12 @@ impl Frame {
                     len: u32::from_be_bytes(array(len).ok_or(wrong)?),
                 }
             }
-            T_OK | T_PONG | T_GET_CERTIFICATE | T_PING | T_RECEIVE => return Err(wrong),
+            T_BACKUP => Frame::Backup(rest(fields).ok_or(wrong)?),
+            T_PUT_BACKUP => Frame::PutBackup(rest(fields).ok_or(wrong)?),
+            T_GET_BACKUP if fields.is_empty() => Frame::GetBackup,
+            T_OK | T_PONG | T_GET_CERTIFICATE | T_PING | T_RECEIVE | T_GET_BACKUP => {
+                return Err(wrong);
+            }
             other => return Err(FrameError::UnknownTag(other)),
         };
         Ok(frame)
@@ -654,6 +696,15 @@ impl Frame {
                 out.extend_from_slice(&offset.to_be_bytes());
                 out.extend_from_slice(&len.to_be_bytes());
             }
+            Frame::Backup(b) => {
+                out.push(T_BACKUP);
+                out.extend_from_slice(b);
+            }
+            Frame::PutBackup(b) => {
+                out.push(T_PUT_BACKUP);
+                out.extend_from_slice(b);
+            }
+            Frame::GetBackup => out.push(T_GET_BACKUP),
         }
         out
     }

@@ -6,7 +6,7 @@
 //! - [`relay`]: the store-and-forward relay (tokio, SQLite);
 //! - [`client`]: the relay protocol's client side;
 //! - [`chat`]: a chat peer on top of the client and hushwire (text, files, masked text and
-//!   secure fields for a payment vault);
+//!   secure fields for a payment vault, groups, resets, and its key backup);
 //! - [`body`]: what a 1:1 message carries (text, a file's pointer, a masked field);
 //! - [`tls`]: TLS set-up, certificate pinning and the sign-in channel binding;
 //! - [`websocket`]: a WebSocket endpoint in front of the relay, for the browser widget.

@@ -38,7 +38,9 @@
 //! and frames by type and length: never key material, never envelope bytes.
 //!
 //! It also keeps a blob store for encrypted attachments (uploaded in parts, downloaded by id
-//! and range, with a size limit, a per-device quota and expiry): see [`blobs`].
+//! and range, with a size limit, a per-device quota and expiry): see [`blobs`]; and one opaque
+//! key backup per registered name, which only the name's current device reads or replaces:
+//! see [`backups`].
 //!
 //! Example-grade shortcut: the relay's root key is generated at first start and only its
 //! public half is kept (so the server key cannot be renewed without a new root).
@@ -74,6 +76,7 @@ use crate::frame::{
 use crate::tls::{self, Fingerprint, TLS_HANDSHAKE_RECORD};
 use crate::{local_time, unix_now};
 
+pub mod backups;
 pub mod blobs;
 use blobs::{BlobLimits, Uploads};
 
@@ -614,6 +617,7 @@ fn open_db(path: &Path) -> Result<Connection, RelayError> {
          CREATE UNIQUE INDEX IF NOT EXISTS devices_by_name ON devices (name COLLATE NOCASE);",
     )?;
     blobs::create_tables(&db)?;
+    backups::create_tables(&db)?;
     Ok(db)
 }
 
@@ -1164,6 +1168,8 @@ impl Conn {
             Frame::BlobPut { id, offset, data } => self.blob_put(device, id, offset, &data),
             Frame::BlobEnd { id, sha256 } => self.blob_end(device, id, &sha256),
             Frame::BlobGet { id, offset, len } => self.blob_get(&id, offset, len),
+            Frame::PutBackup(backup) => self.put_backup(device, &backup),
+            Frame::GetBackup => self.get_backup(device),
             // Auth again, or a relay-to-client frame.
             _ => Err(ErrorCode::BadRequest),
         };

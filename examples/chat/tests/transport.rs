@@ -6,6 +6,10 @@
 //! - a client cannot drain, acknowledge or sign in to another device's queue;
 //! - oversized, empty, truncated, unknown and garbage frames close that connection only;
 //! - slow, idle and non-reading clients do not stall the others;
+//! - the relay keeps one backup per name, for the name's current device only, within its size
+//!   limit;
+//! - a group member restored from a key backup on a new device reads the group's next message
+//!   at once, restarts its 1:1 session through a reset, and still has its contact verified;
 //! - (ignored) the relay's throughput on loopback.
 
 #![allow(
@@ -939,6 +943,11 @@ fn every_frame_round_trips_and_a_partial_frame_waits_for_more() {
             len: 24,
         },
         Frame::Error(ErrorCode::QuotaExceeded),
+        Frame::Backup(vec![25; 9]),
+        Frame::PutBackup(vec![26; 9]),
+        Frame::GetBackup,
+        Frame::Error(ErrorCode::BackupTooLarge),
+        Frame::Error(ErrorCode::NoBackup),
     ];
     let mut stream = Vec::new();
     for frame in &frames {
@@ -966,7 +975,11 @@ fn every_frame_round_trips_and_a_partial_frame_waits_for_more() {
     assert!(Frame::decode(&[0x0D]).is_err());
     assert!(Frame::decode(&[&[0x8F][..], &[0; 27]].concat()).is_err());
     assert!(Frame::decode(&[&[0x8E][..], &[0; 49]].concat()).is_err());
-    assert!(Frame::decode(&[0x04, 22]).is_err(), "no error code 22 yet");
+    // A backup frame carries at least one byte; `GetBackup` carries none.
+    assert!(Frame::decode(&[0x90]).is_err());
+    assert!(Frame::decode(&[0x0E]).is_err());
+    assert!(Frame::decode(&[0x91, 0]).is_err());
+    assert!(Frame::decode(&[0x04, 24]).is_err(), "no error code 24 yet");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1117,6 +1130,268 @@ async fn a_reinstall_takes_the_name_only_when_asked_and_peers_see_a_changed_key(
     assert!(matches!(
         alice.account.verification_state(&bob_user),
         Some(hushwire::VerificationState::ChangedSinceVerification { .. })
+    ));
+    relay.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_keeps_one_backup_per_name_for_its_current_device_only() {
+    use transport::frame::MAX_STORED_BACKUP_LEN;
+    let dir = TempDir::new("backups");
+    let mut rng = ChaCha20Rng::seed_from_u64(23);
+    let relay = relay::start(config(&dir, loopback())).await.unwrap();
+    let addr = relay.addr();
+    let (_alice, mut alice_client) = registered("alice", addr, &mut rng).await;
+    let (_bob, mut bob_client) = registered("bob", addr, &mut rng).await;
+
+    // Nothing stored yet.
+    assert!(matches!(
+        alice_client.get_backup().await,
+        Err(ClientError::Relay(ErrorCode::NoBackup))
+    ));
+    // Round trip, then a replacement.
+    alice_client.put_backup(vec![1; 1_000]).await.unwrap();
+    assert_eq!(alice_client.get_backup().await.unwrap(), vec![1; 1_000]);
+    alice_client.put_backup(vec![2; 10]).await.unwrap();
+    assert_eq!(alice_client.get_backup().await.unwrap(), vec![2; 10]);
+    assert_eq!(relay.backup_of("ALICE").unwrap(), Some(vec![2; 10]));
+
+    // At the limit it is stored; one byte past it is refused and the stored one stays.
+    let at_limit = vec![3; MAX_STORED_BACKUP_LEN];
+    alice_client.put_backup(at_limit.clone()).await.unwrap();
+    assert_eq!(alice_client.get_backup().await.unwrap(), at_limit);
+    assert!(matches!(
+        alice_client
+            .put_backup(vec![4; MAX_STORED_BACKUP_LEN + 1])
+            .await,
+        Err(ClientError::Relay(ErrorCode::BackupTooLarge))
+    ));
+    assert_eq!(alice_client.get_backup().await.unwrap(), at_limit);
+
+    // Bob's requests act on Bob's name: he reads none of Alice's and cannot overwrite it.
+    assert!(matches!(
+        bob_client.get_backup().await,
+        Err(ClientError::Relay(ErrorCode::NoBackup))
+    ));
+    bob_client.put_backup(vec![5; 5]).await.unwrap();
+    assert_eq!(alice_client.get_backup().await.unwrap(), at_limit);
+    assert_eq!(relay.backup_of("bob").unwrap(), Some(vec![5; 5]));
+
+    // A device with no name has no backup to read or write.
+    let mut stranger = Peer::new("stranger", now(), &mut rng).unwrap();
+    let mut stranger_client = signed_in(&mut stranger, addr, false).await;
+    assert!(matches!(
+        stranger_client.get_backup().await,
+        Err(ClientError::Relay(ErrorCode::Invalid))
+    ));
+    assert!(matches!(
+        stranger_client.put_backup(vec![6; 5]).await,
+        Err(ClientError::Relay(ErrorCode::Invalid))
+    ));
+
+    // A new device that takes the name over reads the backup (the restore path); the old
+    // device, still connected, can no longer read or replace it.
+    let mut restored = Peer::new("alice", now(), &mut rng).unwrap();
+    let mut restored_client = signed_in(&mut restored, addr, false).await;
+    restored
+        .register_name(&mut restored_client, true)
+        .await
+        .unwrap();
+    assert_eq!(restored_client.get_backup().await.unwrap(), at_limit);
+    assert!(matches!(
+        alice_client.get_backup().await,
+        Err(ClientError::Relay(ErrorCode::Invalid))
+    ));
+    assert!(matches!(
+        alice_client.put_backup(vec![7; 5]).await,
+        Err(ClientError::Relay(ErrorCode::Invalid))
+    ));
+    assert_eq!(restored_client.get_backup().await.unwrap(), at_limit);
+
+    // The backup survives a relay restart.
+    relay.shutdown().await;
+    let relay = relay::start(config(&dir, loopback())).await.unwrap();
+    assert_eq!(relay.backup_of("alice").unwrap(), Some(at_limit));
+    relay.shutdown().await;
+}
+
+/// The next delivery for `peer`, opened and acknowledged.
+async fn next_incoming(peer: &mut Peer, client: &mut RelayClient) -> Incoming {
+    let delivery = client.next_delivery(WAIT).await.unwrap().unwrap();
+    let incoming = peer.open(&delivery.envelope, now());
+    client.ack(delivery.id).await.unwrap();
+    incoming
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_group_member_reads_new_group_messages_and_restarts_its_sessions() {
+    use hushwire::backup::{self, BackupOptions, BackupWriter, RecoveryKey};
+    use hushwire::{BackupError, UserId, VerificationState};
+
+    let dir = TempDir::new("restore");
+    let mut rng = ChaCha20Rng::seed_from_u64(24);
+    let relay = relay::start(config(&dir, loopback())).await.unwrap();
+    let addr = relay.addr();
+    let (mut dana, mut dana_client) = registered("dana", addr, &mut rng).await;
+    let (mut sup, mut sup_client) = registered("supervisor", addr, &mut rng).await;
+    let dana_user = UserId::new(b"dana").unwrap();
+
+    // A 1:1 exchange; the supervisor verifies Dana.
+    dana.send_text(&mut dana_client, "supervisor", "hello", now(), &mut rng)
+        .await
+        .unwrap();
+    assert!(matches!(
+        next_incoming(&mut sup, &mut sup_client).await,
+        Incoming::Text { text, .. } if text == "hello"
+    ));
+    sup.account
+        .mark_verified(&dana_user, dana.account.identity_key(), now())
+        .unwrap();
+
+    // The group: invitation and Dana's key, then the supervisor's key back.
+    dana.create_group(
+        &mut dana_client,
+        "card-support",
+        &["supervisor"],
+        now(),
+        &mut rng,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        next_incoming(&mut sup, &mut sup_client).await,
+        Incoming::GroupJoined { group, from, .. } if group == "card-support" && from == "dana"
+    ));
+    assert!(matches!(
+        next_incoming(&mut sup, &mut sup_client).await,
+        Incoming::GroupKey { .. }
+    ));
+    assert_eq!(
+        sup.send_group_keys(&mut sup_client, now(), &mut rng)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(matches!(
+        next_incoming(&mut dana, &mut dana_client).await,
+        Incoming::GroupKey { from, .. } if from == "supervisor"
+    ));
+    dana.send_group_text(&mut dana_client, "card-support", "one", now(), &mut rng)
+        .await
+        .unwrap();
+    assert!(matches!(
+        next_incoming(&mut sup, &mut sup_client).await,
+        Incoming::GroupText { group, from, text, .. }
+            if group == "card-support" && from == "dana" && text == "one"
+    ));
+    sup.send_group_text(&mut sup_client, "card-support", "two", now(), &mut rng)
+        .await
+        .unwrap();
+    assert!(matches!(
+        next_incoming(&mut dana, &mut dana_client).await,
+        Incoming::GroupText { text, .. } if text == "two"
+    ));
+    // The backup, on the relay.
+    let key = RecoveryKey::generate(&mut rng);
+    let (mut writer, _) = BackupWriter::create(&key, None, now(), &mut rng);
+    let appended = sup
+        .append_backup(&mut writer, &BackupOptions::default(), now(), &mut rng)
+        .unwrap();
+    let stored = backup::encode_backup(None, &appended.manifest, &appended.entries).unwrap();
+    sup_client.put_backup(stored).await.unwrap();
+    let old_key = *sup.account.identity_key();
+    sup_client.close().await;
+    drop(sup);
+
+    // A new device takes the name over and restores.
+    let mut fresh = Peer::new("supervisor", now(), &mut rng).unwrap();
+    let mut client = signed_in(&mut fresh, addr, false).await;
+    fresh.register_name(&mut client, true).await.unwrap();
+    let downloaded = client.get_backup().await.unwrap();
+    let wrong = RecoveryKey::generate(&mut rng);
+    assert!(matches!(
+        backup::restore(&wrong, &downloaded, 0),
+        Err(BackupError::WrongRecoveryKey)
+    ));
+    let report = fresh
+        .apply_backup(
+            backup::restore(&key, &downloaded, 0).unwrap(),
+            now(),
+            &mut rng,
+        )
+        .unwrap();
+    fresh
+        .publish_prekeys(&mut client, now(), &mut rng)
+        .await
+        .unwrap();
+    fresh.refresh_certificate(&mut client, now()).await.unwrap();
+    assert_eq!(report.groups, vec!["card-support".to_owned()]);
+    assert!(!report.identity_restored);
+    assert_ne!(fresh.account.identity_key(), &old_key);
+    let [dana_entry] = report.restart.as_slice() else {
+        panic!("one peer to restart: {:?}", report.restart);
+    };
+    assert_eq!(dana_entry.name.as_deref(), Some("dana"));
+    assert!(dana_entry.verified);
+    assert!(matches!(
+        fresh.account.verification_state(&dana_user),
+        Some(VerificationState::Verified { .. })
+    ));
+    assert!(
+        fresh
+            .account
+            .active_session(dana.account.identity_key())
+            .is_none()
+    );
+
+    // Dana's next group message decrypts at once on the new device.
+    dana.send_group_text(&mut dana_client, "card-support", "three", now(), &mut rng)
+        .await
+        .unwrap();
+    assert!(matches!(
+        next_incoming(&mut fresh, &mut client).await,
+        Incoming::GroupText { text, from, .. } if text == "three" && from == "dana"
+    ));
+
+    // The 1:1 session restarts through a reset request.
+    fresh
+        .request_reset(&mut client, &dana_entry.identity, now(), &mut rng)
+        .await
+        .unwrap();
+    let Incoming::ResetRequested {
+        from,
+        identity,
+        request,
+    } = next_incoming(&mut dana, &mut dana_client).await
+    else {
+        panic!("no reset request");
+    };
+    assert_eq!(from, "supervisor");
+    assert_eq!(&identity, fresh.account.identity_key());
+    dana.answer_reset(&mut dana_client, &identity, &request, now(), &mut rng)
+        .await
+        .unwrap();
+    // The same request again is refused (answered already).
+    assert!(
+        dana.answer_reset(&mut dana_client, &identity, &request, now(), &mut rng)
+            .await
+            .is_err()
+    );
+    dana.send_text(&mut dana_client, "supervisor", "back?", now(), &mut rng)
+        .await
+        .unwrap();
+    assert!(matches!(
+        next_incoming(&mut fresh, &mut client).await,
+        Incoming::Text { text, .. } if text == "back?"
+    ));
+    fresh
+        .send_text(&mut client, "dana", "yes", now(), &mut rng)
+        .await
+        .unwrap();
+    assert!(matches!(
+        next_incoming(&mut dana, &mut dana_client).await,
+        Incoming::Text { text, .. } if text == "yes"
     ));
     relay.shutdown().await;
 }

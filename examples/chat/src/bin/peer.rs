@@ -10,6 +10,8 @@
 //! cargo run --release --bin peer -- --state alice safety-number bob
 //! cargo run --release --bin peer -- --state alice verify bob <payload hex from Bob's screen>
 //! cargo run --release --bin peer -- --state alice repin-relay          # after a relay change
+//! cargo run --release --bin peer -- --state alice backup               # key backup to the relay
+//! cargo run --release --bin peer -- --state alice2 restore alice       # on a new device
 //! ```
 //!
 //! The state directory holds `key` (32 random bytes: keep it apart from backups of the state)
@@ -26,6 +28,13 @@
 //! NAME`, each masked value is sealed to that identity (a payment vault) and the recipient gets
 //! the masked form and a reference. Files go to the relay's blob store encrypted (hushwire
 //! attachments); `recv` and `chat` fetch, verify and save them in `--files DIR`.
+//!
+//! `backup` keeps an encrypted key backup (hushwire's `backup`, SPEC.md §18) on the relay: the
+//! first run makes a recovery key and shows it once; every run appends the identity book
+//! (who is verified) and uploads the whole backup. The state directory keeps the backup
+//! writer in `backup` (encrypted under `key`), never the recovery key. `restore NAME` on a
+//! new device takes the name over, downloads the backup, opens it with the recovery key and
+//! asks every contact for a fresh 1:1 session (1:1 sessions are never backed up).
 
 use std::collections::VecDeque;
 use std::error::Error;
@@ -41,12 +50,15 @@ use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, Tag};
 use clap::{Parser, Subcommand};
 use hushwire::attachment::AttachmentPointer;
+use hushwire::backup::{
+    self, BackupOptions, BackupPublicKey, BackupWriter, RECOVERY_KEY_DISPLAY_LEN, RecoveryKey,
+};
 use hushwire::mask::{MaskCheckError, Masker};
-use hushwire::{Account, Event, IdentityKey, SafetyNumber, StorageKey, UserId};
+use hushwire::{Account, BackupError, Event, IdentityKey, SafetyNumber, StorageKey, UserId};
 use hushwire_examples::chat::{Incoming, Peer, RelayChanged, UnknownPeer, kind_name};
 use hushwire_examples::client::BlobId;
 use hushwire_examples::client::{ClientError, Event as LinkEvent, RelayClient};
-use hushwire_examples::frame::{ErrorCode, valid_name};
+use hushwire_examples::frame::{ErrorCode, MAX_STORED_BACKUP_LEN, valid_name};
 use hushwire_examples::tls::{Pin, parse_fingerprint, show_fingerprint};
 use hushwire_examples::{local_date_time, local_time, unix_now};
 use qrcode::QrCode;
@@ -144,6 +156,22 @@ enum Command {
         #[arg(long, value_name = "FINGERPRINT")]
         confirm: Option<String>,
     },
+    /// Back up this device's keys to the relay, encrypted under a recovery key: the first
+    /// run shows the key once (write it down); later runs append without it. Backs up who you
+    /// verified (and groups); never 1:1 sessions.
+    Backup {
+        /// Back up the identity key too: a restored device keeps it, and peers see no change.
+        #[arg(long)]
+        include_identity: bool,
+    },
+    /// In a new (empty) state directory: take NAME over on the relay, download its backup,
+    /// open it with the recovery key, and restart 1:1 sessions with every contact.
+    Restore {
+        name: String,
+        /// The recovery key as written down (asked for on stdin if not given).
+        #[arg(long, value_name = "KEY")]
+        recovery_key: Option<String>,
+    },
 }
 
 const DEFAULT_RELAY: &str = "127.0.0.1:7070";
@@ -159,6 +187,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(8);
 const QUEUE_RETRY: Duration = Duration::from_secs(3);
 const STATE_MAGIC: &[u8; 8] = b"HWPEER01";
 const META_KEY_LABEL: &[u8] = b"hushwire-example/peer/state-meta";
+const BACKUP_MAGIC: &[u8; 8] = b"HWBACKW1";
+const BACKUP_KEY_LABEL: &[u8] = b"hushwire-example/peer/backup-writer";
 const TAG_LEN: usize = 16;
 const NONCE_LEN: usize = 12;
 
@@ -254,6 +284,10 @@ async fn run(cli: Cli) -> CliResult<()> {
         Command::SafetyNumber { peer } => safety_number(&options, &peer_name(&peer)?).await,
         Command::Verify { peer, payload } => verify(&options, &peer_name(&peer)?, &payload).await,
         Command::RepinRelay { confirm } => repin_relay(&options, confirm.as_deref()).await,
+        Command::Backup { include_identity } => backup_command(&options, include_identity).await,
+        Command::Restore { name, recovery_key } => {
+            restore_command(&options, &peer_name(&name)?, recovery_key).await
+        }
     }
 }
 
@@ -336,8 +370,12 @@ fn state_path(dir: &Path) -> PathBuf {
 }
 
 fn meta_cipher(key: &[u8; 32]) -> ChaCha20Poly1305 {
+    labeled_cipher(key, META_KEY_LABEL)
+}
+
+fn labeled_cipher(key: &[u8; 32], label: &[u8]) -> ChaCha20Poly1305 {
     let mut h = Sha256::new();
-    h.update(META_KEY_LABEL);
+    h.update(label);
     h.update(key);
     let derived: [u8; 32] = h.finalize().into();
     ChaCha20Poly1305::new(&derived.into())
@@ -954,6 +992,49 @@ async fn handle_delivery(
             }
             Vec::new()
         }
+        Incoming::ResetRequested {
+            from,
+            identity,
+            request,
+        } => {
+            let mut rng = os_rng()?;
+            match device
+                .peer
+                .answer_reset(client, &identity, &request, unix_now(), &mut rng)
+                .await
+            {
+                Ok(events) => {
+                    out!(
+                        "[{}] `{from}` lost its session with you (restored from a backup?): \
+                         started a fresh one",
+                        local_time()
+                    );
+                    events
+                }
+                Err(e) => {
+                    out!("  ! a reset request from `{from}` was refused: {e}");
+                    Vec::new()
+                }
+            }
+        }
+        // This command-line peer keeps no groups (the demo does): it says what arrived.
+        Incoming::GroupJoined { group, from, .. } => {
+            out!(
+                "[{}] [{from}] invites you to the group `{group}` (groups are not kept by this peer)",
+                local_time()
+            );
+            Vec::new()
+        }
+        Incoming::GroupKey { group, from } => {
+            out!("  ({from}'s key for the group `{group}`)");
+            Vec::new()
+        }
+        Incoming::GroupText {
+            group, from, text, ..
+        } => {
+            out!("[{}] [{group}] [{from}] {text}", local_time());
+            Vec::new()
+        }
         Incoming::Duplicate => Vec::new(),
         Incoming::Rejected(reason) => {
             eprintln!("  ! dropped a message: {reason}");
@@ -1425,4 +1506,401 @@ async fn repin_relay(options: &Options, confirm: Option<&str>) -> CliResult<()> 
 
 fn short(key: &IdentityKey) -> String {
     hex::encode(key.as_bytes().get(..6).unwrap_or_default())
+}
+
+// ── Key backup ───────────────────────────────────────────────────────────────────────────────
+
+fn backup_path(dir: &Path) -> PathBuf {
+    dir.join("backup")
+}
+
+/// The backup writer this device keeps, and the sealed entries of the backup so far (the
+/// relay's copy is their encoding with the latest manifest).
+struct BackupState {
+    writer: BackupWriter,
+    entries: Vec<Vec<u8>>,
+}
+
+fn put_u32_bytes(out: &mut Vec<u8>, bytes: &[u8]) -> CliResult<()> {
+    out.extend_from_slice(
+        &u32::try_from(bytes.len())
+            .map_err(|_| "backup too large")?
+            .to_be_bytes(),
+    );
+    out.extend_from_slice(bytes);
+    Ok(())
+}
+
+fn take_bytes<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+    let (head, tail) = rest.split_at_checked(n)?;
+    *rest = tail;
+    Some(head)
+}
+
+fn take_u32_bytes<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = u32::from_be_bytes(take_bytes(rest, 4)?.try_into().ok()?);
+    take_bytes(rest, usize::try_from(len).ok()?)
+}
+
+impl BackupState {
+    /// Writes `magic(8) nonce(12) sealed(public key, device seed, manifest, entries)` under a
+    /// key derived from the state key, through a temporary file and a rename.
+    fn save(&self, dir: &Path, key: &[u8; 32]) -> CliResult<()> {
+        let mut plain = zeroize::Zeroizing::new(Vec::new());
+        put_u32_bytes(&mut plain, &self.writer.public_key().to_bytes())?;
+        plain.extend_from_slice(self.writer.dangerous_device_seed().as_ref());
+        put_u32_bytes(&mut plain, self.writer.manifest())?;
+        plain.extend_from_slice(
+            &u32::try_from(self.entries.len())
+                .map_err(|_| "too many backup entries")?
+                .to_be_bytes(),
+        );
+        for entry in &self.entries {
+            put_u32_bytes(&mut plain, entry)?;
+        }
+        let mut nonce = [0u8; NONCE_LEN];
+        os_rng()?.fill_bytes(&mut nonce);
+        let mut sealed = plain.to_vec();
+        let tag = labeled_cipher(key, BACKUP_KEY_LABEL)
+            .encrypt_inout_detached(
+                &Nonce::from(nonce),
+                BACKUP_MAGIC,
+                sealed.as_mut_slice().into(),
+            )
+            .map_err(|_| "cannot encrypt the backup writer")?;
+        let mut out = BACKUP_MAGIC.to_vec();
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        out.extend_from_slice(&tag);
+        let path = backup_path(dir);
+        let tmp = dir.join("backup.tmp");
+        std::fs::write(&tmp, &out)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| format!("cannot save {}: {e}", path.display()))?;
+        Ok(())
+    }
+
+    /// The saved writer, or `None` if this device has not started a backup.
+    fn load(dir: &Path, key: &[u8; 32]) -> CliResult<Option<BackupState>> {
+        let path = backup_path(dir);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let bytes =
+            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let corrupted = || {
+            format!(
+                "the backup writer {} is corrupted or belongs to another key file; move it \
+                 away to start a new backup (with a new recovery key)",
+                path.display()
+            )
+        };
+        let mut rest = bytes.as_slice();
+        let magic = take_bytes(&mut rest, BACKUP_MAGIC.len()).ok_or_else(corrupted)?;
+        if magic != BACKUP_MAGIC {
+            return Err(corrupted().into());
+        }
+        let nonce: [u8; NONCE_LEN] = take_bytes(&mut rest, NONCE_LEN)
+            .and_then(|n| n.try_into().ok())
+            .ok_or_else(corrupted)?;
+        let (sealed, tag) = rest
+            .split_at_checked(rest.len().checked_sub(TAG_LEN).ok_or_else(corrupted)?)
+            .ok_or_else(corrupted)?;
+        let tag = Tag::try_from(tag).map_err(|_| corrupted())?;
+        let mut plain = zeroize::Zeroizing::new(sealed.to_vec());
+        labeled_cipher(key, BACKUP_KEY_LABEL)
+            .decrypt_inout_detached(
+                &Nonce::from(nonce),
+                BACKUP_MAGIC,
+                plain.as_mut_slice().into(),
+                &tag,
+            )
+            .map_err(|_| corrupted())?;
+        let mut rest = plain.as_slice();
+        let public = BackupPublicKey::from_bytes(take_u32_bytes(&mut rest).ok_or_else(corrupted)?)
+            .map_err(|_| corrupted())?;
+        let seed: [u8; 32] = take_bytes(&mut rest, 32)
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(corrupted)?;
+        let seed = zeroize::Zeroizing::new(seed);
+        let manifest = take_u32_bytes(&mut rest).ok_or_else(corrupted)?;
+        let writer = BackupWriter::resume(public, &seed, manifest)
+            .map_err(|e| format!("{}: {e}", corrupted()))?;
+        let count = u32::from_be_bytes(
+            take_bytes(&mut rest, 4)
+                .and_then(|c| c.try_into().ok())
+                .ok_or_else(corrupted)?,
+        );
+        let mut entries = Vec::new();
+        for _ in 0..count {
+            entries.push(take_u32_bytes(&mut rest).ok_or_else(corrupted)?.to_vec());
+        }
+        if !rest.is_empty() || entries.len() != writer.entry_count() {
+            return Err(corrupted().into());
+        }
+        Ok(Some(BackupState { writer, entries }))
+    }
+}
+
+async fn backup_command(options: &Options, include_identity: bool) -> CliResult<()> {
+    let _lock = lock_state(&options.state, "backup").await?;
+    let mut device = Device::load(&options.state)?;
+    let mut client = device.connect(options).await?;
+    let mut rng = os_rng()?;
+    let now = unix_now();
+    let mut state = match BackupState::load(&device.dir, &device.key)? {
+        Some(state) => state,
+        None => {
+            let key = RecoveryKey::generate(&mut rng);
+            let (writer, _manifest) = BackupWriter::create(&key, None, now, &mut rng);
+            out!("your recovery key (shown this once; this device does not keep it):");
+            out!("");
+            out!("    {}", key.to_display().as_str());
+            out!("");
+            out!(
+                "write this down and keep it somewhere safe: it is the only way to restore your \
+                 contacts and groups on a new device (`restore {}`)",
+                device.peer.name
+            );
+            BackupState {
+                writer,
+                entries: Vec::new(),
+            }
+        }
+    };
+    let before: usize = state.entries.iter().map(Vec::len).sum();
+    let first = state.entries.is_empty();
+    let backup_options = if include_identity {
+        BackupOptions::with_identity_key()
+    } else {
+        BackupOptions::default()
+    };
+    let mut next = BackupState {
+        writer: state.writer.clone(),
+        entries: state.entries.clone(),
+    };
+    let appended = device
+        .peer
+        .append_backup(&mut next.writer, &backup_options, now, &mut rng)?;
+    next.entries.extend(appended.entries.iter().cloned());
+    let stored = backup::encode_backup(None, &appended.manifest, &next.entries)?;
+    if stored.len() > MAX_STORED_BACKUP_LEN {
+        return Err(format!(
+            "the backup would be {} bytes, more than the relay keeps ({MAX_STORED_BACKUP_LEN}); \
+             start a new one: move {} away and run `backup` again (a new recovery key)",
+            stored.len(),
+            backup_path(&device.dir).display()
+        )
+        .into());
+    }
+    // Saved before the upload: a failed upload is retried by the next run, which appends and
+    // uploads the whole backup again.
+    next.save(&device.dir, &device.key)?;
+    state = next;
+    client
+        .put_backup(stored.clone())
+        .await
+        .map_err(|e| format!("the backup was not stored on the relay: {e}"))?;
+    let added = state
+        .entries
+        .iter()
+        .map(Vec::len)
+        .sum::<usize>()
+        .saturating_sub(before);
+    let plural = |n: usize| if n == 1 { "entry" } else { "entries" };
+    out!(
+        "{} `{}`: appended {} {} ({added} bytes{}); the relay now keeps {} bytes \
+         ({} {}, manifest #{})",
+        if first {
+            "backed up"
+        } else {
+            "updated the backup of"
+        },
+        device.peer.name,
+        appended.entries.len(),
+        plural(appended.entries.len()),
+        if include_identity {
+            ", with the identity key"
+        } else {
+            ""
+        },
+        stored.len(),
+        state.entries.len(),
+        plural(state.entries.len()),
+        state.writer.counter()
+    );
+    out!("1:1 sessions are never backed up: a restored device starts fresh ones");
+    Ok(())
+}
+
+/// Reads the recovery key from `--recovery-key` or, if not given, from stdin.
+async fn read_recovery_key(given: Option<String>) -> CliResult<RecoveryKey> {
+    let text = match given {
+        Some(text) => zeroize::Zeroizing::new(text),
+        None => {
+            eprint!("recovery key ({RECOVERY_KEY_DISPLAY_LEN} characters, groups of 5): ");
+            let mut lines = BufReader::new(tokio::io::stdin()).lines();
+            zeroize::Zeroizing::new(
+                lines
+                    .next_line()
+                    .await
+                    .map_err(|e| format!("cannot read the recovery key: {e}"))?
+                    .ok_or("no recovery key given (stdin closed)")?,
+            )
+        }
+    };
+    RecoveryKey::from_display(text.trim()).map_err(|e| {
+        match e {
+            BackupError::RecoveryKeyMistyped => {
+                "the recovery key's checksum fails: a character is mistyped; compare it with \
+                 what you wrote down (nothing was changed)"
+                    .to_owned()
+            }
+            BackupError::RecoveryKeyFormat => format!(
+                "that is not a recovery key: expected {RECOVERY_KEY_DISPLAY_LEN} characters \
+                 (letters and digits in groups of 5; nothing was changed)"
+            ),
+            other => format!("recovery key refused: {other}"),
+        }
+        .into()
+    })
+}
+
+async fn restore_command(options: &Options, name: &str, key: Option<String>) -> CliResult<()> {
+    let dir = &options.state;
+    if state_path(dir).exists() {
+        return Err(format!(
+            "{} already holds an identity; restore into a new --state directory",
+            dir.display()
+        )
+        .into());
+    }
+    // The key is checked before anything changes, here or on the relay.
+    let key = read_recovery_key(key).await?;
+    let mut rng = os_rng()?;
+    let addr = options.relay()?;
+    let mut peer = Peer::new(name, unix_now(), &mut rng)?;
+    let link = peer.link(WAIT, options.insecure);
+    let mut client = peer.connect(addr, &link, false, unix_now()).await?;
+    peer.register_name(&mut client, true).await?;
+    let downloaded = client.get_backup().await.map_err(|e| match e {
+        ClientError::Relay(ErrorCode::NoBackup) => {
+            format!("the relay holds no backup for `{name}` (was `backup` ever run?)").into()
+        }
+        other => Box::<dyn Error + Send + Sync>::from(other),
+    })?;
+    let restored = backup::restore(&key, &downloaded, 0).map_err(|e| match e {
+        BackupError::WrongRecoveryKey => format!(
+            "this is not the recovery key of `{name}`'s backup (it was made under another \
+             one); run `restore` again with the right key"
+        ),
+        other => format!("the backup on the relay cannot be restored: {other}"),
+    })?;
+    let report = peer.apply_backup(restored, unix_now(), &mut rng)?;
+    if report.identity_restored {
+        // The backed-up identity signs in and takes the name (from this run's first key).
+        client.close().await;
+        let link = peer.link(WAIT, options.insecure);
+        client = peer.connect(addr, &link, false, unix_now()).await?;
+        peer.register_name(&mut client, true).await?;
+    }
+    let bundles = peer
+        .publish_prekeys(&mut client, unix_now(), &mut rng)
+        .await?;
+    peer.refresh_certificate(&mut client, unix_now()).await?;
+
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let _lock = lock_state(dir, "restore").await?;
+    let mut state_key = [0u8; 32];
+    rng.fill_bytes(&mut state_key);
+    write_key_file(&key_path(dir), &state_key)?;
+    let mut device = Device {
+        dir: dir.clone(),
+        key: state_key,
+        generation: 0,
+        peer,
+    };
+    // Later `backup` runs go on under the same recovery key, in a new backup that replaces
+    // this one on the relay.
+    let (writer, _manifest) = BackupWriter::create(&key, None, unix_now(), &mut rng);
+    BackupState {
+        writer,
+        entries: Vec::new(),
+    }
+    .save(dir, &state_key)?;
+    let mut restarted = Vec::new();
+    let mut failed = Vec::new();
+    for contact in &report.restart {
+        let shown = contact
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}…", short(&contact.identity)));
+        match device
+            .peer
+            .request_reset(&mut client, &contact.identity, unix_now(), &mut rng)
+            .await
+        {
+            Ok(_) => restarted.push(shown),
+            Err(e) => failed.push(format!("{shown} ({e})")),
+        }
+    }
+    device.save()?;
+    out!(
+        "restored `{name}` from the relay's backup ({} bytes, manifest #{}, written {}) into {}",
+        downloaded.len(),
+        report.counter,
+        local_date_time(report.written_at.as_unix_secs()),
+        dir.display()
+    );
+    out!(
+        "  identity: {}; uploaded {bundles} prekey bundles",
+        if report.identity_restored {
+            "restored from the backup (peers see no change)".to_owned()
+        } else {
+            format!(
+                "a new device key {}… (peers see a changed key and should compare safety \
+                 numbers again)",
+                short(device.peer.account.identity_key())
+            )
+        }
+    );
+    let names = |verified: bool| {
+        let list: Vec<String> = report
+            .restart
+            .iter()
+            .filter(|c| c.verified == verified)
+            .map(|c| {
+                c.name
+                    .clone()
+                    .unwrap_or_else(|| format!("{}…", short(&c.identity)))
+            })
+            .collect();
+        if list.is_empty() {
+            "none".to_owned()
+        } else {
+            list.join(", ")
+        }
+    };
+    out!("  verified contacts restored: {}", names(true));
+    out!("  other contacts restored: {}", names(false));
+    if !report.groups.is_empty() {
+        out!("  groups restored: {}", report.groups.join(", "));
+    }
+    out!(
+        "  1:1 sessions restart with: {} (asked each for a fresh session; old messages are \
+         not in the backup)",
+        if restarted.is_empty() {
+            "nobody".to_owned()
+        } else {
+            restarted.join(", ")
+        }
+    );
+    for f in failed {
+        out!("  ! could not ask {f}");
+    }
+    out!(
+        "your recovery key stays the same; run `{}` to back up this device",
+        peer_command(dir, "backup")
+    );
+    Ok(())
 }
