@@ -148,7 +148,9 @@ pub unsafe extern "C" fn hw_attachment_pointer_info(
             out.write(pointer.ciphertext_len());
         }
         if let Some(out) = Out::optional(content_type) {
-            out.write(hw_bytes::from_vec(pointer.content_type().as_bytes().to_vec()));
+            out.write(hw_bytes::from_vec(
+                pointer.content_type().as_bytes().to_vec(),
+            ));
         }
         if let Some(out) = Out::optional(file_name) {
             out.write(hw_bytes::from_vec(pointer.file_name().as_bytes().to_vec()));

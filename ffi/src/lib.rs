@@ -59,11 +59,11 @@ use hushwire::{
     SenderCertificate, ServerCertificate, Session, StorageKey, Timestamp, TrustStore, Validity,
 };
 
+pub use attachment::*;
 use boundary::{
     Failure, Out, call, call_value, free_handle, handle, input, into_handle, key32, lock,
     optional_key32, static_cstr,
 };
-pub use attachment::*;
 pub use boundary::{hw_bytes, hw_error, hw_status};
 pub use mask::*;
 pub use roster::*;
