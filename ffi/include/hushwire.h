@@ -654,6 +654,20 @@ hw_status hw_attachment_pointer_info(const uint8_t *pointer,
                                      hw_bytes *file_name,
                                      hw_error **err);
 
+// Checks a downloaded `object` against the length and SHA-256 its `pointer` names, before
+// decrypting it: `HW_OK`, or `HW_TAMPERED` (code `attachment.truncated`,
+// `attachment.trailing_data` or `attachment.digest_mismatch`). Decryption authenticates
+// every chunk anyway; this catches a wrong or damaged object in one pass.
+//
+// # Safety
+// `pointer` points to `pointer_len` readable bytes, `object` to `object_len`; `err` as
+// usual.
+hw_status hw_attachment_verify_digest(const uint8_t *pointer,
+                                      size_t pointer_len,
+                                      const uint8_t *object,
+                                      size_t object_len,
+                                      hw_error **err);
+
 // Starts encrypting a file of any length (up to the library's maximum), with the default
 // chunk size; its key is drawn from the OS.
 //
@@ -831,6 +845,47 @@ hw_status hw_group_apply_roster_change(const hw_account *account,
                                        uint64_t now,
                                        hw_bytes *distribution,
                                        hw_error **err);
+
+// Changes the role of the member with the 32-byte identity key `member` to admin (`admin`
+// not 0) or member (the account must be an admin). Send `change` to every other member.
+// Unchanged on error (`HW_INVALID_INPUT` with code `roster.last_admin` when it would leave
+// the group without an admin, ...).
+//
+// # Safety
+// `account` is an account handle, `group` a group handle; `member` points to 32 readable
+// bytes; `change` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_group_set_role(const hw_account *account,
+                            hw_group *group,
+                            const uint8_t *member,
+                            uint8_t admin,
+                            hw_bytes *change,
+                            hw_error **err);
+
+// Leaves the group: signs the account's own removal and erases every key of the group
+// here (the handle can still be freed, and refuses to encrypt). Send `change` to the other
+// members, who then rotate their sender keys. `HW_INVALID_INPUT` with code
+// `roster.last_admin` if the account is the only admin (promote someone first); unchanged
+// on error.
+//
+// # Safety
+// `account` is an account handle, `group` a group handle; `change` points to a writable
+// `hw_bytes`; `err` as usual.
+hw_status hw_group_leave(const hw_account *account,
+                         hw_group *group,
+                         hw_bytes *change,
+                         hw_error **err);
+
+// Starts a new sender key for the account in this group; its distribution message goes to
+// `distribution`, for every other member over their 1:1 sessions. Use it periodically or
+// when the chain is exhausted (removals rotate by themselves). Unchanged on error.
+//
+// # Safety
+// `account` is an account handle, `group` a group handle; `distribution` points to a
+// writable `hw_bytes`; `err` as usual.
+hw_status hw_group_rotate_sender_key(const hw_account *account,
+                                     hw_group *group,
+                                     hw_bytes *distribution,
+                                     hw_error **err);
 
 // Writes the safety number between us (`local_user`, 1 to 128 bytes, and our 32-byte
 // identity key `local_key`) and the peer (`remote_user`, `remote_key`) to `out`: 60 ASCII

@@ -159,6 +159,29 @@ pub unsafe extern "C" fn hw_attachment_pointer_info(
     })
 }
 
+/// Checks a downloaded `object` against the length and SHA-256 its `pointer` names, before
+/// decrypting it: `HW_OK`, or `HW_TAMPERED` (code `attachment.truncated`,
+/// `attachment.trailing_data` or `attachment.digest_mismatch`). Decryption authenticates
+/// every chunk anyway; this catches a wrong or damaged object in one pass.
+///
+/// # Safety
+/// `pointer` points to `pointer_len` readable bytes, `object` to `object_len`; `err` as
+/// usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_attachment_verify_digest(
+    pointer: *const u8,
+    pointer_len: usize,
+    object: *const u8,
+    object_len: usize,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let pointer = AttachmentPointer::from_bytes(input(pointer, pointer_len, "pointer")?)?;
+        pointer.verify_digest(input(object, object_len, "object")?)?;
+        Ok(())
+    })
+}
+
 // ─── streaming encryption ────────────────────────────────────────────────────────────────────
 
 /// Starts encrypting a file of any length (up to the library's maximum), with the default

@@ -1,7 +1,8 @@
-//! Group roster changes (`GroupSession::add_member`, `remove_member`,
-//! `apply_roster_change`): an admin adds or removes a member; every other member applies the
-//! signed change. Each call hands back the messages the app must send, as buffers that are
-//! empty when there is nothing to send.
+//! Group roster changes (`GroupSession::add_member`, `remove_member`, `set_role`, `leave`,
+//! `apply_roster_change`) and sender-key rotation: an admin adds or removes a member or
+//! changes a role, any member may leave; every other member applies the signed change. Each
+//! call hands back the messages the app must send, as buffers that are empty when there is
+//! nothing to send.
 
 use hushwire::group::{GroupRole, Outgoing, RosterUpdate};
 
@@ -152,6 +153,100 @@ pub unsafe extern "C" fn hw_group_apply_roster_change(
             &mut rng,
         )?;
         write_update(update, None, None, Some(distribution));
+        Ok(())
+    })
+}
+
+/// Changes the role of the member with the 32-byte identity key `member` to admin (`admin`
+/// not 0) or member (the account must be an admin). Send `change` to every other member.
+/// Unchanged on error (`HW_INVALID_INPUT` with code `roster.last_admin` when it would leave
+/// the group without an admin, ...).
+///
+/// # Safety
+/// `account` is an account handle, `group` a group handle; `member` points to 32 readable
+/// bytes; `change` to a writable `hw_bytes`; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_group_set_role(
+    account: *const hw_account,
+    group: *mut hw_group,
+    member: *const u8,
+    admin: u8,
+    change: *mut hw_bytes,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let account = handle(account, "account")?;
+        let group = handle(group, "group")?;
+        let member = identity_key(key32(member, "member")?)?;
+        let role = if admin != 0 {
+            GroupRole::Admin
+        } else {
+            GroupRole::Member
+        };
+        let change = Out::new(change, "change")?;
+        let mut rng = rng::for_call()?;
+        // Lock order: account before group.
+        let account = lock(&account.0)?;
+        let update =
+            lock(&group.0)?.set_role(account.identity_key_pair(), member, role, &mut rng)?;
+        write_update(update, Some(change), None, None);
+        Ok(())
+    })
+}
+
+/// Leaves the group: signs the account's own removal and erases every key of the group
+/// here (the handle can still be freed, and refuses to encrypt). Send `change` to the other
+/// members, who then rotate their sender keys. `HW_INVALID_INPUT` with code
+/// `roster.last_admin` if the account is the only admin (promote someone first); unchanged
+/// on error.
+///
+/// # Safety
+/// `account` is an account handle, `group` a group handle; `change` points to a writable
+/// `hw_bytes`; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_group_leave(
+    account: *const hw_account,
+    group: *mut hw_group,
+    change: *mut hw_bytes,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let account = handle(account, "account")?;
+        let group = handle(group, "group")?;
+        let change = Out::new(change, "change")?;
+        let mut rng = rng::for_call()?;
+        // Lock order: account before group.
+        let account = lock(&account.0)?;
+        let update = lock(&group.0)?.leave(account.identity_key_pair(), &mut rng)?;
+        write_update(update, Some(change), None, None);
+        Ok(())
+    })
+}
+
+/// Starts a new sender key for the account in this group; its distribution message goes to
+/// `distribution`, for every other member over their 1:1 sessions. Use it periodically or
+/// when the chain is exhausted (removals rotate by themselves). Unchanged on error.
+///
+/// # Safety
+/// `account` is an account handle, `group` a group handle; `distribution` points to a
+/// writable `hw_bytes`; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_group_rotate_sender_key(
+    account: *const hw_account,
+    group: *mut hw_group,
+    distribution: *mut hw_bytes,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let account = handle(account, "account")?;
+        let group = handle(group, "group")?;
+        let distribution = Out::new(distribution, "distribution")?;
+        let mut rng = rng::for_call()?;
+        // Lock order: account before group.
+        let account = lock(&account.0)?;
+        let mut outgoing =
+            lock(&group.0)?.rotate_sender_key(account.identity_key_pair(), &mut rng)?;
+        distribution.write(hw_bytes::from_vec(std::mem::take(&mut *outgoing.bytes)));
         Ok(())
     })
 }

@@ -314,6 +314,36 @@ fn an_attachment_round_trips_with_its_texts_and_a_tampered_object_is_refused() {
         let (mut object, pointer) = (taken(&mut object), taken(&mut pointer));
         assert!(object.len() > invoice.len());
 
+        // The digest check a download can make before decrypting.
+        let digest = |object: &[u8]| {
+            let mut err = null_mut();
+            let s = hw_attachment_verify_digest(
+                pointer.as_ptr(),
+                pointer.len(),
+                object.as_ptr(),
+                object.len(),
+                &mut err,
+            );
+            if s == hw_status::HW_OK {
+                (s, String::new())
+            } else {
+                (s, code_of(err))
+            }
+        };
+        assert_eq!(digest(&object).0, hw_status::HW_OK);
+        let (s, code) = digest(&object[..object.len() - 1]);
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_TAMPERED, "attachment.truncated")
+        );
+        let mut altered = object.clone();
+        altered[10] ^= 1;
+        let (s, code) = digest(&altered);
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_TAMPERED, "attachment.digest_mismatch")
+        );
+
         let (mut plaintext_len, mut object_len) = (0u64, 0u64);
         let (mut got_ct, mut got_name) = (hw_bytes::EMPTY, hw_bytes::EMPTY);
         ok(hw_attachment_pointer_info(
@@ -1288,6 +1318,92 @@ fn an_admin_adds_and_removes_members_and_the_others_apply_the_changes() {
         assert_eq!(s, hw_status::HW_INVALID_INPUT);
         assert_eq!(code_of(err), "roster.already_member");
 
+        // Alice is the only admin: she may not leave. She promotes Bob; the others apply it.
+        let (mut change, mut err) = (hw_bytes::EMPTY, null_mut());
+        let s = hw_group_leave(p.0, ag, &mut change, &mut err);
+        assert_eq!(s, hw_status::HW_INVALID_INPUT);
+        assert_eq!(code_of(err), "roster.last_admin");
+        assert!(change.data.is_null());
+        ok(hw_group_set_role(
+            p.0,
+            ag,
+            bob.as_ptr(),
+            1,
+            &mut change,
+            null_mut(),
+        ));
+        let promotion = taken(&mut change);
+        for (account, group) in [(p.1, bg), (carol_account, cg)] {
+            let mut none = hw_bytes::EMPTY;
+            ok(hw_group_apply_roster_change(
+                account,
+                group,
+                promotion.as_ptr(),
+                promotion.len(),
+                NOW,
+                &mut none,
+                null_mut(),
+            ));
+            taken(&mut none);
+        }
+
+        // Carol leaves; the others apply her removal.
+        ok(hw_group_leave(carol_account, cg, &mut change, null_mut()));
+        let leaving = taken(&mut change);
+        for (account, group) in [(p.0, ag), (p.1, bg)] {
+            let mut fresh = hw_bytes::EMPTY;
+            ok(hw_group_apply_roster_change(
+                account,
+                group,
+                leaving.as_ptr(),
+                leaving.len(),
+                NOW,
+                &mut fresh,
+                null_mut(),
+            ));
+            taken(&mut fresh);
+        }
+        let (mut none, mut err) = (hw_bytes::EMPTY, null_mut());
+        let s = hw_group_rotate_sender_key(carol_account, cg, &mut none, &mut err);
+        assert_ne!(s, hw_status::HW_OK);
+        hw_error_free(err);
+
+        // Alice rotates her sender key; Bob takes it over their session and reads her.
+        let mut rotated = hw_bytes::EMPTY;
+        ok(hw_group_rotate_sender_key(
+            p.0,
+            ag,
+            &mut rotated,
+            null_mut(),
+        ));
+        let d = carry(p.2, p.3, &taken(&mut rotated));
+        ok(hw_group_receive_distribution(
+            bg,
+            p.3,
+            d.as_ptr(),
+            d.len(),
+            null_mut(),
+        ));
+        let (mut msg, mut out) = (hw_bytes::EMPTY, hw_bytes::EMPTY);
+        ok(hw_group_encrypt(
+            ag,
+            b"new key".as_ptr(),
+            7,
+            &mut msg,
+            null_mut(),
+        ));
+        let msg_bytes = taken(&mut msg);
+        ok(hw_group_decrypt(
+            bg,
+            msg_bytes.as_ptr(),
+            msg_bytes.len(),
+            NOW,
+            &mut out,
+            null_mut(),
+            null_mut(),
+        ));
+        assert_eq!(taken(&mut out), b"new key");
+
         // Alice removes Bob: he learns it from the change, and a fresh sender key goes out.
         let (mut change, mut dist) = (hw_bytes::EMPTY, hw_bytes::EMPTY);
         ok(hw_group_remove_member(
@@ -1334,4 +1450,20 @@ fn an_admin_adds_and_removes_members_and_the_others_apply_the_changes() {
         hw_account_free(carol_account);
     }
     free_pair(p);
+}
+
+/// The claim that every handle may be used from any thread rests on its state being `Send`
+/// (its mutex then makes it `Sync`): checked here for every handle type.
+#[test]
+fn every_handle_type_is_send_and_sync() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<hw_account>();
+    shareable::<hw_session>();
+    shareable::<hw_group>();
+    shareable::<hw_issuer>();
+    shareable::<hw_trust_store>();
+    shareable::<hw_organization_roots>();
+    shareable::<hw_attachment_encryptor>();
+    shareable::<hw_attachment_decryptor>();
+    shareable::<hw_error>();
 }

@@ -171,6 +171,9 @@ static void attachment_round_trip(void) {
     hw_attachment_decryptor_free(dec);
 
     hw_bytes whole = {0};
+    MUST(hw_attachment_verify_digest(pointer.data, pointer.len, object, object_len, ERR));
+    CHECK(hw_attachment_verify_digest(pointer.data, pointer.len, object, object_len - 1, NULL) ==
+          HW_TAMPERED);
     MUST(hw_attachment_decrypt(pointer.data, pointer.len, object, object_len, &whole, ERR));
     CHECK(whole.len == len && memcmp(whole.data, file, len) == 0);
     hw_bytes_free(&whole);
@@ -503,6 +506,19 @@ int main(void) {
         hw_bytes_free(&got);
         hw_bytes msg = {0}, out = {0};
         const char *text = "Carol has left";
+        MUST(hw_group_encrypt(alice_group, (const uint8_t *)text, strlen(text), &msg, ERR));
+        MUST(hw_group_decrypt(bob_group, msg.data, msg.len, NOW, &out, NULL, ERR));
+        CHECK(bytes_eq(&out, text));
+        hw_bytes_free(&out);
+        hw_bytes_free(&msg);
+        /* A periodic rotation of Alice's sender key. */
+        hw_bytes rotated = {0};
+        MUST(hw_group_rotate_sender_key(alice, alice_group, &rotated, ERR));
+        got = carry(a2b, b2a, &rotated);
+        MUST(hw_group_receive_distribution(bob_group, b2a, got.data, got.len, ERR));
+        hw_bytes_free(&got);
+        hw_bytes_free(&rotated);
+        text = "on a fresh key";
         MUST(hw_group_encrypt(alice_group, (const uint8_t *)text, strlen(text), &msg, ERR));
         MUST(hw_group_decrypt(bob_group, msg.data, msg.len, NOW, &out, NULL, ERR));
         CHECK(bytes_eq(&out, text));
