@@ -65,6 +65,7 @@ __all__ = [
     "AttachmentInfo",
     "attachment_encrypt",
     "attachment_decrypt",
+    "attachment_verify_digest",
     "attachment_pointer_info",
     "Masked",
     "mask",
@@ -264,6 +265,10 @@ _SIGNATURES = {
     "hw_group_add_member": ([_P, _P, _IN, c_uint8, _BUF, _BUF, _BUF, _ERR], c_int),
     "hw_group_remove_member": ([_P, _P, _IN, c_uint64, _BUF, _BUF, _ERR], c_int),
     "hw_group_apply_roster_change": ([_P, _P, _IN, c_size_t, c_uint64, _BUF, _ERR], c_int),
+    "hw_group_set_role": ([_P, _P, _IN, c_uint8, _BUF, _ERR], c_int),
+    "hw_group_leave": ([_P, _P, _BUF, _ERR], c_int),
+    "hw_group_rotate_sender_key": ([_P, _P, _BUF, _ERR], c_int),
+    "hw_attachment_verify_digest": ([_IN, c_size_t, _IN, c_size_t, _ERR], c_int),
     "hw_account_sign_relay_challenge": ([_P, _IN, c_size_t, POINTER(c_uint8 * 64), _ERR], c_int),
     "hw_relay_challenge_verify": ([_IN, _IN, c_size_t, _IN, POINTER(c_uint8), _ERR], c_int),
     "hw_attachment_encrypt": (
@@ -803,6 +808,35 @@ class Group(_Handle):
         )
         return _take(change), _take(distribution)
 
+    def set_role(self, account: Account, member: bytes, admin: bool) -> bytes:
+        """Makes `member` an admin or a plain member (we must be an admin). Returns the change
+        for every other member."""
+        change = _Bytes()
+        _call(
+            _lib.hw_group_set_role,
+            account._p,
+            self._p,
+            _key(member, "member"),
+            1 if admin else 0,
+            byref(change),
+        )
+        return _take(change)
+
+    def leave(self, account: Account) -> bytes:
+        """Leaves the group (every key here is erased). Returns the change for the other
+        members; raises :class:`InvalidInputError` (``roster.last_admin``) for the only
+        admin."""
+        change = _Bytes()
+        _call(_lib.hw_group_leave, account._p, self._p, byref(change))
+        return _take(change)
+
+    def rotate_sender_key(self, account: Account) -> bytes:
+        """Starts a new sender key; returns its distribution message for every other
+        member."""
+        distribution = _Bytes()
+        _call(_lib.hw_group_rotate_sender_key, account._p, self._p, byref(distribution))
+        return _take(distribution)
+
     def apply_roster_change(self, account: Account, change: bytes, now: int) -> bytes:
         """Applies an admin's roster change. Returns the distribution message to send (empty
         if none): to the new member after an addition, to every remaining member after a
@@ -908,6 +942,14 @@ def attachment_decrypt(pointer: bytes, obj: bytes) -> bytes:
     out = _Bytes()
     _call(_lib.hw_attachment_decrypt, pp, pn, op, on, byref(out))
     return _take(out)
+
+
+def attachment_verify_digest(pointer: bytes, obj: bytes) -> None:
+    """Checks a downloaded object's length and SHA-256 against its pointer before decrypting;
+    raises :class:`TamperedError` on a mismatch."""
+    pp, pn, _k1 = _in(pointer)
+    op, on, _k2 = _in(obj)
+    _call(_lib.hw_attachment_verify_digest, pp, pn, op, on)
 
 
 def attachment_pointer_info(pointer: bytes) -> AttachmentInfo:

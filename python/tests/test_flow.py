@@ -187,6 +187,10 @@ def test_attachment_one_shot_and_tampered():
     info = hushwire.attachment_pointer_info(pointer)
     assert info == (len(invoice), len(obj), "application/pdf", "invoice-1042.pdf")
     assert hushwire.attachment_decrypt(pointer, obj) == invoice
+    hushwire.attachment_verify_digest(pointer, obj)
+    with pytest.raises(TamperedError) as caught:
+        hushwire.attachment_verify_digest(pointer, obj[:-1])
+    assert caught.value.code == "attachment.truncated"
     tampered = bytearray(obj)
     tampered[500] ^= 1
     with pytest.raises(TamperedError) as caught:
@@ -318,3 +322,13 @@ def test_roster_changes(pair):
             bob_group.receive_distribution(b2a, b2a.decrypt(a2b.encrypt(dist)))
             message = alice_group.encrypt(b"Carol has left")
             assert bob_group.decrypt(message, NOW) == (alice.identity_key, b"Carol has left")
+
+            with pytest.raises(InvalidInputError) as caught:
+                alice_group.leave(alice)
+            assert caught.value.code == "roster.last_admin"
+            bob_group.apply_roster_change(bob, alice_group.set_role(alice, bob.identity_key, True),
+                                          NOW)
+            fresh = alice_group.rotate_sender_key(alice)
+            bob_group.receive_distribution(b2a, b2a.decrypt(a2b.encrypt(fresh)))
+            assert bob_group.decrypt(alice_group.encrypt(b"new key"), NOW)[1] == b"new key"
+            alice_group.apply_roster_change(alice, bob_group.leave(bob), NOW)
