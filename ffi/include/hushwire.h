@@ -688,7 +688,8 @@ hw_status hw_attachment_encryptor_push(hw_attachment_encryptor *encryptor,
                                        hw_bytes *out,
                                        hw_error **err);
 
-// Ends the file: the rest of the object (the last chunks, padded) goes to `out`, the encoded
+// Ends the file: the rest of the object (the last chunk and the padding, which adds at most
+// 1/32 of the file, so a few MiB for a very large one) goes to `out`, the encoded
 // pointer to `pointer`, with the optional `content_type` and `file_name` (as in
 // `hw_attachment_encrypt`; checked before anything is finished, so a refused text changes
 // nothing). The encryptor is finished afterwards: any further push or finish is refused

@@ -2,7 +2,8 @@
 //! anywhere, plus a small pointer (key, digest, lengths, content type, file name) to send
 //! inside an ordinary encrypted message. One-shot calls for files held in memory, and
 //! streaming handles (`hw_attachment_encryptor`, `hw_attachment_decryptor`) that hold less
-//! than one chunk (64 KiB) whatever the file's size.
+//! than one chunk (64 KiB) whatever the file's size (the encryptor's final output carries
+//! the padding, at most 1/32 of the file).
 
 use std::sync::Mutex;
 
@@ -235,7 +236,8 @@ pub unsafe extern "C" fn hw_attachment_encryptor_push(
     })
 }
 
-/// Ends the file: the rest of the object (the last chunks, padded) goes to `out`, the encoded
+/// Ends the file: the rest of the object (the last chunk and the padding, which adds at most
+/// 1/32 of the file, so a few MiB for a very large one) goes to `out`, the encoded
 /// pointer to `pointer`, with the optional `content_type` and `file_name` (as in
 /// `hw_attachment_encrypt`; checked before anything is finished, so a refused text changes
 /// nothing). The encryptor is finished afterwards: any further push or finish is refused
