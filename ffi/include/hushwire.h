@@ -54,6 +54,16 @@ typedef enum {
 // A device's account: identity key and prekeys. Thread-safe (internally locked).
 typedef struct hw_account hw_account;
 
+// A streaming attachment decryptor for the file one pointer names: push the object in
+// pieces of any size, in order, then finish it to check the file is complete. Thread-safe
+// (internally locked).
+typedef struct hw_attachment_decryptor hw_attachment_decryptor;
+
+// A streaming attachment encryptor: push the file in pieces of any size, then finish it
+// for the pointer. Once finished it refuses further use (`HW_INVALID_INPUT`, code
+// `attachment.finished`). Thread-safe (internally locked).
+typedef struct hw_attachment_encryptor hw_attachment_encryptor;
+
 // The details of a failed call: its status, the error kind and the stable code of the Rust
 // error (SPEC.md §8.4), and a message for logs. Immutable: it may be read from any thread.
 // Free it with `hw_error_free`.
@@ -64,6 +74,11 @@ typedef struct hw_group hw_group;
 
 // A certificate issuer's signing key (a trust root or a server key). Thread-safe.
 typedef struct hw_issuer hw_issuer;
+
+// The organization roots a customer's app pins, each with the organization's name (from
+// the app's configuration, never from the network). Keep it apart from the sealed-sender
+// `hw_trust_store`. Thread-safe (internally locked).
+typedef struct hw_organization_roots hw_organization_roots;
 
 // A 1:1 session with one peer. Thread-safe (internally locked).
 typedef struct hw_session hw_session;
@@ -197,6 +212,33 @@ hw_status hw_account_rotate_prekeys(hw_account *account, uint64_t now, hw_error 
 // # Safety
 // `account` is an account handle; `out` points to a writable `hw_bytes`; `err` as usual.
 hw_status hw_account_prekey_bundle(const hw_account *account, hw_bytes *out, hw_error **err);
+
+// Signs a relay's authentication `challenge` with the account's identity key, proving to
+// the relay that this device holds it; the 64-byte Ed25519 signature goes to `out`. The
+// signature is domain-separated from every other signature the identity key makes, so
+// whatever bytes a relay sends, it is never valid as a prekey, group or roster signature.
+//
+// # Safety
+// `account` is an account handle; `challenge` points to `challenge_len` readable bytes;
+// `out` to 64 writable bytes; `err` as usual.
+hw_status hw_account_sign_relay_challenge(const hw_account *account,
+                                          const uint8_t *challenge,
+                                          size_t challenge_len,
+                                          uint8_t (*out)[64],
+                                          hw_error **err);
+
+// The relay's side of `hw_account_sign_relay_challenge`: writes 1 to `valid` if `signature`
+// (64 bytes) is the 32-byte `identity_key`'s signature over `challenge`, else 0.
+//
+// # Safety
+// `identity_key` points to 32 readable bytes, `challenge` to `challenge_len`, `signature`
+// to 64; `valid` to a writable `uint8_t`; `err` as usual.
+hw_status hw_relay_challenge_verify(const uint8_t *identity_key,
+                                    const uint8_t *challenge,
+                                    size_t challenge_len,
+                                    const uint8_t *signature,
+                                    uint8_t *valid,
+                                    hw_error **err);
 
 // Starts a session with the owner of `bundle` (verifying its signatures). The first
 // `hw_session_encrypt` on it makes the prekey message the peer builds its side from.
@@ -560,6 +602,454 @@ void hw_group_free(hw_group *group);
 // the OS (deterministic tests only). Only in builds with the `testing` feature.
 void hw_testing_seed_rng(uint64_t seed);
 #endif
+
+// Encrypts a whole file held in memory: the object to upload goes to `object`, the encoded
+// pointer to send inside a message (it holds the key) to `pointer`. `content_type`
+// (printable ASCII, at most 128 bytes) and `file_name` (UTF-8, at most 255 bytes, no path
+// separators) are optional: length 0 leaves them unset. Non-UTF-8 text is
+// `HW_INVALID_ARGUMENT`; text breaking the pointer's rules `HW_INVALID_INPUT`.
+//
+// # Safety
+// `plaintext` points to `plaintext_len` readable bytes, `content_type` to
+// `content_type_len`, `file_name` to `file_name_len`; `object` and `pointer` to writable
+// `hw_bytes`; `err` is NULL or points to writable storage for a pointer.
+hw_status hw_attachment_encrypt(const uint8_t *plaintext,
+                                size_t plaintext_len,
+                                const uint8_t *content_type,
+                                size_t content_type_len,
+                                const uint8_t *file_name,
+                                size_t file_name_len,
+                                hw_bytes *object,
+                                hw_bytes *pointer,
+                                hw_error **err);
+
+// Decrypts a whole stored object held in memory with its `pointer` (as received inside a
+// message); the file goes to `out`. Every chunk is authenticated: an altered, cut,
+// reordered or foreign object is `HW_TAMPERED` (code `attachment.*`), a malformed pointer
+// `HW_MALFORMED`.
+//
+// # Safety
+// `pointer` points to `pointer_len` readable bytes, `object` to `object_len`; `out` to a
+// writable `hw_bytes`; `err` as usual.
+hw_status hw_attachment_decrypt(const uint8_t *pointer,
+                                size_t pointer_len,
+                                const uint8_t *object,
+                                size_t object_len,
+                                hw_bytes *out,
+                                hw_error **err);
+
+// Decodes a pointer and writes what it says: the file's true length to `plaintext_len`,
+// the stored object's length (what to download) to `object_len`, its content type and file
+// name (UTF-8, empty if unset) to `content_type` and `file_name`. Every output may be NULL.
+//
+// # Safety
+// `pointer` points to `pointer_len` readable bytes; `plaintext_len` and `object_len` are
+// NULL or point to a writable `uint64_t`; `content_type` and `file_name` are NULL or point
+// to a writable `hw_bytes`; `err` as usual.
+hw_status hw_attachment_pointer_info(const uint8_t *pointer,
+                                     size_t pointer_len,
+                                     uint64_t *plaintext_len,
+                                     uint64_t *object_len,
+                                     hw_bytes *content_type,
+                                     hw_bytes *file_name,
+                                     hw_error **err);
+
+// Checks a downloaded `object` against the length and SHA-256 its `pointer` names, before
+// decrypting it: `HW_OK`, or `HW_TAMPERED` (code `attachment.truncated`,
+// `attachment.trailing_data` or `attachment.digest_mismatch`). Decryption authenticates
+// every chunk anyway; this catches a wrong or damaged object in one pass.
+//
+// # Safety
+// `pointer` points to `pointer_len` readable bytes, `object` to `object_len`; `err` as
+// usual.
+hw_status hw_attachment_verify_digest(const uint8_t *pointer,
+                                      size_t pointer_len,
+                                      const uint8_t *object,
+                                      size_t object_len,
+                                      hw_error **err);
+
+// Starts encrypting a file of any length (up to the library's maximum), with the default
+// chunk size; its key is drawn from the OS.
+//
+// # Safety
+// `out` points to writable storage for a pointer; `err` as usual.
+hw_status hw_attachment_encryptor_new(hw_attachment_encryptor **out, hw_error **err);
+
+// Adds `plaintext` to the file; the object bytes now ready (the header on the first call,
+// then every completed chunk; often none) go to `out`, to upload in order. Unchanged on
+// error (`HW_LIMIT_EXCEEDED` past the maximum length; `HW_INVALID_INPUT` once finished).
+//
+// # Safety
+// `encryptor` is an encryptor handle; `plaintext` points to `plaintext_len` readable bytes;
+// `out` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_attachment_encryptor_push(hw_attachment_encryptor *encryptor,
+                                       const uint8_t *plaintext,
+                                       size_t plaintext_len,
+                                       hw_bytes *out,
+                                       hw_error **err);
+
+// Ends the file: the rest of the object (the last chunk and the padding, which adds at most
+// 1/32 of the file, so a few MiB for a very large one) goes to `out`, the encoded
+// pointer to `pointer`, with the optional `content_type` and `file_name` (as in
+// `hw_attachment_encrypt`; checked before anything is finished, so a refused text changes
+// nothing). The encryptor is finished afterwards: any further push or finish is refused
+// with `HW_INVALID_INPUT` (code `attachment.finished`). Free it as usual.
+//
+// # Safety
+// `encryptor` is an encryptor handle; `content_type` points to `content_type_len` readable
+// bytes, `file_name` to `file_name_len`; `out` and `pointer` to writable `hw_bytes`; `err`
+// as usual.
+hw_status hw_attachment_encryptor_finish(hw_attachment_encryptor *encryptor,
+                                         const uint8_t *content_type,
+                                         size_t content_type_len,
+                                         const uint8_t *file_name,
+                                         size_t file_name_len,
+                                         hw_bytes *out,
+                                         hw_bytes *pointer,
+                                         hw_error **err);
+
+// Frees an encryptor (NULL is a no-op); its key is wiped. An unfinished file is abandoned.
+//
+// # Safety
+// `encryptor` is NULL or an encryptor handle, freed once and not in use by another call.
+void hw_attachment_encryptor_free(hw_attachment_encryptor *encryptor);
+
+// Starts decrypting the file `pointer` names (the encoded pointer received in a message).
+//
+// # Safety
+// `pointer` points to `pointer_len` readable bytes; `out` to writable storage for a pointer;
+// `err` as usual.
+hw_status hw_attachment_decryptor_new(const uint8_t *pointer,
+                                      size_t pointer_len,
+                                      hw_attachment_decryptor **out,
+                                      hw_error **err);
+
+// Takes the next `ciphertext` bytes of the object (in order, in pieces of any size); the
+// file bytes of every chunk this completes, each verified, go to `out` (often none). On
+// error (`HW_TAMPERED` for an altered, reordered, duplicated or foreign chunk or bytes past
+// the object's end; `HW_MALFORMED` for a broken header) nothing changes: the decryptor
+// still expects the bytes from `hw_attachment_decryptor_position` on, so the right bytes can
+// be pushed again.
+//
+// # Safety
+// `decryptor` is a decryptor handle; `ciphertext` points to `ciphertext_len` readable bytes;
+// `out` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_attachment_decryptor_push(hw_attachment_decryptor *decryptor,
+                                       const uint8_t *ciphertext,
+                                       size_t ciphertext_len,
+                                       hw_bytes *out,
+                                       hw_error **err);
+
+// Writes the number of object bytes taken so far to `position` (where to resume a
+// download).
+//
+// # Safety
+// `decryptor` is a decryptor handle; `position` points to a writable `uint64_t`; `err` as
+// usual.
+hw_status hw_attachment_decryptor_position(const hw_attachment_decryptor *decryptor,
+                                           uint64_t *position,
+                                           hw_error **err);
+
+// Checks that the whole file arrived: `HW_OK` once the final chunk verified, else
+// `HW_TAMPERED` (code `attachment.truncated` or `attachment.missing_final_chunk`) and the
+// decryptor is unchanged: push the rest (for example a resumed download from
+// `hw_attachment_decryptor_position`) and finish again. Finishing a complete file again is
+// `HW_OK`. Until this returns `HW_OK`, treat the bytes released so far as an incomplete
+// file.
+//
+// # Safety
+// `decryptor` is a decryptor handle; `err` as usual.
+hw_status hw_attachment_decryptor_finish(hw_attachment_decryptor *decryptor, hw_error **err);
+
+// Frees a decryptor (NULL is a no-op); its key is wiped.
+//
+// # Safety
+// `decryptor` is NULL or a decryptor handle, freed once and not in use by another call.
+void hw_attachment_decryptor_free(hw_attachment_decryptor *decryptor);
+
+// Masks `text` (UTF-8) with the default masker: every card number, IBAN, e-mail address and
+// phone number it masks is replaced by its masked form (a card keeps its last four digits:
+// `•••• •••• •••• 4242`). The masked text (UTF-8) goes to `out`; `changed` (if not NULL)
+// receives 1 if anything was masked, else 0. Masking the result again gives the same text.
+// Text that is not UTF-8 is `HW_INVALID_ARGUMENT`.
+//
+// # Safety
+// `text` points to `text_len` readable bytes; `out` to a writable `hw_bytes`; `changed` is
+// NULL or points to a writable `uint8_t`; `err` is NULL or points to writable storage for a
+// pointer.
+hw_status hw_mask_text(const uint8_t *text,
+                       size_t text_len,
+                       hw_bytes *out,
+                       uint8_t *changed,
+                       hw_error **err);
+
+// The receiver's check of decrypted `text` (UTF-8): `HW_OK` if it holds nothing the default
+// masker would mask, else `HW_INVALID_INPUT` with code `mask_check.unmasked` (the message
+// names the kind and byte range of the first match) — for example unmasked card data from
+// an old client. Text that is not UTF-8 is `HW_INVALID_ARGUMENT`.
+//
+// # Safety
+// `text` points to `text_len` readable bytes; `err` as usual.
+hw_status hw_mask_check(const uint8_t *text, size_t text_len, hw_error **err);
+
+// Adds the member with the 32-byte identity key `member` (as an admin if `admin` is not 0)
+// to the group; the account must be an admin of it. Send `change` to every previous member
+// (each applies it with `hw_group_apply_roster_change`), and `welcome` then `distribution`
+// to the new member over its 1:1 session (it joins with `hw_group_join`, naming the account
+// as inviter). Unchanged on error (`HW_TAMPERED` with code `roster.not_admin`,
+// `HW_INVALID_INPUT` with `roster.already_member`, ...).
+//
+// # Safety
+// `account` is an account handle, `group` a group handle; `member` points to 32 readable
+// bytes; `change`, `welcome` and `distribution` to writable `hw_bytes`; `err` is NULL or
+// points to writable storage for a pointer.
+hw_status hw_group_add_member(const hw_account *account,
+                              hw_group *group,
+                              const uint8_t *member,
+                              uint8_t admin,
+                              hw_bytes *change,
+                              hw_bytes *welcome,
+                              hw_bytes *distribution,
+                              hw_error **err);
+
+// Removes the member with the 32-byte identity key `member` (the account must be an admin)
+// and rotates the account's sender key. Send `change` to every member of the previous
+// roster (the removed one included, so it learns it was removed) and `distribution` (the
+// fresh sender key) to every remaining member over their 1:1 sessions. `now` opens the
+// grace window for messages sent on the others' keys before the removal. Unchanged on
+// error.
+//
+// # Safety
+// `account` is an account handle, `group` a group handle; `member` points to 32 readable
+// bytes; `change` and `distribution` to writable `hw_bytes`; `err` as usual.
+hw_status hw_group_remove_member(const hw_account *account,
+                                 hw_group *group,
+                                 const uint8_t *member,
+                                 uint64_t now,
+                                 hw_bytes *change,
+                                 hw_bytes *distribution,
+                                 hw_error **err);
+
+// Applies a roster `change` received from an admin (`hw_group_add_member`,
+// `hw_group_remove_member`). Send `distribution`, when not empty, over the 1:1 sessions:
+// after an addition, to the new member; after a removal, to every remaining member. If the
+// account was the one removed, every key of the group is erased here. Unchanged on error
+// (`HW_TAMPERED` for a bad signature, `HW_REPLAY` for a change already applied, ...).
+//
+// # Safety
+// `account` is an account handle, `group` a group handle; `change` points to `change_len`
+// readable bytes; `distribution` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_group_apply_roster_change(const hw_account *account,
+                                       hw_group *group,
+                                       const uint8_t *change,
+                                       size_t change_len,
+                                       uint64_t now,
+                                       hw_bytes *distribution,
+                                       hw_error **err);
+
+// Changes the role of the member with the 32-byte identity key `member` to admin (`admin`
+// not 0) or member (the account must be an admin). Send `change` to every other member.
+// Unchanged on error (`HW_INVALID_INPUT` with code `roster.last_admin` when it would leave
+// the group without an admin, ...).
+//
+// # Safety
+// `account` is an account handle, `group` a group handle; `member` points to 32 readable
+// bytes; `change` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_group_set_role(const hw_account *account,
+                            hw_group *group,
+                            const uint8_t *member,
+                            uint8_t admin,
+                            hw_bytes *change,
+                            hw_error **err);
+
+// Leaves the group: signs the account's own removal and erases every key of the group
+// here (the handle can still be freed, and refuses to encrypt). Send `change` to the other
+// members, who then rotate their sender keys. `HW_INVALID_INPUT` with code
+// `roster.last_admin` if the account is the only admin (promote someone first); unchanged
+// on error.
+//
+// # Safety
+// `account` is an account handle, `group` a group handle; `change` points to a writable
+// `hw_bytes`; `err` as usual.
+hw_status hw_group_leave(const hw_account *account,
+                         hw_group *group,
+                         hw_bytes *change,
+                         hw_error **err);
+
+// Starts a new sender key for the account in this group; its distribution message goes to
+// `distribution`, for every other member over their 1:1 sessions. Use it periodically or
+// when the chain is exhausted (removals rotate by themselves). Unchanged on error.
+//
+// # Safety
+// `account` is an account handle, `group` a group handle; `distribution` points to a
+// writable `hw_bytes`; `err` as usual.
+hw_status hw_group_rotate_sender_key(const hw_account *account,
+                                     hw_group *group,
+                                     hw_bytes *distribution,
+                                     hw_error **err);
+
+// Writes the safety number between us (`local_user`, 1 to 128 bytes, and our 32-byte
+// identity key `local_key`) and the peer (`remote_user`, `remote_key`) to `out`: 60 ASCII
+// digits without spaces (show them in 12 groups of five), the same on both sides. Costs a
+// few milliseconds.
+//
+// # Safety
+// `local_user` points to `local_user_len` readable bytes, `remote_user` to
+// `remote_user_len`, `local_key` and `remote_key` to 32 each; `out` to a writable
+// `hw_bytes`; `err` is NULL or points to writable storage for a pointer.
+hw_status hw_safety_number(const uint8_t *local_user,
+                           size_t local_user_len,
+                           const uint8_t *local_key,
+                           const uint8_t *remote_user,
+                           size_t remote_user_len,
+                           const uint8_t *remote_key,
+                           hw_bytes *out,
+                           hw_error **err);
+
+// Writes the bytes to show as a QR code for the peer to scan (67 bytes; SPEC.md §15.3) to
+// `out`. Arguments as `hw_safety_number`.
+//
+// # Safety
+// As `hw_safety_number`.
+hw_status hw_safety_number_qr(const uint8_t *local_user,
+                              size_t local_user_len,
+                              const uint8_t *local_key,
+                              const uint8_t *remote_user,
+                              size_t remote_user_len,
+                              const uint8_t *remote_key,
+                              hw_bytes *out,
+                              hw_error **err);
+
+// Checks a QR payload scanned from the peer's screen against the safety number computed
+// here (arguments as `hw_safety_number`): `HW_OK` if it names the same two keys, the peer's
+// as the displaying side. Otherwise `HW_TAMPERED` with code `verify.other_pair` (the peer
+// sees another key for one of us, or it is another conversation's code),
+// `HW_INVALID_INPUT` with `verify.swapped` (the payload was made on this side), or
+// `HW_MALFORMED` (not a QR payload, or another safety-number version).
+//
+// # Safety
+// As `hw_safety_number`, with `payload` pointing to `payload_len` readable bytes.
+hw_status hw_safety_number_verify_scanned(const uint8_t *local_user,
+                                          size_t local_user_len,
+                                          const uint8_t *local_key,
+                                          const uint8_t *remote_user,
+                                          size_t remote_user_len,
+                                          const uint8_t *remote_key,
+                                          const uint8_t *payload,
+                                          size_t payload_len,
+                                          hw_error **err);
+
+// Creates an empty set of organization roots: no organization is trusted.
+//
+// # Safety
+// `out` points to writable storage for a pointer; `err` as usual.
+hw_status hw_organization_roots_new(hw_organization_roots **out, hw_error **err);
+
+// Frees a set of organization roots (NULL is a no-op).
+//
+// # Safety
+// `roots` is NULL or an organization roots handle, freed once and not in use by another
+// call.
+void hw_organization_roots_free(hw_organization_roots *roots);
+
+// Pins the 32-byte `root_key` as the root of `organization` (UTF-8, 1 to 64 bytes, exactly
+// as its certificates name it) under `root_id`. Pinning the same root again is a no-op;
+// `root_id` pinned to another key or organization is refused. Unchanged on error.
+//
+// # Safety
+// `roots` is an organization roots handle; `root_key` points to 32 readable bytes,
+// `organization` to `organization_len`; `err` as usual.
+hw_status hw_organization_roots_pin(hw_organization_roots *roots,
+                                    uint32_t root_id,
+                                    const uint8_t *root_key,
+                                    const uint8_t *organization,
+                                    size_t organization_len,
+                                    hw_error **err);
+
+// Unpins root `root_id`; `was_pinned` (if not NULL) receives 1 if it was pinned, else 0.
+//
+// # Safety
+// `roots` is an organization roots handle; `was_pinned` is NULL or points to a writable
+// `uint8_t`; `err` as usual.
+hw_status hw_organization_roots_unpin(hw_organization_roots *roots,
+                                      uint32_t root_id,
+                                      uint8_t *was_pinned,
+                                      hw_error **err);
+
+// Revokes every certificate signed by organization key `key_id` of the organization pinned
+// under `root_id`. Unchanged on error.
+//
+// # Safety
+// `roots` is an organization roots handle; `err` as usual.
+hw_status hw_organization_roots_revoke_key(hw_organization_roots *roots,
+                                           uint32_t root_id,
+                                           uint32_t key_id,
+                                           hw_error **err);
+
+// Revokes the identity certificate `serial` of organization key `key_id` of the
+// organization pinned under `root_id`. Unchanged on error.
+//
+// # Safety
+// `roots` is an organization roots handle; `err` as usual.
+hw_status hw_organization_roots_revoke_certificate(hw_organization_roots *roots,
+                                                   uint32_t root_id,
+                                                   uint32_t key_id,
+                                                   uint64_t serial,
+                                                   hw_error **err);
+
+// Certifies an operator's device: the organization key `organization_key`, whose
+// certificate from the organization's root is `organization_key_certificate` (from
+// `hw_server_certificate_issue`), vouches that the 32-byte `identity_key` is `operator_name`
+// (UTF-8, 1 to 64 bytes) with `role` (1 to 64 bytes) at `organization` (1 to 64 bytes,
+// exactly as customers pin it), from `not_before` to `expires_at` (Unix seconds, at most 7
+// days). The identity certificate goes to `out`; the operator sends it to customers.
+//
+// # Safety
+// `organization_key` is an issuer handle; `organization_key_certificate` points to
+// `organization_key_certificate_len` readable bytes, `organization` to `organization_len`,
+// `operator_name` to `operator_name_len`, `role` to `role_len`, `identity_key` to 32; `out`
+// to a writable `hw_bytes`; `err` as usual.
+hw_status hw_identity_certificate_issue(const hw_issuer *organization_key,
+                                        const uint8_t *organization_key_certificate,
+                                        size_t organization_key_certificate_len,
+                                        uint64_t serial,
+                                        const uint8_t *organization,
+                                        size_t organization_len,
+                                        const uint8_t *operator_name,
+                                        size_t operator_name_len,
+                                        const uint8_t *role,
+                                        size_t role_len,
+                                        const uint8_t *identity_key,
+                                        uint64_t not_before,
+                                        uint64_t expires_at,
+                                        hw_bytes *out,
+                                        hw_error **err);
+
+// Checks an operator's identity `certificate` for a session with `operator` (32 bytes: the
+// session's remote identity, `hw_session_remote_identity`) against the pinned `roots` at
+// `now`. On success `display` receives the UTF-8 text to show, `verified as <organization>,
+// <operator name>, <role>`; `organization`, `operator_name` and `role` (UTF-8) and
+// `valid_until` (Unix seconds: check again with a renewed certificate from then on) receive
+// the parts when not NULL. Otherwise `HW_UNTRUSTED` (unknown organization, revoked, expired,
+// not yet valid), `HW_TAMPERED` (forged, or it certifies another key), `HW_MALFORMED`, ...
+// with code `verify.*`; nothing is written.
+//
+// # Safety
+// `certificate` points to `certificate_len` readable bytes, `operator` to 32; `roots` is an
+// organization roots handle; `display` points to a writable `hw_bytes`; `organization`,
+// `operator_name` and `role` are NULL or point to a writable `hw_bytes`, `valid_until` NULL
+// or to a writable `uint64_t`; `err` as usual.
+hw_status hw_verify_operator(const uint8_t *certificate,
+                             size_t certificate_len,
+                             const uint8_t *operator_,
+                             const hw_organization_roots *roots,
+                             uint64_t now,
+                             hw_bytes *display,
+                             hw_bytes *organization,
+                             hw_bytes *operator_name,
+                             hw_bytes *role,
+                             uint64_t *valid_until,
+                             hw_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -260,3 +260,1210 @@ fn a_panic_during_a_call_poisons_the_session_it_used() {
     }
     free_pair(p);
 }
+
+// ─── attachments, masking, verification, relay challenges, roster changes ───────────────────
+
+/// `take` for a buffer variable that is used again.
+fn taken(b: &mut hw_bytes) -> Vec<u8> {
+    take(std::mem::replace(b, hw_bytes::EMPTY))
+}
+
+fn code_of(err: *mut hw_error) -> String {
+    // SAFETY: an error object from the library (or NULL), freed here once.
+    unsafe {
+        let code = std::ffi::CStr::from_ptr(hw_error_code(err))
+            .to_str()
+            .unwrap()
+            .to_owned();
+        hw_error_free(err);
+        code
+    }
+}
+
+fn identity_of(account: *const hw_account) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    // SAFETY: a live handle and a 32-byte output.
+    ok(unsafe { hw_account_identity_key(account, &mut key, null_mut()) });
+    key
+}
+
+/// A file of `len` bytes that is not all one value.
+fn file(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+#[test]
+fn an_attachment_round_trips_with_its_texts_and_a_tampered_object_is_refused() {
+    let invoice = file(100_000);
+    let ct = "application/pdf";
+    let name = "invoice-1042.pdf";
+    // SAFETY: valid buffers and outputs throughout.
+    unsafe {
+        let (mut object, mut pointer) = (hw_bytes::EMPTY, hw_bytes::EMPTY);
+        ok(hw_attachment_encrypt(
+            invoice.as_ptr(),
+            invoice.len(),
+            ct.as_ptr(),
+            ct.len(),
+            name.as_ptr(),
+            name.len(),
+            &mut object,
+            &mut pointer,
+            null_mut(),
+        ));
+        let (mut object, pointer) = (taken(&mut object), taken(&mut pointer));
+        assert!(object.len() > invoice.len());
+
+        // The digest check a download can make before decrypting.
+        let digest = |object: &[u8]| {
+            let mut err = null_mut();
+            let s = hw_attachment_verify_digest(
+                pointer.as_ptr(),
+                pointer.len(),
+                object.as_ptr(),
+                object.len(),
+                &mut err,
+            );
+            if s == hw_status::HW_OK {
+                (s, String::new())
+            } else {
+                (s, code_of(err))
+            }
+        };
+        assert_eq!(digest(&object).0, hw_status::HW_OK);
+        let (s, code) = digest(&object[..object.len() - 1]);
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_TAMPERED, "attachment.truncated")
+        );
+        let mut altered = object.clone();
+        altered[10] ^= 1;
+        let (s, code) = digest(&altered);
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_TAMPERED, "attachment.digest_mismatch")
+        );
+
+        let (mut plaintext_len, mut object_len) = (0u64, 0u64);
+        let (mut got_ct, mut got_name) = (hw_bytes::EMPTY, hw_bytes::EMPTY);
+        ok(hw_attachment_pointer_info(
+            pointer.as_ptr(),
+            pointer.len(),
+            &mut plaintext_len,
+            &mut object_len,
+            &mut got_ct,
+            &mut got_name,
+            null_mut(),
+        ));
+        assert_eq!(plaintext_len, invoice.len() as u64);
+        assert_eq!(object_len, object.len() as u64);
+        assert_eq!(taken(&mut got_ct), ct.as_bytes());
+        assert_eq!(taken(&mut got_name), name.as_bytes());
+        // Every output of the info call is optional.
+        ok(hw_attachment_pointer_info(
+            pointer.as_ptr(),
+            pointer.len(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+        ));
+
+        let mut out = hw_bytes::EMPTY;
+        ok(hw_attachment_decrypt(
+            pointer.as_ptr(),
+            pointer.len(),
+            object.as_ptr(),
+            object.len(),
+            &mut out,
+            null_mut(),
+        ));
+        assert_eq!(taken(&mut out), invoice);
+
+        object[500] ^= 1;
+        let mut err = null_mut();
+        let s = hw_attachment_decrypt(
+            pointer.as_ptr(),
+            pointer.len(),
+            object.as_ptr(),
+            object.len(),
+            &mut out,
+            &mut err,
+        );
+        assert_eq!(s, hw_status::HW_TAMPERED);
+        assert!(code_of(err).starts_with("attachment."));
+        assert!(out.data.is_null());
+
+        // A pointer that is not one.
+        let mut err = null_mut();
+        let s = hw_attachment_pointer_info(
+            b"junk".as_ptr(),
+            4,
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            &mut err,
+        );
+        assert_eq!(s, hw_status::HW_MALFORMED);
+        hw_error_free(err);
+    }
+}
+
+#[test]
+fn attachment_texts_and_arguments_are_checked() {
+    // SAFETY: valid buffers, or NULL where the functions must refuse it.
+    unsafe {
+        let (mut object, mut pointer, mut err) = (hw_bytes::EMPTY, hw_bytes::EMPTY, null_mut());
+        let bad_utf8 = [0x61u8, 0xFF, 0x62];
+        let s = hw_attachment_encrypt(
+            b"x".as_ptr(),
+            1,
+            bad_utf8.as_ptr(),
+            bad_utf8.len(),
+            null(),
+            0,
+            &mut object,
+            &mut pointer,
+            &mut err,
+        );
+        assert_eq!(s, hw_status::HW_INVALID_ARGUMENT);
+        assert_eq!(code_of(err), "ffi.invalid_argument");
+        let mut err = null_mut();
+        let s = hw_attachment_encrypt(
+            b"x".as_ptr(),
+            1,
+            null(),
+            0,
+            b"../etc/passwd".as_ptr(),
+            13,
+            &mut object,
+            &mut pointer,
+            &mut err,
+        );
+        assert_eq!(s, hw_status::HW_INVALID_INPUT);
+        assert!(code_of(err).starts_with("attachment."));
+        assert!(object.data.is_null() && pointer.data.is_null());
+        let s = hw_attachment_encrypt(
+            b"x".as_ptr(),
+            1,
+            null(),
+            0,
+            null(),
+            0,
+            null_mut(),
+            &mut pointer,
+            null_mut(),
+        );
+        assert_eq!(s, hw_status::HW_NULL_ARGUMENT);
+        let s = hw_attachment_decrypt(null(), 3, b"x".as_ptr(), 1, &mut object, null_mut());
+        assert_eq!(s, hw_status::HW_NULL_ARGUMENT);
+        // An empty file is a file.
+        ok(hw_attachment_encrypt(
+            null(),
+            0,
+            null(),
+            0,
+            null(),
+            0,
+            &mut object,
+            &mut pointer,
+            null_mut(),
+        ));
+        let (object, pointer) = (taken(&mut object), taken(&mut pointer));
+        let mut out = hw_bytes::EMPTY;
+        ok(hw_attachment_decrypt(
+            pointer.as_ptr(),
+            pointer.len(),
+            object.as_ptr(),
+            object.len(),
+            &mut out,
+            null_mut(),
+        ));
+        assert!(taken(&mut out).is_empty());
+        hw_attachment_encryptor_free(null_mut());
+        hw_attachment_decryptor_free(null_mut());
+    }
+}
+
+/// Streams a file through an encryptor in two pushes; returns the object and the pointer.
+fn stream_encrypt(data: &[u8], split: usize) -> (Vec<u8>, Vec<u8>) {
+    // SAFETY: a live handle and valid buffers.
+    unsafe {
+        let mut enc = null_mut();
+        ok(hw_attachment_encryptor_new(&mut enc, null_mut()));
+        let mut object = Vec::new();
+        for part in [&data[..split], &data[split..]] {
+            let mut out = hw_bytes::EMPTY;
+            ok(hw_attachment_encryptor_push(
+                enc,
+                part.as_ptr(),
+                part.len(),
+                &mut out,
+                null_mut(),
+            ));
+            object.extend(taken(&mut out));
+        }
+        // A file name the pointer refuses changes nothing: the encryptor can still finish.
+        let (mut out, mut pointer, mut err) = (hw_bytes::EMPTY, hw_bytes::EMPTY, null_mut());
+        let s = hw_attachment_encryptor_finish(
+            enc,
+            null(),
+            0,
+            b"a/b".as_ptr(),
+            3,
+            &mut out,
+            &mut pointer,
+            &mut err,
+        );
+        assert_eq!(s, hw_status::HW_INVALID_INPUT);
+        hw_error_free(err);
+        let name = "clip.mp4";
+        ok(hw_attachment_encryptor_finish(
+            enc,
+            b"video/mp4".as_ptr(),
+            9,
+            name.as_ptr(),
+            name.len(),
+            &mut out,
+            &mut pointer,
+            null_mut(),
+        ));
+        object.extend(taken(&mut out));
+        let pointer = taken(&mut pointer);
+
+        // Finished: further use is refused with its own code, and changes nothing.
+        let (mut more, mut err) = (hw_bytes::EMPTY, null_mut());
+        let s = hw_attachment_encryptor_push(enc, b"late".as_ptr(), 4, &mut more, &mut err);
+        assert_eq!(s, hw_status::HW_INVALID_INPUT);
+        assert_eq!(code_of(err), "attachment.finished");
+        assert!(more.data.is_null());
+        let (mut err, mut no_pointer) = (null_mut(), hw_bytes::EMPTY);
+        let s = hw_attachment_encryptor_finish(
+            enc,
+            null(),
+            0,
+            null(),
+            0,
+            &mut more,
+            &mut no_pointer,
+            &mut err,
+        );
+        assert_eq!(s, hw_status::HW_INVALID_INPUT);
+        assert_eq!(code_of(err), "attachment.finished");
+        hw_attachment_encryptor_free(enc);
+        (object, pointer)
+    }
+}
+
+#[test]
+fn a_streamed_attachment_decrypts_in_pieces_and_a_tampered_chunk_leaves_the_decryptor_usable() {
+    let data = file(150_000);
+    let (object, pointer) = stream_encrypt(&data, 70_000);
+    // SAFETY: live handles and valid buffers.
+    unsafe {
+        let mut one_shot = hw_bytes::EMPTY;
+        ok(hw_attachment_decrypt(
+            pointer.as_ptr(),
+            pointer.len(),
+            object.as_ptr(),
+            object.len(),
+            &mut one_shot,
+            null_mut(),
+        ));
+        assert_eq!(taken(&mut one_shot), data);
+
+        let mut dec = null_mut();
+        ok(hw_attachment_decryptor_new(
+            pointer.as_ptr(),
+            pointer.len(),
+            &mut dec,
+            null_mut(),
+        ));
+        let mut plain = Vec::new();
+        let (first, rest) = object.split_at(80_000);
+
+        // The first piece with a byte of chunk 0 flipped: refused, nothing released.
+        let mut bad = first.to_vec();
+        bad[1_000] ^= 0x80;
+        let (mut out, mut err) = (hw_bytes::EMPTY, null_mut());
+        let s = hw_attachment_decryptor_push(dec, bad.as_ptr(), bad.len(), &mut out, &mut err);
+        assert_eq!(s, hw_status::HW_TAMPERED);
+        assert_eq!(code_of(err), "attachment.chunk_tampered");
+        assert!(out.data.is_null());
+        let mut position = 1u64;
+        ok(hw_attachment_decryptor_position(
+            dec,
+            &mut position,
+            null_mut(),
+        ));
+        assert_eq!(position, 0);
+
+        // The genuine bytes still go through.
+        ok(hw_attachment_decryptor_push(
+            dec,
+            first.as_ptr(),
+            first.len(),
+            &mut out,
+            null_mut(),
+        ));
+        plain.extend(taken(&mut out));
+        ok(hw_attachment_decryptor_position(
+            dec,
+            &mut position,
+            null_mut(),
+        ));
+        assert_eq!(position, first.len() as u64);
+
+        // Finishing early: incomplete, and the decryptor goes on.
+        let mut err = null_mut();
+        let s = hw_attachment_decryptor_finish(dec, &mut err);
+        assert_eq!(s, hw_status::HW_TAMPERED);
+        assert!(code_of(err).starts_with("attachment."));
+
+        ok(hw_attachment_decryptor_push(
+            dec,
+            rest.as_ptr(),
+            rest.len(),
+            &mut out,
+            null_mut(),
+        ));
+        plain.extend(taken(&mut out));
+        ok(hw_attachment_decryptor_finish(dec, null_mut()));
+        ok(hw_attachment_decryptor_finish(dec, null_mut()));
+        assert_eq!(plain, data);
+
+        // Bytes past the object's end.
+        let mut err = null_mut();
+        let s = hw_attachment_decryptor_push(dec, b"x".as_ptr(), 1, &mut out, &mut err);
+        assert_eq!(s, hw_status::HW_TAMPERED);
+        hw_error_free(err);
+        assert_eq!(
+            hw_attachment_decryptor_push(null_mut(), b"x".as_ptr(), 1, &mut out, null_mut()),
+            hw_status::HW_NULL_ARGUMENT
+        );
+        assert_eq!(
+            hw_attachment_decryptor_position(dec, null_mut(), null_mut()),
+            hw_status::HW_NULL_ARGUMENT
+        );
+        hw_attachment_decryptor_free(dec);
+
+        let mut none = null_mut();
+        let s = hw_attachment_decryptor_new(b"junk".as_ptr(), 4, &mut none, null_mut());
+        assert_eq!(s, hw_status::HW_MALFORMED);
+        assert!(none.is_null());
+    }
+}
+
+#[test]
+fn masking_hides_a_card_number_and_the_check_refuses_an_unmasked_one() {
+    let text = "my card is 4242 4242 4242 4242, thanks";
+    // SAFETY: valid buffers and outputs.
+    unsafe {
+        let (mut out, mut changed) = (hw_bytes::EMPTY, 0u8);
+        ok(hw_mask_text(
+            text.as_ptr(),
+            text.len(),
+            &mut out,
+            &mut changed,
+            null_mut(),
+        ));
+        let masked = String::from_utf8(taken(&mut out)).unwrap();
+        assert_eq!(changed, 1);
+        assert!(
+            masked.contains("4242") && !masked.contains("4242 4242"),
+            "{masked}"
+        );
+        ok(hw_mask_check(masked.as_ptr(), masked.len(), null_mut()));
+
+        let mut err = null_mut();
+        let s = hw_mask_check(text.as_ptr(), text.len(), &mut err);
+        assert_eq!(s, hw_status::HW_INVALID_INPUT);
+        assert_eq!(code_of(err), "mask_check.unmasked");
+
+        let plain = "nothing to hide";
+        ok(hw_mask_text(
+            plain.as_ptr(),
+            plain.len(),
+            &mut out,
+            &mut changed,
+            null_mut(),
+        ));
+        assert_eq!(changed, 0);
+        assert_eq!(taken(&mut out), plain.as_bytes());
+        // The flag is optional; empty text is text.
+        ok(hw_mask_text(null(), 0, &mut out, null_mut(), null_mut()));
+        assert!(taken(&mut out).is_empty());
+
+        let bad = [b'4', 0xC0, b'2'];
+        let mut err = null_mut();
+        let s = hw_mask_text(bad.as_ptr(), bad.len(), &mut out, null_mut(), &mut err);
+        assert_eq!(s, hw_status::HW_INVALID_ARGUMENT);
+        assert_eq!(code_of(err), "ffi.invalid_argument");
+        assert_eq!(
+            hw_mask_check(bad.as_ptr(), bad.len(), null_mut()),
+            hw_status::HW_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            hw_mask_text(
+                text.as_ptr(),
+                text.len(),
+                null_mut(),
+                null_mut(),
+                null_mut()
+            ),
+            hw_status::HW_NULL_ARGUMENT
+        );
+    }
+}
+
+#[test]
+fn the_safety_number_is_the_same_on_both_sides_and_a_scanned_code_is_checked() {
+    let p = pair();
+    let (alice, bob) = (identity_of(p.0), identity_of(p.1));
+    let (a, b) = (b"alice@example.com", b"bob@example.com");
+    // SAFETY: valid buffers and outputs.
+    unsafe {
+        let number = |lu: &[u8], lk: &[u8; 32], ru: &[u8], rk: &[u8; 32]| {
+            let mut out = hw_bytes::EMPTY;
+            ok(hw_safety_number(
+                lu.as_ptr(),
+                lu.len(),
+                lk.as_ptr(),
+                ru.as_ptr(),
+                ru.len(),
+                rk.as_ptr(),
+                &mut out,
+                null_mut(),
+            ));
+            String::from_utf8(taken(&mut out)).unwrap()
+        };
+        let on_alice = number(a, &alice, b, &bob);
+        let on_bob = number(b, &bob, a, &alice);
+        assert_eq!(on_alice, on_bob);
+        assert_eq!(on_alice.len(), 60);
+        assert!(on_alice.bytes().all(|c| c.is_ascii_digit()));
+
+        let mut qr = hw_bytes::EMPTY;
+        ok(hw_safety_number_qr(
+            b.as_ptr(),
+            b.len(),
+            bob.as_ptr(),
+            a.as_ptr(),
+            a.len(),
+            alice.as_ptr(),
+            &mut qr,
+            null_mut(),
+        ));
+        let qr = taken(&mut qr);
+        assert_eq!(qr.len(), 67);
+        let scan = |lk: &[u8; 32], rk: &[u8; 32], payload: &[u8]| {
+            let mut err = null_mut();
+            let s = hw_safety_number_verify_scanned(
+                a.as_ptr(),
+                a.len(),
+                lk.as_ptr(),
+                b.as_ptr(),
+                b.len(),
+                rk.as_ptr(),
+                payload.as_ptr(),
+                payload.len(),
+                &mut err,
+            );
+            if s == hw_status::HW_OK {
+                assert!(err.is_null());
+                (s, String::new())
+            } else {
+                (s, code_of(err))
+            }
+        };
+        // Alice scans Bob's screen.
+        assert_eq!(scan(&alice, &bob, &qr).0, hw_status::HW_OK);
+        // Alice believes Bob has another key: a mismatch.
+        let (s, code) = scan(&alice, &alice, &qr);
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_TAMPERED, "verify.other_pair")
+        );
+        // Her own code, scanned back.
+        let mut own = hw_bytes::EMPTY;
+        ok(hw_safety_number_qr(
+            a.as_ptr(),
+            a.len(),
+            alice.as_ptr(),
+            b.as_ptr(),
+            b.len(),
+            bob.as_ptr(),
+            &mut own,
+            null_mut(),
+        ));
+        let own = taken(&mut own);
+        let (s, code) = scan(&alice, &bob, &own);
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_INVALID_INPUT, "verify.swapped")
+        );
+        let (s, _) = scan(&alice, &bob, b"not a qr code");
+        assert_eq!(s, hw_status::HW_MALFORMED);
+
+        // An empty user id, a NULL key, a NULL output.
+        let mut out = hw_bytes::EMPTY;
+        let mut err = null_mut();
+        let s = hw_safety_number(
+            null(),
+            0,
+            alice.as_ptr(),
+            b.as_ptr(),
+            b.len(),
+            bob.as_ptr(),
+            &mut out,
+            &mut err,
+        );
+        assert_eq!(s, hw_status::HW_INVALID_INPUT);
+        assert_eq!(code_of(err), "verify.user_id_length");
+        let s = hw_safety_number(
+            a.as_ptr(),
+            a.len(),
+            null(),
+            b.as_ptr(),
+            b.len(),
+            bob.as_ptr(),
+            &mut out,
+            null_mut(),
+        );
+        assert_eq!(s, hw_status::HW_NULL_ARGUMENT);
+        let s = hw_safety_number_qr(
+            a.as_ptr(),
+            a.len(),
+            alice.as_ptr(),
+            b.as_ptr(),
+            b.len(),
+            bob.as_ptr(),
+            null_mut(),
+            null_mut(),
+        );
+        assert_eq!(s, hw_status::HW_NULL_ARGUMENT);
+    }
+    free_pair(p);
+}
+
+const DAY: u64 = 86_400;
+
+/// An organization: its root, its key certified by the root (root id 1, key id 5), and the
+/// certificate.
+struct Org {
+    root: *mut hw_issuer,
+    key: *mut hw_issuer,
+    key_cert: Vec<u8>,
+    root_key: [u8; 32],
+}
+
+fn org() -> Org {
+    // SAFETY: fresh handles and valid outputs.
+    unsafe {
+        let (mut root, mut key) = (null_mut(), null_mut());
+        ok(hw_issuer_new(&mut root, null_mut()));
+        ok(hw_issuer_new(&mut key, null_mut()));
+        let (mut root_key, mut public) = ([0u8; 32], [0u8; 32]);
+        ok(hw_issuer_public_key(root, &mut root_key, null_mut()));
+        ok(hw_issuer_public_key(key, &mut public, null_mut()));
+        let mut cert = hw_bytes::EMPTY;
+        ok(hw_server_certificate_issue(
+            root,
+            1,
+            5,
+            public.as_ptr(),
+            0,
+            NOW + 365 * DAY,
+            &mut cert,
+            null_mut(),
+        ));
+        Org {
+            root,
+            key,
+            key_cert: taken(&mut cert),
+            root_key,
+        }
+    }
+}
+
+fn issue(o: &Org, serial: u64, operator: &[u8; 32], days: u64) -> (hw_status, Vec<u8>, String) {
+    let (org_name, name, role) = ("Acme Bank", "Dana Smith", "Card support");
+    // SAFETY: live handles and valid buffers.
+    unsafe {
+        let (mut out, mut err) = (hw_bytes::EMPTY, null_mut());
+        let s = hw_identity_certificate_issue(
+            o.key,
+            o.key_cert.as_ptr(),
+            o.key_cert.len(),
+            serial,
+            org_name.as_ptr(),
+            org_name.len(),
+            name.as_ptr(),
+            name.len(),
+            role.as_ptr(),
+            role.len(),
+            operator.as_ptr(),
+            NOW,
+            NOW + days * DAY,
+            &mut out,
+            &mut err,
+        );
+        if s == hw_status::HW_OK {
+            (s, taken(&mut out), String::new())
+        } else {
+            (s, Vec::new(), code_of(err))
+        }
+    }
+}
+
+fn verify_operator(
+    cert: &[u8],
+    operator: &[u8; 32],
+    roots: *const hw_organization_roots,
+    now: u64,
+) -> Result<String, (hw_status, String)> {
+    // SAFETY: a live handle and valid buffers.
+    unsafe {
+        let (mut display, mut err) = (hw_bytes::EMPTY, null_mut());
+        let s = hw_verify_operator(
+            cert.as_ptr(),
+            cert.len(),
+            operator.as_ptr(),
+            roots,
+            now,
+            &mut display,
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            &mut err,
+        );
+        if s == hw_status::HW_OK {
+            Ok(String::from_utf8(taken(&mut display)).unwrap())
+        } else {
+            assert!(display.data.is_null());
+            Err((s, code_of(err)))
+        }
+    }
+}
+
+#[test]
+fn an_operator_certificate_verifies_against_pinned_roots_and_fails_for_the_right_reasons() {
+    let p = pair();
+    let operator = identity_of(p.1);
+    let stranger = identity_of(p.0);
+    let o = org();
+    // SAFETY: live handles and valid buffers.
+    unsafe {
+        let mut roots = null_mut();
+        ok(hw_organization_roots_new(&mut roots, null_mut()));
+        let (s, cert, _) = issue(&o, 9, &operator, 7);
+        ok(s);
+
+        // Nothing pinned yet.
+        let e = verify_operator(&cert, &operator, roots, NOW + 60).unwrap_err();
+        assert_eq!(
+            e,
+            (
+                hw_status::HW_UNTRUSTED,
+                "verify.foreign_organization".into()
+            )
+        );
+
+        let acme = "Acme Bank";
+        ok(hw_organization_roots_pin(
+            roots,
+            1,
+            o.root_key.as_ptr(),
+            acme.as_ptr(),
+            acme.len(),
+            null_mut(),
+        ));
+        // Pinning it again is a no-op; another organization under the same id is refused.
+        ok(hw_organization_roots_pin(
+            roots,
+            1,
+            o.root_key.as_ptr(),
+            acme.as_ptr(),
+            acme.len(),
+            null_mut(),
+        ));
+        let mut err = null_mut();
+        let s = hw_organization_roots_pin(
+            roots,
+            1,
+            o.root_key.as_ptr(),
+            b"Evil Bank".as_ptr(),
+            9,
+            &mut err,
+        );
+        assert_ne!(s, hw_status::HW_OK);
+        hw_error_free(err);
+        let s = hw_organization_roots_pin(
+            roots,
+            2,
+            o.root_key.as_ptr(),
+            [0xFFu8].as_ptr(),
+            1,
+            null_mut(),
+        );
+        assert_eq!(s, hw_status::HW_INVALID_ARGUMENT);
+
+        assert_eq!(
+            verify_operator(&cert, &operator, roots, NOW + 60).unwrap(),
+            "verified as Acme Bank, Dana Smith, Card support"
+        );
+        // The parts, when asked for.
+        let (mut display, mut org_out, mut name_out, mut role_out, mut until) = (
+            hw_bytes::EMPTY,
+            hw_bytes::EMPTY,
+            hw_bytes::EMPTY,
+            hw_bytes::EMPTY,
+            0u64,
+        );
+        ok(hw_verify_operator(
+            cert.as_ptr(),
+            cert.len(),
+            operator.as_ptr(),
+            roots,
+            NOW + 60,
+            &mut display,
+            &mut org_out,
+            &mut name_out,
+            &mut role_out,
+            &mut until,
+            null_mut(),
+        ));
+        taken(&mut display);
+        assert_eq!(taken(&mut org_out), b"Acme Bank");
+        assert_eq!(taken(&mut name_out), b"Dana Smith");
+        assert_eq!(taken(&mut role_out), b"Card support");
+        assert_eq!(until, NOW + 7 * DAY);
+
+        // Another session's key, expired, malformed, NULL roots.
+        let e = verify_operator(&cert, &stranger, roots, NOW + 60).unwrap_err();
+        assert_eq!(
+            e,
+            (
+                hw_status::HW_TAMPERED,
+                "verify.operator_key_mismatch".into()
+            )
+        );
+        let e = verify_operator(&cert, &operator, roots, NOW + 8 * DAY).unwrap_err();
+        assert_eq!(e, (hw_status::HW_UNTRUSTED, "verify.expired".into()));
+        let e = verify_operator(b"junk", &operator, roots, NOW).unwrap_err();
+        assert_eq!(e.0, hw_status::HW_MALFORMED);
+        let e = verify_operator(&cert, &operator, null(), NOW).unwrap_err();
+        assert_eq!(e.0, hw_status::HW_NULL_ARGUMENT);
+
+        // Revoked certificate, then revoked organization key.
+        ok(hw_organization_roots_revoke_certificate(
+            roots,
+            1,
+            5,
+            9,
+            null_mut(),
+        ));
+        let e = verify_operator(&cert, &operator, roots, NOW + 60).unwrap_err();
+        assert_eq!(e, (hw_status::HW_UNTRUSTED, "verify.revoked".into()));
+        let (s, cert2, _) = issue(&o, 10, &operator, 1);
+        ok(s);
+        assert!(verify_operator(&cert2, &operator, roots, NOW + 60).is_ok());
+        ok(hw_organization_roots_revoke_key(roots, 1, 5, null_mut()));
+        let e = verify_operator(&cert2, &operator, roots, NOW + 60).unwrap_err();
+        assert_eq!(e.1, "verify.revoked");
+
+        // Unpinning.
+        let mut was = 0u8;
+        ok(hw_organization_roots_unpin(roots, 1, &mut was, null_mut()));
+        assert_eq!(was, 1);
+        ok(hw_organization_roots_unpin(roots, 1, &mut was, null_mut()));
+        assert_eq!(was, 0);
+
+        // Issuing: a lifetime above 7 days, and the wrong organization key.
+        let (s, _, code) = issue(&o, 11, &operator, 8);
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_UNTRUSTED, "verify.lifetime_too_long")
+        );
+        let wrong = Org {
+            root: null_mut(),
+            key: o.root,
+            key_cert: o.key_cert.clone(),
+            root_key: o.root_key,
+        };
+        let (s, _, code) = issue(&wrong, 12, &operator, 1);
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_INVALID_INPUT, "verify.issuer_mismatch")
+        );
+
+        hw_organization_roots_free(roots);
+        hw_organization_roots_free(null_mut());
+        hw_issuer_free(o.root);
+        hw_issuer_free(o.key);
+    }
+    free_pair(p);
+}
+
+#[test]
+fn a_relay_challenge_signature_verifies_for_that_key_and_challenge_only() {
+    let p = pair();
+    let (alice, bob) = (identity_of(p.0), identity_of(p.1));
+    let challenge = b"relay.example.com nonce 0123456789abcdef";
+    // SAFETY: live handles and valid buffers.
+    unsafe {
+        let mut sig = [0u8; 64];
+        ok(hw_account_sign_relay_challenge(
+            p.0,
+            challenge.as_ptr(),
+            challenge.len(),
+            &mut sig,
+            null_mut(),
+        ));
+        let check = |key: &[u8; 32], c: &[u8], sig: &[u8; 64]| {
+            let mut valid = 9u8;
+            ok(hw_relay_challenge_verify(
+                key.as_ptr(),
+                c.as_ptr(),
+                c.len(),
+                sig.as_ptr(),
+                &mut valid,
+                null_mut(),
+            ));
+            valid
+        };
+        assert_eq!(check(&alice, challenge, &sig), 1);
+        assert_eq!(check(&bob, challenge, &sig), 0);
+        assert_eq!(check(&alice, b"another challenge", &sig), 0);
+        let s = hw_account_sign_relay_challenge(
+            p.0,
+            challenge.as_ptr(),
+            challenge.len(),
+            null_mut(),
+            null_mut(),
+        );
+        assert_eq!(s, hw_status::HW_NULL_ARGUMENT);
+        let mut valid = 0u8;
+        let s = hw_relay_challenge_verify(
+            alice.as_ptr(),
+            challenge.as_ptr(),
+            challenge.len(),
+            null(),
+            &mut valid,
+            null_mut(),
+        );
+        assert_eq!(s, hw_status::HW_NULL_ARGUMENT);
+    }
+    free_pair(p);
+}
+
+/// Sends `payload` over a 1:1 session and returns what the other side decrypted.
+fn carry(from: *mut hw_session, to: *mut hw_session, payload: &[u8]) -> Vec<u8> {
+    // SAFETY: live handles and valid buffers.
+    unsafe {
+        let (mut wire, mut plain) = (hw_bytes::EMPTY, hw_bytes::EMPTY);
+        ok(hw_session_encrypt(
+            from,
+            payload.as_ptr(),
+            payload.len(),
+            &mut wire,
+            null_mut(),
+        ));
+        let wire = taken(&mut wire);
+        ok(hw_session_decrypt(
+            to,
+            wire.as_ptr(),
+            wire.len(),
+            &mut plain,
+            null_mut(),
+        ));
+        taken(&mut plain)
+    }
+}
+
+#[test]
+fn an_admin_adds_and_removes_members_and_the_others_apply_the_changes() {
+    let p = pair();
+    let (alice, bob) = (identity_of(p.0), identity_of(p.1));
+    // SAFETY: live handles and valid buffers throughout.
+    unsafe {
+        let mut carol_account = null_mut();
+        ok(hw_account_new(NOW, &mut carol_account, null_mut()));
+        let carol = identity_of(carol_account);
+
+        let (mut ag, mut bg) = (null_mut(), null_mut());
+        let (mut welcome, mut adist, mut bdist) =
+            (hw_bytes::EMPTY, hw_bytes::EMPTY, hw_bytes::EMPTY);
+        ok(hw_group_create(
+            p.0,
+            bob.as_ptr(),
+            1,
+            &mut ag,
+            &mut welcome,
+            &mut adist,
+            null_mut(),
+        ));
+        let w = carry(p.2, p.3, &taken(&mut welcome));
+        ok(hw_group_join(
+            p.1,
+            w.as_ptr(),
+            w.len(),
+            alice.as_ptr(),
+            &mut bg,
+            &mut bdist,
+            null_mut(),
+        ));
+        let d = carry(p.2, p.3, &taken(&mut adist));
+        ok(hw_group_receive_distribution(
+            bg,
+            p.3,
+            d.as_ptr(),
+            d.len(),
+            null_mut(),
+        ));
+        let d = carry(p.3, p.2, &taken(&mut bdist));
+        ok(hw_group_receive_distribution(
+            ag,
+            p.2,
+            d.as_ptr(),
+            d.len(),
+            null_mut(),
+        ));
+
+        // Bob is no admin: his change is refused and nothing is handed back.
+        let (mut change, mut welcome, mut dist, mut err) = (
+            hw_bytes::EMPTY,
+            hw_bytes::EMPTY,
+            hw_bytes::EMPTY,
+            null_mut(),
+        );
+        let s = hw_group_add_member(
+            p.1,
+            bg,
+            carol.as_ptr(),
+            0,
+            &mut change,
+            &mut welcome,
+            &mut dist,
+            &mut err,
+        );
+        assert_eq!(s, hw_status::HW_TAMPERED);
+        assert_eq!(code_of(err), "roster.not_admin");
+        assert!(change.data.is_null() && welcome.data.is_null() && dist.data.is_null());
+
+        // Alice adds Carol; Bob applies the change; Carol joins from the welcome.
+        ok(hw_group_add_member(
+            p.0,
+            ag,
+            carol.as_ptr(),
+            0,
+            &mut change,
+            &mut welcome,
+            &mut dist,
+            null_mut(),
+        ));
+        let (change_bytes, welcome_bytes, dist_bytes) =
+            (taken(&mut change), taken(&mut welcome), taken(&mut dist));
+        assert!(!change_bytes.is_empty() && !welcome_bytes.is_empty() && !dist_bytes.is_empty());
+        let mut bob_dist = hw_bytes::EMPTY;
+        ok(hw_group_apply_roster_change(
+            p.1,
+            bg,
+            change_bytes.as_ptr(),
+            change_bytes.len(),
+            NOW,
+            &mut bob_dist,
+            null_mut(),
+        ));
+        assert!(!taken(&mut bob_dist).is_empty());
+        // The same change again is a replay.
+        let (mut again, mut err) = (hw_bytes::EMPTY, null_mut());
+        let s = hw_group_apply_roster_change(
+            p.1,
+            bg,
+            change_bytes.as_ptr(),
+            change_bytes.len(),
+            NOW,
+            &mut again,
+            &mut err,
+        );
+        assert_eq!(s, hw_status::HW_REPLAY);
+        hw_error_free(err);
+        let (mut cg, mut cdist) = (null_mut(), hw_bytes::EMPTY);
+        ok(hw_group_join(
+            carol_account,
+            welcome_bytes.as_ptr(),
+            welcome_bytes.len(),
+            alice.as_ptr(),
+            &mut cg,
+            &mut cdist,
+            null_mut(),
+        ));
+        taken(&mut cdist);
+        // Adding her twice is refused.
+        let mut err = null_mut();
+        let s = hw_group_add_member(
+            p.0,
+            ag,
+            carol.as_ptr(),
+            1,
+            &mut change,
+            &mut welcome,
+            &mut dist,
+            &mut err,
+        );
+        assert_eq!(s, hw_status::HW_INVALID_INPUT);
+        assert_eq!(code_of(err), "roster.already_member");
+
+        // Alice is the only admin: she may not leave. She promotes Bob; the others apply it.
+        let (mut change, mut err) = (hw_bytes::EMPTY, null_mut());
+        let s = hw_group_leave(p.0, ag, &mut change, &mut err);
+        assert_eq!(s, hw_status::HW_INVALID_INPUT);
+        assert_eq!(code_of(err), "roster.last_admin");
+        assert!(change.data.is_null());
+        ok(hw_group_set_role(
+            p.0,
+            ag,
+            bob.as_ptr(),
+            1,
+            &mut change,
+            null_mut(),
+        ));
+        let promotion = taken(&mut change);
+        for (account, group) in [(p.1, bg), (carol_account, cg)] {
+            let mut none = hw_bytes::EMPTY;
+            ok(hw_group_apply_roster_change(
+                account,
+                group,
+                promotion.as_ptr(),
+                promotion.len(),
+                NOW,
+                &mut none,
+                null_mut(),
+            ));
+            taken(&mut none);
+        }
+
+        // Carol leaves; the others apply her removal.
+        ok(hw_group_leave(carol_account, cg, &mut change, null_mut()));
+        let leaving = taken(&mut change);
+        for (account, group) in [(p.0, ag), (p.1, bg)] {
+            let mut fresh = hw_bytes::EMPTY;
+            ok(hw_group_apply_roster_change(
+                account,
+                group,
+                leaving.as_ptr(),
+                leaving.len(),
+                NOW,
+                &mut fresh,
+                null_mut(),
+            ));
+            taken(&mut fresh);
+        }
+        let (mut none, mut err) = (hw_bytes::EMPTY, null_mut());
+        let s = hw_group_rotate_sender_key(carol_account, cg, &mut none, &mut err);
+        assert_ne!(s, hw_status::HW_OK);
+        hw_error_free(err);
+
+        // Alice rotates her sender key; Bob takes it over their session and reads her.
+        let mut rotated = hw_bytes::EMPTY;
+        ok(hw_group_rotate_sender_key(
+            p.0,
+            ag,
+            &mut rotated,
+            null_mut(),
+        ));
+        let d = carry(p.2, p.3, &taken(&mut rotated));
+        ok(hw_group_receive_distribution(
+            bg,
+            p.3,
+            d.as_ptr(),
+            d.len(),
+            null_mut(),
+        ));
+        let (mut msg, mut out) = (hw_bytes::EMPTY, hw_bytes::EMPTY);
+        ok(hw_group_encrypt(
+            ag,
+            b"new key".as_ptr(),
+            7,
+            &mut msg,
+            null_mut(),
+        ));
+        let msg_bytes = taken(&mut msg);
+        ok(hw_group_decrypt(
+            bg,
+            msg_bytes.as_ptr(),
+            msg_bytes.len(),
+            NOW,
+            &mut out,
+            null_mut(),
+            null_mut(),
+        ));
+        assert_eq!(taken(&mut out), b"new key");
+
+        // Alice removes Bob: he learns it from the change, and a fresh sender key goes out.
+        let (mut change, mut dist) = (hw_bytes::EMPTY, hw_bytes::EMPTY);
+        ok(hw_group_remove_member(
+            p.0,
+            ag,
+            bob.as_ptr(),
+            NOW,
+            &mut change,
+            &mut dist,
+            null_mut(),
+        ));
+        let (change_bytes, dist_bytes) = (taken(&mut change), taken(&mut dist));
+        assert!(!change_bytes.is_empty() && !dist_bytes.is_empty());
+        let mut bob_dist = hw_bytes::EMPTY;
+        ok(hw_group_apply_roster_change(
+            p.1,
+            bg,
+            change_bytes.as_ptr(),
+            change_bytes.len(),
+            NOW,
+            &mut bob_dist,
+            null_mut(),
+        ));
+        taken(&mut bob_dist);
+        let (mut msg, mut err) = (hw_bytes::EMPTY, null_mut());
+        let s = hw_group_encrypt(bg, b"still here?".as_ptr(), 11, &mut msg, &mut err);
+        assert_ne!(s, hw_status::HW_OK);
+        hw_error_free(err);
+        // NULL outputs are refused before anything changes.
+        let s = hw_group_remove_member(
+            p.0,
+            ag,
+            carol.as_ptr(),
+            NOW,
+            null_mut(),
+            &mut dist,
+            null_mut(),
+        );
+        assert_eq!(s, hw_status::HW_NULL_ARGUMENT);
+
+        hw_group_free(ag);
+        hw_group_free(bg);
+        hw_group_free(cg);
+        hw_account_free(carol_account);
+    }
+    free_pair(p);
+}
+
+/// The claim that every handle may be used from any thread rests on its state being `Send`
+/// (its mutex then makes it `Sync`): checked here for every handle type.
+#[test]
+fn every_handle_type_is_send_and_sync() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<hw_account>();
+    shareable::<hw_session>();
+    shareable::<hw_group>();
+    shareable::<hw_issuer>();
+    shareable::<hw_trust_store>();
+    shareable::<hw_organization_roots>();
+    shareable::<hw_attachment_encryptor>();
+    shareable::<hw_attachment_decryptor>();
+    shareable::<hw_error>();
+}

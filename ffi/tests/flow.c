@@ -1,8 +1,11 @@
 /*
  * Two parties through the C ABI: accounts, a prekey bundle, the first message, the ratchet
- * both ways, sealed envelopes, a group, a persistence round trip, and error paths (a tampered
- * message returns HW_TAMPERED and the session still works; NULL arguments; replays; wrong
- * storage keys). Every handle and buffer is freed: run under ASan/UBSan and valgrind.
+ * both ways, sealed envelopes, a group, a persistence round trip, roster changes, an
+ * attachment streamed in pieces, masking, safety numbers, an operator's business identity, a
+ * relay challenge, and error paths (a tampered message returns HW_TAMPERED and the session
+ * still works; a tampered attachment chunk is refused and the decryptor still works; NULL
+ * arguments; replays; wrong storage keys). Every handle and buffer is freed: run under
+ * ASan/UBSan and valgrind.
  *
  *   cc -Wall -Wextra -Werror -Iffi/include ffi/tests/flow.c -Ltarget/release -lhushwire_ffi
  */
@@ -50,6 +53,17 @@ static int bytes_eq(const hw_bytes *b, const char *text) {
     return b->len == n && (n == 0 || memcmp(b->data, text, n) == 0);
 }
 
+/* Whether `text` occurs in `b` (memmem is not standard C). */
+static int contains(const hw_bytes *b, const char *text) {
+    size_t n = strlen(text);
+    for (size_t i = 0; n <= b->len && i <= b->len - n; i++) {
+        if (memcmp(b->data + i, text, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Encrypts `text` on `from`, decrypts it on `to`, and checks the plaintext. */
 static void send_and_read(hw_session *from, hw_session *to, const char *text) {
     hw_bytes wire = {0}, plain = {0};
@@ -67,6 +81,111 @@ static hw_bytes carry(hw_session *from, hw_session *to, const hw_bytes *payload)
     MUST(hw_session_decrypt(to, wire.data, wire.len, &plain, ERR));
     hw_bytes_free(&wire);
     return plain;
+}
+
+/* Appends `b` to the growing buffer `*acc` of `*acc_len` bytes (realloc'd), then frees `b`. */
+static void append(uint8_t **acc, size_t *acc_len, hw_bytes *b) {
+    if (b->len > 0) {
+        uint8_t *grown = realloc(*acc, *acc_len + b->len);
+        if (grown == NULL) {
+            fprintf(stderr, "out of memory\n");
+            exit(1);
+        }
+        memcpy(grown + *acc_len, b->data, b->len);
+        *acc = grown;
+        *acc_len += b->len;
+    }
+    hw_bytes_free(b);
+}
+
+/* An attachment streamed through the encryptor in two pushes, decrypted by the streaming
+ * decryptor in two pieces (the first with a chunk byte flipped once: refused, then accepted),
+ * and by the one-shot call. */
+static void attachment_round_trip(void) {
+    const size_t len = 150000, split = 70000;
+    uint8_t *file = malloc(len);
+    if (file == NULL) {
+        exit(1);
+    }
+    for (size_t i = 0; i < len; i++) {
+        file[i] = (uint8_t)(i * 7 % 251);
+    }
+    hw_attachment_encryptor *enc = NULL;
+    hw_bytes piece = {0}, pointer = {0};
+    uint8_t *object = NULL;
+    size_t object_len = 0;
+    MUST(hw_attachment_encryptor_new(&enc, ERR));
+    MUST(hw_attachment_encryptor_push(enc, file, split, &piece, ERR));
+    append(&object, &object_len, &piece);
+    MUST(hw_attachment_encryptor_push(enc, file + split, len - split, &piece, ERR));
+    append(&object, &object_len, &piece);
+    const char *type = "video/mp4", *name = "clip.mp4";
+    MUST(hw_attachment_encryptor_finish(enc, (const uint8_t *)type, strlen(type),
+                                        (const uint8_t *)name, strlen(name), &piece, &pointer,
+                                        ERR));
+    append(&object, &object_len, &piece);
+    /* Finished: a further push is refused with its own code. */
+    {
+        hw_error *err = NULL;
+        CHECK(hw_attachment_encryptor_push(enc, file, 1, &piece, &err) == HW_INVALID_INPUT);
+        CHECK(strcmp(hw_error_code(err), "attachment.finished") == 0);
+        CHECK(piece.data == NULL);
+        hw_error_free(err);
+    }
+    hw_attachment_encryptor_free(enc);
+
+    uint64_t plaintext_len = 0, stored_len = 0;
+    hw_bytes got_name = {0};
+    MUST(hw_attachment_pointer_info(pointer.data, pointer.len, &plaintext_len, &stored_len, NULL,
+                                    &got_name, ERR));
+    CHECK(plaintext_len == len);
+    CHECK(stored_len == object_len);
+    CHECK(bytes_eq(&got_name, name));
+    hw_bytes_free(&got_name);
+
+    hw_attachment_decryptor *dec = NULL;
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    const size_t first = 80000;
+    uint64_t position = 1;
+    MUST(hw_attachment_decryptor_new(pointer.data, pointer.len, &dec, ERR));
+    {
+        hw_error *err = NULL;
+        object[1000] ^= 0x80; /* inside chunk 0 */
+        CHECK(hw_attachment_decryptor_push(dec, object, first, &piece, &err) == HW_TAMPERED);
+        CHECK(strcmp(hw_error_code(err), "attachment.chunk_tampered") == 0);
+        CHECK(piece.data == NULL);
+        hw_error_free(err);
+        object[1000] ^= 0x80;
+        MUST(hw_attachment_decryptor_position(dec, &position, ERR));
+        CHECK(position == 0);
+    }
+    MUST(hw_attachment_decryptor_push(dec, object, first, &piece, ERR));
+    append(&plain, &plain_len, &piece);
+    /* Not complete yet: finishing is refused, and the decryptor goes on. */
+    CHECK(hw_attachment_decryptor_finish(dec, NULL) == HW_TAMPERED);
+    MUST(hw_attachment_decryptor_push(dec, object + first, object_len - first, &piece, ERR));
+    append(&plain, &plain_len, &piece);
+    MUST(hw_attachment_decryptor_finish(dec, ERR));
+    CHECK(plain_len == len && memcmp(plain, file, len) == 0);
+    hw_attachment_decryptor_free(dec);
+
+    hw_bytes whole = {0};
+    MUST(hw_attachment_verify_digest(pointer.data, pointer.len, object, object_len, ERR));
+    CHECK(hw_attachment_verify_digest(pointer.data, pointer.len, object, object_len - 1, NULL) ==
+          HW_TAMPERED);
+    MUST(hw_attachment_decrypt(pointer.data, pointer.len, object, object_len, &whole, ERR));
+    CHECK(whole.len == len && memcmp(whole.data, file, len) == 0);
+    hw_bytes_free(&whole);
+    object[object_len / 2] ^= 0x01;
+    CHECK(hw_attachment_decrypt(pointer.data, pointer.len, object, object_len, &whole, NULL) ==
+          HW_TAMPERED);
+    CHECK(whole.data == NULL);
+
+    hw_bytes_free(&pointer);
+    free(plain);
+    free(object);
+    free(file);
 }
 
 int main(void) {
@@ -347,6 +466,175 @@ int main(void) {
         hw_bytes_free(&account_blob);
         hw_bytes_free(&session_blob);
         hw_bytes_free(&group_blob);
+    }
+
+    /* ── roster changes: Alice adds Carol, then removes her ──────────────────────────── */
+    {
+        hw_account *carol = NULL;
+        hw_group *carol_group = NULL;
+        uint8_t carol_id[32];
+        hw_bytes change = {0}, welcome = {0}, dist = {0}, bob_dist = {0}, carol_dist = {0};
+        MUST(hw_account_new(NOW, &carol, ERR));
+        MUST(hw_account_identity_key(carol, &carol_id, ERR));
+        /* Bob is no admin. */
+        CHECK(hw_group_add_member(bob, bob_group, carol_id, 0, &change, &welcome, &dist, NULL) ==
+              HW_TAMPERED);
+        CHECK(change.data == NULL);
+        MUST(hw_group_add_member(alice, alice_group, carol_id, 0, &change, &welcome, &dist, ERR));
+        CHECK(change.len > 0 && welcome.len > 0 && dist.len > 0);
+        MUST(hw_group_apply_roster_change(bob, bob_group, change.data, change.len, NOW, &bob_dist,
+                                          ERR));
+        CHECK(hw_group_apply_roster_change(bob, bob_group, change.data, change.len, NOW,
+                                           &carol_dist, NULL) == HW_REPLAY);
+        MUST(hw_group_join(carol, welcome.data, welcome.len, alice_id, &carol_group, &carol_dist,
+                           ERR));
+        hw_bytes_free(&change);
+        hw_bytes_free(&welcome);
+        hw_bytes_free(&dist);
+        hw_bytes_free(&bob_dist);
+        hw_bytes_free(&carol_dist);
+
+        MUST(hw_group_remove_member(alice, alice_group, carol_id, NOW, &change, &dist, ERR));
+        CHECK(change.len > 0 && dist.len > 0);
+        MUST(hw_group_apply_roster_change(bob, bob_group, change.data, change.len, NOW, &bob_dist,
+                                          ERR));
+        MUST(hw_group_apply_roster_change(carol, carol_group, change.data, change.len, NOW,
+                                          &carol_dist, ERR));
+        /* Alice's fresh sender key reaches Bob over their session; he reads her again. */
+        hw_bytes got = carry(a2b, b2a, &dist);
+        MUST(hw_group_receive_distribution(bob_group, b2a, got.data, got.len, ERR));
+        hw_bytes_free(&got);
+        hw_bytes msg = {0}, out = {0};
+        const char *text = "Carol has left";
+        MUST(hw_group_encrypt(alice_group, (const uint8_t *)text, strlen(text), &msg, ERR));
+        MUST(hw_group_decrypt(bob_group, msg.data, msg.len, NOW, &out, NULL, ERR));
+        CHECK(bytes_eq(&out, text));
+        hw_bytes_free(&out);
+        hw_bytes_free(&msg);
+        /* A periodic rotation of Alice's sender key. */
+        hw_bytes rotated = {0};
+        MUST(hw_group_rotate_sender_key(alice, alice_group, &rotated, ERR));
+        got = carry(a2b, b2a, &rotated);
+        MUST(hw_group_receive_distribution(bob_group, b2a, got.data, got.len, ERR));
+        hw_bytes_free(&got);
+        hw_bytes_free(&rotated);
+        text = "on a fresh key";
+        MUST(hw_group_encrypt(alice_group, (const uint8_t *)text, strlen(text), &msg, ERR));
+        MUST(hw_group_decrypt(bob_group, msg.data, msg.len, NOW, &out, NULL, ERR));
+        CHECK(bytes_eq(&out, text));
+        hw_bytes_free(&out);
+        hw_bytes_free(&msg);
+        hw_bytes_free(&change);
+        hw_bytes_free(&dist);
+        hw_bytes_free(&bob_dist);
+        hw_bytes_free(&carol_dist);
+        hw_group_free(carol_group);
+        hw_account_free(carol);
+    }
+
+    /* ── an attachment ───────────────────────────────────────────────────────────────── */
+    attachment_round_trip();
+
+    /* ── masking ─────────────────────────────────────────────────────────────────────── */
+    {
+        const char *text = "my card is 4242 4242 4242 4242, thanks";
+        hw_bytes masked = {0};
+        uint8_t changed = 0;
+        hw_error *err = NULL;
+        MUST(hw_mask_text((const uint8_t *)text, strlen(text), &masked, &changed, ERR));
+        CHECK(changed == 1);
+        CHECK(masked.len > 0 && !contains(&masked, "4242 4242"));
+        CHECK(contains(&masked, "4242"));
+        MUST(hw_mask_check(masked.data, masked.len, ERR));
+        CHECK(hw_mask_check((const uint8_t *)text, strlen(text), &err) == HW_INVALID_INPUT);
+        CHECK(strcmp(hw_error_code(err), "mask_check.unmasked") == 0);
+        hw_error_free(err);
+        const uint8_t not_utf8[3] = {'4', 0xC0, '2'};
+        CHECK(hw_mask_text(not_utf8, sizeof not_utf8, &masked, NULL, NULL) == HW_INVALID_ARGUMENT);
+        hw_bytes_free(&masked);
+    }
+
+    /* ── safety numbers ──────────────────────────────────────────────────────────────── */
+    {
+        const char *a = "alice@example.com", *b = "bob@example.com";
+        hw_bytes on_alice = {0}, on_bob = {0}, qr = {0};
+        MUST(hw_safety_number((const uint8_t *)a, strlen(a), alice_id, (const uint8_t *)b,
+                              strlen(b), bob_id, &on_alice, ERR));
+        MUST(hw_safety_number((const uint8_t *)b, strlen(b), bob_id, (const uint8_t *)a,
+                              strlen(a), alice_id, &on_bob, ERR));
+        CHECK(on_alice.len == 60);
+        CHECK(on_alice.len == on_bob.len && memcmp(on_alice.data, on_bob.data, 60) == 0);
+        /* Alice scans Bob's screen; with the wrong key for Bob it is another pair. */
+        MUST(hw_safety_number_qr((const uint8_t *)b, strlen(b), bob_id, (const uint8_t *)a,
+                                 strlen(a), alice_id, &qr, ERR));
+        MUST(hw_safety_number_verify_scanned((const uint8_t *)a, strlen(a), alice_id,
+                                             (const uint8_t *)b, strlen(b), bob_id, qr.data,
+                                             qr.len, ERR));
+        CHECK(hw_safety_number_verify_scanned((const uint8_t *)a, strlen(a), alice_id,
+                                              (const uint8_t *)b, strlen(b), alice_id, qr.data,
+                                              qr.len, NULL) == HW_TAMPERED);
+        hw_bytes_free(&on_alice);
+        hw_bytes_free(&on_bob);
+        hw_bytes_free(&qr);
+    }
+
+    /* ── an operator's business identity, and a relay challenge ──────────────────────── */
+    {
+        hw_issuer *root = NULL, *org_key = NULL;
+        hw_organization_roots *roots = NULL;
+        uint8_t root_key[32], org_public[32];
+        hw_bytes key_cert = {0}, cert = {0}, display = {0}, role = {0};
+        uint64_t valid_until = 0;
+        const char *org = "Acme Bank", *name = "Dana Smith", *job = "Card support";
+        MUST(hw_issuer_new(&root, ERR));
+        MUST(hw_issuer_new(&org_key, ERR));
+        MUST(hw_issuer_public_key(root, &root_key, ERR));
+        MUST(hw_issuer_public_key(org_key, &org_public, ERR));
+        MUST(hw_server_certificate_issue(root, 1, 5, org_public, 0, NOW + 365 * DAY, &key_cert,
+                                         ERR));
+        /* Bob is the operator: his device's identity key is certified. */
+        MUST(hw_identity_certificate_issue(org_key, key_cert.data, key_cert.len, 9,
+                                           (const uint8_t *)org, strlen(org),
+                                           (const uint8_t *)name, strlen(name),
+                                           (const uint8_t *)job, strlen(job), bob_id, NOW,
+                                           NOW + 7 * DAY, &cert, ERR));
+        MUST(hw_organization_roots_new(&roots, ERR));
+        CHECK(hw_verify_operator(cert.data, cert.len, bob_id, roots, NOW + 60, &display, NULL,
+                                 NULL, NULL, NULL, NULL) == HW_UNTRUSTED);
+        MUST(hw_organization_roots_pin(roots, 1, root_key, (const uint8_t *)org, strlen(org),
+                                       ERR));
+        /* Alice checks the session's remote identity. */
+        MUST(hw_session_remote_identity(a2b, &id_a, ERR));
+        MUST(hw_verify_operator(cert.data, cert.len, id_a, roots, NOW + 60, &display, NULL, NULL,
+                                &role, &valid_until, ERR));
+        CHECK(bytes_eq(&display, "verified as Acme Bank, Dana Smith, Card support"));
+        CHECK(bytes_eq(&role, job));
+        CHECK(valid_until == NOW + 7 * DAY);
+        hw_bytes_free(&display);
+        hw_bytes_free(&role);
+        /* Another key, or after expiry: refused. */
+        CHECK(hw_verify_operator(cert.data, cert.len, alice_id, roots, NOW + 60, &display, NULL,
+                                 NULL, NULL, NULL, NULL) == HW_TAMPERED);
+        CHECK(hw_verify_operator(cert.data, cert.len, bob_id, roots, NOW + 8 * DAY, &display,
+                                 NULL, NULL, NULL, NULL, NULL) == HW_UNTRUSTED);
+        CHECK(display.data == NULL);
+
+        const char *challenge = "relay.example.com 8f1d2c3b4a596877";
+        uint8_t signature[64], valid = 0;
+        MUST(hw_account_sign_relay_challenge(bob, (const uint8_t *)challenge, strlen(challenge),
+                                             &signature, ERR));
+        MUST(hw_relay_challenge_verify(bob_id, (const uint8_t *)challenge, strlen(challenge),
+                                       signature, &valid, ERR));
+        CHECK(valid == 1);
+        MUST(hw_relay_challenge_verify(alice_id, (const uint8_t *)challenge, strlen(challenge),
+                                       signature, &valid, ERR));
+        CHECK(valid == 0);
+
+        hw_bytes_free(&key_cert);
+        hw_bytes_free(&cert);
+        hw_organization_roots_free(roots);
+        hw_issuer_free(root);
+        hw_issuer_free(org_key);
     }
 
     hw_group_free(alice_group);

@@ -5,8 +5,9 @@ library), or else from the repository's ``target/release`` (``cargo build -p hus
 --release``).
 
 Every handle (:class:`Account`, :class:`Session`, :class:`Group`, :class:`Issuer`,
-:class:`TrustStore`) frees its native state on ``close()``, at the end of a ``with`` block, or
-when it is garbage collected. Failures raise :class:`HushwireError` subclasses carrying the
+:class:`TrustStore`, :class:`OrganizationRoots`, :class:`AttachmentEncryptor`,
+:class:`AttachmentDecryptor`) frees its native state on ``close()``, at the end of a ``with``
+block, or when it is garbage collected. Failures raise :class:`HushwireError` subclasses carrying the
 status, the kind (``"tampered"``, ``"replay"``, ...) and the stable code of the Rust error
 (``"decrypt.tampered"``, ...). Time is passed in as Unix seconds; randomness comes from the OS
 inside the library. Returned buffers are copied into ``bytes`` and the native copy is wiped.
@@ -29,7 +30,7 @@ from ctypes import (
     c_void_p,
 )
 from pathlib import Path
-from typing import Iterable, Optional, Tuple
+from typing import Iterable, NamedTuple, Optional, Tuple, Union
 
 __all__ = [
     "ABI_VERSION",
@@ -58,6 +59,24 @@ __all__ = [
     "envelope_recipient",
     "server_certificate",
     "sender_certificate",
+    "relay_challenge_verify",
+    "AttachmentEncryptor",
+    "AttachmentDecryptor",
+    "AttachmentInfo",
+    "attachment_encrypt",
+    "attachment_decrypt",
+    "attachment_verify_digest",
+    "attachment_pointer_info",
+    "Masked",
+    "mask",
+    "mask_check",
+    "safety_number",
+    "safety_number_qr",
+    "verify_scanned_safety_number",
+    "OrganizationRoots",
+    "BusinessIdentity",
+    "identity_certificate",
+    "verify_operator",
 ]
 
 #: The ABI version this binding was written for (``HW_ABI_VERSION``).
@@ -243,6 +262,59 @@ _SIGNATURES = {
     "hw_group_to_encrypted": ([_P, _IN, c_uint64, _BUF, _ERR], c_int),
     "hw_group_from_encrypted": ([_IN, c_size_t, _IN, c_uint64, _IN, POINTER(_P), _ERR], c_int),
     "hw_group_free": ([_P], None),
+    "hw_group_add_member": ([_P, _P, _IN, c_uint8, _BUF, _BUF, _BUF, _ERR], c_int),
+    "hw_group_remove_member": ([_P, _P, _IN, c_uint64, _BUF, _BUF, _ERR], c_int),
+    "hw_group_apply_roster_change": ([_P, _P, _IN, c_size_t, c_uint64, _BUF, _ERR], c_int),
+    "hw_group_set_role": ([_P, _P, _IN, c_uint8, _BUF, _ERR], c_int),
+    "hw_group_leave": ([_P, _P, _BUF, _ERR], c_int),
+    "hw_group_rotate_sender_key": ([_P, _P, _BUF, _ERR], c_int),
+    "hw_attachment_verify_digest": ([_IN, c_size_t, _IN, c_size_t, _ERR], c_int),
+    "hw_account_sign_relay_challenge": ([_P, _IN, c_size_t, POINTER(c_uint8 * 64), _ERR], c_int),
+    "hw_relay_challenge_verify": ([_IN, _IN, c_size_t, _IN, POINTER(c_uint8), _ERR], c_int),
+    "hw_attachment_encrypt": (
+        [_IN, c_size_t, _IN, c_size_t, _IN, c_size_t, _BUF, _BUF, _ERR],
+        c_int,
+    ),
+    "hw_attachment_decrypt": ([_IN, c_size_t, _IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_attachment_pointer_info": (
+        [_IN, c_size_t, POINTER(c_uint64), POINTER(c_uint64), _BUF, _BUF, _ERR],
+        c_int,
+    ),
+    "hw_attachment_encryptor_new": ([POINTER(_P), _ERR], c_int),
+    "hw_attachment_encryptor_push": ([_P, _IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_attachment_encryptor_finish": (
+        [_P, _IN, c_size_t, _IN, c_size_t, _BUF, _BUF, _ERR],
+        c_int,
+    ),
+    "hw_attachment_encryptor_free": ([_P], None),
+    "hw_attachment_decryptor_new": ([_IN, c_size_t, POINTER(_P), _ERR], c_int),
+    "hw_attachment_decryptor_push": ([_P, _IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_attachment_decryptor_position": ([_P, POINTER(c_uint64), _ERR], c_int),
+    "hw_attachment_decryptor_finish": ([_P, _ERR], c_int),
+    "hw_attachment_decryptor_free": ([_P], None),
+    "hw_mask_text": ([_IN, c_size_t, _BUF, POINTER(c_uint8), _ERR], c_int),
+    "hw_mask_check": ([_IN, c_size_t, _ERR], c_int),
+    "hw_safety_number": ([_IN, c_size_t, _IN, _IN, c_size_t, _IN, _BUF, _ERR], c_int),
+    "hw_safety_number_qr": ([_IN, c_size_t, _IN, _IN, c_size_t, _IN, _BUF, _ERR], c_int),
+    "hw_safety_number_verify_scanned": (
+        [_IN, c_size_t, _IN, _IN, c_size_t, _IN, _IN, c_size_t, _ERR],
+        c_int,
+    ),
+    "hw_organization_roots_new": ([POINTER(_P), _ERR], c_int),
+    "hw_organization_roots_free": ([_P], None),
+    "hw_organization_roots_pin": ([_P, c_uint32, _IN, _IN, c_size_t, _ERR], c_int),
+    "hw_organization_roots_unpin": ([_P, c_uint32, POINTER(c_uint8), _ERR], c_int),
+    "hw_organization_roots_revoke_key": ([_P, c_uint32, c_uint32, _ERR], c_int),
+    "hw_organization_roots_revoke_certificate": ([_P, c_uint32, c_uint32, c_uint64, _ERR], c_int),
+    "hw_identity_certificate_issue": (
+        [_P, _IN, c_size_t, c_uint64, _IN, c_size_t, _IN, c_size_t, _IN, c_size_t, _IN,
+         c_uint64, c_uint64, _BUF, _ERR],
+        c_int,
+    ),
+    "hw_verify_operator": (
+        [_IN, c_size_t, _IN, _P, c_uint64, _BUF, _BUF, _BUF, _BUF, POINTER(c_uint64), _ERR],
+        c_int,
+    ),
 }
 
 for _name, (_args, _ret) in _SIGNATURES.items():
@@ -266,6 +338,15 @@ def _in(data: Optional[bytes]):
     data = bytes(data)
     buf = (c_uint8 * len(data)).from_buffer_copy(data) if data else None
     return (ctypes.cast(buf, _IN) if buf is not None else None), len(data), buf
+
+
+def _text(text: Union[str, bytes, None]):
+    """A borrowed (pointer, length) pair for text: a ``str`` is encoded as UTF-8; ``bytes``
+    are passed as they are (the library refuses bytes that are not UTF-8 with
+    :class:`InvalidArgumentError`)."""
+    if isinstance(text, str):
+        text = text.encode("utf-8")
+    return _in(text)
 
 
 def _key(data: Optional[bytes], what: str):
@@ -453,6 +534,14 @@ class Account(_Handle):
             byref(plaintext),
         )
         return Session(out), _take(plaintext)
+
+    def sign_relay_challenge(self, challenge: bytes) -> bytes:
+        """Signs a relay's authentication challenge with the identity key (64 bytes); the
+        relay checks it with :func:`relay_challenge_verify`."""
+        p, n, _keep = _in(challenge)
+        out = (c_uint8 * 64)()
+        _call(_lib.hw_account_sign_relay_challenge, self._p, p, n, byref(out))
+        return bytes(out)
 
     def to_encrypted(self, storage_key: bytes, generation: int) -> bytes:
         out = _Bytes()
@@ -684,6 +773,87 @@ class Group(_Handle):
         _call(_lib.hw_group_decrypt, self._p, p, n, now, byref(out), byref(sender))
         return bytes(sender), _take(out)
 
+    def add_member(
+        self, account: Account, member: bytes, admin: bool = False
+    ) -> Tuple[bytes, bytes, bytes]:
+        """Adds `member` (we must be an admin). Returns (change, welcome, distribution): send
+        `change` to every previous member (:meth:`apply_roster_change`), and `welcome` then
+        `distribution` to the new member, who joins with :meth:`join`."""
+        change, welcome, distribution = _Bytes(), _Bytes(), _Bytes()
+        _call(
+            _lib.hw_group_add_member,
+            account._p,
+            self._p,
+            _key(member, "member"),
+            1 if admin else 0,
+            byref(change),
+            byref(welcome),
+            byref(distribution),
+        )
+        return _take(change), _take(welcome), _take(distribution)
+
+    def remove_member(self, account: Account, member: bytes, now: int) -> Tuple[bytes, bytes]:
+        """Removes `member` (we must be an admin) and rotates our sender key. Returns (change,
+        distribution): `change` for every previous member (the removed one included), the
+        fresh `distribution` for every remaining member."""
+        change, distribution = _Bytes(), _Bytes()
+        _call(
+            _lib.hw_group_remove_member,
+            account._p,
+            self._p,
+            _key(member, "member"),
+            now,
+            byref(change),
+            byref(distribution),
+        )
+        return _take(change), _take(distribution)
+
+    def set_role(self, account: Account, member: bytes, admin: bool) -> bytes:
+        """Makes `member` an admin or a plain member (we must be an admin). Returns the change
+        for every other member."""
+        change = _Bytes()
+        _call(
+            _lib.hw_group_set_role,
+            account._p,
+            self._p,
+            _key(member, "member"),
+            1 if admin else 0,
+            byref(change),
+        )
+        return _take(change)
+
+    def leave(self, account: Account) -> bytes:
+        """Leaves the group (every key here is erased). Returns the change for the other
+        members; raises :class:`InvalidInputError` (``roster.last_admin``) for the only
+        admin."""
+        change = _Bytes()
+        _call(_lib.hw_group_leave, account._p, self._p, byref(change))
+        return _take(change)
+
+    def rotate_sender_key(self, account: Account) -> bytes:
+        """Starts a new sender key; returns its distribution message for every other
+        member."""
+        distribution = _Bytes()
+        _call(_lib.hw_group_rotate_sender_key, account._p, self._p, byref(distribution))
+        return _take(distribution)
+
+    def apply_roster_change(self, account: Account, change: bytes, now: int) -> bytes:
+        """Applies an admin's roster change. Returns the distribution message to send (empty
+        if none): to the new member after an addition, to every remaining member after a
+        removal."""
+        p, n, _keep = _in(change)
+        distribution = _Bytes()
+        _call(
+            _lib.hw_group_apply_roster_change,
+            account._p,
+            self._p,
+            p,
+            n,
+            now,
+            byref(distribution),
+        )
+        return _take(distribution)
+
     @property
     def group_id(self) -> bytes:
         out = (c_uint8 * 32)()
@@ -719,3 +889,337 @@ class Group(_Handle):
             min_generation,
             _key(expected_group, "expected_group"),
         )
+
+
+def relay_challenge_verify(identity_key: bytes, challenge: bytes, signature: bytes) -> bool:
+    """The relay's side of :meth:`Account.sign_relay_challenge`."""
+    if len(signature) != 64:
+        raise ValueError(f"signature must be 64 bytes, got {len(signature)}")
+    cp, cn, _k1 = _in(challenge)
+    sp, _sn, _k2 = _in(signature)
+    valid = c_uint8()
+    _call(
+        _lib.hw_relay_challenge_verify,
+        _key(identity_key, "identity_key"),
+        cp,
+        cn,
+        sp,
+        byref(valid),
+    )
+    return bool(valid.value)
+
+
+# ─── attachments ─────────────────────────────────────────────────────────────────────────────
+
+
+class AttachmentInfo(NamedTuple):
+    """What an attachment pointer says (it also holds the key, which is not shown)."""
+
+    plaintext_len: int
+    object_len: int
+    content_type: str
+    file_name: str
+
+
+def attachment_encrypt(
+    plaintext: bytes, content_type: str = "", file_name: str = ""
+) -> Tuple[bytes, bytes]:
+    """Encrypts a whole file: returns (object, pointer). Upload `object` anywhere; send
+    `pointer` (it holds the key) inside an encrypted message."""
+    p, n, _k1 = _in(plaintext)
+    cp, cn, _k2 = _text(content_type)
+    fp, fn, _k3 = _text(file_name)
+    obj, pointer = _Bytes(), _Bytes()
+    _call(_lib.hw_attachment_encrypt, p, n, cp, cn, fp, fn, byref(obj), byref(pointer))
+    return _take(obj), _take(pointer)
+
+
+def attachment_decrypt(pointer: bytes, obj: bytes) -> bytes:
+    """Decrypts a whole stored object; raises :class:`TamperedError` if any chunk was
+    altered, cut, reordered or is from another file."""
+    pp, pn, _k1 = _in(pointer)
+    op, on, _k2 = _in(obj)
+    out = _Bytes()
+    _call(_lib.hw_attachment_decrypt, pp, pn, op, on, byref(out))
+    return _take(out)
+
+
+def attachment_verify_digest(pointer: bytes, obj: bytes) -> None:
+    """Checks a downloaded object's length and SHA-256 against its pointer before decrypting;
+    raises :class:`TamperedError` on a mismatch."""
+    pp, pn, _k1 = _in(pointer)
+    op, on, _k2 = _in(obj)
+    _call(_lib.hw_attachment_verify_digest, pp, pn, op, on)
+
+
+def attachment_pointer_info(pointer: bytes) -> AttachmentInfo:
+    p, n, _keep = _in(pointer)
+    plaintext_len, object_len = c_uint64(), c_uint64()
+    content_type, file_name = _Bytes(), _Bytes()
+    _call(
+        _lib.hw_attachment_pointer_info,
+        p,
+        n,
+        byref(plaintext_len),
+        byref(object_len),
+        byref(content_type),
+        byref(file_name),
+    )
+    return AttachmentInfo(
+        plaintext_len.value,
+        object_len.value,
+        _take(content_type).decode("utf-8"),
+        _take(file_name).decode("utf-8"),
+    )
+
+
+class AttachmentEncryptor(_Handle):
+    """Encrypts a file of any size in pieces, holding less than one chunk::
+
+        with AttachmentEncryptor.create() as enc:
+            for piece in pieces:
+                upload(enc.push(piece))
+            tail, pointer = enc.finish("video/mp4", "clip.mp4")
+            upload(tail)
+    """
+
+    _free = _lib.hw_attachment_encryptor_free
+
+    @classmethod
+    def create(cls) -> "AttachmentEncryptor":
+        return _new(cls, _lib.hw_attachment_encryptor_new)
+
+    def push(self, plaintext: bytes) -> bytes:
+        """Adds file bytes; returns the object bytes now ready (often none)."""
+        p, n, _keep = _in(plaintext)
+        out = _Bytes()
+        _call(_lib.hw_attachment_encryptor_push, self._p, p, n, byref(out))
+        return _take(out)
+
+    def finish(self, content_type: str = "", file_name: str = "") -> Tuple[bytes, bytes]:
+        """Ends the file: returns (the rest of the object, the pointer). Afterwards every call
+        raises :class:`InvalidInputError` (code ``attachment.finished``)."""
+        cp, cn, _k1 = _text(content_type)
+        fp, fn, _k2 = _text(file_name)
+        out, pointer = _Bytes(), _Bytes()
+        _call(
+            _lib.hw_attachment_encryptor_finish,
+            self._p,
+            cp,
+            cn,
+            fp,
+            fn,
+            byref(out),
+            byref(pointer),
+        )
+        return _take(out), _take(pointer)
+
+
+class AttachmentDecryptor(_Handle):
+    """Decrypts a stored object as it streams in, releasing only verified chunks. On any
+    error nothing changes: push the right bytes again from :attr:`position`."""
+
+    _free = _lib.hw_attachment_decryptor_free
+
+    @classmethod
+    def create(cls, pointer: bytes) -> "AttachmentDecryptor":
+        p, n, _keep = _in(pointer)
+        return _new(cls, _lib.hw_attachment_decryptor_new, p, n)
+
+    def push(self, ciphertext: bytes) -> bytes:
+        """Takes the next object bytes; returns the file bytes of every chunk they complete."""
+        p, n, _keep = _in(ciphertext)
+        out = _Bytes()
+        _call(_lib.hw_attachment_decryptor_push, self._p, p, n, byref(out))
+        return _take(out)
+
+    @property
+    def position(self) -> int:
+        """Object bytes taken so far (where to resume a download)."""
+        out = c_uint64()
+        _call(_lib.hw_attachment_decryptor_position, self._p, byref(out))
+        return out.value
+
+    def finish(self) -> None:
+        """Raises :class:`TamperedError` unless the whole file arrived (the decryptor goes
+        on: push the rest and finish again)."""
+        _call(_lib.hw_attachment_decryptor_finish, self._p)
+
+
+# ─── masking ─────────────────────────────────────────────────────────────────────────────────
+
+
+class Masked(NamedTuple):
+    """The masked text, and whether anything was masked."""
+
+    text: str
+    changed: bool
+
+
+def mask(text: Union[str, bytes]) -> Masked:
+    """Masks card numbers, IBANs, e-mail addresses and phone numbers with the default masker
+    (a card keeps its last four digits). Bytes that are not UTF-8 raise
+    :class:`InvalidArgumentError`."""
+    p, n, _keep = _text(text)
+    out, changed = _Bytes(), c_uint8()
+    _call(_lib.hw_mask_text, p, n, byref(out), byref(changed))
+    return Masked(_take(out).decode("utf-8"), bool(changed.value))
+
+
+def mask_check(text: Union[str, bytes]) -> None:
+    """The receiver's check: raises :class:`InvalidInputError` (code
+    ``mask_check.unmasked``) if `text` holds anything the default masker would mask."""
+    p, n, _keep = _text(text)
+    _call(_lib.hw_mask_check, p, n)
+
+
+# ─── verification ────────────────────────────────────────────────────────────────────────────
+
+
+def _safety_args(local_user, local_key, remote_user, remote_key):
+    lp, ln, k1 = _text(local_user)
+    rp, rn, k2 = _text(remote_user)
+    keep = (k1, k2, _key(local_key, "local_key"), _key(remote_key, "remote_key"))
+    return (lp, ln, keep[2], rp, rn, keep[3]), keep
+
+
+def safety_number(
+    local_user: Union[str, bytes], local_key: bytes, remote_user: Union[str, bytes],
+    remote_key: bytes,
+) -> str:
+    """The 60-digit safety number between us and the peer (the same on both sides)."""
+    args, _keep = _safety_args(local_user, local_key, remote_user, remote_key)
+    out = _Bytes()
+    _call(_lib.hw_safety_number, *args, byref(out))
+    return _take(out).decode("ascii")
+
+
+def safety_number_qr(
+    local_user: Union[str, bytes], local_key: bytes, remote_user: Union[str, bytes],
+    remote_key: bytes,
+) -> bytes:
+    """The bytes to show as a QR code for the peer to scan."""
+    args, _keep = _safety_args(local_user, local_key, remote_user, remote_key)
+    out = _Bytes()
+    _call(_lib.hw_safety_number_qr, *args, byref(out))
+    return _take(out)
+
+
+def verify_scanned_safety_number(
+    local_user: Union[str, bytes], local_key: bytes, remote_user: Union[str, bytes],
+    remote_key: bytes, payload: bytes,
+) -> None:
+    """Checks a QR payload scanned from the peer's screen; raises :class:`TamperedError`
+    (code ``verify.other_pair``) if it names other keys."""
+    args, _keep = _safety_args(local_user, local_key, remote_user, remote_key)
+    p, n, _k = _in(payload)
+    _call(_lib.hw_safety_number_verify_scanned, *args, p, n)
+
+
+class OrganizationRoots(_Handle):
+    """The organization roots a customer's app pins (from its configuration), each with the
+    organization's name."""
+
+    _free = _lib.hw_organization_roots_free
+
+    @classmethod
+    def create(cls) -> "OrganizationRoots":
+        return _new(cls, _lib.hw_organization_roots_new)
+
+    def pin(self, root_id: int, key: bytes, organization: str) -> None:
+        p, n, _keep = _text(organization)
+        _call(_lib.hw_organization_roots_pin, self._p, root_id, _key(key, "key"), p, n)
+
+    def unpin(self, root_id: int) -> bool:
+        """Unpins `root_id`; returns whether it was pinned."""
+        was = c_uint8()
+        _call(_lib.hw_organization_roots_unpin, self._p, root_id, byref(was))
+        return bool(was.value)
+
+    def revoke_key(self, root_id: int, key_id: int) -> None:
+        _call(_lib.hw_organization_roots_revoke_key, self._p, root_id, key_id)
+
+    def revoke_certificate(self, root_id: int, key_id: int, serial: int) -> None:
+        _call(_lib.hw_organization_roots_revoke_certificate, self._p, root_id, key_id, serial)
+
+
+def identity_certificate(
+    organization_key: Issuer,
+    organization_key_certificate: bytes,
+    serial: int,
+    organization: str,
+    operator_name: str,
+    role: str,
+    identity_key: bytes,
+    not_before: int,
+    expires_at: int,
+) -> bytes:
+    """Certifies an operator's device (at most 7 days) with an organization key, whose
+    certificate from the organization's root is `organization_key_certificate`."""
+    cp, cn, _k1 = _in(organization_key_certificate)
+    op, on, _k2 = _text(organization)
+    np_, nn, _k3 = _text(operator_name)
+    rp, rn, _k4 = _text(role)
+    out = _Bytes()
+    _call(
+        _lib.hw_identity_certificate_issue,
+        organization_key._p,
+        cp,
+        cn,
+        serial,
+        op,
+        on,
+        np_,
+        nn,
+        rp,
+        rn,
+        _key(identity_key, "identity_key"),
+        not_before,
+        expires_at,
+        byref(out),
+    )
+    return _take(out)
+
+
+class BusinessIdentity(NamedTuple):
+    """A verified operator: ``str()`` gives ``verified as <organization>, <name>, <role>``."""
+
+    display: str
+    organization: str
+    operator_name: str
+    role: str
+    valid_until: int
+
+    def __str__(self) -> str:
+        return self.display
+
+
+def verify_operator(
+    certificate: bytes, operator: bytes, roots: OrganizationRoots, now: int
+) -> BusinessIdentity:
+    """Checks an operator's identity certificate for a session whose remote identity is
+    `operator`; raises :class:`UntrustedError` (unknown organization, expired, revoked) or
+    :class:`TamperedError` (forged, another key)."""
+    p, n, _keep = _in(certificate)
+    display, org, name, role = _Bytes(), _Bytes(), _Bytes(), _Bytes()
+    until = c_uint64()
+    _call(
+        _lib.hw_verify_operator,
+        p,
+        n,
+        _key(operator, "operator"),
+        roots._p,
+        now,
+        byref(display),
+        byref(org),
+        byref(name),
+        byref(role),
+        byref(until),
+    )
+    return BusinessIdentity(
+        _take(display).decode("utf-8"),
+        _take(org).decode("utf-8"),
+        _take(name).decode("utf-8"),
+        _take(role).decode("utf-8"),
+        until.value,
+    )

@@ -1,15 +1,21 @@
 """The two-party flow of ffi/tests/flow.c, through the Python binding: accounts, a bundle, the
-first message, the ratchet both ways, sealed envelopes, a group, persistence, error paths."""
+first message, the ratchet both ways, sealed envelopes, a group, persistence, roster changes,
+attachments, masking, safety numbers, business identities, relay challenges, error paths."""
 
 import pytest
 
 import hushwire
 from hushwire import (
     Account,
+    AttachmentDecryptor,
+    AttachmentEncryptor,
     Group,
     HushwireError,
+    InvalidArgumentError,
+    InvalidInputError,
     Issuer,
     MalformedError,
+    OrganizationRoots,
     ReplayError,
     Session,
     TamperedError,
@@ -169,3 +175,160 @@ def test_wrong_key_length_is_a_value_error(pair):
     _, _, a2b, _ = pair
     with pytest.raises(ValueError):
         a2b.to_encrypted(b"short", 1)
+
+
+def _file(n):
+    return bytes(i * 7 % 251 for i in range(n))
+
+
+def test_attachment_one_shot_and_tampered():
+    invoice = _file(100_000)
+    obj, pointer = hushwire.attachment_encrypt(invoice, "application/pdf", "invoice-1042.pdf")
+    info = hushwire.attachment_pointer_info(pointer)
+    assert info == (len(invoice), len(obj), "application/pdf", "invoice-1042.pdf")
+    assert hushwire.attachment_decrypt(pointer, obj) == invoice
+    hushwire.attachment_verify_digest(pointer, obj)
+    with pytest.raises(TamperedError) as caught:
+        hushwire.attachment_verify_digest(pointer, obj[:-1])
+    assert caught.value.code == "attachment.truncated"
+    tampered = bytearray(obj)
+    tampered[500] ^= 1
+    with pytest.raises(TamperedError) as caught:
+        hushwire.attachment_decrypt(pointer, bytes(tampered))
+    assert caught.value.code.startswith("attachment.")
+    with pytest.raises(InvalidInputError):
+        hushwire.attachment_encrypt(b"x", file_name="../etc/passwd")
+    with pytest.raises(InvalidArgumentError):
+        hushwire.attachment_encrypt(b"x", content_type=b"\xff")
+    with pytest.raises(MalformedError):
+        hushwire.attachment_pointer_info(b"junk")
+
+
+def test_attachment_streamed_in_pieces():
+    data = _file(150_000)
+    with AttachmentEncryptor.create() as enc:
+        obj = enc.push(data[:70_000]) + enc.push(data[70_000:])
+        tail, pointer = enc.finish("video/mp4", "clip.mp4")
+        obj += tail
+        with pytest.raises(InvalidInputError) as caught:
+            enc.push(b"late")
+        assert caught.value.code == "attachment.finished"
+    assert hushwire.attachment_pointer_info(pointer).file_name == "clip.mp4"
+
+    with AttachmentDecryptor.create(pointer) as dec:
+        bad = bytearray(obj[:80_000])
+        bad[1_000] ^= 0x80
+        with pytest.raises(TamperedError) as caught:
+            dec.push(bytes(bad))
+        assert caught.value.code == "attachment.chunk_tampered"
+        assert dec.position == 0
+        plain = dec.push(obj[:80_000])
+        with pytest.raises(TamperedError):
+            dec.finish()
+        plain += dec.push(obj[80_000:])
+        dec.finish()
+    assert plain == data
+
+
+def test_masking_and_the_receivers_check():
+    masked = hushwire.mask("my card is 4242 4242 4242 4242, thanks")
+    assert masked.changed
+    assert "4242 4242" not in masked.text and masked.text.endswith("4242, thanks")
+    hushwire.mask_check(masked.text)
+    with pytest.raises(InvalidInputError) as caught:
+        hushwire.mask_check("card 4242424242424242")
+    assert caught.value.code == "mask_check.unmasked"
+    assert hushwire.mask("nothing to hide") == ("nothing to hide", False)
+    with pytest.raises(InvalidArgumentError):
+        hushwire.mask(b"4\xc02")
+
+
+def test_safety_number_and_qr(pair):
+    alice, bob, _, _ = pair
+    a, b = "alice@example.com", "bob@example.com"
+    on_alice = hushwire.safety_number(a, alice.identity_key, b, bob.identity_key)
+    on_bob = hushwire.safety_number(b, bob.identity_key, a, alice.identity_key)
+    assert on_alice == on_bob and len(on_alice) == 60 and on_alice.isdigit()
+    shown_by_bob = hushwire.safety_number_qr(b, bob.identity_key, a, alice.identity_key)
+    hushwire.verify_scanned_safety_number(a, alice.identity_key, b, bob.identity_key, shown_by_bob)
+    with pytest.raises(TamperedError) as caught:
+        hushwire.verify_scanned_safety_number(
+            a, alice.identity_key, b, alice.identity_key, shown_by_bob
+        )
+    assert caught.value.code == "verify.other_pair"
+
+
+def test_operator_business_identity(pair):
+    alice, bob, a2b, _ = pair
+    with Issuer.generate() as root, Issuer.generate() as org_key, \
+            OrganizationRoots.create() as roots:
+        key_cert = hushwire.server_certificate(root, 1, 5, org_key.public_key, 0, NOW + 365 * DAY)
+        cert = hushwire.identity_certificate(
+            org_key, key_cert, 9, "Acme Bank", "Dana Smith", "Card support",
+            bob.identity_key, NOW, NOW + 7 * DAY,
+        )
+        with pytest.raises(UntrustedError) as caught:
+            hushwire.verify_operator(cert, a2b.remote_identity, roots, NOW + 60)
+        assert caught.value.code == "verify.foreign_organization"
+        roots.pin(1, root.public_key, "Acme Bank")
+        who = hushwire.verify_operator(cert, a2b.remote_identity, roots, NOW + 60)
+        assert str(who) == "verified as Acme Bank, Dana Smith, Card support"
+        assert (who.organization, who.operator_name, who.role) == (
+            "Acme Bank", "Dana Smith", "Card support"
+        )
+        assert who.valid_until == NOW + 7 * DAY
+        with pytest.raises(TamperedError):
+            hushwire.verify_operator(cert, alice.identity_key, roots, NOW + 60)
+        with pytest.raises(UntrustedError):
+            hushwire.verify_operator(cert, bob.identity_key, roots, NOW + 8 * DAY)
+        roots.revoke_certificate(1, 5, 9)
+        with pytest.raises(UntrustedError) as caught:
+            hushwire.verify_operator(cert, bob.identity_key, roots, NOW + 60)
+        assert caught.value.code == "verify.revoked"
+        assert roots.unpin(1) and not roots.unpin(1)
+
+
+def test_relay_challenge(pair):
+    alice, bob, _, _ = pair
+    challenge = b"relay.example.com 0123456789abcdef"
+    signature = alice.sign_relay_challenge(challenge)
+    assert len(signature) == 64
+    assert hushwire.relay_challenge_verify(alice.identity_key, challenge, signature)
+    assert not hushwire.relay_challenge_verify(bob.identity_key, challenge, signature)
+
+
+def test_roster_changes(pair):
+    alice, bob, a2b, b2a = pair
+    alice_group, welcome, alice_dist = Group.create(alice, [bob.identity_key])
+    with alice_group, Account.create(NOW) as carol:
+        bob_group, bob_dist = Group.join(bob, b2a.decrypt(a2b.encrypt(welcome)), alice.identity_key)
+        with bob_group:
+            bob_group.receive_distribution(b2a, b2a.decrypt(a2b.encrypt(alice_dist)))
+            alice_group.receive_distribution(a2b, a2b.decrypt(b2a.encrypt(bob_dist)))
+            with pytest.raises(TamperedError) as caught:
+                bob_group.add_member(bob, carol.identity_key)
+            assert caught.value.code == "roster.not_admin"
+
+            change, carol_welcome, dist = alice_group.add_member(alice, carol.identity_key)
+            assert change and carol_welcome and dist
+            assert bob_group.apply_roster_change(bob, change, NOW)
+            with pytest.raises(ReplayError):
+                bob_group.apply_roster_change(bob, change, NOW)
+            carol_group, _ = Group.join(carol, carol_welcome, alice.identity_key)
+            with carol_group:
+                change, dist = alice_group.remove_member(alice, carol.identity_key, NOW)
+                bob_group.apply_roster_change(bob, change, NOW)
+                carol_group.apply_roster_change(carol, change, NOW)
+            bob_group.receive_distribution(b2a, b2a.decrypt(a2b.encrypt(dist)))
+            message = alice_group.encrypt(b"Carol has left")
+            assert bob_group.decrypt(message, NOW) == (alice.identity_key, b"Carol has left")
+
+            with pytest.raises(InvalidInputError) as caught:
+                alice_group.leave(alice)
+            assert caught.value.code == "roster.last_admin"
+            bob_group.apply_roster_change(bob, alice_group.set_role(alice, bob.identity_key, True),
+                                          NOW)
+            fresh = alice_group.rotate_sender_key(alice)
+            bob_group.receive_distribution(b2a, b2a.decrypt(a2b.encrypt(fresh)))
+            assert bob_group.decrypt(alice_group.encrypt(b"new key"), NOW)[1] == b"new key"
+            alice_group.apply_roster_change(alice, bob_group.leave(bob), NOW)
