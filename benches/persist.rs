@@ -21,7 +21,7 @@ use hushwire::persist::Expected;
 use hushwire::persist::STATE_OVERHEAD;
 use hushwire::{Session, StorageKey};
 
-use common::fixtures::{GroupPair, established, rng};
+use common::fixtures::{GroupPair, established};
 use common::floor;
 
 fn persist(c: &mut Criterion) {
@@ -65,7 +65,6 @@ fn persist(c: &mut Criterion) {
     });
     group.finish();
 
-    let mut rng = rng(11);
     let GroupPair { bob, .. } = GroupPair::new(&mut rng);
     let blob = bob.to_encrypted(&key, 1, &mut rng);
     let mut plain = vec![0u8; blob.len() - STATE_OVERHEAD];
