@@ -898,6 +898,15 @@ mod tests {
         assert!(restore(&seal(&v)).is_ok());
         let plain = postcard::to_allocvec(&v).unwrap();
         assert_eq!(decode_snapshot(&plain).err(), Some(RestoreError::Corrupt));
+        #[cfg(feature = "serde")]
+        {
+            // Nor through the serde feature (SPEC.md §11.5): full checks.
+            let versioned = postcard::to_allocvec(&(2u16, &v)).unwrap();
+            assert!(postcard::from_bytes::<GroupSession>(&versioned).is_err());
+            let honest = GroupSessionSnapshotV2::from_live(&gb);
+            let versioned = postcard::to_allocvec(&(2u16, &honest)).unwrap();
+            assert!(postcard::from_bytes::<GroupSession>(&versioned).unwrap() == gb);
+        }
         // What fails a structural check is corrupt in a blob too: small order, and a
         // non-canonical encoding of an honest key's y (y + p, which fits when y < 19).
         let mut small = [0xffu8; 32];

@@ -29,13 +29,17 @@ fn relay_challenge_message(challenge: &[u8]) -> Vec<u8> {
 /// Edwards to Montgomery form, so a user verifies one key. Comparable, hashable, and
 /// serializable (with the `serde` feature) as its 32 bytes.
 #[derive(Clone, Copy)]
-pub struct IdentityKey {
-    bytes: [u8; 32],
-    /// The decoded key, for every key that passed [`IdentityKey::from_bytes`]. `None` for a
-    /// key restored from a state blob ([`IdentityKey::from_stored_bytes`]): it is decoded
-    /// when used (rarely: signatures under a peer's identity key and key agreements with it
-    /// come with keys from outside), so that a restore does not pay for it.
-    decoded: Option<Decoded>,
+pub struct IdentityKey(Repr);
+
+/// An identity key as parsed ([`IdentityKey::from_bytes`]: decoded at once) or as restored
+/// from a state blob ([`IdentityKey::from_stored_bytes`]: its bytes, decoded when used, which
+/// is rare: signatures under a peer's identity key and key agreements with it come with keys
+/// from outside). One or the other, so that the key stays as small as it was before restores
+/// kept the bytes only.
+#[derive(Clone, Copy)]
+enum Repr {
+    Parsed(Decoded),
+    Stored([u8; 32]),
 }
 
 /// An identity key's curve point and its X25519 form.
@@ -111,10 +115,7 @@ impl IdentityKey {
         {
             return Err(KeyError::InvalidIdentityKey);
         }
-        Ok(IdentityKey {
-            bytes: *bytes,
-            decoded: Some(Decoded::new(verifying)),
-        })
+        Ok(IdentityKey(Repr::Parsed(Decoded::new(verifying))))
     }
 
     /// Takes an identity key read from a state blob that the storage key authenticated
@@ -133,29 +134,29 @@ impl IdentityKey {
         if !y_is_canonical(bytes) || is_small_order_encoding(bytes) {
             return Err(KeyError::InvalidIdentityKey);
         }
-        Ok(IdentityKey {
-            bytes: *bytes,
-            decoded: None,
-        })
+        Ok(IdentityKey(Repr::Stored(*bytes)))
     }
 
     /// The decoded key: as parsed, or decoded now for a restored key (`None` if its bytes do
     /// not decode, which only a blob made with the storage key, never by the library, holds).
     fn decoded(&self) -> Option<Decoded> {
-        match self.decoded {
-            Some(d) => Some(d),
-            None => VerifyingKey::from_bytes(&self.bytes).ok().map(Decoded::new),
+        match &self.0 {
+            Repr::Parsed(d) => Some(*d),
+            Repr::Stored(bytes) => VerifyingKey::from_bytes(bytes).ok().map(Decoded::new),
         }
     }
 
     /// The 32-byte Ed25519 encoding.
     pub fn to_bytes(&self) -> [u8; 32] {
-        self.bytes
+        *self.as_bytes()
     }
 
     /// The 32-byte Ed25519 encoding, borrowed.
     pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.bytes
+        match &self.0 {
+            Repr::Parsed(d) => d.verifying.as_bytes(),
+            Repr::Stored(bytes) => bytes,
+        }
     }
 
     /// The X25519 public key used for Diffie-Hellman: `None` only for a restored key whose
@@ -185,9 +186,9 @@ impl IdentityKey {
     /// Verifies an Ed25519 signature (strict: rejects malleable and small-order forms).
     pub(crate) fn verify(&self, message: &[u8], signature: &[u8; 64]) -> bool {
         let sig = Signature::from_bytes(signature);
-        let verifying = match self.decoded {
-            Some(d) => Some(d.verifying),
-            None => VerifyingKey::from_bytes(&self.bytes).ok(),
+        let verifying = match &self.0 {
+            Repr::Parsed(d) => Some(d.verifying),
+            Repr::Stored(bytes) => VerifyingKey::from_bytes(bytes).ok(),
         };
         verifying.is_some_and(|v| v.verify_strict(message, &sig).is_ok())
     }
@@ -299,10 +300,7 @@ impl IdentityKeyPair {
         let signing = SigningKey::from_bytes(seed);
         let dh = StaticSecret::from(*Zeroizing::new(signing.to_scalar_bytes()));
         let verifying = signing.verifying_key();
-        let public = IdentityKey {
-            bytes: verifying.to_bytes(),
-            decoded: Some(Decoded::new(verifying)),
-        };
+        let public = IdentityKey(Repr::Parsed(Decoded::new(verifying)));
         IdentityKeyPair {
             signing,
             dh,
