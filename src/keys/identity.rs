@@ -515,6 +515,16 @@ mod tests {
         assert!(undecodable > 0, "the edge encodings include y without x");
     }
 
+    /// Restored keys hold their bytes in place of the decoded key, not beside it: the key
+    /// (and `Event`, which holds one) does not grow by another 32 bytes.
+    #[test]
+    fn an_identity_key_is_the_decoded_key_and_a_tag() {
+        assert_eq!(
+            core::mem::size_of::<IdentityKey>(),
+            core::mem::size_of::<VerifyingKey>() + 32 + 8
+        );
+    }
+
     /// A restored key verifies and agrees exactly as the parsed one.
     #[test]
     fn a_stored_key_works_as_the_parsed_key() {
