@@ -16,7 +16,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::keys::{IdentityKey, IdentityKeyPair, dh_checked};
+use crate::keys::{IdentityKey, IdentityKeyPair};
 use crate::session::SessionId;
 use crate::time::Timestamp;
 use crate::wire::{Reader, TYPE_RESET_REQUEST, WIRE_VERSION, expect_header};
@@ -180,7 +180,7 @@ impl ResetRequest {
 
     /// HMAC-SHA256 over the request under the pair's reset key (SPEC.md §12.4).
     fn compute_mac(&self, ours: &IdentityKeyPair, theirs: &IdentityKey) -> Option<[u8; 32]> {
-        let shared = dh_checked(ours.dh_secret(), &theirs.dh_public())?;
+        let shared = theirs.dh_with(ours.dh_secret())?;
         let hk = Hkdf::<Sha256>::new(None, shared.as_bytes());
         let mut key = Zeroizing::new([0u8; 32]);
         // Cannot fail: 32 bytes is far below HKDF's output limit.

@@ -638,7 +638,10 @@ pub fn restore(
             EntryKind::IdentityBook => {
                 let records: Vec<IdentityRecordV1> =
                     crate::persist::decode_exact(&payload).map_err(content)?;
-                identity_book = Some(IdentityBook::from_snapshot(&records).map_err(content)?);
+                identity_book = Some(
+                    IdentityBook::from_snapshot(&records, crate::persist::KeyChecks::Full)
+                        .map_err(content)?,
+                );
             }
             EntryKind::IdentityKey => {
                 let seed: &[u8; 32] = payload

@@ -2,9 +2,11 @@
 //! and the bounded store of skipped message keys (SPEC.md §14.3 and §14.4).
 
 use std::collections::VecDeque;
+use std::sync::OnceLock;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use rand_core::CryptoRng;
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::kdf::sender_chain_step;
@@ -20,9 +22,53 @@ pub(crate) struct OutboundSenderKey {
     pub(crate) chain_key: ChainKey,
     /// The position of the next message.
     pub(crate) index: u32,
-    /// Compared in constant time (ed25519-dalek's `PartialEq`), zeroized on drop.
-    pub(crate) signing: SigningKey,
+    pub(crate) signing: SenderSigningKey,
 }
+
+/// The signing key of our sender key: its seed and, derived from it once, the key. A key
+/// restored from a state blob is derived when it first signs (SPEC.md §11.8), so that a
+/// restore does not pay a scalar multiplication for a group it may not send to. Compared in
+/// constant time by seed; both halves are zeroized on drop.
+#[derive(Clone)]
+pub(crate) struct SenderSigningKey {
+    seed: Zeroizing<[u8; 32]>,
+    key: OnceLock<SigningKey>,
+}
+
+impl SenderSigningKey {
+    /// A key derived now (a fresh sender key, whose public half is sent at once).
+    pub(crate) fn new(seed: &[u8; 32]) -> Self {
+        SenderSigningKey {
+            seed: Zeroizing::new(*seed),
+            key: OnceLock::from(SigningKey::from_bytes(seed)),
+        }
+    }
+
+    /// A key restored from a state blob: derived on first use.
+    pub(crate) fn stored(seed: &[u8; 32]) -> Self {
+        SenderSigningKey {
+            seed: Zeroizing::new(*seed),
+            key: OnceLock::new(),
+        }
+    }
+
+    /// The 32-byte seed (the whole secret).
+    pub(crate) fn seed(&self) -> Zeroizing<[u8; 32]> {
+        self.seed.clone()
+    }
+
+    fn key(&self) -> &SigningKey {
+        self.key.get_or_init(|| SigningKey::from_bytes(&self.seed))
+    }
+}
+
+impl PartialEq for SenderSigningKey {
+    fn eq(&self, other: &Self) -> bool {
+        bool::from(self.seed.ct_eq(other.seed.as_ref()))
+    }
+}
+
+impl Eq for SenderSigningKey {}
 
 impl OutboundSenderKey {
     /// A fresh sender key: draws the chain key (32 bytes), then the signing seed (32 bytes).
@@ -40,16 +86,16 @@ impl OutboundSenderKey {
             key_epoch,
             chain_key: ChainKey::from_bytes(*chain),
             index: 0,
-            signing: SigningKey::from_bytes(&seed),
+            signing: SenderSigningKey::new(&seed),
         }
     }
 
     pub(crate) fn signing_public(&self) -> [u8; 32] {
-        self.signing.verifying_key().to_bytes()
+        self.signing.key().verifying_key().to_bytes()
     }
 
     pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
-        self.signing.sign(message).to_bytes()
+        self.signing.key().sign(message).to_bytes()
     }
 
     /// The message key of the current position and the chain key of the next (not committed).
@@ -63,8 +109,9 @@ impl OutboundSenderKey {
 pub(crate) struct InboundChain {
     pub(crate) key_id: u32,
     pub(crate) key_epoch: u64,
-    /// The sender key's public signing key (checked by [`signing_key_from_bytes`]).
-    pub(crate) signing: VerifyingKey,
+    /// The sender key's public signing key (checked by [`signing_key_from_bytes`], or
+    /// restored from a blob with [`signing_key_from_stored_bytes`]).
+    pub(crate) signing: SigningPublic,
     /// The chain key of position `next`.
     pub(crate) chain_key: ChainKey,
     /// The next position expected in order.
@@ -99,12 +146,66 @@ pub(crate) fn signing_key_from_bytes(bytes: &[u8; 32]) -> Option<VerifyingKey> {
         .then_some(key)
 }
 
+/// Takes a sender key's signing key read from a version 2 group snapshot that the storage
+/// key authenticated (SPEC.md §11.8), with the checks that need no curve arithmetic, as
+/// [`crate::IdentityKey`]'s restore does: a canonical `y`, not that of a small-order point.
+/// Decoding waits until the first verification; the subgroup check is not repeated (the key
+/// passed [`signing_key_from_bytes`] when its distribution message was accepted).
+pub(crate) fn signing_key_from_stored_bytes(bytes: &[u8; 32]) -> Option<SigningPublic> {
+    (crate::keys::y_is_canonical(bytes) && !crate::keys::is_small_order_encoding(bytes)).then(
+        || SigningPublic {
+            bytes: *bytes,
+            decoded: OnceLock::new(),
+        },
+    )
+}
+
+/// A sender key's public signing key: its encoding and the decoded key, decoded when the key
+/// arrived, or on its first verification for a key restored from a blob. Compared by
+/// encoding.
+#[derive(Clone)]
+pub(crate) struct SigningPublic {
+    bytes: [u8; 32],
+    /// `None` inside: the bytes do not decode (only a blob made with the storage key holds
+    /// such a key); nothing verifies under it.
+    decoded: OnceLock<Option<VerifyingKey>>,
+}
+
+impl SigningPublic {
+    /// A key that passed [`signing_key_from_bytes`].
+    pub(crate) fn decoded(key: VerifyingKey) -> Self {
+        SigningPublic {
+            bytes: key.to_bytes(),
+            decoded: OnceLock::from(Some(key)),
+        }
+    }
+
+    pub(crate) fn to_bytes(&self) -> [u8; 32] {
+        self.bytes
+    }
+
+    fn key(&self) -> Option<&VerifyingKey> {
+        self.decoded
+            .get_or_init(|| VerifyingKey::from_bytes(&self.bytes).ok())
+            .as_ref()
+    }
+}
+
+impl PartialEq for SigningPublic {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for SigningPublic {}
+
 impl InboundChain {
     /// Strict Ed25519 verification under the sender key (as identity keys use).
     pub(crate) fn verify(&self, message: &[u8], signature: &[u8; 64]) -> bool {
-        self.signing
-            .verify_strict(message, &Signature::from_bytes(signature))
-            .is_ok()
+        self.signing.key().is_some_and(|key| {
+            key.verify_strict(message, &Signature::from_bytes(signature))
+                .is_ok()
+        })
     }
 }
 

@@ -15,7 +15,7 @@ use super::kdf::{
 };
 use super::roster::{GroupId, GroupRole, Roster, RosterMember, RosterOp};
 use super::sender_key::{
-    InboundChain, MemberKeys, OutboundSenderKey, SkippedKey, SkippedStore, derive_to,
+    InboundChain, MemberKeys, OutboundSenderKey, SigningPublic, SkippedKey, SkippedStore, derive_to,
 };
 use super::wire::{
     MESSAGE_HEADER_LEN, MessageWire, decode_change, decode_distribution, decode_message,
@@ -585,7 +585,7 @@ impl GroupSession {
         keys.chains.push_front(InboundChain {
             key_id: d.key_id,
             key_epoch: d.key_epoch,
-            signing: d.signing,
+            signing: SigningPublic::decoded(d.signing),
             chain_key: ChainKey::from_bytes(*d.chain_key),
             next: d.index,
             first: d.index,

@@ -9,32 +9,28 @@
 
 use std::collections::BTreeMap;
 
-use ed25519_dalek::SigningKey;
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::roster::{GroupId, GroupRole, Roster, RosterMember};
 use super::sender_key::{
-    InboundChain, MemberKeys, OutboundSenderKey, SkippedKey, SkippedStore, signing_key_from_bytes,
+    InboundChain, MemberKeys, OutboundSenderKey, SenderSigningKey, SigningPublic, SkippedKey,
+    SkippedStore, signing_key_from_bytes, signing_key_from_stored_bytes,
 };
 use super::session::GroupSession;
 use super::{
     MAX_GROUP_MEMBERS, MAX_GROUP_SKIPPED_KEYS, MAX_OLD_EPOCH_MESSAGES, MAX_SENDER_KEYS_PER_MEMBER,
 };
 use crate::error::RestoreError;
-use crate::keys::IdentityKey;
 use crate::keys::secret::{ChainKey, MessageKey};
 use crate::persist::{
-    Binding, BlobLabel, Expected, StateType, StorageKey, decode_exact, restore_state, seal_state,
+    Binding, BlobLabel, Expected, KeyChecks, StateType, StorageKey, decode_exact, restore_state,
+    seal_state,
 };
 use crate::time::Timestamp;
 
 type Secret32 = Zeroizing<[u8; 32]>;
-
-fn identity(bytes: &[u8; 32]) -> Result<IdentityKey, RestoreError> {
-    IdentityKey::from_bytes(bytes).map_err(|_| RestoreError::Corrupt)
-}
 
 /// Refuses `len` above the limit `name` of value `max` (checked before the list is read).
 fn within(len: usize, name: &'static str, max: usize) -> Result<(), RestoreError> {
@@ -84,13 +80,13 @@ impl RosterV1 {
         }
     }
 
-    fn to_live(&self) -> Result<Roster, RestoreError> {
+    fn to_live(&self, checks: KeyChecks) -> Result<Roster, RestoreError> {
         if self.rekey_epoch > self.epoch {
             return Err(RestoreError::Corrupt);
         }
         let mut members: Vec<RosterMember> = Vec::with_capacity(self.members.len());
         for m in &self.members {
-            let key = identity(&m.identity)?;
+            let key = checks.identity(&m.identity)?;
             if members
                 .last()
                 .is_some_and(|l| l.identity.as_bytes() >= key.as_bytes())
@@ -207,7 +203,8 @@ impl GroupSessionSnapshotV2 {
         }
     }
 
-    fn to_live(&self) -> Result<GroupSession, RestoreError> {
+    /// The live session; `checks` says how its keys are parsed (SPEC.md §11.8).
+    fn to_live(&self, checks: KeyChecks) -> Result<GroupSession, RestoreError> {
         self.base.check_limits()?;
         for c in &self.old_epoch.accepted {
             within(
@@ -216,7 +213,7 @@ impl GroupSessionSnapshotV2 {
                 usize::try_from(MAX_OLD_EPOCH_MESSAGES).unwrap_or(usize::MAX),
             )?;
         }
-        let mut session = self.base.restore(false)?;
+        let mut session = self.base.restore(false, checks)?;
         let mut previous: Option<[u8; 32]> = None;
         for c in &self.old_epoch.accepted {
             if previous.is_some_and(|p| p >= c.member) {
@@ -247,7 +244,7 @@ impl GroupSessionSnapshotV1 {
                 key_epoch: o.key_epoch,
                 chain_key: Zeroizing::new(*o.chain_key.as_bytes()),
                 index: o.index,
-                signing_seed: Zeroizing::new(o.signing.to_bytes()),
+                signing_seed: o.signing.seed(),
             }),
             inbound: s
                 .inbound
@@ -288,8 +285,10 @@ impl GroupSessionSnapshotV1 {
     /// closed (the snapshot does not say when the removal was applied), and a sender key
     /// whose signing key breaks the rules this build applies on the wire is dropped with its
     /// stored keys, as if never received (older builds accepted such keys).
+    /// Its keys get the full checks ([`KeyChecks::Full`]): the builds that wrote version 1
+    /// checked less.
     fn migrate(&self) -> Result<GroupSession, RestoreError> {
-        self.restore(true)
+        self.restore(true, KeyChecks::Full)
     }
 
     /// The documented limits (SPEC.md §14.10), checked before any content is: roster
@@ -316,16 +315,18 @@ impl GroupSessionSnapshotV1 {
 
     /// The fields common to both versions. `migrating` (version 1): drop chains whose
     /// signing key fails [`signing_key_from_bytes`] instead of refusing the snapshot.
-    fn restore(&self, migrating: bool) -> Result<GroupSession, RestoreError> {
+    /// `checks`: how identity and signing keys are parsed (SPEC.md §11.8); with
+    /// [`KeyChecks::Stored`] a signing key gets [`signing_key_from_stored_bytes`].
+    fn restore(&self, migrating: bool, checks: KeyChecks) -> Result<GroupSession, RestoreError> {
         self.check_limits()?;
-        let own = identity(&self.own)?;
-        let roster = self.roster.to_live()?;
+        let own = checks.identity(&self.own)?;
+        let roster = self.roster.to_live(checks)?;
         let outbound = self.outbound.as_ref().map(|o| OutboundSenderKey {
             key_id: o.key_id,
             key_epoch: o.key_epoch,
             chain_key: ChainKey::from_bytes(*o.chain_key),
             index: o.index,
-            signing: SigningKey::from_bytes(&o.signing_seed),
+            signing: SenderSigningKey::stored(&o.signing_seed),
         });
         // A member holds a sender key; a removed session holds no key at all.
         if outbound.is_some() != roster.member(&own).is_some()
@@ -337,7 +338,7 @@ impl GroupSessionSnapshotV1 {
         // Chains dropped by the migration: (member, key id).
         let mut dropped: Vec<([u8; 32], u32)> = Vec::new();
         for m in &self.inbound {
-            let member = identity(&m.member)?;
+            let member = checks.identity(&m.member)?;
             if member == own || roster.member(&member).is_none() {
                 return Err(RestoreError::Corrupt);
             }
@@ -354,7 +355,13 @@ impl GroupSessionSnapshotV1 {
                 {
                     return Err(RestoreError::Corrupt);
                 }
-                let Some(signing) = signing_key_from_bytes(&c.signing_key) else {
+                let signing = match checks {
+                    KeyChecks::Full => {
+                        signing_key_from_bytes(&c.signing_key).map(SigningPublic::decoded)
+                    }
+                    KeyChecks::Stored => signing_key_from_stored_bytes(&c.signing_key),
+                };
+                let Some(signing) = signing else {
                     if migrating {
                         dropped.push((m.member, c.key_id));
                         continue;
@@ -412,9 +419,10 @@ pub(crate) fn encode_snapshot(s: &GroupSession) -> Zeroizing<Vec<u8>> {
     crate::persist::encode_wiping(&GroupSessionSnapshotV2::from_live(s))
 }
 
-/// Decodes [`encode_snapshot`], with every limit and invariant checked as on restore.
+/// Decodes [`encode_snapshot`], with every limit and invariant checked as on restore and
+/// the full key checks (a backup entry is not authenticated by the storage key).
 pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<GroupSession, RestoreError> {
-    decode_exact::<GroupSessionSnapshotV2>(bytes)?.to_live()
+    decode_exact::<GroupSessionSnapshotV2>(bytes)?.to_live(KeyChecks::Full)
 }
 
 /// The binding of a group session blob (SPEC.md §11.7): our identity and the group id.
@@ -482,7 +490,8 @@ impl GroupSession {
             expected,
             |version, snapshot| match version {
                 1 => decode_exact::<GroupSessionSnapshotV1>(snapshot)?.migrate(),
-                _ => decode_exact::<GroupSessionSnapshotV2>(snapshot)?.to_live(),
+                _ => decode_exact::<GroupSessionSnapshotV2>(snapshot)?
+                    .to_live(KeyChecks::for_blob_version(version)),
             },
             group_binding,
         )
@@ -535,7 +544,7 @@ mod plain_serde {
                 2 => seq
                     .next_element::<GroupSessionSnapshotV2>()?
                     .ok_or_else(|| A::Error::invalid_length(1, &self))?
-                    .to_live(),
+                    .to_live(crate::persist::KeyChecks::Full),
                 _ => {
                     return Err(A::Error::custom("unknown hushwire state format version"));
                 }
@@ -558,7 +567,7 @@ mod tests {
 
     use super::*;
     use crate::group::{AuthenticatedSender, GroupRole};
-    use crate::keys::IdentityKeyPair;
+    use crate::keys::{IdentityKey, IdentityKeyPair};
 
     const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
 
@@ -881,8 +890,40 @@ mod tests {
             VerifyingKeyProbe::accepts_loosely(&v.base.inbound[at].chains[0].signing_key),
             "the key is one an older build accepted"
         );
-        // Version 2 is written only by builds that check keys on the wire: corrupt.
-        assert_eq!(restore(&seal(&v)).unwrap_err(), RestoreError::Corrupt);
+        // Version 2 is written only by builds that check keys on the wire, and a blob's keys
+        // get the structural checks only (SPEC.md §11.8): such a key, which only the holder of
+        // the storage key can put there, is restored (and verifies strictly under its own
+        // encoding). Where the storage key does not authenticate the snapshot (a backup
+        // entry) it is corrupt.
+        assert!(restore(&seal(&v)).is_ok());
+        let plain = postcard::to_allocvec(&v).unwrap();
+        assert_eq!(decode_snapshot(&plain).err(), Some(RestoreError::Corrupt));
+        #[cfg(feature = "serde")]
+        {
+            // Nor through the serde feature (SPEC.md §11.5): full checks.
+            let versioned = postcard::to_allocvec(&(2u16, &v)).unwrap();
+            assert!(postcard::from_bytes::<GroupSession>(&versioned).is_err());
+            let honest = GroupSessionSnapshotV2::from_live(&gb);
+            let versioned = postcard::to_allocvec(&(2u16, &honest)).unwrap();
+            assert!(postcard::from_bytes::<GroupSession>(&versioned).unwrap() == gb);
+        }
+        // What fails a structural check is corrupt in a blob too: small order, and a
+        // non-canonical encoding of an honest key's y (y + p, which fits when y < 19).
+        let mut small = [0xffu8; 32];
+        small[0] = 0xec;
+        small[31] = 0x7f;
+        let mut order_two = GroupSessionSnapshotV2::from_live(&gb);
+        order_two.base.inbound[at].chains[0].signing_key = small;
+        assert_eq!(
+            restore(&seal(&order_two)).unwrap_err(),
+            RestoreError::Corrupt
+        );
+        let mut non_canonical = GroupSessionSnapshotV2::from_live(&gb);
+        non_canonical.base.inbound[at].chains[0].signing_key = non_canonical_of_identity();
+        assert_eq!(
+            restore(&seal(&non_canonical)).unwrap_err(),
+            RestoreError::Corrupt
+        );
         // Version 1 may hold such a key from an older build: the chain and its stored keys
         // are dropped, the rest is kept.
         let migrated = restore(&seal(&v.base)).unwrap();
@@ -902,6 +943,59 @@ mod tests {
         );
         // The sender's next key id stays required: its old key cannot be re-sent.
         assert_eq!(migrated.inbound[&a].next_key_id, 1);
+    }
+
+    /// `y = p + 1`, a non-canonical encoding of the identity point's `y = 1` that
+    /// curve25519-dalek decompresses (to a small-order point, so the canonical-`y` check is
+    /// what must refuse it first; [`crate::keys::y_is_canonical`] is tested on its own).
+    fn non_canonical_of_identity() -> [u8; 32] {
+        let mut b = [0xffu8; 32];
+        b[0] = 0xee;
+        b[31] = 0x7f;
+        b
+    }
+
+    /// Bytes that pass the checks of a key restored from a blob (canonical `y`, not of small
+    /// order) but do not decode: `from` with its first byte changed.
+    fn undecodable(from: &[u8; 32]) -> [u8; 32] {
+        (0u8..=255)
+            .map(|first| {
+                let mut b = *from;
+                b[0] = first;
+                b
+            })
+            .find(|b| {
+                crate::keys::y_is_canonical(b)
+                    && !crate::keys::is_small_order_encoding(b)
+                    && ed25519_dalek::VerifyingKey::from_bytes(b).is_err()
+            })
+            .unwrap()
+    }
+
+    /// A signing key in a version 2 blob that passes the checks on restore but does not
+    /// decode (only a blob made with the storage key holds one) is caught at first use: a
+    /// message under it is refused as `BadSignature`, without a panic, and the session is
+    /// unchanged.
+    #[test]
+    fn an_undecodable_stored_signing_key_fails_at_first_use() {
+        let (ids, mut ga, gb) = member_b(3, 27);
+        let a = ids[0].public().to_bytes();
+        let mut v = GroupSessionSnapshotV2::from_live(&gb);
+        let at = v.base.inbound.iter().position(|m| m.member == a).unwrap();
+        let honest = v.base.inbound[at].chains[0].signing_key;
+        v.base.inbound[at].chains[0].signing_key = undecodable(&honest);
+        let mut restored = restore(&seal(&v)).unwrap();
+        let before = restored.clone();
+        let next = ga
+            .encrypt(b"x", &mut ChaCha20Rng::seed_from_u64(2))
+            .unwrap();
+        assert_eq!(
+            restored.decrypt(&next, NOW).unwrap_err(),
+            crate::group::GroupError::BadSignature
+        );
+        assert!(restored == before);
+        let mut honest = restore(&seal(&GroupSessionSnapshotV2::from_live(&gb))).unwrap();
+        assert_eq!(honest.decrypt(&next, NOW).unwrap().plaintext, b"x");
     }
 
     /// What older builds checked of a signing key: a point, not of small order.

@@ -6,6 +6,7 @@ mod prekey;
 pub(crate) mod secret;
 
 pub use identity::{IdentityKey, IdentityKeyPair};
+pub(crate) use identity::{is_small_order_encoding, y_is_canonical};
 pub(crate) use kem::{KEM_CIPHERTEXT_LEN, KEM_PUBLIC_KEY_LEN, KemKeyPair, kem_encapsulate};
 pub use prekey::KemPreKeyKind;
 pub(crate) use prekey::{

@@ -25,6 +25,39 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::aead::{NONCE_LEN, TAG_LEN, open_into, seal_into};
 use crate::error::RestoreError;
+use crate::keys::IdentityKey;
+
+/// How a restore checks the public keys it reads (SPEC.md §11.8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyChecks {
+    /// Every check of a key arriving from outside (SPEC.md §2.3, §14.6.3): version 1
+    /// snapshots (written by builds with weaker key checks, and migrated), backup archives
+    /// and the plain `serde` path (neither authenticated by the storage key).
+    Full,
+    /// The structural checks only, for a version 2 blob that the storage key authenticated:
+    /// its keys passed the full checks when this device first accepted them.
+    Stored,
+}
+
+impl KeyChecks {
+    /// The checks for a blob of format `version`: [`KeyChecks::Stored`] from version 2 on.
+    pub(crate) fn for_blob_version(version: u16) -> Self {
+        if version >= 2 {
+            KeyChecks::Stored
+        } else {
+            KeyChecks::Full
+        }
+    }
+
+    /// Parses an identity key of the snapshot: `Corrupt` if it fails these checks.
+    pub(crate) fn identity(self, bytes: &[u8; 32]) -> Result<IdentityKey, RestoreError> {
+        match self {
+            KeyChecks::Full => IdentityKey::from_bytes(bytes),
+            KeyChecks::Stored => IdentityKey::from_stored_bytes(bytes),
+        }
+        .map_err(|_| RestoreError::Corrupt)
+    }
+}
 
 /// The first four bytes of every state blob.
 pub const STATE_MAGIC: [u8; 4] = *b"HWST";

@@ -10,15 +10,16 @@ use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
 use super::{
-    Binding, BlobLabel, Expected, StateType, StorageKey, decode_exact, restore_state, seal_state,
+    Binding, BlobLabel, Expected, KeyChecks, StateType, StorageKey, decode_exact, restore_state,
+    seal_state,
 };
 use crate::account::{Account, Rotating};
 use crate::error::RestoreError;
 use crate::kdf::SenderRole;
 use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey, SessionTagKey};
 use crate::keys::{
-    IdentityKey, IdentityKeyPair, KEM_CIPHERTEXT_LEN, KemKeyPair, KemPreKey, KemPreKeyKind,
-    OneTimePreKey, SignedPreKey,
+    IdentityKeyPair, KEM_CIPHERTEXT_LEN, KemKeyPair, KemPreKey, KemPreKeyKind, OneTimePreKey,
+    SignedPreKey,
 };
 use crate::peer::{MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerRecord};
 use crate::ratchet::receiving::{CurrentChain, PastChain, StoredKeys};
@@ -426,7 +427,8 @@ impl AccountSnapshotV2 {
         Ok(())
     }
 
-    fn to_live(&self) -> Result<Account, RestoreError> {
+    /// The live account; `checks` says how its identity keys are parsed (SPEC.md §11.8).
+    fn to_live(&self, checks: KeyChecks) -> Result<Account, RestoreError> {
         self.check_limits()?;
         let mut one_time = BTreeMap::new();
         for (id, s) in &self.one_time {
@@ -453,8 +455,7 @@ impl AccountSnapshotV2 {
         let mut peers = BTreeMap::new();
         let mut peer_clock = 0;
         for peer in &self.peers {
-            let identity =
-                IdentityKey::from_bytes(&peer.identity).map_err(|_| RestoreError::Corrupt)?;
+            let identity = checks.identity(&peer.identity)?;
             if peer.sessions.is_empty() {
                 return Err(RestoreError::Corrupt);
             }
@@ -464,7 +465,7 @@ impl AccountSnapshotV2 {
             };
             peer_clock = peer_clock.max(peer.last_used);
             for s in &peer.sessions {
-                let session = s.to_live()?;
+                let session = s.to_live(checks)?;
                 if session.remote_identity() != &identity {
                     return Err(RestoreError::Corrupt);
                 }
@@ -476,7 +477,7 @@ impl AccountSnapshotV2 {
         }
         let mut resets = BTreeMap::new();
         for (id, log) in &self.resets {
-            let identity = IdentityKey::from_bytes(id).map_err(|_| RestoreError::Corrupt)?;
+            let identity = checks.identity(id)?;
             let live = ResetLog {
                 last_requested: log.last_requested.map(Timestamp::from_unix_secs),
                 last_answered: log.last_answered.map(Timestamp::from_unix_secs),
@@ -515,7 +516,7 @@ impl AccountSnapshotV2 {
             peers,
             peer_clock,
             resets,
-            identities: IdentityBook::from_snapshot(&self.identities)?,
+            identities: IdentityBook::from_snapshot(&self.identities, checks)?,
         })
     }
 }
@@ -684,7 +685,7 @@ impl RatchetV1 {
             our_ratchet: self
                 .our_ratchet
                 .as_ref()
-                .map(|s| RatchetKeyPair::from_secret(StaticSecret::from(**s))),
+                .map(|s| RatchetKeyPair::from_stored_secret(StaticSecret::from(**s))),
             their_ratchet: self.their_ratchet,
             sending: self.sending.as_ref().map(|s| SendChain {
                 header_key: HeaderKey::from_bytes(*s.header_key),
@@ -766,7 +767,8 @@ impl SessionSnapshotV1 {
         }
     }
 
-    fn to_live(&self) -> Result<Session, RestoreError> {
+    /// The live session; `checks` says how its identity keys are parsed (SPEC.md §11.8).
+    fn to_live(&self, checks: KeyChecks) -> Result<Session, RestoreError> {
         self.ratchet.check_limits()?;
         let role = match self.role {
             1 => Role::Initiator,
@@ -793,8 +795,8 @@ impl SessionSnapshotV1 {
         };
         Ok(Session::new(
             self.ratchet.to_live()?,
-            IdentityKey::from_bytes(&self.local_identity).map_err(|_| RestoreError::Corrupt)?,
-            IdentityKey::from_bytes(&self.remote_identity).map_err(|_| RestoreError::Corrupt)?,
+            checks.identity(&self.local_identity)?,
+            checks.identity(&self.remote_identity)?,
             SessionId::from_bytes(self.session_id),
             role,
             self.base_key,
@@ -804,18 +806,20 @@ impl SessionSnapshotV1 {
     }
 }
 
-/// Decodes an account snapshot of format `version` and migrates it to the live state.
+/// Decodes an account snapshot of format `version` (from a blob the storage key
+/// authenticated) and migrates it to the live state.
 fn account_from_version(version: u16, bytes: &[u8]) -> Result<Account, RestoreError> {
     let snapshot = match version {
         1 => AccountSnapshotV2::from(decode_exact::<AccountSnapshotV1>(bytes)?),
         _ => decode_exact::<AccountSnapshotV2>(bytes)?,
     };
-    snapshot.to_live()
+    snapshot.to_live(KeyChecks::for_blob_version(version))
 }
 
-/// Decodes a session snapshot (the same struct in versions 1 and 2).
-fn session_from_version(_version: u16, bytes: &[u8]) -> Result<Session, RestoreError> {
-    decode_exact::<SessionSnapshotV1>(bytes)?.to_live()
+/// Decodes a session snapshot (the same struct in versions 1 and 2) from a blob the storage
+/// key authenticated.
+fn session_from_version(version: u16, bytes: &[u8]) -> Result<Session, RestoreError> {
+    decode_exact::<SessionSnapshotV1>(bytes)?.to_live(KeyChecks::for_blob_version(version))
 }
 
 fn session_binding(s: &Session) -> Binding {
@@ -970,7 +974,7 @@ mod plain_serde {
 
     use super::{AccountSnapshotV1, AccountSnapshotV2, SessionSnapshotV1};
     use crate::account::Account;
-    use crate::persist::STATE_FORMAT_VERSION;
+    use crate::persist::{KeyChecks, STATE_FORMAT_VERSION};
     use crate::session::Session;
 
     /// Reads `(version, snapshot)`, decoding the snapshot with the struct of its version
@@ -1019,7 +1023,7 @@ mod plain_serde {
     impl<'de> Deserialize<'de> for Account {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
             versioned::<D, AccountSnapshotV1, AccountSnapshotV2>(deserializer)?
-                .to_live()
+                .to_live(KeyChecks::Full)
                 .map_err(D::Error::custom)
         }
     }
@@ -1034,7 +1038,7 @@ mod plain_serde {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
             // The session snapshot is the same struct in versions 1 and 2.
             versioned::<D, SessionSnapshotV1, SessionSnapshotV1>(deserializer)?
-                .to_live()
+                .to_live(KeyChecks::Full)
                 .map_err(D::Error::custom)
         }
     }
@@ -1162,7 +1166,7 @@ mod tests {
     }
 
     fn account_error(snapshot: &AccountSnapshotV2) -> Option<RestoreError> {
-        snapshot.to_live().err()
+        snapshot.to_live(KeyChecks::Stored).err()
     }
 
     /// Bob with one session with Alice that has stored skipped keys.
@@ -1356,14 +1360,20 @@ mod tests {
             s
         };
         // The total over the current and past chains counts.
-        assert!(with_keys(hard_keys - 10, 10).to_live().is_ok());
+        assert!(
+            with_keys(hard_keys - 10, 10)
+                .to_live(KeyChecks::Stored)
+                .is_ok()
+        );
         assert_eq!(
-            with_keys(hard_keys - 10, 11).to_live().err(),
+            with_keys(hard_keys - 10, 11)
+                .to_live(KeyChecks::Stored)
+                .err(),
             Some(limit("HARD_MAX_SKIPPED_KEYS", hard_keys))
         );
         // 10^6 keys, far past the cap.
         assert_eq!(
-            with_keys(1_000_000, 0).to_live().err(),
+            with_keys(1_000_000, 0).to_live(KeyChecks::Stored).err(),
             Some(limit("HARD_MAX_SKIPPED_KEYS", hard_keys))
         );
 
@@ -1381,9 +1391,11 @@ mod tests {
             s
         };
         let hard_chains = HARD_MAX_RECEIVING_CHAINS as usize;
-        assert!(with_chains(hard_chains).to_live().is_ok());
+        assert!(with_chains(hard_chains).to_live(KeyChecks::Stored).is_ok());
         assert_eq!(
-            with_chains(hard_chains + 1).to_live().err(),
+            with_chains(hard_chains + 1)
+                .to_live(KeyChecks::Stored)
+                .err(),
             Some(limit("HARD_MAX_RECEIVING_CHAINS", hard_chains))
         );
     }
@@ -1420,6 +1432,95 @@ mod tests {
             zero[i] = 0;
             assert_eq!(config(zero).to_live().err(), Some(RestoreError::Corrupt));
         }
+    }
+
+    /// Bytes that pass the checks of a key restored from a blob (canonical `y`, not of small
+    /// order) but do not decode: `from` with its first byte changed.
+    fn undecodable(from: &[u8; 32]) -> [u8; 32] {
+        (0u8..=255)
+            .map(|first| {
+                let mut b = *from;
+                b[0] = first;
+                b
+            })
+            .find(|b| {
+                crate::keys::y_is_canonical(b)
+                    && !crate::keys::is_small_order_encoding(b)
+                    && ed25519_dalek::VerifyingKey::from_bytes(b).is_err()
+            })
+            .unwrap()
+    }
+
+    /// `honest` plus the point of order 2: passes every check of §2.3 but the subgroup check.
+    fn mixed_order(honest: &[u8; 32]) -> [u8; 32] {
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        let mut t = [0xffu8; 32];
+        t[0] = 0xec;
+        t[31] = 0x7f;
+        let torsion = CompressedEdwardsY(t).decompress().unwrap();
+        let point = CompressedEdwardsY(*honest).decompress().unwrap();
+        (point + torsion).compress().to_bytes()
+    }
+
+    /// What a restore checks of the identity keys in a blob (SPEC.md §11.8): in version 2 the
+    /// checks that need no curve arithmetic (a small-order or non-canonical key is corrupt);
+    /// a key that passes them but does not decode restores and fails at first use, without a
+    /// panic. Version 1 blobs keep every check of §2.3.
+    #[test]
+    fn identity_keys_in_a_blob_get_the_checks_of_their_version() {
+        let mut rng = ChaCha20Rng::seed_from_u64(306);
+        let (_, session) = bob_with_session(&mut rng);
+        let key = StorageKey::from_bytes([5; 32]);
+        let snapshot_with = |remote: [u8; 32]| {
+            let mut snapshot = SessionSnapshotV1::from_live(&session);
+            snapshot.remote_identity = remote;
+            snapshot
+        };
+        let v2 = |remote: [u8; 32]| {
+            let binding = crate::persist::BindingV2 {
+                peer: Some(remote),
+                ..crate::persist::BindingV2::new(&session_binding(&session), &BlobLabel::default())
+            };
+            let plain = postcard::to_allocvec(&(binding, snapshot_with(remote))).unwrap();
+            let blob = super::super::seal_plaintext_for_tests(&plain, StateType::Session, &key);
+            Session::from_encrypted(&blob, &key, 0, &Expected::any())
+        };
+        let v1 = |remote: [u8; 32]| {
+            let blob =
+                super::super::seal_v1_for_tests(&snapshot_with(remote), StateType::Session, &key);
+            Session::from_encrypted(&blob, &key, 0, &Expected::any())
+        };
+        let honest = session.remote_identity().to_bytes();
+        assert_eq!(v2(honest).unwrap(), session);
+        assert_eq!(v1(honest).unwrap(), session);
+
+        let mut order_two = [0xffu8; 32];
+        order_two[0] = 0xec;
+        order_two[31] = 0x7f;
+        let mut not_canonical = [0xffu8; 32];
+        not_canonical[0] = 0xef;
+        not_canonical[31] = 0x7f;
+        for bad in [order_two, not_canonical, [0; 32]] {
+            assert_eq!(v2(bad).err(), Some(RestoreError::Corrupt));
+            assert_eq!(v1(bad).err(), Some(RestoreError::Corrupt));
+        }
+
+        // Passes the checks of a version 2 blob, not the subgroup check: only the holder of
+        // the storage key can put it there.
+        let mixed = mixed_order(&honest);
+        assert_eq!(v2(mixed).unwrap().remote_identity().to_bytes(), mixed);
+        assert_eq!(v1(mixed).err(), Some(RestoreError::Corrupt));
+
+        let odd = undecodable(&honest);
+        let restored = v2(odd).unwrap();
+        assert_eq!(restored.remote_identity().to_bytes(), odd);
+        assert!(restored.remote_identity().dh_public().is_none());
+        assert!(
+            !restored
+                .remote_identity()
+                .verify_relay_challenge(b"c", &[0; 64])
+        );
+        assert_eq!(v1(odd).err(), Some(RestoreError::Corrupt));
     }
 
     /// End to end: a validly sealed blob past a limit is refused by `from_encrypted`.

@@ -15,6 +15,7 @@ pub use config::{
 };
 
 use std::collections::VecDeque;
+use std::sync::OnceLock;
 
 use rand_core::CryptoRng;
 use subtle::ConstantTimeEq;
@@ -41,7 +42,10 @@ pub(crate) type SessionAd = [u8; 64];
 #[derive(Clone)]
 pub(crate) struct RatchetKeyPair {
     pub(crate) secret: StaticSecret,
-    public: [u8; 32],
+    /// `X25519(secret, 9)`, always that of `secret`: computed with the pair, or for a pair
+    /// restored from a state blob on its first use (SPEC.md §11.8), so that a restore does
+    /// not pay a scalar multiplication the session may never need.
+    public: OnceLock<[u8; 32]>,
 }
 
 impl RatchetKeyPair {
@@ -50,12 +54,21 @@ impl RatchetKeyPair {
     }
 
     pub(crate) fn from_secret(secret: StaticSecret) -> Self {
-        let public = XPublicKey::from(&secret).to_bytes();
+        let public = OnceLock::from(XPublicKey::from(&secret).to_bytes());
         RatchetKeyPair { secret, public }
     }
 
+    /// A pair restored from a state blob: its public key is computed when first needed.
+    pub(crate) fn from_stored_secret(secret: StaticSecret) -> Self {
+        RatchetKeyPair {
+            secret,
+            public: OnceLock::new(),
+        }
+    }
+
     pub(crate) fn public(&self) -> &[u8; 32] {
-        &self.public
+        self.public
+            .get_or_init(|| XPublicKey::from(&self.secret).to_bytes())
     }
 
     pub(crate) fn dh(&self, their: &[u8; 32]) -> Option<SharedSecret> {
@@ -63,10 +76,11 @@ impl RatchetKeyPair {
     }
 }
 
+/// The public half is a function of the secret (computed now or later), so equal secrets
+/// are equal pairs.
 impl PartialEq for RatchetKeyPair {
     fn eq(&self, other: &Self) -> bool {
         bool::from(self.secret.as_bytes().ct_eq(other.secret.as_bytes()))
-            && self.public == other.public
     }
 }
 
@@ -662,21 +676,23 @@ mod tests {
     }
 
     /// Session equality (what "a failed decrypt leaves the session unchanged" is checked
-    /// with) must see a changed ratchet key pair: both the secret and the public half count.
+    /// with) must see a changed ratchet key pair. The public half is always the secret's
+    /// (computed with the pair, or on first use for a restored one), so the secret decides.
     #[test]
-    fn ratchet_key_pairs_are_equal_only_when_both_halves_are() {
+    fn ratchet_key_pairs_are_equal_only_when_their_secrets_are() {
         assert!(pair(1) == pair(1));
         assert!(pair(1) != pair(2));
-        let mismatched = RatchetKeyPair {
-            secret: pair(1).secret,
-            public: *pair(2).public(),
-        };
-        assert!(mismatched != pair(1), "same secret, other public key");
-        let other_secret = RatchetKeyPair {
-            secret: pair(2).secret,
-            public: *pair(1).public(),
-        };
-        assert!(other_secret != pair(1), "same public key, other secret");
+        for seed in [1u8, 2, 0xff] {
+            let restored = RatchetKeyPair::from_stored_secret(StaticSecret::from([seed; 32]));
+            assert!(restored.public.get().is_none(), "not computed on restore");
+            assert!(restored == pair(seed));
+            assert!(restored != pair(seed.wrapping_add(1)));
+            assert_eq!(restored.public(), pair(seed).public());
+            assert_eq!(
+                *restored.public(),
+                x25519_dalek::x25519([seed; 32], x25519_dalek::X25519_BASEPOINT_BYTES)
+            );
+        }
     }
 
     /// Every message costs the AEAD calls the protocol needs and no more: a same-chain

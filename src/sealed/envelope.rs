@@ -130,7 +130,7 @@ pub(crate) fn seal<R: CryptoRng + ?Sized>(
     padded: &[u8],
     rng: &mut R,
 ) -> Result<Vec<u8>, SealError> {
-    let recipient_dh = recipient.dh_public();
+    let recipient_dh = recipient.dh_public().ok_or(SealError::NonContributory)?;
     let dh_static =
         dh_checked(sender.dh_secret(), &recipient_dh).ok_or(SealError::NonContributory)?;
 
@@ -194,8 +194,9 @@ pub(crate) fn open(
             field: "sender_identity",
         })
     })?;
-    let dh_static =
-        dh_checked(recipient.dh_secret(), &sender.dh_public()).ok_or(OpenError::NonContributory)?;
+    let dh_static = sender
+        .dh_with(recipient.dh_secret())
+        .ok_or(OpenError::NonContributory)?;
     let content_key = kdf::content_key(
         &keys.chain_key,
         &dh_static,

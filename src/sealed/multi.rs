@@ -81,7 +81,10 @@ pub(crate) fn seal<R: CryptoRng + ?Sized>(
     })?;
     let static_dh = recipients
         .iter()
-        .map(|r| dh_checked(sender.dh_secret(), &r.dh_public()).ok_or(SealError::NonContributory))
+        .map(|r| {
+            r.dh_with(sender.dh_secret())
+                .ok_or(SealError::NonContributory)
+        })
         .collect::<Result<Vec<_>, _>>()?;
 
     let mut message_key = Zeroizing::new([0u8; 32]);
@@ -107,8 +110,9 @@ pub(crate) fn seal<R: CryptoRng + ?Sized>(
     out.extend_from_slice(&ephemeral_public);
     out.extend_from_slice(&count.to_be_bytes());
     for (recipient, dh_static) in recipients.iter().zip(&static_dh) {
-        let dh_ephemeral =
-            dh_checked(&ephemeral, &recipient.dh_public()).ok_or(SealError::NonContributory)?;
+        let dh_ephemeral = recipient
+            .dh_with(&ephemeral)
+            .ok_or(SealError::NonContributory)?;
         let wrap = kdf::wrap_key(&dh_ephemeral, &ephemeral_public, recipient.as_bytes());
         let wrapped = xor32(&message_key, &wrap);
         let tag = kdf::auth_tag(
@@ -266,8 +270,9 @@ pub(crate) fn open(
     }
     let content = decode_content(&padded)?;
     let sender = content.certificate.identity_key();
-    let dh_static =
-        dh_checked(recipient.dh_secret(), &sender.dh_public()).ok_or(OpenError::NonContributory)?;
+    let dh_static = sender
+        .dh_with(recipient.dh_secret())
+        .ok_or(OpenError::NonContributory)?;
     let body_digest: [u8; 32] = Sha256::digest(view.ciphertext()).into();
     let expected = kdf::auth_tag(
         &dh_static,

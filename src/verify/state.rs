@@ -167,10 +167,13 @@ impl IdentityBook {
             .collect()
     }
 
-    pub(crate) fn from_snapshot(records: &[IdentityRecordV1]) -> Result<Self, RestoreError> {
+    /// The book of `records`; `checks` says how their keys are parsed (SPEC.md §11.8).
+    pub(crate) fn from_snapshot(
+        records: &[IdentityRecordV1],
+        checks: crate::persist::KeyChecks,
+    ) -> Result<Self, RestoreError> {
         crate::persist::within_limit("MAX_IDENTITY_RECORDS", records.len(), MAX_IDENTITY_RECORDS)?;
-        let key =
-            |bytes: &[u8; 32]| IdentityKey::from_bytes(bytes).map_err(|_| RestoreError::Corrupt);
+        let key = |bytes: &[u8; 32]| checks.identity(bytes);
         let mut book = IdentityBook::default();
         for r in records {
             r.check_limits()?;
@@ -451,7 +454,7 @@ mod tests {
             verified: None,
         });
         assert_eq!(
-            IdentityBook::from_snapshot(&snapshot).err(),
+            IdentityBook::from_snapshot(&snapshot, crate::persist::KeyChecks::Full).err(),
             Some(RestoreError::LimitExceeded {
                 limit: "MAX_IDENTITY_RECORDS",
                 max: MAX_IDENTITY_RECORDS as u64
@@ -489,10 +492,23 @@ mod tests {
         };
         let mut rng = ChaCha20Rng::seed_from_u64(812);
         let key = IdentityKeyPair::generate(&mut rng).public().to_bytes();
-        assert!(IdentityBook::from_snapshot(&[good(b"u", key)]).is_ok());
-        assert!(IdentityBook::from_snapshot(&[good(&[0; MAX_USER_ID_LEN], key)]).is_ok());
+        assert!(
+            IdentityBook::from_snapshot(&[good(b"u", key)], crate::persist::KeyChecks::Full)
+                .is_ok()
+        );
+        assert!(
+            IdentityBook::from_snapshot(
+                &[good(&[0; MAX_USER_ID_LEN], key)],
+                crate::persist::KeyChecks::Full
+            )
+            .is_ok()
+        );
         assert_eq!(
-            IdentityBook::from_snapshot(&[good(&[0; MAX_USER_ID_LEN + 1], key)]).err(),
+            IdentityBook::from_snapshot(
+                &[good(&[0; MAX_USER_ID_LEN + 1], key)],
+                crate::persist::KeyChecks::Full
+            )
+            .err(),
             Some(RestoreError::LimitExceeded {
                 limit: "MAX_USER_ID_LEN",
                 max: MAX_USER_ID_LEN as u64
@@ -508,7 +524,7 @@ mod tests {
             }],
         ] {
             assert!(matches!(
-                IdentityBook::from_snapshot(&bad),
+                IdentityBook::from_snapshot(&bad, crate::persist::KeyChecks::Full),
                 Err(RestoreError::Corrupt)
             ));
         }

@@ -39,7 +39,9 @@ pub(crate) fn initiate<R: CryptoRng + ?Sized>(
     let base_public = XPublicKey::from(&base).to_bytes();
 
     let dh1 = dh_checked(identity.dh_secret(), &spk).ok_or(HandshakeError::NonContributory)?;
-    let dh2 = dh_checked(&base, &bundle.identity_key.dh_public())
+    let dh2 = bundle
+        .identity_key
+        .dh_with(&base)
         .ok_or(HandshakeError::NonContributory)?;
     let dh3 = dh_checked(&base, &spk).ok_or(HandshakeError::NonContributory)?;
     let dh4 = match &bundle.one_time_prekey {
@@ -88,7 +90,8 @@ pub(crate) fn respond(
     kem_ciphertext: &[u8; KEM_CIPHERTEXT_LEN],
 ) -> Result<AgreedKeys, HandshakeError> {
     let base = XPublicKey::from(*base_key);
-    let dh1 = dh_checked(&signed_prekey.secret, &their_identity.dh_public())
+    let dh1 = their_identity
+        .dh_with(&signed_prekey.secret)
         .ok_or(HandshakeError::NonContributory)?;
     let dh2 = dh_checked(identity.dh_secret(), &base).ok_or(HandshakeError::NonContributory)?;
     let dh3 = dh_checked(&signed_prekey.secret, &base).ok_or(HandshakeError::NonContributory)?;

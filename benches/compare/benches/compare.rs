@@ -17,7 +17,9 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hushwire::{Account, Session, StorageKey};
-use vodozemac::megolm::{self, GroupSession, InboundGroupSession, MegolmMessage};
+use vodozemac::megolm::{
+    self, GroupSession, InboundGroupSession, InboundGroupSessionPickle, MegolmMessage,
+};
 use vodozemac::olm::{self, OlmMessage, SessionConfig, SessionPickle};
 
 use fixtures::{GroupPair, NOW, SIZES, established, rng, size_label};
@@ -234,6 +236,35 @@ fn persistence(c: &mut Criterion) {
         b.iter(|| {
             olm::Session::from_pickle(
                 SessionPickle::from_encrypted(black_box(&pickle), &PICKLE_KEY).unwrap(),
+            )
+        })
+    });
+    group.finish();
+
+    // A group receiver: hushwire's is Bob's group session in a two-member group, holding
+    // Alice's sender key (and its own); vodozemac's is the inbound Megolm session of one sender.
+    let GroupPair { bob, .. } = GroupPair::new(&mut rng);
+    let blob = bob.to_encrypted(&key, 1, &mut rng);
+    let outbound = GroupSession::new(megolm::SessionConfig::version_1());
+    let inbound =
+        InboundGroupSession::new(&outbound.session_key(), megolm::SessionConfig::version_1());
+    let pickle = inbound.pickle().encrypt(&PICKLE_KEY);
+    let mut group = c.benchmark_group("vs_group_receiver_import");
+    group.bench_function("hushwire", |b| {
+        b.iter(|| {
+            hushwire::group::GroupSession::from_encrypted(
+                black_box(&blob),
+                &key,
+                0,
+                &hushwire::persist::Expected::any(),
+            )
+            .unwrap()
+        })
+    });
+    group.bench_function("vodozemac", |b| {
+        b.iter(|| {
+            InboundGroupSession::from_pickle(
+                InboundGroupSessionPickle::from_encrypted(black_box(&pickle), &PICKLE_KEY).unwrap(),
             )
         })
     });
