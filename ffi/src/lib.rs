@@ -44,6 +44,7 @@
 mod attachment;
 mod boundary;
 mod mask;
+mod peer;
 mod rng;
 mod roster;
 mod verify;
@@ -56,7 +57,8 @@ use hushwire::group::{AuthenticatedSender, GroupRole, GroupSession};
 use hushwire::persist::Expected;
 use hushwire::{
     Account, ContentType, IdentityKey, IssuerKey, IssuerKeyPair, Metadata, PreKeyBundle,
-    SenderCertificate, ServerCertificate, Session, StorageKey, Timestamp, TrustStore, Validity,
+    ResetReason, SenderCertificate, ServerCertificate, Session, StorageKey, Timestamp,
+    TrustStore, Validity,
 };
 
 pub use attachment::*;
@@ -66,6 +68,7 @@ use boundary::{
 };
 pub use boundary::{hw_bytes, hw_error, hw_status};
 pub use mask::*;
+pub use peer::*;
 pub use roster::*;
 pub use verify::*;
 
@@ -74,6 +77,31 @@ pub const HW_ABI_VERSION: u32 = 1;
 
 /// Bytes of an identity key, a storage key, a session id and a group id.
 pub const HW_KEY_LEN: usize = 32;
+
+/// `hw_error_reset_reason` of a failure that is no reason to ask for a reset.
+pub const HW_RESET_NONE: u8 = 0;
+/// Reset reason: no session with the peer (state lost, never had one, or its prekey message
+/// can no longer be accepted).
+pub const HW_RESET_NO_SESSION: u8 = 1;
+/// Reset reason: our state is behind the peer's (restored from an older copy).
+pub const HW_RESET_STATE_BEHIND: u8 = 2;
+/// Reset reason: the peer's state forked (it was restored from an older copy).
+pub const HW_RESET_PEER_FORKED: u8 = 3;
+/// Reset reason: a chain jumped further ahead than the configured limit.
+pub const HW_RESET_TOO_FAR_BEHIND: u8 = 4;
+
+/// The `HW_RESET_*` byte of a reset reason.
+pub(crate) fn reset_reason_code(reason: ResetReason) -> u8 {
+    match reason {
+        ResetReason::NoSession => HW_RESET_NO_SESSION,
+        ResetReason::StateBehind => HW_RESET_STATE_BEHIND,
+        ResetReason::PeerForked => HW_RESET_PEER_FORKED,
+        ResetReason::TooFarBehind => HW_RESET_TOO_FAR_BEHIND,
+        // A reason from a newer core: still a reason to reset, and "no session" is the
+        // general one.
+        _ => HW_RESET_NO_SESSION,
+    }
+}
 
 /// A device's account: identity key and prekeys. Thread-safe (internally locked).
 #[allow(non_camel_case_types)]
@@ -186,6 +214,22 @@ pub unsafe extern "C" fn hw_error_code(err: *const hw_error) -> *const c_char {
 pub unsafe extern "C" fn hw_error_message(err: *const hw_error) -> *const c_char {
     call_value(static_cstr(c""), || {
         handle(err, "err").map_or(static_cstr(c""), |e| e.message.as_ptr())
+    })
+}
+
+/// Whether the failure should be answered with a reset request, and with which reason: one of
+/// `HW_RESET_NO_SESSION`, `HW_RESET_STATE_BEHIND`, `HW_RESET_PEER_FORKED`,
+/// `HW_RESET_TOO_FAR_BEHIND` (pass it to `hw_account_reset_request`), or `HW_RESET_NONE` (0)
+/// for a failure that is no reason to reset (a tampered or duplicated message, junk attributed
+/// to an established peer), for errors of other calls, and for NULL. Only failures of
+/// `hw_account_decrypt_from` give a reason.
+///
+/// # Safety
+/// `err` is NULL or an error object from this library, not yet freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_error_reset_reason(err: *const hw_error) -> u8 {
+    call_value(HW_RESET_NONE, || {
+        handle(err, "err").map_or(HW_RESET_NONE, |e| e.reset_reason)
     })
 }
 
