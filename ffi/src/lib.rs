@@ -42,6 +42,7 @@
 #![allow(clippy::too_many_arguments)]
 
 mod attachment;
+mod backup;
 mod boundary;
 mod mask;
 mod peer;
@@ -62,6 +63,7 @@ use hushwire::{
 };
 
 pub use attachment::*;
+pub use backup::*;
 use boundary::{
     Failure, Out, call, call_value, free_handle, handle, input, into_handle, key32, lock,
     optional_key32, static_cstr,
