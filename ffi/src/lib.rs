@@ -48,6 +48,7 @@ mod mask;
 mod peer;
 mod rng;
 mod roster;
+mod sas;
 mod verify;
 
 use std::ffi::c_char;
@@ -72,6 +73,7 @@ pub use boundary::{hw_bytes, hw_error, hw_status};
 pub use mask::*;
 pub use peer::*;
 pub use roster::*;
+pub use sas::*;
 pub use verify::*;
 
 /// The version of this ABI: it changes whenever a function, type or status changes meaning.
