@@ -14,6 +14,22 @@
 // Bytes of an identity key, a storage key, a session id and a group id.
 #define HW_KEY_LEN 32
 
+// `hw_error_reset_reason` of a failure that is no reason to ask for a reset.
+#define HW_RESET_NONE 0
+
+// Reset reason: no session with the peer (state lost, never had one, or its prekey message
+// can no longer be accepted).
+#define HW_RESET_NO_SESSION 1
+
+// Reset reason: our state is behind the peer's (restored from an older copy).
+#define HW_RESET_STATE_BEHIND 2
+
+// Reset reason: the peer's state forked (it was restored from an older copy).
+#define HW_RESET_PEER_FORKED 3
+
+// Reset reason: a chain jumped further ahead than the configured limit.
+#define HW_RESET_TOO_FAR_BEHIND 4
+
 // The result of every call: 0 is success, anything else a failure (details in the optional
 // `hw_error`). The values never change once released.
 typedef enum {
@@ -64,6 +80,10 @@ typedef struct hw_attachment_decryptor hw_attachment_decryptor;
 // `attachment.finished`). Thread-safe (internally locked).
 typedef struct hw_attachment_encryptor hw_attachment_encryptor;
 
+// A device's handle on a backup: appends entries without the recovery key, reads none.
+// Thread-safe (internally locked).
+typedef struct hw_backup_writer hw_backup_writer;
+
 // The details of a failed call: its status, the error kind and the stable code of the Rust
 // error (SPEC.md §8.4), and a message for logs. Immutable: it may be read from any thread.
 // Free it with `hw_error_free`.
@@ -79,6 +99,17 @@ typedef struct hw_issuer hw_issuer;
 // the app's configuration, never from the network). Keep it apart from the sealed-sender
 // `hw_trust_store`. Thread-safe (internally locked).
 typedef struct hw_organization_roots hw_organization_roots;
+
+// The user's recovery key: the one secret that opens the backup. Wiped on free.
+// Thread-safe (internally locked).
+typedef struct hw_recovery_key hw_recovery_key;
+
+// What a restore gave back: group sessions, the peers to start fresh sessions with, the app's
+// records and, if it was backed up, the identity key. Thread-safe (internally locked).
+typedef struct hw_restored_backup hw_restored_backup;
+
+// A short-authentication-string run on one side. Thread-safe (internally locked).
+typedef struct hw_sas hw_sas;
 
 // A 1:1 session with one peer. Thread-safe (internally locked).
 typedef struct hw_session hw_session;
@@ -140,6 +171,17 @@ const char *hw_error_code(const hw_error *err);
 // # Safety
 // `err` is NULL or an error object from this library, not yet freed.
 const char *hw_error_message(const hw_error *err);
+
+// Whether the failure should be answered with a reset request, and with which reason: one of
+// `HW_RESET_NO_SESSION`, `HW_RESET_STATE_BEHIND`, `HW_RESET_PEER_FORKED`,
+// `HW_RESET_TOO_FAR_BEHIND` (pass it to `hw_account_reset_request`), or `HW_RESET_NONE` (0)
+// for a failure that is no reason to reset (a tampered or duplicated message, junk attributed
+// to an established peer), for errors of other calls, and for NULL. Only failures of
+// `hw_account_decrypt_from` give a reason.
+//
+// # Safety
+// `err` is NULL or an error object from this library, not yet freed.
+uint8_t hw_error_reset_reason(const hw_error *err);
 
 // Frees an error object (NULL is a no-op).
 //
@@ -767,6 +809,307 @@ hw_status hw_attachment_decryptor_finish(hw_attachment_decryptor *decryptor, hw_
 // `decryptor` is NULL or a decryptor handle, freed once and not in use by another call.
 void hw_attachment_decryptor_free(hw_attachment_decryptor *decryptor);
 
+// Draws a new recovery key from the OS. Show it to the user once
+// (`hw_recovery_key_to_display`) and start the backup with `hw_backup_writer_create`.
+//
+// # Safety
+// `out` points to writable storage for a pointer; `err` is NULL or points to writable
+// storage for a pointer.
+hw_status hw_recovery_key_generate(hw_recovery_key **out, hw_error **err);
+
+// Writes the form shown to the user to `out` (UTF-8, no NUL): 55 Crockford base32
+// characters in 11 groups of 5 joined by `-`. Free the buffer as soon as it is shown (it
+// is wiped).
+//
+// # Safety
+// `key` is a recovery key handle; `out` points to a writable `hw_bytes`; `err` as usual.
+hw_status hw_recovery_key_to_display(const hw_recovery_key *key, hw_bytes *out, hw_error **err);
+
+// Reads a recovery key the user typed (UTF-8; case, spaces and `-` ignored). A wrong length
+// or a character outside the alphabet is `HW_INVALID_INPUT` with code
+// `backup.recovery_key_format`; a failed checksum (a mistyped character: ask the user to
+// check it) `HW_INVALID_INPUT` with `backup.recovery_key_mistyped`.
+//
+// # Safety
+// `text` points to `text_len` readable bytes; `out` to writable storage for a pointer;
+// `err` as usual.
+hw_status hw_recovery_key_from_display(const uint8_t *text,
+                                       size_t text_len,
+                                       hw_recovery_key **out,
+                                       hw_error **err);
+
+// Frees a recovery key (NULL is a no-op); it is wiped.
+//
+// # Safety
+// `key` is NULL or a recovery key handle, freed once and not in use by another call.
+void hw_recovery_key_free(hw_recovery_key *key);
+
+// Starts a new, empty backup under `key` (manifest counter 0) and certifies a fresh device
+// key for this device. The writer goes to `out` and the first manifest to `manifest`: store
+// it. After this call the app may forget the recovery key (the user keeps it).
+//
+// # Safety
+// `key` is a recovery key handle; `out` points to writable storage for a pointer;
+// `manifest` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_backup_writer_create(const hw_recovery_key *key,
+                                  uint64_t now,
+                                  hw_backup_writer **out,
+                                  hw_bytes *manifest,
+                                  hw_error **err);
+
+// Certifies this device into an existing backup with the recovery key: checks the stored
+// `manifest` and writes the new writer to `out` and the manifest that replaces the stored
+// one to `new_manifest`. `HW_TAMPERED` (`backup.wrong_recovery_key`, `backup.bad_signature`,
+// ...) for a manifest of another backup or a forged one.
+//
+// # Safety
+// `key` is a recovery key handle; `manifest` points to `manifest_len` readable bytes; `out`
+// to writable storage for a pointer; `new_manifest` to a writable `hw_bytes`; `err` as
+// usual.
+hw_status hw_backup_writer_enroll(const hw_recovery_key *key,
+                                  const uint8_t *manifest,
+                                  size_t manifest_len,
+                                  uint64_t now,
+                                  hw_backup_writer **out,
+                                  hw_bytes *new_manifest,
+                                  hw_error **err);
+
+// Appends the account's identity book (who is verified) and, if `include_identity` is not
+// 0, its identity key pair (the user's opt-in: a restored device is then the same device to
+// its peers). Never its sessions. The new entries go to `entries` as an entry list (append
+// it to the stored ones) and the new manifest to `manifest` (it replaces the stored one).
+// Unchanged on error (`HW_LIMIT_EXCEEDED`, `backup.backup_full`, ...).
+//
+// # Safety
+// `writer` is a backup writer handle, `account` an account handle; `entries` and `manifest`
+// point to writable `hw_bytes`; `err` as usual.
+hw_status hw_backup_writer_append_account(hw_backup_writer *writer,
+                                          const hw_account *account,
+                                          uint8_t include_identity,
+                                          uint64_t now,
+                                          hw_bytes *entries,
+                                          hw_bytes *manifest,
+                                          hw_error **err);
+
+// Appends a group session (its sender keys at their current iteration and the roster: on
+// restore, messages sent after this entry decrypt at once). Outputs and errors as
+// `hw_backup_writer_append_account`.
+//
+// # Safety
+// `writer` is a backup writer handle, `group` a group handle; `entries` and `manifest` point
+// to writable `hw_bytes`; `err` as usual.
+hw_status hw_backup_writer_append_group(hw_backup_writer *writer,
+                                        const hw_group *group,
+                                        uint64_t now,
+                                        hw_bytes *entries,
+                                        hw_bytes *manifest,
+                                        hw_error **err);
+
+// Appends the app's own record `data` (device lists, contact names; at most 4 MiB) under its
+// 32-byte `id`: a later record with the same id replaces it on restore. Outputs and errors
+// as `hw_backup_writer_append_account` (`HW_LIMIT_EXCEEDED`, `backup.payload_too_large`).
+//
+// # Safety
+// `writer` is a backup writer handle; `id` points to 32 readable bytes, `data` to
+// `data_len`; `entries` and `manifest` to writable `hw_bytes`; `err` as usual.
+hw_status hw_backup_writer_append_app_data(hw_backup_writer *writer,
+                                           const uint8_t *id,
+                                           const uint8_t *data,
+                                           size_t data_len,
+                                           uint64_t now,
+                                           hw_bytes *entries,
+                                           hw_bytes *manifest,
+                                           hw_error **err);
+
+// Writes the latest manifest's counter to `counter` (remember it and pass it to
+// `hw_backup_restore` as `min_counter`) and the number of entries the backup lists to
+// `entries`, each when not NULL.
+//
+// # Safety
+// `writer` is a backup writer handle; `counter` is NULL or points to a writable `uint64_t`,
+// `entries` NULL or a writable `size_t`; `err` as usual.
+hw_status hw_backup_writer_counter(const hw_backup_writer *writer,
+                                   uint64_t *counter,
+                                   size_t *entries,
+                                   hw_error **err);
+
+// Writes the latest manifest the writer knows to `out`.
+//
+// # Safety
+// `writer` is a backup writer handle; `out` points to a writable `hw_bytes`; `err` as usual.
+hw_status hw_backup_writer_manifest(const hw_backup_writer *writer, hw_bytes *out, hw_error **err);
+
+// Exports what the app keeps to rebuild the writer with `hw_backup_writer_resume`: the
+// backup public key to `public_key` and the device key's 32-byte seed to `device_seed`
+// (keep it in the platform's key store: it lets its holder append to the backup, not read
+// it). The manifest comes from `hw_backup_writer_manifest`.
+//
+// # Safety
+// `writer` is a backup writer handle; `public_key` points to a writable `hw_bytes`,
+// `device_seed` to 32 writable bytes; `err` as usual.
+hw_status hw_backup_writer_export(const hw_backup_writer *writer,
+                                  hw_bytes *public_key,
+                                  uint8_t (*device_seed)[32],
+                                  hw_error **err);
+
+// Rebuilds a writer the app kept (`hw_backup_writer_export`) with its latest manifest.
+// `HW_TAMPERED` (`backup.unknown_signer`) if the manifest does not certify this device key,
+// as `hw_backup_writer_accept_manifest` otherwise.
+//
+// # Safety
+// `public_key` points to `public_key_len` readable bytes, `device_seed` to 32, `manifest`
+// to `manifest_len`; `out` to writable storage for a pointer; `err` as usual.
+hw_status hw_backup_writer_resume(const uint8_t *public_key,
+                                  size_t public_key_len,
+                                  const uint8_t *device_seed,
+                                  const uint8_t *manifest,
+                                  size_t manifest_len,
+                                  hw_backup_writer **out,
+                                  hw_error **err);
+
+// Moves the writer to a newer manifest written by another device of the same backup, after
+// checking it. The same manifest again is accepted as is. Unchanged on error: `HW_REPLAY`
+// (`backup.rolled_back`) for an older one, `HW_TAMPERED` (`backup.manifest_forked`,
+// `backup.wrong_recovery_key`, `backup.bad_signature`, ...).
+//
+// # Safety
+// `writer` is a backup writer handle; `manifest` points to `manifest_len` readable bytes;
+// `err` as usual.
+hw_status hw_backup_writer_accept_manifest(hw_backup_writer *writer,
+                                           const uint8_t *manifest,
+                                           size_t manifest_len,
+                                           hw_error **err);
+
+// Frees a backup writer (NULL is a no-op); its device key is wiped.
+//
+// # Safety
+// `writer` is NULL or a backup writer handle, freed once and not in use by another call.
+void hw_backup_writer_free(hw_backup_writer *writer);
+
+// Encodes the backup to store: the latest `manifest` and every entry so far, as one entry
+// list (`entries`: the lists of every append, concatenated in order). A buffer that is not an
+// entry list is `HW_INVALID_ARGUMENT`; `HW_LIMIT_EXCEEDED` past the size limits.
+//
+// # Safety
+// `manifest` points to `manifest_len` readable bytes, `entries` to `entries_len`; `out` to a
+// writable `hw_bytes`; `err` as usual.
+hw_status hw_backup_encode(const uint8_t *manifest,
+                           size_t manifest_len,
+                           const uint8_t *entries,
+                           size_t entries_len,
+                           hw_bytes *out,
+                           hw_error **err);
+
+// Restores a backup (the bytes of `hw_backup_encode`) with the recovery key, refusing a
+// manifest whose counter is below `min_counter` (0 if the app remembers none). Every check
+// runs before anything is returned: `HW_TAMPERED` (`backup.wrong_recovery_key`,
+// `backup.entry_tampered`, `backup.entry_missing`, `backup.entry_unlisted`, ...),
+// `HW_REPLAY` (`backup.rolled_back`), `HW_MALFORMED`. The result goes to `out`.
+//
+// # Safety
+// `key` is a recovery key handle; `backup` points to `backup_len` readable bytes; `out` to
+// writable storage for a pointer; `err` as usual.
+hw_status hw_backup_restore(const hw_recovery_key *key,
+                            const uint8_t *backup,
+                            size_t backup_len,
+                            uint64_t min_counter,
+                            hw_restored_backup **out,
+                            hw_error **err);
+
+// Writes the restored manifest's counter (remember it: the next restore's `min_counter`) to
+// `counter` and its time (Unix seconds, the writer's clock) to `written_at`, each when not
+// NULL.
+//
+// # Safety
+// `restored` is a restored backup handle; `counter` and `written_at` are NULL or point to a
+// writable `uint64_t`; `err` as usual.
+hw_status hw_restored_backup_counter(const hw_restored_backup *restored,
+                                     uint64_t *counter,
+                                     uint64_t *written_at,
+                                     hw_error **err);
+
+// Writes the number of restored group sessions to `out`.
+//
+// # Safety
+// `restored` is a restored backup handle; `out` points to a writable `size_t`; `err` as
+// usual.
+hw_status hw_restored_backup_group_count(const hw_restored_backup *restored,
+                                         size_t *out,
+                                         hw_error **err);
+
+// Writes a new group handle holding a copy of the restored group session number `index`
+// (0 ..< `hw_restored_backup_group_count`) to `out`; another index is
+// `HW_INVALID_ARGUMENT`. Free it with `hw_group_free`.
+//
+// # Safety
+// `restored` is a restored backup handle; `out` points to writable storage for a pointer;
+// `err` as usual.
+hw_status hw_restored_backup_group(const hw_restored_backup *restored,
+                                   size_t index,
+                                   hw_group **out,
+                                   hw_error **err);
+
+// Writes the identity keys of every peer a 1:1 session must be started with afresh (the
+// identity book's users and the groups' other members; no 1:1 session is ever restored) to
+// `out`: 32 bytes each, back to back.
+//
+// # Safety
+// `restored` is a restored backup handle; `out` points to a writable `hw_bytes`; `err` as
+// usual.
+hw_status hw_restored_backup_sessions_to_restart(const hw_restored_backup *restored,
+                                                 hw_bytes *out,
+                                                 hw_error **err);
+
+// Writes 1 to `out` if the identity key pair was backed up (the user opted in), else 0.
+//
+// # Safety
+// `restored` is a restored backup handle; `out` points to a writable `uint8_t`; `err` as
+// usual.
+hw_status hw_restored_backup_has_identity(const hw_restored_backup *restored,
+                                          uint8_t *out,
+                                          hw_error **err);
+
+// Writes an account for the restored device to `out`: the restored identity key if it was
+// backed up (else a fresh one: peers then see an identity change), fresh prekeys, no
+// sessions, and the restored identity book. Publish its bundle and start sessions with
+// `hw_restored_backup_sessions_to_restart`.
+//
+// # Safety
+// `restored` is a restored backup handle; `out` points to writable storage for a pointer;
+// `err` as usual.
+hw_status hw_restored_backup_to_account(const hw_restored_backup *restored,
+                                        uint64_t now,
+                                        hw_account **out,
+                                        hw_error **err);
+
+// Writes the number of the app's restored records to `out`.
+//
+// # Safety
+// `restored` is a restored backup handle; `out` points to a writable `size_t`; `err` as
+// usual.
+hw_status hw_restored_backup_app_data_count(const hw_restored_backup *restored,
+                                            size_t *out,
+                                            hw_error **err);
+
+// Writes the app's restored record number `index` (0 ..<
+// `hw_restored_backup_app_data_count`, the latest of each id): its 32-byte id to `id` and
+// its bytes to `out`. Another index is `HW_INVALID_ARGUMENT`.
+//
+// # Safety
+// `restored` is a restored backup handle; `id` points to 32 writable bytes; `out` to a
+// writable `hw_bytes`; `err` as usual.
+hw_status hw_restored_backup_app_data(const hw_restored_backup *restored,
+                                      size_t index,
+                                      uint8_t (*id)[32],
+                                      hw_bytes *out,
+                                      hw_error **err);
+
+// Frees a restored backup (NULL is a no-op); its secrets are wiped.
+//
+// # Safety
+// `restored` is NULL or a restored backup handle, freed once and not in use by another call.
+void hw_restored_backup_free(hw_restored_backup *restored);
+
 // Masks `text` (UTF-8) with the default masker: every card number, IBAN, e-mail address and
 // phone number it masks is replaced by its masked form (a card keeps its last four digits:
 // `•••• •••• •••• 4242`). The masked text (UTF-8) goes to `out`; `changed` (if not NULL)
@@ -791,6 +1134,221 @@ hw_status hw_mask_text(const uint8_t *text,
 // # Safety
 // `text` points to `text_len` readable bytes; `err` as usual.
 hw_status hw_mask_check(const uint8_t *text, size_t text_len, hw_error **err);
+
+// Starts a session with the owner of `bundle` (verifying its signatures) and makes it the
+// active session for that peer, held by the account: encrypt to the peer with
+// `hw_account_encrypt_for`. The new session's 32-byte id goes to `session_id` and the events
+// (`event.peer_evicted` when the account was full and a peer was evicted to make room) to
+// `events`, each when not NULL. Persist the account afterwards. Unchanged on error.
+//
+// # Safety
+// `account` is an account handle; `bundle` points to `bundle_len` readable bytes;
+// `session_id` is NULL or points to 32 writable bytes; `events` is NULL or points to a
+// writable `hw_bytes`; `err` is NULL or points to writable storage for a pointer.
+hw_status hw_account_start_session(hw_account *account,
+                                   const uint8_t *bundle,
+                                   size_t bundle_len,
+                                   uint8_t (*session_id)[32],
+                                   hw_bytes *events,
+                                   hw_error **err);
+
+// Encrypts `plaintext` for `peer` (32-byte identity key) on its active session; the wire
+// bytes go to `out` (the first messages of a session started here are prekey messages).
+// `HW_UNKNOWN_SESSION` (code `peer.unknown_peer`) without a session: start one with
+// `hw_account_start_session`; `HW_UNTRUSTED` (`peer.identity_changed`) if `peer` is the new
+// key of a user whose verified key changed and the change was not accepted. Unchanged on
+// error.
+//
+// # Safety
+// `account` is an account handle; `peer` points to 32 readable bytes, `plaintext` to
+// `plaintext_len`; `out` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_account_encrypt_for(hw_account *account,
+                                 const uint8_t *peer,
+                                 const uint8_t *plaintext,
+                                 size_t plaintext_len,
+                                 hw_bytes *out,
+                                 hw_error **err);
+
+// Decrypts a message from `peer` (32-byte identity key, as named by the transport or by
+// `hw_open`) into `out`: a prekey message of a new session creates that session (consuming
+// its one-time prekeys); otherwise the active session is tried, then the older ones, and one
+// that decrypts becomes active. The session's 32-byte id goes to `session_id` and the events
+// (`event.session_established`, `event.session_reset`, `event.one_time_prekey_consumed`, ...)
+// to `events`, each when not NULL. Persist the account afterwards.
+//
+// All or nothing: on any error the account, its prekeys and every session are unchanged.
+// `hw_error_reset_reason` of the error says whether to answer with a reset request
+// (`hw_account_reset_request`) and with which reason.
+//
+// # Safety
+// `account` is an account handle; `peer` points to 32 readable bytes, `message` to
+// `message_len`; `out` to a writable `hw_bytes`; `session_id` is NULL or points to 32
+// writable bytes; `events` is NULL or points to a writable `hw_bytes`; `err` as usual.
+hw_status hw_account_decrypt_from(hw_account *account,
+                                  const uint8_t *peer,
+                                  const uint8_t *message,
+                                  size_t message_len,
+                                  uint64_t now,
+                                  hw_bytes *out,
+                                  uint8_t (*session_id)[32],
+                                  hw_bytes *events,
+                                  hw_error **err);
+
+// Forgets everything about `peer` (32-byte identity key): all its sessions are dropped and
+// their keys wiped, and its reset bookkeeping is erased. `forgotten` (if not NULL) receives
+// 1 if anything was held, else 0. Persist the account afterwards.
+//
+// # Safety
+// `account` is an account handle; `peer` points to 32 readable bytes; `forgotten` is NULL or
+// points to a writable `uint8_t`; `err` as usual.
+hw_status hw_account_forget_peer(hw_account *account,
+                                 const uint8_t *peer,
+                                 uint8_t *forgotten,
+                                 hw_error **err);
+
+// Writes the identity keys of the peers the account holds sessions with to `out`: 32 bytes
+// each, back to back (an empty buffer for none), in key order.
+//
+// # Safety
+// `account` is an account handle; `out` points to a writable `hw_bytes`; `err` as usual.
+hw_status hw_account_peers(const hw_account *account, hw_bytes *out, hw_error **err);
+
+// Writes the ids of the sessions the account holds with `peer` (32-byte identity key) to
+// `out`: 32 bytes each, back to back, the active one first (an empty buffer for none).
+//
+// # Safety
+// `account` is an account handle; `peer` points to 32 readable bytes; `out` to a writable
+// `hw_bytes`; `err` as usual.
+hw_status hw_account_sessions_with(const hw_account *account,
+                                   const uint8_t *peer,
+                                   hw_bytes *out,
+                                   hw_error **err);
+
+// Builds an authenticated reset request for `peer` (32-byte identity key), to send back to
+// it (sealed, like any message) when its messages cannot be decrypted: `reason` is the
+// `hw_error_reset_reason` of the failed `hw_account_decrypt_from` (`HW_RESET_*`; another
+// value is `HW_INVALID_ARGUMENT`), `since` the last time a message from the peer was read.
+// The request goes to `out`. `HW_LIMIT_EXCEEDED` (code `reset.rate_limited`) within 60
+// seconds of the previous request to this peer; nothing changes then. Persist the account
+// afterwards.
+//
+// # Safety
+// `account` is an account handle; `peer` points to 32 readable bytes; `out` to a writable
+// `hw_bytes`; `err` as usual.
+hw_status hw_account_reset_request(hw_account *account,
+                                   const uint8_t *peer,
+                                   uint8_t reason,
+                                   uint64_t since,
+                                   uint64_t now,
+                                   hw_bytes *out,
+                                   hw_error **err);
+
+// Reads a reset request without checking it (the account checks it when answering): the
+// requester's 32-byte identity key goes to `requester` (fetch its prekey bundle to answer),
+// the reason (`HW_RESET_*`) to `reason` and the time from which to re-send to `since`, each
+// when not NULL. `HW_MALFORMED` for bytes that are not a reset request.
+//
+// # Safety
+// `request` points to `request_len` readable bytes; `requester` is NULL or points to 32
+// writable bytes, `reason` NULL or 1, `since` NULL or a writable `uint64_t`; `err` as usual.
+hw_status hw_reset_request_info(const uint8_t *request,
+                                size_t request_len,
+                                uint8_t (*requester)[32],
+                                uint8_t *reason,
+                                uint64_t *since,
+                                hw_error **err);
+
+// Answers a reset request: checks it (addressed to the account, authentic, fresh, not
+// answered before, rate limit), then starts a fresh session with the requester from
+// `bundle` (its prekey bundle, fetched as for any new session) and makes it active: send
+// the next message with `hw_account_encrypt_for`. The new session's id goes to
+// `session_id`, the time after which sent messages should be re-sent to `resend_since`, and
+// the events (`event.session_reset`, then `event.peer_evicted` if a peer was evicted) to
+// `events`, each when not NULL. Persist the account afterwards.
+//
+// Unchanged on error: `HW_TAMPERED` (codes `reset.bad_signature`, `reset.not_for_us`,
+// `reset.bundle_mismatch`), `HW_REPLAY` (`reset.stale`), `HW_LIMIT_EXCEEDED`
+// (`reset.rate_limited`), `HW_MALFORMED`.
+//
+// # Safety
+// `account` is an account handle; `request` points to `request_len` readable bytes,
+// `bundle` to `bundle_len`; `session_id` is NULL or points to 32 writable bytes,
+// `resend_since` NULL or a writable `uint64_t`, `events` NULL or a writable `hw_bytes`; `err`
+// as usual.
+hw_status hw_account_answer_reset(hw_account *account,
+                                  const uint8_t *request,
+                                  size_t request_len,
+                                  const uint8_t *bundle,
+                                  size_t bundle_len,
+                                  uint64_t now,
+                                  uint8_t (*session_id)[32],
+                                  uint64_t *resend_since,
+                                  hw_bytes *events,
+                                  hw_error **err);
+
+// Tells the account which identity key (32 bytes) the user `user` (1 to 128 bytes) has now,
+// as the app learned it: a user seen for the first time is recorded as unverified; the same
+// key again changes nothing; another key raises `event.identity_changed` (in `events`, when
+// not NULL), and if the user had verified the previous key, `hw_account_encrypt_for`
+// refuses the new one (`HW_UNTRUSTED`) until `hw_account_accept_identity_change` or
+// `hw_account_mark_verified`. Persist the account afterwards. Unchanged on error
+// (`HW_TAMPERED`, `verify.own_identity`; `HW_LIMIT_EXCEEDED`).
+//
+// # Safety
+// `account` is an account handle; `user` points to `user_len` readable bytes,
+// `identity_key` to 32; `events` is NULL or points to a writable `hw_bytes`; `err` as usual.
+hw_status hw_account_record_identity(hw_account *account,
+                                     const uint8_t *user,
+                                     size_t user_len,
+                                     const uint8_t *identity_key,
+                                     uint64_t now,
+                                     hw_bytes *events,
+                                     hw_error **err);
+
+// Marks `identity_key` (32 bytes) as verified for `user`, after the users compared the
+// safety number, scanned its QR code or compared a short authentication string. Records the
+// user if it is new; verifying the new key of a user whose key changed ends the refusal.
+// Unchanged on error: `HW_INVALID_INPUT` (`verify.identity_mismatch`: another key is recorded
+// for the user; record the new one first).
+//
+// # Safety
+// `account` is an account handle; `user` points to `user_len` readable bytes,
+// `identity_key` to 32; `err` as usual.
+hw_status hw_account_mark_verified(hw_account *account,
+                                   const uint8_t *user,
+                                   size_t user_len,
+                                   const uint8_t *identity_key,
+                                   uint64_t now,
+                                   hw_error **err);
+
+// Accepts the new key (32 bytes, the one the user was shown) of a user whose key changed
+// since verification, without verifying it: the user becomes unverified with that key and
+// `hw_account_encrypt_for` encrypts to it again. Unchanged on error: `HW_INVALID_INPUT`
+// (`verify.unknown_user`, `verify.identity_mismatch`).
+//
+// # Safety
+// `account` is an account handle; `user` points to `user_len` readable bytes,
+// `identity_key` to 32; `err` as usual.
+hw_status hw_account_accept_identity_change(hw_account *account,
+                                            const uint8_t *user,
+                                            size_t user_len,
+                                            const uint8_t *identity_key,
+                                            hw_error **err);
+
+// Writes the user's verification state to `state`: 0 if nothing is recorded for the user,
+// 1 unverified, 2 verified, 3 changed since verification (the new key is refused until
+// accepted or verified). The identity key now recorded goes to `identity_key` when it is not
+// NULL and a key is recorded.
+//
+// # Safety
+// `account` is an account handle; `user` points to `user_len` readable bytes; `state` to a
+// writable `uint8_t`; `identity_key` is NULL or points to 32 writable bytes; `err` as usual.
+hw_status hw_account_verification_state(const hw_account *account,
+                                        const uint8_t *user,
+                                        size_t user_len,
+                                        uint8_t *state,
+                                        uint8_t (*identity_key)[32],
+                                        hw_error **err);
 
 // Adds the member with the 32-byte identity key `member` (as an admin if `admin` is not 0)
 // to the group; the account must be an admin of it. Send `change` to every previous member
@@ -887,6 +1445,121 @@ hw_status hw_group_rotate_sender_key(const hw_account *account,
                                      hw_group *group,
                                      hw_bytes *distribution,
                                      hw_error **err);
+
+// Starts a run on the session as the *starter*: the run goes to `out` and the start message
+// to `message` (send it on that session). `HW_INVALID_INPUT` (code
+// `verify.session_not_established`) until the session has decrypted a message from the peer.
+// A run expires 10 minutes after it starts (`HW_LIMIT_EXCEEDED`, `verify.sas_expired`).
+//
+// # Safety
+// `session` is a session handle, or NULL with `account` an account handle and `peer`
+// pointing to 32 readable bytes (the account-held active session with that peer); `out`
+// points to writable storage for a pointer; `message` to a writable `hw_bytes`; `err` is
+// NULL or points to writable storage for a pointer.
+hw_status hw_sas_start(const hw_session *session,
+                       const hw_account *account,
+                       const uint8_t *peer,
+                       uint64_t now,
+                       hw_sas **out,
+                       hw_bytes *message,
+                       hw_error **err);
+
+// Answers the peer's `start` message as the *accepter*: the run goes to `out` and the accept
+// message to `message` (send it on the session). `HW_MALFORMED` if `start` is not a start
+// message; `HW_INVALID_INPUT` (`verify.session_not_established`).
+//
+// # Safety
+// As `hw_sas_start`, with `start` pointing to `start_len` readable bytes.
+hw_status hw_sas_accept(const hw_session *session,
+                        const hw_account *account,
+                        const uint8_t *peer,
+                        const uint8_t *start,
+                        size_t start_len,
+                        uint64_t now,
+                        hw_sas **out,
+                        hw_bytes *message,
+                        hw_error **err);
+
+// The starter's step: reads the peer's `accept` message; the run is then ready (show the
+// string now) and the reveal message goes to `reveal` (send it on the session). On error the
+// run is unchanged: `HW_UNKNOWN_SESSION` (`verify.sas_other_run`: not this run's answer, keep
+// waiting), `HW_INVALID_INPUT` (`verify.sas_other_session`), `HW_MALFORMED`,
+// `HW_LIMIT_EXCEEDED` (`verify.sas_expired`: free the run and start again);
+// `HW_INVALID_ARGUMENT` for a run that is not waiting for an accept message.
+//
+// # Safety
+// `sas` is a run handle; the session as in `hw_sas_start`; `accept` points to `accept_len`
+// readable bytes; `reveal` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_sas_receive_accept(hw_sas *sas,
+                                const hw_session *session,
+                                const hw_account *account,
+                                const uint8_t *peer,
+                                const uint8_t *accept,
+                                size_t accept_len,
+                                uint64_t now,
+                                hw_bytes *reveal,
+                                hw_error **err);
+
+// The accepter's step: reads the peer's `reveal` message, checks it opens the commitment of
+// the start message; the run is then ready (show the string). On error the run is
+// unchanged: `HW_TAMPERED` (`verify.sas_commitment_mismatch`: treat it as a failed
+// verification and warn the user), and as `hw_sas_receive_accept` otherwise.
+//
+// # Safety
+// `sas` is a run handle; the session as in `hw_sas_start`; `reveal` points to `reveal_len`
+// readable bytes; `err` as usual.
+hw_status hw_sas_receive_reveal(hw_sas *sas,
+                                const hw_session *session,
+                                const hw_account *account,
+                                const uint8_t *peer,
+                                const uint8_t *reveal,
+                                size_t reveal_len,
+                                uint64_t now,
+                                hw_error **err);
+
+// Writes 1 to `out` if the run is complete (the string can be shown), else 0.
+//
+// # Safety
+// `sas` is a run handle; `out` points to a writable `uint8_t`; `err` as usual.
+hw_status hw_sas_is_ready(const hw_sas *sas, uint8_t *out, hw_error **err);
+
+// Writes the 7 emoji of a complete run to `out` as indices (0..=63) into the SAS emoji
+// table of SPEC.md §15.4 (`hushwire::verify::SAS_EMOJI_TABLE`). `HW_INVALID_ARGUMENT`
+// before the run is complete.
+//
+// # Safety
+// `sas` is a run handle; `out` points to 7 writable bytes; `err` as usual.
+hw_status hw_sas_emoji(const hw_sas *sas, uint8_t (*out)[7], hw_error **err);
+
+// Writes the emoji of a complete run to `out` as text (UTF-8): the 7 symbols separated by
+// spaces, a newline, then their names separated by `", "` to read aloud ("Dog, Cat, ...").
+// `HW_INVALID_ARGUMENT` before the run is complete.
+//
+// # Safety
+// `sas` is a run handle; `out` points to a writable `hw_bytes`; `err` as usual.
+hw_status hw_sas_emoji_text(const hw_sas *sas, hw_bytes *out, hw_error **err);
+
+// Writes the decimal form of a complete run to `out` (ASCII): three numbers from 1000 to
+// 9191 separated by spaces, such as `4821 1093 7710`. `HW_INVALID_ARGUMENT` before the run
+// is complete.
+//
+// # Safety
+// `sas` is a run handle; `out` points to a writable `hw_bytes`; `err` as usual.
+hw_status hw_sas_decimal(const hw_sas *sas, hw_bytes *out, hw_error **err);
+
+// Writes the 32-byte identity key a complete run verifies (the peer's) to `out`: if the
+// users found the strings equal, mark it verified. `HW_INVALID_ARGUMENT` before the run is
+// complete.
+//
+// # Safety
+// `sas` is a run handle; `out` points to 32 writable bytes; `err` as usual.
+hw_status hw_sas_remote_identity(const hw_sas *sas, uint8_t (*out)[32], hw_error **err);
+
+// Frees a run (NULL is a no-op): an unfinished run is cancelled, its nonce wiped.
+//
+// # Safety
+// `sas` is NULL or a run handle, freed once and not in use by another call.
+void hw_sas_free(hw_sas *sas);
 
 // Writes the safety number between us (`local_user`, 1 to 128 bytes, and our 32-byte
 // identity key `local_key`) and the peer (`remote_user`, `remote_key`) to `out`: 60 ASCII

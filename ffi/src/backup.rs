@@ -205,8 +205,7 @@ pub unsafe extern "C" fn hw_backup_writer_enroll(
         let out = Out::new(out, "out")?;
         let new_manifest = Out::new(new_manifest, "new_manifest")?;
         let mut rng = rng::for_call()?;
-        let (writer, bytes) =
-            BackupWriter::enroll(&*lock(&key.0)?, manifest, time(now), &mut rng)?;
+        let (writer, bytes) = BackupWriter::enroll(&*lock(&key.0)?, manifest, time(now), &mut rng)?;
         new_manifest.write(hw_bytes::from_vec(bytes));
         out.write(into_handle(hw_backup_writer(Mutex::new(writer))));
         Ok(())
@@ -245,8 +244,7 @@ pub unsafe extern "C" fn hw_backup_writer_append_account(
         let mut rng = rng::for_call()?;
         // Lock order: account before writer.
         let account = lock(&account.0)?;
-        let appended =
-            lock(&writer.0)?.append_account(&account, &options, time(now), &mut rng)?;
+        let appended = lock(&writer.0)?.append_account(&account, &options, time(now), &mut rng)?;
         write_appended(appended, entries, manifest)
     })
 }
@@ -275,11 +273,8 @@ pub unsafe extern "C" fn hw_backup_writer_append_group(
         let mut rng = rng::for_call()?;
         // Lock order: group before writer.
         let group = lock(&group.0)?;
-        let appended = lock(&writer.0)?.append(
-            &[BackupItem::GroupSession(&group)],
-            time(now),
-            &mut rng,
-        )?;
+        let appended =
+            lock(&writer.0)?.append(&[BackupItem::GroupSession(&group)], time(now), &mut rng)?;
         write_appended(appended, entries, manifest)
     })
 }
@@ -405,8 +400,7 @@ pub unsafe extern "C" fn hw_backup_writer_resume(
     err: *mut *mut hw_error,
 ) -> hw_status {
     call(err, || {
-        let public =
-            BackupPublicKey::from_bytes(input(public_key, public_key_len, "public_key")?)?;
+        let public = BackupPublicKey::from_bytes(input(public_key, public_key_len, "public_key")?)?;
         let seed = zeroize::Zeroizing::new(key32(device_seed, "device_seed")?);
         let manifest = input(manifest, manifest_len, "manifest")?;
         let out = Out::new(out, "out")?;

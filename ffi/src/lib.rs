@@ -59,8 +59,8 @@ use hushwire::group::{AuthenticatedSender, GroupRole, GroupSession};
 use hushwire::persist::Expected;
 use hushwire::{
     Account, ContentType, IdentityKey, IssuerKey, IssuerKeyPair, Metadata, PreKeyBundle,
-    ResetReason, SenderCertificate, ServerCertificate, Session, StorageKey, Timestamp,
-    TrustStore, Validity,
+    ResetReason, SenderCertificate, ServerCertificate, Session, StorageKey, Timestamp, TrustStore,
+    Validity,
 };
 
 pub use attachment::*;

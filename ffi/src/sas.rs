@@ -25,7 +25,7 @@ use crate::{hw_account, hw_bytes, hw_error, hw_session, hw_status, identity_key,
 enum SasState {
     AwaitingAccept(SasAwaitingAccept),
     AwaitingReveal(SasAwaitingReveal),
-    Ready(SasReady),
+    Ready(Box<SasReady>),
 }
 
 /// A short-authentication-string run on one side. Thread-safe (internally locked).
@@ -85,8 +85,9 @@ pub unsafe extern "C" fn hw_sas_start(
         let out = Out::new(out, "out")?;
         let message = Out::new(message, "message")?;
         let mut rng = rng::for_call()?;
-        let (run, start) =
-            on_session(session, account, peer, |s| Ok(start_sas(s, time(now), &mut rng)?))?;
+        let (run, start) = on_session(session, account, peer, |s| {
+            Ok(start_sas(s, time(now), &mut rng)?)
+        })?;
         message.write(hw_bytes::from_vec(start.to_vec()));
         out.write(into_handle(hw_sas(Mutex::new(Some(
             SasState::AwaitingAccept(run),
@@ -169,7 +170,7 @@ pub unsafe extern "C" fn hw_sas_receive_accept(
             };
             match run.receive_accept(s, accept, time(now)) {
                 Ok((ready, bytes)) => {
-                    *state = Some(SasState::Ready(ready));
+                    *state = Some(SasState::Ready(Box::new(ready)));
                     reveal.write(hw_bytes::from_vec(bytes.to_vec()));
                     Ok(())
                 }
@@ -218,7 +219,7 @@ pub unsafe extern "C" fn hw_sas_receive_reveal(
             };
             match run.receive_reveal(s, reveal, time(now)) {
                 Ok(ready) => {
-                    *state = Some(SasState::Ready(ready));
+                    *state = Some(SasState::Ready(Box::new(ready)));
                     Ok(())
                 }
                 Err((run, e)) => {

@@ -1465,5 +1465,1033 @@ fn every_handle_type_is_send_and_sync() {
     shareable::<hw_organization_roots>();
     shareable::<hw_attachment_encryptor>();
     shareable::<hw_attachment_decryptor>();
+    shareable::<hw_recovery_key>();
+    shareable::<hw_backup_writer>();
+    shareable::<hw_restored_backup>();
+    shareable::<hw_sas>();
     shareable::<hw_error>();
+}
+
+// ─── account-held sessions, resets, identities, backup, short authentication strings ───────
+
+/// A buffer output for a call that is expected to fail (and so not to fill it).
+fn scratch() -> hw_bytes {
+    hw_bytes::EMPTY
+}
+
+/// A failed call: its status, its error's code and reset reason.
+type Failed = (hw_status, String, u8);
+
+/// Runs a call that must fail: its status, its error's code and reset reason.
+fn failing(f: impl FnOnce(*mut *mut hw_error) -> hw_status) -> Failed {
+    let mut err = null_mut();
+    let status = f(&mut err);
+    assert_ne!(status, hw_status::HW_OK);
+    // SAFETY: the error object the failed call just wrote.
+    let reason = unsafe { hw_error_reset_reason(err) };
+    (status, code_of(err), reason)
+}
+
+fn bundle_of(account: *mut hw_account) -> Vec<u8> {
+    let mut b = hw_bytes::EMPTY;
+    // SAFETY: a live handle and a writable buffer.
+    ok(unsafe { hw_account_prekey_bundle(account, &mut b, null_mut()) });
+    taken(&mut b)
+}
+
+fn encrypt_for(from: *mut hw_account, to: &[u8; 32], text: &[u8]) -> Vec<u8> {
+    let mut m = hw_bytes::EMPTY;
+    // SAFETY: a live handle and valid buffers.
+    ok(unsafe {
+        hw_account_encrypt_for(
+            from,
+            to.as_ptr(),
+            text.as_ptr(),
+            text.len(),
+            &mut m,
+            null_mut(),
+        )
+    });
+    taken(&mut m)
+}
+
+/// Decrypts on the account: the plaintext, the session id and the events' codes.
+fn decrypt_from(
+    on: *mut hw_account,
+    from: &[u8; 32],
+    m: &[u8],
+) -> Result<(Vec<u8>, [u8; 32], String), Failed> {
+    let (mut out, mut events, mut id) = (hw_bytes::EMPTY, hw_bytes::EMPTY, [0u8; 32]);
+    let mut err = null_mut();
+    // SAFETY: a live handle and valid buffers.
+    let status = unsafe {
+        hw_account_decrypt_from(
+            on,
+            from.as_ptr(),
+            m.as_ptr(),
+            m.len(),
+            NOW,
+            &mut out,
+            &mut id,
+            &mut events,
+            &mut err,
+        )
+    };
+    if status != hw_status::HW_OK {
+        // SAFETY: the error object the failed call just wrote.
+        let reason = unsafe { hw_error_reset_reason(err) };
+        return Err((status, code_of(err), reason));
+    }
+    let events = String::from_utf8(taken(&mut events)).unwrap();
+    Ok((taken(&mut out), id, events))
+}
+
+fn new_account() -> *mut hw_account {
+    let mut a = null_mut();
+    // SAFETY: a writable output.
+    ok(unsafe { hw_account_new(NOW, &mut a, null_mut()) });
+    a
+}
+
+#[test]
+fn account_held_sessions_converse_refuse_junk_and_recover_through_a_reset() {
+    let (alice, bob) = (new_account(), new_account());
+    let (ak, bk) = (identity_of(alice), identity_of(bob));
+    // SAFETY: live handles and valid buffers throughout.
+    unsafe {
+        ok(hw_account_generate_one_time_prekeys(
+            bob,
+            2,
+            2,
+            NOW,
+            null_mut(),
+        ));
+        let bundle = bundle_of(bob);
+        let (mut started, mut events) = ([0u8; 32], hw_bytes::EMPTY);
+        ok(hw_account_start_session(
+            alice,
+            bundle.as_ptr(),
+            bundle.len(),
+            &mut started,
+            &mut events,
+            null_mut(),
+        ));
+        assert!(taken(&mut events).is_empty());
+        // Without a session, encrypting to a peer is refused with its code.
+        let (s, code, _) = failing(|e| {
+            let mut m = hw_bytes::EMPTY;
+            hw_account_encrypt_for(bob, ak.as_ptr(), b"x".as_ptr(), 1, &mut m, e)
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_UNKNOWN_SESSION, "peer.unknown_peer")
+        );
+
+        let first = encrypt_for(alice, &bk, b"hello Bob");
+        let (text, id, events) = decrypt_from(bob, &ak, &first).unwrap();
+        assert_eq!(text, b"hello Bob");
+        assert_eq!(id, started);
+        assert!(
+            events.split('\n').any(|e| e == "event.session_established"),
+            "{events}"
+        );
+        assert!(
+            events
+                .split('\n')
+                .any(|e| e == "event.one_time_prekey_consumed")
+        );
+        let reply = encrypt_for(bob, &ak, b"hi Alice");
+        assert_eq!(decrypt_from(alice, &bk, &reply).unwrap().0, b"hi Alice");
+
+        let (mut peers, mut ids) = (hw_bytes::EMPTY, hw_bytes::EMPTY);
+        ok(hw_account_peers(alice, &mut peers, null_mut()));
+        assert_eq!(taken(&mut peers), bk);
+        ok(hw_account_sessions_with(
+            alice,
+            bk.as_ptr(),
+            &mut ids,
+            null_mut(),
+        ));
+        assert_eq!(taken(&mut ids), started);
+
+        // A tampered message: refused, no reason to reset, and the conversation goes on.
+        let mut junk = encrypt_for(bob, &ak, b"real");
+        let last = junk.len() - 1;
+        junk[last] ^= 1;
+        let (s, code, reason) = decrypt_from(alice, &bk, &junk).unwrap_err();
+        assert_eq!((s, code.as_str()), (hw_status::HW_TAMPERED, "peer.decrypt"));
+        assert_eq!(reason, HW_RESET_NONE);
+        let next = encrypt_for(bob, &ak, b"still here");
+        assert_eq!(decrypt_from(alice, &bk, &next).unwrap().0, b"still here");
+
+        // Bob loses his sessions with Alice: her next message leads into a reset.
+        let mut forgotten = 9u8;
+        ok(hw_account_forget_peer(
+            bob,
+            ak.as_ptr(),
+            &mut forgotten,
+            null_mut(),
+        ));
+        assert_eq!(forgotten, 1);
+        let lost = encrypt_for(alice, &bk, b"are you there?");
+        let (s, code, reason) = decrypt_from(bob, &ak, &lost).unwrap_err();
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_UNKNOWN_SESSION, "peer.unknown_peer")
+        );
+        assert_eq!(reason, HW_RESET_NO_SESSION);
+
+        let (s, _, _) = failing(|e| {
+            let mut r = hw_bytes::EMPTY;
+            hw_account_reset_request(bob, ak.as_ptr(), 9, NOW, NOW, &mut r, e)
+        });
+        assert_eq!(s, hw_status::HW_INVALID_ARGUMENT);
+        let mut request = hw_bytes::EMPTY;
+        ok(hw_account_reset_request(
+            bob,
+            ak.as_ptr(),
+            reason,
+            NOW - 10,
+            NOW,
+            &mut request,
+            null_mut(),
+        ));
+        let request = taken(&mut request);
+        let (s, code, _) = failing(|e| {
+            let mut r = hw_bytes::EMPTY;
+            hw_account_reset_request(bob, ak.as_ptr(), reason, NOW, NOW + 1, &mut r, e)
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_LIMIT_EXCEEDED, "reset.rate_limited")
+        );
+
+        let (mut requester, mut why, mut since) = ([0u8; 32], 0u8, 0u64);
+        ok(hw_reset_request_info(
+            request.as_ptr(),
+            request.len(),
+            &mut requester,
+            &mut why,
+            &mut since,
+            null_mut(),
+        ));
+        assert_eq!((requester, why, since), (bk, HW_RESET_NO_SESSION, NOW - 10));
+        let (s, _, _) = failing(|e| {
+            hw_reset_request_info(b"junk".as_ptr(), 4, null_mut(), null_mut(), null_mut(), e)
+        });
+        assert_eq!(s, hw_status::HW_MALFORMED);
+
+        // A tampered request is refused and changes nothing; the genuine one is answered.
+        let bundle = bundle_of(bob);
+        let mut forged = request.clone();
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        let answer = |req: &[u8], e: *mut *mut hw_error, id: &mut [u8; 32], ev: &mut hw_bytes| {
+            let mut resend = 0u64;
+            let s = hw_account_answer_reset(
+                alice,
+                req.as_ptr(),
+                req.len(),
+                bundle.as_ptr(),
+                bundle.len(),
+                NOW + 5,
+                id,
+                &mut resend,
+                ev,
+                e,
+            );
+            (s, resend)
+        };
+        let (mut fresh, mut ev) = ([0u8; 32], hw_bytes::EMPTY);
+        let (s, code, _) = failing(|e| answer(&forged, e, &mut fresh, &mut ev).0);
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_TAMPERED, "reset.bad_signature")
+        );
+        let (s, resend) = answer(&request, null_mut(), &mut fresh, &mut ev);
+        ok(s);
+        assert_eq!(resend, NOW - 10);
+        assert_eq!(
+            String::from_utf8(taken(&mut ev)).unwrap(),
+            "event.session_reset"
+        );
+        let (s, code, _) = failing(|e| answer(&request, e, &mut [0u8; 32], &mut scratch()).0);
+        assert_eq!((s, code.as_str()), (hw_status::HW_REPLAY, "reset.stale"));
+
+        // Alice's next message starts the fresh session on Bob's side.
+        let again = encrypt_for(alice, &bk, b"re-secured");
+        let (text, id, events) = decrypt_from(bob, &ak, &again).unwrap();
+        assert_eq!(text, b"re-secured");
+        assert_eq!(id, fresh);
+        assert!(
+            events.split('\n').any(|e| e == "event.session_reset"),
+            "{events}"
+        );
+        let back = encrypt_for(bob, &ak, b"welcome back");
+        assert_eq!(decrypt_from(alice, &bk, &back).unwrap().0, b"welcome back");
+
+        // NULL handles and outputs.
+        let (s, _, _) = failing(|e| {
+            hw_account_start_session(
+                null_mut(),
+                bundle.as_ptr(),
+                bundle.len(),
+                null_mut(),
+                null_mut(),
+                e,
+            )
+        });
+        assert_eq!(s, hw_status::HW_NULL_ARGUMENT);
+        let (s, _, _) = failing(|e| hw_account_peers(alice, null_mut(), e));
+        assert_eq!(s, hw_status::HW_NULL_ARGUMENT);
+        let (s, _, _) = failing(|e| {
+            hw_account_decrypt_from(
+                alice,
+                null(),
+                again.as_ptr(),
+                again.len(),
+                NOW,
+                &mut scratch(),
+                null_mut(),
+                null_mut(),
+                e,
+            )
+        });
+        assert_eq!(s, hw_status::HW_NULL_ARGUMENT);
+        assert_eq!(hw_error_reset_reason(null()), HW_RESET_NONE);
+
+        hw_account_free(alice);
+        hw_account_free(bob);
+    }
+}
+
+#[test]
+fn a_changed_verified_key_is_refused_until_accepted() {
+    let (alice, bob, carol) = (new_account(), new_account(), new_account());
+    let (ak, bk, ck) = (identity_of(alice), identity_of(bob), identity_of(carol));
+    let user = b"bob@example.com";
+    let state = |key: &mut [u8; 32]| {
+        let mut s = 0u8;
+        // SAFETY: a live handle and valid buffers.
+        ok(unsafe {
+            hw_account_verification_state(alice, user.as_ptr(), user.len(), &mut s, key, null_mut())
+        });
+        s
+    };
+    // SAFETY: live handles and valid buffers throughout.
+    unsafe {
+        let mut key = [0u8; 32];
+        assert_eq!(state(&mut key), 0);
+        let mut events = hw_bytes::EMPTY;
+        ok(hw_account_record_identity(
+            alice,
+            user.as_ptr(),
+            user.len(),
+            bk.as_ptr(),
+            NOW,
+            &mut events,
+            null_mut(),
+        ));
+        assert!(taken(&mut events).is_empty());
+        assert_eq!((state(&mut key), key), (1, bk));
+        ok(hw_account_mark_verified(
+            alice,
+            user.as_ptr(),
+            user.len(),
+            bk.as_ptr(),
+            NOW,
+            null_mut(),
+        ));
+        assert_eq!(state(&mut key), 2);
+        // Bob "reinstalls" as Carol's key: the change is raised and encryption refused.
+        ok(hw_account_record_identity(
+            alice,
+            user.as_ptr(),
+            user.len(),
+            ck.as_ptr(),
+            NOW,
+            &mut events,
+            null_mut(),
+        ));
+        assert_eq!(taken(&mut events), b"event.identity_changed");
+        assert_eq!((state(&mut key), key), (3, ck));
+        let (s, code, _) = failing(|e| {
+            hw_account_encrypt_for(alice, ck.as_ptr(), b"x".as_ptr(), 1, &mut scratch(), e)
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_UNTRUSTED, "peer.identity_changed")
+        );
+        let (s, code, _) = failing(|e| {
+            hw_account_mark_verified(alice, user.as_ptr(), user.len(), bk.as_ptr(), NOW, e)
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_INVALID_INPUT, "verify.identity_mismatch")
+        );
+        let (s, code, _) = failing(|e| {
+            hw_account_record_identity(
+                alice,
+                user.as_ptr(),
+                user.len(),
+                ak.as_ptr(),
+                NOW,
+                null_mut(),
+                e,
+            )
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_TAMPERED, "verify.own_identity")
+        );
+        ok(hw_account_accept_identity_change(
+            alice,
+            user.as_ptr(),
+            user.len(),
+            ck.as_ptr(),
+            null_mut(),
+        ));
+        assert_eq!((state(&mut key), key), (1, ck));
+        let (s, code, _) = failing(|e| {
+            hw_account_accept_identity_change(alice, b"nobody".as_ptr(), 6, ck.as_ptr(), e)
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_INVALID_INPUT, "verify.unknown_user")
+        );
+        hw_account_free(alice);
+        hw_account_free(bob);
+        hw_account_free(carol);
+    }
+}
+
+fn recovery_key() -> *mut hw_recovery_key {
+    let mut k = null_mut();
+    // SAFETY: a writable output.
+    ok(unsafe { hw_recovery_key_generate(&mut k, null_mut()) });
+    k
+}
+
+fn display(key: *const hw_recovery_key) -> String {
+    let mut shown = hw_bytes::EMPTY;
+    // SAFETY: a live handle and a writable buffer.
+    ok(unsafe { hw_recovery_key_to_display(key, &mut shown, null_mut()) });
+    String::from_utf8(taken(&mut shown)).unwrap()
+}
+
+#[test]
+fn a_recovery_key_round_trips_through_its_display_form_and_a_typo_is_caught() {
+    let key = recovery_key();
+    let shown = display(key);
+    assert_eq!(shown.len(), 55 + 10);
+    // SAFETY: live handles and valid buffers.
+    unsafe {
+        let typed = shown.to_lowercase().replace('-', " ");
+        let mut back = null_mut();
+        ok(hw_recovery_key_from_display(
+            typed.as_ptr(),
+            typed.len(),
+            &mut back,
+            null_mut(),
+        ));
+        assert_eq!(display(back), shown);
+        hw_recovery_key_free(back);
+        // One mistyped character.
+        let mut typo = shown.clone().into_bytes();
+        typo[3] = if typo[3] == b'7' { b'8' } else { b'7' };
+        let (s, code, _) = failing(|e| {
+            hw_recovery_key_from_display(typo.as_ptr(), typo.len(), &mut null_mut(), e)
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_INVALID_INPUT, "backup.recovery_key_mistyped")
+        );
+        let (s, code, _) =
+            failing(|e| hw_recovery_key_from_display(b"hello".as_ptr(), 5, &mut null_mut(), e));
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_INVALID_INPUT, "backup.recovery_key_format")
+        );
+        let (s, _, _) =
+            failing(|e| hw_recovery_key_from_display([0xffu8].as_ptr(), 1, &mut null_mut(), e));
+        assert_eq!(s, hw_status::HW_INVALID_ARGUMENT);
+        let (s, _, _) = failing(|e| hw_recovery_key_to_display(key, null_mut(), e));
+        assert_eq!(s, hw_status::HW_NULL_ARGUMENT);
+        hw_recovery_key_free(key);
+        hw_recovery_key_free(null_mut());
+    }
+}
+
+#[test]
+fn a_backup_restores_groups_identity_and_records_and_refuses_tampering() {
+    let p = pair();
+    let (alice, bob) = (identity_of(p.0), identity_of(p.1));
+    let key = recovery_key();
+    // SAFETY: live handles and valid buffers throughout.
+    unsafe {
+        let (mut group, mut welcome, mut dist) = (null_mut(), hw_bytes::EMPTY, hw_bytes::EMPTY);
+        ok(hw_group_create(
+            p.0,
+            bob.as_ptr(),
+            1,
+            &mut group,
+            &mut welcome,
+            &mut dist,
+            null_mut(),
+        ));
+        drop((taken(&mut welcome), taken(&mut dist)));
+        let mut gid = [0u8; 32];
+        ok(hw_group_id(group, &mut gid, null_mut()));
+
+        let (mut writer, mut manifest) = (null_mut(), hw_bytes::EMPTY);
+        ok(hw_backup_writer_create(
+            key,
+            NOW,
+            &mut writer,
+            &mut manifest,
+            null_mut(),
+        ));
+        drop(taken(&mut manifest));
+        let mut list = Vec::new();
+        let (mut entries, mut manifest) = (hw_bytes::EMPTY, hw_bytes::EMPTY);
+        ok(hw_backup_writer_append_group(
+            writer,
+            group,
+            NOW,
+            &mut entries,
+            &mut manifest,
+            null_mut(),
+        ));
+        list.extend(taken(&mut entries));
+        drop(taken(&mut manifest));
+        ok(hw_backup_writer_append_account(
+            writer,
+            p.0,
+            1,
+            NOW,
+            &mut entries,
+            &mut manifest,
+            null_mut(),
+        ));
+        list.extend(taken(&mut entries));
+        drop(taken(&mut manifest));
+        let record_id = [7u8; 32];
+        ok(hw_backup_writer_append_app_data(
+            writer,
+            record_id.as_ptr(),
+            b"device list".as_ptr(),
+            11,
+            NOW,
+            &mut entries,
+            &mut manifest,
+            null_mut(),
+        ));
+        list.extend(taken(&mut entries));
+        let latest = taken(&mut manifest);
+        let (mut counter, mut count) = (0u64, 0usize);
+        ok(hw_backup_writer_counter(
+            writer,
+            &mut counter,
+            &mut count,
+            null_mut(),
+        ));
+        assert_eq!((counter, count), (3, 4));
+        let mut again = hw_bytes::EMPTY;
+        ok(hw_backup_writer_manifest(writer, &mut again, null_mut()));
+        assert_eq!(taken(&mut again), latest);
+
+        let mut stored = hw_bytes::EMPTY;
+        ok(hw_backup_encode(
+            latest.as_ptr(),
+            latest.len(),
+            list.as_ptr(),
+            list.len(),
+            &mut stored,
+            null_mut(),
+        ));
+        let stored = taken(&mut stored);
+        let (s, _, _) = failing(|e| {
+            hw_backup_encode(
+                latest.as_ptr(),
+                latest.len(),
+                list.as_ptr(),
+                list.len() - 1,
+                &mut scratch(),
+                e,
+            )
+        });
+        assert_eq!(s, hw_status::HW_INVALID_ARGUMENT);
+
+        // Restore on a "new device" with the typed key.
+        let shown = display(key);
+        let mut typed = null_mut();
+        ok(hw_recovery_key_from_display(
+            shown.as_ptr(),
+            shown.len(),
+            &mut typed,
+            null_mut(),
+        ));
+        let mut restored = null_mut();
+        ok(hw_backup_restore(
+            typed,
+            stored.as_ptr(),
+            stored.len(),
+            3,
+            &mut restored,
+            null_mut(),
+        ));
+        let (mut counter, mut written_at, mut groups, mut has_identity) = (0u64, 0u64, 0usize, 0u8);
+        ok(hw_restored_backup_counter(
+            restored,
+            &mut counter,
+            &mut written_at,
+            null_mut(),
+        ));
+        assert_eq!((counter, written_at), (3, NOW));
+        ok(hw_restored_backup_group_count(
+            restored,
+            &mut groups,
+            null_mut(),
+        ));
+        assert_eq!(groups, 1);
+        let mut back = null_mut();
+        ok(hw_restored_backup_group(restored, 0, &mut back, null_mut()));
+        let mut back_id = [0u8; 32];
+        ok(hw_group_id(back, &mut back_id, null_mut()));
+        assert_eq!(back_id, gid);
+        hw_group_free(back);
+        let (s, _, _) = failing(|e| hw_restored_backup_group(restored, 1, &mut null_mut(), e));
+        assert_eq!(s, hw_status::HW_INVALID_ARGUMENT);
+        let mut restart = hw_bytes::EMPTY;
+        ok(hw_restored_backup_sessions_to_restart(
+            restored,
+            &mut restart,
+            null_mut(),
+        ));
+        assert_eq!(taken(&mut restart), bob);
+        ok(hw_restored_backup_has_identity(
+            restored,
+            &mut has_identity,
+            null_mut(),
+        ));
+        assert_eq!(has_identity, 1);
+        let mut account = null_mut();
+        ok(hw_restored_backup_to_account(
+            restored,
+            NOW,
+            &mut account,
+            null_mut(),
+        ));
+        assert_eq!(identity_of(account), alice);
+        hw_account_free(account);
+        let (mut records, mut id, mut data) = (0usize, [0u8; 32], hw_bytes::EMPTY);
+        ok(hw_restored_backup_app_data_count(
+            restored,
+            &mut records,
+            null_mut(),
+        ));
+        assert_eq!(records, 1);
+        ok(hw_restored_backup_app_data(
+            restored,
+            0,
+            &mut id,
+            &mut data,
+            null_mut(),
+        ));
+        assert_eq!((id, taken(&mut data)), (record_id, b"device list".to_vec()));
+        hw_restored_backup_free(restored);
+
+        // A rolled-back copy, another key, and an altered byte are each refused.
+        let (s, code, _) = failing(|e| {
+            hw_backup_restore(typed, stored.as_ptr(), stored.len(), 4, &mut null_mut(), e)
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_REPLAY, "backup.rolled_back")
+        );
+        let other = recovery_key();
+        let (s, code, _) = failing(|e| {
+            hw_backup_restore(other, stored.as_ptr(), stored.len(), 0, &mut null_mut(), e)
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_TAMPERED, "backup.wrong_recovery_key")
+        );
+        let mut altered = stored.clone();
+        let at = altered.len() - 40;
+        altered[at] ^= 1;
+        let (s, code, _) = failing(|e| {
+            hw_backup_restore(
+                typed,
+                altered.as_ptr(),
+                altered.len(),
+                0,
+                &mut null_mut(),
+                e,
+            )
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_TAMPERED, "backup.entry_tampered")
+        );
+
+        // The writer's own state: export, resume, append; an older manifest is refused.
+        let (mut public, mut seed) = (hw_bytes::EMPTY, [0u8; 32]);
+        ok(hw_backup_writer_export(
+            writer,
+            &mut public,
+            &mut seed,
+            null_mut(),
+        ));
+        let public = taken(&mut public);
+        let mut resumed = null_mut();
+        ok(hw_backup_writer_resume(
+            public.as_ptr(),
+            public.len(),
+            seed.as_ptr(),
+            latest.as_ptr(),
+            latest.len(),
+            &mut resumed,
+            null_mut(),
+        ));
+        ok(hw_backup_writer_append_app_data(
+            resumed,
+            record_id.as_ptr(),
+            b"v2".as_ptr(),
+            2,
+            NOW,
+            &mut entries,
+            &mut manifest,
+            null_mut(),
+        ));
+        drop(taken(&mut entries));
+        let newer = taken(&mut manifest);
+        ok(hw_backup_writer_accept_manifest(
+            writer,
+            newer.as_ptr(),
+            newer.len(),
+            null_mut(),
+        ));
+        ok(hw_backup_writer_counter(
+            writer,
+            &mut counter,
+            null_mut(),
+            null_mut(),
+        ));
+        assert_eq!(counter, 4);
+        let (s, code, _) =
+            failing(|e| hw_backup_writer_accept_manifest(writer, latest.as_ptr(), latest.len(), e));
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_REPLAY, "backup.rolled_back")
+        );
+        // Enrolling a second device with the recovery key.
+        let (mut second, mut enrolled) = (null_mut(), hw_bytes::EMPTY);
+        ok(hw_backup_writer_enroll(
+            key,
+            newer.as_ptr(),
+            newer.len(),
+            NOW,
+            &mut second,
+            &mut enrolled,
+            null_mut(),
+        ));
+        drop(taken(&mut enrolled));
+        let (s, code, _) = failing(|e| {
+            hw_backup_writer_enroll(
+                other,
+                newer.as_ptr(),
+                newer.len(),
+                NOW,
+                &mut null_mut(),
+                &mut scratch(),
+                e,
+            )
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_TAMPERED, "backup.wrong_recovery_key")
+        );
+
+        hw_backup_writer_free(second);
+        hw_backup_writer_free(resumed);
+        hw_backup_writer_free(writer);
+        hw_backup_writer_free(null_mut());
+        hw_restored_backup_free(null_mut());
+        hw_recovery_key_free(other);
+        hw_recovery_key_free(typed);
+        hw_recovery_key_free(key);
+        hw_group_free(group);
+    }
+    free_pair(p);
+}
+
+/// The text of a buffer output.
+fn text_of(f: impl FnOnce(*mut hw_bytes) -> hw_status) -> String {
+    let mut b = hw_bytes::EMPTY;
+    ok(f(&mut b));
+    String::from_utf8(taken(&mut b)).unwrap()
+}
+
+#[test]
+fn a_sas_run_gives_both_sides_the_same_string_and_a_wrong_reveal_is_refused() {
+    let p = pair();
+    let (alice, bob) = (identity_of(p.0), identity_of(p.1));
+    // SAFETY: live handles and valid buffers throughout.
+    unsafe {
+        // Alice's session has not heard from Bob yet.
+        let (s, code, _) =
+            failing(|e| hw_sas_start(p.2, null(), null(), NOW, &mut null_mut(), &mut scratch(), e));
+        assert_eq!(
+            (s, code.as_str()),
+            (
+                hw_status::HW_INVALID_INPUT,
+                "verify.session_not_established"
+            )
+        );
+        assert_eq!(carry(p.3, p.2, b"hello"), b"hello");
+
+        let (mut starter, mut start) = (null_mut(), hw_bytes::EMPTY);
+        ok(hw_sas_start(
+            p.2,
+            null(),
+            null(),
+            NOW,
+            &mut starter,
+            &mut start,
+            null_mut(),
+        ));
+        let start = taken(&mut start);
+        let (mut accepter, mut accept) = (null_mut(), hw_bytes::EMPTY);
+        ok(hw_sas_accept(
+            p.3,
+            null(),
+            null(),
+            start.as_ptr(),
+            start.len(),
+            NOW,
+            &mut accepter,
+            &mut accept,
+            null_mut(),
+        ));
+        let accept = taken(&mut accept);
+        // Out of order and not yet ready.
+        let (s, _, _) = failing(|e| {
+            hw_sas_receive_accept(
+                accepter,
+                p.3,
+                null(),
+                null(),
+                accept.as_ptr(),
+                accept.len(),
+                NOW,
+                &mut scratch(),
+                e,
+            )
+        });
+        assert_eq!(s, hw_status::HW_INVALID_ARGUMENT);
+        let (s, _, _) = failing(|e| hw_sas_emoji(starter, &mut [0u8; 7], e));
+        assert_eq!(s, hw_status::HW_INVALID_ARGUMENT);
+        // The wrong session is refused and the run keeps waiting.
+        let (s, code, _) = failing(|e| {
+            hw_sas_receive_accept(
+                starter,
+                p.3,
+                null(),
+                null(),
+                accept.as_ptr(),
+                accept.len(),
+                NOW,
+                &mut scratch(),
+                e,
+            )
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_INVALID_INPUT, "verify.sas_other_session")
+        );
+        let mut reveal = hw_bytes::EMPTY;
+        ok(hw_sas_receive_accept(
+            starter,
+            p.2,
+            null(),
+            null(),
+            accept.as_ptr(),
+            accept.len(),
+            NOW,
+            &mut reveal,
+            null_mut(),
+        ));
+        let reveal = taken(&mut reveal);
+
+        // A reveal of another nonce is refused; the genuine one then completes the run.
+        let mut wrong = reveal.clone();
+        let last = wrong.len() - 1;
+        wrong[last] ^= 1;
+        let (s, code, _) = failing(|e| {
+            hw_sas_receive_reveal(
+                accepter,
+                p.3,
+                null(),
+                null(),
+                wrong.as_ptr(),
+                wrong.len(),
+                NOW,
+                e,
+            )
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_TAMPERED, "verify.sas_commitment_mismatch")
+        );
+        let mut is_ready = 9u8;
+        ok(hw_sas_is_ready(accepter, &mut is_ready, null_mut()));
+        assert_eq!(is_ready, 0);
+        ok(hw_sas_receive_reveal(
+            accepter,
+            p.3,
+            null(),
+            null(),
+            reveal.as_ptr(),
+            reveal.len(),
+            NOW,
+            null_mut(),
+        ));
+        ok(hw_sas_is_ready(accepter, &mut is_ready, null_mut()));
+        assert_eq!(is_ready, 1);
+
+        let (mut e1, mut e2) = ([0u8; 7], [0u8; 7]);
+        ok(hw_sas_emoji(starter, &mut e1, null_mut()));
+        ok(hw_sas_emoji(accepter, &mut e2, null_mut()));
+        assert_eq!(e1, e2);
+        assert!(e1.iter().all(|&i| i < 64));
+        let d1 = text_of(|b| hw_sas_decimal(starter, b, null_mut()));
+        assert_eq!(d1, text_of(|b| hw_sas_decimal(accepter, b, null_mut())));
+        assert_eq!(d1.split(' ').count(), 3);
+        let t1 = text_of(|b| hw_sas_emoji_text(starter, b, null_mut()));
+        assert_eq!(t1, text_of(|b| hw_sas_emoji_text(accepter, b, null_mut())));
+        assert_eq!(t1.lines().count(), 2);
+        let (mut r1, mut r2) = ([0u8; 32], [0u8; 32]);
+        ok(hw_sas_remote_identity(starter, &mut r1, null_mut()));
+        ok(hw_sas_remote_identity(accepter, &mut r2, null_mut()));
+        assert_eq!((r1, r2), (bob, alice));
+
+        let (s, _, _) = failing(|e| {
+            hw_sas_start(
+                null(),
+                null(),
+                null(),
+                NOW,
+                &mut null_mut(),
+                &mut scratch(),
+                e,
+            )
+        });
+        assert_eq!(s, hw_status::HW_NULL_ARGUMENT);
+        hw_sas_free(starter);
+        hw_sas_free(accepter);
+        hw_sas_free(null_mut());
+    }
+    free_pair(p);
+}
+
+#[test]
+fn a_sas_run_works_on_account_held_sessions() {
+    let (alice, bob) = (new_account(), new_account());
+    let (ak, bk) = (identity_of(alice), identity_of(bob));
+    // SAFETY: live handles and valid buffers throughout.
+    unsafe {
+        let bundle = bundle_of(bob);
+        ok(hw_account_start_session(
+            alice,
+            bundle.as_ptr(),
+            bundle.len(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+        ));
+        let m = encrypt_for(alice, &bk, b"hi");
+        decrypt_from(bob, &ak, &m).unwrap();
+        let m = encrypt_for(bob, &ak, b"hello");
+        decrypt_from(alice, &bk, &m).unwrap();
+
+        let stranger = [9u8; 32];
+        let (s, _, _) = failing(|e| {
+            hw_sas_start(
+                null(),
+                alice,
+                stranger.as_ptr(),
+                NOW,
+                &mut null_mut(),
+                &mut scratch(),
+                e,
+            )
+        });
+        assert_ne!(s, hw_status::HW_OK);
+
+        let (mut starter, mut start) = (null_mut(), hw_bytes::EMPTY);
+        ok(hw_sas_start(
+            null(),
+            alice,
+            bk.as_ptr(),
+            NOW,
+            &mut starter,
+            &mut start,
+            null_mut(),
+        ));
+        let start = taken(&mut start);
+        let (mut accepter, mut accept) = (null_mut(), hw_bytes::EMPTY);
+        ok(hw_sas_accept(
+            null(),
+            bob,
+            ak.as_ptr(),
+            start.as_ptr(),
+            start.len(),
+            NOW,
+            &mut accepter,
+            &mut accept,
+            null_mut(),
+        ));
+        let accept = taken(&mut accept);
+        let mut reveal = hw_bytes::EMPTY;
+        ok(hw_sas_receive_accept(
+            starter,
+            null(),
+            alice,
+            bk.as_ptr(),
+            accept.as_ptr(),
+            accept.len(),
+            NOW,
+            &mut reveal,
+            null_mut(),
+        ));
+        let reveal = taken(&mut reveal);
+        ok(hw_sas_receive_reveal(
+            accepter,
+            null(),
+            bob,
+            ak.as_ptr(),
+            reveal.as_ptr(),
+            reveal.len(),
+            NOW + 1,
+            null_mut(),
+        ));
+        let d1 = text_of(|b| hw_sas_decimal(starter, b, null_mut()));
+        assert_eq!(d1, text_of(|b| hw_sas_decimal(accepter, b, null_mut())));
+        // The users compared the strings: Alice marks Bob's key verified.
+        let mut remote = [0u8; 32];
+        ok(hw_sas_remote_identity(starter, &mut remote, null_mut()));
+        ok(hw_account_mark_verified(
+            alice,
+            b"bob".as_ptr(),
+            3,
+            remote.as_ptr(),
+            NOW,
+            null_mut(),
+        ));
+        hw_sas_free(starter);
+        hw_sas_free(accepter);
+        hw_account_free(alice);
+        hw_account_free(bob);
+    }
 }
