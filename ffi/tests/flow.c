@@ -4,8 +4,10 @@
  * attachment streamed in pieces, masking, safety numbers, an operator's business identity, a
  * relay challenge, and error paths (a tampered message returns HW_TAMPERED and the session
  * still works; a tampered attachment chunk is refused and the decryptor still works; NULL
- * arguments; replays; wrong storage keys). Every handle and buffer is freed: run under
- * ASan/UBSan and valgrind.
+ * arguments; replays; wrong storage keys); sessions held by the account with a lost session
+ * recovered through a reset request, user identities, short authentication strings on both
+ * kinds of session, and a key backup restored on a new device. Every handle and buffer is
+ * freed: run under ASan/UBSan and valgrind.
  *
  *   cc -Wall -Wextra -Werror -Iffi/include ffi/tests/flow.c -Ltarget/release -lhushwire_ffi
  */
@@ -186,6 +188,284 @@ static void attachment_round_trip(void) {
     free(plain);
     free(object);
     free(file);
+}
+
+/* Runs a call expected to fail: checks its status and its error's code, and returns the
+ * error's reset reason. */
+#define FAILS_WITH(status, code, call)                                                   \
+    do {                                                                                 \
+        hw_error *fails_err_ = NULL;                                                     \
+        hw_status fails_status_ = (call);                                                \
+        CHECK(fails_status_ == (status));                                                \
+        CHECK(fails_err_ != NULL && strcmp(hw_error_code(fails_err_), (code)) == 0);     \
+        last_reset_reason = hw_error_reset_reason(fails_err_);                           \
+        hw_error_free(fails_err_);                                                       \
+    } while (0)
+/* FAILS_WITH's error out-parameter. */
+#define FERR (&fails_err_)
+static uint8_t last_reset_reason = 0;
+
+/* Account-held sessions: a conversation, a lost session and its reset, identities. */
+static void account_sessions_and_reset(void) {
+    hw_account *ann = NULL, *ben = NULL;
+    uint8_t ann_id[32], ben_id[32], started[32], id[32], requester[32];
+    hw_bytes bundle = {0}, wire = {0}, out = {0}, events = {0}, list = {0}, request = {0};
+    MUST(hw_account_new(NOW, &ann, ERR));
+    MUST(hw_account_new(NOW, &ben, ERR));
+    MUST(hw_account_identity_key(ann, &ann_id, ERR));
+    MUST(hw_account_identity_key(ben, &ben_id, ERR));
+    MUST(hw_account_generate_one_time_prekeys(ben, 2, 2, NOW, ERR));
+
+    MUST(hw_account_prekey_bundle(ben, &bundle, ERR));
+    MUST(hw_account_start_session(ann, bundle.data, bundle.len, &started, &events, ERR));
+    CHECK(events.len == 0);
+    hw_bytes_free(&events);
+    hw_bytes_free(&bundle);
+    const char *text = "hello Ben";
+    MUST(hw_account_encrypt_for(ann, ben_id, (const uint8_t *)text, strlen(text), &wire, ERR));
+    MUST(hw_account_decrypt_from(ben, ann_id, wire.data, wire.len, NOW, &out, &id, &events,
+                                 ERR));
+    CHECK(bytes_eq(&out, text));
+    CHECK(memcmp(id, started, 32) == 0);
+    CHECK(contains(&events, "event.session_established"));
+    hw_bytes_free(&events);
+    hw_bytes_free(&out);
+    /* The same message again: refused, no reason to reset. */
+    FAILS_WITH(HW_REPLAY, "peer.decrypt",
+               hw_account_decrypt_from(ben, ann_id, wire.data, wire.len, NOW, &out, NULL, NULL,
+                                       FERR));
+    CHECK(last_reset_reason == HW_RESET_NONE);
+    hw_bytes_free(&wire);
+    MUST(hw_account_encrypt_for(ben, ann_id, (const uint8_t *)"hi", 2, &wire, ERR));
+    MUST(hw_account_decrypt_from(ann, ben_id, wire.data, wire.len, NOW, &out, NULL, NULL, ERR));
+    CHECK(bytes_eq(&out, "hi"));
+    hw_bytes_free(&out);
+    hw_bytes_free(&wire);
+    MUST(hw_account_peers(ann, &list, ERR));
+    CHECK(list.len == 32 && memcmp(list.data, ben_id, 32) == 0);
+    hw_bytes_free(&list);
+    MUST(hw_account_sessions_with(ann, ben_id, &list, ERR));
+    CHECK(list.len == 32 && memcmp(list.data, started, 32) == 0);
+    hw_bytes_free(&list);
+    FAILS_WITH(HW_UNKNOWN_SESSION, "peer.unknown_peer",
+               hw_account_encrypt_for(ann, ann_id, (const uint8_t *)"x", 1, &wire, FERR));
+
+    /* Ben loses his sessions: Ann's next message leads into a reset. */
+    uint8_t forgotten = 0, reason = 0;
+    uint64_t since = 0, resend = 0;
+    MUST(hw_account_forget_peer(ben, ann_id, &forgotten, ERR));
+    CHECK(forgotten == 1);
+    MUST(hw_account_encrypt_for(ann, ben_id, (const uint8_t *)"there?", 6, &wire, ERR));
+    FAILS_WITH(HW_UNKNOWN_SESSION, "peer.unknown_peer",
+               hw_account_decrypt_from(ben, ann_id, wire.data, wire.len, NOW, &out, NULL, NULL,
+                                       FERR));
+    CHECK(last_reset_reason == HW_RESET_NO_SESSION);
+    hw_bytes_free(&wire);
+    MUST(hw_account_reset_request(ben, ann_id, last_reset_reason, NOW - 60, NOW, &request,
+                                  ERR));
+    FAILS_WITH(HW_LIMIT_EXCEEDED, "reset.rate_limited",
+               hw_account_reset_request(ben, ann_id, HW_RESET_NO_SESSION, NOW, NOW + 1, &wire,
+                                        FERR));
+    MUST(hw_reset_request_info(request.data, request.len, &requester, &reason, &since, ERR));
+    CHECK(memcmp(requester, ben_id, 32) == 0 && reason == HW_RESET_NO_SESSION);
+    CHECK(since == NOW - 60);
+    MUST(hw_account_prekey_bundle(ben, &bundle, ERR));
+    request.data[request.len - 1] ^= 1;
+    FAILS_WITH(HW_TAMPERED, "reset.bad_signature",
+               hw_account_answer_reset(ann, request.data, request.len, bundle.data, bundle.len,
+                                       NOW + 5, NULL, NULL, NULL, FERR));
+    request.data[request.len - 1] ^= 1;
+    MUST(hw_account_answer_reset(ann, request.data, request.len, bundle.data, bundle.len,
+                                 NOW + 5, &id, &resend, &events, ERR));
+    CHECK(resend == NOW - 60);
+    CHECK(bytes_eq(&events, "event.session_reset"));
+    hw_bytes_free(&events);
+    FAILS_WITH(HW_REPLAY, "reset.stale",
+               hw_account_answer_reset(ann, request.data, request.len, bundle.data, bundle.len,
+                                       NOW + 6, NULL, NULL, NULL, FERR));
+    hw_bytes_free(&bundle);
+    hw_bytes_free(&request);
+    MUST(hw_account_encrypt_for(ann, ben_id, (const uint8_t *)"again", 5, &wire, ERR));
+    MUST(hw_account_decrypt_from(ben, ann_id, wire.data, wire.len, NOW, &out, &started, &events,
+                                 ERR));
+    CHECK(bytes_eq(&out, "again"));
+    CHECK(memcmp(started, id, 32) == 0);
+    CHECK(contains(&events, "event.session_reset"));
+    hw_bytes_free(&events);
+    hw_bytes_free(&out);
+    hw_bytes_free(&wire);
+
+    /* A short authentication string on the account-held sessions, then Ann marks Ben's key
+     * verified; a changed key is refused until accepted. */
+    {
+        hw_sas *a = NULL, *b = NULL;
+        hw_bytes start = {0}, accept = {0}, reveal = {0}, da = {0}, db = {0};
+        uint8_t remote[32], state = 0, key[32];
+        MUST(hw_account_encrypt_for(ben, ann_id, (const uint8_t *)"ok", 2, &wire, ERR));
+        MUST(hw_account_decrypt_from(ann, ben_id, wire.data, wire.len, NOW, &out, NULL, NULL,
+                                     ERR));
+        hw_bytes_free(&out);
+        hw_bytes_free(&wire);
+        MUST(hw_sas_start(NULL, ann, ben_id, NOW, &a, &start, ERR));
+        MUST(hw_sas_accept(NULL, ben, ann_id, start.data, start.len, NOW, &b, &accept, ERR));
+        MUST(hw_sas_receive_accept(a, NULL, ann, ben_id, accept.data, accept.len, NOW, &reveal,
+                                   ERR));
+        MUST(hw_sas_receive_reveal(b, NULL, ben, ann_id, reveal.data, reveal.len, NOW, ERR));
+        MUST(hw_sas_decimal(a, &da, ERR));
+        MUST(hw_sas_decimal(b, &db, ERR));
+        CHECK(da.len == db.len && memcmp(da.data, db.data, da.len) == 0);
+        MUST(hw_sas_remote_identity(a, &remote, ERR));
+        CHECK(memcmp(remote, ben_id, 32) == 0);
+        const char *user = "ben@example.com";
+        MUST(hw_account_record_identity(ann, (const uint8_t *)user, strlen(user), remote, NOW,
+                                        NULL, ERR));
+        MUST(hw_account_mark_verified(ann, (const uint8_t *)user, strlen(user), remote, NOW,
+                                      ERR));
+        MUST(hw_account_verification_state(ann, (const uint8_t *)user, strlen(user), &state,
+                                           &key, ERR));
+        CHECK(state == 2 && memcmp(key, ben_id, 32) == 0);
+        /* The user shows up with a fresh key. */
+        hw_account *other = NULL;
+        uint8_t other_id[32];
+        MUST(hw_account_new(NOW, &other, ERR));
+        MUST(hw_account_identity_key(other, &other_id, ERR));
+        MUST(hw_account_record_identity(ann, (const uint8_t *)user, strlen(user), other_id, NOW,
+                                        &events, ERR));
+        CHECK(bytes_eq(&events, "event.identity_changed"));
+        hw_bytes_free(&events);
+        FAILS_WITH(HW_UNTRUSTED, "peer.identity_changed",
+                   hw_account_encrypt_for(ann, other_id, (const uint8_t *)"x", 1, &wire, FERR));
+        MUST(hw_account_accept_identity_change(ann, (const uint8_t *)user, strlen(user),
+                                               other_id, ERR));
+        MUST(hw_account_verification_state(ann, (const uint8_t *)user, strlen(user), &state,
+                                           NULL, ERR));
+        CHECK(state == 1);
+        hw_account_free(other);
+        hw_bytes_free(&start);
+        hw_bytes_free(&accept);
+        hw_bytes_free(&reveal);
+        hw_bytes_free(&da);
+        hw_bytes_free(&db);
+        hw_sas_free(a);
+        hw_sas_free(b);
+    }
+    hw_account_free(ann);
+    hw_account_free(ben);
+}
+
+/* A short authentication string on two hw_sessions: a wrong reveal is refused, the run
+ * goes on, and both sides show the same emoji. */
+static void sas_on_sessions(hw_session *a2b, hw_session *b2a) {
+    hw_sas *starter = NULL, *accepter = NULL;
+    hw_bytes start = {0}, accept = {0}, reveal = {0}, text = {0};
+    uint8_t ea[7], eb[7], ready = 1;
+    MUST(hw_sas_start(a2b, NULL, NULL, NOW, &starter, &start, ERR));
+    hw_bytes got = carry(a2b, b2a, &start);
+    MUST(hw_sas_accept(b2a, NULL, NULL, got.data, got.len, NOW, &accepter, &accept, ERR));
+    hw_bytes_free(&got);
+    got = carry(b2a, a2b, &accept);
+    FAILS_WITH(HW_INVALID_ARGUMENT, "ffi.invalid_argument",
+               hw_sas_emoji(starter, &ea, FERR));
+    MUST(hw_sas_receive_accept(starter, a2b, NULL, NULL, got.data, got.len, NOW, &reveal, ERR));
+    hw_bytes_free(&got);
+    reveal.data[reveal.len - 1] ^= 1;
+    FAILS_WITH(HW_TAMPERED, "verify.sas_commitment_mismatch",
+               hw_sas_receive_reveal(accepter, b2a, NULL, NULL, reveal.data, reveal.len, NOW,
+                                     FERR));
+    MUST(hw_sas_is_ready(accepter, &ready, ERR));
+    CHECK(ready == 0);
+    reveal.data[reveal.len - 1] ^= 1;
+    MUST(hw_sas_receive_reveal(accepter, b2a, NULL, NULL, reveal.data, reveal.len, NOW, ERR));
+    MUST(hw_sas_emoji(starter, &ea, ERR));
+    MUST(hw_sas_emoji(accepter, &eb, ERR));
+    CHECK(memcmp(ea, eb, 7) == 0);
+    MUST(hw_sas_emoji_text(accepter, &text, ERR));
+    CHECK(contains(&text, ", "));
+    hw_bytes_free(&text);
+    hw_bytes_free(&start);
+    hw_bytes_free(&accept);
+    hw_bytes_free(&reveal);
+    hw_sas_free(starter);
+    hw_sas_free(accepter);
+}
+
+/* Bob backs up his account (with the identity key) and his group; a new device restores
+ * them with the typed recovery key and reads the group's next message at once. */
+static void backup_round_trip(hw_account *bob, hw_group *bob_group, hw_group *alice_group,
+                              const uint8_t *bob_id) {
+    hw_recovery_key *key = NULL, *typed = NULL;
+    hw_backup_writer *writer = NULL;
+    hw_restored_backup *restored = NULL;
+    hw_bytes shown = {0}, manifest = {0}, entries = {0}, stored = {0}, restart = {0};
+    uint8_t *list = NULL;
+    size_t list_len = 0, groups = 0;
+    uint64_t counter = 0;
+    uint8_t has_identity = 0, restored_id[32];
+
+    MUST(hw_recovery_key_generate(&key, ERR));
+    MUST(hw_recovery_key_to_display(key, &shown, ERR));
+    CHECK(shown.len == 65);
+    MUST(hw_backup_writer_create(key, NOW, &writer, &manifest, ERR));
+    hw_bytes_free(&manifest);
+    MUST(hw_backup_writer_append_account(writer, bob, 1, NOW, &entries, &manifest, ERR));
+    append(&list, &list_len, &entries);
+    hw_bytes_free(&manifest);
+    MUST(hw_backup_writer_append_group(writer, bob_group, NOW, &entries, &manifest, ERR));
+    append(&list, &list_len, &entries);
+    MUST(hw_backup_writer_counter(writer, &counter, NULL, ERR));
+    CHECK(counter == 2);
+    MUST(hw_backup_encode(manifest.data, manifest.len, list, list_len, &stored, ERR));
+    FAILS_WITH(HW_INVALID_ARGUMENT, "ffi.invalid_argument",
+               hw_backup_encode(manifest.data, manifest.len, list, list_len - 1, &entries,
+                                FERR));
+
+    /* The user types the key back in, with a typo first. */
+    uint8_t c = shown.data[0];
+    shown.data[0] = (uint8_t)(c == '7' ? '8' : '7');
+    FAILS_WITH(HW_INVALID_INPUT, "backup.recovery_key_mistyped",
+               hw_recovery_key_from_display(shown.data, shown.len, &typed, FERR));
+    shown.data[0] = c;
+    MUST(hw_recovery_key_from_display(shown.data, shown.len, &typed, ERR));
+    FAILS_WITH(HW_REPLAY, "backup.rolled_back",
+               hw_backup_restore(typed, stored.data, stored.len, 3, &restored, FERR));
+    stored.data[stored.len - 40] ^= 1;
+    CHECK(hw_backup_restore(typed, stored.data, stored.len, 0, &restored, NULL) ==
+          HW_TAMPERED);
+    stored.data[stored.len - 40] ^= 1;
+    MUST(hw_backup_restore(typed, stored.data, stored.len, 2, &restored, ERR));
+    MUST(hw_restored_backup_group_count(restored, &groups, ERR));
+    CHECK(groups == 1);
+    MUST(hw_restored_backup_has_identity(restored, &has_identity, ERR));
+    CHECK(has_identity == 1);
+    MUST(hw_restored_backup_sessions_to_restart(restored, &restart, ERR));
+    CHECK(restart.len >= 32 && restart.len % 32 == 0);
+    hw_bytes_free(&restart);
+    hw_account *device = NULL;
+    hw_group *group = NULL;
+    MUST(hw_restored_backup_to_account(restored, NOW, &device, ERR));
+    MUST(hw_account_identity_key(device, &restored_id, ERR));
+    CHECK(memcmp(restored_id, bob_id, 32) == 0);
+    MUST(hw_restored_backup_group(restored, 0, &group, ERR));
+
+    /* The group's next message decrypts on the restored device at once. */
+    const char *text = "after the backup";
+    hw_bytes msg = {0}, out = {0};
+    MUST(hw_group_encrypt(alice_group, (const uint8_t *)text, strlen(text), &msg, ERR));
+    MUST(hw_group_decrypt(group, msg.data, msg.len, NOW, &out, NULL, ERR));
+    CHECK(bytes_eq(&out, text));
+    hw_bytes_free(&out);
+    hw_bytes_free(&msg);
+
+    hw_group_free(group);
+    hw_account_free(device);
+    hw_restored_backup_free(restored);
+    hw_backup_writer_free(writer);
+    hw_recovery_key_free(typed);
+    hw_recovery_key_free(key);
+    hw_bytes_free(&shown);
+    hw_bytes_free(&manifest);
+    hw_bytes_free(&stored);
+    free(list);
 }
 
 int main(void) {
@@ -636,6 +916,11 @@ int main(void) {
         hw_issuer_free(root);
         hw_issuer_free(org_key);
     }
+
+    /* ── account-held sessions and a reset; short authentication strings; a backup ──── */
+    account_sessions_and_reset();
+    sas_on_sessions(a2b, b2a);
+    backup_round_trip(bob, bob_group, alice_group, bob_id);
 
     hw_group_free(alice_group);
     hw_group_free(bob_group);
