@@ -6,8 +6,9 @@ library), or else from the repository's ``target/release`` (``cargo build -p hus
 
 Every handle (:class:`Account`, :class:`Session`, :class:`Group`, :class:`Issuer`,
 :class:`TrustStore`, :class:`OrganizationRoots`, :class:`AttachmentEncryptor`,
-:class:`AttachmentDecryptor`) frees its native state on ``close()``, at the end of a ``with``
-block, or when it is garbage collected. Failures raise :class:`HushwireError` subclasses carrying the
+:class:`AttachmentDecryptor`, :class:`RecoveryKey`, :class:`BackupWriter`,
+:class:`RestoredBackup`, :class:`Sas`) frees its native state on ``close()``, at the end of a
+``with`` block, or when it is garbage collected. Failures raise :class:`HushwireError` subclasses carrying the
 status, the kind (``"tampered"``, ``"replay"``, ...) and the stable code of the Rust error
 (``"decrypt.tampered"``, ...). Time is passed in as Unix seconds; randomness comes from the OS
 inside the library. Returned buffers are copied into ``bytes`` and the native copy is wiped.
@@ -77,6 +78,22 @@ __all__ = [
     "BusinessIdentity",
     "identity_certificate",
     "verify_operator",
+    "RESET_NONE",
+    "RESET_NO_SESSION",
+    "RESET_STATE_BEHIND",
+    "RESET_PEER_FORKED",
+    "RESET_TOO_FAR_BEHIND",
+    "PeerDecrypted",
+    "ResetAnswered",
+    "ResetRequestInfo",
+    "reset_request_info",
+    "RecoveryKey",
+    "BackupWriter",
+    "Appended",
+    "RestoredBackup",
+    "backup_encode",
+    "backup_restore",
+    "Sas",
 ]
 
 #: The ABI version this binding was written for (``HW_ABI_VERSION``).
@@ -84,6 +101,18 @@ ABI_VERSION = 1
 KEY_LEN = 32
 CONTENT_SESSION = 1
 CONTENT_GROUP = 2
+#: Reset reasons (``HW_RESET_*``): :attr:`HushwireError.reset_reason` of a failed
+#: :meth:`Account.decrypt_from`, passed to :meth:`Account.reset_request`.
+RESET_NONE = 0
+RESET_NO_SESSION = 1
+RESET_STATE_BEHIND = 2
+RESET_PEER_FORKED = 3
+RESET_TOO_FAR_BEHIND = 4
+#: :meth:`Account.verification_state` values.
+VERIFICATION_UNKNOWN = 0
+VERIFICATION_UNVERIFIED = 1
+VERIFICATION_VERIFIED = 2
+VERIFICATION_CHANGED = 3
 
 
 # ─── errors ──────────────────────────────────────────────────────────────────────────────────
@@ -91,14 +120,17 @@ CONTENT_GROUP = 2
 
 class HushwireError(Exception):
     """A failed call: ``status`` (the ``hw_status`` value), ``kind`` and ``code`` (stable
-    names), and a log ``message``. State is unchanged after every failure."""
+    names), and a log ``message``. State is unchanged after every failure. ``reset_reason`` is
+    not :data:`RESET_NONE` when the failure (of :meth:`Account.decrypt_from`) should be
+    answered with a reset request (:meth:`Account.reset_request`) for that reason."""
 
-    def __init__(self, status: int, kind: str, code: str, message: str):
+    def __init__(self, status: int, kind: str, code: str, message: str, reset_reason: int = 0):
         super().__init__(f"{code}: {message}")
         self.status = status
         self.kind = kind
         self.code = code
         self.message = message
+        self.reset_reason = reset_reason
 
 
 class NullArgumentError(HushwireError):
@@ -203,6 +235,80 @@ _SIGNATURES = {
     "hw_error_code": ([_P], c_char_p),
     "hw_error_message": ([_P], c_char_p),
     "hw_error_free": ([_P], None),
+    "hw_error_reset_reason": ([_P], c_uint8),
+    "hw_account_start_session": ([_P, _IN, c_size_t, _OUT_KEY, _BUF, _ERR], c_int),
+    "hw_account_encrypt_for": ([_P, _IN, _IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_account_decrypt_from": (
+        [_P, _IN, _IN, c_size_t, c_uint64, _BUF, _OUT_KEY, _BUF, _ERR],
+        c_int,
+    ),
+    "hw_account_forget_peer": ([_P, _IN, POINTER(c_uint8), _ERR], c_int),
+    "hw_account_peers": ([_P, _BUF, _ERR], c_int),
+    "hw_account_sessions_with": ([_P, _IN, _BUF, _ERR], c_int),
+    "hw_account_reset_request": ([_P, _IN, c_uint8, c_uint64, c_uint64, _BUF, _ERR], c_int),
+    "hw_reset_request_info": (
+        [_IN, c_size_t, _OUT_KEY, POINTER(c_uint8), POINTER(c_uint64), _ERR],
+        c_int,
+    ),
+    "hw_account_answer_reset": (
+        [_P, _IN, c_size_t, _IN, c_size_t, c_uint64, _OUT_KEY, POINTER(c_uint64), _BUF, _ERR],
+        c_int,
+    ),
+    "hw_account_record_identity": ([_P, _IN, c_size_t, _IN, c_uint64, _BUF, _ERR], c_int),
+    "hw_account_mark_verified": ([_P, _IN, c_size_t, _IN, c_uint64, _ERR], c_int),
+    "hw_account_accept_identity_change": ([_P, _IN, c_size_t, _IN, _ERR], c_int),
+    "hw_account_verification_state": (
+        [_P, _IN, c_size_t, POINTER(c_uint8), _OUT_KEY, _ERR],
+        c_int,
+    ),
+    "hw_recovery_key_generate": ([POINTER(_P), _ERR], c_int),
+    "hw_recovery_key_to_display": ([_P, _BUF, _ERR], c_int),
+    "hw_recovery_key_from_display": ([_IN, c_size_t, POINTER(_P), _ERR], c_int),
+    "hw_recovery_key_free": ([_P], None),
+    "hw_backup_writer_create": ([_P, c_uint64, POINTER(_P), _BUF, _ERR], c_int),
+    "hw_backup_writer_enroll": ([_P, _IN, c_size_t, c_uint64, POINTER(_P), _BUF, _ERR], c_int),
+    "hw_backup_writer_append_account": ([_P, _P, c_uint8, c_uint64, _BUF, _BUF, _ERR], c_int),
+    "hw_backup_writer_append_group": ([_P, _P, c_uint64, _BUF, _BUF, _ERR], c_int),
+    "hw_backup_writer_append_app_data": (
+        [_P, _IN, _IN, c_size_t, c_uint64, _BUF, _BUF, _ERR],
+        c_int,
+    ),
+    "hw_backup_writer_counter": ([_P, POINTER(c_uint64), POINTER(c_size_t), _ERR], c_int),
+    "hw_backup_writer_manifest": ([_P, _BUF, _ERR], c_int),
+    "hw_backup_writer_export": ([_P, _BUF, _OUT_KEY, _ERR], c_int),
+    "hw_backup_writer_resume": (
+        [_IN, c_size_t, _IN, _IN, c_size_t, POINTER(_P), _ERR],
+        c_int,
+    ),
+    "hw_backup_writer_accept_manifest": ([_P, _IN, c_size_t, _ERR], c_int),
+    "hw_backup_writer_free": ([_P], None),
+    "hw_backup_encode": ([_IN, c_size_t, _IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_backup_restore": ([_P, _IN, c_size_t, c_uint64, POINTER(_P), _ERR], c_int),
+    "hw_restored_backup_counter": ([_P, POINTER(c_uint64), POINTER(c_uint64), _ERR], c_int),
+    "hw_restored_backup_group_count": ([_P, POINTER(c_size_t), _ERR], c_int),
+    "hw_restored_backup_group": ([_P, c_size_t, POINTER(_P), _ERR], c_int),
+    "hw_restored_backup_sessions_to_restart": ([_P, _BUF, _ERR], c_int),
+    "hw_restored_backup_has_identity": ([_P, POINTER(c_uint8), _ERR], c_int),
+    "hw_restored_backup_to_account": ([_P, c_uint64, POINTER(_P), _ERR], c_int),
+    "hw_restored_backup_app_data_count": ([_P, POINTER(c_size_t), _ERR], c_int),
+    "hw_restored_backup_app_data": ([_P, c_size_t, _OUT_KEY, _BUF, _ERR], c_int),
+    "hw_restored_backup_free": ([_P], None),
+    "hw_sas_start": ([_P, _P, _IN, c_uint64, POINTER(_P), _BUF, _ERR], c_int),
+    "hw_sas_accept": (
+        [_P, _P, _IN, _IN, c_size_t, c_uint64, POINTER(_P), _BUF, _ERR],
+        c_int,
+    ),
+    "hw_sas_receive_accept": (
+        [_P, _P, _P, _IN, _IN, c_size_t, c_uint64, _BUF, _ERR],
+        c_int,
+    ),
+    "hw_sas_receive_reveal": ([_P, _P, _P, _IN, _IN, c_size_t, c_uint64, _ERR], c_int),
+    "hw_sas_is_ready": ([_P, POINTER(c_uint8), _ERR], c_int),
+    "hw_sas_emoji": ([_P, POINTER(c_uint8 * 7), _ERR], c_int),
+    "hw_sas_emoji_text": ([_P, _BUF, _ERR], c_int),
+    "hw_sas_decimal": ([_P, _BUF, _ERR], c_int),
+    "hw_sas_remote_identity": ([_P, _OUT_KEY, _ERR], c_int),
+    "hw_sas_free": ([_P], None),
     "hw_account_new": ([c_uint64, POINTER(_P), _ERR], c_int),
     "hw_account_free": ([_P], None),
     "hw_account_identity_key": ([_P, _OUT_KEY, _ERR], c_int),
@@ -365,9 +471,10 @@ def _call(fn, *args) -> None:
             kind = (_lib.hw_error_kind(err) or b"").decode()
             code = (_lib.hw_error_code(err) or b"").decode()
             message = (_lib.hw_error_message(err) or b"").decode()
+            reset_reason = _lib.hw_error_reset_reason(err)
         finally:
             _lib.hw_error_free(err)
-        raise _BY_STATUS.get(status, HushwireError)(status, kind, code, message)
+        raise _BY_STATUS.get(status, HushwireError)(status, kind, code, message, reset_reason)
 
 
 def _take(buf: _Bytes) -> bytes:
@@ -407,6 +514,16 @@ class _Handle:
             self.close()
         except Exception:  # interpreter shutdown: the library may already be unloaded
             pass
+
+
+def _events(buf: _Bytes) -> list:
+    """The events' codes of a returned buffer (codes joined by newlines)."""
+    text = _take(buf).decode("ascii")
+    return text.split("\n") if text else []
+
+
+def _split32(data: bytes) -> list:
+    return [data[i : i + 32] for i in range(0, len(data), 32)]
 
 
 def _new(cls, fn, *args):
@@ -534,6 +651,137 @@ class Account(_Handle):
             byref(plaintext),
         )
         return Session(out), _take(plaintext)
+
+    # ─── sessions held by the account, resets, user identities ─────────────────────────
+
+    def start_session(self, bundle: bytes) -> Tuple[bytes, list]:
+        """Starts a session with the owner of ``bundle``, held by the account and active for
+        that peer; returns its id and the events' codes (``"event.peer_evicted"``)."""
+        p, n, _keep = _in(bundle)
+        sid, events = (c_uint8 * 32)(), _Bytes()
+        _call(_lib.hw_account_start_session, self._p, p, n, byref(sid), byref(events))
+        return bytes(sid), _events(events)
+
+    def encrypt_for(self, peer: bytes, plaintext: bytes) -> bytes:
+        """Encrypts for ``peer`` (identity key) on its active session."""
+        p, n, _keep = _in(plaintext)
+        out = _Bytes()
+        _call(_lib.hw_account_encrypt_for, self._p, _key(peer, "peer"), p, n, byref(out))
+        return _take(out)
+
+    def decrypt_from(self, peer: bytes, message: bytes, now: int) -> "PeerDecrypted":
+        """Decrypts a message from ``peer`` on the account's sessions with it (a prekey
+        message of a new session creates it). On failure nothing changes and the error's
+        ``reset_reason`` says whether to answer with :meth:`reset_request`."""
+        p, n, _keep = _in(message)
+        out, sid, events = _Bytes(), (c_uint8 * 32)(), _Bytes()
+        _call(
+            _lib.hw_account_decrypt_from,
+            self._p,
+            _key(peer, "peer"),
+            p,
+            n,
+            now,
+            byref(out),
+            byref(sid),
+            byref(events),
+        )
+        return PeerDecrypted(_take(out), bytes(sid), _events(events))
+
+    def forget_peer(self, peer: bytes) -> bool:
+        """Drops every session with ``peer`` and its reset bookkeeping; whether any was
+        held."""
+        held = c_uint8()
+        _call(_lib.hw_account_forget_peer, self._p, _key(peer, "peer"), byref(held))
+        return bool(held.value)
+
+    def peers(self) -> list:
+        """The identity keys of the peers the account holds sessions with."""
+        out = _Bytes()
+        _call(_lib.hw_account_peers, self._p, byref(out))
+        return _split32(_take(out))
+
+    def sessions_with(self, peer: bytes) -> list:
+        """The ids of the sessions held with ``peer``, the active one first."""
+        out = _Bytes()
+        _call(_lib.hw_account_sessions_with, self._p, _key(peer, "peer"), byref(out))
+        return _split32(_take(out))
+
+    def reset_request(self, peer: bytes, reason: int, since: int, now: int) -> bytes:
+        """An authenticated reset request for ``peer`` (send it back sealed); ``reason`` is
+        the failed decrypt's :attr:`HushwireError.reset_reason`."""
+        out = _Bytes()
+        _call(
+            _lib.hw_account_reset_request,
+            self._p,
+            _key(peer, "peer"),
+            reason,
+            since,
+            now,
+            byref(out),
+        )
+        return _take(out)
+
+    def answer_reset(self, request: bytes, bundle: bytes, now: int) -> "ResetAnswered":
+        """Checks a reset request and starts a fresh session with the requester from its
+        ``bundle``."""
+        rp, rn, _k1 = _in(request)
+        bp, bn, _k2 = _in(bundle)
+        sid, resend, events = (c_uint8 * 32)(), c_uint64(), _Bytes()
+        _call(
+            _lib.hw_account_answer_reset,
+            self._p,
+            rp,
+            rn,
+            bp,
+            bn,
+            now,
+            byref(sid),
+            byref(resend),
+            byref(events),
+        )
+        return ResetAnswered(bytes(sid), resend.value, _events(events))
+
+    def record_identity(self, user: Union[str, bytes], identity_key: bytes, now: int) -> list:
+        """Records the user's identity key now; returns the events' codes
+        (``"event.identity_changed"``)."""
+        up, un, _keep = _text(user)
+        events = _Bytes()
+        _call(
+            _lib.hw_account_record_identity,
+            self._p,
+            up,
+            un,
+            _key(identity_key, "identity_key"),
+            now,
+            byref(events),
+        )
+        return _events(events)
+
+    def mark_verified(self, user: Union[str, bytes], identity_key: bytes, now: int) -> None:
+        up, un, _keep = _text(user)
+        _call(
+            _lib.hw_account_mark_verified, self._p, up, un, _key(identity_key, "identity_key"),
+            now,
+        )
+
+    def accept_identity_change(self, user: Union[str, bytes], identity_key: bytes) -> None:
+        up, un, _keep = _text(user)
+        _call(
+            _lib.hw_account_accept_identity_change,
+            self._p,
+            up,
+            un,
+            _key(identity_key, "identity_key"),
+        )
+
+    def verification_state(self, user: Union[str, bytes]) -> Tuple[int, Optional[bytes]]:
+        """``(state, identity key)``: ``VERIFICATION_UNKNOWN`` (no key), ``_UNVERIFIED``,
+        ``_VERIFIED`` or ``_CHANGED`` (the new key is refused until accepted)."""
+        up, un, _keep = _text(user)
+        state, key = c_uint8(), (c_uint8 * 32)()
+        _call(_lib.hw_account_verification_state, self._p, up, un, byref(state), byref(key))
+        return state.value, (bytes(key) if state.value else None)
 
     def sign_relay_challenge(self, challenge: bytes) -> bytes:
         """Signs a relay's authentication challenge with the identity key (64 bytes); the
@@ -1223,3 +1471,291 @@ def verify_operator(
         _take(role).decode("utf-8"),
         until.value,
     )
+
+
+# ─── account-held sessions and resets ────────────────────────────────────────────────────────
+
+
+class PeerDecrypted(NamedTuple):
+    plaintext: bytes
+    session_id: bytes
+    events: list
+
+
+class ResetAnswered(NamedTuple):
+    session_id: bytes
+    resend_since: int
+    events: list
+
+
+class ResetRequestInfo(NamedTuple):
+    requester: bytes
+    reason: int
+    since: int
+
+
+def reset_request_info(request: bytes) -> ResetRequestInfo:
+    """Reads a reset request without checking it: who asks (fetch its bundle), why, since
+    when."""
+    p, n, _keep = _in(request)
+    requester, reason, since = (c_uint8 * 32)(), c_uint8(), c_uint64()
+    _call(_lib.hw_reset_request_info, p, n, byref(requester), byref(reason), byref(since))
+    return ResetRequestInfo(bytes(requester), reason.value, since.value)
+
+
+# ─── key backup ──────────────────────────────────────────────────────────────────────────────
+
+
+class RecoveryKey(_Handle):
+    """The user's recovery key, the one secret that opens the backup."""
+
+    _free = _lib.hw_recovery_key_free
+
+    @classmethod
+    def generate(cls) -> "RecoveryKey":
+        return _new(cls, _lib.hw_recovery_key_generate)
+
+    @classmethod
+    def from_display(cls, text: Union[str, bytes]) -> "RecoveryKey":
+        """Reads a typed key; a typo raises :class:`InvalidInputError` with code
+        ``backup.recovery_key_mistyped``."""
+        p, n, _keep = _text(text)
+        return _new(cls, _lib.hw_recovery_key_from_display, p, n)
+
+    def to_display(self) -> str:
+        """55 characters in 11 groups of 5: show them once."""
+        out = _Bytes()
+        _call(_lib.hw_recovery_key_to_display, self._p, byref(out))
+        return _take(out).decode("ascii")
+
+
+class Appended(NamedTuple):
+    """An append's sealed entries (an entry list: concatenate it to the stored one) and the
+    manifest that replaces the stored one."""
+
+    entries: bytes
+    manifest: bytes
+
+
+def _appended(fn, *args) -> Appended:
+    entries, manifest = _Bytes(), _Bytes()
+    _call(fn, *args, byref(entries), byref(manifest))
+    return Appended(_take(entries), _take(manifest))
+
+
+class BackupWriter(_Handle):
+    """A device's handle on a backup: appends without the recovery key, reads nothing."""
+
+    _free = _lib.hw_backup_writer_free
+
+    @classmethod
+    def create(cls, key: RecoveryKey, now: int) -> Tuple["BackupWriter", bytes]:
+        out, manifest = c_void_p(), _Bytes()
+        _call(_lib.hw_backup_writer_create, key._p, now, byref(out), byref(manifest))
+        return cls(out), _take(manifest)
+
+    @classmethod
+    def enroll(cls, key: RecoveryKey, manifest: bytes, now: int) -> Tuple["BackupWriter", bytes]:
+        p, n, _keep = _in(manifest)
+        out, new = c_void_p(), _Bytes()
+        _call(_lib.hw_backup_writer_enroll, key._p, p, n, now, byref(out), byref(new))
+        return cls(out), _take(new)
+
+    @classmethod
+    def resume(cls, public_key: bytes, device_seed: bytes, manifest: bytes) -> "BackupWriter":
+        pp, pn, _k1 = _in(public_key)
+        mp, mn, _k2 = _in(manifest)
+        return _new(
+            cls, _lib.hw_backup_writer_resume, pp, pn, _key(device_seed, "device_seed"), mp, mn
+        )
+
+    def append_account(self, account: Account, include_identity: bool, now: int) -> Appended:
+        return _appended(
+            _lib.hw_backup_writer_append_account, self._p, account._p, int(include_identity), now
+        )
+
+    def append_group(self, group: "Group", now: int) -> Appended:
+        return _appended(_lib.hw_backup_writer_append_group, self._p, group._p, now)
+
+    def append_app_data(self, record_id: bytes, data: bytes, now: int) -> Appended:
+        p, n, _keep = _in(data)
+        return _appended(
+            _lib.hw_backup_writer_append_app_data, self._p, _key(record_id, "record_id"), p, n,
+            now,
+        )
+
+    @property
+    def counter(self) -> int:
+        out = c_uint64()
+        _call(_lib.hw_backup_writer_counter, self._p, byref(out), None)
+        return out.value
+
+    @property
+    def entry_count(self) -> int:
+        out = c_size_t()
+        _call(_lib.hw_backup_writer_counter, self._p, None, byref(out))
+        return out.value
+
+    @property
+    def manifest(self) -> bytes:
+        out = _Bytes()
+        _call(_lib.hw_backup_writer_manifest, self._p, byref(out))
+        return _take(out)
+
+    def export(self) -> Tuple[bytes, bytes]:
+        """``(public key, device seed)`` for :meth:`resume` (keep the seed in a key store)."""
+        public, seed = _Bytes(), (c_uint8 * 32)()
+        _call(_lib.hw_backup_writer_export, self._p, byref(public), byref(seed))
+        return _take(public), bytes(seed)
+
+    def accept_manifest(self, manifest: bytes) -> None:
+        p, n, _keep = _in(manifest)
+        _call(_lib.hw_backup_writer_accept_manifest, self._p, p, n)
+
+
+def backup_encode(manifest: bytes, entries: bytes) -> bytes:
+    """The bytes to store: the latest manifest and the entry list of every append so far."""
+    mp, mn, _k1 = _in(manifest)
+    ep, en, _k2 = _in(entries)
+    out = _Bytes()
+    _call(_lib.hw_backup_encode, mp, mn, ep, en, byref(out))
+    return _take(out)
+
+
+class RestoredBackup(_Handle):
+    """What a restore gave back."""
+
+    _free = _lib.hw_restored_backup_free
+
+    @property
+    def counter(self) -> int:
+        out = c_uint64()
+        _call(_lib.hw_restored_backup_counter, self._p, byref(out), None)
+        return out.value
+
+    @property
+    def written_at(self) -> int:
+        out = c_uint64()
+        _call(_lib.hw_restored_backup_counter, self._p, None, byref(out))
+        return out.value
+
+    def groups(self) -> list:
+        """A new :class:`Group` for every restored group session."""
+        count = c_size_t()
+        _call(_lib.hw_restored_backup_group_count, self._p, byref(count))
+        return [_new(Group, _lib.hw_restored_backup_group, self._p, i) for i in range(count.value)]
+
+    @property
+    def sessions_to_restart(self) -> list:
+        out = _Bytes()
+        _call(_lib.hw_restored_backup_sessions_to_restart, self._p, byref(out))
+        return _split32(_take(out))
+
+    @property
+    def has_identity(self) -> bool:
+        out = c_uint8()
+        _call(_lib.hw_restored_backup_has_identity, self._p, byref(out))
+        return bool(out.value)
+
+    def to_account(self, now: int) -> Account:
+        return _new(Account, _lib.hw_restored_backup_to_account, self._p, now)
+
+    def app_data(self) -> list:
+        """``[(id, bytes)]``: the app's restored records."""
+        count = c_size_t()
+        _call(_lib.hw_restored_backup_app_data_count, self._p, byref(count))
+        records = []
+        for i in range(count.value):
+            rid, out = (c_uint8 * 32)(), _Bytes()
+            _call(_lib.hw_restored_backup_app_data, self._p, i, byref(rid), byref(out))
+            records.append((bytes(rid), _take(out)))
+        return records
+
+
+def backup_restore(key: RecoveryKey, stored: bytes, min_counter: int = 0) -> RestoredBackup:
+    p, n, _keep = _in(stored)
+    return _new(RestoredBackup, _lib.hw_backup_restore, key._p, p, n, min_counter)
+
+
+# ─── short authentication strings ────────────────────────────────────────────────────────────
+
+
+def _sas_session(session, account, peer):
+    """The (session, account, peer) arguments naming a run's session."""
+    if session is not None:
+        return session._p, None, None
+    if account is None or peer is None:
+        raise ValueError("pass a session, or an account and a peer")
+    return None, account._p, _key(peer, "peer")
+
+
+class Sas(_Handle):
+    """A short-authentication-string run. Name the session as ``session=`` (a
+    :class:`Session`) or as ``account=`` and ``peer=`` (the account-held active session)."""
+
+    _free = _lib.hw_sas_free
+
+    @classmethod
+    def start(cls, now: int, session=None, account=None, peer=None) -> Tuple["Sas", bytes]:
+        """Starts a run; returns it and the start message to send on the session."""
+        s, a, p = _sas_session(session, account, peer)
+        out, message = c_void_p(), _Bytes()
+        _call(_lib.hw_sas_start, s, a, p, now, byref(out), byref(message))
+        return cls(out), _take(message)
+
+    @classmethod
+    def accept(cls, start: bytes, now: int, session=None, account=None, peer=None):
+        """Answers a start message; returns the run and the accept message to send."""
+        s, a, p = _sas_session(session, account, peer)
+        sp, sn, _keep = _in(start)
+        out, message = c_void_p(), _Bytes()
+        _call(_lib.hw_sas_accept, s, a, p, sp, sn, now, byref(out), byref(message))
+        return cls(out), _take(message)
+
+    def receive_accept(self, accept: bytes, now: int, session=None, account=None, peer=None):
+        """The starter's step: returns the reveal message to send; the run is then ready."""
+        s, a, p = _sas_session(session, account, peer)
+        mp, mn, _keep = _in(accept)
+        reveal = _Bytes()
+        _call(_lib.hw_sas_receive_accept, self._p, s, a, p, mp, mn, now, byref(reveal))
+        return _take(reveal)
+
+    def receive_reveal(self, reveal: bytes, now: int, session=None, account=None, peer=None):
+        """The accepter's step; the run is then ready."""
+        s, a, p = _sas_session(session, account, peer)
+        mp, mn, _keep = _in(reveal)
+        _call(_lib.hw_sas_receive_reveal, self._p, s, a, p, mp, mn, now)
+
+    @property
+    def is_ready(self) -> bool:
+        out = c_uint8()
+        _call(_lib.hw_sas_is_ready, self._p, byref(out))
+        return bool(out.value)
+
+    @property
+    def emoji(self) -> Tuple[int, ...]:
+        """The 7 emoji as indices into the SAS emoji table."""
+        out = (c_uint8 * 7)()
+        _call(_lib.hw_sas_emoji, self._p, byref(out))
+        return tuple(out)
+
+    @property
+    def emoji_text(self) -> str:
+        """The symbols, a newline, and their names to read aloud."""
+        out = _Bytes()
+        _call(_lib.hw_sas_emoji_text, self._p, byref(out))
+        return _take(out).decode("utf-8")
+
+    @property
+    def decimal(self) -> str:
+        """Three numbers separated by spaces."""
+        out = _Bytes()
+        _call(_lib.hw_sas_decimal, self._p, byref(out))
+        return _take(out).decode("ascii")
+
+    @property
+    def remote_identity(self) -> bytes:
+        """The key a matching string verifies (mark it verified)."""
+        out = (c_uint8 * 32)()
+        _call(_lib.hw_sas_remote_identity, self._p, byref(out))
+        return bytes(out)

@@ -1,6 +1,7 @@
 """The two-party flow of ffi/tests/flow.c, through the Python binding: accounts, a bundle, the
 first message, the ratchet both ways, sealed envelopes, a group, persistence, roster changes,
-attachments, masking, safety numbers, business identities, relay challenges, error paths."""
+attachments, masking, safety numbers, business identities, relay challenges, error paths;
+account-held sessions and resets, user identities, short authentication strings, key backup."""
 
 import pytest
 
@@ -20,6 +21,7 @@ from hushwire import (
     Session,
     TamperedError,
     TrustStore,
+    UnknownSessionError,
     UntrustedError,
 )
 
@@ -332,3 +334,156 @@ def test_roster_changes(pair):
             bob_group.receive_distribution(b2a, b2a.decrypt(a2b.encrypt(fresh)))
             assert bob_group.decrypt(alice_group.encrypt(b"new key"), NOW)[1] == b"new key"
             alice_group.apply_roster_change(alice, bob_group.leave(bob), NOW)
+
+
+# ─── account-held sessions, resets, identities, SAS, backup ──────────────────────────────────
+
+
+def test_account_held_sessions_and_a_reset():
+    with Account.create(NOW) as ann, Account.create(NOW) as ben:
+        ben.generate_one_time_prekeys(2, 2, NOW)
+        a, b = ann.identity_key, ben.identity_key
+        started, events = ann.start_session(ben.prekey_bundle())
+        assert events == []
+        got = ben.decrypt_from(a, ann.encrypt_for(b, b"hello Ben"), NOW)
+        assert got.plaintext == b"hello Ben" and got.session_id == started
+        assert "event.session_established" in got.events
+        assert ann.decrypt_from(b, ben.encrypt_for(a, b"hi"), NOW).plaintext == b"hi"
+        assert ann.peers() == [b] and ann.sessions_with(b) == [started]
+
+        wire = bytearray(ben.encrypt_for(a, b"real"))
+        wire[-1] ^= 1
+        with pytest.raises(TamperedError) as e:
+            ann.decrypt_from(b, bytes(wire), NOW)
+        assert e.value.reset_reason == hushwire.RESET_NONE
+        assert ann.decrypt_from(b, ben.encrypt_for(a, b"on"), NOW).plaintext == b"on"
+
+        assert ben.forget_peer(a)
+        with pytest.raises(UnknownSessionError) as e:
+            ben.decrypt_from(a, ann.encrypt_for(b, b"there?"), NOW)
+        assert e.value.code == "peer.unknown_peer"
+        assert e.value.reset_reason == hushwire.RESET_NO_SESSION
+        request = ben.reset_request(a, e.value.reset_reason, NOW - 60, NOW)
+        with pytest.raises(hushwire.LimitExceededError):
+            ben.reset_request(a, hushwire.RESET_NO_SESSION, NOW, NOW + 1)
+        info = hushwire.reset_request_info(request)
+        assert info == (b, hushwire.RESET_NO_SESSION, NOW - 60)
+        answered = ann.answer_reset(request, ben.prekey_bundle(), NOW + 5)
+        assert answered.resend_since == NOW - 60
+        assert answered.events == ["event.session_reset"]
+        with pytest.raises(ReplayError):
+            ann.answer_reset(request, ben.prekey_bundle(), NOW + 6)
+        got = ben.decrypt_from(a, ann.encrypt_for(b, b"again"), NOW)
+        assert got.plaintext == b"again" and got.session_id == answered.session_id
+        assert "event.session_reset" in got.events
+
+
+def test_a_changed_verified_key_is_refused_until_accepted():
+    with Account.create(NOW) as ann, Account.create(NOW) as ben, Account.create(NOW) as new:
+        user = "ben@example.com"
+        assert ann.verification_state(user) == (hushwire.VERIFICATION_UNKNOWN, None)
+        assert ann.record_identity(user, ben.identity_key, NOW) == []
+        ann.mark_verified(user, ben.identity_key, NOW)
+        assert ann.verification_state(user) == (hushwire.VERIFICATION_VERIFIED, ben.identity_key)
+        assert ann.record_identity(user, new.identity_key, NOW) == ["event.identity_changed"]
+        with pytest.raises(UntrustedError) as e:
+            ann.encrypt_for(new.identity_key, b"x")
+        assert e.value.code == "peer.identity_changed"
+        with pytest.raises(InvalidInputError):
+            ann.mark_verified(user, ben.identity_key, NOW)
+        ann.accept_identity_change(user, new.identity_key)
+        assert ann.verification_state(user)[0] == hushwire.VERIFICATION_UNVERIFIED
+
+
+def test_sas_on_sessions_and_on_account_held_ones(pair):
+    alice, bob, a2b, b2a = pair
+    with pytest.raises(InvalidInputError) as e:
+        hushwire.Sas.start(NOW, session=a2b)
+    assert e.value.code == "verify.session_not_established"
+    assert a2b.decrypt(b2a.encrypt(b"hello")) == b"hello"
+    starter, start = hushwire.Sas.start(NOW, session=a2b)
+    accepter, accept = hushwire.Sas.accept(b2a.decrypt(a2b.encrypt(start)), NOW, session=b2a)
+    reveal = starter.receive_accept(accept, NOW, session=a2b)
+    wrong = bytearray(reveal)
+    wrong[-1] ^= 1
+    with pytest.raises(TamperedError):
+        accepter.receive_reveal(bytes(wrong), NOW, session=b2a)
+    assert not accepter.is_ready
+    accepter.receive_reveal(reveal, NOW, session=b2a)
+    with starter, accepter:
+        assert starter.emoji == accepter.emoji and len(starter.emoji) == 7
+        assert starter.decimal == accepter.decimal and len(starter.decimal.split()) == 3
+        assert starter.emoji_text == accepter.emoji_text
+        assert starter.remote_identity == bob.identity_key
+        assert accepter.remote_identity == alice.identity_key
+
+    with Account.create(NOW) as ann, Account.create(NOW) as ben:
+        a, b = ann.identity_key, ben.identity_key
+        ann.start_session(ben.prekey_bundle())
+        ben.decrypt_from(a, ann.encrypt_for(b, b"hi"), NOW)
+        ann.decrypt_from(b, ben.encrypt_for(a, b"hello"), NOW)
+        s1, start = hushwire.Sas.start(NOW, account=ann, peer=b)
+        s2, accept = hushwire.Sas.accept(start, NOW, account=ben, peer=a)
+        s2.receive_reveal(s1.receive_accept(accept, NOW, account=ann, peer=b), NOW,
+                          account=ben, peer=a)
+        with s1, s2:
+            assert s1.decimal == s2.decimal
+            ann.mark_verified("ben", s1.remote_identity, NOW)
+
+
+def test_key_backup_and_restore(pair):
+    alice, bob, a2b, b2a = pair
+    group, welcome, dist = Group.create(alice, [bob.identity_key])
+    with hushwire.RecoveryKey.generate() as key:
+        shown = key.to_display()
+        assert len(shown) == 65
+        writer, _first = hushwire.BackupWriter.create(key, NOW)
+        entries = b""
+        appended = writer.append_group(group, NOW)
+        entries += appended.entries
+        appended = writer.append_account(alice, True, NOW)
+        entries += appended.entries
+        appended = writer.append_app_data(b"\x07" * 32, b"device list", NOW)
+        entries += appended.entries
+        assert (writer.counter, writer.entry_count) == (3, 4)
+        assert writer.manifest == appended.manifest
+        stored = hushwire.backup_encode(appended.manifest, entries)
+        with pytest.raises(InvalidArgumentError):
+            hushwire.backup_encode(appended.manifest, entries[:-1])
+
+        typo = ("8" if shown[0] == "7" else "7") + shown[1:]
+        with pytest.raises(InvalidInputError) as e:
+            hushwire.RecoveryKey.from_display(typo)
+        assert e.value.code == "backup.recovery_key_mistyped"
+        with hushwire.RecoveryKey.from_display(shown.lower()) as typed:
+            with pytest.raises(ReplayError):
+                hushwire.backup_restore(typed, stored, 4)
+            altered = bytearray(stored)
+            altered[-40] ^= 1
+            with pytest.raises(TamperedError):
+                hushwire.backup_restore(typed, bytes(altered), 0)
+            with hushwire.backup_restore(typed, stored, 3) as restored:
+                assert (restored.counter, restored.written_at) == (3, NOW)
+                assert restored.has_identity
+                assert restored.sessions_to_restart == [bob.identity_key]
+                assert restored.app_data() == [(b"\x07" * 32, b"device list")]
+                groups = restored.groups()
+                assert [g.group_id for g in groups] == [group.group_id]
+                for g in groups:
+                    g.close()
+                with restored.to_account(NOW) as device:
+                    assert device.identity_key == alice.identity_key
+        with hushwire.RecoveryKey.generate() as other:
+            with pytest.raises(TamperedError) as e:
+                hushwire.backup_restore(other, stored, 0)
+            assert e.value.code == "backup.wrong_recovery_key"
+
+        public, seed = writer.export()
+        with hushwire.BackupWriter.resume(public, seed, writer.manifest) as resumed:
+            newer = resumed.append_app_data(b"\x07" * 32, b"v2", NOW).manifest
+        writer.accept_manifest(newer)
+        assert writer.counter == 4
+        second, _ = hushwire.BackupWriter.enroll(key, newer, NOW)
+        second.close()
+        writer.close()
+    group.close()
