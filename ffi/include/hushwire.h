@@ -30,6 +30,27 @@
 // Reset reason: a chain jumped further ahead than the configured limit.
 #define HW_RESET_TOO_FAR_BEHIND 4
 
+// Kind byte of a payment card number.
+#define HW_KIND_CARD 1
+
+// Kind byte of an IBAN.
+#define HW_KIND_IBAN 2
+
+// Kind byte of an e-mail address.
+#define HW_KIND_EMAIL 3
+
+// Kind byte of a telephone number.
+#define HW_KIND_PHONE 4
+
+// Policy byte: keep the last 4 significant characters.
+#define HW_POLICY_KEEP_LAST4 1
+
+// Policy byte: keep the first 6 and the last 4 significant characters.
+#define HW_POLICY_KEEP_FIRST6_LAST4 2
+
+// Policy byte: mask every significant character.
+#define HW_POLICY_MASK_ALL 3
+
 // The result of every call: 0 is success, anything else a failure (details in the optional
 // `hw_error`). The values never change once released.
 typedef enum {
@@ -116,6 +137,10 @@ typedef struct hw_session hw_session;
 
 // The trust roots sealed-envelope certificates are checked against. Thread-safe.
 typedef struct hw_trust_store hw_trust_store;
+
+// A secure field as the vault holds it: the sender, the raw value, and what the operator's
+// copy must match. Wiped on free. Thread-safe (internally locked).
+typedef struct hw_vaulted_field hw_vaulted_field;
 
 // An owned byte buffer returned by the library. Read `data[0..len]`; free it with
 // `hw_bytes_free`, which overwrites it with zeros first. `capacity` is the library's
@@ -1560,6 +1585,101 @@ hw_status hw_sas_remote_identity(const hw_sas *sas, uint8_t (*out)[32], hw_error
 // # Safety
 // `sas` is NULL or a run handle, freed once and not in use by another call.
 void hw_sas_free(hw_sas *sas);
+
+// Seals `value` (UTF-8, 1 to 256 bytes; for example the card number typed in a payment
+// field) from the account to the payment vault's 32-byte identity key `vault`, with the
+// account's sender `certificate`, as data of `kind` masked with `policy` (the bytes of this
+// module's docs; another byte is `HW_INVALID_ARGUMENT`). The operator's copy (the masked
+// field: kind, policy, a reference, a commitment and the masked form) goes to
+// `masked_field`: send it to the operator inside an ordinary message. The sealed envelope
+// goes to `envelope`: send it to the vault. `HW_INVALID_INPUT` for an empty value
+// (`secure_field.empty_value`), `HW_LIMIT_EXCEEDED` for a longer one than 256 bytes
+// (`secure_field.value_too_long`), `HW_INVALID_ARGUMENT` for text that is not UTF-8.
+//
+// # Safety
+// `account` is an account handle; `certificate` points to `certificate_len` readable
+// bytes, `vault` to 32, `value` to `value_len`; `masked_field` and `envelope` to writable
+// `hw_bytes`; `err` is NULL or points to writable storage for a pointer.
+hw_status hw_secure_field_seal(const hw_account *account,
+                               const uint8_t *certificate,
+                               size_t certificate_len,
+                               const uint8_t *vault,
+                               uint8_t kind_byte,
+                               uint8_t policy_byte,
+                               const uint8_t *value,
+                               size_t value_len,
+                               uint64_t now,
+                               hw_bytes *masked_field,
+                               hw_bytes *envelope,
+                               hw_error **err);
+
+// Reads a masked field (the operator's copy): its masked form (UTF-8, such as `•••• ••••
+// •••• 4242`) goes to `masked`, and its kind, policy and 16-byte reference (to name the
+// value to the vault) to `kind`, `policy` and `reference` when those are not NULL.
+// `HW_MALFORMED` for bytes that are not a masked field.
+//
+// # Safety
+// `masked_field` points to `masked_field_len` readable bytes; `masked` to a writable
+// `hw_bytes`; `kind` and `policy` are NULL or point to a writable `uint8_t`, `reference`
+// NULL or to 16 writable bytes; `err` as usual.
+hw_status hw_masked_field_info(const uint8_t *masked_field,
+                               size_t masked_field_len,
+                               hw_bytes *masked,
+                               uint8_t *kind,
+                               uint8_t *policy,
+                               uint8_t (*reference)[16],
+                               hw_error **err);
+
+// The vault's side: opens a secure-field envelope addressed to the account (the vault's)
+// and validates the sender's certificate against `trust` at `now`; the vaulted field goes
+// to `out`. `HW_INVALID_INPUT` (`secure_field.not_secure_field`) for an envelope of another
+// content type; the statuses of `hw_open` otherwise (code `secure_field.open`). Opening
+// changes no state.
+//
+// # Safety
+// `account` is an account handle, `trust` a trust store handle; `envelope` points to
+// `envelope_len` readable bytes; `out` to writable storage for a pointer; `err` as usual.
+hw_status hw_vaulted_field_open(const hw_account *account,
+                                const hw_trust_store *trust,
+                                const uint8_t *envelope,
+                                size_t envelope_len,
+                                uint64_t now,
+                                hw_vaulted_field **out,
+                                hw_error **err);
+
+// Checks that `masked_field` (the copy an operator hands in) is the operator's copy of this
+// value: same reference, kind and policy, a commitment that opens to the value, and its
+// masked form. `HW_TAMPERED` (`secure_field.mismatch`) otherwise; `HW_MALFORMED` for bytes
+// that are not a masked field.
+//
+// # Safety
+// `field` is a vaulted field handle; `masked_field` points to `masked_field_len` readable
+// bytes; `err` as usual.
+hw_status hw_vaulted_field_verify(const hw_vaulted_field *field,
+                                  const uint8_t *masked_field,
+                                  size_t masked_field_len,
+                                  hw_error **err);
+
+// Writes the raw value (UTF-8: a card number, an IBAN, ...) to `value` (free the buffer as
+// soon as it is used: it is wiped), and the field's 16-byte reference, kind and the
+// sender's 32-byte identity key to `reference`, `kind` and `sender` when those are not NULL.
+//
+// # Safety
+// `field` is a vaulted field handle; `value` points to a writable `hw_bytes`; `reference`
+// is NULL or points to 16 writable bytes, `kind` NULL or 1, `sender` NULL or 32; `err` as
+// usual.
+hw_status hw_vaulted_field_value(const hw_vaulted_field *field,
+                                 hw_bytes *value,
+                                 uint8_t (*reference)[16],
+                                 uint8_t *kind,
+                                 uint8_t (*sender)[32],
+                                 hw_error **err);
+
+// Frees a vaulted field (NULL is a no-op); the value is wiped.
+//
+// # Safety
+// `field` is NULL or a vaulted field handle, freed once and not in use by another call.
+void hw_vaulted_field_free(hw_vaulted_field *field);
 
 // Writes the safety number between us (`local_user`, 1 to 128 bytes, and our 32-byte
 // identity key `local_key`) and the peer (`remote_user`, `remote_key`) to `out`: 60 ASCII

@@ -8,8 +8,8 @@
 //! remove members, set roles, leave, apply a change; sender-key rotation), persistence,
 //! attachments (one-shot and streaming, in `attachment.rs`), masking of sensitive data
 //! (`mask.rs`), safety numbers and business identities (`verify.rs`), short authentication
-//! strings (`sas.rs`), key backup under a recovery key (`backup.rs`), and relay
-//! authentication.
+//! strings (`sas.rs`), key backup under a recovery key (`backup.rs`), secure fields for a
+//! payment vault (`secure_field.rs`), and relay authentication.
 //!
 //! ## Rules
 //!
@@ -24,7 +24,8 @@
 //!   work, so a call never changes state without handing back its result.
 //! - **Handles** (`hw_account`, `hw_session`, `hw_group`, `hw_issuer`, `hw_trust_store`,
 //!   `hw_organization_roots`, `hw_attachment_encryptor`, `hw_attachment_decryptor`,
-//!   `hw_recovery_key`, `hw_backup_writer`, `hw_restored_backup`, `hw_sas`) are opaque, each
+//!   `hw_recovery_key`, `hw_backup_writer`, `hw_restored_backup`, `hw_sas`,
+//!   `hw_vaulted_field`) are opaque, each
 //!   freed by its `_free` (NULL is a no-op). Each holds its state behind a mutex: a handle may
 //!   be used from any thread and calls on one handle are serialized (two threads encrypting
 //!   on one session get two distinct messages). Calls that take two handles lock them in the
@@ -57,6 +58,7 @@ mod peer;
 mod rng;
 mod roster;
 mod sas;
+mod secure_field;
 mod verify;
 
 use std::ffi::c_char;
@@ -82,6 +84,7 @@ pub use mask::*;
 pub use peer::*;
 pub use roster::*;
 pub use sas::*;
+pub use secure_field::*;
 pub use verify::*;
 
 /// The version of this ABI: it changes whenever a function, type or status changes meaning.

@@ -1469,6 +1469,7 @@ fn every_handle_type_is_send_and_sync() {
     shareable::<hw_backup_writer>();
     shareable::<hw_restored_backup>();
     shareable::<hw_sas>();
+    shareable::<hw_vaulted_field>();
     shareable::<hw_error>();
 }
 
@@ -2493,5 +2494,187 @@ fn a_sas_run_works_on_account_held_sessions() {
         hw_sas_free(accepter);
         hw_account_free(alice);
         hw_account_free(bob);
+    }
+}
+
+#[test]
+fn a_secure_field_reaches_the_vault_and_only_the_genuine_copy_verifies() {
+    let o = org();
+    let (customer, vault) = (new_account(), new_account());
+    let (ck, vk) = (identity_of(customer), identity_of(vault));
+    // SAFETY: live handles and valid buffers throughout.
+    unsafe {
+        let mut cert = hw_bytes::EMPTY;
+        ok(hw_sender_certificate_issue(
+            o.key,
+            o.key_cert.as_ptr(),
+            o.key_cert.len(),
+            1,
+            b"customer".as_ptr(),
+            8,
+            1,
+            ck.as_ptr(),
+            0,
+            NOW + DAY,
+            &mut cert,
+            null_mut(),
+        ));
+        let cert = taken(&mut cert);
+        let mut trust = null_mut();
+        ok(hw_trust_store_new(&mut trust, null_mut()));
+        ok(hw_trust_store_add_root(
+            trust,
+            1,
+            o.root_key.as_ptr(),
+            null_mut(),
+        ));
+
+        let value = "4242 4242 4242 4242";
+        let seal = |kind: u8, policy: u8, v: &str, f: &mut hw_bytes, e: &mut hw_bytes, err| {
+            hw_secure_field_seal(
+                customer,
+                cert.as_ptr(),
+                cert.len(),
+                vk.as_ptr(),
+                kind,
+                policy,
+                v.as_ptr(),
+                v.len(),
+                NOW,
+                f,
+                e,
+                err,
+            )
+        };
+        let (mut field, mut envelope) = (hw_bytes::EMPTY, hw_bytes::EMPTY);
+        ok(seal(
+            HW_KIND_CARD,
+            HW_POLICY_KEEP_LAST4,
+            value,
+            &mut field,
+            &mut envelope,
+            null_mut(),
+        ));
+        let (field, envelope) = (taken(&mut field), taken(&mut envelope));
+        let (s, _, _) =
+            failing(|e| seal(HW_KIND_CARD, 0, value, &mut scratch(), &mut scratch(), e));
+        assert_eq!(s, hw_status::HW_INVALID_ARGUMENT);
+        let (s, _, _) = failing(|e| {
+            seal(
+                0x10,
+                HW_POLICY_MASK_ALL,
+                value,
+                &mut scratch(),
+                &mut scratch(),
+                e,
+            )
+        });
+        assert_eq!(s, hw_status::HW_INVALID_ARGUMENT);
+        let (s, code, _) = failing(|e| {
+            seal(
+                HW_KIND_CARD,
+                HW_POLICY_MASK_ALL,
+                "",
+                &mut scratch(),
+                &mut scratch(),
+                e,
+            )
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_INVALID_INPUT, "secure_field.empty_value")
+        );
+
+        // The operator reads its copy.
+        let (mut masked, mut kind, mut policy, mut reference) =
+            (hw_bytes::EMPTY, 0u8, 0u8, [0u8; 16]);
+        ok(hw_masked_field_info(
+            field.as_ptr(),
+            field.len(),
+            &mut masked,
+            &mut kind,
+            &mut policy,
+            &mut reference,
+            null_mut(),
+        ));
+        assert_eq!(
+            String::from_utf8(taken(&mut masked)).unwrap(),
+            "•••• •••• •••• 4242"
+        );
+        assert_eq!((kind, policy), (HW_KIND_CARD, HW_POLICY_KEEP_LAST4));
+        let (s, _, _) = failing(|e| {
+            hw_masked_field_info(
+                b"junk".as_ptr(),
+                4,
+                &mut scratch(),
+                null_mut(),
+                null_mut(),
+                null_mut(),
+                e,
+            )
+        });
+        assert_eq!(s, hw_status::HW_MALFORMED);
+
+        // The vault opens its envelope and checks the copy; an altered copy is refused.
+        let mut vaulted = null_mut();
+        let (s, _, _) = failing(|e| {
+            hw_vaulted_field_open(
+                customer,
+                trust,
+                envelope.as_ptr(),
+                envelope.len(),
+                NOW,
+                &mut vaulted,
+                e,
+            )
+        });
+        assert_eq!(s, hw_status::HW_TAMPERED);
+        ok(hw_vaulted_field_open(
+            vault,
+            trust,
+            envelope.as_ptr(),
+            envelope.len(),
+            NOW,
+            &mut vaulted,
+            null_mut(),
+        ));
+        ok(hw_vaulted_field_verify(
+            vaulted,
+            field.as_ptr(),
+            field.len(),
+            null_mut(),
+        ));
+        let mut altered = field.clone();
+        altered[10] ^= 1; // in the reference
+        let (s, code, _) =
+            failing(|e| hw_vaulted_field_verify(vaulted, altered.as_ptr(), altered.len(), e));
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_TAMPERED, "secure_field.mismatch")
+        );
+        let (mut raw, mut vref, mut vkind, mut sender) =
+            (hw_bytes::EMPTY, [0u8; 16], 0u8, [0u8; 32]);
+        ok(hw_vaulted_field_value(
+            vaulted,
+            &mut raw,
+            &mut vref,
+            &mut vkind,
+            &mut sender,
+            null_mut(),
+        ));
+        assert_eq!(taken(&mut raw), value.as_bytes());
+        assert_eq!((vref, vkind, sender), (reference, HW_KIND_CARD, ck));
+        let (s, _, _) = failing(|e| {
+            hw_vaulted_field_value(vaulted, null_mut(), null_mut(), null_mut(), null_mut(), e)
+        });
+        assert_eq!(s, hw_status::HW_NULL_ARGUMENT);
+
+        hw_vaulted_field_free(vaulted);
+        hw_vaulted_field_free(null_mut());
+        hw_trust_store_free(trust);
+        hw_account_free(customer);
+        hw_account_free(vault);
+        hw_issuer_free(o.root);
+        hw_issuer_free(o.key);
     }
 }
