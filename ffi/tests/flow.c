@@ -6,8 +6,8 @@
  * still works; a tampered attachment chunk is refused and the decryptor still works; NULL
  * arguments; replays; wrong storage keys); sessions held by the account with a lost session
  * recovered through a reset request, user identities, short authentication strings on both
- * kinds of session, and a key backup restored on a new device. Every handle and buffer is
- * freed: run under ASan/UBSan and valgrind.
+ * kinds of session, a key backup restored on a new device, and a secure field checked by a
+ * payment vault. Every handle and buffer is freed: run under ASan/UBSan and valgrind.
  *
  *   cc -Wall -Wextra -Werror -Iffi/include ffi/tests/flow.c -Ltarget/release -lhushwire_ffi
  */
@@ -638,6 +638,40 @@ int main(void) {
                       NULL, &err) == HW_UNTRUSTED);
         CHECK(strcmp(hw_error_code(err), "open.certificate") == 0);
         hw_error_free(err);
+
+        /* A secure field: Alice seals her card number to Bob as the payment vault; the
+         * operator's copy shows only the masked form, and the vault checks it. */
+        {
+            const char *card = "4242 4242 4242 4242";
+            hw_bytes field = {0}, sealed = {0}, masked = {0}, value = {0};
+            uint8_t kind = 0, policy = 0, reference[16], vault_ref[16], from[32];
+            hw_vaulted_field *vaulted = NULL;
+            MUST(hw_secure_field_seal(alice, alice_cert.data, alice_cert.len, bob_id,
+                                      HW_KIND_CARD, HW_POLICY_KEEP_LAST4, (const uint8_t *)card,
+                                      strlen(card), NOW, &field, &sealed, ERR));
+            MUST(hw_masked_field_info(field.data, field.len, &masked, &kind, &policy,
+                                      &reference, ERR));
+            CHECK(bytes_eq(&masked, "\u2022\u2022\u2022\u2022 \u2022\u2022\u2022\u2022 "
+                                    "\u2022\u2022\u2022\u2022 4242"));
+            CHECK(kind == HW_KIND_CARD && policy == HW_POLICY_KEEP_LAST4);
+            FAILS_WITH(HW_INVALID_INPUT, "secure_field.empty_value",
+                       hw_secure_field_seal(alice, alice_cert.data, alice_cert.len, bob_id,
+                                            HW_KIND_CARD, HW_POLICY_KEEP_LAST4, NULL, 0, NOW,
+                                            &value, &value, FERR));
+            MUST(hw_vaulted_field_open(bob, trust, sealed.data, sealed.len, NOW, &vaulted, ERR));
+            MUST(hw_vaulted_field_verify(vaulted, field.data, field.len, ERR));
+            field.data[10] ^= 1;
+            FAILS_WITH(HW_TAMPERED, "secure_field.mismatch",
+                       hw_vaulted_field_verify(vaulted, field.data, field.len, FERR));
+            MUST(hw_vaulted_field_value(vaulted, &value, &vault_ref, NULL, &from, ERR));
+            CHECK(bytes_eq(&value, card));
+            CHECK(memcmp(vault_ref, reference, 16) == 0 && memcmp(from, alice_id, 32) == 0);
+            hw_vaulted_field_free(vaulted);
+            hw_bytes_free(&value);
+            hw_bytes_free(&masked);
+            hw_bytes_free(&field);
+            hw_bytes_free(&sealed);
+        }
 
         hw_bytes_free(&wire);
         hw_bytes_free(&envelope);
