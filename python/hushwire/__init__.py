@@ -7,7 +7,7 @@ library), or else from the repository's ``target/release`` (``cargo build -p hus
 Every handle (:class:`Account`, :class:`Session`, :class:`Group`, :class:`Issuer`,
 :class:`TrustStore`, :class:`OrganizationRoots`, :class:`AttachmentEncryptor`,
 :class:`AttachmentDecryptor`, :class:`RecoveryKey`, :class:`BackupWriter`,
-:class:`RestoredBackup`, :class:`Sas`) frees its native state on ``close()``, at the end of a
+:class:`RestoredBackup`, :class:`Sas`, :class:`VaultedField`) frees its native state on ``close()``, at the end of a
 ``with`` block, or when it is garbage collected. Failures raise :class:`HushwireError` subclasses carrying the
 status, the kind (``"tampered"``, ``"replay"``, ...) and the stable code of the Rust error
 (``"decrypt.tampered"``, ...). Time is passed in as Unix seconds; randomness comes from the OS
@@ -94,6 +94,11 @@ __all__ = [
     "backup_encode",
     "backup_restore",
     "Sas",
+    "SecureField",
+    "MaskedFieldInfo",
+    "secure_field_seal",
+    "masked_field_info",
+    "VaultedField",
 ]
 
 #: The ABI version this binding was written for (``HW_ABI_VERSION``).
@@ -108,6 +113,14 @@ RESET_NO_SESSION = 1
 RESET_STATE_BEHIND = 2
 RESET_PEER_FORKED = 3
 RESET_TOO_FAR_BEHIND = 4
+#: Secure-field kinds and policies (``HW_KIND_*``, ``HW_POLICY_*``).
+KIND_CARD = 1
+KIND_IBAN = 2
+KIND_EMAIL = 3
+KIND_PHONE = 4
+POLICY_KEEP_LAST4 = 1
+POLICY_KEEP_FIRST6_LAST4 = 2
+POLICY_MASK_ALL = 3
 #: :meth:`Account.verification_state` values.
 VERIFICATION_UNKNOWN = 0
 VERIFICATION_UNVERIFIED = 1
@@ -309,6 +322,21 @@ _SIGNATURES = {
     "hw_sas_decimal": ([_P, _BUF, _ERR], c_int),
     "hw_sas_remote_identity": ([_P, _OUT_KEY, _ERR], c_int),
     "hw_sas_free": ([_P], None),
+    "hw_secure_field_seal": (
+        [_P, _IN, c_size_t, _IN, c_uint8, c_uint8, _IN, c_size_t, c_uint64, _BUF, _BUF, _ERR],
+        c_int,
+    ),
+    "hw_masked_field_info": (
+        [_IN, c_size_t, _BUF, POINTER(c_uint8), POINTER(c_uint8), POINTER(c_uint8 * 16), _ERR],
+        c_int,
+    ),
+    "hw_vaulted_field_open": ([_P, _P, _IN, c_size_t, c_uint64, POINTER(_P), _ERR], c_int),
+    "hw_vaulted_field_verify": ([_P, _IN, c_size_t, _ERR], c_int),
+    "hw_vaulted_field_value": (
+        [_P, _BUF, POINTER(c_uint8 * 16), POINTER(c_uint8), _OUT_KEY, _ERR],
+        c_int,
+    ),
+    "hw_vaulted_field_free": ([_P], None),
     "hw_account_new": ([c_uint64, POINTER(_P), _ERR], c_int),
     "hw_account_free": ([_P], None),
     "hw_account_identity_key": ([_P, _OUT_KEY, _ERR], c_int),
@@ -1759,3 +1787,85 @@ class Sas(_Handle):
         out = (c_uint8 * 32)()
         _call(_lib.hw_sas_remote_identity, self._p, byref(out))
         return bytes(out)
+
+
+# ─── secure fields ───────────────────────────────────────────────────────────────────────────
+
+
+class SecureField(NamedTuple):
+    """A sealed secure field: the operator's copy (``masked_field``, send it inside an
+    ordinary message) and the envelope for the vault."""
+
+    masked_field: bytes
+    envelope: bytes
+
+
+def secure_field_seal(
+    account: Account, certificate: bytes, vault: bytes, kind: int, policy: int,
+    value: Union[str, bytes], now: int,
+) -> SecureField:
+    """Seals ``value`` (a card number typed in a payment field, ...) to the vault's identity
+    key; ``kind`` is a ``KIND_*`` and ``policy`` a ``POLICY_*``."""
+    cp, cn, _k1 = _in(certificate)
+    vp, vn, _k2 = _text(value)
+    field, envelope = _Bytes(), _Bytes()
+    _call(
+        _lib.hw_secure_field_seal,
+        account._p,
+        cp,
+        cn,
+        _key(vault, "vault"),
+        kind,
+        policy,
+        vp,
+        vn,
+        now,
+        byref(field),
+        byref(envelope),
+    )
+    return SecureField(_take(field), _take(envelope))
+
+
+class MaskedFieldInfo(NamedTuple):
+    masked: str
+    kind: int
+    policy: int
+    reference: bytes
+
+
+def masked_field_info(masked_field: bytes) -> MaskedFieldInfo:
+    """What the operator shows: the masked form, and the reference to name it to the vault."""
+    p, n, _keep = _in(masked_field)
+    masked, kind, policy, reference = _Bytes(), c_uint8(), c_uint8(), (c_uint8 * 16)()
+    _call(
+        _lib.hw_masked_field_info, p, n, byref(masked), byref(kind), byref(policy),
+        byref(reference),
+    )
+    return MaskedFieldInfo(_take(masked).decode("utf-8"), kind.value, policy.value,
+                           bytes(reference))
+
+
+class VaultedField(_Handle):
+    """A secure field as the vault holds it (the raw value is wiped on close)."""
+
+    _free = _lib.hw_vaulted_field_free
+
+    @classmethod
+    def open(cls, vault: Account, trust: "TrustStore", envelope: bytes, now: int):
+        p, n, _keep = _in(envelope)
+        return _new(cls, _lib.hw_vaulted_field_open, vault._p, trust._p, p, n, now)
+
+    def verify(self, masked_field: bytes) -> None:
+        """Raises :class:`TamperedError` (``secure_field.mismatch``) unless ``masked_field``
+        is the operator's copy of this value."""
+        p, n, _keep = _in(masked_field)
+        _call(_lib.hw_vaulted_field_verify, self._p, p, n)
+
+    def value(self) -> Tuple[str, bytes, int, bytes]:
+        """``(value, reference, kind, sender identity key)``."""
+        out, reference, kind, sender = _Bytes(), (c_uint8 * 16)(), c_uint8(), (c_uint8 * 32)()
+        _call(
+            _lib.hw_vaulted_field_value, self._p, byref(out), byref(reference), byref(kind),
+            byref(sender),
+        )
+        return _take(out).decode("utf-8"), bytes(reference), kind.value, bytes(sender)

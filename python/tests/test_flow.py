@@ -1,7 +1,8 @@
 """The two-party flow of ffi/tests/flow.c, through the Python binding: accounts, a bundle, the
 first message, the ratchet both ways, sealed envelopes, a group, persistence, roster changes,
 attachments, masking, safety numbers, business identities, relay challenges, error paths;
-account-held sessions and resets, user identities, short authentication strings, key backup."""
+account-held sessions and resets, user identities, short authentication strings, key backup,
+secure fields."""
 
 import pytest
 
@@ -487,3 +488,37 @@ def test_key_backup_and_restore(pair):
         second.close()
         writer.close()
     group.close()
+
+
+def test_secure_field_to_a_vault(pair):
+    alice, bob, _, _ = pair
+    with Issuer.generate() as root, Issuer.generate() as server, TrustStore.create() as trust:
+        server_cert = hushwire.server_certificate(
+            root, 1, 7, server.public_key, 0, NOW + 365 * DAY
+        )
+        cert = hushwire.sender_certificate(
+            server, server_cert, 1, b"alice@example.com", 1, alice.identity_key, 0, NOW + DAY
+        )
+        trust.add_root(1, root.public_key)
+        card = "4242 4242 4242 4242"
+        field = hushwire.secure_field_seal(
+            alice, cert, bob.identity_key, hushwire.KIND_CARD, hushwire.POLICY_KEEP_LAST4, card,
+            NOW,
+        )
+        info = hushwire.masked_field_info(field.masked_field)
+        assert info.masked == " ".join(["\u2022" * 4] * 3 + ["4242"])
+        assert (info.kind, info.policy) == (hushwire.KIND_CARD, hushwire.POLICY_KEEP_LAST4)
+        with pytest.raises(InvalidArgumentError):
+            hushwire.secure_field_seal(alice, cert, bob.identity_key, 0x10, 1, card, NOW)
+        with pytest.raises(InvalidInputError) as e:
+            hushwire.secure_field_seal(alice, cert, bob.identity_key, 1, 1, "", NOW)
+        assert e.value.code == "secure_field.empty_value"
+        with hushwire.VaultedField.open(bob, trust, field.envelope, NOW) as vaulted:
+            vaulted.verify(field.masked_field)
+            altered = bytearray(field.masked_field)
+            altered[10] ^= 1
+            with pytest.raises(TamperedError) as e:
+                vaulted.verify(bytes(altered))
+            assert e.value.code == "secure_field.mismatch"
+            assert vaulted.value() == (card, info.reference, hushwire.KIND_CARD,
+                                       alice.identity_key)
