@@ -863,6 +863,40 @@ hw_status hw_recovery_key_from_display(const uint8_t *text,
                                        hw_recovery_key **out,
                                        hw_error **err);
 
+// Wraps the recovery key under `passphrase` with Argon2id, so that the user may type the
+// passphrase instead of the key; the wrap goes to `out` (pass it to `hw_backup_writer_create`
+// and `hw_backup_encode`). `memory_kib`, `iterations` and `lanes` are the Argon2id
+// parameters, all 0 for the defaults (64 MiB, 3 passes, 1 lane: a fraction of a second);
+// outside the bounds of SPEC.md §18.2.2 is `HW_LIMIT_EXCEEDED`
+// (`backup.kdf_params_out_of_range`).
+//
+// # Safety
+// `key` is a recovery key handle; `passphrase` points to `passphrase_len` readable bytes;
+// `out` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_recovery_key_wrap(const hw_recovery_key *key,
+                               const uint8_t *passphrase,
+                               size_t passphrase_len,
+                               uint32_t memory_kib,
+                               uint32_t iterations,
+                               uint32_t lanes,
+                               hw_bytes *out,
+                               hw_error **err);
+
+// Opens the passphrase wrap stored in a backup (the bytes of `hw_backup_encode`) and writes
+// the recovery key to `out`. `HW_TAMPERED` (`backup.wrong_passphrase`) for a wrong
+// passphrase; `HW_INVALID_INPUT` (`backup.not_passphrase_protected`) for a backup without a
+// wrap; `HW_LIMIT_EXCEEDED` for stored parameters above the bounds (checked before hashing).
+//
+// # Safety
+// `backup` points to `backup_len` readable bytes, `passphrase` to `passphrase_len`; `out` to
+// writable storage for a pointer; `err` as usual.
+hw_status hw_backup_unwrap_recovery_key(const uint8_t *backup,
+                                        size_t backup_len,
+                                        const uint8_t *passphrase,
+                                        size_t passphrase_len,
+                                        hw_recovery_key **out,
+                                        hw_error **err);
+
 // Frees a recovery key (NULL is a no-op); it is wiped.
 //
 // # Safety
@@ -870,13 +904,17 @@ hw_status hw_recovery_key_from_display(const uint8_t *text,
 void hw_recovery_key_free(hw_recovery_key *key);
 
 // Starts a new, empty backup under `key` (manifest counter 0) and certifies a fresh device
-// key for this device. The writer goes to `out` and the first manifest to `manifest`: store
+// key for this device. `wrapped` is the passphrase wrap that will be stored with the backup
+// (`hw_recovery_key_wrap`), or NULL with length 0 for none: the manifest names it, so it
+// cannot be swapped. The writer goes to `out` and the first manifest to `manifest`: store
 // it. After this call the app may forget the recovery key (the user keeps it).
 //
 // # Safety
-// `key` is a recovery key handle; `out` points to writable storage for a pointer;
-// `manifest` to a writable `hw_bytes`; `err` as usual.
+// `key` is a recovery key handle; `wrapped` points to `wrapped_len` readable bytes; `out` to
+// writable storage for a pointer; `manifest` to a writable `hw_bytes`; `err` as usual.
 hw_status hw_backup_writer_create(const hw_recovery_key *key,
+                                  const uint8_t *wrapped,
+                                  size_t wrapped_len,
                                   uint64_t now,
                                   hw_backup_writer **out,
                                   hw_bytes *manifest,
@@ -1011,14 +1049,17 @@ hw_status hw_backup_writer_accept_manifest(hw_backup_writer *writer,
 // `writer` is NULL or a backup writer handle, freed once and not in use by another call.
 void hw_backup_writer_free(hw_backup_writer *writer);
 
-// Encodes the backup to store: the latest `manifest` and every entry so far, as one entry
-// list (`entries`: the lists of every append, concatenated in order). A buffer that is not an
+// Encodes the backup to store: the passphrase wrap named at creation (`wrapped`, or NULL
+// with length 0 for none), the latest `manifest` and every entry so far, as one entry list
+// (`entries`: the lists of every append, concatenated in order). A buffer that is not an
 // entry list is `HW_INVALID_ARGUMENT`; `HW_LIMIT_EXCEEDED` past the size limits.
 //
 // # Safety
-// `manifest` points to `manifest_len` readable bytes, `entries` to `entries_len`; `out` to a
-// writable `hw_bytes`; `err` as usual.
-hw_status hw_backup_encode(const uint8_t *manifest,
+// `wrapped` points to `wrapped_len` readable bytes, `manifest` to `manifest_len`, `entries`
+// to `entries_len`; `out` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_backup_encode(const uint8_t *wrapped,
+                           size_t wrapped_len,
+                           const uint8_t *manifest,
                            size_t manifest_len,
                            const uint8_t *entries,
                            size_t entries_len,
@@ -1248,6 +1289,18 @@ hw_status hw_account_sessions_with(const hw_account *account,
                                    const uint8_t *peer,
                                    hw_bytes *out,
                                    hw_error **err);
+
+// Writes the account's housekeeping events at `now` to `out` (codes joined by `'\n'`, an
+// empty buffer for none): `event.prekey_rotation_due` (call `hw_account_rotate_prekeys` and
+// publish) and `event.one_time_prekeys_low` (generate and upload more). Call it when the app
+// wakes up or after publishing keys.
+//
+// # Safety
+// `account` is an account handle; `out` points to a writable `hw_bytes`; `err` as usual.
+hw_status hw_account_maintenance_events(const hw_account *account,
+                                        uint64_t now,
+                                        hw_bytes *out,
+                                        hw_error **err);
 
 // Builds an authenticated reset request for `peer` (32-byte identity key), to send back to
 // it (sealed, like any message) when its messages cannot be decrypted: `reason` is the

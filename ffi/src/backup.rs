@@ -7,12 +7,15 @@
 //! app keeps one growing buffer (append every new list to it) and the latest manifest, and
 //! passes both to `hw_backup_encode` to get the bytes to store.
 //!
-//! Not covered here: passphrase-wrapped recovery keys (`WrappedRecoveryKey`).
+//! A recovery key may also be wrapped under a passphrase with Argon2id
+//! (`hw_recovery_key_wrap`): the wrap is stored with the backup (`hw_backup_encode`), named by
+//! the manifest (`hw_backup_writer_create`), and opened with `hw_backup_unwrap_recovery_key`.
 
 use std::sync::Mutex;
 
 use hushwire::backup::{
-    self, Appended, BackupItem, BackupOptions, BackupPublicKey, BackupWriter, RestoredBackup,
+    self, Appended, Argon2Params, BackupItem, BackupOptions, BackupPublicKey, BackupWriter,
+    RestoredBackup, WrappedRecoveryKey,
 };
 use hushwire::{IdentityKeyPair, RecoveryKey};
 
@@ -61,6 +64,15 @@ fn parse_entry_list(mut bytes: &[u8]) -> Result<Vec<Vec<u8>>, Failure> {
         bytes = rest;
     }
     Ok(entries)
+}
+
+/// An optional passphrase wrap: an empty input means none.
+fn optional_wrap(ptr: *const u8, len: usize) -> Result<Option<WrappedRecoveryKey>, Failure> {
+    let bytes = input(ptr, len, "wrapped")?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(WrappedRecoveryKey::from_bytes(bytes)?))
 }
 
 /// Hands an append's entries and manifest to the outputs.
@@ -142,6 +154,70 @@ pub unsafe extern "C" fn hw_recovery_key_from_display(
     })
 }
 
+/// Wraps the recovery key under `passphrase` with Argon2id, so that the user may type the
+/// passphrase instead of the key; the wrap goes to `out` (pass it to `hw_backup_writer_create`
+/// and `hw_backup_encode`). `memory_kib`, `iterations` and `lanes` are the Argon2id
+/// parameters, all 0 for the defaults (64 MiB, 3 passes, 1 lane: a fraction of a second);
+/// outside the bounds of SPEC.md §18.2.2 is `HW_LIMIT_EXCEEDED`
+/// (`backup.kdf_params_out_of_range`).
+///
+/// # Safety
+/// `key` is a recovery key handle; `passphrase` points to `passphrase_len` readable bytes;
+/// `out` to a writable `hw_bytes`; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_recovery_key_wrap(
+    key: *const hw_recovery_key,
+    passphrase: *const u8,
+    passphrase_len: usize,
+    memory_kib: u32,
+    iterations: u32,
+    lanes: u32,
+    out: *mut hw_bytes,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let key = handle(key, "key")?;
+        let passphrase = input(passphrase, passphrase_len, "passphrase")?;
+        let out = Out::new(out, "out")?;
+        let params = if (memory_kib, iterations, lanes) == (0, 0, 0) {
+            Argon2Params::default()
+        } else {
+            Argon2Params::new(memory_kib, iterations, lanes)?
+        };
+        let mut rng = rng::for_call()?;
+        let wrapped = WrappedRecoveryKey::wrap(&*lock(&key.0)?, passphrase, params, &mut rng)?;
+        out.write(hw_bytes::from_vec(wrapped.to_bytes()));
+        Ok(())
+    })
+}
+
+/// Opens the passphrase wrap stored in a backup (the bytes of `hw_backup_encode`) and writes
+/// the recovery key to `out`. `HW_TAMPERED` (`backup.wrong_passphrase`) for a wrong
+/// passphrase; `HW_INVALID_INPUT` (`backup.not_passphrase_protected`) for a backup without a
+/// wrap; `HW_LIMIT_EXCEEDED` for stored parameters above the bounds (checked before hashing).
+///
+/// # Safety
+/// `backup` points to `backup_len` readable bytes, `passphrase` to `passphrase_len`; `out` to
+/// writable storage for a pointer; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_backup_unwrap_recovery_key(
+    backup: *const u8,
+    backup_len: usize,
+    passphrase: *const u8,
+    passphrase_len: usize,
+    out: *mut *mut hw_recovery_key,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let stored = input(backup, backup_len, "backup")?;
+        let passphrase = input(passphrase, passphrase_len, "passphrase")?;
+        let out = Out::new(out, "out")?;
+        let key = backup::unwrap_recovery_key(stored, passphrase)?;
+        out.write(into_handle(hw_recovery_key(Mutex::new(key))));
+        Ok(())
+    })
+}
+
 /// Frees a recovery key (NULL is a no-op); it is wiped.
 ///
 /// # Safety
@@ -154,15 +230,19 @@ pub unsafe extern "C" fn hw_recovery_key_free(key: *mut hw_recovery_key) {
 // ─── writer ──────────────────────────────────────────────────────────────────────────────────
 
 /// Starts a new, empty backup under `key` (manifest counter 0) and certifies a fresh device
-/// key for this device. The writer goes to `out` and the first manifest to `manifest`: store
+/// key for this device. `wrapped` is the passphrase wrap that will be stored with the backup
+/// (`hw_recovery_key_wrap`), or NULL with length 0 for none: the manifest names it, so it
+/// cannot be swapped. The writer goes to `out` and the first manifest to `manifest`: store
 /// it. After this call the app may forget the recovery key (the user keeps it).
 ///
 /// # Safety
-/// `key` is a recovery key handle; `out` points to writable storage for a pointer;
-/// `manifest` to a writable `hw_bytes`; `err` as usual.
+/// `key` is a recovery key handle; `wrapped` points to `wrapped_len` readable bytes; `out` to
+/// writable storage for a pointer; `manifest` to a writable `hw_bytes`; `err` as usual.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hw_backup_writer_create(
     key: *const hw_recovery_key,
+    wrapped: *const u8,
+    wrapped_len: usize,
     now: u64,
     out: *mut *mut hw_backup_writer,
     manifest: *mut hw_bytes,
@@ -170,10 +250,12 @@ pub unsafe extern "C" fn hw_backup_writer_create(
 ) -> hw_status {
     call(err, || {
         let key = handle(key, "key")?;
+        let wrapped = optional_wrap(wrapped, wrapped_len)?;
         let out = Out::new(out, "out")?;
         let manifest = Out::new(manifest, "manifest")?;
         let mut rng = rng::for_call()?;
-        let (writer, first) = BackupWriter::create(&*lock(&key.0)?, None, time(now), &mut rng);
+        let (writer, first) =
+            BackupWriter::create(&*lock(&key.0)?, wrapped.as_ref(), time(now), &mut rng);
         manifest.write(hw_bytes::from_vec(first));
         out.write(into_handle(hw_backup_writer(Mutex::new(writer))));
         Ok(())
@@ -444,15 +526,18 @@ pub unsafe extern "C" fn hw_backup_writer_free(writer: *mut hw_backup_writer) {
 
 // ─── stored bytes and restore ────────────────────────────────────────────────────────────────
 
-/// Encodes the backup to store: the latest `manifest` and every entry so far, as one entry
-/// list (`entries`: the lists of every append, concatenated in order). A buffer that is not an
+/// Encodes the backup to store: the passphrase wrap named at creation (`wrapped`, or NULL
+/// with length 0 for none), the latest `manifest` and every entry so far, as one entry list
+/// (`entries`: the lists of every append, concatenated in order). A buffer that is not an
 /// entry list is `HW_INVALID_ARGUMENT`; `HW_LIMIT_EXCEEDED` past the size limits.
 ///
 /// # Safety
-/// `manifest` points to `manifest_len` readable bytes, `entries` to `entries_len`; `out` to a
-/// writable `hw_bytes`; `err` as usual.
+/// `wrapped` points to `wrapped_len` readable bytes, `manifest` to `manifest_len`, `entries`
+/// to `entries_len`; `out` to a writable `hw_bytes`; `err` as usual.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hw_backup_encode(
+    wrapped: *const u8,
+    wrapped_len: usize,
     manifest: *const u8,
     manifest_len: usize,
     entries: *const u8,
@@ -461,10 +546,11 @@ pub unsafe extern "C" fn hw_backup_encode(
     err: *mut *mut hw_error,
 ) -> hw_status {
     call(err, || {
+        let wrapped = optional_wrap(wrapped, wrapped_len)?;
         let manifest = input(manifest, manifest_len, "manifest")?;
         let entries = parse_entry_list(input(entries, entries_len, "entries")?)?;
         let out = Out::new(out, "out")?;
-        let stored = backup::encode_backup(None, manifest, &entries)?;
+        let stored = backup::encode_backup(wrapped.as_ref(), manifest, &entries)?;
         out.write(hw_bytes::from_vec(stored));
         Ok(())
     })

@@ -218,6 +218,29 @@ pub unsafe extern "C" fn hw_account_sessions_with(
     })
 }
 
+/// Writes the account's housekeeping events at `now` to `out` (codes joined by `'\n'`, an
+/// empty buffer for none): `event.prekey_rotation_due` (call `hw_account_rotate_prekeys` and
+/// publish) and `event.one_time_prekeys_low` (generate and upload more). Call it when the app
+/// wakes up or after publishing keys.
+///
+/// # Safety
+/// `account` is an account handle; `out` points to a writable `hw_bytes`; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_account_maintenance_events(
+    account: *const hw_account,
+    now: u64,
+    out: *mut hw_bytes,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let account = handle(account, "account")?;
+        let out = Out::new(out, "out")?;
+        let events = lock(&account.0)?.maintenance_events(time(now));
+        out.write(events_text(&events));
+        Ok(())
+    })
+}
+
 // ─── resets ──────────────────────────────────────────────────────────────────────────────────
 
 /// Builds an authenticated reset request for `peer` (32-byte identity key), to send back to

@@ -1947,6 +1947,8 @@ fn a_backup_restores_groups_identity_and_records_and_refuses_tampering() {
         let (mut writer, mut manifest) = (null_mut(), hw_bytes::EMPTY);
         ok(hw_backup_writer_create(
             key,
+            null(),
+            0,
             NOW,
             &mut writer,
             &mut manifest,
@@ -2003,6 +2005,8 @@ fn a_backup_restores_groups_identity_and_records_and_refuses_tampering() {
 
         let mut stored = hw_bytes::EMPTY;
         ok(hw_backup_encode(
+            null(),
+            0,
             latest.as_ptr(),
             latest.len(),
             list.as_ptr(),
@@ -2013,6 +2017,8 @@ fn a_backup_restores_groups_identity_and_records_and_refuses_tampering() {
         let stored = taken(&mut stored);
         let (s, _, _) = failing(|e| {
             hw_backup_encode(
+                null(),
+                0,
                 latest.as_ptr(),
                 latest.len(),
                 list.as_ptr(),
@@ -2676,5 +2682,162 @@ fn a_secure_field_reaches_the_vault_and_only_the_genuine_copy_verifies() {
         hw_account_free(vault);
         hw_issuer_free(o.root);
         hw_issuer_free(o.key);
+    }
+}
+
+#[test]
+fn a_passphrase_opens_the_wrapped_recovery_key_stored_with_the_backup() {
+    let key = recovery_key();
+    // SAFETY: live handles and valid buffers throughout.
+    unsafe {
+        let pass = b"correct horse battery staple";
+        // The smallest parameters the bounds allow (tests only).
+        let (s, code, _) = failing(|e| {
+            hw_recovery_key_wrap(key, pass.as_ptr(), pass.len(), 1, 1, 1, &mut scratch(), e)
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (
+                hw_status::HW_LIMIT_EXCEEDED,
+                "backup.kdf_params_out_of_range"
+            )
+        );
+        let mut wrapped = hw_bytes::EMPTY;
+        ok(hw_recovery_key_wrap(
+            key,
+            pass.as_ptr(),
+            pass.len(),
+            8,
+            1,
+            1,
+            &mut wrapped,
+            null_mut(),
+        ));
+        let wrapped = taken(&mut wrapped);
+        let (mut writer, mut manifest) = (null_mut(), hw_bytes::EMPTY);
+        ok(hw_backup_writer_create(
+            key,
+            wrapped.as_ptr(),
+            wrapped.len(),
+            NOW,
+            &mut writer,
+            &mut manifest,
+            null_mut(),
+        ));
+        let manifest = taken(&mut manifest);
+        let mut stored = hw_bytes::EMPTY;
+        ok(hw_backup_encode(
+            wrapped.as_ptr(),
+            wrapped.len(),
+            manifest.as_ptr(),
+            manifest.len(),
+            null(),
+            0,
+            &mut stored,
+            null_mut(),
+        ));
+        let stored = taken(&mut stored);
+
+        let (s, code, _) = failing(|e| {
+            hw_backup_unwrap_recovery_key(
+                stored.as_ptr(),
+                stored.len(),
+                b"wrong".as_ptr(),
+                5,
+                &mut null_mut(),
+                e,
+            )
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_TAMPERED, "backup.wrong_passphrase")
+        );
+        let mut opened = null_mut();
+        ok(hw_backup_unwrap_recovery_key(
+            stored.as_ptr(),
+            stored.len(),
+            pass.as_ptr(),
+            pass.len(),
+            &mut opened,
+            null_mut(),
+        ));
+        assert_eq!(display(opened), display(key));
+        let mut restored = null_mut();
+        ok(hw_backup_restore(
+            opened,
+            stored.as_ptr(),
+            stored.len(),
+            0,
+            &mut restored,
+            null_mut(),
+        ));
+        hw_restored_backup_free(restored);
+
+        // Without the wrap the manifest names, the backup is refused; a backup without one
+        // has no passphrase.
+        let mut bare = hw_bytes::EMPTY;
+        ok(hw_backup_encode(
+            null(),
+            0,
+            manifest.as_ptr(),
+            manifest.len(),
+            null(),
+            0,
+            &mut bare,
+            null_mut(),
+        ));
+        let bare = taken(&mut bare);
+        let (s, code, _) =
+            failing(|e| hw_backup_restore(key, bare.as_ptr(), bare.len(), 0, &mut null_mut(), e));
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_TAMPERED, "backup.wrapped_key_mismatch")
+        );
+        let (s, code, _) = failing(|e| {
+            hw_backup_unwrap_recovery_key(
+                bare.as_ptr(),
+                bare.len(),
+                pass.as_ptr(),
+                pass.len(),
+                &mut null_mut(),
+                e,
+            )
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (
+                hw_status::HW_INVALID_INPUT,
+                "backup.not_passphrase_protected"
+            )
+        );
+        hw_recovery_key_free(opened);
+        hw_backup_writer_free(writer);
+        hw_recovery_key_free(key);
+    }
+}
+
+#[test]
+fn maintenance_events_name_low_prekeys_and_a_due_rotation() {
+    let account = new_account();
+    let events = |now: u64| {
+        // SAFETY: a live handle and a writable buffer.
+        text_of(|b| unsafe { hw_account_maintenance_events(account, now, b, null_mut()) })
+    };
+    assert_eq!(events(NOW), "event.one_time_prekeys_low");
+    assert_eq!(
+        events(NOW + 365 * DAY),
+        "event.prekey_rotation_due\nevent.one_time_prekeys_low"
+    );
+    // SAFETY: live handle, freed once.
+    unsafe {
+        ok(hw_account_generate_one_time_prekeys(
+            account,
+            100,
+            100,
+            NOW,
+            null_mut(),
+        ));
+        assert_eq!(events(NOW), "");
+        hw_account_free(account);
     }
 }

@@ -214,6 +214,9 @@ static void account_sessions_and_reset(void) {
     MUST(hw_account_new(NOW, &ben, ERR));
     MUST(hw_account_identity_key(ann, &ann_id, ERR));
     MUST(hw_account_identity_key(ben, &ben_id, ERR));
+    MUST(hw_account_maintenance_events(ben, NOW, &events, ERR));
+    CHECK(bytes_eq(&events, "event.one_time_prekeys_low"));
+    hw_bytes_free(&events);
     MUST(hw_account_generate_one_time_prekeys(ben, 2, 2, NOW, ERR));
 
     MUST(hw_account_prekey_bundle(ben, &bundle, ERR));
@@ -405,7 +408,11 @@ static void backup_round_trip(hw_account *bob, hw_group *bob_group, hw_group *al
     MUST(hw_recovery_key_generate(&key, ERR));
     MUST(hw_recovery_key_to_display(key, &shown, ERR));
     CHECK(shown.len == 65);
-    MUST(hw_backup_writer_create(key, NOW, &writer, &manifest, ERR));
+    /* The user also chose a passphrase (the smallest Argon2id parameters: tests only). */
+    const char *pass = "correct horse battery staple";
+    hw_bytes wrapped = {0};
+    MUST(hw_recovery_key_wrap(key, (const uint8_t *)pass, strlen(pass), 8, 1, 1, &wrapped, ERR));
+    MUST(hw_backup_writer_create(key, wrapped.data, wrapped.len, NOW, &writer, &manifest, ERR));
     hw_bytes_free(&manifest);
     MUST(hw_backup_writer_append_account(writer, bob, 1, NOW, &entries, &manifest, ERR));
     append(&list, &list_len, &entries);
@@ -414,10 +421,25 @@ static void backup_round_trip(hw_account *bob, hw_group *bob_group, hw_group *al
     append(&list, &list_len, &entries);
     MUST(hw_backup_writer_counter(writer, &counter, NULL, ERR));
     CHECK(counter == 2);
-    MUST(hw_backup_encode(manifest.data, manifest.len, list, list_len, &stored, ERR));
+    MUST(hw_backup_encode(wrapped.data, wrapped.len, manifest.data, manifest.len, list, list_len,
+                          &stored, ERR));
     FAILS_WITH(HW_INVALID_ARGUMENT, "ffi.invalid_argument",
-               hw_backup_encode(manifest.data, manifest.len, list, list_len - 1, &entries,
-                                FERR));
+               hw_backup_encode(wrapped.data, wrapped.len, manifest.data, manifest.len, list,
+                                list_len - 1, &entries, FERR));
+    {
+        hw_recovery_key *opened = NULL;
+        hw_bytes shown_again = {0};
+        FAILS_WITH(HW_TAMPERED, "backup.wrong_passphrase",
+                   hw_backup_unwrap_recovery_key(stored.data, stored.len,
+                                                 (const uint8_t *)"wrong", 5, &opened, FERR));
+        MUST(hw_backup_unwrap_recovery_key(stored.data, stored.len, (const uint8_t *)pass,
+                                           strlen(pass), &opened, ERR));
+        MUST(hw_recovery_key_to_display(opened, &shown_again, ERR));
+        CHECK(shown_again.len == shown.len &&
+              memcmp(shown_again.data, shown.data, shown.len) == 0);
+        hw_bytes_free(&shown_again);
+        hw_recovery_key_free(opened);
+    }
 
     /* The user types the key back in, with a typo first. */
     uint8_t c = shown.data[0];
@@ -463,6 +485,7 @@ static void backup_round_trip(hw_account *bob, hw_group *bob_group, hw_group *al
     hw_recovery_key_free(typed);
     hw_recovery_key_free(key);
     hw_bytes_free(&shown);
+    hw_bytes_free(&wrapped);
     hw_bytes_free(&manifest);
     hw_bytes_free(&stored);
     free(list);
@@ -951,7 +974,7 @@ int main(void) {
         hw_issuer_free(org_key);
     }
 
-    /* ── account-held sessions and a reset; short authentication strings; a backup ──── */
+    /* ── account-held sessions and a reset; short authentication strings; a backup ───── */
     account_sessions_and_reset();
     sas_on_sessions(a2b, b2a);
     backup_round_trip(bob, bob_group, alice_group, bob_id);

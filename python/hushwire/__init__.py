@@ -7,10 +7,10 @@ library), or else from the repository's ``target/release`` (``cargo build -p hus
 Every handle (:class:`Account`, :class:`Session`, :class:`Group`, :class:`Issuer`,
 :class:`TrustStore`, :class:`OrganizationRoots`, :class:`AttachmentEncryptor`,
 :class:`AttachmentDecryptor`, :class:`RecoveryKey`, :class:`BackupWriter`,
-:class:`RestoredBackup`, :class:`Sas`, :class:`VaultedField`) frees its native state on ``close()``, at the end of a
-``with`` block, or when it is garbage collected. Failures raise :class:`HushwireError` subclasses carrying the
-status, the kind (``"tampered"``, ``"replay"``, ...) and the stable code of the Rust error
-(``"decrypt.tampered"``, ...). Time is passed in as Unix seconds; randomness comes from the OS
+:class:`RestoredBackup`, :class:`Sas`, :class:`VaultedField`) frees its native state on
+``close()``, at the end of a ``with`` block, or when it is garbage collected. Failures raise
+:class:`HushwireError` subclasses carrying the status, the kind (``"tampered"``,
+``"replay"``, ...) and the stable code of the Rust error (``"decrypt.tampered"``, ...). Time is passed in as Unix seconds; randomness comes from the OS
 inside the library. Returned buffers are copied into ``bytes`` and the native copy is wiped.
 """
 
@@ -93,6 +93,7 @@ __all__ = [
     "RestoredBackup",
     "backup_encode",
     "backup_restore",
+    "backup_unwrap_recovery_key",
     "Sas",
     "SecureField",
     "MaskedFieldInfo",
@@ -278,7 +279,13 @@ _SIGNATURES = {
     "hw_recovery_key_to_display": ([_P, _BUF, _ERR], c_int),
     "hw_recovery_key_from_display": ([_IN, c_size_t, POINTER(_P), _ERR], c_int),
     "hw_recovery_key_free": ([_P], None),
-    "hw_backup_writer_create": ([_P, c_uint64, POINTER(_P), _BUF, _ERR], c_int),
+    "hw_backup_writer_create": ([_P, _IN, c_size_t, c_uint64, POINTER(_P), _BUF, _ERR], c_int),
+    "hw_recovery_key_wrap": (
+        [_P, _IN, c_size_t, c_uint32, c_uint32, c_uint32, _BUF, _ERR],
+        c_int,
+    ),
+    "hw_backup_unwrap_recovery_key": ([_IN, c_size_t, _IN, c_size_t, POINTER(_P), _ERR], c_int),
+    "hw_account_maintenance_events": ([_P, c_uint64, _BUF, _ERR], c_int),
     "hw_backup_writer_enroll": ([_P, _IN, c_size_t, c_uint64, POINTER(_P), _BUF, _ERR], c_int),
     "hw_backup_writer_append_account": ([_P, _P, c_uint8, c_uint64, _BUF, _BUF, _ERR], c_int),
     "hw_backup_writer_append_group": ([_P, _P, c_uint64, _BUF, _BUF, _ERR], c_int),
@@ -295,7 +302,7 @@ _SIGNATURES = {
     ),
     "hw_backup_writer_accept_manifest": ([_P, _IN, c_size_t, _ERR], c_int),
     "hw_backup_writer_free": ([_P], None),
-    "hw_backup_encode": ([_IN, c_size_t, _IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_backup_encode": ([_IN, c_size_t, _IN, c_size_t, _IN, c_size_t, _BUF, _ERR], c_int),
     "hw_backup_restore": ([_P, _IN, c_size_t, c_uint64, POINTER(_P), _ERR], c_int),
     "hw_restored_backup_counter": ([_P, POINTER(c_uint64), POINTER(c_uint64), _ERR], c_int),
     "hw_restored_backup_group_count": ([_P, POINTER(c_size_t), _ERR], c_int),
@@ -810,6 +817,13 @@ class Account(_Handle):
         state, key = c_uint8(), (c_uint8 * 32)()
         _call(_lib.hw_account_verification_state, self._p, up, un, byref(state), byref(key))
         return state.value, (bytes(key) if state.value else None)
+
+    def maintenance_events(self, now: int) -> list:
+        """Housekeeping events' codes: ``"event.prekey_rotation_due"``,
+        ``"event.one_time_prekeys_low"``."""
+        out = _Bytes()
+        _call(_lib.hw_account_maintenance_events, self._p, now, byref(out))
+        return _events(out)
 
     def sign_relay_challenge(self, challenge: bytes) -> bytes:
         """Signs a relay's authentication challenge with the identity key (64 bytes); the
@@ -1550,6 +1564,17 @@ class RecoveryKey(_Handle):
         p, n, _keep = _text(text)
         return _new(cls, _lib.hw_recovery_key_from_display, p, n)
 
+    def wrap(
+        self, passphrase: Union[str, bytes], memory_kib: int = 0, iterations: int = 0,
+        lanes: int = 0,
+    ) -> bytes:
+        """The key wrapped under a passphrase with Argon2id (all parameters 0: the
+        defaults)."""
+        p, n, _keep = _text(passphrase)
+        out = _Bytes()
+        _call(_lib.hw_recovery_key_wrap, self._p, p, n, memory_kib, iterations, lanes, byref(out))
+        return _take(out)
+
     def to_display(self) -> str:
         """55 characters in 11 groups of 5: show them once."""
         out = _Bytes()
@@ -1577,9 +1602,14 @@ class BackupWriter(_Handle):
     _free = _lib.hw_backup_writer_free
 
     @classmethod
-    def create(cls, key: RecoveryKey, now: int) -> Tuple["BackupWriter", bytes]:
+    def create(
+        cls, key: RecoveryKey, now: int, wrapped: Optional[bytes] = None
+    ) -> Tuple["BackupWriter", bytes]:
+        """Starts a backup; ``wrapped`` is the passphrase wrap that will be stored with it
+        (:meth:`RecoveryKey.wrap`), if any."""
+        wp, wn, _keep = _in(wrapped)
         out, manifest = c_void_p(), _Bytes()
-        _call(_lib.hw_backup_writer_create, key._p, now, byref(out), byref(manifest))
+        _call(_lib.hw_backup_writer_create, key._p, wp, wn, now, byref(out), byref(manifest))
         return cls(out), _take(manifest)
 
     @classmethod
@@ -1641,13 +1671,23 @@ class BackupWriter(_Handle):
         _call(_lib.hw_backup_writer_accept_manifest, self._p, p, n)
 
 
-def backup_encode(manifest: bytes, entries: bytes) -> bytes:
-    """The bytes to store: the latest manifest and the entry list of every append so far."""
+def backup_encode(manifest: bytes, entries: bytes, wrapped: Optional[bytes] = None) -> bytes:
+    """The bytes to store: the passphrase wrap (if any), the latest manifest and the entry
+    list of every append so far."""
+    wp, wn, _k0 = _in(wrapped)
     mp, mn, _k1 = _in(manifest)
     ep, en, _k2 = _in(entries)
     out = _Bytes()
-    _call(_lib.hw_backup_encode, mp, mn, ep, en, byref(out))
+    _call(_lib.hw_backup_encode, wp, wn, mp, mn, ep, en, byref(out))
     return _take(out)
+
+
+def backup_unwrap_recovery_key(stored: bytes, passphrase: Union[str, bytes]) -> "RecoveryKey":
+    """Opens the passphrase wrap stored in a backup; a wrong passphrase raises
+    :class:`TamperedError` (``backup.wrong_passphrase``)."""
+    sp, sn, _k1 = _in(stored)
+    pp, pn, _k2 = _text(passphrase)
+    return _new(RecoveryKey, _lib.hw_backup_unwrap_recovery_key, sp, sn, pp, pn)
 
 
 class RestoredBackup(_Handle):

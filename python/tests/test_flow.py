@@ -522,3 +522,21 @@ def test_secure_field_to_a_vault(pair):
             assert e.value.code == "secure_field.mismatch"
             assert vaulted.value() == (card, info.reference, hushwire.KIND_CARD,
                                        alice.identity_key)
+
+
+def test_passphrase_wrapped_recovery_key_and_maintenance_events():
+    with hushwire.RecoveryKey.generate() as key:
+        with pytest.raises(hushwire.LimitExceededError):
+            key.wrap("pass", 1, 1, 1)
+        wrapped = key.wrap("correct horse", 8, 1, 1)
+        writer, manifest = hushwire.BackupWriter.create(key, NOW, wrapped)
+        with writer:
+            stored = hushwire.backup_encode(manifest, b"", wrapped)
+        with pytest.raises(TamperedError):
+            hushwire.backup_unwrap_recovery_key(stored, "wrong")
+        with hushwire.backup_unwrap_recovery_key(stored, "correct horse") as opened:
+            assert opened.to_display() == key.to_display()
+            hushwire.backup_restore(opened, stored).close()
+    with Account.create(NOW) as account:
+        assert account.maintenance_events(NOW) == ["event.one_time_prekeys_low"]
+        assert "event.prekey_rotation_due" in account.maintenance_events(NOW + 365 * DAY)
