@@ -30,6 +30,9 @@
 // Reset reason: a chain jumped further ahead than the configured limit.
 #define HW_RESET_TOO_FAR_BEHIND 4
 
+// Bytes of one record of `hw_mask_find`.
+#define HW_MASK_FINDING_LEN 10
+
 // Kind byte of a payment card number.
 #define HW_KIND_CARD 1
 
@@ -1148,6 +1151,15 @@ hw_status hw_restored_backup_to_account(const hw_restored_backup *restored,
                                         hw_account **out,
                                         hw_error **err);
 
+// Replaces the identity book (who is verified) of an existing `account` with the restored
+// one, if one was backed up; nothing changes otherwise. Persist the account afterwards.
+//
+// # Safety
+// `restored` is a restored backup handle, `account` an account handle; `err` as usual.
+hw_status hw_restored_backup_apply_identity_book(const hw_restored_backup *restored,
+                                                 hw_account *account,
+                                                 hw_error **err);
+
 // Writes the number of the app's restored records to `out`.
 //
 // # Safety
@@ -1200,6 +1212,19 @@ hw_status hw_mask_text(const uint8_t *text,
 // # Safety
 // `text` points to `text_len` readable bytes; `err` as usual.
 hw_status hw_mask_check(const uint8_t *text, size_t text_len, hw_error **err);
+
+// Finds what the default masker would mask in `text` (UTF-8), without masking it: for a UI
+// that offers to send a card number as a secure field (`hw_secure_field_seal` of that part),
+// or asks before sending. The matches go to `out` as records of `HW_MASK_FINDING_LEN` (10)
+// bytes, in text order: the kind (`HW_KIND_*`), the policy (`HW_POLICY_*`, 0 for a match
+// that is only flagged), then the start and end byte offsets of the match in `text`, each
+// a 4-byte big-endian number. An empty buffer when nothing matches. Text that is not UTF-8,
+// or longer than 4 GiB, is `HW_INVALID_ARGUMENT`.
+//
+// # Safety
+// `text` points to `text_len` readable bytes; `out` to a writable `hw_bytes`; `err` as
+// usual.
+hw_status hw_mask_find(const uint8_t *text, size_t text_len, hw_bytes *out, hw_error **err);
 
 // Starts a session with the owner of `bundle` (verifying its signatures) and makes it the
 // active session for that peer, held by the account: encrypt to the peer with
@@ -1301,6 +1326,33 @@ hw_status hw_account_maintenance_events(const hw_account *account,
                                         uint64_t now,
                                         hw_bytes *out,
                                         hw_error **err);
+
+// Sets the limits of the sessions the account starts from now on (`max_jump`,
+// `max_skipped_keys`, `max_receiving_chains`, `skipped_key_max_age`; SPEC.md §5.5): each
+// from 1 to its hard ceiling, else `HW_INVALID_INPUT` (`config.out_of_range`) and nothing
+// changes. Existing sessions keep theirs. Persist the account afterwards.
+//
+// # Safety
+// `account` is an account handle; `err` as usual.
+hw_status hw_account_set_session_config(hw_account *account,
+                                        uint32_t max_jump,
+                                        uint32_t max_skipped_keys,
+                                        uint32_t max_receiving_chains,
+                                        uint32_t skipped_key_max_age,
+                                        hw_error **err);
+
+// Writes the limits of the sessions the account starts to the outputs that are not NULL
+// (as `hw_account_set_session_config`).
+//
+// # Safety
+// `account` is an account handle; each output is NULL or points to a writable `uint32_t`;
+// `err` as usual.
+hw_status hw_account_session_config(const hw_account *account,
+                                    uint32_t *max_jump,
+                                    uint32_t *max_skipped_keys,
+                                    uint32_t *max_receiving_chains,
+                                    uint32_t *skipped_key_max_age,
+                                    hw_error **err);
 
 // Builds an authenticated reset request for `peer` (32-byte identity key), to send back to
 // it (sealed, like any message) when its messages cannot be decrypted: `reason` is the

@@ -729,6 +729,27 @@ pub unsafe extern "C" fn hw_restored_backup_to_account(
     })
 }
 
+/// Replaces the identity book (who is verified) of an existing `account` with the restored
+/// one, if one was backed up; nothing changes otherwise. Persist the account afterwards.
+///
+/// # Safety
+/// `restored` is a restored backup handle, `account` an account handle; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_restored_backup_apply_identity_book(
+    restored: *const hw_restored_backup,
+    account: *mut hw_account,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let restored = handle(restored, "restored")?;
+        let account = handle(account, "account")?;
+        // Lock order: account before the restored backup.
+        let mut account = lock(&account.0)?;
+        lock(&restored.0)?.apply_identity_book(&mut account);
+        Ok(())
+    })
+}
+
 /// Writes the number of the app's restored records to `out`.
 ///
 /// # Safety

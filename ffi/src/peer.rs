@@ -7,7 +7,9 @@
 //! the events' stable codes (`event.session_reset`, `event.peer_evicted`, ...; SPEC.md §8.4)
 //! joined by `'\n'`, in order, without a trailing newline; an empty buffer when there is none.
 
-use hushwire::{Event, PreKeyBundle, ResetReason, ResetRequest, UserId, VerificationState};
+use hushwire::{
+    Event, PreKeyBundle, RatchetConfig, ResetReason, ResetRequest, UserId, VerificationState,
+};
 
 use crate::boundary::{Failure, Out, call, handle, input, key32, lock};
 use crate::{
@@ -237,6 +239,68 @@ pub unsafe extern "C" fn hw_account_maintenance_events(
         let out = Out::new(out, "out")?;
         let events = lock(&account.0)?.maintenance_events(time(now));
         out.write(events_text(&events));
+        Ok(())
+    })
+}
+
+/// Sets the limits of the sessions the account starts from now on (`max_jump`,
+/// `max_skipped_keys`, `max_receiving_chains`, `skipped_key_max_age`; SPEC.md §5.5): each
+/// from 1 to its hard ceiling, else `HW_INVALID_INPUT` (`config.out_of_range`) and nothing
+/// changes. Existing sessions keep theirs. Persist the account afterwards.
+///
+/// # Safety
+/// `account` is an account handle; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_account_set_session_config(
+    account: *mut hw_account,
+    max_jump: u32,
+    max_skipped_keys: u32,
+    max_receiving_chains: u32,
+    skipped_key_max_age: u32,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let account = handle(account, "account")?;
+        let config = RatchetConfig::new(
+            max_jump,
+            max_skipped_keys,
+            max_receiving_chains,
+            skipped_key_max_age,
+        )?;
+        lock(&account.0)?.set_session_config(config);
+        Ok(())
+    })
+}
+
+/// Writes the limits of the sessions the account starts to the outputs that are not NULL
+/// (as `hw_account_set_session_config`).
+///
+/// # Safety
+/// `account` is an account handle; each output is NULL or points to a writable `uint32_t`;
+/// `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_account_session_config(
+    account: *const hw_account,
+    max_jump: *mut u32,
+    max_skipped_keys: *mut u32,
+    max_receiving_chains: *mut u32,
+    skipped_key_max_age: *mut u32,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let account = handle(account, "account")?;
+        let config = *lock(&account.0)?.session_config();
+        let values = [
+            (max_jump, config.max_jump()),
+            (max_skipped_keys, config.max_skipped_keys()),
+            (max_receiving_chains, config.max_receiving_chains()),
+            (skipped_key_max_age, config.skipped_key_max_age()),
+        ];
+        for (ptr, value) in values {
+            if let Some(out) = Out::optional(ptr) {
+                out.write(value);
+            }
+        }
         Ok(())
     })
 }

@@ -48,12 +48,13 @@ fn policy(byte: u8) -> Result<Policy, Failure> {
     }
 }
 
-fn policy_byte(policy: Policy) -> u8 {
+/// The `HW_POLICY_*` byte of a policy; 0 for one that only flags (never in a secure field).
+pub(crate) fn policy_byte(policy: Policy) -> u8 {
     match policy {
         Policy::KeepLast4 => HW_POLICY_KEEP_LAST4,
         Policy::KeepFirst6Last4 => HW_POLICY_KEEP_FIRST6_LAST4,
-        // A secure field never carries another policy.
-        _ => HW_POLICY_MASK_ALL,
+        Policy::MaskAll => HW_POLICY_MASK_ALL,
+        _ => 0,
     }
 }
 

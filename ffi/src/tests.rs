@@ -2841,3 +2841,178 @@ fn maintenance_events_name_low_prekeys_and_a_due_rotation() {
         hw_account_free(account);
     }
 }
+
+#[test]
+fn the_masker_finds_a_card_to_send_as_a_secure_field() {
+    let text = "my card is 4242 4242 4242 4242, thanks";
+    // SAFETY: valid buffers.
+    unsafe {
+        let mut found = hw_bytes::EMPTY;
+        ok(hw_mask_find(
+            text.as_ptr(),
+            text.len(),
+            &mut found,
+            null_mut(),
+        ));
+        let found = taken(&mut found);
+        assert_eq!(found.len(), HW_MASK_FINDING_LEN);
+        assert_eq!(found[..2], [HW_KIND_CARD, HW_POLICY_KEEP_LAST4]);
+        let start = u32::from_be_bytes(found[2..6].try_into().unwrap()) as usize;
+        let end = u32::from_be_bytes(found[6..10].try_into().unwrap()) as usize;
+        assert_eq!(&text[start..end], "4242 4242 4242 4242");
+        // Nothing found: the output is overwritten with an empty buffer.
+        let mut none = hw_bytes::from_vec(vec![1]);
+        let mut earlier = hw_bytes {
+            data: none.data,
+            len: none.len,
+            capacity: none.capacity,
+        };
+        ok(hw_mask_find(b"hello".as_ptr(), 5, &mut none, null_mut()));
+        assert!(none.data.is_null() && none.len == 0);
+        hw_bytes_free(&mut earlier);
+        let (s, _, _) = failing(|e| hw_mask_find([0xffu8].as_ptr(), 1, &mut scratch(), e));
+        assert_eq!(s, hw_status::HW_INVALID_ARGUMENT);
+    }
+}
+
+#[test]
+fn session_limits_are_checked_and_kept() {
+    let account = new_account();
+    let get = || {
+        let mut v = [0u32; 4];
+        let [a, b, c, d] = &mut v;
+        // SAFETY: a live handle and writable outputs.
+        ok(unsafe { hw_account_session_config(account, a, b, c, d, null_mut()) });
+        v
+    };
+    let before = get();
+    assert!(before.iter().all(|&v| v > 0));
+    // SAFETY: a live handle.
+    unsafe {
+        let (s, code, _) = failing(|e| hw_account_set_session_config(account, 0, 1, 1, 1, e));
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_INVALID_INPUT, "config.out_of_range")
+        );
+        assert_eq!(get(), before);
+        ok(hw_account_set_session_config(
+            account,
+            100,
+            200,
+            3,
+            4,
+            null_mut(),
+        ));
+        assert_eq!(get(), [100, 200, 3, 4]);
+        ok(hw_account_session_config(
+            account,
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+        ));
+        hw_account_free(account);
+    }
+}
+
+#[test]
+fn a_restored_identity_book_can_replace_an_existing_accounts() {
+    let (alice, bob, other) = (new_account(), new_account(), new_account());
+    let bk = identity_of(bob);
+    let key = recovery_key();
+    // SAFETY: live handles and valid buffers throughout.
+    unsafe {
+        ok(hw_account_mark_verified(
+            alice,
+            b"bob".as_ptr(),
+            3,
+            bk.as_ptr(),
+            NOW,
+            null_mut(),
+        ));
+        let (mut writer, mut manifest, mut entries) =
+            (null_mut(), hw_bytes::EMPTY, hw_bytes::EMPTY);
+        ok(hw_backup_writer_create(
+            key,
+            null(),
+            0,
+            NOW,
+            &mut writer,
+            &mut manifest,
+            null_mut(),
+        ));
+        drop(taken(&mut manifest));
+        ok(hw_backup_writer_append_account(
+            writer,
+            alice,
+            0,
+            NOW,
+            &mut entries,
+            &mut manifest,
+            null_mut(),
+        ));
+        let (list, manifest) = (taken(&mut entries), taken(&mut manifest));
+        let mut stored = hw_bytes::EMPTY;
+        ok(hw_backup_encode(
+            null(),
+            0,
+            manifest.as_ptr(),
+            manifest.len(),
+            list.as_ptr(),
+            list.len(),
+            &mut stored,
+            null_mut(),
+        ));
+        let stored = taken(&mut stored);
+        let mut restored = null_mut();
+        ok(hw_backup_restore(
+            key,
+            stored.as_ptr(),
+            stored.len(),
+            0,
+            &mut restored,
+            null_mut(),
+        ));
+        let mut has = 9u8;
+        ok(hw_restored_backup_has_identity(
+            restored,
+            &mut has,
+            null_mut(),
+        ));
+        assert_eq!(has, 0);
+        let mut state = 9u8;
+        ok(hw_account_verification_state(
+            other,
+            b"bob".as_ptr(),
+            3,
+            &mut state,
+            null_mut(),
+            null_mut(),
+        ));
+        assert_eq!(state, 0);
+        ok(hw_restored_backup_apply_identity_book(
+            restored,
+            other,
+            null_mut(),
+        ));
+        ok(hw_account_verification_state(
+            other,
+            b"bob".as_ptr(),
+            3,
+            &mut state,
+            null_mut(),
+            null_mut(),
+        ));
+        assert_eq!(state, 2);
+        let (s, _, _) =
+            failing(|e| hw_restored_backup_apply_identity_book(restored, null_mut(), e));
+        assert_eq!(s, hw_status::HW_NULL_ARGUMENT);
+        hw_restored_backup_free(restored);
+        hw_backup_writer_free(writer);
+        hw_recovery_key_free(key);
+        hw_account_free(alice);
+        hw_account_free(bob);
+        hw_account_free(other);
+    }
+}
