@@ -214,6 +214,12 @@ static void account_sessions_and_reset(void) {
     MUST(hw_account_new(NOW, &ben, ERR));
     MUST(hw_account_identity_key(ann, &ann_id, ERR));
     MUST(hw_account_identity_key(ben, &ben_id, ERR));
+    uint32_t max_jump = 0;
+    FAILS_WITH(HW_INVALID_INPUT, "config.out_of_range",
+               hw_account_set_session_config(ann, 0, 1, 1, 1, FERR));
+    MUST(hw_account_set_session_config(ann, 500, 1000, 5, 4, ERR));
+    MUST(hw_account_session_config(ann, &max_jump, NULL, NULL, NULL, ERR));
+    CHECK(max_jump == 500);
     MUST(hw_account_maintenance_events(ben, NOW, &events, ERR));
     CHECK(bytes_eq(&events, "event.one_time_prekeys_low"));
     hw_bytes_free(&events);
@@ -468,6 +474,12 @@ static void backup_round_trip(hw_account *bob, hw_group *bob_group, hw_group *al
     MUST(hw_account_identity_key(device, &restored_id, ERR));
     CHECK(memcmp(restored_id, bob_id, 32) == 0);
     MUST(hw_restored_backup_group(restored, 0, &group, ERR));
+    {
+        hw_account *existing = NULL;
+        MUST(hw_account_new(NOW, &existing, ERR));
+        MUST(hw_restored_backup_apply_identity_book(restored, existing, ERR));
+        hw_account_free(existing);
+    }
 
     /* The group's next message decrypts on the restored device at once. */
     const char *text = "after the backup";
@@ -889,6 +901,19 @@ int main(void) {
         const uint8_t not_utf8[3] = {'4', 0xC0, '2'};
         CHECK(hw_mask_text(not_utf8, sizeof not_utf8, &masked, NULL, NULL) == HW_INVALID_ARGUMENT);
         hw_bytes_free(&masked);
+        /* Where the card is, to send it as a secure field instead. */
+        hw_bytes found = {0};
+        MUST(hw_mask_find((const uint8_t *)text, strlen(text), &found, ERR));
+        CHECK(found.len == HW_MASK_FINDING_LEN);
+        if (found.len == HW_MASK_FINDING_LEN) {
+            uint32_t start = (uint32_t)found.data[2] << 24 | (uint32_t)found.data[3] << 16 |
+                             (uint32_t)found.data[4] << 8 | found.data[5];
+            uint32_t end = (uint32_t)found.data[6] << 24 | (uint32_t)found.data[7] << 16 |
+                           (uint32_t)found.data[8] << 8 | found.data[9];
+            CHECK(found.data[0] == HW_KIND_CARD && found.data[1] == HW_POLICY_KEEP_LAST4);
+            CHECK(end - start == 19 && memcmp(text + start, "4242 4242 4242 4242", 19) == 0);
+        }
+        hw_bytes_free(&found);
     }
 
     /* ── safety numbers ──────────────────────────────────────────────────────────────── */

@@ -71,6 +71,8 @@ __all__ = [
     "Masked",
     "mask",
     "mask_check",
+    "mask_find",
+    "Finding",
     "safety_number",
     "safety_number_qr",
     "verify_scanned_safety_number",
@@ -286,6 +288,13 @@ _SIGNATURES = {
     ),
     "hw_backup_unwrap_recovery_key": ([_IN, c_size_t, _IN, c_size_t, POINTER(_P), _ERR], c_int),
     "hw_account_maintenance_events": ([_P, c_uint64, _BUF, _ERR], c_int),
+    "hw_account_set_session_config": ([_P, c_uint32, c_uint32, c_uint32, c_uint32, _ERR], c_int),
+    "hw_account_session_config": (
+        [_P, POINTER(c_uint32), POINTER(c_uint32), POINTER(c_uint32), POINTER(c_uint32), _ERR],
+        c_int,
+    ),
+    "hw_restored_backup_apply_identity_book": ([_P, _P, _ERR], c_int),
+    "hw_mask_find": ([_IN, c_size_t, _BUF, _ERR], c_int),
     "hw_backup_writer_enroll": ([_P, _IN, c_size_t, c_uint64, POINTER(_P), _BUF, _ERR], c_int),
     "hw_backup_writer_append_account": ([_P, _P, c_uint8, c_uint64, _BUF, _BUF, _ERR], c_int),
     "hw_backup_writer_append_group": ([_P, _P, c_uint64, _BUF, _BUF, _ERR], c_int),
@@ -817,6 +826,22 @@ class Account(_Handle):
         state, key = c_uint8(), (c_uint8 * 32)()
         _call(_lib.hw_account_verification_state, self._p, up, un, byref(state), byref(key))
         return state.value, (bytes(key) if state.value else None)
+
+    def set_session_config(
+        self, max_jump: int, max_skipped_keys: int, max_receiving_chains: int,
+        skipped_key_max_age: int,
+    ) -> None:
+        """The limits of the sessions the account starts from now on."""
+        _call(
+            _lib.hw_account_set_session_config, self._p, max_jump, max_skipped_keys,
+            max_receiving_chains, skipped_key_max_age,
+        )
+
+    def session_config(self) -> Tuple[int, int, int, int]:
+        """``(max_jump, max_skipped_keys, max_receiving_chains, skipped_key_max_age)``."""
+        v = [c_uint32() for _ in range(4)]
+        _call(_lib.hw_account_session_config, self._p, *(byref(x) for x in v))
+        return tuple(x.value for x in v)
 
     def maintenance_events(self, now: int) -> list:
         """Housekeeping events' codes: ``"event.prekey_rotation_due"``,
@@ -1356,6 +1381,37 @@ def mask(text: Union[str, bytes]) -> Masked:
     return Masked(_take(out).decode("utf-8"), bool(changed.value))
 
 
+class Finding(NamedTuple):
+    """A match of :func:`mask_find`: kind (``KIND_*``), policy (``POLICY_*``, 0 if only
+    flagged), and its span as ``str`` indices (``text[start:end]``)."""
+
+    kind: int
+    policy: int
+    start: int
+    end: int
+
+
+def mask_find(text: str) -> list:
+    """What the default masker would mask in ``text``, without masking it."""
+    raw = text.encode("utf-8")
+    p, n, _keep = _in(raw)
+    out = _Bytes()
+    _call(_lib.hw_mask_find, p, n, byref(out))
+    data = _take(out)
+    found = []
+    for i in range(0, len(data), 10):
+        start = int.from_bytes(data[i + 2 : i + 6], "big")
+        end = int.from_bytes(data[i + 6 : i + 10], "big")
+        # Byte offsets of the UTF-8 text, as ``str`` indices.
+        found.append(
+            Finding(
+                data[i], data[i + 1], len(raw[:start].decode("utf-8")),
+                len(raw[:end].decode("utf-8")),
+            )
+        )
+    return found
+
+
 def mask_check(text: Union[str, bytes]) -> None:
     """The receiver's check: raises :class:`InvalidInputError` (code
     ``mask_check.unmasked``) if `text` holds anything the default masker would mask."""
@@ -1724,6 +1780,10 @@ class RestoredBackup(_Handle):
         out = c_uint8()
         _call(_lib.hw_restored_backup_has_identity, self._p, byref(out))
         return bool(out.value)
+
+    def apply_identity_book(self, account: Account) -> None:
+        """Replaces ``account``'s identity book with the restored one, if any."""
+        _call(_lib.hw_restored_backup_apply_identity_book, self._p, account._p)
 
     def to_account(self, now: int) -> Account:
         return _new(Account, _lib.hw_restored_backup_to_account, self._p, now)

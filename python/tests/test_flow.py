@@ -540,3 +540,25 @@ def test_passphrase_wrapped_recovery_key_and_maintenance_events():
     with Account.create(NOW) as account:
         assert account.maintenance_events(NOW) == ["event.one_time_prekeys_low"]
         assert "event.prekey_rotation_due" in account.maintenance_events(NOW + 365 * DAY)
+
+
+def test_mask_find_session_limits_and_an_identity_book_applied():
+    text = "n\u00ba card 4242 4242 4242 4242, thanks"
+    (found,) = hushwire.mask_find(text)
+    assert (found.kind, found.policy) == (hushwire.KIND_CARD, hushwire.POLICY_KEEP_LAST4)
+    assert text[found.start : found.end] == "4242 4242 4242 4242"
+    assert hushwire.mask_find("hello") == []
+    with Account.create(NOW) as account, Account.create(NOW) as other:
+        with pytest.raises(InvalidInputError):
+            account.set_session_config(0, 1, 1, 1)
+        account.set_session_config(500, 1000, 5, 4)
+        assert account.session_config() == (500, 1000, 5, 4)
+        account.mark_verified("bob", other.identity_key, NOW)
+        with hushwire.RecoveryKey.generate() as key:
+            writer, _ = hushwire.BackupWriter.create(key, NOW)
+            with writer:
+                appended = writer.append_account(account, False, NOW)
+            stored = hushwire.backup_encode(appended.manifest, appended.entries)
+            with hushwire.backup_restore(key, stored) as restored, Account.create(NOW) as fresh:
+                restored.apply_identity_book(fresh)
+                assert fresh.verification_state("bob")[0] == hushwire.VERIFICATION_VERIFIED
