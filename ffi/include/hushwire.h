@@ -33,6 +33,9 @@
 // Bytes of one record of `hw_mask_find`.
 #define HW_MASK_FINDING_LEN 10
 
+// Bytes of one record of `hw_group_members`.
+#define HW_GROUP_MEMBER_LEN 33
+
 // Kind byte of a payment card number.
 #define HW_KIND_CARD 1
 
@@ -1575,6 +1578,27 @@ hw_status hw_group_rotate_sender_key(const hw_account *account,
                                      hw_group *group,
                                      hw_bytes *distribution,
                                      hw_error **err);
+
+// Writes the current roster to `out`, in roster order: a record of `HW_GROUP_MEMBER_LEN`
+// (33) bytes per member, the 32-byte identity key then its role (1 for an admin, 0 for a
+// member). These are who can read what is sent now.
+//
+// # Safety
+// `group` is a group handle; `out` points to a writable `hw_bytes`; `err` is NULL or points
+// to writable storage for a pointer.
+hw_status hw_group_members(const hw_group *group, hw_bytes *out, hw_error **err);
+
+// Writes the group's roster epoch (it grows with every roster change) to `epoch` and 1 to
+// `is_member` if the account is still a member (not removed, not left), else 0, each when
+// not NULL.
+//
+// # Safety
+// `group` is a group handle; `epoch` is NULL or points to a writable `uint64_t`,
+// `is_member` NULL or to a writable `uint8_t`; `err` as usual.
+hw_status hw_group_epoch(const hw_group *group,
+                         uint64_t *epoch,
+                         uint8_t *is_member,
+                         hw_error **err);
 
 // Starts a run on the session as the *starter*: the run goes to `out` and the start message
 // to `message` (send it on that session). `HW_INVALID_INPUT` (code

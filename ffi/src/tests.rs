@@ -1428,6 +1428,17 @@ fn an_admin_adds_and_removes_members_and_the_others_apply_the_changes() {
             null_mut(),
         ));
         taken(&mut bob_dist);
+        // The rosters as each side now sees them.
+        let (mut epoch, mut member) = (0u64, 9u8);
+        ok(hw_group_epoch(bg, null_mut(), &mut member, null_mut()));
+        assert_eq!(member, 0);
+        ok(hw_group_epoch(ag, &mut epoch, &mut member, null_mut()));
+        assert!(epoch > 0 && member == 1);
+        let mut roster = hw_bytes::EMPTY;
+        ok(hw_group_members(ag, &mut roster, null_mut()));
+        let roster = taken(&mut roster);
+        assert_eq!(roster.len(), HW_GROUP_MEMBER_LEN);
+        assert_eq!((&roster[..32], roster[32]), (&alice[..], 1));
         let (mut msg, mut err) = (hw_bytes::EMPTY, null_mut());
         let s = hw_group_encrypt(bg, b"still here?".as_ptr(), 11, &mut msg, &mut err);
         assert_ne!(s, hw_status::HW_OK);

@@ -873,6 +873,22 @@ int main(void) {
         CHECK(bytes_eq(&out, text));
         hw_bytes_free(&out);
         hw_bytes_free(&msg);
+        /* The roster after Carol left: Alice (admin) and Bob (member), both still in. */
+        hw_bytes roster = {0};
+        uint64_t epoch = 0;
+        uint8_t in_group = 0;
+        MUST(hw_group_members(bob_group, &roster, ERR));
+        CHECK(roster.len == 2 * HW_GROUP_MEMBER_LEN);
+        for (size_t i = 0; i + HW_GROUP_MEMBER_LEN <= roster.len; i += HW_GROUP_MEMBER_LEN) {
+            const uint8_t *m = roster.data + i;
+            CHECK((memcmp(m, alice_id, 32) == 0 && m[32] == 1) ||
+                  (memcmp(m, bob_id, 32) == 0 && m[32] == 0));
+        }
+        hw_bytes_free(&roster);
+        MUST(hw_group_epoch(alice_group, &epoch, &in_group, ERR));
+        CHECK(epoch >= 2 && in_group == 1);
+        MUST(hw_group_epoch(carol_group, NULL, &in_group, ERR));
+        CHECK(in_group == 0);
         hw_bytes_free(&change);
         hw_bytes_free(&dist);
         hw_bytes_free(&bob_dist);

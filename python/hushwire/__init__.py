@@ -295,6 +295,8 @@ _SIGNATURES = {
     ),
     "hw_restored_backup_apply_identity_book": ([_P, _P, _ERR], c_int),
     "hw_mask_find": ([_IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_group_members": ([_P, _BUF, _ERR], c_int),
+    "hw_group_epoch": ([_P, POINTER(c_uint64), POINTER(c_uint8), _ERR], c_int),
     "hw_backup_writer_enroll": ([_P, _IN, c_size_t, c_uint64, POINTER(_P), _BUF, _ERR], c_int),
     "hw_backup_writer_append_account": ([_P, _P, c_uint8, c_uint64, _BUF, _BUF, _ERR], c_int),
     "hw_backup_writer_append_group": ([_P, _P, c_uint64, _BUF, _BUF, _ERR], c_int),
@@ -1168,6 +1170,25 @@ class Group(_Handle):
             byref(distribution),
         )
         return _take(distribution)
+
+    def members(self) -> list:
+        """``[(identity key, is_admin)]``: the current roster."""
+        out = _Bytes()
+        _call(_lib.hw_group_members, self._p, byref(out))
+        data = _take(out)
+        return [(data[i : i + 32], bool(data[i + 32])) for i in range(0, len(data), 33)]
+
+    @property
+    def epoch(self) -> int:
+        out = c_uint64()
+        _call(_lib.hw_group_epoch, self._p, byref(out), None)
+        return out.value
+
+    @property
+    def is_member(self) -> bool:
+        out = c_uint8()
+        _call(_lib.hw_group_epoch, self._p, None, byref(out))
+        return bool(out.value)
 
     @property
     def group_id(self) -> bytes:

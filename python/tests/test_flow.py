@@ -322,6 +322,11 @@ def test_roster_changes(pair):
                 change, dist = alice_group.remove_member(alice, carol.identity_key, NOW)
                 bob_group.apply_roster_change(bob, change, NOW)
                 carol_group.apply_roster_change(carol, change, NOW)
+                assert not carol_group.is_member
+            assert sorted(bob_group.members()) == sorted(
+                [(alice.identity_key, True), (bob.identity_key, False)]
+            )
+            assert alice_group.epoch >= 2 and alice_group.is_member
             bob_group.receive_distribution(b2a, b2a.decrypt(a2b.encrypt(dist)))
             message = alice_group.encrypt(b"Carol has left")
             assert bob_group.decrypt(message, NOW) == (alice.identity_key, b"Carol has left")
