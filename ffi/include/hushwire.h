@@ -727,6 +727,66 @@ hw_status hw_attachment_pointer_info(const uint8_t *pointer,
                                      hw_bytes *file_name,
                                      hw_error **err);
 
+// Writes the pointer's inline thumbnail (its format is the app's business) to `out`: an
+// empty buffer when it has none.
+//
+// # Safety
+// `pointer` points to `pointer_len` readable bytes; `out` to a writable `hw_bytes`; `err`
+// as usual.
+hw_status hw_attachment_pointer_thumbnail(const uint8_t *pointer,
+                                          size_t pointer_len,
+                                          hw_bytes *out,
+                                          hw_error **err);
+
+// Writes a copy of `pointer` carrying the inline `thumbnail` (at most the pointer's limit;
+// length 0 removes it) to `out`: the thumbnail travels inside the message that carries the
+// pointer, encrypted with it. `HW_INVALID_INPUT` (`attachment.field_too_long`) for a
+// larger one.
+//
+// # Safety
+// `pointer` points to `pointer_len` readable bytes, `thumbnail` to `thumbnail_len`; `out`
+// to a writable `hw_bytes`; `err` as usual.
+hw_status hw_attachment_pointer_set_thumbnail(const uint8_t *pointer,
+                                              size_t pointer_len,
+                                              const uint8_t *thumbnail,
+                                              size_t thumbnail_len,
+                                              hw_bytes *out,
+                                              hw_error **err);
+
+// Random access: writes the range of object bytes to fetch (for example with an HTTP range
+// request) to read the file bytes `start ..< end`, as `object_start ..< object_end` (whole
+// chunks; empty for an empty range). `HW_INVALID_INPUT` (`attachment.range_out_of_bounds`)
+// unless `start <= end <=` the file's length.
+//
+// # Safety
+// `pointer` points to `pointer_len` readable bytes; `object_start` and `object_end` to
+// writable `uint64_t`; `err` as usual.
+hw_status hw_attachment_object_range(const uint8_t *pointer,
+                                     size_t pointer_len,
+                                     uint64_t start,
+                                     uint64_t end,
+                                     uint64_t *object_start,
+                                     uint64_t *object_end,
+                                     hw_error **err);
+
+// Random access: decrypts the file bytes `start ..< end` from `ciphertext`, exactly the
+// object bytes `hw_attachment_object_range` names for them (each chunk is authenticated);
+// exactly those file bytes go to `out`. For video seeking and resumed downloads.
+// `HW_TAMPERED` for an altered or misplaced chunk, `HW_INVALID_INPUT` for a range out of
+// bounds or ciphertext of the wrong length; nothing is written on error.
+//
+// # Safety
+// `pointer` points to `pointer_len` readable bytes, `ciphertext` to `ciphertext_len`; `out`
+// to a writable `hw_bytes`; `err` as usual.
+hw_status hw_attachment_decrypt_range(const uint8_t *pointer,
+                                      size_t pointer_len,
+                                      uint64_t start,
+                                      uint64_t end,
+                                      const uint8_t *ciphertext,
+                                      size_t ciphertext_len,
+                                      hw_bytes *out,
+                                      hw_error **err);
+
 // Checks a downloaded `object` against the length and SHA-256 its `pointer` names, before
 // decrypting it: `HW_OK`, or `HW_TAMPERED` (code `attachment.truncated`,
 // `attachment.trailing_data` or `attachment.digest_mismatch`). Decryption authenticates

@@ -3027,3 +3027,151 @@ fn a_restored_identity_book_can_replace_an_existing_accounts() {
         hw_account_free(other);
     }
 }
+
+#[test]
+fn a_range_of_an_attachment_decrypts_alone_and_a_thumbnail_rides_in_the_pointer() {
+    let data = file(300_000);
+    // SAFETY: valid buffers throughout.
+    unsafe {
+        let (mut object, mut pointer) = (hw_bytes::EMPTY, hw_bytes::EMPTY);
+        ok(hw_attachment_encrypt(
+            data.as_ptr(),
+            data.len(),
+            null(),
+            0,
+            null(),
+            0,
+            &mut object,
+            &mut pointer,
+            null_mut(),
+        ));
+        let (object, pointer) = (taken(&mut object), taken(&mut pointer));
+        let (start, end) = (100_000u64, 200_123u64);
+        let (mut from, mut to) = (0u64, 0u64);
+        ok(hw_attachment_object_range(
+            pointer.as_ptr(),
+            pointer.len(),
+            start,
+            end,
+            &mut from,
+            &mut to,
+            null_mut(),
+        ));
+        assert!(from < to && to <= object.len() as u64);
+        let slice = &object[from as usize..to as usize];
+        let mut part = hw_bytes::EMPTY;
+        ok(hw_attachment_decrypt_range(
+            pointer.as_ptr(),
+            pointer.len(),
+            start,
+            end,
+            slice.as_ptr(),
+            slice.len(),
+            &mut part,
+            null_mut(),
+        ));
+        assert_eq!(taken(&mut part), &data[start as usize..end as usize]);
+        // An altered chunk, a short slice, a range past the end.
+        let mut altered = slice.to_vec();
+        altered[100] ^= 1;
+        let (s, _, _) = failing(|e| {
+            hw_attachment_decrypt_range(
+                pointer.as_ptr(),
+                pointer.len(),
+                start,
+                end,
+                altered.as_ptr(),
+                altered.len(),
+                &mut scratch(),
+                e,
+            )
+        });
+        assert_eq!(s, hw_status::HW_TAMPERED);
+        let (s, code, _) = failing(|e| {
+            hw_attachment_decrypt_range(
+                pointer.as_ptr(),
+                pointer.len(),
+                start,
+                end,
+                slice.as_ptr(),
+                slice.len() - 1,
+                &mut scratch(),
+                e,
+            )
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_INVALID_INPUT, "attachment.ciphertext_length")
+        );
+        let (s, code, _) = failing(|e| {
+            hw_attachment_object_range(
+                pointer.as_ptr(),
+                pointer.len(),
+                0,
+                data.len() as u64 + 1,
+                &mut from,
+                &mut to,
+                e,
+            )
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (
+                hw_status::HW_INVALID_INPUT,
+                "attachment.range_out_of_bounds"
+            )
+        );
+
+        let mut thumb = hw_bytes::EMPTY;
+        ok(hw_attachment_pointer_thumbnail(
+            pointer.as_ptr(),
+            pointer.len(),
+            &mut thumb,
+            null_mut(),
+        ));
+        assert!(taken(&mut thumb).is_empty());
+        let mut with = hw_bytes::EMPTY;
+        ok(hw_attachment_pointer_set_thumbnail(
+            pointer.as_ptr(),
+            pointer.len(),
+            b"tiny jpeg".as_ptr(),
+            9,
+            &mut with,
+            null_mut(),
+        ));
+        let with = taken(&mut with);
+        ok(hw_attachment_pointer_thumbnail(
+            with.as_ptr(),
+            with.len(),
+            &mut thumb,
+            null_mut(),
+        ));
+        assert_eq!(taken(&mut thumb), b"tiny jpeg");
+        let big = vec![0u8; 1 << 20];
+        let (s, code, _) = failing(|e| {
+            hw_attachment_pointer_set_thumbnail(
+                pointer.as_ptr(),
+                pointer.len(),
+                big.as_ptr(),
+                big.len(),
+                &mut scratch(),
+                e,
+            )
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_INVALID_INPUT, "attachment.field_too_long")
+        );
+        // The pointer with a thumbnail still decrypts the object.
+        let mut whole = hw_bytes::EMPTY;
+        ok(hw_attachment_decrypt(
+            with.as_ptr(),
+            with.len(),
+            object.as_ptr(),
+            object.len(),
+            &mut whole,
+            null_mut(),
+        ));
+        assert_eq!(taken(&mut whole), data);
+    }
+}
