@@ -179,6 +179,28 @@ static void attachment_round_trip(void) {
     MUST(hw_attachment_decrypt(pointer.data, pointer.len, object, object_len, &whole, ERR));
     CHECK(whole.len == len && memcmp(whole.data, file, len) == 0);
     hw_bytes_free(&whole);
+    /* Random access: a range decrypts from the chunks that hold it; a thumbnail rides in
+     * the pointer. */
+    {
+        uint64_t from = 0, to = 0;
+        hw_bytes part = {0}, with = {0}, thumb = {0};
+        MUST(hw_attachment_object_range(pointer.data, pointer.len, 70000, 140000, &from, &to,
+                                        ERR));
+        CHECK(from < to && to <= object_len);
+        MUST(hw_attachment_decrypt_range(pointer.data, pointer.len, 70000, 140000,
+                                         object + from, (size_t)(to - from), &part, ERR));
+        CHECK(part.len == 70000 && memcmp(part.data, file + 70000, 70000) == 0);
+        hw_bytes_free(&part);
+        CHECK(hw_attachment_decrypt_range(pointer.data, pointer.len, 70000, 140000,
+                                          object + from, (size_t)(to - from) - 1, &part,
+                                          NULL) == HW_INVALID_INPUT);
+        MUST(hw_attachment_pointer_set_thumbnail(pointer.data, pointer.len,
+                                                 (const uint8_t *)"thumb", 5, &with, ERR));
+        MUST(hw_attachment_pointer_thumbnail(with.data, with.len, &thumb, ERR));
+        CHECK(bytes_eq(&thumb, "thumb"));
+        hw_bytes_free(&thumb);
+        hw_bytes_free(&with);
+    }
     object[object_len / 2] ^= 0x01;
     CHECK(hw_attachment_decrypt(pointer.data, pointer.len, object, object_len, &whole, NULL) ==
           HW_TAMPERED);

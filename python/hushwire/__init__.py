@@ -68,6 +68,10 @@ __all__ = [
     "attachment_decrypt",
     "attachment_verify_digest",
     "attachment_pointer_info",
+    "attachment_thumbnail",
+    "attachment_set_thumbnail",
+    "attachment_object_range",
+    "attachment_decrypt_range",
     "Masked",
     "mask",
     "mask_check",
@@ -296,6 +300,16 @@ _SIGNATURES = {
     "hw_restored_backup_apply_identity_book": ([_P, _P, _ERR], c_int),
     "hw_mask_find": ([_IN, c_size_t, _BUF, _ERR], c_int),
     "hw_group_members": ([_P, _BUF, _ERR], c_int),
+    "hw_attachment_pointer_thumbnail": ([_IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_attachment_pointer_set_thumbnail": ([_IN, c_size_t, _IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_attachment_object_range": (
+        [_IN, c_size_t, c_uint64, c_uint64, POINTER(c_uint64), POINTER(c_uint64), _ERR],
+        c_int,
+    ),
+    "hw_attachment_decrypt_range": (
+        [_IN, c_size_t, c_uint64, c_uint64, _IN, c_size_t, _BUF, _ERR],
+        c_int,
+    ),
     "hw_group_epoch": ([_P, POINTER(c_uint64), POINTER(c_uint8), _ERR], c_int),
     "hw_backup_writer_enroll": ([_P, _IN, c_size_t, c_uint64, POINTER(_P), _BUF, _ERR], c_int),
     "hw_backup_writer_append_account": ([_P, _P, c_uint8, c_uint64, _BUF, _BUF, _ERR], c_int),
@@ -1286,6 +1300,41 @@ def attachment_verify_digest(pointer: bytes, obj: bytes) -> None:
     pp, pn, _k1 = _in(pointer)
     op, on, _k2 = _in(obj)
     _call(_lib.hw_attachment_verify_digest, pp, pn, op, on)
+
+
+def attachment_thumbnail(pointer: bytes) -> bytes:
+    """The pointer's inline thumbnail (empty if none)."""
+    p, n, _keep = _in(pointer)
+    out = _Bytes()
+    _call(_lib.hw_attachment_pointer_thumbnail, p, n, byref(out))
+    return _take(out)
+
+
+def attachment_set_thumbnail(pointer: bytes, thumbnail: bytes) -> bytes:
+    """A copy of ``pointer`` carrying ``thumbnail`` (empty removes it)."""
+    p, n, _k1 = _in(pointer)
+    tp, tn, _k2 = _in(thumbnail)
+    out = _Bytes()
+    _call(_lib.hw_attachment_pointer_set_thumbnail, p, n, tp, tn, byref(out))
+    return _take(out)
+
+
+def attachment_object_range(pointer: bytes, start: int, end: int) -> Tuple[int, int]:
+    """The object bytes ``(start, end)`` to fetch to read the file bytes ``start:end``."""
+    p, n, _keep = _in(pointer)
+    a, b = c_uint64(), c_uint64()
+    _call(_lib.hw_attachment_object_range, p, n, start, end, byref(a), byref(b))
+    return a.value, b.value
+
+
+def attachment_decrypt_range(pointer: bytes, start: int, end: int, ciphertext: bytes) -> bytes:
+    """The file bytes ``start:end`` from the object bytes :func:`attachment_object_range`
+    names."""
+    p, n, _k1 = _in(pointer)
+    cp, cn, _k2 = _in(ciphertext)
+    out = _Bytes()
+    _call(_lib.hw_attachment_decrypt_range, p, n, start, end, cp, cn, byref(out))
+    return _take(out)
 
 
 def attachment_pointer_info(pointer: bytes) -> AttachmentInfo:

@@ -567,3 +567,19 @@ def test_mask_find_session_limits_and_an_identity_book_applied():
             with hushwire.backup_restore(key, stored) as restored, Account.create(NOW) as fresh:
                 restored.apply_identity_book(fresh)
                 assert fresh.verification_state("bob")[0] == hushwire.VERIFICATION_VERIFIED
+
+
+def test_attachment_range_and_thumbnail():
+    data = bytes(i * 7 % 251 for i in range(300_000))
+    obj, pointer = hushwire.attachment_encrypt(data)
+    start, end = hushwire.attachment_object_range(pointer, 100_000, 200_123)
+    part = hushwire.attachment_decrypt_range(pointer, 100_000, 200_123, obj[start:end])
+    assert part == data[100_000:200_123]
+    altered = bytearray(obj[start:end])
+    altered[100] ^= 1
+    with pytest.raises(TamperedError):
+        hushwire.attachment_decrypt_range(pointer, 100_000, 200_123, bytes(altered))
+    assert hushwire.attachment_thumbnail(pointer) == b""
+    with_thumb = hushwire.attachment_set_thumbnail(pointer, b"tiny jpeg")
+    assert hushwire.attachment_thumbnail(with_thumb) == b"tiny jpeg"
+    assert hushwire.attachment_decrypt(with_thumb, obj) == data
