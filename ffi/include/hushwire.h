@@ -1543,6 +1543,114 @@ hw_status hw_account_verification_state(const hw_account *account,
                                         uint8_t (*identity_key)[32],
                                         hw_error **err);
 
+// Reads a state blob's header without the key (for routing and rollback bookkeeping): its
+// type tag (1 account, 2 session, 3 group session) to `type_tag`, the generation it was
+// exported with to `generation` and its format version to `version`, each when not NULL.
+// `HW_MALFORMED` for bytes that are not a state blob. Nothing is checked beyond the header.
+//
+// # Safety
+// `blob` points to `blob_len` readable bytes; `type_tag` is NULL or points to a writable
+// `uint8_t`, `generation` NULL or a writable `uint64_t`, `version` NULL or a writable
+// `uint16_t`; `err` is NULL or points to writable storage for a pointer.
+hw_status hw_blob_info(const uint8_t *blob,
+                       size_t blob_len,
+                       uint8_t *type_tag,
+                       uint64_t *generation,
+                       uint16_t *version,
+                       hw_error **err);
+
+// As `hw_account_to_encrypted`, and binds the slot's `label` (at most 255 bytes; longer is
+// `HW_INVALID_INPUT`) into the blob: restore it with `hw_account_from_encrypted_labeled`.
+//
+// # Safety
+// `account` is an account handle; `storage_key` points to 32 readable bytes, `label` to
+// `label_len`; `out` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_account_to_encrypted_labeled(const hw_account *account,
+                                          const uint8_t *storage_key_bytes,
+                                          const uint8_t *label_bytes,
+                                          size_t label_len,
+                                          uint64_t generation,
+                                          hw_bytes *out,
+                                          hw_error **err);
+
+// Restores an account from a blob of `hw_account_to_encrypted_labeled` stored in the slot
+// `label`: a blob of another slot is `HW_TAMPERED` (`restore.wrong_object`). Otherwise as
+// `hw_account_from_encrypted`.
+//
+// # Safety
+// `blob` points to `blob_len` readable bytes, `storage_key` to 32, `label` to `label_len`;
+// `out` to writable storage for a pointer; `err` as usual.
+hw_status hw_account_from_encrypted_labeled(const uint8_t *blob,
+                                            size_t blob_len,
+                                            const uint8_t *storage_key_bytes,
+                                            uint64_t min_generation,
+                                            const uint8_t *label_bytes,
+                                            size_t label_len,
+                                            hw_account **out,
+                                            hw_error **err);
+
+// As `hw_session_to_encrypted`, and binds the slot's `label` into the blob.
+//
+// # Safety
+// `session` is a session handle; `storage_key` points to 32 readable bytes, `label` to
+// `label_len`; `out` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_session_to_encrypted_labeled(const hw_session *session,
+                                          const uint8_t *storage_key_bytes,
+                                          const uint8_t *label_bytes,
+                                          size_t label_len,
+                                          uint64_t generation,
+                                          hw_bytes *out,
+                                          hw_error **err);
+
+// Restores a session from a blob of `hw_session_to_encrypted_labeled` stored in the slot
+// `label`; `expected_peer` as in `hw_session_from_encrypted`. A blob of another slot or
+// peer is `HW_TAMPERED` (`restore.wrong_object`).
+//
+// # Safety
+// `blob` points to `blob_len` readable bytes, `storage_key` to 32, `label` to `label_len`;
+// `expected_peer` is NULL or points to 32; `out` to writable storage for a pointer; `err` as
+// usual.
+hw_status hw_session_from_encrypted_labeled(const uint8_t *blob,
+                                            size_t blob_len,
+                                            const uint8_t *storage_key_bytes,
+                                            uint64_t min_generation,
+                                            const uint8_t *expected_peer,
+                                            const uint8_t *label_bytes,
+                                            size_t label_len,
+                                            hw_session **out,
+                                            hw_error **err);
+
+// As `hw_group_to_encrypted`, and binds the slot's `label` into the blob.
+//
+// # Safety
+// `group` is a group handle; `storage_key` points to 32 readable bytes, `label` to
+// `label_len`; `out` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_group_to_encrypted_labeled(const hw_group *group,
+                                        const uint8_t *storage_key_bytes,
+                                        const uint8_t *label_bytes,
+                                        size_t label_len,
+                                        uint64_t generation,
+                                        hw_bytes *out,
+                                        hw_error **err);
+
+// Restores a group session from a blob of `hw_group_to_encrypted_labeled` stored in the
+// slot `label`; `expected_group` as in `hw_group_from_encrypted`. A blob of another slot or
+// group is `HW_TAMPERED` (`restore.wrong_object`).
+//
+// # Safety
+// `blob` points to `blob_len` readable bytes, `storage_key` to 32, `label` to `label_len`;
+// `expected_group` is NULL or points to 32; `out` to writable storage for a pointer; `err`
+// as usual.
+hw_status hw_group_from_encrypted_labeled(const uint8_t *blob,
+                                          size_t blob_len,
+                                          const uint8_t *storage_key_bytes,
+                                          uint64_t min_generation,
+                                          const uint8_t *expected_group,
+                                          const uint8_t *label_bytes,
+                                          size_t label_len,
+                                          hw_group **out,
+                                          hw_error **err);
+
 // Adds the member with the 32-byte identity key `member` (as an admin if `admin` is not 0)
 // to the group; the account must be an admin of it. Send `change` to every previous member
 // (each applies it with `hw_group_apply_roster_change`), and `welcome` then `distribution`

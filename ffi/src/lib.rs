@@ -5,11 +5,12 @@
 //! It covers accounts and prekey maintenance, 1:1 sessions, per-peer session records held by
 //! the account with the reset protocol and the users' identities (`peer.rs`), certificates
 //! and sealed envelopes, groups (create, join, encrypt, decrypt, roster changes: add and
-//! remove members, set roles, leave, apply a change; sender-key rotation), persistence,
-//! attachments (one-shot and streaming, in `attachment.rs`), masking of sensitive data
-//! (`mask.rs`), safety numbers and business identities (`verify.rs`), short authentication
-//! strings (`sas.rs`), key backup under a recovery key (`backup.rs`), secure fields for a
-//! payment vault (`secure_field.rs`), and relay authentication.
+//! remove members, set roles, leave, apply a change; sender-key rotation; the roster),
+//! persistence (with labelled blobs, `persist.rs`), attachments (one-shot, streaming and
+//! random access, in `attachment.rs`), masking of sensitive data (`mask.rs`), safety numbers
+//! and business identities (`verify.rs`), short authentication strings (`sas.rs`), key backup
+//! under a recovery key (`backup.rs`), secure fields for a payment vault (`secure_field.rs`),
+//! and relay authentication.
 //!
 //! ## Rules
 //!
@@ -55,6 +56,7 @@ mod backup;
 mod boundary;
 mod mask;
 mod peer;
+mod persist;
 mod rng;
 mod roster;
 mod sas;
@@ -82,6 +84,7 @@ use boundary::{
 pub use boundary::{hw_bytes, hw_error, hw_status};
 pub use mask::*;
 pub use peer::*;
+pub use persist::*;
 pub use roster::*;
 pub use sas::*;
 pub use secure_field::*;

@@ -3175,3 +3175,180 @@ fn a_range_of_an_attachment_decrypts_alone_and_a_thumbnail_rides_in_the_pointer(
         assert_eq!(taken(&mut whole), data);
     }
 }
+
+#[test]
+fn a_labelled_blob_restores_only_into_its_slot_and_its_header_is_readable() {
+    let p = pair();
+    let key = [5u8; 32];
+    let (slot, other) = (b"session/bob/phone", b"session/bob/laptop");
+    // SAFETY: live handles and valid buffers throughout.
+    unsafe {
+        let mut blob = hw_bytes::EMPTY;
+        ok(hw_session_to_encrypted_labeled(
+            p.2,
+            key.as_ptr(),
+            slot.as_ptr(),
+            slot.len(),
+            7,
+            &mut blob,
+            null_mut(),
+        ));
+        let blob = taken(&mut blob);
+        let (mut tag, mut generation, mut version) = (0u8, 0u64, 0u16);
+        ok(hw_blob_info(
+            blob.as_ptr(),
+            blob.len(),
+            &mut tag,
+            &mut generation,
+            &mut version,
+            null_mut(),
+        ));
+        assert_eq!((tag, generation), (2, 7));
+        assert!(version > 0);
+        let (s, _, _) =
+            failing(|e| hw_blob_info(b"nope".as_ptr(), 4, null_mut(), null_mut(), null_mut(), e));
+        assert_eq!(s, hw_status::HW_MALFORMED);
+
+        let bob = identity_of(p.1);
+        let mut back = null_mut();
+        let (s, code, _) = failing(|e| {
+            hw_session_from_encrypted_labeled(
+                blob.as_ptr(),
+                blob.len(),
+                key.as_ptr(),
+                0,
+                bob.as_ptr(),
+                other.as_ptr(),
+                other.len(),
+                &mut back,
+                e,
+            )
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_TAMPERED, "restore.wrong_object")
+        );
+        assert!(back.is_null());
+        ok(hw_session_from_encrypted_labeled(
+            blob.as_ptr(),
+            blob.len(),
+            key.as_ptr(),
+            7,
+            bob.as_ptr(),
+            slot.as_ptr(),
+            slot.len(),
+            &mut back,
+            null_mut(),
+        ));
+        assert_eq!(carry(p.3, back, b"restored"), b"restored");
+        hw_session_free(back);
+
+        let mut ablob = hw_bytes::EMPTY;
+        ok(hw_account_to_encrypted_labeled(
+            p.0,
+            key.as_ptr(),
+            b"account".as_ptr(),
+            7,
+            1,
+            &mut ablob,
+            null_mut(),
+        ));
+        let ablob = taken(&mut ablob);
+        let mut account = null_mut();
+        let (s, _, _) = failing(|e| {
+            hw_account_from_encrypted_labeled(
+                ablob.as_ptr(),
+                ablob.len(),
+                key.as_ptr(),
+                0,
+                null(),
+                0,
+                &mut account,
+                e,
+            )
+        });
+        assert_eq!(s, hw_status::HW_TAMPERED);
+        ok(hw_account_from_encrypted_labeled(
+            ablob.as_ptr(),
+            ablob.len(),
+            key.as_ptr(),
+            0,
+            b"account".as_ptr(),
+            7,
+            &mut account,
+            null_mut(),
+        ));
+        assert_eq!(identity_of(account), identity_of(p.0));
+        hw_account_free(account);
+        let long = vec![b'x'; 256];
+        let (s, code, _) = failing(|e| {
+            hw_account_to_encrypted_labeled(
+                p.0,
+                key.as_ptr(),
+                long.as_ptr(),
+                long.len(),
+                1,
+                &mut scratch(),
+                e,
+            )
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_INVALID_INPUT, "config.out_of_range")
+        );
+
+        let (mut group, mut welcome, mut dist) = (null_mut(), hw_bytes::EMPTY, hw_bytes::EMPTY);
+        ok(hw_group_create(
+            p.0,
+            bob.as_ptr(),
+            1,
+            &mut group,
+            &mut welcome,
+            &mut dist,
+            null_mut(),
+        ));
+        drop((taken(&mut welcome), taken(&mut dist)));
+        let mut gid = [0u8; 32];
+        ok(hw_group_id(group, &mut gid, null_mut()));
+        let mut gblob = hw_bytes::EMPTY;
+        ok(hw_group_to_encrypted_labeled(
+            group,
+            key.as_ptr(),
+            b"group/1".as_ptr(),
+            7,
+            3,
+            &mut gblob,
+            null_mut(),
+        ));
+        let gblob = taken(&mut gblob);
+        let mut back_group = null_mut();
+        ok(hw_group_from_encrypted_labeled(
+            gblob.as_ptr(),
+            gblob.len(),
+            key.as_ptr(),
+            3,
+            gid.as_ptr(),
+            b"group/1".as_ptr(),
+            7,
+            &mut back_group,
+            null_mut(),
+        ));
+        let (s, _, _) = failing(|e| {
+            hw_group_from_encrypted_labeled(
+                gblob.as_ptr(),
+                gblob.len(),
+                key.as_ptr(),
+                0,
+                gid.as_ptr(),
+                b"group/2".as_ptr(),
+                7,
+                &mut null_mut(),
+                e,
+            )
+        });
+        assert_eq!(s, hw_status::HW_TAMPERED);
+        hw_group_free(back_group);
+        hw_group_free(group);
+    }
+    free_pair(p);
+}
