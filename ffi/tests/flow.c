@@ -837,6 +837,25 @@ int main(void) {
         hw_bytes_free(&account_blob);
         hw_bytes_free(&session_blob);
         hw_bytes_free(&group_blob);
+
+        /* A labelled blob restores only into its slot; its header is readable. */
+        const char *slot = "session/alice/phone";
+        uint8_t tag = 0;
+        uint64_t generation = 0;
+        hw_session *copy = NULL;
+        MUST(hw_session_to_encrypted_labeled(b2a, key, (const uint8_t *)slot, strlen(slot), 4,
+                                             &session_blob, ERR));
+        MUST(hw_blob_info(session_blob.data, session_blob.len, &tag, &generation, NULL, ERR));
+        CHECK(tag == 2 && generation == 4);
+        FAILS_WITH(HW_TAMPERED, "restore.wrong_object",
+                   hw_session_from_encrypted_labeled(session_blob.data, session_blob.len, key, 4,
+                                                     alice_id, (const uint8_t *)"other", 5,
+                                                     &copy, FERR));
+        MUST(hw_session_from_encrypted_labeled(session_blob.data, session_blob.len, key, 4,
+                                               alice_id, (const uint8_t *)slot, strlen(slot),
+                                               &copy, ERR));
+        hw_session_free(copy);
+        hw_bytes_free(&session_blob);
     }
 
     /* ── roster changes: Alice adds Carol, then removes her ──────────────────────────── */

@@ -68,6 +68,14 @@ __all__ = [
     "attachment_decrypt",
     "attachment_verify_digest",
     "attachment_pointer_info",
+    "BlobInfo",
+    "blob_info",
+    "account_to_encrypted_labeled",
+    "account_from_encrypted_labeled",
+    "session_to_encrypted_labeled",
+    "session_from_encrypted_labeled",
+    "group_to_encrypted_labeled",
+    "group_from_encrypted_labeled",
     "attachment_thumbnail",
     "attachment_set_thumbnail",
     "attachment_object_range",
@@ -300,6 +308,25 @@ _SIGNATURES = {
     "hw_restored_backup_apply_identity_book": ([_P, _P, _ERR], c_int),
     "hw_mask_find": ([_IN, c_size_t, _BUF, _ERR], c_int),
     "hw_group_members": ([_P, _BUF, _ERR], c_int),
+    "hw_blob_info": (
+        [_IN, c_size_t, POINTER(c_uint8), POINTER(c_uint64), POINTER(ctypes.c_uint16), _ERR],
+        c_int,
+    ),
+    "hw_account_to_encrypted_labeled": ([_P, _IN, _IN, c_size_t, c_uint64, _BUF, _ERR], c_int),
+    "hw_account_from_encrypted_labeled": (
+        [_IN, c_size_t, _IN, c_uint64, _IN, c_size_t, POINTER(_P), _ERR],
+        c_int,
+    ),
+    "hw_session_to_encrypted_labeled": ([_P, _IN, _IN, c_size_t, c_uint64, _BUF, _ERR], c_int),
+    "hw_session_from_encrypted_labeled": (
+        [_IN, c_size_t, _IN, c_uint64, _IN, _IN, c_size_t, POINTER(_P), _ERR],
+        c_int,
+    ),
+    "hw_group_to_encrypted_labeled": ([_P, _IN, _IN, c_size_t, c_uint64, _BUF, _ERR], c_int),
+    "hw_group_from_encrypted_labeled": (
+        [_IN, c_size_t, _IN, c_uint64, _IN, _IN, c_size_t, POINTER(_P), _ERR],
+        c_int,
+    ),
     "hw_attachment_pointer_thumbnail": ([_IN, c_size_t, _BUF, _ERR], c_int),
     "hw_attachment_pointer_set_thumbnail": ([_IN, c_size_t, _IN, c_size_t, _BUF, _ERR], c_int),
     "hw_attachment_object_range": (
@@ -2039,3 +2066,69 @@ class VaultedField(_Handle):
             byref(sender),
         )
         return _take(out).decode("utf-8"), bytes(reference), kind.value, bytes(sender)
+
+
+# ─── labelled state blobs ────────────────────────────────────────────────────────────────────
+
+
+class BlobInfo(NamedTuple):
+    type_tag: int
+    generation: int
+    version: int
+
+
+def blob_info(blob: bytes) -> BlobInfo:
+    """A state blob's header, read without the key (1 account, 2 session, 3 group)."""
+    p, n, _keep = _in(blob)
+    tag, generation, version = c_uint8(), c_uint64(), ctypes.c_uint16()
+    _call(_lib.hw_blob_info, p, n, byref(tag), byref(generation), byref(version))
+    return BlobInfo(tag.value, generation.value, version.value)
+
+
+def _to_labeled(fn, handle, storage_key: bytes, label: bytes, generation: int) -> bytes:
+    lp, ln, _keep = _in(label)
+    out = _Bytes()
+    _call(fn, handle._p, _key(storage_key, "storage_key"), lp, ln, generation, byref(out))
+    return _take(out)
+
+
+def account_to_encrypted_labeled(account, storage_key, label, generation) -> bytes:
+    return _to_labeled(_lib.hw_account_to_encrypted_labeled, account, storage_key, label,
+                       generation)
+
+
+def session_to_encrypted_labeled(session, storage_key, label, generation) -> bytes:
+    return _to_labeled(_lib.hw_session_to_encrypted_labeled, session, storage_key, label,
+                       generation)
+
+
+def group_to_encrypted_labeled(group, storage_key, label, generation) -> bytes:
+    return _to_labeled(_lib.hw_group_to_encrypted_labeled, group, storage_key, label,
+                       generation)
+
+
+def account_from_encrypted_labeled(blob, storage_key, label, min_generation=0) -> "Account":
+    bp, bn, _k1 = _in(blob)
+    lp, ln, _k2 = _in(label)
+    return _new(Account, _lib.hw_account_from_encrypted_labeled, bp, bn,
+                _key(storage_key, "storage_key"), min_generation, lp, ln)
+
+
+def session_from_encrypted_labeled(
+    blob, storage_key, label, min_generation=0, expected_peer=None
+) -> "Session":
+    bp, bn, _k1 = _in(blob)
+    lp, ln, _k2 = _in(label)
+    return _new(Session, _lib.hw_session_from_encrypted_labeled, bp, bn,
+                _key(storage_key, "storage_key"), min_generation,
+                _key(expected_peer, "expected_peer"), lp, ln)
+
+
+def group_from_encrypted_labeled(
+    blob, storage_key, label, min_generation=0, expected_group=None
+) -> "Group":
+    bp, bn, _k1 = _in(blob)
+    lp, ln, _k2 = _in(label)
+    return _new(Group, _lib.hw_group_from_encrypted_labeled, bp, bn,
+                _key(storage_key, "storage_key"), min_generation,
+                _key(expected_group, "expected_group"), lp, ln)

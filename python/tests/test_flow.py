@@ -583,3 +583,27 @@ def test_attachment_range_and_thumbnail():
     with_thumb = hushwire.attachment_set_thumbnail(pointer, b"tiny jpeg")
     assert hushwire.attachment_thumbnail(with_thumb) == b"tiny jpeg"
     assert hushwire.attachment_decrypt(with_thumb, obj) == data
+
+
+def test_labelled_blobs_restore_only_into_their_slot(pair):
+    alice, bob, a2b, b2a = pair
+    key = bytes([5]) * 32
+    blob = hushwire.session_to_encrypted_labeled(b2a, key, b"session/alice/phone", 7)
+    assert hushwire.blob_info(blob)[:2] == (2, 7)
+    with pytest.raises(TamperedError) as e:
+        hushwire.session_from_encrypted_labeled(blob, key, b"other", 0, alice.identity_key)
+    assert e.value.code == "restore.wrong_object"
+    with hushwire.session_from_encrypted_labeled(
+        blob, key, b"session/alice/phone", 7, alice.identity_key
+    ) as copy:
+        assert copy.session_id == b2a.session_id
+    ablob = hushwire.account_to_encrypted_labeled(bob, key, b"account", 1)
+    with hushwire.account_from_encrypted_labeled(ablob, key, b"account") as again:
+        assert again.identity_key == bob.identity_key
+    group, _, _ = Group.create(alice, [bob.identity_key])
+    with group:
+        gblob = hushwire.group_to_encrypted_labeled(group, key, b"group/1", 1)
+        with hushwire.group_from_encrypted_labeled(gblob, key, b"group/1", 1, group.group_id) as g:
+            assert g.group_id == group.group_id
+        with pytest.raises(TamperedError):
+            hushwire.group_from_encrypted_labeled(gblob, key, b"group/2")
