@@ -57,6 +57,10 @@
 // Policy byte: mask every significant character.
 #define HW_POLICY_MASK_ALL 3
 
+// Policy byte of a masker (`hw_masker_new`, `hw_mask_find`) that only reports a match and
+// leaves the text as it is; never a secure field's policy.
+#define HW_POLICY_FLAG_ONLY 4
+
 // The result of every call: 0 is success, anything else a failure (details in the optional
 // `hw_error`). The values never change once released.
 typedef enum {
@@ -121,6 +125,10 @@ typedef struct hw_group hw_group;
 
 // A certificate issuer's signing key (a trust root or a server key). Thread-safe.
 typedef struct hw_issuer hw_issuer;
+
+// A masker with the app's own policy per kind (`hw_masker_new`). Thread-safe (internally
+// locked).
+typedef struct hw_masker hw_masker;
 
 // The organization roots a customer's app pins, each with the organization's name (from
 // the app's configuration, never from the network). Keep it apart from the sealed-sender
@@ -1279,15 +1287,66 @@ hw_status hw_mask_check(const uint8_t *text, size_t text_len, hw_error **err);
 // Finds what the default masker would mask in `text` (UTF-8), without masking it: for a UI
 // that offers to send a card number as a secure field (`hw_secure_field_seal` of that part),
 // or asks before sending. The matches go to `out` as records of `HW_MASK_FINDING_LEN` (10)
-// bytes, in text order: the kind (`HW_KIND_*`), the policy (`HW_POLICY_*`, 0 for a match
-// that is only flagged), then the start and end byte offsets of the match in `text`, each
-// a 4-byte big-endian number. An empty buffer when nothing matches. Text that is not UTF-8,
-// or longer than 4 GiB, is `HW_INVALID_ARGUMENT`.
+// bytes, in text order: the kind (`HW_KIND_*`), the policy (`HW_POLICY_*`;
+// `HW_POLICY_FLAG_ONLY` for a match that is only reported), then the start and end byte
+// offsets of the match in `text`, each a 4-byte big-endian number. An empty buffer when
+// nothing matches. Text that is not UTF-8, or longer than 4 GiB, is `HW_INVALID_ARGUMENT`.
 //
 // # Safety
 // `text` points to `text_len` readable bytes; `out` to a writable `hw_bytes`; `err` as
 // usual.
 hw_status hw_mask_find(const uint8_t *text, size_t text_len, hw_bytes *out, hw_error **err);
+
+// Creates a masker with the app's policy for each built-in kind: `HW_POLICY_KEEP_LAST4`,
+// `HW_POLICY_KEEP_FIRST6_LAST4` (the most of a card number PCI DSS allows to be shown),
+// `HW_POLICY_MASK_ALL`, `HW_POLICY_FLAG_ONLY` (report the match, leave the text), or 0 (do
+// not look for that kind). The default masker is (`HW_POLICY_KEEP_LAST4`,
+// `HW_POLICY_KEEP_LAST4`, `HW_POLICY_FLAG_ONLY`, 0). Another byte is `HW_INVALID_ARGUMENT`.
+//
+// # Safety
+// `out` points to writable storage for a pointer; `err` as usual.
+hw_status hw_masker_new(uint8_t card,
+                        uint8_t iban,
+                        uint8_t email,
+                        uint8_t phone,
+                        hw_masker **out,
+                        hw_error **err);
+
+// As `hw_mask_text`, with this masker.
+//
+// # Safety
+// `masker` is a masker handle; otherwise as `hw_mask_text`.
+hw_status hw_masker_mask(const hw_masker *masker,
+                         const uint8_t *text,
+                         size_t text_len,
+                         hw_bytes *out,
+                         uint8_t *changed,
+                         hw_error **err);
+
+// As `hw_mask_find`, with this masker.
+//
+// # Safety
+// `masker` is a masker handle; otherwise as `hw_mask_find`.
+hw_status hw_masker_find(const hw_masker *masker,
+                         const uint8_t *text,
+                         size_t text_len,
+                         hw_bytes *out,
+                         hw_error **err);
+
+// As `hw_mask_check`, with this masker (matches it only flags are allowed).
+//
+// # Safety
+// `masker` is a masker handle; otherwise as `hw_mask_check`.
+hw_status hw_masker_check(const hw_masker *masker,
+                          const uint8_t *text,
+                          size_t text_len,
+                          hw_error **err);
+
+// Frees a masker (NULL is a no-op).
+//
+// # Safety
+// `masker` is NULL or a masker handle, freed once and not in use by another call.
+void hw_masker_free(hw_masker *masker);
 
 // Starts a session with the owner of `bundle` (verifying its signatures) and makes it the
 // active session for that peer, held by the account: encrypt to the peer with

@@ -26,10 +26,11 @@
 //! - **Handles** (`hw_account`, `hw_session`, `hw_group`, `hw_issuer`, `hw_trust_store`,
 //!   `hw_organization_roots`, `hw_attachment_encryptor`, `hw_attachment_decryptor`,
 //!   `hw_recovery_key`, `hw_backup_writer`, `hw_restored_backup`, `hw_sas`,
-//!   `hw_vaulted_field`) are opaque, each freed by its `_free` (NULL is a no-op). Each holds
-//!   its state behind a mutex: a handle may be used from any thread and calls on one handle
-//!   are serialized (two threads encrypting on one session get two distinct messages). Calls
-//!   that take two handles lock them in the order account, session, trust store, group,
+//!   `hw_vaulted_field`, `hw_masker`) are opaque, each freed by its `_free` (NULL is a
+//!   no-op). Each holds its state behind a mutex: a handle may be used from any thread and
+//!   calls on one handle are serialized (two threads encrypting on one session get two
+//!   distinct messages). Calls that take two handles lock them in the order account,
+//!   session, trust store, group,
 //!   backup writer, SAS run.
 //! - **Events** (a session reset, a peer evicted, prekeys consumed, ...) come back as text:
 //!   their stable codes (`event.session_reset`, ...) joined by `'\n'`, an empty buffer for

@@ -5,7 +5,8 @@
 //!
 //! Kinds and policies are bytes: `HW_KIND_CARD` (1), `HW_KIND_IBAN` (2), `HW_KIND_EMAIL` (3),
 //! `HW_KIND_PHONE` (4) or a vendor's kind `0x80..=0xFF`; `HW_POLICY_KEEP_LAST4` (1),
-//! `HW_POLICY_KEEP_FIRST6_LAST4` (2), `HW_POLICY_MASK_ALL` (3).
+//! `HW_POLICY_KEEP_FIRST6_LAST4` (2), `HW_POLICY_MASK_ALL` (3) (`HW_POLICY_FLAG_ONLY`, 4, is a
+//! masker's, never a secure field's).
 
 use std::sync::Mutex;
 
@@ -33,6 +34,9 @@ pub const HW_POLICY_KEEP_LAST4: u8 = 0x01;
 pub const HW_POLICY_KEEP_FIRST6_LAST4: u8 = 0x02;
 /// Policy byte: mask every significant character.
 pub const HW_POLICY_MASK_ALL: u8 = 0x03;
+/// Policy byte of a masker (`hw_masker_new`, `hw_mask_find`) that only reports a match and
+/// leaves the text as it is; never a secure field's policy.
+pub const HW_POLICY_FLAG_ONLY: u8 = 0x04;
 
 /// A secure field as the vault holds it: the sender, the raw value, and what the operator's
 /// copy must match. Wiped on free. Thread-safe (internally locked).
@@ -48,12 +52,13 @@ fn policy(byte: u8) -> Result<Policy, Failure> {
     }
 }
 
-/// The `HW_POLICY_*` byte of a policy; 0 for one that only flags (never in a secure field).
+/// The `HW_POLICY_*` byte of a policy (0 for one from a newer core).
 pub(crate) fn policy_byte(policy: Policy) -> u8 {
     match policy {
         Policy::KeepLast4 => HW_POLICY_KEEP_LAST4,
         Policy::KeepFirst6Last4 => HW_POLICY_KEEP_FIRST6_LAST4,
         Policy::MaskAll => HW_POLICY_MASK_ALL,
+        Policy::FlagOnly => HW_POLICY_FLAG_ONLY,
         _ => 0,
     }
 }

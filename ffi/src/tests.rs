@@ -1481,6 +1481,7 @@ fn every_handle_type_is_send_and_sync() {
     shareable::<hw_restored_backup>();
     shareable::<hw_sas>();
     shareable::<hw_vaulted_field>();
+    shareable::<hw_masker>();
     shareable::<hw_error>();
 }
 
@@ -3351,4 +3352,85 @@ fn a_labelled_blob_restores_only_into_its_slot_and_its_header_is_readable() {
         hw_group_free(group);
     }
     free_pair(p);
+}
+
+#[test]
+fn a_configured_masker_applies_its_own_policies() {
+    let text = "card 4242 4242 4242 4242, mail dana@example.com";
+    let new = |card, iban, email, phone| {
+        let mut m = null_mut();
+        // SAFETY: a writable output.
+        ok(unsafe { hw_masker_new(card, iban, email, phone, &mut m, null_mut()) });
+        m
+    };
+    // SAFETY: live handles and valid buffers throughout.
+    unsafe {
+        let first6 = new(HW_POLICY_KEEP_FIRST6_LAST4, 0, HW_POLICY_MASK_ALL, 0);
+        let mut changed = 0u8;
+        let masked = text_of(|b| {
+            hw_masker_mask(
+                first6,
+                text.as_ptr(),
+                text.len(),
+                b,
+                &mut changed,
+                null_mut(),
+            )
+        });
+        assert_eq!(changed, 1);
+        assert!(masked.contains("4242 42•• •••• 4242"), "{masked}");
+        assert!(!masked.contains("dana@"), "{masked}");
+        // The default masker only flags the e-mail address; this one masks it.
+        let mut found = hw_bytes::EMPTY;
+        ok(hw_mask_find(
+            text.as_ptr(),
+            text.len(),
+            &mut found,
+            null_mut(),
+        ));
+        let found = taken(&mut found);
+        assert_eq!(found.len(), 2 * HW_MASK_FINDING_LEN);
+        assert_eq!(
+            found[HW_MASK_FINDING_LEN..][..2],
+            [HW_KIND_EMAIL, HW_POLICY_FLAG_ONLY]
+        );
+        let mut own = hw_bytes::EMPTY;
+        ok(hw_masker_find(
+            first6,
+            text.as_ptr(),
+            text.len(),
+            &mut own,
+            null_mut(),
+        ));
+        let own = taken(&mut own);
+        assert_eq!(
+            own[HW_MASK_FINDING_LEN..][..2],
+            [HW_KIND_EMAIL, HW_POLICY_MASK_ALL]
+        );
+        let (s, code, _) = failing(|e| hw_masker_check(first6, text.as_ptr(), text.len(), e));
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_INVALID_INPUT, "mask_check.unmasked")
+        );
+        ok(hw_masker_check(
+            first6,
+            masked.as_ptr(),
+            masked.len(),
+            null_mut(),
+        ));
+        hw_masker_free(first6);
+
+        // Cards only flagged: the text is left alone and the check lets it through.
+        let flag = new(HW_POLICY_FLAG_ONLY, 0, 0, 0);
+        let same = text_of(|b| {
+            hw_masker_mask(flag, text.as_ptr(), text.len(), b, &mut changed, null_mut())
+        });
+        assert_eq!((same.as_str(), changed), (text, 0));
+        ok(hw_masker_check(flag, text.as_ptr(), text.len(), null_mut()));
+        hw_masker_free(flag);
+
+        let (s, _, _) = failing(|e| hw_masker_new(9, 0, 0, 0, &mut null_mut(), e));
+        assert_eq!(s, hw_status::HW_INVALID_ARGUMENT);
+        hw_masker_free(null_mut());
+    }
 }
