@@ -30,8 +30,7 @@
 //!   no-op). Each holds its state behind a mutex: a handle may be used from any thread and
 //!   calls on one handle are serialized (two threads encrypting on one session get two
 //!   distinct messages). Calls that take two handles lock them in the order account,
-//!   session, trust store, group,
-//!   backup writer, SAS run.
+//!   session, trust store, group, backup writer, SAS run.
 //! - **Events** (a session reset, a peer evicted, prekeys consumed, ...) come back as text:
 //!   their stable codes (`event.session_reset`, ...) joined by `'\n'`, an empty buffer for
 //!   none. A failure that should be answered with a reset request says so through

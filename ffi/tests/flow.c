@@ -971,6 +971,18 @@ int main(void) {
             CHECK(end - start == 19 && memcmp(text + start, "4242 4242 4242 4242", 19) == 0);
         }
         hw_bytes_free(&found);
+        /* A masker of the app's own: the first six and last four digits, as PCI DSS allows. */
+        hw_masker *pci = NULL;
+        MUST(hw_masker_new(HW_POLICY_KEEP_FIRST6_LAST4, HW_POLICY_KEEP_LAST4, 0, 0, &pci, ERR));
+        MUST(hw_masker_mask(pci, (const uint8_t *)text, strlen(text), &masked, NULL, ERR));
+        CHECK(contains(&masked, "4242 42"));
+        MUST(hw_masker_check(pci, masked.data, masked.len, ERR));
+        hw_bytes_free(&masked);
+        MUST(hw_masker_find(pci, (const uint8_t *)text, strlen(text), &found, ERR));
+        CHECK(found.len == HW_MASK_FINDING_LEN && found.data[1] == HW_POLICY_KEEP_FIRST6_LAST4);
+        hw_bytes_free(&found);
+        CHECK(hw_masker_new(9, 0, 0, 0, &pci, NULL) == HW_INVALID_ARGUMENT);
+        hw_masker_free(pci);
     }
 
     /* ── safety numbers ──────────────────────────────────────────────────────────────── */

@@ -84,6 +84,7 @@ __all__ = [
     "mask",
     "mask_check",
     "mask_find",
+    "Masker",
     "Finding",
     "safety_number",
     "safety_number_qr",
@@ -136,6 +137,7 @@ KIND_PHONE = 4
 POLICY_KEEP_LAST4 = 1
 POLICY_KEEP_FIRST6_LAST4 = 2
 POLICY_MASK_ALL = 3
+POLICY_FLAG_ONLY = 4
 #: :meth:`Account.verification_state` values.
 VERIFICATION_UNKNOWN = 0
 VERIFICATION_UNVERIFIED = 1
@@ -307,6 +309,11 @@ _SIGNATURES = {
     ),
     "hw_restored_backup_apply_identity_book": ([_P, _P, _ERR], c_int),
     "hw_mask_find": ([_IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_masker_new": ([c_uint8, c_uint8, c_uint8, c_uint8, POINTER(_P), _ERR], c_int),
+    "hw_masker_mask": ([_P, _IN, c_size_t, _BUF, POINTER(c_uint8), _ERR], c_int),
+    "hw_masker_find": ([_P, _IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_masker_check": ([_P, _IN, c_size_t, _ERR], c_int),
+    "hw_masker_free": ([_P], None),
     "hw_group_members": ([_P, _BUF, _ERR], c_int),
     "hw_blob_info": (
         [_IN, c_size_t, POINTER(c_uint8), POINTER(c_uint64), POINTER(ctypes.c_uint16), _ERR],
@@ -1479,8 +1486,8 @@ def mask(text: Union[str, bytes]) -> Masked:
 
 
 class Finding(NamedTuple):
-    """A match of :func:`mask_find`: kind (``KIND_*``), policy (``POLICY_*``, 0 if only
-    flagged), and its span as ``str`` indices (``text[start:end]``)."""
+    """A match of :func:`mask_find`: kind (``KIND_*``), policy (``POLICY_*``), and its span
+    as ``str`` indices (``text[start:end]``)."""
 
     kind: int
     policy: int
@@ -1494,7 +1501,10 @@ def mask_find(text: str) -> list:
     p, n, _keep = _in(raw)
     out = _Bytes()
     _call(_lib.hw_mask_find, p, n, byref(out))
-    data = _take(out)
+    return _findings(raw, _take(out))
+
+
+def _findings(raw: bytes, data: bytes) -> list:
     found = []
     for i in range(0, len(data), 10):
         start = int.from_bytes(data[i + 2 : i + 6], "big")
@@ -1507,6 +1517,34 @@ def mask_find(text: str) -> list:
             )
         )
     return found
+
+
+class Masker(_Handle):
+    """A masker with the app's policy per kind (``POLICY_*``, or 0 not to look for it)."""
+
+    _free = _lib.hw_masker_free
+
+    @classmethod
+    def create(cls, card: int = POLICY_KEEP_LAST4, iban: int = POLICY_KEEP_LAST4,
+               email: int = POLICY_FLAG_ONLY, phone: int = 0) -> "Masker":
+        return _new(cls, _lib.hw_masker_new, card, iban, email, phone)
+
+    def mask(self, text: Union[str, bytes]) -> "Masked":
+        p, n, _keep = _text(text)
+        out, changed = _Bytes(), c_uint8()
+        _call(_lib.hw_masker_mask, self._p, p, n, byref(out), byref(changed))
+        return Masked(_take(out).decode("utf-8"), bool(changed.value))
+
+    def find(self, text: str) -> list:
+        raw = text.encode("utf-8")
+        p, n, _keep = _in(raw)
+        out = _Bytes()
+        _call(_lib.hw_masker_find, self._p, p, n, byref(out))
+        return _findings(raw, _take(out))
+
+    def check(self, text: Union[str, bytes]) -> None:
+        p, n, _keep = _text(text)
+        _call(_lib.hw_masker_check, self._p, p, n)
 
 
 def mask_check(text: Union[str, bytes]) -> None:

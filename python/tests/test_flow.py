@@ -607,3 +607,21 @@ def test_labelled_blobs_restore_only_into_their_slot(pair):
             assert g.group_id == group.group_id
         with pytest.raises(TamperedError):
             hushwire.group_from_encrypted_labeled(gblob, key, b"group/2")
+
+
+def test_a_configured_masker():
+    text = "card 4242 4242 4242 4242, mail dana@example.com"
+    email = hushwire.mask_find(text)[1]
+    assert (email.kind, email.policy) == (hushwire.KIND_EMAIL, hushwire.POLICY_FLAG_ONLY)
+    with hushwire.Masker.create(hushwire.POLICY_KEEP_FIRST6_LAST4, 0,
+                                hushwire.POLICY_MASK_ALL) as pci:
+        masked = pci.mask(text)
+        assert masked.changed and "4242 42" in masked.text and "dana@" not in masked.text
+        pci.check(masked.text)
+        with pytest.raises(InvalidInputError):
+            pci.check(text)
+        assert [f.policy for f in pci.find(text)] == [
+            hushwire.POLICY_KEEP_FIRST6_LAST4, hushwire.POLICY_MASK_ALL
+        ]
+    with pytest.raises(InvalidArgumentError):
+        hushwire.Masker.create(9)
