@@ -809,12 +809,56 @@ hw_status hw_attachment_verify_digest(const uint8_t *pointer,
                                       size_t object_len,
                                       hw_error **err);
 
+// Random access by chunk: writes the object bytes of chunk `index` to `object_start ..<
+// object_end` (for a range request) and the file's number of chunks to `chunk_count` when it
+// is not NULL. `HW_INVALID_INPUT` (`attachment.chunk_out_of_range`) for an index past the
+// last chunk.
+//
+// # Safety
+// `pointer` points to `pointer_len` readable bytes; `object_start` and `object_end` to
+// writable `uint64_t`; `chunk_count` is NULL or points to a writable `uint64_t`; `err` as
+// usual.
+hw_status hw_attachment_chunk_range(const uint8_t *pointer,
+                                    size_t pointer_len,
+                                    uint64_t index,
+                                    uint64_t *object_start,
+                                    uint64_t *object_end,
+                                    uint64_t *chunk_count,
+                                    hw_error **err);
+
+// Decrypts chunk `index` alone from `chunk`, exactly the object bytes
+// `hw_attachment_chunk_range` names for it; its file bytes go to `out` (none for a chunk of
+// padding only). `HW_TAMPERED` for an altered chunk or another chunk of the file in its
+// place, `HW_INVALID_INPUT` for a wrong length or index; nothing is written on error.
+//
+// # Safety
+// `pointer` points to `pointer_len` readable bytes, `chunk` to `chunk_len`; `out` to a
+// writable `hw_bytes`; `err` as usual.
+hw_status hw_attachment_decrypt_chunk(const uint8_t *pointer,
+                                      size_t pointer_len,
+                                      uint64_t index,
+                                      const uint8_t *chunk,
+                                      size_t chunk_len,
+                                      hw_bytes *out,
+                                      hw_error **err);
+
 // Starts encrypting a file of any length (up to the library's maximum), with the default
 // chunk size; its key is drawn from the OS.
 //
 // # Safety
 // `out` points to writable storage for a pointer; `err` as usual.
 hw_status hw_attachment_encryptor_new(hw_attachment_encryptor **out, hw_error **err);
+
+// As `hw_attachment_encryptor_new`, with chunks of `2^chunk_size_log2` file bytes (smaller
+// chunks make random access finer, larger ones the object smaller; the default is 2^16).
+// A size outside the bounds of SPEC.md §16 is `HW_INVALID_INPUT`
+// (`attachment.invalid_chunk_size`).
+//
+// # Safety
+// `out` points to writable storage for a pointer; `err` as usual.
+hw_status hw_attachment_encryptor_new_with_chunk_size(uint8_t chunk_size_log2,
+                                                      hw_attachment_encryptor **out,
+                                                      hw_error **err);
 
 // Adds `plaintext` to the file; the object bytes now ready (the header on the first call,
 // then every completed chunk; often none) go to `out`, to upload in order. Unchanged on

@@ -3434,3 +3434,108 @@ fn a_configured_masker_applies_its_own_policies() {
         hw_masker_free(null_mut());
     }
 }
+
+#[test]
+fn small_chunks_decrypt_one_at_a_time_and_a_misplaced_chunk_is_refused() {
+    let data = file(20_000);
+    // SAFETY: live handles and valid buffers throughout.
+    unsafe {
+        let (s, code, _) =
+            failing(|e| hw_attachment_encryptor_new_with_chunk_size(30, &mut null_mut(), e));
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_INVALID_INPUT, "attachment.invalid_chunk_size")
+        );
+        let mut enc = null_mut();
+        ok(hw_attachment_encryptor_new_with_chunk_size(
+            12,
+            &mut enc,
+            null_mut(),
+        ));
+        let (mut out, mut pointer) = (hw_bytes::EMPTY, hw_bytes::EMPTY);
+        ok(hw_attachment_encryptor_push(
+            enc,
+            data.as_ptr(),
+            data.len(),
+            &mut out,
+            null_mut(),
+        ));
+        let mut object = taken(&mut out);
+        ok(hw_attachment_encryptor_finish(
+            enc,
+            null(),
+            0,
+            null(),
+            0,
+            &mut out,
+            &mut pointer,
+            null_mut(),
+        ));
+        object.extend(taken(&mut out));
+        let pointer = taken(&mut pointer);
+        hw_attachment_encryptor_free(enc);
+
+        let (mut from, mut to, mut chunks) = (0u64, 0u64, 0u64);
+        ok(hw_attachment_chunk_range(
+            pointer.as_ptr(),
+            pointer.len(),
+            1,
+            &mut from,
+            &mut to,
+            &mut chunks,
+            null_mut(),
+        ));
+        assert!(chunks >= 5, "{chunks}");
+        let chunk = &object[from as usize..to as usize];
+        let mut plain = hw_bytes::EMPTY;
+        ok(hw_attachment_decrypt_chunk(
+            pointer.as_ptr(),
+            pointer.len(),
+            1,
+            chunk.as_ptr(),
+            chunk.len(),
+            &mut plain,
+            null_mut(),
+        ));
+        assert_eq!(taken(&mut plain), &data[4096..8192]);
+        // Chunk 1's bytes read as chunk 2: refused.
+        let (s, _, _) = failing(|e| {
+            hw_attachment_decrypt_chunk(
+                pointer.as_ptr(),
+                pointer.len(),
+                2,
+                chunk.as_ptr(),
+                chunk.len(),
+                &mut scratch(),
+                e,
+            )
+        });
+        assert_eq!(s, hw_status::HW_TAMPERED);
+        let (s, code, _) = failing(|e| {
+            hw_attachment_chunk_range(
+                pointer.as_ptr(),
+                pointer.len(),
+                chunks,
+                &mut from,
+                &mut to,
+                null_mut(),
+                e,
+            )
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_INVALID_INPUT, "attachment.chunk_out_of_range")
+        );
+        // The whole object still decrypts in one go.
+        let mut whole = hw_bytes::EMPTY;
+        ok(hw_attachment_decrypt(
+            pointer.as_ptr(),
+            pointer.len(),
+            object.as_ptr(),
+            object.len(),
+            &mut whole,
+            null_mut(),
+        ));
+        assert_eq!(taken(&mut whole), data);
+    }
+}

@@ -200,6 +200,24 @@ static void attachment_round_trip(void) {
         CHECK(bytes_eq(&thumb, "thumb"));
         hw_bytes_free(&thumb);
         hw_bytes_free(&with);
+        /* One chunk alone (chunk 1 holds file bytes 65536 ..< 131072). */
+        uint64_t chunks = 0;
+        MUST(hw_attachment_chunk_range(pointer.data, pointer.len, 1, &from, &to, &chunks, ERR));
+        CHECK(chunks >= 3);
+        MUST(hw_attachment_decrypt_chunk(pointer.data, pointer.len, 1, object + from,
+                                         (size_t)(to - from), &part, ERR));
+        CHECK(part.len == 65536 && memcmp(part.data, file + 65536, 65536) == 0);
+        hw_bytes_free(&part);
+        /* Chunk 0's bytes read as chunk 1: refused. */
+        uint64_t from0 = 0, to0 = 0;
+        MUST(hw_attachment_chunk_range(pointer.data, pointer.len, 0, &from0, &to0, NULL, ERR));
+        CHECK(hw_attachment_decrypt_chunk(pointer.data, pointer.len, 1, object + from0,
+                                          (size_t)(to0 - from0), &part, NULL) == HW_TAMPERED);
+        /* An encryptor with 4 KiB chunks (finer random access). */
+        hw_attachment_encryptor *small = NULL;
+        CHECK(hw_attachment_encryptor_new_with_chunk_size(30, &small, NULL) == HW_INVALID_INPUT);
+        MUST(hw_attachment_encryptor_new_with_chunk_size(12, &small, ERR));
+        hw_attachment_encryptor_free(small);
     }
     object[object_len / 2] ^= 0x01;
     CHECK(hw_attachment_decrypt(pointer.data, pointer.len, object, object_len, &whole, NULL) ==

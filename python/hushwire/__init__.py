@@ -80,6 +80,8 @@ __all__ = [
     "attachment_set_thumbnail",
     "attachment_object_range",
     "attachment_decrypt_range",
+    "attachment_chunk_range",
+    "attachment_decrypt_chunk",
     "Masked",
     "mask",
     "mask_check",
@@ -340,6 +342,12 @@ _SIGNATURES = {
         [_IN, c_size_t, c_uint64, c_uint64, POINTER(c_uint64), POINTER(c_uint64), _ERR],
         c_int,
     ),
+    "hw_attachment_chunk_range": (
+        [_IN, c_size_t, c_uint64, POINTER(c_uint64), POINTER(c_uint64), POINTER(c_uint64), _ERR],
+        c_int,
+    ),
+    "hw_attachment_decrypt_chunk": ([_IN, c_size_t, c_uint64, _IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_attachment_encryptor_new_with_chunk_size": ([c_uint8, POINTER(_P), _ERR], c_int),
     "hw_attachment_decrypt_range": (
         [_IN, c_size_t, c_uint64, c_uint64, _IN, c_size_t, _BUF, _ERR],
         c_int,
@@ -1371,6 +1379,23 @@ def attachment_decrypt_range(pointer: bytes, start: int, end: int, ciphertext: b
     return _take(out)
 
 
+def attachment_chunk_range(pointer: bytes, index: int) -> Tuple[int, int, int]:
+    """``(object start, object end, chunk count)`` for chunk ``index``."""
+    p, n, _keep = _in(pointer)
+    a, b, c = c_uint64(), c_uint64(), c_uint64()
+    _call(_lib.hw_attachment_chunk_range, p, n, index, byref(a), byref(b), byref(c))
+    return a.value, b.value, c.value
+
+
+def attachment_decrypt_chunk(pointer: bytes, index: int, chunk: bytes) -> bytes:
+    """The file bytes of chunk ``index`` alone."""
+    p, n, _k1 = _in(pointer)
+    cp, cn, _k2 = _in(chunk)
+    out = _Bytes()
+    _call(_lib.hw_attachment_decrypt_chunk, p, n, index, cp, cn, byref(out))
+    return _take(out)
+
+
 def attachment_pointer_info(pointer: bytes) -> AttachmentInfo:
     p, n, _keep = _in(pointer)
     plaintext_len, object_len = c_uint64(), c_uint64()
@@ -1405,8 +1430,12 @@ class AttachmentEncryptor(_Handle):
     _free = _lib.hw_attachment_encryptor_free
 
     @classmethod
-    def create(cls) -> "AttachmentEncryptor":
-        return _new(cls, _lib.hw_attachment_encryptor_new)
+    def create(cls, chunk_size_log2: Optional[int] = None) -> "AttachmentEncryptor":
+        """A new encryptor; ``chunk_size_log2`` (12 to 22) picks chunks of ``2**n`` bytes
+        instead of the default 64 KiB."""
+        if chunk_size_log2 is None:
+            return _new(cls, _lib.hw_attachment_encryptor_new)
+        return _new(cls, _lib.hw_attachment_encryptor_new_with_chunk_size, chunk_size_log2)
 
     def push(self, plaintext: bytes) -> bytes:
         """Adds file bytes; returns the object bytes now ready (often none)."""

@@ -625,3 +625,18 @@ def test_a_configured_masker():
         ]
     with pytest.raises(InvalidArgumentError):
         hushwire.Masker.create(9)
+
+
+def test_small_chunks_one_at_a_time():
+    data = bytes(i * 7 % 251 for i in range(20_000))
+    with pytest.raises(InvalidInputError):
+        AttachmentEncryptor.create(30)
+    with AttachmentEncryptor.create(12) as enc:
+        obj = enc.push(data)
+        tail, pointer = enc.finish()
+        obj += tail
+    start, end, chunks = hushwire.attachment_chunk_range(pointer, 1)
+    assert chunks >= 5
+    assert hushwire.attachment_decrypt_chunk(pointer, 1, obj[start:end]) == data[4096:8192]
+    with pytest.raises(TamperedError):
+        hushwire.attachment_decrypt_chunk(pointer, 2, obj[start:end])
