@@ -216,7 +216,7 @@ const char *hw_error_message(const hw_error *err);
 // `HW_RESET_TOO_FAR_BEHIND` (pass it to `hw_account_reset_request`), or `HW_RESET_NONE` (0)
 // for a failure that is no reason to reset (a tampered or duplicated message, junk attributed
 // to an established peer), for errors of other calls, and for NULL. Only failures of
-// `hw_account_decrypt_from` give a reason.
+// `hw_account_decrypt_from` and `hw_account_open_and_decrypt` give a reason.
 //
 // # Safety
 // `err` is NULL or an error object from this library, not yet freed.
@@ -1519,6 +1519,53 @@ hw_status hw_account_session_config(const hw_account *account,
                                     uint32_t *max_receiving_chains,
                                     uint32_t *skipped_key_max_age,
                                     hw_error **err);
+
+// Opens a sealed envelope addressed to the account (validating the sender's certificate
+// against `trust` at `now`, as `hw_open`) and decrypts the session message inside with the
+// sessions the account holds for the sender, creating one from a prekey message (as
+// `hw_account_decrypt_from`, which refuses a prekey message of another identity than the
+// envelope's sender). The plaintext goes to `out`; the session id and the events to
+// `session_id` and `events` when not NULL. `sender` (if not NULL) receives the sender's
+// identity key as soon as the envelope opened, even when the decryption then fails: with
+// `hw_error_reset_reason`, it is whom to send a reset request to. `HW_INVALID_INPUT`
+// (`sealed_session.not_session_content`) for an envelope of another content type. The
+// account is unchanged on every error; persist it afterwards.
+//
+// # Safety
+// `account` is an account handle, `trust` a trust store handle; `envelope` points to
+// `envelope_len` readable bytes; `out` to a writable `hw_bytes`; `sender` and `session_id`
+// are NULL or point to 32 writable bytes, `events` NULL or a writable `hw_bytes`; `err` as
+// usual.
+hw_status hw_account_open_and_decrypt(hw_account *account,
+                                      const hw_trust_store *trust,
+                                      const uint8_t *envelope,
+                                      size_t envelope_len,
+                                      uint64_t now,
+                                      hw_bytes *out,
+                                      uint8_t (*sender)[32],
+                                      uint8_t (*session_id)[32],
+                                      hw_bytes *events,
+                                      hw_error **err);
+
+// Opens a sealed envelope addressed to the account (as `hw_open`) and decrypts the session
+// message inside with `session`, which must be the session with the envelope's sender
+// (else `HW_INVALID_INPUT`, `sealed_session.wrong_session`). The plaintext goes to `out`,
+// the sender's identity key to `sender` when not NULL. The session is unchanged on every
+// error.
+//
+// # Safety
+// `account` is an account handle, `session` a session handle, `trust` a trust store handle;
+// `envelope` points to `envelope_len` readable bytes; `out` to a writable `hw_bytes`;
+// `sender` is NULL or points to 32 writable bytes; `err` as usual.
+hw_status hw_session_open_and_decrypt(const hw_account *account,
+                                      hw_session *session,
+                                      const hw_trust_store *trust,
+                                      const uint8_t *envelope,
+                                      size_t envelope_len,
+                                      uint64_t now,
+                                      hw_bytes *out,
+                                      uint8_t (*sender)[32],
+                                      hw_error **err);
 
 // Builds an authenticated reset request for `peer` (32-byte identity key), to send back to
 // it (sealed, like any message) when its messages cannot be decrypted: `reason` is the

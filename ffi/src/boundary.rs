@@ -145,7 +145,8 @@ impl<E: Into<hushwire::Error>> From<E> for Failure {
             _ => hw_status::HW_OTHER,
         };
         let reset_reason = match &e {
-            hushwire::Error::Peer(p) => p
+            hushwire::Error::Peer(p)
+            | hushwire::Error::SealedSession(hushwire::SealedSessionError::Peer(p)) => p
                 .reset_reason()
                 .map_or(crate::HW_RESET_NONE, crate::reset_reason_code),
             _ => crate::HW_RESET_NONE,

@@ -240,7 +240,7 @@ pub unsafe extern "C" fn hw_error_message(err: *const hw_error) -> *const c_char
 /// `HW_RESET_TOO_FAR_BEHIND` (pass it to `hw_account_reset_request`), or `HW_RESET_NONE` (0)
 /// for a failure that is no reason to reset (a tampered or duplicated message, junk attributed
 /// to an established peer), for errors of other calls, and for NULL. Only failures of
-/// `hw_account_decrypt_from` give a reason.
+/// `hw_account_decrypt_from` and `hw_account_open_and_decrypt` give a reason.
 ///
 /// # Safety
 /// `err` is NULL or an error object from this library, not yet freed.

@@ -14,7 +14,8 @@ use hushwire::{
 use crate::boundary::{Failure, Out, call, handle, input, key32, lock};
 use crate::{
     HW_RESET_NO_SESSION, HW_RESET_PEER_FORKED, HW_RESET_STATE_BEHIND, HW_RESET_TOO_FAR_BEHIND,
-    hw_account, hw_bytes, hw_error, hw_status, identity_key, reset_reason_code, rng, time,
+    hw_account, hw_bytes, hw_error, hw_session, hw_status, hw_trust_store, identity_key,
+    reset_reason_code, rng, time,
 };
 
 /// The events' codes joined by `'\n'` (an empty buffer for none).
@@ -301,6 +302,109 @@ pub unsafe extern "C" fn hw_account_session_config(
                 out.write(value);
             }
         }
+        Ok(())
+    })
+}
+
+// ─── sealed envelopes straight into sessions ─────────────────────────────────────────────────
+
+/// Opens a sealed envelope addressed to the account (validating the sender's certificate
+/// against `trust` at `now`, as `hw_open`) and decrypts the session message inside with the
+/// sessions the account holds for the sender, creating one from a prekey message (as
+/// `hw_account_decrypt_from`, which refuses a prekey message of another identity than the
+/// envelope's sender). The plaintext goes to `out`; the session id and the events to
+/// `session_id` and `events` when not NULL. `sender` (if not NULL) receives the sender's
+/// identity key as soon as the envelope opened, even when the decryption then fails: with
+/// `hw_error_reset_reason`, it is whom to send a reset request to. `HW_INVALID_INPUT`
+/// (`sealed_session.not_session_content`) for an envelope of another content type. The
+/// account is unchanged on every error; persist it afterwards.
+///
+/// # Safety
+/// `account` is an account handle, `trust` a trust store handle; `envelope` points to
+/// `envelope_len` readable bytes; `out` to a writable `hw_bytes`; `sender` and `session_id`
+/// are NULL or point to 32 writable bytes, `events` NULL or a writable `hw_bytes`; `err` as
+/// usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_account_open_and_decrypt(
+    account: *mut hw_account,
+    trust: *const hw_trust_store,
+    envelope: *const u8,
+    envelope_len: usize,
+    now: u64,
+    out: *mut hw_bytes,
+    sender: *mut [u8; 32],
+    session_id: *mut [u8; 32],
+    events: *mut hw_bytes,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let account = handle(account, "account")?;
+        let trust = handle(trust, "trust")?;
+        let envelope = input(envelope, envelope_len, "envelope")?;
+        let out = Out::new(out, "out")?;
+        // Lock order: account before trust store.
+        let mut account = lock(&account.0)?;
+        let opened = hushwire::sealed::open(
+            account.identity_key_pair(),
+            envelope,
+            &*lock(&trust.0)?,
+            time(now),
+        )?;
+        if let Some(s) = Out::optional(sender) {
+            s.write(opened.sender_identity().to_bytes());
+        }
+        let decrypted = opened.decrypt_with_account(&mut account, time(now))?;
+        if let Some(id) = Out::optional(session_id) {
+            id.write(*decrypted.session_id.as_bytes());
+        }
+        write_events(Out::optional(events), &decrypted.events);
+        out.write(hw_bytes::from_vec(decrypted.plaintext));
+        Ok(())
+    })
+}
+
+/// Opens a sealed envelope addressed to the account (as `hw_open`) and decrypts the session
+/// message inside with `session`, which must be the session with the envelope's sender
+/// (else `HW_INVALID_INPUT`, `sealed_session.wrong_session`). The plaintext goes to `out`,
+/// the sender's identity key to `sender` when not NULL. The session is unchanged on every
+/// error.
+///
+/// # Safety
+/// `account` is an account handle, `session` a session handle, `trust` a trust store handle;
+/// `envelope` points to `envelope_len` readable bytes; `out` to a writable `hw_bytes`;
+/// `sender` is NULL or points to 32 writable bytes; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_session_open_and_decrypt(
+    account: *const hw_account,
+    session: *mut hw_session,
+    trust: *const hw_trust_store,
+    envelope: *const u8,
+    envelope_len: usize,
+    now: u64,
+    out: *mut hw_bytes,
+    sender: *mut [u8; 32],
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let account = handle(account, "account")?;
+        let session = handle(session, "session")?;
+        let trust = handle(trust, "trust")?;
+        let envelope = input(envelope, envelope_len, "envelope")?;
+        let out = Out::new(out, "out")?;
+        // Lock order: account, session, trust store.
+        let account = lock(&account.0)?;
+        let mut session = lock(&session.0)?;
+        let opened = hushwire::sealed::open(
+            account.identity_key_pair(),
+            envelope,
+            &*lock(&trust.0)?,
+            time(now),
+        )?;
+        let decrypted = opened.decrypt(&mut session)?;
+        if let Some(s) = Out::optional(sender) {
+            s.write(opened.sender_identity().to_bytes());
+        }
+        out.write(hw_bytes::from_vec(decrypted.plaintext));
         Ok(())
     })
 }

@@ -3539,3 +3539,196 @@ fn small_chunks_decrypt_one_at_a_time_and_a_misplaced_chunk_is_refused() {
         assert_eq!(taken(&mut whole), data);
     }
 }
+
+/// A sender certificate for `account`'s identity from the org's server key.
+fn certificate_for(o: &Org, account: *const hw_account) -> Vec<u8> {
+    let key = identity_of(account);
+    let mut cert = hw_bytes::EMPTY;
+    // SAFETY: live handles and valid buffers.
+    ok(unsafe {
+        hw_sender_certificate_issue(
+            o.key,
+            o.key_cert.as_ptr(),
+            o.key_cert.len(),
+            1,
+            b"user".as_ptr(),
+            4,
+            1,
+            key.as_ptr(),
+            0,
+            NOW + DAY,
+            &mut cert,
+            null_mut(),
+        )
+    });
+    taken(&mut cert)
+}
+
+fn seal_to(from: *const hw_account, cert: &[u8], to: &[u8; 32], message: &[u8]) -> Vec<u8> {
+    let mut env = hw_bytes::EMPTY;
+    // SAFETY: live handles and valid buffers.
+    ok(unsafe {
+        hw_seal(
+            from,
+            cert.as_ptr(),
+            cert.len(),
+            to.as_ptr(),
+            1,
+            NOW,
+            0,
+            message.as_ptr(),
+            message.len(),
+            &mut env,
+            null_mut(),
+        )
+    });
+    taken(&mut env)
+}
+
+#[test]
+fn a_sealed_envelope_opens_straight_into_the_senders_session() {
+    let o = org();
+    let (alice, bob) = (new_account(), new_account());
+    let (ak, bk) = (identity_of(alice), identity_of(bob));
+    let cert = certificate_for(&o, alice);
+    // SAFETY: live handles and valid buffers throughout.
+    unsafe {
+        let mut trust = null_mut();
+        ok(hw_trust_store_new(&mut trust, null_mut()));
+        ok(hw_trust_store_add_root(
+            trust,
+            1,
+            o.root_key.as_ptr(),
+            null_mut(),
+        ));
+        let bundle = bundle_of(bob);
+        ok(hw_account_start_session(
+            alice,
+            bundle.as_ptr(),
+            bundle.len(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+        ));
+        let env = seal_to(alice, &cert, &bk, &encrypt_for(alice, &bk, b"sealed hello"));
+        let (mut out, mut sender, mut events) = (hw_bytes::EMPTY, [0u8; 32], hw_bytes::EMPTY);
+        ok(hw_account_open_and_decrypt(
+            bob,
+            trust,
+            env.as_ptr(),
+            env.len(),
+            NOW,
+            &mut out,
+            &mut sender,
+            null_mut(),
+            &mut events,
+            null_mut(),
+        ));
+        assert_eq!((taken(&mut out), sender), (b"sealed hello".to_vec(), ak));
+        assert!(
+            String::from_utf8(taken(&mut events))
+                .unwrap()
+                .contains("event.session_established")
+        );
+
+        // Bob loses the session: the failure names the sender and the reason to reset.
+        ok(hw_account_forget_peer(
+            bob,
+            ak.as_ptr(),
+            null_mut(),
+            null_mut(),
+        ));
+        let env = seal_to(alice, &cert, &bk, &encrypt_for(alice, &bk, b"lost"));
+        let mut who = [0u8; 32];
+        let (s, code, reason) = failing(|e| {
+            hw_account_open_and_decrypt(
+                bob,
+                trust,
+                env.as_ptr(),
+                env.len(),
+                NOW,
+                &mut scratch(),
+                &mut who,
+                null_mut(),
+                null_mut(),
+                e,
+            )
+        });
+        // Its prekey message again, for a session Bob no longer holds: refused as a replayed
+        // handshake, and a reason to ask for a fresh session.
+        assert_eq!(
+            (s, code.as_str(), reason),
+            (
+                hw_status::HW_REPLAY,
+                "sealed_session.peer",
+                HW_RESET_NO_SESSION
+            )
+        );
+        assert_eq!(who, ak);
+        hw_account_free(alice);
+        hw_account_free(bob);
+        hw_trust_store_free(trust);
+    }
+
+    let p = pair();
+    let cert = certificate_for(&o, p.0);
+    let bob = identity_of(p.1);
+    // SAFETY: live handles and valid buffers throughout.
+    unsafe {
+        let mut trust = null_mut();
+        ok(hw_trust_store_new(&mut trust, null_mut()));
+        ok(hw_trust_store_add_root(
+            trust,
+            1,
+            o.root_key.as_ptr(),
+            null_mut(),
+        ));
+        let mut wire = hw_bytes::EMPTY;
+        ok(hw_session_encrypt(
+            p.2,
+            b"via session".as_ptr(),
+            11,
+            &mut wire,
+            null_mut(),
+        ));
+        let env = seal_to(p.0, &cert, &bob, &taken(&mut wire));
+        // Alice's own session (with Bob, not with the sender) is the wrong one.
+        let (s, code, _) = failing(|e| {
+            hw_session_open_and_decrypt(
+                p.1,
+                p.2,
+                trust,
+                env.as_ptr(),
+                env.len(),
+                NOW,
+                &mut scratch(),
+                null_mut(),
+                e,
+            )
+        });
+        assert_eq!(
+            (s, code.as_str()),
+            (hw_status::HW_INVALID_INPUT, "sealed_session.wrong_session")
+        );
+        let (mut out, mut sender) = (hw_bytes::EMPTY, [0u8; 32]);
+        ok(hw_session_open_and_decrypt(
+            p.1,
+            p.3,
+            trust,
+            env.as_ptr(),
+            env.len(),
+            NOW,
+            &mut out,
+            &mut sender,
+            null_mut(),
+        ));
+        assert_eq!(
+            (taken(&mut out), sender),
+            (b"via session".to_vec(), identity_of(p.0))
+        );
+        hw_trust_store_free(trust);
+        hw_issuer_free(o.root);
+        hw_issuer_free(o.key);
+    }
+    free_pair(p);
+}
