@@ -696,6 +696,23 @@ int main(void) {
         CHECK(bytes_eq(&out, text));
         hw_bytes_free(&inner);
         hw_bytes_free(&out);
+        /* In one call: open, check the session is the sender's, decrypt. */
+        {
+            hw_bytes wire2 = {0}, env2 = {0};
+            uint8_t from[32];
+            MUST(hw_session_encrypt(a2b, (const uint8_t *)"one call", 8, &wire2, ERR));
+            MUST(hw_seal(alice, alice_cert.data, alice_cert.len, bob_id, 1, NOW, 0, wire2.data,
+                         wire2.len, &env2, ERR));
+            FAILS_WITH(HW_INVALID_INPUT, "sealed_session.wrong_session",
+                       hw_session_open_and_decrypt(bob, a2b, trust, env2.data, env2.len, NOW,
+                                                   &out, NULL, FERR));
+            MUST(hw_session_open_and_decrypt(bob, b2a, trust, env2.data, env2.len, NOW, &out,
+                                             &from, ERR));
+            CHECK(bytes_eq(&out, "one call") && memcmp(from, alice_id, 32) == 0);
+            hw_bytes_free(&out);
+            hw_bytes_free(&wire2);
+            hw_bytes_free(&env2);
+        }
 
         /* A tampered envelope is refused; Alice cannot open Bob's; an expired certificate
          * is not trusted. */

@@ -68,6 +68,9 @@ __all__ = [
     "attachment_decrypt",
     "attachment_verify_digest",
     "attachment_pointer_info",
+    "OpenedMessage",
+    "account_open_and_decrypt",
+    "session_open_and_decrypt",
     "BlobInfo",
     "blob_info",
     "account_to_encrypted_labeled",
@@ -304,6 +307,14 @@ _SIGNATURES = {
     ),
     "hw_backup_unwrap_recovery_key": ([_IN, c_size_t, _IN, c_size_t, POINTER(_P), _ERR], c_int),
     "hw_account_maintenance_events": ([_P, c_uint64, _BUF, _ERR], c_int),
+    "hw_account_open_and_decrypt": (
+        [_P, _P, _IN, c_size_t, c_uint64, _BUF, _OUT_KEY, _OUT_KEY, _BUF, _ERR],
+        c_int,
+    ),
+    "hw_session_open_and_decrypt": (
+        [_P, _P, _P, _IN, c_size_t, c_uint64, _BUF, _OUT_KEY, _ERR],
+        c_int,
+    ),
     "hw_account_set_session_config": ([_P, c_uint32, c_uint32, c_uint32, c_uint32, _ERR], c_int),
     "hw_account_session_config": (
         [_P, POINTER(c_uint32), POINTER(c_uint32), POINTER(c_uint32), POINTER(c_uint32), _ERR],
@@ -2199,3 +2210,39 @@ def group_from_encrypted_labeled(
     return _new(Group, _lib.hw_group_from_encrypted_labeled, bp, bn,
                 _key(storage_key, "storage_key"), min_generation,
                 _key(expected_group, "expected_group"), lp, ln)
+
+
+# ─── sealed envelopes straight into sessions ─────────────────────────────────────────────────
+
+
+class OpenedMessage(NamedTuple):
+    plaintext: bytes
+    sender: bytes
+    session_id: bytes
+    events: list
+
+
+def account_open_and_decrypt(account: Account, trust: "TrustStore", envelope: bytes,
+                             now: int) -> OpenedMessage:
+    """Opens an envelope and decrypts it on the account's sessions with the sender. On
+    failure the error's ``sender`` attribute names the sender if the envelope opened."""
+    p, n, _keep = _in(envelope)
+    out, sender, sid, events = _Bytes(), (c_uint8 * 32)(), (c_uint8 * 32)(), _Bytes()
+    try:
+        _call(_lib.hw_account_open_and_decrypt, account._p, trust._p, p, n, now, byref(out),
+              byref(sender), byref(sid), byref(events))
+    except HushwireError as e:
+        e.sender = bytes(sender) if any(sender) else None
+        raise
+    return OpenedMessage(_take(out), bytes(sender), bytes(sid), _events(events))
+
+
+def session_open_and_decrypt(account: Account, session: Session, trust: "TrustStore",
+                             envelope: bytes, now: int) -> Tuple[bytes, bytes]:
+    """``(plaintext, sender)``: opens an envelope and decrypts it on ``session``, which must be
+    the session with the sender."""
+    p, n, _keep = _in(envelope)
+    out, sender = _Bytes(), (c_uint8 * 32)()
+    _call(_lib.hw_session_open_and_decrypt, account._p, session._p, trust._p, p, n, now,
+          byref(out), byref(sender))
+    return _take(out), bytes(sender)

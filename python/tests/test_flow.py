@@ -640,3 +640,38 @@ def test_small_chunks_one_at_a_time():
     assert hushwire.attachment_decrypt_chunk(pointer, 1, obj[start:end]) == data[4096:8192]
     with pytest.raises(TamperedError):
         hushwire.attachment_decrypt_chunk(pointer, 2, obj[start:end])
+
+
+def test_sealed_envelopes_straight_into_sessions(pair):
+    alice, bob, a2b, b2a = pair
+    with Issuer.generate() as root, Issuer.generate() as server, TrustStore.create() as trust:
+        server_cert = hushwire.server_certificate(
+            root, 1, 7, server.public_key, 0, NOW + 365 * DAY
+        )
+        cert = hushwire.sender_certificate(
+            server, server_cert, 1, b"alice@example.com", 1, alice.identity_key, 0, NOW + DAY
+        )
+        trust.add_root(1, root.public_key)
+        envelope = hushwire.seal(alice, cert, bob.identity_key, a2b.encrypt(b"one call"), NOW)
+        with pytest.raises(InvalidInputError):
+            hushwire.session_open_and_decrypt(bob, a2b, trust, envelope, NOW)
+        assert hushwire.session_open_and_decrypt(bob, b2a, trust, envelope, NOW) == (
+            b"one call", alice.identity_key
+        )
+        with Account.create(NOW) as ann:
+            ann_cert = hushwire.sender_certificate(
+                server, server_cert, 2, b"ann", 1, ann.identity_key, 0, NOW + DAY
+            )
+            ann.start_session(bob.prekey_bundle())
+            sealed = hushwire.seal(ann, ann_cert, bob.identity_key,
+                                   ann.encrypt_for(bob.identity_key, b"hi Bob"), NOW)
+            got = hushwire.account_open_and_decrypt(bob, trust, sealed, NOW)
+            assert (got.plaintext, got.sender) == (b"hi Bob", ann.identity_key)
+            assert "event.session_established" in got.events
+            bob.forget_peer(ann.identity_key)
+            again = hushwire.seal(ann, ann_cert, bob.identity_key,
+                                  ann.encrypt_for(bob.identity_key, b"lost"), NOW)
+            with pytest.raises(HushwireError) as e:
+                hushwire.account_open_and_decrypt(bob, trust, again, NOW)
+            assert e.value.reset_reason == hushwire.RESET_NO_SESSION
+            assert e.value.sender == ann.identity_key
