@@ -572,6 +572,43 @@ hw_status hw_envelope_recipient(const uint8_t *envelope,
                                 uint8_t (*out)[32],
                                 hw_error **err);
 
+// Seals `message` once for every identity key at `recipients` (`recipient_count` keys of 32
+// bytes, back to back; at most 2048, no duplicates), as `hw_seal` otherwise: one
+// multi-recipient message for the relay to split (`hw_multi_recipient_envelope`) into each
+// recipient's envelope, which each opens with `hw_open`. `HW_INVALID_INPUT` for no or
+// duplicate recipients, `HW_LIMIT_EXCEEDED` for more than 2048.
+//
+// # Safety
+// As `hw_seal`, with `recipients` pointing to `32 * recipient_count` readable bytes.
+hw_status hw_seal_multi(const hw_account *account,
+                        const uint8_t *certificate,
+                        size_t certificate_len,
+                        const uint8_t *recipients,
+                        size_t recipient_count,
+                        uint8_t content_type,
+                        uint64_t sent_at,
+                        uint32_t expires_after_secs,
+                        const uint8_t *message,
+                        size_t message_len,
+                        hw_bytes *out,
+                        hw_error **err);
+
+// The relay's side of `hw_seal_multi`: writes the envelope of `recipient` (32-byte identity
+// key) cut from a multi-recipient `message` to `out`; the recipients' keys, 32 bytes each
+// back to back, go to `recipients` when it is not NULL. `HW_MALFORMED` for bytes that are
+// not a multi-recipient message, `HW_INVALID_ARGUMENT` if `recipient` is not one of its
+// recipients. Nothing is decrypted.
+//
+// # Safety
+// `message` points to `message_len` readable bytes, `recipient` to 32; `out` to a writable
+// `hw_bytes`; `recipients` is NULL or points to a writable `hw_bytes`; `err` as usual.
+hw_status hw_multi_recipient_envelope(const uint8_t *message,
+                                      size_t message_len,
+                                      const uint8_t *recipient,
+                                      hw_bytes *out,
+                                      hw_bytes *recipients,
+                                      hw_error **err);
+
 // Creates a group with the account as its admin and the `member_count` identity keys at
 // `members` (32 bytes each, back to back) as members. Send `welcome` and then
 // `distribution` to every member over its 1:1 session.

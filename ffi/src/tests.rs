@@ -3732,3 +3732,103 @@ fn a_sealed_envelope_opens_straight_into_the_senders_session() {
     }
     free_pair(p);
 }
+
+#[test]
+fn a_multi_recipient_message_splits_into_envelopes_each_recipient_opens() {
+    let o = org();
+    let (alice, bob, carol) = (new_account(), new_account(), new_account());
+    let (bk, ck) = (identity_of(bob), identity_of(carol));
+    let cert = certificate_for(&o, alice);
+    // SAFETY: live handles and valid buffers throughout.
+    unsafe {
+        let mut trust = null_mut();
+        ok(hw_trust_store_new(&mut trust, null_mut()));
+        ok(hw_trust_store_add_root(
+            trust,
+            1,
+            o.root_key.as_ptr(),
+            null_mut(),
+        ));
+        let both = [bk, ck].concat();
+        let seal = |keys: &[u8], count: usize, out: &mut hw_bytes, e| {
+            hw_seal_multi(
+                alice,
+                cert.as_ptr(),
+                cert.len(),
+                keys.as_ptr(),
+                count,
+                0x80,
+                NOW,
+                0,
+                b"to all".as_ptr(),
+                6,
+                out,
+                e,
+            )
+        };
+        let mut multi = hw_bytes::EMPTY;
+        ok(seal(&both, 2, &mut multi, null_mut()));
+        let multi = taken(&mut multi);
+        let (s, _, _) = failing(|e| seal(&[bk, bk].concat(), 2, &mut scratch(), e));
+        assert_eq!(s, hw_status::HW_INVALID_INPUT);
+        let (s, _, _) = failing(|e| seal(&[], 0, &mut scratch(), e));
+        assert_eq!(s, hw_status::HW_INVALID_INPUT);
+
+        for (account, key) in [(bob, bk), (carol, ck)] {
+            let (mut env, mut list) = (hw_bytes::EMPTY, hw_bytes::EMPTY);
+            ok(hw_multi_recipient_envelope(
+                multi.as_ptr(),
+                multi.len(),
+                key.as_ptr(),
+                &mut env,
+                &mut list,
+                null_mut(),
+            ));
+            assert_eq!(taken(&mut list), both);
+            let env = taken(&mut env);
+            let (mut msg, mut content_type) = (hw_bytes::EMPTY, 0u8);
+            ok(hw_open(
+                account,
+                trust,
+                env.as_ptr(),
+                env.len(),
+                NOW,
+                &mut msg,
+                null_mut(),
+                &mut content_type,
+                null_mut(),
+                null_mut(),
+            ));
+            assert_eq!((taken(&mut msg), content_type), (b"to all".to_vec(), 0x80));
+        }
+        let stranger = identity_of(alice);
+        let (s, _, _) = failing(|e| {
+            hw_multi_recipient_envelope(
+                multi.as_ptr(),
+                multi.len(),
+                stranger.as_ptr(),
+                &mut scratch(),
+                null_mut(),
+                e,
+            )
+        });
+        assert_eq!(s, hw_status::HW_INVALID_ARGUMENT);
+        let (s, _, _) = failing(|e| {
+            hw_multi_recipient_envelope(
+                b"junk".as_ptr(),
+                4,
+                bk.as_ptr(),
+                &mut scratch(),
+                null_mut(),
+                e,
+            )
+        });
+        assert_eq!(s, hw_status::HW_MALFORMED);
+        hw_trust_store_free(trust);
+        hw_account_free(alice);
+        hw_account_free(bob);
+        hw_account_free(carol);
+        hw_issuer_free(o.root);
+        hw_issuer_free(o.key);
+    }
+}
