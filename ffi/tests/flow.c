@@ -696,6 +696,25 @@ int main(void) {
         CHECK(bytes_eq(&out, text));
         hw_bytes_free(&inner);
         hw_bytes_free(&out);
+        /* One message sealed for several recipients (here Bob twice is refused; Bob alone
+         * is fine); the relay cuts Bob's envelope. */
+        {
+            hw_bytes multi = {0}, cut = {0};
+            uint8_t twice[64];
+            memcpy(twice, bob_id, 32);
+            memcpy(twice + 32, bob_id, 32);
+            FAILS_WITH(HW_INVALID_INPUT, "seal.duplicate_recipient",
+                       hw_seal_multi(alice, alice_cert.data, alice_cert.len, twice, 2, 0x80, NOW,
+                                     0, (const uint8_t *)"all", 3, &multi, FERR));
+            MUST(hw_seal_multi(alice, alice_cert.data, alice_cert.len, bob_id, 1, 0x80, NOW, 0,
+                               (const uint8_t *)"all", 3, &multi, ERR));
+            MUST(hw_multi_recipient_envelope(multi.data, multi.len, bob_id, &cut, NULL, ERR));
+            MUST(hw_open(bob, trust, cut.data, cut.len, NOW, &out, NULL, NULL, NULL, ERR));
+            CHECK(bytes_eq(&out, "all"));
+            hw_bytes_free(&out);
+            hw_bytes_free(&cut);
+            hw_bytes_free(&multi);
+        }
         /* In one call: open, check the session is the sender's, decrypt. */
         {
             hw_bytes wire2 = {0}, env2 = {0};

@@ -56,6 +56,8 @@ __all__ = [
     "StateOutOfSyncError",
     "UntrustedError",
     "seal",
+    "seal_multi",
+    "multi_recipient_envelope",
     "open_envelope",
     "envelope_recipient",
     "server_certificate",
@@ -307,6 +309,12 @@ _SIGNATURES = {
     ),
     "hw_backup_unwrap_recovery_key": ([_IN, c_size_t, _IN, c_size_t, POINTER(_P), _ERR], c_int),
     "hw_account_maintenance_events": ([_P, c_uint64, _BUF, _ERR], c_int),
+    "hw_seal_multi": (
+        [_P, _IN, c_size_t, _IN, c_size_t, c_uint8, c_uint64, c_uint32, _IN, c_size_t, _BUF,
+         _ERR],
+        c_int,
+    ),
+    "hw_multi_recipient_envelope": ([_IN, c_size_t, _IN, _BUF, _BUF, _ERR], c_int),
     "hw_account_open_and_decrypt": (
         [_P, _P, _IN, c_size_t, c_uint64, _BUF, _OUT_KEY, _OUT_KEY, _BUF, _ERR],
         c_int,
@@ -2246,3 +2254,30 @@ def session_open_and_decrypt(account: Account, session: Session, trust: "TrustSt
     _call(_lib.hw_session_open_and_decrypt, account._p, session._p, trust._p, p, n, now,
           byref(out), byref(sender))
     return _take(out), bytes(sender)
+
+
+def seal_multi(
+    sender: Account, certificate: bytes, recipients: Iterable[bytes], message: bytes,
+    sent_at: int, content_type: int = CONTENT_SESSION, expires_after_secs: int = 0,
+) -> bytes:
+    """Seals ``message`` once for every recipient; the relay splits it with
+    :func:`multi_recipient_envelope`."""
+    keys = [bytes(k) for k in recipients]
+    for k in keys:
+        _key(k, "recipient")
+    cp, cn, _k1 = _in(certificate)
+    rp, _rn, _k2 = _in(b"".join(keys))
+    mp, mn, _k3 = _in(message)
+    out = _Bytes()
+    _call(_lib.hw_seal_multi, sender._p, cp, cn, rp, len(keys), content_type, sent_at,
+          expires_after_secs, mp, mn, byref(out))
+    return _take(out)
+
+
+def multi_recipient_envelope(message: bytes, recipient: bytes) -> Tuple[bytes, list]:
+    """``(recipient's envelope, every recipient's key)`` from a multi-recipient message."""
+    p, n, _keep = _in(message)
+    out, keys = _Bytes(), _Bytes()
+    _call(_lib.hw_multi_recipient_envelope, p, n, _key(recipient, "recipient"), byref(out),
+          byref(keys))
+    return _take(out), _split32(_take(keys))

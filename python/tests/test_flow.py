@@ -675,3 +675,26 @@ def test_sealed_envelopes_straight_into_sessions(pair):
                 hushwire.account_open_and_decrypt(bob, trust, again, NOW)
             assert e.value.reset_reason == hushwire.RESET_NO_SESSION
             assert e.value.sender == ann.identity_key
+
+
+def test_multi_recipient_envelopes(pair):
+    alice, bob, _, _ = pair
+    with Issuer.generate() as root, Issuer.generate() as server, TrustStore.create() as trust, \
+            Account.create(NOW) as carol:
+        server_cert = hushwire.server_certificate(
+            root, 1, 7, server.public_key, 0, NOW + 365 * DAY
+        )
+        cert = hushwire.sender_certificate(
+            server, server_cert, 1, b"alice@example.com", 1, alice.identity_key, 0, NOW + DAY
+        )
+        trust.add_root(1, root.public_key)
+        keys = [bob.identity_key, carol.identity_key]
+        multi = hushwire.seal_multi(alice, cert, keys, b"to all", NOW, 0x80)
+        for account in (bob, carol):
+            envelope, listed = hushwire.multi_recipient_envelope(multi, account.identity_key)
+            assert listed == keys
+            assert hushwire.open_envelope(account, trust, envelope, NOW).message == b"to all"
+        with pytest.raises(InvalidInputError):
+            hushwire.seal_multi(alice, cert, [bob.identity_key] * 2, b"x", NOW)
+        with pytest.raises(InvalidArgumentError):
+            hushwire.multi_recipient_envelope(multi, alice.identity_key)
