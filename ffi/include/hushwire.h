@@ -1730,6 +1730,32 @@ hw_status hw_account_verification_state(const hw_account *account,
                                         uint8_t (*identity_key)[32],
                                         hw_error **err);
 
+// Drops the user's verification (it becomes unverified with its current key), or, with
+// `forget` not 0, everything recorded about the user's identity (sessions are not touched:
+// see `hw_account_forget_peer`). `changed` (if not NULL) receives 1 if there was anything
+// to drop, else 0. Persist the account afterwards.
+//
+// # Safety
+// `account` is an account handle; `user` points to `user_len` readable bytes; `changed` is
+// NULL or points to a writable `uint8_t`; `err` as usual.
+hw_status hw_account_clear_verification(hw_account *account,
+                                        const uint8_t *user,
+                                        size_t user_len,
+                                        uint8_t forget,
+                                        uint8_t *changed,
+                                        hw_error **err);
+
+// Writes 1 to `blocked` if `hw_account_encrypt_for` refuses `identity_key` (32 bytes): it
+// is the new key of a user whose verified key changed, not yet accepted; else 0.
+//
+// # Safety
+// `account` is an account handle; `identity_key` points to 32 readable bytes; `blocked` to
+// a writable `uint8_t`; `err` as usual.
+hw_status hw_account_is_identity_blocked(const hw_account *account,
+                                         const uint8_t *identity_key,
+                                         uint8_t *blocked,
+                                         hw_error **err);
+
 // Reads a state blob's header without the key (for routing and rollback bookkeeping): its
 // type tag (1 account, 2 session, 3 group session) to `type_tag`, the generation it was
 // exported with to `generation` and its format version to `version`, each when not NULL.

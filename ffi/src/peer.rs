@@ -647,3 +647,58 @@ pub unsafe extern "C" fn hw_account_verification_state(
         Ok(())
     })
 }
+
+/// Drops the user's verification (it becomes unverified with its current key), or, with
+/// `forget` not 0, everything recorded about the user's identity (sessions are not touched:
+/// see `hw_account_forget_peer`). `changed` (if not NULL) receives 1 if there was anything
+/// to drop, else 0. Persist the account afterwards.
+///
+/// # Safety
+/// `account` is an account handle; `user` points to `user_len` readable bytes; `changed` is
+/// NULL or points to a writable `uint8_t`; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_account_clear_verification(
+    account: *mut hw_account,
+    user: *const u8,
+    user_len: usize,
+    forget: u8,
+    changed: *mut u8,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let account = handle(account, "account")?;
+        let user = UserId::new(input(user, user_len, "user")?)?;
+        let mut account = lock(&account.0)?;
+        let dropped = if forget != 0 {
+            account.forget_identity(&user)
+        } else {
+            account.clear_verification(&user)
+        };
+        if let Some(out) = Out::optional(changed) {
+            out.write(u8::from(dropped));
+        }
+        Ok(())
+    })
+}
+
+/// Writes 1 to `blocked` if `hw_account_encrypt_for` refuses `identity_key` (32 bytes): it
+/// is the new key of a user whose verified key changed, not yet accepted; else 0.
+///
+/// # Safety
+/// `account` is an account handle; `identity_key` points to 32 readable bytes; `blocked` to
+/// a writable `uint8_t`; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_account_is_identity_blocked(
+    account: *const hw_account,
+    identity_key: *const u8,
+    blocked: *mut u8,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let account = handle(account, "account")?;
+        let key = crate::identity_key(key32(identity_key, "identity_key")?)?;
+        let blocked = Out::new(blocked, "blocked")?;
+        blocked.write(u8::from(lock(&account.0)?.is_identity_blocked(&key)));
+        Ok(())
+    })
+}

@@ -1857,6 +1857,14 @@ fn a_changed_verified_key_is_refused_until_accepted() {
             (s, code.as_str()),
             (hw_status::HW_TAMPERED, "verify.own_identity")
         );
+        let mut blocked = 9u8;
+        ok(hw_account_is_identity_blocked(
+            alice,
+            ck.as_ptr(),
+            &mut blocked,
+            null_mut(),
+        ));
+        assert_eq!(blocked, 1);
         ok(hw_account_accept_identity_change(
             alice,
             user.as_ptr(),
@@ -1872,6 +1880,50 @@ fn a_changed_verified_key_is_refused_until_accepted() {
             (s, code.as_str()),
             (hw_status::HW_INVALID_INPUT, "verify.unknown_user")
         );
+        ok(hw_account_is_identity_blocked(
+            alice,
+            ck.as_ptr(),
+            &mut blocked,
+            null_mut(),
+        ));
+        assert_eq!(blocked, 0);
+        // Verified again, then the verification dropped, then the user forgotten.
+        let mut changed = 9u8;
+        ok(hw_account_mark_verified(
+            alice,
+            user.as_ptr(),
+            user.len(),
+            ck.as_ptr(),
+            NOW,
+            null_mut(),
+        ));
+        ok(hw_account_clear_verification(
+            alice,
+            user.as_ptr(),
+            user.len(),
+            0,
+            &mut changed,
+            null_mut(),
+        ));
+        assert_eq!((changed, state(&mut key)), (1, 1));
+        ok(hw_account_clear_verification(
+            alice,
+            user.as_ptr(),
+            user.len(),
+            0,
+            &mut changed,
+            null_mut(),
+        ));
+        assert_eq!(changed, 0);
+        ok(hw_account_clear_verification(
+            alice,
+            user.as_ptr(),
+            user.len(),
+            1,
+            &mut changed,
+            null_mut(),
+        ));
+        assert_eq!((changed, state(&mut key)), (1, 0));
         hw_account_free(alice);
         hw_account_free(bob);
         hw_account_free(carol);

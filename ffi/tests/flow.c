@@ -384,8 +384,15 @@ static void account_sessions_and_reset(void) {
         hw_bytes_free(&events);
         FAILS_WITH(HW_UNTRUSTED, "peer.identity_changed",
                    hw_account_encrypt_for(ann, other_id, (const uint8_t *)"x", 1, &wire, FERR));
+        uint8_t blocked = 0, dropped = 0;
+        MUST(hw_account_is_identity_blocked(ann, other_id, &blocked, ERR));
+        CHECK(blocked == 1);
         MUST(hw_account_accept_identity_change(ann, (const uint8_t *)user, strlen(user),
                                                other_id, ERR));
+        MUST(hw_account_is_identity_blocked(ann, other_id, &blocked, ERR));
+        CHECK(blocked == 0);
+        MUST(hw_account_clear_verification(ann, (const uint8_t *)"nobody", 6, 1, &dropped, ERR));
+        CHECK(dropped == 0);
         MUST(hw_account_verification_state(ann, (const uint8_t *)user, strlen(user), &state,
                                            NULL, ERR));
         CHECK(state == 1);

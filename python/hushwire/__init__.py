@@ -309,6 +309,8 @@ _SIGNATURES = {
     ),
     "hw_backup_unwrap_recovery_key": ([_IN, c_size_t, _IN, c_size_t, POINTER(_P), _ERR], c_int),
     "hw_account_maintenance_events": ([_P, c_uint64, _BUF, _ERR], c_int),
+    "hw_account_clear_verification": ([_P, _IN, c_size_t, c_uint8, POINTER(c_uint8), _ERR], c_int),
+    "hw_account_is_identity_blocked": ([_P, _IN, POINTER(c_uint8), _ERR], c_int),
     "hw_seal_multi": (
         [_P, _IN, c_size_t, _IN, c_size_t, c_uint8, c_uint64, c_uint32, _IN, c_size_t, _BUF,
          _ERR],
@@ -895,6 +897,22 @@ class Account(_Handle):
             un,
             _key(identity_key, "identity_key"),
         )
+
+    def clear_verification(self, user: Union[str, bytes], forget: bool = False) -> bool:
+        """Drops the user's verification (or, with ``forget``, everything recorded about its
+        identity); whether there was anything to drop."""
+        up, un, _keep = _text(user)
+        changed = c_uint8()
+        _call(_lib.hw_account_clear_verification, self._p, up, un, int(forget), byref(changed))
+        return bool(changed.value)
+
+    def is_identity_blocked(self, identity_key: bytes) -> bool:
+        """Whether :meth:`encrypt_for` refuses the key (a changed verified key, not
+        accepted)."""
+        out = c_uint8()
+        _call(_lib.hw_account_is_identity_blocked, self._p, _key(identity_key, "identity_key"),
+              byref(out))
+        return bool(out.value)
 
     def verification_state(self, user: Union[str, bytes]) -> Tuple[int, Optional[bytes]]:
         """``(state, identity key)``: ``VERIFICATION_UNKNOWN`` (no key), ``_UNVERIFIED``,

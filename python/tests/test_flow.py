@@ -397,8 +397,15 @@ def test_a_changed_verified_key_is_refused_until_accepted():
         assert e.value.code == "peer.identity_changed"
         with pytest.raises(InvalidInputError):
             ann.mark_verified(user, ben.identity_key, NOW)
+        assert ann.is_identity_blocked(new.identity_key)
         ann.accept_identity_change(user, new.identity_key)
+        assert not ann.is_identity_blocked(new.identity_key)
         assert ann.verification_state(user)[0] == hushwire.VERIFICATION_UNVERIFIED
+        ann.mark_verified(user, new.identity_key, NOW)
+        assert ann.clear_verification(user)
+        assert ann.verification_state(user)[0] == hushwire.VERIFICATION_UNVERIFIED
+        assert ann.clear_verification(user, forget=True)
+        assert ann.verification_state(user) == (hushwire.VERIFICATION_UNKNOWN, None)
 
 
 def test_sas_on_sessions_and_on_account_held_ones(pair):
