@@ -14,6 +14,53 @@
 // Bytes of an identity key, a storage key, a session id and a group id.
 #define HW_KEY_LEN 32
 
+// `hw_error_reset_reason` of a failure that is no reason to ask for a reset.
+#define HW_RESET_NONE 0
+
+// Reset reason: no session with the peer (state lost, never had one, or its prekey message
+// can no longer be accepted).
+#define HW_RESET_NO_SESSION 1
+
+// Reset reason: our state is behind the peer's (restored from an older copy).
+#define HW_RESET_STATE_BEHIND 2
+
+// Reset reason: the peer's state forked (it was restored from an older copy).
+#define HW_RESET_PEER_FORKED 3
+
+// Reset reason: a chain jumped further ahead than the configured limit.
+#define HW_RESET_TOO_FAR_BEHIND 4
+
+// Bytes of one record of `hw_mask_find`.
+#define HW_MASK_FINDING_LEN 10
+
+// Bytes of one record of `hw_group_members`.
+#define HW_GROUP_MEMBER_LEN 33
+
+// Kind byte of a payment card number.
+#define HW_KIND_CARD 1
+
+// Kind byte of an IBAN.
+#define HW_KIND_IBAN 2
+
+// Kind byte of an e-mail address.
+#define HW_KIND_EMAIL 3
+
+// Kind byte of a telephone number.
+#define HW_KIND_PHONE 4
+
+// Policy byte: keep the last 4 significant characters.
+#define HW_POLICY_KEEP_LAST4 1
+
+// Policy byte: keep the first 6 and the last 4 significant characters.
+#define HW_POLICY_KEEP_FIRST6_LAST4 2
+
+// Policy byte: mask every significant character.
+#define HW_POLICY_MASK_ALL 3
+
+// Policy byte of a masker (`hw_masker_new`, `hw_mask_find`) that only reports a match and
+// leaves the text as it is; never a secure field's policy.
+#define HW_POLICY_FLAG_ONLY 4
+
 // The result of every call: 0 is success, anything else a failure (details in the optional
 // `hw_error`). The values never change once released.
 typedef enum {
@@ -64,6 +111,10 @@ typedef struct hw_attachment_decryptor hw_attachment_decryptor;
 // `attachment.finished`). Thread-safe (internally locked).
 typedef struct hw_attachment_encryptor hw_attachment_encryptor;
 
+// A device's handle on a backup: appends entries without the recovery key, reads none.
+// Thread-safe (internally locked).
+typedef struct hw_backup_writer hw_backup_writer;
+
 // The details of a failed call: its status, the error kind and the stable code of the Rust
 // error (SPEC.md §8.4), and a message for logs. Immutable: it may be read from any thread.
 // Free it with `hw_error_free`.
@@ -75,16 +126,35 @@ typedef struct hw_group hw_group;
 // A certificate issuer's signing key (a trust root or a server key). Thread-safe.
 typedef struct hw_issuer hw_issuer;
 
+// A masker with the app's own policy per kind (`hw_masker_new`). Thread-safe (internally
+// locked).
+typedef struct hw_masker hw_masker;
+
 // The organization roots a customer's app pins, each with the organization's name (from
 // the app's configuration, never from the network). Keep it apart from the sealed-sender
 // `hw_trust_store`. Thread-safe (internally locked).
 typedef struct hw_organization_roots hw_organization_roots;
+
+// The user's recovery key: the one secret that opens the backup. Wiped on free.
+// Thread-safe (internally locked).
+typedef struct hw_recovery_key hw_recovery_key;
+
+// What a restore gave back: group sessions, the peers to start fresh sessions with, the app's
+// records and, if it was backed up, the identity key. Thread-safe (internally locked).
+typedef struct hw_restored_backup hw_restored_backup;
+
+// A short-authentication-string run on one side. Thread-safe (internally locked).
+typedef struct hw_sas hw_sas;
 
 // A 1:1 session with one peer. Thread-safe (internally locked).
 typedef struct hw_session hw_session;
 
 // The trust roots sealed-envelope certificates are checked against. Thread-safe.
 typedef struct hw_trust_store hw_trust_store;
+
+// A secure field as the vault holds it: the sender, the raw value, and what the operator's
+// copy must match. Wiped on free. Thread-safe (internally locked).
+typedef struct hw_vaulted_field hw_vaulted_field;
 
 // An owned byte buffer returned by the library. Read `data[0..len]`; free it with
 // `hw_bytes_free`, which overwrites it with zeros first. `capacity` is the library's
@@ -140,6 +210,17 @@ const char *hw_error_code(const hw_error *err);
 // # Safety
 // `err` is NULL or an error object from this library, not yet freed.
 const char *hw_error_message(const hw_error *err);
+
+// Whether the failure should be answered with a reset request, and with which reason: one of
+// `HW_RESET_NO_SESSION`, `HW_RESET_STATE_BEHIND`, `HW_RESET_PEER_FORKED`,
+// `HW_RESET_TOO_FAR_BEHIND` (pass it to `hw_account_reset_request`), or `HW_RESET_NONE` (0)
+// for a failure that is no reason to reset (a tampered or duplicated message, junk attributed
+// to an established peer), for errors of other calls, and for NULL. Only failures of
+// `hw_account_decrypt_from` and `hw_account_open_and_decrypt` give a reason.
+//
+// # Safety
+// `err` is NULL or an error object from this library, not yet freed.
+uint8_t hw_error_reset_reason(const hw_error *err);
 
 // Frees an error object (NULL is a no-op).
 //
@@ -491,6 +572,43 @@ hw_status hw_envelope_recipient(const uint8_t *envelope,
                                 uint8_t (*out)[32],
                                 hw_error **err);
 
+// Seals `message` once for every identity key at `recipients` (`recipient_count` keys of 32
+// bytes, back to back; at most 2048, no duplicates), as `hw_seal` otherwise: one
+// multi-recipient message for the relay to split (`hw_multi_recipient_envelope`) into each
+// recipient's envelope, which each opens with `hw_open`. `HW_INVALID_INPUT` for no or
+// duplicate recipients, `HW_LIMIT_EXCEEDED` for more than 2048.
+//
+// # Safety
+// As `hw_seal`, with `recipients` pointing to `32 * recipient_count` readable bytes.
+hw_status hw_seal_multi(const hw_account *account,
+                        const uint8_t *certificate,
+                        size_t certificate_len,
+                        const uint8_t *recipients,
+                        size_t recipient_count,
+                        uint8_t content_type,
+                        uint64_t sent_at,
+                        uint32_t expires_after_secs,
+                        const uint8_t *message,
+                        size_t message_len,
+                        hw_bytes *out,
+                        hw_error **err);
+
+// The relay's side of `hw_seal_multi`: writes the envelope of `recipient` (32-byte identity
+// key) cut from a multi-recipient `message` to `out`; the recipients' keys, 32 bytes each
+// back to back, go to `recipients` when it is not NULL. `HW_MALFORMED` for bytes that are
+// not a multi-recipient message, `HW_INVALID_ARGUMENT` if `recipient` is not one of its
+// recipients. Nothing is decrypted.
+//
+// # Safety
+// `message` points to `message_len` readable bytes, `recipient` to 32; `out` to a writable
+// `hw_bytes`; `recipients` is NULL or points to a writable `hw_bytes`; `err` as usual.
+hw_status hw_multi_recipient_envelope(const uint8_t *message,
+                                      size_t message_len,
+                                      const uint8_t *recipient,
+                                      hw_bytes *out,
+                                      hw_bytes *recipients,
+                                      hw_error **err);
+
 // Creates a group with the account as its admin and the `member_count` identity keys at
 // `members` (32 bytes each, back to back) as members. Send `welcome` and then
 // `distribution` to every member over its 1:1 session.
@@ -654,6 +772,66 @@ hw_status hw_attachment_pointer_info(const uint8_t *pointer,
                                      hw_bytes *file_name,
                                      hw_error **err);
 
+// Writes the pointer's inline thumbnail (its format is the app's business) to `out`: an
+// empty buffer when it has none.
+//
+// # Safety
+// `pointer` points to `pointer_len` readable bytes; `out` to a writable `hw_bytes`; `err`
+// as usual.
+hw_status hw_attachment_pointer_thumbnail(const uint8_t *pointer,
+                                          size_t pointer_len,
+                                          hw_bytes *out,
+                                          hw_error **err);
+
+// Writes a copy of `pointer` carrying the inline `thumbnail` (at most the pointer's limit;
+// length 0 removes it) to `out`: the thumbnail travels inside the message that carries the
+// pointer, encrypted with it. `HW_INVALID_INPUT` (`attachment.field_too_long`) for a
+// larger one.
+//
+// # Safety
+// `pointer` points to `pointer_len` readable bytes, `thumbnail` to `thumbnail_len`; `out`
+// to a writable `hw_bytes`; `err` as usual.
+hw_status hw_attachment_pointer_set_thumbnail(const uint8_t *pointer,
+                                              size_t pointer_len,
+                                              const uint8_t *thumbnail,
+                                              size_t thumbnail_len,
+                                              hw_bytes *out,
+                                              hw_error **err);
+
+// Random access: writes the range of object bytes to fetch (for example with an HTTP range
+// request) to read the file bytes `start ..< end`, as `object_start ..< object_end` (whole
+// chunks; empty for an empty range). `HW_INVALID_INPUT` (`attachment.range_out_of_bounds`)
+// unless `start <= end <=` the file's length.
+//
+// # Safety
+// `pointer` points to `pointer_len` readable bytes; `object_start` and `object_end` to
+// writable `uint64_t`; `err` as usual.
+hw_status hw_attachment_object_range(const uint8_t *pointer,
+                                     size_t pointer_len,
+                                     uint64_t start,
+                                     uint64_t end,
+                                     uint64_t *object_start,
+                                     uint64_t *object_end,
+                                     hw_error **err);
+
+// Random access: decrypts the file bytes `start ..< end` from `ciphertext`, exactly the
+// object bytes `hw_attachment_object_range` names for them (each chunk is authenticated);
+// exactly those file bytes go to `out`. For video seeking and resumed downloads.
+// `HW_TAMPERED` for an altered or misplaced chunk, `HW_INVALID_INPUT` for a range out of
+// bounds or ciphertext of the wrong length; nothing is written on error.
+//
+// # Safety
+// `pointer` points to `pointer_len` readable bytes, `ciphertext` to `ciphertext_len`; `out`
+// to a writable `hw_bytes`; `err` as usual.
+hw_status hw_attachment_decrypt_range(const uint8_t *pointer,
+                                      size_t pointer_len,
+                                      uint64_t start,
+                                      uint64_t end,
+                                      const uint8_t *ciphertext,
+                                      size_t ciphertext_len,
+                                      hw_bytes *out,
+                                      hw_error **err);
+
 // Checks a downloaded `object` against the length and SHA-256 its `pointer` names, before
 // decrypting it: `HW_OK`, or `HW_TAMPERED` (code `attachment.truncated`,
 // `attachment.trailing_data` or `attachment.digest_mismatch`). Decryption authenticates
@@ -668,12 +846,56 @@ hw_status hw_attachment_verify_digest(const uint8_t *pointer,
                                       size_t object_len,
                                       hw_error **err);
 
+// Random access by chunk: writes the object bytes of chunk `index` to `object_start ..<
+// object_end` (for a range request) and the file's number of chunks to `chunk_count` when it
+// is not NULL. `HW_INVALID_INPUT` (`attachment.chunk_out_of_range`) for an index past the
+// last chunk.
+//
+// # Safety
+// `pointer` points to `pointer_len` readable bytes; `object_start` and `object_end` to
+// writable `uint64_t`; `chunk_count` is NULL or points to a writable `uint64_t`; `err` as
+// usual.
+hw_status hw_attachment_chunk_range(const uint8_t *pointer,
+                                    size_t pointer_len,
+                                    uint64_t index,
+                                    uint64_t *object_start,
+                                    uint64_t *object_end,
+                                    uint64_t *chunk_count,
+                                    hw_error **err);
+
+// Decrypts chunk `index` alone from `chunk`, exactly the object bytes
+// `hw_attachment_chunk_range` names for it; its file bytes go to `out` (none for a chunk of
+// padding only). `HW_TAMPERED` for an altered chunk or another chunk of the file in its
+// place, `HW_INVALID_INPUT` for a wrong length or index; nothing is written on error.
+//
+// # Safety
+// `pointer` points to `pointer_len` readable bytes, `chunk` to `chunk_len`; `out` to a
+// writable `hw_bytes`; `err` as usual.
+hw_status hw_attachment_decrypt_chunk(const uint8_t *pointer,
+                                      size_t pointer_len,
+                                      uint64_t index,
+                                      const uint8_t *chunk,
+                                      size_t chunk_len,
+                                      hw_bytes *out,
+                                      hw_error **err);
+
 // Starts encrypting a file of any length (up to the library's maximum), with the default
 // chunk size; its key is drawn from the OS.
 //
 // # Safety
 // `out` points to writable storage for a pointer; `err` as usual.
 hw_status hw_attachment_encryptor_new(hw_attachment_encryptor **out, hw_error **err);
+
+// As `hw_attachment_encryptor_new`, with chunks of `2^chunk_size_log2` file bytes (smaller
+// chunks make random access finer, larger ones the object smaller; the default is 2^16).
+// A size outside the bounds of SPEC.md §16 is `HW_INVALID_INPUT`
+// (`attachment.invalid_chunk_size`).
+//
+// # Safety
+// `out` points to writable storage for a pointer; `err` as usual.
+hw_status hw_attachment_encryptor_new_with_chunk_size(uint8_t chunk_size_log2,
+                                                      hw_attachment_encryptor **out,
+                                                      hw_error **err);
 
 // Adds `plaintext` to the file; the object bytes now ready (the header on the first call,
 // then every completed chunk; often none) go to `out`, to upload in order. Unchanged on
@@ -767,6 +989,357 @@ hw_status hw_attachment_decryptor_finish(hw_attachment_decryptor *decryptor, hw_
 // `decryptor` is NULL or a decryptor handle, freed once and not in use by another call.
 void hw_attachment_decryptor_free(hw_attachment_decryptor *decryptor);
 
+// Draws a new recovery key from the OS. Show it to the user once
+// (`hw_recovery_key_to_display`) and start the backup with `hw_backup_writer_create`.
+//
+// # Safety
+// `out` points to writable storage for a pointer; `err` is NULL or points to writable
+// storage for a pointer.
+hw_status hw_recovery_key_generate(hw_recovery_key **out, hw_error **err);
+
+// Writes the form shown to the user to `out` (UTF-8, no NUL): 55 Crockford base32
+// characters in 11 groups of 5 joined by `-`. Free the buffer as soon as it is shown (it
+// is wiped).
+//
+// # Safety
+// `key` is a recovery key handle; `out` points to a writable `hw_bytes`; `err` as usual.
+hw_status hw_recovery_key_to_display(const hw_recovery_key *key, hw_bytes *out, hw_error **err);
+
+// Reads a recovery key the user typed (UTF-8; case, spaces and `-` ignored). A wrong length
+// or a character outside the alphabet is `HW_INVALID_INPUT` with code
+// `backup.recovery_key_format`; a failed checksum (a mistyped character: ask the user to
+// check it) `HW_INVALID_INPUT` with `backup.recovery_key_mistyped`.
+//
+// # Safety
+// `text` points to `text_len` readable bytes; `out` to writable storage for a pointer;
+// `err` as usual.
+hw_status hw_recovery_key_from_display(const uint8_t *text,
+                                       size_t text_len,
+                                       hw_recovery_key **out,
+                                       hw_error **err);
+
+// Wraps the recovery key under `passphrase` with Argon2id, so that the user may type the
+// passphrase instead of the key; the wrap goes to `out` (pass it to `hw_backup_writer_create`
+// and `hw_backup_encode`). `memory_kib`, `iterations` and `lanes` are the Argon2id
+// parameters, all 0 for the defaults (64 MiB, 3 passes, 1 lane: a fraction of a second);
+// outside the bounds of SPEC.md §18.2.2 is `HW_LIMIT_EXCEEDED`
+// (`backup.kdf_params_out_of_range`).
+//
+// # Safety
+// `key` is a recovery key handle; `passphrase` points to `passphrase_len` readable bytes;
+// `out` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_recovery_key_wrap(const hw_recovery_key *key,
+                               const uint8_t *passphrase,
+                               size_t passphrase_len,
+                               uint32_t memory_kib,
+                               uint32_t iterations,
+                               uint32_t lanes,
+                               hw_bytes *out,
+                               hw_error **err);
+
+// Opens the passphrase wrap stored in a backup (the bytes of `hw_backup_encode`) and writes
+// the recovery key to `out`. `HW_TAMPERED` (`backup.wrong_passphrase`) for a wrong
+// passphrase; `HW_INVALID_INPUT` (`backup.not_passphrase_protected`) for a backup without a
+// wrap; `HW_LIMIT_EXCEEDED` for stored parameters above the bounds (checked before hashing).
+//
+// # Safety
+// `backup` points to `backup_len` readable bytes, `passphrase` to `passphrase_len`; `out` to
+// writable storage for a pointer; `err` as usual.
+hw_status hw_backup_unwrap_recovery_key(const uint8_t *backup,
+                                        size_t backup_len,
+                                        const uint8_t *passphrase,
+                                        size_t passphrase_len,
+                                        hw_recovery_key **out,
+                                        hw_error **err);
+
+// Frees a recovery key (NULL is a no-op); it is wiped.
+//
+// # Safety
+// `key` is NULL or a recovery key handle, freed once and not in use by another call.
+void hw_recovery_key_free(hw_recovery_key *key);
+
+// Starts a new, empty backup under `key` (manifest counter 0) and certifies a fresh device
+// key for this device. `wrapped` is the passphrase wrap that will be stored with the backup
+// (`hw_recovery_key_wrap`), or NULL with length 0 for none: the manifest names it, so it
+// cannot be swapped. The writer goes to `out` and the first manifest to `manifest`: store
+// it. After this call the app may forget the recovery key (the user keeps it).
+//
+// # Safety
+// `key` is a recovery key handle; `wrapped` points to `wrapped_len` readable bytes; `out` to
+// writable storage for a pointer; `manifest` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_backup_writer_create(const hw_recovery_key *key,
+                                  const uint8_t *wrapped,
+                                  size_t wrapped_len,
+                                  uint64_t now,
+                                  hw_backup_writer **out,
+                                  hw_bytes *manifest,
+                                  hw_error **err);
+
+// Certifies this device into an existing backup with the recovery key: checks the stored
+// `manifest` and writes the new writer to `out` and the manifest that replaces the stored
+// one to `new_manifest`. `HW_TAMPERED` (`backup.wrong_recovery_key`, `backup.bad_signature`,
+// ...) for a manifest of another backup or a forged one.
+//
+// # Safety
+// `key` is a recovery key handle; `manifest` points to `manifest_len` readable bytes; `out`
+// to writable storage for a pointer; `new_manifest` to a writable `hw_bytes`; `err` as
+// usual.
+hw_status hw_backup_writer_enroll(const hw_recovery_key *key,
+                                  const uint8_t *manifest,
+                                  size_t manifest_len,
+                                  uint64_t now,
+                                  hw_backup_writer **out,
+                                  hw_bytes *new_manifest,
+                                  hw_error **err);
+
+// Appends the account's identity book (who is verified) and, if `include_identity` is not
+// 0, its identity key pair (the user's opt-in: a restored device is then the same device to
+// its peers). Never its sessions. The new entries go to `entries` as an entry list (append
+// it to the stored ones) and the new manifest to `manifest` (it replaces the stored one).
+// Unchanged on error (`HW_LIMIT_EXCEEDED`, `backup.backup_full`, ...).
+//
+// # Safety
+// `writer` is a backup writer handle, `account` an account handle; `entries` and `manifest`
+// point to writable `hw_bytes`; `err` as usual.
+hw_status hw_backup_writer_append_account(hw_backup_writer *writer,
+                                          const hw_account *account,
+                                          uint8_t include_identity,
+                                          uint64_t now,
+                                          hw_bytes *entries,
+                                          hw_bytes *manifest,
+                                          hw_error **err);
+
+// Appends a group session (its sender keys at their current iteration and the roster: on
+// restore, messages sent after this entry decrypt at once). Outputs and errors as
+// `hw_backup_writer_append_account`.
+//
+// # Safety
+// `writer` is a backup writer handle, `group` a group handle; `entries` and `manifest` point
+// to writable `hw_bytes`; `err` as usual.
+hw_status hw_backup_writer_append_group(hw_backup_writer *writer,
+                                        const hw_group *group,
+                                        uint64_t now,
+                                        hw_bytes *entries,
+                                        hw_bytes *manifest,
+                                        hw_error **err);
+
+// Appends the app's own record `data` (device lists, contact names; at most 4 MiB) under its
+// 32-byte `id`: a later record with the same id replaces it on restore. Outputs and errors
+// as `hw_backup_writer_append_account` (`HW_LIMIT_EXCEEDED`, `backup.payload_too_large`).
+//
+// # Safety
+// `writer` is a backup writer handle; `id` points to 32 readable bytes, `data` to
+// `data_len`; `entries` and `manifest` to writable `hw_bytes`; `err` as usual.
+hw_status hw_backup_writer_append_app_data(hw_backup_writer *writer,
+                                           const uint8_t *id,
+                                           const uint8_t *data,
+                                           size_t data_len,
+                                           uint64_t now,
+                                           hw_bytes *entries,
+                                           hw_bytes *manifest,
+                                           hw_error **err);
+
+// Writes the latest manifest's counter to `counter` (remember it and pass it to
+// `hw_backup_restore` as `min_counter`) and the number of entries the backup lists to
+// `entries`, each when not NULL.
+//
+// # Safety
+// `writer` is a backup writer handle; `counter` is NULL or points to a writable `uint64_t`,
+// `entries` NULL or a writable `size_t`; `err` as usual.
+hw_status hw_backup_writer_counter(const hw_backup_writer *writer,
+                                   uint64_t *counter,
+                                   size_t *entries,
+                                   hw_error **err);
+
+// Writes the latest manifest the writer knows to `out`.
+//
+// # Safety
+// `writer` is a backup writer handle; `out` points to a writable `hw_bytes`; `err` as usual.
+hw_status hw_backup_writer_manifest(const hw_backup_writer *writer, hw_bytes *out, hw_error **err);
+
+// Exports what the app keeps to rebuild the writer with `hw_backup_writer_resume`: the
+// backup public key to `public_key` and the device key's 32-byte seed to `device_seed`
+// (keep it in the platform's key store: it lets its holder append to the backup, not read
+// it). The manifest comes from `hw_backup_writer_manifest`.
+//
+// # Safety
+// `writer` is a backup writer handle; `public_key` points to a writable `hw_bytes`,
+// `device_seed` to 32 writable bytes; `err` as usual.
+hw_status hw_backup_writer_export(const hw_backup_writer *writer,
+                                  hw_bytes *public_key,
+                                  uint8_t (*device_seed)[32],
+                                  hw_error **err);
+
+// Rebuilds a writer the app kept (`hw_backup_writer_export`) with its latest manifest.
+// `HW_TAMPERED` (`backup.unknown_signer`) if the manifest does not certify this device key,
+// as `hw_backup_writer_accept_manifest` otherwise.
+//
+// # Safety
+// `public_key` points to `public_key_len` readable bytes, `device_seed` to 32, `manifest`
+// to `manifest_len`; `out` to writable storage for a pointer; `err` as usual.
+hw_status hw_backup_writer_resume(const uint8_t *public_key,
+                                  size_t public_key_len,
+                                  const uint8_t *device_seed,
+                                  const uint8_t *manifest,
+                                  size_t manifest_len,
+                                  hw_backup_writer **out,
+                                  hw_error **err);
+
+// Moves the writer to a newer manifest written by another device of the same backup, after
+// checking it. The same manifest again is accepted as is. Unchanged on error: `HW_REPLAY`
+// (`backup.rolled_back`) for an older one, `HW_TAMPERED` (`backup.manifest_forked`,
+// `backup.wrong_recovery_key`, `backup.bad_signature`, ...).
+//
+// # Safety
+// `writer` is a backup writer handle; `manifest` points to `manifest_len` readable bytes;
+// `err` as usual.
+hw_status hw_backup_writer_accept_manifest(hw_backup_writer *writer,
+                                           const uint8_t *manifest,
+                                           size_t manifest_len,
+                                           hw_error **err);
+
+// Frees a backup writer (NULL is a no-op); its device key is wiped.
+//
+// # Safety
+// `writer` is NULL or a backup writer handle, freed once and not in use by another call.
+void hw_backup_writer_free(hw_backup_writer *writer);
+
+// Encodes the backup to store: the passphrase wrap named at creation (`wrapped`, or NULL
+// with length 0 for none), the latest `manifest` and every entry so far, as one entry list
+// (`entries`: the lists of every append, concatenated in order). A buffer that is not an
+// entry list is `HW_INVALID_ARGUMENT`; `HW_LIMIT_EXCEEDED` past the size limits.
+//
+// # Safety
+// `wrapped` points to `wrapped_len` readable bytes, `manifest` to `manifest_len`, `entries`
+// to `entries_len`; `out` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_backup_encode(const uint8_t *wrapped,
+                           size_t wrapped_len,
+                           const uint8_t *manifest,
+                           size_t manifest_len,
+                           const uint8_t *entries,
+                           size_t entries_len,
+                           hw_bytes *out,
+                           hw_error **err);
+
+// Restores a backup (the bytes of `hw_backup_encode`) with the recovery key, refusing a
+// manifest whose counter is below `min_counter` (0 if the app remembers none). Every check
+// runs before anything is returned: `HW_TAMPERED` (`backup.wrong_recovery_key`,
+// `backup.entry_tampered`, `backup.entry_missing`, `backup.entry_unlisted`, ...),
+// `HW_REPLAY` (`backup.rolled_back`), `HW_MALFORMED`. The result goes to `out`.
+//
+// # Safety
+// `key` is a recovery key handle; `backup` points to `backup_len` readable bytes; `out` to
+// writable storage for a pointer; `err` as usual.
+hw_status hw_backup_restore(const hw_recovery_key *key,
+                            const uint8_t *backup,
+                            size_t backup_len,
+                            uint64_t min_counter,
+                            hw_restored_backup **out,
+                            hw_error **err);
+
+// Writes the restored manifest's counter (remember it: the next restore's `min_counter`) to
+// `counter` and its time (Unix seconds, the writer's clock) to `written_at`, each when not
+// NULL.
+//
+// # Safety
+// `restored` is a restored backup handle; `counter` and `written_at` are NULL or point to a
+// writable `uint64_t`; `err` as usual.
+hw_status hw_restored_backup_counter(const hw_restored_backup *restored,
+                                     uint64_t *counter,
+                                     uint64_t *written_at,
+                                     hw_error **err);
+
+// Writes the number of restored group sessions to `out`.
+//
+// # Safety
+// `restored` is a restored backup handle; `out` points to a writable `size_t`; `err` as
+// usual.
+hw_status hw_restored_backup_group_count(const hw_restored_backup *restored,
+                                         size_t *out,
+                                         hw_error **err);
+
+// Writes a new group handle holding a copy of the restored group session number `index`
+// (0 ..< `hw_restored_backup_group_count`) to `out`; another index is
+// `HW_INVALID_ARGUMENT`. Free it with `hw_group_free`.
+//
+// # Safety
+// `restored` is a restored backup handle; `out` points to writable storage for a pointer;
+// `err` as usual.
+hw_status hw_restored_backup_group(const hw_restored_backup *restored,
+                                   size_t index,
+                                   hw_group **out,
+                                   hw_error **err);
+
+// Writes the identity keys of every peer a 1:1 session must be started with afresh (the
+// identity book's users and the groups' other members; no 1:1 session is ever restored) to
+// `out`: 32 bytes each, back to back.
+//
+// # Safety
+// `restored` is a restored backup handle; `out` points to a writable `hw_bytes`; `err` as
+// usual.
+hw_status hw_restored_backup_sessions_to_restart(const hw_restored_backup *restored,
+                                                 hw_bytes *out,
+                                                 hw_error **err);
+
+// Writes 1 to `out` if the identity key pair was backed up (the user opted in), else 0.
+//
+// # Safety
+// `restored` is a restored backup handle; `out` points to a writable `uint8_t`; `err` as
+// usual.
+hw_status hw_restored_backup_has_identity(const hw_restored_backup *restored,
+                                          uint8_t *out,
+                                          hw_error **err);
+
+// Writes an account for the restored device to `out`: the restored identity key if it was
+// backed up (else a fresh one: peers then see an identity change), fresh prekeys, no
+// sessions, and the restored identity book. Publish its bundle and start sessions with
+// `hw_restored_backup_sessions_to_restart`.
+//
+// # Safety
+// `restored` is a restored backup handle; `out` points to writable storage for a pointer;
+// `err` as usual.
+hw_status hw_restored_backup_to_account(const hw_restored_backup *restored,
+                                        uint64_t now,
+                                        hw_account **out,
+                                        hw_error **err);
+
+// Replaces the identity book (who is verified) of an existing `account` with the restored
+// one, if one was backed up; nothing changes otherwise. Persist the account afterwards.
+//
+// # Safety
+// `restored` is a restored backup handle, `account` an account handle; `err` as usual.
+hw_status hw_restored_backup_apply_identity_book(const hw_restored_backup *restored,
+                                                 hw_account *account,
+                                                 hw_error **err);
+
+// Writes the number of the app's restored records to `out`.
+//
+// # Safety
+// `restored` is a restored backup handle; `out` points to a writable `size_t`; `err` as
+// usual.
+hw_status hw_restored_backup_app_data_count(const hw_restored_backup *restored,
+                                            size_t *out,
+                                            hw_error **err);
+
+// Writes the app's restored record number `index` (0 ..<
+// `hw_restored_backup_app_data_count`, the latest of each id): its 32-byte id to `id` and
+// its bytes to `out`. Another index is `HW_INVALID_ARGUMENT`.
+//
+// # Safety
+// `restored` is a restored backup handle; `id` points to 32 writable bytes; `out` to a
+// writable `hw_bytes`; `err` as usual.
+hw_status hw_restored_backup_app_data(const hw_restored_backup *restored,
+                                      size_t index,
+                                      uint8_t (*id)[32],
+                                      hw_bytes *out,
+                                      hw_error **err);
+
+// Frees a restored backup (NULL is a no-op); its secrets are wiped.
+//
+// # Safety
+// `restored` is NULL or a restored backup handle, freed once and not in use by another call.
+void hw_restored_backup_free(hw_restored_backup *restored);
+
 // Masks `text` (UTF-8) with the default masker: every card number, IBAN, e-mail address and
 // phone number it masks is replaced by its masked form (a card keeps its last four digits:
 // `•••• •••• •••• 4242`). The masked text (UTF-8) goes to `out`; `changed` (if not NULL)
@@ -791,6 +1364,505 @@ hw_status hw_mask_text(const uint8_t *text,
 // # Safety
 // `text` points to `text_len` readable bytes; `err` as usual.
 hw_status hw_mask_check(const uint8_t *text, size_t text_len, hw_error **err);
+
+// Finds what the default masker would mask in `text` (UTF-8), without masking it: for a UI
+// that offers to send a card number as a secure field (`hw_secure_field_seal` of that part),
+// or asks before sending. The matches go to `out` as records of `HW_MASK_FINDING_LEN` (10)
+// bytes, in text order: the kind (`HW_KIND_*`), the policy (`HW_POLICY_*`;
+// `HW_POLICY_FLAG_ONLY` for a match that is only reported), then the start and end byte
+// offsets of the match in `text`, each a 4-byte big-endian number. An empty buffer when
+// nothing matches. Text that is not UTF-8, or longer than 4 GiB, is `HW_INVALID_ARGUMENT`.
+//
+// # Safety
+// `text` points to `text_len` readable bytes; `out` to a writable `hw_bytes`; `err` as
+// usual.
+hw_status hw_mask_find(const uint8_t *text, size_t text_len, hw_bytes *out, hw_error **err);
+
+// Creates a masker with the app's policy for each built-in kind: `HW_POLICY_KEEP_LAST4`,
+// `HW_POLICY_KEEP_FIRST6_LAST4` (the most of a card number PCI DSS allows to be shown),
+// `HW_POLICY_MASK_ALL`, `HW_POLICY_FLAG_ONLY` (report the match, leave the text), or 0 (do
+// not look for that kind). The default masker is (`HW_POLICY_KEEP_LAST4`,
+// `HW_POLICY_KEEP_LAST4`, `HW_POLICY_FLAG_ONLY`, 0). Another byte is `HW_INVALID_ARGUMENT`.
+//
+// # Safety
+// `out` points to writable storage for a pointer; `err` as usual.
+hw_status hw_masker_new(uint8_t card,
+                        uint8_t iban,
+                        uint8_t email,
+                        uint8_t phone,
+                        hw_masker **out,
+                        hw_error **err);
+
+// As `hw_mask_text`, with this masker.
+//
+// # Safety
+// `masker` is a masker handle; otherwise as `hw_mask_text`.
+hw_status hw_masker_mask(const hw_masker *masker,
+                         const uint8_t *text,
+                         size_t text_len,
+                         hw_bytes *out,
+                         uint8_t *changed,
+                         hw_error **err);
+
+// As `hw_mask_find`, with this masker.
+//
+// # Safety
+// `masker` is a masker handle; otherwise as `hw_mask_find`.
+hw_status hw_masker_find(const hw_masker *masker,
+                         const uint8_t *text,
+                         size_t text_len,
+                         hw_bytes *out,
+                         hw_error **err);
+
+// As `hw_mask_check`, with this masker (matches it only flags are allowed).
+//
+// # Safety
+// `masker` is a masker handle; otherwise as `hw_mask_check`.
+hw_status hw_masker_check(const hw_masker *masker,
+                          const uint8_t *text,
+                          size_t text_len,
+                          hw_error **err);
+
+// Frees a masker (NULL is a no-op).
+//
+// # Safety
+// `masker` is NULL or a masker handle, freed once and not in use by another call.
+void hw_masker_free(hw_masker *masker);
+
+// Starts a session with the owner of `bundle` (verifying its signatures) and makes it the
+// active session for that peer, held by the account: encrypt to the peer with
+// `hw_account_encrypt_for`. The new session's 32-byte id goes to `session_id` and the events
+// (`event.peer_evicted` when the account was full and a peer was evicted to make room) to
+// `events`, each when not NULL. Persist the account afterwards. Unchanged on error.
+//
+// # Safety
+// `account` is an account handle; `bundle` points to `bundle_len` readable bytes;
+// `session_id` is NULL or points to 32 writable bytes; `events` is NULL or points to a
+// writable `hw_bytes`; `err` is NULL or points to writable storage for a pointer.
+hw_status hw_account_start_session(hw_account *account,
+                                   const uint8_t *bundle,
+                                   size_t bundle_len,
+                                   uint8_t (*session_id)[32],
+                                   hw_bytes *events,
+                                   hw_error **err);
+
+// Encrypts `plaintext` for `peer` (32-byte identity key) on its active session; the wire
+// bytes go to `out` (the first messages of a session started here are prekey messages).
+// `HW_UNKNOWN_SESSION` (code `peer.unknown_peer`) without a session: start one with
+// `hw_account_start_session`; `HW_UNTRUSTED` (`peer.identity_changed`) if `peer` is the new
+// key of a user whose verified key changed and the change was not accepted. Unchanged on
+// error.
+//
+// # Safety
+// `account` is an account handle; `peer` points to 32 readable bytes, `plaintext` to
+// `plaintext_len`; `out` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_account_encrypt_for(hw_account *account,
+                                 const uint8_t *peer,
+                                 const uint8_t *plaintext,
+                                 size_t plaintext_len,
+                                 hw_bytes *out,
+                                 hw_error **err);
+
+// Decrypts a message from `peer` (32-byte identity key, as named by the transport or by
+// `hw_open`) into `out`: a prekey message of a new session creates that session (consuming
+// its one-time prekeys); otherwise the active session is tried, then the older ones, and one
+// that decrypts becomes active. The session's 32-byte id goes to `session_id` and the events
+// (`event.session_established`, `event.session_reset`, `event.one_time_prekey_consumed`, ...)
+// to `events`, each when not NULL. Persist the account afterwards.
+//
+// All or nothing: on any error the account, its prekeys and every session are unchanged.
+// `hw_error_reset_reason` of the error says whether to answer with a reset request
+// (`hw_account_reset_request`) and with which reason.
+//
+// # Safety
+// `account` is an account handle; `peer` points to 32 readable bytes, `message` to
+// `message_len`; `out` to a writable `hw_bytes`; `session_id` is NULL or points to 32
+// writable bytes; `events` is NULL or points to a writable `hw_bytes`; `err` as usual.
+hw_status hw_account_decrypt_from(hw_account *account,
+                                  const uint8_t *peer,
+                                  const uint8_t *message,
+                                  size_t message_len,
+                                  uint64_t now,
+                                  hw_bytes *out,
+                                  uint8_t (*session_id)[32],
+                                  hw_bytes *events,
+                                  hw_error **err);
+
+// Forgets everything about `peer` (32-byte identity key): all its sessions are dropped and
+// their keys wiped, and its reset bookkeeping is erased. `forgotten` (if not NULL) receives
+// 1 if anything was held, else 0. Persist the account afterwards.
+//
+// # Safety
+// `account` is an account handle; `peer` points to 32 readable bytes; `forgotten` is NULL or
+// points to a writable `uint8_t`; `err` as usual.
+hw_status hw_account_forget_peer(hw_account *account,
+                                 const uint8_t *peer,
+                                 uint8_t *forgotten,
+                                 hw_error **err);
+
+// Writes the identity keys of the peers the account holds sessions with to `out`: 32 bytes
+// each, back to back (an empty buffer for none), in key order.
+//
+// # Safety
+// `account` is an account handle; `out` points to a writable `hw_bytes`; `err` as usual.
+hw_status hw_account_peers(const hw_account *account, hw_bytes *out, hw_error **err);
+
+// Writes the ids of the sessions the account holds with `peer` (32-byte identity key) to
+// `out`: 32 bytes each, back to back, the active one first (an empty buffer for none).
+//
+// # Safety
+// `account` is an account handle; `peer` points to 32 readable bytes; `out` to a writable
+// `hw_bytes`; `err` as usual.
+hw_status hw_account_sessions_with(const hw_account *account,
+                                   const uint8_t *peer,
+                                   hw_bytes *out,
+                                   hw_error **err);
+
+// Writes the account's housekeeping events at `now` to `out` (codes joined by `'\n'`, an
+// empty buffer for none): `event.prekey_rotation_due` (call `hw_account_rotate_prekeys` and
+// publish) and `event.one_time_prekeys_low` (generate and upload more). Call it when the app
+// wakes up or after publishing keys.
+//
+// # Safety
+// `account` is an account handle; `out` points to a writable `hw_bytes`; `err` as usual.
+hw_status hw_account_maintenance_events(const hw_account *account,
+                                        uint64_t now,
+                                        hw_bytes *out,
+                                        hw_error **err);
+
+// Sets the limits of the sessions the account starts from now on (`max_jump`,
+// `max_skipped_keys`, `max_receiving_chains`, `skipped_key_max_age`; SPEC.md §5.5): each
+// from 1 to its hard ceiling, else `HW_INVALID_INPUT` (`config.out_of_range`) and nothing
+// changes. Existing sessions keep theirs. Persist the account afterwards.
+//
+// # Safety
+// `account` is an account handle; `err` as usual.
+hw_status hw_account_set_session_config(hw_account *account,
+                                        uint32_t max_jump,
+                                        uint32_t max_skipped_keys,
+                                        uint32_t max_receiving_chains,
+                                        uint32_t skipped_key_max_age,
+                                        hw_error **err);
+
+// Writes the limits of the sessions the account starts to the outputs that are not NULL
+// (as `hw_account_set_session_config`).
+//
+// # Safety
+// `account` is an account handle; each output is NULL or points to a writable `uint32_t`;
+// `err` as usual.
+hw_status hw_account_session_config(const hw_account *account,
+                                    uint32_t *max_jump,
+                                    uint32_t *max_skipped_keys,
+                                    uint32_t *max_receiving_chains,
+                                    uint32_t *skipped_key_max_age,
+                                    hw_error **err);
+
+// Opens a sealed envelope addressed to the account (validating the sender's certificate
+// against `trust` at `now`, as `hw_open`) and decrypts the session message inside with the
+// sessions the account holds for the sender, creating one from a prekey message (as
+// `hw_account_decrypt_from`, which refuses a prekey message of another identity than the
+// envelope's sender). The plaintext goes to `out`; the session id and the events to
+// `session_id` and `events` when not NULL. `sender` (if not NULL) receives the sender's
+// identity key as soon as the envelope opened, even when the decryption then fails: with
+// `hw_error_reset_reason`, it is whom to send a reset request to. `HW_INVALID_INPUT`
+// (`sealed_session.not_session_content`) for an envelope of another content type. The
+// account is unchanged on every error; persist it afterwards.
+//
+// # Safety
+// `account` is an account handle, `trust` a trust store handle; `envelope` points to
+// `envelope_len` readable bytes; `out` to a writable `hw_bytes`; `sender` and `session_id`
+// are NULL or point to 32 writable bytes, `events` NULL or a writable `hw_bytes`; `err` as
+// usual.
+hw_status hw_account_open_and_decrypt(hw_account *account,
+                                      const hw_trust_store *trust,
+                                      const uint8_t *envelope,
+                                      size_t envelope_len,
+                                      uint64_t now,
+                                      hw_bytes *out,
+                                      uint8_t (*sender)[32],
+                                      uint8_t (*session_id)[32],
+                                      hw_bytes *events,
+                                      hw_error **err);
+
+// Opens a sealed envelope addressed to the account (as `hw_open`) and decrypts the session
+// message inside with `session`, which must be the session with the envelope's sender
+// (else `HW_INVALID_INPUT`, `sealed_session.wrong_session`). The plaintext goes to `out`,
+// the sender's identity key to `sender` when not NULL. The session is unchanged on every
+// error.
+//
+// # Safety
+// `account` is an account handle, `session` a session handle, `trust` a trust store handle;
+// `envelope` points to `envelope_len` readable bytes; `out` to a writable `hw_bytes`;
+// `sender` is NULL or points to 32 writable bytes; `err` as usual.
+hw_status hw_session_open_and_decrypt(const hw_account *account,
+                                      hw_session *session,
+                                      const hw_trust_store *trust,
+                                      const uint8_t *envelope,
+                                      size_t envelope_len,
+                                      uint64_t now,
+                                      hw_bytes *out,
+                                      uint8_t (*sender)[32],
+                                      hw_error **err);
+
+// Builds an authenticated reset request for `peer` (32-byte identity key), to send back to
+// it (sealed, like any message) when its messages cannot be decrypted: `reason` is the
+// `hw_error_reset_reason` of the failed `hw_account_decrypt_from` (`HW_RESET_*`; another
+// value is `HW_INVALID_ARGUMENT`), `since` the last time a message from the peer was read.
+// The request goes to `out`. `HW_LIMIT_EXCEEDED` (code `reset.rate_limited`) within 60
+// seconds of the previous request to this peer; nothing changes then. Persist the account
+// afterwards.
+//
+// # Safety
+// `account` is an account handle; `peer` points to 32 readable bytes; `out` to a writable
+// `hw_bytes`; `err` as usual.
+hw_status hw_account_reset_request(hw_account *account,
+                                   const uint8_t *peer,
+                                   uint8_t reason,
+                                   uint64_t since,
+                                   uint64_t now,
+                                   hw_bytes *out,
+                                   hw_error **err);
+
+// Reads a reset request without checking it (the account checks it when answering): the
+// requester's 32-byte identity key goes to `requester` (fetch its prekey bundle to answer),
+// the reason (`HW_RESET_*`) to `reason` and the time from which to re-send to `since`, each
+// when not NULL. `HW_MALFORMED` for bytes that are not a reset request.
+//
+// # Safety
+// `request` points to `request_len` readable bytes; `requester` is NULL or points to 32
+// writable bytes, `reason` NULL or 1, `since` NULL or a writable `uint64_t`; `err` as usual.
+hw_status hw_reset_request_info(const uint8_t *request,
+                                size_t request_len,
+                                uint8_t (*requester)[32],
+                                uint8_t *reason,
+                                uint64_t *since,
+                                hw_error **err);
+
+// Answers a reset request: checks it (addressed to the account, authentic, fresh, not
+// answered before, rate limit), then starts a fresh session with the requester from
+// `bundle` (its prekey bundle, fetched as for any new session) and makes it active: send
+// the next message with `hw_account_encrypt_for`. The new session's id goes to
+// `session_id`, the time after which sent messages should be re-sent to `resend_since`, and
+// the events (`event.session_reset`, then `event.peer_evicted` if a peer was evicted) to
+// `events`, each when not NULL. Persist the account afterwards.
+//
+// Unchanged on error: `HW_TAMPERED` (codes `reset.bad_signature`, `reset.not_for_us`,
+// `reset.bundle_mismatch`), `HW_REPLAY` (`reset.stale`), `HW_LIMIT_EXCEEDED`
+// (`reset.rate_limited`), `HW_MALFORMED`.
+//
+// # Safety
+// `account` is an account handle; `request` points to `request_len` readable bytes,
+// `bundle` to `bundle_len`; `session_id` is NULL or points to 32 writable bytes,
+// `resend_since` NULL or a writable `uint64_t`, `events` NULL or a writable `hw_bytes`; `err`
+// as usual.
+hw_status hw_account_answer_reset(hw_account *account,
+                                  const uint8_t *request,
+                                  size_t request_len,
+                                  const uint8_t *bundle,
+                                  size_t bundle_len,
+                                  uint64_t now,
+                                  uint8_t (*session_id)[32],
+                                  uint64_t *resend_since,
+                                  hw_bytes *events,
+                                  hw_error **err);
+
+// Tells the account which identity key (32 bytes) the user `user` (1 to 128 bytes) has now,
+// as the app learned it: a user seen for the first time is recorded as unverified; the same
+// key again changes nothing; another key raises `event.identity_changed` (in `events`, when
+// not NULL), and if the user had verified the previous key, `hw_account_encrypt_for`
+// refuses the new one (`HW_UNTRUSTED`) until `hw_account_accept_identity_change` or
+// `hw_account_mark_verified`. Persist the account afterwards. Unchanged on error
+// (`HW_TAMPERED`, `verify.own_identity`; `HW_LIMIT_EXCEEDED`).
+//
+// # Safety
+// `account` is an account handle; `user` points to `user_len` readable bytes,
+// `identity_key` to 32; `events` is NULL or points to a writable `hw_bytes`; `err` as usual.
+hw_status hw_account_record_identity(hw_account *account,
+                                     const uint8_t *user,
+                                     size_t user_len,
+                                     const uint8_t *identity_key,
+                                     uint64_t now,
+                                     hw_bytes *events,
+                                     hw_error **err);
+
+// Marks `identity_key` (32 bytes) as verified for `user`, after the users compared the
+// safety number, scanned its QR code or compared a short authentication string. Records the
+// user if it is new; verifying the new key of a user whose key changed ends the refusal.
+// Unchanged on error: `HW_INVALID_INPUT` (`verify.identity_mismatch`: another key is recorded
+// for the user; record the new one first).
+//
+// # Safety
+// `account` is an account handle; `user` points to `user_len` readable bytes,
+// `identity_key` to 32; `err` as usual.
+hw_status hw_account_mark_verified(hw_account *account,
+                                   const uint8_t *user,
+                                   size_t user_len,
+                                   const uint8_t *identity_key,
+                                   uint64_t now,
+                                   hw_error **err);
+
+// Accepts the new key (32 bytes, the one the user was shown) of a user whose key changed
+// since verification, without verifying it: the user becomes unverified with that key and
+// `hw_account_encrypt_for` encrypts to it again. Unchanged on error: `HW_INVALID_INPUT`
+// (`verify.unknown_user`, `verify.identity_mismatch`).
+//
+// # Safety
+// `account` is an account handle; `user` points to `user_len` readable bytes,
+// `identity_key` to 32; `err` as usual.
+hw_status hw_account_accept_identity_change(hw_account *account,
+                                            const uint8_t *user,
+                                            size_t user_len,
+                                            const uint8_t *identity_key,
+                                            hw_error **err);
+
+// Writes the user's verification state to `state`: 0 if nothing is recorded for the user,
+// 1 unverified, 2 verified, 3 changed since verification (the new key is refused until
+// accepted or verified). The identity key now recorded goes to `identity_key` when it is not
+// NULL and a key is recorded.
+//
+// # Safety
+// `account` is an account handle; `user` points to `user_len` readable bytes; `state` to a
+// writable `uint8_t`; `identity_key` is NULL or points to 32 writable bytes; `err` as usual.
+hw_status hw_account_verification_state(const hw_account *account,
+                                        const uint8_t *user,
+                                        size_t user_len,
+                                        uint8_t *state,
+                                        uint8_t (*identity_key)[32],
+                                        hw_error **err);
+
+// Drops the user's verification (it becomes unverified with its current key), or, with
+// `forget` not 0, everything recorded about the user's identity (sessions are not touched:
+// see `hw_account_forget_peer`). `changed` (if not NULL) receives 1 if there was anything
+// to drop, else 0. Persist the account afterwards.
+//
+// # Safety
+// `account` is an account handle; `user` points to `user_len` readable bytes; `changed` is
+// NULL or points to a writable `uint8_t`; `err` as usual.
+hw_status hw_account_clear_verification(hw_account *account,
+                                        const uint8_t *user,
+                                        size_t user_len,
+                                        uint8_t forget,
+                                        uint8_t *changed,
+                                        hw_error **err);
+
+// Writes 1 to `blocked` if `hw_account_encrypt_for` refuses `identity_key` (32 bytes): it
+// is the new key of a user whose verified key changed, not yet accepted; else 0.
+//
+// # Safety
+// `account` is an account handle; `identity_key` points to 32 readable bytes; `blocked` to
+// a writable `uint8_t`; `err` as usual.
+hw_status hw_account_is_identity_blocked(const hw_account *account,
+                                         const uint8_t *identity_key,
+                                         uint8_t *blocked,
+                                         hw_error **err);
+
+// Reads a state blob's header without the key (for routing and rollback bookkeeping): its
+// type tag (1 account, 2 session, 3 group session) to `type_tag`, the generation it was
+// exported with to `generation` and its format version to `version`, each when not NULL.
+// `HW_MALFORMED` for bytes that are not a state blob. Nothing is checked beyond the header.
+//
+// # Safety
+// `blob` points to `blob_len` readable bytes; `type_tag` is NULL or points to a writable
+// `uint8_t`, `generation` NULL or a writable `uint64_t`, `version` NULL or a writable
+// `uint16_t`; `err` is NULL or points to writable storage for a pointer.
+hw_status hw_blob_info(const uint8_t *blob,
+                       size_t blob_len,
+                       uint8_t *type_tag,
+                       uint64_t *generation,
+                       uint16_t *version,
+                       hw_error **err);
+
+// As `hw_account_to_encrypted`, and binds the slot's `label` (at most 255 bytes; longer is
+// `HW_INVALID_INPUT`) into the blob: restore it with `hw_account_from_encrypted_labeled`.
+//
+// # Safety
+// `account` is an account handle; `storage_key` points to 32 readable bytes, `label` to
+// `label_len`; `out` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_account_to_encrypted_labeled(const hw_account *account,
+                                          const uint8_t *storage_key_bytes,
+                                          const uint8_t *label_bytes,
+                                          size_t label_len,
+                                          uint64_t generation,
+                                          hw_bytes *out,
+                                          hw_error **err);
+
+// Restores an account from a blob of `hw_account_to_encrypted_labeled` stored in the slot
+// `label`: a blob of another slot is `HW_TAMPERED` (`restore.wrong_object`). Otherwise as
+// `hw_account_from_encrypted`.
+//
+// # Safety
+// `blob` points to `blob_len` readable bytes, `storage_key` to 32, `label` to `label_len`;
+// `out` to writable storage for a pointer; `err` as usual.
+hw_status hw_account_from_encrypted_labeled(const uint8_t *blob,
+                                            size_t blob_len,
+                                            const uint8_t *storage_key_bytes,
+                                            uint64_t min_generation,
+                                            const uint8_t *label_bytes,
+                                            size_t label_len,
+                                            hw_account **out,
+                                            hw_error **err);
+
+// As `hw_session_to_encrypted`, and binds the slot's `label` into the blob.
+//
+// # Safety
+// `session` is a session handle; `storage_key` points to 32 readable bytes, `label` to
+// `label_len`; `out` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_session_to_encrypted_labeled(const hw_session *session,
+                                          const uint8_t *storage_key_bytes,
+                                          const uint8_t *label_bytes,
+                                          size_t label_len,
+                                          uint64_t generation,
+                                          hw_bytes *out,
+                                          hw_error **err);
+
+// Restores a session from a blob of `hw_session_to_encrypted_labeled` stored in the slot
+// `label`; `expected_peer` as in `hw_session_from_encrypted`. A blob of another slot or
+// peer is `HW_TAMPERED` (`restore.wrong_object`).
+//
+// # Safety
+// `blob` points to `blob_len` readable bytes, `storage_key` to 32, `label` to `label_len`;
+// `expected_peer` is NULL or points to 32; `out` to writable storage for a pointer; `err` as
+// usual.
+hw_status hw_session_from_encrypted_labeled(const uint8_t *blob,
+                                            size_t blob_len,
+                                            const uint8_t *storage_key_bytes,
+                                            uint64_t min_generation,
+                                            const uint8_t *expected_peer,
+                                            const uint8_t *label_bytes,
+                                            size_t label_len,
+                                            hw_session **out,
+                                            hw_error **err);
+
+// As `hw_group_to_encrypted`, and binds the slot's `label` into the blob.
+//
+// # Safety
+// `group` is a group handle; `storage_key` points to 32 readable bytes, `label` to
+// `label_len`; `out` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_group_to_encrypted_labeled(const hw_group *group,
+                                        const uint8_t *storage_key_bytes,
+                                        const uint8_t *label_bytes,
+                                        size_t label_len,
+                                        uint64_t generation,
+                                        hw_bytes *out,
+                                        hw_error **err);
+
+// Restores a group session from a blob of `hw_group_to_encrypted_labeled` stored in the
+// slot `label`; `expected_group` as in `hw_group_from_encrypted`. A blob of another slot or
+// group is `HW_TAMPERED` (`restore.wrong_object`).
+//
+// # Safety
+// `blob` points to `blob_len` readable bytes, `storage_key` to 32, `label` to `label_len`;
+// `expected_group` is NULL or points to 32; `out` to writable storage for a pointer; `err`
+// as usual.
+hw_status hw_group_from_encrypted_labeled(const uint8_t *blob,
+                                          size_t blob_len,
+                                          const uint8_t *storage_key_bytes,
+                                          uint64_t min_generation,
+                                          const uint8_t *expected_group,
+                                          const uint8_t *label_bytes,
+                                          size_t label_len,
+                                          hw_group **out,
+                                          hw_error **err);
 
 // Adds the member with the 32-byte identity key `member` (as an admin if `admin` is not 0)
 // to the group; the account must be an admin of it. Send `change` to every previous member
@@ -887,6 +1959,237 @@ hw_status hw_group_rotate_sender_key(const hw_account *account,
                                      hw_group *group,
                                      hw_bytes *distribution,
                                      hw_error **err);
+
+// Writes the current roster to `out`, in roster order: a record of `HW_GROUP_MEMBER_LEN`
+// (33) bytes per member, the 32-byte identity key then its role (1 for an admin, 0 for a
+// member). These are who can read what is sent now.
+//
+// # Safety
+// `group` is a group handle; `out` points to a writable `hw_bytes`; `err` is NULL or points
+// to writable storage for a pointer.
+hw_status hw_group_members(const hw_group *group, hw_bytes *out, hw_error **err);
+
+// Writes the group's roster epoch (it grows with every roster change) to `epoch` and 1 to
+// `is_member` if the account is still a member (not removed, not left), else 0, each when
+// not NULL.
+//
+// # Safety
+// `group` is a group handle; `epoch` is NULL or points to a writable `uint64_t`,
+// `is_member` NULL or to a writable `uint8_t`; `err` as usual.
+hw_status hw_group_epoch(const hw_group *group,
+                         uint64_t *epoch,
+                         uint8_t *is_member,
+                         hw_error **err);
+
+// Starts a run on the session as the *starter*: the run goes to `out` and the start message
+// to `message` (send it on that session). `HW_INVALID_INPUT` (code
+// `verify.session_not_established`) until the session has decrypted a message from the peer.
+// A run expires 10 minutes after it starts (`HW_LIMIT_EXCEEDED`, `verify.sas_expired`).
+//
+// # Safety
+// `session` is a session handle, or NULL with `account` an account handle and `peer`
+// pointing to 32 readable bytes (the account-held active session with that peer); `out`
+// points to writable storage for a pointer; `message` to a writable `hw_bytes`; `err` is
+// NULL or points to writable storage for a pointer.
+hw_status hw_sas_start(const hw_session *session,
+                       const hw_account *account,
+                       const uint8_t *peer,
+                       uint64_t now,
+                       hw_sas **out,
+                       hw_bytes *message,
+                       hw_error **err);
+
+// Answers the peer's `start` message as the *accepter*: the run goes to `out` and the accept
+// message to `message` (send it on the session). `HW_MALFORMED` if `start` is not a start
+// message; `HW_INVALID_INPUT` (`verify.session_not_established`).
+//
+// # Safety
+// As `hw_sas_start`, with `start` pointing to `start_len` readable bytes.
+hw_status hw_sas_accept(const hw_session *session,
+                        const hw_account *account,
+                        const uint8_t *peer,
+                        const uint8_t *start,
+                        size_t start_len,
+                        uint64_t now,
+                        hw_sas **out,
+                        hw_bytes *message,
+                        hw_error **err);
+
+// The starter's step: reads the peer's `accept` message; the run is then ready (show the
+// string now) and the reveal message goes to `reveal` (send it on the session). On error the
+// run is unchanged: `HW_UNKNOWN_SESSION` (`verify.sas_other_run`: not this run's answer, keep
+// waiting), `HW_INVALID_INPUT` (`verify.sas_other_session`), `HW_MALFORMED`,
+// `HW_LIMIT_EXCEEDED` (`verify.sas_expired`: free the run and start again);
+// `HW_INVALID_ARGUMENT` for a run that is not waiting for an accept message.
+//
+// # Safety
+// `sas` is a run handle; the session as in `hw_sas_start`; `accept` points to `accept_len`
+// readable bytes; `reveal` to a writable `hw_bytes`; `err` as usual.
+hw_status hw_sas_receive_accept(hw_sas *sas,
+                                const hw_session *session,
+                                const hw_account *account,
+                                const uint8_t *peer,
+                                const uint8_t *accept,
+                                size_t accept_len,
+                                uint64_t now,
+                                hw_bytes *reveal,
+                                hw_error **err);
+
+// The accepter's step: reads the peer's `reveal` message, checks it opens the commitment of
+// the start message; the run is then ready (show the string). On error the run is
+// unchanged: `HW_TAMPERED` (`verify.sas_commitment_mismatch`: treat it as a failed
+// verification and warn the user), and as `hw_sas_receive_accept` otherwise.
+//
+// # Safety
+// `sas` is a run handle; the session as in `hw_sas_start`; `reveal` points to `reveal_len`
+// readable bytes; `err` as usual.
+hw_status hw_sas_receive_reveal(hw_sas *sas,
+                                const hw_session *session,
+                                const hw_account *account,
+                                const uint8_t *peer,
+                                const uint8_t *reveal,
+                                size_t reveal_len,
+                                uint64_t now,
+                                hw_error **err);
+
+// Writes 1 to `out` if the run is complete (the string can be shown), else 0.
+//
+// # Safety
+// `sas` is a run handle; `out` points to a writable `uint8_t`; `err` as usual.
+hw_status hw_sas_is_ready(const hw_sas *sas, uint8_t *out, hw_error **err);
+
+// Writes the 7 emoji of a complete run to `out` as indices (0..=63) into the SAS emoji
+// table of SPEC.md §15.4 (`hushwire::verify::SAS_EMOJI_TABLE`). `HW_INVALID_ARGUMENT`
+// before the run is complete.
+//
+// # Safety
+// `sas` is a run handle; `out` points to 7 writable bytes; `err` as usual.
+hw_status hw_sas_emoji(const hw_sas *sas, uint8_t (*out)[7], hw_error **err);
+
+// Writes the emoji of a complete run to `out` as text (UTF-8): the 7 symbols separated by
+// spaces, a newline, then their names separated by `", "` to read aloud ("Dog, Cat, ...").
+// `HW_INVALID_ARGUMENT` before the run is complete.
+//
+// # Safety
+// `sas` is a run handle; `out` points to a writable `hw_bytes`; `err` as usual.
+hw_status hw_sas_emoji_text(const hw_sas *sas, hw_bytes *out, hw_error **err);
+
+// Writes the decimal form of a complete run to `out` (ASCII): three numbers from 1000 to
+// 9191 separated by spaces, such as `4821 1093 7710`. `HW_INVALID_ARGUMENT` before the run
+// is complete.
+//
+// # Safety
+// `sas` is a run handle; `out` points to a writable `hw_bytes`; `err` as usual.
+hw_status hw_sas_decimal(const hw_sas *sas, hw_bytes *out, hw_error **err);
+
+// Writes the 32-byte identity key a complete run verifies (the peer's) to `out`: if the
+// users found the strings equal, mark it verified. `HW_INVALID_ARGUMENT` before the run is
+// complete.
+//
+// # Safety
+// `sas` is a run handle; `out` points to 32 writable bytes; `err` as usual.
+hw_status hw_sas_remote_identity(const hw_sas *sas, uint8_t (*out)[32], hw_error **err);
+
+// Frees a run (NULL is a no-op): an unfinished run is cancelled, its nonce wiped.
+//
+// # Safety
+// `sas` is NULL or a run handle, freed once and not in use by another call.
+void hw_sas_free(hw_sas *sas);
+
+// Seals `value` (UTF-8, 1 to 256 bytes; for example the card number typed in a payment
+// field) from the account to the payment vault's 32-byte identity key `vault`, with the
+// account's sender `certificate`, as data of `kind` masked with `policy` (the bytes of this
+// module's docs; another byte is `HW_INVALID_ARGUMENT`). The operator's copy (the masked
+// field: kind, policy, a reference, a commitment and the masked form) goes to
+// `masked_field`: send it to the operator inside an ordinary message. The sealed envelope
+// goes to `envelope`: send it to the vault. `HW_INVALID_INPUT` for an empty value
+// (`secure_field.empty_value`), `HW_LIMIT_EXCEEDED` for a longer one than 256 bytes
+// (`secure_field.value_too_long`), `HW_INVALID_ARGUMENT` for text that is not UTF-8.
+//
+// # Safety
+// `account` is an account handle; `certificate` points to `certificate_len` readable
+// bytes, `vault` to 32, `value` to `value_len`; `masked_field` and `envelope` to writable
+// `hw_bytes`; `err` is NULL or points to writable storage for a pointer.
+hw_status hw_secure_field_seal(const hw_account *account,
+                               const uint8_t *certificate,
+                               size_t certificate_len,
+                               const uint8_t *vault,
+                               uint8_t kind_byte,
+                               uint8_t policy_byte,
+                               const uint8_t *value,
+                               size_t value_len,
+                               uint64_t now,
+                               hw_bytes *masked_field,
+                               hw_bytes *envelope,
+                               hw_error **err);
+
+// Reads a masked field (the operator's copy): its masked form (UTF-8, such as `•••• ••••
+// •••• 4242`) goes to `masked`, and its kind, policy and 16-byte reference (to name the
+// value to the vault) to `kind`, `policy` and `reference` when those are not NULL.
+// `HW_MALFORMED` for bytes that are not a masked field.
+//
+// # Safety
+// `masked_field` points to `masked_field_len` readable bytes; `masked` to a writable
+// `hw_bytes`; `kind` and `policy` are NULL or point to a writable `uint8_t`, `reference`
+// NULL or to 16 writable bytes; `err` as usual.
+hw_status hw_masked_field_info(const uint8_t *masked_field,
+                               size_t masked_field_len,
+                               hw_bytes *masked,
+                               uint8_t *kind,
+                               uint8_t *policy,
+                               uint8_t (*reference)[16],
+                               hw_error **err);
+
+// The vault's side: opens a secure-field envelope addressed to the account (the vault's)
+// and validates the sender's certificate against `trust` at `now`; the vaulted field goes
+// to `out`. `HW_INVALID_INPUT` (`secure_field.not_secure_field`) for an envelope of another
+// content type; the statuses of `hw_open` otherwise (code `secure_field.open`). Opening
+// changes no state.
+//
+// # Safety
+// `account` is an account handle, `trust` a trust store handle; `envelope` points to
+// `envelope_len` readable bytes; `out` to writable storage for a pointer; `err` as usual.
+hw_status hw_vaulted_field_open(const hw_account *account,
+                                const hw_trust_store *trust,
+                                const uint8_t *envelope,
+                                size_t envelope_len,
+                                uint64_t now,
+                                hw_vaulted_field **out,
+                                hw_error **err);
+
+// Checks that `masked_field` (the copy an operator hands in) is the operator's copy of this
+// value: same reference, kind and policy, a commitment that opens to the value, and its
+// masked form. `HW_TAMPERED` (`secure_field.mismatch`) otherwise; `HW_MALFORMED` for bytes
+// that are not a masked field.
+//
+// # Safety
+// `field` is a vaulted field handle; `masked_field` points to `masked_field_len` readable
+// bytes; `err` as usual.
+hw_status hw_vaulted_field_verify(const hw_vaulted_field *field,
+                                  const uint8_t *masked_field,
+                                  size_t masked_field_len,
+                                  hw_error **err);
+
+// Writes the raw value (UTF-8: a card number, an IBAN, ...) to `value` (free the buffer as
+// soon as it is used: it is wiped), and the field's 16-byte reference, kind and the
+// sender's 32-byte identity key to `reference`, `kind` and `sender` when those are not NULL.
+//
+// # Safety
+// `field` is a vaulted field handle; `value` points to a writable `hw_bytes`; `reference`
+// is NULL or points to 16 writable bytes, `kind` NULL or 1, `sender` NULL or 32; `err` as
+// usual.
+hw_status hw_vaulted_field_value(const hw_vaulted_field *field,
+                                 hw_bytes *value,
+                                 uint8_t (*reference)[16],
+                                 uint8_t *kind,
+                                 uint8_t (*sender)[32],
+                                 hw_error **err);
+
+// Frees a vaulted field (NULL is a no-op); the value is wiped.
+//
+// # Safety
+// `field` is NULL or a vaulted field handle, freed once and not in use by another call.
+void hw_vaulted_field_free(hw_vaulted_field *field);
 
 // Writes the safety number between us (`local_user`, 1 to 128 bytes, and our 32-byte
 // identity key `local_key`) and the peer (`remote_user`, `remote_key`) to `out`: 60 ASCII

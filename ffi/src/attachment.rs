@@ -7,7 +7,9 @@
 
 use std::sync::Mutex;
 
-use hushwire::attachment::{self, AttachmentDecryptor, AttachmentEncryptor, AttachmentPointer};
+use hushwire::attachment::{
+    self, AttachmentDecryptor, AttachmentEncryptor, AttachmentPointer, AttachmentReader, ChunkSize,
+};
 
 use crate::boundary::{
     Failure, Out, call, call_value, free_handle, handle, input, into_handle, lock,
@@ -160,6 +162,116 @@ pub unsafe extern "C" fn hw_attachment_pointer_info(
     })
 }
 
+/// Writes the pointer's inline thumbnail (its format is the app's business) to `out`: an
+/// empty buffer when it has none.
+///
+/// # Safety
+/// `pointer` points to `pointer_len` readable bytes; `out` to a writable `hw_bytes`; `err`
+/// as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_attachment_pointer_thumbnail(
+    pointer: *const u8,
+    pointer_len: usize,
+    out: *mut hw_bytes,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let pointer = AttachmentPointer::from_bytes(input(pointer, pointer_len, "pointer")?)?;
+        let out = Out::new(out, "out")?;
+        out.write(hw_bytes::from_vec(
+            pointer.thumbnail().unwrap_or_default().to_vec(),
+        ));
+        Ok(())
+    })
+}
+
+/// Writes a copy of `pointer` carrying the inline `thumbnail` (at most the pointer's limit;
+/// length 0 removes it) to `out`: the thumbnail travels inside the message that carries the
+/// pointer, encrypted with it. `HW_INVALID_INPUT` (`attachment.field_too_long`) for a
+/// larger one.
+///
+/// # Safety
+/// `pointer` points to `pointer_len` readable bytes, `thumbnail` to `thumbnail_len`; `out`
+/// to a writable `hw_bytes`; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_attachment_pointer_set_thumbnail(
+    pointer: *const u8,
+    pointer_len: usize,
+    thumbnail: *const u8,
+    thumbnail_len: usize,
+    out: *mut hw_bytes,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let mut pointer = AttachmentPointer::from_bytes(input(pointer, pointer_len, "pointer")?)?;
+        let thumbnail = input(thumbnail, thumbnail_len, "thumbnail")?;
+        let out = Out::new(out, "out")?;
+        pointer.set_thumbnail(thumbnail)?;
+        out.write(pointer_bytes(&pointer));
+        Ok(())
+    })
+}
+
+/// Random access: writes the range of object bytes to fetch (for example with an HTTP range
+/// request) to read the file bytes `start ..< end`, as `object_start ..< object_end` (whole
+/// chunks; empty for an empty range). `HW_INVALID_INPUT` (`attachment.range_out_of_bounds`)
+/// unless `start <= end <=` the file's length.
+///
+/// # Safety
+/// `pointer` points to `pointer_len` readable bytes; `object_start` and `object_end` to
+/// writable `uint64_t`; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_attachment_object_range(
+    pointer: *const u8,
+    pointer_len: usize,
+    start: u64,
+    end: u64,
+    object_start: *mut u64,
+    object_end: *mut u64,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let pointer = AttachmentPointer::from_bytes(input(pointer, pointer_len, "pointer")?)?;
+        let object_start = Out::new(object_start, "object_start")?;
+        let object_end = Out::new(object_end, "object_end")?;
+        let range = pointer.ciphertext_range(start..end)?;
+        object_start.write(range.start);
+        object_end.write(range.end);
+        Ok(())
+    })
+}
+
+/// Random access: decrypts the file bytes `start ..< end` from `ciphertext`, exactly the
+/// object bytes `hw_attachment_object_range` names for them (each chunk is authenticated);
+/// exactly those file bytes go to `out`. For video seeking and resumed downloads.
+/// `HW_TAMPERED` for an altered or misplaced chunk, `HW_INVALID_INPUT` for a range out of
+/// bounds or ciphertext of the wrong length; nothing is written on error.
+///
+/// # Safety
+/// `pointer` points to `pointer_len` readable bytes, `ciphertext` to `ciphertext_len`; `out`
+/// to a writable `hw_bytes`; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_attachment_decrypt_range(
+    pointer: *const u8,
+    pointer_len: usize,
+    start: u64,
+    end: u64,
+    ciphertext: *const u8,
+    ciphertext_len: usize,
+    out: *mut hw_bytes,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let pointer = AttachmentPointer::from_bytes(input(pointer, pointer_len, "pointer")?)?;
+        let ciphertext = input(ciphertext, ciphertext_len, "ciphertext")?;
+        let out = Out::new(out, "out")?;
+        let mut file = Vec::new();
+        AttachmentReader::new(&pointer).decrypt_range(start..end, ciphertext, &mut file)?;
+        out.write(hw_bytes::from_vec(file));
+        Ok(())
+    })
+}
+
 /// Checks a downloaded `object` against the length and SHA-256 its `pointer` names, before
 /// decrypting it: `HW_OK`, or `HW_TAMPERED` (code `attachment.truncated`,
 /// `attachment.trailing_data` or `attachment.digest_mismatch`). Decryption authenticates
@@ -183,6 +295,68 @@ pub unsafe extern "C" fn hw_attachment_verify_digest(
     })
 }
 
+/// Random access by chunk: writes the object bytes of chunk `index` to `object_start ..<
+/// object_end` (for a range request) and the file's number of chunks to `chunk_count` when it
+/// is not NULL. `HW_INVALID_INPUT` (`attachment.chunk_out_of_range`) for an index past the
+/// last chunk.
+///
+/// # Safety
+/// `pointer` points to `pointer_len` readable bytes; `object_start` and `object_end` to
+/// writable `uint64_t`; `chunk_count` is NULL or points to a writable `uint64_t`; `err` as
+/// usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_attachment_chunk_range(
+    pointer: *const u8,
+    pointer_len: usize,
+    index: u64,
+    object_start: *mut u64,
+    object_end: *mut u64,
+    chunk_count: *mut u64,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let pointer = AttachmentPointer::from_bytes(input(pointer, pointer_len, "pointer")?)?;
+        let object_start = Out::new(object_start, "object_start")?;
+        let object_end = Out::new(object_end, "object_end")?;
+        if let Some(out) = Out::optional(chunk_count) {
+            out.write(pointer.chunk_count());
+        }
+        let range = pointer.chunk_range(index)?;
+        object_start.write(range.start);
+        object_end.write(range.end);
+        Ok(())
+    })
+}
+
+/// Decrypts chunk `index` alone from `chunk`, exactly the object bytes
+/// `hw_attachment_chunk_range` names for it; its file bytes go to `out` (none for a chunk of
+/// padding only). `HW_TAMPERED` for an altered chunk or another chunk of the file in its
+/// place, `HW_INVALID_INPUT` for a wrong length or index; nothing is written on error.
+///
+/// # Safety
+/// `pointer` points to `pointer_len` readable bytes, `chunk` to `chunk_len`; `out` to a
+/// writable `hw_bytes`; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_attachment_decrypt_chunk(
+    pointer: *const u8,
+    pointer_len: usize,
+    index: u64,
+    chunk: *const u8,
+    chunk_len: usize,
+    out: *mut hw_bytes,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let pointer = AttachmentPointer::from_bytes(input(pointer, pointer_len, "pointer")?)?;
+        let chunk = input(chunk, chunk_len, "chunk")?;
+        let out = Out::new(out, "out")?;
+        let mut file = Vec::new();
+        AttachmentReader::new(&pointer).decrypt_chunk(index, chunk, &mut file)?;
+        out.write(hw_bytes::from_vec(file));
+        Ok(())
+    })
+}
+
 // ─── streaming encryption ────────────────────────────────────────────────────────────────────
 
 /// Starts encrypting a file of any length (up to the library's maximum), with the default
@@ -199,6 +373,31 @@ pub unsafe extern "C" fn hw_attachment_encryptor_new(
         let out = Out::new(out, "out")?;
         let mut rng = rng::for_call()?;
         let encryptor = AttachmentEncryptor::new(&mut rng);
+        out.write(into_handle(hw_attachment_encryptor(Mutex::new(Some(
+            encryptor,
+        )))));
+        Ok(())
+    })
+}
+
+/// As `hw_attachment_encryptor_new`, with chunks of `2^chunk_size_log2` file bytes (smaller
+/// chunks make random access finer, larger ones the object smaller; the default is 2^16).
+/// A size outside the bounds of SPEC.md §16 is `HW_INVALID_INPUT`
+/// (`attachment.invalid_chunk_size`).
+///
+/// # Safety
+/// `out` points to writable storage for a pointer; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_attachment_encryptor_new_with_chunk_size(
+    chunk_size_log2: u8,
+    out: *mut *mut hw_attachment_encryptor,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let chunk_size = ChunkSize::from_log2(chunk_size_log2)?;
+        let out = Out::new(out, "out")?;
+        let mut rng = rng::for_call()?;
+        let encryptor = AttachmentEncryptor::with_chunk_size(chunk_size, &mut rng);
         out.write(into_handle(hw_attachment_encryptor(Mutex::new(Some(
             encryptor,
         )))));

@@ -61,6 +61,8 @@ pub(crate) struct Failure {
     kind: &'static str,
     code: &'static str,
     message: String,
+    /// The `HW_RESET_*` reason to answer the failure with (0: none).
+    reset_reason: u8,
 }
 
 impl Failure {
@@ -78,6 +80,7 @@ impl Failure {
             kind,
             code,
             message,
+            reset_reason: crate::HW_RESET_NONE,
         }
     }
 
@@ -141,11 +144,19 @@ impl<E: Into<hushwire::Error>> From<E> for Failure {
             hushwire::ErrorKind::Untrusted => hw_status::HW_UNTRUSTED,
             _ => hw_status::HW_OTHER,
         };
+        let reset_reason = match &e {
+            hushwire::Error::Peer(p)
+            | hushwire::Error::SealedSession(hushwire::SealedSessionError::Peer(p)) => p
+                .reset_reason()
+                .map_or(crate::HW_RESET_NONE, crate::reset_reason_code),
+            _ => crate::HW_RESET_NONE,
+        };
         Failure {
             status,
             kind: kind.code(),
             code: e.code(),
             message: e.to_string(),
+            reset_reason,
         }
     }
 }
@@ -159,6 +170,7 @@ pub struct hw_error {
     pub(crate) kind: CString,
     pub(crate) code: CString,
     pub(crate) message: CString,
+    pub(crate) reset_reason: u8,
 }
 
 impl hw_error {
@@ -171,6 +183,7 @@ impl hw_error {
             kind: c(f.kind),
             code: c(f.code),
             message: c(&f.message),
+            reset_reason: f.reset_reason,
         }
     }
 }

@@ -250,3 +250,61 @@ pub unsafe extern "C" fn hw_group_rotate_sender_key(
         Ok(())
     })
 }
+
+/// Bytes of one record of `hw_group_members`.
+pub const HW_GROUP_MEMBER_LEN: usize = 33;
+
+/// Writes the current roster to `out`, in roster order: a record of `HW_GROUP_MEMBER_LEN`
+/// (33) bytes per member, the 32-byte identity key then its role (1 for an admin, 0 for a
+/// member). These are who can read what is sent now.
+///
+/// # Safety
+/// `group` is a group handle; `out` points to a writable `hw_bytes`; `err` is NULL or points
+/// to writable storage for a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_group_members(
+    group: *const hw_group,
+    out: *mut hw_bytes,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let group = handle(group, "group")?;
+        let out = Out::new(out, "out")?;
+        let group = lock(&group.0)?;
+        let members = group.roster().members();
+        let mut records = Vec::with_capacity(members.len() * HW_GROUP_MEMBER_LEN);
+        for member in members {
+            records.extend_from_slice(member.identity().as_bytes());
+            records.push(u8::from(member.role() == GroupRole::Admin));
+        }
+        out.write(hw_bytes::from_vec(records));
+        Ok(())
+    })
+}
+
+/// Writes the group's roster epoch (it grows with every roster change) to `epoch` and 1 to
+/// `is_member` if the account is still a member (not removed, not left), else 0, each when
+/// not NULL.
+///
+/// # Safety
+/// `group` is a group handle; `epoch` is NULL or points to a writable `uint64_t`,
+/// `is_member` NULL or to a writable `uint8_t`; `err` as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_group_epoch(
+    group: *const hw_group,
+    epoch: *mut u64,
+    is_member: *mut u8,
+    err: *mut *mut hw_error,
+) -> hw_status {
+    call(err, || {
+        let group = handle(group, "group")?;
+        let group = lock(&group.0)?;
+        if let Some(out) = Out::optional(epoch) {
+            out.write(group.epoch());
+        }
+        if let Some(out) = Out::optional(is_member) {
+            out.write(u8::from(group.is_member()));
+        }
+        Ok(())
+    })
+}

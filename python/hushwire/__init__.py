@@ -6,10 +6,11 @@ library), or else from the repository's ``target/release`` (``cargo build -p hus
 
 Every handle (:class:`Account`, :class:`Session`, :class:`Group`, :class:`Issuer`,
 :class:`TrustStore`, :class:`OrganizationRoots`, :class:`AttachmentEncryptor`,
-:class:`AttachmentDecryptor`) frees its native state on ``close()``, at the end of a ``with``
-block, or when it is garbage collected. Failures raise :class:`HushwireError` subclasses carrying the
-status, the kind (``"tampered"``, ``"replay"``, ...) and the stable code of the Rust error
-(``"decrypt.tampered"``, ...). Time is passed in as Unix seconds; randomness comes from the OS
+:class:`AttachmentDecryptor`, :class:`RecoveryKey`, :class:`BackupWriter`,
+:class:`RestoredBackup`, :class:`Sas`, :class:`VaultedField`) frees its native state on
+``close()``, at the end of a ``with`` block, or when it is garbage collected. Failures raise
+:class:`HushwireError` subclasses carrying the status, the kind (``"tampered"``,
+``"replay"``, ...) and the stable code of the Rust error (``"decrypt.tampered"``, ...). Time is passed in as Unix seconds; randomness comes from the OS
 inside the library. Returned buffers are copied into ``bytes`` and the native copy is wiped.
 """
 
@@ -55,6 +56,8 @@ __all__ = [
     "StateOutOfSyncError",
     "UntrustedError",
     "seal",
+    "seal_multi",
+    "multi_recipient_envelope",
     "open_envelope",
     "envelope_recipient",
     "server_certificate",
@@ -67,9 +70,29 @@ __all__ = [
     "attachment_decrypt",
     "attachment_verify_digest",
     "attachment_pointer_info",
+    "OpenedMessage",
+    "account_open_and_decrypt",
+    "session_open_and_decrypt",
+    "BlobInfo",
+    "blob_info",
+    "account_to_encrypted_labeled",
+    "account_from_encrypted_labeled",
+    "session_to_encrypted_labeled",
+    "session_from_encrypted_labeled",
+    "group_to_encrypted_labeled",
+    "group_from_encrypted_labeled",
+    "attachment_thumbnail",
+    "attachment_set_thumbnail",
+    "attachment_object_range",
+    "attachment_decrypt_range",
+    "attachment_chunk_range",
+    "attachment_decrypt_chunk",
     "Masked",
     "mask",
     "mask_check",
+    "mask_find",
+    "Masker",
+    "Finding",
     "safety_number",
     "safety_number_qr",
     "verify_scanned_safety_number",
@@ -77,6 +100,28 @@ __all__ = [
     "BusinessIdentity",
     "identity_certificate",
     "verify_operator",
+    "RESET_NONE",
+    "RESET_NO_SESSION",
+    "RESET_STATE_BEHIND",
+    "RESET_PEER_FORKED",
+    "RESET_TOO_FAR_BEHIND",
+    "PeerDecrypted",
+    "ResetAnswered",
+    "ResetRequestInfo",
+    "reset_request_info",
+    "RecoveryKey",
+    "BackupWriter",
+    "Appended",
+    "RestoredBackup",
+    "backup_encode",
+    "backup_restore",
+    "backup_unwrap_recovery_key",
+    "Sas",
+    "SecureField",
+    "MaskedFieldInfo",
+    "secure_field_seal",
+    "masked_field_info",
+    "VaultedField",
 ]
 
 #: The ABI version this binding was written for (``HW_ABI_VERSION``).
@@ -84,6 +129,27 @@ ABI_VERSION = 1
 KEY_LEN = 32
 CONTENT_SESSION = 1
 CONTENT_GROUP = 2
+#: Reset reasons (``HW_RESET_*``): :attr:`HushwireError.reset_reason` of a failed
+#: :meth:`Account.decrypt_from`, passed to :meth:`Account.reset_request`.
+RESET_NONE = 0
+RESET_NO_SESSION = 1
+RESET_STATE_BEHIND = 2
+RESET_PEER_FORKED = 3
+RESET_TOO_FAR_BEHIND = 4
+#: Secure-field kinds and policies (``HW_KIND_*``, ``HW_POLICY_*``).
+KIND_CARD = 1
+KIND_IBAN = 2
+KIND_EMAIL = 3
+KIND_PHONE = 4
+POLICY_KEEP_LAST4 = 1
+POLICY_KEEP_FIRST6_LAST4 = 2
+POLICY_MASK_ALL = 3
+POLICY_FLAG_ONLY = 4
+#: :meth:`Account.verification_state` values.
+VERIFICATION_UNKNOWN = 0
+VERIFICATION_UNVERIFIED = 1
+VERIFICATION_VERIFIED = 2
+VERIFICATION_CHANGED = 3
 
 
 # ─── errors ──────────────────────────────────────────────────────────────────────────────────
@@ -91,14 +157,17 @@ CONTENT_GROUP = 2
 
 class HushwireError(Exception):
     """A failed call: ``status`` (the ``hw_status`` value), ``kind`` and ``code`` (stable
-    names), and a log ``message``. State is unchanged after every failure."""
+    names), and a log ``message``. State is unchanged after every failure. ``reset_reason`` is
+    not :data:`RESET_NONE` when the failure (of :meth:`Account.decrypt_from`) should be
+    answered with a reset request (:meth:`Account.reset_request`) for that reason."""
 
-    def __init__(self, status: int, kind: str, code: str, message: str):
+    def __init__(self, status: int, kind: str, code: str, message: str, reset_reason: int = 0):
         super().__init__(f"{code}: {message}")
         self.status = status
         self.kind = kind
         self.code = code
         self.message = message
+        self.reset_reason = reset_reason
 
 
 class NullArgumentError(HushwireError):
@@ -203,6 +272,166 @@ _SIGNATURES = {
     "hw_error_code": ([_P], c_char_p),
     "hw_error_message": ([_P], c_char_p),
     "hw_error_free": ([_P], None),
+    "hw_error_reset_reason": ([_P], c_uint8),
+    "hw_account_start_session": ([_P, _IN, c_size_t, _OUT_KEY, _BUF, _ERR], c_int),
+    "hw_account_encrypt_for": ([_P, _IN, _IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_account_decrypt_from": (
+        [_P, _IN, _IN, c_size_t, c_uint64, _BUF, _OUT_KEY, _BUF, _ERR],
+        c_int,
+    ),
+    "hw_account_forget_peer": ([_P, _IN, POINTER(c_uint8), _ERR], c_int),
+    "hw_account_peers": ([_P, _BUF, _ERR], c_int),
+    "hw_account_sessions_with": ([_P, _IN, _BUF, _ERR], c_int),
+    "hw_account_reset_request": ([_P, _IN, c_uint8, c_uint64, c_uint64, _BUF, _ERR], c_int),
+    "hw_reset_request_info": (
+        [_IN, c_size_t, _OUT_KEY, POINTER(c_uint8), POINTER(c_uint64), _ERR],
+        c_int,
+    ),
+    "hw_account_answer_reset": (
+        [_P, _IN, c_size_t, _IN, c_size_t, c_uint64, _OUT_KEY, POINTER(c_uint64), _BUF, _ERR],
+        c_int,
+    ),
+    "hw_account_record_identity": ([_P, _IN, c_size_t, _IN, c_uint64, _BUF, _ERR], c_int),
+    "hw_account_mark_verified": ([_P, _IN, c_size_t, _IN, c_uint64, _ERR], c_int),
+    "hw_account_accept_identity_change": ([_P, _IN, c_size_t, _IN, _ERR], c_int),
+    "hw_account_verification_state": (
+        [_P, _IN, c_size_t, POINTER(c_uint8), _OUT_KEY, _ERR],
+        c_int,
+    ),
+    "hw_recovery_key_generate": ([POINTER(_P), _ERR], c_int),
+    "hw_recovery_key_to_display": ([_P, _BUF, _ERR], c_int),
+    "hw_recovery_key_from_display": ([_IN, c_size_t, POINTER(_P), _ERR], c_int),
+    "hw_recovery_key_free": ([_P], None),
+    "hw_backup_writer_create": ([_P, _IN, c_size_t, c_uint64, POINTER(_P), _BUF, _ERR], c_int),
+    "hw_recovery_key_wrap": (
+        [_P, _IN, c_size_t, c_uint32, c_uint32, c_uint32, _BUF, _ERR],
+        c_int,
+    ),
+    "hw_backup_unwrap_recovery_key": ([_IN, c_size_t, _IN, c_size_t, POINTER(_P), _ERR], c_int),
+    "hw_account_maintenance_events": ([_P, c_uint64, _BUF, _ERR], c_int),
+    "hw_account_clear_verification": ([_P, _IN, c_size_t, c_uint8, POINTER(c_uint8), _ERR], c_int),
+    "hw_account_is_identity_blocked": ([_P, _IN, POINTER(c_uint8), _ERR], c_int),
+    "hw_seal_multi": (
+        [_P, _IN, c_size_t, _IN, c_size_t, c_uint8, c_uint64, c_uint32, _IN, c_size_t, _BUF,
+         _ERR],
+        c_int,
+    ),
+    "hw_multi_recipient_envelope": ([_IN, c_size_t, _IN, _BUF, _BUF, _ERR], c_int),
+    "hw_account_open_and_decrypt": (
+        [_P, _P, _IN, c_size_t, c_uint64, _BUF, _OUT_KEY, _OUT_KEY, _BUF, _ERR],
+        c_int,
+    ),
+    "hw_session_open_and_decrypt": (
+        [_P, _P, _P, _IN, c_size_t, c_uint64, _BUF, _OUT_KEY, _ERR],
+        c_int,
+    ),
+    "hw_account_set_session_config": ([_P, c_uint32, c_uint32, c_uint32, c_uint32, _ERR], c_int),
+    "hw_account_session_config": (
+        [_P, POINTER(c_uint32), POINTER(c_uint32), POINTER(c_uint32), POINTER(c_uint32), _ERR],
+        c_int,
+    ),
+    "hw_restored_backup_apply_identity_book": ([_P, _P, _ERR], c_int),
+    "hw_mask_find": ([_IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_masker_new": ([c_uint8, c_uint8, c_uint8, c_uint8, POINTER(_P), _ERR], c_int),
+    "hw_masker_mask": ([_P, _IN, c_size_t, _BUF, POINTER(c_uint8), _ERR], c_int),
+    "hw_masker_find": ([_P, _IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_masker_check": ([_P, _IN, c_size_t, _ERR], c_int),
+    "hw_masker_free": ([_P], None),
+    "hw_group_members": ([_P, _BUF, _ERR], c_int),
+    "hw_blob_info": (
+        [_IN, c_size_t, POINTER(c_uint8), POINTER(c_uint64), POINTER(ctypes.c_uint16), _ERR],
+        c_int,
+    ),
+    "hw_account_to_encrypted_labeled": ([_P, _IN, _IN, c_size_t, c_uint64, _BUF, _ERR], c_int),
+    "hw_account_from_encrypted_labeled": (
+        [_IN, c_size_t, _IN, c_uint64, _IN, c_size_t, POINTER(_P), _ERR],
+        c_int,
+    ),
+    "hw_session_to_encrypted_labeled": ([_P, _IN, _IN, c_size_t, c_uint64, _BUF, _ERR], c_int),
+    "hw_session_from_encrypted_labeled": (
+        [_IN, c_size_t, _IN, c_uint64, _IN, _IN, c_size_t, POINTER(_P), _ERR],
+        c_int,
+    ),
+    "hw_group_to_encrypted_labeled": ([_P, _IN, _IN, c_size_t, c_uint64, _BUF, _ERR], c_int),
+    "hw_group_from_encrypted_labeled": (
+        [_IN, c_size_t, _IN, c_uint64, _IN, _IN, c_size_t, POINTER(_P), _ERR],
+        c_int,
+    ),
+    "hw_attachment_pointer_thumbnail": ([_IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_attachment_pointer_set_thumbnail": ([_IN, c_size_t, _IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_attachment_object_range": (
+        [_IN, c_size_t, c_uint64, c_uint64, POINTER(c_uint64), POINTER(c_uint64), _ERR],
+        c_int,
+    ),
+    "hw_attachment_chunk_range": (
+        [_IN, c_size_t, c_uint64, POINTER(c_uint64), POINTER(c_uint64), POINTER(c_uint64), _ERR],
+        c_int,
+    ),
+    "hw_attachment_decrypt_chunk": ([_IN, c_size_t, c_uint64, _IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_attachment_encryptor_new_with_chunk_size": ([c_uint8, POINTER(_P), _ERR], c_int),
+    "hw_attachment_decrypt_range": (
+        [_IN, c_size_t, c_uint64, c_uint64, _IN, c_size_t, _BUF, _ERR],
+        c_int,
+    ),
+    "hw_group_epoch": ([_P, POINTER(c_uint64), POINTER(c_uint8), _ERR], c_int),
+    "hw_backup_writer_enroll": ([_P, _IN, c_size_t, c_uint64, POINTER(_P), _BUF, _ERR], c_int),
+    "hw_backup_writer_append_account": ([_P, _P, c_uint8, c_uint64, _BUF, _BUF, _ERR], c_int),
+    "hw_backup_writer_append_group": ([_P, _P, c_uint64, _BUF, _BUF, _ERR], c_int),
+    "hw_backup_writer_append_app_data": (
+        [_P, _IN, _IN, c_size_t, c_uint64, _BUF, _BUF, _ERR],
+        c_int,
+    ),
+    "hw_backup_writer_counter": ([_P, POINTER(c_uint64), POINTER(c_size_t), _ERR], c_int),
+    "hw_backup_writer_manifest": ([_P, _BUF, _ERR], c_int),
+    "hw_backup_writer_export": ([_P, _BUF, _OUT_KEY, _ERR], c_int),
+    "hw_backup_writer_resume": (
+        [_IN, c_size_t, _IN, _IN, c_size_t, POINTER(_P), _ERR],
+        c_int,
+    ),
+    "hw_backup_writer_accept_manifest": ([_P, _IN, c_size_t, _ERR], c_int),
+    "hw_backup_writer_free": ([_P], None),
+    "hw_backup_encode": ([_IN, c_size_t, _IN, c_size_t, _IN, c_size_t, _BUF, _ERR], c_int),
+    "hw_backup_restore": ([_P, _IN, c_size_t, c_uint64, POINTER(_P), _ERR], c_int),
+    "hw_restored_backup_counter": ([_P, POINTER(c_uint64), POINTER(c_uint64), _ERR], c_int),
+    "hw_restored_backup_group_count": ([_P, POINTER(c_size_t), _ERR], c_int),
+    "hw_restored_backup_group": ([_P, c_size_t, POINTER(_P), _ERR], c_int),
+    "hw_restored_backup_sessions_to_restart": ([_P, _BUF, _ERR], c_int),
+    "hw_restored_backup_has_identity": ([_P, POINTER(c_uint8), _ERR], c_int),
+    "hw_restored_backup_to_account": ([_P, c_uint64, POINTER(_P), _ERR], c_int),
+    "hw_restored_backup_app_data_count": ([_P, POINTER(c_size_t), _ERR], c_int),
+    "hw_restored_backup_app_data": ([_P, c_size_t, _OUT_KEY, _BUF, _ERR], c_int),
+    "hw_restored_backup_free": ([_P], None),
+    "hw_sas_start": ([_P, _P, _IN, c_uint64, POINTER(_P), _BUF, _ERR], c_int),
+    "hw_sas_accept": (
+        [_P, _P, _IN, _IN, c_size_t, c_uint64, POINTER(_P), _BUF, _ERR],
+        c_int,
+    ),
+    "hw_sas_receive_accept": (
+        [_P, _P, _P, _IN, _IN, c_size_t, c_uint64, _BUF, _ERR],
+        c_int,
+    ),
+    "hw_sas_receive_reveal": ([_P, _P, _P, _IN, _IN, c_size_t, c_uint64, _ERR], c_int),
+    "hw_sas_is_ready": ([_P, POINTER(c_uint8), _ERR], c_int),
+    "hw_sas_emoji": ([_P, POINTER(c_uint8 * 7), _ERR], c_int),
+    "hw_sas_emoji_text": ([_P, _BUF, _ERR], c_int),
+    "hw_sas_decimal": ([_P, _BUF, _ERR], c_int),
+    "hw_sas_remote_identity": ([_P, _OUT_KEY, _ERR], c_int),
+    "hw_sas_free": ([_P], None),
+    "hw_secure_field_seal": (
+        [_P, _IN, c_size_t, _IN, c_uint8, c_uint8, _IN, c_size_t, c_uint64, _BUF, _BUF, _ERR],
+        c_int,
+    ),
+    "hw_masked_field_info": (
+        [_IN, c_size_t, _BUF, POINTER(c_uint8), POINTER(c_uint8), POINTER(c_uint8 * 16), _ERR],
+        c_int,
+    ),
+    "hw_vaulted_field_open": ([_P, _P, _IN, c_size_t, c_uint64, POINTER(_P), _ERR], c_int),
+    "hw_vaulted_field_verify": ([_P, _IN, c_size_t, _ERR], c_int),
+    "hw_vaulted_field_value": (
+        [_P, _BUF, POINTER(c_uint8 * 16), POINTER(c_uint8), _OUT_KEY, _ERR],
+        c_int,
+    ),
+    "hw_vaulted_field_free": ([_P], None),
     "hw_account_new": ([c_uint64, POINTER(_P), _ERR], c_int),
     "hw_account_free": ([_P], None),
     "hw_account_identity_key": ([_P, _OUT_KEY, _ERR], c_int),
@@ -365,9 +594,10 @@ def _call(fn, *args) -> None:
             kind = (_lib.hw_error_kind(err) or b"").decode()
             code = (_lib.hw_error_code(err) or b"").decode()
             message = (_lib.hw_error_message(err) or b"").decode()
+            reset_reason = _lib.hw_error_reset_reason(err)
         finally:
             _lib.hw_error_free(err)
-        raise _BY_STATUS.get(status, HushwireError)(status, kind, code, message)
+        raise _BY_STATUS.get(status, HushwireError)(status, kind, code, message, reset_reason)
 
 
 def _take(buf: _Bytes) -> bytes:
@@ -407,6 +637,16 @@ class _Handle:
             self.close()
         except Exception:  # interpreter shutdown: the library may already be unloaded
             pass
+
+
+def _events(buf: _Bytes) -> list:
+    """The events' codes of a returned buffer (codes joined by newlines)."""
+    text = _take(buf).decode("ascii")
+    return text.split("\n") if text else []
+
+
+def _split32(data: bytes) -> list:
+    return [data[i : i + 32] for i in range(0, len(data), 32)]
 
 
 def _new(cls, fn, *args):
@@ -534,6 +774,176 @@ class Account(_Handle):
             byref(plaintext),
         )
         return Session(out), _take(plaintext)
+
+    # ─── sessions held by the account, resets, user identities ─────────────────────────
+
+    def start_session(self, bundle: bytes) -> Tuple[bytes, list]:
+        """Starts a session with the owner of ``bundle``, held by the account and active for
+        that peer; returns its id and the events' codes (``"event.peer_evicted"``)."""
+        p, n, _keep = _in(bundle)
+        sid, events = (c_uint8 * 32)(), _Bytes()
+        _call(_lib.hw_account_start_session, self._p, p, n, byref(sid), byref(events))
+        return bytes(sid), _events(events)
+
+    def encrypt_for(self, peer: bytes, plaintext: bytes) -> bytes:
+        """Encrypts for ``peer`` (identity key) on its active session."""
+        p, n, _keep = _in(plaintext)
+        out = _Bytes()
+        _call(_lib.hw_account_encrypt_for, self._p, _key(peer, "peer"), p, n, byref(out))
+        return _take(out)
+
+    def decrypt_from(self, peer: bytes, message: bytes, now: int) -> "PeerDecrypted":
+        """Decrypts a message from ``peer`` on the account's sessions with it (a prekey
+        message of a new session creates it). On failure nothing changes and the error's
+        ``reset_reason`` says whether to answer with :meth:`reset_request`."""
+        p, n, _keep = _in(message)
+        out, sid, events = _Bytes(), (c_uint8 * 32)(), _Bytes()
+        _call(
+            _lib.hw_account_decrypt_from,
+            self._p,
+            _key(peer, "peer"),
+            p,
+            n,
+            now,
+            byref(out),
+            byref(sid),
+            byref(events),
+        )
+        return PeerDecrypted(_take(out), bytes(sid), _events(events))
+
+    def forget_peer(self, peer: bytes) -> bool:
+        """Drops every session with ``peer`` and its reset bookkeeping; whether any was
+        held."""
+        held = c_uint8()
+        _call(_lib.hw_account_forget_peer, self._p, _key(peer, "peer"), byref(held))
+        return bool(held.value)
+
+    def peers(self) -> list:
+        """The identity keys of the peers the account holds sessions with."""
+        out = _Bytes()
+        _call(_lib.hw_account_peers, self._p, byref(out))
+        return _split32(_take(out))
+
+    def sessions_with(self, peer: bytes) -> list:
+        """The ids of the sessions held with ``peer``, the active one first."""
+        out = _Bytes()
+        _call(_lib.hw_account_sessions_with, self._p, _key(peer, "peer"), byref(out))
+        return _split32(_take(out))
+
+    def reset_request(self, peer: bytes, reason: int, since: int, now: int) -> bytes:
+        """An authenticated reset request for ``peer`` (send it back sealed); ``reason`` is
+        the failed decrypt's :attr:`HushwireError.reset_reason`."""
+        out = _Bytes()
+        _call(
+            _lib.hw_account_reset_request,
+            self._p,
+            _key(peer, "peer"),
+            reason,
+            since,
+            now,
+            byref(out),
+        )
+        return _take(out)
+
+    def answer_reset(self, request: bytes, bundle: bytes, now: int) -> "ResetAnswered":
+        """Checks a reset request and starts a fresh session with the requester from its
+        ``bundle``."""
+        rp, rn, _k1 = _in(request)
+        bp, bn, _k2 = _in(bundle)
+        sid, resend, events = (c_uint8 * 32)(), c_uint64(), _Bytes()
+        _call(
+            _lib.hw_account_answer_reset,
+            self._p,
+            rp,
+            rn,
+            bp,
+            bn,
+            now,
+            byref(sid),
+            byref(resend),
+            byref(events),
+        )
+        return ResetAnswered(bytes(sid), resend.value, _events(events))
+
+    def record_identity(self, user: Union[str, bytes], identity_key: bytes, now: int) -> list:
+        """Records the user's identity key now; returns the events' codes
+        (``"event.identity_changed"``)."""
+        up, un, _keep = _text(user)
+        events = _Bytes()
+        _call(
+            _lib.hw_account_record_identity,
+            self._p,
+            up,
+            un,
+            _key(identity_key, "identity_key"),
+            now,
+            byref(events),
+        )
+        return _events(events)
+
+    def mark_verified(self, user: Union[str, bytes], identity_key: bytes, now: int) -> None:
+        up, un, _keep = _text(user)
+        _call(
+            _lib.hw_account_mark_verified, self._p, up, un, _key(identity_key, "identity_key"),
+            now,
+        )
+
+    def accept_identity_change(self, user: Union[str, bytes], identity_key: bytes) -> None:
+        up, un, _keep = _text(user)
+        _call(
+            _lib.hw_account_accept_identity_change,
+            self._p,
+            up,
+            un,
+            _key(identity_key, "identity_key"),
+        )
+
+    def clear_verification(self, user: Union[str, bytes], forget: bool = False) -> bool:
+        """Drops the user's verification (or, with ``forget``, everything recorded about its
+        identity); whether there was anything to drop."""
+        up, un, _keep = _text(user)
+        changed = c_uint8()
+        _call(_lib.hw_account_clear_verification, self._p, up, un, int(forget), byref(changed))
+        return bool(changed.value)
+
+    def is_identity_blocked(self, identity_key: bytes) -> bool:
+        """Whether :meth:`encrypt_for` refuses the key (a changed verified key, not
+        accepted)."""
+        out = c_uint8()
+        _call(_lib.hw_account_is_identity_blocked, self._p, _key(identity_key, "identity_key"),
+              byref(out))
+        return bool(out.value)
+
+    def verification_state(self, user: Union[str, bytes]) -> Tuple[int, Optional[bytes]]:
+        """``(state, identity key)``: ``VERIFICATION_UNKNOWN`` (no key), ``_UNVERIFIED``,
+        ``_VERIFIED`` or ``_CHANGED`` (the new key is refused until accepted)."""
+        up, un, _keep = _text(user)
+        state, key = c_uint8(), (c_uint8 * 32)()
+        _call(_lib.hw_account_verification_state, self._p, up, un, byref(state), byref(key))
+        return state.value, (bytes(key) if state.value else None)
+
+    def set_session_config(
+        self, max_jump: int, max_skipped_keys: int, max_receiving_chains: int,
+        skipped_key_max_age: int,
+    ) -> None:
+        """The limits of the sessions the account starts from now on."""
+        _call(
+            _lib.hw_account_set_session_config, self._p, max_jump, max_skipped_keys,
+            max_receiving_chains, skipped_key_max_age,
+        )
+
+    def session_config(self) -> Tuple[int, int, int, int]:
+        """``(max_jump, max_skipped_keys, max_receiving_chains, skipped_key_max_age)``."""
+        v = [c_uint32() for _ in range(4)]
+        _call(_lib.hw_account_session_config, self._p, *(byref(x) for x in v))
+        return tuple(x.value for x in v)
+
+    def maintenance_events(self, now: int) -> list:
+        """Housekeeping events' codes: ``"event.prekey_rotation_due"``,
+        ``"event.one_time_prekeys_low"``."""
+        out = _Bytes()
+        _call(_lib.hw_account_maintenance_events, self._p, now, byref(out))
+        return _events(out)
 
     def sign_relay_challenge(self, challenge: bytes) -> bytes:
         """Signs a relay's authentication challenge with the identity key (64 bytes); the
@@ -854,6 +1264,25 @@ class Group(_Handle):
         )
         return _take(distribution)
 
+    def members(self) -> list:
+        """``[(identity key, is_admin)]``: the current roster."""
+        out = _Bytes()
+        _call(_lib.hw_group_members, self._p, byref(out))
+        data = _take(out)
+        return [(data[i : i + 32], bool(data[i + 32])) for i in range(0, len(data), 33)]
+
+    @property
+    def epoch(self) -> int:
+        out = c_uint64()
+        _call(_lib.hw_group_epoch, self._p, byref(out), None)
+        return out.value
+
+    @property
+    def is_member(self) -> bool:
+        out = c_uint8()
+        _call(_lib.hw_group_epoch, self._p, None, byref(out))
+        return bool(out.value)
+
     @property
     def group_id(self) -> bytes:
         out = (c_uint8 * 32)()
@@ -952,6 +1381,58 @@ def attachment_verify_digest(pointer: bytes, obj: bytes) -> None:
     _call(_lib.hw_attachment_verify_digest, pp, pn, op, on)
 
 
+def attachment_thumbnail(pointer: bytes) -> bytes:
+    """The pointer's inline thumbnail (empty if none)."""
+    p, n, _keep = _in(pointer)
+    out = _Bytes()
+    _call(_lib.hw_attachment_pointer_thumbnail, p, n, byref(out))
+    return _take(out)
+
+
+def attachment_set_thumbnail(pointer: bytes, thumbnail: bytes) -> bytes:
+    """A copy of ``pointer`` carrying ``thumbnail`` (empty removes it)."""
+    p, n, _k1 = _in(pointer)
+    tp, tn, _k2 = _in(thumbnail)
+    out = _Bytes()
+    _call(_lib.hw_attachment_pointer_set_thumbnail, p, n, tp, tn, byref(out))
+    return _take(out)
+
+
+def attachment_object_range(pointer: bytes, start: int, end: int) -> Tuple[int, int]:
+    """The object bytes ``(start, end)`` to fetch to read the file bytes ``start:end``."""
+    p, n, _keep = _in(pointer)
+    a, b = c_uint64(), c_uint64()
+    _call(_lib.hw_attachment_object_range, p, n, start, end, byref(a), byref(b))
+    return a.value, b.value
+
+
+def attachment_decrypt_range(pointer: bytes, start: int, end: int, ciphertext: bytes) -> bytes:
+    """The file bytes ``start:end`` from the object bytes :func:`attachment_object_range`
+    names."""
+    p, n, _k1 = _in(pointer)
+    cp, cn, _k2 = _in(ciphertext)
+    out = _Bytes()
+    _call(_lib.hw_attachment_decrypt_range, p, n, start, end, cp, cn, byref(out))
+    return _take(out)
+
+
+def attachment_chunk_range(pointer: bytes, index: int) -> Tuple[int, int, int]:
+    """``(object start, object end, chunk count)`` for chunk ``index``."""
+    p, n, _keep = _in(pointer)
+    a, b, c = c_uint64(), c_uint64(), c_uint64()
+    _call(_lib.hw_attachment_chunk_range, p, n, index, byref(a), byref(b), byref(c))
+    return a.value, b.value, c.value
+
+
+def attachment_decrypt_chunk(pointer: bytes, index: int, chunk: bytes) -> bytes:
+    """The file bytes of chunk ``index`` alone."""
+    p, n, _k1 = _in(pointer)
+    cp, cn, _k2 = _in(chunk)
+    out = _Bytes()
+    _call(_lib.hw_attachment_decrypt_chunk, p, n, index, cp, cn, byref(out))
+    return _take(out)
+
+
 def attachment_pointer_info(pointer: bytes) -> AttachmentInfo:
     p, n, _keep = _in(pointer)
     plaintext_len, object_len = c_uint64(), c_uint64()
@@ -986,8 +1467,12 @@ class AttachmentEncryptor(_Handle):
     _free = _lib.hw_attachment_encryptor_free
 
     @classmethod
-    def create(cls) -> "AttachmentEncryptor":
-        return _new(cls, _lib.hw_attachment_encryptor_new)
+    def create(cls, chunk_size_log2: Optional[int] = None) -> "AttachmentEncryptor":
+        """A new encryptor; ``chunk_size_log2`` (12 to 22) picks chunks of ``2**n`` bytes
+        instead of the default 64 KiB."""
+        if chunk_size_log2 is None:
+            return _new(cls, _lib.hw_attachment_encryptor_new)
+        return _new(cls, _lib.hw_attachment_encryptor_new_with_chunk_size, chunk_size_log2)
 
     def push(self, plaintext: bytes) -> bytes:
         """Adds file bytes; returns the object bytes now ready (often none)."""
@@ -1064,6 +1549,68 @@ def mask(text: Union[str, bytes]) -> Masked:
     out, changed = _Bytes(), c_uint8()
     _call(_lib.hw_mask_text, p, n, byref(out), byref(changed))
     return Masked(_take(out).decode("utf-8"), bool(changed.value))
+
+
+class Finding(NamedTuple):
+    """A match of :func:`mask_find`: kind (``KIND_*``), policy (``POLICY_*``), and its span
+    as ``str`` indices (``text[start:end]``)."""
+
+    kind: int
+    policy: int
+    start: int
+    end: int
+
+
+def mask_find(text: str) -> list:
+    """What the default masker would mask in ``text``, without masking it."""
+    raw = text.encode("utf-8")
+    p, n, _keep = _in(raw)
+    out = _Bytes()
+    _call(_lib.hw_mask_find, p, n, byref(out))
+    return _findings(raw, _take(out))
+
+
+def _findings(raw: bytes, data: bytes) -> list:
+    found = []
+    for i in range(0, len(data), 10):
+        start = int.from_bytes(data[i + 2 : i + 6], "big")
+        end = int.from_bytes(data[i + 6 : i + 10], "big")
+        # Byte offsets of the UTF-8 text, as ``str`` indices.
+        found.append(
+            Finding(
+                data[i], data[i + 1], len(raw[:start].decode("utf-8")),
+                len(raw[:end].decode("utf-8")),
+            )
+        )
+    return found
+
+
+class Masker(_Handle):
+    """A masker with the app's policy per kind (``POLICY_*``, or 0 not to look for it)."""
+
+    _free = _lib.hw_masker_free
+
+    @classmethod
+    def create(cls, card: int = POLICY_KEEP_LAST4, iban: int = POLICY_KEEP_LAST4,
+               email: int = POLICY_FLAG_ONLY, phone: int = 0) -> "Masker":
+        return _new(cls, _lib.hw_masker_new, card, iban, email, phone)
+
+    def mask(self, text: Union[str, bytes]) -> "Masked":
+        p, n, _keep = _text(text)
+        out, changed = _Bytes(), c_uint8()
+        _call(_lib.hw_masker_mask, self._p, p, n, byref(out), byref(changed))
+        return Masked(_take(out).decode("utf-8"), bool(changed.value))
+
+    def find(self, text: str) -> list:
+        raw = text.encode("utf-8")
+        p, n, _keep = _in(raw)
+        out = _Bytes()
+        _call(_lib.hw_masker_find, self._p, p, n, byref(out))
+        return _findings(raw, _take(out))
+
+    def check(self, text: Union[str, bytes]) -> None:
+        p, n, _keep = _text(text)
+        _call(_lib.hw_masker_check, self._p, p, n)
 
 
 def mask_check(text: Union[str, bytes]) -> None:
@@ -1223,3 +1770,532 @@ def verify_operator(
         _take(role).decode("utf-8"),
         until.value,
     )
+
+
+# ─── account-held sessions and resets ────────────────────────────────────────────────────────
+
+
+class PeerDecrypted(NamedTuple):
+    plaintext: bytes
+    session_id: bytes
+    events: list
+
+
+class ResetAnswered(NamedTuple):
+    session_id: bytes
+    resend_since: int
+    events: list
+
+
+class ResetRequestInfo(NamedTuple):
+    requester: bytes
+    reason: int
+    since: int
+
+
+def reset_request_info(request: bytes) -> ResetRequestInfo:
+    """Reads a reset request without checking it: who asks (fetch its bundle), why, since
+    when."""
+    p, n, _keep = _in(request)
+    requester, reason, since = (c_uint8 * 32)(), c_uint8(), c_uint64()
+    _call(_lib.hw_reset_request_info, p, n, byref(requester), byref(reason), byref(since))
+    return ResetRequestInfo(bytes(requester), reason.value, since.value)
+
+
+# ─── key backup ──────────────────────────────────────────────────────────────────────────────
+
+
+class RecoveryKey(_Handle):
+    """The user's recovery key, the one secret that opens the backup."""
+
+    _free = _lib.hw_recovery_key_free
+
+    @classmethod
+    def generate(cls) -> "RecoveryKey":
+        return _new(cls, _lib.hw_recovery_key_generate)
+
+    @classmethod
+    def from_display(cls, text: Union[str, bytes]) -> "RecoveryKey":
+        """Reads a typed key; a typo raises :class:`InvalidInputError` with code
+        ``backup.recovery_key_mistyped``."""
+        p, n, _keep = _text(text)
+        return _new(cls, _lib.hw_recovery_key_from_display, p, n)
+
+    def wrap(
+        self, passphrase: Union[str, bytes], memory_kib: int = 0, iterations: int = 0,
+        lanes: int = 0,
+    ) -> bytes:
+        """The key wrapped under a passphrase with Argon2id (all parameters 0: the
+        defaults)."""
+        p, n, _keep = _text(passphrase)
+        out = _Bytes()
+        _call(_lib.hw_recovery_key_wrap, self._p, p, n, memory_kib, iterations, lanes, byref(out))
+        return _take(out)
+
+    def to_display(self) -> str:
+        """55 characters in 11 groups of 5: show them once."""
+        out = _Bytes()
+        _call(_lib.hw_recovery_key_to_display, self._p, byref(out))
+        return _take(out).decode("ascii")
+
+
+class Appended(NamedTuple):
+    """An append's sealed entries (an entry list: concatenate it to the stored one) and the
+    manifest that replaces the stored one."""
+
+    entries: bytes
+    manifest: bytes
+
+
+def _appended(fn, *args) -> Appended:
+    entries, manifest = _Bytes(), _Bytes()
+    _call(fn, *args, byref(entries), byref(manifest))
+    return Appended(_take(entries), _take(manifest))
+
+
+class BackupWriter(_Handle):
+    """A device's handle on a backup: appends without the recovery key, reads nothing."""
+
+    _free = _lib.hw_backup_writer_free
+
+    @classmethod
+    def create(
+        cls, key: RecoveryKey, now: int, wrapped: Optional[bytes] = None
+    ) -> Tuple["BackupWriter", bytes]:
+        """Starts a backup; ``wrapped`` is the passphrase wrap that will be stored with it
+        (:meth:`RecoveryKey.wrap`), if any."""
+        wp, wn, _keep = _in(wrapped)
+        out, manifest = c_void_p(), _Bytes()
+        _call(_lib.hw_backup_writer_create, key._p, wp, wn, now, byref(out), byref(manifest))
+        return cls(out), _take(manifest)
+
+    @classmethod
+    def enroll(cls, key: RecoveryKey, manifest: bytes, now: int) -> Tuple["BackupWriter", bytes]:
+        p, n, _keep = _in(manifest)
+        out, new = c_void_p(), _Bytes()
+        _call(_lib.hw_backup_writer_enroll, key._p, p, n, now, byref(out), byref(new))
+        return cls(out), _take(new)
+
+    @classmethod
+    def resume(cls, public_key: bytes, device_seed: bytes, manifest: bytes) -> "BackupWriter":
+        pp, pn, _k1 = _in(public_key)
+        mp, mn, _k2 = _in(manifest)
+        return _new(
+            cls, _lib.hw_backup_writer_resume, pp, pn, _key(device_seed, "device_seed"), mp, mn
+        )
+
+    def append_account(self, account: Account, include_identity: bool, now: int) -> Appended:
+        return _appended(
+            _lib.hw_backup_writer_append_account, self._p, account._p, int(include_identity), now
+        )
+
+    def append_group(self, group: "Group", now: int) -> Appended:
+        return _appended(_lib.hw_backup_writer_append_group, self._p, group._p, now)
+
+    def append_app_data(self, record_id: bytes, data: bytes, now: int) -> Appended:
+        p, n, _keep = _in(data)
+        return _appended(
+            _lib.hw_backup_writer_append_app_data, self._p, _key(record_id, "record_id"), p, n,
+            now,
+        )
+
+    @property
+    def counter(self) -> int:
+        out = c_uint64()
+        _call(_lib.hw_backup_writer_counter, self._p, byref(out), None)
+        return out.value
+
+    @property
+    def entry_count(self) -> int:
+        out = c_size_t()
+        _call(_lib.hw_backup_writer_counter, self._p, None, byref(out))
+        return out.value
+
+    @property
+    def manifest(self) -> bytes:
+        out = _Bytes()
+        _call(_lib.hw_backup_writer_manifest, self._p, byref(out))
+        return _take(out)
+
+    def export(self) -> Tuple[bytes, bytes]:
+        """``(public key, device seed)`` for :meth:`resume` (keep the seed in a key store)."""
+        public, seed = _Bytes(), (c_uint8 * 32)()
+        _call(_lib.hw_backup_writer_export, self._p, byref(public), byref(seed))
+        return _take(public), bytes(seed)
+
+    def accept_manifest(self, manifest: bytes) -> None:
+        p, n, _keep = _in(manifest)
+        _call(_lib.hw_backup_writer_accept_manifest, self._p, p, n)
+
+
+def backup_encode(manifest: bytes, entries: bytes, wrapped: Optional[bytes] = None) -> bytes:
+    """The bytes to store: the passphrase wrap (if any), the latest manifest and the entry
+    list of every append so far."""
+    wp, wn, _k0 = _in(wrapped)
+    mp, mn, _k1 = _in(manifest)
+    ep, en, _k2 = _in(entries)
+    out = _Bytes()
+    _call(_lib.hw_backup_encode, wp, wn, mp, mn, ep, en, byref(out))
+    return _take(out)
+
+
+def backup_unwrap_recovery_key(stored: bytes, passphrase: Union[str, bytes]) -> "RecoveryKey":
+    """Opens the passphrase wrap stored in a backup; a wrong passphrase raises
+    :class:`TamperedError` (``backup.wrong_passphrase``)."""
+    sp, sn, _k1 = _in(stored)
+    pp, pn, _k2 = _text(passphrase)
+    return _new(RecoveryKey, _lib.hw_backup_unwrap_recovery_key, sp, sn, pp, pn)
+
+
+class RestoredBackup(_Handle):
+    """What a restore gave back."""
+
+    _free = _lib.hw_restored_backup_free
+
+    @property
+    def counter(self) -> int:
+        out = c_uint64()
+        _call(_lib.hw_restored_backup_counter, self._p, byref(out), None)
+        return out.value
+
+    @property
+    def written_at(self) -> int:
+        out = c_uint64()
+        _call(_lib.hw_restored_backup_counter, self._p, None, byref(out))
+        return out.value
+
+    def groups(self) -> list:
+        """A new :class:`Group` for every restored group session."""
+        count = c_size_t()
+        _call(_lib.hw_restored_backup_group_count, self._p, byref(count))
+        return [_new(Group, _lib.hw_restored_backup_group, self._p, i) for i in range(count.value)]
+
+    @property
+    def sessions_to_restart(self) -> list:
+        out = _Bytes()
+        _call(_lib.hw_restored_backup_sessions_to_restart, self._p, byref(out))
+        return _split32(_take(out))
+
+    @property
+    def has_identity(self) -> bool:
+        out = c_uint8()
+        _call(_lib.hw_restored_backup_has_identity, self._p, byref(out))
+        return bool(out.value)
+
+    def apply_identity_book(self, account: Account) -> None:
+        """Replaces ``account``'s identity book with the restored one, if any."""
+        _call(_lib.hw_restored_backup_apply_identity_book, self._p, account._p)
+
+    def to_account(self, now: int) -> Account:
+        return _new(Account, _lib.hw_restored_backup_to_account, self._p, now)
+
+    def app_data(self) -> list:
+        """``[(id, bytes)]``: the app's restored records."""
+        count = c_size_t()
+        _call(_lib.hw_restored_backup_app_data_count, self._p, byref(count))
+        records = []
+        for i in range(count.value):
+            rid, out = (c_uint8 * 32)(), _Bytes()
+            _call(_lib.hw_restored_backup_app_data, self._p, i, byref(rid), byref(out))
+            records.append((bytes(rid), _take(out)))
+        return records
+
+
+def backup_restore(key: RecoveryKey, stored: bytes, min_counter: int = 0) -> RestoredBackup:
+    p, n, _keep = _in(stored)
+    return _new(RestoredBackup, _lib.hw_backup_restore, key._p, p, n, min_counter)
+
+
+# ─── short authentication strings ────────────────────────────────────────────────────────────
+
+
+def _sas_session(session, account, peer):
+    """The (session, account, peer) arguments naming a run's session."""
+    if session is not None:
+        return session._p, None, None
+    if account is None or peer is None:
+        raise ValueError("pass a session, or an account and a peer")
+    return None, account._p, _key(peer, "peer")
+
+
+class Sas(_Handle):
+    """A short-authentication-string run. Name the session as ``session=`` (a
+    :class:`Session`) or as ``account=`` and ``peer=`` (the account-held active session)."""
+
+    _free = _lib.hw_sas_free
+
+    @classmethod
+    def start(cls, now: int, session=None, account=None, peer=None) -> Tuple["Sas", bytes]:
+        """Starts a run; returns it and the start message to send on the session."""
+        s, a, p = _sas_session(session, account, peer)
+        out, message = c_void_p(), _Bytes()
+        _call(_lib.hw_sas_start, s, a, p, now, byref(out), byref(message))
+        return cls(out), _take(message)
+
+    @classmethod
+    def accept(cls, start: bytes, now: int, session=None, account=None, peer=None):
+        """Answers a start message; returns the run and the accept message to send."""
+        s, a, p = _sas_session(session, account, peer)
+        sp, sn, _keep = _in(start)
+        out, message = c_void_p(), _Bytes()
+        _call(_lib.hw_sas_accept, s, a, p, sp, sn, now, byref(out), byref(message))
+        return cls(out), _take(message)
+
+    def receive_accept(self, accept: bytes, now: int, session=None, account=None, peer=None):
+        """The starter's step: returns the reveal message to send; the run is then ready."""
+        s, a, p = _sas_session(session, account, peer)
+        mp, mn, _keep = _in(accept)
+        reveal = _Bytes()
+        _call(_lib.hw_sas_receive_accept, self._p, s, a, p, mp, mn, now, byref(reveal))
+        return _take(reveal)
+
+    def receive_reveal(self, reveal: bytes, now: int, session=None, account=None, peer=None):
+        """The accepter's step; the run is then ready."""
+        s, a, p = _sas_session(session, account, peer)
+        mp, mn, _keep = _in(reveal)
+        _call(_lib.hw_sas_receive_reveal, self._p, s, a, p, mp, mn, now)
+
+    @property
+    def is_ready(self) -> bool:
+        out = c_uint8()
+        _call(_lib.hw_sas_is_ready, self._p, byref(out))
+        return bool(out.value)
+
+    @property
+    def emoji(self) -> Tuple[int, ...]:
+        """The 7 emoji as indices into the SAS emoji table."""
+        out = (c_uint8 * 7)()
+        _call(_lib.hw_sas_emoji, self._p, byref(out))
+        return tuple(out)
+
+    @property
+    def emoji_text(self) -> str:
+        """The symbols, a newline, and their names to read aloud."""
+        out = _Bytes()
+        _call(_lib.hw_sas_emoji_text, self._p, byref(out))
+        return _take(out).decode("utf-8")
+
+    @property
+    def decimal(self) -> str:
+        """Three numbers separated by spaces."""
+        out = _Bytes()
+        _call(_lib.hw_sas_decimal, self._p, byref(out))
+        return _take(out).decode("ascii")
+
+    @property
+    def remote_identity(self) -> bytes:
+        """The key a matching string verifies (mark it verified)."""
+        out = (c_uint8 * 32)()
+        _call(_lib.hw_sas_remote_identity, self._p, byref(out))
+        return bytes(out)
+
+
+# ─── secure fields ───────────────────────────────────────────────────────────────────────────
+
+
+class SecureField(NamedTuple):
+    """A sealed secure field: the operator's copy (``masked_field``, send it inside an
+    ordinary message) and the envelope for the vault."""
+
+    masked_field: bytes
+    envelope: bytes
+
+
+def secure_field_seal(
+    account: Account, certificate: bytes, vault: bytes, kind: int, policy: int,
+    value: Union[str, bytes], now: int,
+) -> SecureField:
+    """Seals ``value`` (a card number typed in a payment field, ...) to the vault's identity
+    key; ``kind`` is a ``KIND_*`` and ``policy`` a ``POLICY_*``."""
+    cp, cn, _k1 = _in(certificate)
+    vp, vn, _k2 = _text(value)
+    field, envelope = _Bytes(), _Bytes()
+    _call(
+        _lib.hw_secure_field_seal,
+        account._p,
+        cp,
+        cn,
+        _key(vault, "vault"),
+        kind,
+        policy,
+        vp,
+        vn,
+        now,
+        byref(field),
+        byref(envelope),
+    )
+    return SecureField(_take(field), _take(envelope))
+
+
+class MaskedFieldInfo(NamedTuple):
+    masked: str
+    kind: int
+    policy: int
+    reference: bytes
+
+
+def masked_field_info(masked_field: bytes) -> MaskedFieldInfo:
+    """What the operator shows: the masked form, and the reference to name it to the vault."""
+    p, n, _keep = _in(masked_field)
+    masked, kind, policy, reference = _Bytes(), c_uint8(), c_uint8(), (c_uint8 * 16)()
+    _call(
+        _lib.hw_masked_field_info, p, n, byref(masked), byref(kind), byref(policy),
+        byref(reference),
+    )
+    return MaskedFieldInfo(_take(masked).decode("utf-8"), kind.value, policy.value,
+                           bytes(reference))
+
+
+class VaultedField(_Handle):
+    """A secure field as the vault holds it (the raw value is wiped on close)."""
+
+    _free = _lib.hw_vaulted_field_free
+
+    @classmethod
+    def open(cls, vault: Account, trust: "TrustStore", envelope: bytes, now: int):
+        p, n, _keep = _in(envelope)
+        return _new(cls, _lib.hw_vaulted_field_open, vault._p, trust._p, p, n, now)
+
+    def verify(self, masked_field: bytes) -> None:
+        """Raises :class:`TamperedError` (``secure_field.mismatch``) unless ``masked_field``
+        is the operator's copy of this value."""
+        p, n, _keep = _in(masked_field)
+        _call(_lib.hw_vaulted_field_verify, self._p, p, n)
+
+    def value(self) -> Tuple[str, bytes, int, bytes]:
+        """``(value, reference, kind, sender identity key)``."""
+        out, reference, kind, sender = _Bytes(), (c_uint8 * 16)(), c_uint8(), (c_uint8 * 32)()
+        _call(
+            _lib.hw_vaulted_field_value, self._p, byref(out), byref(reference), byref(kind),
+            byref(sender),
+        )
+        return _take(out).decode("utf-8"), bytes(reference), kind.value, bytes(sender)
+
+
+# ─── labelled state blobs ────────────────────────────────────────────────────────────────────
+
+
+class BlobInfo(NamedTuple):
+    type_tag: int
+    generation: int
+    version: int
+
+
+def blob_info(blob: bytes) -> BlobInfo:
+    """A state blob's header, read without the key (1 account, 2 session, 3 group)."""
+    p, n, _keep = _in(blob)
+    tag, generation, version = c_uint8(), c_uint64(), ctypes.c_uint16()
+    _call(_lib.hw_blob_info, p, n, byref(tag), byref(generation), byref(version))
+    return BlobInfo(tag.value, generation.value, version.value)
+
+
+def _to_labeled(fn, handle, storage_key: bytes, label: bytes, generation: int) -> bytes:
+    lp, ln, _keep = _in(label)
+    out = _Bytes()
+    _call(fn, handle._p, _key(storage_key, "storage_key"), lp, ln, generation, byref(out))
+    return _take(out)
+
+
+def account_to_encrypted_labeled(account, storage_key, label, generation) -> bytes:
+    return _to_labeled(_lib.hw_account_to_encrypted_labeled, account, storage_key, label,
+                       generation)
+
+
+def session_to_encrypted_labeled(session, storage_key, label, generation) -> bytes:
+    return _to_labeled(_lib.hw_session_to_encrypted_labeled, session, storage_key, label,
+                       generation)
+
+
+def group_to_encrypted_labeled(group, storage_key, label, generation) -> bytes:
+    return _to_labeled(_lib.hw_group_to_encrypted_labeled, group, storage_key, label,
+                       generation)
+
+
+def account_from_encrypted_labeled(blob, storage_key, label, min_generation=0) -> "Account":
+    bp, bn, _k1 = _in(blob)
+    lp, ln, _k2 = _in(label)
+    return _new(Account, _lib.hw_account_from_encrypted_labeled, bp, bn,
+                _key(storage_key, "storage_key"), min_generation, lp, ln)
+
+
+def session_from_encrypted_labeled(
+    blob, storage_key, label, min_generation=0, expected_peer=None
+) -> "Session":
+    bp, bn, _k1 = _in(blob)
+    lp, ln, _k2 = _in(label)
+    return _new(Session, _lib.hw_session_from_encrypted_labeled, bp, bn,
+                _key(storage_key, "storage_key"), min_generation,
+                _key(expected_peer, "expected_peer"), lp, ln)
+
+
+def group_from_encrypted_labeled(
+    blob, storage_key, label, min_generation=0, expected_group=None
+) -> "Group":
+    bp, bn, _k1 = _in(blob)
+    lp, ln, _k2 = _in(label)
+    return _new(Group, _lib.hw_group_from_encrypted_labeled, bp, bn,
+                _key(storage_key, "storage_key"), min_generation,
+                _key(expected_group, "expected_group"), lp, ln)
+
+
+# ─── sealed envelopes straight into sessions ─────────────────────────────────────────────────
+
+
+class OpenedMessage(NamedTuple):
+    plaintext: bytes
+    sender: bytes
+    session_id: bytes
+    events: list
+
+
+def account_open_and_decrypt(account: Account, trust: "TrustStore", envelope: bytes,
+                             now: int) -> OpenedMessage:
+    """Opens an envelope and decrypts it on the account's sessions with the sender. On
+    failure the error's ``sender`` attribute names the sender if the envelope opened."""
+    p, n, _keep = _in(envelope)
+    out, sender, sid, events = _Bytes(), (c_uint8 * 32)(), (c_uint8 * 32)(), _Bytes()
+    try:
+        _call(_lib.hw_account_open_and_decrypt, account._p, trust._p, p, n, now, byref(out),
+              byref(sender), byref(sid), byref(events))
+    except HushwireError as e:
+        e.sender = bytes(sender) if any(sender) else None
+        raise
+    return OpenedMessage(_take(out), bytes(sender), bytes(sid), _events(events))
+
+
+def session_open_and_decrypt(account: Account, session: Session, trust: "TrustStore",
+                             envelope: bytes, now: int) -> Tuple[bytes, bytes]:
+    """``(plaintext, sender)``: opens an envelope and decrypts it on ``session``, which must be
+    the session with the sender."""
+    p, n, _keep = _in(envelope)
+    out, sender = _Bytes(), (c_uint8 * 32)()
+    _call(_lib.hw_session_open_and_decrypt, account._p, session._p, trust._p, p, n, now,
+          byref(out), byref(sender))
+    return _take(out), bytes(sender)
+
+
+def seal_multi(
+    sender: Account, certificate: bytes, recipients: Iterable[bytes], message: bytes,
+    sent_at: int, content_type: int = CONTENT_SESSION, expires_after_secs: int = 0,
+) -> bytes:
+    """Seals ``message`` once for every recipient; the relay splits it with
+    :func:`multi_recipient_envelope`."""
+    keys = [bytes(k) for k in recipients]
+    for k in keys:
+        _key(k, "recipient")
+    cp, cn, _k1 = _in(certificate)
+    rp, _rn, _k2 = _in(b"".join(keys))
+    mp, mn, _k3 = _in(message)
+    out = _Bytes()
+    _call(_lib.hw_seal_multi, sender._p, cp, cn, rp, len(keys), content_type, sent_at,
+          expires_after_secs, mp, mn, byref(out))
+    return _take(out)
+
+
+def multi_recipient_envelope(message: bytes, recipient: bytes) -> Tuple[bytes, list]:
+    """``(recipient's envelope, every recipient's key)`` from a multi-recipient message."""
+    p, n, _keep = _in(message)
+    out, keys = _Bytes(), _Bytes()
+    _call(_lib.hw_multi_recipient_envelope, p, n, _key(recipient, "recipient"), byref(out),
+          byref(keys))
+    return _take(out), _split32(_take(keys))
