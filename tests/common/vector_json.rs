@@ -4,7 +4,11 @@
 //! error the field `error`. Codes and kinds come from the library's `code()` methods; the
 //! field names and value encodings are written here, once, from SPEC.md §8.4.
 //!
-//! Included with `#[path]` by the `*vectors.rs` test files.
+//! Included with `#[path]` by the `*vectors.rs` test files, which use the strict functions
+//! (`error_json`, `event_json`, ...: a variant without an encoding here panics, so that a new
+//! variant cannot slip into a vector file unencoded), and by the C ABI (`ffi/src/boundary.rs`,
+//! for `hw_error_json`), which uses the panic-free `error_json_lenient` (a variant without an
+//! encoding gets empty fields `{}`, a name without one `"unknown"`).
 
 #![allow(dead_code, unreachable_pub, clippy::panic)]
 
@@ -20,15 +24,63 @@ use hushwire::{
     SealedSessionError, SignedKeyKind,
 };
 use serde_json::{Value, json};
+use std::cell::Cell;
+
+thread_local! {
+    /// The first variant met without an encoding during the current encoding, if any.
+    static MISSING: Cell<Option<String>> = const { Cell::new(None) };
+}
+
+/// The fields of a variant without an encoding here: `{}`, noting the variant for `strict`.
+fn missing(what: &dyn std::fmt::Debug) -> Value {
+    note_missing(what);
+    json!({})
+}
+
+/// The name of a variant without an encoding here: `"unknown"`, noting the variant.
+fn missing_name(what: &dyn std::fmt::Debug) -> &'static str {
+    note_missing(what);
+    "unknown"
+}
+
+fn note_missing(what: &dyn std::fmt::Debug) {
+    MISSING.with(|m| {
+        let first = m.take().unwrap_or_else(|| format!("{what:?}"));
+        m.set(Some(first));
+    });
+}
+
+/// Runs an encoding and panics if it met a variant without an encoding (the vector tests).
+fn strict(encode: impl FnOnce() -> Value) -> Value {
+    MISSING.with(Cell::take);
+    let value = encode();
+    if let Some(what) = MISSING.with(Cell::take) {
+        panic!("no vector encoding for {what}: add it to tests/common/vector_json.rs");
+    }
+    value
+}
 
 /// A type byte: `"0x"` and two lowercase hex digits.
 pub fn type_byte(b: u8) -> String {
     format!("0x{b:02x}")
 }
 
-/// The JSON object of an error (SPEC.md §8.4).
+/// The JSON object of an error (SPEC.md §8.4); panics on a variant without an encoding.
 pub fn error_json(error: impl Into<Error>) -> Value {
     let e: Error = error.into();
+    strict(|| encode_error(e))
+}
+
+/// The JSON object of an error (SPEC.md §8.4), never panicking: a variant without an
+/// encoding here gets empty fields `{}` (its code and kind are always the library's).
+pub fn error_json_lenient(error: impl Into<Error>) -> Value {
+    let e: Error = error.into();
+    let value = encode_error(e);
+    MISSING.with(Cell::take);
+    value
+}
+
+fn encode_error(e: Error) -> Value {
     let fields = match e {
         Error::Decode(e) => decode_fields(e),
         Error::Key(e) => key_fields(e),
@@ -54,7 +106,7 @@ pub fn error_json(error: impl Into<Error>) -> Value {
         }
         #[cfg(feature = "mask")]
         Error::SecureField(e) => secure_field_fields(e),
-        other => panic!("no vector encoding for {other:?}: add it to tests/common/vector_json.rs"),
+        other => missing(&other),
     };
     object(e.code(), e.kind(), fields)
 }
@@ -70,6 +122,10 @@ pub fn outcome_json<T, E: Into<Error> + Copy>(outcome: &Result<T, E>) -> Value {
 
 /// The JSON object of an event of the 1:1 core and the account (SPEC.md §8.4).
 pub fn event_json(event: &Event) -> Value {
+    strict(|| encode_event(event))
+}
+
+fn encode_event(event: &Event) -> Value {
     let fields = match event {
         Event::OneTimePreKeyConsumed { id }
         | Event::KemPreKeyConsumed { id }
@@ -92,7 +148,7 @@ pub fn event_json(event: &Event) -> Value {
             was_verified,
         } => json!({ "user_id": hex::encode(user_id.as_bytes()), "was_verified": was_verified }),
         Event::PeerEvicted { peer } => json!({ "peer": hex::encode(peer.as_bytes()) }),
-        other => panic!("no vector encoding for {other:?}: add it to tests/common/vector_json.rs"),
+        other => missing(&other),
     };
     json!({ "code": event.code(), "fields": fields })
 }
@@ -104,6 +160,10 @@ pub fn events_json(events: &[Event]) -> Vec<Value> {
 
 /// The JSON object of a group event (SPEC.md §8.4).
 pub fn group_event_json(event: &GroupEvent) -> Value {
+    strict(|| encode_group_event(event))
+}
+
+fn encode_group_event(event: &GroupEvent) -> Value {
     let key = |k: &hushwire::IdentityKey| hex::encode(k.as_bytes());
     let fields = match event {
         GroupEvent::MemberAdded {
@@ -140,7 +200,7 @@ pub fn group_event_json(event: &GroupEvent) -> Value {
             "message_epoch": message_epoch,
             "rekey_epoch": rekey_epoch,
         }),
-        other => panic!("no vector encoding for {other:?}: add it to tests/common/vector_json.rs"),
+        other => missing(&other),
     };
     json!({ "code": event.code(), "fields": fields })
 }
@@ -155,14 +215,14 @@ fn object(code: &str, kind: ErrorKind, fields: Value) -> Value {
 }
 
 fn nested(error: impl Into<Error>) -> Value {
-    json!({ "error": error_json(error) })
+    json!({ "error": encode_error(error.into()) })
 }
 
 fn padding_json(e: PaddingError) -> Value {
     let fields = match e {
         PaddingError::MissingMarker => json!({}),
         PaddingError::WrongLength { len, expected } => json!({ "len": len, "expected": expected }),
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     };
     object(e.code(), e.kind(), fields)
 }
@@ -171,7 +231,7 @@ fn role_name(role: GroupRole) -> &'static str {
     match role {
         GroupRole::Admin => "admin",
         GroupRole::Member => "member",
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing_name(&other),
     }
 }
 
@@ -179,7 +239,7 @@ fn certificate_kind(kind: CertificateKind) -> &'static str {
     match kind {
         CertificateKind::Server => "server",
         CertificateKind::Sender => "sender",
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing_name(&other),
     }
 }
 
@@ -194,7 +254,7 @@ fn decode_fields(e: DecodeError) -> Value {
         }
         DecodeError::TooLarge { len, max } => json!({ "len": len, "max": max }),
         DecodeError::InvalidField { field } => json!({ "field": field }),
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     }
 }
 
@@ -204,9 +264,9 @@ fn key_fields(e: KeyError) -> Value {
         KeyError::InvalidSignature(kind) => json!({ "key": match kind {
             SignedKeyKind::SignedPreKey => "signed_prekey",
             SignedKeyKind::KemPreKey => "kem_prekey",
-            other => panic!("no vector encoding for {other:?}"),
+            other => missing_name(&other),
         } }),
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     }
 }
 
@@ -214,7 +274,7 @@ fn encrypt_fields(e: EncryptError) -> Value {
     match e {
         EncryptError::PlaintextTooLarge { len, max } => json!({ "len": len, "max": max }),
         EncryptError::ChainExhausted => json!({}),
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     }
 }
 
@@ -236,7 +296,7 @@ fn decrypt_fields(e: DecryptError) -> Value {
         | DecryptError::NonContributory
         | DecryptError::PeerStateForked
         | DecryptError::ChainForgotten => json!({}),
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     }
 }
 
@@ -255,7 +315,7 @@ fn handshake_fields(e: HandshakeError) -> Value {
         | HandshakeError::ReplayedInitialMessage
         | HandshakeError::ReplayRecordsFull
         | HandshakeError::OwnIdentity => json!({}),
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     }
 }
 
@@ -268,7 +328,7 @@ fn config_fields(e: ConfigError) -> Value {
             max,
         } => json!({ "name": name, "value": value, "min": min, "max": max }),
         ConfigError::IdsExhausted { name } => json!({ "name": name }),
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     }
 }
 
@@ -287,7 +347,7 @@ fn restore_fields(e: RestoreError) -> Value {
         | RestoreError::NotStateBlob
         | RestoreError::Authentication
         | RestoreError::Corrupt => json!({}),
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     }
 }
 
@@ -301,7 +361,7 @@ fn peer_fields(e: PeerError) -> Value {
         | PeerError::NoAnsweredSession
         | PeerError::SenderMismatch
         | PeerError::IdentityChanged => json!({}),
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     }
 }
 
@@ -316,7 +376,7 @@ fn reset_fields(e: ResetError) -> Value {
         | ResetError::NotForUs
         | ResetError::Stale
         | ResetError::BundleMismatch => json!({}),
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     }
 }
 
@@ -350,7 +410,7 @@ fn certificate_fields(e: CertificateError) -> Value {
         CertificateError::InvalidKey
         | CertificateError::InvalidValidity
         | CertificateError::IssuerMismatch => json!({}),
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     }
 }
 
@@ -362,7 +422,7 @@ fn seal_fields(e: SealError) -> Value {
         SealError::CertificateMismatch | SealError::NoRecipients | SealError::NonContributory => {
             json!({})
         }
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     }
 }
 
@@ -376,7 +436,7 @@ fn open_fields(e: OpenError) -> Value {
         | OpenError::Tampered
         | OpenError::SenderNotAuthenticated
         | OpenError::SelfSend => json!({}),
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     }
 }
 
@@ -389,7 +449,7 @@ fn sealed_session_fields(e: SealedSessionError) -> Value {
         SealedSessionError::Handshake(inner) => nested(inner),
         SealedSessionError::Peer(inner) => nested(inner),
         SealedSessionError::WrongSession | SealedSessionError::SenderMismatch => json!({}),
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     }
 }
 
@@ -424,7 +484,7 @@ fn group_fields(e: GroupError) -> Value {
         | GroupError::InvalidEpoch
         | GroupError::ChainExhausted
         | GroupError::WrongIdentity => json!({}),
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     }
 }
 
@@ -451,7 +511,7 @@ fn roster_fields(e: RosterError) -> Value {
         | RosterError::Removed
         | RosterError::EpochExhausted
         | RosterError::WrongIdentity => json!({}),
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     }
 }
 
@@ -494,7 +554,7 @@ fn verify_fields(e: VerifyError) -> Value {
         | VerifyError::Forged
         | VerifyError::Revoked
         | VerifyError::OperatorKeyMismatch => json!({}),
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     }
 }
 
@@ -529,7 +589,7 @@ fn backup_fields(e: BackupError) -> Value {
         | BackupError::ManifestForked
         | BackupError::WrappedKeyMismatch
         | BackupError::InvalidPublicKey => json!({}),
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     }
 }
 
@@ -584,7 +644,7 @@ fn attachment_fields(e: AttachmentError) -> Value {
         AttachmentError::Finished
         | AttachmentError::HeaderMismatch
         | AttachmentError::DigestMismatch => json!({}),
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     }
 }
 
@@ -602,6 +662,6 @@ fn secure_field_fields(e: hushwire::SecureFieldError) -> Value {
         SecureFieldError::EmptyValue
         | SecureFieldError::FlagOnlyPolicy
         | SecureFieldError::Mismatch => json!({}),
-        other => panic!("no vector encoding for {other:?}"),
+        other => missing(&other),
     }
 }
