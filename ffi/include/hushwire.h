@@ -116,8 +116,8 @@ typedef struct hw_attachment_encryptor hw_attachment_encryptor;
 typedef struct hw_backup_writer hw_backup_writer;
 
 // The details of a failed call: its status, the error kind and the stable code of the Rust
-// error (SPEC.md §8.4), and a message for logs. Immutable: it may be read from any thread.
-// Free it with `hw_error_free`.
+// error (SPEC.md §8.4), its JSON object with the typed fields (§8.4), and a message for
+// logs. Immutable: it may be read from any thread. Free it with `hw_error_free`.
 typedef struct hw_error hw_error;
 
 // A group session (sender keys and roster). Thread-safe (internally locked).
@@ -210,6 +210,18 @@ const char *hw_error_code(const hw_error *err);
 // # Safety
 // `err` is NULL or an error object from this library, not yet freed.
 const char *hw_error_message(const hw_error *err);
+
+// The error as a JSON object (SPEC.md §8.4): `{"code": ..., "kind": ..., "fields": {...}}`,
+// with the error's typed details in `fields` (`retry_after_secs` of `reset.rate_limited`,
+// `limit` and `max` of `restore.limit_exceeded`, a wrapped error as `{"error": {...}}`, times
+// as Unix seconds, keys and ids as lowercase hex). The boundary's own failures
+// (`ffi.null_argument`, `ffi.panic`, ...) have empty fields `{}`, as does an error this
+// version has no encoding for. NUL-terminated UTF-8, valid until the error is freed; `""`
+// for NULL.
+//
+// # Safety
+// `err` is NULL or an error object from this library, not yet freed.
+const char *hw_error_json(const hw_error *err);
 
 // Whether the failure should be answered with a reset request, and with which reason: one of
 // `HW_RESET_NO_SESSION`, `HW_RESET_STATE_BEHIND`, `HW_RESET_PEER_FORKED`,

@@ -63,7 +63,13 @@ pub(crate) struct Failure {
     message: String,
     /// The `HW_RESET_*` reason to answer the failure with (0: none).
     reset_reason: u8,
+    /// The error's JSON object (SPEC.md §8.4): code, kind and typed fields.
+    json: String,
 }
+
+/// The shared encoder of SPEC.md §8.4 (the vector tests use the same file, strictly).
+#[path = "../../tests/common/vector_json.rs"]
+mod vector_json;
 
 impl Failure {
     fn ffi(status: hw_status, kind: &'static str, message: String) -> Self {
@@ -75,12 +81,14 @@ impl Failure {
             hw_status::HW_RNG_FAILURE => "ffi.rng_failure",
             _ => "ffi.other",
         };
+        let json = serde_json::json!({ "code": code, "kind": kind, "fields": {} }).to_string();
         Failure {
             status,
             kind,
             code,
             message,
             reset_reason: crate::HW_RESET_NONE,
+            json,
         }
     }
 
@@ -157,13 +165,14 @@ impl<E: Into<hushwire::Error>> From<E> for Failure {
             code: e.code(),
             message: e.to_string(),
             reset_reason,
+            json: vector_json::error_json_lenient(e).to_string(),
         }
     }
 }
 
 /// The details of a failed call: its status, the error kind and the stable code of the Rust
-/// error (SPEC.md §8.4), and a message for logs. Immutable: it may be read from any thread.
-/// Free it with `hw_error_free`.
+/// error (SPEC.md §8.4), its JSON object with the typed fields (§8.4), and a message for
+/// logs. Immutable: it may be read from any thread. Free it with `hw_error_free`.
 #[allow(non_camel_case_types)]
 pub struct hw_error {
     pub(crate) status: hw_status,
@@ -171,6 +180,7 @@ pub struct hw_error {
     pub(crate) code: CString,
     pub(crate) message: CString,
     pub(crate) reset_reason: u8,
+    pub(crate) json: CString,
 }
 
 impl hw_error {
@@ -184,6 +194,7 @@ impl hw_error {
             code: c(f.code),
             message: c(&f.message),
             reset_reason: f.reset_reason,
+            json: c(&f.json),
         }
     }
 }

@@ -16,8 +16,9 @@
 //!
 //! - **Status.** Every function returns `hw_status` (`HW_OK` = 0) and takes a last argument
 //!   `hw_error **err`: when it is not NULL and the call fails, `*err` receives an error object
-//!   (status, kind, the stable code of the Rust error, a message), freed with
-//!   `hw_error_free`. `*err` is left untouched on success.
+//!   (status, kind, the stable code of the Rust error, a message, and `hw_error_json`: the
+//!   SPEC.md §8.4 JSON object with the error's typed fields), freed with `hw_error_free`.
+//!   `*err` is left untouched on success.
 //! - **Inputs** are borrowed `(const uint8_t *, size_t)` pairs, read during the call only;
 //!   a NULL pointer is allowed with length 0. Keys and ids are 32-byte arrays.
 //! - **Outputs** are `hw_bytes` buffers owned by the caller, freed (and overwritten with
@@ -233,6 +234,23 @@ pub unsafe extern "C" fn hw_error_code(err: *const hw_error) -> *const c_char {
 pub unsafe extern "C" fn hw_error_message(err: *const hw_error) -> *const c_char {
     call_value(static_cstr(c""), || {
         handle(err, "err").map_or(static_cstr(c""), |e| e.message.as_ptr())
+    })
+}
+
+/// The error as a JSON object (SPEC.md §8.4): `{"code": ..., "kind": ..., "fields": {...}}`,
+/// with the error's typed details in `fields` (`retry_after_secs` of `reset.rate_limited`,
+/// `limit` and `max` of `restore.limit_exceeded`, a wrapped error as `{"error": {...}}`, times
+/// as Unix seconds, keys and ids as lowercase hex). The boundary's own failures
+/// (`ffi.null_argument`, `ffi.panic`, ...) have empty fields `{}`, as does an error this
+/// version has no encoding for. NUL-terminated UTF-8, valid until the error is freed; `""`
+/// for NULL.
+///
+/// # Safety
+/// `err` is NULL or an error object from this library, not yet freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hw_error_json(err: *const hw_error) -> *const c_char {
+    call_value(static_cstr(c""), || {
+        handle(err, "err").map_or(static_cstr(c""), |e| e.json.as_ptr())
     })
 }
 

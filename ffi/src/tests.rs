@@ -3884,3 +3884,169 @@ fn a_multi_recipient_message_splits_into_envelopes_each_recipient_opens() {
         hw_issuer_free(o.key);
     }
 }
+
+// ─── the error's JSON object (hw_error_json, SPEC.md §8.4) ─────────────────────────────────
+
+/// The JSON object of an error (parsed), checked against its code and kind, then freed.
+fn json_of(err: *mut hw_error) -> serde_json::Value {
+    assert!(!err.is_null());
+    // SAFETY: an error object the library just wrote, freed here once.
+    unsafe {
+        let text = std::ffi::CStr::from_ptr(hw_error_json(err))
+            .to_str()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_str(text).unwrap();
+        let code = std::ffi::CStr::from_ptr(hw_error_code(err))
+            .to_str()
+            .unwrap();
+        let kind = std::ffi::CStr::from_ptr(hw_error_kind(err))
+            .to_str()
+            .unwrap();
+        assert_eq!(json["code"], code, "{text}");
+        assert_eq!(json["kind"], kind, "{text}");
+        assert!(json["fields"].is_object(), "{text}");
+        hw_error_free(err);
+        json
+    }
+}
+
+/// Runs a call that must fail and returns its error's JSON object.
+fn failing_json(f: impl FnOnce(*mut *mut hw_error) -> hw_status) -> serde_json::Value {
+    let mut err = null_mut();
+    assert_ne!(f(&mut err), hw_status::HW_OK);
+    json_of(err)
+}
+
+#[test]
+fn the_error_json_carries_code_kind_and_typed_fields() {
+    let p = pair();
+    // SAFETY: live handles and valid buffers throughout; NULL where a function must refuse it.
+    unsafe {
+        let mut m = hw_bytes::EMPTY;
+        ok(hw_session_encrypt(
+            p.3,
+            b"once".as_ptr(),
+            4,
+            &mut m,
+            null_mut(),
+        ));
+        let mut m = take(m);
+        // A tampered message: its code and kind, no fields.
+        let last = m.len() - 1;
+        m[last] ^= 1;
+        let json = failing_json(|e| {
+            let mut out = hw_bytes::EMPTY;
+            hw_session_decrypt(p.2, m.as_ptr(), m.len(), &mut out, e)
+        });
+        assert_eq!(json["kind"], "tampered");
+        assert!(json["code"].as_str().unwrap().starts_with("decrypt."));
+        // A replayed message: the duplicate's counter.
+        m[last] ^= 1;
+        let mut out = hw_bytes::EMPTY;
+        ok(hw_session_decrypt(
+            p.2,
+            m.as_ptr(),
+            m.len(),
+            &mut out,
+            null_mut(),
+        ));
+        assert_eq!(take(out), b"once");
+        let json = failing_json(|e| {
+            let mut out = hw_bytes::EMPTY;
+            hw_session_decrypt(p.2, m.as_ptr(), m.len(), &mut out, e)
+        });
+        assert_eq!(
+            (&json["code"], &json["kind"]),
+            (&"decrypt.duplicate".into(), &"replay".into())
+        );
+        assert!(json["fields"]["counter"].is_u64(), "{json}");
+
+        // The boundary's own failure: empty fields.
+        let json =
+            failing_json(|e| hw_session_encrypt(null_mut(), b"x".as_ptr(), 1, null_mut(), e));
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "code": "ffi.null_argument", "kind": "null_argument", "fields": {}
+            })
+        );
+        assert_eq!(*hw_error_json(null()), 0);
+    }
+    free_pair(p);
+
+    let (alice, bob) = (new_account(), new_account());
+    let (ak, bk) = (identity_of(alice), identity_of(bob));
+    // SAFETY: live handles and valid buffers throughout.
+    unsafe {
+        let bundle = bundle_of(bob);
+        let (mut started, mut events) = ([0u8; 32], hw_bytes::EMPTY);
+        ok(hw_account_start_session(
+            alice,
+            bundle.as_ptr(),
+            bundle.len(),
+            &mut started,
+            &mut events,
+            null_mut(),
+        ));
+        taken(&mut events);
+        let first = encrypt_for(alice, &bk, b"hello");
+        decrypt_from(bob, &ak, &first).unwrap();
+        // A wrapped error: the inner error's object under `error`.
+        let mut junk = encrypt_for(bob, &ak, b"real");
+        let last = junk.len() - 1;
+        junk[last] ^= 1;
+        let json = failing_json(|e| {
+            let (mut out, mut events, mut id) = (hw_bytes::EMPTY, hw_bytes::EMPTY, [0u8; 32]);
+            hw_account_decrypt_from(
+                alice,
+                bk.as_ptr(),
+                junk.as_ptr(),
+                junk.len(),
+                NOW,
+                &mut out,
+                &mut id,
+                &mut events,
+                e,
+            )
+        });
+        assert_eq!(json["code"], "peer.decrypt");
+        let inner = &json["fields"]["error"];
+        assert!(
+            inner["code"].as_str().unwrap().starts_with("decrypt."),
+            "{json}"
+        );
+        assert_eq!(inner["kind"], "tampered");
+        assert!(inner["fields"].is_object());
+
+        // A rate-limited reset request: the seconds to wait.
+        let mut request = hw_bytes::EMPTY;
+        ok(hw_account_reset_request(
+            bob,
+            ak.as_ptr(),
+            HW_RESET_NO_SESSION,
+            NOW - 10,
+            NOW,
+            &mut request,
+            null_mut(),
+        ));
+        taken(&mut request);
+        let json = failing_json(|e| {
+            let mut r = hw_bytes::EMPTY;
+            hw_account_reset_request(
+                bob,
+                ak.as_ptr(),
+                HW_RESET_NO_SESSION,
+                NOW,
+                NOW + 1,
+                &mut r,
+                e,
+            )
+        });
+        assert_eq!(json["code"], "reset.rate_limited");
+        assert_eq!(json["kind"], "limit_exceeded");
+        let wait = json["fields"]["retry_after_secs"].as_u64().unwrap();
+        assert!(wait > 0, "{json}");
+        hw_account_free(alice);
+        hw_account_free(bob);
+    }
+}
