@@ -626,6 +626,10 @@ int main(void) {
         CHECK(strcmp(hw_error_kind(err), "tampered") == 0);
         CHECK(strncmp(hw_error_code(err), "decrypt.", 8) == 0);
         CHECK(strlen(hw_error_message(err)) > 0);
+        /* The SPEC.md §8.4 JSON object: code, kind and typed fields. */
+        CHECK(hw_error_json(err) != NULL);
+        CHECK(strncmp(hw_error_json(err), "{\"code\":", 8) == 0);
+        CHECK(strstr(hw_error_json(err), "\"kind\":\"tampered\"") != NULL);
         CHECK(out.data == NULL);
         hw_error_free(err);
         err = NULL;
@@ -637,6 +641,7 @@ int main(void) {
         s = hw_session_decrypt(a2b, wire.data, wire.len, &out, &err);
         CHECK(s == HW_REPLAY);
         CHECK(strcmp(hw_error_kind(err), "replay") == 0);
+        CHECK(strstr(hw_error_json(err), "\"fields\":{\"counter\":") != NULL);
         hw_error_free(err);
         err = NULL;
         hw_bytes_free(&wire);
@@ -647,6 +652,8 @@ int main(void) {
         CHECK(hw_session_encrypt(a2b, NULL, 1, &wire, NULL) == HW_NULL_ARGUMENT);
         CHECK(hw_session_encrypt(a2b, (const uint8_t *)"x", 1, NULL, &err) == HW_NULL_ARGUMENT);
         CHECK(strcmp(hw_error_code(err), "ffi.null_argument") == 0);
+        CHECK(strncmp(hw_error_json(err), "{\"code\":\"ffi.null_argument\",", 28) == 0);
+        CHECK(strstr(hw_error_json(err), "\"fields\":{}") != NULL);
         hw_error_free(err);
         err = NULL;
         CHECK(hw_account_new(NOW, NULL, NULL) == HW_NULL_ARGUMENT);
@@ -661,6 +668,7 @@ int main(void) {
         hw_bytes_free(NULL);
         hw_error_free(NULL);
         CHECK(strcmp(hw_error_code(NULL), "") == 0);
+        CHECK(strcmp(hw_error_json(NULL), "") == 0);
         send_and_read(b2a, a2b, "after the errors");
     }
 
