@@ -17,6 +17,7 @@ inside the library. Returned buffers are copied into ``bytes`` and the native co
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import sys
 from ctypes import (
@@ -159,15 +160,27 @@ class HushwireError(Exception):
     """A failed call: ``status`` (the ``hw_status`` value), ``kind`` and ``code`` (stable
     names), and a log ``message``. State is unchanged after every failure. ``reset_reason`` is
     not :data:`RESET_NONE` when the failure (of :meth:`Account.decrypt_from`) should be
-    answered with a reset request (:meth:`Account.reset_request`) for that reason."""
+    answered with a reset request (:meth:`Account.reset_request`) for that reason. ``fields``
+    is the error's typed details (``hw_error_json``, SPEC.md §8.4): for example
+    ``{"retry_after_secs": 3600}`` for ``reset.rate_limited``, a wrapped error as
+    ``{"error": {"code": ..., "kind": ..., "fields": ...}}``; ``{}`` when there are none."""
 
-    def __init__(self, status: int, kind: str, code: str, message: str, reset_reason: int = 0):
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        code: str,
+        message: str,
+        reset_reason: int = 0,
+        fields: Optional[dict] = None,
+    ):
         super().__init__(f"{code}: {message}")
         self.status = status
         self.kind = kind
         self.code = code
         self.message = message
         self.reset_reason = reset_reason
+        self.fields = {} if fields is None else fields
 
 
 class NullArgumentError(HushwireError):
@@ -273,6 +286,7 @@ _SIGNATURES = {
     "hw_error_message": ([_P], c_char_p),
     "hw_error_free": ([_P], None),
     "hw_error_reset_reason": ([_P], c_uint8),
+    "hw_error_json": ([_P], c_char_p),
     "hw_account_start_session": ([_P, _IN, c_size_t, _OUT_KEY, _BUF, _ERR], c_int),
     "hw_account_encrypt_for": ([_P, _IN, _IN, c_size_t, _BUF, _ERR], c_int),
     "hw_account_decrypt_from": (
@@ -595,9 +609,12 @@ def _call(fn, *args) -> None:
             code = (_lib.hw_error_code(err) or b"").decode()
             message = (_lib.hw_error_message(err) or b"").decode()
             reset_reason = _lib.hw_error_reset_reason(err)
+            fields = json.loads((_lib.hw_error_json(err) or b"{}").decode()).get("fields", {})
         finally:
             _lib.hw_error_free(err)
-        raise _BY_STATUS.get(status, HushwireError)(status, kind, code, message, reset_reason)
+        raise _BY_STATUS.get(status, HushwireError)(
+            status, kind, code, message, reset_reason, fields
+        )
 
 
 def _take(buf: _Bytes) -> bytes:

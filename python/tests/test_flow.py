@@ -65,6 +65,7 @@ def test_tampered_message_raises_and_the_session_goes_on(pair):
     with pytest.raises(TamperedError) as caught:
         a2b.decrypt(bytes(wire))
     assert caught.value.kind == "tampered"
+    assert caught.value.fields == {}
     assert caught.value.code.startswith("decrypt.")
     assert caught.value.status == 11
     wire[-1] ^= 1
@@ -72,6 +73,8 @@ def test_tampered_message_raises_and_the_session_goes_on(pair):
     with pytest.raises(ReplayError) as caught:
         a2b.decrypt(bytes(wire))
     assert caught.value.kind == "replay"
+    assert caught.value.code == "decrypt.duplicate"
+    assert isinstance(caught.value.fields["counter"], int)
     assert b2a.decrypt(a2b.encrypt(b"still talking")) == b"still talking"
 
 
@@ -362,6 +365,9 @@ def test_account_held_sessions_and_a_reset():
         with pytest.raises(TamperedError) as e:
             ann.decrypt_from(b, bytes(wire), NOW)
         assert e.value.reset_reason == hushwire.RESET_NONE
+        assert e.value.code == "peer.decrypt"
+        assert e.value.fields["error"]["kind"] == "tampered"
+        assert e.value.fields["error"]["code"].startswith("decrypt.")
         assert ann.decrypt_from(b, ben.encrypt_for(a, b"on"), NOW).plaintext == b"on"
 
         assert ben.forget_peer(a)
@@ -370,8 +376,10 @@ def test_account_held_sessions_and_a_reset():
         assert e.value.code == "peer.unknown_peer"
         assert e.value.reset_reason == hushwire.RESET_NO_SESSION
         request = ben.reset_request(a, e.value.reset_reason, NOW - 60, NOW)
-        with pytest.raises(hushwire.LimitExceededError):
+        with pytest.raises(hushwire.LimitExceededError) as limited:
             ben.reset_request(a, hushwire.RESET_NO_SESSION, NOW, NOW + 1)
+        assert limited.value.code == "reset.rate_limited"
+        assert limited.value.fields["retry_after_secs"] > 0
         info = hushwire.reset_request_info(request)
         assert info == (b, hushwire.RESET_NO_SESSION, NOW - 60)
         answered = ann.answer_reset(request, ben.prekey_bundle(), NOW + 5)
