@@ -397,6 +397,11 @@ mod tests {
         assert_eq!(status, hw_status::HW_PANIC);
         let e = handle(err, "err").unwrap();
         assert_eq!(e.code.to_str().unwrap(), "ffi.panic");
+        let json: serde_json::Value = serde_json::from_str(e.json.to_str().unwrap()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({ "code": "ffi.panic", "kind": "panic", "fields": {} })
+        );
         free_handle(err);
 
         let status = call(std::ptr::null_mut(), || lock(&m).map(|_| ()));
