@@ -63,8 +63,9 @@ pub(crate) struct Failure {
     message: String,
     /// The `HW_RESET_*` reason to answer the failure with (0: none).
     reset_reason: u8,
-    /// The error's JSON object (SPEC.md §8.4): code, kind and typed fields.
-    json: String,
+    /// The core's error, if the failure is one: its message and JSON object (SPEC.md §8.4)
+    /// are written only when the caller asks for an `hw_error`, not on every failure.
+    source: Option<hushwire::Error>,
 }
 
 /// The shared encoder of SPEC.md §8.4 (the vector tests use the same file, strictly).
@@ -81,14 +82,13 @@ impl Failure {
             hw_status::HW_RNG_FAILURE => "ffi.rng_failure",
             _ => "ffi.other",
         };
-        let json = serde_json::json!({ "code": code, "kind": kind, "fields": {} }).to_string();
         Failure {
             status,
             kind,
             code,
             message,
             reset_reason: crate::HW_RESET_NONE,
-            json,
+            source: None,
         }
     }
 
@@ -163,9 +163,9 @@ impl<E: Into<hushwire::Error>> From<E> for Failure {
             status,
             kind: kind.code(),
             code: e.code(),
-            message: e.to_string(),
+            message: String::new(),
             reset_reason,
-            json: vector_json::error_json_lenient(e).to_string(),
+            source: Some(e),
         }
     }
 }
@@ -192,9 +192,13 @@ impl hw_error {
             status: f.status,
             kind: c(f.kind),
             code: c(f.code),
-            message: c(&f.message),
+            message: c(&f.source.map_or(f.message, |e| e.to_string())),
             reset_reason: f.reset_reason,
-            json: c(&f.json),
+            json: c(&match f.source {
+                Some(e) => vector_json::error_json_lenient(e),
+                None => serde_json::json!({ "code": f.code, "kind": f.kind, "fields": {} }),
+            }
+            .to_string()),
         }
     }
 }
