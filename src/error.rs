@@ -625,6 +625,10 @@ pub enum RestoreError {
         /// Its value.
         max: u64,
     },
+    /// The blob holds a device's peers, reset logs or recorded identities and was restored as
+    /// a bare `Account`, which would drop them: restore it with `Device::from_encrypted`.
+    #[error("the blob holds a device's sessions or identity book; restore it as a Device")]
+    DeviceState,
 }
 
 impl RestoreError {
@@ -641,6 +645,7 @@ impl RestoreError {
             RestoreError::RolledBack { .. } => "restore.rolled_back",
             RestoreError::LimitExceeded { .. } => "restore.limit_exceeded",
             RestoreError::WrongObject { .. } => "restore.wrong_object",
+            RestoreError::DeviceState => "restore.device_state",
         }
     }
 
@@ -652,6 +657,7 @@ impl RestoreError {
             | RestoreError::UnknownVersion(_)
             | RestoreError::WrongType { .. }
             | RestoreError::Corrupt => ErrorKind::Malformed,
+            RestoreError::DeviceState => ErrorKind::InvalidInput,
             RestoreError::Authentication | RestoreError::WrongObject { .. } => ErrorKind::Tampered,
             RestoreError::RolledBack { .. } => ErrorKind::Replay,
             RestoreError::LimitExceeded { .. } => ErrorKind::LimitExceeded,
@@ -668,11 +674,11 @@ mod tests {
     use crate::group::{GroupError, GroupEvent, GroupRole, RosterError};
     use crate::keys::IdentityKeyPair;
     use crate::sealed::padding::PaddingError;
-    use crate::sealed::{ContentType, OpenError, SealError, SealedSessionError};
+    use crate::sealed::{ContentType, OpenError, SealError};
     use crate::session::SessionId;
     use crate::time::Timestamp;
     use crate::verify::{UserId, VerifyError};
-    use crate::{PeerError, ResetError};
+    use crate::{PeerError, ResetError, SealedSessionError};
     use chacha20::ChaCha20Rng;
     use rand_core::SeedableRng;
 
@@ -727,6 +733,7 @@ mod tests {
         "restore.rolled_back",
         "restore.limit_exceeded",
         "restore.wrong_object",
+        "restore.device_state",
         "peer.unknown_peer",
         "peer.no_matching_session",
         "peer.no_answered_session",
@@ -998,6 +1005,7 @@ mod tests {
                 max: 1,
             },
             RestoreError::WrongObject { field: "peer" },
+            RestoreError::DeviceState,
         ];
         let peer = [
             PeerError::UnknownPeer,

@@ -56,6 +56,7 @@ mod aead;
 pub mod attachment;
 pub mod backup;
 pub mod certificate;
+pub mod device;
 mod error;
 mod event;
 pub mod group;
@@ -63,10 +64,8 @@ mod kdf;
 mod keys;
 #[cfg(feature = "mask")]
 pub mod mask;
-mod peer;
 pub mod persist;
 mod ratchet;
-mod reset;
 pub mod sealed;
 mod session;
 mod time;
@@ -83,6 +82,11 @@ pub use account::{
 };
 pub use attachment::{AttachmentError, AttachmentPointer};
 pub use backup::{BackupError, RecoveryKey};
+pub use device::{
+    Device, MAX_PEERS, MAX_RESET_LOGS, MAX_SESSIONS_PER_PEER, PeerDecrypted, PeerError,
+    RESET_MAX_AGE_SECS, RESET_MAX_FUTURE_SKEW_SECS, RESET_MIN_INTERVAL_SECS, RESET_REQUEST_LEN,
+    ResetAnswered, ResetError, ResetReason, ResetRequest, SealedSessionError, SessionStarted,
+};
 pub use certificate::{
     CertificateError, IssuerKey, IssuerKeyPair, SenderCertificate, ServerCertificate, TrustStore,
     Validity,
@@ -96,18 +100,13 @@ pub use group::{GroupError, GroupSession, RosterError};
 pub use keys::{IdentityKey, IdentityKeyPair, KemPreKeyKind};
 #[cfg(feature = "mask")]
 pub use mask::{MaskCheckError, Masker, SecureFieldError};
-pub use peer::{MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerDecrypted, PeerError, SessionStarted};
 pub use persist::StorageKey;
 pub use ratchet::{
     DEFAULT_MAX_JUMP, DEFAULT_MAX_RECEIVING_CHAINS, DEFAULT_MAX_SKIPPED_KEYS,
     DEFAULT_SKIPPED_KEY_MAX_AGE, HARD_MAX_JUMP, HARD_MAX_RECEIVING_CHAINS,
     HARD_MAX_SKIPPED_KEY_MAX_AGE, HARD_MAX_SKIPPED_KEYS, RatchetConfig, SKIPPED_KEY_MEMORY_BYTES,
 };
-pub use reset::{
-    MAX_RESET_LOGS, RESET_MAX_AGE_SECS, RESET_MAX_FUTURE_SKEW_SECS, RESET_MIN_INTERVAL_SECS,
-    RESET_REQUEST_LEN, ResetAnswered, ResetError, ResetReason, ResetRequest,
-};
-pub use sealed::{ContentType, Metadata, OpenError, Opened, SealError, SealedSessionError};
+pub use sealed::{ContentType, Metadata, OpenError, Opened, SealError};
 pub use session::{Decrypted, Role, Session, SessionId};
 pub use time::Timestamp;
 pub use verify::{
