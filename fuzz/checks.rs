@@ -33,7 +33,7 @@ use std::sync::OnceLock;
 use chacha20::ChaCha20Rng;
 use hushwire::wire::{MessageKind, PreKeyMessage, RatchetMessage, message_kind};
 use hushwire::{
-    Account, DecodeError, IdentityKey, MAX_MESSAGE_LEN, PreKeyBundle, RATCHET_MESSAGE_OVERHEAD,
+    Account, DecodeError, Device, IdentityKey, MAX_MESSAGE_LEN, PreKeyBundle, RATCHET_MESSAGE_OVERHEAD,
     RESET_REQUEST_LEN, ResetReason, ResetRequest, Session, Timestamp,
 };
 use rand_core::SeedableRng;
@@ -239,14 +239,14 @@ pub(crate) fn session_fixture() -> &'static SessionFixture {
 fn build_session_fixture() -> SessionFixture {
     let mut rng = ChaCha20Rng::seed_from_u64(SEED);
     let rng = &mut rng;
-    let mut alice_account = Account::new(NOW, rng);
-    let mut bob_account = Account::new(NOW, rng);
+    let mut alice_account = Device::new(NOW, rng);
+    let mut bob_account = Device::new(NOW, rng);
     bob_account
-        .generate_one_time_prekeys(2, 2, NOW, rng)
+        .account_mut().generate_one_time_prekeys(2, 2, NOW, rng)
         .expect("prekeys");
-    let bundle = bob_account.published_prekeys().take_bundle();
+    let bundle = bob_account.account().published_prekeys().take_bundle();
     let mut alice = alice_account
-        .create_outbound_session(&bundle, rng)
+        .account().create_outbound_session(&bundle, rng)
         .expect("outbound");
 
     // Two prekey messages; Bob builds his session from the first only.
@@ -259,7 +259,7 @@ fn build_session_fixture() -> SessionFixture {
         rng,
     );
     let mut bob = bob_account
-        .create_inbound_session(&m1.bytes, NOW)
+        .account_mut().create_inbound_session(&m1.bytes, NOW)
         .expect("inbound")
         .session;
 
