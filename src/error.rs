@@ -351,6 +351,10 @@ pub enum HandshakeError {
     /// The initiator named our own identity key as theirs.
     #[error("the initiator's identity key is our own")]
     OwnIdentity,
+    /// The device has a stored record of this peer that is not loaded (a cold start from
+    /// records, SPEC.md §11.9): load it (`Device::load_peer`) and retry. Nothing changed.
+    #[error("the peer's stored record is not loaded; load it and retry")]
+    PeerNotLoaded,
     /// The embedded first message did not decrypt with the agreed keys.
     #[error("first message failed: {0}")]
     FirstMessage(DecryptError),
@@ -373,6 +377,7 @@ impl HandshakeError {
             HandshakeError::ReplayRecordsFull => "handshake.replay_records_full",
             HandshakeError::TooManyPeers { .. } => "handshake.too_many_peers",
             HandshakeError::OwnIdentity => "handshake.own_identity",
+            HandshakeError::PeerNotLoaded => "handshake.peer_not_loaded",
             HandshakeError::FirstMessage(_) => "handshake.first_message",
         }
     }
@@ -386,7 +391,8 @@ impl HandshakeError {
             | HandshakeError::OwnIdentity => ErrorKind::Tampered,
             HandshakeError::UnknownSignedPreKey(_)
             | HandshakeError::UnknownOneTimePreKey(_)
-            | HandshakeError::UnknownKemPreKey(_) => ErrorKind::UnknownSession,
+            | HandshakeError::UnknownKemPreKey(_)
+            | HandshakeError::PeerNotLoaded => ErrorKind::UnknownSession,
             HandshakeError::OneTimePreKeyReused(_)
             | HandshakeError::KemPreKeyReused(_)
             | HandshakeError::ReplayedInitialMessage => ErrorKind::Replay,
@@ -721,6 +727,7 @@ mod tests {
         "handshake.replay_records_full",
         "handshake.too_many_peers",
         "handshake.own_identity",
+        "handshake.peer_not_loaded",
         "handshake.first_message",
         "config.out_of_range",
         "config.ids_exhausted",
@@ -739,6 +746,7 @@ mod tests {
         "peer.no_answered_session",
         "peer.sender_mismatch",
         "peer.identity_changed",
+        "peer.not_loaded",
         "peer.encrypt",
         "peer.decrypt",
         "peer.handshake",
@@ -975,6 +983,7 @@ mod tests {
             HandshakeError::ReplayRecordsFull,
             HandshakeError::TooManyPeers { limit: 1 },
             HandshakeError::OwnIdentity,
+            HandshakeError::PeerNotLoaded,
             HandshakeError::FirstMessage(DecryptError::Tampered),
         ];
         let config = [
@@ -1013,6 +1022,7 @@ mod tests {
             PeerError::NoAnsweredSession,
             PeerError::SenderMismatch,
             PeerError::IdentityChanged,
+            PeerError::NotLoaded,
             PeerError::Encrypt(EncryptError::ChainExhausted),
             PeerError::Decrypt(DecryptError::Tampered),
             PeerError::Handshake(HandshakeError::OwnIdentity),

@@ -82,14 +82,15 @@ pub use account::{
 };
 pub use attachment::{AttachmentError, AttachmentPointer};
 pub use backup::{BackupError, RecoveryKey};
-pub use device::{
-    Device, MAX_PEERS, MAX_RESET_LOGS, MAX_SESSIONS_PER_PEER, PeerDecrypted, PeerError,
-    RESET_MAX_AGE_SECS, RESET_MAX_FUTURE_SKEW_SECS, RESET_MIN_INTERVAL_SECS, RESET_REQUEST_LEN,
-    ResetAnswered, ResetError, ResetReason, ResetRequest, SealedSessionError, SessionStarted,
-};
 pub use certificate::{
     CertificateError, IssuerKey, IssuerKeyPair, SenderCertificate, ServerCertificate, TrustStore,
     Validity,
+};
+pub use device::{
+    Changes as DeviceChanges, Device, MAX_PEERS, MAX_RESET_LOGS, MAX_SESSIONS_PER_PEER,
+    PeerDecrypted, PeerError, RESET_MAX_AGE_SECS, RESET_MAX_FUTURE_SKEW_SECS,
+    RESET_MIN_INTERVAL_SECS, RESET_REQUEST_LEN, ResetAnswered, ResetError, ResetReason,
+    ResetRequest, SealedSessionError, SessionStarted,
 };
 pub use error::{
     ConfigError, DecodeError, DecryptError, EncryptError, Error, ErrorKind, HandshakeError,

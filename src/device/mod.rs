@@ -10,16 +10,19 @@
 //!
 //! A device persists as the account blob it always was (SPEC.md §11): [`Device::to_encrypted`]
 //! writes the same type tag, format version and binding, so every account blob restores as a
-//! device ([`persist`]).
+//! device ([`persist`]). It also persists as separate records (SPEC.md §11.9, [`records`]):
+//! the account record, the identity book and one record per peer, each written only when a
+//! call changed it ([`Device::take_changes`]), and loaded only when needed.
 
 mod peers;
 mod persist;
+mod records;
 mod reset;
 mod sealed;
 mod verification;
 
 use core::fmt;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand_core::CryptoRng;
 
@@ -27,6 +30,8 @@ use crate::account::Account;
 use crate::keys::IdentityKey;
 use crate::time::Timestamp;
 use crate::verify::IdentityBook;
+
+pub use records::Changes;
 
 pub use peers::{MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerDecrypted, PeerError, SessionStarted};
 pub use reset::{
@@ -73,6 +78,9 @@ pub struct Device {
     pub(crate) account: Account,
     /// Sessions with each peer device, keyed by its identity key.
     pub(crate) peers: BTreeMap<IdentityKey, PeerRecord>,
+    /// Peers with a stored record that is not loaded (a cold start from records, SPEC.md
+    /// §11.9): known, so a call about one fails with `NotLoaded` rather than start afresh.
+    pub(crate) unloaded: BTreeSet<IdentityKey>,
     /// The logical clock of peer use: the `last_used` of the most recently used record. Not
     /// persisted; a restore sets it to the largest `last_used` held.
     pub(crate) peer_clock: u64,
@@ -80,6 +88,8 @@ pub struct Device {
     pub(crate) resets: BTreeMap<IdentityKey, ResetLog>,
     /// The identity key recorded for each of the app's users, and its verification state.
     pub(crate) identities: IdentityBook,
+    /// The records changed since the app last took them ([`Device::take_changes`]).
+    pub(crate) changes: Changes,
 }
 
 impl fmt::Debug for Device {
@@ -87,6 +97,7 @@ impl fmt::Debug for Device {
         f.debug_struct("Device")
             .field("account", &self.account)
             .field("peers", &self.peers.len())
+            .field("unloaded_peers", &self.unloaded.len())
             .field("reset_logs", &self.resets.len())
             .field("identity_records", &self.identities.len())
             .finish_non_exhaustive()
@@ -99,14 +110,18 @@ impl Device {
         Self::from_account(Account::new(now, rng))
     }
 
-    /// Wraps an existing account, with no peers, resets or recorded identities yet.
+    /// Wraps an existing account, with no peers, resets or recorded identities yet. Its
+    /// changes ([`Device::take_changes`]) list the account record and the identity book: a
+    /// device that was never stored as records.
     pub fn from_account(account: Account) -> Self {
         Device {
             account,
             peers: BTreeMap::new(),
+            unloaded: BTreeSet::new(),
             peer_clock: 0,
             resets: BTreeMap::new(),
             identities: IdentityBook::default(),
+            changes: Changes::fresh(),
         }
     }
 
@@ -115,9 +130,10 @@ impl Device {
         &self.account
     }
 
-    /// The account, to generate or rotate prekeys or change the session limits. Persist the
-    /// device after changing it.
+    /// The account, to generate or rotate prekeys or change the session limits. Lists the
+    /// account record in [`Device::changes`]: persist it before publishing new prekeys.
     pub fn account_mut(&mut self) -> &mut Account {
+        self.mark_account();
         &mut self.account
     }
 

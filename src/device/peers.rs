@@ -53,6 +53,11 @@ pub enum PeerError {
     /// [`Device::mark_verified`]). Nothing was encrypted.
     #[error("the peer's identity key changed since it was verified; accept or verify it first")]
     IdentityChanged,
+    /// The device has a stored record of this peer that is not loaded (a cold start from
+    /// records, SPEC.md §11.9): load it with [`Device::load_peer`] and retry the call.
+    /// Nothing changed. Not a reason to reset.
+    #[error("the peer's stored record is not loaded; load it and retry")]
+    NotLoaded,
     /// See [`EncryptError`].
     #[error(transparent)]
     Encrypt(#[from] EncryptError),
@@ -74,6 +79,7 @@ impl PeerError {
             PeerError::NoAnsweredSession => "peer.no_answered_session",
             PeerError::SenderMismatch => "peer.sender_mismatch",
             PeerError::IdentityChanged => "peer.identity_changed",
+            PeerError::NotLoaded => "peer.not_loaded",
             PeerError::Encrypt(_) => "peer.encrypt",
             PeerError::Decrypt(_) => "peer.decrypt",
             PeerError::Handshake(_) => "peer.handshake",
@@ -115,7 +121,8 @@ impl PeerError {
         match self {
             PeerError::UnknownPeer
             | PeerError::NoMatchingSession
-            | PeerError::NoAnsweredSession => ErrorKind::UnknownSession,
+            | PeerError::NoAnsweredSession
+            | PeerError::NotLoaded => ErrorKind::UnknownSession,
             PeerError::SenderMismatch => ErrorKind::Tampered,
             PeerError::IdentityChanged => ErrorKind::Untrusted,
             PeerError::Encrypt(e) => e.kind(),
@@ -151,14 +158,21 @@ impl PeerRecord {
 /// The peer to evict to make room for a new one (SPEC.md §12.1): among the unverified peers,
 /// one that never answered before one that did, then the least recently used, then the
 /// smallest key. `None` when every peer is verified.
+///
+/// A peer whose record is not loaded (SPEC.md §11.9) counts as one that answered and was last
+/// used at 0: it was not used since the device started, and a stranger's never-answered record
+/// created since goes first.
 fn eviction_candidate<'a>(
     peers: impl Iterator<Item = (&'a IdentityKey, &'a PeerRecord)>,
+    unloaded: impl Iterator<Item = &'a IdentityKey>,
     verified: &BTreeSet<IdentityKey>,
 ) -> Option<IdentityKey> {
     peers
-        .filter(|(key, _)| !verified.contains(key))
-        .min_by_key(|(key, record)| (record.answered(), record.last_used, key.to_bytes()))
-        .map(|(key, _)| *key)
+        .map(|(key, record)| (*key, record.answered(), record.last_used))
+        .chain(unloaded.map(|key| (*key, true, 0)))
+        .filter(|(key, _, _)| !verified.contains(key))
+        .min_by_key(|(key, answered, last_used)| (*answered, *last_used, key.to_bytes()))
+        .map(|(key, _, _)| key)
 }
 
 /// The result of [`Device::start_session`].
@@ -203,16 +217,27 @@ impl Device {
     /// recently used unverified peer is evicted, one that never answered first
     /// ([`Event::PeerEvicted`] in the outcome; persist the device).
     ///
+    /// Changes ([`Device::take_changes`]): the peer's record; the account record if the
+    /// peer is new; an evicted peer's record removed. Write them before sending the first
+    /// message.
+    ///
     /// # Errors
     /// [`HandshakeError`], including [`HandshakeError::TooManyPeers`] when the device is full
-    /// and every peer it holds is verified. The device is unchanged on error.
+    /// and every peer it holds is verified, and [`HandshakeError::PeerNotLoaded`] for a peer
+    /// whose stored record is not loaded. The device is unchanged on error.
     pub fn start_session<R: CryptoRng + ?Sized>(
         &mut self,
         bundle: &PreKeyBundle,
         rng: &mut R,
     ) -> Result<SessionStarted, HandshakeError> {
+        if self.unloaded.contains(&bundle.identity_key) {
+            return Err(HandshakeError::PeerNotLoaded);
+        }
         let evict = self.room_for(&bundle.identity_key)?;
         let session = self.account.create_outbound_session(bundle, rng)?;
+        if !self.peers.contains_key(&bundle.identity_key) {
+            self.mark_account();
+        }
         let session_id = session.session_id();
         let mut events = Vec::new();
         self.evict(evict, &mut events);
@@ -226,9 +251,14 @@ impl Device {
 
     /// Encrypts for `peer` on its active session.
     ///
+    /// Changes ([`Device::take_changes`]): the peer's record only. Write it before sending
+    /// the message: sent from a record that is then lost, the next message would reuse its
+    /// keys.
+    ///
     /// # Errors
     /// [`PeerError::IdentityChanged`] if `peer` is the new key of a user whose key changed
     /// since verification and the change was not accepted (see [`Device::record_identity`]);
+    /// [`PeerError::NotLoaded`] if its stored record is not loaded;
     /// [`PeerError::UnknownPeer`] without a session; [`PeerError::Encrypt`] as
     /// [`Session::encrypt`]. The device is unchanged on error.
     pub fn encrypt_for<R: CryptoRng + ?Sized>(
@@ -239,6 +269,9 @@ impl Device {
     ) -> Result<Vec<u8>, PeerError> {
         if self.identities.is_blocked(peer) {
             return Err(PeerError::IdentityChanged);
+        }
+        if self.unloaded.contains(peer) {
+            return Err(PeerError::NotLoaded);
         }
         let session = self
             .peers
@@ -254,14 +287,24 @@ impl Device {
     /// prekey message of a new session creates that session; otherwise the active session is
     /// tried, then the older ones, and one that decrypts becomes active.
     ///
+    /// Changes ([`Device::take_changes`]): the peer's record; the account record too when
+    /// the message starts a session (prekeys consumed, a reset completed, a new peer); an
+    /// evicted peer's record removed. Write them before acknowledging the message to the
+    /// server: acknowledged and then lost, it could never be read again.
+    ///
     /// # Errors
-    /// [`PeerError`]. The device, its account's prekeys and every session are unchanged on error.
+    /// [`PeerError`]; [`PeerError::NotLoaded`] if the peer's stored record is not loaded
+    /// (load it and retry). The device, its account's prekeys and every session are
+    /// unchanged on error.
     pub fn decrypt_from(
         &mut self,
         peer: &IdentityKey,
         message: &[u8],
         now: Timestamp,
     ) -> Result<PeerDecrypted, PeerError> {
+        if self.unloaded.contains(peer) {
+            return Err(PeerError::NotLoaded);
+        }
         let is_ratchet = message_kind(message).map_err(DecryptError::from)? == MessageKind::Ratchet;
         if !is_ratchet {
             let prekey = PreKeyMessage::decode(message).map_err(DecryptError::from)?;
@@ -283,6 +326,8 @@ impl Device {
                 self.evict(evict, &mut events);
                 self.peer_clock = self.peer_clock.saturating_add(1);
                 let last_used = self.peer_clock;
+                self.mark_account();
+                self.mark_peer(peer);
                 let record = self.peers.entry(*peer).or_default();
                 record.last_used = last_used;
                 // Simultaneous initiation: our own active session is an unanswered outbound
@@ -331,6 +376,7 @@ impl Device {
                     }
                     record.last_used = tick;
                     self.peer_clock = tick;
+                    self.mark_peer(peer);
                     return Ok(PeerDecrypted {
                         plaintext: out.plaintext,
                         session_id,
@@ -358,11 +404,12 @@ impl Device {
     /// # Errors
     /// [`HandshakeError::TooManyPeers`] if the device is full of verified peers.
     fn room_for(&self, peer: &IdentityKey) -> Result<Option<IdentityKey>, HandshakeError> {
-        if self.peers.len() < MAX_PEERS || self.peers.contains_key(peer) {
+        let held = self.peers.len().saturating_add(self.unloaded.len());
+        if held < MAX_PEERS || self.knows_peer(peer) {
             return Ok(None);
         }
         let verified = self.identities.verified_keys();
-        eviction_candidate(self.peers.iter(), &verified)
+        eviction_candidate(self.peers.iter(), self.unloaded.iter(), &verified)
             .map(Some)
             .ok_or(HandshakeError::TooManyPeers { limit: MAX_PEERS })
     }
@@ -371,18 +418,20 @@ impl Device {
     /// log stays: it still guards against replayed and too frequent reset requests.
     fn evict(&mut self, victim: Option<IdentityKey>, events: &mut Vec<Event>) {
         if let Some(peer) = victim
-            && self.peers.remove(&peer).is_some()
+            && (self.peers.remove(&peer).is_some() || self.unloaded.remove(&peer))
         {
+            self.mark_removed(&peer);
             events.push(Event::PeerEvicted { peer });
         }
     }
 
-    /// Marks `peer`'s record as used now.
+    /// Marks `peer`'s record as used now, and changed.
     fn touch(&mut self, peer: &IdentityKey) {
         self.peer_clock = self.peer_clock.saturating_add(1);
         if let Some(record) = self.peers.get_mut(peer) {
             record.last_used = self.peer_clock;
         }
+        self.mark_peer(peer);
     }
 
     /// Ids of the sessions held for `peer`, active first.
@@ -400,16 +449,30 @@ impl Device {
 
     /// Forgets everything about `peer` in one call: all its sessions are dropped and their
     /// keys zeroized, and its reset bookkeeping is erased. Returns whether anything was held.
-    /// Persist the device afterwards.
+    /// Works on a peer that is not loaded too.
+    ///
+    /// Changes ([`Device::take_changes`]): the account record, and the peer's record removed
+    /// (delete it: until then it still holds the keys).
     pub fn forget_peer(&mut self, peer: &IdentityKey) -> bool {
-        let had_sessions = self.peers.remove(peer).is_some();
+        let had_sessions = self.peers.remove(peer).is_some() || self.unloaded.remove(peer);
         let had_resets = self.resets.remove(peer).is_some();
+        if had_sessions {
+            self.mark_removed(peer);
+        } else if had_resets {
+            self.mark_account();
+        }
         had_sessions || had_resets
     }
 
-    /// The peers this device holds sessions with.
+    /// The peers this device holds sessions with, loaded or not.
     pub fn peers(&self) -> Vec<IdentityKey> {
-        self.peers.keys().copied().collect()
+        let all: BTreeSet<IdentityKey> = self
+            .peers
+            .keys()
+            .chain(self.unloaded.iter())
+            .copied()
+            .collect();
+        all.into_iter().collect()
     }
 }
 
@@ -458,7 +521,7 @@ mod tests {
         let verified: BTreeSet<IdentityKey> = [peers[3].0].into_iter().collect();
         let mut held: BTreeMap<IdentityKey, PeerRecord> = peers.iter().cloned().collect();
         let mut order = Vec::new();
-        while let Some(victim) = eviction_candidate(held.iter(), &verified) {
+        while let Some(victim) = eviction_candidate(held.iter(), [].iter(), &verified) {
             order.push(peers.iter().position(|(k, _)| *k == victim).unwrap());
             held.remove(&victim);
         }
@@ -474,7 +537,7 @@ mod tests {
             [(a, same.clone()), (b, same)].into_iter().collect();
         let smaller = if a.to_bytes() < b.to_bytes() { a } else { b };
         assert_eq!(
-            eviction_candidate(tied.iter(), &BTreeSet::new()),
+            eviction_candidate(tied.iter(), [].iter(), &BTreeSet::new()),
             Some(smaller)
         );
     }

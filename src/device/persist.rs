@@ -2,45 +2,48 @@
 //! book in the sections an account alone leaves empty. Same type tag, format version and
 //! binding as an account blob, so every account blob ever written restores as a device.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rand_core::CryptoRng;
 
 use super::peers::{MAX_PEERS, MAX_SESSIONS_PER_PEER};
+use super::records::{Changes, peer_snapshot};
 use super::reset::MAX_RESET_LOGS;
 use super::{Device, PeerRecord, ResetLog};
 use crate::error::RestoreError;
 use crate::keys::IdentityKey;
 use crate::persist::{
-    AccountSnapshotV2, Binding, BlobLabel, Expected, KeyChecks, PeerRecordV2, ResetLogV1,
-    SessionSnapshotV1, StateType, StorageKey, account_snapshot_from_version, restore_state,
-    seal_state, within_limit,
+    AccountSnapshotV2, Binding, BlobLabel, Expected, KeyChecks, ResetLogV1, StateType, StorageKey,
+    account_snapshot_from_version, restore_state, seal_state, within_limit,
 };
 use crate::time::Timestamp;
 use crate::verify::IdentityBook;
 
 /// The device's peers with the clock their records were last used on, and its reset logs.
-type Sections = (BTreeMap<IdentityKey, PeerRecord>, u64, BTreeMap<IdentityKey, ResetLog>);
+type Sections = (
+    BTreeMap<IdentityKey, PeerRecord>,
+    u64,
+    BTreeMap<IdentityKey, ResetLog>,
+);
 
 impl Device {
-    /// The snapshot: the account's, with the device's sections filled.
+    /// The snapshot: the account's, with the device's sections filled. Only the loaded
+    /// peers are in it.
     fn snapshot(&self) -> AccountSnapshotV2 {
         let mut snapshot = AccountSnapshotV2::from_account(&self.account);
         snapshot.peers = self
             .peers
             .iter()
-            .map(|(id, record)| PeerRecordV2 {
-                identity: id.to_bytes(),
-                last_used: record.last_used,
-                sessions: record
-                    .sessions
-                    .iter()
-                    .map(SessionSnapshotV1::from_live)
-                    .collect(),
-            })
+            .map(|(id, record)| peer_snapshot(id, record))
             .collect();
-        snapshot.resets = self
-            .resets
+        snapshot.resets = self.resets_snapshot();
+        snapshot.identities = self.identities.to_snapshot();
+        snapshot
+    }
+
+    /// The reset logs, by increasing identity key bytes.
+    pub(super) fn resets_snapshot(&self) -> Vec<([u8; 32], ResetLogV1)> {
+        self.resets
             .iter()
             .map(|(id, log)| {
                 (
@@ -55,9 +58,7 @@ impl Device {
                     },
                 )
             })
-            .collect();
-        snapshot.identities = self.identities.to_snapshot();
-        snapshot
+            .collect()
     }
 
     /// The live device; `checks` says how identity keys are parsed (SPEC.md §11.8). Limits
@@ -72,14 +73,18 @@ impl Device {
         Ok(Device {
             account,
             peers,
+            unloaded: BTreeSet::new(),
             peer_clock,
             resets,
             identities: IdentityBook::from_snapshot(&snapshot.identities, checks)?,
+            changes: Changes::default(),
         })
     }
 
     /// Exports the device as an encrypted blob (SPEC.md §11), bound to its identity key: the
-    /// account blob, holding the peers' sessions, reset logs and identity book too.
+    /// account blob, holding the peers' sessions, reset logs and identity book too. Only the
+    /// loaded peers are in it: after a cold start from records ([`Device::from_records`]),
+    /// load every peer first, or keep writing records ([`Device::take_changes`]).
     /// `generation` is the app's monotonic counter for this object: store the latest one
     /// outside the blob and pass it to [`Device::from_encrypted`] to detect a rolled-back
     /// copy.
@@ -146,7 +151,7 @@ impl Device {
 }
 
 /// The counts of the device's sections (SPEC.md §11.3).
-fn device_limits(snapshot: &AccountSnapshotV2) -> Result<(), RestoreError> {
+pub(super) fn device_limits(snapshot: &AccountSnapshotV2) -> Result<(), RestoreError> {
     within_limit("MAX_PEERS", snapshot.peers.len(), MAX_PEERS)?;
     for peer in &snapshot.peers {
         within_limit(
@@ -160,7 +165,7 @@ fn device_limits(snapshot: &AccountSnapshotV2) -> Result<(), RestoreError> {
 
 /// The device's peers and reset logs: every record names a valid identity once, a peer holds
 /// at least one session, and each of its sessions is with that peer.
-fn device_sections(
+pub(super) fn device_sections(
     snapshot: &AccountSnapshotV2,
     checks: KeyChecks,
 ) -> Result<Sections, RestoreError> {
@@ -236,6 +241,7 @@ mod tests {
 
     use super::*;
     use crate::Account;
+    use crate::persist::{PeerRecordV2, SessionSnapshotV1};
     use crate::session::Session;
 
     const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);

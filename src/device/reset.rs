@@ -294,6 +294,9 @@ impl Device {
     /// when its messages cannot be decrypted. `since` is the last time a message from the
     /// peer was read.
     ///
+    /// Changes ([`Device::take_changes`]): the account record (it holds the reset logs).
+    /// Write it before sending the request.
+    ///
     /// # Errors
     /// [`ResetError::RateLimited`] within [`RESET_MIN_INTERVAL_SECS`] of the previous request
     /// to this peer; nothing changes then.
@@ -330,14 +333,19 @@ impl Device {
         let entry = self.resets.entry(*peer).or_default();
         entry.last_requested = Some(now);
         entry.awaiting_new_session = true;
+        self.mark_account();
         Ok(request.to_bytes())
     }
 
     /// Answers a reset request: checks it, then starts a fresh session with the requester from
     /// `bundle` (fetched from the server as for any new session) and makes it active.
     ///
+    /// Changes ([`Device::take_changes`]): the account record and the requester's record, as
+    /// [`Device::start_session`]. Write them before sending on the fresh session.
+    ///
     /// # Errors
-    /// [`ResetError`]; the device is unchanged on every error.
+    /// [`ResetError`], with [`crate::HandshakeError::PeerNotLoaded`] inside if the requester's
+    /// stored record is not loaded; the device is unchanged on every error.
     pub fn answer_reset<R: CryptoRng + ?Sized>(
         &mut self,
         request: &[u8],
@@ -386,6 +394,7 @@ impl Device {
         let entry = self.resets.entry(request.requester).or_default();
         entry.last_answered = Some(now);
         entry.newest_answered_request = Some(request.created_at);
+        self.mark_account();
         let mut events = vec![Event::SessionReset { session_id }];
         events.extend(started.events);
         Ok(ResetAnswered {
@@ -413,7 +422,7 @@ impl Device {
         let now = now.as_unix_secs();
         let mut first_spent_at = u64::MAX;
         for (key, log) in &self.resets {
-            if self.peers.contains_key(key) {
+            if self.knows_peer(key) {
                 continue;
             }
             let spent_at = log.spent_at();
@@ -475,7 +484,9 @@ mod tests {
     /// `NOW + RESET_MAX_AGE_SECS`).
     fn bob_with_logs(count: usize, rng: &mut ChaCha20Rng) -> Device {
         let mut bob = Device::new(NOW, rng);
-        bob.account_mut().generate_one_time_prekeys(4, 4, NOW, rng).unwrap();
+        bob.account_mut()
+            .generate_one_time_prekeys(4, 4, NOW, rng)
+            .unwrap();
         let log = ResetLog {
             last_answered: Some(NOW),
             newest_answered_request: Some(NOW),
@@ -490,7 +501,10 @@ mod tests {
 
     fn request_to(bob: &Device, now: Timestamp, rng: &mut ChaCha20Rng) -> (Device, Vec<u8>) {
         let mut requester = Device::new(NOW, rng);
-        requester.account_mut().generate_one_time_prekeys(1, 1, NOW, rng).unwrap();
+        requester
+            .account_mut()
+            .generate_one_time_prekeys(1, 1, NOW, rng)
+            .unwrap();
         let request = requester
             .reset_request(bob.identity_key(), ResetReason::NoSession, now, now, rng)
             .unwrap();

@@ -1,6 +1,9 @@
 //! The device's identity book: which identity key each of the app's users has, and whether the
 //! user verified it (SPEC.md §15.5). Sessions are keyed by identity key; this is the link to
 //! the app's users, and what makes [`Device::encrypt_for`] refuse a changed key.
+//!
+//! Every call here that changes the book lists the identity book in [`Device::changes`]
+//! (SPEC.md §11.9): write it before acting on the new state (sending to a new key).
 
 use super::Device;
 use crate::event::Event;
@@ -36,7 +39,9 @@ impl Device {
         now: Timestamp,
     ) -> Result<Vec<Event>, VerifyError> {
         let own = *self.account.identity_key();
-        self.identities.record(&own, user, identity_key, now)
+        let events = self.identities.record(&own, user, identity_key, now)?;
+        self.mark_identity_book();
+        Ok(events)
     }
 
     /// Marks `identity_key` as verified for `user`, after the users compared the safety number
@@ -55,7 +60,10 @@ impl Device {
         now: Timestamp,
     ) -> Result<(), VerifyError> {
         let own = *self.account.identity_key();
-        self.identities.mark_verified(&own, user, identity_key, now)
+        self.identities
+            .mark_verified(&own, user, identity_key, now)?;
+        self.mark_identity_book();
+        Ok(())
     }
 
     /// Accepts the new key of a user whose key changed since verification, without verifying
@@ -74,19 +82,29 @@ impl Device {
         user: &UserId,
         identity_key: &IdentityKey,
     ) -> Result<(), VerifyError> {
-        self.identities.accept_change(user, identity_key)
+        self.identities.accept_change(user, identity_key)?;
+        self.mark_identity_book();
+        Ok(())
     }
 
     /// Drops the user's verification (the state becomes unverified with the current key).
     /// Returns whether the user was verified or changed since verification.
     pub fn clear_verification(&mut self, user: &UserId) -> bool {
-        self.identities.clear_verification(user)
+        let changed = self.identities.clear_verification(user);
+        if changed {
+            self.mark_identity_book();
+        }
+        changed
     }
 
     /// Forgets everything recorded about `user`'s identity. Returns whether anything was held.
     /// Sessions are not touched (see [`Device::forget_peer`]).
     pub fn forget_identity(&mut self, user: &UserId) -> bool {
-        self.identities.forget(user)
+        let changed = self.identities.forget(user);
+        if changed {
+            self.mark_identity_book();
+        }
+        changed
     }
 
     /// The verification state of `user`, or `None` if nothing is recorded for it.

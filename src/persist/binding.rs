@@ -86,6 +86,16 @@ impl Binding {
         }
     }
 
+    /// One peer's record of a device (SPEC.md §11.9): our identity and the peer's.
+    pub(crate) fn peer_record(local: &IdentityKey, peer: &IdentityKey) -> Self {
+        Binding {
+            identity: local.to_bytes(),
+            peer: Some(peer.to_bytes()),
+            session_id: None,
+            group_id: None,
+        }
+    }
+
     /// A group session: our identity and the group id.
     pub(crate) fn group(own: &IdentityKey, group_id: &[u8; 32]) -> Self {
         Binding {

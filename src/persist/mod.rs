@@ -17,8 +17,8 @@ pub(crate) use snapshot::AccountSnapshotV1;
 #[cfg(feature = "serde")]
 pub(crate) use snapshot::plain_serde::versioned;
 pub(crate) use snapshot::{
-    AccountSnapshotV2, PeerRecordV2, ResetLogV1, SessionSnapshotV1,
-    account_snapshot_from_version, within_limit,
+    AccountSnapshotV2, PeerRecordV2, ResetLogV1, SessionSnapshotV1, account_snapshot_from_version,
+    within_limit,
 };
 
 use core::fmt;
@@ -89,6 +89,13 @@ pub enum StateType {
     Session,
     /// A [`crate::group::GroupSession`].
     GroupSession,
+    /// A [`crate::Device`]'s account record: the account without sessions, its reset logs and
+    /// the peers it holds a record of (SPEC.md §11.9).
+    AccountRecord,
+    /// A [`crate::Device`]'s identity book (SPEC.md §11.9).
+    IdentityBook,
+    /// One peer's record of a [`crate::Device`]: its sessions (SPEC.md §11.9).
+    PeerRecord,
 }
 
 impl StateType {
@@ -98,6 +105,9 @@ impl StateType {
             StateType::Account => 1,
             StateType::Session => 2,
             StateType::GroupSession => 3,
+            StateType::AccountRecord => 4,
+            StateType::IdentityBook => 5,
+            StateType::PeerRecord => 6,
         }
     }
 }

@@ -314,7 +314,8 @@ fn handshake_fields(e: HandshakeError) -> Value {
         HandshakeError::NonContributory
         | HandshakeError::ReplayedInitialMessage
         | HandshakeError::ReplayRecordsFull
-        | HandshakeError::OwnIdentity => json!({}),
+        | HandshakeError::OwnIdentity
+        | HandshakeError::PeerNotLoaded => json!({}),
         other => missing(&other),
     }
 }
@@ -360,7 +361,8 @@ fn peer_fields(e: PeerError) -> Value {
         | PeerError::NoMatchingSession
         | PeerError::NoAnsweredSession
         | PeerError::SenderMismatch
-        | PeerError::IdentityChanged => json!({}),
+        | PeerError::IdentityChanged
+        | PeerError::NotLoaded => json!({}),
         other => missing(&other),
     }
 }

@@ -1,0 +1,404 @@
+//! A device at rest as separate records (SPEC.md §11.9), so that persisting after one message
+//! costs one peer's sessions, not the whole device: the account record (identity, prekeys,
+//! configuration, reset logs and the list of peers with a record), the identity book, and one
+//! record per peer. The device notes which records each call changed ([`Changes`]); the app
+//! takes them with [`Device::take_changes`] and writes those records before it sends or
+//! acknowledges anything.
+//!
+//! A cold start restores the account record and the identity book ([`Device::from_records`])
+//! and then only the peers it needs ([`Device::load_peer`]); a call about a peer the device
+//! has a record of but has not loaded fails with [`super::PeerError::NotLoaded`] (or
+//! [`crate::HandshakeError::PeerNotLoaded`]) and changes nothing, so the app loads it and
+//! retries.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
+
+use super::peers::{MAX_PEERS, MAX_SESSIONS_PER_PEER};
+use super::persist::{device_limits, device_sections};
+use super::{Device, PeerRecord};
+use crate::account::Account;
+use crate::error::RestoreError;
+use crate::keys::IdentityKey;
+use crate::persist::{
+    AccountSnapshotV2, Binding, BlobLabel, Expected, KeyChecks, PeerRecordV2, SessionSnapshotV1,
+    StateType, StorageKey, decode_exact, restore_state, seal_state, within_limit,
+};
+use crate::verify::{IdentityBook, IdentityRecordV1};
+
+/// The records of a [`Device`] that calls changed since the app last took them
+/// ([`Device::take_changes`]): write each one listed, with its own blob, before sending or
+/// acknowledging what the call produced (SPEC.md §11.9).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Changes {
+    /// The account record changed ([`Device::account_record_to_encrypted`]): prekeys,
+    /// configuration, reset logs, or which peers have a record.
+    pub account: bool,
+    /// The identity book changed ([`Device::identity_book_to_encrypted`]).
+    pub identity_book: bool,
+    /// Peers whose record changed ([`Device::peer_record_to_encrypted`]).
+    pub peers: BTreeSet<IdentityKey>,
+    /// Peers whose record is gone (forgotten or evicted): delete their stored record.
+    pub removed_peers: BTreeSet<IdentityKey>,
+}
+
+impl Changes {
+    /// Whether nothing needs writing.
+    pub fn is_empty(&self) -> bool {
+        !self.account
+            && !self.identity_book
+            && self.peers.is_empty()
+            && self.removed_peers.is_empty()
+    }
+
+    /// Everything a device that was never persisted holds: its account and identity book.
+    pub(crate) fn fresh() -> Self {
+        Changes {
+            account: true,
+            identity_book: true,
+            ..Changes::default()
+        }
+    }
+}
+
+/// The account record (type [`StateType::AccountRecord`], SPEC.md §11.9).
+#[derive(Serialize, Deserialize)]
+struct AccountRecordV1 {
+    /// The account and its reset logs; `peers` and `identities` empty.
+    account: AccountSnapshotV2,
+    /// The identity keys of the peers with a record, by increasing bytes.
+    peers: Vec<[u8; 32]>,
+}
+
+/// The identity book (type [`StateType::IdentityBook`], SPEC.md §11.9).
+#[derive(Serialize, Deserialize)]
+struct IdentityBookV1 {
+    identities: Vec<IdentityRecordV1>,
+}
+
+impl Device {
+    /// The records changed since they were last taken, without taking them.
+    pub fn changes(&self) -> &Changes {
+        &self.changes
+    }
+
+    /// Takes the records changed since the last call, leaving none. After each mutating call
+    /// write every record listed (and delete the removed ones) before sending or acknowledging
+    /// what the call produced: a message sent before its session is stored would be followed,
+    /// after a crash, by another message under the same keys. A new device lists its account
+    /// and identity book.
+    pub fn take_changes(&mut self) -> Changes {
+        core::mem::take(&mut self.changes)
+    }
+
+    pub(crate) fn mark_account(&mut self) {
+        self.changes.account = true;
+    }
+
+    pub(crate) fn mark_identity_book(&mut self) {
+        self.changes.identity_book = true;
+    }
+
+    pub(crate) fn mark_peer(&mut self, peer: &IdentityKey) {
+        self.changes.removed_peers.remove(peer);
+        self.changes.peers.insert(*peer);
+    }
+
+    /// A peer's record is gone, and so is its entry in the account record.
+    pub(crate) fn mark_removed(&mut self, peer: &IdentityKey) {
+        self.changes.peers.remove(peer);
+        self.changes.removed_peers.insert(*peer);
+        self.changes.account = true;
+    }
+
+    /// Whether the device holds a record of `peer` (loaded or not).
+    pub(crate) fn knows_peer(&self, peer: &IdentityKey) -> bool {
+        self.peers.contains_key(peer) || self.unloaded.contains(peer)
+    }
+
+    /// Exports the account record (SPEC.md §11.9): identity, prekeys, configuration, the
+    /// reset logs and the list of peers with a record; no sessions, no identity book. Bound
+    /// to this device's identity key. `generation` is the app's counter for this record
+    /// (SPEC.md §11.2).
+    pub fn account_record_to_encrypted<R: CryptoRng + ?Sized>(
+        &self,
+        key: &StorageKey,
+        generation: u64,
+        rng: &mut R,
+    ) -> Vec<u8> {
+        let mut account = AccountSnapshotV2::from_account(&self.account);
+        account.resets = self.resets_snapshot();
+        let peers: BTreeSet<[u8; 32]> = self
+            .peers
+            .keys()
+            .chain(self.unloaded.iter())
+            .map(IdentityKey::to_bytes)
+            .collect();
+        let record = AccountRecordV1 {
+            account,
+            peers: peers.into_iter().collect(),
+        };
+        seal_state(
+            &record,
+            StateType::AccountRecord,
+            &Binding::account(self.identity_key()),
+            &BlobLabel::default(),
+            generation,
+            key,
+            rng,
+        )
+    }
+
+    /// Exports the identity book (SPEC.md §11.9), bound to this device's identity key.
+    pub fn identity_book_to_encrypted<R: CryptoRng + ?Sized>(
+        &self,
+        key: &StorageKey,
+        generation: u64,
+        rng: &mut R,
+    ) -> Vec<u8> {
+        let book = IdentityBookV1 {
+            identities: self.identities.to_snapshot(),
+        };
+        seal_state(
+            &book,
+            StateType::IdentityBook,
+            &Binding::account(self.identity_key()),
+            &BlobLabel::default(),
+            generation,
+            key,
+            rng,
+        )
+    }
+
+    /// Exports the record of `peer` (its sessions, SPEC.md §11.9), bound to this device's
+    /// identity key and the peer's. `None` if the peer is not loaded (nothing to write: its
+    /// stored record is current) or has no record.
+    pub fn peer_record_to_encrypted<R: CryptoRng + ?Sized>(
+        &self,
+        peer: &IdentityKey,
+        key: &StorageKey,
+        generation: u64,
+        rng: &mut R,
+    ) -> Option<Vec<u8>> {
+        let record = self.peers.get(peer)?;
+        Some(seal_state(
+            &peer_snapshot(peer, record),
+            StateType::PeerRecord,
+            &Binding::peer_record(self.identity_key(), peer),
+            &BlobLabel::default(),
+            generation,
+            key,
+            rng,
+        ))
+    }
+
+    /// Cold start: restores a device from its account record and identity book, with no
+    /// peer loaded ([`Device::load_peer`] loads those needed). Each blob has its own
+    /// `min_generation` (0 accepts any); `expected` is checked against the account record
+    /// (usually [`Expected::any`] or [`Expected::identity`]), and the identity book must be
+    /// bound to the same identity.
+    ///
+    /// # Errors
+    /// [`RestoreError`] as for [`Device::from_encrypted`], for either blob; a limit of
+    /// SPEC.md §11.9 past its value is [`RestoreError::LimitExceeded`].
+    pub fn from_records(
+        account_record: &[u8],
+        account_min_generation: u64,
+        identity_book: &[u8],
+        book_min_generation: u64,
+        key: &StorageKey,
+        expected: &Expected,
+    ) -> Result<Device, RestoreError> {
+        let (account, resets, unloaded) = restore_state(
+            account_record,
+            StateType::AccountRecord,
+            key,
+            account_min_generation,
+            expected,
+            |version, bytes| account_record_from(version, bytes),
+            |(account, _, _): &(Account, _, _)| Binding::account(account.identity_key()),
+        )?;
+        let own = *account.identity_key();
+        let identities = restore_state(
+            identity_book,
+            StateType::IdentityBook,
+            key,
+            book_min_generation,
+            &Expected::identity(&own),
+            |version, bytes| identity_book_from(version, bytes),
+            |_| Binding::account(&own),
+        )?;
+        Ok(Device {
+            account,
+            peers: BTreeMap::new(),
+            unloaded,
+            peer_clock: 0,
+            resets,
+            identities,
+            changes: Changes::default(),
+        })
+    }
+
+    /// Loads one peer's record, exported with [`Device::peer_record_to_encrypted`], after a
+    /// cold start. `expected` names what the app stored in that slot (usually
+    /// [`Expected::peer`]); the record must also be bound to this device's identity. Returns
+    /// the peer. A peer already loaded keeps its live state (the blob is not used).
+    ///
+    /// # Errors
+    /// [`RestoreError`] as for [`Device::from_encrypted`]; [`RestoreError::WrongObject`] with
+    /// `field` `"peer"` also when the device has no record of that peer (forgotten or evicted
+    /// since). Nothing changes on error.
+    pub fn load_peer(
+        &mut self,
+        bytes: &[u8],
+        key: &StorageKey,
+        min_generation: u64,
+        expected: &Expected,
+    ) -> Result<IdentityKey, RestoreError> {
+        let own = *self.identity_key();
+        let (peer, record) = restore_state(
+            bytes,
+            StateType::PeerRecord,
+            key,
+            min_generation,
+            &expected.clone().with_identity(&own),
+            |version, bytes| peer_record_from(version, bytes, &own),
+            |(peer, _): &(IdentityKey, PeerRecord)| Binding::peer_record(&own, peer),
+        )?;
+        if self.peers.contains_key(&peer) {
+            return Ok(peer);
+        }
+        if !self.unloaded.remove(&peer) {
+            return Err(RestoreError::WrongObject { field: "peer" });
+        }
+        self.peer_clock = self.peer_clock.max(record.last_used);
+        self.peers.insert(peer, record);
+        Ok(peer)
+    }
+
+    /// Drops a loaded peer's sessions from memory (wiping them), keeping its stored record
+    /// as the current one. Returns false, changing nothing, if the peer is not loaded or its
+    /// record has changes not yet taken ([`Device::take_changes`]): write them first.
+    pub fn unload_peer(&mut self, peer: &IdentityKey) -> bool {
+        if self.changes.peers.contains(peer) || self.peers.remove(peer).is_none() {
+            return false;
+        }
+        self.unloaded.insert(*peer);
+        true
+    }
+
+    /// Whether `peer`'s sessions are in memory.
+    pub fn is_loaded(&self, peer: &IdentityKey) -> bool {
+        self.peers.contains_key(peer)
+    }
+
+    /// The peers with a stored record that is not loaded.
+    pub fn unloaded_peers(&self) -> Vec<IdentityKey> {
+        self.unloaded.iter().copied().collect()
+    }
+}
+
+/// One peer's snapshot, as in an account blob (`PeerRecordV2`, SPEC.md §11.3).
+pub(super) fn peer_snapshot(peer: &IdentityKey, record: &PeerRecord) -> PeerRecordV2 {
+    PeerRecordV2 {
+        identity: peer.to_bytes(),
+        last_used: record.last_used,
+        sessions: record
+            .sessions
+            .iter()
+            .map(SessionSnapshotV1::from_live)
+            .collect(),
+    }
+}
+
+/// The record types exist from format version 2 on: a version 1 blob of one was not written
+/// by the library.
+fn since_version_2(version: u16) -> Result<(), RestoreError> {
+    if version < 2 {
+        return Err(RestoreError::Corrupt);
+    }
+    Ok(())
+}
+
+type AccountRecordLive = (
+    Account,
+    BTreeMap<IdentityKey, super::ResetLog>,
+    BTreeSet<IdentityKey>,
+);
+
+/// The account record's content: limits first (the account's, then the reset logs', then
+/// `MAX_PEERS` for the peer list), then parsing (SPEC.md §11.9).
+fn account_record_from(version: u16, bytes: &[u8]) -> Result<AccountRecordLive, RestoreError> {
+    since_version_2(version)?;
+    let record: AccountRecordV1 = decode_exact(bytes)?;
+    record.account.check_limits(device_limits)?;
+    within_limit("MAX_PEERS", record.peers.len(), MAX_PEERS)?;
+    if !record.account.peers.is_empty() || !record.account.identities.is_empty() {
+        return Err(RestoreError::Corrupt);
+    }
+    let checks = KeyChecks::Stored;
+    let (account, (_, _, resets)) = record.account.account_to_live(checks, device_sections)?;
+    let mut peers = BTreeSet::new();
+    let mut previous: Option<&[u8; 32]> = None;
+    for bytes in &record.peers {
+        if previous.is_some_and(|p| p >= bytes) {
+            return Err(RestoreError::Corrupt);
+        }
+        previous = Some(bytes);
+        peers.insert(checks.identity(bytes)?);
+    }
+    Ok((account, resets, peers))
+}
+
+fn identity_book_from(version: u16, bytes: &[u8]) -> Result<IdentityBook, RestoreError> {
+    since_version_2(version)?;
+    let book: IdentityBookV1 = decode_exact(bytes)?;
+    within_limit(
+        "MAX_IDENTITY_RECORDS",
+        book.identities.len(),
+        crate::verify::MAX_IDENTITY_RECORDS,
+    )?;
+    for record in &book.identities {
+        record.check_limits()?;
+    }
+    IdentityBook::from_snapshot(&book.identities, KeyChecks::Stored)
+}
+
+/// One peer's record: at most [`MAX_SESSIONS_PER_PEER`] sessions, at least one, each between
+/// this device (`own`) and that peer.
+fn peer_record_from(
+    version: u16,
+    bytes: &[u8],
+    own: &IdentityKey,
+) -> Result<(IdentityKey, PeerRecord), RestoreError> {
+    since_version_2(version)?;
+    let snapshot: PeerRecordV2 = decode_exact(bytes)?;
+    within_limit(
+        "MAX_SESSIONS_PER_PEER",
+        snapshot.sessions.len(),
+        MAX_SESSIONS_PER_PEER,
+    )?;
+    let checks = KeyChecks::Stored;
+    let peer = checks.identity(&snapshot.identity)?;
+    if snapshot.sessions.is_empty() {
+        return Err(RestoreError::Corrupt);
+    }
+    let mut sessions = VecDeque::new();
+    for s in &snapshot.sessions {
+        let session = s.to_live(checks)?;
+        if session.remote_identity() != &peer || session.local_identity() != own {
+            return Err(RestoreError::Corrupt);
+        }
+        sessions.push_back(session);
+    }
+    Ok((
+        peer,
+        PeerRecord {
+            sessions,
+            last_used: snapshot.last_used,
+        },
+    ))
+}
