@@ -283,7 +283,9 @@ impl BackupWriter {
     ) -> Result<Appended, BackupError> {
         let mut items = vec![BackupItem::IdentityBook(device)];
         if options.include_identity_key {
-            items.push(BackupItem::IdentityKey(device.account().identity_key_pair()));
+            items.push(BackupItem::IdentityKey(
+                device.account().identity_key_pair(),
+            ));
         }
         self.append(&items, now, rng)
     }

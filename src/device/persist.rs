@@ -20,7 +20,11 @@ use crate::time::Timestamp;
 use crate::verify::IdentityBook;
 
 /// The device's peers with the clock their records were last used on, and its reset logs.
-type Sections = (BTreeMap<IdentityKey, PeerRecord>, u64, BTreeMap<IdentityKey, ResetLog>);
+type Sections = (
+    BTreeMap<IdentityKey, PeerRecord>,
+    u64,
+    BTreeMap<IdentityKey, ResetLog>,
+);
 
 impl Device {
     /// The snapshot: the account's, with the device's sections filled.

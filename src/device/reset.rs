@@ -475,7 +475,9 @@ mod tests {
     /// `NOW + RESET_MAX_AGE_SECS`).
     fn bob_with_logs(count: usize, rng: &mut ChaCha20Rng) -> Device {
         let mut bob = Device::new(NOW, rng);
-        bob.account_mut().generate_one_time_prekeys(4, 4, NOW, rng).unwrap();
+        bob.account_mut()
+            .generate_one_time_prekeys(4, 4, NOW, rng)
+            .unwrap();
         let log = ResetLog {
             last_answered: Some(NOW),
             newest_answered_request: Some(NOW),
@@ -490,7 +492,10 @@ mod tests {
 
     fn request_to(bob: &Device, now: Timestamp, rng: &mut ChaCha20Rng) -> (Device, Vec<u8>) {
         let mut requester = Device::new(NOW, rng);
-        requester.account_mut().generate_one_time_prekeys(1, 1, NOW, rng).unwrap();
+        requester
+            .account_mut()
+            .generate_one_time_prekeys(1, 1, NOW, rng)
+            .unwrap();
         let request = requester
             .reset_request(bob.identity_key(), ResetReason::NoSession, now, now, rng)
             .unwrap();

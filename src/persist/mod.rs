@@ -17,8 +17,8 @@ pub(crate) use snapshot::AccountSnapshotV1;
 #[cfg(feature = "serde")]
 pub(crate) use snapshot::plain_serde::versioned;
 pub(crate) use snapshot::{
-    AccountSnapshotV2, PeerRecordV2, ResetLogV1, SessionSnapshotV1,
-    account_snapshot_from_version, within_limit,
+    AccountSnapshotV2, PeerRecordV2, ResetLogV1, SessionSnapshotV1, account_snapshot_from_version,
+    within_limit,
 };
 
 use core::fmt;

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
