@@ -48,6 +48,37 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! The same conversation with the device layer ([`Device`]), which keeps the sessions per peer
+//! device: use it for "just give me a chat"; use [`Account`] and [`Session`] when the app
+//! manages sessions itself.
+//!
+//! ```
+//! use hushwire::{Device, Timestamp};
+//! use rand_core::SeedableRng;
+//! # fn main() -> Result<(), hushwire::Error> {
+//! let mut rng = chacha20::ChaCha20Rng::seed_from_u64(7);
+//! let now = Timestamp::from_unix_secs(1_700_000_000);
+//!
+//! let mut alice = Device::new(now, &mut rng);
+//! let mut bob = Device::new(now, &mut rng);
+//! bob.account_mut().generate_one_time_prekeys(10, 10, now, &mut rng)?;
+//!
+//! // Alice starts a conversation from Bob's bundle; the device keeps the session.
+//! let bundle = bob.account().published_prekeys().take_bundle();
+//! let _ = alice.start_session(&bundle, &mut rng)?;
+//! let first = alice.encrypt_for(bob.identity_key(), b"hi Bob, is my order shipped?", &mut rng)?;
+//!
+//! // Bob reads it as coming from Alice's identity key (named by the transport or a sealed
+//! // envelope); the first message creates his session.
+//! let read = bob.decrypt_from(alice.identity_key(), &first, now)?;
+//! assert_eq!(read.plaintext, b"hi Bob, is my order shipped?");
+//! let reply = bob.encrypt_for(alice.identity_key(), b"yes, it left this morning", &mut rng)?;
+//! let read = alice.decrypt_from(bob.identity_key(), &reply, now)?;
+//! assert_eq!(read.plaintext, b"yes, it left this morning");
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -37,7 +37,9 @@ fn world(seed: u64) -> World {
     let mut rng = rng(seed);
     let mut sup = Device::new(NOW, &mut rng);
     let mut bob = Device::new(NOW, &mut rng);
-    bob.account_mut().generate_one_time_prekeys(5, 5, NOW, &mut rng).unwrap();
+    bob.account_mut()
+        .generate_one_time_prekeys(5, 5, NOW, &mut rng)
+        .unwrap();
     // A 1:1 session, both ways.
     let bundle = bob.account().published_prekeys().take_bundle();
     let _ = sup.start_session(&bundle, &mut rng).unwrap();

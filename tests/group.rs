@@ -21,8 +21,8 @@ use hushwire::group::{
 };
 use hushwire::persist::StateType;
 use hushwire::{
-    Account, DecodeError, Device, Error, ErrorKind, IdentityKey, IdentityKeyPair, MAX_PLAINTEXT_LEN,
-    RestoreError, StorageKey, Timestamp,
+    Account, DecodeError, Device, Error, ErrorKind, IdentityKey, IdentityKeyPair,
+    MAX_PLAINTEXT_LEN, RestoreError, StorageKey, Timestamp,
 };
 use rand_core::SeedableRng;
 
@@ -269,7 +269,10 @@ impl Net {
         let to_key = *self.accounts[to].identity_key();
         let from_key = *self.accounts[from].identity_key();
         if self.accounts[from].sessions_with(&to_key).is_empty() {
-            let bundle = self.accounts[to].account().published_prekeys().take_bundle();
+            let bundle = self.accounts[to]
+                .account()
+                .published_prekeys()
+                .take_bundle();
             let _ = self.accounts[from]
                 .start_session(&bundle, &mut self.rng)
                 .unwrap();

@@ -11,7 +11,7 @@
 use chacha20::ChaCha20Rng;
 use hushwire::persist::Expected;
 use hushwire::{
-    Device, DecryptError, Event, HandshakeError, MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerError,
+    DecryptError, Device, Event, HandshakeError, MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerError,
     StorageKey, Timestamp, UserId,
 };
 use rand_core::SeedableRng;
@@ -23,9 +23,11 @@ fn accounts(seed: u64) -> (ChaCha20Rng, Device, Device) {
     let mut alice = Device::new(NOW, &mut rng);
     let mut bob = Device::new(NOW, &mut rng);
     alice
-        .account_mut().generate_one_time_prekeys(10, 10, NOW, &mut rng)
+        .account_mut()
+        .generate_one_time_prekeys(10, 10, NOW, &mut rng)
         .unwrap();
-    bob.account_mut().generate_one_time_prekeys(10, 10, NOW, &mut rng)
+    bob.account_mut()
+        .generate_one_time_prekeys(10, 10, NOW, &mut rng)
         .unwrap();
     (rng, alice, bob)
 }
@@ -174,7 +176,10 @@ fn throwaway_hello(
     bundle: &hushwire::PreKeyBundle,
 ) -> (hushwire::IdentityKey, Vec<u8>) {
     let stranger = Device::new(NOW, rng);
-    let mut session = stranger.account().create_outbound_session(bundle, rng).unwrap();
+    let mut session = stranger
+        .account()
+        .create_outbound_session(bundle, rng)
+        .unwrap();
     (
         *stranger.identity_key(),
         session.encrypt(b"hi", rng).unwrap(),
@@ -203,7 +208,10 @@ fn a_flood_of_throwaway_identities_does_not_lock_out_new_contacts() {
     // The oldest record: a contact the user verified.
     let verified = Device::new(NOW, &mut rng);
     let _ = operator
-        .start_session(&verified.account().published_prekeys().take_bundle(), &mut rng)
+        .start_session(
+            &verified.account().published_prekeys().take_bundle(),
+            &mut rng,
+        )
         .unwrap();
     let verified_user = UserId::new(b"verified contact").unwrap();
     operator
@@ -212,7 +220,10 @@ fn a_flood_of_throwaway_identities_does_not_lock_out_new_contacts() {
     // A contact who answered.
     let mut friend = Device::new(NOW, &mut rng);
     let _ = operator
-        .start_session(&friend.account().published_prekeys().take_bundle(), &mut rng)
+        .start_session(
+            &friend.account().published_prekeys().take_bundle(),
+            &mut rng,
+        )
         .unwrap();
     let m = operator
         .encrypt_for(friend.identity_key(), b"hello", &mut rng)
@@ -253,7 +264,10 @@ fn a_flood_of_throwaway_identities_does_not_lock_out_new_contacts() {
     // A genuine new contact the operator writes to is not locked out either.
     let newcomer = Device::new(NOW, &mut rng);
     let started = operator
-        .start_session(&newcomer.account().published_prekeys().take_bundle(), &mut rng)
+        .start_session(
+            &newcomer.account().published_prekeys().take_bundle(),
+            &mut rng,
+        )
         .unwrap();
     assert_eq!(evicted(&started.events), [strangers[3]]);
     assert_eq!(
@@ -291,16 +305,21 @@ fn a_flood_of_throwaway_identities_does_not_lock_out_new_contacts() {
     }
     let mut outsider = Device::new(NOW, &mut rng);
     outsider
-        .account_mut().generate_one_time_prekeys(1, 1, NOW, &mut rng)
+        .account_mut()
+        .generate_one_time_prekeys(1, 1, NOW, &mut rng)
         .unwrap();
     let refused = operator
-        .start_session(&outsider.account().published_prekeys().take_bundle(), &mut rng)
+        .start_session(
+            &outsider.account().published_prekeys().take_bundle(),
+            &mut rng,
+        )
         .unwrap_err();
     assert_eq!(refused, HandshakeError::TooManyPeers { limit: MAX_PEERS });
     assert_eq!(refused.kind(), hushwire::ErrorKind::LimitExceeded);
     let mut prekeys = operator.account().published_prekeys();
     let mut session = outsider
-        .account().create_outbound_session(&prekeys.take_bundle(), &mut rng)
+        .account()
+        .create_outbound_session(&prekeys.take_bundle(), &mut rng)
         .unwrap();
     let hello = session.encrypt(b"hello", &mut rng).unwrap();
     let counts = operator.account().one_time_prekey_counts();
@@ -314,7 +333,10 @@ fn a_flood_of_throwaway_identities_does_not_lock_out_new_contacts() {
     assert_eq!(operator.peers().len(), MAX_PEERS);
     // A peer already held may still start over; forgetting one makes room.
     let _ = operator
-        .start_session(&friend.account().published_prekeys().take_bundle(), &mut rng)
+        .start_session(
+            &friend.account().published_prekeys().take_bundle(),
+            &mut rng,
+        )
         .unwrap();
     assert_eq!(operator.sessions_with(friend.identity_key()).len(), 2);
     assert!(operator.forget_peer(friend.identity_key()));
@@ -396,7 +418,8 @@ fn maintenance_events_fire_exactly_when_due() {
     let mut rng = ChaCha20Rng::seed_from_u64(7);
     let mut account = Device::new(NOW, &mut rng);
     account
-        .account_mut().generate_one_time_prekeys(
+        .account_mut()
+        .generate_one_time_prekeys(
             hushwire::ONE_TIME_PREKEYS_LOW,
             hushwire::ONE_TIME_PREKEYS_LOW,
             NOW,
@@ -406,7 +429,9 @@ fn maintenance_events_fire_exactly_when_due() {
     assert!(account.account().maintenance_events(NOW).is_empty());
     let due = NOW.plus_secs(hushwire::PREKEY_ROTATION_SECS);
     assert_eq!(
-        account.account().maintenance_events(NOW.plus_secs(hushwire::PREKEY_ROTATION_SECS - 1)),
+        account
+            .account()
+            .maintenance_events(NOW.plus_secs(hushwire::PREKEY_ROTATION_SECS - 1)),
         vec![]
     );
     assert_eq!(
@@ -418,7 +443,10 @@ fn maintenance_events_fire_exactly_when_due() {
     // One session consumes one key of each kind: now below the threshold.
     let mut other = Device::new(NOW, &mut rng);
     let _ = other
-        .start_session(&account.account().published_prekeys().take_bundle(), &mut rng)
+        .start_session(
+            &account.account().published_prekeys().take_bundle(),
+            &mut rng,
+        )
         .unwrap();
     let m = other
         .encrypt_for(account.identity_key(), b"hi", &mut rng)

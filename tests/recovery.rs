@@ -10,7 +10,7 @@
 
 use chacha20::ChaCha20Rng;
 use hushwire::persist::Expected;
-use hushwire::{Device, DecryptError, ErrorKind, Session, StorageKey, Timestamp};
+use hushwire::{DecryptError, Device, ErrorKind, Session, StorageKey, Timestamp};
 use rand_core::SeedableRng;
 
 const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
@@ -20,9 +20,16 @@ fn pair(seed: u64) -> (ChaCha20Rng, Session, Session) {
     let alice = Device::new(NOW, &mut rng);
     let mut bob = Device::new(NOW, &mut rng);
     let bundle = bob.account().published_prekeys().take_bundle();
-    let mut a = alice.account().create_outbound_session(&bundle, &mut rng).unwrap();
+    let mut a = alice
+        .account()
+        .create_outbound_session(&bundle, &mut rng)
+        .unwrap();
     let first = a.encrypt(b"hi", &mut rng).unwrap();
-    let b = bob.account_mut().create_inbound_session(&first, NOW).unwrap().session;
+    let b = bob
+        .account_mut()
+        .create_inbound_session(&first, NOW)
+        .unwrap()
+        .session;
     (rng, a, b)
 }
 
@@ -107,9 +114,11 @@ mod reset {
         let mut alice = Device::new(NOW, &mut rng);
         let mut bob = Device::new(NOW, &mut rng);
         alice
-            .account_mut().generate_one_time_prekeys(20, 20, NOW, &mut rng)
+            .account_mut()
+            .generate_one_time_prekeys(20, 20, NOW, &mut rng)
             .unwrap();
-        bob.account_mut().generate_one_time_prekeys(20, 20, NOW, &mut rng)
+        bob.account_mut()
+            .generate_one_time_prekeys(20, 20, NOW, &mut rng)
             .unwrap();
         (rng, alice, bob)
     }

@@ -78,7 +78,10 @@ impl World {
         let key = StorageKey::from_bytes([1; 32]);
         let make = |rng: &mut ChaCha20Rng| {
             let mut account = Device::new(now, rng);
-            account.account_mut().generate_one_time_prekeys(50, 50, now, rng).unwrap();
+            account
+                .account_mut()
+                .generate_one_time_prekeys(50, 50, now, rng)
+                .unwrap();
             let snapshot = account.to_encrypted(&key, 0, rng);
             Peer { account, snapshot }
         };
@@ -104,7 +107,11 @@ impl World {
         let to = 1 - from;
         let peer = self.ids[to];
         if self.devices[from].account.active_session(&peer).is_none() {
-            let bundle = self.devices[to].account.account().published_prekeys().take_bundle();
+            let bundle = self.devices[to]
+                .account
+                .account()
+                .published_prekeys()
+                .take_bundle();
             let _ = self.devices[from]
                 .account
                 .start_session(&bundle, &mut self.rng)
@@ -154,7 +161,11 @@ impl World {
                 }
             }
             Packet::Reset(req) => {
-                let bundle = self.devices[from].account.account().published_prekeys().take_bundle();
+                let bundle = self.devices[from]
+                    .account
+                    .account()
+                    .published_prekeys()
+                    .take_bundle();
                 if self.devices[to]
                     .account
                     .answer_reset(&req, &bundle, self.now, &mut self.rng)

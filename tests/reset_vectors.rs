@@ -26,7 +26,7 @@ use std::convert::Infallible;
 use chacha20::ChaCha20Rng;
 use hmac::{Hmac, KeyInit, Mac};
 use hushwire::{
-    Device, DecodeError, IdentityKey, IdentityKeyPair, RESET_MAX_AGE_SECS,
+    DecodeError, Device, IdentityKey, IdentityKeyPair, RESET_MAX_AGE_SECS,
     RESET_MAX_FUTURE_SKEW_SECS, RESET_MIN_INTERVAL_SECS, RESET_REQUEST_LEN, ResetError,
     ResetReason, Timestamp,
 };
@@ -248,7 +248,8 @@ fn build() -> Value {
         );
         // The target accepts it (a bundle of the requester answers it).
         let bundle = account(&requester_seed, &mut rng)
-            .account().published_prekeys()
+            .account()
+            .published_prekeys()
             .take_bundle();
         let answered = target
             .answer_reset(&bytes, &bundle, ts(created_at), &mut rng)
@@ -426,7 +427,10 @@ fn build() -> Value {
             Who::Target => target_seed,
             Who::Stranger => stranger_seed,
         };
-        account(&seed, rng).account().published_prekeys().take_bundle()
+        account(&seed, rng)
+            .account()
+            .published_prekeys()
+            .take_bundle()
     };
     let mut invalid_json = Vec::new();
     for case in &cases {

@@ -25,9 +25,10 @@ use hushwire::sealed::{
     MultiRecipientMessage, RECIPIENT_HEADER_LEN, content_len, envelope_len, multi_recipient_len,
 };
 use hushwire::{
-    Account, CertificateError, Device, ContentType, DecodeError, ErrorKind, HandshakeError, IdentityKey,
-    IdentityKeyPair, IssuerKeyPair, Metadata, OpenError, PeerError, SealError, SealedSessionError,
-    SenderCertificate, ServerCertificate, Session, StorageKey, Timestamp, TrustStore, Validity,
+    Account, CertificateError, ContentType, DecodeError, Device, ErrorKind, HandshakeError,
+    IdentityKey, IdentityKeyPair, IssuerKeyPair, Metadata, OpenError, PeerError, SealError,
+    SealedSessionError, SenderCertificate, ServerCertificate, Session, StorageKey, Timestamp,
+    TrustStore, Validity,
 };
 use proptest::prelude::*;
 use rand_core::{Rng, SeedableRng};
@@ -273,7 +274,10 @@ fn sealed_messages_through_the_account_session_records() {
     )
     .unwrap();
     let opened = bob.open_sealed(&env, &w.dep.trust, NOW).unwrap();
-    assert_eq!(bob.decrypt_sealed(&opened, NOW).unwrap().plaintext, b"again");
+    assert_eq!(
+        bob.decrypt_sealed(&opened, NOW).unwrap().plaintext,
+        b"again"
+    );
 }
 
 #[test]

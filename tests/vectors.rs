@@ -29,8 +29,8 @@ use ed25519_dalek::{Signer, SigningKey};
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
 use hushwire::{
-    DEFAULT_MAX_JUMP, Device, DEFAULT_MAX_SKIPPED_KEYS, DEFAULT_SKIPPED_KEY_MAX_AGE, DecodeError,
-    DecryptError, HandshakeError, KeyError, PeerError, PreKeyBundle, PublishedPreKeys,
+    DEFAULT_MAX_JUMP, DEFAULT_MAX_SKIPPED_KEYS, DEFAULT_SKIPPED_KEY_MAX_AGE, DecodeError,
+    DecryptError, Device, HandshakeError, KeyError, PeerError, PreKeyBundle, PublishedPreKeys,
     RatchetConfig, Session, SignedKeyKind, Timestamp,
 };
 use ml_kem::array::Array;
@@ -2734,7 +2734,8 @@ impl Library {
             }
             Op::GenerateOneTimePreKeys { party, x25519, kem } => {
                 let (now, acct) = (self.now, self.accounts[party.idx()].as_mut().unwrap());
-                acct.account_mut().generate_one_time_prekeys(*x25519, *kem, now, &mut self.rng)
+                acct.account_mut()
+                    .generate_one_time_prekeys(*x25519, *kem, now, &mut self.rng)
                     .unwrap();
                 self.servers[party.idx()] = Some(acct.account().published_prekeys());
             }
@@ -2745,7 +2746,8 @@ impl Library {
             Op::CreateOutboundSession { party, bundle } => {
                 let acct = self.accounts[party.idx()].as_ref().unwrap();
                 let session = acct
-                    .account().create_outbound_session(&self.bundles[*bundle], &mut self.rng)
+                    .account()
+                    .create_outbound_session(&self.bundles[*bundle], &mut self.rng)
                     .unwrap();
                 self.session_ids.push(*session.session_id().as_bytes());
                 let mut slots = [None, None];
@@ -2787,7 +2789,8 @@ impl Library {
                     None => {
                         let inbound = self
                             .account(receiver)
-                            .account_mut().create_inbound_session(&wire, now)
+                            .account_mut()
+                            .create_inbound_session(&wire, now)
                             .unwrap();
                         let delivery = LibDelivery {
                             result: Ok(inbound.plaintext),
@@ -3186,7 +3189,8 @@ fn run_case(case: &Case, (accounts, sessions, now): &Snapshot, input: &[u8]) {
             let mut state = accounts[party.idx()].clone().unwrap();
             let before = account_state(&state);
             let err = state
-                .account_mut().create_inbound_session(input, now)
+                .account_mut()
+                .create_inbound_session(input, now)
                 .expect_err("invalid input was accepted");
             assert_eq!(
                 account_state(&state),
@@ -3202,7 +3206,8 @@ fn run_case(case: &Case, (accounts, sessions, now): &Snapshot, input: &[u8]) {
             // The base key is drawn before the DH values are checked; any bytes will do.
             let mut rng = TapeRng::new(tape_stream("outbound", 64));
             state
-                .account().create_outbound_session(&bundle, &mut rng)
+                .account()
+                .create_outbound_session(&bundle, &mut rng)
                 .expect_err("invalid bundle was accepted")
                 .into()
         }
@@ -3371,7 +3376,8 @@ fn build(scenario: &Scenario) -> String {
                 let published = lib.accounts[party.idx()]
                     .as_ref()
                     .unwrap()
-                    .account().published_prekeys();
+                    .account()
+                    .published_prekeys();
                 let r = reference.account(*party);
                 let lib_otk: Vec<_> = published
                     .one_time_prekeys

@@ -16,7 +16,7 @@ use hushwire::verify::{
     verify_business_identity,
 };
 use hushwire::{
-    Device, DecodeError, ErrorKind, Event, IdentityCertificate, IdentityKey, IdentityKeyPair,
+    DecodeError, Device, ErrorKind, Event, IdentityCertificate, IdentityKey, IdentityKeyPair,
     IssuerKeyPair, OrganizationRoots, PeerError, SafetyNumber, StorageKey, Timestamp, UserId,
     Validity, VerificationState, VerifyError,
 };
@@ -487,11 +487,15 @@ fn business_identity_cases() {
     // An operator device with a real session to a customer.
     let mut operator = Device::new(NOW, &mut rng);
     operator
-        .account_mut().generate_one_time_prekeys(2, 2, NOW, &mut rng)
+        .account_mut()
+        .generate_one_time_prekeys(2, 2, NOW, &mut rng)
         .unwrap();
     let customer = Device::new(NOW, &mut rng);
     let bundle = operator.account().published_prekeys().take_bundle();
-    let session = customer.account().create_outbound_session(&bundle, &mut rng).unwrap();
+    let session = customer
+        .account()
+        .create_outbound_session(&bundle, &mut rng)
+        .unwrap();
     let operator_key = *session.remote_identity();
     assert_eq!(&operator_key, operator.identity_key());
     let now = NOW.plus_secs(2 * DAY);

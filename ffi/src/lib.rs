@@ -343,7 +343,12 @@ pub unsafe extern "C" fn hw_account_generate_one_time_prekeys(
     call(err, || {
         let account = handle(account, "account")?;
         let mut rng = rng::for_call()?;
-        lock(&account.0)?.account_mut().generate_one_time_prekeys(x25519, kem, time(now), &mut rng)?;
+        lock(&account.0)?.account_mut().generate_one_time_prekeys(
+            x25519,
+            kem,
+            time(now),
+            &mut rng,
+        )?;
         Ok(())
     })
 }
@@ -390,7 +395,9 @@ pub unsafe extern "C" fn hw_account_prekeys_due_for_rotation(
         let account = handle(account, "account")?;
         let due = Out::new(due, "due")?;
         due.write(u8::from(
-            lock(&account.0)?.account().prekeys_due_for_rotation(time(now)),
+            lock(&account.0)?
+                .account()
+                .prekeys_due_for_rotation(time(now)),
         ));
         Ok(())
     })
@@ -411,7 +418,9 @@ pub unsafe extern "C" fn hw_account_rotate_prekeys(
     call(err, || {
         let account = handle(account, "account")?;
         let mut rng = rng::for_call()?;
-        lock(&account.0)?.account_mut().rotate_prekeys(time(now), &mut rng);
+        lock(&account.0)?
+            .account_mut()
+            .rotate_prekeys(time(now), &mut rng);
         Ok(())
     })
 }
@@ -431,7 +440,10 @@ pub unsafe extern "C" fn hw_account_prekey_bundle(
     call(err, || {
         let account = handle(account, "account")?;
         let out = Out::new(out, "out")?;
-        let bundle = lock(&account.0)?.account().published_prekeys().take_bundle();
+        let bundle = lock(&account.0)?
+            .account()
+            .published_prekeys()
+            .take_bundle();
         out.write(hw_bytes::from_vec(bundle.to_bytes()));
         Ok(())
     })
@@ -458,7 +470,9 @@ pub unsafe extern "C" fn hw_account_sign_relay_challenge(
         let challenge = input(challenge, challenge_len, "challenge")?;
         let out = Out::new(out, "out")?;
         out.write(
-            lock(&account.0)?.account().identity_key_pair()
+            lock(&account.0)?
+                .account()
+                .identity_key_pair()
                 .sign_relay_challenge(challenge),
         );
         Ok(())
@@ -511,7 +525,9 @@ pub unsafe extern "C" fn hw_account_create_outbound_session(
         let bundle = PreKeyBundle::from_bytes(input(bundle, bundle_len, "bundle")?)?;
         let out = Out::new(out, "out")?;
         let mut rng = rng::for_call()?;
-        let session = lock(&account.0)?.account().create_outbound_session(&bundle, &mut rng)?;
+        let session = lock(&account.0)?
+            .account()
+            .create_outbound_session(&bundle, &mut rng)?;
         out.write(into_handle(hw_session(Mutex::new(session))));
         Ok(())
     })
@@ -540,7 +556,9 @@ pub unsafe extern "C" fn hw_account_create_inbound_session(
         let message = input(message, message_len, "message")?;
         let out = Out::new(out, "out")?;
         let plaintext = Out::new(plaintext, "plaintext")?;
-        let inbound = lock(&account.0)?.account_mut().create_inbound_session(message, time(now))?;
+        let inbound = lock(&account.0)?
+            .account_mut()
+            .create_inbound_session(message, time(now))?;
         plaintext.write(hw_bytes::from_vec(inbound.plaintext));
         out.write(into_handle(hw_session(Mutex::new(inbound.session))));
         Ok(())
@@ -995,7 +1013,12 @@ pub unsafe extern "C" fn hw_open(
         let opened = {
             let account = lock(&account.0)?;
             let trust = lock(&trust.0)?;
-            hushwire::sealed::open(account.account().identity_key_pair(), envelope, &trust, time(now))?
+            hushwire::sealed::open(
+                account.account().identity_key_pair(),
+                envelope,
+                &trust,
+                time(now),
+            )?
         };
         if let Some(out) = Out::optional(sender) {
             out.write(opened.sender_identity().to_bytes());
@@ -1176,8 +1199,11 @@ pub unsafe extern "C" fn hw_group_create(
         let welcome = Out::new(welcome, "welcome")?;
         let distribution = Out::new(distribution, "distribution")?;
         let mut rng = rng::for_call()?;
-        let mut created =
-            GroupSession::create(lock(&account.0)?.account().identity_key_pair(), &members, &mut rng)?;
+        let mut created = GroupSession::create(
+            lock(&account.0)?.account().identity_key_pair(),
+            &members,
+            &mut rng,
+        )?;
         welcome.write(hw_bytes::from_vec(std::mem::take(
             &mut *created.welcome.bytes,
         )));

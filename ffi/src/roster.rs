@@ -72,8 +72,12 @@ pub unsafe extern "C" fn hw_group_add_member(
         let mut rng = rng::for_call()?;
         // Lock order: account before group.
         let account = lock(&account.0)?;
-        let update =
-            lock(&group.0)?.add_member(account.account().identity_key_pair(), member, role, &mut rng)?;
+        let update = lock(&group.0)?.add_member(
+            account.account().identity_key_pair(),
+            member,
+            role,
+            &mut rng,
+        )?;
         write_update(update, Some(change), Some(welcome), Some(distribution));
         Ok(())
     })
@@ -187,8 +191,12 @@ pub unsafe extern "C" fn hw_group_set_role(
         let mut rng = rng::for_call()?;
         // Lock order: account before group.
         let account = lock(&account.0)?;
-        let update =
-            lock(&group.0)?.set_role(account.account().identity_key_pair(), member, role, &mut rng)?;
+        let update = lock(&group.0)?.set_role(
+            account.account().identity_key_pair(),
+            member,
+            role,
+            &mut rng,
+        )?;
         write_update(update, Some(change), None, None);
         Ok(())
     })

@@ -189,7 +189,12 @@ pub unsafe extern "C" fn hw_vaulted_field_open(
         // Lock order: account before trust store.
         let account = lock(&account.0)?;
         let trust = lock(&trust.0)?;
-        let field = VaultedField::open(account.account().identity_key_pair(), envelope, &trust, time(now))?;
+        let field = VaultedField::open(
+            account.account().identity_key_pair(),
+            envelope,
+            &trust,
+            time(now),
+        )?;
         out.write(into_handle(hw_vaulted_field(Mutex::new(field))));
         Ok(())
     })

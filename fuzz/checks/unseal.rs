@@ -11,7 +11,7 @@
 //! above, bit 0 of the mode picks raw bytes or an edited genuine inner message (see
 //! [`UnsealFixture::inner`]). The opened content goes to [`Opened::decrypt`] on Bob's
 //! session, [`Opened::create_inbound_session`] on Bob's account before any session, and
-//! [`Opened::decrypt_with_account`] on Bob's account that already talks to Alice.
+//! [`hushwire::Device::decrypt_sealed`] on Bob's device that already talks to Alice.
 //!
 //! Properties: whatever decodes re-encodes (a multi-recipient message reassembles from its
 //! split envelopes byte for byte); only a genuine envelope for Bob opens, to exactly what its
@@ -57,7 +57,7 @@ enum Consume {
     Session,
     /// [`Opened::create_inbound_session`] on [`UnsealFixture::bob_fresh`].
     Inbound,
-    /// [`Opened::decrypt_with_account`] on [`UnsealFixture::bob_peered`].
+    /// [`hushwire::Device::decrypt_sealed`] on [`UnsealFixture::bob_peered`].
     Account,
 }
 
@@ -149,7 +149,8 @@ fn build() -> UnsealFixture {
     let alice_account = Account::new(NOW, rng);
     let mut bob_account = Device::new(NOW, rng);
     bob_account
-        .account_mut().generate_one_time_prekeys(2, 2, NOW, rng)
+        .account_mut()
+        .generate_one_time_prekeys(2, 2, NOW, rng)
         .expect("prekeys");
     let carol = IdentityKeyPair::generate(rng);
     let alice = alice_account.identity_key_pair();

@@ -174,8 +174,13 @@ impl Account {
         now_secs: Option<f64>,
     ) -> JsResult<Opened> {
         let now = now(now_secs)?;
-        let inner = sealed::open(self.inner.account().identity_key_pair(), envelope, &trust.inner, now)
-            .map_err(throw)?;
+        let inner = sealed::open(
+            self.inner.account().identity_key_pair(),
+            envelope,
+            &trust.inner,
+            now,
+        )
+        .map_err(throw)?;
         Ok(Opened { inner })
     }
 

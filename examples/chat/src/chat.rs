@@ -29,7 +29,7 @@ use hushwire::mask::{MaskedField, SECURE_FIELD_CONTENT_TYPE, SecureFieldError, V
 use hushwire::sealed::{self, ContentType, Metadata};
 use hushwire::verify::verify_business_identity;
 use hushwire::{
-    BusinessIdentity, Device, DecryptError, Event, HandshakeError, IdentityKey, IssuerKey,
+    BusinessIdentity, DecryptError, Device, Event, HandshakeError, IdentityKey, IssuerKey,
     KemPreKeyKind, OrganizationRoots, PeerError, PreKeyBundle, ResetReason, SealedSessionError,
     SenderCertificate, Timestamp, TrustStore, UserId, VerificationState, VerifyError,
 };
@@ -217,7 +217,8 @@ impl Peer {
         registered: bool,
         now: Timestamp,
     ) -> Result<RelayClient, BoxError> {
-        let mut client = RelayClient::connect(addr, self.device.account().identity_key_pair(), link).await?;
+        let mut client =
+            RelayClient::connect(addr, self.device.account().identity_key_pair(), link).await?;
         let welcome = client.welcome();
         let root_changed = self
             .relay_root
@@ -295,8 +296,12 @@ impl Peer {
             let want = |held: usize| {
                 ONE_TIME_PREKEYS.saturating_sub(u32::try_from(held).unwrap_or(u32::MAX))
             };
-            self.device
-                .account_mut().generate_one_time_prekeys(want(x25519), want(kem), now, rng)?;
+            self.device.account_mut().generate_one_time_prekeys(
+                want(x25519),
+                want(kem),
+                now,
+                rng,
+            )?;
         }
         let mut published = self.device.account().published_prekeys();
         let most = published.one_time_prekeys.len() + published.one_time_kem_prekeys.len() + 1;
@@ -480,11 +485,15 @@ impl Peer {
     /// Opens and reads one delivered envelope. The account changes only if a message was
     /// read.
     pub fn open(&mut self, envelope: &[u8], now: Timestamp) -> Incoming {
-        let opened =
-            match sealed::open(self.device.account().identity_key_pair(), envelope, &self.trust, now) {
-                Ok(opened) => opened,
-                Err(e) => return Incoming::Rejected(format!("envelope rejected: {e}")),
-            };
+        let opened = match sealed::open(
+            self.device.account().identity_key_pair(),
+            envelope,
+            &self.trust,
+            now,
+        ) {
+            Ok(opened) => opened,
+            Err(e) => return Incoming::Rejected(format!("envelope rejected: {e}")),
+        };
         let from = String::from_utf8_lossy(opened.sender().user_id()).into_owned();
         let sender = *opened.sender_identity();
         if opened.metadata().content_type().to_byte() == IDENTITY_CERTIFICATE {
@@ -502,9 +511,13 @@ impl Peer {
             return self.read_group_message(from, sender, opened.message(), now);
         }
         if opened.metadata().content_type() == SECURE_FIELD_CONTENT_TYPE {
-            let result =
-                VaultedField::open(self.device.account().identity_key_pair(), envelope, &self.trust, now)
-                    .map(Box::new);
+            let result = VaultedField::open(
+                self.device.account().identity_key_pair(),
+                envelope,
+                &self.trust,
+                now,
+            )
+            .map(Box::new);
             return Incoming::Vaulted { from, result };
         }
         match self.device.decrypt_sealed(&opened, now) {
@@ -591,9 +604,9 @@ impl Peer {
         now: Timestamp,
         rng: &mut R,
     ) -> Result<Sent, BoxError> {
-        let request =
-            self.device
-                .reset_request(identity, ResetReason::NoSession, now, now, rng)?;
+        let request = self
+            .device
+            .reset_request(identity, ResetReason::NoSession, now, now, rng)?;
         let content = ContentType::from_byte(RESET_REQUEST).ok_or("content type")?;
         let envelope = self.seal(identity, content, &request, now, rng)?;
         let relay_id = client.send(envelope.clone()).await?;

@@ -452,7 +452,8 @@ async fn a_client_cannot_drain_or_sign_in_as_another_device() {
         identity: bob_key,
         signature: mallory
             .device
-            .account().identity_key_pair()
+            .account()
+            .identity_key_pair()
             .sign_relay_challenge(&nonce),
     };
     stream.write_all(&forged.encode().unwrap()).await.unwrap();
@@ -466,7 +467,8 @@ async fn a_client_cannot_drain_or_sign_in_as_another_device() {
         identity: bob_key,
         signature: bob
             .device
-            .account().identity_key_pair()
+            .account()
+            .identity_key_pair()
             .sign_relay_challenge(&first_nonce),
     };
     let (mut second, second_nonce) = raw(addr).await;
@@ -604,7 +606,8 @@ async fn malformed_frames_close_only_their_connection() {
         identity: carol.device.identity_key().to_bytes(),
         signature: carol
             .device
-            .account().identity_key_pair()
+            .account()
+            .identity_key_pair()
             .sign_relay_challenge(&nonce),
     };
     stream.write_all(&auth.encode().unwrap()).await.unwrap();
@@ -742,7 +745,8 @@ async fn the_rate_limit_slows_only_the_noisy_connection() {
         identity: noisy.device.identity_key().to_bytes(),
         signature: noisy
             .device
-            .account().identity_key_pair()
+            .account()
+            .identity_key_pair()
             .sign_relay_challenge(&nonce),
     };
     stream.write_all(&auth.encode().unwrap()).await.unwrap();
@@ -1050,7 +1054,8 @@ async fn tls_refuses_plain_clients_other_relays_and_signatures_from_other_connec
             identity: key,
             signature: alice
                 .device
-                .account().identity_key_pair()
+                .account()
+                .identity_key_pair()
                 .sign_relay_challenge(&challenge),
         };
         stream.write_all(&auth.encode().unwrap()).await.unwrap();
@@ -1063,7 +1068,8 @@ async fn tls_refuses_plain_clients_other_relays_and_signatures_from_other_connec
         identity: key,
         signature: alice
             .device
-            .account().identity_key_pair()
+            .account()
+            .identity_key_pair()
             .sign_relay_challenge(&tls::sign_in_challenge(nonce, &victim_binding)),
     };
     relayed.write_all(&auth.encode().unwrap()).await.unwrap();

@@ -1446,7 +1446,12 @@ async fn repin_relay(options: &Options, confirm: Option<&str>) -> CliResult<()> 
     } else {
         hushwire_examples::client::Link::tls(pin, WAIT)
     };
-    let client = RelayClient::connect(addr, device.peer.device.account().identity_key_pair(), &link).await?;
+    let client = RelayClient::connect(
+        addr,
+        device.peer.device.account().identity_key_pair(),
+        &link,
+    )
+    .await?;
     let welcome = client.welcome();
     client.close().await;
     let show_root = |r: Option<[u8; 32]>| r.map_or_else(|| "-".into(), hex::encode);
