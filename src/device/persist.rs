@@ -29,7 +29,7 @@ type Sections = (
 impl Device {
     /// The snapshot: the account's, with the device's sections filled. Only the loaded
     /// peers are in it.
-    fn snapshot(&self) -> AccountSnapshotV2 {
+    pub(super) fn snapshot(&self) -> AccountSnapshotV2 {
         let mut snapshot = AccountSnapshotV2::from_account(&self.account);
         snapshot.peers = self
             .peers

@@ -402,3 +402,221 @@ fn peer_record_from(
         },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use chacha20::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use super::*;
+    use crate::time::Timestamp;
+
+    const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+
+    fn key() -> StorageKey {
+        StorageKey::from_bytes([5; 32])
+    }
+
+    fn limit(limit: &'static str, max: usize) -> RestoreError {
+        RestoreError::LimitExceeded {
+            limit,
+            max: max as u64,
+        }
+    }
+
+    /// `n` distinct identity keys that pass the stored-key checks (small canonical `y`
+    /// values, none of small order), by increasing bytes.
+    fn directory(n: usize) -> Vec<[u8; 32]> {
+        (0..n)
+            .map(|i| {
+                let mut id = [0u8; 32];
+                id[29..31].copy_from_slice(&((i + 2) as u16).to_be_bytes());
+                id
+            })
+            .collect()
+    }
+
+    fn account_record(device: &Device, peers: Vec<[u8; 32]>) -> Vec<u8> {
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        seal_state(
+            &AccountRecordV1 {
+                account: AccountSnapshotV2::from_account(&device.account),
+                peers,
+            },
+            StateType::AccountRecord,
+            &Binding::account(device.identity_key()),
+            &BlobLabel::default(),
+            1,
+            &key(),
+            &mut rng,
+        )
+    }
+
+    fn cold_start(device: &Device, account: &[u8]) -> Result<Device, RestoreError> {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        let book = device.identity_book_to_encrypted(&key(), 1, &mut rng);
+        Device::from_records(account, 0, &book, 0, &key(), &Expected::any())
+    }
+
+    #[test]
+    fn peer_list_at_and_past_max_peers() {
+        let mut rng = ChaCha20Rng::seed_from_u64(401);
+        let device = Device::new(NOW, &mut rng);
+        let at = cold_start(&device, &account_record(&device, directory(MAX_PEERS))).unwrap();
+        assert_eq!(at.unloaded_peers().len(), MAX_PEERS);
+        assert_eq!(at.peers().len(), MAX_PEERS);
+        assert!(at.changes().is_empty());
+        // Written back, the same list.
+        let again = at.account_record_to_encrypted(&key(), 2, &mut rng);
+        let back = cold_start(&device, &again).unwrap();
+        assert_eq!(back.unloaded_peers(), at.unloaded_peers());
+        let past = account_record(&device, directory(MAX_PEERS + 1));
+        assert_eq!(
+            cold_start(&device, &past).err(),
+            Some(limit("MAX_PEERS", MAX_PEERS))
+        );
+    }
+
+    #[test]
+    fn peer_list_out_of_order_or_repeated_is_corrupt() {
+        let mut rng = ChaCha20Rng::seed_from_u64(402);
+        let device = Device::new(NOW, &mut rng);
+        let mut list = directory(3);
+        list.swap(0, 1);
+        let bad = account_record(&device, list);
+        assert_eq!(cold_start(&device, &bad).err(), Some(RestoreError::Corrupt));
+        let mut list = directory(2);
+        list.push(list[1]);
+        let bad = account_record(&device, list);
+        assert_eq!(cold_start(&device, &bad).err(), Some(RestoreError::Corrupt));
+        // A key of small order (y = 1) fails the stored-key checks.
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        let bad = account_record(&device, vec![one]);
+        assert_eq!(cold_start(&device, &bad).err(), Some(RestoreError::Corrupt));
+    }
+
+    /// A peer record with `n` copies of one session: at the limit it loads, past it is refused
+    /// on the count, and the device is unchanged.
+    #[test]
+    fn sessions_per_peer_record_at_and_past_the_limit() {
+        let mut rng = ChaCha20Rng::seed_from_u64(403);
+        let mut alice = Device::new(NOW, &mut rng);
+        let bob = Device::new(NOW, &mut rng);
+        let _ = alice
+            .start_session(&bob.account().published_prekeys().take_bundle(), &mut rng)
+            .unwrap();
+        let peer = *bob.identity_key();
+        let session = alice.active_session(&peer).unwrap().clone();
+        let account = alice.account_record_to_encrypted(&key(), 1, &mut rng);
+        let record = |n: usize| {
+            let snapshot = PeerRecordV2 {
+                identity: peer.to_bytes(),
+                last_used: 7,
+                sessions: (0..n)
+                    .map(|_| SessionSnapshotV1::from_live(&session))
+                    .collect(),
+            };
+            seal_state(
+                &snapshot,
+                StateType::PeerRecord,
+                &Binding::peer_record(alice.identity_key(), &peer),
+                &BlobLabel::default(),
+                1,
+                &key(),
+                &mut ChaCha20Rng::seed_from_u64(3),
+            )
+        };
+        let mut cold = cold_start(&alice, &account).unwrap();
+        let past = cold.load_peer(
+            &record(MAX_SESSIONS_PER_PEER + 1),
+            &key(),
+            0,
+            &Expected::peer(&peer),
+        );
+        assert_eq!(
+            past.err(),
+            Some(limit("MAX_SESSIONS_PER_PEER", MAX_SESSIONS_PER_PEER))
+        );
+        assert!(!cold.is_loaded(&peer));
+        assert_eq!(cold.unloaded_peers(), [peer]);
+        let none = cold.load_peer(&record(0), &key(), 0, &Expected::peer(&peer));
+        assert_eq!(none.err(), Some(RestoreError::Corrupt));
+        assert_eq!(
+            cold.load_peer(
+                &record(MAX_SESSIONS_PER_PEER),
+                &key(),
+                0,
+                &Expected::peer(&peer)
+            ),
+            Ok(peer)
+        );
+        assert_eq!(cold.sessions_with(&peer).len(), MAX_SESSIONS_PER_PEER);
+        assert!(cold.changes().is_empty());
+    }
+
+    #[test]
+    fn an_account_record_holding_sessions_or_identities_is_corrupt() {
+        let mut rng = ChaCha20Rng::seed_from_u64(404);
+        let mut alice = Device::new(NOW, &mut rng);
+        let bob = Device::new(NOW, &mut rng);
+        let _ = alice
+            .start_session(&bob.account().published_prekeys().take_bundle(), &mut rng)
+            .unwrap();
+        let mut account = alice.snapshot();
+        account.identities.clear();
+        let blob = seal_state(
+            &AccountRecordV1 {
+                account,
+                peers: Vec::new(),
+            },
+            StateType::AccountRecord,
+            &Binding::account(alice.identity_key()),
+            &BlobLabel::default(),
+            1,
+            &key(),
+            &mut rng,
+        );
+        assert_eq!(cold_start(&alice, &blob).err(), Some(RestoreError::Corrupt));
+    }
+
+    fn book_blob(device: &Device, identities: Vec<IdentityRecordV1>) -> Vec<u8> {
+        seal_state(
+            &IdentityBookV1 { identities },
+            StateType::IdentityBook,
+            &Binding::account(device.identity_key()),
+            &BlobLabel::default(),
+            1,
+            &key(),
+            &mut ChaCha20Rng::seed_from_u64(4),
+        )
+    }
+
+    #[test]
+    fn identity_book_at_and_past_its_limits() {
+        use crate::verify::{MAX_IDENTITY_RECORDS, MAX_USER_ID_LEN};
+        let mut rng = ChaCha20Rng::seed_from_u64(405);
+        let alice = Device::new(NOW, &mut rng);
+        let account = alice.account_record_to_encrypted(&key(), 1, &mut rng);
+        let current = directory(1)[0];
+        let users = |n: usize| -> Vec<IdentityRecordV1> {
+            (0..n)
+                .map(|i| IdentityRecordV1::for_tests(format!("{i:08}").into_bytes(), current))
+                .collect()
+        };
+        let restore =
+            |book: &[u8]| Device::from_records(&account, 0, book, 0, &key(), &Expected::any());
+        let at = restore(&book_blob(&alice, users(MAX_IDENTITY_RECORDS))).unwrap();
+        assert_eq!(at.identity_record_count(), MAX_IDENTITY_RECORDS);
+        assert_eq!(
+            restore(&book_blob(&alice, users(MAX_IDENTITY_RECORDS + 1))).err(),
+            Some(limit("MAX_IDENTITY_RECORDS", MAX_IDENTITY_RECORDS))
+        );
+        let long = |n: usize| vec![IdentityRecordV1::for_tests(vec![b'u'; n], current)];
+        assert!(restore(&book_blob(&alice, long(MAX_USER_ID_LEN))).is_ok());
+        assert_eq!(
+            restore(&book_blob(&alice, long(MAX_USER_ID_LEN + 1))).err(),
+            Some(limit("MAX_USER_ID_LEN", MAX_USER_ID_LEN))
+        );
+    }
+}

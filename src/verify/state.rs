@@ -210,6 +210,17 @@ pub(crate) struct IdentityRecordV1 {
 }
 
 impl IdentityRecordV1 {
+    /// An unverified record of `user_id` with key bytes `current`, seen at 0.
+    #[cfg(test)]
+    pub(crate) fn for_tests(user_id: Vec<u8>, current: [u8; 32]) -> Self {
+        IdentityRecordV1 {
+            user_id,
+            current,
+            seen_at: 0,
+            verified: None,
+        }
+    }
+
     /// The user id's length limit (SPEC.md §11.3).
     pub(crate) fn check_limits(&self) -> Result<(), RestoreError> {
         crate::persist::within_limit("MAX_USER_ID_LEN", self.user_id.len(), MAX_USER_ID_LEN)
