@@ -435,3 +435,153 @@ fn bytes_written_per_message_do_not_grow_with_peers() {
     // The account record holds 32 bytes per peer, no sessions.
     assert!(account_bytes < 4096 + 20 * 32);
 }
+
+/// The record fixtures (tests/fixtures/README.md, `records_v2/`): written once by
+/// `write_record_fixtures` (`HUSHWIRE_WRITE_FIXTURES=1` creates missing files only) and frozen,
+/// like `state_v2/`. Each is a version 2 blob under the storage key `0x5A` × 32, generation 3.
+const FIXTURES_RECORDS: [(&str, &str); 5] = [
+    (
+        "account_record.bin",
+        "e0f6e47a451aeb10917267b92c40b3ab94ecbdbaab35b4e5e6e039bbb5a8afd3",
+    ),
+    (
+        "identity_book.bin",
+        "4ea23db8a667aab97b51697904a17ebdc0e14624c6456cd621e218adb8f89895",
+    ),
+    (
+        "peer_alice.bin",
+        "5379f474aad4ceb14136662b542637e54a562a4cb2d1a3cc10a38769d2299663",
+    ),
+    (
+        "message_delayed.bin",
+        "1798bd2688337329b76be728c8666c7b758dbc550e43d0dc202f216a17c99814",
+    ),
+    (
+        "message_next.bin",
+        "a4c51ca62274490b3b7578962d0eca360a93e3cb6a0cfc53c1d1f17c1892b66b",
+    ),
+];
+
+fn fixture_key() -> StorageKey {
+    StorageKey::from_bytes([0x5a; 32])
+}
+
+fn records_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/records_v2")
+}
+
+fn read_record_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(records_dir().join(name))
+        .unwrap_or_else(|e| panic!("record fixture {name} is missing ({e})"))
+}
+
+/// Bob's device of `state_v2/account.bin` (the same seed and steps), stored as records.
+fn write_record_fixtures() {
+    use rand_core::SeedableRng;
+    let dir = records_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        if !path.exists() {
+            std::fs::write(path, bytes).unwrap();
+        }
+    };
+    let mut rng = ChaCha20Rng::seed_from_u64(52);
+    let mut alice = Device::new(NOW, &mut rng);
+    let mut bob = Device::new(NOW, &mut rng);
+    bob.account_mut()
+        .generate_one_time_prekeys(3, 3, NOW, &mut rng)
+        .unwrap();
+    let (a, b) = (*alice.identity_key(), *bob.identity_key());
+    let _ = alice
+        .start_session(&bob.account().published_prekeys().take_bundle(), &mut rng)
+        .unwrap();
+    let first = alice.encrypt_for(&b, b"first", &mut rng).unwrap();
+    let _ = bob.decrypt_from(&a, &first, NOW).unwrap();
+    let r = bob.encrypt_for(&a, b"r", &mut rng).unwrap();
+    let _ = alice.decrypt_from(&b, &r, NOW).unwrap();
+    let delayed = alice.encrypt_for(&b, b"delayed message", &mut rng).unwrap();
+    let next = alice.encrypt_for(&b, b"next message", &mut rng).unwrap();
+    let _ = bob
+        .record_identity(&UserId::new(b"alice").unwrap(), &a, NOW)
+        .unwrap();
+    let k = fixture_key();
+    write(
+        "account_record.bin",
+        &bob.account_record_to_encrypted(&k, 3, &mut rng),
+    );
+    write(
+        "identity_book.bin",
+        &bob.identity_book_to_encrypted(&k, 3, &mut rng),
+    );
+    write(
+        "peer_alice.bin",
+        &bob.peer_record_to_encrypted(&a, &k, 3, &mut rng).unwrap(),
+    );
+    write("message_delayed.bin", &delayed);
+    write("message_next.bin", &next);
+}
+
+#[test]
+fn frozen_record_fixtures_are_byte_identical() {
+    use sha2::{Digest, Sha256};
+    for (name, pinned) in FIXTURES_RECORDS {
+        let hex: String = Sha256::digest(read_record_fixture(name))
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            hex, pinned,
+            "record fixture {name} changed: it must never be rewritten"
+        );
+    }
+}
+
+#[test]
+fn frozen_record_fixtures_restore_and_work() {
+    if std::env::var_os("HUSHWIRE_WRITE_FIXTURES").is_some() {
+        write_record_fixtures();
+    }
+    let k = fixture_key();
+    let account = read_record_fixture("account_record.bin");
+    let book = read_record_fixture("identity_book.bin");
+    let peer = read_record_fixture("peer_alice.bin");
+    for (blob, tag) in [(&account, 4), (&book, 5), (&peer, 6)] {
+        let info = peek_blob(blob).unwrap();
+        assert_eq!((info.version, info.type_tag, info.generation), (2, tag, 3));
+    }
+    let mut bob = Device::from_records(&account, 3, &book, 3, &k, &Expected::any())
+        .expect("record fixtures must restore");
+    assert_eq!(bob.account().one_time_prekey_counts(), (2, 2));
+    let alice = bob.unloaded_peers()[0];
+    assert_eq!(bob.peers(), [alice]);
+    let user = UserId::new(b"alice").unwrap();
+    assert_eq!(bob.users_with_identity(&alice), [user]);
+    let next = read_record_fixture("message_next.bin");
+    let delayed = read_record_fixture("message_delayed.bin");
+    assert_eq!(
+        bob.decrypt_from(&alice, &next, NOW).unwrap_err(),
+        PeerError::NotLoaded
+    );
+    assert_eq!(
+        bob.load_peer(&peer, &k, 3, &Expected::peer(&alice)),
+        Ok(alice)
+    );
+    assert_eq!(
+        bob.decrypt_from(&alice, &next, NOW).unwrap().plaintext,
+        b"next message"
+    );
+    assert_eq!(
+        bob.decrypt_from(&alice, &delayed, NOW).unwrap().plaintext,
+        b"delayed message"
+    );
+    // The same device as the full account blob of state_v2 (same seed and steps).
+    let full = std::fs::read(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/state_v2/account.bin"),
+    )
+    .unwrap();
+    let whole = Device::from_encrypted(&full, &k, 3, &Expected::any()).unwrap();
+    assert_eq!(whole.identity_key(), bob.identity_key());
+    assert_eq!(whole.sessions_with(&alice), bob.sessions_with(&alice));
+}
