@@ -31,6 +31,38 @@ use crate::verify::{IdentityBook, IdentityRecordV1};
 /// The records of a [`Device`] that calls changed since the app last took them
 /// ([`Device::take_changes`]): write each one listed, with its own blob, before sending or
 /// acknowledging what the call produced (SPEC.md §11.9).
+///
+/// ```
+/// use hushwire::{Device, StorageKey, Timestamp, persist::Expected};
+/// use rand_core::SeedableRng;
+/// # fn main() -> Result<(), hushwire::Error> {
+/// let mut rng = chacha20::ChaCha20Rng::seed_from_u64(7);
+/// let now = Timestamp::from_unix_secs(1_700_000_000);
+/// let key = StorageKey::from_bytes([7; 32]); // from the platform keystore
+///
+/// let mut alice = Device::new(now, &mut rng);
+/// let bob = Device::new(now, &mut rng);
+/// let _ = alice.start_session(&bob.account().published_prekeys().take_bundle(), &mut rng)?;
+/// let message = alice.encrypt_for(bob.identity_key(), b"hello", &mut rng)?;
+/// // Before sending: write what changed (here the account record, the identity book of a new
+/// // device, and Bob's record), each replacing its slot atomically.
+/// let changes = alice.take_changes();
+/// let account = alice.account_record_to_encrypted(&key, 1, &mut rng);
+/// let book = alice.identity_book_to_encrypted(&key, 1, &mut rng);
+/// let bob_record = alice.peer_record_to_encrypted(bob.identity_key(), &key, 1, &mut rng);
+/// assert!(changes.account && changes.peers.contains(bob.identity_key()));
+///
+/// // After a restart: the account and the book, then only the peer a message is for.
+/// let mut alice = Device::from_records(&account, 1, &book, 1, &key, &Expected::any())?;
+/// assert!(!alice.is_loaded(bob.identity_key()));
+/// if let Some(record) = bob_record {
+///     alice.load_peer(&record, &key, 1, &Expected::peer(bob.identity_key()))?;
+/// }
+/// let _ = alice.encrypt_for(bob.identity_key(), b"still here", &mut rng)?;
+/// # let _ = message;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Changes {
