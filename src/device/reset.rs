@@ -322,7 +322,7 @@ impl Device {
             mac: [0u8; 32],
         };
         request.mac = request
-            .compute_mac(&self.account.identity_key_pair(), peer)
+            .compute_mac(self.account.identity_key_pair(), peer)
             .ok_or(ResetError::BadSignature)?;
         if let Some(spent) = spent {
             self.resets.remove(&spent);
@@ -350,7 +350,7 @@ impl Device {
             return Err(ResetError::NotForUs);
         }
         let expected = request
-            .compute_mac(&self.account.identity_key_pair(), &request.requester)
+            .compute_mac(self.account.identity_key_pair(), &request.requester)
             .ok_or(ResetError::BadSignature)?;
         if !bool::from(expected.ct_eq(&request.mac)) {
             return Err(ResetError::BadSignature);
