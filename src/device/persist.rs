@@ -367,3 +367,31 @@ mod tests {
         );
     }
 }
+
+#[cfg(all(test, feature = "serde"))]
+mod serde_tests {
+    use chacha20::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use crate::{Account, Device, Timestamp};
+
+    /// The plain serde value of a device round-trips its peers; a bare account refuses it
+    /// rather than drop them, and reads the value of a device without any.
+    #[test]
+    fn plain_serde_round_trips_a_device() {
+        let now = Timestamp::from_unix_secs(1);
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let mut alice = Device::new(now, &mut rng);
+        let bob = Device::new(now, &mut rng);
+        let bundle = bob.account().published_prekeys().take_bundle();
+        let _ = alice.start_session(&bundle, &mut rng).unwrap();
+        let json = serde_json::to_string(&alice).unwrap();
+        let back: Device = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.peers(), alice.peers());
+        let err = serde_json::from_str::<Account>(&json).unwrap_err();
+        assert!(err.to_string().contains("restore it as a Device"), "{err}");
+        let json = serde_json::to_string(&bob).unwrap();
+        let account: Account = serde_json::from_str(&json).unwrap();
+        assert_eq!(account.identity_key(), bob.identity_key());
+    }
+}
