@@ -8,8 +8,9 @@ use rand_core::CryptoRng;
 use thiserror::Error;
 
 use crate::account::Account;
-use crate::error::{DecodeError, ErrorKind, HandshakeError};
+use crate::error::{DecodeError, ErrorKind};
 use crate::event::Event;
+use crate::x3dh::HandshakeError;
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;

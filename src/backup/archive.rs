@@ -18,9 +18,10 @@ use super::{
     MAX_ENTRY_PAYLOAD_LEN, TYPE_BACKUP, read_header,
 };
 use crate::account::Account;
-use crate::error::{DecodeError, RestoreError};
+use crate::error::DecodeError;
 use crate::group::GroupSession;
 use crate::keys::{IdentityKey, IdentityKeyPair};
+use crate::persist::RestoreError;
 use crate::time::Timestamp;
 use crate::verify::{IdentityBook, IdentityRecordV1};
 use crate::wire::{Reader, WIRE_VERSION};

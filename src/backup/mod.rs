@@ -76,7 +76,8 @@ pub use recovery_key::{
 
 use thiserror::Error;
 
-use crate::error::{DecodeError, ErrorKind, RestoreError};
+use crate::error::{DecodeError, ErrorKind};
+use crate::persist::RestoreError;
 
 /// Type byte of a passphrase-wrapped recovery key (SPEC.md §18.2.3).
 pub(crate) const TYPE_WRAPPED_RECOVERY_KEY: u8 = 0x80;

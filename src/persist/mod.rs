@@ -8,10 +8,12 @@
 //! peer's session cannot pass for the one the app keeps for this peer.
 
 mod binding;
+mod error;
 mod snapshot;
 
 pub(crate) use binding::{Binding, BindingV2};
 pub use binding::{BlobLabel, Expected, MAX_BLOB_LABEL_LEN};
+pub use error::RestoreError;
 pub(crate) use snapshot::within_limit;
 
 use core::fmt;
@@ -24,7 +26,6 @@ use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::aead::{NONCE_LEN, TAG_LEN, open_into, seal_into};
-use crate::error::RestoreError;
 use crate::keys::IdentityKey;
 
 /// How a restore checks the public keys it reads (SPEC.md §11.8).

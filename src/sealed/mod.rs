@@ -48,12 +48,14 @@ use crate::aead::TAG_LEN;
 use crate::certificate::{
     CertificateError, MAX_SENDER_CERTIFICATE_LEN, SenderCertificate, TrustStore,
 };
-use crate::error::{DecodeError, DecryptError, ErrorKind, HandshakeError};
+use crate::error::{DecodeError, ErrorKind};
 use crate::keys::{IdentityKey, IdentityKeyPair};
 use crate::peer::{PeerDecrypted, PeerError};
+use crate::ratchet::DecryptError;
 use crate::session::{Decrypted, Session};
 use crate::time::Timestamp;
 use crate::wire::{MAX_MESSAGE_LEN, PreKeyMessage};
+use crate::x3dh::HandshakeError;
 
 use padding::{PaddingError, padded_len};
 

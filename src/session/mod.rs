@@ -4,9 +4,9 @@ use core::fmt;
 
 use rand_core::CryptoRng;
 
-use crate::error::{DecryptError, EncryptError};
 use crate::event::Event;
 use crate::keys::IdentityKey;
+use crate::ratchet::{DecryptError, EncryptError};
 use crate::ratchet::{DecryptReport, RatchetConfig, RatchetState, SessionAd};
 use crate::wire::{
     MAX_PLAINTEXT_LEN, MessageKind, PreKeyFields, PreKeyMessage, RatchetMessage, message_kind,
