@@ -59,6 +59,7 @@ pub mod certificate;
 mod error;
 mod event;
 pub mod group;
+mod ids;
 mod kdf;
 mod keys;
 #[cfg(feature = "mask")]

@@ -15,7 +15,7 @@ use crate::wire::Reader;
 
 /// The longest user id a sender certificate carries, in bytes (an opaque identifier chosen by
 /// the server: a UUID, an account number, an e-mail address).
-pub const MAX_USER_ID_LEN: usize = 128;
+pub const MAX_USER_ID_LEN: usize = crate::ids::MAX_USER_ID_LEN;
 
 /// Length of an encoded sender certificate without its user id: version, type, serial,
 /// device id, identity key, validity window, server certificate, user id length, signature.
