@@ -8,11 +8,12 @@ use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
 use super::recovery_key::{BackupPublicKey, BackupSecrets};
-use super::{BackupError, MAX_ENTRY_PAYLOAD_LEN, TYPE_BACKUP_ENTRY, read_header};
+use super::{BackupError, MAX_ENTRY_PAYLOAD_LEN, read_header};
 use crate::aead::{NONCE_LEN, TAG_LEN, open_into, seal_into};
 use crate::error::DecodeError;
 use crate::group::GroupSession;
 use crate::keys::{IdentityKeyPair, KEM_CIPHERTEXT_LEN, dh_checked, kem_encapsulate};
+use crate::wire::TYPE_BACKUP_ENTRY;
 use crate::wire::{Reader, WIRE_VERSION};
 
 /// HKDF info prefix of an entry's key.

@@ -5,10 +5,9 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use super::entry::EntryKind;
-use super::{
-    BackupError, MAX_BACKUP_DEVICES, MAX_BACKUP_ENTRIES, TYPE_BACKUP_MANIFEST, read_header,
-};
+use super::{BackupError, MAX_BACKUP_DEVICES, MAX_BACKUP_ENTRIES, read_header};
 use crate::error::DecodeError;
+use crate::wire::TYPE_BACKUP_MANIFEST;
 use crate::wire::{Reader, WIRE_VERSION};
 
 /// Signature context of a device certificate (made by the recovery signing key).

@@ -79,17 +79,6 @@ use thiserror::Error;
 use crate::error::{DecodeError, ErrorKind};
 use crate::persist::RestoreError;
 
-/// Type byte of a passphrase-wrapped recovery key (SPEC.md §18.2.3).
-pub(crate) const TYPE_WRAPPED_RECOVERY_KEY: u8 = 0x80;
-/// Type byte of an encoded backup public key (SPEC.md §18.3).
-pub(crate) const TYPE_BACKUP_PUBLIC_KEY: u8 = 0x81;
-/// Type byte of a sealed backup entry (SPEC.md §18.4).
-pub(crate) const TYPE_BACKUP_ENTRY: u8 = 0x82;
-/// Type byte of a signed backup manifest (SPEC.md §18.5).
-pub(crate) const TYPE_BACKUP_MANIFEST: u8 = 0x83;
-/// Type byte of a whole backup as stored: wrapped key, manifest, entries (SPEC.md §18.6).
-pub(crate) const TYPE_BACKUP: u8 = 0x84;
-
 /// Most entries one backup lists. A manifest with this many records is about 1 MiB.
 pub const MAX_BACKUP_ENTRIES: usize = 16_384;
 /// Most devices one manifest certifies as writers.
@@ -279,15 +268,8 @@ pub(crate) fn read_header(
     r: &mut crate::wire::Reader<'_>,
     expected: u8,
 ) -> Result<(), DecodeError> {
-    let version = r.u8()?;
-    if version != crate::wire::WIRE_VERSION {
-        return Err(DecodeError::UnknownVersion(version));
-    }
-    let found = r.u8()?;
-    if found != expected {
-        return Err(crate::wire::type_mismatch(expected, found));
-    }
-    Ok(())
+    // No length limit here: each backup structure checks its own sizes as it reads.
+    crate::wire::expect_header(r, 0, expected, usize::MAX)
 }
 
 #[cfg(test)]

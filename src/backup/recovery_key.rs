@@ -11,10 +11,11 @@ use subtle::ConstantTimeEq;
 use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use super::{BackupError, TYPE_BACKUP_PUBLIC_KEY, TYPE_WRAPPED_RECOVERY_KEY, read_header};
+use super::{BackupError, read_header};
 use crate::aead::{NONCE_LEN, TAG_LEN, open_into, seal_into};
 use crate::keys::{KEM_PUBLIC_KEY_LEN, KemKeyPair};
 use crate::wire::{Reader, WIRE_VERSION};
+use crate::wire::{TYPE_BACKUP_PUBLIC_KEY, TYPE_WRAPPED_RECOVERY_KEY};
 
 /// HKDF info of the backup id.
 pub(crate) const LABEL_BACKUP_ID: &[u8] = b"hushwire/v1/backup/id";

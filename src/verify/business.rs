@@ -30,11 +30,7 @@ use crate::certificate::{
 use crate::error::DecodeError;
 use crate::keys::IdentityKey;
 use crate::time::Timestamp;
-use crate::wire::Reader;
-
-/// Type byte of an encoded [`IdentityCertificate`] (the first of the certificate range
-/// `0x42..=0x4F` left for new kinds by [`crate::certificate`]).
-pub(crate) const TYPE_IDENTITY_CERTIFICATE: u8 = 0x42;
+use crate::wire::{Reader, TYPE_IDENTITY_CERTIFICATE};
 
 /// Signature context of an identity certificate (signed by an organization key).
 pub(crate) const LABEL_SIG_IDENTITY_CERTIFICATE: &[u8] = b"hushwire/v1/sig/identity-certificate";
