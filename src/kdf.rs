@@ -9,15 +9,8 @@ use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey, SessionTagKey, SharedSecret};
+use crate::labels::{LABEL_PQXDH, LABEL_ROOT};
 
-/// Signature context for an X25519 signed prekey.
-pub(crate) const LABEL_SIG_SIGNED_PREKEY: &[u8] = b"hushwire/v1/sig/signed-prekey";
-/// Signature context for an ML-KEM-768 prekey.
-pub(crate) const LABEL_SIG_KEM_PREKEY: &[u8] = b"hushwire/v1/sig/kem-prekey";
-/// HKDF info prefix of the hybrid key agreement.
-pub(crate) const LABEL_PQXDH: &[u8] = b"hushwire/v1/pqxdh";
-/// HKDF info of the root-chain step.
-pub(crate) const LABEL_ROOT: &[u8] = b"hushwire/v1/ratchet/root";
 /// Which side of a session sent a message: bound into the session tag, so a message
 /// reflected back to its sender is not taken for the peer's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -62,6 +62,7 @@ pub mod group;
 mod ids;
 mod kdf;
 mod keys;
+mod labels;
 #[cfg(feature = "mask")]
 pub mod mask;
 mod peer;

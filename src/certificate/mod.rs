@@ -41,11 +41,6 @@ pub const SENDER_CERTIFICATE_BASE_LEN: usize = sender::BASE_LEN;
 /// The longest encoded sender certificate (a user id of [`MAX_USER_ID_LEN`] bytes).
 pub const MAX_SENDER_CERTIFICATE_LEN: usize = SENDER_CERTIFICATE_BASE_LEN + MAX_USER_ID_LEN;
 
-/// Signature context of a server certificate (signed by a trust root).
-pub(crate) const LABEL_SIG_SERVER_CERTIFICATE: &[u8] = b"hushwire/v1/sig/server-certificate";
-/// Signature context of a sender certificate (signed by a server key).
-pub(crate) const LABEL_SIG_SENDER_CERTIFICATE: &[u8] = b"hushwire/v1/sig/sender-certificate";
-
 use thiserror::Error;
 
 use crate::error::{DecodeError, ErrorKind};
@@ -298,23 +293,5 @@ mod tests {
             Validity::new(t.plus_secs(1), t),
             Err(CertificateError::InvalidValidity)
         );
-    }
-
-    #[test]
-    fn signature_labels_are_not_prefixes_of_each_other() {
-        let labels: &[&[u8]] = &[
-            LABEL_SIG_SERVER_CERTIFICATE,
-            LABEL_SIG_SENDER_CERTIFICATE,
-            crate::kdf::LABEL_SIG_SIGNED_PREKEY,
-            crate::kdf::LABEL_SIG_KEM_PREKEY,
-            b"hushwire/v1/sig/reset-request",
-        ];
-        for (i, a) in labels.iter().enumerate() {
-            for (j, b) in labels.iter().enumerate() {
-                if i != j {
-                    assert!(!b.starts_with(a), "{a:?} is a prefix of {b:?}");
-                }
-            }
-        }
     }
 }

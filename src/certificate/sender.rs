@@ -4,11 +4,12 @@ use core::fmt;
 
 use super::signed::{CertificateBody, LeafBody, Signed, validate_leaf};
 use super::{
-    CertificateError, CertificateKind, IssuerKeyPair, LABEL_SIG_SENDER_CERTIFICATE,
-    SERVER_CERTIFICATE_LEN, SIGNATURE_LEN, ServerCertificate, TrustStore, Validity,
+    CertificateError, CertificateKind, IssuerKeyPair, SERVER_CERTIFICATE_LEN, SIGNATURE_LEN,
+    ServerCertificate, TrustStore, Validity,
 };
 use crate::error::DecodeError;
 use crate::keys::IdentityKey;
+use crate::labels::LABEL_SIG_SENDER_CERTIFICATE;
 use crate::time::Timestamp;
 use crate::wire::Reader;
 use crate::wire::TYPE_SENDER_CERTIFICATE;

@@ -372,7 +372,7 @@ pub(crate) fn encode_roster(roster: &Roster, identity: &IdentityKeyPair) -> Vec<
     out.push(TYPE_GROUP_ROSTER);
     roster.encode_body(&mut out);
     out.extend_from_slice(identity.public().as_bytes());
-    let signature = identity.sign(&kdf::signature_input(kdf::LABEL_SIG_ROSTER, &out));
+    let signature = identity.sign(&kdf::signature_input(crate::labels::LABEL_SIG_ROSTER, &out));
     out.extend_from_slice(&signature);
     out
 }
@@ -492,7 +492,10 @@ pub(crate) fn encode_change(
     out.extend_from_slice(op.member().as_bytes());
     out.push(op.role_byte());
     out.extend_from_slice(identity.public().as_bytes());
-    let signature = identity.sign(&kdf::signature_input(kdf::LABEL_SIG_ROSTER_CHANGE, &out));
+    let signature = identity.sign(&kdf::signature_input(
+        crate::labels::LABEL_SIG_ROSTER_CHANGE,
+        &out,
+    ));
     out.extend_from_slice(&signature);
     out
 }

@@ -27,6 +27,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::aead::{NONCE_LEN, TAG_LEN, open_into, seal_into};
 use crate::keys::IdentityKey;
+use crate::labels::LABEL_STATE_KEY;
 
 /// How a restore checks the public keys it reads (SPEC.md §11.8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,9 +70,6 @@ pub const STATE_FORMAT_VERSION: u16 = 2;
 pub const STATE_HEADER_LEN: usize = 4 + 2 + 1 + 8;
 /// Total bytes a blob adds to its encoded state: header, nonce and tag.
 pub const STATE_OVERHEAD: usize = STATE_HEADER_LEN + NONCE_LEN + TAG_LEN;
-
-/// HKDF info deriving the blob key from the app's storage key.
-const LABEL_STATE_KEY: &[u8] = b"hushwire/v1/state-key";
 
 /// What kind of state a blob holds (its type tag).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

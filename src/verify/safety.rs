@@ -8,6 +8,7 @@ use subtle::ConstantTimeEq;
 use super::{UserId, VerifyError};
 use crate::error::DecodeError;
 use crate::keys::IdentityKey;
+use crate::labels::LABEL_SAFETY_NUMBER;
 use crate::wire::{Reader, TYPE_SAFETY_NUMBER_QR, WIRE_VERSION, expect_header};
 
 /// The version of the safety-number derivation this build computes. It is hashed into every
@@ -34,9 +35,6 @@ pub const SAFETY_NUMBER_GROUPS: usize = SAFETY_NUMBER_DIGITS / GROUP_DIGITS;
 
 /// Length of the QR payload: wire version, type, safety-number version, two fingerprints.
 pub const QR_PAYLOAD_LEN: usize = 3 + 2 * FINGERPRINT_LEN;
-
-/// Hash prefix of a fingerprint.
-pub(crate) const LABEL_SAFETY_NUMBER: &[u8] = b"hushwire/v1/safety-number";
 
 const GROUP_DIGITS: usize = 5;
 /// Bytes of the fingerprint read per group of five digits.

@@ -9,10 +9,8 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::keys::secret::SessionTagKey;
+use crate::labels::LABEL_VERIFICATION_KEY;
 use crate::session::SessionId;
-
-/// HKDF info prefix of a session's verification key (derived from its tag key).
-pub(crate) const LABEL_VERIFICATION_KEY: &[u8] = b"hushwire/v1/verification-key";
 
 /// Emoji in a short authentication string (6 bits each: 42 bits).
 pub const SAS_EMOJI_COUNT: usize = 7;
