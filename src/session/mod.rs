@@ -259,6 +259,6 @@ impl Session {
     /// (SPEC.md §15.4.1): HKDF of the session-constant tag key under its own label, so it
     /// reveals nothing about the tag key. It never leaves the crate.
     pub(crate) fn verification_key(&self) -> zeroize::Zeroizing<[u8; 32]> {
-        crate::verify::derive_verification_key(&self.ratchet.tag_key, &self.session_id)
+        crate::kdf::derive_verification_key(&self.ratchet.tag_key, &self.session_id)
     }
 }

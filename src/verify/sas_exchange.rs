@@ -488,8 +488,8 @@ impl SasReady {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kdf::derive_verification_key;
     use crate::keys::secret::SessionTagKey;
-    use crate::verify::derive_verification_key;
 
     fn hex32(v: &serde_json::Value) -> [u8; 32] {
         hex::decode(v.as_str().unwrap())
