@@ -81,7 +81,9 @@ pub(crate) const LABEL_SIG_RELAY_CHALLENGE: &[u8] = b"hushwire/v1/sig/relay-chal
 
 // mask/secure_field
 
-/// Prefix of the commitment hash.
+/// Prefix of a secure field's commitment hash. Kept, and checked, without the `mask` feature
+/// too: the label stays taken whatever the build.
+#[cfg_attr(not(feature = "mask"), allow(dead_code))]
 pub(crate) const LABEL_SECURE_FIELD_COMMITMENT: &[u8] = b"hushwire/v1/secure-field-commitment";
 
 // persist
