@@ -9,15 +9,15 @@ use rand_core::CryptoRng;
 use super::peers::{MAX_PEERS, MAX_SESSIONS_PER_PEER};
 use super::reset::MAX_RESET_LOGS;
 use super::{Device, PeerRecord, ResetLog};
-use crate::error::RestoreError;
 use crate::keys::IdentityKey;
+use crate::persist::RestoreError;
 use crate::persist::{
-    AccountSnapshotV2, Binding, BlobLabel, Expected, KeyChecks, PeerRecordV2, ResetLogV1,
-    SessionSnapshotV1, StateType, StorageKey, account_snapshot_from_version, restore_state,
-    seal_state, within_limit,
+    AccountSnapshotV2, Binding, BlobLabel, Expected, IdentityRecordV1, KeyChecks, PeerRecordV2,
+    ResetLogV1, SessionSnapshotV1, StateType, StorageKey, account_snapshot_from_version,
+    restore_state, seal_state, within_limit,
 };
 use crate::time::Timestamp;
-use crate::verify::IdentityBook;
+use crate::verify::{IdentityBook, MAX_IDENTITY_RECORDS};
 
 /// The device's peers with the clock their records were last used on, and its reset logs.
 type Sections = (
@@ -149,7 +149,7 @@ impl Device {
     }
 }
 
-/// The counts of the device's sections (SPEC.md §11.3).
+/// The counts of the device's sections and the length of each user id (SPEC.md §11.3).
 fn device_limits(snapshot: &AccountSnapshotV2) -> Result<(), RestoreError> {
     within_limit("MAX_PEERS", snapshot.peers.len(), MAX_PEERS)?;
     for peer in &snapshot.peers {
@@ -159,7 +159,16 @@ fn device_limits(snapshot: &AccountSnapshotV2) -> Result<(), RestoreError> {
             MAX_SESSIONS_PER_PEER,
         )?;
     }
-    within_limit("MAX_RESET_LOGS", snapshot.resets.len(), MAX_RESET_LOGS)
+    within_limit("MAX_RESET_LOGS", snapshot.resets.len(), MAX_RESET_LOGS)?;
+    within_limit(
+        "MAX_IDENTITY_RECORDS",
+        snapshot.identities.len(),
+        MAX_IDENTITY_RECORDS,
+    )?;
+    snapshot
+        .identities
+        .iter()
+        .try_for_each(IdentityRecordV1::check_limits)
 }
 
 /// The device's peers and reset logs: every record names a valid identity once, a peer holds
