@@ -91,8 +91,10 @@ pub mod device;
 mod error;
 mod event;
 pub mod group;
+mod ids;
 mod kdf;
 mod keys;
+mod labels;
 #[cfg(feature = "mask")]
 pub mod mask;
 pub mod persist;
@@ -100,6 +102,7 @@ mod ratchet;
 pub mod sealed;
 mod session;
 mod time;
+mod umbrella;
 pub mod verify;
 pub mod wire;
 #[cfg(test)]
@@ -123,30 +126,29 @@ pub use device::{
     RESET_MIN_INTERVAL_SECS, RESET_REQUEST_LEN, ResetAnswered, ResetError, ResetReason,
     ResetRequest, SealedSessionError, SessionStarted,
 };
-pub use error::{
-    ConfigError, DecodeError, DecryptError, EncryptError, Error, ErrorKind, HandshakeError,
-    KeyError, RestoreError, SignedKeyKind,
-};
+pub use error::{ConfigError, DecodeError, ErrorKind, KeyError, SignedKeyKind};
 pub use event::Event;
 pub use group::{GroupError, GroupSession, RosterError};
 pub use keys::{IdentityKey, IdentityKeyPair, KemPreKeyKind};
 #[cfg(feature = "mask")]
 pub use mask::{MaskCheckError, Masker, SecureFieldError};
-pub use persist::StorageKey;
+pub use persist::{RestoreError, StorageKey};
 pub use ratchet::{
     DEFAULT_MAX_JUMP, DEFAULT_MAX_RECEIVING_CHAINS, DEFAULT_MAX_SKIPPED_KEYS,
-    DEFAULT_SKIPPED_KEY_MAX_AGE, HARD_MAX_JUMP, HARD_MAX_RECEIVING_CHAINS,
-    HARD_MAX_SKIPPED_KEY_MAX_AGE, HARD_MAX_SKIPPED_KEYS, RatchetConfig, SKIPPED_KEY_MEMORY_BYTES,
+    DEFAULT_SKIPPED_KEY_MAX_AGE, DecryptError, EncryptError, HARD_MAX_JUMP,
+    HARD_MAX_RECEIVING_CHAINS, HARD_MAX_SKIPPED_KEY_MAX_AGE, HARD_MAX_SKIPPED_KEYS, RatchetConfig,
+    SKIPPED_KEY_MEMORY_BYTES,
 };
 pub use sealed::{ContentType, Metadata, OpenError, Opened, SealError};
 pub use session::{Decrypted, Role, Session, SessionId};
 pub use time::Timestamp;
+pub use umbrella::Error;
 pub use verify::{
     BusinessIdentity, IdentityCertificate, OrganizationRoots, SafetyNumber, ShortAuthString,
     UserId, VerificationState, VerifyError,
 };
 pub use wire::{MAX_MESSAGE_LEN, MAX_PLAINTEXT_LEN, RATCHET_MESSAGE_OVERHEAD, WIRE_VERSION};
 pub use x3dh::{
-    BUNDLE_LEN_WITHOUT_ONE_TIME, KemPreKeyPublic, OneTimePreKeyPublic, PreKeyBundle,
-    SignedPreKeyPublic,
+    BUNDLE_LEN_WITHOUT_ONE_TIME, HandshakeError, KemPreKeyPublic, OneTimePreKeyPublic,
+    PreKeyBundle, SignedPreKeyPublic,
 };

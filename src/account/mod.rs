@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use rand_core::CryptoRng;
 
-use crate::error::{ConfigError, HandshakeError};
+use crate::error::ConfigError;
 use crate::event::Event;
 use crate::keys::{
     IdentityKey, IdentityKeyPair, KemPreKey, KemPreKeyKind, OneTimePreKey, SignedPreKey,
@@ -17,6 +17,7 @@ use crate::ratchet::{RatchetConfig, RatchetKeyPair, RatchetState};
 use crate::session::{Role, Session, SessionId, prekey_fields_digest, report_events};
 use crate::time::Timestamp;
 use crate::wire::PreKeyMessage;
+use crate::x3dh::HandshakeError;
 use crate::x3dh::{
     KemPreKeyPublic, OneTimePreKeyPublic, PreKeyBundle, SignedPreKeyPublic, initiate, respond,
 };

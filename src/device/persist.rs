@@ -10,14 +10,14 @@ use super::peers::{MAX_PEERS, MAX_SESSIONS_PER_PEER};
 use super::records::{Changes, peer_snapshot};
 use super::reset::MAX_RESET_LOGS;
 use super::{Device, PeerRecord, ResetLog};
-use crate::error::RestoreError;
 use crate::keys::IdentityKey;
+use crate::persist::RestoreError;
 use crate::persist::{
-    AccountSnapshotV2, Binding, BlobLabel, Expected, KeyChecks, ResetLogV1, StateType, StorageKey,
-    account_snapshot_from_version, restore_state, seal_state, within_limit,
+    AccountSnapshotV2, Binding, BlobLabel, Expected, IdentityRecordV1, KeyChecks, ResetLogV1,
+    StateType, StorageKey, account_snapshot_from_version, restore_state, seal_state, within_limit,
 };
 use crate::time::Timestamp;
-use crate::verify::IdentityBook;
+use crate::verify::{IdentityBook, MAX_IDENTITY_RECORDS};
 
 /// The device's peers with the clock their records were last used on, and its reset logs.
 type Sections = (
@@ -150,7 +150,7 @@ impl Device {
     }
 }
 
-/// The counts of the device's sections (SPEC.md §11.3).
+/// The counts of the device's sections and the length of each user id (SPEC.md §11.3).
 pub(super) fn device_limits(snapshot: &AccountSnapshotV2) -> Result<(), RestoreError> {
     within_limit("MAX_PEERS", snapshot.peers.len(), MAX_PEERS)?;
     for peer in &snapshot.peers {
@@ -160,7 +160,16 @@ pub(super) fn device_limits(snapshot: &AccountSnapshotV2) -> Result<(), RestoreE
             MAX_SESSIONS_PER_PEER,
         )?;
     }
-    within_limit("MAX_RESET_LOGS", snapshot.resets.len(), MAX_RESET_LOGS)
+    within_limit("MAX_RESET_LOGS", snapshot.resets.len(), MAX_RESET_LOGS)?;
+    within_limit(
+        "MAX_IDENTITY_RECORDS",
+        snapshot.identities.len(),
+        MAX_IDENTITY_RECORDS,
+    )?;
+    snapshot
+        .identities
+        .iter()
+        .try_for_each(IdentityRecordV1::check_limits)
 }
 
 /// The device's peers and reset logs: every record names a valid identity once, a peer holds
@@ -367,5 +376,33 @@ mod tests {
             Account::from_encrypted(&blob, &key, 0, &Expected::any()).err(),
             Some(RestoreError::DeviceState)
         );
+    }
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod serde_tests {
+    use chacha20::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use crate::{Account, Device, Timestamp};
+
+    /// The plain serde value of a device round-trips its peers; a bare account refuses it
+    /// rather than drop them, and reads the value of a device without any.
+    #[test]
+    fn plain_serde_round_trips_a_device() {
+        let now = Timestamp::from_unix_secs(1);
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let mut alice = Device::new(now, &mut rng);
+        let bob = Device::new(now, &mut rng);
+        let bundle = bob.account().published_prekeys().take_bundle();
+        let _ = alice.start_session(&bundle, &mut rng).unwrap();
+        let json = serde_json::to_string(&alice).unwrap();
+        let back: Device = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.peers(), alice.peers());
+        let err = serde_json::from_str::<Account>(&json).unwrap_err();
+        assert!(err.to_string().contains("restore it as a Device"), "{err}");
+        let json = serde_json::to_string(&bob).unwrap();
+        let account: Account = serde_json::from_str(&json).unwrap();
+        assert_eq!(account.identity_key(), bob.identity_key());
     }
 }

@@ -20,13 +20,13 @@ use super::peers::{MAX_PEERS, MAX_SESSIONS_PER_PEER};
 use super::persist::{device_limits, device_sections};
 use super::{Device, PeerRecord};
 use crate::account::Account;
-use crate::error::RestoreError;
 use crate::keys::IdentityKey;
 use crate::persist::{
-    AccountSnapshotV2, Binding, BlobLabel, Expected, KeyChecks, PeerRecordV2, SessionSnapshotV1,
-    StateType, StorageKey, decode_exact, restore_state, seal_state, within_limit,
+    AccountSnapshotV2, Binding, BlobLabel, Expected, IdentityRecordV1, KeyChecks, PeerRecordV2,
+    RestoreError, SessionSnapshotV1, StateType, StorageKey, decode_exact, restore_state,
+    seal_state, within_limit,
 };
-use crate::verify::{IdentityBook, IdentityRecordV1};
+use crate::verify::IdentityBook;
 
 /// The records of a [`Device`] that calls changed since the app last took them
 /// ([`Device::take_changes`]): write each one listed, with its own blob, before sending or
@@ -624,16 +624,26 @@ mod tests {
         )
     }
 
+    fn unverified(user_id: Vec<u8>, current: [u8; 32]) -> IdentityRecordV1 {
+        IdentityRecordV1 {
+            user_id,
+            current,
+            seen_at: 0,
+            verified: None,
+        }
+    }
+
     #[test]
     fn identity_book_at_and_past_its_limits() {
-        use crate::verify::{MAX_IDENTITY_RECORDS, MAX_USER_ID_LEN};
+        use crate::ids::MAX_USER_ID_LEN;
+        use crate::verify::MAX_IDENTITY_RECORDS;
         let mut rng = ChaCha20Rng::seed_from_u64(405);
         let alice = Device::new(NOW, &mut rng);
         let account = alice.account_record_to_encrypted(&key(), 1, &mut rng);
         let current = directory(1)[0];
         let users = |n: usize| -> Vec<IdentityRecordV1> {
             (0..n)
-                .map(|i| IdentityRecordV1::for_tests(format!("{i:08}").into_bytes(), current))
+                .map(|i| unverified(format!("{i:08}").into_bytes(), current))
                 .collect()
         };
         let restore =
@@ -644,7 +654,7 @@ mod tests {
             restore(&book_blob(&alice, users(MAX_IDENTITY_RECORDS + 1))).err(),
             Some(limit("MAX_IDENTITY_RECORDS", MAX_IDENTITY_RECORDS))
         );
-        let long = |n: usize| vec![IdentityRecordV1::for_tests(vec![b'u'; n], current)];
+        let long = |n: usize| vec![unverified(vec![b'u'; n], current)];
         assert!(restore(&book_blob(&alice, long(MAX_USER_ID_LEN))).is_ok());
         assert_eq!(
             restore(&book_blob(&alice, long(MAX_USER_ID_LEN + 1))).err(),

@@ -9,11 +9,13 @@ use thiserror::Error;
 use super::{Device, PeerDecrypted, PeerError};
 use crate::account::{Account, InboundSession};
 use crate::certificate::TrustStore;
-use crate::error::{DecryptError, ErrorKind, HandshakeError};
+use crate::error::ErrorKind;
+use crate::ratchet::DecryptError;
 use crate::sealed::{ContentType, OpenError, Opened};
 use crate::session::{Decrypted, Session};
 use crate::time::Timestamp;
 use crate::wire::PreKeyMessage;
+use crate::x3dh::HandshakeError;
 
 /// Errors from reading the inner session message of an opened envelope.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]

@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
+use super::RestoreError;
 use super::{
     Binding, BlobLabel, Expected, KeyChecks, StateType, StorageKey, decode_exact, restore_state,
     seal_state,
 };
 use crate::account::{Account, Rotating};
-use crate::error::RestoreError;
 use crate::kdf::SenderRole;
 use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey, SessionTagKey};
 use crate::keys::{
@@ -25,7 +25,6 @@ use crate::ratchet::receiving::{CurrentChain, PastChain, StoredKeys};
 use crate::ratchet::{RatchetConfig, RatchetKeyPair, RatchetState, SendChain};
 use crate::session::{Role, Session, SessionId};
 use crate::time::Timestamp;
-use crate::verify::IdentityRecordV1;
 use crate::wire::PreKeyFields;
 
 type Secret32 = Zeroizing<[u8; 32]>;
@@ -215,6 +214,27 @@ pub(crate) struct AccountSnapshotV1 {
     identities: Vec<IdentityRecordV1>,
 }
 
+/// Version 1 of one user's record in the persisted account (`AccountSnapshotV1.identities`,
+/// SPEC.md §15.5.4), read and written by the identity book (src/verify/state.rs).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct IdentityRecordV1 {
+    pub(crate) user_id: Vec<u8>,
+    pub(crate) current: [u8; 32],
+    pub(crate) seen_at: u64,
+    pub(crate) verified: Option<([u8; 32], u64)>,
+}
+
+impl IdentityRecordV1 {
+    /// The user id's length limit (SPEC.md §11.3).
+    pub(crate) fn check_limits(&self) -> Result<(), RestoreError> {
+        within_limit(
+            "MAX_USER_ID_LEN",
+            self.user_id.len(),
+            crate::ids::MAX_USER_ID_LEN,
+        )
+    }
+}
+
 /// One peer's reset bookkeeping (SPEC.md §12.4), read and written by the device layer.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct ResetLogV1 {
@@ -341,8 +361,8 @@ impl AccountSnapshotV2 {
     }
 
     /// Every count limit of the snapshot, checked before anything is parsed (SPEC.md §11.3).
-    /// `device_limits` checks the counts of peers, sessions per peer and reset logs, whose
-    /// limits the device layer owns.
+    /// `device_limits` checks the device's sections (peers, sessions per peer, reset logs,
+    /// identity records), whose limits the device layer owns.
     pub(crate) fn check_limits(
         &self,
         device_limits: impl FnOnce(&Self) -> Result<(), RestoreError>,
@@ -384,14 +404,6 @@ impl AccountSnapshotV2 {
             within_limit("MAX_REPLAY_RECORDS", *count, MAX_REPLAY_RECORDS)?;
         }
         device_limits(self)?;
-        within_limit(
-            "MAX_IDENTITY_RECORDS",
-            self.identities.len(),
-            crate::verify::MAX_IDENTITY_RECORDS,
-        )?;
-        for record in &self.identities {
-            record.check_limits()?;
-        }
         self.config.check_limits()?;
         for peer in &self.peers {
             for session in &peer.sessions {

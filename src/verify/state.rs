@@ -3,12 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
-
-use super::{MAX_USER_ID_LEN, UserId, VerifyError};
-use crate::error::RestoreError;
+use super::{UserId, VerifyError};
 use crate::event::Event;
 use crate::keys::IdentityKey;
+use crate::persist::{IdentityRecordV1, RestoreError};
 use crate::time::Timestamp;
 
 /// Most users a device records identities for. Each record is at most about 200 bytes
@@ -199,34 +197,6 @@ impl IdentityBook {
     }
 }
 
-/// Version 1 of one user's record in the persisted account (`AccountSnapshotV1.identities`,
-/// SPEC.md §15.5.4).
-#[derive(Serialize, Deserialize)]
-pub(crate) struct IdentityRecordV1 {
-    user_id: Vec<u8>,
-    current: [u8; 32],
-    seen_at: u64,
-    verified: Option<([u8; 32], u64)>,
-}
-
-impl IdentityRecordV1 {
-    /// An unverified record of `user_id` with key bytes `current`, seen at 0.
-    #[cfg(test)]
-    pub(crate) fn for_tests(user_id: Vec<u8>, current: [u8; 32]) -> Self {
-        IdentityRecordV1 {
-            user_id,
-            current,
-            seen_at: 0,
-            verified: None,
-        }
-    }
-
-    /// The user id's length limit (SPEC.md §11.3).
-    pub(crate) fn check_limits(&self) -> Result<(), RestoreError> {
-        crate::persist::within_limit("MAX_USER_ID_LEN", self.user_id.len(), MAX_USER_ID_LEN)
-    }
-}
-
 /// The operations behind the device's verification API (`Device::record_identity` and the
 /// rest, src/device/verification.rs); `own` is the device's own identity key, never recorded.
 impl IdentityBook {
@@ -360,6 +330,7 @@ impl IdentityBook {
 mod tests {
     use super::*;
     use crate::keys::IdentityKeyPair;
+    use crate::verify::MAX_USER_ID_LEN;
     use chacha20::ChaCha20Rng;
     use rand_core::SeedableRng;
 

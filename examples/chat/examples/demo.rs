@@ -525,12 +525,9 @@ async fn run() -> DemoResult<()> {
 
     // 7. A replay: the same envelope again.
     aside(&format!("the relay replays envelope #{id}"));
-    let opened = sealed::open(
-        peer.device.account().identity_key_pair(),
-        &genuine,
-        &trust_of(peer)?,
-        unix_now(),
-    )?;
+    let opened = peer
+        .device
+        .open_sealed(&genuine, &trust_of(peer)?, unix_now())?;
     match peer.device.decrypt_sealed(&opened, unix_now()) {
         Ok(_) => return Err("a replayed message was accepted".into()),
         Err(e) => row(

@@ -482,15 +482,10 @@ impl Peer {
         )?)
     }
 
-    /// Opens and reads one delivered envelope. The account changes only if a message was
+    /// Opens and reads one delivered envelope. The device changes only if a message was
     /// read.
     pub fn open(&mut self, envelope: &[u8], now: Timestamp) -> Incoming {
-        let opened = match sealed::open(
-            self.device.account().identity_key_pair(),
-            envelope,
-            &self.trust,
-            now,
-        ) {
+        let opened = match self.device.open_sealed(envelope, &self.trust, now) {
             Ok(opened) => opened,
             Err(e) => return Incoming::Rejected(format!("envelope rejected: {e}")),
         };
