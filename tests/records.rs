@@ -138,6 +138,9 @@ fn each_call_reports_the_records_it_changed() {
     let _ = alice.record_identity(&user, &b, NOW).unwrap();
     let changes = a_store.save(&mut alice, &mut rng);
     assert!(changes.identity_book && !changes.account && changes.peers.is_empty());
+    // The same key again changes nothing.
+    let _ = alice.record_identity(&user, &b, NOW).unwrap();
+    assert!(alice.changes().is_empty());
 
     // The account: prekeys, and the reset logs.
     bob.account_mut().rotate_prekeys(NOW, &mut rng);

@@ -26,7 +26,8 @@ impl Device {
     /// - The key the user verified, coming back after a change, restores the verified state
     ///   without an event.
     ///
-    /// Persist the device afterwards.
+    /// Lists the identity book in [`Device::changes`] unless nothing changed (the same key
+    /// again): write it before acting on the new state.
     ///
     /// # Errors
     /// [`VerifyError::OwnIdentity`] for this device's own key;
@@ -39,8 +40,11 @@ impl Device {
         now: Timestamp,
     ) -> Result<Vec<Event>, VerifyError> {
         let own = *self.account.identity_key();
+        let unchanged = self.identities.current(user) == Some(identity_key);
         let events = self.identities.record(&own, user, identity_key, now)?;
-        self.mark_identity_book();
+        if !unchanged {
+            self.mark_identity_book();
+        }
         Ok(events)
     }
 

@@ -97,6 +97,11 @@ pub(crate) struct IdentityBook {
 }
 
 impl IdentityBook {
+    /// The key recorded for `user`, if any.
+    pub(crate) fn current(&self, user: &UserId) -> Option<&IdentityKey> {
+        self.users.get(user).map(|r| &r.current)
+    }
+
     pub(crate) fn is_blocked(&self, key: &IdentityKey) -> bool {
         self.blocked.contains(key)
     }

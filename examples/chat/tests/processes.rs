@@ -1050,3 +1050,56 @@ fn backup_then_restore_on_a_new_device_and_talk_again() {
     assert!(!again.contains("write this down"), "{again}");
     relay.stop();
 }
+
+/// The state directory holds the device as records (SPEC.md §11.9): a message rewrites only the
+/// record of the peer it was for, never the account record or the identity book, and every
+/// record is readable by its owner only.
+#[test]
+fn a_message_rewrites_only_that_peers_record() {
+    let dir = TempDir::new("records");
+    let relay = Relay::start(&dir.0, free_loopback(), &["--data", "data", "--quiet"], &[]);
+    let r = relay.addr.to_string();
+    new_peer(&dir.0, relay.addr, "alice");
+    new_peer(&dir.0, relay.addr, "bob");
+    let send = |text: &str| {
+        peer_ok(
+            &dir.0,
+            &["send", "bob", text, "--state", "alice", "--relay", &r],
+        );
+    };
+    send("first");
+    let alice = dir.join("alice");
+    let peers: Vec<PathBuf> = std::fs::read_dir(alice.join("peers"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(peers.len(), 1, "{peers:?}");
+    let read = |name: &Path| std::fs::read(name).unwrap();
+    let (state, book, record) = (
+        read(&alice.join("state")),
+        read(&alice.join("identity_book")),
+        read(&peers[0]),
+    );
+    send("second");
+    assert_eq!(read(&alice.join("state")), state);
+    assert_eq!(read(&alice.join("identity_book")), book);
+    assert_ne!(read(&peers[0]), record);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for file in [
+            alice.join("state"),
+            alice.join("identity_book"),
+            peers[0].clone(),
+        ] {
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+        }
+    }
+    let out = peer_ok(&dir.0, &["recv", "--state", "bob", "--relay", &r]);
+    assert!(
+        out.contains("[alice] first") && out.contains("[alice] second"),
+        "{out}"
+    );
+    relay.stop();
+}

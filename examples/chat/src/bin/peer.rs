@@ -15,11 +15,15 @@
 //! ```
 //!
 //! The state directory holds `key` (32 random bytes: keep it apart from backups of the state)
-//! and `state`: the account encrypted with hushwire's state blobs (`Device::to_encrypted`,
-//! SPEC.md §11) under that key, plus the peer's name and the relay root key and TLS
-//! certificate it pinned at registration, encrypted and bound to the account blob. Every
-//! command that changes the account saves it before it acknowledges anything to the relay, so
-//! a restart resumes the conversation. Commands take `state.lock` while they read and write
+//! and the device as hushwire's records (SPEC.md §11.9), each encrypted under that key:
+//! `state` (the account record, plus the peer's name and the relay root key and TLS
+//! certificate it pinned at registration, encrypted and bound to the account record),
+//! `identity_book`, and `peers/<identity key in hex>`, one per contact. After every command
+//! that changes the device, only the records it reports as changed (`Device::take_changes`)
+//! are written, each through a temporary file and a rename (mode 0600 on Unix), before
+//! anything is sent or acknowledged to the relay, so a restart resumes the conversation. A
+//! state directory of an older build (one `state` file holding the whole account blob) is read
+//! and rewritten as records. Commands take `state.lock` while they read and write
 //! the state, and `chat` re-reads the state under it for every message, so a `verify` run
 //! beside an open chat is never overwritten.
 //!
@@ -186,6 +190,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(8);
 /// How often `chat` retries lines queued for a peer that has not registered yet.
 const QUEUE_RETRY: Duration = Duration::from_secs(3);
 const STATE_MAGIC: &[u8; 8] = b"HWPEER01";
+/// In the state directory: the identity book's record, and the directory of the peer records
+/// (one file per peer).
+const BOOK_FILE: &str = "identity_book";
+const PEERS_DIR: &str = "peers";
 const META_KEY_LABEL: &[u8] = b"hushwire-example/peer/state-meta";
 const BACKUP_MAGIC: &[u8; 8] = b"HWBACKW1";
 const BACKUP_KEY_LABEL: &[u8] = b"hushwire-example/peer/backup-writer";
@@ -359,6 +367,11 @@ struct Device {
     key: [u8; 32],
     generation: u64,
     peer: Peer,
+    /// Write every record at the next save, not only the changed ones: a new state directory,
+    /// or one of an older build (a single account blob) being rewritten as records.
+    write_all: bool,
+    /// The metadata last written with the account record (rewritten when it changes).
+    written_meta: Vec<u8>,
 }
 
 fn key_path(dir: &Path) -> PathBuf {
@@ -381,6 +394,34 @@ fn labeled_cipher(key: &[u8; 32], label: &[u8]) -> ChaCha20Poly1305 {
     ChaCha20Poly1305::new(&derived.into())
 }
 
+fn book_path(dir: &Path) -> PathBuf {
+    dir.join(BOOK_FILE)
+}
+
+fn peer_path(dir: &Path, peer: &IdentityKey) -> PathBuf {
+    dir.join(PEERS_DIR).join(hex::encode(peer.as_bytes()))
+}
+
+/// Writes a file only its owner can read, atomically: a temporary file, flushed, then renamed
+/// over the old one, so a crash leaves the old or the new record, never half of one.
+fn write_atomic(path: &Path, bytes: &[u8]) -> CliResult<()> {
+    let tmp = path.with_extension("tmp");
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.mode(0o600);
+    }
+    open.open(&tmp)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("cannot save {}: {e}", path.display()).into())
+}
+
 /// The associated data of the metadata: the header and the account blob it goes with.
 fn meta_ad(generation: u64, account_blob: &[u8]) -> Vec<u8> {
     let mut ad = STATE_MAGIC.to_vec();
@@ -390,17 +431,8 @@ fn meta_ad(generation: u64, account_blob: &[u8]) -> Vec<u8> {
 }
 
 impl Device {
-    /// Writes the state: `magic(8) generation(8) meta_len(2) nonce(12) meta(meta_len)
-    /// account_blob`, through a temporary file and a rename, so a crash leaves the old or the
-    /// new state, never half of one.
-    fn save(&mut self) -> CliResult<()> {
-        let mut rng = os_rng()?;
-        self.generation += 1;
-        let blob = self.peer.device.to_encrypted(
-            &StorageKey::from_bytes(self.key),
-            self.generation,
-            &mut rng,
-        );
+    /// The metadata: the name and the relay pins.
+    fn meta(&self) -> CliResult<Vec<u8>> {
         let mut meta = Vec::new();
         let name = self.peer.name.as_bytes();
         meta.push(u8::try_from(name.len()).map_err(|_| "name too long")?);
@@ -417,31 +449,88 @@ impl Device {
             }
             (None, _) => meta.push(0),
         }
-        let mut nonce = [0u8; NONCE_LEN];
-        rng.fill_bytes(&mut nonce);
-        let tag = meta_cipher(&self.key)
-            .encrypt_inout_detached(
-                &Nonce::from(nonce),
-                &meta_ad(self.generation, &blob),
-                meta.as_mut_slice().into(),
-            )
-            .map_err(|_| "cannot encrypt the state")?;
-        meta.extend_from_slice(&tag);
-        let mut out = STATE_MAGIC.to_vec();
-        out.extend_from_slice(&self.generation.to_be_bytes());
-        out.extend_from_slice(
-            &u16::try_from(meta.len())
-                .map_err(|_| "state too large")?
-                .to_be_bytes(),
-        );
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&meta);
-        out.extend_from_slice(&blob);
-        let path = state_path(&self.dir);
-        let tmp = self.dir.join("state.tmp");
-        std::fs::write(&tmp, &out)
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| format!("cannot save {}: {e}", path.display()))?;
+        Ok(meta)
+    }
+
+    /// Writes the records the device reports as changed (all of them after `init`, `restore`
+    /// or reading an older state directory), each atomically; deletes the records of removed
+    /// peers. The account record goes in `state`: `magic(8) generation(8) meta_len(2)
+    /// nonce(12) meta(meta_len) account_record`, rewritten also when the metadata changed.
+    fn save(&mut self) -> CliResult<()> {
+        let mut rng = os_rng()?;
+        let key = StorageKey::from_bytes(self.key);
+        let mut changes = self.peer.device.take_changes();
+        let write_all = std::mem::take(&mut self.write_all);
+        if write_all {
+            changes.account = true;
+            changes.identity_book = true;
+            changes.peers.extend(self.peer.device.peers());
+        }
+        let meta = self.meta()?;
+        if changes.is_empty() && meta == self.written_meta {
+            return Ok(());
+        }
+        self.generation += 1;
+        let generation = self.generation;
+        if !changes.peers.is_empty() {
+            let dir = self.dir.join(PEERS_DIR);
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        for peer in &changes.peers {
+            if let Some(blob) = self
+                .peer
+                .device
+                .peer_record_to_encrypted(peer, &key, generation, &mut rng)
+            {
+                write_atomic(&peer_path(&self.dir, peer), &blob)?;
+            }
+        }
+        if changes.identity_book {
+            let blob = self
+                .peer
+                .device
+                .identity_book_to_encrypted(&key, generation, &mut rng);
+            write_atomic(&book_path(&self.dir), &blob)?;
+        }
+        if changes.account || meta != self.written_meta {
+            let blob = self
+                .peer
+                .device
+                .account_record_to_encrypted(&key, generation, &mut rng);
+            let mut sealed = meta.clone();
+            let mut nonce = [0u8; NONCE_LEN];
+            rng.fill_bytes(&mut nonce);
+            let tag = meta_cipher(&self.key)
+                .encrypt_inout_detached(
+                    &Nonce::from(nonce),
+                    &meta_ad(generation, &blob),
+                    sealed.as_mut_slice().into(),
+                )
+                .map_err(|_| "cannot encrypt the state")?;
+            sealed.extend_from_slice(&tag);
+            let mut out = STATE_MAGIC.to_vec();
+            out.extend_from_slice(&generation.to_be_bytes());
+            out.extend_from_slice(
+                &u16::try_from(sealed.len())
+                    .map_err(|_| "state too large")?
+                    .to_be_bytes(),
+            );
+            out.extend_from_slice(&nonce);
+            out.extend_from_slice(&sealed);
+            out.extend_from_slice(&blob);
+            write_atomic(&state_path(&self.dir), &out)?;
+            self.written_meta = meta;
+        }
+        // Deleted last: the account record no longer lists them.
+        for peer in &changes.removed_peers {
+            let path = peer_path(&self.dir, peer);
+            if let Err(e) = std::fs::remove_file(&path)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                return Err(format!("cannot delete {}: {e}", path.display()).into());
+            }
+        }
         Ok(())
     }
 
@@ -510,14 +599,39 @@ impl Device {
                 &tag,
             )
             .map_err(|_| corrupted("authentication failed"))?;
-        // The account blob carries its own generation; it must be this file's.
-        let account = hushwire::Device::from_encrypted(
-            blob,
-            &StorageKey::from_bytes(key),
-            generation,
-            &hushwire::persist::Expected::any(),
-        )
-        .map_err(|e| corrupted(&e.to_string()))?;
+        // The account record carries its own generation; it must be this file's. A state
+        // directory of an older build holds the whole account blob here instead.
+        let storage_key = StorageKey::from_bytes(key);
+        let any = hushwire::persist::Expected::any();
+        let older_build = hushwire::persist::peek_blob(blob)
+            .is_ok_and(|info| info.type_tag == hushwire::persist::StateType::Account.tag());
+        let account = if older_build {
+            hushwire::Device::from_encrypted(blob, &storage_key, generation, &any)
+                .map_err(|e| corrupted(&e.to_string()))?
+        } else {
+            let book_file = book_path(dir);
+            let book = std::fs::read(&book_file)
+                .map_err(|e| format!("cannot read {}: {e}", book_file.display()))?;
+            let mut device =
+                hushwire::Device::from_records(blob, generation, &book, 0, &storage_key, &any)
+                    .map_err(|e| corrupted(&e.to_string()))?;
+            // A command-line peer has few contacts: it loads them all. An app with many
+            // loads a record when a call about that peer fails with `NotLoaded`.
+            for peer in device.unloaded_peers() {
+                let path = peer_path(dir, &peer);
+                let record = std::fs::read(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                device
+                    .load_peer(
+                        &record,
+                        &storage_key,
+                        0,
+                        &hushwire::persist::Expected::peer(&peer),
+                    )
+                    .map_err(|e| corrupted(&format!("{}: {e}", path.display())))?;
+            }
+            device
+        };
         let (&name_len, meta) = meta.split_first().ok_or_else(|| corrupted("metadata"))?;
         let (name, meta) = meta
             .split_at_checked(usize::from(name_len))
@@ -533,12 +647,16 @@ impl Device {
             }
             _ => return Err(corrupted("metadata").into()),
         };
-        Ok(Device {
+        let mut device = Device {
             dir: dir.to_path_buf(),
             key,
             generation,
             peer: Peer::from_parts(name, account, relay_root, relay_cert),
-        })
+            write_all: older_build,
+            written_meta: Vec::new(),
+        };
+        device.written_meta = device.meta()?;
+        Ok(device)
     }
 
     /// Reads the state again (under the lock, before changing it): what another command
@@ -549,6 +667,8 @@ impl Device {
         self.peer.device = fresh.peer.device;
         self.peer.relay_root = fresh.peer.relay_root;
         self.peer.relay_cert = fresh.peer.relay_cert;
+        self.write_all = fresh.write_all;
+        self.written_meta = fresh.written_meta;
         Ok(())
     }
 
@@ -618,6 +738,8 @@ async fn init(options: &Options, name: &str) -> CliResult<()> {
         key,
         generation: 0,
         peer: Peer::new(name, unix_now(), &mut rng)?,
+        write_all: true,
+        written_meta: Vec::new(),
     };
     device.save()?;
     out!(
@@ -1824,6 +1946,8 @@ async fn restore_command(options: &Options, name: &str, key: Option<String>) -> 
         key: state_key,
         generation: 0,
         peer,
+        write_all: true,
+        written_meta: Vec::new(),
     };
     // Later `backup` runs go on under the same recovery key, in a new backup that replaces
     // this one on the relay.
