@@ -250,7 +250,7 @@ impl Device {
             key,
             account_min_generation,
             expected,
-            |version, bytes| account_record_from(version, bytes),
+            account_record_from,
             |(account, _, _): &(Account, _, _)| Binding::account(account.identity_key()),
         )?;
         let own = *account.identity_key();
@@ -260,7 +260,7 @@ impl Device {
             key,
             book_min_generation,
             &Expected::identity(&own),
-            |version, bytes| identity_book_from(version, bytes),
+            identity_book_from,
             |_| Binding::account(&own),
         )?;
         Ok(Device {
