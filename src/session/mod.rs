@@ -337,3 +337,55 @@ impl Session {
         crate::verify::derive_verification_key(&self.ratchet.tag_key, &self.session_id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chacha20::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use super::*;
+    use crate::account::Account;
+    use crate::time::Timestamp;
+
+    const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+
+    fn is_prekey(message: &[u8]) -> bool {
+        matches!(message_kind(message), Ok(MessageKind::PreKey))
+    }
+
+    /// Each side's own fields (SPEC.md §7.1–§7.4): the initiator repeats its prekey fields
+    /// until a decrypt succeeds, and a failed one keeps them; a prekey message is for a
+    /// responder only, and an initiator refuses it as another session's, unchanged.
+    #[test]
+    fn each_side_keeps_its_own_fields_through_its_transitions() {
+        let mut rng = ChaCha20Rng::seed_from_u64(17);
+        let alice = Account::new(NOW, &mut rng);
+        let mut bob = Account::new(NOW, &mut rng);
+        let mut a = alice
+            .create_outbound_session(&bob.published_prekeys().take_bundle(), &mut rng)
+            .unwrap();
+        let first = a.encrypt(b"1", &mut rng).unwrap();
+        assert!(is_prekey(&first));
+        let mut b = bob.create_inbound_session(&first, NOW).unwrap().session;
+        assert!(matches!(b.side, Side::Responder { .. }));
+        assert_eq!((a.role(), b.role()), (Role::Initiator, Role::Responder));
+
+        let before = a.clone();
+        assert_eq!(a.decrypt(&first), Err(DecryptError::OtherSession));
+        let mut reply = b.encrypt(b"2", &mut rng).unwrap();
+        assert!(!is_prekey(&reply));
+        if let Some(last) = reply.last_mut() {
+            *last ^= 1;
+        }
+        assert_eq!(a.decrypt(&reply), Err(DecryptError::Tampered));
+        assert!(a == before);
+        assert!(is_prekey(&a.encrypt(b"3", &mut rng).unwrap()));
+
+        if let Some(last) = reply.last_mut() {
+            *last ^= 1;
+        }
+        assert_eq!(a.decrypt(&reply).unwrap().plaintext, b"2");
+        assert!(matches!(a.side, Side::Initiator { prekey_phase: None }));
+        assert!(!is_prekey(&a.encrypt(b"4", &mut rng).unwrap()));
+    }
+}
