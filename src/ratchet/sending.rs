@@ -63,13 +63,12 @@ impl Sending {
         }
     }
 
-    /// The peer's new ratchet key arrived (§5.7 N.9.3): our key pair is dropped (and wiped)
-    /// and a sending step becomes due.
+    /// The peer's new ratchet key arrived (§5.7 N.9.3): our key pair is dropped and a
+    /// sending step becomes due. The old state is dropped where it lies, so its secrets are
+    /// wiped in place (moving them out would leave their bytes behind in the variant's
+    /// storage).
     pub(crate) fn owe_step(&mut self, theirs: [u8; 32]) {
-        let last = match core::mem::replace(self, Sending::StepDue { theirs, last: None }) {
-            Sending::Active { chain, .. } => Some(chain),
-            Sending::StepDue { last, .. } => last,
-        };
+        let last = self.chain().cloned();
         *self = Sending::StepDue { theirs, last };
     }
 }
