@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use rand_core::CryptoRng;
 
-use crate::error::{ConfigError, HandshakeError};
+use crate::error::ConfigError;
 use crate::event::Event;
 use crate::keys::{
     IdentityKey, IdentityKeyPair, KemPreKey, KemPreKeyKind, OneTimePreKey, SignedPreKey,
@@ -16,6 +16,7 @@ use crate::reset::ResetLog;
 use crate::session::{Session, SessionId, SessionNames, report_events};
 use crate::time::Timestamp;
 use crate::wire::PreKeyMessage;
+use crate::x3dh::HandshakeError;
 use crate::x3dh::{
     KemPreKeyPublic, OneTimePreKeyPublic, PreKeyBundle, SignedPreKeyPublic, initiate, respond,
 };

@@ -4,6 +4,9 @@
 //! its outcome (`events: Vec<Event>`). Nothing is buffered inside the library. Events carry
 //! ids and counts, never key material.
 
+use crate::ids::{SessionId, UserId};
+use crate::keys::IdentityKey;
+
 /// Something an app should log, act on, or show to the user.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -41,18 +44,18 @@ pub enum Event {
     /// after simultaneous initiation, where the session with the smaller id stays active.
     SessionEstablished {
         /// The new session.
-        session_id: crate::SessionId,
+        session_id: SessionId,
     },
     /// An older session with a peer decrypted a message and became the active one.
     ActiveSessionChanged {
         /// The session now active.
-        session_id: crate::SessionId,
+        session_id: SessionId,
     },
     /// The conversation was re-secured by the reset protocol: a fresh session replaced one
     /// that could no longer decrypt. Show it to the user.
     SessionReset {
         /// The fresh session.
-        session_id: crate::SessionId,
+        session_id: SessionId,
     },
     /// The signed prekey or last-resort ML-KEM prekey is older than
     /// [`crate::PREKEY_ROTATION_SECS`]: call [`crate::Account::rotate_prekeys`] and publish.
@@ -70,7 +73,7 @@ pub enum Event {
     /// the user.
     IdentityChanged {
         /// The user whose key changed.
-        user_id: crate::verify::UserId,
+        user_id: UserId,
         /// Whether the user had verified a previous key (encryption to the new key is now
         /// refused).
         was_verified: bool,
@@ -82,7 +85,7 @@ pub enum Event {
     /// [`crate::PeerError::UnknownPeer`], which leads into a reset.
     PeerEvicted {
         /// The evicted peer's identity key.
-        peer: crate::IdentityKey,
+        peer: IdentityKey,
     },
 }
 

@@ -8,16 +8,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::ids::SessionId;
 use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey, SessionTagKey, SharedSecret};
+use crate::labels::{LABEL_PQXDH, LABEL_ROOT, LABEL_VERIFICATION_KEY};
 
-/// Signature context for an X25519 signed prekey.
-pub(crate) const LABEL_SIG_SIGNED_PREKEY: &[u8] = b"hushwire/v1/sig/signed-prekey";
-/// Signature context for an ML-KEM-768 prekey.
-pub(crate) const LABEL_SIG_KEM_PREKEY: &[u8] = b"hushwire/v1/sig/kem-prekey";
-/// HKDF info prefix of the hybrid key agreement.
-pub(crate) const LABEL_PQXDH: &[u8] = b"hushwire/v1/pqxdh";
-/// HKDF info of the root-chain step.
-pub(crate) const LABEL_ROOT: &[u8] = b"hushwire/v1/ratchet/root";
 /// Which side of a session sent a message: bound into the session tag, so a message
 /// reflected back to its sender is not taken for the peer's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,6 +159,23 @@ pub(crate) fn chain_step(chain: &ChainKey) -> (ChainKey, MessageKey) {
     let mut ck = ChainKey::from_bytes([0u8; 32]);
     FixedOutput::finalize_into(for_next, ck.as_mut_bytes().into());
     (ck, mk)
+}
+
+/// Derives a session's verification key: `HKDF-SHA256(salt = 32 zero bytes, IKM = TK,
+/// info = "hushwire/v1/verification-key" || session_id, L = 32)`. Both ends hold the same tag
+/// key `TK`, and the HKDF output reveals nothing about it.
+pub(crate) fn derive_verification_key(
+    tag_key: &SessionTagKey,
+    session_id: &SessionId,
+) -> Zeroizing<[u8; 32]> {
+    let hk = Hkdf::<Sha256>::new(Some(&[0u8; 32]), tag_key.as_bytes());
+    let mut out = Zeroizing::new([0u8; 32]);
+    // Cannot fail: 32 bytes is far below HKDF-SHA256's limit of 8160.
+    let _ = hk.expand_multi_info(
+        &[LABEL_VERIFICATION_KEY, session_id.as_bytes()],
+        out.as_mut(),
+    );
+    out
 }
 
 /// HMAC-SHA256 keyed by 32 bytes. HMAC pads keys shorter than the 64-byte block with zeros,

@@ -59,8 +59,10 @@ pub mod certificate;
 mod error;
 mod event;
 pub mod group;
+mod ids;
 mod kdf;
 mod keys;
+mod labels;
 #[cfg(feature = "mask")]
 pub mod mask;
 mod peer;
@@ -70,6 +72,7 @@ mod reset;
 pub mod sealed;
 mod session;
 mod time;
+mod umbrella;
 pub mod verify;
 pub mod wire;
 #[cfg(test)]
@@ -87,21 +90,19 @@ pub use certificate::{
     CertificateError, IssuerKey, IssuerKeyPair, SenderCertificate, ServerCertificate, TrustStore,
     Validity,
 };
-pub use error::{
-    ConfigError, DecodeError, DecryptError, EncryptError, Error, ErrorKind, HandshakeError,
-    KeyError, RestoreError, SignedKeyKind,
-};
+pub use error::{ConfigError, DecodeError, ErrorKind, KeyError, SignedKeyKind};
 pub use event::Event;
 pub use group::{GroupError, GroupSession, RosterError};
 pub use keys::{IdentityKey, IdentityKeyPair, KemPreKeyKind};
 #[cfg(feature = "mask")]
 pub use mask::{MaskCheckError, Masker, SecureFieldError};
 pub use peer::{MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerDecrypted, PeerError, SessionStarted};
-pub use persist::StorageKey;
+pub use persist::{RestoreError, StorageKey};
 pub use ratchet::{
     DEFAULT_MAX_JUMP, DEFAULT_MAX_RECEIVING_CHAINS, DEFAULT_MAX_SKIPPED_KEYS,
-    DEFAULT_SKIPPED_KEY_MAX_AGE, HARD_MAX_JUMP, HARD_MAX_RECEIVING_CHAINS,
-    HARD_MAX_SKIPPED_KEY_MAX_AGE, HARD_MAX_SKIPPED_KEYS, RatchetConfig, SKIPPED_KEY_MEMORY_BYTES,
+    DEFAULT_SKIPPED_KEY_MAX_AGE, DecryptError, EncryptError, HARD_MAX_JUMP,
+    HARD_MAX_RECEIVING_CHAINS, HARD_MAX_SKIPPED_KEY_MAX_AGE, HARD_MAX_SKIPPED_KEYS, RatchetConfig,
+    SKIPPED_KEY_MEMORY_BYTES,
 };
 pub use reset::{
     MAX_RESET_LOGS, RESET_MAX_AGE_SECS, RESET_MAX_FUTURE_SKEW_SECS, RESET_MIN_INTERVAL_SECS,
@@ -110,12 +111,13 @@ pub use reset::{
 pub use sealed::{ContentType, Metadata, OpenError, Opened, SealError, SealedSessionError};
 pub use session::{Decrypted, Role, Session, SessionId};
 pub use time::Timestamp;
+pub use umbrella::Error;
 pub use verify::{
     BusinessIdentity, IdentityCertificate, OrganizationRoots, SafetyNumber, ShortAuthString,
     UserId, VerificationState, VerifyError,
 };
 pub use wire::{MAX_MESSAGE_LEN, MAX_PLAINTEXT_LEN, RATCHET_MESSAGE_OVERHEAD, WIRE_VERSION};
 pub use x3dh::{
-    BUNDLE_LEN_WITHOUT_ONE_TIME, KemPreKeyPublic, OneTimePreKeyPublic, PreKeyBundle,
-    SignedPreKeyPublic,
+    BUNDLE_LEN_WITHOUT_ONE_TIME, HandshakeError, KemPreKeyPublic, OneTimePreKeyPublic,
+    PreKeyBundle, SignedPreKeyPublic,
 };

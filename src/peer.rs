@@ -8,12 +8,14 @@ use rand_core::CryptoRng;
 use thiserror::Error;
 
 use crate::account::Account;
-use crate::error::{DecryptError, EncryptError, ErrorKind, HandshakeError};
+use crate::error::ErrorKind;
 use crate::event::Event;
 use crate::keys::IdentityKey;
+use crate::ratchet::{DecryptError, EncryptError};
 use crate::session::{Role, Session, SessionId};
 use crate::time::Timestamp;
 use crate::wire::{MessageKind, PreKeyMessage, message_kind};
+use crate::x3dh::HandshakeError;
 use crate::x3dh::PreKeyBundle;
 
 /// Most sessions kept per peer device: the active one and older ones still accepted.

@@ -8,8 +8,10 @@ use rand_core::CryptoRng;
 use thiserror::Error;
 
 use crate::account::Account;
-use crate::error::{DecodeError, ErrorKind, HandshakeError};
+use crate::error::{DecodeError, ErrorKind};
 use crate::event::Event;
+use crate::labels::LABEL_RESET_MAC;
+use crate::x3dh::HandshakeError;
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -36,11 +38,6 @@ pub const RESET_MAX_FUTURE_SKEW_SECS: u64 = 300;
 /// it. Requests from throwaway identities cannot grow the account without bound: when full, a
 /// log is made room for only by forgetting one that no longer guards anything (SPEC.md §12.4).
 pub const MAX_RESET_LOGS: usize = 2 * crate::peer::MAX_PEERS;
-
-/// HKDF info of the reset-request MAC key, derived from the two identities' static-static
-/// X25519 agreement: only the two devices can compute it, and either could have, so a request
-/// authenticates the requester to the target without being proof to anyone else.
-const LABEL_RESET_MAC: &[u8] = b"hushwire/v1/reset-request-mac";
 
 /// Why a device asks for a reset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -13,6 +13,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::AttachmentError;
 use crate::error::DecodeError;
+use crate::labels::LABEL_ATTACHMENT_STREAM;
 use crate::wire::Reader;
 
 /// The first four bytes of every stored attachment object: `"HWAT"`.
@@ -32,9 +33,6 @@ pub const MIN_CHUNK_SIZE_LOG2: u8 = 12;
 pub const MAX_CHUNK_SIZE_LOG2: u8 = 22;
 /// The default chunk size, as a power of two (64 KiB).
 pub const DEFAULT_CHUNK_SIZE_LOG2: u8 = 16;
-
-/// HKDF info of the per-file stream key and nonce prefix (SPEC.md §16.3).
-pub(crate) const LABEL_ATTACHMENT_STREAM: &[u8] = b"hushwire/v1/attachment/stream";
 
 /// Bytes of the STREAM nonce prefix: the 24-byte XChaCha20 nonce less the 4-byte counter and
 /// the last-chunk flag byte.

@@ -67,7 +67,6 @@ pub use padding::{
     CHUNK_TAG_LEN, MAX_ATTACHMENT_LEN, MIN_PADDED_LEN, PADDING_PRECISION_BITS, TRAILER_LEN,
     ciphertext_len, padded_len,
 };
-pub(crate) use pointer::TYPE_ATTACHMENT_POINTER;
 pub use pointer::{
     AttachmentPointer, MAX_CONTENT_TYPE_LEN, MAX_FILE_NAME_LEN, MAX_POINTER_LEN, MAX_THUMBNAIL_LEN,
     POINTER_BASE_LEN,

@@ -14,10 +14,7 @@ use super::header::{
 };
 use super::padding::{Layout, MAX_ATTACHMENT_LEN};
 use crate::error::DecodeError;
-use crate::wire::{Reader, WIRE_VERSION, expect_header};
-
-/// Type byte of an attachment pointer (SPEC.md §16.6.1).
-pub(crate) const TYPE_ATTACHMENT_POINTER: u8 = 0x60;
+use crate::wire::{Reader, TYPE_ATTACHMENT_POINTER, WIRE_VERSION, expect_header};
 
 /// Longest content type, bytes (printable ASCII).
 pub const MAX_CONTENT_TYPE_LEN: usize = 128;

@@ -15,14 +15,16 @@ use super::recovery_key::{
 };
 use super::{
     BackupError, BackupItem, MAX_BACKUP_DEVICES, MAX_BACKUP_ENTRIES, MAX_BACKUP_LEN,
-    MAX_ENTRY_PAYLOAD_LEN, TYPE_BACKUP, read_header,
+    MAX_ENTRY_PAYLOAD_LEN, read_header,
 };
 use crate::account::Account;
-use crate::error::{DecodeError, RestoreError};
+use crate::error::DecodeError;
 use crate::group::GroupSession;
 use crate::keys::{IdentityKey, IdentityKeyPair};
+use crate::persist::RestoreError;
 use crate::time::Timestamp;
 use crate::verify::{IdentityBook, IdentityRecordV1};
+use crate::wire::TYPE_BACKUP;
 use crate::wire::{Reader, WIRE_VERSION};
 
 /// What to back up besides group sessions.

@@ -8,17 +8,14 @@ use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
 use super::recovery_key::{BackupPublicKey, BackupSecrets};
-use super::{BackupError, MAX_ENTRY_PAYLOAD_LEN, TYPE_BACKUP_ENTRY, read_header};
+use super::{BackupError, MAX_ENTRY_PAYLOAD_LEN, read_header};
 use crate::aead::{NONCE_LEN, TAG_LEN, open_into, seal_into};
 use crate::error::DecodeError;
 use crate::group::GroupSession;
 use crate::keys::{IdentityKeyPair, KEM_CIPHERTEXT_LEN, dh_checked, kem_encapsulate};
+use crate::labels::{LABEL_BACKUP_ENTRY_DIGEST, LABEL_BACKUP_ENTRY_KEY};
+use crate::wire::TYPE_BACKUP_ENTRY;
 use crate::wire::{Reader, WIRE_VERSION};
-
-/// HKDF info prefix of an entry's key.
-pub(crate) const LABEL_BACKUP_ENTRY_KEY: &[u8] = b"hushwire/v1/backup/entry-key";
-/// SHA-256 prefix of an entry's digest, as the manifest lists it.
-pub(crate) const LABEL_BACKUP_ENTRY_DIGEST: &[u8] = b"hushwire/v1/backup/entry-digest";
 
 /// Bytes of an entry before its ciphertext: version, type, backup id, kind, id, sequence
 /// number, ephemeral X25519 key, ML-KEM ciphertext. All of it is associated data.

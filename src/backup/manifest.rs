@@ -5,20 +5,14 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use super::entry::EntryKind;
-use super::{
-    BackupError, MAX_BACKUP_DEVICES, MAX_BACKUP_ENTRIES, TYPE_BACKUP_MANIFEST, read_header,
-};
+use super::{BackupError, MAX_BACKUP_DEVICES, MAX_BACKUP_ENTRIES, read_header};
 use crate::error::DecodeError;
+use crate::labels::{
+    LABEL_BACKUP_MANIFEST_HASH, LABEL_BACKUP_WRAP_DIGEST, LABEL_SIG_BACKUP_DEVICE,
+    LABEL_SIG_BACKUP_MANIFEST,
+};
+use crate::wire::TYPE_BACKUP_MANIFEST;
 use crate::wire::{Reader, WIRE_VERSION};
-
-/// Signature context of a device certificate (made by the recovery signing key).
-pub(crate) const LABEL_SIG_BACKUP_DEVICE: &[u8] = b"hushwire/v1/sig/backup-device";
-/// Signature context of a manifest.
-pub(crate) const LABEL_SIG_BACKUP_MANIFEST: &[u8] = b"hushwire/v1/sig/backup-manifest";
-/// SHA-256 prefix of a manifest's hash (the next manifest's `previous`).
-pub(crate) const LABEL_BACKUP_MANIFEST_HASH: &[u8] = b"hushwire/v1/backup/manifest-hash";
-/// SHA-256 prefix of the digest of the passphrase-wrapped recovery key a manifest names.
-pub(crate) const LABEL_BACKUP_WRAP_DIGEST: &[u8] = b"hushwire/v1/backup/wrapped-key-digest";
 
 /// Bytes of one device certificate in a manifest.
 const DEVICE_LEN: usize = 32 + 8 + 64;

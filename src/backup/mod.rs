@@ -76,18 +76,8 @@ pub use recovery_key::{
 
 use thiserror::Error;
 
-use crate::error::{DecodeError, ErrorKind, RestoreError};
-
-/// Type byte of a passphrase-wrapped recovery key (SPEC.md §18.2.3).
-pub(crate) const TYPE_WRAPPED_RECOVERY_KEY: u8 = 0x80;
-/// Type byte of an encoded backup public key (SPEC.md §18.3).
-pub(crate) const TYPE_BACKUP_PUBLIC_KEY: u8 = 0x81;
-/// Type byte of a sealed backup entry (SPEC.md §18.4).
-pub(crate) const TYPE_BACKUP_ENTRY: u8 = 0x82;
-/// Type byte of a signed backup manifest (SPEC.md §18.5).
-pub(crate) const TYPE_BACKUP_MANIFEST: u8 = 0x83;
-/// Type byte of a whole backup as stored: wrapped key, manifest, entries (SPEC.md §18.6).
-pub(crate) const TYPE_BACKUP: u8 = 0x84;
+use crate::error::{DecodeError, ErrorKind};
+use crate::persist::RestoreError;
 
 /// Most entries one backup lists. A manifest with this many records is about 1 MiB.
 pub const MAX_BACKUP_ENTRIES: usize = 16_384;
@@ -278,76 +268,6 @@ pub(crate) fn read_header(
     r: &mut crate::wire::Reader<'_>,
     expected: u8,
 ) -> Result<(), DecodeError> {
-    let version = r.u8()?;
-    if version != crate::wire::WIRE_VERSION {
-        return Err(DecodeError::UnknownVersion(version));
-    }
-    let found = r.u8()?;
-    if found != expected {
-        return Err(crate::wire::type_mismatch(expected, found));
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::entry::{LABEL_BACKUP_ENTRY_DIGEST, LABEL_BACKUP_ENTRY_KEY};
-    use super::manifest::{
-        LABEL_BACKUP_MANIFEST_HASH, LABEL_BACKUP_WRAP_DIGEST, LABEL_SIG_BACKUP_DEVICE,
-        LABEL_SIG_BACKUP_MANIFEST,
-    };
-    use super::recovery_key::{
-        LABEL_BACKUP_ENCRYPTION_KEY, LABEL_BACKUP_ID, LABEL_BACKUP_SIGNING_KEY,
-        LABEL_RECOVERY_KEY_CHECK,
-    };
-
-    const BACKUP_LABELS: [&[u8]; 10] = [
-        LABEL_BACKUP_ID,
-        LABEL_BACKUP_ENCRYPTION_KEY,
-        LABEL_BACKUP_SIGNING_KEY,
-        LABEL_RECOVERY_KEY_CHECK,
-        LABEL_BACKUP_ENTRY_KEY,
-        LABEL_BACKUP_ENTRY_DIGEST,
-        LABEL_SIG_BACKUP_DEVICE,
-        LABEL_SIG_BACKUP_MANIFEST,
-        LABEL_BACKUP_MANIFEST_HASH,
-        LABEL_BACKUP_WRAP_DIGEST,
-    ];
-
-    /// Every label of SPEC.md §1.3.2's table (the crate's labels, these included).
-    fn spec_labels() -> Vec<Vec<u8>> {
-        let spec = include_str!("../../SPEC.md");
-        let start = spec.find("#### 1.3.2 Labels").unwrap();
-        let end = start + spec[start..].find("\n### ").unwrap();
-        spec[start..end]
-            .lines()
-            .filter(|l| l.starts_with("| `LABEL_"))
-            .filter_map(|l| l.split("| `\"").nth(1))
-            .filter_map(|l| l.split("\"`").next())
-            .map(|l| l.as_bytes().to_vec())
-            .collect()
-    }
-
-    #[test]
-    fn labels_are_prefix_free_and_listed_in_the_spec() {
-        let all = spec_labels();
-        for label in BACKUP_LABELS {
-            assert!(
-                all.iter().any(|l| l == label),
-                "{} is not in SPEC.md §1.3.2",
-                String::from_utf8_lossy(label)
-            );
-            for other in &all {
-                if other.as_slice() != label {
-                    assert!(
-                        !other.starts_with(label) && !label.starts_with(other),
-                        "{} and {} overlap",
-                        String::from_utf8_lossy(label),
-                        String::from_utf8_lossy(other)
-                    );
-                }
-            }
-        }
-        assert!(all.len() > BACKUP_LABELS.len());
-    }
+    // No length limit here: each backup structure checks its own sizes as it reads.
+    crate::wire::expect_header(r, 0, expected, usize::MAX)
 }

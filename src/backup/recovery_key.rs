@@ -11,19 +11,15 @@ use subtle::ConstantTimeEq;
 use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use super::{BackupError, TYPE_BACKUP_PUBLIC_KEY, TYPE_WRAPPED_RECOVERY_KEY, read_header};
+use super::{BackupError, read_header};
 use crate::aead::{NONCE_LEN, TAG_LEN, open_into, seal_into};
 use crate::keys::{KEM_PUBLIC_KEY_LEN, KemKeyPair};
+use crate::labels::{
+    LABEL_BACKUP_ENCRYPTION_KEY, LABEL_BACKUP_ID, LABEL_BACKUP_SIGNING_KEY,
+    LABEL_RECOVERY_KEY_CHECK,
+};
 use crate::wire::{Reader, WIRE_VERSION};
-
-/// HKDF info of the backup id.
-pub(crate) const LABEL_BACKUP_ID: &[u8] = b"hushwire/v1/backup/id";
-/// HKDF info of the backup encryption key pair (X25519 secret, then ML-KEM-768 seed).
-pub(crate) const LABEL_BACKUP_ENCRYPTION_KEY: &[u8] = b"hushwire/v1/backup/encryption-key";
-/// HKDF info of the recovery signing key's Ed25519 seed.
-pub(crate) const LABEL_BACKUP_SIGNING_KEY: &[u8] = b"hushwire/v1/backup/signing-key";
-/// SHA-256 prefix of the recovery key's display check.
-pub(crate) const LABEL_RECOVERY_KEY_CHECK: &[u8] = b"hushwire/v1/backup/recovery-key-check";
+use crate::wire::{TYPE_BACKUP_PUBLIC_KEY, TYPE_WRAPPED_RECOVERY_KEY};
 
 /// Crockford's base32 alphabet (no I, L, O, U).
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";

@@ -41,21 +41,11 @@ pub const SENDER_CERTIFICATE_BASE_LEN: usize = sender::BASE_LEN;
 /// The longest encoded sender certificate (a user id of [`MAX_USER_ID_LEN`] bytes).
 pub const MAX_SENDER_CERTIFICATE_LEN: usize = SENDER_CERTIFICATE_BASE_LEN + MAX_USER_ID_LEN;
 
-/// Type byte of an encoded [`ServerCertificate`].
-pub(crate) const TYPE_SERVER_CERTIFICATE: u8 = 0x40;
-/// Type byte of an encoded [`SenderCertificate`].
-pub(crate) const TYPE_SENDER_CERTIFICATE: u8 = 0x41;
-
-/// Signature context of a server certificate (signed by a trust root).
-pub(crate) const LABEL_SIG_SERVER_CERTIFICATE: &[u8] = b"hushwire/v1/sig/server-certificate";
-/// Signature context of a sender certificate (signed by a server key).
-pub(crate) const LABEL_SIG_SENDER_CERTIFICATE: &[u8] = b"hushwire/v1/sig/sender-certificate";
-
 use thiserror::Error;
 
 use crate::error::{DecodeError, ErrorKind};
 use crate::time::Timestamp;
-use crate::wire::{Reader, WIRE_VERSION};
+use crate::wire::Reader;
 
 /// Which certificate of a chain an error is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -267,32 +257,6 @@ impl CertificateError {
     }
 }
 
-/// Checks the version byte, the type byte (one of `accepted`) and the total length, in that
-/// order (as `src/wire` does). Returns the type byte found.
-pub(crate) fn expect_header(
-    r: &mut Reader<'_>,
-    total_len: usize,
-    accepted: &[u8],
-    max: usize,
-) -> Result<u8, DecodeError> {
-    let version = r.u8()?;
-    if version != WIRE_VERSION {
-        return Err(DecodeError::UnknownVersion(version));
-    }
-    let found = r.u8()?;
-    if !accepted.contains(&found) {
-        let expected = accepted.first().copied().unwrap_or_default();
-        return Err(crate::wire::type_mismatch(expected, found));
-    }
-    if total_len > max {
-        return Err(DecodeError::TooLarge {
-            len: total_len,
-            max,
-        });
-    }
-    Ok(found)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,56 +292,6 @@ mod tests {
         assert_eq!(
             Validity::new(t.plus_secs(1), t),
             Err(CertificateError::InvalidValidity)
-        );
-    }
-
-    #[test]
-    fn signature_labels_are_not_prefixes_of_each_other() {
-        let labels: &[&[u8]] = &[
-            LABEL_SIG_SERVER_CERTIFICATE,
-            LABEL_SIG_SENDER_CERTIFICATE,
-            crate::kdf::LABEL_SIG_SIGNED_PREKEY,
-            crate::kdf::LABEL_SIG_KEM_PREKEY,
-            b"hushwire/v1/sig/reset-request",
-        ];
-        for (i, a) in labels.iter().enumerate() {
-            for (j, b) in labels.iter().enumerate() {
-                if i != j {
-                    assert!(!b.starts_with(a), "{a:?} is a prefix of {b:?}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn header_errors_name_version_then_type_then_size() {
-        let mut r = Reader::new(&[2, 0x40]);
-        assert_eq!(
-            expect_header(&mut r, 2, &[0x40], 1),
-            Err(DecodeError::UnknownVersion(2))
-        );
-        let mut r = Reader::new(&[1, 0x41]);
-        assert_eq!(
-            expect_header(&mut r, 2, &[0x40], 100),
-            Err(DecodeError::WrongType {
-                expected: 0x40,
-                found: 0x41
-            })
-        );
-        let mut r = Reader::new(&[1, 0x7e]);
-        assert_eq!(
-            expect_header(&mut r, 2, &[0x40], 100),
-            Err(DecodeError::UnknownType(0x7e))
-        );
-        let mut r = Reader::new(&[1, 0x40]);
-        assert_eq!(
-            expect_header(&mut r, 200, &[0x40], 100),
-            Err(DecodeError::TooLarge { len: 200, max: 100 })
-        );
-        let mut r = Reader::new(&[]);
-        assert_eq!(
-            expect_header(&mut r, 0, &[0x40], 100),
-            Err(DecodeError::Truncated { needed: 1 })
         );
     }
 }

@@ -4,18 +4,19 @@ use core::fmt;
 
 use super::signed::{CertificateBody, LeafBody, Signed, validate_leaf};
 use super::{
-    CertificateError, CertificateKind, IssuerKeyPair, LABEL_SIG_SENDER_CERTIFICATE,
-    SERVER_CERTIFICATE_LEN, SIGNATURE_LEN, ServerCertificate, TYPE_SENDER_CERTIFICATE, TrustStore,
-    Validity,
+    CertificateError, CertificateKind, IssuerKeyPair, SERVER_CERTIFICATE_LEN, SIGNATURE_LEN,
+    ServerCertificate, TrustStore, Validity,
 };
 use crate::error::DecodeError;
 use crate::keys::IdentityKey;
+use crate::labels::LABEL_SIG_SENDER_CERTIFICATE;
 use crate::time::Timestamp;
 use crate::wire::Reader;
+use crate::wire::TYPE_SENDER_CERTIFICATE;
 
 /// The longest user id a sender certificate carries, in bytes (an opaque identifier chosen by
 /// the server: a UUID, an account number, an e-mail address).
-pub const MAX_USER_ID_LEN: usize = 128;
+pub const MAX_USER_ID_LEN: usize = crate::ids::MAX_USER_ID_LEN;
 
 /// Length of an encoded sender certificate without its user id: version, type, serial,
 /// device id, identity key, validity window, server certificate, user id length, signature.

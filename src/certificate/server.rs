@@ -4,12 +4,14 @@ use core::fmt;
 
 use super::signed::{CertificateBody, Signed};
 use super::{
-    CertificateError, CertificateKind, IssuerKey, IssuerKeyPair, LABEL_SIG_SERVER_CERTIFICATE,
-    SIGNATURE_LEN, TYPE_SERVER_CERTIFICATE, TrustStore, Validity,
+    CertificateError, CertificateKind, IssuerKey, IssuerKeyPair, SIGNATURE_LEN, TrustStore,
+    Validity,
 };
 use crate::error::DecodeError;
+use crate::labels::LABEL_SIG_SERVER_CERTIFICATE;
 use crate::time::Timestamp;
 use crate::wire::Reader;
+use crate::wire::TYPE_SERVER_CERTIFICATE;
 
 /// Length of an encoded server certificate: version, type, root id, key id, key,
 /// validity window, signature.

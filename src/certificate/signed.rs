@@ -8,10 +8,11 @@
 
 use super::{
     CertificateError, CertificateKind, IssuerKey, IssuerKeyPair, SIGNATURE_LEN, ServerCertificate,
-    TrustStore, Validity, expect_header,
+    TrustStore, Validity,
 };
 use crate::error::DecodeError;
 use crate::time::Timestamp;
+use crate::wire::expect_header_any;
 use crate::wire::{Reader, WIRE_VERSION};
 
 /// The typed content of one certificate kind.
@@ -68,7 +69,7 @@ impl<B: CertificateBody> Signed<B> {
     /// Decodes strictly. The signature is not checked here (see [`Signed::verify`]).
     pub(crate) fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes);
-        expect_header(&mut r, bytes.len(), &[B::TYPE], B::MAX_LEN)?;
+        expect_header_any(&mut r, bytes.len(), &[B::TYPE], B::MAX_LEN)?;
         let body = B::decode_body(&mut r)?;
         let signature = r.array::<SIGNATURE_LEN>()?;
         r.finish()?;

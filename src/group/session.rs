@@ -9,10 +9,7 @@ use zeroize::Zeroize;
 
 use super::channel::AuthenticatedSender;
 use super::error::{GroupError, RosterError};
-use super::kdf::{
-    LABEL_SIG_DISTRIBUTION, LABEL_SIG_GROUP_MESSAGE, LABEL_SIG_ROSTER, LABEL_SIG_ROSTER_CHANGE,
-    change_digest, signature_input,
-};
+use super::kdf::{change_digest, signature_input};
 use super::roster::{GroupId, GroupRole, Roster, RosterMember, RosterOp};
 use super::sender_key::{
     InboundChain, MemberKeys, OutboundSenderKey, SigningPublic, SkippedKey, SkippedStore, derive_to,
@@ -29,6 +26,9 @@ use super::{
 use crate::aead::{NONCE_LEN, open_into, seal_into};
 use crate::keys::secret::{ChainKey, MessageKey, remove_wiping, reserve_wiping, retain_wiping};
 use crate::keys::{IdentityKey, IdentityKeyPair};
+use crate::labels::{
+    LABEL_SIG_DISTRIBUTION, LABEL_SIG_GROUP_MESSAGE, LABEL_SIG_ROSTER, LABEL_SIG_ROSTER_CHANGE,
+};
 use crate::time::Timestamp;
 use crate::wire::MAX_PLAINTEXT_LEN;
 

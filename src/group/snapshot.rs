@@ -22,8 +22,8 @@ use super::session::GroupSession;
 use super::{
     MAX_GROUP_MEMBERS, MAX_GROUP_SKIPPED_KEYS, MAX_OLD_EPOCH_MESSAGES, MAX_SENDER_KEYS_PER_MEMBER,
 };
-use crate::error::RestoreError;
 use crate::keys::secret::{ChainKey, MessageKey};
+use crate::persist::RestoreError;
 use crate::persist::{
     Binding, BlobLabel, Expected, KeyChecks, StateType, StorageKey, decode_exact, restore_state,
     seal_state,

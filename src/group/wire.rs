@@ -11,7 +11,7 @@ use crate::error::DecodeError;
 use crate::keys::{IdentityKey, IdentityKeyPair};
 use crate::wire::{
     Reader, TYPE_GROUP_DISTRIBUTION, TYPE_GROUP_DISTRIBUTION_V2, TYPE_GROUP_MESSAGE,
-    TYPE_GROUP_ROSTER, TYPE_GROUP_ROSTER_CHANGE, WIRE_VERSION,
+    TYPE_GROUP_ROSTER, TYPE_GROUP_ROSTER_CHANGE, WIRE_VERSION, expect_header, expect_version,
 };
 
 /// Length of an Ed25519 signature.
@@ -52,30 +52,6 @@ pub enum GroupWireKind {
     RosterChange,
 }
 
-/// Checks version, type, then total length (in that order, as every hushwire decoder).
-fn expect_header(
-    r: &mut Reader<'_>,
-    total_len: usize,
-    expected: u8,
-    max: usize,
-) -> Result<(), DecodeError> {
-    let version = r.u8()?;
-    if version != WIRE_VERSION {
-        return Err(DecodeError::UnknownVersion(version));
-    }
-    let found = r.u8()?;
-    if found != expected {
-        return Err(crate::wire::type_mismatch(expected, found));
-    }
-    if total_len > max {
-        return Err(DecodeError::TooLarge {
-            len: total_len,
-            max,
-        });
-    }
-    Ok(())
-}
-
 fn u64_field(r: &mut Reader<'_>) -> Result<u64, DecodeError> {
     Ok(u64::from_be_bytes(r.array::<8>()?))
 }
@@ -102,10 +78,7 @@ fn index_field(r: &mut Reader<'_>) -> Result<u32, DecodeError> {
 /// type that is not a group structure.
 pub fn peek(bytes: &[u8]) -> Result<(GroupWireKind, GroupId), DecodeError> {
     let mut r = Reader::new(bytes);
-    let version = r.u8()?;
-    if version != WIRE_VERSION {
-        return Err(DecodeError::UnknownVersion(version));
-    }
+    expect_version(&mut r)?;
     let kind = match r.u8()? {
         TYPE_GROUP_MESSAGE => GroupWireKind::Message,
         TYPE_GROUP_DISTRIBUTION | TYPE_GROUP_DISTRIBUTION_V2 => GroupWireKind::Distribution,
@@ -399,7 +372,7 @@ pub(crate) fn encode_roster(roster: &Roster, identity: &IdentityKeyPair) -> Vec<
     out.push(TYPE_GROUP_ROSTER);
     roster.encode_body(&mut out);
     out.extend_from_slice(identity.public().as_bytes());
-    let signature = identity.sign(&kdf::signature_input(kdf::LABEL_SIG_ROSTER, &out));
+    let signature = identity.sign(&kdf::signature_input(crate::labels::LABEL_SIG_ROSTER, &out));
     out.extend_from_slice(&signature);
     out
 }
@@ -519,7 +492,10 @@ pub(crate) fn encode_change(
     out.extend_from_slice(op.member().as_bytes());
     out.push(op.role_byte());
     out.extend_from_slice(identity.public().as_bytes());
-    let signature = identity.sign(&kdf::signature_input(kdf::LABEL_SIG_ROSTER_CHANGE, &out));
+    let signature = identity.sign(&kdf::signature_input(
+        crate::labels::LABEL_SIG_ROSTER_CHANGE,
+        &out,
+    ));
     out.extend_from_slice(&signature);
     out
 }

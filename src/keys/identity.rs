@@ -9,11 +9,7 @@ use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
 use crate::error::KeyError;
-
-/// Signature context of a relay authentication challenge: see
-/// [`IdentityKeyPair::sign_relay_challenge`]. No other hushwire signature label is a prefix of
-/// it or has it as a prefix, so such a signature is never valid as any other signature.
-const LABEL_SIG_RELAY_CHALLENGE: &[u8] = b"hushwire/v1/sig/relay-challenge";
+use crate::labels::LABEL_SIG_RELAY_CHALLENGE;
 
 /// What the identity key signs for a relay challenge: the label, then the challenge.
 fn relay_challenge_message(challenge: &[u8]) -> Vec<u8> {

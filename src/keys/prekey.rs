@@ -8,7 +8,7 @@ use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 use super::identity::{IdentityKey, IdentityKeyPair};
 use super::kem::{KEM_PUBLIC_KEY_LEN, KemKeyPair};
 use super::secret::SharedSecret;
-use crate::kdf::{LABEL_SIG_KEM_PREKEY, LABEL_SIG_SIGNED_PREKEY};
+use crate::labels::{LABEL_SIG_KEM_PREKEY, LABEL_SIG_SIGNED_PREKEY};
 use crate::time::Timestamp;
 
 /// Whether an ML-KEM prekey may be used once or many times.

@@ -33,6 +33,7 @@ use super::policy::Policy;
 use crate::certificate::{SenderCertificate, TrustStore};
 use crate::error::DecodeError;
 use crate::keys::{IdentityKey, IdentityKeyPair};
+use crate::labels::LABEL_SECURE_FIELD_COMMITMENT;
 use crate::sealed::{self, ContentType, Metadata};
 use crate::time::Timestamp;
 use crate::wire::{
@@ -62,9 +63,6 @@ pub const SECURE_FIELD_CONTENT_TYPE: ContentType = match ContentType::from_byte(
     Some(t) => t,
     None => ContentType::SESSION,
 };
-
-/// Prefix of the commitment hash.
-pub(crate) const LABEL_SECURE_FIELD_COMMITMENT: &[u8] = b"hushwire/v1/secure-field-commitment";
 
 /// `SHA256(label || kind || policy || reference || blinding || u16be(len) || value)`.
 fn commitment(

@@ -11,7 +11,8 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ConfigError, RestoreError};
+use super::RestoreError;
+use crate::error::ConfigError;
 use crate::keys::IdentityKey;
 use crate::session::SessionId;
 

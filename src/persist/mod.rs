@@ -8,10 +8,12 @@
 //! peer's session cannot pass for the one the app keeps for this peer.
 
 mod binding;
+mod error;
 mod snapshot;
 
 pub(crate) use binding::{Binding, BindingV2};
 pub use binding::{BlobLabel, Expected, MAX_BLOB_LABEL_LEN};
+pub use error::RestoreError;
 pub(crate) use snapshot::within_limit;
 
 use core::fmt;
@@ -24,8 +26,8 @@ use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::aead::{NONCE_LEN, TAG_LEN, open_into, seal_into};
-use crate::error::RestoreError;
 use crate::keys::IdentityKey;
+use crate::labels::LABEL_STATE_KEY;
 
 /// How a restore checks the public keys it reads (SPEC.md §11.8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,9 +70,6 @@ pub const STATE_FORMAT_VERSION: u16 = 2;
 pub const STATE_HEADER_LEN: usize = 4 + 2 + 1 + 8;
 /// Total bytes a blob adds to its encoded state: header, nonce and tag.
 pub const STATE_OVERHEAD: usize = STATE_HEADER_LEN + NONCE_LEN + TAG_LEN;
-
-/// HKDF info deriving the blob key from the app's storage key.
-const LABEL_STATE_KEY: &[u8] = b"hushwire/v1/state-key";
 
 /// What kind of state a blob holds (its type tag).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

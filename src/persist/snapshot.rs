@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
+use super::RestoreError;
 use super::{
     Binding, BlobLabel, Expected, KeyChecks, StateType, StorageKey, decode_exact, restore_state,
     seal_state,
 };
 use crate::account::{Account, Rotating};
-use crate::error::RestoreError;
 use crate::kdf::SenderRole;
 use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey, SessionTagKey};
 use crate::keys::{

@@ -6,6 +6,7 @@
 //! exists only once it is used.
 
 mod config;
+mod error;
 pub(crate) mod receiving;
 pub(crate) mod sending;
 
@@ -14,6 +15,7 @@ pub use config::{
     DEFAULT_SKIPPED_KEY_MAX_AGE, HARD_MAX_JUMP, HARD_MAX_RECEIVING_CHAINS,
     HARD_MAX_SKIPPED_KEY_MAX_AGE, HARD_MAX_SKIPPED_KEYS, RatchetConfig, SKIPPED_KEY_MEMORY_BYTES,
 };
+pub use error::{DecryptError, EncryptError};
 
 use std::collections::VecDeque;
 use std::sync::OnceLock;
@@ -23,7 +25,7 @@ use subtle::ConstantTimeEq;
 use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 
 use crate::aead::{NONCE_LEN, open_into, seal_into};
-use crate::error::{DecodeError, DecryptError, EncryptError};
+use crate::error::DecodeError;
 use crate::kdf::{SenderRole, chain_step, open_session_tag, root_step, session_tag};
 use crate::keys::dh_checked;
 use crate::keys::secret::{

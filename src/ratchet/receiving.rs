@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 
 use zeroize::Zeroize;
 
-use crate::error::DecryptError;
+use super::DecryptError;
 use crate::kdf::chain_step;
 use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, remove_wiping, reserve_wiping};
 

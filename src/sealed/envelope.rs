@@ -13,13 +13,14 @@ use super::content::{self, Content};
 use super::padding::{is_padded_len, unpad};
 use super::{
     ENVELOPE_OVERHEAD, ENVELOPE_PREFIX_LEN, EnvelopeKind, MAX_ENVELOPE_LEN, OpenError, SealError,
-    TYPE_RECIPIENT_ENVELOPE, TYPE_SEALED_ENVELOPE, kdf,
+    kdf,
 };
 use crate::aead::{NONCE_LEN, TAG_LEN, open_into, seal_into};
-use crate::certificate::expect_header;
 use crate::error::DecodeError;
 use crate::keys::{IdentityKey, IdentityKeyPair, dh_checked};
-use crate::wire::{Reader, WIRE_VERSION};
+use crate::wire::{
+    Reader, TYPE_RECIPIENT_ENVELOPE, TYPE_SEALED_ENVELOPE, WIRE_VERSION, expect_header_any,
+};
 
 /// Every AEAD key of a sealed envelope is used once, so the nonce is fixed at zero.
 pub(crate) const ZERO_NONCE: [u8; NONCE_LEN] = [0u8; NONCE_LEN];
@@ -44,7 +45,7 @@ impl<'a> EnvelopeView<'a> {
     /// a padding bucket plus the tag.
     pub(crate) fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes);
-        let found = expect_header(
+        let found = expect_header_any(
             &mut r,
             bytes.len(),
             &[TYPE_SEALED_ENVELOPE, TYPE_RECIPIENT_ENVELOPE],

@@ -6,17 +6,10 @@ use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
 
 use crate::keys::secret::SharedSecret;
-
-/// HKDF info label of the ephemeral stage of a sealed envelope.
-pub(crate) const LABEL_SEALED_EPHEMERAL: &[u8] = b"hushwire/v1/sealed/ephemeral";
-/// HKDF info label of the static stage of a sealed envelope.
-pub(crate) const LABEL_SEALED_STATIC: &[u8] = b"hushwire/v1/sealed/static";
-/// HKDF info label deriving the ephemeral secret and body key of a multi-recipient message.
-pub(crate) const LABEL_MULTI_KEYS: &[u8] = b"hushwire/v1/sealed/multi/keys";
-/// HKDF info label of the per-recipient key wrap of a multi-recipient message.
-pub(crate) const LABEL_MULTI_WRAP: &[u8] = b"hushwire/v1/sealed/multi/wrap";
-/// HKDF info label of the per-recipient sender authentication tag.
-pub(crate) const LABEL_MULTI_AUTH: &[u8] = b"hushwire/v1/sealed/multi/auth";
+use crate::labels::{
+    LABEL_MULTI_AUTH, LABEL_MULTI_KEYS, LABEL_MULTI_WRAP, LABEL_SEALED_EPHEMERAL,
+    LABEL_SEALED_STATIC,
+};
 
 /// Length of the per-recipient authentication tag.
 pub(crate) const AUTH_TAG_LEN: usize = 16;
@@ -132,23 +125,6 @@ pub(crate) fn auth_tag(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn labels_are_distinct_and_versioned() {
-        let labels = [
-            LABEL_SEALED_EPHEMERAL,
-            LABEL_SEALED_STATIC,
-            LABEL_MULTI_KEYS,
-            LABEL_MULTI_WRAP,
-            LABEL_MULTI_AUTH,
-        ];
-        for (i, a) in labels.iter().enumerate() {
-            assert!(a.starts_with(b"hushwire/v1/sealed/"));
-            for b in labels.iter().skip(i + 1) {
-                assert_ne!(a, b);
-            }
-        }
-    }
 
     #[test]
     fn halves_differ_and_depend_on_the_transcript() {

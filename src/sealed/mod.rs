@@ -48,21 +48,16 @@ use crate::aead::TAG_LEN;
 use crate::certificate::{
     CertificateError, MAX_SENDER_CERTIFICATE_LEN, SenderCertificate, TrustStore,
 };
-use crate::error::{DecodeError, DecryptError, ErrorKind, HandshakeError};
+use crate::error::{DecodeError, ErrorKind};
 use crate::keys::{IdentityKey, IdentityKeyPair};
 use crate::peer::{PeerDecrypted, PeerError};
+use crate::ratchet::DecryptError;
 use crate::session::{Decrypted, Session};
 use crate::time::Timestamp;
 use crate::wire::{MAX_MESSAGE_LEN, PreKeyMessage};
+use crate::x3dh::HandshakeError;
 
 use padding::{PaddingError, padded_len};
-
-/// Type byte of a single-recipient sealed envelope.
-pub(crate) const TYPE_SEALED_ENVELOPE: u8 = 0x30;
-/// Type byte of a multi-recipient message (sent to the relay, never to a recipient).
-pub(crate) const TYPE_MULTI_RECIPIENT: u8 = 0x31;
-/// Type byte of a per-recipient envelope split from a multi-recipient message.
-pub(crate) const TYPE_RECIPIENT_ENVELOPE: u8 = 0x32;
 
 /// The largest inner message a sealed envelope carries: any hushwire session message.
 pub const MAX_SEALED_MESSAGE_LEN: usize = MAX_MESSAGE_LEN;

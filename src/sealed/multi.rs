@@ -21,13 +21,14 @@ use super::envelope::{EnvelopeView, ZERO_NONCE, check_ciphertext_len, decode_con
 use super::kdf::{self, AUTH_TAG_LEN};
 use super::{
     ENVELOPE_PREFIX_LEN, MAX_MULTI_RECIPIENT_LEN, MAX_RECIPIENTS, MULTI_RECIPIENT_OVERHEAD,
-    OpenError, RECIPIENT_HEADER_LEN, SealError, TYPE_MULTI_RECIPIENT, TYPE_RECIPIENT_ENVELOPE,
+    OpenError, RECIPIENT_HEADER_LEN, SealError,
 };
 use crate::aead::{open_into, seal_into};
-use crate::certificate::expect_header;
 use crate::error::DecodeError;
 use crate::keys::{IdentityKey, IdentityKeyPair, dh_checked};
-use crate::wire::{Reader, WIRE_VERSION};
+use crate::wire::{
+    Reader, TYPE_MULTI_RECIPIENT, TYPE_RECIPIENT_ENVELOPE, WIRE_VERSION, expect_header,
+};
 
 /// The body's associated data: `version || ephemeral`.
 fn body_ad(ephemeral: &[u8; 32]) -> [u8; 33] {
@@ -164,7 +165,7 @@ impl<'a> MultiRecipientMessage<'a> {
         expect_header(
             &mut r,
             bytes.len(),
-            &[TYPE_MULTI_RECIPIENT],
+            TYPE_MULTI_RECIPIENT,
             MAX_MULTI_RECIPIENT_LEN,
         )?;
         let ephemeral = r.array::<32>()?;

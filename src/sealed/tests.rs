@@ -13,7 +13,7 @@ use crate::certificate::{
     IssuerKeyPair, SenderCertificateInfo, ServerCertificate, TrustStore, Validity,
 };
 use crate::keys::dh_checked;
-use crate::wire::WIRE_VERSION;
+use crate::wire::{TYPE_RECIPIENT_ENVELOPE, TYPE_SEALED_ENVELOPE, WIRE_VERSION};
 
 const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
 

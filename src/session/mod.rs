@@ -4,39 +4,14 @@ use core::fmt;
 
 use rand_core::CryptoRng;
 
-use crate::error::{DecryptError, EncryptError};
 use crate::event::Event;
+pub use crate::ids::SessionId;
 use crate::keys::IdentityKey;
+use crate::ratchet::{DecryptError, EncryptError};
 use crate::ratchet::{DecryptReport, RatchetConfig, RatchetState, ResponderStart, SessionAd};
 use crate::wire::{
     MAX_PLAINTEXT_LEN, MessageKind, PreKeyFields, PreKeyMessage, RatchetMessage, message_kind,
 };
-
-/// A public, unique name for a session, computed identically by both sides from the key
-/// agreement. It is not secret.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId([u8; 32]);
-
-impl SessionId {
-    pub(crate) fn from_bytes(bytes: [u8; 32]) -> Self {
-        SessionId(bytes)
-    }
-
-    /// The 32 bytes.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SessionId(")?;
-        for b in self.0.iter().take(8) {
-            write!(f, "{b:02x}")?;
-        }
-        write!(f, "..)")
-    }
-}
 
 /// Which side of the key agreement this session was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -334,7 +309,7 @@ impl Session {
     /// (SPEC.md §15.4.1): HKDF of the session-constant tag key under its own label, so it
     /// reveals nothing about the tag key. It never leaves the crate.
     pub(crate) fn verification_key(&self) -> zeroize::Zeroizing<[u8; 32]> {
-        crate::verify::derive_verification_key(&self.ratchet.tag_key, &self.session_id)
+        crate::kdf::derive_verification_key(&self.ratchet.tag_key, &self.session_id)
     }
 }
 

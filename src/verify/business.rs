@@ -29,15 +29,9 @@ use crate::certificate::{
 };
 use crate::error::DecodeError;
 use crate::keys::IdentityKey;
+use crate::labels::LABEL_SIG_IDENTITY_CERTIFICATE;
 use crate::time::Timestamp;
-use crate::wire::Reader;
-
-/// Type byte of an encoded [`IdentityCertificate`] (the first of the certificate range
-/// `0x42..=0x4F` left for new kinds by [`crate::certificate`]).
-pub(crate) const TYPE_IDENTITY_CERTIFICATE: u8 = 0x42;
-
-/// Signature context of an identity certificate (signed by an organization key).
-pub(crate) const LABEL_SIG_IDENTITY_CERTIFICATE: &[u8] = b"hushwire/v1/sig/identity-certificate";
+use crate::wire::{Reader, TYPE_IDENTITY_CERTIFICATE};
 
 /// Longest organization name, in UTF-8 bytes.
 pub const MAX_ORGANIZATION_LEN: usize = 64;
@@ -812,29 +806,6 @@ mod tests {
                     parsed.verify(o.operator.public(), &o.roots, now).is_err(),
                     "bit {i} accepted"
                 );
-            }
-        }
-    }
-
-    #[test]
-    fn signature_labels_are_not_prefixes_of_each_other() {
-        let labels: &[&[u8]] = &[
-            LABEL_SIG_IDENTITY_CERTIFICATE,
-            crate::certificate::LABEL_SIG_SERVER_CERTIFICATE,
-            crate::certificate::LABEL_SIG_SENDER_CERTIFICATE,
-            crate::kdf::LABEL_SIG_SIGNED_PREKEY,
-            crate::kdf::LABEL_SIG_KEM_PREKEY,
-            b"hushwire/v1/sig/reset-request",
-            b"hushwire/v1/sig/group-message",
-            b"hushwire/v1/sig/group-distribution",
-            b"hushwire/v1/sig/group-roster-snapshot",
-            b"hushwire/v1/sig/group-roster-change",
-        ];
-        for (i, a) in labels.iter().enumerate() {
-            for (j, b) in labels.iter().enumerate() {
-                if i != j {
-                    assert!(!b.starts_with(a), "{a:?} is a prefix of {b:?}");
-                }
             }
         }
     }

@@ -78,10 +78,6 @@ pub use sas_messages::{
 pub use state::{MAX_IDENTITY_RECORDS, VerificationState};
 pub use user::{MAX_USER_ID_LEN, UserId};
 
-pub(crate) use business::TYPE_IDENTITY_CERTIFICATE;
-pub(crate) use safety::TYPE_SAFETY_NUMBER_QR;
-pub(crate) use sas::derive_verification_key;
-pub(crate) use sas_messages::{TYPE_SAS_ACCEPT, TYPE_SAS_REVEAL, TYPE_SAS_START};
 pub(crate) use state::{IdentityBook, IdentityRecordV1};
 
 use thiserror::Error;

@@ -6,10 +6,10 @@ use sha2::{Digest, Sha512};
 use subtle::ConstantTimeEq;
 
 use super::{UserId, VerifyError};
-use crate::certificate::expect_header;
 use crate::error::DecodeError;
 use crate::keys::IdentityKey;
-use crate::wire::{Reader, WIRE_VERSION};
+use crate::labels::LABEL_SAFETY_NUMBER;
+use crate::wire::{Reader, TYPE_SAFETY_NUMBER_QR, WIRE_VERSION, expect_header};
 
 /// The version of the safety-number derivation this build computes. It is hashed into every
 /// fingerprint and carried in the QR payload, so a future derivation (another hash, another
@@ -35,12 +35,6 @@ pub const SAFETY_NUMBER_GROUPS: usize = SAFETY_NUMBER_DIGITS / GROUP_DIGITS;
 
 /// Length of the QR payload: wire version, type, safety-number version, two fingerprints.
 pub const QR_PAYLOAD_LEN: usize = 3 + 2 * FINGERPRINT_LEN;
-
-/// Type byte of the QR payload.
-pub(crate) const TYPE_SAFETY_NUMBER_QR: u8 = 0x50;
-
-/// Hash prefix of a fingerprint.
-pub(crate) const LABEL_SAFETY_NUMBER: &[u8] = b"hushwire/v1/safety-number";
 
 const GROUP_DIGITS: usize = 5;
 /// Bytes of the fingerprint read per group of five digits.
@@ -207,7 +201,7 @@ impl SafetyNumber {
         let mut r = Reader::new(payload);
         // The size is checked after both version bytes, so a newer payload is reported as a
         // version mismatch, not as oversize.
-        expect_header(&mut r, payload.len(), &[TYPE_SAFETY_NUMBER_QR], usize::MAX)?;
+        expect_header(&mut r, payload.len(), TYPE_SAFETY_NUMBER_QR, usize::MAX)?;
         let version = r.u8()?;
         if version != SAFETY_NUMBER_VERSION {
             return Err(VerifyError::SafetyNumberVersion {

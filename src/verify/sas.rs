@@ -4,16 +4,6 @@
 
 use core::fmt;
 
-use hkdf::Hkdf;
-use sha2::Sha256;
-use zeroize::Zeroizing;
-
-use crate::keys::secret::SessionTagKey;
-use crate::session::SessionId;
-
-/// HKDF info prefix of a session's verification key (derived from its tag key).
-pub(crate) const LABEL_VERIFICATION_KEY: &[u8] = b"hushwire/v1/verification-key";
-
 /// Emoji in a short authentication string (6 bits each: 42 bits).
 pub const SAS_EMOJI_COUNT: usize = 7;
 /// Numbers in the decimal form (13 bits each, shown as 1000..=9191: 39 bits).
@@ -21,23 +11,6 @@ pub const SAS_DECIMAL_COUNT: usize = 3;
 /// Bytes of SAS output of a run: 48 bits, of which the emoji use the first 42, the numbers the
 /// first 39.
 pub const SAS_LEN: usize = 6;
-
-/// Derives a session's verification key: `HKDF-SHA256(salt = 32 zero bytes, IKM = TK,
-/// info = "hushwire/v1/verification-key" || session_id, L = 32)`. Both ends hold the same tag
-/// key `TK`, and the HKDF output reveals nothing about it.
-pub(crate) fn derive_verification_key(
-    tag_key: &SessionTagKey,
-    session_id: &SessionId,
-) -> Zeroizing<[u8; 32]> {
-    let hk = Hkdf::<Sha256>::new(Some(&[0u8; 32]), tag_key.as_bytes());
-    let mut out = Zeroizing::new([0u8; 32]);
-    // Cannot fail: 32 bytes is far below HKDF-SHA256's limit of 8160.
-    let _ = hk.expand_multi_info(
-        &[LABEL_VERIFICATION_KEY, session_id.as_bytes()],
-        out.as_mut(),
-    );
-    out
-}
 
 /// One entry of the emoji table: its index (0..=63), the emoji, and its English name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -270,6 +243,12 @@ mod tests {
 
     #[test]
     fn verification_key_is_hkdf_as_specified() {
+        use crate::ids::SessionId;
+        use crate::kdf::derive_verification_key;
+        use crate::keys::secret::SessionTagKey;
+        use crate::labels::LABEL_VERIFICATION_KEY;
+        use hkdf::Hkdf;
+        use sha2::Sha256;
         let tag_key = SessionTagKey::from_bytes([7; 32]);
         let session_id = SessionId::from_bytes([8; 32]);
         let vk = derive_verification_key(&tag_key, &session_id);

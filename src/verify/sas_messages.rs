@@ -6,14 +6,9 @@
 use core::fmt;
 
 use crate::error::DecodeError;
-use crate::wire::{Reader, WIRE_VERSION, expect_header};
-
-/// Type byte of a [`SasStart`] (the starter's commitment).
-pub(crate) const TYPE_SAS_START: u8 = 0x51;
-/// Type byte of a [`SasAccept`] (the accepter's nonce).
-pub(crate) const TYPE_SAS_ACCEPT: u8 = 0x52;
-/// Type byte of a [`SasReveal`] (the starter's nonce).
-pub(crate) const TYPE_SAS_REVEAL: u8 = 0x53;
+use crate::wire::{
+    Reader, TYPE_SAS_ACCEPT, TYPE_SAS_REVEAL, TYPE_SAS_START, WIRE_VERSION, expect_header,
+};
 
 /// Bytes of a run id, drawn at random by the starter to name one verification run.
 pub const SAS_RUN_ID_LEN: usize = 16;

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{MAX_USER_ID_LEN, UserId, VerifyError};
 use crate::account::Account;
-use crate::error::RestoreError;
 use crate::event::Event;
 use crate::keys::IdentityKey;
+use crate::persist::RestoreError;
 use crate::time::Timestamp;
 
 /// Most users an account records identities for. Each record is at most about 200 bytes

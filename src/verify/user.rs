@@ -1,24 +1,8 @@
-//! The app's stable identifier for a user.
-
-use core::fmt;
+//! The app's stable identifier for a user: its checked constructor (the type is in
+//! `src/ids.rs`, on the ground floor, so events can name it).
 
 use super::VerifyError;
-
-/// The longest user id, in bytes: the same limit as the user id of a sender certificate
-/// ([`crate::certificate::MAX_USER_ID_LEN`]), so a certified user id always fits.
-pub const MAX_USER_ID_LEN: usize = crate::certificate::MAX_USER_ID_LEN;
-
-/// A stable identifier the app gives a user: an account number, a UUID, an e-mail address, as
-/// 1 to [`MAX_USER_ID_LEN`] opaque bytes.
-///
-/// It goes into the safety number (so a code names who, not only which key) and keys the
-/// account's verification state. hushwire holds one identity key per user id: an app whose
-/// users have several devices, each with its own identity key, gives each device its own user
-/// id (for example the user's id followed by the device id).
-///
-/// `Debug` shows only the length: user ids are often personal data.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UserId(Vec<u8>);
+pub use crate::ids::{MAX_USER_ID_LEN, UserId};
 
 impl UserId {
     /// Checks the length and copies the bytes.
@@ -26,24 +10,10 @@ impl UserId {
     /// # Errors
     /// [`VerifyError::UserIdLength`] if `bytes` is empty or longer than [`MAX_USER_ID_LEN`].
     pub fn new(bytes: &[u8]) -> Result<Self, VerifyError> {
-        if bytes.is_empty() || bytes.len() > MAX_USER_ID_LEN {
-            return Err(VerifyError::UserIdLength {
-                len: bytes.len(),
-                max: MAX_USER_ID_LEN,
-            });
-        }
-        Ok(UserId(bytes.to_vec()))
-    }
-
-    /// The bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// The length as the one byte that prefixes the id in every encoding (1..=128).
-    pub(crate) fn len_byte(&self) -> u8 {
-        // Cannot saturate: `new` bounds the length by MAX_USER_ID_LEN (< 256).
-        u8::try_from(self.0.len()).unwrap_or(u8::MAX)
+        UserId::checked(bytes).ok_or(VerifyError::UserIdLength {
+            len: bytes.len(),
+            max: MAX_USER_ID_LEN,
+        })
     }
 }
 
@@ -60,12 +30,6 @@ impl TryFrom<&str> for UserId {
 
     fn try_from(text: &str) -> Result<Self, VerifyError> {
         UserId::new(text.as_bytes())
-    }
-}
-
-impl fmt::Debug for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "UserId(len {})", self.0.len())
     }
 }
 

@@ -4,8 +4,10 @@
 //! types and oversize input each give their own [`DecodeError`].
 
 mod reader;
+mod types;
 
 pub(crate) use reader::Reader;
+pub(crate) use types::*;
 
 use crate::aead::{NONCE_LEN, TAG_LEN};
 use crate::error::DecodeError;
@@ -13,73 +15,6 @@ use crate::keys::KEM_CIPHERTEXT_LEN;
 
 /// The wire format version this build writes and reads.
 pub const WIRE_VERSION: u8 = 1;
-
-/// Type byte of a [`RatchetMessage`].
-pub(crate) const TYPE_RATCHET: u8 = 0x01;
-/// Type byte of a [`PreKeyMessage`].
-pub(crate) const TYPE_PREKEY: u8 = 0x02;
-/// Type byte of a [`crate::ResetRequest`].
-pub(crate) const TYPE_RESET_REQUEST: u8 = 0x03;
-/// Type byte of an encoded [`crate::PreKeyBundle`].
-pub(crate) const TYPE_BUNDLE: u8 = 0x10;
-/// Type byte of a group message (SPEC.md §14.6.2).
-pub(crate) const TYPE_GROUP_MESSAGE: u8 = 0x20;
-/// Type byte of a version-1 group sender-key distribution message, signed by the sender's
-/// identity key; accepted from older peers, never sent (SPEC.md §14.6.3).
-pub(crate) const TYPE_GROUP_DISTRIBUTION: u8 = 0x21;
-/// Type byte of a signed group roster, sent as a welcome (SPEC.md §14.6.4).
-pub(crate) const TYPE_GROUP_ROSTER: u8 = 0x22;
-/// Type byte of a signed group roster change (SPEC.md §14.6.5).
-pub(crate) const TYPE_GROUP_ROSTER_CHANGE: u8 = 0x23;
-/// Type byte of a version-2 group sender-key distribution message, unsigned: authenticated
-/// by the 1:1 channel that carries it (SPEC.md §14.6.3).
-pub(crate) const TYPE_GROUP_DISTRIBUTION_V2: u8 = 0x24;
-/// Type byte of a secure field's operator copy: masked form and reference (SPEC.md §17.5.2).
-/// Defined whatever the features, so every build reports it the same way.
-pub(crate) const TYPE_SECURE_FIELD_MASKED: u8 = 0x70;
-/// Type byte of a secure field's vaulted value, inside a sealed envelope (SPEC.md §17.5.3).
-pub(crate) const TYPE_SECURE_FIELD_VALUE: u8 = 0x71;
-
-/// Every type byte this build knows, across all decoders (SPEC.md §1.4.1): a structure of
-/// another known type is reported as `WrongType`, any other byte as `UnknownType`.
-pub(crate) const KNOWN_TYPES: &[u8] = &[
-    TYPE_RATCHET,
-    TYPE_PREKEY,
-    TYPE_RESET_REQUEST,
-    TYPE_BUNDLE,
-    TYPE_GROUP_MESSAGE,
-    TYPE_GROUP_DISTRIBUTION,
-    TYPE_GROUP_ROSTER,
-    TYPE_GROUP_ROSTER_CHANGE,
-    TYPE_GROUP_DISTRIBUTION_V2,
-    crate::sealed::TYPE_SEALED_ENVELOPE,
-    crate::sealed::TYPE_MULTI_RECIPIENT,
-    crate::sealed::TYPE_RECIPIENT_ENVELOPE,
-    crate::certificate::TYPE_SERVER_CERTIFICATE,
-    crate::certificate::TYPE_SENDER_CERTIFICATE,
-    crate::verify::TYPE_IDENTITY_CERTIFICATE,
-    crate::verify::TYPE_SAFETY_NUMBER_QR,
-    crate::verify::TYPE_SAS_START,
-    crate::verify::TYPE_SAS_ACCEPT,
-    crate::verify::TYPE_SAS_REVEAL,
-    crate::attachment::TYPE_ATTACHMENT_POINTER,
-    TYPE_SECURE_FIELD_MASKED,
-    TYPE_SECURE_FIELD_VALUE,
-    crate::backup::TYPE_WRAPPED_RECOVERY_KEY,
-    crate::backup::TYPE_BACKUP_PUBLIC_KEY,
-    crate::backup::TYPE_BACKUP_ENTRY,
-    crate::backup::TYPE_BACKUP_MANIFEST,
-    crate::backup::TYPE_BACKUP,
-];
-
-/// The error for a structure whose type byte `found` is not the `expected` one.
-pub(crate) fn type_mismatch(expected: u8, found: u8) -> DecodeError {
-    if KNOWN_TYPES.contains(&found) {
-        DecodeError::WrongType { expected, found }
-    } else {
-        DecodeError::UnknownType(found)
-    }
-}
 
 /// The largest plaintext one message may carry (256 KiB). Larger payloads belong in
 /// attachments.
@@ -117,10 +52,7 @@ pub enum MessageKind {
 /// [`DecodeError`] if the input is empty, too large, or names an unknown version or type.
 pub fn message_kind(bytes: &[u8]) -> Result<MessageKind, DecodeError> {
     let mut r = Reader::new(bytes);
-    let version = r.u8()?;
-    if version != WIRE_VERSION {
-        return Err(DecodeError::UnknownVersion(version));
-    }
+    expect_version(&mut r)?;
     let kind = match r.u8()? {
         TYPE_RATCHET => MessageKind::Ratchet,
         TYPE_PREKEY => MessageKind::PreKey,
@@ -135,20 +67,30 @@ pub fn message_kind(bytes: &[u8]) -> Result<MessageKind, DecodeError> {
     Ok(kind)
 }
 
-/// Checks the version and type bytes, then the total length against `max` (in that order, so
-/// a newer peer's message is reported as an unknown version, not as oversize).
-pub(crate) fn expect_header(
-    r: &mut Reader<'_>,
-    total_len: usize,
-    expected: u8,
-    max: usize,
-) -> Result<(), DecodeError> {
+/// Checks the version byte: the first check of every decoder, so that a newer peer's
+/// structure is reported as an unknown version whatever follows.
+pub(crate) fn expect_version(r: &mut Reader<'_>) -> Result<(), DecodeError> {
     let version = r.u8()?;
     if version != WIRE_VERSION {
         return Err(DecodeError::UnknownVersion(version));
     }
+    Ok(())
+}
+
+/// The one header check of every hushwire structure (SPEC.md §1.4.1): the version byte, the
+/// type byte (one of `accepted`, the first named in a `WrongType`), then the total length
+/// against `max`, in that order (so a newer peer's message is reported as an unknown version,
+/// not as oversize). Returns the type byte found.
+pub(crate) fn expect_header_any(
+    r: &mut Reader<'_>,
+    total_len: usize,
+    accepted: &[u8],
+    max: usize,
+) -> Result<u8, DecodeError> {
+    expect_version(r)?;
     let found = r.u8()?;
-    if found != expected {
+    if !accepted.contains(&found) {
+        let expected = accepted.first().copied().unwrap_or_default();
         return Err(type_mismatch(expected, found));
     }
     if total_len > max {
@@ -157,7 +99,17 @@ pub(crate) fn expect_header(
             max,
         });
     }
-    Ok(())
+    Ok(found)
+}
+
+/// [`expect_header_any`] for a structure of one type.
+pub(crate) fn expect_header(
+    r: &mut Reader<'_>,
+    total_len: usize,
+    expected: u8,
+    max: usize,
+) -> Result<(), DecodeError> {
+    expect_header_any(r, total_len, &[expected], max).map(|_| ())
 }
 
 /// A decoded message on an established session, borrowing the input.
@@ -378,6 +330,38 @@ impl core::fmt::Debug for PreKeyFields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_errors_name_version_then_type_then_size() {
+        let mut r = Reader::new(&[2, 0x40]);
+        assert_eq!(
+            expect_header_any(&mut r, 2, &[0x40], 1),
+            Err(DecodeError::UnknownVersion(2))
+        );
+        let mut r = Reader::new(&[1, 0x41]);
+        assert_eq!(
+            expect_header_any(&mut r, 2, &[0x40], 100),
+            Err(DecodeError::WrongType {
+                expected: 0x40,
+                found: 0x41
+            })
+        );
+        let mut r = Reader::new(&[1, 0x7e]);
+        assert_eq!(
+            expect_header_any(&mut r, 2, &[0x40], 100),
+            Err(DecodeError::UnknownType(0x7e))
+        );
+        let mut r = Reader::new(&[1, 0x40]);
+        assert_eq!(
+            expect_header_any(&mut r, 200, &[0x40], 100),
+            Err(DecodeError::TooLarge { len: 200, max: 100 })
+        );
+        let mut r = Reader::new(&[]);
+        assert_eq!(
+            expect_header_any(&mut r, 0, &[0x40], 100),
+            Err(DecodeError::Truncated { needed: 1 })
+        );
+    }
 
     /// Every structure of another family is named as such, whichever decoder meets it.
     #[test]

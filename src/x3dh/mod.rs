@@ -1,6 +1,9 @@
 //! The hybrid (X25519 + ML-KEM-768) key agreement that starts a session (SPEC.md §4).
 
 mod bundle;
+mod error;
+
+pub use error::HandshakeError;
 
 pub use bundle::{
     BUNDLE_LEN_WITHOUT_ONE_TIME, KemPreKeyPublic, OneTimePreKeyPublic, PreKeyBundle,
@@ -10,7 +13,6 @@ pub use bundle::{
 use rand_core::CryptoRng;
 use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 
-use crate::error::HandshakeError;
 use crate::kdf::{AgreedKeys, Transcript, pqxdh};
 use crate::keys::{
     IdentityKey, IdentityKeyPair, KEM_CIPHERTEXT_LEN, KemPreKey, OneTimePreKey, SignedPreKey,

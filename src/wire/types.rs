@@ -1,0 +1,125 @@
+//! Every type byte of the wire format (SPEC.md §1.4.1), in one table, so that no two
+//! structures can share one and every decoder reports a known type the same way.
+//!
+//! The modules that encode these structures import their byte from here; the byte ranges are
+//! those of SPEC.md (0x0_ sessions, 0x1_ bundles, 0x2_ groups, 0x3_ sealed, 0x4_ certificates,
+//! 0x5_ verification, 0x6_ attachments, 0x7_ secure fields, 0x8_ backups).
+
+use crate::error::DecodeError;
+
+/// Type byte of a [`super::RatchetMessage`].
+pub(crate) const TYPE_RATCHET: u8 = 0x01;
+/// Type byte of a [`super::PreKeyMessage`].
+pub(crate) const TYPE_PREKEY: u8 = 0x02;
+/// Type byte of a [`crate::ResetRequest`].
+pub(crate) const TYPE_RESET_REQUEST: u8 = 0x03;
+/// Type byte of an encoded [`crate::PreKeyBundle`].
+pub(crate) const TYPE_BUNDLE: u8 = 0x10;
+/// Type byte of a group message (SPEC.md §14.6.2).
+pub(crate) const TYPE_GROUP_MESSAGE: u8 = 0x20;
+/// Type byte of a version-1 group sender-key distribution message, signed by the sender's
+/// identity key; accepted from older peers, never sent (SPEC.md §14.6.3).
+pub(crate) const TYPE_GROUP_DISTRIBUTION: u8 = 0x21;
+/// Type byte of a signed group roster, sent as a welcome (SPEC.md §14.6.4).
+pub(crate) const TYPE_GROUP_ROSTER: u8 = 0x22;
+/// Type byte of a signed group roster change (SPEC.md §14.6.5).
+pub(crate) const TYPE_GROUP_ROSTER_CHANGE: u8 = 0x23;
+/// Type byte of a version-2 group sender-key distribution message, unsigned: authenticated
+/// by the 1:1 channel that carries it (SPEC.md §14.6.3).
+pub(crate) const TYPE_GROUP_DISTRIBUTION_V2: u8 = 0x24;
+/// Type byte of a single-recipient sealed envelope.
+pub(crate) const TYPE_SEALED_ENVELOPE: u8 = 0x30;
+/// Type byte of a multi-recipient message (sent to the relay, never to a recipient).
+pub(crate) const TYPE_MULTI_RECIPIENT: u8 = 0x31;
+/// Type byte of a per-recipient envelope split from a multi-recipient message.
+pub(crate) const TYPE_RECIPIENT_ENVELOPE: u8 = 0x32;
+/// Type byte of an encoded [`crate::ServerCertificate`].
+pub(crate) const TYPE_SERVER_CERTIFICATE: u8 = 0x40;
+/// Type byte of an encoded [`crate::SenderCertificate`].
+pub(crate) const TYPE_SENDER_CERTIFICATE: u8 = 0x41;
+/// Type byte of an encoded [`crate::IdentityCertificate`] (the first of the certificate range
+/// `0x42..=0x4F` left for new kinds by [`crate::certificate`]).
+pub(crate) const TYPE_IDENTITY_CERTIFICATE: u8 = 0x42;
+/// Type byte of the QR payload.
+pub(crate) const TYPE_SAFETY_NUMBER_QR: u8 = 0x50;
+/// Type byte of a [`crate::verify::SasStart`] (the starter's commitment).
+pub(crate) const TYPE_SAS_START: u8 = 0x51;
+/// Type byte of a [`crate::verify::SasAccept`] (the accepter's nonce).
+pub(crate) const TYPE_SAS_ACCEPT: u8 = 0x52;
+/// Type byte of a [`crate::verify::SasReveal`] (the starter's nonce).
+pub(crate) const TYPE_SAS_REVEAL: u8 = 0x53;
+/// Type byte of an attachment pointer (SPEC.md §16.6.1).
+pub(crate) const TYPE_ATTACHMENT_POINTER: u8 = 0x60;
+/// Type byte of a secure field's operator copy: masked form and reference (SPEC.md §17.5.2).
+/// Defined whatever the features, so every build reports it the same way.
+pub(crate) const TYPE_SECURE_FIELD_MASKED: u8 = 0x70;
+/// Type byte of a secure field's vaulted value, inside a sealed envelope (SPEC.md §17.5.3).
+pub(crate) const TYPE_SECURE_FIELD_VALUE: u8 = 0x71;
+/// Type byte of a passphrase-wrapped recovery key (SPEC.md §18.2.3).
+pub(crate) const TYPE_WRAPPED_RECOVERY_KEY: u8 = 0x80;
+/// Type byte of an encoded backup public key (SPEC.md §18.3).
+pub(crate) const TYPE_BACKUP_PUBLIC_KEY: u8 = 0x81;
+/// Type byte of a sealed backup entry (SPEC.md §18.4).
+pub(crate) const TYPE_BACKUP_ENTRY: u8 = 0x82;
+/// Type byte of a signed backup manifest (SPEC.md §18.5).
+pub(crate) const TYPE_BACKUP_MANIFEST: u8 = 0x83;
+/// Type byte of a whole backup as stored: wrapped key, manifest, entries (SPEC.md §18.6).
+pub(crate) const TYPE_BACKUP: u8 = 0x84;
+
+/// Every type byte this build knows, across all decoders (SPEC.md §1.4.1): a structure of
+/// another known type is reported as `WrongType`, any other byte as `UnknownType`.
+pub(crate) const KNOWN_TYPES: &[u8] = &[
+    TYPE_RATCHET,
+    TYPE_PREKEY,
+    TYPE_RESET_REQUEST,
+    TYPE_BUNDLE,
+    TYPE_GROUP_MESSAGE,
+    TYPE_GROUP_DISTRIBUTION,
+    TYPE_GROUP_ROSTER,
+    TYPE_GROUP_ROSTER_CHANGE,
+    TYPE_GROUP_DISTRIBUTION_V2,
+    TYPE_SEALED_ENVELOPE,
+    TYPE_MULTI_RECIPIENT,
+    TYPE_RECIPIENT_ENVELOPE,
+    TYPE_SERVER_CERTIFICATE,
+    TYPE_SENDER_CERTIFICATE,
+    TYPE_IDENTITY_CERTIFICATE,
+    TYPE_SAFETY_NUMBER_QR,
+    TYPE_SAS_START,
+    TYPE_SAS_ACCEPT,
+    TYPE_SAS_REVEAL,
+    TYPE_ATTACHMENT_POINTER,
+    TYPE_SECURE_FIELD_MASKED,
+    TYPE_SECURE_FIELD_VALUE,
+    TYPE_WRAPPED_RECOVERY_KEY,
+    TYPE_BACKUP_PUBLIC_KEY,
+    TYPE_BACKUP_ENTRY,
+    TYPE_BACKUP_MANIFEST,
+    TYPE_BACKUP,
+];
+
+/// The error for a structure whose type byte `found` is not the `expected` one.
+pub(crate) fn type_mismatch(expected: u8, found: u8) -> DecodeError {
+    if KNOWN_TYPES.contains(&found) {
+        DecodeError::WrongType { expected, found }
+    } else {
+        DecodeError::UnknownType(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_bytes_are_distinct() {
+        let mut sorted = KNOWN_TYPES.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(
+            sorted.len(),
+            KNOWN_TYPES.len(),
+            "two structures share a type byte"
+        );
+    }
+}
