@@ -138,6 +138,7 @@ impl Device {
 
     /// Decrypts the inner session message with the sessions this device holds for the
     /// envelope's sender, creating one from a prekey message (see [`Device::decrypt_from`]).
+    /// Changes and the records to write before acknowledging: as [`Device::decrypt_from`].
     ///
     /// # Errors
     /// [`SealedSessionError::NotSessionContent`] unless the content type is

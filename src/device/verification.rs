@@ -51,6 +51,7 @@ impl Device {
     /// Marks `identity_key` as verified for `user`, after the users compared the safety number
     /// (or scanned its QR code, or compared a short authentication string). Records the user
     /// if it is new. Verifying the new key of a user whose key changed ends the refusal.
+    /// Lists the identity book in [`Device::changes`]: write it before acting on the result.
     ///
     /// # Errors
     /// [`VerifyError::IdentityMismatch`] if another key is recorded for the user (record the
@@ -75,7 +76,8 @@ impl Device {
     /// [`Device::encrypt_for`] encrypts to it again. Does nothing if the key did not change.
     ///
     /// `identity_key` must be the key the user was shown, so a further change in between is
-    /// not accepted by accident.
+    /// not accepted by accident. Lists the identity book in [`Device::changes`]: write it
+    /// before encrypting to the new key.
     ///
     /// # Errors
     /// [`VerifyError::UnknownUser`] if nothing is recorded for `user`;
@@ -92,7 +94,8 @@ impl Device {
     }
 
     /// Drops the user's verification (the state becomes unverified with the current key).
-    /// Returns whether the user was verified or changed since verification.
+    /// Returns whether the user was verified or changed since verification; if so the identity
+    /// book is listed in [`Device::changes`].
     pub fn clear_verification(&mut self, user: &UserId) -> bool {
         let changed = self.identities.clear_verification(user);
         if changed {
@@ -102,7 +105,8 @@ impl Device {
     }
 
     /// Forgets everything recorded about `user`'s identity. Returns whether anything was held.
-    /// Sessions are not touched (see [`Device::forget_peer`]).
+    /// Sessions are not touched (see [`Device::forget_peer`]). If anything was held, the
+    /// identity book is listed in [`Device::changes`].
     pub fn forget_identity(&mut self, user: &UserId) -> bool {
         let changed = self.identities.forget(user);
         if changed {
