@@ -10,7 +10,7 @@
 //!
 //! A device persists as the account blob it always was (SPEC.md §11): [`Device::to_encrypted`]
 //! writes the same type tag, format version and binding, so every account blob restores as a
-//! device ([`persist`]). It also persists as separate records (SPEC.md §11.9, [`records`]):
+//! device ([`persist`]). It also persists as separate records (SPEC.md §11.9):
 //! the account record, the identity book and one record per peer, each written only when a
 //! call changed it ([`Device::take_changes`]), and loaded only when needed.
 
