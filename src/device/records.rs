@@ -509,6 +509,39 @@ mod tests {
         );
     }
 
+    /// A device full of peers that are not loaded makes room for a new one by evicting one of
+    /// them (ranked as answered, last used at 0: the smallest key first), reported as removed.
+    #[test]
+    fn a_full_device_evicts_a_peer_that_is_not_loaded() {
+        let mut rng = ChaCha20Rng::seed_from_u64(406);
+        let device = Device::new(NOW, &mut rng);
+        let list = directory(MAX_PEERS);
+        let mut cold = cold_start(&device, &account_record(&device, list.clone())).unwrap();
+        let newcomer = Device::new(NOW, &mut rng);
+        let started = cold
+            .start_session(
+                &newcomer.account().published_prekeys().take_bundle(),
+                &mut rng,
+            )
+            .unwrap();
+        let first = KeyChecks::Stored.identity(&list[0]).unwrap();
+        assert_eq!(
+            started.events,
+            [crate::event::Event::PeerEvicted { peer: first }]
+        );
+        assert_eq!(cold.peers().len(), MAX_PEERS);
+        let changes = cold.take_changes();
+        assert!(changes.account);
+        assert_eq!(
+            changes.removed_peers.into_iter().collect::<Vec<_>>(),
+            [first]
+        );
+        assert_eq!(
+            changes.peers.into_iter().collect::<Vec<_>>(),
+            [*newcomer.identity_key()]
+        );
+    }
+
     #[test]
     fn peer_list_out_of_order_or_repeated_is_corrupt() {
         let mut rng = ChaCha20Rng::seed_from_u64(402);
