@@ -12,8 +12,18 @@ use chacha20::ChaCha20Rng;
 use hushwire::{Account, DecryptError, Decrypted, PreKeyBundle, Session, Timestamp};
 use rand_core::SeedableRng;
 
+/// The reference implementation of certificates and sealed envelopes that the sealed, reset and
+/// adversarial tests check the library against (kept beside the vectors it writes).
+#[path = "../vectors/sealed/reference.rs"]
+pub mod sealed_reference;
+pub mod vector_file;
+pub mod vector_json;
+
 /// The fixed "current time" of every test. Tests that need time to pass use `plus_secs`.
 pub const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+
+/// [`NOW`] in seconds since the Unix epoch, for the vector files that pass raw seconds.
+pub const NOW_SECS: u64 = 1_700_000_000;
 
 /// A deterministic CSPRNG: the same seed gives the same keys, nonces and messages.
 pub fn rng(seed: u64) -> ChaCha20Rng {

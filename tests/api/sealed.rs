@@ -9,8 +9,7 @@
     clippy::indexing_slicing
 )]
 
-#[path = "vectors/sealed/reference.rs"]
-mod reference;
+use crate::common::sealed_reference as reference;
 
 use std::num::NonZeroU32;
 
@@ -30,14 +29,12 @@ use hushwire::{
     SenderCertificate, ServerCertificate, Session, StorageKey, Timestamp, TrustStore, Validity,
 };
 use proptest::prelude::*;
-use rand_core::{Rng, SeedableRng};
+use rand_core::Rng;
 
-const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+use crate::common::NOW;
 const DAY: u64 = 86_400;
 
-fn rng(seed: u64) -> ChaCha20Rng {
-    ChaCha20Rng::seed_from_u64(seed)
-}
+use crate::common::rng;
 
 /// A server operator: a trust root, one server key certified by it, and the trust store
 /// clients ship with.

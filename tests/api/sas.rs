@@ -21,11 +21,11 @@ use hushwire::verify::{
 };
 use hushwire::{
     Account, DecodeError, ErrorKind, IdentityCertificate, PreKeyBundle, SafetyNumber, Session,
-    StorageKey, Timestamp, UserId, VerifyError,
+    StorageKey, UserId, VerifyError,
 };
 use rand_core::{SeedableRng, TryCryptoRng, TryRng};
 
-const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+use crate::common::NOW;
 
 // ---------------------------------------------------------------------------------------------
 // Setup

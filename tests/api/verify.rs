@@ -1,6 +1,6 @@
 //! Identity verification: safety numbers and their QR payload, the account's verification
 //! state (a changed key is refused until accepted), and certified business identities. Short
-//! authentication strings are in `tests/verify_sas.rs`.
+//! authentication strings are in `tests/api/sas.rs`.
 
 #![allow(
     clippy::unwrap_used,
@@ -22,7 +22,7 @@ use hushwire::{
 };
 use rand_core::SeedableRng;
 
-const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+use crate::common::NOW;
 const DAY: u64 = 24 * 3600;
 
 fn user(name: &str) -> UserId {

@@ -16,13 +16,12 @@ use hushwire::persist::{
     BlobLabel, Expected, MAX_BLOB_LABEL_LEN, STATE_FORMAT_VERSION, STATE_OVERHEAD, peek_blob,
 };
 use hushwire::{
-    Account, ErrorKind, IdentityKeyPair, RatchetConfig, RestoreError, Session, StorageKey,
-    Timestamp, UserId,
+    Account, ErrorKind, IdentityKeyPair, RatchetConfig, RestoreError, Session, StorageKey, UserId,
 };
 use rand_core::SeedableRng;
 use sha2::{Digest, Sha256};
 
-const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+use crate::common::NOW;
 
 fn key() -> StorageKey {
     StorageKey::from_bytes([0x5a; 32])

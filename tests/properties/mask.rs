@@ -16,7 +16,7 @@ use hushwire::mask::{MAX_SCAN_STEPS_PER_BYTE, Masker, Policy, SensitiveKind};
 use proptest::prelude::*;
 
 /// The fuzz target's checks (`fuzz/checks/mask.rs`): one definition of the properties.
-#[path = "../fuzz/checks/mask.rs"]
+#[path = "../../fuzz/checks/mask.rs"]
 #[allow(dead_code)]
 mod mask_checks;
 

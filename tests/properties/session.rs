@@ -18,12 +18,10 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-
 use std::collections::VecDeque;
 use std::sync::OnceLock;
 
-use common::{Accounts, Delivery, Dir, NOW, Pair, Sim, establish, rng};
+use crate::common::{Accounts, Delivery, Dir, NOW, Pair, Sim, establish, rng};
 use hushwire::wire::{MessageKind, PreKeyMessage, RatchetMessage, message_kind};
 use hushwire::{
     Account, BUNDLE_LEN_WITHOUT_ONE_TIME, DecodeError, DecryptError, Event, HARD_MAX_JUMP,
