@@ -942,7 +942,7 @@ fn readme_file_transfer_example_is_the_module_doctest() {
 // ─── properties ───────────────────────────────────────────────────────────────────────────────
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(crate::common::proptest_config(64))]
 
     /// Any byte range reads back as exactly that slice of the file, from only the chunks
     /// `ciphertext_range` names.

@@ -583,7 +583,7 @@ fn debug_output_shows_no_secrets() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(16))]
+    #![proptest_config(crate::common::proptest_config(16))]
 
     /// Any sequence of app records restores to the latest record of each id.
     #[test]

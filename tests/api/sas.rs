@@ -632,7 +632,7 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+        #![proptest_config(crate::common::proptest_config(256))]
 
         #[test]
         fn an_edited_start_never_completes_a_run(seed in any::<u64>(), (flips, len) in edits()) {

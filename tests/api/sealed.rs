@@ -1151,7 +1151,7 @@ fn padding_fixture() -> (IdentityKeyPair, SenderCertificate, IdentityKey) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(crate::common::proptest_config(96))]
 
     /// The envelope length is a function of the padding bucket alone: two messages give
     /// envelopes of equal length exactly when their contents fall into the same bucket, and
@@ -1301,7 +1301,7 @@ fn genuine() -> &'static Genuine {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(crate::common::proptest_config(256))]
 
     /// Arbitrary bytes, with or without a valid version and type prefix, give an error from
     /// every decoder and from `open`, never a panic.

@@ -765,7 +765,7 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+        #![proptest_config(crate::common::proptest_config(256))]
 
         #[test]
         fn random_qr_bytes_never_verify(bytes in proptest::collection::vec(any::<u8>(), 0..100)) {

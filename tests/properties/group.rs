@@ -702,7 +702,7 @@ fn run(seed: u64, ops: &[Op]) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(CASES))]
+    #![proptest_config(crate::common::proptest_config(CASES))]
 
     #[test]
     fn fifty_member_schedules_keep_every_invariant(

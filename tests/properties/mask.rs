@@ -116,7 +116,7 @@ fn masker() -> impl Strategy<Value = Masker> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2_000))]
+    #![proptest_config(crate::common::proptest_config(2_000))]
 
     #[test]
     fn masking_is_exact_idempotent_and_bounded(masker in masker(), text in text()) {
