@@ -11,9 +11,9 @@ use crate::keys::{
     IdentityKey, IdentityKeyPair, KemPreKey, KemPreKeyKind, OneTimePreKey, SignedPreKey,
 };
 use crate::peer::PeerRecord;
-use crate::ratchet::{RatchetConfig, RatchetKeyPair, RatchetState};
+use crate::ratchet::{RatchetConfig, RatchetKeyPair, RatchetState, ResponderStart};
 use crate::reset::ResetLog;
-use crate::session::{Role, Session, SessionId, prekey_fields_digest, report_events};
+use crate::session::{Session, SessionId, SessionNames, report_events};
 use crate::time::Timestamp;
 use crate::wire::PreKeyMessage;
 use crate::x3dh::HandshakeError;
@@ -442,16 +442,13 @@ impl Account {
             rng,
         )
         .map_err(|_| HandshakeError::NonContributory)?;
-        Ok(Session::new(
-            ratchet,
-            *self.identity.public(),
-            bundle.identity_key,
-            SessionId::from_bytes(initiated.keys.session_id),
-            Role::Initiator,
-            initiated.fields.base_key,
-            None,
-            Some(initiated.fields),
-        ))
+        let names = SessionNames {
+            local_identity: *self.identity.public(),
+            remote_identity: bundle.identity_key,
+            session_id: SessionId::from_bytes(initiated.keys.session_id),
+            base_key: initiated.fields.base_key,
+        };
+        Ok(Session::new_initiator(names, ratchet, initiated.fields))
     }
 
     /// Builds the session a prekey message starts and decrypts its first message. Only on
@@ -535,7 +532,7 @@ impl Account {
             kem,
             ciphertext,
         )?;
-        let ratchet = RatchetState::new_responder(
+        let start = ResponderStart::new(
             keys.root,
             RatchetKeyPair::from_secret(signed.secret.clone()),
             keys.responder_header,
@@ -543,19 +540,14 @@ impl Account {
             keys.tag_key,
             self.config,
         );
-        let mut session = Session::new(
-            ratchet,
-            *self.identity.public(),
-            their_identity,
-            SessionId::from_bytes(keys.session_id),
-            Role::Responder,
-            *prekey.base_key(),
-            Some(prekey_fields_digest(&prekey)),
-            None,
-        );
-        let (plaintext, report) = session
-            .decrypt_first(prekey.message())
-            .map_err(HandshakeError::FirstMessage)?;
+        let names = SessionNames {
+            local_identity: *self.identity.public(),
+            remote_identity: their_identity,
+            session_id: SessionId::from_bytes(keys.session_id),
+            base_key: *prekey.base_key(),
+        };
+        let (session, plaintext, report) =
+            Session::accept_first(names, start, &prekey).map_err(HandshakeError::FirstMessage)?;
 
         // Authenticated: commit the consumption of one-time keys.
         let mut events = Vec::new();

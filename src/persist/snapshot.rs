@@ -23,9 +23,9 @@ use crate::keys::{
 };
 use crate::peer::{MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerRecord};
 use crate::ratchet::receiving::{CurrentChain, PastChain, StoredKeys};
-use crate::ratchet::{RatchetConfig, RatchetKeyPair, RatchetState, SendChain};
+use crate::ratchet::{RatchetConfig, RatchetKeyPair, RatchetState, SendChain, Sending};
 use crate::reset::ResetLog;
-use crate::session::{Role, Session, SessionId};
+use crate::session::{Role, Session, SessionId, SessionNames, Side};
 use crate::time::Timestamp;
 use crate::verify::{IdentityBook, IdentityRecordV1};
 use crate::wire::PreKeyFields;
@@ -604,9 +604,9 @@ impl RatchetV1 {
     fn from_live(r: &RatchetState) -> Self {
         RatchetV1 {
             root: secret(r.root.as_bytes()),
-            our_ratchet: r.our_ratchet.as_ref().map(|k| secret(k.secret.as_bytes())),
-            their_ratchet: r.their_ratchet,
-            sending: r.sending.as_ref().map(|s| SendChainV1 {
+            our_ratchet: r.sending.ours().map(|k| secret(k.secret.as_bytes())),
+            their_ratchet: Some(*r.sending.theirs()),
+            sending: r.sending.chain().map(|s| SendChainV1 {
                 header_key: secret(s.header_key.as_bytes()),
                 chain_key: secret(s.chain_key.as_bytes()),
                 next: s.next,
@@ -680,19 +680,26 @@ impl RatchetV1 {
                 stored: p.stored.to_live()?,
             });
         }
+        let chain = self.sending.as_ref().map(|s| SendChain {
+            header_key: HeaderKey::from_bytes(*s.header_key),
+            chain_key: ChainKey::from_bytes(*s.chain_key),
+            next: s.next,
+            previous_len: s.previous_len,
+        });
+        // The sending side's states (SPEC.md §5.4): a responder before its first message is
+        // never stored, and no state holds a key pair without a chain to send on.
+        let sending = match (&self.our_ratchet, self.their_ratchet, chain) {
+            (Some(ours), Some(theirs), Some(chain)) => Sending::Active {
+                ours: RatchetKeyPair::from_stored_secret(StaticSecret::from(**ours)),
+                theirs,
+                chain,
+            },
+            (None, Some(theirs), last) => Sending::StepDue { theirs, last },
+            (_, None, _) | (Some(_), Some(_), None) => return Err(RestoreError::Corrupt),
+        };
         Ok(RatchetState {
             root: RootKey::from_bytes(*self.root),
-            our_ratchet: self
-                .our_ratchet
-                .as_ref()
-                .map(|s| RatchetKeyPair::from_stored_secret(StaticSecret::from(**s))),
-            their_ratchet: self.their_ratchet,
-            sending: self.sending.as_ref().map(|s| SendChain {
-                header_key: HeaderKey::from_bytes(*s.header_key),
-                chain_key: ChainKey::from_bytes(*s.chain_key),
-                next: s.next,
-                previous_len: s.previous_len,
-            }),
+            sending,
             next_send_header: HeaderKey::from_bytes(*self.next_send_header),
             receiving: match &self.receiving {
                 Some(c) => Some(CurrentChain {
@@ -749,13 +756,20 @@ impl SessionSnapshotV1 {
             local_identity: s.local_identity.to_bytes(),
             remote_identity: s.remote_identity.to_bytes(),
             session_id: *s.session_id.as_bytes(),
-            role: match s.role {
+            role: match s.role() {
                 Role::Initiator => 1,
                 Role::Responder => 2,
             },
             base_key: s.base_key,
-            prekey_digest: s.prekey_digest,
-            pending_prekey: s.pending_prekey.as_ref().map(|f| PreKeyFieldsV1 {
+            prekey_digest: match &s.side {
+                Side::Initiator { .. } => None,
+                Side::Responder { prekey_digest } => Some(*prekey_digest),
+            },
+            pending_prekey: match &s.side {
+                Side::Initiator { prekey_phase } => prekey_phase.as_ref(),
+                Side::Responder { .. } => None,
+            }
+            .map(|f| PreKeyFieldsV1 {
                 identity_key: f.identity_key,
                 base_key: f.base_key,
                 signed_prekey_id: f.signed_prekey_id,
@@ -770,12 +784,7 @@ impl SessionSnapshotV1 {
     /// The live session; `checks` says how its identity keys are parsed (SPEC.md §11.8).
     fn to_live(&self, checks: KeyChecks) -> Result<Session, RestoreError> {
         self.ratchet.check_limits()?;
-        let role = match self.role {
-            1 => Role::Initiator,
-            2 => Role::Responder,
-            _ => return Err(RestoreError::Corrupt),
-        };
-        let pending_prekey = match &self.pending_prekey {
+        let prekey_phase = match &self.pending_prekey {
             Some(f) => {
                 let ct: [u8; KEM_CIPHERTEXT_LEN] = f
                     .kem_ciphertext
@@ -793,16 +802,21 @@ impl SessionSnapshotV1 {
             }
             None => None,
         };
-        Ok(Session::new(
-            self.ratchet.to_live()?,
-            checks.identity(&self.local_identity)?,
-            checks.identity(&self.remote_identity)?,
-            SessionId::from_bytes(self.session_id),
-            role,
-            self.base_key,
-            self.prekey_digest,
-            pending_prekey,
-        ))
+        // Each role's own fields (SPEC.md §7.1): a responder always has its prekey digest and
+        // never prekey fields to repeat; an initiator never has a digest.
+        let side = match (self.role, self.prekey_digest, prekey_phase) {
+            (1, None, prekey_phase) => Side::Initiator { prekey_phase },
+            (2, Some(prekey_digest), None) => Side::Responder { prekey_digest },
+            _ => return Err(RestoreError::Corrupt),
+        };
+        let ratchet = self.ratchet.to_live()?;
+        let names = SessionNames {
+            local_identity: checks.identity(&self.local_identity)?,
+            remote_identity: checks.identity(&self.remote_identity)?,
+            session_id: SessionId::from_bytes(self.session_id),
+            base_key: self.base_key,
+        };
+        Ok(Session::from_parts(names, side, ratchet))
     }
 }
 
@@ -1521,6 +1535,78 @@ mod tests {
                 .verify_relay_challenge(b"c", &[0; 64])
         );
         assert_eq!(v1(odd).err(), Some(RestoreError::Corrupt));
+    }
+
+    /// The sending side's states and each role's fields map onto the same snapshot fields as
+    /// before they were types (so blobs are unchanged), and the combinations no live session
+    /// can be in restore as corrupt.
+    #[test]
+    fn sending_states_and_role_fields_round_trip_and_impossible_ones_are_corrupt() {
+        let mut rng = ChaCha20Rng::seed_from_u64(309);
+        let alice = Account::new(NOW, &mut rng);
+        let mut bob = Account::new(NOW, &mut rng);
+        let mut a = alice
+            .create_outbound_session(&bob.published_prekeys().take_bundle(), &mut rng)
+            .unwrap();
+        let first = a.encrypt(b"1", &mut rng).unwrap();
+        let mut b = bob.create_inbound_session(&first, NOW).unwrap().session;
+        let a_start = a.clone();
+        let restore = |s: &SessionSnapshotV1| s.to_live(KeyChecks::Stored);
+        let fields = |s: &SessionSnapshotV1| {
+            let r = &s.ratchet;
+            (
+                s.role,
+                s.prekey_digest.is_some(),
+                s.pending_prekey.is_some(),
+                r.our_ratchet.is_some(),
+                r.their_ratchet.is_some(),
+                r.sending.as_ref().map(|c| (c.next, c.previous_len)),
+            )
+        };
+
+        // Initiator in its prekey phase, sending active; responder owing its first step.
+        let a_active = SessionSnapshotV1::from_live(&a);
+        assert_eq!(
+            fields(&a_active),
+            (1, false, true, true, true, Some((1, 0)))
+        );
+        let b_due = SessionSnapshotV1::from_live(&b);
+        assert_eq!(fields(&b_due), (2, true, false, false, true, None));
+        // Initiator answered (no prekey fields), owing a step after a chain of 1.
+        let reply = b.encrypt(b"2", &mut rng).unwrap();
+        let _ = a.decrypt(&reply).unwrap();
+        let a_due = SessionSnapshotV1::from_live(&a);
+        assert_eq!(fields(&a_due), (1, false, false, false, true, Some((1, 0))));
+        let b_active = SessionSnapshotV1::from_live(&b);
+        assert_eq!(
+            fields(&b_active),
+            (2, true, false, true, true, Some((1, 0)))
+        );
+        for (snapshot, live) in [(&a_due, &a), (&b_active, &b)] {
+            assert_eq!(&restore(snapshot).unwrap(), live);
+        }
+        assert!(restore(&a_active).is_ok() && restore(&b_due).is_ok());
+
+        let corrupt = |edit: &dyn Fn(&mut SessionSnapshotV1)| {
+            let mut s = SessionSnapshotV1::from_live(&b);
+            edit(&mut s);
+            restore(&s).err()
+        };
+        let cases: [&dyn Fn(&mut SessionSnapshotV1); 6] = [
+            // No peer ratchet key: a responder before its first message, never stored.
+            &|s| s.ratchet.their_ratchet = None,
+            // A key pair without a chain to send on.
+            &|s| s.ratchet.sending = None,
+            // A responder without its digest, or with prekey fields to repeat.
+            &|s| s.prekey_digest = None,
+            &|s| s.pending_prekey = SessionSnapshotV1::from_live(&a_start).pending_prekey,
+            // An initiator with a digest; an unknown role.
+            &|s| s.role = 1,
+            &|s| s.role = 3,
+        ];
+        for case in cases {
+            assert_eq!(corrupt(case), Some(RestoreError::Corrupt));
+        }
     }
 
     /// End to end: a validly sealed blob past a limit is refused by `from_encrypted`.

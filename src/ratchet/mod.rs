@@ -8,6 +8,7 @@
 mod config;
 mod error;
 pub(crate) mod receiving;
+pub(crate) mod sending;
 
 pub use config::{
     DEFAULT_MAX_JUMP, DEFAULT_MAX_RECEIVING_CHAINS, DEFAULT_MAX_SKIPPED_KEYS,
@@ -24,16 +25,18 @@ use subtle::ConstantTimeEq;
 use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 
 use crate::aead::{NONCE_LEN, open_into, seal_into};
+use crate::error::DecodeError;
 use crate::kdf::{SenderRole, chain_step, open_session_tag, root_step, session_tag};
 use crate::keys::dh_checked;
 use crate::keys::secret::{
-    ChainKey, HeaderKey, MessageKey, RootKey, SessionTagKey, SharedSecret, reserve_wiping,
+    HeaderKey, MessageKey, RootKey, SessionTagKey, SharedSecret, reserve_wiping,
 };
 use crate::wire::{
     ENCRYPTED_HEADER_LEN, HEADER_PLAINTEXT_LEN, RATCHET_PREFIX_LEN, RatchetMessage, TYPE_RATCHET,
     WIRE_VERSION,
 };
 use receiving::{CurrentChain, Derived, PastChain, StoredKeys, skip_to};
+pub(crate) use sending::{SendChain, Sending};
 
 /// The associated data every message of a session authenticates: both identity keys,
 /// initiator first (SPEC.md §5.1).
@@ -87,16 +90,6 @@ impl PartialEq for RatchetKeyPair {
 
 impl Eq for RatchetKeyPair {}
 
-/// Our sending chain.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct SendChain {
-    pub(crate) header_key: HeaderKey,
-    pub(crate) chain_key: ChainKey,
-    pub(crate) next: u32,
-    /// Length of our previous sending chain (PN in the header).
-    pub(crate) previous_len: u32,
-}
-
 /// A decrypted header.
 struct Header {
     ratchet_key: [u8; 32],
@@ -117,10 +110,8 @@ pub(crate) struct DecryptReport {
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct RatchetState {
     pub(crate) root: RootKey,
-    /// `None` between receiving a new peer ratchet key and our next send.
-    pub(crate) our_ratchet: Option<RatchetKeyPair>,
-    pub(crate) their_ratchet: Option<[u8; 32]>,
-    pub(crate) sending: Option<SendChain>,
+    /// Our ratchet key pair, the peer's ratchet key and our sending chain (DHs, DHr, `send`).
+    pub(crate) sending: Sending,
     pub(crate) next_send_header: HeaderKey,
     pub(crate) receiving: Option<CurrentChain>,
     pub(crate) next_receive_header: HeaderKey,
@@ -136,6 +127,18 @@ pub(crate) struct RatchetState {
     pub(crate) config: RatchetConfig,
 }
 
+/// The responder's ratchet before its first message (SPEC.md §5.4): its signed prekey is
+/// the ratchet key, it knows no peer ratchet key and has nothing to send on. Decrypting the
+/// first message turns it into a [`RatchetState`]; it has no `encrypt` and is never stored.
+pub(crate) struct ResponderStart {
+    root: RootKey,
+    signed_prekey: RatchetKeyPair,
+    send_header: HeaderKey,
+    receive_header: HeaderKey,
+    tag_key: SessionTagKey,
+    config: RatchetConfig,
+}
+
 fn header_ad(session_ad: &SessionAd) -> [u8; 66] {
     let mut ad = [0u8; 66];
     let (head, tail) = ad.split_at_mut(2);
@@ -144,13 +147,14 @@ fn header_ad(session_ad: &SessionAd) -> [u8; 66] {
     ad
 }
 
-fn body_ad(session_ad: &SessionAd, prefix: &[u8]) -> [u8; 64 + RATCHET_PREFIX_LEN] {
+fn body_ad(
+    session_ad: &SessionAd,
+    prefix: &[u8; RATCHET_PREFIX_LEN],
+) -> [u8; 64 + RATCHET_PREFIX_LEN] {
     let mut ad = [0u8; 64 + RATCHET_PREFIX_LEN];
     let (head, tail) = ad.split_at_mut(64);
     head.copy_from_slice(session_ad);
-    if tail.len() == prefix.len() {
-        tail.copy_from_slice(prefix);
-    }
+    tail.copy_from_slice(prefix);
     ad
 }
 
@@ -165,13 +169,17 @@ fn open_header(hk: &HeaderKey, msg: &RatchetMessage<'_>, ad: &[u8; 66]) -> Optio
     ) {
         return None;
     }
-    let bytes: &[u8; HEADER_PLAINTEXT_LEN] = plain.as_slice().try_into().ok()?;
-    let (key, counters) = bytes.split_at(32);
-    let (pn, n) = counters.split_at(4);
+    // `ratchet_key (32) || PN (4) || N (4)`, exactly HEADER_PLAINTEXT_LEN bytes.
+    let (ratchet_key, rest) = plain.split_first_chunk::<32>()?;
+    let (previous_len, rest) = rest.split_first_chunk::<4>()?;
+    let (counter, rest) = rest.split_first_chunk::<4>()?;
+    if !rest.is_empty() {
+        return None;
+    }
     Some(Header {
-        ratchet_key: key.try_into().ok()?,
-        previous_len: u32::from_be_bytes(pn.try_into().ok()?),
-        counter: u32::from_be_bytes(n.try_into().ok()?),
+        ratchet_key: *ratchet_key,
+        previous_len: u32::from_be_bytes(*previous_len),
+        counter: u32::from_be_bytes(*counter),
     })
 }
 
@@ -180,11 +188,18 @@ fn open_body(
     msg: &RatchetMessage<'_>,
     ad: &SessionAd,
 ) -> Result<Vec<u8>, DecryptError> {
+    // A decoded message always has its full prefix; a short one is malformed, never padded.
+    let prefix =
+        msg.prefix()
+            .first_chunk::<RATCHET_PREFIX_LEN>()
+            .ok_or(DecodeError::Truncated {
+                needed: RATCHET_PREFIX_LEN.saturating_sub(msg.prefix().len()),
+            })?;
     let mut out = Vec::new();
     if open_into(
         mk.as_bytes(),
         msg.header_nonce(),
-        &body_ad(ad, msg.prefix()),
+        &body_ad(ad, prefix),
         msg.body(),
         &mut out,
     ) {
@@ -196,6 +211,288 @@ fn open_body(
 
 fn as_usize(n: u32) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// The message's session tag under the peer's role: its sending epoch, if it verifies.
+fn peer_epoch(tag_key: &SessionTagKey, role: SenderRole, msg: &RatchetMessage<'_>) -> Option<u32> {
+    open_session_tag(
+        tag_key,
+        role.other(),
+        msg.header_nonce(),
+        msg.encrypted_header(),
+        msg.session_tag(),
+    )
+}
+
+/// Path T (SPEC.md §5.7): no header key opens the message. A valid session tag still proves
+/// the message belongs to this session: our state is behind (restored from an older copy),
+/// or the chain is older than the chains we remember.
+fn unopened(
+    tag_key: &SessionTagKey,
+    role: SenderRole,
+    receive_steps: u64,
+    msg: &RatchetMessage<'_>,
+) -> DecryptError {
+    match peer_epoch(tag_key, role, msg) {
+        Some(epoch) if u64::from(epoch) > receive_steps => DecryptError::StateBehind {
+            their_epoch: epoch,
+            our_epoch: receive_steps,
+        },
+        Some(_) => DecryptError::ChainForgotten,
+        None => DecryptError::Undecryptable,
+    }
+}
+
+/// Step S (SPEC.md §5.7): opens the body with a stored key and, only then, deletes the key.
+fn open_stored(
+    stored: &mut StoredKeys,
+    counter: u32,
+    msg: &RatchetMessage<'_>,
+    ad: &SessionAd,
+) -> Result<Vec<u8>, DecryptError> {
+    let (pos, mk) = stored.find(counter)?;
+    let plaintext = open_body(mk, msg, ad)?;
+    stored.take(pos);
+    Ok(plaintext)
+}
+
+/// Path C (SPEC.md §5.7) on the current receiving chain, the ratchet key already checked.
+/// Returns the plaintext and, when the chain advanced, how many derived keys it dropped
+/// (the caller then enforces the key cap). On error the chain is unchanged.
+fn decrypt_current(
+    current: &mut CurrentChain,
+    config: &RatchetConfig,
+    ad: &SessionAd,
+    msg: &RatchetMessage<'_>,
+    header: &Header,
+) -> Result<(Vec<u8>, Option<u32>), DecryptError> {
+    let n = header.counter;
+    let Some(gap) = n.checked_sub(current.next) else {
+        return Ok((open_stored(&mut current.stored, n, msg, ad)?, None));
+    };
+    if gap > config.max_jump() {
+        return Err(DecryptError::TooFarAhead {
+            gap: u64::from(gap),
+            max: config.max_jump(),
+        });
+    }
+    if n == u32::MAX {
+        return Err(DecryptError::InvalidCounter);
+    }
+    let cap = as_usize(config.max_skipped_keys());
+    let derived = skip_to(&current.chain_key, current.next, n, cap);
+    let (next_chain, mk) = chain_step(&derived.chain_key);
+    let plaintext = open_body(&mk, msg, ad)?;
+
+    // Authenticated: commit.
+    current.chain_key = next_chain;
+    current.next = n + 1;
+    if derived.dropped > 0 {
+        current.stored.expired_below = current
+            .stored
+            .expired_below
+            .max(derived.skipped.front().map_or(n, |(first, _)| *first));
+    }
+    current.stored.append(derived.skipped);
+    Ok((plaintext, Some(derived.dropped)))
+}
+
+/// Path N steps 4–7 (SPEC.md §5.7): the new chain's root step, its skipped keys and the
+/// body, all on copies. Nothing is committed.
+struct NewChain {
+    root: RootKey,
+    next_receive_header: HeaderKey,
+    /// The new chain's key after the message's counter, and the keys skipped before it.
+    derived: Derived,
+    plaintext: Vec<u8>,
+}
+
+fn open_new_chain(
+    root: &RootKey,
+    ours: &RatchetKeyPair,
+    config: &RatchetConfig,
+    ad: &SessionAd,
+    msg: &RatchetMessage<'_>,
+    header: &Header,
+) -> Result<NewChain, DecryptError> {
+    let max_jump = config.max_jump();
+    if header.counter > max_jump {
+        return Err(DecryptError::TooFarAhead {
+            gap: u64::from(header.counter),
+            max: max_jump,
+        });
+    }
+    if header.counter == u32::MAX {
+        return Err(DecryptError::InvalidCounter);
+    }
+    let dh = ours
+        .dh(&header.ratchet_key)
+        .ok_or(DecryptError::NonContributory)?;
+    let (root, chain_key, next_receive_header) = root_step(root, &dh);
+    let mut derived = skip_to(
+        &chain_key,
+        0,
+        header.counter,
+        as_usize(config.max_skipped_keys()),
+    );
+    let (next_chain, mk) = chain_step(&derived.chain_key);
+    let plaintext = open_body(&mk, msg, ad)?;
+    derived.chain_key = next_chain;
+    Ok(NewChain {
+        root,
+        next_receive_header,
+        derived,
+        plaintext,
+    })
+}
+
+/// The receiving chain a new-chain message starts (§5.7 N.9.2).
+fn new_current(header_key: HeaderKey, header: &Header, derived: Derived) -> CurrentChain {
+    let mut stored = StoredKeys::default();
+    if derived.dropped > 0 {
+        stored.expired_below = derived
+            .skipped
+            .front()
+            .map_or(header.counter, |(first, _)| *first);
+    }
+    stored.keys = derived.skipped;
+    CurrentChain {
+        header_key,
+        ratchet_key: header.ratchet_key,
+        chain_key: derived.chain_key,
+        next: header.counter + 1,
+        stored,
+    }
+}
+
+/// What a sender's session tags are made with (SPEC.md §5.6).
+#[derive(Clone, Copy)]
+struct TagSigner<'a> {
+    key: &'a SessionTagKey,
+    role: SenderRole,
+    /// Our `send_steps` for the chain the message is on.
+    epoch: u32,
+}
+
+impl SendChain {
+    /// Seals one message under this chain and our key pair `ours` (SPEC.md §5.6 steps 3–11),
+    /// appending it to `out`. The chain advances only on success.
+    fn seal<R: CryptoRng + ?Sized>(
+        &mut self,
+        ours: &RatchetKeyPair,
+        tag: &TagSigner<'_>,
+        ad: &SessionAd,
+        plaintext: &[u8],
+        rng: &mut R,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncryptError> {
+        if self.next == u32::MAX {
+            return Err(EncryptError::ChainExhausted);
+        }
+        let (next_chain, mk) = chain_step(&self.chain_key);
+
+        let mut header = [0u8; HEADER_PLAINTEXT_LEN];
+        let (key, counters) = header.split_at_mut(32);
+        key.copy_from_slice(ours.public());
+        let (pn, n) = counters.split_at_mut(4);
+        pn.copy_from_slice(&self.previous_len.to_be_bytes());
+        n.copy_from_slice(&self.next.to_be_bytes());
+
+        let mut nonce = [0u8; NONCE_LEN];
+        rng.fill_bytes(&mut nonce);
+
+        let mut encrypted_header = Vec::with_capacity(ENCRYPTED_HEADER_LEN);
+        seal_into(
+            self.header_key.as_bytes(),
+            &nonce,
+            &header_ad(ad),
+            &header,
+            &mut encrypted_header,
+        );
+        let session_tag = session_tag(tag.key, tag.role, &nonce, &encrypted_header, tag.epoch);
+        let mut prefix = [0u8; RATCHET_PREFIX_LEN];
+        let (version_type, rest) = prefix.split_at_mut(2);
+        version_type.copy_from_slice(&[WIRE_VERSION, TYPE_RATCHET]);
+        let (nonce_out, rest) = rest.split_at_mut(NONCE_LEN);
+        nonce_out.copy_from_slice(&nonce);
+        let (header_out, tag_out) = rest.split_at_mut(ENCRYPTED_HEADER_LEN);
+        header_out.copy_from_slice(&encrypted_header);
+        tag_out.copy_from_slice(&session_tag);
+
+        out.reserve(RATCHET_PREFIX_LEN + plaintext.len() + crate::aead::TAG_LEN);
+        out.extend_from_slice(&prefix);
+        // The body nonce is the header nonce: fresh per message, so even a message key
+        // re-derived after a restore from backup never meets the same nonce twice.
+        seal_into(mk.as_bytes(), &nonce, &body_ad(ad, &prefix), plaintext, out);
+
+        self.chain_key = next_chain;
+        self.next += 1;
+        Ok(())
+    }
+}
+
+impl ResponderStart {
+    /// The responder's state after the key agreement: its signed prekey is the ratchet key.
+    pub(crate) fn new(
+        shared_root: RootKey,
+        signed_prekey: RatchetKeyPair,
+        send_header: HeaderKey,
+        receive_header: HeaderKey,
+        tag_key: SessionTagKey,
+        config: RatchetConfig,
+    ) -> Self {
+        ResponderStart {
+            root: shared_root,
+            signed_prekey,
+            send_header,
+            receive_header,
+            tag_key,
+            config,
+        }
+    }
+
+    /// Decrypts the first message (a new chain, SPEC.md §5.7 path N with no DHr and no
+    /// receiving chain yet) and returns the state that can answer. The signed prekey is
+    /// dropped with `self`, so the session keeps no copy of it.
+    pub(crate) fn accept(
+        self,
+        ad: &SessionAd,
+        msg: &RatchetMessage<'_>,
+    ) -> Result<(RatchetState, Vec<u8>, DecryptReport), DecryptError> {
+        let role = SenderRole::Responder;
+        let Some(header) = open_header(&self.receive_header, msg, &header_ad(ad)) else {
+            return Err(unopened(&self.tag_key, role, 0, msg));
+        };
+        let opened = open_new_chain(
+            &self.root,
+            &self.signed_prekey,
+            &self.config,
+            ad,
+            msg,
+            &header,
+        )?;
+        let report = DecryptReport {
+            evicted: opened.derived.dropped,
+            expired: 0,
+        };
+        let state = RatchetState {
+            root: opened.root,
+            sending: Sending::StepDue {
+                theirs: header.ratchet_key,
+                last: None,
+            },
+            next_send_header: self.send_header,
+            receiving: Some(new_current(self.receive_header, &header, opened.derived)),
+            next_receive_header: opened.next_receive_header,
+            past: VecDeque::new(),
+            receive_steps: 1,
+            send_steps: 0,
+            tag_key: self.tag_key,
+            role,
+            config: self.config,
+        };
+        Ok((state, opened.plaintext, report))
+    }
 }
 
 impl RatchetState {
@@ -216,14 +513,16 @@ impl RatchetState {
         let (root, chain_key, next_send_header) = root_step(&shared_root, &dh);
         Ok(RatchetState {
             root,
-            our_ratchet: Some(ours),
-            their_ratchet: Some(their_signed_prekey),
-            sending: Some(SendChain {
-                header_key: send_header,
-                chain_key,
-                next: 0,
-                previous_len: 0,
-            }),
+            sending: Sending::Active {
+                ours,
+                theirs: their_signed_prekey,
+                chain: SendChain {
+                    header_key: send_header,
+                    chain_key,
+                    next: 0,
+                    previous_len: 0,
+                },
+            },
             next_send_header,
             receiving: None,
             next_receive_header: receive_header,
@@ -234,32 +533,6 @@ impl RatchetState {
             role: SenderRole::Initiator,
             config,
         })
-    }
-
-    /// The responder's state before its first decrypt: its signed prekey is the ratchet key.
-    pub(crate) fn new_responder(
-        shared_root: RootKey,
-        our_signed_prekey: RatchetKeyPair,
-        send_header: HeaderKey,
-        receive_header: HeaderKey,
-        tag_key: SessionTagKey,
-        config: RatchetConfig,
-    ) -> Self {
-        RatchetState {
-            root: shared_root,
-            our_ratchet: Some(our_signed_prekey),
-            their_ratchet: None,
-            sending: None,
-            next_send_header: send_header,
-            receiving: None,
-            next_receive_header: receive_header,
-            past: VecDeque::new(),
-            receive_steps: 0,
-            send_steps: 0,
-            tag_key,
-            role: SenderRole::Responder,
-            config,
-        }
     }
 
     pub(crate) fn config(&self) -> &RatchetConfig {
@@ -281,7 +554,8 @@ impl RatchetState {
             + self.past.iter().map(|c| c.stored.keys.len()).sum::<usize>()
     }
 
-    /// Encrypts one message, appending its wire form to `out`.
+    /// Encrypts one message, appending its wire form to `out`. On error the state is
+    /// unchanged.
     pub(crate) fn encrypt<R: CryptoRng + ?Sized>(
         &mut self,
         ad: &SessionAd,
@@ -289,83 +563,43 @@ impl RatchetState {
         rng: &mut R,
         out: &mut Vec<u8>,
     ) -> Result<(), EncryptError> {
-        if self.our_ratchet.is_none() || self.sending.is_none() {
-            self.sending_step(rng)?;
+        let tag = TagSigner {
+            key: &self.tag_key,
+            role: self.role,
+            epoch: self.send_steps,
+        };
+        match &mut self.sending {
+            Sending::Active { ours, chain, .. } => chain.seal(ours, &tag, ad, plaintext, rng, out),
+            Sending::StepDue { theirs, last } => {
+                // The sending half of the DH ratchet step (SPEC.md §5.6 step 2): a fresh
+                // ratchet key and a new chain, committed once the message is sealed.
+                let theirs = *theirs;
+                let previous_len = last.as_ref().map_or(0, |s| s.next);
+                let ours = RatchetKeyPair::generate(rng);
+                // Their key already gave a contributory DH on receipt, so it is not of low
+                // order and this cannot fail; the check stays as a guard.
+                let dh = ours.dh(&theirs).ok_or(EncryptError::ChainExhausted)?;
+                let (root, chain_key, next_header) = root_step(&self.root, &dh);
+                let mut chain = SendChain {
+                    header_key: self.next_send_header.clone(),
+                    chain_key,
+                    next: 0,
+                    previous_len,
+                };
+                let epoch = self.send_steps.saturating_add(1);
+                let tag = TagSigner { epoch, ..tag };
+                chain.seal(&ours, &tag, ad, plaintext, rng, out)?;
+                self.sending = Sending::Active {
+                    ours,
+                    theirs,
+                    chain,
+                };
+                self.next_send_header = next_header;
+                self.root = root;
+                self.send_steps = epoch;
+                Ok(())
+            }
         }
-        let Some(ours) = self.our_ratchet.as_ref() else {
-            return Err(EncryptError::ChainExhausted);
-        };
-        let Some(sending) = self.sending.as_mut() else {
-            return Err(EncryptError::ChainExhausted);
-        };
-        if sending.next == u32::MAX {
-            return Err(EncryptError::ChainExhausted);
-        }
-        let (next_chain, mk) = chain_step(&sending.chain_key);
-
-        let mut header = [0u8; HEADER_PLAINTEXT_LEN];
-        let (key, counters) = header.split_at_mut(32);
-        key.copy_from_slice(ours.public());
-        let (pn, n) = counters.split_at_mut(4);
-        pn.copy_from_slice(&sending.previous_len.to_be_bytes());
-        n.copy_from_slice(&sending.next.to_be_bytes());
-
-        let mut nonce = [0u8; NONCE_LEN];
-        rng.fill_bytes(&mut nonce);
-
-        let start = out.len();
-        out.reserve(RATCHET_PREFIX_LEN + plaintext.len() + crate::aead::TAG_LEN);
-        out.push(WIRE_VERSION);
-        out.push(TYPE_RATCHET);
-        out.extend_from_slice(&nonce);
-        seal_into(
-            sending.header_key.as_bytes(),
-            &nonce,
-            &header_ad(ad),
-            &header,
-            out,
-        );
-        let tag = session_tag(
-            &self.tag_key,
-            self.role,
-            &nonce,
-            out.get(start + 2 + NONCE_LEN..).unwrap_or_default(),
-            self.send_steps,
-        );
-        out.extend_from_slice(&tag);
-        let prefix = out.get(start..).unwrap_or_default();
-        let bad = body_ad(ad, prefix);
-        // The body nonce is the header nonce: fresh per message, so even a message key
-        // re-derived after a restore from backup never meets the same nonce twice.
-        seal_into(mk.as_bytes(), &nonce, &bad, plaintext, out);
-
-        sending.chain_key = next_chain;
-        sending.next += 1;
-        Ok(())
-    }
-
-    /// The sending half of a DH ratchet step: a fresh ratchet key and a new sending chain.
-    fn sending_step<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) -> Result<(), EncryptError> {
-        let Some(their) = self.their_ratchet else {
-            return Err(EncryptError::ChainExhausted);
-        };
-        let ours = RatchetKeyPair::generate(rng);
-        // Their key already gave a contributory DH on receipt, so it is not of low order and
-        // this cannot fail; the check stays as a guard.
-        let dh = ours.dh(&their).ok_or(EncryptError::ChainExhausted)?;
-        let (root, chain_key, next_header) = root_step(&self.root, &dh);
-        let previous_len = self.sending.as_ref().map_or(0, |s| s.next);
-        self.sending = Some(SendChain {
-            header_key: self.next_send_header.clone(),
-            chain_key,
-            next: 0,
-            previous_len,
-        });
-        self.next_send_header = next_header;
-        self.root = root;
-        self.our_ratchet = Some(ours);
-        self.send_steps = self.send_steps.saturating_add(1);
-        Ok(())
     }
 
     /// Decrypts one message. On error the state is unchanged.
@@ -376,126 +610,42 @@ impl RatchetState {
     ) -> Result<(Vec<u8>, DecryptReport), DecryptError> {
         let had = header_ad(ad);
 
-        // 1. The current receiving chain (the common case).
-        if let Some(current) = self.receiving.as_ref()
+        // C. The current receiving chain (the common case).
+        if let Some(current) = self.receiving.as_mut()
             && let Some(header) = open_header(&current.header_key, msg, &had)
         {
-            if Some(header.ratchet_key) != self.their_ratchet {
+            if header.ratchet_key != *self.sending.theirs() {
                 return Err(DecryptError::PeerStateForked);
             }
-            return self.decrypt_current(ad, msg, &header);
+            let (plaintext, advanced) = decrypt_current(current, &self.config, ad, msg, &header)?;
+            let mut report = DecryptReport::default();
+            if let Some(dropped) = advanced {
+                report.evicted = dropped.saturating_add(self.enforce_key_cap());
+            }
+            return Ok((plaintext, report));
         }
 
-        // 2. The peer's next chain: a DH ratchet step.
+        // N. The peer's next chain: a DH ratchet step.
         if let Some(header) = open_header(&self.next_receive_header, msg, &had) {
             return self.decrypt_new_chain(ad, msg, &header);
         }
 
-        // 3. Past chains, newest first: delayed messages and replays.
-        for index in 0..self.past.len() {
-            let Some(chain) = self.past.get(index) else {
-                break;
-            };
+        // P. Past chains, newest first: delayed messages and replays.
+        for chain in self.past.iter_mut() {
             if let Some(header) = open_header(&chain.header_key, msg, &had) {
-                if header.ratchet_key != chain.ratchet_key {
+                // A header under this chain's key with another ratchet key, or past the
+                // length the peer announced when it left the chain: an honest peer never
+                // sends that, its state was restored and continued on the old chain.
+                if header.ratchet_key != chain.ratchet_key || header.counter >= chain.end {
                     return Err(DecryptError::PeerStateForked);
                 }
-                if header.counter >= chain.end {
-                    // An honest peer never sends past the length it announced for a chain
-                    // it left: its state was restored and continued on the old chain.
-                    return Err(DecryptError::PeerStateForked);
-                }
-                let Some(pos) = chain.stored.position(header.counter) else {
-                    return Err(chain.stored.missing(header.counter));
-                };
-                let Some(mk) = chain.stored.key(pos) else {
-                    return Err(chain.stored.missing(header.counter));
-                };
-                let plaintext = open_body(mk, msg, ad)?;
-                if let Some(chain) = self.past.get_mut(index) {
-                    chain.stored.take(pos);
-                }
+                let plaintext = open_stored(&mut chain.stored, header.counter, msg, ad)?;
                 return Ok((plaintext, DecryptReport::default()));
             }
         }
 
-        // 4. No key opens the header. A valid session tag still proves the message belongs to
-        // this session: our state is behind (restored from an older copy), or the chain is
-        // older than the chains we remember.
-        match open_session_tag(
-            &self.tag_key,
-            self.role.other(),
-            msg.header_nonce(),
-            msg.encrypted_header(),
-            msg.session_tag(),
-        ) {
-            Some(epoch) if u64::from(epoch) > self.receive_steps => {
-                Err(DecryptError::StateBehind {
-                    their_epoch: epoch,
-                    our_epoch: self.receive_steps,
-                })
-            }
-            Some(_) => Err(DecryptError::ChainForgotten),
-            None => Err(DecryptError::Undecryptable),
-        }
-    }
-
-    fn decrypt_current(
-        &mut self,
-        ad: &SessionAd,
-        msg: &RatchetMessage<'_>,
-        header: &Header,
-    ) -> Result<(Vec<u8>, DecryptReport), DecryptError> {
-        let Some(current) = self.receiving.as_ref() else {
-            return Err(DecryptError::Undecryptable);
-        };
-        let n = header.counter;
-        if n < current.next {
-            let Some(pos) = current.stored.position(n) else {
-                return Err(current.stored.missing(n));
-            };
-            let Some(mk) = current.stored.key(pos) else {
-                return Err(current.stored.missing(n));
-            };
-            let plaintext = open_body(mk, msg, ad)?;
-            if let Some(current) = self.receiving.as_mut() {
-                current.stored.take(pos);
-            }
-            return Ok((plaintext, DecryptReport::default()));
-        }
-        let gap = n - current.next;
-        if gap > self.config.max_jump() {
-            return Err(DecryptError::TooFarAhead {
-                gap: u64::from(gap),
-                max: self.config.max_jump(),
-            });
-        }
-        if n == u32::MAX {
-            return Err(DecryptError::InvalidCounter);
-        }
-        let cap = as_usize(self.config.max_skipped_keys());
-        let derived = skip_to(&current.chain_key, current.next, n, cap);
-        let (next_chain, mk) = chain_step(&derived.chain_key);
-        let plaintext = open_body(&mk, msg, ad)?;
-
-        // Authenticated: commit.
-        let mut report = DecryptReport {
-            evicted: derived.dropped,
-            expired: 0,
-        };
-        if let Some(current) = self.receiving.as_mut() {
-            current.chain_key = next_chain;
-            current.next = n + 1;
-            if derived.dropped > 0 {
-                current.stored.expired_below = current
-                    .stored
-                    .expired_below
-                    .max(derived.skipped.front().map_or(n, |(first, _)| *first));
-            }
-            current.stored.append(derived.skipped);
-        }
-        report.evicted = report.evicted.saturating_add(self.enforce_key_cap());
-        Ok((plaintext, report))
+        // T. No key opens the header.
+        Err(unopened(&self.tag_key, self.role, self.receive_steps, msg))
     }
 
     fn decrypt_new_chain(
@@ -505,20 +655,13 @@ impl RatchetState {
         header: &Header,
     ) -> Result<(Vec<u8>, DecryptReport), DecryptError> {
         let max_jump = self.config.max_jump();
-        let cap = as_usize(self.config.max_skipped_keys());
-        if Some(header.ratchet_key) == self.their_ratchet {
+        if header.ratchet_key == *self.sending.theirs() {
             return Err(DecryptError::InvalidCounter);
         }
-        let Some(ours) = self.our_ratchet.as_ref() else {
-            // The peer answers a ratchet key we no longer know we sent: our state was
-            // restored from a copy taken before that send.
-            return match open_session_tag(
-                &self.tag_key,
-                self.role.other(),
-                msg.header_nonce(),
-                msg.encrypted_header(),
-                msg.session_tag(),
-            ) {
+        let Some(ours) = self.sending.ours() else {
+            // A sending step is due: the peer answers a ratchet key we no longer know we
+            // sent, so our state was restored from a copy taken before that send.
+            return match peer_epoch(&self.tag_key, self.role, msg) {
                 Some(their_epoch) => Err(DecryptError::StateBehind {
                     their_epoch,
                     our_epoch: self.receive_steps,
@@ -529,12 +672,11 @@ impl RatchetState {
 
         // Check the announced length of the chain the peer left before any work.
         if let Some(current) = self.receiving.as_ref() {
-            if header.previous_len < current.next {
-                // The peer announces a shorter chain than we received from it: its state was
-                // restored from an older copy.
+            let Some(gap) = header.previous_len.checked_sub(current.next) else {
+                // The peer announces a shorter chain than we received from it: its state
+                // was restored from an older copy.
                 return Err(DecryptError::PeerStateForked);
-            }
-            let gap = header.previous_len - current.next;
+            };
             if gap > max_jump {
                 return Err(DecryptError::TooFarAhead {
                     gap: u64::from(gap),
@@ -542,37 +684,23 @@ impl RatchetState {
                 });
             }
         }
-        if header.counter > max_jump {
-            return Err(DecryptError::TooFarAhead {
-                gap: u64::from(header.counter),
-                max: max_jump,
-            });
-        }
-        if header.counter == u32::MAX {
-            return Err(DecryptError::InvalidCounter);
-        }
-        let dh = ours
-            .dh(&header.ratchet_key)
-            .ok_or(DecryptError::NonContributory)?;
-        let (root, chain_key, next_receive_header) = root_step(&self.root, &dh);
-        let derived = skip_to(&chain_key, 0, header.counter, cap);
-        let (next_chain, mk) = chain_step(&derived.chain_key);
-        let plaintext = open_body(&mk, msg, ad)?;
+        let opened = open_new_chain(&self.root, ours, &self.config, ad, msg, header)?;
 
-        // Authenticated. Finish the chain the peer left up to the length it announces,
-        // keeping only what still fits beside the new chain's keys (older keys go first).
-        let finished: Option<Derived> = self.receiving.as_ref().map(|current| {
-            skip_to(
-                &current.chain_key,
-                current.next,
+        // Authenticated: commit. Finish the chain the peer left up to the length it
+        // announces, keeping only what still fits beside the new chain's keys (older keys
+        // go first).
+        let mut report = DecryptReport {
+            evicted: opened.derived.dropped,
+            expired: 0,
+        };
+        if let Some(old) = self.receiving.take() {
+            let finished = skip_to(
+                &old.chain_key,
+                old.next,
                 header.previous_len,
-                cap.saturating_sub(derived.skipped.len()),
-            )
-        });
-
-        // Commit.
-        let mut report = DecryptReport::default();
-        if let (Some(old), Some(finished)) = (self.receiving.take(), finished) {
+                as_usize(self.config.max_skipped_keys())
+                    .saturating_sub(opened.derived.skipped.len()),
+            );
             let mut stored = old.stored;
             if finished.dropped > 0 {
                 stored.expired_below = stored.expired_below.max(
@@ -594,33 +722,17 @@ impl RatchetState {
                 stored,
             });
         }
-        let mut stored = StoredKeys::default();
-        if derived.dropped > 0 {
-            stored.expired_below = derived
-                .skipped
-                .front()
-                .map_or(header.counter, |(first, _)| *first);
-        }
-        report.evicted = report.evicted.saturating_add(derived.dropped);
-        stored.keys = derived.skipped;
-        let header_key = core::mem::replace(&mut self.next_receive_header, next_receive_header);
-        self.receiving = Some(CurrentChain {
-            header_key,
-            ratchet_key: header.ratchet_key,
-            chain_key: next_chain,
-            next: header.counter + 1,
-            stored,
-        });
-        self.root = root;
-        self.their_ratchet = Some(header.ratchet_key);
-        self.our_ratchet = None;
+        let header_key =
+            core::mem::replace(&mut self.next_receive_header, opened.next_receive_header);
+        self.receiving = Some(new_current(header_key, header, opened.derived));
+        self.root = opened.root;
+        self.sending.owe_step(header.ratchet_key);
         self.receive_steps = self.receive_steps.saturating_add(1);
 
         report.expired = report.expired.saturating_add(self.expire_old_chains());
         report.evicted = report.evicted.saturating_add(self.enforce_key_cap());
-        Ok((plaintext, report))
+        Ok((opened.plaintext, report))
     }
-
     /// Drops stored keys of chains older than the configured age and forgets chains beyond
     /// the configured count. Returns how many keys expired.
     fn expire_old_chains(&mut self) -> u32 {
@@ -696,6 +808,161 @@ mod tests {
         }
     }
 
+    use chacha20::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    const AD: SessionAd = [7u8; 64];
+
+    /// Alice (initiator, able to send at once) and Bob's start (before his first message).
+    fn alice_and_bob_start(rng: &mut ChaCha20Rng) -> (RatchetState, ResponderStart) {
+        let root = RootKey::from_bytes([1; 32]);
+        let tag = SessionTagKey::from_bytes([4; 32]);
+        let (to_bob, to_alice) = (
+            HeaderKey::from_bytes([2; 32]),
+            HeaderKey::from_bytes([3; 32]),
+        );
+        let alice = RatchetState::new_initiator(
+            root.clone(),
+            *pair(9).public(),
+            to_bob.clone(),
+            to_alice.clone(),
+            tag.clone(),
+            RatchetConfig::default(),
+            rng,
+        )
+        .unwrap();
+        let bob = ResponderStart::new(
+            root,
+            pair(9),
+            to_alice,
+            to_bob,
+            tag,
+            RatchetConfig::default(),
+        );
+        (alice, bob)
+    }
+
+    fn seal(state: &mut RatchetState, rng: &mut ChaCha20Rng) -> Vec<u8> {
+        let mut out = Vec::new();
+        state.encrypt(&AD, b"hi", rng, &mut out).unwrap();
+        out
+    }
+
+    fn open(state: &mut RatchetState, message: &[u8]) -> Result<Vec<u8>, DecryptError> {
+        let message = RatchetMessage::decode(message).unwrap();
+        state.decrypt(&AD, &message).map(|(plaintext, _)| plaintext)
+    }
+
+    /// The sending side's transitions (SPEC.md §5.4–§5.7): the initiator starts active; the
+    /// responder's first message leaves it owing a step with no chain before; a new peer
+    /// chain makes a step due and keeps the last chain for its length, which the next
+    /// encrypt announces as PN when it starts the next chain and epoch.
+    #[test]
+    fn sending_states_follow_the_ratchet_steps() {
+        let mut rng = ChaCha20Rng::seed_from_u64(21);
+        let (mut alice, bob) = alice_and_bob_start(&mut rng);
+        assert!(matches!(alice.sending, Sending::Active { ref chain, .. } if chain.next == 0));
+        assert_eq!(alice.send_steps, 1);
+        let first = seal(&mut alice, &mut rng);
+        let second = seal(&mut alice, &mut rng);
+        let (mut bob, plaintext, _) = bob
+            .accept(&AD, &RatchetMessage::decode(&first).unwrap())
+            .unwrap();
+        assert_eq!(plaintext, b"hi");
+        let alice_key = *alice.sending.ours().unwrap().public();
+        assert!(matches!(
+            bob.sending,
+            Sending::StepDue { theirs, last: None } if theirs == alice_key
+        ));
+        assert_eq!((bob.send_steps, bob.receive_steps), (0, 1));
+        open(&mut bob, &second).unwrap();
+
+        let reply = seal(&mut bob, &mut rng);
+        let bob_key = *bob.sending.ours().unwrap().public();
+        assert!(matches!(
+            bob.sending,
+            Sending::Active { theirs, ref chain, .. } if theirs == alice_key
+                && chain.next == 1 && chain.previous_len == 0
+        ));
+        assert_eq!(bob.send_steps, 1);
+
+        open(&mut alice, &reply).unwrap();
+        assert!(matches!(
+            alice.sending,
+            Sending::StepDue { theirs, last: Some(ref last) } if theirs == bob_key && last.next == 2
+        ));
+        let next = seal(&mut alice, &mut rng);
+        assert!(matches!(
+            alice.sending,
+            Sending::Active { theirs, ref chain, .. } if theirs == bob_key
+                && chain.next == 1 && chain.previous_len == 2
+        ));
+        assert_ne!(*alice.sending.ours().unwrap().public(), alice_key);
+        assert_eq!(alice.send_steps, 2);
+        assert_eq!(open(&mut bob, &next).unwrap(), b"hi");
+    }
+
+    /// Invalid transitions are typed errors that change nothing: a new peer chain answering
+    /// a ratchet key this state no longer holds (it was copied before that send) is
+    /// `StateBehind`; an exhausted chain refuses to encrypt.
+    #[test]
+    fn invalid_sending_transitions_are_typed_errors_and_change_nothing() {
+        let mut rng = ChaCha20Rng::seed_from_u64(22);
+        let (mut alice, bob) = alice_and_bob_start(&mut rng);
+        let first = seal(&mut alice, &mut rng);
+        let (mut bob, _, _) = bob
+            .accept(&AD, &RatchetMessage::decode(&first).unwrap())
+            .unwrap();
+        let reply = seal(&mut bob, &mut rng);
+        open(&mut alice, &reply).unwrap();
+        let before_send = alice.clone();
+        let next = seal(&mut alice, &mut rng);
+        open(&mut bob, &next).unwrap();
+        let answer = seal(&mut bob, &mut rng);
+
+        // Alice restored from before her send: a step is due, so she holds no ratchet key
+        // that `answer` was made for.
+        let mut restored = before_send.clone();
+        assert!(matches!(restored.sending, Sending::StepDue { .. }));
+        assert_eq!(
+            open(&mut restored, &answer),
+            Err(DecryptError::StateBehind {
+                their_epoch: 2,
+                our_epoch: 1
+            })
+        );
+        assert!(restored == before_send);
+
+        let mut exhausted = alice.clone();
+        if let Sending::Active { chain, .. } = &mut exhausted.sending {
+            chain.next = u32::MAX;
+        }
+        let copy = exhausted.clone();
+        let mut out = Vec::new();
+        assert_eq!(
+            exhausted.encrypt(&AD, b"x", &mut rng, &mut out),
+            Err(EncryptError::ChainExhausted)
+        );
+        assert!(exhausted == copy && out.is_empty());
+    }
+
+    /// A first message whose header does not open under the start's key is classified like
+    /// any message no key opens (SPEC.md §5.7 path T).
+    #[test]
+    fn a_first_message_under_another_key_is_undecryptable() {
+        let mut rng = ChaCha20Rng::seed_from_u64(23);
+        let (mut alice, bob) = alice_and_bob_start(&mut rng);
+        let mut first = seal(&mut alice, &mut rng);
+        if let Some(byte) = first.get_mut(20) {
+            *byte ^= 1;
+        }
+        assert_eq!(
+            bob.accept(&AD, &RatchetMessage::decode(&first).unwrap())
+                .err(),
+            Some(DecryptError::Undecryptable)
+        );
+    }
+
     /// Every message costs the AEAD calls the protocol needs and no more: a same-chain
     /// message one header seal and one body seal, then one header open and one body open; a
     /// message that starts a chain one failed header open more (the current chain's key is
@@ -726,7 +993,7 @@ mod tests {
             &mut rng,
         )
         .unwrap();
-        let mut bob = RatchetState::new_responder(
+        let bob = ResponderStart::new(
             root,
             pair(9),
             to_alice,
@@ -734,7 +1001,6 @@ mod tests {
             tag,
             RatchetConfig::default(),
         );
-        assert_eq!(bob.role, SenderRole::Responder);
         let ad = [7u8; 64];
         let send = |s: &mut RatchetState, rng: &mut ChaCha20Rng| {
             let mut out = Vec::new();
@@ -747,7 +1013,10 @@ mod tests {
 
         let first = send(&mut alice, &mut rng);
         assert_eq!(count::take(), (2, 0));
-        recv(&mut bob, &first);
+        let (mut bob, _, _) = bob
+            .accept(&ad, &RatchetMessage::decode(&first).unwrap())
+            .unwrap();
+        assert_eq!(bob.role, SenderRole::Responder);
         assert_eq!(
             count::take(),
             (0, 2),

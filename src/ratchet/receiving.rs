@@ -23,12 +23,14 @@ pub(crate) struct StoredKeys {
 }
 
 impl StoredKeys {
-    pub(crate) fn position(&self, counter: u32) -> Option<usize> {
-        self.keys.binary_search_by_key(&counter, |(n, _)| *n).ok()
-    }
-
-    pub(crate) fn key(&self, index: usize) -> Option<&MessageKey> {
-        self.keys.get(index).map(|(_, k)| k)
+    /// The stored key for `counter` and its position, or the error for a counter below the
+    /// chain's position that has none.
+    pub(crate) fn find(&self, counter: u32) -> Result<(usize, &MessageKey), DecryptError> {
+        self.keys
+            .binary_search_by_key(&counter, |(n, _)| *n)
+            .ok()
+            .and_then(|pos| self.keys.get(pos).map(|(_, key)| (pos, key)))
+            .ok_or_else(|| self.missing(counter))
     }
 
     /// The error for a counter below the chain's position that has no stored key.

@@ -8,7 +8,7 @@ use crate::event::Event;
 pub use crate::ids::SessionId;
 use crate::keys::IdentityKey;
 use crate::ratchet::{DecryptError, EncryptError};
-use crate::ratchet::{DecryptReport, RatchetConfig, RatchetState, SessionAd};
+use crate::ratchet::{DecryptReport, RatchetConfig, RatchetState, ResponderStart, SessionAd};
 use crate::wire::{
     MAX_PLAINTEXT_LEN, MessageKind, PreKeyFields, PreKeyMessage, RatchetMessage, message_kind,
 };
@@ -68,21 +68,46 @@ pub struct Session {
     pub(crate) local_identity: IdentityKey,
     pub(crate) remote_identity: IdentityKey,
     pub(crate) session_id: SessionId,
-    pub(crate) role: Role,
     /// The initiator's base key: names this session attempt in prekey messages.
     pub(crate) base_key: [u8; 32],
-    /// Responder only: SHA-256 of the prekey fields that created the session, so a later
-    /// prekey message with any field altered is rejected.
-    pub(crate) prekey_digest: Option<[u8; 32]>,
-    /// Initiator only, until the first reply decrypts.
-    pub(crate) pending_prekey: Option<PreKeyFields>,
+    /// What only our side of the key agreement holds.
+    pub(crate) side: Side,
+}
+
+/// The role-dependent part of a session (SPEC.md §7.1).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// Built from the peer's bundle. `prekey_phase` holds the prekey fields every message
+    /// repeats until the first decrypt succeeds (SPEC.md §7.3), then `None`.
+    Initiator { prekey_phase: Option<PreKeyFields> },
+    /// Built from the peer's first message. `prekey_digest` is SHA-256 of its prekey fields,
+    /// so a later prekey message with any field altered is rejected (SPEC.md §7.4).
+    Responder { prekey_digest: [u8; 32] },
+}
+
+impl Side {
+    pub(crate) fn role(&self) -> Role {
+        match self {
+            Side::Initiator { .. } => Role::Initiator,
+            Side::Responder { .. } => Role::Responder,
+        }
+    }
+}
+
+/// What names a session, given by name to its constructors.
+pub(crate) struct SessionNames {
+    pub(crate) local_identity: IdentityKey,
+    pub(crate) remote_identity: IdentityKey,
+    pub(crate) session_id: SessionId,
+    /// The initiator's base key (`EK_A`).
+    pub(crate) base_key: [u8; 32],
 }
 
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
             .field("session_id", &self.session_id)
-            .field("role", &self.role)
+            .field("role", &self.role())
             .field("remote_identity", &self.remote_identity)
             .field("received_reply", &self.ratchet.has_received())
             .finish_non_exhaustive()
@@ -104,33 +129,59 @@ pub(crate) fn prekey_fields_digest(message: &PreKeyMessage<'_>) -> [u8; 32] {
     sha2::Sha256::digest(message.fields_bytes()).into()
 }
 
+fn names_ad(names: &SessionNames, role: Role) -> SessionAd {
+    match role {
+        Role::Initiator => session_ad(&names.local_identity, &names.remote_identity),
+        Role::Responder => session_ad(&names.remote_identity, &names.local_identity),
+    }
+}
+
 impl Session {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        ratchet: RatchetState,
-        local_identity: IdentityKey,
-        remote_identity: IdentityKey,
-        session_id: SessionId,
-        role: Role,
-        base_key: [u8; 32],
-        prekey_digest: Option<[u8; 32]>,
-        pending_prekey: Option<PreKeyFields>,
-    ) -> Self {
-        let ad = match role {
-            Role::Initiator => session_ad(&local_identity, &remote_identity),
-            Role::Responder => session_ad(&remote_identity, &local_identity),
-        };
+    /// A session from its parts (a new initiator's, or a restored one's).
+    pub(crate) fn from_parts(names: SessionNames, side: Side, ratchet: RatchetState) -> Self {
+        let ad = names_ad(&names, side.role());
+        let SessionNames {
+            local_identity,
+            remote_identity,
+            session_id,
+            base_key,
+        } = names;
         Session {
             ratchet,
             ad,
             local_identity,
             remote_identity,
             session_id,
-            role,
             base_key,
-            prekey_digest,
-            pending_prekey,
+            side,
         }
+    }
+
+    /// The initiator's session right after the key agreement, in its prekey phase.
+    pub(crate) fn new_initiator(
+        names: SessionNames,
+        ratchet: RatchetState,
+        prekey_fields: PreKeyFields,
+    ) -> Self {
+        let side = Side::Initiator {
+            prekey_phase: Some(prekey_fields),
+        };
+        Session::from_parts(names, side, ratchet)
+    }
+
+    /// The responder's session, built by decrypting the first message of `prekey`: there
+    /// is no responder session that has not decrypted one.
+    pub(crate) fn accept_first(
+        names: SessionNames,
+        start: ResponderStart,
+        prekey: &PreKeyMessage<'_>,
+    ) -> Result<(Self, Vec<u8>, DecryptReport), DecryptError> {
+        let ad = names_ad(&names, Role::Responder);
+        let (ratchet, plaintext, report) = start.accept(&ad, prekey.message())?;
+        let side = Side::Responder {
+            prekey_digest: prekey_fields_digest(prekey),
+        };
+        Ok((Session::from_parts(names, side, ratchet), plaintext, report))
     }
 
     /// Encrypts a message for the peer and returns its wire bytes.
@@ -153,13 +204,15 @@ impl Session {
         let mut message = Vec::new();
         self.ratchet
             .encrypt(&self.ad, plaintext, rng, &mut message)?;
-        match &self.pending_prekey {
-            Some(fields) => {
+        match &self.side {
+            Side::Initiator {
+                prekey_phase: Some(fields),
+            } => {
                 let mut out = Vec::new();
                 PreKeyMessage::encode(&mut out, fields, &message);
                 Ok(out)
             }
-            None => Ok(message),
+            Side::Initiator { prekey_phase: None } | Side::Responder { .. } => Ok(message),
         }
     }
 
@@ -173,31 +226,28 @@ impl Session {
             MessageKind::Ratchet => RatchetMessage::decode(message)?,
             MessageKind::PreKey => {
                 let prekey = PreKeyMessage::decode(message)?;
-                if self.role != Role::Responder
-                    || prekey.base_key() != &self.base_key
+                let Side::Responder { prekey_digest } = &self.side else {
+                    return Err(DecryptError::OtherSession);
+                };
+                if prekey.base_key() != &self.base_key
                     || prekey.identity_key_bytes() != self.remote_identity.as_bytes()
                 {
                     return Err(DecryptError::OtherSession);
                 }
-                if Some(prekey_fields_digest(&prekey)) != self.prekey_digest {
+                if prekey_fields_digest(&prekey) != *prekey_digest {
                     return Err(DecryptError::Tampered);
                 }
                 *prekey.message()
             }
         };
         let (plaintext, report) = self.ratchet.decrypt(&self.ad, &ratchet_message)?;
-        self.pending_prekey = None;
+        if let Side::Initiator { prekey_phase } = &mut self.side {
+            // The peer answered: later messages are bare ratchet messages (SPEC.md §7.3).
+            *prekey_phase = None;
+        }
         let mut events = Vec::new();
         report_events(report, &mut events);
         Ok(Decrypted { plaintext, events })
-    }
-
-    /// Decrypts the embedded message of the prekey message that created this session.
-    pub(crate) fn decrypt_first(
-        &mut self,
-        message: &RatchetMessage<'_>,
-    ) -> Result<(Vec<u8>, DecryptReport), DecryptError> {
-        self.ratchet.decrypt(&self.ad, message)
     }
 
     /// The session's public id (both sides compute the same one).
@@ -217,7 +267,7 @@ impl Session {
 
     /// Which side of the key agreement we were.
     pub fn role(&self) -> Role {
-        self.role
+        self.side.role()
     }
 
     /// Whether the peer has proven it holds the session (we decrypted a message from it).
@@ -232,7 +282,7 @@ impl Session {
     /// the responder's reply (its first messages are all on one chain). A session the peer
     /// answered on is one the peer held after we did (SPEC.md §12.1).
     pub(crate) fn peer_answered(&self) -> bool {
-        let chains_needed = match self.role {
+        let chains_needed = match self.role() {
             Role::Initiator => 1,
             Role::Responder => 2,
         };
@@ -260,5 +310,57 @@ impl Session {
     /// reveals nothing about the tag key. It never leaves the crate.
     pub(crate) fn verification_key(&self) -> zeroize::Zeroizing<[u8; 32]> {
         crate::kdf::derive_verification_key(&self.ratchet.tag_key, &self.session_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chacha20::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use super::*;
+    use crate::account::Account;
+    use crate::time::Timestamp;
+
+    const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+
+    fn is_prekey(message: &[u8]) -> bool {
+        matches!(message_kind(message), Ok(MessageKind::PreKey))
+    }
+
+    /// Each side's own fields (SPEC.md §7.1–§7.4): the initiator repeats its prekey fields
+    /// until a decrypt succeeds, and a failed one keeps them; a prekey message is for a
+    /// responder only, and an initiator refuses it as another session's, unchanged.
+    #[test]
+    fn each_side_keeps_its_own_fields_through_its_transitions() {
+        let mut rng = ChaCha20Rng::seed_from_u64(17);
+        let alice = Account::new(NOW, &mut rng);
+        let mut bob = Account::new(NOW, &mut rng);
+        let mut a = alice
+            .create_outbound_session(&bob.published_prekeys().take_bundle(), &mut rng)
+            .unwrap();
+        let first = a.encrypt(b"1", &mut rng).unwrap();
+        assert!(is_prekey(&first));
+        let mut b = bob.create_inbound_session(&first, NOW).unwrap().session;
+        assert!(matches!(b.side, Side::Responder { .. }));
+        assert_eq!((a.role(), b.role()), (Role::Initiator, Role::Responder));
+
+        let before = a.clone();
+        assert_eq!(a.decrypt(&first), Err(DecryptError::OtherSession));
+        let mut reply = b.encrypt(b"2", &mut rng).unwrap();
+        assert!(!is_prekey(&reply));
+        if let Some(last) = reply.last_mut() {
+            *last ^= 1;
+        }
+        assert_eq!(a.decrypt(&reply), Err(DecryptError::Tampered));
+        assert!(a == before);
+        assert!(is_prekey(&a.encrypt(b"3", &mut rng).unwrap()));
+
+        if let Some(last) = reply.last_mut() {
+            *last ^= 1;
+        }
+        assert_eq!(a.decrypt(&reply).unwrap().plaintext, b"2");
+        assert!(matches!(a.side, Side::Initiator { prekey_phase: None }));
+        assert!(!is_prekey(&a.encrypt(b"4", &mut rng).unwrap()));
     }
 }
