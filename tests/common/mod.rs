@@ -7,6 +7,13 @@
 // Each test file uses a different subset of these helpers, and `pub` here means "for the
 // test files", which `unreachable_pub` cannot know.
 #![allow(dead_code, unreachable_pub)]
+// Test code (and the reference implementation of the vectors): a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use chacha20::ChaCha20Rng;
 use hushwire::{Account, DecryptError, Decrypted, PreKeyBundle, Session, Timestamp};
