@@ -14,7 +14,14 @@ mod snapshot;
 pub(crate) use binding::{Binding, BindingV2};
 pub use binding::{BlobLabel, Expected, MAX_BLOB_LABEL_LEN};
 pub use error::RestoreError;
-pub(crate) use snapshot::within_limit;
+#[cfg(feature = "serde")]
+pub(crate) use snapshot::AccountSnapshotV1;
+#[cfg(feature = "serde")]
+pub(crate) use snapshot::plain_serde::versioned;
+pub(crate) use snapshot::{
+    AccountSnapshotV2, IdentityRecordV1, PeerRecordV2, ResetLogV1, SessionSnapshotV1,
+    account_snapshot_from_version, within_limit,
+};
 
 use core::fmt;
 
