@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns criterion runs into BENCHMARKS.md. The numbers in that file come from here only.
 
-    python3 benches/report.py --run      # run every bench in both builds (~20 min on 2 cores), then write
+    python3 benches/report.py --run      # run every bench in both builds (~27 min on 2 cores), then write
     python3 benches/report.py            # write from the results of the last run
 
 hushwire has two AEAD backends (README "AEAD backends"): the default build uses RustCrypto's
@@ -340,6 +340,65 @@ def per_build(results: dict, sz: dict, build_name: str, label: str) -> list[str]
             ]
         )
     w(table(["Scenario", "hushwire", "floor", "ratio to floor"], rows))
+    w("")
+
+    # Scale: groups by size (benches/group_scale.rs), sessions on cores (benches/cores.rs).
+    w(f"### Groups by size, sessions on cores, {short}")
+    w("")
+    w(
+        "A removal from the side of one remaining member (r = n − 1 remain): apply the change "
+        "(verify, rotate), seal the new distribution once for the r − 1 others "
+        "(`sealed::seal_multi`; beside it the same over r − 1 1:1 sessions), open and accept the "
+        "r − 1 others' keys; the member-side total is apply + multi-recipient seal + receive. "
+        "Setup floors: Ed25519 key generation and a signature over a roster of n members "
+        "(create); a strict verification and n identity-key validations (join). Bytes per "
+        "removal are printed by `cargo bench --bench group_scale`."
+    )
+    w("")
+    rows = []
+    for n in ["10", "100", "1000"]:
+        create, fcreate = get("group_scale_setup", "create", n), get("group_scale_setup", "floor_create", n)
+        join, fjoin = get("group_scale_setup", "join", n), get("group_scale_setup", "floor_join", n)
+        rows.append(
+            [
+                n,
+                fmt_time(get("group_scale_encrypt", "hushwire", n)),
+                fmt_time(get("group_scale_decrypt", "hushwire", n)),
+                f"{fmt_time(create)} ({fmt_ratio(ratio(create, fcreate))})",
+                f"{fmt_time(join)} ({fmt_ratio(ratio(join, fjoin))})",
+                fmt_time(get("group_scale_removal", "apply", n)),
+                fmt_time(get("group_scale_removal", "seal_multi", n)),
+                fmt_time(get("group_scale_removal", "seal_per_recipient", n)),
+                fmt_time(get("group_scale_removal", "receive", n)),
+                fmt_time(get("group_scale_removal", "member_total", n)),
+            ]
+        )
+    w(
+        table(
+            [
+                "members",
+                "encrypt 256 B",
+                "decrypt 256 B",
+                "create (to floor)",
+                "join (to floor)",
+                "removal: apply",
+                "seal multi",
+                "seal per recipient",
+                "receive r − 1",
+                "member total",
+            ],
+            rows,
+        )
+    )
+    w("")
+    one, two = get("cores", "threads", "1"), get("cores", "threads", "2")
+    rows = [
+        ["1 thread", fmt_time(one), fmt_time(None if one is None else one / 10_000), "1.00×"],
+        ["2 threads", fmt_time(two), fmt_time(None if two is None else two / 10_000), fmt_ratio(ratio(one, two))],
+    ]
+    w("10,000 independent sessions, each decrypting one prepared 256 B message (`std::thread::scope`, the sessions split in halves).")
+    w("")
+    w(table(["Threads", "all 10,000", "per session", "speed-up"], rows))
     w("")
 
     # vodozemac.
