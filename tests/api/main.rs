@@ -14,6 +14,7 @@ mod peers;
 mod persistence;
 mod prekeys;
 mod readme;
+mod records;
 mod recovery;
 mod sas;
 mod sealed;

@@ -9,12 +9,10 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::common::{NOW, rng};
 use chacha20::ChaCha20Rng;
-use common::{NOW, rng};
 use hushwire::persist::{Expected, StateType, peek_blob};
 use hushwire::{
     Device, DeviceChanges, HandshakeError, IdentityKey, PeerError, ResetReason, RestoreError,
