@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::RestoreError;
 use crate::error::ConfigError;
 use crate::keys::IdentityKey;
-use crate::session::SessionId;
+use crate::ids::SessionId;
 
 /// Most bytes of a [`BlobLabel`].
 pub const MAX_BLOB_LABEL_LEN: usize = 255;

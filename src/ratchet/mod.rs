@@ -9,6 +9,7 @@ mod config;
 mod error;
 pub(crate) mod receiving;
 pub(crate) mod sending;
+mod snapshot;
 
 pub use config::{
     DEFAULT_MAX_JUMP, DEFAULT_MAX_RECEIVING_CHAINS, DEFAULT_MAX_SKIPPED_KEYS,
@@ -37,6 +38,9 @@ use crate::wire::{
 };
 use receiving::{CurrentChain, Derived, PastChain, StoredKeys, skip_to};
 pub(crate) use sending::{SendChain, Sending};
+pub(crate) use snapshot::{ConfigV1, RatchetV1};
+#[cfg(test)]
+pub(crate) use snapshot::{PastChainV1, StoredKeysV1};
 
 /// The associated data every message of a session authenticates: both identity keys,
 /// initiator first (SPEC.md §5.1).

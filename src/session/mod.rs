@@ -4,6 +4,10 @@ use core::fmt;
 
 use rand_core::CryptoRng;
 
+mod snapshot;
+
+pub(crate) use snapshot::SessionSnapshotV1;
+
 use crate::event::Event;
 pub use crate::ids::SessionId;
 use crate::keys::IdentityKey;
