@@ -34,7 +34,6 @@ type Secret32 = Zeroizing<[u8; 32]>;
 /// The group snapshot version this build writes (SPEC.md §14.10). It reads 1 and 2.
 const GROUP_SNAPSHOT_VERSION: u16 = 2;
 
-
 #[derive(Serialize, Deserialize)]
 struct RosterMemberV1 {
     identity: [u8; 32],
@@ -550,9 +549,9 @@ mod tests {
     use rand_core::SeedableRng;
 
     use super::*;
-    use crate::persist::seal_state;
     use crate::group::{AuthenticatedSender, GroupRole};
     use crate::keys::{IdentityKey, IdentityKeyPair};
+    use crate::persist::seal_state;
 
     const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
 

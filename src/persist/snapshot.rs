@@ -10,20 +10,19 @@ use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
 use super::{
-    Binding, BlobLabel, Expected, KeyChecks, Persist, RestoreError, STATE_FORMAT_VERSION,
-    Secret32, StateType, StorageKey, decode_exact, secret, within_limit,
+    Binding, BlobLabel, Expected, KeyChecks, Persist, RestoreError, STATE_FORMAT_VERSION, Secret32,
+    StateType, StorageKey, decode_exact, secret, within_limit,
 };
 use crate::account::{Account, Rotating};
-use crate::keys::{IdentityKeyPair, KemKeyPair, KemPreKey, KemPreKeyKind, OneTimePreKey, SignedPreKey};
+use crate::keys::{
+    IdentityKeyPair, KemKeyPair, KemPreKey, KemPreKeyKind, OneTimePreKey, SignedPreKey,
+};
 use crate::peer::{MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerRecord};
 use crate::ratchet::ConfigV1;
 use crate::reset::ResetLog;
 use crate::session::SessionSnapshotV1;
 use crate::time::Timestamp;
 use crate::verify::{IdentityBook, IdentityRecordV1};
-
-
-
 
 #[derive(Serialize, Deserialize)]
 struct SignedPreKeyV1 {
@@ -428,8 +427,6 @@ impl AccountSnapshotV2 {
     }
 }
 
-
-
 impl Persist for Account {
     type Snapshot = AccountSnapshotV2;
     const STATE_TYPE: StateType = StateType::Account;
@@ -498,7 +495,6 @@ impl Account {
         <Account as Persist>::from_encrypted(bytes, key, min_generation, expected)
     }
 }
-
 
 /// Plain serde for apps that encrypt state themselves: the same versioned snapshot as the
 /// encrypted blob, prefixed by the format version. Secret fields appear only here.
@@ -810,7 +806,6 @@ mod tests {
             Some(limit("MAX_PEERS", MAX_PEERS))
         );
     }
-
 }
 
 #[cfg(test)]

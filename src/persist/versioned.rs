@@ -36,9 +36,7 @@ impl<'de, V1: DeserializeOwned + Into<V2>, V2: DeserializeOwned> Visitor<'de>
 }
 
 /// Deserializes `(version, snapshot)` for the versions `V1` (1) and `V2` (current).
-pub(crate) fn versioned<'de, D: Deserializer<'de>, V1, V2>(
-    deserializer: D,
-) -> Result<V2, D::Error>
+pub(crate) fn versioned<'de, D: Deserializer<'de>, V1, V2>(deserializer: D) -> Result<V2, D::Error>
 where
     V1: DeserializeOwned + Into<V2>,
     V2: DeserializeOwned,

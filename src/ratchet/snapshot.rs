@@ -88,7 +88,7 @@ pub(crate) struct StoredKeysV1 {
 }
 
 impl StoredKeysV1 {
-    pub(crate) fn from_live(s: &StoredKeys) -> Self {
+    fn from_live(s: &StoredKeys) -> Self {
         StoredKeysV1 {
             keys: s
                 .keys
@@ -99,7 +99,7 @@ impl StoredKeysV1 {
         }
     }
 
-    pub(crate) fn to_live(&self) -> Result<StoredKeys, RestoreError> {
+    fn to_live(&self) -> Result<StoredKeys, RestoreError> {
         let mut keys = VecDeque::with_capacity(self.keys.len());
         let mut last: Option<u32> = None;
         for (n, k) in &self.keys {
@@ -118,18 +118,18 @@ impl StoredKeysV1 {
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct SendChainV1 {
-    pub(crate) header_key: Secret32,
-    pub(crate) chain_key: Secret32,
+    header_key: Secret32,
+    chain_key: Secret32,
     pub(crate) next: u32,
     pub(crate) previous_len: u32,
 }
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct CurrentChainV1 {
-    pub(crate) header_key: Secret32,
-    pub(crate) ratchet_key: [u8; 32],
-    pub(crate) chain_key: Secret32,
-    pub(crate) next: u32,
+    header_key: Secret32,
+    ratchet_key: [u8; 32],
+    chain_key: Secret32,
+    next: u32,
     pub(crate) stored: StoredKeysV1,
 }
 
@@ -144,20 +144,20 @@ pub(crate) struct PastChainV1 {
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct RatchetV1 {
-    pub(crate) root: Secret32,
+    root: Secret32,
     pub(crate) our_ratchet: Option<Secret32>,
     pub(crate) their_ratchet: Option<[u8; 32]>,
     pub(crate) sending: Option<SendChainV1>,
-    pub(crate) next_send_header: Secret32,
+    next_send_header: Secret32,
     pub(crate) receiving: Option<CurrentChainV1>,
-    pub(crate) next_receive_header: Secret32,
+    next_receive_header: Secret32,
     pub(crate) past: Vec<PastChainV1>,
-    pub(crate) receive_steps: u64,
-    pub(crate) send_steps: u32,
-    pub(crate) tag_key: Secret32,
+    receive_steps: u64,
+    send_steps: u32,
+    tag_key: Secret32,
     /// 1 = initiator, 2 = responder (the role this state tags its messages with).
-    pub(crate) role: u8,
-    pub(crate) config: ConfigV1,
+    role: u8,
+    config: ConfigV1,
 }
 
 impl RatchetV1 {
@@ -285,7 +285,6 @@ impl RatchetV1 {
         })
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -129,7 +129,11 @@ impl Persist for Session {
 
     /// Our identity, the peer's and the session id.
     fn binding(&self) -> Binding {
-        Binding::session(&self.local_identity, &self.remote_identity, &self.session_id)
+        Binding::session(
+            &self.local_identity,
+            &self.remote_identity,
+            &self.session_id,
+        )
     }
 }
 
@@ -225,8 +229,10 @@ mod tests {
     use rand_core::SeedableRng;
 
     use super::*;
-    use crate::persist::{secret, seal_state};
-    use crate::ratchet::{HARD_MAX_RECEIVING_CHAINS, HARD_MAX_SKIPPED_KEYS, PastChainV1, StoredKeysV1};
+    use crate::persist::{seal_state, secret};
+    use crate::ratchet::{
+        HARD_MAX_RECEIVING_CHAINS, HARD_MAX_SKIPPED_KEYS, PastChainV1, StoredKeysV1,
+    };
     use crate::{Account, Timestamp};
 
     const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
@@ -321,7 +327,6 @@ mod tests {
             Some(limit("HARD_MAX_RECEIVING_CHAINS", hard_chains))
         );
     }
-
 
     /// Bytes that pass the checks of a key restored from a blob (canonical `y`, not of small
     /// order) but do not decode: `from` with its first byte changed.
