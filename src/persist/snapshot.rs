@@ -7,97 +7,19 @@ use std::collections::{BTreeMap, VecDeque};
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
-use zeroize::Zeroizing;
 
 use super::{
     Binding, BlobLabel, Expected, KeyChecks, Persist, RestoreError, STATE_FORMAT_VERSION, Secret32,
     StateType, StorageKey, decode_exact, secret, within_limit,
 };
 use crate::account::{Account, Rotating};
-use crate::keys::{
-    IdentityKeyPair, KemKeyPair, KemPreKey, KemPreKeyKind, OneTimePreKey, SignedPreKey,
-};
+use crate::keys::{IdentityKeyPair, KemPreKeyKind, KemPreKeyV1, OneTimePreKey, SignedPreKeyV1};
 use crate::peer::{MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerRecord};
 use crate::ratchet::ConfigV1;
 use crate::reset::ResetLog;
 use crate::session::SessionSnapshotV1;
 use crate::time::Timestamp;
 use crate::verify::{IdentityBook, IdentityRecordV1};
-
-#[derive(Serialize, Deserialize)]
-struct SignedPreKeyV1 {
-    id: u32,
-    secret: Secret32,
-    signature: Vec<u8>,
-    created_at: u64,
-}
-
-impl SignedPreKeyV1 {
-    fn from_live(k: &SignedPreKey) -> Self {
-        SignedPreKeyV1 {
-            id: k.id,
-            secret: secret(k.secret.as_bytes()),
-            signature: k.signature.to_vec(),
-            created_at: k.created_at.as_unix_secs(),
-        }
-    }
-
-    fn to_live(&self) -> Result<SignedPreKey, RestoreError> {
-        let secret = StaticSecret::from(*self.secret);
-        Ok(SignedPreKey {
-            id: self.id,
-            public: XPublicKey::from(&secret).to_bytes(),
-            secret,
-            signature: self
-                .signature
-                .as_slice()
-                .try_into()
-                .map_err(|_| RestoreError::Corrupt)?,
-            created_at: Timestamp::from_unix_secs(self.created_at),
-        })
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-struct KemPreKeyV1 {
-    id: u32,
-    kind: u8,
-    seed: Zeroizing<Vec<u8>>,
-    signature: Vec<u8>,
-    created_at: u64,
-}
-
-impl KemPreKeyV1 {
-    fn from_live(k: &KemPreKey) -> Self {
-        KemPreKeyV1 {
-            id: k.id,
-            kind: k.kind.to_byte(),
-            seed: Zeroizing::new(k.pair.seed().to_vec()),
-            signature: k.signature.to_vec(),
-            created_at: k.created_at.as_unix_secs(),
-        }
-    }
-
-    fn to_live(&self) -> Result<KemPreKey, RestoreError> {
-        let seed: Zeroizing<[u8; 64]> = Zeroizing::new(
-            self.seed
-                .as_slice()
-                .try_into()
-                .map_err(|_| RestoreError::Corrupt)?,
-        );
-        Ok(KemPreKey {
-            id: self.id,
-            kind: KemPreKeyKind::from_byte(self.kind).ok_or(RestoreError::Corrupt)?,
-            pair: KemKeyPair::from_seed(&seed),
-            signature: self
-                .signature
-                .as_slice()
-                .try_into()
-                .map_err(|_| RestoreError::Corrupt)?,
-            created_at: Timestamp::from_unix_secs(self.created_at),
-        })
-    }
-}
 
 /// Version 1 of the persisted [`Account`].
 #[derive(Serialize, Deserialize)]
@@ -350,7 +272,7 @@ impl AccountSnapshotV2 {
         let mut one_time_kem = BTreeMap::new();
         for k in &self.one_time_kem {
             let live = k.to_live()?;
-            if live.kind != KemPreKeyKind::OneTime || one_time_kem.insert(k.id, live).is_some() {
+            if live.kind != KemPreKeyKind::OneTime || one_time_kem.insert(live.id, live).is_some() {
                 return Err(RestoreError::Corrupt);
             }
         }
