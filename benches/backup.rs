@@ -20,7 +20,7 @@ use hushwire::backup::{
 };
 use hushwire::group::{AuthenticatedSender, GroupRole, GroupSession};
 use hushwire::verify::UserId;
-use hushwire::{Account, IdentityKeyPair, Timestamp};
+use hushwire::{Device, IdentityKeyPair, Timestamp};
 use rand_core::SeedableRng;
 
 const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
@@ -65,8 +65,8 @@ struct Large {
 
 fn large() -> Large {
     let mut rng = rng(1);
-    let mut account = Account::new(NOW, &mut rng);
-    let user = account.identity_key_pair().clone();
+    let mut account = Device::new(NOW, &mut rng);
+    let user = account.account().identity_key_pair().clone();
     let key = RecoveryKey::generate(&mut rng);
     let (mut writer, _) = BackupWriter::create(&key, None, NOW, &mut rng);
     let mut groups = Vec::with_capacity(CONVERSATIONS);
@@ -84,7 +84,7 @@ fn large() -> Large {
     let out = writer.append(&items, NOW, &mut rng).unwrap();
     entries.extend(out.entries);
     let out = writer
-        .append_account(&account, &BackupOptions::default(), NOW, &mut rng)
+        .append_device(&account, &BackupOptions::default(), NOW, &mut rng)
         .unwrap();
     entries.extend(out.entries);
     let stored = backup::encode_backup(None, &out.manifest, &entries).unwrap();

@@ -3,7 +3,9 @@
 //!
 //! What a real app adds around these calls: the bundle goes through your server, the messages
 //! through your transport, and the account and sessions are saved (encrypted) after each call
-//! that changes them. The relay, peer and demo in `examples/chat/` do exactly that.
+//! that changes them. This is the core layer (`Account` + `Session`); a `hushwire::Device`
+//! keeps the sessions per peer for you (`start_session`, `encrypt_for`, `decrypt_from`), which
+//! is what the relay, peer and demo in `examples/chat/` use.
 
 use hushwire::{Account, Timestamp};
 use rand_core::SeedableRng;

@@ -33,8 +33,8 @@ use std::sync::OnceLock;
 use chacha20::ChaCha20Rng;
 use hushwire::wire::{MessageKind, PreKeyMessage, RatchetMessage, message_kind};
 use hushwire::{
-    Account, DecodeError, IdentityKey, MAX_MESSAGE_LEN, PreKeyBundle, RATCHET_MESSAGE_OVERHEAD,
-    RESET_REQUEST_LEN, ResetReason, ResetRequest, Session, Timestamp,
+    Account, DecodeError, Device, IdentityKey, MAX_MESSAGE_LEN, PreKeyBundle,
+    RATCHET_MESSAGE_OVERHEAD, RESET_REQUEST_LEN, ResetReason, ResetRequest, Session, Timestamp,
 };
 use rand_core::SeedableRng;
 
@@ -239,13 +239,15 @@ pub(crate) fn session_fixture() -> &'static SessionFixture {
 fn build_session_fixture() -> SessionFixture {
     let mut rng = ChaCha20Rng::seed_from_u64(SEED);
     let rng = &mut rng;
-    let mut alice_account = Account::new(NOW, rng);
-    let mut bob_account = Account::new(NOW, rng);
+    let mut alice_account = Device::new(NOW, rng);
+    let mut bob_account = Device::new(NOW, rng);
     bob_account
+        .account_mut()
         .generate_one_time_prekeys(2, 2, NOW, rng)
         .expect("prekeys");
-    let bundle = bob_account.published_prekeys().take_bundle();
+    let bundle = bob_account.account().published_prekeys().take_bundle();
     let mut alice = alice_account
+        .account()
         .create_outbound_session(&bundle, rng)
         .expect("outbound");
 
@@ -259,6 +261,7 @@ fn build_session_fixture() -> SessionFixture {
         rng,
     );
     let mut bob = bob_account
+        .account_mut()
         .create_inbound_session(&m1.bytes, NOW)
         .expect("inbound")
         .session;

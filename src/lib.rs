@@ -48,6 +48,37 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! The same conversation with the device layer ([`Device`]), which keeps the sessions per peer
+//! device: use it for "just give me a chat"; use [`Account`] and [`Session`] when the app
+//! manages sessions itself.
+//!
+//! ```
+//! use hushwire::{Device, Timestamp};
+//! use rand_core::SeedableRng;
+//! # fn main() -> Result<(), hushwire::Error> {
+//! let mut rng = chacha20::ChaCha20Rng::seed_from_u64(7);
+//! let now = Timestamp::from_unix_secs(1_700_000_000);
+//!
+//! let mut alice = Device::new(now, &mut rng);
+//! let mut bob = Device::new(now, &mut rng);
+//! bob.account_mut().generate_one_time_prekeys(10, 10, now, &mut rng)?;
+//!
+//! // Alice starts a conversation from Bob's bundle; the device keeps the session.
+//! let bundle = bob.account().published_prekeys().take_bundle();
+//! let _ = alice.start_session(&bundle, &mut rng)?;
+//! let first = alice.encrypt_for(bob.identity_key(), b"hi Bob, is my order shipped?", &mut rng)?;
+//!
+//! // Bob reads it as coming from Alice's identity key (named by the transport or a sealed
+//! // envelope); the first message creates his session.
+//! let read = bob.decrypt_from(alice.identity_key(), &first, now)?;
+//! assert_eq!(read.plaintext, b"hi Bob, is my order shipped?");
+//! let reply = bob.encrypt_for(alice.identity_key(), b"yes, it left this morning", &mut rng)?;
+//! let read = alice.decrypt_from(bob.identity_key(), &reply, now)?;
+//! assert_eq!(read.plaintext, b"yes, it left this morning");
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -56,6 +87,7 @@ mod aead;
 pub mod attachment;
 pub mod backup;
 pub mod certificate;
+pub mod device;
 mod error;
 mod event;
 pub mod group;
@@ -65,10 +97,8 @@ mod keys;
 mod labels;
 #[cfg(feature = "mask")]
 pub mod mask;
-mod peer;
 pub mod persist;
 mod ratchet;
-mod reset;
 pub mod sealed;
 mod session;
 mod time;
@@ -90,13 +120,17 @@ pub use certificate::{
     CertificateError, IssuerKey, IssuerKeyPair, SenderCertificate, ServerCertificate, TrustStore,
     Validity,
 };
+pub use device::{
+    Device, MAX_PEERS, MAX_RESET_LOGS, MAX_SESSIONS_PER_PEER, PeerDecrypted, PeerError,
+    RESET_MAX_AGE_SECS, RESET_MAX_FUTURE_SKEW_SECS, RESET_MIN_INTERVAL_SECS, RESET_REQUEST_LEN,
+    ResetAnswered, ResetError, ResetReason, ResetRequest, SealedSessionError, SessionStarted,
+};
 pub use error::{ConfigError, DecodeError, ErrorKind, KeyError, SignedKeyKind};
 pub use event::Event;
 pub use group::{GroupError, GroupSession, RosterError};
 pub use keys::{IdentityKey, IdentityKeyPair, KemPreKeyKind};
 #[cfg(feature = "mask")]
 pub use mask::{MaskCheckError, Masker, SecureFieldError};
-pub use peer::{MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerDecrypted, PeerError, SessionStarted};
 pub use persist::{RestoreError, StorageKey};
 pub use ratchet::{
     DEFAULT_MAX_JUMP, DEFAULT_MAX_RECEIVING_CHAINS, DEFAULT_MAX_SKIPPED_KEYS,
@@ -104,11 +138,7 @@ pub use ratchet::{
     HARD_MAX_RECEIVING_CHAINS, HARD_MAX_SKIPPED_KEY_MAX_AGE, HARD_MAX_SKIPPED_KEYS, RatchetConfig,
     SKIPPED_KEY_MEMORY_BYTES,
 };
-pub use reset::{
-    MAX_RESET_LOGS, RESET_MAX_AGE_SECS, RESET_MAX_FUTURE_SKEW_SECS, RESET_MIN_INTERVAL_SECS,
-    RESET_REQUEST_LEN, ResetAnswered, ResetError, ResetReason, ResetRequest,
-};
-pub use sealed::{ContentType, Metadata, OpenError, Opened, SealError, SealedSessionError};
+pub use sealed::{ContentType, Metadata, OpenError, Opened, SealError};
 pub use session::{Decrypted, Role, Session, SessionId};
 pub use time::Timestamp;
 pub use umbrella::Error;

@@ -147,11 +147,11 @@ mod tests {
     use crate::group::{GroupError, GroupEvent, GroupRole, RosterError};
     use crate::keys::IdentityKeyPair;
     use crate::sealed::padding::PaddingError;
-    use crate::sealed::{ContentType, OpenError, SealError, SealedSessionError};
+    use crate::sealed::{ContentType, OpenError, SealError};
     use crate::session::SessionId;
     use crate::time::Timestamp;
     use crate::verify::{UserId, VerifyError};
-    use crate::{PeerError, ResetError};
+    use crate::{PeerError, ResetError, SealedSessionError};
     use chacha20::ChaCha20Rng;
     use rand_core::SeedableRng;
 
@@ -206,6 +206,7 @@ mod tests {
         "restore.rolled_back",
         "restore.limit_exceeded",
         "restore.wrong_object",
+        "restore.device_state",
         "peer.unknown_peer",
         "peer.no_matching_session",
         "peer.no_answered_session",
@@ -477,6 +478,7 @@ mod tests {
                 max: 1,
             },
             RestoreError::WrongObject { field: "peer" },
+            RestoreError::DeviceState,
         ];
         let peer = [
             PeerError::UnknownPeer,

@@ -21,25 +21,27 @@ use hushwire::backup::{
 };
 use hushwire::group::{AuthenticatedSender, GroupRole, GroupSession};
 use hushwire::verify::{UserId, VerificationState};
-use hushwire::{Account, ErrorKind, IdentityKeyPair, PeerError};
+use hushwire::{Device, ErrorKind, IdentityKeyPair, PeerError};
 use proptest::prelude::*;
 
 /// The supervisor, an agent (Bob), their 1:1 sessions and a group of the two.
 struct World {
     rng: ChaCha20Rng,
-    sup: Account,
-    bob: Account,
+    sup: Device,
+    bob: Device,
     sup_group: GroupSession,
     bob_group: GroupSession,
 }
 
 fn world(seed: u64) -> World {
     let mut rng = rng(seed);
-    let mut sup = Account::new(NOW, &mut rng);
-    let mut bob = Account::new(NOW, &mut rng);
-    bob.generate_one_time_prekeys(5, 5, NOW, &mut rng).unwrap();
+    let mut sup = Device::new(NOW, &mut rng);
+    let mut bob = Device::new(NOW, &mut rng);
+    bob.account_mut()
+        .generate_one_time_prekeys(5, 5, NOW, &mut rng)
+        .unwrap();
     // A 1:1 session, both ways.
-    let bundle = bob.published_prekeys().take_bundle();
+    let bundle = bob.account().published_prekeys().take_bundle();
     let _ = sup.start_session(&bundle, &mut rng).unwrap();
     let first = sup
         .encrypt_for(bob.identity_key(), b"hi Bob", &mut rng)
@@ -53,13 +55,13 @@ fn world(seed: u64) -> World {
     sup.mark_verified(&bob_user, &bob_key, NOW).unwrap();
     // A group of the two.
     let created = GroupSession::create(
-        sup.identity_key_pair(),
+        sup.account().identity_key_pair(),
         &[(bob_key, GroupRole::Member)],
         &mut rng,
     )
     .unwrap();
     let joined = GroupSession::join(
-        bob.identity_key_pair(),
+        bob.account().identity_key_pair(),
         &created.welcome.bytes,
         &sup_key,
         &mut rng,
@@ -114,7 +116,7 @@ fn make(w: &mut World, options: BackupOptions) -> Made {
     let key = RecoveryKey::generate(&mut w.rng);
     let (mut writer, _) = BackupWriter::create(&key, None, NOW, &mut w.rng);
     let mut out = writer
-        .append_account(&w.sup, &options, NOW, &mut w.rng)
+        .append_device(&w.sup, &options, NOW, &mut w.rng)
         .unwrap();
     let group = writer
         .append(&[BackupItem::GroupSession(&w.sup_group)], NOW, &mut w.rng)
@@ -140,7 +142,7 @@ fn round_trip_restores_groups_and_identity_book_but_no_identity_by_default() {
     assert_eq!(restored.sessions_to_restart, vec![*w.bob.identity_key()]);
 
     let fresh = IdentityKeyPair::generate(&mut w.rng);
-    let account = restored.to_account(fresh.clone(), NOW, &mut w.rng);
+    let account = restored.to_device(fresh.clone(), NOW, &mut w.rng);
     assert_eq!(account.identity_key(), fresh.public());
     assert!(matches!(
         account.verification_state(&UserId::new(b"bob").unwrap()),
@@ -178,7 +180,7 @@ fn after_restore_new_group_messages_decrypt_and_no_ratchet_session_is_resurrecte
     let read = groups[0].decrypt(&group_message, NOW).unwrap();
     assert_eq!(read.plaintext, b"where are you?");
 
-    let mut account = restored.to_account(IdentityKeyPair::generate(&mut w.rng), NOW, &mut w.rng);
+    let mut account = restored.to_device(IdentityKeyPair::generate(&mut w.rng), NOW, &mut w.rng);
     assert_eq!(account.identity_key(), &sup_key);
     assert!(account.peers().is_empty(), "no 1:1 session was restored");
     let bob_key = *w.bob.identity_key();
@@ -189,7 +191,7 @@ fn after_restore_new_group_messages_decrypt_and_no_ratchet_session_is_resurrecte
     ));
 
     // A fresh session with Bob works at once.
-    let bundle = w.bob.published_prekeys().take_bundle();
+    let bundle = w.bob.account().published_prekeys().take_bundle();
     let _ = account.start_session(&bundle, &mut w.rng).unwrap();
     let hello = account
         .encrypt_for(&bob_key, b"back on a new laptop", &mut w.rng)

@@ -21,8 +21,8 @@ use hushwire::group::{
 };
 use hushwire::persist::StateType;
 use hushwire::{
-    Account, DecodeError, Error, ErrorKind, IdentityKey, IdentityKeyPair, MAX_PLAINTEXT_LEN,
-    RestoreError, StorageKey, Timestamp,
+    Account, DecodeError, Device, Error, ErrorKind, IdentityKey, IdentityKeyPair,
+    MAX_PLAINTEXT_LEN, RestoreError, StorageKey, Timestamp,
 };
 use rand_core::SeedableRng;
 
@@ -259,7 +259,7 @@ fn forge_change(
 
 struct Net {
     rng: ChaCha20Rng,
-    accounts: Vec<Account>,
+    accounts: Vec<Device>,
 }
 
 impl Net {
@@ -269,7 +269,10 @@ impl Net {
         let to_key = *self.accounts[to].identity_key();
         let from_key = *self.accounts[from].identity_key();
         if self.accounts[from].sessions_with(&to_key).is_empty() {
-            let bundle = self.accounts[to].published_prekeys().take_bundle();
+            let bundle = self.accounts[to]
+                .account()
+                .published_prekeys()
+                .take_bundle();
             let _ = self.accounts[from]
                 .start_session(&bundle, &mut self.rng)
                 .unwrap();
@@ -306,12 +309,14 @@ fn support_chat_customer_operator_supervisor_joins_then_leaves() {
     let mut rng = rng(1);
     let mut accounts = vec![];
     for _ in 0..3 {
-        let mut a = Account::new(NOW, &mut rng);
-        a.generate_one_time_prekeys(5, 5, NOW, &mut rng).unwrap();
+        let mut a = Device::new(NOW, &mut rng);
+        a.account_mut()
+            .generate_one_time_prekeys(5, 5, NOW, &mut rng)
+            .unwrap();
         accounts.push(a);
     }
     let mut net = Net { rng, accounts };
-    let id = |net: &Net, i: usize| net.accounts[i].identity_key_pair().clone();
+    let id = |net: &Net, i: usize| net.accounts[i].account().identity_key_pair().clone();
     let key = |net: &Net, i: usize| *net.accounts[i].identity_key();
 
     // The operator opens the conversation with the customer.

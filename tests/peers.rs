@@ -1,4 +1,4 @@
-//! Account-level sessions: records per peer, simultaneous initiation, a peer that lost its
+//! Device-level sessions: records per peer, simultaneous initiation, a peer that lost its
 //! state, forgetting a peer, and persistence of the whole account.
 
 #![allow(
@@ -11,21 +11,23 @@
 use chacha20::ChaCha20Rng;
 use hushwire::persist::Expected;
 use hushwire::{
-    Account, DecryptError, Event, HandshakeError, MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerError,
+    DecryptError, Device, Event, HandshakeError, MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerError,
     StorageKey, Timestamp, UserId,
 };
 use rand_core::SeedableRng;
 
 const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
 
-fn accounts(seed: u64) -> (ChaCha20Rng, Account, Account) {
+fn accounts(seed: u64) -> (ChaCha20Rng, Device, Device) {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let mut alice = Account::new(NOW, &mut rng);
-    let mut bob = Account::new(NOW, &mut rng);
+    let mut alice = Device::new(NOW, &mut rng);
+    let mut bob = Device::new(NOW, &mut rng);
     alice
+        .account_mut()
         .generate_one_time_prekeys(10, 10, NOW, &mut rng)
         .unwrap();
-    bob.generate_one_time_prekeys(10, 10, NOW, &mut rng)
+    bob.account_mut()
+        .generate_one_time_prekeys(10, 10, NOW, &mut rng)
         .unwrap();
     (rng, alice, bob)
 }
@@ -40,7 +42,7 @@ fn account_level_conversation() {
         PeerError::UnknownPeer
     );
     let _ = alice
-        .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
+        .start_session(&bob.account().published_prekeys().take_bundle(), &mut rng)
         .unwrap();
     for round in 0..5u8 {
         let m = alice.encrypt_for(&b_id, &[round], &mut rng).unwrap();
@@ -62,11 +64,11 @@ fn simultaneous_initiation_converges_on_the_smaller_session_id() {
     let a_id = *alice.identity_key();
     let b_id = *bob.identity_key();
     let sa = alice
-        .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
+        .start_session(&bob.account().published_prekeys().take_bundle(), &mut rng)
         .unwrap()
         .session_id;
     let sb = bob
-        .start_session(&alice.published_prekeys().take_bundle(), &mut rng)
+        .start_session(&alice.account().published_prekeys().take_bundle(), &mut rng)
         .unwrap()
         .session_id;
     // Both send before hearing from the other.
@@ -111,7 +113,7 @@ fn a_peer_that_lost_its_sessions_starts_over_and_the_new_session_takes_over() {
     let a_id = *alice.identity_key();
     let b_id = *bob.identity_key();
     let _ = alice
-        .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
+        .start_session(&bob.account().published_prekeys().take_bundle(), &mut rng)
         .unwrap();
     let m = alice.encrypt_for(&b_id, b"1", &mut rng).unwrap();
     let _ = bob.decrypt_from(&a_id, &m, NOW).unwrap();
@@ -130,7 +132,7 @@ fn a_peer_that_lost_its_sessions_starts_over_and_the_new_session_takes_over() {
         PeerError::UnknownPeer
     );
     let new_id = bob
-        .start_session(&alice.published_prekeys().take_bundle(), &mut rng)
+        .start_session(&alice.account().published_prekeys().take_bundle(), &mut rng)
         .unwrap()
         .session_id;
     let hello = bob.encrypt_for(&a_id, b"back again", &mut rng).unwrap();
@@ -156,7 +158,7 @@ fn sessions_per_peer_are_bounded() {
     for _ in 0..MAX_SESSIONS_PER_PEER + 2 {
         bob.forget_peer(&a_id);
         let _ = bob
-            .start_session(&alice.published_prekeys().take_bundle(), &mut rng)
+            .start_session(&alice.account().published_prekeys().take_bundle(), &mut rng)
             .unwrap();
         let m = bob.encrypt_for(&a_id, b"hi", &mut rng).unwrap();
         let _ = alice.decrypt_from(bob.identity_key(), &m, NOW).unwrap();
@@ -173,8 +175,11 @@ fn throwaway_hello(
     rng: &mut ChaCha20Rng,
     bundle: &hushwire::PreKeyBundle,
 ) -> (hushwire::IdentityKey, Vec<u8>) {
-    let stranger = Account::new(NOW, rng);
-    let mut session = stranger.create_outbound_session(bundle, rng).unwrap();
+    let stranger = Device::new(NOW, rng);
+    let mut session = stranger
+        .account()
+        .create_outbound_session(bundle, rng)
+        .unwrap();
     (
         *stranger.identity_key(),
         session.encrypt(b"hi", rng).unwrap(),
@@ -198,21 +203,27 @@ fn evicted(events: &[Event]) -> Vec<hushwire::IdentityKey> {
 #[test]
 fn a_flood_of_throwaway_identities_does_not_lock_out_new_contacts() {
     let mut rng = ChaCha20Rng::seed_from_u64(9);
-    let mut operator = Account::new(NOW, &mut rng);
+    let mut operator = Device::new(NOW, &mut rng);
     let op = *operator.identity_key();
     // The oldest record: a contact the user verified.
-    let verified = Account::new(NOW, &mut rng);
+    let verified = Device::new(NOW, &mut rng);
     let _ = operator
-        .start_session(&verified.published_prekeys().take_bundle(), &mut rng)
+        .start_session(
+            &verified.account().published_prekeys().take_bundle(),
+            &mut rng,
+        )
         .unwrap();
     let verified_user = UserId::new(b"verified contact").unwrap();
     operator
         .mark_verified(&verified_user, verified.identity_key(), NOW)
         .unwrap();
     // A contact who answered.
-    let mut friend = Account::new(NOW, &mut rng);
+    let mut friend = Device::new(NOW, &mut rng);
     let _ = operator
-        .start_session(&friend.published_prekeys().take_bundle(), &mut rng)
+        .start_session(
+            &friend.account().published_prekeys().take_bundle(),
+            &mut rng,
+        )
         .unwrap();
     let m = operator
         .encrypt_for(friend.identity_key(), b"hello", &mut rng)
@@ -225,12 +236,12 @@ fn a_flood_of_throwaway_identities_does_not_lock_out_new_contacts() {
 
     // The flood: first messages from throwaway identities, on the operator's last-resort
     // keys (rotated when their replay records fill, as maintenance_events asks).
-    let mut bundle = operator.published_prekeys().take_bundle();
+    let mut bundle = operator.account().published_prekeys().take_bundle();
     let mut strangers = Vec::new();
     for _ in 2..MAX_PEERS {
         if strangers.len() % 4_000 == 3_999 {
-            operator.rotate_prekeys(NOW, &mut rng);
-            bundle = operator.published_prekeys().take_bundle();
+            operator.account_mut().rotate_prekeys(NOW, &mut rng);
+            bundle = operator.account().published_prekeys().take_bundle();
         }
         let (stranger, hello) = throwaway_hello(&mut rng, &bundle);
         let got = operator.decrypt_from(&stranger, &hello, NOW).unwrap();
@@ -251,9 +262,12 @@ fn a_flood_of_throwaway_identities_does_not_lock_out_new_contacts() {
         assert_eq!(operator.peers().len(), MAX_PEERS);
     }
     // A genuine new contact the operator writes to is not locked out either.
-    let newcomer = Account::new(NOW, &mut rng);
+    let newcomer = Device::new(NOW, &mut rng);
     let started = operator
-        .start_session(&newcomer.published_prekeys().take_bundle(), &mut rng)
+        .start_session(
+            &newcomer.account().published_prekeys().take_bundle(),
+            &mut rng,
+        )
         .unwrap();
     assert_eq!(evicted(&started.events), [strangers[3]]);
     assert_eq!(
@@ -276,11 +290,11 @@ fn a_flood_of_throwaway_identities_does_not_lock_out_new_contacts() {
     );
 
     // Recency is persisted: a restored full account evicts what the live one would have.
-    let mut restored = Account::from_encrypted(&full, &key, 0, &Expected::any()).unwrap();
+    let mut restored = Device::from_encrypted(&full, &key, 0, &Expected::any()).unwrap();
     assert_eq!(restored.peers().len(), MAX_PEERS);
-    let other = Account::new(NOW, &mut rng);
+    let other = Device::new(NOW, &mut rng);
     let started = restored
-        .start_session(&other.published_prekeys().take_bundle(), &mut rng)
+        .start_session(&other.account().published_prekeys().take_bundle(), &mut rng)
         .unwrap();
     assert_eq!(evicted(&started.events), [strangers[0]]);
 
@@ -289,32 +303,40 @@ fn a_flood_of_throwaway_identities_does_not_lock_out_new_contacts() {
         let user = UserId::new(format!("user {i}").as_bytes()).unwrap();
         operator.mark_verified(&user, peer, NOW).unwrap();
     }
-    let mut outsider = Account::new(NOW, &mut rng);
+    let mut outsider = Device::new(NOW, &mut rng);
     outsider
+        .account_mut()
         .generate_one_time_prekeys(1, 1, NOW, &mut rng)
         .unwrap();
     let refused = operator
-        .start_session(&outsider.published_prekeys().take_bundle(), &mut rng)
+        .start_session(
+            &outsider.account().published_prekeys().take_bundle(),
+            &mut rng,
+        )
         .unwrap_err();
     assert_eq!(refused, HandshakeError::TooManyPeers { limit: MAX_PEERS });
     assert_eq!(refused.kind(), hushwire::ErrorKind::LimitExceeded);
-    let mut prekeys = operator.published_prekeys();
+    let mut prekeys = operator.account().published_prekeys();
     let mut session = outsider
+        .account()
         .create_outbound_session(&prekeys.take_bundle(), &mut rng)
         .unwrap();
     let hello = session.encrypt(b"hello", &mut rng).unwrap();
-    let counts = operator.one_time_prekey_counts();
+    let counts = operator.account().one_time_prekey_counts();
     assert_eq!(
         operator
             .decrypt_from(outsider.identity_key(), &hello, NOW)
             .unwrap_err(),
         PeerError::Handshake(HandshakeError::TooManyPeers { limit: MAX_PEERS })
     );
-    assert_eq!(operator.one_time_prekey_counts(), counts);
+    assert_eq!(operator.account().one_time_prekey_counts(), counts);
     assert_eq!(operator.peers().len(), MAX_PEERS);
     // A peer already held may still start over; forgetting one makes room.
     let _ = operator
-        .start_session(&friend.published_prekeys().take_bundle(), &mut rng)
+        .start_session(
+            &friend.account().published_prekeys().take_bundle(),
+            &mut rng,
+        )
         .unwrap();
     assert_eq!(operator.sessions_with(friend.identity_key()).len(), 2);
     assert!(operator.forget_peer(friend.identity_key()));
@@ -331,11 +353,11 @@ fn wrong_sender_and_garbage_are_rejected_without_change() {
     let a_id = *alice.identity_key();
     let b_id = *bob.identity_key();
     let _ = alice
-        .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
+        .start_session(&bob.account().published_prekeys().take_bundle(), &mut rng)
         .unwrap();
     let m = alice.encrypt_for(&b_id, b"1", &mut rng).unwrap();
     // Attributed to the wrong peer by the transport.
-    let mallory = Account::new(NOW, &mut rng);
+    let mallory = Device::new(NOW, &mut rng);
     assert_eq!(
         bob.decrypt_from(mallory.identity_key(), &m, NOW)
             .unwrap_err(),
@@ -376,13 +398,13 @@ fn whole_account_with_sessions_survives_export_and_import() {
     let a_id = *alice.identity_key();
     let b_id = *bob.identity_key();
     let _ = alice
-        .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
+        .start_session(&bob.account().published_prekeys().take_bundle(), &mut rng)
         .unwrap();
     let m = alice.encrypt_for(&b_id, b"1", &mut rng).unwrap();
     let _ = bob.decrypt_from(&a_id, &m, NOW).unwrap();
     let key = StorageKey::from_bytes([9; 32]);
     let blob = bob.to_encrypted(&key, 1, &mut rng);
-    let mut bob = Account::from_encrypted(&blob, &key, 1, &Expected::any()).unwrap();
+    let mut bob = Device::from_encrypted(&blob, &key, 1, &Expected::any()).unwrap();
     let r = bob.encrypt_for(&a_id, b"after reload", &mut rng).unwrap();
     assert_eq!(
         alice.decrypt_from(&b_id, &r, NOW).unwrap().plaintext,
@@ -394,8 +416,9 @@ fn whole_account_with_sessions_survives_export_and_import() {
 #[test]
 fn maintenance_events_fire_exactly_when_due() {
     let mut rng = ChaCha20Rng::seed_from_u64(7);
-    let mut account = Account::new(NOW, &mut rng);
+    let mut account = Device::new(NOW, &mut rng);
     account
+        .account_mut()
         .generate_one_time_prekeys(
             hushwire::ONE_TIME_PREKEYS_LOW,
             hushwire::ONE_TIME_PREKEYS_LOW,
@@ -403,22 +426,27 @@ fn maintenance_events_fire_exactly_when_due() {
             &mut rng,
         )
         .unwrap();
-    assert!(account.maintenance_events(NOW).is_empty());
+    assert!(account.account().maintenance_events(NOW).is_empty());
     let due = NOW.plus_secs(hushwire::PREKEY_ROTATION_SECS);
     assert_eq!(
-        account.maintenance_events(NOW.plus_secs(hushwire::PREKEY_ROTATION_SECS - 1)),
+        account
+            .account()
+            .maintenance_events(NOW.plus_secs(hushwire::PREKEY_ROTATION_SECS - 1)),
         vec![]
     );
     assert_eq!(
-        account.maintenance_events(due),
+        account.account().maintenance_events(due),
         vec![Event::PreKeyRotationDue]
     );
-    account.rotate_prekeys(due, &mut rng);
-    assert!(account.maintenance_events(due).is_empty());
+    account.account_mut().rotate_prekeys(due, &mut rng);
+    assert!(account.account().maintenance_events(due).is_empty());
     // One session consumes one key of each kind: now below the threshold.
-    let mut other = Account::new(NOW, &mut rng);
+    let mut other = Device::new(NOW, &mut rng);
     let _ = other
-        .start_session(&account.published_prekeys().take_bundle(), &mut rng)
+        .start_session(
+            &account.account().published_prekeys().take_bundle(),
+            &mut rng,
+        )
         .unwrap();
     let m = other
         .encrypt_for(account.identity_key(), b"hi", &mut rng)
@@ -429,5 +457,5 @@ fn maintenance_events_fire_exactly_when_due() {
         kem_remaining: hushwire::ONE_TIME_PREKEYS_LOW - 1,
     };
     assert!(got.events.contains(&low));
-    assert_eq!(account.maintenance_events(due), vec![low]);
+    assert_eq!(account.account().maintenance_events(due), vec![low]);
 }

@@ -16,7 +16,7 @@ use hushwire::persist::{
     BlobLabel, Expected, MAX_BLOB_LABEL_LEN, STATE_FORMAT_VERSION, STATE_OVERHEAD, peek_blob,
 };
 use hushwire::{
-    Account, ErrorKind, IdentityKeyPair, RatchetConfig, RestoreError, Session, StorageKey,
+    Account, Device, ErrorKind, IdentityKeyPair, RatchetConfig, RestoreError, Session, StorageKey,
     Timestamp, UserId,
 };
 use rand_core::SeedableRng;
@@ -409,12 +409,14 @@ fn write_v2_fixtures() {
     // Bob's account holds the session with Alice itself (a peer record with its recency)
     // and an identity record for her; Alice then sends two messages.
     let mut rng = ChaCha20Rng::seed_from_u64(52);
-    let mut alice = Account::new(NOW, &mut rng);
-    let mut bob = Account::new(NOW, &mut rng);
-    bob.generate_one_time_prekeys(3, 3, NOW, &mut rng).unwrap();
+    let mut alice = Device::new(NOW, &mut rng);
+    let mut bob = Device::new(NOW, &mut rng);
+    bob.account_mut()
+        .generate_one_time_prekeys(3, 3, NOW, &mut rng)
+        .unwrap();
     let (a, b) = (*alice.identity_key(), *bob.identity_key());
     let _ = alice
-        .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
+        .start_session(&bob.account().published_prekeys().take_bundle(), &mut rng)
         .unwrap();
     let first = alice.encrypt_for(&b, b"first", &mut rng).unwrap();
     let _ = bob.decrypt_from(&a, &first, NOW).unwrap();
@@ -505,8 +507,9 @@ fn frozen_v2_fixtures_are_byte_identical() {
 #[test]
 fn frozen_v1_fixtures_still_restore_and_work() {
     let k = key();
-    let account = Account::from_encrypted(&read_fixture(1, "account.bin"), &k, 3, &Expected::any())
-        .expect("v1 account fixture must restore");
+    let device = Device::from_encrypted(&read_fixture(1, "account.bin"), &k, 3, &Expected::any())
+        .expect("v1 account fixture must restore as a device");
+    let account = device.account();
     assert_eq!(account.one_time_prekey_counts(), (2, 2));
     let blob = read_fixture(1, "session_bob.bin");
     let mut bob = Session::from_encrypted(&blob, &k, 3, &Expected::any())
@@ -534,7 +537,7 @@ fn frozen_v1_fixtures_still_restore_and_work() {
         Err(RestoreError::WrongObject { field: "label" })
     );
     assert_eq!(
-        Account::from_encrypted(
+        Device::from_encrypted(
             &read_fixture(1, "account.bin"),
             &k,
             3,
@@ -574,16 +577,21 @@ fn frozen_v2_fixtures_still_restore_and_work() {
     let k = key();
     let account_blob = read_fixture(2, "account.bin");
     assert_eq!(peek_blob(&account_blob).unwrap().version, 2);
-    let mut account = Account::from_encrypted(&account_blob, &k, 3, &Expected::any())
-        .expect("v2 account fixture must restore");
-    assert_eq!(account.one_time_prekey_counts(), (2, 2));
+    let mut account = Device::from_encrypted(&account_blob, &k, 3, &Expected::any())
+        .expect("v2 account fixture must restore as a device");
+    assert_eq!(account.account().one_time_prekey_counts(), (2, 2));
+    // It holds a peer and an identity record: a bare account would drop them, so it refuses.
+    assert_eq!(
+        Account::from_encrypted(&account_blob, &k, 3, &Expected::any()).err(),
+        Some(RestoreError::DeviceState)
+    );
     let peers = account.peers();
     assert_eq!(peers.len(), 1);
     let alice = peers[0];
     let user = UserId::new(b"alice").unwrap();
     assert_eq!(account.users_with_identity(&alice), [user]);
     assert!(
-        Account::from_encrypted(
+        Device::from_encrypted(
             &account_blob,
             &k,
             3,

@@ -1,5 +1,6 @@
-//! The README's usage example is the crate-level doctest of `src/lib.rs` (which `cargo test`
-//! compiles and runs): this test fails if the two drift apart.
+//! The README's two usage examples (Account + Session, then Device) are the crate-level
+//! doctests of `src/lib.rs` (which `cargo test` compiles and runs): this test fails if they
+//! drift apart.
 
 #![allow(
     clippy::unwrap_used,
@@ -37,23 +38,32 @@ fn readme_usage_matches_crate_doctest() {
         .lines()
         .filter_map(|l| l.strip_prefix("//!"))
         .map(|l| l.strip_prefix(' ').unwrap_or(l));
-    let doctest: Vec<&str> = fenced_blocks(doc_lines)
+    let doctests: Vec<Vec<&str>> = fenced_blocks(doc_lines)
         .into_iter()
-        .find(|(info, _)| info.is_empty() || *info == "rust")
-        .expect("no doctest in the crate docs of src/lib.rs")
-        .1
-        .into_iter()
-        .filter(|l| l.trim() != "#" && !l.trim_start().starts_with("# "))
+        .filter(|(info, _)| info.is_empty() || *info == "rust")
+        .map(|(_, body)| {
+            body.into_iter()
+                .filter(|l| l.trim() != "#" && !l.trim_start().starts_with("# "))
+                .collect()
+        })
         .collect();
-    let usage = fenced_blocks(readme.lines())
-        .into_iter()
-        .find(|(info, _)| *info == "rust")
-        .expect("no ```rust block in README.md")
-        .1;
-
     assert_eq!(
-        usage.join("\n"),
-        doctest.join("\n"),
-        "README.md's usage example differs from the doctest in src/lib.rs: copy it over"
+        doctests.len(),
+        2,
+        "src/lib.rs shows both layers: Account, then Device"
     );
+    let usage: Vec<Vec<&str>> = fenced_blocks(readme.lines())
+        .into_iter()
+        .filter(|(info, _)| *info == "rust")
+        .map(|(_, body)| body)
+        .take(doctests.len())
+        .collect();
+
+    for (usage, doctest) in usage.iter().zip(&doctests) {
+        assert_eq!(
+            usage.join("\n"),
+            doctest.join("\n"),
+            "README.md's usage examples differ from the doctests in src/lib.rs: copy them over"
+        );
+    }
 }

@@ -10,19 +10,26 @@
 
 use chacha20::ChaCha20Rng;
 use hushwire::persist::Expected;
-use hushwire::{Account, DecryptError, ErrorKind, Session, StorageKey, Timestamp};
+use hushwire::{DecryptError, Device, ErrorKind, Session, StorageKey, Timestamp};
 use rand_core::SeedableRng;
 
 const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
 
 fn pair(seed: u64) -> (ChaCha20Rng, Session, Session) {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let alice = Account::new(NOW, &mut rng);
-    let mut bob = Account::new(NOW, &mut rng);
-    let bundle = bob.published_prekeys().take_bundle();
-    let mut a = alice.create_outbound_session(&bundle, &mut rng).unwrap();
+    let alice = Device::new(NOW, &mut rng);
+    let mut bob = Device::new(NOW, &mut rng);
+    let bundle = bob.account().published_prekeys().take_bundle();
+    let mut a = alice
+        .account()
+        .create_outbound_session(&bundle, &mut rng)
+        .unwrap();
     let first = a.encrypt(b"hi", &mut rng).unwrap();
-    let b = bob.create_inbound_session(&first, NOW).unwrap().session;
+    let b = bob
+        .account_mut()
+        .create_inbound_session(&first, NOW)
+        .unwrap()
+        .session;
     (rng, a, b)
 }
 
@@ -102,19 +109,21 @@ mod reset {
         Event, PeerError, RESET_MIN_INTERVAL_SECS, ResetError, ResetReason, ResetRequest,
     };
 
-    fn accounts(seed: u64) -> (ChaCha20Rng, Account, Account) {
+    fn accounts(seed: u64) -> (ChaCha20Rng, Device, Device) {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let mut alice = Account::new(NOW, &mut rng);
-        let mut bob = Account::new(NOW, &mut rng);
+        let mut alice = Device::new(NOW, &mut rng);
+        let mut bob = Device::new(NOW, &mut rng);
         alice
+            .account_mut()
             .generate_one_time_prekeys(20, 20, NOW, &mut rng)
             .unwrap();
-        bob.generate_one_time_prekeys(20, 20, NOW, &mut rng)
+        bob.account_mut()
+            .generate_one_time_prekeys(20, 20, NOW, &mut rng)
             .unwrap();
         (rng, alice, bob)
     }
 
-    fn chat(rng: &mut ChaCha20Rng, alice: &mut Account, bob: &mut Account, n: usize) {
+    fn chat(rng: &mut ChaCha20Rng, alice: &mut Device, bob: &mut Device, n: usize) {
         let a = *alice.identity_key();
         let b = *bob.identity_key();
         for i in 0..n {
@@ -131,8 +140,8 @@ mod reset {
     /// Runs the reset from `bob` (who cannot read) to `alice`; returns the round trips used.
     fn recover(
         rng: &mut ChaCha20Rng,
-        alice: &mut Account,
-        bob: &mut Account,
+        alice: &mut Device,
+        bob: &mut Device,
         failure: &PeerError,
         now: Timestamp,
     ) -> usize {
@@ -143,7 +152,7 @@ mod reset {
             .expect("this failure leads into a reset");
         let request = bob.reset_request(&a, reason, NOW, now, rng).unwrap();
         // Round trip 1: the request goes to Alice, her fresh session's first message comes back.
-        let bundle = bob.published_prekeys().take_bundle();
+        let bundle = bob.account().published_prekeys().take_bundle();
         let answered = alice.answer_reset(&request, &bundle, now, rng).unwrap();
         assert!(matches!(answered.events[0], Event::SessionReset { .. }));
         let m = alice.encrypt_for(&b, b"re-secured", rng).unwrap();
@@ -161,7 +170,7 @@ mod reset {
     fn lost_state_recovers_in_one_round_trip() {
         let (mut rng, mut alice, mut bob) = accounts(10);
         let _ = alice
-            .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
+            .start_session(&bob.account().published_prekeys().take_bundle(), &mut rng)
             .unwrap();
         chat(&mut rng, &mut alice, &mut bob, 3);
         assert!(bob.forget_peer(alice.identity_key()));
@@ -185,12 +194,12 @@ mod reset {
         let a = *alice.identity_key();
         let b = *bob.identity_key();
         let _ = alice
-            .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
+            .start_session(&bob.account().published_prekeys().take_bundle(), &mut rng)
             .unwrap();
         chat(&mut rng, &mut alice, &mut bob, 2);
         let in_flight = alice.encrypt_for(&b, b"in flight", &mut rng).unwrap();
         let sessions = bob.sessions_with(&a);
-        let prekeys = bob.one_time_prekey_counts();
+        let prekeys = bob.account().one_time_prekey_counts();
         let mut now = NOW;
         for _ in 0..2 * hushwire::MAX_SESSIONS_PER_PEER {
             now = now.plus_secs(RESET_MIN_INTERVAL_SECS + 1);
@@ -205,7 +214,7 @@ mod reset {
             // What an app does with a failure: reset only if told to.
             if let Some(reason) = err.reset_reason() {
                 let request = bob.reset_request(&a, reason, NOW, now, &mut rng).unwrap();
-                let bundle = bob.published_prekeys().take_bundle();
+                let bundle = bob.account().published_prekeys().take_bundle();
                 let _ = alice
                     .answer_reset(&request, &bundle, now, &mut rng)
                     .unwrap();
@@ -214,7 +223,7 @@ mod reset {
             }
         }
         assert_eq!(bob.sessions_with(&a), sessions);
-        assert_eq!(bob.one_time_prekey_counts(), prekeys);
+        assert_eq!(bob.account().one_time_prekey_counts(), prekeys);
         assert_eq!(
             bob.decrypt_from(&a, &in_flight, now).unwrap().plaintext,
             b"in flight"
@@ -237,11 +246,11 @@ mod reset {
         let a = *alice.identity_key();
         let b = *bob.identity_key();
         let _ = alice
-            .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
+            .start_session(&bob.account().published_prekeys().take_bundle(), &mut rng)
             .unwrap();
         let from_alice = alice.encrypt_for(&b, b"a", &mut rng).unwrap();
         let _ = bob
-            .start_session(&alice.published_prekeys().take_bundle(), &mut rng)
+            .start_session(&alice.account().published_prekeys().take_bundle(), &mut rng)
             .unwrap();
         let from_bob = bob.encrypt_for(&a, b"b", &mut rng).unwrap();
         assert!(alice.forget_peer(&b));
@@ -265,13 +274,13 @@ mod reset {
     fn account_restored_from_a_blob_50_messages_old_recovers() {
         let (mut rng, mut alice, mut bob) = accounts(11);
         let _ = alice
-            .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
+            .start_session(&bob.account().published_prekeys().take_bundle(), &mut rng)
             .unwrap();
         chat(&mut rng, &mut alice, &mut bob, 2);
         let key = StorageKey::from_bytes([8; 32]);
         let backup = bob.to_encrypted(&key, 1, &mut rng);
         chat(&mut rng, &mut alice, &mut bob, 25);
-        let mut bob = Account::from_encrypted(&backup, &key, 1, &Expected::any()).unwrap();
+        let mut bob = Device::from_encrypted(&backup, &key, 1, &Expected::any()).unwrap();
         let m = alice
             .encrypt_for(bob.identity_key(), b"after restore", &mut rng)
             .unwrap();
@@ -288,7 +297,7 @@ mod reset {
     fn long_offline_recovers_up_to_the_limit_and_resets_past_it() {
         let (mut rng, mut alice, mut bob) = accounts(12);
         let _ = alice
-            .start_session(&bob.published_prekeys().take_bundle(), &mut rng)
+            .start_session(&bob.account().published_prekeys().take_bundle(), &mut rng)
             .unwrap();
         chat(&mut rng, &mut alice, &mut bob, 1);
         let a = *alice.identity_key();
@@ -327,7 +336,7 @@ mod reset {
                 retry_after_secs: RESET_MIN_INTERVAL_SECS - 10
             }
         );
-        let bundle = bob.published_prekeys().take_bundle();
+        let bundle = bob.account().published_prekeys().take_bundle();
         let mut forged = request.clone();
         forged[70] ^= 1; // inside the timestamp
         assert_eq!(
@@ -336,8 +345,8 @@ mod reset {
                 .unwrap_err(),
             ResetError::BadSignature
         );
-        let carol = Account::new(NOW, &mut rng);
-        let carol_bundle = carol.published_prekeys().take_bundle();
+        let carol = Device::new(NOW, &mut rng);
+        let carol_bundle = carol.account().published_prekeys().take_bundle();
         assert_eq!(
             alice
                 .answer_reset(&request, &carol_bundle, NOW, &mut rng)
@@ -388,7 +397,7 @@ mod reset {
             ResetError::Stale
         );
         // Dated too far in the future by the answerer's clock.
-        let mut dave = Account::new(NOW, &mut rng);
+        let mut dave = Device::new(NOW, &mut rng);
         let future = dave
             .reset_request(
                 &a,
@@ -398,7 +407,7 @@ mod reset {
                 &mut rng,
             )
             .unwrap();
-        let dave_bundle = dave.published_prekeys().take_bundle();
+        let dave_bundle = dave.account().published_prekeys().take_bundle();
         assert_eq!(
             alice
                 .answer_reset(&future, &dave_bundle, NOW, &mut rng)

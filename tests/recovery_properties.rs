@@ -13,7 +13,7 @@
 use chacha20::ChaCha20Rng;
 use hushwire::persist::Expected;
 use hushwire::{
-    Account, IdentityKey, PeerError, RESET_MIN_INTERVAL_SECS, ResetReason, StorageKey, Timestamp,
+    Device, IdentityKey, PeerError, RESET_MIN_INTERVAL_SECS, ResetReason, StorageKey, Timestamp,
 };
 use proptest::prelude::*;
 use rand_core::SeedableRng;
@@ -54,15 +54,15 @@ enum Packet {
     Reset(Vec<u8>),
 }
 
-struct Device {
-    account: Account,
+struct Peer {
+    account: Device,
     snapshot: Vec<u8>,
 }
 
 struct World {
     rng: ChaCha20Rng,
     now: Timestamp,
-    devices: [Device; 2],
+    devices: [Peer; 2],
     ids: [IdentityKey; 2],
     /// In flight towards device `d`.
     inbox: [Vec<Packet>; 2],
@@ -77,10 +77,13 @@ impl World {
         let now = Timestamp::from_unix_secs(1_700_000_000);
         let key = StorageKey::from_bytes([1; 32]);
         let make = |rng: &mut ChaCha20Rng| {
-            let mut account = Account::new(now, rng);
-            account.generate_one_time_prekeys(50, 50, now, rng).unwrap();
+            let mut account = Device::new(now, rng);
+            account
+                .account_mut()
+                .generate_one_time_prekeys(50, 50, now, rng)
+                .unwrap();
             let snapshot = account.to_encrypted(&key, 0, rng);
-            Device { account, snapshot }
+            Peer { account, snapshot }
         };
         let a = make(&mut rng);
         let b = make(&mut rng);
@@ -104,7 +107,11 @@ impl World {
         let to = 1 - from;
         let peer = self.ids[to];
         if self.devices[from].account.active_session(&peer).is_none() {
-            let bundle = self.devices[to].account.published_prekeys().take_bundle();
+            let bundle = self.devices[to]
+                .account
+                .account()
+                .published_prekeys()
+                .take_bundle();
             let _ = self.devices[from]
                 .account
                 .start_session(&bundle, &mut self.rng)
@@ -154,7 +161,11 @@ impl World {
                 }
             }
             Packet::Reset(req) => {
-                let bundle = self.devices[from].account.published_prekeys().take_bundle();
+                let bundle = self.devices[from]
+                    .account
+                    .account()
+                    .published_prekeys()
+                    .take_bundle();
                 if self.devices[to]
                     .account
                     .answer_reset(&req, &bundle, self.now, &mut self.rng)
@@ -201,7 +212,7 @@ impl World {
                         .to_encrypted(&self.key, 0, &mut self.rng);
             }
             Op::Crash(d) => {
-                self.devices[d].account = Account::from_encrypted(
+                self.devices[d].account = Device::from_encrypted(
                     &self.devices[d].snapshot,
                     &self.key,
                     0,

@@ -1,7 +1,7 @@
 //! Fixed test vectors of reset requests (`tests/vectors/reset/reset_request.json`, SPEC.md
 //! §12.4).
 //!
-//! Each request is built twice: by hushwire's public API (`Account::reset_request`, its nonce
+//! Each request is built twice: by hushwire's public API (`Device::reset_request`, its nonce
 //! drawn from a fixed tape) and by an independent reference below written from the spec with
 //! the primitive crates only (the X25519 form of both identity keys, static-static DH,
 //! HKDF-SHA256, HMAC-SHA256). The bytes must agree, the target must accept them, and every
@@ -26,7 +26,7 @@ use std::convert::Infallible;
 use chacha20::ChaCha20Rng;
 use hmac::{Hmac, KeyInit, Mac};
 use hushwire::{
-    Account, DecodeError, IdentityKey, IdentityKeyPair, RESET_MAX_AGE_SECS,
+    DecodeError, Device, IdentityKey, IdentityKeyPair, RESET_MAX_AGE_SECS,
     RESET_MAX_FUTURE_SKEW_SECS, RESET_MIN_INTERVAL_SECS, RESET_REQUEST_LEN, ResetError,
     ResetReason, Timestamp,
 };
@@ -123,8 +123,12 @@ fn reference_request(
     (cat(&[&signed, &tag]), key)
 }
 
-fn account(seed: &[u8; 32], rng: &mut ChaCha20Rng) -> Account {
-    Account::from_identity(IdentityKeyPair::dangerous_from_seed(seed), ts(NOW), rng)
+fn account(seed: &[u8; 32], rng: &mut ChaCha20Rng) -> Device {
+    Device::from_account(hushwire::Account::from_identity(
+        IdentityKeyPair::dangerous_from_seed(seed),
+        ts(NOW),
+        rng,
+    ))
 }
 
 /// Whose account answers, or whose bundle is given.
@@ -244,6 +248,7 @@ fn build() -> Value {
         );
         // The target accepts it (a bundle of the requester answers it).
         let bundle = account(&requester_seed, &mut rng)
+            .account()
             .published_prekeys()
             .take_bundle();
         let answered = target
@@ -422,7 +427,10 @@ fn build() -> Value {
             Who::Target => target_seed,
             Who::Stranger => stranger_seed,
         };
-        account(&seed, rng).published_prekeys().take_bundle()
+        account(&seed, rng)
+            .account()
+            .published_prekeys()
+            .take_bundle()
     };
     let mut invalid_json = Vec::new();
     for case in &cases {

@@ -25,9 +25,10 @@ use hushwire::sealed::{
     MultiRecipientMessage, RECIPIENT_HEADER_LEN, content_len, envelope_len, multi_recipient_len,
 };
 use hushwire::{
-    Account, CertificateError, ContentType, DecodeError, ErrorKind, HandshakeError, IdentityKey,
-    IdentityKeyPair, IssuerKeyPair, Metadata, OpenError, PeerError, SealError, SealedSessionError,
-    SenderCertificate, ServerCertificate, Session, StorageKey, Timestamp, TrustStore, Validity,
+    Account, CertificateError, ContentType, DecodeError, Device, ErrorKind, HandshakeError,
+    IdentityKey, IdentityKeyPair, IssuerKeyPair, Metadata, OpenError, PeerError, SealError,
+    SealedSessionError, SenderCertificate, ServerCertificate, Session, StorageKey, Timestamp,
+    TrustStore, Validity,
 };
 use proptest::prelude::*;
 use rand_core::{Rng, SeedableRng};
@@ -254,17 +255,12 @@ fn sealed_prekey_message_creates_the_session_and_the_reply_decrypts() {
 #[test]
 fn sealed_messages_through_the_account_session_records() {
     let mut w = world(2);
-    let opened = sealed::open(
-        w.bob.identity_key_pair(),
-        &w.sealed_first,
-        &w.dep.trust,
-        NOW,
-    )
-    .unwrap();
-    let read = opened.decrypt_with_account(&mut w.bob, NOW).unwrap();
+    let mut bob = Device::from_account(w.bob.clone());
+    let opened = bob.open_sealed(&w.sealed_first, &w.dep.trust, NOW).unwrap();
+    let read = bob.decrypt_sealed(&opened, NOW).unwrap();
     assert_eq!(read.plaintext, b"hi Bob");
     assert_eq!(
-        w.bob.sessions_with(w.alice.identity_key()),
+        bob.sessions_with(w.alice.identity_key()),
         vec![read.session_id]
     );
     let second = w.to_bob.encrypt(b"again", &mut w.rng).unwrap();
@@ -277,12 +273,9 @@ fn sealed_messages_through_the_account_session_records() {
         &mut w.rng,
     )
     .unwrap();
-    let opened = sealed::open(w.bob.identity_key_pair(), &env, &w.dep.trust, NOW).unwrap();
+    let opened = bob.open_sealed(&env, &w.dep.trust, NOW).unwrap();
     assert_eq!(
-        opened
-            .decrypt_with_account(&mut w.bob, NOW)
-            .unwrap()
-            .plaintext,
+        bob.decrypt_sealed(&opened, NOW).unwrap().plaintext,
         b"again"
     );
 }
@@ -760,10 +753,13 @@ fn session_conveniences_refuse_the_wrong_session_content_or_sender() {
         opened.create_inbound_session(&mut w.bob, NOW).unwrap_err(),
         SealedSessionError::SenderMismatch
     );
+    let mut device = Device::from_account(w.bob.clone());
     assert_eq!(
-        opened.decrypt_with_account(&mut w.bob, NOW).unwrap_err(),
+        device.decrypt_sealed(&opened, NOW).unwrap_err(),
         SealedSessionError::Peer(PeerError::SenderMismatch)
     );
+    assert!(device.peers().is_empty());
+    assert_eq!(fingerprint(device.account()), before);
     assert_eq!(fingerprint(&w.bob), before);
 
     // A group message is not a session message.

@@ -29,8 +29,8 @@ use ed25519_dalek::{Signer, SigningKey};
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
 use hushwire::{
-    Account, DEFAULT_MAX_JUMP, DEFAULT_MAX_SKIPPED_KEYS, DEFAULT_SKIPPED_KEY_MAX_AGE, DecodeError,
-    DecryptError, HandshakeError, KeyError, PeerError, PreKeyBundle, PublishedPreKeys,
+    DEFAULT_MAX_JUMP, DEFAULT_MAX_SKIPPED_KEYS, DEFAULT_SKIPPED_KEY_MAX_AGE, DecodeError,
+    DecryptError, Device, HandshakeError, KeyError, PeerError, PreKeyBundle, PublishedPreKeys,
     RatchetConfig, Session, SignedKeyKind, Timestamp,
 };
 use ml_kem::array::Array;
@@ -2690,7 +2690,7 @@ fn low_event(a: &RefAccount) -> Option<Value> {
 struct Library {
     rng: TapeRng,
     now: Timestamp,
-    accounts: [Option<Account>; 2],
+    accounts: [Option<Device>; 2],
     servers: [Option<PublishedPreKeys>; 2],
     bundles: Vec<PreKeyBundle>,
     /// The `Session` values of `create_outbound_session` and `create_inbound_session`; sessions
@@ -2704,7 +2704,7 @@ struct Library {
     snapshots: Vec<Snapshot>,
 }
 
-type Snapshot = ([Option<Account>; 2], Vec<[Option<Session>; 2]>, Timestamp);
+type Snapshot = ([Option<Device>; 2], Vec<[Option<Session>; 2]>, Timestamp);
 
 /// What the library gave for a delivery or an account call.
 struct LibDelivery {
@@ -2717,7 +2717,7 @@ struct LibDelivery {
 }
 
 impl Library {
-    fn account(&mut self, party: Party) -> &mut Account {
+    fn account(&mut self, party: Party) -> &mut Device {
         self.accounts[party.idx()].as_mut().unwrap()
     }
 
@@ -2728,15 +2728,16 @@ impl Library {
     fn apply(&mut self, op: &Op) -> Option<LibDelivery> {
         match op {
             Op::CreateAccount(p) => {
-                let acct = Account::new(self.now, &mut self.rng);
-                self.servers[p.idx()] = Some(acct.published_prekeys());
+                let acct = Device::new(self.now, &mut self.rng);
+                self.servers[p.idx()] = Some(acct.account().published_prekeys());
                 self.accounts[p.idx()] = Some(acct);
             }
             Op::GenerateOneTimePreKeys { party, x25519, kem } => {
                 let (now, acct) = (self.now, self.accounts[party.idx()].as_mut().unwrap());
-                acct.generate_one_time_prekeys(*x25519, *kem, now, &mut self.rng)
+                acct.account_mut()
+                    .generate_one_time_prekeys(*x25519, *kem, now, &mut self.rng)
                     .unwrap();
-                self.servers[party.idx()] = Some(acct.published_prekeys());
+                self.servers[party.idx()] = Some(acct.account().published_prekeys());
             }
             Op::TakeBundle(p) => {
                 let bundle = self.servers[p.idx()].as_mut().unwrap().take_bundle();
@@ -2745,6 +2746,7 @@ impl Library {
             Op::CreateOutboundSession { party, bundle } => {
                 let acct = self.accounts[party.idx()].as_ref().unwrap();
                 let session = acct
+                    .account()
                     .create_outbound_session(&self.bundles[*bundle], &mut self.rng)
                     .unwrap();
                 self.session_ids.push(*session.session_id().as_bytes());
@@ -2787,6 +2789,7 @@ impl Library {
                     None => {
                         let inbound = self
                             .account(receiver)
+                            .account_mut()
                             .create_inbound_session(&wire, now)
                             .unwrap();
                         let delivery = LibDelivery {
@@ -2815,12 +2818,12 @@ impl Library {
             Op::SetClock(now) => self.now = Timestamp::from_unix_secs(*now),
             Op::RotatePreKeys(p) => {
                 let (now, acct) = (self.now, self.accounts[p.idx()].as_mut().unwrap());
-                acct.rotate_prekeys(now, &mut self.rng);
-                self.servers[p.idx()] = Some(acct.published_prekeys());
+                acct.account_mut().rotate_prekeys(now, &mut self.rng);
+                self.servers[p.idx()] = Some(acct.account().published_prekeys());
             }
             Op::MaintenanceEvents(p) => {
                 let now = self.now;
-                let events = self.account(*p).maintenance_events(now);
+                let events = self.account(*p).account().maintenance_events(now);
                 return Some(LibDelivery {
                     result: Ok(Vec::new()),
                     events: events_json(&events),
@@ -3156,7 +3159,7 @@ fn mutate(bytes: &[u8], mutation: &Mutation, reference: &Reference, source: Sour
 }
 
 /// A state blob of an account, with a fixed nonce: equal blobs mean equal accounts.
-fn account_state(account: &Account) -> Vec<u8> {
+fn account_state(account: &Device) -> Vec<u8> {
     let key = hushwire::StorageKey::from_bytes([7; 32]);
     account.to_encrypted(&key, 0, &mut TapeRng::new(tape_stream("state blob", 64)))
 }
@@ -3186,6 +3189,7 @@ fn run_case(case: &Case, (accounts, sessions, now): &Snapshot, input: &[u8]) {
             let mut state = accounts[party.idx()].clone().unwrap();
             let before = account_state(&state);
             let err = state
+                .account_mut()
                 .create_inbound_session(input, now)
                 .expect_err("invalid input was accepted");
             assert_eq!(
@@ -3202,6 +3206,7 @@ fn run_case(case: &Case, (accounts, sessions, now): &Snapshot, input: &[u8]) {
             // The base key is drawn before the DH values are checked; any bytes will do.
             let mut rng = TapeRng::new(tape_stream("outbound", 64));
             state
+                .account()
                 .create_outbound_session(&bundle, &mut rng)
                 .expect_err("invalid bundle was accepted")
                 .into()
@@ -3237,8 +3242,8 @@ fn run_case(case: &Case, (accounts, sessions, now): &Snapshot, input: &[u8]) {
 }
 
 /// The library publishes the reference's current signed prekey and last-resort ML-KEM prekey.
-fn check_published(account: &Account, r: &RefAccount) {
-    let published = account.published_prekeys();
+fn check_published(account: &Device, r: &RefAccount) {
+    let published = account.account().published_prekeys();
     assert_eq!(published.signed_prekey.id, r.signed_prekey().id);
     assert_eq!(published.signed_prekey.key, r.signed_prekey().public);
     assert_eq!(
@@ -3371,6 +3376,7 @@ fn build(scenario: &Scenario) -> String {
                 let published = lib.accounts[party.idx()]
                     .as_ref()
                     .unwrap()
+                    .account()
                     .published_prekeys();
                 let r = reference.account(*party);
                 let lib_otk: Vec<_> = published

@@ -16,7 +16,7 @@ use hushwire::verify::{
     verify_business_identity,
 };
 use hushwire::{
-    Account, DecodeError, ErrorKind, Event, IdentityCertificate, IdentityKey, IdentityKeyPair,
+    DecodeError, Device, ErrorKind, Event, IdentityCertificate, IdentityKey, IdentityKeyPair,
     IssuerKeyPair, OrganizationRoots, PeerError, SafetyNumber, StorageKey, Timestamp, UserId,
     Validity, VerificationState, VerifyError,
 };
@@ -160,21 +160,21 @@ fn qr_of_another_pair_is_rejected() {
 /// on (`k2`), so there is something to encrypt to either way.
 struct Reinstall {
     rng: ChaCha20Rng,
-    alice: Account,
+    alice: Device,
     k1: IdentityKey,
     k2: IdentityKey,
 }
 
 fn reinstall(seed: u64) -> Reinstall {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let mut alice = Account::new(NOW, &mut rng);
-    let bob1 = Account::new(NOW, &mut rng);
-    let bob2 = Account::new(NOW, &mut rng);
+    let mut alice = Device::new(NOW, &mut rng);
+    let bob1 = Device::new(NOW, &mut rng);
+    let bob2 = Device::new(NOW, &mut rng);
     let _ = alice
-        .start_session(&bob1.published_prekeys().take_bundle(), &mut rng)
+        .start_session(&bob1.account().published_prekeys().take_bundle(), &mut rng)
         .unwrap();
     let _ = alice
-        .start_session(&bob2.published_prekeys().take_bundle(), &mut rng)
+        .start_session(&bob2.account().published_prekeys().take_bundle(), &mut rng)
         .unwrap();
     Reinstall {
         rng,
@@ -362,7 +362,7 @@ fn verification_state_survives_persistence() {
     let key = StorageKey::from_bytes([9; 32]);
     let blob = r.alice.to_encrypted(&key, 7, &mut r.rng);
     let mut restored =
-        Account::from_encrypted(&blob, &key, 7, &hushwire::persist::Expected::any()).unwrap();
+        Device::from_encrypted(&blob, &key, 7, &hushwire::persist::Expected::any()).unwrap();
     for u in [&bob, &dave] {
         assert_eq!(
             restored.verification_state(u),
@@ -485,13 +485,17 @@ fn business_identity_cases() {
     let mut rng = ChaCha20Rng::seed_from_u64(30);
     let bank = org(&mut rng, ORG_ROOT_ID, "Acme Bank");
     // An operator device with a real session to a customer.
-    let mut operator = Account::new(NOW, &mut rng);
+    let mut operator = Device::new(NOW, &mut rng);
     operator
+        .account_mut()
         .generate_one_time_prekeys(2, 2, NOW, &mut rng)
         .unwrap();
-    let customer = Account::new(NOW, &mut rng);
-    let bundle = operator.published_prekeys().take_bundle();
-    let session = customer.create_outbound_session(&bundle, &mut rng).unwrap();
+    let customer = Device::new(NOW, &mut rng);
+    let bundle = operator.account().published_prekeys().take_bundle();
+    let session = customer
+        .account()
+        .create_outbound_session(&bundle, &mut rng)
+        .unwrap();
     let operator_key = *session.remote_identity();
     assert_eq!(&operator_key, operator.identity_key());
     let now = NOW.plus_secs(2 * DAY);

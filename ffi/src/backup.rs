@@ -326,7 +326,7 @@ pub unsafe extern "C" fn hw_backup_writer_append_account(
         let mut rng = rng::for_call()?;
         // Lock order: account before writer.
         let account = lock(&account.0)?;
-        let appended = lock(&writer.0)?.append_account(&account, &options, time(now), &mut rng)?;
+        let appended = lock(&writer.0)?.append_device(&account, &options, time(now), &mut rng)?;
         write_appended(appended, entries, manifest)
     })
 }
@@ -723,7 +723,7 @@ pub unsafe extern "C" fn hw_restored_backup_to_account(
         let mut rng = rng::for_call()?;
         let restored = lock(&restored.0)?;
         let fallback = IdentityKeyPair::generate(&mut rng);
-        let account = restored.to_account(fallback, time(now), &mut rng);
+        let account = restored.to_device(fallback, time(now), &mut rng);
         out.write(into_handle(hw_account(Mutex::new(account))));
         Ok(())
     })

@@ -72,7 +72,7 @@ use hushwire::group::{AuthenticatedSender, GroupRole, GroupSession};
 use hushwire::persist::Expected;
 use hushwire::sealed::MultiRecipientMessage;
 use hushwire::{
-    Account, ContentType, IdentityKey, IssuerKey, IssuerKeyPair, Metadata, PreKeyBundle,
+    ContentType, Device, IdentityKey, IssuerKey, IssuerKeyPair, Metadata, PreKeyBundle,
     ResetReason, SenderCertificate, ServerCertificate, Session, StorageKey, Timestamp, TrustStore,
     Validity,
 };
@@ -125,7 +125,7 @@ pub(crate) fn reset_reason_code(reason: ResetReason) -> u8 {
 
 /// A device's account: identity key and prekeys. Thread-safe (internally locked).
 #[allow(non_camel_case_types)]
-pub struct hw_account(Mutex<Account>);
+pub struct hw_account(Mutex<Device>);
 
 /// A 1:1 session with one peer. Thread-safe (internally locked).
 #[allow(non_camel_case_types)]
@@ -294,7 +294,7 @@ pub unsafe extern "C" fn hw_account_new(
     call(err, || {
         let out = Out::new(out, "out")?;
         let mut rng = rng::for_call()?;
-        let account = Account::new(time(now), &mut rng);
+        let account = Device::new(time(now), &mut rng);
         out.write(into_handle(hw_account(Mutex::new(account))));
         Ok(())
     })
@@ -343,7 +343,12 @@ pub unsafe extern "C" fn hw_account_generate_one_time_prekeys(
     call(err, || {
         let account = handle(account, "account")?;
         let mut rng = rng::for_call()?;
-        lock(&account.0)?.generate_one_time_prekeys(x25519, kem, time(now), &mut rng)?;
+        lock(&account.0)?.account_mut().generate_one_time_prekeys(
+            x25519,
+            kem,
+            time(now),
+            &mut rng,
+        )?;
         Ok(())
     })
 }
@@ -363,7 +368,7 @@ pub unsafe extern "C" fn hw_account_one_time_prekey_counts(
 ) -> hw_status {
     call(err, || {
         let account = handle(account, "account")?;
-        let (x, k) = lock(&account.0)?.one_time_prekey_counts();
+        let (x, k) = lock(&account.0)?.account().one_time_prekey_counts();
         if let Some(out) = Out::optional(x25519) {
             out.write(x);
         }
@@ -390,7 +395,9 @@ pub unsafe extern "C" fn hw_account_prekeys_due_for_rotation(
         let account = handle(account, "account")?;
         let due = Out::new(due, "due")?;
         due.write(u8::from(
-            lock(&account.0)?.prekeys_due_for_rotation(time(now)),
+            lock(&account.0)?
+                .account()
+                .prekeys_due_for_rotation(time(now)),
         ));
         Ok(())
     })
@@ -411,7 +418,9 @@ pub unsafe extern "C" fn hw_account_rotate_prekeys(
     call(err, || {
         let account = handle(account, "account")?;
         let mut rng = rng::for_call()?;
-        lock(&account.0)?.rotate_prekeys(time(now), &mut rng);
+        lock(&account.0)?
+            .account_mut()
+            .rotate_prekeys(time(now), &mut rng);
         Ok(())
     })
 }
@@ -431,7 +440,10 @@ pub unsafe extern "C" fn hw_account_prekey_bundle(
     call(err, || {
         let account = handle(account, "account")?;
         let out = Out::new(out, "out")?;
-        let bundle = lock(&account.0)?.published_prekeys().take_bundle();
+        let bundle = lock(&account.0)?
+            .account()
+            .published_prekeys()
+            .take_bundle();
         out.write(hw_bytes::from_vec(bundle.to_bytes()));
         Ok(())
     })
@@ -459,6 +471,7 @@ pub unsafe extern "C" fn hw_account_sign_relay_challenge(
         let out = Out::new(out, "out")?;
         out.write(
             lock(&account.0)?
+                .account()
                 .identity_key_pair()
                 .sign_relay_challenge(challenge),
         );
@@ -512,7 +525,9 @@ pub unsafe extern "C" fn hw_account_create_outbound_session(
         let bundle = PreKeyBundle::from_bytes(input(bundle, bundle_len, "bundle")?)?;
         let out = Out::new(out, "out")?;
         let mut rng = rng::for_call()?;
-        let session = lock(&account.0)?.create_outbound_session(&bundle, &mut rng)?;
+        let session = lock(&account.0)?
+            .account()
+            .create_outbound_session(&bundle, &mut rng)?;
         out.write(into_handle(hw_session(Mutex::new(session))));
         Ok(())
     })
@@ -541,7 +556,9 @@ pub unsafe extern "C" fn hw_account_create_inbound_session(
         let message = input(message, message_len, "message")?;
         let out = Out::new(out, "out")?;
         let plaintext = Out::new(plaintext, "plaintext")?;
-        let inbound = lock(&account.0)?.create_inbound_session(message, time(now))?;
+        let inbound = lock(&account.0)?
+            .account_mut()
+            .create_inbound_session(message, time(now))?;
         plaintext.write(hw_bytes::from_vec(inbound.plaintext));
         out.write(into_handle(hw_session(Mutex::new(inbound.session))));
         Ok(())
@@ -592,7 +609,7 @@ pub unsafe extern "C" fn hw_account_from_encrypted(
         let blob = input(blob, blob_len, "blob")?;
         let key = StorageKey::from_bytes(key32(storage_key, "storage_key")?);
         let out = Out::new(out, "out")?;
-        let account = Account::from_encrypted(blob, &key, min_generation, &Expected::any())?;
+        let account = Device::from_encrypted(blob, &key, min_generation, &Expected::any())?;
         out.write(into_handle(hw_account(Mutex::new(account))));
         Ok(())
     })
@@ -951,7 +968,7 @@ pub unsafe extern "C" fn hw_seal(
         let mut rng = rng::for_call()?;
         let account = lock(&account.0)?;
         let envelope = hushwire::sealed::seal(
-            account.identity_key_pair(),
+            account.account().identity_key_pair(),
             &certificate,
             &recipient,
             &metadata,
@@ -996,7 +1013,12 @@ pub unsafe extern "C" fn hw_open(
         let opened = {
             let account = lock(&account.0)?;
             let trust = lock(&trust.0)?;
-            hushwire::sealed::open(account.identity_key_pair(), envelope, &trust, time(now))?
+            hushwire::sealed::open(
+                account.account().identity_key_pair(),
+                envelope,
+                &trust,
+                time(now),
+            )?
         };
         if let Some(out) = Out::optional(sender) {
             out.write(opened.sender_identity().to_bytes());
@@ -1072,7 +1094,7 @@ pub unsafe extern "C" fn hw_seal_multi(
         let mut rng = rng::for_call()?;
         let account = lock(&account.0)?;
         let sealed = hushwire::sealed::seal_multi(
-            account.identity_key_pair(),
+            account.account().identity_key_pair(),
             &certificate,
             &recipients,
             &metadata,
@@ -1177,8 +1199,11 @@ pub unsafe extern "C" fn hw_group_create(
         let welcome = Out::new(welcome, "welcome")?;
         let distribution = Out::new(distribution, "distribution")?;
         let mut rng = rng::for_call()?;
-        let mut created =
-            GroupSession::create(lock(&account.0)?.identity_key_pair(), &members, &mut rng)?;
+        let mut created = GroupSession::create(
+            lock(&account.0)?.account().identity_key_pair(),
+            &members,
+            &mut rng,
+        )?;
         welcome.write(hw_bytes::from_vec(std::mem::take(
             &mut *created.welcome.bytes,
         )));
@@ -1215,7 +1240,7 @@ pub unsafe extern "C" fn hw_group_join(
         let distribution = Out::new(distribution, "distribution")?;
         let mut rng = rng::for_call()?;
         let mut joined = GroupSession::join(
-            lock(&account.0)?.identity_key_pair(),
+            lock(&account.0)?.account().identity_key_pair(),
             welcome,
             &inviter,
             &mut rng,

@@ -1,4 +1,4 @@
-//! Per-peer session records held by the account (`Account::start_session`, `encrypt_for`,
+//! Per-peer session records held by the device behind `hw_account` (`Device::start_session`, `encrypt_for`,
 //! `decrypt_from`, `forget_peer`; SPEC.md §12) and the reset protocol (`reset_request`,
 //! `answer_reset`; SPEC.md §12.4): the account keeps the sessions with each peer device,
 //! keyed by its 32-byte identity key, so the app never holds an `hw_session` for them.
@@ -238,7 +238,7 @@ pub unsafe extern "C" fn hw_account_maintenance_events(
     call(err, || {
         let account = handle(account, "account")?;
         let out = Out::new(out, "out")?;
-        let events = lock(&account.0)?.maintenance_events(time(now));
+        let events = lock(&account.0)?.account().maintenance_events(time(now));
         out.write(events_text(&events));
         Ok(())
     })
@@ -268,7 +268,7 @@ pub unsafe extern "C" fn hw_account_set_session_config(
             max_receiving_chains,
             skipped_key_max_age,
         )?;
-        lock(&account.0)?.set_session_config(config);
+        lock(&account.0)?.account_mut().set_session_config(config);
         Ok(())
     })
 }
@@ -290,7 +290,7 @@ pub unsafe extern "C" fn hw_account_session_config(
 ) -> hw_status {
     call(err, || {
         let account = handle(account, "account")?;
-        let config = *lock(&account.0)?.session_config();
+        let config = *lock(&account.0)?.account().session_config();
         let values = [
             (max_jump, config.max_jump()),
             (max_skipped_keys, config.max_skipped_keys()),
@@ -345,7 +345,7 @@ pub unsafe extern "C" fn hw_account_open_and_decrypt(
         // Lock order: account before trust store.
         let mut account = lock(&account.0)?;
         let opened = hushwire::sealed::open(
-            account.identity_key_pair(),
+            account.account().identity_key_pair(),
             envelope,
             &*lock(&trust.0)?,
             time(now),
@@ -353,7 +353,7 @@ pub unsafe extern "C" fn hw_account_open_and_decrypt(
         if let Some(s) = Out::optional(sender) {
             s.write(opened.sender_identity().to_bytes());
         }
-        let decrypted = opened.decrypt_with_account(&mut account, time(now))?;
+        let decrypted = account.decrypt_sealed(&opened, time(now))?;
         if let Some(id) = Out::optional(session_id) {
             id.write(*decrypted.session_id.as_bytes());
         }
@@ -395,7 +395,7 @@ pub unsafe extern "C" fn hw_session_open_and_decrypt(
         let account = lock(&account.0)?;
         let mut session = lock(&session.0)?;
         let opened = hushwire::sealed::open(
-            account.identity_key_pair(),
+            account.account().identity_key_pair(),
             envelope,
             &*lock(&trust.0)?,
             time(now),

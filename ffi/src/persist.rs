@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use hushwire::group::GroupSession;
 use hushwire::persist::{BlobLabel, Expected, peek_blob};
-use hushwire::{Account, Session, StorageKey};
+use hushwire::{Device, Session, StorageKey};
 
 use crate::boundary::{
     Failure, Out, call, handle, input, into_handle, key32, lock, optional_key32,
@@ -107,7 +107,7 @@ pub unsafe extern "C" fn hw_account_from_encrypted_labeled(
         let key = storage_key(storage_key_bytes)?;
         let expected = Expected::any().with_label(&label(label_bytes, label_len)?);
         let out = Out::new(out, "out")?;
-        let account = Account::from_encrypted(blob, &key, min_generation, &expected)?;
+        let account = Device::from_encrypted(blob, &key, min_generation, &expected)?;
         out.write(into_handle(hw_account(Mutex::new(account))));
         Ok(())
     })

@@ -72,8 +72,12 @@ pub unsafe extern "C" fn hw_group_add_member(
         let mut rng = rng::for_call()?;
         // Lock order: account before group.
         let account = lock(&account.0)?;
-        let update =
-            lock(&group.0)?.add_member(account.identity_key_pair(), member, role, &mut rng)?;
+        let update = lock(&group.0)?.add_member(
+            account.account().identity_key_pair(),
+            member,
+            role,
+            &mut rng,
+        )?;
         write_update(update, Some(change), Some(welcome), Some(distribution));
         Ok(())
     })
@@ -109,7 +113,7 @@ pub unsafe extern "C" fn hw_group_remove_member(
         // Lock order: account before group.
         let account = lock(&account.0)?;
         let update = lock(&group.0)?.remove_member(
-            account.identity_key_pair(),
+            account.account().identity_key_pair(),
             member,
             time(now),
             &mut rng,
@@ -147,7 +151,7 @@ pub unsafe extern "C" fn hw_group_apply_roster_change(
         // Lock order: account before group.
         let account = lock(&account.0)?;
         let update = lock(&group.0)?.apply_roster_change(
-            account.identity_key_pair(),
+            account.account().identity_key_pair(),
             change,
             time(now),
             &mut rng,
@@ -187,8 +191,12 @@ pub unsafe extern "C" fn hw_group_set_role(
         let mut rng = rng::for_call()?;
         // Lock order: account before group.
         let account = lock(&account.0)?;
-        let update =
-            lock(&group.0)?.set_role(account.identity_key_pair(), member, role, &mut rng)?;
+        let update = lock(&group.0)?.set_role(
+            account.account().identity_key_pair(),
+            member,
+            role,
+            &mut rng,
+        )?;
         write_update(update, Some(change), None, None);
         Ok(())
     })
@@ -217,7 +225,7 @@ pub unsafe extern "C" fn hw_group_leave(
         let mut rng = rng::for_call()?;
         // Lock order: account before group.
         let account = lock(&account.0)?;
-        let update = lock(&group.0)?.leave(account.identity_key_pair(), &mut rng)?;
+        let update = lock(&group.0)?.leave(account.account().identity_key_pair(), &mut rng)?;
         write_update(update, Some(change), None, None);
         Ok(())
     })
@@ -245,7 +253,7 @@ pub unsafe extern "C" fn hw_group_rotate_sender_key(
         // Lock order: account before group.
         let account = lock(&account.0)?;
         let mut outgoing =
-            lock(&group.0)?.rotate_sender_key(account.identity_key_pair(), &mut rng)?;
+            lock(&group.0)?.rotate_sender_key(account.account().identity_key_pair(), &mut rng)?;
         distribution.write(hw_bytes::from_vec(std::mem::take(&mut *outgoing.bytes)));
         Ok(())
     })

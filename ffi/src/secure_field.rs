@@ -109,7 +109,7 @@ pub unsafe extern "C" fn hw_secure_field_seal(
         let envelope = Out::new(envelope, "envelope")?;
         let mut rng = rng::for_call()?;
         let field = SecureField::seal(
-            lock(&account.0)?.identity_key_pair(),
+            lock(&account.0)?.account().identity_key_pair(),
             &certificate,
             &vault,
             kind,
@@ -189,7 +189,12 @@ pub unsafe extern "C" fn hw_vaulted_field_open(
         // Lock order: account before trust store.
         let account = lock(&account.0)?;
         let trust = lock(&trust.0)?;
-        let field = VaultedField::open(account.identity_key_pair(), envelope, &trust, time(now))?;
+        let field = VaultedField::open(
+            account.account().identity_key_pair(),
+            envelope,
+            &trust,
+            time(now),
+        )?;
         out.write(into_handle(hw_vaulted_field(Mutex::new(field))));
         Ok(())
     })

@@ -1,4 +1,4 @@
-//! `restore`: encrypted state import ([`Account::from_encrypted`], [`Session::from_encrypted`],
+//! `restore`: encrypted state import ([`Device::from_encrypted`], [`Session::from_encrypted`],
 //! [`GroupSession::from_encrypted`]) on arbitrary bytes, on genuine blobs with edits, and on
 //! arbitrary or edited snapshot contents sealed under the right key (the blob format of
 //! SPEC.md §11 is rebuilt here, so the fuzzer reaches the snapshot decoder and its invariant
@@ -30,7 +30,7 @@ use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, Tag};
 use hkdf::Hkdf;
 use hushwire::group::GroupSession;
 use hushwire::persist::{BlobLabel, Expected, StateType, peek_blob};
-use hushwire::{Account, RestoreError, Session, StorageKey};
+use hushwire::{Device, RestoreError, Session, StorageKey};
 use rand_core::SeedableRng;
 use sha2::Sha256;
 
@@ -130,7 +130,9 @@ fn open_blob_with(blob_key: &[u8; 32], blob: &[u8]) -> Vec<u8> {
 
 /// A restored object of one of the three types.
 enum Restored {
-    Account(Box<Account>),
+    /// An account blob, restored as the device it may hold (the superset: peers, reset
+    /// logs and identity book are parsed too).
+    Account(Box<Device>),
     Session(Box<Session>),
     Group(Box<GroupSession>),
 }
@@ -151,7 +153,7 @@ fn restore_expecting(
 ) -> Result<Restored, RestoreError> {
     let key = storage_key();
     Ok(match state_type {
-        StateType::Account => Restored::Account(Box::new(Account::from_encrypted(
+        StateType::Account => Restored::Account(Box::new(Device::from_encrypted(
             blob,
             &key,
             min_generation,
@@ -223,7 +225,11 @@ fn exercise(restored: &Restored) {
     let mut rng = ChaCha20Rng::seed_from_u64(4);
     match restored {
         Restored::Account(a) => {
-            let mut a = (**a).clone();
+            let mut d = (**a).clone();
+            for peer in d.peers() {
+                let _ = d.encrypt_for(&peer, b"after restore", &mut rng);
+            }
+            let a = d.account_mut();
             let _ = a.published_prekeys();
             let _ = a.one_time_prekey_counts();
             let _ = a.maintenance_events(NOW);

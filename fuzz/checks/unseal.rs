@@ -11,7 +11,7 @@
 //! above, bit 0 of the mode picks raw bytes or an edited genuine inner message (see
 //! [`UnsealFixture::inner`]). The opened content goes to [`Opened::decrypt`] on Bob's
 //! session, [`Opened::create_inbound_session`] on Bob's account before any session, and
-//! [`Opened::decrypt_with_account`] on Bob's account that already talks to Alice.
+//! [`hushwire::Device::decrypt_sealed`] on Bob's device that already talks to Alice.
 //!
 //! Properties: whatever decodes re-encodes (a multi-recipient message reassembles from its
 //! split envelopes byte for byte); only a genuine envelope for Bob opens, to exactly what its
@@ -31,7 +31,7 @@ use hushwire::sealed::{
 };
 use hushwire::wire::PreKeyMessage;
 use hushwire::{
-    Account, ContentType, IdentityKey, IdentityKeyPair, IssuerKeyPair, Metadata, Opened,
+    Account, ContentType, Device, IdentityKey, IdentityKeyPair, IssuerKeyPair, Metadata, Opened,
     SenderCertificate, ServerCertificate, Session, StorageKey, Timestamp, TrustStore, Validity,
 };
 use rand_core::SeedableRng;
@@ -57,7 +57,7 @@ enum Consume {
     Session,
     /// [`Opened::create_inbound_session`] on [`UnsealFixture::bob_fresh`].
     Inbound,
-    /// [`Opened::decrypt_with_account`] on [`UnsealFixture::bob_peered`].
+    /// [`hushwire::Device::decrypt_sealed`] on [`UnsealFixture::bob_peered`].
     Account,
 }
 
@@ -82,9 +82,9 @@ pub(crate) struct UnsealFixture {
     pub(crate) bob: IdentityKeyPair,
     pub(crate) bob_session: Session,
     /// Bob's account with its prekeys and no session yet.
-    pub(crate) bob_fresh: Account,
+    pub(crate) bob_fresh: Device,
     /// Bob's account after reading Alice's first message and replying (holds `bob_session`).
-    pub(crate) bob_peered: Account,
+    pub(crate) bob_peered: Device,
     /// [`account_state`] of `bob_fresh` and `bob_peered`.
     fresh_state: Vec<u8>,
     peered_state: Vec<u8>,
@@ -147,18 +147,19 @@ fn build() -> UnsealFixture {
     .expect("validity");
 
     let alice_account = Account::new(NOW, rng);
-    let mut bob_account = Account::new(NOW, rng);
+    let mut bob_account = Device::new(NOW, rng);
     bob_account
+        .account_mut()
         .generate_one_time_prekeys(2, 2, NOW, rng)
         .expect("prekeys");
     let carol = IdentityKeyPair::generate(rng);
     let alice = alice_account.identity_key_pair();
-    let bob = bob_account.identity_key_pair().clone();
+    let bob = bob_account.account().identity_key_pair().clone();
     let alice_cert = certify(&server, &server_cert, alice.public(), 1, valid);
     let alice_expired = certify(&server, &server_cert, alice.public(), 2, expired);
     let carol_cert = certify(&server, &server_cert, carol.public(), 3, valid);
 
-    let mut published = bob_account.published_prekeys();
+    let mut published = bob_account.account().published_prekeys();
     let bundle = published.take_bundle();
     let mut to_bob = alice_account
         .create_outbound_session(&bundle, rng)
@@ -367,7 +368,7 @@ fn seal_inner(
 
 /// Bob's account as exported under a fixed key, generation and nonce: equal bytes, equal
 /// state.
-fn account_state(account: &Account) -> Vec<u8> {
+fn account_state(account: &Device) -> Vec<u8> {
     let mut rng = ChaCha20Rng::seed_from_u64(SEED);
     account.to_encrypted(&StorageKey::from_bytes([7; 32]), 1, &mut rng)
 }
@@ -399,13 +400,13 @@ fn consume(fixture: &UnsealFixture, opened: &Opened, how: Consume) -> Result<Vec
                 (&fixture.bob_peered, &fixture.peered_state)
             };
             let mut account = original.clone();
-            let attempt = |account: &mut Account| match how {
+            let attempt = |account: &mut Device| match how {
                 Consume::Inbound => opened
-                    .create_inbound_session(account, NOW)
+                    .create_inbound_session(account.account_mut(), NOW)
                     .map(|inbound| inbound.plaintext)
                     .map_err(|e| format!("{e:?}")),
-                _ => opened
-                    .decrypt_with_account(account, NOW)
+                _ => account
+                    .decrypt_sealed(opened, NOW)
                     .map(|read| read.plaintext)
                     .map_err(|e| format!("{e:?}")),
             };

@@ -17,13 +17,14 @@ use super::{
     BackupError, BackupItem, MAX_BACKUP_DEVICES, MAX_BACKUP_ENTRIES, MAX_BACKUP_LEN,
     MAX_ENTRY_PAYLOAD_LEN, read_header,
 };
-use crate::account::Account;
+use crate::device::Device;
 use crate::error::DecodeError;
 use crate::group::GroupSession;
 use crate::keys::{IdentityKey, IdentityKeyPair};
+use crate::persist::IdentityRecordV1;
 use crate::persist::RestoreError;
 use crate::time::Timestamp;
-use crate::verify::{IdentityBook, IdentityRecordV1};
+use crate::verify::IdentityBook;
 use crate::wire::TYPE_BACKUP;
 use crate::wire::{Reader, WIRE_VERSION};
 
@@ -271,21 +272,23 @@ impl BackupWriter {
         Ok(Appended { entries, manifest })
     }
 
-    /// Appends the account's identity book and, if `options` say so, its identity key pair.
+    /// Appends the device's identity book and, if `options` say so, its identity key pair.
     /// Never its sessions.
     ///
     /// # Errors
     /// As [`BackupWriter::append`].
-    pub fn append_account<R: CryptoRng + ?Sized>(
+    pub fn append_device<R: CryptoRng + ?Sized>(
         &mut self,
-        account: &Account,
+        device: &Device,
         options: &BackupOptions,
         now: Timestamp,
         rng: &mut R,
     ) -> Result<Appended, BackupError> {
-        let mut items = vec![BackupItem::IdentityBook(account)];
+        let mut items = vec![BackupItem::IdentityBook(device)];
         if options.include_identity_key {
-            items.push(BackupItem::IdentityKey(account.identity_key_pair()));
+            items.push(BackupItem::IdentityKey(
+                device.account().identity_key_pair(),
+            ));
         }
         self.append(&items, now, rng)
     }
@@ -527,24 +530,25 @@ impl RestoredBackup {
         self.identity_book.as_ref().map_or(0, IdentityBook::len)
     }
 
-    /// An account for the restored device: the restored identity (or `identity` if none was
+    /// The restored device: the restored identity (or `fallback_identity` if none was
     /// backed up) with fresh prekeys, no sessions, and the restored identity book.
-    pub fn to_account<R: CryptoRng + ?Sized>(
+    pub fn to_device<R: CryptoRng + ?Sized>(
         &self,
         fallback_identity: IdentityKeyPair,
         now: Timestamp,
         rng: &mut R,
-    ) -> Account {
+    ) -> Device {
         let identity = self.identity.clone().unwrap_or(fallback_identity);
-        let mut account = Account::from_identity(identity, now, rng);
-        self.apply_identity_book(&mut account);
-        account
+        let account = crate::account::Account::from_identity(identity, now, rng);
+        let mut device = Device::from_account(account);
+        self.apply_identity_book(&mut device);
+        device
     }
 
-    /// Replaces the account's identity book with the restored one, if one was backed up.
-    pub fn apply_identity_book(&self, account: &mut Account) {
+    /// Replaces the device's identity book with the restored one, if one was backed up.
+    pub fn apply_identity_book(&self, device: &mut Device) {
         if let Some(book) = &self.identity_book {
-            account.identities = book.clone();
+            device.identities = book.clone();
         }
     }
 }

@@ -69,8 +69,8 @@ impl EntryKind {
 pub enum BackupItem<'a> {
     /// A group session (id: the group id).
     GroupSession(&'a GroupSession),
-    /// The account's identity book (id: 32 zero bytes).
-    IdentityBook(&'a crate::Account),
+    /// The device's identity book (id: 32 zero bytes).
+    IdentityBook(&'a crate::device::Device),
     /// An identity key pair (id: 32 zero bytes). Back it up only if the user opted in
     /// ([`super::BackupOptions::include_identity_key`]).
     IdentityKey(&'a IdentityKeyPair),
@@ -106,10 +106,10 @@ impl BackupItem<'_> {
                 *g.group_id().as_bytes(),
                 crate::group::encode_snapshot(g),
             ),
-            BackupItem::IdentityBook(account) => (
+            BackupItem::IdentityBook(device) => (
                 EntryKind::IdentityBook,
                 [0; 32],
-                crate::persist::encode_wiping(&account.identities.to_snapshot()),
+                crate::persist::encode_wiping(&device.identities.to_snapshot()),
             ),
             BackupItem::IdentityKey(pair) => (
                 EntryKind::IdentityKey,

@@ -30,12 +30,12 @@
 //!
 //! ```
 //! use hushwire::backup::{self, BackupOptions, BackupWriter, RecoveryKey};
-//! use hushwire::{Account, Timestamp};
+//! use hushwire::{Device, Timestamp};
 //! use rand_core::SeedableRng;
 //! # fn main() -> Result<(), hushwire::Error> {
 //! let mut rng = chacha20::ChaCha20Rng::seed_from_u64(7);
 //! let now = Timestamp::from_unix_secs(1_700_000_000);
-//! let account = Account::new(now, &mut rng);
+//! let device = Device::new(now, &mut rng);
 //!
 //! // Once, on the first device: make the key, show it to the user, start the backup.
 //! let key = RecoveryKey::generate(&mut rng);
@@ -43,7 +43,7 @@
 //! let (mut writer, manifest) = BackupWriter::create(&key, None, now, &mut rng);
 //! let mut entries = Vec::new();
 //! // From then on, without the recovery key: append as state changes.
-//! let appended = writer.append_account(&account, &BackupOptions::default(), now, &mut rng)?;
+//! let appended = writer.append_device(&device, &BackupOptions::default(), now, &mut rng)?;
 //! entries.extend(appended.entries);
 //! let stored = backup::encode_backup(None, &appended.manifest, &entries)?;
 //!

@@ -59,6 +59,10 @@ pub enum RestoreError {
         /// Its value.
         max: u64,
     },
+    /// The blob holds a device's peers, reset logs or recorded identities and was restored as
+    /// a bare `Account`, which would drop them: restore it with `Device::from_encrypted`.
+    #[error("the blob holds a device's sessions or identity book; restore it as a Device")]
+    DeviceState,
 }
 
 impl RestoreError {
@@ -75,6 +79,7 @@ impl RestoreError {
             RestoreError::RolledBack { .. } => "restore.rolled_back",
             RestoreError::LimitExceeded { .. } => "restore.limit_exceeded",
             RestoreError::WrongObject { .. } => "restore.wrong_object",
+            RestoreError::DeviceState => "restore.device_state",
         }
     }
 
@@ -86,6 +91,7 @@ impl RestoreError {
             | RestoreError::UnknownVersion(_)
             | RestoreError::WrongType { .. }
             | RestoreError::Corrupt => ErrorKind::Malformed,
+            RestoreError::DeviceState => ErrorKind::InvalidInput,
             RestoreError::Authentication | RestoreError::WrongObject { .. } => ErrorKind::Tampered,
             RestoreError::RolledBack { .. } => ErrorKind::Replay,
             RestoreError::LimitExceeded { .. } => ErrorKind::LimitExceeded,

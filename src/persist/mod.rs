@@ -17,6 +17,11 @@ pub(crate) use binding::{Binding, BindingV2};
 pub use binding::{BlobLabel, Expected, MAX_BLOB_LABEL_LEN};
 pub use error::RestoreError;
 #[cfg(feature = "serde")]
+pub(crate) use snapshot::AccountSnapshotV1;
+pub(crate) use snapshot::{
+    AccountSnapshotV2, IdentityRecordV1, PeerRecordV2, ResetLogV1, account_snapshot_from_version,
+};
+#[cfg(feature = "serde")]
 pub(crate) use versioned::versioned;
 
 use core::fmt;

@@ -14,12 +14,9 @@ use super::{
 };
 use crate::account::{Account, Rotating};
 use crate::keys::{IdentityKeyPair, KemPreKeyKind, KemPreKeyV1, OneTimePreKey, SignedPreKeyV1};
-use crate::peer::{MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerRecord};
 use crate::ratchet::ConfigV1;
-use crate::reset::ResetLog;
 use crate::session::SessionSnapshotV1;
 use crate::time::Timestamp;
-use crate::verify::{IdentityBook, IdentityRecordV1};
 
 /// Version 1 of the persisted [`Account`].
 #[derive(Serialize, Deserialize)]
@@ -37,7 +34,7 @@ pub(crate) struct AccountSnapshotV1 {
     replay_records: Vec<(u32, [u8; 32])>,
     config: ConfigV1,
     /// Per peer identity key: its sessions, active first.
-    peers: Vec<([u8; 32], Vec<SessionSnapshotV1>)>,
+    pub(crate) peers: Vec<([u8; 32], Vec<SessionSnapshotV1>)>,
     /// Per peer identity key: reset bookkeeping.
     resets: Vec<([u8; 32], ResetLogV1)>,
     /// Per user id, by increasing id: the recorded identity key and its verification
@@ -45,16 +42,42 @@ pub(crate) struct AccountSnapshotV1 {
     identities: Vec<IdentityRecordV1>,
 }
 
+/// Version 1 of one user's record in the persisted account (`AccountSnapshotV1.identities`,
+/// SPEC.md §15.5.4), read and written by the identity book (src/verify/state.rs).
 #[derive(Serialize, Deserialize)]
-struct ResetLogV1 {
-    last_requested: Option<u64>,
-    last_answered: Option<u64>,
-    newest_answered_request: Option<u64>,
-    awaiting_new_session: bool,
+pub(crate) struct IdentityRecordV1 {
+    pub(crate) user_id: Vec<u8>,
+    pub(crate) current: [u8; 32],
+    pub(crate) seen_at: u64,
+    pub(crate) verified: Option<([u8; 32], u64)>,
+}
+
+impl IdentityRecordV1 {
+    /// The user id's length limit (SPEC.md §11.3).
+    pub(crate) fn check_limits(&self) -> Result<(), RestoreError> {
+        within_limit(
+            "MAX_USER_ID_LEN",
+            self.user_id.len(),
+            crate::ids::MAX_USER_ID_LEN,
+        )
+    }
+}
+
+/// One peer's reset bookkeeping (SPEC.md §12.4), read and written by the device layer.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ResetLogV1 {
+    pub(crate) last_requested: Option<u64>,
+    pub(crate) last_answered: Option<u64>,
+    pub(crate) newest_answered_request: Option<u64>,
+    pub(crate) awaiting_new_session: bool,
 }
 
 /// Version 2 of the persisted [`Account`]: version 1 with, per peer, when it was last used
 /// (for eviction, SPEC.md §12.1).
+///
+/// One struct holds both layers, so the blob is the one it always was: the account's fields
+/// first, then the device's sections (`peers`, `resets`, `identities`), which an account
+/// alone writes empty and the device layer (src/device/persist.rs) fills and reads.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct AccountSnapshotV2 {
     identity_seed: Secret32,
@@ -70,22 +93,22 @@ pub(crate) struct AccountSnapshotV2 {
     replay_records: Vec<(u32, [u8; 32])>,
     config: ConfigV1,
     /// By increasing identity key bytes.
-    peers: Vec<PeerRecordV2>,
+    pub(crate) peers: Vec<PeerRecordV2>,
     /// Per peer identity key: reset bookkeeping.
-    resets: Vec<([u8; 32], ResetLogV1)>,
+    pub(crate) resets: Vec<([u8; 32], ResetLogV1)>,
     /// Per user id, by increasing id: the recorded identity key and its verification
     /// (SPEC.md §15.5.4).
-    identities: Vec<IdentityRecordV1>,
+    pub(crate) identities: Vec<IdentityRecordV1>,
 }
 
 /// One peer's record (SPEC.md §12.1).
 #[derive(Serialize, Deserialize)]
-struct PeerRecordV2 {
-    identity: [u8; 32],
-    /// The account's logical clock when the record was last used.
-    last_used: u64,
+pub(crate) struct PeerRecordV2 {
+    pub(crate) identity: [u8; 32],
+    /// The device's logical clock when the record was last used.
+    pub(crate) last_used: u64,
     /// Active first.
-    sessions: Vec<SessionSnapshotV1>,
+    pub(crate) sessions: Vec<SessionSnapshotV1>,
 }
 
 /// Version 1 had no recency: every peer migrates as last used at 0, so until they are used
@@ -121,7 +144,8 @@ impl From<AccountSnapshotV1> for AccountSnapshotV2 {
 }
 
 impl AccountSnapshotV2 {
-    fn from_live(a: &Account) -> Self {
+    /// The account's part; the device's sections are empty (an account alone holds none).
+    pub(crate) fn from_account(a: &Account) -> Self {
         AccountSnapshotV2 {
             identity_seed: a.identity.dangerous_to_seed(),
             signed_prekey: SignedPreKeyV1::from_live(&a.signed_prekey.current),
@@ -153,42 +177,24 @@ impl AccountSnapshotV2 {
             next_kem_id: a.next_kem_id,
             replay_records: a.replay_records.iter().copied().collect(),
             config: ConfigV1::from_live(&a.config),
-            peers: a
-                .peers
-                .iter()
-                .map(|(id, record)| PeerRecordV2 {
-                    identity: id.to_bytes(),
-                    last_used: record.last_used,
-                    sessions: record
-                        .sessions
-                        .iter()
-                        .map(SessionSnapshotV1::from_live)
-                        .collect(),
-                })
-                .collect(),
-            resets: a
-                .resets
-                .iter()
-                .map(|(id, log)| {
-                    (
-                        id.to_bytes(),
-                        ResetLogV1 {
-                            last_requested: log.last_requested.map(Timestamp::as_unix_secs),
-                            last_answered: log.last_answered.map(Timestamp::as_unix_secs),
-                            newest_answered_request: log
-                                .newest_answered_request
-                                .map(Timestamp::as_unix_secs),
-                            awaiting_new_session: log.awaiting_new_session,
-                        },
-                    )
-                })
-                .collect(),
-            identities: a.identities.to_snapshot(),
+            peers: Vec::new(),
+            resets: Vec::new(),
+            identities: Vec::new(),
         }
     }
 
-    /// Every count limit of the account, checked before anything is parsed (SPEC.md §11.3).
-    fn check_limits(&self) -> Result<(), RestoreError> {
+    /// Whether the device's sections hold anything: such a blob restores only as a device.
+    pub(crate) fn has_device_state(&self) -> bool {
+        !(self.peers.is_empty() && self.resets.is_empty() && self.identities.is_empty())
+    }
+
+    /// Every count limit of the snapshot, checked before anything is parsed (SPEC.md §11.3).
+    /// `device_limits` checks the device's sections (peers, sessions per peer, reset logs,
+    /// identity records), whose limits the device layer owns.
+    pub(crate) fn check_limits(
+        &self,
+        device_limits: impl FnOnce(&Self) -> Result<(), RestoreError>,
+    ) -> Result<(), RestoreError> {
         use crate::account::{
             MAX_ONE_TIME_KEM_PREKEYS, MAX_ONE_TIME_PREKEYS, MAX_REPLAY_RECORDS, MAX_RETIRED_PREKEYS,
         };
@@ -225,27 +231,7 @@ impl AccountSnapshotV2 {
             *count += 1;
             within_limit("MAX_REPLAY_RECORDS", *count, MAX_REPLAY_RECORDS)?;
         }
-        within_limit("MAX_PEERS", self.peers.len(), MAX_PEERS)?;
-        for peer in &self.peers {
-            within_limit(
-                "MAX_SESSIONS_PER_PEER",
-                peer.sessions.len(),
-                MAX_SESSIONS_PER_PEER,
-            )?;
-        }
-        within_limit(
-            "MAX_RESET_LOGS",
-            self.resets.len(),
-            crate::reset::MAX_RESET_LOGS,
-        )?;
-        within_limit(
-            "MAX_IDENTITY_RECORDS",
-            self.identities.len(),
-            crate::verify::MAX_IDENTITY_RECORDS,
-        )?;
-        for record in &self.identities {
-            record.check_limits()?;
-        }
+        device_limits(self)?;
         self.config.check_limits()?;
         for peer in &self.peers {
             for session in &peer.sessions {
@@ -255,9 +241,14 @@ impl AccountSnapshotV2 {
         Ok(())
     }
 
-    /// The live account; `checks` says how its identity keys are parsed (SPEC.md §11.8).
-    fn to_live(&self, checks: KeyChecks) -> Result<Account, RestoreError> {
-        self.check_limits()?;
+    /// The live account, after [`AccountSnapshotV2::check_limits`]; `checks` says how
+    /// identity keys are parsed (SPEC.md §11.8). `device` parses the device's peers and reset
+    /// logs, at the point of the account's checks where they always were.
+    pub(crate) fn account_to_live<D>(
+        &self,
+        checks: KeyChecks,
+        device: impl FnOnce(&Self, KeyChecks) -> Result<D, RestoreError>,
+    ) -> Result<(Account, D), RestoreError> {
         let mut one_time = BTreeMap::new();
         for (id, s) in &self.one_time {
             let secret = StaticSecret::from(**s);
@@ -280,43 +271,8 @@ impl AccountSnapshotV2 {
         if last_resort.kind != KemPreKeyKind::LastResort {
             return Err(RestoreError::Corrupt);
         }
-        let mut peers = BTreeMap::new();
-        let mut peer_clock = 0;
-        for peer in &self.peers {
-            let identity = checks.identity(&peer.identity)?;
-            if peer.sessions.is_empty() {
-                return Err(RestoreError::Corrupt);
-            }
-            let mut record = PeerRecord {
-                sessions: VecDeque::new(),
-                last_used: peer.last_used,
-            };
-            peer_clock = peer_clock.max(peer.last_used);
-            for s in &peer.sessions {
-                let session = s.to_live(checks)?;
-                if session.remote_identity() != &identity {
-                    return Err(RestoreError::Corrupt);
-                }
-                record.sessions.push_back(session);
-            }
-            if peers.insert(identity, record).is_some() {
-                return Err(RestoreError::Corrupt);
-            }
-        }
-        let mut resets = BTreeMap::new();
-        for (id, log) in &self.resets {
-            let identity = checks.identity(id)?;
-            let live = ResetLog {
-                last_requested: log.last_requested.map(Timestamp::from_unix_secs),
-                last_answered: log.last_answered.map(Timestamp::from_unix_secs),
-                newest_answered_request: log.newest_answered_request.map(Timestamp::from_unix_secs),
-                awaiting_new_session: log.awaiting_new_session,
-            };
-            if resets.insert(identity, live).is_some() {
-                return Err(RestoreError::Corrupt);
-            }
-        }
-        Ok(Account {
+        let device = device(self, checks)?;
+        let account = Account {
             identity: IdentityKeyPair::dangerous_from_seed(&self.identity_seed),
             signed_prekey: Rotating {
                 current: self.signed_prekey.to_live()?,
@@ -341,12 +297,36 @@ impl AccountSnapshotV2 {
             next_kem_id: self.next_kem_id,
             replay_records: self.replay_records.iter().copied().collect::<VecDeque<_>>(),
             config: self.config.to_live()?,
-            peers,
-            peer_clock,
-            resets,
-            identities: IdentityBook::from_snapshot(&self.identities, checks)?,
-        })
+        };
+        Ok((account, device))
     }
+}
+
+/// authenticated), migrated to the current version.
+pub(crate) fn account_snapshot_from_version(
+    version: u16,
+    bytes: &[u8],
+) -> Result<AccountSnapshotV2, RestoreError> {
+    Ok(match version {
+        1 => AccountSnapshotV2::from(decode_exact::<AccountSnapshotV1>(bytes)?),
+        _ => decode_exact::<AccountSnapshotV2>(bytes)?,
+    })
+}
+
+/// The live account of a snapshot that holds no device state.
+///
+/// # Errors
+/// [`RestoreError::DeviceState`] if it holds peers, reset logs or recorded identities (restore
+/// it as a `Device`, which owns them, so nothing is dropped); then as for any restore.
+pub(crate) fn account_from_snapshot(
+    snapshot: &AccountSnapshotV2,
+    checks: KeyChecks,
+) -> Result<Account, RestoreError> {
+    if snapshot.has_device_state() {
+        return Err(RestoreError::DeviceState);
+    }
+    snapshot.check_limits(|_| Ok(()))?;
+    Ok(snapshot.account_to_live(checks, |_, _| Ok(()))?.0)
 }
 
 impl Persist for Account {
@@ -354,17 +334,15 @@ impl Persist for Account {
     const STATE_TYPE: StateType = StateType::Account;
     const SNAPSHOT_VERSION: u16 = STATE_FORMAT_VERSION;
 
+    /// The account's part; the device's sections are empty.
     fn snapshot(&self) -> AccountSnapshotV2 {
-        AccountSnapshotV2::from_live(self)
+        AccountSnapshotV2::from_account(self)
     }
 
-    /// Decodes the snapshot of format `version` and migrates it to the live state.
+    /// Decodes the snapshot of format `version`, migrated; one that holds device state is
+    /// [`RestoreError::DeviceState`].
     fn restore(version: u16, snapshot: &[u8], checks: KeyChecks) -> Result<Self, RestoreError> {
-        let snapshot = match version {
-            1 => AccountSnapshotV2::from(decode_exact::<AccountSnapshotV1>(snapshot)?),
-            _ => decode_exact::<AccountSnapshotV2>(snapshot)?,
-        };
-        snapshot.to_live(checks)
+        account_from_snapshot(&account_snapshot_from_version(version, snapshot)?, checks)
     }
 
     /// The account's identity key.
@@ -375,7 +353,8 @@ impl Persist for Account {
 
 impl Account {
     /// Exports the account as an encrypted blob (SPEC.md §11), bound to this account's
-    /// identity key. `generation` is the app's monotonic counter for this object: store the
+    /// identity key. It is the blob a [`crate::Device`] writes, with no peers, reset logs or
+    /// recorded identities: it restores as an account or as a device. `generation` is the app's monotonic counter for this object: store the
     /// latest one outside the blob and pass it to [`Account::from_encrypted`] to detect a
     /// rolled-back copy.
     pub fn to_encrypted<R: CryptoRng + ?Sized>(
@@ -407,7 +386,9 @@ impl Account {
     /// # Errors
     /// [`RestoreError`]: each cause (truncated, foreign, future version, other type, wrong key
     /// or tampered, rolled back, another object, a limit exceeded, invalid content) has its own
-    /// variant. Nothing changes on error.
+    /// variant. A blob that holds a device's peers, reset logs or recorded identities is
+    /// [`RestoreError::DeviceState`]: restore it with `Device::from_encrypted`, so nothing is
+    /// dropped. Nothing changes on error.
     pub fn from_encrypted(
         bytes: &[u8],
         key: &StorageKey,
@@ -418,8 +399,6 @@ impl Account {
     }
 }
 
-/// Plain serde for apps that encrypt state themselves: the same versioned snapshot as the
-/// encrypted blob, prefixed by the format version. Secret fields appear only here.
 #[cfg(feature = "serde")]
 mod plain_serde {
     use serde::de::Error as _;
@@ -437,9 +416,8 @@ mod plain_serde {
 
     impl<'de> Deserialize<'de> for Account {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            versioned::<D, AccountSnapshotV1, AccountSnapshotV2>(deserializer)?
-                .to_live(KeyChecks::Full)
-                .map_err(D::Error::custom)
+            let snapshot = versioned::<D, AccountSnapshotV1, AccountSnapshotV2>(deserializer)?;
+            super::account_from_snapshot(&snapshot, KeyChecks::Full).map_err(D::Error::custom)
         }
     }
 
@@ -475,8 +453,9 @@ mod plain_serde {
         #[test]
         fn plain_serde_reads_version_1() {
             use super::super::super::open_state;
-            use super::super::{AccountSnapshotV1, SessionSnapshotV1, decode_exact};
+            use super::super::{AccountSnapshotV1, decode_exact};
             use crate::persist::{Expected, StateType, StorageKey};
+            use crate::session::SessionSnapshotV1;
             let key = StorageKey::from_bytes([0x5a; 32]);
             let blob = include_bytes!("../../tests/fixtures/state_v1/account.bin");
             let (plain, version) = open_state(blob, StateType::Account, &key, 0).unwrap();
@@ -549,7 +528,6 @@ mod tests {
     use crate::account::{
         MAX_ONE_TIME_KEM_PREKEYS, MAX_ONE_TIME_PREKEYS, MAX_REPLAY_RECORDS, MAX_RETIRED_PREKEYS,
     };
-    use crate::session::Session;
 
     const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
 
@@ -561,21 +539,7 @@ mod tests {
     }
 
     fn account_error(snapshot: &AccountSnapshotV2) -> Option<RestoreError> {
-        snapshot.to_live(KeyChecks::Stored).err()
-    }
-
-    /// Bob with one session with Alice that has stored skipped keys.
-    fn bob_with_session(rng: &mut ChaCha20Rng) -> (Account, Session) {
-        let alice = Account::new(NOW, rng);
-        let mut bob = Account::new(NOW, rng);
-        bob.generate_one_time_prekeys(1, 1, NOW, rng).unwrap();
-        let mut s = alice
-            .create_outbound_session(&bob.published_prekeys().take_bundle(), rng)
-            .unwrap();
-        let first = s.encrypt(b"1", rng).unwrap();
-        let _ = bob.decrypt_from(alice.identity_key(), &first, NOW).unwrap();
-        let session = bob.active_session(alice.identity_key()).unwrap().clone();
-        (bob, session)
+        account_from_snapshot(snapshot, KeyChecks::Stored).err()
     }
 
     #[test]
@@ -593,17 +557,17 @@ mod tests {
         for _ in 0..=MAX_RETIRED_PREKEYS {
             account.rotate_prekeys(NOW, &mut rng);
         }
-        let full = AccountSnapshotV2::from_live(&account);
+        let full = AccountSnapshotV2::from_account(&account);
         assert_eq!(full.retired_signed_prekeys.len(), MAX_RETIRED_PREKEYS);
         assert_eq!(account_error(&full), None, "at every limit");
 
-        let mut more = AccountSnapshotV2::from_live(&account);
+        let mut more = AccountSnapshotV2::from_account(&account);
         more.one_time.push((u32::MAX, secret(&[1; 32])));
         assert_eq!(
             account_error(&more),
             Some(limit("MAX_ONE_TIME_PREKEYS", MAX_ONE_TIME_PREKEYS as usize))
         );
-        let mut more = AccountSnapshotV2::from_live(&account);
+        let mut more = AccountSnapshotV2::from_account(&account);
         more.one_time_kem
             .push(KemPreKeyV1::from_live(&account.last_resort_kem.current));
         assert_eq!(
@@ -613,44 +577,19 @@ mod tests {
                 MAX_ONE_TIME_KEM_PREKEYS as usize
             ))
         );
-        let mut more = AccountSnapshotV2::from_live(&account);
+        let mut more = AccountSnapshotV2::from_account(&account);
         more.retired_signed_prekeys
             .push((SignedPreKeyV1::from_live(&account.signed_prekey.current), 0));
         assert_eq!(
             account_error(&more),
             Some(limit("MAX_RETIRED_PREKEYS", MAX_RETIRED_PREKEYS))
         );
-        let mut more = AccountSnapshotV2::from_live(&account);
+        let mut more = AccountSnapshotV2::from_account(&account);
         more.retired_last_resort_kem
             .push((KemPreKeyV1::from_live(&account.last_resort_kem.current), 0));
         assert_eq!(
             account_error(&more),
             Some(limit("MAX_RETIRED_PREKEYS", MAX_RETIRED_PREKEYS))
-        );
-    }
-
-    /// At the limit is `reset::tests`' account; past it is refused before any key is read.
-    #[test]
-    fn reset_logs_past_their_limit() {
-        let mut rng = ChaCha20Rng::seed_from_u64(303);
-        let account = Account::new(NOW, &mut rng);
-        let mut snapshot = AccountSnapshotV2::from_live(&account);
-        let log = || ResetLogV1 {
-            last_requested: None,
-            last_answered: Some(NOW.as_unix_secs()),
-            newest_answered_request: Some(NOW.as_unix_secs()),
-            awaiting_new_session: false,
-        };
-        snapshot.resets = (0..=crate::reset::MAX_RESET_LOGS)
-            .map(|n| {
-                let mut id = [0u8; 32];
-                id[..8].copy_from_slice(&(n as u64).to_be_bytes());
-                (id, log())
-            })
-            .collect();
-        assert_eq!(
-            account_error(&snapshot),
-            Some(limit("MAX_RESET_LOGS", crate::reset::MAX_RESET_LOGS))
         );
     }
 
@@ -664,14 +603,14 @@ mod tests {
             (id, base)
         };
         // Per signed prekey: exactly MAX_REPLAY_RECORDS, for the current and every retired id.
-        let mut snapshot = AccountSnapshotV2::from_live(&account);
+        let mut snapshot = AccountSnapshotV2::from_account(&account);
         for id in 1..=(1 + MAX_RETIRED_PREKEYS as u32) {
             snapshot
                 .replay_records
                 .extend((0..MAX_REPLAY_RECORDS).map(|n| record(id, n)));
         }
         assert_eq!(account_error(&snapshot), None);
-        let mut one_more_key = AccountSnapshotV2::from_live(&account);
+        let mut one_more_key = AccountSnapshotV2::from_account(&account);
         one_more_key.replay_records = snapshot.replay_records.clone();
         one_more_key.replay_records.push(record(99, 0));
         assert_eq!(
@@ -681,51 +620,13 @@ mod tests {
                 MAX_REPLAY_RECORDS * (1 + MAX_RETIRED_PREKEYS)
             ))
         );
-        let mut one_more = AccountSnapshotV2::from_live(&account);
+        let mut one_more = AccountSnapshotV2::from_account(&account);
         one_more
             .replay_records
             .extend((0..=MAX_REPLAY_RECORDS).map(|n| record(1, n)));
         assert_eq!(
             account_error(&one_more),
             Some(limit("MAX_REPLAY_RECORDS", MAX_REPLAY_RECORDS))
-        );
-    }
-
-    #[test]
-    fn peers_and_sessions_per_peer_past_their_limits() {
-        let mut rng = ChaCha20Rng::seed_from_u64(303);
-        let (bob, session) = bob_with_session(&mut rng);
-        let peer = session.remote_identity().to_bytes();
-        let mut snapshot = AccountSnapshotV2::from_live(&bob);
-        snapshot.peers = vec![PeerRecordV2 {
-            identity: peer,
-            last_used: 1,
-            sessions: (0..MAX_SESSIONS_PER_PEER)
-                .map(|_| SessionSnapshotV1::from_live(&session))
-                .collect(),
-        }];
-        assert_eq!(account_error(&snapshot), None);
-        snapshot
-            .peers
-            .iter_mut()
-            .for_each(|p| p.sessions.push(SessionSnapshotV1::from_live(&session)));
-        assert_eq!(
-            account_error(&snapshot),
-            Some(limit("MAX_SESSIONS_PER_PEER", MAX_SESSIONS_PER_PEER))
-        );
-        // Refused on the count alone, before any record is parsed (the round trip of exactly
-        // MAX_PEERS peers is in tests/peers.rs).
-        let mut snapshot = AccountSnapshotV2::from_live(&bob);
-        snapshot.peers = (0..=MAX_PEERS)
-            .map(|_| PeerRecordV2 {
-                identity: [0; 32],
-                last_used: 0,
-                sessions: Vec::new(),
-            })
-            .collect();
-        assert_eq!(
-            account_error(&snapshot),
-            Some(limit("MAX_PEERS", MAX_PEERS))
         );
     }
 }
@@ -777,7 +678,7 @@ mod binding_tests {
         }
         // An account blob bound to another identity.
         let lying = seal_state(
-            &AccountSnapshotV2::from_live(&bob),
+            &AccountSnapshotV2::from_account(&bob),
             StateType::Account,
             &Binding::account(carol.identity_key()),
             &BlobLabel::default(),
@@ -794,7 +695,7 @@ mod binding_tests {
             label: vec![b'x'; crate::persist::MAX_BLOB_LABEL_LEN + 1],
             ..BindingV2::new(&Binding::account(bob.identity_key()), &BlobLabel::default())
         };
-        let plain = postcard::to_allocvec(&(long, AccountSnapshotV2::from_live(&bob))).unwrap();
+        let plain = postcard::to_allocvec(&(long, AccountSnapshotV2::from_account(&bob))).unwrap();
         let blob = super::super::seal_plaintext_for_tests(&plain, StateType::Account, &key);
         assert_eq!(
             Account::from_encrypted(&blob, &key, 0, &Expected::any()).err(),

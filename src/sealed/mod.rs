@@ -19,10 +19,10 @@
 //!
 //! The recipient calls [`open`] with its identity key pair and [`TrustStore`]: it decrypts,
 //! validates the certificate at `now`, checks that the certificate's identity key is the key
-//! that authenticated the envelope, and returns an [`Opened`] value. [`Opened::decrypt`],
-//! [`Opened::create_inbound_session`] and [`Opened::decrypt_with_account`] then read the inner
-//! session message. Opening never changes any state; the session conveniences are as
-//! transactional as the calls they wrap.
+//! that authenticated the envelope, and returns an [`Opened`] value: the inner message and
+//! who sent it. Opening never changes any state. This module knows nothing of sessions:
+//! reading the inner session message (`Opened::decrypt` with a session,
+//! `Device::decrypt_sealed`) is the device layer's (src/device/sealed.rs).
 //!
 //! The expiry of a disappearing message is reported ([`Metadata::expires_at`]); deleting the
 //! message when it expires is the app's job.
@@ -43,19 +43,14 @@ use thiserror::Error;
 
 pub use multi::MultiRecipientMessage;
 
-use crate::account::{Account, InboundSession};
 use crate::aead::TAG_LEN;
 use crate::certificate::{
     CertificateError, MAX_SENDER_CERTIFICATE_LEN, SenderCertificate, TrustStore,
 };
 use crate::error::{DecodeError, ErrorKind};
 use crate::keys::{IdentityKey, IdentityKeyPair};
-use crate::peer::{PeerDecrypted, PeerError};
-use crate::ratchet::DecryptError;
-use crate::session::{Decrypted, Session};
 use crate::time::Timestamp;
-use crate::wire::{MAX_MESSAGE_LEN, PreKeyMessage};
-use crate::x3dh::HandshakeError;
+use crate::wire::MAX_MESSAGE_LEN;
 
 use padding::{PaddingError, padded_len};
 
@@ -95,8 +90,8 @@ pub const MAX_MULTI_RECIPIENT_LEN: usize =
 pub struct ContentType(u8);
 
 impl ContentType {
-    /// A 1:1 session message (ratchet or prekey message): read it with [`Opened::decrypt`],
-    /// [`Opened::create_inbound_session`] or [`Opened::decrypt_with_account`].
+    /// A 1:1 session message (ratchet or prekey message): read it with `Opened::decrypt`,
+    /// `Opened::create_inbound_session` or `Device::decrypt_sealed`.
     pub const SESSION: ContentType = ContentType(0x01);
     /// A group message (defined by the group layer).
     pub const GROUP: ContentType = ContentType(0x02);
@@ -233,70 +228,6 @@ impl Opened {
     pub fn kind(&self) -> EnvelopeKind {
         self.kind
     }
-
-    fn session_message(&self) -> Result<&[u8], SealedSessionError> {
-        if self.metadata.content_type == ContentType::SESSION {
-            Ok(&self.message)
-        } else {
-            Err(SealedSessionError::NotSessionContent {
-                content_type: self.metadata.content_type,
-            })
-        }
-    }
-
-    /// Decrypts the inner session message with the session with the sender.
-    ///
-    /// # Errors
-    /// [`SealedSessionError::NotSessionContent`] unless the content type is
-    /// [`ContentType::SESSION`]; [`SealedSessionError::WrongSession`] if `session` is not
-    /// with the sender's identity key; [`SealedSessionError::Decrypt`] as
-    /// [`Session::decrypt`]. The session is unchanged on every error.
-    pub fn decrypt(&self, session: &mut Session) -> Result<Decrypted, SealedSessionError> {
-        let message = self.session_message()?;
-        if session.remote_identity() != self.sender_identity() {
-            return Err(SealedSessionError::WrongSession);
-        }
-        Ok(session.decrypt(message)?)
-    }
-
-    /// Builds the session a sealed prekey message starts (see
-    /// [`Account::create_inbound_session`]).
-    ///
-    /// # Errors
-    /// [`SealedSessionError::NotSessionContent`] unless the content type is
-    /// [`ContentType::SESSION`]; [`SealedSessionError::SenderMismatch`] if the prekey message
-    /// names another identity key than the envelope's sender;
-    /// [`SealedSessionError::Handshake`] as [`Account::create_inbound_session`]. The account
-    /// is unchanged on every error.
-    pub fn create_inbound_session(
-        &self,
-        account: &mut Account,
-        now: Timestamp,
-    ) -> Result<InboundSession, SealedSessionError> {
-        let message = self.session_message()?;
-        let prekey = PreKeyMessage::decode(message).map_err(HandshakeError::from)?;
-        if prekey.identity_key_bytes() != self.sender_identity().as_bytes() {
-            return Err(SealedSessionError::SenderMismatch);
-        }
-        Ok(account.create_inbound_session(message, now)?)
-    }
-
-    /// Decrypts the inner session message with the sessions the account holds for the
-    /// sender, creating one from a prekey message (see [`Account::decrypt_from`]).
-    ///
-    /// # Errors
-    /// [`SealedSessionError::NotSessionContent`] unless the content type is
-    /// [`ContentType::SESSION`]; [`SealedSessionError::Peer`] as [`Account::decrypt_from`]
-    /// (which refuses a prekey message from another identity than the sender). The account
-    /// is unchanged on every error.
-    pub fn decrypt_with_account(
-        &self,
-        account: &mut Account,
-        now: Timestamp,
-    ) -> Result<PeerDecrypted, SealedSessionError> {
-        let message = self.session_message()?;
-        Ok(account.decrypt_from(self.sender_identity(), message, now)?)
-    }
 }
 
 /// Errors from sealing. Nothing is drawn from the RNG when the inputs are refused.
@@ -428,61 +359,6 @@ impl OpenError {
             | OpenError::SenderNotAuthenticated => ErrorKind::Tampered,
             OpenError::Certificate(e) => e.kind(),
             OpenError::SelfSend => ErrorKind::UnknownSession,
-        }
-    }
-}
-
-/// Errors from reading the inner session message of an opened envelope.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum SealedSessionError {
-    /// The content type is not [`ContentType::SESSION`].
-    #[error("content type {content_type:?} is not a session message")]
-    NotSessionContent {
-        /// The content type found.
-        content_type: ContentType,
-    },
-    /// The session given is not with the envelope's sender.
-    #[error("the session is not with the envelope's sender")]
-    WrongSession,
-    /// The inner prekey message names another identity key than the envelope's sender.
-    #[error("the inner prekey message is from another identity than the envelope's sender")]
-    SenderMismatch,
-    /// See [`DecryptError`].
-    #[error(transparent)]
-    Decrypt(#[from] DecryptError),
-    /// See [`HandshakeError`].
-    #[error(transparent)]
-    Handshake(#[from] HandshakeError),
-    /// See [`PeerError`].
-    #[error(transparent)]
-    Peer(#[from] PeerError),
-}
-
-impl SealedSessionError {
-    /// A stable, language-neutral name of this error, `"sealed_session.<variant>"` in snake_case
-    /// (SPEC.md §8.4). It never changes once released; bindings and the test vectors use it.
-    pub fn code(&self) -> &'static str {
-        match self {
-            SealedSessionError::NotSessionContent { .. } => "sealed_session.not_session_content",
-            SealedSessionError::WrongSession => "sealed_session.wrong_session",
-            SealedSessionError::SenderMismatch => "sealed_session.sender_mismatch",
-            SealedSessionError::Decrypt(_) => "sealed_session.decrypt",
-            SealedSessionError::Handshake(_) => "sealed_session.handshake",
-            SealedSessionError::Peer(_) => "sealed_session.peer",
-        }
-    }
-
-    /// The broad class of this error.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            SealedSessionError::NotSessionContent { .. } | SealedSessionError::WrongSession => {
-                ErrorKind::InvalidInput
-            }
-            SealedSessionError::SenderMismatch => ErrorKind::Tampered,
-            SealedSessionError::Decrypt(e) => e.kind(),
-            SealedSessionError::Handshake(e) => e.kind(),
-            SealedSessionError::Peer(e) => e.kind(),
         }
     }
 }

@@ -257,8 +257,7 @@ mod tests {
             .create_outbound_session(&bob.published_prekeys().take_bundle(), rng)
             .unwrap();
         let first = s.encrypt(b"1", rng).unwrap();
-        let _ = bob.decrypt_from(alice.identity_key(), &first, NOW).unwrap();
-        let session = bob.active_session(alice.identity_key()).unwrap().clone();
+        let session = bob.create_inbound_session(&first, NOW).unwrap().session;
         (bob, session)
     }
 

@@ -1,23 +1,20 @@
-//! The account's verification state per user (SPEC.md §15.5).
+//! The identity book: the verification state per user (SPEC.md §15.5). The device layer
+//! owns one and offers its API (`Device::record_identity` and the rest).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
-
-use super::{MAX_USER_ID_LEN, UserId, VerifyError};
-use crate::account::Account;
+use super::{UserId, VerifyError};
 use crate::event::Event;
 use crate::keys::IdentityKey;
-use crate::persist::RestoreError;
+use crate::persist::{IdentityRecordV1, RestoreError};
 use crate::time::Timestamp;
 
-/// Most users an account records identities for. Each record is at most about 200 bytes
+/// Most users a device records identities for. Each record is at most about 200 bytes
 /// persisted (user id, two keys, two times), so a full book adds at most about 13 MB to the
-/// account; an app that talks to more users forgets old ones
-/// ([`Account::forget_identity`]).
+/// device; an app that talks to more users forgets old ones (`Device::forget_identity`).
 pub const MAX_IDENTITY_RECORDS: usize = 65_536;
 
-/// What the account knows about a user's identity key.
+/// What the device knows about a user's identity key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 // Returned by value from a lookup, never stored in bulk: two keys inline are fine.
@@ -38,8 +35,9 @@ pub enum VerificationState {
         verified_at: Timestamp,
     },
     /// The key recorded for the user is no longer the one the user verified. Until the app
-    /// accepts the change ([`Account::accept_identity_change`]) or the user verifies the new
-    /// key ([`Account::mark_verified`]), [`Account::encrypt_for`] refuses the new key.
+    /// accepts the change ([`crate::Device::accept_identity_change`]) or the user verifies the
+    /// new key ([`crate::Device::mark_verified`]), [`crate::Device::encrypt_for`] refuses the
+    /// new key.
     ChangedSinceVerification {
         /// The key the user verified.
         verified_key: IdentityKey,
@@ -89,11 +87,11 @@ impl IdentityRecord {
     }
 }
 
-/// The verification state of every user the app told the account about.
+/// The verification state of every user the app told the device about.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub(crate) struct IdentityBook {
     users: BTreeMap<UserId, IdentityRecord>,
-    /// Keys refused by [`Account::encrypt_for`]: the current keys of users whose key changed
+    /// Keys refused by `Device::encrypt_for`: the current keys of users whose key changed
     /// since verification. Always recomputable from `users`.
     blocked: BTreeSet<IdentityKey>,
 }
@@ -199,56 +197,22 @@ impl IdentityBook {
     }
 }
 
-/// Version 1 of one user's record in the persisted account (`AccountSnapshotV1.identities`,
-/// SPEC.md §15.5.4).
-#[derive(Serialize, Deserialize)]
-pub(crate) struct IdentityRecordV1 {
-    user_id: Vec<u8>,
-    current: [u8; 32],
-    seen_at: u64,
-    verified: Option<([u8; 32], u64)>,
-}
-
-impl IdentityRecordV1 {
-    /// The user id's length limit (SPEC.md §11.3).
-    pub(crate) fn check_limits(&self) -> Result<(), RestoreError> {
-        crate::persist::within_limit("MAX_USER_ID_LEN", self.user_id.len(), MAX_USER_ID_LEN)
-    }
-}
-
-impl Account {
-    /// Tells the account which identity key `user` has now, as the app learned it (from its
-    /// directory, a prekey bundle it fetched for the user, or a message that authenticated as
-    /// that key). Sessions are keyed by identity key; this is the link to the app's users.
-    ///
-    /// - A user seen for the first time is recorded as unverified (trust on first use).
-    /// - The same key again changes nothing.
-    /// - Another key than before raises [`Event::IdentityChanged`] once. If the user had
-    ///   verified the previous key, the state becomes
-    ///   [`VerificationState::ChangedSinceVerification`] and [`Account::encrypt_for`] refuses
-    ///   the new key until the app calls [`Account::accept_identity_change`] or
-    ///   [`Account::mark_verified`]. Otherwise the new key simply replaces the old one.
-    /// - The key the user verified, coming back after a change, restores the verified state
-    ///   without an event.
-    ///
-    /// Persist the account afterwards.
-    ///
-    /// # Errors
-    /// [`VerifyError::OwnIdentity`] for this account's own key;
-    /// [`VerifyError::TooManyIdentities`] for a new user past [`MAX_IDENTITY_RECORDS`]. The
-    /// account is unchanged on error.
-    pub fn record_identity(
+/// The operations behind the device's verification API (`Device::record_identity` and the
+/// rest, src/device/verification.rs); `own` is the device's own identity key, never recorded.
+impl IdentityBook {
+    pub(crate) fn record(
         &mut self,
+        own: &IdentityKey,
         user: &UserId,
         identity_key: &IdentityKey,
         now: Timestamp,
     ) -> Result<Vec<Event>, VerifyError> {
-        if identity_key == self.identity_key() {
+        if identity_key == own {
             return Err(VerifyError::OwnIdentity);
         }
-        let Some(old) = self.identities.users.get(user).cloned() else {
-            self.identities.check_room(user)?;
-            self.identities.put(
+        let Some(old) = self.users.get(user).cloned() else {
+            self.check_room(user)?;
+            self.put(
                 user,
                 Some(IdentityRecord {
                     current: *identity_key,
@@ -263,7 +227,7 @@ impl Account {
         }
         let back_to_verified = old.verified.is_some_and(|(k, _)| k == *identity_key);
         let was_verified = old.verified.is_some();
-        self.identities.put(
+        self.put(
             user,
             Some(IdentityRecord {
                 current: *identity_key,
@@ -280,33 +244,25 @@ impl Account {
         }])
     }
 
-    /// Marks `identity_key` as verified for `user`, after the users compared the safety number
-    /// (or scanned its QR code, or compared a short authentication string). Records the user
-    /// if it is new. Verifying the new key of a user whose key changed ends the refusal.
-    ///
-    /// # Errors
-    /// [`VerifyError::IdentityMismatch`] if another key is recorded for the user (record the
-    /// new key first: the comparison must be of the key the account will encrypt to);
-    /// [`VerifyError::OwnIdentity`]; [`VerifyError::TooManyIdentities`] for a new user past
-    /// [`MAX_IDENTITY_RECORDS`]. The account is unchanged on error.
-    pub fn mark_verified(
+    pub(crate) fn mark_verified(
         &mut self,
+        own: &IdentityKey,
         user: &UserId,
         identity_key: &IdentityKey,
         now: Timestamp,
     ) -> Result<(), VerifyError> {
-        if identity_key == self.identity_key() {
+        if identity_key == own {
             return Err(VerifyError::OwnIdentity);
         }
-        let seen_at = match self.identities.users.get(user) {
+        let seen_at = match self.users.get(user) {
             Some(r) if r.current != *identity_key => return Err(VerifyError::IdentityMismatch),
             Some(r) => r.seen_at,
             None => {
-                self.identities.check_room(user)?;
+                self.check_room(user)?;
                 now
             }
         };
-        self.identities.put(
+        self.put(
             user,
             Some(IdentityRecord {
                 current: *identity_key,
@@ -317,27 +273,12 @@ impl Account {
         Ok(())
     }
 
-    /// Accepts the new key of a user whose key changed since verification, without verifying
-    /// it: the user becomes [`VerificationState::Unverified`] with that key, and
-    /// [`Account::encrypt_for`] encrypts to it again. Does nothing if the key did not change.
-    ///
-    /// `identity_key` must be the key the user was shown, so a further change in between is
-    /// not accepted by accident.
-    ///
-    /// # Errors
-    /// [`VerifyError::UnknownUser`] if nothing is recorded for `user`;
-    /// [`VerifyError::IdentityMismatch`] if `identity_key` is not the key now recorded. The
-    /// account is unchanged on error.
-    pub fn accept_identity_change(
+    pub(crate) fn accept_change(
         &mut self,
         user: &UserId,
         identity_key: &IdentityKey,
     ) -> Result<(), VerifyError> {
-        let record = self
-            .identities
-            .users
-            .get(user)
-            .ok_or(VerifyError::UnknownUser)?;
+        let record = self.users.get(user).ok_or(VerifyError::UnknownUser)?;
         if record.current != *identity_key {
             return Err(VerifyError::IdentityMismatch);
         }
@@ -348,58 +289,40 @@ impl Account {
             verified: None,
             ..record.clone()
         };
-        self.identities.put(user, Some(accepted));
+        self.put(user, Some(accepted));
         Ok(())
     }
 
-    /// Drops the user's verification (the state becomes unverified with the current key).
-    /// Returns whether the user was verified or changed since verification.
-    pub fn clear_verification(&mut self, user: &UserId) -> bool {
-        match self.identities.users.get(user) {
+    pub(crate) fn clear_verification(&mut self, user: &UserId) -> bool {
+        match self.users.get(user) {
             Some(record) if record.verified.is_some() => {
                 let cleared = IdentityRecord {
                     verified: None,
                     ..record.clone()
                 };
-                self.identities.put(user, Some(cleared));
+                self.put(user, Some(cleared));
                 true
             }
             _ => false,
         }
     }
 
-    /// Forgets everything recorded about `user`'s identity. Returns whether anything was held.
-    /// Sessions are not touched (see [`Account::forget_peer`]).
-    pub fn forget_identity(&mut self, user: &UserId) -> bool {
-        let held = self.identities.users.contains_key(user);
-        self.identities.put(user, None);
+    pub(crate) fn forget(&mut self, user: &UserId) -> bool {
+        let held = self.users.contains_key(user);
+        self.put(user, None);
         held
     }
 
-    /// The verification state of `user`, or `None` if nothing is recorded for it.
-    pub fn verification_state(&self, user: &UserId) -> Option<VerificationState> {
-        self.identities.users.get(user).map(IdentityRecord::state)
+    pub(crate) fn state(&self, user: &UserId) -> Option<VerificationState> {
+        self.users.get(user).map(IdentityRecord::state)
     }
 
-    /// Whether [`Account::encrypt_for`] refuses `identity_key`: it is the new key of a user
-    /// whose key changed since verification, not yet accepted.
-    pub fn is_identity_blocked(&self, identity_key: &IdentityKey) -> bool {
-        self.identities.is_blocked(identity_key)
-    }
-
-    /// The users whose recorded key is `identity_key`.
-    pub fn users_with_identity(&self, identity_key: &IdentityKey) -> Vec<UserId> {
-        self.identities
-            .users
+    pub(crate) fn users_with(&self, identity_key: &IdentityKey) -> Vec<UserId> {
+        self.users
             .iter()
             .filter(|(_, r)| r.current == *identity_key)
             .map(|(user, _)| user.clone())
             .collect()
-    }
-
-    /// Number of users with a recorded identity.
-    pub fn identity_record_count(&self) -> usize {
-        self.identities.len()
     }
 }
 
@@ -407,6 +330,7 @@ impl Account {
 mod tests {
     use super::*;
     use crate::keys::IdentityKeyPair;
+    use crate::verify::MAX_USER_ID_LEN;
     use chacha20::ChaCha20Rng;
     use rand_core::SeedableRng;
 
@@ -417,35 +341,36 @@ mod tests {
     #[test]
     fn records_at_and_past_the_limit() {
         let mut rng = ChaCha20Rng::seed_from_u64(810);
-        let mut account = Account::new(t(1), &mut rng);
+        let own = *IdentityKeyPair::generate(&mut rng).public();
+        let mut book = IdentityBook::default();
         let key = *IdentityKeyPair::generate(&mut rng).public();
         for i in 0..MAX_IDENTITY_RECORDS as u32 {
             let user = UserId::new(&i.to_be_bytes()).unwrap();
-            assert_eq!(account.record_identity(&user, &key, t(2)), Ok(vec![]));
+            assert_eq!(book.record(&own, &user, &key, t(2)), Ok(vec![]));
         }
-        assert_eq!(account.identity_record_count(), MAX_IDENTITY_RECORDS);
+        assert_eq!(book.len(), MAX_IDENTITY_RECORDS);
         let extra = UserId::new(b"one too many").unwrap();
-        let before = account.identities.clone();
+        let before = book.clone();
         assert_eq!(
-            account.record_identity(&extra, &key, t(3)),
+            book.record(&own, &extra, &key, t(3)),
             Err(VerifyError::TooManyIdentities {
                 max: MAX_IDENTITY_RECORDS
             })
         );
         assert_eq!(
-            account.mark_verified(&extra, &key, t(3)),
+            book.mark_verified(&own, &extra, &key, t(3)),
             Err(VerifyError::TooManyIdentities {
                 max: MAX_IDENTITY_RECORDS
             })
         );
-        assert!(account.identities == before);
+        assert!(book == before);
         // Users already held can still be updated and verified when full.
         let first = UserId::new(&0u32.to_be_bytes()).unwrap();
-        account.mark_verified(&first, &key, t(4)).unwrap();
+        book.mark_verified(&own, &first, &key, t(4)).unwrap();
         // A snapshot with one record more than a full book is refused before any key is
         // parsed (restoring a full book parses 65,536 keys, about 3 s: not done here; the
         // round trip is tested on small books).
-        let mut snapshot = account.identities.to_snapshot();
+        let mut snapshot = book.to_snapshot();
         assert_eq!(snapshot.len(), MAX_IDENTITY_RECORDS);
         snapshot.push(IdentityRecordV1 {
             user_id: b"one too many".to_vec(),
@@ -460,26 +385,27 @@ mod tests {
                 max: MAX_IDENTITY_RECORDS as u64
             })
         );
-        assert!(account.forget_identity(&first));
-        account.record_identity(&extra, &key, t(5)).unwrap();
+        assert!(book.forget(&first));
+        book.record(&own, &extra, &key, t(5)).unwrap();
     }
 
     #[test]
     fn blocked_set_follows_every_record_that_blocks_a_key() {
         let mut rng = ChaCha20Rng::seed_from_u64(811);
-        let mut account = Account::new(t(1), &mut rng);
+        let own = *IdentityKeyPair::generate(&mut rng).public();
+        let mut book = IdentityBook::default();
         let k1 = *IdentityKeyPair::generate(&mut rng).public();
         let k2 = *IdentityKeyPair::generate(&mut rng).public();
         let (a, b) = (UserId::new(b"a").unwrap(), UserId::new(b"b").unwrap());
         for user in [&a, &b] {
-            account.mark_verified(user, &k1, t(2)).unwrap();
-            account.record_identity(user, &k2, t(3)).unwrap();
+            book.mark_verified(&own, user, &k1, t(2)).unwrap();
+            book.record(&own, user, &k2, t(3)).unwrap();
         }
-        assert!(account.is_identity_blocked(&k2));
-        account.accept_identity_change(&a, &k2).unwrap();
-        assert!(account.is_identity_blocked(&k2), "b still blocks k2");
-        assert!(account.forget_identity(&b));
-        assert!(!account.is_identity_blocked(&k2));
+        assert!(book.is_blocked(&k2));
+        book.accept_change(&a, &k2).unwrap();
+        assert!(book.is_blocked(&k2), "b still blocks k2");
+        assert!(book.forget(&b));
+        assert!(!book.is_blocked(&k2));
     }
 
     #[test]

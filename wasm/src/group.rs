@@ -101,7 +101,7 @@ impl GroupSession {
             .map(|m| Ok((identity_key("member", &m.to_vec())?, GroupRole::Member)))
             .collect::<JsResult<Vec<_>>>()?;
         let created = hushwire::GroupSession::create(
-            account.inner.identity_key_pair(),
+            account.inner.account().identity_key_pair(),
             &members,
             &mut rng()?,
         )
@@ -122,7 +122,7 @@ impl GroupSession {
     pub fn join(account: &Account, welcome: &[u8], inviter: &[u8]) -> JsResult<GroupJoined> {
         let inviter = identity_key("inviter", inviter)?;
         let joined = hushwire::GroupSession::join(
-            account.inner.identity_key_pair(),
+            account.inner.account().identity_key_pair(),
             welcome,
             &inviter,
             &mut rng()?,

@@ -12,7 +12,9 @@ use crate::{JsResult, identity_key, now, number, rng, storage_key, throw, whole}
 /// once, keep its exported state in IndexedDB.
 #[wasm_bindgen]
 pub struct Account {
-    pub(crate) inner: hushwire::Account,
+    /// A device, so a state blob holding peers (written through the C ABI, say) restores
+    /// here without dropping them; this binding uses its account.
+    pub(crate) inner: hushwire::Device,
 }
 
 #[wasm_bindgen]
@@ -26,7 +28,7 @@ impl Account {
     pub fn new(now_secs: Option<f64>) -> JsResult<Account> {
         let now = now(now_secs)?;
         Ok(Account {
-            inner: hushwire::Account::new(now, &mut rng()?),
+            inner: hushwire::Device::new(now, &mut rng()?),
         })
     }
 
@@ -49,6 +51,7 @@ impl Account {
     ) -> JsResult<()> {
         let now = now(now_secs)?;
         self.inner
+            .account_mut()
             .generate_one_time_prekeys(x25519, kem, now, &mut rng()?)
             .map_err(throw)
     }
@@ -56,7 +59,7 @@ impl Account {
     /// Every bundle to publish (each one-time prekey once, then the last-resort one), encoded.
     #[wasm_bindgen(js_name = publishedBundles)]
     pub fn published_bundles(&self) -> Vec<js_sys::Uint8Array> {
-        let mut published = self.inner.published_prekeys();
+        let mut published = self.inner.account().published_prekeys();
         let most = published.one_time_prekeys.len() + published.one_time_kem_prekeys.len() + 1;
         let mut bundles = Vec::new();
         for _ in 0..most {
@@ -82,6 +85,7 @@ impl Account {
         bundle.verify().map_err(throw)?;
         let inner = self
             .inner
+            .account()
             .create_outbound_session(&bundle, &mut rng()?)
             .map_err(throw)?;
         Ok(Session { inner })
@@ -101,6 +105,7 @@ impl Account {
         let now = now(now_secs)?;
         let inbound = self
             .inner
+            .account_mut()
             .create_inbound_session(message, now)
             .map_err(throw)?;
         Ok(InboundSession {
@@ -116,6 +121,7 @@ impl Account {
     #[wasm_bindgen(js_name = signRelayChallenge)]
     pub fn sign_relay_challenge(&self, challenge: &[u8]) -> Vec<u8> {
         self.inner
+            .account()
             .identity_key_pair()
             .sign_relay_challenge(challenge)
             .to_vec()
@@ -144,7 +150,7 @@ impl Account {
             })
         })?;
         sealed::seal(
-            self.inner.identity_key_pair(),
+            self.inner.account().identity_key_pair(),
             &certificate,
             &recipient,
             &Metadata::new(content_type, now),
@@ -168,8 +174,13 @@ impl Account {
         now_secs: Option<f64>,
     ) -> JsResult<Opened> {
         let now = now(now_secs)?;
-        let inner = sealed::open(self.inner.identity_key_pair(), envelope, &trust.inner, now)
-            .map_err(throw)?;
+        let inner = sealed::open(
+            self.inner.account().identity_key_pair(),
+            envelope,
+            &trust.inner,
+            now,
+        )
+        .map_err(throw)?;
         Ok(Opened { inner })
     }
 
@@ -200,7 +211,7 @@ impl Account {
     ) -> JsResult<Account> {
         let key = storage_key(storage_key_bytes)?;
         let min_generation = whole("min_generation", min_generation)?;
-        let inner = hushwire::Account::from_encrypted(blob, &key, min_generation, &Expected::any())
+        let inner = hushwire::Device::from_encrypted(blob, &key, min_generation, &Expected::any())
             .map_err(throw)?;
         Ok(Account { inner })
     }
@@ -377,7 +388,7 @@ impl Opened {
         let now = now(now_secs)?;
         let inbound = self
             .inner
-            .create_inbound_session(&mut account.inner, now)
+            .create_inbound_session(account.inner.account_mut(), now)
             .map_err(throw)?;
         Ok(InboundSession {
             plaintext: inbound.plaintext,

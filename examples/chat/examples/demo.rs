@@ -328,7 +328,7 @@ async fn run() -> DemoResult<()> {
             organization: ORGANIZATION.into(),
             operator_name: "Dana Smith".into(),
             role: "Card support".into(),
-            identity_key: *dana.peer.account.identity_key(),
+            identity_key: *dana.peer.device.identity_key(),
             validity: Validity::new(
                 Timestamp::from_unix_secs(t.as_unix_secs().saturating_sub(3_600)),
                 t.plus_secs(5 * 24 * 3_600),
@@ -492,10 +492,10 @@ async fn run() -> DemoResult<()> {
         "a compromised relay flips one bit of envelope #{id} before delivering it"
     ));
     let before = peer
-        .account
+        .device
         .to_encrypted(&state_key(), 0, &mut ChaCha20Rng::seed_from_u64(0));
     match sealed::open(
-        peer.account.identity_key_pair(),
+        peer.device.account().identity_key_pair(),
         &forged,
         &trust_of(peer)?,
         unix_now(),
@@ -510,7 +510,7 @@ async fn run() -> DemoResult<()> {
         ),
     }
     let after = peer
-        .account
+        .device
         .to_encrypted(&state_key(), 0, &mut ChaCha20Rng::seed_from_u64(0));
     row(
         "",
@@ -525,13 +525,10 @@ async fn run() -> DemoResult<()> {
 
     // 7. A replay: the same envelope again.
     aside(&format!("the relay replays envelope #{id}"));
-    let opened = sealed::open(
-        peer.account.identity_key_pair(),
-        &genuine,
-        &trust_of(peer)?,
-        unix_now(),
-    )?;
-    match opened.decrypt_with_account(&mut peer.account, unix_now()) {
+    let opened = peer
+        .device
+        .open_sealed(&genuine, &trust_of(peer)?, unix_now())?;
+    match peer.device.decrypt_sealed(&opened, unix_now()) {
         Ok(_) => return Err("a replayed message was accepted".into()),
         Err(e) => row(
             "",
@@ -564,15 +561,15 @@ async fn run() -> DemoResult<()> {
     let dana_id = UserId::new(OPERATOR.as_bytes())?;
     let on_customer = SafetyNumber::new(
         &customer_id,
-        customer.peer.account.identity_key(),
+        customer.peer.device.identity_key(),
         &dana_id,
-        dana.peer.account.identity_key(),
+        dana.peer.device.identity_key(),
     );
     let on_dana = SafetyNumber::new(
         &dana_id,
-        dana.peer.account.identity_key(),
+        dana.peer.device.identity_key(),
         &customer_id,
-        customer.peer.account.identity_key(),
+        customer.peer.device.identity_key(),
     );
     on_customer.verify_scanned(&on_dana.to_qr_payload())?;
     note(&format!("safety number on both phones: {on_customer}"));
@@ -621,8 +618,8 @@ async fn team_group(
     dana: &mut Person,
     supervisor: &mut Person,
 ) -> DemoResult<()> {
-    let dana_key = *dana.peer.account.identity_key();
-    supervisor.peer.account.mark_verified(
+    let dana_key = *dana.peer.device.identity_key();
+    supervisor.peer.device.mark_verified(
         &UserId::new(OPERATOR.as_bytes())?,
         &dana_key,
         unix_now(),
@@ -721,7 +718,7 @@ async fn backup_and_restore(
         return Err("plaintext visible in the backup".into());
     }
 
-    let old_key = *supervisor.peer.account.identity_key();
+    let old_key = *supervisor.peer.device.identity_key();
     aside("the supervisor's laptop is lost: his device state is gone");
     if let Some(client) = supervisor.client.take() {
         client.close().await;
@@ -770,7 +767,7 @@ async fn backup_and_restore(
     );
     let dana_user = UserId::new(OPERATOR.as_bytes())?;
     let verified = matches!(
-        supervisor.peer.account.verification_state(&dana_user),
+        supervisor.peer.device.verification_state(&dana_user),
         Some(VerificationState::Verified { .. })
     );
     row(
@@ -835,7 +832,7 @@ async fn backup_and_restore(
         _ => return Err("Dana did not read the restored laptop's 1:1 message".into()),
     }
     row("", "  ↳ the 1:1 session with Dana restarted cleanly");
-    let new_key = *supervisor.peer.account.identity_key();
+    let new_key = *supervisor.peer.device.identity_key();
     if dana.peer.known_identity(SUPERVISOR) != Some(new_key) || new_key == old_key {
         return Err("Dana's app did not record the new laptop's key".into());
     }

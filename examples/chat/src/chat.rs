@@ -29,7 +29,7 @@ use hushwire::mask::{MaskedField, SECURE_FIELD_CONTENT_TYPE, SecureFieldError, V
 use hushwire::sealed::{self, ContentType, Metadata};
 use hushwire::verify::verify_business_identity;
 use hushwire::{
-    Account, BusinessIdentity, DecryptError, Event, HandshakeError, IdentityKey, IssuerKey,
+    BusinessIdentity, DecryptError, Device, Event, HandshakeError, IdentityKey, IssuerKey,
     KemPreKeyKind, OrganizationRoots, PeerError, PreKeyBundle, ResetReason, SealedSessionError,
     SenderCertificate, Timestamp, TrustStore, UserId, VerificationState, VerifyError,
 };
@@ -64,7 +64,7 @@ const ONE_TIME_PREKEYS_REFILL: usize = 5;
 /// A device: its account, its name on the relay, and what it pins.
 pub struct Peer {
     pub name: String,
-    pub account: Account,
+    pub device: Device,
     /// The relay's root key, pinned when the peer first signed in.
     pub relay_root: Option<[u8; 32]>,
     /// The relay's TLS certificate (SHA-256), pinned with the root.
@@ -161,9 +161,14 @@ impl Peer {
         now: Timestamp,
         rng: &mut R,
     ) -> Result<Peer, BoxError> {
-        let mut account = Account::new(now, rng);
-        account.generate_one_time_prekeys(ONE_TIME_PREKEYS, ONE_TIME_PREKEYS, now, rng)?;
-        let mut peer = Peer::from_parts(name, account, None, None);
+        let mut device = Device::new(now, rng);
+        device.account_mut().generate_one_time_prekeys(
+            ONE_TIME_PREKEYS,
+            ONE_TIME_PREKEYS,
+            now,
+            rng,
+        )?;
+        let mut peer = Peer::from_parts(name, device, None, None);
         let mut seed = Zeroizing::new([0u8; 32]);
         rng.fill_bytes(seed.as_mut());
         peer.group_rng = Some(ChaCha20Rng::from_seed(*seed));
@@ -173,13 +178,13 @@ impl Peer {
     /// A device restored from its parts.
     pub fn from_parts(
         name: &str,
-        account: Account,
+        device: Device,
         relay_root: Option<[u8; 32]>,
         relay_cert: Option<Fingerprint>,
     ) -> Peer {
         Peer {
             name: name.to_owned(),
-            account,
+            device,
             relay_root,
             relay_cert,
             org_roots: OrganizationRoots::new(),
@@ -212,7 +217,8 @@ impl Peer {
         registered: bool,
         now: Timestamp,
     ) -> Result<RelayClient, BoxError> {
-        let mut client = RelayClient::connect(addr, self.account.identity_key_pair(), link).await?;
+        let mut client =
+            RelayClient::connect(addr, self.device.account().identity_key_pair(), link).await?;
         let welcome = client.welcome();
         let root_changed = self
             .relay_root
@@ -282,18 +288,22 @@ impl Peer {
         now: Timestamp,
         rng: &mut R,
     ) -> Result<usize, BoxError> {
-        if self.account.prekeys_due_for_rotation(now) {
-            self.account.rotate_prekeys(now, rng);
+        if self.device.account().prekeys_due_for_rotation(now) {
+            self.device.account_mut().rotate_prekeys(now, rng);
         }
-        let (x25519, kem) = self.account.one_time_prekey_counts();
+        let (x25519, kem) = self.device.account().one_time_prekey_counts();
         if x25519 < ONE_TIME_PREKEYS_REFILL || kem < ONE_TIME_PREKEYS_REFILL {
             let want = |held: usize| {
                 ONE_TIME_PREKEYS.saturating_sub(u32::try_from(held).unwrap_or(u32::MAX))
             };
-            self.account
-                .generate_one_time_prekeys(want(x25519), want(kem), now, rng)?;
+            self.device.account_mut().generate_one_time_prekeys(
+                want(x25519),
+                want(kem),
+                now,
+                rng,
+            )?;
         }
-        let mut published = self.account.published_prekeys();
+        let mut published = self.device.account().published_prekeys();
         let most = published.one_time_prekeys.len() + published.one_time_kem_prekeys.len() + 1;
         let mut count = 0;
         for _ in 0..most {
@@ -324,7 +334,7 @@ impl Peer {
         })?;
         let certificate = SenderCertificate::from_bytes(&bytes)?;
         certificate.validate(&self.trust, now)?;
-        if certificate.identity_key() != self.account.identity_key() {
+        if certificate.identity_key() != self.device.identity_key() {
             return Err("the relay certified another identity key than this device's".into());
         }
         self.certificate = Some(certificate);
@@ -348,10 +358,10 @@ impl Peer {
             Err(ClientError::Relay(_)) => return Err(Box::new(UnknownPeer(name.to_owned()))),
             Err(e) => return Err(e.into()),
         };
-        let events = if &key == self.account.identity_key() {
+        let events = if &key == self.device.identity_key() {
             Vec::new()
         } else {
-            self.account.record_identity(&user, &key, now)?
+            self.device.record_identity(&user, &key, now)?
         };
         Ok((key, events))
     }
@@ -359,7 +369,7 @@ impl Peer {
     /// The identity key the account has on record for `name`, without asking the relay.
     pub fn known_identity(&self, name: &str) -> Option<IdentityKey> {
         let user = UserId::new(name.as_bytes()).ok()?;
-        match self.account.verification_state(&user)? {
+        match self.device.verification_state(&user)? {
             VerificationState::Unverified { identity_key }
             | VerificationState::Verified { identity_key, .. } => Some(identity_key),
             VerificationState::ChangedSinceVerification { current_key, .. } => Some(current_key),
@@ -392,7 +402,7 @@ impl Peer {
         rng: &mut R,
     ) -> Result<Sent, BoxError> {
         let (key, _events) = self.resolve(client, to, now).await?;
-        if self.account.active_session(&key).is_none() {
+        if self.device.active_session(&key).is_none() {
             let bytes = client
                 .fetch_bundle(key.to_bytes())
                 .await
@@ -409,10 +419,10 @@ impl Peer {
             bundle.verify()?;
             // A peer evicted to make room (`SessionStarted::events`) needs nothing here: its
             // next message names an unknown peer, which leads into a reset.
-            let _started = self.account.start_session(&bundle, rng)?;
+            let _started = self.device.start_session(&bundle, rng)?;
         }
         let message = self
-            .account
+            .device
             .encrypt_for(&key, body, rng)
             .map_err(|e| match e {
                 PeerError::IdentityChanged => BoxError::from(format!(
@@ -463,7 +473,7 @@ impl Peer {
             .as_ref()
             .ok_or("no sender certificate: sign in as a registered device first")?;
         Ok(sealed::seal(
-            self.account.identity_key_pair(),
+            self.device.account().identity_key_pair(),
             certificate,
             to,
             &Metadata::new(content, now),
@@ -472,14 +482,13 @@ impl Peer {
         )?)
     }
 
-    /// Opens and reads one delivered envelope. The account changes only if a message was
+    /// Opens and reads one delivered envelope. The device changes only if a message was
     /// read.
     pub fn open(&mut self, envelope: &[u8], now: Timestamp) -> Incoming {
-        let opened =
-            match sealed::open(self.account.identity_key_pair(), envelope, &self.trust, now) {
-                Ok(opened) => opened,
-                Err(e) => return Incoming::Rejected(format!("envelope rejected: {e}")),
-            };
+        let opened = match self.device.open_sealed(envelope, &self.trust, now) {
+            Ok(opened) => opened,
+            Err(e) => return Incoming::Rejected(format!("envelope rejected: {e}")),
+        };
         let from = String::from_utf8_lossy(opened.sender().user_id()).into_owned();
         let sender = *opened.sender_identity();
         if opened.metadata().content_type().to_byte() == IDENTITY_CERTIFICATE {
@@ -497,16 +506,20 @@ impl Peer {
             return self.read_group_message(from, sender, opened.message(), now);
         }
         if opened.metadata().content_type() == SECURE_FIELD_CONTENT_TYPE {
-            let result =
-                VaultedField::open(self.account.identity_key_pair(), envelope, &self.trust, now)
-                    .map(Box::new);
+            let result = VaultedField::open(
+                self.device.account().identity_key_pair(),
+                envelope,
+                &self.trust,
+                now,
+            )
+            .map(Box::new);
             return Incoming::Vaulted { from, result };
         }
-        match opened.decrypt_with_account(&mut self.account, now) {
+        match self.device.decrypt_sealed(&opened, now) {
             Ok(read) => {
                 let mut events = read.events;
                 if let Ok(user) = UserId::new(from.as_bytes())
-                    && let Ok(more) = self.account.record_identity(&user, &sender, now)
+                    && let Ok(more) = self.device.record_identity(&user, &sender, now)
                 {
                     events.extend(more);
                 }
@@ -586,9 +599,9 @@ impl Peer {
         now: Timestamp,
         rng: &mut R,
     ) -> Result<Sent, BoxError> {
-        let request =
-            self.account
-                .reset_request(identity, ResetReason::NoSession, now, now, rng)?;
+        let request = self
+            .device
+            .reset_request(identity, ResetReason::NoSession, now, now, rng)?;
         let content = ContentType::from_byte(RESET_REQUEST).ok_or("content type")?;
         let envelope = self.seal(identity, content, &request, now, rng)?;
         let relay_id = client.send(envelope.clone()).await?;
@@ -616,7 +629,7 @@ impl Peer {
         let bytes = client.fetch_bundle(identity.to_bytes()).await?;
         let bundle = PreKeyBundle::from_bytes(&bytes)?;
         bundle.verify()?;
-        let answered = self.account.answer_reset(request, &bundle, now, rng)?;
+        let answered = self.device.answer_reset(request, &bundle, now, rng)?;
         Ok(answered.events)
     }
 }

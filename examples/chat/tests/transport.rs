@@ -446,12 +446,13 @@ async fn a_client_cannot_drain_or_sign_in_as_another_device() {
     );
 
     // Mallory signs in as Bob with her own signature: refused and disconnected.
-    let bob_key = bob.account.identity_key().to_bytes();
+    let bob_key = bob.device.identity_key().to_bytes();
     let (mut stream, nonce) = raw(addr).await;
     let forged = Frame::Auth {
         identity: bob_key,
         signature: mallory
-            .account
+            .device
+            .account()
             .identity_key_pair()
             .sign_relay_challenge(&nonce),
     };
@@ -465,7 +466,8 @@ async fn a_client_cannot_drain_or_sign_in_as_another_device() {
     let replayed = Frame::Auth {
         identity: bob_key,
         signature: bob
-            .account
+            .device
+            .account()
             .identity_key_pair()
             .sign_relay_challenge(&first_nonce),
     };
@@ -601,9 +603,10 @@ async fn malformed_frames_close_only_their_connection() {
     // Relay-to-client frames are not requests.
     let (mut stream, nonce) = raw(addr).await;
     let auth = Frame::Auth {
-        identity: carol.account.identity_key().to_bytes(),
+        identity: carol.device.identity_key().to_bytes(),
         signature: carol
-            .account
+            .device
+            .account()
             .identity_key_pair()
             .sign_relay_challenge(&nonce),
     };
@@ -739,9 +742,10 @@ async fn the_rate_limit_slows_only_the_noisy_connection() {
     // The noisy client pipelines 150 pings at once: the relay reads them at 200 per second.
     let (mut stream, nonce) = raw(addr).await;
     let auth = Frame::Auth {
-        identity: noisy.account.identity_key().to_bytes(),
+        identity: noisy.device.identity_key().to_bytes(),
         signature: noisy
-            .account
+            .device
+            .account()
             .identity_key_pair()
             .sign_relay_challenge(&nonce),
     };
@@ -999,7 +1003,7 @@ async fn tls_refuses_plain_clients_other_relays_and_signatures_from_other_connec
     // A plain-TCP client is refused, and told why.
     let plain = RelayClient::connect(
         addr,
-        alice.account.identity_key_pair(),
+        alice.device.account().identity_key_pair(),
         &Link::insecure(WAIT),
     )
     .await;
@@ -1033,7 +1037,7 @@ async fn tls_refuses_plain_clients_other_relays_and_signatures_from_other_connec
 
     // A sign-in signature made for one TLS connection fails on another, even over the
     // right nonce (a man in the middle relaying the challenge to its victim).
-    let key = alice.account.identity_key().to_bytes();
+    let key = alice.device.identity_key().to_bytes();
     let (_victim, victim_binding) = tls_stream(addr).await;
     let (mut relayed, _) = tls_stream(addr).await;
     let frames = read_frames(&mut relayed, 1, WAIT).await;
@@ -1049,7 +1053,8 @@ async fn tls_refuses_plain_clients_other_relays_and_signatures_from_other_connec
         let auth = Frame::Auth {
             identity: key,
             signature: alice
-                .account
+                .device
+                .account()
                 .identity_key_pair()
                 .sign_relay_challenge(&challenge),
         };
@@ -1062,7 +1067,8 @@ async fn tls_refuses_plain_clients_other_relays_and_signatures_from_other_connec
     let auth = Frame::Auth {
         identity: key,
         signature: alice
-            .account
+            .device
+            .account()
             .identity_key_pair()
             .sign_relay_challenge(&tls::sign_in_challenge(nonce, &victim_binding)),
     };
@@ -1088,8 +1094,8 @@ async fn a_reinstall_takes_the_name_only_when_asked_and_peers_see_a_changed_key(
         .unwrap();
     let bob_user = hushwire::UserId::new(b"bob").unwrap();
     alice
-        .account
-        .mark_verified(&bob_user, bob.account.identity_key(), now())
+        .device
+        .mark_verified(&bob_user, bob.device.identity_key(), now())
         .unwrap();
 
     // Bob reinstalls: a new identity under the same name. Plain registration is refused.
@@ -1107,7 +1113,7 @@ async fn a_reinstall_takes_the_name_only_when_asked_and_peers_see_a_changed_key(
     // Lookups ignore case.
     assert_eq!(
         alice_client.lookup("Bob").await.unwrap(),
-        bob.account.identity_key().to_bytes()
+        bob.device.identity_key().to_bytes()
     );
 
     // Asked explicitly, the name moves; Alice's next lookup sees a changed key, and sending
@@ -1128,7 +1134,7 @@ async fn a_reinstall_takes_the_name_only_when_asked_and_peers_see_a_changed_key(
             .contains("identity key changed"),
     );
     assert!(matches!(
-        alice.account.verification_state(&bob_user),
+        alice.device.verification_state(&bob_user),
         Some(hushwire::VerificationState::ChangedSinceVerification { .. })
     ));
     relay.shutdown().await;
@@ -1244,8 +1250,8 @@ async fn a_restored_group_member_reads_new_group_messages_and_restarts_its_sessi
         next_incoming(&mut sup, &mut sup_client).await,
         Incoming::Text { text, .. } if text == "hello"
     ));
-    sup.account
-        .mark_verified(&dana_user, dana.account.identity_key(), now())
+    sup.device
+        .mark_verified(&dana_user, dana.device.identity_key(), now())
         .unwrap();
 
     // The group: invitation and Dana's key, then the supervisor's key back.
@@ -1300,7 +1306,7 @@ async fn a_restored_group_member_reads_new_group_messages_and_restarts_its_sessi
         .unwrap();
     let stored = backup::encode_backup(None, &appended.manifest, &appended.entries).unwrap();
     sup_client.put_backup(stored).await.unwrap();
-    let old_key = *sup.account.identity_key();
+    let old_key = *sup.device.identity_key();
     sup_client.close().await;
     drop(sup);
 
@@ -1328,20 +1334,20 @@ async fn a_restored_group_member_reads_new_group_messages_and_restarts_its_sessi
     fresh.refresh_certificate(&mut client, now()).await.unwrap();
     assert_eq!(report.groups, vec!["card-support".to_owned()]);
     assert!(!report.identity_restored);
-    assert_ne!(fresh.account.identity_key(), &old_key);
+    assert_ne!(fresh.device.identity_key(), &old_key);
     let [dana_entry] = report.restart.as_slice() else {
         panic!("one peer to restart: {:?}", report.restart);
     };
     assert_eq!(dana_entry.name.as_deref(), Some("dana"));
     assert!(dana_entry.verified);
     assert!(matches!(
-        fresh.account.verification_state(&dana_user),
+        fresh.device.verification_state(&dana_user),
         Some(VerificationState::Verified { .. })
     ));
     assert!(
         fresh
-            .account
-            .active_session(dana.account.identity_key())
+            .device
+            .active_session(dana.device.identity_key())
             .is_none()
     );
 
@@ -1368,7 +1374,7 @@ async fn a_restored_group_member_reads_new_group_messages_and_restarts_its_sessi
         panic!("no reset request");
     };
     assert_eq!(from, "supervisor");
-    assert_eq!(&identity, fresh.account.identity_key());
+    assert_eq!(&identity, fresh.device.identity_key());
     dana.answer_reset(&mut dana_client, &identity, &request, now(), &mut rng)
         .await
         .unwrap();

@@ -15,7 +15,7 @@
 //! ```
 //!
 //! The state directory holds `key` (32 random bytes: keep it apart from backups of the state)
-//! and `state`: the account encrypted with hushwire's state blobs (`Account::to_encrypted`,
+//! and `state`: the account encrypted with hushwire's state blobs (`Device::to_encrypted`,
 //! SPEC.md §11) under that key, plus the peer's name and the relay root key and TLS
 //! certificate it pinned at registration, encrypted and bound to the account blob. Every
 //! command that changes the account saves it before it acknowledges anything to the relay, so
@@ -54,7 +54,7 @@ use hushwire::backup::{
     self, BackupOptions, BackupPublicKey, BackupWriter, RECOVERY_KEY_DISPLAY_LEN, RecoveryKey,
 };
 use hushwire::mask::{MaskCheckError, Masker};
-use hushwire::{Account, BackupError, Event, IdentityKey, SafetyNumber, StorageKey, UserId};
+use hushwire::{BackupError, Event, IdentityKey, SafetyNumber, StorageKey, UserId};
 use hushwire_examples::chat::{Incoming, Peer, RelayChanged, UnknownPeer, kind_name};
 use hushwire_examples::client::BlobId;
 use hushwire_examples::client::{ClientError, Event as LinkEvent, RelayClient};
@@ -396,7 +396,7 @@ impl Device {
     fn save(&mut self) -> CliResult<()> {
         let mut rng = os_rng()?;
         self.generation += 1;
-        let blob = self.peer.account.to_encrypted(
+        let blob = self.peer.device.to_encrypted(
             &StorageKey::from_bytes(self.key),
             self.generation,
             &mut rng,
@@ -511,7 +511,7 @@ impl Device {
             )
             .map_err(|_| corrupted("authentication failed"))?;
         // The account blob carries its own generation; it must be this file's.
-        let account = Account::from_encrypted(
+        let account = hushwire::Device::from_encrypted(
             blob,
             &StorageKey::from_bytes(key),
             generation,
@@ -546,7 +546,7 @@ impl Device {
     fn reload(&mut self) -> CliResult<()> {
         let fresh = Device::load(&self.dir)?;
         self.generation = fresh.generation;
-        self.peer.account = fresh.peer.account;
+        self.peer.device = fresh.peer.device;
         self.peer.relay_root = fresh.peer.relay_root;
         self.peer.relay_cert = fresh.peer.relay_cert;
         Ok(())
@@ -623,7 +623,7 @@ async fn init(options: &Options, name: &str) -> CliResult<()> {
     out!(
         "created identity `{name}` in {} (identity key {}…)",
         dir.display(),
-        short(device.peer.account.identity_key())
+        short(device.peer.device.identity_key())
     );
     out!(
         "next: start a relay (`cargo run --release --bin relay`) and run `{}`",
@@ -1065,9 +1065,9 @@ async fn handle_delivery(
 
 /// Tops up and republishes prekeys if this device is running low. The caller holds the lock.
 async fn refill_prekeys(device: &mut Device, client: &mut RelayClient) -> CliResult<()> {
-    let (x25519, kem) = device.peer.account.one_time_prekey_counts();
+    let (x25519, kem) = device.peer.device.account().one_time_prekey_counts();
     let t = unix_now();
-    if x25519 < 5 || kem < 5 || device.peer.account.prekeys_due_for_rotation(t) {
+    if x25519 < 5 || kem < 5 || device.peer.device.account().prekeys_due_for_rotation(t) {
         let mut rng = os_rng()?;
         device.peer.publish_prekeys(client, t, &mut rng).await?;
         device.save()?;
@@ -1353,7 +1353,7 @@ fn write_key_file(path: &Path, key: &[u8; 32]) -> CliResult<()> {
 fn safety(device: &Device, name: &str, key: &IdentityKey) -> CliResult<SafetyNumber> {
     Ok(SafetyNumber::new(
         &UserId::new(device.peer.name.as_bytes())?,
-        device.peer.account.identity_key(),
+        device.peer.device.identity_key(),
         &UserId::new(name.as_bytes())?,
         key,
     ))
@@ -1385,7 +1385,7 @@ async fn safety_number(options: &Options, name: &str) -> CliResult<()> {
     out!("    {}", hex::encode(payload));
     let state = UserId::new(name.as_bytes())
         .ok()
-        .and_then(|u| device.peer.account.verification_state(&u));
+        .and_then(|u| device.peer.device.verification_state(&u));
     out!("state: {}", describe_state(state.as_ref()));
     Ok(())
 }
@@ -1416,7 +1416,7 @@ async fn verify(options: &Options, name: &str, payload_hex: &str) -> CliResult<(
         .verify_scanned(&payload)
         .map_err(|e| format!("NOT verified: {e}"))?;
     let user = UserId::new(name.as_bytes())?;
-    device.peer.account.mark_verified(&user, &key, unix_now())?;
+    device.peer.device.mark_verified(&user, &key, unix_now())?;
     device.save()?;
     out!("`{name}` verified: the codes match");
     Ok(())
@@ -1446,7 +1446,12 @@ async fn repin_relay(options: &Options, confirm: Option<&str>) -> CliResult<()> 
     } else {
         hushwire_examples::client::Link::tls(pin, WAIT)
     };
-    let client = RelayClient::connect(addr, device.peer.account.identity_key_pair(), &link).await?;
+    let client = RelayClient::connect(
+        addr,
+        device.peer.device.account().identity_key_pair(),
+        &link,
+    )
+    .await?;
     let welcome = client.welcome();
     client.close().await;
     let show_root = |r: Option<[u8; 32]>| r.map_or_else(|| "-".into(), hex::encode);
@@ -1860,7 +1865,7 @@ async fn restore_command(options: &Options, name: &str, key: Option<String>) -> 
             format!(
                 "a new device key {}… (peers see a changed key and should compare safety \
                  numbers again)",
-                short(device.peer.account.identity_key())
+                short(device.peer.device.identity_key())
             )
         }
     );

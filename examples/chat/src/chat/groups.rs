@@ -119,7 +119,8 @@ impl Peer {
         }
         // Checks the names before anything is sent.
         body::encode_group_names(&names)?;
-        let created = GroupSession::create(self.account.identity_key_pair(), &roster, rng)?;
+        let created =
+            GroupSession::create(self.device.account().identity_key_pair(), &roster, rng)?;
         let mut sent = Vec::new();
         for member in members {
             let invite = body::group_invite(&names, &created.welcome.bytes)?;
@@ -212,13 +213,17 @@ impl Peer {
                 names.group
             ));
         }
-        let joined =
-            match GroupSession::join(self.account.identity_key_pair(), welcome, sender, rng) {
-                Ok(joined) => joined,
-                Err(e) => {
-                    return Incoming::Rejected(format!("group invitation from `{from}`: {e}"));
-                }
-            };
+        let joined = match GroupSession::join(
+            self.device.account().identity_key_pair(),
+            welcome,
+            sender,
+            rng,
+        ) {
+            Ok(joined) => joined,
+            Err(e) => {
+                return Incoming::Rejected(format!("group invitation from `{from}`: {e}"));
+            }
+        };
         let chat = ChatGroup {
             names,
             session: joined.session,
@@ -327,9 +332,11 @@ impl Peer {
                     .map(|bytes| (*g.session.group_id().as_bytes(), bytes))
             })
             .collect();
-        let mut items = vec![BackupItem::IdentityBook(&self.account)];
+        let mut items = vec![BackupItem::IdentityBook(&self.device)];
         if options.include_identity_key {
-            items.push(BackupItem::IdentityKey(self.account.identity_key_pair()));
+            items.push(BackupItem::IdentityKey(
+                self.device.account().identity_key_pair(),
+            ));
         }
         for group in self.groups.values() {
             items.push(BackupItem::GroupSession(&group.session));
@@ -355,10 +362,15 @@ impl Peer {
         now: Timestamp,
         rng: &mut R,
     ) -> Result<RestoreReport, BoxError> {
-        let fallback: IdentityKeyPair = self.account.identity_key_pair().clone();
-        let mut account = restored.to_account(fallback, now, rng);
-        account.generate_one_time_prekeys(ONE_TIME_PREKEYS, ONE_TIME_PREKEYS, now, rng)?;
-        self.account = account;
+        let fallback: IdentityKeyPair = self.device.account().identity_key_pair().clone();
+        let mut account = restored.to_device(fallback, now, rng);
+        account.account_mut().generate_one_time_prekeys(
+            ONE_TIME_PREKEYS,
+            ONE_TIME_PREKEYS,
+            now,
+            rng,
+        )?;
+        self.device = account;
         self.groups.clear();
         self.pending_keys.clear();
         let peer = self;
@@ -392,13 +404,13 @@ impl Peer {
             .into_iter()
             .map(|identity| {
                 let user: Option<UserId> = peer
-                    .account
+                    .device
                     .users_with_identity(&identity)
                     .into_iter()
                     .next();
                 let verified = user.as_ref().is_some_and(|u| {
                     matches!(
-                        peer.account.verification_state(u),
+                        peer.device.verification_state(u),
                         Some(VerificationState::Verified { .. })
                     )
                 });

@@ -57,7 +57,7 @@ impl Peer {
                     .get(span.original())
                     .ok_or("a masked span outside the text")?;
                 let field = SecureField::seal(
-                    self.account.identity_key_pair(),
+                    self.device.account().identity_key_pair(),
                     certificate,
                     &vault_key,
                     span.kind(),

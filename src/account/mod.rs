@@ -1,4 +1,7 @@
-//! The device's long-term state: identity, prekeys, and session creation.
+//! The account: a device's long-term state (identity, prekeys, their rotation) and session
+//! creation, the vodozemac-shaped core. It knows nothing of peers, resets, the identity book
+//! or sealed envelopes: sessions are values the app keeps ([`Session`]), or the device layer
+//! above keeps them per peer (`Device`, src/device).
 
 use core::fmt;
 use std::collections::{BTreeMap, VecDeque};
@@ -10,9 +13,7 @@ use crate::event::Event;
 use crate::keys::{
     IdentityKey, IdentityKeyPair, KemPreKey, KemPreKeyKind, OneTimePreKey, SignedPreKey,
 };
-use crate::peer::PeerRecord;
 use crate::ratchet::{RatchetConfig, RatchetKeyPair, RatchetState, ResponderStart};
-use crate::reset::ResetLog;
 use crate::session::{Session, SessionId, SessionNames, report_events};
 use crate::time::Timestamp;
 use crate::wire::PreKeyMessage;
@@ -165,7 +166,35 @@ impl PublishedPreKeys {
 }
 
 /// A device's long-term state: its identity key, its prekeys, and the replay records of
-/// its last-resort keys. Sessions are separate values ([`Session`]).
+/// its last-resort keys. Sessions are separate values ([`Session`]) the app keeps; an app
+/// that wants them kept per peer uses a [`crate::Device`], which owns an account.
+///
+/// ```
+/// use hushwire::{Account, Timestamp};
+/// use rand_core::SeedableRng;
+/// # fn main() -> Result<(), hushwire::Error> {
+/// // Use the OS RNG in an app; a seeded one makes this example deterministic.
+/// let mut rng = chacha20::ChaCha20Rng::seed_from_u64(7);
+/// let now = Timestamp::from_unix_secs(1_700_000_000);
+///
+/// let alice = Account::new(now, &mut rng);
+/// let mut bob = Account::new(now, &mut rng);
+/// bob.generate_one_time_prekeys(10, 10, now, &mut rng)?;
+///
+/// // The server stores Bob's published keys and hands Alice one bundle.
+/// let bundle = bob.published_prekeys().take_bundle();
+/// let mut to_bob = alice.create_outbound_session(&bundle, &mut rng)?;
+/// let first = to_bob.encrypt(b"hi Bob", &mut rng)?;
+///
+/// // Bob builds his side from Alice's first message; both keep their session.
+/// let inbound = bob.create_inbound_session(&first, now)?;
+/// assert_eq!(inbound.plaintext, b"hi Bob");
+/// let mut to_alice = inbound.session;
+/// let reply = to_alice.encrypt(b"hi Alice", &mut rng)?;
+/// assert_eq!(to_bob.decrypt(&reply)?.plaintext, b"hi Alice");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Account {
     pub(crate) identity: IdentityKeyPair,
@@ -179,16 +208,6 @@ pub struct Account {
     /// (signed prekey id, base key) of initial messages accepted on reusable prekeys only.
     pub(crate) replay_records: VecDeque<(u32, [u8; 32])>,
     pub(crate) config: RatchetConfig,
-    /// Sessions with each peer device, keyed by its identity key.
-    pub(crate) peers: BTreeMap<IdentityKey, PeerRecord>,
-    /// The logical clock of peer use: the `last_used` of the most recently used record. Not
-    /// persisted; a restore sets it to the largest `last_used` held.
-    pub(crate) peer_clock: u64,
-    /// Reset-protocol bookkeeping per peer (rate limits, replays).
-    pub(crate) resets: BTreeMap<IdentityKey, ResetLog>,
-    /// The identity key recorded for each of the app's users, and its verification state
-    /// (src/verify).
-    pub(crate) identities: crate::verify::IdentityBook,
 }
 
 impl fmt::Debug for Account {
@@ -198,7 +217,6 @@ impl fmt::Debug for Account {
             .field("signed_prekey_id", &self.signed_prekey.current.id)
             .field("one_time_prekeys", &self.one_time.len())
             .field("one_time_kem_prekeys", &self.one_time_kem.len())
-            .field("peers", &self.peers.len())
             .finish_non_exhaustive()
     }
 }
@@ -236,10 +254,6 @@ impl Account {
             next_kem_id: 2,
             replay_records: VecDeque::new(),
             config: RatchetConfig::default(),
-            peers: BTreeMap::new(),
-            peer_clock: 0,
-            resets: BTreeMap::new(),
-            identities: crate::verify::IdentityBook::default(),
         }
     }
 

@@ -7,7 +7,7 @@ use core::fmt;
 use rand_core::CryptoRng;
 use thiserror::Error;
 
-use crate::account::Account;
+use super::Device;
 use crate::error::{DecodeError, ErrorKind};
 use crate::event::Event;
 use crate::labels::LABEL_RESET_MAC;
@@ -34,10 +34,10 @@ pub const RESET_REQUEST_LEN: usize = 2 + 32 + 32 + 8 + 8 + 1 + 16 + 32;
 /// How far in the future (by our clock) a reset request's timestamp may be: 5 minutes.
 pub const RESET_MAX_FUTURE_SKEW_SECS: u64 = 300;
 
-/// Most reset logs an account keeps: twice [`crate::MAX_PEERS`], so the peers held never fill
-/// it. Requests from throwaway identities cannot grow the account without bound: when full, a
+/// Most reset logs a device keeps: twice [`super::MAX_PEERS`], so the peers held never fill
+/// it. Requests from throwaway identities cannot grow the device without bound: when full, a
 /// log is made room for only by forgetting one that no longer guards anything (SPEC.md §12.4).
-pub const MAX_RESET_LOGS: usize = 2 * crate::peer::MAX_PEERS;
+pub const MAX_RESET_LOGS: usize = 2 * super::peers::MAX_PEERS;
 
 /// Why a device asks for a reset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -75,7 +75,7 @@ impl ResetReason {
     }
 }
 
-/// Errors of the reset protocol. The account is unchanged on every one.
+/// Errors of the reset protocol. The device is unchanged on every one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum ResetError {
@@ -94,7 +94,7 @@ pub enum ResetError {
     #[error("reset request is stale or replayed")]
     Stale,
     /// A reset with this peer happened less than [`RESET_MIN_INTERVAL_SECS`] ago, or the
-    /// account keeps [`MAX_RESET_LOGS`] reset logs and none can be forgotten yet.
+    /// device keeps [`MAX_RESET_LOGS`] reset logs and none can be forgotten yet.
     #[error("reset rate limit: retry in {retry_after_secs} s")]
     RateLimited {
         /// Seconds until a reset with this peer is allowed again.
@@ -194,7 +194,7 @@ impl ResetRequest {
         out
     }
 
-    /// Decodes strictly (the MAC is checked by [`Account::answer_reset`]).
+    /// Decodes strictly (the MAC is checked by [`Device::answer_reset`]).
     ///
     /// # Errors
     /// [`DecodeError`] on any deviation from the layout.
@@ -286,7 +286,7 @@ pub struct ResetAnswered {
     pub events: Vec<Event>,
 }
 
-impl Account {
+impl Device {
     /// Builds an authenticated reset request for `peer`, to send back (sealed, like any message)
     /// when its messages cannot be decrypted. `since` is the last time a message from the
     /// peer was read.
@@ -310,7 +310,7 @@ impl Account {
         let mut nonce = [0u8; 16];
         rng.fill_bytes(&mut nonce);
         let mut request = ResetRequest {
-            requester: *self.identity_key(),
+            requester: *self.account.identity_key(),
             target: *peer,
             created_at: now,
             since,
@@ -319,7 +319,7 @@ impl Account {
             mac: [0u8; 32],
         };
         request.mac = request
-            .compute_mac(&self.identity, peer)
+            .compute_mac(self.account.identity_key_pair(), peer)
             .ok_or(ResetError::BadSignature)?;
         if let Some(spent) = spent {
             self.resets.remove(&spent);
@@ -334,7 +334,7 @@ impl Account {
     /// `bundle` (fetched from the server as for any new session) and makes it active.
     ///
     /// # Errors
-    /// [`ResetError`]; the account is unchanged on every error.
+    /// [`ResetError`]; the device is unchanged on every error.
     pub fn answer_reset<R: CryptoRng + ?Sized>(
         &mut self,
         request: &[u8],
@@ -343,11 +343,11 @@ impl Account {
         rng: &mut R,
     ) -> Result<ResetAnswered, ResetError> {
         let request = ResetRequest::from_bytes(request)?;
-        if request.target != *self.identity_key() {
+        if request.target != *self.account.identity_key() {
             return Err(ResetError::NotForUs);
         }
         let expected = request
-            .compute_mac(&self.identity, &request.requester)
+            .compute_mac(self.account.identity_key_pair(), &request.requester)
             .ok_or(ResetError::BadSignature)?;
         if !bool::from(expected.ct_eq(&request.mac)) {
             return Err(ResetError::BadSignature);
@@ -470,9 +470,11 @@ mod tests {
 
     /// Bob keeping `count` reset logs of strangers, each answered at `NOW` (spent only after
     /// `NOW + RESET_MAX_AGE_SECS`).
-    fn bob_with_logs(count: usize, rng: &mut ChaCha20Rng) -> Account {
-        let mut bob = Account::new(NOW, rng);
-        bob.generate_one_time_prekeys(4, 4, NOW, rng).unwrap();
+    fn bob_with_logs(count: usize, rng: &mut ChaCha20Rng) -> Device {
+        let mut bob = Device::new(NOW, rng);
+        bob.account_mut()
+            .generate_one_time_prekeys(4, 4, NOW, rng)
+            .unwrap();
         let log = ResetLog {
             last_answered: Some(NOW),
             newest_answered_request: Some(NOW),
@@ -485,9 +487,12 @@ mod tests {
         bob
     }
 
-    fn request_to(bob: &Account, now: Timestamp, rng: &mut ChaCha20Rng) -> (Account, Vec<u8>) {
-        let mut requester = Account::new(NOW, rng);
-        requester.generate_one_time_prekeys(1, 1, NOW, rng).unwrap();
+    fn request_to(bob: &Device, now: Timestamp, rng: &mut ChaCha20Rng) -> (Device, Vec<u8>) {
+        let mut requester = Device::new(NOW, rng);
+        requester
+            .account_mut()
+            .generate_one_time_prekeys(1, 1, NOW, rng)
+            .unwrap();
         let request = requester
             .reset_request(bob.identity_key(), ResetReason::NoSession, now, now, rng)
             .unwrap();
@@ -501,14 +506,14 @@ mod tests {
 
         // One short of the limit: a new requester gets a log.
         let (alice, request) = request_to(&bob, NOW, &mut rng);
-        let bundle = alice.published_prekeys().take_bundle();
+        let bundle = alice.account().published_prekeys().take_bundle();
         let _ = bob.answer_reset(&request, &bundle, NOW, &mut rng).unwrap();
         assert_eq!(bob.resets.len(), MAX_RESET_LOGS);
 
         // At the limit, while no stranger's log is spent: refused, nothing changes.
         let later = NOW.plus_secs(RESET_MAX_AGE_SECS);
         let (carol, request) = request_to(&bob, later, &mut rng);
-        let bundle = carol.published_prekeys().take_bundle();
+        let bundle = carol.account().published_prekeys().take_bundle();
         let logs = bob.resets.clone();
         assert_eq!(
             bob.answer_reset(&request, &bundle, later, &mut rng).err(),
@@ -537,7 +542,7 @@ mod tests {
         // One second later the strangers' logs are spent: the first by key order is forgotten.
         let spent = NOW.plus_secs(RESET_MAX_AGE_SECS + 1);
         let (carol, request) = request_to(&bob, spent, &mut rng);
-        let bundle = carol.published_prekeys().take_bundle();
+        let bundle = carol.account().published_prekeys().take_bundle();
         let _ = bob
             .answer_reset(&request, &bundle, spent, &mut rng)
             .unwrap();
@@ -547,10 +552,10 @@ mod tests {
         assert!(bob.resets.contains_key(alice.identity_key()));
         assert!(bob.resets.contains_key(carol.identity_key()));
 
-        // An account at the limit restores.
+        // A device at the limit restores.
         let key = StorageKey::from_bytes([7; 32]);
         let blob = bob.to_encrypted(&key, 0, &mut rng);
-        let restored = Account::from_encrypted(&blob, &key, 0, &Expected::any()).unwrap();
+        let restored = Device::from_encrypted(&blob, &key, 0, &Expected::any()).unwrap();
         assert_eq!(restored.resets, bob.resets);
     }
 
@@ -559,7 +564,7 @@ mod tests {
         let mut rng = ChaCha20Rng::seed_from_u64(402);
         let mut bob = bob_with_logs(MAX_RESET_LOGS - 1, &mut rng);
         let (alice, request) = request_to(&bob, NOW, &mut rng);
-        let bundle = alice.published_prekeys().take_bundle();
+        let bundle = alice.account().published_prekeys().take_bundle();
         let _ = bob.answer_reset(&request, &bundle, NOW, &mut rng).unwrap();
         // Every stranger's log is now younger than Alice's and not yet spent; Alice's is
         // spent but she is held, so there is no room.
@@ -576,7 +581,7 @@ mod tests {
         }
         let spent = NOW.plus_secs(RESET_MAX_AGE_SECS + 1);
         let (carol, request) = request_to(&bob, spent, &mut rng);
-        let bundle = carol.published_prekeys().take_bundle();
+        let bundle = carol.account().published_prekeys().take_bundle();
         assert_eq!(
             bob.answer_reset(&request, &bundle, spent, &mut rng).err(),
             Some(ResetError::RateLimited {

@@ -1,4 +1,4 @@
-//! Per-peer session records held by the [`Account`]: an active session plus a bounded number
+//! Per-peer session records held by the [`Device`]: an active session plus a bounded number
 //! of older ones, so a conversation survives a peer's reinstall or two sessions started at
 //! once (SPEC.md §12).
 
@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, VecDeque};
 use rand_core::CryptoRng;
 use thiserror::Error;
 
-use crate::account::Account;
+use super::Device;
 use crate::error::ErrorKind;
 use crate::event::Event;
 use crate::keys::IdentityKey;
@@ -21,14 +21,14 @@ use crate::x3dh::PreKeyBundle;
 /// Most sessions kept per peer device: the active one and older ones still accepted.
 pub const MAX_SESSIONS_PER_PEER: usize = 5;
 
-/// Most peer devices an account holds sessions with. Every record costs memory and bytes in the
-/// persisted account, and a stranger holding a last-resort prekey could otherwise grow it
-/// without end. When a new peer needs a record and the account is full, the least recently
+/// Most peer devices a device holds sessions with. Every record costs memory and bytes in the
+/// persisted device, and a stranger holding a last-resort prekey could otherwise grow it
+/// without end. When a new peer needs a record and the device is full, the least recently
 /// used unverified peer is evicted, one that never answered first ([`Event::PeerEvicted`]);
 /// a peer whose identity the user verified never is (SPEC.md §12.1).
 pub const MAX_PEERS: usize = 10_000;
 
-/// Errors from the account-level session API.
+/// Errors from the device-level session API ([`Device::encrypt_for`], [`Device::decrypt_from`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum PeerError {
@@ -51,8 +51,8 @@ pub enum PeerError {
     #[error("the prekey message was sent by another identity than the expected peer")]
     SenderMismatch,
     /// The peer's identity key replaced a key the user had verified, and the change was not
-    /// accepted yet ([`Account::accept_identity_change`], or verify the new key with
-    /// [`Account::mark_verified`]). Nothing was encrypted.
+    /// accepted yet ([`Device::accept_identity_change`], or verify the new key with
+    /// [`Device::mark_verified`]). Nothing was encrypted.
     #[error("the peer's identity key changed since it was verified; accept or verify it first")]
     IdentityChanged,
     /// See [`EncryptError`].
@@ -83,15 +83,15 @@ impl PeerError {
     }
 
     /// Whether this failure should be answered with a reset request (see
-    /// [`Account::reset_request`]), and with which reason (SPEC.md §12.4). Only failures a
+    /// [`Device::reset_request`]), and with which reason (SPEC.md §12.4). Only failures a
     /// genuine peer can cause lead into a reset: messages of a peer we hold no record of, or
     /// no answered session with (our state was lost), authenticated signs of state out of
     /// step (the session tag), a chain too far ahead, and prekey messages whose prekeys are
     /// gone. A ratchet message that no session of an established conversation opens
     /// ([`PeerError::NoMatchingSession`]) never does: it is indistinguishable from junk
     /// attributed to the peer. Duplicates and tampered messages never do either.
-    pub fn reset_reason(&self) -> Option<crate::ResetReason> {
-        use crate::ResetReason;
+    pub fn reset_reason(&self) -> Option<super::ResetReason> {
+        use super::ResetReason;
         match self {
             PeerError::UnknownPeer | PeerError::NoAnsweredSession => Some(ResetReason::NoSession),
             PeerError::Decrypt(DecryptError::StateBehind { .. }) => Some(ResetReason::StateBehind),
@@ -131,8 +131,8 @@ impl PeerError {
 #[derive(Clone, PartialEq, Eq, Default)]
 pub(crate) struct PeerRecord {
     pub(crate) sessions: VecDeque<Session>,
-    /// When the account last used this record (a session started, a message encrypted or
-    /// decrypted), on the account's logical clock [`Account::peer_clock`]: the least recently
+    /// When the device last used this record (a session started, a message encrypted or
+    /// decrypted), on the device's logical clock [`Device::peer_clock`]: the least recently
     /// used peer is evicted first.
     pub(crate) last_used: u64,
 }
@@ -163,7 +163,7 @@ fn eviction_candidate<'a>(
         .map(|(key, _)| *key)
 }
 
-/// The result of [`Account::start_session`].
+/// The result of [`Device::start_session`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[must_use]
 #[non_exhaustive]
@@ -174,7 +174,7 @@ pub struct SessionStarted {
     pub events: Vec<Event>,
 }
 
-/// The result of [`Account::decrypt_from`].
+/// The result of [`Device::decrypt_from`].
 #[derive(Clone, PartialEq, Eq)]
 #[must_use]
 #[non_exhaustive]
@@ -197,24 +197,24 @@ impl core::fmt::Debug for PeerDecrypted {
     }
 }
 
-impl Account {
+impl Device {
     /// Starts a session with the owner of `bundle` and makes it the active session for that
     /// peer.
     ///
-    /// If `bundle` names a new peer and the account holds [`MAX_PEERS`] already, the least
+    /// If `bundle` names a new peer and the device holds [`MAX_PEERS`] already, the least
     /// recently used unverified peer is evicted, one that never answered first
-    /// ([`Event::PeerEvicted`] in the outcome; persist the account).
+    /// ([`Event::PeerEvicted`] in the outcome; persist the device).
     ///
     /// # Errors
-    /// [`HandshakeError`], including [`HandshakeError::TooManyPeers`] when the account is full
-    /// and every peer it holds is verified. The account is unchanged on error.
+    /// [`HandshakeError`], including [`HandshakeError::TooManyPeers`] when the device is full
+    /// and every peer it holds is verified. The device is unchanged on error.
     pub fn start_session<R: CryptoRng + ?Sized>(
         &mut self,
         bundle: &PreKeyBundle,
         rng: &mut R,
     ) -> Result<SessionStarted, HandshakeError> {
         let evict = self.room_for(&bundle.identity_key)?;
-        let session = self.create_outbound_session(bundle, rng)?;
+        let session = self.account.create_outbound_session(bundle, rng)?;
         let session_id = session.session_id();
         let mut events = Vec::new();
         self.evict(evict, &mut events);
@@ -230,9 +230,9 @@ impl Account {
     ///
     /// # Errors
     /// [`PeerError::IdentityChanged`] if `peer` is the new key of a user whose key changed
-    /// since verification and the change was not accepted (see [`Account::record_identity`]);
+    /// since verification and the change was not accepted (see [`Device::record_identity`]);
     /// [`PeerError::UnknownPeer`] without a session; [`PeerError::Encrypt`] as
-    /// [`Session::encrypt`]. The account is unchanged on error.
+    /// [`Session::encrypt`]. The device is unchanged on error.
     pub fn encrypt_for<R: CryptoRng + ?Sized>(
         &mut self,
         peer: &IdentityKey,
@@ -257,7 +257,7 @@ impl Account {
     /// tried, then the older ones, and one that decrypts becomes active.
     ///
     /// # Errors
-    /// [`PeerError`]. The account, its prekeys and every session are unchanged on error.
+    /// [`PeerError`]. The device, its account's prekeys and every session are unchanged on error.
     pub fn decrypt_from(
         &mut self,
         peer: &IdentityKey,
@@ -277,7 +277,7 @@ impl Account {
             });
             if known.is_none() {
                 let evict = self.room_for(peer)?;
-                let inbound = self.create_inbound_session(message, now)?;
+                let inbound = self.account.create_inbound_session(message, now)?;
                 let session_id = inbound.session.session_id();
                 let mut events = inbound.events;
                 events.push(Event::SessionEstablished { session_id });
@@ -355,10 +355,10 @@ impl Account {
     }
 
     /// Whether `peer` can get a record: `Some(victim)` if another peer must be evicted first
-    /// (the account is full), `None` if there is room or `peer` is held already.
+    /// (the device is full), `None` if there is room or `peer` is held already.
     ///
     /// # Errors
-    /// [`HandshakeError::TooManyPeers`] if the account is full of verified peers.
+    /// [`HandshakeError::TooManyPeers`] if the device is full of verified peers.
     fn room_for(&self, peer: &IdentityKey) -> Result<Option<IdentityKey>, HandshakeError> {
         if self.peers.len() < MAX_PEERS || self.peers.contains_key(peer) {
             return Ok(None);
@@ -369,7 +369,7 @@ impl Account {
             .ok_or(HandshakeError::TooManyPeers { limit: MAX_PEERS })
     }
 
-    /// Drops the record [`Account::room_for`] chose, once the new session is built. Its reset
+    /// Drops the record [`Device::room_for`] chose, once the new session is built. Its reset
     /// log stays: it still guards against replayed and too frequent reset requests.
     fn evict(&mut self, victim: Option<IdentityKey>, events: &mut Vec<Event>) {
         if let Some(peer) = victim
@@ -402,14 +402,14 @@ impl Account {
 
     /// Forgets everything about `peer` in one call: all its sessions are dropped and their
     /// keys zeroized, and its reset bookkeeping is erased. Returns whether anything was held.
-    /// Persist the account afterwards.
+    /// Persist the device afterwards.
     pub fn forget_peer(&mut self, peer: &IdentityKey) -> bool {
         let had_sessions = self.peers.remove(peer).is_some();
         let had_resets = self.resets.remove(peer).is_some();
         had_sessions || had_resets
     }
 
-    /// The peers this account holds sessions with.
+    /// The peers this device holds sessions with.
     pub fn peers(&self) -> Vec<IdentityKey> {
         self.peers.keys().copied().collect()
     }
@@ -429,10 +429,10 @@ mod tests {
 
     /// A record with one outbound session that the peer answered on, or not.
     fn record(rng: &mut ChaCha20Rng, answered: bool, last_used: u64) -> (IdentityKey, PeerRecord) {
-        let mut us = Account::new(NOW, rng);
-        let mut peer = Account::new(NOW, rng);
+        let mut us = Device::new(NOW, rng);
+        let mut peer = Device::new(NOW, rng);
         let _ = us
-            .start_session(&peer.published_prekeys().take_bundle(), rng)
+            .start_session(&peer.account().published_prekeys().take_bundle(), rng)
             .unwrap();
         let key = *peer.identity_key();
         if answered {
