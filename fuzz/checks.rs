@@ -1,7 +1,7 @@
-//! The checks behind the fuzz targets, shared with `tests/fuzz_corpus.rs` so that `cargo test`
+//! The checks behind the fuzz targets, shared with `tests/attacks/fuzz_corpus.rs` so that `cargo test`
 //! replays the corpora and saved crashes on stable Rust without libFuzzer.
 //!
-//! Included with `#[path]` by `fuzz/fuzz_targets/*.rs` and by `tests/fuzz_corpus.rs`; it is
+//! Included with `#[path]` by `fuzz/fuzz_targets/*.rs` and by `tests/attacks/fuzz_corpus.rs`; it is
 //! not part of hushwire's API. Every check panics on a violated property, which is what the
 //! fuzzer reports as a crash.
 //!

@@ -3,7 +3,7 @@
 //! only DH paths), Ed25519 through `IssuerKey::verify` / `IdentityKey` decoding (the path
 //! every bundle, certificate, roster and group signature takes), ChaCha20-Poly1305 through
 //! `aead::{seal_into, open_into}`. Public-API checks of the same cases are in
-//! `tests/wycheproof.rs`.
+//! `tests/attacks/wycheproof.rs`.
 
 #![allow(
     clippy::unwrap_used,

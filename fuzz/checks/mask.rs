@@ -70,7 +70,7 @@ fn masker(mode: u16) -> Masker {
 }
 
 /// Every structural property of masking `text`; returns the masked text. Shared with
-/// `tests/mask_properties.rs`.
+/// `tests/properties/mask.rs`.
 pub(crate) fn check_structure(masker: &Masker, text: &str) -> String {
     let masked = masker.mask(text);
     let out = masked.text();

@@ -2,7 +2,7 @@
 //! released before a failure is a verified prefix; failed pushes change nothing; pointers
 //! decode strictly and re-encode to the input.
 //!
-//! The check lives in `fuzz/checks/` (via `fuzz/checks.rs`), shared with `tests/fuzz_corpus.rs`.
+//! The check lives in `fuzz/checks/` (via `fuzz/checks.rs`), shared with `tests/attacks/fuzz_corpus.rs`.
 
 #![no_main]
 

@@ -1,7 +1,7 @@
 //! Backup restore (SPEC.md §18) on arbitrary bytes and on a genuine stored backup with edits:
 //! no forgery restores, no wrap opens to another key.
 //!
-//! The check lives in `fuzz/checks/` (via `fuzz/checks.rs`), shared with `tests/fuzz_corpus.rs`.
+//! The check lives in `fuzz/checks/` (via `fuzz/checks.rs`), shared with `tests/attacks/fuzz_corpus.rs`.
 
 #![no_main]
 

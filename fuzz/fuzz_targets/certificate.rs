@@ -2,7 +2,7 @@
 //! messages: strict round-trip decoding, only genuine certificates verify, and only genuine
 //! messages complete a SAS run.
 //!
-//! The check lives in `fuzz/checks/` (via `fuzz/checks.rs`), shared with `tests/fuzz_corpus.rs`.
+//! The check lives in `fuzz/checks/` (via `fuzz/checks.rs`), shared with `tests/attacks/fuzz_corpus.rs`.
 
 #![no_main]
 

@@ -1,7 +1,7 @@
 //! Structured (`arbitrary`): whole two-party conversations under random schedules of
 //! sends, reorders, drops, duplicates, bit flips, splices and persistence, checking the invariants.
 //!
-//! The check lives in `fuzz/checks/` (via `fuzz/checks.rs`), shared with `tests/fuzz_corpus.rs`.
+//! The check lives in `fuzz/checks/` (via `fuzz/checks.rs`), shared with `tests/attacks/fuzz_corpus.rs`.
 
 #![no_main]
 

@@ -1,7 +1,7 @@
 //! Every wire decoder on arbitrary bytes: no panic, strict type checks, and whatever
 //! decodes re-encodes to exactly the input.
 //!
-//! The check lives in `fuzz/checks.rs`, shared with `tests/fuzz_corpus.rs`.
+//! The check lives in `fuzz/checks.rs`, shared with `tests/attacks/fuzz_corpus.rs`.
 
 #![no_main]
 

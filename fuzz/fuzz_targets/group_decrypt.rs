@@ -1,7 +1,7 @@
 //! Group messages, distributions, roster changes and welcomes into a live group session:
 //! only genuine inputs are accepted, once, and every failure leaves the session unchanged.
 //!
-//! The check lives in `fuzz/checks/` (via `fuzz/checks.rs`), shared with `tests/fuzz_corpus.rs`.
+//! The check lives in `fuzz/checks/` (via `fuzz/checks.rs`), shared with `tests/attacks/fuzz_corpus.rs`.
 
 #![no_main]
 

@@ -1,7 +1,7 @@
 //! Arbitrary and mutated genuine prekey messages into an account: only genuine ones
 //! start a session, and a failure leaves the account's prekeys unchanged.
 //!
-//! The check lives in `fuzz/checks.rs`, shared with `tests/fuzz_corpus.rs`.
+//! The check lives in `fuzz/checks.rs`, shared with `tests/attacks/fuzz_corpus.rs`.
 
 #![no_main]
 

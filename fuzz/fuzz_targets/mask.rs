@@ -2,7 +2,7 @@
 //! outside them, idempotence, and a bounded number of scanner steps per byte; and the
 //! secure-field decoder's strict round trip.
 //!
-//! The check lives in `fuzz/checks/` (via `fuzz/checks.rs`), shared with `tests/fuzz_corpus.rs`.
+//! The check lives in `fuzz/checks/` (via `fuzz/checks.rs`), shared with `tests/attacks/fuzz_corpus.rs`.
 
 #![no_main]
 

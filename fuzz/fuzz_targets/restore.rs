@@ -1,7 +1,7 @@
 //! Encrypted state import (accounts, sessions, group sessions) on arbitrary bytes, edited
 //! blobs and validly sealed arbitrary snapshots: no forgery restores, restores are fixed points.
 //!
-//! The check lives in `fuzz/checks/` (via `fuzz/checks.rs`), shared with `tests/fuzz_corpus.rs`.
+//! The check lives in `fuzz/checks/` (via `fuzz/checks.rs`), shared with `tests/attacks/fuzz_corpus.rs`.
 
 #![no_main]
 

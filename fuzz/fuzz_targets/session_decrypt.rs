@@ -1,7 +1,7 @@
 //! Arbitrary and mutated genuine messages into a live session: only genuine unread
 //! messages decrypt, and a failed decrypt leaves the session unchanged.
 //!
-//! The check lives in `fuzz/checks.rs`, shared with `tests/fuzz_corpus.rs`.
+//! The check lives in `fuzz/checks.rs`, shared with `tests/attacks/fuzz_corpus.rs`.
 
 #![no_main]
 

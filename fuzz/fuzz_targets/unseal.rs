@@ -1,7 +1,7 @@
 //! Sealed envelopes (single, split and multi-recipient) into open and the recipient's session:
 //! only genuine envelopes open, and a failed decrypt leaves the session unchanged.
 //!
-//! The check lives in `fuzz/checks/` (via `fuzz/checks.rs`), shared with `tests/fuzz_corpus.rs`.
+//! The check lives in `fuzz/checks/` (via `fuzz/checks.rs`), shared with `tests/attacks/fuzz_corpus.rs`.
 
 #![no_main]
 

@@ -329,7 +329,7 @@ mod tests {
             Some(limit("MAX_SESSIONS_PER_PEER", MAX_SESSIONS_PER_PEER))
         );
         // Refused on the count alone, before any record is parsed (the round trip of exactly
-        // MAX_PEERS peers is in tests/peers.rs).
+        // MAX_PEERS peers is in tests/api/peers.rs).
         let mut snapshot = bob.snapshot();
         snapshot.peers = (0..=MAX_PEERS)
             .map(|_| PeerRecordV2 {

@@ -499,7 +499,7 @@ mod tests {
     }
 
     /// The library's side of `tests/vectors/verify/sas.json` "derivations" (the integration
-    /// test `tests/verify_vectors.rs` writes them from an independent reference).
+    /// test `tests/vector_tests/verify.rs` writes them from an independent reference).
     #[test]
     fn derivation_vectors() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/verify/sas.json");

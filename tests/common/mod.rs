@@ -7,13 +7,45 @@
 // Each test file uses a different subset of these helpers, and `pub` here means "for the
 // test files", which `unreachable_pub` cannot know.
 #![allow(dead_code, unreachable_pub)]
+// Test code (and the reference implementation of the vectors): a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use chacha20::ChaCha20Rng;
 use hushwire::{Account, DecryptError, Decrypted, PreKeyBundle, Session, Timestamp};
+use proptest::test_runner::{Config as ProptestConfig, FileFailurePersistence};
 use rand_core::SeedableRng;
+
+/// The reference implementation of certificates and sealed envelopes that the sealed, reset and
+/// adversarial tests check the library against (kept beside the vectors it writes).
+#[path = "../vectors/sealed/reference.rs"]
+pub mod sealed_reference;
+pub mod vector_file;
+pub mod vector_json;
 
 /// The fixed "current time" of every test. Tests that need time to pass use `plus_secs`.
 pub const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+
+/// [`NOW`] in seconds since the Unix epoch, for the vector files that pass raw seconds.
+pub const NOW_SECS: u64 = 1_700_000_000;
+
+/// proptest's configuration with `cases` cases, its failures persisted beside the test's
+/// source file (`<file>.proptest-regressions`). proptest's default, on finding each target
+/// folder's `main.rs`, would put every target's regressions in one `tests/proptest-regressions/`
+/// where same-named modules of two targets (`api/group.rs`, `properties/group.rs`) collide.
+pub fn proptest_config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..ProptestConfig::default()
+    }
+}
 
 /// A deterministic CSPRNG: the same seed gives the same keys, nonces and messages.
 pub fn rng(seed: u64) -> ChaCha20Rng {

@@ -3,7 +3,7 @@
 //! committed file (the default) or rewrites the file (`HUSHWIRE_REGENERATE_VECTORS=1`, for an
 //! intended wire or KDF change, reviewed in the diff).
 //!
-//! Included with `#[path]` by the `*vectors.rs` test files.
+//! A module of `tests/common`, used by the vector tests.
 
 #![allow(dead_code, unreachable_pub)]
 

@@ -4,7 +4,7 @@
 //! error the field `error`. Codes and kinds come from the library's `code()` methods; the
 //! field names and value encodings are written here, once, from SPEC.md §8.4.
 //!
-//! Included with `#[path]` by the `*vectors.rs` test files, which use the strict functions
+//! A module of `tests/common`, used by the vector tests, which use the strict functions
 //! (`error_json`, `event_json`, ...: a variant without an encoding here panics, so that a new
 //! variant cannot slip into a vector file unencoded), and by the C ABI (`ffi/src/boundary.rs`,
 //! for `hw_error_json`), which uses the panic-free `error_json_lenient` (a variant without an

@@ -1,6 +1,6 @@
 //! An independent reference for attachments (SPEC.md §16), written from the specification
 //! with primitive crates only (`hkdf`, `sha2`, `chacha20poly1305`'s XChaCha20-Poly1305 called
-//! with explicit 24-byte nonces, no STREAM crate). `tests/attachment.rs` checks hushwire's
+//! with explicit 24-byte nonces, no STREAM crate). `tests/api/attachment.rs` checks hushwire's
 //! objects and pointers against it byte for byte.
 
 #![allow(

@@ -2,8 +2,8 @@
 //! from the specification with the primitive crates only (x25519-dalek's `x25519`,
 //! ed25519-dalek, hkdf, sha2, chacha20poly1305). Nothing here calls hushwire.
 //!
-//! Included by `tests/sealed.rs` (to build envelopes the library refuses to build: a
-//! certificate for another key, bad padding) and by `tests/sealed_vectors.rs` (to recompute
+//! Included by `tests/api/sealed.rs` (to build envelopes the library refuses to build: a
+//! certificate for another key, bad padding) and by `tests/vector_tests/sealed.rs` (to recompute
 //! every value of the vectors). Each test crate uses part of it.
 
 #![allow(dead_code, unreachable_pub)]

@@ -16,7 +16,7 @@ use hushwire::mask::{MAX_SCAN_STEPS_PER_BYTE, Masker, Policy, SensitiveKind};
 use proptest::prelude::*;
 
 /// The fuzz target's checks (`fuzz/checks/mask.rs`): one definition of the properties.
-#[path = "../fuzz/checks/mask.rs"]
+#[path = "../../fuzz/checks/mask.rs"]
 #[allow(dead_code)]
 mod mask_checks;
 
@@ -116,7 +116,7 @@ fn masker() -> impl Strategy<Value = Masker> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2_000))]
+    #![proptest_config(crate::common::proptest_config(2_000))]
 
     #[test]
     fn masking_is_exact_idempotent_and_bounded(masker in masker(), text in text()) {

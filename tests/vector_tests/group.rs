@@ -35,20 +35,17 @@ use rand_core::{Rng, SeedableRng, TryCryptoRng, TryRng};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-#[path = "common/vector_file.rs"]
-mod vector_file;
+use crate::common::vector_file;
 
 use vector_file::{canonical_text, check_vector_file, vectors_dir};
 
-#[path = "common/vector_json.rs"]
-mod vector_json;
+use crate::common::vector_json;
 
 use vector_json::{error_json, group_events_json};
 
 const GROUP_VECTOR_SEED: u64 = 0x6875_7368_6772_6f75;
 
-/// The time every call of the scenario is made at (seconds since the Unix epoch).
-const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+use crate::common::NOW;
 
 /// The sender of a distribution message, as the 1:1 session carrying it would authenticate it.
 fn auth(k: &IdentityKey) -> AuthenticatedSender {

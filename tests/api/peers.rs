@@ -12,11 +12,11 @@ use chacha20::ChaCha20Rng;
 use hushwire::persist::Expected;
 use hushwire::{
     DecryptError, Device, Event, HandshakeError, MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerError,
-    StorageKey, Timestamp, UserId,
+    StorageKey, UserId,
 };
 use rand_core::SeedableRng;
 
-const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+use crate::common::NOW;
 
 fn accounts(seed: u64) -> (ChaCha20Rng, Device, Device) {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);

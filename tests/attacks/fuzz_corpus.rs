@@ -5,7 +5,7 @@
 //! - `fuzz/regressions/<target>/*`: crashing inputs kept after a fix, if any.
 //!
 //! Regenerate the seed corpora from the fixtures' genuine messages with
-//! `HUSHWIRE_WRITE_CORPUS=1 cargo test --release --test fuzz_corpus -- --ignored write_corpus`
+//! `HUSHWIRE_WRITE_CORPUS=1 cargo test --release --test attacks fuzz_corpus -- --ignored write_corpus`
 //! after a change to the wire format or the key schedule. Stale files stay valid inputs; the
 //! edit-mode seeds (`*-mutate-*`) always start from the fixtures' current messages.
 
@@ -16,7 +16,7 @@
     clippy::indexing_slicing
 )]
 
-#[path = "../fuzz/checks.rs"]
+#[path = "../../fuzz/checks.rs"]
 mod checks;
 
 use std::panic::catch_unwind;

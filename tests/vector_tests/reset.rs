@@ -18,8 +18,7 @@
     clippy::indexing_slicing
 )]
 
-#[path = "vectors/sealed/reference.rs"]
-mod reference;
+use crate::common::sealed_reference as reference;
 
 use std::convert::Infallible;
 
@@ -35,17 +34,15 @@ use reference::{Key, cat, hkdf, sha256, x25519_dh};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-#[path = "common/vector_file.rs"]
-mod vector_file;
+use crate::common::vector_file;
 
 use vector_file::{canonical_text, check_vector_file};
 
-#[path = "common/vector_json.rs"]
-mod vector_json;
+use crate::common::vector_json;
 
 use vector_json::outcome_json;
 
-const NOW: u64 = 1_700_000_000;
+use crate::common::NOW_SECS as NOW;
 const LABEL_RESET_MAC: &[u8] = b"hushwire/v1/reset-request-mac";
 const WIRE_VERSION: u8 = 0x01;
 const TYPE_RESET_REQUEST: u8 = 0x03;

@@ -17,8 +17,7 @@
     clippy::indexing_slicing
 )]
 
-#[path = "vectors/sealed/reference.rs"]
-mod reference;
+use crate::common::sealed_reference as reference;
 
 use std::convert::Infallible;
 use std::num::NonZeroU32;
@@ -35,17 +34,15 @@ use reference::{Key, cat};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-#[path = "common/vector_file.rs"]
-mod vector_file;
+use crate::common::vector_file;
 
 use vector_file::{canonical_text, check_vector_file, json_file_names, regenerating};
 
-#[path = "common/vector_json.rs"]
-mod vector_json;
+use crate::common::vector_json;
 
 use vector_json::outcome_json;
 
-const NOW: u64 = 1_700_000_000;
+use crate::common::NOW_SECS as NOW;
 const HOUR: u64 = 3_600;
 const DAY: u64 = 86_400;
 const TAPE_GENERATION: &str =
@@ -71,7 +68,7 @@ fn hx(bytes: &[u8]) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The tape RNG (same generation as tests/vectors.rs).
+// The tape RNG (same generation as tests/vector_tests/session.rs).
 
 fn tape_stream(seed: &str, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 32);

@@ -28,15 +28,13 @@ use rand_core::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-#[path = "common/vector_file.rs"]
-mod vector_file;
+use crate::common::vector_file;
 
 use vector_file::{canonical_text, check_vector_file, json_file_names};
 
-#[path = "common/vector_json.rs"]
-mod vector_json;
+use crate::common::vector_json;
 
-const NOW: u64 = 1_700_000_000;
+use crate::common::NOW_SECS as NOW;
 const LABEL_SECURE_FIELD_COMMITMENT: &[u8] = b"hushwire/v1/secure-field-commitment";
 
 fn hx(bytes: &[u8]) -> String {

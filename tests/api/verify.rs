@@ -1,6 +1,6 @@
 //! Identity verification: safety numbers and their QR payload, the account's verification
 //! state (a changed key is refused until accepted), and certified business identities. Short
-//! authentication strings are in `tests/verify_sas.rs`.
+//! authentication strings are in `tests/api/sas.rs`.
 
 #![allow(
     clippy::unwrap_used,
@@ -22,7 +22,7 @@ use hushwire::{
 };
 use rand_core::SeedableRng;
 
-const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+use crate::common::NOW;
 const DAY: u64 = 24 * 3600;
 
 fn user(name: &str) -> UserId {
@@ -769,7 +769,7 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+        #![proptest_config(crate::common::proptest_config(256))]
 
         #[test]
         fn random_qr_bytes_never_verify(bytes in proptest::collection::vec(any::<u8>(), 0..100)) {

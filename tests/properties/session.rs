@@ -18,12 +18,10 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-
 use std::collections::VecDeque;
 use std::sync::OnceLock;
 
-use common::{Accounts, Delivery, Dir, NOW, Pair, Sim, establish, rng};
+use crate::common::{Accounts, Delivery, Dir, NOW, Pair, Sim, establish, rng};
 use hushwire::wire::{MessageKind, PreKeyMessage, RatchetMessage, message_kind};
 use hushwire::{
     Account, BUNDLE_LEN_WITHOUT_ONE_TIME, DecodeError, DecryptError, Event, HARD_MAX_JUMP,
@@ -793,7 +791,7 @@ fn run_schedule(s: &Schedule) -> Stats {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(SCHEDULE_CASES))]
+    #![proptest_config(crate::common::proptest_config(SCHEDULE_CASES))]
 
     /// Any schedule of sends, deliveries, duplicates, drops, tampering and reversals: every
     /// delivery gets exactly the result the model derives from the config, every rejection
@@ -1096,7 +1094,7 @@ fn feed_everywhere(bytes: &[u8], bob: &Session, account: &Account) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(CODEC_CASES))]
+    #![proptest_config(crate::common::proptest_config(CODEC_CASES))]
 
     /// Arbitrary bytes never panic any decoder, and never change a session or an account.
     #[test]

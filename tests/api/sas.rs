@@ -21,11 +21,11 @@ use hushwire::verify::{
 };
 use hushwire::{
     Account, DecodeError, ErrorKind, IdentityCertificate, PreKeyBundle, SafetyNumber, Session,
-    StorageKey, Timestamp, UserId, VerifyError,
+    StorageKey, UserId, VerifyError,
 };
 use rand_core::{SeedableRng, TryCryptoRng, TryRng};
 
-const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+use crate::common::NOW;
 
 // ---------------------------------------------------------------------------------------------
 // Setup
@@ -632,7 +632,7 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+        #![proptest_config(crate::common::proptest_config(256))]
 
         #[test]
         fn an_edited_start_never_completes_a_run(seed in any::<u64>(), (flips, len) in edits()) {

@@ -9,8 +9,7 @@
     clippy::indexing_slicing
 )]
 
-#[path = "vectors/sealed/reference.rs"]
-mod reference;
+use crate::common::sealed_reference as reference;
 
 use std::num::NonZeroU32;
 
@@ -31,14 +30,12 @@ use hushwire::{
     TrustStore, Validity,
 };
 use proptest::prelude::*;
-use rand_core::{Rng, SeedableRng};
+use rand_core::Rng;
 
-const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+use crate::common::NOW;
 const DAY: u64 = 86_400;
 
-fn rng(seed: u64) -> ChaCha20Rng {
-    ChaCha20Rng::seed_from_u64(seed)
-}
+use crate::common::rng;
 
 /// A server operator: a trust root, one server key certified by it, and the trust store
 /// clients ship with.
@@ -1150,7 +1147,7 @@ fn padding_fixture() -> (IdentityKeyPair, SenderCertificate, IdentityKey) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(crate::common::proptest_config(96))]
 
     /// The envelope length is a function of the padding bucket alone: two messages give
     /// envelopes of equal length exactly when their contents fall into the same bucket, and
@@ -1300,7 +1297,7 @@ fn genuine() -> &'static Genuine {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(crate::common::proptest_config(256))]
 
     /// Arbitrary bytes, with or without a valid version and type prefix, give an error from
     /// every decoder and from `open`, never a panic.

@@ -10,12 +10,12 @@
 
 use chacha20::ChaCha20Rng;
 use hushwire::{
-    Account, DecryptError, Event, HandshakeError, RatchetConfig, Role, Session, Timestamp,
+    Account, DecryptError, Event, HandshakeError, RatchetConfig, Role, Session,
     wire::{MessageKind, message_kind},
 };
 use rand_core::SeedableRng;
 
-const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+use crate::common::NOW;
 
 struct Pair {
     rng: ChaCha20Rng,

@@ -12,7 +12,7 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
 use chacha20::ChaCha20Rng;
 use hushwire::certificate::SenderCertificateInfo;
@@ -28,7 +28,7 @@ use hushwire::{
 };
 use rand_core::{Rng, SeedableRng};
 
-use common::{NOW, rng};
+use crate::common::{NOW, rng};
 
 /// A chat deployment with a payment vault: the customer's identity and certificate, the
 /// vault's identity, and the trust store the vault validates certificates with.
@@ -349,7 +349,7 @@ fn masked_field_decoding_is_strict() {
         ),
     ];
     // Version, type, kind, policy, empty masked form, bad UTF-8, truncation and trailing
-    // bytes are checked with the vectors (`tests/mask_vectors.rs`, `rejections`).
+    // bytes are checked with the vectors (`tests/vector_tests/mask.rs`, `rejections`).
     for (what, bytes, expected) in cases {
         assert_eq!(MaskedField::from_bytes(&bytes), Err(expected), "{what}");
     }

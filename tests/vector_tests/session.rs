@@ -42,17 +42,15 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
 use x25519_dalek::{X25519_BASEPOINT_BYTES, x25519};
 
-#[path = "common/vector_file.rs"]
-mod vector_file;
+use crate::common::vector_file;
 
 use vector_file::{check_vector_file, json_file_names, regenerating};
 
-#[path = "common/vector_json.rs"]
-mod vector_json;
+use crate::common::vector_json;
 
 use vector_json::{error_json, events_json};
 
-const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+use crate::common::NOW;
 /// Upper bound on the tape a scenario may use; the files record only the bytes drawn.
 const TAPE_MAX: usize = 1 << 16;
 const TAPE_GENERATION: &str =

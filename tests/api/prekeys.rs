@@ -11,12 +11,12 @@
 use chacha20::ChaCha20Rng;
 use hushwire::{
     Account, DecodeError, HandshakeError, IdentityKey, KeyError, PREKEY_GRACE_SECS,
-    PREKEY_ROTATION_SECS, Timestamp,
+    PREKEY_ROTATION_SECS,
     wire::{MAX_PLAINTEXT_LEN, RATCHET_MESSAGE_OVERHEAD, RatchetMessage},
 };
 use rand_core::SeedableRng;
 
-const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+use crate::common::NOW;
 
 #[test]
 fn retired_signed_prekeys_keep_their_full_grace_window_across_weekly_rotations() {

@@ -14,9 +14,7 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-
-use common::{Accounts, NOW, rng};
+use crate::common::{Accounts, NOW, rng};
 use ed25519_dalek::Signer;
 use hushwire::certificate::SenderCertificateInfo;
 use hushwire::group::{GroupRole, GroupSession, RosterError};

@@ -262,7 +262,7 @@ impl World {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(crate::common::proptest_config(128))]
 
     #[test]
     fn conversation_always_recovers(seed in any::<u64>(), ops in proptest::collection::vec(op(), 1..40)) {

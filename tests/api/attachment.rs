@@ -10,16 +10,14 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
-#[path = "vectors/attachment/reference.rs"]
+#[path = "../vectors/attachment/reference.rs"]
 mod reference;
 
-#[path = "common/vector_file.rs"]
-mod vector_file;
+use crate::common::vector_file;
 
-#[path = "common/vector_json.rs"]
-mod vector_json;
+use crate::common::vector_json;
 
 use std::convert::Infallible;
 
@@ -908,8 +906,8 @@ fn debug_output_names_lengths_never_keys_or_names() {
 /// README.md's file-transfer example is the doctest of `src/attachment/mod.rs`.
 #[test]
 fn readme_file_transfer_example_is_the_module_doctest() {
-    let readme = include_str!("../README.md");
-    let module = include_str!("../src/attachment/mod.rs");
+    let readme = include_str!("../../README.md");
+    let module = include_str!("../../src/attachment/mod.rs");
     let block = |lines: Vec<&str>, fence: &str| -> Vec<String> {
         let start = (0..lines.len() - 1)
             .find(|&i| {
@@ -944,7 +942,7 @@ fn readme_file_transfer_example_is_the_module_doctest() {
 // ─── properties ───────────────────────────────────────────────────────────────────────────────
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(crate::common::proptest_config(64))]
 
     /// Any byte range reads back as exactly that slice of the file, from only the chunks
     /// `ciphertext_range` names.

@@ -17,12 +17,12 @@ use hushwire::persist::{
 };
 use hushwire::{
     Account, Device, ErrorKind, IdentityKeyPair, RatchetConfig, RestoreError, Session, StorageKey,
-    Timestamp, UserId,
+    UserId,
 };
 use rand_core::SeedableRng;
 use sha2::{Digest, Sha256};
 
-const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+use crate::common::NOW;
 
 fn key() -> StorageKey {
     StorageKey::from_bytes([0x5a; 32])

@@ -10,10 +10,10 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
+use crate::common::{NOW, rng};
 use chacha20::ChaCha20Rng;
-use common::{NOW, rng};
 use ed25519_dalek::{Signer, SigningKey};
 use hushwire::backup::{
     self, Argon2Params, BackupError, BackupItem, BackupOptions, BackupPublicKey, BackupWriter,
@@ -585,7 +585,7 @@ fn debug_output_shows_no_secrets() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(16))]
+    #![proptest_config(crate::common::proptest_config(16))]
 
     /// Any sequence of app records restores to the latest record of each id.
     #[test]
@@ -622,10 +622,8 @@ proptest! {
 // Vectors (SPEC.md §18.9): tests/vectors/backup/backup.json.
 // ---------------------------------------------------------------------------------------
 
-#[path = "common/vector_file.rs"]
-mod vector_file;
-#[path = "common/vector_json.rs"]
-mod vector_json;
+use crate::common::vector_file;
+use crate::common::vector_json;
 
 mod vectors {
     use super::*;

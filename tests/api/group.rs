@@ -24,9 +24,8 @@ use hushwire::{
     Account, DecodeError, Device, Error, ErrorKind, IdentityKey, IdentityKeyPair,
     MAX_PLAINTEXT_LEN, RestoreError, StorageKey, Timestamp,
 };
-use rand_core::SeedableRng;
 
-const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+use crate::common::NOW;
 
 /// The sender of a distribution message these tests carry by hand (standing for the 1:1
 /// session that would authenticate it).
@@ -34,9 +33,7 @@ fn auth(k: &IdentityKey) -> AuthenticatedSender {
     AuthenticatedSender::assume_authenticated(*k)
 }
 
-fn rng(seed: u64) -> ChaCha20Rng {
-    ChaCha20Rng::seed_from_u64(seed)
-}
+use crate::common::rng;
 
 // ---------------------------------------------------------------------------------------
 // A group of members driven directly (distribution messages carried by hand).

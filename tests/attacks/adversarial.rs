@@ -10,11 +10,11 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 
-use common::{Accounts, NOW, Pair, establish, establish_from, rng};
+use crate::common::{Accounts, NOW, Pair, establish, establish_from, rng};
 use ed25519_dalek::Signer;
 use hushwire::wire::{MessageKind, message_kind};
 use hushwire::{
@@ -1897,8 +1897,7 @@ fn debug_output_still_identifies_sessions_and_prekeys() {
 // Sealed envelopes and groups (P2, P3)
 // ---------------------------------------------------------------------------------------
 
-#[path = "vectors/sealed/reference.rs"]
-mod reference;
+use crate::common::sealed_reference as reference;
 
 /// A relay operator's trust root and server key, and the trust store clients ship with.
 struct Relay {

@@ -30,8 +30,8 @@ fn fenced_blocks<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<(&'a str, Vec<
 
 #[test]
 fn readme_usage_matches_crate_doctest() {
-    let lib = include_str!("../src/lib.rs");
-    let readme = include_str!("../README.md");
+    let lib = include_str!("../../src/lib.rs");
+    let readme = include_str!("../../README.md");
 
     // Crate docs: strip `//!`, take the first Rust block, drop the hidden `# ` lines.
     let doc_lines = lib

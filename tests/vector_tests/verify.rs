@@ -39,17 +39,15 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
 use std::convert::Infallible;
 
-#[path = "common/vector_file.rs"]
-mod vector_file;
+use crate::common::vector_file;
 
 use vector_file::{canonical_text, check_vector_file, json_file_names, regenerating};
 
-#[path = "common/vector_json.rs"]
-mod vector_json;
+use crate::common::vector_json;
 
 use vector_json::{error_json, outcome_json};
 
-const NOW: u64 = 1_700_000_000;
+use crate::common::NOW_SECS as NOW;
 const DAY: u64 = 86_400;
 const RNG: &str = "chacha20::ChaCha20Rng::seed_from_u64(seed); each identity or issuer key pair \
                    is one 32-byte draw (its Ed25519 seed), other random values are fill_bytes \

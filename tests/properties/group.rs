@@ -19,7 +19,7 @@
 //!   stale epoch, someone else's "leave") are rejected with their own error, changing nothing.
 //!
 //! Distribution messages and roster changes are carried directly (the 1:1 transport is
-//! tested in `tests/group.rs`); members are identity keys plus group state.
+//! tested in `tests/api/group.rs`); members are identity keys plus group state.
 
 #![allow(
     clippy::unwrap_used,
@@ -43,7 +43,7 @@ use hushwire::{IdentityKey, IdentityKeyPair, Timestamp};
 use proptest::prelude::*;
 use rand_core::{Rng, SeedableRng};
 
-const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+use crate::common::NOW;
 
 /// The sender of a distribution message carried by hand (standing for the 1:1 session that
 /// would authenticate it).
@@ -702,7 +702,7 @@ fn run(seed: u64, ops: &[Op]) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(CASES))]
+    #![proptest_config(crate::common::proptest_config(CASES))]
 
     #[test]
     fn fifty_member_schedules_keep_every_invariant(

@@ -13,7 +13,7 @@ use hushwire::persist::Expected;
 use hushwire::{DecryptError, Device, ErrorKind, Session, StorageKey, Timestamp};
 use rand_core::SeedableRng;
 
-const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+use crate::common::NOW;
 
 fn pair(seed: u64) -> (ChaCha20Rng, Session, Session) {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);

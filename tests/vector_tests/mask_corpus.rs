@@ -1,7 +1,7 @@
 //! Precision and recall of the masking detectors on the labelled corpus in
 //! `tests/mask_corpus/` (format in its README). Targets (issue P13): recall 100 % on the card
 //! and IBAN positives, precision at least 99 %. Print the table with
-//! `cargo test --release --test mask_corpus -- --nocapture`.
+//! `cargo test --release --test vector_tests mask_corpus -- --nocapture`.
 
 #![cfg(feature = "mask")]
 #![allow(

@@ -1,0 +1,20 @@
+//! Scenario and API tests: whole conversations, peers and accounts, prekeys, persistence and
+//! recovery, groups, sealed envelopes, verification, attachments, backups and masking, as an
+//! app uses them. One test binary; each file is a module sharing `tests/common`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod attachment;
+mod backup;
+mod conversation;
+mod group;
+mod mask;
+mod peers;
+mod persistence;
+mod prekeys;
+mod readme;
+mod recovery;
+mod sas;
+mod sealed;
+mod verify;

@@ -1,0 +1,15 @@
+//! Fixed test vectors (`tests/vectors/`, SPEC.md §10.11) and the masking corpus: each module
+//! regenerates its files in memory and fails on any difference (`HUSHWIRE_REGENERATE_VECTORS=1`
+//! rewrites them instead). Attachment and backup vectors are checked beside their scenarios in
+//! the `api` target. Not named `vectors`: `tests/vectors/` is the data folder.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod group;
+mod mask;
+mod mask_corpus;
+mod reset;
+mod sealed;
+mod session;
+mod verify;
