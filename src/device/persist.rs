@@ -250,8 +250,9 @@ mod tests {
 
     use super::*;
     use crate::Account;
-    use crate::persist::{PeerRecordV2, SessionSnapshotV1};
+    use crate::persist::PeerRecordV2;
     use crate::session::Session;
+    use crate::session::SessionSnapshotV1;
 
     const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
 

@@ -23,9 +23,9 @@ use crate::account::Account;
 use crate::keys::IdentityKey;
 use crate::persist::{
     AccountSnapshotV2, Binding, BlobLabel, Expected, IdentityRecordV1, KeyChecks, PeerRecordV2,
-    RestoreError, SessionSnapshotV1, StateType, StorageKey, decode_exact, restore_state,
-    seal_state, within_limit,
+    RestoreError, StateType, StorageKey, decode_exact, restore_state, seal_state, within_limit,
 };
+use crate::session::SessionSnapshotV1;
 use crate::verify::IdentityBook;
 
 /// The records of a [`Device`] that calls changed since the app last took them

@@ -23,25 +23,16 @@ use super::{
     MAX_GROUP_MEMBERS, MAX_GROUP_SKIPPED_KEYS, MAX_OLD_EPOCH_MESSAGES, MAX_SENDER_KEYS_PER_MEMBER,
 };
 use crate::keys::secret::{ChainKey, MessageKey};
-use crate::persist::RestoreError;
 use crate::persist::{
-    Binding, BlobLabel, Expected, KeyChecks, StateType, StorageKey, decode_exact, restore_state,
-    seal_state,
+    Binding, BlobLabel, Expected, KeyChecks, Persist, RestoreError, StateType, StorageKey,
+    decode_exact, within_limit,
 };
 use crate::time::Timestamp;
 
 type Secret32 = Zeroizing<[u8; 32]>;
 
-/// Refuses `len` above the limit `name` of value `max` (checked before the list is read).
-fn within(len: usize, name: &'static str, max: usize) -> Result<(), RestoreError> {
-    if len > max {
-        return Err(RestoreError::LimitExceeded {
-            limit: name,
-            max: u64::try_from(max).unwrap_or(u64::MAX),
-        });
-    }
-    Ok(())
-}
+/// The group snapshot version this build writes (SPEC.md §14.10). It reads 1 and 2.
+const GROUP_SNAPSHOT_VERSION: u16 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct RosterMemberV1 {
@@ -207,9 +198,9 @@ impl GroupSessionSnapshotV2 {
     fn to_live(&self, checks: KeyChecks) -> Result<GroupSession, RestoreError> {
         self.base.check_limits()?;
         for c in &self.old_epoch.accepted {
-            within(
-                usize::try_from(c.accepted).unwrap_or(usize::MAX),
+            within_limit(
                 "MAX_OLD_EPOCH_MESSAGES",
+                usize::try_from(c.accepted).unwrap_or(usize::MAX),
                 usize::try_from(MAX_OLD_EPOCH_MESSAGES).unwrap_or(usize::MAX),
             )?;
         }
@@ -294,21 +285,21 @@ impl GroupSessionSnapshotV1 {
     /// The documented limits (SPEC.md §14.10), checked before any content is: roster
     /// members, each member's chains, skipped keys.
     fn check_limits(&self) -> Result<(), RestoreError> {
-        within(
-            self.roster.members.len(),
+        within_limit(
             "MAX_GROUP_MEMBERS",
+            self.roster.members.len(),
             MAX_GROUP_MEMBERS,
         )?;
         for m in &self.inbound {
-            within(
-                m.chains.len(),
+            within_limit(
                 "MAX_SENDER_KEYS_PER_MEMBER",
+                m.chains.len(),
                 MAX_SENDER_KEYS_PER_MEMBER,
             )?;
         }
-        within(
-            self.skipped.len(),
+        within_limit(
             "MAX_GROUP_SKIPPED_KEYS",
+            self.skipped.len(),
             MAX_GROUP_SKIPPED_KEYS,
         )
     }
@@ -425,9 +416,28 @@ pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<GroupSession, RestoreError
     decode_exact::<GroupSessionSnapshotV2>(bytes)?.to_live(KeyChecks::Full)
 }
 
-/// The binding of a group session blob (SPEC.md §11.7): our identity and the group id.
-fn group_binding(s: &GroupSession) -> Binding {
-    Binding::group(&s.own, s.roster.group_id.as_bytes())
+impl Persist for GroupSession {
+    type Snapshot = GroupSessionSnapshotV2;
+    const STATE_TYPE: StateType = StateType::GroupSession;
+    const SNAPSHOT_VERSION: u16 = GROUP_SNAPSHOT_VERSION;
+
+    fn snapshot(&self) -> GroupSessionSnapshotV2 {
+        GroupSessionSnapshotV2::from_live(self)
+    }
+
+    /// Format version 1 holds a version-1 snapshot (migrated, with the full key checks),
+    /// format version 2 a version-2 one.
+    fn restore(version: u16, snapshot: &[u8], checks: KeyChecks) -> Result<Self, RestoreError> {
+        match version {
+            1 => decode_exact::<GroupSessionSnapshotV1>(snapshot)?.migrate(),
+            _ => decode_exact::<GroupSessionSnapshotV2>(snapshot)?.to_live(checks),
+        }
+    }
+
+    /// Our identity and the group id (SPEC.md §11.7).
+    fn binding(&self) -> Binding {
+        Binding::group(&self.own, self.roster.group_id.as_bytes())
+    }
 }
 
 impl GroupSession {
@@ -441,7 +451,7 @@ impl GroupSession {
         generation: u64,
         rng: &mut R,
     ) -> Vec<u8> {
-        self.to_encrypted_labeled(key, &BlobLabel::default(), generation, rng)
+        Persist::to_encrypted(self, key, generation, rng)
     }
 
     /// As [`GroupSession::to_encrypted`], and binds the app's `label` for the slot into the
@@ -453,15 +463,7 @@ impl GroupSession {
         generation: u64,
         rng: &mut R,
     ) -> Vec<u8> {
-        seal_state(
-            &GroupSessionSnapshotV2::from_live(self),
-            StateType::GroupSession,
-            &group_binding(self),
-            label,
-            generation,
-            key,
-            rng,
-        )
+        Persist::to_encrypted_labeled(self, key, label, generation, rng)
     }
 
     /// Restores a group session exported with [`GroupSession::to_encrypted`] (by this build,
@@ -481,20 +483,7 @@ impl GroupSession {
         min_generation: u64,
         expected: &Expected,
     ) -> Result<GroupSession, RestoreError> {
-        // Format version 1 holds a version-1 snapshot, format version 2 a version-2 one.
-        restore_state(
-            bytes,
-            StateType::GroupSession,
-            key,
-            min_generation,
-            expected,
-            |version, snapshot| match version {
-                1 => decode_exact::<GroupSessionSnapshotV1>(snapshot)?.migrate(),
-                _ => decode_exact::<GroupSessionSnapshotV2>(snapshot)?
-                    .to_live(KeyChecks::for_blob_version(version)),
-            },
-            group_binding,
-        )
+        <GroupSession as Persist>::from_encrypted(bytes, key, min_generation, expected)
     }
 }
 
@@ -508,17 +497,11 @@ mod plain_serde {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     use super::{GroupSession, GroupSessionSnapshotV1, GroupSessionSnapshotV2};
-
-    /// The group snapshot version this build writes (SPEC.md §14.10). It reads 1 and 2.
-    const GROUP_SNAPSHOT_VERSION: u16 = 2;
+    use crate::persist::Persist;
 
     impl Serialize for GroupSession {
         fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            (
-                GROUP_SNAPSHOT_VERSION,
-                GroupSessionSnapshotV2::from_live(self),
-            )
-                .serialize(serializer)
+            (Self::SNAPSHOT_VERSION, self.snapshot()).serialize(serializer)
         }
     }
 
@@ -568,6 +551,7 @@ mod tests {
     use super::*;
     use crate::group::{AuthenticatedSender, GroupRole};
     use crate::keys::{IdentityKey, IdentityKeyPair};
+    use crate::persist::seal_state;
 
     const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
 

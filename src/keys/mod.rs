@@ -4,6 +4,7 @@ mod identity;
 mod kem;
 mod prekey;
 pub(crate) mod secret;
+mod snapshot;
 
 pub use identity::{IdentityKey, IdentityKeyPair};
 pub(crate) use identity::{is_small_order_encoding, y_is_canonical};
@@ -12,3 +13,4 @@ pub use prekey::KemPreKeyKind;
 pub(crate) use prekey::{
     KemPreKey, OneTimePreKey, SignedPreKey, dh_checked, verify_kem_prekey, verify_signed_prekey,
 };
+pub(crate) use snapshot::{InvalidSnapshot, KemPreKeyV1, SignedPreKeyV1};

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::RestoreError;
 use crate::error::ConfigError;
+use crate::ids::SessionId;
 use crate::keys::IdentityKey;
-use crate::session::SessionId;
 
 /// Most bytes of a [`BlobLabel`].
 pub const MAX_BLOB_LABEL_LEN: usize = 255;

@@ -98,3 +98,10 @@ impl RestoreError {
         }
     }
 }
+
+/// A prekey snapshot that is not valid state is a corrupt blob.
+impl From<crate::keys::InvalidSnapshot> for RestoreError {
+    fn from(_: crate::keys::InvalidSnapshot) -> Self {
+        RestoreError::Corrupt
+    }
+}

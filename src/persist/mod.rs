@@ -10,18 +10,19 @@
 mod binding;
 mod error;
 mod snapshot;
+#[cfg(feature = "serde")]
+mod versioned;
 
 pub(crate) use binding::{Binding, BindingV2};
 pub use binding::{BlobLabel, Expected, MAX_BLOB_LABEL_LEN};
 pub use error::RestoreError;
 #[cfg(feature = "serde")]
 pub(crate) use snapshot::AccountSnapshotV1;
-#[cfg(feature = "serde")]
-pub(crate) use snapshot::plain_serde::versioned;
 pub(crate) use snapshot::{
-    AccountSnapshotV2, IdentityRecordV1, PeerRecordV2, ResetLogV1, SessionSnapshotV1,
-    account_snapshot_from_version, within_limit,
+    AccountSnapshotV2, IdentityRecordV1, PeerRecordV2, ResetLogV1, account_snapshot_from_version,
 };
+#[cfg(feature = "serde")]
+pub(crate) use versioned::versioned;
 
 use core::fmt;
 
@@ -331,6 +332,111 @@ pub(crate) fn decode_exact<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Resto
         return Err(RestoreError::Corrupt);
     }
     Ok(value)
+}
+
+/// A type kept as an encrypted state blob (SPEC.md §11): it says how to snapshot itself, how
+/// to restore from a snapshot of any format version, and what the blob is bound to; the blob
+/// format (header, binding, encryption, generation check) is written once, in the provided
+/// methods. Each implementation lives beside its type, in that module's `snapshot.rs`.
+///
+/// Crate-private: its hooks name the crate-private snapshot and binding types. The public
+/// `to_encrypted`/`to_encrypted_labeled`/`from_encrypted` of each type forward to it.
+pub(crate) trait Persist: Sized {
+    /// The snapshot this build writes (the newest version); serde, never the live struct.
+    type Snapshot: Serialize;
+    /// The type tag in the blob header.
+    const STATE_TYPE: StateType;
+    /// The snapshot version in front of the plain `serde` form of the type.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    const SNAPSHOT_VERSION: u16;
+
+    /// The current-version snapshot of `self`.
+    fn snapshot(&self) -> Self::Snapshot;
+
+    /// Decodes the snapshot bytes of a blob of format `version` (migrating older versions),
+    /// enforces every documented limit and invariant, and parses keys with `checks`.
+    ///
+    /// # Errors
+    /// [`RestoreError::Corrupt`] or [`RestoreError::LimitExceeded`].
+    fn restore(version: u16, snapshot: &[u8], checks: KeyChecks) -> Result<Self, RestoreError>;
+
+    /// The natural ids this object's blob is bound to (SPEC.md §11.7).
+    fn binding(&self) -> Binding;
+
+    /// An unlabeled blob of the current format version.
+    fn to_encrypted<R: CryptoRng + ?Sized>(
+        &self,
+        key: &StorageKey,
+        generation: u64,
+        rng: &mut R,
+    ) -> Vec<u8> {
+        self.to_encrypted_labeled(key, &BlobLabel::default(), generation, rng)
+    }
+
+    /// A blob of the current format version bound to [`Persist::binding`] and `label`.
+    fn to_encrypted_labeled<R: CryptoRng + ?Sized>(
+        &self,
+        key: &StorageKey,
+        label: &BlobLabel,
+        generation: u64,
+        rng: &mut R,
+    ) -> Vec<u8> {
+        seal_state(
+            &self.snapshot(),
+            Self::STATE_TYPE,
+            &self.binding(),
+            label,
+            generation,
+            key,
+            rng,
+        )
+    }
+
+    /// Restores a blob of [`Persist::STATE_TYPE`], checked against `expected`.
+    ///
+    /// # Errors
+    /// [`RestoreError`], one variant per cause. Nothing changes on error.
+    fn from_encrypted(
+        bytes: &[u8],
+        key: &StorageKey,
+        min_generation: u64,
+        expected: &Expected,
+    ) -> Result<Self, RestoreError> {
+        restore_state(
+            bytes,
+            Self::STATE_TYPE,
+            key,
+            min_generation,
+            expected,
+            |version, snapshot| {
+                Self::restore(version, snapshot, KeyChecks::for_blob_version(version))
+            },
+            Self::binding,
+        )
+    }
+}
+
+/// A 32-byte secret field of a snapshot, wiped on drop.
+pub(crate) type Secret32 = Zeroizing<[u8; 32]>;
+
+/// Copies a 32-byte secret into a snapshot field.
+pub(crate) fn secret(bytes: &[u8; 32]) -> Secret32 {
+    Zeroizing::new(*bytes)
+}
+
+/// Refuses `count` items where the limit named `limit` allows at most `max` (SPEC.md §11.3).
+pub(crate) fn within_limit(
+    limit: &'static str,
+    count: usize,
+    max: usize,
+) -> Result<(), RestoreError> {
+    if count > max {
+        return Err(RestoreError::LimitExceeded {
+            limit,
+            max: u64::try_from(max).unwrap_or(u64::MAX),
+        });
+    }
+    Ok(())
 }
 
 /// Restores a blob of `state_type` (SPEC.md §11.1, §11.7): opens it, then for version 2

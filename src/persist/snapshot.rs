@@ -7,188 +7,16 @@ use std::collections::{BTreeMap, VecDeque};
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
-use zeroize::Zeroizing;
 
-use super::RestoreError;
 use super::{
-    Binding, BlobLabel, Expected, KeyChecks, StateType, StorageKey, decode_exact, restore_state,
-    seal_state,
+    Binding, BlobLabel, Expected, KeyChecks, Persist, RestoreError, STATE_FORMAT_VERSION, Secret32,
+    StateType, StorageKey, decode_exact, secret, within_limit,
 };
 use crate::account::{Account, Rotating};
-use crate::kdf::SenderRole;
-use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey, SessionTagKey};
-use crate::keys::{
-    IdentityKeyPair, KEM_CIPHERTEXT_LEN, KemKeyPair, KemPreKey, KemPreKeyKind, OneTimePreKey,
-    SignedPreKey,
-};
-use crate::ratchet::receiving::{CurrentChain, PastChain, StoredKeys};
-use crate::ratchet::{RatchetConfig, RatchetKeyPair, RatchetState, SendChain, Sending};
-use crate::session::{Role, Session, SessionId, SessionNames, Side};
+use crate::keys::{IdentityKeyPair, KemPreKeyKind, KemPreKeyV1, OneTimePreKey, SignedPreKeyV1};
+use crate::ratchet::ConfigV1;
+use crate::session::SessionSnapshotV1;
 use crate::time::Timestamp;
-use crate::wire::PreKeyFields;
-
-type Secret32 = Zeroizing<[u8; 32]>;
-
-fn secret(bytes: &[u8; 32]) -> Secret32 {
-    Zeroizing::new(*bytes)
-}
-
-/// Refuses `count` items where the limit named `limit` allows at most `max` (SPEC.md §11.3).
-pub(crate) fn within_limit(
-    limit: &'static str,
-    count: usize,
-    max: usize,
-) -> Result<(), RestoreError> {
-    if count > max {
-        return Err(RestoreError::LimitExceeded {
-            limit,
-            max: u64::try_from(max).unwrap_or(u64::MAX),
-        });
-    }
-    Ok(())
-}
-
-#[derive(Serialize, Deserialize)]
-pub(crate) struct ConfigV1 {
-    max_jump: u32,
-    max_skipped_keys: u32,
-    max_receiving_chains: u32,
-    skipped_key_max_age: u32,
-}
-
-impl ConfigV1 {
-    fn from_live(c: &RatchetConfig) -> Self {
-        ConfigV1 {
-            max_jump: c.max_jump(),
-            max_skipped_keys: c.max_skipped_keys(),
-            max_receiving_chains: c.max_receiving_chains(),
-            skipped_key_max_age: c.skipped_key_max_age(),
-        }
-    }
-
-    /// A value above its `HARD_MAX_*` ceiling was never written (SPEC.md §11.3). Should a
-    /// later version lower a ceiling, it clamps older blobs' values in its migration instead
-    /// (§11.4).
-    fn check_limits(&self) -> Result<(), RestoreError> {
-        use crate::ratchet::{
-            HARD_MAX_JUMP, HARD_MAX_RECEIVING_CHAINS, HARD_MAX_SKIPPED_KEY_MAX_AGE,
-            HARD_MAX_SKIPPED_KEYS,
-        };
-        for (limit, value, max) in [
-            ("HARD_MAX_JUMP", self.max_jump, HARD_MAX_JUMP),
-            (
-                "HARD_MAX_SKIPPED_KEYS",
-                self.max_skipped_keys,
-                HARD_MAX_SKIPPED_KEYS,
-            ),
-            (
-                "HARD_MAX_RECEIVING_CHAINS",
-                self.max_receiving_chains,
-                HARD_MAX_RECEIVING_CHAINS,
-            ),
-            (
-                "HARD_MAX_SKIPPED_KEY_MAX_AGE",
-                self.skipped_key_max_age,
-                HARD_MAX_SKIPPED_KEY_MAX_AGE,
-            ),
-        ] {
-            if value > max {
-                return Err(RestoreError::LimitExceeded {
-                    limit,
-                    max: u64::from(max),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// Zero is never valid (limits are checked before, [`ConfigV1::check_limits`]).
-    fn to_live(&self) -> Result<RatchetConfig, RestoreError> {
-        self.check_limits()?;
-        RatchetConfig::new(
-            self.max_jump,
-            self.max_skipped_keys,
-            self.max_receiving_chains,
-            self.skipped_key_max_age,
-        )
-        .map_err(|_| RestoreError::Corrupt)
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-struct SignedPreKeyV1 {
-    id: u32,
-    secret: Secret32,
-    signature: Vec<u8>,
-    created_at: u64,
-}
-
-impl SignedPreKeyV1 {
-    fn from_live(k: &SignedPreKey) -> Self {
-        SignedPreKeyV1 {
-            id: k.id,
-            secret: secret(k.secret.as_bytes()),
-            signature: k.signature.to_vec(),
-            created_at: k.created_at.as_unix_secs(),
-        }
-    }
-
-    fn to_live(&self) -> Result<SignedPreKey, RestoreError> {
-        let secret = StaticSecret::from(*self.secret);
-        Ok(SignedPreKey {
-            id: self.id,
-            public: XPublicKey::from(&secret).to_bytes(),
-            secret,
-            signature: self
-                .signature
-                .as_slice()
-                .try_into()
-                .map_err(|_| RestoreError::Corrupt)?,
-            created_at: Timestamp::from_unix_secs(self.created_at),
-        })
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-struct KemPreKeyV1 {
-    id: u32,
-    kind: u8,
-    seed: Zeroizing<Vec<u8>>,
-    signature: Vec<u8>,
-    created_at: u64,
-}
-
-impl KemPreKeyV1 {
-    fn from_live(k: &KemPreKey) -> Self {
-        KemPreKeyV1 {
-            id: k.id,
-            kind: k.kind.to_byte(),
-            seed: Zeroizing::new(k.pair.seed().to_vec()),
-            signature: k.signature.to_vec(),
-            created_at: k.created_at.as_unix_secs(),
-        }
-    }
-
-    fn to_live(&self) -> Result<KemPreKey, RestoreError> {
-        let seed: Zeroizing<[u8; 64]> = Zeroizing::new(
-            self.seed
-                .as_slice()
-                .try_into()
-                .map_err(|_| RestoreError::Corrupt)?,
-        );
-        Ok(KemPreKey {
-            id: self.id,
-            kind: KemPreKeyKind::from_byte(self.kind).ok_or(RestoreError::Corrupt)?,
-            pair: KemKeyPair::from_seed(&seed),
-            signature: self
-                .signature
-                .as_slice()
-                .try_into()
-                .map_err(|_| RestoreError::Corrupt)?,
-            created_at: Timestamp::from_unix_secs(self.created_at),
-        })
-    }
-}
 
 /// Version 1 of the persisted [`Account`].
 #[derive(Serialize, Deserialize)]
@@ -407,7 +235,7 @@ impl AccountSnapshotV2 {
         self.config.check_limits()?;
         for peer in &self.peers {
             for session in &peer.sessions {
-                session.ratchet.check_limits()?;
+                session.check_limits()?;
             }
         }
         Ok(())
@@ -435,7 +263,7 @@ impl AccountSnapshotV2 {
         let mut one_time_kem = BTreeMap::new();
         for k in &self.one_time_kem {
             let live = k.to_live()?;
-            if live.kind != KemPreKeyKind::OneTime || one_time_kem.insert(k.id, live).is_some() {
+            if live.kind != KemPreKeyKind::OneTime || one_time_kem.insert(live.id, live).is_some() {
                 return Err(RestoreError::Corrupt);
             }
         }
@@ -474,306 +302,6 @@ impl AccountSnapshotV2 {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct StoredKeysV1 {
-    keys: Vec<(u32, Secret32)>,
-    expired_below: u32,
-}
-
-impl StoredKeysV1 {
-    fn from_live(s: &StoredKeys) -> Self {
-        StoredKeysV1 {
-            keys: s
-                .keys
-                .iter()
-                .map(|(n, k)| (*n, secret(k.as_bytes())))
-                .collect(),
-            expired_below: s.expired_below,
-        }
-    }
-
-    fn to_live(&self) -> Result<StoredKeys, RestoreError> {
-        let mut keys = VecDeque::with_capacity(self.keys.len());
-        let mut last: Option<u32> = None;
-        for (n, k) in &self.keys {
-            if last.is_some_and(|l| l >= *n) {
-                return Err(RestoreError::Corrupt);
-            }
-            last = Some(*n);
-            keys.push_back((*n, MessageKey::from_bytes(**k)));
-        }
-        Ok(StoredKeys {
-            keys,
-            expired_below: self.expired_below,
-        })
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-struct SendChainV1 {
-    header_key: Secret32,
-    chain_key: Secret32,
-    next: u32,
-    previous_len: u32,
-}
-
-#[derive(Serialize, Deserialize)]
-struct CurrentChainV1 {
-    header_key: Secret32,
-    ratchet_key: [u8; 32],
-    chain_key: Secret32,
-    next: u32,
-    stored: StoredKeysV1,
-}
-
-#[derive(Serialize, Deserialize)]
-struct PastChainV1 {
-    header_key: Secret32,
-    ratchet_key: [u8; 32],
-    end: u32,
-    step: u64,
-    stored: StoredKeysV1,
-}
-
-#[derive(Serialize, Deserialize)]
-struct RatchetV1 {
-    root: Secret32,
-    our_ratchet: Option<Secret32>,
-    their_ratchet: Option<[u8; 32]>,
-    sending: Option<SendChainV1>,
-    next_send_header: Secret32,
-    receiving: Option<CurrentChainV1>,
-    next_receive_header: Secret32,
-    past: Vec<PastChainV1>,
-    receive_steps: u64,
-    send_steps: u32,
-    tag_key: Secret32,
-    /// 1 = initiator, 2 = responder (the role this state tags its messages with).
-    role: u8,
-    config: ConfigV1,
-}
-
-impl RatchetV1 {
-    fn from_live(r: &RatchetState) -> Self {
-        RatchetV1 {
-            root: secret(r.root.as_bytes()),
-            our_ratchet: r.sending.ours().map(|k| secret(k.secret.as_bytes())),
-            their_ratchet: Some(*r.sending.theirs()),
-            sending: r.sending.chain().map(|s| SendChainV1 {
-                header_key: secret(s.header_key.as_bytes()),
-                chain_key: secret(s.chain_key.as_bytes()),
-                next: s.next,
-                previous_len: s.previous_len,
-            }),
-            next_send_header: secret(r.next_send_header.as_bytes()),
-            receiving: r.receiving.as_ref().map(|c| CurrentChainV1 {
-                header_key: secret(c.header_key.as_bytes()),
-                ratchet_key: c.ratchet_key,
-                chain_key: secret(c.chain_key.as_bytes()),
-                next: c.next,
-                stored: StoredKeysV1::from_live(&c.stored),
-            }),
-            next_receive_header: secret(r.next_receive_header.as_bytes()),
-            past: r
-                .past
-                .iter()
-                .map(|p| PastChainV1 {
-                    header_key: secret(p.header_key.as_bytes()),
-                    ratchet_key: p.ratchet_key,
-                    end: p.end,
-                    step: p.step,
-                    stored: StoredKeysV1::from_live(&p.stored),
-                })
-                .collect(),
-            receive_steps: r.receive_steps,
-            send_steps: r.send_steps,
-            tag_key: secret(r.tag_key.as_bytes()),
-            role: match r.role {
-                SenderRole::Initiator => 1,
-                SenderRole::Responder => 2,
-            },
-            config: ConfigV1::from_live(&r.config),
-        }
-    }
-
-    /// The hard caps of the ratchet (SPEC.md §5.5): a session never holds more past chains
-    /// or stored keys, whatever its configuration (a lowered configured cap may leave more
-    /// than the configured number until the next decrypt, never more than the hard cap).
-    fn check_limits(&self) -> Result<(), RestoreError> {
-        use crate::ratchet::{HARD_MAX_RECEIVING_CHAINS, HARD_MAX_SKIPPED_KEYS};
-        self.config.check_limits()?;
-        let as_usize = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
-        within_limit(
-            "HARD_MAX_RECEIVING_CHAINS",
-            self.past.len(),
-            as_usize(HARD_MAX_RECEIVING_CHAINS),
-        )?;
-        let stored = self
-            .past
-            .iter()
-            .map(|p| p.stored.keys.len())
-            .chain(self.receiving.iter().map(|c| c.stored.keys.len()))
-            .fold(0usize, usize::saturating_add);
-        within_limit(
-            "HARD_MAX_SKIPPED_KEYS",
-            stored,
-            as_usize(HARD_MAX_SKIPPED_KEYS),
-        )
-    }
-
-    fn to_live(&self) -> Result<RatchetState, RestoreError> {
-        self.check_limits()?;
-        let mut past = VecDeque::with_capacity(self.past.len());
-        for p in &self.past {
-            past.push_back(PastChain {
-                header_key: HeaderKey::from_bytes(*p.header_key),
-                ratchet_key: p.ratchet_key,
-                end: p.end,
-                step: p.step,
-                stored: p.stored.to_live()?,
-            });
-        }
-        let chain = self.sending.as_ref().map(|s| SendChain {
-            header_key: HeaderKey::from_bytes(*s.header_key),
-            chain_key: ChainKey::from_bytes(*s.chain_key),
-            next: s.next,
-            previous_len: s.previous_len,
-        });
-        // The sending side's states (SPEC.md §5.4): a responder before its first message is
-        // never stored, and no state holds a key pair without a chain to send on.
-        let sending = match (&self.our_ratchet, self.their_ratchet, chain) {
-            (Some(ours), Some(theirs), Some(chain)) => Sending::Active {
-                ours: RatchetKeyPair::from_stored_secret(StaticSecret::from(**ours)),
-                theirs,
-                chain,
-            },
-            (None, Some(theirs), last) => Sending::StepDue { theirs, last },
-            (_, None, _) | (Some(_), Some(_), None) => return Err(RestoreError::Corrupt),
-        };
-        Ok(RatchetState {
-            root: RootKey::from_bytes(*self.root),
-            sending,
-            next_send_header: HeaderKey::from_bytes(*self.next_send_header),
-            receiving: match &self.receiving {
-                Some(c) => Some(CurrentChain {
-                    header_key: HeaderKey::from_bytes(*c.header_key),
-                    ratchet_key: c.ratchet_key,
-                    chain_key: ChainKey::from_bytes(*c.chain_key),
-                    next: c.next,
-                    stored: c.stored.to_live()?,
-                }),
-                None => None,
-            },
-            next_receive_header: HeaderKey::from_bytes(*self.next_receive_header),
-            past,
-            receive_steps: self.receive_steps,
-            send_steps: self.send_steps,
-            tag_key: SessionTagKey::from_bytes(*self.tag_key),
-            role: match self.role {
-                1 => SenderRole::Initiator,
-                2 => SenderRole::Responder,
-                _ => return Err(RestoreError::Corrupt),
-            },
-            config: self.config.to_live()?,
-        })
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-struct PreKeyFieldsV1 {
-    identity_key: [u8; 32],
-    base_key: [u8; 32],
-    signed_prekey_id: u32,
-    one_time_prekey_id: Option<u32>,
-    kem_prekey_id: u32,
-    kem_ciphertext: Vec<u8>,
-}
-
-/// Version 1 of the persisted [`Session`].
-#[derive(Serialize, Deserialize)]
-pub(crate) struct SessionSnapshotV1 {
-    local_identity: [u8; 32],
-    remote_identity: [u8; 32],
-    session_id: [u8; 32],
-    /// 1 = initiator, 2 = responder.
-    role: u8,
-    base_key: [u8; 32],
-    prekey_digest: Option<[u8; 32]>,
-    pending_prekey: Option<PreKeyFieldsV1>,
-    ratchet: RatchetV1,
-}
-
-impl SessionSnapshotV1 {
-    pub(crate) fn from_live(s: &Session) -> Self {
-        SessionSnapshotV1 {
-            local_identity: s.local_identity.to_bytes(),
-            remote_identity: s.remote_identity.to_bytes(),
-            session_id: *s.session_id.as_bytes(),
-            role: match s.role() {
-                Role::Initiator => 1,
-                Role::Responder => 2,
-            },
-            base_key: s.base_key,
-            prekey_digest: match &s.side {
-                Side::Initiator { .. } => None,
-                Side::Responder { prekey_digest } => Some(*prekey_digest),
-            },
-            pending_prekey: match &s.side {
-                Side::Initiator { prekey_phase } => prekey_phase.as_ref(),
-                Side::Responder { .. } => None,
-            }
-            .map(|f| PreKeyFieldsV1 {
-                identity_key: f.identity_key,
-                base_key: f.base_key,
-                signed_prekey_id: f.signed_prekey_id,
-                one_time_prekey_id: f.one_time_prekey_id,
-                kem_prekey_id: f.kem_prekey_id,
-                kem_ciphertext: f.kem_ciphertext.to_vec(),
-            }),
-            ratchet: RatchetV1::from_live(&s.ratchet),
-        }
-    }
-
-    /// The live session; `checks` says how its identity keys are parsed (SPEC.md §11.8).
-    pub(crate) fn to_live(&self, checks: KeyChecks) -> Result<Session, RestoreError> {
-        self.ratchet.check_limits()?;
-        let prekey_phase = match &self.pending_prekey {
-            Some(f) => {
-                let ct: [u8; KEM_CIPHERTEXT_LEN] = f
-                    .kem_ciphertext
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| RestoreError::Corrupt)?;
-                Some(PreKeyFields {
-                    identity_key: f.identity_key,
-                    base_key: f.base_key,
-                    signed_prekey_id: f.signed_prekey_id,
-                    one_time_prekey_id: f.one_time_prekey_id,
-                    kem_prekey_id: f.kem_prekey_id,
-                    kem_ciphertext: Box::new(ct),
-                })
-            }
-            None => None,
-        };
-        // Each role's own fields (SPEC.md §7.1): a responder always has its prekey digest and
-        // never prekey fields to repeat; an initiator never has a digest.
-        let side = match (self.role, self.prekey_digest, prekey_phase) {
-            (1, None, prekey_phase) => Side::Initiator { prekey_phase },
-            (2, Some(prekey_digest), None) => Side::Responder { prekey_digest },
-            _ => return Err(RestoreError::Corrupt),
-        };
-        let ratchet = self.ratchet.to_live()?;
-        let names = SessionNames {
-            local_identity: checks.identity(&self.local_identity)?,
-            remote_identity: checks.identity(&self.remote_identity)?,
-            session_id: SessionId::from_bytes(self.session_id),
-            base_key: self.base_key,
-        };
-        Ok(Session::from_parts(names, side, ratchet))
-    }
-}
-
-/// Decodes an account snapshot of format `version` (from a blob the storage key
 /// authenticated), migrated to the current version.
 pub(crate) fn account_snapshot_from_version(
     version: u16,
@@ -801,21 +329,26 @@ pub(crate) fn account_from_snapshot(
     Ok(snapshot.account_to_live(checks, |_, _| Ok(()))?.0)
 }
 
-fn account_from_version(version: u16, bytes: &[u8]) -> Result<Account, RestoreError> {
-    account_from_snapshot(
-        &account_snapshot_from_version(version, bytes)?,
-        KeyChecks::for_blob_version(version),
-    )
-}
+impl Persist for Account {
+    type Snapshot = AccountSnapshotV2;
+    const STATE_TYPE: StateType = StateType::Account;
+    const SNAPSHOT_VERSION: u16 = STATE_FORMAT_VERSION;
 
-/// Decodes a session snapshot (the same struct in versions 1 and 2) from a blob the storage
-/// key authenticated.
-fn session_from_version(version: u16, bytes: &[u8]) -> Result<Session, RestoreError> {
-    decode_exact::<SessionSnapshotV1>(bytes)?.to_live(KeyChecks::for_blob_version(version))
-}
+    /// The account's part; the device's sections are empty.
+    fn snapshot(&self) -> AccountSnapshotV2 {
+        AccountSnapshotV2::from_account(self)
+    }
 
-fn session_binding(s: &Session) -> Binding {
-    Binding::session(&s.local_identity, &s.remote_identity, &s.session_id)
+    /// Decodes the snapshot of format `version`, migrated; one that holds device state is
+    /// [`RestoreError::DeviceState`].
+    fn restore(version: u16, snapshot: &[u8], checks: KeyChecks) -> Result<Self, RestoreError> {
+        account_from_snapshot(&account_snapshot_from_version(version, snapshot)?, checks)
+    }
+
+    /// The account's identity key.
+    fn binding(&self) -> Binding {
+        Binding::account(self.identity_key())
+    }
 }
 
 impl Account {
@@ -830,7 +363,7 @@ impl Account {
         generation: u64,
         rng: &mut R,
     ) -> Vec<u8> {
-        self.to_encrypted_labeled(key, &BlobLabel::default(), generation, rng)
+        Persist::to_encrypted(self, key, generation, rng)
     }
 
     /// As [`Account::to_encrypted`], and binds the app's `label` for the slot into the blob
@@ -842,15 +375,7 @@ impl Account {
         generation: u64,
         rng: &mut R,
     ) -> Vec<u8> {
-        seal_state(
-            &AccountSnapshotV2::from_account(self),
-            StateType::Account,
-            &Binding::account(self.identity_key()),
-            label,
-            generation,
-            key,
-            rng,
-        )
+        Persist::to_encrypted_labeled(self, key, label, generation, rng)
     }
 
     /// Restores an account exported with [`Account::to_encrypted`], rejecting blobs whose
@@ -870,148 +395,22 @@ impl Account {
         min_generation: u64,
         expected: &Expected,
     ) -> Result<Account, RestoreError> {
-        restore_state(
-            bytes,
-            StateType::Account,
-            key,
-            min_generation,
-            expected,
-            account_from_version,
-            |a: &Account| Binding::account(a.identity_key()),
-        )
+        <Account as Persist>::from_encrypted(bytes, key, min_generation, expected)
     }
 }
 
-impl Session {
-    /// Exports the session as an encrypted blob (SPEC.md §11), bound to our identity, the
-    /// peer's and the session id; see [`Account::to_encrypted`] for `generation`.
-    pub fn to_encrypted<R: CryptoRng + ?Sized>(
-        &self,
-        key: &StorageKey,
-        generation: u64,
-        rng: &mut R,
-    ) -> Vec<u8> {
-        self.to_encrypted_labeled(key, &BlobLabel::default(), generation, rng)
-    }
-
-    /// As [`Session::to_encrypted`], and binds the app's `label` for the slot into the blob
-    /// (SPEC.md §11.7): restoring then needs [`Expected::with_label`].
-    pub fn to_encrypted_labeled<R: CryptoRng + ?Sized>(
-        &self,
-        key: &StorageKey,
-        label: &BlobLabel,
-        generation: u64,
-        rng: &mut R,
-    ) -> Vec<u8> {
-        seal_state(
-            &SessionSnapshotV1::from_live(self),
-            StateType::Session,
-            &session_binding(self),
-            label,
-            generation,
-            key,
-            rng,
-        )
-    }
-
-    /// Restores a session exported with [`Session::to_encrypted`]. Pass what the slot is for,
-    /// usually [`Expected::peer`]: Carol's session is then refused in the slot kept for Bob.
-    ///
-    /// ```
-    /// # use hushwire::{Account, Session, StorageKey, Timestamp};
-    /// # use hushwire::persist::Expected;
-    /// # use rand_core::SeedableRng;
-    /// # let mut rng = chacha20::ChaCha20Rng::seed_from_u64(1);
-    /// # let now = Timestamp::from_unix_secs(1);
-    /// # let alice = Account::new(now, &mut rng);
-    /// # let (bob, carol) = (Account::new(now, &mut rng), Account::new(now, &mut rng));
-    /// let with_carol =
-    ///     alice.create_outbound_session(&carol.published_prekeys().take_bundle(), &mut rng)?;
-    /// let key = StorageKey::from_bytes([7; 32]);
-    /// let blob = with_carol.to_encrypted(&key, 1, &mut rng);
-    /// // The app restores the slot it keeps for Bob, but the storage holds Carol's blob.
-    /// let refused = Session::from_encrypted(&blob, &key, 1, &Expected::peer(bob.identity_key()));
-    /// assert_eq!(refused, Err(hushwire::RestoreError::WrongObject { field: "peer" }));
-    /// let back = Session::from_encrypted(&blob, &key, 1, &Expected::peer(carol.identity_key()))?;
-    /// assert_eq!(back, with_carol);
-    /// # Ok::<(), hushwire::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`RestoreError`], as for [`Account::from_encrypted`]. Nothing changes on error.
-    pub fn from_encrypted(
-        bytes: &[u8],
-        key: &StorageKey,
-        min_generation: u64,
-        expected: &Expected,
-    ) -> Result<Session, RestoreError> {
-        restore_state(
-            bytes,
-            StateType::Session,
-            key,
-            min_generation,
-            expected,
-            session_from_version,
-            session_binding,
-        )
-    }
-}
-
-/// Plain serde for apps that encrypt state themselves: the same versioned snapshot as the
-/// encrypted blob, prefixed by the format version. Secret fields appear only here.
 #[cfg(feature = "serde")]
-pub(crate) mod plain_serde {
-    use core::fmt;
-    use core::marker::PhantomData;
-
-    use serde::de::{DeserializeOwned, Error as _, SeqAccess, Visitor};
+mod plain_serde {
+    use serde::de::Error as _;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    use super::{AccountSnapshotV1, AccountSnapshotV2, SessionSnapshotV1};
+    use super::{AccountSnapshotV1, AccountSnapshotV2};
     use crate::account::Account;
-    use crate::persist::{KeyChecks, STATE_FORMAT_VERSION};
-    use crate::session::Session;
-
-    /// Reads `(version, snapshot)`, decoding the snapshot with the struct of its version
-    /// (`V1` for version 1, `V2` for the current one) and migrating it to `V2`.
-    struct Versioned<V1, V2>(PhantomData<(V1, V2)>);
-
-    impl<'de, V1: DeserializeOwned + Into<V2>, V2: DeserializeOwned> Visitor<'de>
-        for Versioned<V1, V2>
-    {
-        type Value = V2;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a hushwire state format version and snapshot")
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<V2, A::Error> {
-            let version: u16 = seq
-                .next_element()?
-                .ok_or_else(|| A::Error::invalid_length(0, &self))?;
-            let snapshot = match version {
-                1 => seq.next_element::<V1>()?.map(Into::into),
-                v if v == STATE_FORMAT_VERSION => seq.next_element::<V2>()?,
-                _ => return Err(A::Error::custom("unknown hushwire state format version")),
-            };
-            snapshot.ok_or_else(|| A::Error::invalid_length(1, &self))
-        }
-    }
-
-    /// Deserializes `(version, snapshot)` for the versions `V1` (1) and `V2` (current).
-    pub(crate) fn versioned<'de, D: Deserializer<'de>, V1, V2>(
-        deserializer: D,
-    ) -> Result<V2, D::Error>
-    where
-        V1: DeserializeOwned + Into<V2>,
-        V2: DeserializeOwned,
-    {
-        deserializer.deserialize_tuple(2, Versioned::<V1, V2>(PhantomData))
-    }
+    use crate::persist::{KeyChecks, Persist, versioned};
 
     impl Serialize for Account {
         fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            (STATE_FORMAT_VERSION, AccountSnapshotV2::from_account(self)).serialize(serializer)
+            (Self::SNAPSHOT_VERSION, self.snapshot()).serialize(serializer)
         }
     }
 
@@ -1019,21 +418,6 @@ pub(crate) mod plain_serde {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
             let snapshot = versioned::<D, AccountSnapshotV1, AccountSnapshotV2>(deserializer)?;
             super::account_from_snapshot(&snapshot, KeyChecks::Full).map_err(D::Error::custom)
-        }
-    }
-
-    impl Serialize for Session {
-        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            (STATE_FORMAT_VERSION, SessionSnapshotV1::from_live(self)).serialize(serializer)
-        }
-    }
-
-    impl<'de> Deserialize<'de> for Session {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            // The session snapshot is the same struct in versions 1 and 2.
-            versioned::<D, SessionSnapshotV1, SessionSnapshotV1>(deserializer)?
-                .to_live(KeyChecks::Full)
-                .map_err(D::Error::custom)
         }
     }
 
@@ -1069,8 +453,9 @@ pub(crate) mod plain_serde {
         #[test]
         fn plain_serde_reads_version_1() {
             use super::super::super::open_state;
-            use super::super::{AccountSnapshotV1, SessionSnapshotV1, decode_exact};
+            use super::super::{AccountSnapshotV1, decode_exact};
             use crate::persist::{Expected, StateType, StorageKey};
+            use crate::session::SessionSnapshotV1;
             let key = StorageKey::from_bytes([0x5a; 32]);
             let blob = include_bytes!("../../tests/fixtures/state_v1/account.bin");
             let (plain, version) = open_state(blob, StateType::Account, &key, 0).unwrap();
@@ -1100,7 +485,6 @@ pub(crate) mod plain_serde {
         /// The serde path runs the same limit checks as the blob path.
         #[test]
         fn plain_serde_enforces_the_limits() {
-            use super::super::{SessionSnapshotV1, StoredKeysV1, secret};
             let now = Timestamp::from_unix_secs(1);
             let mut rng = ChaCha20Rng::seed_from_u64(2);
             let alice = Account::new(now, &mut rng);
@@ -1111,14 +495,13 @@ pub(crate) mod plain_serde {
                 .unwrap();
             let m = s.encrypt(b"x", &mut rng).unwrap();
             let session = bob.create_inbound_session(&m, now).unwrap().session;
-            let mut snapshot = SessionSnapshotV1::from_live(&session);
+            let mut snapshot = serde_json::to_value(&session).unwrap();
+            assert_eq!(snapshot[0], STATE_FORMAT_VERSION);
             let cap = crate::HARD_MAX_SKIPPED_KEYS;
-            snapshot.ratchet.receiving.as_mut().unwrap().stored = StoredKeysV1 {
-                keys: (0..=cap).map(|n| (n, secret(&[7; 32]))).collect(),
-                expired_below: 0,
-            };
-            let json = serde_json::to_string(&(STATE_FORMAT_VERSION, snapshot)).unwrap();
-            let err = serde_json::from_str::<Session>(&json).unwrap_err();
+            let keys: Vec<(u32, [u8; 32])> = (0..=cap).map(|n| (n, [7; 32])).collect();
+            snapshot[1]["ratchet"]["receiving"]["stored"]["keys"] =
+                serde_json::to_value(keys).unwrap();
+            let err = serde_json::from_value::<Session>(snapshot).unwrap_err();
             assert!(
                 err.to_string()
                     .contains("exceeds the limit `HARD_MAX_SKIPPED_KEYS` of 100000"),
@@ -1145,10 +528,6 @@ mod tests {
     use crate::account::{
         MAX_ONE_TIME_KEM_PREKEYS, MAX_ONE_TIME_PREKEYS, MAX_REPLAY_RECORDS, MAX_RETIRED_PREKEYS,
     };
-    use crate::ratchet::{
-        HARD_MAX_JUMP, HARD_MAX_RECEIVING_CHAINS, HARD_MAX_SKIPPED_KEY_MAX_AGE,
-        HARD_MAX_SKIPPED_KEYS,
-    };
 
     const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
 
@@ -1161,19 +540,6 @@ mod tests {
 
     fn account_error(snapshot: &AccountSnapshotV2) -> Option<RestoreError> {
         account_from_snapshot(snapshot, KeyChecks::Stored).err()
-    }
-
-    /// Bob with one session with Alice that has stored skipped keys.
-    fn bob_with_session(rng: &mut ChaCha20Rng) -> (Account, Session) {
-        let alice = Account::new(NOW, rng);
-        let mut bob = Account::new(NOW, rng);
-        bob.generate_one_time_prekeys(1, 1, NOW, rng).unwrap();
-        let mut s = alice
-            .create_outbound_session(&bob.published_prekeys().take_bundle(), rng)
-            .unwrap();
-        let first = s.encrypt(b"1", rng).unwrap();
-        let session = bob.create_inbound_session(&first, NOW).unwrap().session;
-        (bob, session)
     }
 
     #[test]
@@ -1263,293 +629,6 @@ mod tests {
             Some(limit("MAX_REPLAY_RECORDS", MAX_REPLAY_RECORDS))
         );
     }
-
-    fn stored(count: usize) -> StoredKeysV1 {
-        StoredKeysV1 {
-            keys: (0..count).map(|n| (n as u32, secret(&[7; 32]))).collect(),
-            expired_below: 0,
-        }
-    }
-
-    #[test]
-    fn session_hard_caps_at_and_past_their_edges() {
-        let mut rng = ChaCha20Rng::seed_from_u64(304);
-        let (_, session) = bob_with_session(&mut rng);
-        let hard_keys = HARD_MAX_SKIPPED_KEYS as usize;
-        let with_keys = |current: usize, past: usize| {
-            let mut s = SessionSnapshotV1::from_live(&session);
-            s.ratchet.receiving.as_mut().unwrap().stored = stored(current);
-            let template = PastChainV1 {
-                header_key: secret(&[1; 32]),
-                ratchet_key: [2; 32],
-                end: u32::MAX,
-                step: 0,
-                stored: stored(past),
-            };
-            s.ratchet.past = vec![template];
-            s
-        };
-        // The total over the current and past chains counts.
-        assert!(
-            with_keys(hard_keys - 10, 10)
-                .to_live(KeyChecks::Stored)
-                .is_ok()
-        );
-        assert_eq!(
-            with_keys(hard_keys - 10, 11)
-                .to_live(KeyChecks::Stored)
-                .err(),
-            Some(limit("HARD_MAX_SKIPPED_KEYS", hard_keys))
-        );
-        // 10^6 keys, far past the cap.
-        assert_eq!(
-            with_keys(1_000_000, 0).to_live(KeyChecks::Stored).err(),
-            Some(limit("HARD_MAX_SKIPPED_KEYS", hard_keys))
-        );
-
-        let with_chains = |n: usize| {
-            let mut s = SessionSnapshotV1::from_live(&session);
-            s.ratchet.past = (0..n)
-                .map(|i| PastChainV1 {
-                    header_key: secret(&[1; 32]),
-                    ratchet_key: [i as u8; 32],
-                    end: 1,
-                    step: 0,
-                    stored: stored(0),
-                })
-                .collect();
-            s
-        };
-        let hard_chains = HARD_MAX_RECEIVING_CHAINS as usize;
-        assert!(with_chains(hard_chains).to_live(KeyChecks::Stored).is_ok());
-        assert_eq!(
-            with_chains(hard_chains + 1)
-                .to_live(KeyChecks::Stored)
-                .err(),
-            Some(limit("HARD_MAX_RECEIVING_CHAINS", hard_chains))
-        );
-    }
-
-    #[test]
-    fn configurations_at_and_past_their_ceilings() {
-        let ceilings = [
-            HARD_MAX_JUMP,
-            HARD_MAX_SKIPPED_KEYS,
-            HARD_MAX_RECEIVING_CHAINS,
-            HARD_MAX_SKIPPED_KEY_MAX_AGE,
-        ];
-        let config = |v: [u32; 4]| ConfigV1 {
-            max_jump: v[0],
-            max_skipped_keys: v[1],
-            max_receiving_chains: v[2],
-            skipped_key_max_age: v[3],
-        };
-        assert!(config(ceilings).to_live().is_ok());
-        let names = [
-            "HARD_MAX_JUMP",
-            "HARD_MAX_SKIPPED_KEYS",
-            "HARD_MAX_RECEIVING_CHAINS",
-            "HARD_MAX_SKIPPED_KEY_MAX_AGE",
-        ];
-        for i in 0..4 {
-            let mut past = ceilings;
-            past[i] += 1;
-            assert_eq!(
-                config(past).to_live().err(),
-                Some(limit(names[i], ceilings[i] as usize))
-            );
-            let mut zero = ceilings;
-            zero[i] = 0;
-            assert_eq!(config(zero).to_live().err(), Some(RestoreError::Corrupt));
-        }
-    }
-
-    /// Bytes that pass the checks of a key restored from a blob (canonical `y`, not of small
-    /// order) but do not decode: `from` with its first byte changed.
-    fn undecodable(from: &[u8; 32]) -> [u8; 32] {
-        (0u8..=255)
-            .map(|first| {
-                let mut b = *from;
-                b[0] = first;
-                b
-            })
-            .find(|b| {
-                crate::keys::y_is_canonical(b)
-                    && !crate::keys::is_small_order_encoding(b)
-                    && ed25519_dalek::VerifyingKey::from_bytes(b).is_err()
-            })
-            .unwrap()
-    }
-
-    /// `honest` plus the point of order 2: passes every check of §2.3 but the subgroup check.
-    fn mixed_order(honest: &[u8; 32]) -> [u8; 32] {
-        use curve25519_dalek::edwards::CompressedEdwardsY;
-        let mut t = [0xffu8; 32];
-        t[0] = 0xec;
-        t[31] = 0x7f;
-        let torsion = CompressedEdwardsY(t).decompress().unwrap();
-        let point = CompressedEdwardsY(*honest).decompress().unwrap();
-        (point + torsion).compress().to_bytes()
-    }
-
-    /// What a restore checks of the identity keys in a blob (SPEC.md §11.8): in version 2 the
-    /// checks that need no curve arithmetic (a small-order or non-canonical key is corrupt);
-    /// a key that passes them but does not decode restores and fails at first use, without a
-    /// panic. Version 1 blobs keep every check of §2.3.
-    #[test]
-    fn identity_keys_in_a_blob_get_the_checks_of_their_version() {
-        let mut rng = ChaCha20Rng::seed_from_u64(306);
-        let (_, session) = bob_with_session(&mut rng);
-        let key = StorageKey::from_bytes([5; 32]);
-        let snapshot_with = |remote: [u8; 32]| {
-            let mut snapshot = SessionSnapshotV1::from_live(&session);
-            snapshot.remote_identity = remote;
-            snapshot
-        };
-        let v2 = |remote: [u8; 32]| {
-            let binding = crate::persist::BindingV2 {
-                peer: Some(remote),
-                ..crate::persist::BindingV2::new(&session_binding(&session), &BlobLabel::default())
-            };
-            let plain = postcard::to_allocvec(&(binding, snapshot_with(remote))).unwrap();
-            let blob = super::super::seal_plaintext_for_tests(&plain, StateType::Session, &key);
-            Session::from_encrypted(&blob, &key, 0, &Expected::any())
-        };
-        let v1 = |remote: [u8; 32]| {
-            let blob =
-                super::super::seal_v1_for_tests(&snapshot_with(remote), StateType::Session, &key);
-            Session::from_encrypted(&blob, &key, 0, &Expected::any())
-        };
-        let honest = session.remote_identity().to_bytes();
-        assert_eq!(v2(honest).unwrap(), session);
-        assert_eq!(v1(honest).unwrap(), session);
-
-        let mut order_two = [0xffu8; 32];
-        order_two[0] = 0xec;
-        order_two[31] = 0x7f;
-        let mut not_canonical = [0xffu8; 32];
-        not_canonical[0] = 0xef;
-        not_canonical[31] = 0x7f;
-        for bad in [order_two, not_canonical, [0; 32]] {
-            assert_eq!(v2(bad).err(), Some(RestoreError::Corrupt));
-            assert_eq!(v1(bad).err(), Some(RestoreError::Corrupt));
-        }
-
-        // Passes the checks of a version 2 blob, not the subgroup check: only the holder of
-        // the storage key can put it there.
-        let mixed = mixed_order(&honest);
-        assert_eq!(v2(mixed).unwrap().remote_identity().to_bytes(), mixed);
-        assert_eq!(v1(mixed).err(), Some(RestoreError::Corrupt));
-
-        let odd = undecodable(&honest);
-        let restored = v2(odd).unwrap();
-        assert_eq!(restored.remote_identity().to_bytes(), odd);
-        assert!(restored.remote_identity().dh_public().is_none());
-        assert!(
-            !restored
-                .remote_identity()
-                .verify_relay_challenge(b"c", &[0; 64])
-        );
-        assert_eq!(v1(odd).err(), Some(RestoreError::Corrupt));
-    }
-
-    /// The sending side's states and each role's fields map onto the same snapshot fields as
-    /// before they were types (so blobs are unchanged), and the combinations no live session
-    /// can be in restore as corrupt.
-    #[test]
-    fn sending_states_and_role_fields_round_trip_and_impossible_ones_are_corrupt() {
-        let mut rng = ChaCha20Rng::seed_from_u64(309);
-        let alice = Account::new(NOW, &mut rng);
-        let mut bob = Account::new(NOW, &mut rng);
-        let mut a = alice
-            .create_outbound_session(&bob.published_prekeys().take_bundle(), &mut rng)
-            .unwrap();
-        let first = a.encrypt(b"1", &mut rng).unwrap();
-        let mut b = bob.create_inbound_session(&first, NOW).unwrap().session;
-        let a_start = a.clone();
-        let restore = |s: &SessionSnapshotV1| s.to_live(KeyChecks::Stored);
-        let fields = |s: &SessionSnapshotV1| {
-            let r = &s.ratchet;
-            (
-                s.role,
-                s.prekey_digest.is_some(),
-                s.pending_prekey.is_some(),
-                r.our_ratchet.is_some(),
-                r.their_ratchet.is_some(),
-                r.sending.as_ref().map(|c| (c.next, c.previous_len)),
-            )
-        };
-
-        // Initiator in its prekey phase, sending active; responder owing its first step.
-        let a_active = SessionSnapshotV1::from_live(&a);
-        assert_eq!(
-            fields(&a_active),
-            (1, false, true, true, true, Some((1, 0)))
-        );
-        let b_due = SessionSnapshotV1::from_live(&b);
-        assert_eq!(fields(&b_due), (2, true, false, false, true, None));
-        // Initiator answered (no prekey fields), owing a step after a chain of 1.
-        let reply = b.encrypt(b"2", &mut rng).unwrap();
-        let _ = a.decrypt(&reply).unwrap();
-        let a_due = SessionSnapshotV1::from_live(&a);
-        assert_eq!(fields(&a_due), (1, false, false, false, true, Some((1, 0))));
-        let b_active = SessionSnapshotV1::from_live(&b);
-        assert_eq!(
-            fields(&b_active),
-            (2, true, false, true, true, Some((1, 0)))
-        );
-        for (snapshot, live) in [(&a_due, &a), (&b_active, &b)] {
-            assert_eq!(&restore(snapshot).unwrap(), live);
-        }
-        assert!(restore(&a_active).is_ok() && restore(&b_due).is_ok());
-
-        let corrupt = |edit: &dyn Fn(&mut SessionSnapshotV1)| {
-            let mut s = SessionSnapshotV1::from_live(&b);
-            edit(&mut s);
-            restore(&s).err()
-        };
-        let cases: [&dyn Fn(&mut SessionSnapshotV1); 6] = [
-            // No peer ratchet key: a responder before its first message, never stored.
-            &|s| s.ratchet.their_ratchet = None,
-            // A key pair without a chain to send on.
-            &|s| s.ratchet.sending = None,
-            // A responder without its digest, or with prekey fields to repeat.
-            &|s| s.prekey_digest = None,
-            &|s| s.pending_prekey = SessionSnapshotV1::from_live(&a_start).pending_prekey,
-            // An initiator with a digest; an unknown role.
-            &|s| s.role = 1,
-            &|s| s.role = 3,
-        ];
-        for case in cases {
-            assert_eq!(corrupt(case), Some(RestoreError::Corrupt));
-        }
-    }
-
-    /// End to end: a validly sealed blob past a limit is refused by `from_encrypted`.
-    #[test]
-    fn a_sealed_blob_past_a_limit_is_refused_with_its_limit() {
-        let mut rng = ChaCha20Rng::seed_from_u64(305);
-        let (_, session) = bob_with_session(&mut rng);
-        let key = StorageKey::from_bytes([3; 32]);
-        let mut snapshot = SessionSnapshotV1::from_live(&session);
-        snapshot.ratchet.receiving.as_mut().unwrap().stored =
-            stored(HARD_MAX_SKIPPED_KEYS as usize + 1);
-        let blob = seal_state(
-            &snapshot,
-            StateType::Session,
-            &session_binding(&session),
-            &BlobLabel::default(),
-            1,
-            &key,
-            &mut rng,
-        );
-        let err = Session::from_encrypted(&blob, &key, 0, &Expected::any()).unwrap_err();
-        assert_eq!(
-            err,
-            limit("HARD_MAX_SKIPPED_KEYS", HARD_MAX_SKIPPED_KEYS as usize)
-        );
-        assert_eq!(err.kind(), crate::ErrorKind::LimitExceeded);
-    }
 }
 
 #[cfg(test)]
@@ -1558,7 +637,12 @@ mod binding_tests {
     use rand_core::SeedableRng;
 
     use super::*;
-    use crate::persist::BindingV2;
+    use crate::persist::{BindingV2, seal_state};
+    use crate::session::Session;
+
+    fn session_binding(s: &Session) -> Binding {
+        Persist::binding(s)
+    }
 
     const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
 

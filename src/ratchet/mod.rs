@@ -7,8 +7,9 @@
 
 mod config;
 mod error;
-pub(crate) mod receiving;
-pub(crate) mod sending;
+mod receiving;
+mod sending;
+mod snapshot;
 
 pub use config::{
     DEFAULT_MAX_JUMP, DEFAULT_MAX_RECEIVING_CHAINS, DEFAULT_MAX_SKIPPED_KEYS,
@@ -36,7 +37,10 @@ use crate::wire::{
     WIRE_VERSION,
 };
 use receiving::{CurrentChain, Derived, PastChain, StoredKeys, skip_to};
-pub(crate) use sending::{SendChain, Sending};
+use sending::{SendChain, Sending};
+pub(crate) use snapshot::{ConfigV1, RatchetV1};
+#[cfg(test)]
+pub(crate) use snapshot::{PastChainV1, StoredKeysV1};
 
 /// The associated data every message of a session authenticates: both identity keys,
 /// initiator first (SPEC.md §5.1).
@@ -45,7 +49,7 @@ pub(crate) type SessionAd = [u8; 64];
 /// Our current ratchet key pair.
 #[derive(Clone)]
 pub(crate) struct RatchetKeyPair {
-    pub(crate) secret: StaticSecret,
+    secret: StaticSecret,
     /// `X25519(secret, 9)`, always that of `secret`: computed with the pair, or for a pair
     /// restored from a state blob on its first use (SPEC.md §11.8), so that a restore does
     /// not pay a scalar multiplication the session may never need.
@@ -109,22 +113,22 @@ pub(crate) struct DecryptReport {
 /// The complete Double Ratchet state of one session.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct RatchetState {
-    pub(crate) root: RootKey,
+    root: RootKey,
     /// Our ratchet key pair, the peer's ratchet key and our sending chain (DHs, DHr, `send`).
-    pub(crate) sending: Sending,
-    pub(crate) next_send_header: HeaderKey,
-    pub(crate) receiving: Option<CurrentChain>,
-    pub(crate) next_receive_header: HeaderKey,
+    sending: Sending,
+    next_send_header: HeaderKey,
+    receiving: Option<CurrentChain>,
+    next_receive_header: HeaderKey,
     /// Past receiving chains, newest first.
-    pub(crate) past: VecDeque<PastChain>,
-    pub(crate) receive_steps: u64,
+    past: VecDeque<PastChain>,
+    receive_steps: u64,
     /// How many sending chains we have started: the epoch in our session tags.
-    pub(crate) send_steps: u32,
+    send_steps: u32,
     /// Session-constant key of the session tag.
-    pub(crate) tag_key: SessionTagKey,
+    tag_key: SessionTagKey,
     /// Our side of the session: we tag as this role and verify the other.
-    pub(crate) role: SenderRole,
-    pub(crate) config: RatchetConfig,
+    role: SenderRole,
+    config: RatchetConfig,
 }
 
 /// The responder's ratchet before its first message (SPEC.md §5.4): its signed prekey is
@@ -541,6 +545,16 @@ impl RatchetState {
 
     pub(crate) fn set_config(&mut self, config: RatchetConfig) {
         self.config = config;
+    }
+
+    /// How many receiving chains this state has stepped to.
+    pub(crate) fn receive_steps(&self) -> u64 {
+        self.receive_steps
+    }
+
+    /// The key that tags this session's messages (and derives its verification key).
+    pub(crate) fn tag_key(&self) -> &SessionTagKey {
+        &self.tag_key
     }
 
     /// Whether any message from the peer has been decrypted yet.

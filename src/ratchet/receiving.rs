@@ -16,16 +16,16 @@ use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, remove_wiping, reserv
 
 /// Skipped message keys of one chain, in increasing counter order.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub(crate) struct StoredKeys {
-    pub(crate) keys: VecDeque<(u32, MessageKey)>,
+pub(super) struct StoredKeys {
+    pub(super) keys: VecDeque<(u32, MessageKey)>,
     /// A counter below this with no stored key was evicted or expired, not decrypted.
-    pub(crate) expired_below: u32,
+    pub(super) expired_below: u32,
 }
 
 impl StoredKeys {
     /// The stored key for `counter` and its position, or the error for a counter below the
     /// chain's position that has none.
-    pub(crate) fn find(&self, counter: u32) -> Result<(usize, &MessageKey), DecryptError> {
+    pub(super) fn find(&self, counter: u32) -> Result<(usize, &MessageKey), DecryptError> {
         self.keys
             .binary_search_by_key(&counter, |(n, _)| *n)
             .ok()
@@ -34,7 +34,7 @@ impl StoredKeys {
     }
 
     /// The error for a counter below the chain's position that has no stored key.
-    pub(crate) fn missing(&self, counter: u32) -> DecryptError {
+    pub(super) fn missing(&self, counter: u32) -> DecryptError {
         if counter < self.expired_below {
             DecryptError::KeyExpired { counter }
         } else {
@@ -43,7 +43,7 @@ impl StoredKeys {
     }
 
     /// Drops the oldest stored key; returns whether there was one.
-    pub(crate) fn evict_oldest(&mut self) -> bool {
+    pub(super) fn evict_oldest(&mut self) -> bool {
         match pop_front_wiped(&mut self.keys) {
             Some(n) => {
                 self.expired_below = self.expired_below.max(n.saturating_add(1));
@@ -55,19 +55,19 @@ impl StoredKeys {
 
     /// Removes the key at `index` (its message was decrypted), keeping the others in order,
     /// and leaving no copy of it or of a neighbour in the buffer.
-    pub(crate) fn take(&mut self, index: usize) {
+    pub(super) fn take(&mut self, index: usize) {
         remove_wiping(&mut self.keys, index, |(_, key)| key.zeroize());
     }
 
     /// Appends keys of later counters than any stored (the buffer grows without leaving a
     /// copy behind; `more`'s keys are wiped when it is dropped).
-    pub(crate) fn append(&mut self, more: VecDeque<(u32, MessageKey)>) {
+    pub(super) fn append(&mut self, more: VecDeque<(u32, MessageKey)>) {
         reserve_wiping(&mut self.keys, more.len());
         self.keys.extend(more.iter().cloned());
     }
 
     /// Drops every stored key (they expired); returns how many.
-    pub(crate) fn expire_all(&mut self, end: u32) -> usize {
+    pub(super) fn expire_all(&mut self, end: u32) -> usize {
         let count = self.keys.len();
         self.keys.clear();
         self.expired_below = self.expired_below.max(end);
@@ -77,36 +77,36 @@ impl StoredKeys {
 
 /// The chain the peer is currently sending on.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct CurrentChain {
-    pub(crate) header_key: HeaderKey,
+pub(super) struct CurrentChain {
+    pub(super) header_key: HeaderKey,
     /// The peer's ratchet public key for this chain.
-    pub(crate) ratchet_key: [u8; 32],
-    pub(crate) chain_key: ChainKey,
+    pub(super) ratchet_key: [u8; 32],
+    pub(super) chain_key: ChainKey,
     /// The counter of the next message expected in order.
-    pub(crate) next: u32,
-    pub(crate) stored: StoredKeys,
+    pub(super) next: u32,
+    pub(super) stored: StoredKeys,
 }
 
 /// A chain the peer has ratcheted away from.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct PastChain {
-    pub(crate) header_key: HeaderKey,
+pub(super) struct PastChain {
+    pub(super) header_key: HeaderKey,
     /// The peer's ratchet public key for this chain: a header under this chain's key with
     /// another ratchet key means the peer's state forked (restored from an older copy).
-    pub(crate) ratchet_key: [u8; 32],
+    pub(super) ratchet_key: [u8; 32],
     /// The chain's length as announced by the peer: no counter at or above it is valid.
-    pub(crate) end: u32,
+    pub(super) end: u32,
     /// The receiving step at which this chain was current (for expiry).
-    pub(crate) step: u64,
-    pub(crate) stored: StoredKeys,
+    pub(super) step: u64,
+    pub(super) stored: StoredKeys,
 }
 
 /// Message keys derived on a copy of a chain, not yet committed.
-pub(crate) struct Derived {
-    pub(crate) chain_key: ChainKey,
-    pub(crate) skipped: VecDeque<(u32, MessageKey)>,
+pub(super) struct Derived {
+    pub(super) chain_key: ChainKey,
+    pub(super) skipped: VecDeque<(u32, MessageKey)>,
     /// Keys derived but dropped at once because more were skipped than may be stored.
-    pub(crate) dropped: u32,
+    pub(super) dropped: u32,
 }
 
 /// Removes the front entry of `keys`, wiping its key where it lies first (a popped value is
@@ -117,7 +117,7 @@ fn pop_front_wiped(keys: &mut VecDeque<(u32, MessageKey)>) -> Option<u32> {
 
 /// Steps a copy of `chain_key` from counter `from` up to (not including) `to`, keeping at
 /// most `cap` of the skipped keys (the newest ones).
-pub(crate) fn skip_to(chain_key: &ChainKey, from: u32, to: u32, cap: usize) -> Derived {
+pub(super) fn skip_to(chain_key: &ChainKey, from: u32, to: u32, cap: usize) -> Derived {
     let mut ck = chain_key.clone();
     // Sized once: the store never grows (a grown buffer would be freed holding keys).
     let count = usize::try_from(to.saturating_sub(from)).unwrap_or(usize::MAX);

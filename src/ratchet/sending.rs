@@ -11,17 +11,17 @@ use super::RatchetKeyPair;
 
 /// One of our sending chains.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct SendChain {
-    pub(crate) header_key: HeaderKey,
-    pub(crate) chain_key: ChainKey,
-    pub(crate) next: u32,
+pub(super) struct SendChain {
+    pub(super) header_key: HeaderKey,
+    pub(super) chain_key: ChainKey,
+    pub(super) next: u32,
     /// Length of our previous sending chain (PN in the header).
-    pub(crate) previous_len: u32,
+    pub(super) previous_len: u32,
 }
 
 /// The sending side of a session's ratchet.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) enum Sending {
+pub(super) enum Sending {
     /// We send on `chain`, derived from `ours` and the peer's ratchet key `theirs` (DHs,
     /// DHr and `send` all present).
     Active {
@@ -41,14 +41,14 @@ pub(crate) enum Sending {
 
 impl Sending {
     /// The peer's current ratchet key (DHr).
-    pub(crate) fn theirs(&self) -> &[u8; 32] {
+    pub(super) fn theirs(&self) -> &[u8; 32] {
         match self {
             Sending::Active { theirs, .. } | Sending::StepDue { theirs, .. } => theirs,
         }
     }
 
     /// Our current ratchet key pair (DHs), absent while a sending step is due.
-    pub(crate) fn ours(&self) -> Option<&RatchetKeyPair> {
+    pub(super) fn ours(&self) -> Option<&RatchetKeyPair> {
         match self {
             Sending::Active { ours, .. } => Some(ours),
             Sending::StepDue { .. } => None,
@@ -56,7 +56,7 @@ impl Sending {
     }
 
     /// The chain we send on, or last sent on while a step is due.
-    pub(crate) fn chain(&self) -> Option<&SendChain> {
+    pub(super) fn chain(&self) -> Option<&SendChain> {
         match self {
             Sending::Active { chain, .. } => Some(chain),
             Sending::StepDue { last, .. } => last.as_ref(),
@@ -67,7 +67,7 @@ impl Sending {
     /// sending step becomes due. The old state is dropped where it lies, so its secrets are
     /// wiped in place (moving them out would leave their bytes behind in the variant's
     /// storage).
-    pub(crate) fn owe_step(&mut self, theirs: [u8; 32]) {
+    pub(super) fn owe_step(&mut self, theirs: [u8; 32]) {
         let last = self.chain().cloned();
         *self = Sending::StepDue { theirs, last };
     }

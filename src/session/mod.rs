@@ -4,6 +4,10 @@ use core::fmt;
 
 use rand_core::CryptoRng;
 
+mod snapshot;
+
+pub(crate) use snapshot::SessionSnapshotV1;
+
 use crate::event::Event;
 pub use crate::ids::SessionId;
 use crate::keys::IdentityKey;
@@ -63,20 +67,20 @@ pub(crate) fn report_events(report: DecryptReport, events: &mut Vec<Event>) {
 /// the session is unchanged and the next genuine message still decrypts.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Session {
-    pub(crate) ratchet: RatchetState,
-    pub(crate) ad: SessionAd,
-    pub(crate) local_identity: IdentityKey,
-    pub(crate) remote_identity: IdentityKey,
-    pub(crate) session_id: SessionId,
+    ratchet: RatchetState,
+    ad: SessionAd,
+    local_identity: IdentityKey,
+    remote_identity: IdentityKey,
+    session_id: SessionId,
     /// The initiator's base key: names this session attempt in prekey messages.
     pub(crate) base_key: [u8; 32],
     /// What only our side of the key agreement holds.
-    pub(crate) side: Side,
+    side: Side,
 }
 
 /// The role-dependent part of a session (SPEC.md §7.1).
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) enum Side {
+enum Side {
     /// Built from the peer's bundle. `prekey_phase` holds the prekey fields every message
     /// repeats until the first decrypt succeeds (SPEC.md §7.3), then `None`.
     Initiator { prekey_phase: Option<PreKeyFields> },
@@ -86,7 +90,7 @@ pub(crate) enum Side {
 }
 
 impl Side {
-    pub(crate) fn role(&self) -> Role {
+    fn role(&self) -> Role {
         match self {
             Side::Initiator { .. } => Role::Initiator,
             Side::Responder { .. } => Role::Responder,
@@ -115,7 +119,7 @@ impl fmt::Debug for Session {
 }
 
 /// The associated data of a session: initiator identity, then responder identity.
-pub(crate) fn session_ad(initiator: &IdentityKey, responder: &IdentityKey) -> SessionAd {
+fn session_ad(initiator: &IdentityKey, responder: &IdentityKey) -> SessionAd {
     let mut ad = [0u8; 64];
     let (a, b) = ad.split_at_mut(32);
     a.copy_from_slice(initiator.as_bytes());
@@ -124,7 +128,7 @@ pub(crate) fn session_ad(initiator: &IdentityKey, responder: &IdentityKey) -> Se
 }
 
 /// SHA-256 over the fields of a prekey message (everything before the ratchet message).
-pub(crate) fn prekey_fields_digest(message: &PreKeyMessage<'_>) -> [u8; 32] {
+fn prekey_fields_digest(message: &PreKeyMessage<'_>) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(message.fields_bytes()).into()
 }
@@ -138,7 +142,7 @@ fn names_ad(names: &SessionNames, role: Role) -> SessionAd {
 
 impl Session {
     /// A session from its parts (a new initiator's, or a restored one's).
-    pub(crate) fn from_parts(names: SessionNames, side: Side, ratchet: RatchetState) -> Self {
+    fn from_parts(names: SessionNames, side: Side, ratchet: RatchetState) -> Self {
         let ad = names_ad(&names, side.role());
         let SessionNames {
             local_identity,
@@ -286,7 +290,7 @@ impl Session {
             Role::Initiator => 1,
             Role::Responder => 2,
         };
-        self.ratchet.receive_steps >= chains_needed
+        self.ratchet.receive_steps() >= chains_needed
     }
 
     /// The limits this session enforces.
@@ -309,7 +313,7 @@ impl Session {
     /// (SPEC.md §15.4.1): HKDF of the session-constant tag key under its own label, so it
     /// reveals nothing about the tag key. It never leaves the crate.
     pub(crate) fn verification_key(&self) -> zeroize::Zeroizing<[u8; 32]> {
-        crate::kdf::derive_verification_key(&self.ratchet.tag_key, &self.session_id)
+        crate::kdf::derive_verification_key(self.ratchet.tag_key(), &self.session_id)
     }
 }
 
