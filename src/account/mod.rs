@@ -3,6 +3,14 @@
 //! or sealed envelopes: sessions are values the app keeps ([`Session`]), or the device layer
 //! above keeps them per peer (`Device`, src/device).
 
+mod snapshot;
+
+#[cfg(feature = "serde")]
+pub(crate) use snapshot::AccountSnapshotV1;
+pub(crate) use snapshot::{
+    AccountSnapshotV2, PeerRecordV2, ResetLogV1, account_snapshot_from_version,
+};
+
 use core::fmt;
 use std::collections::{BTreeMap, VecDeque};
 

@@ -21,10 +21,10 @@ use crate::device::Device;
 use crate::error::DecodeError;
 use crate::group::GroupSession;
 use crate::keys::{IdentityKey, IdentityKeyPair};
-use crate::persist::IdentityRecordV1;
 use crate::persist::RestoreError;
 use crate::time::Timestamp;
 use crate::verify::IdentityBook;
+use crate::verify::IdentityRecordV1;
 use crate::wire::TYPE_BACKUP;
 use crate::wire::{Reader, WIRE_VERSION};
 

@@ -10,13 +10,15 @@ use super::peers::{MAX_PEERS, MAX_SESSIONS_PER_PEER};
 use super::records::{Changes, peer_snapshot};
 use super::reset::MAX_RESET_LOGS;
 use super::{Device, PeerRecord, ResetLog};
+use crate::account::{AccountSnapshotV2, ResetLogV1, account_snapshot_from_version};
 use crate::keys::IdentityKey;
 use crate::persist::RestoreError;
 use crate::persist::{
-    AccountSnapshotV2, Binding, BlobLabel, Expected, IdentityRecordV1, KeyChecks, ResetLogV1,
-    StateType, StorageKey, account_snapshot_from_version, restore_state, seal_state, within_limit,
+    Binding, BlobLabel, Expected, KeyChecks, StateType, StorageKey, restore_state, seal_state,
+    within_limit,
 };
 use crate::time::Timestamp;
+use crate::verify::IdentityRecordV1;
 use crate::verify::{IdentityBook, MAX_IDENTITY_RECORDS};
 
 /// The device's peers with the clock their records were last used on, and its reset logs.
@@ -225,9 +227,8 @@ mod plain_serde {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     use super::Device;
-    use crate::persist::{
-        AccountSnapshotV1, AccountSnapshotV2, KeyChecks, STATE_FORMAT_VERSION, versioned,
-    };
+    use crate::account::{AccountSnapshotV1, AccountSnapshotV2};
+    use crate::persist::{KeyChecks, STATE_FORMAT_VERSION, versioned};
 
     impl Serialize for Device {
         fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -250,7 +251,7 @@ mod tests {
 
     use super::*;
     use crate::Account;
-    use crate::persist::PeerRecordV2;
+    use crate::account::PeerRecordV2;
     use crate::session::Session;
     use crate::session::SessionSnapshotV1;
 

@@ -20,13 +20,15 @@ use super::peers::{MAX_PEERS, MAX_SESSIONS_PER_PEER};
 use super::persist::{device_limits, device_sections};
 use super::{Device, PeerRecord};
 use crate::account::Account;
+use crate::account::{AccountSnapshotV2, PeerRecordV2};
 use crate::keys::IdentityKey;
 use crate::persist::{
-    AccountSnapshotV2, Binding, BlobLabel, Expected, IdentityRecordV1, KeyChecks, PeerRecordV2,
-    RestoreError, StateType, StorageKey, decode_exact, restore_state, seal_state, within_limit,
+    Binding, BlobLabel, Expected, KeyChecks, RestoreError, StateType, StorageKey, decode_exact,
+    restore_state, seal_state, within_limit,
 };
 use crate::session::SessionSnapshotV1;
 use crate::verify::IdentityBook;
+use crate::verify::IdentityRecordV1;
 
 /// The records of a [`Device`] that calls changed since the app last took them
 /// ([`Device::take_changes`]): write each one listed, with its own blob, before sending or

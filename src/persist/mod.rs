@@ -9,18 +9,12 @@
 
 mod binding;
 mod error;
-mod snapshot;
 #[cfg(feature = "serde")]
 mod versioned;
 
 pub(crate) use binding::{Binding, BindingV2};
 pub use binding::{BlobLabel, Expected, MAX_BLOB_LABEL_LEN};
 pub use error::RestoreError;
-#[cfg(feature = "serde")]
-pub(crate) use snapshot::AccountSnapshotV1;
-pub(crate) use snapshot::{
-    AccountSnapshotV2, IdentityRecordV1, PeerRecordV2, ResetLogV1, account_snapshot_from_version,
-};
 #[cfg(feature = "serde")]
 pub(crate) use versioned::versioned;
 
@@ -286,7 +280,7 @@ pub(crate) fn seal_v1_for_tests<T: Serialize>(
 
 /// Checks a blob's header, decrypts it and checks its generation (SPEC.md §11.1 steps 1–7).
 /// Returns the plaintext and the format version.
-fn open_state(
+pub(crate) fn open_state(
     bytes: &[u8],
     state_type: StateType,
     key: &StorageKey,

@@ -78,7 +78,7 @@ pub use sas_messages::{
 pub use state::{MAX_IDENTITY_RECORDS, VerificationState};
 pub use user::{MAX_USER_ID_LEN, UserId};
 
-pub(crate) use state::IdentityBook;
+pub(crate) use state::{IdentityBook, IdentityRecordV1};
 
 use thiserror::Error;
 

@@ -6,8 +6,31 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{UserId, VerifyError};
 use crate::event::Event;
 use crate::keys::IdentityKey;
-use crate::persist::{IdentityRecordV1, RestoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::persist::{RestoreError, within_limit};
 use crate::time::Timestamp;
+
+/// Version 1 of one user's record in the persisted account (`AccountSnapshotV1.identities`,
+/// SPEC.md §15.5.4), read and written by the identity book (src/verify/state.rs).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct IdentityRecordV1 {
+    pub(crate) user_id: Vec<u8>,
+    pub(crate) current: [u8; 32],
+    pub(crate) seen_at: u64,
+    pub(crate) verified: Option<([u8; 32], u64)>,
+}
+
+impl IdentityRecordV1 {
+    /// The user id's length limit (SPEC.md §11.3).
+    pub(crate) fn check_limits(&self) -> Result<(), RestoreError> {
+        within_limit(
+            "MAX_USER_ID_LEN",
+            self.user_id.len(),
+            crate::ids::MAX_USER_ID_LEN,
+        )
+    }
+}
 
 /// Most users a device records identities for. Each record is at most about 200 bytes
 /// persisted (user id, two keys, two times), so a full book adds at most about 13 MB to the

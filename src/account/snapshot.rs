@@ -1,6 +1,8 @@
-//! Version 1 snapshots: plain serde structs mirroring the live state, encoded with postcard
-//! (SPEC.md §11.3). Live types never derive serde; only these do, so no secret field is
-//! serialized by accident. Secret fields are `Zeroizing`.
+//! The account's snapshots (versions 1 and 2, SPEC.md §11.3): plain serde structs mirroring
+//! the live state, encoded with postcard, and `impl Persist for Account`. The format also
+//! carries the device layer's sections (peers, reset logs, the identity book's records, whose
+//! struct lives in verify), which a bare account writes empty. Live types never derive serde;
+//! only these do, so no secret field is serialized by accident. Secret fields are `Zeroizing`.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -8,15 +10,16 @@ use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 
-use super::{
+use super::{Account, Rotating};
+use crate::keys::{IdentityKeyPair, KemPreKeyKind, KemPreKeyV1, OneTimePreKey, SignedPreKeyV1};
+use crate::persist::{
     Binding, BlobLabel, Expected, KeyChecks, Persist, RestoreError, STATE_FORMAT_VERSION, Secret32,
     StateType, StorageKey, decode_exact, secret, within_limit,
 };
-use crate::account::{Account, Rotating};
-use crate::keys::{IdentityKeyPair, KemPreKeyKind, KemPreKeyV1, OneTimePreKey, SignedPreKeyV1};
 use crate::ratchet::ConfigV1;
 use crate::session::SessionSnapshotV1;
 use crate::time::Timestamp;
+use crate::verify::IdentityRecordV1;
 
 /// Version 1 of the persisted [`Account`].
 #[derive(Serialize, Deserialize)]
@@ -40,27 +43,6 @@ pub(crate) struct AccountSnapshotV1 {
     /// Per user id, by increasing id: the recorded identity key and its verification
     /// (SPEC.md §15.5.4).
     identities: Vec<IdentityRecordV1>,
-}
-
-/// Version 1 of one user's record in the persisted account (`AccountSnapshotV1.identities`,
-/// SPEC.md §15.5.4), read and written by the identity book (src/verify/state.rs).
-#[derive(Serialize, Deserialize)]
-pub(crate) struct IdentityRecordV1 {
-    pub(crate) user_id: Vec<u8>,
-    pub(crate) current: [u8; 32],
-    pub(crate) seen_at: u64,
-    pub(crate) verified: Option<([u8; 32], u64)>,
-}
-
-impl IdentityRecordV1 {
-    /// The user id's length limit (SPEC.md §11.3).
-    pub(crate) fn check_limits(&self) -> Result<(), RestoreError> {
-        within_limit(
-            "MAX_USER_ID_LEN",
-            self.user_id.len(),
-            crate::ids::MAX_USER_ID_LEN,
-        )
-    }
 }
 
 /// One peer's reset bookkeeping (SPEC.md §12.4), read and written by the device layer.
@@ -452,8 +434,8 @@ mod plain_serde {
         /// an unknown version is refused.
         #[test]
         fn plain_serde_reads_version_1() {
-            use super::super::super::open_state;
             use super::super::{AccountSnapshotV1, decode_exact};
+            use crate::persist::open_state;
             use crate::persist::{Expected, StateType, StorageKey};
             use crate::session::SessionSnapshotV1;
             let key = StorageKey::from_bytes([0x5a; 32]);
@@ -696,7 +678,7 @@ mod binding_tests {
             ..BindingV2::new(&Binding::account(bob.identity_key()), &BlobLabel::default())
         };
         let plain = postcard::to_allocvec(&(long, AccountSnapshotV2::from_account(&bob))).unwrap();
-        let blob = super::super::seal_plaintext_for_tests(&plain, StateType::Account, &key);
+        let blob = crate::persist::seal_plaintext_for_tests(&plain, StateType::Account, &key);
         assert_eq!(
             Account::from_encrypted(&blob, &key, 0, &Expected::any()).err(),
             Some(RestoreError::LimitExceeded {
