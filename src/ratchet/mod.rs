@@ -26,7 +26,6 @@ use subtle::ConstantTimeEq;
 use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 
 use crate::aead::{NONCE_LEN, open_into, seal_into};
-use crate::error::DecodeError;
 use crate::kdf::{SenderRole, chain_step, open_session_tag, root_step, session_tag};
 use crate::keys::dh_checked;
 use crate::keys::secret::{
@@ -192,13 +191,8 @@ fn open_body(
     msg: &RatchetMessage<'_>,
     ad: &SessionAd,
 ) -> Result<Vec<u8>, DecryptError> {
-    // A decoded message always has its full prefix; a short one is malformed, never padded.
-    let prefix =
-        msg.prefix()
-            .first_chunk::<RATCHET_PREFIX_LEN>()
-            .ok_or(DecodeError::Truncated {
-                needed: RATCHET_PREFIX_LEN.saturating_sub(msg.prefix().len()),
-            })?;
+    // A decoded message holds its full prefix as a fixed-size array (taken once by decode).
+    let prefix = msg.prefix();
     let mut out = Vec::new();
     if open_into(
         mk.as_bytes(),

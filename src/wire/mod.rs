@@ -119,9 +119,10 @@ pub(crate) fn expect_header(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RatchetMessage<'a> {
     bytes: &'a [u8],
+    prefix: &'a [u8; RATCHET_PREFIX_LEN],
     header_nonce: [u8; NONCE_LEN],
-    encrypted_header: &'a [u8],
-    session_tag: &'a [u8],
+    encrypted_header: &'a [u8; ENCRYPTED_HEADER_LEN],
+    session_tag: &'a [u8; SESSION_TAG_LEN],
     body: &'a [u8],
 }
 
@@ -134,9 +135,15 @@ impl<'a> RatchetMessage<'a> {
         let mut r = Reader::new(bytes);
         expect_header(&mut r, bytes.len(), TYPE_RATCHET, MAX_MESSAGE_LEN)?;
         let header_nonce = r.array::<NONCE_LEN>()?;
-        let encrypted_header = r.take(ENCRYPTED_HEADER_LEN)?;
-        let session_tag = r.take(SESSION_TAG_LEN)?;
+        let encrypted_header = r.array_ref::<ENCRYPTED_HEADER_LEN>()?;
+        let session_tag = r.array_ref::<SESSION_TAG_LEN>()?;
         let body = r.rest();
+        // The reader has consumed exactly the prefix's bytes by now; taken once, fixed-size.
+        let prefix = bytes
+            .first_chunk::<RATCHET_PREFIX_LEN>()
+            .ok_or(DecodeError::Truncated {
+                needed: RATCHET_PREFIX_LEN.saturating_sub(bytes.len()),
+            })?;
         if body.len() < TAG_LEN {
             return Err(DecodeError::Truncated {
                 needed: TAG_LEN - body.len(),
@@ -150,6 +157,7 @@ impl<'a> RatchetMessage<'a> {
         }
         Ok(RatchetMessage {
             bytes,
+            prefix,
             header_nonce,
             encrypted_header,
             session_tag,
@@ -166,17 +174,17 @@ impl<'a> RatchetMessage<'a> {
         &self.header_nonce
     }
 
-    pub(crate) fn encrypted_header(&self) -> &'a [u8] {
+    pub(crate) fn encrypted_header(&self) -> &'a [u8; ENCRYPTED_HEADER_LEN] {
         self.encrypted_header
     }
 
-    pub(crate) fn session_tag(&self) -> &'a [u8] {
+    pub(crate) fn session_tag(&self) -> &'a [u8; SESSION_TAG_LEN] {
         self.session_tag
     }
 
     /// Everything the body's AEAD authenticates besides the session's associated data.
-    pub(crate) fn prefix(&self) -> &'a [u8] {
-        self.bytes.get(..RATCHET_PREFIX_LEN).unwrap_or_default()
+    pub(crate) fn prefix(&self) -> &'a [u8; RATCHET_PREFIX_LEN] {
+        self.prefix
     }
 
     pub(crate) fn body(&self) -> &'a [u8] {

@@ -27,6 +27,12 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
+    /// Takes the next `N` bytes as a borrowed array: its length is checked once, here.
+    pub(crate) fn array_ref<const N: usize>(&mut self) -> Result<&'a [u8; N], DecodeError> {
+        let bytes = self.take(N)?;
+        <&[u8; N]>::try_from(bytes).map_err(|_| DecodeError::Truncated { needed: N })
+    }
+
     /// Takes the next `N` bytes as an array.
     pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let bytes = self.take(N)?;
