@@ -401,6 +401,26 @@ def per_build(results: dict, sz: dict, build_name: str, label: str) -> list[str]
     w(table(["Threads", "all 10,000", "per session", "speed-up"], rows))
     w("")
 
+    # Scale: a device with MAX_PEERS peers persisted as records (benches/scale.rs).
+    g = "scale_10000_peers"
+    rec_enc, whole_enc = get(g, "encrypt_for+persist_records"), get(g, "encrypt_for+persist_whole_account")
+    cold, full = get(g, "cold_start_account+book+one_peer"), get(g, "full_restore_whole_account")
+    rows = [
+        ["`encrypt_for` + the records it changed", fmt_time(rec_enc), "1.00×"],
+        ["`decrypt_from` + the records it changed", fmt_time(get(g, "decrypt_from+persist_records")), ""],
+        ["`encrypt_for` + the whole device blob", fmt_time(whole_enc), fmt_ratio(ratio(whole_enc, rec_enc))],
+        ["cold start: account record, identity book, one peer", fmt_time(cold), "1.00×"],
+        ["full restore of the whole device blob", fmt_time(full), fmt_ratio(ratio(full, cold))],
+    ]
+    w(
+        "A device with 10,000 peers (SPEC.md §11.9): a message with only the changed records "
+        "sealed, beside sealing the whole device blob; a cold start that loads one peer, beside "
+        "a full restore. Bytes written per message are printed by `cargo bench --bench scale`."
+    )
+    w("")
+    w(table(["Operation", "time", "to the first row of its pair"], rows))
+    w("")
+
     # vodozemac.
     w(f"### Beside vodozemac {vz.get('version', '')} (same run), {short}")
     w("")
