@@ -336,9 +336,9 @@ impl Persist for Account {
 impl Account {
     /// Exports the account as an encrypted blob (SPEC.md §11), bound to this account's
     /// identity key. It is the blob a [`crate::Device`] writes, with no peers, reset logs or
-    /// recorded identities: it restores as an account or as a device. `generation` is the app's monotonic counter for this object: store the
-    /// latest one outside the blob and pass it to [`Account::from_encrypted`] to detect a
-    /// rolled-back copy.
+    /// recorded identities: it restores as an account or as a device. `generation` is the
+    /// app's monotonic counter for this object: store the latest one outside the blob and pass
+    /// it to [`Account::from_encrypted`] to detect a rolled-back copy.
     pub fn to_encrypted<R: CryptoRng + ?Sized>(
         &self,
         key: &StorageKey,
