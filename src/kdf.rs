@@ -10,7 +10,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::ids::SessionId;
 use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey, SessionTagKey, SharedSecret};
-use crate::labels::{LABEL_PQXDH, LABEL_ROOT, LABEL_VERIFICATION_KEY};
+use crate::labels::{LABEL_PQ_ROOT, LABEL_PQXDH, LABEL_ROOT, LABEL_VERIFICATION_KEY};
 
 /// Which side of a session sent a message: bound into the session tag, so a message
 /// reflected back to its sender is not taken for the peer's.
@@ -144,6 +144,64 @@ pub(crate) fn root_step(root: &RootKey, dh: &SharedSecret) -> (RootKey, ChainKey
         ChainKey::copy_from(part32(&okm, 1)),
         HeaderKey::copy_from(part32(&okm, 2)),
     )
+}
+
+/// What an ML-KEM step adds to a version-2 root step: the shared secret, and the key and
+/// ciphertext it came from (bound into the info as hashes).
+pub(crate) struct KemMix<'a> {
+    pub(crate) shared: &'a SharedSecret,
+    pub(crate) encapsulation_key: &'a [u8],
+    pub(crate) ciphertext: &'a [u8],
+}
+
+/// The root step of a version-2 session (SPEC.md §5.9.2): the DH output, and an ML-KEM
+/// secret when the chain carries a ciphertext, bound to both ratchet keys (`sender`: the key
+/// starting the chain; `receiver`: the other) and to the KEM key and ciphertext.
+pub(crate) fn root_step_pq(
+    root: &RootKey,
+    dh: &SharedSecret,
+    sender: &[u8; 32],
+    receiver: &[u8; 32],
+    kem: Option<&KemMix<'_>>,
+) -> (RootKey, ChainKey, HeaderKey) {
+    let okm = match kem {
+        None => hkdf_expand::<96>(
+            root.as_bytes(),
+            dh.as_bytes(),
+            &[LABEL_PQ_ROOT, sender, receiver, &[0x00]],
+        ),
+        Some(kem) => {
+            let mut ikm = Zeroizing::new([0u8; 64]);
+            let (d, k) = ikm.split_at_mut(32);
+            d.copy_from_slice(dh.as_bytes());
+            k.copy_from_slice(kem.shared.as_bytes());
+            let ek_hash: [u8; 32] = Sha256::digest(kem.encapsulation_key).into();
+            let ct_hash: [u8; 32] = Sha256::digest(kem.ciphertext).into();
+            hkdf_expand::<96>(
+                root.as_bytes(),
+                ikm.as_ref(),
+                &[LABEL_PQ_ROOT, sender, receiver, &[0x01], &ek_hash, &ct_hash],
+            )
+        }
+    };
+    (
+        RootKey::copy_from(part32(&okm, 0)),
+        ChainKey::copy_from(part32(&okm, 1)),
+        HeaderKey::copy_from(part32(&okm, 2)),
+    )
+}
+
+/// HMAC input that derives a chain's KEM-part key from its header key (SPEC.md §5.9.3).
+const KEM_PART_KEY: u8 = 0x05;
+
+/// The key the KEM part of a version-2 message is sealed under: `HMAC(HK, 0x05)`, so the part
+/// can use the header's nonce without reusing it under the same key.
+pub(crate) fn kem_part_key(header_key: &HeaderKey) -> HeaderKey {
+    let mut mac = hmac_keyed(header_key.as_bytes());
+    mac.update(&[KEM_PART_KEY]);
+    let mut key = HeaderKey::from_bytes([0u8; 32]);
+    FixedOutput::finalize_into(mac, key.as_mut_bytes().into());
+    key
 }
 
 /// The symmetric chain step: one message key and the next chain key (SPEC.md §5.3).

@@ -71,6 +71,8 @@ pub(crate) const LABEL_SIG_KEM_PREKEY: &[u8] = b"hushwire/v1/sig/kem-prekey";
 pub(crate) const LABEL_PQXDH: &[u8] = b"hushwire/v1/pqxdh";
 /// HKDF info of the root-chain step.
 pub(crate) const LABEL_ROOT: &[u8] = b"hushwire/v1/ratchet/root";
+/// HKDF info prefix of a version-2 root step, which may mix an ML-KEM secret (SPEC.md §5.9.2).
+pub(crate) const LABEL_PQ_ROOT: &[u8] = b"hushwire/v1/pq-ratchet/root";
 
 // keys/identity
 
@@ -158,6 +160,7 @@ const ALL: &[(&str, &[u8])] = &[
     ("LABEL_SIG_KEM_PREKEY", LABEL_SIG_KEM_PREKEY),
     ("LABEL_PQXDH", LABEL_PQXDH),
     ("LABEL_ROOT", LABEL_ROOT),
+    ("LABEL_PQ_ROOT", LABEL_PQ_ROOT),
     ("LABEL_SIG_RELAY_CHALLENGE", LABEL_SIG_RELAY_CHALLENGE),
     (
         "LABEL_SECURE_FIELD_COMMITMENT",

@@ -170,6 +170,7 @@ mod tests {
         "key.invalid_signature",
         "encrypt.plaintext_too_large",
         "encrypt.chain_exhausted",
+        "encrypt.invalid_kem_key",
         "decrypt.malformed",
         "decrypt.undecryptable",
         "decrypt.tampered",
@@ -182,6 +183,9 @@ mod tests {
         "decrypt.state_behind",
         "decrypt.peer_state_forked",
         "decrypt.chain_forgotten",
+        "decrypt.kem_part_missing",
+        "decrypt.kem_part_unexpected",
+        "decrypt.session_version_mismatch",
         "handshake.malformed",
         "handshake.key",
         "handshake.non_contributory",
@@ -419,6 +423,7 @@ mod tests {
         let encrypt = [
             EncryptError::PlaintextTooLarge { len: 2, max: 1 },
             EncryptError::ChainExhausted,
+            EncryptError::InvalidKemKey,
         ];
         let decrypt = [
             DecryptError::Malformed(d),
@@ -436,6 +441,12 @@ mod tests {
             },
             DecryptError::PeerStateForked,
             DecryptError::ChainForgotten,
+            DecryptError::KemPartMissing,
+            DecryptError::KemPartUnexpected,
+            DecryptError::SessionVersionMismatch {
+                session: 2,
+                message: 1,
+            },
         ];
         let handshake = [
             HandshakeError::Malformed(d),

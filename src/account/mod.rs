@@ -21,7 +21,7 @@ use crate::event::Event;
 use crate::keys::{
     IdentityKey, IdentityKeyPair, KemPreKey, KemPreKeyKind, OneTimePreKey, SignedPreKey,
 };
-use crate::ratchet::{RatchetConfig, RatchetKeyPair, RatchetState, ResponderStart};
+use crate::ratchet::{RatchetConfig, RatchetKeyPair, RatchetState, ResponderStart, SessionVersion};
 use crate::session::{Session, SessionId, SessionNames, report_events};
 use crate::time::Timestamp;
 use crate::wire::PreKeyMessage;
@@ -461,6 +461,7 @@ impl Account {
             initiated.keys.responder_header,
             initiated.keys.tag_key,
             self.config,
+            SessionVersion::V1,
             rng,
         )
         .map_err(|_| HandshakeError::NonContributory)?;
@@ -561,6 +562,7 @@ impl Account {
             keys.initiator_header,
             keys.tag_key,
             self.config,
+            SessionVersion::V1,
         );
         let names = SessionNames {
             local_identity: *self.identity.public(),

@@ -20,6 +20,18 @@ pub const DEFAULT_SKIPPED_KEY_MAX_AGE: u32 = 5;
 /// Ceiling for [`RatchetConfig::skipped_key_max_age`] (no use exceeding the chains kept).
 pub const HARD_MAX_SKIPPED_KEY_MAX_AGE: u32 = HARD_MAX_RECEIVING_CHAINS;
 
+/// Default K: the initiator of a version-2 session attaches an ML-KEM key to every K-th
+/// sending chain (SPEC.md §5.9.6); 1 is every chain.
+pub const DEFAULT_KEM_INTERVAL: u32 = 1;
+/// Ceiling for [`RatchetConfig::kem_interval`]: healing never waits more than this many of
+/// the initiator's turns for a KEM exchange to start.
+pub const HARD_MAX_KEM_INTERVAL: u32 = 16;
+/// Default: after this many messages (sent and received by the initiator) since its last
+/// KEM key, its next sending chain carries one whatever K says.
+pub const DEFAULT_KEM_MESSAGE_BOUND: u32 = 1_000;
+/// Ceiling for [`RatchetConfig::kem_message_bound`].
+pub const HARD_MAX_KEM_MESSAGE_BOUND: u32 = 100_000;
+
 /// Bytes one stored skipped key costs in memory (counter, key, and queue slot), used for the
 /// worst-case figures in SPEC.md.
 pub const SKIPPED_KEY_MEMORY_BYTES: usize = 36;
@@ -32,6 +44,8 @@ pub struct RatchetConfig {
     max_skipped_keys: u32,
     max_receiving_chains: u32,
     skipped_key_max_age: u32,
+    kem_interval: u32,
+    kem_message_bound: u32,
 }
 
 impl Default for RatchetConfig {
@@ -41,6 +55,8 @@ impl Default for RatchetConfig {
             max_skipped_keys: DEFAULT_MAX_SKIPPED_KEYS,
             max_receiving_chains: DEFAULT_MAX_RECEIVING_CHAINS,
             skipped_key_max_age: DEFAULT_SKIPPED_KEY_MAX_AGE,
+            kem_interval: DEFAULT_KEM_INTERVAL,
+            kem_message_bound: DEFAULT_KEM_MESSAGE_BOUND,
         }
     }
 }
@@ -82,7 +98,42 @@ impl RatchetConfig {
                 skipped_key_max_age,
                 HARD_MAX_SKIPPED_KEY_MAX_AGE,
             )?,
+            kem_interval: DEFAULT_KEM_INTERVAL,
+            kem_message_bound: DEFAULT_KEM_MESSAGE_BOUND,
         })
+    }
+
+    /// The same limits with another schedule of ML-KEM steps for version-2 sessions this
+    /// side initiates (SPEC.md §5.9.6): a key on every `kem_interval`-th sending chain, and on
+    /// the next chain once `kem_message_bound` messages passed since the last key. A
+    /// responder answers every key whatever its own values.
+    ///
+    /// # Errors
+    /// [`ConfigError::OutOfRange`] if a value is zero or above its `HARD_MAX_KEM_*` ceiling.
+    pub fn with_pq_schedule(
+        self,
+        kem_interval: u32,
+        kem_message_bound: u32,
+    ) -> Result<Self, ConfigError> {
+        Ok(RatchetConfig {
+            kem_interval: check("kem_interval", kem_interval, HARD_MAX_KEM_INTERVAL)?,
+            kem_message_bound: check(
+                "kem_message_bound",
+                kem_message_bound,
+                HARD_MAX_KEM_MESSAGE_BOUND,
+            )?,
+            ..self
+        })
+    }
+
+    /// K: the initiator of a version-2 session attaches an ML-KEM key to every K-th chain.
+    pub fn kem_interval(&self) -> u32 {
+        self.kem_interval
+    }
+
+    /// Messages after which the initiator's next chain carries an ML-KEM key whatever K says.
+    pub fn kem_message_bound(&self) -> u32 {
+        self.kem_message_bound
     }
 
     /// How many message keys one chain may be skipped ahead by a single message.
@@ -133,6 +184,30 @@ mod tests {
         assert!(RatchetConfig::new(1, 1, HARD_MAX_RECEIVING_CHAINS + 1, 1).is_err());
         assert!(RatchetConfig::new(1, 1, 1, HARD_MAX_SKIPPED_KEY_MAX_AGE + 1).is_err());
         assert!(RatchetConfig::new(0, 1, 1, 1).is_err());
+    }
+
+    #[test]
+    fn pq_schedule_is_checked_at_and_past_its_edges() {
+        let base = RatchetConfig::default();
+        assert_eq!((base.kem_interval(), base.kem_message_bound()), (1, 1_000));
+        let edge = base
+            .with_pq_schedule(HARD_MAX_KEM_INTERVAL, HARD_MAX_KEM_MESSAGE_BOUND)
+            .unwrap();
+        assert_eq!(edge.kem_interval(), HARD_MAX_KEM_INTERVAL);
+        assert_eq!(edge.kem_message_bound(), HARD_MAX_KEM_MESSAGE_BOUND);
+        assert_eq!(edge.max_jump(), base.max_jump());
+        for (interval, bound, name) in [
+            (HARD_MAX_KEM_INTERVAL + 1, 1, "kem_interval"),
+            (0, 1, "kem_interval"),
+            (1, HARD_MAX_KEM_MESSAGE_BOUND + 1, "kem_message_bound"),
+            (1, 0, "kem_message_bound"),
+        ] {
+            assert!(matches!(
+                base.with_pq_schedule(interval, bound),
+                Err(ConfigError::OutOfRange { name: n, .. }) if n == name
+            ));
+        }
+        assert!(base.with_pq_schedule(1, 1).is_ok());
     }
 
     #[test]

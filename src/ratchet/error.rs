@@ -19,6 +19,11 @@ pub enum EncryptError {
     /// The sending chain has sent `u32::MAX` messages; wait for the peer's reply to ratchet.
     #[error("sending chain exhausted: the peer must reply before more messages can be sent")]
     ChainExhausted,
+    /// A version-2 session's peer sent an ML-KEM key that fails the FIPS 203 check, so the
+    /// ciphertext it asks for cannot be made (SPEC.md §5.9.5). Only a broken or malicious peer
+    /// does this; reset the session.
+    #[error("the peer's ML-KEM ratchet key is invalid; reset the session")]
+    InvalidKemKey,
 }
 
 impl EncryptError {
@@ -28,12 +33,18 @@ impl EncryptError {
         match self {
             EncryptError::PlaintextTooLarge { .. } => "encrypt.plaintext_too_large",
             EncryptError::ChainExhausted => "encrypt.chain_exhausted",
+            EncryptError::InvalidKemKey => "encrypt.invalid_kem_key",
         }
     }
 
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
-        ErrorKind::LimitExceeded
+        match self {
+            EncryptError::PlaintextTooLarge { .. } | EncryptError::ChainExhausted => {
+                ErrorKind::LimitExceeded
+            }
+            EncryptError::InvalidKemKey => ErrorKind::Tampered,
+        }
     }
 }
 
@@ -103,6 +114,25 @@ pub enum DecryptError {
     /// this state still remembers.
     #[error("message is from a chain older than this session remembers")]
     ChainForgotten,
+    /// A version-2 message starts a chain that must carry an ML-KEM ciphertext (it answers
+    /// a chain of ours that carried a key) and carries none: a downgrade attempt or a broken
+    /// peer (SPEC.md §5.9.5).
+    #[error("the message omits the post-quantum ratchet step that is due")]
+    KemPartMissing,
+    /// A version-2 message carries KEM material its sender's role or chain never sends (SPEC.md
+    /// §5.9.5).
+    #[error("the message carries a post-quantum ratchet part that is not due")]
+    KemPartUnexpected,
+    /// The message is of another session version than the session (a version-1 message on a
+    /// version-2 session, or the reverse): a session never continues without the
+    /// post-quantum step once it started with it (SPEC.md §5.9.5).
+    #[error("message of session version {message} on a session of version {session}")]
+    SessionVersionMismatch {
+        /// The session's version (1 or 2).
+        session: u8,
+        /// The message's version.
+        message: u8,
+    },
 }
 
 impl DecryptError {
@@ -122,6 +152,9 @@ impl DecryptError {
             DecryptError::StateBehind { .. } => "decrypt.state_behind",
             DecryptError::PeerStateForked => "decrypt.peer_state_forked",
             DecryptError::ChainForgotten => "decrypt.chain_forgotten",
+            DecryptError::KemPartMissing => "decrypt.kem_part_missing",
+            DecryptError::KemPartUnexpected => "decrypt.kem_part_unexpected",
+            DecryptError::SessionVersionMismatch { .. } => "decrypt.session_version_mismatch",
         }
     }
 
@@ -132,7 +165,10 @@ impl DecryptError {
             DecryptError::Undecryptable
             | DecryptError::Tampered
             | DecryptError::NonContributory => ErrorKind::Tampered,
-            DecryptError::InvalidCounter => ErrorKind::Tampered,
+            DecryptError::InvalidCounter
+            | DecryptError::KemPartMissing
+            | DecryptError::KemPartUnexpected
+            | DecryptError::SessionVersionMismatch { .. } => ErrorKind::Tampered,
             DecryptError::OtherSession => ErrorKind::UnknownSession,
             DecryptError::Duplicate { .. } => ErrorKind::Replay,
             DecryptError::KeyExpired { .. }

@@ -7,16 +7,19 @@
 
 mod config;
 mod error;
+mod pq;
 mod receiving;
 mod sending;
 mod snapshot;
 
 pub use config::{
-    DEFAULT_MAX_JUMP, DEFAULT_MAX_RECEIVING_CHAINS, DEFAULT_MAX_SKIPPED_KEYS,
-    DEFAULT_SKIPPED_KEY_MAX_AGE, HARD_MAX_JUMP, HARD_MAX_RECEIVING_CHAINS,
+    DEFAULT_KEM_INTERVAL, DEFAULT_KEM_MESSAGE_BOUND, DEFAULT_MAX_JUMP,
+    DEFAULT_MAX_RECEIVING_CHAINS, DEFAULT_MAX_SKIPPED_KEYS, DEFAULT_SKIPPED_KEY_MAX_AGE,
+    HARD_MAX_JUMP, HARD_MAX_KEM_INTERVAL, HARD_MAX_KEM_MESSAGE_BOUND, HARD_MAX_RECEIVING_CHAINS,
     HARD_MAX_SKIPPED_KEY_MAX_AGE, HARD_MAX_SKIPPED_KEYS, RatchetConfig, SKIPPED_KEY_MEMORY_BYTES,
 };
 pub use error::{DecryptError, EncryptError};
+pub(crate) use pq::SessionVersion;
 
 use std::collections::VecDeque;
 use std::sync::OnceLock;
@@ -25,16 +28,25 @@ use rand_core::CryptoRng;
 use subtle::ConstantTimeEq;
 use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 
-use crate::aead::{NONCE_LEN, open_into, seal_into};
-use crate::kdf::{SenderRole, chain_step, open_session_tag, root_step, session_tag};
-use crate::keys::dh_checked;
+use zeroize::Zeroizing;
+
+use crate::aead::{NONCE_LEN, TAG_LEN, open_into, seal_into};
+use crate::kdf::{
+    KemMix, SenderRole, chain_step, kem_part_key, open_session_tag, root_step, root_step_pq,
+    session_tag,
+};
 use crate::keys::secret::{
     HeaderKey, MessageKey, RootKey, SessionTagKey, SharedSecret, reserve_wiping,
 };
-use crate::wire::{
-    ENCRYPTED_HEADER_LEN, HEADER_PLAINTEXT_LEN, RATCHET_PREFIX_LEN, RatchetMessage, TYPE_RATCHET,
-    WIRE_VERSION,
+use crate::keys::{
+    KEM_CIPHERTEXT_LEN, KEM_PUBLIC_KEY_LEN, KemKeyPair, dh_checked, kem_encapsulate,
 };
+use crate::wire::{
+    HEADER_PLAINTEXT_LEN, KEM_PART_LEN, KEM_PART_PLAINTEXT_LEN, PQ_RATCHET_PREFIX_LEN,
+    PqRatchetMessage, RATCHET_PREFIX_LEN, RatchetMessage, SESSION_TAG_LEN, TYPE_PQ_RATCHET,
+    TYPE_RATCHET, WIRE_VERSION,
+};
+use pq::{Attachment, KEM_CIPHERTEXT, KEM_KEY, KEM_NONE, PqSchedule};
 use receiving::{CurrentChain, Derived, PastChain, StoredKeys, skip_to};
 use sending::{SendChain, Sending};
 pub(crate) use snapshot::{ConfigV1, RatchetV1};
@@ -93,11 +105,193 @@ impl PartialEq for RatchetKeyPair {
 
 impl Eq for RatchetKeyPair {}
 
+/// The test-only "broken DH" hook (SPEC.md §5.9.8). It models an adversary who breaks
+/// X25519: the test replays a conversation from a compromised state with the victims' own
+/// RNG, so it knows every X25519 secret and output, while ML-KEM randomness comes from a
+/// source set here per run, which the replay does not share. Compiled only into the crate's
+/// own tests, never into a build.
+#[cfg(test)]
+pub(crate) mod broken_dh {
+    use std::cell::RefCell;
+
+    use chacha20::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    thread_local! {
+        static KEM_ENTROPY: RefCell<Option<ChaCha20Rng>> = const { RefCell::new(None) };
+    }
+
+    /// From now on (this thread), ML-KEM randomness comes from a generator seeded with
+    /// `seed`, not from the caller's RNG; `None` turns the hook off.
+    pub(crate) fn separate_kem_entropy(seed: Option<u64>) {
+        KEM_ENTROPY.with(|e| *e.borrow_mut() = seed.map(ChaCha20Rng::seed_from_u64));
+    }
+
+    /// Runs `f` with the separate ML-KEM source if the hook is on.
+    pub(crate) fn with_kem_rng<T>(f: impl FnOnce(&mut ChaCha20Rng) -> T) -> Option<T> {
+        KEM_ENTROPY.with(|e| e.borrow_mut().as_mut().map(f))
+    }
+}
+
+/// A fresh ML-KEM key pair for a sending chain (from the test hook's source in tests that
+/// turn it on).
+fn kem_generate<R: CryptoRng + ?Sized>(rng: &mut R) -> KemKeyPair {
+    #[cfg(test)]
+    if let Some(pair) = broken_dh::with_kem_rng(|r| KemKeyPair::generate(r)) {
+        return pair;
+    }
+    KemKeyPair::generate(rng)
+}
+
+/// Encapsulates to the peer's ML-KEM key (the test hook as in [`kem_generate`]).
+fn kem_encapsulate_to<R: CryptoRng + ?Sized>(
+    key: &[u8; KEM_PUBLIC_KEY_LEN],
+    rng: &mut R,
+) -> Result<([u8; KEM_CIPHERTEXT_LEN], SharedSecret), crate::error::KeyError> {
+    #[cfg(test)]
+    if let Some(result) = broken_dh::with_kem_rng(|r| kem_encapsulate(key, r)) {
+        return result;
+    }
+    kem_encapsulate(key, rng)
+}
+
+/// A decoded message of either session version, as the ratchet reads it.
+#[derive(Clone, Copy)]
+pub(crate) struct Incoming<'a> {
+    version: SessionVersion,
+    bytes: &'a [u8],
+    nonce: [u8; NONCE_LEN],
+    encrypted_header: &'a [u8],
+    session_tag: &'a [u8; SESSION_TAG_LEN],
+    /// Bytes before the KEM part or body: version, type, nonce, encrypted header, tag.
+    prefix_len: usize,
+    /// The KEM part, if the header announces one, and the body.
+    rest: &'a [u8],
+}
+
+impl<'a> From<&RatchetMessage<'a>> for Incoming<'a> {
+    fn from(msg: &RatchetMessage<'a>) -> Self {
+        Incoming {
+            version: SessionVersion::V1,
+            bytes: msg.as_bytes(),
+            nonce: *msg.header_nonce(),
+            encrypted_header: msg.encrypted_header(),
+            session_tag: msg.session_tag(),
+            prefix_len: RATCHET_PREFIX_LEN,
+            rest: msg.body(),
+        }
+    }
+}
+
+impl<'a> From<&PqRatchetMessage<'a>> for Incoming<'a> {
+    fn from(msg: &PqRatchetMessage<'a>) -> Self {
+        Incoming {
+            version: SessionVersion::V2,
+            bytes: msg.as_bytes(),
+            nonce: *msg.header_nonce(),
+            encrypted_header: msg.encrypted_header(),
+            session_tag: msg.session_tag(),
+            prefix_len: PQ_RATCHET_PREFIX_LEN,
+            rest: msg.rest(),
+        }
+    }
+}
+
+impl<'a> Incoming<'a> {
+    fn prefix(&self) -> &'a [u8] {
+        self.bytes.get(..self.prefix_len).unwrap_or_default()
+    }
+}
+
 /// A decrypted header.
 struct Header {
     ratchet_key: [u8; 32],
     previous_len: u32,
     counter: u32,
+    /// `kem_kind` of a version-2 header ([`KEM_NONE`] in version 1).
+    kem_kind: u8,
+}
+
+/// A message split once its header is known: what the body authenticates besides the
+/// session's associated data, the sealed KEM part, and the body.
+struct Framed<'a> {
+    authenticated: &'a [u8],
+    kem_part: Option<&'a [u8]>,
+    body: &'a [u8],
+}
+
+fn frame<'a>(msg: &Incoming<'a>, header: &Header) -> Result<Framed<'a>, DecryptError> {
+    if header.kem_kind == KEM_NONE {
+        return Ok(Framed {
+            authenticated: msg.prefix(),
+            kem_part: None,
+            body: msg.rest,
+        });
+    }
+    // The authenticated header announces a KEM part the message does not have room for.
+    let (part, body) = msg
+        .rest
+        .split_at_checked(KEM_PART_LEN)
+        .ok_or(DecryptError::Tampered)?;
+    if body.len() < TAG_LEN {
+        return Err(DecryptError::Tampered);
+    }
+    Ok(Framed {
+        authenticated: msg
+            .bytes
+            .get(..msg.prefix_len + KEM_PART_LEN)
+            .unwrap_or_default(),
+        kem_part: Some(part),
+        body,
+    })
+}
+
+/// The `kem_kind` values a peer of role `sender` may send (SPEC.md §5.9.5).
+fn check_kind(header: &Header, sender: SenderRole) -> Result<(), DecryptError> {
+    match (sender, header.kem_kind) {
+        (_, KEM_NONE)
+        | (SenderRole::Initiator, KEM_KEY)
+        | (SenderRole::Responder, KEM_CIPHERTEXT) => Ok(()),
+        _ => Err(DecryptError::KemPartUnexpected),
+    }
+}
+
+/// Opens a message's KEM part under the chain's KEM-part key (SPEC.md §5.9.3).
+fn open_kem_part(
+    header_key: &HeaderKey,
+    msg: &Incoming<'_>,
+    framed: &Framed<'_>,
+) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
+    let part = framed.kem_part.ok_or(DecryptError::KemPartMissing)?;
+    let mut plain = Zeroizing::new(Vec::with_capacity(KEM_PART_PLAINTEXT_LEN));
+    if !open_into(
+        kem_part_key(header_key).as_bytes(),
+        &msg.nonce,
+        msg.prefix(),
+        part,
+        &mut plain,
+    ) || plain.len() != KEM_PART_PLAINTEXT_LEN
+    {
+        return Err(DecryptError::Tampered);
+    }
+    Ok(plain)
+}
+
+/// The ciphertext of an opened KEM part: 1088 bytes, then padding that must be zero.
+fn ciphertext_of(plain: &[u8]) -> Result<[u8; KEM_CIPHERTEXT_LEN], DecryptError> {
+    let (ct, padding) = plain
+        .split_first_chunk::<KEM_CIPHERTEXT_LEN>()
+        .ok_or(DecryptError::Tampered)?;
+    if padding.iter().any(|b| *b != 0) {
+        return Err(DecryptError::Tampered);
+    }
+    Ok(*ct)
+}
+
+/// The encapsulation key of an opened KEM part.
+fn key_of(plain: &[u8]) -> Result<Box<[u8; KEM_PUBLIC_KEY_LEN]>, DecryptError> {
+    let key: &[u8; KEM_PUBLIC_KEY_LEN] = plain.try_into().map_err(|_| DecryptError::Tampered)?;
+    Ok(Box::new(*key))
 }
 
 /// What a successful decrypt did to the stored keys, for the caller's events.
@@ -128,6 +322,8 @@ pub(crate) struct RatchetState {
     /// Our side of the session: we tag as this role and verify the other.
     role: SenderRole,
     config: RatchetConfig,
+    /// `Some` in a version-2 session (SPEC.md §5.9): the initiator's schedule of KEM keys.
+    pq: Option<PqSchedule>,
 }
 
 /// The responder's ratchet before its first message (SPEC.md §5.4): its signed prekey is
@@ -140,65 +336,73 @@ pub(crate) struct ResponderStart {
     receive_header: HeaderKey,
     tag_key: SessionTagKey,
     config: RatchetConfig,
+    version: SessionVersion,
 }
 
-fn header_ad(session_ad: &SessionAd) -> [u8; 66] {
+/// The type byte of a session version's ratchet messages.
+fn message_type(version: SessionVersion) -> u8 {
+    match version {
+        SessionVersion::V1 => TYPE_RATCHET,
+        SessionVersion::V2 => TYPE_PQ_RATCHET,
+    }
+}
+
+fn header_ad(session_ad: &SessionAd, version: SessionVersion) -> [u8; 66] {
     let mut ad = [0u8; 66];
     let (head, tail) = ad.split_at_mut(2);
-    head.copy_from_slice(&[WIRE_VERSION, TYPE_RATCHET]);
+    head.copy_from_slice(&[WIRE_VERSION, message_type(version)]);
     tail.copy_from_slice(session_ad);
     ad
 }
 
-fn body_ad(
-    session_ad: &SessionAd,
-    prefix: &[u8; RATCHET_PREFIX_LEN],
-) -> [u8; 64 + RATCHET_PREFIX_LEN] {
-    let mut ad = [0u8; 64 + RATCHET_PREFIX_LEN];
-    let (head, tail) = ad.split_at_mut(64);
-    head.copy_from_slice(session_ad);
-    tail.copy_from_slice(prefix);
+/// `SessionAD || everything before the body` (SPEC.md §5.1, §5.9.3).
+fn body_ad(session_ad: &SessionAd, authenticated: &[u8]) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(64 + authenticated.len());
+    ad.extend_from_slice(session_ad);
+    ad.extend_from_slice(authenticated);
     ad
 }
 
-fn open_header(hk: &HeaderKey, msg: &RatchetMessage<'_>, ad: &[u8; 66]) -> Option<Header> {
-    let mut plain = Vec::with_capacity(ENCRYPTED_HEADER_LEN);
+fn open_header(hk: &HeaderKey, msg: &Incoming<'_>, ad: &[u8; 66]) -> Option<Header> {
+    let mut plain = Vec::with_capacity(HEADER_PLAINTEXT_LEN + 1);
     if !open_into(
         hk.as_bytes(),
-        msg.header_nonce(),
+        &msg.nonce,
         ad,
-        msg.encrypted_header(),
+        msg.encrypted_header,
         &mut plain,
     ) {
         return None;
     }
-    // `ratchet_key (32) || PN (4) || N (4)`, exactly HEADER_PLAINTEXT_LEN bytes.
+    // `ratchet_key (32) || PN (4) || N (4)`, then `kem_kind (1)` in version 2.
     let (ratchet_key, rest) = plain.split_first_chunk::<32>()?;
     let (previous_len, rest) = rest.split_first_chunk::<4>()?;
     let (counter, rest) = rest.split_first_chunk::<4>()?;
-    if !rest.is_empty() {
-        return None;
-    }
+    let kem_kind = match (msg.version, rest) {
+        (SessionVersion::V1, []) => KEM_NONE,
+        (SessionVersion::V2, [kind]) => *kind,
+        _ => return None,
+    };
     Some(Header {
         ratchet_key: *ratchet_key,
         previous_len: u32::from_be_bytes(*previous_len),
         counter: u32::from_be_bytes(*counter),
+        kem_kind,
     })
 }
 
 fn open_body(
     mk: &MessageKey,
-    msg: &RatchetMessage<'_>,
+    msg: &Incoming<'_>,
+    framed: &Framed<'_>,
     ad: &SessionAd,
 ) -> Result<Vec<u8>, DecryptError> {
-    // A decoded message holds its full prefix as a fixed-size array (taken once by decode).
-    let prefix = msg.prefix();
     let mut out = Vec::new();
     if open_into(
         mk.as_bytes(),
-        msg.header_nonce(),
-        &body_ad(ad, prefix),
-        msg.body(),
+        &msg.nonce,
+        &body_ad(ad, framed.authenticated),
+        framed.body,
         &mut out,
     ) {
         Ok(out)
@@ -212,13 +416,13 @@ fn as_usize(n: u32) -> usize {
 }
 
 /// The message's session tag under the peer's role: its sending epoch, if it verifies.
-fn peer_epoch(tag_key: &SessionTagKey, role: SenderRole, msg: &RatchetMessage<'_>) -> Option<u32> {
+fn peer_epoch(tag_key: &SessionTagKey, role: SenderRole, msg: &Incoming<'_>) -> Option<u32> {
     open_session_tag(
         tag_key,
         role.other(),
-        msg.header_nonce(),
-        msg.encrypted_header(),
-        msg.session_tag(),
+        &msg.nonce,
+        msg.encrypted_header,
+        msg.session_tag,
     )
 }
 
@@ -229,7 +433,7 @@ fn unopened(
     tag_key: &SessionTagKey,
     role: SenderRole,
     receive_steps: u64,
-    msg: &RatchetMessage<'_>,
+    msg: &Incoming<'_>,
 ) -> DecryptError {
     match peer_epoch(tag_key, role, msg) {
         Some(epoch) if u64::from(epoch) > receive_steps => DecryptError::StateBehind {
@@ -245,11 +449,12 @@ fn unopened(
 fn open_stored(
     stored: &mut StoredKeys,
     counter: u32,
-    msg: &RatchetMessage<'_>,
+    msg: &Incoming<'_>,
+    framed: &Framed<'_>,
     ad: &SessionAd,
 ) -> Result<Vec<u8>, DecryptError> {
     let (pos, mk) = stored.find(counter)?;
-    let plaintext = open_body(mk, msg, ad)?;
+    let plaintext = open_body(mk, msg, framed, ad)?;
     stored.take(pos);
     Ok(plaintext)
 }
@@ -261,12 +466,13 @@ fn decrypt_current(
     current: &mut CurrentChain,
     config: &RatchetConfig,
     ad: &SessionAd,
-    msg: &RatchetMessage<'_>,
+    msg: &Incoming<'_>,
+    framed: &Framed<'_>,
     header: &Header,
 ) -> Result<(Vec<u8>, Option<u32>), DecryptError> {
     let n = header.counter;
     let Some(gap) = n.checked_sub(current.next) else {
-        return Ok((open_stored(&mut current.stored, n, msg, ad)?, None));
+        return Ok((open_stored(&mut current.stored, n, msg, framed, ad)?, None));
     };
     if gap > config.max_jump() {
         return Err(DecryptError::TooFarAhead {
@@ -280,7 +486,7 @@ fn decrypt_current(
     let cap = as_usize(config.max_skipped_keys());
     let derived = skip_to(&current.chain_key, current.next, n, cap);
     let (next_chain, mk) = chain_step(&derived.chain_key);
-    let plaintext = open_body(&mk, msg, ad)?;
+    let plaintext = open_body(&mk, msg, framed, ad)?;
 
     // Authenticated: commit.
     current.chain_key = next_chain;
@@ -305,13 +511,23 @@ struct NewChain {
     plaintext: Vec<u8>,
 }
 
+/// How a receiving root step mixes (SPEC.md §5.2 or §5.9.2).
+enum ReceiveMix<'a> {
+    V1,
+    /// Version 2, with the KEM secret of the chain's ciphertext if it carries one.
+    V2(Option<KemMix<'a>>),
+}
+
+#[allow(clippy::too_many_arguments)]
 fn open_new_chain(
     root: &RootKey,
     ours: &RatchetKeyPair,
     config: &RatchetConfig,
     ad: &SessionAd,
-    msg: &RatchetMessage<'_>,
+    msg: &Incoming<'_>,
+    framed: &Framed<'_>,
     header: &Header,
+    mix: &ReceiveMix<'_>,
 ) -> Result<NewChain, DecryptError> {
     let max_jump = config.max_jump();
     if header.counter > max_jump {
@@ -326,7 +542,12 @@ fn open_new_chain(
     let dh = ours
         .dh(&header.ratchet_key)
         .ok_or(DecryptError::NonContributory)?;
-    let (root, chain_key, next_receive_header) = root_step(root, &dh);
+    let (root, chain_key, next_receive_header) = match mix {
+        ReceiveMix::V1 => root_step(root, &dh),
+        ReceiveMix::V2(kem) => {
+            root_step_pq(root, &dh, &header.ratchet_key, ours.public(), kem.as_ref())
+        }
+    };
     let mut derived = skip_to(
         &chain_key,
         0,
@@ -334,7 +555,7 @@ fn open_new_chain(
         as_usize(config.max_skipped_keys()),
     );
     let (next_chain, mk) = chain_step(&derived.chain_key);
-    let plaintext = open_body(&mk, msg, ad)?;
+    let plaintext = open_body(&mk, msg, framed, ad)?;
     derived.chain_key = next_chain;
     Ok(NewChain {
         root,
@@ -373,11 +594,14 @@ struct TagSigner<'a> {
 }
 
 impl SendChain {
-    /// Seals one message under this chain and our key pair `ours` (SPEC.md §5.6 steps 3–11),
-    /// appending it to `out`. The chain advances only on success.
+    /// Seals one message under this chain and our key pair `ours` (SPEC.md §5.6 steps 3–11,
+    /// §5.9.3), appending it to `out`. The chain advances only on success.
+    #[allow(clippy::too_many_arguments)]
     fn seal<R: CryptoRng + ?Sized>(
         &mut self,
         ours: &RatchetKeyPair,
+        attachment: &Attachment,
+        version: SessionVersion,
         tag: &TagSigner<'_>,
         ad: &SessionAd,
         plaintext: &[u8],
@@ -389,35 +613,61 @@ impl SendChain {
         }
         let (next_chain, mk) = chain_step(&self.chain_key);
 
-        let mut header = [0u8; HEADER_PLAINTEXT_LEN];
-        let (key, counters) = header.split_at_mut(32);
-        key.copy_from_slice(ours.public());
-        let (pn, n) = counters.split_at_mut(4);
-        pn.copy_from_slice(&self.previous_len.to_be_bytes());
-        n.copy_from_slice(&self.next.to_be_bytes());
+        // `ratchet_key || PN || N`, then `kem_kind` in version 2.
+        let mut header = Vec::with_capacity(HEADER_PLAINTEXT_LEN + 1);
+        header.extend_from_slice(ours.public());
+        header.extend_from_slice(&self.previous_len.to_be_bytes());
+        header.extend_from_slice(&self.next.to_be_bytes());
+        if version == SessionVersion::V2 {
+            header.push(attachment.kind());
+        }
 
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill_bytes(&mut nonce);
 
-        let mut encrypted_header = Vec::with_capacity(ENCRYPTED_HEADER_LEN);
+        let mut prefix = Vec::with_capacity(PQ_RATCHET_PREFIX_LEN + KEM_PART_LEN);
+        prefix.extend_from_slice(&[WIRE_VERSION, message_type(version)]);
+        prefix.extend_from_slice(&nonce);
+        let header_start = prefix.len();
         seal_into(
             self.header_key.as_bytes(),
             &nonce,
-            &header_ad(ad),
+            &header_ad(ad, version),
             &header,
-            &mut encrypted_header,
+            &mut prefix,
         );
-        let session_tag = session_tag(tag.key, tag.role, &nonce, &encrypted_header, tag.epoch);
-        let mut prefix = [0u8; RATCHET_PREFIX_LEN];
-        let (version_type, rest) = prefix.split_at_mut(2);
-        version_type.copy_from_slice(&[WIRE_VERSION, TYPE_RATCHET]);
-        let (nonce_out, rest) = rest.split_at_mut(NONCE_LEN);
-        nonce_out.copy_from_slice(&nonce);
-        let (header_out, tag_out) = rest.split_at_mut(ENCRYPTED_HEADER_LEN);
-        header_out.copy_from_slice(&encrypted_header);
-        tag_out.copy_from_slice(&session_tag);
+        let session_tag = session_tag(
+            tag.key,
+            tag.role,
+            &nonce,
+            prefix.get(header_start..).unwrap_or_default(),
+            tag.epoch,
+        );
+        prefix.extend_from_slice(&session_tag);
 
-        out.reserve(RATCHET_PREFIX_LEN + plaintext.len() + crate::aead::TAG_LEN);
+        // The KEM part: a key, or a ciphertext padded to the key's length (SPEC.md §5.9.3).
+        let kem_plain: Option<Zeroizing<Vec<u8>>> = match attachment {
+            Attachment::None => None,
+            Attachment::Key(pair) => Some(Zeroizing::new(pair.public().to_vec())),
+            Attachment::Ciphertext(ct) => {
+                let mut plain = Zeroizing::new(Vec::with_capacity(KEM_PART_PLAINTEXT_LEN));
+                plain.extend_from_slice(ct.as_slice());
+                plain.resize(KEM_PART_PLAINTEXT_LEN, 0);
+                Some(plain)
+            }
+        };
+        if let Some(plain) = kem_plain {
+            let part_ad = prefix.clone();
+            seal_into(
+                kem_part_key(&self.header_key).as_bytes(),
+                &nonce,
+                &part_ad,
+                &plain,
+                &mut prefix,
+            );
+        }
+
+        out.reserve(prefix.len() + plaintext.len() + TAG_LEN);
         out.extend_from_slice(&prefix);
         // The body nonce is the header nonce: fresh per message, so even a message key
         // re-derived after a restore from backup never meets the same nonce twice.
@@ -438,6 +688,7 @@ impl ResponderStart {
         receive_header: HeaderKey,
         tag_key: SessionTagKey,
         config: RatchetConfig,
+        version: SessionVersion,
     ) -> Self {
         ResponderStart {
             root: shared_root,
@@ -446,6 +697,7 @@ impl ResponderStart {
             receive_header,
             tag_key,
             config,
+            version,
         }
     }
 
@@ -457,9 +709,35 @@ impl ResponderStart {
         ad: &SessionAd,
         msg: &RatchetMessage<'_>,
     ) -> Result<(RatchetState, Vec<u8>, DecryptReport), DecryptError> {
+        self.accept_incoming(ad, &Incoming::from(msg))
+    }
+
+    /// [`ResponderStart::accept`] for a message of either version.
+    pub(crate) fn accept_incoming(
+        self,
+        ad: &SessionAd,
+        msg: &Incoming<'_>,
+    ) -> Result<(RatchetState, Vec<u8>, DecryptReport), DecryptError> {
         let role = SenderRole::Responder;
-        let Some(header) = open_header(&self.receive_header, msg, &header_ad(ad)) else {
+        if msg.version != self.version {
+            return Err(DecryptError::SessionVersionMismatch {
+                session: self.version.number(),
+                message: msg.version.number(),
+            });
+        }
+        let Some(header) = open_header(&self.receive_header, msg, &header_ad(ad, self.version))
+        else {
             return Err(unopened(&self.tag_key, role, 0, msg));
+        };
+        check_kind(&header, role.other())?;
+        let framed = frame(msg, &header)?;
+        let their_key = match header.kem_kind {
+            KEM_KEY => Some(key_of(&open_kem_part(&self.receive_header, msg, &framed)?)?),
+            _ => None,
+        };
+        let mix = match self.version {
+            SessionVersion::V1 => ReceiveMix::V1,
+            SessionVersion::V2 => ReceiveMix::V2(None),
         };
         let opened = open_new_chain(
             &self.root,
@@ -467,7 +745,9 @@ impl ResponderStart {
             &self.config,
             ad,
             msg,
+            &framed,
             &header,
+            &mix,
         )?;
         let report = DecryptReport {
             evicted: opened.derived.dropped,
@@ -478,6 +758,7 @@ impl ResponderStart {
             sending: Sending::StepDue {
                 theirs: header.ratchet_key,
                 last: None,
+                their_key,
             },
             next_send_header: self.send_header,
             receiving: Some(new_current(self.receive_header, &header, opened.derived)),
@@ -488,6 +769,10 @@ impl ResponderStart {
             tag_key: self.tag_key,
             role,
             config: self.config,
+            pq: match self.version {
+                SessionVersion::V1 => None,
+                SessionVersion::V2 => Some(PqSchedule::default()),
+            },
         };
         Ok((state, opened.plaintext, report))
     }
@@ -495,6 +780,7 @@ impl ResponderStart {
 
 impl RatchetState {
     /// The initiator's state right after the key agreement (it can send at once).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new_initiator<R: CryptoRng + ?Sized>(
         shared_root: RootKey,
         their_signed_prekey: [u8; 32],
@@ -502,17 +788,39 @@ impl RatchetState {
         receive_header: HeaderKey,
         tag_key: SessionTagKey,
         config: RatchetConfig,
+        version: SessionVersion,
         rng: &mut R,
     ) -> Result<Self, DecryptError> {
         let ours = RatchetKeyPair::generate(rng);
         let dh = ours
             .dh(&their_signed_prekey)
             .ok_or(DecryptError::NonContributory)?;
-        let (root, chain_key, next_send_header) = root_step(&shared_root, &dh);
+        // Version 2: the first chain always carries a key (SPEC.md §5.9.4).
+        let (root, chain_key, next_send_header, kem, pq) = match version {
+            SessionVersion::V1 => {
+                let (root, chain_key, header) = root_step(&shared_root, &dh);
+                (root, chain_key, header, Attachment::None, None)
+            }
+            SessionVersion::V2 => {
+                let pair = kem_generate(rng);
+                let (root, chain_key, header) =
+                    root_step_pq(&shared_root, &dh, ours.public(), &their_signed_prekey, None);
+                let mut schedule = PqSchedule::default();
+                schedule.chain_started(true);
+                (
+                    root,
+                    chain_key,
+                    header,
+                    Attachment::Key(Box::new(pair)),
+                    Some(schedule),
+                )
+            }
+        };
         Ok(RatchetState {
             root,
             sending: Sending::Active {
                 ours,
+                kem,
                 theirs: their_signed_prekey,
                 chain: SendChain {
                     header_key: send_header,
@@ -530,7 +838,16 @@ impl RatchetState {
             tag_key,
             role: SenderRole::Initiator,
             config,
+            pq,
         })
+    }
+
+    /// The session version this state runs.
+    pub(crate) fn version(&self) -> SessionVersion {
+        match self.pq {
+            None => SessionVersion::V1,
+            Some(_) => SessionVersion::V2,
+        }
     }
 
     pub(crate) fn config(&self) -> &RatchetConfig {
@@ -571,23 +888,71 @@ impl RatchetState {
         rng: &mut R,
         out: &mut Vec<u8>,
     ) -> Result<(), EncryptError> {
+        let version = self.version();
         let tag = TagSigner {
             key: &self.tag_key,
             role: self.role,
             epoch: self.send_steps,
         };
         match &mut self.sending {
-            Sending::Active { ours, chain, .. } => chain.seal(ours, &tag, ad, plaintext, rng, out),
-            Sending::StepDue { theirs, last } => {
-                // The sending half of the DH ratchet step (SPEC.md §5.6 step 2): a fresh
-                // ratchet key and a new chain, committed once the message is sealed.
+            Sending::Active {
+                ours, chain, kem, ..
+            } => chain.seal(ours, kem, version, &tag, ad, plaintext, rng, out)?,
+            Sending::StepDue {
+                theirs,
+                last,
+                their_key,
+            } => {
+                // The sending half of the DH ratchet step (SPEC.md §5.6 step 2, §5.9.4): a
+                // fresh ratchet key and a new chain, committed once the message is sealed.
                 let theirs = *theirs;
                 let previous_len = last.as_ref().map_or(0, |s| s.next);
                 let ours = RatchetKeyPair::generate(rng);
                 // Their key already gave a contributory DH on receipt, so it is not of low
                 // order and this cannot fail; the check stays as a guard.
                 let dh = ours.dh(&theirs).ok_or(EncryptError::ChainExhausted)?;
-                let (root, chain_key, next_header) = root_step(&self.root, &dh);
+                let (root, chain_key, next_header, kem) = match (version, self.role) {
+                    (SessionVersion::V1, _) => {
+                        let (root, chain_key, header) = root_step(&self.root, &dh);
+                        (root, chain_key, header, Attachment::None)
+                    }
+                    (SessionVersion::V2, SenderRole::Initiator) => {
+                        let due = self.pq.is_some_and(|pq| pq.key_due(&self.config));
+                        let kem = if due {
+                            Attachment::Key(Box::new(kem_generate(rng)))
+                        } else {
+                            Attachment::None
+                        };
+                        let (root, chain_key, header) =
+                            root_step_pq(&self.root, &dh, ours.public(), &theirs, None);
+                        (root, chain_key, header, kem)
+                    }
+                    (SessionVersion::V2, SenderRole::Responder) => match their_key {
+                        // Answer the key of the chain we reply to (SPEC.md §5.9.4).
+                        Some(key) => {
+                            let (ct, shared) = kem_encapsulate_to(key, rng)
+                                .map_err(|_| EncryptError::InvalidKemKey)?;
+                            let mix = KemMix {
+                                shared: &shared,
+                                encapsulation_key: key.as_slice(),
+                                ciphertext: &ct,
+                            };
+                            let (root, chain_key, header) =
+                                root_step_pq(&self.root, &dh, ours.public(), &theirs, Some(&mix));
+                            (
+                                root,
+                                chain_key,
+                                header,
+                                Attachment::Ciphertext(Box::new(ct)),
+                            )
+                        }
+                        None => {
+                            let (root, chain_key, header) =
+                                root_step_pq(&self.root, &dh, ours.public(), &theirs, None);
+                            (root, chain_key, header, Attachment::None)
+                        }
+                    },
+                };
                 let mut chain = SendChain {
                     header_key: self.next_send_header.clone(),
                     chain_key,
@@ -596,27 +961,68 @@ impl RatchetState {
                 };
                 let epoch = self.send_steps.saturating_add(1);
                 let tag = TagSigner { epoch, ..tag };
-                chain.seal(&ours, &tag, ad, plaintext, rng, out)?;
+                chain.seal(&ours, &kem, version, &tag, ad, plaintext, rng, out)?;
+                if self.role == SenderRole::Initiator
+                    && let Some(pq) = self.pq.as_mut()
+                {
+                    pq.chain_started(matches!(kem, Attachment::Key(_)));
+                }
+                // The peer's key is dropped with the old state: it has been answered.
                 self.sending = Sending::Active {
                     ours,
                     theirs,
                     chain,
+                    kem,
                 };
                 self.next_send_header = next_header;
                 self.root = root;
                 self.send_steps = epoch;
-                Ok(())
             }
         }
+        if let Some(pq) = self.pq.as_mut() {
+            pq.message();
+        }
+        Ok(())
     }
 
-    /// Decrypts one message. On error the state is unchanged.
+    /// Decrypts one version-1 message. On error the state is unchanged.
     pub(crate) fn decrypt(
         &mut self,
         ad: &SessionAd,
         msg: &RatchetMessage<'_>,
     ) -> Result<(Vec<u8>, DecryptReport), DecryptError> {
-        let had = header_ad(ad);
+        self.decrypt_incoming(ad, &Incoming::from(msg))
+    }
+
+    /// Decrypts one message of either version. On error the state is unchanged.
+    pub(crate) fn decrypt_incoming(
+        &mut self,
+        ad: &SessionAd,
+        msg: &Incoming<'_>,
+    ) -> Result<(Vec<u8>, DecryptReport), DecryptError> {
+        let version = self.version();
+        if msg.version != version {
+            // A session never continues without (or with) the PQ step it started with.
+            return Err(DecryptError::SessionVersionMismatch {
+                session: version.number(),
+                message: msg.version.number(),
+            });
+        }
+        let result = self.decrypt_paths(ad, msg)?;
+        if let Some(pq) = self.pq.as_mut() {
+            pq.message();
+        }
+        Ok(result)
+    }
+
+    /// Paths C, N, P and T of SPEC.md §5.7.
+    fn decrypt_paths(
+        &mut self,
+        ad: &SessionAd,
+        msg: &Incoming<'_>,
+    ) -> Result<(Vec<u8>, DecryptReport), DecryptError> {
+        let had = header_ad(ad, self.version());
+        let peer = self.role.other();
 
         // C. The current receiving chain (the common case).
         if let Some(current) = self.receiving.as_mut()
@@ -625,7 +1031,10 @@ impl RatchetState {
             if header.ratchet_key != *self.sending.theirs() {
                 return Err(DecryptError::PeerStateForked);
             }
-            let (plaintext, advanced) = decrypt_current(current, &self.config, ad, msg, &header)?;
+            check_kind(&header, peer)?;
+            let framed = frame(msg, &header)?;
+            let (plaintext, advanced) =
+                decrypt_current(current, &self.config, ad, msg, &framed, &header)?;
             let mut report = DecryptReport::default();
             if let Some(dropped) = advanced {
                 report.evicted = dropped.saturating_add(self.enforce_key_cap());
@@ -647,7 +1056,9 @@ impl RatchetState {
                 if header.ratchet_key != chain.ratchet_key || header.counter >= chain.end {
                     return Err(DecryptError::PeerStateForked);
                 }
-                let plaintext = open_stored(&mut chain.stored, header.counter, msg, ad)?;
+                check_kind(&header, peer)?;
+                let framed = frame(msg, &header)?;
+                let plaintext = open_stored(&mut chain.stored, header.counter, msg, &framed, ad)?;
                 return Ok((plaintext, DecryptReport::default()));
             }
         }
@@ -659,7 +1070,7 @@ impl RatchetState {
     fn decrypt_new_chain(
         &mut self,
         ad: &SessionAd,
-        msg: &RatchetMessage<'_>,
+        msg: &Incoming<'_>,
         header: &Header,
     ) -> Result<(Vec<u8>, DecryptReport), DecryptError> {
         let max_jump = self.config.max_jump();
@@ -692,7 +1103,64 @@ impl RatchetState {
                 });
             }
         }
-        let opened = open_new_chain(&self.root, ours, &self.config, ad, msg, header)?;
+        check_kind(header, self.role.other())?;
+        let framed = frame(msg, header)?;
+
+        // SPEC.md §5.9.5: the responder's chain answers our current chain, so it carries a
+        // ciphertext exactly when our chain carries a key.
+        let our_key = match &self.sending {
+            Sending::Active {
+                kem: Attachment::Key(pair),
+                ..
+            } => Some(pair),
+            _ => None,
+        };
+        if self.version() == SessionVersion::V2 && self.role == SenderRole::Initiator {
+            match (our_key.is_some(), header.kem_kind) {
+                (true, KEM_CIPHERTEXT) | (false, KEM_NONE) => {}
+                (true, _) => return Err(DecryptError::KemPartMissing),
+                (false, _) => return Err(DecryptError::KemPartUnexpected),
+            }
+        }
+        let part = match header.kem_kind {
+            KEM_NONE => None,
+            _ => Some(open_kem_part(&self.next_receive_header, msg, &framed)?),
+        };
+        let ciphertext = match (header.kem_kind, &part) {
+            (KEM_CIPHERTEXT, Some(plain)) => Some(ciphertext_of(plain)?),
+            _ => None,
+        };
+        let their_key = match (header.kem_kind, &part) {
+            (KEM_KEY, Some(plain)) => Some(key_of(plain)?),
+            _ => None,
+        };
+        let shared = match (our_key, &ciphertext) {
+            (Some(pair), Some(ct)) => Some(pair.decapsulate(ct)),
+            _ => None,
+        };
+        let mix = match self.version() {
+            SessionVersion::V1 => ReceiveMix::V1,
+            SessionVersion::V2 => ReceiveMix::V2(match (our_key, &ciphertext, &shared) {
+                (Some(pair), Some(ct), Some(shared)) => Some(KemMix {
+                    shared,
+                    encapsulation_key: pair.public().as_slice(),
+                    ciphertext: ct.as_slice(),
+                }),
+                _ => None,
+            }),
+        };
+        let opened = open_new_chain(
+            &self.root,
+            ours,
+            &self.config,
+            ad,
+            msg,
+            &framed,
+            header,
+            &mix,
+        )?;
+        drop(mix);
+        drop(shared);
 
         // Authenticated: commit. Finish the chain the peer left up to the length it
         // announces, keeping only what still fits beside the new chain's keys (older keys
@@ -734,7 +1202,8 @@ impl RatchetState {
             core::mem::replace(&mut self.next_receive_header, opened.next_receive_header);
         self.receiving = Some(new_current(header_key, header, opened.derived));
         self.root = opened.root;
-        self.sending.owe_step(header.ratchet_key);
+        // Our key pair, and with it our KEM decapsulation key, is dropped (wiped) here.
+        self.sending.owe_step(header.ratchet_key, their_key);
         self.receive_steps = self.receive_steps.saturating_add(1);
 
         report.expired = report.expired.saturating_add(self.expire_old_chains());
@@ -836,6 +1305,7 @@ mod tests {
             to_alice.clone(),
             tag.clone(),
             RatchetConfig::default(),
+            SessionVersion::V1,
             rng,
         )
         .unwrap();
@@ -846,6 +1316,7 @@ mod tests {
             to_bob,
             tag,
             RatchetConfig::default(),
+            SessionVersion::V1,
         );
         (alice, bob)
     }
@@ -880,7 +1351,7 @@ mod tests {
         let alice_key = *alice.sending.ours().unwrap().public();
         assert!(matches!(
             bob.sending,
-            Sending::StepDue { theirs, last: None } if theirs == alice_key
+            Sending::StepDue { theirs, last: None, .. } if theirs == alice_key
         ));
         assert_eq!((bob.send_steps, bob.receive_steps), (0, 1));
         open(&mut bob, &second).unwrap();
@@ -897,7 +1368,7 @@ mod tests {
         open(&mut alice, &reply).unwrap();
         assert!(matches!(
             alice.sending,
-            Sending::StepDue { theirs, last: Some(ref last) } if theirs == bob_key && last.next == 2
+            Sending::StepDue { theirs, last: Some(ref last), .. } if theirs == bob_key && last.next == 2
         ));
         let next = seal(&mut alice, &mut rng);
         assert!(matches!(
@@ -998,6 +1469,7 @@ mod tests {
             to_alice.clone(),
             tag.clone(),
             RatchetConfig::default(),
+            SessionVersion::V1,
             &mut rng,
         )
         .unwrap();
@@ -1008,6 +1480,7 @@ mod tests {
             to_bob,
             tag,
             RatchetConfig::default(),
+            SessionVersion::V1,
         );
         let ad = [7u8; 64];
         let send = |s: &mut RatchetState, rng: &mut ChaCha20Rng| {

@@ -5,9 +5,11 @@
 //!
 //! Secrets wipe themselves on drop: the key pair's `StaticSecret` and the chain's keys.
 
+use crate::keys::KEM_PUBLIC_KEY_LEN;
 use crate::keys::secret::{ChainKey, HeaderKey};
 
 use super::RatchetKeyPair;
+use super::pq::Attachment;
 
 /// One of our sending chains.
 #[derive(Clone, PartialEq, Eq)]
@@ -28,6 +30,8 @@ pub(super) enum Sending {
         ours: RatchetKeyPair,
         theirs: [u8; 32],
         chain: SendChain,
+        /// What every message of `chain` carries in a version-2 session (SPEC.md §5.9).
+        kem: Attachment,
     },
     /// The peer moved to the ratchet key `theirs`; our next encrypt makes a fresh key pair
     /// and a new chain (DHs absent, §5.6 step 2). `last` is the chain we sent on before, if
@@ -36,6 +40,9 @@ pub(super) enum Sending {
     StepDue {
         theirs: [u8; 32],
         last: Option<SendChain>,
+        /// Version 2, responder: the ML-KEM key of the peer's chain, to be answered by the
+        /// next sending step (SPEC.md §5.9.4).
+        their_key: Option<Box<[u8; KEM_PUBLIC_KEY_LEN]>>,
     },
 }
 
@@ -67,8 +74,16 @@ impl Sending {
     /// sending step becomes due. The old state is dropped where it lies, so its secrets are
     /// wiped in place (moving them out would leave their bytes behind in the variant's
     /// storage).
-    pub(super) fn owe_step(&mut self, theirs: [u8; 32]) {
+    pub(super) fn owe_step(
+        &mut self,
+        theirs: [u8; 32],
+        their_key: Option<Box<[u8; KEM_PUBLIC_KEY_LEN]>>,
+    ) {
         let last = self.chain().cloned();
-        *self = Sending::StepDue { theirs, last };
+        *self = Sending::StepDue {
+            theirs,
+            last,
+            their_key,
+        };
     }
 }

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 use x25519_dalek::StaticSecret;
 
+use super::pq::Attachment;
 use super::receiving::{CurrentChain, PastChain, StoredKeys};
 use super::{RatchetConfig, RatchetKeyPair, RatchetState, SendChain, Sending};
 use crate::kdf::SenderRole;
@@ -253,8 +254,13 @@ impl RatchetV1 {
                 ours: RatchetKeyPair::from_stored_secret(StaticSecret::from(**ours)),
                 theirs,
                 chain,
+                kem: Attachment::None,
             },
-            (None, Some(theirs), last) => Sending::StepDue { theirs, last },
+            (None, Some(theirs), last) => Sending::StepDue {
+                theirs,
+                last,
+                their_key: None,
+            },
             (_, None, _) | (Some(_), Some(_), None) => return Err(RestoreError::Corrupt),
         };
         Ok(RatchetState {
@@ -282,6 +288,8 @@ impl RatchetV1 {
                 _ => return Err(RestoreError::Corrupt),
             },
             config: self.config.to_live()?,
+            // Version 1 only: version-2 state has its own snapshot (SPEC.md §5.9.7).
+            pq: None,
         })
     }
 }

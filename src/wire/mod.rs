@@ -119,7 +119,6 @@ pub(crate) fn expect_header(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RatchetMessage<'a> {
     bytes: &'a [u8],
-    prefix: &'a [u8; RATCHET_PREFIX_LEN],
     header_nonce: [u8; NONCE_LEN],
     encrypted_header: &'a [u8; ENCRYPTED_HEADER_LEN],
     session_tag: &'a [u8; SESSION_TAG_LEN],
@@ -138,12 +137,6 @@ impl<'a> RatchetMessage<'a> {
         let encrypted_header = r.array_ref::<ENCRYPTED_HEADER_LEN>()?;
         let session_tag = r.array_ref::<SESSION_TAG_LEN>()?;
         let body = r.rest();
-        // The reader has consumed exactly the prefix's bytes by now; taken once, fixed-size.
-        let prefix = bytes
-            .first_chunk::<RATCHET_PREFIX_LEN>()
-            .ok_or(DecodeError::Truncated {
-                needed: RATCHET_PREFIX_LEN.saturating_sub(bytes.len()),
-            })?;
         if body.len() < TAG_LEN {
             return Err(DecodeError::Truncated {
                 needed: TAG_LEN - body.len(),
@@ -157,7 +150,6 @@ impl<'a> RatchetMessage<'a> {
         }
         Ok(RatchetMessage {
             bytes,
-            prefix,
             header_nonce,
             encrypted_header,
             session_tag,
@@ -182,11 +174,6 @@ impl<'a> RatchetMessage<'a> {
         self.session_tag
     }
 
-    /// Everything the body's AEAD authenticates besides the session's associated data.
-    pub(crate) fn prefix(&self) -> &'a [u8; RATCHET_PREFIX_LEN] {
-        self.prefix
-    }
-
     pub(crate) fn body(&self) -> &'a [u8] {
         self.body
     }
@@ -194,6 +181,93 @@ impl<'a> RatchetMessage<'a> {
     /// Length of the plaintext this message carries.
     pub fn plaintext_len(&self) -> usize {
         self.body.len().saturating_sub(TAG_LEN)
+    }
+}
+
+/// Length of a version-2 header: the version-1 header and the `kem_kind` byte (SPEC.md §5.9.3).
+pub(crate) const PQ_HEADER_PLAINTEXT_LEN: usize = HEADER_PLAINTEXT_LEN + 1;
+/// Length of a version-2 encrypted header including its tag.
+pub(crate) const PQ_ENCRYPTED_HEADER_LEN: usize = PQ_HEADER_PLAINTEXT_LEN + TAG_LEN;
+/// Bytes before the KEM part or body of a version-2 ratchet message.
+pub(crate) const PQ_RATCHET_PREFIX_LEN: usize =
+    2 + NONCE_LEN + PQ_ENCRYPTED_HEADER_LEN + SESSION_TAG_LEN;
+/// Plaintext of a KEM part: an ML-KEM-768 encapsulation key, or a ciphertext padded to the
+/// same length, so the two cannot be told apart by size.
+pub(crate) const KEM_PART_PLAINTEXT_LEN: usize = crate::keys::KEM_PUBLIC_KEY_LEN;
+/// Bytes of the sealed KEM part a version-2 message carries when its chain has one.
+pub const KEM_PART_LEN: usize = KEM_PART_PLAINTEXT_LEN + TAG_LEN;
+/// Bytes a version-2 ratchet message adds to its plaintext when it carries no KEM part (one
+/// more than version 1: the `kem_kind` byte); [`KEM_PART_LEN`] more when it carries one.
+pub const PQ_RATCHET_MESSAGE_OVERHEAD: usize = PQ_RATCHET_PREFIX_LEN + TAG_LEN;
+/// The size limit of the version-2 session message decoders (checked after version and type).
+pub const MAX_PQ_MESSAGE_LEN: usize = MAX_PLAINTEXT_LEN + 4096;
+
+/// A decoded version-2 ratchet message (type `0x04`), borrowing the input. Whether the rest
+/// starts with a KEM part is known only once the header is decrypted.
+///
+/// Layout (SPEC.md §5.9.3): `version(1) type(1)=0x04 header_nonce(12) encrypted_header(57)
+/// session_tag(12) [kem_part(1200)] body(n+16)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PqRatchetMessage<'a> {
+    bytes: &'a [u8],
+    header_nonce: [u8; NONCE_LEN],
+    encrypted_header: &'a [u8; PQ_ENCRYPTED_HEADER_LEN],
+    session_tag: &'a [u8; SESSION_TAG_LEN],
+    rest: &'a [u8],
+}
+
+impl<'a> PqRatchetMessage<'a> {
+    /// Decodes strictly (the split of the rest into KEM part and body is the ratchet's).
+    ///
+    /// # Errors
+    /// [`DecodeError`] on any deviation from the layout.
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        expect_header(&mut r, bytes.len(), TYPE_PQ_RATCHET, MAX_PQ_MESSAGE_LEN)?;
+        let header_nonce = r.array::<NONCE_LEN>()?;
+        let encrypted_header = r.array_ref::<PQ_ENCRYPTED_HEADER_LEN>()?;
+        let session_tag = r.array_ref::<SESSION_TAG_LEN>()?;
+        let rest = r.rest();
+        if rest.len() < TAG_LEN {
+            return Err(DecodeError::Truncated {
+                needed: TAG_LEN - rest.len(),
+            });
+        }
+        if rest.len() > KEM_PART_LEN + MAX_PLAINTEXT_LEN + TAG_LEN {
+            return Err(DecodeError::TooLarge {
+                len: bytes.len(),
+                max: PQ_RATCHET_MESSAGE_OVERHEAD + KEM_PART_LEN + MAX_PLAINTEXT_LEN,
+            });
+        }
+        Ok(PqRatchetMessage {
+            bytes,
+            header_nonce,
+            encrypted_header,
+            session_tag,
+            rest,
+        })
+    }
+
+    /// The encoded bytes (exactly the input).
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    pub(crate) fn header_nonce(&self) -> &[u8; NONCE_LEN] {
+        &self.header_nonce
+    }
+
+    pub(crate) fn encrypted_header(&self) -> &'a [u8; PQ_ENCRYPTED_HEADER_LEN] {
+        self.encrypted_header
+    }
+
+    pub(crate) fn session_tag(&self) -> &'a [u8; SESSION_TAG_LEN] {
+        self.session_tag
+    }
+
+    /// The KEM part (if the header announces one) and the body.
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        self.rest
     }
 }
 

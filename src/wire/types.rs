@@ -13,6 +13,8 @@ pub(crate) const TYPE_RATCHET: u8 = 0x01;
 pub(crate) const TYPE_PREKEY: u8 = 0x02;
 /// Type byte of a [`crate::ResetRequest`].
 pub(crate) const TYPE_RESET_REQUEST: u8 = 0x03;
+/// Type byte of a version-2 ratchet message, with a KEM part (SPEC.md §5.9.3).
+pub(crate) const TYPE_PQ_RATCHET: u8 = 0x04;
 /// Type byte of an encoded [`crate::PreKeyBundle`].
 pub(crate) const TYPE_BUNDLE: u8 = 0x10;
 /// Type byte of a group message (SPEC.md §14.6.2).
@@ -72,6 +74,7 @@ pub(crate) const KNOWN_TYPES: &[u8] = &[
     TYPE_RATCHET,
     TYPE_PREKEY,
     TYPE_RESET_REQUEST,
+    TYPE_PQ_RATCHET,
     TYPE_BUNDLE,
     TYPE_GROUP_MESSAGE,
     TYPE_GROUP_DISTRIBUTION,
