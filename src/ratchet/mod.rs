@@ -137,7 +137,7 @@ pub(crate) mod broken_dh {
 /// turn it on).
 fn kem_generate<R: CryptoRng + ?Sized>(rng: &mut R) -> KemKeyPair {
     #[cfg(test)]
-    if let Some(pair) = broken_dh::with_kem_rng(|r| KemKeyPair::generate(r)) {
+    if let Some(pair) = broken_dh::with_kem_rng(KemKeyPair::generate) {
         return pair;
     }
     KemKeyPair::generate(rng)
@@ -1159,7 +1159,6 @@ impl RatchetState {
             header,
             &mix,
         )?;
-        drop(mix);
         drop(shared);
 
         // Authenticated: commit. Finish the chain the peer left up to the length it
