@@ -22,8 +22,8 @@ use crate::keys::{
     EnvelopeKeyPair, IdentityKey, IdentityKeyPair, KemPreKey, KemPreKeyKind, OneTimePreKey,
     SignedPreKey,
 };
-use crate::sealed::{EnvelopeKeyPublic, RecipientKeys};
 use crate::ratchet::{RatchetConfig, RatchetKeyPair, RatchetState, ResponderStart};
+use crate::sealed::{EnvelopeKeyPublic, RecipientKeys};
 use crate::session::{Session, SessionId, SessionNames, report_events};
 use crate::time::Timestamp;
 use crate::wire::PreKeyMessage;

@@ -9,11 +9,11 @@ use thiserror::Error;
 
 use super::{Device, PeerDecrypted, PeerError};
 use crate::account::{Account, InboundSession};
+use crate::certificate::SenderCertificate;
 use crate::certificate::TrustStore;
 use crate::error::ErrorKind;
-use crate::ratchet::DecryptError;
-use crate::certificate::SenderCertificate;
 use crate::keys::IdentityKey;
+use crate::ratchet::DecryptError;
 use crate::sealed::{
     ContentType, EnvelopeKeyPublic, Metadata, OpenError, Opened, Recipient, SealError,
 };

@@ -199,7 +199,15 @@ pub(crate) fn seal<R: CryptoRng + ?Sized>(
     out.push(TYPE_SEALED_ENVELOPE);
     out.extend_from_slice(recipient.as_bytes());
     out.extend_from_slice(&ephemeral_public);
-    seal_sender_and_content(sender, out, &keys, &dh_static, &ephemeral_public, recipient, padded)
+    seal_sender_and_content(
+        sender,
+        out,
+        &keys,
+        &dh_static,
+        &ephemeral_public,
+        recipient,
+        padded,
+    )
 }
 
 /// Single-recipient hybrid sealing of an already padded content (type `0x33`), to a
@@ -238,7 +246,15 @@ pub(crate) fn seal_hybrid<R: CryptoRng + ?Sized>(
     out.extend_from_slice(&ephemeral_public);
     out.extend_from_slice(&key.key_id().to_be_bytes());
     out.extend_from_slice(&kem_ciphertext);
-    seal_sender_and_content(sender, out, &keys, &dh_static, &ephemeral_public, recipient, padded)
+    seal_sender_and_content(
+        sender,
+        out,
+        &keys,
+        &dh_static,
+        &ephemeral_public,
+        recipient,
+        padded,
+    )
 }
 
 /// Appends the encrypted sender identity key (under the header `out` holds) and the

@@ -109,11 +109,10 @@ impl EnvelopeKeyPublic {
         let key = Box::new(r.array::<KEM_PUBLIC_KEY_LEN>()?);
         let signature = r.array::<64>()?;
         r.finish()?;
-        let identity_key = IdentityKey::from_bytes(&identity).map_err(|_| {
-            DecodeError::InvalidField {
+        let identity_key =
+            IdentityKey::from_bytes(&identity).map_err(|_| DecodeError::InvalidField {
                 field: "identity_key",
-            }
-        })?;
+            })?;
         if key_id == 0 {
             return Err(DecodeError::InvalidField { field: "key_id" });
         }

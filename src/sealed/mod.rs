@@ -300,7 +300,9 @@ pub enum SealError {
     /// An envelope key's signature does not verify under its identity key, or its
     /// encapsulation key fails the FIPS 203 check. `index` is the recipient's position (0 for
     /// a single recipient).
-    #[error("the envelope key of recipient {index} is not validly signed or not a valid ML-KEM key")]
+    #[error(
+        "the envelope key of recipient {index} is not validly signed or not a valid ML-KEM key"
+    )]
     BadEnvelopeKey {
         /// Position of the recipient.
         index: usize,
@@ -418,9 +420,7 @@ impl OpenError {
             | OpenError::Tampered
             | OpenError::SenderNotAuthenticated => ErrorKind::Tampered,
             OpenError::Certificate(e) => e.kind(),
-            OpenError::SelfSend | OpenError::UnknownEnvelopeKey { .. } => {
-                ErrorKind::UnknownSession
-            }
+            OpenError::SelfSend | OpenError::UnknownEnvelopeKey { .. } => ErrorKind::UnknownSession,
             OpenError::ClassicalRefused => ErrorKind::Untrusted,
         }
     }
@@ -642,7 +642,9 @@ pub fn seal_to<R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<Vec<u8>, SealError> {
     match recipient {
-        Recipient::Classical(identity) => seal(sender, certificate, identity, metadata, message, rng),
+        Recipient::Classical(identity) => {
+            seal(sender, certificate, identity, metadata, message, rng)
+        }
         Recipient::Hybrid(key) => seal_hybrid(sender, certificate, key, metadata, message, rng),
     }
 }
@@ -693,18 +695,20 @@ pub fn seal_multi_to<R: CryptoRng + ?Sized>(
     let hybrid = if hybrid.is_empty() {
         None
     } else {
-        Some(multi::seal_hybrid(sender, &hybrid, &padded, rng).map_err(|e| match e {
-            // Report the position in `recipients`, not among the hybrid ones.
-            SealError::BadEnvelopeKey { index } => SealError::BadEnvelopeKey {
-                index: recipients
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| matches!(r, Recipient::Hybrid(_)))
-                    .nth(index)
-                    .map_or(index, |(i, _)| i),
-            },
-            other => other,
-        })?)
+        Some(
+            multi::seal_hybrid(sender, &hybrid, &padded, rng).map_err(|e| match e {
+                // Report the position in `recipients`, not among the hybrid ones.
+                SealError::BadEnvelopeKey { index } => SealError::BadEnvelopeKey {
+                    index: recipients
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| matches!(r, Recipient::Hybrid(_)))
+                        .nth(index)
+                        .map_or(index, |(i, _)| i),
+                },
+                other => other,
+            })?,
+        )
     };
     let classical = if classical.is_empty() {
         None

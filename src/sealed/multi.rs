@@ -33,6 +33,7 @@ use crate::error::DecodeError;
 use crate::keys::secret::SharedSecret;
 use crate::keys::{
     IdentityKey, IdentityKeyPair, KEM_CIPHERTEXT_LEN, KemKeyPair, dh_checked, kem_encapsulate,
+    kem_key_is_valid,
 };
 use crate::wire::{
     Reader, TYPE_HYBRID_MULTI_RECIPIENT, TYPE_HYBRID_RECIPIENT_ENVELOPE, TYPE_MULTI_RECIPIENT,
@@ -106,6 +107,13 @@ pub(crate) fn seal_hybrid<R: CryptoRng + ?Sized>(
 ) -> Result<Vec<u8>, SealError> {
     let recipients: Vec<IdentityKey> = keys.iter().map(|k| *k.identity_key()).collect();
     check_recipients(&recipients)?;
+    // Every key is checked before the first draw: nothing is drawn for a refused input.
+    if let Some(index) = keys
+        .iter()
+        .position(|k| !kem_key_is_valid(k.encapsulation_key()))
+    {
+        return Err(SealError::BadEnvelopeKey { index });
+    }
     let mut encapsulated = Vec::with_capacity(keys.len());
     for (index, key) in keys.iter().enumerate() {
         let (ciphertext, secret) = kem_encapsulate(key.encapsulation_key(), rng)
@@ -161,9 +169,8 @@ fn seal_any<R: CryptoRng + ?Sized>(
         Some(_) => (TYPE_HYBRID_MULTI_RECIPIENT, HYBRID_RECIPIENT_HEADER_LEN),
         None => (TYPE_MULTI_RECIPIENT, RECIPIENT_HEADER_LEN),
     };
-    let mut out = Vec::with_capacity(
-        MULTI_RECIPIENT_OVERHEAD + header_len * recipients.len() + padded.len(),
-    );
+    let mut out =
+        Vec::with_capacity(MULTI_RECIPIENT_OVERHEAD + header_len * recipients.len() + padded.len());
     out.push(WIRE_VERSION);
     out.push(message_type);
     out.extend_from_slice(&ephemeral_public);

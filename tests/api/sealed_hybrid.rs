@@ -14,8 +14,8 @@ use hushwire::persist::{Expected, STATE_FORMAT_VERSION, peek_blob};
 use hushwire::sealed::{
     self, ENVELOPE_KEY_LEN, ENVELOPE_OVERHEAD, EnvelopeKeyPublic, EnvelopeKind,
     HYBRID_ENVELOPE_OVERHEAD, HYBRID_RECIPIENT_HEADER_LEN, MultiRecipientMessage,
-    RECIPIENT_HEADER_LEN, Recipient, envelope_len, hybrid_envelope_len,
-    hybrid_multi_recipient_len, multi_recipient_len,
+    RECIPIENT_HEADER_LEN, Recipient, envelope_len, hybrid_envelope_len, hybrid_multi_recipient_len,
+    multi_recipient_len,
 };
 use hushwire::{
     Account, ContentType, DecodeError, Device, ErrorKind, Metadata, OpenError, SealError,
@@ -98,7 +98,10 @@ fn single_hybrid_round_trip_costs_1092_bytes_more() {
     assert_eq!(opened.kind(), EnvelopeKind::Single);
     assert_eq!(opened.message(), message);
     assert_eq!(opened.sender_identity(), w.alice.identity_key());
-    assert_eq!(sealed::envelope_recipient(&envelope).unwrap(), *w.bob.identity_key());
+    assert_eq!(
+        sealed::envelope_recipient(&envelope).unwrap(),
+        *w.bob.identity_key()
+    );
 
     // Without an envelope key the negotiation is classical, and so is the envelope.
     let classical = Recipient::negotiate(w.alice.identity_key(), None).unwrap();
@@ -136,8 +139,7 @@ fn multi_hybrid_round_trip_and_per_recipient_cost() {
             hybrid_envelope_len(&metadata(), &cert, message.len())
         );
         let opened =
-            sealed::open_with(&account.recipient_keys(NOW), &envelope, &w.dep.trust, NOW)
-                .unwrap();
+            sealed::open_with(&account.recipient_keys(NOW), &envelope, &w.dep.trust, NOW).unwrap();
         assert!(opened.is_hybrid());
         assert_eq!(opened.kind(), EnvelopeKind::MultiRecipient);
         assert_eq!(opened.message(), message);
@@ -183,7 +185,10 @@ fn mixed_recipients_get_separate_messages() {
     let opened = sealed::open(dave.identity_key_pair(), &env, &w.dep.trust, NOW).unwrap();
     assert!(!opened.is_hybrid());
     // A duplicate across the two groups is refused before anything is drawn.
-    let twice = [recipients[0], Recipient::negotiate(w.bob.identity_key(), None).unwrap()];
+    let twice = [
+        recipients[0],
+        Recipient::negotiate(w.bob.identity_key(), None).unwrap(),
+    ];
     assert_eq!(
         sealed::seal_multi_to(
             w.alice.identity_key_pair(),
@@ -426,7 +431,11 @@ fn published_keys_are_checked() {
         ),
         Err(SealError::BadEnvelopeKey { index: 1 })
     );
-    assert_eq!(w.rng.get_word_pos(), before, "nothing drawn for refused inputs");
+    assert_eq!(
+        w.rng.get_word_pos(),
+        before,
+        "nothing drawn for refused inputs"
+    );
 
     assert_eq!(
         EnvelopeKeyPublic::decode(&bytes[..bytes.len() - 1]).err(),
@@ -505,7 +514,10 @@ fn envelope_keys_persist() {
     let records = device.account_record_to_encrypted(&key, 1, &mut w.rng);
     let book = device.identity_book_to_encrypted(&key, 1, &mut w.rng);
     let cold = Device::from_records(&records, 0, &book, 0, &key, &Expected::any()).unwrap();
-    assert_eq!(cold.account().published_prekeys(), w.bob.published_prekeys());
+    assert_eq!(
+        cold.account().published_prekeys(),
+        w.bob.published_prekeys()
+    );
 }
 
 /// The device shortcuts: `seal_for` negotiates, `open_sealed` opens both kinds.
@@ -519,10 +531,24 @@ fn device_shortcuts_negotiate_and_open_both_kinds() {
     let cert = dep.certify(alice.identity_key(), 1);
     let key = bob.account().envelope_key().unwrap();
     let hybrid = alice
-        .seal_for(&cert, bob.identity_key(), Some(&key), &metadata(), b"pq", &mut rng)
+        .seal_for(
+            &cert,
+            bob.identity_key(),
+            Some(&key),
+            &metadata(),
+            b"pq",
+            &mut rng,
+        )
         .unwrap();
     let classical = alice
-        .seal_for(&cert, bob.identity_key(), None, &metadata(), b"cl", &mut rng)
+        .seal_for(
+            &cert,
+            bob.identity_key(),
+            None,
+            &metadata(),
+            b"cl",
+            &mut rng,
+        )
         .unwrap();
     let opened = bob.open_sealed(&hybrid, &dep.trust, NOW).unwrap();
     assert!(opened.is_hybrid());
