@@ -398,6 +398,10 @@ const V2_SESSION_LABEL: &[u8] = b"sessions/alice";
 /// Writes the v2 fixtures that do not exist yet (HUSHWIRE_WRITE_FIXTURES=1). Existing files
 /// are never overwritten: they are the published format.
 fn write_v2_fixtures() {
+    assert_eq!(
+        STATE_FORMAT_VERSION, 2,
+        "this build writes another format version: state_v2/ is frozen, add state_v3/ instead"
+    );
     let dir = fixture_dir(2);
     std::fs::create_dir_all(&dir).unwrap();
     let write = |name: &str, bytes: &[u8]| {
