@@ -679,6 +679,68 @@ mod tests {
         );
     }
 
+    /// The retired envelope KEM keys count against `MAX_RETIRED_PREKEYS` on restore, at and
+    /// one past the limit; a seed of the wrong length is corrupt.
+    #[test]
+    fn retired_envelope_keys_at_and_past_their_limit() {
+        let mut rng = ChaCha20Rng::seed_from_u64(305);
+        let mut account = Account::new(NOW, &mut rng);
+        assert!(account.enable_hybrid_envelopes(NOW, &mut rng));
+        for _ in 0..=MAX_RETIRED_PREKEYS {
+            account.rotate_prekeys(NOW, &mut rng);
+        }
+        let full = AccountSnapshotV3::from_account(&account);
+        let envelope = full.envelope_keys.as_ref().unwrap();
+        assert_eq!(envelope.retired.len(), MAX_RETIRED_PREKEYS);
+        assert_eq!(account_error(&full), None, "at the limit");
+        let restored = account_from_snapshot(&full, KeyChecks::Stored).unwrap();
+        assert_eq!(restored.envelope_key(), account.envelope_key());
+
+        let mut more = AccountSnapshotV3::from_account(&account);
+        let extra = EnvelopeKeyV1::from_live(&account.envelope_keys.as_ref().unwrap().keys.current);
+        more.envelope_keys
+            .as_mut()
+            .unwrap()
+            .retired
+            .push((extra, 0));
+        assert_eq!(
+            account_error(&more),
+            Some(limit("MAX_RETIRED_PREKEYS", MAX_RETIRED_PREKEYS))
+        );
+
+        // A seed of the wrong length: through postcard, since the field is private.
+        let mut bad = AccountSnapshotV3::from_account(&account);
+        let mut current =
+            postcard::to_allocvec(&bad.envelope_keys.as_ref().unwrap().current).unwrap();
+        // id (1 byte varint), then the seed's length 64 (1 byte): make it 63 and drop a byte.
+        assert_eq!(current[1], 64);
+        current[1] = 63;
+        current.remove(2);
+        bad.envelope_keys.as_mut().unwrap().current = postcard::from_bytes(&current).unwrap();
+        assert_eq!(account_error(&bad), Some(RestoreError::Corrupt));
+    }
+
+    /// A format-2 snapshot migrates with hybrid envelopes off, and the account can turn them
+    /// on and write format 3.
+    #[test]
+    fn a_version_2_snapshot_migrates_with_hybrid_envelopes_off() {
+        let mut rng = ChaCha20Rng::seed_from_u64(306);
+        let account = Account::new(NOW, &mut rng);
+        let v3 = AccountSnapshotV3::from_account(&account);
+        let bytes = postcard::to_allocvec(&v3).unwrap();
+        // The format-2 encoding is the format-3 one without its last field (`None`: one byte).
+        assert_eq!(bytes.last(), Some(&0));
+        let v2 = &bytes[..bytes.len() - 1];
+        let migrated = account_snapshot_from_version(2, v2).unwrap();
+        let mut restored = account_from_snapshot(&migrated, KeyChecks::Stored).unwrap();
+        assert!(!restored.hybrid_envelopes_enabled());
+        assert_eq!(restored.published_prekeys(), account.published_prekeys());
+        assert!(account_snapshot_from_version(3, v2).is_err());
+        assert!(restored.enable_hybrid_envelopes(NOW, &mut rng));
+        let again = AccountSnapshotV3::from_account(&restored);
+        assert!(again.envelope_keys.is_some());
+    }
+
     #[test]
     fn replay_records_at_and_past_their_limits() {
         let mut rng = ChaCha20Rng::seed_from_u64(302);
