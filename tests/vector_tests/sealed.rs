@@ -1454,14 +1454,17 @@ fn rejections() -> Value {
 // ---------------------------------------------------------------------------------------------
 // Scenario 5: hybrid envelopes (SPEC.md §13.8).
 
+/// The reference's `(ek, signed message, encoding)` of an envelope KEM key.
+type ReferenceEnvelopeKey = (Vec<u8>, Vec<u8>, Vec<u8>);
+
 /// An account around `identity` with hybrid envelopes on, from the tape; its envelope key
-/// seed and the reference's `(ek, signed message, encoding)`.
+/// seed and the reference's view of the key.
 fn hybrid_account(
     rng: &mut TapeRng,
     name: &str,
     identity: &IdentityKeyPair,
     reference_key: &Key,
-) -> (Account, [u8; 64], (Vec<u8>, Vec<u8>, Vec<u8>)) {
+) -> (Account, [u8; 64], ReferenceEnvelopeKey) {
     let mut account = Account::from_identity(identity.clone(), ts(NOW), rng);
     rng.label_bytes(
         &format!("{name} signed prekey and last-resort ML-KEM prekey (unused here)"),
@@ -1700,7 +1703,7 @@ fn hybrid() -> Value {
         }));
     }
 
-    let key_entry = |name: &str, seed: &[u8; 64], k: &(Vec<u8>, Vec<u8>, Vec<u8>)| {
+    let key_entry = |name: &str, seed: &[u8; 64], k: &ReferenceEnvelopeKey| {
         json!({
             "owner": name,
             "key_id": 1,
