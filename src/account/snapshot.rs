@@ -559,7 +559,10 @@ mod plain_serde {
             let session: Session = serde_json::from_str(&json).unwrap();
             let from_blob = Session::from_encrypted(blob, &key, 0, &Expected::any()).unwrap();
             assert_eq!(session, from_blob);
-            let json = serde_json::to_string(&(3u16, &v1)).unwrap();
+            // Version 2 (the session snapshot did not change) reads; a future version does not.
+            let json = serde_json::to_string(&(2u16, &v1)).unwrap();
+            assert_eq!(serde_json::from_str::<Session>(&json).unwrap(), from_blob);
+            let json = serde_json::to_string(&(STATE_FORMAT_VERSION + 1, &v1)).unwrap();
             let err = serde_json::from_str::<Session>(&json).unwrap_err();
             assert!(
                 err.to_string()
