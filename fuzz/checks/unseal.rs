@@ -1,7 +1,8 @@
 //! `unseal`: sealed envelopes (single `0x30`, split `0x32`, and the hybrid `0x33`, `0x35`)
 //! and multi-recipient messages (`0x31`, hybrid `0x34`) into [`sealed::open_with`] (Bob's
 //! recipient keys, with hybrid envelopes enabled, and again refusing classical envelopes),
-//! [`MultiRecipientMessage::decode`] and, for what opens, the recipient's session.
+//! [`MultiRecipientMessage::decode`], [`EnvelopeKeyPublic::decode`] (the published envelope
+//! key, type `0x36`) and, for what opens, the recipient's session.
 //!
 //! Input: mode byte. Bit 1 clear, the envelope comes from the fuzzer: bit 0 clear, the rest
 //! is the envelope or message; bit 0 set, the next byte picks a genuine input (see
@@ -29,8 +30,8 @@ use std::sync::OnceLock;
 use chacha20::ChaCha20Rng;
 use hushwire::certificate::SenderCertificateInfo;
 use hushwire::sealed::{
-    self, EnvelopeKind, HYBRID_RECIPIENT_HEADER_LEN, MultiRecipientMessage, RECIPIENT_HEADER_LEN,
-    envelope_recipient,
+    self, EnvelopeKeyPublic, EnvelopeKind, HYBRID_RECIPIENT_HEADER_LEN, MultiRecipientMessage,
+    RECIPIENT_HEADER_LEN, envelope_recipient,
 };
 use hushwire::wire::PreKeyMessage;
 use hushwire::{
@@ -291,6 +292,8 @@ fn build() -> UnsealFixture {
     {
         raw.push((name, envelope));
     }
+    // The published envelope key (type 0x36): a decoder of its own, checked below.
+    raw.push(("envelope-key-bob", bob_envelope_key.encode()));
 
     let inputs = raw
         .into_iter()
@@ -568,6 +571,14 @@ pub(crate) fn check_unseal(data: &[u8]) {
         return;
     };
     let genuine = fixture.inputs.iter().find(|g| g.bytes == message);
+
+    // A published envelope key: what decodes re-encodes to the input, and its signature
+    // verifies only if it is Bob's genuine key.
+    if let Ok(key) = EnvelopeKeyPublic::decode(&message) {
+        assert_eq!(key.encode(), message);
+        let bobs = fixture.bob_hybrid.envelope_key().expect("enabled");
+        assert_eq!(key.verify(), key == bobs, "a forged envelope key verifies");
+    }
 
     // The relay's parse of a multi-recipient message: reassembles to the input.
     let mut envelopes = vec![message.clone()];
