@@ -561,3 +561,52 @@ fn device_shortcuts_negotiate_and_open_both_kinds() {
         Some(OpenError::ClassicalRefused)
     );
 }
+
+/// `Debug` shows ids, never key material: the published key's encapsulation key, the
+/// envelope key's seed.
+#[test]
+fn debug_shows_no_key_material() {
+    let w = world(11);
+    let key = fetched(&w.bob);
+    let shown = format!("{key:?}");
+    assert_eq!(
+        shown,
+        format!(
+            "EnvelopeKeyPublic {{ identity_key: {:?}, key_id: 1, .. }}",
+            w.bob.identity_key()
+        )
+    );
+    let ek_hex: String = key.encapsulation_key()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let keys = format!("{:?}", w.bob.recipient_keys(NOW));
+    assert!(keys.contains("EnvelopeKeyPair { id: 1, .. }"), "{keys}");
+    assert!(!keys.contains(&ek_hex) && !shown.contains(&ek_hex));
+}
+
+proptest::proptest! {
+    #![proptest_config(crate::common::proptest_config(24))]
+
+    /// Any message round-trips through a hybrid envelope, whose length is the classical
+    /// envelope's plus 1,092 bytes whatever the content: the padding bucket alone sets it.
+    #[test]
+    fn any_message_round_trips_and_costs_1092_bytes(
+        message in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2_000),
+        seed in 0u64..1_000,
+    ) {
+        let mut w = world(1_000 + seed);
+        let cert = w.dep.certify(w.alice.identity_key(), 1);
+        let key = fetched(&w.bob);
+        let envelope = sealed::seal_hybrid(
+            w.alice.identity_key_pair(), &cert, &key, &metadata(), &message, &mut w.rng,
+        ).unwrap();
+        proptest::prop_assert_eq!(
+            envelope.len(),
+            envelope_len(&metadata(), &cert, message.len()) + 1_092
+        );
+        let opened =
+            sealed::open_with(&w.bob.recipient_keys(NOW), &envelope, &w.dep.trust, NOW).unwrap();
+        proptest::prop_assert_eq!(opened.message(), &message[..]);
+    }
+}
