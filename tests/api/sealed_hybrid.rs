@@ -610,3 +610,148 @@ proptest::proptest! {
         proptest::prop_assert_eq!(opened.message(), &message[..]);
     }
 }
+
+/// The size limits of the hybrid types, at and one past their edge, and the classical limits
+/// still apply to the classical types (checked right after the type byte, before any field).
+#[test]
+fn hybrid_size_limits_at_and_past_the_edge() {
+    use hushwire::sealed::{
+        MAX_ENVELOPE_LEN, MAX_HYBRID_ENVELOPE_LEN, MAX_HYBRID_MULTI_RECIPIENT_LEN,
+        MAX_MULTI_RECIPIENT_LEN,
+    };
+    let w = world(12);
+    let keys = w.bob.recipient_keys(NOW);
+    let crafted = |kind: u8, len: usize| {
+        let mut bytes = vec![0u8; len];
+        bytes[0] = 0x01;
+        bytes[1] = kind;
+        bytes
+    };
+    for kind in [0x33u8, 0x35] {
+        let past = crafted(kind, MAX_HYBRID_ENVELOPE_LEN + 1);
+        assert_eq!(
+            sealed::open_with(&keys, &past, &w.dep.trust, NOW).err(),
+            Some(OpenError::Malformed(DecodeError::TooLarge {
+                len: MAX_HYBRID_ENVELOPE_LEN + 1,
+                max: MAX_HYBRID_ENVELOPE_LEN
+            }))
+        );
+        // At the limit the length passes; the (zero) recipient is what fails.
+        let at = crafted(kind, MAX_HYBRID_ENVELOPE_LEN);
+        let err = sealed::open_with(&keys, &at, &w.dep.trust, NOW).unwrap_err();
+        assert!(
+            !matches!(err, OpenError::Malformed(DecodeError::TooLarge { .. })),
+            "{err:?}"
+        );
+    }
+    for kind in [0x30u8, 0x32] {
+        let past = crafted(kind, MAX_ENVELOPE_LEN + 1);
+        assert_eq!(
+            sealed::open_with(&keys, &past, &w.dep.trust, NOW).err(),
+            Some(OpenError::Malformed(DecodeError::TooLarge {
+                len: MAX_ENVELOPE_LEN + 1,
+                max: MAX_ENVELOPE_LEN
+            }))
+        );
+    }
+    let past = crafted(0x34, MAX_HYBRID_MULTI_RECIPIENT_LEN + 1);
+    assert_eq!(
+        MultiRecipientMessage::decode(&past).err(),
+        Some(DecodeError::TooLarge {
+            len: MAX_HYBRID_MULTI_RECIPIENT_LEN + 1,
+            max: MAX_HYBRID_MULTI_RECIPIENT_LEN
+        })
+    );
+    let at = crafted(0x34, MAX_HYBRID_MULTI_RECIPIENT_LEN);
+    assert_eq!(
+        MultiRecipientMessage::decode(&at).err(),
+        Some(DecodeError::InvalidField {
+            field: "recipient_count"
+        })
+    );
+    let past = crafted(0x31, MAX_MULTI_RECIPIENT_LEN + 1);
+    assert_eq!(
+        MultiRecipientMessage::decode(&past).err(),
+        Some(DecodeError::TooLarge {
+            len: MAX_MULTI_RECIPIENT_LEN + 1,
+            max: MAX_MULTI_RECIPIENT_LEN
+        })
+    );
+    assert_eq!(MAX_HYBRID_ENVELOPE_LEN, 271_558);
+    assert_eq!(MAX_HYBRID_MULTI_RECIPIENT_LEN, 2_670_644);
+    assert_eq!(ENVELOPE_KEY_LEN, 1_286);
+}
+
+/// The largest message a hybrid envelope carries opens; the envelope is exactly as long as
+/// the limit allows for it.
+#[test]
+fn the_largest_hybrid_envelope_opens() {
+    let mut w = world(13);
+    let cert = w.dep.certify(w.alice.identity_key(), 1);
+    let message = vec![7u8; sealed::MAX_SEALED_MESSAGE_LEN];
+    let envelope = sealed::seal_hybrid(
+        w.alice.identity_key_pair(),
+        &cert,
+        &fetched(&w.bob),
+        &metadata(),
+        &message,
+        &mut w.rng,
+    )
+    .unwrap();
+    assert!(envelope.len() <= sealed::MAX_HYBRID_ENVELOPE_LEN);
+    let opened =
+        sealed::open_with(&w.bob.recipient_keys(NOW), &envelope, &w.dep.trust, NOW).unwrap();
+    assert_eq!(opened.message().len(), message.len());
+    let too_long = vec![7u8; sealed::MAX_SEALED_MESSAGE_LEN + 1];
+    assert_eq!(
+        sealed::seal_hybrid(
+            w.alice.identity_key_pair(),
+            &cert,
+            &fetched(&w.bob),
+            &metadata(),
+            &too_long,
+            &mut w.rng,
+        ),
+        Err(SealError::MessageTooLarge {
+            len: sealed::MAX_SEALED_MESSAGE_LEN + 1,
+            max: sealed::MAX_SEALED_MESSAGE_LEN
+        })
+    );
+}
+
+/// `MAX_RECIPIENTS` bounds hybrid multi-recipient sealing too (the check is shared with the
+/// classical form, whose test seals exactly `MAX_RECIPIENTS`); nothing is drawn when refused.
+#[test]
+fn too_many_hybrid_recipients_are_refused() {
+    let mut w = world(14);
+    let cert = w.dep.certify(w.alice.identity_key(), 1);
+    let key = fetched(&w.bob);
+    let keys: Vec<&EnvelopeKeyPublic> = vec![&key; sealed::MAX_RECIPIENTS + 1];
+    let before = w.rng.get_word_pos();
+    assert_eq!(
+        sealed::seal_multi_hybrid(
+            w.alice.identity_key_pair(),
+            &cert,
+            &keys,
+            &metadata(),
+            b"x",
+            &mut w.rng
+        ),
+        Err(SealError::TooManyRecipients {
+            count: sealed::MAX_RECIPIENTS + 1,
+            max: sealed::MAX_RECIPIENTS
+        })
+    );
+    assert_eq!(
+        sealed::seal_multi_hybrid(
+            w.alice.identity_key_pair(),
+            &cert,
+            &[],
+            &metadata(),
+            b"x",
+            &mut w.rng
+        ),
+        Err(SealError::NoRecipients)
+    );
+    assert_eq!(w.rng.get_word_pos(), before);
+}
