@@ -653,6 +653,7 @@ pub fn seal_to<R: CryptoRng + ?Sized>(
 /// for the recipients with an envelope key, one classical for the others.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[must_use]
 pub struct MultiSealed {
     /// Type `0x34`, for the hybrid recipients (in their order), if any.
     pub hybrid: Option<Vec<u8>>,
