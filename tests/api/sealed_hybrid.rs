@@ -755,3 +755,29 @@ fn too_many_hybrid_recipients_are_refused() {
     );
     assert_eq!(w.rng.get_word_pos(), before);
 }
+
+/// The frozen account blobs of format versions 1 and 2 restore with hybrid envelopes off; the
+/// device can turn them on, write format 3, and restore that with its envelope key.
+#[test]
+fn frozen_old_blobs_restore_and_can_turn_hybrid_envelopes_on() {
+    let key = StorageKey::from_bytes([0x5a; 32]);
+    for version in [1, 2] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("tests/fixtures/state_v{version}/account.bin"));
+        let blob = std::fs::read(path).unwrap();
+        assert_eq!(peek_blob(&blob).unwrap().version, version);
+        let mut device = Device::from_encrypted(&blob, &key, 3, &Expected::any()).unwrap();
+        assert!(!device.account().hybrid_envelopes_enabled());
+        assert_eq!(device.account().published_prekeys().envelope_key, None);
+        let mut rng = rng(15);
+        assert!(device.account_mut().enable_hybrid_envelopes(NOW, &mut rng));
+        let again = device.to_encrypted(&key, 4, &mut rng);
+        assert_eq!(peek_blob(&again).unwrap().version, STATE_FORMAT_VERSION);
+        let back = Device::from_encrypted(&again, &key, 4, &Expected::any()).unwrap();
+        assert_eq!(
+            back.account().envelope_key(),
+            device.account().envelope_key()
+        );
+        assert_eq!(back.peers(), device.peers());
+    }
+}
