@@ -952,6 +952,14 @@ fn every_frame_round_trips_and_a_partial_frame_waits_for_more() {
         Frame::GetBackup,
         Frame::Error(ErrorCode::BackupTooLarge),
         Frame::Error(ErrorCode::NoBackup),
+        Frame::Erase,
+        Frame::Erased(transport::frame::ErasedCounts {
+            queue: 27,
+            prekeys: 28,
+            devices: 1,
+            blobs: 29,
+            backups: 1,
+        }),
     ];
     let mut stream = Vec::new();
     for frame in &frames {
@@ -984,6 +992,10 @@ fn every_frame_round_trips_and_a_partial_frame_waits_for_more() {
     assert!(Frame::decode(&[0x0E]).is_err());
     assert!(Frame::decode(&[0x91, 0]).is_err());
     assert!(Frame::decode(&[0x04, 24]).is_err(), "no error code 24 yet");
+    // `Erase` carries nothing; `Erased` exactly five counts.
+    assert!(Frame::decode(&[0x92, 0]).is_err());
+    assert!(Frame::decode(&[&[0x0F][..], &[0; 19]].concat()).is_err());
+    assert!(Frame::decode(&[&[0x0F][..], &[0; 21]].concat()).is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
