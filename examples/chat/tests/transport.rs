@@ -19,6 +19,9 @@
     clippy::indexing_slicing
 )]
 
+#[path = "common/postgres.rs"]
+mod postgres;
+
 use hushwire_examples as transport;
 
 use std::collections::HashMap;
@@ -81,6 +84,7 @@ impl Drop for TempDir {
 
 fn config(dir: &TempDir, listen: SocketAddr) -> RelayConfig {
     let mut config = RelayConfig::new(listen, dir.path());
+    config.store = postgres::transport_store(&dir.path());
     config.log = std::env::var_os("HUSHWIRE_RELAY_LOG").is_some();
     config.frames_per_sec = 20_000;
     config.burst = 20_000;
