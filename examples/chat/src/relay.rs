@@ -157,6 +157,9 @@ pub struct RelayConfig {
     pub store: Option<StoreUrl>,
     /// Serve Prometheus metrics (`GET /metrics`) on this address; `None`: no metrics.
     pub metrics: Option<SocketAddr>,
+    /// On a shared store, how often this node looks for envelopes whose notification it
+    /// missed ([`store::postgres::POLL_INTERVAL`]).
+    pub poll_interval: Duration,
 }
 
 impl RelayConfig {
@@ -181,6 +184,7 @@ impl RelayConfig {
             blobs: BlobLimits::default(),
             store: None,
             metrics: None,
+            poll_interval: store::postgres::POLL_INTERVAL,
         }
     }
 }
@@ -415,7 +419,8 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
             shutdown_rx.clone(),
             move |line| log.log(format_args!("{line}")),
         ));
-        tokio::spawn(poll_shared_queue(wake, shutdown_rx.clone()));
+        let every = shared.config.poll_interval;
+        tokio::spawn(poll_shared_queue(wake, every, shutdown_rx.clone()));
         tokio::spawn(wake_receivers(Arc::clone(&shared), wakes));
     }
     if let Some(listener) = metrics_listener {
@@ -439,16 +444,17 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
     })
 }
 
-/// On a shared store, wakes every receiving connection every
-/// [`store::postgres::POLL_INTERVAL`]: the fallback for a missed notification.
+/// On a shared store, wakes every receiving connection `every` (a `poll_interval`): the
+/// fallback for a missed notification.
 async fn poll_shared_queue(
     wake: mpsc::UnboundedSender<store::postgres::Wake>,
+    every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
         tokio::select! {
             _ = stop.changed() => return,
-            () = sleep(store::postgres::POLL_INTERVAL) => {
+            () = sleep(every) => {
                 if wake.send(store::postgres::Wake::All).is_err() {
                     return;
                 }

@@ -19,6 +19,8 @@
     clippy::indexing_slicing
 )]
 
+#[path = "common/members.rs"]
+mod members;
 #[path = "common/postgres.rs"]
 mod postgres;
 
@@ -37,6 +39,7 @@ use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout};
 use tokio_rustls::TlsConnector;
 
+use members::{Member, pick, take_ready};
 use transport::chat::{Incoming, Peer};
 use transport::client::{ClientError, Event, Link, RelayClient};
 use transport::frame::{ErrorCode, Frame, HEADER_LEN, MAX_FRAME_LEN, split_frame};
@@ -140,45 +143,6 @@ async fn drain(
 }
 
 // ---------------------------------------------------------------------------------------------
-
-struct Member {
-    peer: Peer,
-    client: Option<RelayClient>,
-}
-
-fn pick(rng: &mut ChaCha20Rng, n: usize) -> usize {
-    usize::try_from(rng.next_u32()).unwrap() % n
-}
-
-/// Reads every delivery already arrived for `m` (no waiting), recording each text.
-async fn take_ready(m: &mut Member, index: usize, got: &mut HashMap<String, Vec<(usize, String)>>) {
-    let Some(client) = m.client.as_mut() else {
-        return;
-    };
-    for _ in 0..10_000 {
-        match client.try_delivery() {
-            Ok(Some(delivery)) => {
-                match m.peer.open(&delivery.envelope, now()) {
-                    Incoming::Text { from, text, .. } => {
-                        got.entry(text).or_default().push((index, from));
-                    }
-                    Incoming::Duplicate => {}
-                    Incoming::Rejected(reason) => panic!("{}: {reason}", m.peer.name),
-                    _ => panic!("unexpected message kind"),
-                }
-                if client.ack(delivery.id).await.is_err() {
-                    m.client = None;
-                    return;
-                }
-            }
-            Ok(None) => return,
-            Err(_) => {
-                m.client = None;
-                return;
-            }
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_messages_among_twenty_peers_with_churn_and_a_restart() {

@@ -59,6 +59,10 @@ struct Args {
     /// network: it has no authentication).
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9070")]
     metrics: Option<SocketAddr>,
+    /// Most connections from one IP address (behind a load balancer that does not pass the
+    /// client's address on, every client has the balancer's).
+    #[arg(long, value_name = "N", default_value_t = 128)]
+    max_per_address: usize,
 }
 
 fn default_data_dir() -> Result<PathBuf, String> {
@@ -87,6 +91,7 @@ async fn run(args: Args) -> Result<(), Box<dyn Error + Send + Sync>> {
     config.log = !args.quiet;
     config.store = args.store.clone();
     config.metrics = args.metrics;
+    config.max_per_address = args.max_per_address;
     let handle = relay::start(config).await?;
     let identity = handle.identity();
     println!(

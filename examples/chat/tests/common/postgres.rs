@@ -16,10 +16,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hushwire_examples::relay::store::StoreUrl;
 
 /// The variable naming the server.
-pub const SERVER_VAR: &str = "HUSHWIRE_TEST_POSTGRES";
+pub(crate) const SERVER_VAR: &str = "HUSHWIRE_TEST_POSTGRES";
 
 /// The server's URL, or `None` after printing that `test` is skipped.
-pub fn server(test: &str) -> Option<String> {
+pub(crate) fn server(test: &str) -> Option<String> {
     match std::env::var(SERVER_VAR) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
@@ -32,7 +32,7 @@ pub fn server(test: &str) -> Option<String> {
 /// The store the in-process transport tests use for a relay with data directory `dir`: a
 /// PostgreSQL database of its own when asked for (the same one again when the relay restarts
 /// on `dir`), else `None` (SQLite in `dir`).
-pub fn transport_store(dir: &Path) -> Option<StoreUrl> {
+pub(crate) fn transport_store(dir: &Path) -> Option<StoreUrl> {
     if std::env::var("HUSHWIRE_TEST_TRANSPORT_STORE").as_deref() != Ok("postgres") {
         return None;
     }
@@ -52,7 +52,7 @@ pub fn transport_store(dir: &Path) -> Option<StoreUrl> {
 }
 
 /// Creates a new, empty database on `server`; returns its URL.
-pub fn fresh_database(server: &str) -> String {
+pub(crate) fn fresh_database(server: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -221,7 +221,7 @@ impl PgStore {
             };
             if let Err(e) = listened {
                 log(&format!(
-                    "store: listening for new envelopes failed ({e}); polling every {POLL_INTERVAL:?} until it reconnects"
+                    "store: listening for new envelopes failed ({e}); polling until it reconnects"
                 ));
             }
             if wake.is_closed() {
