@@ -11,6 +11,13 @@
 //!   recipient receiving on node B through the notification alone (polling switched off), and
 //!   an envelope acknowledged on B is gone for A.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 #[path = "common/postgres.rs"]
 mod postgres;
 

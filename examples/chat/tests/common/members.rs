@@ -2,7 +2,13 @@
 //! churn test, `processes.rs`'s two-node test): each text read is recorded with who read it,
 //! so a test can tell lost from read twice.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -7,7 +7,13 @@
 //! `HUSHWIRE_TEST_TRANSPORT_STORE=postgres` (with `HUSHWIRE_TEST_POSTGRES`) runs the in-process
 //! transport tests on PostgreSQL instead of SQLite.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
