@@ -1,4 +1,5 @@
-//! A store-and-forward relay over TLS (tokio-rustls) with a SQLite store (rusqlite).
+//! A store-and-forward relay over TLS (tokio-rustls) with a SQLite store (rusqlite), or a
+//! PostgreSQL store shared by several relay nodes (see [`store`]).
 //!
 //! What it does, and nothing more:
 //! - serves TLS 1.3 with a self-signed certificate made at first start (see [`crate::tls`]);
@@ -16,8 +17,12 @@
 //!   key certified by the relay's root, which clients pin;
 //! - queues sealed envelopes per recipient (it reads only the recipient from them), pushes them
 //!   to the one connection of that device that asked to `Receive`, a bounded window at a time,
-//!   and deletes each one when the recipient acknowledges it. The queue is in SQLite, so it
-//!   survives a restart.
+//!   and deletes each one when the recipient acknowledges it. The queue is in the store
+//!   (SQLite, or PostgreSQL shared by several nodes), so it survives a restart;
+//! - deletes everything it holds for a device and its name when the device asks (`Erase`,
+//!   erasure on request), and says how much of each kind went;
+//! - counts what an operator watches, served in the Prometheus text format on a listener of
+//!   its own (see [`metrics`]).
 //!
 //! The relay's identity (root key, server key and certificate) is in `identity.key` and its TLS
 //! certificate in `tls.crt`/`tls.key`, beside `relay.sqlite` in its data directory: starting it
@@ -1287,6 +1292,7 @@ impl Conn {
             return Err(Closed::Refused(code));
         }
         self.slot = Slot::SignedIn;
+        self.shared.metrics.signed_in();
         self.device = Some(identity);
         let _ = self.signed_in.send(true);
         self.name = self.shared.store.name_of(&identity).await.ok().flatten();
@@ -1296,7 +1302,6 @@ impl Conn {
             .queued_for(&identity)
             .await
             .map_err(Closed::Db)?;
-        self.shared.metrics.signed_in();
         self.shared.log(format_args!(
             "conn #{}: signed in ({}), {queued} queued",
             self.id,

@@ -33,6 +33,8 @@
 mod members;
 #[path = "common/postgres.rs"]
 mod postgres;
+#[path = "common/support.rs"]
+mod support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -7,6 +7,7 @@
 //!   finds nothing;
 //! - the metrics endpoint serves the Prometheus text format: connections, queue depth,
 //!   deliveries, refusals by reason, rate-limit hits, erasures, and no name, key or content;
+//! - a `--store` URL parses to SQLite or PostgreSQL, and no log or `Debug` shows its password;
 //! - (PostgreSQL) two relay nodes on one database: an envelope sent through node A reaches a
 //!   recipient receiving on node B through the notification alone (polling switched off), and
 //!   an envelope acknowledged on B is gone for A.
@@ -20,60 +21,29 @@
 
 #[path = "common/postgres.rs"]
 mod postgres;
+#[path = "common/support.rs"]
+mod support;
 
 use hushwire_examples as transport;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use chacha20::ChaCha20Rng;
-use hushwire::Timestamp;
 use rand_core::SeedableRng;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use support::{TempDir, now};
 use transport::chat::{Incoming, Peer};
 use transport::client::{ClientError, RelayClient};
 use transport::frame::{ErasedCounts, ErrorCode};
+use transport::relay::metrics::MAX_SCRAPE_REQUEST;
 use transport::relay::store::StoreUrl;
 use transport::relay::{self, RelayConfig, RelayHandle};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-fn now() -> Timestamp {
-    Timestamp::from_unix_secs(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-}
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "hushwire-stores-{name}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The stores a test runs on: SQLite always, PostgreSQL (a fresh database) if there is a
 /// server.
@@ -126,7 +96,7 @@ async fn next_text(peer: &mut Peer, client: &mut RelayClient, wait: Duration) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn erasure_deletes_everything_held_for_the_device_and_says_what() {
     for (store_name, store) in stores("erasure_deletes_everything_held_for_the_device") {
-        let dir = TempDir::new("erase");
+        let dir = TempDir::new("stores-erase");
         let relay = relay::start(config(&dir, store)).await.unwrap();
         let addr = relay.addr();
         let mut rng = ChaCha20Rng::seed_from_u64(28);
@@ -247,7 +217,7 @@ async fn scrape(relay: &RelayHandle) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_connections_queue_deliveries_refusals_and_rate_limits() {
     for (store_name, store) in stores("metrics_count_connections_queue_deliveries") {
-        let dir = TempDir::new("metrics");
+        let dir = TempDir::new("stores-metrics");
         let mut config = config(&dir, store);
         config.metrics = Some(([127, 0, 0, 1], 0).into());
         config.frames_per_sec = 20;
@@ -349,6 +319,20 @@ async fn metrics_count_connections_queue_deliveries_refusals_and_rate_limits() {
         // Anything but /metrics is not found.
         let (status, _) = http_get(relay.metrics_addr().unwrap(), "/").await;
         assert_eq!(status, "HTTP/1.1 404 Not Found");
+        // A request without an end is read up to MAX_SCRAPE_REQUEST bytes and answered
+        // (not waited on until the timeout).
+        let mut stream = TcpStream::connect(relay.metrics_addr().unwrap())
+            .await
+            .unwrap();
+        let mut request = b"GET /metrics ".to_vec();
+        request.resize(MAX_SCRAPE_REQUEST, b'x');
+        stream.write_all(&request).await.unwrap();
+        let mut response = String::new();
+        tokio::time::timeout(WAIT, stream.read_to_string(&mut response))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
         relay.shutdown().await;
     }
 }
@@ -361,7 +345,7 @@ async fn two_nodes_on_one_database_deliver_across_nodes_by_notification() {
         return;
     };
     let store = StoreUrl::Postgres(postgres::fresh_database(&server));
-    let dir = TempDir::new("two-nodes");
+    let dir = TempDir::new("stores-two-nodes");
     let node = |store: &StoreUrl| {
         let mut config = config(&dir, Some(store.clone()));
         // No polling: only the notification can wake the other node.
@@ -413,4 +397,37 @@ async fn two_nodes_on_one_database_deliver_across_nodes_by_notification() {
     );
     a.shutdown().await;
     b.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn store_urls_parse_and_never_show_a_password() {
+    assert_eq!(
+        StoreUrl::parse("sqlite:/var/lib/relay/relay.sqlite"),
+        Ok(StoreUrl::Sqlite("/var/lib/relay/relay.sqlite".into()))
+    );
+    let url = "postgres://relay:hunter2@db.internal:5432/relay";
+    let parsed = StoreUrl::parse(url).unwrap();
+    assert_eq!(parsed, StoreUrl::Postgres(url.into()));
+    assert_eq!(
+        parsed.to_string(),
+        "postgres://relay@db.internal:5432/relay"
+    );
+    assert!(!format!("{parsed:?}").contains("hunter2"));
+    let mut config = RelayConfig::new(([127, 0, 0, 1], 0).into(), "data".into());
+    config.store = Some(parsed);
+    assert!(!format!("{config:?}").contains("hunter2"));
+    let in_query = StoreUrl::parse("postgres://relay@localhost/relay?password=hunter2").unwrap();
+    assert!(!in_query.to_string().contains("hunter2"));
+    assert!(StoreUrl::parse("postgresql://relay@localhost/relay").is_ok());
+    for bad in [
+        "",
+        "sqlite:",
+        "mysql://x",
+        "relay.sqlite",
+        "postgres://relay@host:notaport/x",
+    ] {
+        assert!(StoreUrl::parse(bad).is_err(), "{bad}");
+    }
 }

@@ -23,6 +23,8 @@
 mod members;
 #[path = "common/postgres.rs"]
 mod postgres;
+#[path = "common/support.rs"]
+mod support;
 
 use hushwire_examples as transport;
 

@@ -77,6 +77,11 @@ impl fmt::Display for StoreUrl {
             StoreUrl::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
             StoreUrl::Postgres(url) => {
                 let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+                // Parameters may hold a password too: shown only when none does.
+                let rest = match rest.split_once('?') {
+                    Some((before, query)) if query.contains("password") => before,
+                    _ => rest,
+                };
                 match rest.split_once('@') {
                     Some((user, host)) => {
                         let user = user.split_once(':').map_or(user, |(u, _)| u);

@@ -11,13 +11,13 @@
 )]
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use chacha20::ChaCha20Rng;
-use hushwire::Timestamp;
 use hushwire_examples::chat::{Incoming, Peer};
 use hushwire_examples::client::RelayClient;
 use rand_core::Rng;
+
+use super::support::now;
 
 pub(crate) struct Member {
     pub(crate) peer: Peer,
@@ -26,15 +26,6 @@ pub(crate) struct Member {
 
 pub(crate) fn pick(rng: &mut ChaCha20Rng, n: usize) -> usize {
     usize::try_from(rng.next_u32()).unwrap() % n
-}
-
-fn now() -> Timestamp {
-    Timestamp::from_unix_secs(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
 }
 
 /// Reads every delivery already arrived for `m` (no waiting), recording each text; returns
