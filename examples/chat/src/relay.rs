@@ -202,7 +202,8 @@ pub enum RelayError {
     File(PathBuf, std::io::Error),
     Db(rusqlite::Error),
     Postgres(tokio_postgres::Error),
-    /// A relay handle's inspection method called outside a tokio runtime (PostgreSQL store).
+    /// A relay handle's inspection method called outside a multi-thread tokio runtime
+    /// (PostgreSQL store).
     NoRuntime,
     Tls(tls::TlsSetupError),
     Random,
@@ -221,7 +222,9 @@ impl fmt::Display for RelayError {
             RelayError::File(path, e) => write!(f, "{}: {e}", path.display()),
             RelayError::Db(e) => write!(f, "database: {e}"),
             RelayError::Postgres(e) => write!(f, "PostgreSQL: {e}"),
-            RelayError::NoRuntime => write!(f, "no tokio runtime to reach the store"),
+            RelayError::NoRuntime => {
+                write!(f, "no multi-thread tokio runtime to reach the store from")
+            }
             RelayError::Tls(e) => write!(f, "TLS certificate: {e}"),
             RelayError::Random => write!(f, "the OS random number generator failed"),
             RelayError::Corrupt(what) => write!(f, "invalid {what} in the data directory"),

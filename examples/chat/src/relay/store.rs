@@ -149,7 +149,10 @@ impl Store {
         if let std::task::Poll::Ready(done) = op.as_mut().poll(&mut cx) {
             return done;
         }
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| RelayError::NoRuntime)?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .ok()
+            .filter(|r| r.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+            .ok_or(RelayError::NoRuntime)?;
         tokio::task::block_in_place(|| runtime.block_on(op))
     }
 
