@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
 
-use crate::frame::{ErrorCode, Frame, FrameError, HEADER_LEN, body_len};
+use crate::frame::{ErasedCounts, ErrorCode, Frame, FrameError, HEADER_LEN, body_len};
 use crate::relay::Stream;
 use crate::tls::{self, Fingerprint, Pin};
 
@@ -436,6 +436,16 @@ impl RelayClient {
         match self.request(Frame::GetBackup).await? {
             Frame::Backup(bytes) => Ok(bytes),
             _ => Err(ClientError::Protocol("expected a backup")),
+        }
+    }
+
+    /// Erasure on request: the relay deletes everything it holds for this device and its
+    /// name (queue, prekeys, registration, blobs, backup) and says how many of each went.
+    /// The device is unregistered afterwards.
+    pub async fn erase(&mut self) -> Result<ErasedCounts, ClientError> {
+        match self.request(Frame::Erase).await? {
+            Frame::Erased(counts) => Ok(counts),
+            _ => Err(ClientError::Protocol("expected erasure counts")),
         }
     }
 

@@ -25,8 +25,9 @@
 //! 0x0C BlobId     id(16)                  0x8D BlobPut       id(16) offset(8) data(rest)
 //! 0x0D BlobData   data(rest)              0x8E BlobEnd       id(16) sha256(32)
 //! 0x0E Backup     backup(rest)            0x8F BlobGet       id(16) offset(8) len(4)
-//!                                         0x90 PutBackup     backup(rest)
-//!                                         0x91 GetBackup
+//! 0x0F Erased     queue(4) prekeys(4)     0x90 PutBackup     backup(rest)
+//!                 devices(4) blobs(4)     0x91 GetBackup
+//!                 backups(4)              0x92 Erase
 //! ```
 //!
 //! The `Blob*` frames are the relay's blob store (`relay::blobs`): an encrypted attachment
@@ -40,6 +41,12 @@
 //! `Ok`, or `Error(BackupTooLarge)` above [`MAX_STORED_BACKUP_LEN`]); `GetBackup` is answered
 //! by `Backup`, or `Error(NoBackup)`. Both act on the name the signed-in device holds now: a
 //! device that holds no name, or another name, cannot read or replace it.
+//!
+//! `Erase` is erasure on request (a right to be forgotten): the relay deletes everything it
+//! holds for the signed-in device and the name it holds — its queue, prekeys, device
+//! registration, blobs and the name's backup — and answers `Erased` with how many items of
+//! each kind went (rows: one per envelope, prekey, registration, blob, backup). Sending it
+//! again is answered with zeros.
 //!
 //! Before the client signed in, the only frame the relay accepts is `Auth`, and no frame may
 //! be longer than [`MAX_SIGN_IN_FRAME_LEN`]. `Notice` is the relay speaking unprompted (why it
@@ -298,6 +305,91 @@ pub enum Frame {
     Backup(Vec<u8>),
     PutBackup(Vec<u8>),
     GetBackup,
+    /// Erasure on request: delete everything held for this device and its name.
+    Erase,
+    /// What an `Erase` deleted.
+    Erased(ErasedCounts),
+}
+
+/// What the relay deleted on an `Erase` request, per kind of item (rows of its store).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ErasedCounts {
+    /// Queued envelopes for the device.
+    pub queue: u32,
+    /// Prekeys the device published (signed, last-resort and one-time, used ones included).
+    pub prekeys: u32,
+    /// Device registrations (the name → device entry; 0 or 1 on this relay).
+    pub devices: u32,
+    /// Blobs the device uploaded (finished or not).
+    pub blobs: u32,
+    /// Backups kept for the device's name (0 or 1).
+    pub backups: u32,
+}
+
+impl ErasedCounts {
+    /// Bytes of the encoded counts.
+    pub const LEN: usize = 20;
+
+    fn to_bytes(self) -> [u8; Self::LEN] {
+        let mut out = [0u8; Self::LEN];
+        let fields = [
+            self.queue,
+            self.prekeys,
+            self.devices,
+            self.blobs,
+            self.backups,
+        ];
+        for (chunk, n) in out.chunks_exact_mut(4).zip(fields) {
+            chunk.copy_from_slice(&n.to_be_bytes());
+        }
+        out
+    }
+
+    fn from_bytes(bytes: [u8; Self::LEN]) -> Self {
+        let [
+            q0,
+            q1,
+            q2,
+            q3,
+            p0,
+            p1,
+            p2,
+            p3,
+            d0,
+            d1,
+            d2,
+            d3,
+            b0,
+            b1,
+            b2,
+            b3,
+            k0,
+            k1,
+            k2,
+            k3,
+        ] = bytes;
+        ErasedCounts {
+            queue: u32::from_be_bytes([q0, q1, q2, q3]),
+            prekeys: u32::from_be_bytes([p0, p1, p2, p3]),
+            devices: u32::from_be_bytes([d0, d1, d2, d3]),
+            blobs: u32::from_be_bytes([b0, b1, b2, b3]),
+            backups: u32::from_be_bytes([k0, k1, k2, k3]),
+        }
+    }
+
+    /// The sum over every kind.
+    pub fn total(&self) -> u64 {
+        [
+            self.queue,
+            self.prekeys,
+            self.devices,
+            self.blobs,
+            self.backups,
+        ]
+        .iter()
+        .map(|&n| u64::from(n))
+        .sum()
+    }
 }
 
 /// Shows tags and lengths only: frames carry keys and ciphertext, which logs never show.
@@ -373,6 +465,7 @@ const T_NOTICE: u8 = 0x0B;
 const T_BLOB_ID: u8 = 0x0C;
 const T_BLOB_DATA: u8 = 0x0D;
 const T_BACKUP: u8 = 0x0E;
+const T_ERASED: u8 = 0x0F;
 const T_AUTH: u8 = 0x81;
 const T_REGISTER: u8 = 0x82;
 const T_PUBLISH_BUNDLE: u8 = 0x83;
@@ -390,6 +483,7 @@ const T_BLOB_END: u8 = 0x8E;
 const T_BLOB_GET: u8 = 0x8F;
 const T_PUT_BACKUP: u8 = 0x90;
 const T_GET_BACKUP: u8 = 0x91;
+const T_ERASE: u8 = 0x92;
 
 /// Parses a length prefix.
 ///
@@ -461,6 +555,8 @@ impl Frame {
             Frame::Backup(_) => "Backup",
             Frame::PutBackup(_) => "PutBackup",
             Frame::GetBackup => "GetBackup",
+            Frame::Erase => "Erase",
+            Frame::Erased(_) => "Erased",
         }
     }
 
@@ -577,7 +673,9 @@ impl Frame {
             T_BACKUP => Frame::Backup(rest(fields).ok_or(wrong)?),
             T_PUT_BACKUP => Frame::PutBackup(rest(fields).ok_or(wrong)?),
             T_GET_BACKUP if fields.is_empty() => Frame::GetBackup,
-            T_OK | T_PONG | T_GET_CERTIFICATE | T_PING | T_RECEIVE | T_GET_BACKUP => {
+            T_ERASE if fields.is_empty() => Frame::Erase,
+            T_ERASED => Frame::Erased(ErasedCounts::from_bytes(array(fields).ok_or(wrong)?)),
+            T_OK | T_PONG | T_GET_CERTIFICATE | T_PING | T_RECEIVE | T_GET_BACKUP | T_ERASE => {
                 return Err(wrong);
             }
             other => return Err(FrameError::UnknownTag(other)),
@@ -705,6 +803,11 @@ impl Frame {
                 out.extend_from_slice(b);
             }
             Frame::GetBackup => out.push(T_GET_BACKUP),
+            Frame::Erase => out.push(T_ERASE),
+            Frame::Erased(counts) => {
+                out.push(T_ERASED);
+                out.extend_from_slice(&counts.to_bytes());
+            }
         }
         out
     }
