@@ -13,6 +13,9 @@
 //!   moves a name to a new device, which every peer then sees as a changed identity key),
 //!   stores the prekeys the device publishes (each bundle's signatures checked against the
 //!   device's key) and hands out each one-time prekey once, then the last-resort ML-KEM prekey;
+//!   beside them it keeps the device's signed envelope KEM key (hushwire type `0x36`, for
+//!   hybrid sealed envelopes) as opaque bytes of at most [`MAX_ENVELOPE_KEY_LEN`], and hands
+//!   it to whoever asks (senders check its owner and signature);
 //! - issues the device a short-lived sender certificate (for sealed envelopes), under a server
 //!   key certified by the relay's root, which clients pin;
 //! - queues sealed envelopes per recipient (it reads only the recipient from them), pushes them
@@ -75,7 +78,8 @@ use tokio::time::{Instant as Deadline, sleep, sleep_until, timeout, timeout_at};
 use tokio_rustls::TlsAcceptor;
 
 use crate::frame::{
-    ErrorCode, Frame, FrameError, HEADER_LEN, MAX_FRAME_LEN, MAX_SIGN_IN_FRAME_LEN, body_len,
+    ErrorCode, Frame, FrameError, HEADER_LEN, MAX_ENVELOPE_KEY_LEN, MAX_FRAME_LEN,
+    MAX_SIGN_IN_FRAME_LEN, body_len,
 };
 use crate::tls::{self, Fingerprint, TLS_HANDSHAKE_RECORD};
 use crate::{local_time, unix_now};
@@ -115,6 +119,8 @@ const IDENTITY_MAGIC: &[u8; 8] = b"HWRELAY1";
 
 const _: () = assert!(MAX_FRAME_LEN > hushwire::sealed::MAX_ENVELOPE_LEN + 16);
 const _: () = assert!(MAX_SIGN_IN_FRAME_LEN >= 1 + 32 + 64);
+const _: () = assert!(MAX_ENVELOPE_KEY_LEN == hushwire::sealed::ENVELOPE_KEY_LEN);
+const _: () = assert!(MAX_FRAME_LEN > hushwire::sealed::MAX_HYBRID_ENVELOPE_LEN + 16);
 
 /// Limits and paths; [`RelayConfig::new`] gives the defaults.
 #[derive(Clone, Debug)]
@@ -165,6 +171,11 @@ pub struct RelayConfig {
     /// On a shared store, how often this node looks for envelopes whose notification it
     /// missed ([`store::postgres::POLL_INTERVAL`]).
     pub poll_interval: Duration,
+    /// Hand out the envelope KEM keys devices published (`FetchEnvelopeKey`). `false` answers
+    /// every fetch with `NoEnvelopeKey` while still storing the keys: a relay withholding
+    /// them to downgrade senders to classical envelopes, for testing a recipient that
+    /// refuses those (SPEC.md §13.8.4). Never turn it off in production.
+    pub serve_envelope_keys: bool,
 }
 
 impl RelayConfig {
@@ -190,6 +201,7 @@ impl RelayConfig {
             store: None,
             metrics: None,
             poll_interval: store::postgres::POLL_INTERVAL,
+            serve_envelope_keys: true,
         }
     }
 }
@@ -326,6 +338,13 @@ impl RelayHandle {
     pub fn queued(&self) -> Result<u64, RelayError> {
         let store = &self.shared.store;
         store.block_on(store.queued_total())
+    }
+
+    /// The envelope KEM key `identity` published, as stored (whether or not the relay serves
+    /// it). On a PostgreSQL store this blocks the calling worker thread.
+    pub fn envelope_key_of(&self, identity: &[u8; 32]) -> Result<Option<Vec<u8>>, RelayError> {
+        let store = &self.shared.store;
+        store.block_on(store.envelope_key(identity))
     }
 
     /// The name `identity` registered, if any.
@@ -1213,6 +1232,8 @@ impl Conn {
             Frame::Reregister(name) => self.register(device, name, true).await,
             Frame::PublishBundle(bytes) => self.publish(device, &bytes).await,
             Frame::FetchBundle(identity) => self.fetch_bundle(&identity).await,
+            Frame::PublishEnvelopeKey(key) => self.publish_envelope_key(device, &key).await,
+            Frame::FetchEnvelopeKey(identity) => self.fetch_envelope_key(&identity).await,
             Frame::Lookup(name) => self.lookup(&name).await,
             Frame::GetCertificate => self.certificate(device),
             Frame::Send(envelope) => self.enqueue(envelope).await,
@@ -1366,6 +1387,30 @@ impl Conn {
         let bundle = bundle.map_err(|_| ErrorCode::Internal)?;
         let bundle = bundle.ok_or(ErrorCode::NoBundle)?;
         Ok(Frame::Bundle(bundle.to_bytes()))
+    }
+
+    /// Stores the device's envelope KEM key: opaque bytes, bounded by
+    /// [`MAX_ENVELOPE_KEY_LEN`], from a registered device only (like its prekeys).
+    async fn publish_envelope_key(
+        &mut self,
+        device: [u8; 32],
+        key: &[u8],
+    ) -> Result<Frame, ErrorCode> {
+        if self.name.is_none() || key.len() > MAX_ENVELOPE_KEY_LEN {
+            return Err(ErrorCode::Invalid);
+        }
+        let stored = self.shared.store.put_envelope_key(&device, key).await;
+        stored.map_err(|_| ErrorCode::Internal)?;
+        Ok(Frame::Ok)
+    }
+
+    async fn fetch_envelope_key(&mut self, identity: &[u8; 32]) -> Result<Frame, ErrorCode> {
+        if !self.shared.config.serve_envelope_keys {
+            return Err(ErrorCode::NoEnvelopeKey);
+        }
+        let key = self.shared.store.envelope_key(identity).await;
+        let key = key.map_err(|_| ErrorCode::Internal)?;
+        Ok(Frame::EnvelopeKey(key.ok_or(ErrorCode::NoEnvelopeKey)?))
     }
 
     async fn lookup(&mut self, name: &str) -> Result<Frame, ErrorCode> {

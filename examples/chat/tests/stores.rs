@@ -2,9 +2,14 @@
 //! on SQLite and, when `HUSHWIRE_TEST_POSTGRES` names a server, on PostgreSQL too (see
 //! `common/postgres.rs`; without it the PostgreSQL half prints a notice and is skipped):
 //!
-//! - erasure on request deletes the device's queue, prekeys, registration, blobs and its
-//!   name's backup, says how many of each went, touches nobody else's, and a second request
-//!   finds nothing;
+//! - erasure on request deletes the device's queue, prekeys and envelope KEM key,
+//!   registration, blobs and its name's backup, says how many of each went, touches nobody
+//!   else's, and a second request finds nothing;
+//! - hybrid sealed envelopes end to end: the relay stores a device's envelope KEM key as
+//!   published and hands it out; a sender seals hybrid (type `0x33`, 1,092 bytes more) to a
+//!   peer that published one and classical (`0x30`) to one that did not, as the relay stores
+//!   and forwards them; a relay withholding the key downgrades senders to classical envelopes,
+//!   which a recipient refusing them rejects with `ClassicalRefused`, its state unchanged;
 //! - the metrics endpoint serves the Prometheus text format: connections, queue depth,
 //!   deliveries, refusals by reason, rate-limit hits, erasures, and no name, key or content;
 //! - a `--store` URL parses to SQLite or PostgreSQL, and no log or `Debug` shows its password;
@@ -35,10 +40,12 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use hushwire::persist::StorageKey;
+use hushwire::{Device, ErrorKind, OpenError, TrustStore};
 use support::{TempDir, now};
 use transport::chat::{Incoming, Peer};
 use transport::client::{ClientError, RelayClient};
-use transport::frame::{ErasedCounts, ErrorCode};
+use transport::frame::{ErasedCounts, ErrorCode, MAX_ENVELOPE_KEY_LEN};
 use transport::relay::metrics::MAX_SCRAPE_REQUEST;
 use transport::relay::store::StoreUrl;
 use transport::relay::{self, RelayConfig, RelayHandle};
@@ -130,14 +137,27 @@ async fn erasure_deletes_everything_held_for_the_device_and_says_what() {
             .unwrap();
         bob_client.put_backup(vec![8; 100]).await.unwrap();
         assert_eq!(relay.queued().unwrap(), 4, "{store_name}");
+        let alice_id = alice.device.identity_key().to_bytes();
+        assert!(relay.envelope_key_of(&alice_id).unwrap().is_some());
 
         let erased = alice_client.erase().await.unwrap();
         assert_eq!(erased.queue, 3, "{store_name}: {erased:?}");
         assert_eq!(erased.devices, 1, "{store_name}: {erased:?}");
         assert_eq!(erased.blobs, 1, "{store_name}: {erased:?}");
         assert_eq!(erased.backups, 1, "{store_name}: {erased:?}");
-        // A signed prekey, a last-resort ML-KEM prekey and the one-time ones published.
-        assert!(erased.prekeys >= 3, "{store_name}: {erased:?}");
+        // A signed prekey, a last-resort ML-KEM prekey, the one-time ones published, and the
+        // envelope KEM key (counted with the prekeys).
+        assert!(erased.prekeys >= 4, "{store_name}: {erased:?}");
+        assert_eq!(
+            relay.envelope_key_of(&alice_id).unwrap(),
+            None,
+            "{store_name}"
+        );
+        assert_eq!(
+            bob_client.fetch_envelope_key(alice_id).await.unwrap(),
+            None,
+            "{store_name}"
+        );
 
         // Nothing of alice's is left, as anyone sees it...
         assert!(matches!(
@@ -177,6 +197,181 @@ async fn erasure_deletes_everything_held_for_the_device_and_says_what() {
         );
         // The name is free again.
         alice_client.register("alice").await.unwrap();
+        relay.shutdown().await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Sealed-envelope type bytes (SPEC.md §13.2, §13.8.3).
+const CLASSICAL: u8 = 0x30;
+const HYBRID: u8 = 0x33;
+
+/// A registered peer whose account never turned hybrid envelopes on (an older client): it
+/// publishes no envelope key.
+async fn registered_classical(
+    name: &str,
+    addr: SocketAddr,
+    rng: &mut ChaCha20Rng,
+) -> (Peer, RelayClient) {
+    let mut peer = Peer::from_parts(name, Device::new(now(), rng), None, None);
+    let mut client = connect(&mut peer, addr, false).await;
+    peer.register(&mut client, now(), rng).await.unwrap();
+    (peer, client)
+}
+
+/// The envelope the relay stored under `id`.
+fn stored(relay: &RelayHandle, id: u64) -> Vec<u8> {
+    let stored = relay.stored(1_000).unwrap();
+    stored.into_iter().find(|e| e.id == id).unwrap().envelope
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hybrid_envelopes_to_peers_with_a_published_key_classical_to_the_others() {
+    for (store_name, store) in stores("hybrid_envelopes_to_peers_with_a_published_key") {
+        let dir = TempDir::new("stores-hybrid");
+        let relay = relay::start(config(&dir, store)).await.unwrap();
+        let addr = relay.addr();
+        let mut rng = ChaCha20Rng::seed_from_u64(36);
+        let (mut alice, mut alice_client) = registered("alice", addr, &mut rng).await;
+        let (mut bob, mut bob_client) = registered_classical("bob", addr, &mut rng).await;
+        let (mut carol, mut carol_client) = registered("carol", addr, &mut rng).await;
+
+        // The relay keeps alice's key byte for byte and hands it out; bob published none.
+        let alice_id = alice.device.identity_key().to_bytes();
+        let published = alice.device.account().envelope_key().unwrap().encode();
+        assert_eq!(published.len(), hushwire::sealed::ENVELOPE_KEY_LEN);
+        assert_eq!(
+            relay.envelope_key_of(&alice_id).unwrap().as_deref(),
+            Some(&published[..]),
+            "{store_name}"
+        );
+        assert_eq!(
+            carol_client.fetch_envelope_key(alice_id).await.unwrap(),
+            Some(published.clone())
+        );
+        let bob_id = bob.device.identity_key().to_bytes();
+        assert_eq!(relay.envelope_key_of(&bob_id).unwrap(), None);
+        assert_eq!(carol_client.fetch_envelope_key(bob_id).await.unwrap(), None);
+
+        // The same first message to each: hybrid to alice, classical to bob.
+        let to_alice = carol
+            .send_text(&mut carol_client, "alice", "same text", now(), &mut rng)
+            .await
+            .unwrap();
+        let to_bob = carol
+            .send_text(&mut carol_client, "bob", "same text", now(), &mut rng)
+            .await
+            .unwrap();
+        let at_relay_alice = stored(&relay, to_alice.relay_id);
+        let at_relay_bob = stored(&relay, to_bob.relay_id);
+        assert_eq!(at_relay_alice[1], HYBRID, "{store_name}");
+        assert_eq!(at_relay_bob[1], CLASSICAL, "{store_name}");
+        assert_eq!(at_relay_alice.len(), at_relay_bob.len() + 1_092);
+
+        // Forwarded as stored, and each recipient reads its message.
+        for (peer, client, envelope) in [
+            (&mut alice, &mut alice_client, &at_relay_alice),
+            (&mut bob, &mut bob_client, &at_relay_bob),
+        ] {
+            client.receive().await.unwrap();
+            let delivery = client.next_delivery(WAIT).await.unwrap().unwrap();
+            assert_eq!(&delivery.envelope, envelope, "{store_name}");
+            match peer.open(&delivery.envelope, now()) {
+                Incoming::Text { text, .. } => assert_eq!(text, "same text"),
+                _ => panic!("{store_name}: {} did not read its message", peer.name),
+            }
+            client.ack(delivery.id).await.unwrap();
+        }
+        // Bob, an older client, seals hybrid to alice too: the choice is the recipient's.
+        let from_bob = bob
+            .send_text(&mut bob_client, "alice", "from bob", now(), &mut rng)
+            .await
+            .unwrap();
+        assert_eq!(from_bob.envelope[1], HYBRID);
+
+        // The relay's size limit, at and past its edge: a refusal keeps the stored key.
+        let carol_id = carol.device.identity_key().to_bytes();
+        let carol_key = relay.envelope_key_of(&carol_id).unwrap();
+        assert!(matches!(
+            carol_client
+                .publish_envelope_key(vec![7; MAX_ENVELOPE_KEY_LEN + 1])
+                .await,
+            Err(ClientError::Relay(ErrorCode::Invalid))
+        ));
+        assert_eq!(relay.envelope_key_of(&carol_id).unwrap(), carol_key);
+        carol_client
+            .publish_envelope_key(vec![7; MAX_ENVELOPE_KEY_LEN])
+            .await
+            .unwrap();
+        // Opaque to the relay; a sender refuses what is not carol's signed key, sealing nothing.
+        let queued = relay.queued().unwrap();
+        let refused = alice
+            .send_text(&mut alice_client, "carol", "not sealed", now(), &mut rng)
+            .await
+            .err()
+            .unwrap();
+        assert!(refused.to_string().contains("envelope key"), "{refused}");
+        assert_eq!(relay.queued().unwrap(), queued, "{store_name}");
+        relay.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_withholding_envelope_keys_gets_classical_envelopes_refused() {
+    for (store_name, store) in stores("a_relay_withholding_envelope_keys") {
+        let dir = TempDir::new("stores-withhold");
+        let mut config = config(&dir, store);
+        config.serve_envelope_keys = false;
+        let relay = relay::start(config).await.unwrap();
+        let addr = relay.addr();
+        let mut rng = ChaCha20Rng::seed_from_u64(37);
+        let (mut alice, mut alice_client) = registered("alice", addr, &mut rng).await;
+        let (mut carol, mut carol_client) = registered("carol", addr, &mut rng).await;
+        assert!(
+            alice
+                .device
+                .account_mut()
+                .set_refuse_classical_envelopes(true)
+        );
+
+        // Stored, but not handed out: carol sees no key and seals classically.
+        let alice_id = alice.device.identity_key().to_bytes();
+        assert!(relay.envelope_key_of(&alice_id).unwrap().is_some());
+        assert_eq!(
+            carol_client.fetch_envelope_key(alice_id).await.unwrap(),
+            None
+        );
+        let sent = carol
+            .send_text(&mut carol_client, "alice", "downgraded", now(), &mut rng)
+            .await
+            .unwrap();
+        assert_eq!(stored(&relay, sent.relay_id)[1], CLASSICAL, "{store_name}");
+
+        alice_client.receive().await.unwrap();
+        let delivery = alice_client.next_delivery(WAIT).await.unwrap().unwrap();
+        // The typed error, before any cryptography (no trust store needed to get it).
+        let refused = alice
+            .device
+            .open_sealed(&delivery.envelope, &TrustStore::new(), now())
+            .unwrap_err();
+        assert!(
+            matches!(refused, OpenError::ClassicalRefused),
+            "{refused:?}"
+        );
+        assert_eq!(refused.kind(), ErrorKind::Untrusted);
+        // Through the chat glue: rejected, and the device exactly as it was.
+        let key = StorageKey::from_bytes([3; 32]);
+        let snapshot =
+            |device: &Device| device.to_encrypted(&key, 1, &mut ChaCha20Rng::seed_from_u64(1));
+        let _ = alice.device.take_changes();
+        let before = snapshot(&alice.device);
+        match alice.open(&delivery.envelope, now()) {
+            Incoming::Rejected(reason) => assert!(reason.contains("classical"), "{reason}"),
+            _ => panic!("{store_name}: a refused classical envelope was read"),
+        }
+        assert_eq!(snapshot(&alice.device), before, "{store_name}");
+        assert!(alice.device.take_changes().is_empty(), "{store_name}");
         relay.shutdown().await;
     }
 }

@@ -923,6 +923,10 @@ fn every_frame_round_trips_and_a_partial_frame_waits_for_more() {
         Frame::Error(ErrorCode::BackupTooLarge),
         Frame::Error(ErrorCode::NoBackup),
         Frame::Erase,
+        Frame::EnvelopeKey(vec![30; 1_286]),
+        Frame::PublishEnvelopeKey(vec![31; 1_286]),
+        Frame::FetchEnvelopeKey([32; 32]),
+        Frame::Error(ErrorCode::NoEnvelopeKey),
         Frame::Erased(transport::frame::ErasedCounts {
             queue: 27,
             prekeys: 28,
@@ -961,7 +965,12 @@ fn every_frame_round_trips_and_a_partial_frame_waits_for_more() {
     assert!(Frame::decode(&[0x90]).is_err());
     assert!(Frame::decode(&[0x0E]).is_err());
     assert!(Frame::decode(&[0x91, 0]).is_err());
-    assert!(Frame::decode(&[0x04, 24]).is_err(), "no error code 24 yet");
+    assert!(Frame::decode(&[0x04, 25]).is_err(), "no error code 25 yet");
+    // Envelope key frames: a key of at least one byte, an identity of exactly 32.
+    assert!(Frame::decode(&[0x10]).is_err());
+    assert!(Frame::decode(&[0x93]).is_err());
+    assert!(Frame::decode(&[&[0x94][..], &[0; 31]].concat()).is_err());
+    assert!(Frame::decode(&[&[0x94][..], &[0; 33]].concat()).is_err());
     // `Erase` carries nothing; `Erased` exactly five counts.
     assert!(Frame::decode(&[0x92, 0]).is_err());
     assert!(Frame::decode(&[&[0x0F][..], &[0; 19]].concat()).is_err());

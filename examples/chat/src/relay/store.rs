@@ -2,7 +2,7 @@
 //! PostgreSQL database that several relay nodes share.
 //!
 //! Everything a device needs from the relay lives in the store, never in a node's memory:
-//! registrations (name → device: the relay's device list), prekeys, queued envelopes, blobs
+//! registrations (name → device: the relay's device list), prekeys and envelope KEM keys, queued envelopes, blobs
 //! and their quotas, backups. A node keeps only its own connections, so a client can sign in
 //! on any node and a node can die without losing anything.
 //!
@@ -186,6 +186,16 @@ impl Store {
     /// A bundle for `identity`, handing out (and forgetting) one one-time prekey of each kind.
     pub(crate) async fn take_bundle(&self, identity: IdentityKey) -> R<Option<PreKeyBundle>> {
         dispatch!(self.take_bundle(identity))
+    }
+
+    /// Stores `device`'s envelope KEM key (opaque bytes), replacing the one stored.
+    pub(crate) async fn put_envelope_key(&self, device: &[u8; 32], key: &[u8]) -> R<()> {
+        dispatch!(self.put_envelope_key(device, key))
+    }
+
+    /// The envelope KEM key `device` published, if any.
+    pub(crate) async fn envelope_key(&self, device: &[u8; 32]) -> R<Option<Vec<u8>>> {
+        dispatch!(self.envelope_key(device))
     }
 
     // The queue.

@@ -95,6 +95,10 @@ const SCHEMA: &str = "
         key BYTEA,
         signature BYTEA,
         PRIMARY KEY (identity, id));
+    -- The device's signed envelope KEM key (hushwire type 0x36), opaque bytes.
+    CREATE TABLE IF NOT EXISTS envelope_keys (
+        identity BYTEA PRIMARY KEY,
+        key BYTEA NOT NULL);
     CREATE TABLE IF NOT EXISTS queue (
         id BIGSERIAL PRIMARY KEY,
         recipient BYTEA NOT NULL,
@@ -361,6 +365,30 @@ impl PgStore {
         }
         tx.commit().await?;
         Ok(true)
+    }
+
+    pub(crate) async fn put_envelope_key(&self, device: &[u8; 32], key: &[u8]) -> R<()> {
+        self.db()
+            .await?
+            .execute(
+                "INSERT INTO envelope_keys (identity, key) VALUES ($1, $2)
+                 ON CONFLICT (identity) DO UPDATE SET key = excluded.key",
+                &[&device.as_slice(), &key],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn envelope_key(&self, device: &[u8; 32]) -> R<Option<Vec<u8>>> {
+        let row = self
+            .db()
+            .await?
+            .query_opt(
+                "SELECT key FROM envelope_keys WHERE identity = $1",
+                &[&device.as_slice()],
+            )
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
     pub(crate) async fn take_bundle(&self, identity_key: IdentityKey) -> R<Option<PreKeyBundle>> {
@@ -830,12 +858,14 @@ impl PgStore {
     }
 }
 
-/// The tables holding a device's prekeys.
-const PREKEY_TABLES: [&str; 4] = [
+/// The tables holding a device's prekeys, and its envelope KEM key (deleted and counted with
+/// them).
+const PREKEY_TABLES: [&str; 5] = [
     "signed_prekeys",
     "last_resort_kem_prekeys",
     "one_time_prekeys",
     "one_time_kem_prekeys",
+    "envelope_keys",
 ];
 
 /// Unused one-time prekeys of `device` in `table`.

@@ -12,12 +12,14 @@ use super::{Enqueued, R, Registration, assemble_bundle, count32};
 use crate::frame::{BLOB_ID_LEN, ErasedCounts};
 use crate::relay::{MAX_STORED_ONE_TIME, RelayError, StoredEnvelope, unix_secs_i64};
 
-/// The tables holding a device's prekeys.
-const PREKEY_TABLES: [&str; 4] = [
+/// The tables holding a device's prekeys, and its envelope KEM key (deleted and counted with
+/// them).
+const PREKEY_TABLES: [&str; 5] = [
     "signed_prekeys",
     "last_resort_kem_prekeys",
     "one_time_prekeys",
     "one_time_kem_prekeys",
+    "envelope_keys",
 ];
 
 pub(crate) struct SqliteStore {
@@ -61,6 +63,10 @@ impl SqliteStore {
                  key BLOB,
                  signature BLOB,
                  PRIMARY KEY (identity, id));
+             -- The device's signed envelope KEM key (hushwire type 0x36), opaque bytes.
+             CREATE TABLE IF NOT EXISTS envelope_keys (
+                 identity BLOB PRIMARY KEY,
+                 key BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS queue (
                  id INTEGER PRIMARY KEY AUTOINCREMENT,
                  recipient BLOB NOT NULL,
@@ -167,6 +173,26 @@ impl SqliteStore {
             tx.commit()?;
         }
         Ok(bundle)
+    }
+
+    pub(crate) fn put_envelope_key(&self, device: &[u8; 32], key: &[u8]) -> R<()> {
+        self.db()?.execute(
+            "INSERT INTO envelope_keys (identity, key) VALUES (?1, ?2)
+             ON CONFLICT (identity) DO UPDATE SET key = excluded.key",
+            params![device.as_slice(), key],
+        )?;
+        Ok(())
+    }
+
+    pub(crate) fn envelope_key(&self, device: &[u8; 32]) -> R<Option<Vec<u8>>> {
+        Ok(self
+            .db()?
+            .query_row(
+                "SELECT key FROM envelope_keys WHERE identity = ?1",
+                params![device.as_slice()],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     pub(crate) fn enqueue(
