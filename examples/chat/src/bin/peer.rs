@@ -714,11 +714,16 @@ impl Device {
     /// Turns hybrid envelopes on for a state directory of an older build (new ones have them
     /// from `init`); `true` if it did, and the key is to be published and the state saved.
     fn enable_hybrid_envelopes(&mut self) -> CliResult<bool> {
-        let account = self.peer.device.account_mut();
-        if account.hybrid_envelopes_enabled() {
+        // Checked on the shared account: `account_mut` marks the account record changed.
+        if self.peer.device.account().hybrid_envelopes_enabled() {
             return Ok(false);
         }
-        Ok(account.enable_hybrid_envelopes(unix_now(), &mut os_rng()?))
+        let mut rng = os_rng()?;
+        Ok(self
+            .peer
+            .device
+            .account_mut()
+            .enable_hybrid_envelopes(unix_now(), &mut rng))
     }
 }
 
