@@ -17,6 +17,8 @@
 //! - `backup` shows the recovery key once and appends on later runs; `restore` in a new
 //!   directory with that key brings the verified contact back and 1:1 messages flow again; a
 //!   mistyped key is refused before anything changes;
+//! - a peer state directory of an older build (hybrid envelopes off) turns them on at
+//!   `register` and publishes its envelope key; `send` to and from it says `hybrid`;
 //! - (PostgreSQL, `HUSHWIRE_TEST_POSTGRES`) two relay processes on one database, 200 clients
 //!   spread over both, 5,000 messages from each node to the other, one node killed with
 //!   SIGKILL mid-run and its clients moving to the other: none lost, none read twice (the
@@ -1060,6 +1062,95 @@ fn backup_then_restore_on_a_new_device_and_talk_again() {
     let again = peer_ok(&dir.0, &["backup", "--state", "alice2", "--relay", &r]);
     eprintln!("{again}");
     assert!(!again.contains("write this down"), "{again}");
+    relay.stop();
+}
+
+/// Writes the state directory an older build left for `name`: the whole account blob in
+/// `state` (no records), from an account that never turned hybrid envelopes on, not registered
+/// (the layout `Device::load` in `src/bin/peer.rs` reads).
+fn write_older_state(dir: &Path, name: &str) {
+    use chacha20poly1305::aead::AeadInOut;
+    use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce};
+    use sha2::{Digest, Sha256};
+    let mut rng = ChaCha20Rng::seed_from_u64(13);
+    let now = hushwire::Timestamp::from_unix_secs(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    );
+    let device = hushwire::Device::new(now, &mut rng);
+    assert!(!device.account().hybrid_envelopes_enabled());
+    let key = [0x42u8; 32];
+    let generation = 1u64;
+    let blob = device.to_encrypted(
+        &hushwire::persist::StorageKey::from_bytes(key),
+        generation,
+        &mut rng,
+    );
+    let mut meta = vec![u8::try_from(name.len()).unwrap()];
+    meta.extend_from_slice(name.as_bytes());
+    meta.push(0);
+    let cipher_key: [u8; 32] = Sha256::new()
+        .chain_update(b"hushwire-example/peer/state-meta")
+        .chain_update(key)
+        .finalize()
+        .into();
+    let mut ad = b"HWPEER01".to_vec();
+    ad.extend_from_slice(&generation.to_be_bytes());
+    ad.extend_from_slice(&Sha256::digest(&blob));
+    let nonce = [7u8; 12];
+    let tag = ChaCha20Poly1305::new(&cipher_key.into())
+        .encrypt_inout_detached(&Nonce::from(nonce), &ad, meta.as_mut_slice().into())
+        .unwrap();
+    meta.extend_from_slice(&tag);
+    let mut state = b"HWPEER01".to_vec();
+    state.extend_from_slice(&generation.to_be_bytes());
+    state.extend_from_slice(&u16::try_from(meta.len()).unwrap().to_be_bytes());
+    state.extend_from_slice(&nonce);
+    state.extend_from_slice(&meta);
+    state.extend_from_slice(&blob);
+    let state_dir = dir.join(name);
+    std::fs::create_dir_all(&state_dir).unwrap();
+    std::fs::write(state_dir.join("key"), key).unwrap();
+    std::fs::write(state_dir.join("state"), state).unwrap();
+}
+
+/// A peer state directory of an older build (hybrid envelopes off) gets them at its next
+/// sign-in and publishes its envelope key: senders then seal hybrid envelopes to it, and it
+/// reads them. A new peer has them from `init`.
+#[test]
+fn an_older_peer_state_turns_hybrid_envelopes_on_and_receives_them() {
+    let dir = TempDir::new("hybrid-upgrade");
+    let relay = Relay::start(&dir.0, free_loopback(), &["--data", "data", "--quiet"], &[]);
+    let r = relay.addr.to_string();
+    write_older_state(&dir.0, "alice");
+    let registered = peer_ok(&dir.0, &["register", "--state", "alice", "--relay", &r]);
+    assert!(registered.contains("the envelope key"), "{registered}");
+    new_peer(&dir.0, relay.addr, "bob");
+    let sent = peer_ok(
+        &dir.0,
+        &[
+            "send",
+            "alice",
+            "post-quantum hello",
+            "--state",
+            "bob",
+            "--relay",
+            &r,
+        ],
+    );
+    assert!(sent.contains("(hybrid sealed envelope of"), "{sent}");
+    let read = peer_ok(
+        &dir.0,
+        &["recv", "--wait", "1", "--state", "alice", "--relay", &r],
+    );
+    assert!(read.contains("[bob] post-quantum hello"), "{read}");
+    let sent = peer_ok(
+        &dir.0,
+        &["send", "bob", "and back", "--state", "alice", "--relay", &r],
+    );
+    assert!(sent.contains("(hybrid sealed envelope of"), "{sent}");
     relay.stop();
 }
 
