@@ -362,11 +362,11 @@ async fn run() -> DemoResult<()> {
         "relay stored: recipient, kind, ciphertext, length",
         "who reads what",
     );
+    println!("{}┼{}", "─".repeat(LEFT + 1), "─".repeat(56));
     aside(
         "hybrid = X25519 + ML-KEM-768 sealed envelope (+1,092 B): sealed to the recipient's \
          published envelope key",
     );
-    println!("{}┼{}", "─".repeat(LEFT + 1), "─".repeat(56));
 
     // 1. The customer's first message carries the key agreement, inside a sealed envelope.
     stage
