@@ -10,6 +10,8 @@
 //!   peer that published one and classical (`0x30`) to one that did not, as the relay stores
 //!   and forwards them; a relay withholding the key downgrades senders to classical envelopes,
 //!   which a recipient refusing them rejects with `ClassicalRefused`, its state unchanged;
+//!   a sender that fetched the key before keeps sealing hybrid to it for
+//!   `ENVELOPE_KEY_KEEP_SECS` when the relay stops handing it out;
 //! - the metrics endpoint serves the Prometheus text format: connections, queue depth,
 //!   deliveries, refusals by reason, rate-limit hits, erasures, and no name, key or content;
 //! - a `--store` URL parses to SQLite or PostgreSQL, and no log or `Debug` shows its password;
@@ -372,6 +374,55 @@ async fn a_relay_withholding_envelope_keys_gets_classical_envelopes_refused() {
         }
         assert_eq!(snapshot(&alice.device), before, "{store_name}");
         assert!(alice.device.take_changes().is_empty(), "{store_name}");
+        relay.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_keeps_a_fetched_envelope_key_when_the_relay_stops_serving_it() {
+    for (store_name, store) in stores("a_sender_keeps_a_fetched_envelope_key") {
+        let dir = TempDir::new("stores-keep-key");
+        let relay = relay::start(config(&dir, store.clone())).await.unwrap();
+        let addr = relay.addr();
+        let mut rng = ChaCha20Rng::seed_from_u64(38);
+        let (_alice, alice_client) = registered("alice", addr, &mut rng).await;
+        let (mut carol, carol_client) = registered("carol", addr, &mut rng).await;
+        let mut carol_client = Some(carol_client);
+        let first = carol
+            .send_text(
+                carol_client.as_mut().unwrap(),
+                "alice",
+                "1",
+                now(),
+                &mut rng,
+            )
+            .await
+            .unwrap();
+        assert_eq!(first.envelope[1], HYBRID, "{store_name}");
+        drop((alice_client, carol_client.take()));
+        relay.shutdown().await;
+
+        // The same store and identity, now withholding envelope keys.
+        let mut withholding = config(&dir, store);
+        withholding.serve_envelope_keys = false;
+        withholding.listen = addr;
+        let relay = relay::start(withholding).await.unwrap();
+        let mut client = connect(&mut carol, addr, true).await;
+        let day = 24 * 3_600;
+        // Past the refresh, within the keep period: carol asks, gets nothing, stays hybrid.
+        let later = now().plus_secs(transport::chat::ENVELOPE_KEY_REFRESH_SECS + day);
+        let sent = carol
+            .send_text(&mut client, "alice", "2", later, &mut rng)
+            .await
+            .unwrap();
+        assert_eq!(stored(&relay, sent.relay_id)[1], HYBRID, "{store_name}");
+        // Past the keep period the key may be gone on the recipient too: classical.
+        let much_later = now().plus_secs(transport::chat::ENVELOPE_KEY_KEEP_SECS + day);
+        let sent = carol
+            .send_text(&mut client, "alice", "3", much_later, &mut rng)
+            .await
+            .unwrap();
+        assert_eq!(stored(&relay, sent.relay_id)[1], CLASSICAL, "{store_name}");
         relay.shutdown().await;
     }
 }
