@@ -1112,11 +1112,7 @@ fn plaintext_visible(plaintexts: &[String], stored: &[Vec<u8>]) -> bool {
 }
 
 fn envelope_line(id: u64, to: &str, envelope: &[u8]) -> String {
-    let kind = match transport::chat::envelope_is_hybrid(envelope) {
-        Some(true) => "hybrid",
-        Some(false) => "classical",
-        None => "?",
-    };
+    let kind = transport::chat::envelope_kind(envelope);
     format!("#{id:<2} → {to:<10} {kind:<9} {}", sample(envelope))
 }
 

@@ -93,6 +93,16 @@ pub fn envelope_is_hybrid(envelope: &[u8]) -> Option<bool> {
     }
 }
 
+/// "hybrid" or "classical", as `envelope`'s type byte says ("?" for anything else): what
+/// the peer and the demo print for a stored or sent envelope.
+pub fn envelope_kind(envelope: &[u8]) -> &'static str {
+    match envelope_is_hybrid(envelope) {
+        Some(true) => "hybrid",
+        Some(false) => "classical",
+        None => "?",
+    }
+}
+
 /// A recipient's envelope KEM key as fetched, and when.
 struct FetchedEnvelopeKey {
     key: EnvelopeKeyPublic,

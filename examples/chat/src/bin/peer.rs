@@ -66,7 +66,7 @@ use hushwire::backup::{
 use hushwire::mask::{MaskCheckError, Masker};
 use hushwire::{BackupError, Event, IdentityKey, SafetyNumber, StorageKey, UserId};
 use hushwire_examples::chat::{
-    Incoming, Peer, RelayChanged, UnknownPeer, envelope_is_hybrid, kind_name,
+    Incoming, Peer, RelayChanged, UnknownPeer, envelope_kind, kind_name,
 };
 use hushwire_examples::client::BlobId;
 use hushwire_examples::client::{ClientError, Event as LinkEvent, RelayClient};
@@ -1665,15 +1665,6 @@ async fn repin_relay(options: &Options, confirm: Option<&str>) -> CliResult<()> 
         device.peer.name
     );
     Ok(())
-}
-
-/// "hybrid" or "classical", as the envelope's type byte says.
-fn envelope_kind(envelope: &[u8]) -> &'static str {
-    match envelope_is_hybrid(envelope) {
-        Some(true) => "hybrid",
-        Some(false) => "classical",
-        None => "unknown",
-    }
 }
 
 fn short(key: &IdentityKey) -> String {
