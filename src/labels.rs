@@ -135,6 +135,17 @@ pub(crate) const LABEL_SAS_COMMITMENT: &[u8] = b"hushwire/v1/verification/sas-co
 /// HKDF info prefix of the SAS bytes of a run.
 pub(crate) const LABEL_SAS_BYTES: &[u8] = b"hushwire/v1/verification/sas-bytes";
 
+// sealed/hybrid (post-quantum envelopes, SPEC.md §13.8)
+
+/// Signature context of a published envelope KEM key (signed by the identity key).
+pub(crate) const LABEL_SIG_ENVELOPE_KEY: &[u8] = b"hushwire/v1/sig/envelope-kem-key";
+/// HKDF info prefix of the hybrid (X25519 + ML-KEM-768) stage of a single-recipient envelope.
+pub(crate) const LABEL_SEALED_HYBRID: &[u8] = b"hushwire/v1/sealed/hybrid/ephemeral";
+/// HKDF info prefix of the hybrid per-recipient key wrap of a multi-recipient message.
+pub(crate) const LABEL_MULTI_HYBRID_WRAP: &[u8] = b"hushwire/v1/sealed/hybrid/multi-wrap";
+/// HKDF info prefix of the per-recipient sender tag of a hybrid multi-recipient message.
+pub(crate) const LABEL_MULTI_HYBRID_AUTH: &[u8] = b"hushwire/v1/sealed/hybrid/multi-auth";
+
 /// Every label above with its name, for the tests.
 #[cfg(test)]
 const ALL: &[(&str, &[u8])] = &[
@@ -181,6 +192,10 @@ const ALL: &[(&str, &[u8])] = &[
     ("LABEL_VERIFICATION_KEY", LABEL_VERIFICATION_KEY),
     ("LABEL_SAS_COMMITMENT", LABEL_SAS_COMMITMENT),
     ("LABEL_SAS_BYTES", LABEL_SAS_BYTES),
+    ("LABEL_SIG_ENVELOPE_KEY", LABEL_SIG_ENVELOPE_KEY),
+    ("LABEL_SEALED_HYBRID", LABEL_SEALED_HYBRID),
+    ("LABEL_MULTI_HYBRID_WRAP", LABEL_MULTI_HYBRID_WRAP),
+    ("LABEL_MULTI_HYBRID_AUTH", LABEL_MULTI_HYBRID_AUTH),
 ];
 
 /// Labels no code uses any more, or reserved, that no new label may collide with: a

@@ -18,4 +18,5 @@ mod records;
 mod recovery;
 mod sas;
 mod sealed;
+mod sealed_hybrid;
 mod verify;
