@@ -133,6 +133,15 @@ pub(crate) const LABEL_SAS_COMMITMENT: &[u8] = b"hushwire/v1/verification/sas-co
 /// HKDF info prefix of the SAS bytes of a run.
 pub(crate) const LABEL_SAS_BYTES: &[u8] = b"hushwire/v1/verification/sas-bytes";
 
+// device/device_list, device/fan_out
+
+/// Signature context of a user's device list (made by the user signing key, SPEC.md §19.2).
+pub(crate) const LABEL_SIG_DEVICE_LIST: &[u8] = b"hushwire/v1/sig/device-list";
+/// Signature context of a device's counter-signature of its own list entry (SPEC.md §19.2).
+pub(crate) const LABEL_SIG_DEVICE_ENTRY: &[u8] = b"hushwire/v1/sig/device-entry";
+/// SHA-256 prefix of the short device-list hash every fan-out carries (SPEC.md §19.2.4).
+pub(crate) const LABEL_DEVICE_LIST_HASH: &[u8] = b"hushwire/v1/multi-device/list-hash";
+
 /// Every label above with its name, for the tests.
 #[cfg(test)]
 const ALL: &[(&str, &[u8])] = &[
@@ -178,6 +187,9 @@ const ALL: &[(&str, &[u8])] = &[
     ("LABEL_VERIFICATION_KEY", LABEL_VERIFICATION_KEY),
     ("LABEL_SAS_COMMITMENT", LABEL_SAS_COMMITMENT),
     ("LABEL_SAS_BYTES", LABEL_SAS_BYTES),
+    ("LABEL_SIG_DEVICE_LIST", LABEL_SIG_DEVICE_LIST),
+    ("LABEL_SIG_DEVICE_ENTRY", LABEL_SIG_DEVICE_ENTRY),
+    ("LABEL_DEVICE_LIST_HASH", LABEL_DEVICE_LIST_HASH),
 ];
 
 /// Labels no code uses any more, or reserved, that no new label may collide with: a

@@ -14,6 +14,7 @@
 //! the account record, the identity book and one record per peer, each written only when a
 //! call changed it ([`Device::take_changes`]), and loaded only when needed.
 
+pub mod device_list;
 mod peers;
 mod persist;
 mod records;
@@ -31,6 +32,11 @@ use crate::keys::IdentityKey;
 use crate::time::Timestamp;
 use crate::verify::IdentityBook;
 
+pub use device_list::{
+    DEVICE_ENTRY_LEN, DEVICE_LIST_HASH_LEN, DeviceEntry, DeviceList, DeviceListError,
+    DeviceListHash, MAX_DEVICE_LIST_LEN, MAX_DEVICES_PER_USER, MAX_TOMBSTONES, TOMBSTONE_LEN,
+    Tombstone, UserKey, UserSigningKey,
+};
 pub use records::Changes;
 
 pub use peers::{MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerDecrypted, PeerError, SessionStarted};

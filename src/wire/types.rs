@@ -3,7 +3,8 @@
 //!
 //! The modules that encode these structures import their byte from here; the byte ranges are
 //! those of SPEC.md (0x0_ sessions, 0x1_ bundles, 0x2_ groups, 0x3_ sealed, 0x4_ certificates,
-//! 0x5_ verification, 0x6_ attachments, 0x7_ secure fields, 0x8_ backups).
+//! 0x5_ verification, 0x6_ attachments, 0x7_ secure fields, 0x8_ backups, 0x9_ multi-device
+//! messaging; the device list is a signed verification structure, `0x54`).
 
 use crate::error::DecodeError;
 
@@ -65,6 +66,14 @@ pub(crate) const TYPE_BACKUP_ENTRY: u8 = 0x82;
 pub(crate) const TYPE_BACKUP_MANIFEST: u8 = 0x83;
 /// Type byte of a whole backup as stored: wrapped key, manifest, entries (SPEC.md §18.6).
 pub(crate) const TYPE_BACKUP: u8 = 0x84;
+/// Type byte of a user's signed device list (SPEC.md §19.2).
+pub(crate) const TYPE_DEVICE_LIST: u8 = 0x54;
+/// Type byte of a relay's answer to a fan-out whose manifest does not match (SPEC.md §19.6).
+pub(crate) const TYPE_DEVICE_MISMATCH: u8 = 0x90;
+/// Type byte of a fan-out key message, inside a 1:1 session (SPEC.md §19.5).
+pub(crate) const TYPE_FAN_OUT_KEY: u8 = 0x91;
+/// Type byte of a fan-out body, encrypted once for every device (SPEC.md §19.5).
+pub(crate) const TYPE_FAN_OUT_BODY: u8 = 0x92;
 
 /// Every type byte this build knows, across all decoders (SPEC.md §1.4.1): a structure of
 /// another known type is reported as `WrongType`, any other byte as `UnknownType`.
@@ -96,6 +105,10 @@ pub(crate) const KNOWN_TYPES: &[u8] = &[
     TYPE_BACKUP_ENTRY,
     TYPE_BACKUP_MANIFEST,
     TYPE_BACKUP,
+    TYPE_DEVICE_LIST,
+    TYPE_DEVICE_MISMATCH,
+    TYPE_FAN_OUT_KEY,
+    TYPE_FAN_OUT_BODY,
 ];
 
 /// The error for a structure whose type byte `found` is not the `expected` one.
