@@ -219,6 +219,7 @@ mod tests {
         "peer.sender_mismatch",
         "peer.identity_changed",
         "peer.not_loaded",
+        "peer.device_removed",
         "peer.encrypt",
         "peer.decrypt",
         "peer.handshake",
@@ -394,6 +395,7 @@ mod tests {
         "device_list.identity_changed",
         "device_list.device_id_taken",
         "device_list.exhausted",
+        "device_list.identity",
         "event.one_time_prekey_consumed",
         "event.kem_prekey_consumed",
         "event.last_resort_kem_prekey_used",
@@ -511,6 +513,7 @@ mod tests {
             PeerError::SenderMismatch,
             PeerError::IdentityChanged,
             PeerError::NotLoaded,
+            PeerError::DeviceRemoved,
             PeerError::Encrypt(EncryptError::ChainExhausted),
             PeerError::Decrypt(DecryptError::Tampered),
             PeerError::Handshake(HandshakeError::OwnIdentity),
@@ -887,6 +890,7 @@ mod tests {
                 L::IdentityChanged,
                 L::DeviceIdTaken { device_id: 1 },
                 L::Exhausted,
+                L::Identity(VerifyError::OwnIdentity),
             ];
             rest.extend(device_list.map(Error::from));
         }

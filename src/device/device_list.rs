@@ -22,6 +22,7 @@ use crate::ids::UserId;
 use crate::keys::{IdentityKey, IdentityKeyPair};
 use crate::labels::{LABEL_DEVICE_LIST_HASH, LABEL_SIG_DEVICE_ENTRY, LABEL_SIG_DEVICE_LIST};
 use crate::time::Timestamp;
+use crate::verify::VerifyError;
 use crate::wire::{Reader, TYPE_DEVICE_LIST, WIRE_VERSION, expect_header};
 
 /// Most devices one user's list carries. A fan-out costs one session message per device, and
@@ -148,6 +149,10 @@ pub enum DeviceListError {
     /// The version or incarnation counter would overflow.
     #[error("the list version or an incarnation is exhausted")]
     Exhausted,
+    /// Recording the list's user key in the identity book failed (the book is full); see
+    /// [`VerifyError`].
+    #[error(transparent)]
+    Identity(VerifyError),
 }
 
 impl DeviceListError {
@@ -173,6 +178,7 @@ impl DeviceListError {
             DeviceListError::IdentityChanged => "device_list.identity_changed",
             DeviceListError::DeviceIdTaken { .. } => "device_list.device_id_taken",
             DeviceListError::Exhausted => "device_list.exhausted",
+            DeviceListError::Identity(_) => "device_list.identity",
         }
     }
 
@@ -196,6 +202,7 @@ impl DeviceListError {
                 ErrorKind::Untrusted
             }
             DeviceListError::NotNewer { .. } => ErrorKind::Replay,
+            DeviceListError::Identity(e) => e.kind(),
         }
     }
 }

@@ -20,6 +20,8 @@ mod persist;
 mod records;
 mod reset;
 mod sealed;
+mod users;
+mod users_record;
 mod verification;
 
 use core::fmt;
@@ -38,6 +40,10 @@ pub use device_list::{
     Tombstone, UserKey, UserSigningKey,
 };
 pub use records::Changes;
+pub use users::{
+    DeviceAddress, DeviceListAccepted, MAX_HELD_DEVICE_LISTS, REMOVED_DEVICE_WINDOW_SECS,
+};
+pub use users_record::MAX_REMOVED_DEVICES;
 
 pub use peers::{MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerDecrypted, PeerError, SessionStarted};
 pub use reset::{
@@ -96,6 +102,8 @@ pub struct Device {
     pub(crate) identities: IdentityBook,
     /// The records changed since the app last took them ([`Device::take_changes`]).
     pub(crate) changes: Changes,
+    /// Users with several devices: the own user, held device lists, removed devices.
+    pub(crate) users: users::UserDevices,
 }
 
 impl fmt::Debug for Device {
@@ -128,6 +136,7 @@ impl Device {
             resets: BTreeMap::new(),
             identities: IdentityBook::default(),
             changes: Changes::fresh(),
+            users: users::UserDevices::default(),
         }
     }
 
