@@ -1,5 +1,8 @@
 //! Sealed-envelope benchmarks, each beside its floor: seal and open of a session message with
-//! 256 bytes of plaintext, and multi-recipient sealing for 1, 10, 100 and 1,000 recipients.
+//! 256 bytes of plaintext, and multi-recipient sealing for 1, 10, 100 and 1,000 recipients;
+//! the same for hybrid (X25519 + ML-KEM-768) envelopes (SPEC.md §13.8), whose floors add the
+//! ML-KEM operation, the hash of the encapsulation key and (when sealing) the check of the
+//! published key's signature. The sizes of both kinds are printed first.
 
 #![allow(
     clippy::unwrap_used,
@@ -15,8 +18,14 @@ use std::hint::black_box;
 use chacha20::ChaCha20Rng;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ed25519_dalek::SigningKey;
-use hushwire::sealed::{self, ENVELOPE_OVERHEAD, MULTI_RECIPIENT_OVERHEAD, RECIPIENT_HEADER_LEN};
-use hushwire::{ContentType, IdentityKey, IdentityKeyPair, Metadata};
+use hushwire::sealed::{
+    self, ENVELOPE_OVERHEAD, EnvelopeKeyPublic, HYBRID_RECIPIENT_HEADER_LEN,
+    MULTI_RECIPIENT_OVERHEAD, RECIPIENT_HEADER_LEN,
+};
+use hushwire::{Account, ContentType, IdentityKey, IdentityKeyPair, Metadata};
+use ml_kem::array::Array;
+use ml_kem::kem::{Decapsulate, Encapsulate, KeyExport};
+use ml_kem::ml_kem_768::{DecapsulationKey, EncapsulationKey};
 use sha2::{Digest, Sha256};
 use x25519_dalek::StaticSecret;
 
@@ -164,6 +173,187 @@ fn floor_seal_multi(
     }
 }
 
+/// What the hybrid floors add per recipient when sealing: checking the published key's
+/// signature, the FIPS 203 key check and the encapsulation, and hashing the key.
+fn floor_kem_seal(
+    ek_bytes: &[u8],
+    signed: &(SigningKey, [u8; 64], Vec<u8>),
+    rng: &mut ChaCha20Rng,
+) -> [u8; 32] {
+    let (issuer, signature, message) = signed;
+    floor::verify(&issuer.verifying_key(), message, signature);
+    let key: Array<u8, _> = Array::try_from(ek_bytes).unwrap();
+    let ek = EncapsulationKey::new(&key).unwrap();
+    let (ct, ss) = ek.encapsulate_with_rng(rng);
+    black_box(ct);
+    black_box(Sha256::digest(ek_bytes));
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ss.as_slice());
+    out
+}
+
+/// What the hybrid floor adds when opening: the decapsulation and the hash of the key.
+fn floor_kem_open(dk: &DecapsulationKey, ek_bytes: &[u8], ct: &ml_kem::ml_kem_768::Ciphertext) {
+    black_box(dk.decapsulate(ct));
+    black_box(Sha256::digest(ek_bytes));
+}
+
+/// Prints the sizes SPEC.md §13.8.7 states, for the benchmark's 256-byte session message.
+fn print_sizes(metadata: &Metadata, certificate: &hushwire::SenderCertificate, len: usize) {
+    let single = sealed::envelope_len(metadata, certificate, len);
+    let hybrid = sealed::hybrid_envelope_len(metadata, certificate, len);
+    println!(
+        "sizes (inner message {len} bytes): envelope classical {single} B, hybrid {hybrid} B \
+         (+{} B); per multi-recipient recipient classical {RECIPIENT_HEADER_LEN} B, hybrid \
+         {HYBRID_RECIPIENT_HEADER_LEN} B (+{} B)",
+        hybrid - single,
+        HYBRID_RECIPIENT_HEADER_LEN - RECIPIENT_HEADER_LEN
+    );
+    for n in [1usize, 10, 100, 1000] {
+        println!(
+            "sizes: multi-recipient message for {n}: classical {} B, hybrid {} B",
+            sealed::multi_recipient_len(metadata, certificate, len, n),
+            sealed::hybrid_multi_recipient_len(metadata, certificate, len, n)
+        );
+    }
+}
+
+/// Hybrid seal and open, and hybrid multi-recipient sealing, each beside its floor.
+fn hybrid(c: &mut Criterion) {
+    let mut rng = rng(9);
+    let deployment = Deployment::new(&mut rng);
+    let sender = IdentityKeyPair::generate(&mut rng);
+    let mut recipient = Account::new(NOW, &mut rng);
+    recipient.enable_hybrid_envelopes(NOW, &mut rng);
+    let key = recipient.envelope_key().unwrap();
+    let certificate = deployment.certify(sender.public());
+    let metadata = Metadata::new(ContentType::SESSION, NOW);
+    let (mut session_rng, mut a, _b) = established(10);
+    let message = a.encrypt(&[0x42u8; 256], &mut session_rng).unwrap();
+    print_sizes(&metadata, &certificate, message.len());
+    let padded_len =
+        sealed::envelope_len(&metadata, &certificate, message.len()) - ENVELOPE_OVERHEAD;
+    let mut padded = vec![0u8; padded_len];
+
+    let sender_floor = StaticSecret::random_from_rng(&mut rng);
+    let (recipient_floor, recipient_floor_public) = floor::x25519_keygen(&mut rng);
+    let issuer = SigningKey::from_bytes(&[6u8; 32]);
+    let signed = vec![1u8; 200];
+    let floor_certificate = (issuer.clone(), floor::sign(&issuer, &signed), signed);
+    let kem_signed = vec![2u8; 1220];
+    let floor_key_signature = (
+        issuer.clone(),
+        floor::sign(&issuer, &kem_signed),
+        kem_signed,
+    );
+    let dk = DecapsulationKey::from_seed(Array::from([7u8; 64]));
+    let ek_bytes = dk.encapsulation_key().to_bytes().to_vec();
+    let (floor_ct, _) = dk.encapsulation_key().encapsulate_with_rng(&mut rng);
+
+    let mut group = c.benchmark_group("sealed_hybrid_seal");
+    group.bench_function("hushwire", |bench| {
+        bench.iter(|| {
+            sealed::seal_hybrid(
+                &sender,
+                &certificate,
+                &key,
+                &metadata,
+                black_box(&message),
+                &mut rng,
+            )
+            .unwrap()
+        })
+    });
+    group.bench_function("floor", |bench| {
+        bench.iter(|| {
+            floor_kem_seal(&ek_bytes, &floor_key_signature, &mut rng);
+            floor_seal(
+                &sender_floor,
+                &recipient_floor_public,
+                &mut padded,
+                &mut rng,
+            )
+        })
+    });
+    group.finish();
+
+    let envelope =
+        sealed::seal_hybrid(&sender, &certificate, &key, &metadata, &message, &mut rng).unwrap();
+    let keys = recipient.recipient_keys(NOW);
+    let mut group = c.benchmark_group("sealed_hybrid_open");
+    group.bench_function("hushwire", |bench| {
+        bench.iter(|| {
+            sealed::open_with(&keys, black_box(&envelope), &deployment.trust, NOW).unwrap()
+        })
+    });
+    let ephemeral_public = floor::x25519_keygen(&mut rng).1;
+    let sender_identity = sender.public().to_bytes();
+    group.bench_function("floor", |bench| {
+        bench.iter(|| {
+            floor_kem_open(&dk, &ek_bytes, &floor_ct);
+            floor_open(
+                &recipient_floor,
+                &ephemeral_public,
+                &sender_identity,
+                &floor_certificate,
+                &mut padded,
+            )
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("sealed_hybrid_seal_multi");
+    group.sample_size(10);
+    for count in [1usize, 10, 100] {
+        group.throughput(Throughput::Elements(count as u64));
+        let accounts: Vec<Account> = (0..count)
+            .map(|_| {
+                let mut a = Account::new(NOW, &mut rng);
+                a.enable_hybrid_envelopes(NOW, &mut rng);
+                a
+            })
+            .collect();
+        let published: Vec<EnvelopeKeyPublic> =
+            accounts.iter().map(|a| a.envelope_key().unwrap()).collect();
+        let refs: Vec<&EnvelopeKeyPublic> = published.iter().collect();
+        group.bench_function(BenchmarkId::new("hushwire", count), |bench| {
+            bench.iter(|| {
+                sealed::seal_multi_hybrid(
+                    &sender,
+                    &certificate,
+                    black_box(&refs),
+                    &metadata,
+                    &message,
+                    &mut rng,
+                )
+                .unwrap()
+            })
+        });
+        let recipients_floor: Vec<[u8; 32]> = (0..count)
+            .map(|_| floor::x25519_keygen(&mut rng).1)
+            .collect();
+        let multi_padded_len =
+            sealed::multi_recipient_len(&metadata, &certificate, message.len(), 1)
+                - MULTI_RECIPIENT_OVERHEAD
+                - RECIPIENT_HEADER_LEN;
+        let mut multi_padded = vec![0u8; multi_padded_len];
+        group.bench_function(BenchmarkId::new("floor", count), |bench| {
+            bench.iter(|| {
+                for _ in 0..count {
+                    floor_kem_seal(&ek_bytes, &floor_key_signature, &mut rng);
+                }
+                floor_seal_multi(
+                    &sender_floor,
+                    &recipients_floor,
+                    &mut multi_padded,
+                    &mut rng,
+                )
+            })
+        });
+    }
+    group.finish();
+}
+
 fn sealed(c: &mut Criterion) {
     let mut rng = rng(7);
     let deployment = Deployment::new(&mut rng);
@@ -281,5 +471,5 @@ fn sealed(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sealed);
+criterion_group!(benches, sealed, hybrid);
 criterion_main!(benches);

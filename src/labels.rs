@@ -133,6 +133,16 @@ pub(crate) const LABEL_SAS_COMMITMENT: &[u8] = b"hushwire/v1/verification/sas-co
 /// HKDF info prefix of the SAS bytes of a run.
 pub(crate) const LABEL_SAS_BYTES: &[u8] = b"hushwire/v1/verification/sas-bytes";
 
+// sealed/hybrid (post-quantum envelopes, SPEC.md §13.8)
+
+/// Signature context of a published envelope KEM key (signed by the identity key).
+pub(crate) const LABEL_SIG_ENVELOPE_KEY: &[u8] = b"hushwire/v1/sig/envelope-kem-key";
+/// HKDF info prefix of the hybrid (X25519 + ML-KEM-768) stage of a single-recipient envelope.
+pub(crate) const LABEL_SEALED_HYBRID: &[u8] = b"hushwire/v1/sealed/hybrid/ephemeral";
+/// HKDF info prefix of the hybrid per-recipient key wrap of a multi-recipient message.
+pub(crate) const LABEL_MULTI_HYBRID_WRAP: &[u8] = b"hushwire/v1/sealed/hybrid/multi-wrap";
+/// HKDF info prefix of the per-recipient sender tag of a hybrid multi-recipient message.
+pub(crate) const LABEL_MULTI_HYBRID_AUTH: &[u8] = b"hushwire/v1/sealed/hybrid/multi-auth";
 // device/device_list, device/fan_out
 
 /// Signature context of a user's device list (made by the user signing key, SPEC.md §19.2).
@@ -187,6 +197,10 @@ const ALL: &[(&str, &[u8])] = &[
     ("LABEL_VERIFICATION_KEY", LABEL_VERIFICATION_KEY),
     ("LABEL_SAS_COMMITMENT", LABEL_SAS_COMMITMENT),
     ("LABEL_SAS_BYTES", LABEL_SAS_BYTES),
+    ("LABEL_SIG_ENVELOPE_KEY", LABEL_SIG_ENVELOPE_KEY),
+    ("LABEL_SEALED_HYBRID", LABEL_SEALED_HYBRID),
+    ("LABEL_MULTI_HYBRID_WRAP", LABEL_MULTI_HYBRID_WRAP),
+    ("LABEL_MULTI_HYBRID_AUTH", LABEL_MULTI_HYBRID_AUTH),
     ("LABEL_SIG_DEVICE_LIST", LABEL_SIG_DEVICE_LIST),
     ("LABEL_SIG_DEVICE_ENTRY", LABEL_SIG_DEVICE_ENTRY),
     ("LABEL_DEVICE_LIST_HASH", LABEL_DEVICE_LIST_HASH),

@@ -129,7 +129,7 @@ pub use device::{
 pub use error::{ConfigError, DecodeError, ErrorKind, KeyError, SignedKeyKind};
 pub use event::Event;
 pub use group::{GroupError, GroupSession, RosterError};
-pub use keys::{IdentityKey, IdentityKeyPair, KemPreKeyKind};
+pub use keys::{EnvelopeKeyPair, IdentityKey, IdentityKeyPair, KemPreKeyKind};
 #[cfg(feature = "mask")]
 pub use mask::{MaskCheckError, Masker, SecureFieldError};
 pub use persist::{RestoreError, StorageKey};

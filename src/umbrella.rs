@@ -249,6 +249,8 @@ mod tests {
         "seal.too_many_recipients",
         "seal.duplicate_recipient",
         "seal.non_contributory",
+        "seal.bad_envelope_key",
+        "seal.envelope_key_mismatch",
         "open.malformed",
         "open.not_for_us",
         "open.non_contributory",
@@ -258,6 +260,8 @@ mod tests {
         "open.sender_not_authenticated",
         "open.self_send",
         "open.certificate",
+        "open.unknown_envelope_key",
+        "open.classical_refused",
         "padding.missing_marker",
         "padding.wrong_length",
         "sealed_session.not_session_content",
@@ -563,6 +567,8 @@ mod tests {
             SealError::TooManyRecipients { count: 2, max: 1 },
             SealError::DuplicateRecipient { index: 1 },
             SealError::NonContributory,
+            SealError::BadEnvelopeKey { index: 0 },
+            SealError::EnvelopeKeyMismatch,
         ];
         let open = [
             OpenError::Malformed(d),
@@ -574,6 +580,8 @@ mod tests {
             OpenError::SenderNotAuthenticated,
             OpenError::SelfSend,
             OpenError::Certificate(CertificateError::InvalidKey),
+            OpenError::UnknownEnvelopeKey { key_id: 1 },
+            OpenError::ClassicalRefused,
         ];
         let padding = [
             PaddingError::MissingMarker,

@@ -7,10 +7,10 @@
 //! Input: mode byte, `mode % 6`:
 //! - 0: the rest is a blob, restored as each type (and peeked);
 //! - 1: the next byte picks a genuine blob, the rest are edits; restored as each type;
-//! - 2: the next byte picks a type, the rest is the format 2 plaintext (binding, then
-//!   snapshot), sealed validly as format version 2;
-//! - 3: the next byte picks a type, the rest are edits to its genuine format 2 plaintext,
-//!   sealed validly;
+//! - 2: the next byte picks a type, the rest is the current format's plaintext (binding,
+//!   then snapshot), sealed validly as the current format version (`STATE_FORMAT_VERSION`);
+//! - 3: the next byte picks a type, the rest are edits to its genuine current-format
+//!   plaintext, sealed validly;
 //! - 4: as 2, sealed as format version 1 (no binding: the plaintext is the snapshot);
 //! - 5: as 3, with edits to the genuine version 1 plaintext of the frozen fixtures in
 //!   `tests/fixtures/state_v1/` (migration from version 1).
@@ -18,7 +18,7 @@
 //! Properties: a blob whose bytes are not genuine never restores; a validly sealed plaintext
 //! is refused only as `Corrupt`, `LimitExceeded` or `WrongObject` (an edited label); whatever
 //! restores re-exports to a snapshot that restores to an equal state and re-exports to the
-//! same bytes (a fixed point; a genuine format 2 snapshot re-exports to exactly itself), is
+//! same bytes (a fixed point; a genuine current-format snapshot re-exports to exactly itself), is
 //! restored again when the app expects exactly its own ids and is refused as `WrongObject`
 //! under another label; restored state works (encrypt, decrypt, prekeys) without panicking.
 
@@ -29,7 +29,7 @@ use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, Tag};
 use hkdf::Hkdf;
 use hushwire::group::GroupSession;
-use hushwire::persist::{BlobLabel, Expected, StateType, peek_blob};
+use hushwire::persist::{BlobLabel, Expected, STATE_FORMAT_VERSION, StateType, peek_blob};
 use hushwire::{Device, RestoreError, Session, StorageKey};
 use rand_core::SeedableRng;
 use sha2::Sha256;
@@ -261,8 +261,12 @@ fn exercise(restored: &Restored) {
 fn check_restored(state_type: StateType, restored: &Restored) {
     let exported = export(restored);
     let p1 = open_blob(&exported);
-    let again = restore(state_type, &seal_blob(state_type, 2, GENERATION, &p1), 0)
-        .expect("a re-exported state restores");
+    let again = restore(
+        state_type,
+        &seal_blob(state_type, STATE_FORMAT_VERSION, GENERATION, &p1),
+        0,
+    )
+    .expect("a re-exported state restores");
     assert!(
         restore_expecting(state_type, &exported, 0, &own_ids(restored)).is_ok(),
         "a re-exported state is not bound to its own ids"
@@ -337,7 +341,7 @@ pub(crate) fn check_restore(data: &[u8]) {
             let i = usize::from(pick) % TYPES.len();
             let state_type = TYPES[i];
             let (version, genuine) = if mode % 6 < 4 {
-                (2, &fixture.plaintexts[i])
+                (STATE_FORMAT_VERSION, &fixture.plaintexts[i])
             } else {
                 (1, &fixture.v1_plaintexts[i])
             };
@@ -352,7 +356,7 @@ pub(crate) fn check_restore(data: &[u8]) {
                 0,
             ) {
                 Ok(restored) => {
-                    if version == 2 && plaintext == *genuine {
+                    if version == STATE_FORMAT_VERSION && plaintext == *genuine {
                         assert_eq!(open_blob(&export(&restored)), plaintext);
                     }
                     check_restored(state_type, &restored);

@@ -1,6 +1,8 @@
-//! `unseal`: sealed envelopes (single `0x30`, split `0x32`) and multi-recipient messages
-//! (`0x31`) into [`sealed::open`], [`MultiRecipientMessage::decode`] and, for what opens, the
-//! recipient's session.
+//! `unseal`: sealed envelopes (single `0x30`, split `0x32`, and the hybrid `0x33`, `0x35`)
+//! and multi-recipient messages (`0x31`, hybrid `0x34`) into [`sealed::open_with`] (Bob's
+//! recipient keys, with hybrid envelopes enabled, and again refusing classical envelopes),
+//! [`MultiRecipientMessage::decode`], [`EnvelopeKeyPublic::decode`] (the published envelope
+//! key, type `0x36`) and, for what opens, the recipient's session.
 //!
 //! Input: mode byte. Bit 1 clear, the envelope comes from the fuzzer: bit 0 clear, the rest
 //! is the envelope or message; bit 0 set, the next byte picks a genuine input (see
@@ -15,7 +17,8 @@
 //!
 //! Properties: whatever decodes re-encodes (a multi-recipient message reassembles from its
 //! split envelopes byte for byte); only a genuine envelope for Bob opens, to exactly what its
-//! sender sealed; an opened session message decrypts only if it is genuine and unread, and
+//! sender sealed, hybrid exactly when its type is; refusing classical envelopes changes the
+//! outcome of exactly the classical envelopes that would open (to `ClassicalRefused`); an opened session message decrypts only if it is genuine and unread, and
 //! every failed decrypt leaves Bob's session unchanged. A certified sender's content is
 //! accepted by the session and account paths only if it is a genuine message of that
 //! sender's, with the result the genuine message gets; every failure leaves the session or
@@ -27,12 +30,14 @@ use std::sync::OnceLock;
 use chacha20::ChaCha20Rng;
 use hushwire::certificate::SenderCertificateInfo;
 use hushwire::sealed::{
-    self, EnvelopeKind, MultiRecipientMessage, RECIPIENT_HEADER_LEN, envelope_recipient,
+    self, EnvelopeKeyPublic, EnvelopeKind, HYBRID_RECIPIENT_HEADER_LEN, MultiRecipientMessage,
+    RECIPIENT_HEADER_LEN, envelope_recipient,
 };
 use hushwire::wire::PreKeyMessage;
 use hushwire::{
-    Account, ContentType, Device, IdentityKey, IdentityKeyPair, IssuerKeyPair, Metadata, Opened,
-    SenderCertificate, ServerCertificate, Session, StorageKey, Timestamp, TrustStore, Validity,
+    Account, ContentType, Device, IdentityKey, IdentityKeyPair, IssuerKeyPair, Metadata, OpenError,
+    Opened, SenderCertificate, ServerCertificate, Session, StorageKey, Timestamp, TrustStore,
+    Validity,
 };
 use rand_core::SeedableRng;
 
@@ -80,6 +85,10 @@ pub(crate) struct InnerMessage {
 
 pub(crate) struct UnsealFixture {
     pub(crate) bob: IdentityKeyPair,
+    /// Bob's account with hybrid envelopes enabled (its recipient keys open every input).
+    pub(crate) bob_hybrid: Account,
+    /// The same, refusing classical envelopes.
+    pub(crate) bob_strict: Account,
     pub(crate) bob_session: Session,
     /// Bob's account with its prekeys and no session yet.
     pub(crate) bob_fresh: Device,
@@ -235,11 +244,62 @@ fn build() -> UnsealFixture {
     for ((_, envelope), name) in split.into_iter().zip(["split-carol", "split-bob"]) {
         raw.push((name, envelope));
     }
+    // Hybrid envelopes (SPEC.md §13.8), drawn from their own generator so that the classical
+    // inputs above keep their bytes.
+    let mut hybrid_rng = ChaCha20Rng::seed_from_u64(SEED ^ 0x5ea2);
+    let hrng = &mut hybrid_rng;
+    let mut bob_hybrid = bob_account.account().clone();
+    bob_hybrid.enable_hybrid_envelopes(NOW, hrng);
+    let mut bob_strict = bob_hybrid.clone();
+    bob_strict.set_refuse_classical_envelopes(true);
+    let mut dave = Account::new(NOW, hrng);
+    dave.enable_hybrid_envelopes(NOW, hrng);
+    let bob_envelope_key = bob_hybrid.envelope_key().expect("enabled");
+    let dave_envelope_key = dave.envelope_key().expect("enabled");
+    raw.push((
+        "hybrid-single-session",
+        sealed::seal_hybrid(alice, &alice_cert, &bob_envelope_key, &session, &m1, hrng)
+            .expect("seal hybrid"),
+    ));
+    raw.push((
+        "hybrid-single-group",
+        sealed::seal_hybrid(
+            alice,
+            &alice_cert,
+            &bob_envelope_key,
+            &group,
+            b"group",
+            hrng,
+        )
+        .expect("seal hybrid"),
+    ));
+    let hybrid_multi = sealed::seal_multi_hybrid(
+        alice,
+        &alice_cert,
+        &[&dave_envelope_key, &bob_envelope_key],
+        &session,
+        &m2,
+        hrng,
+    )
+    .expect("seal multi hybrid");
+    let hybrid_split = MultiRecipientMessage::decode(&hybrid_multi)
+        .expect("hybrid multi decodes")
+        .split();
+    raw.push(("hybrid-multi", hybrid_multi));
+    for ((_, envelope), name) in hybrid_split
+        .into_iter()
+        .zip(["hybrid-split-dave", "hybrid-split-bob"])
+    {
+        raw.push((name, envelope));
+    }
+    // The published envelope key (type 0x36): a decoder of its own, checked below.
+    raw.push(("envelope-key-bob", bob_envelope_key.encode()));
 
     let inputs = raw
         .into_iter()
         .map(|(name, bytes)| {
-            let opened = sealed::open(&bob, &bytes, &trust, NOW).ok();
+            let opened =
+                sealed::open_with(&bob_hybrid.recipient_keys(NOW), &bytes, &trust, NOW).ok();
             let plaintext = opened.as_ref().and_then(|o| {
                 let mut s = bob_session.clone();
                 o.decrypt(&mut s).ok().map(|d| d.plaintext)
@@ -285,6 +345,8 @@ fn build() -> UnsealFixture {
     ];
     let mut fixture = UnsealFixture {
         bob,
+        bob_hybrid,
+        bob_strict,
         bob_session,
         fresh_state: account_state(&bob_fresh),
         peered_state: account_state(&bob_peered),
@@ -470,7 +532,8 @@ fn check_certified_content(mode: u8, rest: &[u8]) {
     }
 }
 
-/// Reassembles a multi-recipient message from its split envelopes (SPEC.md §13 layouts).
+/// Reassembles a multi-recipient message (classical or hybrid) from its split envelopes
+/// (SPEC.md §13.3, §13.8.6 layouts).
 fn reassemble(data: &[u8], m: &MultiRecipientMessage<'_>) -> Vec<u8> {
     let split = m.split();
     assert_eq!(split.len(), m.recipients().len());
@@ -478,7 +541,12 @@ fn reassemble(data: &[u8], m: &MultiRecipientMessage<'_>) -> Vec<u8> {
     let first = &split.first().expect("at least one recipient").1;
     out.extend_from_slice(&first[34..66]);
     out.extend_from_slice(&u16::try_from(split.len()).expect("count").to_be_bytes());
-    let rest = RECIPIENT_HEADER_LEN - 32;
+    let header_len = if m.is_hybrid() {
+        HYBRID_RECIPIENT_HEADER_LEN
+    } else {
+        RECIPIENT_HEADER_LEN
+    };
+    let rest = header_len - 32;
     for (recipient, envelope) in &split {
         assert_eq!(&envelope[2..34], recipient.as_bytes());
         assert_eq!(&envelope[34..66], &first[34..66]);
@@ -504,6 +572,14 @@ pub(crate) fn check_unseal(data: &[u8]) {
     };
     let genuine = fixture.inputs.iter().find(|g| g.bytes == message);
 
+    // A published envelope key: what decodes re-encodes to the input, and its signature
+    // verifies only if it is Bob's genuine key.
+    if let Ok(key) = EnvelopeKeyPublic::decode(&message) {
+        assert_eq!(key.encode(), message);
+        let bobs = fixture.bob_hybrid.envelope_key().expect("enabled");
+        assert_eq!(key.verify(), key == bobs, "a forged envelope key verifies");
+    }
+
     // The relay's parse of a multi-recipient message: reassembles to the input.
     let mut envelopes = vec![message.clone()];
     if let Ok(multi) = MultiRecipientMessage::decode(&message) {
@@ -517,7 +593,29 @@ pub(crate) fn check_unseal(data: &[u8]) {
         if let Ok(recipient) = envelope_recipient(&envelope) {
             assert_eq!(&envelope[2..34], recipient.as_bytes());
         }
-        let opened = sealed::open(&fixture.bob, &envelope, &fixture.trust, NOW);
+        let keys = fixture.bob_hybrid.recipient_keys(NOW);
+        let opened = sealed::open_with(&keys, &envelope, &fixture.trust, NOW);
+        let strict = sealed::open_with(
+            &fixture.bob_strict.recipient_keys(NOW),
+            &envelope,
+            &fixture.trust,
+            NOW,
+        );
+        let classical = matches!(envelope.get(1), Some(0x30 | 0x32));
+        match (&opened, &strict) {
+            (Ok(_), Err(OpenError::ClassicalRefused)) if classical => {}
+            (Err(OpenError::NotForUs | OpenError::Malformed(_)), _) => {
+                assert_eq!(strict, opened)
+            }
+            (Err(_), Err(OpenError::ClassicalRefused)) if classical => {}
+            _ => assert_eq!(
+                strict, opened,
+                "refusing classical envelopes changed a result"
+            ),
+        }
+        if let Ok(o) = &opened {
+            assert_eq!(o.is_hybrid(), !classical);
+        }
         let original = fixture.inputs.iter().find(|g| g.bytes == envelope);
         match opened {
             Ok(opened) => {
@@ -531,7 +629,7 @@ pub(crate) fn check_unseal(data: &[u8]) {
                 assert_eq!(Some(&opened), original.opened.as_ref(), "{}", original.name);
                 assert_eq!(
                     opened.kind(),
-                    if envelope[1] == 0x30 {
+                    if envelope[1] == 0x30 || envelope[1] == 0x33 {
                         EnvelopeKind::Single
                     } else {
                         EnvelopeKind::MultiRecipient

@@ -1,4 +1,5 @@
-//! Sealed envelopes (single, split and multi-recipient) into open and the recipient's session:
+//! Sealed envelopes (single, split and multi-recipient, classical and hybrid) and published
+//! envelope keys into open and the recipient's session:
 //! only genuine envelopes open, and a failed decrypt leaves the session unchanged.
 //!
 //! The check lives in `fuzz/checks/` (via `fuzz/checks.rs`), shared with `tests/attacks/fuzz_corpus.rs`.

@@ -8,7 +8,7 @@ mod snapshot;
 #[cfg(feature = "serde")]
 pub(crate) use snapshot::AccountSnapshotV1;
 pub(crate) use snapshot::{
-    AccountSnapshotV2, PeerRecordV2, ResetLogV1, account_snapshot_from_version,
+    AccountSnapshotV2, AccountSnapshotV3, PeerRecordV2, ResetLogV1, account_snapshot_from_version,
 };
 
 use core::fmt;
@@ -19,9 +19,11 @@ use rand_core::CryptoRng;
 use crate::error::ConfigError;
 use crate::event::Event;
 use crate::keys::{
-    IdentityKey, IdentityKeyPair, KemPreKey, KemPreKeyKind, OneTimePreKey, SignedPreKey,
+    EnvelopeKeyPair, IdentityKey, IdentityKeyPair, KemPreKey, KemPreKeyKind, OneTimePreKey,
+    SignedPreKey,
 };
 use crate::ratchet::{RatchetConfig, RatchetKeyPair, RatchetState, ResponderStart};
+use crate::sealed::{EnvelopeKeyPublic, RecipientKeys};
 use crate::session::{Session, SessionId, SessionNames, report_events};
 use crate::time::Timestamp;
 use crate::wire::PreKeyMessage;
@@ -153,6 +155,10 @@ pub struct PublishedPreKeys {
     pub one_time_prekeys: Vec<OneTimePreKeyPublic>,
     /// Unused one-time ML-KEM prekeys.
     pub one_time_kem_prekeys: Vec<KemPreKeyPublic>,
+    /// The current envelope KEM key, if hybrid sealed envelopes are enabled
+    /// ([`Account::enable_hybrid_envelopes`]): published as its own item (type `0x36`), which
+    /// the server hands to every sender with the identity key (SPEC.md §13.8.2).
+    pub envelope_key: Option<EnvelopeKeyPublic>,
 }
 
 impl PublishedPreKeys {
@@ -171,6 +177,15 @@ impl PublishedPreKeys {
             kem_prekey,
         }
     }
+}
+
+/// The envelope KEM keys of an account that enabled hybrid sealed envelopes (SPEC.md §13.8.2).
+#[derive(Clone)]
+pub(crate) struct EnvelopeKeys {
+    pub(crate) keys: Rotating<EnvelopeKeyPair>,
+    pub(crate) next_id: u32,
+    /// Whether classical envelopes (types `0x30`, `0x32`) are refused.
+    pub(crate) refuse_classical: bool,
 }
 
 /// A device's long-term state: its identity key, its prekeys, and the replay records of
@@ -216,6 +231,8 @@ pub struct Account {
     /// (signed prekey id, base key) of initial messages accepted on reusable prekeys only.
     pub(crate) replay_records: VecDeque<(u32, [u8; 32])>,
     pub(crate) config: RatchetConfig,
+    /// Envelope KEM keys, once hybrid sealed envelopes are enabled.
+    pub(crate) envelope_keys: Option<EnvelopeKeys>,
 }
 
 impl fmt::Debug for Account {
@@ -262,6 +279,7 @@ impl Account {
             next_kem_id: 2,
             replay_records: VecDeque::new(),
             config: RatchetConfig::default(),
+            envelope_keys: None,
         }
     }
 
@@ -401,16 +419,110 @@ impl Account {
             .chain(self.signed_prekey.retired.iter().map(|(k, _)| k.id))
             .collect();
         self.replay_records.retain(|(id, _)| live.contains(id));
+        if let Some(envelope) = &mut self.envelope_keys {
+            // At most 1 + MAX_RETIRED_PREKEYS ids are held: a free one always exists.
+            let held = 1 + envelope.keys.retired.len();
+            let (id, next_id) = allocate_ids(
+                envelope.next_id,
+                1,
+                |id| {
+                    envelope.keys.current.id == id
+                        || envelope.keys.retired.iter().any(|(k, _)| k.id == id)
+                },
+                held,
+            )
+            .and_then(|(ids, next)| Some((*ids.first()?, next)))
+            .unwrap_or((envelope.next_id, envelope.next_id));
+            envelope.next_id = next_id;
+            let key = EnvelopeKeyPair::generate(id, &self.identity, now, rng);
+            envelope.keys.rotate(key, now);
+        }
     }
 
-    /// Whether the signed prekey or the last-resort ML-KEM prekey is older than
-    /// [`PREKEY_ROTATION_SECS`].
+    /// Turns on hybrid sealed envelopes (SPEC.md §13.8): generates the first envelope KEM
+    /// key (id 1), which [`Account::published_prekeys`] then includes and
+    /// [`Account::rotate_prekeys`] rotates with the signed prekey. Draws 64 bytes. Returns
+    /// false, drawing nothing, if they are already on. Publish the result.
+    pub fn enable_hybrid_envelopes<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> bool {
+        if self.envelope_keys.is_some() {
+            return false;
+        }
+        let key = EnvelopeKeyPair::generate(1, &self.identity, now, rng);
+        self.envelope_keys = Some(EnvelopeKeys {
+            keys: Rotating {
+                current: key,
+                retired: Vec::new(),
+            },
+            next_id: 2,
+            refuse_classical: false,
+        });
+        true
+    }
+
+    /// Whether hybrid sealed envelopes are enabled.
+    pub fn hybrid_envelopes_enabled(&self) -> bool {
+        self.envelope_keys.is_some()
+    }
+
+    /// Refuses (or accepts again) classical sealed envelopes (types `0x30`, `0x32`) in
+    /// [`Account::recipient_keys`], so that a relay withholding the envelope key cannot
+    /// downgrade senders to classical envelopes. Turn it on only once every sender supports
+    /// hybrid envelopes (SPEC.md §13.8.4). Returns false, changing nothing, while hybrid
+    /// envelopes are not enabled.
+    pub fn set_refuse_classical_envelopes(&mut self, refuse: bool) -> bool {
+        match &mut self.envelope_keys {
+            Some(envelope) => {
+                envelope.refuse_classical = refuse;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The current envelope KEM key as published, if hybrid envelopes are enabled.
+    pub fn envelope_key(&self) -> Option<EnvelopeKeyPublic> {
+        self.envelope_keys
+            .as_ref()
+            .map(|e| EnvelopeKeyPublic::from_pair(*self.identity.public(), &e.keys.current))
+    }
+
+    /// What to open sealed envelopes with at `now` ([`crate::sealed::open_with`]): the
+    /// identity key pair, the current envelope key and the retired ones still within
+    /// [`PREKEY_GRACE_SECS`], and whether classical envelopes are refused.
+    pub fn recipient_keys(&self, now: Timestamp) -> RecipientKeys<'_> {
+        match &self.envelope_keys {
+            None => RecipientKeys::classical(&self.identity),
+            Some(envelope) => {
+                let keys = core::iter::once(&envelope.keys.current)
+                    .chain(
+                        envelope
+                            .keys
+                            .retired
+                            .iter()
+                            .filter(|(_, retired)| now < retired.plus_secs(PREKEY_GRACE_SECS))
+                            .map(|(key, _)| key),
+                    )
+                    .collect();
+                RecipientKeys::new(&self.identity, keys, envelope.refuse_classical)
+            }
+        }
+    }
+
+    /// Whether the signed prekey, the last-resort ML-KEM prekey or the envelope KEM key is
+    /// older than [`PREKEY_ROTATION_SECS`].
     pub fn prekeys_due_for_rotation(&self, now: Timestamp) -> bool {
-        let oldest = self
+        let mut oldest = self
             .signed_prekey
             .current
             .created_at
             .min(self.last_resort_kem.current.created_at);
+        if let Some(envelope) = &self.envelope_keys {
+            oldest = oldest.min(envelope.keys.current.created_at);
+        }
         now >= oldest.plus_secs(PREKEY_ROTATION_SECS)
     }
 
@@ -440,6 +552,7 @@ impl Account {
                 })
                 .collect(),
             one_time_kem_prekeys: self.one_time_kem.values().map(kem_public).collect(),
+            envelope_key: self.envelope_key(),
         }
     }
 

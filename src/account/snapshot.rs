@@ -10,8 +10,10 @@ use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 
-use super::{Account, Rotating};
-use crate::keys::{IdentityKeyPair, KemPreKeyKind, KemPreKeyV1, OneTimePreKey, SignedPreKeyV1};
+use super::{Account, EnvelopeKeys, Rotating};
+use crate::keys::{
+    EnvelopeKeyV1, IdentityKeyPair, KemPreKeyKind, KemPreKeyV1, OneTimePreKey, SignedPreKeyV1,
+};
 use crate::persist::{
     Binding, BlobLabel, Expected, KeyChecks, Persist, RestoreError, STATE_FORMAT_VERSION, Secret32,
     StateType, StorageKey, decode_exact, secret, within_limit,
@@ -54,8 +56,8 @@ pub(crate) struct ResetLogV1 {
     pub(crate) awaiting_new_session: bool,
 }
 
-/// Version 2 of the persisted [`Account`]: version 1 with, per peer, when it was last used
-/// (for eviction, SPEC.md §12.1).
+/// Version 2 of the persisted [`Account`] (format version 2, frozen): version 1 with, per
+/// peer, when it was last used (for eviction, SPEC.md §12.1).
 ///
 /// One struct holds both layers, so the blob is the one it always was: the account's fields
 /// first, then the device's sections (`peers`, `resets`, `identities`), which an account
@@ -81,6 +83,47 @@ pub(crate) struct AccountSnapshotV2 {
     /// Per user id, by increasing id: the recorded identity key and its verification
     /// (SPEC.md §15.5.4).
     pub(crate) identities: Vec<IdentityRecordV1>,
+}
+
+/// Version 3 of the persisted [`Account`] (format version 3): version 2 followed by the
+/// envelope KEM keys of hybrid sealed envelopes (SPEC.md §13.8.2).
+///
+/// One struct holds both layers, so the blob is the one it always was: the account's fields
+/// first, then the device's sections (`peers`, `resets`, `identities`), which an account
+/// alone writes empty and the device layer (src/device/persist.rs) fills and reads.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct AccountSnapshotV3 {
+    identity_seed: Secret32,
+    signed_prekey: SignedPreKeyV1,
+    retired_signed_prekeys: Vec<(SignedPreKeyV1, u64)>,
+    last_resort_kem: KemPreKeyV1,
+    retired_last_resort_kem: Vec<(KemPreKeyV1, u64)>,
+    one_time: Vec<(u32, Secret32)>,
+    one_time_kem: Vec<KemPreKeyV1>,
+    next_signed_id: u32,
+    next_one_time_id: u32,
+    next_kem_id: u32,
+    replay_records: Vec<(u32, [u8; 32])>,
+    config: ConfigV1,
+    /// By increasing identity key bytes.
+    pub(crate) peers: Vec<PeerRecordV2>,
+    /// Per peer identity key: reset bookkeeping.
+    pub(crate) resets: Vec<([u8; 32], ResetLogV1)>,
+    /// Per user id, by increasing id: the recorded identity key and its verification
+    /// (SPEC.md §15.5.4).
+    pub(crate) identities: Vec<IdentityRecordV1>,
+    /// The envelope KEM keys, if hybrid sealed envelopes are enabled.
+    envelope_keys: Option<EnvelopeKeysV1>,
+}
+
+/// The envelope KEM keys of an account (SPEC.md §11.3, §13.8.2).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct EnvelopeKeysV1 {
+    current: EnvelopeKeyV1,
+    /// Retired keys with `retired_at`, oldest first.
+    retired: Vec<(EnvelopeKeyV1, u64)>,
+    next_id: u32,
+    refuse_classical: bool,
 }
 
 /// One peer's record (SPEC.md §12.1).
@@ -125,10 +168,34 @@ impl From<AccountSnapshotV1> for AccountSnapshotV2 {
     }
 }
 
-impl AccountSnapshotV2 {
+/// Format version 2 had no envelope keys: hybrid envelopes are off after the migration.
+impl From<AccountSnapshotV2> for AccountSnapshotV3 {
+    fn from(v2: AccountSnapshotV2) -> Self {
+        AccountSnapshotV3 {
+            identity_seed: v2.identity_seed,
+            signed_prekey: v2.signed_prekey,
+            retired_signed_prekeys: v2.retired_signed_prekeys,
+            last_resort_kem: v2.last_resort_kem,
+            retired_last_resort_kem: v2.retired_last_resort_kem,
+            one_time: v2.one_time,
+            one_time_kem: v2.one_time_kem,
+            next_signed_id: v2.next_signed_id,
+            next_one_time_id: v2.next_one_time_id,
+            next_kem_id: v2.next_kem_id,
+            replay_records: v2.replay_records,
+            config: v2.config,
+            peers: v2.peers,
+            resets: v2.resets,
+            identities: v2.identities,
+            envelope_keys: None,
+        }
+    }
+}
+
+impl AccountSnapshotV3 {
     /// The account's part; the device's sections are empty (an account alone holds none).
     pub(crate) fn from_account(a: &Account) -> Self {
-        AccountSnapshotV2 {
+        AccountSnapshotV3 {
             identity_seed: a.identity.dangerous_to_seed(),
             signed_prekey: SignedPreKeyV1::from_live(&a.signed_prekey.current),
             retired_signed_prekeys: a
@@ -162,6 +229,17 @@ impl AccountSnapshotV2 {
             peers: Vec::new(),
             resets: Vec::new(),
             identities: Vec::new(),
+            envelope_keys: a.envelope_keys.as_ref().map(|e| EnvelopeKeysV1 {
+                current: EnvelopeKeyV1::from_live(&e.keys.current),
+                retired: e
+                    .keys
+                    .retired
+                    .iter()
+                    .map(|(k, t)| (EnvelopeKeyV1::from_live(k), t.as_unix_secs()))
+                    .collect(),
+                next_id: e.next_id,
+                refuse_classical: e.refuse_classical,
+            }),
         }
     }
 
@@ -201,6 +279,13 @@ impl AccountSnapshotV2 {
             self.retired_last_resort_kem.len(),
             MAX_RETIRED_PREKEYS,
         )?;
+        if let Some(envelope) = &self.envelope_keys {
+            within_limit(
+                "MAX_RETIRED_PREKEYS",
+                envelope.retired.len(),
+                MAX_RETIRED_PREKEYS,
+            )?;
+        }
         // Records are kept per signed prekey, for the current and each retired one.
         within_limit(
             "MAX_REPLAY_RECORDS * (1 + MAX_RETIRED_PREKEYS)",
@@ -223,7 +308,7 @@ impl AccountSnapshotV2 {
         Ok(())
     }
 
-    /// The live account, after [`AccountSnapshotV2::check_limits`]; `checks` says how
+    /// The live account, after [`AccountSnapshotV3::check_limits`]; `checks` says how
     /// identity keys are parsed (SPEC.md §11.8). `device` parses the device's peers and reset
     /// logs, at the point of the account's checks where they always were.
     pub(crate) fn account_to_live<D>(
@@ -253,6 +338,21 @@ impl AccountSnapshotV2 {
         if last_resort.kind != KemPreKeyKind::LastResort {
             return Err(RestoreError::Corrupt);
         }
+        let envelope_keys = match &self.envelope_keys {
+            None => None,
+            Some(e) => Some(EnvelopeKeys {
+                keys: Rotating {
+                    current: e.current.to_live()?,
+                    retired: e
+                        .retired
+                        .iter()
+                        .map(|(k, t)| Ok((k.to_live()?, Timestamp::from_unix_secs(*t))))
+                        .collect::<Result<_, RestoreError>>()?,
+                },
+                next_id: e.next_id,
+                refuse_classical: e.refuse_classical,
+            }),
+        };
         let device = device(self, checks)?;
         let account = Account {
             identity: IdentityKeyPair::dangerous_from_seed(&self.identity_seed),
@@ -279,6 +379,7 @@ impl AccountSnapshotV2 {
             next_kem_id: self.next_kem_id,
             replay_records: self.replay_records.iter().copied().collect::<VecDeque<_>>(),
             config: self.config.to_live()?,
+            envelope_keys,
         };
         Ok((account, device))
     }
@@ -288,10 +389,11 @@ impl AccountSnapshotV2 {
 pub(crate) fn account_snapshot_from_version(
     version: u16,
     bytes: &[u8],
-) -> Result<AccountSnapshotV2, RestoreError> {
+) -> Result<AccountSnapshotV3, RestoreError> {
     Ok(match version {
-        1 => AccountSnapshotV2::from(decode_exact::<AccountSnapshotV1>(bytes)?),
-        _ => decode_exact::<AccountSnapshotV2>(bytes)?,
+        1 => AccountSnapshotV2::from(decode_exact::<AccountSnapshotV1>(bytes)?).into(),
+        2 => decode_exact::<AccountSnapshotV2>(bytes)?.into(),
+        _ => decode_exact::<AccountSnapshotV3>(bytes)?,
     })
 }
 
@@ -301,7 +403,7 @@ pub(crate) fn account_snapshot_from_version(
 /// [`RestoreError::DeviceState`] if it holds peers, reset logs or recorded identities (restore
 /// it as a `Device`, which owns them, so nothing is dropped); then as for any restore.
 pub(crate) fn account_from_snapshot(
-    snapshot: &AccountSnapshotV2,
+    snapshot: &AccountSnapshotV3,
     checks: KeyChecks,
 ) -> Result<Account, RestoreError> {
     if snapshot.has_device_state() {
@@ -312,13 +414,13 @@ pub(crate) fn account_from_snapshot(
 }
 
 impl Persist for Account {
-    type Snapshot = AccountSnapshotV2;
+    type Snapshot = AccountSnapshotV3;
     const STATE_TYPE: StateType = StateType::Account;
     const SNAPSHOT_VERSION: u16 = STATE_FORMAT_VERSION;
 
     /// The account's part; the device's sections are empty.
-    fn snapshot(&self) -> AccountSnapshotV2 {
-        AccountSnapshotV2::from_account(self)
+    fn snapshot(&self) -> AccountSnapshotV3 {
+        AccountSnapshotV3::from_account(self)
     }
 
     /// Decodes the snapshot of format `version`, migrated; one that holds device state is
@@ -386,7 +488,7 @@ mod plain_serde {
     use serde::de::Error as _;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    use super::{AccountSnapshotV1, AccountSnapshotV2};
+    use super::{AccountSnapshotV1, AccountSnapshotV2, AccountSnapshotV3};
     use crate::account::Account;
     use crate::persist::{KeyChecks, Persist, versioned};
 
@@ -398,7 +500,9 @@ mod plain_serde {
 
     impl<'de> Deserialize<'de> for Account {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            let snapshot = versioned::<D, AccountSnapshotV1, AccountSnapshotV2>(deserializer)?;
+            let snapshot = versioned::<D, AccountSnapshotV1, AccountSnapshotV2, AccountSnapshotV3>(
+                deserializer,
+            )?;
             super::account_from_snapshot(&snapshot, KeyChecks::Full).map_err(D::Error::custom)
         }
     }
@@ -455,7 +559,10 @@ mod plain_serde {
             let session: Session = serde_json::from_str(&json).unwrap();
             let from_blob = Session::from_encrypted(blob, &key, 0, &Expected::any()).unwrap();
             assert_eq!(session, from_blob);
-            let json = serde_json::to_string(&(3u16, &v1)).unwrap();
+            // Version 2 (the session snapshot did not change) reads; a future version does not.
+            let json = serde_json::to_string(&(2u16, &v1)).unwrap();
+            assert_eq!(serde_json::from_str::<Session>(&json).unwrap(), from_blob);
+            let json = serde_json::to_string(&(STATE_FORMAT_VERSION + 1, &v1)).unwrap();
             let err = serde_json::from_str::<Session>(&json).unwrap_err();
             assert!(
                 err.to_string()
@@ -520,7 +627,7 @@ mod tests {
         }
     }
 
-    fn account_error(snapshot: &AccountSnapshotV2) -> Option<RestoreError> {
+    fn account_error(snapshot: &AccountSnapshotV3) -> Option<RestoreError> {
         account_from_snapshot(snapshot, KeyChecks::Stored).err()
     }
 
@@ -539,17 +646,17 @@ mod tests {
         for _ in 0..=MAX_RETIRED_PREKEYS {
             account.rotate_prekeys(NOW, &mut rng);
         }
-        let full = AccountSnapshotV2::from_account(&account);
+        let full = AccountSnapshotV3::from_account(&account);
         assert_eq!(full.retired_signed_prekeys.len(), MAX_RETIRED_PREKEYS);
         assert_eq!(account_error(&full), None, "at every limit");
 
-        let mut more = AccountSnapshotV2::from_account(&account);
+        let mut more = AccountSnapshotV3::from_account(&account);
         more.one_time.push((u32::MAX, secret(&[1; 32])));
         assert_eq!(
             account_error(&more),
             Some(limit("MAX_ONE_TIME_PREKEYS", MAX_ONE_TIME_PREKEYS as usize))
         );
-        let mut more = AccountSnapshotV2::from_account(&account);
+        let mut more = AccountSnapshotV3::from_account(&account);
         more.one_time_kem
             .push(KemPreKeyV1::from_live(&account.last_resort_kem.current));
         assert_eq!(
@@ -559,20 +666,82 @@ mod tests {
                 MAX_ONE_TIME_KEM_PREKEYS as usize
             ))
         );
-        let mut more = AccountSnapshotV2::from_account(&account);
+        let mut more = AccountSnapshotV3::from_account(&account);
         more.retired_signed_prekeys
             .push((SignedPreKeyV1::from_live(&account.signed_prekey.current), 0));
         assert_eq!(
             account_error(&more),
             Some(limit("MAX_RETIRED_PREKEYS", MAX_RETIRED_PREKEYS))
         );
-        let mut more = AccountSnapshotV2::from_account(&account);
+        let mut more = AccountSnapshotV3::from_account(&account);
         more.retired_last_resort_kem
             .push((KemPreKeyV1::from_live(&account.last_resort_kem.current), 0));
         assert_eq!(
             account_error(&more),
             Some(limit("MAX_RETIRED_PREKEYS", MAX_RETIRED_PREKEYS))
         );
+    }
+
+    /// The retired envelope KEM keys count against `MAX_RETIRED_PREKEYS` on restore, at and
+    /// one past the limit; a seed of the wrong length is corrupt.
+    #[test]
+    fn retired_envelope_keys_at_and_past_their_limit() {
+        let mut rng = ChaCha20Rng::seed_from_u64(305);
+        let mut account = Account::new(NOW, &mut rng);
+        assert!(account.enable_hybrid_envelopes(NOW, &mut rng));
+        for _ in 0..=MAX_RETIRED_PREKEYS {
+            account.rotate_prekeys(NOW, &mut rng);
+        }
+        let full = AccountSnapshotV3::from_account(&account);
+        let envelope = full.envelope_keys.as_ref().unwrap();
+        assert_eq!(envelope.retired.len(), MAX_RETIRED_PREKEYS);
+        assert_eq!(account_error(&full), None, "at the limit");
+        let restored = account_from_snapshot(&full, KeyChecks::Stored).unwrap();
+        assert_eq!(restored.envelope_key(), account.envelope_key());
+
+        let mut more = AccountSnapshotV3::from_account(&account);
+        let extra = EnvelopeKeyV1::from_live(&account.envelope_keys.as_ref().unwrap().keys.current);
+        more.envelope_keys
+            .as_mut()
+            .unwrap()
+            .retired
+            .push((extra, 0));
+        assert_eq!(
+            account_error(&more),
+            Some(limit("MAX_RETIRED_PREKEYS", MAX_RETIRED_PREKEYS))
+        );
+
+        // A seed of the wrong length: through postcard, since the field is private.
+        let mut bad = AccountSnapshotV3::from_account(&account);
+        let mut current =
+            postcard::to_allocvec(&bad.envelope_keys.as_ref().unwrap().current).unwrap();
+        // id (1 byte varint), then the seed's length 64 (1 byte): make it 63 and drop a byte.
+        assert_eq!(current[1], 64);
+        current[1] = 63;
+        current.remove(2);
+        bad.envelope_keys.as_mut().unwrap().current = postcard::from_bytes(&current).unwrap();
+        assert_eq!(account_error(&bad), Some(RestoreError::Corrupt));
+    }
+
+    /// A format-2 snapshot migrates with hybrid envelopes off, and the account can turn them
+    /// on and write format 3.
+    #[test]
+    fn a_version_2_snapshot_migrates_with_hybrid_envelopes_off() {
+        let mut rng = ChaCha20Rng::seed_from_u64(306);
+        let account = Account::new(NOW, &mut rng);
+        let v3 = AccountSnapshotV3::from_account(&account);
+        let bytes = postcard::to_allocvec(&v3).unwrap();
+        // The format-2 encoding is the format-3 one without its last field (`None`: one byte).
+        assert_eq!(bytes.last(), Some(&0));
+        let v2 = &bytes[..bytes.len() - 1];
+        let migrated = account_snapshot_from_version(2, v2).unwrap();
+        let mut restored = account_from_snapshot(&migrated, KeyChecks::Stored).unwrap();
+        assert!(!restored.hybrid_envelopes_enabled());
+        assert_eq!(restored.published_prekeys(), account.published_prekeys());
+        assert!(account_snapshot_from_version(3, v2).is_err());
+        assert!(restored.enable_hybrid_envelopes(NOW, &mut rng));
+        let again = AccountSnapshotV3::from_account(&restored);
+        assert!(again.envelope_keys.is_some());
     }
 
     #[test]
@@ -585,14 +754,14 @@ mod tests {
             (id, base)
         };
         // Per signed prekey: exactly MAX_REPLAY_RECORDS, for the current and every retired id.
-        let mut snapshot = AccountSnapshotV2::from_account(&account);
+        let mut snapshot = AccountSnapshotV3::from_account(&account);
         for id in 1..=(1 + MAX_RETIRED_PREKEYS as u32) {
             snapshot
                 .replay_records
                 .extend((0..MAX_REPLAY_RECORDS).map(|n| record(id, n)));
         }
         assert_eq!(account_error(&snapshot), None);
-        let mut one_more_key = AccountSnapshotV2::from_account(&account);
+        let mut one_more_key = AccountSnapshotV3::from_account(&account);
         one_more_key.replay_records = snapshot.replay_records.clone();
         one_more_key.replay_records.push(record(99, 0));
         assert_eq!(
@@ -602,7 +771,7 @@ mod tests {
                 MAX_REPLAY_RECORDS * (1 + MAX_RETIRED_PREKEYS)
             ))
         );
-        let mut one_more = AccountSnapshotV2::from_account(&account);
+        let mut one_more = AccountSnapshotV3::from_account(&account);
         one_more
             .replay_records
             .extend((0..=MAX_REPLAY_RECORDS).map(|n| record(1, n)));
@@ -660,7 +829,7 @@ mod binding_tests {
         }
         // An account blob bound to another identity.
         let lying = seal_state(
-            &AccountSnapshotV2::from_account(&bob),
+            &AccountSnapshotV3::from_account(&bob),
             StateType::Account,
             &Binding::account(carol.identity_key()),
             &BlobLabel::default(),
@@ -677,7 +846,7 @@ mod binding_tests {
             label: vec![b'x'; crate::persist::MAX_BLOB_LABEL_LEN + 1],
             ..BindingV2::new(&Binding::account(bob.identity_key()), &BlobLabel::default())
         };
-        let plain = postcard::to_allocvec(&(long, AccountSnapshotV2::from_account(&bob))).unwrap();
+        let plain = postcard::to_allocvec(&(long, AccountSnapshotV3::from_account(&bob))).unwrap();
         let blob = crate::persist::seal_plaintext_for_tests(&plain, StateType::Account, &key);
         assert_eq!(
             Account::from_encrypted(&blob, &key, 0, &Expected::any()).err(),

@@ -10,7 +10,7 @@ use super::peers::{MAX_PEERS, MAX_SESSIONS_PER_PEER};
 use super::records::{Changes, peer_snapshot};
 use super::reset::MAX_RESET_LOGS;
 use super::{Device, PeerRecord, ResetLog};
-use crate::account::{AccountSnapshotV2, ResetLogV1, account_snapshot_from_version};
+use crate::account::{AccountSnapshotV3, ResetLogV1, account_snapshot_from_version};
 use crate::keys::IdentityKey;
 use crate::persist::RestoreError;
 use crate::persist::{
@@ -31,8 +31,8 @@ type Sections = (
 impl Device {
     /// The snapshot: the account's, with the device's sections filled. Only the loaded
     /// peers are in it.
-    pub(super) fn snapshot(&self) -> AccountSnapshotV2 {
-        let mut snapshot = AccountSnapshotV2::from_account(&self.account);
+    pub(super) fn snapshot(&self) -> AccountSnapshotV3 {
+        let mut snapshot = AccountSnapshotV3::from_account(&self.account);
         snapshot.peers = self
             .peers
             .iter()
@@ -66,7 +66,7 @@ impl Device {
     /// The live device; `checks` says how identity keys are parsed (SPEC.md §11.8). Limits
     /// and parsing run in the order of SPEC.md §11.3.
     pub(crate) fn from_snapshot(
-        snapshot: &AccountSnapshotV2,
+        snapshot: &AccountSnapshotV3,
         checks: KeyChecks,
     ) -> Result<Device, RestoreError> {
         snapshot.check_limits(device_limits)?;
@@ -154,7 +154,7 @@ impl Device {
 }
 
 /// The counts of the device's sections and the length of each user id (SPEC.md §11.3).
-pub(super) fn device_limits(snapshot: &AccountSnapshotV2) -> Result<(), RestoreError> {
+pub(super) fn device_limits(snapshot: &AccountSnapshotV3) -> Result<(), RestoreError> {
     within_limit("MAX_PEERS", snapshot.peers.len(), MAX_PEERS)?;
     for peer in &snapshot.peers {
         within_limit(
@@ -178,7 +178,7 @@ pub(super) fn device_limits(snapshot: &AccountSnapshotV2) -> Result<(), RestoreE
 /// The device's peers and reset logs: every record names a valid identity once, a peer holds
 /// at least one session, and each of its sessions is with that peer.
 pub(super) fn device_sections(
-    snapshot: &AccountSnapshotV2,
+    snapshot: &AccountSnapshotV3,
     checks: KeyChecks,
 ) -> Result<Sections, RestoreError> {
     let mut peers = BTreeMap::new();
@@ -228,7 +228,7 @@ mod plain_serde {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     use super::Device;
-    use crate::account::{AccountSnapshotV1, AccountSnapshotV2};
+    use crate::account::{AccountSnapshotV1, AccountSnapshotV2, AccountSnapshotV3};
     use crate::persist::{KeyChecks, STATE_FORMAT_VERSION, versioned};
 
     impl Serialize for Device {
@@ -239,7 +239,9 @@ mod plain_serde {
 
     impl<'de> Deserialize<'de> for Device {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            let snapshot = versioned::<D, AccountSnapshotV1, AccountSnapshotV2>(deserializer)?;
+            let snapshot = versioned::<D, AccountSnapshotV1, AccountSnapshotV2, AccountSnapshotV3>(
+                deserializer,
+            )?;
             Device::from_snapshot(&snapshot, KeyChecks::Full).map_err(D::Error::custom)
         }
     }
@@ -265,7 +267,7 @@ mod tests {
         }
     }
 
-    fn device_error(snapshot: &AccountSnapshotV2) -> Option<RestoreError> {
+    fn device_error(snapshot: &AccountSnapshotV3) -> Option<RestoreError> {
         Device::from_snapshot(snapshot, KeyChecks::Stored).err()
     }
 

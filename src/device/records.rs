@@ -20,7 +20,7 @@ use super::peers::{MAX_PEERS, MAX_SESSIONS_PER_PEER};
 use super::persist::{device_limits, device_sections};
 use super::{Device, PeerRecord};
 use crate::account::Account;
-use crate::account::{AccountSnapshotV2, PeerRecordV2};
+use crate::account::{AccountSnapshotV2, AccountSnapshotV3, PeerRecordV2};
 use crate::keys::IdentityKey;
 use crate::persist::{
     Binding, BlobLabel, Expected, KeyChecks, RestoreError, StateType, StorageKey, decode_exact,
@@ -102,13 +102,32 @@ impl Changes {
     }
 }
 
-/// The account record (type [`StateType::AccountRecord`], SPEC.md §11.9).
+/// The account record of format version 2 (type [`StateType::AccountRecord`], SPEC.md
+/// §11.9), frozen.
 #[derive(Serialize, Deserialize)]
 struct AccountRecordV1 {
     /// The account and its reset logs; `peers` and `identities` empty.
     account: AccountSnapshotV2,
     /// The identity keys of the peers with a record, by increasing bytes.
     peers: Vec<[u8; 32]>,
+}
+
+/// The account record of format version 3: the account snapshot gains its envelope keys.
+#[derive(Serialize, Deserialize)]
+struct AccountRecordV2 {
+    /// The account and its reset logs; `peers` and `identities` empty.
+    account: AccountSnapshotV3,
+    /// The identity keys of the peers with a record, by increasing bytes.
+    peers: Vec<[u8; 32]>,
+}
+
+impl From<AccountRecordV1> for AccountRecordV2 {
+    fn from(v1: AccountRecordV1) -> Self {
+        AccountRecordV2 {
+            account: v1.account.into(),
+            peers: v1.peers,
+        }
+    }
 }
 
 /// The identity book (type [`StateType::IdentityBook`], SPEC.md §11.9).
@@ -171,7 +190,7 @@ impl Device {
         generation: u64,
         rng: &mut R,
     ) -> Vec<u8> {
-        let mut account = AccountSnapshotV2::from_account(&self.account);
+        let mut account = AccountSnapshotV3::from_account(&self.account);
         account.resets = self.resets_snapshot();
         let peers: BTreeSet<[u8; 32]> = self
             .peers
@@ -179,7 +198,7 @@ impl Device {
             .chain(self.unloaded.iter())
             .map(IdentityKey::to_bytes)
             .collect();
-        let record = AccountRecordV1 {
+        let record = AccountRecordV2 {
             account,
             peers: peers.into_iter().collect(),
         };
@@ -376,7 +395,10 @@ type AccountRecordLive = (
 /// `MAX_PEERS` for the peer list), then parsing (SPEC.md §11.9).
 fn account_record_from(version: u16, bytes: &[u8]) -> Result<AccountRecordLive, RestoreError> {
     since_version_2(version)?;
-    let record: AccountRecordV1 = decode_exact(bytes)?;
+    let record: AccountRecordV2 = match version {
+        2 => decode_exact::<AccountRecordV1>(bytes)?.into(),
+        _ => decode_exact(bytes)?,
+    };
     record.account.check_limits(device_limits)?;
     within_limit("MAX_PEERS", record.peers.len(), MAX_PEERS)?;
     if !record.account.peers.is_empty() || !record.account.identities.is_empty() {
@@ -482,8 +504,8 @@ mod tests {
     fn account_record(device: &Device, peers: Vec<[u8; 32]>) -> Vec<u8> {
         let mut rng = ChaCha20Rng::seed_from_u64(1);
         seal_state(
-            &AccountRecordV1 {
-                account: AccountSnapshotV2::from_account(&device.account),
+            &AccountRecordV2 {
+                account: AccountSnapshotV3::from_account(&device.account),
                 peers,
             },
             StateType::AccountRecord,
@@ -642,7 +664,7 @@ mod tests {
         let mut account = alice.snapshot();
         account.identities.clear();
         let blob = seal_state(
-            &AccountRecordV1 {
+            &AccountRecordV2 {
                 account,
                 peers: Vec::new(),
             },

@@ -4,14 +4,19 @@
 //! [`Account`] ([`Opened::create_inbound_session`]), or with the device's own sessions
 //! ([`Device::decrypt_sealed`]).
 
+use rand_core::CryptoRng;
 use thiserror::Error;
 
 use super::{Device, PeerDecrypted, PeerError};
 use crate::account::{Account, InboundSession};
+use crate::certificate::SenderCertificate;
 use crate::certificate::TrustStore;
 use crate::error::ErrorKind;
+use crate::keys::IdentityKey;
 use crate::ratchet::DecryptError;
-use crate::sealed::{ContentType, OpenError, Opened};
+use crate::sealed::{
+    ContentType, EnvelopeKeyPublic, Metadata, OpenError, Opened, Recipient, SealError,
+};
 use crate::session::{Decrypted, Session};
 use crate::time::Timestamp;
 use crate::wire::PreKeyMessage;
@@ -122,18 +127,48 @@ impl Opened {
 }
 
 impl Device {
-    /// Opens an envelope addressed to this device ([`crate::sealed::open`] with its identity
-    /// key pair). Nothing changes, on success or error.
+    /// Opens an envelope addressed to this device, classical or hybrid
+    /// ([`crate::sealed::open_with`] with [`Account::recipient_keys`]: its identity key pair,
+    /// its envelope keys within their grace window, and its refusal of classical envelopes if
+    /// set). Nothing changes, on success or error.
     ///
     /// # Errors
-    /// [`OpenError`], as [`crate::sealed::open`].
+    /// [`OpenError`], as [`crate::sealed::open_with`].
     pub fn open_sealed(
         &self,
         envelope: &[u8],
         trust: &TrustStore,
         now: Timestamp,
     ) -> Result<Opened, OpenError> {
-        crate::sealed::open(self.account.identity_key_pair(), envelope, trust, now)
+        crate::sealed::open_with(&self.account.recipient_keys(now), envelope, trust, now)
+    }
+
+    /// Seals `message` for `recipient` as negotiated (SPEC.md §13.8.4): hybrid when the
+    /// recipient published an envelope key (`envelope_key`, fetched from the server with its
+    /// bundle), classical otherwise. A shortcut for [`crate::sealed::seal_to`] with this
+    /// device's identity. Nothing changes.
+    ///
+    /// # Errors
+    /// [`SealError`], as [`Recipient::negotiate`] and [`crate::sealed::seal_to`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn seal_for<R: CryptoRng + ?Sized>(
+        &self,
+        certificate: &SenderCertificate,
+        recipient: &IdentityKey,
+        envelope_key: Option<&EnvelopeKeyPublic>,
+        metadata: &Metadata,
+        message: &[u8],
+        rng: &mut R,
+    ) -> Result<Vec<u8>, SealError> {
+        let to = Recipient::negotiate(recipient, envelope_key)?;
+        crate::sealed::seal_to(
+            self.account.identity_key_pair(),
+            certificate,
+            &to,
+            metadata,
+            message,
+            rng,
+        )
     }
 
     /// Decrypts the inner session message with the sessions this device holds for the

@@ -95,6 +95,12 @@ pub(crate) fn kem_encapsulate<R: CryptoRng + ?Sized>(
     Ok((ct_out, secret))
 }
 
+/// Whether an encoded ML-KEM-768 public key passes the FIPS 203 input check, without
+/// encapsulating (so that a caller can refuse a bad key before drawing any randomness).
+pub(crate) fn kem_key_is_valid(public: &[u8; KEM_PUBLIC_KEY_LEN]) -> bool {
+    EncapsulationKey::new(&Array::from(*public)).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,36 +10,46 @@ use serde::de::{DeserializeOwned, Error as _, SeqAccess, Visitor};
 use super::STATE_FORMAT_VERSION;
 
 /// Reads `(version, snapshot)`, decoding the snapshot with the struct of its version
-/// (`V1` for version 1, `V2` for the current one) and migrating it to `V2`.
-struct Versioned<V1, V2>(PhantomData<(V1, V2)>);
+/// (`V1` for version 1, `V2` for version 2, `V3` for the current one, 3) and migrating it to
+/// `V3`.
+struct Versioned<V1, V2, V3>(PhantomData<(V1, V2, V3)>);
 
-impl<'de, V1: DeserializeOwned + Into<V2>, V2: DeserializeOwned> Visitor<'de>
-    for Versioned<V1, V2>
+impl<'de, V1, V2, V3> Visitor<'de> for Versioned<V1, V2, V3>
+where
+    V1: DeserializeOwned + Into<V2>,
+    V2: DeserializeOwned + Into<V3>,
+    V3: DeserializeOwned,
 {
-    type Value = V2;
+    type Value = V3;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a hushwire state format version and snapshot")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<V2, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<V3, A::Error> {
         let version: u16 = seq
             .next_element()?
             .ok_or_else(|| A::Error::invalid_length(0, &self))?;
         let snapshot = match version {
-            1 => seq.next_element::<V1>()?.map(Into::into),
-            v if v == STATE_FORMAT_VERSION => seq.next_element::<V2>()?,
+            1 => seq.next_element::<V1>()?.map(|v1| v1.into().into()),
+            2 => seq.next_element::<V2>()?.map(Into::into),
+            v if v == STATE_FORMAT_VERSION => seq.next_element::<V3>()?,
             _ => return Err(A::Error::custom("unknown hushwire state format version")),
         };
         snapshot.ok_or_else(|| A::Error::invalid_length(1, &self))
     }
 }
 
-/// Deserializes `(version, snapshot)` for the versions `V1` (1) and `V2` (current).
-pub(crate) fn versioned<'de, D: Deserializer<'de>, V1, V2>(deserializer: D) -> Result<V2, D::Error>
+/// Deserializes `(version, snapshot)` for the versions `V1` (1), `V2` (2) and `V3` (3, the
+/// current one). A type whose snapshot did not change between versions passes the same
+/// struct twice.
+pub(crate) fn versioned<'de, D: Deserializer<'de>, V1, V2, V3>(
+    deserializer: D,
+) -> Result<V3, D::Error>
 where
     V1: DeserializeOwned + Into<V2>,
-    V2: DeserializeOwned,
+    V2: DeserializeOwned + Into<V3>,
+    V3: DeserializeOwned,
 {
-    deserializer.deserialize_tuple(2, Versioned::<V1, V2>(PhantomData))
+    deserializer.deserialize_tuple(2, Versioned::<V1, V2, V3>(PhantomData))
 }

@@ -24,11 +24,20 @@
 //! reading the inner session message (`Opened::decrypt` with a session,
 //! `Device::decrypt_sealed`) is the device layer's (src/device/sealed.rs).
 //!
+//! **Hybrid envelopes** (types `0x33`–`0x35`, SPEC.md §13.8) keep the sender hidden from a
+//! future quantum adversary too: the ephemeral agreement is X25519 *and* an ML-KEM-768
+//! encapsulation to the recipient's published, signed [`EnvelopeKeyPublic`]. A sender
+//! negotiates per recipient with [`Recipient::negotiate`] (hybrid when the recipient
+//! published a key) and seals with [`seal_to`] or [`seal_multi_to`]; the recipient opens
+//! with [`open_with`] and its [`RecipientKeys`] (`Account::recipient_keys`), which may
+//! refuse classical envelopes altogether.
+//!
 //! The expiry of a disappearing message is reported ([`Metadata::expires_at`]); deleting the
 //! message when it expires is the app's job.
 
 mod content;
 mod envelope;
+mod envelope_key;
 mod kdf;
 mod multi;
 pub mod padding;
@@ -41,6 +50,7 @@ use core::num::NonZeroU32;
 use rand_core::CryptoRng;
 use thiserror::Error;
 
+pub use envelope_key::{ENVELOPE_KEY_LEN, EnvelopeKeyPublic};
 pub use multi::MultiRecipientMessage;
 
 use crate::aead::TAG_LEN;
@@ -48,7 +58,7 @@ use crate::certificate::{
     CertificateError, MAX_SENDER_CERTIFICATE_LEN, SenderCertificate, TrustStore,
 };
 use crate::error::{DecodeError, ErrorKind};
-use crate::keys::{IdentityKey, IdentityKeyPair};
+use crate::keys::{EnvelopeKeyPair, IdentityKey, IdentityKeyPair, KEM_CIPHERTEXT_LEN};
 use crate::time::Timestamp;
 use crate::wire::MAX_MESSAGE_LEN;
 
@@ -84,6 +94,20 @@ pub const MAX_RECIPIENTS: usize = 2_048;
 /// The largest multi-recipient message any decoder accepts.
 pub const MAX_MULTI_RECIPIENT_LEN: usize =
     MULTI_RECIPIENT_OVERHEAD + RECIPIENT_HEADER_LEN * MAX_RECIPIENTS + MAX_PADDED_LEN;
+/// Bytes a hybrid envelope (types `0x33` and `0x35`) holds before its encrypted content:
+/// [`ENVELOPE_PREFIX_LEN`] plus the envelope key id (4) and the ML-KEM-768 ciphertext (1,088).
+pub const HYBRID_ENVELOPE_PREFIX_LEN: usize = ENVELOPE_PREFIX_LEN + 4 + KEM_CIPHERTEXT_LEN;
+/// Bytes a hybrid envelope adds to its padded content: 1,222, which is 1,092 more than
+/// [`ENVELOPE_OVERHEAD`].
+pub const HYBRID_ENVELOPE_OVERHEAD: usize = HYBRID_ENVELOPE_PREFIX_LEN + TAG_LEN;
+/// The largest hybrid envelope any decoder accepts.
+pub const MAX_HYBRID_ENVELOPE_LEN: usize = HYBRID_ENVELOPE_OVERHEAD + MAX_PADDED_LEN;
+/// Bytes each recipient adds to a hybrid multi-recipient message: 1,172, which is
+/// [`RECIPIENT_HEADER_LEN`] plus the key id (4) and the ML-KEM-768 ciphertext (1,088).
+pub const HYBRID_RECIPIENT_HEADER_LEN: usize = RECIPIENT_HEADER_LEN + 4 + KEM_CIPHERTEXT_LEN;
+/// The largest hybrid multi-recipient message any decoder accepts.
+pub const MAX_HYBRID_MULTI_RECIPIENT_LEN: usize =
+    MULTI_RECIPIENT_OVERHEAD + HYBRID_RECIPIENT_HEADER_LEN * MAX_RECIPIENTS + MAX_PADDED_LEN;
 
 /// What the sealed message is, authenticated and hidden from the relay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -184,6 +208,7 @@ pub struct Opened {
     metadata: Metadata,
     message: Vec<u8>,
     kind: EnvelopeKind,
+    hybrid: bool,
 }
 
 impl fmt::Debug for Opened {
@@ -193,6 +218,7 @@ impl fmt::Debug for Opened {
             .field("metadata", &self.metadata)
             .field("message_len", &self.message.len())
             .field("kind", &self.kind)
+            .field("hybrid", &self.hybrid)
             .finish()
     }
 }
@@ -227,6 +253,12 @@ impl Opened {
     /// Which kind of envelope it came in.
     pub fn kind(&self) -> EnvelopeKind {
         self.kind
+    }
+
+    /// Whether it came in a hybrid envelope (types `0x33`, `0x35`): its sender is hidden
+    /// from a quantum adversary too.
+    pub fn is_hybrid(&self) -> bool {
+        self.hybrid
     }
 }
 
@@ -265,6 +297,19 @@ pub enum SealError {
     /// A Diffie-Hellman output was all zeros.
     #[error("non-contributory Diffie-Hellman output")]
     NonContributory,
+    /// An envelope key's signature does not verify under its identity key, or its
+    /// encapsulation key fails the FIPS 203 check. `index` is the recipient's position (0 for
+    /// a single recipient).
+    #[error(
+        "the envelope key of recipient {index} is not validly signed or not a valid ML-KEM key"
+    )]
+    BadEnvelopeKey {
+        /// Position of the recipient.
+        index: usize,
+    },
+    /// The envelope key given for a recipient belongs to another identity key.
+    #[error("the envelope key belongs to another identity")]
+    EnvelopeKeyMismatch,
 }
 
 impl SealError {
@@ -278,6 +323,8 @@ impl SealError {
             SealError::TooManyRecipients { .. } => "seal.too_many_recipients",
             SealError::DuplicateRecipient { .. } => "seal.duplicate_recipient",
             SealError::NonContributory => "seal.non_contributory",
+            SealError::BadEnvelopeKey { .. } => "seal.bad_envelope_key",
+            SealError::EnvelopeKeyMismatch => "seal.envelope_key_mismatch",
         }
     }
 
@@ -289,8 +336,9 @@ impl SealError {
             }
             SealError::CertificateMismatch
             | SealError::NoRecipients
-            | SealError::DuplicateRecipient { .. } => ErrorKind::InvalidInput,
-            SealError::NonContributory => ErrorKind::Tampered,
+            | SealError::DuplicateRecipient { .. }
+            | SealError::EnvelopeKeyMismatch => ErrorKind::InvalidInput,
+            SealError::NonContributory | SealError::BadEnvelopeKey { .. } => ErrorKind::Tampered,
         }
     }
 }
@@ -329,6 +377,18 @@ pub enum OpenError {
     /// envelope echoed back (a relay reflecting it). Its content is not passed on.
     #[error("the envelope was sealed by our own identity (echoed back)")]
     SelfSend,
+    /// A hybrid envelope names an envelope key this recipient does not hold (never issued,
+    /// or retired past its grace window).
+    #[error("unknown envelope key {key_id}")]
+    UnknownEnvelopeKey {
+        /// The key id the envelope names.
+        key_id: u32,
+    },
+    /// A classical envelope (type `0x30` or `0x32`) reached a recipient that refuses them
+    /// (`Account::set_refuse_classical_envelopes`): a sender that did not use the published
+    /// envelope key, or a relay that withheld it.
+    #[error("classical envelope refused: this recipient accepts hybrid envelopes only")]
+    ClassicalRefused,
 }
 
 impl OpenError {
@@ -345,6 +405,8 @@ impl OpenError {
             OpenError::SenderNotAuthenticated => "open.sender_not_authenticated",
             OpenError::SelfSend => "open.self_send",
             OpenError::Certificate(_) => "open.certificate",
+            OpenError::UnknownEnvelopeKey { .. } => "open.unknown_envelope_key",
+            OpenError::ClassicalRefused => "open.classical_refused",
         }
     }
 
@@ -358,7 +420,8 @@ impl OpenError {
             | OpenError::Tampered
             | OpenError::SenderNotAuthenticated => ErrorKind::Tampered,
             OpenError::Certificate(e) => e.kind(),
-            OpenError::SelfSend => ErrorKind::UnknownSession,
+            OpenError::SelfSend | OpenError::UnknownEnvelopeKey { .. } => ErrorKind::UnknownSession,
+            OpenError::ClassicalRefused => ErrorKind::Untrusted,
         }
     }
 }
@@ -394,6 +457,30 @@ pub fn multi_recipient_len(
 ) -> usize {
     MULTI_RECIPIENT_OVERHEAD
         + RECIPIENT_HEADER_LEN.saturating_mul(recipients)
+        + padded_len(content_len(metadata, certificate, message_len))
+}
+
+/// Length of the hybrid envelope [`seal_hybrid`] produces (and of each envelope split from
+/// a hybrid multi-recipient message): [`HYBRID_ENVELOPE_OVERHEAD`] plus the padded content.
+pub fn hybrid_envelope_len(
+    metadata: &Metadata,
+    certificate: &SenderCertificate,
+    message_len: usize,
+) -> usize {
+    HYBRID_ENVELOPE_OVERHEAD + padded_len(content_len(metadata, certificate, message_len))
+}
+
+/// Length of the message [`seal_multi_hybrid`] produces for `recipients` recipients:
+/// [`MULTI_RECIPIENT_OVERHEAD`] plus [`HYBRID_RECIPIENT_HEADER_LEN`] per recipient plus the
+/// padded content.
+pub fn hybrid_multi_recipient_len(
+    metadata: &Metadata,
+    certificate: &SenderCertificate,
+    message_len: usize,
+    recipients: usize,
+) -> usize {
+    MULTI_RECIPIENT_OVERHEAD
+        + HYBRID_RECIPIENT_HEADER_LEN.saturating_mul(recipients)
         + padded_len(content_len(metadata, certificate, message_len))
 }
 
@@ -456,8 +543,224 @@ pub fn seal_multi<R: CryptoRng + ?Sized>(
     multi::seal(sender, recipients, &padded, rng)
 }
 
+/// Seals `message` for the owner of `key` (hybrid, type `0x33`): the sender stays hidden
+/// from a quantum adversary too. Draws 32 bytes for the ML-KEM encapsulation, then 32 (the
+/// ephemeral secret).
+///
+/// # Errors
+/// As [`seal`]; [`SealError::BadEnvelopeKey`] if `key`'s signature does not verify or its
+/// encapsulation key fails the FIPS 203 check (nothing is drawn then).
+pub fn seal_hybrid<R: CryptoRng + ?Sized>(
+    sender: &IdentityKeyPair,
+    certificate: &SenderCertificate,
+    key: &EnvelopeKeyPublic,
+    metadata: &Metadata,
+    message: &[u8],
+    rng: &mut R,
+) -> Result<Vec<u8>, SealError> {
+    check_sender(sender, certificate, message)?;
+    if !key.verify() {
+        return Err(SealError::BadEnvelopeKey { index: 0 });
+    }
+    let padded = content::encode_padded(metadata, certificate, message);
+    envelope::seal_hybrid(sender, key, &padded, rng)
+}
+
+/// Seals `message` once for the owners of every key in `keys` (hybrid, type `0x34`), for the
+/// relay to split with [`MultiRecipientMessage::split`] into type-`0x35` envelopes. Draws
+/// 32 bytes per recipient (the encapsulations, in order), then 32 (the message secret).
+///
+/// # Errors
+/// As [`seal_multi`]; [`SealError::BadEnvelopeKey`] with the recipient's index. Nothing is
+/// drawn when an input is refused.
+pub fn seal_multi_hybrid<R: CryptoRng + ?Sized>(
+    sender: &IdentityKeyPair,
+    certificate: &SenderCertificate,
+    keys: &[&EnvelopeKeyPublic],
+    metadata: &Metadata,
+    message: &[u8],
+    rng: &mut R,
+) -> Result<Vec<u8>, SealError> {
+    check_sender(sender, certificate, message)?;
+    let recipients: Vec<IdentityKey> = keys.iter().map(|k| *k.identity_key()).collect();
+    multi::check_recipients(&recipients)?;
+    if let Some(index) = keys.iter().position(|k| !k.verify()) {
+        return Err(SealError::BadEnvelopeKey { index });
+    }
+    let padded = content::encode_padded(metadata, certificate, message);
+    multi::seal_hybrid(sender, keys, &padded, rng)
+}
+
+/// How to seal to one recipient: the outcome of the per-recipient negotiation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Recipient<'a> {
+    /// The recipient published no envelope key: classical envelopes (`0x30`, `0x31`).
+    Classical(&'a IdentityKey),
+    /// The recipient published this envelope key: hybrid envelopes (`0x33`, `0x34`).
+    Hybrid(&'a EnvelopeKeyPublic),
+}
+
+impl<'a> Recipient<'a> {
+    /// Hybrid when the recipient published an envelope key, classical otherwise
+    /// (SPEC.md §13.8.4). A sender never chooses classical for a recipient whose key it has.
+    ///
+    /// # Errors
+    /// [`SealError::EnvelopeKeyMismatch`] if `envelope_key` belongs to another identity;
+    /// [`SealError::BadEnvelopeKey`] if its signature does not verify.
+    pub fn negotiate(
+        identity: &'a IdentityKey,
+        envelope_key: Option<&'a EnvelopeKeyPublic>,
+    ) -> Result<Self, SealError> {
+        match envelope_key {
+            None => Ok(Recipient::Classical(identity)),
+            Some(key) if key.identity_key() != identity => Err(SealError::EnvelopeKeyMismatch),
+            Some(key) if !key.verify() => Err(SealError::BadEnvelopeKey { index: 0 }),
+            Some(key) => Ok(Recipient::Hybrid(key)),
+        }
+    }
+
+    /// The recipient's identity key.
+    pub fn identity_key(&self) -> &'a IdentityKey {
+        match self {
+            Recipient::Classical(identity) => identity,
+            Recipient::Hybrid(key) => key.identity_key(),
+        }
+    }
+}
+
+/// Seals `message` for `recipient` as negotiated: [`seal_hybrid`] or [`seal`].
+///
+/// # Errors
+/// Those of [`seal_hybrid`] or [`seal`].
+pub fn seal_to<R: CryptoRng + ?Sized>(
+    sender: &IdentityKeyPair,
+    certificate: &SenderCertificate,
+    recipient: &Recipient<'_>,
+    metadata: &Metadata,
+    message: &[u8],
+    rng: &mut R,
+) -> Result<Vec<u8>, SealError> {
+    match recipient {
+        Recipient::Classical(identity) => {
+            seal(sender, certificate, identity, metadata, message, rng)
+        }
+        Recipient::Hybrid(key) => seal_hybrid(sender, certificate, key, metadata, message, rng),
+    }
+}
+
+/// The messages [`seal_multi_to`] produces for the relay: one hybrid multi-recipient message
+/// for the recipients with an envelope key, one classical for the others.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+#[must_use]
+pub struct MultiSealed {
+    /// Type `0x34`, for the hybrid recipients (in their order), if any.
+    pub hybrid: Option<Vec<u8>>,
+    /// Type `0x31`, for the classical recipients (in their order), if any.
+    pub classical: Option<Vec<u8>>,
+}
+
+/// Seals `message` for every recipient as negotiated. The hybrid and the classical
+/// recipients get separate messages, each with its own content encryption: a classical
+/// header in the same message would expose the shared content key (and so the sender) to a
+/// quantum adversary, defeating the hybrid headers (SPEC.md §13.8.3). Draws as
+/// [`seal_multi_hybrid`], then as [`seal_multi`].
+///
+/// # Errors
+/// As [`seal_multi`] and [`seal_multi_hybrid`] (indices are positions in `recipients`;
+/// duplicates are detected across both groups). Nothing is drawn when an input is refused.
+pub fn seal_multi_to<R: CryptoRng + ?Sized>(
+    sender: &IdentityKeyPair,
+    certificate: &SenderCertificate,
+    recipients: &[Recipient<'_>],
+    metadata: &Metadata,
+    message: &[u8],
+    rng: &mut R,
+) -> Result<MultiSealed, SealError> {
+    check_sender(sender, certificate, message)?;
+    let all: Vec<IdentityKey> = recipients.iter().map(|r| *r.identity_key()).collect();
+    multi::check_recipients(&all)?;
+    let mut hybrid = Vec::new();
+    let mut classical = Vec::new();
+    for (index, recipient) in recipients.iter().enumerate() {
+        match recipient {
+            Recipient::Hybrid(key) if !key.verify() => {
+                return Err(SealError::BadEnvelopeKey { index });
+            }
+            Recipient::Hybrid(key) => hybrid.push(*key),
+            Recipient::Classical(identity) => classical.push(**identity),
+        }
+    }
+    let padded = content::encode_padded(metadata, certificate, message);
+    let hybrid = if hybrid.is_empty() {
+        None
+    } else {
+        Some(
+            multi::seal_hybrid(sender, &hybrid, &padded, rng).map_err(|e| match e {
+                // Report the position in `recipients`, not among the hybrid ones.
+                SealError::BadEnvelopeKey { index } => SealError::BadEnvelopeKey {
+                    index: recipients
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| matches!(r, Recipient::Hybrid(_)))
+                        .nth(index)
+                        .map_or(index, |(i, _)| i),
+                },
+                other => other,
+            })?,
+        )
+    };
+    let classical = if classical.is_empty() {
+        None
+    } else {
+        Some(multi::seal(sender, &classical, &padded, rng)?)
+    };
+    Ok(MultiSealed { hybrid, classical })
+}
+
+/// What a recipient opens envelopes with: its identity key pair, the envelope keys it holds
+/// (current and retired within their grace window), and whether it refuses classical
+/// envelopes. Built by `Account::recipient_keys`; [`RecipientKeys::classical`] for an
+/// identity alone.
+#[derive(Clone, Debug)]
+pub struct RecipientKeys<'a> {
+    identity: &'a IdentityKeyPair,
+    envelope_keys: Vec<&'a EnvelopeKeyPair>,
+    refuse_classical: bool,
+}
+
+impl<'a> RecipientKeys<'a> {
+    /// An identity without envelope keys: opens classical envelopes only (as [`open`]).
+    pub fn classical(identity: &'a IdentityKeyPair) -> Self {
+        RecipientKeys {
+            identity,
+            envelope_keys: Vec::new(),
+            refuse_classical: false,
+        }
+    }
+
+    pub(crate) fn new(
+        identity: &'a IdentityKeyPair,
+        envelope_keys: Vec<&'a EnvelopeKeyPair>,
+        refuse_classical: bool,
+    ) -> Self {
+        RecipientKeys {
+            identity,
+            envelope_keys,
+            refuse_classical,
+        }
+    }
+
+    /// Whether classical envelopes are refused.
+    pub fn refuses_classical(&self) -> bool {
+        self.refuse_classical
+    }
+}
+
 /// Opens an envelope (type `0x30`, or `0x32` split from a multi-recipient message) addressed
-/// to `recipient`, and validates the sender certificate against `trust` at `now`.
+/// to `recipient`, and validates the sender certificate against `trust` at `now`. Hybrid
+/// envelopes need the envelope keys: [`open_with`].
 ///
 /// # Errors
 /// See [`OpenError`]; checks run in the order of SPEC.md §13.2.4 and §13.3.4. Nothing changes
@@ -468,13 +771,48 @@ pub fn open(
     trust: &TrustStore,
     now: Timestamp,
 ) -> Result<Opened, OpenError> {
+    open_with(&RecipientKeys::classical(recipient), envelope, trust, now)
+}
+
+/// Opens an envelope of any type a recipient receives (`0x30`, `0x32`, and the hybrid `0x33`,
+/// `0x35`) with `keys`, and validates the sender certificate against `trust` at `now`.
+///
+/// # Errors
+/// See [`OpenError`]; checks run in the order of SPEC.md §13.2.4, §13.3.4 and §13.8.5:
+/// [`OpenError::ClassicalRefused`] for a classical envelope when `keys` refuses them,
+/// [`OpenError::UnknownEnvelopeKey`] for a hybrid envelope naming a key not held. Opening is
+/// a pure function: nothing changes, on error or success.
+pub fn open_with(
+    keys: &RecipientKeys<'_>,
+    envelope: &[u8],
+    trust: &TrustStore,
+    now: Timestamp,
+) -> Result<Opened, OpenError> {
+    let recipient = keys.identity;
     let view = envelope::EnvelopeView::decode(envelope)?;
     if view.recipient() != recipient.public().as_bytes() {
         return Err(OpenError::NotForUs);
     }
+    let kem = match view.kem() {
+        None if keys.refuse_classical => return Err(OpenError::ClassicalRefused),
+        None => None,
+        Some(part) => Some(
+            keys.envelope_keys
+                .iter()
+                .find(|k| k.id == part.key_id)
+                .map(|k| &k.pair)
+                .ok_or(OpenError::UnknownEnvelopeKey {
+                    key_id: part.key_id,
+                })?,
+        ),
+    };
+    let hybrid = kem.is_some();
     let (content, kind) = match view.kind() {
-        EnvelopeKind::Single => (envelope::open(recipient, &view)?, EnvelopeKind::Single),
-        _ => (multi::open(recipient, &view)?, EnvelopeKind::MultiRecipient),
+        EnvelopeKind::Single => (envelope::open(recipient, kem, &view)?, EnvelopeKind::Single),
+        _ => (
+            multi::open(recipient, kem, &view)?,
+            EnvelopeKind::MultiRecipient,
+        ),
     };
     content.certificate.validate(trust, now)?;
     if content.certificate.identity_key() == recipient.public() {
@@ -485,10 +823,12 @@ pub fn open(
         metadata: content.metadata,
         message: content.message,
         kind,
+        hybrid,
     })
 }
 
-/// The recipient an envelope (type `0x30` or `0x32`) is addressed to, for routing.
+/// The recipient an envelope (type `0x30`, `0x32`, `0x33` or `0x35`) is addressed to, for
+/// routing.
 ///
 /// # Errors
 /// [`DecodeError`] if the envelope is malformed or the recipient is not a valid identity key

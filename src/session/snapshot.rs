@@ -216,7 +216,7 @@ mod plain_serde {
     impl<'de> Deserialize<'de> for Session {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
             // The session snapshot is the same struct in versions 1 and 2.
-            versioned::<D, SessionSnapshotV1, SessionSnapshotV1>(deserializer)?
+            versioned::<D, SessionSnapshotV1, SessionSnapshotV1, SessionSnapshotV1>(deserializer)?
                 .to_live(KeyChecks::Full)
                 .map_err(D::Error::custom)
         }

@@ -66,6 +66,14 @@ pub(crate) const TYPE_BACKUP_ENTRY: u8 = 0x82;
 pub(crate) const TYPE_BACKUP_MANIFEST: u8 = 0x83;
 /// Type byte of a whole backup as stored: wrapped key, manifest, entries (SPEC.md §18.6).
 pub(crate) const TYPE_BACKUP: u8 = 0x84;
+/// Type byte of a hybrid (X25519 + ML-KEM-768) single-recipient sealed envelope.
+pub(crate) const TYPE_HYBRID_ENVELOPE: u8 = 0x33;
+/// Type byte of a hybrid multi-recipient message (sent to the relay, never to a recipient).
+pub(crate) const TYPE_HYBRID_MULTI_RECIPIENT: u8 = 0x34;
+/// Type byte of a per-recipient envelope split from a hybrid multi-recipient message.
+pub(crate) const TYPE_HYBRID_RECIPIENT_ENVELOPE: u8 = 0x35;
+/// Type byte of a published envelope KEM key (SPEC.md §13.8.1).
+pub(crate) const TYPE_ENVELOPE_KEY: u8 = 0x36;
 /// Type byte of a user's signed device list (SPEC.md §19.2).
 pub(crate) const TYPE_DEVICE_LIST: u8 = 0x54;
 /// Type byte of a relay's answer to a fan-out whose manifest does not match (SPEC.md §19.6).
@@ -105,6 +113,10 @@ pub(crate) const KNOWN_TYPES: &[u8] = &[
     TYPE_BACKUP_ENTRY,
     TYPE_BACKUP_MANIFEST,
     TYPE_BACKUP,
+    TYPE_HYBRID_ENVELOPE,
+    TYPE_HYBRID_MULTI_RECIPIENT,
+    TYPE_HYBRID_RECIPIENT_ENVELOPE,
+    TYPE_ENVELOPE_KEY,
     TYPE_DEVICE_LIST,
     TYPE_DEVICE_MISMATCH,
     TYPE_FAN_OUT_KEY,

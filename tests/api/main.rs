@@ -19,4 +19,5 @@ mod records;
 mod recovery;
 mod sas;
 mod sealed;
+mod sealed_hybrid;
 mod verify;

@@ -307,7 +307,7 @@ fn a_blob_restores_only_as_the_object_the_app_expects() {
         Some(RestoreError::WrongObject { field: "group_id" })
     );
     // Blobs are written in the current format, which carries the binding.
-    assert_eq!(peek_blob(&bobs).unwrap().version, 2);
+    assert_eq!(peek_blob(&bobs).unwrap().version, STATE_FORMAT_VERSION);
 }
 
 #[test]
@@ -398,6 +398,10 @@ const V2_SESSION_LABEL: &[u8] = b"sessions/alice";
 /// Writes the v2 fixtures that do not exist yet (HUSHWIRE_WRITE_FIXTURES=1). Existing files
 /// are never overwritten: they are the published format.
 fn write_v2_fixtures() {
+    assert_eq!(
+        STATE_FORMAT_VERSION, 2,
+        "this build writes another format version: state_v2/ is frozen, add state_v3/ instead"
+    );
     let dir = fixture_dir(2);
     std::fs::create_dir_all(&dir).unwrap();
     let write = |name: &str, bytes: &[u8]| {
@@ -562,10 +566,10 @@ fn frozen_v1_fixtures_still_restore_and_work() {
         GroupSession::from_encrypted(&group_blob, &k, 3, &Expected::group(group_id.as_bytes()))
             .is_ok()
     );
-    // Re-exported, a v1 state is a v2 blob bound to the same object.
+    // Re-exported, a v1 state is a current-version blob bound to the same object.
     let mut rng = ChaCha20Rng::seed_from_u64(7);
     let again = bob.to_encrypted(&k, 4, &mut rng);
-    assert_eq!(peek_blob(&again).unwrap().version, 2);
+    assert_eq!(peek_blob(&again).unwrap().version, STATE_FORMAT_VERSION);
     assert!(Session::from_encrypted(&again, &k, 4, &Expected::peer(&alice)).is_ok());
 }
 

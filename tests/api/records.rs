@@ -479,6 +479,11 @@ fn read_record_fixture(name: &str) -> Vec<u8> {
 /// Bob's device of `state_v2/account.bin` (the same seed and steps), stored as records.
 fn write_record_fixtures() {
     use rand_core::SeedableRng;
+    assert_eq!(
+        hushwire::persist::STATE_FORMAT_VERSION,
+        2,
+        "this build writes another format version: records_v2/ is frozen"
+    );
     let dir = records_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let write = |name: &str, bytes: &[u8]| {

@@ -420,10 +420,13 @@ fn seal_fields(e: SealError) -> Value {
     match e {
         SealError::MessageTooLarge { len, max } => json!({ "len": len, "max": max }),
         SealError::TooManyRecipients { count, max } => json!({ "count": count, "max": max }),
-        SealError::DuplicateRecipient { index } => json!({ "index": index }),
-        SealError::CertificateMismatch | SealError::NoRecipients | SealError::NonContributory => {
-            json!({})
+        SealError::DuplicateRecipient { index } | SealError::BadEnvelopeKey { index } => {
+            json!({ "index": index })
         }
+        SealError::CertificateMismatch
+        | SealError::NoRecipients
+        | SealError::NonContributory
+        | SealError::EnvelopeKeyMismatch => json!({}),
         other => missing(&other),
     }
 }
@@ -437,7 +440,9 @@ fn open_fields(e: OpenError) -> Value {
         | OpenError::NonContributory
         | OpenError::Tampered
         | OpenError::SenderNotAuthenticated
-        | OpenError::SelfSend => json!({}),
+        | OpenError::SelfSend
+        | OpenError::ClassicalRefused => json!({}),
+        OpenError::UnknownEnvelopeKey { key_id } => json!({ "key_id": key_id }),
         other => missing(&other),
     }
 }

@@ -24,9 +24,9 @@ use std::num::NonZeroU32;
 
 use hushwire::certificate::{CertificateKind, SenderCertificateInfo};
 use hushwire::sealed::padding::PaddingError;
-use hushwire::sealed::{self, MultiRecipientMessage};
+use hushwire::sealed::{self, EnvelopeKeyPublic, MultiRecipientMessage};
 use hushwire::{
-    CertificateError, ContentType, DecodeError, IdentityKeyPair, IssuerKey, IssuerKeyPair,
+    Account, CertificateError, ContentType, DecodeError, IdentityKeyPair, IssuerKey, IssuerKeyPair,
     Metadata, OpenError, SenderCertificate, ServerCertificate, Timestamp, TrustStore, Validity,
 };
 use rand_core::{TryCryptoRng, TryRng};
@@ -135,6 +135,22 @@ impl TapeRng {
             assert_eq!(d.length, 32, "every draw of these scenarios is 32 bytes");
             d.purpose = purpose.to_owned();
             out.push(reference::arr(&self.tape[d.offset..d.offset + 32]));
+        }
+        out
+    }
+
+    /// As [`TapeRng::label`] for draws of any length (ML-KEM seeds are 64 bytes).
+    fn label_bytes(&mut self, purpose: &str, expected_draws: usize) -> Vec<Vec<u8>> {
+        let fresh: Vec<&mut Draw> = self
+            .draws
+            .iter_mut()
+            .filter(|d| d.purpose.is_empty())
+            .collect();
+        assert_eq!(fresh.len(), expected_draws, "draws for {purpose}");
+        let mut out = Vec::new();
+        for d in fresh {
+            d.purpose = purpose.to_owned();
+            out.push(self.tape[d.offset..d.offset + d.length].to_vec());
         }
         out
     }
@@ -1436,17 +1452,357 @@ fn rejections() -> Value {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Scenario 5: hybrid envelopes (SPEC.md §13.8).
+
+/// The reference's `(ek, signed message, encoding)` of an envelope KEM key.
+type ReferenceEnvelopeKey = (Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// An account around `identity` with hybrid envelopes on, from the tape; its envelope key
+/// seed and the reference's view of the key.
+fn hybrid_account(
+    rng: &mut TapeRng,
+    name: &str,
+    identity: &IdentityKeyPair,
+    reference_key: &Key,
+) -> (Account, [u8; 64], ReferenceEnvelopeKey) {
+    let mut account = Account::from_identity(identity.clone(), ts(NOW), rng);
+    rng.label_bytes(
+        &format!("{name} signed prekey and last-resort ML-KEM prekey (unused here)"),
+        2,
+    );
+    assert!(account.enable_hybrid_envelopes(ts(NOW), rng));
+    let seed: [u8; 64] = rng.label_bytes(&format!("{name} envelope KEM key seed"), 1)[0]
+        .as_slice()
+        .try_into()
+        .unwrap();
+    let reference = reference::envelope_key(reference_key, 1, &seed);
+    assert_eq!(account.envelope_key().unwrap().encode(), reference.2);
+    (account, seed, reference)
+}
+
+fn hybrid() -> Value {
+    let mut rng = TapeRng::new("hybrid");
+    let c = chain(&mut rng);
+    let (alice, alice_ref) = device(&mut rng, "sender");
+    let (bob_id, bob_ref) = device(&mut rng, "bob");
+    let (carol_id, carol_ref) = device(&mut rng, "carol");
+    let (bob, bob_seed, bob_key) = hybrid_account(&mut rng, "bob", &bob_id, &bob_ref);
+    let (carol, carol_seed, carol_key) = hybrid_account(&mut rng, "carol", &carol_id, &carol_ref);
+    let (cert, signed_message) = certify(
+        &c,
+        &alice,
+        SERIAL,
+        USER_ID,
+        SENDER_NOT_BEFORE,
+        SENDER_EXPIRES_AT,
+    );
+    let bob_public = EnvelopeKeyPublic::decode(&bob_key.2).unwrap();
+    let carol_public = EnvelopeKeyPublic::decode(&carol_key.2).unwrap();
+    assert!(bob_public.verify() && carol_public.verify());
+
+    // Single recipient.
+    let meta = Metadata::new(ContentType::SESSION, ts(NOW));
+    let envelope =
+        sealed::seal_hybrid(&alice, &cert, &bob_public, &meta, INNER_MESSAGE, &mut rng).unwrap();
+    let draws = rng.label(
+        "single: ML-KEM encapsulation randomness m, then the ephemeral private key",
+        2,
+    );
+    let (m, ephemeral) = (draws[0], draws[1]);
+    let content = reference::content(0x01, NOW, None, cert.as_bytes(), INNER_MESSAGE);
+    let padded = reference::pad(&content);
+    let trace =
+        reference::seal_hybrid_single(&alice_ref, &bob_ref, 1, &bob_key.0, m, ephemeral, &padded);
+    assert_eq!(envelope, trace.envelope, "library and reference differ");
+    assert_eq!(
+        reference::kem_decaps(&bob_seed, &trace.kem_ciphertext),
+        trace.kem_shared
+    );
+    let opened =
+        sealed::open_with(&bob.recipient_keys(ts(NOW)), &envelope, &c.trust, ts(NOW)).unwrap();
+    assert!(opened.is_hybrid());
+    assert_eq!(opened.message(), INNER_MESSAGE);
+
+    // Two recipients.
+    let group_meta = Metadata::new(ContentType::GROUP, ts(NOW));
+    let multi = sealed::seal_multi_hybrid(
+        &alice,
+        &cert,
+        &[&bob_public, &carol_public],
+        &group_meta,
+        GROUP_MESSAGE,
+        &mut rng,
+    )
+    .unwrap();
+    let draws = rng.label(
+        "multi: ML-KEM encapsulation randomness m_i for bob, then carol, then the message secret M",
+        3,
+    );
+    let ms = [draws[0], draws[1]];
+    let message_key = draws[2];
+    let group_content = reference::content(0x02, NOW, None, cert.as_bytes(), GROUP_MESSAGE);
+    let group_padded = reference::pad(&group_content);
+    let multi_trace = reference::seal_hybrid_multi(
+        &alice_ref,
+        &[
+            (&bob_ref, 1, &bob_key.0, ms[0]),
+            (&carol_ref, 1, &carol_key.0, ms[1]),
+        ],
+        message_key,
+        &group_padded,
+    );
+    assert_eq!(multi, multi_trace.message, "library and reference differ");
+    let split = MultiRecipientMessage::decode(&multi).unwrap().split();
+    for ((account, (_, env)), t) in [&bob, &carol]
+        .iter()
+        .zip(&split)
+        .zip(&multi_trace.recipients)
+    {
+        assert_eq!(env, &t.envelope);
+        let opened =
+            sealed::open_with(&account.recipient_keys(ts(NOW)), env, &c.trust, ts(NOW)).unwrap();
+        assert_eq!(opened.message(), GROUP_MESSAGE);
+    }
+    assert_eq!(
+        reference::kem_decaps(&carol_seed, &multi_trace.recipients[1].kem_ciphertext),
+        multi_trace.recipients[1].kem_shared
+    );
+
+    // Rejections.
+    let classical = sealed::seal(
+        &alice,
+        &cert,
+        bob_id.public(),
+        &meta,
+        INNER_MESSAGE,
+        &mut rng,
+    )
+    .unwrap();
+    rng.label("envelope ephemeral private key (classical, refused)", 1);
+    let mut strict = bob.clone();
+    strict.set_refuse_classical_envelopes(true);
+    let mut unknown_id = envelope.clone();
+    unknown_id[66..70].copy_from_slice(&2u32.to_be_bytes());
+    let bob_split = &split[0].1;
+    let cases: Vec<(&str, &str, Vec<u8>, &Account, OpenError)> = vec![
+        (
+            "classical_refused",
+            "a classical envelope (type 0x30) to a recipient that refuses them",
+            classical.clone(),
+            &strict,
+            OpenError::ClassicalRefused,
+        ),
+        (
+            "unknown_envelope_key",
+            "the single hybrid envelope with key id 2, which Bob never issued",
+            unknown_id,
+            &bob,
+            OpenError::UnknownEnvelopeKey { key_id: 2 },
+        ),
+        (
+            "kem_ciphertext_altered",
+            "the single hybrid envelope with bit 0 of the KEM ciphertext's first byte flipped",
+            flip(&envelope, 70),
+            &bob,
+            OpenError::Tampered,
+        ),
+        (
+            "ephemeral_altered",
+            "the single hybrid envelope with bit 0 of the ephemeral key's last byte flipped",
+            flip(&envelope, 65),
+            &bob,
+            OpenError::Tampered,
+        ),
+        (
+            "content_altered",
+            "the single hybrid envelope with its last byte (the tag) altered",
+            flip(&envelope, envelope.len() - 1),
+            &bob,
+            OpenError::Tampered,
+        ),
+        (
+            "split_kem_ciphertext_altered",
+            "Bob's split envelope (type 0x35) with its KEM ciphertext's last byte altered",
+            flip(bob_split, 70 + 1087),
+            &bob,
+            OpenError::Tampered,
+        ),
+        (
+            "split_tag_altered",
+            "Bob's split envelope with its authentication tag's first byte altered",
+            flip(bob_split, 1206 - 16),
+            &bob,
+            OpenError::SenderNotAuthenticated,
+        ),
+        (
+            "truncated",
+            "the single hybrid envelope cut inside its KEM ciphertext (1,000 bytes)",
+            envelope[..1000].to_vec(),
+            &bob,
+            OpenError::Malformed(DecodeError::Truncated { needed: 158 }),
+        ),
+        (
+            "not_for_us",
+            "Carol opens the single hybrid envelope addressed to Bob",
+            envelope.clone(),
+            &carol,
+            OpenError::NotForUs,
+        ),
+    ];
+    let mut rejections = Vec::new();
+    for (name, description, bytes, account, expected) in cases {
+        let got = sealed::open_with(&account.recipient_keys(ts(NOW)), &bytes, &c.trust, ts(NOW));
+        assert_eq!(got.as_ref().err(), Some(&expected), "{name}");
+        rejections.push(json!({
+            "name": name,
+            "description": description,
+            "recipient": if std::ptr::eq(account, &carol) { "carol" } else { "bob" },
+            "refuse_classical": std::ptr::eq(account, &strict),
+            "envelope": hx(&bytes),
+            "expected": outcome_json(&got),
+        }));
+    }
+    // Decodings of the published key.
+    let mut key_cases = Vec::new();
+    let mut forged = bob_key.2.clone();
+    forged[100] ^= 1;
+    let mut zero_id = bob_key.2.clone();
+    zero_id[34..38].copy_from_slice(&[0; 4]);
+    let mut wrong_type = bob_key.2.clone();
+    wrong_type[1] = 0x10;
+    for (name, bytes, expected) in [
+        ("forged", forged, Ok(false)),
+        (
+            "zero_key_id",
+            zero_id,
+            Err(DecodeError::InvalidField { field: "key_id" }),
+        ),
+        (
+            "wrong_type",
+            wrong_type,
+            Err(DecodeError::WrongType {
+                expected: 0x36,
+                found: 0x10,
+            }),
+        ),
+        (
+            "truncated",
+            bob_key.2[..bob_key.2.len() - 1].to_vec(),
+            Err(DecodeError::Truncated { needed: 1 }),
+        ),
+    ] {
+        let got = EnvelopeKeyPublic::decode(&bytes).map(|k| k.verify());
+        assert_eq!(got, expected, "{name}");
+        key_cases.push(json!({
+            "name": name,
+            "encoded": hx(&bytes),
+            "expected": match got {
+                Ok(verifies) => json!({ "decodes": true, "signature_verifies": verifies }),
+                Err(e) => json!({ "decodes": false, "error": outcome_json(&Err::<(), _>(e)) }),
+            },
+        }));
+    }
+
+    let key_entry = |name: &str, seed: &[u8; 64], k: &ReferenceEnvelopeKey| {
+        json!({
+            "owner": name,
+            "key_id": 1,
+            "seed": hx(seed),
+            "encapsulation_key": hx(&k.0),
+            "encapsulation_key_sha256": hx(&Sha256::digest(&k.0)),
+            "signed_message": hx(&k.1),
+            "encoded": hx(&k.2),
+        })
+    };
+    let mut body = serde_json::Map::new();
+    body.insert("chain".into(), chain_json(&c));
+    body.insert("sender".into(), key_json(&alice_ref));
+    body.insert("bob".into(), key_json(&bob_ref));
+    body.insert("carol".into(), key_json(&carol_ref));
+    body.insert(
+        "sender_certificate".into(),
+        sender_cert_json(&cert, &signed_message),
+    );
+    body.insert(
+        "envelope_keys".into(),
+        json!([
+            key_entry("bob", &bob_seed, &bob_key),
+            key_entry("carol", &carol_seed, &carol_key)
+        ]),
+    );
+    body.insert(
+        "single".into(),
+        json!({
+            "recipient": "bob",
+            "metadata": { "content_type": 1, "sent_at": NOW },
+            "inner_message": hx(INNER_MESSAGE),
+            "content": hx(&content),
+            "padded_content": hx(&padded),
+            "kem_randomness_m": hx(&m),
+            "kem_ciphertext": hx(&trace.kem_ciphertext),
+            "kem_shared_secret": hx(&trace.kem_shared),
+            "ephemeral_private": hx(&ephemeral),
+            "ephemeral_public": hx(&trace.ephemeral_public),
+            "dh_ephemeral": hx(&trace.dh_ephemeral),
+            "chain_key": hx(&trace.chain_key),
+            "static_key": hx(&trace.static_key),
+            "header": hx(&trace.header),
+            "encrypted_sender_identity": hx(&trace.encrypted_static),
+            "content_key": hx(&trace.content_key),
+            "envelope": hx(&envelope),
+        }),
+    );
+    body.insert(
+        "multi".into(),
+        json!({
+            "recipients": ["bob", "carol"],
+            "metadata": { "content_type": 2, "sent_at": NOW },
+            "inner_message": hx(GROUP_MESSAGE),
+            "padded_content": hx(&group_padded),
+            "message_secret": hx(&message_key),
+            "ephemeral_public": hx(&multi_trace.ephemeral_public),
+            "body_key": hx(&multi_trace.body_key),
+            "ciphertext_sha256": hx(&multi_trace.digest),
+            "per_recipient": multi_trace.recipients.iter().zip(&ms).map(|(t, m)| json!({
+                "kem_randomness_m": hx(m),
+                "kem_ciphertext": hx(&t.kem_ciphertext),
+                "kem_shared_secret": hx(&t.kem_shared),
+                "dh_ephemeral": hx(&t.dh_ephemeral),
+                "wrap_key": hx(&t.wrap_key),
+                "wrapped": hx(&t.wrapped),
+                "dh_static": hx(&t.dh_static),
+                "tag": hx(&t.tag),
+                "split_envelope": hx(&t.envelope),
+            })).collect::<Vec<_>>(),
+            "message": hx(&multi),
+        }),
+    );
+    body.insert("rejections".into(), json!(rejections));
+    body.insert("envelope_key_decodings".into(), json!(key_cases));
+    file(
+        "hybrid",
+        "Hybrid (X25519 + ML-KEM-768) sealed envelopes (SPEC.md §13.8): two published envelope \
+         KEM keys (type 0x36), a single-recipient envelope (0x33) and a two-recipient message \
+         (0x34) with its split envelopes (0x35), every intermediate value, rejected envelopes \
+         with their errors, and decodings of the published key.",
+        &rng,
+        body,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
 // Files.
 
 fn check_file(name: &str, value: &Value) {
     check_vector_file("sealed", name, &canonical_text(value));
 }
 
-const FILES: [&str; 4] = [
+const FILES: [&str; 5] = [
     "certificates",
     "sealed_message",
     "multi_recipient",
     "rejections",
+    "hybrid",
 ];
 
 #[test]
@@ -1467,6 +1823,11 @@ fn multi_recipient_vectors() {
 #[test]
 fn rejection_vectors() {
     check_file("rejections", &rejections());
+}
+
+#[test]
+fn hybrid_vectors() {
+    check_file("hybrid", &hybrid());
 }
 
 #[test]

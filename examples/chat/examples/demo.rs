@@ -3,7 +3,10 @@
 //! The demo starts the example relay (`src/relay.rs`: TLS on a free loopback
 //! port, SQLite in a temporary directory) inside this process and runs three peers against
 //! it. The left column is what the relay stored, read back from its database (who receives,
-//! the first bytes in hex, the length: sealed envelopes hide the sender and the message kind).
+//! the envelope's kind, the first bytes in hex, the length: sealed envelopes hide the sender
+//! and the message kind). Every peer turns hybrid sealed envelopes on and publishes its
+//! envelope KEM key, so the relay sees `hybrid` envelopes (X25519 + ML-KEM-768, 1,092 bytes
+//! more than `classical` ones): the sender stays hidden from a future quantum adversary too.
 //! The right column is what each person reads after decrypting. Along the way:
 //!
 //! - the operator presents a certificate from her bank, and the customer's app, which pins
@@ -75,7 +78,7 @@ const TAMPERED_CHUNK: u64 = 1;
 const ORGANIZATION: &str = "Acme Bank";
 const ORG_ROOT_ID: u32 = 100;
 /// Bytes of each envelope shown in hex: enough to see they look random, no more.
-const HEX_PREFIX: usize = 8;
+const HEX_PREFIX: usize = 5;
 /// Bytes before an envelope's ciphertext that the demo skips: version, type, recipient key.
 const ENVELOPE_HEADER: usize = 2 + 32;
 /// Width of the relay column, so the two sides line up.
@@ -309,8 +312,8 @@ async fn run() -> DemoResult<()> {
         client.receive().await?;
         let bundles = peer.register(&mut client, unix_now(), &mut rng).await?;
         note(&format!(
-            "{name:<10} registers, uploads {bundles} prekey bundles (public keys only), gets a \
-             sender certificate"
+            "{name:<10} registers, uploads {bundles} prekey bundles and an envelope KEM key \
+             (public keys only), gets a sender certificate"
         ));
         people.push(Person {
             peer,
@@ -356,10 +359,14 @@ async fn run() -> DemoResult<()> {
     // ── Conversation ──
     section("conversation");
     row(
-        "relay stored: recipient, ciphertext, length",
+        "relay stored: recipient, kind, ciphertext, length",
         "who reads what",
     );
     println!("{}┼{}", "─".repeat(LEFT + 1), "─".repeat(56));
+    aside(
+        "hybrid = X25519 + ML-KEM-768 sealed envelope (+1,092 B): sealed to the recipient's \
+         published envelope key",
+    );
 
     // 1. The customer's first message carries the key agreement, inside a sealed envelope.
     stage
@@ -879,7 +886,11 @@ async fn card_number(
         );
     }
     for (_, relay_id) in &done.vaulted {
-        stage.show_stored(*relay_id, VAULT, "the number, sealed to the vault")?;
+        stage.show_stored(
+            *relay_id,
+            VAULT,
+            "the number, sealed to the vault (SecureField: classical)",
+        )?;
     }
     stage.show_stored(done.sent.relay_id, OPERATOR, "the masked text")?;
     for sent in &done.fields_sent {
@@ -1101,7 +1112,8 @@ fn plaintext_visible(plaintexts: &[String], stored: &[Vec<u8>]) -> bool {
 }
 
 fn envelope_line(id: u64, to: &str, envelope: &[u8]) -> String {
-    format!("#{id:<2} → {to:<10} {}", sample(envelope))
+    let kind = transport::chat::envelope_kind(envelope);
+    format!("#{id:<2} → {to:<10} {kind:<9} {}", sample(envelope))
 }
 
 /// The first bytes after the envelope's header (version, type, recipient key) and the length:

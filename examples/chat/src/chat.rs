@@ -8,6 +8,13 @@
 //! relay root), decrypt with the account. The relay sees the recipient and the envelope's
 //! padded size, nothing else.
 //!
+//! Envelopes are hybrid (X25519 + ML-KEM-768, SPEC.md §13.8) to every recipient that
+//! published an envelope KEM key, classical to the others: a new [`Peer`] turns hybrid
+//! envelopes on and publishes its key with its prekeys ([`Peer::publish_prekeys`]); a sender
+//! fetches the recipient's key from the relay, checks its owner and signature, and keeps it
+//! (see [`Peer::envelope_key_for`]), so that a relay that stops handing it out cannot switch
+//! the sender back to classical envelopes while the key is still good.
+//!
 //! A message's plaintext is a [`crate::body`]: text, a file's pointer (files travel through
 //! the relay's blob store, see `files`), the masked copy of a secure field (masking before
 //! encryption and the payment vault, see `masking`), or a group's invitation or sender key
@@ -26,12 +33,13 @@ use zeroize::Zeroizing;
 
 use hushwire::attachment::AttachmentPointer;
 use hushwire::mask::{MaskedField, SECURE_FIELD_CONTENT_TYPE, SecureFieldError, VaultedField};
-use hushwire::sealed::{self, ContentType, Metadata};
+use hushwire::sealed::{ContentType, EnvelopeKeyPublic, Metadata};
 use hushwire::verify::verify_business_identity;
 use hushwire::{
     BusinessIdentity, DecryptError, Device, Event, HandshakeError, IdentityKey, IssuerKey,
-    KemPreKeyKind, OrganizationRoots, PeerError, PreKeyBundle, ResetReason, SealedSessionError,
-    SenderCertificate, Timestamp, TrustStore, UserId, VerificationState, VerifyError,
+    KemPreKeyKind, OrganizationRoots, PREKEY_GRACE_SECS, PeerError, PreKeyBundle, ResetReason,
+    SealedSessionError, SenderCertificate, Timestamp, TrustStore, UserId, VerificationState,
+    VerifyError,
 };
 use rand_core::{CryptoRng, SeedableRng};
 
@@ -60,6 +68,46 @@ pub const RESET_REQUEST: u8 = 0x81;
 pub const ONE_TIME_PREKEYS: u32 = 20;
 /// Below this many left, a peer generates and publishes more.
 const ONE_TIME_PREKEYS_REFILL: usize = 5;
+/// How long a sender uses a recipient's envelope KEM key before asking the relay for the
+/// current one (recipients rotate theirs weekly, with the signed prekey).
+pub const ENVELOPE_KEY_REFRESH_SECS: u64 = 24 * 3600;
+/// How long a sender keeps sealing to an envelope key it fetched when the relay stops handing
+/// one out: the recipient opens envelopes to a retired key for [`PREKEY_GRACE_SECS`] after
+/// retiring it, so a key fetched at `t` opens until at least `t` + that grace.
+pub const ENVELOPE_KEY_KEEP_SECS: u64 = PREKEY_GRACE_SECS;
+
+/// Sealed-envelope type bytes (SPEC.md §13.0, §13.8), for telling what a relay stored.
+const ENVELOPE_CLASSICAL: u8 = 0x30;
+const ENVELOPE_CLASSICAL_SPLIT: u8 = 0x32;
+const ENVELOPE_HYBRID: u8 = 0x33;
+const ENVELOPE_HYBRID_SPLIT: u8 = 0x35;
+
+/// Which kind of sealed envelope `envelope` is, from its type byte: `Some(true)` hybrid
+/// (`0x33`, `0x35`), `Some(false)` classical (`0x30`, `0x32`), `None` anything else. It does
+/// not check the rest (the relay's and the demo's view of a stored envelope).
+pub fn envelope_is_hybrid(envelope: &[u8]) -> Option<bool> {
+    match envelope.get(1).copied()? {
+        ENVELOPE_HYBRID | ENVELOPE_HYBRID_SPLIT => Some(true),
+        ENVELOPE_CLASSICAL | ENVELOPE_CLASSICAL_SPLIT => Some(false),
+        _ => None,
+    }
+}
+
+/// "hybrid" or "classical", as `envelope`'s type byte says ("?" for anything else): what
+/// the peer and the demo print for a stored or sent envelope.
+pub fn envelope_kind(envelope: &[u8]) -> &'static str {
+    match envelope_is_hybrid(envelope) {
+        Some(true) => "hybrid",
+        Some(false) => "classical",
+        None => "?",
+    }
+}
+
+/// A recipient's envelope KEM key as fetched, and when.
+struct FetchedEnvelopeKey {
+    key: EnvelopeKeyPublic,
+    fetched_at: Timestamp,
+}
 
 /// A device: its account, its name on the relay, and what it pins.
 pub struct Peer {
@@ -80,6 +128,8 @@ pub struct Peer {
     /// Draws this device's sender key when it joins a group while reading (seeded from the
     /// caller's RNG in [`Peer::new`], else from the OS at the first join).
     group_rng: Option<ChaCha20Rng>,
+    /// Recipients' envelope KEM keys, by identity key (see [`Peer::envelope_key_for`]).
+    envelope_keys: BTreeMap<[u8; 32], FetchedEnvelopeKey>,
 }
 
 /// What an envelope turned out to be.
@@ -155,13 +205,15 @@ pub struct Sent {
 }
 
 impl Peer {
-    /// A new device named `name`, with one-time prekeys ready to publish.
+    /// A new device named `name`, with one-time prekeys ready to publish and hybrid sealed
+    /// envelopes on (its envelope KEM key is published with its prekeys).
     pub fn new<R: CryptoRng + ?Sized>(
         name: &str,
         now: Timestamp,
         rng: &mut R,
     ) -> Result<Peer, BoxError> {
         let mut device = Device::new(now, rng);
+        device.account_mut().enable_hybrid_envelopes(now, rng);
         device.account_mut().generate_one_time_prekeys(
             ONE_TIME_PREKEYS,
             ONE_TIME_PREKEYS,
@@ -193,6 +245,7 @@ impl Peer {
             groups: BTreeMap::new(),
             pending_keys: Vec::new(),
             group_rng: None,
+            envelope_keys: BTreeMap::new(),
         }
     }
 
@@ -279,9 +332,10 @@ impl Peer {
         })
     }
 
-    /// Rotates the signed prekey if due, tops up one-time prekeys, and publishes every unused
-    /// one (the relay ignores those it already has, and never hands one out twice). Returns
-    /// how many bundles were published.
+    /// Rotates the signed prekey (and the envelope KEM key with it) if due, tops up one-time
+    /// prekeys, and publishes every unused one (the relay ignores those it already has, and
+    /// never hands one out twice), then the current envelope KEM key if hybrid envelopes are
+    /// on. Returns how many bundles were published.
     pub async fn publish_prekeys<R: CryptoRng + ?Sized>(
         &mut self,
         client: &mut RelayClient,
@@ -315,6 +369,9 @@ impl Peer {
             if last {
                 break;
             }
+        }
+        if let Some(key) = published.envelope_key {
+            client.publish_envelope_key(key.encode()).await?;
         }
         Ok(count)
     }
@@ -377,6 +434,56 @@ impl Peer {
         }
     }
 
+    /// The envelope KEM key to seal to `recipient` with, `None` for classical envelopes
+    /// (SPEC.md §13.8.4). A key fetched less than [`ENVELOPE_KEY_REFRESH_SECS`] ago is used as
+    /// it is; else the relay is asked for the current one. A key from the relay must belong to
+    /// `recipient` and carry its valid signature (else an error: the relay tampered, and
+    /// nothing is sealed). When the relay has none, a key fetched less than
+    /// [`ENVELOPE_KEY_KEEP_SECS`] ago is still used: withholding it then downgrades nothing.
+    pub async fn envelope_key_for(
+        &mut self,
+        client: &mut RelayClient,
+        recipient: &IdentityKey,
+        now: Timestamp,
+    ) -> Result<Option<EnvelopeKeyPublic>, BoxError> {
+        let id = recipient.to_bytes();
+        let age = |fetched: &FetchedEnvelopeKey| {
+            now.as_unix_secs()
+                .saturating_sub(fetched.fetched_at.as_unix_secs())
+        };
+        if let Some(fetched) = self.envelope_keys.get(&id)
+            && age(fetched) < ENVELOPE_KEY_REFRESH_SECS
+        {
+            return Ok(Some(fetched.key.clone()));
+        }
+        match client.fetch_envelope_key(id).await? {
+            Some(bytes) => {
+                let key = EnvelopeKeyPublic::decode(&bytes)
+                    .map_err(|e| format!("the relay sent a malformed envelope key: {e}"))?;
+                if key.identity_key() != recipient || !key.verify() {
+                    return Err("the relay sent an envelope key that its owner did not sign".into());
+                }
+                self.envelope_keys.insert(
+                    id,
+                    FetchedEnvelopeKey {
+                        key: key.clone(),
+                        fetched_at: now,
+                    },
+                );
+                Ok(Some(key))
+            }
+            None => match self.envelope_keys.get(&id) {
+                Some(fetched) if age(fetched) < ENVELOPE_KEY_KEEP_SECS => {
+                    Ok(Some(fetched.key.clone()))
+                }
+                _ => {
+                    self.envelope_keys.remove(&id);
+                    Ok(None)
+                }
+            },
+        }
+    }
+
     /// Encrypts `text` for `to` (starting a session from a fetched bundle if needed), seals
     /// it and hands it to the relay.
     pub async fn send_text<R: CryptoRng + ?Sized>(
@@ -431,7 +538,15 @@ impl Peer {
                 )),
                 other => BoxError::from(other),
             })?;
-        let envelope = self.seal(&key, ContentType::SESSION, &message, now, rng)?;
+        let envelope_key = self.envelope_key_for(client, &key, now).await?;
+        let envelope = self.seal(
+            &key,
+            envelope_key.as_ref(),
+            ContentType::SESSION,
+            &message,
+            now,
+            rng,
+        )?;
         let relay_id = client.send(envelope.clone()).await?;
         Ok(Sent {
             relay_id,
@@ -451,7 +566,8 @@ impl Peer {
     ) -> Result<Sent, BoxError> {
         let (key, _) = self.resolve(client, to, now).await?;
         let content = ContentType::from_byte(IDENTITY_CERTIFICATE).ok_or("content type")?;
-        let envelope = self.seal(&key, content, certificate, now, rng)?;
+        let envelope_key = self.envelope_key_for(client, &key, now).await?;
+        let envelope = self.seal(&key, envelope_key.as_ref(), content, certificate, now, rng)?;
         let relay_id = client.send(envelope.clone()).await?;
         Ok(Sent {
             relay_id,
@@ -460,9 +576,12 @@ impl Peer {
         })
     }
 
+    /// Seals for `to`: hybrid to `envelope_key` (from [`Peer::envelope_key_for`]), classical
+    /// without one.
     fn seal<R: CryptoRng + ?Sized>(
         &self,
         to: &IdentityKey,
+        envelope_key: Option<&EnvelopeKeyPublic>,
         content: ContentType,
         message: &[u8],
         now: Timestamp,
@@ -472,10 +591,10 @@ impl Peer {
             .certificate
             .as_ref()
             .ok_or("no sender certificate: sign in as a registered device first")?;
-        Ok(sealed::seal(
-            self.device.account().identity_key_pair(),
+        Ok(self.device.seal_for(
             certificate,
             to,
+            envelope_key,
             &Metadata::new(content, now),
             message,
             rng,
@@ -603,7 +722,8 @@ impl Peer {
             .device
             .reset_request(identity, ResetReason::NoSession, now, now, rng)?;
         let content = ContentType::from_byte(RESET_REQUEST).ok_or("content type")?;
-        let envelope = self.seal(identity, content, &request, now, rng)?;
+        let envelope_key = self.envelope_key_for(client, identity, now).await?;
+        let envelope = self.seal(identity, envelope_key.as_ref(), content, &request, now, rng)?;
         let relay_id = client.send(envelope.clone()).await?;
         Ok(Sent {
             relay_id,
@@ -630,6 +750,9 @@ impl Peer {
         let bundle = PreKeyBundle::from_bytes(&bytes)?;
         bundle.verify()?;
         let answered = self.device.answer_reset(request, &bundle, now, rng)?;
+        // A device restored with its identity key has new envelope keys (they are not backed
+        // up): seal to the one it publishes now.
+        self.envelope_keys.remove(&identity.to_bytes());
         Ok(answered.events)
     }
 }

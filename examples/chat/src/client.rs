@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
 
-use crate::frame::{ErrorCode, Frame, FrameError, HEADER_LEN, body_len};
+use crate::frame::{ErasedCounts, ErrorCode, Frame, FrameError, HEADER_LEN, body_len};
 use crate::relay::Stream;
 use crate::tls::{self, Fingerprint, Pin};
 
@@ -407,6 +407,26 @@ impl RelayClient {
         }
     }
 
+    /// Publishes this device's envelope KEM key (hushwire's encoded `0x36` item), replacing
+    /// the one the relay stores.
+    pub async fn publish_envelope_key(&mut self, key: Vec<u8>) -> Result<(), ClientError> {
+        self.expect_ok(Frame::PublishEnvelopeKey(key)).await
+    }
+
+    /// The envelope KEM key the device `identity` published, as the relay stores it (check
+    /// its owner and signature before sealing to it); `None` if it published none.
+    pub async fn fetch_envelope_key(
+        &mut self,
+        identity: [u8; 32],
+    ) -> Result<Option<Vec<u8>>, ClientError> {
+        match self.request(Frame::FetchEnvelopeKey(identity)).await {
+            Ok(Frame::EnvelopeKey(bytes)) => Ok(Some(bytes)),
+            Ok(_) => Err(ClientError::Protocol("expected an envelope key")),
+            Err(ClientError::Relay(ErrorCode::NoEnvelopeKey)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The identity key registered under `name`.
     pub async fn lookup(&mut self, name: &str) -> Result<[u8; 32], ClientError> {
         match self.request(Frame::Lookup(name.to_owned())).await? {
@@ -436,6 +456,16 @@ impl RelayClient {
         match self.request(Frame::GetBackup).await? {
             Frame::Backup(bytes) => Ok(bytes),
             _ => Err(ClientError::Protocol("expected a backup")),
+        }
+    }
+
+    /// Erasure on request: the relay deletes everything it holds for this device and its
+    /// name (queue, prekeys, registration, blobs, backup) and says how many of each went.
+    /// The device is unregistered afterwards.
+    pub async fn erase(&mut self) -> Result<ErasedCounts, ClientError> {
+        match self.request(Frame::Erase).await? {
+            Frame::Erased(counts) => Ok(counts),
+            _ => Err(ClientError::Protocol("expected erasure counts")),
         }
     }
 

@@ -25,9 +25,22 @@
 //! 0x0C BlobId     id(16)                  0x8D BlobPut       id(16) offset(8) data(rest)
 //! 0x0D BlobData   data(rest)              0x8E BlobEnd       id(16) sha256(32)
 //! 0x0E Backup     backup(rest)            0x8F BlobGet       id(16) offset(8) len(4)
-//!                                         0x90 PutBackup     backup(rest)
-//!                                         0x91 GetBackup
+//! 0x0F Erased     queue(4) prekeys(4)     0x90 PutBackup     backup(rest)
+//!                 devices(4) blobs(4)     0x91 GetBackup
+//!                 backups(4)              0x92 Erase
+//! 0x10 EnvelopeKey key(rest)              0x93 PublishEnvelopeKey key(rest, ≤ 1,286 B)
+//!                                         0x94 FetchEnvelopeKey   identity(32)
 //! ```
+//!
+//! `PublishEnvelopeKey` stores the device's signed envelope KEM key (hushwire's type `0x36`
+//! item, SPEC.md §13.8.1) beside its prekeys, replacing the one stored; the relay treats it
+//! as opaque bytes of at most [`MAX_ENVELOPE_KEY_LEN`] (`Error(Invalid)` above, or from a
+//! device that registered no name). `FetchEnvelopeKey` is answered by `EnvelopeKey`, or
+//! `Error(NoEnvelopeKey)`: a sender seals hybrid envelopes to a key it fetched, classical ones
+//! otherwise, and checks the key's owner and signature itself. They are frames of their own so
+//! that `PublishBundle`/`Bundle` keep their layout and clients that predate them keep working
+//! (a new client on a relay that predates them is disconnected at its first `FetchEnvelopeKey`,
+//! an unknown tag). `Erase` deletes the stored key and counts it under `prekeys`.
 //!
 //! The `Blob*` frames are the relay's blob store (`relay::blobs`): an encrypted attachment
 //! object is uploaded in parts (`BlobBegin` reserves its length against the uploader's quota
@@ -40,6 +53,13 @@
 //! `Ok`, or `Error(BackupTooLarge)` above [`MAX_STORED_BACKUP_LEN`]); `GetBackup` is answered
 //! by `Backup`, or `Error(NoBackup)`. Both act on the name the signed-in device holds now: a
 //! device that holds no name, or another name, cannot read or replace it.
+//!
+//! `Erase` is erasure on request (a right to be forgotten): the relay deletes everything it
+//! holds for the signed-in device and the name it holds — its queue, prekeys and envelope KEM
+//! key, device registration, blobs and the name's backup — and answers `Erased` with how many
+//! items of each kind went (rows: one per envelope, prekey or envelope key, registration,
+//! blob, backup). Sending it
+//! again is answered with zeros.
 //!
 //! Before the client signed in, the only frame the relay accepts is `Auth`, and no frame may
 //! be longer than [`MAX_SIGN_IN_FRAME_LEN`]. `Notice` is the relay speaking unprompted (why it
@@ -67,6 +87,10 @@ pub const BLOB_ID_LEN: usize = 16;
 /// device in a few hundred conversations and groups, appended to for a long while, with room.
 /// Below [`MAX_FRAME_LEN`], so one frame carries it.
 pub const MAX_STORED_BACKUP_LEN: usize = 512 * 1024;
+/// Most bytes of the envelope KEM key a relay stores per device (`PublishEnvelopeKey`): the
+/// exact length of hushwire's published envelope key, `hushwire::sealed::ENVELOPE_KEY_LEN`
+/// (this module uses only `std`; `relay` checks the two agree at compile time).
+pub const MAX_ENVELOPE_KEY_LEN: usize = 1_286;
 
 const _: () = assert!(MAX_STORED_BACKUP_LEN + 1 < MAX_FRAME_LEN);
 
@@ -86,7 +110,8 @@ pub enum ErrorCode {
     UnknownName,
     /// The device has not published prekeys (or they are all gone).
     NoBundle,
-    /// The bundle, envelope or name is malformed or not for this device.
+    /// The bundle, envelope, envelope key or name is malformed, too large or not for this
+    /// device.
     Invalid,
     /// The recipient's queue (or the device's prekey store) is full.
     Full,
@@ -124,10 +149,13 @@ pub enum ErrorCode {
     BackupTooLarge,
     /// The relay holds no backup for this device's name.
     NoBackup,
+    /// The device published no envelope KEM key (hybrid envelopes off, or an older client):
+    /// seal classical envelopes to it.
+    NoEnvelopeKey,
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 23] = [
+    const ALL: [ErrorCode; 24] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
         ErrorCode::UnknownRecipient,
@@ -151,6 +179,7 @@ impl ErrorCode {
         ErrorCode::BadRange,
         ErrorCode::BackupTooLarge,
         ErrorCode::NoBackup,
+        ErrorCode::NoEnvelopeKey,
     ];
 
     pub fn to_byte(self) -> u8 {
@@ -178,6 +207,7 @@ impl ErrorCode {
             ErrorCode::BadRange => 21,
             ErrorCode::BackupTooLarge => 22,
             ErrorCode::NoBackup => 23,
+            ErrorCode::NoEnvelopeKey => 24,
         }
     }
 
@@ -231,6 +261,7 @@ impl fmt::Display for ErrorCode {
             ErrorCode::BadRange => "upload or download outside the file's bytes, or corrupted",
             ErrorCode::BackupTooLarge => "the backup is larger than the relay keeps",
             ErrorCode::NoBackup => "the relay holds no backup for this name",
+            ErrorCode::NoEnvelopeKey => "the device published no envelope key",
         })
     }
 }
@@ -298,6 +329,98 @@ pub enum Frame {
     Backup(Vec<u8>),
     PutBackup(Vec<u8>),
     GetBackup,
+    /// Erasure on request: delete everything held for this device and its name.
+    Erase,
+    /// What an `Erase` deleted.
+    Erased(ErasedCounts),
+    /// A device's published envelope KEM key (hushwire type `0x36`), as stored.
+    EnvelopeKey(Vec<u8>),
+    /// Stores this device's envelope KEM key, replacing the one stored.
+    PublishEnvelopeKey(Vec<u8>),
+    /// Asks for the envelope KEM key of the device with this identity key.
+    FetchEnvelopeKey([u8; 32]),
+}
+
+/// What the relay deleted on an `Erase` request, per kind of item (rows of its store).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ErasedCounts {
+    /// Queued envelopes for the device.
+    pub queue: u32,
+    /// Prekeys the device published (signed, last-resort and one-time, used ones included),
+    /// and its envelope KEM key (0 or 1): counted here so that the frame keeps its layout.
+    pub prekeys: u32,
+    /// Device registrations (the name → device entry; 0 or 1 on this relay).
+    pub devices: u32,
+    /// Blobs the device uploaded (finished or not).
+    pub blobs: u32,
+    /// Backups kept for the device's name (0 or 1).
+    pub backups: u32,
+}
+
+impl ErasedCounts {
+    /// Bytes of the encoded counts.
+    pub const LEN: usize = 20;
+
+    fn to_bytes(self) -> [u8; Self::LEN] {
+        let mut out = [0u8; Self::LEN];
+        let fields = [
+            self.queue,
+            self.prekeys,
+            self.devices,
+            self.blobs,
+            self.backups,
+        ];
+        for (chunk, n) in out.chunks_exact_mut(4).zip(fields) {
+            chunk.copy_from_slice(&n.to_be_bytes());
+        }
+        out
+    }
+
+    fn from_bytes(bytes: [u8; Self::LEN]) -> Self {
+        let [
+            q0,
+            q1,
+            q2,
+            q3,
+            p0,
+            p1,
+            p2,
+            p3,
+            d0,
+            d1,
+            d2,
+            d3,
+            b0,
+            b1,
+            b2,
+            b3,
+            k0,
+            k1,
+            k2,
+            k3,
+        ] = bytes;
+        ErasedCounts {
+            queue: u32::from_be_bytes([q0, q1, q2, q3]),
+            prekeys: u32::from_be_bytes([p0, p1, p2, p3]),
+            devices: u32::from_be_bytes([d0, d1, d2, d3]),
+            blobs: u32::from_be_bytes([b0, b1, b2, b3]),
+            backups: u32::from_be_bytes([k0, k1, k2, k3]),
+        }
+    }
+
+    /// The sum over every kind.
+    pub fn total(&self) -> u64 {
+        [
+            self.queue,
+            self.prekeys,
+            self.devices,
+            self.blobs,
+            self.backups,
+        ]
+        .iter()
+        .map(|&n| u64::from(n))
+        .sum()
+    }
 }
 
 /// Shows tags and lengths only: frames carry keys and ciphertext, which logs never show.
@@ -316,7 +439,11 @@ impl fmt::Debug for Frame {
             Frame::Register(n) | Frame::Lookup(n) | Frame::Reregister(n) => {
                 write!(f, "{}({} B)", self.name(), n.len())
             }
-            Frame::BlobData(b) | Frame::Backup(b) | Frame::PutBackup(b) => {
+            Frame::BlobData(b)
+            | Frame::Backup(b)
+            | Frame::PutBackup(b)
+            | Frame::EnvelopeKey(b)
+            | Frame::PublishEnvelopeKey(b) => {
                 write!(f, "{}({} B)", self.name(), b.len())
             }
             Frame::BlobBegin { len } => write!(f, "BlobBegin({len} B)"),
@@ -373,6 +500,8 @@ const T_NOTICE: u8 = 0x0B;
 const T_BLOB_ID: u8 = 0x0C;
 const T_BLOB_DATA: u8 = 0x0D;
 const T_BACKUP: u8 = 0x0E;
+const T_ERASED: u8 = 0x0F;
+const T_ENVELOPE_KEY: u8 = 0x10;
 const T_AUTH: u8 = 0x81;
 const T_REGISTER: u8 = 0x82;
 const T_PUBLISH_BUNDLE: u8 = 0x83;
@@ -390,6 +519,9 @@ const T_BLOB_END: u8 = 0x8E;
 const T_BLOB_GET: u8 = 0x8F;
 const T_PUT_BACKUP: u8 = 0x90;
 const T_GET_BACKUP: u8 = 0x91;
+const T_ERASE: u8 = 0x92;
+const T_PUBLISH_ENVELOPE_KEY: u8 = 0x93;
+const T_FETCH_ENVELOPE_KEY: u8 = 0x94;
 
 /// Parses a length prefix.
 ///
@@ -461,6 +593,11 @@ impl Frame {
             Frame::Backup(_) => "Backup",
             Frame::PutBackup(_) => "PutBackup",
             Frame::GetBackup => "GetBackup",
+            Frame::Erase => "Erase",
+            Frame::Erased(_) => "Erased",
+            Frame::EnvelopeKey(_) => "EnvelopeKey",
+            Frame::PublishEnvelopeKey(_) => "PublishEnvelopeKey",
+            Frame::FetchEnvelopeKey(_) => "FetchEnvelopeKey",
         }
     }
 
@@ -577,7 +714,12 @@ impl Frame {
             T_BACKUP => Frame::Backup(rest(fields).ok_or(wrong)?),
             T_PUT_BACKUP => Frame::PutBackup(rest(fields).ok_or(wrong)?),
             T_GET_BACKUP if fields.is_empty() => Frame::GetBackup,
-            T_OK | T_PONG | T_GET_CERTIFICATE | T_PING | T_RECEIVE | T_GET_BACKUP => {
+            T_ERASE if fields.is_empty() => Frame::Erase,
+            T_ERASED => Frame::Erased(ErasedCounts::from_bytes(array(fields).ok_or(wrong)?)),
+            T_ENVELOPE_KEY => Frame::EnvelopeKey(rest(fields).ok_or(wrong)?),
+            T_PUBLISH_ENVELOPE_KEY => Frame::PublishEnvelopeKey(rest(fields).ok_or(wrong)?),
+            T_FETCH_ENVELOPE_KEY => Frame::FetchEnvelopeKey(array(fields).ok_or(wrong)?),
+            T_OK | T_PONG | T_GET_CERTIFICATE | T_PING | T_RECEIVE | T_GET_BACKUP | T_ERASE => {
                 return Err(wrong);
             }
             other => return Err(FrameError::UnknownTag(other)),
@@ -705,6 +847,23 @@ impl Frame {
                 out.extend_from_slice(b);
             }
             Frame::GetBackup => out.push(T_GET_BACKUP),
+            Frame::Erase => out.push(T_ERASE),
+            Frame::Erased(counts) => {
+                out.push(T_ERASED);
+                out.extend_from_slice(&counts.to_bytes());
+            }
+            Frame::EnvelopeKey(key) => {
+                out.push(T_ENVELOPE_KEY);
+                out.extend_from_slice(key);
+            }
+            Frame::PublishEnvelopeKey(key) => {
+                out.push(T_PUBLISH_ENVELOPE_KEY);
+                out.extend_from_slice(key);
+            }
+            Frame::FetchEnvelopeKey(identity) => {
+                out.push(T_FETCH_ENVELOPE_KEY);
+                out.extend_from_slice(identity);
+            }
         }
         out
     }

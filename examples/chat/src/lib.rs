@@ -3,7 +3,7 @@
 //!
 //! - [`frame`]: the length-prefixed frame codec (std only; also used by the fuzz target
 //!   `relay_frame`);
-//! - [`relay`]: the store-and-forward relay (tokio, SQLite);
+//! - [`relay`]: the store-and-forward relay (tokio; SQLite, or PostgreSQL for several nodes);
 //! - [`client`]: the relay protocol's client side;
 //! - [`chat`]: a chat peer on top of the client and hushwire (text, files, masked text and
 //!   secure fields for a payment vault, groups, resets, and its key backup);

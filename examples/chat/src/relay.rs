@@ -1,4 +1,5 @@
-//! A store-and-forward relay over TLS (tokio-rustls) with a SQLite store (rusqlite).
+//! A store-and-forward relay over TLS (tokio-rustls) with a SQLite store (rusqlite), or a
+//! PostgreSQL store shared by several relay nodes (see [`store`]).
 //!
 //! What it does, and nothing more:
 //! - serves TLS 1.3 with a self-signed certificate made at first start (see [`crate::tls`]);
@@ -12,12 +13,19 @@
 //!   moves a name to a new device, which every peer then sees as a changed identity key),
 //!   stores the prekeys the device publishes (each bundle's signatures checked against the
 //!   device's key) and hands out each one-time prekey once, then the last-resort ML-KEM prekey;
+//!   beside them it keeps the device's signed envelope KEM key (hushwire type `0x36`, for
+//!   hybrid sealed envelopes) as opaque bytes of at most [`MAX_ENVELOPE_KEY_LEN`], and hands
+//!   it to whoever asks (senders check its owner and signature);
 //! - issues the device a short-lived sender certificate (for sealed envelopes), under a server
 //!   key certified by the relay's root, which clients pin;
 //! - queues sealed envelopes per recipient (it reads only the recipient from them), pushes them
 //!   to the one connection of that device that asked to `Receive`, a bounded window at a time,
-//!   and deletes each one when the recipient acknowledges it. The queue is in SQLite, so it
-//!   survives a restart.
+//!   and deletes each one when the recipient acknowledges it. The queue is in the store
+//!   (SQLite, or PostgreSQL shared by several nodes), so it survives a restart;
+//! - deletes everything it holds for a device and its name when the device asks (`Erase`,
+//!   erasure on request), and says how much of each kind went;
+//! - counts what an operator watches, served in the Prometheus text format on a listener of
+//!   its own (see [`metrics`]).
 //!
 //! The relay's identity (root key, server key and certificate) is in `identity.key` and its TLS
 //! certificate in `tls.crt`/`tls.key`, beside `relay.sqlite` in its data directory: starting it
@@ -58,11 +66,10 @@ use chacha20::ChaCha20Rng;
 use hushwire::certificate::SenderCertificateInfo;
 use hushwire::sealed::envelope_recipient;
 use hushwire::{
-    IdentityKey, IssuerKeyPair, KemPreKeyKind, KemPreKeyPublic, OneTimePreKeyPublic, PreKeyBundle,
-    SenderCertificate, ServerCertificate, SignedPreKeyPublic, Timestamp, Validity,
+    IdentityKey, IssuerKeyPair, PreKeyBundle, SenderCertificate, ServerCertificate, Timestamp,
+    Validity,
 };
 use rand_core::SeedableRng;
-use rusqlite::{Connection, OptionalExtension, params};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
@@ -71,14 +78,19 @@ use tokio::time::{Instant as Deadline, sleep, sleep_until, timeout, timeout_at};
 use tokio_rustls::TlsAcceptor;
 
 use crate::frame::{
-    ErrorCode, Frame, FrameError, HEADER_LEN, MAX_FRAME_LEN, MAX_SIGN_IN_FRAME_LEN, body_len,
+    ErrorCode, Frame, FrameError, HEADER_LEN, MAX_ENVELOPE_KEY_LEN, MAX_FRAME_LEN,
+    MAX_SIGN_IN_FRAME_LEN, body_len,
 };
 use crate::tls::{self, Fingerprint, TLS_HANDSHAKE_RECORD};
 use crate::{local_time, unix_now};
 
 pub mod backups;
 pub mod blobs;
+pub mod metrics;
+pub mod store;
 use blobs::{BlobLimits, Uploads};
+use metrics::Metrics;
+use store::{Enqueued, Registration, Store, StoreUrl};
 
 /// The root id under which clients pin this relay's root key.
 pub const RELAY_ROOT_ID: u32 = 1;
@@ -86,7 +98,7 @@ const SERVER_KEY_ID: u32 = 1;
 /// How long a sender certificate the relay issues is valid.
 const SENDER_CERTIFICATE_SECS: u64 = 24 * 3600;
 /// Most unused one-time prekeys (of each kind) stored per device.
-const MAX_STORED_ONE_TIME: i64 = 1_000;
+pub(crate) const MAX_STORED_ONE_TIME: i64 = 1_000;
 /// Most refusals (a TLS handshake and a `Notice`) under way at once; past it, a refused
 /// connection is closed without a word.
 pub const MAX_REFUSALS_IN_FLIGHT: usize = 32;
@@ -107,6 +119,8 @@ const IDENTITY_MAGIC: &[u8; 8] = b"HWRELAY1";
 
 const _: () = assert!(MAX_FRAME_LEN > hushwire::sealed::MAX_ENVELOPE_LEN + 16);
 const _: () = assert!(MAX_SIGN_IN_FRAME_LEN >= 1 + 32 + 64);
+const _: () = assert!(MAX_ENVELOPE_KEY_LEN == hushwire::sealed::ENVELOPE_KEY_LEN);
+const _: () = assert!(MAX_FRAME_LEN > hushwire::sealed::MAX_HYBRID_ENVELOPE_LEN + 16);
 
 /// Limits and paths; [`RelayConfig::new`] gives the defaults.
 #[derive(Clone, Debug)]
@@ -149,6 +163,19 @@ pub struct RelayConfig {
     pub log: bool,
     /// The blob store's limits (size, quota, expiry).
     pub blobs: BlobLimits,
+    /// Where queues, prekeys, registrations, blobs and backups live: `None` is the SQLite
+    /// file [`DB_FILE`] in `data_dir`.
+    pub store: Option<StoreUrl>,
+    /// Serve Prometheus metrics (`GET /metrics`) on this address; `None`: no metrics.
+    pub metrics: Option<SocketAddr>,
+    /// On a shared store, how often this node looks for envelopes whose notification it
+    /// missed ([`store::postgres::POLL_INTERVAL`]).
+    pub poll_interval: Duration,
+    /// Hand out the envelope KEM keys devices published (`FetchEnvelopeKey`). `false` answers
+    /// every fetch with `NoEnvelopeKey` while still storing the keys: a relay withholding
+    /// them to downgrade senders to classical envelopes, for testing a recipient that
+    /// refuses those (SPEC.md §13.8.4). Never turn it off in production.
+    pub serve_envelope_keys: bool,
 }
 
 impl RelayConfig {
@@ -171,6 +198,10 @@ impl RelayConfig {
             window: 64,
             log: true,
             blobs: BlobLimits::default(),
+            store: None,
+            metrics: None,
+            poll_interval: store::postgres::POLL_INTERVAL,
+            serve_envelope_keys: true,
         }
     }
 }
@@ -182,6 +213,10 @@ pub enum RelayError {
     Bind(SocketAddr, std::io::Error),
     File(PathBuf, std::io::Error),
     Db(rusqlite::Error),
+    Postgres(tokio_postgres::Error),
+    /// A relay handle's inspection method called outside a multi-thread tokio runtime
+    /// (PostgreSQL store).
+    NoRuntime,
     Tls(tls::TlsSetupError),
     Random,
     Corrupt(&'static str),
@@ -198,6 +233,10 @@ impl fmt::Display for RelayError {
             ),
             RelayError::File(path, e) => write!(f, "{}: {e}", path.display()),
             RelayError::Db(e) => write!(f, "database: {e}"),
+            RelayError::Postgres(e) => write!(f, "PostgreSQL: {e}"),
+            RelayError::NoRuntime => {
+                write!(f, "no multi-thread tokio runtime to reach the store from")
+            }
             RelayError::Tls(e) => write!(f, "TLS certificate: {e}"),
             RelayError::Random => write!(f, "the OS random number generator failed"),
             RelayError::Corrupt(what) => write!(f, "invalid {what} in the data directory"),
@@ -211,6 +250,12 @@ impl std::error::Error for RelayError {}
 impl From<rusqlite::Error> for RelayError {
     fn from(e: rusqlite::Error) -> Self {
         RelayError::Db(e)
+    }
+}
+
+impl From<tokio_postgres::Error> for RelayError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        RelayError::Postgres(e)
     }
 }
 
@@ -250,6 +295,7 @@ pub struct RelayHandle {
     task: JoinHandle<()>,
     shared: Arc<Shared>,
     identity: RelayIdentity,
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl RelayHandle {
@@ -275,52 +321,36 @@ impl RelayHandle {
         let _ = self.task.await;
         self.shared.log(format_args!("stopped"));
     }
-    /// Envelopes waiting in the queue, oldest first (at most `limit`).
-    pub fn stored(&self, limit: u32) -> Result<Vec<StoredEnvelope>, RelayError> {
-        let db = self.shared.db()?;
-        let mut stmt =
-            db.prepare_cached("SELECT id, recipient, envelope FROM queue ORDER BY id LIMIT ?1")?;
-        let rows = stmt.query_map(params![limit], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, Vec<u8>>(1)?,
-                row.get::<_, Vec<u8>>(2)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, recipient, envelope) = row?;
-            out.push(StoredEnvelope {
-                id: u64::try_from(id).map_err(|_| RelayError::Corrupt("envelope id"))?,
-                recipient: recipient
-                    .try_into()
-                    .map_err(|_| RelayError::Corrupt("recipient"))?,
-                envelope,
-            });
-        }
-        Ok(out)
+
+    /// The address metrics are served on (`GET /metrics`), if they are.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
-    /// How many envelopes are queued.
+    /// Envelopes waiting in the queue, oldest first (at most `limit`). On a PostgreSQL store
+    /// this blocks the calling worker thread (a multi-thread runtime is needed).
+    pub fn stored(&self, limit: u32) -> Result<Vec<StoredEnvelope>, RelayError> {
+        let store = &self.shared.store;
+        store.block_on(store.stored(limit))
+    }
+
+    /// How many envelopes are queued (on a shared store: for every node).
     pub fn queued(&self) -> Result<u64, RelayError> {
-        let n: i64 = self
-            .shared
-            .db()?
-            .query_row("SELECT COUNT(*) FROM queue", [], |r| r.get(0))?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        let store = &self.shared.store;
+        store.block_on(store.queued_total())
+    }
+
+    /// The envelope KEM key `identity` published, as stored (whether or not the relay serves
+    /// it). On a PostgreSQL store this blocks the calling worker thread.
+    pub fn envelope_key_of(&self, identity: &[u8; 32]) -> Result<Option<Vec<u8>>, RelayError> {
+        let store = &self.shared.store;
+        store.block_on(store.envelope_key(identity))
     }
 
     /// The name `identity` registered, if any.
     pub fn name_of(&self, identity: &[u8; 32]) -> Option<String> {
-        let db = self.shared.db().ok()?;
-        db.query_row(
-            "SELECT name FROM devices WHERE identity = ?1",
-            params![identity.as_slice()],
-            |r| r.get(0),
-        )
-        .optional()
-        .ok()
-        .flatten()
+        let store = &self.shared.store;
+        store.block_on(store.name_of(identity)).ok().flatten()
     }
 }
 
@@ -350,7 +380,27 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
     } else {
         (None, None, None)
     };
-    let db = open_db(&config.data_dir.join(DB_FILE))?;
+    let metrics_listener = match config.metrics {
+        Some(at) => Some(
+            TcpListener::bind(at)
+                .await
+                .map_err(|e| RelayError::Bind(at, e))?,
+        ),
+        None => None,
+    };
+    let metrics_addr = metrics_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
+    let store = match &config.store {
+        None => Store::Sqlite(store::sqlite::SqliteStore::open(
+            &config.data_dir.join(DB_FILE),
+        )?),
+        Some(StoreUrl::Sqlite(path)) => Store::Sqlite(store::sqlite::SqliteStore::open(path)?),
+        Some(StoreUrl::Postgres(url)) => {
+            Store::Postgres(store::postgres::PgStore::open(url).await?)
+        }
+    };
     let identity = RelayIdentity {
         root: keys.root,
         tls_fingerprint,
@@ -360,7 +410,8 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
     };
     let shared = Arc::new(Shared {
         config,
-        db: Mutex::new(db),
+        store,
+        metrics: Metrics::default(),
         keys,
         acceptor,
         online: Mutex::new(HashMap::new()),
@@ -370,16 +421,45 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         next_serial: AtomicU64::new(unix_now().as_unix_secs().saturating_mul(1_000)),
     });
     shared.log(format_args!(
-        "listening on {addr} ({}), data in {}",
+        "listening on {addr} ({}), data in {}{}",
         if shared.acceptor.is_some() {
             "TLS"
         } else {
             "plain TCP, --insecure"
         },
-        shared.config.data_dir.display()
+        shared.config.data_dir.display(),
+        match &shared.config.store {
+            Some(url) => format!(", store {url}"),
+            None => String::new(),
+        }
     ));
     let (shutdown, shutdown_rx) = watch::channel(false);
     tokio::spawn(blobs::sweeper(Arc::clone(&shared), shutdown_rx.clone()));
+    if let Some(Some(StoreUrl::Postgres(url))) =
+        shared.store.is_shared().then_some(&shared.config.store)
+    {
+        let (wake, wakes) = mpsc::unbounded_channel();
+        let log = Arc::clone(&shared);
+        tokio::spawn(store::postgres::PgStore::listen(
+            url.clone(),
+            wake.clone(),
+            shutdown_rx.clone(),
+            move |line| log.log(format_args!("{line}")),
+        ));
+        let every = shared.config.poll_interval;
+        tokio::spawn(poll_shared_queue(wake, every, shutdown_rx.clone()));
+        tokio::spawn(wake_receivers(Arc::clone(&shared), wakes));
+    }
+    if let Some(listener) = metrics_listener {
+        tokio::spawn(metrics::serve(
+            listener,
+            Arc::clone(&shared),
+            shutdown_rx.clone(),
+        ));
+        if let Some(at) = metrics_addr {
+            shared.log(format_args!("metrics on http://{at}/metrics"));
+        }
+    }
     let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared), shutdown_rx));
     Ok(RelayHandle {
         addr,
@@ -387,7 +467,49 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         task,
         shared,
         identity,
+        metrics_addr,
     })
+}
+
+/// On a shared store, wakes every receiving connection `every` (a `poll_interval`): the
+/// fallback for a missed notification.
+async fn poll_shared_queue(
+    wake: mpsc::UnboundedSender<store::postgres::Wake>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = sleep(every) => {
+                if wake.send(store::postgres::Wake::All).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Wakes the receiving connections the shared store's listener names.
+async fn wake_receivers(
+    shared: Arc<Shared>,
+    mut wakes: mpsc::UnboundedReceiver<store::postgres::Wake>,
+) {
+    while let Some(wake) = wakes.recv().await {
+        let online = shared.online();
+        match wake {
+            store::postgres::Wake::Device(device) => {
+                if let Some(mailbox) = online.get(&device).and_then(|r| r.last()) {
+                    mailbox.wake.notify_one();
+                }
+            }
+            store::postgres::Wake::All => {
+                for mailbox in online.values().filter_map(|r| r.last()) {
+                    mailbox.wake.notify_one();
+                }
+            }
+        }
+    }
 }
 
 struct RelayKeys {
@@ -511,7 +633,8 @@ impl Admission {
 
 struct Shared {
     config: RelayConfig,
-    db: Mutex<Connection>,
+    store: Store,
+    metrics: Metrics,
     keys: RelayKeys,
     acceptor: Option<TlsAcceptor>,
     /// Per device, the connections that asked to receive, latest last: the last one receives
@@ -528,12 +651,6 @@ impl Shared {
         if self.config.log {
             eprintln!("[relay {}] {args}", local_time());
         }
-    }
-
-    /// The database. Each use is a few short statements (WAL mode, no fsync per commit), so
-    /// tasks hold the lock briefly and never across an `.await`.
-    fn db(&self) -> Result<MutexGuard<'_, Connection>, RelayError> {
-        self.db.lock().map_err(|_| RelayError::Poisoned)
     }
 
     fn online(&self) -> MutexGuard<'_, HashMap<[u8; 32], Vec<Mailbox>>> {
@@ -570,55 +687,6 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()?;
     std::fs::rename(&tmp, path)
-}
-
-fn open_db(path: &Path) -> Result<Connection, RelayError> {
-    let db = Connection::open(path)?;
-    db.busy_timeout(Duration::from_secs(5))?;
-    // WAL with synchronous=NORMAL: a commit survives a crash of the relay process (not of the
-    // OS), and costs no fsync.
-    db.pragma_update(None, "journal_mode", "WAL")?;
-    db.pragma_update(None, "synchronous", "NORMAL")?;
-    db.execute_batch(
-        "CREATE TABLE IF NOT EXISTS devices (
-             identity BLOB PRIMARY KEY,
-             name TEXT NOT NULL UNIQUE,
-             registered_at INTEGER NOT NULL);
-         CREATE TABLE IF NOT EXISTS signed_prekeys (
-             identity BLOB PRIMARY KEY,
-             id INTEGER NOT NULL,
-             key BLOB NOT NULL,
-             signature BLOB NOT NULL);
-         CREATE TABLE IF NOT EXISTS last_resort_kem_prekeys (
-             identity BLOB PRIMARY KEY,
-             id INTEGER NOT NULL,
-             key BLOB NOT NULL,
-             signature BLOB NOT NULL);
-         -- One-time keys stay (without their key) once handed out, so that publishing the same
-         -- key again cannot make the relay hand it out a second time.
-         CREATE TABLE IF NOT EXISTS one_time_prekeys (
-             identity BLOB NOT NULL,
-             id INTEGER NOT NULL,
-             key BLOB,
-             PRIMARY KEY (identity, id));
-         CREATE TABLE IF NOT EXISTS one_time_kem_prekeys (
-             identity BLOB NOT NULL,
-             id INTEGER NOT NULL,
-             key BLOB,
-             signature BLOB,
-             PRIMARY KEY (identity, id));
-         CREATE TABLE IF NOT EXISTS queue (
-             id INTEGER PRIMARY KEY AUTOINCREMENT,
-             recipient BLOB NOT NULL,
-             envelope BLOB NOT NULL,
-             received_at INTEGER NOT NULL);
-         CREATE INDEX IF NOT EXISTS queue_by_recipient ON queue (recipient, id);
-         -- Names are ASCII (frame::valid_name) and compared without case: `Bob` is `bob`.
-         CREATE UNIQUE INDEX IF NOT EXISTS devices_by_name ON devices (name COLLATE NOCASE);",
-    )?;
-    blobs::create_tables(&db)?;
-    backups::create_tables(&db)?;
-    Ok(db)
 }
 
 /// Loads the relay's keys from its identity file, or makes them at first start (`true`).
@@ -697,19 +765,22 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
                             }
                             tasks.spawn(connection(stream, peer, id, Arc::clone(&shared), evict, stop.clone()));
                         }
-                        Err(code) => match Arc::clone(&shared.refusals).try_acquire_owned() {
-                            Ok(permit) => {
-                                let shared = Arc::clone(&shared);
-                                tasks.spawn(async move {
-                                    refuse_connection(stream, &shared, code).await;
-                                    shared.log(format_args!("conn #{id} {peer}: refused: {code}"));
-                                    drop(permit);
-                                });
+                        Err(code) => {
+                            shared.metrics.rejected(code);
+                            match Arc::clone(&shared.refusals).try_acquire_owned() {
+                                Ok(permit) => {
+                                    let shared = Arc::clone(&shared);
+                                    tasks.spawn(async move {
+                                        refuse_connection(stream, &shared, code).await;
+                                        shared.log(format_args!("conn #{id} {peer}: refused: {code}"));
+                                        drop(permit);
+                                    });
+                                }
+                                Err(_) => shared.log(format_args!(
+                                    "conn #{id} {peer}: refused without notice (too many refusals at once): {code}"
+                                )),
                             }
-                            Err(_) => shared.log(format_args!(
-                                "conn #{id} {peer}: refused without notice (too many refusals at once): {code}"
-                            )),
-                        },
+                        }
                     }
                 }
                 Err(e) => {
@@ -866,7 +937,7 @@ async fn connection(
     let (read, write) = tokio::io::split(stream);
     let (tx, rx) = mpsc::channel(4);
     let (signed_in_tx, signed_in_rx) = watch::channel(false);
-    let reader = tokio::spawn(read_frames(read, tx, shared.config.clone(), signed_in_rx));
+    let reader = tokio::spawn(read_frames(read, tx, Arc::clone(&shared), signed_in_rx));
     let mut conn = Conn {
         id,
         shared: Arc::clone(&shared),
@@ -903,6 +974,9 @@ async fn connection(
             }
         }
     }
+    if conn.slot == Slot::SignedIn {
+        shared.metrics.signed_out();
+    }
     shared.admission().release(id, peer.ip(), conn.slot);
     let _ = timeout(Duration::from_millis(200), conn.writer.shutdown()).await;
     // Idle sockets that never signed in are not worth a line each.
@@ -920,9 +994,10 @@ async fn connection(
 async fn read_frames(
     mut read: ReadHalf<Box<dyn Stream>>,
     tx: mpsc::Sender<Inbound>,
-    config: RelayConfig,
+    shared: Arc<Shared>,
     mut signed_in: watch::Receiver<bool>,
 ) {
+    let config = &shared.config;
     let mut bucket = TokenBucket::new(config.frames_per_sec, config.burst);
     loop {
         let authenticated = *signed_in.borrow();
@@ -982,7 +1057,9 @@ async fn read_frames(
         if !authenticated && signed_in.wait_for(|yes| *yes).await.is_err() {
             return;
         }
-        bucket.take().await;
+        if bucket.take().await {
+            shared.metrics.rate_limited();
+        }
     }
 }
 
@@ -1012,8 +1089,8 @@ impl TokenBucket {
         }
     }
 
-    /// Takes one token, sleeping until there is one.
-    async fn take(&mut self) {
+    /// Takes one token, sleeping until there is one; whether it had to wait.
+    async fn take(&mut self) -> bool {
         let now = Instant::now();
         self.tokens =
             (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
@@ -1023,8 +1100,11 @@ impl TokenBucket {
             sleep(Duration::from_secs_f64(wait)).await;
             self.tokens = 1.0;
             self.last = Instant::now();
+            self.tokens -= 1.0;
+            return true;
         }
         self.tokens -= 1.0;
+        false
     }
 }
 
@@ -1128,6 +1208,7 @@ impl Conn {
 
     /// Answers a request with an error; closes the connection if the code says so.
     async fn refuse(&mut self, code: ErrorCode) -> Result<(), Closed> {
+        self.shared.metrics.rejected(code);
         self.write(&Frame::Error(code)).await?;
         if code.closes_connection() {
             Err(Closed::Refused(code))
@@ -1147,29 +1228,32 @@ impl Conn {
             };
         };
         let answer = match frame {
-            Frame::Register(name) => self.register(device, name, false),
-            Frame::Reregister(name) => self.register(device, name, true),
-            Frame::PublishBundle(bytes) => self.publish(device, &bytes),
-            Frame::FetchBundle(identity) => self.fetch_bundle(&identity),
-            Frame::Lookup(name) => self.lookup(&name),
+            Frame::Register(name) => self.register(device, name, false).await,
+            Frame::Reregister(name) => self.register(device, name, true).await,
+            Frame::PublishBundle(bytes) => self.publish(device, &bytes).await,
+            Frame::FetchBundle(identity) => self.fetch_bundle(&identity).await,
+            Frame::PublishEnvelopeKey(key) => self.publish_envelope_key(device, &key).await,
+            Frame::FetchEnvelopeKey(identity) => self.fetch_envelope_key(&identity).await,
+            Frame::Lookup(name) => self.lookup(&name).await,
             Frame::GetCertificate => self.certificate(device),
-            Frame::Send(envelope) => self.enqueue(envelope),
+            Frame::Send(envelope) => self.enqueue(envelope).await,
             Frame::Receive => {
                 self.start_receiving(device);
                 self.write(&Frame::Ok).await?;
                 return self.deliver().await;
             }
             Frame::Ack { id } => {
-                self.ack(device, id).map_err(Closed::Db)?;
+                self.ack(device, id).await.map_err(Closed::Db)?;
                 return self.deliver().await;
             }
             Frame::Ping => Ok(Frame::Pong),
-            Frame::BlobBegin { len } => self.blob_begin(device, len),
-            Frame::BlobPut { id, offset, data } => self.blob_put(device, id, offset, &data),
-            Frame::BlobEnd { id, sha256 } => self.blob_end(device, id, &sha256),
-            Frame::BlobGet { id, offset, len } => self.blob_get(&id, offset, len),
-            Frame::PutBackup(backup) => self.put_backup(device, &backup),
-            Frame::GetBackup => self.get_backup(device),
+            Frame::BlobBegin { len } => self.blob_begin(device, len).await,
+            Frame::BlobPut { id, offset, data } => self.blob_put(device, id, offset, &data).await,
+            Frame::BlobEnd { id, sha256 } => self.blob_end(device, id, &sha256).await,
+            Frame::BlobGet { id, offset, len } => self.blob_get(&id, offset, len).await,
+            Frame::PutBackup(backup) => self.put_backup(device, &backup).await,
+            Frame::GetBackup => self.get_backup(device).await,
+            Frame::Erase => self.erase(device).await,
             // Auth again, or a relay-to-client frame.
             _ => Err(ErrorCode::BadRequest),
         };
@@ -1227,23 +1311,21 @@ impl Conn {
         if let Err(code) = admitted {
             // Its slot is gone either way.
             self.slot = Slot::Released;
+            self.shared.metrics.rejected(code);
             self.write(&Frame::Notice(code)).await?;
             return Err(Closed::Refused(code));
         }
         self.slot = Slot::SignedIn;
+        self.shared.metrics.signed_in();
         self.device = Some(identity);
         let _ = self.signed_in.send(true);
-        self.name = self.shared.db().ok().and_then(|db| {
-            db.query_row(
-                "SELECT name FROM devices WHERE identity = ?1",
-                params![identity.as_slice()],
-                |r| r.get(0),
-            )
-            .optional()
-            .ok()
-            .flatten()
-        });
-        let queued = self.queued(&identity).map_err(Closed::Db)?;
+        self.name = self.shared.store.name_of(&identity).await.ok().flatten();
+        let queued = self
+            .shared
+            .store
+            .queued_for(&identity)
+            .await
+            .map_err(Closed::Db)?;
         self.shared.log(format_args!(
             "conn #{}: signed in ({}), {queued} queued",
             self.id,
@@ -1252,70 +1334,25 @@ impl Conn {
         self.write(&Frame::Welcome {
             root_id: RELAY_ROOT_ID,
             root: self.shared.keys.root,
-            queued,
+            queued: store::count32(queued),
         })
         .await
-    }
-
-    fn queued(&self, identity: &[u8; 32]) -> Result<u32, RelayError> {
-        let n: i64 = self.shared.db()?.query_row(
-            "SELECT COUNT(*) FROM queue WHERE recipient = ?1",
-            params![identity.as_slice()],
-            |r| r.get(0),
-        )?;
-        Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
     /// Registers `name` for this device. With `replace`, a name held by another device moves
     /// to this one (a reinstall): the old device's prekeys and queue go, and every peer that
     /// looks the name up sees a changed identity key (and must verify it again).
-    fn register(
+    async fn register(
         &mut self,
         device: [u8; 32],
         name: String,
         replace: bool,
     ) -> Result<Frame, ErrorCode> {
-        let mut db = self.shared.db().map_err(|_| ErrorCode::Internal)?;
-        let tx = db.transaction().map_err(|_| ErrorCode::Internal)?;
-        let owner: Option<Vec<u8>> = tx
-            .query_row(
-                "SELECT identity FROM devices WHERE name = ?1 COLLATE NOCASE",
-                params![name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|_| ErrorCode::Internal)?;
-        let moved = match owner {
-            Some(owner) if owner == device => false,
-            Some(_) if !replace => return Err(ErrorCode::NameTaken),
-            Some(owner) => {
-                for table in [
-                    "devices",
-                    "signed_prekeys",
-                    "last_resort_kem_prekeys",
-                    "one_time_prekeys",
-                    "one_time_kem_prekeys",
-                ] {
-                    tx.execute(
-                        &format!("DELETE FROM {table} WHERE identity = ?1"),
-                        params![owner],
-                    )
-                    .map_err(|_| ErrorCode::Internal)?;
-                }
-                tx.execute("DELETE FROM queue WHERE recipient = ?1", params![owner])
-                    .map_err(|_| ErrorCode::Internal)?;
-                true
-            }
-            None => false,
+        let registered = self.shared.store.register(&device, &name, replace).await;
+        let moved = match registered.map_err(|_| ErrorCode::Internal)? {
+            Registration::Taken => return Err(ErrorCode::NameTaken),
+            Registration::Done { moved } => moved,
         };
-        tx.execute(
-            "INSERT INTO devices (identity, name, registered_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (identity) DO UPDATE SET name = excluded.name",
-            params![device.as_slice(), name, unix_secs_i64()],
-        )
-        .map_err(|_| ErrorCode::Internal)?;
-        tx.commit().map_err(|_| ErrorCode::Internal)?;
-        drop(db);
         self.shared.log(format_args!(
             "conn #{}: registered as {name}{}",
             self.id,
@@ -1329,7 +1366,7 @@ impl Conn {
         Ok(Frame::Ok)
     }
 
-    fn publish(&self, device: [u8; 32], bytes: &[u8]) -> Result<Frame, ErrorCode> {
+    async fn publish(&mut self, device: [u8; 32], bytes: &[u8]) -> Result<Frame, ErrorCode> {
         if self.name.is_none() {
             return Err(ErrorCode::Invalid);
         }
@@ -1337,45 +1374,49 @@ impl Conn {
         if bundle.identity_key.as_bytes() != &device || bundle.verify().is_err() {
             return Err(ErrorCode::Invalid);
         }
-        let mut db = self.shared.db().map_err(|_| ErrorCode::Internal)?;
-        let tx = db.transaction().map_err(|_| ErrorCode::Internal)?;
-        let result = store_bundle(&tx, &device, &bundle);
-        match result {
-            Ok(true) => {
-                tx.commit().map_err(|_| ErrorCode::Internal)?;
-                Ok(Frame::Ok)
-            }
+        match self.shared.store.publish(&device, &bundle).await {
+            Ok(true) => Ok(Frame::Ok),
             Ok(false) => Err(ErrorCode::Full),
             Err(_) => Err(ErrorCode::Internal),
         }
     }
 
-    fn fetch_bundle(&self, identity: &[u8; 32]) -> Result<Frame, ErrorCode> {
+    async fn fetch_bundle(&mut self, identity: &[u8; 32]) -> Result<Frame, ErrorCode> {
         let identity_key = IdentityKey::from_bytes(identity).map_err(|_| ErrorCode::Invalid)?;
-        let mut db = self.shared.db().map_err(|_| ErrorCode::Internal)?;
-        let tx = db.transaction().map_err(|_| ErrorCode::Internal)?;
-        let bundle = take_bundle(&tx, identity_key).map_err(|_| ErrorCode::Internal)?;
-        let Some(bundle) = bundle else {
-            return Err(ErrorCode::NoBundle);
-        };
-        tx.commit().map_err(|_| ErrorCode::Internal)?;
+        let bundle = self.shared.store.take_bundle(identity_key).await;
+        let bundle = bundle.map_err(|_| ErrorCode::Internal)?;
+        let bundle = bundle.ok_or(ErrorCode::NoBundle)?;
         Ok(Frame::Bundle(bundle.to_bytes()))
     }
 
-    fn lookup(&self, name: &str) -> Result<Frame, ErrorCode> {
-        let db = self.shared.db().map_err(|_| ErrorCode::Internal)?;
-        let identity: Option<Vec<u8>> = db
-            .query_row(
-                "SELECT identity FROM devices WHERE name = ?1 COLLATE NOCASE",
-                params![name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|_| ErrorCode::Internal)?;
-        let identity = identity.ok_or(ErrorCode::UnknownName)?;
-        Ok(Frame::Identity(
-            identity.try_into().map_err(|_| ErrorCode::Internal)?,
-        ))
+    /// Stores the device's envelope KEM key: opaque bytes, bounded by
+    /// [`MAX_ENVELOPE_KEY_LEN`], from a registered device only (like its prekeys).
+    async fn publish_envelope_key(
+        &mut self,
+        device: [u8; 32],
+        key: &[u8],
+    ) -> Result<Frame, ErrorCode> {
+        if self.name.is_none() || key.len() > MAX_ENVELOPE_KEY_LEN {
+            return Err(ErrorCode::Invalid);
+        }
+        let stored = self.shared.store.put_envelope_key(&device, key).await;
+        stored.map_err(|_| ErrorCode::Internal)?;
+        Ok(Frame::Ok)
+    }
+
+    async fn fetch_envelope_key(&mut self, identity: &[u8; 32]) -> Result<Frame, ErrorCode> {
+        if !self.shared.config.serve_envelope_keys {
+            return Err(ErrorCode::NoEnvelopeKey);
+        }
+        let key = self.shared.store.envelope_key(identity).await;
+        let key = key.map_err(|_| ErrorCode::Internal)?;
+        Ok(Frame::EnvelopeKey(key.ok_or(ErrorCode::NoEnvelopeKey)?))
+    }
+
+    async fn lookup(&mut self, name: &str) -> Result<Frame, ErrorCode> {
+        let identity = self.shared.store.identity_of(name).await;
+        let identity = identity.map_err(|_| ErrorCode::Internal)?;
+        Ok(Frame::Identity(identity.ok_or(ErrorCode::UnknownName)?))
     }
 
     fn certificate(&self, device: [u8; 32]) -> Result<Frame, ErrorCode> {
@@ -1403,52 +1444,49 @@ impl Conn {
         Ok(Frame::Certificate(certificate.to_bytes()))
     }
 
-    fn enqueue(&self, envelope: Vec<u8>) -> Result<Frame, ErrorCode> {
+    async fn enqueue(&mut self, envelope: Vec<u8>) -> Result<Frame, ErrorCode> {
         let recipient = envelope_recipient(&envelope).map_err(|_| ErrorCode::Invalid)?;
         let recipient = recipient.to_bytes();
-        let id = {
-            let db = self.shared.db().map_err(|_| ErrorCode::Internal)?;
-            let known: Option<i64> = db
-                .prepare_cached("SELECT 1 FROM devices WHERE identity = ?1")
-                .and_then(|mut st| {
-                    st.query_row(params![recipient.as_slice()], |r| r.get(0))
-                        .optional()
-                })
-                .map_err(|_| ErrorCode::Internal)?;
-            if known.is_none() {
-                return Err(ErrorCode::UnknownRecipient);
-            }
-            let queued: i64 = db
-                .prepare_cached("SELECT COUNT(*) FROM queue WHERE recipient = ?1")
-                .and_then(|mut st| st.query_row(params![recipient.as_slice()], |r| r.get(0)))
-                .map_err(|_| ErrorCode::Internal)?;
-            if queued >= i64::from(self.shared.config.max_queue) {
-                return Err(ErrorCode::Full);
-            }
-            db.prepare_cached(
-                "INSERT INTO queue (recipient, envelope, received_at) VALUES (?1, ?2, ?3)",
-            )
-            .and_then(|mut st| st.execute(params![recipient.as_slice(), envelope, unix_secs_i64()]))
-            .map_err(|_| ErrorCode::Internal)?;
-            u64::try_from(db.last_insert_rowid()).map_err(|_| ErrorCode::Internal)?
+        let max_queue = self.shared.config.max_queue;
+        let queued = self
+            .shared
+            .store
+            .enqueue(&recipient, &envelope, max_queue)
+            .await;
+        let id = match queued.map_err(|_| ErrorCode::Internal)? {
+            Enqueued::UnknownRecipient => return Err(ErrorCode::UnknownRecipient),
+            Enqueued::Full => return Err(ErrorCode::Full),
+            Enqueued::Id(id) => id,
         };
         if let Some(mailbox) = self.shared.online().get(&recipient).and_then(|r| r.last()) {
             mailbox.wake.notify_one();
         }
+        self.shared.metrics.accepted();
         Ok(Frame::Accepted { id })
     }
 
     /// Deletes an acknowledged envelope, if it is this device's (anyone else's stays).
-    fn ack(&mut self, device: [u8; 32], id: u64) -> Result<(), RelayError> {
-        let Ok(row) = i64::try_from(id) else {
-            return Ok(());
-        };
-        self.shared
-            .db()?
-            .prepare_cached("DELETE FROM queue WHERE id = ?1 AND recipient = ?2")?
-            .execute(params![row, device.as_slice()])?;
+    async fn ack(&mut self, device: [u8; 32], id: u64) -> Result<(), RelayError> {
+        self.shared.store.ack(&device, id).await?;
         self.in_flight.remove(&id);
         Ok(())
+    }
+
+    /// Erasure on request: deletes everything the store holds for this device and its name,
+    /// and ends its deliveries on this node; answers with what went.
+    async fn erase(&mut self, device: [u8; 32]) -> Result<Frame, ErrorCode> {
+        let erased = self.shared.store.erase(&device).await;
+        let erased = erased.map_err(|_| ErrorCode::Internal)?;
+        self.name = None;
+        self.in_flight.clear();
+        self.last_delivered = 0;
+        self.shared.metrics.erased();
+        self.shared.log(format_args!(
+            "conn #{}: erased on request ({} items)",
+            self.id,
+            erased.total()
+        ));
+        Ok(Frame::Erased(erased))
     }
 
     /// Sends queued envelopes up to the window.
@@ -1466,7 +1504,13 @@ impl Conn {
                 return Ok(());
             }
             let want = room.min(16);
-            let batch = self.next_batch(&device, want).map_err(Closed::Db)?;
+            let in_flight: Vec<u64> = self.in_flight.iter().copied().collect();
+            let batch = self
+                .shared
+                .store
+                .next_batch(&device, self.last_delivered, &in_flight, want)
+                .await
+                .map_err(Closed::Db)?;
             if batch.len() < want {
                 // Anything enqueued from now on wakes this connection.
                 self.maybe_more = false;
@@ -1475,198 +1519,13 @@ impl Conn {
                 self.in_flight.insert(id);
                 self.last_delivered = self.last_delivered.max(id);
                 self.write(&Frame::Deliver { id, envelope }).await?;
+                self.shared.metrics.delivered();
             }
         }
         Ok(())
     }
-
-    fn next_batch(&self, device: &[u8; 32], n: usize) -> Result<Vec<(u64, Vec<u8>)>, RelayError> {
-        let db = self.shared.db()?;
-        let mut stmt = db.prepare_cached(
-            "SELECT id, envelope FROM queue WHERE recipient = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
-        )?;
-        let after = i64::try_from(self.last_delivered).unwrap_or(i64::MAX);
-        let limit = i64::try_from(n).unwrap_or(16);
-        let rows = stmt.query_map(params![device.as_slice(), after, limit], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, envelope) = row?;
-            out.push((
-                u64::try_from(id).map_err(|_| RelayError::Corrupt("envelope id"))?,
-                envelope,
-            ));
-        }
-        Ok(out)
-    }
 }
 
-fn unix_secs_i64() -> i64 {
+pub(crate) fn unix_secs_i64() -> i64 {
     i64::try_from(unix_now().as_unix_secs()).unwrap_or(i64::MAX)
-}
-
-/// Stores the parts of a published bundle. Returns `Ok(false)` if the device already has the
-/// maximum of unused one-time prekeys.
-fn store_bundle(
-    tx: &rusqlite::Transaction<'_>,
-    device: &[u8; 32],
-    bundle: &PreKeyBundle,
-) -> rusqlite::Result<bool> {
-    let spk = &bundle.signed_prekey;
-    tx.execute(
-        "INSERT INTO signed_prekeys (identity, id, key, signature) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (identity) DO UPDATE SET id = excluded.id, key = excluded.key,
-             signature = excluded.signature",
-        params![
-            device.as_slice(),
-            spk.id,
-            spk.key.as_slice(),
-            spk.signature.as_slice()
-        ],
-    )?;
-    let kem = &bundle.kem_prekey;
-    match kem.kind {
-        KemPreKeyKind::LastResort => {
-            tx.execute(
-                "INSERT INTO last_resort_kem_prekeys (identity, id, key, signature)
-                 VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (identity) DO UPDATE SET id = excluded.id, key = excluded.key,
-                     signature = excluded.signature",
-                params![
-                    device.as_slice(),
-                    kem.id,
-                    kem.key.as_slice(),
-                    kem.signature.as_slice()
-                ],
-            )?;
-        }
-        _ => {
-            let unused: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM one_time_kem_prekeys WHERE identity = ?1 AND key IS NOT NULL",
-                params![device.as_slice()],
-                |r| r.get(0),
-            )?;
-            if unused >= MAX_STORED_ONE_TIME {
-                return Ok(false);
-            }
-            tx.execute(
-                "INSERT OR IGNORE INTO one_time_kem_prekeys (identity, id, key, signature)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    device.as_slice(),
-                    kem.id,
-                    kem.key.as_slice(),
-                    kem.signature.as_slice()
-                ],
-            )?;
-        }
-    }
-    if let Some(otk) = &bundle.one_time_prekey {
-        let unused: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM one_time_prekeys WHERE identity = ?1 AND key IS NOT NULL",
-            params![device.as_slice()],
-            |r| r.get(0),
-        )?;
-        if unused >= MAX_STORED_ONE_TIME {
-            return Ok(false);
-        }
-        tx.execute(
-            "INSERT OR IGNORE INTO one_time_prekeys (identity, id, key) VALUES (?1, ?2, ?3)",
-            params![device.as_slice(), otk.id, otk.key.as_slice()],
-        )?;
-    }
-    Ok(true)
-}
-
-/// Assembles a bundle for `identity`, handing out (and forgetting) one one-time prekey of each
-/// kind if any is left. `None` if the device published no signed prekey or ML-KEM prekey.
-fn take_bundle(
-    tx: &rusqlite::Transaction<'_>,
-    identity_key: IdentityKey,
-) -> rusqlite::Result<Option<PreKeyBundle>> {
-    let device = identity_key.to_bytes();
-    let signed: Option<(u32, Vec<u8>, Vec<u8>)> = tx
-        .query_row(
-            "SELECT id, key, signature FROM signed_prekeys WHERE identity = ?1",
-            params![device.as_slice()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    let Some((spk_id, spk_key, spk_sig)) = signed else {
-        return Ok(None);
-    };
-    let (Ok(spk_key), Ok(spk_sig)) = (spk_key.try_into(), spk_sig.try_into()) else {
-        return Ok(None);
-    };
-    let otk: Option<(u32, Vec<u8>)> = tx
-        .query_row(
-            "SELECT id, key FROM one_time_prekeys WHERE identity = ?1 AND key IS NOT NULL
-             ORDER BY id LIMIT 1",
-            params![device.as_slice()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let one_time_prekey = match otk {
-        Some((id, key)) => {
-            tx.execute(
-                "UPDATE one_time_prekeys SET key = NULL WHERE identity = ?1 AND id = ?2",
-                params![device.as_slice(), id],
-            )?;
-            key.try_into()
-                .ok()
-                .map(|key| OneTimePreKeyPublic { id, key })
-        }
-        None => None,
-    };
-    let one_time_kem: Option<(u32, Vec<u8>, Vec<u8>)> = tx
-        .query_row(
-            "SELECT id, key, signature FROM one_time_kem_prekeys
-             WHERE identity = ?1 AND key IS NOT NULL ORDER BY id LIMIT 1",
-            params![device.as_slice()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    let (kem_id, kind, kem_key, kem_sig) = match one_time_kem {
-        Some((id, key, sig)) => {
-            tx.execute(
-                "UPDATE one_time_kem_prekeys SET key = NULL, signature = NULL
-                 WHERE identity = ?1 AND id = ?2",
-                params![device.as_slice(), id],
-            )?;
-            (id, KemPreKeyKind::OneTime, key, sig)
-        }
-        None => {
-            let last: Option<(u32, Vec<u8>, Vec<u8>)> = tx
-                .query_row(
-                    "SELECT id, key, signature FROM last_resort_kem_prekeys WHERE identity = ?1",
-                    params![device.as_slice()],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            let Some((id, key, sig)) = last else {
-                return Ok(None);
-            };
-            (id, KemPreKeyKind::LastResort, key, sig)
-        }
-    };
-    let (Ok(kem_key), Ok(kem_sig)) = (kem_key.into_boxed_slice().try_into(), kem_sig.try_into())
-    else {
-        return Ok(None);
-    };
-    Ok(Some(PreKeyBundle {
-        identity_key,
-        signed_prekey: SignedPreKeyPublic {
-            id: spk_id,
-            key: spk_key,
-            signature: spk_sig,
-        },
-        one_time_prekey,
-        kem_prekey: KemPreKeyPublic {
-            id: kem_id,
-            kind,
-            key: kem_key,
-            signature: kem_sig,
-        },
-    }))
 }

@@ -19,6 +19,9 @@
     clippy::indexing_slicing
 )]
 
+#[path = "common/postgres.rs"]
+mod postgres;
+
 use hushwire_examples as transport;
 
 use std::collections::HashSet;
@@ -77,6 +80,7 @@ impl Drop for TempDir {
 
 fn config(dir: &TempDir) -> RelayConfig {
     let mut config = RelayConfig::new(([127, 0, 0, 1], 0).into(), dir.0.clone());
+    config.store = postgres::transport_store(&dir.0);
     config.log = std::env::var_os("HUSHWIRE_RELAY_LOG").is_some();
     config.frames_per_sec = 20_000;
     config.burst = 20_000;

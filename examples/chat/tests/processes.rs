@@ -16,7 +16,13 @@
 //!   the receiver warns), `--vault` seals it to the vault;
 //! - `backup` shows the recovery key once and appends on later runs; `restore` in a new
 //!   directory with that key brings the verified contact back and 1:1 messages flow again; a
-//!   mistyped key is refused before anything changes.
+//!   mistyped key is refused before anything changes;
+//! - a peer state directory of an older build (hybrid envelopes off) turns them on at
+//!   `register` and publishes its envelope key; `send` to and from it says `hybrid`;
+//! - (PostgreSQL, `HUSHWIRE_TEST_POSTGRES`) two relay processes on one database, 200 clients
+//!   spread over both, 5,000 messages from each node to the other, one node killed with
+//!   SIGKILL mid-run and its clients moving to the other: none lost, none read twice (the
+//!   redeliveries the library refuses as duplicates are counted).
 
 #![allow(
     clippy::unwrap_used,
@@ -25,6 +31,14 @@
     clippy::indexing_slicing
 )]
 
+#[path = "common/members.rs"]
+mod members;
+#[path = "common/postgres.rs"]
+mod postgres;
+#[path = "common/support.rs"]
+mod support;
+
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -1051,6 +1065,95 @@ fn backup_then_restore_on_a_new_device_and_talk_again() {
     relay.stop();
 }
 
+/// Writes the state directory an older build left for `name`: the whole account blob in
+/// `state` (no records), from an account that never turned hybrid envelopes on, not registered
+/// (the layout `Device::load` in `src/bin/peer.rs` reads).
+fn write_older_state(dir: &Path, name: &str) {
+    use chacha20poly1305::aead::AeadInOut;
+    use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce};
+    use sha2::{Digest, Sha256};
+    let mut rng = ChaCha20Rng::seed_from_u64(13);
+    let now = hushwire::Timestamp::from_unix_secs(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    );
+    let device = hushwire::Device::new(now, &mut rng);
+    assert!(!device.account().hybrid_envelopes_enabled());
+    let key = [0x42u8; 32];
+    let generation = 1u64;
+    let blob = device.to_encrypted(
+        &hushwire::persist::StorageKey::from_bytes(key),
+        generation,
+        &mut rng,
+    );
+    let mut meta = vec![u8::try_from(name.len()).unwrap()];
+    meta.extend_from_slice(name.as_bytes());
+    meta.push(0);
+    let cipher_key: [u8; 32] = Sha256::new()
+        .chain_update(b"hushwire-example/peer/state-meta")
+        .chain_update(key)
+        .finalize()
+        .into();
+    let mut ad = b"HWPEER01".to_vec();
+    ad.extend_from_slice(&generation.to_be_bytes());
+    ad.extend_from_slice(&Sha256::digest(&blob));
+    let nonce = [7u8; 12];
+    let tag = ChaCha20Poly1305::new(&cipher_key.into())
+        .encrypt_inout_detached(&Nonce::from(nonce), &ad, meta.as_mut_slice().into())
+        .unwrap();
+    meta.extend_from_slice(&tag);
+    let mut state = b"HWPEER01".to_vec();
+    state.extend_from_slice(&generation.to_be_bytes());
+    state.extend_from_slice(&u16::try_from(meta.len()).unwrap().to_be_bytes());
+    state.extend_from_slice(&nonce);
+    state.extend_from_slice(&meta);
+    state.extend_from_slice(&blob);
+    let state_dir = dir.join(name);
+    std::fs::create_dir_all(&state_dir).unwrap();
+    std::fs::write(state_dir.join("key"), key).unwrap();
+    std::fs::write(state_dir.join("state"), state).unwrap();
+}
+
+/// A peer state directory of an older build (hybrid envelopes off) gets them at its next
+/// sign-in and publishes its envelope key: senders then seal hybrid envelopes to it, and it
+/// reads them. A new peer has them from `init`.
+#[test]
+fn an_older_peer_state_turns_hybrid_envelopes_on_and_receives_them() {
+    let dir = TempDir::new("hybrid-upgrade");
+    let relay = Relay::start(&dir.0, free_loopback(), &["--data", "data", "--quiet"], &[]);
+    let r = relay.addr.to_string();
+    write_older_state(&dir.0, "alice");
+    let registered = peer_ok(&dir.0, &["register", "--state", "alice", "--relay", &r]);
+    assert!(registered.contains("the envelope key"), "{registered}");
+    new_peer(&dir.0, relay.addr, "bob");
+    let sent = peer_ok(
+        &dir.0,
+        &[
+            "send",
+            "alice",
+            "post-quantum hello",
+            "--state",
+            "bob",
+            "--relay",
+            &r,
+        ],
+    );
+    assert!(sent.contains("(hybrid sealed envelope of"), "{sent}");
+    let read = peer_ok(
+        &dir.0,
+        &["recv", "--wait", "1", "--state", "alice", "--relay", &r],
+    );
+    assert!(read.contains("[bob] post-quantum hello"), "{read}");
+    let sent = peer_ok(
+        &dir.0,
+        &["send", "bob", "and back", "--state", "alice", "--relay", &r],
+    );
+    assert!(sent.contains("(hybrid sealed envelope of"), "{sent}");
+    relay.stop();
+}
+
 /// The state directory holds the device as records (SPEC.md §11.9): a message rewrites only the
 /// record of the peer it was for, never the account record or the identity book, and every
 /// record is readable by its owner only.
@@ -1102,4 +1205,194 @@ fn a_message_rewrites_only_that_peers_record() {
         "{out}"
     );
     relay.stop();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Clients in the two-node test, half on each node.
+const NODE_CLIENTS: usize = 200;
+/// Messages each client sends (to the next client, on the other node).
+const NODE_ROUNDS: usize = 25;
+
+fn timestamp_now() -> hushwire::Timestamp {
+    hushwire::Timestamp::from_unix_secs(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+}
+
+/// Signs `m` in on `addr` (its first relay pinned at registration) and asks for deliveries.
+async fn sign_in_member(m: &mut members::Member, addr: SocketAddr) {
+    let link = m.peer.link(Duration::from_secs(10), false);
+    let mut client = m
+        .peer
+        .connect(addr, &link, true, timestamp_now())
+        .await
+        .unwrap();
+    client.receive().await.unwrap();
+    m.client = Some(client);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relay_processes_on_postgres_lose_nothing_when_one_is_killed() {
+    use hushwire_examples::chat::Peer;
+    let Some(server) = postgres::server("two_relay_processes_on_postgres") else {
+        return;
+    };
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(180);
+    let store = postgres::fresh_database(&server);
+    let dir = TempDir::new("two-nodes");
+    let args = [
+        "--data",
+        "data",
+        "--store",
+        store.as_str(),
+        "--quiet",
+        "--max-per-address",
+        "1000",
+    ];
+    let a = Relay::start(&dir.0, free_loopback(), &args, &[]);
+    // The second node shares the first's identity files (the same data directory).
+    let mut b = Some(Relay::start(&dir.0, free_loopback(), &args, &[]));
+    let nodes = [a.addr, b.as_ref().unwrap().addr];
+    assert_eq!(
+        a.identity_lines(),
+        b.as_ref().unwrap().identity_lines(),
+        "both nodes present one identity"
+    );
+
+    let mut rng = ChaCha20Rng::seed_from_u64(2026);
+    let mut members = Vec::new();
+    for i in 0..NODE_CLIENTS {
+        let mut peer = Peer::new(&format!("c{i:03}"), timestamp_now(), &mut rng).unwrap();
+        let link = peer.link(Duration::from_secs(10), false);
+        let mut client = peer
+            .connect(nodes[i % 2], &link, false, timestamp_now())
+            .await
+            .unwrap();
+        peer.register(&mut client, timestamp_now(), &mut rng)
+            .await
+            .unwrap();
+        client.receive().await.unwrap();
+        members.push(members::Member {
+            peer,
+            client: Some(client),
+        });
+    }
+    let registered = started.elapsed();
+
+    // text -> (reader, sender) each time it was read.
+    let mut got: HashMap<String, Vec<(usize, String)>> = HashMap::new();
+    // Texts the relay accepted (`Accepted` came back), and texts whose send failed when the
+    // node died (the relay may or may not have stored them: each may be read once at most).
+    let mut sent: Vec<(usize, usize, String)> = Vec::new();
+    let mut unconfirmed: Vec<String> = Vec::new();
+    let mut duplicates_refused = 0;
+    let mut moved = 0;
+    for round in 0..NODE_ROUNDS {
+        for from in 0..NODE_CLIENTS {
+            assert!(Instant::now() < deadline, "the two-node run took too long");
+            if round == NODE_ROUNDS / 2 && from == NODE_CLIENTS / 2 {
+                // Node B dies mid-run: deliveries it pushed and nobody acknowledged yet, and
+                // requests under way, die with it.
+                let mut node = b.take().unwrap();
+                node.child.kill().unwrap();
+                node.child.wait().unwrap();
+            }
+            let to = (from + 1) % NODE_CLIENTS;
+            let to_name = members[to].peer.name.clone();
+            for attempt in 0.. {
+                assert!(attempt < 3, "c{from:03} cannot send");
+                let text = format!("m{round}.{from}.{attempt}");
+                let m = &mut members[from];
+                if m.client.as_ref().is_none_or(|c| !c.is_open()) {
+                    sign_in_member(m, nodes[0]).await;
+                    moved += 1;
+                }
+                let client = m.client.as_mut().unwrap();
+                match m
+                    .peer
+                    .send_text(client, &to_name, &text, timestamp_now(), &mut rng)
+                    .await
+                {
+                    Ok(_) => {
+                        sent.push((from, to, text));
+                        break;
+                    }
+                    Err(_) => {
+                        unconfirmed.push(text);
+                        m.client = None;
+                    }
+                }
+            }
+        }
+        for (i, m) in members.iter_mut().enumerate() {
+            if m.client.as_ref().is_some_and(|c| !c.is_open()) {
+                duplicates_refused += members::take_ready(m, i, &mut got).await;
+                sign_in_member(m, nodes[0]).await;
+                moved += 1;
+            }
+            duplicates_refused += members::take_ready(m, i, &mut got).await;
+        }
+    }
+    assert_eq!(sent.len(), NODE_CLIENTS * NODE_ROUNDS);
+    assert!(b.is_none(), "node B was killed");
+
+    // Read what is left, then a little longer: a late second copy would show.
+    let mut quiet_since = None;
+    while Instant::now() < deadline {
+        let read = sent.iter().filter(|(_, _, t)| got.contains_key(t)).count();
+        if read == sent.len() {
+            let since = *quiet_since.get_or_insert_with(Instant::now);
+            if since.elapsed() > Duration::from_secs(1) {
+                break;
+            }
+        }
+        for (i, m) in members.iter_mut().enumerate() {
+            if m.client.as_ref().is_none_or(|c| !c.is_open()) {
+                sign_in_member(m, nodes[0]).await;
+                moved += 1;
+            }
+            duplicates_refused += members::take_ready(m, i, &mut got).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let mut lost = Vec::new();
+    let mut read_twice = Vec::new();
+    for (from, to, text) in &sent {
+        match got.get(text).map(Vec::as_slice) {
+            None => lost.push(text.clone()),
+            Some([(reader, sender)]) => {
+                assert_eq!(reader, to, "{text} read by the wrong client");
+                assert_eq!(sender, &format!("c{from:03}"), "{text}: wrong sender");
+            }
+            Some(_) => read_twice.push(text.clone()),
+        }
+    }
+    let unconfirmed_read = unconfirmed.iter().filter(|t| got.contains_key(*t)).count();
+    for text in &unconfirmed {
+        assert!(
+            got.get(text).is_none_or(|r| r.len() == 1),
+            "{text} read twice"
+        );
+    }
+    assert_eq!(
+        (lost.len(), read_twice.len()),
+        (0, 0),
+        "lost {lost:?}, read twice {read_twice:?}"
+    );
+    println!(
+        "two nodes on PostgreSQL: {NODE_CLIENTS} clients (registered in {registered:.1?}), {} \
+         messages, node B killed mid-run, {moved} sign-ins moved to node A, {} sends cut off \
+         by the kill ({unconfirmed_read} of them stored and read once), {duplicates_refused} \
+         redeliveries refused as duplicates; 0 lost, 0 read twice; {:.1?}",
+        sent.len(),
+        unconfirmed.len(),
+        started.elapsed()
+    );
+    a.stop();
 }

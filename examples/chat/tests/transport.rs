@@ -19,6 +19,13 @@
     clippy::indexing_slicing
 )]
 
+#[path = "common/members.rs"]
+mod members;
+#[path = "common/postgres.rs"]
+mod postgres;
+#[path = "common/support.rs"]
+mod support;
+
 use hushwire_examples as transport;
 
 use std::collections::HashMap;
@@ -34,6 +41,7 @@ use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout};
 use tokio_rustls::TlsConnector;
 
+use members::{Member, pick, take_ready};
 use transport::chat::{Incoming, Peer};
 use transport::client::{ClientError, Event, Link, RelayClient};
 use transport::frame::{ErrorCode, Frame, HEADER_LEN, MAX_FRAME_LEN, split_frame};
@@ -81,6 +89,7 @@ impl Drop for TempDir {
 
 fn config(dir: &TempDir, listen: SocketAddr) -> RelayConfig {
     let mut config = RelayConfig::new(listen, dir.path());
+    config.store = postgres::transport_store(&dir.path());
     config.log = std::env::var_os("HUSHWIRE_RELAY_LOG").is_some();
     config.frames_per_sec = 20_000;
     config.burst = 20_000;
@@ -136,45 +145,6 @@ async fn drain(
 }
 
 // ---------------------------------------------------------------------------------------------
-
-struct Member {
-    peer: Peer,
-    client: Option<RelayClient>,
-}
-
-fn pick(rng: &mut ChaCha20Rng, n: usize) -> usize {
-    usize::try_from(rng.next_u32()).unwrap() % n
-}
-
-/// Reads every delivery already arrived for `m` (no waiting), recording each text.
-async fn take_ready(m: &mut Member, index: usize, got: &mut HashMap<String, Vec<(usize, String)>>) {
-    let Some(client) = m.client.as_mut() else {
-        return;
-    };
-    for _ in 0..10_000 {
-        match client.try_delivery() {
-            Ok(Some(delivery)) => {
-                match m.peer.open(&delivery.envelope, now()) {
-                    Incoming::Text { from, text, .. } => {
-                        got.entry(text).or_default().push((index, from));
-                    }
-                    Incoming::Duplicate => {}
-                    Incoming::Rejected(reason) => panic!("{}: {reason}", m.peer.name),
-                    _ => panic!("unexpected message kind"),
-                }
-                if client.ack(delivery.id).await.is_err() {
-                    m.client = None;
-                    return;
-                }
-            }
-            Ok(None) => return,
-            Err(_) => {
-                m.client = None;
-                return;
-            }
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_messages_among_twenty_peers_with_churn_and_a_restart() {
@@ -952,6 +922,18 @@ fn every_frame_round_trips_and_a_partial_frame_waits_for_more() {
         Frame::GetBackup,
         Frame::Error(ErrorCode::BackupTooLarge),
         Frame::Error(ErrorCode::NoBackup),
+        Frame::Erase,
+        Frame::EnvelopeKey(vec![30; 1_286]),
+        Frame::PublishEnvelopeKey(vec![31; 1_286]),
+        Frame::FetchEnvelopeKey([32; 32]),
+        Frame::Error(ErrorCode::NoEnvelopeKey),
+        Frame::Erased(transport::frame::ErasedCounts {
+            queue: 27,
+            prekeys: 28,
+            devices: 1,
+            blobs: 29,
+            backups: 1,
+        }),
     ];
     let mut stream = Vec::new();
     for frame in &frames {
@@ -983,7 +965,16 @@ fn every_frame_round_trips_and_a_partial_frame_waits_for_more() {
     assert!(Frame::decode(&[0x90]).is_err());
     assert!(Frame::decode(&[0x0E]).is_err());
     assert!(Frame::decode(&[0x91, 0]).is_err());
-    assert!(Frame::decode(&[0x04, 24]).is_err(), "no error code 24 yet");
+    assert!(Frame::decode(&[0x04, 25]).is_err(), "no error code 25 yet");
+    // Envelope key frames: a key of at least one byte, an identity of exactly 32.
+    assert!(Frame::decode(&[0x10]).is_err());
+    assert!(Frame::decode(&[0x93]).is_err());
+    assert!(Frame::decode(&[&[0x94][..], &[0; 31]].concat()).is_err());
+    assert!(Frame::decode(&[&[0x94][..], &[0; 33]].concat()).is_err());
+    // `Erase` carries nothing; `Erased` exactly five counts.
+    assert!(Frame::decode(&[0x92, 0]).is_err());
+    assert!(Frame::decode(&[&[0x0F][..], &[0; 19]].concat()).is_err());
+    assert!(Frame::decode(&[&[0x0F][..], &[0; 21]].concat()).is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

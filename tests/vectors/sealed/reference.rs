@@ -437,3 +437,239 @@ pub fn open_recipient(recipient: &Key, envelope: &[u8]) -> Option<([u8; 32], Vec
     let padded = aead_open(&k, &body_ad(&ephemeral_public), &envelope[114..])?;
     Some((m, padded))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hybrid envelopes (SPEC.md §13.8), with the ml-kem crate for ML-KEM-768 only.
+
+pub const TYPE_HYBRID_ENVELOPE: u8 = 0x33;
+pub const TYPE_HYBRID_MULTI_RECIPIENT: u8 = 0x34;
+pub const TYPE_HYBRID_RECIPIENT_ENVELOPE: u8 = 0x35;
+pub const TYPE_ENVELOPE_KEY: u8 = 0x36;
+pub const LABEL_SIG_ENVELOPE_KEY: &[u8] = b"hushwire/v1/sig/envelope-kem-key";
+pub const LABEL_SEALED_HYBRID: &[u8] = b"hushwire/v1/sealed/hybrid/ephemeral";
+pub const LABEL_MULTI_HYBRID_WRAP: &[u8] = b"hushwire/v1/sealed/hybrid/multi-wrap";
+pub const LABEL_MULTI_HYBRID_AUTH: &[u8] = b"hushwire/v1/sealed/hybrid/multi-auth";
+
+/// An envelope KEM key from its 64-byte seed: `(ek, signed message, encoding of type 0x36)`.
+pub fn envelope_key(owner: &Key, id: u32, seed: &[u8; 64]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    use ml_kem::kem::KeyExport;
+    let dk = ml_kem::ml_kem_768::DecapsulationKey::from_seed(ml_kem::array::Array::from(*seed));
+    let ek = dk.encapsulation_key().to_bytes().to_vec();
+    let signed = cat(&[LABEL_SIG_ENVELOPE_KEY, &id.to_be_bytes(), &ek]);
+    let signature = owner.sign(&signed);
+    let encoded = cat(&[
+        &[VERSION, TYPE_ENVELOPE_KEY],
+        &owner.ed_public,
+        &id.to_be_bytes(),
+        &ek,
+        &signature,
+    ]);
+    (ek, signed, encoded)
+}
+
+/// `ML-KEM.Encaps_internal(ek, m)`: `(shared secret, ciphertext)`.
+pub fn kem_encaps(ek: &[u8], m: &[u8; 32]) -> ([u8; 32], Vec<u8>) {
+    let key: [u8; 1184] = arr(ek);
+    let ek = ml_kem::ml_kem_768::EncapsulationKey::new(&ml_kem::array::Array::from(key))
+        .expect("valid encapsulation key");
+    let (ct, ss) = ek.encapsulate_deterministic(&ml_kem::array::Array::from(*m));
+    (arr(ss.as_slice()), ct.as_slice().to_vec())
+}
+
+/// `ML-KEM.Decaps(dk, ct)` with the decapsulation key of `seed`.
+pub fn kem_decaps(seed: &[u8; 64], ct: &[u8]) -> [u8; 32] {
+    use ml_kem::kem::Decapsulate;
+    let dk = ml_kem::ml_kem_768::DecapsulationKey::from_seed(ml_kem::array::Array::from(*seed));
+    let ct: [u8; 1088] = arr(ct);
+    let ss = dk.decapsulate(&ml_kem::array::Array::from(ct));
+    arr(ss.as_slice())
+}
+
+pub struct HybridTrace {
+    pub kem_shared: [u8; 32],
+    pub kem_ciphertext: Vec<u8>,
+    pub ephemeral_public: [u8; 32],
+    pub dh_ephemeral: [u8; 32],
+    pub chain_key: [u8; 32],
+    pub static_key: [u8; 32],
+    pub header: Vec<u8>,
+    pub encrypted_static: Vec<u8>,
+    pub content_key: [u8; 32],
+    pub envelope: Vec<u8>,
+}
+
+/// A single-recipient hybrid envelope (type `0x33`) from the encapsulation draw `m` and the
+/// ephemeral secret.
+pub fn seal_hybrid_single(
+    sender: &Key,
+    recipient: &Key,
+    key_id: u32,
+    ek: &[u8],
+    m: [u8; 32],
+    ephemeral_secret: [u8; 32],
+    padded: &[u8],
+) -> HybridTrace {
+    let (kem_shared, kem_ciphertext) = kem_encaps(ek, &m);
+    let ephemeral_public = x25519(ephemeral_secret, X25519_BASEPOINT_BYTES);
+    let dh_ephemeral = x25519_dh(&ephemeral_secret, &recipient.x_public);
+    let okm = hkdf(
+        &[0u8; 32],
+        &cat(&[&dh_ephemeral, &kem_shared]),
+        &cat(&[
+            LABEL_SEALED_HYBRID,
+            &ephemeral_public,
+            &recipient.ed_public,
+            &key_id.to_be_bytes(),
+            &sha256(ek),
+            &kem_ciphertext,
+        ]),
+        64,
+    );
+    let chain_key: [u8; 32] = arr(&okm[..32]);
+    let static_key: [u8; 32] = arr(&okm[32..]);
+    let header = cat(&[
+        &[VERSION, TYPE_HYBRID_ENVELOPE],
+        &recipient.ed_public,
+        &ephemeral_public,
+        &key_id.to_be_bytes(),
+        &kem_ciphertext,
+    ]);
+    let encrypted_static = aead_seal(&static_key, &header, &sender.ed_public);
+    let dh_static = x25519_dh(&sender.x_secret, &recipient.x_public);
+    let content_key: [u8; 32] = arr(&hkdf(
+        &chain_key,
+        &dh_static,
+        &cat(&[
+            LABEL_SEALED_STATIC,
+            &ephemeral_public,
+            &recipient.ed_public,
+            &encrypted_static,
+        ]),
+        32,
+    ));
+    let prefix = cat(&[&header, &encrypted_static]);
+    let ciphertext = aead_seal(&content_key, &prefix, padded);
+    HybridTrace {
+        kem_shared,
+        kem_ciphertext,
+        ephemeral_public,
+        dh_ephemeral,
+        chain_key,
+        static_key,
+        header,
+        encrypted_static,
+        content_key,
+        envelope: cat(&[&prefix, &ciphertext]),
+    }
+}
+
+pub struct HybridRecipientTrace {
+    pub kem_shared: [u8; 32],
+    pub kem_ciphertext: Vec<u8>,
+    pub dh_ephemeral: [u8; 32],
+    pub wrap_key: [u8; 32],
+    pub wrapped: [u8; 32],
+    pub dh_static: [u8; 32],
+    pub tag: [u8; 16],
+    pub envelope: Vec<u8>,
+}
+
+pub struct HybridMultiTrace {
+    pub ephemeral_public: [u8; 32],
+    pub body_key: [u8; 32],
+    pub ciphertext: Vec<u8>,
+    pub digest: [u8; 32],
+    pub recipients: Vec<HybridRecipientTrace>,
+    pub message: Vec<u8>,
+}
+
+/// A hybrid multi-recipient message (type `0x34`) for `(recipient, key id, ek, m)` each,
+/// with message secret `message_key`, and its split envelopes (type `0x35`).
+pub fn seal_hybrid_multi(
+    sender: &Key,
+    recipients: &[(&Key, u32, &[u8], [u8; 32])],
+    message_key: [u8; 32],
+    padded: &[u8],
+) -> HybridMultiTrace {
+    let (e, body_key) = multi_keys(&message_key);
+    let ephemeral_public = x25519(e, X25519_BASEPOINT_BYTES);
+    let ciphertext = aead_seal(&body_key, &body_ad(&ephemeral_public), padded);
+    let digest = sha256(&ciphertext);
+    let count = u16::try_from(recipients.len()).expect("count");
+    let mut message = cat(&[
+        &[VERSION, TYPE_HYBRID_MULTI_RECIPIENT],
+        &ephemeral_public,
+        &count.to_be_bytes(),
+    ]);
+    let mut traces = Vec::new();
+    for (recipient, key_id, ek, m) in recipients {
+        let (kem_shared, kem_ciphertext) = kem_encaps(ek, m);
+        let dh_ephemeral = x25519_dh(&e, &recipient.x_public);
+        let wrap_key: [u8; 32] = arr(&hkdf(
+            &[0u8; 32],
+            &cat(&[&dh_ephemeral, &kem_shared]),
+            &cat(&[
+                LABEL_MULTI_HYBRID_WRAP,
+                &ephemeral_public,
+                &recipient.ed_public,
+                &key_id.to_be_bytes(),
+                &sha256(ek),
+                &kem_ciphertext,
+            ]),
+            32,
+        ));
+        let wrapped = xor32(&message_key, &wrap_key);
+        let dh_static = x25519_dh(&sender.x_secret, &recipient.x_public);
+        let tag: [u8; 16] = arr(&hkdf(
+            &[0u8; 32],
+            &dh_static,
+            &cat(&[
+                LABEL_MULTI_HYBRID_AUTH,
+                &ephemeral_public,
+                &recipient.ed_public,
+                &key_id.to_be_bytes(),
+                &kem_ciphertext,
+                &wrapped,
+                &sender.ed_public,
+                &digest,
+            ]),
+            16,
+        ));
+        message.extend_from_slice(&cat(&[
+            &recipient.ed_public,
+            &key_id.to_be_bytes(),
+            &kem_ciphertext,
+            &wrapped,
+            &tag,
+        ]));
+        let envelope = cat(&[
+            &[VERSION, TYPE_HYBRID_RECIPIENT_ENVELOPE],
+            &recipient.ed_public,
+            &ephemeral_public,
+            &key_id.to_be_bytes(),
+            &kem_ciphertext,
+            &wrapped,
+            &tag,
+            &ciphertext,
+        ]);
+        traces.push(HybridRecipientTrace {
+            kem_shared,
+            kem_ciphertext,
+            dh_ephemeral,
+            wrap_key,
+            wrapped,
+            dh_static,
+            tag,
+            envelope,
+        });
+    }
+    message.extend_from_slice(&ciphertext);
+    HybridMultiTrace {
+        ephemeral_public,
+        body_key,
+        ciphertext,
+        digest,
+        recipients: traces,
+        message,
+    }
+}

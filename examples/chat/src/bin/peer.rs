@@ -39,6 +39,12 @@
 //! writer in `backup` (encrypted under `key`), never the recovery key. `restore NAME` on a
 //! new device takes the name over, downloads the backup, opens it with the recovery key and
 //! asks every contact for a fresh 1:1 session (1:1 sessions are never backed up).
+//!
+//! Sealed envelopes are hybrid (X25519 + ML-KEM-768, hushwire SPEC.md §13.8) to every contact
+//! that published an envelope KEM key, classical to the others. `init` turns hybrid envelopes
+//! on, and `register` publishes the key with the prekeys (and again at each prekey rotation).
+//! A state directory made by an older build gets them turned on, and its key published, at
+//! the next command that signs in (`register`, `send`, `recv`, `chat`, ...).
 
 use std::collections::VecDeque;
 use std::error::Error;
@@ -59,7 +65,9 @@ use hushwire::backup::{
 };
 use hushwire::mask::{MaskCheckError, Masker};
 use hushwire::{BackupError, Event, IdentityKey, SafetyNumber, StorageKey, UserId};
-use hushwire_examples::chat::{Incoming, Peer, RelayChanged, UnknownPeer, kind_name};
+use hushwire_examples::chat::{
+    Incoming, Peer, RelayChanged, UnknownPeer, envelope_kind, kind_name,
+};
 use hushwire_examples::client::BlobId;
 use hushwire_examples::client::{ClientError, Event as LinkEvent, RelayClient};
 use hushwire_examples::frame::{ErrorCode, MAX_STORED_BACKUP_LEN, valid_name};
@@ -687,10 +695,35 @@ impl Device {
     async fn connect(&mut self, options: &Options) -> CliResult<RelayClient> {
         self.require_registered()?;
         let link = self.peer.link(WAIT, options.insecure);
-        self.peer
+        let mut client = self
+            .peer
             .connect(options.relay()?, &link, true, unix_now())
             .await
-            .map_err(|e| explain_relay_change(e, &self.dir))
+            .map_err(|e| explain_relay_change(e, &self.dir))?;
+        if self.enable_hybrid_envelopes()? {
+            let mut rng = os_rng()?;
+            self.peer
+                .publish_prekeys(&mut client, unix_now(), &mut rng)
+                .await?;
+            self.save()?;
+            out!("hybrid sealed envelopes turned on: envelope key published");
+        }
+        Ok(client)
+    }
+
+    /// Turns hybrid envelopes on for a state directory of an older build (new ones have them
+    /// from `init`); `true` if it did, and the key is to be published and the state saved.
+    fn enable_hybrid_envelopes(&mut self) -> CliResult<bool> {
+        // Checked on the shared account: `account_mut` marks the account record changed.
+        if self.peer.device.account().hybrid_envelopes_enabled() {
+            return Ok(false);
+        }
+        let mut rng = os_rng()?;
+        Ok(self
+            .peer
+            .device
+            .account_mut()
+            .enable_hybrid_envelopes(unix_now(), &mut rng))
     }
 }
 
@@ -785,6 +818,7 @@ async fn register(options: &Options, replace: bool) -> CliResult<()> {
                 e
             }
         })?;
+    device.enable_hybrid_envelopes()?;
     let bundles = device
         .peer
         .publish_prekeys(&mut client, now, &mut rng)
@@ -792,7 +826,8 @@ async fn register(options: &Options, replace: bool) -> CliResult<()> {
     device.peer.refresh_certificate(&mut client, now).await?;
     device.save()?;
     out!(
-        "registered `{}` with the relay at {addr}{}; uploaded {bundles} prekey bundles",
+        "registered `{}` with the relay at {addr}{}; uploaded {bundles} prekey bundles and \
+         the envelope key (hybrid sealed envelopes)",
         device.peer.name,
         if replace {
             " (taken over: peers see a new identity key)"
@@ -824,7 +859,8 @@ async fn send(options: &Options, to: &str, text: &str) -> CliResult<()> {
     device.save()?;
     let sent = result?;
     out!(
-        "sent to `{to}` (sealed envelope of {} bytes, relay id #{})",
+        "sent to `{to}` ({} sealed envelope of {} bytes, relay id #{})",
+        envelope_kind(&sent.envelope),
         sent.envelope.len(),
         sent.relay_id
     );

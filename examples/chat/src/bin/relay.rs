@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release --bin relay                          # 127.0.0.1:7070, data in ~/.local/share/hushwire-relay
 //! cargo run --release --bin relay -- --listen 0.0.0.0:7070 --data /var/lib/hushwire-relay
+//! cargo run --release --bin relay -- --store postgres://relay@db.internal/relay --metrics 127.0.0.1:9070
 //! ```
 //!
 //! It stores each device's prekeys and hands out one-time prekeys once each, queues sealed
@@ -11,12 +12,17 @@
 //! and TLS certificate, in the data directory, wherever the relay is started from). See
 //! `src/relay.rs` for what it checks and limits, and `src/bin/peer.rs` for a client. Stop it
 //! with Ctrl-C.
+//!
+//! Several relay nodes serve the same users when they share one PostgreSQL database
+//! (`--store postgres://...`) and one data directory's identity files (copied to each node):
+//! see the README's "Running more than one relay" and `src/relay/store.rs`.
 
 use std::error::Error;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
+use hushwire_examples::relay::store::StoreUrl;
 use hushwire_examples::relay::{self, DB_FILE, RelayConfig};
 use hushwire_examples::tls::show_fingerprint;
 
@@ -43,6 +49,20 @@ struct Args {
     /// (examples/widget); needs --insecure. See src/websocket.rs.
     #[arg(long, value_name = "ADDR", requires = "insecure")]
     websocket: Option<SocketAddr>,
+    /// Where queues, prekeys, registrations, blobs and backups live: sqlite:PATH (default:
+    /// relay.sqlite in the data directory) or postgres://USER@HOST:PORT/DB, shared by every
+    /// relay node (the database must exist; the relay creates its tables). A password is
+    /// better kept in ~/.pgpass or PGPASSWORD than in the URL.
+    #[arg(long, value_name = "URL")]
+    store: Option<StoreUrl>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (keep it on loopback or a private
+    /// network: it has no authentication).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9070")]
+    metrics: Option<SocketAddr>,
+    /// Most connections from one IP address (behind a load balancer that does not pass the
+    /// client's address on, every client has the balancer's).
+    #[arg(long, value_name = "N", default_value_t = 128)]
+    max_per_address: usize,
 }
 
 fn default_data_dir() -> Result<PathBuf, String> {
@@ -69,6 +89,9 @@ async fn run(args: Args) -> Result<(), Box<dyn Error + Send + Sync>> {
     let mut config = RelayConfig::new(args.listen, data.clone());
     config.tls = !args.insecure;
     config.log = !args.quiet;
+    config.store = args.store.clone();
+    config.metrics = args.metrics;
+    config.max_per_address = args.max_per_address;
     let handle = relay::start(config).await?;
     let identity = handle.identity();
     println!(
@@ -80,7 +103,13 @@ async fn run(args: Args) -> Result<(), Box<dyn Error + Send + Sync>> {
             "TLS"
         }
     );
-    println!("  data:        {}", data.join(DB_FILE).display());
+    match &args.store {
+        Some(store) => println!("  store:       {store}"),
+        None => println!("  data:        {}", data.join(DB_FILE).display()),
+    }
+    if let Some(at) = handle.metrics_addr() {
+        println!("  metrics:     http://{at}/metrics");
+    }
     println!(
         "  identity:    {}{}",
         identity.identity_file.display(),

@@ -181,7 +181,15 @@ impl Peer {
         let mut sent = Vec::with_capacity(others.len());
         for member in others {
             let (key, _) = self.resolve(client, &member, now).await?;
-            let envelope = self.seal(&key, ContentType::GROUP, &message, now, rng)?;
+            let envelope_key = self.envelope_key_for(client, &key, now).await?;
+            let envelope = self.seal(
+                &key,
+                envelope_key.as_ref(),
+                ContentType::GROUP,
+                &message,
+                now,
+                rng,
+            )?;
             let relay_id = client.send(envelope.clone()).await?;
             sent.push(Sent {
                 relay_id,
@@ -364,6 +372,8 @@ impl Peer {
     ) -> Result<RestoreReport, BoxError> {
         let fallback: IdentityKeyPair = self.device.account().identity_key_pair().clone();
         let mut account = restored.to_device(fallback, now, rng);
+        // Envelope KEM keys are not in a backup: a new one, published with the prekeys.
+        account.account_mut().enable_hybrid_envelopes(now, rng);
         account.account_mut().generate_one_time_prekeys(
             ONE_TIME_PREKEYS,
             ONE_TIME_PREKEYS,

@@ -21,9 +21,9 @@
 //! - **Ids** are 16 random bytes from the OS: knowing the id is what lets a device download
 //!   a blob, so ids cannot be guessed or enumerated.
 //!
-//! Blobs live in the relay's SQLite database, beside the mailboxes: a `blobs` row per blob and
-//! its bytes in `blob_parts`, one row per uploaded part, so a range read touches only the
-//! parts it needs. Every request is answered with a frame; a refusal is an `Error` frame with
+//! Blobs live in the relay's store (SQLite or PostgreSQL, see [`super::store`]), beside the
+//! mailboxes: a `blobs` row per blob and its bytes in `blob_parts`, one row per uploaded part,
+//! so a range read touches only the parts it needs. Every request is answered with a frame; a refusal is an `Error` frame with
 //! a code the peer prints ([`ErrorCode::BlobTooLarge`], [`ErrorCode::QuotaExceeded`],
 //! [`ErrorCode::NoSuchBlob`], [`ErrorCode::BadRange`]).
 
@@ -31,7 +31,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::time::sleep;
@@ -94,28 +93,6 @@ pub(super) struct Uploads {
     open: HashMap<[u8; BLOB_ID_LEN], (Sha256, u64)>,
 }
 
-/// Creates the blob tables (with the relay's other tables, at start).
-pub(super) fn create_tables(db: &Connection) -> rusqlite::Result<()> {
-    db.execute_batch(
-        "CREATE TABLE IF NOT EXISTS blobs (
-             id BLOB PRIMARY KEY,
-             owner BLOB NOT NULL,
-             len INTEGER NOT NULL,
-             received INTEGER NOT NULL,
-             -- NULL while uploading; the SHA-256 once finished (downloadable).
-             sha256 BLOB,
-             -- Unix milliseconds.
-             expires_at INTEGER NOT NULL);
-         CREATE INDEX IF NOT EXISTS blobs_by_owner ON blobs (owner);
-         CREATE INDEX IF NOT EXISTS blobs_by_expiry ON blobs (expires_at);
-         CREATE TABLE IF NOT EXISTS blob_parts (
-             blob BLOB NOT NULL,
-             offset INTEGER NOT NULL,
-             data BLOB NOT NULL,
-             PRIMARY KEY (blob, offset));",
-    )
-}
-
 /// Unix time in milliseconds.
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -127,45 +104,13 @@ fn later(now: i64, after: Duration) -> i64 {
     now.saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX))
 }
 
-fn to_i64(n: u64) -> Result<i64, ErrorCode> {
-    i64::try_from(n).map_err(|_| ErrorCode::BadRange)
-}
-
-/// Deletes every blob that expired by `now` (unix ms), with its parts; `owner` limits it to
-/// one device's. Returns how many blobs went.
-fn delete_expired(db: &Connection, owner: Option<&[u8; 32]>, now: i64) -> rusqlite::Result<usize> {
-    let owner = owner.map(|o| o.to_vec());
-    db.execute(
-        "DELETE FROM blob_parts WHERE blob IN
-             (SELECT id FROM blobs WHERE expires_at <= ?1 AND (?2 IS NULL OR owner = ?2))",
-        params![now, owner],
-    )?;
-    db.execute(
-        "DELETE FROM blobs WHERE expires_at <= ?1 AND (?2 IS NULL OR owner = ?2)",
-        params![now, owner],
-    )
-}
-
-fn delete_blob(db: &Connection, id: &[u8; BLOB_ID_LEN]) -> rusqlite::Result<()> {
-    db.execute(
-        "DELETE FROM blob_parts WHERE blob = ?1",
-        params![id.as_slice()],
-    )?;
-    db.execute("DELETE FROM blobs WHERE id = ?1", params![id.as_slice()])?;
-    Ok(())
-}
-
 /// Deletes expired blobs every `sweep_interval` until the relay stops.
 pub(super) async fn sweeper(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     loop {
-        let swept = shared
-            .db()
-            .map_err(|_| ())
-            .and_then(|db| delete_expired(&db, None, now_ms()).map_err(|_| ()));
-        match swept {
+        match shared.store.sweep_blobs(now_ms()).await {
             Ok(0) => {}
             Ok(n) => shared.log(format_args!("deleted {n} expired blob(s)")),
-            Err(()) => shared.log(format_args!("blob sweep failed (database)")),
+            Err(_) => shared.log(format_args!("blob sweep failed (database)")),
         }
         tokio::select! {
             _ = stop.changed() => return,
@@ -181,7 +126,11 @@ impl Conn {
 
     /// `BlobBegin`: checks the length and the device's quota, then records an empty upload
     /// under a fresh random id.
-    pub(super) fn blob_begin(&mut self, owner: [u8; 32], len: u64) -> Result<Frame, ErrorCode> {
+    pub(super) async fn blob_begin(
+        &mut self,
+        owner: [u8; 32],
+        len: u64,
+    ) -> Result<Frame, ErrorCode> {
         if self.name.is_none() {
             return Err(ErrorCode::Invalid);
         }
@@ -198,38 +147,20 @@ impl Conn {
         getrandom::fill(&mut id).map_err(|_| ErrorCode::Internal)?;
         let now = now_ms();
         let (quota, upload_ttl) = (self.limits().quota, self.limits().upload_ttl);
-        let mut db = self.shared.db().map_err(|_| ErrorCode::Internal)?;
-        let tx = db.transaction().map_err(|_| ErrorCode::Internal)?;
-        delete_expired(&tx, Some(&owner), now).map_err(|_| ErrorCode::Internal)?;
-        let used: i64 = tx
-            .query_row(
-                "SELECT COALESCE(SUM(len), 0) FROM blobs WHERE owner = ?1",
-                params![owner.as_slice()],
-                |r| r.get(0),
-            )
-            .map_err(|_| ErrorCode::Internal)?;
-        let used = u64::try_from(used).map_err(|_| ErrorCode::Internal)?;
-        if used.saturating_add(len) > quota {
+        let reserved = self
+            .shared
+            .store
+            .blob_reserve(&owner, &id, len, quota, now, later(now, upload_ttl))
+            .await;
+        if !reserved.map_err(|_| ErrorCode::Internal)? {
             return Err(ErrorCode::QuotaExceeded);
         }
-        tx.execute(
-            "INSERT INTO blobs (id, owner, len, received, sha256, expires_at)
-             VALUES (?1, ?2, ?3, 0, NULL, ?4)",
-            params![
-                id.as_slice(),
-                owner.as_slice(),
-                to_i64(len)?,
-                later(now, upload_ttl)
-            ],
-        )
-        .map_err(|_| ErrorCode::Internal)?;
-        tx.commit().map_err(|_| ErrorCode::Internal)?;
         self.uploads.open.insert(id, (Sha256::new(), 0));
         Ok(Frame::BlobId(id))
     }
 
     /// `BlobPut`: appends the next part of an upload this connection began.
-    pub(super) fn blob_put(
+    pub(super) async fn blob_put(
         &mut self,
         owner: [u8; 32],
         id: [u8; BLOB_ID_LEN],
@@ -243,37 +174,22 @@ impl Conn {
             return Err(ErrorCode::NoSuchBlob);
         };
         let received = *received;
-        let db = self.shared.db().map_err(|_| ErrorCode::Internal)?;
-        let row: Option<(i64, i64)> = db
-            .query_row(
-                "SELECT len, expires_at FROM blobs WHERE id = ?1 AND owner = ?2 AND sha256 IS NULL",
-                params![id.as_slice(), owner.as_slice()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|_| ErrorCode::Internal)?;
-        let Some((len, _)) = row.filter(|&(_, expires_at)| expires_at > now_ms()) else {
-            drop(db);
+        let len = self
+            .shared
+            .store
+            .blob_upload_len(&owner, &id, now_ms())
+            .await;
+        let Some(len) = len.map_err(|_| ErrorCode::Internal)? else {
             self.uploads.open.remove(&id);
             return Err(ErrorCode::NoSuchBlob);
         };
-        let len = u64::try_from(len).map_err(|_| ErrorCode::Internal)?;
         let part = u64::try_from(data.len()).map_err(|_| ErrorCode::BadRange)?;
         let end = offset.checked_add(part).ok_or(ErrorCode::BadRange)?;
         if offset != received || end > len {
             return Err(ErrorCode::BadRange);
         }
-        db.execute(
-            "INSERT INTO blob_parts (blob, offset, data) VALUES (?1, ?2, ?3)",
-            params![id.as_slice(), to_i64(offset)?, data],
-        )
-        .map_err(|_| ErrorCode::Internal)?;
-        db.execute(
-            "UPDATE blobs SET received = ?2 WHERE id = ?1",
-            params![id.as_slice(), to_i64(end)?],
-        )
-        .map_err(|_| ErrorCode::Internal)?;
-        drop(db);
+        let appended = self.shared.store.blob_append(&id, offset, data, end).await;
+        appended.map_err(|_| ErrorCode::Internal)?;
         if let Some((hash, received)) = self.uploads.open.get_mut(&id) {
             hash.update(data);
             *received = end;
@@ -284,7 +200,7 @@ impl Conn {
     /// `BlobEnd`: the upload is complete if it has its announced length and the SHA-256 the
     /// uploader names; it becomes downloadable for [`BlobLimits::ttl`]. Otherwise it is
     /// deleted (and its quota freed).
-    pub(super) fn blob_end(
+    pub(super) async fn blob_end(
         &mut self,
         owner: [u8; 32],
         id: [u8; BLOB_ID_LEN],
@@ -294,35 +210,28 @@ impl Conn {
             return Err(ErrorCode::NoSuchBlob);
         };
         let ttl = self.limits().ttl;
-        let db = self.shared.db().map_err(|_| ErrorCode::Internal)?;
-        let row: Option<(i64, i64)> = db
-            .query_row(
-                "SELECT len, expires_at FROM blobs WHERE id = ?1 AND owner = ?2 AND sha256 IS NULL",
-                params![id.as_slice(), owner.as_slice()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|_| ErrorCode::Internal)?;
         let now = now_ms();
-        let Some((len, _)) = row.filter(|&(_, expires_at)| expires_at > now) else {
+        let store = &self.shared.store;
+        let len = store.blob_upload_len(&owner, &id, now).await;
+        let Some(len) = len.map_err(|_| ErrorCode::Internal)? else {
             return Err(ErrorCode::NoSuchBlob);
         };
         let digest: [u8; 32] = hash.finalize().into();
-        if u64::try_from(len).ok() != Some(received) || &digest != sha256 {
-            delete_blob(&db, &id).map_err(|_| ErrorCode::Internal)?;
+        if len != received || &digest != sha256 {
+            store
+                .blob_delete(&id)
+                .await
+                .map_err(|_| ErrorCode::Internal)?;
             return Err(ErrorCode::BadRange);
         }
-        db.execute(
-            "UPDATE blobs SET sha256 = ?2, expires_at = ?3 WHERE id = ?1",
-            params![id.as_slice(), digest.as_slice(), later(now, ttl)],
-        )
-        .map_err(|_| ErrorCode::Internal)?;
+        let finished = store.blob_finish(&id, &digest, later(now, ttl)).await;
+        finished.map_err(|_| ErrorCode::Internal)?;
         Ok(Frame::Ok)
     }
 
     /// `BlobGet`: bytes `offset..offset + len` of a finished, unexpired blob.
-    pub(super) fn blob_get(
-        &self,
+    pub(super) async fn blob_get(
+        &mut self,
         id: &[u8; BLOB_ID_LEN],
         offset: u64,
         len: u32,
@@ -333,73 +242,37 @@ impl Conn {
         if len == 0 {
             return Err(ErrorCode::BadRange);
         }
-        let db = self.shared.db().map_err(|_| ErrorCode::Internal)?;
-        let row: Option<(i64, i64)> = db
-            .query_row(
-                "SELECT len, expires_at FROM blobs WHERE id = ?1 AND sha256 IS NOT NULL",
-                params![id.as_slice()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|_| ErrorCode::Internal)?;
-        let Some((blob_len, _)) = row.filter(|&(_, expires_at)| expires_at > now_ms()) else {
+        let store = &self.shared.store;
+        let blob_len = store.blob_finished_len(id, now_ms()).await;
+        let Some(blob_len) = blob_len.map_err(|_| ErrorCode::Internal)? else {
             return Err(ErrorCode::NoSuchBlob);
         };
-        let blob_len = u64::try_from(blob_len).map_err(|_| ErrorCode::Internal)?;
         let end = offset
             .checked_add(u64::from(len))
             .filter(|&end| end <= blob_len)
             .ok_or(ErrorCode::BadRange)?;
-        let data = read_range(&db, id, offset, end).map_err(|_| ErrorCode::Internal)?;
+        let data = store.blob_read(id, offset, end).await;
+        let data = data.map_err(|_| ErrorCode::Internal)?;
         data.map(Frame::BlobData).ok_or(ErrorCode::Internal)
     }
 }
 
-/// Bytes `start..end` of a blob from its parts; `None` if the parts do not cover the range
-/// (a corrupt store).
-fn read_range(
-    db: &Connection,
-    id: &[u8; BLOB_ID_LEN],
-    start: u64,
-    end: u64,
-) -> rusqlite::Result<Option<Vec<u8>>> {
-    let (Ok(start_i), Ok(end_i)) = (i64::try_from(start), i64::try_from(end)) else {
-        return Ok(None);
-    };
-    // The part holding `start` begins at the last offset at or below it.
-    let first: Option<i64> = db.query_row(
-        "SELECT MAX(offset) FROM blob_parts WHERE blob = ?1 AND offset <= ?2",
-        params![id.as_slice(), start_i],
-        |r| r.get(0),
-    )?;
-    let Some(first) = first else {
-        return Ok(None);
-    };
-    let mut stmt = db.prepare_cached(
-        "SELECT offset, data FROM blob_parts WHERE blob = ?1 AND offset >= ?2 AND offset < ?3
-         ORDER BY offset",
-    )?;
-    let rows = stmt.query_map(params![id.as_slice(), first, end_i], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-    })?;
-    let mut out = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0));
-    for row in rows {
-        let (offset, data) = row?;
-        let Ok(offset) = u64::try_from(offset) else {
-            return Ok(None);
-        };
+/// Bytes `start..end` of a blob from its parts `(offset, data)` in offset order, the first
+/// one holding `start`; `None` if the parts do not cover the range (a corrupt store).
+pub(super) fn assemble_range(parts: Vec<(i64, Vec<u8>)>, start: u64, end: u64) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(usize::try_from(end.saturating_sub(start)).unwrap_or(0));
+    for (offset, data) in parts {
+        let offset = u64::try_from(offset).ok()?;
         // Parts are contiguous: each must begin where the bytes so far end.
         if offset > start.saturating_add(u64::try_from(out.len()).unwrap_or(u64::MAX)) {
-            return Ok(None);
+            return None;
         }
         let from = usize::try_from(start.saturating_sub(offset)).unwrap_or(usize::MAX);
         let to = usize::try_from(end.saturating_sub(offset)).unwrap_or(usize::MAX);
-        let Some(piece) = data.get(from.min(data.len())..to.min(data.len())) else {
-            return Ok(None);
-        };
+        let piece = data.get(from.min(data.len())..to.min(data.len()))?;
         out.extend_from_slice(piece);
     }
-    Ok((u64::try_from(out.len()).ok() == Some(end - start)).then_some(out))
+    (u64::try_from(out.len()).ok() == Some(end.saturating_sub(start))).then_some(out)
 }
 
 /// What the demo and the tests read from the store directly (a relay operator's view).
@@ -409,19 +282,8 @@ impl RelayHandle {
     /// # Errors
     /// [`RelayError::Db`] if the database fails.
     pub fn blob(&self, id: &[u8; BLOB_ID_LEN]) -> Result<Option<Vec<u8>>, RelayError> {
-        let db = self.shared.db()?;
-        let len: Option<i64> = db
-            .query_row(
-                "SELECT received FROM blobs WHERE id = ?1",
-                params![id.as_slice()],
-                |r| r.get(0),
-            )
-            .optional()?;
-        match len.and_then(|l| u64::try_from(l).ok()) {
-            None => Ok(None),
-            Some(0) => Ok(Some(Vec::new())),
-            Some(len) => Ok(read_range(&db, id, 0, len)?),
-        }
+        let store = &self.shared.store;
+        store.block_on(store.blob_stored(id))
     }
 
     /// How many blobs the relay stores (expired ones not swept yet included).
@@ -429,11 +291,8 @@ impl RelayHandle {
     /// # Errors
     /// [`RelayError::Db`] if the database fails.
     pub fn blob_count(&self) -> Result<u64, RelayError> {
-        let n: i64 = self
-            .shared
-            .db()?
-            .query_row("SELECT COUNT(*) FROM blobs", [], |r| r.get(0))?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        let store = &self.shared.store;
+        store.block_on(store.blob_count())
     }
 
     /// Deletes expired blobs now (the sweeper does it every [`BlobLimits::sweep_interval`]).
@@ -441,7 +300,8 @@ impl RelayHandle {
     /// # Errors
     /// [`RelayError::Db`] if the database fails.
     pub fn sweep_blobs(&self) -> Result<usize, RelayError> {
-        Ok(delete_expired(&*self.shared.db()?, None, now_ms())?)
+        let store = &self.shared.store;
+        store.block_on(store.sweep_blobs(now_ms()))
     }
 
     /// Flips one bit of the stored byte at `offset` of blob `id`: what a compromised relay
@@ -455,30 +315,7 @@ impl RelayHandle {
         id: &[u8; BLOB_ID_LEN],
         offset: u64,
     ) -> Result<bool, RelayError> {
-        let db = self.shared.db()?;
-        let Ok(at) = i64::try_from(offset) else {
-            return Ok(false);
-        };
-        let part: Option<(i64, Vec<u8>)> = db
-            .query_row(
-                "SELECT offset, data FROM blob_parts WHERE blob = ?1 AND offset <= ?2
-                 ORDER BY offset DESC LIMIT 1",
-                params![id.as_slice(), at],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let Some((part_offset, mut data)) = part else {
-            return Ok(false);
-        };
-        let index = usize::try_from(at - part_offset).unwrap_or(usize::MAX);
-        let Some(byte) = data.get_mut(index) else {
-            return Ok(false);
-        };
-        *byte ^= 0x01;
-        db.execute(
-            "UPDATE blob_parts SET data = ?3 WHERE blob = ?1 AND offset = ?2",
-            params![id.as_slice(), part_offset, data],
-        )?;
-        Ok(true)
+        let store = &self.shared.store;
+        store.block_on(store.flip_blob_bit(id, offset))
     }
 }
