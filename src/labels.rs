@@ -145,6 +145,14 @@ pub(crate) const LABEL_SEALED_HYBRID: &[u8] = b"hushwire/v1/sealed/hybrid/epheme
 pub(crate) const LABEL_MULTI_HYBRID_WRAP: &[u8] = b"hushwire/v1/sealed/hybrid/multi-wrap";
 /// HKDF info prefix of the per-recipient sender tag of a hybrid multi-recipient message.
 pub(crate) const LABEL_MULTI_HYBRID_AUTH: &[u8] = b"hushwire/v1/sealed/hybrid/multi-auth";
+// device/device_list, device/fan_out
+
+/// Signature context of a user's device list (made by the user signing key, SPEC.md §19.2).
+pub(crate) const LABEL_SIG_DEVICE_LIST: &[u8] = b"hushwire/v1/sig/device-list";
+/// Signature context of a device's counter-signature of its own list entry (SPEC.md §19.2).
+pub(crate) const LABEL_SIG_DEVICE_ENTRY: &[u8] = b"hushwire/v1/sig/device-entry";
+/// SHA-256 prefix of the short device-list hash every fan-out carries (SPEC.md §19.2.4).
+pub(crate) const LABEL_DEVICE_LIST_HASH: &[u8] = b"hushwire/v1/multi-device/list-hash";
 
 /// Every label above with its name, for the tests.
 #[cfg(test)]
@@ -196,6 +204,9 @@ const ALL: &[(&str, &[u8])] = &[
     ("LABEL_SEALED_HYBRID", LABEL_SEALED_HYBRID),
     ("LABEL_MULTI_HYBRID_WRAP", LABEL_MULTI_HYBRID_WRAP),
     ("LABEL_MULTI_HYBRID_AUTH", LABEL_MULTI_HYBRID_AUTH),
+    ("LABEL_SIG_DEVICE_LIST", LABEL_SIG_DEVICE_LIST),
+    ("LABEL_SIG_DEVICE_ENTRY", LABEL_SIG_DEVICE_ENTRY),
+    ("LABEL_DEVICE_LIST_HASH", LABEL_DEVICE_LIST_HASH),
 ];
 
 /// Labels no code uses any more, or reserved, that no new label may collide with: a

@@ -59,6 +59,9 @@ pub enum Error {
     /// See [`crate::group::RosterError`].
     #[error(transparent)]
     Roster(#[from] crate::group::RosterError),
+    /// See [`crate::device::DeviceListError`].
+    #[error(transparent)]
+    DeviceList(#[from] crate::device::DeviceListError),
     /// See [`crate::verify::VerifyError`].
     #[error(transparent)]
     Verify(#[from] crate::verify::VerifyError),
@@ -98,6 +101,7 @@ impl Error {
             Error::SealedSession(e) => e.code(),
             Error::Group(e) => e.code(),
             Error::Roster(e) => e.code(),
+            Error::DeviceList(e) => e.code(),
             Error::Verify(e) => e.code(),
             Error::Attachment(e) => e.code(),
             Error::Backup(e) => e.code(),
@@ -126,6 +130,7 @@ impl Error {
             Error::SealedSession(e) => e.kind(),
             Error::Group(e) => e.kind(),
             Error::Roster(e) => e.kind(),
+            Error::DeviceList(e) => e.kind(),
             Error::Verify(e) => e.kind(),
             Error::Attachment(e) => e.kind(),
             Error::Backup(e) => e.kind(),
@@ -218,6 +223,7 @@ mod tests {
         "peer.sender_mismatch",
         "peer.identity_changed",
         "peer.not_loaded",
+        "peer.device_removed",
         "peer.encrypt",
         "peer.decrypt",
         "peer.handshake",
@@ -381,6 +387,23 @@ mod tests {
         "secure_field.not_secure_field",
         "secure_field.malformed",
         "secure_field.mismatch",
+        "device_list.malformed",
+        "device_list.bad_signature",
+        "device_list.bad_counter_signature",
+        "device_list.device_count",
+        "device_list.too_many_tombstones",
+        "device_list.duplicate",
+        "device_list.other_user",
+        "device_list.user_key_changed",
+        "device_list.not_newer",
+        "device_list.dropped_without_tombstone",
+        "device_list.resurrected",
+        "device_list.no_list",
+        "device_list.unknown_device",
+        "device_list.identity_changed",
+        "device_list.device_id_taken",
+        "device_list.exhausted",
+        "device_list.identity",
         "event.one_time_prekey_consumed",
         "event.kem_prekey_consumed",
         "event.last_resort_kem_prekey_used",
@@ -505,6 +528,7 @@ mod tests {
             PeerError::SenderMismatch,
             PeerError::IdentityChanged,
             PeerError::NotLoaded,
+            PeerError::DeviceRemoved,
             PeerError::Encrypt(EncryptError::ChainExhausted),
             PeerError::Decrypt(DecryptError::Tampered),
             PeerError::Handshake(HandshakeError::OwnIdentity),
@@ -862,6 +886,32 @@ mod tests {
                 SecureFieldError::Mismatch,
             ];
             rest.extend(secure_field.map(Error::from));
+        }
+        {
+            use crate::device::DeviceListError as L;
+            let device_list = [
+                L::Malformed(d),
+                L::BadSignature,
+                L::BadCounterSignature { device_id: 1 },
+                L::DeviceCount { count: 0, max: 1 },
+                L::TooManyTombstones { count: 2, max: 1 },
+                L::Duplicate { device_id: 1 },
+                L::OtherUser,
+                L::UserKeyChanged,
+                L::NotNewer {
+                    held: 2,
+                    received: 1,
+                },
+                L::DroppedWithoutTombstone { device_id: 1 },
+                L::Resurrected { device_id: 1 },
+                L::NoList,
+                L::UnknownDevice { device_id: 1 },
+                L::IdentityChanged,
+                L::DeviceIdTaken { device_id: 1 },
+                L::Exhausted,
+                L::Identity(VerifyError::OwnIdentity),
+            ];
+            rest.extend(device_list.map(Error::from));
         }
         codes.extend(rest.iter().map(Error::code));
         codes.extend(events.iter().map(Event::code));

@@ -14,11 +14,14 @@
 //! the account record, the identity book and one record per peer, each written only when a
 //! call changed it ([`Device::take_changes`]), and loaded only when needed.
 
+pub mod device_list;
 mod peers;
 mod persist;
 mod records;
 mod reset;
 mod sealed;
+mod users;
+mod users_record;
 mod verification;
 
 use core::fmt;
@@ -31,7 +34,16 @@ use crate::keys::IdentityKey;
 use crate::time::Timestamp;
 use crate::verify::IdentityBook;
 
+pub use device_list::{
+    DEVICE_ENTRY_LEN, DEVICE_LIST_HASH_LEN, DeviceEntry, DeviceList, DeviceListError,
+    DeviceListHash, MAX_DEVICE_LIST_LEN, MAX_DEVICES_PER_USER, MAX_TOMBSTONES, TOMBSTONE_LEN,
+    Tombstone, UserKey, UserSigningKey,
+};
 pub use records::Changes;
+pub use users::{
+    DeviceAddress, DeviceListAccepted, MAX_HELD_DEVICE_LISTS, REMOVED_DEVICE_WINDOW_SECS,
+};
+pub use users_record::MAX_REMOVED_DEVICES;
 
 pub use peers::{MAX_PEERS, MAX_SESSIONS_PER_PEER, PeerDecrypted, PeerError, SessionStarted};
 pub use reset::{
@@ -90,6 +102,8 @@ pub struct Device {
     pub(crate) identities: IdentityBook,
     /// The records changed since the app last took them ([`Device::take_changes`]).
     pub(crate) changes: Changes,
+    /// Users with several devices: the own user, held device lists, removed devices.
+    pub(crate) users: users::UserDevices,
 }
 
 impl fmt::Debug for Device {
@@ -122,6 +136,7 @@ impl Device {
             resets: BTreeMap::new(),
             identities: IdentityBook::default(),
             changes: Changes::fresh(),
+            users: users::UserDevices::default(),
         }
     }
 

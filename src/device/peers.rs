@@ -60,6 +60,10 @@ pub enum PeerError {
     /// Nothing changed. Not a reason to reset.
     #[error("the peer's stored record is not loaded; load it and retry")]
     NotLoaded,
+    /// The peer device was removed from its user's device list (SPEC.md §19.7): its sessions
+    /// are decrypt-only until the removal window ends, and nothing is encrypted to it.
+    #[error("the peer device was removed from its user's device list; nothing is encrypted to it")]
+    DeviceRemoved,
     /// See [`EncryptError`].
     #[error(transparent)]
     Encrypt(#[from] EncryptError),
@@ -82,6 +86,7 @@ impl PeerError {
             PeerError::SenderMismatch => "peer.sender_mismatch",
             PeerError::IdentityChanged => "peer.identity_changed",
             PeerError::NotLoaded => "peer.not_loaded",
+            PeerError::DeviceRemoved => "peer.device_removed",
             PeerError::Encrypt(_) => "peer.encrypt",
             PeerError::Decrypt(_) => "peer.decrypt",
             PeerError::Handshake(_) => "peer.handshake",
@@ -126,7 +131,7 @@ impl PeerError {
             | PeerError::NoAnsweredSession
             | PeerError::NotLoaded => ErrorKind::UnknownSession,
             PeerError::SenderMismatch => ErrorKind::Tampered,
-            PeerError::IdentityChanged => ErrorKind::Untrusted,
+            PeerError::IdentityChanged | PeerError::DeviceRemoved => ErrorKind::Untrusted,
             PeerError::Encrypt(e) => e.kind(),
             PeerError::Decrypt(e) => e.kind(),
             PeerError::Handshake(e) => e.kind(),
@@ -260,6 +265,7 @@ impl Device {
     /// # Errors
     /// [`PeerError::IdentityChanged`] if `peer` is the new key of a user whose key changed
     /// since verification and the change was not accepted (see [`Device::record_identity`]);
+    /// [`PeerError::DeviceRemoved`] if `peer` was removed from its user's device list;
     /// [`PeerError::NotLoaded`] if its stored record is not loaded;
     /// [`PeerError::UnknownPeer`] without a session; [`PeerError::Encrypt`] as
     /// [`Session::encrypt`]. The device is unchanged on error.
@@ -271,6 +277,9 @@ impl Device {
     ) -> Result<Vec<u8>, PeerError> {
         if self.identities.is_blocked(peer) {
             return Err(PeerError::IdentityChanged);
+        }
+        if self.users.removed.contains_key(peer) {
+            return Err(PeerError::DeviceRemoved);
         }
         if self.unloaded.contains(peer) {
             return Err(PeerError::NotLoaded);

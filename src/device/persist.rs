@@ -80,6 +80,7 @@ impl Device {
             resets,
             identities: IdentityBook::from_snapshot(&snapshot.identities, checks)?,
             changes: Changes::default(),
+            users: super::users::UserDevices::default(),
         })
     }
 

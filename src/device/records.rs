@@ -77,6 +77,9 @@ pub struct Changes {
     pub peers: BTreeSet<IdentityKey>,
     /// Peers whose record is gone (forgotten or evicted): delete their stored record.
     pub removed_peers: BTreeSet<IdentityKey>,
+    /// The user-devices record changed ([`Device::user_devices_to_encrypted`]): the own
+    /// user, the device lists held, the removed devices (SPEC.md §19.9).
+    pub user_devices: bool,
 }
 
 impl Changes {
@@ -86,6 +89,7 @@ impl Changes {
             && !self.identity_book
             && self.peers.is_empty()
             && self.removed_peers.is_empty()
+            && !self.user_devices
     }
 
     /// Everything a device that was never persisted holds: its account and identity book.
@@ -153,6 +157,10 @@ impl Device {
 
     pub(crate) fn mark_identity_book(&mut self) {
         self.changes.identity_book = true;
+    }
+
+    pub(crate) fn mark_user_devices(&mut self) {
+        self.changes.user_devices = true;
     }
 
     pub(crate) fn mark_peer(&mut self, peer: &IdentityKey) {
@@ -292,6 +300,7 @@ impl Device {
             resets,
             identities,
             changes: Changes::default(),
+            users: super::users::UserDevices::default(),
         })
     }
 
@@ -369,7 +378,7 @@ pub(super) fn peer_snapshot(peer: &IdentityKey, record: &PeerRecord) -> PeerReco
 
 /// The record types exist from format version 2 on: a version 1 blob of one was not written
 /// by the library.
-fn since_version_2(version: u16) -> Result<(), RestoreError> {
+pub(super) fn since_version_2(version: u16) -> Result<(), RestoreError> {
     if version < 2 {
         return Err(RestoreError::Corrupt);
     }

@@ -90,6 +90,9 @@ pub enum StateType {
     IdentityBook,
     /// One peer's record of a [`crate::Device`]: its sessions (SPEC.md §11.9).
     PeerRecord,
+    /// A [`crate::Device`]'s user-devices record: its own user, the device lists it holds
+    /// and the removed devices (SPEC.md §19.9).
+    UserDevices,
 }
 
 impl StateType {
@@ -102,6 +105,7 @@ impl StateType {
             StateType::AccountRecord => 4,
             StateType::IdentityBook => 5,
             StateType::PeerRecord => 6,
+            StateType::UserDevices => 7,
         }
     }
 }

@@ -272,6 +272,29 @@ impl IdentityBook {
         }])
     }
 
+    /// Moves `user`'s record from `from` to `to`, keeping its verification when `from` was
+    /// the verified key: a single-device user whose verified device key vouched for its new
+    /// user key (SPEC.md §19.3). Does nothing unless `from` is the user's current key.
+    pub(crate) fn carry_over(&mut self, user: &UserId, from: &IdentityKey, to: &IdentityKey) {
+        let Some(old) = self.users.get(user).cloned() else {
+            return;
+        };
+        if old.current != *from {
+            return;
+        }
+        let verified = old
+            .verified
+            .map(|(key, at)| if key == *from { (*to, at) } else { (key, at) });
+        self.put(
+            user,
+            Some(IdentityRecord {
+                current: *to,
+                seen_at: old.seen_at,
+                verified,
+            }),
+        );
+    }
+
     pub(crate) fn mark_verified(
         &mut self,
         own: &IdentityKey,

@@ -58,6 +58,11 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// How many bytes are left.
+    pub(crate) fn rest_len(&self) -> usize {
+        self.rest.len()
+    }
+
     /// Takes everything that is left.
     pub(crate) fn rest(&mut self) -> &'a [u8] {
         core::mem::take(&mut self.rest)

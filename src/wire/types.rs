@@ -3,7 +3,8 @@
 //!
 //! The modules that encode these structures import their byte from here; the byte ranges are
 //! those of SPEC.md (0x0_ sessions, 0x1_ bundles, 0x2_ groups, 0x3_ sealed, 0x4_ certificates,
-//! 0x5_ verification, 0x6_ attachments, 0x7_ secure fields, 0x8_ backups).
+//! 0x5_ verification, 0x6_ attachments, 0x7_ secure fields, 0x8_ backups, 0x9_ multi-device
+//! messaging; the device list is a signed verification structure, `0x54`).
 
 use crate::error::DecodeError;
 
@@ -75,6 +76,8 @@ pub(crate) const TYPE_HYBRID_MULTI_RECIPIENT: u8 = 0x34;
 pub(crate) const TYPE_HYBRID_RECIPIENT_ENVELOPE: u8 = 0x35;
 /// Type byte of a published envelope KEM key (SPEC.md §13.8.1).
 pub(crate) const TYPE_ENVELOPE_KEY: u8 = 0x36;
+/// Type byte of a user's signed device list (SPEC.md §19.2).
+pub(crate) const TYPE_DEVICE_LIST: u8 = 0x54;
 
 /// Every type byte this build knows, across all decoders (SPEC.md §1.4.1): a structure of
 /// another known type is reported as `WrongType`, any other byte as `UnknownType`.
@@ -111,6 +114,7 @@ pub(crate) const KNOWN_TYPES: &[u8] = &[
     TYPE_HYBRID_MULTI_RECIPIENT,
     TYPE_HYBRID_RECIPIENT_ENVELOPE,
     TYPE_ENVELOPE_KEY,
+    TYPE_DEVICE_LIST,
 ];
 
 /// The error for a structure whose type byte `found` is not the `expected` one.

@@ -8,6 +8,7 @@ mod common;
 mod attachment;
 mod backup;
 mod conversation;
+mod devices;
 mod group;
 mod mask;
 mod peers;
