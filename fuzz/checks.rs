@@ -15,7 +15,7 @@
 //! - `inbound_session`: bit 0 clear: the rest is the message; set: the next byte picks a
 //!   genuine prekey message and the rest are edits.
 //! - `unseal`, `group_decrypt`, `restore`, `certificate`, `conversation`, `attachment`, `mask`,
-//!   `backup`:
+//!   `backup`, `device_list`:
 //!   see the modules in `checks/` (the same mode-byte scheme; `conversation` reads a schedule
 //!   with `arbitrary`; `mask` reads two mode bytes and a text).
 
@@ -46,6 +46,8 @@ mod backup;
 mod certificate;
 #[path = "checks/conversation.rs"]
 mod conversation;
+#[path = "checks/device_list.rs"]
+mod device_list;
 #[path = "checks/group.rs"]
 mod group;
 #[path = "checks/mask.rs"]
@@ -59,13 +61,14 @@ pub(crate) use attachment::check_attachment;
 pub(crate) use backup::check_backup;
 pub(crate) use certificate::check_certificate;
 pub(crate) use conversation::check_conversation;
+pub(crate) use device_list::check_device_list;
 pub(crate) use group::check_group_decrypt;
 pub(crate) use mask::check_mask;
 pub(crate) use restore::check_restore;
 pub(crate) use unseal::check_unseal;
 
 /// The fuzz targets, by name (as in `fuzz/Cargo.toml` and `fuzz/corpus/<target>/`).
-pub(crate) const TARGETS: [&str; 11] = [
+pub(crate) const TARGETS: [&str; 12] = [
     "decode",
     "session_decrypt",
     "inbound_session",
@@ -77,6 +80,7 @@ pub(crate) const TARGETS: [&str; 11] = [
     "attachment",
     "mask",
     "backup",
+    "device_list",
 ];
 
 /// Runs the check of fuzz target `target` on `data`.
@@ -93,6 +97,7 @@ pub(crate) fn check(target: &str, data: &[u8]) {
         "attachment" => check_attachment(data),
         "mask" => check_mask(data),
         "backup" => check_backup(data),
+        "device_list" => check_device_list(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -628,6 +633,7 @@ pub(crate) fn seed_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
         "attachment" => out = attachment::seeds(),
         "mask" => out = mask::seeds(),
         "backup" => out = backup::seeds(),
+        "device_list" => out = device_list::seeds(),
         other => panic!("unknown fuzz target {other}"),
     }
     out

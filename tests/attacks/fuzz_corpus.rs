@@ -128,6 +128,11 @@ fn corpus_backup() {
     assert!(replay("corpus", "backup") > 0);
 }
 
+#[test]
+fn corpus_device_list() {
+    assert!(replay("corpus", "device_list") > 0);
+}
+
 /// Every target in `fuzz/Cargo.toml` is replayed here or by the test named below (a new target
 /// cannot be forgotten).
 #[test]
