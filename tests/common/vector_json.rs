@@ -15,6 +15,7 @@
 use hushwire::attachment::AttachmentError;
 use hushwire::backup::BackupError;
 use hushwire::certificate::CertificateKind;
+use hushwire::device::DeviceListError;
 use hushwire::group::{GroupError, GroupEvent, GroupRole, RosterError};
 use hushwire::sealed::padding::PaddingError;
 use hushwire::verify::VerifyError;
@@ -100,6 +101,7 @@ fn encode_error(e: Error) -> Value {
         Error::Verify(e) => verify_fields(e),
         Error::Attachment(e) => attachment_fields(e),
         Error::Backup(e) => backup_fields(e),
+        Error::DeviceList(e) => device_list_fields(e),
         #[cfg(feature = "mask")]
         Error::MaskCheck(hushwire::MaskCheckError::Unmasked { kind, start, end }) => {
             json!({ "kind": type_byte(kind.to_byte()), "start": start, "end": end })
@@ -518,6 +520,33 @@ fn roster_fields(e: RosterError) -> Value {
         | RosterError::Removed
         | RosterError::EpochExhausted
         | RosterError::WrongIdentity => json!({}),
+        other => missing(&other),
+    }
+}
+
+fn device_list_fields(e: DeviceListError) -> Value {
+    match e {
+        DeviceListError::Malformed(inner) => nested(inner),
+        DeviceListError::Identity(inner) => nested(inner),
+        DeviceListError::BadCounterSignature { device_id }
+        | DeviceListError::Duplicate { device_id }
+        | DeviceListError::DroppedWithoutTombstone { device_id }
+        | DeviceListError::Resurrected { device_id }
+        | DeviceListError::UnknownDevice { device_id }
+        | DeviceListError::DeviceIdTaken { device_id } => json!({ "device_id": device_id }),
+        DeviceListError::DeviceCount { count, max }
+        | DeviceListError::TooManyTombstones { count, max } => {
+            json!({ "count": count, "max": max })
+        }
+        DeviceListError::NotNewer { held, received } => {
+            json!({ "held": held, "received": received })
+        }
+        DeviceListError::BadSignature
+        | DeviceListError::OtherUser
+        | DeviceListError::UserKeyChanged
+        | DeviceListError::NoList
+        | DeviceListError::IdentityChanged
+        | DeviceListError::Exhausted => json!({}),
         other => missing(&other),
     }
 }

@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod device_list;
 mod group;
 mod mask;
 mod mask_corpus;
