@@ -1291,6 +1291,16 @@ mod tests {
 
     /// Alice (initiator, able to send at once) and Bob's start (before his first message).
     fn alice_and_bob_start(rng: &mut ChaCha20Rng) -> (RatchetState, ResponderStart) {
+        start_pair(SessionVersion::V1, RatchetConfig::default(), rng)
+    }
+
+    /// As `alice_and_bob_start`, for a given session version and configuration (also used
+    /// by the version-2 tests of `pq.rs`).
+    pub(super) fn start_pair(
+        version: SessionVersion,
+        config: RatchetConfig,
+        rng: &mut ChaCha20Rng,
+    ) -> (RatchetState, ResponderStart) {
         let root = RootKey::from_bytes([1; 32]);
         let tag = SessionTagKey::from_bytes([4; 32]);
         let (to_bob, to_alice) = (
@@ -1303,20 +1313,12 @@ mod tests {
             to_bob.clone(),
             to_alice.clone(),
             tag.clone(),
-            RatchetConfig::default(),
-            SessionVersion::V1,
+            config,
+            version,
             rng,
         )
         .unwrap();
-        let bob = ResponderStart::new(
-            root,
-            pair(9),
-            to_alice,
-            to_bob,
-            tag,
-            RatchetConfig::default(),
-            SessionVersion::V1,
-        );
+        let bob = ResponderStart::new(root, pair(9), to_alice, to_bob, tag, config, version);
         (alice, bob)
     }
 

@@ -129,26 +129,7 @@ mod tests {
         config: RatchetConfig,
         rng: &mut ChaCha20Rng,
     ) -> (RatchetState, ResponderStart) {
-        let spk = RatchetKeyPair::from_secret(StaticSecret::from([9; 32]));
-        let root = RootKey::from_bytes([1; 32]);
-        let tag = SessionTagKey::from_bytes([4; 32]);
-        let (to_bob, to_alice) = (
-            HeaderKey::from_bytes([2; 32]),
-            HeaderKey::from_bytes([3; 32]),
-        );
-        let alice = RatchetState::new_initiator(
-            root.clone(),
-            *spk.public(),
-            to_bob.clone(),
-            to_alice.clone(),
-            tag.clone(),
-            config,
-            version,
-            rng,
-        )
-        .unwrap();
-        let bob = ResponderStart::new(root, spk, to_alice, to_bob, tag, config, version);
-        (alice, bob)
+        crate::ratchet::tests::start_pair(version, config, rng)
     }
 
     fn send(state: &mut RatchetState, plaintext: &[u8], rng: &mut ChaCha20Rng) -> Vec<u8> {
