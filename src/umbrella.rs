@@ -62,6 +62,9 @@ pub enum Error {
     /// See [`crate::device::DeviceListError`].
     #[error(transparent)]
     DeviceList(#[from] crate::device::DeviceListError),
+    /// See [`crate::device::FanOutError`].
+    #[error(transparent)]
+    FanOut(#[from] crate::device::FanOutError),
     /// See [`crate::verify::VerifyError`].
     #[error(transparent)]
     Verify(#[from] crate::verify::VerifyError),
@@ -102,6 +105,7 @@ impl Error {
             Error::Group(e) => e.code(),
             Error::Roster(e) => e.code(),
             Error::DeviceList(e) => e.code(),
+            Error::FanOut(e) => e.code(),
             Error::Verify(e) => e.code(),
             Error::Attachment(e) => e.code(),
             Error::Backup(e) => e.code(),
@@ -131,6 +135,7 @@ impl Error {
             Error::Group(e) => e.kind(),
             Error::Roster(e) => e.kind(),
             Error::DeviceList(e) => e.kind(),
+            Error::FanOut(e) => e.kind(),
             Error::Verify(e) => e.kind(),
             Error::Attachment(e) => e.kind(),
             Error::Backup(e) => e.kind(),
@@ -404,6 +409,17 @@ mod tests {
         "device_list.device_id_taken",
         "device_list.exhausted",
         "device_list.identity",
+        "fanout.malformed",
+        "fanout.plaintext_too_large",
+        "fanout.too_many_devices",
+        "fanout.no_recipients",
+        "fanout.peer",
+        "fanout.tampered",
+        "fanout.not_in_manifest",
+        "fanout.not_recipient",
+        "fanout.unvouched",
+        "fanout.already_included",
+        "fanout.device_list",
         "event.one_time_prekey_consumed",
         "event.kem_prekey_consumed",
         "event.last_resort_kem_prekey_used",
@@ -912,6 +928,21 @@ mod tests {
                 L::Identity(VerifyError::OwnIdentity),
             ];
             rest.extend(device_list.map(Error::from));
+            use crate::device::FanOutError as F;
+            let fan_out = [
+                F::Malformed(d),
+                F::PlaintextTooLarge { len: 2, max: 1 },
+                F::TooManyDevices { count: 2, max: 1 },
+                F::NoRecipients,
+                F::Peer(PeerError::UnknownPeer),
+                F::Tampered,
+                F::NotInManifest { device_id: 1 },
+                F::NotRecipient { device_id: 1 },
+                F::Unvouched { device_id: 1 },
+                F::AlreadyIncluded { device_id: 1 },
+                F::DeviceList(L::NoList),
+            ];
+            rest.extend(fan_out.map(Error::from));
         }
         codes.extend(rest.iter().map(Error::code));
         codes.extend(events.iter().map(Event::code));

@@ -15,6 +15,8 @@
 //! call changed it ([`Device::take_changes`]), and loaded only when needed.
 
 pub mod device_list;
+mod fanout;
+mod fanout_wire;
 mod peers;
 mod persist;
 mod records;
@@ -38,6 +40,15 @@ pub use device_list::{
     DEVICE_ENTRY_LEN, DEVICE_LIST_HASH_LEN, DeviceEntry, DeviceList, DeviceListError,
     DeviceListHash, MAX_DEVICE_LIST_LEN, MAX_DEVICES_PER_USER, MAX_TOMBSTONES, TOMBSTONE_LEN,
     Tombstone, UserKey, UserSigningKey,
+};
+pub use fanout::{
+    FanOut, FanOutDecrypted, FanOutError, FanOutPart, FanOutSkip, FanOutUpdate,
+};
+pub use fanout_wire::{
+    DeviceRef, FANOUT_ENVELOPE_PREFIX_LEN, FANOUT_KEY_BASE_LEN, FanOutEnvelope, FanOutMessage,
+    MAX_DEVICE_REF_LEN, MAX_FANOUT_BODY_LEN, MAX_FANOUT_DEVICES, MAX_FANOUT_ENVELOPE_LEN,
+    MAX_FANOUT_KEY_LEN, MAX_FANOUT_KEY_MESSAGE_LEN, MAX_FANOUT_MESSAGE_LEN,
+    MAX_FANOUT_PLAINTEXT_LEN, MAX_MISMATCH_ANSWER_LEN, MismatchAnswer,
 };
 pub use records::Changes;
 pub use users::{

@@ -78,6 +78,14 @@ pub(crate) const TYPE_HYBRID_RECIPIENT_ENVELOPE: u8 = 0x35;
 pub(crate) const TYPE_ENVELOPE_KEY: u8 = 0x36;
 /// Type byte of a user's signed device list (SPEC.md §19.2).
 pub(crate) const TYPE_DEVICE_LIST: u8 = 0x54;
+/// Type byte of a fan-out key part, carried inside a 1:1 session message (SPEC.md §19.5.3).
+pub(crate) const TYPE_FANOUT_KEY: u8 = 0x90;
+/// Type byte of a per-device fan-out envelope, relay to device (SPEC.md §19.5.4).
+pub(crate) const TYPE_FANOUT_ENVELOPE: u8 = 0x91;
+/// Type byte of a fan-out message, sender to relay (SPEC.md §19.5.5).
+pub(crate) const TYPE_FANOUT_MESSAGE: u8 = 0x92;
+/// Type byte of the relay's mismatch answer to a fan-out (SPEC.md §19.6.1).
+pub(crate) const TYPE_FANOUT_MISMATCH: u8 = 0x93;
 
 /// Every type byte this build knows, across all decoders (SPEC.md §1.4.1): a structure of
 /// another known type is reported as `WrongType`, any other byte as `UnknownType`.
@@ -115,6 +123,10 @@ pub(crate) const KNOWN_TYPES: &[u8] = &[
     TYPE_HYBRID_RECIPIENT_ENVELOPE,
     TYPE_ENVELOPE_KEY,
     TYPE_DEVICE_LIST,
+    TYPE_FANOUT_KEY,
+    TYPE_FANOUT_ENVELOPE,
+    TYPE_FANOUT_MESSAGE,
+    TYPE_FANOUT_MISMATCH,
 ];
 
 /// The error for a structure whose type byte `found` is not the `expected` one.

@@ -6,5 +6,6 @@
 mod common;
 
 mod adversarial;
+mod fanout;
 mod fuzz_corpus;
 mod wycheproof;
