@@ -73,7 +73,9 @@ pub(crate) fn fixture() -> &'static FanOutFixture {
         let entry = bob2.device_entry(&bob, list.user_key(), 2, 1);
         let list = bob1.add_own_device(entry, NOW).unwrap();
         bob2.join_user(list.as_bytes(), NOW).unwrap();
-        alice.accept_device_list(&bob, list.as_bytes(), NOW).unwrap();
+        alice
+            .accept_device_list(&bob, list.as_bytes(), NOW)
+            .unwrap();
         bob1.accept_device_list(&user("alice"), alice_list.as_bytes(), NOW)
             .unwrap();
         connect(&mut alice, &mut bob1, &mut rng);
@@ -131,7 +133,10 @@ fn records(d: &Device) -> Vec<Vec<u8>> {
     ];
     for peer in d.peers() {
         let mut rng = ChaCha20Rng::seed_from_u64(0);
-        out.push(d.peer_record_to_encrypted(&peer, &key, 1, &mut rng).unwrap());
+        out.push(
+            d.peer_record_to_encrypted(&peer, &key, 1, &mut rng)
+                .unwrap(),
+        );
     }
     out
 }
@@ -196,9 +201,7 @@ fn check_answer(f: &FanOutFixture, bytes: &[u8]) {
     assert_eq!(answer.to_bytes(), bytes);
     let mut alice = f.alice.clone();
     let mut rng = ChaCha20Rng::seed_from_u64(1);
-    let mut fan_out = alice
-        .fan_out(&[user("bob")], b"fuzz", &mut rng)
-        .unwrap();
+    let mut fan_out = alice.fan_out(&[user("bob")], b"fuzz", &mut rng).unwrap();
     let records_before = records(&alice);
     let bytes_before = fan_out.to_bytes();
     match alice.apply_mismatch(&mut fan_out, &answer, &mut rng) {
@@ -218,8 +221,16 @@ fn check_answer(f: &FanOutFixture, bytes: &[u8]) {
             let _ = &f.relay_list;
         }
         Err(_) => {
-            assert_eq!(records(&alice), records_before, "a refused answer changed Alice");
-            assert_eq!(fan_out.to_bytes(), bytes_before, "a refused answer changed the fan-out");
+            assert_eq!(
+                records(&alice),
+                records_before,
+                "a refused answer changed Alice"
+            );
+            assert_eq!(
+                fan_out.to_bytes(),
+                bytes_before,
+                "a refused answer changed the fan-out"
+            );
         }
     }
 }

@@ -93,7 +93,9 @@ pub enum FanOutError {
     #[error("the fan-out body does not match its key part")]
     Tampered,
     /// The mismatch answer names, as extra or stale, a device the fan-out's manifest lacks.
-    #[error("the mismatch answer names device {device_id} as extra or stale, which the manifest lacks")]
+    #[error(
+        "the mismatch answer names device {device_id} as extra or stale, which the manifest lacks"
+    )]
     NotInManifest {
         /// The device id.
         device_id: u32,
@@ -263,7 +265,10 @@ impl FanOut {
     /// The devices reached, in order `(user_id, device_id)`: what the relay checks against
     /// the lists it stores.
     pub fn manifest(&self) -> Vec<DeviceRef> {
-        self.parts.iter().map(|p| DeviceRef::of(&p.device)).collect()
+        self.parts
+            .iter()
+            .map(|p| DeviceRef::of(&p.device))
+            .collect()
     }
 
     /// Each device reached with its key message, in manifest order.
@@ -322,7 +327,9 @@ impl FanOut {
     }
 
     fn has_device(&self, device: &DeviceRef) -> bool {
-        self.parts.iter().any(|p| &DeviceRef::of(&p.device) == device)
+        self.parts
+            .iter()
+            .any(|p| &DeviceRef::of(&p.device) == device)
     }
 
     fn insert_part(&mut self, part: FanOutPart) {
@@ -377,7 +384,10 @@ impl fmt::Debug for FanOutDecrypted {
         f.debug_struct("FanOutDecrypted")
             .field("plaintext_len", &self.plaintext.len())
             .field("sender", &self.sender)
-            .field("sender_device", &self.sender_device.as_ref().map(DeviceRef::of))
+            .field(
+                "sender_device",
+                &self.sender_device.as_ref().map(DeviceRef::of),
+            )
             .field("list_changed", &self.list_changed)
             .field("session_id", &self.session_id)
             .field("events", &self.events)
@@ -538,7 +548,9 @@ impl Device {
             .parts
             .retain(|p| !dropped.contains(&DeviceRef::of(&p.device)));
         fan_out.skipped.retain(|s| match s {
-            FanOutSkip::Device { device, .. } => !added.iter().any(|a| a.identity_key == device.identity_key),
+            FanOutSkip::Device { device, .. } => {
+                !added.iter().any(|a| a.identity_key == device.identity_key)
+            }
             FanOutSkip::User { .. } => true,
         });
         let added = self.wrap_for(fan_out, added, rng);

@@ -604,7 +604,8 @@ mod tests {
         let a = DeviceRef::new(user("a"), 1, 1);
         let a2 = DeviceRef::new(user("a"), 1, 2);
         let b = DeviceRef::new(user("b"), 7, 3);
-        let answer = MismatchAnswer::new(vec![a2.clone()], vec![b.clone()], vec![a.clone()]).unwrap();
+        let answer =
+            MismatchAnswer::new(vec![a2.clone()], vec![b.clone()], vec![a.clone()]).unwrap();
         let bytes = answer.to_bytes();
         assert_eq!(MismatchAnswer::decode(&bytes).unwrap(), answer);
         assert_eq!(

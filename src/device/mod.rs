@@ -41,9 +41,7 @@ pub use device_list::{
     DeviceListHash, MAX_DEVICE_LIST_LEN, MAX_DEVICES_PER_USER, MAX_TOMBSTONES, TOMBSTONE_LEN,
     Tombstone, UserKey, UserSigningKey,
 };
-pub use fanout::{
-    FanOut, FanOutDecrypted, FanOutError, FanOutPart, FanOutSkip, FanOutUpdate,
-};
+pub use fanout::{FanOut, FanOutDecrypted, FanOutError, FanOutPart, FanOutSkip, FanOutUpdate};
 pub use fanout_wire::{
     DeviceRef, FANOUT_ENVELOPE_PREFIX_LEN, FANOUT_KEY_BASE_LEN, FanOutEnvelope, FanOutMessage,
     MAX_DEVICE_REF_LEN, MAX_FANOUT_BODY_LEN, MAX_FANOUT_DEVICES, MAX_FANOUT_ENVELOPE_LEN,

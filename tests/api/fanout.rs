@@ -52,7 +52,10 @@ fn records(d: &Device) -> Vec<Vec<u8>> {
     let key = StorageKey::from_bytes([3; 32]);
     let mut out = vec![d.account_record_to_encrypted(&key, 1, &mut rng(0))];
     for peer in d.peers() {
-        out.push(d.peer_record_to_encrypted(&peer, &key, 1, &mut rng(0)).unwrap());
+        out.push(
+            d.peer_record_to_encrypted(&peer, &key, 1, &mut rng(0))
+                .unwrap(),
+        );
     }
     out
 }
@@ -110,7 +113,11 @@ fn one_body_reaches_every_device_of_every_user_and_the_own_other_devices() {
     let mut w = world(&mut rng);
     let (bob_id, carol_id) = (user("bob"), user("carol"));
     let fan_out = w.alice[0]
-        .fan_out(&[carol_id.clone(), bob_id.clone(), bob_id], b"order #42 shipped", &mut rng)
+        .fan_out(
+            &[carol_id.clone(), bob_id.clone(), bob_id],
+            b"order #42 shipped",
+            &mut rng,
+        )
         .unwrap();
     assert!(fan_out.skipped().is_empty());
     assert_eq!(
@@ -167,9 +174,7 @@ fn a_device_without_a_session_is_skipped_until_one_is_started() {
     w.alice[0]
         .accept_device_list(&user("bob"), list.as_bytes(), NOW)
         .unwrap();
-    let mut fan_out = w.alice[0]
-        .fan_out(&[user("bob")], b"hi", &mut rng)
-        .unwrap();
+    let mut fan_out = w.alice[0].fan_out(&[user("bob")], b"hi", &mut rng).unwrap();
     assert_eq!(fan_out.manifest().len(), 3);
     let [FanOutSkip::Device { device, reason }] = fan_out.skipped() else {
         panic!("{:?}", fan_out.skipped());
@@ -320,8 +325,12 @@ fn the_relay_answer_adds_only_devices_a_held_list_vouches_for() {
     }
     assert_eq!(fan_out.parts().len(), parts_before.len() + 1);
     assert!(
-        MismatchAnswer::between(&fan_out.manifest(), &[&new_list, &alice_list], Some(&sender_ref))
-            .is_none()
+        MismatchAnswer::between(
+            &fan_out.manifest(),
+            &[&new_list, &alice_list],
+            Some(&sender_ref)
+        )
+        .is_none()
     );
     w.bob[2].join_user(new_list.as_bytes(), NOW).unwrap();
     let sender = *w.alice[0].identity_key();
@@ -390,9 +399,7 @@ fn stale_and_extra_devices_are_dropped_and_a_reinstall_is_added() {
 fn answers_that_do_not_fit_the_fan_out_change_nothing() {
     let mut rng = rng(7);
     let mut w = world(&mut rng);
-    let mut fan_out = w.alice[0]
-        .fan_out(&[user("bob")], b"x", &mut rng)
-        .unwrap();
+    let mut fan_out = w.alice[0].fan_out(&[user("bob")], b"x", &mut rng).unwrap();
     let before = (records(&w.alice[0]), fan_out.to_bytes());
     let cases = [
         (
@@ -451,7 +458,9 @@ fn a_swapped_body_is_refused_and_the_genuine_envelope_still_reads() {
     let sender = *w.alice[0].identity_key();
     let before = records(&w.bob[0]);
     assert_eq!(
-        w.bob[0].decrypt_fan_out(&sender, &swapped, NOW).unwrap_err(),
+        w.bob[0]
+            .decrypt_fan_out(&sender, &swapped, NOW)
+            .unwrap_err(),
         FanOutError::Tampered
     );
     assert_eq!(records(&w.bob[0]), before);
@@ -469,7 +478,11 @@ fn a_session_starting_key_message_with_a_swapped_body_leaves_the_prekeys() {
     let mut alice = device(&mut rng);
     let mut bob = multi_device_user("bob", 1, &mut rng).remove(0);
     alice
-        .accept_device_list(&user("bob"), list_of(std::slice::from_ref(&bob)).as_bytes(), NOW)
+        .accept_device_list(
+            &user("bob"),
+            list_of(std::slice::from_ref(&bob)).as_bytes(),
+            NOW,
+        )
         .unwrap();
     let bundle = bob.account().published_prekeys().take_bundle();
     let _ = alice.start_session(&bundle, &mut rng).unwrap();
@@ -487,7 +500,9 @@ fn a_session_starting_key_message_with_a_swapped_body_leaves_the_prekeys() {
         FanOutError::Tampered
     );
     assert_eq!(records(&bob), before);
-    let read = bob.decrypt_fan_out(alice.identity_key(), &genuine, NOW).unwrap();
+    let read = bob
+        .decrypt_fan_out(alice.identity_key(), &genuine, NOW)
+        .unwrap();
     assert_eq!(read.plaintext, b"hello");
     // A sender with no user of its own: no user named, nothing to fetch.
     assert_eq!(read.sender_user, None);
@@ -563,7 +578,9 @@ fn plaintext_and_device_limits_at_and_past_their_edge() {
             })
             .collect();
         let list = DeviceList::sign(&signing, &id, 1, NOW, entries, vec![]).unwrap();
-        sender.accept_device_list(&id, list.as_bytes(), NOW).unwrap();
+        sender
+            .accept_device_list(&id, list.as_bytes(), NOW)
+            .unwrap();
         users.push(id);
     }
     let at_limit = sender.fan_out(&users[..32], b"x", &mut rng).unwrap();
@@ -587,9 +604,16 @@ fn bytes_per_extra_device() {
     // Warm every session up so each key message is a ratchet message (answered sessions).
     let sender = *w.alice[0].identity_key();
     let (first, rest) = w.alice.split_at_mut(1);
-    for d in w.bob.iter_mut().chain(w.carol.iter_mut()).chain(rest.iter_mut()) {
+    for d in w
+        .bob
+        .iter_mut()
+        .chain(w.carol.iter_mut())
+        .chain(rest.iter_mut())
+    {
         let reply = d.encrypt_for(&sender, b"ack", &mut rng).unwrap();
-        let _ = first[0].decrypt_from(d.identity_key(), &reply, NOW).unwrap();
+        let _ = first[0]
+            .decrypt_from(d.identity_key(), &reply, NOW)
+            .unwrap();
     }
     let small = w.alice[0].fan_out(&[user("bob")], b"x", &mut rng).unwrap();
     let big = w.alice[0]
@@ -602,7 +626,10 @@ fn bytes_per_extra_device() {
     assert_eq!(big_len - small_len, per_device);
     assert_eq!(per_device, 184 + "carol".len() + "alice".len());
     for p in big.parts() {
-        assert_eq!(p.key_message.len(), RATCHET_MESSAGE_OVERHEAD + 75 + "alice".len());
+        assert_eq!(
+            p.key_message.len(),
+            RATCHET_MESSAGE_OVERHEAD + 75 + "alice".len()
+        );
     }
     println!("fan-out bytes per extra device (user ids of 5 bytes): {per_device}");
     // A device list: 104 bytes per device.

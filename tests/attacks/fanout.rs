@@ -40,7 +40,10 @@ fn state(d: &Device) -> Vec<Vec<u8>> {
         d.identity_book_to_encrypted(&key, 1, &mut rng(0)),
     ];
     for peer in d.peers() {
-        out.push(d.peer_record_to_encrypted(&peer, &key, 1, &mut rng(0)).unwrap());
+        out.push(
+            d.peer_record_to_encrypted(&peer, &key, 1, &mut rng(0))
+                .unwrap(),
+        );
     }
     out
 }
@@ -59,7 +62,9 @@ fn setup(rng: &mut ChaCha20Rng) -> (Device, Device, Device, Vec<DeviceList>) {
     let entry = bob2.device_entry(&bob(), v1.user_key(), 2, 1);
     let v2 = bob1.add_own_device(entry, NOW).unwrap();
     bob2.join_user(v2.as_bytes(), NOW).unwrap();
-    alice.accept_device_list(&bob(), v2.as_bytes(), NOW).unwrap();
+    alice
+        .accept_device_list(&bob(), v2.as_bytes(), NOW)
+        .unwrap();
     for d in [&mut bob1, &mut bob2] {
         let bundle = d.account().published_prekeys().take_bundle();
         let _ = alice.start_session(&bundle, rng).unwrap();
@@ -117,7 +122,9 @@ fn a_relay_replaying_an_older_list_achieves_nothing() {
     let (mut alice, mut bob1, _bob2, lists) = setup(&mut rng);
     // Bob removes device 2 (version 3); Alice accepts it.
     let v3 = bob1.remove_own_device(2, NOW).unwrap();
-    alice.accept_device_list(&bob(), v3.as_bytes(), NOW).unwrap();
+    alice
+        .accept_device_list(&bob(), v3.as_bytes(), NOW)
+        .unwrap();
     let mut fan_out = alice.fan_out(&[bob()], b"after removal", &mut rng).unwrap();
     assert_eq!(fan_out.manifest(), vec![DeviceRef::new(bob(), 1, 1)]);
     let before = snapshot(&alice, &fan_out);

@@ -100,7 +100,9 @@ impl World {
         let mut alice = new_device(&mut rng);
         let mut first = new_device(&mut rng);
         let list = first.create_user(&bob(), 1, NOW, &mut rng).unwrap();
-        alice.accept_device_list(&bob(), list.as_bytes(), NOW).unwrap();
+        alice
+            .accept_device_list(&bob(), list.as_bytes(), NOW)
+            .unwrap();
         let mut world = World {
             rng,
             alice,
@@ -139,7 +141,9 @@ impl World {
             if s.device.own_user_id().is_none() {
                 s.device.join_user(list.as_bytes(), NOW).unwrap();
             } else {
-                s.device.accept_device_list(&bob(), list.as_bytes(), NOW).unwrap();
+                s.device
+                    .accept_device_list(&bob(), list.as_bytes(), NOW)
+                    .unwrap();
             }
         }
     }
@@ -188,10 +192,7 @@ impl World {
             Op::Send => {
                 self.sent += 1;
                 let text = format!("message {}", self.sent).into_bytes();
-                let fan_out = self
-                    .alice
-                    .fan_out(&[bob()], &text, &mut self.rng)
-                    .unwrap();
+                let fan_out = self.alice.fan_out(&[bob()], &text, &mut self.rng).unwrap();
                 let held = self.alice.device_list(&bob()).unwrap();
                 // Nothing outside the current list; every listed device reached.
                 for part in fan_out.parts() {
@@ -214,7 +215,10 @@ impl World {
             Op::Write(i) if i < self.slots.len() && self.slots[i].live => {
                 let text = format!("from slot {i}").into_bytes();
                 let alice = *self.alice.identity_key();
-                if let Ok(bytes) = self.slots[i].device.encrypt_for(&alice, &text, &mut self.rng) {
+                if let Ok(bytes) = self.slots[i]
+                    .device
+                    .encrypt_for(&alice, &text, &mut self.rng)
+                {
                     let from = *self.slots[i].device.identity_key();
                     self.to_alice.push((from, bytes, text));
                 }
