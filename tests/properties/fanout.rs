@@ -267,7 +267,7 @@ impl World {
 }
 
 proptest! {
-    #![proptest_config(proptest_config(24))]
+    #![proptest_config(proptest_config(48))]
 
     #[test]
     fn fan_out_follows_the_current_list_and_each_envelope_reads_once(
