@@ -95,43 +95,55 @@ fn print_sizes(sender: &Device, users: &[UserId], keys: &[IdentityKey], rng: &mu
 
 fn fanout(c: &mut Criterion) {
     let mut rng = rng(0xfa);
-    let (sender, users, keys) = world(&mut rng);
-    print_sizes(&sender, &users, &keys, &mut rng);
+    let (after_reply, users, keys) = world(&mut rng);
+    print_sizes(&after_reply, &users, &keys, &mut rng);
+    // The same sessions one message later: each send continues a sending chain (no DH
+    // ratchet step), as when a conversation goes on without a reply in between.
+    let mut mid_chain = after_reply.clone();
+    for k in &keys {
+        let _ = mid_chain.encrypt_for(k, b"earlier", &mut rng).unwrap();
+    }
     let mut group = c.benchmark_group("fanout");
+    for (state, sender) in [("after_reply", &after_reply), ("mid_chain", &mid_chain)] {
+        for size in BENCH_SIZES {
+            let message = vec![0x61u8; size];
+            group.throughput(Throughput::Bytes(size as u64));
+            group.bench_with_input(
+                BenchmarkId::new(format!("fan_out_3x4/{state}"), size_label(size)),
+                &message,
+                |b, message| {
+                    b.iter_batched(
+                        || sender.clone(),
+                        |mut s| {
+                            let fan_out = s.fan_out(&users, message, &mut rng).unwrap();
+                            black_box((fan_out.to_bytes(), s))
+                        },
+                        BatchSize::SmallInput,
+                    );
+                },
+            );
+            group.bench_with_input(
+                BenchmarkId::new(format!("encrypt_for_x12/{state}"), size_label(size)),
+                &message,
+                |b, message| {
+                    b.iter_batched(
+                        || sender.clone(),
+                        |mut s| {
+                            let out: Vec<Vec<u8>> = keys
+                                .iter()
+                                .map(|k| s.encrypt_for(k, message, &mut rng).unwrap())
+                                .collect();
+                            black_box((out, s))
+                        },
+                        BatchSize::SmallInput,
+                    );
+                },
+            );
+        }
+    }
     for size in BENCH_SIZES {
         let message = vec![0x61u8; size];
         group.throughput(Throughput::Bytes(size as u64));
-        group.bench_with_input(
-            BenchmarkId::new("fan_out_3x4", size_label(size)),
-            &message,
-            |b, message| {
-                b.iter_batched(
-                    || sender.clone(),
-                    |mut s| {
-                        let fan_out = s.fan_out(&users, message, &mut rng).unwrap();
-                        black_box(fan_out.to_bytes())
-                    },
-                    BatchSize::SmallInput,
-                );
-            },
-        );
-        group.bench_with_input(
-            BenchmarkId::new("encrypt_for_x12", size_label(size)),
-            &message,
-            |b, message| {
-                b.iter_batched(
-                    || sender.clone(),
-                    |mut s| {
-                        let out: Vec<Vec<u8>> = keys
-                            .iter()
-                            .map(|k| s.encrypt_for(k, message, &mut rng).unwrap())
-                            .collect();
-                        black_box(out)
-                    },
-                    BatchSize::SmallInput,
-                );
-            },
-        );
         // Floor of the shared part: the body AEAD over the padded message and its SHA-256.
         group.bench_with_input(
             BenchmarkId::new("floor_body", size_label(size)),

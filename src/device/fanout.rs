@@ -327,16 +327,18 @@ impl FanOut {
     }
 
     fn has_device(&self, device: &DeviceRef) -> bool {
-        self.parts
-            .iter()
-            .any(|p| &DeviceRef::of(&p.device) == device)
+        self.parts.iter().any(|p| {
+            p.device.user_id == device.user_id
+                && p.device.device_id == device.device_id
+                && p.device.incarnation == device.incarnation
+        })
     }
 
     fn insert_part(&mut self, part: FanOutPart) {
-        let key = DeviceRef::of(&part.device);
+        let key = (part.device.user_id.as_bytes(), part.device.device_id);
         let at = self
             .parts
-            .partition_point(|p| DeviceRef::of(&p.device) < key);
+            .partition_point(|p| (p.device.user_id.as_bytes(), p.device.device_id) < key);
         self.parts.insert(at, part);
     }
 }

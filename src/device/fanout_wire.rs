@@ -149,6 +149,14 @@ pub(crate) struct KeyPart {
     pub(crate) sender_user: Option<(UserId, [u8; DEVICE_LIST_HASH_LEN])>,
 }
 
+impl fmt::Debug for KeyPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyPart")
+            .field("sender_user", &self.sender_user.as_ref().map(|(u, _)| u))
+            .finish_non_exhaustive()
+    }
+}
+
 impl KeyPart {
     pub(crate) fn encode(&self) -> Zeroizing<Vec<u8>> {
         let mut out = Zeroizing::new(Vec::with_capacity(MAX_FANOUT_KEY_LEN));
@@ -586,6 +594,8 @@ fn check_order(set: &[DeviceRef]) -> Result<(), DecodeError> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::indexing_slicing)]
+
     use super::*;
 
     fn user(name: &str) -> UserId {
@@ -623,6 +633,120 @@ mod tests {
         assert_eq!(
             MismatchAnswer::new(vec![], vec![], vec![]),
             Err(DecodeError::InvalidField { field: "empty" })
+        );
+    }
+
+    fn message(entries: &[DeviceRef], key_len: usize, body: &[u8]) -> Vec<u8> {
+        let key = vec![1u8; key_len];
+        FanOutMessage::encode(entries.iter().map(|d| (d, key.as_slice())), body)
+    }
+
+    #[test]
+    fn limits_at_and_past_their_edge() {
+        let body = vec![0u8; 160 + TAG_LEN];
+        // Key message length: 4,096 decodes, 4,097 does not.
+        let at = FanOutEnvelope::encode(&vec![1; MAX_FANOUT_KEY_MESSAGE_LEN], &body);
+        assert!(FanOutEnvelope::decode(&at).is_ok());
+        let mut past = vec![WIRE_VERSION, TYPE_FANOUT_ENVELOPE, 0x10, 0x01];
+        past.extend_from_slice(&vec![1; MAX_FANOUT_KEY_MESSAGE_LEN + 1]);
+        past.extend_from_slice(&body);
+        assert_eq!(
+            FanOutEnvelope::decode(&past).unwrap_err(),
+            DecodeError::InvalidField { field: "key_len" }
+        );
+        // The largest envelope decodes; one byte more is too large.
+        let largest = FanOutEnvelope::encode(
+            &vec![1; MAX_FANOUT_KEY_MESSAGE_LEN],
+            &vec![0; MAX_FANOUT_BODY_LEN],
+        );
+        assert_eq!(largest.len(), MAX_FANOUT_ENVELOPE_LEN);
+        assert!(FanOutEnvelope::decode(&largest).is_ok());
+        let mut larger = largest;
+        larger.push(0);
+        assert!(matches!(
+            FanOutEnvelope::decode(&larger),
+            Err(DecodeError::TooLarge { .. })
+        ));
+        // User ids of 128 bytes decode, 129 do not.
+        let long = UserId::checked(&[b'u'; MAX_USER_ID_LEN]).unwrap();
+        let ok = message(&[DeviceRef::new(long, 1, 1)], 10, &body);
+        assert!(FanOutMessage::decode(&ok).is_ok());
+        let mut bad = ok.clone();
+        bad[4] = 129;
+        assert_eq!(
+            FanOutMessage::decode(&bad).unwrap_err(),
+            DecodeError::InvalidField { field: "user_id" }
+        );
+        // 1,024 devices decode; a count of 1,025 does not.
+        let devices: Vec<DeviceRef> = (0..MAX_FANOUT_DEVICES as u32)
+            .map(|i| DeviceRef::new(user("a"), i, 1))
+            .collect();
+        let full = message(&devices, 1, &body);
+        let decoded = FanOutMessage::decode(&full).unwrap();
+        assert_eq!(decoded.manifest().len(), MAX_FANOUT_DEVICES);
+        assert_eq!(decoded.split().len(), MAX_FANOUT_DEVICES);
+        let mut over = full;
+        over[2..4].copy_from_slice(&1025u16.to_be_bytes());
+        assert_eq!(
+            FanOutMessage::decode(&over).unwrap_err(),
+            DecodeError::InvalidField { field: "device_count" }
+        );
+        // Answers: 1,024 references per set build and decode, 1,025 do not.
+        let answer = MismatchAnswer::new(devices.clone(), vec![], vec![]).unwrap();
+        assert_eq!(MismatchAnswer::decode(&answer.to_bytes()).unwrap(), answer);
+        let mut more = devices;
+        more.push(DeviceRef::new(user("b"), 1, 1));
+        assert_eq!(
+            MismatchAnswer::new(vec![], more, vec![]),
+            Err(DecodeError::InvalidField { field: "extra_count" })
+        );
+        // The largest answer is exactly its maximum.
+        let long = UserId::checked(&[b'u'; MAX_USER_ID_LEN]).unwrap();
+        let set = |offset: u32| -> Vec<DeviceRef> {
+            (0..MAX_FANOUT_DEVICES as u32)
+                .map(|i| DeviceRef::new(long.clone(), offset + i, 1))
+                .collect()
+        };
+        let largest = MismatchAnswer::new(set(0), set(2000), set(4000)).unwrap();
+        assert_eq!(largest.to_bytes().len(), MAX_MISMATCH_ANSWER_LEN);
+        assert!(MismatchAnswer::decode(&largest.to_bytes()).is_ok());
+    }
+
+    #[test]
+    fn key_part_round_trips_and_is_strict() {
+        let part = KeyPart {
+            message_key: Zeroizing::new([7; 32]),
+            body_digest: [8; 32],
+            sender_user: Some((user("alice"), [9; 8])),
+        };
+        let bytes = part.encode();
+        assert_eq!(bytes.len(), FANOUT_KEY_BASE_LEN + 5 + 8);
+        let back = KeyPart::decode(&bytes).unwrap();
+        assert_eq!(*back.message_key, [7; 32]);
+        assert_eq!(back.sender_user, Some((user("alice"), [9; 8])));
+        let mut trailing = bytes.to_vec();
+        trailing.push(0);
+        assert_eq!(
+            KeyPart::decode(&trailing).unwrap_err(),
+            DecodeError::TrailingBytes { count: 1 }
+        );
+        let none = KeyPart {
+            message_key: Zeroizing::new([7; 32]),
+            body_digest: [8; 32],
+            sender_user: None,
+        };
+        assert_eq!(none.encode().len(), FANOUT_KEY_BASE_LEN);
+        let long = KeyPart {
+            message_key: Zeroizing::new([7; 32]),
+            body_digest: [8; 32],
+            sender_user: Some((UserId::checked(&[b'u'; MAX_USER_ID_LEN]).unwrap(), [0; 8])),
+        };
+        assert_eq!(long.encode().len(), MAX_FANOUT_KEY_LEN);
+        let mut bad = none.encode().to_vec();
+        bad[66] = 129;
+        assert_eq!(
+            KeyPart::decode(&bad).unwrap_err(),
+            DecodeError::InvalidField { field: "user_id" }
         );
     }
 }
