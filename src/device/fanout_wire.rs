@@ -387,9 +387,9 @@ impl<'a> FanOutMessage<'a> {
 /// ([`crate::Device::apply_mismatch`]).
 ///
 /// Each set is strictly ascending by `(user_id, device_id)` and at most
-/// [`MAX_FANOUT_DEVICES`] long; a device id appears in at most one set, except that it may be
-/// both stale and missing when the missing incarnation is higher; at least one set is
-/// non-empty.
+/// [`MAX_FANOUT_DEVICES`] long; a device id in `extra` is in neither `stale` nor, at the same
+/// incarnation, `missing`; one in `stale` is in `missing` only at a higher incarnation; at
+/// least one set is non-empty.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MismatchAnswer {
     missing: Vec<DeviceRef>,
@@ -403,8 +403,8 @@ impl MismatchAnswer {
     /// # Errors
     /// The [`DecodeError`] that decoding its encoding would give: `InvalidField` with
     /// `"missing_count"`, `"extra_count"` or `"stale_count"` past [`MAX_FANOUT_DEVICES`],
-    /// `"order"` for a device id twice in one set, `"conflict"` for one in two sets (other
-    /// than stale and missing at a higher incarnation), `"empty"` for three empty sets.
+    /// `"order"` for a device id twice in one set, `"conflict"` for sets that contradict each
+    /// other (SPEC.md §19.6.1), `"empty"` for three empty sets.
     pub fn new(
         mut missing: Vec<DeviceRef>,
         mut extra: Vec<DeviceRef>,
@@ -566,7 +566,8 @@ impl MismatchAnswer {
                 .and_then(|i| set.get(i).cloned())
         };
         for d in &self.extra {
-            if find(&self.missing, d).is_some() || find(&self.stale, d).is_some() {
+            let missing_same = find(&self.missing, d).is_some_and(|m| m.incarnation == d.incarnation);
+            if missing_same || find(&self.stale, d).is_some() {
                 return Err(conflict);
             }
         }
@@ -623,9 +624,15 @@ mod tests {
             Err(DecodeError::InvalidField { field: "conflict" })
         );
         assert_eq!(
-            MismatchAnswer::new(vec![a.clone()], vec![a2.clone()], vec![]),
+            MismatchAnswer::new(vec![a.clone()], vec![a.clone()], vec![]),
             Err(DecodeError::InvalidField { field: "conflict" })
         );
+        assert_eq!(
+            MismatchAnswer::new(vec![], vec![a.clone()], vec![a2.clone()]),
+            Err(DecodeError::InvalidField { field: "conflict" })
+        );
+        // Extra at one incarnation, missing at another: the relay's list is older or newer.
+        assert!(MismatchAnswer::new(vec![a.clone()], vec![a2.clone()], vec![]).is_ok());
         assert_eq!(
             MismatchAnswer::new(vec![a.clone(), a2.clone()], vec![], vec![]),
             Err(DecodeError::InvalidField { field: "order" })

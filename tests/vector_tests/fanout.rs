@@ -56,7 +56,7 @@ fn reference_body(m: &[u8; 32], plaintext: &[u8]) -> ([u8; 32], Vec<u8>, Vec<u8>
     let cipher = ChaCha20Poly1305::new((&body_key).into());
     let body = cipher
         .encrypt(
-            Nonce::from_slice(&[0u8; 12]),
+            &Nonce::default(),
             Payload {
                 msg: &padded,
                 aad: &[0x01, 0x91],
@@ -135,17 +135,24 @@ fn messages() -> Value {
     let hash = reference_list_hash(alice_list.as_bytes());
     assert_eq!(&hash, alice_list.hash().as_bytes());
     let mut vectors = Vec::new();
-    for (name, plaintext) in [
+    for (case, (name, plaintext)) in [
         ("empty", Vec::new()),
         ("hello", b"hello, every device".to_vec()),
         ("bucket_edge_159", vec![0x41; 159]),
         ("padme_5000", vec![0x42; 5000]),
-    ] {
-        // The message key is the generator's next 32 bytes (SPEC.md §19.5.2).
-        let mut peek = rng.clone();
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // The message key is the generator's first 32 bytes (SPEC.md §19.5.2): the sessions
+        // continue their sending chains and draw nothing.
+        let seed = 0x100 + case as u64;
         let mut m = [0u8; 32];
-        peek.fill_bytes(&mut m);
-        let fan_out = alice.fan_out(&[user("bob")], &plaintext, &mut rng).unwrap();
+        ChaCha20Rng::seed_from_u64(seed).fill_bytes(&mut m);
+        let mut case_rng = ChaCha20Rng::seed_from_u64(seed);
+        let fan_out = alice
+            .fan_out(&[user("bob")], &plaintext, &mut case_rng)
+            .unwrap();
         let (body_key, padded, body, digest) = reference_body(&m, &plaintext);
         assert_eq!(fan_out.body(), body.as_slice(), "{name}: body");
         let key_part = reference_key_part(&m, &digest, Some((b"alice", hash)));
@@ -263,7 +270,8 @@ fn rejected() -> Value {
         ("message_no_body", "0x92 with no body", message(&[(b"bob", 1, 1)], 1, &[]), DecodeError::Truncated { needed: 16 }),
         ("answer_empty", "0x93 with three empty sets", answer([&[], &[], &[]]), DecodeError::InvalidField { field: "empty" }),
         ("answer_out_of_order", "0x93 missing bob/2 before bob/1", answer([&[(b"bob", 2, 1), (b"bob", 1, 1)], &[], &[]]), DecodeError::InvalidField { field: "order" }),
-        ("answer_extra_and_missing", "0x93 naming bob/1 as both missing and extra", answer([&[(b"bob", 1, 2)], &[(b"bob", 1, 1)], &[]]), DecodeError::InvalidField { field: "conflict" }),
+        ("answer_extra_and_missing", "0x93 naming bob/1 at incarnation 1 as both missing and extra", answer([&[(b"bob", 1, 1)], &[(b"bob", 1, 1)], &[]]), DecodeError::InvalidField { field: "conflict" }),
+        ("answer_extra_and_stale", "0x93 naming bob/1 as both extra and stale", answer([&[], &[(b"bob", 1, 1)], &[(b"bob", 1, 2)]]), DecodeError::InvalidField { field: "conflict" }),
         ("answer_stale_not_older", "0x93 naming bob/1 stale at incarnation 2 and missing at 2", answer([&[(b"bob", 1, 2)], &[], &[(b"bob", 1, 2)]]), DecodeError::InvalidField { field: "conflict" }),
         ("answer_count_1025", "0x93 whose missing count is one past MAX_FANOUT_DEVICES", answer([&[], &[], &[]]).iter().take(2).copied().chain([0x04, 0x01]).collect(), DecodeError::InvalidField { field: "missing_count" }),
         ("answer_trailing", "0x93 with a trailing byte", trailing, DecodeError::TrailingBytes { count: 1 }),
