@@ -54,7 +54,9 @@ fn world(rng: &mut ChaCha20Rng) -> (Device, Vec<UserId>, Vec<IdentityKey>) {
             let entry = devices[i].device_entry(&id, list.user_key(), i as u32 + 1, 1);
             list = devices[0].add_own_device(entry, NOW).unwrap();
         }
-        sender.accept_device_list(&id, list.as_bytes(), NOW).unwrap();
+        sender
+            .accept_device_list(&id, list.as_bytes(), NOW)
+            .unwrap();
         for d in &mut devices {
             let bundle = d.account().published_prekeys().take_bundle();
             let _ = sender.start_session(&bundle, rng).unwrap();
@@ -73,11 +75,7 @@ fn print_sizes(sender: &Device, users: &[UserId], keys: &[IdentityKey], rng: &mu
     for size in BENCH_SIZES {
         let message = vec![0x61u8; size];
         let mut s = sender.clone();
-        let upload = s
-            .fan_out(users, &message, rng)
-            .unwrap()
-            .to_bytes()
-            .unwrap();
+        let upload = s.fan_out(users, &message, rng).unwrap().to_bytes().unwrap();
         let mut s = sender.clone();
         let singles: usize = keys
             .iter()

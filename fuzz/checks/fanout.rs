@@ -87,7 +87,9 @@ pub(crate) fn fixture() -> &'static FanOutFixture {
         let mut messages = Vec::new();
         let first = DeviceRef::new(bob.clone(), 1, 1);
         for text in [&b"short"[..], &[0x42; 300][..], b""] {
-            let fan_out = alice.fan_out(&[bob.clone()], text, &mut rng).unwrap();
+            let fan_out = alice
+                .fan_out(std::slice::from_ref(&bob), text, &mut rng)
+                .unwrap();
             envelopes.push((fan_out.envelope_for(&first).unwrap(), text.to_vec()));
             messages.push(fan_out.to_bytes().unwrap());
         }

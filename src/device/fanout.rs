@@ -168,6 +168,8 @@ impl FanOutError {
 /// [`Device::refresh_fan_out`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+// A report, a few per fan-out: boxing the device address would only cost an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum FanOutSkip {
     /// Nothing was encrypted to this user's devices: [`DeviceListError::NoList`] (fetch and
     /// accept its list) or [`DeviceListError::IdentityChanged`] (its key changed since it was

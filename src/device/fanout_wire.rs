@@ -566,7 +566,8 @@ impl MismatchAnswer {
                 .and_then(|i| set.get(i).cloned())
         };
         for d in &self.extra {
-            let missing_same = find(&self.missing, d).is_some_and(|m| m.incarnation == d.incarnation);
+            let missing_same =
+                find(&self.missing, d).is_some_and(|m| m.incarnation == d.incarnation);
             if missing_same || find(&self.stale, d).is_some() {
                 return Err(conflict);
             }
@@ -696,7 +697,9 @@ mod tests {
         over[2..4].copy_from_slice(&1025u16.to_be_bytes());
         assert_eq!(
             FanOutMessage::decode(&over).unwrap_err(),
-            DecodeError::InvalidField { field: "device_count" }
+            DecodeError::InvalidField {
+                field: "device_count"
+            }
         );
         // Answers: 1,024 references per set build and decode, 1,025 do not.
         let answer = MismatchAnswer::new(devices.clone(), vec![], vec![]).unwrap();
@@ -705,7 +708,9 @@ mod tests {
         more.push(DeviceRef::new(user("b"), 1, 1));
         assert_eq!(
             MismatchAnswer::new(vec![], more, vec![]),
-            Err(DecodeError::InvalidField { field: "extra_count" })
+            Err(DecodeError::InvalidField {
+                field: "extra_count"
+            })
         );
         // The largest answer is exactly its maximum.
         let long = UserId::checked(&[b'u'; MAX_USER_ID_LEN]).unwrap();

@@ -67,7 +67,11 @@ fn reference_body(m: &[u8; 32], plaintext: &[u8]) -> ([u8; 32], Vec<u8>, Vec<u8>
     (body_key, padded, body, digest)
 }
 
-fn reference_key_part(m: &[u8; 32], digest: &[u8; 32], sender: Option<(&[u8], [u8; 8])>) -> Vec<u8> {
+fn reference_key_part(
+    m: &[u8; 32],
+    digest: &[u8; 32],
+    sender: Option<(&[u8], [u8; 8])>,
+) -> Vec<u8> {
     let mut out = vec![0x01, 0x90];
     out.extend_from_slice(m);
     out.extend_from_slice(digest);
@@ -114,7 +118,9 @@ fn world(rng: &mut ChaCha20Rng) -> (Device, Vec<Device>, DeviceList) {
     let entry = bob[1].device_entry(&user("bob"), list.user_key(), 2, 1);
     let list = bob[0].add_own_device(entry, NOW).unwrap();
     bob[1].join_user(list.as_bytes(), NOW).unwrap();
-    alice.accept_device_list(&user("bob"), list.as_bytes(), NOW).unwrap();
+    alice
+        .accept_device_list(&user("bob"), list.as_bytes(), NOW)
+        .unwrap();
     for d in &mut bob {
         let bundle = d.account().published_prekeys().take_bundle();
         let _ = alice.start_session(&bundle, rng).unwrap();
@@ -174,7 +180,11 @@ fn messages() -> Value {
             envelope.extend_from_slice(&part.key_message);
             envelope.extend_from_slice(&body);
             let r = DeviceRef::new(user("bob"), part.device.device_id, 1);
-            assert_eq!(fan_out.envelope_for(&r).unwrap(), envelope, "{name}: envelope");
+            assert_eq!(
+                fan_out.envelope_for(&r).unwrap(),
+                envelope,
+                "{name}: envelope"
+            );
             devices.push(json!({
                 "user_id": hex::encode("bob"),
                 "device_id": part.device.device_id,
@@ -254,28 +264,160 @@ fn rejected() -> Value {
     let mut trailing = answer([&[(b"bob", 1, 1)], &[], &[]]);
     trailing.push(0);
     let cases: Vec<(&str, &str, Vec<u8>, DecodeError)> = vec![
-        ("envelope_key_len_0", "0x91 with key_len 0", envelope(0, &[], &body), DecodeError::InvalidField { field: "key_len" }),
-        ("envelope_key_len_4097", "0x91 with key_len one past MAX_FANOUT_KEY_MESSAGE_LEN", long_key, DecodeError::InvalidField { field: "key_len" }),
-        ("envelope_key_truncated", "0x91 whose key message is 10 bytes short", envelope(100, &key[..90], &[]), DecodeError::Truncated { needed: 10 }),
-        ("envelope_body_15", "0x91 with a 15-byte body", envelope(100, &key, &[0; 15]), DecodeError::Truncated { needed: 1 }),
-        ("envelope_body_not_bucket", "0x91 whose body minus the tag (161 bytes) is not a padding bucket", envelope(100, &key, &[0; 161 + 16]), DecodeError::InvalidField { field: "body_len" }),
-        ("envelope_wrong_type", "a 0x92 header on an envelope body", { let mut e = envelope(100, &key, &body); e[1] = 0x92; e }, DecodeError::WrongType { expected: 0x91, found: 0x92 }),
-        ("envelope_unknown_version", "version 2", { let mut e = envelope(100, &key, &body); e[0] = 2; e }, DecodeError::UnknownVersion(2)),
-        ("message_count_0", "0x92 with count 0", message(&[], 0, &body), DecodeError::InvalidField { field: "device_count" }),
-        ("message_count_1025", "0x92 with count one past MAX_FANOUT_DEVICES", message(&[], 1025, &body), DecodeError::InvalidField { field: "device_count" }),
-        ("message_out_of_order", "0x92 listing bob/2 before bob/1", message(&[(b"bob", 2, 1), (b"bob", 1, 1)], 2, &body), DecodeError::InvalidField { field: "order" }),
-        ("message_same_device_twice", "0x92 listing bob/1 at incarnations 1 and 2", message(&[(b"bob", 1, 1), (b"bob", 1, 2)], 2, &body), DecodeError::InvalidField { field: "order" }),
-        ("message_user_id_129", "0x92 with a 129-byte user id", message(&[(&long_id, 1, 1)], 1, &body), DecodeError::InvalidField { field: "user_id" }),
-        ("message_user_id_0", "0x92 with an empty user id", message(&[(b"", 1, 1)], 1, &body), DecodeError::InvalidField { field: "user_id" }),
-        ("message_no_body", "0x92 with no body", message(&[(b"bob", 1, 1)], 1, &[]), DecodeError::Truncated { needed: 16 }),
-        ("answer_empty", "0x93 with three empty sets", answer([&[], &[], &[]]), DecodeError::InvalidField { field: "empty" }),
-        ("answer_out_of_order", "0x93 missing bob/2 before bob/1", answer([&[(b"bob", 2, 1), (b"bob", 1, 1)], &[], &[]]), DecodeError::InvalidField { field: "order" }),
-        ("answer_extra_and_missing", "0x93 naming bob/1 at incarnation 1 as both missing and extra", answer([&[(b"bob", 1, 1)], &[(b"bob", 1, 1)], &[]]), DecodeError::InvalidField { field: "conflict" }),
-        ("answer_extra_and_stale", "0x93 naming bob/1 as both extra and stale", answer([&[], &[(b"bob", 1, 1)], &[(b"bob", 1, 2)]]), DecodeError::InvalidField { field: "conflict" }),
-        ("answer_stale_not_older", "0x93 naming bob/1 stale at incarnation 2 and missing at 2", answer([&[(b"bob", 1, 2)], &[], &[(b"bob", 1, 2)]]), DecodeError::InvalidField { field: "conflict" }),
-        ("answer_count_1025", "0x93 whose missing count is one past MAX_FANOUT_DEVICES", answer([&[], &[], &[]]).iter().take(2).copied().chain([0x04, 0x01]).collect(), DecodeError::InvalidField { field: "missing_count" }),
-        ("answer_trailing", "0x93 with a trailing byte", trailing, DecodeError::TrailingBytes { count: 1 }),
-        ("answer_truncated", "0x93 cut inside its stale count", answer([&[(b"bob", 1, 1)], &[], &[]])[..19].to_vec(), DecodeError::Truncated { needed: 1 }),
+        (
+            "envelope_key_len_0",
+            "0x91 with key_len 0",
+            envelope(0, &[], &body),
+            DecodeError::InvalidField { field: "key_len" },
+        ),
+        (
+            "envelope_key_len_4097",
+            "0x91 with key_len one past MAX_FANOUT_KEY_MESSAGE_LEN",
+            long_key,
+            DecodeError::InvalidField { field: "key_len" },
+        ),
+        (
+            "envelope_key_truncated",
+            "0x91 whose key message is 10 bytes short",
+            envelope(100, &key[..90], &[]),
+            DecodeError::Truncated { needed: 10 },
+        ),
+        (
+            "envelope_body_15",
+            "0x91 with a 15-byte body",
+            envelope(100, &key, &[0; 15]),
+            DecodeError::Truncated { needed: 1 },
+        ),
+        (
+            "envelope_body_not_bucket",
+            "0x91 whose body minus the tag (161 bytes) is not a padding bucket",
+            envelope(100, &key, &[0; 161 + 16]),
+            DecodeError::InvalidField { field: "body_len" },
+        ),
+        (
+            "envelope_wrong_type",
+            "a 0x92 header on an envelope body",
+            {
+                let mut e = envelope(100, &key, &body);
+                e[1] = 0x92;
+                e
+            },
+            DecodeError::WrongType {
+                expected: 0x91,
+                found: 0x92,
+            },
+        ),
+        (
+            "envelope_unknown_version",
+            "version 2",
+            {
+                let mut e = envelope(100, &key, &body);
+                e[0] = 2;
+                e
+            },
+            DecodeError::UnknownVersion(2),
+        ),
+        (
+            "message_count_0",
+            "0x92 with count 0",
+            message(&[], 0, &body),
+            DecodeError::InvalidField {
+                field: "device_count",
+            },
+        ),
+        (
+            "message_count_1025",
+            "0x92 with count one past MAX_FANOUT_DEVICES",
+            message(&[], 1025, &body),
+            DecodeError::InvalidField {
+                field: "device_count",
+            },
+        ),
+        (
+            "message_out_of_order",
+            "0x92 listing bob/2 before bob/1",
+            message(&[(b"bob", 2, 1), (b"bob", 1, 1)], 2, &body),
+            DecodeError::InvalidField { field: "order" },
+        ),
+        (
+            "message_same_device_twice",
+            "0x92 listing bob/1 at incarnations 1 and 2",
+            message(&[(b"bob", 1, 1), (b"bob", 1, 2)], 2, &body),
+            DecodeError::InvalidField { field: "order" },
+        ),
+        (
+            "message_user_id_129",
+            "0x92 with a 129-byte user id",
+            message(&[(&long_id, 1, 1)], 1, &body),
+            DecodeError::InvalidField { field: "user_id" },
+        ),
+        (
+            "message_user_id_0",
+            "0x92 with an empty user id",
+            message(&[(b"", 1, 1)], 1, &body),
+            DecodeError::InvalidField { field: "user_id" },
+        ),
+        (
+            "message_no_body",
+            "0x92 with no body",
+            message(&[(b"bob", 1, 1)], 1, &[]),
+            DecodeError::Truncated { needed: 16 },
+        ),
+        (
+            "answer_empty",
+            "0x93 with three empty sets",
+            answer([&[], &[], &[]]),
+            DecodeError::InvalidField { field: "empty" },
+        ),
+        (
+            "answer_out_of_order",
+            "0x93 missing bob/2 before bob/1",
+            answer([&[(b"bob", 2, 1), (b"bob", 1, 1)], &[], &[]]),
+            DecodeError::InvalidField { field: "order" },
+        ),
+        (
+            "answer_extra_and_missing",
+            "0x93 naming bob/1 at incarnation 1 as both missing and extra",
+            answer([&[(b"bob", 1, 1)], &[(b"bob", 1, 1)], &[]]),
+            DecodeError::InvalidField { field: "conflict" },
+        ),
+        (
+            "answer_extra_and_stale",
+            "0x93 naming bob/1 as both extra and stale",
+            answer([&[], &[(b"bob", 1, 1)], &[(b"bob", 1, 2)]]),
+            DecodeError::InvalidField { field: "conflict" },
+        ),
+        (
+            "answer_stale_not_older",
+            "0x93 naming bob/1 stale at incarnation 2 and missing at 2",
+            answer([&[(b"bob", 1, 2)], &[], &[(b"bob", 1, 2)]]),
+            DecodeError::InvalidField { field: "conflict" },
+        ),
+        (
+            "answer_count_1025",
+            "0x93 whose missing count is one past MAX_FANOUT_DEVICES",
+            answer([&[], &[], &[]])
+                .iter()
+                .take(2)
+                .copied()
+                .chain([0x04, 0x01])
+                .collect(),
+            DecodeError::InvalidField {
+                field: "missing_count",
+            },
+        ),
+        (
+            "answer_trailing",
+            "0x93 with a trailing byte",
+            trailing,
+            DecodeError::TrailingBytes { count: 1 },
+        ),
+        (
+            "answer_truncated",
+            "0x93 cut inside its stale count",
+            answer([&[(b"bob", 1, 1)], &[], &[]])[..19].to_vec(),
+            DecodeError::Truncated { needed: 1 },
+        ),
     ];
     // The edge that decodes.
     assert!(FanOutEnvelope::decode(&max_key).is_ok());
@@ -308,7 +450,11 @@ fn reference_between(
     lists: &[&DeviceList],
     sender: (&str, u32),
 ) -> Option<[Vec<(String, u32, u32)>; 3]> {
-    let list_of = |u: &str| lists.iter().find(|l| l.user_id().as_bytes() == u.as_bytes());
+    let list_of = |u: &str| {
+        lists
+            .iter()
+            .find(|l| l.user_id().as_bytes() == u.as_bytes())
+    };
     let (mut missing, mut extra, mut stale) = (Vec::new(), Vec::new(), Vec::new());
     for &(u, d, i) in manifest {
         match list_of(u).and_then(|l| l.device(d)) {
@@ -334,12 +480,13 @@ fn reference_between(
     for s in [&mut missing, &mut extra, &mut stale] {
         s.sort();
     }
-    (!missing.is_empty() || !extra.is_empty() || !stale.is_empty()).then_some([missing, extra, stale])
+    (!missing.is_empty() || !extra.is_empty() || !stale.is_empty())
+        .then_some([missing, extra, stale])
 }
 
 fn mismatch() -> Value {
     let mut rng = ChaCha20Rng::seed_from_u64(0x6d69);
-    let mut bob = vec![new_device(&mut rng), new_device(&mut rng), new_device(&mut rng), new_device(&mut rng)];
+    let mut bob: [Device; 4] = core::array::from_fn(|_| new_device(&mut rng));
     let mut alice = new_device(&mut rng);
     let alice_v1 = alice.create_user(&user("alice"), 1, NOW, &mut rng).unwrap();
     let b1 = bob[0].create_user(&user("bob"), 1, NOW, &mut rng).unwrap();
@@ -349,14 +496,39 @@ fn mismatch() -> Value {
     let bob_v3 = bob[0].add_own_device(e3, NOW).unwrap();
     let e2b = bob[3].device_entry(&user("bob"), b1.user_key(), 2, 2);
     let bob_v4 = bob[0].add_own_device(e2b, NOW).unwrap();
-    let lists = [("alice_v1", &alice_v1), ("bob_v2", &bob_v2), ("bob_v3", &bob_v3), ("bob_v4", &bob_v4)];
+    let lists = [
+        ("alice_v1", &alice_v1),
+        ("bob_v2", &bob_v2),
+        ("bob_v3", &bob_v3),
+        ("bob_v4", &bob_v4),
+    ];
     type Case<'a> = (&'a str, Vec<(&'a str, u32, u32)>, Vec<&'a str>);
     let cases: Vec<Case<'_>> = vec![
-        ("matches", vec![("bob", 1, 1), ("bob", 2, 1)], vec!["bob_v2", "alice_v1"]),
-        ("missing_new_device", vec![("bob", 1, 1), ("bob", 2, 1)], vec!["bob_v3", "alice_v1"]),
-        ("stale_reinstall", vec![("bob", 1, 1), ("bob", 2, 1), ("bob", 3, 1)], vec!["bob_v4", "alice_v1"]),
-        ("extra_unknown_device_and_user", vec![("bob", 1, 1), ("bob", 2, 1), ("bob", 9, 1), ("carol", 1, 1)], vec!["bob_v2", "alice_v1"]),
-        ("extra_newer_incarnation", vec![("bob", 1, 1), ("bob", 2, 3)], vec!["bob_v2", "alice_v1"]),
+        (
+            "matches",
+            vec![("bob", 1, 1), ("bob", 2, 1)],
+            vec!["bob_v2", "alice_v1"],
+        ),
+        (
+            "missing_new_device",
+            vec![("bob", 1, 1), ("bob", 2, 1)],
+            vec!["bob_v3", "alice_v1"],
+        ),
+        (
+            "stale_reinstall",
+            vec![("bob", 1, 1), ("bob", 2, 1), ("bob", 3, 1)],
+            vec!["bob_v4", "alice_v1"],
+        ),
+        (
+            "extra_unknown_device_and_user",
+            vec![("bob", 1, 1), ("bob", 2, 1), ("bob", 9, 1), ("carol", 1, 1)],
+            vec!["bob_v2", "alice_v1"],
+        ),
+        (
+            "extra_newer_incarnation",
+            vec![("bob", 1, 1), ("bob", 2, 3)],
+            vec!["bob_v2", "alice_v1"],
+        ),
     ];
     let sender = ("alice", 1u32);
     let mut vectors = Vec::new();
@@ -365,8 +537,15 @@ fn mismatch() -> Value {
             .iter()
             .map(|n| lists.iter().find(|(m, _)| m == n).unwrap().1)
             .collect();
-        let refs: Vec<DeviceRef> = manifest.iter().map(|&(u, d, i)| DeviceRef::new(user(u), d, i)).collect();
-        let got = MismatchAnswer::between(&refs, &held, Some(&DeviceRef::new(user(sender.0), sender.1, 1)));
+        let refs: Vec<DeviceRef> = manifest
+            .iter()
+            .map(|&(u, d, i)| DeviceRef::new(user(u), d, i))
+            .collect();
+        let got = MismatchAnswer::between(
+            &refs,
+            &held,
+            Some(&DeviceRef::new(user(sender.0), sender.1, 1)),
+        );
         let want = reference_between(&manifest, &held, sender);
         let answer = match (&got, &want) {
             (None, None) => Value::Null,
