@@ -65,6 +65,9 @@ pub enum Error {
     /// See [`crate::verify::VerifyError`].
     #[error(transparent)]
     Verify(#[from] crate::verify::VerifyError),
+    /// See [`crate::support::SupportError`].
+    #[error(transparent)]
+    Support(#[from] crate::support::SupportError),
     /// See [`crate::attachment::AttachmentError`].
     #[error(transparent)]
     Attachment(#[from] crate::attachment::AttachmentError),
@@ -103,6 +106,7 @@ impl Error {
             Error::Roster(e) => e.code(),
             Error::DeviceList(e) => e.code(),
             Error::Verify(e) => e.code(),
+            Error::Support(e) => e.code(),
             Error::Attachment(e) => e.code(),
             Error::Backup(e) => e.code(),
             #[cfg(feature = "mask")]
@@ -132,6 +136,7 @@ impl Error {
             Error::Roster(e) => e.kind(),
             Error::DeviceList(e) => e.kind(),
             Error::Verify(e) => e.kind(),
+            Error::Support(e) => e.kind(),
             Error::Attachment(e) => e.kind(),
             Error::Backup(e) => e.kind(),
             #[cfg(feature = "mask")]

@@ -20,4 +20,5 @@ mod recovery;
 mod sas;
 mod sealed;
 mod sealed_hybrid;
+mod support;
 mod verify;
