@@ -26,6 +26,7 @@ use crate::verify::{OrganizationRoots, VerifyError};
 
 /// How the operators' side sees the visitor.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // Few exist (one per conversation); boxing buys nothing.
 #[non_exhaustive]
 pub enum VisitorStatus {
     /// An anonymous visitor: never shown as a known person.
@@ -562,8 +563,8 @@ impl SupportConversation {
     pub fn check_visitor(&self, key: &IdentityKey) -> Result<(), SupportError> {
         if key != self.roster.visitor() {
             return Err(SupportError::VisitorKeyChanged {
-                expected: *self.roster.visitor(),
-                found: *key,
+                expected: self.roster.visitor().to_bytes(),
+                found: key.to_bytes(),
             });
         }
         Ok(())

@@ -4,7 +4,6 @@ use thiserror::Error;
 
 use crate::error::{DecodeError, ErrorKind};
 use crate::group::{GroupError, RosterError};
-use crate::keys::IdentityKey;
 use crate::ratchet::EncryptError;
 use crate::time::Timestamp;
 use crate::verify::VerifyError;
@@ -33,10 +32,10 @@ pub enum SupportError {
     /// the visitor.
     #[error("the visitor's key changed: possible substitution")]
     VisitorKeyChanged {
-        /// The visitor key the conversation holds.
-        expected: IdentityKey,
-        /// The key the input names.
-        found: IdentityKey,
+        /// The visitor key the conversation holds (its bytes).
+        expected: [u8; 32],
+        /// The key the input names (its bytes).
+        found: [u8; 32],
     },
     /// An operator's identity certificate does not verify against the pinned organization
     /// root at this time (forged, expired, revoked, another organization, or not covering
@@ -81,14 +80,14 @@ pub enum SupportError {
     /// The operator device is already in the roster (or is the visitor).
     #[error("operator already in the conversation")]
     AlreadyAssigned {
-        /// The device key.
-        operator: IdentityKey,
+        /// The device key's bytes.
+        operator: [u8; 32],
     },
     /// The operator device is not in the roster (with the role the change needs).
     #[error("operator not in the conversation")]
     NotAssigned {
-        /// The device key.
-        operator: IdentityKey,
+        /// The device key's bytes.
+        operator: [u8; 32],
     },
     /// More operator devices than [`super::MAX_CONVERSATION_OPERATORS`].
     #[error("more than {max} operator devices in one conversation")]

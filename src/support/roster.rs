@@ -122,6 +122,7 @@ impl AssignedOperator {
 
 /// One roster change, as a dispatcher signs it (SPEC.md §20.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // Transient: built, signed or applied, then dropped.
 #[non_exhaustive]
 pub enum AssignmentOp {
     /// Assign an operator device (type `0x26`).
@@ -298,11 +299,13 @@ impl AssignmentRoster {
                 if self.operator(from).map(AssignedOperator::role)
                     != Some(AssignmentRole::Assigned)
                 {
-                    return Err(SupportError::NotAssigned { operator: *from });
+                    return Err(SupportError::NotAssigned {
+                        operator: from.to_bytes(),
+                    });
                 }
                 if self.operator(to.identity_key()).is_some() {
                     return Err(SupportError::AlreadyAssigned {
-                        operator: *to.identity_key(),
+                        operator: to.identity_key().to_bytes(),
                     });
                 }
                 next.remove(from)?;
@@ -325,10 +328,14 @@ impl AssignmentRoster {
     fn add(&mut self, cert: &IdentityCertificate, role: AssignmentRole) -> Result<(), SupportError> {
         let key = *cert.identity_key();
         if key == self.visitor {
-            return Err(SupportError::AlreadyAssigned { operator: key });
+            return Err(SupportError::AlreadyAssigned {
+                operator: key.to_bytes(),
+            });
         }
         match self.position(&key) {
-            Ok(_) => Err(SupportError::AlreadyAssigned { operator: key }),
+            Ok(_) => Err(SupportError::AlreadyAssigned {
+                operator: key.to_bytes(),
+            }),
             Err(at) => {
                 if self.operators.len() >= MAX_CONVERSATION_OPERATORS {
                     return Err(SupportError::TooManyOperators {
@@ -351,7 +358,9 @@ impl AssignmentRoster {
     fn remove(&mut self, key: &IdentityKey) -> Result<(), SupportError> {
         let at = self
             .position(key)
-            .map_err(|_| SupportError::NotAssigned { operator: *key })?;
+            .map_err(|_| SupportError::NotAssigned {
+                operator: key.to_bytes(),
+            })?;
         self.operators.remove(at);
         Ok(())
     }

@@ -319,8 +319,8 @@ fn a_visitor_key_change_raises_an_alarm() {
     assert_eq!(
         s.conv(DANA).check_visitor(impostor.identity_key()),
         Err(SupportError::VisitorKeyChanged {
-            expected: genuine,
-            found: *impostor.identity_key()
+            expected: genuine.to_bytes(),
+            found: impostor.identity_key().to_bytes()
         })
     );
     assert!(s.conv(DANA).check_visitor(&genuine).is_ok());
@@ -338,8 +338,8 @@ fn a_visitor_key_change_raises_an_alarm() {
     assert_eq!(
         err,
         SupportError::VisitorKeyChanged {
-            expected: genuine,
-            found: *impostor.identity_key()
+            expected: genuine.to_bytes(),
+            found: impostor.identity_key().to_bytes()
         }
     );
     assert_eq!(err.code(), "support.visitor_key_changed");
