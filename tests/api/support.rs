@@ -113,7 +113,7 @@ fn key_operations_per_reassignment() {
         .map(|p| s.conv(*p).group().sender_key_id())
         .collect();
     let from = s.key(DANA);
-    let d = s.change(AssignmentOp::Reassign { from, to: eli });
+    let d = s.change_kept(AssignmentOp::Reassign { from, to: eli });
     let distributions = s.distributions_sent - before;
     let rotated = [VISITOR, SAM]
         .iter()

@@ -461,7 +461,7 @@ fn a_forged_link_statement_is_rejected() {
 fn replayed_skipped_and_forked_changes_are_refused() {
     let mut s = Scene::new(3008);
     let dana = s.cert(DANA);
-    let first = s.change(AssignmentOp::Assign(dana));
+    let first = s.change_kept(AssignmentOp::Assign(dana));
     refused(
         &mut s,
         VISITOR,

@@ -209,7 +209,12 @@ impl Scene {
 
     /// Signs and delivers `op`: every reader applies the change, an added operator joins from
     /// the welcome, and every distribution message goes over the 1:1 sessions.
-    pub fn change(&mut self, op: AssignmentOp) -> Dispatched {
+    pub fn change(&mut self, op: AssignmentOp) {
+        let _ = self.change_kept(op);
+    }
+
+    /// [`Scene::change`], returning what the dispatcher signed.
+    pub fn change_kept(&mut self, op: AssignmentOp) -> Dispatched {
         let d = self.dispatch(op);
         self.deliver(&d);
         d
@@ -223,12 +228,11 @@ impl Scene {
         let (roots, now) = (self.tenant.roots.clone(), self.now);
         let mut outgoing = Vec::new();
         for p in readers {
-            let mut rng = self.rng.clone();
-            let update = self
-                .conv(p)
-                .apply_change(&d.change, &roots, now, &mut rng)
+            let update = self.convs[p]
+                .as_mut()
+                .unwrap()
+                .apply_change(&d.change, &roots, now, &mut self.rng)
                 .unwrap();
-            self.rng = rng;
             if let Some(dist) = update.distribution {
                 outgoing.push((p, dist));
             }
@@ -329,10 +333,11 @@ impl Scene {
 
     /// `from` sends `text` in the conversation.
     pub fn say(&mut self, from: usize, text: &[u8]) -> Vec<u8> {
-        let (now, mut rng) = (self.now, self.rng.clone());
-        let m = self.conv(from).encrypt(text, now, &mut rng).unwrap();
-        self.rng = rng;
-        m
+        self.convs[from]
+            .as_mut()
+            .unwrap()
+            .encrypt(text, self.now, &mut self.rng)
+            .unwrap()
     }
 
     /// `at` reads a conversation message.
