@@ -422,7 +422,12 @@ impl AssignmentRoster {
                 field: "operator_count",
             });
         }
-        if rekey_version > version || (version == 0 && previous_hash != [0u8; 32]) {
+        if version == 0 && previous_hash != [0u8; 32] {
+            return Err(DecodeError::InvalidField {
+                field: "previous_hash",
+            });
+        }
+        if rekey_version > version {
             return Err(DecodeError::InvalidField {
                 field: "rekey_version",
             });
