@@ -15,7 +15,7 @@
 //! - `inbound_session`: bit 0 clear: the rest is the message; set: the next byte picks a
 //!   genuine prekey message and the rest are edits.
 //! - `unseal`, `group_decrypt`, `restore`, `certificate`, `conversation`, `attachment`, `mask`,
-//!   `backup`, `device_list`:
+//!   `backup`, `device_list`, `support`:
 //!   see the modules in `checks/` (the same mode-byte scheme; `conversation` reads a schedule
 //!   with `arbitrary`; `mask` reads two mode bytes and a text).
 
@@ -54,6 +54,8 @@ mod group;
 mod mask;
 #[path = "checks/restore.rs"]
 mod restore;
+#[path = "checks/support.rs"]
+mod support;
 #[path = "checks/unseal.rs"]
 mod unseal;
 
@@ -65,10 +67,11 @@ pub(crate) use device_list::check_device_list;
 pub(crate) use group::check_group_decrypt;
 pub(crate) use mask::check_mask;
 pub(crate) use restore::check_restore;
+pub(crate) use support::check_support;
 pub(crate) use unseal::check_unseal;
 
 /// The fuzz targets, by name (as in `fuzz/Cargo.toml` and `fuzz/corpus/<target>/`).
-pub(crate) const TARGETS: [&str; 12] = [
+pub(crate) const TARGETS: [&str; 13] = [
     "decode",
     "session_decrypt",
     "inbound_session",
@@ -81,6 +84,7 @@ pub(crate) const TARGETS: [&str; 12] = [
     "mask",
     "backup",
     "device_list",
+    "support",
 ];
 
 /// Runs the check of fuzz target `target` on `data`.
@@ -98,6 +102,7 @@ pub(crate) fn check(target: &str, data: &[u8]) {
         "mask" => check_mask(data),
         "backup" => check_backup(data),
         "device_list" => check_device_list(data),
+        "support" => check_support(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -634,6 +639,7 @@ pub(crate) fn seed_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
         "mask" => out = mask::seeds(),
         "backup" => out = backup::seeds(),
         "device_list" => out = device_list::seeds(),
+        "support" => out = support::seeds(),
         other => panic!("unknown fuzz target {other}"),
     }
     out
