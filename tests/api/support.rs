@@ -214,3 +214,32 @@ fn visitor_ttl_is_configurable_within_hard_limits() {
         })
     );
 }
+
+/// README.md's live-chat example is the doctest of `src/support/mod.rs`.
+#[test]
+fn readme_live_chat_example_is_the_module_doctest() {
+    let readme = include_str!("../../README.md");
+    let module = include_str!("../../src/support/mod.rs");
+    let block = |lines: Vec<&str>, fence: &str| -> Vec<String> {
+        let start = (0..lines.len() - 1)
+            .find(|&i| lines[i].trim() == fence && lines[i + 1].starts_with("use hushwire::support"))
+            .unwrap()
+            + 1;
+        let end = start + lines[start..].iter().position(|l| l.trim() == "```").unwrap();
+        lines[start..end]
+            .iter()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .map(|l| (*l).to_owned())
+            .collect()
+    };
+    let doc: Vec<&str> = module
+        .lines()
+        .filter_map(|l| l.strip_prefix("//!"))
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect();
+    assert_eq!(
+        block(readme.lines().collect(), "```rust,ignore"),
+        block(doc, "```"),
+        "README.md's live-chat example differs from src/support/mod.rs's doctest"
+    );
+}
