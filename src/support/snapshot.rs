@@ -123,3 +123,69 @@ impl VisitorIdentity {
         <VisitorIdentity as Persist>::from_encrypted(bytes, key, min_generation, expected)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chacha20::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use super::*;
+    use crate::persist::seal_state;
+    use crate::support::{MAX_VISITOR_TTL_SECS, MIN_VISITOR_TTL_SECS, VisitorConfig};
+
+    const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
+
+    fn blob_with_ttl(v: &VisitorIdentity, ttl_secs: u64, key: &StorageKey) -> Vec<u8> {
+        let mut snapshot = v.snapshot();
+        snapshot.ttl_secs = ttl_secs;
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        seal_state(
+            &snapshot,
+            StateType::Visitor,
+            &v.binding(),
+            &BlobLabel::default(),
+            1,
+            key,
+            &mut rng,
+        )
+    }
+
+    #[test]
+    fn restore_enforces_the_ttl_limits_at_and_past_their_edges() {
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let v = VisitorIdentity::new(VisitorConfig::default(), NOW, &mut rng);
+        let key = StorageKey::from_bytes([3; 32]);
+        let expected = Expected::identity(v.identity_key());
+        for ok in [MIN_VISITOR_TTL_SECS, MAX_VISITOR_TTL_SECS] {
+            let back =
+                VisitorIdentity::from_encrypted(&blob_with_ttl(&v, ok, &key), &key, 0, &expected)
+                    .unwrap();
+            assert_eq!(back.ttl_secs(), ok);
+        }
+        for bad in [0, MIN_VISITOR_TTL_SECS - 1, MAX_VISITOR_TTL_SECS + 1] {
+            assert_eq!(
+                VisitorIdentity::from_encrypted(&blob_with_ttl(&v, bad, &key), &key, 0, &expected)
+                    .map(|_| ()),
+                Err(RestoreError::LimitExceeded {
+                    limit: "visitor ttl",
+                    max: MAX_VISITOR_TTL_SECS
+                })
+            );
+        }
+        // An expired identity restores, then refuses to encrypt.
+        let back = VisitorIdentity::from_encrypted(
+            &v.to_encrypted(&key, 1, &mut rng),
+            &key,
+            1,
+            &expected,
+        )
+        .unwrap();
+        assert!(back.check_alive(back.expires_at()).is_err());
+        // Another type's blob is refused.
+        let account = v.account.to_encrypted(&key, 1, &mut rng);
+        assert!(matches!(
+            VisitorIdentity::from_encrypted(&account, &key, 0, &expected),
+            Err(RestoreError::WrongType { expected: 8, found: 1 })
+        ));
+    }
+}

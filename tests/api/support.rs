@@ -243,3 +243,65 @@ fn readme_live_chat_example_is_the_module_doctest() {
         "README.md's live-chat example differs from src/support/mod.rs's doctest"
     );
 }
+
+#[test]
+fn operators_per_conversation_at_and_past_the_limit() {
+    use hushwire::support::{AssignmentRoster, MAX_CONVERSATION_OPERATORS};
+    let s = Scene::new(2005);
+    let mut rng = rng(7);
+    let mut roster = AssignmentRoster::genesis(s.roster.conversation_id(), s.key(VISITOR));
+    for i in 0..=MAX_CONVERSATION_OPERATORS {
+        let key = Account::new(NOW, &mut rng);
+        let cert = s.tenant.certify(
+            key.identity_key(),
+            "Op",
+            "Card support",
+            100 + i as u64,
+            crate::common::support::week(),
+        );
+        let signed = s
+            .tenant
+            .dispatcher
+            .sign_change(&roster, AssignmentOp::AddSupervisor(cert), &mut rng);
+        if i < MAX_CONVERSATION_OPERATORS {
+            roster = signed.unwrap().roster;
+        } else {
+            assert_eq!(
+                signed.map(|_| ()),
+                Err(SupportError::TooManyOperators {
+                    max: MAX_CONVERSATION_OPERATORS
+                })
+            );
+        }
+    }
+    assert_eq!(roster.operators().len(), MAX_CONVERSATION_OPERATORS);
+    // The largest roster of this scene's texts stays under the encoded limit.
+    let welcome = s.tenant.dispatcher.welcome(&roster);
+    assert!(welcome.len() <= hushwire::support::MAX_SUPPORT_ROSTER_LEN);
+}
+
+#[test]
+fn link_user_id_at_and_past_its_limit() {
+    use hushwire::IdentityKeyPair;
+    use hushwire::group::GroupId;
+    use hushwire::support::{LinkStatement, MAX_LINK_STATEMENT_LEN, MAX_LINK_USER_ID_LEN};
+    let mut rng = rng(8);
+    let (a, v) = (
+        IdentityKeyPair::generate(&mut rng),
+        IdentityKeyPair::generate(&mut rng),
+    );
+    let id = GroupId::from_bytes([1; 32]);
+    let at = LinkStatement::sign(&a, &v, &"u".repeat(MAX_LINK_USER_ID_LEN), id, NOW).unwrap();
+    assert_eq!(at.as_bytes().len(), MAX_LINK_STATEMENT_LEN);
+    assert_eq!(LinkStatement::from_bytes(at.as_bytes()).unwrap(), at);
+    for bad in ["u".repeat(MAX_LINK_USER_ID_LEN + 1), String::new(), "a\nb".into()] {
+        assert_eq!(
+            LinkStatement::sign(&a, &v, &bad, id, NOW).map(|_| ()),
+            Err(SupportError::InvalidText { field: "user_id" })
+        );
+    }
+    assert_eq!(
+        LinkStatement::sign(&a, &a, "u", id, NOW).map(|_| ()),
+        Err(SupportError::LinkMismatch)
+    );
+}
