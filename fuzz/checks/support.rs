@@ -55,8 +55,7 @@ pub(crate) fn fixture() -> &'static SupportFixture {
             1,
             1,
             &org_key.public(),
-            Validity::new(Timestamp::from_unix_secs(0), NOW.plus_secs(365 * 24 * 3600))
-                .unwrap(),
+            Validity::new(Timestamp::from_unix_secs(0), NOW.plus_secs(365 * 24 * 3600)).unwrap(),
         );
         let mut roots = OrganizationRoots::new();
         roots.pin(1, root.public(), "Acme Bank").unwrap();
@@ -95,7 +94,11 @@ pub(crate) fn fixture() -> &'static SupportFixture {
         let mut visitor_conv = SupportConversation::open(&visitor, NOW, &mut rng).unwrap();
         let r0 = AssignmentRoster::genesis(visitor_conv.id(), *visitor.identity_key());
         let one = dispatcher
-            .sign_change(&r0, AssignmentOp::Assign(certify(&dana, "Dana Smith", 2)), &mut rng)
+            .sign_change(
+                &r0,
+                AssignmentOp::Assign(certify(&dana, "Dana Smith", 2)),
+                &mut rng,
+            )
             .unwrap();
         let _ = visitor_conv
             .apply_change(&one.change, &roots, NOW, &mut rng)
@@ -182,7 +185,10 @@ pub(crate) fn check_support(data: &[u8]) {
     if let Ok(cert) = DispatcherCertificate::from_bytes(&bytes) {
         assert_eq!(cert.as_bytes(), &bytes[..]);
         if cert.verify(&f.roots, NOW).is_ok() {
-            assert_eq!(bytes, f.dispatcher_cert, "a forged dispatcher certificate verifies");
+            assert_eq!(
+                bytes, f.dispatcher_cert,
+                "a forged dispatcher certificate verifies"
+            );
         }
     }
     if let Ok(link) = LinkStatement::from_bytes(&bytes) {
@@ -195,7 +201,10 @@ pub(crate) fn check_support(data: &[u8]) {
             genuine.is_some_and(|g| g.name.starts_with("change-")),
             "an edited change applies"
         ),
-        Err(_) => assert!(conv == f.visitor_conv, "a refused change changed the conversation"),
+        Err(_) => assert!(
+            conv == f.visitor_conv,
+            "a refused change changed the conversation"
+        ),
     }
     if let Ok(joined) = SupportConversation::join(&f.sam, &bytes, &f.roots, NOW, &mut rng) {
         assert_eq!(bytes, f.welcome, "an edited welcome joins");
@@ -204,7 +213,10 @@ pub(crate) fn check_support(data: &[u8]) {
     let mut dana = f.dana_conv.clone();
     match dana.apply_link(&bytes, NOW) {
         Ok(_) => assert_eq!(bytes, f.link, "an edited link statement is accepted"),
-        Err(_) => assert!(dana == f.dana_conv, "a refused link changed the conversation"),
+        Err(_) => assert!(
+            dana == f.dana_conv,
+            "a refused link changed the conversation"
+        ),
     }
     let _ = &f.change;
 }

@@ -5,8 +5,8 @@ use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::visitor::{LinkedAccount, VisitorIdentity, check_ttl};
 use super::link::MAX_LINK_USER_ID_LEN;
+use super::visitor::{LinkedAccount, VisitorIdentity, check_ttl};
 use crate::account::Account;
 use crate::persist::{
     Binding, BlobLabel, Expected, KeyChecks, Persist, RestoreError, STATE_FORMAT_VERSION,
@@ -173,19 +173,18 @@ mod tests {
             );
         }
         // An expired identity restores, then refuses to encrypt.
-        let back = VisitorIdentity::from_encrypted(
-            &v.to_encrypted(&key, 1, &mut rng),
-            &key,
-            1,
-            &expected,
-        )
-        .unwrap();
+        let back =
+            VisitorIdentity::from_encrypted(&v.to_encrypted(&key, 1, &mut rng), &key, 1, &expected)
+                .unwrap();
         assert!(back.check_alive(back.expires_at()).is_err());
         // Another type's blob is refused.
         let account = v.account.to_encrypted(&key, 1, &mut rng);
         assert!(matches!(
             VisitorIdentity::from_encrypted(&account, &key, 0, &expected),
-            Err(RestoreError::WrongType { expected: 8, found: 1 })
+            Err(RestoreError::WrongType {
+                expected: 8,
+                found: 1
+            })
         ));
     }
 }

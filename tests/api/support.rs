@@ -2,11 +2,17 @@
 //! them: a visitor without an account, operators shown with their certified names, assignment,
 //! handover and a visitor who logs in mid-chat.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use hushwire::persist::Expected;
 use hushwire::support::{
     AssignmentOp, DEFAULT_VISITOR_TTL_SECS, MAX_VISITOR_TTL_SECS, MIN_VISITOR_TTL_SECS,
-    SupportConversation, SupportError, SupportEvent, VisitorConfig, VisitorIdentity,
-    VisitorStatus,
+    SupportConversation, SupportError, SupportEvent, VisitorConfig, VisitorIdentity, VisitorStatus,
 };
 use hushwire::{Account, ConfigError, StorageKey};
 
@@ -22,7 +28,9 @@ fn a_visitor_chats_with_a_certified_operator_and_lists_the_readers() {
     let (roots, now) = (s.tenant.roots.clone(), s.now);
     let mut rng = rng(1);
     let mut probe = s.conv(VISITOR).clone();
-    let update = probe.apply_change(&d.change, &roots, now, &mut rng).unwrap();
+    let update = probe
+        .apply_change(&d.change, &roots, now, &mut rng)
+        .unwrap();
     assert_eq!(
         update.added[0].to_string(),
         "Acme Bank \u{b7} Dana Smith \u{b7} Card support"
@@ -35,7 +43,10 @@ fn a_visitor_chats_with_a_certified_operator_and_lists_the_readers() {
             "Acme Bank \u{b7} Dana Smith \u{b7} Card support (assigned)"
         ]
     );
-    assert_eq!(s.conv(DANA).visitor_status().to_string(), "unverified visitor");
+    assert_eq!(
+        s.conv(DANA).visitor_status().to_string(),
+        "unverified visitor"
+    );
     assert_eq!(*s.conv(DANA).visitor_status(), VisitorStatus::Unverified);
 
     let m = s.say(VISITOR, b"my card was charged twice");
@@ -56,7 +67,7 @@ fn handover_to_a_colleague_with_a_supervisor_watching() {
     let (dana, eli, sam) = (s.cert(DANA), s.cert(ELI), s.cert(SAM));
     s.change(AssignmentOp::Assign(dana));
     s.change(AssignmentOp::AddSupervisor(sam));
-    let mut expected = vec![
+    let mut expected = [
         "Acme Bank \u{b7} Dana Smith \u{b7} Card support (assigned)".to_owned(),
         "Acme Bank \u{b7} Sam Lee \u{b7} Supervisor (supervisor)".to_owned(),
     ];
@@ -130,7 +141,10 @@ fn key_operations_per_reassignment() {
         d.welcome.as_ref().map_or(0, Vec::len)
     );
     assert_eq!((signatures, fresh_keys, distributions), (2, 3, 6));
-    assert_eq!((d.change.len(), d.welcome.as_ref().map_or(0, Vec::len)), (715, 1018));
+    assert_eq!(
+        (d.change.len(), d.welcome.as_ref().map_or(0, Vec::len)),
+        (715, 1018)
+    );
 }
 
 #[test]
@@ -179,9 +193,13 @@ fn visitor_state_is_small_and_restores() {
     assert_eq!(blob[6], 0x08, "state type tag");
     // Deterministic: fixed-size keys and seeds (SPEC.md §20.6).
     assert_eq!(blob.len(), 382);
-    let back =
-        VisitorIdentity::from_encrypted(&blob, &key, 1, &Expected::identity(visitor.identity_key()))
-            .unwrap();
+    let back = VisitorIdentity::from_encrypted(
+        &blob,
+        &key,
+        1,
+        &Expected::identity(visitor.identity_key()),
+    )
+    .unwrap();
     assert_eq!(back.identity_key(), visitor.identity_key());
     assert_eq!(back.expires_at(), NOW.plus_secs(DEFAULT_VISITOR_TTL_SECS));
     assert_eq!(back.published_prekeys(), visitor.published_prekeys());
@@ -222,10 +240,16 @@ fn readme_live_chat_example_is_the_module_doctest() {
     let module = include_str!("../../src/support/mod.rs");
     let block = |lines: Vec<&str>, fence: &str| -> Vec<String> {
         let start = (0..lines.len() - 1)
-            .find(|&i| lines[i].trim() == fence && lines[i + 1].starts_with("use hushwire::support"))
+            .find(|&i| {
+                lines[i].trim() == fence && lines[i + 1].starts_with("use hushwire::support")
+            })
             .unwrap()
             + 1;
-        let end = start + lines[start..].iter().position(|l| l.trim() == "```").unwrap();
+        let end = start
+            + lines[start..]
+                .iter()
+                .position(|l| l.trim() == "```")
+                .unwrap();
         lines[start..end]
             .iter()
             .filter(|l| !l.trim_start().starts_with('#'))
@@ -259,10 +283,10 @@ fn operators_per_conversation_at_and_past_the_limit() {
             100 + i as u64,
             crate::common::support::week(),
         );
-        let signed = s
-            .tenant
-            .dispatcher
-            .sign_change(&roster, AssignmentOp::AddSupervisor(cert), &mut rng);
+        let signed =
+            s.tenant
+                .dispatcher
+                .sign_change(&roster, AssignmentOp::AddSupervisor(cert), &mut rng);
         if i < MAX_CONVERSATION_OPERATORS {
             roster = signed.unwrap().roster;
         } else {
@@ -294,7 +318,11 @@ fn link_user_id_at_and_past_its_limit() {
     let at = LinkStatement::sign(&a, &v, &"u".repeat(MAX_LINK_USER_ID_LEN), id, NOW).unwrap();
     assert_eq!(at.as_bytes().len(), MAX_LINK_STATEMENT_LEN);
     assert_eq!(LinkStatement::from_bytes(at.as_bytes()).unwrap(), at);
-    for bad in ["u".repeat(MAX_LINK_USER_ID_LEN + 1), String::new(), "a\nb".into()] {
+    for bad in [
+        "u".repeat(MAX_LINK_USER_ID_LEN + 1),
+        String::new(),
+        "a\nb".into(),
+    ] {
         assert_eq!(
             LinkStatement::sign(&a, &v, &bad, id, NOW).map(|_| ()),
             Err(SupportError::InvalidText { field: "user_id" })

@@ -233,7 +233,9 @@ fn rejected_vectors() -> Value {
         .map(|(name, bytes)| {
             let (roots, now) = (s.tenant.roots.clone(), s.now);
             let mut c = s.conv(VISITOR).clone();
-            let err = c.apply_change(&bytes, &roots, now, &mut rng(1)).unwrap_err();
+            let err = c
+                .apply_change(&bytes, &roots, now, &mut rng(1))
+                .unwrap_err();
             assert!(c == *s.conv(VISITOR));
             json!({ "name": name, "change": hex::encode(&bytes), "error": error_json(err) })
         })
@@ -254,9 +256,10 @@ fn rejected_vectors() -> Value {
     assert!(LinkStatement::from_bytes(&link).is_ok());
     let welcome_for_eli = s.tenant.dispatcher.welcome(&s.roster);
     let eli = s.operators[ELI - 1].account.identity_key_pair().clone();
-    let join_err = SupportConversation::join(&eli, &welcome_for_eli, &s.tenant.roots, NOW, &mut rng(2))
-        .map(|_| ())
-        .unwrap_err();
+    let join_err =
+        SupportConversation::join(&eli, &welcome_for_eli, &s.tenant.roots, NOW, &mut rng(2))
+            .map(|_| ())
+            .unwrap_err();
     json!({
         "comment": "SPEC.md §20.3.4, §20.4: inputs the visitor's conversation at version 1 (seed 4244) refuses, each with its error; the conversation is unchanged after each",
         "conversation_id": hex::encode(s.conv(VISITOR).id().as_bytes()),
