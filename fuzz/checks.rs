@@ -15,7 +15,7 @@
 //! - `inbound_session`: bit 0 clear: the rest is the message; set: the next byte picks a
 //!   genuine prekey message and the rest are edits.
 //! - `unseal`, `group_decrypt`, `restore`, `certificate`, `conversation`, `attachment`, `mask`,
-//!   `backup`, `device_list`, `fanout`:
+//!   `backup`, `device_list`, `fanout`, `support`:
 //!   see the modules in `checks/` (the same mode-byte scheme; `conversation` reads a schedule
 //!   with `arbitrary`; `mask` reads two mode bytes and a text).
 
@@ -56,6 +56,8 @@ mod group;
 mod mask;
 #[path = "checks/restore.rs"]
 mod restore;
+#[path = "checks/support.rs"]
+mod support;
 #[path = "checks/unseal.rs"]
 mod unseal;
 
@@ -68,10 +70,11 @@ pub(crate) use fanout::check_fanout;
 pub(crate) use group::check_group_decrypt;
 pub(crate) use mask::check_mask;
 pub(crate) use restore::check_restore;
+pub(crate) use support::check_support;
 pub(crate) use unseal::check_unseal;
 
 /// The fuzz targets, by name (as in `fuzz/Cargo.toml` and `fuzz/corpus/<target>/`).
-pub(crate) const TARGETS: [&str; 13] = [
+pub(crate) const TARGETS: [&str; 14] = [
     "decode",
     "session_decrypt",
     "inbound_session",
@@ -85,6 +88,7 @@ pub(crate) const TARGETS: [&str; 13] = [
     "backup",
     "device_list",
     "fanout",
+    "support",
 ];
 
 /// Runs the check of fuzz target `target` on `data`.
@@ -103,6 +107,7 @@ pub(crate) fn check(target: &str, data: &[u8]) {
         "backup" => check_backup(data),
         "device_list" => check_device_list(data),
         "fanout" => check_fanout(data),
+        "support" => check_support(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -640,6 +645,7 @@ pub(crate) fn seed_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
         "backup" => out = backup::seeds(),
         "device_list" => out = device_list::seeds(),
         "fanout" => out = fanout::seeds(),
+        "support" => out = support::seeds(),
         other => panic!("unknown fuzz target {other}"),
     }
     out

@@ -101,6 +101,7 @@ pub mod persist;
 mod ratchet;
 pub mod sealed;
 mod session;
+pub mod support;
 mod time;
 mod umbrella;
 pub mod verify;

@@ -8,4 +8,5 @@ mod common;
 mod adversarial;
 mod fanout;
 mod fuzz_corpus;
+mod support;
 mod wycheproof;

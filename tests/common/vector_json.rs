@@ -103,6 +103,7 @@ fn encode_error(e: Error) -> Value {
         Error::Backup(e) => backup_fields(e),
         Error::DeviceList(e) => device_list_fields(e),
         Error::FanOut(e) => fanout_fields(e),
+        Error::Support(e) => support_fields(e),
         #[cfg(feature = "mask")]
         Error::MaskCheck(hushwire::MaskCheckError::Unmasked { kind, start, end }) => {
             json!({ "kind": type_byte(kind.to_byte()), "start": start, "end": end })
@@ -565,6 +566,46 @@ fn fanout_fields(e: hushwire::FanOutError) -> Value {
         | F::Unvouched { device_id }
         | F::AlreadyIncluded { device_id } => json!({ "device_id": device_id }),
         F::NoRecipients | F::Tampered => json!({}),
+        other => missing(&other),
+    }
+}
+
+fn support_fields(e: hushwire::support::SupportError) -> Value {
+    use hushwire::support::SupportError as S;
+    match e {
+        S::Malformed(inner) => nested(inner),
+        S::OperatorNotCertified(inner) | S::DispatcherNotCertified(inner) => nested(inner),
+        S::Group(inner) => group_fields(inner),
+        S::Roster(inner) => roster_fields(inner),
+        S::Handshake(inner) => handshake_fields(inner),
+        S::Encrypt(inner) => encrypt_fields(inner),
+        S::VisitorExpired { expired_at } => json!({ "expired_at": expired_at.as_unix_secs() }),
+        S::LinkStale { issued_at } => json!({ "issued_at": issued_at.as_unix_secs() }),
+        S::VisitorKeyChanged { expected, found } => {
+            json!({ "expected": hex::encode(expected), "found": hex::encode(found) })
+        }
+        S::AlreadyAssigned { operator } | S::NotAssigned { operator } => {
+            json!({ "operator": hex::encode(operator) })
+        }
+        S::StaleVersion { current, found } | S::SkippedVersion { current, found } => {
+            json!({ "current": current, "found": found })
+        }
+        S::ForkedVersion { version } => json!({ "version": version }),
+        S::TooManyOperators { max } => json!({ "max": max }),
+        S::InvalidText { field } => json!({ "field": field }),
+        S::LifetimeTooLong {
+            lifetime_secs,
+            max_secs,
+        } => json!({ "lifetime_secs": lifetime_secs, "max_secs": max_secs }),
+        S::VisitorLinked
+        | S::BadSignature
+        | S::WrongConversation
+        | S::VersionExhausted
+        | S::Closed
+        | S::NotInRoster
+        | S::LinkForged
+        | S::LinkMismatch
+        | S::AlreadyLinked => json!({}),
         other => missing(&other),
     }
 }

@@ -14,4 +14,5 @@ mod mask_corpus;
 mod reset;
 mod sealed;
 mod session;
+mod support;
 mod verify;
