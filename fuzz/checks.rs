@@ -15,7 +15,7 @@
 //! - `inbound_session`: bit 0 clear: the rest is the message; set: the next byte picks a
 //!   genuine prekey message and the rest are edits.
 //! - `unseal`, `group_decrypt`, `restore`, `certificate`, `conversation`, `attachment`, `mask`,
-//!   `backup`, `device_list`:
+//!   `backup`, `device_list`, `history`:
 //!   see the modules in `checks/` (the same mode-byte scheme; `conversation` reads a schedule
 //!   with `arbitrary`; `mask` reads two mode bytes and a text).
 
@@ -50,6 +50,8 @@ mod conversation;
 mod device_list;
 #[path = "checks/group.rs"]
 mod group;
+#[path = "checks/history.rs"]
+mod history;
 #[path = "checks/mask.rs"]
 mod mask;
 #[path = "checks/restore.rs"]
@@ -63,12 +65,13 @@ pub(crate) use certificate::check_certificate;
 pub(crate) use conversation::check_conversation;
 pub(crate) use device_list::check_device_list;
 pub(crate) use group::check_group_decrypt;
+pub(crate) use history::check_history;
 pub(crate) use mask::check_mask;
 pub(crate) use restore::check_restore;
 pub(crate) use unseal::check_unseal;
 
 /// The fuzz targets, by name (as in `fuzz/Cargo.toml` and `fuzz/corpus/<target>/`).
-pub(crate) const TARGETS: [&str; 12] = [
+pub(crate) const TARGETS: [&str; 13] = [
     "decode",
     "session_decrypt",
     "inbound_session",
@@ -81,6 +84,7 @@ pub(crate) const TARGETS: [&str; 12] = [
     "mask",
     "backup",
     "device_list",
+    "history",
 ];
 
 /// Runs the check of fuzz target `target` on `data`.
@@ -98,6 +102,7 @@ pub(crate) fn check(target: &str, data: &[u8]) {
         "mask" => check_mask(data),
         "backup" => check_backup(data),
         "device_list" => check_device_list(data),
+        "history" => check_history(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -634,6 +639,7 @@ pub(crate) fn seed_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
         "mask" => out = mask::seeds(),
         "backup" => out = backup::seeds(),
         "device_list" => out = device_list::seeds(),
+        "history" => out = history::seeds(),
         other => panic!("unknown fuzz target {other}"),
     }
     out

@@ -71,6 +71,9 @@ pub enum Error {
     /// See [`crate::backup::BackupError`].
     #[error(transparent)]
     Backup(#[from] crate::backup::BackupError),
+    /// See [`crate::history::HistoryError`].
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
     /// See [`crate::mask::MaskCheckError`].
     #[cfg(feature = "mask")]
     #[error(transparent)]
@@ -105,6 +108,7 @@ impl Error {
             Error::Verify(e) => e.code(),
             Error::Attachment(e) => e.code(),
             Error::Backup(e) => e.code(),
+            Error::History(e) => e.code(),
             #[cfg(feature = "mask")]
             Error::MaskCheck(e) => e.code(),
             #[cfg(feature = "mask")]
@@ -134,6 +138,7 @@ impl Error {
             Error::Verify(e) => e.kind(),
             Error::Attachment(e) => e.kind(),
             Error::Backup(e) => e.kind(),
+            Error::History(e) => e.kind(),
             #[cfg(feature = "mask")]
             Error::MaskCheck(e) => e.kind(),
             #[cfg(feature = "mask")]
@@ -404,6 +409,25 @@ mod tests {
         "device_list.device_id_taken",
         "device_list.exhausted",
         "device_list.identity",
+        "history.malformed",
+        "history.bundle_malformed",
+        "history.attachment",
+        "history.not_member",
+        "history.recipient_not_member",
+        "history.own_identity",
+        "history.invalid_range",
+        "history.transcript_out_of_order",
+        "history.nothing_in_range",
+        "history.too_many_entries",
+        "history.entry_too_large",
+        "history.bundle_too_large",
+        "history.not_for_us",
+        "history.wrong_conversation",
+        "history.sender_mismatch",
+        "history.exporter_not_member",
+        "history.bundle_mismatch",
+        "history.entry_outside_range",
+        "history.entries_out_of_order",
         "event.one_time_prekey_consumed",
         "event.kem_prekey_consumed",
         "event.last_resort_kem_prekey_used",
@@ -912,6 +936,36 @@ mod tests {
                 L::Identity(VerifyError::OwnIdentity),
             ];
             rest.extend(device_list.map(Error::from));
+        }
+        {
+            use crate::history::HistoryError as H;
+            let key = *crate::keys::IdentityKeyPair::dangerous_from_seed(&[1; 32]).public();
+            let history = [
+                H::Malformed(d),
+                H::BundleMalformed(d),
+                H::Attachment(AttachmentError::DigestMismatch),
+                H::NotMember,
+                H::RecipientNotMember { recipient: key },
+                H::OwnIdentity,
+                H::InvalidRange { start: 1, end: 1 },
+                H::TranscriptOutOfOrder { position: 1 },
+                H::NothingInRange,
+                H::TooManyEntries { count: 2, max: 1 },
+                H::EntryTooLarge {
+                    index: 1,
+                    len: 2,
+                    max: 1,
+                },
+                H::BundleTooLarge { len: 2, max: 1 },
+                H::NotForUs,
+                H::WrongConversation,
+                H::SenderMismatch,
+                H::ExporterNotMember { exporter: key },
+                H::BundleMismatch,
+                H::EntryOutsideRange { index: 1 },
+                H::EntriesOutOfOrder { position: 1 },
+            ];
+            rest.extend(history.map(Error::from));
         }
         codes.extend(rest.iter().map(Error::code));
         codes.extend(events.iter().map(Event::code));

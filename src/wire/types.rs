@@ -78,6 +78,13 @@ pub(crate) const TYPE_HYBRID_RECIPIENT_ENVELOPE: u8 = 0x35;
 pub(crate) const TYPE_ENVELOPE_KEY: u8 = 0x36;
 /// Type byte of a user's signed device list (SPEC.md §19.2).
 pub(crate) const TYPE_DEVICE_LIST: u8 = 0x54;
+/// Type byte of a history share, sent over the 1:1 session to the member who receives the
+/// history (SPEC.md §20.8.3).
+pub(crate) const TYPE_HISTORY_SHARE: u8 = 0x2B;
+/// Type byte of a history notice, sent into the conversation (SPEC.md §20.8.4).
+pub(crate) const TYPE_HISTORY_NOTICE: u8 = 0x2C;
+/// Type byte of a history bundle's plaintext, inside its attachment object (SPEC.md §20.8.2).
+pub(crate) const TYPE_HISTORY_BUNDLE: u8 = 0x61;
 
 /// Every type byte this build knows, across all decoders (SPEC.md §1.4.1): a structure of
 /// another known type is reported as `WrongType`, any other byte as `UnknownType`.
@@ -115,6 +122,9 @@ pub(crate) const KNOWN_TYPES: &[u8] = &[
     TYPE_HYBRID_RECIPIENT_ENVELOPE,
     TYPE_ENVELOPE_KEY,
     TYPE_DEVICE_LIST,
+    TYPE_HISTORY_SHARE,
+    TYPE_HISTORY_NOTICE,
+    TYPE_HISTORY_BUNDLE,
 ];
 
 /// The error for a structure whose type byte `found` is not the `expected` one.

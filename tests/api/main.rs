@@ -10,6 +10,7 @@ mod backup;
 mod conversation;
 mod devices;
 mod group;
+mod history;
 mod mask;
 mod peers;
 mod persistence;

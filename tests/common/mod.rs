@@ -24,6 +24,7 @@ use rand_core::SeedableRng;
 /// adversarial tests check the library against (kept beside the vectors it writes).
 #[path = "../vectors/sealed/reference.rs"]
 pub mod sealed_reference;
+pub mod history_desk;
 pub mod vector_file;
 pub mod vector_json;
 
