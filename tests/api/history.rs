@@ -118,7 +118,8 @@ fn only_current_members_export_and_receive() {
             &mut desk.rng,
         )
         .unwrap();
-    desk.visitor_g
+    let _ = desk
+        .visitor_g
         .apply_roster_change(
             desk.visitor.identity_key_pair(),
             &update.change.unwrap().bytes,

@@ -215,8 +215,8 @@ fn a_removed_operator_can_neither_export_nor_open() {
             &mut desk.rng,
         )
         .unwrap();
-    let eli_g = desk.eli_g.as_mut().unwrap();
-    eli_g
+    let mut eli_g = desk.eli_g.take().unwrap();
+    let _ = eli_g
         .apply_roster_change(
             desk.eli.identity_key_pair(),
             &update.change.unwrap().bytes,
@@ -226,12 +226,12 @@ fn a_removed_operator_can_neither_export_nor_open() {
         .unwrap();
     let from = AuthenticatedSender::from(&desk.eli_from_dana);
     assert_eq!(
-        share.open(eli_g, &from, &object).unwrap_err(),
+        share.open(&eli_g, &from, &object).unwrap_err(),
         HistoryError::NotMember
     );
     assert_eq!(
         history::export_history(
-            &*eli_g,
+            &eli_g,
             &desk.dana_key(),
             HistoryRange::indices(0, 5).unwrap(),
             &desk.transcript,

@@ -30,9 +30,6 @@ pub struct Desk {
     pub transcript: Vec<HistoryEntry>,
 }
 
-fn by(k: &IdentityKey) -> AuthenticatedSender {
-    AuthenticatedSender::assume_authenticated(*k)
-}
 
 impl Desk {
     pub fn new(seed: u64) -> Desk {
@@ -105,11 +102,11 @@ impl Desk {
                 (w, self.visitor_key())
             } else {
                 let w = self.dana_g.encrypt(&body, &mut self.rng).unwrap();
-                self.visitor_g.decrypt(&w, at).unwrap();
+                let _ = self.visitor_g.decrypt(&w, at).unwrap();
                 (w, self.dana_key())
             };
             if let Some(eli_g) = self.eli_g.as_mut() {
-                eli_g.decrypt(&wire, at).unwrap();
+                let _ = eli_g.decrypt(&wire, at).unwrap();
             }
             self.stored.push(wire);
             self.transcript.push(HistoryEntry::new(i, at, sender, &body));
