@@ -154,6 +154,22 @@ pub(crate) const LABEL_SIG_DEVICE_ENTRY: &[u8] = b"hushwire/v1/sig/device-entry"
 /// SHA-256 prefix of the short device-list hash every fan-out carries (SPEC.md §19.2.4).
 pub(crate) const LABEL_DEVICE_LIST_HASH: &[u8] = b"hushwire/v1/multi-device/list-hash";
 
+// support (live-chat support conversations, SPEC.md §20)
+
+/// Signature context of a dispatcher certificate (signed by an organization key).
+pub(crate) const LABEL_SIG_DISPATCHER_CERTIFICATE: &[u8] =
+    b"hushwire/v1/sig/dispatcher-certificate";
+/// Signature context of a support assignment roster (signed by a dispatcher key).
+pub(crate) const LABEL_SIG_SUPPORT_ROSTER: &[u8] = b"hushwire/v1/sig/support-roster";
+/// Signature context of a support roster change (signed by a dispatcher key).
+pub(crate) const LABEL_SIG_SUPPORT_CHANGE: &[u8] = b"hushwire/v1/sig/support-change";
+/// SHA-256 prefix of a support assignment roster's hash.
+pub(crate) const LABEL_SUPPORT_ROSTER_HASH: &[u8] = b"hushwire/v1/support/roster-hash";
+/// Signature context of a link statement, by the visitor's account identity key.
+pub(crate) const LABEL_SIG_LINK_ACCOUNT: &[u8] = b"hushwire/v1/sig/visitor-link-account";
+/// Signature context of a link statement's counter-signature, by the ephemeral visitor key.
+pub(crate) const LABEL_SIG_LINK_VISITOR: &[u8] = b"hushwire/v1/sig/visitor-link-visitor";
+
 /// Every label above with its name, for the tests.
 #[cfg(test)]
 const ALL: &[(&str, &[u8])] = &[
@@ -205,6 +221,15 @@ const ALL: &[(&str, &[u8])] = &[
     ("LABEL_MULTI_HYBRID_WRAP", LABEL_MULTI_HYBRID_WRAP),
     ("LABEL_MULTI_HYBRID_AUTH", LABEL_MULTI_HYBRID_AUTH),
     ("LABEL_SIG_DEVICE_LIST", LABEL_SIG_DEVICE_LIST),
+    (
+        "LABEL_SIG_DISPATCHER_CERTIFICATE",
+        LABEL_SIG_DISPATCHER_CERTIFICATE,
+    ),
+    ("LABEL_SIG_SUPPORT_ROSTER", LABEL_SIG_SUPPORT_ROSTER),
+    ("LABEL_SIG_SUPPORT_CHANGE", LABEL_SIG_SUPPORT_CHANGE),
+    ("LABEL_SUPPORT_ROSTER_HASH", LABEL_SUPPORT_ROSTER_HASH),
+    ("LABEL_SIG_LINK_ACCOUNT", LABEL_SIG_LINK_ACCOUNT),
+    ("LABEL_SIG_LINK_VISITOR", LABEL_SIG_LINK_VISITOR),
     ("LABEL_SIG_DEVICE_ENTRY", LABEL_SIG_DEVICE_ENTRY),
     ("LABEL_DEVICE_LIST_HASH", LABEL_DEVICE_LIST_HASH),
 ];

@@ -102,6 +102,7 @@ pub mod persist;
 mod ratchet;
 pub mod sealed;
 mod session;
+pub mod support;
 mod time;
 mod umbrella;
 pub mod verify;

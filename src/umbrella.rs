@@ -65,6 +65,9 @@ pub enum Error {
     /// See [`crate::verify::VerifyError`].
     #[error(transparent)]
     Verify(#[from] crate::verify::VerifyError),
+    /// See [`crate::support::SupportError`].
+    #[error(transparent)]
+    Support(#[from] crate::support::SupportError),
     /// See [`crate::attachment::AttachmentError`].
     #[error(transparent)]
     Attachment(#[from] crate::attachment::AttachmentError),
@@ -106,6 +109,7 @@ impl Error {
             Error::Roster(e) => e.code(),
             Error::DeviceList(e) => e.code(),
             Error::Verify(e) => e.code(),
+            Error::Support(e) => e.code(),
             Error::Attachment(e) => e.code(),
             Error::Backup(e) => e.code(),
             Error::History(e) => e.code(),
@@ -136,6 +140,7 @@ impl Error {
             Error::Roster(e) => e.kind(),
             Error::DeviceList(e) => e.kind(),
             Error::Verify(e) => e.kind(),
+            Error::Support(e) => e.kind(),
             Error::Attachment(e) => e.kind(),
             Error::Backup(e) => e.kind(),
             Error::History(e) => e.kind(),
@@ -428,6 +433,29 @@ mod tests {
         "history.bundle_mismatch",
         "history.entry_outside_range",
         "history.entries_out_of_order",
+        "support.malformed",
+        "support.visitor_expired",
+        "support.visitor_linked",
+        "support.visitor_key_changed",
+        "support.operator_not_certified",
+        "support.dispatcher_not_certified",
+        "support.bad_signature",
+        "support.wrong_conversation",
+        "support.stale_version",
+        "support.skipped_version",
+        "support.forked_version",
+        "support.version_exhausted",
+        "support.already_assigned",
+        "support.not_assigned",
+        "support.too_many_operators",
+        "support.closed",
+        "support.not_in_roster",
+        "support.link_forged",
+        "support.link_mismatch",
+        "support.link_stale",
+        "support.already_linked",
+        "support.invalid_text",
+        "support.lifetime_too_long",
         "event.one_time_prekey_consumed",
         "event.kem_prekey_consumed",
         "event.last_resort_kem_prekey_used",
@@ -448,6 +476,12 @@ mod tests {
         "group_event.sender_key_received",
         "group_event.skipped_keys_evicted",
         "group_event.old_epoch_message",
+        "support_event.operator_added",
+        "support_event.operator_removed",
+        "support_event.closed",
+        "support_event.removed_from_conversation",
+        "support_event.sender_key_rotated",
+        "support_event.visitor_verified",
     ];
 
     /// The code of one value of every error variant and event of the crate, in SPEC.md §8.4
@@ -967,9 +1001,82 @@ mod tests {
             ];
             rest.extend(history.map(Error::from));
         }
+        {
+            use crate::support::SupportError as S;
+            let k = [0u8; 32];
+            let support = [
+                S::Malformed(d),
+                S::VisitorExpired { expired_at: t },
+                S::VisitorLinked,
+                S::VisitorKeyChanged {
+                    expected: k,
+                    found: k,
+                },
+                S::OperatorNotCertified(VerifyError::Revoked),
+                S::DispatcherNotCertified(VerifyError::Revoked),
+                S::BadSignature,
+                S::WrongConversation,
+                S::StaleVersion {
+                    current: 1,
+                    found: 1,
+                },
+                S::SkippedVersion {
+                    current: 1,
+                    found: 3,
+                },
+                S::ForkedVersion { version: 2 },
+                S::VersionExhausted,
+                S::AlreadyAssigned { operator: k },
+                S::NotAssigned { operator: k },
+                S::TooManyOperators { max: 1 },
+                S::Closed,
+                S::NotInRoster,
+                S::LinkForged,
+                S::LinkMismatch,
+                S::LinkStale { issued_at: t },
+                S::AlreadyLinked,
+                S::InvalidText { field: "f" },
+                S::LifetimeTooLong {
+                    lifetime_secs: 2,
+                    max_secs: 1,
+                },
+            ];
+            rest.extend(support.map(Error::from));
+        }
         codes.extend(rest.iter().map(Error::code));
         codes.extend(events.iter().map(Event::code));
         codes.extend(group_events.iter().map(GroupEvent::code));
+        {
+            use crate::support::SupportEvent as E;
+            let operator = crate::support::VerifiedOperator::new(crate::verify::BusinessIdentity {
+                organization: "o".into(),
+                operator_name: "n".into(),
+                role: "r".into(),
+                identity_key: member,
+                root_id: 1,
+                serial: 1,
+                valid_until: Timestamp::from_unix_secs(1),
+            });
+            let support_events = [
+                E::OperatorAdded {
+                    operator,
+                    role: crate::support::AssignmentRole::Assigned,
+                    version: 1,
+                },
+                E::OperatorRemoved {
+                    identity_key: member,
+                    version: 1,
+                },
+                E::Closed { version: 1 },
+                E::RemovedFromConversation { version: 1 },
+                E::SenderKeyRotated { key_id: 1 },
+                E::VisitorVerified {
+                    user_id: "u".into(),
+                    account_key: member,
+                },
+            ];
+            codes.extend(support_events.iter().map(E::code));
+        }
 
         // The umbrella's code is the inner error's, and so is its kind.
         for e in errors.iter().chain(&rest) {

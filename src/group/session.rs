@@ -910,6 +910,130 @@ impl GroupSession {
 
     /// Forgets a member's sender keys, stored keys and `next_key_id` (a member added again
     /// starts afresh; its old keys stay refused by their epoch, SPEC.md §14.4.2 step 9).
+    /// Starts a session from a roster authorized outside the group layer (a support
+    /// conversation's dispatcher-signed roster, SPEC.md §20.3): no signature is checked here;
+    /// the caller checked the authority that made it. Our first sender key is created at the
+    /// roster's epoch.
+    pub(crate) fn from_authorized_roster<R: CryptoRng + ?Sized>(
+        identity: &IdentityKeyPair,
+        roster: Roster,
+        rng: &mut R,
+    ) -> Result<GroupJoined, RosterError> {
+        roster.check()?;
+        let own = *identity.public();
+        if roster.member(&own).is_none() {
+            return Err(RosterError::NotInRoster);
+        }
+        let outbound = OutboundSenderKey::generate(0, roster.epoch, rng);
+        let distribution = Outgoing::new(
+            others(&roster, &own),
+            encode_distribution(&roster.group_id, roster.epoch, &own, &outbound),
+        );
+        Ok(GroupJoined {
+            session: GroupSession {
+                own,
+                roster,
+                outbound: Some(outbound),
+                inbound: BTreeMap::new(),
+                skipped: SkippedStore::new(),
+                last_change: None,
+                removal_applied_at: None,
+            },
+            distribution,
+        })
+    }
+
+    /// Moves to `next`, a roster authorized outside the group layer (SPEC.md §20.3), in one
+    /// step: members gone from it are dropped and, if any is, our sender key is rotated and
+    /// sent to every remaining member; members new in it get our current sender key. If we
+    /// are not in `next`, every key is erased. `by` is named in the events. The caller
+    /// checked that `next` follows the current roster; nothing is checked here but `next`'s
+    /// own invariants (on error nothing changes).
+    pub(crate) fn move_to_authorized<R: CryptoRng + ?Sized>(
+        &mut self,
+        next: Roster,
+        by: IdentityKey,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Result<RosterUpdate, RosterError> {
+        next.check()?;
+        if next.group_id != self.roster.group_id {
+            return Err(RosterError::WrongGroup);
+        }
+        let epoch = next.epoch;
+        let group_id = next.group_id;
+        let mut update = RosterUpdate::default();
+        if next.member(&self.own).is_none() {
+            self.outbound = None;
+            self.inbound.clear();
+            self.skipped.clear();
+            self.removal_applied_at = None;
+            update
+                .events
+                .push(GroupEvent::RemovedFromGroup { by, epoch });
+            self.roster = next;
+            self.last_change = None;
+            return Ok(update);
+        }
+        let removed: Vec<IdentityKey> = self
+            .roster
+            .members
+            .iter()
+            .map(|m| m.identity)
+            .filter(|k| next.member(k).is_none())
+            .collect();
+        let added: Vec<RosterMember> = next
+            .members
+            .iter()
+            .filter(|m| self.roster.member(&m.identity).is_none())
+            .cloned()
+            .collect();
+        for member in &removed {
+            self.drop_member(member);
+            update.events.push(GroupEvent::MemberRemoved {
+                member: *member,
+                by,
+                epoch,
+            });
+        }
+        for m in &added {
+            self.drop_member(&m.identity);
+            update.events.push(GroupEvent::MemberAdded {
+                member: m.identity,
+                role: m.role,
+                by,
+                epoch,
+            });
+        }
+        if !removed.is_empty() {
+            let key_id = self
+                .outbound
+                .as_ref()
+                .map_or(0, |o| o.key_id.saturating_add(1));
+            let fresh = OutboundSenderKey::generate(key_id, epoch, rng);
+            update.distribution = Some(Outgoing::new(
+                others(&next, &self.own),
+                encode_distribution(&group_id, epoch, &self.own, &fresh),
+            ));
+            self.outbound = Some(fresh);
+            self.removal_applied_at = Some(now);
+            for keys in self.inbound.values_mut() {
+                keys.old_epoch_accepted = 0;
+            }
+            update.events.push(GroupEvent::SenderKeyRotated { key_id });
+        } else if !added.is_empty()
+            && let Some(out) = self.outbound.as_ref()
+        {
+            update.distribution = Some(Outgoing::new(
+                added.iter().map(|m| m.identity).collect(),
+                encode_distribution(&group_id, epoch, &self.own, out),
+            ));
+        }
+        self.roster = next;
+        self.last_change = None;
+        Ok(update)
+    }
+
     fn drop_member(&mut self, member: &IdentityKey) {
         self.inbound.remove(member.as_bytes());
         retain_wiping(&mut self.skipped, |k| k.sender != *member.as_bytes());

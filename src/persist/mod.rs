@@ -93,6 +93,9 @@ pub enum StateType {
     /// A [`crate::Device`]'s user-devices record: its own user, the device lists it holds
     /// and the removed devices (SPEC.md §19.9).
     UserDevices,
+    /// A [`crate::support::VisitorIdentity`]: a website visitor's ephemeral identity
+    /// (SPEC.md §20.6).
+    Visitor,
 }
 
 impl StateType {
@@ -106,6 +109,7 @@ impl StateType {
             StateType::IdentityBook => 5,
             StateType::PeerRecord => 6,
             StateType::UserDevices => 7,
+            StateType::Visitor => 8,
         }
     }
 }

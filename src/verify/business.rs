@@ -58,7 +58,7 @@ pub const MAX_IDENTITY_CERTIFICATE_LEN: usize =
 /// Whether `c` may not appear in a displayed certificate text: control characters, line and
 /// paragraph separators, invisible characters, and bidirectional controls (which can make a
 /// text display as another).
-fn disallowed(c: char) -> bool {
+pub(crate) fn disallowed(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
@@ -76,7 +76,7 @@ fn disallowed(c: char) -> bool {
 
 /// Checks a certificate text: 1..=`max` bytes, no disallowed character, no white space at
 /// either end.
-fn check_text(field: &'static str, text: &str, max: usize) -> Result<(), VerifyError> {
+pub(crate) fn check_text(field: &'static str, text: &str, max: usize) -> Result<(), VerifyError> {
     if text.is_empty() || text.len() > max {
         return Err(VerifyError::TextLength {
             field,
@@ -91,7 +91,7 @@ fn check_text(field: &'static str, text: &str, max: usize) -> Result<(), VerifyE
 }
 
 /// Reads `len(1) text(len)`, as checked by [`check_text`].
-fn decode_text(
+pub(crate) fn decode_text(
     r: &mut Reader<'_>,
     len_field: &'static str,
     field: &'static str,
@@ -107,7 +107,7 @@ fn decode_text(
     Ok(text.to_owned())
 }
 
-fn encode_text(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn encode_text(out: &mut Vec<u8>, text: &str) {
     // Cannot saturate: issuing bounds every text by its maximum (< 256).
     out.push(u8::try_from(text.len()).unwrap_or(u8::MAX));
     out.extend_from_slice(text.as_bytes());
@@ -482,6 +482,12 @@ impl OrganizationRoots {
             .map_err(VerifyError::Certificate)?;
         self.names.insert(root_id, organization.to_owned());
         Ok(())
+    }
+
+    /// The trust store of the pinned roots and revocations (for other certificate kinds
+    /// issued under the same organization keys, SPEC.md §20.2).
+    pub(crate) fn trust(&self) -> &TrustStore {
+        &self.trust
     }
 
     /// Unpins root `root_id`. Returns whether it was pinned.

@@ -56,6 +56,7 @@ mod sas_messages;
 mod state;
 mod user;
 
+pub(crate) use business::{check_text, decode_text, encode_text};
 pub use business::{
     BusinessIdentity, IDENTITY_CERTIFICATE_BASE_LEN, IdentityCertificate,
     MAX_IDENTITY_CERTIFICATE_LEN, MAX_IDENTITY_CERTIFICATE_LIFETIME_SECS, MAX_OPERATOR_NAME_LEN,

@@ -86,6 +86,23 @@ pub(crate) const TYPE_HISTORY_NOTICE: u8 = 0x2C;
 /// Type byte of a history bundle's plaintext, inside its attachment object (SPEC.md §20.8.2).
 pub(crate) const TYPE_HISTORY_BUNDLE: u8 = 0x61;
 
+/// Type byte of a support conversation's assignment roster, signed by a dispatcher, sent as a
+/// welcome to a newly assigned operator (SPEC.md §20.3).
+pub(crate) const TYPE_SUPPORT_ROSTER: u8 = 0x25;
+/// Type byte of a support roster change: assign an operator (SPEC.md §20.3).
+pub(crate) const TYPE_SUPPORT_ASSIGN: u8 = 0x26;
+/// Type byte of a support roster change: reassign from one operator to another.
+pub(crate) const TYPE_SUPPORT_REASSIGN: u8 = 0x27;
+/// Type byte of a support roster change: add a supervisor.
+pub(crate) const TYPE_SUPPORT_ADD_SUPERVISOR: u8 = 0x28;
+/// Type byte of a support roster change: remove an operator.
+pub(crate) const TYPE_SUPPORT_REMOVE: u8 = 0x29;
+/// Type byte of a support roster change: close the conversation.
+pub(crate) const TYPE_SUPPORT_CLOSE: u8 = 0x2A;
+/// Type byte of a dispatcher certificate (SPEC.md §20.2), in the certificate range.
+pub(crate) const TYPE_DISPATCHER_CERTIFICATE: u8 = 0x43;
+/// Type byte of a visitor's link statement (SPEC.md §20.4).
+pub(crate) const TYPE_VISITOR_LINK: u8 = 0x58;
 /// Every type byte this build knows, across all decoders (SPEC.md §1.4.1): a structure of
 /// another known type is reported as `WrongType`, any other byte as `UnknownType`.
 pub(crate) const KNOWN_TYPES: &[u8] = &[
@@ -125,6 +142,14 @@ pub(crate) const KNOWN_TYPES: &[u8] = &[
     TYPE_HISTORY_SHARE,
     TYPE_HISTORY_NOTICE,
     TYPE_HISTORY_BUNDLE,
+    TYPE_SUPPORT_ROSTER,
+    TYPE_SUPPORT_ASSIGN,
+    TYPE_SUPPORT_REASSIGN,
+    TYPE_SUPPORT_ADD_SUPERVISOR,
+    TYPE_SUPPORT_REMOVE,
+    TYPE_SUPPORT_CLOSE,
+    TYPE_DISPATCHER_CERTIFICATE,
+    TYPE_VISITOR_LINK,
 ];
 
 /// The error for a structure whose type byte `found` is not the `expected` one.

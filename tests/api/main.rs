@@ -21,4 +21,5 @@ mod recovery;
 mod sas;
 mod sealed;
 mod sealed_hybrid;
+mod support;
 mod verify;

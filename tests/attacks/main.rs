@@ -8,4 +8,5 @@ mod common;
 mod adversarial;
 mod fuzz_corpus;
 mod history;
+mod support;
 mod wycheproof;

@@ -25,6 +25,7 @@ use rand_core::SeedableRng;
 #[path = "../vectors/sealed/reference.rs"]
 pub mod sealed_reference;
 pub mod history_desk;
+pub mod support;
 pub mod vector_file;
 pub mod vector_json;
 
