@@ -24,9 +24,7 @@ use chacha20::ChaCha20Rng;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use hushwire::attachment;
 use hushwire::group::AuthenticatedSender;
-use hushwire::history::{
-    self, HistoryEntry, HistoryMembers, HistoryRange, HistoryShare,
-};
+use hushwire::history::{self, HistoryEntry, HistoryMembers, HistoryRange, HistoryShare};
 use hushwire::{IdentityKey, IdentityKeyPair, Timestamp};
 use rand_core::SeedableRng;
 

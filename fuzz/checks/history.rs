@@ -78,9 +78,10 @@ fn build() -> HistoryFixture {
         })
         .collect();
     let range = HistoryRange::indices(2, 8).expect("range");
-    let export = history::export_history(&view(dana), &eli, range, &transcript, &mut rng)
-        .expect("export");
-    let pointer = AttachmentPointer::from_bytes(&export.share[HISTORY_HEADER_LEN..]).expect("pointer");
+    let export =
+        history::export_history(&view(dana), &eli, range, &transcript, &mut rng).expect("export");
+    let pointer =
+        AttachmentPointer::from_bytes(&export.share[HISTORY_HEADER_LEN..]).expect("pointer");
     let bundle = attachment::decrypt(&pointer, &export.object).expect("bundle");
     HistoryFixture {
         dana,
@@ -121,7 +122,11 @@ pub(crate) fn check_history(data: &[u8]) {
             };
             assert_eq!(share.to_bytes().as_slice(), &bytes[..]);
             let opened = share.open(&f.eli_view, &from, &f.object);
-            assert_eq!(opened.is_ok(), bytes == f.share, "only the genuine share opens");
+            assert_eq!(
+                opened.is_ok(),
+                bytes == f.share,
+                "only the genuine share opens"
+            );
             if let Ok(bundle) = opened {
                 assert_eq!(bundle.entries(), &f.entries[..]);
             }
@@ -139,7 +144,11 @@ pub(crate) fn check_history(data: &[u8]) {
         2 => {
             let share = HistoryShare::from_bytes(&f.share).expect("genuine share");
             let opened = share.open(&f.eli_view, &from, &bytes);
-            assert_eq!(opened.is_ok(), bytes == f.object, "only the genuine object opens");
+            assert_eq!(
+                opened.is_ok(),
+                bytes == f.object,
+                "only the genuine object opens"
+            );
             if let Ok(bundle) = opened {
                 assert_eq!(bundle.entries(), &f.entries[..]);
             }

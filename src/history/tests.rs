@@ -49,7 +49,12 @@ fn transcript(n: u64) -> Vec<HistoryEntry> {
     (0..n)
         .map(|i| {
             let body = format!("message {i}");
-            HistoryEntry::new(i, Timestamp::from_unix_secs(T0 + 60 * i), key(3), body.as_bytes())
+            HistoryEntry::new(
+                i,
+                Timestamp::from_unix_secs(T0 + 60 * i),
+                key(3),
+                body.as_bytes(),
+            )
         })
         .collect()
 }
@@ -88,7 +93,10 @@ fn export_then_open_gives_exactly_the_range() {
     assert_eq!(export.notice.len(), HISTORY_NOTICE_LEN);
     let share = HistoryShare::from_bytes(&export.share).unwrap();
     assert_eq!(*share.to_bytes(), *export.share);
-    assert_eq!(share.object_len(), u64::try_from(export.object.len()).unwrap());
+    assert_eq!(
+        share.object_len(),
+        u64::try_from(export.object.len()).unwrap()
+    );
     let bundle = share.open(&view(2), &from(1), &export.object).unwrap();
     assert_eq!(bundle.entries(), &t[5..9]);
     assert_eq!(bundle.exporter(), &key(1));
@@ -158,8 +166,7 @@ fn export_refusals_in_order() {
         HistoryError::InvalidRange { start: 5, end: 5 }
     );
     assert_eq!(
-        HistoryRange::time(Timestamp::from_unix_secs(9), Timestamp::from_unix_secs(3))
-            .unwrap_err(),
+        HistoryRange::time(Timestamp::from_unix_secs(9), Timestamp::from_unix_secs(3)).unwrap_err(),
         HistoryError::InvalidRange { start: 9, end: 3 }
     );
 }
@@ -167,17 +174,30 @@ fn export_refusals_in_order() {
 #[test]
 fn entry_body_limit_at_and_past_its_edge() {
     let max = usize::try_from(MAX_HISTORY_ENTRY_LEN).unwrap();
-    let at = vec![HistoryEntry::new(0, Timestamp::from_unix_secs(T0), key(3), &vec![1; max])];
+    let at = vec![HistoryEntry::new(
+        0,
+        Timestamp::from_unix_secs(T0),
+        key(3),
+        &vec![1; max],
+    )];
     let range = HistoryRange::indices(0, 1).unwrap();
     let export = export_history(&view(1), &key(2), range, &at, &mut rng()).unwrap();
     let share = HistoryShare::from_bytes(&export.share).unwrap();
     assert_eq!(
-        share.open(&view(2), &from(1), &export.object).unwrap().entries()[0]
+        share
+            .open(&view(2), &from(1), &export.object)
+            .unwrap()
+            .entries()[0]
             .body()
             .len(),
         max
     );
-    let past = vec![HistoryEntry::new(0, Timestamp::from_unix_secs(T0), key(3), &vec![1; max + 1])];
+    let past = vec![HistoryEntry::new(
+        0,
+        Timestamp::from_unix_secs(T0),
+        key(3),
+        &vec![1; max + 1],
+    )];
     assert_eq!(
         export_history(&view(1), &key(2), range, &past, &mut rng()).unwrap_err(),
         HistoryError::EntryTooLarge {
@@ -189,7 +209,12 @@ fn entry_body_limit_at_and_past_its_edge() {
     // Entries outside the range are not checked: they are not exported.
     let range = HistoryRange::indices(1, 2).unwrap();
     let mut both = past;
-    both.push(HistoryEntry::new(1, Timestamp::from_unix_secs(T0), key(3), b"ok"));
+    both.push(HistoryEntry::new(
+        1,
+        Timestamp::from_unix_secs(T0),
+        key(3),
+        b"ok",
+    ));
     assert!(export_history(&view(1), &key(2), range, &both, &mut rng()).is_ok());
 }
 
@@ -243,7 +268,10 @@ fn bundle_length_limit_at_and_past_its_edge() {
     assert_eq!(export.bundle_len, MAX_HISTORY_BUNDLE_LEN);
     let share = HistoryShare::from_bytes(&export.share).unwrap();
     assert_eq!(
-        share.open(&view(2), &from(1), &export.object).unwrap().entries(),
+        share
+            .open(&view(2), &from(1), &export.object)
+            .unwrap()
+            .entries(),
         &at[..]
     );
     let past = transcript_of_bundle_len(MAX_HISTORY_BUNDLE_LEN + 1);
@@ -586,9 +614,13 @@ fn group_session_is_a_conversation() {
     let mut r = rng();
     let dana = IdentityKeyPair::generate(&mut r);
     let eli = IdentityKeyPair::generate(&mut r);
-    let created = GroupSession::create(&dana, &[(*eli.public(), GroupRole::Member)], &mut r).unwrap();
+    let created =
+        GroupSession::create(&dana, &[(*eli.public(), GroupRole::Member)], &mut r).unwrap();
     let g = created.session;
-    assert_eq!(HistoryMembers::conversation_id(&g), *g.group_id().as_bytes());
+    assert_eq!(
+        HistoryMembers::conversation_id(&g),
+        *g.group_id().as_bytes()
+    );
     assert!(g.is_current_member(dana.public()));
     assert!(g.is_current_member(eli.public()));
     assert!(!g.is_current_member(&key(5)));

@@ -1,11 +1,13 @@
 //! Byte layouts of history handover (SPEC.md §20.8.1–§20.8.4): the range, the header the
 //! bundle, the share and the notice have in common, the bundle's entries.
 
+use std::collections::BTreeMap;
+
 use zeroize::Zeroizing;
 
 use super::{
-    HistoryEntry, HistoryRange, MAX_HISTORY_BUNDLE_LEN, MAX_HISTORY_ENTRIES,
-    MAX_HISTORY_ENTRY_LEN, RangeBy,
+    HistoryEntry, HistoryRange, MAX_HISTORY_BUNDLE_LEN, MAX_HISTORY_ENTRIES, MAX_HISTORY_ENTRY_LEN,
+    RangeBy,
 };
 use crate::attachment::{AttachmentPointer, POINTER_BASE_LEN};
 use crate::error::DecodeError;
@@ -66,7 +68,11 @@ impl Header {
         let by = match r.u8()? {
             RANGE_BY_INDEX => RangeBy::Index,
             RANGE_BY_TIME => RangeBy::Time,
-            _ => return Err(DecodeError::InvalidField { field: "range_kind" }),
+            _ => {
+                return Err(DecodeError::InvalidField {
+                    field: "range_kind",
+                });
+            }
         };
         let start = read_u64(r)?;
         let end = read_u64(r)?;
@@ -131,13 +137,27 @@ pub(crate) fn decode_bundle(bytes: &[u8]) -> Result<(Header, Vec<HistoryEntry>),
     let max = usize::try_from(MAX_HISTORY_BUNDLE_LEN).unwrap_or(usize::MAX);
     expect_header(&mut r, bytes.len(), TYPE_HISTORY_BUNDLE, max)?;
     let header = Header::decode(&mut r)?;
-    let mut entries = Vec::with_capacity(usize::try_from(header.entry_count).unwrap_or(0).min(
-        r.rest_len() / HISTORY_ENTRY_FIXED_LEN,
-    ));
+    let mut entries = Vec::with_capacity(
+        usize::try_from(header.entry_count)
+            .unwrap_or(0)
+            .min(r.rest_len() / HISTORY_ENTRY_FIXED_LEN),
+    );
+    // A conversation has few authors: each distinct sender key is checked once (the identity
+    // key checks of §2.3 dominate the open otherwise).
+    let mut checked: BTreeMap<[u8; 32], IdentityKey> = BTreeMap::new();
     for _ in 0..header.entry_count {
         let index = read_u64(&mut r)?;
         let sent_at = Timestamp::from_unix_secs(read_u64(&mut r)?);
-        let sender = read_key(&mut r, "sender")?;
+        let sender_bytes = r.array::<32>()?;
+        let sender = match checked.get(&sender_bytes) {
+            Some(key) => *key,
+            None => {
+                let key = IdentityKey::from_bytes(&sender_bytes)
+                    .map_err(|_| DecodeError::InvalidField { field: "sender" })?;
+                checked.insert(sender_bytes, key);
+                key
+            }
+        };
         let len = r.u32()?;
         if u64::from(len) > MAX_HISTORY_ENTRY_LEN {
             return Err(DecodeError::InvalidField { field: "body_len" });

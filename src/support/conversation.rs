@@ -13,9 +13,7 @@ use super::roster::{
     AssignmentOp, AssignmentRole, AssignmentRoster, decode_change, decode_welcome,
     verify_dispatcher_signature,
 };
-use super::{
-    MAX_LINK_CLOCK_SKEW_SECS, MAX_LINK_STATEMENT_AGE_SECS, SupportError, VisitorIdentity,
-};
+use super::{MAX_LINK_CLOCK_SKEW_SECS, MAX_LINK_STATEMENT_AGE_SECS, SupportError, VisitorIdentity};
 use crate::account::Account;
 use crate::group::{AuthenticatedSender, GroupEvent, GroupId, GroupSession, Outgoing};
 use crate::keys::{IdentityKey, IdentityKeyPair};
@@ -266,11 +264,7 @@ impl SupportConversation {
         if visitor.linked_account().is_some() {
             return Err(SupportError::VisitorLinked);
         }
-        Self::open_with(
-            visitor.identity_key_pair(),
-            Some(visitor.expires_at()),
-            rng,
-        )
+        Self::open_with(visitor.identity_key_pair(), Some(visitor.expires_at()), rng)
     }
 
     /// A logged-in user opens a conversation with the account's identity (no TTL).
@@ -605,7 +599,11 @@ impl SupportConversation {
     ///
     /// # Errors
     /// [`SupportError::Group`]. Nothing changes on error.
-    pub fn decrypt(&mut self, message: &[u8], now: Timestamp) -> Result<SupportMessage, SupportError> {
+    pub fn decrypt(
+        &mut self,
+        message: &[u8],
+        now: Timestamp,
+    ) -> Result<SupportMessage, SupportError> {
         let read = self.group.decrypt(message, now)?;
         Ok(SupportMessage {
             from_visitor: read.sender == *self.roster.visitor(),

@@ -18,7 +18,8 @@ impl HistoryMembers for SupportConversation {
 
     fn is_current_member(&self, who: &IdentityKey) -> bool {
         let roster = self.roster();
-        let listed = !roster.is_closed() && (roster.visitor() == who || roster.operator(who).is_some());
+        let listed =
+            !roster.is_closed() && (roster.visitor() == who || roster.operator(who).is_some());
         if who == self.group().own_identity() {
             listed && self.group().is_member()
         } else {

@@ -96,14 +96,25 @@ impl LinkStatement {
     /// length or not displayable, the same key twice: `InvalidField("account_key")`).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes);
-        expect_header(&mut r, bytes.len(), TYPE_VISITOR_LINK, MAX_LINK_STATEMENT_LEN)?;
+        expect_header(
+            &mut r,
+            bytes.len(),
+            TYPE_VISITOR_LINK,
+            MAX_LINK_STATEMENT_LEN,
+        )?;
         let conversation_id = GroupId::from_bytes(r.array::<32>()?);
-        let visitor_key = IdentityKey::from_bytes(&r.array::<32>()?)
-            .map_err(|_| DecodeError::InvalidField { field: "visitor_key" })?;
-        let account_key = IdentityKey::from_bytes(&r.array::<32>()?)
-            .map_err(|_| DecodeError::InvalidField { field: "account_key" })?;
+        let visitor_key =
+            IdentityKey::from_bytes(&r.array::<32>()?).map_err(|_| DecodeError::InvalidField {
+                field: "visitor_key",
+            })?;
+        let account_key =
+            IdentityKey::from_bytes(&r.array::<32>()?).map_err(|_| DecodeError::InvalidField {
+                field: "account_key",
+            })?;
         if account_key == visitor_key {
-            return Err(DecodeError::InvalidField { field: "account_key" });
+            return Err(DecodeError::InvalidField {
+                field: "account_key",
+            });
         }
         let issued_at = Timestamp::from_unix_secs(u64::from_be_bytes(r.array::<8>()?));
         let user_id = decode_text(&mut r, "user_id_len", "user_id", MAX_LINK_USER_ID_LEN)?;
@@ -138,13 +149,13 @@ impl LinkStatement {
         ) else {
             return Err(SupportError::LinkForged);
         };
-        if !self
-            .account_key
-            .verify(&message(LABEL_SIG_LINK_ACCOUNT, before_account), account_sig)
-            || !self
-                .visitor_key
-                .verify(&message(LABEL_SIG_LINK_VISITOR, before_visitor), visitor_sig)
-        {
+        if !self.account_key.verify(
+            &message(LABEL_SIG_LINK_ACCOUNT, before_account),
+            account_sig,
+        ) || !self.visitor_key.verify(
+            &message(LABEL_SIG_LINK_VISITOR, before_visitor),
+            visitor_sig,
+        ) {
             return Err(SupportError::LinkForged);
         }
         Ok(())

@@ -95,12 +95,14 @@ pub use conversation::{
     SupportUpdate, VisitorStatus,
 };
 pub use dispatcher::{
-    DISPATCHER_CERTIFICATE_BASE_LEN, Dispatched, Dispatcher, DispatcherCertificate,
-    DispatcherInfo, MAX_DISPATCHER_CERTIFICATE_LEN, MAX_DISPATCHER_CERTIFICATE_LIFETIME_SECS,
+    DISPATCHER_CERTIFICATE_BASE_LEN, Dispatched, Dispatcher, DispatcherCertificate, DispatcherInfo,
+    MAX_DISPATCHER_CERTIFICATE_LEN, MAX_DISPATCHER_CERTIFICATE_LIFETIME_SECS,
     MAX_DISPATCHER_NAME_LEN,
 };
 pub use error::SupportError;
-pub use link::{LINK_STATEMENT_BASE_LEN, LinkStatement, MAX_LINK_STATEMENT_LEN, MAX_LINK_USER_ID_LEN};
+pub use link::{
+    LINK_STATEMENT_BASE_LEN, LinkStatement, MAX_LINK_STATEMENT_LEN, MAX_LINK_USER_ID_LEN,
+};
 pub use operator::{VerifiedOperator, verify_operator, verify_operator_certificate};
 pub use roster::{
     AssignedOperator, AssignmentOp, AssignmentRole, AssignmentRoster, MAX_SUPPORT_CHANGE_LEN,

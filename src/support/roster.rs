@@ -16,12 +16,14 @@ use crate::certificate::SIGNATURE_LEN;
 use crate::error::DecodeError;
 use crate::group::{GroupId, GroupRole, Roster, RosterMember};
 use crate::keys::{IdentityKey, IdentityKeyPair};
-use crate::labels::{LABEL_SIG_SUPPORT_CHANGE, LABEL_SIG_SUPPORT_ROSTER, LABEL_SUPPORT_ROSTER_HASH};
+use crate::labels::{
+    LABEL_SIG_SUPPORT_CHANGE, LABEL_SIG_SUPPORT_ROSTER, LABEL_SUPPORT_ROSTER_HASH,
+};
 use crate::verify::{IdentityCertificate, MAX_IDENTITY_CERTIFICATE_LEN};
 use crate::wire::{
     Reader, TYPE_SUPPORT_ADD_SUPERVISOR, TYPE_SUPPORT_ASSIGN, TYPE_SUPPORT_CLOSE,
-    TYPE_SUPPORT_REASSIGN, TYPE_SUPPORT_REMOVE, TYPE_SUPPORT_ROSTER, WIRE_VERSION,
-    expect_header, expect_header_any,
+    TYPE_SUPPORT_REASSIGN, TYPE_SUPPORT_REMOVE, TYPE_SUPPORT_ROSTER, WIRE_VERSION, expect_header,
+    expect_header_any,
 };
 
 /// Bytes of a roster body with no operator: conversation id, version, previous hash,
@@ -296,8 +298,7 @@ impl AssignmentRoster {
             AssignmentOp::Assign(c) => next.add(c, AssignmentRole::Assigned)?,
             AssignmentOp::AddSupervisor(c) => next.add(c, AssignmentRole::Supervisor)?,
             AssignmentOp::Reassign { from, to } => {
-                if self.operator(from).map(AssignedOperator::role)
-                    != Some(AssignmentRole::Assigned)
+                if self.operator(from).map(AssignedOperator::role) != Some(AssignmentRole::Assigned)
                 {
                     return Err(SupportError::NotAssigned {
                         operator: from.to_bytes(),
@@ -325,7 +326,11 @@ impl AssignmentRoster {
         Ok(next)
     }
 
-    fn add(&mut self, cert: &IdentityCertificate, role: AssignmentRole) -> Result<(), SupportError> {
+    fn add(
+        &mut self,
+        cert: &IdentityCertificate,
+        role: AssignmentRole,
+    ) -> Result<(), SupportError> {
         let key = *cert.identity_key();
         if key == self.visitor {
             return Err(SupportError::AlreadyAssigned {
@@ -356,11 +361,9 @@ impl AssignmentRoster {
     }
 
     fn remove(&mut self, key: &IdentityKey) -> Result<(), SupportError> {
-        let at = self
-            .position(key)
-            .map_err(|_| SupportError::NotAssigned {
-                operator: key.to_bytes(),
-            })?;
+        let at = self.position(key).map_err(|_| SupportError::NotAssigned {
+            operator: key.to_bytes(),
+        })?;
         self.operators.remove(at);
         Ok(())
     }
@@ -413,8 +416,10 @@ impl AssignmentRoster {
         let version = u64::from_be_bytes(r.array::<8>()?);
         let previous_hash = r.array::<32>()?;
         let rekey_version = u64::from_be_bytes(r.array::<8>()?);
-        let visitor = IdentityKey::from_bytes(&r.array::<32>()?)
-            .map_err(|_| DecodeError::InvalidField { field: "visitor_key" })?;
+        let visitor =
+            IdentityKey::from_bytes(&r.array::<32>()?).map_err(|_| DecodeError::InvalidField {
+                field: "visitor_key",
+            })?;
         let closed = r.flag("closed")?;
         let count = usize::from(r.u8()?);
         if count > MAX_CONVERSATION_OPERATORS || (closed && count > 0) {
@@ -583,7 +588,12 @@ fn split_signature(bytes: &[u8]) -> Result<&[u8], DecodeError> {
 /// Decodes a signed roster strictly (SPEC.md §20.3).
 pub(crate) fn decode_welcome(bytes: &[u8]) -> Result<RosterWire<'_>, DecodeError> {
     let mut r = Reader::new(bytes);
-    expect_header(&mut r, bytes.len(), TYPE_SUPPORT_ROSTER, MAX_SUPPORT_ROSTER_LEN)?;
+    expect_header(
+        &mut r,
+        bytes.len(),
+        TYPE_SUPPORT_ROSTER,
+        MAX_SUPPORT_ROSTER_LEN,
+    )?;
     let roster = AssignmentRoster::decode_body(&mut r)?;
     let dispatcher = decode_dispatcher(&mut r)?;
     let signature = r.array::<SIGNATURE_LEN>()?;

@@ -5,8 +5,8 @@ use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::visitor::{LinkedAccount, VisitorIdentity, check_ttl};
 use super::link::MAX_LINK_USER_ID_LEN;
+use super::visitor::{LinkedAccount, VisitorIdentity, check_ttl};
 use crate::account::Account;
 use crate::persist::{
     Binding, BlobLabel, Expected, KeyChecks, Persist, RestoreError, STATE_FORMAT_VERSION,

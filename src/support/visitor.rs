@@ -8,9 +8,7 @@ use rand_core::CryptoRng;
 
 use super::link::LinkStatement;
 use super::operator::{VerifiedOperator, verify_operator};
-use super::{
-    DEFAULT_VISITOR_TTL_SECS, MAX_VISITOR_TTL_SECS, MIN_VISITOR_TTL_SECS, SupportError,
-};
+use super::{DEFAULT_VISITOR_TTL_SECS, MAX_VISITOR_TTL_SECS, MIN_VISITOR_TTL_SECS, SupportError};
 use crate::account::{Account, InboundSession, PublishedPreKeys};
 use crate::error::ConfigError;
 use crate::group::GroupId;
@@ -198,12 +196,7 @@ impl VisitorIdentity {
         self.check_alive(now)?;
         let mut trial = self.account.clone();
         let inbound = trial.create_inbound_session(first_message, now)?;
-        let operator = verify_operator(
-            certificate,
-            inbound.session.remote_identity(),
-            roots,
-            now,
-        )?;
+        let operator = verify_operator(certificate, inbound.session.remote_identity(), roots, now)?;
         self.account = trial;
         Ok((inbound, operator))
     }
@@ -239,8 +232,13 @@ impl VisitorIdentity {
         now: Timestamp,
     ) -> Result<LinkStatement, SupportError> {
         self.check_alive(now)?;
-        let statement =
-            LinkStatement::sign(account, self.identity_key_pair(), user_id, conversation_id, now)?;
+        let statement = LinkStatement::sign(
+            account,
+            self.identity_key_pair(),
+            user_id,
+            conversation_id,
+            now,
+        )?;
         self.linked = Some(LinkedAccount {
             user_id: user_id.to_owned(),
             account_key: *account.public(),

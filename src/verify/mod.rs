@@ -56,12 +56,12 @@ mod sas_messages;
 mod state;
 mod user;
 
-pub(crate) use business::{check_text, decode_text, encode_text};
 pub use business::{
     BusinessIdentity, IDENTITY_CERTIFICATE_BASE_LEN, IdentityCertificate,
     MAX_IDENTITY_CERTIFICATE_LEN, MAX_IDENTITY_CERTIFICATE_LIFETIME_SECS, MAX_OPERATOR_NAME_LEN,
     MAX_ORGANIZATION_LEN, MAX_ROLE_LEN, OperatorInfo, OrganizationRoots, verify_business_identity,
 };
+pub(crate) use business::{check_text, decode_text, encode_text};
 pub use safety::{
     FINGERPRINT_ITERATIONS, FINGERPRINT_LEN, Fingerprint, QR_PAYLOAD_LEN, SAFETY_NUMBER_DIGITS,
     SAFETY_NUMBER_GROUPS, SAFETY_NUMBER_VERSION, SafetyNumber,

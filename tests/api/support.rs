@@ -5,8 +5,7 @@
 use hushwire::persist::Expected;
 use hushwire::support::{
     AssignmentOp, DEFAULT_VISITOR_TTL_SECS, MAX_VISITOR_TTL_SECS, MIN_VISITOR_TTL_SECS,
-    SupportConversation, SupportError, SupportEvent, VisitorConfig, VisitorIdentity,
-    VisitorStatus,
+    SupportConversation, SupportError, SupportEvent, VisitorConfig, VisitorIdentity, VisitorStatus,
 };
 use hushwire::{Account, ConfigError, StorageKey};
 
@@ -22,7 +21,9 @@ fn a_visitor_chats_with_a_certified_operator_and_lists_the_readers() {
     let (roots, now) = (s.tenant.roots.clone(), s.now);
     let mut rng = rng(1);
     let mut probe = s.conv(VISITOR).clone();
-    let update = probe.apply_change(&d.change, &roots, now, &mut rng).unwrap();
+    let update = probe
+        .apply_change(&d.change, &roots, now, &mut rng)
+        .unwrap();
     assert_eq!(
         update.added[0].to_string(),
         "Acme Bank \u{b7} Dana Smith \u{b7} Card support"
@@ -35,7 +36,10 @@ fn a_visitor_chats_with_a_certified_operator_and_lists_the_readers() {
             "Acme Bank \u{b7} Dana Smith \u{b7} Card support (assigned)"
         ]
     );
-    assert_eq!(s.conv(DANA).visitor_status().to_string(), "unverified visitor");
+    assert_eq!(
+        s.conv(DANA).visitor_status().to_string(),
+        "unverified visitor"
+    );
     assert_eq!(*s.conv(DANA).visitor_status(), VisitorStatus::Unverified);
 
     let m = s.say(VISITOR, b"my card was charged twice");
@@ -130,7 +134,10 @@ fn key_operations_per_reassignment() {
         d.welcome.as_ref().map_or(0, Vec::len)
     );
     assert_eq!((signatures, fresh_keys, distributions), (2, 3, 6));
-    assert_eq!((d.change.len(), d.welcome.as_ref().map_or(0, Vec::len)), (715, 1018));
+    assert_eq!(
+        (d.change.len(), d.welcome.as_ref().map_or(0, Vec::len)),
+        (715, 1018)
+    );
 }
 
 #[test]
@@ -179,9 +186,13 @@ fn visitor_state_is_small_and_restores() {
     assert_eq!(blob[6], 0x08, "state type tag");
     // Deterministic: fixed-size keys and seeds (SPEC.md §20.6).
     assert_eq!(blob.len(), 382);
-    let back =
-        VisitorIdentity::from_encrypted(&blob, &key, 1, &Expected::identity(visitor.identity_key()))
-            .unwrap();
+    let back = VisitorIdentity::from_encrypted(
+        &blob,
+        &key,
+        1,
+        &Expected::identity(visitor.identity_key()),
+    )
+    .unwrap();
     assert_eq!(back.identity_key(), visitor.identity_key());
     assert_eq!(back.expires_at(), NOW.plus_secs(DEFAULT_VISITOR_TTL_SECS));
     assert_eq!(back.published_prekeys(), visitor.published_prekeys());

@@ -259,7 +259,11 @@ fn garbage_in_place_of_a_share_is_malformed() {
     for bytes in [&[][..], &[1], &[1, 0x2B], &[1, 0x60, 0, 0], &[0xff; 239]] {
         assert!(matches!(
             HistoryShare::from_bytes(bytes).unwrap_err(),
-            HistoryError::Malformed(DecodeError::Truncated { .. } | DecodeError::UnknownVersion(_) | DecodeError::WrongType { .. })
+            HistoryError::Malformed(
+                DecodeError::Truncated { .. }
+                    | DecodeError::UnknownVersion(_)
+                    | DecodeError::WrongType { .. }
+            )
         ));
     }
 }

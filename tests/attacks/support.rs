@@ -54,11 +54,19 @@ fn a_relay_added_operator_is_rejected() {
     )
     .unwrap();
     let mallory = Account::new(NOW, &mut rng);
-    let mallory_cert = s
-        .tenant
-        .certify(mallory.identity_key(), "Mallory", "Card support", 66, week());
+    let mallory_cert = s.tenant.certify(
+        mallory.identity_key(),
+        "Mallory",
+        "Card support",
+        66,
+        week(),
+    );
     let forged = relay_dispatcher
-        .sign_change(&s.roster, AssignmentOp::AddSupervisor(mallory_cert.clone()), &mut rng)
+        .sign_change(
+            &s.roster,
+            AssignmentOp::AddSupervisor(mallory_cert.clone()),
+            &mut rng,
+        )
         .unwrap();
     for p in [VISITOR, DANA] {
         refused(
@@ -228,7 +236,13 @@ fn expired_or_revoked_operator_certificates_are_rejected() {
     let bundle = mallory.published_prekeys().take_bundle();
     assert_eq!(
         s.visitor
-            .connect_operator(&bundle, s.cert(DANA).as_bytes(), &s.tenant.roots, NOW, &mut rng)
+            .connect_operator(
+                &bundle,
+                s.cert(DANA).as_bytes(),
+                &s.tenant.roots,
+                NOW,
+                &mut rng
+            )
             .map(|_| ()),
         Err(SupportError::OperatorNotCertified(
             VerifyError::OperatorKeyMismatch
@@ -249,7 +263,11 @@ fn expired_or_revoked_operator_certificates_are_rejected() {
     );
     let stale = Dispatcher::new(s.tenant.dispatcher_key.clone(), old).unwrap();
     let d = stale
-        .sign_change(&s.roster, AssignmentOp::AddSupervisor(s.cert(SAM)), &mut rng)
+        .sign_change(
+            &s.roster,
+            AssignmentOp::AddSupervisor(s.cert(SAM)),
+            &mut rng,
+        )
         .unwrap();
     refused(
         &mut s,
@@ -375,14 +393,24 @@ fn an_expired_visitor_identity_refuses_to_encrypt() {
     let mut session = s.sessions.get(&(VISITOR, DANA)).cloned().unwrap();
     let session_before = session.clone();
     assert_eq!(
-        s.visitor.encrypt(&mut session, b"too late", expiry, &mut rng),
+        s.visitor
+            .encrypt(&mut session, b"too late", expiry, &mut rng),
         Err(expired)
     );
     assert!(session == session_before);
-    let bundle = s.operators[ELI - 1].account.published_prekeys().take_bundle();
+    let bundle = s.operators[ELI - 1]
+        .account
+        .published_prekeys()
+        .take_bundle();
     assert_eq!(
         s.visitor
-            .connect_operator(&bundle, s.cert(ELI).as_bytes(), &s.tenant.roots, expiry, &mut rng)
+            .connect_operator(
+                &bundle,
+                s.cert(ELI).as_bytes(),
+                &s.tenant.roots,
+                expiry,
+                &mut rng
+            )
             .map(|_| ()),
         Err(expired)
     );
@@ -441,7 +469,12 @@ fn a_forged_link_statement_is_rejected() {
     let elsewhere = s
         .visitor
         .clone()
-        .link_account(alice.identity_key_pair(), "alice", hushwire::group::GroupId::from_bytes([9; 32]), NOW)
+        .link_account(
+            alice.identity_key_pair(),
+            "alice",
+            hushwire::group::GroupId::from_bytes([9; 32]),
+            NOW,
+        )
         .unwrap();
     assert_eq!(
         s.conv(DANA).apply_link(elsewhere.as_bytes(), NOW),
@@ -482,7 +515,11 @@ fn replayed_skipped_and_forked_changes_are_refused() {
     let two = s
         .tenant
         .dispatcher
-        .sign_change(&s.roster, AssignmentOp::AddSupervisor(s.cert(SAM)), &mut rng(8))
+        .sign_change(
+            &s.roster,
+            AssignmentOp::AddSupervisor(s.cert(SAM)),
+            &mut rng(8),
+        )
         .unwrap();
     let three = s
         .tenant
@@ -504,16 +541,16 @@ fn replayed_skipped_and_forked_changes_are_refused() {
     let other_one = s
         .tenant
         .dispatcher
-        .sign_change(
-            &genesis,
-            AssignmentOp::Assign(s.cert(ELI)),
-            &mut rng(8),
-        )
+        .sign_change(&genesis, AssignmentOp::Assign(s.cert(ELI)), &mut rng(8))
         .unwrap();
     let fork = s
         .tenant
         .dispatcher
-        .sign_change(&other_one.roster, AssignmentOp::AddSupervisor(s.cert(SAM)), &mut rng(8))
+        .sign_change(
+            &other_one.roster,
+            AssignmentOp::AddSupervisor(s.cert(SAM)),
+            &mut rng(8),
+        )
         .unwrap();
     refused(
         &mut s,
@@ -524,7 +561,12 @@ fn replayed_skipped_and_forked_changes_are_refused() {
     // Another conversation.
     let mut other = Scene::new(3009);
     let foreign = other.dispatch(AssignmentOp::Assign(other.cert(DANA)));
-    refused(&mut s, VISITOR, &foreign.change, SupportError::WrongConversation);
+    refused(
+        &mut s,
+        VISITOR,
+        &foreign.change,
+        SupportError::WrongConversation,
+    );
     // The genuine next change applies.
     s.deliver(&two);
     assert_eq!(s.conv(VISITOR).version(), 2);
@@ -541,7 +583,10 @@ fn truncated_and_oversized_structures_are_malformed() {
             c.apply_change(&d.change[..cut], &roots, now, &mut rng(10))
                 .map(|_| ())
         };
-        assert!(matches!(err, Err(SupportError::Malformed(_))), "{cut}: {err:?}");
+        assert!(
+            matches!(err, Err(SupportError::Malformed(_))),
+            "{cut}: {err:?}"
+        );
     }
     let mut long = d.change.clone();
     long.push(0);

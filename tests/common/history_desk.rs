@@ -30,7 +30,6 @@ pub struct Desk {
     pub transcript: Vec<HistoryEntry>,
 }
 
-
 impl Desk {
     pub fn new(seed: u64) -> Desk {
         let mut rng = rng(seed);
@@ -109,7 +108,8 @@ impl Desk {
                 let _ = eli_g.decrypt(&wire, at).unwrap();
             }
             self.stored.push(wire);
-            self.transcript.push(HistoryEntry::new(i, at, sender, &body));
+            self.transcript
+                .push(HistoryEntry::new(i, at, sender, &body));
         }
     }
 
@@ -196,4 +196,3 @@ impl Desk {
         (read.plaintext.to_vec(), export.object, export.notice)
     }
 }
-

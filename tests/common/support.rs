@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 use chacha20::ChaCha20Rng;
 use hushwire::group::Outgoing;
 use hushwire::support::{
-    AssignmentOp, AssignmentRoster, Dispatched, Dispatcher, DispatcherCertificate,
-    DispatcherInfo, SupportConversation, SupportError, SupportMessage, VisitorConfig,
-    VisitorIdentity,
+    AssignmentOp, AssignmentRoster, Dispatched, Dispatcher, DispatcherCertificate, DispatcherInfo,
+    SupportConversation, SupportError, SupportMessage, VisitorConfig, VisitorIdentity,
 };
 use hushwire::verify::{IdentityCertificate, OperatorInfo, OrganizationRoots};
 use hushwire::{
@@ -196,7 +195,9 @@ impl Scene {
     }
 
     pub fn conv(&mut self, party: usize) -> &mut SupportConversation {
-        self.convs[party].as_mut().expect("the party has the conversation")
+        self.convs[party]
+            .as_mut()
+            .expect("the party has the conversation")
     }
 
     /// Signs `op` on the dispatcher's roster (not delivered).

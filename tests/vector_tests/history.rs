@@ -97,11 +97,7 @@ fn transcript() -> Vec<(u64, u64, u8, Vec<u8>)> {
 }
 
 /// SPEC.md §20.8.1: the header, version and type included.
-fn reference_header(
-    type_byte: u8,
-    range: (u8, u64, u64),
-    count: u32,
-) -> Vec<u8> {
+fn reference_header(type_byte: u8, range: (u8, u64, u64), count: u32) -> Vec<u8> {
     let mut out = vec![0x01, type_byte];
     out.extend_from_slice(&CONVERSATION);
     out.extend_from_slice(&public(DANA));
@@ -188,7 +184,10 @@ fn library_export(name: &'static str, range: (u8, u64, u64), seed: u64) -> Expor
     );
     assert_eq!(p[116..120], [0, 0, 0, 0]);
     let pointer = AttachmentPointer::from_bytes(p).unwrap();
-    assert_eq!(attachment::decrypt(&pointer, &export.object).unwrap(), bundle);
+    assert_eq!(
+        attachment::decrypt(&pointer, &export.object).unwrap(),
+        bundle
+    );
 
     // The notice: the reference header and the object's SHA-256.
     let mut notice = reference_header(TYPE_NOTICE, range, count);
@@ -208,7 +207,11 @@ fn library_export(name: &'static str, range: (u8, u64, u64), seed: u64) -> Expor
 fn exports() -> Vec<Export> {
     vec![
         library_export("index_12_to_16", (1, 12, 16), 1),
-        library_export("time_last_3_minutes", (2, NOW_SECS + 300, NOW_SECS + 421), 2),
+        library_export(
+            "time_last_3_minutes",
+            (2, NOW_SECS + 300, NOW_SECS + 421),
+            2,
+        ),
     ]
 }
 
@@ -231,9 +234,21 @@ fn rejected_decodes(e: &Export) -> Vec<Value> {
         ("share_exporter_zero", "share", edit(s, 34, &[0; 32])),
         ("share_recipient_zero", "share", edit(s, 66, &[0; 32])),
         ("share_range_kind_3", "share", edit(s, 98, &[3])),
-        ("share_range_empty", "share", edit(s, 107, &12u64.to_be_bytes())),
-        ("share_entry_count_0", "share", edit(s, 115, &0u32.to_be_bytes())),
-        ("share_entry_count_10001", "share", edit(s, 115, &10_001u32.to_be_bytes())),
+        (
+            "share_range_empty",
+            "share",
+            edit(s, 107, &12u64.to_be_bytes()),
+        ),
+        (
+            "share_entry_count_0",
+            "share",
+            edit(s, 115, &0u32.to_be_bytes()),
+        ),
+        (
+            "share_entry_count_10001",
+            "share",
+            edit(s, 115, &10_001u32.to_be_bytes()),
+        ),
         ("share_pointer_type", "share", edit(s, 120, &[0x61])),
         ("notice_truncated", "notice", n[..150].to_vec()),
         ("notice_trailing_byte", "notice", [&n[..], &[0]].concat()),
@@ -265,17 +280,45 @@ fn rejected_opens(e: &Export) -> Vec<Value> {
     other_conversation.id = [0xc1; 32];
     let cases: Vec<(&str, &str, u8, Vec<u8>, View)> = vec![
         ("genuine", "eli", DANA, e.object.clone(), view(ELI)),
-        ("visitor_opens", "visitor", DANA, e.object.clone(), view(VISITOR)),
-        ("forwarded_by_visitor", "eli", VISITOR, e.object.clone(), view(ELI)),
-        ("object_truncated", "eli", DANA, e.object[..e.object.len() - 1].to_vec(), view(ELI)),
+        (
+            "visitor_opens",
+            "visitor",
+            DANA,
+            e.object.clone(),
+            view(VISITOR),
+        ),
+        (
+            "forwarded_by_visitor",
+            "eli",
+            VISITOR,
+            e.object.clone(),
+            view(ELI),
+        ),
+        (
+            "object_truncated",
+            "eli",
+            DANA,
+            e.object[..e.object.len() - 1].to_vec(),
+            view(ELI),
+        ),
         ("object_flipped", "eli", DANA, flipped, view(ELI)),
-        ("other_conversation", "eli_elsewhere", DANA, e.object.clone(), other_conversation),
+        (
+            "other_conversation",
+            "eli_elsewhere",
+            DANA,
+            e.object.clone(),
+            other_conversation,
+        ),
     ];
     let share = HistoryShare::from_bytes(&e.share).unwrap();
     cases
         .into_iter()
         .map(|(name, opener, from, object, v)| {
-            let outcome = share.open(&v, &AuthenticatedSender::assume_authenticated(key(from)), &object);
+            let outcome = share.open(
+                &v,
+                &AuthenticatedSender::assume_authenticated(key(from)),
+                &object,
+            );
             json!({
                 "name": name,
                 "opener": opener,
@@ -353,7 +396,13 @@ fn committed_history_vectors_hold() {
         let notice_bytes = h(&e["notice"]);
         let notice = HistoryNotice::from_bytes(&notice_bytes).unwrap();
         assert_eq!(notice.to_bytes(), notice_bytes);
-        assert_eq!(notice.check(&view(VISITOR), &key(DANA)).unwrap().recipient(), &key(ELI));
+        assert_eq!(
+            notice
+                .check(&view(VISITOR), &key(DANA))
+                .unwrap()
+                .recipient(),
+            &key(ELI)
+        );
     }
     for r in doc["rejected_decodes"].as_array().unwrap() {
         let bytes = h(&r["bytes"]);
