@@ -973,7 +973,7 @@ mod tests {
         }
         {
             use crate::history::HistoryError as H;
-            let key = *crate::keys::IdentityKeyPair::dangerous_from_seed(&[1; 32]).public();
+            let key = [1u8; 32];
             let history = [
                 H::Malformed(d),
                 H::BundleMalformed(d),

@@ -4,7 +4,6 @@ use thiserror::Error;
 
 use crate::attachment::AttachmentError;
 use crate::error::{DecodeError, ErrorKind};
-use crate::keys::IdentityKey;
 
 /// Why a history export, a history share or a history notice was refused. On every error
 /// nothing changes: exporting builds nothing, opening and reading hold no state.
@@ -28,8 +27,8 @@ pub enum HistoryError {
     /// The recipient of an export, or the one a notice names, is not a current member.
     #[error("the recipient is not a current member of the conversation")]
     RecipientNotMember {
-        /// The recipient.
-        recipient: IdentityKey,
+        /// The recipient's identity key bytes.
+        recipient: [u8; 32],
     },
     /// An export to one's own identity.
     #[error("history cannot be shared with oneself")]
@@ -90,8 +89,8 @@ pub enum HistoryError {
     /// The exporter is not a current member of the conversation.
     #[error("the exporter is not a current member of the conversation")]
     ExporterNotMember {
-        /// The exporter.
-        exporter: IdentityKey,
+        /// The exporter's identity key bytes.
+        exporter: [u8; 32],
     },
     /// The bundle's header names another conversation, exporter, recipient, range or count
     /// than the share.

@@ -313,7 +313,7 @@ pub fn export_history<R: CryptoRng + ?Sized>(
     }
     if !conversation.is_current_member(recipient) {
         return Err(HistoryError::RecipientNotMember {
-            recipient: *recipient,
+            recipient: recipient.to_bytes(),
         });
     }
     let mut previous: Option<u64> = None;
@@ -468,7 +468,7 @@ impl HistoryShare {
         }
         if !conversation.is_current_member(&self.header.exporter) {
             return Err(HistoryError::ExporterNotMember {
-                exporter: self.header.exporter,
+                exporter: self.header.exporter.to_bytes(),
             });
         }
         self.pointer.verify_digest(object)?;
@@ -587,12 +587,12 @@ impl HistoryNotice {
         }
         if !conversation.is_current_member(&self.header.exporter) {
             return Err(HistoryError::ExporterNotMember {
-                exporter: self.header.exporter,
+                exporter: self.header.exporter.to_bytes(),
             });
         }
         if !conversation.is_current_member(&self.header.recipient) {
             return Err(HistoryError::RecipientNotMember {
-                recipient: self.header.recipient,
+                recipient: self.header.recipient.to_bytes(),
             });
         }
         Ok(HistoryShared {

@@ -136,7 +136,9 @@ fn export_refusals_in_order() {
     );
     assert_eq!(
         export_history(&view(1), &key(8), range, &t, &mut rng()).unwrap_err(),
-        HistoryError::RecipientNotMember { recipient: key(8) }
+        HistoryError::RecipientNotMember {
+            recipient: key(8).to_bytes()
+        }
     );
     let mut swapped = t.clone();
     swapped.swap(3, 4);
@@ -324,7 +326,9 @@ fn open_refusals_in_order() {
     exporter_gone.members.retain(|k| *k != key(1));
     assert_eq!(
         share.open(&exporter_gone, &from(1), object).unwrap_err(),
-        HistoryError::ExporterNotMember { exporter: key(1) }
+        HistoryError::ExporterNotMember {
+            exporter: key(1).to_bytes()
+        }
     );
     assert_eq!(
         share
@@ -464,13 +468,17 @@ fn notice_refusals_in_order() {
     exporter_gone.members.retain(|k| *k != key(1));
     assert_eq!(
         notice.check(&exporter_gone, &key(1)).unwrap_err(),
-        HistoryError::ExporterNotMember { exporter: key(1) }
+        HistoryError::ExporterNotMember {
+            exporter: key(1).to_bytes()
+        }
     );
     let mut recipient_gone = view(3);
     recipient_gone.members.retain(|k| *k != key(2));
     assert_eq!(
         notice.check(&recipient_gone, &key(1)).unwrap_err(),
-        HistoryError::RecipientNotMember { recipient: key(2) }
+        HistoryError::RecipientNotMember {
+            recipient: key(2).to_bytes()
+        }
     );
 }
 

@@ -102,7 +102,7 @@ fn only_current_members_export_and_receive() {
     assert_eq!(
         err,
         HistoryError::RecipientNotMember {
-            recipient: desk.eli_key()
+            recipient: desk.eli_key().to_bytes()
         }
     );
     assert_eq!(err.kind(), ErrorKind::Untrusted);

@@ -527,12 +527,15 @@ fn roster_fields(e: RosterError) -> Value {
 }
 
 fn history_fields(e: HistoryError) -> Value {
-    let key = |k: &hushwire::IdentityKey| hex::encode(k.as_bytes());
     match e {
         HistoryError::Malformed(inner) | HistoryError::BundleMalformed(inner) => nested(inner),
         HistoryError::Attachment(inner) => nested(inner),
-        HistoryError::RecipientNotMember { recipient } => json!({ "recipient": key(&recipient) }),
-        HistoryError::ExporterNotMember { exporter } => json!({ "exporter": key(&exporter) }),
+        HistoryError::RecipientNotMember { recipient } => {
+            json!({ "recipient": hex::encode(recipient) })
+        }
+        HistoryError::ExporterNotMember { exporter } => {
+            json!({ "exporter": hex::encode(exporter) })
+        }
         HistoryError::InvalidRange { start, end } => json!({ "start": start, "end": end }),
         HistoryError::TranscriptOutOfOrder { position } => json!({ "position": position }),
         HistoryError::EntriesOutOfOrder { position } => json!({ "position": position }),

@@ -151,7 +151,10 @@ pub(crate) fn run(rng: &mut ChaCha20Rng, now: Timestamp) -> StoryResult<()> {
     for i in 0..24u64 {
         t = start.plus_secs(i * (DAY + DAY / 2) / 24);
         let from_visitor = i % 2 == 0;
-        let text = lines[usize::try_from(i).unwrap_or(0) % lines.len()];
+        let text = lines
+            .get(usize::try_from(i).unwrap_or(0) % lines.len())
+            .copied()
+            .unwrap_or_default();
         let wire = if from_visitor {
             chat.encrypt(text.as_bytes(), t, rng)?
         } else {
