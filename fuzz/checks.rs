@@ -15,7 +15,7 @@
 //! - `inbound_session`: bit 0 clear: the rest is the message; set: the next byte picks a
 //!   genuine prekey message and the rest are edits.
 //! - `unseal`, `group_decrypt`, `restore`, `certificate`, `conversation`, `attachment`, `mask`,
-//!   `backup`, `device_list`, `fanout`, `support`:
+//!   `backup`, `device_list`, `fanout`, `support`, `history`:
 //!   see the modules in `checks/` (the same mode-byte scheme; `conversation` reads a schedule
 //!   with `arbitrary`; `mask` reads two mode bytes and a text).
 
@@ -52,6 +52,8 @@ mod device_list;
 mod fanout;
 #[path = "checks/group.rs"]
 mod group;
+#[path = "checks/history.rs"]
+mod history;
 #[path = "checks/mask.rs"]
 mod mask;
 #[path = "checks/restore.rs"]
@@ -68,13 +70,14 @@ pub(crate) use conversation::check_conversation;
 pub(crate) use device_list::check_device_list;
 pub(crate) use fanout::check_fanout;
 pub(crate) use group::check_group_decrypt;
+pub(crate) use history::check_history;
 pub(crate) use mask::check_mask;
 pub(crate) use restore::check_restore;
 pub(crate) use support::check_support;
 pub(crate) use unseal::check_unseal;
 
 /// The fuzz targets, by name (as in `fuzz/Cargo.toml` and `fuzz/corpus/<target>/`).
-pub(crate) const TARGETS: [&str; 14] = [
+pub(crate) const TARGETS: [&str; 15] = [
     "decode",
     "session_decrypt",
     "inbound_session",
@@ -89,6 +92,7 @@ pub(crate) const TARGETS: [&str; 14] = [
     "device_list",
     "fanout",
     "support",
+    "history",
 ];
 
 /// Runs the check of fuzz target `target` on `data`.
@@ -108,6 +112,7 @@ pub(crate) fn check(target: &str, data: &[u8]) {
         "device_list" => check_device_list(data),
         "fanout" => check_fanout(data),
         "support" => check_support(data),
+        "history" => check_history(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -646,6 +651,7 @@ pub(crate) fn seed_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
         "device_list" => out = device_list::seeds(),
         "fanout" => out = fanout::seeds(),
         "support" => out = support::seeds(),
+        "history" => out = history::seeds(),
         other => panic!("unknown fuzz target {other}"),
     }
     out

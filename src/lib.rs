@@ -91,6 +91,7 @@ pub mod device;
 mod error;
 mod event;
 pub mod group;
+pub mod history;
 mod ids;
 mod kdf;
 mod keys;

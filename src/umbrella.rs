@@ -77,6 +77,9 @@ pub enum Error {
     /// See [`crate::backup::BackupError`].
     #[error(transparent)]
     Backup(#[from] crate::backup::BackupError),
+    /// See [`crate::history::HistoryError`].
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
     /// See [`crate::mask::MaskCheckError`].
     #[cfg(feature = "mask")]
     #[error(transparent)]
@@ -113,6 +116,7 @@ impl Error {
             Error::Support(e) => e.code(),
             Error::Attachment(e) => e.code(),
             Error::Backup(e) => e.code(),
+            Error::History(e) => e.code(),
             #[cfg(feature = "mask")]
             Error::MaskCheck(e) => e.code(),
             #[cfg(feature = "mask")]
@@ -144,6 +148,7 @@ impl Error {
             Error::Support(e) => e.kind(),
             Error::Attachment(e) => e.kind(),
             Error::Backup(e) => e.kind(),
+            Error::History(e) => e.kind(),
             #[cfg(feature = "mask")]
             Error::MaskCheck(e) => e.kind(),
             #[cfg(feature = "mask")]
@@ -425,6 +430,25 @@ mod tests {
         "fanout.unvouched",
         "fanout.already_included",
         "fanout.device_list",
+        "history.malformed",
+        "history.bundle_malformed",
+        "history.attachment",
+        "history.not_member",
+        "history.recipient_not_member",
+        "history.own_identity",
+        "history.invalid_range",
+        "history.transcript_out_of_order",
+        "history.nothing_in_range",
+        "history.too_many_entries",
+        "history.entry_too_large",
+        "history.bundle_too_large",
+        "history.not_for_us",
+        "history.wrong_conversation",
+        "history.sender_mismatch",
+        "history.exporter_not_member",
+        "history.bundle_mismatch",
+        "history.entry_outside_range",
+        "history.entries_out_of_order",
         "support.malformed",
         "support.visitor_expired",
         "support.visitor_linked",
@@ -977,6 +1001,36 @@ mod tests {
                 F::DeviceList(L::NoList),
             ];
             rest.extend(fan_out.map(Error::from));
+        }
+        {
+            use crate::history::HistoryError as H;
+            let key = [1u8; 32];
+            let history = [
+                H::Malformed(d),
+                H::BundleMalformed(d),
+                H::Attachment(AttachmentError::DigestMismatch),
+                H::NotMember,
+                H::RecipientNotMember { recipient: key },
+                H::OwnIdentity,
+                H::InvalidRange { start: 1, end: 1 },
+                H::TranscriptOutOfOrder { position: 1 },
+                H::NothingInRange,
+                H::TooManyEntries { count: 2, max: 1 },
+                H::EntryTooLarge {
+                    index: 1,
+                    len: 2,
+                    max: 1,
+                },
+                H::BundleTooLarge { len: 2, max: 1 },
+                H::NotForUs,
+                H::WrongConversation,
+                H::SenderMismatch,
+                H::ExporterNotMember { exporter: key },
+                H::BundleMismatch,
+                H::EntryOutsideRange { index: 1 },
+                H::EntriesOutOfOrder { position: 1 },
+            ];
+            rest.extend(history.map(Error::from));
         }
         {
             use crate::support::SupportError as S;

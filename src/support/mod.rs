@@ -83,6 +83,7 @@
 mod conversation;
 mod dispatcher;
 mod error;
+mod history;
 mod link;
 mod operator;
 mod roster;

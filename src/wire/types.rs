@@ -86,6 +86,13 @@ pub(crate) const TYPE_FANOUT_ENVELOPE: u8 = 0x91;
 pub(crate) const TYPE_FANOUT_MESSAGE: u8 = 0x92;
 /// Type byte of the relay's mismatch answer to a fan-out (SPEC.md §19.6.1).
 pub(crate) const TYPE_FANOUT_MISMATCH: u8 = 0x93;
+/// Type byte of a history share, sent over the 1:1 session to the member who receives the
+/// history (SPEC.md §20.8.3).
+pub(crate) const TYPE_HISTORY_SHARE: u8 = 0x2B;
+/// Type byte of a history notice, sent into the conversation (SPEC.md §20.8.4).
+pub(crate) const TYPE_HISTORY_NOTICE: u8 = 0x2C;
+/// Type byte of a history bundle's plaintext, inside its attachment object (SPEC.md §20.8.2).
+pub(crate) const TYPE_HISTORY_BUNDLE: u8 = 0x61;
 
 /// Type byte of a support conversation's assignment roster, signed by a dispatcher, sent as a
 /// welcome to a newly assigned operator (SPEC.md §20.3).
@@ -144,6 +151,9 @@ pub(crate) const KNOWN_TYPES: &[u8] = &[
     TYPE_FANOUT_ENVELOPE,
     TYPE_FANOUT_MESSAGE,
     TYPE_FANOUT_MISMATCH,
+    TYPE_HISTORY_SHARE,
+    TYPE_HISTORY_NOTICE,
+    TYPE_HISTORY_BUNDLE,
     TYPE_SUPPORT_ROSTER,
     TYPE_SUPPORT_ASSIGN,
     TYPE_SUPPORT_REASSIGN,

@@ -11,6 +11,7 @@ mod conversation;
 mod devices;
 mod fanout;
 mod group;
+mod history;
 mod mask;
 mod peers;
 mod persistence;

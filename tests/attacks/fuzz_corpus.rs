@@ -143,6 +143,11 @@ fn corpus_support() {
     assert!(replay("corpus", "support") > 0);
 }
 
+#[test]
+fn corpus_history() {
+    assert!(replay("corpus", "history") > 0);
+}
+
 /// Every target in `fuzz/Cargo.toml` is replayed here or by the test named below (a new target
 /// cannot be forgotten).
 #[test]

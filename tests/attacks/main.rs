@@ -8,5 +8,6 @@ mod common;
 mod adversarial;
 mod fanout;
 mod fuzz_corpus;
+mod history;
 mod support;
 mod wycheproof;

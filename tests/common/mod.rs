@@ -20,6 +20,7 @@ use hushwire::{Account, DecryptError, Decrypted, PreKeyBundle, Session, Timestam
 use proptest::test_runner::{Config as ProptestConfig, FileFailurePersistence};
 use rand_core::SeedableRng;
 
+pub mod history_desk;
 /// The reference implementation of certificates and sealed envelopes that the sealed, reset and
 /// adversarial tests check the library against (kept beside the vectors it writes).
 #[path = "../vectors/sealed/reference.rs"]

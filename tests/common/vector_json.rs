@@ -17,6 +17,7 @@ use hushwire::backup::BackupError;
 use hushwire::certificate::CertificateKind;
 use hushwire::device::DeviceListError;
 use hushwire::group::{GroupError, GroupEvent, GroupRole, RosterError};
+use hushwire::history::HistoryError;
 use hushwire::sealed::padding::PaddingError;
 use hushwire::verify::VerifyError;
 use hushwire::{
@@ -104,6 +105,7 @@ fn encode_error(e: Error) -> Value {
         Error::DeviceList(e) => device_list_fields(e),
         Error::FanOut(e) => fanout_fields(e),
         Error::Support(e) => support_fields(e),
+        Error::History(e) => history_fields(e),
         #[cfg(feature = "mask")]
         Error::MaskCheck(hushwire::MaskCheckError::Unmasked { kind, start, end }) => {
             json!({ "kind": type_byte(kind.to_byte()), "start": start, "end": end })
@@ -522,6 +524,36 @@ fn roster_fields(e: RosterError) -> Value {
         | RosterError::Removed
         | RosterError::EpochExhausted
         | RosterError::WrongIdentity => json!({}),
+        other => missing(&other),
+    }
+}
+
+fn history_fields(e: HistoryError) -> Value {
+    match e {
+        HistoryError::Malformed(inner) | HistoryError::BundleMalformed(inner) => nested(inner),
+        HistoryError::Attachment(inner) => nested(inner),
+        HistoryError::RecipientNotMember { recipient } => {
+            json!({ "recipient": hex::encode(recipient) })
+        }
+        HistoryError::ExporterNotMember { exporter } => {
+            json!({ "exporter": hex::encode(exporter) })
+        }
+        HistoryError::InvalidRange { start, end } => json!({ "start": start, "end": end }),
+        HistoryError::TranscriptOutOfOrder { position } => json!({ "position": position }),
+        HistoryError::EntriesOutOfOrder { position } => json!({ "position": position }),
+        HistoryError::TooManyEntries { count, max } => json!({ "count": count, "max": max }),
+        HistoryError::EntryTooLarge { index, len, max } => {
+            json!({ "index": index, "len": len, "max": max })
+        }
+        HistoryError::BundleTooLarge { len, max } => json!({ "len": len, "max": max }),
+        HistoryError::EntryOutsideRange { index } => json!({ "index": index }),
+        HistoryError::NotMember
+        | HistoryError::OwnIdentity
+        | HistoryError::NothingInRange
+        | HistoryError::NotForUs
+        | HistoryError::WrongConversation
+        | HistoryError::SenderMismatch
+        | HistoryError::BundleMismatch => json!({}),
         other => missing(&other),
     }
 }

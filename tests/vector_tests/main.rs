@@ -9,6 +9,7 @@ mod common;
 mod device_list;
 mod fanout;
 mod group;
+mod history;
 mod mask;
 mod mask_corpus;
 mod reset;

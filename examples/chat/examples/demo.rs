@@ -36,6 +36,9 @@
 
 use hushwire_examples as transport;
 
+#[path = "demo/widget_story.rs"]
+mod widget_story;
+
 use std::error::Error;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -604,6 +607,7 @@ async fn run() -> DemoResult<()> {
         stage.relay.blob_count()?,
         blob.len()
     ));
+    widget_story::run(&mut stage.rng, unix_now())?;
     for person in [customer, dana, supervisor, vault] {
         if let Some(client) = person.client {
             client.close().await;
