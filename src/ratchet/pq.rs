@@ -11,18 +11,36 @@ use super::RatchetConfig;
 use crate::keys::{KEM_CIPHERTEXT_LEN, KemKeyPair};
 
 /// The version of a session: 1 is the Double Ratchet of SPEC.md §5.1–§5.8, 2 adds the ML-KEM
-/// step of §5.9. Fixed when the session is created.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum SessionVersion {
+/// step of §5.9 (a post-quantum ratchet). Fixed when the session is created: the initiator
+/// chooses it ([`crate::Account::set_session_version`]), the responder follows the prekey
+/// message, and a version-2 session never continues without the ML-KEM step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum SessionVersion {
+    /// The Double Ratchet with X25519 steps only (SPEC.md §5.1–§5.8); wire types `0x01`,
+    /// `0x02`. Every hushwire build reads it; the default.
+    #[default]
     V1,
+    /// Version 1 with an ML-KEM-768 step in the ratchet (SPEC.md §5.9); wire types `0x04`,
+    /// `0x05`. Choose it for peers known to run a build that reads it.
     V2,
 }
 
 impl SessionVersion {
-    pub(crate) fn number(self) -> u8 {
+    /// The version number: 1 or 2.
+    pub fn number(self) -> u8 {
         match self {
             SessionVersion::V1 => 1,
             SessionVersion::V2 => 2,
+        }
+    }
+
+    /// The version of a number, `None` for any other than 1 and 2.
+    pub fn from_number(number: u8) -> Option<Self> {
+        match number {
+            1 => Some(SessionVersion::V1),
+            2 => Some(SessionVersion::V2),
+            _ => None,
         }
     }
 }

@@ -13,6 +13,7 @@ mod group;
 mod mask;
 mod peers;
 mod persistence;
+mod pq_sessions;
 mod prekeys;
 mod readme;
 mod records;
