@@ -301,3 +301,62 @@ fn frozen_v4_fixtures_still_restore_and_work() {
     let next = alice.encrypt(b"on", &mut rng).unwrap();
     assert_eq!(next[1], 0x04);
 }
+
+/// Bytes per message (SPEC.md §5.9.6): mean and p99 over ping-pong and over 1:20 one-sided
+/// traffic (20 messages of one side per reply of the other), 32-byte plaintexts, for version 1
+/// and for version 2 with K = 1, 2 and 4. Counts, not timings: asserted for K = 1 and version 1
+/// (every message of a KEM-carrying chain repeats its part), printed for all.
+#[test]
+fn pq_overhead_figures() {
+    fn run(version: SessionVersion, k: u32, burst: usize, alice_heavy: bool) -> (f64, usize) {
+        let mut rng = ChaCha20Rng::seed_from_u64(77);
+        let mut alice = Account::new(NOW, &mut rng);
+        alice.set_session_config(RatchetConfig::default().with_pq_schedule(k, 1_000).unwrap());
+        let mut bob = Account::new(NOW, &mut rng);
+        let bundle = bob.published_prekeys().take_bundle();
+        let mut a = alice
+            .create_outbound_session_with_version(&bundle, version, &mut rng)
+            .unwrap();
+        let first = a.encrypt(&[0; 32], &mut rng).unwrap();
+        let mut b = bob.create_inbound_session(&first, NOW).unwrap().session;
+        let reply = b.encrypt(&[0; 32], &mut rng).unwrap();
+        let _ = a.decrypt(&reply).unwrap();
+        let mut sizes = Vec::new();
+        for turn in 0..40 {
+            let alice_turn = turn % 2 == 0;
+            let count = if alice_turn == alice_heavy { burst } else { 1 };
+            for _ in 0..count {
+                let (from, to) = if alice_turn {
+                    (&mut a, &mut b)
+                } else {
+                    (&mut b, &mut a)
+                };
+                let m = from.encrypt(&[0; 32], &mut rng).unwrap();
+                let _ = to.decrypt(&m).unwrap();
+                sizes.push(m.len());
+            }
+        }
+        sizes.sort_unstable();
+        let mean = sizes.iter().sum::<usize>() as f64 / sizes.len() as f64;
+        let p99 = sizes[(sizes.len() * 99).div_ceil(100) - 1];
+        (mean, p99)
+    }
+    let mut lines = Vec::new();
+    for (name, burst, alice_heavy) in [
+        ("ping-pong", 1, true),
+        ("1:20 initiator-heavy", 20, true),
+        ("1:20 responder-heavy", 20, false),
+    ] {
+        let v1 = run(SessionVersion::V1, 1, burst, alice_heavy);
+        assert_eq!(v1, (130.0, 130), "version 1: 32 + 98");
+        let k1 = run(SessionVersion::V2, 1, burst, alice_heavy);
+        assert_eq!(k1, (1331.0, 1331), "K = 1: 32 + 99 + 1200 on every message");
+        let k2 = run(SessionVersion::V2, 2, burst, alice_heavy);
+        let k4 = run(SessionVersion::V2, 4, burst, alice_heavy);
+        lines.push(format!(
+            "{name}: v1 mean {:.1} p99 {}; v2 K=1 mean {:.1} p99 {}; K=2 mean {:.1} p99 {}; K=4 mean {:.1} p99 {}",
+            v1.0, v1.1, k1.0, k1.1, k2.0, k2.1, k4.0, k4.1
+        ));
+    }
+    println!("bytes per message (32-byte plaintexts):\n{}", lines.join("\n"));
+}
