@@ -121,7 +121,11 @@ pub(crate) fn check_decode(data: &[u8]) {
     // Version-2 session messages (SPEC.md §5.9.3, §5.9.7): types 0x04 and 0x05.
     let pq = data.get(1).is_some_and(|t| *t == 0x04 || *t == 0x05);
     if let Ok(kind) = kind {
-        let max = if pq { MAX_PQ_MESSAGE_LEN } else { MAX_MESSAGE_LEN };
+        let max = if pq {
+            MAX_PQ_MESSAGE_LEN
+        } else {
+            MAX_MESSAGE_LEN
+        };
         assert!(data.len() >= 2 && data.len() <= max);
         assert_eq!(data[0], hushwire::WIRE_VERSION);
         assert_eq!(
@@ -163,13 +167,20 @@ pub(crate) fn check_decode(data: &[u8]) {
         assert_eq!(data[1], 0x05);
         let inner = m.message().as_bytes();
         assert!(data.ends_with(inner));
-        assert_eq!(inner[1], 0x04, "a version-2 prekey message embeds a 0x04 message");
+        assert_eq!(
+            inner[1], 0x04,
+            "a version-2 prekey message embeds a 0x04 message"
+        );
         assert_eq!(PqRatchetMessage::decode(inner), Ok(*m.message()));
         assert_eq!(PqPreKeyMessage::decode(m.as_bytes()), Ok(m));
         assert!(PreKeyMessage::decode(data).is_err());
         assert_eq!(&data[2..34], m.identity_key_bytes());
         assert_eq!(&data[34..66], m.base_key());
-        let fixed = if m.one_time_prekey_id().is_some() { 79 } else { 75 };
+        let fixed = if m.one_time_prekey_id().is_some() {
+            79
+        } else {
+            75
+        };
         assert_eq!(data.len(), fixed + KEM_CIPHERTEXT_LEN + inner.len());
     }
 
@@ -358,14 +369,26 @@ fn build_session_fixture() -> SessionFixture {
         .create_outbound_session_with_version(&bundle2, hushwire::SessionVersion::V2, rng)
         .expect("outbound v2");
     let p1 = genuine("v2-prekey-p1", &mut alice2, "p1: pq hello", false, rng);
-    let p2 = genuine("v2-prekey-p2", &mut alice2, "p2: delayed pq prekey", true, rng);
+    let p2 = genuine(
+        "v2-prekey-p2",
+        &mut alice2,
+        "p2: delayed pq prekey",
+        true,
+        rng,
+    );
     let mut bob2 = bob_account
         .account_mut()
         .create_inbound_session(&p1.bytes, NOW)
         .expect("inbound v2")
         .session;
     let q1 = genuine("v2-ratchet-q1", &mut bob2, "q1: pq reply", false, rng);
-    let q2 = genuine("v2-ratchet-q2", &mut bob2, "q2: delayed pq reply", true, rng);
+    let q2 = genuine(
+        "v2-ratchet-q2",
+        &mut bob2,
+        "q2: delayed pq reply",
+        true,
+        rng,
+    );
     let read = alice2.decrypt(&q1.bytes).expect("alice reads v2");
     assert_eq!(read.plaintext, q1.plaintext);
     let p3 = genuine("v2-ratchet-p3", &mut alice2, "p3: new key", true, rng);
@@ -519,8 +542,7 @@ fn genuine_encoding<'a>(message: &[u8], genuine: &'a [Genuine]) -> Option<&'a Ge
     genuine.iter().find(|g| {
         g.bytes == message
             || PreKeyMessage::decode(&g.bytes).is_ok_and(|p| p.message().as_bytes() == message)
-            || PqPreKeyMessage::decode(&g.bytes)
-                .is_ok_and(|p| p.message().as_bytes() == message)
+            || PqPreKeyMessage::decode(&g.bytes).is_ok_and(|p| p.message().as_bytes() == message)
     })
 }
 
@@ -647,10 +669,7 @@ pub(crate) fn check_inbound_session(data: &[u8]) {
             let (genuine_base, genuine_identity) = fields(&original.bytes);
             assert_eq!(sent_base, genuine_base, "{}", original.name);
             assert_eq!(sent_identity, genuine_identity);
-            assert_eq!(
-                inbound.session.remote_identity().as_bytes(),
-                &sent_identity
-            );
+            assert_eq!(inbound.session.remote_identity().as_bytes(), &sent_identity);
             // The same message again is a replay and changes nothing.
             let counts = account.one_time_prekey_counts();
             let published = account.published_prekeys();

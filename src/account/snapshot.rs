@@ -504,9 +504,9 @@ pub(crate) fn account_snapshot_from_version(
     bytes: &[u8],
 ) -> Result<AccountSnapshotV4, RestoreError> {
     Ok(match version {
-        1 => AccountSnapshotV3::from(AccountSnapshotV2::from(decode_exact::<
-            AccountSnapshotV1,
-        >(bytes)?))
+        1 => AccountSnapshotV3::from(AccountSnapshotV2::from(decode_exact::<AccountSnapshotV1>(
+            bytes,
+        )?))
         .into(),
         2 => AccountSnapshotV3::from(decode_exact::<AccountSnapshotV2>(bytes)?).into(),
         3 => decode_exact::<AccountSnapshotV3>(bytes)?.into(),
@@ -617,9 +617,13 @@ mod plain_serde {
 
     impl<'de> Deserialize<'de> for Account {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            let snapshot = versioned::<D, AccountSnapshotV1, AccountSnapshotV2, AccountSnapshotV3, AccountSnapshotV4>(
-                deserializer,
-            )?;
+            let snapshot = versioned::<
+                D,
+                AccountSnapshotV1,
+                AccountSnapshotV2,
+                AccountSnapshotV3,
+                AccountSnapshotV4,
+            >(deserializer)?;
             super::account_from_snapshot(&snapshot, KeyChecks::Full).map_err(D::Error::custom)
         }
     }

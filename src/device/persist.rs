@@ -228,7 +228,9 @@ mod plain_serde {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     use super::Device;
-    use crate::account::{AccountSnapshotV1, AccountSnapshotV2, AccountSnapshotV3, AccountSnapshotV4};
+    use crate::account::{
+        AccountSnapshotV1, AccountSnapshotV2, AccountSnapshotV3, AccountSnapshotV4,
+    };
     use crate::persist::{KeyChecks, STATE_FORMAT_VERSION, versioned};
 
     impl Serialize for Device {
@@ -239,9 +241,13 @@ mod plain_serde {
 
     impl<'de> Deserialize<'de> for Device {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            let snapshot = versioned::<D, AccountSnapshotV1, AccountSnapshotV2, AccountSnapshotV3, AccountSnapshotV4>(
-                deserializer,
-            )?;
+            let snapshot = versioned::<
+                D,
+                AccountSnapshotV1,
+                AccountSnapshotV2,
+                AccountSnapshotV3,
+                AccountSnapshotV4,
+            >(deserializer)?;
             Device::from_snapshot(&snapshot, KeyChecks::Full).map_err(D::Error::custom)
         }
     }

@@ -20,7 +20,9 @@ use super::peers::{MAX_PEERS, MAX_SESSIONS_PER_PEER};
 use super::persist::{device_limits, device_sections};
 use super::{Device, PeerRecord};
 use crate::account::Account;
-use crate::account::{AccountSnapshotV2, AccountSnapshotV3, AccountSnapshotV4, PeerRecordV2, PeerRecordV3};
+use crate::account::{
+    AccountSnapshotV2, AccountSnapshotV3, AccountSnapshotV4, PeerRecordV2, PeerRecordV3,
+};
 use crate::keys::IdentityKey;
 use crate::persist::{
     Binding, BlobLabel, Expected, KeyChecks, RestoreError, StateType, StorageKey, decode_exact,

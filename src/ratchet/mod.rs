@@ -49,9 +49,9 @@ use crate::wire::{
 use pq::{Attachment, KEM_CIPHERTEXT, KEM_KEY, KEM_NONE, PqSchedule};
 use receiving::{CurrentChain, Derived, PastChain, StoredKeys, skip_to};
 use sending::{SendChain, Sending};
-pub(crate) use snapshot::{ConfigV1, PqRatchetV1, RatchetV1, pq_config_to_live};
 #[cfg(test)]
 pub(crate) use snapshot::AttachmentV1;
+pub(crate) use snapshot::{ConfigV1, PqRatchetV1, RatchetV1, pq_config_to_live};
 #[cfg(test)]
 pub(crate) use snapshot::{PastChainV1, StoredKeysV1};
 

@@ -503,8 +503,12 @@ mod tests {
     #[test]
     fn messages_to_heal_for_ping_pong_and_one_sided_traffic() {
         let ping_pong: Vec<(bool, usize)> = (0..10).map(|i| (i % 2 == 0, 1)).collect();
-        let alice_heavy: Vec<(bool, usize)> = (0..6).map(|i| (i % 2 == 0, if i % 2 == 0 { 20 } else { 1 })).collect();
-        let bob_heavy: Vec<(bool, usize)> = (0..6).map(|i| (i % 2 == 0, if i % 2 == 0 { 1 } else { 20 })).collect();
+        let alice_heavy: Vec<(bool, usize)> = (0..6)
+            .map(|i| (i % 2 == 0, if i % 2 == 0 { 20 } else { 1 }))
+            .collect();
+        let bob_heavy: Vec<(bool, usize)> = (0..6)
+            .map(|i| (i % 2 == 0, if i % 2 == 0 { 1 } else { 20 }))
+            .collect();
         let mut figures = Vec::new();
         for (name, schedule, expected) in [
             ("ping-pong", &ping_pong, 2usize),
@@ -526,7 +530,12 @@ mod tests {
                 .map(|i| i + 1)
                 .expect("heals");
             // Once healed, never predictable again.
-            assert!(real.iter().zip(&predicted).skip(healed).all(|(r, p)| r != p));
+            assert!(
+                real.iter()
+                    .zip(&predicted)
+                    .skip(healed)
+                    .all(|(r, p)| r != p)
+            );
             figures.push(format!("{name}: healed after {healed} messages"));
             assert_eq!(healed, expected, "{name}");
         }

@@ -378,7 +378,9 @@ impl PqRatchetV1 {
             Sending::Active { kem, .. } => (
                 match kem {
                     Attachment::None => AttachmentV1::None,
-                    Attachment::Key(pair) => AttachmentV1::Key(Zeroizing::new(pair.seed().to_vec())),
+                    Attachment::Key(pair) => {
+                        AttachmentV1::Key(Zeroizing::new(pair.seed().to_vec()))
+                    }
                     Attachment::Ciphertext(ct) => AttachmentV1::Ciphertext(ct.to_vec()),
                 },
                 None,
@@ -410,8 +412,10 @@ impl PqRatchetV1 {
                 Attachment::Key(Box::new(KemKeyPair::from_seed(&seed)))
             }
             (AttachmentV1::Ciphertext(ct), SenderRole::Responder) => {
-                let ct: [u8; KEM_CIPHERTEXT_LEN] =
-                    ct.as_slice().try_into().map_err(|_| RestoreError::Corrupt)?;
+                let ct: [u8; KEM_CIPHERTEXT_LEN] = ct
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| RestoreError::Corrupt)?;
                 Attachment::Ciphertext(Box::new(ct))
             }
             _ => return Err(RestoreError::Corrupt),
@@ -419,8 +423,10 @@ impl PqRatchetV1 {
         let their_key = match (&self.their_key, role) {
             (None, _) => None,
             (Some(key), SenderRole::Responder) => {
-                let key: [u8; KEM_PUBLIC_KEY_LEN] =
-                    key.as_slice().try_into().map_err(|_| RestoreError::Corrupt)?;
+                let key: [u8; KEM_PUBLIC_KEY_LEN] = key
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| RestoreError::Corrupt)?;
                 Some(Box::new(key))
             }
             (Some(_), SenderRole::Initiator) => return Err(RestoreError::Corrupt),

@@ -13,12 +13,11 @@ pub use crate::ids::SessionId;
 use crate::keys::IdentityKey;
 use crate::ratchet::{DecryptError, EncryptError};
 use crate::ratchet::{
-    DecryptReport, Incoming, RatchetConfig, RatchetState, ResponderStart, SessionAd,
-    SessionVersion,
+    DecryptReport, Incoming, RatchetConfig, RatchetState, ResponderStart, SessionAd, SessionVersion,
 };
 use crate::wire::{
-    AnyPreKey, PreKeyMessage, MAX_PLAINTEXT_LEN, MessageKind, PqRatchetMessage, PreKeyFields, RatchetMessage,
-    TYPE_PQ_RATCHET, message_kind,
+    AnyPreKey, MAX_PLAINTEXT_LEN, MessageKind, PqRatchetMessage, PreKeyFields, PreKeyMessage,
+    RatchetMessage, TYPE_PQ_RATCHET, message_kind,
 };
 
 /// Which side of the key agreement this session was.

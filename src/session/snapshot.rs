@@ -183,7 +183,8 @@ impl SessionSnapshotV2 {
     /// The live session of either version.
     pub(crate) fn to_live(&self, checks: KeyChecks) -> Result<Session, RestoreError> {
         let config = self.config()?;
-        self.base.to_live_with(checks, Some(config), self.pq.as_ref())
+        self.base
+            .to_live_with(checks, Some(config), self.pq.as_ref())
     }
 }
 
@@ -303,11 +304,15 @@ mod plain_serde {
     impl<'de> Deserialize<'de> for Session {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
             // The session snapshot is the same struct in versions 1 to 3.
-            versioned::<D, SessionSnapshotV1, SessionSnapshotV1, SessionSnapshotV1, SessionSnapshotV2>(
-                deserializer,
-            )?
-                .to_live(KeyChecks::Full)
-                .map_err(D::Error::custom)
+            versioned::<
+                D,
+                SessionSnapshotV1,
+                SessionSnapshotV1,
+                SessionSnapshotV1,
+                SessionSnapshotV2,
+            >(deserializer)?
+            .to_live(KeyChecks::Full)
+            .map_err(D::Error::custom)
         }
     }
 }
@@ -628,8 +633,18 @@ mod tests {
         use crate::ratchet::{AttachmentV1, HARD_MAX_KEM_INTERVAL, HARD_MAX_KEM_MESSAGE_BOUND};
         let mut rng = ChaCha20Rng::seed_from_u64(305);
         let (a, b) = v2_pair(&mut rng);
-        assert!(SessionSnapshotV2::from_live(&a).to_live(KeyChecks::Stored).unwrap() == a);
-        assert!(SessionSnapshotV2::from_live(&b).to_live(KeyChecks::Stored).unwrap() == b);
+        assert!(
+            SessionSnapshotV2::from_live(&a)
+                .to_live(KeyChecks::Stored)
+                .unwrap()
+                == a
+        );
+        assert!(
+            SessionSnapshotV2::from_live(&b)
+                .to_live(KeyChecks::Stored)
+                .unwrap()
+                == b
+        );
         let edit = |s: &Session, f: &dyn Fn(&mut SessionSnapshotV2)| {
             let mut snapshot = SessionSnapshotV2::from_live(s);
             f(&mut snapshot);
@@ -638,14 +653,18 @@ mod tests {
         assert_eq!(edit(&a, &|s| s.kem_interval = HARD_MAX_KEM_INTERVAL), None);
         assert_eq!(
             edit(&a, &|s| s.kem_interval = HARD_MAX_KEM_INTERVAL + 1),
-            Some(limit("HARD_MAX_KEM_INTERVAL", HARD_MAX_KEM_INTERVAL as usize))
+            Some(limit(
+                "HARD_MAX_KEM_INTERVAL",
+                HARD_MAX_KEM_INTERVAL as usize
+            ))
         );
         assert_eq!(
             edit(&a, &|s| s.kem_message_bound = HARD_MAX_KEM_MESSAGE_BOUND),
             None
         );
         assert_eq!(
-            edit(&a, &|s| s.kem_message_bound = HARD_MAX_KEM_MESSAGE_BOUND + 1),
+            edit(&a, &|s| s.kem_message_bound =
+                HARD_MAX_KEM_MESSAGE_BOUND + 1),
             Some(limit(
                 "HARD_MAX_KEM_MESSAGE_BOUND",
                 HARD_MAX_KEM_MESSAGE_BOUND as usize

@@ -15,9 +15,7 @@ use hushwire::wire::{
     KEM_PART_LEN, MAX_PQ_MESSAGE_LEN, MessageKind, PQ_RATCHET_MESSAGE_OVERHEAD, PqPreKeyMessage,
     PqRatchetMessage, RATCHET_MESSAGE_OVERHEAD, message_kind,
 };
-use hushwire::{
-    Account, Device, RatchetConfig, Session, SessionVersion, StorageKey,
-};
+use hushwire::{Account, Device, RatchetConfig, Session, SessionVersion, StorageKey};
 use rand_core::SeedableRng;
 
 use crate::common::NOW;
@@ -48,8 +46,14 @@ fn pair(version: SessionVersion, seed: u64) -> (ChaCha20Rng, Session, Session, V
 #[test]
 fn a_v2_session_is_chosen_by_the_initiator_and_followed_by_the_responder() {
     let mut rng = ChaCha20Rng::seed_from_u64(1);
-    assert_eq!(Account::new(NOW, &mut rng).session_version(), SessionVersion::V1);
-    assert_eq!(Device::new(NOW, &mut rng).session_version(), SessionVersion::V1);
+    assert_eq!(
+        Account::new(NOW, &mut rng).session_version(),
+        SessionVersion::V1
+    );
+    assert_eq!(
+        Device::new(NOW, &mut rng).session_version(),
+        SessionVersion::V1
+    );
 
     let (mut rng, mut a, mut b, first) = pair(SessionVersion::V2, 2);
     assert_eq!(first[1], 0x05);
@@ -59,7 +63,10 @@ fn a_v2_session_is_chosen_by_the_initiator_and_followed_by_the_responder() {
         prekey.message().as_bytes().len(),
         5 + PQ_RATCHET_MESSAGE_OVERHEAD + KEM_PART_LEN
     );
-    assert_eq!((a.version(), b.version()), (SessionVersion::V2, SessionVersion::V2));
+    assert_eq!(
+        (a.version(), b.version()),
+        (SessionVersion::V2, SessionVersion::V2)
+    );
     for round in 0..3u8 {
         let reply = b.encrypt(&[round], &mut rng).unwrap();
         assert_eq!(reply[1], 0x04);
@@ -76,7 +83,10 @@ fn a_v2_session_is_chosen_by_the_initiator_and_followed_by_the_responder() {
     let (mut rng, mut a, mut b, first) = pair(SessionVersion::V1, 3);
     assert_eq!(first[1], 0x02);
     let reply = b.encrypt(b"r", &mut rng).unwrap();
-    assert_eq!((reply[1], reply.len()), (0x01, 1 + RATCHET_MESSAGE_OVERHEAD));
+    assert_eq!(
+        (reply[1], reply.len()),
+        (0x01, 1 + RATCHET_MESSAGE_OVERHEAD)
+    );
     let _ = a.decrypt(&reply).unwrap();
     assert_eq!(a.version(), SessionVersion::V1);
 }
@@ -108,7 +118,9 @@ fn a_device_chooses_the_version_per_peer_and_accepts_both() {
             .plaintext,
         b"pq"
     );
-    let _ = carol.decrypt_from(alice.identity_key(), &to_carol, NOW).unwrap();
+    let _ = carol
+        .decrypt_from(alice.identity_key(), &to_carol, NOW)
+        .unwrap();
     let reply = bob
         .encrypt_for(alice.identity_key(), b"back", &mut rng)
         .unwrap();
@@ -121,7 +133,9 @@ fn a_device_chooses_the_version_per_peer_and_accepts_both() {
     let mut dave = Device::new(NOW, &mut rng);
     let bundle = bob.account().published_prekeys().take_bundle();
     let _ = dave.start_session(&bundle, &mut rng).unwrap();
-    let v1 = dave.encrypt_for(bob.identity_key(), b"old", &mut rng).unwrap();
+    let v1 = dave
+        .encrypt_for(bob.identity_key(), b"old", &mut rng)
+        .unwrap();
     assert_eq!(v1[1], 0x02);
     assert_eq!(
         bob.decrypt_from(dave.identity_key(), &v1, NOW)
@@ -131,7 +145,9 @@ fn a_device_chooses_the_version_per_peer_and_accepts_both() {
     );
     let bundle = carol.account().published_prekeys().take_bundle();
     let _ = bob.start_session(&bundle, &mut rng).unwrap();
-    let v2 = bob.encrypt_for(carol.identity_key(), b"new", &mut rng).unwrap();
+    let v2 = bob
+        .encrypt_for(carol.identity_key(), b"new", &mut rng)
+        .unwrap();
     assert_eq!(v2[1], 0x05);
 }
 
@@ -163,7 +179,9 @@ fn v2_sessions_and_the_session_setting_survive_every_kind_of_storage() {
     let mut bob = Device::new(NOW, &mut rng);
     let bundle = bob.account().published_prekeys().take_bundle();
     let _ = alice.start_session(&bundle, &mut rng).unwrap();
-    let first = alice.encrypt_for(bob.identity_key(), b"hi", &mut rng).unwrap();
+    let first = alice
+        .encrypt_for(bob.identity_key(), b"hi", &mut rng)
+        .unwrap();
     let _ = bob.decrypt_from(alice.identity_key(), &first, NOW).unwrap();
 
     let blob = alice.to_encrypted(&key(), 1, &mut rng);
@@ -180,7 +198,9 @@ fn v2_sessions_and_the_session_setting_survive_every_kind_of_storage() {
     assert_eq!(account_only.session_version(), SessionVersion::V2);
     assert_eq!(account_only.session_config(), &config);
 
-    let reply = bob.encrypt_for(alice.identity_key(), b"yo", &mut rng).unwrap();
+    let reply = bob
+        .encrypt_for(alice.identity_key(), b"yo", &mut rng)
+        .unwrap();
     assert_eq!(
         back.decrypt_from(bob.identity_key(), &reply, NOW)
             .unwrap()
@@ -241,8 +261,14 @@ fn fixture_path(name: &str) -> std::path::PathBuf {
 /// The frozen version-4 fixtures (SPEC.md §11.4) and the SHA-256 of each: written once by
 /// `HUSHWIRE_WRITE_FIXTURES=1` with a build that writes format version 4, never regenerated.
 const FIXTURES_V4: [(&str, &str); 2] = [
-    ("session_alice_v2.bin", "8ad386cf4a7bc0473091b05f12fa8fc6c717f70549ab880ae76b9d4033999c11"),
-    ("message_to_alice_v2.bin", "80bf12fefa7962acd65ae6f3b54f659df3ef43f168baaffa870d83659279f914"),
+    (
+        "session_alice_v2.bin",
+        "8ad386cf4a7bc0473091b05f12fa8fc6c717f70549ab880ae76b9d4033999c11",
+    ),
+    (
+        "message_to_alice_v2.bin",
+        "80bf12fefa7962acd65ae6f3b54f659df3ef43f168baaffa870d83659279f914",
+    ),
 ];
 
 /// Writes the version-4 fixtures that do not exist yet: Alice's version-2 session after Bob's
@@ -281,7 +307,10 @@ fn frozen_v4_fixtures_are_byte_identical() {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        assert_eq!(hex, pin, "{name} changed: the frozen fixtures must never change");
+        assert_eq!(
+            hex, pin,
+            "{name} changed: the frozen fixtures must never change"
+        );
     }
 }
 
@@ -295,7 +324,10 @@ fn frozen_v4_fixtures_still_restore_and_work() {
         .expect("the v4 fixture must restore");
     assert_eq!(alice.version(), SessionVersion::V2);
     let message = std::fs::read(fixture_path("message_to_alice_v2.bin")).unwrap();
-    assert_eq!(message.len(), 8 + PQ_RATCHET_MESSAGE_OVERHEAD + KEM_PART_LEN);
+    assert_eq!(
+        message.len(),
+        8 + PQ_RATCHET_MESSAGE_OVERHEAD + KEM_PART_LEN
+    );
     assert_eq!(alice.decrypt(&message).unwrap().plaintext, b"pq reply");
     let mut rng = ChaCha20Rng::seed_from_u64(9);
     let next = alice.encrypt(b"on", &mut rng).unwrap();
@@ -358,5 +390,8 @@ fn pq_overhead_figures() {
             v1.0, v1.1, k1.0, k1.1, k2.0, k2.1, k4.0, k4.1
         ));
     }
-    println!("bytes per message (32-byte plaintexts):\n{}", lines.join("\n"));
+    println!(
+        "bytes per message (32-byte plaintexts):\n{}",
+        lines.join("\n")
+    );
 }

@@ -11,9 +11,7 @@
 
 use chacha20::ChaCha20Rng;
 use hushwire::wire::KEM_PART_LEN;
-use hushwire::{
-    Account, DecodeError, DecryptError, HandshakeError, Session, SessionVersion,
-};
+use hushwire::{Account, DecodeError, DecryptError, HandshakeError, Session, SessionVersion};
 use rand_core::SeedableRng;
 
 use crate::common::NOW;
