@@ -12,5 +12,6 @@ mod mask;
 mod mask_corpus;
 mod reset;
 mod sealed;
+mod pq_session;
 mod session;
 mod verify;
