@@ -23,9 +23,9 @@
 use hushwire::{Device, PreKeyBundle, Session, SessionVersion};
 use serde_json::{Value, json};
 
-use crate::common::{NOW, NOW_SECS};
 use crate::common::vector_file::{canonical_text, check_vector_file};
 use crate::common::vector_json::{error_json, events_json};
+use crate::common::{NOW, NOW_SECS};
 
 use super::session::{
     LABEL_PQXDH, TAPE_GENERATION, TAPE_MAX, TapeRng, aead_open, aead_seal, arr, chain_step,
@@ -207,7 +207,11 @@ impl Reference {
         self.agreement.as_ref().unwrap()
     }
     fn ad(&self) -> Vec<u8> {
-        [self.accounts[ALICE].identity_key, self.accounts[BOB].identity_key].concat()
+        [
+            self.accounts[ALICE].identity_key,
+            self.accounts[BOB].identity_key,
+        ]
+        .concat()
     }
     fn okm(&self, range: std::ops::Range<usize>) -> [u8; 32] {
         arr(&self.agreement().okm[range])
@@ -308,7 +312,14 @@ impl Reference {
             x25519_dh(&base_private, &b.dh_public),
             x25519_dh(&base_private, &b.spk_public),
         ];
-        let ikm = [&[0xFFu8; 32][..], &dh[0], &dh[1], &dh[2], &kem_shared_secret].concat();
+        let ikm = [
+            &[0xFFu8; 32][..],
+            &dh[0],
+            &dh[1],
+            &dh[2],
+            &kem_shared_secret,
+        ]
+        .concat();
         let info = [
             LABEL_PQXDH,
             &a.identity_key,
@@ -374,7 +385,14 @@ impl Reference {
         if p == ALICE {
             // K = 1: every initiator chain carries a fresh key.
             let seed: [u8; 64] = self.tape.draw(format!("session0.kem_seed[chain {g}]"));
-            chain_kem = (KEM_KEY, Some(seed), Some(kem_public(&seed)), None, None, None);
+            chain_kem = (
+                KEM_KEY,
+                Some(seed),
+                Some(kem_public(&seed)),
+                None,
+                None,
+                None,
+            );
         } else if let Some(key) = self.chains[g - 1].kem_key.clone() {
             let m: [u8; 32] = self.tape.draw(format!("session0.kem_encaps_m[chain {g}]"));
             let (ct, ss) = kem_encapsulate(&key, &m);
@@ -403,7 +421,11 @@ impl Reference {
             1 => self.okm(64..96),
             _ => self.chains[g - 2].next_header_key,
         };
-        let previous_chain_length = if g >= 2 { self.chains[g - 2].messages } else { 0 };
+        let previous_chain_length = if g >= 2 {
+            self.chains[g - 2].messages
+        } else {
+            0
+        };
         let chain_key = arr(&okm[32..64]);
         self.chains.push(RefChain {
             sender: p,
@@ -530,9 +552,8 @@ impl Reference {
     /// with `kem_kind`, under the header key of chain `g` (the next one's: `chains[g - 2]`'s
     /// `next_header_key` when `g` was never started), sent by `sender` with a new ratchet key.
     fn forge(&self, name: &str, g: usize, sender: usize, pn: u32, kem_kind: u8) -> Vec<u8> {
-        let nonce: [u8; 12] = arr(&sha256(
-            &[b"hushwire/v1/test-vectors/forged/", name.as_bytes()].concat(),
-        )[..12]);
+        let nonce: [u8; 12] =
+            arr(&sha256(&[b"hushwire/v1/test-vectors/forged/", name.as_bytes()].concat())[..12]);
         let ratchet_key = x25519_public(&sha256(b"hushwire/v1/test-vectors/forged-ratchet-key"));
         let header_key = self.chains[g - 2].next_header_key;
         let header = [
@@ -548,7 +569,14 @@ impl Reference {
         let epoch = u32::try_from(g / 2 + 1).unwrap();
         let tag = session_tag(&self.okm(128..160), role, &nonce, &eh, epoch);
         let rest = if kem_kind == KEM_NONE { 16 } else { 1216 };
-        [&[1u8, TYPE_RATCHET_V2][..], &nonce, &eh, &tag, &vec![0u8; rest]].concat()
+        [
+            &[1u8, TYPE_RATCHET_V2][..],
+            &nonce,
+            &eh,
+            &tag,
+            &vec![0u8; rest],
+        ]
+        .concat()
     }
 }
 
@@ -670,7 +698,12 @@ fn build() -> String {
                 json!({"op": "create_account", "party": PARTY[p]})
             }
             Op::TakeBundle => {
-                let b = devices[BOB].as_ref().unwrap().account().published_prekeys().take_bundle();
+                let b = devices[BOB]
+                    .as_ref()
+                    .unwrap()
+                    .account()
+                    .published_prekeys()
+                    .take_bundle();
                 assert_eq!(b.to_bytes(), r.bundle, "bundle bytes");
                 bundle = Some(b);
                 json!({"op": "take_bundle", "party": "bob", "bundle": 0})
@@ -692,7 +725,11 @@ fn build() -> String {
                     "session": 0, "session_version": 2})
             }
             Op::Encrypt(p, text) => {
-                let wire = sessions[p].as_mut().unwrap().encrypt(text.as_bytes(), &mut rng).unwrap();
+                let wire = sessions[p]
+                    .as_mut()
+                    .unwrap()
+                    .encrypt(text.as_bytes(), &mut rng)
+                    .unwrap();
                 let m = wires.len();
                 assert_eq!(hx(&wire), hx(&r.messages[m].wire), "message {m}");
                 wires.push(wire);
@@ -739,8 +776,10 @@ fn build() -> String {
         };
         // The library drew what the reference drew, in the same pieces.
         let lib: Vec<(usize, usize)> = rng.draws[before..].to_vec();
-        let want: Vec<(usize, usize)> =
-            r.event_draws[i].iter().map(|&d| (r.tape.draws[d].1, r.tape.draws[d].2)).collect();
+        let want: Vec<(usize, usize)> = r.event_draws[i]
+            .iter()
+            .map(|&d| (r.tape.draws[d].1, r.tape.draws[d].2))
+            .collect();
         assert_eq!(lib, want, "draws of event {i}");
         event["index"] = json!(i);
         event["draws"] = json!(r.event_draws[i]);
@@ -751,13 +790,20 @@ fn build() -> String {
                 "session" => {
                     let mut s = sessions[case.party].clone().unwrap();
                     let err = s.decrypt(&case.input).expect_err(case.name);
-                    assert!(s == *sessions[case.party].as_ref().unwrap(), "{}: session changed", case.name);
+                    assert!(
+                        s == *sessions[case.party].as_ref().unwrap(),
+                        "{}: session changed",
+                        case.name
+                    );
                     error_json(err)
                 }
                 _ => {
                     let mut d = devices[case.party].clone().unwrap();
                     let before = account_state(&d);
-                    let err = d.account_mut().create_inbound_session(&case.input, NOW).expect_err(case.name);
+                    let err = d
+                        .account_mut()
+                        .create_inbound_session(&case.input, NOW)
+                        .expect_err(case.name);
                     assert_eq!(account_state(&d), before, "{}: account changed", case.name);
                     error_json(err)
                 }
@@ -769,13 +815,23 @@ fn build() -> String {
         }
     }
     assert_eq!(case_errors.len(), cases.len());
-    assert!(case_errors.iter().all(|ok| *ok), "invalid inputs gave other errors");
+    assert!(
+        case_errors.iter().all(|ok| *ok),
+        "invalid inputs gave other errors"
+    );
     // Every message opens with the reference's keys (header, KEM part, body).
     for (i, m) in r.messages.iter().enumerate() {
         let c = &r.chains[m.chain];
         let ad = [&[1u8, TYPE_RATCHET_V2][..], &r.ad()].concat();
-        assert_eq!(aead_open(&c.header_key, &m.nonce, &ad, &m.encrypted_header).unwrap(), m.header);
-        assert_eq!(aead_open(&m.message_key, &m.nonce, &m.body_ad, &m.body).unwrap(), m.plaintext, "{i}");
+        assert_eq!(
+            aead_open(&c.header_key, &m.nonce, &ad, &m.encrypted_header).unwrap(),
+            m.header
+        );
+        assert_eq!(
+            aead_open(&m.message_key, &m.nonce, &m.body_ad, &m.body).unwrap(),
+            m.plaintext,
+            "{i}"
+        );
     }
     canonical_text(&file_json(&r, &cases, events))
 }
@@ -825,10 +881,18 @@ fn file_json(r: &Reference, cases: &[Case], events: Vec<Value>) -> Value {
         "body": hx(&m.body), "ratchet_message": hx(&m.ratchet_message), "wire": hx(&m.wire),
     })).collect();
     let used = r.tape.pos;
-    let draws: Vec<Value> = r.tape.draws.iter().enumerate().map(|(i, (purpose, off, len))| json!({
-        "index": i, "purpose": purpose, "offset": off, "length": len,
-        "value": hx(&r.tape.bytes[*off..off + len]),
-    })).collect();
+    let draws: Vec<Value> = r
+        .tape
+        .draws
+        .iter()
+        .enumerate()
+        .map(|(i, (purpose, off, len))| {
+            json!({
+                "index": i, "purpose": purpose, "offset": off, "length": len,
+                "value": hx(&r.tape.bytes[*off..off + len]),
+            })
+        })
+        .collect();
     let invalid: Vec<Value> = cases.iter().enumerate().map(|(i, c)| json!({
         "index": i, "name": c.name, "description": c.description, "target": c.target,
         "party": PARTY[c.party], "session": if c.target == "session" { json!(0) } else { Value::Null },

@@ -194,7 +194,12 @@ pub(super) fn aead_seal(key: &[u8; 32], nonce: &[u8; 12], ad: &[u8], plaintext: 
     buf
 }
 
-pub(super) fn aead_open(key: &[u8; 32], nonce: &[u8; 12], ad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn aead_open(
+    key: &[u8; 32],
+    nonce: &[u8; 12],
+    ad: &[u8],
+    sealed: &[u8],
+) -> Option<Vec<u8>> {
     let (ciphertext, tag) = sealed.split_at(sealed.len().checked_sub(16)?);
     let tag = Tag::try_from(tag).ok()?;
     let cipher = ChaCha20Poly1305::new(&(*key).into());
