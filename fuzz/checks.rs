@@ -31,7 +31,10 @@
 use std::sync::OnceLock;
 
 use chacha20::ChaCha20Rng;
-use hushwire::wire::{MessageKind, PreKeyMessage, RatchetMessage, message_kind};
+use hushwire::wire::{
+    KEM_PART_LEN, MAX_PQ_MESSAGE_LEN, MessageKind, PQ_RATCHET_MESSAGE_OVERHEAD, PqPreKeyMessage,
+    PqRatchetMessage, PreKeyMessage, RatchetMessage, message_kind,
+};
 use hushwire::{
     Account, DecodeError, Device, IdentityKey, MAX_MESSAGE_LEN, PreKeyBundle,
     RATCHET_MESSAGE_OVERHEAD, RESET_REQUEST_LEN, ResetReason, ResetRequest, Session, Timestamp,
@@ -130,17 +133,70 @@ const KEM_CIPHERTEXT_LEN: usize = 1088;
 /// decodes re-encodes to exactly the input with its fields at their SPEC.md offsets.
 pub(crate) fn check_decode(data: &[u8]) {
     let kind = message_kind(data);
+    // Version-2 session messages (SPEC.md §5.9.3, §5.9.7): types 0x04 and 0x05.
+    let pq = data.get(1).is_some_and(|t| *t == 0x04 || *t == 0x05);
     if let Ok(kind) = kind {
-        assert!(data.len() >= 2 && data.len() <= MAX_MESSAGE_LEN);
+        let max = if pq {
+            MAX_PQ_MESSAGE_LEN
+        } else {
+            MAX_MESSAGE_LEN
+        };
+        assert!(data.len() >= 2 && data.len() <= max);
         assert_eq!(data[0], hushwire::WIRE_VERSION);
         assert_eq!(
             kind,
-            if data[1] == 0x01 {
+            if data[1] == 0x01 || data[1] == 0x04 {
                 MessageKind::Ratchet
             } else {
                 MessageKind::PreKey
             }
         );
+    }
+
+    match PqRatchetMessage::decode(data) {
+        Ok(m) => {
+            assert_eq!(kind, Ok(MessageKind::Ratchet));
+            assert_eq!(data[1], 0x04);
+            assert_eq!(m.as_bytes(), data);
+            // The rest holds a KEM part or not: at least a tag, at most a KEM part and the
+            // largest body.
+            assert!(data.len() >= PQ_RATCHET_MESSAGE_OVERHEAD);
+            assert!(
+                data.len()
+                    <= PQ_RATCHET_MESSAGE_OVERHEAD + KEM_PART_LEN + hushwire::MAX_PLAINTEXT_LEN
+            );
+            assert_eq!(PqRatchetMessage::decode(m.as_bytes()), Ok(m));
+        }
+        Err(e) if kind == Ok(MessageKind::Ratchet) && data[1] == 0x04 => assert!(
+            matches!(
+                e,
+                DecodeError::Truncated { .. } | DecodeError::TooLarge { .. }
+            ),
+            "{e:?}"
+        ),
+        Err(_) => {}
+    }
+
+    if let Ok(m) = PqPreKeyMessage::decode(data) {
+        assert_eq!(kind, Ok(MessageKind::PreKey));
+        assert_eq!(data[1], 0x05);
+        let inner = m.message().as_bytes();
+        assert!(data.ends_with(inner));
+        assert_eq!(
+            inner[1], 0x04,
+            "a version-2 prekey message embeds a 0x04 message"
+        );
+        assert_eq!(PqRatchetMessage::decode(inner), Ok(*m.message()));
+        assert_eq!(PqPreKeyMessage::decode(m.as_bytes()), Ok(m));
+        assert!(PreKeyMessage::decode(data).is_err());
+        assert_eq!(&data[2..34], m.identity_key_bytes());
+        assert_eq!(&data[34..66], m.base_key());
+        let fixed = if m.one_time_prekey_id().is_some() {
+            79
+        } else {
+            75
+        };
+        assert_eq!(data.len(), fixed + KEM_CIPHERTEXT_LEN + inner.len());
     }
 
     match RatchetMessage::decode(data) {
@@ -151,7 +207,7 @@ pub(crate) fn check_decode(data: &[u8]) {
             assert_eq!(RatchetMessage::decode(m.as_bytes()), Ok(m));
         }
         // After a valid version and type byte, the only way to fail is the length.
-        Err(e) if kind == Ok(MessageKind::Ratchet) => assert!(
+        Err(e) if kind == Ok(MessageKind::Ratchet) && data[1] == 0x01 => assert!(
             matches!(
                 e,
                 DecodeError::Truncated { .. } | DecodeError::TooLarge { .. }
@@ -243,6 +299,11 @@ pub(crate) struct SessionFixture {
     pub(crate) bob: Session,
     pub(crate) to_alice: Vec<Genuine>,
     pub(crate) to_bob: Vec<Genuine>,
+    /// A version-2 (post-quantum, SPEC.md §5.9) pair of the same accounts, and its messages.
+    pub(crate) alice2: Session,
+    pub(crate) bob2: Session,
+    pub(crate) to_alice2: Vec<Genuine>,
+    pub(crate) to_bob2: Vec<Genuine>,
     pub(crate) bundle: Vec<u8>,
     /// A reset request from Alice to Bob.
     pub(crate) reset_request: Vec<u8>,
@@ -314,11 +375,48 @@ fn build_session_fixture() -> SessionFixture {
         )
         .expect("reset request");
 
+    // A version-2 session, built last so the version-1 fixture above is unchanged: Bob reads
+    // the first prekey message (a key), Alice his first reply (a ciphertext); a delayed
+    // prekey message, a delayed reply and Alice's next chain (a new key) are pending.
+    let bundle2 = bob_account.account().published_prekeys().take_bundle();
+    let mut alice2 = alice_account
+        .account()
+        .create_outbound_session_with_version(&bundle2, hushwire::SessionVersion::V2, rng)
+        .expect("outbound v2");
+    let p1 = genuine("v2-prekey-p1", &mut alice2, "p1: pq hello", false, rng);
+    let p2 = genuine(
+        "v2-prekey-p2",
+        &mut alice2,
+        "p2: delayed pq prekey",
+        true,
+        rng,
+    );
+    let mut bob2 = bob_account
+        .account_mut()
+        .create_inbound_session(&p1.bytes, NOW)
+        .expect("inbound v2")
+        .session;
+    let q1 = genuine("v2-ratchet-q1", &mut bob2, "q1: pq reply", false, rng);
+    let q2 = genuine(
+        "v2-ratchet-q2",
+        &mut bob2,
+        "q2: delayed pq reply",
+        true,
+        rng,
+    );
+    let read = alice2.decrypt(&q1.bytes).expect("alice reads v2");
+    assert_eq!(read.plaintext, q1.plaintext);
+    let p3 = genuine("v2-ratchet-p3", &mut alice2, "p3: new key", true, rng);
+
     SessionFixture {
         alice,
         bob,
         to_alice: vec![r1, r2, r3, r4],
         to_bob: vec![m1, m2, m3, m4],
+        alice2,
+        bob2,
+        to_alice2: vec![q1, q2],
+        to_bob2: vec![p1, p2, p3],
         bundle: bundle.to_bytes(),
         reset_request,
         identity_keys: [
@@ -389,6 +487,15 @@ fn build_inbound_fixture() -> InboundFixture {
             messages.push(genuine(name, &mut session, name, true, rng));
         }
     }
+    // A version-2 initiator (type 0x05, SPEC.md §5.9.7), on reusable prekeys only.
+    let b5 = take(&mut server);
+    let initiator = Account::new(NOW, rng);
+    let mut session = initiator
+        .create_outbound_session_with_version(&b5, hushwire::SessionVersion::V2, rng)
+        .expect("outbound v2");
+    for name in ["p5-v2-first", "p5-v2-second"] {
+        messages.push(genuine(name, &mut session, name, true, rng));
+    }
     InboundFixture {
         published: bob.published_prekeys(),
         account: bob,
@@ -450,6 +557,7 @@ fn genuine_encoding<'a>(message: &[u8], genuine: &'a [Genuine]) -> Option<&'a Ge
     genuine.iter().find(|g| {
         g.bytes == message
             || PreKeyMessage::decode(&g.bytes).is_ok_and(|p| p.message().as_bytes() == message)
+            || PqPreKeyMessage::decode(&g.bytes).is_ok_and(|p| p.message().as_bytes() == message)
     })
 }
 
@@ -463,10 +571,12 @@ pub(crate) fn check_session_decrypt(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let (session, genuine) = if mode & 2 == 0 {
-        (&fixture.bob, &fixture.to_bob)
-    } else {
-        (&fixture.alice, &fixture.to_alice)
+    // Bit 1: the direction; bit 2: the version-2 pair (SPEC.md §5.9).
+    let (session, genuine) = match (mode & 2 == 0, mode & 4 == 0) {
+        (true, true) => (&fixture.bob, &fixture.to_bob),
+        (false, true) => (&fixture.alice, &fixture.to_alice),
+        (true, false) => (&fixture.bob2, &fixture.to_bob2),
+        (false, false) => (&fixture.alice2, &fixture.to_alice2),
     };
     let Some(message) = raw_or_edited(mode, rest, genuine, |g| &g.bytes) else {
         return;
@@ -550,14 +660,31 @@ pub(crate) fn check_inbound_session(data: &[u8]) {
                     original.name
                 );
             }
-            let sent = PreKeyMessage::decode(&message).expect("accepted, so it decodes");
-            let genuine = PreKeyMessage::decode(&original.bytes).expect("genuine");
-            assert_eq!(sent.base_key(), genuine.base_key(), "{}", original.name);
-            assert_eq!(sent.identity_key_bytes(), genuine.identity_key_bytes());
+            // The version is the message's: a 0x05 message makes a version-2 session.
+            assert_eq!(message[1], original.bytes[1], "{}", original.name);
+            let v2 = message[1] == 0x05;
             assert_eq!(
-                inbound.session.remote_identity().as_bytes(),
-                sent.identity_key_bytes()
+                inbound.session.version(),
+                if v2 {
+                    hushwire::SessionVersion::V2
+                } else {
+                    hushwire::SessionVersion::V1
+                }
             );
+            let fields = |bytes: &[u8]| -> ([u8; 32], [u8; 32]) {
+                if v2 {
+                    let m = PqPreKeyMessage::decode(bytes).expect("accepted, so it decodes");
+                    (*m.base_key(), *m.identity_key_bytes())
+                } else {
+                    let m = PreKeyMessage::decode(bytes).expect("accepted, so it decodes");
+                    (*m.base_key(), *m.identity_key_bytes())
+                }
+            };
+            let (sent_base, sent_identity) = fields(&message);
+            let (genuine_base, genuine_identity) = fields(&original.bytes);
+            assert_eq!(sent_base, genuine_base, "{}", original.name);
+            assert_eq!(sent_identity, genuine_identity);
+            assert_eq!(inbound.session.remote_identity().as_bytes(), &sent_identity);
             // The same message again is a replay and changes nothing.
             let counts = account.one_time_prekey_counts();
             let published = account.published_prekeys();
@@ -588,7 +715,13 @@ pub(crate) fn seed_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     match target {
         "decode" => {
-            for g in sessions.to_bob.iter().chain(&sessions.to_alice) {
+            for g in sessions
+                .to_bob
+                .iter()
+                .chain(&sessions.to_alice)
+                .chain(&sessions.to_bob2)
+                .chain(&sessions.to_alice2)
+            {
                 out.push((format!("session-{}", g.name), g.bytes.clone()));
             }
             for g in &inbound.messages {
@@ -606,6 +739,8 @@ pub(crate) fn seed_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
             for (side, mode, genuine) in [
                 ("bob", 0u8, &sessions.to_bob),
                 ("alice", 2u8, &sessions.to_alice),
+                ("bob-v2", 4u8, &sessions.to_bob2),
+                ("alice-v2", 6u8, &sessions.to_alice2),
             ] {
                 for (i, g) in genuine.iter().enumerate() {
                     let mut raw = vec![mode];

@@ -141,7 +141,7 @@ pub use ratchet::{
     DEFAULT_MAX_RECEIVING_CHAINS, DEFAULT_MAX_SKIPPED_KEYS, DEFAULT_SKIPPED_KEY_MAX_AGE,
     DecryptError, EncryptError, HARD_MAX_JUMP, HARD_MAX_KEM_INTERVAL, HARD_MAX_KEM_MESSAGE_BOUND,
     HARD_MAX_RECEIVING_CHAINS, HARD_MAX_SKIPPED_KEY_MAX_AGE, HARD_MAX_SKIPPED_KEYS, RatchetConfig,
-    SKIPPED_KEY_MEMORY_BYTES,
+    SKIPPED_KEY_MEMORY_BYTES, SessionVersion,
 };
 pub use sealed::{ContentType, Metadata, OpenError, Opened, SealError};
 pub use session::{Decrypted, Role, Session, SessionId};

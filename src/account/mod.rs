@@ -8,7 +8,8 @@ mod snapshot;
 #[cfg(feature = "serde")]
 pub(crate) use snapshot::AccountSnapshotV1;
 pub(crate) use snapshot::{
-    AccountSnapshotV2, AccountSnapshotV3, PeerRecordV2, ResetLogV1, account_snapshot_from_version,
+    AccountSnapshotV2, AccountSnapshotV3, AccountSnapshotV4, PeerRecordV2, PeerRecordV3,
+    ResetLogV1, account_snapshot_from_version,
 };
 
 use core::fmt;
@@ -26,7 +27,7 @@ use crate::ratchet::{RatchetConfig, RatchetKeyPair, RatchetState, ResponderStart
 use crate::sealed::{EnvelopeKeyPublic, RecipientKeys};
 use crate::session::{Session, SessionId, SessionNames, report_events};
 use crate::time::Timestamp;
-use crate::wire::PreKeyMessage;
+use crate::wire::AnyPreKey;
 use crate::x3dh::HandshakeError;
 use crate::x3dh::{
     KemPreKeyPublic, OneTimePreKeyPublic, PreKeyBundle, SignedPreKeyPublic, initiate, respond,
@@ -233,6 +234,9 @@ pub struct Account {
     pub(crate) config: RatchetConfig,
     /// Envelope KEM keys, once hybrid sealed envelopes are enabled.
     pub(crate) envelope_keys: Option<EnvelopeKeys>,
+    /// The version of the sessions [`Account::create_outbound_session`] starts (SPEC.md
+    /// §5.9.7).
+    pub(crate) session_version: SessionVersion,
 }
 
 impl fmt::Debug for Account {
@@ -280,6 +284,7 @@ impl Account {
             replay_records: VecDeque::new(),
             config: RatchetConfig::default(),
             envelope_keys: None,
+            session_version: SessionVersion::V1,
         }
     }
 
@@ -301,6 +306,21 @@ impl Account {
     /// Sets the limits given to sessions this account creates from now on.
     pub fn set_session_config(&mut self, config: RatchetConfig) {
         self.config = config;
+    }
+
+    /// The version of the sessions this account starts ([`SessionVersion::V1`] unless set).
+    pub fn session_version(&self) -> SessionVersion {
+        self.session_version
+    }
+
+    /// Sets the version of the sessions [`Account::create_outbound_session`] starts from now
+    /// on (SPEC.md §5.9.7). Choose [`SessionVersion::V2`] (the post-quantum ratchet) only if
+    /// the peers run a build that reads it: an older responder rejects its prekey message
+    /// (type `0x05`) as an unknown type. Sessions already made keep their version; as a
+    /// responder the account accepts both versions whatever this says. Stored with the
+    /// account.
+    pub fn set_session_version(&mut self, version: SessionVersion) {
+        self.session_version = version;
     }
 
     /// Generates `x25519` one-time X25519 prekeys and `kem` one-time ML-KEM prekeys.
@@ -566,6 +586,40 @@ impl Account {
         bundle: &PreKeyBundle,
         rng: &mut R,
     ) -> Result<Session, HandshakeError> {
+        self.create_outbound_session_with_version(bundle, self.session_version, rng)
+    }
+
+    /// As [`Account::create_outbound_session`], with the session version chosen for this
+    /// peer rather than the account's [`Account::session_version`] (an app that knows which
+    /// of its peers read version 2).
+    ///
+    /// ```
+    /// use hushwire::{Account, SessionVersion, Timestamp};
+    /// use rand_core::SeedableRng;
+    /// # fn main() -> Result<(), hushwire::Error> {
+    /// let mut rng = chacha20::ChaCha20Rng::seed_from_u64(7);
+    /// let now = Timestamp::from_unix_secs(1_700_000_000);
+    /// let (alice, mut bob) = (Account::new(now, &mut rng), Account::new(now, &mut rng));
+    /// let bundle = bob.published_prekeys().take_bundle();
+    /// let mut to_bob =
+    ///     alice.create_outbound_session_with_version(&bundle, SessionVersion::V2, &mut rng)?;
+    /// let first = to_bob.encrypt(b"post-quantum hello", &mut rng)?;
+    /// let mut to_alice = bob.create_inbound_session(&first, now)?.session;
+    /// assert_eq!(to_alice.version(), SessionVersion::V2);
+    /// let reply = to_alice.encrypt(b"hi", &mut rng)?;
+    /// assert_eq!(to_bob.decrypt(&reply)?.plaintext, b"hi");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Account::create_outbound_session`].
+    pub fn create_outbound_session_with_version<R: CryptoRng + ?Sized>(
+        &self,
+        bundle: &PreKeyBundle,
+        version: SessionVersion,
+        rng: &mut R,
+    ) -> Result<Session, HandshakeError> {
         let initiated = initiate(&self.identity, bundle, rng)?;
         let ratchet = RatchetState::new_initiator(
             initiated.keys.root,
@@ -574,7 +628,7 @@ impl Account {
             initiated.keys.responder_header,
             initiated.keys.tag_key,
             self.config,
-            SessionVersion::V1,
+            version,
             rng,
         )
         .map_err(|_| HandshakeError::NonContributory)?;
@@ -597,7 +651,12 @@ impl Account {
         message: &[u8],
         now: Timestamp,
     ) -> Result<InboundSession, HandshakeError> {
-        let prekey = PreKeyMessage::decode(message)?;
+        // Both session versions, whatever this account starts (SPEC.md §5.9.7).
+        let prekey = AnyPreKey::decode(message)?;
+        let version = match prekey {
+            AnyPreKey::V1(_) => SessionVersion::V1,
+            AnyPreKey::V2(_) => SessionVersion::V2,
+        };
         let their_identity = IdentityKey::from_bytes(prekey.identity_key_bytes())?;
         if their_identity == *self.identity.public() {
             return Err(HandshakeError::OwnIdentity);
@@ -675,7 +734,7 @@ impl Account {
             keys.initiator_header,
             keys.tag_key,
             self.config,
-            SessionVersion::V1,
+            version,
         );
         let names = SessionNames {
             local_identity: *self.identity.public(),

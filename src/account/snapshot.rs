@@ -18,8 +18,8 @@ use crate::persist::{
     Binding, BlobLabel, Expected, KeyChecks, Persist, RestoreError, STATE_FORMAT_VERSION, Secret32,
     StateType, StorageKey, decode_exact, secret, within_limit,
 };
-use crate::ratchet::ConfigV1;
-use crate::session::SessionSnapshotV1;
+use crate::ratchet::{ConfigV1, RatchetConfig, SessionVersion, pq_config_to_live};
+use crate::session::{SessionSnapshotV1, SessionSnapshotV2};
 use crate::time::Timestamp;
 use crate::verify::IdentityRecordV1;
 
@@ -192,10 +192,111 @@ impl From<AccountSnapshotV2> for AccountSnapshotV3 {
     }
 }
 
-impl AccountSnapshotV3 {
+/// Version 4 of the persisted [`Account`] (format version 4): version 3 whose peers hold
+/// session snapshots of version 2 (which can hold version-2 sessions, SPEC.md §5.9.7), followed
+/// by the account's session defaults (the version of the sessions it starts, the ML-KEM
+/// schedule of its configuration).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct AccountSnapshotV4 {
+    identity_seed: Secret32,
+    signed_prekey: SignedPreKeyV1,
+    retired_signed_prekeys: Vec<(SignedPreKeyV1, u64)>,
+    last_resort_kem: KemPreKeyV1,
+    retired_last_resort_kem: Vec<(KemPreKeyV1, u64)>,
+    one_time: Vec<(u32, Secret32)>,
+    one_time_kem: Vec<KemPreKeyV1>,
+    next_signed_id: u32,
+    next_one_time_id: u32,
+    next_kem_id: u32,
+    replay_records: Vec<(u32, [u8; 32])>,
+    config: ConfigV1,
+    /// By increasing identity key bytes.
+    pub(crate) peers: Vec<PeerRecordV3>,
+    /// Per peer identity key: reset bookkeeping.
+    pub(crate) resets: Vec<([u8; 32], ResetLogV1)>,
+    /// Per user id, by increasing id: the recorded identity key and its verification
+    /// (SPEC.md §15.5.4).
+    pub(crate) identities: Vec<IdentityRecordV1>,
+    /// The envelope KEM keys, if hybrid sealed envelopes are enabled.
+    envelope_keys: Option<EnvelopeKeysV1>,
+    /// The version and ML-KEM schedule of the sessions the account starts.
+    session_defaults: SessionDefaultsV1,
+}
+
+/// What an account gives the sessions it starts, beyond [`ConfigV1`] (SPEC.md §5.9.6, §5.9.7).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SessionDefaultsV1 {
+    /// 1 or 2 ([`SessionVersion::number`]).
+    version: u8,
+    kem_interval: u32,
+    kem_message_bound: u32,
+}
+
+impl SessionDefaultsV1 {
+    fn from_account(a: &Account) -> Self {
+        SessionDefaultsV1 {
+            version: a.session_version.number(),
+            kem_interval: a.config.kem_interval(),
+            kem_message_bound: a.config.kem_message_bound(),
+        }
+    }
+}
+
+/// One peer's record of format version 4: sessions of snapshot version 2.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct PeerRecordV3 {
+    pub(crate) identity: [u8; 32],
+    /// The device's logical clock when the record was last used.
+    pub(crate) last_used: u64,
+    /// Active first.
+    pub(crate) sessions: Vec<SessionSnapshotV2>,
+}
+
+impl From<PeerRecordV2> for PeerRecordV3 {
+    fn from(v2: PeerRecordV2) -> Self {
+        PeerRecordV3 {
+            identity: v2.identity,
+            last_used: v2.last_used,
+            sessions: v2.sessions.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// Format version 3 had version-1 sessions only and no session defaults: the account starts
+/// version-1 sessions with the default ML-KEM schedule after the migration.
+impl From<AccountSnapshotV3> for AccountSnapshotV4 {
+    fn from(v3: AccountSnapshotV3) -> Self {
+        let defaults = RatchetConfig::default();
+        AccountSnapshotV4 {
+            identity_seed: v3.identity_seed,
+            signed_prekey: v3.signed_prekey,
+            retired_signed_prekeys: v3.retired_signed_prekeys,
+            last_resort_kem: v3.last_resort_kem,
+            retired_last_resort_kem: v3.retired_last_resort_kem,
+            one_time: v3.one_time,
+            one_time_kem: v3.one_time_kem,
+            next_signed_id: v3.next_signed_id,
+            next_one_time_id: v3.next_one_time_id,
+            next_kem_id: v3.next_kem_id,
+            replay_records: v3.replay_records,
+            config: v3.config,
+            peers: v3.peers.into_iter().map(Into::into).collect(),
+            resets: v3.resets,
+            identities: v3.identities,
+            envelope_keys: v3.envelope_keys,
+            session_defaults: SessionDefaultsV1 {
+                version: SessionVersion::V1.number(),
+                kem_interval: defaults.kem_interval(),
+                kem_message_bound: defaults.kem_message_bound(),
+            },
+        }
+    }
+}
+
+impl AccountSnapshotV4 {
     /// The account's part; the device's sections are empty (an account alone holds none).
     pub(crate) fn from_account(a: &Account) -> Self {
-        AccountSnapshotV3 {
+        AccountSnapshotV4 {
             identity_seed: a.identity.dangerous_to_seed(),
             signed_prekey: SignedPreKeyV1::from_live(&a.signed_prekey.current),
             retired_signed_prekeys: a
@@ -240,6 +341,7 @@ impl AccountSnapshotV3 {
                 next_id: e.next_id,
                 refuse_classical: e.refuse_classical,
             }),
+            session_defaults: SessionDefaultsV1::from_account(a),
         }
     }
 
@@ -300,6 +402,11 @@ impl AccountSnapshotV3 {
         }
         device_limits(self)?;
         self.config.check_limits()?;
+        pq_config_to_live(
+            self.config.to_live()?,
+            self.session_defaults.kem_interval,
+            self.session_defaults.kem_message_bound,
+        )?;
         for peer in &self.peers {
             for session in &peer.sessions {
                 session.check_limits()?;
@@ -308,7 +415,7 @@ impl AccountSnapshotV3 {
         Ok(())
     }
 
-    /// The live account, after [`AccountSnapshotV3::check_limits`]; `checks` says how
+    /// The live account, after [`AccountSnapshotV4::check_limits`]; `checks` says how
     /// identity keys are parsed (SPEC.md §11.8). `device` parses the device's peers and reset
     /// logs, at the point of the account's checks where they always were.
     pub(crate) fn account_to_live<D>(
@@ -378,8 +485,14 @@ impl AccountSnapshotV3 {
             next_one_time_id: self.next_one_time_id,
             next_kem_id: self.next_kem_id,
             replay_records: self.replay_records.iter().copied().collect::<VecDeque<_>>(),
-            config: self.config.to_live()?,
+            config: pq_config_to_live(
+                self.config.to_live()?,
+                self.session_defaults.kem_interval,
+                self.session_defaults.kem_message_bound,
+            )?,
             envelope_keys,
+            session_version: SessionVersion::from_number(self.session_defaults.version)
+                .ok_or(RestoreError::Corrupt)?,
         };
         Ok((account, device))
     }
@@ -389,11 +502,15 @@ impl AccountSnapshotV3 {
 pub(crate) fn account_snapshot_from_version(
     version: u16,
     bytes: &[u8],
-) -> Result<AccountSnapshotV3, RestoreError> {
+) -> Result<AccountSnapshotV4, RestoreError> {
     Ok(match version {
-        1 => AccountSnapshotV2::from(decode_exact::<AccountSnapshotV1>(bytes)?).into(),
-        2 => decode_exact::<AccountSnapshotV2>(bytes)?.into(),
-        _ => decode_exact::<AccountSnapshotV3>(bytes)?,
+        1 => AccountSnapshotV3::from(AccountSnapshotV2::from(decode_exact::<AccountSnapshotV1>(
+            bytes,
+        )?))
+        .into(),
+        2 => AccountSnapshotV3::from(decode_exact::<AccountSnapshotV2>(bytes)?).into(),
+        3 => decode_exact::<AccountSnapshotV3>(bytes)?.into(),
+        _ => decode_exact::<AccountSnapshotV4>(bytes)?,
     })
 }
 
@@ -403,7 +520,7 @@ pub(crate) fn account_snapshot_from_version(
 /// [`RestoreError::DeviceState`] if it holds peers, reset logs or recorded identities (restore
 /// it as a `Device`, which owns them, so nothing is dropped); then as for any restore.
 pub(crate) fn account_from_snapshot(
-    snapshot: &AccountSnapshotV3,
+    snapshot: &AccountSnapshotV4,
     checks: KeyChecks,
 ) -> Result<Account, RestoreError> {
     if snapshot.has_device_state() {
@@ -414,13 +531,13 @@ pub(crate) fn account_from_snapshot(
 }
 
 impl Persist for Account {
-    type Snapshot = AccountSnapshotV3;
+    type Snapshot = AccountSnapshotV4;
     const STATE_TYPE: StateType = StateType::Account;
     const SNAPSHOT_VERSION: u16 = STATE_FORMAT_VERSION;
 
     /// The account's part; the device's sections are empty.
-    fn snapshot(&self) -> AccountSnapshotV3 {
-        AccountSnapshotV3::from_account(self)
+    fn snapshot(&self) -> AccountSnapshotV4 {
+        AccountSnapshotV4::from_account(self)
     }
 
     /// Decodes the snapshot of format `version`, migrated; one that holds device state is
@@ -488,7 +605,7 @@ mod plain_serde {
     use serde::de::Error as _;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    use super::{AccountSnapshotV1, AccountSnapshotV2, AccountSnapshotV3};
+    use super::{AccountSnapshotV1, AccountSnapshotV2, AccountSnapshotV3, AccountSnapshotV4};
     use crate::account::Account;
     use crate::persist::{KeyChecks, Persist, versioned};
 
@@ -500,9 +617,13 @@ mod plain_serde {
 
     impl<'de> Deserialize<'de> for Account {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            let snapshot = versioned::<D, AccountSnapshotV1, AccountSnapshotV2, AccountSnapshotV3>(
-                deserializer,
-            )?;
+            let snapshot = versioned::<
+                D,
+                AccountSnapshotV1,
+                AccountSnapshotV2,
+                AccountSnapshotV3,
+                AccountSnapshotV4,
+            >(deserializer)?;
             super::account_from_snapshot(&snapshot, KeyChecks::Full).map_err(D::Error::custom)
         }
     }
@@ -627,7 +748,7 @@ mod tests {
         }
     }
 
-    fn account_error(snapshot: &AccountSnapshotV3) -> Option<RestoreError> {
+    fn account_error(snapshot: &AccountSnapshotV4) -> Option<RestoreError> {
         account_from_snapshot(snapshot, KeyChecks::Stored).err()
     }
 
@@ -646,17 +767,17 @@ mod tests {
         for _ in 0..=MAX_RETIRED_PREKEYS {
             account.rotate_prekeys(NOW, &mut rng);
         }
-        let full = AccountSnapshotV3::from_account(&account);
+        let full = AccountSnapshotV4::from_account(&account);
         assert_eq!(full.retired_signed_prekeys.len(), MAX_RETIRED_PREKEYS);
         assert_eq!(account_error(&full), None, "at every limit");
 
-        let mut more = AccountSnapshotV3::from_account(&account);
+        let mut more = AccountSnapshotV4::from_account(&account);
         more.one_time.push((u32::MAX, secret(&[1; 32])));
         assert_eq!(
             account_error(&more),
             Some(limit("MAX_ONE_TIME_PREKEYS", MAX_ONE_TIME_PREKEYS as usize))
         );
-        let mut more = AccountSnapshotV3::from_account(&account);
+        let mut more = AccountSnapshotV4::from_account(&account);
         more.one_time_kem
             .push(KemPreKeyV1::from_live(&account.last_resort_kem.current));
         assert_eq!(
@@ -666,14 +787,14 @@ mod tests {
                 MAX_ONE_TIME_KEM_PREKEYS as usize
             ))
         );
-        let mut more = AccountSnapshotV3::from_account(&account);
+        let mut more = AccountSnapshotV4::from_account(&account);
         more.retired_signed_prekeys
             .push((SignedPreKeyV1::from_live(&account.signed_prekey.current), 0));
         assert_eq!(
             account_error(&more),
             Some(limit("MAX_RETIRED_PREKEYS", MAX_RETIRED_PREKEYS))
         );
-        let mut more = AccountSnapshotV3::from_account(&account);
+        let mut more = AccountSnapshotV4::from_account(&account);
         more.retired_last_resort_kem
             .push((KemPreKeyV1::from_live(&account.last_resort_kem.current), 0));
         assert_eq!(
@@ -692,14 +813,14 @@ mod tests {
         for _ in 0..=MAX_RETIRED_PREKEYS {
             account.rotate_prekeys(NOW, &mut rng);
         }
-        let full = AccountSnapshotV3::from_account(&account);
+        let full = AccountSnapshotV4::from_account(&account);
         let envelope = full.envelope_keys.as_ref().unwrap();
         assert_eq!(envelope.retired.len(), MAX_RETIRED_PREKEYS);
         assert_eq!(account_error(&full), None, "at the limit");
         let restored = account_from_snapshot(&full, KeyChecks::Stored).unwrap();
         assert_eq!(restored.envelope_key(), account.envelope_key());
 
-        let mut more = AccountSnapshotV3::from_account(&account);
+        let mut more = AccountSnapshotV4::from_account(&account);
         let extra = EnvelopeKeyV1::from_live(&account.envelope_keys.as_ref().unwrap().keys.current);
         more.envelope_keys
             .as_mut()
@@ -712,7 +833,7 @@ mod tests {
         );
 
         // A seed of the wrong length: through postcard, since the field is private.
-        let mut bad = AccountSnapshotV3::from_account(&account);
+        let mut bad = AccountSnapshotV4::from_account(&account);
         let mut current =
             postcard::to_allocvec(&bad.envelope_keys.as_ref().unwrap().current).unwrap();
         // id (1 byte varint), then the seed's length 64 (1 byte): make it 63 and drop a byte.
@@ -729,9 +850,13 @@ mod tests {
     fn a_version_2_snapshot_migrates_with_hybrid_envelopes_off() {
         let mut rng = ChaCha20Rng::seed_from_u64(306);
         let account = Account::new(NOW, &mut rng);
-        let v3 = AccountSnapshotV3::from_account(&account);
+        let v3 = AccountSnapshotV4::from_account(&account);
         let bytes = postcard::to_allocvec(&v3).unwrap();
-        // The format-2 encoding is the format-3 one without its last field (`None`: one byte).
+        // Without peers, the format-3 encoding is the format-4 one without its last field,
+        // and the format-2 one is the format-3 one without its last (`None`: one byte).
+        let defaults = postcard::to_allocvec(&v3.session_defaults).unwrap();
+        assert_eq!(defaults, [1, 1, 0xe8, 0x07]);
+        let bytes = &bytes[..bytes.len() - defaults.len()];
         assert_eq!(bytes.last(), Some(&0));
         let v2 = &bytes[..bytes.len() - 1];
         let migrated = account_snapshot_from_version(2, v2).unwrap();
@@ -739,8 +864,10 @@ mod tests {
         assert!(!restored.hybrid_envelopes_enabled());
         assert_eq!(restored.published_prekeys(), account.published_prekeys());
         assert!(account_snapshot_from_version(3, v2).is_err());
+        assert!(account_snapshot_from_version(3, bytes).is_ok());
+        assert!(account_snapshot_from_version(4, bytes).is_err());
         assert!(restored.enable_hybrid_envelopes(NOW, &mut rng));
-        let again = AccountSnapshotV3::from_account(&restored);
+        let again = AccountSnapshotV4::from_account(&restored);
         assert!(again.envelope_keys.is_some());
     }
 
@@ -754,14 +881,14 @@ mod tests {
             (id, base)
         };
         // Per signed prekey: exactly MAX_REPLAY_RECORDS, for the current and every retired id.
-        let mut snapshot = AccountSnapshotV3::from_account(&account);
+        let mut snapshot = AccountSnapshotV4::from_account(&account);
         for id in 1..=(1 + MAX_RETIRED_PREKEYS as u32) {
             snapshot
                 .replay_records
                 .extend((0..MAX_REPLAY_RECORDS).map(|n| record(id, n)));
         }
         assert_eq!(account_error(&snapshot), None);
-        let mut one_more_key = AccountSnapshotV3::from_account(&account);
+        let mut one_more_key = AccountSnapshotV4::from_account(&account);
         one_more_key.replay_records = snapshot.replay_records.clone();
         one_more_key.replay_records.push(record(99, 0));
         assert_eq!(
@@ -771,7 +898,7 @@ mod tests {
                 MAX_REPLAY_RECORDS * (1 + MAX_RETIRED_PREKEYS)
             ))
         );
-        let mut one_more = AccountSnapshotV3::from_account(&account);
+        let mut one_more = AccountSnapshotV4::from_account(&account);
         one_more
             .replay_records
             .extend((0..=MAX_REPLAY_RECORDS).map(|n| record(1, n)));
@@ -829,7 +956,7 @@ mod binding_tests {
         }
         // An account blob bound to another identity.
         let lying = seal_state(
-            &AccountSnapshotV3::from_account(&bob),
+            &AccountSnapshotV4::from_account(&bob),
             StateType::Account,
             &Binding::account(carol.identity_key()),
             &BlobLabel::default(),
@@ -846,7 +973,7 @@ mod binding_tests {
             label: vec![b'x'; crate::persist::MAX_BLOB_LABEL_LEN + 1],
             ..BindingV2::new(&Binding::account(bob.identity_key()), &BlobLabel::default())
         };
-        let plain = postcard::to_allocvec(&(long, AccountSnapshotV3::from_account(&bob))).unwrap();
+        let plain = postcard::to_allocvec(&(long, AccountSnapshotV4::from_account(&bob))).unwrap();
         let blob = crate::persist::seal_plaintext_for_tests(&plain, StateType::Account, &key);
         assert_eq!(
             Account::from_encrypted(&blob, &key, 0, &Expected::any()).err(),

@@ -161,6 +161,19 @@ impl Device {
         &mut self.account
     }
 
+    /// The version of the sessions [`Device::start_session`] starts: its account's
+    /// ([`Account::session_version`]).
+    pub fn session_version(&self) -> crate::SessionVersion {
+        self.account.session_version()
+    }
+
+    /// Sets the version of the sessions [`Device::start_session`] starts from now on
+    /// ([`Account::set_session_version`]; [`Device::start_session_with_version`] chooses per
+    /// peer). Lists the account record in [`Device::changes`].
+    pub fn set_session_version(&mut self, version: crate::SessionVersion) {
+        self.account_mut().set_session_version(version);
+    }
+
     /// This device's public identity key (its account's).
     pub fn identity_key(&self) -> &IdentityKey {
         self.account.identity_key()

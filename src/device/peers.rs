@@ -11,10 +11,10 @@ use super::Device;
 use crate::error::ErrorKind;
 use crate::event::Event;
 use crate::keys::IdentityKey;
-use crate::ratchet::{DecryptError, EncryptError};
+use crate::ratchet::{DecryptError, EncryptError, SessionVersion};
 use crate::session::{Role, Session, SessionId};
 use crate::time::Timestamp;
-use crate::wire::{MessageKind, PreKeyMessage, message_kind};
+use crate::wire::{AnyPreKey, MessageKind, message_kind};
 use crate::x3dh::HandshakeError;
 use crate::x3dh::PreKeyBundle;
 
@@ -237,11 +237,30 @@ impl Device {
         bundle: &PreKeyBundle,
         rng: &mut R,
     ) -> Result<SessionStarted, HandshakeError> {
+        let version = self.account.session_version();
+        self.start_session_with_version(bundle, version, rng)
+    }
+
+    /// As [`Device::start_session`], with the session version chosen for this peer rather
+    /// than the account's ([`crate::Account::set_session_version`], SPEC.md §5.9.7): an app
+    /// that knows which peers read version 2 (their app version, their device list) starts
+    /// [`SessionVersion::V2`] sessions with them only.
+    ///
+    /// # Errors
+    /// As [`Device::start_session`]. The device is unchanged on error.
+    pub fn start_session_with_version<R: CryptoRng + ?Sized>(
+        &mut self,
+        bundle: &PreKeyBundle,
+        version: SessionVersion,
+        rng: &mut R,
+    ) -> Result<SessionStarted, HandshakeError> {
         if self.unloaded.contains(&bundle.identity_key) {
             return Err(HandshakeError::PeerNotLoaded);
         }
         let evict = self.room_for(&bundle.identity_key)?;
-        let session = self.account.create_outbound_session(bundle, rng)?;
+        let session = self
+            .account
+            .create_outbound_session_with_version(bundle, version, rng)?;
         if !self.peers.contains_key(&bundle.identity_key) {
             self.mark_account();
         }
@@ -318,7 +337,7 @@ impl Device {
         }
         let is_ratchet = message_kind(message).map_err(DecryptError::from)? == MessageKind::Ratchet;
         if !is_ratchet {
-            let prekey = PreKeyMessage::decode(message).map_err(DecryptError::from)?;
+            let prekey = AnyPreKey::decode(message).map_err(DecryptError::from)?;
             if prekey.identity_key_bytes() != peer.as_bytes() {
                 return Err(PeerError::SenderMismatch);
             }

@@ -10,7 +10,7 @@ use super::peers::{MAX_PEERS, MAX_SESSIONS_PER_PEER};
 use super::records::{Changes, peer_snapshot};
 use super::reset::MAX_RESET_LOGS;
 use super::{Device, PeerRecord, ResetLog};
-use crate::account::{AccountSnapshotV3, ResetLogV1, account_snapshot_from_version};
+use crate::account::{AccountSnapshotV4, ResetLogV1, account_snapshot_from_version};
 use crate::keys::IdentityKey;
 use crate::persist::RestoreError;
 use crate::persist::{
@@ -31,8 +31,8 @@ type Sections = (
 impl Device {
     /// The snapshot: the account's, with the device's sections filled. Only the loaded
     /// peers are in it.
-    pub(super) fn snapshot(&self) -> AccountSnapshotV3 {
-        let mut snapshot = AccountSnapshotV3::from_account(&self.account);
+    pub(super) fn snapshot(&self) -> AccountSnapshotV4 {
+        let mut snapshot = AccountSnapshotV4::from_account(&self.account);
         snapshot.peers = self
             .peers
             .iter()
@@ -66,7 +66,7 @@ impl Device {
     /// The live device; `checks` says how identity keys are parsed (SPEC.md §11.8). Limits
     /// and parsing run in the order of SPEC.md §11.3.
     pub(crate) fn from_snapshot(
-        snapshot: &AccountSnapshotV3,
+        snapshot: &AccountSnapshotV4,
         checks: KeyChecks,
     ) -> Result<Device, RestoreError> {
         snapshot.check_limits(device_limits)?;
@@ -154,7 +154,7 @@ impl Device {
 }
 
 /// The counts of the device's sections and the length of each user id (SPEC.md §11.3).
-pub(super) fn device_limits(snapshot: &AccountSnapshotV3) -> Result<(), RestoreError> {
+pub(super) fn device_limits(snapshot: &AccountSnapshotV4) -> Result<(), RestoreError> {
     within_limit("MAX_PEERS", snapshot.peers.len(), MAX_PEERS)?;
     for peer in &snapshot.peers {
         within_limit(
@@ -178,7 +178,7 @@ pub(super) fn device_limits(snapshot: &AccountSnapshotV3) -> Result<(), RestoreE
 /// The device's peers and reset logs: every record names a valid identity once, a peer holds
 /// at least one session, and each of its sessions is with that peer.
 pub(super) fn device_sections(
-    snapshot: &AccountSnapshotV3,
+    snapshot: &AccountSnapshotV4,
     checks: KeyChecks,
 ) -> Result<Sections, RestoreError> {
     let mut peers = BTreeMap::new();
@@ -228,7 +228,9 @@ mod plain_serde {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     use super::Device;
-    use crate::account::{AccountSnapshotV1, AccountSnapshotV2, AccountSnapshotV3};
+    use crate::account::{
+        AccountSnapshotV1, AccountSnapshotV2, AccountSnapshotV3, AccountSnapshotV4,
+    };
     use crate::persist::{KeyChecks, STATE_FORMAT_VERSION, versioned};
 
     impl Serialize for Device {
@@ -239,9 +241,13 @@ mod plain_serde {
 
     impl<'de> Deserialize<'de> for Device {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            let snapshot = versioned::<D, AccountSnapshotV1, AccountSnapshotV2, AccountSnapshotV3>(
-                deserializer,
-            )?;
+            let snapshot = versioned::<
+                D,
+                AccountSnapshotV1,
+                AccountSnapshotV2,
+                AccountSnapshotV3,
+                AccountSnapshotV4,
+            >(deserializer)?;
             Device::from_snapshot(&snapshot, KeyChecks::Full).map_err(D::Error::custom)
         }
     }
@@ -254,9 +260,9 @@ mod tests {
 
     use super::*;
     use crate::Account;
-    use crate::account::PeerRecordV2;
+    use crate::account::PeerRecordV3;
     use crate::session::Session;
-    use crate::session::SessionSnapshotV1;
+    use crate::session::SessionSnapshotV2;
 
     const NOW: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
 
@@ -267,7 +273,7 @@ mod tests {
         }
     }
 
-    fn device_error(snapshot: &AccountSnapshotV3) -> Option<RestoreError> {
+    fn device_error(snapshot: &AccountSnapshotV4) -> Option<RestoreError> {
         Device::from_snapshot(snapshot, KeyChecks::Stored).err()
     }
 
@@ -318,18 +324,18 @@ mod tests {
         let (bob, session) = bob_with_session(&mut rng);
         let peer = session.remote_identity().to_bytes();
         let mut snapshot = bob.snapshot();
-        snapshot.peers = vec![PeerRecordV2 {
+        snapshot.peers = vec![PeerRecordV3 {
             identity: peer,
             last_used: 1,
             sessions: (0..MAX_SESSIONS_PER_PEER)
-                .map(|_| SessionSnapshotV1::from_live(&session))
+                .map(|_| SessionSnapshotV2::from_live(&session))
                 .collect(),
         }];
         assert_eq!(device_error(&snapshot), None);
         snapshot
             .peers
             .iter_mut()
-            .for_each(|p| p.sessions.push(SessionSnapshotV1::from_live(&session)));
+            .for_each(|p| p.sessions.push(SessionSnapshotV2::from_live(&session)));
         assert_eq!(
             device_error(&snapshot),
             Some(limit("MAX_SESSIONS_PER_PEER", MAX_SESSIONS_PER_PEER))
@@ -338,7 +344,7 @@ mod tests {
         // MAX_PEERS peers is in tests/api/peers.rs).
         let mut snapshot = bob.snapshot();
         snapshot.peers = (0..=MAX_PEERS)
-            .map(|_| PeerRecordV2 {
+            .map(|_| PeerRecordV3 {
                 identity: [0; 32],
                 last_used: 0,
                 sessions: Vec::new(),

@@ -20,13 +20,15 @@ use super::peers::{MAX_PEERS, MAX_SESSIONS_PER_PEER};
 use super::persist::{device_limits, device_sections};
 use super::{Device, PeerRecord};
 use crate::account::Account;
-use crate::account::{AccountSnapshotV2, AccountSnapshotV3, PeerRecordV2};
+use crate::account::{
+    AccountSnapshotV2, AccountSnapshotV3, AccountSnapshotV4, PeerRecordV2, PeerRecordV3,
+};
 use crate::keys::IdentityKey;
 use crate::persist::{
     Binding, BlobLabel, Expected, KeyChecks, RestoreError, StateType, StorageKey, decode_exact,
     restore_state, seal_state, within_limit,
 };
-use crate::session::SessionSnapshotV1;
+use crate::session::SessionSnapshotV2;
 use crate::verify::IdentityBook;
 use crate::verify::IdentityRecordV1;
 
@@ -130,6 +132,25 @@ impl From<AccountRecordV1> for AccountRecordV2 {
     }
 }
 
+/// The account record of format version 4: the account snapshot gains its session defaults
+/// (SPEC.md §5.9.7).
+#[derive(Serialize, Deserialize)]
+struct AccountRecordV3 {
+    /// The account and its reset logs; `peers` and `identities` empty.
+    account: AccountSnapshotV4,
+    /// The identity keys of the peers with a record, by increasing bytes.
+    peers: Vec<[u8; 32]>,
+}
+
+impl From<AccountRecordV2> for AccountRecordV3 {
+    fn from(v2: AccountRecordV2) -> Self {
+        AccountRecordV3 {
+            account: v2.account.into(),
+            peers: v2.peers,
+        }
+    }
+}
+
 /// The identity book (type [`StateType::IdentityBook`], SPEC.md §11.9).
 #[derive(Serialize, Deserialize)]
 struct IdentityBookV1 {
@@ -190,7 +211,7 @@ impl Device {
         generation: u64,
         rng: &mut R,
     ) -> Vec<u8> {
-        let mut account = AccountSnapshotV3::from_account(&self.account);
+        let mut account = AccountSnapshotV4::from_account(&self.account);
         account.resets = self.resets_snapshot();
         let peers: BTreeSet<[u8; 32]> = self
             .peers
@@ -198,7 +219,7 @@ impl Device {
             .chain(self.unloaded.iter())
             .map(IdentityKey::to_bytes)
             .collect();
-        let record = AccountRecordV2 {
+        let record = AccountRecordV3 {
             account,
             peers: peers.into_iter().collect(),
         };
@@ -363,15 +384,15 @@ impl Device {
     }
 }
 
-/// One peer's snapshot, as in an account blob (`PeerRecordV2`, SPEC.md §11.3).
-pub(super) fn peer_snapshot(peer: &IdentityKey, record: &PeerRecord) -> PeerRecordV2 {
-    PeerRecordV2 {
+/// One peer's snapshot, as in an account blob (`PeerRecordV3`, SPEC.md §11.3).
+pub(super) fn peer_snapshot(peer: &IdentityKey, record: &PeerRecord) -> PeerRecordV3 {
+    PeerRecordV3 {
         identity: peer.to_bytes(),
         last_used: record.last_used,
         sessions: record
             .sessions
             .iter()
-            .map(SessionSnapshotV1::from_live)
+            .map(SessionSnapshotV2::from_live)
             .collect(),
     }
 }
@@ -395,8 +416,9 @@ type AccountRecordLive = (
 /// `MAX_PEERS` for the peer list), then parsing (SPEC.md §11.9).
 fn account_record_from(version: u16, bytes: &[u8]) -> Result<AccountRecordLive, RestoreError> {
     since_version_2(version)?;
-    let record: AccountRecordV2 = match version {
-        2 => decode_exact::<AccountRecordV1>(bytes)?.into(),
+    let record: AccountRecordV3 = match version {
+        2 => AccountRecordV2::from(decode_exact::<AccountRecordV1>(bytes)?).into(),
+        3 => decode_exact::<AccountRecordV2>(bytes)?.into(),
         _ => decode_exact(bytes)?,
     };
     record.account.check_limits(device_limits)?;
@@ -440,7 +462,11 @@ fn peer_record_from(
     own: &IdentityKey,
 ) -> Result<(IdentityKey, PeerRecord), RestoreError> {
     since_version_2(version)?;
-    let snapshot: PeerRecordV2 = decode_exact(bytes)?;
+    let snapshot: PeerRecordV3 = if version < 4 {
+        decode_exact::<PeerRecordV2>(bytes)?.into()
+    } else {
+        decode_exact(bytes)?
+    };
     within_limit(
         "MAX_SESSIONS_PER_PEER",
         snapshot.sessions.len(),
@@ -504,8 +530,8 @@ mod tests {
     fn account_record(device: &Device, peers: Vec<[u8; 32]>) -> Vec<u8> {
         let mut rng = ChaCha20Rng::seed_from_u64(1);
         seal_state(
-            &AccountRecordV2 {
-                account: AccountSnapshotV3::from_account(&device.account),
+            &AccountRecordV3 {
+                account: AccountSnapshotV4::from_account(&device.account),
                 peers,
             },
             StateType::AccountRecord,
@@ -608,11 +634,11 @@ mod tests {
         let session = alice.active_session(&peer).unwrap().clone();
         let account = alice.account_record_to_encrypted(&key(), 1, &mut rng);
         let record = |n: usize| {
-            let snapshot = PeerRecordV2 {
+            let snapshot = PeerRecordV3 {
                 identity: peer.to_bytes(),
                 last_used: 7,
                 sessions: (0..n)
-                    .map(|_| SessionSnapshotV1::from_live(&session))
+                    .map(|_| SessionSnapshotV2::from_live(&session))
                     .collect(),
             };
             seal_state(
@@ -664,7 +690,7 @@ mod tests {
         let mut account = alice.snapshot();
         account.identities.clear();
         let blob = seal_state(
-            &AccountRecordV2 {
+            &AccountRecordV3 {
                 account,
                 peers: Vec::new(),
             },

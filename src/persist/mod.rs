@@ -67,7 +67,7 @@ impl KeyChecks {
 pub const STATE_MAGIC: [u8; 4] = *b"HWST";
 /// The state format version this build writes. It reads every version up to this one: 1 (no
 /// binding) and 2 (SPEC.md §11.3, §11.7).
-pub const STATE_FORMAT_VERSION: u16 = 3;
+pub const STATE_FORMAT_VERSION: u16 = 4;
 /// Bytes of the authenticated blob header: magic, version, type, generation.
 pub const STATE_HEADER_LEN: usize = 4 + 2 + 1 + 8;
 /// Total bytes a blob adds to its encoded state: header, nonce and tag.

@@ -19,7 +19,7 @@ pub use config::{
     HARD_MAX_SKIPPED_KEY_MAX_AGE, HARD_MAX_SKIPPED_KEYS, RatchetConfig, SKIPPED_KEY_MEMORY_BYTES,
 };
 pub use error::{DecryptError, EncryptError};
-pub(crate) use pq::SessionVersion;
+pub use pq::SessionVersion;
 
 use std::collections::VecDeque;
 use std::sync::OnceLock;
@@ -49,7 +49,9 @@ use crate::wire::{
 use pq::{Attachment, KEM_CIPHERTEXT, KEM_KEY, KEM_NONE, PqSchedule};
 use receiving::{CurrentChain, Derived, PastChain, StoredKeys, skip_to};
 use sending::{SendChain, Sending};
-pub(crate) use snapshot::{ConfigV1, RatchetV1};
+#[cfg(test)]
+pub(crate) use snapshot::AttachmentV1;
+pub(crate) use snapshot::{ConfigV1, PqRatchetV1, RatchetV1, pq_config_to_live};
 #[cfg(test)]
 pub(crate) use snapshot::{PastChainV1, StoredKeysV1};
 
@@ -193,6 +195,16 @@ impl<'a> From<&PqRatchetMessage<'a>> for Incoming<'a> {
             session_tag: msg.session_tag(),
             prefix_len: PQ_RATCHET_PREFIX_LEN,
             rest: msg.rest(),
+        }
+    }
+}
+
+impl<'a> From<&crate::wire::AnyPreKey<'a>> for Incoming<'a> {
+    /// The message a prekey message of either version embeds.
+    fn from(msg: &crate::wire::AnyPreKey<'a>) -> Self {
+        match msg {
+            crate::wire::AnyPreKey::V1(m) => Incoming::from(m.message()),
+            crate::wire::AnyPreKey::V2(m) => Incoming::from(m.message()),
         }
     }
 }
@@ -704,6 +716,7 @@ impl ResponderStart {
     /// Decrypts the first message (a new chain, SPEC.md §5.7 path N with no DHr and no
     /// receiving chain yet) and returns the state that can answer. The signed prekey is
     /// dropped with `self`, so the session keeps no copy of it.
+    #[cfg(test)]
     pub(crate) fn accept(
         self,
         ad: &SessionAd,
@@ -986,6 +999,7 @@ impl RatchetState {
     }
 
     /// Decrypts one version-1 message. On error the state is unchanged.
+    #[cfg(test)]
     pub(crate) fn decrypt(
         &mut self,
         ad: &SessionAd,

@@ -11,18 +11,36 @@ use super::RatchetConfig;
 use crate::keys::{KEM_CIPHERTEXT_LEN, KemKeyPair};
 
 /// The version of a session: 1 is the Double Ratchet of SPEC.md §5.1–§5.8, 2 adds the ML-KEM
-/// step of §5.9. Fixed when the session is created.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum SessionVersion {
+/// step of §5.9 (a post-quantum ratchet). Fixed when the session is created: the initiator
+/// chooses it ([`crate::Account::set_session_version`]), the responder follows the prekey
+/// message, and a version-2 session never continues without the ML-KEM step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum SessionVersion {
+    /// The Double Ratchet with X25519 steps only (SPEC.md §5.1–§5.8); wire types `0x01`,
+    /// `0x02`. Every hushwire build reads it; the default.
+    #[default]
     V1,
+    /// Version 1 with an ML-KEM-768 step in the ratchet (SPEC.md §5.9); wire types `0x04`,
+    /// `0x05`. Choose it for peers known to run a build that reads it.
     V2,
 }
 
 impl SessionVersion {
-    pub(crate) fn number(self) -> u8 {
+    /// The version number: 1 or 2.
+    pub fn number(self) -> u8 {
         match self {
             SessionVersion::V1 => 1,
             SessionVersion::V2 => 2,
+        }
+    }
+
+    /// The version of a number, `None` for any other than 1 and 2.
+    pub fn from_number(number: u8) -> Option<Self> {
+        match number {
+            1 => Some(SessionVersion::V1),
+            2 => Some(SessionVersion::V2),
+            _ => None,
         }
     }
 }
@@ -448,6 +466,80 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Replays `schedule` (runs of `(from_alice, messages)`) from `(alice, bob)` and returns
+    /// the root key after each delivered message, checked equal on both sides after each run.
+    fn run_schedule(
+        mut alice: RatchetState,
+        mut bob: RatchetState,
+        kem_seed: u64,
+        schedule: &[(bool, usize)],
+    ) -> Vec<[u8; 32]> {
+        broken_dh::separate_kem_entropy(Some(kem_seed));
+        let mut rng = ChaCha20Rng::seed_from_u64(6);
+        let mut roots = Vec::new();
+        for &(from_alice, count) in schedule {
+            for _ in 0..count {
+                let (from, to) = if from_alice {
+                    (&mut alice, &mut bob)
+                } else {
+                    (&mut bob, &mut alice)
+                };
+                let message = send(from, b"m", &mut rng);
+                open(to, &message).unwrap();
+                // The receiver's root: the sender's once the receiver has caught up.
+                roots.push(*to.root.as_bytes());
+            }
+        }
+        broken_dh::separate_kem_entropy(None);
+        roots
+    }
+
+    /// Messages to heal (SPEC.md §9.1): after a full-state compromise with X25519 broken
+    /// (the harness above), the number of messages delivered until the first root key the
+    /// adversary cannot predict, for ping-pong and for 1:20 one-sided traffic in each
+    /// direction, K = 1. Printed for the figures of SPEC.md §5.9.6 and §9; asserted exactly.
+    #[test]
+    fn messages_to_heal_for_ping_pong_and_one_sided_traffic() {
+        let ping_pong: Vec<(bool, usize)> = (0..10).map(|i| (i % 2 == 0, 1)).collect();
+        let alice_heavy: Vec<(bool, usize)> = (0..6)
+            .map(|i| (i % 2 == 0, if i % 2 == 0 { 20 } else { 1 }))
+            .collect();
+        let bob_heavy: Vec<(bool, usize)> = (0..6)
+            .map(|i| (i % 2 == 0, if i % 2 == 0 { 1 } else { 20 }))
+            .collect();
+        let mut figures = Vec::new();
+        for (name, schedule, expected) in [
+            ("ping-pong", &ping_pong, 2usize),
+            ("1:20, initiator sends 20", &alice_heavy, 21),
+            ("1:20, responder sends 20", &bob_heavy, 2),
+        ] {
+            let mut rng = ChaCha20Rng::seed_from_u64(4);
+            let (mut alice, bob) = start(SessionVersion::V2, RatchetConfig::default(), &mut rng);
+            let first = send(&mut alice, b"1", &mut rng);
+            let (mut bob, _) = accept(bob, &first);
+            let reply = send(&mut bob, b"2", &mut rng);
+            open(&mut alice, &reply).unwrap();
+            let real = run_schedule(alice.clone(), bob.clone(), 100, schedule);
+            let predicted = run_schedule(alice, bob, 200, schedule);
+            let healed = real
+                .iter()
+                .zip(&predicted)
+                .position(|(r, p)| r != p)
+                .map(|i| i + 1)
+                .expect("heals");
+            // Once healed, never predictable again.
+            assert!(
+                real.iter()
+                    .zip(&predicted)
+                    .skip(healed)
+                    .all(|(r, p)| r != p)
+            );
+            figures.push(format!("{name}: healed after {healed} messages"));
+            assert_eq!(healed, expected, "{name}");
+        }
+        println!("messages to heal (K = 1): {}", figures.join("; "));
     }
 
     /// One step of a random schedule.

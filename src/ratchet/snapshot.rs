@@ -7,12 +7,14 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 use x25519_dalek::StaticSecret;
 
-use super::pq::Attachment;
+use super::pq::{Attachment, PqSchedule};
 use super::receiving::{CurrentChain, PastChain, StoredKeys};
 use super::{RatchetConfig, RatchetKeyPair, RatchetState, SendChain, Sending};
 use crate::kdf::SenderRole;
 use crate::keys::secret::{ChainKey, HeaderKey, MessageKey, RootKey, SessionTagKey};
+use crate::keys::{KEM_CIPHERTEXT_LEN, KEM_PUBLIC_KEY_LEN, KemKeyPair};
 use crate::persist::{RestoreError, Secret32, secret, within_limit};
+use zeroize::Zeroizing;
 
 /// Version 1 of a persisted [`RatchetConfig`] (in session and account snapshots).
 #[derive(Serialize, Deserialize)]
@@ -204,6 +206,11 @@ impl RatchetV1 {
         }
     }
 
+    /// The version-1 configuration, its limits checked.
+    pub(crate) fn config_to_live(&self) -> Result<RatchetConfig, RestoreError> {
+        self.config.to_live()
+    }
+
     /// The hard caps of the ratchet (SPEC.md §5.5): a session never holds more past chains
     /// or stored keys, whatever its configuration (a lowered configured cap may leave more
     /// than the configured number until the next decrypt, never more than the hard cap).
@@ -229,7 +236,18 @@ impl RatchetV1 {
         )
     }
 
+    /// The live version-1 state.
     pub(crate) fn to_live(&self) -> Result<RatchetState, RestoreError> {
+        self.to_live_with(self.config.to_live()?, None)
+    }
+
+    /// The live state of either version: `pq` is the version-2 part (SPEC.md §5.9.7), and
+    /// `config` the configuration with its ML-KEM schedule.
+    pub(crate) fn to_live_with(
+        &self,
+        config: RatchetConfig,
+        pq: Option<&PqRatchetV1>,
+    ) -> Result<RatchetState, RestoreError> {
         self.check_limits()?;
         let mut past = VecDeque::with_capacity(self.past.len());
         for p in &self.past {
@@ -249,19 +267,37 @@ impl RatchetV1 {
         });
         // The sending side's states (SPEC.md §5.4): a responder before its first message is
         // never stored, and no state holds a key pair without a chain to send on.
+        let role = match self.role {
+            1 => SenderRole::Initiator,
+            2 => SenderRole::Responder,
+            _ => return Err(RestoreError::Corrupt),
+        };
+        let (kem, their_key, schedule) = match pq {
+            None => (Attachment::None, None, None),
+            Some(pq) => {
+                let (kem, their_key) = pq.parts(role)?;
+                let schedule = PqSchedule {
+                    chains_without_key: pq.chains_without_key,
+                    messages_since_key: pq.messages_since_key,
+                };
+                (kem, their_key, Some(schedule))
+            }
+        };
         let sending = match (&self.our_ratchet, self.their_ratchet, chain) {
-            (Some(ours), Some(theirs), Some(chain)) => Sending::Active {
+            (Some(ours), Some(theirs), Some(chain)) if their_key.is_none() => Sending::Active {
                 ours: RatchetKeyPair::from_stored_secret(StaticSecret::from(**ours)),
                 theirs,
                 chain,
-                kem: Attachment::None,
+                kem,
             },
-            (None, Some(theirs), last) => Sending::StepDue {
+            // A pending peer key exists only while a step is due; an attachment only with
+            // the chain that carries it.
+            (None, Some(theirs), last) if matches!(kem, Attachment::None) => Sending::StepDue {
                 theirs,
                 last,
-                their_key: None,
+                their_key,
             },
-            (_, None, _) | (Some(_), Some(_), None) => return Err(RestoreError::Corrupt),
+            _ => return Err(RestoreError::Corrupt),
         };
         Ok(RatchetState {
             root: RootKey::from_bytes(*self.root),
@@ -282,15 +318,120 @@ impl RatchetV1 {
             receive_steps: self.receive_steps,
             send_steps: self.send_steps,
             tag_key: SessionTagKey::from_bytes(*self.tag_key),
-            role: match self.role {
-                1 => SenderRole::Initiator,
-                2 => SenderRole::Responder,
-                _ => return Err(RestoreError::Corrupt),
-            },
-            config: self.config.to_live()?,
-            // Version 1 only: version-2 state has its own snapshot (SPEC.md §5.9.7).
-            pq: None,
+            role,
+            config,
+            pq: schedule,
         })
+    }
+}
+
+/// The ML-KEM schedule of a persisted configuration (session snapshot version 2, SPEC.md
+/// §5.9.7 and §11.3): `kem_interval` and `kem_message_bound`.
+pub(crate) fn pq_config_to_live(
+    base: RatchetConfig,
+    kem_interval: u32,
+    kem_message_bound: u32,
+) -> Result<RatchetConfig, RestoreError> {
+    use super::{HARD_MAX_KEM_INTERVAL, HARD_MAX_KEM_MESSAGE_BOUND};
+    within_limit(
+        "HARD_MAX_KEM_INTERVAL",
+        usize::try_from(kem_interval).unwrap_or(usize::MAX),
+        HARD_MAX_KEM_INTERVAL as usize,
+    )?;
+    within_limit(
+        "HARD_MAX_KEM_MESSAGE_BOUND",
+        usize::try_from(kem_message_bound).unwrap_or(usize::MAX),
+        HARD_MAX_KEM_MESSAGE_BOUND as usize,
+    )?;
+    base.with_pq_schedule(kem_interval, kem_message_bound)
+        .map_err(|_| RestoreError::Corrupt)
+}
+
+/// What the current sending chain of a version-2 state carries (SPEC.md §5.9.7).
+#[derive(Serialize, Deserialize)]
+pub(crate) enum AttachmentV1 {
+    /// Nothing (also while a sending step is due).
+    None,
+    /// The initiator's ML-KEM-768 key pair, as its 64-byte seed.
+    Key(Zeroizing<Vec<u8>>),
+    /// The responder's 1088-byte ciphertext.
+    Ciphertext(Vec<u8>),
+}
+
+/// The version-2 part of a persisted ratchet (SPEC.md §5.9.7, §11.3).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct PqRatchetV1 {
+    pub(crate) chains_without_key: u32,
+    pub(crate) messages_since_key: u32,
+    pub(crate) attachment: AttachmentV1,
+    /// The responder's pending peer key (1184 bytes), while a sending step is due.
+    pub(crate) their_key: Option<Vec<u8>>,
+}
+
+type LiveParts = (Attachment, Option<Box<[u8; KEM_PUBLIC_KEY_LEN]>>);
+
+impl PqRatchetV1 {
+    /// The version-2 part of `r`, `None` for a version-1 state.
+    pub(crate) fn from_live(r: &RatchetState) -> Option<Self> {
+        let schedule = r.pq?;
+        let (attachment, their_key) = match &r.sending {
+            Sending::Active { kem, .. } => (
+                match kem {
+                    Attachment::None => AttachmentV1::None,
+                    Attachment::Key(pair) => {
+                        AttachmentV1::Key(Zeroizing::new(pair.seed().to_vec()))
+                    }
+                    Attachment::Ciphertext(ct) => AttachmentV1::Ciphertext(ct.to_vec()),
+                },
+                None,
+            ),
+            Sending::StepDue { their_key, .. } => {
+                (AttachmentV1::None, their_key.as_ref().map(|k| k.to_vec()))
+            }
+        };
+        Some(PqRatchetV1 {
+            chains_without_key: schedule.chains_without_key,
+            messages_since_key: schedule.messages_since_key,
+            attachment,
+            their_key,
+        })
+    }
+
+    /// The live attachment and pending key, checked against the role: keys come from the
+    /// initiator, ciphertexts and pending keys belong to the responder (SPEC.md §5.9.1);
+    /// every length is exact. Anything else is `Corrupt`.
+    fn parts(&self, role: SenderRole) -> Result<LiveParts, RestoreError> {
+        let attachment = match (&self.attachment, role) {
+            (AttachmentV1::None, _) => Attachment::None,
+            (AttachmentV1::Key(seed), SenderRole::Initiator) => {
+                let seed: Zeroizing<[u8; 64]> = Zeroizing::new(
+                    seed.as_slice()
+                        .try_into()
+                        .map_err(|_| RestoreError::Corrupt)?,
+                );
+                Attachment::Key(Box::new(KemKeyPair::from_seed(&seed)))
+            }
+            (AttachmentV1::Ciphertext(ct), SenderRole::Responder) => {
+                let ct: [u8; KEM_CIPHERTEXT_LEN] = ct
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| RestoreError::Corrupt)?;
+                Attachment::Ciphertext(Box::new(ct))
+            }
+            _ => return Err(RestoreError::Corrupt),
+        };
+        let their_key = match (&self.their_key, role) {
+            (None, _) => None,
+            (Some(key), SenderRole::Responder) => {
+                let key: [u8; KEM_PUBLIC_KEY_LEN] = key
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| RestoreError::Corrupt)?;
+                Some(Box::new(key))
+            }
+            (Some(_), SenderRole::Initiator) => return Err(RestoreError::Corrupt),
+        };
+        Ok((attachment, their_key))
     }
 }
 

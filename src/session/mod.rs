@@ -6,15 +6,18 @@ use rand_core::CryptoRng;
 
 mod snapshot;
 
-pub(crate) use snapshot::SessionSnapshotV1;
+pub(crate) use snapshot::{SessionSnapshotV1, SessionSnapshotV2};
 
 use crate::event::Event;
 pub use crate::ids::SessionId;
 use crate::keys::IdentityKey;
 use crate::ratchet::{DecryptError, EncryptError};
-use crate::ratchet::{DecryptReport, RatchetConfig, RatchetState, ResponderStart, SessionAd};
+use crate::ratchet::{
+    DecryptReport, Incoming, RatchetConfig, RatchetState, ResponderStart, SessionAd, SessionVersion,
+};
 use crate::wire::{
-    MAX_PLAINTEXT_LEN, MessageKind, PreKeyFields, PreKeyMessage, RatchetMessage, message_kind,
+    AnyPreKey, MAX_PLAINTEXT_LEN, MessageKind, PqRatchetMessage, PreKeyFields, PreKeyMessage,
+    RatchetMessage, TYPE_PQ_RATCHET, message_kind,
 };
 
 /// Which side of the key agreement this session was.
@@ -127,8 +130,9 @@ fn session_ad(initiator: &IdentityKey, responder: &IdentityKey) -> SessionAd {
     ad
 }
 
-/// SHA-256 over the fields of a prekey message (everything before the ratchet message).
-fn prekey_fields_digest(message: &PreKeyMessage<'_>) -> [u8; 32] {
+/// SHA-256 over the fields of a prekey message (everything before the ratchet message, the
+/// type byte included, so a version-2 session's digest never matches a `0x02` message).
+fn prekey_fields_digest(message: &AnyPreKey<'_>) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(message.fields_bytes()).into()
 }
@@ -178,10 +182,10 @@ impl Session {
     pub(crate) fn accept_first(
         names: SessionNames,
         start: ResponderStart,
-        prekey: &PreKeyMessage<'_>,
+        prekey: &AnyPreKey<'_>,
     ) -> Result<(Self, Vec<u8>, DecryptReport), DecryptError> {
         let ad = names_ad(&names, Role::Responder);
-        let (ratchet, plaintext, report) = start.accept(&ad, prekey.message())?;
+        let (ratchet, plaintext, report) = start.accept_incoming(&ad, &Incoming::from(prekey))?;
         let side = Side::Responder {
             prekey_digest: prekey_fields_digest(prekey),
         };
@@ -213,7 +217,8 @@ impl Session {
                 prekey_phase: Some(fields),
             } => {
                 let mut out = Vec::new();
-                PreKeyMessage::encode(&mut out, fields, &message);
+                let pq = self.ratchet.version() == SessionVersion::V2;
+                PreKeyMessage::encode(&mut out, fields, pq, &message);
                 Ok(out)
             }
             Side::Initiator { prekey_phase: None } | Side::Responder { .. } => Ok(message),
@@ -226,10 +231,13 @@ impl Session {
     /// # Errors
     /// See [`DecryptError`]. The session is unchanged on every error.
     pub fn decrypt(&mut self, message: &[u8]) -> Result<Decrypted, DecryptError> {
-        let ratchet_message = match message_kind(message)? {
-            MessageKind::Ratchet => RatchetMessage::decode(message)?,
+        let incoming = match message_kind(message)? {
+            MessageKind::Ratchet if message.get(1) == Some(&TYPE_PQ_RATCHET) => {
+                Incoming::from(&PqRatchetMessage::decode(message)?)
+            }
+            MessageKind::Ratchet => Incoming::from(&RatchetMessage::decode(message)?),
             MessageKind::PreKey => {
-                let prekey = PreKeyMessage::decode(message)?;
+                let prekey = AnyPreKey::decode(message)?;
                 let Side::Responder { prekey_digest } = &self.side else {
                     return Err(DecryptError::OtherSession);
                 };
@@ -241,10 +249,10 @@ impl Session {
                 if prekey_fields_digest(&prekey) != *prekey_digest {
                     return Err(DecryptError::Tampered);
                 }
-                *prekey.message()
+                Incoming::from(&prekey)
             }
         };
-        let (plaintext, report) = self.ratchet.decrypt(&self.ad, &ratchet_message)?;
+        let (plaintext, report) = self.ratchet.decrypt_incoming(&self.ad, &incoming)?;
         if let Side::Initiator { prekey_phase } = &mut self.side {
             // The peer answered: later messages are bare ratchet messages (SPEC.md §7.3).
             *prekey_phase = None;
@@ -267,6 +275,12 @@ impl Session {
     /// Our identity key.
     pub fn local_identity(&self) -> &IdentityKey {
         &self.local_identity
+    }
+
+    /// The session version, fixed at creation (SPEC.md §5.9.7): [`SessionVersion::V2`]
+    /// sessions carry the ML-KEM ratchet step and send types `0x04`/`0x05`.
+    pub fn version(&self) -> SessionVersion {
+        self.ratchet.version()
     }
 
     /// Which side of the key agreement we were.

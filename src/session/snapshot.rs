@@ -11,7 +11,7 @@ use crate::persist::{
     Binding, BlobLabel, Expected, KeyChecks, Persist, RestoreError, STATE_FORMAT_VERSION,
     StateType, StorageKey, decode_exact,
 };
-use crate::ratchet::RatchetV1;
+use crate::ratchet::{PqRatchetV1, RatchetConfig, RatchetV1, pq_config_to_live};
 use crate::wire::PreKeyFields;
 
 #[derive(Serialize, Deserialize)]
@@ -74,8 +74,21 @@ impl SessionSnapshotV1 {
         self.ratchet.check_limits()
     }
 
-    /// The live session; `checks` says how its identity keys are parsed (SPEC.md §11.8).
+    /// The live version-1 session; `checks` says how its identity keys are parsed (SPEC.md
+    /// §11.8).
+    #[cfg(test)]
     pub(crate) fn to_live(&self, checks: KeyChecks) -> Result<Session, RestoreError> {
+        self.to_live_with(checks, None, None)
+    }
+
+    /// The live session of either version: `config` replaces the version-1 configuration
+    /// (it adds the ML-KEM schedule), `pq` is the version-2 ratchet part.
+    fn to_live_with(
+        &self,
+        checks: KeyChecks,
+        config: Option<RatchetConfig>,
+        pq: Option<&PqRatchetV1>,
+    ) -> Result<Session, RestoreError> {
         self.ratchet.check_limits()?;
         let prekey_phase = match &self.pending_prekey {
             Some(f) => {
@@ -102,7 +115,10 @@ impl SessionSnapshotV1 {
             (2, Some(prekey_digest), None) => Side::Responder { prekey_digest },
             _ => return Err(RestoreError::Corrupt),
         };
-        let ratchet = self.ratchet.to_live()?;
+        let ratchet = match config {
+            Some(config) => self.ratchet.to_live_with(config, pq)?,
+            None => self.ratchet.to_live()?,
+        };
         let names = SessionNames {
             local_identity: checks.identity(&self.local_identity)?,
             remote_identity: checks.identity(&self.remote_identity)?,
@@ -113,18 +129,78 @@ impl SessionSnapshotV1 {
     }
 }
 
+/// Version 2 of the persisted [`Session`] (state format version 4, SPEC.md §5.9.7, §11.3):
+/// version 1, then the configuration's ML-KEM schedule, then the version-2 ratchet part
+/// (`None` for a version-1 session).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SessionSnapshotV2 {
+    pub(crate) base: SessionSnapshotV1,
+    kem_interval: u32,
+    kem_message_bound: u32,
+    pub(crate) pq: Option<PqRatchetV1>,
+}
+
+/// A version-1 snapshot is a version-1 session with the default ML-KEM schedule.
+impl From<SessionSnapshotV1> for SessionSnapshotV2 {
+    fn from(base: SessionSnapshotV1) -> Self {
+        let defaults = RatchetConfig::default();
+        SessionSnapshotV2 {
+            base,
+            kem_interval: defaults.kem_interval(),
+            kem_message_bound: defaults.kem_message_bound(),
+            pq: None,
+        }
+    }
+}
+
+impl SessionSnapshotV2 {
+    pub(crate) fn from_live(s: &Session) -> Self {
+        let config = s.ratchet.config();
+        SessionSnapshotV2 {
+            base: SessionSnapshotV1::from_live(s),
+            kem_interval: config.kem_interval(),
+            kem_message_bound: config.kem_message_bound(),
+            pq: PqRatchetV1::from_live(&s.ratchet),
+        }
+    }
+
+    /// The hard caps of its ratchet (SPEC.md §5.5) and of the ML-KEM schedule (§5.9.6).
+    pub(crate) fn check_limits(&self) -> Result<(), RestoreError> {
+        self.base.check_limits()?;
+        self.config().map(|_| ())
+    }
+
+    fn config(&self) -> Result<RatchetConfig, RestoreError> {
+        // The version-1 configuration's own limits are checked first.
+        self.base.ratchet.check_limits()?;
+        pq_config_to_live(
+            self.base.ratchet.config_to_live()?,
+            self.kem_interval,
+            self.kem_message_bound,
+        )
+    }
+
+    /// The live session of either version.
+    pub(crate) fn to_live(&self, checks: KeyChecks) -> Result<Session, RestoreError> {
+        let config = self.config()?;
+        self.base
+            .to_live_with(checks, Some(config), self.pq.as_ref())
+    }
+}
+
 impl Persist for Session {
-    type Snapshot = SessionSnapshotV1;
+    type Snapshot = SessionSnapshotV2;
     const STATE_TYPE: StateType = StateType::Session;
     const SNAPSHOT_VERSION: u16 = STATE_FORMAT_VERSION;
 
-    fn snapshot(&self) -> SessionSnapshotV1 {
-        SessionSnapshotV1::from_live(self)
+    fn snapshot(&self) -> SessionSnapshotV2 {
+        SessionSnapshotV2::from_live(self)
     }
 
-    /// The session snapshot is the same struct in versions 1 and 2.
-    fn restore(_version: u16, snapshot: &[u8], checks: KeyChecks) -> Result<Self, RestoreError> {
-        decode_exact::<SessionSnapshotV1>(snapshot)?.to_live(checks)
+    /// Format versions 1 to 3 hold `SessionSnapshotV1` (version-1 sessions only), version 4
+    /// `SessionSnapshotV2`.
+    fn restore(version: u16, snapshot: &[u8], checks: KeyChecks) -> Result<Self, RestoreError> {
+        session_snapshot_from_version(version, snapshot)?.to_live(checks)
     }
 
     /// Our identity, the peer's and the session id.
@@ -134,6 +210,18 @@ impl Persist for Session {
             &self.remote_identity,
             &self.session_id,
         )
+    }
+}
+
+/// The session snapshot of a blob of format `version`, migrated to the current one.
+pub(crate) fn session_snapshot_from_version(
+    version: u16,
+    bytes: &[u8],
+) -> Result<SessionSnapshotV2, RestoreError> {
+    if version < 4 {
+        Ok(decode_exact::<SessionSnapshotV1>(bytes)?.into())
+    } else {
+        decode_exact::<SessionSnapshotV2>(bytes)
     }
 }
 
@@ -203,7 +291,7 @@ mod plain_serde {
     use serde::de::Error as _;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    use super::SessionSnapshotV1;
+    use super::{SessionSnapshotV1, SessionSnapshotV2};
     use crate::persist::{KeyChecks, Persist, versioned};
     use crate::session::Session;
 
@@ -215,10 +303,16 @@ mod plain_serde {
 
     impl<'de> Deserialize<'de> for Session {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            // The session snapshot is the same struct in versions 1 and 2.
-            versioned::<D, SessionSnapshotV1, SessionSnapshotV1, SessionSnapshotV1>(deserializer)?
-                .to_live(KeyChecks::Full)
-                .map_err(D::Error::custom)
+            // The session snapshot is the same struct in versions 1 to 3.
+            versioned::<
+                D,
+                SessionSnapshotV1,
+                SessionSnapshotV1,
+                SessionSnapshotV1,
+                SessionSnapshotV2,
+            >(deserializer)?
+            .to_live(KeyChecks::Full)
+            .map_err(D::Error::custom)
         }
     }
 }
@@ -374,7 +468,8 @@ mod tests {
                 peer: Some(remote),
                 ..crate::persist::BindingV2::new(&session_binding(&session), &BlobLabel::default())
             };
-            let plain = postcard::to_allocvec(&(binding, snapshot_with(remote))).unwrap();
+            let snapshot = SessionSnapshotV2::from(snapshot_with(remote));
+            let plain = postcard::to_allocvec(&(binding, snapshot)).unwrap();
             let blob = crate::persist::seal_plaintext_for_tests(&plain, StateType::Session, &key);
             Session::from_encrypted(&blob, &key, 0, &Expected::any())
         };
@@ -498,7 +593,7 @@ mod tests {
         snapshot.ratchet.receiving.as_mut().unwrap().stored =
             stored(HARD_MAX_SKIPPED_KEYS as usize + 1);
         let blob = seal_state(
-            &snapshot,
+            &SessionSnapshotV2::from(snapshot),
             StateType::Session,
             &session_binding(&session),
             &BlobLabel::default(),
@@ -512,5 +607,134 @@ mod tests {
             limit("HARD_MAX_SKIPPED_KEYS", HARD_MAX_SKIPPED_KEYS as usize)
         );
         assert_eq!(err.kind(), crate::ErrorKind::LimitExceeded);
+    }
+
+    /// A version-2 pair after Alice's first message: Alice holds a key pair, Bob a pending
+    /// key (SPEC.md §5.9.7).
+    fn v2_pair(rng: &mut ChaCha20Rng) -> (Session, Session) {
+        let alice = Account::new(NOW, rng);
+        let mut bob = Account::new(NOW, rng);
+        let mut a = alice
+            .create_outbound_session_with_version(
+                &bob.published_prekeys().take_bundle(),
+                crate::SessionVersion::V2,
+                rng,
+            )
+            .unwrap();
+        let first = a.encrypt(b"1", rng).unwrap();
+        let b = bob.create_inbound_session(&first, NOW).unwrap().session;
+        (a, b)
+    }
+
+    /// The version-2 snapshot's schedule limits at and past their edges, and every invalid
+    /// version-2 part `Corrupt` (SPEC.md §5.9.7, "State").
+    #[test]
+    fn v2_session_limits_and_parts_are_checked_on_restore() {
+        use crate::ratchet::{AttachmentV1, HARD_MAX_KEM_INTERVAL, HARD_MAX_KEM_MESSAGE_BOUND};
+        let mut rng = ChaCha20Rng::seed_from_u64(305);
+        let (a, b) = v2_pair(&mut rng);
+        assert!(
+            SessionSnapshotV2::from_live(&a)
+                .to_live(KeyChecks::Stored)
+                .unwrap()
+                == a
+        );
+        assert!(
+            SessionSnapshotV2::from_live(&b)
+                .to_live(KeyChecks::Stored)
+                .unwrap()
+                == b
+        );
+        let edit = |s: &Session, f: &dyn Fn(&mut SessionSnapshotV2)| {
+            let mut snapshot = SessionSnapshotV2::from_live(s);
+            f(&mut snapshot);
+            snapshot.to_live(KeyChecks::Stored).err()
+        };
+        assert_eq!(edit(&a, &|s| s.kem_interval = HARD_MAX_KEM_INTERVAL), None);
+        assert_eq!(
+            edit(&a, &|s| s.kem_interval = HARD_MAX_KEM_INTERVAL + 1),
+            Some(limit(
+                "HARD_MAX_KEM_INTERVAL",
+                HARD_MAX_KEM_INTERVAL as usize
+            ))
+        );
+        assert_eq!(
+            edit(&a, &|s| s.kem_message_bound = HARD_MAX_KEM_MESSAGE_BOUND),
+            None
+        );
+        assert_eq!(
+            edit(&a, &|s| s.kem_message_bound =
+                HARD_MAX_KEM_MESSAGE_BOUND + 1),
+            Some(limit(
+                "HARD_MAX_KEM_MESSAGE_BOUND",
+                HARD_MAX_KEM_MESSAGE_BOUND as usize
+            ))
+        );
+        assert_eq!(
+            edit(&a, &|s| s.kem_message_bound = u32::MAX),
+            Some(limit(
+                "HARD_MAX_KEM_MESSAGE_BOUND",
+                HARD_MAX_KEM_MESSAGE_BOUND as usize
+            ))
+        );
+        for zero in [
+            &(|s: &mut SessionSnapshotV2| s.kem_interval = 0) as &dyn Fn(&mut SessionSnapshotV2),
+            &|s| s.kem_message_bound = 0,
+        ] {
+            assert_eq!(edit(&a, zero), Some(RestoreError::Corrupt));
+        }
+        let corrupt = Some(RestoreError::Corrupt);
+        // Wrong lengths.
+        assert_eq!(
+            edit(&a, &|s| {
+                if let Some(pq) = s.pq.as_mut() {
+                    pq.attachment = AttachmentV1::Key(zeroize::Zeroizing::new(vec![1; 63]));
+                }
+            }),
+            corrupt
+        );
+        assert_eq!(
+            edit(&b, &|s| {
+                if let Some(pq) = s.pq.as_mut() {
+                    pq.their_key = Some(vec![1; 1183]);
+                }
+            }),
+            corrupt
+        );
+        // Parts of the wrong role or state.
+        assert_eq!(
+            edit(&a, &|s| {
+                if let Some(pq) = s.pq.as_mut() {
+                    pq.attachment = AttachmentV1::Ciphertext(vec![0; 1088]);
+                }
+            }),
+            corrupt
+        );
+        assert_eq!(
+            edit(&a, &|s| {
+                if let Some(pq) = s.pq.as_mut() {
+                    pq.their_key = Some(vec![0; 1184]);
+                }
+            }),
+            corrupt
+        );
+        assert_eq!(
+            edit(&b, &|s| {
+                if let Some(pq) = s.pq.as_mut() {
+                    pq.attachment = AttachmentV1::Ciphertext(vec![0; 1088]);
+                }
+            }),
+            corrupt,
+            "an attachment while a step is due"
+        );
+        // A version-1 snapshot of a version-2 session would be a different session: the
+        // version-2 part is what makes it version 2.
+        assert_eq!(
+            SessionSnapshotV1::from_live(&a)
+                .to_live(KeyChecks::Stored)
+                .unwrap()
+                .version(),
+            crate::SessionVersion::V1
+        );
     }
 }

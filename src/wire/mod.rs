@@ -36,7 +36,9 @@ pub(crate) const RATCHET_PREFIX_LEN: usize = 2 + NONCE_LEN + ENCRYPTED_HEADER_LE
 /// Total bytes a ratchet message adds to its plaintext.
 pub const RATCHET_MESSAGE_OVERHEAD: usize = RATCHET_PREFIX_LEN + TAG_LEN;
 
-/// What kind of hushwire message some bytes hold.
+/// What kind of hushwire session message some bytes hold. Both session versions map to the
+/// same two kinds: a version-2 ratchet message (type `0x04`) is a [`MessageKind::Ratchet`], a
+/// version-2 prekey message (type `0x05`) a [`MessageKind::PreKey`] (SPEC.md §6.1, §5.9.7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum MessageKind {
@@ -46,22 +48,26 @@ pub enum MessageKind {
     PreKey,
 }
 
-/// Reads the version and type bytes without decoding the rest.
+/// Reads the version and type bytes without decoding the rest, and checks the size limit of
+/// the type found: [`MAX_MESSAGE_LEN`] for version-1 types (`0x01`, `0x02`),
+/// [`MAX_PQ_MESSAGE_LEN`] for version-2 types (`0x04`, `0x05`).
 ///
 /// # Errors
 /// [`DecodeError`] if the input is empty, too large, or names an unknown version or type.
 pub fn message_kind(bytes: &[u8]) -> Result<MessageKind, DecodeError> {
     let mut r = Reader::new(bytes);
     expect_version(&mut r)?;
-    let kind = match r.u8()? {
-        TYPE_RATCHET => MessageKind::Ratchet,
-        TYPE_PREKEY => MessageKind::PreKey,
+    let (kind, max) = match r.u8()? {
+        TYPE_RATCHET => (MessageKind::Ratchet, MAX_MESSAGE_LEN),
+        TYPE_PREKEY => (MessageKind::PreKey, MAX_MESSAGE_LEN),
+        TYPE_PQ_RATCHET => (MessageKind::Ratchet, MAX_PQ_MESSAGE_LEN),
+        TYPE_PQ_PREKEY => (MessageKind::PreKey, MAX_PQ_MESSAGE_LEN),
         other => return Err(DecodeError::UnknownType(other)),
     };
-    if bytes.len() > MAX_MESSAGE_LEN {
+    if bytes.len() > max {
         return Err(DecodeError::TooLarge {
             len: bytes.len(),
-            max: MAX_MESSAGE_LEN,
+            max,
         });
     }
     Ok(kind)
@@ -296,34 +302,31 @@ impl<'a> PreKeyMessage<'a> {
     pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes);
         expect_header(&mut r, bytes.len(), TYPE_PREKEY, MAX_MESSAGE_LEN)?;
-        let identity_key = r.array::<32>()?;
-        let base_key = r.array::<32>()?;
-        let signed_prekey_id = r.u32()?;
-        let one_time_prekey_id = if r.flag("one_time_flag")? {
-            Some(r.u32()?)
-        } else {
-            None
-        };
-        let kem_prekey_id = r.u32()?;
-        let kem_ciphertext = r.take(KEM_CIPHERTEXT_LEN)?;
+        let head = PreKeyHead::read(&mut r)?;
         let message = RatchetMessage::decode(r.rest())?;
         Ok(PreKeyMessage {
             bytes,
-            identity_key,
-            base_key,
-            signed_prekey_id,
-            one_time_prekey_id,
-            kem_prekey_id,
-            kem_ciphertext,
+            identity_key: head.identity_key,
+            base_key: head.base_key,
+            signed_prekey_id: head.signed_prekey_id,
+            one_time_prekey_id: head.one_time_prekey_id,
+            kem_prekey_id: head.kem_prekey_id,
+            kem_ciphertext: head.kem_ciphertext,
             message,
         })
     }
 
-    /// Encodes the fields around an already-encoded ratchet message.
-    pub(crate) fn encode(out: &mut Vec<u8>, fields: &PreKeyFields, ratchet_message: &[u8]) {
+    /// Encodes the fields around an already-encoded ratchet message: type `0x02` around a
+    /// version-1 message, `0x05` around a version-2 one (`pq`, SPEC.md §5.9.7).
+    pub(crate) fn encode(
+        out: &mut Vec<u8>,
+        fields: &PreKeyFields,
+        pq: bool,
+        ratchet_message: &[u8],
+    ) {
         out.reserve(2 + 32 + 32 + 4 + 5 + 4 + KEM_CIPHERTEXT_LEN + ratchet_message.len());
         out.push(WIRE_VERSION);
-        out.push(TYPE_PREKEY);
+        out.push(if pq { TYPE_PQ_PREKEY } else { TYPE_PREKEY });
         out.extend_from_slice(&fields.identity_key);
         out.extend_from_slice(&fields.base_key);
         out.extend_from_slice(&fields.signed_prekey_id.to_be_bytes());
@@ -369,22 +372,193 @@ impl<'a> PreKeyMessage<'a> {
         self.kem_prekey_id
     }
 
-    /// Everything before the embedded ratchet message.
-    pub(crate) fn fields_bytes(&self) -> &'a [u8] {
-        let end = self
-            .bytes
-            .len()
-            .saturating_sub(self.message.as_bytes().len());
-        self.bytes.get(..end).unwrap_or_default()
-    }
-
-    pub(crate) fn kem_ciphertext(&self) -> &'a [u8] {
-        self.kem_ciphertext
-    }
-
     /// The embedded ratchet message.
     pub fn message(&self) -> &RatchetMessage<'a> {
         &self.message
+    }
+}
+
+/// The prekey fields after the version and type bytes (SPEC.md §6.3), common to both
+/// session versions.
+struct PreKeyHead<'a> {
+    identity_key: [u8; 32],
+    base_key: [u8; 32],
+    signed_prekey_id: u32,
+    one_time_prekey_id: Option<u32>,
+    kem_prekey_id: u32,
+    kem_ciphertext: &'a [u8],
+}
+
+impl<'a> PreKeyHead<'a> {
+    fn read(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
+        let identity_key = r.array::<32>()?;
+        let base_key = r.array::<32>()?;
+        let signed_prekey_id = r.u32()?;
+        let one_time_prekey_id = if r.flag("one_time_flag")? {
+            Some(r.u32()?)
+        } else {
+            None
+        };
+        let kem_prekey_id = r.u32()?;
+        let kem_ciphertext = r.take(KEM_CIPHERTEXT_LEN)?;
+        Ok(PreKeyHead {
+            identity_key,
+            base_key,
+            signed_prekey_id,
+            one_time_prekey_id,
+            kem_prekey_id,
+            kem_ciphertext,
+        })
+    }
+}
+
+/// A decoded version-2 session-starting message (type `0x05`), borrowing the input.
+///
+/// Layout (SPEC.md §5.9.7): the prekey fields of §6.3 with type byte `0x05`, then a complete
+/// version-2 ratchet message (type `0x04`). Its size limit is [`MAX_PQ_MESSAGE_LEN`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PqPreKeyMessage<'a> {
+    bytes: &'a [u8],
+    identity_key: [u8; 32],
+    base_key: [u8; 32],
+    signed_prekey_id: u32,
+    one_time_prekey_id: Option<u32>,
+    kem_prekey_id: u32,
+    kem_ciphertext: &'a [u8],
+    message: PqRatchetMessage<'a>,
+}
+
+impl<'a> PqPreKeyMessage<'a> {
+    /// Decodes strictly, including the embedded version-2 ratchet message.
+    ///
+    /// # Errors
+    /// [`DecodeError`] on any deviation from the layout; an embedded message of another
+    /// type (a version-1 `0x01`) is `WrongType { expected: 0x04, found }`.
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        expect_header(&mut r, bytes.len(), TYPE_PQ_PREKEY, MAX_PQ_MESSAGE_LEN)?;
+        let head = PreKeyHead::read(&mut r)?;
+        let message = PqRatchetMessage::decode(r.rest())?;
+        Ok(PqPreKeyMessage {
+            bytes,
+            identity_key: head.identity_key,
+            base_key: head.base_key,
+            signed_prekey_id: head.signed_prekey_id,
+            one_time_prekey_id: head.one_time_prekey_id,
+            kem_prekey_id: head.kem_prekey_id,
+            kem_ciphertext: head.kem_ciphertext,
+            message,
+        })
+    }
+
+    /// The encoded bytes (exactly the input).
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The initiator's identity key as sent (not yet checked).
+    pub fn identity_key_bytes(&self) -> &[u8; 32] {
+        &self.identity_key
+    }
+
+    /// The initiator's ephemeral base key.
+    pub fn base_key(&self) -> &[u8; 32] {
+        &self.base_key
+    }
+
+    /// Id of the responder's signed prekey used.
+    pub fn signed_prekey_id(&self) -> u32 {
+        self.signed_prekey_id
+    }
+
+    /// Id of the responder's one-time X25519 prekey used, if any.
+    pub fn one_time_prekey_id(&self) -> Option<u32> {
+        self.one_time_prekey_id
+    }
+
+    /// Id of the responder's ML-KEM prekey used.
+    pub fn kem_prekey_id(&self) -> u32 {
+        self.kem_prekey_id
+    }
+
+    /// The embedded version-2 ratchet message.
+    pub fn message(&self) -> &PqRatchetMessage<'a> {
+        &self.message
+    }
+}
+
+/// A prekey message of either session version (types `0x02` and `0x05`), as the account and
+/// the session read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AnyPreKey<'a> {
+    /// Type `0x02`, embedding a `0x01` message.
+    V1(PreKeyMessage<'a>),
+    /// Type `0x05`, embedding a `0x04` message.
+    V2(PqPreKeyMessage<'a>),
+}
+
+impl<'a> AnyPreKey<'a> {
+    /// Decodes by the type byte: `0x05` as a version-2 prekey message, anything else as a
+    /// version-1 one (whose decoder names any other type).
+    pub(crate) fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        if bytes.get(1) == Some(&TYPE_PQ_PREKEY) {
+            PqPreKeyMessage::decode(bytes).map(AnyPreKey::V2)
+        } else {
+            PreKeyMessage::decode(bytes).map(AnyPreKey::V1)
+        }
+    }
+
+    pub(crate) fn identity_key_bytes(&self) -> &[u8; 32] {
+        match self {
+            AnyPreKey::V1(m) => m.identity_key_bytes(),
+            AnyPreKey::V2(m) => m.identity_key_bytes(),
+        }
+    }
+
+    pub(crate) fn base_key(&self) -> &[u8; 32] {
+        match self {
+            AnyPreKey::V1(m) => m.base_key(),
+            AnyPreKey::V2(m) => m.base_key(),
+        }
+    }
+
+    pub(crate) fn signed_prekey_id(&self) -> u32 {
+        match self {
+            AnyPreKey::V1(m) => m.signed_prekey_id(),
+            AnyPreKey::V2(m) => m.signed_prekey_id(),
+        }
+    }
+
+    pub(crate) fn one_time_prekey_id(&self) -> Option<u32> {
+        match self {
+            AnyPreKey::V1(m) => m.one_time_prekey_id(),
+            AnyPreKey::V2(m) => m.one_time_prekey_id(),
+        }
+    }
+
+    pub(crate) fn kem_prekey_id(&self) -> u32 {
+        match self {
+            AnyPreKey::V1(m) => m.kem_prekey_id(),
+            AnyPreKey::V2(m) => m.kem_prekey_id(),
+        }
+    }
+
+    pub(crate) fn kem_ciphertext(&self) -> &'a [u8] {
+        match self {
+            AnyPreKey::V1(m) => m.kem_ciphertext,
+            AnyPreKey::V2(m) => m.kem_ciphertext,
+        }
+    }
+
+    /// Everything before the embedded ratchet message, the version and type bytes included
+    /// (so the prekey digest of SPEC.md §7.4 covers the session version).
+    pub(crate) fn fields_bytes(&self) -> &'a [u8] {
+        let (bytes, embedded) = match self {
+            AnyPreKey::V1(m) => (m.bytes, m.message.as_bytes().len()),
+            AnyPreKey::V2(m) => (m.bytes, m.message.as_bytes().len()),
+        };
+        let end = bytes.len().saturating_sub(embedded);
+        bytes.get(..end).unwrap_or_default()
     }
 }
 

@@ -16,6 +16,8 @@ pub(crate) const TYPE_PREKEY: u8 = 0x02;
 pub(crate) const TYPE_RESET_REQUEST: u8 = 0x03;
 /// Type byte of a version-2 ratchet message, with a KEM part (SPEC.md §5.9.3).
 pub(crate) const TYPE_PQ_RATCHET: u8 = 0x04;
+/// Type byte of a version-2 prekey message, embedding a type-`0x04` message (SPEC.md §5.9.7).
+pub(crate) const TYPE_PQ_PREKEY: u8 = 0x05;
 /// Type byte of an encoded [`crate::PreKeyBundle`].
 pub(crate) const TYPE_BUNDLE: u8 = 0x10;
 /// Type byte of a group message (SPEC.md §14.6.2).
@@ -118,6 +120,7 @@ pub(crate) const KNOWN_TYPES: &[u8] = &[
     TYPE_PREKEY,
     TYPE_RESET_REQUEST,
     TYPE_PQ_RATCHET,
+    TYPE_PQ_PREKEY,
     TYPE_BUNDLE,
     TYPE_GROUP_MESSAGE,
     TYPE_GROUP_DISTRIBUTION,

@@ -15,6 +15,7 @@ mod history;
 mod mask;
 mod peers;
 mod persistence;
+mod pq_sessions;
 mod prekeys;
 mod readme;
 mod records;

@@ -10,4 +10,5 @@ mod fanout;
 mod fuzz_corpus;
 mod history;
 mod support;
+mod pq_downgrade;
 mod wycheproof;

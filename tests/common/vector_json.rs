@@ -301,7 +301,12 @@ fn decrypt_fields(e: DecryptError) -> Value {
         | DecryptError::InvalidCounter
         | DecryptError::NonContributory
         | DecryptError::PeerStateForked
-        | DecryptError::ChainForgotten => json!({}),
+        | DecryptError::ChainForgotten
+        | DecryptError::KemPartMissing
+        | DecryptError::KemPartUnexpected => json!({}),
+        DecryptError::SessionVersionMismatch { session, message } => {
+            json!({ "session": session, "message": message })
+        }
         other => missing(&other),
     }
 }

@@ -12,6 +12,7 @@ mod group;
 mod history;
 mod mask;
 mod mask_corpus;
+mod pq_session;
 mod reset;
 mod sealed;
 mod session;

@@ -52,8 +52,8 @@ use vector_json::{error_json, events_json};
 
 use crate::common::NOW;
 /// Upper bound on the tape a scenario may use; the files record only the bytes drawn.
-const TAPE_MAX: usize = 1 << 16;
-const TAPE_GENERATION: &str =
+pub(super) const TAPE_MAX: usize = 1 << 16;
+pub(super) const TAPE_GENERATION: &str =
     "SHA-256(utf8(seed) || u32_be(i)) for i = 0, 1, 2, ..., concatenated and cut to `length` bytes";
 
 // ---------------------------------------------------------------------------------------------
@@ -62,7 +62,7 @@ const TAPE_GENERATION: &str =
 
 const LABEL_SIG_SIGNED_PREKEY: &[u8] = b"hushwire/v1/sig/signed-prekey";
 const LABEL_SIG_KEM_PREKEY: &[u8] = b"hushwire/v1/sig/kem-prekey";
-const LABEL_PQXDH: &[u8] = b"hushwire/v1/pqxdh";
+pub(super) const LABEL_PQXDH: &[u8] = b"hushwire/v1/pqxdh";
 const LABEL_ROOT: &[u8] = b"hushwire/v1/ratchet/root";
 const VERSION: u8 = 1;
 const TYPE_RATCHET: u8 = 0x01;
@@ -76,7 +76,7 @@ const KEM_CIPHERTEXT_LEN: usize = 1088;
 // The tape RNG.
 
 /// The deterministic byte stream a tape is cut from (see `TAPE_GENERATION`).
-fn tape_stream(seed: &str, len: usize) -> Vec<u8> {
+pub(super) fn tape_stream(seed: &str, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 32);
     let mut i: u32 = 0;
     while out.len() < len {
@@ -92,14 +92,14 @@ fn tape_stream(seed: &str, len: usize) -> Vec<u8> {
 
 /// A `CryptoRng` that hands out the bytes of a fixed tape in order and panics when it runs out.
 /// It records every draw as (offset, length).
-struct TapeRng {
-    tape: Vec<u8>,
-    pos: usize,
-    draws: Vec<(usize, usize)>,
+pub(super) struct TapeRng {
+    pub(super) tape: Vec<u8>,
+    pub(super) pos: usize,
+    pub(super) draws: Vec<(usize, usize)>,
 }
 
 impl TapeRng {
-    fn new(tape: Vec<u8>) -> Self {
+    pub(super) fn new(tape: Vec<u8>) -> Self {
         TapeRng {
             tape,
             pos: 0,
@@ -148,25 +148,25 @@ impl TryCryptoRng for TapeRng {}
 // ---------------------------------------------------------------------------------------------
 // Reference primitives: each is one call into a primitive crate, nothing from hushwire.
 
-fn hx(bytes: &[u8]) -> String {
+pub(super) fn hx(bytes: &[u8]) -> String {
     hex::encode(bytes)
 }
 
-fn arr<const N: usize>(bytes: &[u8]) -> [u8; N] {
+pub(super) fn arr<const N: usize>(bytes: &[u8]) -> [u8; N] {
     bytes.try_into().unwrap()
 }
 
-fn x25519_public(private: &[u8; 32]) -> [u8; 32] {
+pub(super) fn x25519_public(private: &[u8; 32]) -> [u8; 32] {
     x25519(*private, X25519_BASEPOINT_BYTES)
 }
 
-fn x25519_dh(private: &[u8; 32], public: &[u8; 32]) -> [u8; 32] {
+pub(super) fn x25519_dh(private: &[u8; 32], public: &[u8; 32]) -> [u8; 32] {
     let out = x25519(*private, *public);
     assert_ne!(out, [0u8; 32], "non-contributory DH in a test vector");
     out
 }
 
-fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8], len: usize) -> Vec<u8> {
+pub(super) fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8], len: usize) -> Vec<u8> {
     let mut okm = vec![0u8; len];
     Hkdf::<Sha256>::new(Some(salt), ikm)
         .expand(info, &mut okm)
@@ -174,17 +174,17 @@ fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8], len: usize) -> Vec<u8> {
     okm
 }
 
-fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+pub(super) fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap();
     mac.update(data);
     mac.finalize().into_bytes().into()
 }
 
-fn sha256(data: &[u8]) -> [u8; 32] {
+pub(super) fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
 
-fn aead_seal(key: &[u8; 32], nonce: &[u8; 12], ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+pub(super) fn aead_seal(key: &[u8; 32], nonce: &[u8; 12], ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let cipher = ChaCha20Poly1305::new(&(*key).into());
     let mut buf = plaintext.to_vec();
     let tag = cipher
@@ -194,7 +194,12 @@ fn aead_seal(key: &[u8; 32], nonce: &[u8; 12], ad: &[u8], plaintext: &[u8]) -> V
     buf
 }
 
-fn aead_open(key: &[u8; 32], nonce: &[u8; 12], ad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn aead_open(
+    key: &[u8; 32],
+    nonce: &[u8; 12],
+    ad: &[u8],
+    sealed: &[u8],
+) -> Option<Vec<u8>> {
     let (ciphertext, tag) = sealed.split_at(sealed.len().checked_sub(16)?);
     let tag = Tag::try_from(tag).ok()?;
     let cipher = ChaCha20Poly1305::new(&(*key).into());
@@ -207,7 +212,7 @@ fn aead_open(key: &[u8; 32], nonce: &[u8; 12], ad: &[u8], sealed: &[u8]) -> Opti
 
 /// Ed25519 public key, X25519 private key (first half of SHA-512(seed), clamped by X25519 when
 /// used) and X25519 public key of an identity seed.
-fn identity_keys(seed: &[u8; 32]) -> ([u8; 32], [u8; 32], [u8; 32]) {
+pub(super) fn identity_keys(seed: &[u8; 32]) -> ([u8; 32], [u8; 32], [u8; 32]) {
     let signing = SigningKey::from_bytes(seed);
     let ed_public = signing.verifying_key().to_bytes();
     let dh_private: [u8; 32] = arr(&Sha512::digest(seed)[..32]);
@@ -220,39 +225,39 @@ fn identity_keys(seed: &[u8; 32]) -> ([u8; 32], [u8; 32], [u8; 32]) {
     (ed_public, dh_private, dh_public)
 }
 
-fn ed25519_sign(seed: &[u8; 32], message: &[u8]) -> [u8; 64] {
+pub(super) fn ed25519_sign(seed: &[u8; 32], message: &[u8]) -> [u8; 64] {
     SigningKey::from_bytes(seed).sign(message).to_bytes()
 }
 
-fn kem_public(seed: &[u8; 64]) -> Vec<u8> {
+pub(super) fn kem_public(seed: &[u8; 64]) -> Vec<u8> {
     let dk = DecapsulationKey::from_seed(Array::from(*seed));
     dk.encapsulation_key().to_bytes().to_vec()
 }
 
-fn kem_encapsulate(public: &[u8], m: &[u8; 32]) -> (Vec<u8>, [u8; 32]) {
+pub(super) fn kem_encapsulate(public: &[u8], m: &[u8; 32]) -> (Vec<u8>, [u8; 32]) {
     let ek = EncapsulationKey::new(&Array::try_from(public).unwrap()).unwrap();
     let (ct, ss) = ek.encapsulate_deterministic(&Array::from(*m));
     (ct.to_vec(), arr(ss.as_slice()))
 }
 
-fn kem_decapsulate(seed: &[u8; 64], ciphertext: &[u8]) -> [u8; 32] {
+pub(super) fn kem_decapsulate(seed: &[u8; 64], ciphertext: &[u8]) -> [u8; 32] {
     let dk = DecapsulationKey::from_seed(Array::from(*seed));
     let ct = Ciphertext::try_from(ciphertext).unwrap();
     arr(dk.decapsulate(&ct).as_slice())
 }
 
-fn signed_prekey_message(id: u32, public: &[u8; 32]) -> Vec<u8> {
+pub(super) fn signed_prekey_message(id: u32, public: &[u8; 32]) -> Vec<u8> {
     [LABEL_SIG_SIGNED_PREKEY, &id.to_be_bytes(), public].concat()
 }
 
-fn kem_prekey_message(id: u32, kind: u8, public: &[u8]) -> Vec<u8> {
+pub(super) fn kem_prekey_message(id: u32, kind: u8, public: &[u8]) -> Vec<u8> {
     [LABEL_SIG_KEM_PREKEY, &[kind], &id.to_be_bytes(), public].concat()
 }
 
 /// SPEC.md §5.6: the session tag, `u32be(epoch) XOR HMAC(tk, 0x01 || role || nonce)[..4]`
 /// followed by `HMAC(tk, 0x02 || role || nonce || encrypted_header || u32be(epoch))[..8]`,
 /// where `role` is the sender's side: 0x01 initiator, 0x02 responder.
-fn session_tag(
+pub(super) fn session_tag(
     tag_key: &[u8; 32],
     role: u8,
     nonce: &[u8; 12],
@@ -287,7 +292,7 @@ fn root_step(root: &[u8; 32], dh: &[u8; 32]) -> ([u8; 32], [u8; 32], [u8; 32]) {
 }
 
 /// SPEC.md §5.3: chain step, returning (next chain key, message key).
-fn chain_step(chain_key: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
+pub(super) fn chain_step(chain_key: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
     (
         hmac_sha256(chain_key, &[0x02]),
         hmac_sha256(chain_key, &[0x01]),
@@ -3796,7 +3801,7 @@ fn check_file(scenario: &Scenario) {
     check_vector_file("", scenario.file, &build(scenario));
 }
 
-const FILES: [&str; 7] = [
+pub(super) const FILES: [&str; 8] = [
     "pqxdh_with_one_time_prekey",
     "pqxdh_without_one_time_prekey",
     "conversation",
@@ -3804,6 +3809,8 @@ const FILES: [&str; 7] = [
     "invalid_messages",
     "prekey_rotation",
     "account_sessions",
+    // Written and checked by `pq_session.rs` (version-2 sessions, SPEC.md §10.12).
+    "pq_ratchet_conversation",
 ];
 
 #[test]
