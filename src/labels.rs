@@ -153,6 +153,8 @@ pub(crate) const LABEL_SIG_DEVICE_LIST: &[u8] = b"hushwire/v1/sig/device-list";
 pub(crate) const LABEL_SIG_DEVICE_ENTRY: &[u8] = b"hushwire/v1/sig/device-entry";
 /// SHA-256 prefix of the short device-list hash every fan-out carries (SPEC.md §19.2.4).
 pub(crate) const LABEL_DEVICE_LIST_HASH: &[u8] = b"hushwire/v1/multi-device/list-hash";
+/// SHA-256 prefix of the new device's link confirmation (SPEC.md §19.12.4).
+pub(crate) const LABEL_LINK_CONFIRM: &[u8] = b"hushwire/v1/multi-device/link-confirm";
 
 /// Every label above with its name, for the tests.
 #[cfg(test)]
@@ -207,6 +209,7 @@ const ALL: &[(&str, &[u8])] = &[
     ("LABEL_SIG_DEVICE_LIST", LABEL_SIG_DEVICE_LIST),
     ("LABEL_SIG_DEVICE_ENTRY", LABEL_SIG_DEVICE_ENTRY),
     ("LABEL_DEVICE_LIST_HASH", LABEL_DEVICE_LIST_HASH),
+    ("LABEL_LINK_CONFIRM", LABEL_LINK_CONFIRM),
 ];
 
 /// Labels no code uses any more, or reserved, that no new label may collide with: a

@@ -15,6 +15,7 @@
 //! call changed it ([`Device::take_changes`]), and loaded only when needed.
 
 pub mod device_list;
+mod link;
 mod peers;
 mod persist;
 mod records;
@@ -38,6 +39,12 @@ pub use device_list::{
     DEVICE_ENTRY_LEN, DEVICE_LIST_HASH_LEN, DeviceEntry, DeviceList, DeviceListError,
     DeviceListHash, MAX_DEVICE_LIST_LEN, MAX_DEVICES_PER_USER, MAX_TOMBSTONES, TOMBSTONE_LEN,
     Tombstone, UserKey, UserSigningKey,
+};
+pub use link::{
+    JoinAwaitingList, JoinAwaitingReveal, JoinComparing, JoinRequested, LINK_CONFIRM_LEN,
+    LINK_NONCE_LEN, LINK_REQUEST_LEN, LINK_TIMEOUT_SECS, LinkApproved, LinkComparing,
+    LinkConfirmed, LinkError, LinkOffer, LinkPayload, LinkSasStarted, MAX_LINK_DONE_LEN,
+    MAX_LINK_PAYLOAD_LEN, is_link_message,
 };
 pub use records::Changes;
 pub use users::{

@@ -10,6 +10,7 @@ mod backup;
 mod conversation;
 mod devices;
 mod group;
+mod link;
 mod mask;
 mod peers;
 mod persistence;

@@ -7,4 +7,5 @@ mod common;
 
 mod adversarial;
 mod fuzz_corpus;
+mod link;
 mod wycheproof;
