@@ -290,3 +290,40 @@ fn the_run_survives_a_refused_message_and_completes() {
     still.receive_list(&mut laptop, &p, &done, NOW).unwrap();
     assert_eq!(laptop.own_device_list().unwrap().version(), 2);
 }
+
+/// README.md's linking example is the doctest of `src/device/link.rs`.
+#[test]
+fn readme_linking_example_is_the_module_doctest() {
+    let readme = include_str!("../../README.md");
+    let module = include_str!("../../src/device/link.rs");
+    let block = |lines: Vec<&str>, fence: &str| -> Vec<String> {
+        let start = (0..lines.len() - 1)
+            .find(|&i| {
+                lines[i].trim() == fence
+                    && lines[i + 1].starts_with("use hushwire::device::is_link_message")
+            })
+            .unwrap()
+            + 1;
+        let end = start
+            + lines[start..]
+                .iter()
+                .position(|l| l.trim() == "```")
+                .unwrap();
+        lines[start..end]
+            .iter()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .map(|l| (*l).to_owned())
+            .collect()
+    };
+    let doc: Vec<&str> = module
+        .lines()
+        .filter_map(|l| l.strip_prefix("//!"))
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect();
+    let readme_lines: Vec<&str> = readme.lines().collect();
+    assert_eq!(
+        block(readme_lines, "```rust,ignore"),
+        block(doc, "```"),
+        "README.md's linking example differs from src/device/link.rs's doctest"
+    );
+}
