@@ -6,9 +6,7 @@
 use chacha20::ChaCha20Rng;
 use rand_core::{Rng as _, SeedableRng};
 
-use super::{
-    CUSTOMER, DemoResult, OPERATOR, Person, Stage, WAIT, aside, envelope_line, note, row, section,
-};
+use super::{CUSTOMER, DemoResult, OPERATOR, Person, Stage, WAIT, aside, note, row, section};
 use hushwire_examples::chat::{Incoming, LinkSas, Peer};
 use hushwire_examples::unix_now;
 
@@ -91,29 +89,25 @@ pub(super) async fn chapter(
     let phone_key = *customer.peer.device.identity_key();
     let mut per_device = 0;
     for s in std::iter::once(&sent).chain(&sent.copies) {
+        // The customer's device 1 (phone) and 2 (laptop): one queue each.
         let to = if s.to == phone_key {
-            "customer (phone)"
+            "customer:1"
         } else {
-            "customer (laptop)"
+            "customer:2"
         };
         stage.show_stored(s.relay_id, to, &format!("{OPERATOR} sends"))?;
         per_device += 1;
     }
     stage.receive(customer).await?;
+    row("", "  ↳ on her phone");
     match stage.receive(&mut laptop).await? {
         Incoming::Text { text: read, .. } if read == text => {}
         _ => return Err("the laptop did not read Dana's reply".into()),
     }
-    let stored = stage.relay.stored(1_000)?;
-    let last: Vec<String> = stored
-        .iter()
-        .filter(|e| e.id >= sent.relay_id)
-        .map(|e| envelope_line(e.id, "", &e.envelope))
-        .collect();
+    row("", "  ↳ on her laptop");
     note(&format!(
-        "the relay queued {per_device} envelopes, one per device, each sealed to that device \
-         ({} still held: acknowledged ones are deleted)",
-        last.len()
+        "the relay queued {per_device} envelopes, one per device, each sealed to that device's \
+         key: it never sees a message \"to the customer\""
     ));
     if let Some(client) = laptop.client.take() {
         client.close().await;
