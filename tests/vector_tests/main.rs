@@ -8,6 +8,7 @@ mod common;
 
 mod device_list;
 mod group;
+mod link;
 mod mask;
 mod mask_corpus;
 mod reset;
