@@ -1820,7 +1820,7 @@ async fn link_device(options: &Options, wait: Duration, yes: bool) -> CliResult<
     }
     device.save()?;
     out!(
-        "linked {}… as device {}: `{}` now has {} devices (list version {}, published to the          relay)",
+        "linked {}… as device {}: `{}` now has {} devices (list version {}, published to the relay)",
         short(&linked.other),
         payload.new_device_id(),
         device.peer.name,
@@ -1865,7 +1865,7 @@ async fn join_device(options: &Options, payload: &str, wait: Duration, yes: bool
     device.save()?;
     let linked = linked?;
     out!(
-        "this device is now device {} of `{}` ({} devices, list version {}); messages to `{}`          reach it too",
+        "this device is now device {} of `{}` ({} devices, list version {}); messages to `{}` reach it too",
         payload.new_device_id(),
         device.peer.name,
         linked.devices,
