@@ -15,7 +15,7 @@
 //! - `inbound_session`: bit 0 clear: the rest is the message; set: the next byte picks a
 //!   genuine prekey message and the rest are edits.
 //! - `unseal`, `group_decrypt`, `restore`, `certificate`, `conversation`, `attachment`, `mask`,
-//!   `backup`, `device_list`:
+//!   `backup`, `device_list`, `fanout`:
 //!   see the modules in `checks/` (the same mode-byte scheme; `conversation` reads a schedule
 //!   with `arbitrary`; `mask` reads two mode bytes and a text).
 
@@ -48,6 +48,8 @@ mod certificate;
 mod conversation;
 #[path = "checks/device_list.rs"]
 mod device_list;
+#[path = "checks/fanout.rs"]
+mod fanout;
 #[path = "checks/group.rs"]
 mod group;
 #[path = "checks/mask.rs"]
@@ -62,13 +64,14 @@ pub(crate) use backup::check_backup;
 pub(crate) use certificate::check_certificate;
 pub(crate) use conversation::check_conversation;
 pub(crate) use device_list::check_device_list;
+pub(crate) use fanout::check_fanout;
 pub(crate) use group::check_group_decrypt;
 pub(crate) use mask::check_mask;
 pub(crate) use restore::check_restore;
 pub(crate) use unseal::check_unseal;
 
 /// The fuzz targets, by name (as in `fuzz/Cargo.toml` and `fuzz/corpus/<target>/`).
-pub(crate) const TARGETS: [&str; 12] = [
+pub(crate) const TARGETS: [&str; 13] = [
     "decode",
     "session_decrypt",
     "inbound_session",
@@ -81,6 +84,7 @@ pub(crate) const TARGETS: [&str; 12] = [
     "mask",
     "backup",
     "device_list",
+    "fanout",
 ];
 
 /// Runs the check of fuzz target `target` on `data`.
@@ -98,6 +102,7 @@ pub(crate) fn check(target: &str, data: &[u8]) {
         "mask" => check_mask(data),
         "backup" => check_backup(data),
         "device_list" => check_device_list(data),
+        "fanout" => check_fanout(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -634,6 +639,7 @@ pub(crate) fn seed_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
         "mask" => out = mask::seeds(),
         "backup" => out = backup::seeds(),
         "device_list" => out = device_list::seeds(),
+        "fanout" => out = fanout::seeds(),
         other => panic!("unknown fuzz target {other}"),
     }
     out

@@ -155,6 +155,8 @@ pub(crate) const LABEL_SIG_DEVICE_ENTRY: &[u8] = b"hushwire/v1/sig/device-entry"
 pub(crate) const LABEL_DEVICE_LIST_HASH: &[u8] = b"hushwire/v1/multi-device/list-hash";
 /// SHA-256 prefix of the new device's link confirmation (SPEC.md §19.12.4).
 pub(crate) const LABEL_LINK_CONFIRM: &[u8] = b"hushwire/v1/multi-device/link-confirm";
+/// HKDF info of a fan-out's body key, from its message key (SPEC.md §19.5.2).
+pub(crate) const LABEL_FANOUT_BODY: &[u8] = b"hushwire/v1/multi-device/fanout-body";
 
 /// Every label above with its name, for the tests.
 #[cfg(test)]
@@ -210,6 +212,7 @@ const ALL: &[(&str, &[u8])] = &[
     ("LABEL_SIG_DEVICE_ENTRY", LABEL_SIG_DEVICE_ENTRY),
     ("LABEL_DEVICE_LIST_HASH", LABEL_DEVICE_LIST_HASH),
     ("LABEL_LINK_CONFIRM", LABEL_LINK_CONFIRM),
+    ("LABEL_FANOUT_BODY", LABEL_FANOUT_BODY),
 ];
 
 /// Labels no code uses any more, or reserved, that no new label may collide with: a

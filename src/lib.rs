@@ -121,10 +121,11 @@ pub use certificate::{
     Validity,
 };
 pub use device::{
-    Changes as DeviceChanges, Device, MAX_PEERS, MAX_RESET_LOGS, MAX_SESSIONS_PER_PEER,
-    PeerDecrypted, PeerError, RESET_MAX_AGE_SECS, RESET_MAX_FUTURE_SKEW_SECS,
-    RESET_MIN_INTERVAL_SECS, RESET_REQUEST_LEN, ResetAnswered, ResetError, ResetReason,
-    ResetRequest, SealedSessionError, SessionStarted,
+    Changes as DeviceChanges, Device, DeviceRef, FanOut, FanOutDecrypted, FanOutEnvelope,
+    FanOutError, FanOutMessage, FanOutSkip, FanOutUpdate, MAX_PEERS, MAX_RESET_LOGS,
+    MAX_SESSIONS_PER_PEER, MismatchAnswer, PeerDecrypted, PeerError, RESET_MAX_AGE_SECS,
+    RESET_MAX_FUTURE_SKEW_SECS, RESET_MIN_INTERVAL_SECS, RESET_REQUEST_LEN, ResetAnswered,
+    ResetError, ResetReason, ResetRequest, SealedSessionError, SessionStarted,
 };
 pub use error::{ConfigError, DecodeError, ErrorKind, KeyError, SignedKeyKind};
 pub use event::Event;

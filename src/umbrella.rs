@@ -65,6 +65,9 @@ pub enum Error {
     /// See [`crate::device::LinkError`].
     #[error(transparent)]
     Link(#[from] crate::device::LinkError),
+    /// See [`crate::device::FanOutError`].
+    #[error(transparent)]
+    FanOut(#[from] crate::device::FanOutError),
     /// See [`crate::verify::VerifyError`].
     #[error(transparent)]
     Verify(#[from] crate::verify::VerifyError),
@@ -106,6 +109,7 @@ impl Error {
             Error::Roster(e) => e.code(),
             Error::DeviceList(e) => e.code(),
             Error::Link(e) => e.code(),
+            Error::FanOut(e) => e.code(),
             Error::Verify(e) => e.code(),
             Error::Attachment(e) => e.code(),
             Error::Backup(e) => e.code(),
@@ -136,6 +140,7 @@ impl Error {
             Error::Roster(e) => e.kind(),
             Error::DeviceList(e) => e.kind(),
             Error::Link(e) => e.kind(),
+            Error::FanOut(e) => e.kind(),
             Error::Verify(e) => e.kind(),
             Error::Attachment(e) => e.kind(),
             Error::Backup(e) => e.kind(),
@@ -409,6 +414,17 @@ mod tests {
         "device_list.device_id_taken",
         "device_list.exhausted",
         "device_list.identity",
+        "fanout.malformed",
+        "fanout.plaintext_too_large",
+        "fanout.too_many_devices",
+        "fanout.no_recipients",
+        "fanout.peer",
+        "fanout.tampered",
+        "fanout.not_in_manifest",
+        "fanout.not_recipient",
+        "fanout.unvouched",
+        "fanout.already_included",
+        "fanout.device_list",
         "link.malformed",
         "link.out_of_order",
         "link.expired",
@@ -933,6 +949,21 @@ mod tests {
                 L::Identity(VerifyError::OwnIdentity),
             ];
             rest.extend(device_list.map(Error::from));
+            use crate::device::FanOutError as F;
+            let fan_out = [
+                F::Malformed(d),
+                F::PlaintextTooLarge { len: 2, max: 1 },
+                F::TooManyDevices { count: 2, max: 1 },
+                F::NoRecipients,
+                F::Peer(PeerError::UnknownPeer),
+                F::Tampered,
+                F::NotInManifest { device_id: 1 },
+                F::NotRecipient { device_id: 1 },
+                F::Unvouched { device_id: 1 },
+                F::AlreadyIncluded { device_id: 1 },
+                F::DeviceList(L::NoList),
+            ];
+            rest.extend(fan_out.map(Error::from));
         }
         {
             use crate::device::LinkError as K;

@@ -16,6 +16,8 @@
 
 pub mod device_list;
 mod link;
+mod fanout;
+mod fanout_wire;
 mod peers;
 mod persist;
 mod records;
@@ -45,6 +47,13 @@ pub use link::{
     LINK_NONCE_LEN, LINK_REQUEST_LEN, LINK_TIMEOUT_SECS, LinkApproved, LinkComparing,
     LinkConfirmed, LinkError, LinkOffer, LinkPayload, LinkSasStarted, MAX_LINK_DONE_LEN,
     MAX_LINK_PAYLOAD_LEN, is_link_message,
+};
+pub use fanout::{FanOut, FanOutDecrypted, FanOutError, FanOutPart, FanOutSkip, FanOutUpdate};
+pub use fanout_wire::{
+    DeviceRef, FANOUT_ENVELOPE_PREFIX_LEN, FANOUT_KEY_BASE_LEN, FanOutEnvelope, FanOutMessage,
+    MAX_DEVICE_REF_LEN, MAX_FANOUT_BODY_LEN, MAX_FANOUT_DEVICES, MAX_FANOUT_ENVELOPE_LEN,
+    MAX_FANOUT_KEY_LEN, MAX_FANOUT_KEY_MESSAGE_LEN, MAX_FANOUT_MESSAGE_LEN,
+    MAX_FANOUT_PLAINTEXT_LEN, MAX_MISMATCH_ANSWER_LEN, MismatchAnswer,
 };
 pub use records::Changes;
 pub use users::{

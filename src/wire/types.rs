@@ -88,6 +88,14 @@ pub(crate) const TYPE_LINK_CONFIRM: u8 = 0x57;
 /// Type byte of a link completion carrying the new list, from the existing device (SPEC.md
 /// §19.12.5).
 pub(crate) const TYPE_LINK_DONE: u8 = 0x98;
+/// Type byte of a fan-out key part, carried inside a 1:1 session message (SPEC.md §19.5.3).
+pub(crate) const TYPE_FANOUT_KEY: u8 = 0x90;
+/// Type byte of a per-device fan-out envelope, relay to device (SPEC.md §19.5.4).
+pub(crate) const TYPE_FANOUT_ENVELOPE: u8 = 0x91;
+/// Type byte of a fan-out message, sender to relay (SPEC.md §19.5.5).
+pub(crate) const TYPE_FANOUT_MESSAGE: u8 = 0x92;
+/// Type byte of the relay's mismatch answer to a fan-out (SPEC.md §19.6.1).
+pub(crate) const TYPE_FANOUT_MISMATCH: u8 = 0x93;
 
 /// Every type byte this build knows, across all decoders (SPEC.md §1.4.1): a structure of
 /// another known type is reported as `WrongType`, any other byte as `UnknownType`.
@@ -129,6 +137,10 @@ pub(crate) const KNOWN_TYPES: &[u8] = &[
     TYPE_LINK_REQUEST,
     TYPE_LINK_CONFIRM,
     TYPE_LINK_DONE,
+    TYPE_FANOUT_KEY,
+    TYPE_FANOUT_ENVELOPE,
+    TYPE_FANOUT_MESSAGE,
+    TYPE_FANOUT_MISMATCH,
 ];
 
 /// The error for a structure whose type byte `found` is not the `expected` one.

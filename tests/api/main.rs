@@ -9,6 +9,7 @@ mod attachment;
 mod backup;
 mod conversation;
 mod devices;
+mod fanout;
 mod group;
 mod link;
 mod mask;

@@ -133,6 +133,11 @@ fn corpus_device_list() {
     assert!(replay("corpus", "device_list") > 0);
 }
 
+#[test]
+fn corpus_fanout() {
+    assert!(replay("corpus", "fanout") > 0);
+}
+
 /// Every target in `fuzz/Cargo.toml` is replayed here or by the test named below (a new target
 /// cannot be forgotten).
 #[test]

@@ -6,6 +6,7 @@
 mod common;
 
 mod adversarial;
+mod fanout;
 mod fuzz_corpus;
 mod link;
 mod wycheproof;

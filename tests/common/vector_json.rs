@@ -102,6 +102,7 @@ fn encode_error(e: Error) -> Value {
         Error::Attachment(e) => attachment_fields(e),
         Error::Backup(e) => backup_fields(e),
         Error::DeviceList(e) => device_list_fields(e),
+        Error::FanOut(e) => fanout_fields(e),
         #[cfg(feature = "mask")]
         Error::MaskCheck(hushwire::MaskCheckError::Unmasked { kind, start, end }) => {
             json!({ "kind": type_byte(kind.to_byte()), "start": start, "end": end })
@@ -547,6 +548,23 @@ fn device_list_fields(e: DeviceListError) -> Value {
         | DeviceListError::NoList
         | DeviceListError::IdentityChanged
         | DeviceListError::Exhausted => json!({}),
+        other => missing(&other),
+    }
+}
+
+fn fanout_fields(e: hushwire::FanOutError) -> Value {
+    use hushwire::FanOutError as F;
+    match e {
+        F::Malformed(inner) => nested(inner),
+        F::Peer(inner) => nested(inner),
+        F::DeviceList(inner) => nested(inner),
+        F::PlaintextTooLarge { len, max } => json!({ "len": len, "max": max }),
+        F::TooManyDevices { count, max } => json!({ "count": count, "max": max }),
+        F::NotInManifest { device_id }
+        | F::NotRecipient { device_id }
+        | F::Unvouched { device_id }
+        | F::AlreadyIncluded { device_id } => json!({ "device_id": device_id }),
+        F::NoRecipients | F::Tampered => json!({}),
         other => missing(&other),
     }
 }

@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod fanout;
 mod group;
 mod mask;
 mod recovery;

@@ -7,6 +7,7 @@
 mod common;
 
 mod device_list;
+mod fanout;
 mod group;
 mod link;
 mod mask;
