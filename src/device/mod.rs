@@ -15,9 +15,9 @@
 //! call changed it ([`Device::take_changes`]), and loaded only when needed.
 
 pub mod device_list;
-mod link;
 mod fanout;
 mod fanout_wire;
+mod link;
 mod peers;
 mod persist;
 mod records;
@@ -42,18 +42,18 @@ pub use device_list::{
     DeviceListHash, MAX_DEVICE_LIST_LEN, MAX_DEVICES_PER_USER, MAX_TOMBSTONES, TOMBSTONE_LEN,
     Tombstone, UserKey, UserSigningKey,
 };
-pub use link::{
-    JoinAwaitingList, JoinAwaitingReveal, JoinComparing, JoinRequested, LINK_CONFIRM_LEN,
-    LINK_NONCE_LEN, LINK_REQUEST_LEN, LINK_TIMEOUT_SECS, LinkApproved, LinkComparing,
-    LinkConfirmed, LinkError, LinkOffer, LinkPayload, LinkSasStarted, MAX_LINK_DONE_LEN,
-    MAX_LINK_PAYLOAD_LEN, is_link_message,
-};
 pub use fanout::{FanOut, FanOutDecrypted, FanOutError, FanOutPart, FanOutSkip, FanOutUpdate};
 pub use fanout_wire::{
     DeviceRef, FANOUT_ENVELOPE_PREFIX_LEN, FANOUT_KEY_BASE_LEN, FanOutEnvelope, FanOutMessage,
     MAX_DEVICE_REF_LEN, MAX_FANOUT_BODY_LEN, MAX_FANOUT_DEVICES, MAX_FANOUT_ENVELOPE_LEN,
     MAX_FANOUT_KEY_LEN, MAX_FANOUT_KEY_MESSAGE_LEN, MAX_FANOUT_MESSAGE_LEN,
     MAX_FANOUT_PLAINTEXT_LEN, MAX_MISMATCH_ANSWER_LEN, MismatchAnswer,
+};
+pub use link::{
+    JoinAwaitingList, JoinAwaitingReveal, JoinComparing, JoinRequested, LINK_CONFIRM_LEN,
+    LINK_NONCE_LEN, LINK_REQUEST_LEN, LINK_TIMEOUT_SECS, LinkApproved, LinkComparing,
+    LinkConfirmed, LinkError, LinkOffer, LinkPayload, LinkSasStarted, MAX_LINK_DONE_LEN,
+    MAX_LINK_PAYLOAD_LEN, is_link_message,
 };
 pub use records::Changes;
 pub use users::{

@@ -1952,7 +1952,7 @@ async fn remove_device_command(options: &Options, id: u32) -> CliResult<()> {
     device.save()?;
     let version = version?;
     out!(
-        "removed device {id}: list version {version} published; nothing is encrypted to it any          more (its last messages stay readable for 7 days)"
+        "removed device {id}: list version {version} published; nothing is encrypted to it any more (its last messages stay readable for 7 days)"
     );
     Ok(())
 }
