@@ -153,6 +153,8 @@ pub(crate) const LABEL_SIG_DEVICE_LIST: &[u8] = b"hushwire/v1/sig/device-list";
 pub(crate) const LABEL_SIG_DEVICE_ENTRY: &[u8] = b"hushwire/v1/sig/device-entry";
 /// SHA-256 prefix of the short device-list hash every fan-out carries (SPEC.md §19.2.4).
 pub(crate) const LABEL_DEVICE_LIST_HASH: &[u8] = b"hushwire/v1/multi-device/list-hash";
+/// SHA-256 prefix of the new device's link confirmation (SPEC.md §19.11.4).
+pub(crate) const LABEL_LINK_CONFIRM: &[u8] = b"hushwire/v1/multi-device/link-confirm";
 /// HKDF info of a fan-out's body key, from its message key (SPEC.md §19.5.2).
 pub(crate) const LABEL_FANOUT_BODY: &[u8] = b"hushwire/v1/multi-device/fanout-body";
 
@@ -234,6 +236,7 @@ const ALL: &[(&str, &[u8])] = &[
     ("LABEL_SIG_LINK_VISITOR", LABEL_SIG_LINK_VISITOR),
     ("LABEL_SIG_DEVICE_ENTRY", LABEL_SIG_DEVICE_ENTRY),
     ("LABEL_DEVICE_LIST_HASH", LABEL_DEVICE_LIST_HASH),
+    ("LABEL_LINK_CONFIRM", LABEL_LINK_CONFIRM),
     ("LABEL_FANOUT_BODY", LABEL_FANOUT_BODY),
 ];
 

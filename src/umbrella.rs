@@ -62,6 +62,9 @@ pub enum Error {
     /// See [`crate::device::DeviceListError`].
     #[error(transparent)]
     DeviceList(#[from] crate::device::DeviceListError),
+    /// See [`crate::device::LinkError`].
+    #[error(transparent)]
+    Link(#[from] crate::device::LinkError),
     /// See [`crate::device::FanOutError`].
     #[error(transparent)]
     FanOut(#[from] crate::device::FanOutError),
@@ -111,6 +114,7 @@ impl Error {
             Error::Group(e) => e.code(),
             Error::Roster(e) => e.code(),
             Error::DeviceList(e) => e.code(),
+            Error::Link(e) => e.code(),
             Error::FanOut(e) => e.code(),
             Error::Verify(e) => e.code(),
             Error::Support(e) => e.code(),
@@ -143,6 +147,7 @@ impl Error {
             Error::Group(e) => e.kind(),
             Error::Roster(e) => e.kind(),
             Error::DeviceList(e) => e.kind(),
+            Error::Link(e) => e.kind(),
             Error::FanOut(e) => e.kind(),
             Error::Verify(e) => e.kind(),
             Error::Support(e) => e.kind(),
@@ -472,6 +477,22 @@ mod tests {
         "support.already_linked",
         "support.invalid_text",
         "support.lifetime_too_long",
+        "link.malformed",
+        "link.out_of_order",
+        "link.expired",
+        "link.wrong_nonce",
+        "link.wrong_peer",
+        "link.entry_mismatch",
+        "link.other_run",
+        "link.bad_confirm",
+        "link.list_mismatch",
+        "link.bundle_mismatch",
+        "link.already_linked",
+        "link.no_user_key",
+        "link.no_session",
+        "link.sas",
+        "link.list",
+        "link.session",
         "event.one_time_prekey_consumed",
         "event.kem_prekey_consumed",
         "event.last_resort_kem_prekey_used",
@@ -1073,6 +1094,33 @@ mod tests {
                 },
             ];
             rest.extend(support.map(Error::from));
+        }
+        {
+            use crate::device::LinkError as K;
+            let link = [
+                K::Malformed(d),
+                K::OutOfOrder {
+                    expected: 0x56,
+                    found: 0x57,
+                },
+                K::Expired {
+                    expired_at: Timestamp::from_unix_secs(1),
+                },
+                K::WrongNonce,
+                K::WrongPeer,
+                K::EntryMismatch,
+                K::OtherRun,
+                K::BadConfirm,
+                K::ListMismatch,
+                K::BundleMismatch,
+                K::AlreadyLinked,
+                K::NoUserKey,
+                K::NoSession,
+                K::Sas(VerifyError::OwnIdentity),
+                K::List(crate::device::DeviceListError::NoList),
+                K::Session(crate::x3dh::HandshakeError::OwnIdentity),
+            ];
+            rest.extend(link.map(Error::from));
         }
         codes.extend(rest.iter().map(Error::code));
         codes.extend(events.iter().map(Event::code));

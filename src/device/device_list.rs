@@ -386,7 +386,47 @@ impl DeviceEntry {
         &self.identity_key
     }
 
-    fn verify(&self, user_id: &UserId, user_key: &UserKey) -> bool {
+    /// The entry as listed (SPEC.md §19.2.1): `device_id(4) incarnation(4) identity_key(32)
+    /// counter_signature(64)`.
+    pub(crate) fn to_bytes(self) -> [u8; DEVICE_ENTRY_LEN] {
+        let mut out = [0u8; DEVICE_ENTRY_LEN];
+        let parts: [&[u8]; 4] = [
+            &self.device_id.to_be_bytes(),
+            &self.incarnation.to_be_bytes(),
+            self.identity_key.as_bytes(),
+            &self.signature,
+        ];
+        let mut at = 0;
+        for part in parts {
+            if let Some(dst) = out.get_mut(at..at + part.len()) {
+                dst.copy_from_slice(part);
+            }
+            at += part.len();
+        }
+        out
+    }
+
+    /// Reads an entry as listed; checks the identity key (`InvalidField "identity_key"`),
+    /// not the counter-signature ([`DeviceEntry::verify`]).
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let device_id = r.u32()?;
+        let incarnation = r.u32()?;
+        let identity_key = IdentityKey::from_bytes(r.array_ref::<32>()?).map_err(|_| {
+            DecodeError::InvalidField {
+                field: "identity_key",
+            }
+        })?;
+        let signature = r.array::<64>()?;
+        Ok(DeviceEntry {
+            device_id,
+            incarnation,
+            identity_key,
+            signature,
+        })
+    }
+
+    /// Whether the counter-signature verifies for `user_id` under `user_key` (§19.2.3).
+    pub(crate) fn verify(&self, user_id: &UserId, user_key: &UserKey) -> bool {
         let message = entry_message(
             user_id,
             user_key,

@@ -17,6 +17,7 @@
 pub mod device_list;
 mod fanout;
 mod fanout_wire;
+mod link;
 mod peers;
 mod persist;
 mod records;
@@ -47,6 +48,12 @@ pub use fanout_wire::{
     MAX_DEVICE_REF_LEN, MAX_FANOUT_BODY_LEN, MAX_FANOUT_DEVICES, MAX_FANOUT_ENVELOPE_LEN,
     MAX_FANOUT_KEY_LEN, MAX_FANOUT_KEY_MESSAGE_LEN, MAX_FANOUT_MESSAGE_LEN,
     MAX_FANOUT_PLAINTEXT_LEN, MAX_MISMATCH_ANSWER_LEN, MismatchAnswer,
+};
+pub use link::{
+    JoinAwaitingList, JoinAwaitingReveal, JoinComparing, JoinRequested, LINK_CONFIRM_LEN,
+    LINK_NONCE_LEN, LINK_REQUEST_LEN, LINK_TIMEOUT_SECS, LinkApproved, LinkComparing,
+    LinkConfirmed, LinkError, LinkOffer, LinkPayload, LinkSasStarted, MAX_LINK_DONE_LEN,
+    MAX_LINK_PAYLOAD_LEN, is_link_message,
 };
 pub use records::Changes;
 pub use users::{

@@ -80,6 +80,16 @@ pub(crate) const TYPE_HYBRID_RECIPIENT_ENVELOPE: u8 = 0x35;
 pub(crate) const TYPE_ENVELOPE_KEY: u8 = 0x36;
 /// Type byte of a user's signed device list (SPEC.md §19.2).
 pub(crate) const TYPE_DEVICE_LIST: u8 = 0x54;
+/// Type byte of a link payload, shown as a QR code by an existing device (SPEC.md §19.11.2).
+pub(crate) const TYPE_LINK_PAYLOAD: u8 = 0x55;
+/// Type byte of a link request, from the new device (SPEC.md §19.11.3).
+pub(crate) const TYPE_LINK_REQUEST: u8 = 0x56;
+/// Type byte of a link confirmation, from the new device after its user compared the SAS
+/// (SPEC.md §19.11.4).
+pub(crate) const TYPE_LINK_CONFIRM: u8 = 0x57;
+/// Type byte of a link completion carrying the new list, from the existing device (SPEC.md
+/// §19.11.5).
+pub(crate) const TYPE_LINK_DONE: u8 = 0x98;
 /// Type byte of a fan-out key part, carried inside a 1:1 session message (SPEC.md §19.5.3).
 pub(crate) const TYPE_FANOUT_KEY: u8 = 0x90;
 /// Type byte of a per-device fan-out envelope, relay to device (SPEC.md §19.5.4).
@@ -150,6 +160,10 @@ pub(crate) const KNOWN_TYPES: &[u8] = &[
     TYPE_HYBRID_RECIPIENT_ENVELOPE,
     TYPE_ENVELOPE_KEY,
     TYPE_DEVICE_LIST,
+    TYPE_LINK_PAYLOAD,
+    TYPE_LINK_REQUEST,
+    TYPE_LINK_CONFIRM,
+    TYPE_LINK_DONE,
     TYPE_FANOUT_KEY,
     TYPE_FANOUT_ENVELOPE,
     TYPE_FANOUT_MESSAGE,

@@ -12,6 +12,7 @@ mod devices;
 mod fanout;
 mod group;
 mod history;
+mod link;
 mod mask;
 mod peers;
 mod persistence;

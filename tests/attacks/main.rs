@@ -9,6 +9,7 @@ mod adversarial;
 mod fanout;
 mod fuzz_corpus;
 mod history;
-mod support;
+mod link;
 mod pq_downgrade;
+mod support;
 mod wycheproof;

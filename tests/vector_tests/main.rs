@@ -10,6 +10,7 @@ mod device_list;
 mod fanout;
 mod group;
 mod history;
+mod link;
 mod mask;
 mod mask_corpus;
 mod pq_session;

@@ -36,6 +36,8 @@
 
 use hushwire_examples as transport;
 
+#[path = "demo/multi_device.rs"]
+mod multi_device;
 #[path = "demo/widget_story.rs"]
 mod widget_story;
 
@@ -261,6 +263,7 @@ impl Stage {
                 "",
                 &format!("{name}'s app: {from} lost its session and asks for a fresh one"),
             ),
+            Incoming::Link { .. } => row("", &format!("{name} gets a device-link message")),
             Incoming::Duplicate => row("", &format!("{name} drops a message read before")),
             Incoming::Rejected(reason) => row("", &format!("{name} rejects: {reason}")),
         }
@@ -561,6 +564,7 @@ async fn run() -> DemoResult<()> {
         .send(&mut customer, OPERATOR, "Great, thanks Dana!")
         .await?;
     stage.receive(&mut dana).await?;
+    multi_device::chapter(&mut stage, &mut customer, &mut dana, addr).await?;
 
     // 10. The supervisor backs up, loses his laptop, and restores from the relay's copy.
     let restore_time = backup_and_restore(&mut stage, &mut dana, &mut supervisor, addr).await?;

@@ -49,9 +49,11 @@ use crate::frame::valid_name;
 use crate::relay::RELAY_ROOT_ID;
 use crate::tls::{Fingerprint, Pin, show_fingerprint};
 
+mod devices;
 mod files;
 mod groups;
 mod masking;
+pub use devices::{LinkSas, Linked};
 pub use files::{Progress, SentFile, content_type_for};
 pub use groups::{ChatGroup, RestartPeer, RestoreReport};
 pub use masking::{MaskedSend, kind_name};
@@ -191,6 +193,12 @@ pub enum Incoming {
         from: String,
         result: Result<Box<VaultedField>, SecureFieldError>,
     },
+    /// A message of a device-linking run (hushwire SPEC.md §19.11), decrypted from a direct
+    /// delivery: hand it to the run ([`Peer::link_new_device`], [`Peer::join_user`]).
+    Link {
+        identity: IdentityKey,
+        plaintext: Vec<u8>,
+    },
     /// A message already read (redelivered after a reconnect): drop it.
     Duplicate,
     /// Anything else that fails: tampered, not for us, untrusted sender, unknown session.
@@ -202,6 +210,9 @@ pub struct Sent {
     pub relay_id: u64,
     pub envelope: Vec<u8>,
     pub to: IdentityKey,
+    /// The same message to the recipient's other devices (its signed device list), one
+    /// envelope per device.
+    pub copies: Vec<Sent>,
 }
 
 impl Peer {
@@ -415,7 +426,11 @@ impl Peer {
             Err(ClientError::Relay(_)) => return Err(Box::new(UnknownPeer(name.to_owned()))),
             Err(e) => return Err(e.into()),
         };
-        let events = if &key == self.device.identity_key() {
+        let listed = self
+            .device
+            .device_list(&user)
+            .is_some_and(|l| l.device_with_key(&key).is_some());
+        let events = if &key == self.device.identity_key() || listed {
             Vec::new()
         } else {
             self.device.record_identity(&user, &key, now)?
@@ -509,6 +524,30 @@ impl Peer {
         rng: &mut R,
     ) -> Result<Sent, BoxError> {
         let (key, _events) = self.resolve(client, to, now).await?;
+        let devices = self.devices_of_user(client, to, &key, now).await?;
+        let mut sent: Option<Sent> = None;
+        for device in devices {
+            let one = self
+                .send_body_to(client, to, device, body, now, rng)
+                .await?;
+            match &mut sent {
+                None => sent = Some(one),
+                Some(first) => first.copies.push(one),
+            }
+        }
+        sent.ok_or_else(|| format!("`{to}` has no device to send to").into())
+    }
+
+    /// Encrypts and seals `body` for one device `key` of `to` and hands it to the relay.
+    async fn send_body_to<R: CryptoRng + ?Sized>(
+        &mut self,
+        client: &mut RelayClient,
+        to: &str,
+        key: IdentityKey,
+        body: &[u8],
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Result<Sent, BoxError> {
         if self.device.active_session(&key).is_none() {
             let bytes = client
                 .fetch_bundle(key.to_bytes())
@@ -552,6 +591,7 @@ impl Peer {
             relay_id,
             envelope,
             to: key,
+            copies: Vec::new(),
         })
     }
 
@@ -573,6 +613,7 @@ impl Peer {
             relay_id,
             envelope,
             to: key,
+            copies: Vec::new(),
         })
     }
 
@@ -604,6 +645,9 @@ impl Peer {
     /// Opens and reads one delivered envelope. The device changes only if a message was
     /// read.
     pub fn open(&mut self, envelope: &[u8], now: Timestamp) -> Incoming {
+        if let Some(incoming) = self.open_direct(envelope, now) {
+            return incoming;
+        }
         let opened = match self.device.open_sealed(envelope, &self.trust, now) {
             Ok(opened) => opened,
             Err(e) => return Incoming::Rejected(format!("envelope rejected: {e}")),
@@ -638,6 +682,7 @@ impl Peer {
             Ok(read) => {
                 let mut events = read.events;
                 if let Ok(user) = UserId::new(from.as_bytes())
+                    && !self.is_listed_device(&user, &sender)
                     && let Ok(more) = self.device.record_identity(&user, &sender, now)
                 {
                     events.extend(more);
@@ -729,6 +774,7 @@ impl Peer {
             relay_id,
             envelope,
             to: *identity,
+            copies: Vec::new(),
         })
     }
 

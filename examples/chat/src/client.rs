@@ -477,6 +477,37 @@ impl RelayClient {
         }
     }
 
+    /// Publishes a user's signed device list (hushwire's `0x54`): the relay stores it if it
+    /// carries this device and succeeds the stored one
+    /// ([`ErrorCode::StaleDeviceList`](crate::frame::ErrorCode::StaleDeviceList) otherwise).
+    pub async fn put_device_list(&mut self, list: Vec<u8>) -> Result<(), ClientError> {
+        self.expect_ok(Frame::PutDeviceList(list)).await
+    }
+
+    /// The device list the relay stores for `name`, `None` if none (check it with
+    /// `Device::accept_device_list` before trusting it).
+    pub async fn get_device_list(&mut self, name: &str) -> Result<Option<Vec<u8>>, ClientError> {
+        match self.request(Frame::GetDeviceList(name.to_owned())).await {
+            Ok(Frame::DeviceList(bytes)) => Ok(Some(bytes)),
+            Ok(_) => Err(ClientError::Protocol("expected a device list")),
+            Err(ClientError::Relay(ErrorCode::NoDeviceList)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Queues `message` for the device `to`, registered or not (the linking run): it is
+    /// delivered as [`crate::frame::DIRECT_MARK`] `from(32) message`.
+    pub async fn send_direct(
+        &mut self,
+        to: [u8; 32],
+        message: Vec<u8>,
+    ) -> Result<u64, ClientError> {
+        match self.request(Frame::SendDirect { to, message }).await? {
+            Frame::Accepted { id } => Ok(id),
+            _ => Err(ClientError::Protocol("expected an acceptance")),
+        }
+    }
+
     /// Round trip, to keep the connection from idling out.
     pub async fn ping(&mut self) -> Result<(), ClientError> {
         match self.request(Frame::Ping).await? {

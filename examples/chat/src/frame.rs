@@ -29,8 +29,28 @@
 //!                 devices(4) blobs(4)     0x91 GetBackup
 //!                 backups(4)              0x92 Erase
 //! 0x10 EnvelopeKey key(rest)              0x93 PublishEnvelopeKey key(rest, ≤ 1,286 B)
-//!                                         0x94 FetchEnvelopeKey   identity(32)
+//! 0x11 DeviceList list(rest)               0x94 FetchEnvelopeKey   identity(32)
+//!                                         0xA0 PutDeviceList list(rest, ≤ 4,597 B)
+//!                                         0xA1 GetDeviceList name(rest)
+//!                                         0xA2 SendDirect    to(32) message(rest)
 //! ```
+//!
+//! **Users with several devices** (hushwire SPEC.md §19). `PutDeviceList` stores a user's
+//! signed device list (hushwire's type `0x54`), under the list's user id, which must be a valid
+//! name: the relay decodes it with every signature and refuses (`Error(Invalid)`) a list that
+//! does not carry the sending device live, or — when none is stored yet — whose name is
+//! registered to a device the list does not carry; a later list must be a valid successor of
+//! the stored one (same user key, higher version, devices leave only with a tombstone:
+//! `Error(StaleDeviceList)` otherwise). `GetDeviceList` is answered by `DeviceList`, or
+//! `Error(NoDeviceList)`. The relay serves lists, it never vouches for them: each client checks
+//! the signatures and the successor rules itself. A device carried live by a stored list is a
+//! device of that user on this relay: it signs in with its own key, gets sender certificates
+//! naming the user, publishes prekeys, and has its own queue (envelopes are queued per
+//! device, never per user). `SendDirect` queues `message` for the device `to` whether or not
+//! it is registered: it carries the linking run (hushwire SPEC.md §19.11) before the new
+//! device is listed and so before it has a sender certificate to seal with; it is delivered
+//! as a `Deliver` whose envelope is [`DIRECT_MARK`] `from(32) message`, `from` being the
+//! sender's signed-in identity key (the 1:1 session inside authenticates it end to end).
 //!
 //! `PublishEnvelopeKey` stores the device's signed envelope KEM key (hushwire's type `0x36`
 //! item, SPEC.md §13.8.1) beside its prekeys, replacing the one stored; the relay treats it
@@ -91,6 +111,12 @@ pub const MAX_STORED_BACKUP_LEN: usize = 512 * 1024;
 /// exact length of hushwire's published envelope key, `hushwire::sealed::ENVELOPE_KEY_LEN`
 /// (this module uses only `std`; `relay` checks the two agree at compile time).
 pub const MAX_ENVELOPE_KEY_LEN: usize = 1_286;
+/// Most bytes of a device list a relay stores (`PutDeviceList`): hushwire's
+/// `MAX_DEVICE_LIST_LEN` (`relay` checks the two agree at compile time).
+pub const MAX_DEVICE_LIST_LEN: usize = 4_597;
+/// First byte of a delivered envelope that came by `SendDirect`: `0xD1 from(32) message`.
+/// No hushwire structure starts with it (they start with their version, `0x01`).
+pub const DIRECT_MARK: u8 = 0xD1;
 
 const _: () = assert!(MAX_STORED_BACKUP_LEN + 1 < MAX_FRAME_LEN);
 
@@ -152,10 +178,15 @@ pub enum ErrorCode {
     /// The device published no envelope KEM key (hybrid envelopes off, or an older client):
     /// seal classical envelopes to it.
     NoEnvelopeKey,
+    /// The relay holds no device list for that name.
+    NoDeviceList,
+    /// The device list is not a successor of the one stored (an older or equal version, a
+    /// device dropped without a tombstone, another user key).
+    StaleDeviceList,
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 24] = [
+    const ALL: [ErrorCode; 26] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
         ErrorCode::UnknownRecipient,
@@ -180,6 +211,8 @@ impl ErrorCode {
         ErrorCode::BackupTooLarge,
         ErrorCode::NoBackup,
         ErrorCode::NoEnvelopeKey,
+        ErrorCode::NoDeviceList,
+        ErrorCode::StaleDeviceList,
     ];
 
     pub fn to_byte(self) -> u8 {
@@ -208,6 +241,8 @@ impl ErrorCode {
             ErrorCode::BackupTooLarge => 22,
             ErrorCode::NoBackup => 23,
             ErrorCode::NoEnvelopeKey => 24,
+            ErrorCode::NoDeviceList => 25,
+            ErrorCode::StaleDeviceList => 26,
         }
     }
 
@@ -262,6 +297,10 @@ impl fmt::Display for ErrorCode {
             ErrorCode::BackupTooLarge => "the backup is larger than the relay keeps",
             ErrorCode::NoBackup => "the relay holds no backup for this name",
             ErrorCode::NoEnvelopeKey => "the device published no envelope key",
+            ErrorCode::NoDeviceList => "the relay holds no device list for that name",
+            ErrorCode::StaleDeviceList => {
+                "the device list is not newer than, or not a successor of, the stored one"
+            }
         })
     }
 }
@@ -339,6 +378,17 @@ pub enum Frame {
     PublishEnvelopeKey(Vec<u8>),
     /// Asks for the envelope KEM key of the device with this identity key.
     FetchEnvelopeKey([u8; 32]),
+    /// A user's signed device list, as stored.
+    DeviceList(Vec<u8>),
+    /// Stores a user's signed device list.
+    PutDeviceList(Vec<u8>),
+    /// Asks for the device list stored under this name.
+    GetDeviceList(String),
+    /// Queues a message for a device, registered or not (the linking run).
+    SendDirect {
+        to: [u8; 32],
+        message: Vec<u8>,
+    },
 }
 
 /// What the relay deleted on an `Erase` request, per kind of item (rows of its store).
@@ -436,14 +486,20 @@ impl fmt::Debug for Frame {
                 write!(f, "{}({} B)", self.name(), b.len())
             }
             Frame::Certificate(b) | Frame::Send(b) => write!(f, "{}({} B)", self.name(), b.len()),
-            Frame::Register(n) | Frame::Lookup(n) | Frame::Reregister(n) => {
+            Frame::SendDirect { message, .. } => write!(f, "SendDirect({} B)", message.len()),
+            Frame::Register(n)
+            | Frame::Lookup(n)
+            | Frame::Reregister(n)
+            | Frame::GetDeviceList(n) => {
                 write!(f, "{}({} B)", self.name(), n.len())
             }
             Frame::BlobData(b)
             | Frame::Backup(b)
             | Frame::PutBackup(b)
             | Frame::EnvelopeKey(b)
-            | Frame::PublishEnvelopeKey(b) => {
+            | Frame::PublishEnvelopeKey(b)
+            | Frame::DeviceList(b)
+            | Frame::PutDeviceList(b) => {
                 write!(f, "{}({} B)", self.name(), b.len())
             }
             Frame::BlobBegin { len } => write!(f, "BlobBegin({len} B)"),
@@ -502,6 +558,7 @@ const T_BLOB_DATA: u8 = 0x0D;
 const T_BACKUP: u8 = 0x0E;
 const T_ERASED: u8 = 0x0F;
 const T_ENVELOPE_KEY: u8 = 0x10;
+const T_DEVICE_LIST: u8 = 0x11;
 const T_AUTH: u8 = 0x81;
 const T_REGISTER: u8 = 0x82;
 const T_PUBLISH_BUNDLE: u8 = 0x83;
@@ -522,6 +579,9 @@ const T_GET_BACKUP: u8 = 0x91;
 const T_ERASE: u8 = 0x92;
 const T_PUBLISH_ENVELOPE_KEY: u8 = 0x93;
 const T_FETCH_ENVELOPE_KEY: u8 = 0x94;
+const T_PUT_DEVICE_LIST: u8 = 0xA0;
+const T_GET_DEVICE_LIST: u8 = 0xA1;
+const T_SEND_DIRECT: u8 = 0xA2;
 
 /// Parses a length prefix.
 ///
@@ -598,6 +658,10 @@ impl Frame {
             Frame::EnvelopeKey(_) => "EnvelopeKey",
             Frame::PublishEnvelopeKey(_) => "PublishEnvelopeKey",
             Frame::FetchEnvelopeKey(_) => "FetchEnvelopeKey",
+            Frame::DeviceList(_) => "DeviceList",
+            Frame::PutDeviceList(_) => "PutDeviceList",
+            Frame::GetDeviceList(_) => "GetDeviceList",
+            Frame::SendDirect { .. } => "SendDirect",
         }
     }
 
@@ -719,6 +783,16 @@ impl Frame {
             T_ENVELOPE_KEY => Frame::EnvelopeKey(rest(fields).ok_or(wrong)?),
             T_PUBLISH_ENVELOPE_KEY => Frame::PublishEnvelopeKey(rest(fields).ok_or(wrong)?),
             T_FETCH_ENVELOPE_KEY => Frame::FetchEnvelopeKey(array(fields).ok_or(wrong)?),
+            T_DEVICE_LIST => Frame::DeviceList(rest(fields).ok_or(wrong)?),
+            T_PUT_DEVICE_LIST => Frame::PutDeviceList(rest(fields).ok_or(wrong)?),
+            T_GET_DEVICE_LIST => Frame::GetDeviceList(name(fields)?),
+            T_SEND_DIRECT => {
+                let (to, message) = fields.split_first_chunk::<32>().ok_or(wrong)?;
+                Frame::SendDirect {
+                    to: *to,
+                    message: rest(message).ok_or(wrong)?,
+                }
+            }
             T_OK | T_PONG | T_GET_CERTIFICATE | T_PING | T_RECEIVE | T_GET_BACKUP | T_ERASE => {
                 return Err(wrong);
             }
@@ -863,6 +937,23 @@ impl Frame {
             Frame::FetchEnvelopeKey(identity) => {
                 out.push(T_FETCH_ENVELOPE_KEY);
                 out.extend_from_slice(identity);
+            }
+            Frame::DeviceList(list) => {
+                out.push(T_DEVICE_LIST);
+                out.extend_from_slice(list);
+            }
+            Frame::PutDeviceList(list) => {
+                out.push(T_PUT_DEVICE_LIST);
+                out.extend_from_slice(list);
+            }
+            Frame::GetDeviceList(n) => {
+                out.push(T_GET_DEVICE_LIST);
+                out.extend_from_slice(n.as_bytes());
+            }
+            Frame::SendDirect { to, message } => {
+                out.push(T_SEND_DIRECT);
+                out.extend_from_slice(to);
+                out.extend_from_slice(message);
             }
         }
         out

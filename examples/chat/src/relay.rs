@@ -64,6 +64,7 @@ use std::time::{Duration, Instant};
 
 use chacha20::ChaCha20Rng;
 use hushwire::certificate::SenderCertificateInfo;
+use hushwire::device::DeviceList;
 use hushwire::sealed::envelope_recipient;
 use hushwire::{
     IdentityKey, IssuerKeyPair, PreKeyBundle, SenderCertificate, ServerCertificate, Timestamp,
@@ -78,8 +79,8 @@ use tokio::time::{Instant as Deadline, sleep, sleep_until, timeout, timeout_at};
 use tokio_rustls::TlsAcceptor;
 
 use crate::frame::{
-    ErrorCode, Frame, FrameError, HEADER_LEN, MAX_ENVELOPE_KEY_LEN, MAX_FRAME_LEN,
-    MAX_SIGN_IN_FRAME_LEN, body_len,
+    DIRECT_MARK, ErrorCode, Frame, FrameError, HEADER_LEN, MAX_DEVICE_LIST_LEN,
+    MAX_ENVELOPE_KEY_LEN, MAX_FRAME_LEN, MAX_SIGN_IN_FRAME_LEN, body_len, valid_name,
 };
 use crate::tls::{self, Fingerprint, TLS_HANDSHAKE_RECORD};
 use crate::{local_time, unix_now};
@@ -120,6 +121,7 @@ const IDENTITY_MAGIC: &[u8; 8] = b"HWRELAY1";
 const _: () = assert!(MAX_FRAME_LEN > hushwire::sealed::MAX_ENVELOPE_LEN + 16);
 const _: () = assert!(MAX_SIGN_IN_FRAME_LEN >= 1 + 32 + 64);
 const _: () = assert!(MAX_ENVELOPE_KEY_LEN == hushwire::sealed::ENVELOPE_KEY_LEN);
+const _: () = assert!(MAX_DEVICE_LIST_LEN == hushwire::device::MAX_DEVICE_LIST_LEN);
 const _: () = assert!(MAX_FRAME_LEN > hushwire::sealed::MAX_HYBRID_ENVELOPE_LEN + 16);
 
 /// Limits and paths; [`RelayConfig::new`] gives the defaults.
@@ -1230,13 +1232,25 @@ impl Conn {
         let answer = match frame {
             Frame::Register(name) => self.register(device, name, false).await,
             Frame::Reregister(name) => self.register(device, name, true).await,
-            Frame::PublishBundle(bytes) => self.publish(device, &bytes).await,
+            Frame::PublishBundle(bytes) => {
+                self.refresh_listed_name(device).await;
+                self.publish(device, &bytes).await
+            }
             Frame::FetchBundle(identity) => self.fetch_bundle(&identity).await,
-            Frame::PublishEnvelopeKey(key) => self.publish_envelope_key(device, &key).await,
+            Frame::PublishEnvelopeKey(key) => {
+                self.refresh_listed_name(device).await;
+                self.publish_envelope_key(device, &key).await
+            }
             Frame::FetchEnvelopeKey(identity) => self.fetch_envelope_key(&identity).await,
             Frame::Lookup(name) => self.lookup(&name).await,
-            Frame::GetCertificate => self.certificate(device),
+            Frame::GetCertificate => {
+                self.refresh_listed_name(device).await;
+                self.certificate(device)
+            }
             Frame::Send(envelope) => self.enqueue(envelope).await,
+            Frame::PutDeviceList(list) => self.put_device_list(device, &list).await,
+            Frame::GetDeviceList(name) => self.get_device_list(&name).await,
+            Frame::SendDirect { to, message } => self.send_direct(device, to, &message).await,
             Frame::Receive => {
                 self.start_receiving(device);
                 self.write(&Frame::Ok).await?;
@@ -1320,6 +1334,7 @@ impl Conn {
         self.device = Some(identity);
         let _ = self.signed_in.send(true);
         self.name = self.shared.store.name_of(&identity).await.ok().flatten();
+        self.refresh_listed_name(identity).await;
         let queued = self
             .shared
             .store
@@ -1446,12 +1461,125 @@ impl Conn {
 
     async fn enqueue(&mut self, envelope: Vec<u8>) -> Result<Frame, ErrorCode> {
         let recipient = envelope_recipient(&envelope).map_err(|_| ErrorCode::Invalid)?;
-        let recipient = recipient.to_bytes();
+        self.enqueue_for(recipient.to_bytes(), &envelope, false)
+            .await
+    }
+
+    /// A device that registered no name but that a stored device list carries is a device
+    /// of that list's user: it takes the user's name for certificates and prekeys. Looked up
+    /// at sign-in and again while it has none (its list may be published meanwhile).
+    async fn refresh_listed_name(&mut self, device: [u8; 32]) {
+        if self.name.is_none() {
+            self.name = self
+                .shared
+                .store
+                .listed_user_of(&device)
+                .await
+                .ok()
+                .flatten();
+        }
+    }
+
+    /// Stores a user's signed device list (see [`crate::frame`]): it must decode with every
+    /// signature, name a valid user name, carry the sending device, and either succeed the
+    /// stored list or, for the first, carry the device that registered the name.
+    async fn put_device_list(
+        &mut self,
+        device: [u8; 32],
+        bytes: &[u8],
+    ) -> Result<Frame, ErrorCode> {
+        if bytes.len() > MAX_DEVICE_LIST_LEN {
+            return Err(ErrorCode::Invalid);
+        }
+        let list = DeviceList::decode(bytes).map_err(|_| ErrorCode::Invalid)?;
+        let name = std::str::from_utf8(list.user_id().as_bytes())
+            .ok()
+            .filter(|n| valid_name(n))
+            .ok_or(ErrorCode::Invalid)?
+            .to_owned();
+        let carries = |key: &[u8; 32]| {
+            list.devices()
+                .iter()
+                .any(|d| d.identity_key().as_bytes() == key)
+        };
+        if !carries(&device) {
+            return Err(ErrorCode::Invalid);
+        }
+        let store = &self.shared.store;
+        match store
+            .device_list(&name)
+            .await
+            .map_err(|_| ErrorCode::Internal)?
+        {
+            Some(stored) => {
+                let held = DeviceList::decode(&stored).map_err(|_| ErrorCode::Internal)?;
+                held.check_successor(&list)
+                    .map_err(|_| ErrorCode::StaleDeviceList)?;
+            }
+            None => {
+                let owner = store
+                    .identity_of(&name)
+                    .await
+                    .map_err(|_| ErrorCode::Internal)?;
+                if !owner.is_some_and(|o| carries(&o)) {
+                    return Err(ErrorCode::Invalid);
+                }
+            }
+        }
+        let devices: Vec<[u8; 32]> = list
+            .devices()
+            .iter()
+            .map(|d| *d.identity_key().as_bytes())
+            .collect();
+        match store
+            .put_device_list(&name, list.version(), bytes, &devices)
+            .await
+        {
+            Ok(true) => {
+                self.shared.log(format_args!(
+                    "conn #{}: device list of {name} v{} ({} devices)",
+                    self.id,
+                    list.version(),
+                    devices.len()
+                ));
+                Ok(Frame::Ok)
+            }
+            Ok(false) => Err(ErrorCode::StaleDeviceList),
+            Err(_) => Err(ErrorCode::Internal),
+        }
+    }
+
+    async fn get_device_list(&mut self, name: &str) -> Result<Frame, ErrorCode> {
+        let list = self.shared.store.device_list(name).await;
+        let list = list.map_err(|_| ErrorCode::Internal)?;
+        Ok(Frame::DeviceList(list.ok_or(ErrorCode::NoDeviceList)?))
+    }
+
+    /// Queues `message` for `to`, registered or not, as `DIRECT_MARK from(32) message`.
+    async fn send_direct(
+        &mut self,
+        device: [u8; 32],
+        to: [u8; 32],
+        message: &[u8],
+    ) -> Result<Frame, ErrorCode> {
+        let mut envelope = Vec::with_capacity(1 + 32 + message.len());
+        envelope.push(DIRECT_MARK);
+        envelope.extend_from_slice(&device);
+        envelope.extend_from_slice(message);
+        self.enqueue_for(to, &envelope, true).await
+    }
+
+    async fn enqueue_for(
+        &mut self,
+        recipient: [u8; 32],
+        envelope: &[u8],
+        any_recipient: bool,
+    ) -> Result<Frame, ErrorCode> {
         let max_queue = self.shared.config.max_queue;
         let queued = self
             .shared
             .store
-            .enqueue(&recipient, &envelope, max_queue)
+            .enqueue(&recipient, envelope, max_queue, any_recipient)
             .await;
         let id = match queued.map_err(|_| ErrorCode::Internal)? {
             Enqueued::UnknownRecipient => return Err(ErrorCode::UnknownRecipient),

@@ -14,6 +14,11 @@
 //!   `ENVELOPE_KEY_KEEP_SECS` when the relay stops handing it out;
 //! - the metrics endpoint serves the Prometheus text format: connections, queue depth,
 //!   deliveries, refusals by reason, rate-limit hits, erasures, and no name, key or content;
+//! - several devices (hushwire SPEC.md §19): a laptop linked to alice's phone through the
+//!   relay (QR payload, SAS on both screens) joins her user; the relay stores her signed
+//!   device list, refuses a replayed older one and one signed by another user key, and queues
+//!   bob's message once per device, so both of alice's devices read it; after alice removes
+//!   the laptop, bob's next message goes to the phone only;
 //! - a `--store` URL parses to SQLite or PostgreSQL, and no log or `Debug` shows its password;
 //! - (PostgreSQL) two relay nodes on one database: an envelope sent through node A reaches a
 //!   recipient receiving on node B through the notification alone (polling switched off), and
@@ -675,5 +680,161 @@ fn store_urls_parse_and_never_show_a_password() {
         "postgres://relay@host:notaport/x",
     ] {
         assert!(StoreUrl::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linked_laptop_reads_what_is_sent_to_its_user_and_the_relay_keeps_the_list() {
+    for (store_name, store) in stores("a_linked_laptop_reads_what_is_sent_to_its_user") {
+        let dir = TempDir::new("stores-link");
+        let relay = relay::start(config(&dir, store)).await.unwrap();
+        let addr = relay.addr();
+        let mut rng = ChaCha20Rng::seed_from_u64(91);
+        let mut laptop_rng = ChaCha20Rng::seed_from_u64(92);
+        let (mut phone, mut phone_client) = registered("alice", addr, &mut rng).await;
+        let (mut bob, mut bob_client) = registered("bob", addr, &mut rng).await;
+        // Bob wrote to alice before she had a second device.
+        bob.send_text(&mut bob_client, "alice", "hi", now(), &mut rng)
+            .await
+            .unwrap();
+        phone_client.receive().await.unwrap();
+        assert_eq!(
+            next_text(&mut phone, &mut phone_client, WAIT)
+                .await
+                .as_deref(),
+            Some("hi")
+        );
+        let v0 = phone.device.own_device_list().cloned();
+        assert!(v0.is_none());
+
+        let mut laptop = Peer::new("laptop", now(), &mut laptop_rng).unwrap();
+        let mut laptop_client = connect(&mut laptop, addr, false).await;
+        let (offer, payload) = phone
+            .offer_link(&mut phone_client, now(), &mut rng)
+            .await
+            .unwrap();
+        let v1 = phone.device.own_device_list().unwrap().to_bytes();
+        let (mut on_phone, mut on_laptop) = (String::new(), String::new());
+        let (linked, joined) = tokio::join!(
+            phone.link_new_device(
+                &mut phone_client,
+                offer,
+                |sas| {
+                    on_phone = sas.emoji.clone();
+                    true
+                },
+                Duration::from_secs(20),
+                &mut rng,
+            ),
+            laptop.join_user(
+                &mut laptop_client,
+                &payload,
+                |sas| {
+                    on_laptop = sas.emoji.clone();
+                    true
+                },
+                Duration::from_secs(20),
+                &mut laptop_rng,
+            ),
+        );
+        let (linked, joined) = (linked.unwrap(), joined.unwrap());
+        assert_eq!(on_phone, on_laptop, "{store_name}");
+        assert!(!on_phone.is_empty());
+        assert_eq!((linked.list_version, linked.devices), (2, 2));
+        assert_eq!(joined.list_version, 2);
+        assert_eq!(laptop.name, "alice");
+        assert_eq!(
+            laptop.device.own_device_list(),
+            phone.device.own_device_list()
+        );
+
+        // The relay serves the list; it refuses the replayed v1 and a list of another user key.
+        let served = bob_client.get_device_list("alice").await.unwrap().unwrap();
+        assert_eq!(&served, phone.device.own_device_list().unwrap().as_bytes());
+        assert!(matches!(
+            phone_client.put_device_list(v1).await,
+            Err(ClientError::Relay(ErrorCode::StaleDeviceList))
+        ));
+        let mut mallory = Device::new(now(), &mut rng);
+        let forged = mallory
+            .create_user(
+                &hushwire::UserId::try_from("alice").unwrap(),
+                1,
+                now(),
+                &mut rng,
+            )
+            .unwrap();
+        assert!(matches!(
+            bob_client.put_device_list(forged.to_bytes()).await,
+            Err(ClientError::Relay(
+                ErrorCode::Invalid | ErrorCode::StaleDeviceList
+            ))
+        ));
+        assert_eq!(
+            bob_client.get_device_list("alice").await.unwrap().unwrap(),
+            served
+        );
+
+        // Bob's message: one envelope per device, and both devices read it.
+        let sent = bob
+            .send_text(
+                &mut bob_client,
+                "alice",
+                "your parcel is here",
+                now(),
+                &mut rng,
+            )
+            .await
+            .unwrap();
+        assert_eq!(sent.copies.len(), 1, "{store_name}");
+        let to: Vec<_> = std::iter::once(&sent)
+            .chain(&sent.copies)
+            .map(|s| s.to)
+            .collect();
+        assert!(to.contains(phone.device.identity_key()));
+        assert!(to.contains(laptop.device.identity_key()));
+        assert_ne!(sent.envelope, sent.copies[0].envelope);
+        assert_eq!(
+            next_text(&mut phone, &mut phone_client, WAIT)
+                .await
+                .as_deref(),
+            Some("your parcel is here")
+        );
+        assert_eq!(
+            next_text(&mut laptop, &mut laptop_client, WAIT)
+                .await
+                .as_deref(),
+            Some("your parcel is here")
+        );
+        // The laptop writes to bob under alice's name; bob sees no identity change.
+        laptop
+            .send_text(&mut laptop_client, "bob", "thanks!", now(), &mut rng)
+            .await
+            .unwrap();
+        bob_client.receive().await.unwrap();
+        let delivery = bob_client.next_delivery(WAIT).await.unwrap().unwrap();
+        match bob.open(&delivery.envelope, now()) {
+            Incoming::Text {
+                from, text, events, ..
+            } => {
+                assert_eq!((from.as_str(), text.as_str()), ("alice", "thanks!"));
+                assert!(events.is_empty(), "{events:?}");
+            }
+            _ => panic!("bob did not read the laptop's message"),
+        }
+
+        // Alice removes the laptop: bob's next message goes to the phone only.
+        let version = phone
+            .remove_device(&mut phone_client, 2, now())
+            .await
+            .unwrap();
+        assert_eq!(version, 3);
+        let sent = bob
+            .send_text(&mut bob_client, "alice", "one device now", now(), &mut rng)
+            .await
+            .unwrap();
+        assert!(sent.copies.is_empty());
+        assert_eq!(&sent.to, phone.device.identity_key());
+        relay.shutdown().await;
     }
 }

@@ -12,7 +12,21 @@
 //! cargo run --release --bin peer -- --state alice repin-relay          # after a relay change
 //! cargo run --release --bin peer -- --state alice backup               # key backup to the relay
 //! cargo run --release --bin peer -- --state alice2 restore alice       # on a new device
+//! cargo run --release --bin peer -- --state alice link-device          # shows a QR code
+//! cargo run --release --bin peer -- --state laptop init alice          # the new device…
+//! cargo run --release --bin peer -- --state laptop link-device --join <hex under the QR code>
+//! cargo run --release --bin peer -- --state alice devices
+//! cargo run --release --bin peer -- --state alice remove-device 2
 //! ```
+//!
+//! `link-device` makes a second device of yours (a laptop) a device of the same user
+//! (hushwire SPEC.md §19.11): the device you have shows a QR code and the hex line under it;
+//! on the new device (`init` with any name, no `register`), `link-device --join <hex>` opens a
+//! session with the first device through the relay; both print the same seven emoji (and
+//! numbers): answer `y` on both if they match. The first device then publishes the signed
+//! device list carrying the laptop, and from then on everyone who writes to you encrypts to
+//! both devices (one envelope each). `devices` shows the list, `remove-device ID` removes a
+//! device (on the device that created the user: version + 1 with a tombstone).
 //!
 //! The state directory holds `key` (32 random bytes: keep it apart from backups of the state)
 //! and the device as hushwire's records (SPEC.md §11.9), each encrypted under that key:
@@ -66,7 +80,7 @@ use hushwire::backup::{
 use hushwire::mask::{MaskCheckError, Masker};
 use hushwire::{BackupError, Event, IdentityKey, SafetyNumber, StorageKey, UserId};
 use hushwire_examples::chat::{
-    Incoming, Peer, RelayChanged, UnknownPeer, envelope_kind, kind_name,
+    Incoming, LinkSas, Peer, RelayChanged, UnknownPeer, envelope_kind, kind_name,
 };
 use hushwire_examples::client::BlobId;
 use hushwire_examples::client::{ClientError, Event as LinkEvent, RelayClient};
@@ -176,6 +190,25 @@ enum Command {
         #[arg(long)]
         include_identity: bool,
     },
+    /// Link another device of yours: run it on the device you have (it shows a QR code and
+    /// waits), then on the new device (after `init`) with --join and the hex line under that
+    /// QR code. Both show a short string: answer `y` on both if it is the same.
+    LinkDevice {
+        /// On the new device: the hex line under the existing device's QR code.
+        #[arg(long, value_name = "HEX")]
+        join: Option<String>,
+        /// How long to wait for the other device, in seconds (the run expires after 600).
+        #[arg(long, default_value_t = 600, value_name = "SECS")]
+        wait: u64,
+        /// Take "the strings match" as answered (scripts and tests only: it skips the very
+        /// check that keeps someone in the middle out).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// List the devices of your user (the signed list the relay stores, checked here).
+    Devices,
+    /// Remove device ID from your user (on the device that created the user).
+    RemoveDevice { id: u32 },
     /// In a new (empty) state directory: take NAME over on the relay, download its backup,
     /// open it with the recovery key, and restart 1:1 sessions with every contact.
     Restore {
@@ -201,6 +234,9 @@ const STATE_MAGIC: &[u8; 8] = b"HWPEER01";
 /// In the state directory: the identity book's record, and the directory of the peer records
 /// (one file per peer).
 const BOOK_FILE: &str = "identity_book";
+/// In the state directory: the user-devices record (this device's user, device lists held),
+/// written once the device belongs to a user or holds another user's list.
+const USER_DEVICES_FILE: &str = "user_devices";
 const PEERS_DIR: &str = "peers";
 const META_KEY_LABEL: &[u8] = b"hushwire-example/peer/state-meta";
 const BACKUP_MAGIC: &[u8; 8] = b"HWBACKW1";
@@ -304,6 +340,15 @@ async fn run(cli: Cli) -> CliResult<()> {
         Command::Restore { name, recovery_key } => {
             restore_command(&options, &peer_name(&name)?, recovery_key).await
         }
+        Command::LinkDevice { join, wait, yes } => {
+            let wait = Duration::from_secs(wait.min(600));
+            match join {
+                Some(payload) => join_device(&options, &payload, wait, yes).await,
+                None => link_device(&options, wait, yes).await,
+            }
+        }
+        Command::Devices => devices_command(&options).await,
+        Command::RemoveDevice { id } => remove_device_command(&options, id).await,
     }
 }
 
@@ -501,6 +546,13 @@ impl Device {
                 .identity_book_to_encrypted(&key, generation, &mut rng);
             write_atomic(&book_path(&self.dir), &blob)?;
         }
+        if changes.user_devices {
+            let blob = self
+                .peer
+                .device
+                .user_devices_to_encrypted(&key, generation, &mut rng);
+            write_atomic(&self.dir.join(USER_DEVICES_FILE), &blob)?;
+        }
         if changes.account || meta != self.written_meta {
             let blob = self
                 .peer
@@ -637,6 +689,14 @@ impl Device {
                         &hushwire::persist::Expected::peer(&peer),
                     )
                     .map_err(|e| corrupted(&format!("{}: {e}", path.display())))?;
+            }
+            let users = dir.join(USER_DEVICES_FILE);
+            if users.exists() {
+                let record = std::fs::read(&users)
+                    .map_err(|e| format!("cannot read {}: {e}", users.display()))?;
+                device
+                    .load_user_devices(&record, &storage_key, 0)
+                    .map_err(|e| corrupted(&format!("{}: {e}", users.display())))?;
             }
             device
         };
@@ -1071,6 +1131,18 @@ async fn handle_delivery(
     envelope: &[u8],
 ) -> CliResult<()> {
     let incoming = device.peer.open(envelope, unix_now());
+    handle_incoming(device, client, files, incoming).await?;
+    client.ack(id).await?;
+    Ok(())
+}
+
+/// Prints (and saves files of) one opened delivery, then saves the state.
+async fn handle_incoming(
+    device: &mut Device,
+    client: &mut RelayClient,
+    files: &Path,
+    incoming: Incoming,
+) -> CliResult<()> {
     let events = match incoming {
         Incoming::Text {
             from, text, events, ..
@@ -1193,6 +1265,13 @@ async fn handle_delivery(
             out!("[{}] [{group}] [{from}] {text}", local_time());
             Vec::new()
         }
+        Incoming::Link { identity, .. } => {
+            out!(
+                "  (a device-link message from {}…: it is read by a running `link-device`)",
+                short(&identity)
+            );
+            Vec::new()
+        }
         Incoming::Duplicate => Vec::new(),
         Incoming::Rejected(reason) => {
             eprintln!("  ! dropped a message: {reason}");
@@ -1217,7 +1296,6 @@ async fn handle_delivery(
         }
     }
     device.save()?;
-    client.ack(id).await?;
     Ok(())
 }
 
@@ -1669,6 +1747,214 @@ async fn repin_relay(options: &Options, confirm: Option<&str>) -> CliResult<()> 
 
 fn short(key: &IdentityKey) -> String {
     hex::encode(key.as_bytes().get(..6).unwrap_or_default())
+}
+
+// ── Several devices ──────────────────────────────────────────────────────────────────────────
+
+/// Shows the string and asks whether the other screen shows the same.
+fn same_on_both_screens(sas: &LinkSas, yes: bool) -> bool {
+    out!("compare with the other screen:");
+    out!("    {}", sas.emoji);
+    out!("    {}", sas.decimal);
+    if yes {
+        out!("same on both screens? y (--yes)");
+        return true;
+    }
+    print!("same on both screens? [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    matches!(answer.trim(), "y" | "Y" | "yes")
+}
+
+/// On the device you have: shows the link payload as a QR code and links the device that
+/// scans it.
+async fn link_device(options: &Options, wait: Duration, yes: bool) -> CliResult<()> {
+    let _lock = lock_state(&options.state, "link-device").await?;
+    let mut device = Device::load(&options.state)?;
+    let mut client = device.connect(options).await?;
+    let mut rng = os_rng()?;
+    let (offer, payload) = device
+        .peer
+        .offer_link(&mut client, unix_now(), &mut rng)
+        .await?;
+    // The user (and list version 1) may be new: stored before anything else happens.
+    device.save()?;
+    let bytes = payload.to_bytes();
+    let code = QrCode::new(&bytes).map_err(|e| format!("cannot draw the QR code: {e}"))?;
+    let picture = code
+        .render::<Dense1x2>()
+        .dark_color(Dense1x2::Light)
+        .light_color(Dense1x2::Dark)
+        .quiet_zone(true)
+        .build();
+    out!("{picture}");
+    out!("on the new device (after `init`), scan this or run:");
+    out!(
+        "    {}",
+        peer_command(
+            Path::new("NEW_DEVICE_DIR"),
+            &format!("link-device --join {}", hex::encode(&bytes))
+        )
+    );
+    out!(
+        "waiting for it (device {} of `{}`, up to {}s)…",
+        payload.new_device_id(),
+        device.peer.name,
+        wait.as_secs()
+    );
+    let linked = device
+        .peer
+        .link_new_device(
+            &mut client,
+            offer,
+            |sas| same_on_both_screens(sas, yes),
+            wait,
+            &mut rng,
+        )
+        .await;
+    device.save()?;
+    let linked = linked?;
+    for incoming in linked.other_deliveries {
+        handle_incoming(&mut device, &mut client, &options.files, incoming).await?;
+    }
+    device.save()?;
+    out!(
+        "linked {}… as device {}: `{}` now has {} devices (list version {}, published to the relay)",
+        short(&linked.other),
+        payload.new_device_id(),
+        device.peer.name,
+        linked.devices,
+        linked.list_version
+    );
+    Ok(())
+}
+
+/// On the new device: joins the user of the payload shown by the existing device.
+async fn join_device(options: &Options, payload: &str, wait: Duration, yes: bool) -> CliResult<()> {
+    let _lock = lock_state(&options.state, "link-device --join").await?;
+    let mut device = Device::load(&options.state)?;
+    if device.peer.device.own_user_id().is_some() {
+        return Err(format!("`{}` is already a device of a user", device.peer.name).into());
+    }
+    let bytes = hex::decode(payload.trim()).map_err(|_| "the payload is not hex")?;
+    let payload = hushwire::device::LinkPayload::decode(&bytes)
+        .map_err(|e| format!("not a link payload: {e}"))?;
+    let link = device.peer.link(WAIT, options.insecure);
+    let mut client = device
+        .peer
+        .connect(options.relay()?, &link, false, unix_now())
+        .await
+        .map_err(|e| explain_relay_change(e, &device.dir))?;
+    let mut rng = os_rng()?;
+    out!(
+        "linking to `{}` (device {}…)…",
+        String::from_utf8_lossy(payload.user_id().as_bytes()),
+        short(payload.existing_identity())
+    );
+    let linked = device
+        .peer
+        .join_user(
+            &mut client,
+            &payload,
+            |sas| same_on_both_screens(sas, yes),
+            wait,
+            &mut rng,
+        )
+        .await;
+    device.save()?;
+    let linked = linked?;
+    out!(
+        "this device is now device {} of `{}` ({} devices, list version {}); messages to `{}` reach it too",
+        payload.new_device_id(),
+        device.peer.name,
+        linked.devices,
+        linked.list_version,
+        device.peer.name
+    );
+    Ok(())
+}
+
+/// Lists the devices of this device's user, after fetching and checking the relay's list.
+async fn devices_command(options: &Options) -> CliResult<()> {
+    let _lock = lock_state(&options.state, "devices").await?;
+    let mut device = Device::load(&options.state)?;
+    let mut client = device.connect(options).await?;
+    let Some(user) = device.peer.device.own_user_id().cloned() else {
+        out!(
+            "`{}` is a single device (no device list yet): `link-device` adds one",
+            device.peer.name
+        );
+        return Ok(());
+    };
+    let name = String::from_utf8_lossy(user.as_bytes()).into_owned();
+    if let Some(bytes) = client.get_device_list(&name).await? {
+        match device
+            .peer
+            .device
+            .accept_device_list(&user, &bytes, unix_now())
+        {
+            Ok(accepted) => {
+                for d in accepted.removed {
+                    out!("  device {} was removed", d.device_id());
+                }
+            }
+            Err(hushwire::device::DeviceListError::NotNewer { .. }) => {}
+            Err(e) => eprintln!("  ! the relay's list was refused: {e}"),
+        }
+    }
+    device.save()?;
+    let list = device
+        .peer
+        .device
+        .own_device_list()
+        .ok_or("no list held")?
+        .clone();
+    out!(
+        "`{name}`: list version {}, {} device(s){}",
+        list.version(),
+        list.devices().len(),
+        if device.peer.device.holds_user_key() {
+            " (this device holds the user key)"
+        } else {
+            ""
+        }
+    );
+    for d in list.devices() {
+        out!(
+            "  device {} (incarnation {}) {}…{}",
+            d.device_id(),
+            d.incarnation(),
+            short(d.identity_key()),
+            if d.identity_key() == device.peer.device.identity_key() {
+                "  ← this device"
+            } else {
+                ""
+            }
+        );
+    }
+    for t in list.tombstones() {
+        out!(
+            "  device {} (incarnation {}) removed",
+            t.device_id(),
+            t.incarnation()
+        );
+    }
+    Ok(())
+}
+
+/// Removes a device of this device's user and publishes the new list.
+async fn remove_device_command(options: &Options, id: u32) -> CliResult<()> {
+    let _lock = lock_state(&options.state, "remove-device").await?;
+    let mut device = Device::load(&options.state)?;
+    let mut client = device.connect(options).await?;
+    let version = device.peer.remove_device(&mut client, id, unix_now()).await;
+    device.save()?;
+    let version = version?;
+    out!(
+        "removed device {id}: list version {version} published; nothing is encrypted to it any more (its last messages stay readable for 7 days)"
+    );
+    Ok(())
 }
 
 // ── Key backup ───────────────────────────────────────────────────────────────────────────────

@@ -195,6 +195,7 @@ impl Peer {
                 relay_id,
                 envelope,
                 to: key,
+                copies: Vec::new(),
             });
         }
         Ok(sent)

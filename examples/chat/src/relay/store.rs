@@ -200,13 +200,16 @@ impl Store {
 
     // The queue.
 
+    /// Queues `envelope` for `recipient`, a registered or listed device unless
+    /// `any_recipient` (a `SendDirect`, which may go to a device not listed yet).
     pub(crate) async fn enqueue(
         &self,
         recipient: &[u8; 32],
         envelope: &[u8],
         max_queue: u32,
+        any_recipient: bool,
     ) -> R<Enqueued> {
-        dispatch!(self.enqueue(recipient, envelope, max_queue))
+        dispatch!(self.enqueue(recipient, envelope, max_queue, any_recipient))
     }
 
     /// Deletes envelope `id` if it is `device`'s.
@@ -322,6 +325,30 @@ impl Store {
 
     pub(crate) async fn flip_blob_bit(&self, id: &[u8; BLOB_ID_LEN], offset: u64) -> R<bool> {
         dispatch!(self.flip_blob_bit(id, offset))
+    }
+
+    // Device lists (one signed list per user name, hushwire SPEC.md §19).
+
+    /// Stores `list` as `name`'s if its `version` is above the stored one's, and records its
+    /// live `devices` as `name`'s devices; `false` if not newer.
+    pub(crate) async fn put_device_list(
+        &self,
+        name: &str,
+        version: u64,
+        list: &[u8],
+        devices: &[[u8; 32]],
+    ) -> R<bool> {
+        dispatch!(self.put_device_list(name, version, list, devices))
+    }
+
+    /// The list stored under `name`.
+    pub(crate) async fn device_list(&self, name: &str) -> R<Option<Vec<u8>>> {
+        dispatch!(self.device_list(name))
+    }
+
+    /// The user whose stored list carries `device` live.
+    pub(crate) async fn listed_user_of(&self, device: &[u8; 32]) -> R<Option<String>> {
+        dispatch!(self.listed_user_of(device))
     }
 
     // Backups (one per name).

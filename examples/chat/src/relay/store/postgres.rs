@@ -123,7 +123,16 @@ const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS backups (
         name TEXT PRIMARY KEY,
         backup BYTEA NOT NULL,
-        stored_at BIGINT NOT NULL);";
+        stored_at BIGINT NOT NULL);
+    -- Users' signed device lists (hushwire type 0x54), keyed by the lower-case name, and the
+    -- devices each carries live.
+    CREATE TABLE IF NOT EXISTS device_lists (
+        name TEXT PRIMARY KEY,
+        version BIGINT NOT NULL,
+        list BYTEA NOT NULL);
+    CREATE TABLE IF NOT EXISTS listed_devices (
+        identity BYTEA PRIMARY KEY,
+        name TEXT NOT NULL);";
 
 /// The advisory lock under which nodes starting together create the tables one at a time.
 const SCHEMA_LOCK: i64 = 0x6877_7265_6c61_7931;
@@ -480,18 +489,20 @@ impl PgStore {
         recipient: &[u8; 32],
         envelope: &[u8],
         max_queue: u32,
+        any_recipient: bool,
     ) -> R<Enqueued> {
         let db = self.db().await?;
         let key = recipient.as_slice();
         let row = db
             .query_one(
-                "SELECT EXISTS (SELECT 1 FROM devices WHERE identity = $1),
+                "SELECT EXISTS (SELECT 1 FROM devices WHERE identity = $1)
+                        OR EXISTS (SELECT 1 FROM listed_devices WHERE identity = $1),
                         (SELECT COUNT(*) FROM queue WHERE recipient = $1)",
                 &[&key],
             )
             .await?;
         let (known, queued): (bool, i64) = (row.try_get(0)?, row.try_get(1)?);
-        if !known {
+        if !known && !any_recipient {
             return Ok(Enqueued::UnknownRecipient);
         }
         if queued >= i64::from(max_queue) {
@@ -808,6 +819,81 @@ impl PgStore {
             return Ok(None);
         };
         Ok(Some(backup_of(&*db, &name).await?))
+    }
+
+    /// Stores `list` (version `version`) as `name`'s device list if it is newer than the one
+    /// stored, and makes `devices` (its live devices) the devices listed under `name`;
+    /// `false` if a list of this or a higher version is stored.
+    pub(crate) async fn put_device_list(
+        &self,
+        name: &str,
+        version: u64,
+        list: &[u8],
+        devices: &[[u8; 32]],
+    ) -> R<bool> {
+        let version = i64_of(version)?;
+        let name = name.to_lowercase();
+        let mut db = self.db().await?;
+        let tx = db.transaction().await?;
+        // Serializes publications of one user's list across nodes.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('device-list:' || $1, 0))",
+            &[&name],
+        )
+        .await?;
+        let stored = tx
+            .query_opt("SELECT version FROM device_lists WHERE name = $1", &[&name])
+            .await?;
+        if let Some(row) = stored {
+            let stored: i64 = row.try_get(0)?;
+            if stored >= version {
+                return Ok(false);
+            }
+        }
+        tx.execute(
+            "INSERT INTO device_lists (name, version, list) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET version = excluded.version, list = excluded.list",
+            &[&name, &version, &list],
+        )
+        .await?;
+        tx.execute("DELETE FROM listed_devices WHERE name = $1", &[&name])
+            .await?;
+        for device in devices {
+            tx.execute(
+                "INSERT INTO listed_devices (identity, name) VALUES ($1, $2)
+                 ON CONFLICT (identity) DO UPDATE SET name = excluded.name",
+                &[&device.as_slice(), &name],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The device list stored under `name`.
+    pub(crate) async fn device_list(&self, name: &str) -> R<Option<Vec<u8>>> {
+        let row = self
+            .db()
+            .await?
+            .query_opt(
+                "SELECT list FROM device_lists WHERE name = lower($1)",
+                &[&name],
+            )
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    /// The user whose stored list carries `device` live.
+    pub(crate) async fn listed_user_of(&self, device: &[u8; 32]) -> R<Option<String>> {
+        let row = self
+            .db()
+            .await?
+            .query_opt(
+                "SELECT name FROM listed_devices WHERE identity = $1",
+                &[&device.as_slice()],
+            )
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
     pub(crate) async fn backup_of(&self, name: &str) -> R<Option<Vec<u8>>> {

@@ -94,7 +94,14 @@ impl SqliteStore {
              CREATE TABLE IF NOT EXISTS backups (
                  name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
                  backup BLOB NOT NULL,
-                 stored_at INTEGER NOT NULL);",
+                 stored_at INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS device_lists (
+                 name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+                 version INTEGER NOT NULL,
+                 list BLOB NOT NULL);
+             CREATE TABLE IF NOT EXISTS listed_devices (
+                 identity BLOB PRIMARY KEY,
+                 name TEXT NOT NULL COLLATE NOCASE);",
         )?;
         Ok(SqliteStore { db: Mutex::new(db) })
     }
@@ -200,13 +207,17 @@ impl SqliteStore {
         recipient: &[u8; 32],
         envelope: &[u8],
         max_queue: u32,
+        any_recipient: bool,
     ) -> R<Enqueued> {
         let db = self.db()?;
         let known: Option<i64> = db
-            .prepare_cached("SELECT 1 FROM devices WHERE identity = ?1")?
+            .prepare_cached(
+                "SELECT 1 FROM devices WHERE identity = ?1
+                 UNION ALL SELECT 1 FROM listed_devices WHERE identity = ?1",
+            )?
             .query_row(params![recipient.as_slice()], |r| r.get(0))
             .optional()?;
-        if known.is_none() {
+        if known.is_none() && !any_recipient {
             return Ok(Enqueued::UnknownRecipient);
         }
         let queued: i64 = db
@@ -487,6 +498,70 @@ impl SqliteStore {
             return Ok(None);
         };
         Ok(Some(backup_of(&db, &name)?))
+    }
+
+    /// Stores `list` (version `version`) as `name`'s device list if it is newer than the one
+    /// stored, and makes `devices` (its live devices) the devices listed under `name`;
+    /// `false` if a list of this or a higher version is stored.
+    pub(crate) fn put_device_list(
+        &self,
+        name: &str,
+        version: u64,
+        list: &[u8],
+        devices: &[[u8; 32]],
+    ) -> R<bool> {
+        let version = i64::try_from(version).map_err(|_| RelayError::Corrupt("list version"))?;
+        let mut db = self.db()?;
+        let tx = db.transaction()?;
+        let stored: Option<i64> = tx
+            .query_row(
+                "SELECT version FROM device_lists WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if stored.is_some_and(|v| v >= version) {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO device_lists (name, version, list) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET version = excluded.version, list = excluded.list",
+            params![name, version, list],
+        )?;
+        tx.execute("DELETE FROM listed_devices WHERE name = ?1", params![name])?;
+        for device in devices {
+            tx.execute(
+                "INSERT INTO listed_devices (identity, name) VALUES (?1, ?2)
+                 ON CONFLICT (identity) DO UPDATE SET name = excluded.name",
+                params![device.as_slice(), name],
+            )?;
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// The device list stored under `name`.
+    pub(crate) fn device_list(&self, name: &str) -> R<Option<Vec<u8>>> {
+        Ok(self
+            .db()?
+            .query_row(
+                "SELECT list FROM device_lists WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The user whose stored list carries `device` live.
+    pub(crate) fn listed_user_of(&self, device: &[u8; 32]) -> R<Option<String>> {
+        Ok(self
+            .db()?
+            .query_row(
+                "SELECT name FROM listed_devices WHERE identity = ?1",
+                params![device.as_slice()],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     pub(crate) fn backup_of(&self, name: &str) -> R<Option<Vec<u8>>> {
