@@ -435,6 +435,22 @@ mod tests {
         "fanout.unvouched",
         "fanout.already_included",
         "fanout.device_list",
+        "link.malformed",
+        "link.out_of_order",
+        "link.expired",
+        "link.wrong_nonce",
+        "link.wrong_peer",
+        "link.entry_mismatch",
+        "link.other_run",
+        "link.bad_confirm",
+        "link.list_mismatch",
+        "link.bundle_mismatch",
+        "link.already_linked",
+        "link.no_user_key",
+        "link.no_session",
+        "link.sas",
+        "link.list",
+        "link.session",
         "history.malformed",
         "history.bundle_malformed",
         "history.attachment",
@@ -477,22 +493,6 @@ mod tests {
         "support.already_linked",
         "support.invalid_text",
         "support.lifetime_too_long",
-        "link.malformed",
-        "link.out_of_order",
-        "link.expired",
-        "link.wrong_nonce",
-        "link.wrong_peer",
-        "link.entry_mismatch",
-        "link.other_run",
-        "link.bad_confirm",
-        "link.list_mismatch",
-        "link.bundle_mismatch",
-        "link.already_linked",
-        "link.no_user_key",
-        "link.no_session",
-        "link.sas",
-        "link.list",
-        "link.session",
         "event.one_time_prekey_consumed",
         "event.kem_prekey_consumed",
         "event.last_resort_kem_prekey_used",
@@ -1024,6 +1024,33 @@ mod tests {
             rest.extend(fan_out.map(Error::from));
         }
         {
+            use crate::device::LinkError as K;
+            let link = [
+                K::Malformed(d),
+                K::OutOfOrder {
+                    expected: 0x56,
+                    found: 0x57,
+                },
+                K::Expired {
+                    expired_at: Timestamp::from_unix_secs(1),
+                },
+                K::WrongNonce,
+                K::WrongPeer,
+                K::EntryMismatch,
+                K::OtherRun,
+                K::BadConfirm,
+                K::ListMismatch,
+                K::BundleMismatch,
+                K::AlreadyLinked,
+                K::NoUserKey,
+                K::NoSession,
+                K::Sas(VerifyError::OwnIdentity),
+                K::List(crate::device::DeviceListError::NoList),
+                K::Session(crate::x3dh::HandshakeError::OwnIdentity),
+            ];
+            rest.extend(link.map(Error::from));
+        }
+        {
             use crate::history::HistoryError as H;
             let key = [1u8; 32];
             let history = [
@@ -1094,33 +1121,6 @@ mod tests {
                 },
             ];
             rest.extend(support.map(Error::from));
-        }
-        {
-            use crate::device::LinkError as K;
-            let link = [
-                K::Malformed(d),
-                K::OutOfOrder {
-                    expected: 0x56,
-                    found: 0x57,
-                },
-                K::Expired {
-                    expired_at: Timestamp::from_unix_secs(1),
-                },
-                K::WrongNonce,
-                K::WrongPeer,
-                K::EntryMismatch,
-                K::OtherRun,
-                K::BadConfirm,
-                K::ListMismatch,
-                K::BundleMismatch,
-                K::AlreadyLinked,
-                K::NoUserKey,
-                K::NoSession,
-                K::Sas(VerifyError::OwnIdentity),
-                K::List(crate::device::DeviceListError::NoList),
-                K::Session(crate::x3dh::HandshakeError::OwnIdentity),
-            ];
-            rest.extend(link.map(Error::from));
         }
         codes.extend(rest.iter().map(Error::code));
         codes.extend(events.iter().map(Event::code));

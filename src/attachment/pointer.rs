@@ -555,8 +555,8 @@ mod tests {
             }))
         );
         assert_eq!(
-            edit(1, 0x61),
-            Err(AttachmentError::Malformed(DecodeError::UnknownType(0x61)))
+            edit(1, 0x6F),
+            Err(AttachmentError::Malformed(DecodeError::UnknownType(0x6F)))
         );
         assert_eq!(
             edit(2, 2),

@@ -387,10 +387,10 @@ mod tests {
                 found: 0x50
             })
         );
-        other[1] = 0x55;
+        other[1] = 0x5F;
         assert_eq!(
             SasMessage::from_bytes(&other),
-            Err(DecodeError::UnknownType(0x55))
+            Err(DecodeError::UnknownType(0x5F))
         );
         for t in [TYPE_SAS_START, TYPE_SAS_ACCEPT, TYPE_SAS_REVEAL] {
             assert!(crate::wire::KNOWN_TYPES.contains(&t));
