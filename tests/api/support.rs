@@ -192,7 +192,7 @@ fn visitor_state_is_small_and_restores() {
     println!("visitor state blob: {} bytes", blob.len());
     assert_eq!(blob[6], 0x08, "state type tag");
     // Deterministic: fixed-size keys and seeds (SPEC.md §20.6).
-    assert_eq!(blob.len(), 382);
+    assert_eq!(blob.len(), 386);
     let back = VisitorIdentity::from_encrypted(
         &blob,
         &key,
