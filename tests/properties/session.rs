@@ -372,9 +372,9 @@ const PREFIX_LEN: usize = RATCHET_MESSAGE_OVERHEAD - 16;
 /// `UnknownType`.
 /// (Those a one-bit flip of `0x01` or `0x02` can reach are what matters here: `0x81` is the
 /// backup public key, SPEC.md §18.3.)
-const KNOWN_TYPES: [u8; 17] = [
-    0x01, 0x02, 0x03, 0x10, 0x20, 0x21, 0x22, 0x23, 0x24, 0x30, 0x31, 0x32, 0x40, 0x41, 0x42, 0x50,
-    0x81,
+const KNOWN_TYPES: [u8; 18] = [
+    0x01, 0x02, 0x03, 0x05, 0x10, 0x20, 0x21, 0x22, 0x23, 0x24, 0x30, 0x31, 0x32, 0x40, 0x41, 0x42,
+    0x50, 0x81,
 ];
 
 /// `genuine` is what the untouched message would get now.
@@ -393,6 +393,9 @@ fn tamper_expectation(
     };
     match byte {
         0 => Exactly(E::Malformed(DecodeError::UnknownVersion(flipped))),
+        // A version-1 type turned into a version-2 one (0x04 ratchet, 0x05 prekey) is read
+        // with that type's layout, which the rest of the message does not fit.
+        1 if matches!(flipped, 0x04 | 0x05) => TamperExpect::MalformedOrTampered,
         1 => Exactly(E::Malformed(DecodeError::UnknownType(flipped))),
         // identity_key, base_key: names a different session attempt.
         2..66 if prekey => Exactly(E::OtherSession),

@@ -965,7 +965,7 @@ fn every_frame_round_trips_and_a_partial_frame_waits_for_more() {
     assert!(Frame::decode(&[0x90]).is_err());
     assert!(Frame::decode(&[0x0E]).is_err());
     assert!(Frame::decode(&[0x91, 0]).is_err());
-    assert!(Frame::decode(&[0x04, 25]).is_err(), "no error code 25 yet");
+    assert!(Frame::decode(&[0x04, 27]).is_err(), "no error code 27 yet");
     // Envelope key frames: a key of at least one byte, an identity of exactly 32.
     assert!(Frame::decode(&[0x10]).is_err());
     assert!(Frame::decode(&[0x93]).is_err());
