@@ -64,8 +64,9 @@ pub(crate) struct Failure {
     /// The `HW_RESET_*` reason to answer the failure with (0: none).
     reset_reason: u8,
     /// The core's error, if the failure is one: its message and JSON object (SPEC.md §8.4)
-    /// are written only when the caller asks for an `hw_error`, not on every failure.
-    source: Option<hushwire::Error>,
+    /// are written only when the caller asks for an `hw_error`, not on every failure. Boxed
+    /// so that every `Result<_, Failure>` stays small.
+    source: Option<Box<hushwire::Error>>,
 }
 
 /// The shared encoder of SPEC.md §8.4 (the vector tests use the same file, strictly).
@@ -165,7 +166,7 @@ impl<E: Into<hushwire::Error>> From<E> for Failure {
             code: e.code(),
             message: String::new(),
             reset_reason,
-            source: Some(e),
+            source: Some(Box::new(e)),
         }
     }
 }
@@ -192,10 +193,10 @@ impl hw_error {
             status: f.status,
             kind: c(f.kind),
             code: c(f.code),
-            message: c(&f.source.map_or(f.message, |e| e.to_string())),
+            message: c(&f.source.as_ref().map_or(f.message, |e| e.to_string())),
             reset_reason: f.reset_reason,
             json: c(&match f.source {
-                Some(e) => vector_json::error_json_lenient(e),
+                Some(e) => vector_json::error_json_lenient(*e),
                 None => serde_json::json!({ "code": f.code, "kind": f.kind, "fields": {} }),
             }
             .to_string()),
