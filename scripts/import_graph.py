@@ -24,6 +24,9 @@ LAYERS = [
                 "verify", "group", "persist"]),
     ("account", ["account"]),
     ("device", ["device"]),
+    # Live-chat support conversations and history handover: groups, certificates and
+    # attachments put together for one product shape (SPEC.md §20).
+    ("support", ["history", "support"]),
     ("backup", ["backup"]),
     ("top", ["umbrella", "crate", "wycheproof_tests"]),
 ]
